@@ -1,0 +1,87 @@
+# tremor-c - the front door.
+#   make            build build/tremor
+#   make run        the tutorial pipeline plus a receiver (Ctrl-C stops both)
+#   make test       every test: unit (plain and ASan+UBSan), conformance, end-to-end
+#   make bench-wal  WAL engine figures (not a test)
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc -g $(OPT) -pthread -MMD -MP
+ifeq ($(SAN),1)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN := -fsanitize=address,undefined
+endif
+CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
+LDLIBS  := -luv -lyaml -lwslay -lssl -lcrypto -llzma -lm -lpthread
+PYTHON  := /usr/bin/python3
+
+SRCS      := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
+CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
+OBJS      := $(SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB       := $(BUILD)/libtremor.a
+TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c tests/wal/test_*.c tests/fault/test_*.c tests/lang/test_*.c))
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+# helper programs used by tests (not tests themselves), e.g. the WAL crash child
+TOOL_SRCS := $(sort $(wildcard tests/*/tool_*.c))
+TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps run test unit unit-asan e2e conformance bench bench-wal clean
+all: $(BUILD)/tremor
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tremor: $(CLI_OBJS) $(LIB)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $(CLI_OBJS) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $< $(LIB) $(LDLIBS)
+
+# Unit, WAL, fault and language tests: every tests/*/test_*.c is one cmocka
+# program, run from the repo root so it can find ../shared.
+unit: $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tremor
+	@scripts/run-unit.sh $(TEST_BINS)
+
+unit-asan: deps
+	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 unit
+
+conformance: $(BUILD)/tremor
+	@if [ -x scripts/conformance.sh ]; then scripts/conformance.sh; fi
+
+e2e: $(BUILD)/tremor
+	$(PYTHON) -m pytest -q tests/e2e
+
+test: deps
+	$(MAKE) all unit
+	$(MAKE) unit-asan
+	$(MAKE) conformance
+	$(MAKE) e2e
+
+run: deps $(BUILD)/tremor
+	@scripts/run.sh
+
+bench-wal: deps $(BUILD)/bench/wal_bench
+	$(BUILD)/bench/wal_bench
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Install the Debian 12 packages tremor-c needs to build, test and run,
+# but only those that are missing (so it is quick and offline when all are there).
+set -e
+PKGS="build-essential pkg-config libuv1-dev libyaml-dev libwslay-dev libssl-dev liblzma-dev \
+libcmocka-dev python3 python3-pytest python3-websockets"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq $missing

@@ -1,0 +1,143 @@
+/* conn.h - the interface between the runtime and connectors.
+ *
+ * An onramp (source) produces events on the runtime's libuv loop; an offramp
+ * (sink) consumes them. Connectors never see pipelines: the runtime hosts
+ * each one, encodes/decodes with the configured codec and processors, keeps
+ * the ids of every event in flight and turns an offramp's ack/fail by token
+ * into contraflow. All calls happen on the loop thread.
+ *
+ * Offramp delivery contract: every send() of a transactional message must be
+ * answered exactly once by tr_offramp_ack() or tr_offramp_fail() with its
+ * token, also when the connection dies or the offramp closes (then: fail).
+ */
+#ifndef TR_CONN_H
+#define TR_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/error.h"
+#include "core/value.h"
+
+/* An onramp/offramp entry of the configuration, as a connector sees it. */
+struct tr_conn_spec {
+    const char *id;          /* artefact id, e.g. "metronome" */
+    const char *type;        /* "metronome", "ws", ... */
+    const char *instance;    /* e.g. "01" */
+    const tr_value *config;  /* the entry's `config:` record, or a TR_NULL value */
+    const char *file;        /* where the entry is, for diagnostics */
+    int line, col;
+};
+
+/* Read typed keys of spec->config with located errors. Each returns 0 and
+ * sets *out, TR_ENOTFOUND when absent (out untouched), or TR_EINVAL_CFG with
+ * d saying "<type> <id>: config.<key> must be ..." when of the wrong type. */
+int tr_conn_cfg_str(const struct tr_conn_spec *s, const char *key, const char **out, struct tr_diag *d);
+int tr_conn_cfg_uint(const struct tr_conn_spec *s, const char *key, uint64_t *out, struct tr_diag *d);
+int tr_conn_cfg_bool(const struct tr_conn_spec *s, const char *key, bool *out, struct tr_diag *d);
+/* Fails with a message naming every key of config not in the NULL-terminated list. */
+int tr_conn_cfg_known(const struct tr_conn_spec *s, const char *const *keys, struct tr_diag *d);
+
+/* ---------------------------------------------------------------- onramps */
+
+/* The runtime's side of an onramp. The runtime embeds this struct first in
+ * its own; tests may supply their own ops. */
+struct tr_onramp_host;
+struct tr_onramp_host_ops {
+    int64_t (*emit_value)(struct tr_onramp_host *h, tr_value value, tr_value meta);
+    int (*emit_bytes)(struct tr_onramp_host *h, uint64_t stream, const void *data, size_t len,
+                      tr_value meta);
+    void (*stream_end)(struct tr_onramp_host *h, uint64_t stream);
+    void (*done)(struct tr_onramp_host *h);
+};
+struct tr_onramp_host {
+    const struct tr_onramp_host_ops *ops;
+    uv_loop_t *loop;
+};
+
+struct tr_onramp_ops {
+    const char *type;
+    bool transactional;      /* wants acks/fails for its events */
+    int (*create)(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
+                  struct tr_diag *d);
+    int (*start)(void *self);                /* begin producing */
+    void (*trigger)(void *self);             /* breaker: stop producing */
+    void (*restore)(void *self);             /* breaker: produce again */
+    void (*ack)(void *self, uint64_t event_id);
+    void (*fail)(void *self, uint64_t event_id);
+    /* Stop producing, release every handle, then call done(arg) (maybe later). */
+    void (*close)(void *self, void (*done)(void *arg), void *arg);
+};
+
+static inline uv_loop_t *tr_onramp_loop(struct tr_onramp_host *h) { return h->loop; }
+/* An already structured event (codec bypassed). Takes value and meta.
+ * Returns the event id given to it (>= 0) or a negative error. */
+static inline int64_t tr_onramp_emit_value(struct tr_onramp_host *h, tr_value value, tr_value meta) {
+    return h->ops->emit_value(h, value, meta);
+}
+/* Raw bytes of one stream (one connection): run through the preprocessors
+ * and the codec; each decoded value becomes an event. Takes meta. Decode
+ * errors are logged and counted, never fatal. */
+static inline int tr_onramp_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void *data,
+                                       size_t len, tr_value meta) {
+    return h->ops->emit_bytes(h, stream, data, len, meta);
+}
+/* The stream ended: flush preprocessor state (a last line without newline). */
+static inline void tr_onramp_stream_end(struct tr_onramp_host *h, uint64_t stream) {
+    h->ops->stream_end(h, stream);
+}
+/* The onramp has nothing more to say (end of file, iterations done). */
+static inline void tr_onramp_done(struct tr_onramp_host *h) { h->ops->done(h); }
+
+/* --------------------------------------------------------------- offramps */
+
+struct tr_offramp_host;
+struct tr_offramp_host_ops {
+    void (*ack)(struct tr_offramp_host *h, uint64_t token);
+    void (*fail)(struct tr_offramp_host *h, uint64_t token);
+    void (*trigger)(struct tr_offramp_host *h);
+    void (*restore)(struct tr_offramp_host *h);
+};
+struct tr_offramp_host {
+    const struct tr_offramp_host_ops *ops;
+    uv_loop_t *loop;
+};
+
+struct tr_out_msg {
+    uint64_t token;          /* answer transactional messages with this */
+    bool transactional;
+    const char *data;        /* encoded payload (codec + postprocessors); valid during send() only */
+    size_t len;
+    const tr_value *meta;    /* the event's metadata ($url, $binary, ...) */
+    uint64_t ingest_ns;
+};
+
+struct tr_offramp_ops {
+    const char *type;
+    int (*create)(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
+                  struct tr_diag *d);
+    int (*start)(void *self);
+    void (*send)(void *self, const struct tr_out_msg *m);
+    void (*tick)(void *self, uint64_t now_ns);          /* every 100 ms; may be NULL */
+    bool (*is_active)(void *self);                      /* connected and able to send */
+    void (*close)(void *self, void (*done)(void *arg), void *arg);
+};
+
+static inline uv_loop_t *tr_offramp_loop(struct tr_offramp_host *h) { return h->loop; }
+static inline void tr_offramp_ack(struct tr_offramp_host *h, uint64_t token) { h->ops->ack(h, token); }
+static inline void tr_offramp_fail(struct tr_offramp_host *h, uint64_t token) { h->ops->fail(h, token); }
+/* breaker: I cannot send now */
+static inline void tr_offramp_trigger(struct tr_offramp_host *h) { h->ops->trigger(h); }
+/* breaker: I can send again */
+static inline void tr_offramp_restore(struct tr_offramp_host *h) { h->ops->restore(h); }
+
+/* Registry of connector kinds (connectors/registry.c). NULL when unknown. */
+const struct tr_onramp_ops *tr_onramp_find(const char *type);
+const struct tr_offramp_ops *tr_offramp_find(const char *type);
+/* Comma-separated list of known types, for error messages. */
+const char *tr_onramp_types(void);
+const char *tr_offramp_types(void);
+
+#endif

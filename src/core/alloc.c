@@ -1,0 +1,101 @@
+/* alloc.c - counting allocator with a fault-injection switch.
+ *
+ * A small header before each block remembers its size so that tr_free can
+ * keep tr_alloc_used() exact. The header is 16 bytes to keep max_align_t
+ * alignment for the caller.
+ */
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HDR 16
+
+static atomic_size_t used;
+static uint64_t fail_countdown;  /* 0 = never fail */
+static int fail_sticky;
+static int failing;
+
+static int should_fail(void) {
+    if (failing) return 1;
+    if (fail_countdown == 0) return 0;
+    if (--fail_countdown == 0) {
+        if (fail_sticky) failing = 1;
+        return 1;
+    }
+    return 0;
+}
+
+void tr_alloc_fail_at(uint64_t n, int sticky) {
+    fail_countdown = n;
+    fail_sticky = sticky;
+    failing = 0;
+}
+
+size_t tr_alloc_used(void) { return atomic_load(&used); }
+
+void *tr_malloc(size_t n) {
+    if (should_fail() || n > SIZE_MAX - HDR) return NULL;
+    unsigned char *p = malloc(n + HDR);
+    if (!p) return NULL;
+    memcpy(p, &n, sizeof n);
+    atomic_fetch_add(&used, n);
+    return p + HDR;
+}
+
+void *tr_calloc(size_t count, size_t size) {
+    if (size && count > SIZE_MAX / size) return NULL;
+    void *p = tr_malloc(count * size);
+    if (p) memset(p, 0, count * size);
+    return p;
+}
+
+void *tr_realloc(void *p, size_t n) {
+    if (!p) return tr_malloc(n);
+    if (should_fail() || n > SIZE_MAX - HDR) return NULL;
+    unsigned char *base = (unsigned char *)p - HDR;
+    size_t old;
+    memcpy(&old, base, sizeof old);
+    unsigned char *q = realloc(base, n + HDR);
+    if (!q) return NULL;
+    memcpy(q, &n, sizeof n);
+    atomic_fetch_sub(&used, old);
+    atomic_fetch_add(&used, n);
+    return q + HDR;
+}
+
+void tr_free(void *p) {
+    if (!p) return;
+    unsigned char *base = (unsigned char *)p - HDR;
+    size_t n;
+    memcpy(&n, base, sizeof n);
+    atomic_fetch_sub(&used, n);
+    free(base);
+}
+
+char *tr_strndup(const char *s, size_t n) {
+    char *d = tr_malloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+char *tr_strdup(const char *s) { return tr_strndup(s, strlen(s)); }
+
+int tr_grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    size_t nc = *cap ? *cap : 8;
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2) return -ENOMEM;
+        nc *= 2;
+    }
+    if (elem && nc > SIZE_MAX / elem) return -ENOMEM;
+    void *q = tr_realloc(*p, nc * elem);
+    if (!q) return -ENOMEM;
+    *p = q;
+    *cap = nc;
+    return 0;
+}

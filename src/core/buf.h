@@ -1,0 +1,32 @@
+/* buf.h - a growable byte buffer.
+ *
+ * Used by encoders and framers. data is always NUL-terminated (len excludes
+ * the NUL) so text can be handed to C string functions. A buffer that failed
+ * to grow keeps its old contents and reports -ENOMEM.
+ */
+#ifndef TR_BUF_H
+#define TR_BUF_H
+
+#include <stddef.h>
+
+struct tr_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+void tr_buf_init(struct tr_buf *b);
+void tr_buf_fini(struct tr_buf *b);
+void tr_buf_reset(struct tr_buf *b);              /* len = 0, keeps memory */
+int tr_buf_reserve(struct tr_buf *b, size_t extra); /* room for extra more bytes */
+int tr_buf_append(struct tr_buf *b, const void *p, size_t n);
+int tr_buf_putc(struct tr_buf *b, char c);
+int tr_buf_printf(struct tr_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Hand the memory to the caller (tr_free it); the buffer is reset. */
+char *tr_buf_steal(struct tr_buf *b, size_t *len);
+
+#endif

@@ -1,0 +1,80 @@
+/* event.h - one event and the ids that let acks find their way back.
+ *
+ * An event is a value, its metadata record ($), its ids and the time it was
+ * ingested. Ids follow Tremor 0.11: (source, stream, event) plus a sorted
+ * list of tracked ranges (source, stream, min, max) of the events it was
+ * derived from, so an ack or fail for a derived event can be mapped back to
+ * every input. An insight is the contraflow message: ack, fail, or a circuit
+ * breaker trigger (stop sending) / restore (resume).
+ */
+#ifndef TR_EVENT_H
+#define TR_EVENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/value.h"
+
+struct tr_eid {
+    uint64_t source;
+    uint64_t stream;
+    uint64_t event;
+};
+
+struct tr_tracked {
+    uint64_t source;
+    uint64_t stream;
+    uint64_t min;
+    uint64_t max;
+};
+
+struct tr_ids {
+    struct tr_eid id;
+    uint32_t ntracked;
+    uint32_t cap;
+    struct tr_tracked *tracked;  /* sorted by (source, stream); owned */
+};
+
+struct tr_event {
+    struct tr_ids ids;
+    tr_value value;      /* owned */
+    tr_value meta;       /* owned; a record ({} by default) */
+    uint64_t ingest_ns;
+    bool transactional;
+};
+
+enum tr_cb {
+    TR_CB_NONE = 0,   /* handled: do not forward */
+    TR_CB_ACK,        /* delivered: the source may forget it */
+    TR_CB_FAIL,       /* not delivered: the source should resend it */
+    TR_CB_TRIGGER,    /* circuit breaker: stop sending (Tremor's CbAction::Close) */
+    TR_CB_RESTORE,    /* circuit breaker: resume (Tremor's CbAction::Open) */
+};
+
+struct tr_insight {
+    enum tr_cb cb;
+    struct tr_ids ids;
+};
+
+void tr_ids_init(struct tr_ids *ids, uint64_t source, uint64_t stream, uint64_t event);
+void tr_ids_fini(struct tr_ids *ids);
+int tr_ids_copy(struct tr_ids *dst, const struct tr_ids *src);  /* dst uninitialised */
+/* Add other's own id and all its tracked ranges to ids (Tremor's track()). */
+int tr_ids_track(struct tr_ids *ids, const struct tr_ids *other);
+/* Highest / lowest event id ids refers to for source; 0 = found, TR_ENOTFOUND. */
+int tr_ids_max_for(const struct tr_ids *ids, uint64_t source, uint64_t *out);
+int tr_ids_min_for(const struct tr_ids *ids, uint64_t source, uint64_t *out);
+
+/* Event lifetime: init takes value and meta (meta TR_NULL becomes {}). */
+int tr_event_init(struct tr_event *ev, tr_value value, tr_value meta, uint64_t ingest_ns);
+void tr_event_fini(struct tr_event *ev);
+int tr_event_copy(struct tr_event *dst, const struct tr_event *src);  /* shares values by ref */
+
+void tr_insight_init(struct tr_insight *in, enum tr_cb cb);
+void tr_insight_fini(struct tr_insight *in);
+const char *tr_cb_name(enum tr_cb cb);
+
+/* Wall clock in ns since the Unix epoch. */
+uint64_t tr_now_ns(void);
+
+#endif

@@ -1,0 +1,128 @@
+/* value.h - the value model shared by events, the codecs and the language.
+ *
+ * A tr_value is a small tagged union passed by value. Strings, binaries,
+ * arrays and records live on the heap and are reference-counted; a tr_value
+ * that holds one owns one reference. Values are copy-on-write: before
+ * changing an array or record call tr_value_mut(), which clones the top level
+ * when it is shared. Records keep insertion order. Integers are normalised:
+ * every integer that fits in int64 is TR_I64; TR_U64 only holds values above
+ * INT64_MAX. Reference counts are not atomic: a value belongs to one thread.
+ */
+#ifndef TR_VALUE_H
+#define TR_VALUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum tr_type {
+    TR_NULL = 0,
+    TR_BOOL,
+    TR_I64,
+    TR_U64,
+    TR_F64,
+    TR_STR,
+    TR_BIN,
+    TR_ARR,
+    TR_REC,
+};
+
+struct tr_str {      /* also used for binaries */
+    uint32_t refs;
+    uint32_t len;
+    uint32_t hash;   /* 0 = not computed yet */
+    char data[];     /* len bytes + a NUL (strings may contain NULs) */
+};
+
+typedef struct tr_value {
+    uint8_t type;
+    union {
+        int b;
+        int64_t i;
+        uint64_t u;
+        double f;
+        struct tr_str *s;
+        struct tr_arr *a;
+        struct tr_rec *r;
+    } as;
+} tr_value;
+
+struct tr_arr {
+    uint32_t refs;
+    uint32_t len;
+    uint32_t cap;
+    tr_value *items;
+};
+
+struct tr_field {
+    struct tr_str *key;  /* owned reference */
+    tr_value val;        /* owned */
+};
+
+struct tr_rec {
+    uint32_t refs;
+    uint32_t len;
+    uint32_t cap;
+    struct tr_field *fields;  /* insertion order */
+    uint32_t *index;          /* open-addressing hash index for large records, or NULL */
+    uint32_t index_cap;
+};
+
+/* Limits applied to values built from outside input. */
+#define TR_VALUE_MAX_DEPTH 1024
+
+/* --- scalars (never fail) --- */
+static inline tr_value tr_v_null(void) { tr_value v = {.type = TR_NULL}; return v; }
+static inline tr_value tr_v_bool(int b) { tr_value v = {.type = TR_BOOL}; v.as.b = !!b; return v; }
+static inline tr_value tr_v_int(int64_t i) { tr_value v = {.type = TR_I64}; v.as.i = i; return v; }
+static inline tr_value tr_v_float(double f) { tr_value v = {.type = TR_F64}; v.as.f = f; return v; }
+tr_value tr_v_uint(uint64_t u);  /* TR_I64 when it fits */
+
+/* --- heap values: 0 or -ENOMEM; *out is TR_NULL on failure --- */
+int tr_v_str(const char *s, size_t n, tr_value *out);
+int tr_v_cstr(const char *s, tr_value *out);
+int tr_v_bin(const void *p, size_t n, tr_value *out);
+int tr_v_arr(size_t cap_hint, tr_value *out);
+int tr_v_rec(size_t cap_hint, tr_value *out);
+
+/* A new string object (refs = 1) that a caller fills (len bytes at data). */
+struct tr_str *tr_str_alloc(size_t len);
+struct tr_str *tr_str_new(const char *s, size_t n);
+static inline tr_value tr_v_strobj(struct tr_str *s) { tr_value v = {.type = TR_STR}; v.as.s = s; return v; } /* takes s */
+uint32_t tr_str_hash(struct tr_str *s);
+void tr_str_unref(struct tr_str *s);
+static inline struct tr_str *tr_str_ref(struct tr_str *s) { s->refs++; return s; }
+
+/* --- ownership --- */
+tr_value tr_value_ref(tr_value v);   /* returns v with one more reference */
+void tr_value_unref(tr_value v);     /* drops one reference (no-op for scalars) */
+/* Make *v's top level unshared (clone it if refs > 1) so it may be changed. */
+int tr_value_mut(tr_value *v);
+/* Deep copy: nothing shared with v afterwards. */
+int tr_value_clone(const tr_value *v, tr_value *out);
+
+/* --- arrays (v must be TR_ARR and made unique with tr_value_mut) --- */
+int tr_arr_push(tr_value *arr, tr_value item);   /* takes item, also on failure */
+static inline uint32_t tr_arr_len(const tr_value *arr) { return arr->as.a->len; }
+static inline tr_value *tr_arr_at(const tr_value *arr, uint32_t i) { return &arr->as.a->items[i]; }
+
+/* --- records (mutators need a TR_REC made unique with tr_value_mut) --- */
+/* Insert or replace key; a replaced key keeps its position. Takes val (also on failure). */
+int tr_rec_set(tr_value *rec, const char *key, size_t klen, tr_value val);
+int tr_rec_set_key(tr_value *rec, struct tr_str *key, tr_value val);  /* takes key and val */
+/* NULL when absent. The pointer is valid until the record changes. */
+tr_value *tr_rec_get(const tr_value *rec, const char *key, size_t klen);
+tr_value *tr_rec_get_cstr(const tr_value *rec, const char *key);
+/* 1 if removed, 0 if absent (order of the rest kept). */
+int tr_rec_remove(tr_value *rec, const char *key, size_t klen);
+static inline uint32_t tr_rec_len(const tr_value *rec) { return rec->as.r->len; }
+static inline struct tr_field *tr_rec_at(const tr_value *rec, uint32_t i) { return &rec->as.r->fields[i]; }
+
+/* --- comparison --- */
+/* Tremor equality: numbers compare by value across int/uint/float, records
+ * by key set regardless of order, arrays element-wise. */
+int tr_value_eq(const tr_value *a, const tr_value *b);
+/* Total order for sorting (type rank, then value). */
+int tr_value_cmp(const tr_value *a, const tr_value *b);
+const char *tr_type_name(enum tr_type t);
+
+#endif

@@ -1,0 +1,76 @@
+/* query.h - a compiled trickle query: the graph it declares and its selects.
+ *
+ * The pipeline layer builds its graph from this description: the builtin
+ * nodes in, out, err, then every `create stream`, `create operator`,
+ * `create script` and `select` in file order. The language layer owns the
+ * parsing, constant evaluation of operator parameters and the evaluation of
+ * select statements; it knows nothing about ports wiring at run time.
+ * One tr_query is compiled per pipeline instance; it is not thread-safe.
+ */
+#ifndef TR_QUERY_H
+#define TR_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/event.h"
+#include "core/value.h"
+
+struct tr_query;
+struct tr_select;
+struct tr_script;
+
+/* What the running system tells the language. */
+struct tr_lang_ctx {
+    const char *instance;   /* system::instance(): -i of server run, "tremor-script" standalone */
+    uint64_t ingest_ns;     /* of the event being processed (system::ingest_ns()) */
+};
+
+/* Emitted events go through this callback; the callee takes ev (it must
+ * tr_event_fini it). A non-zero return stops the run and is returned. */
+typedef int (*tr_emit_fn)(void *arg, const char *port, struct tr_event *ev);
+
+enum tr_qnode_kind {
+    TR_QN_STREAM,     /* create stream NAME */
+    TR_QN_OPERATOR,   /* create operator NAME [from DEF] [with ... end] */
+    TR_QN_SCRIPT,     /* create script NAME [from DEF] [with ... end] */
+    TR_QN_SELECT,     /* select ... from A[/p] into B[/q] */
+};
+
+struct tr_qnode {
+    enum tr_qnode_kind kind;
+    const char *id;          /* stream/operator/script name; for a select "select_N" */
+    int line, col;           /* of the statement, for diagnostics */
+    /* TR_QN_OPERATOR */
+    const char *op_kind;     /* "qos::wal", "passthrough", "grouper::bucket", ... */
+    tr_value params;         /* record: define's defaults with create's `with` applied */
+    /* TR_QN_SCRIPT */
+    struct tr_script *script;
+    /* TR_QN_SELECT */
+    const char *from_node, *from_port;   /* port defaults to "out" */
+    const char *into_node, *into_port;   /* port defaults to "in" */
+    struct tr_select *select;
+};
+
+/* Compile src (the contents of path) into q. On error returns TR_EPARSE or
+ * TR_EINVAL_CFG with d located in path. */
+int tr_query_compile(const char *path, const char *src, size_t len, struct tr_query **out,
+                     struct tr_diag *d);
+void tr_query_destroy(struct tr_query *q);
+
+/* The id from `#!config id = "name"` at the top of the file, or NULL. */
+const char *tr_query_config_id(const struct tr_query *q);
+size_t tr_query_node_count(const struct tr_query *q);
+const struct tr_qnode *tr_query_node(const struct tr_query *q, size_t i);
+
+/* Run a select on one event. Takes ev. Each output is passed to emit
+ * (port is always "out" for a plain select). A runtime error returns
+ * TR_ERUNTIME with d located in the query source. */
+int tr_select_run(struct tr_select *s, const struct tr_lang_ctx *ctx, struct tr_event *ev,
+                  tr_emit_fn emit, void *arg, struct tr_diag *d);
+/* Time passes (windows, ticks); may emit. */
+int tr_select_tick(struct tr_select *s, const struct tr_lang_ctx *ctx, uint64_t now_ns,
+                   tr_emit_fn emit, void *arg, struct tr_diag *d);
+
+#endif
