@@ -21,7 +21,8 @@
 #include "core/error.h"
 #include "core/value.h"
 
-/* An onramp/offramp entry of the configuration, as a connector sees it. */
+/* An onramp/offramp entry of the configuration, as a connector sees it.
+ * Valid during create() only: copy what you keep. */
 struct tr_conn_spec {
     const char *id;          /* artefact id, e.g. "metronome" */
     const char *type;        /* "metronome", "ws", ... */

@@ -1,0 +1,174 @@
+/* bin.c - binary value encoding.
+ *
+ *   value  := tag payload
+ *   tag 0 null | 1 false | 2 true
+ *   tag 3 i64  : zigzag uvarint
+ *   tag 4 u64  : uvarint
+ *   tag 5 f64  : 8 bytes, IEEE-754 bit pattern, little-endian
+ *   tag 6 str / 7 bin : uvarint length, bytes
+ *   tag 8 arr  : uvarint count, count values
+ *   tag 9 rec  : uvarint count, count x (uvarint key length, key bytes, value)
+ *   uvarint    : LEB128, at most 10 bytes
+ * Decoding checks every length against the bytes left before allocating,
+ * and nesting against TR_VALUE_MAX_DEPTH.
+ */
+#include "codec/bin.h"
+
+#include <errno.h>
+#include <string.h>
+
+enum { T_NULL, T_FALSE, T_TRUE, T_I64, T_U64, T_F64, T_STR, T_BIN, T_ARR, T_REC };
+
+int tr_bin_put_uvarint(struct tr_buf *out, uint64_t v) {
+    char tmp[10];
+    size_t n = 0;
+    do {
+        unsigned char b = v & 0x7f;
+        v >>= 7;
+        tmp[n++] = (char)(b | (v ? 0x80 : 0));
+    } while (v);
+    return tr_buf_append(out, tmp, n);
+}
+
+int tr_bin_get_uvarint(const char *data, size_t len, size_t *off, uint64_t *v) {
+    uint64_t r = 0;
+    for (unsigned shift = 0, i = 0; i < 10; i++, shift += 7) {
+        if (*off >= len) return TR_ECORRUPT;
+        unsigned char b = (unsigned char)data[(*off)++];
+        if (i == 9 && b > 1) return TR_ECORRUPT;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = r;
+            return 0;
+        }
+    }
+    return TR_ECORRUPT;
+}
+
+static int put_tag(struct tr_buf *out, int tag) { return tr_buf_putc(out, (char)tag); }
+
+static int put_bytes(struct tr_buf *out, const char *p, size_t n) {
+    int rc = tr_bin_put_uvarint(out, n);
+    return rc ? rc : tr_buf_append(out, p, n);
+}
+
+static int enc(const tr_value *v, struct tr_buf *out, int depth) {
+    int rc;
+    if (depth > TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
+    switch ((enum tr_type)v->type) {
+    case TR_NULL: return put_tag(out, T_NULL);
+    case TR_BOOL: return put_tag(out, v->as.b ? T_TRUE : T_FALSE);
+    case TR_I64: {
+        uint64_t z = ((uint64_t)v->as.i << 1) ^ (uint64_t)(v->as.i >> 63);
+        if ((rc = put_tag(out, T_I64))) return rc;
+        return tr_bin_put_uvarint(out, z);
+    }
+    case TR_U64:
+        if ((rc = put_tag(out, T_U64))) return rc;
+        return tr_bin_put_uvarint(out, v->as.u);
+    case TR_F64: {
+        uint64_t bits;
+        unsigned char b[8];
+        memcpy(&bits, &v->as.f, 8);
+        for (int i = 0; i < 8; i++) b[i] = (unsigned char)(bits >> (8 * i));
+        if ((rc = put_tag(out, T_F64))) return rc;
+        return tr_buf_append(out, b, 8);
+    }
+    case TR_STR:
+    case TR_BIN:
+        if ((rc = put_tag(out, v->type == TR_STR ? T_STR : T_BIN))) return rc;
+        return put_bytes(out, v->as.s->data, v->as.s->len);
+    case TR_ARR:
+        if ((rc = put_tag(out, T_ARR)) || (rc = tr_bin_put_uvarint(out, v->as.a->len))) return rc;
+        for (uint32_t i = 0; i < v->as.a->len; i++)
+            if ((rc = enc(&v->as.a->items[i], out, depth + 1))) return rc;
+        return 0;
+    case TR_REC:
+        if ((rc = put_tag(out, T_REC)) || (rc = tr_bin_put_uvarint(out, v->as.r->len))) return rc;
+        for (uint32_t i = 0; i < v->as.r->len; i++) {
+            const struct tr_field *f = &v->as.r->fields[i];
+            if ((rc = put_bytes(out, f->key->data, f->key->len))) return rc;
+            if ((rc = enc(&f->val, out, depth + 1))) return rc;
+        }
+        return 0;
+    }
+    return TR_ECORRUPT;
+}
+
+int tr_bin_encode(const tr_value *v, struct tr_buf *out) { return enc(v, out, 0); }
+
+static int get_len(const char *data, size_t len, size_t *off, uint64_t *n) {
+    int rc = tr_bin_get_uvarint(data, len, off, n);
+    if (rc) return rc;
+    return *n > len - *off ? TR_ECORRUPT : 0;   /* cannot claim more than what is left */
+}
+
+static int dec(const char *data, size_t len, size_t *off, tr_value *out, int depth) {
+    *out = tr_v_null();
+    if (depth > TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
+    if (*off >= len) return TR_ECORRUPT;
+    int tag = (unsigned char)data[(*off)++];
+    uint64_t n;
+    int rc;
+    switch (tag) {
+    case T_NULL: return 0;
+    case T_FALSE: *out = tr_v_bool(0); return 0;
+    case T_TRUE: *out = tr_v_bool(1); return 0;
+    case T_I64:
+        if ((rc = tr_bin_get_uvarint(data, len, off, &n))) return rc;
+        *out = tr_v_int((int64_t)((n >> 1) ^ (~(n & 1) + 1)));
+        return 0;
+    case T_U64:
+        if ((rc = tr_bin_get_uvarint(data, len, off, &n))) return rc;
+        *out = tr_v_uint(n);
+        return 0;
+    case T_F64: {
+        if (len - *off < 8) return TR_ECORRUPT;
+        uint64_t bits = 0;
+        for (int i = 0; i < 8; i++) bits |= (uint64_t)(unsigned char)data[*off + (size_t)i] << (8 * i);
+        *off += 8;
+        double f;
+        memcpy(&f, &bits, 8);
+        *out = tr_v_float(f);
+        return 0;
+    }
+    case T_STR:
+    case T_BIN:
+        if ((rc = get_len(data, len, off, &n))) return rc;
+        if (n > UINT32_MAX) return TR_ECORRUPT;
+        rc = tag == T_STR ? tr_v_str(data + *off, n, out) : tr_v_bin(data + *off, n, out);
+        if (!rc) *off += n;
+        return rc;
+    case T_ARR:
+        if ((rc = get_len(data, len, off, &n))) return rc;   /* every item takes >= 1 byte */
+        if ((rc = tr_v_arr(n < 4096 ? n : 4096, out))) return rc;
+        for (uint64_t i = 0; i < n; i++) {
+            tr_value item;
+            if ((rc = dec(data, len, off, &item, depth + 1)) || (rc = tr_arr_push(out, item))) goto fail;
+        }
+        return 0;
+    case T_REC:
+        if ((rc = get_len(data, len, off, &n))) return rc;
+        if ((rc = tr_v_rec(n < 4096 ? n : 4096, out))) return rc;
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t kl;
+            tr_value val;
+            if ((rc = get_len(data, len, off, &kl))) goto fail;
+            const char *key = data + *off;
+            *off += kl;
+            if ((rc = dec(data, len, off, &val, depth + 1))) goto fail;
+            if ((rc = tr_rec_set(out, key, kl, val))) goto fail;
+        }
+        return 0;
+    default:
+        return TR_ECORRUPT;
+    }
+fail:
+    tr_value_unref(*out);
+    *out = tr_v_null();
+    return rc;
+}
+
+int tr_bin_decode(const char *data, size_t len, size_t *off, tr_value *out) {
+    return dec(data, len, off, out, 0);
+}

@@ -1,0 +1,28 @@
+/* bin.h - a compact, lossless binary encoding of values.
+ *
+ * Used where values are stored and read back by us (the WAL's records):
+ * unlike JSON it keeps every type exactly (binaries, u64, float bit
+ * patterns, key order). Not a wire format for other systems.
+ */
+#ifndef TR_BIN_H
+#define TR_BIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/value.h"
+
+/* Append the encoding of v to out. 0 or -ENOMEM, TR_EDEPTH. */
+int tr_bin_encode(const tr_value *v, struct tr_buf *out);
+/* Decode one value from data[*off..len), advancing *off. TR_ECORRUPT when
+ * the bytes are not a valid encoding (never reads past len, never allocates
+ * more than the input can describe). */
+int tr_bin_decode(const char *data, size_t len, size_t *off, tr_value *out);
+
+/* Varint helpers shared with record framing built on top of this codec. */
+int tr_bin_put_uvarint(struct tr_buf *out, uint64_t v);
+int tr_bin_get_uvarint(const char *data, size_t len, size_t *off, uint64_t *v);
+
+#endif

@@ -1,0 +1,95 @@
+/* event_bin.c - event record layout:
+ *
+ *   u8       version (1)
+ *   u8       flags: bit 0 = transactional
+ *   u64 LE   ingest_ns
+ *   uvarint  source, stream, event           the event's own id
+ *   uvarint  n                               tracked ranges, then n times:
+ *   uvarint  source, stream, min, max
+ *   value    the event's value  (bin.h)
+ *   value    the event's meta   (bin.h)
+ * Nothing may follow; a record with trailing bytes is corrupt.
+ */
+#include "codec/event_bin.h"
+
+#include <errno.h>
+
+#include "codec/bin.h"
+#include "core/alloc.h"
+
+#define VERSION 1
+
+int tr_event_encode(const struct tr_event *ev, struct tr_buf *out) {
+    unsigned char head[10];
+    head[0] = VERSION;
+    head[1] = ev->transactional ? 1 : 0;
+    for (int i = 0; i < 8; i++) head[2 + i] = (unsigned char)(ev->ingest_ns >> (8 * i));
+    int rc = tr_buf_append(out, head, sizeof head);
+    const struct tr_ids *ids = &ev->ids;
+    if (!rc) rc = tr_bin_put_uvarint(out, ids->id.source);
+    if (!rc) rc = tr_bin_put_uvarint(out, ids->id.stream);
+    if (!rc) rc = tr_bin_put_uvarint(out, ids->id.event);
+    if (!rc) rc = tr_bin_put_uvarint(out, ids->ntracked);
+    for (uint32_t i = 0; !rc && i < ids->ntracked; i++) {
+        const struct tr_tracked *t = &ids->tracked[i];
+        rc = tr_bin_put_uvarint(out, t->source);
+        if (!rc) rc = tr_bin_put_uvarint(out, t->stream);
+        if (!rc) rc = tr_bin_put_uvarint(out, t->min);
+        if (!rc) rc = tr_bin_put_uvarint(out, t->max);
+    }
+    if (!rc) rc = tr_bin_encode(&ev->value, out);
+    if (!rc) rc = tr_bin_encode(&ev->meta, out);
+    return rc;
+}
+
+int tr_event_decode(const char *data, size_t len, struct tr_event *ev) {
+    tr_value value = tr_v_null(), meta = tr_v_null();
+    struct tr_ids ids;
+    uint64_t src, stream, event, n;
+    size_t off = 10;
+    tr_ids_init(&ids, 0, 0, 0);
+    ev->value = ev->meta = tr_v_null();
+    tr_ids_init(&ev->ids, 0, 0, 0);
+    if (len < 10 || data[0] != VERSION || ((unsigned char)data[1] & ~1u)) return TR_ECORRUPT;
+    uint64_t ingest = 0;
+    for (int i = 0; i < 8; i++) ingest |= (uint64_t)(unsigned char)data[2 + i] << (8 * i);
+    int rc = tr_bin_get_uvarint(data, len, &off, &src);
+    if (!rc) rc = tr_bin_get_uvarint(data, len, &off, &stream);
+    if (!rc) rc = tr_bin_get_uvarint(data, len, &off, &event);
+    if (!rc) rc = tr_bin_get_uvarint(data, len, &off, &n);
+    if (!rc && n > (len - off) / 4) rc = TR_ECORRUPT;  /* each range takes >= 4 bytes */
+    if (rc) return TR_ECORRUPT;
+    tr_ids_init(&ids, src, stream, event);
+    if (n) {
+        ids.tracked = tr_calloc(n, sizeof *ids.tracked);
+        if (!ids.tracked) return -ENOMEM;
+        ids.cap = (uint32_t)n;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        struct tr_tracked *t = &ids.tracked[i];
+        if (tr_bin_get_uvarint(data, len, &off, &t->source) ||
+            tr_bin_get_uvarint(data, len, &off, &t->stream) ||
+            tr_bin_get_uvarint(data, len, &off, &t->min) ||
+            tr_bin_get_uvarint(data, len, &off, &t->max)) {
+            rc = TR_ECORRUPT;
+            goto fail;
+        }
+        ids.ntracked++;
+    }
+    rc = tr_bin_decode(data, len, &off, &value);
+    if (!rc) rc = tr_bin_decode(data, len, &off, &meta);
+    if (!rc && off != len) rc = TR_ECORRUPT;
+    if (rc) goto fail;
+    rc = tr_event_init(ev, value, meta, ingest);
+    value = meta = tr_v_null();
+    if (rc) goto fail;
+    tr_ids_fini(&ev->ids);
+    ev->ids = ids;
+    ev->transactional = data[1] & 1;
+    return 0;
+fail:
+    tr_value_unref(value);
+    tr_value_unref(meta);
+    tr_ids_fini(&ids);
+    return rc == -ENOMEM ? rc : TR_ECORRUPT;
+}

@@ -1,0 +1,37 @@
+/* proc.h - pre- and postprocessors by their Tremor names.
+ *
+ * A preprocessor chain turns the raw bytes of one stream into frames for the
+ * codec (e.g. `lines` splits on newlines and keeps a partial last line until
+ * more bytes arrive); it has state, so there is one chain per stream. A
+ * postprocessor chain turns one encoded event into the bytes to send.
+ */
+#ifndef TR_PROC_H
+#define TR_PROC_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+
+#define TR_PROC_MAX_LINE (16u * 1024 * 1024)
+
+struct tr_preproc;
+typedef int (*tr_frame_fn)(void *arg, const char *data, size_t len);
+
+/* 0 when every name is known, else TR_EINVAL_CFG with d naming it. */
+int tr_preproc_check(char *const *names, size_t n, struct tr_diag *d);
+int tr_postproc_check(char *const *names, size_t n, struct tr_diag *d);
+
+int tr_preproc_create(char *const *names, size_t n, struct tr_preproc **out);
+void tr_preproc_destroy(struct tr_preproc *pp);
+/* Feed bytes; every complete frame goes to fn. A frame longer than
+ * TR_PROC_MAX_LINE is dropped and counted. */
+int tr_preproc_feed(struct tr_preproc *pp, const char *data, size_t len, tr_frame_fn fn, void *arg);
+/* End of stream: emit what is left as a last frame. */
+int tr_preproc_finish(struct tr_preproc *pp, tr_frame_fn fn, void *arg);
+unsigned long tr_preproc_dropped(const struct tr_preproc *pp);
+
+/* Apply postprocessors to the payload in b (in place). */
+int tr_postproc_apply(char *const *names, size_t n, struct tr_buf *b);
+
+#endif

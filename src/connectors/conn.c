@@ -1,0 +1,66 @@
+/* conn.c - typed, located reads of a connector's `config:` record. */
+#include "connectors/conn.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const tr_value *get(const struct tr_conn_spec *s, const char *key) {
+    if (!s->config || s->config->type != TR_REC) return NULL;
+    return tr_rec_get_cstr(s->config, key);
+}
+
+static int bad(const struct tr_conn_spec *s, const char *key, const char *what,
+               struct tr_diag *d) {
+    return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                       "%s '%s': config.%s must be %s", s->type, s->id, key, what);
+}
+
+int tr_conn_cfg_str(const struct tr_conn_spec *s, const char *key, const char **out,
+                    struct tr_diag *d) {
+    const tr_value *v = get(s, key);
+    if (!v) return TR_ENOTFOUND;
+    if (v->type != TR_STR) return bad(s, key, "a string", d);
+    *out = v->as.s->data;
+    return 0;
+}
+
+int tr_conn_cfg_uint(const struct tr_conn_spec *s, const char *key, uint64_t *out,
+                     struct tr_diag *d) {
+    const tr_value *v = get(s, key);
+    if (!v) return TR_ENOTFOUND;
+    if (v->type == TR_I64 && v->as.i >= 0) *out = (uint64_t)v->as.i;
+    else if (v->type == TR_U64) *out = v->as.u;
+    else return bad(s, key, "a non-negative integer", d);
+    return 0;
+}
+
+int tr_conn_cfg_bool(const struct tr_conn_spec *s, const char *key, bool *out,
+                     struct tr_diag *d) {
+    const tr_value *v = get(s, key);
+    if (!v) return TR_ENOTFOUND;
+    if (v->type != TR_BOOL) return bad(s, key, "true or false", d);
+    *out = v->as.b;
+    return 0;
+}
+
+int tr_conn_cfg_known(const struct tr_conn_spec *s, const char *const *keys, struct tr_diag *d) {
+    if (!s->config || s->config->type != TR_REC) return 0;
+    for (uint32_t i = 0; i < tr_rec_len(s->config); i++) {
+        const char *k = tr_rec_at(s->config, i)->key->data;
+        int ok = 0;
+        for (const char *const *p = keys; *p; p++)
+            if (strcmp(*p, k) == 0) ok = 1;
+        if (ok) continue;
+        char known[512] = "";
+        size_t off = 0;
+        for (const char *const *p = keys; *p && off < sizeof known; p++) {
+            int w = snprintf(known + off, sizeof known - off, "%s%s", off ? ", " : "", *p);
+            if (w < 0) break;
+            off += (size_t)w;
+        }
+        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                           "%s '%s': unknown config key '%s' (known: %s)", s->type, s->id, k,
+                           known[0] ? known : "none");
+    }
+    return 0;
+}

@@ -1,0 +1,72 @@
+/* op.h - the operator interface: one node kind of a pipeline graph.
+ *
+ * Operators are created by `create operator X from <module>::<name>` in a
+ * query. They receive events on named input ports and emit through their
+ * host; they may see the 100 ms tick and the contraflow (acks, fails,
+ * circuit-breaker signals) travelling back upstream. Everything runs on the
+ * pipeline's loop thread. An operator may emit later, outside event(), e.g.
+ * when the WAL reports records durable: the host runs the graph from there.
+ */
+#ifndef TR_OP_H
+#define TR_OP_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/error.h"
+#include "core/event.h"
+#include "core/value.h"
+
+struct tr_op_host;
+struct tr_op_host_ops {
+    /* Send ev (taken) out of the operator's port into the graph now. */
+    int (*emit)(struct tr_op_host *h, const char *port, struct tr_event *ev);
+    /* Send an insight (taken) upstream from this operator. */
+    void (*insight)(struct tr_op_host *h, struct tr_insight *in);
+};
+struct tr_op_host {
+    const struct tr_op_host_ops *ops;
+    uv_loop_t *loop;         /* NULL when the pipeline runs without a loop (tests, tremor run) */
+};
+
+static inline int tr_op_emit(struct tr_op_host *h, const char *port, struct tr_event *ev) {
+    return h->ops->emit(h, port, ev);
+}
+static inline void tr_op_insight(struct tr_op_host *h, struct tr_insight *in) {
+    h->ops->insight(h, in);
+}
+
+/* What an operator is told at creation. */
+struct tr_op_spec {
+    const char *id;          /* the node name in the query */
+    const char *kind;        /* "qos::wal" */
+    const tr_value *params;  /* record of `with` parameters */
+    uint64_t uid;            /* operator uid, used as the source of ids it creates */
+    const char *pipeline;    /* pipeline artefact id */
+    const char *instance;    /* pipeline instance */
+    const char *server_instance; /* -i of server run */
+    const char *data_dir;    /* server data directory (-d), for persistent state */
+    const char *file;        /* query file and statement position, for diagnostics */
+    int line, col;
+};
+
+struct tr_op_ops {
+    const char *kind;
+    int (*create)(const struct tr_op_spec *spec, struct tr_op_host *host, void **self,
+                  struct tr_diag *d);
+    /* Takes ev. A negative return is a runtime error (logged, counted). */
+    int (*event)(void *self, const char *port, struct tr_event *ev);
+    void (*tick)(void *self, uint64_t now_ns);                 /* may be NULL */
+    /* Called with every insight passing this operator on its way upstream;
+     * set in->cb = TR_CB_NONE to stop it here. May be NULL (passes through). */
+    void (*contraflow)(void *self, struct tr_insight *in);
+    /* Stop emitting: the server is shutting down and drains. May be NULL. */
+    void (*quiesce)(void *self);
+    void (*destroy)(void *self);
+};
+
+/* Registry (ops/registry.c). NULL when unknown. */
+const struct tr_op_ops *tr_op_find(const char *kind);
+const char *tr_op_kinds(void);
+
+#endif

@@ -1,0 +1,600 @@
+/* qos_wal.c - the `qos::wal` operator: guaranteed delivery over src/wal.
+ *
+ * Every incoming event is appended to a persistent log and emitted only once
+ * it is durable under the sync policy; emitted events carry the WAL's own id
+ * (tracking the original) and are transactional. Acks acknowledge records,
+ * a fail rewinds the reader (go-back-N, in order), and the log reclaims
+ * space as acks arrive. The WAL absorbs downstream breaker signals (that is
+ * its job: keep buffering while the sink is away) and sends its own trigger
+ * upstream when full, restore when it has room again.
+ *
+ * Invariant: an event is emitted at most once per read of its record, only
+ * when durable, and never more than max_in_flight records are out unacked
+ * (counted from the acknowledged frontier to the read cursor). Events
+ * refused for lack of room wait in order in `held` (bounded); nothing is
+ * dropped unless on_full = drop_newest says so, and then it is counted.
+ *
+ * Differences from Tremor 0.11 (see examples/persistent-wal/README.md):
+ * persistent by default, read_count is exact, capacity is enforced at
+ * admission, acks are per record rather than "highest id seen".
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codec/event_bin.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "ops/op.h"
+#include "wal/wal.h"
+
+#define HELD_MAX 4096            /* events kept in memory while the log is full */
+#define MAX_RECORD (16u << 20)   /* largest serialised event accepted */
+
+struct upack {                   /* a transactional input waiting to be durable */
+    uint64_t seq;
+    struct tr_ids ids;
+};
+
+struct walop {
+    struct tr_op_host *host;
+    char *id;
+    uint64_t uid;
+    struct tr_wal *wal;
+    uv_async_t async;
+    int async_open;
+    /* configuration */
+    uint64_t read_count;
+    uint64_t max_in_flight;
+    uint64_t max_elements;       /* 0 = none */
+    uint64_t max_bytes;          /* 0 = none */
+    int drop_newest;
+    /* state */
+    int broken;                  /* downstream breaker triggered: do not emit */
+    int full;                    /* we triggered upstream */
+    int quiesced;
+    int reading;                 /* inside a read pass (re-entrancy guard) */
+    int failed_logged;
+    struct tr_event *held;       /* FIFO ring of events waiting for room */
+    size_t held_head, held_n, held_cap;
+    struct upack *up;            /* FIFO of upstream acks waiting for durability */
+    size_t up_head, up_n, up_cap;
+    struct tr_buf rec;
+    uint64_t dropped;
+    uint64_t decode_errors;
+};
+
+/* ------------------------------------------------------------- config */
+
+static const char *const known_keys[] = {
+    "read_count", "max_elements", "max_bytes", "dir", "flush_on_evnt",
+    "sync", "sync_interval_ms", "on_full", "max_in_flight", "segment_bytes", NULL,
+};
+
+static int param_uint(const struct tr_op_spec *s, const char *key, uint64_t *out, int *present,
+                      struct tr_diag *d) {
+    const tr_value *v = tr_rec_get_cstr(s->params, key);
+    *present = 0;
+    if (!v) return 0;
+    if (v->type == TR_I64 && v->as.i >= 0) *out = (uint64_t)v->as.i;
+    else if (v->type == TR_U64) *out = v->as.u;
+    else
+        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                           "qos::wal operator '%s': `%s` must be a non-negative integer", s->id, key);
+    *present = 1;
+    return 0;
+}
+
+static int param_str(const struct tr_op_spec *s, const char *key, const char **out,
+                     struct tr_diag *d) {
+    const tr_value *v = tr_rec_get_cstr(s->params, key);
+    if (!v) return 0;
+    if (v->type != TR_STR)
+        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                           "qos::wal operator '%s': `%s` must be a string", s->id, key);
+    *out = v->as.s->data;
+    return 0;
+}
+
+static int check_keys(const struct tr_op_spec *s, struct tr_diag *d) {
+    if (s->params->type != TR_REC) return 0;
+    char unknown[512] = "";
+    size_t off = 0;
+    for (uint32_t i = 0; i < tr_rec_len(s->params); i++) {
+        const char *k = tr_rec_at(s->params, i)->key->data;
+        int ok = 0;
+        for (const char *const *p = known_keys; *p; p++) ok |= strcmp(*p, k) == 0;
+        if (!ok && off < sizeof unknown) {
+            int w = snprintf(unknown + off, sizeof unknown - off, "%s`%s`", off ? ", " : "", k);
+            if (w > 0) off += (size_t)w;
+        }
+    }
+    if (!off) return 0;
+    return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                       "qos::wal operator '%s': unknown config key(s) %s (known: read_count, "
+                       "max_elements, max_bytes, dir, flush_on_evnt, sync, sync_interval_ms, "
+                       "on_full, max_in_flight, segment_bytes)",
+                       s->id, unknown);
+}
+
+/* A path component from a name we do not control (instance, ids). */
+static void component(char *dst, size_t n, const char *src) {
+    size_t j = 0;
+    for (size_t i = 0; src[i] && j + 1 < n; i++) {
+        char c = src[i];
+        dst[j++] = (c == '/' || c == '\\' || (unsigned char)c < 0x20) ? '_' : c;
+    }
+    dst[j] = 0;
+    if (strcmp(dst, ".") == 0 || strcmp(dst, "..") == 0 || !dst[0]) snprintf(dst, n, "_");
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void send_up(struct walop *w, enum tr_cb cb, struct tr_ids *ids_taken) {
+    struct tr_insight in;
+    in.cb = cb;
+    if (ids_taken) in.ids = *ids_taken;
+    else tr_ids_init(&in.ids, w->uid, 0, 0);
+    tr_op_insight(w->host, &in);   /* takes in */
+}
+
+static int in_flight_full(struct walop *w) {
+    struct tr_wal_stats st;
+    tr_wal_stats(w->wal, &st);
+    uint64_t first_unacked = st.frontier + 1;
+    uint64_t out = st.read_seq > first_unacked ? st.read_seq - first_unacked : 0;
+    return out >= w->max_in_flight;
+}
+
+static int over_limits(struct walop *w) {
+    struct tr_wal_stats st;
+    tr_wal_stats(w->wal, &st);
+    return (w->max_elements && st.records >= w->max_elements) ||
+           (w->max_bytes && st.bytes >= w->max_bytes);
+}
+
+static void report_failure(struct walop *w, int rc) {
+    if (w->failed_logged) return;
+    w->failed_logged = 1;
+    TR_ERROR("qos::wal", "%s: the log failed (%s): nothing more is stored or emitted; restart to "
+             "recover what is durable", w->id, tr_strerror(rc));
+}
+
+/* Acks upstream for transactional inputs now durable. */
+static void release_upacks(struct walop *w) {
+    if (!w->up_n) return;
+    uint64_t durable = tr_wal_durable_seq(w->wal);
+    while (w->up_n) {
+        struct upack *u = &w->up[w->up_head];
+        if (u->seq > durable) break;
+        send_up(w, TR_CB_ACK, &u->ids);
+        w->up_head = (w->up_head + 1) % w->up_cap;
+        w->up_n--;
+    }
+}
+
+static int upack_push(struct walop *w, uint64_t seq, struct tr_ids *ids) {
+    if (w->up_n == w->up_cap) {
+        size_t nc = w->up_cap ? w->up_cap * 2 : 64;
+        struct upack *n = tr_calloc(nc, sizeof *n);
+        if (!n) return -ENOMEM;
+        for (size_t i = 0; i < w->up_n; i++) n[i] = w->up[(w->up_head + i) % w->up_cap];
+        tr_free(w->up);
+        w->up = n;
+        w->up_cap = nc;
+        w->up_head = 0;
+    }
+    struct upack *u = &w->up[(w->up_head + w->up_n) % w->up_cap];
+    u->seq = seq;
+    u->ids = *ids;                 /* moved */
+    tr_ids_init(ids, 0, 0, 0);
+    w->up_n++;
+    return 0;
+}
+
+/* Append ev (not taken). 0, TR_EFULL (no room: keep it), or another error
+ * (the event is refused: failed upstream if transactional, counted). */
+static int store(struct walop *w, struct tr_event *ev) {
+    tr_buf_reset(&w->rec);
+    int rc = tr_event_encode(ev, &w->rec);
+    uint64_t seq = 0;
+    if (!rc) rc = tr_wal_append(w->wal, w->rec.data, w->rec.len, &seq);
+    if (rc == 0) {
+        if (ev->transactional && upack_push(w, seq, &ev->ids) != 0)
+            TR_WARN("qos::wal", "%s: out of memory tracking an upstream ack", w->id);
+        return 0;
+    }
+    if (rc == TR_EFULL) return rc;
+    if (rc == TR_EDROPPED) {
+        w->dropped++;
+        if (w->dropped == 1 || w->dropped % 1000 == 0)
+            TR_WARN("qos::wal", "%s: full, dropped the newest event (on_full = drop_newest; %llu "
+                    "dropped so far)", w->id, (unsigned long long)w->dropped);
+    } else if (rc == TR_ETOOBIG) {
+        TR_WARN("qos::wal", "%s: refused an event of %zu bytes (limit %u)", w->id, w->rec.len,
+                MAX_RECORD);
+    } else {
+        report_failure(w, rc);
+    }
+    if (ev->transactional) {
+        send_up(w, TR_CB_FAIL, &ev->ids);
+        tr_ids_init(&ev->ids, 0, 0, 0);
+    }
+    return rc;
+}
+
+static void set_full(struct walop *w, int full) {
+    if (full == w->full) return;
+    w->full = full;
+    struct tr_wal_stats st;
+    tr_wal_stats(w->wal, &st);
+    if (full)
+        TR_INFO("qos::wal", "%s: WAL full (%llu events, %llu bytes): pausing upstream", w->id,
+                (unsigned long long)st.records, (unsigned long long)st.bytes);
+    else
+        TR_INFO("qos::wal", "%s: WAL not full any more: resuming upstream", w->id);
+    send_up(w, full ? TR_CB_TRIGGER : TR_CB_RESTORE, NULL);
+}
+
+/* Move held events into the log while there is room. */
+static void drain_held(struct walop *w) {
+    while (w->held_n) {
+        struct tr_event *ev = &w->held[w->held_head];
+        int rc = store(w, ev);
+        if (rc == TR_EFULL) return;
+        tr_event_fini(ev);
+        w->held_head = (w->held_head + 1) % w->held_cap;
+        w->held_n--;
+    }
+}
+
+static int hold(struct walop *w, struct tr_event *ev) {
+    if (w->held_n == HELD_MAX) return TR_EFULL;
+    if (w->held_n == w->held_cap) {
+        size_t nc = w->held_cap ? w->held_cap * 2 : 16;
+        struct tr_event *n = tr_calloc(nc, sizeof *n);
+        if (!n) return -ENOMEM;
+        for (size_t i = 0; i < w->held_n; i++) n[i] = w->held[(w->held_head + i) % w->held_cap];
+        tr_free(w->held);
+        w->held = n;
+        w->held_cap = nc;
+        w->held_head = 0;
+    }
+    w->held[(w->held_head + w->held_n) % w->held_cap] = *ev;   /* moved */
+    w->held_n++;
+    return 0;
+}
+
+/* Emit up to read_count durable records, within the in-flight window. */
+static void read_pass(struct walop *w) {
+    if (w->broken || w->quiesced || w->reading) return;
+    w->reading = 1;
+    for (uint64_t n = 0; n < w->read_count && !w->broken && !w->quiesced; n++) {
+        if (in_flight_full(w)) break;
+        struct tr_wal_record r;
+        int rc = tr_wal_read(w->wal, &r);
+        if (rc == -EAGAIN) break;
+        if (rc) {
+            report_failure(w, rc);
+            break;
+        }
+        struct tr_event ev, orig;
+        rc = tr_event_decode(r.data, r.len, &orig);
+        if (rc) {
+            /* Checksummed, so this is our own bug or an incompatible file:
+             * count it, acknowledge it so it cannot wedge the log. */
+            w->decode_errors++;
+            TR_ERROR("qos::wal", "%s: record %llu cannot be decoded (%s): skipped (%llu so far)",
+                     w->id, (unsigned long long)r.seq, tr_strerror(rc),
+                     (unsigned long long)w->decode_errors);
+            tr_wal_ack(w->wal, r.seq);
+            continue;
+        }
+        ev = orig;
+        tr_ids_init(&ev.ids, w->uid, 0, r.seq);
+        if (tr_ids_track(&ev.ids, &orig.ids) != 0)
+            TR_WARN("qos::wal", "%s: out of memory tracking ids of record %llu", w->id,
+                    (unsigned long long)r.seq);
+        tr_ids_fini(&orig.ids);
+        ev.transactional = true;
+        tr_op_emit(w->host, "out", &ev);
+    }
+    w->reading = 0;
+}
+
+/* Everything that may have changed: durability, room, window. */
+static void progress(struct walop *w) {
+    int rc = tr_wal_pump(w->wal);
+    if (rc) {
+        report_failure(w, rc);
+        return;
+    }
+    release_upacks(w);
+    drain_held(w);
+    if (w->held_n == 0 && !over_limits(w)) set_full(w, 0);
+    read_pass(w);
+}
+
+/* ------------------------------------------------------------ the op */
+
+static void on_notify(void *arg, uint64_t durable_seq) {   /* sync thread */
+    (void)durable_seq;
+    struct walop *w = arg;
+    uv_async_send(&w->async);
+}
+
+static void on_async(uv_async_t *a) { progress(a->data); }
+
+static void free_op(struct walop *w) {
+    while (w->held_n) {
+        tr_event_fini(&w->held[w->held_head]);
+        w->held_head = (w->held_head + 1) % w->held_cap;
+        w->held_n--;
+    }
+    while (w->up_n) {
+        tr_ids_fini(&w->up[w->up_head].ids);
+        w->up_head = (w->up_head + 1) % w->up_cap;
+        w->up_n--;
+    }
+    tr_free(w->held);
+    tr_free(w->up);
+    tr_buf_fini(&w->rec);
+    tr_free(w->id);
+    tr_free(w);
+}
+
+static void async_closed(uv_handle_t *h) { free_op(h->data); }
+
+static int mkdirs(const char *path) {
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -errno;
+    return 0;
+}
+
+static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void **self,
+                      struct tr_diag *d) {
+    int rc = check_keys(s, d), present;
+    if (rc) return rc;
+    uint64_t read_count = 0, max_elements = 0, max_bytes = 0, in_flight = 0, interval = 100;
+    uint64_t segment = 0;
+    int has_elems, has_bytes, has_window, has_interval, has_segment;
+    if ((rc = param_uint(s, "read_count", &read_count, &present, d))) return rc;
+    if (!present)
+        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                           "qos::wal operator '%s': missing field `read_count`", s->id);
+    if (read_count == 0)
+        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                           "qos::wal operator '%s': `read_count` must be at least 1", s->id);
+    if ((rc = param_uint(s, "max_elements", &max_elements, &has_elems, d))) return rc;
+    if ((rc = param_uint(s, "max_bytes", &max_bytes, &has_bytes, d))) return rc;
+    if (!has_elems && !has_bytes)
+        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                           "WAL operator needs at least one of `max_elements` or `max_bytes` "
+                           "config entries.");
+    if ((rc = param_uint(s, "max_in_flight", &in_flight, &has_window, d))) return rc;
+    if ((rc = param_uint(s, "sync_interval_ms", &interval, &has_interval, d))) return rc;
+    if ((rc = param_uint(s, "segment_bytes", &segment, &has_segment, d))) return rc;
+    const char *dir = NULL, *sync = "always", *on_full = "backpressure";
+    if ((rc = param_str(s, "dir", &dir, d)) || (rc = param_str(s, "sync", &sync, d)) ||
+        (rc = param_str(s, "on_full", &on_full, d)))
+        return rc;
+    const tr_value *flush = tr_rec_get_cstr(s->params, "flush_on_evnt");
+    if (flush && flush->type != TR_BOOL)
+        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                           "qos::wal operator '%s': `flush_on_evnt` must be true or false", s->id);
+
+    struct tr_wal_config cfg;
+    tr_wal_config_init(&cfg);
+    if (strcmp(sync, "always") == 0) cfg.sync = TR_WAL_SYNC_ALWAYS;
+    else if (strcmp(sync, "interval") == 0) cfg.sync = TR_WAL_SYNC_INTERVAL;
+    else if (strcmp(sync, "none") == 0) cfg.sync = TR_WAL_SYNC_NONE;
+    else
+        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                           "qos::wal operator '%s': `sync` must be \"always\", \"interval\" or "
+                           "\"none\", not \"%s\"", s->id, sync);
+    /* flush_on_evnt asks for a sync per event: `always` gives that, grouped. */
+    if (flush && flush->as.b) cfg.sync = TR_WAL_SYNC_ALWAYS;
+    if (strcmp(on_full, "backpressure") == 0) cfg.on_full = TR_WAL_ON_FULL_BLOCK;
+    else if (strcmp(on_full, "drop_newest") == 0) cfg.on_full = TR_WAL_ON_FULL_DROP_NEWEST;
+    else
+        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                           "qos::wal operator '%s': `on_full` must be \"backpressure\" or "
+                           "\"drop_newest\", not \"%s\"", s->id, on_full);
+    if (has_interval) {
+        if (interval == 0 || interval > 3600000)
+            return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                               "qos::wal operator '%s': `sync_interval_ms` must be 1..3600000",
+                               s->id);
+        cfg.sync_interval_ms = (uint32_t)interval;
+    }
+    if (has_segment) cfg.segment_bytes = segment;
+    cfg.max_records = max_elements;
+    cfg.max_bytes = max_bytes;
+    cfg.max_record_bytes = MAX_RECORD;
+
+    char path[PATH_MAX];
+    if (dir) {
+        snprintf(path, sizeof path, "%s", dir);
+    } else {
+        char pl[128], in[128], op[128];
+        component(pl, sizeof pl, s->pipeline ? s->pipeline : "pipeline");
+        component(in, sizeof in, s->instance ? s->instance : "01");
+        component(op, sizeof op, s->id);
+        snprintf(path, sizeof path, "%s/wal/%s/%s/%s", s->data_dir ? s->data_dir : "tremor-data",
+                 pl, in, op);
+        if ((rc = mkdirs(path)))
+            return tr_diag_set(d, rc, s->file, s->line, s->col,
+                               "qos::wal operator '%s': cannot create %s: %s", s->id, path,
+                               tr_strerror(rc));
+    }
+    cfg.dir = path;
+
+    struct walop *w = tr_calloc(1, sizeof *w);
+    if (!w) return -ENOMEM;
+    w->host = host;
+    w->uid = s->uid;
+    w->id = tr_strdup(s->id);
+    w->read_count = read_count;
+    w->max_in_flight = has_window ? (in_flight ? in_flight : 1) : read_count;
+    w->max_elements = max_elements;
+    w->max_bytes = max_bytes;
+    w->drop_newest = cfg.on_full == TR_WAL_ON_FULL_DROP_NEWEST;
+    w->broken = 1;   /* as in Tremor: nothing is emitted until downstream restores */
+    tr_buf_init(&w->rec);
+    if (!w->id) {
+        free_op(w);
+        return -ENOMEM;
+    }
+    if (host->loop) {
+        if ((rc = uv_async_init(host->loop, &w->async, on_async))) {
+            free_op(w);
+            return rc;
+        }
+        w->async.data = w;
+        w->async_open = 1;
+        cfg.notify = on_notify;
+        cfg.notify_arg = w;
+    }
+    struct tr_diag wd;
+    tr_diag_clear(&wd);
+    rc = tr_wal_open(&cfg, &w->wal, &wd);
+    if (rc) {
+        char msg[1400];
+        tr_diag_format(&wd, msg, sizeof msg);
+        tr_diag_set(d, rc, s->file, s->line, s->col, "qos::wal operator '%s': %s", s->id,
+                    wd.msg[0] ? msg : tr_strerror(rc));
+        if (w->async_open) uv_close((uv_handle_t *)&w->async, async_closed);
+        else free_op(w);
+        return rc;
+    }
+    struct tr_wal_stats st;
+    tr_wal_stats(w->wal, &st);
+    TR_INFO("qos::wal", "%s: opened %s: %llu events to replay (seq %llu..%llu)%s", w->id, path,
+            (unsigned long long)st.records, (unsigned long long)(st.frontier + 1),
+            (unsigned long long)(st.next_seq ? st.next_seq - 1 : 0),
+            st.corrupt_records || st.torn_bytes ? "; damage was repaired, see above" : "");
+    if (st.corrupt_records || st.torn_bytes)
+        TR_WARN("qos::wal", "%s: recovery dropped %llu corrupt record(s) (%llu bytes) and a torn "
+                "tail of %llu bytes", w->id, (unsigned long long)st.corrupt_records,
+                (unsigned long long)st.corrupt_bytes, (unsigned long long)st.torn_bytes);
+    *self = w;
+    return 0;
+}
+
+static int wal_event(void *self, const char *port, struct tr_event *ev) {
+    (void)port;
+    struct walop *w = self;
+    int rc = 0;
+    if (w->held_n) {
+        drain_held(w);
+    }
+    if (w->held_n == 0) {
+        rc = store(w, ev);
+        if (rc != TR_EFULL) {
+            tr_event_fini(ev);
+            if (rc == 0) progress(w);
+            return rc == TR_EDROPPED ? 0 : rc;
+        }
+    }
+    /* No room: keep it in order behind the others and ask upstream to pause. */
+    set_full(w, 1);
+    rc = hold(w, ev);
+    if (rc) {
+        w->dropped++;
+        TR_ERROR("qos::wal", "%s: full and %d events already waiting: event refused (%llu so "
+                 "far)%s", w->id, HELD_MAX, (unsigned long long)w->dropped,
+                 ev->transactional ? "; failed upstream" : "; the source ignored backpressure");
+        if (ev->transactional) {
+            send_up(w, TR_CB_FAIL, &ev->ids);
+            tr_ids_init(&ev->ids, 0, 0, 0);
+        }
+        tr_event_fini(ev);
+        return 0;
+    }
+    return 0;
+}
+
+static void wal_tick(void *self, uint64_t now_ns) {
+    (void)now_ns;
+    struct walop *w = self;
+    progress(w);
+    if (over_limits(w) || w->held_n) set_full(w, 1);
+}
+
+static void ack_range(struct walop *w, uint64_t lo, uint64_t hi) {
+    for (uint64_t s = lo; s <= hi; s++) {
+        int rc = tr_wal_ack(w->wal, s);
+        if (rc && rc != -EINVAL) report_failure(w, rc);
+        if (s == UINT64_MAX) break;
+    }
+}
+
+static void wal_contraflow(void *self, struct tr_insight *in) {
+    struct walop *w = self;
+    uint64_t lo, hi;
+    switch (in->cb) {
+    case TR_CB_TRIGGER:
+        w->broken = 1;
+        in->cb = TR_CB_NONE;
+        return;
+    case TR_CB_RESTORE:
+        w->broken = 0;
+        in->cb = TR_CB_NONE;
+        progress(w);
+        return;
+    case TR_CB_ACK:
+        if (tr_ids_min_for(&in->ids, w->uid, &lo) != 0 || tr_ids_max_for(&in->ids, w->uid, &hi) != 0)
+            return;   /* not ours: pass it on */
+        ack_range(w, lo, hi);
+        in->cb = TR_CB_NONE;
+        progress(w);
+        return;
+    case TR_CB_FAIL:
+        if (tr_ids_min_for(&in->ids, w->uid, &lo) != 0) return;
+        if (tr_wal_rewind(w->wal, lo) != 0)
+            TR_DEBUG("qos::wal", "%s: fail for record %llu that is not out", w->id,
+                     (unsigned long long)lo);
+        in->cb = TR_CB_NONE;
+        return;   /* replay on the next pass: the tick or the next restore */
+    case TR_CB_NONE:
+        return;
+    }
+}
+
+static void wal_quiesce(void *self) {
+    struct walop *w = self;
+    w->quiesced = 1;
+}
+
+static void wal_destroy(void *self) {
+    struct walop *w = self;
+    if (!w) return;
+    int rc = tr_wal_close(w->wal);   /* final sync and checkpoint */
+    w->wal = NULL;
+    if (rc) TR_ERROR("qos::wal", "%s: closing the log: %s", w->id, tr_strerror(rc));
+    if (w->held_n)
+        TR_WARN("qos::wal", "%s: %zu events were waiting for room and are not stored", w->id,
+                w->held_n);
+    if (w->async_open) uv_close((uv_handle_t *)&w->async, async_closed);
+    else free_op(w);
+}
+
+const struct tr_op_ops tr_op_qos_wal = {
+    .kind = "qos::wal",
+    .create = wal_create,
+    .event = wal_event,
+    .tick = wal_tick,
+    .contraflow = wal_contraflow,
+    .quiesce = wal_quiesce,
+    .destroy = wal_destroy,
+};

@@ -1,0 +1,454 @@
+/* pipeline.c - graph execution and contraflow for one query instance.
+ *
+ * The graph is a flat array of nodes in creation order; edges connect
+ * (node, output port) to (node, input port). Events travel depth-first by
+ * plain recursion bounded by TR_PIPELINE_MAX_DEPTH (a query that loops back
+ * on itself is stopped and counted, never overflows the stack). The array
+ * order is also the contraflow order: an insight travels from the back to
+ * the front, then to the registered inputs.
+ */
+#include "pipeline/pipeline.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "ops/op.h"
+
+#define TR_PIPELINE_MAX_DEPTH 64
+#define OP_UID_BASE ((uint64_t)1 << 47)
+
+enum node_kind { N_IN, N_OUT, N_ERR, N_STREAM, N_SELECT, N_OP };
+
+struct node;
+
+struct op_host {                 /* what an operator sees as its host */
+    struct tr_op_host base;
+    struct tr_pipeline *p;
+    size_t idx;
+};
+
+struct node {
+    enum node_kind kind;
+    const char *id;
+    struct tr_select *select;
+    const struct tr_op_ops *ops;
+    void *op;
+    struct op_host host;
+};
+
+struct edge {
+    size_t from;
+    char from_port[64];
+    size_t to;
+    char to_port[64];
+};
+
+struct output {
+    char port[64];
+    tr_pipeline_out_fn fn;
+    void *arg;
+};
+
+struct input {
+    bool transactional;
+    tr_pipeline_cf_fn fn;
+    void *arg;
+};
+
+struct tr_pipeline {
+    struct tr_query *q;
+    char *id;
+    char *instance;
+    char *server_instance;
+    struct node *nodes;
+    size_t nnodes;
+    struct edge *edges;
+    size_t nedges, edges_cap;
+    struct output *outs;
+    size_t nouts, outs_cap;
+    struct input *ins;
+    size_t nins, ins_cap;
+    int depth;
+    uint64_t own_uid_counter;
+    struct tr_pipeline_stats stats;
+};
+
+static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct tr_event *ev);
+
+/* ------------------------------------------------------------ routing */
+
+/* Send ev (taken) out of (from, port) along every matching edge. */
+static int route(struct tr_pipeline *p, size_t from, const char *port, struct tr_event *ev) {
+    size_t last = SIZE_MAX;
+    for (size_t i = 0; i < p->nedges; i++)
+        if (p->edges[i].from == from && strcmp(p->edges[i].from_port, port) == 0) last = i;
+    if (last == SIZE_MAX) {
+        tr_event_fini(ev);
+        return 0;
+    }
+    for (size_t i = 0; i < last; i++) {
+        struct edge *e = &p->edges[i];
+        if (e->from != from || strcmp(e->from_port, port) != 0) continue;
+        struct tr_event copy;
+        if (tr_event_copy(&copy, ev) != 0) {
+            p->stats.errors++;
+            continue;
+        }
+        deliver(p, e->to, e->to_port, &copy);
+    }
+    return deliver(p, p->edges[last].to, p->edges[last].to_port, ev);
+}
+
+static void to_outputs(struct tr_pipeline *p, const char *port, struct tr_event *ev) {
+    size_t last = SIZE_MAX;
+    for (size_t i = 0; i < p->nouts; i++)
+        if (strcmp(p->outs[i].port, port) == 0) last = i;
+    if (last == SIZE_MAX) {
+        tr_event_fini(ev);
+        return;
+    }
+    for (size_t i = 0; i < last; i++) {
+        if (strcmp(p->outs[i].port, port) != 0) continue;
+        struct tr_event copy;
+        if (tr_event_copy(&copy, ev) != 0) {
+            p->stats.errors++;
+            continue;
+        }
+        p->stats.events_out++;
+        p->outs[i].fn(p->outs[i].arg, &copy);
+    }
+    p->stats.events_out++;
+    p->outs[last].fn(p->outs[last].arg, ev);
+}
+
+struct select_emit {
+    struct tr_pipeline *p;
+    size_t idx;
+};
+
+static int select_emit(void *arg, const char *port, struct tr_event *ev) {
+    struct select_emit *se = arg;
+    return route(se->p, se->idx, port ? port : "out", ev);
+}
+
+static void report(struct tr_pipeline *p, const struct tr_diag *d) {
+    char buf[1400];
+    tr_diag_format(d, buf, sizeof buf);
+    p->stats.errors++;
+    TR_WARN("pipeline", "%s/%s: %s", p->id, p->instance, buf);
+}
+
+static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct tr_event *ev) {
+    struct node *n = &p->nodes[idx];
+    if (p->depth >= TR_PIPELINE_MAX_DEPTH) {
+        TR_WARN("pipeline", "%s/%s: event dropped at node %s: graph deeper than %d (a loop?)",
+                p->id, p->instance, n->id, TR_PIPELINE_MAX_DEPTH);
+        p->stats.errors++;
+        tr_event_fini(ev);
+        return TR_EDEPTH;
+    }
+    p->depth++;
+    int rc = 0;
+    switch (n->kind) {
+    case N_IN:
+    case N_STREAM:
+        rc = route(p, idx, "out", ev);
+        break;
+    case N_OUT:
+        to_outputs(p, strcmp(port, "in") == 0 ? "out" : port, ev);
+        break;
+    case N_ERR:
+        to_outputs(p, "err", ev);
+        break;
+    case N_SELECT: {
+        struct select_emit se = {p, idx};
+        struct tr_diag d;
+        tr_diag_clear(&d);
+        struct tr_lang_ctx ctx = {p->server_instance, ev->ingest_ns};
+        rc = tr_select_run(n->select, &ctx, ev, select_emit, &se, &d);
+        if (rc < 0 && d.msg[0]) report(p, &d);
+        break;
+    }
+    case N_OP:
+        rc = n->ops->event(n->op, port, ev);
+        if (rc < 0) {
+            p->stats.errors++;
+            TR_WARN("pipeline", "%s/%s: operator %s: %s", p->id, p->instance, n->id,
+                    tr_strerror(rc));
+        }
+        break;
+    }
+    p->depth--;
+    return rc;
+}
+
+/* ------------------------------------------------------- contraflow */
+
+/* Run in (owned by the caller) through contraflow handlers of nodes before
+ * `end` (exclusive) in reverse order, then to the inputs. */
+static void contraflow_from(struct tr_pipeline *p, size_t end, struct tr_insight *in) {
+    for (size_t i = end; i-- > 0;) {
+        struct node *n = &p->nodes[i];
+        if (n->kind != N_OP || !n->ops->contraflow) continue;
+        n->ops->contraflow(n->op, in);
+        if (in->cb == TR_CB_NONE) return;
+    }
+    bool cb_signal = in->cb == TR_CB_TRIGGER || in->cb == TR_CB_RESTORE;
+    for (size_t i = 0; i < p->nins; i++)
+        if (cb_signal || p->ins[i].transactional) p->ins[i].fn(p->ins[i].arg, in);
+}
+
+void tr_pipeline_contraflow(struct tr_pipeline *p, const struct tr_insight *in) {
+    struct tr_insight copy;
+    copy.cb = in->cb;
+    if (tr_ids_copy(&copy.ids, &in->ids) != 0) {
+        p->stats.errors++;
+        TR_ERROR("pipeline", "%s/%s: out of memory copying a %s insight", p->id, p->instance,
+                 tr_cb_name(in->cb));
+        return;
+    }
+    contraflow_from(p, p->nnodes, &copy);
+    tr_insight_fini(&copy);
+}
+
+static int host_emit(struct tr_op_host *h, const char *port, struct tr_event *ev) {
+    struct op_host *oh = (struct op_host *)h;
+    return route(oh->p, oh->idx, port, ev);
+}
+
+static void host_insight(struct tr_op_host *h, struct tr_insight *in) {
+    struct op_host *oh = (struct op_host *)h;
+    contraflow_from(oh->p, oh->idx, in);
+    tr_insight_fini(in);
+}
+
+static const struct tr_op_host_ops host_ops = {host_emit, host_insight};
+
+/* ------------------------------------------------------------- build */
+
+static int find_node(const struct tr_pipeline *p, const char *id, size_t *out) {
+    for (size_t i = 0; i < p->nnodes; i++)
+        if (strcmp(p->nodes[i].id, id) == 0) {
+            *out = i;
+            return 0;
+        }
+    return TR_ENOTFOUND;
+}
+
+static int add_edge(struct tr_pipeline *p, size_t from, const char *fport, size_t to,
+                    const char *tport) {
+    int rc = tr_grow((void **)&p->edges, &p->edges_cap, p->nedges + 1, sizeof *p->edges);
+    if (rc) return rc;
+    struct edge *e = &p->edges[p->nedges++];
+    e->from = from;
+    e->to = to;
+    snprintf(e->from_port, sizeof e->from_port, "%s", fport);
+    snprintf(e->to_port, sizeof e->to_port, "%s", tport);
+    return 0;
+}
+
+static void known_nodes(const struct tr_pipeline *p, char *buf, size_t n) {
+    size_t off = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < p->nnodes && off < n; i++) {
+        if (p->nodes[i].kind == N_SELECT) continue;
+        int w = snprintf(buf + off, n - off, "%s%s", off ? ", " : "", p->nodes[i].id);
+        if (w < 0) break;
+        off += (size_t)w;
+    }
+}
+
+static int link_select(struct tr_pipeline *p, const char *file, size_t idx,
+                       const struct tr_qnode *qn, struct tr_diag *d) {
+    size_t from, into;
+    char known[512];
+    if (find_node(p, qn->from_node, &from) != 0) {
+        known_nodes(p, known, sizeof known);
+        return tr_diag_set(d, TR_EINVAL_CFG, file, qn->line, qn->col,
+                           "select reads from unknown node '%s' (known: %s)", qn->from_node, known);
+    }
+    if (find_node(p, qn->into_node, &into) != 0) {
+        known_nodes(p, known, sizeof known);
+        return tr_diag_set(d, TR_EINVAL_CFG, file, qn->line, qn->col,
+                           "select writes into unknown node '%s' (known: %s)", qn->into_node, known);
+    }
+    if (p->nodes[from].kind == N_OUT || p->nodes[from].kind == N_ERR)
+        return tr_diag_set(d, TR_EINVAL_CFG, file, qn->line, qn->col,
+                           "select cannot read from '%s': it is the pipeline's output",
+                           qn->from_node);
+    if (p->nodes[into].kind == N_IN)
+        return tr_diag_set(d, TR_EINVAL_CFG, file, qn->line, qn->col,
+                           "select cannot write into 'in': it is the pipeline's input");
+    int rc = add_edge(p, from, qn->from_port ? qn->from_port : "out", idx, "in");
+    if (!rc) rc = add_edge(p, idx, "out", into, qn->into_port ? qn->into_port : "in");
+    return rc;
+}
+
+int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
+                       struct tr_pipeline **out, struct tr_diag *d) {
+    *out = NULL;
+    struct tr_pipeline *p = tr_calloc(1, sizeof *p);
+    if (!p) {
+        tr_query_destroy(q);
+        return -ENOMEM;
+    }
+    p->q = q;
+    p->own_uid_counter = OP_UID_BASE;
+    uint64_t *uids = o->uid_counter ? o->uid_counter : &p->own_uid_counter;
+    if (*uids < OP_UID_BASE) *uids = OP_UID_BASE;
+    int rc = -ENOMEM;
+    p->id = tr_strdup(o->id ? o->id : "pipeline");
+    p->instance = tr_strdup(o->instance ? o->instance : "01");
+    p->server_instance = tr_strdup(o->server_instance ? o->server_instance : "tremor");
+    size_t nq = tr_query_node_count(q);
+    p->nodes = tr_calloc(nq + 3, sizeof *p->nodes);
+    if (!p->id || !p->instance || !p->server_instance || !p->nodes) goto fail;
+    const char *builtin[3] = {"in", "out", "err"};
+    enum node_kind bkind[3] = {N_IN, N_OUT, N_ERR};
+    for (int i = 0; i < 3; i++) {
+        p->nodes[p->nnodes].kind = bkind[i];
+        p->nodes[p->nnodes].id = builtin[i];
+        p->nnodes++;
+    }
+    const char *file = o->file ? o->file : p->id;
+    /* Nodes first (selects may refer to nodes created after them). */
+    for (size_t i = 0; i < nq; i++) {
+        const struct tr_qnode *qn = tr_query_node(q, i);
+        struct node *n = &p->nodes[p->nnodes];
+        size_t dup;
+        if (qn->kind != TR_QN_SELECT && find_node(p, qn->id, &dup) == 0) {
+            rc = tr_diag_set(d, TR_EINVAL_CFG, file, qn->line, qn->col,
+                             "node '%s' is defined twice", qn->id);
+            goto fail;
+        }
+        n->id = qn->id;
+        switch (qn->kind) {
+        case TR_QN_STREAM: n->kind = N_STREAM; break;
+        case TR_QN_SELECT:
+            n->kind = N_SELECT;
+            n->select = qn->select;
+            break;
+        case TR_QN_SCRIPT:
+            rc = tr_diag_set(d, TR_EUNSUPPORTED, file, qn->line, qn->col,
+                             "script operators ('create script %s') are not supported yet",
+                             qn->id);
+            goto fail;
+        case TR_QN_OPERATOR: {
+            n->kind = N_OP;
+            n->ops = tr_op_find(qn->op_kind);
+            if (!n->ops) {
+                rc = tr_diag_set(d, TR_EINVAL_CFG, file, qn->line, qn->col,
+                                 "unknown operator kind '%s' for operator '%s' (known: %s)",
+                                 qn->op_kind, qn->id, tr_op_kinds());
+                goto fail;
+            }
+            n->host.base.ops = &host_ops;
+            n->host.base.loop = o->loop;
+            n->host.p = p;
+            n->host.idx = p->nnodes;
+            struct tr_op_spec spec = {
+                .id = qn->id, .kind = qn->op_kind, .params = &qn->params,
+                .uid = ++*uids, .pipeline = p->id, .instance = p->instance,
+                .server_instance = p->server_instance,
+                .data_dir = o->data_dir ? o->data_dir : "tremor-data",
+                .file = file, .line = qn->line, .col = qn->col,
+            };
+            rc = n->ops->create(&spec, &n->host.base, &n->op, d);
+            if (rc) {
+                if (d && !d->file[0]) tr_diag_set(d, rc, file, qn->line, qn->col, "%s", d->msg);
+                n->ops = NULL;
+                goto fail;
+            }
+            break;
+        }
+        }
+        p->nnodes++;
+    }
+    for (size_t i = 0, k = 3; i < nq; i++, k++) {
+        const struct tr_qnode *qn = tr_query_node(q, i);
+        if (qn->kind != TR_QN_SELECT) continue;
+        rc = link_select(p, file, k, qn, d);
+        if (rc) goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    tr_pipeline_destroy(p);
+    return rc;
+}
+
+void tr_pipeline_destroy(struct tr_pipeline *p) {
+    if (!p) return;
+    for (size_t i = 0; i < p->nnodes; i++)
+        if (p->nodes[i].kind == N_OP && p->nodes[i].ops) p->nodes[i].ops->destroy(p->nodes[i].op);
+    tr_free(p->nodes);
+    tr_free(p->edges);
+    tr_free(p->outs);
+    tr_free(p->ins);
+    tr_query_destroy(p->q);
+    tr_free(p->id);
+    tr_free(p->instance);
+    tr_free(p->server_instance);
+    tr_free(p);
+}
+
+const char *tr_pipeline_id(const struct tr_pipeline *p) { return p->id; }
+
+int tr_pipeline_connect_output(struct tr_pipeline *p, const char *port, tr_pipeline_out_fn fn,
+                               void *arg) {
+    int rc = tr_grow((void **)&p->outs, &p->outs_cap, p->nouts + 1, sizeof *p->outs);
+    if (rc) return rc;
+    struct output *o = &p->outs[p->nouts++];
+    snprintf(o->port, sizeof o->port, "%s", port);
+    o->fn = fn;
+    o->arg = arg;
+    return 0;
+}
+
+int tr_pipeline_connect_input(struct tr_pipeline *p, bool transactional, tr_pipeline_cf_fn fn,
+                              void *arg) {
+    int rc = tr_grow((void **)&p->ins, &p->ins_cap, p->nins + 1, sizeof *p->ins);
+    if (rc) return rc;
+    struct input *in = &p->ins[p->nins++];
+    in->transactional = transactional;
+    in->fn = fn;
+    in->arg = arg;
+    return 0;
+}
+
+int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *ev) {
+    if (strcmp(port, "in") != 0) {
+        tr_event_fini(ev);
+        return TR_ENOTFOUND;
+    }
+    p->stats.events_in++;
+    return deliver(p, 0, "in", ev);
+}
+
+void tr_pipeline_tick(struct tr_pipeline *p, uint64_t now_ns) {
+    for (size_t i = 0; i < p->nnodes; i++) {
+        struct node *n = &p->nodes[i];
+        if (n->kind == N_OP && n->ops->tick) {
+            n->ops->tick(n->op, now_ns);
+        } else if (n->kind == N_SELECT) {
+            struct select_emit se = {p, i};
+            struct tr_diag d;
+            tr_diag_clear(&d);
+            struct tr_lang_ctx ctx = {p->server_instance, now_ns};
+            int rc = tr_select_tick(n->select, &ctx, now_ns, select_emit, &se, &d);
+            if (rc < 0 && d.msg[0]) report(p, &d);
+        }
+    }
+}
+
+void tr_pipeline_quiesce(struct tr_pipeline *p) {
+    for (size_t i = 0; i < p->nnodes; i++)
+        if (p->nodes[i].kind == N_OP && p->nodes[i].ops->quiesce)
+            p->nodes[i].ops->quiesce(p->nodes[i].op);
+}
+
+void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s) { *s = p->stats; }

@@ -1,0 +1,72 @@
+/* pipeline.h - one running instance of a query: a graph of nodes with ports.
+ *
+ * Nodes are the builtins in, out, err, then every stream, operator, script
+ * and select of the query in file order. Events run depth-first from the
+ * node that produced them; contraflow (acks, fails, breaker signals) runs
+ * through the operators in reverse creation order and then to the inputs:
+ * breaker signals to every input, acks and fails only to transactional ones.
+ * Not thread-safe: a pipeline lives on one loop thread.
+ */
+#ifndef TR_PIPELINE_H
+#define TR_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/error.h"
+#include "core/event.h"
+#include "lang/query.h"
+
+struct tr_pipeline;
+
+struct tr_pipeline_opts {
+    const char *id;          /* artefact id (file stem or #!config id) */
+    const char *file;        /* the query's file, for diagnostics */
+    const char *instance;    /* e.g. "01" */
+    const char *server_instance; /* system::instance(), -i of server run */
+    const char *data_dir;    /* for operators that keep state on disk */
+    uv_loop_t *loop;         /* may be NULL (tests, tremor run): no async operators then */
+    uint64_t *uid_counter;   /* shared operator uid counter, or NULL for a private one */
+};
+
+/* Where events leaving an output port go. The callee takes ev. */
+typedef void (*tr_pipeline_out_fn)(void *arg, struct tr_event *ev);
+/* Where insights leaving through an input go (to an onramp or an upstream
+ * pipeline). The callee does not take in (copy what you keep). */
+typedef void (*tr_pipeline_cf_fn)(void *arg, const struct tr_insight *in);
+
+/* Build the graph of q (taken: destroyed with the pipeline, also on failure).
+ * Errors: unknown node names, unknown operator kinds, bad parameters, with d
+ * located in the query. */
+int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
+                       struct tr_pipeline **out, struct tr_diag *d);
+void tr_pipeline_destroy(struct tr_pipeline *p);
+const char *tr_pipeline_id(const struct tr_pipeline *p);
+
+/* Send events leaving output port `port` ("out", "err", ...) to fn. */
+int tr_pipeline_connect_output(struct tr_pipeline *p, const char *port, tr_pipeline_out_fn fn,
+                               void *arg);
+/* Register an input (onramp or upstream pipeline) for contraflow. */
+int tr_pipeline_connect_input(struct tr_pipeline *p, bool transactional, tr_pipeline_cf_fn fn,
+                              void *arg);
+
+/* Run ev (taken) into input port `port` (normally "in"). Returns 0, or a
+ * negative code for an unknown port (ev is dropped). Runtime errors inside
+ * the graph are logged and counted, not returned. */
+int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *ev);
+/* The 100 ms tick: operators and windowed selects, in node order. */
+void tr_pipeline_tick(struct tr_pipeline *p, uint64_t now_ns);
+/* An insight from downstream (an offramp or a later pipeline); copied. */
+void tr_pipeline_contraflow(struct tr_pipeline *p, const struct tr_insight *in);
+/* Shutdown, phase one: operators stop emitting new work. */
+void tr_pipeline_quiesce(struct tr_pipeline *p);
+
+struct tr_pipeline_stats {
+    uint64_t events_in;
+    uint64_t events_out;
+    uint64_t errors;
+};
+void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s);
+
+#endif

@@ -1,0 +1,150 @@
+"""Shared helpers for end-to-end tests: the real binary, real peers.
+
+Everything waits on conditions with generous upper bounds; nothing sleeps
+and hopes. Ports are picked free on 127.0.0.1 for each test.
+"""
+import asyncio
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+import websockets
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TREMOR = os.environ.get("TREMOR_BIN", os.path.join(ROOT, "build", "tremor"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(cond, timeout=20.0, what="condition"):
+    """Poll cond() until true; fail the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class WsServer:
+    """An independent WebSocket server (python3-websockets) that records
+    every text message it receives, in order, as parsed JSON."""
+
+    def __init__(self, port):
+        self.port = port
+        self.messages = []
+        self.lock = threading.Lock()
+        self.connections = 0
+        self._loop = None
+        self._stop = None
+        self._thread = None
+        self._started = threading.Event()
+
+    async def _handler(self, ws, path=None):
+        with self.lock:
+            self.connections += 1
+        try:
+            async for msg in ws:
+                with self.lock:
+                    self.messages.append(json.loads(msg))
+        except websockets.ConnectionClosed:
+            pass
+
+    async def _main(self):
+        self._stop = asyncio.Event()
+        async with websockets.serve(self._handler, "127.0.0.1", self.port):
+            self._started.set()
+            await self._stop.wait()
+
+    def start(self):
+        def run():
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self._main())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        assert self._started.wait(10), "ws server did not start"
+        return self
+
+    def stop(self):
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread:
+            self._thread.join(10)
+        self._started.clear()
+
+    def received(self):
+        with self.lock:
+            return list(self.messages)
+
+
+class Proc:
+    """A running tremor process whose stdout lines are collected."""
+
+    def __init__(self, args, cwd, env=None):
+        self.args = args
+        self.p = subprocess.Popen(
+            [TREMOR] + args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, text=True)
+        self.lines = queue.Queue()
+        self.err = []
+        threading.Thread(target=self._pump, args=(self.p.stdout, self.lines.put), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.p.stderr, self.err.append), daemon=True).start()
+
+    @staticmethod
+    def _pump(f, put):
+        for line in f:
+            put(line.rstrip("\n"))
+
+    def next_line(self, timeout=20.0):
+        return self.lines.get(timeout=timeout)
+
+    def stderr(self):
+        return "\n".join(self.err)
+
+    def signal(self, sig):
+        self.p.send_signal(sig)
+
+    def wait(self, timeout=20.0):
+        return self.p.wait(timeout)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+@pytest.fixture
+def procs():
+    started = []
+
+    def start(args, cwd, env=None):
+        p = Proc(args, cwd, env)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        if p.p.poll() is None:
+            p.p.kill()
+            p.p.wait()
+
+
+def run_tremor(args, cwd, timeout=30):
+    return subprocess.run([TREMOR] + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,91 @@
+/* test_alloc.c - the allocation seam: counting, fault injection, growth. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+
+static void counts_bytes(void **state) {
+    (void)state;
+    size_t before = tr_alloc_used();
+    char *p = tr_malloc(100);
+    assert_non_null(p);
+    assert_int_equal(tr_alloc_used(), before + 100);
+    p = tr_realloc(p, 300);
+    assert_non_null(p);
+    assert_int_equal(tr_alloc_used(), before + 300);
+    tr_free(p);
+    assert_int_equal(tr_alloc_used(), before);
+    tr_free(NULL);
+}
+
+static void fails_the_nth_call(void **state) {
+    (void)state;
+    tr_alloc_fail_at(3, 0);
+    void *a = tr_malloc(1), *b = tr_malloc(1), *c = tr_malloc(1), *d = tr_malloc(1);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_null(c);       /* the third fails */
+    assert_non_null(d);   /* not sticky: the fourth works */
+    tr_free(a);
+    tr_free(b);
+    tr_free(d);
+    tr_alloc_fail_at(1, 1);
+    assert_null(tr_malloc(1));
+    assert_null(tr_strdup("x"));
+    tr_alloc_fail_at(0, 0);
+    void *e = tr_malloc(1);
+    assert_non_null(e);
+    tr_free(e);
+}
+
+static void calloc_checks_overflow(void **state) {
+    (void)state;
+    assert_null(tr_calloc(SIZE_MAX / 2, 4));
+}
+
+static void grow_keeps_contents_on_failure(void **state) {
+    (void)state;
+    int *arr = NULL;
+    size_t cap = 0;
+    assert_int_equal(tr_grow((void **)&arr, &cap, 5, sizeof *arr), 0);
+    assert_true(cap >= 5);
+    arr[4] = 42;
+    size_t old = cap;
+    tr_alloc_fail_at(1, 0);
+    assert_int_equal(tr_grow((void **)&arr, &cap, old + 1, sizeof *arr), -ENOMEM);
+    assert_int_equal(cap, old);
+    assert_int_equal(arr[4], 42);
+    tr_free(arr);
+}
+
+static void buf_appends_and_steals(void **state) {
+    (void)state;
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(tr_buf_printf(&b, "%d-%s", 7, "x"), 0);
+    assert_int_equal(tr_buf_putc(&b, '!'), 0);
+    assert_string_equal(b.data, "7-x!");
+    size_t len;
+    char *s = tr_buf_steal(&b, &len);
+    assert_int_equal(len, 4);
+    assert_string_equal(s, "7-x!");
+    assert_null(b.data);
+    tr_free(s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(counts_bytes),
+        cmocka_unit_test(fails_the_nth_call),
+        cmocka_unit_test(calloc_checks_overflow),
+        cmocka_unit_test(grow_keeps_contents_on_failure),
+        cmocka_unit_test(buf_appends_and_steals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

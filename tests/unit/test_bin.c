@@ -1,0 +1,135 @@
+/* test_bin.c - the binary value encoding: exact round trips, and damaged
+ * input (every truncation, every bit flip) gives an error or a value, never
+ * a crash or an over-read. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <string.h>
+
+#include "codec/bin.h"
+#include "core/alloc.h"
+
+static tr_value sample(void) {
+    tr_value rec, arr, s, b, inner;
+    assert_int_equal(tr_v_rec(0, &rec), 0);
+    assert_int_equal(tr_v_cstr("héllo\n", &s), 0);
+    assert_int_equal(tr_v_bin("\0\1\2\377", 4, &b), 0);
+    assert_int_equal(tr_v_arr(0, &arr), 0);
+    assert_int_equal(tr_arr_push(&arr, tr_v_int(-5)), 0);
+    assert_int_equal(tr_arr_push(&arr, tr_v_uint(UINT64_MAX)), 0);
+    assert_int_equal(tr_arr_push(&arr, tr_v_float(-0.0)), 0);
+    assert_int_equal(tr_arr_push(&arr, tr_v_null()), 0);
+    assert_int_equal(tr_v_rec(0, &inner), 0);
+    assert_int_equal(tr_rec_set(&inner, "z", 1, tr_v_bool(1)), 0);
+    assert_int_equal(tr_rec_set(&inner, "a", 1, tr_v_bool(0)), 0);
+    assert_int_equal(tr_rec_set(&rec, "s", 1, s), 0);
+    assert_int_equal(tr_rec_set(&rec, "b", 1, b), 0);
+    assert_int_equal(tr_rec_set(&rec, "arr", 3, arr), 0);
+    assert_int_equal(tr_rec_set(&rec, "inner", 5, inner), 0);
+    assert_int_equal(tr_rec_set(&rec, "min", 3, tr_v_int(INT64_MIN)), 0);
+    assert_int_equal(tr_rec_set(&rec, "pi", 2, tr_v_float(3.141592653589793)), 0);
+    return rec;
+}
+
+static void round_trip_keeps_types_and_order(void **state) {
+    (void)state;
+    tr_value v = sample(), back;
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(tr_bin_encode(&v, &b), 0);
+    size_t off = 0;
+    assert_int_equal(tr_bin_decode(b.data, b.len, &off, &back), 0);
+    assert_int_equal(off, b.len);
+    assert_true(tr_value_eq(&v, &back));
+    /* key order and exact types survive */
+    assert_string_equal(tr_rec_at(&back, 0)->key->data, "s");
+    assert_string_equal(tr_rec_at(&back, 3)->key->data, "inner");
+    assert_string_equal(tr_rec_at(tr_rec_get_cstr(&back, "inner"), 0)->key->data, "z");
+    assert_int_equal(tr_rec_get_cstr(&back, "b")->type, TR_BIN);
+    const tr_value *arr = tr_rec_get_cstr(&back, "arr");
+    assert_int_equal(tr_arr_at(arr, 1)->type, TR_U64);
+    assert_true(signbit(tr_arr_at(arr, 2)->as.f));
+    assert_int_equal(tr_rec_get_cstr(&back, "min")->as.i, INT64_MIN);
+    tr_value_unref(v);
+    tr_value_unref(back);
+    tr_buf_fini(&b);
+}
+
+static void every_truncation_is_an_error(void **state) {
+    (void)state;
+    tr_value v = sample(), back;
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(tr_bin_encode(&v, &b), 0);
+    for (size_t cut = 0; cut < b.len; cut++) {
+        char *copy = tr_malloc(cut ? cut : 1);
+        memcpy(copy, b.data, cut);
+        size_t off = 0;
+        int rc = tr_bin_decode(copy, cut, &off, &back);
+        assert_int_not_equal(rc, 0);
+        assert_int_equal(back.type, TR_NULL);
+        tr_free(copy);
+    }
+    tr_value_unref(v);
+    tr_buf_fini(&b);
+}
+
+static void every_bit_flip_is_safe(void **state) {
+    (void)state;
+    tr_value v = sample(), back;
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(tr_bin_encode(&v, &b), 0);
+    char *copy = tr_malloc(b.len);
+    for (size_t i = 0; i < b.len * 8; i++) {
+        memcpy(copy, b.data, b.len);
+        copy[i / 8] ^= (char)(1 << (i % 8));
+        size_t off = 0;
+        if (tr_bin_decode(copy, b.len, &off, &back) == 0) {
+            assert_true(off <= b.len);
+            tr_value_unref(back);
+        }
+    }
+    tr_free(copy);
+    tr_value_unref(v);
+    tr_buf_fini(&b);
+}
+
+static void huge_claimed_length_does_not_allocate(void **state) {
+    (void)state;
+    /* an array claiming 2^40 items in a 7-byte input */
+    const char bad[] = {8, (char)0x80, (char)0x80, (char)0x80, (char)0x80, (char)0x80, 0x20};
+    size_t off = 0;
+    tr_value out;
+    size_t before = tr_alloc_used();
+    assert_int_equal(tr_bin_decode(bad, sizeof bad, &off, &out), TR_ECORRUPT);
+    assert_int_equal(tr_alloc_used(), before);
+}
+
+static void deep_nesting_is_bounded(void **state) {
+    (void)state;
+    size_t n = TR_VALUE_MAX_DEPTH + 10;
+    char *deep = tr_malloc(n * 2);
+    for (size_t i = 0; i < n; i++) {
+        deep[2 * i] = 8;      /* array */
+        deep[2 * i + 1] = 1;  /* of one item */
+    }
+    size_t off = 0;
+    tr_value out;
+    assert_int_not_equal(tr_bin_decode(deep, n * 2, &off, &out), 0);
+    tr_free(deep);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trip_keeps_types_and_order),
+        cmocka_unit_test(every_truncation_is_an_error),
+        cmocka_unit_test(every_bit_flip_is_safe),
+        cmocka_unit_test(huge_claimed_length_does_not_allocate),
+        cmocka_unit_test(deep_nesting_is_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
