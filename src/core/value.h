@@ -7,6 +7,9 @@
  * when it is shared. Records keep insertion order. Integers are normalised:
  * every integer that fits in int64 is TR_I64; TR_U64 only holds values above
  * INT64_MAX. Reference counts are not atomic: a value belongs to one thread.
+ * The items/fields arrays may share the allocation of their header: read
+ * them, never free or realloc them directly. A string's bytes may only be
+ * changed while it is unshared, and then its cached hash must be reset.
  */
 #ifndef TR_VALUE_H
 #define TR_VALUE_H

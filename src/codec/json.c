@@ -1,0 +1,970 @@
+/* json.c - the JSON codec: a non-recursive decoder straight into tr_values
+ * and a compact / indented encoder.
+ *
+ * Not a DOM of its own and not a streaming reader. Invariants: the decoder
+ * never reads outside buf[0..len) (the input need not be NUL-terminated),
+ * keeps open containers and their members on explicit stacks (at most
+ * TR_VALUE_MAX_DEPTH containers deep), builds each container once, at its
+ * exact size, when it closes, and releases everything on any error. Number conversion
+ * never depends on the C locale: text handed to strtod never contains a
+ * decimal point, and the encoder rewrites whatever point printf used.
+ */
+#include "codec/json.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Non-zero if some byte of w is '"', '\\', a control character or >= 0x80,
+ * i.e. needs a closer look in a string. A false positive can only occur
+ * above a true one, and the byte loop sorts those out. */
+static inline uint64_t str_special(uint64_t w) {
+    uint64_t q = w ^ (ONES * '"');
+    uint64_t b = w ^ (ONES * '\\');
+    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w) | w) & HIGHS;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (2..4 bytes), or 0 for an
+ * invalid one: stray continuation bytes, overlong forms, UTF-16 surrogates
+ * (U+D800..DFFF) and anything above U+10FFFF. Only for p[0] >= 0x80. */
+static size_t utf8_seq(const uint8_t *p, const uint8_t *end) {
+    uint8_t c = p[0], lo = 0x80, hi = 0xBF;
+    size_t n;
+    if (c < 0xC2) return 0;
+    if (c < 0xE0) {
+        n = 2;
+    } else if (c < 0xF0) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c < 0xF5) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - p) < n) return 0;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    return n;
+}
+
+static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+/* ------------------------------------------------------------------ */
+/* numbers (shared by the decoder and the encoder's round-trip check) */
+
+struct num {
+    const uint8_t *int_s, *int_e;    /* integer digits */
+    const uint8_t *frac_s, *frac_e;  /* fraction digits (empty if none) */
+    int64_t exp;                     /* exponent as written (clamped) */
+    uint64_t mant;                   /* leading significant digits ... */
+    int64_t mant_exp;                /* ... times 10^mant_exp */
+    int neg, is_int, overflow;       /* overflow: mant lost digits */
+};
+
+/* Exponents beyond this are clamped: far past any double, and still far
+ * above any digit count an input can have, so clamping never changes the
+ * result. */
+#define EXP_CLAMP 1000000000000000LL
+
+/* number = [ '-' ] ( '0' / digit1-9 *digit ) [ '.' 1*digit ] [ ( 'e' / 'E' ) [ '+' / '-' ] 1*digit ]
+ * p is at '-' or a digit. Returns the end of the number, or NULL with
+ * *err / *msg describing the first offending byte. */
+static const uint8_t *scan_number(const uint8_t *p, const uint8_t *end, struct num *nm,
+                                  const uint8_t **err, const char **msg) {
+    uint64_t m = 0;
+    int over = 0;
+    int64_t mexp = 0;
+    nm->neg = 0;
+    nm->is_int = 1;
+    nm->exp = 0;
+    if (*p == '-') {
+        nm->neg = 1;
+        p++;
+    }
+    if (p == end || !is_digit(*p)) {
+        *err = p;
+        *msg = "expected a digit after '-'";
+        return NULL;
+    }
+    nm->int_s = p;
+    if (*p == '0') {
+        p++;
+        if (p < end && is_digit(*p)) {
+            *err = p - 1;
+            *msg = "leading zeros are not allowed in numbers";
+            return NULL;
+        }
+    } else {
+        for (; p < end && is_digit(*p); p++) {
+            unsigned d = *p - '0';
+            /* 1844674407370955161 * 10 + 5 == UINT64_MAX */
+            if (m < 1844674407370955161ULL || (m == 1844674407370955161ULL && d <= 5))
+                m = m * 10 + d;
+            else
+                over = 1;
+            if (over) mexp++;
+        }
+    }
+    nm->int_e = nm->frac_s = nm->frac_e = p;
+    if (p < end && *p == '.') {
+        nm->is_int = 0;
+        p++;
+        if (p == end || !is_digit(*p)) {
+            *err = p;
+            *msg = "expected a digit after '.'";
+            return NULL;
+        }
+        nm->frac_s = p;
+        for (; p < end && is_digit(*p); p++) {
+            unsigned d = *p - '0';
+            if (over) continue;
+            if (m < 1844674407370955161ULL || (m == 1844674407370955161ULL && d <= 5)) {
+                m = m * 10 + d;
+                mexp--;
+            } else {
+                over = 1;
+            }
+        }
+        nm->frac_e = p;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int eneg = 0;
+        int64_t x = 0;
+        nm->is_int = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) eneg = *p++ == '-';
+        if (p == end || !is_digit(*p)) {
+            *err = p;
+            *msg = "expected a digit in the exponent";
+            return NULL;
+        }
+        for (; p < end && is_digit(*p); p++)
+            if (x < EXP_CLAMP) x = x * 10 + (*p - '0');
+        nm->exp = eneg ? -x : x;
+    }
+    nm->mant = m;
+    nm->mant_exp = mexp + nm->exp;
+    nm->overflow = over;
+    return p;
+}
+
+static const double pow10_exact[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* The double nearest to the scanned number (sign included); it may be
+ * infinite. 0 or -ENOMEM. */
+static int num_double(const struct num *nm, double *out) {
+    double f;
+    if (!nm->overflow && nm->mant == 0) {
+        f = 0.0;
+    } else if (!nm->overflow && nm->mant <= (1ULL << 53) && nm->mant_exp >= -22 && nm->mant_exp <= 22 &&
+               FLT_EVAL_METHOD == 0) {
+        /* Both operands are exact doubles, so one IEEE operation gives the
+         * correctly rounded result (Clinger's fast path). */
+        f = (double)nm->mant;
+        if (nm->mant_exp < 0)
+            f /= pow10_exact[-nm->mant_exp];
+        else
+            f *= pow10_exact[nm->mant_exp];
+    } else {
+        /* All digits, no decimal point, adjusted exponent: strtod reads
+         * that the same way in every locale and rounds correctly. */
+        size_t ni = (size_t)(nm->int_e - nm->int_s), nf = (size_t)(nm->frac_e - nm->frac_s);
+        size_t need = ni + nf + 32;
+        char local[128];
+        char *t = need <= sizeof local ? local : tr_malloc(need);
+        if (!t) return -ENOMEM;
+        memcpy(t, nm->int_s, ni);
+        memcpy(t + ni, nm->frac_s, nf);
+        snprintf(t + ni + nf, 32, "e%lld", (long long)(nm->exp - (int64_t)nf));
+        f = strtod(t, NULL);
+        if (t != local) tr_free(t);
+    }
+    *out = nm->neg ? -f : f;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* decoder                                                            */
+
+struct parser {
+    const uint8_t *start, *end;
+    struct tr_diag *d;
+    int rc;
+};
+
+/* Record the first error: rc, and where (1-based line and byte column). */
+static void fail(struct parser *ps, const uint8_t *at, int rc, const char *msg) {
+    ps->rc = rc;
+    if (!ps->d) return;
+    size_t line = 1;
+    const uint8_t *ls = ps->start;
+    for (const uint8_t *q = ps->start; q < at; q++) {
+        q = memchr(q, '\n', (size_t)(at - q));
+        if (!q) break;
+        line++;
+        ls = q + 1;
+    }
+    size_t col = (size_t)(at - ls) + 1;
+    int l = line > INT32_MAX ? INT32_MAX : (int)line;
+    int c = col > INT32_MAX ? INT32_MAX : (int)col;
+    if (at >= ps->end) {
+        tr_diag_set(ps->d, rc, NULL, l, c, "%s at end of input", msg);
+        return;
+    }
+    char near[64];
+    size_t n = 0;
+    for (const uint8_t *q = at; q < ps->end && q < at + 12 && *q != '\n'; q++) {
+        if (*q >= 0x20 && *q < 0x7f && *q != '\'')
+            near[n++] = (char)*q;
+        else
+            n += (size_t)snprintf(near + n, sizeof near - n, "\\x%02x", *q);
+    }
+    near[n] = 0;
+    tr_diag_set(ps->d, rc, NULL, l, c, "%s near '%s'", msg, near);
+}
+
+static inline const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end) {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    return p;
+}
+
+static int hex4(const uint8_t *p, const uint8_t *end, uint32_t *out) {
+    uint32_t v = 0;
+    if (end - p < 4) return 0;
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = p[i];
+        if (c >= '0' && c <= '9')
+            c -= '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            c = (uint8_t)((c | 0x20) - 'a' + 10);
+        else
+            return 0;
+        v = v << 4 | c;
+    }
+    *out = v;
+    return 1;
+}
+
+static size_t put_utf8(uint8_t *o, uint32_t cp) {
+    if (cp < 0x80) {
+        o[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (uint8_t)(0xC0 | cp >> 6);
+        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (uint8_t)(0xE0 | cp >> 12);
+        o[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (uint8_t)(0xF0 | cp >> 18);
+    o[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F));
+    o[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Resolve the escapes of the validated body [s, e) into o; returns the
+ * number of bytes written, or 0 with ps set on a bad \u escape. The output
+ * is never longer than the body. */
+static size_t unescape(struct parser *ps, const uint8_t *s, const uint8_t *e, uint8_t *o, int *bad) {
+    uint8_t *o0 = o;
+    *bad = 0;
+    while (s < e) {
+        const uint8_t *bs = memchr(s, '\\', (size_t)(e - s));
+        if (!bs) {
+            memcpy(o, s, (size_t)(e - s));
+            o += e - s;
+            break;
+        }
+        memcpy(o, s, (size_t)(bs - s));
+        o += bs - s;
+        s = bs + 2;
+        switch (bs[1]) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '/': *o++ = '/'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        default: { /* 'u': the scan admitted nothing else */
+            uint32_t cp, lo;
+            if (!hex4(s, e, &cp)) {
+                fail(ps, bs, TR_EPARSE, "expected 4 hex digits after \\u");
+                *bad = 1;
+                return 0;
+            }
+            s += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                /* a high surrogate must be followed by an escaped low one */
+                if (e - s >= 6 && s[0] == '\\' && s[1] == 'u' && hex4(s + 2, e, &lo) && lo >= 0xDC00 &&
+                    lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    s += 6;
+                } else {
+                    fail(ps, bs, TR_EPARSE, "unpaired UTF-16 surrogate in \\u escape");
+                    *bad = 1;
+                    return 0;
+                }
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                fail(ps, bs, TR_EPARSE, "unpaired UTF-16 surrogate in \\u escape");
+                *bad = 1;
+                return 0;
+            }
+            o += put_utf8(o, cp);
+        }
+        }
+    }
+    return (size_t)(o - o0);
+}
+
+/* string = '"' *( unescaped / '\' ( '"' / '\' / '/' / 'b' / 'f' / 'n' / 'r' / 't' / 'u' 4HEXDIG ) ) '"'
+ * p is just past the opening quote. Returns the position after the closing
+ * quote, or NULL with ps set. */
+static const uint8_t *parse_string(struct parser *ps, const uint8_t *p, struct tr_str **out) {
+    const uint8_t *end = ps->end, *s = p;
+    int esc = 0;
+    for (;;) {
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (str_special(w)) break;
+            p += 8;
+        }
+        if (p == end) {
+            fail(ps, s - 1, TR_EPARSE, "unterminated string");
+            return NULL;
+        }
+        uint8_t c = *p;
+        if (c == '"') break;
+        if (c == '\\') {
+            if (end - p < 2) {
+                fail(ps, s - 1, TR_EPARSE, "unterminated string");
+                return NULL;
+            }
+            switch (p[1]) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': case 'u':
+                break;
+            default:
+                fail(ps, p, TR_EPARSE, "invalid escape in string");
+                return NULL;
+            }
+            esc = 1;
+            p += 2;
+        } else if (c < 0x20) {
+            fail(ps, p, TR_EPARSE, "control character in string (it must be escaped)");
+            return NULL;
+        } else if (c < 0x80) {
+            p++;
+        } else {
+            size_t n = utf8_seq(p, end);
+            if (!n) {
+                fail(ps, p, TR_EPARSE, "invalid UTF-8 in string");
+                return NULL;
+            }
+            p += n;
+        }
+    }
+    size_t raw = (size_t)(p - s);
+    if (raw > UINT32_MAX) {
+        fail(ps, s - 1, TR_ETOOBIG, "string longer than 4 GiB");
+        return NULL;
+    }
+    struct tr_str *str = tr_str_alloc(raw);
+    if (!str) {
+        fail(ps, s - 1, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (!esc) {
+        memcpy(str->data, s, raw);
+    } else {
+        int bad;
+        size_t n = unescape(ps, s, p, (uint8_t *)str->data, &bad);
+        if (bad) {
+            tr_str_unref(str);
+            return NULL;
+        }
+        str->len = (uint32_t)n;
+        str->data[n] = 0;
+    }
+    *out = str;
+    return p + 1;
+}
+
+/* Convert the number at p into *out (see scan_number for the grammar). */
+static const uint8_t *parse_number(struct parser *ps, const uint8_t *p, tr_value *out) {
+    struct num nm;
+    const uint8_t *err = NULL, *s = p;
+    const char *msg = NULL;
+    p = scan_number(p, ps->end, &nm, &err, &msg);
+    if (!p) {
+        fail(ps, err, TR_EPARSE, msg);
+        return NULL;
+    }
+    if (nm.is_int && !nm.overflow) {
+        if (!nm.neg) {
+            *out = tr_v_uint(nm.mant);
+            return p;
+        }
+        if (nm.mant <= (uint64_t)INT64_MAX) {
+            *out = tr_v_int(-(int64_t)nm.mant);
+            return p;
+        }
+        if (nm.mant == (uint64_t)INT64_MAX + 1) {
+            *out = tr_v_int(INT64_MIN);
+            return p;
+        }
+    }
+    double f;
+    if (num_double(&nm, &f)) {
+        fail(ps, s, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (isinf(f)) {
+        fail(ps, s, TR_EPARSE, "number out of range for a 64-bit float");
+        return NULL;
+    }
+    *out = tr_v_float(f);
+    return p;
+}
+
+/* Members of the containers still open, innermost last. A container is
+ * built in one go when it closes, at its exact size, so decoding never
+ * grows an array or record. */
+struct item {
+    struct tr_str *key;  /* record member's key, NULL in arrays (owned) */
+    tr_value v;          /* owned; TR_NULL while a key waits for its value */
+};
+
+struct frame {
+    size_t base;  /* index of this container's first item */
+    int is_rec;
+};
+
+struct dstack {
+    struct frame *f, fl[32];
+    struct item *it, il[64];
+    size_t nf, fcap, ni, icap;
+};
+
+/* Double a stack that may still be in its local array. 0 or -ENOMEM. */
+static int grow_stack(void **p, void *local, size_t *cap, size_t elem) {
+    void *q = tr_malloc(2 * *cap * elem);
+    if (!q) return -ENOMEM;
+    memcpy(q, *p, *cap * elem);
+    if (*p != local) tr_free(*p);
+    *p = q;
+    *cap *= 2;
+    return 0;
+}
+
+static inline int push_item(struct dstack *st, struct tr_str *key, tr_value v) {
+    if (st->ni == st->icap && grow_stack((void **)&st->it, st->il, &st->icap, sizeof *st->it)) {
+        tr_str_unref(key);
+        tr_value_unref(v);
+        return -ENOMEM;
+    }
+    st->it[st->ni].key = key;
+    st->it[st->ni].v = v;
+    st->ni++;
+    return 0;
+}
+
+/* Pop the innermost frame and build its container from its items. On
+ * failure the items not yet moved stay on the stack for the caller's
+ * cleanup. */
+static int close_container(struct dstack *st, tr_value *out) {
+    struct frame fr = st->f[--st->nf];
+    struct item *it = st->it + fr.base;
+    size_t n = st->ni - fr.base, i = 0;
+    int rc;
+    if (fr.is_rec) {
+        if ((rc = tr_v_rec(n, out))) return rc;
+        /* a repeated key keeps its first position and takes the last value */
+        for (; i < n && !rc; i++) {
+            rc = tr_rec_set_key(out, it[i].key, it[i].v);
+            it[i].key = NULL;
+            it[i].v = tr_v_null();
+        }
+    } else {
+        if ((rc = tr_v_arr(n, out))) return rc;
+        struct tr_arr *a = out->as.a;
+        for (; i < n && i < a->cap; i++) {
+            a->items[i] = it[i].v;
+            it[i].v = tr_v_null();
+        }
+        a->len = (uint32_t)i;
+        /* only beyond the capacity a hint may ask for */
+        for (; i < n && !rc; i++) {
+            rc = tr_arr_push(out, it[i].v);
+            it[i].v = tr_v_null();
+        }
+    }
+    if (rc) {
+        tr_value_unref(*out);
+        *out = tr_v_null();
+        return rc;
+    }
+    st->ni = fr.base;
+    return 0;
+}
+
+/* value = object / array / string / number / 'true' / 'false' / 'null'
+ * object = '{' [ member *( ',' member ) ] '}' ; member = string ':' value
+ * array = '[' [ value *( ',' value ) ] ']'
+ * Driven by an explicit stack instead of recursion: the labels are the
+ * states "a value is expected", "a key is expected", "a value is complete". */
+int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d) {
+    static const uint8_t empty[1];
+    struct parser ps;
+    struct dstack st;
+    const uint8_t *p, *end;
+    tr_value v = tr_v_null();
+    struct tr_str *s;
+    int rc;
+
+    *out = tr_v_null();
+    ps.start = buf ? (const uint8_t *)buf : empty;
+    ps.end = ps.start + (buf ? len : 0);
+    ps.d = d;
+    ps.rc = 0;
+    st.f = st.fl;
+    st.it = st.il;
+    st.nf = st.ni = 0;
+    st.fcap = sizeof st.fl / sizeof st.fl[0];
+    st.icap = sizeof st.il / sizeof st.il[0];
+    p = ps.start;
+    end = ps.end;
+    if (end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
+        fail(&ps, p, TR_EPARSE, "a byte order mark is not allowed");
+        goto err;
+    }
+
+value:
+    p = skip_ws(p, end);
+    if (p == end) {
+        fail(&ps, p, TR_EPARSE, "expected a value");
+        goto err;
+    }
+    switch (*p) {
+    case '{':
+    case '[':
+        if (st.nf == TR_VALUE_MAX_DEPTH) {
+            fail(&ps, p, TR_EDEPTH, "arrays and objects nested too deeply");
+            goto err;
+        }
+        if (st.nf == st.fcap && grow_stack((void **)&st.f, st.fl, &st.fcap, sizeof *st.f)) {
+            fail(&ps, p, -ENOMEM, "out of memory");
+            goto err;
+        }
+        st.f[st.nf].base = st.ni;
+        st.f[st.nf].is_rec = *p == '{';
+        st.nf++;
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == (st.f[st.nf - 1].is_rec ? '}' : ']')) {
+            p++;
+            if ((rc = close_container(&st, &v))) {
+                fail(&ps, p, rc, "out of memory");
+                goto err;
+            }
+            goto have;
+        }
+        if (st.f[st.nf - 1].is_rec) goto key;
+        goto value;
+    case '"':
+        if (!(p = parse_string(&ps, p + 1, &s))) goto err;
+        v = tr_v_strobj(s);
+        goto have;
+    case 't':
+        if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
+            v = tr_v_bool(1);
+            p += 4;
+            goto have;
+        }
+        break;
+    case 'f':
+        if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+            v = tr_v_bool(0);
+            p += 5;
+            goto have;
+        }
+        break;
+    case 'n':
+        if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
+            v = tr_v_null();
+            p += 4;
+            goto have;
+        }
+        break;
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+        if (!(p = parse_number(&ps, p, &v))) goto err;
+        goto have;
+    default: break;
+    }
+    fail(&ps, p, TR_EPARSE, "expected a value");
+    goto err;
+
+key:
+    if (p == end || *p != '"') {
+        fail(&ps, p, TR_EPARSE, "expected a string as object key");
+        goto err;
+    }
+    if (!(p = parse_string(&ps, p + 1, &s))) goto err;
+    if ((rc = push_item(&st, s, tr_v_null()))) {
+        fail(&ps, p, rc, "out of memory");
+        goto err;
+    }
+    p = skip_ws(p, end);
+    if (p == end || *p != ':') {
+        fail(&ps, p, TR_EPARSE, "expected ':' after object key");
+        goto err;
+    }
+    p++;
+    goto value;
+
+have:
+    if (st.nf == 0) goto done;
+    if (!st.f[st.nf - 1].is_rec) {
+        rc = push_item(&st, NULL, v);
+        v = tr_v_null();
+        if (rc) {
+            fail(&ps, p, rc, "out of memory");
+            goto err;
+        }
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p++;
+            goto value;
+        }
+        if (p < end && *p == ']') {
+            p++;
+            if ((rc = close_container(&st, &v))) {
+                fail(&ps, p, rc, "out of memory");
+                goto err;
+            }
+            goto have;
+        }
+        fail(&ps, p, TR_EPARSE, "expected ',' or ']' after array element");
+        goto err;
+    }
+    st.it[st.ni - 1].v = v;  /* the member whose key is waiting */
+    v = tr_v_null();
+    p = skip_ws(p, end);
+    if (p < end && *p == ',') {
+        p = skip_ws(p + 1, end);
+        goto key;
+    }
+    if (p < end && *p == '}') {
+        p++;
+        if ((rc = close_container(&st, &v))) {
+            fail(&ps, p, rc, "out of memory");
+            goto err;
+        }
+        goto have;
+    }
+    fail(&ps, p, TR_EPARSE, "expected ',' or '}' after object member");
+    goto err;
+
+done:
+    p = skip_ws(p, end);
+    if (p != end) {
+        fail(&ps, p, TR_EPARSE, "unexpected text after the JSON document");
+        goto err;
+    }
+    if (st.f != st.fl) tr_free(st.f);
+    if (st.it != st.il) tr_free(st.it);
+    *out = v;
+    return 0;
+
+err:
+    tr_value_unref(v);
+    while (st.ni) {
+        st.ni--;
+        tr_str_unref(st.it[st.ni].key);
+        tr_value_unref(st.it[st.ni].v);
+    }
+    if (st.f != st.fl) tr_free(st.f);
+    if (st.it != st.il) tr_free(st.it);
+    return ps.rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* encoder                                                            */
+
+/* Room for n more bytes plus the NUL that tr_buf keeps after the data.
+ * The encoder writes bytes directly and only terminates at the end. */
+static inline int room(struct tr_buf *b, size_t n) {
+    return b->cap - b->len > n ? 0 : tr_buf_reserve(b, n);
+}
+
+static inline int put(struct tr_buf *b, const char *s, size_t n) {
+    if (room(b, n)) return -ENOMEM;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+static inline int put1(struct tr_buf *b, char c) {
+    if (room(b, 1)) return -ENOMEM;
+    b->data[b->len++] = c;
+    return 0;
+}
+
+static const char digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Decimal digits of u written backwards ending at e; returns the start. */
+static char *fmt_u64(char *e, uint64_t u) {
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        e -= 2;
+        memcpy(e, digit_pairs + 2 * r, 2);
+    }
+    if (u >= 10) {
+        e -= 2;
+        memcpy(e, digit_pairs + 2 * u, 2);
+    } else {
+        *--e = (char)('0' + u);
+    }
+    return e;
+}
+
+static int put_int(struct tr_buf *b, int neg, uint64_t mag) {
+    char tmp[24], *e = tmp + sizeof tmp, *s = fmt_u64(e, mag);
+    if (neg) *--s = '-';
+    return put(b, s, (size_t)(e - s));
+}
+
+/* printf writes the locale's decimal point; JSON wants '.'. The point is
+ * whatever sits between the integer digits and the next digit or 'e'. */
+static size_t c_point(char *t, size_t n) {
+    size_t i = t[0] == '-', j;
+    while (i < n && is_digit((uint8_t)t[i])) i++;
+    if (i == n || t[i] == '.' || t[i] == 'e') return n;
+    for (j = i; j < n && !is_digit((uint8_t)t[j]); j++) {}
+    t[i] = '.';
+    memmove(t + i + 1, t + j, n - j);
+    return n - (j - i - 1);
+}
+
+static int put_f64(struct tr_buf *b, double f) {
+    char tmp[64];
+    size_t n = 0;
+    if (!isfinite(f)) return put(b, "null", 4);
+    if (fabs(f) < 1e15 && f == trunc(f)) {
+        /* integral: exact as an integer, plus ".0" so it reads back as a float */
+        int64_t i = (int64_t)f;
+        char *e = tmp + sizeof tmp - 2, *s = fmt_u64(e, i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i);
+        if (signbit(f)) *--s = '-';
+        memcpy(e, ".0", 2);
+        return put(b, s, (size_t)(e + 2 - s));
+    }
+    /* Fixed-notation range of %.15g: try the fewest decimals k for which
+     * m / 10^k (m < 10^15, so both exact doubles and one correctly rounded
+     * division) gives f back. DBL_DIG is 15, so no other decimal of at most
+     * 15 digits maps to f: this is exactly the text %.15g would print. */
+    double a = fabs(f);
+    if (FLT_EVAL_METHOD == 0 && a >= 1e-4 && a < 1e15) {
+        for (int k = 1; k <= 15; k++) {
+            double t = a * pow10_exact[k];
+            if (t >= 1e15) break;
+            uint64_t m = (uint64_t)(t + 0.5);
+            if ((double)m / pow10_exact[k] != a) continue;
+            char *e = tmp + sizeof tmp, *q;
+            uint64_t scale = (uint64_t)pow10_exact[k];
+            q = fmt_u64(e, m % scale);
+            while (e - q < k) *--q = '0';
+            *--q = '.';
+            q = fmt_u64(q, m / scale);
+            if (f < 0) *--q = '-';
+            return put(b, q, (size_t)(e - q));
+        }
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        int k = snprintf(tmp, sizeof tmp, "%.*g", prec, f);
+        if (k < 0 || (size_t)k >= sizeof tmp) return -EINVAL;
+        n = c_point(tmp, (size_t)k);
+        if (prec == 17) break;
+        struct num nm;
+        const uint8_t *err;
+        const char *msg;
+        double back;
+        const uint8_t *q = scan_number((const uint8_t *)tmp, (const uint8_t *)tmp + n, &nm, &err, &msg);
+        if (q && num_double(&nm, &back) == 0 && back == f) break;
+    }
+    if (!memchr(tmp, '.', n) && !memchr(tmp, 'e', n)) {
+        memcpy(tmp + n, ".0", 2);
+        n += 2;
+    }
+    return put(b, tmp, n);
+}
+
+/* How each byte is written inside a JSON string: 0 = as is, 'u' = \u00XX,
+ * anything else = backslash + that letter. */
+static const char esc_tab[256] = {
+    ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r',
+    [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', [0x05] = 'u',
+    [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u', [0x0f] = 'u', [0x10] = 'u',
+    [0x11] = 'u', [0x12] = 'u', [0x13] = 'u', [0x14] = 'u', [0x15] = 'u', [0x16] = 'u',
+    [0x17] = 'u', [0x18] = 'u', [0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u',
+    [0x1d] = 'u', [0x1e] = 'u', [0x1f] = 'u', ['"'] = '"', ['\\'] = '\\',
+};
+
+static int put_str(struct tr_buf *b, const char *data, size_t len) {
+    static const char hex[] = "0123456789abcdef";
+    const uint8_t *p = (const uint8_t *)data, *e = p + len, *run = p;
+    /* Reserve for every raw byte up front; each escape adds its extra
+     * bytes to the reservation as it comes. */
+    if (room(b, len + 2)) return -ENOMEM;
+    b->data[b->len++] = '"';
+    while (p < e) {
+        while (e - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (str_special(w)) break;
+            p += 8;
+        }
+        if (p == e) break;
+        uint8_t c = *p;
+        char esc[6];
+        size_t k;
+        if (c >= 0x80) {
+            size_t sl = utf8_seq(p, e);
+            if (sl) {
+                p += sl;
+                continue;
+            }
+            memcpy(esc, "\\ufffd", 6);  /* not UTF-8: keep the output valid JSON */
+            k = 6;
+        } else if (!esc_tab[c]) {
+            p++;
+            continue;
+        } else if (esc_tab[c] == 'u') {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            k = 6;
+        } else {
+            esc[0] = '\\';
+            esc[1] = esc_tab[c];
+            k = 2;
+        }
+        memcpy(b->data + b->len, run, (size_t)(p - run));
+        b->len += (size_t)(p - run);
+        if (room(b, k + (size_t)(e - p))) return -ENOMEM;
+        memcpy(b->data + b->len, esc, k);
+        b->len += k;
+        run = ++p;
+    }
+    memcpy(b->data + b->len, run, (size_t)(e - run));
+    b->len += (size_t)(e - run);
+    b->data[b->len++] = '"';
+    return 0;
+}
+
+static int newline(struct tr_buf *b, int depth) {
+    size_t n = 1 + 2 * (size_t)depth;
+    if (room(b, n)) return -ENOMEM;
+    b->data[b->len] = '\n';
+    memset(b->data + b->len + 1, ' ', n - 1);
+    b->len += n;
+    return 0;
+}
+
+/* depth = number of arrays/records around v. */
+static int enc(struct tr_buf *b, const tr_value *v, int depth, int pretty) {
+    int rc;
+    switch (v->type) {
+    case TR_NULL: return put(b, "null", 4);
+    case TR_BOOL: return v->as.b ? put(b, "true", 4) : put(b, "false", 5);
+    case TR_I64:
+        return put_int(b, v->as.i < 0, v->as.i < 0 ? (uint64_t)0 - (uint64_t)v->as.i : (uint64_t)v->as.i);
+    case TR_U64: return put_int(b, 0, v->as.u);
+    case TR_F64: return put_f64(b, v->as.f);
+    case TR_STR: return put_str(b, v->as.s->data, v->as.s->len);
+    case TR_BIN: {
+        const struct tr_str *s = v->as.s;
+        /* worst case "255," per byte plus the brackets */
+        if (room(b, (size_t)s->len * 4 + 2)) return -ENOMEM;
+        b->data[b->len++] = '[';
+        for (uint32_t i = 0; i < s->len; i++) {
+            char tmp[4], *e = tmp + sizeof tmp, *d = fmt_u64(e, (uint8_t)s->data[i]);
+            if (i) b->data[b->len++] = ',';
+            memcpy(b->data + b->len, d, (size_t)(e - d));
+            b->len += (size_t)(e - d);
+        }
+        b->data[b->len++] = ']';
+        return 0;
+    }
+    case TR_ARR: {
+        const struct tr_arr *a = v->as.a;
+        if (depth >= TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
+        if ((rc = put1(b, '['))) return rc;
+        for (uint32_t i = 0; i < a->len; i++) {
+            if (i && (rc = put1(b, ','))) return rc;
+            if (pretty && (rc = newline(b, depth + 1))) return rc;
+            if ((rc = enc(b, &a->items[i], depth + 1, pretty))) return rc;
+        }
+        if (pretty && a->len && (rc = newline(b, depth))) return rc;
+        return put1(b, ']');
+    }
+    case TR_REC: {
+        const struct tr_rec *r = v->as.r;
+        if (depth >= TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
+        if ((rc = put1(b, '{'))) return rc;
+        for (uint32_t i = 0; i < r->len; i++) {
+            const struct tr_field *f = &r->fields[i];
+            if (i && (rc = put1(b, ','))) return rc;
+            if (pretty && (rc = newline(b, depth + 1))) return rc;
+            if ((rc = put_str(b, f->key->data, f->key->len))) return rc;
+            if ((rc = pretty ? put(b, ": ", 2) : put1(b, ':'))) return rc;
+            if ((rc = enc(b, &f->val, depth + 1, pretty))) return rc;
+        }
+        if (pretty && r->len && (rc = newline(b, depth))) return rc;
+        return put1(b, '}');
+    }
+    default: return -EINVAL;
+    }
+}
+
+static int encode(const tr_value *v, struct tr_buf *out, int pretty) {
+    size_t old = out->len;
+    int rc = enc(out, v, 0, pretty);
+    if (rc) {
+        out->len = old;
+        if (out->data) out->data[old] = 0;
+        return rc;
+    }
+    out->data[out->len] = 0;
+    return 0;
+}
+
+int tr_json_encode(const tr_value *v, struct tr_buf *out) { return encode(v, out, 0); }
+
+int tr_json_encode_pretty(const tr_value *v, struct tr_buf *out) { return encode(v, out, 1); }

@@ -1,0 +1,52 @@
+/* json.h - JSON text <-> tr_value (RFC 8259).
+ *
+ * Strict: one document per call with only whitespace around it, UTF-8 only,
+ * no BOM, no comments, no trailing commas. Decoding builds tr_values
+ * directly; encoding appends to a tr_buf. Not a streaming parser and not a
+ * reader of several concatenated documents.
+ */
+#ifndef TR_JSON_H
+#define TR_JSON_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/value.h"
+
+/* Decode the document in buf[0..len) into *out (the caller owns it).
+ *
+ * Numbers: integers become TR_I64, or TR_U64 above INT64_MAX; numbers with a
+ * fraction or exponent, and integers outside the 64-bit ranges, become
+ * TR_F64 (correctly rounded, locale-independent); a number whose magnitude
+ * overflows a double is rejected. Strings: full escapes incl. surrogate
+ * pairs; invalid UTF-8 and lone surrogates are rejected; \u0000 is kept (a
+ * tr_str may hold NULs). Duplicate keys: the last value wins and keeps the
+ * position of the first.
+ *
+ * Returns 0; TR_EPARSE for malformed text; TR_EDEPTH when arrays/records nest
+ * deeper than TR_VALUE_MAX_DEPTH; TR_ETOOBIG for a string over 4 GiB;
+ * -ENOMEM. On failure *out is TR_NULL and, if d is not NULL, d gets the
+ * 1-based line and byte column of the offending byte and a message
+ * ("expected ',' or '}' after object member near 'x'"); d->file is left as
+ * the caller set it. Never recurses: input depth cannot exhaust the stack.
+ */
+int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d);
+
+/* Append the compact JSON text of v to out (no trailing newline).
+ *
+ * Floats use the shortest of %.15g/%.16g/%.17g that reads back to the same
+ * double and always carry a '.' or an exponent; NaN and infinities become
+ * null. Binaries become arrays of byte values. Strings escape '"', '\\' and
+ * control characters; other UTF-8 passes through, and bytes that are not
+ * valid UTF-8 are written as \ufffd so the output is always valid JSON.
+ *
+ * Returns 0; TR_EDEPTH if v nests deeper than TR_VALUE_MAX_DEPTH; -ENOMEM.
+ * On failure out keeps exactly its previous contents.
+ */
+int tr_json_encode(const tr_value *v, struct tr_buf *out);
+
+/* Same as tr_json_encode, indented by two spaces per level, for humans. */
+int tr_json_encode_pretty(const tr_value *v, struct tr_buf *out);
+
+#endif

@@ -1,0 +1,200 @@
+/* event.c - events, their ids (Tremor 0.11 EventId) and insights.
+ *
+ * Not the pipeline: nothing here routes events or acks. Invariant: an id's
+ * tracked list is sorted by (source, stream) with one entry per pair, and as
+ * soon as it is non-empty it also covers the id's own (source, stream,
+ * event), exactly as Tremor's track() leaves it, so min/max lookups give the
+ * same answers as get_min_by_source / get_max_by_source.
+ */
+#include "core/event.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+void tr_ids_init(struct tr_ids *ids, uint64_t source, uint64_t stream, uint64_t event) {
+    ids->id.source = source;
+    ids->id.stream = stream;
+    ids->id.event = event;
+    ids->ntracked = ids->cap = 0;
+    ids->tracked = NULL;
+}
+
+void tr_ids_fini(struct tr_ids *ids) {
+    if (!ids) return;
+    tr_free(ids->tracked);
+    ids->tracked = NULL;
+    ids->ntracked = ids->cap = 0;
+}
+
+int tr_ids_copy(struct tr_ids *dst, const struct tr_ids *src) {
+    tr_ids_init(dst, src->id.source, src->id.stream, src->id.event);
+    if (!src->ntracked) return 0;
+    dst->tracked = tr_malloc((size_t)src->ntracked * sizeof *dst->tracked);
+    if (!dst->tracked) return -ENOMEM;
+    memcpy(dst->tracked, src->tracked, (size_t)src->ntracked * sizeof *dst->tracked);
+    dst->ntracked = dst->cap = src->ntracked;
+    return 0;
+}
+
+/* Binary search for (source, stream); returns the position where it is or
+ * would be inserted, *found tells which. */
+static uint32_t find_pair(const struct tr_ids *ids, uint64_t source, uint64_t stream, int *found) {
+    uint32_t lo = 0, hi = ids->ntracked;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const struct tr_tracked *t = &ids->tracked[mid];
+        if (t->source < source || (t->source == source && t->stream < stream))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < ids->ntracked && ids->tracked[lo].source == source && ids->tracked[lo].stream == stream;
+    return lo;
+}
+
+/* Merge one range; room for a new entry has been reserved by the caller. */
+static void track_range(struct tr_ids *ids, uint64_t source, uint64_t stream, uint64_t min, uint64_t max) {
+    int found;
+    uint32_t pos = find_pair(ids, source, stream, &found);
+    struct tr_tracked *t = &ids->tracked[pos];
+    if (found) {
+        if (min < t->min) t->min = min;
+        if (max > t->max) t->max = max;
+        return;
+    }
+    memmove(t + 1, t, (size_t)(ids->ntracked - pos) * sizeof *t);
+    *t = (struct tr_tracked){source, stream, min, max};
+    ids->ntracked++;
+}
+
+int tr_ids_track(struct tr_ids *ids, const struct tr_ids *other) {
+    /* Reserve for the worst case first, so a failure leaves ids untouched:
+     * our own triple, other's triple and each of other's ranges. */
+    size_t need = (size_t)ids->ntracked + 2 + other->ntracked;
+    if (need > UINT32_MAX) return -ENOMEM;
+    if (need > ids->cap) {
+        size_t cap = ids->cap;
+        int rc = tr_grow((void **)&ids->tracked, &cap, need, sizeof *ids->tracked);
+        if (rc) return rc;
+        ids->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+    }
+    /* Tremor keeps its own id resolvable once anything else is tracked. */
+    if (ids->ntracked == 0) {
+        ids->tracked[0] = (struct tr_tracked){ids->id.source, ids->id.stream, ids->id.event, ids->id.event};
+        ids->ntracked = 1;
+    }
+    track_range(ids, other->id.source, other->id.stream, other->id.event, other->id.event);
+    for (uint32_t i = 0; i < other->ntracked; i++) {
+        const struct tr_tracked *t = &other->tracked[i];
+        track_range(ids, t->source, t->stream, t->min, t->max);
+    }
+    return 0;
+}
+
+/* Among the entries of source, Tremor picks the one with the highest
+ * (max) or lowest (min) stream id, not the extreme event id overall. */
+int tr_ids_max_for(const struct tr_ids *ids, uint64_t source, uint64_t *out) {
+    if (ids->ntracked == 0) {
+        if (ids->id.source != source) return TR_ENOTFOUND;
+        *out = ids->id.event;
+        return 0;
+    }
+    int found;
+    uint32_t pos = find_pair(ids, source, UINT64_MAX, &found);
+    if (found) {
+        *out = ids->tracked[pos].max;
+        return 0;
+    }
+    /* pos is just past the last entry of source, if there is one */
+    if (pos == 0 || ids->tracked[pos - 1].source != source) return TR_ENOTFOUND;
+    *out = ids->tracked[pos - 1].max;
+    return 0;
+}
+
+int tr_ids_min_for(const struct tr_ids *ids, uint64_t source, uint64_t *out) {
+    if (ids->ntracked == 0) {
+        if (ids->id.source != source) return TR_ENOTFOUND;
+        *out = ids->id.event;
+        return 0;
+    }
+    int found;
+    uint32_t pos = find_pair(ids, source, 0, &found);
+    if (pos == ids->ntracked || ids->tracked[pos].source != source) return TR_ENOTFOUND;
+    *out = ids->tracked[pos].min;
+    return 0;
+}
+
+int tr_event_init(struct tr_event *ev, tr_value value, tr_value meta, uint64_t ingest_ns) {
+    tr_ids_init(&ev->ids, 0, 0, 0);
+    ev->ingest_ns = ingest_ns;
+    ev->transactional = false;
+    ev->value = tr_v_null();
+    ev->meta = tr_v_null();
+    if (meta.type != TR_NULL && meta.type != TR_REC) {
+        tr_value_unref(value);
+        tr_value_unref(meta);
+        return -EINVAL;
+    }
+    if (meta.type == TR_NULL) {
+        int rc = tr_v_rec(0, &meta);
+        if (rc) {
+            tr_value_unref(value);
+            return rc;
+        }
+    }
+    ev->value = value;
+    ev->meta = meta;
+    return 0;
+}
+
+void tr_event_fini(struct tr_event *ev) {
+    if (!ev) return;
+    tr_value_unref(ev->value);
+    tr_value_unref(ev->meta);
+    ev->value = ev->meta = tr_v_null();
+    tr_ids_fini(&ev->ids);
+}
+
+int tr_event_copy(struct tr_event *dst, const struct tr_event *src) {
+    int rc = tr_ids_copy(&dst->ids, &src->ids);
+    dst->ingest_ns = src->ingest_ns;
+    dst->transactional = src->transactional;
+    if (rc) {
+        dst->value = dst->meta = tr_v_null();
+        return rc;
+    }
+    dst->value = tr_value_ref(src->value);
+    dst->meta = tr_value_ref(src->meta);
+    return 0;
+}
+
+void tr_insight_init(struct tr_insight *in, enum tr_cb cb) {
+    in->cb = cb;
+    tr_ids_init(&in->ids, 0, 0, 0);
+}
+
+void tr_insight_fini(struct tr_insight *in) {
+    if (!in) return;
+    tr_ids_fini(&in->ids);
+}
+
+const char *tr_cb_name(enum tr_cb cb) {
+    switch (cb) {
+    case TR_CB_NONE: return "none";
+    case TR_CB_ACK: return "ack";
+    case TR_CB_FAIL: return "fail";
+    case TR_CB_TRIGGER: return "trigger";
+    case TR_CB_RESTORE: return "restore";
+    }
+    return "unknown";
+}
+
+uint64_t tr_now_ns(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,748 @@
+/* value.c - reference-counted values: strings, binaries, arrays, records.
+ *
+ * Not a parser or printer (codec/json.c is) and not thread-safe: counts are
+ * plain integers. Invariants: a heap object is freed exactly when its count
+ * drops to zero; record fields stay in insertion order; a record with more
+ * than REC_INDEX_MIN fields may carry an open-addressing index of
+ * (field position + 1) slots, which is only ever a lookup accelerator - when
+ * it cannot be allocated the record falls back to a linear scan. The first
+ * items/fields array may live in the same block as its header (right after
+ * it); only a separately allocated array is ever realloc'd or freed.
+ */
+#include "core/value.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+/* Records up to this many fields are scanned linearly: for a handful of
+ * short keys a scan beats hashing, and most events are that small. */
+#define REC_INDEX_MIN 16
+/* A capacity hint is only a hint; never pre-allocate more than this. */
+#define CAP_HINT_MAX (1u << 16)
+
+/* ------------------------------------------------------------------ */
+/* strings                                                            */
+
+struct tr_str *tr_str_alloc(size_t len) {
+    if (len > UINT32_MAX) return NULL;
+    struct tr_str *s = tr_malloc(sizeof *s + len + 1);
+    if (!s) return NULL;
+    s->refs = 1;
+    s->len = (uint32_t)len;
+    s->hash = 0;
+    s->data[len] = 0;
+    return s;
+}
+
+struct tr_str *tr_str_new(const char *p, size_t n) {
+    struct tr_str *s = tr_str_alloc(n);
+    if (s && n) memcpy(s->data, p, n);
+    return s;
+}
+
+/* FNV-1a over the bytes; 0 is reserved for "not computed yet". */
+static uint32_t hash_bytes(const char *p, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (uint8_t)p[i];
+        h *= 16777619u;
+    }
+    return h ? h : 1;
+}
+
+uint32_t tr_str_hash(struct tr_str *s) {
+    if (!s->hash) s->hash = hash_bytes(s->data, s->len);
+    return s->hash;
+}
+
+void tr_str_unref(struct tr_str *s) {
+    if (!s) return;
+    assert(s->refs > 0);
+    if (--s->refs == 0) tr_free(s);
+}
+
+tr_value tr_v_uint(uint64_t u) {
+    tr_value v;
+    if (u <= (uint64_t)INT64_MAX) {
+        v.type = TR_I64;
+        v.as.i = (int64_t)u;
+    } else {
+        v.type = TR_U64;
+        v.as.u = u;
+    }
+    return v;
+}
+
+int tr_v_str(const char *s, size_t n, tr_value *out) {
+    struct tr_str *o = tr_str_new(s, n);
+    if (!o) {
+        *out = tr_v_null();
+        return -ENOMEM;
+    }
+    *out = tr_v_strobj(o);
+    return 0;
+}
+
+int tr_v_cstr(const char *s, tr_value *out) { return tr_v_str(s, strlen(s), out); }
+
+int tr_v_bin(const void *p, size_t n, tr_value *out) {
+    struct tr_str *o = tr_str_new(p, n);
+    if (!o) {
+        *out = tr_v_null();
+        return -ENOMEM;
+    }
+    out->type = TR_BIN;
+    out->as.s = o;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* arrays and records: allocation                                     */
+
+/* Grow an items/fields array to hold need elements. Storage that sits in
+ * the header's own block (at inl) is left in place and copied out. */
+static int grow32(void **p, uint32_t *cap, size_t need, size_t elem, const void *inl) {
+    if (need <= *cap) return 0;
+    if (need > UINT32_MAX) return -ENOMEM;
+    if (*p && *p == inl) {
+        size_t c = (size_t)*cap * 2;
+        if (c < 8) c = 8;
+        if (c < need) c = need;
+        if (c > UINT32_MAX) c = UINT32_MAX;
+        void *q = tr_malloc(c * elem);
+        if (!q) return -ENOMEM;
+        memcpy(q, *p, (size_t)*cap * elem);
+        *p = q;
+        *cap = (uint32_t)c;
+        return 0;
+    }
+    size_t c = *cap;
+    int rc = tr_grow(p, &c, need, elem);
+    if (rc) return rc;
+    *cap = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+    return 0;
+}
+
+static inline void *arr_inline(const struct tr_arr *a) { return (void *)(a + 1); }
+static inline void *rec_inline(const struct tr_rec *r) { return (void *)(r + 1); }
+
+/* One block for the header and cap_hint slots: most containers never grow
+ * past the size they were made with, so this halves their allocations. */
+int tr_v_arr(size_t cap_hint, tr_value *out) {
+    *out = tr_v_null();
+    if (cap_hint > CAP_HINT_MAX) cap_hint = CAP_HINT_MAX;
+    struct tr_arr *a = tr_malloc(sizeof *a + cap_hint * sizeof(tr_value));
+    if (!a) return -ENOMEM;
+    a->refs = 1;
+    a->len = 0;
+    a->cap = (uint32_t)cap_hint;
+    a->items = cap_hint ? arr_inline(a) : NULL;
+    out->type = TR_ARR;
+    out->as.a = a;
+    return 0;
+}
+
+int tr_v_rec(size_t cap_hint, tr_value *out) {
+    *out = tr_v_null();
+    if (cap_hint > CAP_HINT_MAX) cap_hint = CAP_HINT_MAX;
+    struct tr_rec *r = tr_malloc(sizeof *r + cap_hint * sizeof(struct tr_field));
+    if (!r) return -ENOMEM;
+    r->refs = 1;
+    r->len = 0;
+    r->cap = (uint32_t)cap_hint;
+    r->fields = cap_hint ? rec_inline(r) : NULL;
+    r->index = NULL;
+    r->index_cap = 0;
+    out->type = TR_REC;
+    out->as.r = r;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* ownership                                                          */
+
+static int is_container(const tr_value *v) { return v->type == TR_ARR || v->type == TR_REC; }
+
+static uint32_t *refs_of(const tr_value *v) {
+    switch (v->type) {
+    case TR_STR:
+    case TR_BIN: return &v->as.s->refs;
+    case TR_ARR: return &v->as.a->refs;
+    case TR_REC: return &v->as.r->refs;
+    default: return NULL;
+    }
+}
+
+tr_value tr_value_ref(tr_value v) {
+    uint32_t *r = refs_of(&v);
+    if (r) (*r)++;
+    return v;
+}
+
+/* Free one container whose count reached zero and whose children have
+ * already been released. */
+static void free_node(tr_value v) {
+    if (v.type == TR_ARR) {
+        if (v.as.a->items != arr_inline(v.as.a)) tr_free(v.as.a->items);
+        tr_free(v.as.a);
+    } else {
+        if (v.as.r->fields != rec_inline(v.as.r)) tr_free(v.as.r->fields);
+        tr_free(v.as.r->index);
+        tr_free(v.as.r);
+    }
+}
+
+struct kill_frame {
+    tr_value c;
+    uint32_t next;  /* next child to release */
+};
+
+/* Release a dead container tree without recursion, so a value nested
+ * deeper than the C stack allows (built by a script, say) still frees
+ * cleanly. The work stack grows with depth, not breadth; if it cannot grow
+ * we recurse for that subtree rather than leak it. */
+static void destroy_tree(tr_value root) {
+    struct kill_frame local[32];
+    struct kill_frame *st = local;
+    size_t cap = sizeof local / sizeof local[0], n = 0;
+    st[n++] = (struct kill_frame){root, 0};
+    while (n) {
+        struct kill_frame *f = &st[n - 1];
+        tr_value child;
+        if (f->c.type == TR_ARR) {
+            struct tr_arr *a = f->c.as.a;
+            if (f->next == a->len) {
+                free_node(f->c);
+                n--;
+                continue;
+            }
+            child = a->items[f->next++];
+        } else {
+            struct tr_rec *r = f->c.as.r;
+            if (f->next == r->len) {
+                free_node(f->c);
+                n--;
+                continue;
+            }
+            struct tr_field *fl = &r->fields[f->next++];
+            tr_str_unref(fl->key);
+            child = fl->val;
+        }
+        if (!is_container(&child)) {
+            if (child.type == TR_STR || child.type == TR_BIN) tr_str_unref(child.as.s);
+            continue;
+        }
+        uint32_t *rc = refs_of(&child);
+        assert(*rc > 0);
+        if (--*rc) continue;
+        if (n == cap) {
+            struct kill_frame *ns = tr_malloc(2 * cap * sizeof *ns);
+            if (!ns) {
+                destroy_tree(child);
+                continue;
+            }
+            memcpy(ns, st, n * sizeof *ns);
+            if (st != local) tr_free(st);
+            st = ns;
+            cap *= 2;
+        }
+        st[n++] = (struct kill_frame){child, 0};
+    }
+    if (st != local) tr_free(st);
+}
+
+void tr_value_unref(tr_value v) {
+    switch (v.type) {
+    case TR_STR:
+    case TR_BIN: tr_str_unref(v.as.s); return;
+    case TR_ARR:
+        assert(v.as.a->refs > 0);
+        if (--v.as.a->refs == 0) destroy_tree(v);
+        return;
+    case TR_REC:
+        assert(v.as.r->refs > 0);
+        if (--v.as.r->refs == 0) destroy_tree(v);
+        return;
+    default: return;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* record index                                                       */
+
+static void index_put(struct tr_rec *r, uint32_t pos) {
+    uint32_t mask = r->index_cap - 1;
+    uint32_t i = tr_str_hash(r->fields[pos].key) & mask;
+    while (r->index[i]) i = (i + 1) & mask;
+    r->index[i] = pos + 1;
+}
+
+/* (Re)build the index for the current fields at load factor <= 1/2. On
+ * allocation failure the record simply has no index. */
+static void index_build(struct tr_rec *r) {
+    size_t want = 32;
+    while (want < (size_t)r->len * 2 + 2) want <<= 1;
+    if (want > ((size_t)1 << 31)) want = 0;
+    if (want != r->index_cap) {
+        tr_free(r->index);
+        r->index = NULL;
+        r->index_cap = 0;
+        if (!want) return;
+        r->index = tr_calloc(want, sizeof *r->index);
+        if (!r->index) return;
+        r->index_cap = (uint32_t)want;
+    } else {
+        memset(r->index, 0, want * sizeof *r->index);
+    }
+    for (uint32_t i = 0; i < r->len; i++) index_put(r, i);
+}
+
+/* Position of key k in r, or -1. */
+static int64_t rec_find(const struct tr_rec *r, const char *k, size_t n) {
+    if (n > UINT32_MAX) return -1;
+    if (r->index) {
+        uint32_t h = hash_bytes(k, n), mask = r->index_cap - 1;
+        for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+            uint32_t slot = r->index[i];
+            if (!slot) return -1;
+            struct tr_str *key = r->fields[slot - 1].key;
+            if (tr_str_hash(key) == h && key->len == n && memcmp(key->data, k, n) == 0)
+                return slot - 1;
+        }
+    }
+    for (uint32_t i = 0; i < r->len; i++) {
+        struct tr_str *key = r->fields[i].key;
+        if (key->len == n && memcmp(key->data, k, n) == 0) return i;
+    }
+    return -1;
+}
+
+/* Append a new field (the key is known to be absent). Takes key and val. */
+static int rec_append(struct tr_rec *r, struct tr_str *key, tr_value val) {
+    if (r->len == UINT32_MAX ||
+        grow32((void **)&r->fields, &r->cap, (size_t)r->len + 1, sizeof *r->fields, rec_inline(r))) {
+        tr_str_unref(key);
+        tr_value_unref(val);
+        return -ENOMEM;
+    }
+    uint32_t pos = r->len++;
+    r->fields[pos].key = key;
+    r->fields[pos].val = val;
+    if (r->index && (size_t)r->len * 2 <= r->index_cap)
+        index_put(r, pos);
+    else if (r->len > REC_INDEX_MIN)
+        index_build(r);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* copy-on-write and deep copy                                        */
+
+static int copy_rec_top(const struct tr_rec *src, tr_value *out) {
+    int rc = tr_v_rec(src->len, out);
+    if (rc) return rc;
+    struct tr_rec *r = out->as.r;
+    if (src->len > r->cap &&
+        (rc = grow32((void **)&r->fields, &r->cap, src->len, sizeof *r->fields, rec_inline(r)))) {
+        tr_value_unref(*out);
+        *out = tr_v_null();
+        return rc;
+    }
+    for (uint32_t i = 0; i < src->len; i++) {
+        r->fields[i].key = tr_str_ref(src->fields[i].key);
+        r->fields[i].val = tr_value_ref(src->fields[i].val);
+    }
+    r->len = src->len;
+    if (src->index) {
+        /* positions are identical, so the index can be copied as is */
+        r->index = tr_malloc((size_t)src->index_cap * sizeof *r->index);
+        if (r->index) {
+            memcpy(r->index, src->index, (size_t)src->index_cap * sizeof *r->index);
+            r->index_cap = src->index_cap;
+        }
+    }
+    return 0;
+}
+
+static int copy_arr_top(const struct tr_arr *src, tr_value *out) {
+    int rc = tr_v_arr(src->len, out);
+    if (rc) return rc;
+    struct tr_arr *a = out->as.a;
+    if (src->len > a->cap &&
+        (rc = grow32((void **)&a->items, &a->cap, src->len, sizeof *a->items, arr_inline(a)))) {
+        tr_value_unref(*out);
+        *out = tr_v_null();
+        return rc;
+    }
+    for (uint32_t i = 0; i < src->len; i++) a->items[i] = tr_value_ref(src->items[i]);
+    a->len = src->len;
+    return 0;
+}
+
+int tr_value_mut(tr_value *v) {
+    tr_value n;
+    int rc;
+    switch (v->type) {
+    case TR_STR:
+    case TR_BIN:
+        if (v->as.s->refs == 1) {
+            v->as.s->hash = 0;  /* the caller is about to change the bytes */
+            return 0;
+        }
+        n.type = v->type;
+        n.as.s = tr_str_new(v->as.s->data, v->as.s->len);
+        if (!n.as.s) return -ENOMEM;
+        break;
+    case TR_ARR:
+        if (v->as.a->refs == 1) return 0;
+        if ((rc = copy_arr_top(v->as.a, &n))) return rc;
+        break;
+    case TR_REC:
+        if (v->as.r->refs == 1) return 0;
+        if ((rc = copy_rec_top(v->as.r, &n))) return rc;
+        break;
+    default: return 0;
+    }
+    tr_value_unref(*v);  /* shared, so this only drops our count */
+    *v = n;
+    return 0;
+}
+
+static int clone_at(const tr_value *v, tr_value *out, int depth) {
+    *out = tr_v_null();
+    int rc = 0;
+    switch (v->type) {
+    case TR_STR:
+    case TR_BIN: {
+        struct tr_str *s = tr_str_new(v->as.s->data, v->as.s->len);
+        if (!s) return -ENOMEM;
+        s->hash = v->as.s->hash;
+        out->type = v->type;
+        out->as.s = s;
+        return 0;
+    }
+    case TR_ARR: {
+        if (depth >= TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
+        const struct tr_arr *a = v->as.a;
+        if ((rc = tr_v_arr(a->len, out))) return rc;
+        for (uint32_t i = 0; i < a->len; i++) {
+            tr_value c;
+            if ((rc = clone_at(&a->items[i], &c, depth + 1)) || (rc = tr_arr_push(out, c))) break;
+        }
+        break;
+    }
+    case TR_REC: {
+        if (depth >= TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
+        const struct tr_rec *r = v->as.r;
+        if ((rc = tr_v_rec(r->len, out))) return rc;
+        for (uint32_t i = 0; i < r->len; i++) {
+            tr_value c;
+            struct tr_str *k = r->fields[i].key;
+            if ((rc = clone_at(&r->fields[i].val, &c, depth + 1))) break;
+            struct tr_str *nk = tr_str_new(k->data, k->len);
+            if (!nk) {
+                tr_value_unref(c);
+                rc = -ENOMEM;
+                break;
+            }
+            /* keys of the source are unique, so no lookup is needed */
+            if ((rc = rec_append(out->as.r, nk, c))) break;
+        }
+        break;
+    }
+    default: *out = *v; return 0;
+    }
+    if (rc) {
+        tr_value_unref(*out);
+        *out = tr_v_null();
+    }
+    return rc;
+}
+
+int tr_value_clone(const tr_value *v, tr_value *out) { return clone_at(v, out, 0); }
+
+/* ------------------------------------------------------------------ */
+/* array and record operations                                        */
+
+int tr_arr_push(tr_value *arr, tr_value item) {
+    assert(arr->type == TR_ARR && arr->as.a->refs == 1);
+    struct tr_arr *a = arr->as.a;
+    if (a->len == a->cap &&
+        (a->len == UINT32_MAX ||
+         grow32((void **)&a->items, &a->cap, (size_t)a->len + 1, sizeof *a->items, arr_inline(a)))) {
+        tr_value_unref(item);
+        return -ENOMEM;
+    }
+    a->items[a->len++] = item;
+    return 0;
+}
+
+int tr_rec_set_key(tr_value *rec, struct tr_str *key, tr_value val) {
+    assert(rec->type == TR_REC && rec->as.r->refs == 1);
+    struct tr_rec *r = rec->as.r;
+    int64_t pos = rec_find(r, key->data, key->len);
+    if (pos >= 0) {
+        tr_str_unref(key);
+        tr_value_unref(r->fields[pos].val);
+        r->fields[pos].val = val;
+        return 0;
+    }
+    return rec_append(r, key, val);
+}
+
+int tr_rec_set(tr_value *rec, const char *key, size_t klen, tr_value val) {
+    assert(rec->type == TR_REC && rec->as.r->refs == 1);
+    struct tr_rec *r = rec->as.r;
+    int64_t pos = rec_find(r, key, klen);
+    if (pos >= 0) {
+        tr_value_unref(r->fields[pos].val);
+        r->fields[pos].val = val;
+        return 0;
+    }
+    struct tr_str *k = tr_str_new(key, klen);
+    if (!k) {
+        tr_value_unref(val);
+        return -ENOMEM;
+    }
+    return rec_append(r, k, val);
+}
+
+tr_value *tr_rec_get(const tr_value *rec, const char *key, size_t klen) {
+    if (rec->type != TR_REC) return NULL;
+    int64_t pos = rec_find(rec->as.r, key, klen);
+    return pos < 0 ? NULL : &rec->as.r->fields[pos].val;
+}
+
+tr_value *tr_rec_get_cstr(const tr_value *rec, const char *key) {
+    return tr_rec_get(rec, key, strlen(key));
+}
+
+int tr_rec_remove(tr_value *rec, const char *key, size_t klen) {
+    assert(rec->type == TR_REC && rec->as.r->refs == 1);
+    struct tr_rec *r = rec->as.r;
+    int64_t pos = rec_find(r, key, klen);
+    if (pos < 0) return 0;
+    tr_str_unref(r->fields[pos].key);
+    tr_value_unref(r->fields[pos].val);
+    memmove(&r->fields[pos], &r->fields[pos + 1], (size_t)(r->len - pos - 1) * sizeof *r->fields);
+    r->len--;
+    if (r->index) {
+        /* every later position moved down by one */
+        if (r->len > REC_INDEX_MIN) {
+            index_build(r);
+        } else {
+            tr_free(r->index);
+            r->index = NULL;
+            r->index_cap = 0;
+        }
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* comparison                                                         */
+
+static int is_num(const tr_value *v) {
+    return v->type == TR_I64 || v->type == TR_U64 || v->type == TR_F64;
+}
+
+static int sign3(int c) { return (c > 0) - (c < 0); }
+
+/* Exact comparison of an integer with a double (no rounding through a
+ * cast). NaN sorts above every number. */
+static int cmp_i_f(int64_t i, double f) {
+    if (isnan(f)) return -1;
+    if (f >= 9223372036854775808.0) return -1;
+    if (f < -9223372036854775808.0) return 1;
+    int64_t t = (int64_t)f;  /* in range, truncates toward zero */
+    if (i != t) return i < t ? -1 : 1;
+    double frac = f - (double)t;  /* exact: |f| < 2^52 or f is integral */
+    return frac > 0 ? -1 : frac < 0 ? 1 : 0;
+}
+
+static int cmp_u_f(uint64_t u, double f) {
+    if (isnan(f)) return -1;
+    if (f < 0) return 1;
+    if (f >= 18446744073709551616.0) return -1;
+    uint64_t t = (uint64_t)f;
+    if (u != t) return u < t ? -1 : 1;
+    double frac = f - (double)t;
+    return frac > 0 ? -1 : 0;
+}
+
+static int cmp_f_f(double a, double b) {
+    if (isnan(a)) return isnan(b) ? 0 : 1;
+    if (isnan(b)) return -1;
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+
+static int num_cmp(const tr_value *a, const tr_value *b) {
+    switch (a->type) {
+    case TR_I64:
+        if (b->type == TR_I64) return a->as.i < b->as.i ? -1 : a->as.i > b->as.i;
+        if (b->type == TR_U64) {
+            if (a->as.i < 0) return -1;
+            uint64_t x = (uint64_t)a->as.i;
+            return x < b->as.u ? -1 : x > b->as.u;
+        }
+        return cmp_i_f(a->as.i, b->as.f);
+    case TR_U64:
+        if (b->type == TR_U64) return a->as.u < b->as.u ? -1 : a->as.u > b->as.u;
+        if (b->type == TR_I64) return -num_cmp(b, a);
+        return cmp_u_f(a->as.u, b->as.f);
+    default:
+        if (b->type == TR_F64) return cmp_f_f(a->as.f, b->as.f);
+        return -num_cmp(b, a);
+    }
+}
+
+static int bytes_cmp(const struct tr_str *a, const struct tr_str *b) {
+    uint32_t n = a->len < b->len ? a->len : b->len;
+    int c = n ? memcmp(a->data, b->data, n) : 0;
+    if (c) return sign3(c);
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+int tr_value_eq(const tr_value *a, const tr_value *b) {
+    if (is_num(a) && is_num(b)) {
+        if ((a->type == TR_F64 && isnan(a->as.f)) || (b->type == TR_F64 && isnan(b->as.f))) return 0;
+        return num_cmp(a, b) == 0;
+    }
+    if (a->type != b->type) return 0;
+    switch (a->type) {
+    case TR_NULL: return 1;
+    case TR_BOOL: return a->as.b == b->as.b;
+    case TR_STR:
+    case TR_BIN:
+        return a->as.s == b->as.s ||
+               (a->as.s->len == b->as.s->len && memcmp(a->as.s->data, b->as.s->data, a->as.s->len) == 0);
+    case TR_ARR: {
+        const struct tr_arr *x = a->as.a, *y = b->as.a;
+        if (x == y) return 1;
+        if (x->len != y->len) return 0;
+        for (uint32_t i = 0; i < x->len; i++)
+            if (!tr_value_eq(&x->items[i], &y->items[i])) return 0;
+        return 1;
+    }
+    case TR_REC: {
+        const struct tr_rec *x = a->as.r, *y = b->as.r;
+        if (x == y) return 1;
+        if (x->len != y->len) return 0;
+        for (uint32_t i = 0; i < x->len; i++) {
+            const struct tr_field *f = &x->fields[i];
+            int64_t j = rec_find(y, f->key->data, f->key->len);
+            if (j < 0 || !tr_value_eq(&f->val, &y->fields[j].val)) return 0;
+        }
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+static int rank(const tr_value *v) {
+    switch (v->type) {
+    case TR_NULL: return 0;
+    case TR_BOOL: return 1;
+    case TR_I64:
+    case TR_U64:
+    case TR_F64: return 2;
+    case TR_STR: return 3;
+    case TR_BIN: return 4;
+    case TR_ARR: return 5;
+    default: return 6;
+    }
+}
+
+/* Records compare as their fields sorted by key, so the order agrees with
+ * tr_value_eq (insertion order does not matter). */
+static int key_order(const void *x, const void *y, void *ctx) {
+    const struct tr_field *f = ctx;
+    return bytes_cmp(f[*(const uint32_t *)x].key, f[*(const uint32_t *)y].key);
+}
+
+/* Position of the smallest key greater than prev (NULL: the smallest). The
+ * quadratic fallback when a sort buffer cannot be allocated. */
+static uint32_t next_key(const struct tr_rec *r, const struct tr_str *prev) {
+    uint32_t best = UINT32_MAX;
+    for (uint32_t i = 0; i < r->len; i++) {
+        const struct tr_str *k = r->fields[i].key;
+        if (prev && bytes_cmp(k, prev) <= 0) continue;
+        if (best == UINT32_MAX || bytes_cmp(k, r->fields[best].key) < 0) best = i;
+    }
+    return best;
+}
+
+/* Positions of r's fields sorted by key, in local when it is big enough.
+ * NULL when the buffer cannot be allocated. */
+static uint32_t *sorted_keys(const struct tr_rec *r, uint32_t *local, size_t nlocal) {
+    uint32_t *perm = r->len <= nlocal ? local : tr_malloc((size_t)r->len * sizeof *perm);
+    if (!perm) return NULL;
+    for (uint32_t i = 0; i < r->len; i++) perm[i] = i;
+    qsort_r(perm, r->len, sizeof *perm, key_order, r->fields);
+    return perm;
+}
+
+static int rec_cmp(const struct tr_rec *a, const struct tr_rec *b) {
+    uint32_t n = a->len < b->len ? a->len : b->len;
+    uint32_t la[32], lb[32];
+    uint32_t *pa = sorted_keys(a, la, 32), *pb = sorted_keys(b, lb, 32);
+    int c = 0;
+    const struct tr_str *ka = NULL, *kb = NULL;
+    for (uint32_t i = 0; i < n && !c; i++) {
+        uint32_t ia = pa && pb ? pa[i] : next_key(a, ka);
+        uint32_t ib = pa && pb ? pb[i] : next_key(b, kb);
+        ka = a->fields[ia].key;
+        kb = b->fields[ib].key;
+        c = bytes_cmp(ka, kb);
+        if (!c) c = tr_value_cmp(&a->fields[ia].val, &b->fields[ib].val);
+    }
+    if (pa != la) tr_free(pa);
+    if (pb != lb) tr_free(pb);
+    if (c) return c;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+int tr_value_cmp(const tr_value *a, const tr_value *b) {
+    int ra = rank(a), rb = rank(b);
+    if (ra != rb) return ra < rb ? -1 : 1;
+    switch (a->type) {
+    case TR_NULL: return 0;
+    case TR_BOOL: return (a->as.b > b->as.b) - (a->as.b < b->as.b);
+    case TR_I64:
+    case TR_U64:
+    case TR_F64: return num_cmp(a, b);
+    case TR_STR:
+    case TR_BIN: return bytes_cmp(a->as.s, b->as.s);
+    case TR_ARR: {
+        const struct tr_arr *x = a->as.a, *y = b->as.a;
+        uint32_t n = x->len < y->len ? x->len : y->len;
+        for (uint32_t i = 0; i < n; i++) {
+            int c = tr_value_cmp(&x->items[i], &y->items[i]);
+            if (c) return c;
+        }
+        return x->len < y->len ? -1 : x->len > y->len;
+    }
+    default: return rec_cmp(a->as.r, b->as.r);
+    }
+}
+
+const char *tr_type_name(enum tr_type t) {
+    switch (t) {
+    case TR_NULL: return "null";
+    case TR_BOOL: return "bool";
+    case TR_I64:
+    case TR_U64: return "integer";
+    case TR_F64: return "float";
+    case TR_STR: return "string";
+    case TR_BIN: return "bytes";
+    case TR_ARR: return "array";
+    case TR_REC: return "record";
+    }
+    return "unknown";
+}

@@ -1,0 +1,261 @@
+/* test_event.c - event ids as Tremor 0.11 tracks them, events, insights.
+ *
+ * The expected tracked lists follow EventId::track and get_min/max_by_source
+ * of tremor-pipeline 0.11 (see §4 of the semantics notes).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/event.h"
+
+static size_t baseline;
+
+static int setup(void **state) {
+    (void)state;
+    tr_alloc_fail_at(0, 0);
+    baseline = tr_alloc_used();
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    tr_alloc_fail_at(0, 0);
+    assert_int_equal(tr_alloc_used(), baseline);  /* expected: nothing leaked */
+    return 0;
+}
+
+static void expect_tracked(const struct tr_ids *ids, const struct tr_tracked *want, uint32_t n) {
+    assert_int_equal(ids->ntracked, n);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_true(ids->tracked[i].source == want[i].source);
+        assert_true(ids->tracked[i].stream == want[i].stream);
+        assert_true(ids->tracked[i].min == want[i].min);
+        assert_true(ids->tracked[i].max == want[i].max);
+    }
+}
+
+static uint64_t max_for(const struct tr_ids *ids, uint64_t source) {
+    uint64_t v = 0;
+    assert_int_equal(tr_ids_max_for(ids, source, &v), 0);
+    return v;
+}
+
+static uint64_t min_for(const struct tr_ids *ids, uint64_t source) {
+    uint64_t v = 0;
+    assert_int_equal(tr_ids_min_for(ids, source, &v), 0);
+    return v;
+}
+
+static void test_untracked(void **state) {
+    (void)state;
+    struct tr_ids ids;
+    uint64_t v = 99;
+    tr_ids_init(&ids, 1, 0, 7);
+    assert_int_equal(max_for(&ids, 1), 7);  /* own id when nothing is tracked */
+    assert_int_equal(min_for(&ids, 1), 7);
+    assert_int_equal(tr_ids_max_for(&ids, 2, &v), TR_ENOTFOUND);
+    assert_int_equal(tr_ids_min_for(&ids, 2, &v), TR_ENOTFOUND);
+    assert_int_equal(v, 99);  /* untouched when absent */
+    tr_ids_fini(&ids);
+}
+
+static void test_track_same_stream(void **state) {
+    (void)state;
+    struct tr_ids a, b, c;
+    tr_ids_init(&a, 1, 0, 5);
+    tr_ids_init(&b, 1, 0, 3);
+    tr_ids_init(&c, 1, 0, 9);
+    assert_int_equal(tr_ids_track(&a, &b), 0);
+    /* own triple inserted on first track, then widened by b */
+    expect_tracked(&a, (struct tr_tracked[]){{1, 0, 3, 5}}, 1);
+    assert_int_equal(tr_ids_track(&a, &c), 0);
+    expect_tracked(&a, (struct tr_tracked[]){{1, 0, 3, 9}}, 1);
+    assert_int_equal(max_for(&a, 1), 9);
+    assert_int_equal(min_for(&a, 1), 3);
+    tr_ids_fini(&a);
+    tr_ids_fini(&b);
+    tr_ids_fini(&c);
+}
+
+/* The WAL case: the operator's own id (uid, 0, w) tracks the onramp event
+ * so an ack for the WAL id can be mapped back to the onramp's id. */
+static void test_track_other_source(void **state) {
+    (void)state;
+    const uint64_t wal = ((uint64_t)1 << 47) + 1;
+    struct tr_ids w, onramp;
+    tr_ids_init(&w, wal, 0, 12);
+    tr_ids_init(&onramp, 1, 0, 4);
+    assert_int_equal(tr_ids_track(&w, &onramp), 0);
+    expect_tracked(&w, (struct tr_tracked[]){{1, 0, 4, 4}, {wal, 0, 12, 12}}, 2);
+    assert_int_equal(max_for(&w, 1), 4);
+    assert_int_equal(min_for(&w, 1), 4);
+    assert_int_equal(max_for(&w, wal), 12);
+    uint64_t v;
+    assert_int_equal(tr_ids_max_for(&w, 3, &v), TR_ENOTFOUND);
+    assert_int_equal(tr_ids_min_for(&w, 0, &v), TR_ENOTFOUND);
+    assert_int_equal(tr_ids_max_for(&w, UINT64_MAX, &v), TR_ENOTFOUND);
+    tr_ids_fini(&w);
+    tr_ids_fini(&onramp);
+}
+
+static void test_track_ranges(void **state) {
+    (void)state;
+    struct tr_ids a, b, x;
+    /* b already tracks a range of source 1 and one of source 3 */
+    tr_ids_init(&b, 2, 0, 50);
+    tr_ids_init(&x, 1, 0, 10);
+    assert_int_equal(tr_ids_track(&b, &x), 0);
+    x.id.event = 20;
+    assert_int_equal(tr_ids_track(&b, &x), 0);
+    x.id.source = 3;
+    x.id.event = 1;
+    assert_int_equal(tr_ids_track(&b, &x), 0);
+    expect_tracked(&b, (struct tr_tracked[]){{1, 0, 10, 20}, {2, 0, 50, 50}, {3, 0, 1, 1}}, 3);
+
+    tr_ids_init(&a, 1, 0, 25);
+    assert_int_equal(tr_ids_track(&a, &b), 0);
+    /* a's own (1,0,25) widens b's (1,0,10..20); b's own and other ranges added */
+    expect_tracked(&a, (struct tr_tracked[]){{1, 0, 10, 25}, {2, 0, 50, 50}, {3, 0, 1, 1}}, 3);
+    assert_int_equal(max_for(&a, 1), 25);
+    assert_int_equal(min_for(&a, 1), 10);
+    assert_int_equal(max_for(&a, 3), 1);
+
+    /* tracking the same thing again changes nothing */
+    assert_int_equal(tr_ids_track(&a, &b), 0);
+    expect_tracked(&a, (struct tr_tracked[]){{1, 0, 10, 25}, {2, 0, 50, 50}, {3, 0, 1, 1}}, 3);
+    tr_ids_fini(&a);
+    tr_ids_fini(&b);
+    tr_ids_fini(&x);
+}
+
+/* Several streams of one source: max picks the entry with the highest
+ * stream id and min the lowest, like Tremor, not the extreme event id. */
+static void test_streams(void **state) {
+    (void)state;
+    struct tr_ids a, s0, s2;
+    tr_ids_init(&a, 9, 0, 0);
+    tr_ids_init(&s0, 1, 0, 100);
+    tr_ids_init(&s2, 1, 2, 5);
+    assert_int_equal(tr_ids_track(&a, &s2), 0);
+    assert_int_equal(tr_ids_track(&a, &s0), 0);
+    expect_tracked(&a, (struct tr_tracked[]){{1, 0, 100, 100}, {1, 2, 5, 5}, {9, 0, 0, 0}}, 3);
+    assert_int_equal(max_for(&a, 1), 5);   /* stream 2 */
+    assert_int_equal(min_for(&a, 1), 100); /* stream 0 */
+    /* an untracked id answers for its own source whatever the stream */
+    struct tr_ids own;
+    tr_ids_init(&own, 4, 7, 3);
+    assert_int_equal(max_for(&own, 4), 3);
+    tr_ids_fini(&own);
+    tr_ids_fini(&a);
+    tr_ids_fini(&s0);
+    tr_ids_fini(&s2);
+}
+
+static void test_copy_and_failure(void **state) {
+    (void)state;
+    struct tr_ids a, b, c;
+    tr_ids_init(&a, 5, 0, 1);
+    tr_ids_init(&b, 6, 0, 2);
+    assert_int_equal(tr_ids_track(&a, &b), 0);
+    assert_int_equal(tr_ids_copy(&c, &a), 0);
+    assert_ptr_not_equal(c.tracked, a.tracked);
+    expect_tracked(&c, a.tracked, a.ntracked);
+
+    /* a failed track leaves the ids exactly as they were */
+    struct tr_ids many;
+    tr_ids_init(&many, 100, 0, 0);
+    for (uint64_t s = 0; s < 40; s++) {
+        struct tr_ids o;
+        tr_ids_init(&o, 200 + s, 0, s);
+        assert_int_equal(tr_ids_track(&many, &o), 0);
+        tr_ids_fini(&o);
+    }
+    uint32_t before = c.ntracked;
+    tr_alloc_fail_at(1, 1);
+    assert_int_equal(tr_ids_track(&c, &many), -ENOMEM);
+    struct tr_ids d;
+    assert_int_equal(tr_ids_copy(&d, &many), -ENOMEM);
+    tr_alloc_fail_at(0, 0);
+    tr_ids_fini(&d);
+    assert_int_equal(c.ntracked, before);
+    expect_tracked(&c, a.tracked, a.ntracked);
+    tr_ids_fini(&many);
+    tr_ids_fini(&a);
+    tr_ids_fini(&b);
+    tr_ids_fini(&c);
+    tr_ids_fini(NULL);
+}
+
+static void test_event_lifetime(void **state) {
+    (void)state;
+    struct tr_event ev, cp;
+    tr_value v;
+    assert_int_equal(tr_v_cstr("payload", &v), 0);
+    assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 42), 0);
+    assert_int_equal(ev.meta.type, TR_REC);  /* meta defaults to {} */
+    assert_int_equal(tr_rec_len(&ev.meta), 0);
+    assert_true(ev.ingest_ns == 42);
+    assert_false(ev.transactional);
+    tr_ids_init(&ev.ids, 1, 0, 3);
+    ev.transactional = true;
+    assert_int_equal(tr_event_copy(&cp, &ev), 0);
+    assert_ptr_equal(cp.value.as.s, ev.value.as.s);  /* shared by reference */
+    assert_int_equal(ev.value.as.s->refs, 2);
+    assert_true(cp.ids.id.event == 3);
+    assert_true(cp.transactional);
+    tr_event_fini(&cp);
+    assert_int_equal(ev.value.as.s->refs, 1);
+    tr_event_fini(&ev);
+    tr_event_fini(NULL);
+
+    /* meta must be a record; both values are released on refusal */
+    tr_value m;
+    assert_int_equal(tr_v_cstr("x", &v), 0);
+    assert_int_equal(tr_v_cstr("not a record", &m), 0);
+    assert_int_equal(tr_event_init(&ev, v, m, 0), -EINVAL);
+    tr_event_fini(&ev);
+    /* no memory for the default meta: value released */
+    assert_int_equal(tr_v_cstr("x", &v), 0);
+    tr_alloc_fail_at(1, 0);
+    assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 0), -ENOMEM);
+    tr_alloc_fail_at(0, 0);
+    tr_event_fini(&ev);
+}
+
+static void test_insight_and_clock(void **state) {
+    (void)state;
+    struct tr_insight in;
+    tr_insight_init(&in, TR_CB_ACK);
+    assert_int_equal(in.cb, TR_CB_ACK);
+    assert_int_equal(in.ids.ntracked, 0);
+    tr_insight_fini(&in);
+    assert_string_equal(tr_cb_name(TR_CB_NONE), "none");
+    assert_string_equal(tr_cb_name(TR_CB_ACK), "ack");
+    assert_string_equal(tr_cb_name(TR_CB_FAIL), "fail");
+    assert_string_equal(tr_cb_name(TR_CB_TRIGGER), "trigger");
+    assert_string_equal(tr_cb_name(TR_CB_RESTORE), "restore");
+    uint64_t t = tr_now_ns();
+    assert_true(t > 1600000000ULL * 1000000000ULL);  /* expected: after Sept 2020 */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_untracked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_track_same_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_track_other_source, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_track_ranges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy_and_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_lifetime, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insight_and_clock, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,456 @@
+/* test_value.c - the value model: counts, copy-on-write, record order and
+ * index, equality and ordering, integer normalisation, failure paths.
+ *
+ * Every test checks that the bytes allocated through the seam are back to
+ * where they started, so a leaked reference fails the test that caused it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/value.h"
+
+static size_t baseline;
+
+static int setup(void **state) {
+    (void)state;
+    tr_alloc_fail_at(0, 0);
+    baseline = tr_alloc_used();
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    tr_alloc_fail_at(0, 0);
+    assert_int_equal(tr_alloc_used(), baseline);  /* expected: nothing leaked */
+    return 0;
+}
+
+static tr_value str(const char *s) {
+    tr_value v;
+    assert_int_equal(tr_v_cstr(s, &v), 0);
+    return v;
+}
+
+static tr_value rec(void) {
+    tr_value v;
+    assert_int_equal(tr_v_rec(0, &v), 0);
+    return v;
+}
+
+static tr_value arr(void) {
+    tr_value v;
+    assert_int_equal(tr_v_arr(0, &v), 0);
+    return v;
+}
+
+static void set(tr_value *r, const char *k, tr_value v) {
+    assert_int_equal(tr_rec_set(r, k, strlen(k), v), 0);
+}
+
+static void test_uint_normalisation(void **state) {
+    (void)state;
+    tr_value v = tr_v_uint(5);
+    assert_int_equal(v.type, TR_I64);
+    assert_int_equal(v.as.i, 5);
+    v = tr_v_uint((uint64_t)INT64_MAX);
+    assert_int_equal(v.type, TR_I64);
+    v = tr_v_uint((uint64_t)INT64_MAX + 1);
+    assert_int_equal(v.type, TR_U64);
+    assert_true(v.as.u == (uint64_t)INT64_MAX + 1);
+    v = tr_v_uint(UINT64_MAX);
+    assert_int_equal(v.type, TR_U64);
+}
+
+static void test_strings(void **state) {
+    (void)state;
+    tr_value a, b, bin;
+    assert_int_equal(tr_v_str("a\0b", 3, &a), 0);
+    assert_int_equal(a.type, TR_STR);
+    assert_int_equal(a.as.s->len, 3);
+    assert_int_equal(a.as.s->data[3], 0);  /* expected: NUL after the bytes */
+    assert_memory_equal(a.as.s->data, "a\0b", 3);
+    assert_int_equal(tr_v_str("a\0b", 3, &b), 0);
+    assert_int_equal(tr_str_hash(a.as.s), tr_str_hash(b.as.s));
+    assert_int_not_equal(tr_str_hash(a.as.s), 0);
+    assert_int_equal(a.as.s->hash, tr_str_hash(a.as.s));  /* cached */
+    assert_true(tr_value_eq(&a, &b));
+    assert_int_equal(tr_v_bin("a\0b", 3, &bin), 0);
+    assert_int_equal(bin.type, TR_BIN);
+    assert_false(tr_value_eq(&a, &bin));  /* a string is not a binary */
+    tr_value e;
+    assert_int_equal(tr_v_str(NULL, 0, &e), 0);
+    assert_int_equal(e.as.s->len, 0);
+    tr_value_unref(a);
+    tr_value_unref(b);
+    tr_value_unref(bin);
+    tr_value_unref(e);
+}
+
+static void test_refcount(void **state) {
+    (void)state;
+    tr_value r = rec();
+    set(&r, "k", str("v"));
+    tr_value r2 = tr_value_ref(r);
+    assert_int_equal(r.as.r->refs, 2);
+    tr_value_unref(r2);
+    assert_int_equal(r.as.r->refs, 1);
+    tr_value_unref(r);
+    /* scalars: no-ops */
+    tr_value_unref(tr_value_ref(tr_v_int(3)));
+    tr_value_unref(tr_v_null());
+}
+
+static void test_cow(void **state) {
+    (void)state;
+    tr_value r = rec();
+    set(&r, "a", tr_v_int(1));
+    tr_value shared = tr_value_ref(r);
+    struct tr_rec *orig = r.as.r;
+    assert_int_equal(tr_value_mut(&r), 0);
+    assert_ptr_not_equal(r.as.r, orig);  /* expected: a private copy */
+    assert_int_equal(orig->refs, 1);
+    set(&r, "b", tr_v_int(2));
+    assert_int_equal(tr_rec_len(&r), 2);
+    assert_int_equal(tr_rec_len(&shared), 1);  /* the other holder sees no change */
+    assert_null(tr_rec_get_cstr(&shared, "b"));
+    /* unique: mut is a no-op */
+    struct tr_rec *mine = r.as.r;
+    assert_int_equal(tr_value_mut(&r), 0);
+    assert_ptr_equal(r.as.r, mine);
+
+    tr_value a = arr();
+    assert_int_equal(tr_arr_push(&a, str("x")), 0);
+    tr_value a2 = tr_value_ref(a);
+    assert_int_equal(tr_value_mut(&a2), 0);
+    assert_ptr_not_equal(a.as.a, a2.as.a);
+    assert_ptr_equal(tr_arr_at(&a, 0)->as.s, tr_arr_at(&a2, 0)->as.s);  /* children shared */
+    assert_int_equal(tr_arr_push(&a2, tr_v_int(1)), 0);
+    assert_int_equal(tr_arr_len(&a), 1);
+    assert_int_equal(tr_arr_len(&a2), 2);
+
+    tr_value s = str("abc"), s2 = tr_value_ref(s);
+    assert_int_equal(tr_value_mut(&s2), 0);
+    assert_ptr_not_equal(s.as.s, s2.as.s);
+    s2.as.s->data[0] = 'X';
+    assert_string_equal(s.as.s->data, "abc");
+
+    tr_value_unref(r);
+    tr_value_unref(shared);
+    tr_value_unref(a);
+    tr_value_unref(a2);
+    tr_value_unref(s);
+    tr_value_unref(s2);
+}
+
+static void test_record_order(void **state) {
+    (void)state;
+    tr_value r = rec();
+    set(&r, "z", tr_v_int(1));
+    set(&r, "a", tr_v_int(2));
+    set(&r, "m", tr_v_int(3));
+    set(&r, "a", str("replaced"));  /* keeps position 1 */
+    const char *want[] = {"z", "a", "m"};
+    assert_int_equal(tr_rec_len(&r), 3);
+    for (uint32_t i = 0; i < 3; i++) assert_string_equal(tr_rec_at(&r, i)->key->data, want[i]);
+    assert_int_equal(tr_rec_at(&r, 1)->val.type, TR_STR);
+
+    struct tr_str *k = tr_str_new("m", 1);
+    assert_int_equal(tr_rec_set_key(&r, k, tr_v_bool(1)), 0);  /* existing key object kept */
+    assert_int_equal(tr_rec_len(&r), 3);
+    assert_int_equal(tr_rec_at(&r, 2)->val.type, TR_BOOL);
+
+    assert_int_equal(tr_rec_remove(&r, "z", 1), 1);
+    assert_int_equal(tr_rec_remove(&r, "nope", 4), 0);
+    assert_int_equal(tr_rec_len(&r), 2);
+    assert_string_equal(tr_rec_at(&r, 0)->key->data, "a");
+    assert_string_equal(tr_rec_at(&r, 1)->key->data, "m");
+    assert_null(tr_rec_get_cstr(&r, "z"));
+    assert_non_null(tr_rec_get_cstr(&r, "m"));
+    /* keys with NUL bytes are distinct from their prefixes */
+    assert_int_equal(tr_rec_set(&r, "m\0x", 3, tr_v_int(9)), 0);
+    assert_int_equal(tr_rec_len(&r), 3);
+    assert_int_equal(tr_rec_get(&r, "m\0x", 3)->as.i, 9);
+    tr_value n = tr_v_int(1);
+    assert_null(tr_rec_get_cstr(&n, "a"));  /* not a record: absent */
+    tr_value_unref(r);
+}
+
+static void test_large_record(void **state) {
+    (void)state;
+    enum { N = 1000 };
+    char k[32];
+    tr_value r = rec();
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof k, "key%d", i);
+        set(&r, k, tr_v_int(i));
+        if (i == 15) assert_null(r.as.r->index);  /* 16 fields: linear */
+        if (i == 16) assert_non_null(r.as.r->index);  /* 17 fields: indexed */
+    }
+    assert_int_equal(tr_rec_len(&r), N);
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof k, "key%d", i);
+        tr_value *v = tr_rec_get_cstr(&r, k);
+        assert_non_null(v);
+        assert_int_equal(v->as.i, i);
+        assert_string_equal(tr_rec_at(&r, (uint32_t)i)->key->data, k);  /* insertion order */
+    }
+    assert_null(tr_rec_get_cstr(&r, "key1000"));
+    /* replace keeps position in an indexed record */
+    set(&r, "key500", str("x"));
+    assert_int_equal(tr_rec_at(&r, 500)->val.type, TR_STR);
+    assert_int_equal(tr_rec_len(&r), N);
+    /* remove every even key; the index follows the shifted positions */
+    for (int i = 0; i < N; i += 2) {
+        snprintf(k, sizeof k, "key%d", i);
+        assert_int_equal(tr_rec_remove(&r, k, strlen(k)), 1);
+    }
+    assert_int_equal(tr_rec_len(&r), N / 2);
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof k, "key%d", i);
+        tr_value *v = tr_rec_get_cstr(&r, k);
+        if (i % 2) {
+            assert_non_null(v);
+            assert_string_equal(tr_rec_at(&r, (uint32_t)i / 2)->key->data, k);
+        } else {
+            assert_null(v);
+        }
+    }
+    /* copy-on-write of an indexed record keeps lookups working */
+    tr_value r2 = tr_value_ref(r);
+    assert_int_equal(tr_value_mut(&r2), 0);
+    set(&r2, "extra", tr_v_int(-1));
+    assert_non_null(tr_rec_get_cstr(&r2, "key999"));
+    assert_non_null(tr_rec_get_cstr(&r2, "extra"));
+    assert_null(tr_rec_get_cstr(&r, "extra"));
+    assert_false(tr_value_eq(&r, &r2));
+    /* shrinking back to the linear size drops the index */
+    for (int i = 1; i < N - 20; i += 2) {
+        snprintf(k, sizeof k, "key%d", i);
+        assert_int_equal(tr_rec_remove(&r, k, strlen(k)), 1);
+    }
+    assert_int_equal(tr_rec_len(&r), 10);
+    assert_null(r.as.r->index);
+    assert_non_null(tr_rec_get_cstr(&r, "key999"));
+    tr_value_unref(r);
+    tr_value_unref(r2);
+}
+
+static void test_eq(void **state) {
+    (void)state;
+    tr_value i1 = tr_v_int(1), f1 = tr_v_float(1.0), f15 = tr_v_float(1.5);
+    assert_true(tr_value_eq(&i1, &f1));   /* Tremor: 1 == 1.0 */
+    assert_false(tr_value_eq(&i1, &f15));
+    tr_value big = tr_v_uint(UINT64_MAX), bigf = tr_v_float(18446744073709551616.0);
+    assert_false(tr_value_eq(&big, &bigf));  /* exact: 2^64-1 != 2^64 */
+    tr_value u63 = tr_v_uint((uint64_t)1 << 63), f63 = tr_v_float(9223372036854775808.0);
+    assert_true(tr_value_eq(&u63, &f63));
+    tr_value m1 = tr_v_int(-1);
+    assert_false(tr_value_eq(&m1, &big));
+    tr_value i53 = tr_v_int(((int64_t)1 << 53) + 1), f53 = tr_v_float(9007199254740992.0);
+    assert_false(tr_value_eq(&i53, &f53));  /* no rounding through a cast */
+    tr_value nan = tr_v_float(NAN);
+    assert_false(tr_value_eq(&nan, &nan));
+    tr_value t = tr_v_bool(1);
+    assert_false(tr_value_eq(&t, &i1));  /* bool is not a number */
+    tr_value n1 = tr_v_null(), n2 = tr_v_null();
+    assert_true(tr_value_eq(&n1, &n2));
+
+    tr_value a = rec(), b = rec();
+    set(&a, "x", tr_v_int(1));
+    set(&a, "y", str("s"));
+    set(&b, "y", str("s"));
+    set(&b, "x", tr_v_float(1.0));
+    assert_true(tr_value_eq(&a, &b));  /* order does not matter */
+    set(&b, "z", tr_v_null());
+    assert_false(tr_value_eq(&a, &b));
+
+    tr_value x = arr(), y = arr();
+    assert_int_equal(tr_arr_push(&x, tr_v_int(2)), 0);
+    assert_int_equal(tr_arr_push(&y, tr_v_float(2.0)), 0);
+    assert_true(tr_value_eq(&x, &y));
+    assert_int_equal(tr_arr_push(&y, tr_v_int(3)), 0);
+    assert_false(tr_value_eq(&x, &y));
+    tr_value_unref(a);
+    tr_value_unref(b);
+    tr_value_unref(x);
+    tr_value_unref(y);
+}
+
+static int cmp_cb(const void *x, const void *y) { return tr_value_cmp(x, y); }
+
+static void test_cmp(void **state) {
+    (void)state;
+    tr_value v[10];
+    v[0] = rec();
+    v[1] = str("b");
+    v[2] = tr_v_float(2.5);
+    v[3] = tr_v_null();
+    v[4] = arr();
+    v[5] = tr_v_uint(UINT64_MAX);
+    v[6] = tr_v_bool(0);
+    v[7] = str("a");
+    v[8] = tr_v_int(-3);
+    assert_int_equal(tr_v_bin("\x01", 1, &v[9]), 0);
+    qsort(v, 10, sizeof v[0], cmp_cb);
+    enum tr_type want[] = {TR_NULL, TR_BOOL, TR_I64, TR_F64, TR_U64, TR_STR, TR_STR, TR_BIN, TR_ARR, TR_REC};
+    for (int i = 0; i < 10; i++) assert_int_equal(v[i].type, want[i]);
+    assert_string_equal(v[5].as.s->data, "a");
+    for (int i = 0; i < 10; i++) tr_value_unref(v[i]);
+
+    tr_value i1 = tr_v_int(1), f1 = tr_v_float(1.0), f09 = tr_v_float(0.9), nan = tr_v_float(NAN);
+    assert_int_equal(tr_value_cmp(&i1, &f1), 0);
+    assert_int_equal(tr_value_cmp(&f09, &i1), -1);
+    assert_int_equal(tr_value_cmp(&i1, &f09), 1);
+    assert_int_equal(tr_value_cmp(&i1, &nan), -1);  /* NaN sorts last among numbers */
+    assert_int_equal(tr_value_cmp(&nan, &nan), 0);
+    tr_value m = tr_v_int(INT64_MIN), mf = tr_v_float(-9223372036854775808.0);
+    assert_int_equal(tr_value_cmp(&m, &mf), 0);
+
+    tr_value ab = str("ab"), abc = str("abc");
+    assert_int_equal(tr_value_cmp(&ab, &abc), -1);
+    assert_int_equal(tr_value_cmp(&abc, &ab), 1);
+
+    /* records: consistent with eq whatever the insertion order; large ones too */
+    tr_value a = rec(), b = rec();
+    char k[16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(k, sizeof k, "k%02d", i);
+        set(&a, k, tr_v_int(i));
+        snprintf(k, sizeof k, "k%02d", 39 - i);
+        set(&b, k, tr_v_int(39 - i));
+    }
+    assert_true(tr_value_eq(&a, &b));
+    assert_int_equal(tr_value_cmp(&a, &b), 0);
+    set(&b, "k20", tr_v_int(100));
+    assert_int_equal(tr_value_cmp(&a, &b), -1);
+    assert_int_equal(tr_value_cmp(&b, &a), 1);
+    /* the sort buffer cannot be allocated: the fallback gives the same answer */
+    tr_alloc_fail_at(1, 1);
+    assert_int_equal(tr_value_cmp(&a, &b), -1);
+    assert_int_equal(tr_value_cmp(&b, &a), 1);
+    tr_alloc_fail_at(0, 0);
+    tr_value_unref(a);
+    tr_value_unref(b);
+    tr_value_unref(ab);
+    tr_value_unref(abc);
+    assert_string_equal(tr_type_name(TR_REC), "record");
+    assert_string_equal(tr_type_name(TR_U64), "integer");
+}
+
+static void test_clone(void **state) {
+    (void)state;
+    tr_value r = rec(), inner = arr();
+    assert_int_equal(tr_arr_push(&inner, str("deep")), 0);
+    set(&r, "list", inner);
+    set(&r, "n", tr_v_float(0.5));
+    tr_value c;
+    assert_int_equal(tr_value_clone(&r, &c), 0);
+    assert_true(tr_value_eq(&r, &c));
+    assert_ptr_not_equal(c.as.r, r.as.r);
+    tr_value *l1 = tr_rec_get_cstr(&r, "list"), *l2 = tr_rec_get_cstr(&c, "list");
+    assert_ptr_not_equal(l1->as.a, l2->as.a);
+    assert_ptr_not_equal(tr_arr_at(l1, 0)->as.s, tr_arr_at(l2, 0)->as.s);
+    assert_ptr_not_equal(tr_rec_at(&r, 0)->key, tr_rec_at(&c, 0)->key);
+    tr_value_unref(r);
+    tr_value_unref(c);
+
+    /* deeper than TR_VALUE_MAX_DEPTH: refused, nothing leaked */
+    tr_value top = arr(), *cur = &top;
+    for (int i = 0; i < TR_VALUE_MAX_DEPTH; i++) {
+        assert_int_equal(tr_arr_push(cur, arr()), 0);
+        cur = tr_arr_at(cur, 0);
+    }
+    assert_int_equal(tr_value_clone(&top, &c), TR_EDEPTH);
+    assert_int_equal(c.type, TR_NULL);
+    tr_value_unref(top);
+}
+
+/* Freeing must not recurse: a value far deeper than the input limit (built
+ * by code, not parsed) still goes away without exhausting the stack. */
+static void test_deep_free(void **state) {
+    (void)state;
+    enum { DEPTH = 200000 };
+    tr_value top = rec(), *cur = &top;
+    for (int i = 0; i < DEPTH; i++) {
+        tr_value child = (i % 2) ? rec() : arr();
+        if (cur->type == TR_REC) {
+            set(cur, "c", child);
+            cur = tr_rec_get_cstr(cur, "c");
+        } else {
+            assert_int_equal(tr_arr_push(cur, str("sibling")), 0);
+            assert_int_equal(tr_arr_push(cur, child), 0);
+            cur = tr_arr_at(cur, 1);
+        }
+    }
+    tr_value_unref(top);
+}
+
+/* Every allocation failing in turn: clean -ENOMEM, no leak, and a value
+ * passed to a "takes" function is released. */
+static void test_alloc_failure(void **state) {
+    (void)state;
+    tr_value v;
+    tr_alloc_fail_at(1, 0);
+    assert_int_equal(tr_v_rec(0, &v), -ENOMEM);
+    assert_int_equal(v.type, TR_NULL);
+    tr_alloc_fail_at(1, 0);
+    assert_int_equal(tr_v_cstr("x", &v), -ENOMEM);
+    assert_int_equal(v.type, TR_NULL);
+
+    for (uint64_t n = 1; n < 40; n++) {
+        tr_value r = rec(), a = arr();
+        tr_alloc_fail_at(n, 1);
+        int rc = 0;
+        for (int i = 0; i < 20 && !rc; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "k%d", i);
+            tr_value s;
+            if (tr_v_cstr("payload", &s)) {
+                rc = -ENOMEM;
+                break;
+            }
+            rc = tr_rec_set(&r, k, strlen(k), s);  /* takes s even on failure */
+            if (!rc) rc = tr_arr_push(&a, tr_value_ref(*tr_rec_get_cstr(&r, k)));
+        }
+        tr_value shared = tr_value_ref(r), c;
+        int mrc = tr_value_mut(&shared);
+        assert_true(mrc == 0 || mrc == -ENOMEM);
+        int crc = tr_value_clone(&a, &c);
+        assert_true(crc == 0 || crc == -ENOMEM);
+        tr_alloc_fail_at(0, 0);
+        assert_true(rc == 0 || rc == -ENOMEM);
+        if (!crc) tr_value_unref(c);
+        tr_value_unref(shared);
+        tr_value_unref(r);
+        tr_value_unref(a);
+        assert_int_equal(tr_alloc_used(), baseline);  /* expected: no leak after failure at n */
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_uint_normalisation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refcount, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cmp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deep_free, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
