@@ -45,6 +45,13 @@ int tr_diag_set(struct tr_diag *d, int rc, const char *file, int line, int col,
     return rc;
 }
 
+void tr_diag_locate(struct tr_diag *d, const char *file, int line, int col) {
+    if (!d || d->file[0]) return;
+    if (file) snprintf(d->file, sizeof d->file, "%s", file);
+    d->line = line;
+    d->col = col;
+}
+
 void tr_diag_format(const struct tr_diag *d, char *buf, size_t n) {
     if (d->file[0] && d->line > 0 && d->col > 0)
         snprintf(buf, n, "%s:%d:%d: %s", d->file, d->line, d->col, d->msg);

@@ -45,6 +45,8 @@ int tr_diag_set(struct tr_diag *d, int rc, const char *file, int line, int col,
     __attribute__((format(printf, 6, 7)))
 #endif
     ;
+/* Give d a location if it has none yet (keeps its message). */
+void tr_diag_locate(struct tr_diag *d, const char *file, int line, int col);
 /* "file:line:col: msg" (parts that are unknown are left out) into buf. */
 void tr_diag_format(const struct tr_diag *d, char *buf, size_t n);
 

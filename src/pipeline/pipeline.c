@@ -359,7 +359,7 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
             };
             rc = n->ops->create(&spec, &n->host.base, &n->op, d);
             if (rc) {
-                if (d && !d->file[0]) tr_diag_set(d, rc, file, qn->line, qn->col, "%s", d->msg);
+                tr_diag_locate(d, file, qn->line, qn->col);
                 n->ops = NULL;
                 goto fail;
             }

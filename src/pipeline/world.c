@@ -774,7 +774,7 @@ static int deploy_link(struct tr_world *w, const struct tr_cfg_link *l, const tr
         if (rc) goto out_loc;
     }
 out_loc:
-    if (rc && d && !d->file[0]) tr_diag_set(d, rc, l->loc.file, l->loc.line, l->loc.col, "%s", d->msg);
+    if (rc) tr_diag_locate(d, l->loc.file, l->loc.line, l->loc.col);
 out:
     tr_free(from_s);
     return rc;
