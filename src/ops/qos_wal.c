@@ -420,7 +420,14 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
     if (has_segment) cfg.segment_bytes = segment;
     cfg.max_records = max_elements;
     cfg.max_bytes = max_bytes;
+    /* A record must fit the byte limit (the log refuses a smaller limit). */
     cfg.max_record_bytes = MAX_RECORD;
+    if (max_bytes && max_bytes < (uint64_t)MAX_RECORD + 256) {
+        if (max_bytes < 1024)
+            return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+                               "qos::wal operator '%s': `max_bytes` must be at least 1024", s->id);
+        cfg.max_record_bytes = (uint32_t)(max_bytes - 256);
+    }
 
     char path[PATH_MAX];
     if (dir) {

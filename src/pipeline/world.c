@@ -899,6 +899,7 @@ static void stop_step(struct tr_world *w) {
             TR_WARN("world", "stopping with %zu events not yet acknowledged: they stay in their "
                     "WAL (if any) for the next start", in_flight(w));
         w->stopping = 3;
+        w->closing_count++;   /* hold: a close may call back synchronously */
         for (size_t i = 0; i < w->nofframps; i++) {
             struct offramp_inst *o = w->offramps[i];
             if (o->closing || !o->self) continue;
@@ -908,7 +909,7 @@ static void stop_step(struct tr_world *w) {
             o->self = NULL;
             o->ops->close(self, closed_one, w);
         }
-        if (w->closing_count) return;
+        if (--w->closing_count) return;
         /* fall through */
     case 3:
         w->stopping = 4;
@@ -935,6 +936,7 @@ void tr_world_stop(struct tr_world *w, unsigned drain_ms, void (*done)(void *), 
     w->stop_arg = arg;
     w->tick.data = w;
     w->drain_deadline = tr_now_ns() + (uint64_t)drain_ms * 1000000u;
+    w->closing_count++;   /* hold: a close may call back synchronously */
     for (size_t i = 0; i < w->nonramps; i++) {
         struct onramp_inst *o = w->onramps[i];
         if (o->closing || !o->self) continue;
@@ -944,6 +946,7 @@ void tr_world_stop(struct tr_world *w, unsigned drain_ms, void (*done)(void *), 
         o->self = NULL;
         o->ops->close(self, closed_one, w);
     }
+    w->closing_count--;
     stop_step(w);
 }
 

@@ -1,0 +1,147 @@
+/* ws_int.h - pieces shared by the ws offramp (client) and ws onramp (server).
+ *
+ * Not a public API: only src/connectors/ws_*.c and their unit tests include
+ * it; the runtime sees the connectors through tr_ws_offramp / tr_ws_onramp.
+ * Here: URL parsing, the HTTP/1.1 upgrade handshake (RFC 6455 section 4),
+ * UTF-8 validation and the TLS glue that runs OpenSSL over memory BIOs so
+ * that every byte still travels through libuv. Nothing here blocks or
+ * touches a socket; everything is plain functions over buffers.
+ */
+#ifndef TR_WS_INT_H
+#define TR_WS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+
+/* ------------------------------------------------------------------ URL */
+
+#define TR_WS_URL_MAX 2048   /* longest url accepted */
+
+struct tr_ws_url {
+    bool tls;          /* wss:// */
+    char *host;        /* name or address literal, IPv6 without brackets */
+    uint16_t port;     /* explicit or the scheme's default (80 / 443) */
+    char *path;        /* request target: "/" when empty, query kept */
+    char *authority;   /* Host header value: host[:port], [v6][:port] */
+};
+
+/* Parse "ws[s]://host[:port][/path][?query]" (scheme case-insensitive,
+ * IPv6 literal in brackets). Userinfo and fragments are refused (RFC 6455
+ * 3). Returns 0 and fills u (free with tr_ws_url_fini), TR_EPARSE with d
+ * saying what is wrong, or -ENOMEM. u is zeroed on failure. */
+int tr_ws_url_parse(const char *s, struct tr_ws_url *u, struct tr_diag *d);
+void tr_ws_url_fini(struct tr_ws_url *u);
+
+/* ------------------------------------------------------------ handshake */
+
+#define TR_WS_HEAD_MAX 8192      /* bytes of an HTTP head before it is refused */
+#define TR_WS_KEY_LEN 24         /* base64 of 16 bytes */
+#define TR_WS_ACCEPT_LEN 28      /* base64 of a SHA-1 digest */
+
+/* A fresh random Sec-WebSocket-Key (NUL-terminated). 0 or TR_ERUNTIME
+ * when the random generator fails. */
+int tr_ws_key_make(char out[TR_WS_KEY_LEN + 1]);
+/* base64(SHA-1(key + the RFC 6455 GUID)), NUL-terminated. */
+void tr_ws_accept_key(const char *key, size_t klen, char out[TR_WS_ACCEPT_LEN + 1]);
+
+/* Append the client's upgrade request for u with key. 0 or -ENOMEM. */
+int tr_ws_request_build(struct tr_buf *b, const struct tr_ws_url *u, const char *key);
+/* Append the server's 101 answer for a request that carried key. */
+int tr_ws_response_build(struct tr_buf *b, const char *key);
+/* Append a refusal (status 400 or 426; 426 names the version we speak);
+ * the connection is closed after it is written. */
+int tr_ws_reject_build(struct tr_buf *b, int status);
+
+/* Collects an HTTP head (request or status line plus headers) that may
+ * arrive split over any number of reads. */
+struct tr_ws_head {
+    size_t len;
+    bool done;
+    char buf[TR_WS_HEAD_MAX + 1];   /* +1: a NUL after the head */
+};
+
+void tr_ws_head_init(struct tr_ws_head *h);
+/* Take bytes of data until the blank line that ends the head. Returns 1
+ * when the head is complete (then *used bytes of data were taken and the
+ * rest already belongs to the WebSocket stream), 0 when more is needed
+ * (all of data taken), TR_ETOOBIG when the head exceeds TR_WS_HEAD_MAX. */
+int tr_ws_head_feed(struct tr_ws_head *h, const void *data, size_t len, size_t *used);
+
+/* What a server needs from a valid upgrade request. */
+struct tr_ws_request {
+    char key[TR_WS_KEY_LEN + 1];
+};
+
+/* Check a complete request head. Returns 0 and fills r, or TR_EPARSE with
+ * *status set to the HTTP status to answer (400, or 426 for a version other
+ * than 13) and d saying why. */
+int tr_ws_request_parse(const struct tr_ws_head *h, struct tr_ws_request *r, int *status,
+                        struct tr_diag *d);
+/* Check a complete response head against the key we sent: 101, Upgrade,
+ * Connection and the matching Sec-WebSocket-Accept; no extension or
+ * subprotocol we did not ask for. 0 or TR_EPARSE with d saying why. */
+int tr_ws_response_check(const struct tr_ws_head *h, const char *key, struct tr_diag *d);
+
+/* ---------------------------------------------------------------- UTF-8 */
+
+/* 1 when p[0..n) is well-formed UTF-8 (no overlongs, surrogates or code
+ * points above U+10FFFF), else 0. */
+int tr_ws_utf8_valid(const void *p, size_t n);
+
+/* ------------------------------------------------------------------ TLS */
+
+/* TLS over memory BIOs. Ciphertext from the network goes in with
+ * tr_ws_tls_feed; ciphertext to send comes out of tr_ws_tls_pending/
+ * tr_ws_tls_take; plaintext goes in with tr_ws_tls_write and comes out of
+ * tr_ws_tls_read. The owner moves bytes between it and the socket. */
+struct tr_ws_tls_ctx;   /* settings and trust store, shared by connections */
+struct tr_ws_tls;       /* one connection */
+
+enum tr_ws_tls_flags {
+    TR_WS_TLS_CLIENT = 0,
+    TR_WS_TLS_SERVER = 1 << 0,
+    TR_WS_TLS_NO_VERIFY = 1 << 1,   /* client: accept any certificate */
+};
+
+/* Client: verifies against the system trust store unless NO_VERIFY.
+ * Server: cert_pem/key_pem are PEM texts (NULL for a client). Returns 0 and
+ * *out, or TR_ERUNTIME / -ENOMEM with d saying why (*out NULL). */
+int tr_ws_tls_ctx_create(unsigned flags, const char *cert_pem, const char *key_pem,
+                         struct tr_ws_tls_ctx **out, struct tr_diag *d);
+void tr_ws_tls_ctx_destroy(struct tr_ws_tls_ctx *c);   /* NULL is a no-op */
+
+/* One connection. Client: host is checked against the certificate (name or
+ * IP address) and sent as SNI when it is a name (NULL for a server).
+ * Returns 0 and *out, or TR_ERUNTIME with d saying why. */
+int tr_ws_tls_create(struct tr_ws_tls_ctx *c, const char *host, struct tr_ws_tls **out,
+                     struct tr_diag *d);
+void tr_ws_tls_destroy(struct tr_ws_tls *t);   /* NULL is a no-op */
+
+/* Ciphertext received from the peer. 0 or -ENOMEM. */
+int tr_ws_tls_feed(struct tr_ws_tls *t, const void *data, size_t len);
+/* Drive the handshake. 1 when it is complete, 0 when it needs more input
+ * (send what tr_ws_tls_take gives first), TR_ERUNTIME with d on failure
+ * (certificate refused, protocol error). */
+int tr_ws_tls_handshake(struct tr_ws_tls *t, struct tr_diag *d);
+/* Encrypt n plaintext bytes (after the handshake). 0, or TR_ERUNTIME. */
+int tr_ws_tls_write(struct tr_ws_tls *t, const void *p, size_t n);
+/* Decrypt into buf. Returns bytes (> 0), 0 when nothing is buffered,
+ * TR_ECLOSED when the peer sent close_notify, TR_ERUNTIME on error. */
+long tr_ws_tls_read(struct tr_ws_tls *t, void *buf, size_t cap);
+/* Ciphertext waiting to be sent, and taking it: returns a tr_malloc'ed
+ * buffer with *len bytes (the caller frees it), NULL when there is none or
+ * on -ENOMEM (then *len is 0 and the bytes stay). */
+size_t tr_ws_tls_pending(struct tr_ws_tls *t);
+char *tr_ws_tls_take(struct tr_ws_tls *t, size_t *len);
+
+/* --------------------------------------------------------------- tests */
+
+/* The port a ws onramp listens on (0 before start). For tests that bind
+ * port 0 and need the ephemeral port the kernel chose. */
+uint16_t tr_ws_onramp_port(void *self);
+
+#endif
