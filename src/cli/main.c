@@ -1,4 +1,5 @@
 /* main.c - the `tremor` command: global flags and dispatch to subcommands. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,8 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 1;
     }
+    /* A peer that goes away must be an error on the write, not our death. */
+    signal(SIGPIPE, SIG_IGN);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
         printf("tremor %s\n", TR_VERSION);

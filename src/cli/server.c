@@ -134,6 +134,8 @@ int tr_cli_server(int argc, char **argv) {
     free(files);
     int code = 0;
     if (rc) {
+        const char *detail = s.w ? tr_world_error_detail(s.w) : NULL;
+        if (detail) fputs(detail, stderr);
         print_diag(&d, rc);
         code = 1;
         if (s.w) tr_world_stop(s.w, 0, NULL, NULL);

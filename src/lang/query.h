@@ -73,4 +73,22 @@ int tr_select_run(struct tr_select *s, const struct tr_lang_ctx *ctx, struct tr_
 int tr_select_tick(struct tr_select *s, const struct tr_lang_ctx *ctx, uint64_t now_ns,
                    tr_emit_fn emit, void *arg, struct tr_diag *d);
 
+/* --- extensions (error rendering, full error details) --- */
+#include "core/buf.h"
+#include "lang/errfmt.h"
+
+/* Like tr_query_compile, but fills err with what the renderer needs. */
+int tr_query_compile_ex(const char *path, const char *src, size_t len, struct tr_query **out,
+                        struct tr_lang_err *err);
+/* The same with options (module search path). */
+int tr_query_compile_opts(const char *path, const char *src, size_t len, const struct tr_lang_opts *opts,
+                          struct tr_query **out, struct tr_lang_err *err);
+/* Render an error of this query (compile error: use tr_lang_render on the
+ * source directly). */
+int tr_query_render(const struct tr_query *q, const struct tr_lang_err *e, struct tr_buf *out);
+/* The error of the last failed tr_select_run of s. */
+const struct tr_lang_err *tr_select_last_error(const struct tr_select *s);
+size_t tr_query_warning_count(const struct tr_query *q);
+int tr_query_render_warnings(const struct tr_query *q, struct tr_buf *out);
+
 #endif

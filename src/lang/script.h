@@ -9,8 +9,10 @@
 
 #include <stddef.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/value.h"
+#include "lang/errfmt.h"
 #include "lang/query.h"
 
 enum tr_script_outcome {
@@ -28,5 +30,23 @@ void tr_script_destroy(struct tr_script *s);
 int tr_script_run(struct tr_script *s, const struct tr_lang_ctx *ctx, tr_value *event,
                   tr_value *meta, tr_value *state, enum tr_script_outcome *outcome,
                   const char **port, struct tr_diag *d);
+
+/* Like tr_script_compile, but on failure fills err with everything the
+ * error renderer needs (tr_lang_render with the same src). err must be
+ * cleared by the caller with tr_lang_err_clear. */
+int tr_script_compile_ex(const char *path, const char *src, size_t len, struct tr_script **out,
+                         struct tr_lang_err *err);
+/* The same with options (module search path for `use` of module files). */
+int tr_script_compile_opts(const char *path, const char *src, size_t len, const struct tr_lang_opts *opts,
+                           struct tr_script **out, struct tr_lang_err *err);
+/* The error of the last failed tr_script_run (valid until the next run). */
+const struct tr_lang_err *tr_script_last_error(const struct tr_script *s);
+/* Render e (an error of this script) the way Tremor prints it. */
+int tr_script_render(const struct tr_script *s, const struct tr_lang_err *e, struct tr_buf *out);
+/* Compile-time warnings, rendered one after another separated by blank lines. */
+size_t tr_script_warning_count(const struct tr_script *s);
+int tr_script_render_warnings(const struct tr_script *s, struct tr_buf *out);
+/* Set the `args` record seen by the script (takes args). */
+void tr_script_set_args(struct tr_script *s, tr_value args);
 
 #endif

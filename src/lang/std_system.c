@@ -1,0 +1,55 @@
+/* std_system.c - tremor::system: facts about the running system.
+ *
+ * hostname, ingest_ns, instance, nanotime and version. None of them is pure
+ * (they must not be folded at compile time). The instance and ingest time
+ * come from the caller's tr_lang_ctx, never from globals.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lang/lang_int.h"
+
+#define TR_VERSION "0.11.12"
+
+static int hostname(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out) {
+    (void)c, (void)a, (void)n;
+    char buf[256];
+    if (gethostname(buf, sizeof buf) != 0) return tr_v_cstr("tremor_host.local", out);
+    buf[sizeof buf - 1] = 0;
+    return tr_v_cstr(buf, out);
+}
+
+static int ingest_ns(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out) {
+    (void)a, (void)n;
+    *out = tr_v_uint(c->ctx ? c->ctx->ingest_ns : 0);
+    return 0;
+}
+
+static int instance(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out) {
+    (void)a, (void)n;
+    return tr_v_cstr(c->ctx && c->ctx->instance ? c->ctx->instance : "tremor-script", out);
+}
+
+static int nanotime(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out) {
+    (void)c, (void)a, (void)n;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    *out = tr_v_uint((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    return 0;
+}
+
+static int version(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out) {
+    (void)c, (void)a, (void)n;
+    return tr_v_cstr(TR_VERSION, out);
+}
+
+const struct tr_fn tr_std_system[] = {
+    {"system", "hostname", 0, 0, 0, hostname},
+    {"system", "ingest_ns", 0, 0, 0, ingest_ns},
+    {"system", "instance", 0, 0, 0, instance},
+    {"system", "nanotime", 0, 0, 0, nanotime},
+    {"system", "version", 0, 0, 0, version},
+    {NULL, NULL, 0, 0, 0, NULL},
+};

@@ -1,0 +1,446 @@
+/* test_lang.c - lexer, parser, interpreter and query tests beyond the
+ * conformance data: the tutorial's select, error rendering, and hostile
+ * inputs (deep nesting, huge sources) that must fail cleanly. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec/json.h"
+#include "core/alloc.h"
+#include "core/event.h"
+#include "lang/lex.h"
+#include "lang/query.h"
+#include "lang/script.h"
+
+/* --- helpers --- */
+
+static tr_value json(const char *s) {
+    tr_value v;
+    assert_int_equal(0, tr_json_decode(s, strlen(s), &v, NULL));
+    return v;
+}
+
+static char *encode(const tr_value *v) {
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(0, tr_json_encode(v, &b));
+    return tr_buf_steal(&b, NULL);
+}
+
+/* Run a script on one JSON event; returns the output JSON (or "DROP"). */
+static char *run_script(const char *src, const char *in) {
+    struct tr_script *s;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    int rc = tr_script_compile("t.tremor", src, strlen(src), &s, &d);
+    if (rc) fail_msg("compile failed: %s (%d:%d)", d.msg, d.line, d.col);
+    tr_value ev = json(in), meta, state = tr_v_null();
+    tr_v_rec(0, &meta);
+    enum tr_script_outcome oc;
+    const char *port;
+    struct tr_lang_ctx ctx = {.instance = "tremor", .ingest_ns = 0};
+    rc = tr_script_run(s, &ctx, &ev, &meta, &state, &oc, &port, &d);
+    char *out;
+    if (rc) out = tr_strdup("ERROR");
+    else if (oc == TR_SCRIPT_DROP) out = tr_strdup("DROP");
+    else out = encode(&ev);
+    tr_value_unref(ev);
+    tr_value_unref(meta);
+    tr_value_unref(state);
+    tr_script_destroy(s);
+    return out;
+}
+
+static void expect_script(const char *src, const char *in, const char *want) {
+    char *got = run_script(src, in);
+    if (strcmp(got, want) != 0) fail_msg("script %s\n  expected %s\n  actual   %s", src, want, got);
+    tr_free(got);
+}
+
+/* Render the compile error of src. */
+static char *compile_error(const char *src) {
+    struct tr_script *s = NULL;
+    struct tr_lang_err err;
+    memset(&err, 0, sizeof err);
+    int rc = tr_script_compile_ex("t.tremor", src, strlen(src), &s, &err);
+    assert_int_not_equal(0, rc);
+    assert_null(s);
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(0, tr_lang_render(src, strlen(src), &err, &b));
+    tr_lang_err_clear(&err);
+    return tr_buf_steal(&b, NULL);
+}
+
+/* --- lexer --- */
+
+static void lex_tokens(void **st) {
+    (void)st;
+    const char *src = "let a = -42 + 3.5; # note\n\"s\\n\" => %{";
+    struct tr_toks t;
+    assert_int_equal(0, tr_lex_all(src, strlen(src), &t));
+    int want[] = {TK_LET, TK_WS, TK_IDENT, TK_WS, TK_EQ, TK_WS, TK_INT, TK_WS, TK_ADD, TK_WS,
+                  TK_FLOAT, TK_SEMI, TK_WS, TK_COMMENT, TK_NL, TK_DQUOTE, TK_STR, TK_DQUOTE,
+                  TK_WS, TK_EQARROW, TK_WS, TK_LPATBRACE, TK_EOF};
+    assert_int_equal(sizeof want / sizeof want[0], t.n);
+    for (size_t i = 0; i < t.n; i++) assert_int_equal(want[i], t.v[i].kind);
+    assert_int_equal(-42, t.v[6].ival);
+    assert_string_equal("s\n", t.v[16].sval->data);
+    assert_int_equal(2, t.v[15].sp.s.line);
+    assert_int_equal(1, t.v[15].sp.s.col);
+    tr_lex_free(&t);
+}
+
+static void lex_unterminated_string(void **st) {
+    (void)st;
+    const char *src = "let a = \"abc\nnext";
+    struct tr_toks t;
+    assert_int_equal(TR_EPARSE, tr_lex_all(src, strlen(src), &t));
+    assert_true(t.err.set);
+    assert_int_equal(1, t.err.inner.s.line);
+    assert_int_equal(9, t.err.inner.s.col);
+    assert_int_equal(TK_EOF, t.v[t.n - 1].kind);
+    tr_lex_free(&t);
+}
+
+static void lex_huge_input(void **st) {
+    (void)st;
+    size_t n = 4u << 20;
+    char *src = malloc(n);
+    assert_non_null(src);
+    for (size_t i = 0; i < n; i++) src[i] = (i % 2) ? ' ' : '1';
+    struct tr_toks t;
+    assert_int_equal(0, tr_lex_all(src, n, &t));
+    assert_int_equal(n + 1, t.n);
+    tr_lex_free(&t);
+    free(src);
+}
+
+/* --- parser and compiler errors --- */
+
+static void parse_error_has_caret(void **st) {
+    (void)st;
+    /* the exact text Tremor 0.11 prints for this input (its lexer_ngt case) */
+    char *txt = compile_error("!>=\n");
+    const char *want =
+        "Error: \n"
+        "    1 | !>=\n"
+        "      |  ^^ Found the token `>=` but expected one of `!`, `\\``, `$`, `(`, `<<`, "
+        "`<ident>`, `[`, `absent`, `args`, `bool`, `event`, `float`, `group`, `heredoc_start`, "
+        "`int`, `merge`, `nil`, `not`, `patch`, `present`, `recur`, `state`, `window`, `{`\n"
+        "      |     NOTE: Did you mean to use `!`?\n";
+    if (strncmp(txt, want, strlen(want)) != 0) fail_msg("expected\n%s\nactual\n%s", want, txt);
+    tr_free(txt);
+    /* a statement in the middle of a file: the lines around it and a caret */
+    txt = compile_error("let a = 1;\nlet b = ;\nlet c = 2;\n");
+    assert_non_null(strstr(txt, "    1 | let a = 1;\n    2 | let b = ;\n      |         ^ Found the token `;`"));
+    assert_non_null(strstr(txt, "    3 | let c = 2;\n"));
+    tr_free(txt);
+}
+
+static void deep_nesting_is_an_error(void **st) {
+    (void)st;
+    size_t depth = 100000;
+    char *src = malloc(depth * 2 + 2);
+    assert_non_null(src);
+    for (size_t i = 0; i < depth; i++) src[i] = '[';
+    for (size_t i = 0; i < depth; i++) src[depth + i] = ']';
+    src[2 * depth] = 0;
+    struct tr_script *s = NULL;
+    struct tr_diag d;
+    int rc = tr_script_compile("deep.tremor", src, strlen(src), &s, &d);
+    assert_int_not_equal(0, rc);
+    assert_null(s);
+    assert_non_null(strstr(d.msg, "nested too deeply"));
+    /* also through parentheses, unary operators and `or` chains */
+    for (size_t i = 0; i < depth; i++) src[i] = '(';
+    for (size_t i = 0; i < depth; i++) src[depth + i] = ')';
+    assert_int_not_equal(0, tr_script_compile("deep.tremor", src, strlen(src), &s, &d));
+    for (size_t i = 0; i < 2 * depth; i++) src[i] = i % 2 ? ' ' : '-';
+    src[2 * depth - 1] = '1';
+    assert_int_not_equal(0, tr_script_compile("deep.tremor", src, strlen(src), &s, &d));
+    free(src);
+    size_t n = 20000;
+    char *chain = malloc(n * 7 + 8);
+    assert_non_null(chain);
+    chain[0] = 0;
+    char *p = chain;
+    for (size_t i = 0; i < n; i++) p += sprintf(p, "a or ");
+    strcpy(p, "a");
+    assert_int_not_equal(0, tr_script_compile("or.tremor", chain, strlen(chain), &s, &d));
+    free(chain);
+}
+
+static void long_flat_input_compiles(void **st) {
+    (void)st;
+    /* a wide but shallow expression: 100k additions, left-associative */
+    size_t n = 100000;
+    char *src = malloc(n * 4 + 4);
+    assert_non_null(src);
+    char *p = src;
+    for (size_t i = 0; i < n; i++) p += sprintf(p, "1 + ");
+    strcpy(p, "1");
+    struct tr_script *s;
+    struct tr_diag d;
+    int rc = tr_script_compile("wide.tremor", src, strlen(src), &s, &d);
+    /* either folded to a constant or refused as too deep: never a crash */
+    if (rc == 0) tr_script_destroy(s);
+    free(src);
+}
+
+static void const_fold_errors_at_compile_time(void **st) {
+    (void)st;
+    char *txt = compile_error("\"string\" + 1");
+    assert_string_equal("Error: \n    1 | \"string\" + 1\n      | ^^^^^^^^^^^^ The binary operation `+` "
+                        "is not defined for the type `string` and `integer`\n\n",
+                        txt);
+    tr_free(txt);
+}
+
+/* --- interpreter --- */
+
+static void arithmetic_and_types(void **st) {
+    (void)st;
+    expect_script("{\"a\": 1 + 2, \"b\": 7 / 2, \"c\": 7 % 4, \"d\": 1.5 * 2, \"e\": \"a\" + \"b\"}", "{}",
+                  "{\"a\":3,\"b\":3.5,\"c\":3,\"d\":3.0,\"e\":\"ab\"}");
+    expect_script("event.a.b[1]", "{\"a\":{\"b\":[1,2,3]}}", "2");
+    expect_script("event[1:3]", "[0,1,2,3]", "[1,2]");
+    expect_script("let x = 5; x * x", "null", "25");
+    expect_script("not (1 == 2) and true", "null", "true");
+    expect_script("drop", "1", "DROP");
+    expect_script("emit 42", "1", "42");
+    expect_script("let event.x = 1; emit", "{}", "{\"x\":1}");
+    expect_script("present event.a", "{\"a\":null}", "true");
+    expect_script("absent event.b", "{\"a\":null}", "true");
+    expect_script("event.nope", "{}", "ERROR");
+}
+
+static void match_patterns(void **st) {
+    (void)st;
+    const char *src =
+        "match event of\n"
+        "  case %{ a == 1 } => \"one\"\n"
+        "  case r = %{ present b } => r\n"
+        "  case %[ 1 ] => \"has one\"\n"
+        "  case %(1, _, ...) => \"tuple\"\n"
+        "  default => \"none\"\n"
+        "end";
+    expect_script(src, "{\"a\":1}", "\"one\"");
+    expect_script(src, "{\"b\":2,\"c\":3}", "{\"b\":2}");
+    expect_script(src, "[0,1]", "\"has one\"");
+    expect_script(src, "[2]", "\"none\"");
+}
+
+static void patch_and_merge(void **st) {
+    (void)st;
+    expect_script("patch event of insert \"b\" => 2, erase \"a\", upsert \"c\" => 3 end",
+                  "{\"a\":1}", "{\"b\":2,\"c\":3}");
+    expect_script("merge event of {\"a\": null, \"b\": {\"c\": 1}} end", "{\"a\":1,\"b\":{\"d\":2}}",
+                  "{\"b\":{\"d\":2,\"c\":1}}");
+    expect_script("use std::string; string::format(\"{}-{}\", 1, \"x\")", "null", "\"1-x\"");
+}
+
+
+static void functions_and_modules(void **st) {
+    (void)st;
+    expect_script("fn fib_(a, b, n) of\n"
+                  "  case (a, b, n) when n > 0 => recur(b, a + b, n - 1)\n"
+                  "  default => a\n"
+                  "end;\n"
+                  "fn fib(n) with fib_(0, 1, n) end;\n"
+                  "fib(event)",
+                  "30", "832040");
+    expect_script("mod m with const k = 40; fn add(a) with a + k end; end; m::add(event)", "2", "42");
+    expect_script("fn va(a, ...) with [a, args] end; va(1, 2, 3)", "null", "[1,[2,3]]");
+    /* a tail call that never ends is cut off, not a crash */
+    expect_script("fn loop(n) with recur(n + 1) end; loop(0)", "null", "ERROR");
+}
+
+
+/* --- the tutorial's query --- */
+
+struct sink {
+    int n;
+    char last[512];
+};
+
+static int collect(void *arg, const char *port, struct tr_event *ev) {
+    struct sink *s = arg;
+    assert_string_equal("out", port);
+    char *j = encode(&ev->value);
+    snprintf(s->last, sizeof s->last, "%s", j);
+    tr_free(j);
+    s->n++;
+    tr_event_fini(ev);
+    return 0;
+}
+
+static void tutorial_query(void **st) {
+    (void)st;
+    const char *src =
+        "#!config id = \"main\"\n"
+        "use tremor::system;\n"
+        "# enrich every event with the host name\n"
+        "define qos::wal operator on_disk_wal\n"
+        "with\n"
+        "  read_count = 20,\n"
+        "  max_elements = 1000,\n"
+        "  max_bytes = 10485760\n"
+        "end;\n"
+        "create operator on_disk_wal;\n"
+        "select patch event of insert hostname = system::hostname() end from in into on_disk_wal;\n"
+        "select event from on_disk_wal into out;\n";
+    struct tr_query *q;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    int rc = tr_query_compile("persistent.trickle", src, strlen(src), &q, &d);
+    if (rc) fail_msg("%s at %d:%d", d.msg, d.line, d.col);
+    assert_string_equal("main", tr_query_config_id(q));
+    assert_int_equal(3, tr_query_node_count(q));
+    const struct tr_qnode *op = tr_query_node(q, 0);
+    assert_int_equal(TR_QN_OPERATOR, op->kind);
+    assert_string_equal("qos::wal", op->op_kind);
+    assert_string_equal("on_disk_wal", op->id);
+    tr_value *rcnt = tr_rec_get_cstr(&op->params, "read_count");
+    assert_non_null(rcnt);
+    assert_int_equal(20, rcnt->as.i);
+    const struct tr_qnode *sel = tr_query_node(q, 1);
+    assert_int_equal(TR_QN_SELECT, sel->kind);
+    assert_string_equal("in", sel->from_node);
+    assert_string_equal("out", sel->from_port);
+    assert_string_equal("on_disk_wal", sel->into_node);
+    assert_string_equal("in", sel->into_port);
+
+    char host[256];
+    if (gethostname(host, sizeof host)) strcpy(host, "tremor_host.local");
+    host[255] = 0;
+    struct sink s = {0};
+    struct tr_event ev;
+    assert_int_equal(0, tr_event_init(&ev, json("{\"onramp\":\"metronome\",\"ingest_ns\":5,\"id\":0}"),
+                                      tr_v_null(), 5));
+    struct tr_lang_ctx ctx = {.instance = "tremor", .ingest_ns = 5};
+    assert_int_equal(0, tr_select_run(sel->select, &ctx, &ev, collect, &s, &d));
+    assert_int_equal(1, s.n);
+    char want[512];
+    snprintf(want, sizeof want, "{\"onramp\":\"metronome\",\"ingest_ns\":5,\"id\":0,\"hostname\":\"%s\"}", host);
+    assert_string_equal(want, s.last);
+    tr_query_destroy(q);
+}
+
+static void query_where_having(void **st) {
+    (void)st;
+    const char *src = "create stream s;\n"
+                      "select event from in where event.a > 1 into s having event.a < 5;\n"
+                      "select {\"v\": event.a, \"m\": $x} from s into out;\n";
+    struct tr_query *q;
+    struct tr_diag d;
+    assert_int_equal(0, tr_query_compile("q.trickle", src, strlen(src), &q, &d));
+    const struct tr_qnode *sel = tr_query_node(q, 1);
+    struct tr_lang_ctx ctx = {.instance = "tremor"};
+    struct sink s = {0};
+    int vals[] = {1, 2, 5};
+    for (int i = 0; i < 3; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "{\"a\":%d}", vals[i]);
+        struct tr_event ev;
+        tr_event_init(&ev, json(buf), tr_v_null(), 0);
+        assert_int_equal(0, tr_select_run(sel->select, &ctx, &ev, collect, &s, &d));
+    }
+    assert_int_equal(1, s.n);
+    assert_string_equal("{\"a\":2}", s.last);
+    const struct tr_qnode *sel2 = tr_query_node(q, 2);
+    struct tr_event ev;
+    tr_event_init(&ev, json("{\"a\":3}"), json("{\"x\":true}"), 0);
+    assert_int_equal(0, tr_select_run(sel2->select, &ctx, &ev, collect, &s, &d));
+    assert_string_equal("{\"v\":3,\"m\":true}", s.last);
+    tr_query_destroy(q);
+}
+
+static void query_errors(void **st) {
+    (void)st;
+    struct tr_query *q = NULL;
+    struct tr_lang_err err;
+    memset(&err, 0, sizeof err);
+    const char *src = "select event from nowhere into out;";
+    assert_int_not_equal(0, tr_query_compile_ex("q.trickle", src, strlen(src), &q, &err));
+    assert_string_equal("Stream used in `from` or `into` is not defined: nowhere", err.msg);
+    assert_int_equal(19, err.inner.s.col);
+    tr_lang_err_clear(&err);
+    src = "select a + b from in into out;";
+    assert_int_not_equal(0, tr_query_compile_ex("q.trickle", src, strlen(src), &q, &err));
+    assert_string_equal("Local variables are not allowed here", err.msg);
+    tr_lang_err_clear(&err);
+    src = "select event from in into out\n";
+    struct tr_diag d;
+    assert_int_equal(0, tr_query_compile("q.trickle", src, strlen(src), &q, &d));
+    tr_query_destroy(q);
+    src = "select event frm in into out;";
+    assert_int_equal(TR_EPARSE, tr_query_compile("q.trickle", src, strlen(src), &q, &d));
+    assert_int_equal(1, d.line);
+    assert_int_equal(14, d.col);
+}
+
+static void windowed_select(void **st) {
+    (void)st;
+    const char *src = "define tumbling window two with size = 2 end;\n"
+                      "select {\"g\": group[0], \"n\": aggr::stats::count(), \"s\": aggr::stats::sum(event.v),\n"
+                      "        \"all\": aggr::win::collect_flattened(event.v)}\n"
+                      "from in[two] group by set(event.g) into out;\n";
+    struct tr_query *q;
+    struct tr_diag d;
+    int rc = tr_query_compile("w.trickle", src, strlen(src), &q, &d);
+    if (rc) fail_msg("%s at %d:%d", d.msg, d.line, d.col);
+    const struct tr_qnode *sel = tr_query_node(q, 0);
+    struct tr_lang_ctx ctx = {.instance = "tremor"};
+    struct sink s = {0};
+    const char *in[] = {"{\"g\":\"a\",\"v\":1}", "{\"g\":\"b\",\"v\":10}", "{\"g\":\"a\",\"v\":2}",
+                        "{\"g\":\"b\",\"v\":20}"};
+    const char *want[] = {NULL, NULL, "{\"g\":\"a\",\"n\":2,\"s\":3.0,\"all\":[1,2]}",
+                          "{\"g\":\"b\",\"n\":2,\"s\":30.0,\"all\":[10,20]}"};
+    for (int i = 0; i < 4; i++) {
+        struct tr_event ev;
+        tr_event_init(&ev, json(in[i]), tr_v_null(), (uint64_t)i);
+        int before = s.n;
+        assert_int_equal(0, tr_select_run(sel->select, &ctx, &ev, collect, &s, &d));
+        if (want[i]) {
+            assert_int_equal(before + 1, s.n);
+            assert_string_equal(want[i], s.last);
+        } else {
+            assert_int_equal(before, s.n);
+        }
+    }
+    tr_query_destroy(q);
+    /* event outside an aggregate in a windowed select is refused at compile time */
+    src = "define tumbling window two with size = 2 end;\n"
+          "select event.x from in[two] into out;\n";
+    assert_int_not_equal(0, tr_query_compile("w.trickle", src, strlen(src), &q, &d));
+    assert_non_null(strstr(d.msg, "References to `event` or `$` are not allowed"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(lex_tokens),
+        cmocka_unit_test(lex_unterminated_string),
+        cmocka_unit_test(lex_huge_input),
+        cmocka_unit_test(parse_error_has_caret),
+        cmocka_unit_test(deep_nesting_is_an_error),
+        cmocka_unit_test(long_flat_input_compiles),
+        cmocka_unit_test(const_fold_errors_at_compile_time),
+        cmocka_unit_test(arithmetic_and_types),
+        cmocka_unit_test(match_patterns),
+        cmocka_unit_test(patch_and_merge),
+        cmocka_unit_test(functions_and_modules),
+        cmocka_unit_test(tutorial_query),
+        cmocka_unit_test(query_where_having),
+        cmocka_unit_test(query_errors),
+        cmocka_unit_test(windowed_select),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
