@@ -57,6 +57,7 @@ struct walop {
     int full;                    /* we triggered upstream */
     int quiesced;
     int reading;                 /* inside a read pass (re-entrancy guard) */
+    int failed_in_pass;          /* a fail arrived during this pass: stop it */
     int failed_logged;
     struct tr_event *held;       /* FIFO ring of events waiting for room */
     size_t held_head, held_n, held_cap;
@@ -272,7 +273,11 @@ static int hold(struct walop *w, struct tr_event *ev) {
 static void read_pass(struct walop *w) {
     if (w->broken || w->quiesced || w->reading) return;
     w->reading = 1;
-    for (uint64_t n = 0; n < w->read_count && !w->broken && !w->quiesced; n++) {
+    w->failed_in_pass = 0;
+    /* A fail during the pass (the sink refused at once) ends it: resending
+     * right away would only be refused again; the tick or a restore retries. */
+    for (uint64_t n = 0; n < w->read_count && !w->broken && !w->quiesced && !w->failed_in_pass;
+         n++) {
         if (in_flight_full(w)) break;
         struct tr_wal_record r;
         int rc = tr_wal_read(w->wal, &r);
@@ -303,6 +308,13 @@ static void read_pass(struct walop *w) {
         tr_op_emit(w->host, "out", &ev);
     }
     w->reading = 0;
+    if (tr_log_enabled(TR_LOG_DEBUG)) {
+        struct tr_wal_stats st;
+        tr_wal_stats(w->wal, &st);
+        TR_DEBUG("qos::wal", "%s: read pass: frontier %llu read %llu durable %llu next %llu",
+                 w->id, (unsigned long long)st.frontier, (unsigned long long)st.read_seq,
+                 (unsigned long long)st.durable_seq, (unsigned long long)st.next_seq);
+    }
 }
 
 /* Everything that may have changed: durability, room, window. */
@@ -535,7 +547,8 @@ static void wal_tick(void *self, uint64_t now_ns) {
     (void)now_ns;
     struct walop *w = self;
     progress(w);
-    if (over_limits(w) || w->held_n) set_full(w, 1);
+    /* under drop_newest a full log refuses and counts; it never pauses upstream */
+    if (!w->drop_newest && (over_limits(w) || w->held_n)) set_full(w, 1);
 }
 
 static void ack_range(struct walop *w, uint64_t lo, uint64_t hi) {
@@ -548,7 +561,13 @@ static void ack_range(struct walop *w, uint64_t lo, uint64_t hi) {
 
 static void wal_contraflow(void *self, struct tr_insight *in) {
     struct walop *w = self;
-    uint64_t lo, hi;
+    uint64_t lo = 0, hi = 0;
+    if (tr_log_enabled(TR_LOG_DEBUG)) {
+        tr_ids_min_for(&in->ids, w->uid, &lo);
+        tr_ids_max_for(&in->ids, w->uid, &hi);
+        TR_DEBUG("qos::wal", "%s: %s %llu..%llu", w->id, tr_cb_name(in->cb),
+                 (unsigned long long)lo, (unsigned long long)hi);
+    }
     switch (in->cb) {
     case TR_CB_TRIGGER:
         w->broken = 1;
@@ -568,6 +587,7 @@ static void wal_contraflow(void *self, struct tr_insight *in) {
         return;
     case TR_CB_FAIL:
         if (tr_ids_min_for(&in->ids, w->uid, &lo) != 0) return;
+        w->failed_in_pass = 1;
         if (tr_wal_rewind(w->wal, lo) != 0)
             TR_DEBUG("qos::wal", "%s: fail for record %llu that is not out", w->id,
                      (unsigned long long)lo);

@@ -27,6 +27,8 @@
 #include "core/buf.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "lang/errfmt.h"
+#include "lang/query.h"
 #include "pipeline/pipeline.h"
 
 #define TICK_MS 100
@@ -130,6 +132,7 @@ struct tr_world {
     size_t closing_count;
     void (*stop_done)(void *);
     void *stop_arg;
+    struct tr_buf detail;            /* rendered source excerpt of the last error */
 };
 
 static const struct tr_cfg_artefact *on_art(const struct onramp_inst *o) {
@@ -280,6 +283,8 @@ static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
         return;
     }
     struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
+    TR_DEBUG("offramp", "%s/%s: token %llu %s", off_art(o)->id, o->instance,
+             (unsigned long long)token, tr_cb_name(cb));
     pe->used = 0;
     o->in_flight--;
     send_insight(pe->pi, cb, &pe->ids);
@@ -347,6 +352,8 @@ static void offramp_in(void *arg, struct tr_event *ev) {
         pe->pi = l->pi;
         pe->used = 1;
         o->in_flight++;
+        TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
+                 (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
     }
     o->ops->send(o->self, &m);
     tr_event_fini(ev);
@@ -410,6 +417,7 @@ int tr_world_create(const struct tr_world_opts *o, struct tr_world **out) {
     w->next_onramp_uid = 1;
     w->next_offramp_uid = OFFRAMP_UID_BASE + 1;
     tr_config_init(&w->cfg);
+    tr_buf_init(&w->detail);
     if (!w->instance || !w->data_dir) {
         tr_world_destroy(w);
         return -ENOMEM;
@@ -436,10 +444,16 @@ int tr_world_load_query(struct tr_world *w, const char *path, struct tr_diag *d)
     char *src = read_file(path, MAX_QUERY_BYTES, &len, d);
     if (!src) return d && d->msg[0] ? TR_EINVAL_CFG : -ENOMEM;
     struct tr_query *q = NULL;
-    int rc = tr_query_compile(path, src, len, &q, d);
+    struct tr_lang_err err;
+    memset(&err, 0, sizeof err);
+    int rc = tr_query_compile_ex(path, src, len, &q, &err);
     if (rc) {
+        tr_lang_err_to_diag(&err, path, d);
+        tr_buf_reset(&w->detail);
+        if (err.set && tr_lang_render(src, len, &err, &w->detail) != 0) tr_buf_reset(&w->detail);
+        tr_lang_err_clear(&err);
         tr_free(src);
-        return rc;
+        return rc == -ENOMEM ? rc : TR_EPARSE;
     }
     const char *cid = tr_query_config_id(q);
     char *id = cid ? tr_strdup(cid) : file_stem(path);
@@ -950,6 +964,10 @@ void tr_world_stop(struct tr_world *w, unsigned drain_ms, void (*done)(void *), 
     stop_step(w);
 }
 
+const char *tr_world_error_detail(const struct tr_world *w) {
+    return w->detail.len ? w->detail.data : NULL;
+}
+
 void tr_world_destroy(struct tr_world *w) {
     if (!w) return;
     for (size_t i = 0; i < w->nonramps; i++) {
@@ -987,6 +1005,7 @@ void tr_world_destroy(struct tr_world *w) {
     tr_free(w->onramps);
     tr_free(w->offramps);
     tr_config_fini(&w->cfg);
+    tr_buf_fini(&w->detail);
     tr_free(w->instance);
     tr_free(w->data_dir);
     tr_free(w);

@@ -39,6 +39,9 @@ int tr_world_start(struct tr_world *w, struct tr_diag *d);
  * to drain_ms to be acknowledged, then offramps and pipelines close. done is
  * called once every handle is closed. */
 void tr_world_stop(struct tr_world *w, unsigned drain_ms, void (*done)(void *), void *arg);
+/* The source excerpt (numbered lines, carets, hints) of the last load error
+ * when there is one to show, else NULL. Valid until the next load call. */
+const char *tr_world_error_detail(const struct tr_world *w);
 /* Free a world that was never started or has stopped. */
 void tr_world_destroy(struct tr_world *w);
 

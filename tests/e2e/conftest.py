@@ -26,15 +26,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_until(cond, timeout=20.0, what="condition"):
-    """Poll cond() until true; fail the test after timeout seconds."""
+def wait_until(cond, timeout=20.0, what="condition", detail=None):
+    """Poll cond() until true; fail the test after timeout seconds (with
+    detail(), e.g. a process's log, in the message)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = cond()
         if v:
             return v
         time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
+    raise AssertionError("timed out waiting for " + what + ("\n" + detail() if detail else ""))
 
 
 class WsServer:

@@ -1,0 +1,279 @@
+/* reader.c - the read cursor: durable records in order, damage skipped and counted.
+ *
+ * Positions are log positions (G): file offsets with the segment headers left
+ * out, counted from the oldest segment present at open, so one number orders
+ * every byte of the log. The reader never reads past the durable end the sync
+ * thread published, verifies every frame's CRCs, and serves frames from a
+ * block-sized window (segment.c), so a read is one pread per block at most.
+ * A damaged region is skipped by resynchronising on the next valid frame; the
+ * records it held are counted once, quarantined, and treated as acknowledged.
+ */
+#include "wal/wal_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "core/log.h"
+
+long tr_wal_seg_lookup(struct tr_wal *w, uint64_t pos) {
+    long lo = 0, hi = (long)w->nsegs - 1, ans = -1;
+    while (lo <= hi) {   /* last segment with g0 <= pos: empty ones are stepped over */
+        long mid = lo + (hi - lo) / 2;
+        if (w->segs[mid]->g0 <= pos) {
+            ans = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return ans;
+}
+
+void tr_wal_reader_drop(struct tr_wal *w) {
+    if (w->rseg && w->rscan.fd >= 0) w->io->close(w->io->ctx, w->rscan.fd);
+    w->rseg = NULL;
+    tr_wal_scan_reset(&w->rscan, -1, 0);
+}
+
+/* Bytes of seg the reader may see: the whole file once sealed, else (and in
+ * any case) no further than the durable end. */
+static uint64_t readable_limit(struct tr_wal *w, struct tr_wal_seg *s, int *complete) {
+    uint64_t dl = w->durable_g >= s->g0 ? w->durable_g - s->g0 + TR_WAL_SEG_HDR : TR_WAL_SEG_HDR;
+    *complete = 0;
+    if (s == w->active) return dl;
+    if (s->size <= dl) {
+        *complete = 1;
+        return s->size;
+    }
+    return dl;
+}
+
+static int use_seg(struct tr_wal *w, struct tr_wal_seg *s, uint64_t limit) {
+    if (w->rseg != s) {
+        tr_wal_reader_drop(w);
+        w->rseg = s;
+        int fd = s->gone ? -ENOENT : w->io->open(w->io->ctx, s->path, O_RDONLY, 0);
+        if (fd == -ENOENT) {
+            if (!s->gone) TR_WARN("wal", "%s: segment missing, its records are lost", s->path);
+            s->gone = 1;
+            fd = -1;
+        } else if (fd < 0) {
+            w->rseg = NULL;
+            return fd;
+        }
+        tr_wal_scan_reset(&w->rscan, fd, limit);
+    }
+    w->rscan.limit = s->gone ? TR_WAL_SEG_HDR : limit;
+    return 0;
+}
+
+/* Count a damaged region once (recovery may have counted it already). */
+static void damaged(struct tr_wal *w, struct tr_wal_seg *s, uint64_t off, uint64_t end) {
+    if (end <= off || off < s->checked_off) return;
+    w->corrupt_bytes += end - off;
+    s->checked_off = end;
+    TR_WARN("wal", "%s: %" PRIu64 " damaged bytes at offset %" PRIu64 " skipped", s->path,
+            end - off, off);
+    tr_wal_quarantine(w, s, off, end - off);
+}
+
+enum { NR_RECORD, NR_NONE };
+struct step {
+    int kind;
+    uint64_t rpos, npos;          /* record's position, position after it */
+    struct tr_wal_frame f;
+};
+
+/* From pos, find the first record numbered >= expect, stepping over markers,
+ * stale frames and damage. NR_NONE: nothing more is readable (npos = where
+ * the reader stands). */
+static int next_record(struct tr_wal *w, uint64_t pos, uint64_t expect, struct step *st) {
+    for (;;) {
+        long ix = tr_wal_seg_lookup(w, pos);
+        if (ix < 0 && w->nsegs && pos < w->segs[0]->g0) {
+            /* Before the oldest segment: the bytes were reclaimed, which
+             * means they held only acknowledged records and markers (the
+             * horizon may point at a marker appended after the last record
+             * it read). */
+            pos = w->segs[0]->g0;
+            continue;
+        }
+        if (ix < 0) {
+            st->kind = NR_NONE;
+            st->npos = pos;
+            return 0;
+        }
+        struct tr_wal_seg *s = w->segs[ix];
+        int complete;
+        uint64_t limit = readable_limit(w, s, &complete);
+        int rc = use_seg(w, s, limit);
+        if (rc < 0) return rc;
+        uint64_t off = pos - s->g0 + TR_WAL_SEG_HDR;
+        int r = tr_wal_scan_frame(&w->rscan, off, &st->f);
+        if (r < 0) return r;
+        if (r == TR_WAL_F_OK) {
+            if (off + st->f.size > s->checked_off && off >= s->checked_off) s->checked_off = off + st->f.size;
+            if (st->f.marker || st->f.seq < expect) {
+                pos += st->f.size;
+                continue;
+            }
+            st->kind = NR_RECORD;
+            st->rpos = pos;
+            st->npos = pos + st->f.size;
+            return 0;
+        }
+        if (r == TR_WAL_F_END) {
+            if ((complete || s->gone) && (size_t)ix + 1 < w->nsegs) {
+                pos = w->segs[ix + 1]->g0;
+                continue;
+            }
+            st->kind = NR_NONE;
+            st->npos = pos;
+            return 0;
+        }
+        if (r == TR_WAL_F_BADPAYLOAD) {
+            /* The header is sound, so its length can be trusted to step over. */
+            damaged(w, s, off, off + st->f.size);
+            pos += st->f.size;
+            continue;
+        }
+        uint64_t q;
+        rc = tr_wal_scan_resync(&w->rscan, off, expect, &q);
+        if (rc < 0) return rc;
+        damaged(w, s, off, q);
+        pos += q - off;
+    }
+}
+
+int tr_wal_read(struct tr_wal *w, struct tr_wal_record *rec) {
+    if (!w || !rec) return -EINVAL;
+    memset(rec, 0, sizeof *rec);
+    for (;;) {
+        if (w->cur <= w->frontier) w->cur = w->frontier + 1;
+        uint64_t c = w->cur;
+        if (c > w->durable_seq) {
+            tr_wal_pump(w);
+            if (c > w->durable_seq) return -EAGAIN;
+        }
+        uint64_t h = w->frontier + w->ring.n;
+        uint64_t pos;
+        if (c <= h) {
+            uint64_t e = *tr_wal_ring_at(&w->ring, (size_t)(c - w->frontier - 1));
+            if (e & TR_WAL_RING_ACKED) {
+                w->cur = c + 1;
+                continue;
+            }
+            pos = e;
+        } else {
+            pos = w->hpos;
+        }
+        struct step st;
+        int rc = next_record(w, pos, c, &st);
+        if (rc < 0) return rc;
+        uint64_t lost_to = st.kind == NR_RECORD ? st.f.seq - 1 : w->durable_seq;
+        if (c > h) {
+            /* New ground: remember where each record is; lost ones are acked. */
+            uint64_t lpos = st.kind == NR_RECORD ? st.rpos : st.npos;
+            size_t pushed = 0;
+            for (uint64_t s = c; s <= lost_to; s++, pushed++) {
+                rc = tr_wal_ring_push(&w->ring, lpos | TR_WAL_RING_ACKED);
+                if (rc < 0) break;
+            }
+            if (rc == 0 && st.kind == NR_RECORD) rc = tr_wal_ring_push(&w->ring, st.rpos);
+            if (rc < 0) {   /* undo, so the state is as before the call */
+                for (; pushed > 0; pushed--) {
+                    w->ring.n--;
+                    w->ring.nacked--;
+                }
+                return rc;
+            }
+            if (lost_to >= c) {
+                w->corrupt_records += lost_to - c + 1;
+                TR_WARN("wal", "records %" PRIu64 "..%" PRIu64 " lost to damage, skipped", c, lost_to);
+            }
+            w->hpos = st.npos;
+        } else {
+            /* Replay over ground seen before: something that read fine then
+             * does not now (damaged since) - it is lost now. */
+            for (uint64_t s = c; s <= lost_to && s <= h; s++) {
+                uint64_t *e = tr_wal_ring_at(&w->ring, (size_t)(s - w->frontier - 1));
+                if (!(*e & TR_WAL_RING_ACKED)) {
+                    *e |= TR_WAL_RING_ACKED;
+                    w->ring.nacked++;
+                    w->corrupt_records++;
+                }
+            }
+            if (st.kind == NR_RECORD &&
+                (st.f.seq > h ||
+                 (*tr_wal_ring_at(&w->ring, (size_t)(st.f.seq - w->frontier - 1)) & TR_WAL_RING_ACKED))) {
+                /* past the horizon (read it from there) or already acknowledged */
+                w->cur = st.f.seq > h ? h + 1 : st.f.seq + 1;
+                tr_wal_frontier_advance(w);
+                continue;
+            }
+        }
+        if (st.kind == NR_NONE) {
+            w->cur = c > h ? lost_to + 1 : h + 1;
+            tr_wal_frontier_advance(w);
+            continue;
+        }
+        rec->seq = st.f.seq;
+        rec->data = st.f.payload;
+        rec->len = st.f.len;
+        w->cur = st.f.seq + 1;
+        tr_wal_frontier_advance(w);
+        return 0;
+    }
+}
+
+int tr_wal_rewind(struct tr_wal *w, uint64_t seq) {
+    if (!w) return -EINVAL;
+    if (seq <= w->frontier) {
+        w->cur = w->frontier + 1;
+        return 0;
+    }
+    uint64_t cur = w->cur > w->frontier ? w->cur : w->frontier + 1;
+    if (seq > cur) return -EINVAL;   /* the cursor never skips forward */
+    w->cur = seq;
+    return 0;
+}
+
+int tr_wal_reader_locate(struct tr_wal *w, uint64_t seq, uint64_t hint_seg, uint64_t hint_off,
+                         uint64_t *pos) {
+    long ix = (long)w->nsegs - 1;
+    while (ix >= 0 && w->segs[ix]->first_seq > seq) ix--;
+    if (ix < 0) {
+        *pos = w->nsegs ? w->segs[0]->g0 : w->end_g;
+        return 0;
+    }
+    struct tr_wal_seg *s = w->segs[ix];
+    int complete;
+    int rc = use_seg(w, s, readable_limit(w, s, &complete));
+    if (rc < 0) return rc;
+    struct tr_wal_frame f;
+    if (hint_seg == s->first_seq && hint_off >= TR_WAL_SEG_HDR && hint_off < s->size &&
+        tr_wal_scan_frame(&w->rscan, hint_off, &f) == TR_WAL_F_OK && !f.marker && f.seq == seq) {
+        *pos = s->g0 + hint_off - TR_WAL_SEG_HDR;
+        return 0;
+    }
+    /* No usable hint: walk the headers of this one segment. */
+    uint64_t off = TR_WAL_SEG_HDR;
+    for (;;) {
+        int r = tr_wal_scan_frame(&w->rscan, off, &f);
+        if (r < 0) return r;
+        if (r == TR_WAL_F_END) break;
+        if (r == TR_WAL_F_OK || r == TR_WAL_F_BADPAYLOAD) {
+            if (!f.marker && f.seq >= seq) break;
+            off += f.size;
+            continue;
+        }
+        uint64_t q;
+        rc = tr_wal_scan_resync(&w->rscan, off, seq, &q);
+        if (rc < 0) return rc;
+        off = q;
+    }
+    *pos = s->g0 + off - TR_WAL_SEG_HDR;
+    return 0;
+}

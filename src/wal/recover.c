@@ -1,0 +1,329 @@
+/* recover.c - open-time recovery: from whatever is on disk to a running WAL.
+ *
+ * Whatever is on disk, open either succeeds and counts what it dropped, or
+ * (a file not ours, an unknown version) fails naming the file. The log is the
+ * truth and the checkpoint a hint. Cost: a header read per segment, the
+ * checkpoint, a scan of the last segment, at most a walk of the first one's
+ * acknowledged prefix; never the backlog into memory. Damage in older
+ * segments is found lazily by the reader (reader.c).
+ */
+#include "wal/wal_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int has_suffix(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+static int list_dir(struct tr_wal *w, uint64_t **seqs, size_t *nseq, struct tr_diag *d) {
+    size_t cap = 0;
+    int rc = 0;
+    DIR *dp = opendir(w->dir);
+    if (!dp) return tr_diag_set(d, -errno, w->dir, 0, 0, "cannot list WAL directory: %s", strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        const char *nm = de->d_name;
+        uint64_t seq;
+        if (tr_wal_seg_name_parse(nm, &seq)) {
+            rc = tr_grow((void **)seqs, &cap, *nseq + 1, sizeof **seqs);
+            if (rc) break;
+            (*seqs)[(*nseq)++] = seq;
+        } else if (has_suffix(nm, ".tmp")) {
+            /* left by an interrupted checkpoint creation: never data */
+            size_t n = strlen(w->dir) + strlen(nm) + 2;
+            char *p = tr_malloc(n);
+            if (!p) {
+                rc = -ENOMEM;
+                break;
+            }
+            snprintf(p, n, "%s/%s", w->dir, nm);
+            TR_INFO("wal", "%s: removing stray temporary file", p);
+            w->io->unlink(w->io->ctx, p);
+            tr_free(p);
+        } else if (strcmp(nm, ".") && strcmp(nm, "..") && strcmp(nm, "checkpoint") &&
+                   strcmp(nm, "quarantine")) {
+            TR_INFO("wal", "%s/%s: not a WAL file, ignored", w->dir, nm);
+        }
+    }
+    closedir(dp);
+    if (!rc && *nseq > 1) qsort(*seqs, *nseq, sizeof **seqs, cmp_u64);
+    return rc;
+}
+
+/* Open each segment just to check its header and learn its size. */
+static int load_segments(struct tr_wal *w, const uint64_t *seqs, size_t nseq, struct tr_diag *d) {
+    const struct tr_wal_io *io = w->io;
+    for (size_t i = 0; i < nseq; i++) {
+        int rc = tr_grow((void **)&w->segs, &w->segcap, w->nsegs + 1, sizeof *w->segs);
+        if (rc) return rc;
+        struct tr_wal_seg *s = tr_wal_seg_new(w->dir, seqs[i]);
+        if (!s) return -ENOMEM;
+        int fd = io->open(io->ctx, s->path, O_RDONLY, 0);
+        if (fd == -ENOENT) {
+            tr_wal_seg_free(s);
+            continue;
+        }
+        if (fd < 0) {
+            rc = tr_diag_set(d, fd, s->path, 0, 0, "cannot open segment: %s", tr_strerror(fd));
+            tr_wal_seg_free(s);
+            return rc;
+        }
+        unsigned char hdr[TR_WAL_SEG_HDR];
+        uint64_t size = 0, first = 0;
+        uint32_t version = 0;
+        rc = io->fsize(io->ctx, fd, &size);
+        ssize_t got = rc ? 0 : tr_wal_pread_full(io, fd, hdr, sizeof hdr, 0);
+        io->close(io->ctx, fd);
+        if (!rc && got < 0) rc = (int)got;
+        if (rc) {
+            rc = tr_diag_set(d, rc, s->path, 0, 0, "cannot read segment: %s", tr_strerror(rc));
+            tr_wal_seg_free(s);
+            return rc;
+        }
+        int h = tr_wal_seghdr_decode(hdr, (size_t)got, &first, &version);
+        if (h == TR_ECORRUPT) {
+            rc = tr_diag_set(d, TR_ECORRUPT, s->path, 0, 0,
+                             "not a tremor WAL segment (bad magic); move it out of %s", w->dir);
+            tr_wal_seg_free(s);
+            return rc;
+        }
+        if (h == TR_EUNSUPPORTED) {
+            rc = tr_diag_set(d, TR_EUNSUPPORTED, s->path, 0, 0,
+                             "WAL format version %u is not supported (this build reads %u); "
+                             "open it with the tremor that wrote it",
+                             version, TR_WAL_VERSION);
+            tr_wal_seg_free(s);
+            return rc;
+        }
+        if (h == TR_WAL_HDR_DAMAGED && size >= TR_WAL_SEG_HDR)
+            TR_WARN("wal", "%s: segment header damaged, trusting the file name", s->path);
+        else if (h == TR_WAL_HDR_OK && first != s->first_seq)
+            TR_WARN("wal", "%s: header says first record %" PRIu64 ", trusting the file name", s->path,
+                    first);
+        s->size = size;
+        w->segs[w->nsegs++] = s;
+    }
+    return 0;
+}
+
+struct tail {
+    uint64_t last_seq;          /* last record found in the last segment (0 = none) */
+    uint64_t m_frontier, m_hint_seg, m_hint_off;   /* newest marker seen */
+};
+
+/* Scan segment t end to end: truncate a torn tail, skip (and count) damage. */
+static int scan_tail(struct tr_wal *w, struct tr_wal_seg *t, struct tail *tl, int *has_record,
+                     struct tr_diag *d) {
+    const struct tr_wal_io *io = w->io;
+    struct tr_wal_scan sc;
+    tr_wal_scan_init(&sc, io, w->cfg.max_record_bytes);
+    int rc = 0;
+    *has_record = 0;
+    int fd = io->open(io->ctx, t->path, O_RDWR, 0);
+    if (fd < 0) {
+        rc = tr_diag_set(d, fd, t->path, 0, 0, "cannot open segment: %s", tr_strerror(fd));
+        goto out;
+    }
+    tr_wal_scan_reset(&sc, fd, t->size);
+    uint64_t off = TR_WAL_SEG_HDR, valid_end = TR_WAL_SEG_HDR, last = 0;
+    for (;;) {
+        struct tr_wal_frame f;
+        int r = tr_wal_scan_frame(&sc, off, &f);
+        if (r < 0) {
+            rc = tr_diag_set(d, r, t->path, 0, 0, "cannot read segment: %s", tr_strerror(r));
+            goto out;
+        }
+        if (r == TR_WAL_F_END) break;
+        if (r == TR_WAL_F_OK) {
+            if (f.marker) {
+                if (f.m_frontier > tl->m_frontier) {
+                    tl->m_frontier = f.m_frontier;
+                    tl->m_hint_seg = f.m_hint_seg;
+                    tl->m_hint_off = f.m_hint_off;
+                }
+            } else if (f.seq > last) {
+                last = f.seq;
+                *has_record = 1;
+            }
+            off += f.size;
+            valid_end = off;
+            continue;
+        }
+        uint64_t q;
+        rc = tr_wal_scan_resync(&sc, off, last + 1, &q);
+        if (rc < 0) {
+            tr_diag_set(d, rc, t->path, 0, 0, "cannot read segment: %s", tr_strerror(rc));
+            goto out;
+        }
+        if (q >= t->size) break;   /* nothing valid after it: a torn tail */
+        TR_WARN("wal", "%s: %" PRIu64 " damaged bytes at offset %" PRIu64 " skipped", t->path, q - off, off);
+        w->corrupt_bytes += q - off;
+        tr_wal_quarantine(w, t, off, q - off);
+        off = q;
+    }
+    if (valid_end < t->size) {
+        uint64_t torn = t->size - valid_end;
+        TR_WARN("wal", "%s: torn tail of %" PRIu64 " bytes at offset %" PRIu64 " truncated", t->path, torn,
+                valid_end);
+        w->torn_bytes += torn;
+        rc = io->ftruncate(io->ctx, fd, valid_end);
+        if (!rc && w->cfg.sync != TR_WAL_SYNC_NONE) rc = io->fdatasync(io->ctx, fd);
+        if (rc) {
+            tr_diag_set(d, rc, t->path, 0, 0, "cannot truncate torn tail: %s", tr_strerror(rc));
+            goto out;
+        }
+        t->size = valid_end;
+    }
+    t->checked_off = t->size;   /* its damage is counted: the reader must not count it again */
+    if (*has_record) tl->last_seq = last;
+out:
+    if (fd >= 0) io->close(io->ctx, fd);
+    tr_wal_scan_fini(&sc);
+    return rc;
+}
+
+static int push(struct tr_wal_seg ***v, size_t *n, size_t *cap, struct tr_wal_seg *s) {
+    int rc = tr_grow((void **)v, cap, *n + 1, sizeof **v);
+    if (!rc) (*v)[(*n)++] = s;
+    return rc;
+}
+
+/* The rules:
+ *   - next number = max(last record found + 1, checkpoint's durable floor,
+ *     frontier + 1); frontier = max(checkpoint, newest marker found);
+ *   - a bad tail with nothing valid after it is a torn write: truncated and
+ *     counted; damage with valid frames after it is skipped and counted;
+ *   - a last segment with no record (torn at creation) is removed and the
+ *     one before it becomes the last;
+ *   - segments wholly acknowledged are removed after the checkpoint. */
+int tr_wal_recover(struct tr_wal *w, struct tr_diag *d) {
+    const struct tr_wal_io *io = w->io;
+    uint64_t *seqs = NULL;
+    size_t nseq = 0, nunl = 0, unlcap = 0;
+    struct tr_wal_seg **unl = NULL;   /* removed from the log, to unlink after the checkpoint */
+    struct tr_wal_ckpt ck;
+    struct tail tl = {0, 0, 0, 0};
+    int ck_valid = 0, rc;
+
+    rc = list_dir(w, &seqs, &nseq, d);
+    if (rc) goto out;
+    rc = tr_wal_ckpt_load(w, &ck, &ck_valid, d);
+    if (rc) goto out;
+    rc = load_segments(w, seqs, nseq, d);
+    if (rc) goto out;
+
+    while (w->nsegs) {
+        struct tr_wal_seg *t = w->segs[w->nsegs - 1];
+        int has_record = 0;
+        if (t->size > TR_WAL_SEG_HDR) {
+            rc = scan_tail(w, t, &tl, &has_record, d);
+            if (rc) goto out;
+        } else if (t->size > 0 && t->size < TR_WAL_SEG_HDR) {
+            w->torn_bytes += t->size;
+        }
+        if (has_record) break;
+        if (t->size != TR_WAL_SEG_HDR)
+            TR_WARN("wal", "%s: last segment holds no record, removed", t->path);
+        rc = push(&unl, &nunl, &unlcap, t);
+        if (rc) goto out;
+        w->nsegs--;
+    }
+
+    uint64_t next = tl.last_seq + 1, frontier = 0, hseg = 0, hoff = 0;
+    if (ck_valid) {
+        if (ck.next_seq > next) {
+            if (tl.last_seq)
+                TR_WARN("wal", "%s: records %" PRIu64 "..%" PRIu64 " were durable but are missing", w->dir,
+                        next, ck.next_seq - 1);
+            next = ck.next_seq;
+        }
+        frontier = ck.frontier;
+        hseg = ck.hint_seg;
+        hoff = ck.hint_off;
+    }
+    if (tl.m_frontier > frontier) {
+        frontier = tl.m_frontier;
+        hseg = tl.m_hint_seg;
+        hoff = tl.m_hint_off;
+    }
+    if (frontier >= next) next = frontier + 1;   /* never reuse an acknowledged number */
+    w->next_seq = next;
+    w->frontier = frontier;
+
+    /* Segments wholly acknowledged (a crash between checkpoint and unlink). */
+    size_t k = 0;
+    while (k < w->nsegs) {
+        uint64_t last = k + 1 < w->nsegs ? w->segs[k + 1]->first_seq - 1 : next - 1;
+        if (last > frontier) break;
+        rc = push(&unl, &nunl, &unlcap, w->segs[k]);
+        if (rc) goto out;
+        k++;
+    }
+    if (k) memmove(w->segs, w->segs + k, (w->nsegs - k) * sizeof *w->segs);
+    w->nsegs -= k;
+
+    if (!ck_valid || ck.frontier != frontier || ck.next_seq != next || nunl) {
+        struct tr_wal_ckpt nc = {.frontier = frontier, .next_seq = next, .hint_seg = hseg, .hint_off = hoff};
+        rc = tr_wal_ckpt_write(w, &nc);
+        if (rc) {
+            tr_diag_set(d, rc, w->dir, 0, 0, "cannot write checkpoint: %s", tr_strerror(rc));
+            goto out;
+        }
+    }
+    if (nunl) {
+        for (size_t i = 0; i < nunl; i++) {
+            int r = io->unlink(io->ctx, unl[i]->path);
+            if (r && r != -ENOENT) TR_WARN("wal", "%s: unlink: %s", unl[i]->path, tr_strerror(r));
+        }
+        if (w->cfg.sync != TR_WAL_SYNC_NONE) {
+            rc = io->fsync(io->ctx, w->dirfd);
+            if (rc) {
+                tr_diag_set(d, rc, w->dir, 0, 0, "cannot sync WAL directory: %s", tr_strerror(rc));
+                goto out;
+            }
+        }
+    }
+
+    uint64_t g = 0;
+    for (size_t i = 0; i < w->nsegs; i++) {
+        w->segs[i]->g0 = g;
+        if (w->segs[i]->size > TR_WAL_SEG_HDR) g += w->segs[i]->size - TR_WAL_SEG_HDR;
+    }
+    w->end_g = g;
+    w->written_seq = w->synced_seq = w->s_durable_seq = w->durable_seq = next - 1;
+    w->written_g = w->synced_g = w->s_durable_g = w->durable_g = g;
+    w->pub_frontier = w->persisted_frontier = frontier;
+    w->pub_hint_seg = hseg;
+    w->pub_hint_off = hoff;
+    w->cur = frontier + 1;
+    rc = tr_wal_reader_locate(w, frontier + 1, hseg, hoff, &w->hpos);
+    if (rc) {
+        tr_diag_set(d, rc, w->dir, 0, 0, "cannot read WAL: %s", tr_strerror(rc));
+        goto out;
+    }
+    if (w->torn_bytes || w->corrupt_bytes)
+        TR_WARN("wal", "%s: recovered with loss: %" PRIu64 " torn bytes truncated, %" PRIu64
+                " damaged bytes skipped (quarantined)", w->dir, w->torn_bytes, w->corrupt_bytes);
+    TR_INFO("wal", "%s: open: records %" PRIu64 "..%" PRIu64 " unacknowledged in %zu segments", w->dir,
+            frontier + 1, next - 1, w->nsegs);
+out:
+    for (size_t i = 0; i < nunl; i++) tr_wal_seg_free(unl[i]);
+    tr_free(unl);
+    tr_free(seqs);
+    return rc;
+}

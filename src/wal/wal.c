@@ -1,0 +1,421 @@
+/* wal.c - the WAL's lifecycle and write side: open, append, sync, stats, close.
+ *
+ * Append runs on the owner thread and does no I/O in the common case: it
+ * frames the record into a chunk queued for the sync thread (syncer.c) and
+ * returns its sequence number. It touches the disk only to create the next
+ * segment (open + fallocate, once per segment). Capacity is checked here, at
+ * admission. The on-disk format is in format.c; recovery in recover.c; the
+ * read side in reader.c and ack.c.
+ */
+#include "wal/wal_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/file.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+#define KEEP_FREE_CHUNKS 4
+
+void tr_wal_config_init(struct tr_wal_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->segment_bytes = 64ull << 20;
+    cfg->max_record_bytes = 1u << 20;
+    cfg->on_full = TR_WAL_ON_FULL_BLOCK;
+    cfg->sync = TR_WAL_SYNC_ALWAYS;
+    cfg->sync_interval_ms = 100;
+    cfg->buffer_bytes = 16ull << 20;
+}
+
+static uint64_t worst_chunk(uint64_t max_rec) {
+    /* segment header + start marker + the record + room for the end marker */
+    return TR_WAL_SEG_HDR + 2ull * TR_WAL_MARKER_BYTES + max_rec + TR_WAL_FRAME_OVERHEAD;
+}
+
+static int check_config(const struct tr_wal_config *c, struct tr_diag *d) {
+    if (!c->dir || !c->dir[0])
+        return tr_diag_set(d, TR_EINVAL_CFG, NULL, 0, 0, "wal: dir is required");
+    if (strlen(c->dir) > 3800)
+        return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0, "wal: dir path too long");
+    if (c->max_record_bytes < 1 || c->max_record_bytes > TR_WAL_MAX_RECORD_LIMIT)
+        return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0, "wal: max_record_bytes must be 1..%u",
+                           TR_WAL_MAX_RECORD_LIMIT);
+    if (c->segment_bytes < worst_chunk(c->max_record_bytes) || c->segment_bytes > (64ull << 30))
+        return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0,
+                           "wal: segment_bytes must be %" PRIu64 "..%llu for max_record_bytes %u",
+                           worst_chunk(c->max_record_bytes), 64ull << 30, c->max_record_bytes);
+    if (c->max_bytes && c->max_bytes < (uint64_t)c->max_record_bytes + TR_WAL_FRAME_OVERHEAD)
+        return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0,
+                           "wal: max_bytes must hold at least one record of max_record_bytes (%u)",
+                           c->max_record_bytes + TR_WAL_FRAME_OVERHEAD);
+    if (c->sync != TR_WAL_SYNC_ALWAYS && c->sync != TR_WAL_SYNC_INTERVAL && c->sync != TR_WAL_SYNC_NONE)
+        return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0, "wal: unknown sync policy");
+    if (c->on_full != TR_WAL_ON_FULL_BLOCK && c->on_full != TR_WAL_ON_FULL_DROP_NEWEST)
+        return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0, "wal: unknown on_full policy");
+    if (c->sync == TR_WAL_SYNC_INTERVAL && (c->sync_interval_ms < 1 || c->sync_interval_ms > 3600000))
+        return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0, "wal: sync_interval_ms must be 1..3600000");
+    return 0;
+}
+
+static void free_chunks(struct tr_wal_chunk *c) {
+    while (c) {
+        struct tr_wal_chunk *n = c->next;
+        tr_free(c);
+        c = n;
+    }
+}
+
+static void free_segs(struct tr_wal_seg *s) {
+    while (s) {
+        struct tr_wal_seg *n = s->next_link;
+        tr_wal_seg_free(s);
+        s = n;
+    }
+}
+
+/* Free everything; the sync thread must not be running. */
+static void destroy(struct tr_wal *w) {
+    const struct tr_wal_io *io = w->io;
+    tr_wal_reader_drop(w);
+    for (size_t i = 0; i < w->nsegs; i++) {
+        if (w->segs[i]->wfd >= 0) io->close(io->ctx, w->segs[i]->wfd);
+        tr_wal_seg_free(w->segs[i]);
+    }
+    for (struct tr_wal_seg *s = w->seals; s; s = s->next_link)
+        if (s->wfd >= 0) io->close(io->ctx, s->wfd);
+    tr_free(w->segs);
+    free_segs(w->reclaim);
+    free_segs(w->dead);
+    free_chunks(w->pend_head);
+    free_chunks(w->done_chunks);
+    free_chunks(w->free_chunks);
+    tr_wal_ring_fini(&w->ring);
+    tr_wal_scan_fini(&w->rscan);
+    if (w->ckpt_fd >= 0) io->close(io->ctx, w->ckpt_fd);
+    if (w->dirfd >= 0) io->close(io->ctx, w->dirfd);
+    pthread_cond_destroy(&w->work);
+    pthread_cond_destroy(&w->done);
+    pthread_mutex_destroy(&w->mu);
+    tr_free(w->dir);
+    tr_free(w);
+}
+
+static int mkdir_p(struct tr_wal *w, struct tr_diag *d) {
+    const struct tr_wal_io *io = w->io;
+    char *p = w->dir;
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s) continue;
+        char save = *s;
+        *s = 0;
+        int rc = io->mkdir(io->ctx, p, 0755);
+        *s = save;
+        if (rc && rc != -EEXIST)
+            return tr_diag_set(d, rc, w->dir, 0, 0, "cannot create WAL directory: %s", tr_strerror(rc));
+        if (!save) return 0;
+    }
+}
+
+int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_diag *d) {
+    if (out) *out = NULL;
+    if (!cfg || !out) return -EINVAL;
+    int rc = check_config(cfg, d);
+    if (rc) return rc;
+    struct tr_wal *w = tr_calloc(1, sizeof *w);
+    if (!w) return -ENOMEM;
+    w->cfg = *cfg;
+    uint64_t min_buf = 2 * worst_chunk(cfg->max_record_bytes);
+    if (w->cfg.buffer_bytes < min_buf) w->cfg.buffer_bytes = min_buf;
+    w->io = cfg->io ? cfg->io : tr_wal_io_posix();
+    w->dirfd = w->ckpt_fd = -1;
+    tr_wal_scan_init(&w->rscan, w->io, cfg->max_record_bytes);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* the sync thread's deadlines */
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->work, &ca);
+    pthread_cond_init(&w->done, &ca);
+    pthread_condattr_destroy(&ca);
+    w->dir = tr_strdup(cfg->dir);
+    if (!w->dir) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (size_t n = strlen(w->dir); n > 1 && w->dir[n - 1] == '/'; n--) w->dir[n - 1] = 0;
+    w->cfg.dir = w->dir;
+    rc = mkdir_p(w, d);
+    if (rc) goto fail;
+    w->dirfd = w->io->open(w->io->ctx, w->dir, O_RDONLY | O_DIRECTORY, 0);
+    if (w->dirfd < 0) {
+        rc = tr_diag_set(d, w->dirfd, w->dir, 0, 0, "cannot open WAL directory: %s", tr_strerror(w->dirfd));
+        goto fail;
+    }
+    /* Two writers on one directory would interleave segments: refuse. The
+     * lock dies with the process, so a crash never leaves it held. */
+    if (flock(w->dirfd, LOCK_EX | LOCK_NB) < 0) {
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        tr_diag_set(d, rc, w->dir, 0, 0, "WAL directory is in use by another process");
+        goto fail;
+    }
+    rc = tr_wal_recover(w, d);
+    if (rc) goto fail;
+    rc = tr_wal_syncer_start(w);
+    if (rc) {
+        tr_diag_set(d, rc, w->dir, 0, 0, "cannot start the sync thread: %s", tr_strerror(rc));
+        goto fail;
+    }
+    *out = w;
+    return 0;
+fail:
+    destroy(w);
+    return rc;
+}
+
+int tr_wal_pump(struct tr_wal *w) {
+    if (!w) return -EINVAL;
+    pthread_mutex_lock(&w->mu);
+    w->durable_seq = w->s_durable_seq;
+    w->durable_g = w->s_durable_g;
+    int rc = w->failed;
+    struct tr_wal_chunk *chunks = w->done_chunks;
+    struct tr_wal_seg *dead = w->dead;
+    w->done_chunks = NULL;
+    w->dead = NULL;
+    pthread_mutex_unlock(&w->mu);
+    while (chunks) {
+        struct tr_wal_chunk *n = chunks->next;
+        if (w->nfree < KEEP_FREE_CHUNKS) {
+            chunks->next = w->free_chunks;
+            w->free_chunks = chunks;
+            w->nfree++;
+        } else {
+            tr_free(chunks);
+        }
+        chunks = n;
+    }
+    free_segs(dead);
+    return rc;
+}
+
+uint64_t tr_wal_durable_seq(struct tr_wal *w) {
+    if (!w) return 0;
+    tr_wal_pump(w);
+    return w->durable_seq;
+}
+
+int tr_wal_close(struct tr_wal *w) {
+    if (!w) return 0;
+    tr_wal_syncer_stop(w);
+    tr_wal_pump(w);
+    int rc = w->failed;
+    destroy(w);
+    return rc;
+}
+
+int tr_wal_sync(struct tr_wal *w) {
+    if (!w) return -EINVAL;
+    pthread_mutex_lock(&w->mu);
+    uint64_t target = ++w->sync_req;
+    pthread_cond_signal(&w->work);
+    while (w->sync_done < target && !w->failed && !w->thread_exited) pthread_cond_wait(&w->done, &w->mu);
+    int rc = w->failed;
+    pthread_mutex_unlock(&w->mu);
+    tr_wal_pump(w);
+    return rc;
+}
+
+/* A chunk with room for need bytes, from the free list or new. */
+static struct tr_wal_chunk *get_chunk(struct tr_wal *w, uint64_t need) {
+    if (!w->free_chunks) tr_wal_pump(w);
+    for (struct tr_wal_chunk **pp = &w->free_chunks; *pp; pp = &(*pp)->next) {
+        if ((*pp)->cap >= need) {
+            struct tr_wal_chunk *c = *pp;
+            *pp = c->next;
+            w->nfree--;
+            return c;
+        }
+    }
+    size_t cap = need > TR_WAL_CHUNK_MIN ? (size_t)need : TR_WAL_CHUNK_MIN;
+    struct tr_wal_chunk *c = tr_malloc(sizeof *c + cap);
+    if (c) c->cap = cap;
+    return c;
+}
+
+static void put_chunk(struct tr_wal *w, struct tr_wal_chunk *c) {
+    if (!c) return;
+    c->next = w->free_chunks;
+    w->free_chunks = c;
+    w->nfree++;
+}
+
+/* Create the file for the segment starting at first_seq: the header comes
+ * later in the first chunk; space is reserved now so a full disk is met
+ * here, where it can be refused cleanly, rather than in the middle of a write. */
+static int create_segment(struct tr_wal *w, uint64_t first_seq, struct tr_wal_seg **out) {
+    const struct tr_wal_io *io = w->io;
+    *out = NULL;
+    struct tr_wal_seg *s = tr_wal_seg_new(w->dir, first_seq);
+    if (!s) return -ENOMEM;
+    int fd = io->open(io->ctx, s->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+        tr_wal_seg_free(s);
+        return fd;
+    }
+    int rc = io->fallocate(io->ctx, fd, w->cfg.segment_bytes);
+    if (rc == -ENOSPC || rc == -EDQUOT) {
+        io->close(io->ctx, fd);
+        io->unlink(io->ctx, s->path);
+        tr_wal_seg_free(s);
+        return -ENOSPC;
+    }
+    /* other fallocate errors (not supported here) only lose the early warning */
+    s->wfd = fd;
+    s->size = TR_WAL_SEG_HDR;
+    s->need_dirsync = 1;
+    *out = s;
+    return 0;
+}
+
+static int refuse(struct tr_wal *w) {
+    if (w->cfg.on_full == TR_WAL_ON_FULL_DROP_NEWEST) {
+        w->dropped++;
+        return TR_EDROPPED;
+    }
+    w->refused_full++;
+    return TR_EFULL;
+}
+
+int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_out) {
+    if (seq_out) *seq_out = 0;
+    if (!w || !data || len == 0) return -EINVAL;
+    if (len > w->cfg.max_record_bytes) {
+        w->refused_too_big++;
+        return TR_ETOOBIG;
+    }
+    const uint64_t fsize = len + TR_WAL_FRAME_OVERHEAD;
+    const uint32_t pcrc = tr_wal_crc32c(0, data, len);
+    struct tr_wal_chunk *spare = get_chunk(w, worst_chunk(len));
+    if (!spare) return -ENOMEM;
+    int rc = tr_grow((void **)&w->segs, &w->segcap, w->nsegs + 1, sizeof *w->segs);
+    if (rc) {
+        put_chunk(w, spare);
+        return rc;
+    }
+    struct tr_wal_seg *ns = NULL;
+
+    pthread_mutex_lock(&w->mu);
+    while (!w->failed && w->pend_bytes > 0 && w->pend_bytes + fsize > w->cfg.buffer_bytes)
+        pthread_cond_wait(&w->done, &w->mu);
+    if (w->failed) {
+        rc = w->failed;
+        goto out;
+    }
+    uint64_t recs = (w->next_seq - 1) - w->frontier - w->ring.nacked;
+    uint64_t bytes = w->end_g - tr_wal_first_unacked_pos(w);
+    if ((w->cfg.max_records && recs + 1 > w->cfg.max_records) ||
+        (w->cfg.max_bytes && bytes + fsize > w->cfg.max_bytes)) {
+        rc = refuse(w);
+        goto out;
+    }
+    int roll = !w->active || w->active_off + fsize + TR_WAL_MARKER_BYTES > w->cfg.segment_bytes;
+    if (roll) {
+        pthread_mutex_unlock(&w->mu);
+        rc = create_segment(w, w->next_seq, &ns);
+        pthread_mutex_lock(&w->mu);
+        if (rc == -ENOSPC) {
+            TR_WARN("wal", "%s: no space for a new segment, refusing appends", w->dir);
+            rc = refuse(w);
+        }
+        if (rc) goto out;
+        if (w->active) {   /* the sync thread syncs and closes it after its last chunk */
+            w->active->next_link = w->seals;
+            w->seals = w->active;
+        }
+        ns->g0 = w->end_g;
+        w->segs[w->nsegs++] = ns;
+        w->active = ns;
+        w->active_off = 0;
+        ns = NULL;
+    }
+    uint64_t need = fsize + (roll ? TR_WAL_SEG_HDR + TR_WAL_MARKER_BYTES : 0);
+    struct tr_wal_chunk *t = w->pend_tail;
+    int was_empty = w->pend_head == NULL;
+    if (was_empty && w->cfg.sync != TR_WAL_SYNC_ALWAYS) w->pend_since_ns = tr_wal_now_ns();
+    if (!t || t->seg != w->active || t->len + need + TR_WAL_MARKER_BYTES > t->cap) {
+        t = spare;
+        spare = NULL;
+        t->next = NULL;
+        t->seg = w->active;
+        t->off = w->active_off;
+        t->len = 0;
+        t->last_seq = 0;
+        t->g_end = w->end_g;
+        if (w->pend_tail)
+            w->pend_tail->next = t;
+        else
+            w->pend_head = t;
+        w->pend_tail = t;
+    }
+    unsigned char *start = t->buf + t->len, *p = start;
+    uint64_t seq = w->next_seq;
+    if (roll) {
+        tr_wal_seghdr_encode(p, seq);
+        p += TR_WAL_SEG_HDR;
+        if (w->pub_frontier) {
+            /* so the last segment alone tells recovery the frontier */
+            tr_wal_marker_encode(p, seq, w->pub_frontier, w->pub_hint_seg, w->pub_hint_off);
+            p += TR_WAL_MARKER_BYTES;
+            w->persisted_frontier = w->pub_frontier;
+        }
+    }
+    tr_wal_frame_hdr_encode(p, (uint32_t)len, 0, seq);
+    memcpy(p + TR_WAL_FRAME_HDR, data, len);
+    tr_wal_put32(p + TR_WAL_FRAME_HDR + len, pcrc);
+    p += fsize;
+    size_t added = (size_t)(p - start);
+    t->len += added;
+    w->active_off += added;
+    w->active->size = w->active_off;
+    w->end_g += added - (roll ? TR_WAL_SEG_HDR : 0);
+    t->g_end = w->end_g;
+    t->last_seq = seq;
+    w->pend_bytes += added;
+    w->next_seq = seq + 1;
+    /* ALWAYS: wake the writer at once (it syncs what it finds). Otherwise only
+     * to start its coalescing window or when a block is ready. */
+    if (w->idle && (w->cfg.sync == TR_WAL_SYNC_ALWAYS || was_empty || w->pend_bytes >= TR_WAL_COALESCE_BYTES))
+        pthread_cond_signal(&w->work);
+    if (seq_out) *seq_out = seq;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&w->mu);
+    put_chunk(w, spare);
+    return rc;
+}
+
+void tr_wal_stats(struct tr_wal *w, struct tr_wal_stats *st) {
+    memset(st, 0, sizeof *st);
+    if (!w) return;
+    tr_wal_pump(w);
+    pthread_mutex_lock(&w->mu);
+    st->bytes = w->end_g - tr_wal_first_unacked_pos(w);
+    st->syncs = w->syncs;
+    st->checkpoints = w->checkpoints;
+    st->synced_seq = w->synced_seq;
+    st->failed = w->failed;
+    pthread_mutex_unlock(&w->mu);
+    st->records = (w->next_seq - 1) - w->frontier - w->ring.nacked;
+    st->segments = w->nsegs;
+    st->dropped = w->dropped;
+    st->refused_full = w->refused_full;
+    st->refused_too_big = w->refused_too_big;
+    st->corrupt_records = w->corrupt_records;
+    st->corrupt_bytes = w->corrupt_bytes;
+    st->torn_bytes = w->torn_bytes;
+    st->durable_seq = w->durable_seq;
+    st->frontier = w->frontier;
+    st->next_seq = w->next_seq;
+    st->read_seq = w->cur > w->frontier ? w->cur : w->frontier + 1;
+}

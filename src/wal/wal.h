@@ -1,0 +1,182 @@
+/* wal.h - the write-ahead log engine: the whole public API.
+ *
+ * A durable, checksummed, append-only log of opaque records numbered from 1;
+ * a number is never reused once its record was reported durable. A cursor
+ * hands out durable records in order; acks (any order) advance a contiguous
+ * frontier; segments behind it are unlinked. fdatasync runs on the WAL's own
+ * thread (group commit). Not an event queue: no events, pipelines or libuv.
+ * Threading: one owner thread makes every call; only notify runs on the sync
+ * thread. Format: format.c and docs/wal-format.md.
+ */
+#ifndef TR_WAL_H
+#define TR_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/error.h"
+
+struct tr_wal;
+
+/* When a record counts as durable (what tr_wal_read and the durable-through
+ * number wait for):
+ *   ALWAYS   after the fdatasync of its batch (group commit). Survives power loss.
+ *   INTERVAL once written to the kernel; fdatasync every sync_interval_ms.
+ *            Survives a process crash; a power loss may cost the last interval.
+ *   NONE     once written to the kernel; never fdatasync. Survives a process crash.
+ * Numbers of records lost before they were durable under the policy (a crash
+ * before the write, or a power loss under INTERVAL/NONE) may be given again. */
+enum tr_wal_sync_policy { TR_WAL_SYNC_ALWAYS, TR_WAL_SYNC_INTERVAL, TR_WAL_SYNC_NONE };
+
+/* What an append does when max_records / max_bytes would be exceeded:
+ *   BLOCK        refuse with TR_EFULL (the caller applies backpressure and retries)
+ *   DROP_NEWEST  refuse with TR_EDROPPED and count it in stats.dropped */
+enum tr_wal_on_full { TR_WAL_ON_FULL_BLOCK, TR_WAL_ON_FULL_DROP_NEWEST };
+
+/* The I/O seam. Every file operation of the WAL goes through it so tests can
+ * fail the Nth call, tear writes or kill the process at a named step.
+ * Functions return >= 0 on success and -errno on failure; they are called
+ * from the owner thread AND the sync thread, so an implementation must be
+ * thread-safe. Offsets and sizes are bytes. */
+struct tr_wal_io {
+    void *ctx;
+    int (*open)(void *ctx, const char *path, int flags, int mode);   /* fd */
+    int (*close)(void *ctx, int fd);
+    ssize_t (*pread)(void *ctx, int fd, void *buf, size_t n, uint64_t off);
+    ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t n, uint64_t off);
+    int (*fdatasync)(void *ctx, int fd);
+    int (*fsync)(void *ctx, int fd);                                 /* directories */
+    int (*ftruncate)(void *ctx, int fd, uint64_t len);
+    int (*fallocate)(void *ctx, int fd, uint64_t len);  /* reserve, size unchanged */
+    int (*fsize)(void *ctx, int fd, uint64_t *size);
+    int (*rename)(void *ctx, const char *from, const char *to);
+    int (*unlink)(void *ctx, const char *path);
+    int (*mkdir)(void *ctx, const char *path, int mode);
+};
+
+/* The plain POSIX implementation (immutable, shared). */
+const struct tr_wal_io *tr_wal_io_posix(void);
+
+struct tr_wal_config {
+    const char *dir;             /* created (mkdir -p) if missing */
+    uint64_t segment_bytes;      /* max size of one segment file; default 64 MiB */
+    uint32_t max_record_bytes;   /* largest payload accepted; default 1 MiB, at most 256 MiB */
+    uint64_t max_records;        /* unacked records admitted; 0 = no limit */
+    uint64_t max_bytes;          /* unacked log bytes admitted; 0 = no limit */
+    enum tr_wal_on_full on_full; /* default BLOCK */
+    enum tr_wal_sync_policy sync;/* default ALWAYS */
+    uint32_t sync_interval_ms;   /* for INTERVAL; default 100 */
+    uint64_t buffer_bytes;       /* appended but not yet written bytes held in
+                                  * memory before append waits for the writer;
+                                  * default 16 MiB */
+    /* Called FROM THE SYNC THREAD (never the owner's) each time the durable-
+     * through number advances or the WAL fails; durable_seq is the new value.
+     * It must be quick and must not call into the WAL: wire it to
+     * uv_async_send and call tr_wal_pump on the owner's loop. Never called
+     * after tr_wal_close returns. May be NULL. */
+    void (*notify)(void *arg, uint64_t durable_seq);
+    void *notify_arg;
+    const struct tr_wal_io *io;  /* NULL = tr_wal_io_posix() */
+};
+
+/* Fill cfg with the defaults above (dir = NULL, notify = NULL). */
+void tr_wal_config_init(struct tr_wal_config *cfg);
+
+/* Open (creating if needed) the WAL in cfg->dir and recover it: read the
+ * checkpoint, scan the last segment, truncate a torn tail, skip and count
+ * corrupt records, and position the reader just after the acknowledged
+ * frontier. What was dropped is logged and reported by tr_wal_stats. Starts
+ * the sync thread. cfg is copied (dir too).
+ * Errors: TR_EINVAL_CFG (bad config), TR_ECORRUPT (a file that is not ours,
+ * e.g. wrong magic), TR_EUNSUPPORTED (unknown format version), -EBUSY
+ * (another process has the directory open), -errno from the file system;
+ * each fills diag (may be NULL) with the file and what to do. *out is NULL on
+ * failure. */
+int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_diag *diag);
+
+/* Write out everything appended, sync it (unless policy NONE), write the
+ * final checkpoint, stop the sync thread and free w. Blocks. Returns 0 or the
+ * first error the WAL met (w is freed either way). tr_wal_close(NULL) is 0. */
+int tr_wal_close(struct tr_wal *w);
+
+/* Append one record of len bytes (copied). *seq_out (may be NULL) gets its
+ * sequence number. The record is durable later: watch tr_wal_durable_seq or
+ * the notify callback. Never waits for a sync; may wait for the writer thread
+ * only when more than buffer_bytes are waiting to be written.
+ * Errors: -EINVAL (len 0), TR_ETOOBIG (len > max_record_bytes, counted),
+ * TR_EFULL (limit reached under BLOCK, or no disk space for a new segment),
+ * TR_EDROPPED (limit reached under DROP_NEWEST, counted), or the error that
+ * put the WAL in the failed state (e.g. -EIO from a write or fdatasync: close
+ * and reopen to recover from what is durable). */
+int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_out);
+
+/* Owner thread: collect the sync thread's completions (durable-through
+ * number, buffers to reuse, unlinked segments). Returns 0, or the error that
+ * failed the WAL. Cheap; call it from the loop callback the notify wakes. */
+int tr_wal_pump(struct tr_wal *w);
+
+/* Owner thread: pump, then return the highest sequence number that is
+ * durable under the sync policy (every lower one is durable too; 0 = none). */
+uint64_t tr_wal_durable_seq(struct tr_wal *w);
+
+/* Block until everything appended so far is written and fdatasynced, whatever
+ * the policy (under NONE only the segment being written is synced), and the
+ * frontier as it was at the call is durable too. For shutdown and tests.
+ * Returns 0 or the WAL's failure. */
+int tr_wal_sync(struct tr_wal *w);
+
+struct tr_wal_record {
+    uint64_t seq;
+    const void *data;   /* valid until the next tr_wal_read, tr_wal_rewind or tr_wal_close */
+    size_t len;
+};
+
+/* Hand out the next durable record at the cursor, in sequence order,
+ * skipping records already acknowledged and records found corrupt (those are
+ * counted, quarantined and treated as acknowledged). Payloads are checked
+ * against their CRC. Memory: 8 bytes per record handed out and not yet
+ * behind the frontier. Returns 0 with *rec filled, -EAGAIN when no durable
+ * record is waiting, -ENOMEM, or -errno from a read. */
+int tr_wal_read(struct tr_wal *w, struct tr_wal_record *rec);
+
+/* Move the cursor back to seq so records from seq on are handed out again
+ * (go-back-N replay after a failed delivery). seq at or below the frontier
+ * means "the first unacknowledged record". -EINVAL if seq is beyond the next
+ * record the cursor would hand out (the cursor never skips forward). */
+int tr_wal_rewind(struct tr_wal *w, uint64_t seq);
+
+/* Acknowledge one record that was handed out (in any order). The frontier
+ * advances over the contiguous acknowledged prefix; segments wholly behind it
+ * are unlinked by the sync thread after the frontier is checkpointed. Acking
+ * at or below the frontier is a no-op. -EINVAL for a record never handed out. */
+int tr_wal_ack(struct tr_wal *w, uint64_t seq);
+
+/* Acknowledge every handed-out record up to and including seq. -EINVAL if seq
+ * was never handed out. */
+int tr_wal_ack_through(struct tr_wal *w, uint64_t seq);
+
+struct tr_wal_stats {
+    uint64_t records;          /* records appended and not yet acknowledged */
+    uint64_t bytes;            /* log bytes from the first unacked record to the end */
+    uint64_t segments;         /* segment files in use */
+    uint64_t syncs;            /* fdatasync calls on segment data */
+    uint64_t checkpoints;      /* checkpoint slots written */
+    uint64_t dropped;          /* refused under DROP_NEWEST */
+    uint64_t refused_full;     /* refused with TR_EFULL */
+    uint64_t refused_too_big;  /* refused with TR_ETOOBIG */
+    uint64_t corrupt_records;  /* records lost to corruption, skipped and counted */
+    uint64_t corrupt_bytes;    /* bytes of those damaged regions (quarantined) */
+    uint64_t torn_bytes;       /* bytes of torn tails truncated at open */
+    uint64_t durable_seq;      /* durable through this sequence number (0 = none) */
+    uint64_t synced_seq;       /* fdatasynced through this one */
+    uint64_t frontier;         /* acknowledged through this one (0 = none) */
+    uint64_t next_seq;         /* the number the next append gets */
+    uint64_t read_seq;         /* the number the next read is at */
+    int failed;                /* 0, or the error that failed the WAL */
+};
+
+/* Owner thread: a snapshot of the counters above (pumps first). */
+void tr_wal_stats(struct tr_wal *w, struct tr_wal_stats *st);
+
+#endif

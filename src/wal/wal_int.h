@@ -1,0 +1,242 @@
+/* wal_int.h - what the files of src/wal share and nobody else sees.
+ *
+ * struct tr_wal and its parts. Fields are grouped by who may touch them:
+ * "owner" fields only on the owner thread, "shared" fields only with mu held,
+ * "thread" fields only on the sync thread. A segment struct is created and
+ * freed by the owner; the sync thread reaches it only through chunks, the seal
+ * list and the reclaim list, all handed over under mu.
+ */
+#ifndef TR_WAL_INT_H
+#define TR_WAL_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "wal/wal.h"
+
+#define TR_WAL_VERSION 1u
+#define TR_WAL_SEG_HDR 32u           /* segment header bytes */
+#define TR_WAL_FRAME_HDR 16u         /* len + seq + hdr crc */
+#define TR_WAL_FRAME_OVERHEAD 20u    /* header + payload crc */
+#define TR_WAL_MARKER_FLAG 0x80000000u
+#define TR_WAL_MARKER_PAYLOAD 24u
+#define TR_WAL_MARKER_BYTES (TR_WAL_FRAME_OVERHEAD + TR_WAL_MARKER_PAYLOAD)
+#define TR_WAL_MAX_RECORD_LIMIT (256u << 20)
+#define TR_WAL_CKPT_SLOT 512u
+#define TR_WAL_CKPT_FILE_BYTES (2u * TR_WAL_CKPT_SLOT)
+#define TR_WAL_CHUNK_MIN (256u << 10)
+#define TR_WAL_READ_BUF (256u << 10)
+/* Policies INTERVAL and NONE let a small queue gather this long (or up to
+ * TR_WAL_COALESCE_BYTES) before writing it, so a stream of appends costs one
+ * wake-up and one write per block rather than per record. */
+#define TR_WAL_COALESCE_NS 500000ull
+#define TR_WAL_COALESCE_BYTES (256u << 10)
+
+/* ---- little-endian helpers (the format is LE whatever the host) ---- */
+static inline void tr_wal_put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static inline void tr_wal_put64(unsigned char *p, uint64_t v) {
+    tr_wal_put32(p, (uint32_t)v);
+    tr_wal_put32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint32_t tr_wal_get32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t tr_wal_get64(const unsigned char *p) {
+    return (uint64_t)tr_wal_get32(p) | (uint64_t)tr_wal_get32(p + 4) << 32;
+}
+
+/* ---- crc32c.c ---- */
+/* CRC32C (Castagnoli), hardware when the CPU has it; crc = 0 to start.
+ * CRC32C("123456789") = 0xE3069283. */
+uint32_t tr_wal_crc32c(uint32_t crc, const void *p, size_t n);
+uint32_t tr_wal_crc32c_sw(uint32_t crc, const void *p, size_t n);  /* table path */
+int tr_wal_crc32c_hw(void);   /* 1 if the hardware path is in use */
+
+/* ---- format.c: encode / decode, no I/O ---- */
+enum { TR_WAL_HDR_OK = 0, TR_WAL_HDR_DAMAGED = 1 };
+void tr_wal_seghdr_encode(unsigned char *b, uint64_t first_seq);
+/* TR_WAL_HDR_OK (*first_seq set), TR_WAL_HDR_DAMAGED (a torn or bit-flipped
+ * header of ours: trust the file name), TR_ECORRUPT (not ours) or
+ * TR_EUNSUPPORTED (ours, unknown version). */
+int tr_wal_seghdr_decode(const unsigned char *b, size_t n, uint64_t *first_seq, uint32_t *version);
+
+struct tr_wal_frame {
+    int marker;                 /* 1 = frontier marker, 0 = record */
+    uint64_t seq;               /* record: its number; marker: the next record's */
+    uint32_t len;               /* payload bytes */
+    uint64_t size;              /* whole frame */
+    const unsigned char *payload;
+    uint64_t m_frontier, m_hint_seg, m_hint_off;   /* marker payload */
+};
+/* Encode a frame header (16 bytes) into b. */
+void tr_wal_frame_hdr_encode(unsigned char *b, uint32_t len, int marker, uint64_t seq);
+/* Decode and check a frame header: 0 if the CRC holds and the length is
+ * plausible (1..max_rec for a record, exactly 24 for a marker), else -1. */
+int tr_wal_frame_hdr_decode(const unsigned char *b, uint32_t max_rec, struct tr_wal_frame *f);
+/* Encode a complete marker frame (TR_WAL_MARKER_BYTES) into b. */
+void tr_wal_marker_encode(unsigned char *b, uint64_t next_seq, uint64_t frontier,
+                          uint64_t hint_seg, uint64_t hint_off);
+
+struct tr_wal_ckpt {
+    uint64_t gen, frontier, next_seq, hint_seg, hint_off;
+};
+void tr_wal_ckpt_encode(unsigned char *slot, const struct tr_wal_ckpt *c);  /* 512 bytes */
+/* TR_WAL_HDR_OK, TR_WAL_HDR_DAMAGED (slot unusable), TR_ECORRUPT (a valid
+ * slot of something else) or TR_EUNSUPPORTED (valid slot, unknown version). */
+int tr_wal_ckpt_decode(const unsigned char *slot, struct tr_wal_ckpt *c, uint32_t *version);
+
+/* ---- io.c ---- */
+int tr_wal_pwrite_full(const struct tr_wal_io *io, int fd, const void *buf, size_t n, uint64_t off);
+/* Reads up to n bytes; returns bytes read (short only at end of file) or -errno. */
+ssize_t tr_wal_pread_full(const struct tr_wal_io *io, int fd, void *buf, size_t n, uint64_t off);
+uint64_t tr_wal_now_ns(void);
+
+/* ---- segment.c ---- */
+struct tr_wal_seg {
+    uint64_t first_seq;     /* from the file name */
+    uint64_t g0;            /* log position (G) of file offset TR_WAL_SEG_HDR */
+    uint64_t size;          /* file size; grows while active (changed under mu) */
+    uint64_t checked_off;   /* damage before this offset was already counted */
+    int wfd;                /* write fd while active or unsealed, else -1 */
+    /* separate bytes, not bitfields: the two threads write different ones */
+    unsigned char dirty;         /* thread: written since its last fdatasync */
+    unsigned char need_dirsync;  /* created; directory not yet synced (thread after hand-over) */
+    unsigned char gone;          /* owner: file missing when the reader came */
+    struct tr_wal_seg *next_dirty;   /* thread */
+    struct tr_wal_seg *next_link;    /* seal / reclaim / dead lists */
+    char path[];
+};
+struct tr_wal_seg *tr_wal_seg_new(const char *dir, uint64_t first_seq);
+void tr_wal_seg_free(struct tr_wal_seg *s);
+/* "%020llu.wal" -> 1 and *seq, else 0. */
+int tr_wal_seg_name_parse(const char *name, uint64_t *seq);
+
+/* A read window over one segment file: large preads, frames parsed in place. */
+struct tr_wal_scan {
+    const struct tr_wal_io *io;
+    int fd;
+    uint64_t limit;         /* bytes past this offset are not to be read */
+    uint32_t max_rec;
+    unsigned char *buf;
+    size_t cap;
+    uint64_t boff;          /* file offset of buf[0] */
+    size_t blen;            /* valid bytes in buf */
+};
+enum { TR_WAL_F_OK = 0, TR_WAL_F_END = 1, TR_WAL_F_BAD = 2, TR_WAL_F_BADPAYLOAD = 3 };
+void tr_wal_scan_init(struct tr_wal_scan *s, const struct tr_wal_io *io, uint32_t max_rec);
+void tr_wal_scan_fini(struct tr_wal_scan *s);   /* frees buf, does not close fd */
+void tr_wal_scan_reset(struct tr_wal_scan *s, int fd, uint64_t limit);
+/* The frame at off: F_OK (f filled, payload points into the window), F_END
+ * (off >= limit), F_BAD (no valid frame starts here), F_BADPAYLOAD (valid
+ * header, f->seq/size/marker set, payload CRC wrong) or -errno. */
+int tr_wal_scan_frame(struct tr_wal_scan *s, uint64_t off, struct tr_wal_frame *f);
+/* First offset after off where a complete valid frame with seq >= min_seq
+ * starts, or s->limit if none. */
+int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, uint64_t *found);
+
+/* ---- quarantine.c ---- */
+/* Copy bytes [off, off+len) of seg into dir/quarantine/ (best effort). */
+void tr_wal_quarantine(struct tr_wal *w, const struct tr_wal_seg *seg, uint64_t off, uint64_t len);
+
+/* ---- checkpoint.c ---- */
+int tr_wal_ckpt_load(struct tr_wal *w, struct tr_wal_ckpt *ck, int *valid, struct tr_diag *d);
+/* Write ck (generation assigned here) into the older slot; fdatasync unless
+ * policy NONE. Creates the file (temp + rename) the first time. */
+int tr_wal_ckpt_write(struct tr_wal *w, struct tr_wal_ckpt *ck);
+
+/* ---- ack.c: handed-out records between the frontier and the read horizon ---- */
+#define TR_WAL_RING_ACKED (1ull << 63)
+struct tr_wal_ring {
+    uint64_t *e;            /* e[i]: log position of record frontier+1+i | ACKED */
+    size_t cap, head, n;
+    uint64_t nacked;        /* entries with ACKED set */
+};
+void tr_wal_ring_fini(struct tr_wal_ring *r);
+int tr_wal_ring_push(struct tr_wal_ring *r, uint64_t v);
+uint64_t *tr_wal_ring_at(struct tr_wal_ring *r, size_t i);
+/* Pop acked entries at the head, advance w->frontier, publish it and hand
+ * fully acknowledged segments to the sync thread. */
+void tr_wal_frontier_advance(struct tr_wal *w);
+/* Position of the first unacknowledged record (log position G). */
+uint64_t tr_wal_first_unacked_pos(struct tr_wal *w);
+
+/* ---- reader.c ---- */
+/* Index of the segment holding log position pos (-1 if none). */
+long tr_wal_seg_lookup(struct tr_wal *w, uint64_t pos);
+/* Log position of the first frame at or after the record numbered seq
+ * (used at open). */
+int tr_wal_reader_locate(struct tr_wal *w, uint64_t seq, uint64_t hint_seg, uint64_t hint_off,
+                         uint64_t *pos);
+void tr_wal_reader_drop(struct tr_wal *w);   /* close the reader's segment */
+
+/* ---- syncer.c ---- */
+int tr_wal_syncer_start(struct tr_wal *w);
+void tr_wal_syncer_stop(struct tr_wal *w);
+
+/* ---- recover.c ---- */
+int tr_wal_recover(struct tr_wal *w, struct tr_diag *d);
+
+/* ---- the WAL ---- */
+struct tr_wal_chunk {
+    struct tr_wal_chunk *next;
+    struct tr_wal_seg *seg;
+    uint64_t off;           /* file offset of buf[0] */
+    uint64_t g_end;         /* log position just past the last byte */
+    uint64_t last_seq;      /* highest record in the chunk (0 = none) */
+    size_t len, cap;
+    unsigned char buf[];
+};
+
+struct tr_wal {
+    struct tr_wal_config cfg;
+    char *dir;
+    const struct tr_wal_io *io;
+    int dirfd;
+    int ckpt_fd;            /* -1 until the file exists */
+    uint64_t ckpt_gen;
+
+    /* owner */
+    struct tr_wal_seg **segs;   /* live segments, oldest first; the active one last */
+    size_t nsegs, segcap;
+    uint64_t frontier;          /* acknowledged through */
+    struct tr_wal_ring ring;    /* records frontier+1 .. frontier+ring.n handed out */
+    uint64_t cur;               /* the next record the reader hands out */
+    uint64_t hpos;              /* log position of record frontier+ring.n+1 */
+    struct tr_wal_scan rscan;
+    struct tr_wal_seg *rseg;    /* segment rscan.fd belongs to */
+    uint64_t durable_seq, durable_g;   /* copied from the shared ones by pump */
+    struct tr_wal_chunk *free_chunks;
+    size_t nfree;
+    uint64_t dropped, refused_full, refused_too_big;
+    uint64_t corrupt_records, corrupt_bytes, torn_bytes;
+
+    /* shared (mu) */
+    pthread_mutex_t mu;
+    pthread_cond_t work;        /* the sync thread waits here */
+    pthread_cond_t done;        /* owner waits here (tr_wal_sync, buffer full) */
+    pthread_t thread;
+    int thread_started;
+    struct tr_wal_chunk *pend_head, *pend_tail;
+    uint64_t pend_bytes;        /* queued or being written */
+    uint64_t pend_since_ns;     /* when the queue last went from empty to not */
+    struct tr_wal_chunk *done_chunks;
+    struct tr_wal_seg *seals, *reclaim, *dead;
+    struct tr_wal_seg *active;  /* appends go here; NULL until the first append */
+    uint64_t active_off;        /* next write offset in active */
+    uint64_t end_g;             /* log position after the last appended byte */
+    uint64_t next_seq;
+    uint64_t pub_frontier, pub_hint_seg, pub_hint_off;
+    uint64_t persisted_frontier;      /* last frontier put in a marker or checkpoint */
+    uint64_t written_seq, written_g, synced_seq, synced_g;
+    uint64_t s_durable_seq, s_durable_g;
+    uint64_t sync_req, sync_done;
+    int closing, idle, failed, thread_exited;
+    uint64_t syncs, checkpoints;
+};
+
+#endif

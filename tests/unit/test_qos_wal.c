@@ -1,0 +1,345 @@
+/* test_qos_wal.c - the qos::wal operator against a fake pipeline host.
+ *
+ * The host records what the operator emits and which insights it sends
+ * upstream. Progress is driven by the operator's tick (no loop here), and
+ * every wait is for a condition, bounded by a generous number of ticks.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/event.h"
+#include "ops/op.h"
+
+extern const struct tr_op_ops tr_op_qos_wal;
+
+#define UID 777
+#define MAXE 256
+
+struct fake {
+    struct tr_op_host base;
+    struct tr_event out[MAXE];
+    int nout;
+    enum tr_cb ups[MAXE];
+    uint64_t up_ids[MAXE];
+    int nups;
+};
+
+static int fake_emit(struct tr_op_host *h, const char *port, struct tr_event *ev) {
+    struct fake *f = (struct fake *)h;
+    assert_string_equal(port, "out");
+    assert_true(f->nout < MAXE);
+    f->out[f->nout++] = *ev;
+    return 0;
+}
+
+static void fake_insight(struct tr_op_host *h, struct tr_insight *in) {
+    struct fake *f = (struct fake *)h;
+    assert_true(f->nups < MAXE);
+    f->ups[f->nups] = in->cb;
+    f->up_ids[f->nups] = in->ids.id.event;
+    f->nups++;
+    tr_insight_fini(in);
+}
+
+static const struct tr_op_host_ops fake_ops = {fake_emit, fake_insight};
+
+static void fake_init(struct fake *f) {
+    memset(f, 0, sizeof *f);
+    f->base.ops = &fake_ops;
+}
+
+static void fake_reset(struct fake *f) {
+    for (int i = 0; i < f->nout; i++) tr_event_fini(&f->out[i]);
+    memset(f, 0, sizeof *f);
+    f->base.ops = &fake_ops;
+}
+
+static char tmpdir[64];
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/tr_qoswal_XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    assert_int_equal(system(cmd), 0);
+    return 0;
+}
+
+/* params "k=v,k=v" with integer or string values */
+static tr_value params(const char *spec) {
+    tr_value rec;
+    assert_int_equal(tr_v_rec(0, &rec), 0);
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        assert_non_null(eq);
+        *eq = 0;
+        const char *v = eq + 1;
+        tr_value val;
+        if (v[0] == '"') {
+            assert_int_equal(tr_v_str(v + 1, strlen(v) - 2, &val), 0);
+        } else if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+            val = tr_v_bool(v[0] == 't');
+        } else {
+            val = tr_v_int(atoll(v));
+        }
+        assert_int_equal(tr_rec_set(&rec, tok, strlen(tok), val), 0);
+    }
+    return rec;
+}
+
+static int create(struct fake *f, const char *spec, void **op, struct tr_diag *d) {
+    char full[600];
+    snprintf(full, sizeof full, "dir=\"%s/wal\"%s%s", tmpdir, spec[0] ? "," : "", spec);
+    tr_value p = params(full);
+    struct tr_op_spec s = {.id = "w", .kind = "qos::wal", .params = &p, .uid = UID,
+                           .pipeline = "p", .instance = "01", .data_dir = tmpdir,
+                           .file = "q.trickle", .line = 3, .col = 1};
+    tr_diag_clear(d);
+    int rc = tr_op_qos_wal.create(&s, &f->base, op, d);
+    tr_value_unref(p);
+    return rc;
+}
+
+static int create_plain(const char *spec, struct tr_diag *d) {
+    struct fake f;
+    memset(&f, 0, sizeof f);
+    f.base.ops = &fake_ops;
+    tr_value p = params(spec);
+    struct tr_op_spec s = {.id = "w", .kind = "qos::wal", .params = &p, .uid = UID,
+                           .pipeline = "p", .instance = "01", .data_dir = tmpdir,
+                           .file = "q.trickle", .line = 3, .col = 1};
+    void *op = NULL;
+    tr_diag_clear(d);
+    int rc = tr_op_qos_wal.create(&s, &f.base, &op, d);
+    tr_value_unref(p);
+    if (rc == 0) tr_op_qos_wal.destroy(op);
+    return rc;
+}
+
+static void push(void *op, uint64_t id, bool transactional) {
+    tr_value v;
+    assert_int_equal(tr_v_rec(1, &v), 0);
+    assert_int_equal(tr_rec_set(&v, "id", 2, tr_v_uint(id)), 0);
+    struct tr_event ev;
+    assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 1000 + id), 0);
+    tr_ids_init(&ev.ids, 1, 0, id);
+    ev.transactional = transactional;
+    int rc = tr_op_qos_wal.event(op, "in", &ev);
+    assert_true(rc == 0);
+}
+
+static void cf(void *op, enum tr_cb cb, uint64_t seq) {
+    struct tr_insight in;
+    in.cb = cb;
+    tr_ids_init(&in.ids, UID, 0, seq);
+    tr_op_qos_wal.contraflow(op, &in);
+    assert_int_equal(in.cb, TR_CB_NONE);  /* the WAL absorbs what is meant for it */
+    tr_insight_fini(&in);
+}
+
+/* Tick until cond holds; at most ~20 s of ticks. */
+#define TICK_UNTIL(op, cond)                                  \
+    do {                                                      \
+        for (int i_ = 0; i_ < 200000 && !(cond); i_++) {      \
+            tr_op_qos_wal.tick(op, 0);                        \
+            if (!(cond)) usleep(100);                         \
+        }                                                     \
+        assert_true(cond);                                    \
+    } while (0)
+
+static uint64_t out_id(struct fake *f, int i) {
+    return (uint64_t)tr_rec_get_cstr(&f->out[i].value, "id")->as.i;
+}
+
+static uint64_t out_seq(struct fake *f, int i) { return f->out[i].ids.id.event; }
+
+static void config_errors_name_the_problem(void **state) {
+    (void)state;
+    struct tr_diag d;
+    assert_int_equal(create_plain("max_elements=10", &d), TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "read_count"));
+    assert_int_equal(create_plain("read_count=10", &d), TR_EINVAL_CFG);
+    assert_string_equal(d.msg,
+        "WAL operator needs at least one of `max_elements` or `max_bytes` config entries.");
+    assert_int_equal(create_plain("read_count=1,max_bytes=10,colour=\"red\"", &d), TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "`colour`"));
+    assert_int_equal(create_plain("read_count=1,max_bytes=10,sync=\"sometimes\"", &d), TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "sometimes"));
+    assert_int_equal(d.line, 3);
+}
+
+static void emits_only_after_restore_in_order(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=20,max_elements=100", &op, &d), 0);
+    for (uint64_t i = 0; i < 5; i++) push(op, i, false);
+    for (int i = 0; i < 50; i++) tr_op_qos_wal.tick(op, 0);
+    assert_int_equal(f.nout, 0);   /* starts paused until downstream restores */
+    cf(op, TR_CB_RESTORE, 0);
+    TICK_UNTIL(op, f.nout == 5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(out_id(&f, i), i);
+        assert_true(f.out[i].transactional);
+        assert_int_equal(f.out[i].ids.id.source, UID);
+        uint64_t orig;
+        assert_int_equal(tr_ids_max_for(&f.out[i].ids, 1, &orig), 0);  /* tracks the original */
+        assert_int_equal(orig, i);
+        assert_int_equal(f.out[i].ingest_ns, 1000 + i);
+    }
+    assert_int_equal(f.nups, 0);   /* non-transactional input: nothing upstream */
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
+static void read_count_and_window_bound_emission(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=3,max_elements=100,max_in_flight=4", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    for (uint64_t i = 0; i < 10; i++) push(op, i, false);
+    TICK_UNTIL(op, f.nout == 4);
+    for (int i = 0; i < 20; i++) tr_op_qos_wal.tick(op, 0);
+    assert_int_equal(f.nout, 4);   /* window full: nothing more until acks */
+    cf(op, TR_CB_ACK, out_seq(&f, 0));
+    TICK_UNTIL(op, f.nout == 5);
+    for (int i = 1; i < 5; i++) cf(op, TR_CB_ACK, out_seq(&f, i));
+    TICK_UNTIL(op, f.nout == 9);
+    for (int i = 0; i < 9; i++) assert_int_equal(out_id(&f, i), i);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
+static void fail_replays_from_the_failed_event(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=20,max_elements=100", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    for (uint64_t i = 0; i < 6; i++) push(op, i, false);
+    TICK_UNTIL(op, f.nout == 6);
+    cf(op, TR_CB_ACK, out_seq(&f, 0));
+    cf(op, TR_CB_ACK, out_seq(&f, 1));
+    cf(op, TR_CB_TRIGGER, 0);      /* the sink went away ... */
+    cf(op, TR_CB_FAIL, out_seq(&f, 2));
+    for (int i = 0; i < 20; i++) tr_op_qos_wal.tick(op, 0);
+    assert_int_equal(f.nout, 6);   /* ... nothing while it is away */
+    cf(op, TR_CB_RESTORE, 0);
+    TICK_UNTIL(op, f.nout == 10);
+    for (int i = 6; i < 10; i++) assert_int_equal(out_id(&f, i), i - 4);  /* 2,3,4,5 again */
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
+static void full_log_triggers_upstream_and_restores(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=20,max_elements=3", &op, &d), 0);
+    for (uint64_t i = 0; i < 5; i++) push(op, i, false);
+    assert_int_equal(f.nups, 1);
+    assert_int_equal(f.ups[0], TR_CB_TRIGGER);
+    cf(op, TR_CB_RESTORE, 0);
+    TICK_UNTIL(op, f.nout == 3);
+    for (int i = 0; i < 3; i++) cf(op, TR_CB_ACK, out_seq(&f, i));
+    TICK_UNTIL(op, f.nout == 5);   /* the two held events, in order */
+    for (int i = 0; i < 5; i++) assert_int_equal(out_id(&f, i), i);
+    cf(op, TR_CB_ACK, out_seq(&f, 3));
+    cf(op, TR_CB_ACK, out_seq(&f, 4));
+    TICK_UNTIL(op, f.nups == 2);
+    assert_int_equal(f.ups[1], TR_CB_RESTORE);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
+static void drop_newest_counts_instead(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=20,max_elements=3,on_full=\"drop_newest\"", &op, &d), 0);
+    for (uint64_t i = 0; i < 5; i++) push(op, i, true);
+    cf(op, TR_CB_RESTORE, 0);
+    TICK_UNTIL(op, f.nout == 3);
+    for (int i = 0; i < 30; i++) tr_op_qos_wal.tick(op, 0);
+    assert_int_equal(f.nout, 3);
+    /* transactional inputs: the two refused are failed, the three stored acked once durable */
+    int acks = 0, fails = 0;
+    for (int i = 0; i < f.nups; i++) {
+        acks += f.ups[i] == TR_CB_ACK;
+        fails += f.ups[i] == TR_CB_FAIL;
+        assert_true(f.ups[i] != TR_CB_TRIGGER);
+    }
+    assert_int_equal(acks, 3);
+    assert_int_equal(fails, 2);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
+static void restart_replays_unacked_then_new(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=20,max_elements=100", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    for (uint64_t i = 0; i < 6; i++) push(op, i, false);
+    TICK_UNTIL(op, f.nout == 6);
+    for (int i = 0; i < 3; i++) cf(op, TR_CB_ACK, out_seq(&f, i));
+    uint64_t last_seq = out_seq(&f, 5);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+
+    assert_int_equal(create(&f, "read_count=20,max_elements=100", &op, &d), 0);
+    push(op, 100, false);
+    cf(op, TR_CB_RESTORE, 0);
+    TICK_UNTIL(op, f.nout == 4);
+    assert_int_equal(out_id(&f, 0), 3);
+    assert_int_equal(out_id(&f, 1), 4);
+    assert_int_equal(out_id(&f, 2), 5);
+    assert_int_equal(out_id(&f, 3), 100);
+    assert_true(out_seq(&f, 3) > last_seq);   /* numbering continues */
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(config_errors_name_the_problem, setup, teardown),
+        cmocka_unit_test_setup_teardown(emits_only_after_restore_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_count_and_window_bound_emission, setup, teardown),
+        cmocka_unit_test_setup_teardown(fail_replays_from_the_failed_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_log_triggers_upstream_and_restores, setup, teardown),
+        cmocka_unit_test_setup_teardown(drop_newest_counts_instead, setup, teardown),
+        cmocka_unit_test_setup_teardown(restart_replays_unacked_then_new, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,575 @@
+/* test_wal_basic.c - every operation and limit of the WAL engine, one by one.
+ *
+ * append / read / ack / frontier / rewind / reclaim / capacity / too big /
+ * reopen / sync policies / group commit / notify / refusals at open. Each
+ * test states the expected value beside the actual one. Policy NONE is used
+ * where durability is not the point, to keep the run fast.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "wal/wal.h"
+#include "wal/wal_int.h"
+#include "wal_test_util.h"
+
+#define PMAX 200
+
+static int setup(void **state) {
+    tr_log_set_level(TR_LOG_ERROR);
+    char *dir = wt_mkdtemp();
+    if (!dir) return -1;
+    *state = dir;
+    return 0;
+}
+
+static int teardown(void **state) {
+    wt_rmrf(*state);
+    free(*state);
+    return 0;
+}
+
+static struct tr_wal *open_cfg(struct tr_wal_config *c) {
+    struct tr_wal *w = NULL;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    int rc = tr_wal_open(c, &w, &d);
+    if (rc) print_error("open: %s: %s\n", tr_strerror(rc), d.msg);
+    assert_int_equal(rc, 0);
+    assert_non_null(w);
+    return w;
+}
+
+static struct tr_wal *open_none(const char *dir) {
+    struct tr_wal_config c;
+    wt_config(&c, dir);
+    c.sync = TR_WAL_SYNC_NONE;
+    return open_cfg(&c);
+}
+
+static void append_n(struct tr_wal *w, uint64_t first, uint64_t n) {
+    unsigned char buf[PMAX];
+    for (uint64_t s = first; s < first + n; s++) {
+        uint64_t seq = 0;
+        size_t len = wt_payload(s, PMAX, buf);
+        assert_int_equal(tr_wal_append(w, buf, len, &seq), 0);
+        assert_int_equal(seq, s);   /* numbers are consecutive from first */
+    }
+}
+
+/* Read one record and check it is seq with the right payload. */
+static void expect_read(struct tr_wal *w, uint64_t seq) {
+    struct tr_wal_record r;
+    int rc = tr_wal_read(w, &r);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.seq, seq);
+    assert_true(wt_payload_ok(seq, PMAX, r.data, r.len));
+}
+
+static void test_crc32c_vectors(void **state) {
+    (void)state;
+    assert_int_equal(tr_wal_crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(tr_wal_crc32c_sw(0, "123456789", 9), 0xE3069283u);
+    /* chaining gives the CRC of the concatenation, on both paths */
+    assert_int_equal(tr_wal_crc32c(tr_wal_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+    assert_int_equal(tr_wal_crc32c_sw(tr_wal_crc32c_sw(0, "12345", 5), "6789", 4), 0xE3069283u);
+    unsigned char big[1000];
+    for (int i = 0; i < 1000; i++) big[i] = (unsigned char)(i * 31 + 7);
+    for (size_t n = 0; n < 997; n += 37) /* hardware and table agree at every length */
+        assert_int_equal(tr_wal_crc32c(0, big + 3, n), tr_wal_crc32c_sw(0, big + 3, n));
+}
+
+static void test_append_read_ack(void **state) {
+    struct tr_wal *w = open_none(*state);
+    struct tr_wal_record r;
+    assert_int_equal(tr_wal_read(w, &r), -EAGAIN);   /* empty */
+    append_n(w, 1, 100);
+    assert_int_equal(tr_wal_sync(w), 0);
+    assert_int_equal(tr_wal_durable_seq(w), 100);
+    for (uint64_t s = 1; s <= 100; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_read(w, &r), -EAGAIN);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.records, 100);
+    assert_int_equal(st.frontier, 0);
+    assert_int_equal(st.next_seq, 101);
+    assert_int_equal(tr_wal_ack_through(w, 100), 0);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.records, 0);
+    assert_int_equal(st.bytes, 0);
+    assert_int_equal(st.frontier, 100);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+static void test_bad_arguments(void **state) {
+    struct tr_wal_config c;
+    wt_config(&c, *state);
+    c.sync = TR_WAL_SYNC_NONE;
+    c.max_record_bytes = 100;
+    struct tr_wal *w = open_cfg(&c);
+    unsigned char buf[200] = {0};
+    uint64_t seq = 99;
+    assert_int_equal(tr_wal_append(w, buf, 0, &seq), -EINVAL);   /* empty records are refused */
+    assert_int_equal(seq, 0);
+    assert_int_equal(tr_wal_append(w, buf, 101, &seq), TR_ETOOBIG);
+    assert_int_equal(tr_wal_append(w, buf, 100, &seq), 0);        /* exactly the maximum is fine */
+    assert_int_equal(seq, 1);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.refused_too_big, 1);
+    assert_int_equal(tr_wal_ack(w, 1), -EINVAL);   /* never handed out */
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+static void test_out_of_order_acks(void **state) {
+    struct tr_wal *w = open_none(*state);
+    append_n(w, 1, 10);
+    assert_int_equal(tr_wal_sync(w), 0);
+    for (uint64_t s = 1; s <= 10; s++) expect_read(w, s);
+    struct tr_wal_stats st;
+    assert_int_equal(tr_wal_ack(w, 3), 0);
+    assert_int_equal(tr_wal_ack(w, 2), 0);
+    assert_int_equal(tr_wal_ack(w, 5), 0);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.frontier, 0);   /* 1 is still out */
+    assert_int_equal(st.records, 7);    /* 10 minus three acked */
+    assert_int_equal(tr_wal_ack(w, 1), 0);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.frontier, 3);
+    assert_int_equal(tr_wal_ack(w, 4), 0);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.frontier, 5);
+    assert_int_equal(tr_wal_ack(w, 4), 0);    /* again: no-op */
+    assert_int_equal(tr_wal_ack(w, 11), -EINVAL);
+    assert_int_equal(tr_wal_ack_through(w, 12), -EINVAL);
+    assert_int_equal(tr_wal_ack_through(w, 8), 0);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.frontier, 8);
+    assert_int_equal(st.records, 2);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+static void test_rewind(void **state) {
+    struct tr_wal *w = open_none(*state);
+    append_n(w, 1, 10);
+    assert_int_equal(tr_wal_sync(w), 0);
+    for (uint64_t s = 1; s <= 10; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_ack(w, 1), 0);
+    assert_int_equal(tr_wal_ack(w, 2), 0);
+    assert_int_equal(tr_wal_ack(w, 6), 0);
+    /* a fail of 4: go back to 4, already-acked 6 is not sent again */
+    assert_int_equal(tr_wal_rewind(w, 4), 0);
+    expect_read(w, 4);
+    expect_read(w, 5);
+    expect_read(w, 7);
+    /* rewinding below the frontier means "first unacked" */
+    assert_int_equal(tr_wal_rewind(w, 1), 0);
+    expect_read(w, 3);
+    /* the cursor (now at 4) never skips forward */
+    assert_int_equal(tr_wal_rewind(w, 12), -EINVAL);
+    assert_int_equal(tr_wal_rewind(w, 5), -EINVAL);
+    assert_int_equal(tr_wal_rewind(w, 4), 0);   /* where it is: a no-op */
+    /* go-back-N: everything after 3 that is not acknowledged comes again */
+    expect_read(w, 4);
+    expect_read(w, 5);
+    for (uint64_t s = 7; s <= 10; s++) expect_read(w, s);
+    struct tr_wal_record r;
+    assert_int_equal(tr_wal_read(w, &r), -EAGAIN);
+    append_n(w, 11, 1);
+    assert_int_equal(tr_wal_sync(w), 0);
+    expect_read(w, 11);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+static void test_reclaim_segments(void **state) {
+    struct tr_wal_config c;
+    wt_config(&c, *state);
+    c.sync = TR_WAL_SYNC_ALWAYS;
+    c.segment_bytes = 4096;
+    c.max_record_bytes = 256;
+    struct tr_wal *w = open_cfg(&c);
+    append_n(w, 1, 300);   /* ~30 kB of frames: several segments */
+    assert_int_equal(tr_wal_sync(w), 0);
+    int before = wt_count_segments(*state);
+    assert_true(before >= 5);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.segments, (uint64_t)before);
+    /* acks of records read long ago free whole segments, nothing more read */
+    for (uint64_t s = 1; s <= 300; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_ack_through(w, 150), 0);
+    assert_int_equal(tr_wal_sync(w), 0);   /* a pass of the sync thread has run */
+    int mid = wt_count_segments(*state);
+    assert_true(mid < before);
+    assert_true(mid > 1);
+    assert_int_equal(tr_wal_ack_through(w, 300), 0);
+    assert_int_equal(tr_wal_sync(w), 0);
+    assert_int_equal(wt_count_segments(*state), 1);   /* only the one being written */
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.segments, 1);
+    assert_int_equal(st.records, 0);
+    assert_int_equal(tr_wal_close(w), 0);
+    /* reopen: nothing to replay, numbering continues */
+    w = open_cfg(&c);
+    struct tr_wal_record r;
+    assert_int_equal(tr_wal_read(w, &r), -EAGAIN);
+    append_n(w, 301, 1);
+    assert_int_equal(tr_wal_sync(w), 0);
+    expect_read(w, 301);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+static void test_capacity_records(void **state) {
+    struct tr_wal_config c;
+    wt_config(&c, *state);
+    c.sync = TR_WAL_SYNC_NONE;
+    c.max_records = 5;
+    struct tr_wal *w = open_cfg(&c);
+    append_n(w, 1, 5);
+    unsigned char b[10] = {1};
+    uint64_t seq;
+    assert_int_equal(tr_wal_append(w, b, 10, &seq), TR_EFULL);   /* the 6th, under block */
+    assert_int_equal(tr_wal_append(w, b, 10, &seq), TR_EFULL);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.refused_full, 2);
+    assert_int_equal(st.records, 5);
+    assert_int_equal(tr_wal_sync(w), 0);
+    expect_read(w, 1);
+    expect_read(w, 2);
+    assert_int_equal(tr_wal_ack(w, 2), 0);   /* out of order: counts as unacked-free too */
+    append_n(w, 6, 1);
+    assert_int_equal(tr_wal_append(w, b, 10, &seq), TR_EFULL);
+    assert_int_equal(tr_wal_ack(w, 1), 0);
+    append_n(w, 7, 1);
+    assert_int_equal(tr_wal_close(w), 0);
+    /* usage is recomputed from disk: 3..7 unacked = 5 = full */
+    w = open_cfg(&c);
+    assert_int_equal(tr_wal_append(w, b, 10, &seq), TR_EFULL);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.records, 5);
+    assert_int_equal(st.frontier, 2);
+    expect_read(w, 3);
+    assert_int_equal(tr_wal_ack(w, 3), 0);
+    append_n(w, 8, 1);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+static void test_capacity_drop_newest(void **state) {
+    struct tr_wal_config c;
+    wt_config(&c, *state);
+    c.sync = TR_WAL_SYNC_NONE;
+    c.max_records = 3;
+    c.on_full = TR_WAL_ON_FULL_DROP_NEWEST;
+    struct tr_wal *w = open_cfg(&c);
+    append_n(w, 1, 3);
+    unsigned char b[10] = {1};
+    uint64_t seq = 7;
+    assert_int_equal(tr_wal_append(w, b, 10, &seq), TR_EDROPPED);
+    assert_int_equal(seq, 0);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(st.refused_full, 0);
+    assert_int_equal(st.next_seq, 4);   /* a dropped record takes no number */
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+static void test_capacity_bytes(void **state) {
+    struct tr_wal_config c;
+    wt_config(&c, *state);
+    c.sync = TR_WAL_SYNC_NONE;
+    c.max_record_bytes = 100;
+    c.max_bytes = 5 * 120;   /* five 100-byte records with their 20 bytes of framing */
+    struct tr_wal *w = open_cfg(&c);
+    unsigned char b[100];
+    memset(b, 'x', sizeof b);
+    for (int i = 0; i < 5; i++) assert_int_equal(tr_wal_append(w, b, 100, NULL), 0);
+    assert_int_equal(tr_wal_append(w, b, 100, NULL), TR_EFULL);
+    assert_int_equal(tr_wal_append(w, b, 1, NULL), TR_EFULL);   /* 21 more bytes do not fit either */
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.bytes, 600);
+    assert_int_equal(tr_wal_sync(w), 0);
+    struct tr_wal_record r;
+    assert_int_equal(tr_wal_read(w, &r), 0);
+    assert_int_equal(tr_wal_ack(w, r.seq), 0);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.bytes, 480);
+    assert_int_equal(tr_wal_append(w, b, 100, NULL), 0);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+static void test_reopen_replays_unacked(void **state) {
+    struct tr_wal_config c;
+    wt_config(&c, *state);
+    c.sync = TR_WAL_SYNC_ALWAYS;
+    struct tr_wal *w = open_cfg(&c);
+    append_n(w, 1, 50);
+    assert_int_equal(tr_wal_sync(w), 0);
+    for (uint64_t s = 1; s <= 30; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_ack_through(w, 20), 0);
+    assert_int_equal(tr_wal_ack(w, 25), 0);   /* above the frontier: not kept across a restart */
+    assert_int_equal(tr_wal_close(w), 0);
+    w = open_cfg(&c);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.frontier, 20);
+    assert_int_equal(st.next_seq, 51);
+    assert_int_equal(st.records, 30);
+    for (uint64_t s = 21; s <= 50; s++) expect_read(w, s);
+    append_n(w, 51, 5);   /* new records come after the replay */
+    assert_int_equal(tr_wal_sync(w), 0);
+    for (uint64_t s = 51; s <= 55; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_ack_through(w, 55), 0);
+    assert_int_equal(tr_wal_close(w), 0);
+    w = open_cfg(&c);
+    struct tr_wal_record r;
+    assert_int_equal(tr_wal_read(w, &r), -EAGAIN);   /* clean close: nothing acked comes back */
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.next_seq, 56);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+/* ---- an I/O seam whose fdatasync can be held, to see group commit ---- */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int closed;          /* fdatasync blocks while closed */
+    int waiting;         /* a fdatasync is blocked right now */
+    atomic_int datasyncs;
+    struct tr_wal_io io;
+};
+
+static int g_fdatasync(void *ctx, int fd) {
+    struct gate *g = ctx;
+    pthread_mutex_lock(&g->mu);
+    g->waiting++;
+    pthread_cond_broadcast(&g->cv);
+    while (g->closed) pthread_cond_wait(&g->cv, &g->mu);
+    g->waiting--;
+    pthread_mutex_unlock(&g->mu);
+    atomic_fetch_add(&g->datasyncs, 1);
+    return tr_wal_io_posix()->fdatasync(NULL, fd);
+}
+
+static void gate_init(struct gate *g) {
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->closed = 0;
+    g->waiting = 0;
+    atomic_init(&g->datasyncs, 0);
+    g->io = *tr_wal_io_posix();
+    g->io.ctx = g;
+    g->io.fdatasync = g_fdatasync;
+}
+
+static void gate_set(struct gate *g, int closed) {
+    pthread_mutex_lock(&g->mu);
+    g->closed = closed;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_wait_blocked(struct gate *g) {
+    pthread_mutex_lock(&g->mu);
+    while (!g->waiting) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static atomic_ulong notified;
+static void on_notify(void *arg, uint64_t durable) {
+    (void)arg;
+    atomic_store(&notified, durable);
+}
+
+static void test_group_commit_and_durability_gate(void **state) {
+    struct gate g;
+    gate_init(&g);
+    struct tr_wal_config c;
+    wt_config(&c, *state);
+    c.sync = TR_WAL_SYNC_ALWAYS;
+    c.segment_bytes = 1 << 20;   /* one file: one fdatasync per batch */
+    c.io = &g.io;
+    c.notify = on_notify;
+    atomic_store(&notified, 0);
+    struct tr_wal *w = open_cfg(&c);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    uint64_t syncs0 = st.syncs;
+    gate_set(&g, 1);
+    append_n(w, 1, 1);
+    gate_wait_blocked(&g);   /* the sync thread is inside fdatasync for record 1 */
+    append_n(w, 2, 999);     /* appends keep arriving meanwhile */
+    struct tr_wal_record r;
+    assert_int_equal(tr_wal_read(w, &r), -EAGAIN);   /* nothing durable yet, nothing handed out */
+    assert_int_equal(tr_wal_durable_seq(w), 0);
+    gate_set(&g, 0);
+    assert_int_equal(tr_wal_sync(w), 0);
+    assert_int_equal(tr_wal_durable_seq(w), 1000);
+    assert_int_equal(atomic_load(&notified), 1000);   /* the notify saw the final value */
+    tr_wal_stats(w, &st);
+    /* one fdatasync for record 1, one for the 999 that came during it */
+    assert_int_equal(st.syncs - syncs0, 2);
+    for (uint64_t s = 1; s <= 1000; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+static void test_policies(void **state) {
+    enum tr_wal_sync_policy pols[] = {TR_WAL_SYNC_ALWAYS, TR_WAL_SYNC_INTERVAL, TR_WAL_SYNC_NONE};
+    for (int i = 0; i < 3; i++) {
+        char sub[4096];
+        snprintf(sub, sizeof sub, "%s/p%d/deeper", (char *)*state, i);   /* mkdir -p */
+        struct tr_wal_config c;
+        wt_config(&c, sub);
+        c.sync = pols[i];
+        c.sync_interval_ms = 5;
+        struct tr_wal *w = open_cfg(&c);
+        append_n(w, 1, 20);
+        /* durable comes by itself under every policy: wait on it */
+        while (tr_wal_durable_seq(w) < 20) {
+            pthread_mutex_lock(&w->mu);   /* condition wait, no sleeping */
+            if (w->s_durable_seq < 20) pthread_cond_wait(&w->done, &w->mu);
+            pthread_mutex_unlock(&w->mu);
+        }
+        for (uint64_t s = 1; s <= 20; s++) expect_read(w, s);
+        struct tr_wal_stats st;
+        if (pols[i] == TR_WAL_SYNC_INTERVAL) {
+            /* the interval sync happens without being asked */
+            for (;;) {
+                tr_wal_stats(w, &st);
+                if (st.synced_seq == 20) break;
+                pthread_mutex_lock(&w->mu);
+                if (w->synced_seq < 20) pthread_cond_wait(&w->done, &w->mu);
+                pthread_mutex_unlock(&w->mu);
+            }
+        }
+        tr_wal_stats(w, &st);
+        if (pols[i] == TR_WAL_SYNC_NONE) assert_int_equal(st.syncs, 0);
+        else assert_true(st.syncs >= 1);
+        assert_int_equal(tr_wal_close(w), 0);
+    }
+}
+
+static void test_refusals_at_open(void **state) {
+    const char *dir = *state;
+    struct tr_wal_config c;
+    wt_config(&c, dir);
+    c.sync = TR_WAL_SYNC_NONE;
+    struct tr_wal *w = open_cfg(&c), *w2 = NULL;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_wal_open(&c, &w2, &d), -EBUSY);   /* one owner per directory */
+    assert_null(w2);
+    append_n(w, 1, 3);
+    assert_int_equal(tr_wal_close(w), 0);
+
+    /* foreign files are ignored, stray temporaries removed */
+    char p[4096];
+    snprintf(p, sizeof p, "%s/notes.txt", dir);
+    assert_int_equal(wt_write_file(p, "hello", 5), 0);
+    snprintf(p, sizeof p, "%s/checkpoint.tmp", dir);
+    assert_int_equal(wt_write_file(p, "x", 1), 0);
+    w = open_cfg(&c);
+    expect_read(w, 1);
+    assert_int_equal(tr_wal_close(w), 0);
+    assert_int_equal(wt_file_size(p), -1);
+
+    /* a segment of another format version: refused, named */
+    unsigned char hdr[TR_WAL_SEG_HDR];
+    tr_wal_seghdr_encode(hdr, 1000);
+    tr_wal_put32(hdr + 8, 2);
+    tr_wal_put32(hdr + 28, tr_wal_crc32c(0, hdr, 28));
+    snprintf(p, sizeof p, "%s/%020d.wal", dir, 1000);
+    assert_int_equal(wt_write_file(p, hdr, sizeof hdr), 0);
+    tr_diag_clear(&d);
+    assert_int_equal(tr_wal_open(&c, &w2, &d), TR_EUNSUPPORTED);
+    assert_non_null(strstr(d.file, "00000000000000001000.wal"));
+    assert_non_null(strstr(d.msg, "version 2"));
+    /* a file that is not ours at all */
+    assert_int_equal(wt_write_file(p, "#!/bin/sh\necho this is not a WAL segment at all\n", 48), 0);
+    tr_diag_clear(&d);
+    assert_int_equal(tr_wal_open(&c, &w2, &d), TR_ECORRUPT);
+    assert_non_null(strstr(d.msg, "bad magic"));
+    unlink(p);
+    w = open_cfg(&c);
+    assert_int_equal(tr_wal_close(w), 0);
+
+    /* configuration errors */
+    struct tr_wal_config bad = c;
+    bad.dir = NULL;
+    assert_int_equal(tr_wal_open(&bad, &w2, &d), TR_EINVAL_CFG);
+    bad = c;
+    bad.max_record_bytes = 0;
+    assert_int_equal(tr_wal_open(&bad, &w2, &d), TR_EINVAL_CFG);
+    bad = c;
+    bad.segment_bytes = 100;
+    assert_int_equal(tr_wal_open(&bad, &w2, &d), TR_EINVAL_CFG);
+    bad = c;
+    bad.max_bytes = 10;
+    assert_int_equal(tr_wal_open(&bad, &w2, &d), TR_EINVAL_CFG);
+    assert_null(w2);
+}
+
+static void test_large_records_and_roll(void **state) {
+    struct tr_wal_config c;
+    wt_config(&c, *state);
+    c.sync = TR_WAL_SYNC_NONE;
+    c.max_record_bytes = 40000;
+    c.segment_bytes = 41000 + 200;   /* one big record per segment */
+    struct tr_wal *w = open_cfg(&c);
+    unsigned char *big = malloc(40000);
+    for (int i = 0; i < 5; i++) {
+        memset(big, 'a' + i, 40000);
+        assert_int_equal(tr_wal_append(w, big, 40000, NULL), 0);
+    }
+    assert_int_equal(tr_wal_sync(w), 0);
+    assert_int_equal(wt_count_segments(*state), 5);
+    for (int i = 0; i < 5; i++) {
+        struct tr_wal_record r;
+        assert_int_equal(tr_wal_read(w, &r), 0);
+        assert_int_equal(r.len, 40000);
+        assert_int_equal(((const unsigned char *)r.data)[39999], 'a' + i);
+    }
+    free(big);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+static void test_no_leak(void **state) {
+    size_t before = tr_alloc_used();
+    struct tr_wal *w = open_none(*state);
+    append_n(w, 1, 100);
+    assert_int_equal(tr_wal_sync(w), 0);
+    for (uint64_t s = 1; s <= 100; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_ack_through(w, 100), 0);
+    assert_int_equal(tr_wal_close(w), 0);
+    assert_int_equal(tr_alloc_used(), before);   /* every byte given back */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc32c_vectors),
+        cmocka_unit_test_setup_teardown(test_append_read_ack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_order_acks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rewind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reclaim_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capacity_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capacity_drop_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capacity_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_replays_unacked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_and_durability_gate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_at_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_records_and_roll, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_leak, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,465 @@
+/* test_wal_recovery.c - recovery from damaged directories.
+ *
+ * A reference WAL is built once per test and copied; each copy is damaged in
+ * one way (cut at every byte of the last records, every bit of a record or a
+ * checkpoint slot flipped, zeroed sectors, absurd lengths, missing files) and
+ * opened. Expected: open succeeds, exactly the valid records come back intact
+ * and in order, what was dropped is counted, and the writer continues with
+ * the next number. Policy NONE keeps the hundreds of opens fast.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "wal/wal.h"
+#include "wal/wal_int.h"
+#include "wal_test_util.h"
+
+#define PMAX 200
+
+struct fx {
+    char *ref;        /* reference WAL directory */
+    char *work;       /* scratch copy */
+    char last[4096];  /* path of the reference's last segment */
+};
+
+static int setup(void **state) {
+    tr_log_set_level(TR_LOG_ERROR);   /* recovery warns by design; keep output short */
+    struct fx *f = calloc(1, sizeof *f);
+    f->ref = wt_mkdtemp();
+    f->work = wt_mkdtemp();
+    *state = f;
+    return f->ref && f->work ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    struct fx *f = *state;
+    wt_rmrf(f->ref);
+    wt_rmrf(f->work);
+    free(f->ref);
+    free(f->work);
+    free(f);
+    return 0;
+}
+
+static void cfg_for(struct tr_wal_config *c, const char *dir) {
+    wt_config(c, dir);
+    c->sync = TR_WAL_SYNC_NONE;
+    c->segment_bytes = 4096;
+    c->max_record_bytes = 256;
+}
+
+static void append_range(struct tr_wal *w, uint64_t a, uint64_t b) {
+    unsigned char buf[PMAX];
+    for (uint64_t s = a; s <= b; s++) {
+        uint64_t seq;
+        assert_int_equal(tr_wal_append(w, buf, wt_payload(s, PMAX, buf), &seq), 0);
+        assert_int_equal(seq, s);
+    }
+}
+
+/* Reference: records 1..n0 closed cleanly, then n0+1..n1 appended in a new
+ * run and the directory copied while it is open (as a crash would leave it:
+ * the checkpoint does not know the last records). */
+static void build_ref(struct fx *f, uint64_t n0, uint64_t n1, uint64_t acked) {
+    struct tr_wal_config c;
+    cfg_for(&c, f->ref);
+    struct tr_wal *w = NULL;
+    assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+    append_range(w, 1, n0);
+    assert_int_equal(tr_wal_sync(w), 0);
+    struct tr_wal_record r;
+    for (uint64_t s = 1; s <= acked; s++) assert_int_equal(tr_wal_read(w, &r), 0);
+    if (acked) assert_int_equal(tr_wal_ack_through(w, acked), 0);
+    assert_int_equal(tr_wal_close(w), 0);
+    char snap[4096];
+    snprintf(snap, sizeof snap, "%s.snap", f->ref);
+    assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+    append_range(w, n0 + 1, n1);
+    assert_int_equal(tr_wal_sync(w), 0);
+    wt_copy_dir(f->ref, snap);
+    assert_int_equal(tr_wal_close(w), 0);
+    wt_rmrf(f->ref);
+    rename(snap, f->ref);
+    assert_int_equal(wt_last_segment(f->ref, f->last, sizeof f->last), 0);
+}
+
+static void fresh_copy(struct fx *f) {
+    wt_rmrf(f->work);
+    assert_int_equal(wt_copy_dir(f->ref, f->work), 0);
+}
+
+static void work_path(struct fx *f, const char *ref_path, char *out, size_t n) {
+    snprintf(out, n, "%s%s", f->work, ref_path + strlen(f->ref));
+}
+
+/* Record frames in a segment image: offsets of record starts and ends. */
+static int frames(const unsigned char *b, long len, long *start, long *end, uint64_t *seq, int max) {
+    int n = 0;
+    long off = TR_WAL_SEG_HDR;
+    while (off + 16 <= len && n < max) {
+        uint32_t lt = tr_wal_get32(b + off);
+        long size = (long)(lt & ~TR_WAL_MARKER_FLAG) + 20;
+        if (off + size > len) break;
+        if (!(lt & TR_WAL_MARKER_FLAG)) {
+            start[n] = off;
+            end[n] = off + size;
+            seq[n] = tr_wal_get64(b + off + 4);
+            n++;
+        }
+        off += size;
+    }
+    return n;
+}
+
+/* Open the work copy; read everything; check the records are exactly
+ * first..last except those in skip (by number), payloads intact. */
+static struct tr_wal *open_and_check(struct fx *f, uint64_t first, uint64_t last, uint64_t skip,
+                                     struct tr_wal_stats *st) {
+    struct tr_wal_config c;
+    cfg_for(&c, f->work);
+    struct tr_wal *w = NULL;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    int rc = tr_wal_open(&c, &w, &d);
+    if (rc) print_error("open: %s %s\n", tr_strerror(rc), d.msg);
+    assert_int_equal(rc, 0);
+    struct tr_wal_record r;
+    for (uint64_t s = first; s <= last; s++) {
+        if (s == skip) continue;
+        rc = tr_wal_read(w, &r);
+        if (rc || r.seq != s) print_error("expected record %lu, got rc %d seq %lu\n", (unsigned long)s, rc,
+                                          (unsigned long)r.seq);
+        assert_int_equal(rc, 0);
+        assert_int_equal(r.seq, s);
+        assert_true(wt_payload_ok(s, PMAX, r.data, r.len));
+    }
+    assert_int_equal(tr_wal_read(w, &r), -EAGAIN);
+    tr_wal_stats(w, st);
+    return w;
+}
+
+static void writer_continues(struct tr_wal *w, uint64_t expect_seq) {
+    unsigned char buf[PMAX];
+    uint64_t seq;
+    assert_int_equal(tr_wal_append(w, buf, wt_payload(expect_seq, PMAX, buf), &seq), 0);
+    assert_int_equal(seq, expect_seq);
+    assert_int_equal(tr_wal_sync(w), 0);
+    struct tr_wal_record r;
+    assert_int_equal(tr_wal_read(w, &r), 0);
+    assert_int_equal(r.seq, expect_seq);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+static void test_truncate_every_byte(void **state) {
+    struct fx *f = *state;
+    build_ref(f, 20, 24, 0);   /* the last segment holds records 21..24 only */
+    long len = 0;
+    unsigned char *img = wt_read_file(f->last, &len);
+    assert_non_null(img);
+    long st_[64], en[64];
+    uint64_t sq[64];
+    int n = frames(img, len, st_, en, sq, 64);
+    assert_int_equal(n, 4);
+    assert_int_equal(sq[0], 21);
+    char p[4096];
+    work_path(f, f->last, p, sizeof p);
+    for (long cut = 0; cut <= len; cut++) {
+        fresh_copy(f);
+        assert_int_equal(truncate(p, cut), 0);
+        uint64_t last_full = 20;
+        long good_end = 0;
+        for (int i = 0; i < n; i++)
+            if (en[i] <= cut) {
+                last_full = sq[i];
+                good_end = en[i];
+            }
+        struct tr_wal_stats s;
+        struct tr_wal *w = open_and_check(f, 1, last_full, 0, &s);
+        /* the cut part of a record is the torn tail, nothing else is lost */
+        uint64_t torn;
+        if (last_full > 20)
+            torn = (uint64_t)(cut - good_end);
+        else /* no whole record left: the segment goes, its header bytes too if torn */
+            torn = cut > TR_WAL_SEG_HDR ? (uint64_t)cut - TR_WAL_SEG_HDR : cut == TR_WAL_SEG_HDR ? 0 : (uint64_t)cut;
+        if (torn != s.torn_bytes)
+            print_error("cut %ld: torn expected %lu, got %lu\n", cut, (unsigned long)torn,
+                        (unsigned long)s.torn_bytes);
+        assert_int_equal(s.torn_bytes, torn);
+        assert_int_equal(s.corrupt_records, 0);
+        assert_int_equal(s.next_seq, last_full + 1);
+        writer_continues(w, last_full + 1);
+    }
+    free(img);
+}
+
+static void test_flip_every_bit_of_a_record(void **state) {
+    struct fx *f = *state;
+    build_ref(f, 20, 24, 0);
+    long len = 0;
+    unsigned char *img = wt_read_file(f->last, &len);
+    long st_[64], en[64];
+    uint64_t sq[64];
+    int n = frames(img, len, st_, en, sq, 64);
+    assert_int_equal(n, 4);
+    /* record 22: in the middle of the last segment */
+    char p[4096];
+    work_path(f, f->last, p, sizeof p);
+    size_t before = tr_alloc_used();
+    for (long byte = st_[1]; byte < en[1]; byte++) {
+        for (int bit = 0; bit < 8; bit++) {
+            fresh_copy(f);
+            img[byte] ^= (unsigned char)(1u << bit);
+            assert_int_equal(wt_write_file(p, img, len), 0);
+            img[byte] ^= (unsigned char)(1u << bit);
+            struct tr_wal_stats s;
+            struct tr_wal *w = open_and_check(f, 1, 24, 22, &s);
+            assert_int_equal(s.corrupt_records, 1);   /* exactly the flipped one */
+            assert_int_equal(s.corrupt_bytes, (uint64_t)(en[1] - st_[1]));
+            assert_int_equal(s.torn_bytes, 0);
+            writer_continues(w, 25);
+        }
+    }
+    assert_int_equal(tr_alloc_used(), before);
+    /* the damaged bytes were kept aside */
+    char q[4096];
+    snprintf(q, sizeof q, "%s/quarantine", f->work);
+    struct stat sb;
+    assert_int_equal(stat(q, &sb), 0);
+    free(img);
+}
+
+static void test_flip_in_older_segment_found_by_reader(void **state) {
+    struct fx *f = *state;
+    build_ref(f, 60, 62, 0);   /* several 4 KiB segments before the last */
+    char first[4096];
+    snprintf(first, sizeof first, "%s/%020d.wal", f->ref, 1);
+    long len = 0;
+    unsigned char *img = wt_read_file(first, &len);
+    assert_non_null(img);
+    long st_[64], en[64];
+    uint64_t sq[64];
+    int n = frames(img, len, st_, en, sq, 64);
+    assert_true(n > 5);
+    char p[4096];
+    work_path(f, first, p, sizeof p);
+    long targets[] = {st_[3], st_[3] + 5, st_[3] + 14, st_[3] + 17, en[3] - 1};
+    for (int t = 0; t < 5; t++) {
+        fresh_copy(f);
+        img[targets[t]] ^= 0x10;
+        assert_int_equal(wt_write_file(p, img, len), 0);
+        img[targets[t]] ^= 0x10;
+        struct tr_wal_stats s;
+        struct tr_wal *w = open_and_check(f, 1, 62, sq[3], &s);
+        assert_int_equal(s.corrupt_records, 1);
+        writer_continues(w, 63);
+    }
+    free(img);
+}
+
+static void test_zeroed_region_and_huge_length(void **state) {
+    struct fx *f = *state;
+    build_ref(f, 20, 26, 0);
+    long len = 0;
+    unsigned char *img = wt_read_file(f->last, &len);
+    long st_[64], en[64];
+    uint64_t sq[64];
+    int n = frames(img, len, st_, en, sq, 64);
+    assert_int_equal(n, 6);
+    char p[4096];
+    work_path(f, f->last, p, sizeof p);
+
+    /* lost sectors: records 22 and 23 zeroed; 24.. found again by number */
+    fresh_copy(f);
+    unsigned char *z = malloc((size_t)len);
+    memcpy(z, img, (size_t)len);
+    memset(z + st_[1], 0, (size_t)(en[2] - st_[1]));
+    assert_int_equal(wt_write_file(p, z, len), 0);
+    struct tr_wal_stats s;
+    struct tr_wal_config c;
+    cfg_for(&c, f->work);
+    struct tr_wal *w = NULL;
+    assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+    struct tr_wal_record r;
+    for (uint64_t want = 1; want <= 26; want++) {
+        if (want == 22 || want == 23) continue;
+        assert_int_equal(tr_wal_read(w, &r), 0);
+        assert_int_equal(r.seq, want);
+    }
+    tr_wal_stats(w, &s);
+    assert_int_equal(s.corrupt_records, 2);
+    assert_int_equal(s.corrupt_bytes, (uint64_t)(en[2] - st_[1]));
+    writer_continues(w, 27);
+
+    /* a length field claiming ~4 GiB with a valid header CRC: never allocated */
+    fresh_copy(f);
+    memcpy(z, img, (size_t)len);
+    tr_wal_put32(z + st_[2], 0x7ffffff0u);
+    tr_wal_put32(z + st_[2] + 12, tr_wal_crc32c(0, z + st_[2], 12));
+    assert_int_equal(wt_write_file(p, z, len), 0);
+    size_t before = tr_alloc_used();
+    w = open_and_check(f, 1, 26, 23, &s);
+    assert_true(tr_alloc_used() - before < (4u << 20));
+    assert_int_equal(s.corrupt_records, 1);
+    writer_continues(w, 27);
+    free(z);
+    free(img);
+}
+
+static void test_flip_every_bit_of_checkpoint(void **state) {
+    struct fx *f = *state;
+    /* two generations: frontier 10, then frontier 15 */
+    struct tr_wal_config c;
+    cfg_for(&c, f->ref);
+    struct tr_wal *w = NULL;
+    struct tr_wal_record r;
+    assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+    append_range(w, 1, 30);
+    assert_int_equal(tr_wal_sync(w), 0);
+    for (int i = 0; i < 15; i++) assert_int_equal(tr_wal_read(w, &r), 0);
+    assert_int_equal(tr_wal_ack_through(w, 10), 0);
+    assert_int_equal(tr_wal_close(w), 0);
+    assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+    for (int i = 0; i < 5; i++) assert_int_equal(tr_wal_read(w, &r), 0);
+    assert_int_equal(tr_wal_ack_through(w, 15), 0);
+    assert_int_equal(tr_wal_close(w), 0);
+    char ck[4096], p[4096];
+    snprintf(ck, sizeof ck, "%s/checkpoint", f->ref);
+    long len = 0;
+    unsigned char *img = wt_read_file(ck, &len);
+    assert_int_equal(len, 1024);
+    work_path(f, ck, p, sizeof p);
+    for (int slot = 0; slot < 2; slot++) {
+        for (int byte = 0; byte < 60; byte++) {
+            for (int bit = 0; bit < 8; bit++) {
+                fresh_copy(f);
+                img[slot * 512 + byte] ^= (unsigned char)(1u << bit);
+                assert_int_equal(wt_write_file(p, img, len), 0);
+                img[slot * 512 + byte] ^= (unsigned char)(1u << bit);
+                cfg_for(&c, f->work);
+                assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+                struct tr_wal_stats s;
+                tr_wal_stats(w, &s);
+                /* the older slot may win: more duplicates, never a loss */
+                assert_true(s.frontier == 10 || s.frontier == 15);
+                assert_int_equal(s.next_seq, 31);
+                for (uint64_t want = s.frontier + 1; want <= 30; want++) {
+                    assert_int_equal(tr_wal_read(w, &r), 0);
+                    assert_int_equal(r.seq, want);
+                    assert_true(wt_payload_ok(want, PMAX, r.data, r.len));
+                }
+                assert_int_equal(tr_wal_read(w, &r), -EAGAIN);
+                assert_int_equal(tr_wal_close(w), 0);
+            }
+        }
+    }
+    /* both slots unreadable: everything on disk is replayed, nothing lost */
+    fresh_copy(f);
+    memset(img, 0x5a, (size_t)len);
+    assert_int_equal(wt_write_file(p, img, len), 0);
+    cfg_for(&c, f->work);
+    assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+    struct tr_wal_stats s;
+    tr_wal_stats(w, &s);
+    assert_true(s.frontier <= 15);
+    assert_int_equal(s.next_seq, 31);
+    assert_int_equal(tr_wal_close(w), 0);
+    free(img);
+}
+
+static void test_checkpoint_ahead_of_data(void **state) {
+    struct fx *f = *state;
+    build_ref(f, 10, 12, 0);
+    fresh_copy(f);
+    struct tr_wal_ckpt ck = {.gen = 99, .frontier = 1000, .next_seq = 1001, .hint_seg = 777, .hint_off = 5};
+    unsigned char img[1024] = {0};
+    tr_wal_ckpt_encode(img + 512, &ck);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/checkpoint", f->work);
+    assert_int_equal(wt_write_file(p, img, 1024), 0);
+    struct tr_wal_config c;
+    cfg_for(&c, f->work);
+    struct tr_wal *w = NULL;
+    assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+    struct tr_wal_stats s;
+    tr_wal_stats(w, &s);
+    assert_int_equal(s.frontier, 1000);
+    assert_int_equal(s.next_seq, 1001);   /* acknowledged numbers are never reused */
+    struct tr_wal_record r;
+    assert_int_equal(tr_wal_read(w, &r), -EAGAIN);
+    writer_continues(w, 1001);
+}
+
+static void test_missing_middle_segment(void **state) {
+    struct fx *f = *state;
+    build_ref(f, 80, 82, 0);
+    fresh_copy(f);
+    /* drop the second segment */
+    char p[4096];
+    DIR *d = opendir(f->work);
+    char names[64][256];
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strstr(de->d_name, ".wal") && n < 64) snprintf(names[n++], 256, "%s", de->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, 256, (int (*)(const void *, const void *))strcmp);
+    assert_true(n >= 4);
+    uint64_t lo = strtoull(names[1], NULL, 10), hi = strtoull(names[2], NULL, 10) - 1;
+    snprintf(p, sizeof p, "%s/%s", f->work, names[1]);
+    assert_int_equal(unlink(p), 0);
+    struct tr_wal_config c;
+    cfg_for(&c, f->work);
+    struct tr_wal *w = NULL;
+    assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+    struct tr_wal_record r;
+    for (uint64_t want = 1; want <= 82; want++) {
+        if (want >= lo && want <= hi) continue;
+        assert_int_equal(tr_wal_read(w, &r), 0);
+        assert_int_equal(r.seq, want);
+    }
+    assert_int_equal(tr_wal_read(w, &r), -EAGAIN);
+    struct tr_wal_stats s;
+    tr_wal_stats(w, &s);
+    assert_int_equal(s.corrupt_records, hi - lo + 1);
+    writer_continues(w, 83);
+}
+
+static void test_damaged_segment_header(void **state) {
+    struct fx *f = *state;
+    build_ref(f, 40, 42, 0);
+    char first[4096], p[4096];
+    snprintf(first, sizeof first, "%s/%020d.wal", f->ref, 1);
+    long len = 0;
+    unsigned char *img = wt_read_file(first, &len);
+    work_path(f, first, p, sizeof p);
+    for (int byte = 0; byte < 32; byte++) {
+        fresh_copy(f);
+        img[byte] ^= 0x04;
+        assert_int_equal(wt_write_file(p, img, len), 0);
+        img[byte] ^= 0x04;
+        struct tr_wal_stats s;
+        struct tr_wal *w = open_and_check(f, 1, 42, 0, &s);   /* records carry their own CRCs */
+        assert_int_equal(s.corrupt_records, 0);
+        writer_continues(w, 43);
+    }
+    free(img);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_truncate_every_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flip_every_bit_of_a_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flip_in_older_segment_found_by_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zeroed_region_and_huge_length, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flip_every_bit_of_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_ahead_of_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_middle_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_segment_header, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
