@@ -16,12 +16,13 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "lang/script.h"
 #include "ops/op.h"
 
 #define TR_PIPELINE_MAX_DEPTH 64
 #define OP_UID_BASE ((uint64_t)1 << 47)
 
-enum node_kind { N_IN, N_OUT, N_ERR, N_STREAM, N_SELECT, N_OP };
+enum node_kind { N_IN, N_OUT, N_ERR, N_STREAM, N_SELECT, N_OP, N_SCRIPT };
 
 struct node;
 
@@ -35,6 +36,8 @@ struct node {
     enum node_kind kind;
     const char *id;
     struct tr_select *select;
+    struct tr_script *script;
+    tr_value state;              /* a script's `state`, kept across events */
     const struct tr_op_ops *ops;
     void *op;
     struct op_host host;
@@ -171,6 +174,25 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
         struct tr_lang_ctx ctx = {p->server_instance, ev->ingest_ns};
         rc = tr_select_run(n->select, &ctx, ev, select_emit, &se, &d);
         if (rc < 0 && d.msg[0]) report(p, &d);
+        break;
+    }
+    case N_SCRIPT: {
+        struct tr_diag d;
+        tr_diag_clear(&d);
+        struct tr_lang_ctx ctx = {p->server_instance, ev->ingest_ns};
+        enum tr_script_outcome oc = TR_SCRIPT_DROP;
+        const char *out_port = NULL;
+        rc = tr_script_run(n->script, &ctx, &ev->value, &ev->meta, &n->state, &oc, &out_port, &d);
+        if (rc) {
+            /* As in Tremor: the event goes to the script's err port. */
+            if (d.msg[0]) report(p, &d);
+            else p->stats.errors++;
+            rc = route(p, idx, "err", ev);
+        } else if (oc == TR_SCRIPT_EMIT) {
+            rc = route(p, idx, out_port ? out_port : "out", ev);
+        } else {
+            tr_event_fini(ev);
+        }
         break;
     }
     case N_OP:
@@ -333,10 +355,10 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
             n->select = qn->select;
             break;
         case TR_QN_SCRIPT:
-            rc = tr_diag_set(d, TR_EUNSUPPORTED, file, qn->line, qn->col,
-                             "script operators ('create script %s') are not supported yet",
-                             qn->id);
-            goto fail;
+            n->kind = N_SCRIPT;
+            n->script = qn->script;
+            n->state = tr_v_null();
+            break;
         case TR_QN_OPERATOR: {
             n->kind = N_OP;
             n->ops = tr_op_find(qn->op_kind);
@@ -385,6 +407,7 @@ void tr_pipeline_destroy(struct tr_pipeline *p) {
     if (!p) return;
     for (size_t i = 0; i < p->nnodes; i++)
         if (p->nodes[i].kind == N_OP && p->nodes[i].ops) p->nodes[i].ops->destroy(p->nodes[i].op);
+        else if (p->nodes[i].kind == N_SCRIPT) tr_value_unref(p->nodes[i].state);
     tr_free(p->nodes);
     tr_free(p->edges);
     tr_free(p->outs);
