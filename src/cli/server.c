@@ -48,6 +48,11 @@ static void on_stopped(void *arg) {
     uv_close((uv_handle_t *)&s->sigterm, NULL);
 }
 
+static void on_shutdown(void *arg) {
+    struct server *s = arg;
+    tr_world_stop(s->w, DRAIN_MS, on_stopped, s);
+}
+
 static void on_signal(uv_signal_t *h, int signum) {
     struct server *s = h->data;
     if (++s->signals > 1) {
@@ -118,7 +123,7 @@ int tr_cli_server(int argc, char **argv) {
     struct server s;
     memset(&s, 0, sizeof s);
     uv_loop_init(&s.loop);
-    struct tr_world_opts wo = {&s.loop, instance, data_dir};
+    struct tr_world_opts wo = {&s.loop, instance, data_dir, on_shutdown, &s};
     struct tr_diag d;
     tr_diag_clear(&d);
     int rc = tr_world_create(&wo, &s.w);

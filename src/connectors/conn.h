@@ -100,6 +100,9 @@ struct tr_offramp_host_ops {
     void (*fail)(struct tr_offramp_host *h, uint64_t token);
     void (*trigger)(struct tr_offramp_host *h);
     void (*restore)(struct tr_offramp_host *h);
+    /* The offramp has finished its job (e.g. a benchmark sink after its set
+     * time): the server stops gracefully and exits 0. */
+    void (*shutdown)(struct tr_offramp_host *h);
 };
 struct tr_offramp_host {
     const struct tr_offramp_host_ops *ops;
@@ -133,6 +136,7 @@ static inline void tr_offramp_fail(struct tr_offramp_host *h, uint64_t token) { 
 static inline void tr_offramp_trigger(struct tr_offramp_host *h) { h->ops->trigger(h); }
 /* breaker: I can send again */
 static inline void tr_offramp_restore(struct tr_offramp_host *h) { h->ops->restore(h); }
+static inline void tr_offramp_shutdown(struct tr_offramp_host *h) { h->ops->shutdown(h); }
 
 /* Registry of connector kinds (connectors/registry.c). NULL when unknown. */
 const struct tr_onramp_ops *tr_onramp_find(const char *type);

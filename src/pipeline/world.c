@@ -133,6 +133,8 @@ struct tr_world {
     void (*stop_done)(void *);
     void *stop_arg;
     struct tr_buf detail;            /* rendered source excerpt of the last error */
+    void (*on_shutdown)(void *arg);
+    void *shutdown_arg;
 };
 
 static const struct tr_cfg_artefact *on_art(const struct onramp_inst *o) {
@@ -303,8 +305,15 @@ static void off_breaker(struct tr_offramp_host *h, enum tr_cb cb) {
 static void off_trigger(struct tr_offramp_host *h) { off_breaker(h, TR_CB_TRIGGER); }
 static void off_restore(struct tr_offramp_host *h) { off_breaker(h, TR_CB_RESTORE); }
 
+static void off_shutdown(struct tr_offramp_host *h) {
+    struct offramp_inst *o = (struct offramp_inst *)h;
+    struct tr_world *w = o->w;
+    TR_INFO("world", "offramp %s/%s is done: stopping", off_art(o)->id, o->instance);
+    if (w->on_shutdown && !w->stopping) w->on_shutdown(w->shutdown_arg);
+}
+
 static const struct tr_offramp_host_ops offramp_host_ops = {
-    off_ack, off_fail, off_trigger, off_restore,
+    off_ack, off_fail, off_trigger, off_restore, off_shutdown,
 };
 
 static int ring_reserve(struct offramp_inst *o) {
@@ -414,6 +423,8 @@ int tr_world_create(const struct tr_world_opts *o, struct tr_world **out) {
     w->loop = o->loop;
     w->instance = tr_strdup(o->instance ? o->instance : "tremor");
     w->data_dir = tr_strdup(o->data_dir ? o->data_dir : "tremor-data");
+    w->on_shutdown = o->on_shutdown;
+    w->shutdown_arg = o->shutdown_arg;
     w->next_onramp_uid = 1;
     w->next_offramp_uid = OFFRAMP_UID_BASE + 1;
     tr_config_init(&w->cfg);

@@ -20,6 +20,9 @@ struct tr_world_opts {
     uv_loop_t *loop;
     const char *instance;   /* -i: system::instance(), default "tremor" */
     const char *data_dir;   /* -d: where operators keep state, default "tremor-data" */
+    /* A connector asked the server to stop (a benchmark sink is done). */
+    void (*on_shutdown)(void *arg);
+    void *shutdown_arg;
 };
 
 int tr_world_create(const struct tr_world_opts *o, struct tr_world **out);
