@@ -9,5 +9,5 @@ for t in "$@"; do
         echo "FAILED: $t"; tail -n 40 "$t.log"
     fi
 done
-echo "unit programs: $pass passed, $fail failed"
+echo "unit: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

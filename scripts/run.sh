@@ -1,22 +1,25 @@
 #!/bin/sh
 # `make run`: the tutorial pipeline (examples/persistent-wal) sending to a
 # receiver - a second tremor with a ws onramp on 127.0.0.1:8080 printing
-# every event it receives. Ctrl-C stops both.
+# every event it receives. Ctrl-C stops both (each drains and exits 0).
 set -e
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$ROOT/build/tremor"
 RUN="$ROOT/build/run"
 mkdir -p "$RUN"
-cp "$ROOT"/examples/receiver/* "$RUN/" 2>/dev/null || true
+cp "$ROOT"/examples/receiver/* "$RUN/"
 
+# Each server runs in its own session so that Ctrl-C reaches only this
+# script, which then stops them once, in order: sender first, then receiver.
 cd "$RUN"
-"$BIN" server run -f passthrough.trickle receiver.yaml &
+setsid "$BIN" server run -f passthrough.trickle receiver.yaml &
 RECV=$!
 cd "$ROOT/examples/persistent-wal"
-"$BIN" server run -d "$RUN/tremor-data" -f etc/tremor/config/* &
+setsid "$BIN" server run -d "$RUN/tremor-data" -f etc/tremor/config/* &
 TUT=$!
 
 stop() {
+    trap '' INT TERM
     kill -TERM "$TUT" 2>/dev/null || true
     wait "$TUT" 2>/dev/null || true
     kill -TERM "$RECV" 2>/dev/null || true

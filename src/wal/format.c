@@ -1,6 +1,6 @@
 /* format.c - the WAL's on-disk format: encode and check, no I/O.
  *
- * This file owns the format; docs/wal-format.md repeats it. Every integer is
+ * This file owns the format; docs/ARCHITECTURE.md repeats it. Every integer is
  * little-endian whatever the host. A checksum is always verified before any
  * field it covers is trusted (a corrupt length never sizes an allocation).
  *

@@ -6,7 +6,7 @@
  * frontier; segments behind it are unlinked. fdatasync runs on the WAL's own
  * thread (group commit). Not an event queue: no events, pipelines or libuv.
  * Threading: one owner thread makes every call; only notify runs on the sync
- * thread. Format: format.c and docs/wal-format.md.
+ * thread. Format: format.c and docs/ARCHITECTURE.md.
  */
 #ifndef TR_WAL_H
 #define TR_WAL_H

@@ -4,8 +4,9 @@ import json
 import os
 import signal
 import socket
+import subprocess
 
-from conftest import ROOT, WsServer, free_port, run_tremor, wait_until
+from conftest import ROOT, TREMOR, WsServer, free_port, run_tremor, wait_until
 
 QUERY = """use tremor::system;
 select patch event of insert "hostname" => system::hostname() end from in into out;
@@ -133,3 +134,39 @@ def test_version_and_help(tmp_path):
     assert res.returncode == 0 and res.stdout.startswith("tremor 0.11")
     res = run_tremor(["--help"], cwd=tmp_path)
     assert res.returncode == 0 and "server run" in res.stdout
+
+
+def test_stdin_to_stdout(tmp_path):
+    (tmp_path / "q.trickle").write_text(
+        'select merge event of {"seen": true} end from in where event.keep into out;\n')
+    (tmp_path / "c.yaml").write_text("""onramp:
+  - id: in
+    type: stdin
+offramp:
+  - id: out
+    type: stdout
+binding:
+  - id: b
+    links:
+      "/onramp/in/{instance}/out": ["/pipeline/q/{instance}/in"]
+      "/pipeline/q/{instance}/out": ["/offramp/out/{instance}/in"]
+mapping:
+  /binding/b/01:
+    instance: "01"
+""")
+    p = subprocess.Popen([TREMOR, "server", "run", "-f", "q.trickle", "c.yaml"], cwd=tmp_path,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        p.stdin.write('{"keep":true,"n":1}\nnot json\n{"keep":false,"n":2}\n\n{"keep":true,"n":3}\n')
+        p.stdin.flush()
+        first = json.loads(p.stdout.readline())
+        second = json.loads(p.stdout.readline())
+        assert first == {"keep": True, "n": 1, "seen": True}
+        assert second == {"keep": True, "n": 3, "seen": True}
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(20) == 0
+        assert "cannot decode" in p.stderr.read()   # the bad line is reported, not fatal
+    finally:
+        if p.poll() is None:
+            p.kill()
