@@ -10,9 +10,11 @@
 #include "cli/cmd_run.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "codec/json.h"
@@ -94,12 +96,28 @@ static int next_line(FILE *in, struct tr_buf *b, int *rc) {
 
 struct out_ctx {
     FILE *out;
+    struct tr_pipeline *p;
 };
 
+/* stdout is always ready and, like the stdout offramp, acknowledges what it
+ * wrote, so operators that wait for acks (qos::wal) keep going. */
 static void on_output(void *arg, struct tr_event *ev) {
     struct out_ctx *o = arg;
     print_value(o->out, &ev->value);
+    if (ev->transactional && o->p) {
+        struct tr_insight in = {.cb = TR_CB_ACK, .ids = ev->ids};
+        tr_pipeline_contraflow(o->p, &in);
+    }
     tr_event_fini(ev);
+}
+
+/* A scratch data directory for operators that keep state on disk: `tremor
+ * run` is for trying things out and leaves nothing behind. */
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
 }
 
 static int run_script(const char *path, const char *src, size_t len, FILE *in, FILE *out) {
@@ -193,7 +211,15 @@ static int run_query(const char *path, const char *src, size_t len, FILE *in, FI
         tr_buf_reset(&b);
     }
     struct tr_pipeline *p = NULL;
-    struct tr_pipeline_opts o = {.id = "run", .file = path, .server_instance = "tremor"};
+    char scratch[] = "/tmp/tremor-run-XXXXXX";
+    if (!mkdtemp(scratch)) {
+        fprintf(stderr, "Error: cannot create a scratch directory: %s\n", strerror(errno));
+        tr_query_destroy(q);
+        tr_buf_fini(&b);
+        return 1;
+    }
+    struct tr_pipeline_opts o = {.id = "run", .file = path, .server_instance = "tremor",
+                                 .data_dir = scratch};
     struct tr_diag d;
     tr_diag_clear(&d);
     if (tr_pipeline_create(q, &o, &p, &d)) {
@@ -201,11 +227,15 @@ static int run_query(const char *path, const char *src, size_t len, FILE *in, FI
         tr_diag_format(&d, msg, sizeof msg);
         fprintf(stderr, "Error: %s\n", msg);
         tr_buf_fini(&b);
+        nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         return 1;
     }
-    struct out_ctx oc = {out};
+    struct out_ctx oc = {out, p};
     tr_pipeline_connect_output(p, "out", on_output, &oc);
     tr_pipeline_connect_output(p, "err", on_output, &oc);
+    struct tr_insight ready = {.cb = TR_CB_RESTORE};
+    tr_ids_init(&ready.ids, 0, 0, 0);
+    tr_pipeline_contraflow(p, &ready);   /* the output is connected and ready */
     int status = 0;
     uint64_t id = 0;
     size_t lineno = 0;
@@ -225,13 +255,16 @@ static int run_query(const char *path, const char *src, size_t len, FILE *in, FI
         }
         tr_ids_init(&ev.ids, 0, 0, id++);
         tr_pipeline_push(p, "in", &ev);
+        if (id % 1024 == 0) tr_pipeline_flush(p);
     }
+    tr_pipeline_flush(p);
     if (rc == TR_ETOOBIG || rc == -ENOMEM) {
         fprintf(stderr, "error: reading input: %s\n", tr_strerror(rc));
         status = 1;
     }
     tr_buf_fini(&b);
     tr_pipeline_destroy(p);
+    nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return status;
 }
 

@@ -41,7 +41,7 @@ void *tr_malloc(size_t n) {
     unsigned char *p = malloc(n + HDR);
     if (!p) return NULL;
     memcpy(p, &n, sizeof n);
-    atomic_fetch_add(&used, n);
+    atomic_fetch_add_explicit(&used, n, memory_order_relaxed);
     return p + HDR;
 }
 
@@ -61,8 +61,8 @@ void *tr_realloc(void *p, size_t n) {
     unsigned char *q = realloc(base, n + HDR);
     if (!q) return NULL;
     memcpy(q, &n, sizeof n);
-    atomic_fetch_sub(&used, old);
-    atomic_fetch_add(&used, n);
+    atomic_fetch_sub_explicit(&used, old, memory_order_relaxed);
+    atomic_fetch_add_explicit(&used, n, memory_order_relaxed);
     return q + HDR;
 }
 
@@ -71,7 +71,7 @@ void tr_free(void *p) {
     unsigned char *base = (unsigned char *)p - HDR;
     size_t n;
     memcpy(&n, base, sizeof n);
-    atomic_fetch_sub(&used, n);
+    atomic_fetch_sub_explicit(&used, n, memory_order_relaxed);
     free(base);
 }
 

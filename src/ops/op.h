@@ -62,6 +62,10 @@ struct tr_op_ops {
     void (*contraflow)(void *self, struct tr_insight *in);
     /* Stop emitting: the server is shutting down and drains. May be NULL. */
     void (*quiesce)(void *self);
+    /* Make everything the operator holds visible and emit what it can now,
+     * blocking if needed (`tremor run` at the end of its input; tests).
+     * Returns the number of events emitted. May be NULL. */
+    int (*flush)(void *self);
     void (*destroy)(void *self);
 };
 

@@ -66,6 +66,7 @@ struct walop {
     struct tr_buf rec;
     uint64_t dropped;
     uint64_t decode_errors;
+    uint64_t emitted;            /* events emitted so far */
 };
 
 /* ------------------------------------------------------------- config */
@@ -272,6 +273,7 @@ static int hold(struct walop *w, struct tr_event *ev) {
 /* Emit up to read_count durable records, within the in-flight window. */
 static void read_pass(struct walop *w) {
     if (w->broken || w->quiesced || w->reading) return;
+    uint64_t emitted = 0;
     w->reading = 1;
     w->failed_in_pass = 0;
     /* A fail during the pass (the sink refused at once) ends it: resending
@@ -305,9 +307,11 @@ static void read_pass(struct walop *w) {
                     (unsigned long long)r.seq);
         tr_ids_fini(&orig.ids);
         ev.transactional = true;
+        emitted++;
         tr_op_emit(w->host, "out", &ev);
     }
     w->reading = 0;
+    w->emitted += emitted;
     if (tr_log_enabled(TR_LOG_DEBUG)) {
         struct tr_wal_stats st;
         tr_wal_stats(w->wal, &st);
@@ -598,6 +602,22 @@ static void wal_contraflow(void *self, struct tr_insight *in) {
     }
 }
 
+static int wal_flush(void *self) {
+    struct walop *w = self;
+    uint64_t before = w->emitted;
+    int rc = tr_wal_sync(w->wal);
+    if (rc) {
+        report_failure(w, rc);
+        return 0;
+    }
+    for (;;) {   /* until a pass emits nothing (acks may come back synchronously) */
+        uint64_t mark = w->emitted;
+        progress(w);
+        if (w->emitted == mark) break;
+    }
+    return (int)(w->emitted - before);
+}
+
 static void wal_quiesce(void *self) {
     struct walop *w = self;
     w->quiesced = 1;
@@ -623,5 +643,6 @@ const struct tr_op_ops tr_op_qos_wal = {
     .tick = wal_tick,
     .contraflow = wal_contraflow,
     .quiesce = wal_quiesce,
+    .flush = wal_flush,
     .destroy = wal_destroy,
 };

@@ -469,6 +469,14 @@ void tr_pipeline_tick(struct tr_pipeline *p, uint64_t now_ns) {
     }
 }
 
+int tr_pipeline_flush(struct tr_pipeline *p) {
+    int n = 0;
+    for (size_t i = 0; i < p->nnodes; i++)
+        if (p->nodes[i].kind == N_OP && p->nodes[i].ops->flush)
+            n += p->nodes[i].ops->flush(p->nodes[i].op);
+    return n;
+}
+
 void tr_pipeline_quiesce(struct tr_pipeline *p) {
     for (size_t i = 0; i < p->nnodes; i++)
         if (p->nodes[i].kind == N_OP && p->nodes[i].ops->quiesce)

@@ -59,6 +59,9 @@ int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *e
 void tr_pipeline_tick(struct tr_pipeline *p, uint64_t now_ns);
 /* An insight from downstream (an offramp or a later pipeline); copied. */
 void tr_pipeline_contraflow(struct tr_pipeline *p, const struct tr_insight *in);
+/* Let every operator emit what it holds (blocking; for `tremor run` at the
+ * end of its input). Returns how many events the operators emitted. */
+int tr_pipeline_flush(struct tr_pipeline *p);
 /* Shutdown, phase one: operators stop emitting new work. */
 void tr_pipeline_quiesce(struct tr_pipeline *p);
 
