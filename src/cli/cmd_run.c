@@ -21,6 +21,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/event.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "lang/query.h"
 #include "lang/script.h"
@@ -34,31 +35,6 @@ static void usage(FILE *f) {
                "  reads one JSON document per line and writes each result as a JSON line\n");
 }
 
-static int slurp(const char *path, char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -errno;
-    struct tr_buf b;
-    tr_buf_init(&b);
-    char tmp[65536];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        if (b.len + n > MAX_SOURCE) {
-            rc = TR_ETOOBIG;
-            break;
-        }
-        if ((rc = tr_buf_append(&b, tmp, n))) break;
-    }
-    if (!rc && ferror(f)) rc = -EIO;
-    fclose(f);
-    if (!rc && !b.data) rc = tr_buf_reserve(&b, 1);
-    if (rc) {
-        tr_buf_fini(&b);
-        return rc;
-    }
-    *out = tr_buf_steal(&b, len);
-    return 0;
-}
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -303,7 +279,7 @@ int tr_cli_run(int argc, char **argv) {
     }
     char *src;
     size_t len;
-    int rc = slurp(file, &src, &len);
+    int rc = tr_file_read(file, MAX_SOURCE, &src, &len);
     if (rc) {
         fprintf(stderr, "Error processing file %s: %s\n", file, tr_strerror(rc));
         return 1;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "lang/lang_int.h"
 
 struct name_slot {
@@ -438,23 +439,8 @@ static int add_fn(struct cc *c, struct tr_node *decl, const struct tr_fn *builti
 #define MAX_INCLUDES 16
 
 static char *read_module(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    struct tr_buf b;
-    tr_buf_init(&b);
-    char tmp[8192];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && !rc) {
-        if (b.len + n > MAX_MODULE_FILE) rc = TR_ETOOBIG;
-        else rc = tr_buf_append(&b, tmp, n);
-    }
-    fclose(f);
-    if (rc || (!b.data && tr_buf_reserve(&b, 1))) {
-        tr_buf_fini(&b);
-        return NULL;
-    }
-    return tr_buf_steal(&b, len);
+    char *src;
+    return tr_file_read(path, MAX_MODULE_FILE, &src, len) == 0 ? src : NULL;
 }
 
 /* `use a::b [as x]` of a module file: a/b.tremor from the module path becomes

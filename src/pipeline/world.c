@@ -26,6 +26,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/event.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "lang/errfmt.h"
 #include "lang/query.h"
@@ -388,35 +389,6 @@ static void pipe_cf_up(void *arg, const struct tr_insight *in) {
 
 /* ------------------------------------------------------------ loading */
 
-static char *read_file(const char *path, size_t max, size_t *len, struct tr_diag *d) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        tr_diag_set(d, -errno, path, 0, 0, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    struct tr_buf b;
-    tr_buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b.len + n > max || tr_buf_append(&b, chunk, n) != 0) {
-            tr_diag_set(d, TR_ETOOBIG, path, 0, 0, "file too large (limit %zu bytes)", max);
-            tr_buf_fini(&b);
-            fclose(f);
-            return NULL;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        tr_diag_set(d, -EIO, path, 0, 0, "read error");
-        tr_buf_fini(&b);
-        return NULL;
-    }
-    if (!b.data && tr_buf_reserve(&b, 1) != 0) return NULL;
-    return tr_buf_steal(&b, len);
-}
-
 int tr_world_create(const struct tr_world_opts *o, struct tr_world **out) {
     struct tr_world *w = tr_calloc(1, sizeof *w);
     if (!w) return -ENOMEM;
@@ -452,12 +424,15 @@ static char *file_stem(const char *path) {
 
 int tr_world_load_query(struct tr_world *w, const char *path, struct tr_diag *d) {
     size_t len;
-    char *src = read_file(path, MAX_QUERY_BYTES, &len, d);
-    if (!src) return d && d->msg[0] ? TR_EINVAL_CFG : -ENOMEM;
+    char *src;
+    int rc = tr_file_read(path, MAX_QUERY_BYTES, &src, &len);
+    if (rc)
+        return tr_diag_set(d, rc == -ENOMEM ? rc : TR_EINVAL_CFG, path, 0, 0, "cannot read: %s",
+                           rc == TR_ETOOBIG ? "file too large" : tr_strerror(rc));
     struct tr_query *q = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    int rc = tr_query_compile_ex(path, src, len, &q, &err);
+    rc = tr_query_compile_ex(path, src, len, &q, &err);
     if (rc) {
         tr_lang_err_to_diag(&err, path, d);
         tr_buf_reset(&w->detail);

@@ -23,6 +23,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/event.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "lang/query.h"
 #include "lang/script.h"
@@ -48,28 +49,7 @@ static int verbose;
 /* --- files --- */
 
 static int read_file(const char *path, char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -errno;
-    struct tr_buf b;
-    tr_buf_init(&b);
-    char tmp[65536];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        if (b.len + n > MAX_FILE) {
-            rc = TR_ETOOBIG;
-            break;
-        }
-        if ((rc = tr_buf_append(&b, tmp, n))) break;
-    }
-    fclose(f);
-    if (rc) {
-        tr_buf_fini(&b);
-        return rc;
-    }
-    if (!b.data && tr_buf_reserve(&b, 1)) return -ENOMEM;
-    *out = tr_buf_steal(&b, len);
-    return 0;
+    return tr_file_read(path, MAX_FILE, out, len);
 }
 
 /* dir + "/" + name (+ suffix) into p; -ENAMETOOLONG when it does not fit. */
