@@ -3,6 +3,7 @@
 #   make run        the tutorial pipeline plus a receiver (Ctrl-C stops both)
 #   make test       every test: unit (plain and ASan+UBSan), conformance, end-to-end
 #   make bench-wal  WAL engine figures (not a test)
+#   make bench      side-by-side performance table (bench/README.md; not a test)
 
 CC      ?= cc
 BUILD   ?= build
@@ -80,6 +81,9 @@ run: deps $(BUILD)/tremor
 
 bench-wal: deps $(BUILD)/bench/wal_bench
 	$(BUILD)/bench/wal_bench
+
+bench: deps $(BUILD)/tremor $(BUILD)/bench/disk_ceiling
+	TREMOR_BIN=$(abspath $(BUILD)/tremor) DISK_CEILING_BIN=$(abspath $(BUILD)/bench/disk_ceiling) bench/run.sh
 
 clean:
 	rm -rf build build-asan

@@ -227,7 +227,7 @@ int main(int argc, char **argv) {
            "sync_p50_us\tsync_p99_us\n");
     int code = 0;
     for (size_t i = 0; i < nb; i++) {
-        struct result r;
+        struct result r = {0, 0, 0, 0};
         int rc = measure(&o, batches[i], lat, &r);
         if (rc) {
             TR_ERROR("disk_ceiling", "%s, batch %" PRIu64 ": %s", o.dir, batches[i], tr_strerror(rc));

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# run.sh - `make bench`: every side-by-side figure of issue 6 in one run, one table.
+#
+#   bench/run.sh            (from the Makefile, after build/tremor and build/bench/disk_ceiling)
+#
+# Steps, each repeated and reported as median and min..max:
+#   cli      Tremor's cli-bench configs by our server (cli_bench.sh)
+#   backlog  peak RSS holding a WAL backlog, and the WAL's bytes per record (rss_backlog.sh)
+#   peers    our durable relay beside syslog-ng and rsyslog (peers.sh -> run-all.sh; needs root)
+#   disk     write + fdatasync at the WAL's batch size and a sweep (build/bench/disk_ceiling)
+# then report.py prints the Markdown table and writes it to bench/results/latest.md.
+# It measures and prints; it asserts nothing and is never part of `make test`.
+# About 6-7 minutes with the defaults on the 2-core machine.
+# Knobs: BENCH_STEPS ("cli backlog peers disk"), BENCH_OUT (/tmp/tremor-bench/<time>),
+#   REPS (5: peers and disk), REPS_CLI (REPS), N (1000000), N_STRICT (20000), N_CMD (N),
+#   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, PEERS, STRACE_CHECK (1),
+#   BACKLOG_SIZES ("10000 10000000"; the 10M point is ~1.2 GB of WAL, ~15 s),
+#   DISK_SWEEP ("4k 64k 1M"), DISK_SECS (2), TREMOR_BIN, and the relay's
+#   WAL_READ_COUNT / WAL_MAX_IN_FLIGHT / RELAY_CODEC (see peer-tremor.sh).
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+PY=/usr/bin/python3
+export SHARED=${SHARED:-$(cd "$ROOT/../shared" 2> /dev/null && pwd)}
+export PB_ROOT=${PB_ROOT:-/tmp/peerbench}
+export REPS=${REPS:-5}
+export REPS_CLI=${REPS_CLI:-$REPS}
+export TREMOR_BIN=${TREMOR_BIN:-$ROOT/build/tremor}
+STEPS=${BENCH_STEPS:-"cli backlog peers disk"}
+OUT=${BENCH_OUT:-/tmp/tremor-bench/$(date +%Y%m%d-%H%M%S)}
+CEIL=${DISK_CEILING_BIN:-$ROOT/build/bench/disk_ceiling}
+mkdir -p "$OUT"
+t0=$(date +%s)
+step_t() { echo "== $1 ($(($(date +%s) - t0)) s in)" >&2; }
+
+{
+    echo "date: $(date -Is); tree: $(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo '?')$(
+        [ -n "$(git -C "$ROOT" status --porcelain 2> /dev/null | head -1)" ] && echo ' (+ uncommitted changes)')"
+    echo "machine: $(nproc) x $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(
+        awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), fs $(
+        df -T "$PB_ROOT" 2> /dev/null | awk 'NR == 2 { print $2 }' || echo '?') under $PB_ROOT"
+    echo "knobs: REPS=$REPS REPS_CLI=$REPS_CLI N=${N:-1000000} N_STRICT=${N_STRICT:-20000} N_CMD=${N_CMD:-${N:-1000000}}" \
+        "WARMUP_SECS=${WARMUP_SECS:-2} STOP_AFTER_SECS=${STOP_AFTER_SECS:-10}" \
+        "BACKLOG_SIZES=\"${BACKLOG_SIZES:-10000 10000000}\" WAL_READ_COUNT=${WAL_READ_COUNT:-10000}" \
+        "RELAY_CODEC=${RELAY_CODEC:-json}"
+    echo "server: $TREMOR_BIN"
+} > "$OUT/meta.txt"
+
+[ -x "$TREMOR_BIN" ] || { echo "bench: $TREMOR_BIN is not built (make build/tremor)" >&2; exit 1; }
+for s in $STEPS; do
+    case "$s" in
+    cli)
+        step_t "Tremor cli-bench configs"
+        "$HERE/cli_bench.sh" "$OUT"
+        ;;
+    backlog)
+        step_t "RSS with a WAL backlog (${BACKLOG_SIZES:-10000 10000000} events)"
+        BACKLOG_DIR=$PB_ROOT/backlog "$HERE/rss_backlog.sh" "$OUT/backlog.tsv" > /dev/null
+        column -t -s "$(printf '\t')" "$OUT/backlog.tsv" >&2
+        ;;
+    peers)
+        step_t "peers (run-all.sh: ${PEERS:-direct/none syslog-ng/reliable rsyslog/disk rsyslog/disk-syncfiles} + ours)"
+        "$HERE/peers.sh" "$OUT"
+        [ -f "$OUT/peers/run-all.err" ] && grep '^rep ' "$OUT/peers/run-all.err" >&2
+        ;;
+    disk)
+        step_t "disk ceiling"
+        if [ ! -x "$CEIL" ]; then
+            make -C "$ROOT" --no-print-directory "build/bench/disk_ceiling" > "$OUT/disk-build.log" 2>&1 ||
+                { echo "bench: cannot build disk_ceiling, see $OUT/disk-build.log" >&2; continue; }
+        fi
+        read -r bb rb eps src <<< "$("$PY" "$HERE/report.py" batch "$OUT")"
+        rb=$(printf "%.0f" "${rb:-120}")
+        sizes=${DISK_SWEEP:-"4k 64k 1M"}
+        [ -n "${bb:-}" ] && sizes="$bb $sizes" && echo "WAL batch: $eps events x $rb B = $bb B ($src)" >&2
+        mkdir -p "$OUT/disk" "$PB_ROOT/disk-ceiling"
+        for rep in $(seq 1 "$REPS"); do
+            sync
+            # shellcheck disable=SC2086
+            "$CEIL" -d "$PB_ROOT/disk-ceiling" -t "${DISK_SECS:-2}" -r "$rb" $sizes > "$OUT/disk/$rep.tsv" ||
+                echo "bench: disk_ceiling failed (rep $rep)" >&2
+        done
+        ;;
+    *) echo "bench: unknown step '$s' (cli backlog peers disk)" >&2; exit 64 ;;
+    esac
+done
+
+step_t "report"
+echo "total: $(($(date +%s) - t0)) s; raw results in $OUT" >> "$OUT/meta.txt"
+mkdir -p "$HERE/results"
+"$PY" "$HERE/report.py" table "$OUT" --write "$OUT/table.md" || exit 1
+cp "$OUT/table.md" "$HERE/results/latest.md"
+echo "(written to bench/results/latest.md; raw results in $OUT)" >&2
