@@ -1,23 +1,64 @@
-/* proc.c - `lines` pre/postprocessors (more to come, see README).
+/* proc.c - pre- and postprocessors (see proc.h for names and wire formats).
  *
- * The lines preprocessor emits complete lines straight from the input where
- * it can and only copies the partial tail; a line longer than
- * TR_PROC_MAX_LINE is skipped to its end and counted, never buffered.
+ * A chain is an array of stages; a frame leaving stage i is fed to stage
+ * i+1 and the last stage hands it to the caller. Stages emit frames straight
+ * from their input where they can and copy only a partial tail. Invariant:
+ * no stage ever buffers more than TR_PROC_MAX_LINE bytes of one frame; a
+ * longer frame is skipped to its end and counted, never stored.
  */
 #include "codec/proc.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "codec/base64.h"
 #include "core/alloc.h"
 #include "core/log.h"
 
-enum stage_kind { ST_LINES };
+#define MOD "proc"
+#define MAX_DIGITS 10     /* textual-length-prefix: up to 4294967295, a u32 as in Tremor */
 
+enum stage_kind { ST_LINES, ST_REMOVE_EMPTY, ST_BASE64, ST_LENGTH, ST_TEXTLEN };
+
+struct pre_def {
+    const char *name;
+    enum stage_kind kind;
+    char sep;             /* lines: the separator */
+};
+
+static const struct pre_def pre_defs[] = {
+    {"lines", ST_LINES, '\n'},
+    {"lines-null", ST_LINES, '\0'},
+    {"lines-pipe", ST_LINES, '|'},
+    {"remove-empty", ST_REMOVE_EMPTY, 0},
+    {"base64", ST_BASE64, 0},
+    {"length-prefixed", ST_LENGTH, 0},
+    {"textual-length-prefix", ST_TEXTLEN, 0},
+};
+
+static const char *const post_names[] = {"lines", "base64", "length-prefixed",
+                                         "textual-length-prefix"};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Length-framed stages: reading the prefix, then want payload bytes.
+ *
+ *   HEAD --prefix complete--> BODY --want bytes--> emit, HEAD
+ *     |                         (prefix too large: SKIP want bytes, HEAD)
+ *     +--bad textual prefix--> drop up to the next whitespace, HEAD
+ */
 struct stage {
     enum stage_kind kind;
-    struct tr_buf partial;
-    int skipping;     /* inside an over-long line: drop until the next newline */
+    char sep;
+    struct tr_buf partial;   /* lines: the unfinished line; framed: prefix or payload so far */
+    struct tr_buf scratch;   /* base64: the decoded frame */
+    int skipping;            /* lines: inside an over-long line */
+    int have_len;            /* framed: in BODY */
+    int bad_prefix;          /* textual: the prefix so far is not a number */
+    uint64_t want;           /* framed: payload length */
+    uint64_t skip;           /* framed: bytes still to discard */
 };
 
 struct tr_preproc {
@@ -26,28 +67,46 @@ struct tr_preproc {
     unsigned long dropped;
 };
 
-static const char *const pre_names[] = {"lines", NULL};
-static const char *const post_names[] = {"lines", NULL};
+static const struct pre_def *pre_find(const char *name) {
+    for (size_t i = 0; i < COUNT(pre_defs); i++)
+        if (strcmp(pre_defs[i].name, name) == 0) return &pre_defs[i];
+    return NULL;
+}
 
-static int check(char *const *names, size_t n, const char *const *known, const char *what,
-                 struct tr_diag *d) {
+static int post_known(const char *name) {
+    for (size_t i = 0; i < COUNT(post_names); i++)
+        if (strcmp(post_names[i], name) == 0) return 1;
+    return 0;
+}
+
+static void known_list(int pre, char *buf, size_t n) {
+    size_t off = 0, count = pre ? COUNT(pre_defs) : COUNT(post_names);
+    buf[0] = 0;
+    for (size_t i = 0; i < count && off < n; i++) {
+        const char *name = pre ? pre_defs[i].name : post_names[i];
+        size_t len = strlen(name) + (off ? 2 : 0);
+        if (off + len + 1 > n) break;
+        memcpy(buf + off, off ? ", " : "", off ? 2 : 0);
+        memcpy(buf + off + (off ? 2 : 0), name, strlen(name) + 1);
+        off += len;
+    }
+}
+
+static int check(char *const *names, size_t n, int pre, struct tr_diag *d) {
     for (size_t i = 0; i < n; i++) {
-        int ok = 0;
-        for (const char *const *k = known; *k; k++)
-            if (strcmp(*k, names[i]) == 0) ok = 1;
-        if (!ok)
-            return tr_diag_set(d, TR_EINVAL_CFG, NULL, 0, 0, "unknown %s '%s' (known: lines)", what,
-                               names[i]);
+        if (pre ? pre_find(names[i]) != NULL : post_known(names[i])) continue;
+        char known[256];
+        known_list(pre, known, sizeof known);
+        return tr_diag_set(d, TR_EINVAL_CFG, NULL, 0, 0, "unknown %s '%s' (known: %s)",
+                           pre ? "preprocessor" : "postprocessor", names[i], known);
     }
     return 0;
 }
 
-int tr_preproc_check(char *const *names, size_t n, struct tr_diag *d) {
-    return check(names, n, pre_names, "preprocessor", d);
-}
+int tr_preproc_check(char *const *names, size_t n, struct tr_diag *d) { return check(names, n, 1, d); }
 
 int tr_postproc_check(char *const *names, size_t n, struct tr_diag *d) {
-    return check(names, n, post_names, "postprocessor", d);
+    return check(names, n, 0, d);
 }
 
 int tr_preproc_create(char *const *names, size_t n, struct tr_preproc **out) {
@@ -62,8 +121,11 @@ int tr_preproc_create(char *const *names, size_t n, struct tr_preproc **out) {
     }
     pp->n = n;
     for (size_t i = 0; i < n; i++) {
-        pp->stages[i].kind = ST_LINES;
+        const struct pre_def *def = pre_find(names[i]);
+        pp->stages[i].kind = def->kind;
+        pp->stages[i].sep = def->sep;
         tr_buf_init(&pp->stages[i].partial);
+        tr_buf_init(&pp->stages[i].scratch);
     }
     *out = pp;
     return 0;
@@ -71,7 +133,10 @@ int tr_preproc_create(char *const *names, size_t n, struct tr_preproc **out) {
 
 void tr_preproc_destroy(struct tr_preproc *pp) {
     if (!pp) return;
-    for (size_t i = 0; i < pp->n; i++) tr_buf_fini(&pp->stages[i].partial);
+    for (size_t i = 0; i < pp->n; i++) {
+        tr_buf_fini(&pp->stages[i].partial);
+        tr_buf_fini(&pp->stages[i].scratch);
+    }
     tr_free(pp->stages);
     tr_free(pp);
 }
@@ -89,10 +154,19 @@ static int emit(struct ctx *c, size_t next, const char *data, size_t len) {
     return feed_stage(c, next, data, len);
 }
 
+/* Logged on the first drop and then at every power of two: a stream of
+ * garbage must not turn into a stream of log lines. */
+static void drop(struct ctx *c, const char *why) {
+    unsigned long n = ++c->pp->dropped;
+    if ((n & (n - 1)) == 0) TR_WARN(MOD, "dropped a frame: %s (%lu so far)", why, n);
+}
+
+/* --------------------------------------------------------------- lines */
+
 static int lines_feed(struct ctx *c, size_t i, const char *data, size_t len) {
     struct stage *s = &c->pp->stages[i];
     while (len) {
-        const char *nl = memchr(data, '\n', len);
+        const char *nl = memchr(data, s->sep, len);
         size_t take = nl ? (size_t)(nl - data) : len;
         if (s->skipping) {
             if (nl) s->skipping = 0;
@@ -100,8 +174,7 @@ static int lines_feed(struct ctx *c, size_t i, const char *data, size_t len) {
             int rc = emit(c, i + 1, data, take);
             if (rc) return rc;
         } else if (s->partial.len + take > TR_PROC_MAX_LINE) {
-            c->pp->dropped++;
-            TR_WARN("lines", "dropped a line longer than %u bytes", TR_PROC_MAX_LINE);
+            drop(c, "line longer than the limit");
             tr_buf_reset(&s->partial);
             s->skipping = nl == NULL;
         } else {
@@ -120,8 +193,141 @@ static int lines_feed(struct ctx *c, size_t i, const char *data, size_t len) {
     return 0;
 }
 
+/* ------------------------------------------------------- length-framed */
+
+static uint64_t be64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++) v = v << 8 | p[k];
+    return v;
+}
+
+/* A prefix has been read: expect len payload bytes (or skip them). */
+static int framed_begin(struct ctx *c, size_t i, uint64_t len) {
+    struct stage *s = &c->pp->stages[i];
+    if (len > TR_PROC_MAX_LINE) {
+        drop(c, "length prefix larger than the limit");
+        s->skip = len;
+        return 0;
+    }
+    if (len == 0) return emit(c, i + 1, "", 0);
+    s->have_len = 1;
+    s->want = len;
+    return 0;
+}
+
+/* The payload part of a framed stage; returns bytes consumed via *used. */
+static int framed_body(struct ctx *c, size_t i, const char *data, size_t len, size_t *used) {
+    struct stage *s = &c->pp->stages[i];
+    *used = 0;
+    if (s->skip) {
+        size_t n = s->skip < len ? (size_t)s->skip : len;
+        s->skip -= n;
+        *used = n;
+        return 0;
+    }
+    if (s->partial.len == 0 && len >= s->want) {
+        size_t n = (size_t)s->want;
+        s->have_len = 0;
+        *used = n;
+        return emit(c, i + 1, data, n);
+    }
+    size_t n = s->want - s->partial.len < len ? (size_t)(s->want - s->partial.len) : len;
+    int rc = tr_buf_append(&s->partial, data, n);
+    if (rc) return rc;
+    *used = n;
+    if (s->partial.len < s->want) return 0;
+    s->have_len = 0;
+    rc = emit(c, i + 1, s->partial.data, s->partial.len);
+    tr_buf_reset(&s->partial);
+    return rc;
+}
+
+static int length_feed(struct ctx *c, size_t i, const char *data, size_t len) {
+    struct stage *s = &c->pp->stages[i];
+    while (len) {
+        size_t used;
+        if (s->skip || s->have_len) {
+            int rc = framed_body(c, i, data, len, &used);
+            if (rc) return rc;
+        } else {
+            used = 8 - s->partial.len < len ? 8 - s->partial.len : len;
+            int rc = tr_buf_append(&s->partial, data, used);
+            if (rc) return rc;
+            if (s->partial.len == 8) {
+                uint64_t n = be64((const unsigned char *)s->partial.data);
+                tr_buf_reset(&s->partial);
+                rc = framed_begin(c, i, n);
+                if (rc) return rc;
+            }
+        }
+        data += used;
+        len -= used;
+    }
+    return 0;
+}
+
+static int is_space(char ch) {
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f';
+}
+
+static int textlen_feed(struct ctx *c, size_t i, const char *data, size_t len) {
+    struct stage *s = &c->pp->stages[i];
+    while (len) {
+        if (s->skip || s->have_len) {
+            size_t used;
+            int rc = framed_body(c, i, data, len, &used);
+            if (rc) return rc;
+            data += used;
+            len -= used;
+            continue;
+        }
+        char ch = *data++;
+        len--;
+        if (!is_space(ch)) {
+            if (ch < '0' || ch > '9' || s->partial.len >= MAX_DIGITS) s->bad_prefix = 1;
+            else if (tr_buf_putc(&s->partial, ch) != 0) return -ENOMEM;
+            continue;
+        }
+        int bad = s->bad_prefix || s->partial.len == 0;
+        uint64_t n = 0;
+        for (size_t k = 0; k < s->partial.len; k++) n = n * 10 + (uint64_t)(s->partial.data[k] - '0');
+        tr_buf_reset(&s->partial);
+        s->bad_prefix = 0;
+        if (bad || n > UINT32_MAX) {
+            drop(c, "textual length prefix is not a number");
+            continue;
+        }
+        int rc = framed_begin(c, i, n);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------ frame by frame */
+
+static int base64_feed(struct ctx *c, size_t i, const char *data, size_t len) {
+    struct stage *s = &c->pp->stages[i];
+    tr_buf_reset(&s->scratch);
+    int rc = tr_buf_reserve(&s->scratch, len / 4 * 3 + 3);
+    if (rc) return rc;
+    size_t n;
+    if (tr_base64_decode(data, len, (unsigned char *)s->scratch.data, &n) != 0) {
+        drop(c, "not valid base64");
+        return 0;
+    }
+    s->scratch.len = n;
+    return emit(c, i + 1, s->scratch.data, n);
+}
+
 static int feed_stage(struct ctx *c, size_t i, const char *data, size_t len) {
-    return lines_feed(c, i, data, len);
+    switch (c->pp->stages[i].kind) {
+    case ST_LINES: return lines_feed(c, i, data, len);
+    case ST_REMOVE_EMPTY: return len ? emit(c, i + 1, data, len) : 0;
+    case ST_BASE64: return base64_feed(c, i, data, len);
+    case ST_LENGTH: return length_feed(c, i, data, len);
+    case ST_TEXTLEN: return textlen_feed(c, i, data, len);
+    }
+    return 0;
 }
 
 int tr_preproc_feed(struct tr_preproc *pp, const char *data, size_t len, tr_frame_fn fn,
@@ -134,25 +340,66 @@ int tr_preproc_finish(struct tr_preproc *pp, tr_frame_fn fn, void *arg) {
     struct ctx c = {pp, fn, arg};
     for (size_t i = 0; i < pp->n; i++) {
         struct stage *s = &pp->stages[i];
-        s->skipping = 0;
-        if (s->partial.len == 0) continue;
-        int rc = emit(&c, i + 1, s->partial.data, s->partial.len);
-        tr_buf_reset(&s->partial);
-        if (rc) return rc;
+        if (s->kind == ST_LINES) {
+            s->skipping = 0;
+            if (s->partial.len == 0) continue;
+            int rc = emit(&c, i + 1, s->partial.data, s->partial.len);
+            tr_buf_reset(&s->partial);
+            if (rc) return rc;
+        } else if (s->kind == ST_LENGTH || s->kind == ST_TEXTLEN) {
+            if (s->partial.len || s->have_len || s->bad_prefix) drop(&c, "stream ended inside a frame");
+            tr_buf_reset(&s->partial);
+            s->have_len = s->bad_prefix = 0;
+            s->skip = 0;
+        }
     }
     return 0;
 }
 
 unsigned long tr_preproc_dropped(const struct tr_preproc *pp) { return pp->dropped; }
 
+/* -------------------------------------------------------- postprocessors */
+
+static int prepend(struct tr_buf *b, const char *p, size_t n) {
+    int rc = tr_buf_reserve(b, n);
+    if (rc) return rc;
+    memmove(b->data + n, b->data, b->len + 1);
+    memcpy(b->data, p, n);
+    b->len += n;
+    return 0;
+}
+
+static int post_base64(struct tr_buf *b) {
+    size_t out = tr_base64_encoded_len(b->len);
+    if (out == SIZE_MAX || out > TR_PROC_MAX_LINE * 2u) return TR_ETOOBIG;
+    int rc = tr_buf_reserve(b, out - b->len);
+    if (rc) return rc;
+    b->len = tr_base64_encode((const unsigned char *)b->data, b->len, b->data);
+    b->data[b->len] = 0;
+    return 0;
+}
+
 int tr_postproc_apply(char *const *names, size_t n, struct tr_buf *b) {
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(names[i], "lines") == 0) {
-            int rc = tr_buf_putc(b, '\n');
-            if (rc) return rc;
+        const char *name = names[i];
+        int rc;
+        if (strcmp(name, "lines") == 0) {
+            rc = tr_buf_putc(b, '\n');
+        } else if (strcmp(name, "length-prefixed") == 0) {
+            unsigned char p[8];
+            uint64_t len = b->len;
+            for (int k = 7; k >= 0; k--, len >>= 8) p[k] = (unsigned char)len;
+            rc = prepend(b, (const char *)p, 8);
+        } else if (strcmp(name, "textual-length-prefix") == 0) {
+            char p[24];
+            int w = snprintf(p, sizeof p, "%zu ", b->len);
+            rc = w > 0 ? prepend(b, p, (size_t)w) : -EINVAL;
+        } else if (strcmp(name, "base64") == 0) {
+            rc = post_base64(b);
         } else {
-            return TR_EINVAL_CFG;
+            rc = TR_EINVAL_CFG;
         }
+        if (rc) return rc;
     }
     return 0;
 }

@@ -58,6 +58,7 @@ struct walop {
     int quiesced;
     int reading;                 /* inside a read pass (re-entrancy guard) */
     int failed_in_pass;          /* a fail arrived during this pass: stop it */
+    int rerun;                   /* something arrived during a pass: run another */
     int failed_logged;
     struct tr_event *held;       /* FIFO ring of events waiting for room */
     size_t held_head, held_n, held_cap;
@@ -67,6 +68,8 @@ struct walop {
     uint64_t dropped;
     uint64_t decode_errors;
     uint64_t emitted;            /* events emitted so far */
+    uint64_t rejected;           /* events that could not be serialised */
+    int announced;               /* told upstream once that we take events */
 };
 
 /* ------------------------------------------------------------- config */
@@ -143,12 +146,14 @@ static void send_up(struct walop *w, enum tr_cb cb, struct tr_ids *ids_taken) {
     tr_op_insight(w->host, &in);   /* takes in */
 }
 
-static int in_flight_full(struct walop *w) {
+/* How many more records may go out now: max_in_flight minus those between
+ * the acknowledged frontier and the read cursor. */
+static uint64_t window_left(struct walop *w) {
     struct tr_wal_stats st;
     tr_wal_stats(w->wal, &st);
     uint64_t first_unacked = st.frontier + 1;
     uint64_t out = st.read_seq > first_unacked ? st.read_seq - first_unacked : 0;
-    return out >= w->max_in_flight;
+    return out >= w->max_in_flight ? 0 : w->max_in_flight - out;
 }
 
 static int over_limits(struct walop *w) {
@@ -170,11 +175,12 @@ static void release_upacks(struct walop *w) {
     if (!w->up_n) return;
     uint64_t durable = tr_wal_durable_seq(w->wal);
     while (w->up_n) {
-        struct upack *u = &w->up[w->up_head];
-        if (u->seq > durable) break;
-        send_up(w, TR_CB_ACK, &u->ids);
+        struct upack u = w->up[w->up_head];
+        if (u.seq > durable) break;
+        /* pop first: sending may re-enter this operator */
         w->up_head = (w->up_head + 1) % w->up_cap;
         w->up_n--;
+        send_up(w, TR_CB_ACK, &u.ids);
     }
 }
 
@@ -203,7 +209,13 @@ static int store(struct walop *w, struct tr_event *ev) {
     tr_buf_reset(&w->rec);
     int rc = tr_event_encode(ev, &w->rec);
     uint64_t seq = 0;
-    if (!rc) rc = tr_wal_append(w->wal, w->rec.data, w->rec.len, &seq);
+    if (rc) {
+        w->rejected++;
+        TR_WARN("qos::wal", "%s: cannot serialise an event (%s): refused (%llu so far)", w->id,
+                tr_strerror(rc), (unsigned long long)w->rejected);
+        goto refused;
+    }
+    rc = tr_wal_append(w->wal, w->rec.data, w->rec.len, &seq);
     if (rc == 0) {
         if (ev->transactional && upack_push(w, seq, &ev->ids) != 0)
             TR_WARN("qos::wal", "%s: out of memory tracking an upstream ack", w->id);
@@ -221,6 +233,7 @@ static int store(struct walop *w, struct tr_event *ev) {
     } else {
         report_failure(w, rc);
     }
+refused:
     if (ev->transactional) {
         send_up(w, TR_CB_FAIL, &ev->ids);
         tr_ids_init(&ev->ids, 0, 0, 0);
@@ -272,43 +285,55 @@ static int hold(struct walop *w, struct tr_event *ev) {
 
 /* Emit up to read_count durable records, within the in-flight window. */
 static void read_pass(struct walop *w) {
-    if (w->broken || w->quiesced || w->reading) return;
+    if (w->reading) {
+        w->rerun = 1;   /* acks or durability arrived while emitting: go again after */
+        return;
+    }
+    if (w->broken || w->quiesced) return;
     uint64_t emitted = 0;
     w->reading = 1;
     w->failed_in_pass = 0;
-    /* A fail during the pass (the sink refused at once) ends it: resending
-     * right away would only be refused again; the tick or a restore retries. */
-    for (uint64_t n = 0; n < w->read_count && !w->broken && !w->quiesced && !w->failed_in_pass;
-         n++) {
-        if (in_flight_full(w)) break;
-        struct tr_wal_record r;
-        int rc = tr_wal_read(w->wal, &r);
-        if (rc == -EAGAIN) break;
-        if (rc) {
-            report_failure(w, rc);
-            break;
+    /* Passes repeat while something that arrived during one (acks freeing the
+     * window, records becoming durable) lets more go out; each is at most
+     * read_count events. A fail during a pass (the sink refused at once) ends
+     * them: resending right away would only be refused again; the tick or a
+     * restore retries. */
+    for (int pass = 0; pass < 64; pass++) {
+        w->rerun = 0;
+        uint64_t room = window_left(w);
+        uint64_t n = 0;
+        for (; n < w->read_count && n < room && !w->broken && !w->quiesced && !w->failed_in_pass;
+             n++) {
+            struct tr_wal_record r;
+            int rc = tr_wal_read(w->wal, &r);
+            if (rc == -EAGAIN) break;
+            if (rc) {
+                report_failure(w, rc);
+                break;
+            }
+            struct tr_event ev, orig;
+            rc = tr_event_decode(r.data, r.len, &orig);
+            if (rc) {
+                /* Checksummed, so this is our own bug or an incompatible file:
+                 * count it, acknowledge it so it cannot wedge the log. */
+                w->decode_errors++;
+                TR_ERROR("qos::wal", "%s: record %llu cannot be decoded (%s): skipped (%llu so far)",
+                         w->id, (unsigned long long)r.seq, tr_strerror(rc),
+                         (unsigned long long)w->decode_errors);
+                tr_wal_ack(w->wal, r.seq);
+                continue;
+            }
+            ev = orig;
+            tr_ids_init(&ev.ids, w->uid, 0, r.seq);
+            if (tr_ids_track(&ev.ids, &orig.ids) != 0)
+                TR_WARN("qos::wal", "%s: out of memory tracking ids of record %llu", w->id,
+                        (unsigned long long)r.seq);
+            tr_ids_fini(&orig.ids);
+            ev.transactional = true;
+            emitted++;
+            tr_op_emit(w->host, "out", &ev);
         }
-        struct tr_event ev, orig;
-        rc = tr_event_decode(r.data, r.len, &orig);
-        if (rc) {
-            /* Checksummed, so this is our own bug or an incompatible file:
-             * count it, acknowledge it so it cannot wedge the log. */
-            w->decode_errors++;
-            TR_ERROR("qos::wal", "%s: record %llu cannot be decoded (%s): skipped (%llu so far)",
-                     w->id, (unsigned long long)r.seq, tr_strerror(rc),
-                     (unsigned long long)w->decode_errors);
-            tr_wal_ack(w->wal, r.seq);
-            continue;
-        }
-        ev = orig;
-        tr_ids_init(&ev.ids, w->uid, 0, r.seq);
-        if (tr_ids_track(&ev.ids, &orig.ids) != 0)
-            TR_WARN("qos::wal", "%s: out of memory tracking ids of record %llu", w->id,
-                    (unsigned long long)r.seq);
-        tr_ids_fini(&orig.ids);
-        ev.transactional = true;
-        emitted++;
-        tr_op_emit(w->host, "out", &ev);
+        if (!w->rerun || n == 0 || w->broken || w->quiesced || w->failed_in_pass) break;
     }
     w->reading = 0;
     w->emitted += emitted;
@@ -329,8 +354,8 @@ static void progress(struct walop *w) {
         return;
     }
     release_upacks(w);
-    drain_held(w);
-    if (w->held_n == 0 && !over_limits(w)) set_full(w, 0);
+    if (w->held_n) drain_held(w);
+    if (w->full && w->held_n == 0 && !over_limits(w)) set_full(w, 0);
     read_pass(w);
 }
 
@@ -550,6 +575,12 @@ static int wal_event(void *self, const char *port, struct tr_event *ev) {
 static void wal_tick(void *self, uint64_t now_ns) {
     (void)now_ns;
     struct walop *w = self;
+    if (!w->announced) {
+        /* We take events whatever the state downstream (we buffer them), so
+         * tell upstream once, e.g. a WAL before us that waits for a restore. */
+        w->announced = 1;
+        if (!w->full) send_up(w, TR_CB_RESTORE, NULL);
+    }
     progress(w);
     /* under drop_newest a full log refuses and counts; it never pauses upstream */
     if (!w->drop_newest && (over_limits(w) || w->held_n)) set_full(w, 1);

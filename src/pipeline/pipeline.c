@@ -81,6 +81,22 @@ struct tr_pipeline {
 };
 
 static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct tr_event *ev);
+static void contraflow_from(struct tr_pipeline *p, size_t end, struct tr_insight *in);
+
+/* A transactional event ends inside the graph (filtered, dropped by a
+ * script, sent to a port nothing listens on, or rejected by an error that
+ * was logged and counted). Acknowledge it, through every operator, so that
+ * whoever holds it for redelivery (a qos::wal) lets it go instead of
+ * waiting for it forever. Takes ev. */
+static void settle(struct tr_pipeline *p, struct tr_event *ev) {
+    if (ev->transactional) {
+        struct tr_insight in = {.cb = TR_CB_ACK, .ids = ev->ids};   /* moved */
+        tr_ids_init(&ev->ids, 0, 0, 0);
+        contraflow_from(p, p->nnodes, &in);
+        tr_insight_fini(&in);
+    }
+    tr_event_fini(ev);
+}
 
 /* ------------------------------------------------------------ routing */
 
@@ -90,7 +106,7 @@ static int route(struct tr_pipeline *p, size_t from, const char *port, struct tr
     for (size_t i = 0; i < p->nedges; i++)
         if (p->edges[i].from == from && strcmp(p->edges[i].from_port, port) == 0) last = i;
     if (last == SIZE_MAX) {
-        tr_event_fini(ev);
+        settle(p, ev);
         return 0;
     }
     for (size_t i = 0; i < last; i++) {
@@ -111,7 +127,7 @@ static void to_outputs(struct tr_pipeline *p, const char *port, struct tr_event 
     for (size_t i = 0; i < p->nouts; i++)
         if (strcmp(p->outs[i].port, port) == 0) last = i;
     if (last == SIZE_MAX) {
-        tr_event_fini(ev);
+        settle(p, ev);
         return;
     }
     for (size_t i = 0; i < last; i++) {
@@ -131,10 +147,12 @@ static void to_outputs(struct tr_pipeline *p, const char *port, struct tr_event 
 struct select_emit {
     struct tr_pipeline *p;
     size_t idx;
+    int emitted;
 };
 
 static int select_emit(void *arg, const char *port, struct tr_event *ev) {
     struct select_emit *se = arg;
+    se->emitted = 1;
     return route(se->p, se->idx, port ? port : "out", ev);
 }
 
@@ -151,7 +169,7 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
         TR_WARN("pipeline", "%s/%s: event dropped at node %s: graph deeper than %d (a loop?)",
                 p->id, p->instance, n->id, TR_PIPELINE_MAX_DEPTH);
         p->stats.errors++;
-        tr_event_fini(ev);
+        settle(p, ev);
         return TR_EDEPTH;
     }
     p->depth++;
@@ -168,12 +186,20 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
         to_outputs(p, "err", ev);
         break;
     case N_SELECT: {
-        struct select_emit se = {p, idx};
+        struct select_emit se = {p, idx, 0};
         struct tr_diag d;
         tr_diag_clear(&d);
         struct tr_lang_ctx ctx = {p->server_instance, ev->ingest_ns};
+        /* The select takes the event; keep its ids to settle it if nothing
+         * comes out (filtered by where/having, or a runtime error). */
+        struct tr_insight done = {.cb = TR_CB_ACK};
+        int track = ev->transactional && tr_ids_copy(&done.ids, &ev->ids) == 0;
         rc = tr_select_run(n->select, &ctx, ev, select_emit, &se, &d);
         if (rc < 0 && d.msg[0]) report(p, &d);
+        if (track) {
+            if (!se.emitted) contraflow_from(p, p->nnodes, &done);
+            tr_insight_fini(&done);
+        }
         break;
     }
     case N_SCRIPT: {
@@ -191,7 +217,7 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
         } else if (oc == TR_SCRIPT_EMIT) {
             rc = route(p, idx, out_port ? out_port : "out", ev);
         } else {
-            tr_event_fini(ev);
+            settle(p, ev);
         }
         break;
     }
@@ -459,7 +485,7 @@ void tr_pipeline_tick(struct tr_pipeline *p, uint64_t now_ns) {
         if (n->kind == N_OP && n->ops->tick) {
             n->ops->tick(n->op, now_ns);
         } else if (n->kind == N_SELECT) {
-            struct select_emit se = {p, i};
+            struct select_emit se = {p, i, 0};
             struct tr_diag d;
             tr_diag_clear(&d);
             struct tr_lang_ctx ctx = {p->server_instance, now_ns};

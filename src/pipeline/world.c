@@ -104,6 +104,7 @@ struct offramp_inst {
     size_t in_flight;
     struct tr_buf enc;
     uint64_t encode_errors;
+    int sending;                     /* inside ops->send (re-entrancy) */
     int closing;
 };
 
@@ -288,11 +289,15 @@ static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
     struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
     TR_DEBUG("offramp", "%s/%s: token %llu %s", off_art(o)->id, o->instance,
              (unsigned long long)token, tr_cb_name(cb));
+    /* Take the entry out before calling out: the contraflow may emit new
+     * events into this offramp, which can grow (move) the ring. */
+    struct tr_ids ids = pe->ids;
+    struct pipe_inst *pi = pe->pi;
     pe->used = 0;
     o->in_flight--;
-    send_insight(pe->pi, cb, &pe->ids);
-    tr_ids_fini(&pe->ids);
     while (o->base < o->next_token && !o->ring[o->base & (o->ring_cap - 1)].used) o->base++;
+    send_insight(pi, cb, &ids);
+    tr_ids_fini(&ids);
 }
 
 static void off_ack(struct tr_offramp_host *h, uint64_t token) { answer(h, token, TR_CB_ACK); }
@@ -334,27 +339,40 @@ static int ring_reserve(struct offramp_inst *o) {
 static void offramp_in(void *arg, struct tr_event *ev) {
     struct out_link *l = arg;
     struct offramp_inst *o = l->o;
+    enum tr_cb refuse = TR_CB_FAIL;   /* what a refused transactional event gets */
     int rc = 0;
     if (o->closing || !o->self) {
         rc = TR_ECLOSED;
-        goto failed;
+        goto refused;
     }
-    tr_buf_reset(&o->enc);
-    rc = o->codec->encode(&ev->value, &o->enc);
-    if (!rc) rc = tr_postproc_apply(off_art(o)->postprocessors, off_art(o)->npost, &o->enc);
+    /* An offramp may answer synchronously inside send(), and that may emit
+     * the next event into this offramp before send() returns: such a nested
+     * event gets its own buffer so the outer payload stays intact. */
+    struct tr_buf nested, *enc = &o->enc;
+    if (o->sending) {
+        tr_buf_init(&nested);
+        enc = &nested;
+    }
+    tr_buf_reset(enc);
+    rc = o->codec->encode(&ev->value, enc);
+    if (!rc) rc = tr_postproc_apply(off_art(o)->postprocessors, off_art(o)->npost, enc);
     if (rc) {
         o->encode_errors++;
-        TR_WARN("offramp", "%s/%s: cannot encode event with codec %s: %s", off_art(o)->id, o->instance,
-                o->codec->name, tr_strerror(rc));
-        goto failed;
+        TR_WARN("offramp", "%s/%s: cannot encode an event with codec %s: %s; rejected (%llu so "
+                "far)", off_art(o)->id, o->instance, o->codec->name, tr_strerror(rc),
+                (unsigned long long)o->encode_errors);
+        /* It never will encode: acknowledge the rejection (logged and
+         * counted) so a WAL upstream does not replay it forever. */
+        if (rc != -ENOMEM) refuse = TR_CB_ACK;
+        goto refused_enc;
     }
     struct tr_out_msg m = {
-        .token = 0, .transactional = ev->transactional, .data = o->enc.data,
-        .len = o->enc.len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
+        .token = 0, .transactional = ev->transactional, .data = enc->data,
+        .len = enc->len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
     };
     if (ev->transactional) {
         rc = ring_reserve(o);
-        if (rc) goto failed;
+        if (rc) goto refused_enc;
         m.token = o->next_token++;
         struct pending *pe = &o->ring[m.token & (o->ring_cap - 1)];
         pe->ids = ev->ids;                 /* moved */
@@ -365,13 +383,16 @@ static void offramp_in(void *arg, struct tr_event *ev) {
         TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
                  (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
     }
+    o->sending++;
     o->ops->send(o->self, &m);
+    o->sending--;
+    if (enc != &o->enc) tr_buf_fini(enc);
     tr_event_fini(ev);
     return;
-failed:
-    if (ev->transactional) send_insight(l->pi, TR_CB_FAIL, &ev->ids);
-    else tr_ids_fini(&ev->ids);
-    tr_ids_init(&ev->ids, 0, 0, 0);
+refused_enc:
+    if (enc != &o->enc) tr_buf_fini(enc);
+refused:
+    if (ev->transactional) send_insight(l->pi, refuse, &ev->ids);
     tr_event_fini(ev);
 }
 
@@ -693,12 +714,9 @@ static int link_pipe_out(struct tr_world *w, struct pipe_inst *from, const char 
             tr_free(ol);
             return rc;
         }
-        rc = tr_pipeline_connect_output(from->p, port, offramp_in, ol);
-        if (rc) return rc;
-        /* As in Tremor: a newly connected pipeline learns at once whether the
-         * offramp can take events. */
-        send_insight(from, o->ops->is_active(o->self) ? TR_CB_RESTORE : TR_CB_TRIGGER, NULL);
-        return 0;
+        /* The pipeline learns whether the offramp can take events when the
+         * world starts (tr_world_start), once every link exists. */
+        return tr_pipeline_connect_output(from->p, port, offramp_in, ol);
     }
     if (tu->kind == TR_URL_PIPELINE) {
         struct pipe_inst *to = ensure_pipe(w, tu, l, url, d, &rc);
@@ -848,6 +866,14 @@ int tr_world_start(struct tr_world *w, struct tr_diag *d) {
         if ((rc = o->ops->start(o->self)))
             return tr_diag_set(d, rc, off_art(o)->loc.file, off_art(o)->loc.line, off_art(o)->loc.col,
                                "offramp '%s' failed to start: %s", off_art(o)->id, tr_strerror(rc));
+    }
+    /* As in Tremor, every pipeline linked to an offramp learns whether it
+     * can take events - only now that every link exists and every offramp
+     * has started, so nothing is emitted into a half-built graph. */
+    for (size_t i = 0; i < w->nofframps; i++) {
+        struct offramp_inst *o = w->offramps[i];
+        enum tr_cb cb = o->ops->is_active(o->self) ? TR_CB_RESTORE : TR_CB_TRIGGER;
+        for (size_t k = 0; k < o->nlinks; k++) send_insight(o->links[k]->pi, cb, NULL);
     }
     uv_timer_init(w->loop, &w->tick);
     w->tick.data = w;

@@ -144,6 +144,40 @@ static void contraflow_reaches_inputs_by_kind(void **state) {
     tr_pipeline_destroy(p);
 }
 
+static void dropped_transactional_events_are_settled(void **state) {
+    (void)state;
+    struct tr_diag d;
+    struct tr_pipeline *p = build(
+        "select event from in where event.x > 10 and event.x < 90 into out;\n"
+        "select event from in where event.x == 99 into err;\n", &d);
+    assert_non_null(p);
+    struct sink out = {0};
+    assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &out), 0);
+    struct input tx = {0};
+    assert_int_equal(tr_pipeline_connect_input(p, true, input_fn, &tx), 0);
+    for (int64_t i = 0; i < 3; i++) {
+        tr_value v;
+        assert_int_equal(tr_v_rec(2, &v), 0);
+        assert_int_equal(tr_rec_set(&v, "id", 2, tr_v_int(i)), 0);
+        assert_int_equal(tr_rec_set(&v, "x", 1, tr_v_int(i == 1 ? 50 : i == 2 ? 99 : 1)), 0);
+        struct tr_event ev;
+        assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 1), 0);
+        tr_ids_init(&ev.ids, 1, 0, (uint64_t)i);
+        ev.transactional = true;
+        assert_int_equal(tr_pipeline_push(p, "in", &ev), 0);
+    }
+    /* event 1 reaches out (its ack is the sink's business); event 0 is
+     * filtered by both selects and event 2 goes to err, where nothing
+     * listens: each is acknowledged as settled, once per copy that ended */
+    assert_int_equal(out.n, 1);
+    assert_int_equal(out.ids[0], 1);
+    /* 0: filtered by both selects (2); 1: filtered by the second (1);
+     * 2: filtered by the first, and unheard on err (2) */
+    assert_int_equal(tx.acks, 5);
+    assert_int_equal(tx.fails, 0);
+    tr_pipeline_destroy(p);
+}
+
 static void a_loop_in_the_graph_is_stopped(void **state) {
     (void)state;
     struct tr_diag d;
@@ -165,6 +199,7 @@ int main(void) {
         cmocka_unit_test(selects_filter_and_fan_out),
         cmocka_unit_test(unknown_nodes_are_located_errors),
         cmocka_unit_test(contraflow_reaches_inputs_by_kind),
+        cmocka_unit_test(dropped_transactional_events_are_settled),
         cmocka_unit_test(a_loop_in_the_graph_is_stopped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

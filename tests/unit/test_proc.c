@@ -1,4 +1,5 @@
-/* test_proc.c - the lines preprocessor and postprocessor. */
+/* test_proc.c - pre- and postprocessors: lines, length-prefixed,
+ * textual-length-prefix, base64, remove-empty, and chains of them. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -6,6 +7,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "codec/base64.h"
 #include "codec/proc.h"
 #include "core/alloc.h"
 
@@ -86,12 +88,199 @@ static void postproc_lines_appends_newline(void **state) {
     tr_buf_fini(&b);
 }
 
+
+static void be64(unsigned char *p, uint64_t v) {
+    for (int k = 7; k >= 0; k--, v >>= 8) p[k] = (unsigned char)v;
+}
+
+static void length_prefixed_split_anywhere(void **state) {
+    (void)state;
+    char *names[] = {"length-prefixed"};
+    /* three frames: "hello", "" and "world!" */
+    unsigned char wire[8 + 5 + 8 + 8 + 6];
+    be64(wire, 5);
+    memcpy(wire + 8, "hello", 5);
+    be64(wire + 13, 0);
+    be64(wire + 21, 6);
+    memcpy(wire + 29, "world!", 6);
+    /* expected: the same frames whatever the cut between two feeds */
+    for (size_t cut = 0; cut <= sizeof wire; cut++) {
+        struct tr_preproc *pp;
+        assert_int_equal(tr_preproc_create(names, 1, &pp), 0);
+        struct frames f = {.n = 0};
+        assert_int_equal(tr_preproc_feed(pp, (const char *)wire, cut, collect, &f), 0);
+        assert_int_equal(tr_preproc_feed(pp, (const char *)wire + cut, sizeof wire - cut, collect, &f), 0);
+        assert_int_equal(f.n, 3);
+        assert_string_equal(f.got[0], "hello");
+        assert_string_equal(f.got[1], "");
+        assert_string_equal(f.got[2], "world!");
+        assert_int_equal(tr_preproc_dropped(pp), 0);
+        tr_preproc_destroy(pp);
+    }
+}
+
+static void length_prefixed_over_limit_is_skipped(void **state) {
+    (void)state;
+    char *names[] = {"length-prefixed"};
+    struct tr_preproc *pp;
+    assert_int_equal(tr_preproc_create(names, 1, &pp), 0);
+    size_t big = TR_PROC_MAX_LINE + 1;
+    char *blob = tr_malloc(8 + big + 8 + 2);
+    assert_non_null(blob);
+    be64((unsigned char *)blob, big);
+    memset(blob + 8, 'x', big);
+    be64((unsigned char *)blob + 8 + big, 2);
+    memcpy(blob + 16 + big, "ok", 2);
+    struct frames f = {.n = 0};
+    assert_int_equal(tr_preproc_feed(pp, blob, 8 + big + 10, collect, &f), 0);
+    /* expected: the big frame dropped and counted, the next one intact */
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.got[0], "ok");
+    assert_int_equal(tr_preproc_dropped(pp), 1);
+    /* a frame cut short by the end of the stream is dropped too */
+    unsigned char head[8];
+    be64(head, 10);
+    assert_int_equal(tr_preproc_feed(pp, (const char *)head, 8, collect, &f), 0);
+    assert_int_equal(tr_preproc_feed(pp, "abc", 3, collect, &f), 0);
+    assert_int_equal(tr_preproc_finish(pp, collect, &f), 0);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(tr_preproc_dropped(pp), 2);
+    tr_free(blob);
+    tr_preproc_destroy(pp);
+}
+
+static void textual_length_prefix_frames(void **state) {
+    (void)state;
+    char *names[] = {"textual-length-prefix"};
+    const char *wire = "5 hello0 6 world!x3 3 end";
+    /* expected: "x3" is not a number and is dropped up to its space; what
+     * follows is read as the next prefix */
+    for (size_t cut = 0; cut <= strlen(wire); cut++) {
+        struct tr_preproc *pp;
+        assert_int_equal(tr_preproc_create(names, 1, &pp), 0);
+        struct frames f = {.n = 0};
+        assert_int_equal(tr_preproc_feed(pp, wire, cut, collect, &f), 0);
+        assert_int_equal(tr_preproc_feed(pp, wire + cut, strlen(wire) - cut, collect, &f), 0);
+        assert_int_equal(f.n, 4);
+        assert_string_equal(f.got[0], "hello");
+        assert_string_equal(f.got[1], "");
+        assert_string_equal(f.got[2], "world!");
+        assert_string_equal(f.got[3], "end");
+        assert_int_equal(tr_preproc_dropped(pp), 1);
+        tr_preproc_destroy(pp);
+    }
+}
+
+static void chain_lines_base64_remove_empty(void **state) {
+    (void)state;
+    char *names[] = {"lines", "remove-empty", "base64"};
+    struct tr_preproc *pp;
+    assert_int_equal(tr_preproc_create(names, 3, &pp), 0);
+    struct frames f = {.n = 0};
+    const char *in = "aGVsbG8=\n\nd29ybGQ\n!!\nZm9v";
+    assert_int_equal(tr_preproc_feed(pp, in, strlen(in), collect, &f), 0);
+    assert_int_equal(tr_preproc_finish(pp, collect, &f), 0);
+    /* expected: hello, world (unpadded), "!!" dropped, foo at the end */
+    assert_int_equal(f.n, 3);
+    assert_string_equal(f.got[0], "hello");
+    assert_string_equal(f.got[1], "world");
+    assert_string_equal(f.got[2], "foo");
+    assert_int_equal(tr_preproc_dropped(pp), 1);
+    tr_preproc_destroy(pp);
+}
+
+static void lines_null_and_pipe(void **state) {
+    (void)state;
+    char *nul[] = {"lines-null"}, *pipe[] = {"lines-pipe"};
+    struct tr_preproc *a, *b;
+    assert_int_equal(tr_preproc_create(nul, 1, &a), 0);
+    assert_int_equal(tr_preproc_create(pipe, 1, &b), 0);
+    struct frames f = {.n = 0};
+    assert_int_equal(tr_preproc_feed(a, "x\0y\0", 4, collect, &f), 0);
+    assert_int_equal(tr_preproc_feed(b, "p|q|r", 5, collect, &f), 0);
+    assert_int_equal(tr_preproc_finish(b, collect, &f), 0);
+    assert_int_equal(f.n, 5);
+    assert_string_equal(f.got[0], "x");
+    assert_string_equal(f.got[1], "y");
+    assert_string_equal(f.got[2], "p");
+    assert_string_equal(f.got[3], "q");
+    assert_string_equal(f.got[4], "r");
+    tr_preproc_destroy(a);
+    tr_preproc_destroy(b);
+}
+
+static void postprocessors_frame_and_round_trip(void **state) {
+    (void)state;
+    char *post[] = {"base64", "length-prefixed"};
+    char *pre[] = {"length-prefixed", "base64"};
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(tr_buf_append(&b, "{\"a\":1}", 7), 0);
+    assert_int_equal(tr_postproc_apply(post, 2, &b), 0);
+    /* expected: 8-byte big-endian 12, then base64 of the payload */
+    assert_int_equal(b.len, 8 + 12);
+    unsigned char want[8];
+    be64(want, 12);
+    assert_memory_equal(b.data, want, 8);
+    assert_memory_equal(b.data + 8, "eyJhIjoxfQ==", 12);
+    struct tr_preproc *pp;
+    assert_int_equal(tr_preproc_create(pre, 2, &pp), 0);
+    struct frames f = {.n = 0};
+    assert_int_equal(tr_preproc_feed(pp, b.data, b.len, collect, &f), 0);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.got[0], "{\"a\":1}");
+    tr_preproc_destroy(pp);
+
+    char *text[] = {"textual-length-prefix", "lines"};
+    tr_buf_reset(&b);
+    assert_int_equal(tr_buf_append(&b, "abc", 3), 0);
+    assert_int_equal(tr_postproc_apply(text, 2, &b), 0);
+    assert_string_equal(b.data, "3 abc\n");
+    char *unknown[] = {"gzip-nope"};
+    assert_int_equal(tr_postproc_apply(unknown, 1, &b), TR_EINVAL_CFG);
+    tr_buf_fini(&b);
+}
+
+static void base64_codec_edges(void **state) {
+    (void)state;
+    char out[32];
+    unsigned char dec[32];
+    size_t n;
+    const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    const char *enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {   /* RFC 4648 section 10 */
+        size_t len = tr_base64_encode((const unsigned char *)plain[i], strlen(plain[i]), out);
+        assert_int_equal(len, strlen(enc[i]));
+        assert_memory_equal(out, enc[i], len);
+        assert_int_equal(tr_base64_decode(enc[i], strlen(enc[i]), dec, &n), 0);
+        assert_int_equal(n, strlen(plain[i]));
+        assert_memory_equal(dec, plain[i], n);
+    }
+    /* in place, both ways */
+    char buf[16] = "foobar";
+    size_t len = tr_base64_encode((const unsigned char *)buf, 6, buf);
+    assert_memory_equal(buf, "Zm9vYmFy", len);
+    assert_int_equal(tr_base64_decode(buf, len, (unsigned char *)buf, &n), 0);
+    assert_memory_equal(buf, "foobar", n);
+    /* rejected: bad characters, a lone sextet, stray padding, non-zero spare bits */
+    const char *bad[] = {"Zm9v!", "Z", "Zg=", "Zm9=v", "Zh==", "Zm 9v"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(tr_base64_decode(bad[i], strlen(bad[i]), dec, &n), TR_EPARSE);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lines_split_across_feeds),
         cmocka_unit_test(lines_too_long_is_dropped_and_counted),
         cmocka_unit_test(unknown_names_are_rejected),
         cmocka_unit_test(postproc_lines_appends_newline),
+        cmocka_unit_test(length_prefixed_split_anywhere),
+        cmocka_unit_test(length_prefixed_over_limit_is_skipped),
+        cmocka_unit_test(textual_length_prefix_frames),
+        cmocka_unit_test(chain_lines_base64_remove_empty),
+        cmocka_unit_test(lines_null_and_pipe),
+        cmocka_unit_test(postprocessors_frame_and_round_trip),
+        cmocka_unit_test(base64_codec_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
