@@ -170,7 +170,7 @@ static int lines_feed(struct ctx *c, size_t i, const char *data, size_t len) {
         size_t take = nl ? (size_t)(nl - data) : len;
         if (s->skipping) {
             if (nl) s->skipping = 0;
-        } else if (nl && s->partial.len == 0) {
+        } else if (nl && s->partial.len == 0 && take <= TR_PROC_MAX_LINE) {
             int rc = emit(c, i + 1, data, take);
             if (rc) return rc;
         } else if (s->partial.len + take > TR_PROC_MAX_LINE) {

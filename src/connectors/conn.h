@@ -52,6 +52,9 @@ struct tr_onramp_host_ops {
                       tr_value meta);
     void (*stream_end)(struct tr_onramp_host *h, uint64_t stream);
     void (*done)(struct tr_onramp_host *h);
+    /* The whole server should stop gracefully and exit 0 (Tremor's
+     * close_on_done: a file onramp at the end of its file). */
+    void (*shutdown)(struct tr_onramp_host *h);
 };
 struct tr_onramp_host {
     const struct tr_onramp_host_ops *ops;
@@ -91,6 +94,7 @@ static inline void tr_onramp_stream_end(struct tr_onramp_host *h, uint64_t strea
 }
 /* The onramp has nothing more to say (end of file, iterations done). */
 static inline void tr_onramp_done(struct tr_onramp_host *h) { h->ops->done(h); }
+static inline void tr_onramp_shutdown(struct tr_onramp_host *h) { h->ops->shutdown(h); }
 
 /* --------------------------------------------------------------- offramps */
 

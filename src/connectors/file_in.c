@@ -108,10 +108,8 @@ fail:
 
 static void on_sleep_done(uv_timer_t *t) {
     struct file_in *f = t->data;
-    if (f->close_on_done)
-        TR_INFO(MOD, "%s: close_on_done: the file is done (the server keeps running until stopped)",
-                f->id);
     tr_onramp_done(f->host);
+    if (f->close_on_done) tr_onramp_shutdown(f->host);   /* as in Tremor: the server exits 0 */
 }
 
 static void finish(struct file_in *f) {

@@ -31,6 +31,8 @@ struct in_src {
     void *done_arg;
 };
 
+static void in_closed_quiet(uv_handle_t *h) { tr_free(h->data); }
+
 static int in_create(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
                      struct tr_diag *d) {
     static const char *const keys[] = {NULL};
@@ -45,7 +47,14 @@ static int in_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
         rc = uv_tty_init(loop, &s->h.tty, 0, 1);
     } else if (s->kind == UV_NAMED_PIPE) {
         rc = uv_pipe_init(loop, &s->h.pipe, 0);
-        if (!rc) rc = uv_pipe_open(&s->h.pipe, 0);
+        if (!rc && (rc = uv_pipe_open(&s->h.pipe, 0)) != 0) {
+            /* the handle is in the loop now: it goes in its close callback */
+            s->h.pipe.data = s;
+            uv_close((uv_handle_t *)&s->h.pipe, in_closed_quiet);
+            return tr_diag_set(d, rc, spec->file, spec->line, spec->col,
+                               "stdin '%s': cannot use standard input: %s", spec->id,
+                               uv_strerror(rc));
+        }
     } else {
         s->kind = UV_FILE;
     }

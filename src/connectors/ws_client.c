@@ -29,7 +29,7 @@
 #define CLOSE_WAIT_MS 1000               /* close(): wait this long for the close reply */
 #define MAX_BACKLOG ((size_t)64 << 20)   /* bytes not yet in the kernel */
 #define POLL_MIN_MS 1                    /* first ack poll after a write */
-#define POLL_MAX_MS 100                  /* poll backs off to the tick period */
+#define POLL_MAX_MS 5                    /* acks wait at most this long for a poll */
 #define RBUF_SIZE 65536
 #define MAX_PINGS 64                     /* ack_mode pong: pings in flight */
 #define PING_EVERY ((uint64_t)64 << 10)  /* ...at least one per this many bytes */

@@ -14,24 +14,33 @@
 #define HDR 16
 
 static atomic_size_t used;
-static uint64_t fail_countdown;  /* 0 = never fail */
-static int fail_sticky;
-static int failing;
+/* The fault switch: armed only in tests. Atomic because a WAL's sync thread
+ * allocates too; the countdown is shared by all threads. */
+static atomic_int armed;
+static atomic_uint_fast64_t fail_countdown;   /* 0 = never fail */
+static atomic_int fail_sticky;
+static atomic_int failing;
 
 static int should_fail(void) {
-    if (failing) return 1;
-    if (fail_countdown == 0) return 0;
-    if (--fail_countdown == 0) {
-        if (fail_sticky) failing = 1;
-        return 1;
+    if (!atomic_load_explicit(&armed, memory_order_relaxed)) return 0;
+    if (atomic_load(&failing)) return 1;
+    uint_fast64_t n = atomic_load(&fail_countdown);
+    while (n != 0) {
+        if (atomic_compare_exchange_weak(&fail_countdown, &n, n - 1)) {
+            if (n != 1) return 0;
+            if (atomic_load(&fail_sticky)) atomic_store(&failing, 1);
+            return 1;
+        }
     }
     return 0;
 }
 
 void tr_alloc_fail_at(uint64_t n, int sticky) {
-    fail_countdown = n;
-    fail_sticky = sticky;
-    failing = 0;
+    atomic_store(&armed, 0);
+    atomic_store(&fail_countdown, n);
+    atomic_store(&fail_sticky, sticky);
+    atomic_store(&failing, 0);
+    atomic_store(&armed, n != 0);
 }
 
 size_t tr_alloc_used(void) { return atomic_load(&used); }

@@ -246,8 +246,15 @@ static void host_done(struct tr_onramp_host *h) {
     TR_INFO("onramp", "%s/%s has no more events", on_art(o)->id, o->instance);
 }
 
+static void host_shutdown(struct tr_onramp_host *h) {
+    struct onramp_inst *o = (struct onramp_inst *)h;
+    struct tr_world *w = o->w;
+    TR_INFO("world", "onramp %s/%s is done: stopping", on_art(o)->id, o->instance);
+    if (w->on_shutdown && !w->stopping) w->on_shutdown(w->shutdown_arg);
+}
+
 static const struct tr_onramp_host_ops onramp_host_ops = {
-    host_emit_value, host_emit_bytes, host_stream_end, host_done,
+    host_emit_value, host_emit_bytes, host_stream_end, host_done, host_shutdown,
 };
 
 /* Contraflow reaching an onramp through a pipeline input. */

@@ -29,7 +29,7 @@ struct fake_in {
     size_t n, cap;
     size_t stream_ends;
     uint64_t last_ended;
-    size_t dones;
+    size_t dones, shutdowns;
     /* called after each recorded frame, e.g. to trigger the onramp */
     void (*on_frame)(struct fake_in *in, void *arg);
     void *on_frame_arg;
@@ -71,9 +71,11 @@ static inline void fake_in_stream_end(struct tr_onramp_host *h, uint64_t stream)
 }
 
 static inline void fake_in_done(struct tr_onramp_host *h) { ((struct fake_in *)h)->dones++; }
+static inline void fake_in_shutdown(struct tr_onramp_host *h) { ((struct fake_in *)h)->shutdowns++; }
 
 static const struct tr_onramp_host_ops fake_in_ops = {fake_in_emit_value, fake_in_emit_bytes,
-                                                      fake_in_stream_end, fake_in_done};
+                                                      fake_in_stream_end, fake_in_done,
+                                                      fake_in_shutdown};
 
 static inline void fake_in_init(struct fake_in *in, uv_loop_t *loop) {
     memset(in, 0, sizeof *in);

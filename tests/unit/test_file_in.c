@@ -256,6 +256,7 @@ static void sleep_on_done_waits(void **state) {
     run_file(&r);
     assert_int_equal(r.in.n, 2);
     assert_int_equal(r.in.stream_ends, 1);
+    assert_int_equal(r.in.shutdowns, 1);   /* close_on_done asks the server to stop */
     rig_fini(&r);
 }
 
