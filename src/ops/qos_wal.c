@@ -549,8 +549,9 @@ static int wal_event(void *self, const char *port, struct tr_event *ev) {
     if (w->held_n == 0) {
         rc = store(w, ev);
         if (rc != TR_EFULL) {
+            /* Nothing to emit yet: the record becomes readable once durable,
+             * and the WAL's notify (or the tick) runs progress() then. */
             tr_event_fini(ev);
-            if (rc == 0) progress(w);
             return rc == TR_EDROPPED ? 0 : rc;
         }
     }
