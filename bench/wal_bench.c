@@ -10,6 +10,7 @@
  * Usage: wal_bench [dir] [seconds per row]   (default $TMPDIR or /tmp, 2 s)
  */
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -61,10 +62,15 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
 static void rm_dir(const char *dir) {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
 struct result {
@@ -217,6 +223,12 @@ static void crc_speed(void) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && argv[1][0] == '-') {
+        fprintf(argc > 1 && strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? stderr : stdout,
+                "usage: wal_bench [DIR [SECONDS_PER_ROW]]\n"
+                "  DIR: where the logs are written (default $TMPDIR or /tmp); 2 s per row\n");
+        return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 1 : 0;
+    }
     const char *base = argc > 1 ? argv[1] : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     double secs = argc > 2 ? atof(argv[2]) : 2.0;
     tr_log_set_level(TR_LOG_ERROR);
