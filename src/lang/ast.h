@@ -47,6 +47,8 @@ enum tr_nk {
     N_MOD,       /* name, v = declarations */
     N_USE,       /* name = "a::b" module path, name2 = alias; a = the loaded N_MOD once compiled */
     N_BLOCK,     /* v = exprs */
+    N_BYTES,     /* binary literal `<< part, ... >>`: v = N_BYTES_PART */
+    N_BYTES_PART,/* a = data, op = BT_*, slot = bits (0: a whole binary), slot2 = 1 little endian */
     /* patterns */
     P_DEFAULT,   /* `default` */
     P_ANY,       /* `_` */
@@ -86,6 +88,7 @@ enum tr_nk {
     N__COUNT
 };
 
+enum { BT_UNSIGNED, BT_SIGNED, BT_BINARY };
 enum { R_EVENT, R_META, R_STATE, R_LOCAL, R_CONST, R_ARGS, R_GROUP, R_WINDOW };
 enum { U_PLUS, U_MINUS, U_NOT, U_BITNOT };
 enum {

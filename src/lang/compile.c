@@ -57,6 +57,7 @@ struct cc {
     const struct tr_lang_opts *opts;
     struct tr_parsed *parsed;    /* uses of module files are appended here */
     int includes;                /* nesting of module files being loaded */
+    int query;                   /* module files may hold `define` statements */
     int depth;
 };
 
@@ -462,17 +463,21 @@ static int use_module(struct cc *c, struct tr_node *n) {
             rel[j++] = *q;
         }
     }
-    memcpy(rel + j, ".tremor", 8);
+    rel[j] = 0;
     char *src = NULL;
     size_t len = 0;
     struct tr_buf dirs;
     tr_buf_init(&dirs);
-    for (size_t i = 0; c->opts && i < c->opts->n_module_path && !src; i++) {
-        char full[1024];
-        int w = snprintf(full, sizeof full, "%s/%s", c->opts->module_path[i], rel);
-        if (w > 0 && (size_t)w < sizeof full) src = read_module(full, &len);
+    /* like Tremor: every root for a .tremor file first, then for a .trickle one */
+    static const char *const exts[] = {".tremor", ".trickle"};
+    for (size_t e = 0; e < 2 && !src; e++)
+        for (size_t i = 0; c->opts && i < c->opts->n_module_path && !src; i++) {
+            char full[1024];
+            int w = snprintf(full, sizeof full, "%s/%s%s", c->opts->module_path[i], rel, exts[e]);
+            if (w > 0 && (size_t)w < sizeof full) src = read_module(full, &len);
+        }
+    for (size_t i = 0; c->opts && i < c->opts->n_module_path; i++)
         tr_buf_printf(&dirs, "\n                         - %s", c->opts->module_path[i]);
-    }
     if (!src) {
         int rc = tr_lang_err_set(c->err, TR_EINVAL_CFG, tr_span_expand(n->sp, 2), n->sp,
                                  "Module `%s` not found or not readable error in module path: %s", mp,
@@ -486,7 +491,7 @@ static int use_module(struct cc *c, struct tr_node *n) {
     memset(&inner, 0, sizeof inner);
     int rc = tr_lex_all(src, len, &toks);
     struct tr_node *m = NULL;
-    if (!rc) rc = tr_parse_module(src, &toks, c->prog->arena, c->parsed, &m, &inner);
+    if (!rc) rc = tr_parse_module(src, &toks, c->query, c->prog->arena, c->parsed, &m, &inner);
     else if (toks.err.set) snprintf(inner.msg, sizeof inner.msg, "%s", toks.err.msg);
     tr_lex_free(&toks);
     tr_free(src);
@@ -606,6 +611,15 @@ static int node(struct cc *c, struct tr_node *n) {
         if (!rc && all) rc = fold(c, n);
         break;
     }
+    case N_BYTES: {
+        int all = 1;
+        for (uint32_t i = 0; i < n->n && !rc; i++) {
+            rc = node(c, n->v[i]->a);
+            all = all && is_const(n->v[i]->a);
+        }
+        if (!rc && all) rc = fold(c, n);
+        break;
+    }
     case N_PATCH:
         rc = node(c, n->a);
         for (uint32_t i = 0; i < n->n && !rc; i++) {
@@ -690,6 +704,12 @@ static int node(struct cc *c, struct tr_node *n) {
         break;
     }
     case N_FN_DECL: rc = fn_decl(c, n); break;
+    case Q_DEFINE_OP:
+    case Q_DEFINE_SCRIPT:
+    case Q_DEFINE_WINDOW:
+        /* definitions inside a module are found by their module path */
+        if (c->module[0] && !(n->name = qualify(c, n->name))) rc = oom(c);
+        break;
     case N_USE: rc = use_module(c, n); break;
     case N_MOD: {
         size_t len = strlen(c->module);
@@ -805,9 +825,12 @@ int tr_compile_prog(const char *path, const char *src, size_t len, int query,
         return rc;
     }
     p->root = parsed->root;
-    struct cc c = {.prog = p, .sc = p->scope, .err = err, .opts = opts, .parsed = parsed};
+    struct cc c = {.prog = p, .sc = p->scope, .err = err, .opts = opts, .parsed = parsed, .query = query};
     rc = check_uses(&c, parsed);
     if (!rc && !query) rc = node(&c, p->root);
+    /* a query's modules declare what its statements use: load them first */
+    for (uint32_t i = 0; !rc && query && i < p->root->n; i++)
+        if (p->root->v[i]->kind == N_MOD || p->root->v[i]->kind == N_USE) rc = node(&c, p->root->v[i]);
     if (!rc && !query && p->root->n == 0)
         rc = tr_lang_err_set(err, TR_EPARSE, p->root->sp, p->root->sp,
                              "No expressions were found in the script");

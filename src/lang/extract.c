@@ -2,9 +2,10 @@
  *
  * Supported: glob, re and rerg (Rust-style patterns translated to POSIX
  * extended regular expressions: named groups, \d \s \w classes), json,
- * base64 and kv (key:value pairs split on white space). An extractor is
- * compiled once with the script; matching allocates only for its result.
- * Not supported (compile error): dissect, grok, cidr, influx, datetime.
+ * base64, kv (key:value pairs split on white space), cidr and influx (their
+ * own files). An extractor is compiled once with the script; matching
+ * allocates only for its result.
+ * Not supported (compile error): dissect, grok, datetime.
  * Invariant: a compiled regex lives exactly as long as its extractor.
  */
 #include <errno.h>
@@ -19,7 +20,7 @@
 #include "core/buf.h"
 #include "lang/lang_int.h"
 
-enum { X_GLOB, X_RE, X_RERG, X_JSON, X_BASE64, X_KV };
+enum { X_GLOB, X_RE, X_RERG, X_JSON, X_BASE64, X_KV, X_CIDR, X_INFLUX };
 
 #define MAX_GROUPS 32
 
@@ -28,6 +29,7 @@ struct tr_extractor {
     char *pattern;
     regex_t re;
     int has_re;
+    struct tr_cidr *cidr;
     int ngroups;
     char *names[MAX_GROUPS + 1];   /* capture group index -> name (NULL: unnamed) */
 };
@@ -119,6 +121,26 @@ static int translate(struct tr_extractor *x, const char *p, struct tr_buf *b, in
     return rc;
 }
 
+int tr_regex_compile(const char *pattern, regex_t *re, char *msg, size_t mlen) {
+    struct tr_extractor *x = tr_calloc(1, sizeof *x);
+    if (!x) return -ENOMEM;
+    struct tr_buf b;
+    tr_buf_init(&b);
+    int icase = 0;
+    int rc = translate(x, pattern, &b, &icase, msg, mlen);
+    if (!rc) {
+        int r = regcomp(re, b.data ? b.data : "", REG_EXTENDED | (icase ? REG_ICASE : 0));
+        if (r) {
+            regerror(r, re, msg, mlen);
+            rc = TR_EPARSE;
+        }
+    }
+    tr_buf_fini(&b);
+    for (int i = 0; i <= MAX_GROUPS; i++) tr_free(x->names[i]);
+    tr_free(x);
+    return rc;
+}
+
 int tr_extractor_create(const char *kind, const char *pattern, struct tr_extractor **out, char *msg, size_t mlen) {
     *out = NULL;
     struct tr_extractor *x = tr_calloc(1, sizeof *x);
@@ -133,6 +155,11 @@ int tr_extractor_create(const char *kind, const char *pattern, struct tr_extract
     else if (!strcmp(kind, "json")) x->kind = X_JSON;
     else if (!strcmp(kind, "base64")) x->kind = X_BASE64;
     else if (!strcmp(kind, "kv")) x->kind = X_KV;
+    else if (!strcmp(kind, "influx")) x->kind = X_INFLUX;
+    else if (!strcmp(kind, "cidr")) {
+        x->kind = X_CIDR;
+        rc = tr_cidr_create(pattern, &x->cidr, msg, mlen);
+    }
     else if (!strcmp(kind, "re") || !strcmp(kind, "rerg")) {
         x->kind = kind[2] ? X_RERG : X_RE;
         struct tr_buf b;
@@ -164,6 +191,7 @@ int tr_extractor_create(const char *kind, const char *pattern, struct tr_extract
 void tr_extractor_destroy(struct tr_extractor *x) {
     if (!x) return;
     if (x->has_re) regfree(&x->re);
+    tr_cidr_destroy(x->cidr);
     for (int i = 0; i <= MAX_GROUPS; i++) tr_free(x->names[i]);
     tr_free(x->pattern);
     tr_free(x);
@@ -223,6 +251,16 @@ int tr_extractor_run(const struct tr_extractor *x, const tr_value *v, int need, 
         if (!rc && need) rc = tr_v_str(b.data ? b.data : "", b.len, out);
         tr_buf_fini(&b);
         return rc < 0 ? rc : rc == 0;
+    }
+    case X_CIDR:
+        return tr_cidr_run(x->cidr, s, need, out);
+    case X_INFLUX: {
+        tr_value r;
+        /* extractors see no event context: a line without a timestamp gets 0 */
+        rc = tr_influx_decode(s, 0, &r);
+        if (rc == 1 && need) *out = r;
+        else if (rc == 1) tr_value_unref(r);
+        return rc;
     }
     case X_KV: {
         /* key:value pairs separated by white space; every pair must parse */

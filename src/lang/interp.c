@@ -118,7 +118,9 @@ static int exec_binary(struct tr_env *E, const struct tr_node *n, const tr_value
                        const tr_value *b, tr_value *out) {
     int op = n->op;
     if (op == B_EQ || op == B_NEQ) {
-        int eq = tr_value_eq(a, b);
+        /* Tremor compares a binary and a string by their bytes */
+        int mixed = (a->type == TR_STR && b->type == TR_BIN) || (a->type == TR_BIN && b->type == TR_STR);
+        int eq = mixed ? cmp_bytes(a->as.s, b->as.s) == 0 : tr_value_eq(a, b);
         *out = tr_v_bool(op == B_EQ ? eq : !eq);
         return 0;
     }
@@ -1295,6 +1297,34 @@ int tr_eval(struct tr_env *E, const struct tr_node *n, tr_value *out) {
             if (tr_arr_push(out, v)) rc = oom(E, n);
         }
         break;
+    case N_BYTES: {
+        struct tr_bytes_w w;
+        memset(&w, 0, sizeof w);
+        for (uint32_t i = 0; i < n->n && !rc; i++) {
+            const struct tr_node *part = n->v[i];
+            tr_value v;
+            if ((rc = tr_eval(E, part->a, &v))) break;
+            char msg[128] = "";
+            int r = tr_bytes_append(&w, part->op, part->slot2, (unsigned)part->slot, &v, msg, sizeof msg);
+            if (r == -ENOMEM) rc = oom(E, n);
+            else if (r == TR_ERUNTIME) {
+                struct tr_buf b;
+                tr_buf_init(&b);
+                tr_value_display(&v, &b);
+                rc = fail(E, n->sp, part->sp, "%s: %s", msg, b.data ? b.data : "");
+                tr_buf_fini(&b);
+            } else if (r) {
+                rc = fail(E, n->sp, part->sp, "binary too large");
+            }
+            tr_value_unref(v);
+        }
+        if (rc) {
+            tr_free(w.data);
+            break;
+        }
+        if (tr_bytes_finish(&w, out)) rc = oom(E, n);
+        break;
+    }
     case N_STRI: {
         struct tr_buf b;
         tr_buf_init(&b);

@@ -47,7 +47,8 @@ int tr_std_has_module(const char *module, size_t mlen);
 /* Module tables (std_*.c). Each ends with an entry whose name is NULL. */
 extern const struct tr_fn tr_std_string[], tr_std_record[], tr_std_array[], tr_std_type[],
     tr_std_math[], tr_std_json[], tr_std_range[], tr_std_integer[], tr_std_float[],
-    tr_std_system[], tr_std_test[], tr_std_datetime[];
+    tr_std_system[], tr_std_test[], tr_std_datetime[], tr_std_re[], tr_std_random[], tr_std_chash[],
+    tr_std_binary[], tr_std_base64[];
 
 /* Append the display form used by string::format and interpolation. */
 int tr_value_display(const tr_value *v, struct tr_buf *out);
@@ -82,8 +83,36 @@ struct tr_extractor;
 int tr_extractor_create(const char *kind, const char *pattern, struct tr_extractor **out, char *msg,
                         size_t mlen);
 void tr_extractor_destroy(struct tr_extractor *x);
+/* cidr (extract_cidr.c): a comma-separated list of networks, or "" for any address. */
+struct tr_cidr;
+int tr_cidr_create(const char *pattern, struct tr_cidr **out, char *msg, size_t mlen);
+void tr_cidr_destroy(struct tr_cidr *c);
+/* 1 on a match ({prefix, mask} in *out when need), 0 on none, -ENOMEM. */
+int tr_cidr_run(const struct tr_cidr *c, const struct tr_str *s, int need, tr_value *out);
+/* influx (extract_influx.c): 1 with the decoded line in *out, 0 when s is not one, -ENOMEM. */
+int tr_influx_decode(const struct tr_str *s, uint64_t ingest_ns, tr_value *out);
+/* Compile a Rust-syntax regular expression (as the re extractor takes it)
+ * into a POSIX one; on failure msg says why and re needs no regfree. */
+#include <regex.h>
+int tr_regex_compile(const char *pattern, regex_t *re, char *msg, size_t mlen);
 /* 1 on a match (result in *out when need), 0 on none, negative on errors. */
 int tr_extractor_run(const struct tr_extractor *x, const tr_value *v, int need, tr_value *out);
+
+/* --- binary literals (bytes.c) --- */
+struct tr_bytes_w {
+    uint8_t *data;
+    size_t len, cap;
+    uint8_t buf;                 /* a byte being filled from its high bit down */
+    unsigned pending;            /* bits used in buf */
+};
+/* Append v as a part of type BT_* (ast.h) and width bits (0: a whole
+ * binary). TR_ERUNTIME with msg set when v does not fit the type, TR_ETOOBIG
+ * past the size bound, -ENOMEM. */
+int tr_bytes_append(struct tr_bytes_w *w, int type, int little, unsigned bits, const tr_value *v, char *msg,
+                    size_t mlen);
+/* The binary built so far (a partial last byte goes in low-aligned); frees
+ * w's buffer, also on failure. */
+int tr_bytes_finish(struct tr_bytes_w *w, tr_value *out);
 
 /* A compiled program: a script, or the shared part of a query. */
 struct tr_prog {

@@ -222,6 +222,7 @@ static struct tr_node *expr(struct ps *p);
 static struct tr_node *script_exprs(struct ps *p, int stop_at_end);
 static int add_use(struct ps *p);
 static struct tr_node *expr_imut(struct ps *p);
+static struct tr_node *primary(struct ps *p);
 
 static const char *EXPECT_EXPR =
     "one of `!`, `\\``, `$`, `(`, `<<`, `<ident>`, `[`, `absent`, `args`, `bool`, `event`, `float`, "
@@ -602,6 +603,89 @@ static struct tr_node *literal(struct ps *p) {
     return n;
 }
 
+/* BytesPart: SimpleExprImut [":" int] ["/" Ident("-" Ident)*] */
+static struct tr_node *bytes_part(struct ps *p) {
+    struct tr_pos s = cur(p)->sp.s;
+    struct tr_node *n = mk(p, N_BYTES_PART, cur(p)->sp);
+    if (!n) return NULL;
+    n->a = primary(p);
+    if (!n->a) return NULL;
+    int64_t bits = -1;
+    if (accept(p, TK_COLON)) {
+        const struct tr_tok *t = expect(p, TK_INT, "`<int>`");
+        if (!t) return NULL;
+        bits = t->ival;
+    }
+    char type[64] = "";
+    if (accept(p, TK_DIV)) {
+        size_t len = 0;
+        for (;;) {
+            const struct tr_tok *t = expect(p, TK_IDENT, "`<ident>`");
+            if (!t) return NULL;
+            int w = snprintf(type + len, sizeof type - len, "%s%s", len ? "-" : "", t->sval->data);
+            if (w < 0 || (size_t)w >= sizeof type - len) w = (int)(sizeof type - len - 1);
+            len += (size_t)w;
+            /* the parts of a type are written without spaces: big-signed-integer */
+            if (peek(p) != TK_SUB || cur(p)->sp.s.off != t->sp.e.off || peek2(p) != TK_IDENT) break;
+            next(p);
+        }
+    }
+    n->sp = span_from(p, s);
+    static const struct {
+        const char *name;
+        int type, little;
+    } types[] = {
+        {"binary", BT_BINARY, 0},
+        {"", BT_UNSIGNED, 0},
+        {"integer", BT_UNSIGNED, 0},
+        {"big", BT_UNSIGNED, 0},
+        {"unsigned", BT_UNSIGNED, 0},
+        {"unsigned-integer", BT_UNSIGNED, 0},
+        {"big-integer", BT_UNSIGNED, 0},
+        {"big-unsigned-integer", BT_UNSIGNED, 0},
+        {"signed-integer", BT_SIGNED, 0},
+        {"big-signed-integer", BT_SIGNED, 0},
+        {"little", BT_UNSIGNED, 1},
+        {"little-integer", BT_UNSIGNED, 1},
+        {"little-unsigned-integer", BT_UNSIGNED, 1},
+        {"little-signed-integer", BT_SIGNED, 1},
+    };
+    size_t i = 0;
+    while (i < sizeof types / sizeof types[0] && strcmp(types[i].name, type)) i++;
+    if (i == sizeof types / sizeof types[0]) {
+        tr_lang_err_set(p->err, TR_EINVAL_CFG, n->sp, n->sp, "Not a valid data type: '%s'", type);
+        return NULL;
+    }
+    n->op = (uint8_t)types[i].type;
+    n->slot2 = types[i].little;
+    if (bits != -1 && (bits <= 0 || bits > 64)) {
+        tr_lang_err_set(p->err, TR_EINVAL_CFG, n->sp, n->sp,
+                        "negative bits or bits > 64 are are not allowed: %lld", (long long)bits);
+        return NULL;
+    }
+    n->slot = bits != -1 ? (int32_t)bits : types[i].type == BT_BINARY ? 0 : 8;
+    return n;
+}
+
+/* BytesLiteral: "<<" [BytesPart ("," BytesPart)*] ">>" */
+static struct tr_node *bytes_lit(struct ps *p) {
+    struct tr_pos s = cur(p)->sp.s;
+    next(p);
+    ENTER();
+    struct tr_node *n = mk(p, N_BYTES, cur(p)->sp);
+    if (!n) LEAVE(NULL);
+    if (peek(p) != TK_RSHIFT) {
+        for (;;) {
+            struct tr_node *part = bytes_part(p);
+            if (!part || push(p, n, part)) LEAVE(NULL);
+            if (!accept(p, TK_COMMA)) break;
+        }
+    }
+    if (!expect(p, TK_RSHIFT, "one of `,`, `>>`")) LEAVE(NULL);
+    n->sp = span_from(p, s);
+    LEAVE(n);
+}
+
 /* SimpleExprImut: "(" ComplexExprImut ")" | AlwaysImutExpr */
 static struct tr_node *primary(struct ps *p) {
     switch (peek(p)) {
@@ -628,6 +712,7 @@ static struct tr_node *primary(struct ps *p) {
     case TK_WINDOW: return path(p);
     case TK_LBRACE: return record(p);
     case TK_LBRACKET: return list(p);
+    case TK_LSHIFT: return bytes_lit(p);
     case TK_DQUOTE:
     case TK_HEREDOC_START: return string_lit(p);
     case TK_RECUR: {
@@ -1298,6 +1383,7 @@ static struct tr_node *intrinsic_decl(struct ps *p) {
 }
 
 static struct tr_node *declaration(struct ps *p);
+static struct tr_node *query_stmt(struct ps *p);
 
 /* Module: mod <ident> with (const | fn | intrinsic | mod) (";" ...)* end */
 static struct tr_node *mod_decl(struct ps *p) {
@@ -1309,9 +1395,12 @@ static struct tr_node *mod_decl(struct ps *p) {
     if (!ident_node_name(p, &m->name, &m->nsp[0])) LEAVE(NULL);
     if (!expect(p, TK_WITH, "`with`")) LEAVE(NULL);
     while (peek(p) == TK_CONST || peek(p) == TK_FN || peek(p) == TK_MOD || peek(p) == TK_INTRINSIC ||
-           peek(p) == TK_USE) {
+           peek(p) == TK_USE || (p->query && peek(p) == TK_DEFINE)) {
         if (peek(p) == TK_USE) {
             if (add_use(p) || push(p, m, p->use_node)) LEAVE(NULL);
+        } else if (peek(p) == TK_DEFINE) {
+            struct tr_node *d = query_stmt(p);
+            if (!d || push(p, m, d)) LEAVE(NULL);
         } else {
             struct tr_node *d = declaration(p);
             if (!d || push(p, m, d)) LEAVE(NULL);
@@ -1417,9 +1506,35 @@ static struct tr_node *group_def(struct ps *p) {
     LEAVE(n);
 }
 
+/* ModularTarget: Ident ("::" Ident)*, joined with "::"; *sp (if given)
+ * gets the span of the last identifier, which is what errors point at. */
+static struct tr_str *module_target(struct ps *p, struct tr_span *sp) {
+    struct tr_buf b;
+    tr_buf_init(&b);
+    const struct tr_tok *t = expect(p, TK_IDENT, "`<ident>`");
+    if (!t) return NULL;
+    if (sp) *sp = t->sp;
+    int rc = tr_buf_append(&b, t->sval->data, t->sval->len);
+    while (!rc && accept(p, TK_COLONCOLON)) {
+        t = expect(p, TK_IDENT, "`<ident>`");
+        if (!t) {
+            tr_buf_fini(&b);
+            return NULL;
+        }
+        if (sp) *sp = t->sp;
+        rc = tr_buf_append(&b, "::", 2);
+        if (!rc) rc = tr_buf_append(&b, t->sval->data, t->sval->len);
+    }
+    struct tr_str *r = rc ? NULL : new_str(p, b.data, b.len);
+    tr_buf_fini(&b);
+    if (!r) oom(p);
+    return r;
+}
+
 static struct tr_node *query_stmt(struct ps *p) {
     struct tr_pos s = cur(p)->sp.s;
     int k = peek(p);
+    if (k == TK_MOD) return mod_decl(p);
     if (k == TK_SELECT) {
         next(p);
         struct tr_node *n = mk(p, Q_SELECT, cur(p)->sp);
@@ -1434,7 +1549,9 @@ static struct tr_node *query_stmt(struct ps *p) {
             while (peek(p) == TK_IDENT) {
                 struct tr_node *wn = mk(p, N_LIT, cur(p)->sp);
                 if (!wn) return NULL;
-                wn->name = keep_str(p, next(p)->sval);
+                wn->name = module_target(p, NULL);
+                if (!wn->name) return NULL;
+                wn->sp = span_from(p, wn->sp.s);
                 if (push(p, w, wn)) return NULL;
                 if (!accept(p, TK_COMMA)) break;
             }
@@ -1481,23 +1598,7 @@ static struct tr_node *query_stmt(struct ps *p) {
         if (!n) return NULL;
         if (!ident_node_name(p, &n->name, &n->nsp[0])) return NULL;
         if (accept(p, TK_FROM)) {
-            struct tr_buf b;
-            tr_buf_init(&b);
-            const struct tr_tok *t = expect(p, TK_IDENT, "`<ident>`");
-            if (!t) return NULL;
-            n->nsp[1] = t->sp;
-            tr_buf_append(&b, t->sval->data, t->sval->len);
-            while (accept(p, TK_COLONCOLON)) {
-                t = expect(p, TK_IDENT, "`<ident>`");
-                if (!t) {
-                    tr_buf_fini(&b);
-                    return NULL;
-                }
-                tr_buf_append(&b, "::", 2);
-                tr_buf_append(&b, t->sval->data, t->sval->len);
-            }
-            n->name2 = new_str(p, b.data, b.len);
-            tr_buf_fini(&b);
+            n->name2 = module_target(p, &n->nsp[1]);
             if (!n->name2) return NULL;
         } else {
             n->name2 = n->name;
@@ -1584,7 +1685,7 @@ static struct tr_node *query(struct ps *p) {
     if (!root) return NULL;
     for (;;) {
         if (peek(p) == TK_USE) {
-            if (add_use(p)) return NULL;
+            if (add_use(p) || push(p, root, p->use_node)) return NULL;
             if (!accept(p, TK_SEMI)) break;
             continue;
         }
@@ -1619,9 +1720,9 @@ void tr_parsed_fini(struct tr_parsed *p) {
     p->nuses = 0;
 }
 
-int tr_parse_module(const char *src, const struct tr_toks *toks, struct tr_arena *arena,
+int tr_parse_module(const char *src, const struct tr_toks *toks, int query, struct tr_arena *arena,
                     struct tr_parsed *uses, struct tr_node **out, struct tr_lang_err *err) {
-    struct ps p = {.src = src, .t = toks, .A = arena, .err = err, .out = uses};
+    struct ps p = {.src = src, .t = toks, .A = arena, .err = err, .out = uses, .query = query};
     p.capuses = uses->nuses;
     skip(&p);
     p.last = p.i < toks->n ? p.i : 0;
@@ -1632,6 +1733,9 @@ int tr_parse_module(const char *src, const struct tr_toks *toks, struct tr_arena
             if (add_use(&p) || push(&p, m, p.use_node)) return TR_EPARSE;
         } else if (peek(&p) == TK_CONST || peek(&p) == TK_FN || peek(&p) == TK_MOD || peek(&p) == TK_INTRINSIC) {
             struct tr_node *d = declaration(&p);
+            if (!d || push(&p, m, d)) return TR_EPARSE;
+        } else if (query && peek(&p) == TK_DEFINE) {
+            struct tr_node *d = query_stmt(&p);
             if (!d || push(&p, m, d)) return TR_EPARSE;
         } else {
             unexpected(&p, "one of `const`, `fn`, `intrinsic`, `mod`, `use`");

@@ -33,10 +33,11 @@ struct tr_parsed {
 int tr_parse(const char *src, const struct tr_toks *toks, int query, struct tr_arena *arena,
              struct tr_parsed *out, struct tr_lang_err *err);
 void tr_parsed_fini(struct tr_parsed *p);
-/* Parse a module file (declarations and `use` lines) into an N_MOD whose
- * name the caller sets; `use` lines are appended to uses (whose array must
- * have been allocated by tr_parse or be empty). */
-int tr_parse_module(const char *src, const struct tr_toks *toks, struct tr_arena *arena,
+/* Parse a module file (declarations and `use` lines; with query also
+ * `define` statements) into an N_MOD whose name the caller sets; `use` lines
+ * are appended to uses (whose array must have been allocated by tr_parse or
+ * be empty). */
+int tr_parse_module(const char *src, const struct tr_toks *toks, int query, struct tr_arena *arena,
                     struct tr_parsed *uses, struct tr_node **out, struct tr_lang_err *err);
 
 #endif

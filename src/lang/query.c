@@ -34,14 +34,38 @@ static int add_node(struct tr_query *q, struct tr_qnode **out) {
     return 0;
 }
 
-static struct tr_node *find_stmt(struct tr_query *q, int kind, const struct tr_str *name) {
-    for (uint32_t i = 0; i < q->prog->root->n; i++) {
-        struct tr_node *s = q->prog->root->v[i];
+/* Definitions sit at the top level or inside modules (inline `mod` or a
+ * loaded `use`); the compiler has qualified the names of the latter. */
+static struct tr_node *find_in(struct tr_node *blk, int kind, const struct tr_str *name, int depth) {
+    if (!blk || depth > 64) return NULL;
+    for (uint32_t i = 0; i < blk->n; i++) {
+        struct tr_node *s = blk->v[i];
         if ((int)s->kind == kind && s->name && s->name->len == name->len &&
             memcmp(s->name->data, name->data, name->len) == 0)
             return s;
+        struct tr_node *m = s->kind == N_MOD ? s : s->kind == N_USE ? s->a : NULL;
+        if (m && (m = find_in(m, kind, name, depth + 1))) return m;
     }
     return NULL;
+}
+
+static struct tr_node *find_stmt(struct tr_query *q, int kind, const struct tr_str *name) {
+    return find_in(q->prog->root, kind, name, 0);
+}
+
+/* Every window definition, modules included, in file order (out may be NULL to count). */
+static size_t collect_windows(struct tr_node *blk, struct tr_node **out, size_t n, int depth) {
+    if (!blk || depth > 64) return n;
+    for (uint32_t i = 0; i < blk->n; i++) {
+        struct tr_node *s = blk->v[i];
+        if (s->kind == Q_DEFINE_WINDOW) {
+            if (out) out[n] = s;
+            n++;
+        }
+        struct tr_node *m = s->kind == N_MOD ? s : s->kind == N_USE ? s->a : NULL;
+        n = collect_windows(m, out, n, depth + 1);
+    }
+    return n;
 }
 
 /* Evaluate `with` fields into rec (which must be a record). */
@@ -70,61 +94,71 @@ static int as_u64(const tr_value *v, uint64_t *u) {
     return 1;
 }
 
+static int resolve_window(struct tr_query *q, struct tr_node *s, struct tr_lang_err *err);
+
 /* Evaluate every `define tumbling window` once. */
 static int resolve_windows(struct tr_query *q, struct tr_lang_err *err) {
     struct tr_prog *p = q->prog;
-    size_t n = 0;
-    for (uint32_t i = 0; i < p->root->n; i++) n += p->root->v[i]->kind == Q_DEFINE_WINDOW;
+    size_t n = collect_windows(p->root, NULL, 0, 0);
     if (!n) return 0;
     q->windows = tr_calloc(n, sizeof *q->windows);
-    if (!q->windows) return -ENOMEM;
-    for (uint32_t i = 0; i < p->root->n; i++) {
-        struct tr_node *s = p->root->v[i];
-        if (s->kind != Q_DEFINE_WINDOW) continue;
-        if (s->op)
-            return tr_lang_err_set(err, TR_EUNSUPPORTED, tr_span_expand(s->sp, 2), s->sp,
-                                   "Sliding windows are not yet implemented");
-        struct tr_window_def *d = &q->windows[q->nwindows++];
-        d->name = s->name->data;
-        d->max_groups = UINT64_MAX;
-        int has_size = 0, has_interval = 0, has_guard = 0;
-        for (uint32_t f = 0; f < s->n; f++) {
-            struct tr_node *fl = s->v[f];
-            tr_value v;
-            int rc = tr_const_eval(p, fl->b, &v, err);
-            if (rc) return rc;
-            const char *k = fl->name->data;
-            if (!strcmp(k, "size")) has_size = as_u64(&v, &d->size);
-            else if (!strcmp(k, "interval")) has_interval = as_u64(&v, &d->interval);
-            else if (!strcmp(k, "emit_empty_windows")) d->emit_empty = v.type == TR_BOOL && v.as.b;
-            else if (!strcmp(k, "max_groups")) has_guard |= as_u64(&v, &d->max_groups);
-            else if (!strcmp(k, "eviction_period")) has_guard = 1;
-            tr_value_unref(v);
-        }
-        d->by_size = has_size && !has_interval;
-        if (has_size && has_interval) {
-            d->by_size = 0;
-            d->interval = 0;
-            d->size = 1; /* marks "both" for the error at use */
-        } else if (!has_size && !has_interval) {
-            d->size = 0;
-            d->interval = 0;
-        }
-        if (d->emit_empty && !has_guard) {
-            struct tr_lang_err *w = tr_realloc(p->warnings, (p->nwarnings + 1) * sizeof *w);
-            if (!w) return -ENOMEM;
-            p->warnings = w;
-            memset(&w[p->nwarnings], 0, sizeof *w);
-            tr_lang_err_set(&w[p->nwarnings], 0, s->sp, s->sp,
-                            "Using `emit_empty_windows` without guard is potentially dangerous. Consider limiting the amount of groups maintained internally by using `max_groups` and/or `eviction_period`.");
-            w[p->nwarnings].level = TR_LVL_WARNING;
-            p->nwarnings++;
-        }
-        if (s->a) {
-            int rc = tr_compile_select_expr(p, s, s->a, NULL, 0, err);
-            if (rc) return rc;
-            d->script = s->a;
-        }
+    struct tr_node **defs = tr_calloc(n, sizeof *defs);
+    if (!q->windows || !defs) {
+        tr_free(defs);
+        return -ENOMEM;
+    }
+    collect_windows(p->root, defs, 0, 0);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) rc = resolve_window(q, defs[i], err);
+    tr_free(defs);
+    return rc;
+}
+
+static int resolve_window(struct tr_query *q, struct tr_node *s, struct tr_lang_err *err) {
+    struct tr_prog *p = q->prog;
+    if (s->op)
+        return tr_lang_err_set(err, TR_EUNSUPPORTED, tr_span_expand(s->sp, 2), s->sp,
+                               "Sliding windows are not yet implemented");
+    struct tr_window_def *d = &q->windows[q->nwindows++];
+    d->name = s->name->data;
+    d->max_groups = UINT64_MAX;
+    int has_size = 0, has_interval = 0, has_guard = 0;
+    for (uint32_t f = 0; f < s->n; f++) {
+        struct tr_node *fl = s->v[f];
+        tr_value v;
+        int rc = tr_const_eval(p, fl->b, &v, err);
+        if (rc) return rc;
+        const char *k = fl->name->data;
+        if (!strcmp(k, "size")) has_size = as_u64(&v, &d->size);
+        else if (!strcmp(k, "interval")) has_interval = as_u64(&v, &d->interval);
+        else if (!strcmp(k, "emit_empty_windows")) d->emit_empty = v.type == TR_BOOL && v.as.b;
+        else if (!strcmp(k, "max_groups")) has_guard |= as_u64(&v, &d->max_groups);
+        else if (!strcmp(k, "eviction_period")) has_guard = 1;
+        tr_value_unref(v);
+    }
+    d->by_size = has_size && !has_interval;
+    if (has_size && has_interval) {
+        d->by_size = 0;
+        d->interval = 0;
+        d->size = 1; /* marks "both" for the error at use */
+    } else if (!has_size && !has_interval) {
+        d->size = 0;
+        d->interval = 0;
+    }
+    if (d->emit_empty && !has_guard) {
+        struct tr_lang_err *w = tr_realloc(p->warnings, (p->nwarnings + 1) * sizeof *w);
+        if (!w) return -ENOMEM;
+        p->warnings = w;
+        memset(&w[p->nwarnings], 0, sizeof *w);
+        tr_lang_err_set(&w[p->nwarnings], 0, s->sp, s->sp,
+                        "Using `emit_empty_windows` without guard is potentially dangerous. Consider limiting the amount of groups maintained internally by using `max_groups` and/or `eviction_period`.");
+        w[p->nwarnings].level = TR_LVL_WARNING;
+        p->nwarnings++;
+    }
+    if (s->a) {
+        int rc = tr_compile_select_expr(p, s, s->a, NULL, 0, err);
+        if (rc) return rc;
+        d->script = s->a;
     }
     return 0;
 }

@@ -16,6 +16,8 @@ static const struct {
     {"type", tr_std_type},     {"math", tr_std_math},     {"json", tr_std_json},
     {"range", tr_std_range},   {"integer", tr_std_integer}, {"float", tr_std_float},
     {"system", tr_std_system}, {"test", tr_std_test},       {"datetime", tr_std_datetime},
+    {"re", tr_std_re},         {"random", tr_std_random},   {"chash", tr_std_chash},
+    {"binary", tr_std_binary}, {"base64", tr_std_base64},
 };
 
 static int same(const char *a, const char *b, size_t n) { return strlen(a) == n && memcmp(a, b, n) == 0; }

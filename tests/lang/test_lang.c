@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "codec/json.h"
@@ -424,6 +425,126 @@ static void windowed_select(void **st) {
     assert_non_null(strstr(d.msg, "References to `event` or `$` are not allowed"));
 }
 
+/* --- binary literals, std modules, extractors, query modules --- */
+
+static void binary_literals(void **st) {
+    (void)st;
+    /* two 4-bit fields share a byte; a 16-bit little-endian field swaps its bytes */
+    expect_script("use std::binary; binary::into_bytes(<<1:4, 2:4, 0x2122:16/little-integer>>)", "null",
+                  "[18,34,33]");
+    /* a trailing partial byte keeps its bits low-aligned */
+    expect_script("use std::binary; binary::into_bytes(<<1:4>>)", "null", "[1]");
+    expect_script("use std::binary; binary::into_bytes(<<event/binary, 0xff/signed-integer>>)", "\"ab\"",
+                  "[97,98,255]");
+    expect_script("use std::binary; binary::len(<<>>)", "null", "0");
+    /* binaries compare with strings byte by byte */
+    expect_script("[<<49>> == \"1\", <<50>> > \"1\", <<1>> != <<1>>]", "null", "[true,true,false]");
+    expect_script("use std::base64; base64::encode(<<104, 105>>)", "null", "\"aGk=\"");
+    char *e = compile_error("<<event:100>>");
+    if (!strstr(e, "negative bits or bits > 64 are are not allowed: 100"))
+        fail_msg("expected the bits error, actual:\n%s", e);
+    tr_free(e);
+    e = compile_error("<<event/snot>>");
+    if (!strstr(e, "Not a valid data type: 'snot'")) fail_msg("expected the type error, actual:\n%s", e);
+    tr_free(e);
+    /* a value that does not fit its type is a runtime error */
+    expect_script("<<event:8/unsigned-integer>>", "-1", "ERROR");
+}
+
+static void std_re_random_chash(void **st) {
+    (void)st;
+    expect_script("use std::re; [re::replace_all(\"a(b)\", event, \"[$1]\"), re::replace(\"b\", event, \"x\")]",
+                  "\"abab\"", "[\"[b][b]\",\"axab\"]");
+    expect_script("use std::re; [re::is_match(\"^\\\\d+$\", \"123\"), re::is_match(\"^\\\\d+$\", \"12a\")]",
+                  "null", "[true,false]");
+    expect_script("use std::re; re::split(\",\", \"a,b,,c\")", "null", "[\"a\",\"b\",\"\",\"c\"]");
+    /* a bad pattern known only at run time is a runtime error (a constant one fails compiling) */
+    expect_script("use std::re; re::replace(event, \"a\", \"b\")", "\"(\"", "ERROR");
+    /* slots agree with Tremor's (its jump test data) */
+    expect_script("use tremor::chash; [chash::jump(\"key1\", 5), chash::jump(\"key4\", 5), "
+                  "chash::jump_with_keys(23, 42, \"key3\", 5)]",
+                  "null", "[0,3,2]");
+    /* random values are fixed per event and stay in range */
+    expect_script("use std::random; use std::string; let a = random::integer(10); a >= 0 and a < 10 and "
+                  "random::string(8) == random::string(8) and string::len(random::string(5)) == 5",
+                  "null", "true");
+    expect_script("use std::random; random::integer(5, 5)", "null", "ERROR");
+}
+
+static void cidr_and_influx(void **st) {
+    (void)st;
+    expect_script("match event of case r = %{ a ~= cidr|10.0.0.0/8, 192.168.0.0/16| } => r.a default => \"no\" end",
+                  "{\"a\":\"10.1.2.3\"}", "{\"prefix\":[10,1,2,3],\"mask\":[255,255,255,255]}");
+    expect_script("match event of case r = %{ a ~= cidr|10.0.0.0/8| } => r.a default => \"no\" end",
+                  "{\"a\":\"11.1.2.3\"}", "\"no\"");
+    expect_script("match event of case r = %{ a ~= cidr|| } => r.a default => \"no\" end",
+                  "{\"a\":\"fe80::1/64\"}",
+                  "{\"prefix\":[65152,0,0,0,0,0,0,0],\"mask\":[65535,65535,65535,65535,0,0,0,0]}");
+    expect_script("match event of case r = %{ a ~= cidr|| } => r.a default => \"no\" end",
+                  "{\"a\":\"300.1.1.1\"}", "\"no\"");
+    expect_script("match event of case r = %{ a ~= influx|| } => r.a default => \"no\" end",
+                  "{\"a\":\"m\\\\,x,t=a\\\\ b f=1i,g=\\\"s\\\",h=t,k=2.5 5\"}",
+                  "{\"measurement\":\"m,x\",\"tags\":{\"t\":\"a b\"},"
+                  "\"fields\":{\"f\":1,\"g\":\"s\",\"h\":true,\"k\":2.5},\"timestamp\":5}");
+    expect_script("match event of case r = %{ a ~= influx|| } => r.a default => \"no\" end",
+                  "{\"a\":\"just words\"}", "\"no\"");
+}
+
+static void query_modules(void **st) {
+    (void)st;
+    char dir[] = "/tmp/tr_lang_modXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[64], file[96];
+    snprintf(sub, sizeof sub, "%s/foo", dir);
+    assert_int_equal(0, mkdir(sub, 0700));
+    snprintf(file, sizeof file, "%s/bar.trickle", sub);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("define script add script event + 1 end;\n"
+          "define tumbling window two with size = 2 end;\n"
+          "define generic::counter operator count;\n",
+          f);
+    fclose(f);
+    const char *src = "use foo::bar as baz;\n"
+                      "mod c with const one = 1; end;\n"
+                      "create script s from baz::add;\n"
+                      "create operator n from baz::count;\n"
+                      "select event + c::one from in into s;\n"
+                      "select aggr::win::collect_flattened(event) from s[baz::two] into out;\n";
+    const char *mp[] = {dir};
+    struct tr_lang_opts opts = {mp, 1};
+    struct tr_query *q = NULL;
+    struct tr_lang_err err;
+    memset(&err, 0, sizeof err);
+    int rc = tr_query_compile_opts("q.trickle", src, strlen(src), &opts, &q, &err);
+    if (rc) fail_msg("compile failed: %s at %u:%u", err.msg, err.inner.s.line, err.inner.s.col);
+    assert_int_equal(4, tr_query_node_count(q));
+    assert_int_equal(TR_QN_SCRIPT, tr_query_node(q, 0)->kind);
+    assert_int_equal(TR_QN_OPERATOR, tr_query_node(q, 1)->kind);
+    assert_string_equal("generic::counter", tr_query_node(q, 1)->op_kind);
+    const struct tr_qnode *sel = tr_query_node(q, 2);
+    assert_int_equal(TR_QN_SELECT, sel->kind);
+    struct sink s = {0};
+    struct tr_event ev;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(0, tr_event_init(&ev, tr_v_int(41), tr_v_null(), 0));
+    struct tr_lang_ctx ctx = {.instance = "tremor", .ingest_ns = 0};
+    assert_int_equal(0, tr_select_run(sel->select, &ctx, &ev, collect, &s, &d));
+    assert_int_equal(1, s.n);
+    assert_string_equal("42", s.last);
+    tr_query_destroy(q);
+    /* an unknown definition in a module is still an error */
+    const char *bad = "use foo::bar;\ncreate script s from bar::nope;\nselect event from in into s;\n";
+    memset(&err, 0, sizeof err);
+    assert_int_not_equal(0, tr_query_compile_opts("q.trickle", bad, strlen(bad), &opts, &q, &err));
+    if (!strstr(err.msg, "Script definition `bar::nope` not found")) fail_msg("actual: %s", err.msg);
+    tr_lang_err_clear(&err);
+    unlink(file);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lex_tokens),
@@ -441,6 +562,10 @@ int main(void) {
         cmocka_unit_test(query_where_having),
         cmocka_unit_test(query_errors),
         cmocka_unit_test(windowed_select),
+        cmocka_unit_test(binary_literals),
+        cmocka_unit_test(std_re_random_chash),
+        cmocka_unit_test(cidr_and_influx),
+        cmocka_unit_test(query_modules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

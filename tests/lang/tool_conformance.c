@@ -512,7 +512,9 @@ static void run_queries(struct kase *k, const char *dir) {
     struct tr_query *q = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    int rc = tr_query_compile_ex("query.trickle", src, len, &q, &err);
+    const char *mp[] = {dir};
+    struct tr_lang_opts opts = {mp, 1};
+    int rc = tr_query_compile_opts("query.trickle", src, len, &opts, &q, &err);
     if (rc) {
         snprintf(k->why, sizeof k->why, "compile: %d:%d: %.400s", err.inner.s.line, err.inner.s.col, err.msg);
         k->v = V_FAIL;
