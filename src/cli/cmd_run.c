@@ -173,7 +173,12 @@ static int run_query(const char *path, const char *src, size_t len, FILE *in, FI
     memset(&err, 0, sizeof err);
     struct tr_buf b;
     tr_buf_init(&b);
-    int rc = tr_query_compile_ex(path, src, len, &q, &err);
+    char dir[4096];   /* modules used by the query are looked up beside it */
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    const char *mp[] = {dir};
+    struct tr_lang_opts opts = {mp, 1};
+    int rc = tr_query_compile_opts(path, src, len, &opts, &q, &err);
     if (rc) {
         tr_lang_render(src, len, &err, &b);
         fputs(b.data ? b.data : "", stderr);
