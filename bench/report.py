@@ -28,6 +28,7 @@ ASSUMED_RECORD_BYTES = 120          # 100-byte event + 20-byte WAL frame, if not
 CLI_TITLES = {
     "bench_pipe_passthrough_json": "blaster (data.json.xz) -> `select event` -> blackhole, json codec",
     "throughput-logging-json": "blaster -> script + grouper::bucket -> blackhole, json codec",
+    "passthrough_json_100b": "blaster (100-byte lines like the peers' load) -> `select event` -> blackhole, json codec",
 }
 PEER_TITLES = {
     ("direct", "none"): "loader -> sink, nothing between (the tools' ceiling)",
@@ -310,7 +311,7 @@ def table(out):
         note = f"CPU {full(med(r['cpu']), 1)} s per {full(med(r['wall']), 1)} s run"
         if r["bytes_per_event"]:
             note += f"; {full(med(r['bytes_per_event']))} B/event encoded"
-        if name == "bench_pipe_passthrough_json":
+        if name in ("bench_pipe_passthrough_json", "passthrough_json_100b"):
             note += f"; target ≥ {short(TARGET_PASSTHROUGH)}/s: {'met' if ev >= TARGET_PASSTHROUGH else 'NOT met'}"
         if r["error"]:
             note += f"; a run failed: {r['error']}"

@@ -52,6 +52,8 @@ def full_fixture(base):
                 f"hist...\n\nThroughput   (data): 90.5 MB/s\nThroughput (events): {k}k events/s\n"
                 f"Measured: {rep * 1000} events, {rep * 629000} bytes in 9.985 s (after 2 s warmup)\n",
                 rss_kb=10240 * rep)
+    cli_run(base, "passthrough_json_100b", 1,
+            "Throughput   (data): 150.0 MB/s\nThroughput (events): 1.5M events/s\n")
     cli_run(base, "throughput-logging-json", 1, "",
             "INFO  [world] loaded pipeline\nerror: main.trickle:14:8: unknown operator kind 'grouper::bucket'\n",
             rc=1)
@@ -150,6 +152,9 @@ class Derive(unittest.TestCase):
         self.assertIn("30.0", pt, "peak RSS = max of the reps, 30 MB")
         self.assertIn("target ≥ 1M/s: met", pt)
         self.assertIn("629 B/event encoded", pt, "bytes/events from the 'Measured:' line")
+        p100 = line_of("passthrough_json_100b")
+        self.assertIn("**1,500,000**", p100)
+        self.assertIn("target ≥ 1M/s: met", p100)
         tl = line_of("throughput-logging-json")
         self.assertIn("not yet: error: main.trickle:14:8: unknown operator kind 'grouper::bucket'", tl)
         ours = line_of("**ours**")

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -79,6 +80,40 @@ static void buf_appends_and_steals(void **state) {
     tr_free(s);
 }
 
+struct handoff {
+    void *p;
+};
+
+static void *alloc_in_thread(void *arg) {
+    struct handoff *h = arg;
+    h->p = tr_malloc(1000);
+    return NULL;
+}
+
+static void *free_in_thread(void *arg) {
+    struct handoff *h = arg;
+    tr_free(h->p);
+    return NULL;
+}
+
+static void counts_across_threads(void **state) {
+    (void)state;
+    size_t before = tr_alloc_used();
+    struct handoff h = {NULL};
+    pthread_t t;
+    /* allocated by a thread that then exits, grown here, freed by a third */
+    assert_int_equal(pthread_create(&t, NULL, alloc_in_thread, &h), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_non_null(h.p);
+    assert_int_equal(tr_alloc_used(), before + 1000);
+    h.p = tr_realloc(h.p, 3000);
+    assert_non_null(h.p);
+    assert_int_equal(tr_alloc_used(), before + 3000);
+    assert_int_equal(pthread_create(&t, NULL, free_in_thread, &h), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(tr_alloc_used(), before);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(counts_bytes),
@@ -86,6 +121,7 @@ int main(void) {
         cmocka_unit_test(calloc_checks_overflow),
         cmocka_unit_test(grow_keeps_contents_on_failure),
         cmocka_unit_test(buf_appends_and_steals),
+        cmocka_unit_test(counts_across_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
