@@ -3,7 +3,7 @@
 #
 #   bench/rss_backlog.sh [OUT_TSV]      (default: stdout only)
 #
-# For each N in BACKLOG_SIZES (default "10000 10000000"; the 10M point writes
+# For each N in BACKLOG_SIZES (default "10000 1000000 10000000"; the 10M point writes
 # about 1.2 GB of WAL and took 13 s to fill on the 2-core machine): the
 # relay of peer-tremor.sh (tcp -> qos::wal sync=always -> tcp) with
 # max_elements = N and its sink down (the offramp points at a port nobody
@@ -20,7 +20,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 SHARED=${SHARED:-$HERE/../../shared}
 PB=${PB_ROOT:-/tmp/peerbench}
-SIZES=${BACKLOG_SIZES:-"10000 10000000"}
+SIZES=${BACKLOG_SIZES:-"10000 1000000 10000000"}
 BASE=${BACKLOG_DIR:-/tmp/tremor-backlog}
 port=${BACKLOG_PORT:-25900}
 size=${EVENT_SIZE:-100}

@@ -14,7 +14,7 @@
 # Knobs: BENCH_STEPS ("cli backlog peers disk"), BENCH_OUT (/tmp/tremor-bench/<time>),
 #   REPS (5: peers and disk), REPS_CLI (REPS), N (1000000), N_STRICT (20000), N_CMD (N),
 #   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, PEERS, STRACE_CHECK (1),
-#   BACKLOG_SIZES ("10000 10000000"; the 10M point is ~1.2 GB of WAL, ~15 s),
+#   BACKLOG_SIZES ("10000 1000000 10000000"; the 10M point is ~1.2 GB of WAL, ~15 s),
 #   DISK_SWEEP ("4k 64k 1M"), DISK_SECS (2), TREMOR_BIN, and the relay's
 #   WAL_READ_COUNT / WAL_MAX_IN_FLIGHT / RELAY_CODEC (see peer-tremor.sh).
 set -u
@@ -41,7 +41,7 @@ step_t() { echo "== $1 ($(($(date +%s) - t0)) s in)" >&2; }
         df -T "$PB_ROOT" 2> /dev/null | awk 'NR == 2 { print $2 }' || echo '?') under $PB_ROOT"
     echo "knobs: REPS=$REPS REPS_CLI=$REPS_CLI N=${N:-1000000} N_STRICT=${N_STRICT:-20000} N_CMD=${N_CMD:-${N:-1000000}}" \
         "WARMUP_SECS=${WARMUP_SECS:-2} STOP_AFTER_SECS=${STOP_AFTER_SECS:-10}" \
-        "BACKLOG_SIZES=\"${BACKLOG_SIZES:-10000 10000000}\" WAL_READ_COUNT=${WAL_READ_COUNT:-10000}" \
+        "BACKLOG_SIZES=\"${BACKLOG_SIZES:-10000 1000000 10000000}\" WAL_READ_COUNT=${WAL_READ_COUNT:-10000}" \
         "RELAY_CODEC=${RELAY_CODEC:-json}"
     echo "server: $TREMOR_BIN"
 } > "$OUT/meta.txt"
@@ -54,7 +54,7 @@ for s in $STEPS; do
         "$HERE/cli_bench.sh" "$OUT"
         ;;
     backlog)
-        step_t "RSS with a WAL backlog (${BACKLOG_SIZES:-10000 10000000} events)"
+        step_t "RSS with a WAL backlog (${BACKLOG_SIZES:-10000 1000000 10000000} events)"
         BACKLOG_DIR=$PB_ROOT/backlog "$HERE/rss_backlog.sh" "$OUT/backlog.tsv" > /dev/null
         column -t -s "$(printf '\t')" "$OUT/backlog.tsv" >&2
         ;;
