@@ -1,73 +1,51 @@
 /* ws_client.c - the ws offramp: a WebSocket client sending each message as
- * one text (or binary) frame to config.url (ws:// or wss://). Not a receiver:
- * server frames are read only so closes are answered, pings ponged and a
- * leaving peer seen at once; their data is discarded. A transactional message
- * is acked once the peer's TCP has acknowledged its frame's last byte (bytes
- * in the kernel - SIOCOUTQ); with ack_mode "pong" (the default), also once the peer
- * answered a ping sent after it (its WebSocket layer read it, not just its
- * kernel). Invariant: every transactional send() is answered exactly once,
- * and the pending list is in wire order, so acks go out in order.
+ * one text (or binary) frame to config.url (ws:// or wss://) over the TCP
+ * connection dial.h keeps up. Not a receiver: server frames are read only so
+ * closes are answered, pings ponged and a leaving peer seen at once; their
+ * data is discarded. A transactional message is acked once the peer's TCP
+ * has acknowledged its frame's last byte; with ack_mode "pong" (the default),
+ * also once the peer answered a ping sent after it (its WebSocket layer read
+ * it, not just its kernel). Invariant: every transactional send() is answered
+ * exactly once, and acks go out in wire order.
  */
 #include <errno.h>
-#include <linux/sockios.h>
-#include <netdb.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include <openssl/rand.h>
 #include <uv.h>
 #include <wslay/wslay.h>
 
 #include "connectors/conn.h"
+#include "connectors/dial.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
 
 #define MOD "ws"
-#define RETRY_MS 1000                    /* between connection attempts */
 #define CLOSE_WAIT_MS 1000               /* close(): wait this long for the close reply */
 #define MAX_BACKLOG ((size_t)64 << 20)   /* bytes not yet in the kernel */
-#define POLL_MIN_MS 1                    /* first ack poll after a write */
-#define POLL_MAX_MS 5                    /* acks wait at most this long for a poll */
-#define RBUF_SIZE 65536
+#define PBUF_SIZE 65536
 #define MAX_PINGS 64                     /* ack_mode pong: pings in flight */
 #define PING_EVERY ((uint64_t)64 << 10)  /* ...at least one per this many bytes */
 
-/* Connection states. Any state goes to DEAD on failure; DEAD is final (a
- * reconnect makes a new struct conn).
+/* What runs over the TCP connection dial.h keeps. Any state goes back to
+ * DOWN when the connection ends; the next one starts afresh from up().
  *
- *   RESOLVING -> CONNECTING -> [TLS] -> UPGRADING -> OPEN
- *                  |  ^ next address
- *                  +--+
+ *   DOWN -> (TCP up) -> [TLS] -> UPGRADING -> OPEN
  */
-enum cstate { C_RESOLVING, C_CONNECTING, C_TLS, C_UPGRADING, C_OPEN, C_DEAD };
-
-struct pend {
-    uint64_t token;
-    uint64_t end;   /* wire offset just past the message's last byte */
-};
+enum cstate { C_DOWN, C_TLS, C_UPGRADING, C_OPEN };
 
 struct out;
 
 struct conn {
     struct out *o;
     enum cstate st;
-    uv_getaddrinfo_t gai;
-    uv_connect_t creq;
-    uv_tcp_t tcp;
-    struct addrinfo *ai, *ai_next;
-    int last_err;
-    bool resolving;      /* gai callback still to come */
-    bool tcp_live;       /* tcp initialised and its close callback not yet run */
-    bool next_addr;      /* tcp is closing to try the next address */
     struct tr_ws_tls *tls;
     wslay_event_context_ptr ws;
     char key[TR_WS_KEY_LEN + 1];
     const uint8_t *in;   /* bytes the wslay recv callback may take */
     size_t in_len;
     struct tr_buf out;   /* plaintext waiting to be written (or encrypted) */
-    uint64_t queued;     /* wire bytes handed to uv_write so far */
     /* ack_mode pong: pings carry a sequence number; the answer to one
      * confirms every byte written before it (and before older pings). */
     struct { uint64_t seq, end; } pings[MAX_PINGS];   /* in flight, oldest first */
@@ -75,100 +53,63 @@ struct conn {
     bool ping_wanted;    /* bytes written after the newest ping */
     uint64_t ping_seq;   /* last sequence number used */
     uint64_t pong_seq;   /* newest matching pong seen inside wslay, 0 = none */
-    uint64_t confirmed;  /* wire offset the peer's pongs cover */
-    struct pend *pend;   /* transactional messages not yet acked, in wire order */
-    size_t phead, plen, pcap;
     struct tr_ws_head head;
-    char rbuf[RBUF_SIZE];
-    char pbuf[RBUF_SIZE];   /* decrypted bytes (wss) */
-};
-
-struct wreq {
-    uv_write_t req;
-    struct conn *c;
-    char *data;
+    char pbuf[PBUF_SIZE];   /* decrypted bytes (wss) */
 };
 
 enum reported { REP_NONE, REP_UP, REP_DOWN };
 
 struct out {
     struct tr_offramp_host *host;
-    uv_loop_t *loop;
+    struct tr_dial *dial;
     char *id;
     char *url_text;
     struct tr_ws_url url;
     bool binary;
     bool ack_pong;            /* ack_mode "pong" */
     struct tr_ws_tls_ctx *tls_ctx;
-    uv_timer_t retry, poll, close_timer;
-    int timers_open;
-    bool timers_closing;
-    int conns;                /* struct conn alive (freed in close callbacks) */
-    struct conn *conn;        /* the current connection, NULL between attempts */
+    struct conn c;            /* the protocol on the current connection */
     enum reported reported;
     bool started, closing;
-    uint64_t last_attempt;
-    uint64_t poll_ms;
     uint64_t dropped;         /* non-transactional messages dropped in this outage */
     bool full_logged;
     void (*done)(void *);
     void *done_arg;
 };
 
-static void attempt(struct out *o);
-static void connect_next(struct conn *c);
 static void conn_end(struct conn *c, const char *why);
-static void finish_close(struct out *o);
-static void schedule_retry(struct out *o);
 
 /* ------------------------------------------------------------ lifecycle */
 
-static void maybe_done(struct out *o) {
-    if (!o->closing || o->timers_open || o->conns) return;
-    void (*done)(void *) = o->done;
-    void *arg = o->done_arg;
+static void free_out(struct out *o) {
+    tr_buf_fini(&o->c.out);
     tr_ws_url_fini(&o->url);
     tr_ws_tls_ctx_destroy(o->tls_ctx);
     tr_free(o->url_text);
     tr_free(o->id);
     tr_free(o);
-    if (done) done(arg);
 }
 
-static void maybe_free(struct conn *c) {
-    if (c->st != C_DEAD || c->resolving || c->tcp_live) return;
-    struct out *o = c->o;
-    if (c->ai) uv_freeaddrinfo(c->ai);
-    tr_buf_fini(&c->out);
-    tr_free(c->pend);
-    tr_free(c);
-    o->conns--;
-    maybe_done(o);
+static void on_dial_done(void *arg) {
+    struct out *o = arg;
+    void (*done)(void *) = o->done;
+    void *arg2 = o->done_arg;
+    free_out(o);
+    if (done) done(arg2);
 }
 
-static void on_tcp_close(uv_handle_t *h) {
-    struct conn *c = h->data;
-    c->tcp_live = false;
-    if (c->next_addr && c->st != C_DEAD) {
-        c->next_addr = false;
-        connect_next(c);
-        return;
-    }
-    maybe_free(c);
-}
-
-/* Drop everything a connection holds; the struct itself goes once libuv
- * has given back the handle and the resolver request. */
-static void conn_release(struct conn *c) {
-    c->st = C_DEAD;
+/* Drop everything the protocol held on the connection that ended. */
+static void conn_reset(struct conn *c) {
+    c->st = C_DOWN;
     if (c->ws) wslay_event_context_free(c->ws);
     c->ws = NULL;
     tr_ws_tls_destroy(c->tls);
     c->tls = NULL;
-    if (c->resolving) uv_cancel((uv_req_t *)&c->gai);
-    if (c->tcp_live && !uv_is_closing((uv_handle_t *)&c->tcp))
-        uv_close((uv_handle_t *)&c->tcp, on_tcp_close);
-    maybe_free(c);
+    c->in_len = 0;
+    tr_buf_reset(&c->out);
+    c->ping_head = c->ping_len = 0;
+    c->ping_wanted = false;
+    c->ping_seq = c->pong_seq = 0;
 }
 
 static void report_up(struct out *o) {
@@ -188,116 +129,11 @@ static void report_down(struct out *o) {
     tr_offramp_trigger(o->host);
 }
 
-/* ----------------------------------------------------- pending messages */
-
-static int pend_push(struct conn *c, uint64_t token, uint64_t end) {
-    if (c->phead + c->plen == c->pcap) {
-        if (c->phead > 0) {
-            memmove(c->pend, c->pend + c->phead, c->plen * sizeof *c->pend);
-            c->phead = 0;
-        } else {
-            size_t cap = c->pcap;
-            int rc = tr_grow((void **)&c->pend, &cap, c->plen + 1, sizeof *c->pend);
-            if (rc) return rc;
-            c->pcap = cap;
-        }
-    }
-    c->pend[c->phead + c->plen].token = token;
-    c->pend[c->phead + c->plen].end = end;
-    c->plen++;
-    return 0;
-}
-
-static void fail_pending(struct conn *c) {
-    struct out *o = c->o;
-    /* Pop before calling out: the host may send (and so push) from fail(). */
-    while (c->plen) {
-        uint64_t token = c->pend[c->phead].token;
-        c->phead++;
-        c->plen--;
-        tr_offramp_fail(o->host, token);
-    }
-    c->phead = 0;
-}
-
-/* Ack every pending message whose last byte the peer's TCP has
- * acknowledged: bytes in the kernel minus those it still holds unacked. */
-static void check_acks(struct conn *c) {
-    if (!c->plen || !c->tcp_live) return;
-    uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) return;
-    int outq = 0;
-    if (ioctl(fd, SIOCOUTQ, &outq) != 0 || outq < 0) return;
-    size_t waiting = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
-    uint64_t in_kernel = c->queued - waiting;
-    uint64_t acked = (uint64_t)outq > in_kernel ? 0 : in_kernel - (uint64_t)outq;
-    if (c->o->ack_pong && c->confirmed < acked) acked = c->confirmed;
-    while (c->plen && c->st != C_DEAD && c->pend[c->phead].end <= acked) {
-        uint64_t token = c->pend[c->phead].token;
-        c->phead++;
-        c->plen--;
-        tr_offramp_ack(c->o->host, token);
-    }
-    if (!c->plen) c->phead = 0;
-}
-
-static void on_poll(uv_timer_t *t) {
-    struct out *o = t->data;
-    struct conn *c = o->conn;
-    if (!c || c->st != C_OPEN) return;
-    size_t before = c->plen;
-    check_acks(c);
-    if (o->conn != c || !c->plen) return;
-    /* Back off while the peer acknowledges nothing (delayed ACKs, a dead
-     * peer); start again fast as soon as it does. */
-    if (c->plen < before) o->poll_ms = POLL_MIN_MS;
-    else if (o->poll_ms < POLL_MAX_MS) o->poll_ms = o->poll_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : o->poll_ms * 2;
-    uv_timer_start(&o->poll, on_poll, o->poll_ms, 0);
-}
-
-static void arm_poll(struct out *o) {
-    struct conn *c = o->conn;
-    if (o->closing || !c || !c->plen || uv_is_active((uv_handle_t *)&o->poll)) return;
-    o->poll_ms = POLL_MIN_MS;
-    uv_timer_start(&o->poll, on_poll, o->poll_ms, 0);
-}
-
 /* ---------------------------------------------------------------- output */
-
-static void on_write(uv_write_t *req, int status) {
-    struct wreq *w = (struct wreq *)req;
-    struct conn *c = w->c;
-    tr_free(w->data);
-    tr_free(w);
-    if (c->st == C_DEAD) return;
-    if (status < 0) {
-        conn_end(c, uv_strerror(status));
-        return;
-    }
-    if (c->st == C_OPEN) {
-        check_acks(c);
-        arm_poll(c->o);
-    }
-}
 
 /* Write len bytes of data (taken, also on failure) to the socket. */
 static int write_wire(struct conn *c, char *data, size_t len) {
-    struct wreq *w = tr_malloc(sizeof *w);
-    if (!w) {
-        tr_free(data);
-        return -ENOMEM;
-    }
-    w->c = c;
-    w->data = data;
-    uv_buf_t b = uv_buf_init(data, (unsigned)len);
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-    if (rc < 0) {
-        tr_free(data);
-        tr_free(w);
-        return rc;
-    }
-    c->queued += len;
-    return 0;
+    return tr_dial_write(c->o->dial, data, len);
 }
 
 static int flush_tls(struct conn *c) {
@@ -327,7 +163,7 @@ static int flush_plain(struct conn *c) {
 
 /* Let wslay serialise whatever it has queued, then write it. Our send
  * callback never refuses bytes, so afterwards wslay holds nothing and
- * c->queued is the wire offset just past everything queued so far. */
+ * tr_dial_queued is the wire offset just past everything queued so far. */
 static int pump(struct conn *c) {
     int r = wslay_event_send(c->ws);
     int rc = flush_plain(c);
@@ -400,7 +236,7 @@ static int send_ping(struct conn *c) {
     c->ping_seq++;
     for (int i = 0; i < 8; i++) seq[i] = (uint8_t)(c->ping_seq >> (56 - 8 * i));
     struct wslay_event_msg m = {.opcode = WSLAY_PING, .msg = seq, .msg_length = 8};
-    uint64_t before = c->queued;
+    uint64_t before = tr_dial_queued(c->o->dial);
     if (wslay_event_queue_msg(c->ws, &m) != 0) return TR_ERUNTIME;
     size_t slot = (c->ping_head + c->ping_len) % MAX_PINGS;
     c->pings[slot].seq = c->ping_seq;
@@ -414,7 +250,7 @@ static int send_ping(struct conn *c) {
  * ping is PING_EVERY bytes behind; else leave it to the next pong/tick. */
 static int maybe_ping(struct conn *c) {
     uint64_t newest = c->ping_len ? c->pings[(c->ping_head + c->ping_len - 1) % MAX_PINGS].end : 0;
-    if (!c->ping_len || c->queued - newest >= PING_EVERY) return send_ping(c);
+    if (!c->ping_len || tr_dial_queued(c->o->dial) - newest >= PING_EVERY) return send_ping(c);
     c->ping_wanted = true;
     return 0;
 }
@@ -423,12 +259,12 @@ static int maybe_ping(struct conn *c) {
 static int after_pong(struct conn *c) {
     if (!c->pong_seq) return 0;
     while (c->ping_len && c->pings[c->ping_head].seq <= c->pong_seq) {
-        c->confirmed = c->pings[c->ping_head].end;
+        tr_dial_confirm(c->o->dial, c->pings[c->ping_head].end);
         c->ping_head = (c->ping_head + 1) % MAX_PINGS;
         c->ping_len--;
     }
     c->pong_seq = 0;
-    check_acks(c);
+    tr_dial_poll_acks(c->o->dial);
     if (c->st == C_OPEN && c->ping_wanted && !c->o->closing) return send_ping(c);
     return 0;
 }
@@ -519,7 +355,7 @@ static void on_bytes(struct conn *c, const char *p, size_t n) {
         if (r == 0) return;
         send_upgrade(c);
     }
-    while (c->st != C_DEAD) {
+    while (c->st != C_DOWN) {
         long r = tr_ws_tls_read(c->tls, c->pbuf, sizeof c->pbuf);
         if (r == 0) break;
         if (r < 0) {
@@ -528,161 +364,57 @@ static void on_bytes(struct conn *c, const char *p, size_t n) {
         }
         on_plain(c, c->pbuf, (size_t)r);
     }
-    if (c->st != C_DEAD && flush_tls(c) != 0) conn_end(c, "write failed");
+    if (c->st != C_DOWN && flush_tls(c) != 0) conn_end(c, "write failed");
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-    (void)hint;
-    struct conn *c = h->data;
-    *buf = uv_buf_init(c->rbuf, sizeof c->rbuf);
-}
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-    struct conn *c = s->data;
-    if (c->st == C_DEAD || nread == 0) return;
-    if (nread < 0) {
-        conn_end(c, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
-        return;
-    }
-    on_bytes(c, buf->base, (size_t)nread);
+static void on_read(void *arg, const char *p, size_t n) {
+    struct out *o = arg;
+    if (o->c.st != C_DOWN) on_bytes(&o->c, p, n);
 }
 
 /* ------------------------------------------------------------ connecting */
 
-static void on_connect(uv_connect_t *req, int status) {
-    struct conn *c = req->data;
-    if (c->st == C_DEAD) return;
-    if (status < 0) {
-        c->last_err = status;
-        c->next_addr = true;
-        uv_close((uv_handle_t *)&c->tcp, on_tcp_close);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    if (rc) {
-        conn_end(c, uv_strerror(rc));
-        return;
-    }
-    if (!c->o->url.tls) {
+static void on_up(void *arg, uv_tcp_t *tcp) {
+    struct out *o = arg;
+    struct conn *c = &o->c;
+    uv_tcp_nodelay(tcp, 1);
+    if (!o->url.tls) {
         send_upgrade(c);
         return;
     }
     struct tr_diag d;
     tr_diag_clear(&d);
     c->st = C_TLS;
-    if (tr_ws_tls_create(c->o->tls_ctx, c->o->url.host, &c->tls, &d) != 0) {
+    if (tr_ws_tls_create(o->tls_ctx, o->url.host, &c->tls, &d) != 0) {
         conn_end(c, d.msg[0] ? d.msg : "cannot start TLS");
         return;
     }
-    rc = tr_ws_tls_handshake(c->tls, &d);
+    int rc = tr_ws_tls_handshake(c->tls, &d);
     if (rc < 0 || flush_tls(c) != 0) conn_end(c, d.msg[0] ? d.msg : "TLS handshake failed");
 }
 
-/* Try the next resolved address; every address is tried before giving up
- * ("localhost" often gives ::1 first while the server listens on 127.0.0.1). */
-static void connect_next(struct conn *c) {
-    struct out *o = c->o;
-    while (c->ai_next) {
-        struct addrinfo *a = c->ai_next;
-        c->ai_next = a->ai_next;
-        int rc = uv_tcp_init(o->loop, &c->tcp);
-        if (rc) {
-            c->last_err = rc;
-            break;
-        }
-        c->tcp.data = c;
-        c->creq.data = c;
-        c->tcp_live = true;
-        c->st = C_CONNECTING;
-        rc = uv_tcp_connect(&c->creq, &c->tcp, a->ai_addr, on_connect);
-        if (rc == 0) return;
-        c->last_err = rc;
-        c->next_addr = true;
-        uv_close((uv_handle_t *)&c->tcp, on_tcp_close);
-        return;
-    }
-    conn_end(c, c->last_err ? uv_strerror(c->last_err) : "no address");
-}
-
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-    struct conn *c = req->data;
-    c->resolving = false;
-    c->ai = res;
-    c->ai_next = res;
-    if (c->st == C_DEAD) {
-        maybe_free(c);
-        return;
-    }
-    if (status < 0) {
-        conn_end(c, uv_strerror(status));
-        return;
-    }
-    connect_next(c);
-}
-
-static void attempt(struct out *o) {
-    if (o->closing || o->conn) return;
-    o->last_attempt = uv_now(o->loop);
-    struct conn *c = tr_calloc(1, sizeof *c);
-    if (!c) {
-        TR_WARN(MOD, "Failed to connect to %s, retrying in 1s (out of memory)", o->url_text);
-        report_down(o);
-        schedule_retry(o);
-        return;
-    }
-    c->o = o;
-    c->st = C_RESOLVING;
-    tr_buf_init(&c->out);
-    c->gai.data = c;
-    o->conns++;
-    o->conn = c;
-    char port[8];
-    snprintf(port, sizeof port, "%u", (unsigned)o->url.port);
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_protocol = IPPROTO_TCP;
-    c->resolving = true;
-    int rc = uv_getaddrinfo(o->loop, &c->gai, on_resolved, o->url.host, port, &hints);
-    if (rc) {
-        c->resolving = false;
-        conn_end(c, uv_strerror(rc));
-    }
-}
-
-static void on_retry(uv_timer_t *t) { attempt(t->data); }
-
-static void schedule_retry(struct out *o) {
+/* Every connection's end (dial.h acks what the peer's TCP already has
+ * before, fails the rest after): tell the host the sink is down. */
+static void on_down(void *arg, bool connected, const char *why) {
+    (void)connected;
+    struct out *o = arg;
+    bool was_open = o->c.st == C_OPEN;
+    conn_reset(&o->c);
     if (o->closing) return;
-    uint64_t now = uv_now(o->loop);
-    uint64_t at = o->last_attempt + RETRY_MS;
-    uv_timer_start(&o->retry, on_retry, at > now ? at - now : 0, 0);
+    if (was_open)
+        TR_WARN(MOD, "Connection to %s lost (%s)", o->url_text, why);
+    else
+        TR_WARN(MOD, "Failed to connect to %s, retrying in 1s (%s)", o->url_text, why);
+    report_down(o);
 }
 
-/* The one exit of every connection: acks what the peer's TCP already has,
- * tells the host the sink is down, fails the rest (in order) and plans the
- * next attempt. */
-static void conn_end(struct conn *c, const char *why) {
-    struct out *o = c->o;
-    if (c->st == C_DEAD) return;
-    bool was_open = c->st == C_OPEN;
-    check_acks(c);
-    c->st = C_DEAD;
-    if (o->conn == c) o->conn = NULL;
-    if (!o->closing) {
-        if (was_open)
-            TR_WARN(MOD, "Connection to %s lost (%s)", o->url_text, why);
-        else
-            TR_WARN(MOD, "Failed to connect to %s, retrying in 1s (%s)", o->url_text, why);
-        report_down(o);
-    }
-    fail_pending(c);
-    conn_release(c);
-    if (o->closing) finish_close(o);
-    else schedule_retry(o);
-}
+static const struct tr_dial_cbs dial_cbs = {
+    .up = on_up,
+    .read = on_read,
+    .down = on_down,
+};
+
+static void conn_end(struct conn *c, const char *why) { tr_dial_drop(c->o->dial, why); }
 
 /* ------------------------------------------------------------------ ops */
 
@@ -710,8 +442,8 @@ static void refuse(struct out *o, const struct tr_out_msg *m) {
 
 static void ws_send(void *self, const struct tr_out_msg *m) {
     struct out *o = self;
-    struct conn *c = o->conn;
-    if (o->closing || !c || c->st != C_OPEN) {
+    struct conn *c = &o->c;
+    if (o->closing || c->st != C_OPEN) {
         refuse(o, m);
         return;
     }
@@ -721,7 +453,7 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         if (m->transactional) tr_offramp_fail(o->host, m->token);
         return;
     }
-    size_t backlog = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    size_t backlog = tr_dial_backlog(o->dial);
     if (backlog > MAX_BACKLOG || m->len > MAX_BACKLOG - backlog) {
         if (!o->full_logged)
             TR_WARN(MOD, "More than %zu MiB waiting to be written to %s: refusing messages",
@@ -741,7 +473,7 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         return;
     }
     int rc = pump(c);
-    if (m->transactional && pend_push(c, m->token, c->queued) != 0) {
+    if (m->transactional && tr_dial_track(o->dial, m->token, tr_dial_queued(o->dial)) != 0) {
         /* The frame is on its way but cannot be tracked: fail it now; the
          * replay makes it a duplicate, never a loss. */
         tr_offramp_fail(o->host, m->token);
@@ -751,50 +483,30 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         conn_end(c, "write failed");
         return;
     }
-    check_acks(c);
-    arm_poll(o);
+    tr_dial_poll_acks(o->dial);
 }
 
 static void ws_tick(void *self, uint64_t now_ns) {
     (void)now_ns;
     struct out *o = self;
-    struct conn *c = o->conn;
-    if (!c || c->st != C_OPEN) return;
-    check_acks(c);
-    if (o->conn == c && c->st == C_OPEN && c->ping_wanted && !o->closing && send_ping(c) != 0)
+    struct conn *c = &o->c;
+    if (c->st != C_OPEN) return;
+    tr_dial_poll_acks(o->dial);
+    if (c->st == C_OPEN && c->ping_wanted && !o->closing && send_ping(c) != 0)
         conn_end(c, "write failed");
 }
 
 static bool ws_is_active(void *self) {
     struct out *o = self;
-    return !o->closing && o->conn && o->conn->st == C_OPEN;
+    return !o->closing && o->c.st == C_OPEN;
 }
 
 static int ws_start(void *self) {
     struct out *o = self;
     if (o->started || o->closing) return 0;
     o->started = true;
-    attempt(o);
+    tr_dial_start(o->dial);
     return 0;
-}
-
-static void on_timer_close(uv_handle_t *h) {
-    struct out *o = h->data;
-    o->timers_open--;
-    maybe_done(o);
-}
-
-static void finish_close(struct out *o) {
-    if (o->timers_closing || o->conn) return;
-    o->timers_closing = true;
-    uv_close((uv_handle_t *)&o->retry, on_timer_close);
-    uv_close((uv_handle_t *)&o->poll, on_timer_close);
-    uv_close((uv_handle_t *)&o->close_timer, on_timer_close);
-}
-
-static void on_close_timeout(uv_timer_t *t) {
-    struct out *o = t->data;
-    if (o->conn) conn_end(o->conn, "no close reply in time");
 }
 
 static void ws_close(void *self, void (*done)(void *arg), void *arg) {
@@ -803,21 +515,14 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
     o->closing = true;
     o->done = done;
     o->done_arg = arg;
-    uv_timer_stop(&o->retry);
-    uv_timer_stop(&o->poll);
-    struct conn *c = o->conn;
-    if (c && c->st == C_OPEN) {
-        /* Best effort: say goodbye and give the peer a moment to answer;
-         * what it acknowledges meanwhile is still acked. */
-        if (wslay_event_queue_close(c->ws, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0) != 0 || pump(c) != 0) {
-            conn_end(c, "closing");
-        } else {
-            uv_timer_start(&o->close_timer, on_close_timeout, CLOSE_WAIT_MS, 0);
-        }
-    } else if (c) {
-        conn_end(c, "closing");
-    }
-    finish_close(o);
+    struct conn *c = &o->c;
+    unsigned linger = 0;
+    /* Best effort: say goodbye and give the peer a moment to answer; what
+     * it acknowledges meanwhile is still acked. */
+    if (c->st == C_OPEN && wslay_event_queue_close(c->ws, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0) == 0 &&
+        pump(c) == 0)
+        linger = CLOSE_WAIT_MS;
+    tr_dial_close(o->dial, linger, on_dial_done, o);
 }
 
 static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
@@ -846,6 +551,8 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
 
     struct out *o = tr_calloc(1, sizeof *o);
     if (!o) return -ENOMEM;
+    o->c.o = o;
+    tr_buf_init(&o->c.out);
     struct tr_diag ud;
     tr_diag_clear(&ud);
     rc = tr_ws_url_parse(url, &o->url, &ud);
@@ -871,23 +578,15 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
         goto fail;
     }
     o->host = host;
-    o->loop = tr_offramp_loop(host);
     o->binary = binary;
     o->ack_pong = strcmp(mode, "pong") == 0;
-    uv_timer_init(o->loop, &o->retry);
-    uv_timer_init(o->loop, &o->poll);
-    uv_timer_init(o->loop, &o->close_timer);
-    o->retry.data = o->poll.data = o->close_timer.data = o;
-    o->timers_open = 3;
-    o->poll_ms = POLL_MIN_MS;
+    rc = tr_dial_create(tr_offramp_loop(host), host, o->url.host, o->url.port,
+                        o->ack_pong ? TR_DIAL_ACK_CONFIRMED : 0, &dial_cbs, o, &o->dial);
+    if (rc) goto fail;
     *self = o;
     return 0;
 fail:
-    tr_ws_url_fini(&o->url);
-    tr_ws_tls_ctx_destroy(o->tls_ctx);
-    tr_free(o->url_text);
-    tr_free(o->id);
-    tr_free(o);
+    free_out(o);
     return rc;
 }
 

@@ -1,0 +1,75 @@
+/* dial.h - the TCP connection under a stream offramp (ws, tcp): connect to
+ * host:port trying every resolved address, retry every second while away,
+ * write bytes, and answer transactional messages once the peer's TCP has
+ * acknowledged their last byte (outq.h). Not a protocol: the owner frames
+ * its bytes, logs and drives its breaker from the up/down callbacks.
+ * Invariant: at most one connection is current; every tracked message is
+ * answered exactly once (acked or failed), in stream order.
+ */
+#ifndef TR_DIAL_H
+#define TR_DIAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "connectors/conn.h"
+
+struct tr_dial;
+
+/* All called on the loop; arg is the one given to tr_dial_create. */
+struct tr_dial_cbs {
+    /* TCP is connected and being read; tcp is lent for socket options. */
+    void (*up)(void *arg, uv_tcp_t *tcp);
+    /* Bytes from the peer; NULL when they are read only to see it leave. */
+    void (*read)(void *arg, const char *p, size_t n);
+    /* A write completed and acks were checked; may be NULL. */
+    void (*written)(void *arg);
+    /* The connection (connected: up() was called) or an attempt ended.
+     * What the peer had is acked before this call, the rest is failed
+     * right after it; then the next attempt is planned (unless closing). */
+    void (*down)(void *arg, bool connected, const char *why);
+};
+
+enum tr_dial_flags {
+    /* Acks also wait for tr_dial_confirm (e.g. the peer's application
+     * answered a ping), not only for the peer's TCP. */
+    TR_DIAL_ACK_CONFIRMED = 1 << 0,
+};
+
+/* Prepare (nothing happens before tr_dial_start). hostname is copied.
+ * 0 and *out, or -ENOMEM (*out NULL). Acks and fails go to host. */
+int tr_dial_create(uv_loop_t *loop, struct tr_offramp_host *host, const char *hostname,
+                   uint16_t port, unsigned flags, const struct tr_dial_cbs *cbs, void *arg,
+                   struct tr_dial **out);
+/* The first attempt; later ones follow by themselves, 1 s apart. */
+void tr_dial_start(struct tr_dial *d);
+
+/* True while the current connection is established (between up and down). */
+bool tr_dial_connected(const struct tr_dial *d);
+/* Write len bytes of data (taken, also on failure) on the current
+ * connection. 0, -ENOMEM or a libuv error; on failure the caller decides
+ * whether to tr_dial_drop. */
+int tr_dial_write(struct tr_dial *d, char *data, size_t len);
+/* Stream offset just past everything written on this connection so far. */
+uint64_t tr_dial_queued(const struct tr_dial *d);
+/* Bytes handed to tr_dial_write that libuv has not yet given the kernel. */
+size_t tr_dial_backlog(const struct tr_dial *d);
+/* Answer token once the peer acknowledged stream offset end (ends in
+ * order). 0 or -ENOMEM (then it is not tracked: the caller answers it). */
+int tr_dial_track(struct tr_dial *d, uint64_t token, uint64_t end);
+/* TR_DIAL_ACK_CONFIRMED: the peer confirmed the stream up to end. */
+void tr_dial_confirm(struct tr_dial *d, uint64_t end);
+/* Ack what the peer has acknowledged and keep polling while some wait. */
+void tr_dial_poll_acks(struct tr_dial *d);
+/* End the current connection (no-op without one); down() says why. */
+void tr_dial_drop(struct tr_dial *d, const char *why);
+
+/* Stop retrying. A connection still current may finish on its own for up
+ * to linger_ms (the owner has said goodbye) before it is dropped with "no
+ * close reply in time"; with linger_ms 0 it is dropped at once ("closing").
+ * done(arg) runs once everything is freed (d is gone then). */
+void tr_dial_close(struct tr_dial *d, unsigned linger_ms, void (*done)(void *), void *arg);
+
+#endif
