@@ -293,3 +293,20 @@ def test_torn_last_record_is_repaired(tmp_path):
         if t.alive():
             t.p.kill()
         rcv.kill()
+
+
+def test_foreign_file_in_the_wal_is_a_clear_startup_error(tmp_path):
+    port = free_port()
+    prepare(tmp_path, port, interval=5)
+    t = Tremor(tmp_path, "first")
+    wal = tmp_path / "data" / "wal" / "persistent" / "01" / "on_disk_wal"
+    wait_until(lambda: wal.is_dir() and any(p.name.endswith(".wal") for p in wal.iterdir()),
+               timeout=30, what="a segment")
+    assert t.stop(signal.SIGTERM) == 0
+    seg = sorted(p for p in wal.iterdir() if p.name.endswith(".wal"))[0]
+    with open(seg, "r+b") as f:
+        f.write(b"NOTOURS!")   # wrong magic: somebody else's file
+    res = subprocess.run([TREMOR, "server", "run", "-d", "data", "-f", "persistent.trickle",
+                          "config.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert res.returncode == 1
+    assert "not a tremor WAL segment" in res.stderr and seg.name in res.stderr, res.stderr
