@@ -70,7 +70,8 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 }
 
 static void rm_dir(const char *dir) {
-    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        fprintf(stderr, "could not remove %s: %s\n", dir, strerror(errno));
 }
 
 struct result {
