@@ -7,6 +7,9 @@
  * every client, restore resumes, so a slow pipeline slows the peers down
  * through TCP. Invariant: bytes read but not yet given to wslay stay in the
  * connection's read buffer, and no new read happens until they are used up.
+ * Hogging peers are bounded: at most max_connections at once (more are
+ * accepted and closed at once), and one repeating sweep timer closes those
+ * that have not finished the upgrade within handshake_timeout_ms.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +30,12 @@
 #define MAX_OUT ((size_t)1 << 20)     /* unsent control frames before we give up on a peer */
 #define CLOSE_WAIT_MS 1000
 #define RBUF_SIZE 65536
+#define DEFAULT_HS_TIMEOUT_MS 10000
+#define LIMIT_HS_TIMEOUT_MS 600000
+#define SWEEP_MAX_MS 250
+#define DEFAULT_MAX_CONNS 1024
+#define LIMIT_MAX_CONNS 65536
+#define REFUSED_LOG_EVERY 1000
 
 /* A client connection:
  *
@@ -43,6 +52,7 @@ struct sconn {
     uv_tcp_t tcp;
     uv_shutdown_t shut;
     enum sstate st;
+    uint64_t born;               /* uv_now at accept; restarted on restore */
     uint64_t stream;
     bool stream_open;            /* handshake done: stream_end owed */
     struct tr_ws_head *head;     /* only while in S_HEAD */
@@ -67,12 +77,16 @@ struct in {
     char *bind_host;
     uint64_t port;
     uint64_t max_msg;
+    uint64_t hs_timeout_ms;
+    uint64_t max_conns;
+    uint64_t hs_timeouts;        /* connections closed by the sweep */
+    uint64_t refused;            /* connections closed for max_conns */
     uv_tcp_t listener;
     bool listener_init;
-    uv_timer_t resume, deadline;
+    uv_timer_t resume, deadline, sweep;
     bool deadline_closing;
-    int handles;                 /* listener + timers not yet closed */
-    int nconns;
+    int handles;                 /* listener + timers + refused sockets not yet closed */
+    uint64_t nconns;
     struct sconn *conns;
     uint64_t next_stream;
     bool paused, closing;
@@ -123,6 +137,35 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
     (void)status;
     struct sconn *c = req->data;
     if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_conn_close);
+}
+
+/* A connection refused for max_conns: only a bare handle, counted in
+ * s->handles like the timers so that close still waits for it. */
+static void on_refused_close(uv_handle_t *h) {
+    struct in *s = h->data;
+    tr_free(h);
+    s->handles--;
+    maybe_done(s);
+}
+
+/* "addr:port" of the peer, or "unknown peer" (it may have gone already). */
+static void peer_name(uv_tcp_t *t, char *out, size_t n) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char ip[64];
+    unsigned port = 0;
+    if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) == 0 &&
+        uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+            snprintf(out, n, "[%s]:%u", ip, port);
+        } else {
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            snprintf(out, n, "%s:%u", ip, port);
+        }
+        return;
+    }
+    snprintf(out, n, "unknown peer");
 }
 
 /* End a connection. graceful: let queued writes (a close frame, a 400)
@@ -307,10 +350,36 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     if (c->st != S_CLOSING && c->in_len) uv_read_stop(st);
 }
 
+/* Over max_conns: accept anyway (libuv stops watching the listener until
+ * the pending connection is taken) and close it at once. */
+static void refuse(struct in *s, uv_stream_t *server) {
+    s->refused++;
+    if (s->refused % REFUSED_LOG_EVERY == 1)
+        TR_WARN(MOD, "ws onramp '%s': %llu connections open (max_connections), refused one "
+                "(%llu refused so far)", s->id, (unsigned long long)s->nconns,
+                (unsigned long long)s->refused);
+    uv_tcp_t *t = tr_malloc(sizeof *t);
+    if (!t || uv_tcp_init(s->loop, t) != 0) {
+        tr_free(t);
+        /* Like the out-of-memory case in on_connection: libuv keeps the
+         * listener idle until an accept succeeds. */
+        TR_WARN(MOD, "ws onramp '%s': out of memory, connection not accepted", s->id);
+        return;
+    }
+    t->data = s;
+    s->handles++;
+    (void)uv_accept(server, (uv_stream_t *)t);
+    uv_close((uv_handle_t *)t, on_refused_close);
+}
+
 static void on_connection(uv_stream_t *server, int status) {
     struct in *s = server->data;
     if (status < 0) {
         TR_WARN(MOD, "ws onramp '%s': accept failed: %s", s->id, uv_strerror(status));
+        return;
+    }
+    if (s->nconns >= s->max_conns) {
+        refuse(s, server);
         return;
     }
     struct sconn *c = tr_calloc(1, sizeof *c);
@@ -328,6 +397,7 @@ static void on_connection(uv_stream_t *server, int status) {
     tr_ws_head_init(head);
     tr_buf_init(&c->out);
     c->stream = s->next_stream++;
+    c->born = uv_now(s->loop);
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
@@ -344,6 +414,10 @@ static void on_connection(uv_stream_t *server, int status) {
 
 static void on_resume(uv_timer_t *t) {
     struct in *s = t->data;
+    /* Nothing was read from them while paused: not their fault. */
+    uint64_t now = uv_now(s->loop);
+    for (struct sconn *c = s->conns; c; c = c->next)
+        if (c->st == S_HEAD) c->born = now;
     /* Handles are freed only in close callbacks, so next stays valid. */
     for (struct sconn *c = s->conns, *next; c && !s->paused && !s->closing; c = next) {
         next = c->next;
@@ -372,6 +446,27 @@ static void ws_restore(void *self) {
     uv_timer_start(&s->resume, on_resume, 0, 0);
 }
 
+/* The handshake timeout: one repeating timer for all connections, so the
+ * cost is one list walk per tick rather than a timer per connection. */
+static void on_sweep(uv_timer_t *t) {
+    struct in *s = t->data;
+    /* Paused, we read from nobody, so nobody is timed out (on_resume
+     * restarts their clocks). */
+    if (s->paused || s->closing) return;
+    uint64_t now = uv_now(s->loop);
+    for (struct sconn *c = s->conns, *next; c; c = next) {
+        next = c->next;   /* conn_end frees nothing: that waits for the close callback */
+        if (c->st != S_HEAD || now - c->born < s->hs_timeout_ms) continue;
+        char peer[96];
+        peer_name(&c->tcp, peer, sizeof peer);
+        s->hs_timeouts++;
+        TR_WARN(MOD, "ws onramp '%s': closed %s: no WebSocket upgrade within %llu ms "
+                "(%llu such so far)", s->id, peer, (unsigned long long)s->hs_timeout_ms,
+                (unsigned long long)s->hs_timeouts);
+        conn_end(c, false);
+    }
+}
+
 static int ws_start(void *self) {
     struct in *s = self;
     if (s->listener_init || s->closing) return 0;
@@ -395,6 +490,10 @@ static int ws_start(void *self) {
                  (unsigned long long)s->port, uv_strerror(rc));
         return rc;
     }
+    uint64_t every = s->hs_timeout_ms / 4;
+    if (every > SWEEP_MAX_MS) every = SWEEP_MAX_MS;
+    if (every == 0) every = 1;
+    uv_timer_start(&s->sweep, on_sweep, every, every);
     TR_INFO(MOD, "ws onramp '%s' listening on %s:%u", s->id, s->bind_host,
             (unsigned)tr_ws_onramp_port(s));
     return 0;
@@ -414,6 +513,7 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
     s->done_arg = arg;
     if (s->listener_init) uv_close((uv_handle_t *)&s->listener, on_handle_close);
     uv_close((uv_handle_t *)&s->resume, on_handle_close);
+    uv_close((uv_handle_t *)&s->sweep, on_handle_close);
     for (struct sconn *c = s->conns; c; c = c->next) {
         if (c->st == S_OPEN &&
             wslay_event_queue_close(c->ws, WSLAY_CODE_GOING_AWAY, NULL, 0) == 0 &&
@@ -432,10 +532,24 @@ static void ws_ack(void *self, uint64_t id) {
     (void)id;
 }
 
+/* config.key, when present, into *out (which holds the default), checked
+ * against lo..hi. */
+static int cfg_range(const struct tr_conn_spec *spec, const char *key, uint64_t lo, uint64_t hi,
+                     uint64_t *out, struct tr_diag *d) {
+    int rc = tr_conn_cfg_uint(spec, key, out, d);
+    if (rc && rc != TR_ENOTFOUND) return rc;
+    if (*out < lo || *out > hi)
+        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
+                           "%s '%s': config.%s must be between %llu and %llu", spec->type,
+                           spec->id, key, (unsigned long long)lo, (unsigned long long)hi);
+    return 0;
+}
+
 static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
                      struct tr_diag *d) {
     *self = NULL;
-    static const char *const keys[] = {"host", "port", "max_message_size", NULL};
+    static const char *const keys[] = {"host", "port", "max_message_size",
+                                       "handshake_timeout_ms", "max_connections", NULL};
     int rc = tr_conn_cfg_known(spec, keys, d);
     if (rc) return rc;
     const char *bind = "127.0.0.1";
@@ -456,6 +570,11 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
         return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
                            "%s '%s': config.max_message_size must be between 1 and %llu",
                            spec->type, spec->id, (unsigned long long)LIMIT_MAX_MSG);
+    uint64_t hs_timeout = DEFAULT_HS_TIMEOUT_MS, max_conns = DEFAULT_MAX_CONNS;
+    rc = cfg_range(spec, "handshake_timeout_ms", 1, LIMIT_HS_TIMEOUT_MS, &hs_timeout, d);
+    if (rc) return rc;
+    rc = cfg_range(spec, "max_connections", 1, LIMIT_MAX_CONNS, &max_conns, d);
+    if (rc) return rc;
     struct sockaddr_in6 probe;
     const char *h = strcasecmp(bind, "localhost") == 0 ? "127.0.0.1" : bind;
     if (uv_ip4_addr(h, 0, (struct sockaddr_in *)&probe) != 0 && uv_ip6_addr(h, 0, &probe) != 0)
@@ -476,10 +595,13 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
     s->loop = tr_onramp_loop(host);
     s->port = port;
     s->max_msg = max_msg;
+    s->hs_timeout_ms = hs_timeout;
+    s->max_conns = max_conns;
     uv_timer_init(s->loop, &s->resume);
     uv_timer_init(s->loop, &s->deadline);
-    s->resume.data = s->deadline.data = s;
-    s->handles = 2;
+    uv_timer_init(s->loop, &s->sweep);
+    s->resume.data = s->deadline.data = s->sweep.data = s;
+    s->handles = 3;
     *self = s;
     return 0;
 }

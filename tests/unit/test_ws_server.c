@@ -1,7 +1,9 @@
 /* test_ws_server.c - the ws onramp driven by a raw TCP client written here
  * (hand-made frames), so every byte on the wire is ours to choose: refused
  * upgrades, fragments, pings, oversize and invalid messages, close frames,
- * several clients, backpressure through trigger/restore, and close().
+ * several clients, backpressure through trigger/restore, and close(),
+ * plus the limits against hogging peers: the handshake timeout and
+ * max_connections, and their config checks.
  */
 /* conn.h first: its ops have a member named fail, which cmocka.h makes a macro */
 #include "connectors/conn.h"
@@ -291,22 +293,36 @@ static bool got_ends(void *arg) {
     return w->host.stream_ends >= w->want_ends;
 }
 
-static struct world *setup(int64_t max_msg) {
+/* A loop, a host and a config with port 0; more keys with cfg_int. */
+static struct world *world_new(void) {
     struct world *w = calloc(1, sizeof *w);
     uv_loop_init(&w->loop);
     w->host.h.ops = &host_ops;
     w->host.h.loop = &w->loop;
     assert_int_equal(tr_v_rec(2, &w->cfg), 0);
     assert_int_equal(tr_rec_set(&w->cfg, "port", 4, tr_v_int(0)), 0);
-    if (max_msg) assert_int_equal(tr_rec_set(&w->cfg, "max_message_size", 16, tr_v_int(max_msg)), 0);
     w->spec = (struct tr_conn_spec){.id = "in", .type = "ws", .instance = "01", .config = &w->cfg,
                                     .file = "t.yaml", .line = 1, .col = 1};
+    return w;
+}
+
+static void cfg_int(struct world *w, const char *key, int64_t v) {
+    assert_int_equal(tr_rec_set(&w->cfg, key, strlen(key), tr_v_int(v)), 0);
+}
+
+static void world_start(struct world *w) {
     struct tr_diag d;
     tr_diag_clear(&d);
     if (tr_ws_onramp.create(&w->spec, &w->host.h, &w->s, &d)) fail_msg("create: %s", d.msg);
     assert_int_equal(tr_ws_onramp.start(w->s), 0);
     w->port = tr_ws_onramp_port(w->s);
     assert_true(w->port > 0);
+}
+
+static struct world *setup(int64_t max_msg) {
+    struct world *w = world_new();
+    if (max_msg) cfg_int(w, "max_message_size", max_msg);
+    world_start(w);
     return w;
 }
 
@@ -486,6 +502,143 @@ static void trigger_holds_messages_until_restore(void **state) {
     teardown(w);
 }
 
+struct until {
+    uv_loop_t *loop;
+    uint64_t t;
+};
+
+static bool time_reached(void *arg) {
+    struct until *u = arg;
+    return uv_now(u->loop) >= u->t;
+}
+
+/* Let ms of loop time pass with the server running (its timers fire). */
+static void run_for(uv_loop_t *loop, uint64_t ms) {
+    uv_update_time(loop);
+    struct until u = {loop, uv_now(loop) + ms};
+    run_until(loop, time_reached, &u, "time to pass");
+}
+
+/* A client that sends nothing, and one that stops halfway through the
+ * head, are closed after handshake_timeout_ms; one that upgraded in time
+ * is not touched by the sweep. */
+static void handshake_timeout_closes_silent_clients(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    cfg_int(w, "handshake_timeout_ms", 200);
+    world_start(w);
+    struct raw ok, idle, slow;
+    raw_connect(&w->loop, &ok, w->port);
+    upgrade(&w->loop, &ok);
+    uv_update_time(&w->loop);
+    uint64_t t0 = uv_now(&w->loop);
+    raw_connect(&w->loop, &idle, w->port);
+    raw_connect(&w->loop, &slow, w->port);
+    const char part[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    raw_write(&w->loop, &slow, part, sizeof part - 1);
+    run_until(&w->loop, raw_eof, &idle, "idle client closed by the handshake timeout");
+    run_until(&w->loop, raw_eof, &slow, "slow client closed by the handshake timeout");
+    uint64_t took = uv_now(&w->loop) - t0;
+    /* expected: closed after the timeout (less a few ms between accept and
+     * the client seeing its connect complete), well before the deadline */
+    if (took < 150 || took > 5000) fail_msg("expected a close after ~200 ms, got %llu ms",
+                                            (unsigned long long)took);
+    assert_int_equal(idle.len, 0);
+    assert_int_equal(slow.len, 0);
+    assert_int_equal(w->host.stream_ends, 0);   /* neither ever had a stream */
+    /* Several timeouts later the upgraded client still works. */
+    run_for(&w->loop, 600);
+    assert_false(ok.eof);
+    send_frame(&w->loop, &ok, true, 0x1, "still here", 10);
+    w->want_ev = 1;
+    run_until(&w->loop, got_ev, w, "message from the upgraded client");
+    assert_string_equal(w->host.ev[0], "still here");
+    raw_close(&w->loop, &idle);
+    raw_close(&w->loop, &slow);
+    raw_close(&w->loop, &ok);
+    teardown(w);
+}
+
+/* With max_connections 2 a third client is closed at once while the first
+ * two stay usable; when one of them leaves there is room again. */
+static void max_connections_refuses_the_extra_client(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    cfg_int(w, "max_connections", 2);
+    /* so that only the cap can close the third client */
+    cfg_int(w, "handshake_timeout_ms", 600000);
+    world_start(w);
+    struct raw a, b, c, d;
+    raw_connect(&w->loop, &a, w->port);
+    raw_connect(&w->loop, &b, w->port);
+    raw_connect(&w->loop, &c, w->port);
+    run_until(&w->loop, raw_eof, &c, "the third client closed");
+    assert_int_equal(c.len, 0);
+    upgrade(&w->loop, &a);
+    upgrade(&w->loop, &b);
+    assert_false(a.eof);
+    assert_false(b.eof);
+    send_frame(&w->loop, &a, true, 0x1, "a", 1);
+    send_frame(&w->loop, &b, true, 0x1, "b", 1);
+    w->want_ev = 2;
+    run_until(&w->loop, got_ev, w, "messages from the first two");
+    raw_close(&w->loop, &c);
+    raw_close(&w->loop, &a);
+    w->want_ends = 1;
+    run_until(&w->loop, got_ends, w, "a's stream end");
+    raw_connect(&w->loop, &d, w->port);
+    upgrade(&w->loop, &d);
+    send_frame(&w->loop, &d, true, 0x1, "d", 1);
+    w->want_ev = 3;
+    run_until(&w->loop, got_ev, w, "a message from the client let in later");
+    assert_string_equal(w->host.ev[2], "d");
+    assert_false(b.eof);
+    raw_close(&w->loop, &b);
+    raw_close(&w->loop, &d);
+    teardown(w);
+}
+
+/* create with config `key: v`; expect TR_EINVAL_CFG and want in the
+ * message, or (want NULL) success. */
+static void check_cfg(const char *key, tr_value v, const char *want) {
+    struct world *w = world_new();
+    assert_int_equal(tr_rec_set(&w->cfg, key, strlen(key), v), 0);
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    int rc = tr_ws_onramp.create(&w->spec, &w->host.h, &w->s, &d);
+    if (want) {
+        if (rc != TR_EINVAL_CFG) fail_msg("%s: expected TR_EINVAL_CFG, got %d", key, rc);
+        assert_null(w->s);
+        if (!strstr(d.msg, want)) fail_msg("%s: expected '%s' in '%s'", key, want, d.msg);
+    } else {
+        if (rc != 0) fail_msg("%s: expected success, got '%s'", key, d.msg);
+        tr_ws_onramp.close(w->s, set_flag, &w->closed);
+        run_until(&w->loop, flag_set, &w->closed, "unstarted onramp closed");
+    }
+    drain_and_close(&w->loop);
+    tr_value_unref(w->cfg);
+    free(w);
+}
+
+static void limits_config_is_checked(void **state) {
+    (void)state;
+    tr_value str;
+    check_cfg("handshake_timeout_ms", tr_v_int(0), "config.handshake_timeout_ms must be between 1 and 600000");
+    check_cfg("handshake_timeout_ms", tr_v_int(600001), "config.handshake_timeout_ms must be between 1 and 600000");
+    check_cfg("handshake_timeout_ms", tr_v_int(-5), "config.handshake_timeout_ms must be a non-negative integer");
+    assert_int_equal(tr_v_cstr("10s", &str), 0);
+    check_cfg("handshake_timeout_ms", str, "config.handshake_timeout_ms must be a non-negative integer");
+    check_cfg("max_connections", tr_v_int(0), "config.max_connections must be between 1 and 65536");
+    check_cfg("max_connections", tr_v_int(65537), "config.max_connections must be between 1 and 65536");
+    assert_int_equal(tr_v_cstr("many", &str), 0);
+    check_cfg("max_connections", str, "config.max_connections must be a non-negative integer");
+    check_cfg("max_connection", tr_v_int(5), "unknown config key 'max_connection'");
+    check_cfg("handshake_timeout_ms", tr_v_int(1), NULL);
+    check_cfg("handshake_timeout_ms", tr_v_int(600000), NULL);
+    check_cfg("max_connections", tr_v_int(1), NULL);
+    check_cfg("max_connections", tr_v_int(65536), NULL);
+}
+
 int main(void) {
     tr_log_set_level(getenv("WS_TEST_VERBOSE") ? TR_LOG_DEBUG : TR_LOG_ERROR);
     size_t before = tr_alloc_used();
@@ -495,6 +648,9 @@ int main(void) {
         cmocka_unit_test(bad_frames_close_with_a_code),
         cmocka_unit_test(clients_have_their_own_streams),
         cmocka_unit_test(trigger_holds_messages_until_restore),
+        cmocka_unit_test(handshake_timeout_closes_silent_clients),
+        cmocka_unit_test(max_connections_refuses_the_extra_client),
+        cmocka_unit_test(limits_config_is_checked),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!failed && tr_alloc_used() != before) {
