@@ -170,3 +170,37 @@ mapping:
     finally:
         if p.poll() is None:
             p.kill()
+
+
+def test_pidfile_and_instance(tmp_path):
+    (tmp_path / "q.trickle").write_text(
+        'use tremor::system;\nselect {"instance": system::instance()} from in into out;\n')
+    (tmp_path / "c.yaml").write_text("""onramp:
+  - id: in
+    type: stdin
+offramp:
+  - id: out
+    type: stdout
+binding:
+  - id: b
+    links:
+      "/onramp/in/{instance}/out": ["/pipeline/q/{instance}/in"]
+      "/pipeline/q/{instance}/out": ["/offramp/out/{instance}/in"]
+mapping:
+  /binding/b/01:
+    instance: "01"
+""")
+    p = subprocess.Popen([TREMOR, "server", "run", "-i", "edge7", "-p", "tremor.pid", "-n",
+                          "-f", "q.trickle", "c.yaml"], cwd=tmp_path, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        p.stdin.write("{}\n")
+        p.stdin.flush()
+        assert json.loads(p.stdout.readline()) == {"instance": "edge7"}
+        assert (tmp_path / "tremor.pid").read_text().strip() == str(p.pid)
+        p.send_signal(signal.SIGINT)
+        assert p.wait(20) == 0
+        assert not (tmp_path / "tremor.pid").exists()   # removed on a clean exit
+    finally:
+        if p.poll() is None:
+            p.kill()
