@@ -2,10 +2,9 @@
  *
  * Supported: glob, re and rerg (Rust-style patterns translated to POSIX
  * extended regular expressions: named groups, \d \s \w classes), json,
- * base64, kv (key:value pairs split on white space), cidr and influx (their
- * own files). An extractor is compiled once with the script; matching
- * allocates only for its result.
- * Not supported (compile error): dissect, grok, datetime.
+ * base64, kv (key:value pairs split on white space), cidr, influx, dissect,
+ * grok and datetime (their own files). An extractor is compiled once with
+ * the script; matching allocates only for its result.
  * Invariant: a compiled regex lives exactly as long as its extractor.
  */
 #include <errno.h>
@@ -20,7 +19,7 @@
 #include "core/buf.h"
 #include "lang/lang_int.h"
 
-enum { X_GLOB, X_RE, X_RERG, X_JSON, X_BASE64, X_KV, X_CIDR, X_INFLUX };
+enum { X_GLOB, X_RE, X_RERG, X_JSON, X_BASE64, X_KV, X_CIDR, X_INFLUX, X_DISSECT, X_GROK, X_DATETIME };
 
 #define MAX_GROUPS 32
 
@@ -30,6 +29,8 @@ struct tr_extractor {
     regex_t re;
     int has_re;
     struct tr_cidr *cidr;
+    struct tr_dissect *dissect;
+    struct tr_grok *grok;
     int ngroups;
     char *names[MAX_GROUPS + 1];   /* capture group index -> name (NULL: unnamed) */
 };
@@ -156,7 +157,14 @@ int tr_extractor_create(const char *kind, const char *pattern, struct tr_extract
     else if (!strcmp(kind, "base64")) x->kind = X_BASE64;
     else if (!strcmp(kind, "kv")) x->kind = X_KV;
     else if (!strcmp(kind, "influx")) x->kind = X_INFLUX;
-    else if (!strcmp(kind, "cidr")) {
+    else if (!strcmp(kind, "datetime")) x->kind = X_DATETIME;
+    else if (!strcmp(kind, "dissect")) {
+        x->kind = X_DISSECT;
+        rc = tr_dissect_create(pattern, &x->dissect, msg, mlen);
+    } else if (!strcmp(kind, "grok")) {
+        x->kind = X_GROK;
+        rc = tr_grok_create(pattern, &x->grok, msg, mlen);
+    } else if (!strcmp(kind, "cidr")) {
         x->kind = X_CIDR;
         rc = tr_cidr_create(pattern, &x->cidr, msg, mlen);
     }
@@ -192,6 +200,8 @@ void tr_extractor_destroy(struct tr_extractor *x) {
     if (!x) return;
     if (x->has_re) regfree(&x->re);
     tr_cidr_destroy(x->cidr);
+    tr_dissect_destroy(x->dissect);
+    tr_grok_destroy(x->grok);
     for (int i = 0; i <= MAX_GROUPS; i++) tr_free(x->names[i]);
     tr_free(x->pattern);
     tr_free(x);
@@ -254,6 +264,16 @@ int tr_extractor_run(const struct tr_extractor *x, const tr_value *v, int need, 
     }
     case X_CIDR:
         return tr_cidr_run(x->cidr, s, need, out);
+    case X_DISSECT:
+        return tr_dissect_run(x->dissect, s, need, out);
+    case X_GROK:
+        return tr_grok_run(x->grok, s, need, out);
+    case X_DATETIME: {
+        int64_t ns;
+        rc = tr_datetime_parse(s->data, s->len, x->pattern, &ns);
+        if (rc == 1 && need) *out = tr_v_int(ns);
+        return rc;
+    }
     case X_INFLUX: {
         tr_value r;
         /* extractors see no event context: a line without a timestamp gets 0 */

@@ -48,7 +48,7 @@ int tr_std_has_module(const char *module, size_t mlen);
 extern const struct tr_fn tr_std_string[], tr_std_record[], tr_std_array[], tr_std_type[],
     tr_std_math[], tr_std_json[], tr_std_range[], tr_std_integer[], tr_std_float[],
     tr_std_system[], tr_std_test[], tr_std_datetime[], tr_std_re[], tr_std_random[], tr_std_chash[],
-    tr_std_binary[], tr_std_base64[];
+    tr_std_binary[], tr_std_base64[], tr_std_origin[];
 
 /* Append the display form used by string::format and interpolation. */
 int tr_value_display(const tr_value *v, struct tr_buf *out);
@@ -89,6 +89,22 @@ int tr_cidr_create(const char *pattern, struct tr_cidr **out, char *msg, size_t 
 void tr_cidr_destroy(struct tr_cidr *c);
 /* 1 on a match ({prefix, mask} in *out when need), 0 on none, -ENOMEM. */
 int tr_cidr_run(const struct tr_cidr *c, const struct tr_str *s, int need, tr_value *out);
+/* dissect (extract_dissect.c): split at literal delimiters into named fields. */
+struct tr_dissect;
+int tr_dissect_create(const char *pattern, struct tr_dissect **out, char *msg, size_t mlen);
+void tr_dissect_destroy(struct tr_dissect *d);
+/* 1 on a match (the fields record in *out when need), 0 on none, -ENOMEM. */
+int tr_dissect_run(const struct tr_dissect *d, const struct tr_str *s, int need, tr_value *out);
+/* grok (extract_grok.c): logstash-style %{PATTERN:name} over a built-in pattern set. */
+struct tr_grok;
+int tr_grok_create(const char *pattern, struct tr_grok **out, char *msg, size_t mlen);
+void tr_grok_destroy(struct tr_grok *g);
+/* 1 on a match (record of the named captures in *out when need), 0 on none, -ENOMEM. */
+int tr_grok_run(const struct tr_grok *g, const struct tr_str *s, int need, tr_value *out);
+/* datetime (extract_datetime.c): parse s with a strftime-style format into
+ * nanoseconds since the epoch (UTC unless the format has a zone). 1 on a
+ * match with *ns set, 0 when s does not fit the format. */
+int tr_datetime_parse(const char *s, size_t len, const char *fmt, int64_t *ns);
 /* influx (extract_influx.c): 1 with the decoded line in *out, 0 when s is not one, -ENOMEM. */
 int tr_influx_decode(const struct tr_str *s, uint64_t ingest_ns, tr_value *out);
 /* Compile a Rust-syntax regular expression (as the re extractor takes it)

@@ -21,10 +21,24 @@ struct tr_query;
 struct tr_select;
 struct tr_script;
 
+/* Where an event came from (tremor::origin), as the onramp that read it
+ * describes it: scheme://host[:port][/path/segments]. The strings belong to
+ * the caller and must outlive the run. Without one, origin::* returns null
+ * (onramps do not describe their origin yet). */
+struct tr_lang_origin {
+    const char *scheme;
+    const char *host;
+    int has_port;           /* 0: the uri has no port, origin::port() is null */
+    uint16_t port;
+    const char *const *path;
+    size_t npath;
+};
+
 /* What the running system tells the language. */
 struct tr_lang_ctx {
     const char *instance;   /* system::instance(): -i of server run, "tremor-script" standalone */
     uint64_t ingest_ns;     /* of the event being processed (system::ingest_ns()) */
+    const struct tr_lang_origin *origin;   /* NULL: unknown, every origin::* is null */
 };
 
 /* Emitted events go through this callback; the callee takes ev (it must

@@ -17,7 +17,7 @@ static const struct {
     {"range", tr_std_range},   {"integer", tr_std_integer}, {"float", tr_std_float},
     {"system", tr_std_system}, {"test", tr_std_test},       {"datetime", tr_std_datetime},
     {"re", tr_std_re},         {"random", tr_std_random},   {"chash", tr_std_chash},
-    {"binary", tr_std_binary}, {"base64", tr_std_base64},
+    {"binary", tr_std_binary}, {"base64", tr_std_base64},   {"origin", tr_std_origin},
 };
 
 static int same(const char *a, const char *b, size_t n) { return strlen(a) == n && memcmp(a, b, n) == 0; }

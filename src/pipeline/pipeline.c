@@ -189,7 +189,7 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
         struct select_emit se = {p, idx, 0};
         struct tr_diag d;
         tr_diag_clear(&d);
-        struct tr_lang_ctx ctx = {p->server_instance, ev->ingest_ns};
+        struct tr_lang_ctx ctx = {.instance = p->server_instance, .ingest_ns = ev->ingest_ns};
         /* The select takes the event; keep its ids to settle it if nothing
          * comes out (filtered by where/having, or a runtime error). */
         struct tr_insight done = {.cb = TR_CB_ACK};
@@ -205,7 +205,7 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
     case N_SCRIPT: {
         struct tr_diag d;
         tr_diag_clear(&d);
-        struct tr_lang_ctx ctx = {p->server_instance, ev->ingest_ns};
+        struct tr_lang_ctx ctx = {.instance = p->server_instance, .ingest_ns = ev->ingest_ns};
         enum tr_script_outcome oc = TR_SCRIPT_DROP;
         const char *out_port = NULL;
         rc = tr_script_run(n->script, &ctx, &ev->value, &ev->meta, &n->state, &oc, &out_port, &d);
@@ -488,7 +488,7 @@ void tr_pipeline_tick(struct tr_pipeline *p, uint64_t now_ns) {
             struct select_emit se = {p, i, 0};
             struct tr_diag d;
             tr_diag_clear(&d);
-            struct tr_lang_ctx ctx = {p->server_instance, now_ns};
+            struct tr_lang_ctx ctx = {.instance = p->server_instance, .ingest_ns = now_ns};
             int rc = tr_select_tick(n->select, &ctx, now_ns, select_emit, &se, &d);
             if (rc < 0 && d.msg[0]) report(p, &d);
         }

@@ -490,6 +490,69 @@ static void cidr_and_influx(void **st) {
                   "{\"a\":\"just words\"}", "\"no\"");
 }
 
+/* Match event.a with extractor text ex; the result or "no". */
+static void expect_extract(const char *ex, const char *a, const char *want) {
+    char src[512], in[512];
+    snprintf(src, sizeof src, "match event of case r = %%{ a ~= %s } => r.a default => \"no\" end", ex);
+    snprintf(in, sizeof in, "{\"a\":\"%s\"}", a);
+    expect_script(src, in, want);
+}
+
+static void expect_extract_compile_error(const char *ex, const char *needle) {
+    char src[512];
+    snprintf(src, sizeof src, "match event of case r = %%{ a ~= %s } => r.a default => \"no\" end", ex);
+    char *got = compile_error(src);
+    if (!strstr(got, needle)) fail_msg("extractor %s\n  expected an error with '%s'\n  actual   %s", ex, needle, got);
+    tr_free(got);
+}
+
+static void dissect_extractor(void **st) {
+    (void)st;
+    expect_extract("dissect|%{a} %{b}|", "John Doe", "{\"a\":\"John\",\"b\":\"Doe\"}");
+    expect_extract("dissect|%{name}, %{age:int}|", "John Doe, 22", "{\"name\":\"John Doe\",\"age\":22}");
+    expect_extract("dissect|%{?name}, %{&name}|", "John Doe, 22", "{\"John Doe\":\"22\"}");
+    expect_extract("dissect|%{name}, %{_(-)}%{age}|", "John Doe, -----22", "{\"name\":\"John Doe\",\"age\":\"22\"}");
+    expect_extract("dissect|%{+n} %{+n}, %{age}|", "John Doe, 22", "{\"n\":\"John Doe\",\"age\":\"22\"}");
+    expect_extract("dissect|%{name}, %{age}|", ", 22", "{\"name\":\"\",\"age\":\"22\"}");
+    /* no delimiter in the input, data left over, a number that is none */
+    expect_extract("dissect|%{a}:%{b}|", "nocolon", "\"no\"");
+    expect_extract("dissect|%{a} x|", "1 xy", "\"no\"");
+    expect_extract("dissect|%{a} %{b:int}|", "1 two", "\"no\"");
+    expect_extract_compile_error("dissect|%{a}%{b}|", "dilimiter needs to be provided");
+    expect_extract_compile_error("dissect|%{a|", "Unterminated");
+    expect_extract_compile_error("dissect|%{a:bool}|", "Invalid type");
+}
+
+static void grok_extractor(void **st) {
+    (void)st;
+    expect_extract("grok|%{WORD:w} %{INT:n}|", "hello 42", "{\"w\":\"hello\",\"n\":\"42\"}");
+    expect_extract("grok|%{IP:ip} %{URIPATHPARAM:req}|", "10.0.0.1 /a/b?c=1",
+                   "{\"ip\":\"10.0.0.1\",\"req\":\"/a/b?c=1\"}");
+    expect_extract("grok|%{TIMESTAMP_ISO8601:ts} %{LOGLEVEL:lvl}|", "2019-04-20T10:11:12Z ERROR",
+                   "{\"ts\":\"2019-04-20T10:11:12Z\",\"lvl\":\"ERROR\"}");
+    expect_extract("grok|^%{INT:n}$|", "forty", "\"no\"");
+    expect_extract_compile_error("grok|%{NOPE:x}|", "unknown pattern NOPE");
+}
+
+static void datetime_extractor(void **st) {
+    (void)st;
+    expect_extract("datetime|%Y-%m-%dT%T%.6f%:z|", "2019-08-07T16:41:12.159975-04:00", "1565210472159975000");
+    expect_extract("datetime|%Y-%m-%dT%T%.6f|", "2019-08-07T20:41:12.159975", "1565210472159975000");
+    expect_extract("datetime|%d/%b/%Y:%H:%M:%S %z|", "10/Oct/2000:13:55:36 -0700", "971211336000000000");
+    expect_extract("datetime|%Y-%m-%d %I:%M %p|", "2019-01-01 12:05 AM", "1546301100000000000");
+    /* no time of day, a day the month lacks, trailing text */
+    expect_extract("datetime|%Y-%m-%d|", "2019-01-01", "\"no\"");
+    expect_extract("datetime|%Y-%m-%d %H:%M|", "2019-02-30 10:00", "\"no\"");
+    expect_extract("datetime|%Y-%m-%d %H:%M|", "2019-01-01 10:00 x", "\"no\"");
+}
+
+static void origin_without_context(void **st) {
+    (void)st;
+    /* a context that names no origin: every origin function is null */
+    expect_script("use tremor::origin; [origin::as_uri_string(), origin::host(), origin::port(), origin::path()]",
+                  "{}", "[null,null,null,null]");
+}
+
 static void query_modules(void **st) {
     (void)st;
     char dir[] = "/tmp/tr_lang_modXXXXXX";
@@ -566,6 +629,10 @@ int main(void) {
         cmocka_unit_test(std_re_random_chash),
         cmocka_unit_test(cidr_and_influx),
         cmocka_unit_test(query_modules),
+        cmocka_unit_test(dissect_extractor),
+        cmocka_unit_test(grok_extractor),
+        cmocka_unit_test(datetime_extractor),
+        cmocka_unit_test(origin_without_context),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

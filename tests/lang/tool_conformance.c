@@ -260,7 +260,12 @@ static void run_scripts(struct kase *k, const char *dir) {
     for (size_t i = 0; i < nin && k->v == V_PASS; i++) {
         tr_value ev = tr_value_ref(in[i]), meta;
         tr_v_rec(0, &meta);
-        struct tr_lang_ctx ctx = {.instance = "tremor", .ingest_ns = i};
+        /* the origin upstream's script harness gives every event */
+        static const char *const origin_path[] = {"snot"};
+        static const struct tr_lang_origin origin = {.scheme = "snot", .host = "test",
+                                                     .has_port = 1, .port = 23,
+                                                     .path = origin_path, .npath = 1};
+        struct tr_lang_ctx ctx = {.instance = "tremor", .ingest_ns = i, .origin = &origin};
         enum tr_script_outcome oc;
         const char *port;
         struct tr_diag d;
