@@ -123,12 +123,14 @@ static int run(const char *base, size_t size, enum tr_wal_sync_policy pol, doubl
             t_app[seq] = waiting ? now_ns() : t;
             n = seq;
             if (waiting) {
+                tr_wal_flush(w);   /* written now, so the sync thread can cover it */
                 pthread_mutex_lock(&ev->mu);
                 while (atomic_load(&ev->durable) < seq) pthread_cond_wait(&ev->cv, &ev->mu);
                 pthread_mutex_unlock(&ev->mu);
                 break;
             }
         }
+        tr_wal_flush(w);   /* once per producer turn, as the operator does per loop turn */
         /* the consumer: hand out what is durable and ack it, in big gulps */
         if (n - read_upto >= 4096 || waiting) {
             struct tr_wal_record r;

@@ -46,6 +46,10 @@ struct walop {
     struct tr_wal *wal;
     uv_async_t async;
     int async_open;
+    uv_check_t check;            /* writes what this loop turn appended */
+    int check_open;
+    int handles_open;            /* freed when the last one's close callback ran */
+    int appended;                /* appended since the last tr_wal_flush */
     /* configuration */
     uint64_t read_count;
     uint64_t max_in_flight;
@@ -217,6 +221,7 @@ static int store(struct walop *w, struct tr_event *ev) {
     }
     rc = tr_wal_append(w->wal, w->rec.data, w->rec.len, &seq);
     if (rc == 0) {
+        w->appended = 1;
         if (ev->transactional && upack_push(w, seq, &ev->ids) != 0)
             TR_WARN("qos::wal", "%s: out of memory tracking an upstream ack", w->id);
         return 0;
@@ -369,6 +374,18 @@ static void on_notify(void *arg, uint64_t durable_seq) {   /* sync thread */
 
 static void on_async(uv_async_t *a) { progress(a->data); }
 
+/* Records become durable only once written: write what was appended, once
+ * per loop turn (one write for the whole turn's events), so the sync thread
+ * can cover it with its next fdatasync. */
+static void flush_appended(struct walop *w) {
+    if (!w->appended || !w->wal) return;
+    w->appended = 0;
+    int rc = tr_wal_flush(w->wal);
+    if (rc) report_failure(w, rc);
+}
+
+static void on_check(uv_check_t *c) { flush_appended(c->data); }
+
 static void free_op(struct walop *w) {
     while (w->held_n) {
         tr_event_fini(&w->held[w->held_head]);
@@ -387,7 +404,17 @@ static void free_op(struct walop *w) {
     tr_free(w);
 }
 
-static void async_closed(uv_handle_t *h) { free_op(h->data); }
+static void handle_closed(uv_handle_t *h) {
+    struct walop *w = h->data;
+    if (--w->handles_open == 0) free_op(w);
+}
+
+/* Close the loop handles; the last close callback frees w (at once if none). */
+static void close_op(struct walop *w) {
+    if (w->check_open) uv_close((uv_handle_t *)&w->check, handle_closed);
+    if (w->async_open) uv_close((uv_handle_t *)&w->async, handle_closed);
+    if (!w->handles_open) free_op(w);
+}
 
 static int mkdirs(const char *path) {
     char tmp[PATH_MAX];
@@ -510,6 +537,16 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
         }
         w->async.data = w;
         w->async_open = 1;
+        w->handles_open++;
+        if ((rc = uv_check_init(host->loop, &w->check))) {
+            close_op(w);
+            return rc;
+        }
+        w->check.data = w;
+        w->check_open = 1;
+        w->handles_open++;
+        uv_check_start(&w->check, on_check);
+        uv_unref((uv_handle_t *)&w->check);   /* it only follows the loop's other work */
         cfg.notify = on_notify;
         cfg.notify_arg = w;
     }
@@ -521,8 +558,7 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
         tr_diag_format(&wd, msg, sizeof msg);
         tr_diag_set(d, rc, s->file, s->line, s->col, "qos::wal operator '%s': %s", s->id,
                     wd.msg[0] ? msg : tr_strerror(rc));
-        if (w->async_open) uv_close((uv_handle_t *)&w->async, async_closed);
-        else free_op(w);
+        close_op(w);
         return rc;
     }
     struct tr_wal_stats st;
@@ -552,6 +588,7 @@ static int wal_event(void *self, const char *port, struct tr_event *ev) {
             /* Nothing to emit yet: the record becomes readable once durable,
              * and the WAL's notify (or the tick) runs progress() then. */
             tr_event_fini(ev);
+            if (!w->check_open) flush_appended(w);   /* no loop: no turn to wait for */
             return rc == TR_EDROPPED ? 0 : rc;
         }
     }
@@ -582,6 +619,7 @@ static void wal_tick(void *self, uint64_t now_ns) {
         w->announced = 1;
         if (!w->full) send_up(w, TR_CB_RESTORE, NULL);
     }
+    flush_appended(w);   /* without a loop this is the only other writer */
     progress(w);
     /* under drop_newest a full log refuses and counts; it never pauses upstream */
     if (!w->drop_newest && (over_limits(w) || w->held_n)) set_full(w, 1);
@@ -664,8 +702,7 @@ static void wal_destroy(void *self) {
     if (w->held_n)
         TR_WARN("qos::wal", "%s: %zu events were waiting for room and are not stored", w->id,
                 w->held_n);
-    if (w->async_open) uv_close((uv_handle_t *)&w->async, async_closed);
-    else free_op(w);
+    close_op(w);
 }
 
 const struct tr_op_ops tr_op_qos_wal = {

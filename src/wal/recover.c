@@ -305,8 +305,8 @@ int tr_wal_recover(struct tr_wal *w, struct tr_diag *d) {
         if (w->segs[i]->size > TR_WAL_SEG_HDR) g += w->segs[i]->size - TR_WAL_SEG_HDR;
     }
     w->end_g = g;
-    w->written_seq = w->synced_seq = w->s_durable_seq = w->durable_seq = next - 1;
-    w->written_g = w->synced_g = w->s_durable_g = w->durable_g = g;
+    w->flushed_seq = w->written_seq = w->synced_seq = w->s_durable_seq = w->durable_seq = next - 1;
+    w->flushed_g = w->written_g = w->synced_g = w->s_durable_g = w->durable_g = g;
     w->pub_frontier = w->persisted_frontier = frontier;
     w->pub_hint_seg = hseg;
     w->pub_hint_off = hoff;

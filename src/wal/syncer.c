@@ -1,12 +1,13 @@
-/* syncer.c - the sync thread: write, fdatasync, checkpoint, unlink (group commit).
+/* syncer.c - the sync thread: fdatasync, checkpoint, unlink (group commit).
  *
- * Each pass takes EVERYTHING appended since the last one and (ALWAYS) covers
- * it with one fdatasync while the owner keeps appending. Durable order, every
- * pass: data written -> data fdatasync (+ directory fsync for a new segment)
- * -> checkpoint + fdatasync -> acknowledged segments unlinked -> directory
- * fsync -> durable-through published -> notify. Any write or sync error fails
- * the WAL for good; a failed fdatasync is never retried. This thread
- * allocates nothing: buffers return to the owner through the done list.
+ * It writes no record: the owner thread writes (wal.c) and hands over the
+ * segments it wrote and the numbers written through. Each pass takes
+ * EVERYTHING written since the last one and (ALWAYS) covers it with one
+ * fdatasync while the owner keeps writing. Durable order, every pass: data
+ * fdatasync (+ directory fsync for a new segment) -> checkpoint + fdatasync
+ * -> acknowledged segments unlinked -> directory fsync -> durable-through
+ * published -> notify. Any sync error fails the WAL for good; a failed
+ * fdatasync is never retried. This thread allocates nothing.
  */
 #include "wal/wal_int.h"
 
@@ -17,8 +18,8 @@
 
 #include "core/log.h"
 
-/* A frontier that moved while no data was appended is checkpointed at most
- * this often (data batches carry it for free in a marker). */
+/* A frontier that moved while no data was written is checkpointed at most
+ * this often (data writes carry it for free in a marker). */
 #define FRONTIER_CKPT_GAP_NS 2000000ull
 
 struct pass {
@@ -59,10 +60,8 @@ static void dirty_remove(struct tr_wal_seg **dirty, struct tr_wal_seg *s) {
  * durable number the owner was last told. */
 static void publish(struct tr_wal *w, int rc, uint64_t wseq, uint64_t wg, uint64_t sseq, uint64_t sg,
                     uint64_t *told) {
-    int newly_failed = 0;
     if (rc && !w->failed) {
         w->failed = rc;
-        newly_failed = 1;
         TR_ERROR("wal", "%s: write or sync failed, no more records become durable: %s", w->dir,
                  tr_strerror(rc));
     }
@@ -76,7 +75,10 @@ static void publish(struct tr_wal *w, int rc, uint64_t wseq, uint64_t wg, uint64
         w->s_durable_g = always ? sg : wg;
     }
     uint64_t nd = w->s_durable_seq;
-    if ((nd != *told || newly_failed) && w->cfg.notify) {
+    /* a failure met here or by the owner's write is told once */
+    int tell_fail = w->failed && !w->fail_told;
+    if (w->failed) w->fail_told = 1;
+    if ((nd != *told || tell_fail) && w->cfg.notify) {
         pthread_mutex_unlock(&w->mu);
         w->cfg.notify(w->cfg.notify_arg, nd);
         pthread_mutex_lock(&w->mu);
@@ -109,13 +111,8 @@ static void *sync_main(void *arg) {
         for (;;) {
             now = tr_wal_now_ns();
             if (w->reclaim || w->seals || w->sync_req != w->sync_done || w->closing) break;
+            if (w->wdirty || (w->failed && !w->fail_told)) break;
             uint64_t deadline = UINT64_MAX;
-            if (w->pend_head) {
-                if (pol == TR_WAL_SYNC_ALWAYS || w->failed || w->pend_bytes >= TR_WAL_COALESCE_BYTES ||
-                    now >= w->pend_since_ns + TR_WAL_COALESCE_NS)
-                    break;
-                deadline = w->pend_since_ns + TR_WAL_COALESCE_NS;
-            }
             if (!w->failed && w->pub_frontier != w->persisted_frontier) {
                 if (now >= last_ckpt_ns + FRONTIER_CKPT_GAP_NS) break;
                 if (last_ckpt_ns + FRONTIER_CKPT_GAP_NS < deadline) deadline = last_ckpt_ns + FRONTIER_CKPT_GAP_NS;
@@ -129,22 +126,24 @@ static void *sync_main(void *arg) {
             w->idle = 0;
         }
 
-        /* Take the batch. The frontier rides along in a marker at its end. */
-        struct tr_wal_chunk *batch = w->pend_head, *tail = w->pend_tail;
-        w->pend_head = w->pend_tail = NULL;
-        int failed = w->failed;
-        if (batch && !failed && w->pub_frontier != w->persisted_frontier && tail->seg == w->active &&
-            tail->len + TR_WAL_MARKER_BYTES <= tail->cap && w->active_off == tail->off + tail->len) {
-            tr_wal_marker_encode(tail->buf + tail->len, w->next_seq, w->pub_frontier, w->pub_hint_seg,
-                                 w->pub_hint_off);
-            tail->len += TR_WAL_MARKER_BYTES;
-            w->active_off += TR_WAL_MARKER_BYTES;
-            w->active->size = w->active_off;
-            w->end_g += TR_WAL_MARKER_BYTES;
-            tail->g_end = w->end_g;
-            w->pend_bytes += TR_WAL_MARKER_BYTES;
-            w->persisted_frontier = w->pub_frontier;
+        /* Take what the owner wrote: everything written before this point is
+         * covered by the fdatasync below. The written list moves to this
+         * thread's dirty list (a separate link: the owner may put a segment
+         * on the written list again while this pass syncs it). */
+        w->busy = 1;
+        int failed = w->failed, wrote = w->wdirty != NULL;
+        for (struct tr_wal_seg *s = w->wdirty, *n; s; s = n) {
+            n = s->next_written;
+            s->written = 0;
+            s->next_written = NULL;
+            if (!s->dirty) {
+                s->dirty = 1;
+                s->next_dirty = dirty;
+                dirty = s;
+            }
         }
+        w->wdirty = NULL;
+        uint64_t fseq = w->flushed_seq, fg = w->flushed_g;
         struct tr_wal_seg *seals = w->seals, *recl = w->reclaim;
         w->seals = w->reclaim = NULL;
         uint64_t target = w->sync_req;
@@ -158,21 +157,11 @@ static void *sync_main(void *arg) {
         pthread_mutex_unlock(&w->mu);
 
         struct pass p = {0, 0, 0};
-        int rc = 0, wrote = 0;
-        uint64_t bytes = 0;
-        for (struct tr_wal_chunk *c = batch; c; c = c->next) bytes += c->len;
-        for (struct tr_wal_chunk *c = batch; c; c = c->next) {
-            if (failed || !c->len) continue;
-            rc = tr_wal_pwrite_full(io, c->seg->wfd, c->buf, c->len, c->off);
-            if (rc) break;
-            if (!c->seg->dirty) {
-                c->seg->dirty = 1;
-                c->seg->next_dirty = dirty;
-                dirty = c->seg;
-            }
-            wrote = unsynced = 1;
-            if (c->last_seq > wseq) wseq = c->last_seq;
-            if (c->g_end > wg) wg = c->g_end;
+        int rc = 0;
+        if (!failed && wrote) {
+            unsynced = 1;
+            wseq = fseq;
+            wg = fg;
         }
         if (!rc && !failed &&
             ((pol == TR_WAL_SYNC_ALWAYS && wrote) || sync_asked || (closing && pol != TR_WAL_SYNC_NONE) ||
@@ -201,7 +190,7 @@ static void *sync_main(void *arg) {
         int ckpt_ok = 0;
         if (!rc && !failed &&
             (recl || closing ||
-             (frontier_moved && (sync_asked || (!batch && now >= last_ckpt_ns + FRONTIER_CKPT_GAP_NS))))) {
+             (frontier_moved && (sync_asked || (!wrote && now >= last_ckpt_ns + FRONTIER_CKPT_GAP_NS))))) {
             /* The data is durable already: say so before the checkpoint and
              * unlinks, which concern only the frontier and space. */
             pthread_mutex_lock(&w->mu);
@@ -236,13 +225,7 @@ static void *sync_main(void *arg) {
         w->syncs += p.syncs;
         w->checkpoints += p.ckpts;
         w->sync_done = target;
-        w->pend_bytes -= bytes;
-        if (batch) {
-            struct tr_wal_chunk *t = batch;
-            while (t->next) t = t->next;
-            t->next = w->done_chunks;
-            w->done_chunks = batch;
-        }
+        w->busy = 0;
         if (recl) {
             struct tr_wal_seg *t = recl;
             while (t->next_link) t = t->next_link;
@@ -250,7 +233,7 @@ static void *sync_main(void *arg) {
             w->dead = recl;
         }
         pthread_cond_broadcast(&w->done);
-        if (closing && !w->pend_head && !w->seals && !w->reclaim) break;
+        if (closing && !w->wdirty && !w->seals && !w->reclaim) break;
     }
     w->thread_exited = 1;
     pthread_cond_broadcast(&w->done);

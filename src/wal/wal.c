@@ -1,9 +1,12 @@
-/* wal.c - the WAL's lifecycle and write side: open, append, sync, stats, close.
+/* wal.c - the WAL's lifecycle and write side: open, append, flush, sync, stats, close.
  *
- * Append runs on the owner thread and does no I/O in the common case: it
- * frames the record into a chunk queued for the sync thread (syncer.c) and
- * returns its sequence number. It touches the disk only to create the next
- * segment (open + fallocate, once per segment). Capacity is checked here, at
+ * The owner thread does every write: append frames the record into the one
+ * in-memory chunk and writes the chunk to the segment file (page cache, no
+ * fdatasync) when it fills, on tr_wal_flush, before a segment rolls, and,
+ * under ALWAYS, at once (once per flush) when the sync thread is between
+ * passes with nothing to take (so a lone record does not wait for a flush).
+ * The sync thread (syncer.c) only makes written bytes durable. So memory
+ * stays at one chunk whatever the backlog. Capacity is checked here, at
  * admission. The on-disk format is in format.c; recovery in recover.c; the
  * read side in reader.c and ack.c.
  */
@@ -17,8 +20,6 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
-
-#define KEEP_FREE_CHUNKS 4
 
 void tr_wal_config_init(struct tr_wal_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -60,14 +61,6 @@ static int check_config(const struct tr_wal_config *c, struct tr_diag *d) {
     return 0;
 }
 
-static void free_chunks(struct tr_wal_chunk *c) {
-    while (c) {
-        struct tr_wal_chunk *n = c->next;
-        tr_free(c);
-        c = n;
-    }
-}
-
 static void free_segs(struct tr_wal_seg *s) {
     while (s) {
         struct tr_wal_seg *n = s->next_link;
@@ -89,9 +82,7 @@ static void destroy(struct tr_wal *w) {
     tr_free(w->segs);
     free_segs(w->reclaim);
     free_segs(w->dead);
-    free_chunks(w->pend_head);
-    free_chunks(w->done_chunks);
-    free_chunks(w->free_chunks);
+    tr_free(w->chunk);
     tr_wal_ring_fini(&w->ring);
     tr_wal_scan_fini(&w->rscan);
     if (w->ckpt_fd >= 0) io->close(io->ctx, w->ckpt_fd);
@@ -179,34 +170,23 @@ int tr_wal_pump(struct tr_wal *w) {
     w->durable_seq = w->s_durable_seq;
     w->durable_g = w->s_durable_g;
     int rc = w->failed;
-    struct tr_wal_chunk *chunks = w->done_chunks;
     struct tr_wal_seg *dead = w->dead;
-    w->done_chunks = NULL;
     w->dead = NULL;
     pthread_mutex_unlock(&w->mu);
-    while (chunks) {
-        struct tr_wal_chunk *n = chunks->next;
-        if (w->nfree < KEEP_FREE_CHUNKS) {
-            chunks->next = w->free_chunks;
-            w->free_chunks = chunks;
-            w->nfree++;
-        } else {
-            tr_free(chunks);
-        }
-        chunks = n;
-    }
     free_segs(dead);
     return rc;
 }
 
 uint64_t tr_wal_durable_seq(struct tr_wal *w) {
     if (!w) return 0;
+    tr_wal_flush(w);   /* a caller waiting for durability needs its records written */
     tr_wal_pump(w);
     return w->durable_seq;
 }
 
 int tr_wal_close(struct tr_wal *w) {
     if (!w) return 0;
+    tr_wal_flush(w);   /* a failure stays in w->failed and is returned below */
     tr_wal_syncer_stop(w);
     tr_wal_pump(w);
     int rc = w->failed;
@@ -216,6 +196,7 @@ int tr_wal_close(struct tr_wal *w) {
 
 int tr_wal_sync(struct tr_wal *w) {
     if (!w) return -EINVAL;
+    tr_wal_flush(w);   /* a failure stays in w->failed and is returned below */
     pthread_mutex_lock(&w->mu);
     uint64_t target = ++w->sync_req;
     pthread_cond_signal(&w->work);
@@ -226,28 +207,86 @@ int tr_wal_sync(struct tr_wal *w) {
     return rc;
 }
 
-/* A chunk with room for need bytes, from the free list or new. */
-static struct tr_wal_chunk *get_chunk(struct tr_wal *w, uint64_t need) {
-    if (!w->free_chunks) tr_wal_pump(w);
-    for (struct tr_wal_chunk **pp = &w->free_chunks; *pp; pp = &(*pp)->next) {
-        if ((*pp)->cap >= need) {
-            struct tr_wal_chunk *c = *pp;
-            *pp = c->next;
-            w->nfree--;
-            return c;
-        }
+/* Write the chunk's bytes to its segment file (no fdatasync), ending them
+ * with a frontier marker if the frontier moved since the last marker or
+ * checkpoint (the frontier is owner state, and the same fdatasync then makes
+ * it durable with the data). Then hand the segment and the written-through
+ * numbers to the sync thread. An error fails the WAL for good. Owner thread,
+ * mu not held. */
+static int write_chunk(struct tr_wal *w) {
+    struct tr_wal_chunk *c = w->chunk;
+    pthread_mutex_lock(&w->mu);
+    int rc = w->failed;
+    if (rc || !c || !c->len) {
+        pthread_mutex_unlock(&w->mu);
+        return rc;
     }
-    size_t cap = need > TR_WAL_CHUNK_MIN ? (size_t)need : TR_WAL_CHUNK_MIN;
-    struct tr_wal_chunk *c = tr_malloc(sizeof *c + cap);
-    if (c) c->cap = cap;
-    return c;
+    /* c->last_seq != 0: a record was framed since the last write, so the
+     * segment's reserve for one marker is still free */
+    if (c->last_seq && w->pub_frontier != w->persisted_frontier && c->len + TR_WAL_MARKER_BYTES <= c->cap) {
+        tr_wal_marker_encode(c->buf + c->len, w->next_seq, w->pub_frontier, w->pub_hint_seg, w->pub_hint_off);
+        c->len += TR_WAL_MARKER_BYTES;
+        w->active_off += TR_WAL_MARKER_BYTES;
+        w->active->size = w->active_off;
+        w->end_g += TR_WAL_MARKER_BYTES;
+        c->g_end = w->end_g;
+        w->persisted_frontier = w->pub_frontier;
+    }
+    pthread_mutex_unlock(&w->mu);
+
+    rc = tr_wal_pwrite_full(w->io, c->seg->wfd, c->buf, c->len, c->off);
+
+    pthread_mutex_lock(&w->mu);
+    if (rc) {
+        if (!w->failed) {
+            w->failed = rc;
+            TR_ERROR("wal", "%s: write failed, no more records become durable: %s", w->dir, tr_strerror(rc));
+        }
+    } else {
+        if (!c->seg->written) {
+            c->seg->written = 1;
+            c->seg->next_written = w->wdirty;
+            w->wdirty = c->seg;
+        }
+        if (c->last_seq) w->flushed_seq = c->last_seq;
+        w->flushed_g = c->g_end;
+    }
+    if (w->idle) pthread_cond_signal(&w->work);   /* to sync, publish or report the failure */
+    pthread_mutex_unlock(&w->mu);
+    c->off += c->len;
+    c->len = 0;
+    c->last_seq = 0;
+    return rc;
 }
 
-static void put_chunk(struct tr_wal *w, struct tr_wal_chunk *c) {
-    if (!c) return;
-    c->next = w->free_chunks;
-    w->free_chunks = c;
-    w->nfree++;
+int tr_wal_flush(struct tr_wal *w) {
+    if (!w) return -EINVAL;
+    w->wrote_early = 0;
+    return write_chunk(w);
+}
+
+/* Make the chunk able to hold a frame of need bytes plus a marker: write it
+ * out if its contents leave no room, grow it (once, for a bigger record than
+ * any before) if its capacity is too small. Owner thread. */
+static int make_room(struct tr_wal *w, uint64_t need) {
+    struct tr_wal_chunk *c = w->chunk;
+    if (c && c->len + need + TR_WAL_MARKER_BYTES <= c->cap) return 0;
+    int rc = write_chunk(w);
+    if (rc) return rc;
+    if (c && need + TR_WAL_MARKER_BYTES <= c->cap) return 0;
+    uint64_t want = need + TR_WAL_MARKER_BYTES;
+    size_t cap = want > TR_WAL_CHUNK_MIN ? (size_t)want : TR_WAL_CHUNK_MIN;
+    struct tr_wal_chunk *n = tr_malloc(sizeof *n + cap);
+    if (!n) return -ENOMEM;
+    n->cap = cap;
+    n->len = 0;
+    n->last_seq = 0;
+    n->seg = c ? c->seg : NULL;
+    n->off = c ? c->off : 0;
+    n->g_end = w->end_g;
+    tr_free(c);
+    w->chunk = n;
+    return 0;
 }
 
 /* Create the file for the segment starting at first_seq: the header comes
@@ -295,41 +334,41 @@ int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_
         return TR_ETOOBIG;
     }
     const uint64_t fsize = len + TR_WAL_FRAME_OVERHEAD;
-    const uint32_t pcrc = tr_wal_crc32c(0, data, len);
-    struct tr_wal_chunk *spare = get_chunk(w, worst_chunk(len));
-    if (!spare) return -ENOMEM;
     int rc = tr_grow((void **)&w->segs, &w->segcap, w->nsegs + 1, sizeof *w->segs);
-    if (rc) {
-        put_chunk(w, spare);
-        return rc;
-    }
-    struct tr_wal_seg *ns = NULL;
+    if (rc) return rc;
 
     pthread_mutex_lock(&w->mu);
-    while (!w->failed && w->pend_bytes > 0 && w->pend_bytes + fsize > w->cfg.buffer_bytes)
-        pthread_cond_wait(&w->done, &w->mu);
-    if (w->failed) {
-        rc = w->failed;
-        goto out;
+    rc = w->failed;
+    if (!rc) {
+        uint64_t recs = (w->next_seq - 1) - w->frontier - w->ring.nacked;
+        uint64_t bytes = w->end_g - tr_wal_first_unacked_pos(w);
+        if ((w->cfg.max_records && recs + 1 > w->cfg.max_records) ||
+            (w->cfg.max_bytes && bytes + fsize > w->cfg.max_bytes))
+            rc = refuse(w);
     }
-    uint64_t recs = (w->next_seq - 1) - w->frontier - w->ring.nacked;
-    uint64_t bytes = w->end_g - tr_wal_first_unacked_pos(w);
-    if ((w->cfg.max_records && recs + 1 > w->cfg.max_records) ||
-        (w->cfg.max_bytes && bytes + fsize > w->cfg.max_bytes)) {
-        rc = refuse(w);
-        goto out;
-    }
+    pthread_mutex_unlock(&w->mu);
+    if (rc) return rc;
+
+    /* active and active_off change only on this thread */
     int roll = !w->active || w->active_off + fsize + TR_WAL_MARKER_BYTES > w->cfg.segment_bytes;
+    uint64_t need = fsize + (roll ? TR_WAL_SEG_HDR + TR_WAL_MARKER_BYTES : 0);
     if (roll) {
-        pthread_mutex_unlock(&w->mu);
+        rc = write_chunk(w);   /* the old segment's last bytes, before it is sealed */
+        if (rc) return rc;
+    }
+    rc = make_room(w, need);
+    if (rc) return rc;
+    struct tr_wal_chunk *t = w->chunk;
+    if (roll) {
+        struct tr_wal_seg *ns = NULL;
         rc = create_segment(w, w->next_seq, &ns);
-        pthread_mutex_lock(&w->mu);
         if (rc == -ENOSPC) {
             TR_WARN("wal", "%s: no space for a new segment, refusing appends", w->dir);
-            rc = refuse(w);
+            return refuse(w);
         }
-        if (rc) goto out;
-        if (w->active) {   /* the sync thread syncs and closes it after its last chunk */
+        if (rc) return rc;
+        pthread_mutex_lock(&w->mu);
+        if (w->active) {   /* the sync thread syncs and closes it */
             w->active->next_link = w->seals;
             w->seals = w->active;
         }
@@ -337,27 +376,12 @@ int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_
         w->segs[w->nsegs++] = ns;
         w->active = ns;
         w->active_off = 0;
-        ns = NULL;
+        pthread_mutex_unlock(&w->mu);
+        t->seg = ns;
+        t->off = 0;
     }
-    uint64_t need = fsize + (roll ? TR_WAL_SEG_HDR + TR_WAL_MARKER_BYTES : 0);
-    struct tr_wal_chunk *t = w->pend_tail;
-    int was_empty = w->pend_head == NULL;
-    if (was_empty && w->cfg.sync != TR_WAL_SYNC_ALWAYS) w->pend_since_ns = tr_wal_now_ns();
-    if (!t || t->seg != w->active || t->len + need + TR_WAL_MARKER_BYTES > t->cap) {
-        t = spare;
-        spare = NULL;
-        t->next = NULL;
-        t->seg = w->active;
-        t->off = w->active_off;
-        t->len = 0;
-        t->last_seq = 0;
-        t->g_end = w->end_g;
-        if (w->pend_tail)
-            w->pend_tail->next = t;
-        else
-            w->pend_head = t;
-        w->pend_tail = t;
-    }
+
+    pthread_mutex_lock(&w->mu);
     unsigned char *start = t->buf + t->len, *p = start;
     uint64_t seq = w->next_seq;
     if (roll) {
@@ -372,7 +396,7 @@ int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_
     }
     tr_wal_frame_hdr_encode(p, (uint32_t)len, 0, seq);
     memcpy(p + TR_WAL_FRAME_HDR, data, len);
-    tr_wal_put32(p + TR_WAL_FRAME_HDR + len, pcrc);
+    tr_wal_put32(p + TR_WAL_FRAME_HDR + len, tr_wal_crc32c(0, data, len));
     p += fsize;
     size_t added = (size_t)(p - start);
     t->len += added;
@@ -381,18 +405,21 @@ int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_
     w->end_g += added - (roll ? TR_WAL_SEG_HDR : 0);
     t->g_end = w->end_g;
     t->last_seq = seq;
-    w->pend_bytes += added;
     w->next_seq = seq + 1;
-    /* ALWAYS: wake the writer at once (it syncs what it finds). Otherwise only
-     * to start its coalescing window or when a block is ready. */
-    if (w->idle && (w->cfg.sync == TR_WAL_SYNC_ALWAYS || was_empty || w->pend_bytes >= TR_WAL_COALESCE_BYTES))
-        pthread_cond_signal(&w->work);
-    if (seq_out) *seq_out = seq;
-    rc = 0;
-out:
+    /* ALWAYS: a sync thread between passes with nothing to take could start
+     * a fdatasync now; give it this record rather than wait for the next
+     * flush (group commit takes over while a pass runs or is due). Once per
+     * flush at most: a fast fdatasync must not turn this into a write per
+     * record. */
+    int write_now = !w->wrote_early && !w->busy && !w->wdirty && w->cfg.sync == TR_WAL_SYNC_ALWAYS;
     pthread_mutex_unlock(&w->mu);
-    put_chunk(w, spare);
-    return rc;
+    if (seq_out) *seq_out = seq;
+    /* the record is accepted; a write error fails the WAL and shows on the next call */
+    if (write_now) {
+        w->wrote_early = 1;
+        write_chunk(w);
+    }
+    return 0;
 }
 
 void tr_wal_stats(struct tr_wal *w, struct tr_wal_stats *st) {

@@ -3,8 +3,9 @@
  * A durable, checksummed, append-only log of opaque records numbered from 1;
  * a number is never reused once its record was reported durable. A cursor
  * hands out durable records in order; acks (any order) advance a contiguous
- * frontier; segments behind it are unlinked. fdatasync runs on the WAL's own
- * thread (group commit). Not an event queue: no events, pipelines or libuv.
+ * frontier; segments behind it are unlinked. The owner thread writes (into
+ * the page cache); fdatasync runs on the WAL's own thread (group commit).
+ * Not an event queue: no events, pipelines or libuv.
  * Threading: one owner thread makes every call; only notify runs on the sync
  * thread. Format: format.c and docs/ARCHITECTURE.md.
  */
@@ -21,7 +22,8 @@ struct tr_wal;
 
 /* When a record counts as durable (what tr_wal_read and the durable-through
  * number wait for):
- *   ALWAYS   after the fdatasync of its batch (group commit). Survives power loss.
+ *   ALWAYS   after the fdatasync that followed its write (group commit).
+ *            Survives power loss.
  *   INTERVAL once written to the kernel; fdatasync every sync_interval_ms.
  *            Survives a process crash; a power loss may cost the last interval.
  *   NONE     once written to the kernel; never fdatasync. Survives a process crash.
@@ -67,9 +69,9 @@ struct tr_wal_config {
     enum tr_wal_on_full on_full; /* default BLOCK */
     enum tr_wal_sync_policy sync;/* default ALWAYS */
     uint32_t sync_interval_ms;   /* for INTERVAL; default 100 */
-    uint64_t buffer_bytes;       /* appended but not yet written bytes held in
-                                  * memory before append waits for the writer;
-                                  * default 16 MiB */
+    uint64_t buffer_bytes;       /* unused: appended bytes are held in one
+                                  * write buffer (256 KiB, or one record) and
+                                  * written by the owner; kept for callers */
     /* Called FROM THE SYNC THREAD (never the owner's) each time the durable-
      * through number advances or the WAL fails; durable_seq is the new value.
      * It must be quick and must not call into the WAL: wire it to
@@ -101,9 +103,14 @@ int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_
 int tr_wal_close(struct tr_wal *w);
 
 /* Append one record of len bytes (copied). *seq_out (may be NULL) gets its
- * sequence number. The record is durable later: watch tr_wal_durable_seq or
- * the notify callback. Never waits for a sync; may wait for the writer thread
- * only when more than buffer_bytes are waiting to be written.
+ * sequence number. The record is durable later, once written (tr_wal_flush,
+ * or when the write buffer fills) and then synced under the policy: watch
+ * tr_wal_durable_seq or the notify callback. Never waits for a sync; may
+ * write (pwrite, no fdatasync) the buffer to the segment file: when it is
+ * full, and under ALWAYS (once between two tr_wal_flush calls) when the
+ * sync thread is between passes with nothing to take. A write error there
+ * fails the WAL; the append that met it still returns 0 and the next call
+ * reports the error.
  * Errors: -EINVAL (len 0), TR_ETOOBIG (len > max_record_bytes, counted),
  * TR_EFULL (limit reached under BLOCK, or no disk space for a new segment),
  * TR_EDROPPED (limit reached under DROP_NEWEST, counted), or the error that
@@ -111,16 +118,24 @@ int tr_wal_close(struct tr_wal *w);
  * and reopen to recover from what is durable). */
 int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_out);
 
+/* Owner thread: write every record appended so far into the segment file
+ * (the page cache) now; no fdatasync. The sync thread then makes them durable
+ * under the policy and notifies. Call it once per loop turn when something
+ * was appended (records are not durable until written). Cheap when there is
+ * nothing to write. Returns 0 or the error that failed the WAL (a write
+ * error fails it for good). */
+int tr_wal_flush(struct tr_wal *w);
+
 /* Owner thread: collect the sync thread's completions (durable-through
- * number, buffers to reuse, unlinked segments). Returns 0, or the error that
+ * number, unlinked segments to free). Returns 0, or the error that
  * failed the WAL. Cheap; call it from the loop callback the notify wakes. */
 int tr_wal_pump(struct tr_wal *w);
 
-/* Owner thread: pump, then return the highest sequence number that is
+/* Owner thread: flush, pump, then return the highest sequence number that is
  * durable under the sync policy (every lower one is durable too; 0 = none). */
 uint64_t tr_wal_durable_seq(struct tr_wal *w);
 
-/* Block until everything appended so far is written and fdatasynced, whatever
+/* Flush, then block until everything appended so far is fdatasynced, whatever
  * the policy (under NONE only the segment being written is synced), and the
  * frontier as it was at the call is durable too. For shutdown and tests.
  * Returns 0 or the WAL's failure. */

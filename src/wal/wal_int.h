@@ -3,8 +3,8 @@
  * struct tr_wal and its parts. Fields are grouped by who may touch them:
  * "owner" fields only on the owner thread, "shared" fields only with mu held,
  * "thread" fields only on the sync thread. A segment struct is created and
- * freed by the owner; the sync thread reaches it only through chunks, the seal
- * list and the reclaim list, all handed over under mu.
+ * freed by the owner; the sync thread reaches it only through the written,
+ * seal and reclaim lists, all handed over under mu.
  */
 #ifndef TR_WAL_INT_H
 #define TR_WAL_INT_H
@@ -28,11 +28,6 @@
 #define TR_WAL_CKPT_FILE_BYTES (2u * TR_WAL_CKPT_SLOT)
 #define TR_WAL_CHUNK_MIN (256u << 10)
 #define TR_WAL_READ_BUF (256u << 10)
-/* Policies INTERVAL and NONE let a small queue gather this long (or up to
- * TR_WAL_COALESCE_BYTES) before writing it, so a stream of appends costs one
- * wake-up and one write per block rather than per record. */
-#define TR_WAL_COALESCE_NS 500000ull
-#define TR_WAL_COALESCE_BYTES (256u << 10)
 
 /* ---- little-endian helpers (the format is LE whatever the host) ---- */
 static inline void tr_wal_put32(unsigned char *p, uint32_t v) {
@@ -107,7 +102,9 @@ struct tr_wal_seg {
     unsigned char dirty;         /* thread: written since its last fdatasync */
     unsigned char need_dirsync;  /* created; directory not yet synced (thread after hand-over) */
     unsigned char gone;          /* owner: file missing when the reader came */
+    unsigned char written;       /* shared: on the written list */
     struct tr_wal_seg *next_dirty;   /* thread */
+    struct tr_wal_seg *next_written; /* shared: the written list */
     struct tr_wal_seg *next_link;    /* seal / reclaim / dead lists */
     char path[];
 };
@@ -182,8 +179,10 @@ void tr_wal_syncer_stop(struct tr_wal *w);
 int tr_wal_recover(struct tr_wal *w, struct tr_diag *d);
 
 /* ---- the WAL ---- */
+/* The owner's write buffer: bytes appended to the active segment and not yet
+ * written to its file. There is one; it is written out when full, by
+ * tr_wal_flush, and before the segment rolls. */
 struct tr_wal_chunk {
-    struct tr_wal_chunk *next;
     struct tr_wal_seg *seg;
     uint64_t off;           /* file offset of buf[0] */
     uint64_t g_end;         /* log position just past the last byte */
@@ -210,8 +209,8 @@ struct tr_wal {
     struct tr_wal_scan rscan;
     struct tr_wal_seg *rseg;    /* segment rscan.fd belongs to */
     uint64_t durable_seq, durable_g;   /* copied from the shared ones by pump */
-    struct tr_wal_chunk *free_chunks;
-    size_t nfree;
+    struct tr_wal_chunk *chunk;        /* NULL until the first append */
+    int wrote_early;            /* append wrote without a flush since the last tr_wal_flush */
     uint64_t dropped, refused_full, refused_too_big;
     uint64_t corrupt_records, corrupt_bytes, torn_bytes;
 
@@ -221,10 +220,8 @@ struct tr_wal {
     pthread_cond_t done;        /* owner waits here (tr_wal_sync, buffer full) */
     pthread_t thread;
     int thread_started;
-    struct tr_wal_chunk *pend_head, *pend_tail;
-    uint64_t pend_bytes;        /* queued or being written */
-    uint64_t pend_since_ns;     /* when the queue last went from empty to not */
-    struct tr_wal_chunk *done_chunks;
+    struct tr_wal_seg *wdirty;  /* segments the owner wrote since the sync thread last looked */
+    uint64_t flushed_seq, flushed_g;   /* the owner wrote everything through these */
     struct tr_wal_seg *seals, *reclaim, *dead;
     struct tr_wal_seg *active;  /* appends go here; NULL until the first append */
     uint64_t active_off;        /* next write offset in active */
@@ -235,7 +232,7 @@ struct tr_wal {
     uint64_t written_seq, written_g, synced_seq, synced_g;
     uint64_t s_durable_seq, s_durable_g;
     uint64_t sync_req, sync_done;
-    int closing, idle, failed, thread_exited;
+    int closing, idle, busy, failed, fail_told, thread_exited;   /* busy: inside a pass */
     uint64_t syncs, checkpoints;
 };
 

@@ -1,7 +1,7 @@
 /* test_wal_basic.c - every operation and limit of the WAL engine, one by one.
  *
  * append / read / ack / frontier / rewind / reclaim / capacity / too big /
- * reopen / sync policies / group commit / notify / refusals at open. Each
+ * reopen / flush / sync policies / group commit / notify / refusals at open. Each
  * test states the expected value beside the actual one. Policy NONE is used
  * where durability is not the point, to keep the run fast.
  */
@@ -13,6 +13,8 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
@@ -422,6 +424,60 @@ static void test_group_commit_and_durability_gate(void **state) {
     assert_int_equal(tr_wal_close(w), 0);
 }
 
+/* Bytes of segment 1 in the file (fallocate reserves without changing the size). */
+static uint64_t seg1_size(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%020llu.wal", dir, 1ull);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    return (uint64_t)sb.st_size;
+}
+
+static uint64_t shared_durable(struct tr_wal *w) {
+    pthread_mutex_lock(&w->mu);
+    uint64_t d = w->s_durable_seq;
+    pthread_mutex_unlock(&w->mu);
+    return d;
+}
+
+/* tr_wal_flush writes what was appended into the file at once, with no
+ * fdatasync, and the sync thread then makes it durable without being asked. */
+static void test_flush_writes_sync_thread_syncs(void **state) {
+    struct gate g;
+    gate_init(&g);
+    struct tr_wal_config c;
+    wt_config(&c, *state);
+    c.sync = TR_WAL_SYNC_ALWAYS;
+    c.segment_bytes = 1 << 20;
+    c.io = &g.io;
+    struct tr_wal *w = open_cfg(&c);
+    gate_set(&g, 1);
+    append_n(w, 1, 1);          /* the sync thread is idle: record 1 is written now */
+    gate_wait_blocked(&g);      /* and its fdatasync has begun */
+    uint64_t frames = 0;
+    unsigned char buf[PMAX];
+    for (uint64_t s = 1; s <= 50; s++) frames += wt_payload(s, PMAX, buf) + TR_WAL_FRAME_OVERHEAD;
+    uint64_t one = TR_WAL_SEG_HDR + wt_payload(1, PMAX, buf) + TR_WAL_FRAME_OVERHEAD;
+    assert_int_equal(seg1_size(*state), one);   /* expected: header + record 1 */
+    append_n(w, 2, 49);
+    assert_int_equal(seg1_size(*state), one);   /* expected: 2..50 still in memory */
+    assert_int_equal(tr_wal_flush(w), 0);
+    assert_int_equal(seg1_size(*state), TR_WAL_SEG_HDR + frames);   /* expected: all 50 written */
+    assert_int_equal(shared_durable(w), 0);     /* expected 0: written is not synced */
+    assert_int_equal(tr_wal_flush(w), 0);       /* nothing more to write: a no-op */
+    assert_int_equal(seg1_size(*state), TR_WAL_SEG_HDR + frames);
+    gate_set(&g, 0);
+    /* no tr_wal_sync: the sync thread covers what was written by itself */
+    pthread_mutex_lock(&w->mu);
+    while (w->s_durable_seq < 50 && !w->failed) pthread_cond_wait(&w->done, &w->mu);
+    uint64_t d = w->s_durable_seq;
+    pthread_mutex_unlock(&w->mu);
+    assert_int_equal(d, 50);
+    for (uint64_t s = 1; s <= 50; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_close(w), 0);
+    assert_int_equal(tr_wal_flush(NULL), -EINVAL);
+}
+
 static void test_policies(void **state) {
     enum tr_wal_sync_policy pols[] = {TR_WAL_SYNC_ALWAYS, TR_WAL_SYNC_INTERVAL, TR_WAL_SYNC_NONE};
     for (int i = 0; i < 3; i++) {
@@ -566,6 +622,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_capacity_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_replays_unacked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_and_durability_gate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_writes_sync_thread_syncs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_records_and_roll, setup, teardown),
