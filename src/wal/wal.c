@@ -28,7 +28,6 @@ void tr_wal_config_init(struct tr_wal_config *cfg) {
     cfg->on_full = TR_WAL_ON_FULL_BLOCK;
     cfg->sync = TR_WAL_SYNC_ALWAYS;
     cfg->sync_interval_ms = 100;
-    cfg->buffer_bytes = 16ull << 20;
 }
 
 static uint64_t worst_chunk(uint64_t max_rec) {
@@ -117,8 +116,6 @@ int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_
     struct tr_wal *w = tr_calloc(1, sizeof *w);
     if (!w) return -ENOMEM;
     w->cfg = *cfg;
-    uint64_t min_buf = 2 * worst_chunk(cfg->max_record_bytes);
-    if (w->cfg.buffer_bytes < min_buf) w->cfg.buffer_bytes = min_buf;
     w->io = cfg->io ? cfg->io : tr_wal_io_posix();
     w->dirfd = w->ckpt_fd = -1;
     tr_wal_scan_init(&w->rscan, w->io, cfg->max_record_bytes);

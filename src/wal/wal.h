@@ -69,9 +69,6 @@ struct tr_wal_config {
     enum tr_wal_on_full on_full; /* default BLOCK */
     enum tr_wal_sync_policy sync;/* default ALWAYS */
     uint32_t sync_interval_ms;   /* for INTERVAL; default 100 */
-    uint64_t buffer_bytes;       /* unused: appended bytes are held in one
-                                  * write buffer (256 KiB, or one record) and
-                                  * written by the owner; kept for callers */
     /* Called FROM THE SYNC THREAD (never the owner's) each time the durable-
      * through number advances or the WAL fails; durable_seq is the new value.
      * It must be quick and must not call into the WAL: wire it to
