@@ -24,6 +24,12 @@
  * a whole window of acks, and so a WAL's in-flight window, for nothing. */
 #define POLL_MIN_MS 1
 #define POLL_MAX_MS 5
+/* A confirmation (a pong) counts only after the connection stayed up this
+ * long: a receiver whose library read a frame but which dies before its
+ * application got it (killed like websocat with Ctrl-C) drops the link within
+ * this time, and the frame is failed and replayed instead of acked. */
+#define CONFIRM_LINGER_MS 50
+#define MAX_CONFIRMS 64
 #define RBUF_SIZE 65536
 
 enum lstate { L_RESOLVING, L_CONNECTING, L_CONNECTED, L_DEAD };
@@ -40,7 +46,11 @@ struct link {
     bool tcp_live;       /* tcp initialised, close callback not yet run */
     bool next_addr;      /* tcp is closing to try the next address */
     uint64_t queued;     /* bytes handed to uv_write so far */
-    uint64_t confirmed;  /* TR_DIAL_ACK_CONFIRMED: offset the owner vouched for */
+    uint64_t confirmed;  /* TR_DIAL_ACK_CONFIRMED: offset vouched for and lingered */
+    struct {             /* confirmations still lingering, oldest first */
+        uint64_t end, at_ms;
+    } conf[MAX_CONFIRMS];
+    unsigned conf_head, conf_len;
     struct tr_outq pend; /* transactional messages not yet acked */
     char rbuf[RBUF_SIZE];
 };
@@ -135,7 +145,15 @@ static void check_acks(struct link *l) {
     if (!tr_outq_len(&l->pend) || !l->tcp_live) return;
     uint64_t acked, token;
     if (tr_outq_peer_acked(&l->tcp, l->queued, &acked) != 0) return;
-    if ((l->d->flags & TR_DIAL_ACK_CONFIRMED) && l->confirmed < acked) acked = l->confirmed;
+    if (l->d->flags & TR_DIAL_ACK_CONFIRMED) {
+        uint64_t now = uv_now(l->d->loop);
+        while (l->conf_len && l->conf[l->conf_head].at_ms + CONFIRM_LINGER_MS <= now) {
+            if (l->confirmed < l->conf[l->conf_head].end) l->confirmed = l->conf[l->conf_head].end;
+            l->conf_head = (l->conf_head + 1) % MAX_CONFIRMS;
+            l->conf_len--;
+        }
+        if (l->confirmed < acked) acked = l->confirmed;
+    }
     /* Pop one, then answer it: the host may send (and so track) from ack(). */
     while (l->st != L_DEAD && tr_outq_pop(&l->pend, acked, &token)) tr_offramp_ack(l->d->host, token);
 }
@@ -385,7 +403,20 @@ int tr_dial_track(struct tr_dial *d, uint64_t token, uint64_t end) {
 }
 
 void tr_dial_confirm(struct tr_dial *d, uint64_t end) {
-    if (d->cur && d->cur->confirmed < end) d->cur->confirmed = end;
+    struct link *l = d->cur;
+    if (!l || l->confirmed >= end) return;
+    uint64_t now = uv_now(d->loop);
+    if (l->conf_len == MAX_CONFIRMS) {
+        /* full: the newest entry covers this end too, from now (later, never earlier) */
+        unsigned last = (l->conf_head + l->conf_len - 1) % MAX_CONFIRMS;
+        l->conf[last].end = end;
+        l->conf[last].at_ms = now;
+        return;
+    }
+    unsigned i = (l->conf_head + l->conf_len) % MAX_CONFIRMS;
+    l->conf[i].end = end;
+    l->conf[i].at_ms = now;
+    l->conf_len++;
 }
 
 void tr_dial_poll_acks(struct tr_dial *d) {
