@@ -8,8 +8,13 @@
  * through TCP. Invariant: bytes read but not yet given to wslay stay in the
  * connection's read buffer, and no new read happens until they are used up.
  * Hogging peers are bounded: at most max_connections at once (more are
- * accepted and closed at once), and one repeating sweep timer closes those
- * that have not finished the upgrade within handshake_timeout_ms.
+ * accepted and reset at once, before anything is read), one repeating sweep
+ * timer closes those that have not finished the upgrade within
+ * handshake_timeout_ms or sent nothing for idle_timeout_ms, and messages are
+ * assembled here (wslay runs without buffering: it would malloc every
+ * fragment) in one buffer per connection whose capacity is charged to the
+ * onramp's budget: past max_message_size or max_buffered_bytes the peer
+ * gets close 1009.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +27,7 @@
 #include "connectors/conn.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
+#include "core/budget.h"
 #include "core/log.h"
 
 #define MOD "ws"
@@ -35,7 +41,12 @@
 #define SWEEP_MAX_MS 250
 #define DEFAULT_MAX_CONNS 1024
 #define LIMIT_MAX_CONNS 65536
-#define REFUSED_LOG_EVERY 1000
+#define DEFAULT_IDLE_MS 300000
+#define LIMIT_IDLE_MS 86400000
+#define DEFAULT_BUDGET ((uint64_t)128 << 20)
+#define LIMIT_BUDGET ((uint64_t)1 << 40)
+#define MSG_MIN_CAP 256
+#define MSG_AHEAD 65536                  /* most of a frame's announced length reserved at once */
 
 /* A client connection:
  *
@@ -58,6 +69,15 @@ struct sconn {
     struct tr_ws_head *head;     /* only while in S_HEAD */
     wslay_event_context_ptr ws;
     bool in_wslay;               /* inside wslay_event_recv: ws must not be freed */
+    bool failed;                 /* a limit was passed: close queued, input ignored */
+    uint64_t last_rx;            /* uv_now of the last bytes read (idle timeout) */
+    uint64_t closing_since;      /* uv_now when S_CLOSING began */
+    /* the message being assembled (wslay does not buffer data frames) */
+    char *msg;
+    size_t msg_len, msg_cap;
+    struct tr_budget_hold hold;  /* msg_cap, charged to s->budget */
+    bool frame_ctrl, frame_fin;  /* the frame wslay is delivering */
+    uint64_t frame_left;         /* its payload bytes not yet delivered */
     const uint8_t *in;           /* unread bytes of rbuf */
     size_t in_len;
     struct tr_buf out;
@@ -79,8 +99,14 @@ struct in {
     uint64_t max_msg;
     uint64_t hs_timeout_ms;
     uint64_t max_conns;
-    uint64_t hs_timeouts;        /* connections closed by the sweep */
-    uint64_t refused;            /* connections closed for max_conns */
+    uint64_t idle_ms;            /* 0: no idle timeout */
+    uint64_t hs_timeouts;        /* connections closed by the sweep before the upgrade */
+    uint64_t idle_timeouts;      /* connections closed by the sweep after it */
+    uint64_t refused;            /* connections reset for max_conns */
+    uint64_t too_big;            /* connections closed with 1009 */
+    uint64_t proto_errors;       /* close frames we answered with 1002 ourselves */
+    struct tr_budget budget;     /* message buffers of all connections */
+    struct tr_log_limit lim_refused, lim_timeout, lim_big, lim_proto;
     uv_tcp_t listener;
     bool listener_init;
     uv_timer_t resume, deadline, sweep;
@@ -128,6 +154,8 @@ static void on_conn_close(uv_handle_t *h) {
     if (c->next) c->next->prev = c->prev;
     tr_buf_fini(&c->out);
     tr_free(c->head);
+    tr_free(c->msg);
+    tr_budget_release(&s->budget, &c->hold);
     tr_free(c);
     s->nconns--;
     maybe_done(s);
@@ -173,6 +201,7 @@ static void peer_name(uv_tcp_t *t, char *out, size_t n) {
 static void conn_end(struct sconn *c, bool graceful) {
     if (c->st == S_CLOSING) return;
     c->st = S_CLOSING;
+    c->closing_since = uv_now(c->s->loop);
     uv_read_stop((uv_stream_t *)&c->tcp);
     if (c->ws && !c->in_wslay) {
         wslay_event_context_free(c->ws);
@@ -227,7 +256,7 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     (void)flags;
     struct sconn *c = user;
     /* Paused: leave the bytes where they are (backpressure). */
-    if (!c->in_len || c->s->paused) {
+    if (!c->in_len || c->s->paused || c->failed) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
@@ -249,20 +278,130 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
     return (ssize_t)len;
 }
 
-static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
-                   void *user) {
+/* Give the message buffer back (after a message, or on failure), so the
+ * budget counts only messages in progress. */
+static void msg_done(struct sconn *c) {
+    c->msg_len = 0;
+    tr_free(c->msg);
+    c->msg = NULL;
+    c->msg_cap = 0;
+    tr_budget_release(&c->s->budget, &c->hold);
+}
+
+/* Stop reading this peer and queue a close with code; wslay sends it on
+ * the next wslay_event_send and the connection then ends. Safe inside
+ * wslay_event_recv (both calls only set state). */
+static void fail_conn(struct sconn *c, uint16_t code) {
+    c->failed = true;
+    msg_done(c);
+    (void)wslay_event_queue_close(c->ws, code, NULL, 0);
+    wslay_event_shutdown_read(c->ws);
+}
+
+/* The message outgrew what this connection or the onramp may hold. */
+static void too_big(struct sconn *c, uint64_t want, const char *why) {
+    struct in *s = c->s;
+    char peer[96];
+    peer_name(&c->tcp, peer, sizeof peer);
+    s->too_big++;
+    tr_log_limited(&s->lim_big, TR_LOG_WARN, MOD,
+                   "ws onramp '%s': closed %s with 1009: a message of %llu bytes so far %s "
+                   "(%llu such closes so far)", s->id, peer, (unsigned long long)want, why,
+                   (unsigned long long)s->too_big);
+    fail_conn(c, WSLAY_CODE_MESSAGE_TOO_BIG);
+}
+
+/* Room for need bytes of message (need <= max_msg). The capacity grows by
+ * doubling, or to what the current frame announced (at most MSG_AHEAD more,
+ * so a header alone cannot make us allocate much), up to max_msg; what is
+ * charged is the capacity: that is the memory really held. */
+static int msg_reserve(struct sconn *c, uint64_t need) {
+    struct in *s = c->s;
+    if (need <= c->msg_cap) return 0;
+    uint64_t cap = c->msg_cap ? (uint64_t)c->msg_cap * 2 : MSG_MIN_CAP;
+    uint64_t ahead = c->msg_len + (c->frame_left < MSG_AHEAD ? c->frame_left : MSG_AHEAD);
+    if (cap < ahead) cap = ahead;
+    if (cap < need) cap = need;
+    if (cap > s->max_msg) cap = s->max_msg;
+    int rc = tr_budget_set(&s->budget, &c->hold, cap, s->max_msg);
+    if (rc == TR_EFULL) {
+        char why[96];
+        snprintf(why, sizeof why, "would pass max_buffered_bytes (%llu) of the onramp",
+                 (unsigned long long)s->budget.limit);
+        too_big(c, need, why);
+        return rc;
+    }
+    if (rc) {
+        too_big(c, need, "would pass max_message_size");
+        return rc;
+    }
+    char *p = tr_realloc(c->msg, (size_t)cap);
+    if (!p) {
+        (void)tr_budget_set(&s->budget, &c->hold, c->msg_cap, s->max_msg);
+        too_big(c, need, "found no memory");
+        return -ENOMEM;
+    }
+    c->msg = p;
+    c->msg_cap = (size_t)cap;
+    return 0;
+}
+
+static void on_frame_start(wslay_event_context_ptr ctx,
+                           const struct wslay_event_on_frame_recv_start_arg *arg, void *user) {
     (void)ctx;
     struct sconn *c = user;
-    if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME) return;
-    if (c->st != S_OPEN) return;
-    /* wslay has checked text for UTF-8 already (1007 otherwise). */
-    tr_onramp_emit_bytes(c->s->host, c->stream, arg->msg, arg->msg_length, tr_v_null());
+    if (c->failed) return;
+    c->frame_ctrl = (arg->opcode & 0x8) != 0;
+    if (c->frame_ctrl) {
+        /* RFC 6455 5.5.1: a close body is empty or starts with a 2-byte
+         * code; wslay would answer a 1-byte body with a plain close. */
+        if (arg->opcode == WSLAY_CONNECTION_CLOSE && arg->payload_length == 1) {
+            struct in *s = c->s;
+            char peer[96];
+            peer_name(&c->tcp, peer, sizeof peer);
+            s->proto_errors++;
+            tr_log_limited(&s->lim_proto, TR_LOG_WARN, MOD,
+                           "ws onramp '%s': closed %s with 1002: close frame with a 1-byte body "
+                           "(%llu such so far)", s->id, peer, (unsigned long long)s->proto_errors);
+            fail_conn(c, WSLAY_CODE_PROTOCOL_ERROR);
+        }
+        return;
+    }
+    c->frame_fin = arg->fin;
+    c->frame_left = arg->payload_length;
+    if (arg->opcode != WSLAY_CONTINUATION_FRAME) c->msg_len = 0;
+    /* msg_len <= max_msg always, so this cannot wrap */
+    if (arg->payload_length > c->s->max_msg - c->msg_len)
+        too_big(c, c->msg_len + arg->payload_length, "would pass max_message_size");
+}
+
+static void on_frame_chunk(wslay_event_context_ptr ctx,
+                           const struct wslay_event_on_frame_recv_chunk_arg *arg, void *user) {
+    (void)ctx;
+    struct sconn *c = user;
+    if (c->failed || c->frame_ctrl || !arg->data_length) return;
+    if (msg_reserve(c, (uint64_t)c->msg_len + arg->data_length) != 0) return;
+    c->frame_left -= arg->data_length;
+    memcpy(c->msg + c->msg_len, arg->data, arg->data_length);
+    c->msg_len += arg->data_length;
+}
+
+static void on_frame_end(wslay_event_context_ptr ctx, void *user) {
+    (void)ctx;
+    struct sconn *c = user;
+    if (c->failed || c->frame_ctrl || !c->frame_fin) return;
+    /* wslay has checked a text message for UTF-8 before this (1007 otherwise). */
+    if (c->st == S_OPEN)
+        tr_onramp_emit_bytes(c->s->host, c->stream, c->msg ? c->msg : "", c->msg_len, tr_v_null());
+    msg_done(c);
 }
 
 static const struct wslay_event_callbacks callbacks = {
     .recv_callback = recv_cb,
     .send_callback = send_cb,
-    .on_msg_recv_callback = on_msg,
+    .on_frame_recv_start_callback = on_frame_start,
+    .on_frame_recv_chunk_callback = on_frame_chunk,
+    .on_frame_recv_end_callback = on_frame_end,
 };
 
 /* ----------------------------------------------------------------- input */
@@ -303,8 +442,13 @@ static void handshake(struct sconn *c) {
         conn_end(c, false);
         return;
     }
-    wslay_event_config_set_max_recv_msg_length(c->ws, c->s->max_msg);
+    /* Data frames are assembled in c->msg, and their length is checked in
+     * on_frame_start (logged and counted); wslay buffers only control
+     * frames (at most 125 bytes each). */
+    wslay_event_config_set_no_buffering(c->ws, 1);
+    wslay_event_config_set_max_recv_msg_length(c->ws, UINT64_MAX);
     c->st = S_OPEN;
+    c->last_rx = uv_now(c->s->loop);
     c->stream_open = true;
 }
 
@@ -345,19 +489,21 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     }
     c->in = (const uint8_t *)buf->base;
     c->in_len = (size_t)nread;
+    c->last_rx = uv_now(c->s->loop);
     process(c);
     /* Paused mid-buffer: reading stays off until those bytes are used. */
     if (c->st != S_CLOSING && c->in_len) uv_read_stop(st);
 }
 
 /* Over max_conns: accept anyway (libuv stops watching the listener until
- * the pending connection is taken) and close it at once. */
+ * the pending connection is taken) and reset it at once, before reading
+ * anything: the peer sees a reset instead of bytes silently dropped. */
 static void refuse(struct in *s, uv_stream_t *server) {
     s->refused++;
-    if (s->refused % REFUSED_LOG_EVERY == 1)
-        TR_WARN(MOD, "ws onramp '%s': %llu connections open (max_connections), refused one "
-                "(%llu refused so far)", s->id, (unsigned long long)s->nconns,
-                (unsigned long long)s->refused);
+    tr_log_limited(&s->lim_refused, TR_LOG_WARN, MOD,
+                   "ws onramp '%s': %llu connections open (max_connections), reset a new one "
+                   "(%llu refused so far)", s->id, (unsigned long long)s->nconns,
+                   (unsigned long long)s->refused);
     uv_tcp_t *t = tr_malloc(sizeof *t);
     if (!t || uv_tcp_init(s->loop, t) != 0) {
         tr_free(t);
@@ -368,8 +514,8 @@ static void refuse(struct in *s, uv_stream_t *server) {
     }
     t->data = s;
     s->handles++;
-    (void)uv_accept(server, (uv_stream_t *)t);
-    uv_close((uv_handle_t *)t, on_refused_close);
+    if (uv_accept(server, (uv_stream_t *)t) != 0 || uv_tcp_close_reset(t, on_refused_close) != 0)
+        uv_close((uv_handle_t *)t, on_refused_close);
 }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -416,8 +562,10 @@ static void on_resume(uv_timer_t *t) {
     struct in *s = t->data;
     /* Nothing was read from them while paused: not their fault. */
     uint64_t now = uv_now(s->loop);
-    for (struct sconn *c = s->conns; c; c = c->next)
+    for (struct sconn *c = s->conns; c; c = c->next) {
         if (c->st == S_HEAD) c->born = now;
+        if (c->st == S_OPEN) c->last_rx = now;
+    }
     /* Handles are freed only in close callbacks, so next stays valid. */
     for (struct sconn *c = s->conns, *next; c && !s->paused && !s->closing; c = next) {
         next = c->next;
@@ -446,24 +594,53 @@ static void ws_restore(void *self) {
     uv_timer_start(&s->resume, on_resume, 0, 0);
 }
 
-/* The handshake timeout: one repeating timer for all connections, so the
- * cost is one list walk per tick rather than a timer per connection. */
+/* Tell an idle peer why it is closed (1001 going away), then hang up. */
+static void idle_close(struct sconn *c) {
+    static const char why[] = "idle timeout";
+    if (wslay_event_queue_close(c->ws, WSLAY_CODE_GOING_AWAY, (const uint8_t *)why,
+                                sizeof why - 1) == 0 &&
+        wslay_event_send(c->ws) == 0 && flush(c) == 0)
+        conn_end(c, true);
+    else
+        conn_end(c, false);
+}
+
+/* The timeouts: one repeating timer for all connections, so the cost is
+ * one list walk per tick rather than a timer per connection. */
 static void on_sweep(uv_timer_t *t) {
     struct in *s = t->data;
-    /* Paused, we read from nobody, so nobody is timed out (on_resume
-     * restarts their clocks). */
-    if (s->paused || s->closing) return;
+    if (s->closing) return;
     uint64_t now = uv_now(s->loop);
+    tr_log_limit_flush(&s->lim_refused);
+    tr_log_limit_flush(&s->lim_timeout);
+    tr_log_limit_flush(&s->lim_big);
+    tr_log_limit_flush(&s->lim_proto);
     for (struct sconn *c = s->conns, *next; c; c = next) {
         next = c->next;   /* conn_end frees nothing: that waits for the close callback */
-        if (c->st != S_HEAD || now - c->born < s->hs_timeout_ms) continue;
+        if (c->st == S_CLOSING) {
+            /* A graceful end waits for our last bytes to drain; a peer that
+             * reads nothing would hold it forever. */
+            if (now - c->closing_since >= CLOSE_WAIT_MS && !uv_is_closing((uv_handle_t *)&c->tcp))
+                uv_close((uv_handle_t *)&c->tcp, on_conn_close);
+            continue;
+        }
+        /* Paused, we read from nobody, so nobody is timed out (on_resume
+         * restarts their clocks). */
+        if (s->paused) continue;
+        bool head = c->st == S_HEAD;
+        if (head ? now - c->born < s->hs_timeout_ms
+                 : !s->idle_ms || c->failed || now - c->last_rx < s->idle_ms)
+            continue;
         char peer[96];
         peer_name(&c->tcp, peer, sizeof peer);
-        s->hs_timeouts++;
-        TR_WARN(MOD, "ws onramp '%s': closed %s: no WebSocket upgrade within %llu ms "
-                "(%llu such so far)", s->id, peer, (unsigned long long)s->hs_timeout_ms,
-                (unsigned long long)s->hs_timeouts);
-        conn_end(c, false);
+        uint64_t n = head ? ++s->hs_timeouts : ++s->idle_timeouts;
+        tr_log_limited(&s->lim_timeout, TR_LOG_WARN, MOD,
+                       "ws onramp '%s': closed %s: %s %llu ms (%llu such so far)", s->id, peer,
+                       head ? "no WebSocket upgrade within" : "nothing received for",
+                       (unsigned long long)(head ? s->hs_timeout_ms : s->idle_ms),
+                       (unsigned long long)n);
+        if (head) conn_end(c, false);
+        else idle_close(c);
     }
 }
 
@@ -491,6 +668,7 @@ static int ws_start(void *self) {
         return rc;
     }
     uint64_t every = s->hs_timeout_ms / 4;
+    if (s->idle_ms && s->idle_ms / 4 < every) every = s->idle_ms / 4;
     if (every > SWEEP_MAX_MS) every = SWEEP_MAX_MS;
     if (every == 0) every = 1;
     uv_timer_start(&s->sweep, on_sweep, every, every);
@@ -549,7 +727,8 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
                      struct tr_diag *d) {
     *self = NULL;
     static const char *const keys[] = {"host", "port", "max_message_size",
-                                       "handshake_timeout_ms", "max_connections", NULL};
+                                       "handshake_timeout_ms", "max_connections",
+                                       "idle_timeout_ms", "max_buffered_bytes", NULL};
     int rc = tr_conn_cfg_known(spec, keys, d);
     if (rc) return rc;
     const char *bind = "127.0.0.1";
@@ -575,6 +754,11 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
     if (rc) return rc;
     rc = cfg_range(spec, "max_connections", 1, LIMIT_MAX_CONNS, &max_conns, d);
     if (rc) return rc;
+    uint64_t idle_ms = DEFAULT_IDLE_MS, budget = DEFAULT_BUDGET;
+    rc = cfg_range(spec, "idle_timeout_ms", 0, LIMIT_IDLE_MS, &idle_ms, d);
+    if (rc) return rc;
+    rc = cfg_range(spec, "max_buffered_bytes", 1, LIMIT_BUDGET, &budget, d);
+    if (rc) return rc;
     struct sockaddr_in6 probe;
     const char *h = strcasecmp(bind, "localhost") == 0 ? "127.0.0.1" : bind;
     if (uv_ip4_addr(h, 0, (struct sockaddr_in *)&probe) != 0 && uv_ip6_addr(h, 0, &probe) != 0)
@@ -597,6 +781,8 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
     s->max_msg = max_msg;
     s->hs_timeout_ms = hs_timeout;
     s->max_conns = max_conns;
+    s->idle_ms = idle_ms;
+    tr_budget_init(&s->budget, budget);
     uv_timer_init(s->loop, &s->resume);
     uv_timer_init(s->loop, &s->deadline);
     uv_timer_init(s->loop, &s->sweep);
