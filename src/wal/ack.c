@@ -44,13 +44,27 @@ uint64_t tr_wal_first_unacked_pos(struct tr_wal *w) {
     return w->hpos;
 }
 
+/* The active segment may go too while the disk is full and everything in
+ * it is acknowledged: otherwise a full disk and an acknowledged log would
+ * wait for each other for ever. Every record is then written (the chunk is
+ * empty), so nothing more goes into the file; the next append makes a new
+ * segment. */
+static int active_reclaimable(const struct tr_wal *w) {
+    return w->nospace && w->frontier + 1 == w->next_seq && (!w->chunk || !w->chunk->len);
+}
+
 /* Segments wholly at or below the frontier go to the sync thread, which
- * unlinks them only after a checkpoint holding this frontier is synced. */
-static void reclaim(struct tr_wal *w, struct tr_wal_seg **list) {
+ * unlinks them only after a checkpoint holding this frontier is synced.
+ * Returns 1 if the active segment went too. */
+static int reclaim(struct tr_wal *w, struct tr_wal_seg **list) {
     size_t k = 0;
+    int took_active = 0;
     while (k < w->nsegs) {
         struct tr_wal_seg *s = w->segs[k];
-        if (s == w->active) break;
+        if (s == w->active) {
+            if (!active_reclaimable(w)) break;
+            took_active = 1;
+        }
         uint64_t last = k + 1 < w->nsegs ? w->segs[k + 1]->first_seq - 1 : w->next_seq - 1;
         if (last > w->frontier) break;
         if (w->rseg == s) tr_wal_reader_drop(w);
@@ -58,9 +72,43 @@ static void reclaim(struct tr_wal *w, struct tr_wal_seg **list) {
         *list = s;
         k++;
     }
-    if (!k) return;
+    if (!k) return 0;
     memmove(w->segs, w->segs + k, (w->nsegs - k) * sizeof *w->segs);
     w->nsegs -= k;
+    if (took_active && w->chunk) w->chunk->seg = NULL;
+    return took_active;
+}
+
+/* The frontier moved (or the active segment became reclaimable): reclaim
+ * and publish the frontier and its hint to the sync thread. */
+static void settle(struct tr_wal *w) {
+    struct tr_wal_seg *list = NULL;
+    int took_active = reclaim(w, &list);
+    /* the horizon may sit on a marker of a segment just reclaimed */
+    if (w->nsegs && w->hpos < w->segs[0]->g0) w->hpos = w->segs[0]->g0;
+    uint64_t pos = tr_wal_first_unacked_pos(w), hseg = 0, hoff = 0;
+    long ix = tr_wal_seg_lookup(w, pos);
+    if (ix >= 0) {
+        hseg = w->segs[ix]->first_seq;
+        hoff = pos - w->segs[ix]->g0 + TR_WAL_SEG_HDR;
+    }
+
+    pthread_mutex_lock(&w->mu);
+    if (took_active) {   /* the sync thread closes its fd before the unlink */
+        w->active = NULL;
+        w->active_off = 0;
+    }
+    w->pub_frontier = w->frontier;
+    w->pub_hint_seg = hseg;
+    w->pub_hint_off = hoff;
+    if (list) {
+        struct tr_wal_seg *t = list;
+        while (t->next_link) t = t->next_link;
+        t->next_link = w->reclaim;
+        w->reclaim = list;
+    }
+    if (w->idle) pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->mu);
 }
 
 void tr_wal_frontier_advance(struct tr_wal *w) {
@@ -74,30 +122,18 @@ void tr_wal_frontier_advance(struct tr_wal *w) {
     }
     if (w->frontier == before) return;
     if (w->cur <= w->frontier) w->cur = w->frontier + 1;
+    settle(w);
+}
 
-    struct tr_wal_seg *list = NULL;
-    reclaim(w, &list);
-    /* the horizon may sit on a marker of a segment just reclaimed */
-    if (w->nsegs && w->hpos < w->segs[0]->g0) w->hpos = w->segs[0]->g0;
-    uint64_t pos = tr_wal_first_unacked_pos(w), hseg = 0, hoff = 0;
-    long ix = tr_wal_seg_lookup(w, pos);
-    if (ix >= 0) {
-        hseg = w->segs[ix]->first_seq;
-        hoff = pos - w->segs[ix]->g0 + TR_WAL_SEG_HDR;
-    }
+void tr_wal_frontier_jump(struct tr_wal *w, uint64_t frontier) {
+    if (w->ring.n || frontier <= w->frontier) return;
+    w->frontier = frontier;
+    if (w->cur <= w->frontier) w->cur = w->frontier + 1;
+    settle(w);
+}
 
-    pthread_mutex_lock(&w->mu);
-    w->pub_frontier = w->frontier;
-    w->pub_hint_seg = hseg;
-    w->pub_hint_off = hoff;
-    if (list) {
-        struct tr_wal_seg *t = list;
-        while (t->next_link) t = t->next_link;
-        t->next_link = w->reclaim;
-        w->reclaim = list;
-    }
-    if (w->idle) pthread_cond_signal(&w->work);
-    pthread_mutex_unlock(&w->mu);
+void tr_wal_reclaim_active(struct tr_wal *w) {
+    if (w->active && active_reclaimable(w)) settle(w);
 }
 
 int tr_wal_ack(struct tr_wal *w, uint64_t seq) {

@@ -79,6 +79,16 @@ static void damaged(struct tr_wal *w, struct tr_wal_seg *s, uint64_t off, uint64
     tr_wal_quarantine(w, s, off, end - off);
 }
 
+/* A frame with sound checksums and a number it cannot have where it stands:
+ * corrupt; counted once, quarantined, stepped over by its (checked) size. */
+static void bad_seq(struct tr_wal *w, struct tr_wal_seg *s, uint64_t off, const struct tr_wal_frame *f) {
+    if (off < s->checked_off) return;
+    w->bad_seq_frames++;
+    TR_WARN("wal", "%s: frame at offset %" PRIu64 " claims record %" PRIu64
+            ", impossible in a segment starting at %" PRIu64 ": corrupt", s->path, off, f->seq, s->first_seq);
+    damaged(w, s, off, off + f->size);
+}
+
 enum { NR_RECORD, NR_NONE };
 struct step {
     int kind;
@@ -114,6 +124,11 @@ static int next_record(struct tr_wal *w, uint64_t pos, uint64_t expect, struct s
         int r = tr_wal_scan_frame(&w->rscan, off, &st->f);
         if (r < 0) return r;
         if (r == TR_WAL_F_OK) {
+            if (!st->f.marker && !tr_wal_seq_plausible(s, off, st->f.seq)) {
+                bad_seq(w, s, off, &st->f);
+                pos += st->f.size;
+                continue;
+            }
             if (off + st->f.size > s->checked_off && off >= s->checked_off) s->checked_off = off + st->f.size;
             if (st->f.marker || st->f.seq < expect) {
                 pos += st->f.size;
@@ -173,6 +188,18 @@ int tr_wal_read(struct tr_wal *w, struct tr_wal_record *rec) {
         int rc = next_record(w, pos, c, &st);
         if (rc < 0) return rc;
         uint64_t lost_to = st.kind == NR_RECORD ? st.f.seq - 1 : w->durable_seq;
+        if (c > h && lost_to >= c && lost_to - c >= TR_WAL_GAP_ENTRIES) {
+            /* A wide run of lost numbers (a segment gone, a checkpoint ahead
+             * of the data): no entry per number. They count as acknowledged,
+             * so the frontier steps over them, which needs an empty ring:
+             * until the records out before them are acknowledged, wait. */
+            if (w->ring.n) return -EAGAIN;
+            w->corrupt_records += lost_to - c + 1;
+            TR_WARN("wal", "records %" PRIu64 "..%" PRIu64 " lost to damage, skipped", c, lost_to);
+            tr_wal_frontier_jump(w, lost_to);
+            c = w->cur;
+            h = w->frontier;
+        }
         if (c > h) {
             /* New ground: remember where each record is; lost ones are acked. */
             uint64_t lpos = st.kind == NR_RECORD ? st.rpos : st.npos;

@@ -156,6 +156,15 @@ static int scan_tail(struct tr_wal *w, struct tr_wal_seg *t, struct tail *tl, in
                     tl->m_hint_seg = f.m_hint_seg;
                     tl->m_hint_off = f.m_hint_off;
                 }
+            } else if (!tr_wal_seq_plausible(t, off, f.seq)) {
+                /* checksums hold but the number cannot be here: corrupt, and
+                 * never the log's last number (nothing is sized by it) */
+                TR_WARN("wal", "%s: frame at offset %" PRIu64 " claims record %" PRIu64
+                        ", impossible in a segment starting at %" PRIu64 ": corrupt", t->path, off, f.seq,
+                        t->first_seq);
+                w->bad_seq_frames++;
+                w->corrupt_bytes += f.size;
+                tr_wal_quarantine(w, t, off, f.size);
             } else if (f.seq > last) {
                 last = f.seq;
                 *has_record = 1;

@@ -156,6 +156,15 @@ static void *sync_main(void *arg) {
         uint64_t sseq = w->synced_seq, sg = w->synced_g;
         pthread_mutex_unlock(&w->mu);
 
+        /* A reclaimed segment may be the one that was active (disk full,
+         * everything acknowledged): its data needs no sync any more. */
+        for (struct tr_wal_seg *s = recl; s; s = s->next_link) {
+            if (s->wfd < 0) continue;
+            dirty_remove(&dirty, s);
+            s->dirty = 0;
+            io->close(io->ctx, s->wfd);
+            s->wfd = -1;
+        }
         struct pass p = {0, 0, 0};
         int rc = 0;
         if (!failed && wrote) {

@@ -170,6 +170,11 @@ int tr_wal_pump(struct tr_wal *w) {
     struct tr_wal_seg *dead = w->dead;
     w->dead = NULL;
     pthread_mutex_unlock(&w->mu);
+    if (dead && w->nospace) {
+        /* segments were unlinked: the space they held may be enough now */
+        w->nospace_retry_ns = 0;
+        w->nospace_backoff_ns = TR_WAL_NOSPACE_MIN_NS;
+    }
     free_segs(dead);
     return rc;
 }
@@ -295,6 +300,14 @@ static int create_segment(struct tr_wal *w, uint64_t first_seq, struct tr_wal_se
     struct tr_wal_seg *s = tr_wal_seg_new(w->dir, first_seq);
     if (!s) return -ENOMEM;
     int fd = io->open(io->ctx, s->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd == -EEXIST) {
+        /* Left by a creation that failed half-way (its unlink failed too):
+         * no record numbered first_seq or later was ever durable, so the
+         * file holds nothing of value. */
+        io->unlink(io->ctx, s->path);
+        fd = io->open(io->ctx, s->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    }
+    if (fd == -EDQUOT) fd = -ENOSPC;
     if (fd < 0) {
         tr_wal_seg_free(s);
         return fd;
@@ -312,6 +325,35 @@ static int create_segment(struct tr_wal *w, uint64_t first_seq, struct tr_wal_se
     s->need_dirsync = 1;
     *out = s;
     return 0;
+}
+
+/* Put the WAL in the failed state (first error wins), logged once. */
+static void fail(struct tr_wal *w, int rc, const char *what) {
+    pthread_mutex_lock(&w->mu);
+    if (!w->failed) {
+        w->failed = rc;
+        TR_ERROR("wal", "%s: %s: %s; no more records are taken (close and reopen to recover)", w->dir,
+                 what, tr_strerror(rc));
+    }
+    if (w->idle) pthread_cond_signal(&w->work);   /* so the sync thread notifies the failure */
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* A segment could not be created for lack of space: start or continue the
+ * disk-full state and set when the next creation may be tried. */
+static void no_space(struct tr_wal *w) {
+    if (!w->nospace) {
+        w->nospace = 1;
+        w->nospace_backoff_ns = TR_WAL_NOSPACE_MIN_NS;
+        TR_WARN("wal", "%s: disk full, no space for a new segment: refusing appends until space "
+                "returns (retrying every 10 ms to 1.28 s; acknowledged segments are reclaimed)", w->dir);
+    } else {
+        w->space_retries++;
+        if (w->nospace_backoff_ns < TR_WAL_NOSPACE_MAX_NS) w->nospace_backoff_ns *= 2;
+        if (w->nospace_backoff_ns > TR_WAL_NOSPACE_MAX_NS) w->nospace_backoff_ns = TR_WAL_NOSPACE_MAX_NS;
+    }
+    w->nospace_retry_ns = tr_wal_now_ns() + w->nospace_backoff_ns;
+    tr_wal_reclaim_active(w);   /* everything may be acknowledged already */
 }
 
 static int refuse(struct tr_wal *w) {
@@ -349,6 +391,10 @@ int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_
     /* active and active_off change only on this thread */
     int roll = !w->active || w->active_off + fsize + TR_WAL_MARKER_BYTES > w->cfg.segment_bytes;
     uint64_t need = fsize + (roll ? TR_WAL_SEG_HDR + TR_WAL_MARKER_BYTES : 0);
+    if (roll && w->nospace && tr_wal_now_ns() < w->nospace_retry_ns) {
+        w->refused_nospace++;   /* not yet time to try again: no I/O, no log line */
+        return refuse(w);
+    }
     if (roll) {
         rc = write_chunk(w);   /* the old segment's last bytes, before it is sealed */
         if (rc) return rc;
@@ -360,10 +406,21 @@ int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_
         struct tr_wal_seg *ns = NULL;
         rc = create_segment(w, w->next_seq, &ns);
         if (rc == -ENOSPC) {
-            TR_WARN("wal", "%s: no space for a new segment, refusing appends", w->dir);
+            no_space(w);
+            w->refused_nospace++;
             return refuse(w);
         }
-        if (rc) return rc;
+        if (rc == -ENOMEM) return rc;
+        if (rc) {
+            fail(w, rc, "cannot create a segment");
+            return rc;
+        }
+        if (w->nospace) {
+            TR_INFO("wal", "%s: space again: new segment after %" PRIu64 " retries; %" PRIu64
+                    " appends were refused while the disk was full (in total)", w->dir, w->space_retries,
+                    w->refused_nospace);
+            w->nospace = 0;
+        }
         pthread_mutex_lock(&w->mu);
         if (w->active) {   /* the sync thread syncs and closes it */
             w->active->next_link = w->seals;
@@ -438,6 +495,10 @@ void tr_wal_stats(struct tr_wal *w, struct tr_wal_stats *st) {
     st->corrupt_records = w->corrupt_records;
     st->corrupt_bytes = w->corrupt_bytes;
     st->torn_bytes = w->torn_bytes;
+    st->bad_seq_frames = w->bad_seq_frames;
+    st->no_space = w->nospace;
+    st->refused_no_space = w->refused_nospace;
+    st->space_retries = w->space_retries;
     st->durable_seq = w->durable_seq;
     st->frontier = w->frontier;
     st->next_seq = w->next_seq;

@@ -111,8 +111,16 @@ int tr_wal_close(struct tr_wal *w);
  * Errors: -EINVAL (len 0), TR_ETOOBIG (len > max_record_bytes, counted),
  * TR_EFULL (limit reached under BLOCK, or no disk space for a new segment),
  * TR_EDROPPED (limit reached under DROP_NEWEST, counted), or the error that
- * put the WAL in the failed state (e.g. -EIO from a write or fdatasync: close
- * and reopen to recover from what is durable). */
+ * put the WAL in the failed state (e.g. -EIO from a write or fdatasync, or
+ * a segment that cannot be created for another reason than space: close and
+ * reopen to recover from what is durable).
+ * Disk full (ENOSPC/EDQUOT creating a segment) is not a failure: stats
+ * no_space is set, appends that need a new segment are refused (as full, or
+ * dropped under DROP_NEWEST) without any I/O until a retry is due (10 ms
+ * doubling to 1.28 s; at once after segments were unlinked); reading,
+ * acking and reclaiming go on, and once every record is acknowledged the
+ * current segment is reclaimed too. The first creation that succeeds ends
+ * it. Logged once when it starts and once when it ends, with counts. */
 int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_out);
 
 /* Owner thread: write every record appended so far into the segment file
@@ -147,9 +155,13 @@ struct tr_wal_record {
 /* Hand out the next durable record at the cursor, in sequence order,
  * skipping records already acknowledged and records found corrupt (those are
  * counted, quarantined and treated as acknowledged). Payloads are checked
- * against their CRC. Memory: 8 bytes per record handed out and not yet
- * behind the frontier. Returns 0 with *rec filled, -EAGAIN when no durable
- * record is waiting, -ENOMEM, or -errno from a read. */
+ * against their CRC; a frame whose number cannot be where it is (far ahead
+ * of its segment's numbering) is corrupt too. Memory: 8 bytes per record
+ * handed out and not yet behind the frontier, nothing per lost number: a
+ * run of more than 4096 lost numbers is stepped over once every record
+ * handed out before it is acknowledged (until then -EAGAIN). Returns 0 with
+ * *rec filled, -EAGAIN when no durable record is waiting, -ENOMEM, or
+ * -errno from a read. */
 int tr_wal_read(struct tr_wal *w, struct tr_wal_record *rec);
 
 /* Move the cursor back to seq so records from seq on are handed out again
@@ -180,6 +192,10 @@ struct tr_wal_stats {
     uint64_t corrupt_records;  /* records lost to corruption, skipped and counted */
     uint64_t corrupt_bytes;    /* bytes of those damaged regions (quarantined) */
     uint64_t torn_bytes;       /* bytes of torn tails truncated at open */
+    uint64_t bad_seq_frames;   /* frames with sound checksums but an impossible number (quarantined) */
+    int no_space;              /* 1 while no new segment could be created (ENOSPC/EDQUOT) */
+    uint64_t refused_no_space; /* appends refused for lack of disk space (also in refused_full/dropped) */
+    uint64_t space_retries;    /* segment creations retried after a disk-full */
     uint64_t durable_seq;      /* durable through this sequence number (0 = none) */
     uint64_t synced_seq;       /* fdatasynced through this one */
     uint64_t frontier;         /* acknowledged through this one (0 = none) */

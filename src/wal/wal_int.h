@@ -28,6 +28,11 @@
 #define TR_WAL_CKPT_FILE_BYTES (2u * TR_WAL_CKPT_SLOT)
 #define TR_WAL_CHUNK_MIN (256u << 10)
 #define TR_WAL_READ_BUF (256u << 10)
+#define TR_WAL_NOSPACE_MIN_NS 10000000ull      /* 10 ms */
+#define TR_WAL_NOSPACE_MAX_NS 1280000000ull    /* 1.28 s */
+/* A run of lost numbers longer than this is not tracked one ring entry per
+ * number (reader.c): the frontier jumps over it once nothing before is out. */
+#define TR_WAL_GAP_ENTRIES 4096u
 
 /* ---- little-endian helpers (the format is LE whatever the host) ---- */
 static inline void tr_wal_put32(unsigned char *p, uint32_t v) {
@@ -161,8 +166,23 @@ uint64_t *tr_wal_ring_at(struct tr_wal_ring *r, size_t i);
 void tr_wal_frontier_advance(struct tr_wal *w);
 /* Position of the first unacknowledged record (log position G). */
 uint64_t tr_wal_first_unacked_pos(struct tr_wal *w);
+/* While there is no space for a new segment, hand the active segment to the
+ * sync thread for unlinking if every record appended is acknowledged (so the
+ * space it holds comes back); no-op otherwise. */
+void tr_wal_reclaim_active(struct tr_wal *w);
+/* The ring is empty and every number through frontier is acknowledged or
+ * lost: move the frontier there without an entry per number, publish it. */
+void tr_wal_frontier_jump(struct tr_wal *w, uint64_t frontier);
 
 /* ---- reader.c ---- */
+/* Can a record numbered seq start at offset off of segment s? Record k of a
+ * segment (0-based) is numbered first_seq + k and every frame before it takes
+ * more than TR_WAL_FRAME_OVERHEAD bytes, so a larger number cannot have been
+ * written there: the frame is corrupt even if its checksums hold. */
+static inline int tr_wal_seq_plausible(const struct tr_wal_seg *s, uint64_t off, uint64_t seq) {
+    uint64_t room = off > TR_WAL_SEG_HDR ? (off - TR_WAL_SEG_HDR) / (TR_WAL_FRAME_OVERHEAD + 1) : 0;
+    return seq <= s->first_seq || seq - s->first_seq <= room;
+}
 /* Index of the segment holding log position pos (-1 if none). */
 long tr_wal_seg_lookup(struct tr_wal *w, uint64_t pos);
 /* Log position of the first frame at or after the record numbered seq
@@ -212,7 +232,14 @@ struct tr_wal {
     struct tr_wal_chunk *chunk;        /* NULL until the first append */
     int wrote_early;            /* append wrote without a flush since the last tr_wal_flush */
     uint64_t dropped, refused_full, refused_too_big;
-    uint64_t corrupt_records, corrupt_bytes, torn_bytes;
+    uint64_t corrupt_records, corrupt_bytes, torn_bytes, bad_seq_frames;
+    /* No space for a new segment (wal.c): appends that need one are refused
+     * without I/O until nospace_retry_ns, then one creation is tried; the
+     * wait doubles from TR_WAL_NOSPACE_MIN_NS to TR_WAL_NOSPACE_MAX_NS and
+     * restarts at the minimum whenever segments were unlinked. */
+    int nospace;
+    uint64_t nospace_retry_ns, nospace_backoff_ns;
+    uint64_t refused_nospace, space_retries;
 
     /* shared (mu) */
     pthread_mutex_t mu;

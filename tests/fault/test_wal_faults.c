@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <stdatomic.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
@@ -293,10 +294,18 @@ static void test_fdatasync_error_is_final(void **state) {
 }
 
 /* No space for a new segment: refused as full (or dropped), counted, and
- * appends resume once space is back. */
+ * appends resume once space is back (at the next retry, within 1.28 s). */
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int nospace;
+static atomic_int fallocs;
 static int ns_fallocate(void *c, int fd, uint64_t l) {
     struct fio *f = c;
+    atomic_fetch_add(&fallocs, 1);
     if (nospace) return -ENOSPC;
     return f->real->fallocate(NULL, fd, l);
 }
@@ -323,14 +332,142 @@ static void test_enospc_at_segment_creation(void **state) {
         struct tr_wal_stats st;
         tr_wal_stats(w, &st);
         assert_int_equal(drop ? st.dropped : st.refused_full, 2);
+        assert_int_equal(st.refused_no_space, 2);
+        assert_int_equal(st.no_space, 1);
         assert_int_equal(st.failed, 0);   /* not a failure: backpressure */
         assert_int_equal(wt_count_segments(sub), 0);   /* the half-made file was removed */
         nospace = 0;
-        assert_int_equal(tr_wal_append(w, buf, 100, &seq), 0);
+        int rc, tries = 0;
+        uint64_t t0 = now_ns();
+        while ((rc = tr_wal_append(w, buf, 100, &seq)) != 0 && tries++ < 100000) {
+            assert_int_equal(rc, drop ? TR_EDROPPED : TR_EFULL);
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+        assert_int_equal(rc, 0);
+        assert_true(now_ns() - t0 < 3000000000ull);   /* the retry wait is capped */
         assert_int_equal(seq, 1);
+        tr_wal_stats(w, &st);
+        assert_int_equal(st.no_space, 0);
         assert_int_equal(tr_wal_sync(w), 0);
         assert_int_equal(tr_wal_close(w), 0);
     }
+}
+
+/* A disk with room for one segment (20 MiB, 16 MiB segments, scaled down):
+ * the second cannot be created. The WAL must refuse without spinning on the
+ * disk, keep reading and acknowledging, reclaim the current segment once it
+ * is all acknowledged, and then go on by itself, numbers and data intact. */
+static const char *onedir;
+static int one_fallocate(void *c, int fd, uint64_t l) {
+    struct fio *f = c;
+    atomic_fetch_add(&fallocs, 1);
+    if (wt_count_segments(onedir) > 1) return -ENOSPC;   /* the new file counts itself */
+    return f->real->fallocate(NULL, fd, l);
+}
+
+static void test_disk_full_reclaims_current_segment_and_resumes(void **state) {
+    const char *dir = *state;
+    onedir = dir;
+    struct tr_wal_config c;
+    config(&c, dir);
+    struct fio f;
+    fio_init(&f, 0, 0, 0);
+    f.io.fallocate = one_fallocate;
+    c.io = &f.io;
+    struct tr_wal *w = NULL;
+    assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+    unsigned char buf[PMAX];
+    uint64_t seq = 0, next = 1;
+    int rc;
+    while ((rc = tr_wal_append(w, buf, wt_payload(next, PMAX, buf), &seq)) == 0) next++;
+    assert_int_equal(rc, TR_EFULL);
+    assert_true(next > 5);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.no_space, 1);
+    assert_int_equal(st.failed, 0);
+    /* refused again at once: no creation is tried before the retry is due */
+    int before = atomic_load(&fallocs);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(tr_wal_append(w, buf, wt_payload(next, PMAX, buf), &seq), TR_EFULL);
+    assert_true(atomic_load(&fallocs) - before <= 1);
+    /* delivery goes on */
+    assert_int_equal(tr_wal_sync(w), 0);
+    struct tr_wal_record r;
+    uint64_t got = 0;
+    while (tr_wal_read(w, &r) == 0) {
+        assert_int_equal(r.seq, got + 1);
+        assert_true(wt_payload_ok(r.seq, PMAX, r.data, r.len));
+        got = r.seq;
+    }
+    assert_int_equal(got, next - 1);
+    assert_int_equal(tr_wal_ack_through(w, got), 0);
+    /* the current segment is reclaimed: expected 0 segment files left */
+    for (int i = 0; i < 1000 && wt_count_segments(dir) != 0; i++) {
+        tr_wal_sync(w);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(wt_count_segments(dir), 0);
+    /* and appends go on by themselves (the unlink restarts the retry) */
+    tr_wal_pump(w);
+    assert_int_equal(tr_wal_append(w, buf, wt_payload(next, PMAX, buf), &seq), 0);
+    assert_int_equal(seq, next);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.no_space, 0);
+    assert_true(st.refused_no_space >= 1001);
+    assert_int_equal(tr_wal_sync(w), 0);
+    assert_int_equal(tr_wal_read(w, &r), 0);
+    assert_int_equal(r.seq, next);
+    assert_true(wt_payload_ok(next, PMAX, r.data, r.len));
+    assert_int_equal(tr_wal_close(w), 0);
+    /* reopened: the unacknowledged record is there, nothing acknowledged comes back */
+    c.io = NULL;
+    assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+    assert_int_equal(tr_wal_read(w, &r), 0);
+    assert_int_equal(r.seq, next);
+    assert_int_equal(tr_wal_read(w, &r), -EAGAIN);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+/* A segment that cannot be created for another reason than space (EIO, an
+ * unwritable directory) fails the WAL: the owner must reopen, not carry on. */
+static int deny_create;
+static int deny_open(void *c, const char *p, int fl, int m) {
+    struct fio *f = c;
+    if (deny_create && (fl & O_CREAT) && strstr(p, ".wal")) return -EACCES;
+    return f->real->open(NULL, p, fl, m);
+}
+
+static void test_segment_creation_error_fails_the_wal(void **state) {
+    const char *dir = *state;
+    struct tr_wal_config c;
+    config(&c, dir);
+    struct fio f;
+    fio_init(&f, 0, 0, 0);
+    c.io = &f.io;
+    struct tr_wal *w = NULL;
+    assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+    unsigned char buf[PMAX];
+    uint64_t seq;
+    assert_int_equal(tr_wal_append(w, buf, wt_payload(1, PMAX, buf), &seq), 0);
+    assert_int_equal(tr_wal_sync(w), 0);
+    /* creating segment 2 fails with EACCES (the directory became read-only) */
+    f.io.open = deny_open;
+    deny_create = 1;
+    int rc = 0;
+    uint64_t n = 2;
+    while (rc == 0 && n < 100) rc = tr_wal_append(w, buf, wt_payload(n, PMAX, buf), &seq), n++;
+    assert_int_equal(rc, -EACCES);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.failed, -EACCES);   /* expected failed; before: 0 and appends went on */
+    assert_int_equal(tr_wal_append(w, buf, 10, &seq), -EACCES);
+    tr_wal_close(w);
+    deny_create = 0;
+    struct outcome o = {1, 0, 0};
+    verify(dir, o, 0);
 }
 
 int main(void) {
@@ -342,6 +479,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fdatasync_error_is_final, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enospc_at_segment_creation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full_reclaims_current_segment_and_resumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segment_creation_error_fails_the_wal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
