@@ -4,6 +4,16 @@
  * freed only once libuv has given back its handle and resolver request, so
  * a late callback of an old attempt never touches a new one.
  *
+ * Peer acknowledgement is event-driven where the kernel offers TX_ACK
+ * reports (outq.h): a report on the error queue makes epoll return EPOLLERR
+ * for the socket libuv already watches (level-triggered, always reported),
+ * and libuv answers that by reading the stream, which comes back to on_read
+ * as nread 0 (EAGAIN); there the error queue is drained, so the loop never
+ * spins on it. One uv_tcp_t stays the only watcher of the fd (libuv allows
+ * one per fd). A slow safety timer also asks SIOCOUTQ, because the kernel
+ * may drop a report when the error queue is full; where TX_ACK cannot be
+ * enabled, SIOCOUTQ polling every 1-5 ms is the only way.
+ *
  *   RESOLVING -> CONNECTING -> CONNECTED      any state -> DEAD (final)
  *                  |  ^ next address
  *                  +--+
@@ -17,19 +27,17 @@
 
 #include "connectors/outq.h"
 #include "core/alloc.h"
+#include "core/hist.h"
 
 #define RETRY_MS 1000      /* between connection attempts */
-/* Ack polling while messages wait: the peer's ACK usually comes within
- * microseconds (or a delayed ACK within ~40 ms); a long back-off would hold
- * a whole window of acks, and so a WAL's in-flight window, for nothing. */
+/* Ack polling while messages wait (SIOCOUTQ only): the peer's ACK usually
+ * comes within microseconds (or a delayed ACK within ~40 ms); a long
+ * back-off would hold a whole window of acks for nothing. */
 #define POLL_MIN_MS 1
 #define POLL_MAX_MS 5
-/* A confirmation (a pong) counts only after the connection stayed up this
- * long: a receiver whose library read a frame but which dies before its
- * application got it (killed like websocat with Ctrl-C) drops the link within
- * this time, and the frame is failed and replayed instead of acked. */
-#define CONFIRM_LINGER_MS 50
-#define MAX_CONFIRMS 64
+/* With TX_ACK reports: only a safety net for a report the kernel dropped. */
+#define SAFETY_MS 10
+#define HIST_HIGHEST_NS 100000000000ull   /* 100 s, as the blackhole */
 #define RBUF_SIZE 65536
 
 enum lstate { L_RESOLVING, L_CONNECTING, L_CONNECTED, L_DEAD };
@@ -46,11 +54,9 @@ struct link {
     bool tcp_live;       /* tcp initialised, close callback not yet run */
     bool next_addr;      /* tcp is closing to try the next address */
     uint64_t queued;     /* bytes handed to uv_write so far */
-    uint64_t confirmed;  /* TR_DIAL_ACK_CONFIRMED: offset vouched for and lingered */
-    struct {             /* confirmations still lingering, oldest first */
-        uint64_t end, at_ms;
-    } conf[MAX_CONFIRMS];
-    unsigned conf_head, conf_len;
+    uint64_t confirmed;  /* TR_DIAL_ACK_CONFIRMED: offset the peer vouched for */
+    bool txack;          /* TX_ACK reports enabled on this connection */
+    uint64_t txacked;    /* offset the reports say the peer acknowledged */
     struct tr_outq pend; /* transactional messages not yet acked */
     char rbuf[RBUF_SIZE];
 };
@@ -77,6 +83,7 @@ struct tr_dial {
     bool closing;
     uint64_t last_attempt;
     uint64_t poll_ms;
+    struct tr_dial_stats stats;
     void (*done)(void *);
     void *done_arg;
 };
@@ -91,6 +98,7 @@ static void maybe_done(struct tr_dial *d) {
     if (!d->closing || d->handles_open || d->links) return;
     void (*done)(void *) = d->done;
     void *arg = d->done_arg;
+    tr_hist_destroy(d->stats.ack_ns);
     tr_free(d->hostname);
     tr_free(d);
     if (done) done(arg);
@@ -141,26 +149,56 @@ static void link_release(struct link *l) {
 
 /* ----------------------------------------------------------------- acks */
 
-static void check_acks(struct link *l) {
-    if (!tr_outq_len(&l->pend) || !l->tcp_live) return;
-    uint64_t acked, token;
-    if (tr_outq_peer_acked(&l->tcp, l->queued, &acked) != 0) return;
-    if (l->d->flags & TR_DIAL_ACK_CONFIRMED) {
-        uint64_t now = uv_now(l->d->loop);
-        while (l->conf_len && l->conf[l->conf_head].at_ms + CONFIRM_LINGER_MS <= now) {
-            if (l->confirmed < l->conf[l->conf_head].end) l->confirmed = l->conf[l->conf_head].end;
-            l->conf_head = (l->conf_head + 1) % MAX_CONFIRMS;
-            l->conf_len--;
-        }
-        if (l->confirmed < acked) acked = l->confirmed;
-    }
-    /* Pop one, then answer it: the host may send (and so track) from ack(). */
-    while (l->st != L_DEAD && tr_outq_pop(&l->pend, acked, &token)) tr_offramp_ack(l->d->host, token);
+static int link_fd(struct link *l) {
+    uv_os_fd_t fd;
+    return uv_fileno((uv_handle_t *)&l->tcp, &fd) == 0 ? fd : -1;
 }
 
+/* Take what TX_ACK reports say, and with outq (the safety timer, or no
+ * reports at all) what SIOCOUTQ says; answer every message at or below. */
+static void check_acks_from(struct link *l, bool outq) {
+    if (!l->tcp_live || l->st != L_CONNECTED) return;
+    struct tr_dial *d = l->d;
+    uint64_t acked = 0;
+    if (l->txack) {
+        int fd = link_fd(l);
+        int n = fd >= 0 ? tr_outq_txack_drain(fd, &l->txacked) : -EBADF;
+        if (n > 0) d->stats.reports += (uint64_t)n;
+        acked = l->txacked;
+    }
+    if (!tr_outq_len(&l->pend)) return;
+    if (outq || !l->txack) {
+        uint64_t by_outq;
+        if (tr_outq_peer_acked(&l->tcp, l->queued, &by_outq) == 0 && by_outq > acked) acked = by_outq;
+        d->stats.polls++;
+    }
+    /* never beyond what the kernel was given (a stray report cannot ack more) */
+    uint64_t waiting = uv_stream_get_write_queue_size((uv_stream_t *)&l->tcp);
+    uint64_t in_kernel = l->queued > waiting ? l->queued - waiting : 0;
+    if (acked > in_kernel) acked = in_kernel;
+    if ((d->flags & TR_DIAL_ACK_CONFIRMED) && l->confirmed < acked) acked = l->confirmed;
+    if (tr_outq_first_end(&l->pend) > acked) return;
+    uint64_t now = uv_hrtime();
+    struct tr_outq_ent e;
+    /* Pop one, then answer it: the owner may send (and so track) from it. */
+    while (l->st != L_DEAD && tr_outq_pop(&l->pend, acked, &e)) {
+        d->stats.acked++;
+        if (d->stats.ack_ns) tr_hist_record(d->stats.ack_ns, now > e.sent_ns ? now - e.sent_ns : 0);
+        if (d->cbs.acked) d->cbs.acked(d->arg, e.token);
+        else tr_offramp_ack(d->host, e.token);
+    }
+}
+
+static void check_acks(struct link *l) { check_acks_from(l, false); }
+
 static void fail_pending(struct link *l) {
-    uint64_t token;
-    while (tr_outq_pop(&l->pend, UINT64_MAX, &token)) tr_offramp_fail(l->d->host, token);
+    struct tr_dial *d = l->d;
+    struct tr_outq_ent e;
+    while (tr_outq_pop(&l->pend, UINT64_MAX, &e)) {
+        d->stats.failed++;
+        if (d->cbs.failed) d->cbs.failed(d->arg, e.token);
+        else tr_offramp_fail(d->host, e.token);
+    }
 }
 
 static void on_poll(uv_timer_t *t) {
@@ -168,11 +206,12 @@ static void on_poll(uv_timer_t *t) {
     struct link *l = d->cur;
     if (!l || l->st != L_CONNECTED) return;
     size_t before = tr_outq_len(&l->pend);
-    check_acks(l);
+    check_acks_from(l, true);
     if (d->cur != l || !tr_outq_len(&l->pend)) return;
+    if (l->txack) d->poll_ms = SAFETY_MS;
     /* Back off while the peer acknowledges nothing (delayed ACKs, a
      * stalled reader, a dead host); fast again as soon as it does. */
-    if (tr_outq_len(&l->pend) < before) d->poll_ms = POLL_MIN_MS;
+    else if (tr_outq_len(&l->pend) < before) d->poll_ms = POLL_MIN_MS;
     else if (d->poll_ms < POLL_MAX_MS) d->poll_ms = d->poll_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : d->poll_ms * 2;
     uv_timer_start(&d->poll, on_poll, d->poll_ms, 0);
 }
@@ -180,7 +219,7 @@ static void on_poll(uv_timer_t *t) {
 static void arm_poll(struct tr_dial *d) {
     struct link *l = d->cur;
     if (d->closing || !l || !tr_outq_len(&l->pend) || uv_is_active((uv_handle_t *)&d->poll)) return;
-    d->poll_ms = POLL_MIN_MS;
+    d->poll_ms = l->txack ? SAFETY_MS : POLL_MIN_MS;
     uv_timer_start(&d->poll, on_poll, d->poll_ms, 0);
 }
 
@@ -211,7 +250,15 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     struct link *l = s->data;
-    if (l->st == L_DEAD || nread == 0) return;
+    if (l->st == L_DEAD) return;
+    if (nread == 0) {
+        /* libuv read after EPOLLERR and found no data: a TX_ACK report */
+        if (l->txack) {
+            check_acks(l);
+            if (l->d->cur == l && l->st == L_CONNECTED) arm_poll(l->d);
+        }
+        return;
+    }
     if (nread < 0) {
         link_end(l, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
         return;
@@ -235,6 +282,10 @@ static void on_connect(uv_connect_t *req, int status) {
         link_end(l, uv_strerror(rc));
         return;
     }
+    /* before the first byte is written: report offsets count from here */
+    int fd = link_fd(l);
+    l->txack = !(l->d->flags & TR_DIAL_ACK_POLL) && fd >= 0 && tr_outq_txack_enable(fd) == 0;
+    l->txacked = 0;
     l->st = L_CONNECTED;
     l->d->cbs.up(l->d->arg, &l->tcp);
 }
@@ -323,7 +374,7 @@ static void link_end(struct link *l, const char *why) {
     struct tr_dial *d = l->d;
     if (l->st == L_DEAD) return;
     bool connected = l->st == L_CONNECTED;
-    check_acks(l);
+    check_acks_from(l, true);
     l->st = L_DEAD;
     if (d->cur == l) d->cur = NULL;
     d->cbs.down(d->arg, connected, why);
@@ -358,6 +409,8 @@ int tr_dial_create(uv_loop_t *loop, struct tr_offramp_host *host, const char *ho
     d->retry.data = d->poll.data = d->linger.data = d;
     d->handles_open = 3;
     d->poll_ms = POLL_MIN_MS;
+    /* without the histogram only the latency figures are missing */
+    if (tr_hist_create(HIST_HIGHEST_NS, 3, &d->stats.ack_ns) != 0) d->stats.ack_ns = NULL;
     *out = d;
     return 0;
 }
@@ -399,24 +452,12 @@ size_t tr_dial_backlog(const struct tr_dial *d) {
 
 int tr_dial_track(struct tr_dial *d, uint64_t token, uint64_t end) {
     if (!d->cur) return -ENOTCONN;
-    return tr_outq_push(&d->cur->pend, token, end);
+    return tr_outq_push(&d->cur->pend, token, end, uv_hrtime());
 }
 
 void tr_dial_confirm(struct tr_dial *d, uint64_t end) {
     struct link *l = d->cur;
-    if (!l || l->confirmed >= end) return;
-    uint64_t now = uv_now(d->loop);
-    if (l->conf_len == MAX_CONFIRMS) {
-        /* full: the newest entry covers this end too, from now (later, never earlier) */
-        unsigned last = (l->conf_head + l->conf_len - 1) % MAX_CONFIRMS;
-        l->conf[last].end = end;
-        l->conf[last].at_ms = now;
-        return;
-    }
-    unsigned i = (l->conf_head + l->conf_len) % MAX_CONFIRMS;
-    l->conf[i].end = end;
-    l->conf[i].at_ms = now;
-    l->conf_len++;
+    if (l && l->confirmed < end) l->confirmed = end;
 }
 
 void tr_dial_poll_acks(struct tr_dial *d) {
@@ -424,6 +465,21 @@ void tr_dial_poll_acks(struct tr_dial *d) {
     if (!l || l->st != L_CONNECTED) return;
     check_acks(l);
     arm_poll(d);
+}
+
+bool tr_dial_txack(const struct tr_dial *d) { return tr_dial_connected(d) && d->cur->txack; }
+
+const struct tr_dial_stats *tr_dial_stats(const struct tr_dial *d) { return &d->stats; }
+
+int tr_dial_report(const struct tr_dial *d, const char *title, struct tr_buf *out) {
+    const struct tr_dial_stats *st = &d->stats;
+    int rc = tr_buf_printf(out, "%s: send -> peer confirmation (ns)\n", title);
+    if (!rc && st->ack_ns) rc = tr_hist_print(st->ack_ns, 2, out);
+    if (!rc)
+        rc = tr_buf_printf(out, "\nAcked: %llu, failed: %llu, TX_ACK reports: %llu, SIOCOUTQ polls: %llu\n",
+                           (unsigned long long)st->acked, (unsigned long long)st->failed,
+                           (unsigned long long)st->reports, (unsigned long long)st->polls);
+    return rc;
 }
 
 void tr_dial_drop(struct tr_dial *d, const char *why) {

@@ -1,8 +1,10 @@
 /* dial.h - the TCP connection under a stream offramp (ws, tcp): connect to
  * host:port trying every resolved address, retry every second while away,
  * write bytes, and answer transactional messages once the peer's TCP has
- * acknowledged their last byte (outq.h). Not a protocol: the owner frames
- * its bytes, logs and drives its breaker from the up/down callbacks.
+ * acknowledged their last byte (outq.h: TX_ACK reports as they come, else
+ * SIOCOUTQ polling). Sends never wait for acks: any number of messages may
+ * be tracked at once. Not a protocol: the owner frames its bytes, logs and
+ * drives its breaker from the up/down callbacks.
  * Invariant: at most one connection is current; every tracked message is
  * answered exactly once (acked or failed), in stream order.
  */
@@ -15,6 +17,9 @@
 #include <uv.h>
 
 #include "connectors/conn.h"
+#include "core/buf.h"
+
+struct tr_hist;
 
 struct tr_dial;
 
@@ -26,6 +31,11 @@ struct tr_dial_cbs {
     void (*read)(void *arg, const char *p, size_t n);
     /* A write completed and acks were checked; may be NULL. */
     void (*written)(void *arg);
+    /* Optional: tracked tokens the peer has (acked) or that are lost with
+     * the connection (failed) go here instead of to the host, so the owner
+     * can answer them itself (e.g. after a linger). */
+    void (*acked)(void *arg, uint64_t token);
+    void (*failed)(void *arg, uint64_t token);
     /* The connection (connected: up() was called) or an attempt ended.
      * What the peer had is acked before this call, the rest is failed
      * right after it; then the next attempt is planned (unless closing). */
@@ -36,6 +46,17 @@ enum tr_dial_flags {
     /* Acks also wait for tr_dial_confirm (e.g. the peer's application
      * answered a ping), not only for the peer's TCP. */
     TR_DIAL_ACK_CONFIRMED = 1 << 0,
+    /* Do not ask for TX_ACK reports: poll SIOCOUTQ (the fallback; tests). */
+    TR_DIAL_ACK_POLL = 1 << 1,
+};
+
+/* Counters of one dial over all its connections. */
+struct tr_dial_stats {
+    uint64_t acked, failed;      /* tracked messages answered */
+    uint64_t reports;            /* TX_ACK reports read */
+    uint64_t polls;              /* SIOCOUTQ reads */
+    struct tr_hist *ack_ns;      /* tr_dial_track -> peer acknowledged (and
+                                  * confirmed), ns; NULL if it could not be made */
 };
 
 /* Prepare (nothing happens before tr_dial_start). hostname is copied.
@@ -59,10 +80,18 @@ size_t tr_dial_backlog(const struct tr_dial *d);
 /* Answer token once the peer acknowledged stream offset end (ends in
  * order). 0 or -ENOMEM (then it is not tracked: the caller answers it). */
 int tr_dial_track(struct tr_dial *d, uint64_t token, uint64_t end);
-/* TR_DIAL_ACK_CONFIRMED: the peer confirmed the stream up to end. */
+/* TR_DIAL_ACK_CONFIRMED: the peer confirmed the stream up to end (takes
+ * effect at the next check, e.g. tr_dial_poll_acks). */
 void tr_dial_confirm(struct tr_dial *d, uint64_t end);
 /* Ack what the peer has acknowledged and keep polling while some wait. */
 void tr_dial_poll_acks(struct tr_dial *d);
+/* True while connected with TX_ACK reports (false: SIOCOUTQ polling). */
+bool tr_dial_txack(const struct tr_dial *d);
+/* Counters and the ack latency histogram (owned by d). */
+const struct tr_dial_stats *tr_dial_stats(const struct tr_dial *d);
+/* Append a blackhole-style report of the ack latencies headed by title.
+ * 0 or -ENOMEM. */
+int tr_dial_report(const struct tr_dial *d, const char *title, struct tr_buf *out);
 /* End the current connection (no-op without one); down() says why. */
 void tr_dial_drop(struct tr_dial *d, const char *why);
 

@@ -4,9 +4,24 @@
  * closes are answered, pings ponged and a leaving peer seen at once; their
  * data is discarded. A transactional message is acked once the peer's TCP
  * has acknowledged its frame's last byte; with ack_mode "pong" (the default),
- * also once the peer answered a ping sent after it (its WebSocket layer read
- * it, not just its kernel). Invariant: every transactional send() is answered
- * exactly once, and acks go out in wire order.
+ * once the peer answered a ping sent after it (its WebSocket layer read it,
+ * not just its kernel).
+ *
+ * The pong linger (pong mode): a receiver whose library read a frame but
+ * which dies before its application got it (websocat killed with Ctrl-C)
+ * drops the link within the linger (config.confirm_linger_ms, 50 ms) of the
+ * pong. So a confirmed message stays in `kept` that long; if the link drops meanwhile it is sent again
+ * first thing on the next connection. Kept with a copy of its bytes it is
+ * acked to the host at once, so the linger never holds back the sender's
+ * in-flight window; without a copy (over KEEP_MAX_BYTES) it is acked when
+ * the linger ends, or failed (replayed upstream) if the link drops.
+ *
+ *   kept entry:  SENT --pong--> LINGER --linger--> (retired)
+ *                  ^              | link drops, acked to the host
+ *                  +-- reconnect -+- RESEND
+ *
+ * Invariant: every transactional send() is answered exactly once; acks go
+ * out in wire order (acked entries are always a prefix of `kept`).
  */
 #include <errno.h>
 #include <string.h>
@@ -27,6 +42,9 @@
 #define PBUF_SIZE 65536
 #define MAX_PINGS 64                     /* ack_mode pong: pings in flight */
 #define PING_EVERY ((uint64_t)64 << 10)  /* ...at least one per this many bytes */
+#define LINGER_MS 50                     /* a pong counts for sure after this (default) */
+#define LINGER_MAX_MS 600000
+#define KEEP_MAX_BYTES ((size_t)16 << 20) /* copies held through the linger */
 
 /* What runs over the TCP connection dial.h keeps. Any state goes back to
  * DOWN when the connection ends; the next one starts afresh from up().
@@ -59,6 +77,20 @@ struct conn {
 
 enum reported { REP_NONE, REP_UP, REP_DOWN };
 
+enum kstate { K_SENT, K_LINGER, K_RESEND, K_DEAD };
+
+/* A transactional message of pong mode from send to the end of its linger.
+ * Its dial token is kbase + its position in the ring. */
+struct kept {
+    uint64_t token;          /* the host's */
+    char *data;              /* copy of the payload, NULL when over budget */
+    size_t len;
+    bool binary;
+    bool answered;           /* acked to the host */
+    enum kstate st;
+    uint64_t at_ms;          /* K_LINGER: when the pong confirmed it */
+};
+
 struct out {
     struct tr_offramp_host *host;
     struct tr_dial *dial;
@@ -73,6 +105,17 @@ struct out {
     bool started, closing;
     uint64_t dropped;         /* non-transactional messages dropped in this outage */
     bool full_logged;
+    bool ack_report;          /* print the ack latency report on close */
+    uint64_t linger_ms;       /* config.confirm_linger_ms */
+    /* pong mode: messages from send to the end of their linger, in order */
+    struct kept *k;           /* ring, capacity a power of two */
+    size_t k_head, k_len, k_cap;
+    size_t k_answered;        /* entries acked to the host: a prefix */
+    uint64_t kbase;           /* dial token of the oldest entry */
+    size_t kept_bytes;        /* copies held */
+    bool settling, resettle;
+    uint64_t lost_on_close;   /* confirmed, link dropped in the linger, closing */
+    uint64_t resent;          /* sent again after a drop inside the linger */
     void (*done)(void *);
     void *done_arg;
 };
@@ -81,7 +124,11 @@ static void conn_end(struct conn *c, const char *why);
 
 /* ------------------------------------------------------------ lifecycle */
 
+static struct kept *kat(struct out *o, size_t i) { return &o->k[(o->k_head + i) & (o->k_cap - 1)]; }
+
 static void free_out(struct out *o) {
+    for (size_t i = 0; i < o->k_len; i++) tr_free(kat(o, i)->data);
+    tr_free(o->k);
     tr_buf_fini(&o->c.out);
     tr_ws_url_fini(&o->url);
     tr_ws_tls_ctx_destroy(o->tls_ctx);
@@ -92,6 +139,11 @@ static void free_out(struct out *o) {
 
 static void on_dial_done(void *arg) {
     struct out *o = arg;
+    if (o->lost_on_close)
+        TR_WARN(MOD, "%llu messages to %s were confirmed, but the connection dropped within %d ms "
+                "of that and the offramp closed before they could be sent again",
+                (unsigned long long)o->lost_on_close, o->url_text, (int)o->linger_ms);
+
     void (*done)(void *) = o->done;
     void *arg2 = o->done_arg;
     free_out(o);
@@ -169,6 +221,166 @@ static int pump(struct conn *c) {
     int rc = flush_plain(c);
     if (r != 0) return TR_ERUNTIME;
     return rc;
+}
+
+/* ------------------------------------------------------------ the linger */
+
+/* Append an entry for a message just framed; 0 or -ENOMEM. */
+static int kept_push(struct out *o, const struct tr_out_msg *m, bool binary) {
+    if (o->k_len == o->k_cap) {
+        size_t nc = o->k_cap ? o->k_cap * 2 : 256;
+        struct kept *v = tr_calloc(nc, sizeof *v);
+        if (!v) return -ENOMEM;
+        for (size_t i = 0; i < o->k_len; i++) v[i] = *kat(o, i);
+        tr_free(o->k);
+        o->k = v;
+        o->k_cap = nc;
+        o->k_head = 0;
+    }
+    struct kept *e = kat(o, o->k_len);
+    memset(e, 0, sizeof *e);
+    e->token = m->token;
+    e->binary = binary;
+    e->st = K_SENT;
+    e->len = m->len;
+    /* no copy (over budget, or no memory): the linger then holds the ack */
+    if (o->kept_bytes + m->len <= KEEP_MAX_BYTES && (e->data = tr_malloc(m->len ? m->len : 1))) {
+        if (m->len) memcpy(e->data, m->data, m->len);
+        o->kept_bytes += m->len;
+    }
+    o->k_len++;
+    return 0;
+}
+
+static void kept_free_data(struct out *o, struct kept *e) {
+    if (!e->data) return;
+    o->kept_bytes -= e->len;
+    tr_free(e->data);
+    e->data = NULL;
+}
+
+/* Answer the host for what may be answered, retire lingered entries. The
+ * host may send from an ack (and so push entries): positions, not
+ * pointers, are kept across it, and a nested call only asks for a rerun. */
+static void settle(struct out *o) {
+    if (o->settling) {
+        o->resettle = true;
+        return;
+    }
+    o->settling = true;
+    uint64_t now = uv_now(tr_offramp_loop(o->host));
+    do {
+        o->resettle = false;
+        while (o->k_answered < o->k_len) {
+            struct kept *e = kat(o, o->k_answered);
+            if (e->st != K_LINGER || (!e->data && e->at_ms + o->linger_ms > now)) break;
+            e->answered = true;
+            o->k_answered++;
+            tr_offramp_ack(o->host, e->token);
+        }
+        while (o->k_answered && o->k_len) {
+            struct kept *e = kat(o, 0);
+            if (e->st != K_LINGER || e->at_ms + o->linger_ms > now) break;
+            kept_free_data(o, e);
+            o->k_head = (o->k_head + 1) & (o->k_cap - 1);
+            o->k_len--;
+            o->k_answered--;
+            o->kbase++;
+        }
+    } while (o->resettle);
+    o->settling = false;
+}
+
+/* dial: the peer confirmed the message with this dial token. */
+static void on_kept_acked(void *arg, uint64_t token) {
+    struct out *o = arg;
+    uint64_t i = token - o->kbase;
+    if (token < o->kbase || i >= o->k_len) return;   /* cannot happen: tokens are ours */
+    struct kept *e = kat(o, (size_t)i);
+    e->st = K_LINGER;
+    e->at_ms = uv_now(tr_offramp_loop(o->host));
+    settle(o);
+}
+
+/* Drop the dead tail: the entries failed with the connection. */
+static void kept_trim(struct out *o) {
+    while (o->k_len && kat(o, o->k_len - 1)->st == K_DEAD) {
+        kept_free_data(o, kat(o, o->k_len - 1));
+        o->k_len--;
+    }
+}
+
+/* dial: the message with this dial token was still unconfirmed when the
+ * connection ended. Already acked to the host: ours to send again;
+ * otherwise the host replays it. */
+static void on_kept_failed(void *arg, uint64_t token) {
+    struct out *o = arg;
+    uint64_t i = token - o->kbase;
+    if (token < o->kbase || i >= o->k_len) return;
+    struct kept *e = kat(o, (size_t)i);
+    if (e->answered) {
+        if (o->closing) o->lost_on_close++;
+        e->st = o->closing ? K_LINGER : K_RESEND;
+        e->at_ms = 0;
+        return;
+    }
+    e->st = K_DEAD;
+    tr_offramp_fail(o->host, e->token);
+    kept_trim(o);
+}
+
+/* The connection ended (dial fails the unconfirmed ones right after).
+ * Lingering entries: the link dropped inside the linger, so the receiver
+ * may not have them after all. Unless we are the ones closing: then the
+ * receiver did not drop the link, and its confirmation stands. */
+static void kept_down(struct out *o) {
+    uint64_t now = uv_now(tr_offramp_loop(o->host));
+    settle(o);
+    for (size_t i = 0; i < o->k_len; i++) {
+        struct kept *e = kat(o, i);
+        if (e->st == K_RESEND && o->closing) {
+            o->lost_on_close++;
+            e->st = K_LINGER;
+            e->at_ms = 0;
+        }
+        if (e->st != K_LINGER || e->at_ms + o->linger_ms <= now) continue;
+        if (o->closing) {
+            e->at_ms = 0;   /* over: settle answers and retires it */
+        } else if (e->answered) {
+            e->st = K_RESEND;
+        } else {
+            e->st = K_DEAD;
+            tr_offramp_fail(o->host, e->token);
+        }
+    }
+    kept_trim(o);
+    settle(o);
+}
+
+/* A new connection is open: first send again what was confirmed on the
+ * last one but dropped inside its linger, in order, before anything new. */
+static int kept_resend(struct conn *c) {
+    struct out *o = c->o;
+    for (size_t i = 0; i < o->k_len; i++) {
+        struct kept *e = kat(o, i);
+        if (e->st != K_RESEND) continue;
+        struct wslay_event_msg wm = {
+            .opcode = e->binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME,
+            .msg = (const uint8_t *)e->data,
+            .msg_length = e->len,
+        };
+        if (wslay_event_queue_msg(c->ws, &wm) != 0) return TR_ERUNTIME;
+        int rc = pump(c);
+        if (rc) return rc;
+        e->st = K_SENT;
+        if (tr_dial_track(o->dial, o->kbase + i, tr_dial_queued(o->dial)) != 0) {
+            /* cannot track it: count it confirmed now, best effort */
+            e->st = K_LINGER;
+            e->at_ms = uv_now(tr_offramp_loop(o->host));
+        }
+        o->resent++;
+    }
+    return 0;
 }
 
 /* ----------------------------------------------------- wslay callbacks */
@@ -281,6 +493,14 @@ static void open_ws(struct conn *c) {
      * are still assembled and answered by wslay). */
     wslay_event_config_set_no_buffering(c->ws, 1);
     c->st = C_OPEN;
+    if (c->o->ack_pong) {
+        int rc = kept_resend(c);
+        if (rc == 0 && c->o->k_len) rc = maybe_ping(c);
+        if (rc) {
+            conn_end(c, "write failed");
+            return;
+        }
+    }
     report_up(c->o);
 }
 
@@ -400,6 +620,7 @@ static void on_down(void *arg, bool connected, const char *why) {
     struct out *o = arg;
     bool was_open = o->c.st == C_OPEN;
     conn_reset(&o->c);
+    if (o->ack_pong) kept_down(o);
     if (o->closing) return;
     if (was_open)
         TR_WARN(MOD, "Connection to %s lost (%s)", o->url_text, why);
@@ -412,6 +633,15 @@ static const struct tr_dial_cbs dial_cbs = {
     .up = on_up,
     .read = on_read,
     .down = on_down,
+};
+
+/* pong mode: confirmations come here, for the linger */
+static const struct tr_dial_cbs dial_cbs_pong = {
+    .up = on_up,
+    .read = on_read,
+    .down = on_down,
+    .acked = on_kept_acked,
+    .failed = on_kept_failed,
 };
 
 static void conn_end(struct conn *c, const char *why) { tr_dial_drop(c->o->dial, why); }
@@ -473,10 +703,21 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         return;
     }
     int rc = pump(c);
-    if (m->transactional && tr_dial_track(o->dial, m->token, tr_dial_queued(o->dial)) != 0) {
+    if (m->transactional) {
+        int t;
+        if (!o->ack_pong) {
+            t = tr_dial_track(o->dial, m->token, tr_dial_queued(o->dial));
+        } else if ((t = kept_push(o, m, binary)) == 0) {
+            t = tr_dial_track(o->dial, o->kbase + o->k_len - 1, tr_dial_queued(o->dial));
+            if (t) {
+                struct kept *e = kat(o, o->k_len - 1);
+                kept_free_data(o, e);
+                o->k_len--;
+            }
+        }
         /* The frame is on its way but cannot be tracked: fail it now; the
          * replay makes it a duplicate, never a loss. */
-        tr_offramp_fail(o->host, m->token);
+        if (t) tr_offramp_fail(o->host, m->token);
     }
     if (rc == 0 && o->ack_pong) rc = maybe_ping(c);
     if (rc != 0) {
@@ -490,6 +731,7 @@ static void ws_tick(void *self, uint64_t now_ns) {
     (void)now_ns;
     struct out *o = self;
     struct conn *c = &o->c;
+    if (o->ack_pong) settle(o);
     if (c->st != C_OPEN) return;
     tr_dial_poll_acks(o->dial);
     if (c->st == C_OPEN && c->ping_wanted && !o->closing && send_ping(c) != 0)
@@ -515,6 +757,15 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
     o->closing = true;
     o->done = done;
     o->done_arg = arg;
+    if (o->ack_report) {
+        struct tr_buf b;
+        tr_buf_init(&b);
+        if (tr_dial_report(o->dial, o->id, &b) == 0) {
+            fwrite(b.data, 1, b.len, stdout);
+            fflush(stdout);
+        }
+        tr_buf_fini(&b);
+    }
     struct conn *c = &o->c;
     unsigned linger = 0;
     /* Best effort: say goodbye and give the peer a moment to answer; what
@@ -528,7 +779,8 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
 static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
                      struct tr_diag *d) {
     *self = NULL;
-    static const char *const keys[] = {"url", "binary", "tls_verify", "ack_mode", NULL};
+    static const char *const keys[] = {"url", "binary", "tls_verify", "ack_mode", "ack_report",
+                                       "confirm_linger_ms", NULL};
     int rc = tr_conn_cfg_known(spec, keys, d);
     if (rc) return rc;
     const char *url = NULL;
@@ -542,6 +794,16 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     if (rc && rc != TR_ENOTFOUND) return rc;
     rc = tr_conn_cfg_bool(spec, "tls_verify", &verify, d);
     if (rc && rc != TR_ENOTFOUND) return rc;
+    bool ack_report = false;
+    rc = tr_conn_cfg_bool(spec, "ack_report", &ack_report, d);
+    if (rc && rc != TR_ENOTFOUND) return rc;
+    uint64_t linger = LINGER_MS;
+    rc = tr_conn_cfg_uint(spec, "confirm_linger_ms", &linger, d);
+    if (rc && rc != TR_ENOTFOUND) return rc;
+    if (linger > LINGER_MAX_MS)
+        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
+                           "%s '%s': config.confirm_linger_ms must be at most %d", spec->type,
+                           spec->id, LINGER_MAX_MS);
     const char *mode = "pong";   /* the peer read it, not only its kernel */
     rc = tr_conn_cfg_str(spec, "ack_mode", &mode, d);
     if (rc && rc != TR_ENOTFOUND) return rc;
@@ -580,8 +842,11 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     o->host = host;
     o->binary = binary;
     o->ack_pong = strcmp(mode, "pong") == 0;
+    o->ack_report = ack_report;
+    o->linger_ms = linger;
     rc = tr_dial_create(tr_offramp_loop(host), host, o->url.host, o->url.port,
-                        o->ack_pong ? TR_DIAL_ACK_CONFIRMED : 0, &dial_cbs, o, &o->dial);
+                        o->ack_pong ? TR_DIAL_ACK_CONFIRMED : 0, o->ack_pong ? &dial_cbs_pong : &dial_cbs,
+                        o, &o->dial);
     if (rc) goto fail;
     *self = o;
     return 0;
