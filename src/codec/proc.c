@@ -3,8 +3,10 @@
  * A chain is an array of stages; a frame leaving stage i is fed to stage
  * i+1 and the last stage hands it to the caller. Stages emit frames straight
  * from their input where they can and copy only a partial tail. Invariant:
- * no stage ever buffers more than TR_PROC_MAX_LINE bytes of one frame; a
- * longer frame is skipped to its end and counted, never stored.
+ * no stage ever buffers more than max_frame bytes of one frame (a longer
+ * line is skipped to its end and counted, never stored; a longer length
+ * prefix fails the chain), and with a budget the capacity of every stage's
+ * buffers is charged to it before it grows.
  */
 #include "codec/proc.h"
 
@@ -15,6 +17,7 @@
 
 #include "codec/base64.h"
 #include "core/alloc.h"
+#include "core/budget.h"
 #include "core/log.h"
 
 #define MOD "proc"
@@ -46,7 +49,7 @@ static const char *const post_names[] = {"lines", "base64", "length-prefixed",
 /* Length-framed stages: reading the prefix, then want payload bytes.
  *
  *   HEAD --prefix complete--> BODY --want bytes--> emit, HEAD
- *     |                         (prefix too large: SKIP want bytes, HEAD)
+ *     |--prefix above max_frame--> the chain fails (TR_ETOOBIG)
  *     +--bad textual prefix--> drop up to the next whitespace, HEAD
  */
 struct stage {
@@ -58,13 +61,16 @@ struct stage {
     int have_len;            /* framed: in BODY */
     int bad_prefix;          /* textual: the prefix so far is not a number */
     uint64_t want;           /* framed: payload length */
-    uint64_t skip;           /* framed: bytes still to discard */
 };
 
 struct tr_preproc {
     struct stage *stages;
     size_t n;
     unsigned long dropped;
+    int failed;                  /* 0, or the error that ended the stream */
+    struct tr_preproc_limits lim;
+    struct tr_budget_hold hold;  /* sum of the stages' capacities */
+    struct tr_log_limit own_log;
 };
 
 static const struct pre_def *pre_find(const char *name) {
@@ -120,6 +126,7 @@ int tr_preproc_create(char *const *names, size_t n, struct tr_preproc **out) {
         return -ENOMEM;
     }
     pp->n = n;
+    pp->lim.max_frame = TR_PROC_MAX_LINE;
     for (size_t i = 0; i < n; i++) {
         const struct pre_def *def = pre_find(names[i]);
         pp->stages[i].kind = def->kind;
@@ -131,8 +138,14 @@ int tr_preproc_create(char *const *names, size_t n, struct tr_preproc **out) {
     return 0;
 }
 
+void tr_preproc_set_limits(struct tr_preproc *pp, const struct tr_preproc_limits *l) {
+    pp->lim = *l;
+    if (!pp->lim.max_frame) pp->lim.max_frame = TR_PROC_MAX_LINE;
+}
+
 void tr_preproc_destroy(struct tr_preproc *pp) {
     if (!pp) return;
+    if (pp->lim.budget) tr_budget_release(pp->lim.budget, &pp->hold);
     for (size_t i = 0; i < pp->n; i++) {
         tr_buf_fini(&pp->stages[i].partial);
         tr_buf_fini(&pp->stages[i].scratch);
@@ -154,11 +167,50 @@ static int emit(struct ctx *c, size_t next, const char *data, size_t len) {
     return feed_stage(c, next, data, len);
 }
 
-/* Logged on the first drop and then at every power of two: a stream of
- * garbage must not turn into a stream of log lines. */
+/* Rate-limited: a stream of garbage must not turn into a stream of log lines. */
 static void drop(struct ctx *c, const char *why) {
-    unsigned long n = ++c->pp->dropped;
-    if ((n & (n - 1)) == 0) TR_WARN(MOD, "dropped a frame: %s (%lu so far)", why, n);
+    struct tr_preproc *pp = c->pp;
+    unsigned long n = ++pp->dropped;
+    tr_log_limited(pp->lim.log ? pp->lim.log : &pp->own_log, TR_LOG_WARN, MOD,
+                   "dropped a frame: %s (%lu so far on this stream)", why, n);
+}
+
+/* The chain cannot go on: every later feed returns rc. */
+static int fail(struct ctx *c, int rc) {
+    c->pp->failed = rc;
+    return rc;
+}
+
+/* Room for extra more bytes in b, charged to the budget first. */
+static int grow(struct ctx *c, struct tr_buf *b, size_t extra) {
+    struct tr_preproc *pp = c->pp;
+    if (b->len + extra + 1 <= b->cap) return 0;
+    if (pp->lim.budget) {
+        /* what tr_buf_reserve will allocate: doubling from 64 */
+        size_t nc = b->cap ? b->cap : 64;
+        while (nc < b->len + extra + 1) nc *= 2;
+        uint64_t total = pp->hold.bytes - b->cap + nc;
+        int rc = tr_budget_set(pp->lim.budget, &pp->hold, total, pp->lim.share);
+        if (rc) return fail(c, rc);
+    }
+    return tr_buf_reserve(b, extra);
+}
+
+static int append(struct ctx *c, struct tr_buf *b, const void *p, size_t n) {
+    int rc = grow(c, b, n);
+    return rc ? rc : tr_buf_append(b, p, n);
+}
+
+/* After a frame: empty b, and free it when it is large, so one long frame
+ * does not keep its memory (and its charge) for the rest of the stream. */
+static void done_with(struct ctx *c, struct tr_buf *b) {
+    if (b->cap <= 65536) {
+        tr_buf_reset(b);
+        return;
+    }
+    if (c->pp->lim.budget)
+        (void)tr_budget_set(c->pp->lim.budget, &c->pp->hold, c->pp->hold.bytes - b->cap, UINT64_MAX);
+    tr_buf_fini(b);
 }
 
 /* --------------------------------------------------------------- lines */
@@ -170,19 +222,19 @@ static int lines_feed(struct ctx *c, size_t i, const char *data, size_t len) {
         size_t take = nl ? (size_t)(nl - data) : len;
         if (s->skipping) {
             if (nl) s->skipping = 0;
-        } else if (nl && s->partial.len == 0 && take <= TR_PROC_MAX_LINE) {
+        } else if (nl && s->partial.len == 0 && take <= c->pp->lim.max_frame) {
             int rc = emit(c, i + 1, data, take);
             if (rc) return rc;
-        } else if (s->partial.len + take > TR_PROC_MAX_LINE) {
+        } else if (s->partial.len + take > c->pp->lim.max_frame) {
             drop(c, "line longer than the limit");
-            tr_buf_reset(&s->partial);
+            done_with(c, &s->partial);
             s->skipping = nl == NULL;
         } else {
-            int rc = tr_buf_append(&s->partial, data, take);
+            int rc = append(c, &s->partial, data, take);
             if (rc) return rc;
             if (nl) {
                 rc = emit(c, i + 1, s->partial.data, s->partial.len);
-                tr_buf_reset(&s->partial);
+                done_with(c, &s->partial);
                 if (rc) return rc;
             }
         }
@@ -201,13 +253,15 @@ static uint64_t be64(const unsigned char *p) {
     return v;
 }
 
-/* A prefix has been read: expect len payload bytes (or skip them). */
+/* A prefix has been read: expect len payload bytes. One above max_frame
+ * ends the stream: skipping it could mean waiting for 2^64 bytes, and a
+ * prefix that large means the framing is lost anyway. */
 static int framed_begin(struct ctx *c, size_t i, uint64_t len) {
     struct stage *s = &c->pp->stages[i];
-    if (len > TR_PROC_MAX_LINE) {
-        drop(c, "length prefix larger than the limit");
-        s->skip = len;
-        return 0;
+    if (len > c->pp->lim.max_frame) {
+        TR_DEBUG(MOD, "length prefix %llu above the limit of %llu: the stream ends",
+                 (unsigned long long)len, (unsigned long long)c->pp->lim.max_frame);
+        return fail(c, TR_ETOOBIG);
     }
     if (len == 0) return emit(c, i + 1, "", 0);
     s->have_len = 1;
@@ -219,12 +273,6 @@ static int framed_begin(struct ctx *c, size_t i, uint64_t len) {
 static int framed_body(struct ctx *c, size_t i, const char *data, size_t len, size_t *used) {
     struct stage *s = &c->pp->stages[i];
     *used = 0;
-    if (s->skip) {
-        size_t n = s->skip < len ? (size_t)s->skip : len;
-        s->skip -= n;
-        *used = n;
-        return 0;
-    }
     if (s->partial.len == 0 && len >= s->want) {
         size_t n = (size_t)s->want;
         s->have_len = 0;
@@ -232,13 +280,13 @@ static int framed_body(struct ctx *c, size_t i, const char *data, size_t len, si
         return emit(c, i + 1, data, n);
     }
     size_t n = s->want - s->partial.len < len ? (size_t)(s->want - s->partial.len) : len;
-    int rc = tr_buf_append(&s->partial, data, n);
+    int rc = append(c, &s->partial, data, n);
     if (rc) return rc;
     *used = n;
     if (s->partial.len < s->want) return 0;
     s->have_len = 0;
     rc = emit(c, i + 1, s->partial.data, s->partial.len);
-    tr_buf_reset(&s->partial);
+    done_with(c, &s->partial);
     return rc;
 }
 
@@ -246,12 +294,12 @@ static int length_feed(struct ctx *c, size_t i, const char *data, size_t len) {
     struct stage *s = &c->pp->stages[i];
     while (len) {
         size_t used;
-        if (s->skip || s->have_len) {
+        if (s->have_len) {
             int rc = framed_body(c, i, data, len, &used);
             if (rc) return rc;
         } else {
             used = 8 - s->partial.len < len ? 8 - s->partial.len : len;
-            int rc = tr_buf_append(&s->partial, data, used);
+            int rc = append(c, &s->partial, data, used);
             if (rc) return rc;
             if (s->partial.len == 8) {
                 uint64_t n = be64((const unsigned char *)s->partial.data);
@@ -273,7 +321,7 @@ static int is_space(char ch) {
 static int textlen_feed(struct ctx *c, size_t i, const char *data, size_t len) {
     struct stage *s = &c->pp->stages[i];
     while (len) {
-        if (s->skip || s->have_len) {
+        if (s->have_len) {
             size_t used;
             int rc = framed_body(c, i, data, len, &used);
             if (rc) return rc;
@@ -285,7 +333,7 @@ static int textlen_feed(struct ctx *c, size_t i, const char *data, size_t len) {
         len--;
         if (!is_space(ch)) {
             if (ch < '0' || ch > '9' || s->partial.len >= MAX_DIGITS) s->bad_prefix = 1;
-            else if (tr_buf_putc(&s->partial, ch) != 0) return -ENOMEM;
+            else if (append(c, &s->partial, &ch, 1) != 0) return c->pp->failed ? c->pp->failed : -ENOMEM;
             continue;
         }
         int bad = s->bad_prefix || s->partial.len == 0;
@@ -293,7 +341,7 @@ static int textlen_feed(struct ctx *c, size_t i, const char *data, size_t len) {
         for (size_t k = 0; k < s->partial.len; k++) n = n * 10 + (uint64_t)(s->partial.data[k] - '0');
         tr_buf_reset(&s->partial);
         s->bad_prefix = 0;
-        if (bad || n > UINT32_MAX) {
+        if (bad) {
             drop(c, "textual length prefix is not a number");
             continue;
         }
@@ -308,7 +356,7 @@ static int textlen_feed(struct ctx *c, size_t i, const char *data, size_t len) {
 static int base64_feed(struct ctx *c, size_t i, const char *data, size_t len) {
     struct stage *s = &c->pp->stages[i];
     tr_buf_reset(&s->scratch);
-    int rc = tr_buf_reserve(&s->scratch, len / 4 * 3 + 3);
+    int rc = grow(c, &s->scratch, len / 4 * 3 + 3);
     if (rc) return rc;
     size_t n;
     if (tr_base64_decode(data, len, (unsigned char *)s->scratch.data, &n) != 0) {
@@ -332,11 +380,28 @@ static int feed_stage(struct ctx *c, size_t i, const char *data, size_t len) {
 
 int tr_preproc_feed(struct tr_preproc *pp, const char *data, size_t len, tr_frame_fn fn,
                     void *arg) {
+    if (pp->failed) return pp->failed;
     struct ctx c = {pp, fn, arg};
     return emit(&c, 0, data, len);
 }
 
+/* What a failed chain held is not a frame: it is given back, not emitted. */
+static void discard(struct tr_preproc *pp) {
+    for (size_t i = 0; i < pp->n; i++) {
+        struct stage *s = &pp->stages[i];
+        tr_buf_fini(&s->partial);
+        tr_buf_fini(&s->scratch);
+        s->skipping = s->have_len = s->bad_prefix = 0;
+        s->want = 0;
+    }
+    if (pp->lim.budget) tr_budget_release(pp->lim.budget, &pp->hold);
+}
+
 int tr_preproc_finish(struct tr_preproc *pp, tr_frame_fn fn, void *arg) {
+    if (pp->failed) {
+        discard(pp);
+        return 0;
+    }
     struct ctx c = {pp, fn, arg};
     for (size_t i = 0; i < pp->n; i++) {
         struct stage *s = &pp->stages[i];
@@ -344,13 +409,12 @@ int tr_preproc_finish(struct tr_preproc *pp, tr_frame_fn fn, void *arg) {
             s->skipping = 0;
             if (s->partial.len == 0) continue;
             int rc = emit(&c, i + 1, s->partial.data, s->partial.len);
-            tr_buf_reset(&s->partial);
+            done_with(&c, &s->partial);
             if (rc) return rc;
         } else if (s->kind == ST_LENGTH || s->kind == ST_TEXTLEN) {
             if (s->partial.len || s->have_len || s->bad_prefix) drop(&c, "stream ended inside a frame");
-            tr_buf_reset(&s->partial);
+            done_with(&c, &s->partial);
             s->have_len = s->bad_prefix = 0;
-            s->skip = 0;
         }
     }
     return 0;

@@ -15,29 +15,50 @@
 #define TR_PROC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 #include "core/error.h"
 
-/* Largest frame a preprocessor buffers or emits; longer ones are dropped. */
+/* Largest frame a preprocessor buffers or emits by default (max_frame):
+ * a longer line is dropped; a longer length prefix ends the stream. */
 #define TR_PROC_MAX_LINE (16u * 1024 * 1024)
 
 struct tr_preproc;
+struct tr_budget;
+struct tr_log_limit;
 typedef int (*tr_frame_fn)(void *arg, const char *data, size_t len);
+
+/* What a server's onramp bounds for each of its streams. */
+struct tr_preproc_limits {
+    uint64_t max_frame;          /* 0: TR_PROC_MAX_LINE */
+    struct tr_budget *budget;    /* charged with the capacity the chain buffers; NULL: none */
+    uint64_t share;              /* most of budget one chain may hold */
+    struct tr_log_limit *log;    /* limiter for dropped-frame lines; NULL: the chain's own */
+};
 
 /* 0 when every name is known, else TR_EINVAL_CFG with d naming it. */
 int tr_preproc_check(char *const *names, size_t n, struct tr_diag *d);
 int tr_postproc_check(char *const *names, size_t n, struct tr_diag *d);
 
 int tr_preproc_create(char *const *names, size_t n, struct tr_preproc **out);
-void tr_preproc_destroy(struct tr_preproc *pp);
+void tr_preproc_destroy(struct tr_preproc *pp);   /* gives back its budget charge */
+/* Apply l (copied; budget and log must outlive the chain). Call before the
+ * first feed. */
+void tr_preproc_set_limits(struct tr_preproc *pp, const struct tr_preproc_limits *l);
 /* Feed bytes; every complete frame goes to fn (valid during the call only).
- * A frame longer than TR_PROC_MAX_LINE, bad base64 or a bad textual length
- * is dropped and counted. A non-zero return of fn stops the feed and is
+ * A line longer than max_frame, bad base64 or a bad textual length is
+ * dropped and counted, and the stream goes on. A length prefix (binary or
+ * textual) above max_frame returns TR_ETOOBIG, and buffering past the
+ * budget returns TR_ETOOBIG (over the share) or TR_EFULL (over the limit):
+ * those end the stream - the framing is lost or the peer must be cut off -
+ * and every later feed returns the same code without output, while finish
+ * emits nothing more. A non-zero return of fn stops the feed and is
  * returned. */
 int tr_preproc_feed(struct tr_preproc *pp, const char *data, size_t len, tr_frame_fn fn, void *arg);
 /* End of stream: emit what is left as a last frame (lines only; a partial
- * length-prefixed frame is dropped and counted). The chain can be fed again. */
+ * length-prefixed frame is dropped and counted). The chain can be fed again
+ * unless it failed. */
 int tr_preproc_finish(struct tr_preproc *pp, tr_frame_fn fn, void *arg);
 unsigned long tr_preproc_dropped(const struct tr_preproc *pp);
 

@@ -10,6 +10,7 @@
 #include "codec/base64.h"
 #include "codec/proc.h"
 #include "core/alloc.h"
+#include "core/budget.h"
 
 struct frames {
     char got[16][64];
@@ -119,34 +120,120 @@ static void length_prefixed_split_anywhere(void **state) {
     }
 }
 
-static void length_prefixed_over_limit_is_skipped(void **state) {
+/* A prefix above max_frame (here 2^64-1) cannot be skipped - that would
+ * wait for 2^64 bytes - so it ends the stream: the feed says TR_ETOOBIG,
+ * so does every later feed, and finish emits nothing. */
+static void length_prefix_over_the_limit_ends_the_stream(void **state) {
     (void)state;
     char *names[] = {"length-prefixed"};
     struct tr_preproc *pp;
     assert_int_equal(tr_preproc_create(names, 1, &pp), 0);
-    size_t big = TR_PROC_MAX_LINE + 1;
-    char *blob = tr_malloc(8 + big + 8 + 2);
-    assert_non_null(blob);
-    be64((unsigned char *)blob, big);
-    memset(blob + 8, 'x', big);
-    be64((unsigned char *)blob + 8 + big, 2);
-    memcpy(blob + 16 + big, "ok", 2);
+    unsigned char wire[8 + 2 + 8 + 3];
+    be64(wire, 2);
+    memcpy(wire + 8, "ok", 2);
+    be64(wire + 10, UINT64_MAX);
+    memcpy(wire + 18, "abc", 3);
     struct frames f = {.n = 0};
-    assert_int_equal(tr_preproc_feed(pp, blob, 8 + big + 10, collect, &f), 0);
-    /* expected: the big frame dropped and counted, the next one intact */
+    assert_int_equal(tr_preproc_feed(pp, (const char *)wire, sizeof wire, collect, &f), TR_ETOOBIG);
     assert_int_equal(f.n, 1);
     assert_string_equal(f.got[0], "ok");
-    assert_int_equal(tr_preproc_dropped(pp), 1);
-    /* a frame cut short by the end of the stream is dropped too */
-    unsigned char head[8];
-    be64(head, 10);
-    assert_int_equal(tr_preproc_feed(pp, (const char *)head, 8, collect, &f), 0);
-    assert_int_equal(tr_preproc_feed(pp, "abc", 3, collect, &f), 0);
+    assert_int_equal(tr_preproc_feed(pp, (const char *)wire, 10, collect, &f), TR_ETOOBIG);
     assert_int_equal(tr_preproc_finish(pp, collect, &f), 0);
     assert_int_equal(f.n, 1);
-    assert_int_equal(tr_preproc_dropped(pp), 2);
-    tr_free(blob);
     tr_preproc_destroy(pp);
+    /* TR_PROC_MAX_LINE + 1 by default, and a configured max_frame */
+    assert_int_equal(tr_preproc_create(names, 1, &pp), 0);
+    be64(wire, TR_PROC_MAX_LINE + 1);
+    assert_int_equal(tr_preproc_feed(pp, (const char *)wire, 8, collect, &f), TR_ETOOBIG);
+    tr_preproc_destroy(pp);
+    assert_int_equal(tr_preproc_create(names, 1, &pp), 0);
+    tr_preproc_set_limits(pp, &(struct tr_preproc_limits){.max_frame = 2});
+    be64(wire, 2);
+    be64(wire + 10, 3);
+    assert_int_equal(tr_preproc_feed(pp, (const char *)wire, sizeof wire, collect, &f), TR_ETOOBIG);
+    assert_int_equal(f.n, 2);
+    assert_string_equal(f.got[1], "ok");
+    tr_preproc_destroy(pp);
+    /* textual: the same rule */
+    char *tnames[] = {"textual-length-prefix"};
+    assert_int_equal(tr_preproc_create(tnames, 1, &pp), 0);
+    tr_preproc_set_limits(pp, &(struct tr_preproc_limits){.max_frame = 5});
+    assert_int_equal(tr_preproc_feed(pp, "5 hello6 world!", 15, collect, &f), TR_ETOOBIG);
+    assert_int_equal(f.n, 3);
+    assert_string_equal(f.got[2], "hello");
+    tr_preproc_destroy(pp);
+    /* a frame cut short by the end of the stream is dropped and counted */
+    assert_int_equal(tr_preproc_create(names, 1, &pp), 0);
+    be64(wire, 10);
+    assert_int_equal(tr_preproc_feed(pp, (const char *)wire, 8, collect, &f), 0);
+    assert_int_equal(tr_preproc_feed(pp, "abc", 3, collect, &f), 0);
+    assert_int_equal(tr_preproc_finish(pp, collect, &f), 0);
+    assert_int_equal(f.n, 3);
+    assert_int_equal(tr_preproc_dropped(pp), 1);
+    tr_preproc_destroy(pp);
+}
+
+/* A line above max_frame is dropped and counted; the stream goes on. */
+static void lines_over_max_frame_are_dropped(void **state) {
+    (void)state;
+    char *names[] = {"lines"};
+    struct tr_preproc *pp;
+    assert_int_equal(tr_preproc_create(names, 1, &pp), 0);
+    tr_preproc_set_limits(pp, &(struct tr_preproc_limits){.max_frame = 4});
+    struct frames f = {.n = 0};
+    assert_int_equal(tr_preproc_feed(pp, "abcd\nabcde\nab", 13, collect, &f), 0);
+    assert_int_equal(tr_preproc_feed(pp, "cde\nx\n", 6, collect, &f), 0);
+    assert_int_equal(f.n, 2);
+    assert_string_equal(f.got[0], "abcd");
+    assert_string_equal(f.got[1], "x");
+    assert_int_equal(tr_preproc_dropped(pp), 2);
+    tr_preproc_destroy(pp);
+}
+
+/* Chains of one budget: what they buffer is charged by capacity; the one
+ * that would pass the limit (or its share) fails, the others go on, and
+ * destroy gives everything back. */
+static void budget_bounds_what_streams_buffer(void **state) {
+    (void)state;
+    char *names[] = {"lines"};
+    struct tr_budget b;
+    tr_budget_init(&b, 100);
+    struct tr_preproc_limits lim = {.budget = &b, .share = 80};
+    struct tr_preproc *x, *y, *z;
+    assert_int_equal(tr_preproc_create(names, 1, &x), 0);
+    assert_int_equal(tr_preproc_create(names, 1, &y), 0);
+    assert_int_equal(tr_preproc_create(names, 1, &z), 0);
+    tr_preproc_set_limits(x, &lim);
+    tr_preproc_set_limits(y, &lim);
+    tr_preproc_set_limits(z, &lim);
+    char part[70];
+    memset(part, 'p', sizeof part);
+    struct frames f = {.n = 0};
+    /* x holds 50 bytes of a line: a 64-byte buffer */
+    assert_int_equal(tr_preproc_feed(x, part, 50, collect, &f), 0);
+    assert_int_equal(b.used, 64);
+    /* y's 50 would make 128 > 100: y fails, for good, and emits nothing */
+    assert_int_equal(tr_preproc_feed(y, part, 50, collect, &f), TR_EFULL);
+    assert_int_equal(tr_preproc_feed(y, "a\n", 2, collect, &f), TR_EFULL);
+    assert_int_equal(tr_preproc_finish(y, collect, &f), 0);
+    assert_int_equal(f.n, 0);
+    assert_int_equal(b.used, 64);
+    /* z's 70 need a 128-byte buffer: over its share of 80 */
+    assert_int_equal(tr_preproc_feed(z, part, 70, collect, &f), TR_ETOOBIG);
+    tr_preproc_destroy(z);
+    /* complete lines straight from the input cost nothing */
+    assert_int_equal(tr_preproc_create(names, 1, &z), 0);
+    tr_preproc_set_limits(z, &lim);
+    assert_int_equal(tr_preproc_feed(z, "whole\n", 6, collect, &f), 0);
+    assert_int_equal(b.used, 64);
+    assert_int_equal(tr_preproc_feed(x, "!\n", 2, collect, &f), 0);
+    assert_int_equal(f.n, 2);
+    assert_string_equal(f.got[0], "whole");
+    assert_int_equal(strlen(f.got[1]), 51);
+    tr_preproc_destroy(x);
+    tr_preproc_destroy(y);
+    tr_preproc_destroy(z);
+    assert_int_equal(b.used, 0);
 }
 
 static void textual_length_prefix_frames(void **state) {
@@ -275,7 +362,9 @@ int main(void) {
         cmocka_unit_test(unknown_names_are_rejected),
         cmocka_unit_test(postproc_lines_appends_newline),
         cmocka_unit_test(length_prefixed_split_anywhere),
-        cmocka_unit_test(length_prefixed_over_limit_is_skipped),
+        cmocka_unit_test(length_prefix_over_the_limit_ends_the_stream),
+        cmocka_unit_test(lines_over_max_frame_are_dropped),
+        cmocka_unit_test(budget_bounds_what_streams_buffer),
         cmocka_unit_test(textual_length_prefix_frames),
         cmocka_unit_test(chain_lines_base64_remove_empty),
         cmocka_unit_test(lines_null_and_pipe),
