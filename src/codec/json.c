@@ -511,7 +511,11 @@ static int close_container(struct dstack *st, tr_value *out) {
     } else {
         if ((rc = tr_v_arr(n, out))) return rc;
         struct tr_arr *a = out->as.a;
+        /* stored directly, so the depth is kept here; the frame limit above
+         * already keeps it within TR_VALUE_MAX_DEPTH */
         for (; i < n && i < a->cap; i++) {
+            uint32_t d = tr_value_depth(&it[i].v);
+            if (d + 1 > a->depth) a->depth = d + 1;
             a->items[i] = it[i].v;
             it[i].v = tr_v_null();
         }

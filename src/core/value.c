@@ -8,6 +8,18 @@
  * it cannot be allocated the record falls back to a linear scan. The first
  * items/fields array may live in the same block as its header (right after
  * it); only a separately allocated array is ever realloc'd or freed.
+ *
+ * Depth is bounded when values are built, not when they are walked: each
+ * container header carries an upper bound of its depth, kept in O(1) by
+ * every store (push, set, copy), and a store that would make a container
+ * deeper than TR_VALUE_MAX_DEPTH fails with TR_EDEPTH. That one check lets
+ * equality, ordering, cloning, the JSON and bin codecs, merge and display
+ * stay simple recursions of at most TR_VALUE_MAX_DEPTH frames, and makes
+ * every value that exists encodable and decodable by our own codecs (which
+ * use the same bound). Making each of those walks iterative instead would
+ * have meant an explicit stack in a dozen places and still values our
+ * decoders refuse. Freeing stays iterative (destroy_tree) as a second line.
+ * The bound only errs high: removing a deep child does not lower it.
  */
 #include "core/value.h"
 
@@ -130,6 +142,23 @@ static int grow32(void **p, uint32_t *cap, size_t need, size_t elem, const void 
 }
 
 static inline void *arr_inline(const struct tr_arr *a) { return (void *)(a + 1); }
+
+/* Raise *depth for a child; TR_EDEPTH when the child is already as deep as
+ * a value may be. */
+static int fit_child(uint32_t *depth, const tr_value *child) {
+    uint32_t d = tr_value_depth(child);
+    if (d >= TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
+    if (d + 1 > *depth) *depth = d + 1;
+    return 0;
+}
+
+int tr_value_note_depth(tr_value *v, uint32_t d) {
+    uint32_t *depth = v->type == TR_ARR ? &v->as.a->depth : v->type == TR_REC ? &v->as.r->depth : NULL;
+    if (!depth) return 0;
+    if (d >= TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
+    if (d + 1 > *depth) *depth = d + 1;
+    return 0;
+}
 static inline void *rec_inline(const struct tr_rec *r) { return (void *)(r + 1); }
 
 /* One block for the header and cap_hint slots: most containers never grow
@@ -142,6 +171,7 @@ int tr_v_arr(size_t cap_hint, tr_value *out) {
     a->refs = 1;
     a->len = 0;
     a->cap = (uint32_t)cap_hint;
+    a->depth = 1;
     a->items = cap_hint ? arr_inline(a) : NULL;
     out->type = TR_ARR;
     out->as.a = a;
@@ -156,6 +186,7 @@ int tr_v_rec(size_t cap_hint, tr_value *out) {
     r->refs = 1;
     r->len = 0;
     r->cap = (uint32_t)cap_hint;
+    r->depth = 1;
     r->fields = cap_hint ? rec_inline(r) : NULL;
     r->index = NULL;
     r->index_cap = 0;
@@ -325,6 +356,12 @@ static int64_t rec_find(const struct tr_rec *r, const char *k, size_t n) {
 
 /* Append a new field (the key is known to be absent). Takes key and val. */
 static int rec_append(struct tr_rec *r, struct tr_str *key, tr_value val) {
+    int rc = fit_child(&r->depth, &val);
+    if (rc) {
+        tr_str_unref(key);
+        tr_value_unref(val);
+        return rc;
+    }
     if (r->len == UINT32_MAX ||
         grow32((void **)&r->fields, &r->cap, (size_t)r->len + 1, sizeof *r->fields, rec_inline(r))) {
         tr_str_unref(key);
@@ -359,6 +396,7 @@ static int copy_rec_top(const struct tr_rec *src, tr_value *out) {
         r->fields[i].val = tr_value_ref(src->fields[i].val);
     }
     r->len = src->len;
+    r->depth = src->depth;
     if (src->index) {
         /* positions are identical, so the index can be copied as is */
         r->index = tr_malloc((size_t)src->index_cap * sizeof *r->index);
@@ -382,6 +420,7 @@ static int copy_arr_top(const struct tr_arr *src, tr_value *out) {
     }
     for (uint32_t i = 0; i < src->len; i++) a->items[i] = tr_value_ref(src->items[i]);
     a->len = src->len;
+    a->depth = src->depth;
     return 0;
 }
 
@@ -473,6 +512,11 @@ int tr_value_clone(const tr_value *v, tr_value *out) { return clone_at(v, out, 0
 int tr_arr_push(tr_value *arr, tr_value item) {
     assert(arr->type == TR_ARR && arr->as.a->refs == 1);
     struct tr_arr *a = arr->as.a;
+    int rc = fit_child(&a->depth, &item);
+    if (rc) {
+        tr_value_unref(item);
+        return rc;
+    }
     if (a->len == a->cap &&
         (a->len == UINT32_MAX ||
          grow32((void **)&a->items, &a->cap, (size_t)a->len + 1, sizeof *a->items, arr_inline(a)))) {
@@ -489,6 +533,11 @@ int tr_rec_set_key(tr_value *rec, struct tr_str *key, tr_value val) {
     int64_t pos = rec_find(r, key->data, key->len);
     if (pos >= 0) {
         tr_str_unref(key);
+        int rc = fit_child(&r->depth, &val);
+        if (rc) {
+            tr_value_unref(val);
+            return rc;
+        }
         tr_value_unref(r->fields[pos].val);
         r->fields[pos].val = val;
         return 0;
@@ -501,6 +550,11 @@ int tr_rec_set(tr_value *rec, const char *key, size_t klen, tr_value val) {
     struct tr_rec *r = rec->as.r;
     int64_t pos = rec_find(r, key, klen);
     if (pos >= 0) {
+        int rc = fit_child(&r->depth, &val);
+        if (rc) {
+            tr_value_unref(val);
+            return rc;
+        }
         tr_value_unref(r->fields[pos].val);
         r->fields[pos].val = val;
         return 0;

@@ -10,6 +10,9 @@
  * The items/fields arrays may share the allocation of their header: read
  * them, never free or realloc them directly. A string's bytes may only be
  * changed while it is unshared, and then its cached hash must be reset.
+ * Nesting is bounded when values are built: a container's header keeps its
+ * depth, and no container deeper than TR_VALUE_MAX_DEPTH can be made (see
+ * value.c for why), so every recursive walk over a value is bounded.
  */
 #ifndef TR_VALUE_H
 #define TR_VALUE_H
@@ -53,6 +56,7 @@ struct tr_arr {
     uint32_t refs;
     uint32_t len;
     uint32_t cap;
+    uint32_t depth;  /* >= 1 + the deepest item's depth (scalars count 0) */
     tr_value *items;
 };
 
@@ -65,12 +69,14 @@ struct tr_rec {
     uint32_t refs;
     uint32_t len;
     uint32_t cap;
+    uint32_t depth;           /* >= 1 + the deepest value's depth (scalars count 0) */
     struct tr_field *fields;  /* insertion order */
     uint32_t *index;          /* open-addressing hash index for large records, or NULL */
     uint32_t index_cap;
 };
 
-/* Limits applied to values built from outside input. */
+/* The deepest value that can exist: [] and {} have depth 1, [[1]] depth 2.
+ * The JSON and bin codecs accept exactly the values of this depth or less. */
 #define TR_VALUE_MAX_DEPTH 1024
 
 /* --- scalars (never fail) --- */
@@ -95,6 +101,17 @@ uint32_t tr_str_hash(struct tr_str *s);
 void tr_str_unref(struct tr_str *s);
 static inline struct tr_str *tr_str_ref(struct tr_str *s) { s->refs++; return s; }
 
+/* Depth of v: 0 for scalars and strings, an upper bound on the nesting of
+ * an array or record (exact when it was only ever added to). */
+static inline uint32_t tr_value_depth(const tr_value *v) {
+    return v->type == TR_ARR ? v->as.a->depth : v->type == TR_REC ? v->as.r->depth : 0;
+}
+/* Record that a value of depth d now sits inside container v, which the
+ * caller changed in place through a pointer (tr_rec_get, tr_arr_at) rather
+ * than with the functions below. TR_EDEPTH (and no change) when v would get
+ * deeper than TR_VALUE_MAX_DEPTH; no-op for scalars. */
+int tr_value_note_depth(tr_value *v, uint32_t d);
+
 /* --- ownership --- */
 tr_value tr_value_ref(tr_value v);   /* returns v with one more reference */
 void tr_value_unref(tr_value v);     /* drops one reference (no-op for scalars) */
@@ -104,12 +121,16 @@ int tr_value_mut(tr_value *v);
 int tr_value_clone(const tr_value *v, tr_value *out);
 
 /* --- arrays (v must be TR_ARR and made unique with tr_value_mut) --- */
-int tr_arr_push(tr_value *arr, tr_value item);   /* takes item, also on failure */
+/* Takes item, also on failure: -ENOMEM, or TR_EDEPTH when item is already
+ * TR_VALUE_MAX_DEPTH deep (the same for every function that stores a value
+ * into a container). */
+int tr_arr_push(tr_value *arr, tr_value item);
 static inline uint32_t tr_arr_len(const tr_value *arr) { return arr->as.a->len; }
 static inline tr_value *tr_arr_at(const tr_value *arr, uint32_t i) { return &arr->as.a->items[i]; }
 
 /* --- records (mutators need a TR_REC made unique with tr_value_mut) --- */
-/* Insert or replace key; a replaced key keeps its position. Takes val (also on failure). */
+/* Insert or replace key; a replaced key keeps its position. Takes val (also
+ * on failure): -ENOMEM or TR_EDEPTH. */
 int tr_rec_set(tr_value *rec, const char *key, size_t klen, tr_value val);
 int tr_rec_set_key(tr_value *rec, struct tr_str *key, tr_value val);  /* takes key and val */
 /* NULL when absent. The pointer is valid until the record changes. */

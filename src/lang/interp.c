@@ -4,8 +4,17 @@
  * are slots, functions are pointers, constants are literals, so nothing is
  * looked up by name per event. Paths are resolved to borrowed pointers into
  * the event, so reading a field allocates nothing. It is not the compiler:
- * it trusts the tree. Invariant: tr_eval returns exactly one owned
- * reference in *out on success and leaves *out TR_NULL otherwise.
+ * it trusts the tree.
+ *
+ * The one rule for results, in every helper here that fills an out value:
+ * on success *out holds exactly one owned reference; on any other return
+ * (an error, or the control flow of emit, drop and recur) *out is TR_NULL
+ * and owns nothing - a half-built record or array is released before the
+ * error goes up. tr_eval enforces this at its single exit, so a failing
+ * field of a literal, a failing built-in or extractor never leaks what was
+ * built so far (a remote memory leak otherwise: one per bad event).
+ * Values never get deeper than TR_VALUE_MAX_DEPTH (value.h); a store that
+ * would go deeper is a located runtime error, not a crash later on.
  */
 #include <errno.h>
 #include <math.h>
@@ -58,6 +67,14 @@ static int fail(struct tr_env *E, struct tr_span outer, struct tr_span inner, co
 static int oom(struct tr_env *E, const struct tr_node *n) {
     fail(E, n->sp, n->sp, "out of memory");
     return -ENOMEM;
+}
+
+/* A failed store into a container: too deep, or out of memory. */
+static int store_fail(struct tr_env *E, const struct tr_node *n, int rc) {
+    if (rc == TR_EDEPTH)
+        return fail(E, n->sp, n->sp, "Value nested too deeply, more than %d levels of arrays and records",
+                    TR_VALUE_MAX_DEPTH);
+    return oom(E, n);
 }
 
 static int type_conflict(struct tr_env *E, struct tr_span outer, struct tr_span inner,
@@ -452,9 +469,9 @@ static int resolve(struct tr_env *E, const struct tr_node *n, const tr_value **r
         tr_value arr;
         if (tr_v_arr(hi - lo, &arr)) return oom(E, n);
         for (uint32_t i = lo; i < hi; i++)
-            if (tr_arr_push(&arr, tr_value_ref(*tr_arr_at(cur, i)))) {
+            if ((rc = tr_arr_push(&arr, tr_value_ref(*tr_arr_at(cur, i))))) {
                 tr_value_unref(arr);
-                return oom(E, n);
+                return store_fail(E, n, rc);
             }
         *tmp = arr;
         cur = tmp;
@@ -491,6 +508,14 @@ static int assign(struct tr_env *E, const struct tr_node *let, tr_value val) {
         tr_value_unref(val);
         return fail(E, tr_span_expand(let->sp, 2), let->sp, "Can't assign to the `%s` constant",
                     p->name ? p->name->data : "args");
+    }
+    /* val ends up p->n containers down: the root can get that much deeper
+     * than val, and each container on the way is raised to its new depth
+     * on the way down since val is stored in place, not through a push */
+    uint32_t below = tr_value_depth(&val);
+    if ((uint64_t)p->n + below > TR_VALUE_MAX_DEPTH) {
+        tr_value_unref(val);
+        return store_fail(E, let, TR_EDEPTH);
     }
     for (uint32_t i = 0; i < p->n; i++) {
         const struct tr_node *s = p->v[i];
@@ -533,14 +558,17 @@ static int assign(struct tr_env *E, const struct tr_node *let, tr_value val) {
         tr_value *next = tr_rec_get(cur, ks->data, ks->len);
         if (!next) {
             tr_value r;
-            if (tr_v_rec(4, &r) || tr_rec_set(cur, ks->data, ks->len, r)) {
+            int src = tr_v_rec(4, &r);
+            if (src || (src = tr_rec_set(cur, ks->data, ks->len, r))) {
                 tr_value_unref(key);
                 tr_value_unref(val);
-                return oom(E, let);
+                return store_fail(E, let, src);
             }
             next = tr_rec_get(cur, ks->data, ks->len);
         }
         tr_value_unref(key);
+        /* checked above: p->n - i - 1 + below < TR_VALUE_MAX_DEPTH */
+        tr_value_note_depth(cur, p->n - i - 1 + below);
         cur = next;
     }
     tr_value_unref(*cur);
@@ -564,6 +592,9 @@ static int merge_into(tr_value *target, const tr_value *rep) {
             tr_value *old = tr_rec_get(target, f->key->data, f->key->len);
             if (old) {
                 if ((rc = merge_into(old, &f->val))) return rc;
+                /* old changed in place; it is no deeper than the deeper of
+                 * old and f->val, both below target and rep, so this fits */
+                tr_value_note_depth(target, tr_value_depth(old));
             } else {
                 if ((rc = tr_rec_set_key(target, tr_str_ref(f->key), tr_value_ref(f->val)))) return rc;
             }
@@ -610,7 +641,7 @@ static int eval_merge(struct tr_env *E, const struct tr_node *n, tr_value *out) 
     tr_value_unref(rep);
     if (rc) {
         tr_value_unref(t);
-        return oom(E, n);
+        return store_fail(E, n, rc);
     }
     *out = t;
     return 0;
@@ -705,7 +736,13 @@ static int eval_patch(struct tr_env *E, const struct tr_node *n, tr_value *out) 
                 break;
             }
             if (old) {
+                /* old may grow as deep as vv[i], one level below t */
+                if (tr_value_depth(&vv[i]) >= TR_VALUE_MAX_DEPTH) {
+                    rc = TR_EDEPTH;
+                    break;
+                }
                 rc = merge_into(old, &vv[i]);
+                if (!rc) rc = tr_value_note_depth(&t, tr_value_depth(old));
             } else {
                 tr_value r;
                 rc = tr_v_rec(4, &r);
@@ -717,7 +754,7 @@ static int eval_patch(struct tr_env *E, const struct tr_node *n, tr_value *out) 
         }
         case PO_MERGE_ALL: rc = merge_into(&t, &vv[i]); break;
         }
-        if (rc == -ENOMEM) rc = oom(E, n);
+        if (rc == -ENOMEM || rc == TR_EDEPTH) rc = store_fail(E, n, rc);
     }
     for (uint32_t i = 0; i < cnt; i++) {
         tr_value_unref(kv[i]);
@@ -755,7 +792,9 @@ static int match_rec(struct tr_env *E, const struct tr_node *m, const struct tr_
             break;
         case PF_PRESENT:
             if (!v) rc = 0;
-            else if (need && tr_rec_set_key(&acc, tr_str_ref(f->name), tr_value_ref(*v))) rc = oom(E, f);
+            else if (need && (rc = tr_rec_set_key(&acc, tr_str_ref(f->name), tr_value_ref(*v))))
+                rc = store_fail(E, f, rc);
+            else rc = 1;
             break;
         case PF_CMP: {
             if (!v) {
@@ -770,6 +809,7 @@ static int match_rec(struct tr_env *E, const struct tr_node *m, const struct tr_
             tr_value_unref(r);
             if (rc) break;
             rc = b.type == TR_BOOL && b.as.b;
+            tr_value_unref(b);
             break;
         }
         case PF_TILDE: {
@@ -779,8 +819,12 @@ static int match_rec(struct tr_env *E, const struct tr_node *m, const struct tr_
             }
             tr_value x = tr_v_null();
             rc = tr_extractor_run(f->ext, v, need, &x);
-            if (rc == 1 && need && tr_rec_set_key(&acc, tr_str_ref(f->name4), x)) rc = oom(E, f);
-            else if (rc != 1) tr_value_unref(x);
+            if (rc != 1) {
+                tr_value_unref(x);  /* an extractor may leave a partial result */
+            } else if (need) {
+                int src = tr_rec_set_key(&acc, tr_str_ref(f->name4), x);
+                if (src) rc = store_fail(E, f, src);
+            }
             break;
         }
         case PF_REC:
@@ -791,8 +835,12 @@ static int match_rec(struct tr_env *E, const struct tr_node *m, const struct tr_
             }
             tr_value sub = tr_v_null();
             rc = test_pattern(E, m, f->a, v, need, &sub);
-            if (rc == 1 && need && tr_rec_set_key(&acc, tr_str_ref(f->name), sub)) rc = oom(E, f);
-            else if (rc != 1) tr_value_unref(sub);
+            if (rc != 1) {
+                tr_value_unref(sub);
+            } else if (need) {
+                int src = tr_rec_set_key(&acc, tr_str_ref(f->name), sub);
+                if (src) rc = store_fail(E, f, src);
+            }
             break;
         }
         default: rc = 0;
@@ -810,8 +858,12 @@ static int pair(struct tr_env *E, const struct tr_node *n, tr_value *acc, uint32
         return oom(E, n);
     }
     tr_arr_push(&p, tr_v_int(idx));
-    tr_arr_push(&p, v);
-    if (tr_arr_push(acc, p)) return oom(E, n);
+    int rc = tr_arr_push(&p, v);
+    if (rc) {
+        tr_value_unref(p);
+        return store_fail(E, n, rc);
+    }
+    if ((rc = tr_arr_push(acc, p))) return store_fail(E, n, rc);
     return 0;
 }
 
@@ -843,6 +895,7 @@ static int match_arr(struct tr_env *E, const struct tr_node *m, const struct tr_
             for (uint32_t j = 0; j < len; j++) {
                 tr_value sub = tr_v_null();
                 int r = tr_extractor_run(e->ext, tr_arr_at(target, j), need, &sub);
+                if (r != 1) tr_value_unref(sub);  /* may hold a partial result */
                 if (r < 0) {
                     rc = r;
                     break;
@@ -889,7 +942,8 @@ static int match_tuple(struct tr_env *E, const struct tr_node *m, const struct t
         const struct tr_node *e = pat->v[i];
         const tr_value *cand = tr_arr_at(target, i);
         if (e->kind == PA_IGNORE) {
-            if (need && tr_arr_push(&acc, tr_value_ref(*cand))) rc = oom(E, e);
+            int src = need ? tr_arr_push(&acc, tr_value_ref(*cand)) : 0;
+            if (src) rc = store_fail(E, e, src);
         } else if (e->kind == PA_EXPR) {
             tr_value x;
             int erc = tr_eval(E, e->a, &x);
@@ -901,19 +955,27 @@ static int match_tuple(struct tr_env *E, const struct tr_node *m, const struct t
                 tr_value_unref(x);
                 rc = 0;
             } else if (need) {
-                if (tr_arr_push(&acc, x)) rc = oom(E, e);
+                int src = tr_arr_push(&acc, x);
+                if (src) rc = store_fail(E, e, src);
             } else {
                 tr_value_unref(x);
             }
         } else if (e->kind == PA_TILDE) {
             tr_value sub = tr_v_null();
             rc = tr_extractor_run(e->ext, cand, need, &sub);
-            if (rc == 1 && need && tr_arr_push(&acc, sub)) rc = oom(E, e);
-            else if (rc != 1) tr_value_unref(sub);
+            if (rc != 1) {
+                tr_value_unref(sub);
+            } else if (need) {
+                int src = tr_arr_push(&acc, sub);
+                if (src) rc = store_fail(E, e, src);
+            }
         } else {
             tr_value sub = tr_v_null();
             rc = match_rec(E, m, e->a, cand, need, &sub);
-            if (rc == 1 && need && tr_arr_push(&acc, sub)) rc = oom(E, e);
+            if (rc == 1 && need) {
+                int src = tr_arr_push(&acc, sub);
+                if (src) rc = store_fail(E, e, src);
+            }
         }
     }
     if (rc == 1 && need) *res = acc;
@@ -937,7 +999,15 @@ static int test_pattern(struct tr_env *E, const struct tr_node *m, const struct 
         else tr_value_unref(x);
         return eq;
     }
-    case P_EXTRACT: return tr_extractor_run(pat->ext, target, need, res);
+    case P_EXTRACT: {
+        int rc = tr_extractor_run(pat->ext, target, need, res);
+        if (rc != 1 && need) {
+            /* extractors may leave a partial result behind on failure */
+            tr_value_unref(*res);
+            *res = tr_v_null();
+        }
+        return rc;
+    }
     case P_REC: return match_rec(E, m, pat, target, need, res);
     case P_ARR: return match_arr(E, m, pat, target, need, res);
     case P_TUPLE: return match_tuple(E, m, pat, target, need, res);
@@ -1042,7 +1112,8 @@ static int eval_for(struct tr_env *E, const struct tr_node *n, tr_value *out) {
             }
             tr_value r;
             if ((rc = tr_eval_block(E, c->v, c->n, &r))) break;
-            if (tr_arr_push(&acc, r)) rc = oom(E, n);
+            int src = tr_arr_push(&acc, r);
+            if (src) rc = store_fail(E, n, src);
             break;
         }
         tr_value_unref(k);
@@ -1098,7 +1169,7 @@ static int call_user(struct tr_env *E, const struct tr_node *n, tr_value *out) {
     F.set = set;
     F.recur_args = NULL;
     F.nrecur = 0;
-    uint32_t given = n->n;
+    uint32_t given = n->n, argc_cap = n->n ? n->n : 1;
     for (unsigned round = 0;; round++) {
         if (round >= RECURSION_LIMIT) {
             rc = fail(E, n->sp, n->sp, "Recursion limit Reached");
@@ -1110,12 +1181,18 @@ static int call_user(struct tr_env *E, const struct tr_node *n, tr_value *out) {
             argv[i] = tr_v_null();
         }
         if (decl->op) {
-            if ((rc = tr_v_arr(given > nargs ? given - nargs : 0, &rest))) break;
+            if ((rc = tr_v_arr(given > nargs ? given - nargs : 0, &rest))) {
+                rc = oom(E, n);
+                break;
+            }
             for (uint32_t i = nargs; i < given && !rc; i++) {
                 rc = tr_arr_push(&rest, argv[i]);
                 argv[i] = tr_v_null();
             }
-            if (rc) break;
+            if (rc) {
+                rc = store_fail(E, n, rc);
+                break;
+            }
             F.args = &rest;
         }
         rc = tr_eval_block(&F, decl->a->v, decl->a->n, out);
@@ -1129,7 +1206,8 @@ static int call_user(struct tr_env *E, const struct tr_node *n, tr_value *out) {
         if (rc != TR_RUN_RECUR) break;
         /* recur: the new arguments replace the old ones */
         for (uint32_t i = 0; i < given; i++) tr_value_unref(argv[i]);
-        if (F.nrecur > given) {
+        given = 0;
+        if (F.nrecur > argc_cap) {
             tr_value *nv = tr_realloc(argv, F.nrecur * sizeof *argv);
             if (!nv) {
                 for (uint32_t i = 0; i < F.nrecur; i++) tr_value_unref(F.recur_args[i]);
@@ -1138,6 +1216,7 @@ static int call_user(struct tr_env *E, const struct tr_node *n, tr_value *out) {
                 break;
             }
             argv = nv;
+            argc_cap = F.nrecur;
         }
         given = F.nrecur;
         memcpy(argv, F.recur_args, given * sizeof *argv);
@@ -1151,7 +1230,12 @@ static int call_user(struct tr_env *E, const struct tr_node *n, tr_value *out) {
             break;
         }
     }
-    for (uint32_t i = 0; i < given && i < n->n; i++) tr_value_unref(argv[i]);
+    /* a round that stopped early still holds arguments in locals, rest
+     * and argv (argv may have grown past n->n through recur) */
+    for (uint32_t i = 0; i < nloc; i++)
+        if (set[i]) tr_value_unref(locals[i]);
+    tr_value_unref(rest);
+    for (uint32_t i = 0; i < given; i++) tr_value_unref(argv[i]);
 out:
     tr_free(argv);
     if (locals != lbuf) tr_free(locals);
@@ -1172,6 +1256,9 @@ static int eval_recur(struct tr_env *E, const struct tr_node *n) {
     return TR_RUN_RECUR;
 }
 
+/* A call. Built-ins (tr_fn_impl) get *out as TR_NULL; when they fail they
+ * may leave a partial result there (never a released one), which tr_eval
+ * releases on the way out like any other failed result. */
 static int eval_call(struct tr_env *E, const struct tr_node *n, tr_value *out) {
     if (n->op == 3) return call_user(E, n, out);
     if (n->op == 1) return eval_recur(E, n);
@@ -1206,8 +1293,8 @@ static int eval_call(struct tr_env *E, const struct tr_node *n, tr_value *out) {
         else if (rc == TR_FN_ERROR)
             rc = fail(E, outer, n->sp, "Runtime error in function %s::%s/%u: %s", n->fn->module,
                       n->fn->name, n->n, c.msg);
-        else if (rc == -ENOMEM)
-            rc = oom(E, n);
+        else if (rc == -ENOMEM || rc == TR_EDEPTH)
+            rc = store_fail(E, n, rc);
         else if (rc)
             rc = fail(E, outer, n->sp, "Runtime error in function %s::%s/%u: %s", n->fn->module,
                       n->fn->name, n->n, c.msg[0] ? c.msg : "failed");
@@ -1281,7 +1368,8 @@ int tr_eval(struct tr_env *E, const struct tr_node *n, tr_value *out) {
                 tr_value_unref(k);
                 break;
             }
-            if (tr_rec_set_key(out, tr_str_ref(k.as.s), v)) rc = oom(E, n);
+            int src = tr_rec_set_key(out, tr_str_ref(k.as.s), v);
+            if (src) rc = store_fail(E, n, src);
             tr_value_unref(k);
         }
         break;
@@ -1294,7 +1382,8 @@ int tr_eval(struct tr_env *E, const struct tr_node *n, tr_value *out) {
         for (uint32_t i = 0; i < n->n && !rc; i++) {
             tr_value v;
             if ((rc = tr_eval(E, n->v[i], &v))) break;
-            if (tr_arr_push(out, v)) rc = oom(E, n);
+            int src = tr_arr_push(out, v);
+            if (src) rc = store_fail(E, n, src);
         }
         break;
     case N_BYTES: {
@@ -1417,5 +1506,11 @@ int tr_eval(struct tr_env *E, const struct tr_node *n, tr_value *out) {
         break;
     }
     E->depth--;
+    if (rc) {
+        /* the rule of the file: a literal whose field failed, a built-in
+         * that failed half-way, all leave nothing behind */
+        tr_value_unref(*out);
+        *out = tr_v_null();
+    }
     return rc;
 }

@@ -68,6 +68,15 @@ struct outbuf {
 
 static const tr_value nullv = {.type = TR_NULL};
 
+/* A group value or aggregate too deep to hold is the event's error,
+ * located at the expression that made it; other codes pass through. */
+static int group_fail(struct tr_env *E, const struct tr_node *gb, int rc) {
+    if (rc != TR_EDEPTH) return rc;
+    return tr_lang_err_set(E->err, TR_ERUNTIME, gb->sp, gb->sp,
+                           "Value nested too deeply, more than %d levels of arrays and records",
+                           TR_VALUE_MAX_DEPTH);
+}
+
 /* --- group keys --- */
 
 static int cmp_field(const void *a, const void *b) {
@@ -341,6 +350,7 @@ static int accumulate(struct tr_select *s, struct tr_env *E, struct group *g, co
                 rc = tr_lang_err_set(E->err, TR_ERUNTIME, tr_span_expand(call->sp, 2), call->sp,
                                      "Bad type passed to function %s::%s/%u",
                                      tr_aggr_module(g->aggrs[i].fn), tr_aggr_name(g->aggrs[i].fn), n);
+            else rc = group_fail(E, call, rc);
         }
         for (uint32_t j = 0; j < got; j++) tr_value_unref(args[j]);
     }
@@ -523,12 +533,15 @@ static int gen_groups(struct tr_env *E, const struct tr_node *gb, struct gvals *
     if (gb->kind == G_EXPR) {
         if (g->n == 0) {
             tr_value a;
-            if ((rc = tr_v_arr(2, &a)) == 0 && (rc = tr_arr_push(&a, tr_value_ref(v))) == 0) rc = gv_push(g, a);
+            if ((rc = tr_v_arr(2, &a)) == 0) {
+                if ((rc = tr_arr_push(&a, tr_value_ref(v))) == 0) rc = gv_push(g, a);
+                else tr_value_unref(a);
+            }
         } else {
             rc = append_all(g, &v);
         }
         tr_value_unref(v);
-        return rc;
+        return group_fail(E, gb, rc);
     }
     /* each(array): one group per element (cross product with what exists) */
     if (v.type == TR_ARR) {
@@ -536,7 +549,10 @@ static int gen_groups(struct tr_env *E, const struct tr_node *gb, struct gvals *
             for (uint32_t i = 0; i < tr_arr_len(&v) && !rc; i++) {
                 tr_value a;
                 if ((rc = tr_v_arr(2, &a))) break;
-                if ((rc = tr_arr_push(&a, tr_value_ref(*tr_arr_at(&v, i))))) break;
+                if ((rc = tr_arr_push(&a, tr_value_ref(*tr_arr_at(&v, i))))) {
+                    tr_value_unref(a);
+                    break;
+                }
                 rc = gv_push(g, a);
             }
         } else {
@@ -556,7 +572,7 @@ static int gen_groups(struct tr_env *E, const struct tr_node *gb, struct gvals *
         }
     }
     tr_value_unref(v);
-    return rc;
+    return group_fail(E, gb, rc);
 }
 
 /* --- the entry points --- */

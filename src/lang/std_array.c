@@ -2,6 +2,8 @@
  *
  * All pure; results are new arrays sharing elements by reference.
  * flatten recurses only as deep as the value (bounded by the value depth).
+ * On failure a function may leave a partial result in *out: the
+ * interpreter releases it (see eval_call in interp.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -57,8 +59,12 @@ static int zip(struct tr_fcall *c, const tr_value *args, size_t n, tr_value *out
     for (uint32_t i = 0; i < l && !rc; i++) {
         tr_value p;
         if ((rc = tr_v_arr(2, &p))) break;
-        tr_arr_push(&p, tr_value_ref(*tr_arr_at(&args[0], i)));
-        tr_arr_push(&p, tr_value_ref(*tr_arr_at(&args[1], i)));
+        /* either item may be as deep as a value can be */
+        if ((rc = tr_arr_push(&p, tr_value_ref(*tr_arr_at(&args[0], i)))) ||
+            (rc = tr_arr_push(&p, tr_value_ref(*tr_arr_at(&args[1], i))))) {
+            tr_value_unref(p);
+            break;
+        }
         rc = tr_arr_push(out, p);
     }
     return rc;

@@ -2,6 +2,8 @@
  *
  * All pure. Results are new records; arguments are never changed.
  * Invariant: key order of results follows the input's insertion order.
+ * On failure a function may leave a partial result in *out: the
+ * interpreter releases it (see eval_call in interp.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,7 +48,10 @@ static int keys_values(const tr_value *args, size_t n, tr_value *out, int which)
         } else {
             if ((rc = tr_v_arr(2, &v))) break;
             tr_arr_push(&v, tr_v_strobj(tr_str_ref(f->key)));
-            tr_arr_push(&v, tr_value_ref(f->val));
+            if ((rc = tr_arr_push(&v, tr_value_ref(f->val)))) {
+                tr_value_unref(v);
+                break;
+            }
         }
         rc = tr_arr_push(out, v);
     }

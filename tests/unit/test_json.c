@@ -292,14 +292,12 @@ static void test_depth(void **state) {
     tr_buf_init(&b);
     assert_int_equal(tr_json_encode(&v, &b), 0);
     assert_string_equal(b.data, ok);
-    /* one more level is refused by the encoder too, and the buffer is untouched */
+    /* one more level cannot even be built (the push takes v either way),
+     * so every value that exists can be encoded */
     tr_value top;
     assert_int_equal(tr_v_arr(1, &top), 0);
-    assert_int_equal(tr_arr_push(&top, v), 0);
-    size_t before = b.len;
-    assert_int_equal(tr_json_encode(&top, &b), TR_EDEPTH);
-    assert_int_equal(b.len, before);
-    assert_int_equal(b.data[b.len], 0);
+    assert_int_equal(tr_arr_push(&top, v), TR_EDEPTH);
+    assert_int_equal(tr_arr_len(&top), 0);
     tr_value_unref(top);
     tr_buf_fini(&b);
     free(ok);
