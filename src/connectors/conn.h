@@ -21,6 +21,8 @@
 #include "core/error.h"
 #include "core/value.h"
 
+struct tr_preproc_limits;   /* codec/proc.h */
+
 /* An onramp/offramp entry of the configuration, as a connector sees it.
  * Valid during create() only: copy what you keep. */
 struct tr_conn_spec {
@@ -73,6 +75,12 @@ struct tr_onramp_ops {
     void (*fail)(void *self, uint64_t event_id);
     /* Stop producing, release every handle, then call done(arg) (maybe later). */
     void (*close)(void *self, void (*done)(void *arg), void *arg);
+    /* Optional (NULL: defaults): bounds for what the runtime buffers for
+     * each stream of this onramp (preprocessor state), asked once per new
+     * stream; the pointer must stay valid until close. When a stream passes
+     * them, emit_bytes returns TR_ETOOBIG or TR_EFULL and the onramp should
+     * end that stream (close the connection). */
+    const struct tr_preproc_limits *(*stream_limits)(void *self);
 };
 
 static inline uv_loop_t *tr_onramp_loop(struct tr_onramp_host *h) { return h->loop; }
@@ -83,7 +91,9 @@ static inline int64_t tr_onramp_emit_value(struct tr_onramp_host *h, tr_value va
 }
 /* Raw bytes of one stream (one connection): run through the preprocessors
  * and the codec; each decoded value becomes an event. Takes meta. Decode
- * errors are logged and counted, never fatal. */
+ * errors are logged and counted, never fatal; a negative return means the
+ * stream cannot go on (a frame or buffer over the stream_limits, or out of
+ * memory) and every later call for it fails the same way. */
 static inline int tr_onramp_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void *data,
                                        size_t len, tr_value meta) {
     return h->ops->emit_bytes(h, stream, data, len, meta);

@@ -8,6 +8,14 @@
  * connections are accepted meanwhile but not read. Not a responder: nothing
  * is written back. Invariant: a stream id is never reused, and the runtime
  * hears stream_end for every stream exactly once unless the onramp closes.
+ *
+ * Hogging peers are bounded: at most max_connections at once (more are
+ * accepted and reset before anything is read), a sweep timer closes
+ * connections silent for idle_timeout_ms, and what the preprocessors hold
+ * for a connection is charged to the onramp's max_buffered_bytes budget (a
+ * share of 4 x max_frame_size each); a connection that passes its share or
+ * the budget, or sends a length prefix above max_frame_size, is closed with
+ * a logged, counted error: its half-received frame is never emitted.
  */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -17,14 +25,23 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "codec/proc.h"
 #include "connectors/conn.h"
 #include "core/alloc.h"
+#include "core/budget.h"
 #include "core/log.h"
 
 #define MOD "tcp"
 #define RBUF_SIZE 65536
-#define MAX_CLIENTS 1024
 #define BACKLOG 128
+#define DEFAULT_MAX_CONNS 1024
+#define LIMIT_MAX_CONNS 65536
+#define DEFAULT_IDLE_MS 300000
+#define LIMIT_IDLE_MS 86400000
+#define DEFAULT_BUDGET ((uint64_t)128 << 20)
+#define LIMIT_BUDGET ((uint64_t)1 << 40)
+#define LIMIT_MAX_FRAME ((uint64_t)1 << 31)
+#define SWEEP_MAX_MS 250
 
 struct srv;
 
@@ -32,6 +49,7 @@ struct client {
     struct srv *s;
     uv_tcp_t tcp;
     uint64_t stream;
+    uint64_t last_rx;        /* uv_now of the last bytes read (idle timeout) */
     bool reading, ended;
     struct client *prev, *next;
 };
@@ -45,8 +63,15 @@ struct srv {
     struct client *clients;
     size_t nclients;
     uint64_t next_stream;
-    uint64_t refused;        /* connections over MAX_CLIENTS */
-    int handles;             /* open uv handles: the listener and every client */
+    uint64_t max_conns, idle_ms;
+    uint64_t refused;        /* connections reset for max_connections */
+    uint64_t idle_closed;    /* connections closed for idle_timeout_ms */
+    uint64_t limit_closed;   /* connections closed for a frame or buffer over the limits */
+    struct tr_budget budget; /* preprocessor buffers of every connection */
+    struct tr_preproc_limits limits;
+    struct tr_log_limit lim_refused, lim_idle, lim_limit, lim_drop;
+    uv_timer_t sweep;
+    int handles;             /* open uv handles: the listener, the sweep timer and every client */
     bool started, paused, closing;
     void (*done)(void *);
     void *done_arg;
@@ -73,6 +98,36 @@ static void on_client_closed(uv_handle_t *h) {
     maybe_done(s);
 }
 
+static void on_handle_closed(uv_handle_t *h) {
+    struct srv *s = h->data;
+    s->handles--;
+    maybe_done(s);
+}
+
+/* A connection refused for max_connections: only a bare handle. */
+static void on_refused_closed(uv_handle_t *h) {
+    struct srv *s = h->data;
+    tr_free(h);
+    s->handles--;
+    maybe_done(s);
+}
+
+/* "addr:port" of the peer, or "unknown peer" (it may have gone already). */
+static void peer_name(uv_tcp_t *t, char *out, size_t n) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char ip[64];
+    if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) == 0 &&
+        uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip) == 0) {
+        if (ss.ss_family == AF_INET6)
+            snprintf(out, n, "[%s]:%u", ip, (unsigned)ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+        else
+            snprintf(out, n, "%s:%u", ip, (unsigned)ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        return;
+    }
+    snprintf(out, n, "unknown peer");
+}
+
 static void drop_client(struct client *cl) {
     struct srv *s = cl->s;
     if (cl->prev) cl->prev->next = cl->next;
@@ -88,20 +143,40 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
     *buf = uv_buf_init(cl->s->rbuf, sizeof cl->s->rbuf);
 }
 
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
-    struct client *cl = st->data;
+/* End a connection: the runtime hears stream_end (its preprocessors emit
+ * nothing more for a failed stream), the socket is closed. */
+static void end_client(struct client *cl) {
     struct srv *s = cl->s;
-    if (n > 0) {
-        tr_onramp_emit_bytes(s->host, cl->stream, buf->base, (size_t)n, tr_v_null());
-        return;
-    }
-    if (n == 0) return;
-    if (n != UV_EOF) TR_DEBUG(MOD, "%s: stream %llu: %s", s->id, (unsigned long long)cl->stream, uv_strerror((int)n));
-    uv_read_stop(st);
+    uv_read_stop((uv_stream_t *)&cl->tcp);
     cl->reading = false;
     cl->ended = true;
     tr_onramp_stream_end(s->host, cl->stream);
     if (!s->closing) drop_client(cl);
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+    struct client *cl = st->data;
+    struct srv *s = cl->s;
+    if (n > 0) {
+        cl->last_rx = uv_now(s->loop);
+        int rc = tr_onramp_emit_bytes(s->host, cl->stream, buf->base, (size_t)n, tr_v_null());
+        if (rc >= 0 || cl->ended) return;
+        char peer[96];
+        peer_name(&cl->tcp, peer, sizeof peer);
+        s->limit_closed++;
+        tr_log_limited(&s->lim_limit, TR_LOG_WARN, MOD,
+                       "%s: closed %s (stream %llu): %s; its unfinished frame is dropped "
+                       "(%llu such closes so far)", s->id, peer, (unsigned long long)cl->stream,
+                       rc == TR_ETOOBIG ? "a frame or buffer over max_frame_size"
+                       : rc == TR_EFULL ? "buffers of all connections over max_buffered_bytes"
+                                        : tr_strerror(rc),
+                       (unsigned long long)s->limit_closed);
+        end_client(cl);
+        return;
+    }
+    if (n == 0) return;
+    if (n != UV_EOF) TR_DEBUG(MOD, "%s: stream %llu: %s", s->id, (unsigned long long)cl->stream, uv_strerror((int)n));
+    end_client(cl);
 }
 
 static void read_on(struct client *cl) {
@@ -117,6 +192,7 @@ static void read_on(struct client *cl) {
         return;
     }
     cl->reading = true;
+    cl->last_rx = uv_now(s->loop);
 }
 
 static void on_connection(uv_stream_t *l, int status) {
@@ -124,6 +200,26 @@ static void on_connection(uv_stream_t *l, int status) {
     if (s->closing) return;
     if (status < 0) {
         TR_WARN(MOD, "%s: accepting on %s failed: %s", s->id, s->addr, uv_strerror(status));
+        return;
+    }
+    if (s->nclients >= s->max_conns) {
+        /* Reset at once, before reading anything: the peer sees a reset
+         * rather than bytes accepted and then dropped. */
+        s->refused++;
+        tr_log_limited(&s->lim_refused, TR_LOG_WARN, MOD,
+                       "%s: %zu connections open (max_connections), reset a new one "
+                       "(%llu refused so far)", s->id, s->nclients, (unsigned long long)s->refused);
+        uv_tcp_t *t = tr_malloc(sizeof *t);
+        if (!t || uv_tcp_init(s->loop, t) != 0) {
+            /* libuv keeps the listener idle until an accept succeeds */
+            tr_free(t);
+            TR_ERROR(MOD, "%s: cannot take a connection (out of memory)", s->id);
+            return;
+        }
+        t->data = s;
+        s->handles++;
+        if (uv_accept(l, (uv_stream_t *)t) != 0 || uv_tcp_close_reset(t, on_refused_closed) != 0)
+            uv_close((uv_handle_t *)t, on_refused_closed);
         return;
     }
     struct client *cl = tr_calloc(1, sizeof *cl);
@@ -140,12 +236,6 @@ static void on_connection(uv_stream_t *l, int status) {
         uv_close((uv_handle_t *)&cl->tcp, on_client_closed);
         return;
     }
-    if (s->nclients >= MAX_CLIENTS) {
-        if (s->refused++ == 0)
-            TR_WARN(MOD, "%s: more than %d connections: closing new ones", s->id, MAX_CLIENTS);
-        uv_close((uv_handle_t *)&cl->tcp, on_client_closed);
-        return;
-    }
     cl->stream = ++s->next_stream;
     cl->next = s->clients;
     if (s->clients) s->clients->prev = cl;
@@ -156,16 +246,50 @@ static void on_connection(uv_stream_t *l, int status) {
 
 /* ---------------------------------------------------------------- setup */
 
-static void on_listener_closed(uv_handle_t *h) {
-    struct srv *s = h->data;
-    s->handles--;
-    maybe_done(s);
+/* The idle timeout: one repeating timer walks every connection. */
+static void on_sweep(uv_timer_t *t) {
+    struct srv *s = t->data;
+    if (s->closing) return;
+    tr_log_limit_flush(&s->lim_refused);
+    tr_log_limit_flush(&s->lim_idle);
+    tr_log_limit_flush(&s->lim_limit);
+    tr_log_limit_flush(&s->lim_drop);
+    /* Paused, we read from nobody, so nobody is idle (restore restarts
+     * their clocks). */
+    if (s->paused || !s->idle_ms) return;
+    uint64_t now = uv_now(s->loop);
+    for (struct client *cl = s->clients, *next; cl; cl = next) {
+        next = cl->next;   /* end_client unlinks cl only */
+        if (cl->ended || !cl->reading || now - cl->last_rx < s->idle_ms) continue;
+        char peer[96];
+        peer_name(&cl->tcp, peer, sizeof peer);
+        s->idle_closed++;
+        tr_log_limited(&s->lim_idle, TR_LOG_WARN, MOD,
+                       "%s: closed %s (stream %llu): nothing received for %llu ms "
+                       "(%llu such so far)", s->id, peer, (unsigned long long)cl->stream,
+                       (unsigned long long)s->idle_ms, (unsigned long long)s->idle_closed);
+        end_client(cl);
+    }
+}
+
+/* config.key, when present, into *out (which holds the default), checked
+ * against lo..hi. */
+static int cfg_range(const struct tr_conn_spec *spec, const char *key, uint64_t lo, uint64_t hi,
+                     uint64_t *out, struct tr_diag *d) {
+    int rc = tr_conn_cfg_uint(spec, key, out, d);
+    if (rc && rc != TR_ENOTFOUND) return rc;
+    if (*out < lo || *out > hi)
+        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
+                           "tcp '%s': config.%s must be between %llu and %llu", spec->id, key,
+                           (unsigned long long)lo, (unsigned long long)hi);
+    return 0;
 }
 
 static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
                       struct tr_diag *d) {
     *self = NULL;
-    static const char *const keys[] = {"host", "port", NULL};
+    static const char *const keys[] = {"host", "port", "max_connections", "idle_timeout_ms",
+                                       "max_buffered_bytes", "max_frame_size", NULL};
     int rc = tr_conn_cfg_known(spec, keys, d);
     if (rc) return rc;
     const char *hostname = "127.0.0.1";
@@ -179,6 +303,13 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
     if (port > 65535)
         return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
                            "tcp '%s': config.port must be 0..65535", spec->id);
+    uint64_t max_conns = DEFAULT_MAX_CONNS, idle_ms = DEFAULT_IDLE_MS, budget = DEFAULT_BUDGET;
+    uint64_t max_frame = TR_PROC_MAX_LINE;
+    if ((rc = cfg_range(spec, "max_connections", 1, LIMIT_MAX_CONNS, &max_conns, d)) ||
+        (rc = cfg_range(spec, "idle_timeout_ms", 0, LIMIT_IDLE_MS, &idle_ms, d)) ||
+        (rc = cfg_range(spec, "max_buffered_bytes", 1, LIMIT_BUDGET, &budget, d)) ||
+        (rc = cfg_range(spec, "max_frame_size", 1, LIMIT_MAX_FRAME, &max_frame, d)))
+        return rc;
     /* Resolved and bound now, once, so a wrong host or a taken port is a
      * located error before anything runs; getaddrinfo may block briefly. */
     char portstr[8];
@@ -210,18 +341,29 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
     snprintf(s->addr, alen, strchr(hostname, ':') ? "[%s]:%u" : "%s:%u", hostname, (unsigned)port);
     s->host = host;
     s->loop = tr_onramp_loop(host);
+    s->max_conns = max_conns;
+    s->idle_ms = idle_ms;
+    tr_budget_init(&s->budget, budget);
+    /* A buffer holding a frame of max_frame bytes grows (by doubling) to
+     * under 2 x max_frame; two buffering stages in a chain, twice that. */
+    s->limits = (struct tr_preproc_limits){
+        .max_frame = max_frame, .budget = &s->budget, .share = 4 * max_frame + 256,
+        .log = &s->lim_drop};
+    uv_timer_init(s->loop, &s->sweep);
+    s->sweep.data = s;
     uv_tcp_init(s->loop, &s->listener);
     s->listener.data = s;
-    s->handles = 1;
+    s->handles = 2;
     rc = uv_tcp_bind(&s->listener, ai->ai_addr, 0);
     freeaddrinfo(ai);
     if (!rc) rc = uv_listen((uv_stream_t *)&s->listener, BACKLOG, on_connection);
     if (rc) {
         tr_diag_set(d, rc, spec->file, spec->line, spec->col, "tcp '%s': cannot listen on %s: %s",
                     spec->id, s->addr, uv_strerror(rc));
-        /* the handle must be closed through the loop; nobody waits for it */
+        /* the handles must be closed through the loop; nobody waits for them */
         s->closing = true;
-        uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+        uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+        uv_close((uv_handle_t *)&s->sweep, on_handle_closed);
         return rc;
     }
     struct sockaddr_storage sa;
@@ -241,6 +383,9 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
 static int tcp_start(void *self) {
     struct srv *s = self;
     s->started = true;
+    uint64_t every = s->idle_ms / 4;
+    if (!every || every > SWEEP_MAX_MS) every = SWEEP_MAX_MS;
+    uv_timer_start(&s->sweep, on_sweep, every, every);
     for (struct client *cl = s->clients, *next; cl; cl = next) {
         next = cl->next;
         read_on(cl);
@@ -264,7 +409,7 @@ static void tcp_restore(void *self) {
     s->paused = false;
     for (struct client *cl = s->clients, *next; cl; cl = next) {
         next = cl->next;   /* read_on may drop cl */
-        read_on(cl);
+        read_on(cl);   /* restarts its idle clock: nothing was read while paused */
     }
 }
 
@@ -280,8 +425,13 @@ static void tcp_close(void *self, void (*done)(void *), void *arg) {
     s->closing = true;
     s->done = done;
     s->done_arg = arg;
-    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+    uv_close((uv_handle_t *)&s->sweep, on_handle_closed);
     while (s->clients) drop_client(s->clients);
+}
+
+static const struct tr_preproc_limits *tcp_stream_limits(void *self) {
+    return &((struct srv *)self)->limits;
 }
 
 const struct tr_onramp_ops tr_tcp_onramp = {
@@ -294,4 +444,5 @@ const struct tr_onramp_ops tr_tcp_onramp = {
     .ack = tcp_noop_id,
     .fail = tcp_noop_id,
     .close = tcp_close,
+    .stream_limits = tcp_stream_limits,
 };

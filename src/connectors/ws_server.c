@@ -24,6 +24,7 @@
 #include <uv.h>
 #include <wslay/wslay.h>
 
+#include "codec/proc.h"
 #include "connectors/conn.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
@@ -105,7 +106,8 @@ struct in {
     uint64_t refused;            /* connections reset for max_conns */
     uint64_t too_big;            /* connections closed with 1009 */
     uint64_t proto_errors;       /* close frames we answered with 1002 ourselves */
-    struct tr_budget budget;     /* message buffers of all connections */
+    struct tr_budget budget;     /* message buffers of all connections, and preprocessor state */
+    struct tr_preproc_limits limits;
     struct tr_log_limit lim_refused, lim_timeout, lim_big, lim_proto;
     uv_tcp_t listener;
     bool listener_init;
@@ -391,9 +393,17 @@ static void on_frame_end(wslay_event_context_ptr ctx, void *user) {
     struct sconn *c = user;
     if (c->failed || c->frame_ctrl || !c->frame_fin) return;
     /* wslay has checked a text message for UTF-8 before this (1007 otherwise). */
+    int rc = 0;
+    size_t len = c->msg_len;
     if (c->st == S_OPEN)
-        tr_onramp_emit_bytes(c->s->host, c->stream, c->msg ? c->msg : "", c->msg_len, tr_v_null());
+        rc = tr_onramp_emit_bytes(c->s->host, c->stream, c->msg ? c->msg : "", c->msg_len,
+                                  tr_v_null());
     msg_done(c);
+    /* The preprocessors refused to hold more of this stream (a frame over
+     * max_message_size, or the budget): it cannot go on. */
+    if (rc < 0 && c->st == S_OPEN)
+        too_big(c, len, rc == TR_EFULL ? "made the preprocessors pass max_buffered_bytes"
+                                              : "carried a frame over max_message_size");
 }
 
 static const struct wslay_event_callbacks callbacks = {
@@ -705,6 +715,10 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
     maybe_done(s);
 }
 
+static const struct tr_preproc_limits *ws_stream_limits(void *self) {
+    return &((struct in *)self)->limits;
+}
+
 static void ws_ack(void *self, uint64_t id) {
     (void)self;
     (void)id;
@@ -783,6 +797,8 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
     s->max_conns = max_conns;
     s->idle_ms = idle_ms;
     tr_budget_init(&s->budget, budget);
+    s->limits = (struct tr_preproc_limits){
+        .max_frame = max_msg, .budget = &s->budget, .share = 4 * max_msg + 256};
     uv_timer_init(s->loop, &s->resume);
     uv_timer_init(s->loop, &s->deadline);
     uv_timer_init(s->loop, &s->sweep);
@@ -813,4 +829,5 @@ const struct tr_onramp_ops tr_ws_onramp = {
     .ack = ws_ack,
     .fail = ws_ack,
     .close = ws_close,
+    .stream_limits = ws_stream_limits,
 };

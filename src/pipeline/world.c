@@ -73,6 +73,7 @@ struct onramp_inst {
     struct pipe_inst **outs;
     size_t nouts, outs_cap;
     uint64_t decode_errors;
+    struct tr_log_limit decode_log;  /* a peer can cause one decode error per frame */
     tr_value cur_meta;               /* meta of the bytes being decoded */
     int closing;
 };
@@ -195,9 +196,10 @@ static int decode_frame(void *arg, const char *data, size_t len) {
     int rc = o->codec->decode(data, len, &v, &d);
     if (rc) {
         o->decode_errors++;
-        TR_WARN("onramp", "%s/%s: cannot decode %zu bytes with codec %s: %s (%llu so far)",
-                on_art(o)->id, o->instance, len, o->codec->name, d.msg[0] ? d.msg : tr_strerror(rc),
-                (unsigned long long)o->decode_errors);
+        tr_log_limited(&o->decode_log, TR_LOG_WARN, "onramp",
+                       "%s/%s: cannot decode %zu bytes with codec %s: %s (%llu so far)",
+                       on_art(o)->id, o->instance, len, o->codec->name,
+                       d.msg[0] ? d.msg : tr_strerror(rc), (unsigned long long)o->decode_errors);
         return 0;
     }
     host_emit_value(&o->host, v, tr_value_ref(o->cur_meta));
@@ -213,6 +215,8 @@ static struct stream_pp *find_stream(struct onramp_inst *o, uint64_t stream, int
     struct stream_pp *s = &o->streams[o->nstreams];
     s->stream = stream;
     if (tr_preproc_create(o->pre, o->npre, &s->pp) != 0) return NULL;
+    const struct tr_preproc_limits *lim = o->ops->stream_limits ? o->ops->stream_limits(o->self) : NULL;
+    if (lim) tr_preproc_set_limits(s->pp, lim);
     o->nstreams++;
     return s;
 }

@@ -4,6 +4,8 @@
  * ids, config errors. */
 /* conn.h first: its ops have a member named fail, which cmocka.h makes a macro */
 #include "connectors/conn.h"
+#include "codec/proc.h"
+#include "core/budget.h"
 #include "fake_conn_host.h"
 
 #include <stdarg.h>
@@ -341,6 +343,255 @@ static void streams_have_their_own_ids(void **state) {
     rig_fini(&r);
 }
 
+/* ------------------------------------------------- hostile peers (server) */
+
+/* The server with extra config keys (key, value pairs ending in NULL). */
+static void start_server_with(struct rig *r, ...) {
+    fake_spec_init(&r->in_spec, "tcp", "in");
+    fake_spec_str(&r->in_spec, "host", "127.0.0.1");
+    fake_spec_int(&r->in_spec, "port", r->port);
+    va_list ap;
+    va_start(ap, r);
+    for (const char *k; (k = va_arg(ap, const char *));) fake_spec_int(&r->in_spec, k, va_arg(ap, int64_t));
+    va_end(ap);
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    if (tr_tcp_onramp.create(&r->in_spec.s, &r->in.h, &r->server, &d) != 0) fail_msg("onramp: %s", d.msg);
+    assert_int_equal(tr_tcp_onramp.start(r->server), 0);
+    r->server_closed = false;
+}
+
+static int peer_connect(uint16_t port) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* The server hung up on fd: EOF or a reset (nothing else is ever sent). */
+static bool hung_up(void *arg) {
+    int fd = *(int *)arg;
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+struct frames_of {
+    struct rig *r;
+    size_t n;
+};
+
+static bool got_frames(void *arg) {
+    struct frames_of *f = arg;
+    return f->r->in.n >= f->n;
+}
+
+/* max_connections 2: the third peer is reset before anything of it is
+ * read, the first two are untouched, and a slot that frees up is used. */
+static void server_resets_connections_over_the_cap(void **state) {
+    (void)state;
+    struct rig r;
+    rig_init(&r, 1);
+    start_server_with(&r, "max_connections", (int64_t)2, NULL);
+    int a = peer_connect(r.port), b = peer_connect(r.port);
+    assert_int_equal(write(a, "a", 1), 1);
+    assert_int_equal(write(b, "b", 1), 1);
+    struct frames_of f = {&r, 2};
+    assert_true(fake_run_until(&r.loop, got_frames, &f));
+    int c = peer_connect(r.port);
+    (void)!write(c, "c", 1);   /* may already fail with the reset */
+    assert_true(fake_run_until(&r.loop, hung_up, &c));
+    for (int i = 0; i < 50; i++) uv_run(&r.loop, UV_RUN_NOWAIT);
+    assert_int_equal(r.in.n, 2);   /* expected: nothing of c was read */
+    close(c);
+    close(a);
+    r.want_ends = 1;
+    assert_true(fake_run_until(&r.loop, got_ends, &r));
+    int d = peer_connect(r.port);
+    assert_int_equal(write(d, "d", 1), 1);
+    assert_int_equal(write(b, "b", 1), 1);
+    f.n = 4;
+    assert_true(fake_run_until(&r.loop, got_frames, &f));
+    assert_false(hung_up(&b));
+    close(b);
+    close(d);
+    rig_fini(&r);
+}
+
+/* idle_timeout_ms: a silent peer is closed (stream ended), a talking one
+ * is not. */
+static void server_closes_idle_connections(void **state) {
+    (void)state;
+    struct rig r;
+    rig_init(&r, 1);
+    start_server_with(&r, "idle_timeout_ms", (int64_t)300, NULL);
+    int quiet = peer_connect(r.port), chatty = peer_connect(r.port);
+    assert_int_equal(write(quiet, "q\n", 2), 2);
+    size_t sent = 0;
+    uv_update_time(&r.loop);
+    uint64_t next = uv_now(&r.loop);
+    while (!hung_up(&quiet)) {
+        uv_update_time(&r.loop);
+        if (uv_now(&r.loop) >= next) {
+            assert_int_equal(write(chatty, "c\n", 2), 2);
+            sent++;
+            next = uv_now(&r.loop) + 50;
+        }
+        uv_run(&r.loop, UV_RUN_NOWAIT);
+        if (sent > 400) fail_msg("the quiet peer was not closed within 20 s");
+        usleep(5000);
+    }
+    r.want_ends = 1;
+    assert_true(fake_run_until(&r.loop, got_ends, &r));
+    assert_false(hung_up(&chatty));
+    close(quiet);
+    close(chatty);
+    rig_fini(&r);
+}
+
+/* A host that runs the runtime's preprocessors with the onramp's
+ * stream_limits, as world.c does. */
+struct pp_host {
+    struct fake_in in;      /* first */
+    struct rig *r;
+    struct tr_preproc *pp[8];
+    char *name;
+    size_t want;            /* frames to wait for */
+};
+
+static int pp_frame(void *arg, const char *data, size_t len) {
+    struct pp_host *h = arg;
+    return fake_in_emit_bytes(&h->in.h, h->in.last_ended, data, len, tr_v_null());
+}
+
+static int pp_emit_bytes(struct tr_onramp_host *hh, uint64_t stream, const void *data, size_t len,
+                         tr_value meta) {
+    struct pp_host *h = (struct pp_host *)hh;
+    tr_value_unref(meta);
+    assert_true(stream < 8);
+    if (!h->pp[stream]) {
+        assert_int_equal(tr_preproc_create(&h->name, 1, &h->pp[stream]), 0);
+        tr_preproc_set_limits(h->pp[stream], tr_tcp_onramp.stream_limits(h->r->server));
+    }
+    h->in.last_ended = stream;   /* the stream of the frames below */
+    return tr_preproc_feed(h->pp[stream], data, len, pp_frame, h);
+}
+
+static void pp_stream_end(struct tr_onramp_host *hh, uint64_t stream) {
+    struct pp_host *h = (struct pp_host *)hh;
+    if (h->pp[stream]) {
+        h->in.last_ended = stream;
+        tr_preproc_finish(h->pp[stream], pp_frame, h);
+        tr_preproc_destroy(h->pp[stream]);
+        h->pp[stream] = NULL;
+    }
+    h->in.stream_ends++;
+}
+
+static const struct tr_onramp_host_ops pp_ops = {fake_in_emit_value, pp_emit_bytes, pp_stream_end,
+                                                 fake_in_done, fake_in_shutdown};
+
+static bool got_pp_ends(void *arg) {
+    struct pp_host *h = arg;
+    return h->in.stream_ends >= 1;
+}
+
+static bool got_pp_frames(void *arg) {
+    struct pp_host *h = arg;
+    return h->in.n >= h->want;
+}
+
+/* length-prefixed with a prefix of 2^64-1: that connection is closed and
+ * its stream ended at once (not left waiting for 2^64 bytes), the frame
+ * before it delivered; another connection goes on. */
+static void server_closes_on_a_huge_length_prefix(void **state) {
+    (void)state;
+    struct rig r;
+    rig_init(&r, 1);
+    struct pp_host h = {.r = &r, .name = "length-prefixed"};
+    fake_in_init(&h.in, &r.loop);
+    h.in.h.ops = &pp_ops;
+    fake_spec_init(&r.in_spec, "tcp", "in");
+    fake_spec_int(&r.in_spec, "port", r.port);
+    fake_spec_int(&r.in_spec, "max_frame_size", 1000);
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    if (tr_tcp_onramp.create(&r.in_spec.s, &h.in.h, &r.server, &d) != 0) fail_msg("onramp: %s", d.msg);
+    assert_int_equal(tr_tcp_onramp.start(r.server), 0);
+    int good = peer_connect(r.port), bad = peer_connect(r.port);
+    const unsigned char ok[] = {0, 0, 0, 0, 0, 0, 0, 2, 'o', 'k'};
+    const unsigned char huge[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 'x'};
+    assert_int_equal(write(bad, ok, sizeof ok), (ssize_t)sizeof ok);
+    assert_int_equal(write(bad, huge, sizeof huge), (ssize_t)sizeof huge);
+    assert_true(fake_run_until(&r.loop, hung_up, &bad));
+    assert_true(fake_run_until(&r.loop, got_pp_ends, &h));
+    assert_int_equal(write(good, ok, sizeof ok), (ssize_t)sizeof ok);
+    h.want = 2;
+    assert_true(fake_run_until(&r.loop, got_pp_frames, &h));
+    assert_int_equal(h.in.n, 2);
+    assert_string_equal(h.in.frames[0], "ok");
+    assert_string_equal(h.in.frames[1], "ok");
+    assert_false(hung_up(&good));
+    /* 1001 bytes announced: over max_frame_size too */
+    const unsigned char over[] = {0, 0, 0, 0, 0, 0, 0x03, 0xe9};
+    assert_int_equal(write(good, over, sizeof over), (ssize_t)sizeof over);
+    assert_true(fake_run_until(&r.loop, hung_up, &good));
+    close(good);
+    close(bad);
+    tr_tcp_onramp.close(r.server, fake_set_flag, &r.server_closed);
+    assert_true(fake_run_until(&r.loop, fake_flag_set, &r.server_closed));
+    r.server = NULL;
+    fake_spec_fini(&r.in_spec);
+    for (int i = 0; i < 8; i++) tr_preproc_destroy(h.pp[i]);
+    fake_in_fini(&h.in);
+    rig_fini(&r);
+}
+
+/* lines with max_buffered_bytes 1000: one peer's unfinished line of 600
+ * bytes fits, a second one's does not: that peer is closed, and its half
+ * line is not emitted; the first completes its line. */
+static void server_budget_closes_the_peer_that_passes_it(void **state) {
+    (void)state;
+    struct rig r;
+    rig_init(&r, 1);
+    struct pp_host h = {.r = &r, .name = "lines"};
+    fake_in_init(&h.in, &r.loop);
+    h.in.h.ops = &pp_ops;
+    fake_spec_init(&r.in_spec, "tcp", "in");
+    fake_spec_int(&r.in_spec, "port", r.port);
+    fake_spec_int(&r.in_spec, "max_buffered_bytes", 1500);
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    if (tr_tcp_onramp.create(&r.in_spec.s, &h.in.h, &r.server, &d) != 0) fail_msg("onramp: %s", d.msg);
+    assert_int_equal(tr_tcp_onramp.start(r.server), 0);
+    int a = peer_connect(r.port);
+    char part[600];
+    memset(part, 'p', sizeof part);
+    assert_int_equal(write(a, part, sizeof part), (ssize_t)sizeof part);   /* a 1024-byte buffer */
+    for (int i = 0; i < 100; i++) uv_run(&r.loop, UV_RUN_NOWAIT);
+    int b = peer_connect(r.port);
+    assert_int_equal(write(b, part, sizeof part), (ssize_t)sizeof part);   /* 2048 > 1500 */
+    assert_true(fake_run_until(&r.loop, hung_up, &b));
+    assert_true(fake_run_until(&r.loop, got_pp_ends, &h));
+    assert_int_equal(h.in.n, 0);   /* expected: b's half line dropped, not emitted */
+    assert_int_equal(write(a, "!\n", 2), 2);
+    h.want = 1;
+    assert_true(fake_run_until(&r.loop, got_pp_frames, &h));
+    assert_int_equal(h.in.lens[0], 601);
+    assert_false(hung_up(&a));
+    close(a);
+    close(b);
+    tr_tcp_onramp.close(r.server, fake_set_flag, &r.server_closed);
+    assert_true(fake_run_until(&r.loop, fake_flag_set, &r.server_closed));
+    r.server = NULL;
+    fake_spec_fini(&r.in_spec);
+    for (int i = 0; i < 8; i++) tr_preproc_destroy(h.pp[i]);
+    fake_in_fini(&h.in);
+    rig_fini(&r);
+}
+
 static void config_errors_are_located(void **state) {
     (void)state;
     uv_loop_t loop;
@@ -362,6 +613,10 @@ static void config_errors_are_located(void **state) {
         {false, "ttl", 0, "config.ttl must be 1..255"},
         {true, "url", 1, "unknown config key 'url'"},
         {false, "host", 5, "config.host must be a string"},
+        {true, "max_connections", 0, "config.max_connections must be between 1 and 65536"},
+        {true, "idle_timeout_ms", 86400001, "config.idle_timeout_ms must be between 0 and 86400000"},
+        {true, "max_buffered_bytes", 0, "config.max_buffered_bytes must be between 1 and"},
+        {true, "max_frame_size", 0, "config.max_frame_size must be between 1 and 2147483648"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct fake_spec sp;
@@ -409,6 +664,10 @@ int main(void) {
         cmocka_unit_test(stalled_peer_then_reset),
         cmocka_unit_test(server_breaker_stops_reading),
         cmocka_unit_test(streams_have_their_own_ids),
+        cmocka_unit_test(server_resets_connections_over_the_cap),
+        cmocka_unit_test(server_closes_idle_connections),
+        cmocka_unit_test(server_closes_on_a_huge_length_prefix),
+        cmocka_unit_test(server_budget_closes_the_peer_that_passes_it),
         cmocka_unit_test(config_errors_are_located),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
