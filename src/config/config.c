@@ -23,6 +23,7 @@
 #include "config/url.h"
 #include "config/yaml.h"
 #include "core/alloc.h"
+#include "core/file.h"
 
 typedef struct tr_yaml_node node;
 
@@ -792,11 +793,13 @@ out:
 
 int tr_config_load_file(struct tr_config *c, const char *path, struct tr_diag *d) {
     tr_diag_clear(d);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int rc = -errno;
-        return tr_diag_set(d, rc, path, 0, 0, "cannot open config file: %s", tr_strerror(rc));
-    }
+    /* A FIFO or device would block the open or the read forever. */
+    const char *kind;
+    int fd = tr_file_open_regular(path, &kind);
+    if (fd < 0 && kind)
+        return tr_diag_set(d, fd, path, 0, 0, "is %s, not a config file (a regular file is needed)",
+                           kind);
+    if (fd < 0) return tr_diag_set(d, fd, path, 0, 0, "cannot open config file: %s", tr_strerror(fd));
     struct stat st;
     char *buf = NULL;
     size_t len = 0;
@@ -804,10 +807,6 @@ int tr_config_load_file(struct tr_config *c, const char *path, struct tr_diag *d
     if (fstat(fd, &st) < 0) {
         rc = -errno;
         tr_diag_set(d, rc, path, 0, 0, "cannot read config file: %s", tr_strerror(rc));
-        goto out;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        rc = tr_diag_set(d, -EISDIR, path, 0, 0, "is a directory, not a config file");
         goto out;
     }
     if (st.st_size > (off_t)TR_CFG_MAX_FILE_BYTES) {
