@@ -40,6 +40,7 @@
 #define CLOSE_WAIT_MS 1000               /* close(): wait this long for the close reply */
 #define MAX_BACKLOG ((size_t)64 << 20)   /* bytes not yet in the kernel */
 #define PBUF_SIZE 65536
+#define FLUSH_AT ((size_t)256 << 10)     /* write at once when a turn's bytes reach this */
 #define MAX_PINGS 64                     /* ack_mode pong: pings in flight */
 #define PING_EVERY ((uint64_t)64 << 10)  /* ...at least one per this many bytes */
 #define LINGER_MS 50                     /* a pong counts for sure after this (default) */
@@ -64,6 +65,7 @@ struct conn {
     const uint8_t *in;   /* bytes the wslay recv callback may take */
     size_t in_len;
     struct tr_buf out;   /* plaintext waiting to be written (or encrypted) */
+    struct tr_buf wire;  /* bytes for the socket, written once per loop turn */
     /* ack_mode pong: pings carry a sequence number; the answer to one
      * confirms every byte written before it (and before older pings). */
     struct { uint64_t seq, end; } pings[MAX_PINGS];   /* in flight, oldest first */
@@ -94,6 +96,8 @@ struct kept {
 struct out {
     struct tr_offramp_host *host;
     struct tr_dial *dial;
+    uv_prepare_t flush;       /* writes c.wire at the end of the loop turn */
+    int parts_open;           /* the flush handle and the dial, until closed */
     char *id;
     char *url_text;
     struct tr_ws_url url;
@@ -130,6 +134,7 @@ static void free_out(struct out *o) {
     for (size_t i = 0; i < o->k_len; i++) tr_free(kat(o, i)->data);
     tr_free(o->k);
     tr_buf_fini(&o->c.out);
+    tr_buf_fini(&o->c.wire);
     tr_ws_url_fini(&o->url);
     tr_ws_tls_ctx_destroy(o->tls_ctx);
     tr_free(o->url_text);
@@ -137,8 +142,8 @@ static void free_out(struct out *o) {
     tr_free(o);
 }
 
-static void on_dial_done(void *arg) {
-    struct out *o = arg;
+static void part_closed(struct out *o) {
+    if (--o->parts_open) return;
     if (o->lost_on_close)
         TR_WARN(MOD, "%llu messages to %s were confirmed, but the connection dropped within %d ms "
                 "of that and the offramp closed before they could be sent again",
@@ -150,6 +155,9 @@ static void on_dial_done(void *arg) {
     if (done) done(arg2);
 }
 
+static void on_flush_close(uv_handle_t *h) { part_closed(h->data); }
+static void on_dial_done(void *arg) { part_closed(arg); }
+
 /* Drop everything the protocol held on the connection that ended. */
 static void conn_reset(struct conn *c) {
     c->st = C_DOWN;
@@ -159,6 +167,7 @@ static void conn_reset(struct conn *c) {
     c->tls = NULL;
     c->in_len = 0;
     tr_buf_reset(&c->out);
+    tr_buf_reset(&c->wire);
     c->ping_head = c->ping_len = 0;
     c->ping_wanted = false;
     c->ping_seq = c->pong_seq = 0;
@@ -183,9 +192,43 @@ static void report_down(struct out *o) {
 
 /* ---------------------------------------------------------------- output */
 
-/* Write len bytes of data (taken, also on failure) to the socket. */
-static int write_wire(struct conn *c, char *data, size_t len) {
-    return tr_dial_write(c->o->dial, data, len);
+/* The stream offset just past every byte serialised so far: written, or
+ * waiting in c->wire for the end of this loop turn. */
+static uint64_t wire_pos(const struct conn *c) { return tr_dial_queued(c->o->dial) + c->wire.len; }
+
+/* Hand this turn's bytes to the socket: one write per turn, not per frame. */
+static int write_out(struct conn *c) {
+    uv_prepare_stop(&c->o->flush);
+    if (!c->wire.len) return 0;
+    size_t n;
+    char *p = tr_buf_steal(&c->wire, &n);
+    if (!p) return -ENOMEM;
+    int rc = tr_dial_write(c->o->dial, p, n);
+    /* the next turn's batch will likely be as large (a failure here only
+     * means the next append grows the buffer itself) */
+    (void)tr_buf_reserve(&c->wire, n < FLUSH_AT ? n : FLUSH_AT);
+    return rc;
+}
+
+static int send_ping(struct conn *c);
+
+/* End of the loop turn: in pong mode a ping follows this turn's messages,
+ * so each is confirmed one round trip after it went out; then write. */
+static void on_prepare(uv_prepare_t *p) {
+    struct out *o = p->data;
+    struct conn *c = &o->c;
+    int rc = 0;
+    if (o->ack_pong && c->st == C_OPEN && c->ping_wanted && !o->closing) rc = send_ping(c);
+    if (rc == 0) rc = write_out(c);
+    if (rc != 0) conn_end(c, "write failed");
+}
+
+/* Bytes were added to c->wire: write them now if many, else at the end of
+ * the turn. */
+static int kick(struct conn *c) {
+    if (c->wire.len >= FLUSH_AT) return write_out(c);
+    if (c->wire.len) uv_prepare_start(&c->o->flush, on_prepare);
+    return 0;
 }
 
 static int flush_tls(struct conn *c) {
@@ -193,13 +236,14 @@ static int flush_tls(struct conn *c) {
         size_t n;
         char *p = tr_ws_tls_take(c->tls, &n);
         if (!p) return -ENOMEM;
-        int rc = write_wire(c, p, n);
+        int rc = tr_buf_append(&c->wire, p, n);
+        tr_free(p);
         if (rc) return rc;
     }
-    return 0;
+    return kick(c);
 }
 
-/* Hand c->out to the socket (through TLS on wss). */
+/* Move c->out towards the socket (through TLS on wss). */
 static int flush_plain(struct conn *c) {
     if (!c->out.len) return 0;
     if (c->tls) {
@@ -207,15 +251,21 @@ static int flush_plain(struct conn *c) {
         tr_buf_reset(&c->out);
         return rc ? rc : flush_tls(c);
     }
-    size_t n;
-    char *p = tr_buf_steal(&c->out, &n);
-    if (!p) return -ENOMEM;
-    return write_wire(c, p, n);
+    if (!c->wire.len) {
+        struct tr_buf t = c->wire;   /* nothing waiting: take the bytes without a copy */
+        c->wire = c->out;
+        c->out = t;
+    } else {
+        int rc = tr_buf_append(&c->wire, c->out.data, c->out.len);
+        tr_buf_reset(&c->out);
+        if (rc) return rc;
+    }
+    return kick(c);
 }
 
-/* Let wslay serialise whatever it has queued, then write it. Our send
+/* Let wslay serialise whatever it has queued, then pass it on. Our send
  * callback never refuses bytes, so afterwards wslay holds nothing and
- * tr_dial_queued is the wire offset just past everything queued so far. */
+ * wire_pos is the wire offset just past everything queued so far. */
 static int pump(struct conn *c) {
     int r = wslay_event_send(c->ws);
     int rc = flush_plain(c);
@@ -373,7 +423,7 @@ static int kept_resend(struct conn *c) {
         int rc = pump(c);
         if (rc) return rc;
         e->st = K_SENT;
-        if (tr_dial_track(o->dial, o->kbase + i, tr_dial_queued(o->dial)) != 0) {
+        if (tr_dial_track(o->dial, o->kbase + i, wire_pos(&o->c)) != 0) {
             /* cannot track it: count it confirmed now, best effort */
             e->st = K_LINGER;
             e->at_ms = uv_now(tr_offramp_loop(o->host));
@@ -448,7 +498,7 @@ static int send_ping(struct conn *c) {
     c->ping_seq++;
     for (int i = 0; i < 8; i++) seq[i] = (uint8_t)(c->ping_seq >> (56 - 8 * i));
     struct wslay_event_msg m = {.opcode = WSLAY_PING, .msg = seq, .msg_length = 8};
-    uint64_t before = tr_dial_queued(c->o->dial);
+    uint64_t before = wire_pos(c);
     if (wslay_event_queue_msg(c->ws, &m) != 0) return TR_ERUNTIME;
     size_t slot = (c->ping_head + c->ping_len) % MAX_PINGS;
     c->pings[slot].seq = c->ping_seq;
@@ -458,12 +508,14 @@ static int send_ping(struct conn *c) {
     return pump(c);
 }
 
-/* After a message: ping at once when nothing is in flight or the newest
- * ping is PING_EVERY bytes behind; else leave it to the next pong/tick. */
+/* After a message: ping at once when the newest ping is PING_EVERY bytes
+ * behind, else at the end of this loop turn (on_prepare; with MAX_PINGS in
+ * flight, after the next pong). */
 static int maybe_ping(struct conn *c) {
     uint64_t newest = c->ping_len ? c->pings[(c->ping_head + c->ping_len - 1) % MAX_PINGS].end : 0;
-    if (!c->ping_len || tr_dial_queued(c->o->dial) - newest >= PING_EVERY) return send_ping(c);
+    if (wire_pos(c) - newest >= PING_EVERY) return send_ping(c);
     c->ping_wanted = true;
+    uv_prepare_start(&c->o->flush, on_prepare);
     return 0;
 }
 
@@ -683,7 +735,7 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         if (m->transactional) tr_offramp_fail(o->host, m->token);
         return;
     }
-    size_t backlog = tr_dial_backlog(o->dial);
+    size_t backlog = tr_dial_backlog(o->dial) + c->wire.len;
     if (backlog > MAX_BACKLOG || m->len > MAX_BACKLOG - backlog) {
         if (!o->full_logged)
             TR_WARN(MOD, "More than %zu MiB waiting to be written to %s: refusing messages",
@@ -706,9 +758,9 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
     if (m->transactional) {
         int t;
         if (!o->ack_pong) {
-            t = tr_dial_track(o->dial, m->token, tr_dial_queued(o->dial));
+            t = tr_dial_track(o->dial, m->token, wire_pos(&o->c));
         } else if ((t = kept_push(o, m, binary)) == 0) {
-            t = tr_dial_track(o->dial, o->kbase + o->k_len - 1, tr_dial_queued(o->dial));
+            t = tr_dial_track(o->dial, o->kbase + o->k_len - 1, wire_pos(&o->c));
             if (t) {
                 struct kept *e = kat(o, o->k_len - 1);
                 kept_free_data(o, e);
@@ -771,8 +823,10 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
     /* Best effort: say goodbye and give the peer a moment to answer; what
      * it acknowledges meanwhile is still acked. */
     if (c->st == C_OPEN && wslay_event_queue_close(c->ws, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0) == 0 &&
-        pump(c) == 0)
+        pump(c) == 0 && write_out(c) == 0)
         linger = CLOSE_WAIT_MS;
+    uv_prepare_stop(&o->flush);
+    uv_close((uv_handle_t *)&o->flush, on_flush_close);
     tr_dial_close(o->dial, linger, on_dial_done, o);
 }
 
@@ -815,6 +869,7 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     if (!o) return -ENOMEM;
     o->c.o = o;
     tr_buf_init(&o->c.out);
+    tr_buf_init(&o->c.wire);
     struct tr_diag ud;
     tr_diag_clear(&ud);
     rc = tr_ws_url_parse(url, &o->url, &ud);
@@ -848,6 +903,9 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
                         o->ack_pong ? TR_DIAL_ACK_CONFIRMED : 0, o->ack_pong ? &dial_cbs_pong : &dial_cbs,
                         o, &o->dial);
     if (rc) goto fail;
+    uv_prepare_init(tr_offramp_loop(host), &o->flush);
+    o->flush.data = o;
+    o->parts_open = 2;
     *self = o;
     return 0;
 fail:
