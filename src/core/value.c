@@ -742,10 +742,14 @@ static uint32_t *sorted_keys(const struct tr_rec *r, uint32_t *local, size_t nlo
     return perm;
 }
 
+/* Small: this frame is live across the recursion into each field, once
+ * per level of nesting (TR_VALUE_MAX_DEPTH of them at most). */
+#define CMP_LOCAL_KEYS 4
+
 static int rec_cmp(const struct tr_rec *a, const struct tr_rec *b) {
     uint32_t n = a->len < b->len ? a->len : b->len;
-    uint32_t la[32], lb[32];
-    uint32_t *pa = sorted_keys(a, la, 32), *pb = sorted_keys(b, lb, 32);
+    uint32_t la[CMP_LOCAL_KEYS], lb[CMP_LOCAL_KEYS];
+    uint32_t *pa = sorted_keys(a, la, CMP_LOCAL_KEYS), *pb = sorted_keys(b, lb, CMP_LOCAL_KEYS);
     int c = 0;
     const struct tr_str *ka = NULL, *kb = NULL;
     for (uint32_t i = 0; i < n && !c; i++) {

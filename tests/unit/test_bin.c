@@ -9,7 +9,11 @@
 #include <math.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include "codec/bin.h"
+#include "codec/event_bin.h"
+#include "codec/json.h"
 #include "core/alloc.h"
 
 static tr_value sample(void) {
@@ -123,6 +127,95 @@ static void deep_nesting_is_bounded(void **state) {
     tr_free(deep);
 }
 
+/* The deepest value that can be built (arrays and records alternating, a
+ * string beside every level), bottom-up as the interpreter builds it. */
+static tr_value deepest(void) {
+    tr_value v;
+    assert_int_equal(tr_v_cstr("leaf", &v), 0);
+    for (int i = 0; i < TR_VALUE_MAX_DEPTH; i++) {
+        tr_value c, s;
+        assert_int_equal(tr_v_cstr("sibling", &s), 0);
+        if (i % 2) {
+            assert_int_equal(tr_v_rec(2, &c), 0);
+            assert_int_equal(tr_rec_set(&c, "s", 1, s), 0);
+            assert_int_equal(tr_rec_set(&c, "c", 1, v), 0);
+        } else {
+            assert_int_equal(tr_v_arr(2, &c), 0);
+            assert_int_equal(tr_arr_push(&c, s), 0);
+            assert_int_equal(tr_arr_push(&c, v), 0);
+        }
+        v = c;
+    }
+    assert_int_equal(tr_value_depth(&v), TR_VALUE_MAX_DEPTH);
+    return v;
+}
+
+struct deep_codecs {
+    int bin_enc, bin_dec, bin_eq, ev_enc, ev_dec, ev_eq, json_enc, json_dec, json_eq;
+};
+
+static void *deep_codecs_thread(void *arg) {
+    struct deep_codecs *r = arg;
+    tr_value v = deepest(), back = tr_v_null();
+    struct tr_buf b;
+    tr_buf_init(&b);
+    size_t off = 0;
+    r->bin_enc = tr_bin_encode(&v, &b);
+    r->bin_dec = tr_bin_decode(b.data, b.len, &off, &back);
+    r->bin_eq = tr_value_eq(&v, &back) && tr_value_depth(&back) == TR_VALUE_MAX_DEPTH;
+    tr_value_unref(back);
+    tr_buf_fini(&b);
+
+    /* the WAL's record codec */
+    struct tr_event ev, ev2;
+    tr_value meta;
+    tr_v_rec(0, &meta);
+    if (tr_event_init(&ev, tr_value_ref(v), meta, 42) == 0) {
+        tr_buf_init(&b);
+        r->ev_enc = tr_event_encode(&ev, &b);
+        r->ev_dec = tr_event_decode(b.data, b.len, &ev2);
+        r->ev_eq = r->ev_dec == 0 && tr_value_eq(&ev.value, &ev2.value);
+        if (r->ev_dec == 0) tr_event_fini(&ev2);
+        tr_buf_fini(&b);
+        tr_event_fini(&ev);
+    }
+
+    tr_buf_init(&b);
+    r->json_enc = tr_json_encode(&v, &b);
+    r->json_dec = tr_json_decode(b.data, b.len, &back, NULL);
+    r->json_eq = tr_value_eq(&v, &back);
+    tr_value_unref(back);
+    tr_buf_fini(&b);
+    tr_value_unref(v);
+    return NULL;
+}
+
+/* Any value that can exist can be stored and read back: bin, the WAL's
+ * event records and JSON all take the deepest one, on a 512 KiB stack. */
+static void deepest_value_round_trips(void **state) {
+    (void)state;
+    size_t before = tr_alloc_used();
+    struct deep_codecs r;
+    memset(&r, -1, sizeof r);
+    pthread_attr_t a;
+    pthread_t t;
+    assert_int_equal(pthread_attr_init(&a), 0);
+    assert_int_equal(pthread_attr_setstacksize(&a, 512 * 1024), 0);
+    assert_int_equal(pthread_create(&t, &a, deep_codecs_thread, &r), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    pthread_attr_destroy(&a);
+    assert_int_equal(r.bin_enc, 0);
+    assert_int_equal(r.bin_dec, 0);
+    assert_int_equal(r.bin_eq, 1);
+    assert_int_equal(r.ev_enc, 0);
+    assert_int_equal(r.ev_dec, 0);
+    assert_int_equal(r.ev_eq, 1);
+    assert_int_equal(r.json_enc, 0);
+    assert_int_equal(r.json_dec, 0);
+    assert_int_equal(r.json_eq, 1);
+    assert_int_equal(tr_alloc_used(), before);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip_keeps_types_and_order),
@@ -130,6 +223,7 @@ int main(void) {
         cmocka_unit_test(every_bit_flip_is_safe),
         cmocka_unit_test(huge_claimed_length_does_not_allocate),
         cmocka_unit_test(deep_nesting_is_bounded),
+        cmocka_unit_test(deepest_value_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,7 +366,9 @@ static void test_clone(void **state) {
     tr_value_unref(r);
     tr_value_unref(c);
 
-    /* deeper than TR_VALUE_MAX_DEPTH: refused, nothing leaked */
+    /* deeper than TR_VALUE_MAX_DEPTH (built top-down through pointers
+     * without tr_value_note_depth, which only code may do): refused, nothing
+     * leaked */
     tr_value top = arr(), *cur = &top;
     for (int i = 0; i < TR_VALUE_MAX_DEPTH; i++) {
         assert_int_equal(tr_arr_push(cur, arr()), 0);
@@ -394,6 +397,116 @@ static void test_deep_free(void **state) {
         }
     }
     tr_value_unref(top);
+}
+
+/* A value exactly depth deep, built bottom-up the way decoders and the
+ * interpreter build: arrays and records alternate, every level also holds
+ * a string, and the innermost level holds leaf. */
+static tr_value deep_value(uint32_t depth, int64_t leaf) {
+    tr_value v = tr_v_int(leaf);
+    for (uint32_t i = 0; i < depth; i++) {
+        tr_value c = (i % 2) ? rec() : arr();
+        if (c.type == TR_REC) {
+            set(&c, "s", str("sibling"));
+            set(&c, "c", v);
+        } else {
+            assert_int_equal(tr_arr_push(&c, str("sibling")), 0);
+            assert_int_equal(tr_arr_push(&c, v), 0);
+        }
+        v = c;
+    }
+    return v;
+}
+
+/* Nothing deeper than TR_VALUE_MAX_DEPTH can be built: every store refuses
+ * with TR_EDEPTH and releases what it was given. */
+static void test_depth_bound(void **state) {
+    (void)state;
+    assert_int_equal(tr_value_depth(&(tr_value){.type = TR_I64}), 0);
+    tr_value e = arr();
+    assert_int_equal(tr_value_depth(&e), 1);  /* [] */
+    tr_value_unref(e);
+    tr_value top = deep_value(TR_VALUE_MAX_DEPTH, 7);
+    assert_int_equal(tr_value_depth(&top), TR_VALUE_MAX_DEPTH);
+    size_t before = tr_alloc_used();
+
+    tr_value a = arr();
+    assert_int_equal(tr_arr_push(&a, tr_value_ref(top)), TR_EDEPTH);
+    assert_int_equal(tr_arr_len(&a), 0);
+    assert_int_equal(tr_value_depth(&a), 1);
+    tr_value r = rec();
+    assert_int_equal(tr_rec_set(&r, "k", 1, tr_value_ref(top)), TR_EDEPTH);
+    assert_int_equal(tr_rec_set_key(&r, tr_str_new("k", 1), tr_value_ref(top)), TR_EDEPTH);
+    assert_int_equal(tr_rec_len(&r), 0);
+    /* replacing an existing key is a store too */
+    set(&r, "k", tr_v_int(1));
+    assert_int_equal(tr_rec_set(&r, "k", 1, tr_value_ref(top)), TR_EDEPTH);
+    assert_int_equal(tr_rec_set_key(&r, tr_str_new("k", 1), tr_value_ref(top)), TR_EDEPTH);
+    assert_int_equal(tr_rec_get_cstr(&r, "k")->as.i, 1);
+    /* a container changed in place below its top says so */
+    assert_int_equal(tr_value_note_depth(&r, TR_VALUE_MAX_DEPTH), TR_EDEPTH);
+    assert_int_equal(tr_value_depth(&r), 1);
+    assert_int_equal(tr_value_note_depth(&r, TR_VALUE_MAX_DEPTH - 1), 0);
+    assert_int_equal(tr_value_depth(&r), TR_VALUE_MAX_DEPTH);
+    tr_value_unref(a);
+    tr_value_unref(r);
+    assert_int_equal(tr_alloc_used(), before);  /* every refused value released */
+
+    /* one level less fits, and copies keep the depth */
+    tr_value below = deep_value(TR_VALUE_MAX_DEPTH - 1, 7), w = arr(), shared;
+    assert_int_equal(tr_arr_push(&w, below), 0);
+    assert_int_equal(tr_value_depth(&w), TR_VALUE_MAX_DEPTH);
+    shared = tr_value_ref(w);
+    assert_int_equal(tr_value_mut(&w), 0);  /* shared: a new top */
+    assert_ptr_not_equal(w.as.a, shared.as.a);
+    assert_int_equal(tr_value_depth(&w), TR_VALUE_MAX_DEPTH);
+    assert_int_equal(tr_arr_push(&w, tr_value_ref(top)), TR_EDEPTH);
+    tr_value_unref(shared);
+    tr_value_unref(w);
+    tr_value_unref(top);
+}
+
+struct deep_ops {
+    int eq_same, eq_other, cmp_other, cmp_back, clone_rc, clone_eq;
+};
+
+static void *deep_ops_thread(void *arg) {
+    struct deep_ops *o = arg;
+    tr_value x = deep_value(TR_VALUE_MAX_DEPTH, 1), y = deep_value(TR_VALUE_MAX_DEPTH, 1),
+             z = deep_value(TR_VALUE_MAX_DEPTH, 2), c;
+    o->eq_same = tr_value_eq(&x, &y);  /* distinct objects all the way down */
+    o->eq_other = tr_value_eq(&x, &z);
+    o->cmp_other = tr_value_cmp(&x, &z);
+    o->cmp_back = tr_value_cmp(&z, &x);
+    o->clone_rc = tr_value_clone(&x, &c);
+    o->clone_eq = o->clone_rc == 0 && tr_value_eq(&c, &x);
+    tr_value_unref(c);
+    tr_value_unref(x);
+    tr_value_unref(y);
+    tr_value_unref(z);
+    return NULL;
+}
+
+/* The recursive operations at the depth limit fit in a small stack:
+ * 512 KiB, a sixteenth of the loop thread's 8 MiB (they need about 256 KiB
+ * at -O2 and a little more under ASan, whose frames are larger). */
+static void test_ops_at_depth_limit(void **state) {
+    (void)state;
+    struct deep_ops o;
+    memset(&o, 0, sizeof o);
+    pthread_attr_t a;
+    pthread_t t;
+    assert_int_equal(pthread_attr_init(&a), 0);
+    assert_int_equal(pthread_attr_setstacksize(&a, 512 * 1024), 0);
+    assert_int_equal(pthread_create(&t, &a, deep_ops_thread, &o), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    pthread_attr_destroy(&a);
+    assert_int_equal(o.eq_same, 1);
+    assert_int_equal(o.eq_other, 0);
+    assert_true(o.cmp_other < 0);  /* 1 < 2 at the bottom */
+    assert_true(o.cmp_back > 0);
+    assert_int_equal(o.clone_rc, 0);
+    assert_int_equal(o.clone_eq, 1);
 }
 
 /* Every allocation failing in turn: clean -ENOMEM, no leak, and a value
@@ -450,6 +563,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cmp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_free, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_depth_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ops_at_depth_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
