@@ -1,0 +1,54 @@
+/* fuzz_utf8.c - the WebSocket text-frame UTF-8 validator (ws_utf8.c),
+ * checked against a plain reference decoder (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), on the whole input and on every
+ * prefix cut at the first 64 offsets.
+ */
+#include "connectors/ws_int.h"
+#include "fuzz_util.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    fuzz_quiet();
+    return 0;
+}
+
+static int ref_valid(const uint8_t *p, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        uint32_t cp, min;
+        size_t k;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            k = 1, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            k = 2, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            k = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (n - i - 1 < k) return 0;
+        for (size_t j = 1; j <= k; j++) {
+            if ((p[i + j] & 0xC0) != 0x80) return 0;
+            cp = cp << 6 | (p[i + j] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    int got = tr_ws_utf8_valid(data, size), want = ref_valid(data, size);
+    if (got != want) fuzz_fail("validator says %d, reference %d, on %zu bytes", got, want, size);
+    for (size_t cut = 0; cut < size && cut < 64; cut++) {
+        got = tr_ws_utf8_valid(data, cut);
+        want = ref_valid(data, cut);
+        if (got != want) fuzz_fail("validator says %d, reference %d, on the first %zu bytes", got, want, cut);
+    }
+    return 0;
+}
