@@ -13,6 +13,20 @@
  * (counted from the acknowledged frontier to the read cursor). Events
  * refused for lack of room wait in order in `held` (bounded); nothing is
  * dropped unless on_full = drop_newest says so, and then it is counted.
+ * Until a record is durable a copy of it is kept (`pend`), so a disk that
+ * fails loses nothing that was handed over:
+ *
+ *   RUNNING --store refused (limits, disk full)--> held, trigger upstream
+ *      ^      --held drained, under the limits---> restore upstream
+ *      |
+ *      |  write / sync / segment error (any time)
+ *      |     v
+ *      |   FAILED: trigger upstream, keep held + copies, emit nothing
+ *      |     |  tick, when the backoff (100 ms doubling to 5 s) is due:
+ *      |     |  close the log, open it again (full recovery from disk)
+ *      |     |--open fails--> FAILED (logged at most every 10 s, with counts)
+ *      +-----+  open works: copies of records the disk did not keep are
+ *               appended again first, then the held events, in order
  *
  * Differences from Tremor 0.11 (see examples/persistent-wal/README.md):
  * persistent by default, read_count is exact, capacity is enforced at
@@ -33,10 +47,32 @@
 
 #define HELD_MAX 4096            /* events kept in memory while the log is full */
 #define MAX_RECORD (16u << 20)   /* largest serialised event accepted */
+#define PEND_MAX_BYTES (64u << 20)   /* copies of records not yet durable */
+#define REOPEN_MIN_NS 100000000ull   /* 100 ms */
+#define REOPEN_MAX_NS 5000000000ull  /* 5 s */
+#define LOG_EVERY_NS 10000000000ull  /* repeated conditions: one line per 10 s */
 
-struct upack {                   /* a transactional input waiting to be durable */
-    uint64_t seq;
-    struct tr_ids ids;
+/* A record appended and not yet durable: a copy, to append again if the log
+ * fails before it is durable, and the upstream ids to ack once it is. */
+struct pend {
+    uint64_t seq;                /* 0: not in the log (to be appended again) */
+    unsigned char *data;
+    size_t len;
+    struct tr_ids ids;           /* of a transactional input; else empty */
+    int transactional;
+};
+
+enum walop_state { WALOP_RUNNING, WALOP_PAUSED, WALOP_FAILED };
+
+/* Counters for a later metrics endpoint (the log and tests read them now). */
+struct walop_stats {
+    enum walop_state state;
+    uint64_t failures;           /* times the log failed */
+    uint64_t reopen_attempts;    /* close + open tries after a failure */
+    uint64_t reopens;            /* of those, successful */
+    uint64_t reappended;         /* copies appended again after a reopen */
+    uint64_t refused;            /* events refused by the log (failed upstream or dropped) */
+    uint64_t lost;               /* of those, not transactional: gone */
 };
 
 struct walop {
@@ -63,11 +99,19 @@ struct walop {
     int reading;                 /* inside a read pass (re-entrancy guard) */
     int failed_in_pass;          /* a fail arrived during this pass: stop it */
     int rerun;                   /* something arrived during a pass: run another */
-    int failed_logged;
     struct tr_event *held;       /* FIFO ring of events waiting for room */
     size_t held_head, held_n, held_cap;
-    struct upack *up;            /* FIFO of upstream acks waiting for durability */
-    size_t up_head, up_n, up_cap;
+    struct pend *pend;           /* FIFO ring of records not yet durable, in append order */
+    size_t pend_head, pend_n, pend_cap;
+    size_t pend_stored;          /* the first pend_stored are in the log, the rest wait */
+    uint64_t pend_bytes;
+    /* the log failed: what reopens it */
+    struct tr_wal_config cfg;    /* cfg.dir points at dir */
+    char *dir;
+    int wal_failed;              /* the error, 0 when running */
+    uint64_t failed_since_ns, reopen_at_ns, reopen_backoff_ns, reopen_logged_ns;
+    uint64_t tries;              /* reopen attempts since this failure */
+    struct walop_stats st;
     struct tr_buf rec;
     uint64_t dropped;
     uint64_t decode_errors;
@@ -167,49 +211,92 @@ static int over_limits(struct walop *w) {
            (w->max_bytes && st.bytes >= w->max_bytes);
 }
 
+static void set_full(struct walop *w, int full, const char *why);
+static void update_breaker(struct walop *w);
+
+static uint64_t now_ns(void) { return uv_hrtime(); }
+
+static struct pend *pend_at(struct walop *w, size_t i) {
+    return &w->pend[(w->pend_head + i) % w->pend_cap];
+}
+
+static size_t unstored(const struct walop *w) { return w->pend_n - w->pend_stored; }
+
+/* The log met a write, sync or creation error: stop intake (trigger
+ * upstream), emit nothing, keep everything, and reopen from the tick. */
 static void report_failure(struct walop *w, int rc) {
-    if (w->failed_logged) return;
-    w->failed_logged = 1;
-    TR_ERROR("qos::wal", "%s: the log failed (%s): nothing more is stored or emitted; restart to "
-             "recover what is durable", w->id, tr_strerror(rc));
+    if (w->wal_failed) return;
+    uint64_t now = now_ns();
+    w->wal_failed = rc;
+    w->tries = 0;
+    w->st.failures++;
+    w->st.state = WALOP_FAILED;
+    w->failed_since_ns = now;
+    w->reopen_backoff_ns = REOPEN_MIN_NS;
+    w->reopen_at_ns = now;   /* first try at the next tick */
+    w->reopen_logged_ns = 0;
+    TR_ERROR("qos::wal", "%s: the log failed (%s): intake paused upstream; %zu held events and %zu "
+             "records not yet durable are kept in memory; closing and reopening the log from disk",
+             w->id, tr_strerror(rc), w->held_n, w->pend_n);
+    update_breaker(w);
 }
 
-/* Acks upstream for transactional inputs now durable. */
-static void release_upacks(struct walop *w) {
-    if (!w->up_n) return;
+/* Acks upstream for transactional inputs now durable; their copies go. */
+static void release_durable(struct walop *w) {
+    if (!w->pend_stored || w->wal_failed) return;
     uint64_t durable = tr_wal_durable_seq(w->wal);
-    while (w->up_n) {
-        struct upack u = w->up[w->up_head];
-        if (u.seq > durable) break;
+    while (w->pend_stored) {
+        struct pend *e = pend_at(w, 0);
+        if (e->seq > durable) break;
+        struct pend u = *e;
         /* pop first: sending may re-enter this operator */
-        w->up_head = (w->up_head + 1) % w->up_cap;
-        w->up_n--;
-        send_up(w, TR_CB_ACK, &u.ids);
+        w->pend_head = (w->pend_head + 1) % w->pend_cap;
+        w->pend_n--;
+        w->pend_stored--;
+        w->pend_bytes -= u.len;
+        tr_free(u.data);
+        if (u.transactional) send_up(w, TR_CB_ACK, &u.ids);
+        else tr_ids_fini(&u.ids);
     }
 }
 
-static int upack_push(struct walop *w, uint64_t seq, struct tr_ids *ids) {
-    if (w->up_n == w->up_cap) {
-        size_t nc = w->up_cap ? w->up_cap * 2 : 64;
-        struct upack *n = tr_calloc(nc, sizeof *n);
-        if (!n) return -ENOMEM;
-        for (size_t i = 0; i < w->up_n; i++) n[i] = w->up[(w->up_head + i) % w->up_cap];
-        tr_free(w->up);
-        w->up = n;
-        w->up_cap = nc;
-        w->up_head = 0;
-    }
-    struct upack *u = &w->up[(w->up_head + w->up_n) % w->up_cap];
-    u->seq = seq;
-    u->ids = *ids;                 /* moved */
-    tr_ids_init(ids, 0, 0, 0);
-    w->up_n++;
+static int pend_reserve(struct walop *w) {
+    if (w->pend_n < w->pend_cap) return 0;
+    size_t nc = w->pend_cap ? w->pend_cap * 2 : 64;
+    struct pend *n = tr_calloc(nc, sizeof *n);
+    if (!n) return -ENOMEM;
+    for (size_t i = 0; i < w->pend_n; i++) n[i] = *pend_at(w, i);
+    tr_free(w->pend);
+    w->pend = n;
+    w->pend_cap = nc;
+    w->pend_head = 0;
     return 0;
 }
 
-/* Append ev (not taken). 0, TR_EFULL (no room: keep it), or another error
- * (the event is refused: failed upstream if transactional, counted). */
+/* Append the copies the reopened log did not have, in order. Stops at the
+ * first refusal (they stay first in line) or failure. */
+static void drain_unstored(struct walop *w) {
+    while (unstored(w) && !w->wal_failed) {
+        struct pend *e = pend_at(w, w->pend_stored);
+        uint64_t seq = 0;
+        int rc = tr_wal_append(w->wal, e->data, e->len, &seq);
+        if (rc == TR_EFULL || rc == TR_EDROPPED) return;   /* never dropped: it was taken before */
+        if (rc) {
+            report_failure(w, rc);
+            return;
+        }
+        e->seq = seq;
+        w->pend_stored++;
+        w->appended = 1;
+        w->st.reappended++;
+    }
+}
+
+/* Append ev (not taken). 0, TR_EFULL (no room, or the log failed: keep it),
+ * or another error (the event is refused: failed upstream if
+ * transactional, counted). */
 static int store(struct walop *w, struct tr_event *ev) {
+    if (w->wal_failed || w->pend_bytes >= PEND_MAX_BYTES) return TR_EFULL;
     tr_buf_reset(&w->rec);
     int rc = tr_event_encode(ev, &w->rec);
     uint64_t seq = 0;
@@ -219,13 +306,30 @@ static int store(struct walop *w, struct tr_event *ev) {
                 tr_strerror(rc), (unsigned long long)w->rejected);
         goto refused;
     }
+    /* the copy first: once appended the record must be recoverable */
+    unsigned char *copy = pend_reserve(w) == 0 ? tr_malloc(w->rec.len) : NULL;
+    if (!copy) return TR_EFULL;   /* out of memory: hold it and try again later */
     rc = tr_wal_append(w->wal, w->rec.data, w->rec.len, &seq);
     if (rc == 0) {
         w->appended = 1;
-        if (ev->transactional && upack_push(w, seq, &ev->ids) != 0)
-            TR_WARN("qos::wal", "%s: out of memory tracking an upstream ack", w->id);
+        memcpy(copy, w->rec.data, w->rec.len);
+        struct pend *e = pend_at(w, w->pend_n);
+        e->seq = seq;
+        e->data = copy;
+        e->len = w->rec.len;
+        e->transactional = ev->transactional;
+        if (ev->transactional) {
+            e->ids = ev->ids;   /* moved */
+            tr_ids_init(&ev->ids, 0, 0, 0);
+        } else {
+            tr_ids_init(&e->ids, 0, 0, 0);
+        }
+        w->pend_n++;
+        w->pend_stored++;
+        w->pend_bytes += w->rec.len;
         return 0;
     }
+    tr_free(copy);
     if (rc == TR_EFULL) return rc;
     if (rc == TR_EDROPPED) {
         w->dropped++;
@@ -236,31 +340,50 @@ static int store(struct walop *w, struct tr_event *ev) {
         TR_WARN("qos::wal", "%s: refused an event of %zu bytes (limit %u)", w->id, w->rec.len,
                 MAX_RECORD);
     } else {
-        report_failure(w, rc);
+        report_failure(w, rc);   /* keep it: it is appended once the log is back */
+        return TR_EFULL;
     }
 refused:
+    w->st.refused++;
     if (ev->transactional) {
         send_up(w, TR_CB_FAIL, &ev->ids);
         tr_ids_init(&ev->ids, 0, 0, 0);
+    } else {
+        w->st.lost++;
     }
     return rc;
 }
 
-static void set_full(struct walop *w, int full) {
+static void set_full(struct walop *w, int full, const char *why) {
     if (full == w->full) return;
     w->full = full;
+    if (!w->wal_failed) w->st.state = full ? WALOP_PAUSED : WALOP_RUNNING;
     struct tr_wal_stats st;
     tr_wal_stats(w->wal, &st);
     if (full)
-        TR_INFO("qos::wal", "%s: WAL full (%llu events, %llu bytes): pausing upstream", w->id,
-                (unsigned long long)st.records, (unsigned long long)st.bytes);
+        TR_INFO("qos::wal", "%s: %s (%llu events, %llu bytes in the log, %zu held): pausing upstream",
+                w->id, why, (unsigned long long)st.records, (unsigned long long)st.bytes, w->held_n);
     else
         TR_INFO("qos::wal", "%s: WAL not full any more: resuming upstream", w->id);
     send_up(w, full ? TR_CB_TRIGGER : TR_CB_RESTORE, NULL);
 }
 
+/* Upstream is paused while anything waits for room, the log failed, or the
+ * log is over its limits (unless drop_newest, which never pauses). */
+static void update_breaker(struct walop *w) {
+    struct tr_wal_stats st;
+    tr_wal_stats(w->wal, &st);
+    const char *why = w->wal_failed ? "the log failed"
+                      : st.no_space ? "disk full"
+                      : w->pend_bytes >= PEND_MAX_BYTES ? "too much not yet durable"
+                                                        : "WAL full";
+    set_full(w, w->wal_failed || w->held_n || unstored(w) || (!w->drop_newest && over_limits(w)), why);
+}
+
 /* Move held events into the log while there is room. */
 static void drain_held(struct walop *w) {
+    drain_unstored(w);
+    if (unstored(w)) return;   /* they go first */
     while (w->held_n) {
         struct tr_event *ev = &w->held[w->held_head];
         int rc = store(w, ev);
@@ -294,7 +417,7 @@ static void read_pass(struct walop *w) {
         w->rerun = 1;   /* acks or durability arrived while emitting: go again after */
         return;
     }
-    if (w->broken || w->quiesced) return;
+    if (w->broken || w->quiesced || w->wal_failed) return;
     uint64_t emitted = 0;
     w->reading = 1;
     w->failed_in_pass = 0;
@@ -307,7 +430,8 @@ static void read_pass(struct walop *w) {
         w->rerun = 0;
         uint64_t room = window_left(w);
         uint64_t n = 0;
-        for (; n < w->read_count && n < room && !w->broken && !w->quiesced && !w->failed_in_pass;
+        for (; n < w->read_count && n < room && !w->broken && !w->quiesced && !w->failed_in_pass &&
+               !w->wal_failed;
              n++) {
             struct tr_wal_record r;
             int rc = tr_wal_read(w->wal, &r);
@@ -353,15 +477,78 @@ static void read_pass(struct walop *w) {
 
 /* Everything that may have changed: durability, room, window. */
 static void progress(struct walop *w) {
+    if (w->wal_failed) return;   /* the tick reopens */
     int rc = tr_wal_pump(w->wal);
     if (rc) {
         report_failure(w, rc);
         return;
     }
-    release_upacks(w);
-    if (w->held_n) drain_held(w);
-    if (w->full && w->held_n == 0 && !over_limits(w)) set_full(w, 0);
+    release_durable(w);
+    if (w->held_n || unstored(w)) drain_held(w);
+    if (w->full) update_breaker(w);
     read_pass(w);
+}
+
+/* After a failure: close the log and open it again, which recovers it from
+ * what is on disk (nothing is trusted from the page cache after a failed
+ * fdatasync). Records it does not hold are appended again from the copies. */
+static void try_reopen(struct walop *w) {
+    uint64_t now = now_ns();
+    if (!w->wal_failed || now < w->reopen_at_ns) return;
+    w->st.reopen_attempts++;
+    w->tries++;
+    if (w->wal) {
+        tr_wal_close(w->wal);   /* its error is the one already reported */
+        w->wal = NULL;
+    }
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    int rc = tr_wal_open(&w->cfg, &w->wal, &d);
+    if (rc) {
+        w->reopen_at_ns = now + w->reopen_backoff_ns;
+        w->reopen_backoff_ns = w->reopen_backoff_ns * 2 > REOPEN_MAX_NS ? REOPEN_MAX_NS : w->reopen_backoff_ns * 2;
+        if (!w->reopen_logged_ns || now - w->reopen_logged_ns >= LOG_EVERY_NS) {
+            char msg[1400];
+            tr_diag_format(&d, msg, sizeof msg);
+            TR_WARN("qos::wal", "%s: reopening the log failed (%s): %llu attempts in %llu s; %zu held "
+                    "events and %zu records not yet durable kept; retrying every %llu ms at most",
+                    w->id, d.msg[0] ? msg : tr_strerror(rc), (unsigned long long)w->tries,
+                    (unsigned long long)((now - w->failed_since_ns) / 1000000000ull), w->held_n, w->pend_n,
+                    REOPEN_MAX_NS / 1000000ull);
+            w->reopen_logged_ns = now;
+        }
+        return;
+    }
+    struct tr_wal_stats st;
+    tr_wal_stats(w->wal, &st);
+    uint64_t last = st.next_seq - 1;
+    /* Every copy still here was never confirmed durable: after a failed
+     * fdatasync the kernel may have dropped those pages while the file
+     * still reads them back, so whether recovery found a record says
+     * nothing. All go back in line; a record the disk did keep is then
+     * delivered twice (bounded by the copies), never zero times. */
+    for (size_t i = 0; i < w->pend_stored; i++) pend_at(w, i)->seq = 0;
+    w->pend_stored = 0;
+    w->wal_failed = 0;
+    w->st.reopens++;
+    w->st.state = w->full ? WALOP_PAUSED : WALOP_RUNNING;
+    TR_INFO("qos::wal", "%s: log reopened after %llu attempts in %llu ms: %llu records to replay (seq "
+            "%llu..%llu); appending again %zu records never confirmed durable, then %zu held events",
+            w->id, (unsigned long long)w->tries,
+            (unsigned long long)((now - w->failed_since_ns) / 1000000ull), (unsigned long long)st.records,
+            (unsigned long long)(st.frontier + 1), (unsigned long long)last, unstored(w), w->held_n);
+    w->tries = 0;
+    /* Nothing is emitted until what is re-appended is durable: a disk that
+     * fails again fails here, before anything recovered goes out twice. */
+    if (w->held_n || unstored(w)) {
+        drain_held(w);
+        rc = w->wal_failed ? w->wal_failed : tr_wal_sync(w->wal);
+        if (rc) {
+            report_failure(w, rc);
+            return;
+        }
+    }
+    progress(w);
 }
 
 /* ------------------------------------------------------------ the op */
@@ -392,13 +579,16 @@ static void free_op(struct walop *w) {
         w->held_head = (w->held_head + 1) % w->held_cap;
         w->held_n--;
     }
-    while (w->up_n) {
-        tr_ids_fini(&w->up[w->up_head].ids);
-        w->up_head = (w->up_head + 1) % w->up_cap;
-        w->up_n--;
+    while (w->pend_n) {
+        struct pend *e = pend_at(w, 0);
+        tr_ids_fini(&e->ids);
+        tr_free(e->data);
+        w->pend_head = (w->pend_head + 1) % w->pend_cap;
+        w->pend_n--;
     }
     tr_free(w->held);
-    tr_free(w->up);
+    tr_free(w->pend);
+    tr_free(w->dir);
     tr_buf_fini(&w->rec);
     tr_free(w->id);
     tr_free(w);
@@ -526,7 +716,8 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
     w->drop_newest = cfg.on_full == TR_WAL_ON_FULL_DROP_NEWEST;
     w->broken = 1;   /* as in Tremor: nothing is emitted until downstream restores */
     tr_buf_init(&w->rec);
-    if (!w->id) {
+    w->dir = tr_strdup(path);
+    if (!w->id || !w->dir) {
         free_op(w);
         return -ENOMEM;
     }
@@ -550,9 +741,11 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
         cfg.notify = on_notify;
         cfg.notify_arg = w;
     }
+    w->cfg = cfg;
+    w->cfg.dir = w->dir;   /* kept to reopen the log after a failure */
     struct tr_diag wd;
     tr_diag_clear(&wd);
-    rc = tr_wal_open(&cfg, &w->wal, &wd);
+    rc = tr_wal_open(&w->cfg, &w->wal, &wd);
     if (rc) {
         char msg[1400];
         tr_diag_format(&wd, msg, sizeof msg);
@@ -579,10 +772,8 @@ static int wal_event(void *self, const char *port, struct tr_event *ev) {
     (void)port;
     struct walop *w = self;
     int rc = 0;
-    if (w->held_n) {
-        drain_held(w);
-    }
-    if (w->held_n == 0) {
+    if (w->held_n || unstored(w)) drain_held(w);
+    if (w->held_n == 0 && !unstored(w)) {
         rc = store(w, ev);
         if (rc != TR_EFULL) {
             /* Nothing to emit yet: the record becomes readable once durable,
@@ -592,27 +783,31 @@ static int wal_event(void *self, const char *port, struct tr_event *ev) {
             return rc == TR_EDROPPED ? 0 : rc;
         }
     }
-    /* No room: keep it in order behind the others and ask upstream to pause. */
-    set_full(w, 1);
+    /* No room (or the log failed): keep it in order behind the others and
+     * ask upstream to pause. */
     rc = hold(w, ev);
     if (rc) {
         w->dropped++;
-        TR_ERROR("qos::wal", "%s: full and %d events already waiting: event refused (%llu so "
-                 "far)%s", w->id, HELD_MAX, (unsigned long long)w->dropped,
+        w->st.refused++;
+        if (!ev->transactional) w->st.lost++;
+        TR_ERROR("qos::wal", "%s: %s and %d events already waiting: event refused (%llu so "
+                 "far)%s", w->id, w->wal_failed ? "the log failed" : "full", HELD_MAX,
+                 (unsigned long long)w->dropped,
                  ev->transactional ? "; failed upstream" : "; the source ignored backpressure");
         if (ev->transactional) {
             send_up(w, TR_CB_FAIL, &ev->ids);
             tr_ids_init(&ev->ids, 0, 0, 0);
         }
         tr_event_fini(ev);
-        return 0;
     }
+    update_breaker(w);
     return 0;
 }
 
-static void wal_tick(void *self, uint64_t now_ns) {
-    (void)now_ns;
+static void wal_tick(void *self, uint64_t tick_ns) {
+    (void)tick_ns;
     struct walop *w = self;
+    try_reopen(w);   /* no-op unless the log failed and the backoff is due */
     if (!w->announced) {
         /* We take events whatever the state downstream (we buffer them), so
          * tell upstream once, e.g. a WAL before us that waits for a restore. */
@@ -622,7 +817,7 @@ static void wal_tick(void *self, uint64_t now_ns) {
     flush_appended(w);   /* without a loop this is the only other writer */
     progress(w);
     /* under drop_newest a full log refuses and counts; it never pauses upstream */
-    if (!w->drop_newest && (over_limits(w) || w->held_n)) set_full(w, 1);
+    update_breaker(w);
 }
 
 static void ack_range(struct walop *w, uint64_t lo, uint64_t hi) {
@@ -693,15 +888,39 @@ static void wal_quiesce(void *self) {
     w->quiesced = 1;
 }
 
+/* What is still in memory at shutdown: write it if the log takes it, else
+ * say what happens to each kind. A transactional event gets no ack and is
+ * replayed by its source; anything else is lost and counted. */
 static void wal_destroy(void *self) {
     struct walop *w = self;
     if (!w) return;
-    int rc = tr_wal_close(w->wal);   /* final sync and checkpoint */
+    if (w->wal_failed) {
+        w->reopen_at_ns = 0;   /* one last reopen, to write what is held */
+        try_reopen(w);
+    }
+    size_t held_before = w->held_n + unstored(w);
+    if (!w->wal_failed && held_before) drain_held(w);
+    int rc = w->wal_failed;
+    if (!rc) rc = tr_wal_sync(w->wal);
+    size_t left_tx = 0, left_other = 0;
+    for (size_t i = 0; i < w->held_n; i++)
+        w->held[(w->held_head + i) % w->held_cap].transactional ? left_tx++ : left_other++;
+    /* with the log failed, no copy is known to be durable */
+    for (size_t i = rc ? 0 : w->pend_stored; i < w->pend_n; i++)
+        pend_at(w, i)->transactional ? left_tx++ : left_other++;
+    if (held_before > w->held_n + unstored(w))
+        TR_INFO("qos::wal", "%s: at shutdown %zu events held in memory were written to the log", w->id,
+                held_before - (w->held_n + unstored(w)));
+    if (left_tx || left_other) {
+        w->st.lost += left_other;
+        TR_ERROR("qos::wal", "%s: at shutdown %zu events could not be written to the log (%s): %zu "
+                 "transactional ones are not acknowledged (their source replays them), %zu others are "
+                 "lost", w->id, left_tx + left_other,
+                 rc ? tr_strerror(rc) : "no room", left_tx, left_other);
+    }
+    int crc = tr_wal_close(w->wal);   /* final sync and checkpoint */
     w->wal = NULL;
-    if (rc) TR_ERROR("qos::wal", "%s: closing the log: %s", w->id, tr_strerror(rc));
-    if (w->held_n)
-        TR_WARN("qos::wal", "%s: %zu events were waiting for room and are not stored", w->id,
-                w->held_n);
+    if (crc && !rc) TR_ERROR("qos::wal", "%s: closing the log: %s", w->id, tr_strerror(crc));
     close_op(w);
 }
 

@@ -286,7 +286,10 @@ int tr_wal_recover(struct tr_wal *w, struct tr_diag *d) {
     if (k) memmove(w->segs, w->segs + k, (w->nsegs - k) * sizeof *w->segs);
     w->nsegs -= k;
 
-    if (!ck_valid || ck.frontier != frontier || ck.next_seq != next || nunl) {
+    /* Written at every open, even unchanged: it is also the proof that the
+     * disk takes a durable write, so an open after a failure (the owner's
+     * way to recover) fails while the disk still does. */
+    {
         struct tr_wal_ckpt nc = {.frontier = frontier, .next_seq = next, .hint_seg = hseg, .hint_off = hoff};
         rc = tr_wal_ckpt_write(w, &nc);
         if (rc) {

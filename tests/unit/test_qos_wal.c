@@ -9,7 +9,12 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +27,7 @@
 extern const struct tr_op_ops tr_op_qos_wal;
 
 #define UID 777
-#define MAXE 256
+#define MAXE 4096
 
 struct fake {
     struct tr_op_host base;
@@ -65,8 +70,57 @@ static void fake_reset(struct fake *f) {
 
 static char tmpdir[64];
 
+/* The disk, as the WAL's plain POSIX I/O sees it: these definitions take the
+ * place of libc's in this program, so faults reach the real code path.
+ * disk_room > 0: a segment file can be created only while fewer than
+ * disk_room exist (a small file system); sync_eio / write_eio: fdatasync /
+ * pwrite fail with EIO (a failing disk). */
+static atomic_int disk_room, sync_eio, write_eio, nospace_calls;
+
+static int wal_files(void) {
+    char p[128];
+    snprintf(p, sizeof p, "%s/wal", tmpdir);
+    DIR *d = opendir(p);
+    int n = 0;
+    if (!d) return 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strlen(de->d_name) == 24 && strstr(de->d_name, ".wal")) n++;
+    closedir(d);
+    return n;
+}
+
+int fallocate(int fd, int mode, off_t off, off_t len) {
+    int room = atomic_load(&disk_room);
+    if (room && wal_files() > room) {   /* the new file counts itself */
+        atomic_fetch_add(&nospace_calls, 1);
+        errno = ENOSPC;
+        return -1;
+    }
+    return (int)syscall(SYS_fallocate, fd, mode, off, len);
+}
+
+int fdatasync(int fd) {
+    if (atomic_load(&sync_eio)) {
+        errno = EIO;
+        return -1;
+    }
+    return (int)syscall(SYS_fdatasync, fd);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
+    if (atomic_load(&write_eio)) {
+        errno = EIO;
+        return -1;
+    }
+    return (ssize_t)syscall(SYS_pwrite64, fd, buf, n, off);
+}
+
 static int setup(void **state) {
     (void)state;
+    atomic_store(&disk_room, 0);
+    atomic_store(&sync_eio, 0);
+    atomic_store(&write_eio, 0);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/tr_qoswal_XXXXXX");
     assert_non_null(mkdtemp(tmpdir));
     return 0;
@@ -334,6 +388,127 @@ static void restart_replays_unacked_then_new(void **state) {
     fake_reset(&f);
 }
 
+static int count_ups(struct fake *f, enum tr_cb cb) {
+    int n = 0;
+    for (int i = 0; i < f->nups; i++) n += f->ups[i] == cb;
+    return n;
+}
+
+/* Ack everything emitted from index *acked on; returns how many were acked. */
+static int ack_emitted(void *op, struct fake *f, int *acked) {
+    int n = 0;
+    for (; *acked < f->nout; (*acked)++, n++) cf(op, TR_CB_ACK, out_seq(f, *acked));
+    return n;
+}
+
+/* A disk with room for one segment: the second cannot be created. Upstream
+ * is paused, the log is not retried on every tick (no spinning), stored
+ * events are still delivered, and once they are acknowledged the current
+ * segment is reclaimed, the held events go in and upstream is restored:
+ * every event once, in order. */
+static void full_disk_pauses_delivers_reclaims_and_resumes(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    atomic_store(&disk_room, 1);
+    assert_int_equal(create(&f, "read_count=50,max_elements=100000,max_bytes=20000,segment_bytes=19900,"
+                                "sync=\"none\"", &op, &d), 0);
+    tr_op_qos_wal.tick(op, 0);   /* the one-time announcement */
+    int base_ups = f.nups;
+    uint64_t n = 0;
+    while (count_ups(&f, TR_CB_TRIGGER) == 0 && n < 2000) push(op, n++, false);
+    assert_int_equal(count_ups(&f, TR_CB_TRIGGER), 1);
+    assert_true(atomic_load(&nospace_calls) >= 1);   /* paused by the disk, not by the limits */
+    assert_int_equal(wal_files(), 1);
+    for (int i = 0; i < 10; i++) push(op, n++, false);   /* already on their way: held */
+    /* the sink is away: ticks retry the disk with backoff, not each time */
+    int calls = atomic_load(&nospace_calls);
+    for (int i = 0; i < 200; i++) {
+        tr_op_qos_wal.tick(op, 0);
+        usleep(100);
+    }
+    assert_true(atomic_load(&nospace_calls) - calls < 10);   /* before: one per tick */
+    assert_int_equal(f.nout, 0);
+    /* the sink comes back: deliver, ack, reclaim, resume */
+    cf(op, TR_CB_RESTORE, 0);
+    int acked = 0;
+    for (int i = 0; i < 100000 && (f.nout < (int)n || count_ups(&f, TR_CB_RESTORE) < 1 + (base_ups > 0));
+         i++) {
+        tr_op_qos_wal.tick(op, 0);
+        if (!ack_emitted(op, &f, &acked)) usleep(100);
+    }
+    assert_int_equal(f.nout, (int)n);
+    for (int i = 0; i < (int)n; i++) assert_int_equal(out_id(&f, i), i);
+    assert_int_equal(count_ups(&f, TR_CB_TRIGGER), 1);
+    assert_int_equal(f.ups[f.nups - 1], TR_CB_RESTORE);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
+/* A failing disk (fdatasync or write errors): intake stops at once (trigger
+ * upstream), nothing is emitted or refused, the log is closed and reopened
+ * (retried while the disk still fails), and then every event taken - those
+ * the disk kept and those it did not - comes out once, in order, with each
+ * transactional input acknowledged upstream exactly once. */
+static void failed_log_reopens_and_loses_nothing(atomic_int *fault) {
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=50,max_elements=100000", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    for (uint64_t i = 0; i < 10; i++) push(op, i, true);
+    TICK_UNTIL(op, f.nout == 10);
+    int acked = 0;
+    ack_emitted(op, &f, &acked);
+    TICK_UNTIL(op, count_ups(&f, TR_CB_ACK) == 10);
+    atomic_store(fault, 1);
+    for (uint64_t i = 10; i < 30; i++) push(op, i, true);
+    TICK_UNTIL(op, count_ups(&f, TR_CB_TRIGGER) == 1);
+    for (uint64_t i = 30; i < 40; i++) push(op, i, true);   /* on their way: held */
+    for (int i = 0; i < 300; i++) {   /* the disk still fails: reopen attempts fail too */
+        tr_op_qos_wal.tick(op, 0);
+        usleep(1000);
+    }
+    assert_int_equal(f.nout, 10);
+    assert_int_equal(count_ups(&f, TR_CB_FAIL), 0);   /* nothing refused */
+    assert_int_equal(count_ups(&f, TR_CB_ACK), 10);   /* nothing acked that is not durable */
+    atomic_store(fault, 0);
+    for (int i = 0; i < 200000 && (f.nout == 0 || out_id(&f, f.nout - 1) != 39); i++) {
+        tr_op_qos_wal.tick(op, 0);
+        if (!ack_emitted(op, &f, &acked)) usleep(100);
+    }
+    ack_emitted(op, &f, &acked);
+    /* every id, first seen in order; a record whose acknowledgement or
+     * durability the failed disk may have lost can come twice, no more */
+    uint64_t next = 0;
+    int seen[40] = {0};
+    for (int i = 0; i < f.nout; i++) {
+        uint64_t id = out_id(&f, i);
+        assert_true(id < 40);
+        if (!seen[id]) assert_int_equal(id, next++);
+        assert_true(++seen[id] <= 2);
+    }
+    assert_int_equal(next, 40);
+    TICK_UNTIL(op, count_ups(&f, TR_CB_ACK) == 40);
+    assert_int_equal(count_ups(&f, TR_CB_FAIL), 0);
+    assert_int_equal(f.ups[f.nups - 1], TR_CB_RESTORE);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
+static void fdatasync_error_reopens_and_loses_nothing(void **state) {
+    (void)state;
+    failed_log_reopens_and_loses_nothing(&sync_eio);
+}
+
+static void write_error_reopens_and_loses_nothing(void **state) {
+    (void)state;
+    failed_log_reopens_and_loses_nothing(&write_eio);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(config_errors_name_the_problem, setup, teardown),
@@ -343,6 +518,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(full_log_triggers_upstream_and_restores, setup, teardown),
         cmocka_unit_test_setup_teardown(drop_newest_counts_instead, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_replays_unacked_then_new, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_disk_pauses_delivers_reclaims_and_resumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(fdatasync_error_reopens_and_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(write_error_reopens_and_loses_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
