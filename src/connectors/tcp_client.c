@@ -1,6 +1,6 @@
 /* tcp_client.c - the `tcp` offramp: a TCP client writing each encoded event
  * (after postprocessors, e.g. [lines]) to host:port (Tremor 0.11 keys: host,
- * port, ttl, is_no_delay). Unlike 0.11 it reconnects every second, breaker
+ * port, ttl, is_no_delay; ours: ack_report). Unlike 0.11 it reconnects every second, breaker
  * triggered while away (dial.h). Sends of one loop turn are coalesced into
  * one write just before the loop waits (a prepare handle). A transactional
  * message is acked once the peer's TCP acknowledged its last byte.
@@ -35,6 +35,7 @@ struct out {
     char *peer;              /* host:port, for messages */
     int ttl;
     bool nodelay;
+    bool ack_report;         /* print the ack latency report on close */
     struct tr_buf batch;     /* bytes of this turn, not yet handed to the socket */
     uv_prepare_t flush;
     int parts_open;          /* the flush handle and the dial, until closed */
@@ -221,6 +222,15 @@ static void tcp_close(void *self, void (*done)(void *arg), void *arg) {
     /* what this turn queued still goes out; what the peer acknowledged by
      * now is acked, the rest failed (the runtime drained before closing) */
     flush(o);
+    if (o->ack_report) {
+        struct tr_buf b;
+        tr_buf_init(&b);
+        if (tr_dial_report(o->dial, o->id, &b) == 0) {
+            fwrite(b.data, 1, b.len, stdout);
+            fflush(stdout);
+        }
+        tr_buf_fini(&b);
+    }
     o->closing = true;
     uv_close((uv_handle_t *)&o->flush, on_flush_close);
     tr_dial_close(o->dial, 0, on_dial_done, o);
@@ -229,12 +239,12 @@ static void tcp_close(void *self, void (*done)(void *arg), void *arg) {
 static int tcp_create(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
                       struct tr_diag *d) {
     *self = NULL;
-    static const char *const keys[] = {"host", "port", "ttl", "is_no_delay", NULL};
+    static const char *const keys[] = {"host", "port", "ttl", "is_no_delay", "ack_report", NULL};
     int rc = tr_conn_cfg_known(spec, keys, d);
     if (rc) return rc;
     const char *hostname = "127.0.0.1";
     uint64_t port = 0, ttl = 64;
-    bool nodelay = true;
+    bool nodelay = true, ack_report = false;
     if ((rc = tr_conn_cfg_str(spec, "host", &hostname, d)) && rc != TR_ENOTFOUND) return rc;
     rc = tr_conn_cfg_uint(spec, "port", &port, d);
     if (rc == TR_ENOTFOUND)
@@ -249,6 +259,7 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_offramp_host *h
         return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
                            "tcp '%s': config.ttl must be 1..255", spec->id);
     if ((rc = tr_conn_cfg_bool(spec, "is_no_delay", &nodelay, d)) && rc != TR_ENOTFOUND) return rc;
+    if ((rc = tr_conn_cfg_bool(spec, "ack_report", &ack_report, d)) && rc != TR_ENOTFOUND) return rc;
     if (!hostname[0] || strlen(hostname) > 253)
         return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
                            "tcp '%s': config.host must be a host name or address", spec->id);
@@ -269,6 +280,7 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_offramp_host *h
     o->host = host;
     o->ttl = (int)ttl;
     o->nodelay = nodelay;
+    o->ack_report = ack_report;
     uv_prepare_init(loop, &o->flush);
     uv_unref((uv_handle_t *)&o->flush);
     o->flush.data = o;

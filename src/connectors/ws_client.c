@@ -24,6 +24,7 @@
  * out in wire order (acked entries are always a prefix of `kept`).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/rand.h>
@@ -904,6 +905,7 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
                         o, &o->dial);
     if (rc) goto fail;
     uv_prepare_init(tr_offramp_loop(host), &o->flush);
+    uv_unref((uv_handle_t *)&o->flush);   /* it only follows the loop's other work */
     o->flush.data = o;
     o->parts_open = 2;
     *self = o;

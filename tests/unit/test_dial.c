@@ -9,6 +9,7 @@
 #include "connectors/dial.h"
 #include "connectors/outq.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/hist.h"
 
 #include "fake_conn_host.h"
@@ -198,6 +199,19 @@ static void acks_everything_once(void **state) {
     if (txack) assert_true(st->reports > 0);
     else assert_int_equal(st->reports, 0);
     if (!txack) assert_true(st->polls > 0);
+    /* the blackhole-style report: its percentile table and the counters */
+    struct tr_buf rep;
+    tr_buf_init(&rep);
+    assert_int_equal(tr_dial_report(w->dial, "out", &rep), 0);
+    assert_int_equal(tr_buf_putc(&rep, 0), 0);
+    assert_non_null(strstr(rep.data, "out: send -> peer confirmation (ns)\n"));
+    assert_non_null(strstr(rep.data, "Value Percentile TotalCount 1/(1-Percentile)"));
+    char line[128];
+    snprintf(line, sizeof line, "Total count    = %12d]", N);
+    assert_non_null(strstr(rep.data, line));
+    snprintf(line, sizeof line, "Acked: %d, failed: 0, TX_ACK reports: %llu", N, (unsigned long long)st->reports);
+    assert_non_null(strstr(rep.data, line));
+    tr_buf_fini(&rep);
     world_free(w);
 }
 
