@@ -1,15 +1,15 @@
 /* extract.c - tilde extractors (`~ re|...|`, `key ~= glob|...|`, ...).
  *
- * Supported: glob, re and rerg (Rust-style patterns translated to POSIX
- * extended regular expressions: named groups, \d \s \w classes), json,
- * base64, kv (key:value pairs split on white space), cidr, influx, dissect,
- * grok and datetime (their own files). An extractor is compiled once with
- * the script; matching allocates only for its result.
+ * Supported: glob, re and rerg (Rust regex syntax, regex.c: named groups
+ * become fields), json, base64, kv (key:value pairs split on white space),
+ * cidr, influx, dissect, grok and datetime (their own files). An extractor
+ * is compiled once with the script and run by that script's thread only:
+ * re and rerg keep their match scratch in it, so a run allocates only for
+ * its result, and a regex limit error stays readable after the run.
  * Invariant: a compiled regex lives exactly as long as its extractor.
  */
 #include <errno.h>
 #include <fnmatch.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,129 +18,19 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "lang/lang_int.h"
+#include "lang/regex.h"
 
 enum { X_GLOB, X_RE, X_RERG, X_JSON, X_BASE64, X_KV, X_CIDR, X_INFLUX, X_DISSECT, X_GROK, X_DATETIME };
-
-#define MAX_GROUPS 32
 
 struct tr_extractor {
     int kind;
     char *pattern;
-    regex_t re;
-    int has_re;
+    struct tr_regex *re;
+    struct tr_regex_match *m;      /* re's scratch, reused by every run */
     struct tr_cidr *cidr;
     struct tr_dissect *dissect;
     struct tr_grok *grok;
-    int ngroups;
-    char *names[MAX_GROUPS + 1];   /* capture group index -> name (NULL: unnamed) */
 };
-
-/* Rust regex syntax to POSIX ERE; collects group names. */
-static int translate(struct tr_extractor *x, const char *p, struct tr_buf *b, int *icase, char *msg, size_t mlen) {
-    int in_class = 0, rc = 0;
-    for (size_t i = 0; p[i] && !rc; i++) {
-        char c = p[i];
-        if (c == '\\' && p[i + 1]) {
-            char n = p[++i];
-            const char *rep = NULL;
-            switch (n) {
-            case 'd': rep = in_class ? "0-9" : "[0-9]"; break;
-            case 'D': rep = in_class ? NULL : "[^0-9]"; break;
-            case 's': rep = in_class ? "[:space:]" : "[[:space:]]"; break;
-            case 'S': rep = in_class ? NULL : "[^[:space:]]"; break;
-            case 'w': rep = in_class ? "[:alnum:]_" : "[[:alnum:]_]"; break;
-            case 'W': rep = in_class ? NULL : "[^[:alnum:]_]"; break;
-            default: break;
-            }
-            if (rep) rc = tr_buf_append(b, rep, strlen(rep));
-            else if (in_class) rc = n == ']' || n == '\\' ? tr_buf_printf(b, "%c", n) : tr_buf_printf(b, "%c", n);
-            else rc = tr_buf_printf(b, "\\%c", n);
-            continue;
-        }
-        if (in_class) {
-            if (c == ']') in_class = 0;
-            rc = tr_buf_putc(b, c);
-            continue;
-        }
-        if (c == '[') {
-            in_class = 1;
-            rc = tr_buf_putc(b, c);
-            if (p[i + 1] == '^') rc = rc ? rc : tr_buf_putc(b, p[++i]);
-            if (p[i + 1] == ']') rc = rc ? rc : tr_buf_putc(b, p[++i]);
-            continue;
-        }
-        if (c == '(' && p[i + 1] == '?') {
-            if (p[i + 2] == 'P' && p[i + 3] == '<') {
-                const char *e = strchr(p + i + 4, '>');
-                if (!e) {
-                    snprintf(msg, mlen, "unclosed group name");
-                    return TR_EPARSE;
-                }
-                if (x->ngroups >= MAX_GROUPS) {
-                    snprintf(msg, mlen, "too many groups");
-                    return TR_ETOOBIG;
-                }
-                x->names[++x->ngroups] = tr_strndup(p + i + 4, (size_t)(e - (p + i + 4)));
-                if (!x->names[x->ngroups]) return -ENOMEM;
-                i = (size_t)(e - p);
-                rc = tr_buf_putc(b, '(');
-                continue;
-            }
-            if (p[i + 2] == ':') {
-                if (x->ngroups >= MAX_GROUPS) return TR_ETOOBIG;
-                x->ngroups++;
-                i += 2;
-                rc = tr_buf_putc(b, '(');
-                continue;
-            }
-            /* inline flags (?i) ... */
-            size_t j = i + 2;
-            while (p[j] && p[j] != ')') {
-                if (p[j] == 'i') *icase = 1;
-                j++;
-            }
-            if (!p[j]) {
-                snprintf(msg, mlen, "unclosed group");
-                return TR_EPARSE;
-            }
-            i = j;
-            continue;
-        }
-        if (c == '(') {
-            if (x->ngroups >= MAX_GROUPS) return TR_ETOOBIG;
-            x->ngroups++;
-        }
-        /* lazy quantifiers have no POSIX form: match greedily */
-        if (c == '?' && i > 0 && (p[i - 1] == '*' || p[i - 1] == '+' || p[i - 1] == '?' || p[i - 1] == '}'))
-            continue;
-        rc = tr_buf_putc(b, c);
-    }
-    if (!rc && in_class) {
-        snprintf(msg, mlen, "unclosed character class");
-        return TR_EPARSE;
-    }
-    return rc;
-}
-
-int tr_regex_compile(const char *pattern, regex_t *re, char *msg, size_t mlen) {
-    struct tr_extractor *x = tr_calloc(1, sizeof *x);
-    if (!x) return -ENOMEM;
-    struct tr_buf b;
-    tr_buf_init(&b);
-    int icase = 0;
-    int rc = translate(x, pattern, &b, &icase, msg, mlen);
-    if (!rc) {
-        int r = regcomp(re, b.data ? b.data : "", REG_EXTENDED | (icase ? REG_ICASE : 0));
-        if (r) {
-            regerror(r, re, msg, mlen);
-            rc = TR_EPARSE;
-        }
-    }
-    tr_buf_fini(&b);
-    for (int i = 0; i <= MAX_GROUPS; i++) tr_free(x->names[i]);
-    tr_free(x);
-    return rc;
-}
 
 int tr_extractor_create(const char *kind, const char *pattern, struct tr_extractor **out, char *msg, size_t mlen) {
     *out = NULL;
@@ -170,20 +60,8 @@ int tr_extractor_create(const char *kind, const char *pattern, struct tr_extract
     }
     else if (!strcmp(kind, "re") || !strcmp(kind, "rerg")) {
         x->kind = kind[2] ? X_RERG : X_RE;
-        struct tr_buf b;
-        tr_buf_init(&b);
-        int icase = 0;
-        rc = translate(x, pattern, &b, &icase, msg, mlen);
-        if (!rc) {
-            int r = regcomp(&x->re, b.data ? b.data : "", REG_EXTENDED | (icase ? REG_ICASE : 0));
-            if (r) {
-                regerror(r, &x->re, msg, mlen);
-                rc = TR_EPARSE;
-            } else {
-                x->has_re = 1;
-            }
-        }
-        tr_buf_fini(&b);
+        rc = tr_regex_create(pattern, strlen(pattern), &x->re, msg, mlen);
+        if (!rc) rc = tr_regex_match_create(x->re, &x->m);
     } else {
         snprintf(msg, mlen, "Unsupported extractor %s", kind);
         rc = TR_EUNSUPPORTED;
@@ -198,11 +76,11 @@ int tr_extractor_create(const char *kind, const char *pattern, struct tr_extract
 
 void tr_extractor_destroy(struct tr_extractor *x) {
     if (!x) return;
-    if (x->has_re) regfree(&x->re);
+    tr_regex_match_destroy(x->m);
+    tr_regex_destroy(x->re);
     tr_cidr_destroy(x->cidr);
     tr_dissect_destroy(x->dissect);
     tr_grok_destroy(x->grok);
-    for (int i = 0; i <= MAX_GROUPS; i++) tr_free(x->names[i]);
     tr_free(x->pattern);
     tr_free(x);
 }
@@ -234,6 +112,54 @@ static int base64_decode(const struct tr_str *s, struct tr_buf *out) {
         if (tr_buf_append(out, o, (size_t)(3 - pad))) return -ENOMEM;
     }
     return 0;
+}
+
+/* Add capture g of the current match to *out under its name: re sets the
+ * field, rerg appends to an array per name across all matches. */
+static int add_group(const struct tr_extractor *x, const struct tr_str *s, int g, tr_value *out) {
+    const char *name = tr_regex_group_name(x->re, g);
+    size_t so, eo;
+    if (!name || !tr_regex_group(x->m, g, &so, &eo)) return 0;
+    tr_value cap;
+    int rc = tr_v_str(s->data + so, eo - so, &cap);
+    if (rc) return rc;
+    if (x->kind == X_RE) return tr_rec_set(out, name, strlen(name), cap);
+    tr_value *arr = tr_rec_get_cstr(out, name);
+    if (!arr) {
+        tr_value a;
+        if ((rc = tr_v_arr(2, &a))) {
+            tr_value_unref(cap);
+            return rc;
+        }
+        rc = tr_arr_push(&a, cap);
+        if (!rc) rc = tr_rec_set(out, name, strlen(name), a);
+        return rc;
+    }
+    rc = tr_value_mut(arr);
+    if (!rc) rc = tr_arr_push(arr, cap);
+    else tr_value_unref(cap);
+    return rc;
+}
+
+/* re: the named groups of the first match; rerg: of every match. */
+static int run_re(const struct tr_extractor *x, const struct tr_str *s, int need, tr_value *out) {
+    struct tr_regex_iter it = {0};
+    int rc = tr_regex_next(x->m, s->data, s->len, &it);
+    if (rc != 1 || !need) return rc;
+    if (tr_v_rec(4, out)) return -ENOMEM;
+    int ng = tr_regex_ngroups(x->re);
+    while (rc == 1) {
+        for (int g = 1; g <= ng && rc == 1; g++)
+            if (add_group(x, s, g, out)) rc = -ENOMEM;
+        if (rc != 1 || x->kind == X_RE) break;
+        rc = tr_regex_next(x->m, s->data, s->len, &it);
+    }
+    if (rc < 0) {
+        tr_value_unref(*out);
+        *out = tr_v_null();
+        return rc;
+    }
+    return 1;
 }
 
 /* Match s; 1 with *out (when need) on a match, 0 on none, <0 on errors. */
@@ -314,45 +240,12 @@ int tr_extractor_run(const struct tr_extractor *x, const tr_value *v, int need, 
         }
         return pairs > 0;
     }
-    default: {
-        regmatch_t m[MAX_GROUPS + 1];
-        if (regexec(&x->re, s->data, MAX_GROUPS + 1, m, 0) != 0) return 0;
-        if (!need) return 1;
-        if ((rc = tr_v_rec(4, out))) return rc;
-        const char *base = s->data;
-        size_t off = 0;
-        for (int round = 0; round < 1000000; round++) {
-            for (int g = 1; g <= x->ngroups; g++) {
-                if (!x->names[g] || m[g].rm_so < 0) continue;
-                tr_value cap;
-                if ((rc = tr_v_str(base + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so), &cap))) return rc;
-                if (x->kind == X_RE) {
-                    rc = tr_rec_set(out, x->names[g], strlen(x->names[g]), cap);
-                } else {
-                    /* rerg: every match adds to an array per name */
-                    tr_value *arr = tr_rec_get_cstr(out, x->names[g]);
-                    if (!arr) {
-                        tr_value a;
-                        if ((rc = tr_v_arr(2, &a))) {
-                            tr_value_unref(cap);
-                            return rc;
-                        }
-                        rc = tr_arr_push(&a, cap);
-                        if (!rc) rc = tr_rec_set(out, x->names[g], strlen(x->names[g]), a);
-                    } else {
-                        rc = tr_value_mut(arr);
-                        if (!rc) rc = tr_arr_push(arr, cap);
-                        else tr_value_unref(cap);
-                    }
-                }
-                if (rc) return rc;
-            }
-            if (x->kind == X_RE || m[0].rm_eo == m[0].rm_so) break;
-            off += (size_t)m[0].rm_eo;
-            base = s->data + off;
-            if (off >= s->len || regexec(&x->re, base, MAX_GROUPS + 1, m, REG_NOTBOL) != 0) break;
-        }
-        return 1;
+    default:
+        return run_re(x, s, need, out);
     }
-    }
+}
+
+const char *tr_extractor_error(const struct tr_extractor *x) {
+    if (x->kind == X_GROK) return tr_grok_error(x->grok);
+    return x->m ? tr_regex_match_error(x->m) : "";
 }

@@ -1,25 +1,27 @@
 /* extract_grok.c - the grok extractor: `%{PATTERN:name}` references to a
- * built-in set of named patterns, expanded into one POSIX extended regular
- * expression; every reference with a name becomes a field of the result.
+ * built-in set of named patterns, expanded into one regular expression
+ * (regex.c, so the same syntax checks and match limits as re); every
+ * reference with a name becomes a named group and a field of the result.
  *
  * The built-in set covers the common logstash base patterns (numbers,
  * words, hosts and IPs, paths and URIs, dates and times, log levels),
- * written for POSIX ERE with GNU extensions (\b \w \s): no lookaround, no
- * lazy repetition, so DATA is greedy here. It does not read a patterns file.
- * Invariant: names[g] is the field for capture group g of the compiled regex.
+ * written without look-around (which regex.c refuses), so DATA is greedy
+ * here. It does not read a patterns file.
+ * Invariant: group[i] is the capture group of field names[i].
  */
+#include <assert.h>
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "lang/lang_int.h"
+#include "lang/regex.h"
 
 #define MAX_GROK_FIELDS 64
 #define MAX_GROK_DEPTH 16
-#define MAX_GROK_REGEX (64 * 1024)
+#define MAX_GROK_REGEX (64 * 1024)   /* below TR_REGEX_MAX_PATTERN */
 
 static const struct {
     const char *name, *def;
@@ -61,7 +63,7 @@ static const struct {
     {"URIPROTO", "[A-Za-z]([A-Za-z0-9+.-]+)"},
     {"URIHOST", "%{IPORHOST}(:%{POSINT})?"},
     {"URIPATH", "(/[A-Za-z0-9$.+!*'(){},~:;=@#%&_-]*)+"},
-    {"URIPARAM", "\\?[]A-Za-z0-9$.+!*'|(){},~@#%&/=:;_?[-]*"},
+    {"URIPARAM", "\\?[]A-Za-z0-9$.+!*'|(){},~@#%&/=:;_?\\[-]*"},
     {"URIPATHPARAM", "%{URIPATH}(%{URIPARAM})?"},
     {"URI", "%{URIPROTO}://(%{USER}(:[^@]*)?@)?(%{URIHOST})?(%{URIPATHPARAM})?"},
     {"MONTH", "\\b(Jan(uary|uar)?|Feb(ruary|ruar)?|Mar(ch|z)?|Apr(il)?|May|Mai|Jun(e|i)?|Jul(y)?|"
@@ -93,7 +95,8 @@ static const struct {
 };
 
 struct tr_grok {
-    regex_t re;
+    struct tr_regex *re;
+    struct tr_regex_match *m;       /* re's scratch, reused by every run */
     int nfields;
     int group[MAX_GROK_FIELDS];     /* capture group of each field */
     char *names[MAX_GROK_FIELDS];
@@ -105,27 +108,8 @@ static const char *lookup(const char *name, size_t len) {
     return NULL;
 }
 
-/* Capture groups opened so far in b: '(' not escaped and not in a class. */
-static int groups_in(const struct tr_buf *b) {
-    int n = 0, in_class = 0;
-    for (size_t i = 0; i < b->len; i++) {
-        char c = b->data[i];
-        if (c == '\\') {
-            i++;
-        } else if (in_class) {
-            if (c == ']') in_class = 0;
-        } else if (c == '[') {
-            in_class = 1;
-            if (i + 1 < b->len && b->data[i + 1] == '^') i++;
-            if (i + 1 < b->len && b->data[i + 1] == ']') i++;
-        } else if (c == '(') {
-            n++;
-        }
-    }
-    return n;
-}
-
-/* Append src with every %{NAME[:field]} replaced by its definition in a group. */
+/* Append src with every %{NAME[:field]} replaced by its definition in a
+ * group: a named one (?<_fN>...) for a field, (?:...) for the rest. */
 static int expand(struct tr_grok *g, const char *src, int depth, int top, struct tr_buf *b, char *msg, size_t mlen) {
     if (depth > MAX_GROK_DEPTH) {
         snprintf(msg, mlen, "grok patterns nest too deep");
@@ -167,14 +151,15 @@ static int expand(struct tr_grok *g, const char *src, int depth, int top, struct
                 return TR_ETOOBIG;
             }
             size_t flen = (size_t)(close - colon - 1);
-            g->group[g->nfields] = groups_in(b) + 1;
             g->names[g->nfields] = tr_malloc(flen + 1);
             if (!g->names[g->nfields]) return -ENOMEM;
             memcpy(g->names[g->nfields], colon + 1, flen);
             g->names[g->nfields][flen] = 0;
-            g->nfields++;
+            /* field names need not be group names (dots, @): number them */
+            rc = tr_buf_printf(b, "(?<_f%d>", g->nfields++);
+        } else {
+            rc = tr_buf_append(b, "(?:", 3);
         }
-        rc = tr_buf_putc(b, '(');
         if (!rc) rc = expand(g, def, depth + 1, 0, b, msg, mlen);
         if (!rc) rc = tr_buf_putc(b, ')');
         p = close;
@@ -184,7 +169,8 @@ static int expand(struct tr_grok *g, const char *src, int depth, int top, struct
 
 void tr_grok_destroy(struct tr_grok *g) {
     if (!g) return;
-    regfree(&g->re);
+    tr_regex_match_destroy(g->m);
+    tr_regex_destroy(g->re);
     for (int i = 0; i < g->nfields; i++) tr_free(g->names[i]);
     tr_free(g);
 }
@@ -198,19 +184,21 @@ int tr_grok_create(const char *pattern, struct tr_grok **out, char *msg, size_t 
     int rc = expand(g, pattern, 0, 1, &b, msg, mlen);
     if (rc == -ENOMEM) snprintf(msg, mlen, "out of memory");
     if (!rc) {
-        int r = regcomp(&g->re, b.data ? b.data : "", REG_EXTENDED);
-        if (r) {
-            char why[128];
-            regerror(r, &g->re, why, sizeof why);
-            snprintf(msg, mlen, "Failed to compile logstash grok pattern `%s`: %s", pattern, why);
-            rc = TR_EPARSE;
-        }
+        char why[200];
+        rc = tr_regex_create(b.data, b.len, &g->re, why, sizeof why);
+        if (rc && rc != -ENOMEM) snprintf(msg, mlen, "Failed to compile logstash grok pattern `%s`: %s", pattern, why);
+    }
+    if (!rc) rc = tr_regex_match_create(g->re, &g->m);
+    for (int i = 0; i < g->nfields && !rc; i++) {
+        char name[16];
+        int n = snprintf(name, sizeof name, "_f%d", i);
+        g->group[i] = tr_regex_group_index(g->re, name, (size_t)n);
+        assert(g->group[i] > 0);
     }
     tr_buf_fini(&b);
     if (rc) {
-        /* regcomp failed or never ran: nothing to regfree */
-        for (int i = 0; i < g->nfields; i++) tr_free(g->names[i]);
-        tr_free(g);
+        if (rc == -ENOMEM) snprintf(msg, mlen, "out of memory");
+        tr_grok_destroy(g);
         return rc;
     }
     *out = g;
@@ -218,16 +206,14 @@ int tr_grok_create(const char *pattern, struct tr_grok **out, char *msg, size_t 
 }
 
 int tr_grok_run(const struct tr_grok *g, const struct tr_str *s, int need, tr_value *out) {
-    regmatch_t m[MAX_GROK_FIELDS * 8];
-    size_t nm = sizeof m / sizeof m[0];
-    if (regexec(&g->re, s->data, nm, m, 0) != 0) return 0;
-    if (!need) return 1;
-    int rc = tr_v_rec((size_t)g->nfields, out);
+    int rc = tr_regex_exec(g->m, s->data, s->len, 0);
+    if (rc != 1 || !need) return rc;
+    rc = tr_v_rec((size_t)g->nfields, out);
     for (int i = 0; i < g->nfields && !rc; i++) {
-        int k = g->group[i];
+        size_t so, eo;
         tr_value v;
         /* a field that took no part in the match is the empty string */
-        if ((size_t)k < nm && m[k].rm_so >= 0) rc = tr_v_str(s->data + m[k].rm_so, (size_t)(m[k].rm_eo - m[k].rm_so), &v);
+        if (tr_regex_group(g->m, g->group[i], &so, &eo)) rc = tr_v_str(s->data + so, eo - so, &v);
         else rc = tr_v_str("", 0, &v);
         if (!rc) rc = tr_rec_set(out, g->names[i], strlen(g->names[i]), v);
     }
@@ -238,3 +224,5 @@ int tr_grok_run(const struct tr_grok *g, const struct tr_str *s, int need, tr_va
     }
     return 1;
 }
+
+const char *tr_grok_error(const struct tr_grok *g) { return tr_regex_match_error(g->m); }

@@ -99,20 +99,23 @@ int tr_dissect_run(const struct tr_dissect *d, const struct tr_str *s, int need,
 struct tr_grok;
 int tr_grok_create(const char *pattern, struct tr_grok **out, char *msg, size_t mlen);
 void tr_grok_destroy(struct tr_grok *g);
-/* 1 on a match (record of the named captures in *out when need), 0 on none, -ENOMEM. */
+/* 1 on a match (record of the named captures in *out when need), 0 on none,
+ * TR_ERUNTIME when a regex limit stopped the search, -ENOMEM. */
 int tr_grok_run(const struct tr_grok *g, const struct tr_str *s, int need, tr_value *out);
+/* Why the last tr_grok_run failed ("" after a success). */
+const char *tr_grok_error(const struct tr_grok *g);
 /* datetime (extract_datetime.c): parse s with a strftime-style format into
  * nanoseconds since the epoch (UTC unless the format has a zone). 1 on a
  * match with *ns set, 0 when s does not fit the format. */
 int tr_datetime_parse(const char *s, size_t len, const char *fmt, int64_t *ns);
 /* influx (extract_influx.c): 1 with the decoded line in *out, 0 when s is not one, -ENOMEM. */
 int tr_influx_decode(const struct tr_str *s, uint64_t ingest_ns, tr_value *out);
-/* Compile a Rust-syntax regular expression (as the re extractor takes it)
- * into a POSIX one; on failure msg says why and re needs no regfree. */
-#include <regex.h>
-int tr_regex_compile(const char *pattern, regex_t *re, char *msg, size_t mlen);
-/* 1 on a match (result in *out when need), 0 on none, negative on errors. */
+/* 1 on a match (result in *out when need), 0 on none, TR_ERUNTIME when a
+ * regex limit stopped re, rerg or grok (tr_extractor_error says which),
+ * -ENOMEM. Runs of one extractor must not overlap (it keeps match scratch). */
 int tr_extractor_run(const struct tr_extractor *x, const tr_value *v, int need, tr_value *out);
+/* Why the last tr_extractor_run returned TR_ERUNTIME ("" otherwise). */
+const char *tr_extractor_error(const struct tr_extractor *x);
 
 /* --- binary literals (bytes.c) --- */
 struct tr_bytes_w {

@@ -1,34 +1,53 @@
 /* std_re.c - std::re: regular expressions over strings.
  *
  * replace, replace_all, is_match and split, with the pattern as the first
- * argument like Tremor's. Patterns use the Rust syntax the re extractor
- * accepts (translated to POSIX by tr_regex_compile); this is not a full
- * Rust regex engine (no lazy quantifiers or look-around). Every call compiles
- * its pattern and frees it before returning, so nothing outlives the call.
+ * argument like Tremor's, in the Rust syntax regex.c takes. Every call
+ * compiles its pattern and frees it before returning, so nothing outlives
+ * the call; a pattern regex.c refuses and a search stopped by its limits are
+ * both runtime errors of the call, so one event cannot stall the loop.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "lang/lang_int.h"
+#include "lang/regex.h"
 
-#define MAX_SUBS 10
-
-static int compile(struct tr_fcall *c, const tr_value *pat, regex_t *re) {
+/* Compile pat with scratch for searching; both are freed by done(). */
+static int compile(struct tr_fcall *c, const tr_value *pat, struct tr_regex **re, struct tr_regex_match **m) {
     char msg[256] = "";
-    int rc = tr_regex_compile(pat->as.s->data, re, msg, sizeof msg);
+    *m = NULL;
+    int rc = tr_regex_create(pat->as.s->data, pat->as.s->len, re, msg, sizeof msg);
     if (rc == -ENOMEM) return rc;
     if (rc) {
-        snprintf(c->msg, sizeof c->msg, "regex parse error: %s", msg);
+        snprintf(c->msg, sizeof c->msg, "%s", msg);
         return TR_FN_ERROR;
     }
-    return 0;
+    rc = tr_regex_match_create(*re, m);
+    if (rc) tr_regex_destroy(*re);
+    return rc;
 }
 
-/* Append `to` with $N / ${N} replaced by submatch N of the match at base;
- * $$ is a dollar; an unknown group is empty, as in Rust's expansion. */
-static int expand(struct tr_buf *b, const char *to, size_t tlen, const char *base, const regmatch_t *m) {
+static void done(struct tr_regex *re, struct tr_regex_match *m) {
+    tr_regex_match_destroy(m);
+    tr_regex_destroy(re);
+}
+
+/* A search error as the call's result: -ENOMEM, or TR_FN_ERROR saying which
+ * limit stopped it. */
+static int search_failed(struct tr_fcall *c, const struct tr_regex_match *m, int rc) {
+    if (rc == -ENOMEM) return rc;
+    snprintf(c->msg, sizeof c->msg, "%s", tr_regex_match_error(m));
+    return TR_FN_ERROR;
+}
+
+/* Append `to` with $N / ${N} / $name / ${name} replaced by that group of
+ * the match in m; $$ is a dollar; an unknown group is empty, as in Rust's
+ * expansion (which also reads $1a as the group named "1a"). */
+static int expand(struct tr_buf *b, const char *to, size_t tlen, const struct tr_regex *re,
+                  const struct tr_regex_match *m, const char *base) {
     int rc = 0;
     for (size_t i = 0; i < tlen && !rc; i++) {
         if (to[i] != '$' || i + 1 >= tlen) {
@@ -54,11 +73,12 @@ static int expand(struct tr_buf *b, const char *to, size_t tlen, const char *bas
         end = braced ? j : j - 1;
         int num = 1, g = 0;
         for (size_t k = s; k < j; k++) {
-            if (to[k] < '0' || to[k] > '9' || g > MAX_SUBS) num = 0;
+            if (to[k] < '0' || to[k] > '9' || g > 100000) num = 0;
             else g = g * 10 + (to[k] - '0');
         }
-        if (num && g < MAX_SUBS && m[g].rm_so >= 0)
-            rc = tr_buf_append(b, base + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+        if (!num) g = tr_regex_group_index(re, to + s, j - s);
+        size_t so, eo;
+        if (g >= 0 && tr_regex_group(m, g, &so, &eo)) rc = tr_buf_append(b, base + so, eo - so);
         i = end;
     }
     return rc;
@@ -66,39 +86,33 @@ static int expand(struct tr_buf *b, const char *to, size_t tlen, const char *bas
 
 static int replace_n(struct tr_fcall *c, const tr_value *a, tr_value *out, int all) {
     if (a[0].type != TR_STR || a[1].type != TR_STR || a[2].type != TR_STR) return TR_FN_BADTYPE;
-    regex_t re;
-    int rc = compile(c, &a[0], &re);
+    struct tr_regex *re;
+    struct tr_regex_match *m;
+    int rc = compile(c, &a[0], &re, &m);
     if (rc) return rc;
     const struct tr_str *in = a[1].as.s;
     struct tr_buf b;
     tr_buf_init(&b);
-    size_t off = 0;
-    int first = 1;
-    regmatch_t m[MAX_SUBS];
-    while (off <= in->len && (all || first)) {
-        if (regexec(&re, in->data + off, MAX_SUBS, m, off ? REG_NOTBOL : 0) != 0) break;
-        first = 0;
-        const char *base = in->data + off;
-        rc = tr_buf_append(&b, base, (size_t)m[0].rm_so);
-        if (!rc) rc = expand(&b, a[2].as.s->data, a[2].as.s->len, base, m);
+    struct tr_regex_iter it = {0};
+    size_t done_to = 0;
+    while ((rc = tr_regex_next(m, in->data, in->len, &it)) == 1) {
+        size_t so, eo;
+        tr_regex_group(m, 0, &so, &eo);
+        rc = tr_buf_append(&b, in->data + done_to, so - done_to);
+        if (!rc) rc = expand(&b, a[2].as.s->data, a[2].as.s->len, re, m, in->data);
         if (rc) break;
-        size_t adv = (size_t)m[0].rm_eo;
-        if (m[0].rm_eo == m[0].rm_so) {
-            /* an empty match: keep the next character and move past it */
-            if (off + adv >= in->len) {
-                off = in->len + 1;
-                break;
-            }
-            rc = tr_buf_putc(&b, base[adv]);
-            adv++;
-        }
-        off += adv;
+        done_to = eo;
+        if (!all) break;
     }
-    if (!rc && off < in->len) rc = tr_buf_append(&b, in->data + off, in->len - off);
-    regfree(&re);
-    if (!rc) rc = tr_v_str(b.data ? b.data : "", b.len, out);
+    if (rc < 0) {
+        rc = search_failed(c, m, rc);
+    } else {
+        rc = tr_buf_append(&b, in->data + done_to, in->len - done_to);
+        if (!rc) rc = tr_v_str(b.data ? b.data : "", b.len, out);
+    }
+    done(re, m);
     tr_buf_fini(&b);
-    return rc ? -ENOMEM : 0;
+    return rc;
 }
 
 static int replace(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out) {
@@ -114,48 +128,49 @@ static int replace_all(struct tr_fcall *c, const tr_value *a, size_t n, tr_value
 static int is_match(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out) {
     (void)n;
     if (a[0].type != TR_STR || a[1].type != TR_STR) return TR_FN_BADTYPE;
-    regex_t re;
-    int rc = compile(c, &a[0], &re);
+    struct tr_regex *re;
+    struct tr_regex_match *m;
+    int rc = compile(c, &a[0], &re, &m);
     if (rc) return rc;
-    *out = tr_v_bool(regexec(&re, a[1].as.s->data, 0, NULL, 0) == 0);
-    regfree(&re);
-    return 0;
+    rc = tr_regex_exec(m, a[1].as.s->data, a[1].as.s->len, 0);
+    if (rc >= 0) {
+        *out = tr_v_bool(rc == 1);
+        rc = 0;
+    } else {
+        rc = search_failed(c, m, rc);
+    }
+    done(re, m);
+    return rc;
 }
 
+/* Rust's split: the pieces between matches, empty ones included. */
 static int split(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out) {
     (void)n;
     if (a[0].type != TR_STR || a[1].type != TR_STR) return TR_FN_BADTYPE;
-    regex_t re;
-    int rc = compile(c, &a[0], &re);
+    struct tr_regex *re;
+    struct tr_regex_match *m;
+    int rc = compile(c, &a[0], &re, &m);
     if (rc) return rc;
     const struct tr_str *in = a[1].as.s;
-    tr_value arr;
+    tr_value arr, piece;
     if (tr_v_arr(4, &arr)) {
-        regfree(&re);
+        done(re, m);
         return -ENOMEM;
     }
-    size_t off = 0, piece = 0;
-    regmatch_t m[1];
-    while (!rc && off <= in->len && regexec(&re, in->data + off, 1, m, off ? REG_NOTBOL : 0) == 0) {
-        size_t ms = off + (size_t)m[0].rm_so, me = off + (size_t)m[0].rm_eo;
-        if (me == ms) {
-            /* empty matches split between characters, as Rust's split does */
-            if (ms >= in->len) break;
-            tr_value s;
-            if (tr_v_str(in->data + piece, ms - piece, &s) || tr_arr_push(&arr, s)) rc = -ENOMEM;
-            piece = ms;
-            off = ms + 1;
-            continue;
+    struct tr_regex_iter it = {0};
+    size_t from = 0;
+    while ((rc = tr_regex_next(m, in->data, in->len, &it)) == 1) {
+        size_t so, eo;
+        tr_regex_group(m, 0, &so, &eo);
+        if (tr_v_str(in->data + from, so - from, &piece) || tr_arr_push(&arr, piece)) {
+            rc = -ENOMEM;
+            break;
         }
-        tr_value s;
-        if (tr_v_str(in->data + piece, ms - piece, &s) || tr_arr_push(&arr, s)) rc = -ENOMEM;
-        piece = off = me;
+        from = eo;
     }
-    if (!rc) {
-        tr_value s;
-        if (tr_v_str(in->data + piece, in->len - piece, &s) || tr_arr_push(&arr, s)) rc = -ENOMEM;
-    }
-    regfree(&re);
+    if (rc < 0) rc = search_failed(c, m, rc);
+    else if (tr_v_str(in->data + from, in->len - from, &piece) || tr_arr_push(&arr, piece)) rc = -ENOMEM;
+    done(re, m);
     if (rc) {
         tr_value_unref(arr);
         return rc;

@@ -1,0 +1,625 @@
+/* regex.c - Rust-syntax regular expressions on PCRE2 with bounded work.
+ *
+ * A pattern is first checked and rewritten (translate) from the syntax of
+ * Rust's regex crate into PCRE2's, refusing what Rust refuses and what would
+ * let a backtracking engine run away: backreferences, look-around, atomic
+ * groups, possessive and stacked quantifiers, recursion and subroutines,
+ * callouts, conditionals, (*VERB)s, \C and PCRE-only escapes. It is then
+ * compiled UTF-8 + Unicode properties (\d \w \s \b are Unicode, as in Rust),
+ * `$` only at the very end unless (?m) (Rust's meaning), invalid UTF-8 in a
+ * subject never matching rather than failing, and JIT-compiled when the
+ * platform allows (the interpreter is quadratic on ordinary patterns such as
+ * `\w+\s`; the JIT is not).
+ *
+ * Limits, each turned into TR_ERUNTIME rather than a stall:
+ * - pattern length TR_REGEX_MAX_PATTERN and compiled size MAX_COMPILED, so a
+ *   script cannot make one pattern eat memory (nesting is capped at
+ *   MAX_NEST groups);
+ * - match limit MATCH_LIMIT per search: PCRE2's count of backtracking steps,
+ *   its own default, which a legitimate pattern on a megabyte line stays far
+ *   below while `(a+)+$` on 30k characters reaches it within ~25 ms (JIT);
+ * - depth and heap limits (interpreter only) and a JIT stack of at most
+ *   JIT_STACK_MAX: the memory a backtracking search may hold.
+ * What the limits do not cap: the match limit counts per start position,
+ * so a pattern that backtracks a lot but finitely at every position of a long
+ * subject costs positions times that work; and iterating (rerg, replace_all,
+ * split) runs one search per match. Rust's engine is linear; ours is bounded.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <errno.h>
+#include <pcre2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "lang/regex.h"
+
+#define MATCH_LIMIT 10000000u
+#define DEPTH_LIMIT 250000u
+#define HEAP_LIMIT_KIB (64u * 1024u)
+#define JIT_STACK_START (32 * 1024)
+#define JIT_STACK_MAX (8 * 1024 * 1024)
+#define MAX_COMPILED (1024 * 1024)
+#define MAX_NEST 250
+
+#define OPTIONS                                                                                                   \
+    (PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C)
+
+struct tr_regex {
+    pcre2_general_context *gc;
+    pcre2_code *code;
+    int ngroups;
+    char **names;            /* [1..ngroups]: group name or NULL */
+};
+
+struct tr_regex_match {
+    const struct tr_regex *re;
+    pcre2_match_data *md;
+    pcre2_match_context *mc;
+    pcre2_jit_stack *js;     /* made on the first search that outgrows the default */
+    int matched;
+    char err[160];
+};
+
+/* PCRE2 allocates through our seam so its memory is counted and can fail. */
+static void *pmalloc(size_t n, void *data) {
+    (void)data;
+    return tr_malloc(n);
+}
+
+static void pfree(void *p, void *data) {
+    (void)data;
+    tr_free(p);
+}
+
+/* --- Rust syntax to PCRE2 --- */
+
+struct tx {
+    const char *p;
+    size_t n, i;
+    struct tr_buf out;
+    size_t *map;             /* pattern offset of each output byte, for PCRE2's errors */
+    size_t mapcap;
+    int x;                   /* verbose mode (?x) in the current group */
+    int xs[MAX_NEST];        /* x of each enclosing group */
+    size_t open[MAX_NEST];   /* where each enclosing group starts */
+    int depth;
+    char *msg;
+    size_t mlen;
+};
+
+enum { S_NONE, S_ATOM, S_QUANT, S_LAZY };
+
+/* Rust's form of a syntax error, the pattern with a caret under the
+ * offending part; a long or multi-line pattern gets a one-line form. */
+static void describe(char *msg, size_t mlen, const char *p, size_t n, size_t at, size_t width, const char *why) {
+    if (n > 60 || memchr(p, '\n', n) || memchr(p, 0, n)) {
+        snprintf(msg, mlen, "regex parse error: %s (at byte %zu of the pattern)", why, at);
+        return;
+    }
+    size_t col = 0;
+    for (size_t i = 0; i < at && i < n; i++) col += ((unsigned char)p[i] & 0xC0) != 0x80;
+    char carets[84];
+    if (width < 1) width = 1;
+    if (width > 80) width = 80;
+    memset(carets, '^', width);
+    carets[width] = 0;
+    snprintf(msg, mlen, "regex parse error:\n    %.*s\n    %*s%s\nerror: %s", (int)n, p, (int)col, "", carets, why);
+}
+
+static int bad(struct tx *t, size_t at, size_t width, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int bad(struct tx *t, size_t at, size_t width, const char *fmt, ...) {
+    char why[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    describe(t->msg, t->mlen, t->p, t->n, at, width, why);
+    return TR_EPARSE;
+}
+
+static int emit(struct tx *t, size_t at, const char *s, size_t k) {
+    if (t->out.len + k > t->mapcap) {
+        size_t cap = t->mapcap ? t->mapcap : 64;
+        while (cap < t->out.len + k) cap *= 2;
+        size_t *m = tr_realloc(t->map, cap * sizeof *m);
+        if (!m) return -ENOMEM;
+        t->map = m;
+        t->mapcap = cap;
+    }
+    for (size_t j = 0; j < k; j++) t->map[t->out.len + j] = at;
+    return tr_buf_append(&t->out, s, k);
+}
+
+/* Copy k pattern bytes from the cursor unchanged. */
+static int copy(struct tx *t, size_t k) {
+    int rc = emit(t, t->i, t->p + t->i, k);
+    t->i += k;
+    return rc;
+}
+
+static int is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+/* Copy through the first `close` at or after the cursor; error when none. */
+static int copy_to(struct tx *t, char close, const char *what) {
+    size_t at = t->i;
+    const char *e = memchr(t->p + t->i, close, t->n - t->i);
+    if (!e) return bad(t, at, 1, "unclosed %s", what);
+    return copy(t, (size_t)(e - (t->p + t->i)) + 1);
+}
+
+/* escape: '\' (digit | letter | punctuation); the cursor is on the '\'. */
+static int escape(struct tx *t, int in_class) {
+    size_t at = t->i;
+    if (t->i + 1 >= t->n) return bad(t, at, 1, "incomplete escape sequence");
+    char e = t->p[t->i + 1];
+    if (is_digit(e)) return bad(t, at, 1, "backreferences are not supported");
+    if (!is_alpha(e)) return copy(t, 2);
+    switch (e) {
+    case 'a': case 'f': case 't': case 'n': case 'r':
+    case 'd': case 'D': case 's': case 'S': case 'w': case 'W':
+        return copy(t, 2);
+    case 'v':
+        /* Rust's \v is the vertical tab; PCRE2's is a class of line breaks */
+        t->i += 2;
+        return emit(t, at, "\\x{0B}", 6);
+    case 'A': case 'z': case 'b': case 'B':
+        if (in_class) return bad(t, at, 1, "assertion \\%c in a character class", e);
+        return copy(t, 2);
+    case 'p': case 'P': {
+        int rc = copy(t, 2);
+        if (rc) return rc;
+        if (t->i < t->n && t->p[t->i] == '{') return copy_to(t, '}', "Unicode class name");
+        if (t->i < t->n && is_alpha(t->p[t->i])) return copy(t, 1);
+        return bad(t, at, 1, "incomplete Unicode class");
+    }
+    case 'x': {
+        int rc = copy(t, 2);
+        if (rc) return rc;
+        if (t->i < t->n && t->p[t->i] == '{') return copy_to(t, '}', "hex escape");
+        if (t->i + 1 < t->n && is_hex(t->p[t->i]) && is_hex(t->p[t->i + 1])) return copy(t, 2);
+        return bad(t, at, 1, "\\x needs two hex digits or {...}");
+    }
+    case 'k': case 'g':
+        return bad(t, at, 1, "backreferences and subroutine calls are not supported");
+    case 'C':
+        return bad(t, at, 1, "\\C is not supported");
+    default:
+        return bad(t, at, 1, "unrecognized escape sequence \\%c", e);
+    }
+}
+
+/* class: '[' '^'? ']'? (escape | '[:' name ':]' | char)* ']' */
+static int klass(struct tx *t) {
+    size_t at = t->i;
+    int rc = copy(t, 1);
+    if (!rc && t->i < t->n && t->p[t->i] == '^') rc = copy(t, 1);
+    if (!rc && t->i < t->n && t->p[t->i] == ']') rc = copy(t, 1);
+    while (!rc && t->i < t->n) {
+        char c = t->p[t->i], d = t->i + 1 < t->n ? t->p[t->i + 1] : 0;
+        if (c == ']') return copy(t, 1);
+        if (c == '\\') {
+            rc = escape(t, 1);
+        } else if (c == '[') {
+            /* in Rust an unescaped [ opens a nested class, which PCRE2 would
+             * take as a literal: refuse rather than mean something else */
+            if (d != ':') return bad(t, t->i, 1, "nested character classes are not supported");
+            rc = copy_to(t, ']', "POSIX class");
+        } else if ((c == '&' || c == '~' || c == '-') && d == c) {
+            return bad(t, t->i, 1, "character class set operations (&&, --, ~~) are not supported");
+        } else {
+            rc = copy(t, 1);
+        }
+    }
+    if (!rc) rc = bad(t, at, 1, "unclosed character class");
+    return rc;
+}
+
+static int push(struct tx *t, size_t at) {
+    if (t->depth >= MAX_NEST) return bad(t, at, 1, "groups nest deeper than %d", MAX_NEST);
+    t->open[t->depth] = at;
+    t->xs[t->depth++] = t->x;
+    return 0;
+}
+
+/* Inline flags after "(?": [imsxuU-]* (')' | ':'). Rust's u (Unicode) is
+ * always on here and PCRE2 does not know it, so it is dropped. */
+static int flags(struct tx *t, size_t at) {
+    char keep[16];
+    size_t k = 0;
+    int neg = 0, x = t->x;
+    size_t j = t->i + 2;
+    for (; j < t->n && t->p[j] != ')' && t->p[j] != ':'; j++) {
+        char f = t->p[j];
+        if (!strchr("imsxuU-", f)) return bad(t, at, 1, "unrecognized flag or group syntax '(?%c'", f);
+        if (f == '-') neg = 1;
+        if (f == 'x') x = !neg;
+        if (f != 'u' && k < sizeof keep) keep[k++] = f;
+    }
+    if (j >= t->n) return bad(t, at, 1, "unclosed group");
+    if (k >= sizeof keep) return bad(t, at, 1, "too many flags");
+    int has = k > 0 && !(k == 1 && keep[0] == '-');
+    int rc = 0;
+    if (t->p[j] == ':') {
+        if ((rc = push(t, at))) return rc;
+        rc = emit(t, at, "(?", 2);
+        if (!rc && has) rc = emit(t, at, keep, k);
+        if (!rc) rc = emit(t, at, ":", 1);
+    } else if (has) {
+        rc = emit(t, at, "(?", 2);
+        if (!rc) rc = emit(t, at, keep, k);
+        if (!rc) rc = emit(t, at, ")", 1);
+    }
+    t->x = x;
+    t->i = j + 1;
+    return rc;
+}
+
+/* group: '(' ( '?:' | '?P<' name '>' | '?<' name '>' | '?' flags ':' )? ;
+ * the cursor is on the '('. */
+static int group(struct tx *t) {
+    size_t at = t->i;
+    const char *p = t->p + t->i;
+    size_t left = t->n - t->i;
+    char a = left > 1 ? p[1] : 0, b = left > 2 ? p[2] : 0, c = left > 3 ? p[3] : 0;
+    int rc;
+    if (a == '*') return bad(t, at, 1, "(*VERB)s are not supported");
+    if (a != '?') {
+        if ((rc = push(t, at))) return rc;
+        return copy(t, 1);
+    }
+    switch (b) {
+    case ':':
+        if ((rc = push(t, at))) return rc;
+        return copy(t, 3);
+    case 'P':
+        if (c == '<') {
+            if ((rc = push(t, at))) return rc;
+            return copy_to(t, '>', "group name");
+        }
+        if (c == '=') return bad(t, at, 1, "backreferences are not supported");
+        if (c == '>') return bad(t, at, 1, "recursion and subroutine calls are not supported");
+        return bad(t, at, 1, "unrecognized group syntax");
+    case '<':
+        if (c == '=' || c == '!') return bad(t, at, 4, "look-around, including look-ahead and look-behind, is not supported");
+        if ((rc = push(t, at))) return rc;
+        return copy_to(t, '>', "group name");
+    case '=': case '!':
+        return bad(t, at, 3, "look-around, including look-ahead and look-behind, is not supported");
+    case '*':
+        return bad(t, at, 3, "look-around, including look-ahead and look-behind, is not supported");
+    case '>':
+        return bad(t, at, 1, "atomic groups are not supported");
+    case '|':
+        return bad(t, at, 1, "branch reset groups are not supported");
+    case '#':
+        return bad(t, at, 1, "(?#...) comments are not supported");
+    case 'C':
+        return bad(t, at, 1, "callouts are not supported");
+    case '(':
+        return bad(t, at, 1, "conditional groups are not supported");
+    case '\'':
+        return bad(t, at, 1, "group names in quotes are not supported; use (?P<name>...)");
+    case 'R': case '&': case '+':
+        return bad(t, at, 1, "recursion and subroutine calls are not supported");
+    default:
+        if (is_digit(b) || (b == '-' && is_digit(c)))
+            return bad(t, at, 1, "recursion and subroutine calls are not supported");
+        return flags(t, at);
+    }
+}
+
+/* {n} {n,} {n,m} at the cursor: its length, 0 when '{' is a literal. */
+static size_t counted(const struct tx *t) {
+    size_t j = t->i + 1;
+    if (j >= t->n || !is_digit(t->p[j])) return 0;
+    while (j < t->n && is_digit(t->p[j])) j++;
+    if (j < t->n && t->p[j] == ',') {
+        j++;
+        while (j < t->n && is_digit(t->p[j])) j++;
+    }
+    return j < t->n && t->p[j] == '}' ? j + 1 - t->i : 0;
+}
+
+static int translate(struct tx *t) {
+    int state = S_NONE, rc = 0;
+    while (!rc && t->i < t->n) {
+        size_t at = t->i;
+        char c = t->p[at];
+        if (t->x && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')) {
+            rc = copy(t, 1);
+            continue;
+        }
+        if (t->x && c == '#') {
+            const char *e = memchr(t->p + at, '\n', t->n - at);
+            rc = copy(t, e ? (size_t)(e - (t->p + at)) + 1 : t->n - at);
+            continue;
+        }
+        switch (c) {
+        case '\\':
+            rc = escape(t, 0);
+            state = S_ATOM;
+            break;
+        case '[':
+            rc = klass(t);
+            state = S_ATOM;
+            break;
+        case '(':
+            rc = group(t);
+            state = S_NONE;
+            break;
+        case ')':
+            if (t->depth == 0) return bad(t, at, 1, "unopened group");
+            t->x = t->xs[--t->depth];
+            rc = copy(t, 1);
+            state = S_ATOM;
+            break;
+        case '|':
+            rc = copy(t, 1);
+            state = S_NONE;
+            break;
+        case '?':
+            if (state == S_QUANT) {
+                rc = copy(t, 1);
+                state = S_LAZY;
+                break;
+            }
+            /* fall through */
+        case '*':
+        case '+': {
+            /* a++ is possessive in PCRE2 and a** an error in Rust: either
+             * way one repetition may not follow another */
+            if (state == S_QUANT || state == S_LAZY)
+                return bad(t, at, 1, "repetition operator applied to a repetition (possessive or nested quantifier)");
+            rc = copy(t, 1);
+            state = S_QUANT;
+            break;
+        }
+        case '{': {
+            size_t k = counted(t);
+            if (k && (state == S_QUANT || state == S_LAZY))
+                return bad(t, at, 1, "repetition operator applied to a repetition (possessive or nested quantifier)");
+            rc = copy(t, k ? k : 1);
+            state = k ? S_QUANT : S_ATOM;
+            break;
+        }
+        default:
+            rc = copy(t, 1);
+            state = S_ATOM;
+        }
+    }
+    if (!rc && t->depth > 0) rc = bad(t, t->open[t->depth - 1], 1, "unclosed group");
+    return rc;
+}
+
+/* --- compile --- */
+
+void tr_regex_destroy(struct tr_regex *re) {
+    if (!re) return;
+    if (re->names)
+        for (int g = 0; g <= re->ngroups; g++) tr_free(re->names[g]);
+    tr_free(re->names);
+    pcre2_code_free(re->code);
+    pcre2_general_context_free(re->gc);
+    tr_free(re);
+}
+
+static int load_names(struct tr_regex *re) {
+    uint32_t groups = 0, count = 0, esize = 0;
+    PCRE2_SPTR table = NULL;
+    pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &groups);
+    pcre2_pattern_info(re->code, PCRE2_INFO_NAMECOUNT, &count);
+    pcre2_pattern_info(re->code, PCRE2_INFO_NAMEENTRYSIZE, &esize);
+    pcre2_pattern_info(re->code, PCRE2_INFO_NAMETABLE, &table);
+    re->ngroups = (int)groups;
+    re->names = tr_calloc((size_t)groups + 1, sizeof *re->names);
+    if (!re->names) return -ENOMEM;
+    for (uint32_t k = 0; k < count; k++) {
+        PCRE2_SPTR e = table + (size_t)k * esize;
+        uint32_t g = (uint32_t)e[0] << 8 | e[1];
+        if (g == 0 || g > groups || re->names[g]) continue;
+        re->names[g] = tr_strdup((const char *)e + 2);
+        if (!re->names[g]) return -ENOMEM;
+    }
+    return 0;
+}
+
+int tr_regex_create(const char *pattern, size_t len, struct tr_regex **out, char *msg, size_t mlen) {
+    *out = NULL;
+    if (mlen) msg[0] = 0;
+    if (len > TR_REGEX_MAX_PATTERN) {
+        snprintf(msg, mlen, "regex pattern of %zu bytes is longer than the limit of %d", len, TR_REGEX_MAX_PATTERN);
+        return TR_ETOOBIG;
+    }
+    struct tr_regex *re = tr_calloc(1, sizeof *re);
+    if (!re) return -ENOMEM;
+    struct tx *t = tr_calloc(1, sizeof *t);
+    pcre2_compile_context *cc = NULL;
+    int rc = -ENOMEM;
+    if (!t) goto out;
+    t->p = pattern ? pattern : "";
+    t->n = len;
+    t->msg = msg;
+    t->mlen = mlen;
+    tr_buf_init(&t->out);
+    if ((rc = translate(t))) goto out;
+    rc = -ENOMEM;
+    if (!(re->gc = pcre2_general_context_create(pmalloc, pfree, NULL))) goto out;
+    if (!(cc = pcre2_compile_context_create(re->gc))) goto out;
+    pcre2_set_newline(cc, PCRE2_NEWLINE_LF);
+    pcre2_set_parens_nest_limit(cc, MAX_NEST);
+    int err = 0;
+    PCRE2_SIZE eoff = 0;
+    re->code = pcre2_compile((PCRE2_SPTR)(t->out.data ? t->out.data : ""), t->out.len, OPTIONS, &err, &eoff, cc);
+    if (!re->code) {
+        if (err == PCRE2_ERROR_HEAP_FAILED) goto out;
+        PCRE2_UCHAR why[160];
+        pcre2_get_error_message(err, why, sizeof why);
+        size_t at = eoff < t->out.len ? t->map[eoff] : len;
+        describe(msg, mlen, t->p, len, at, 1, (const char *)why);
+        /* ERR20: the compiled form would exceed PCRE2's link size */
+        rc = err == 120 ? TR_ETOOBIG : TR_EPARSE;
+        goto out;
+    }
+    size_t size = 0;
+    pcre2_pattern_info(re->code, PCRE2_INFO_SIZE, &size);
+    if (size > MAX_COMPILED) {
+        snprintf(msg, mlen, "regex compiles to %zu bytes, more than the limit of %d", size, MAX_COMPILED);
+        rc = TR_ETOOBIG;
+        goto out;
+    }
+    /* Without the JIT (no executable memory, or out of it) the interpreter
+     * still answers correctly under the same limits, only slower. */
+    (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+    if ((rc = load_names(re))) goto out;
+    *out = re;
+    re = NULL;
+out:
+    if (t) {
+        tr_buf_fini(&t->out);
+        tr_free(t->map);
+        tr_free(t);
+    }
+    pcre2_compile_context_free(cc);
+    tr_regex_destroy(re);
+    if (rc == -ENOMEM) snprintf(msg, mlen, "out of memory");
+    return rc;
+}
+
+int tr_regex_ngroups(const struct tr_regex *re) { return re->ngroups; }
+
+const char *tr_regex_group_name(const struct tr_regex *re, int g) {
+    return g >= 1 && g <= re->ngroups ? re->names[g] : NULL;
+}
+
+int tr_regex_group_index(const struct tr_regex *re, const char *name, size_t nlen) {
+    for (int g = 1; g <= re->ngroups; g++)
+        if (re->names[g] && strlen(re->names[g]) == nlen && !memcmp(re->names[g], name, nlen)) return g;
+    return -1;
+}
+
+/* --- match --- */
+
+int tr_regex_match_create(const struct tr_regex *re, struct tr_regex_match **out) {
+    *out = NULL;
+    struct tr_regex_match *m = tr_calloc(1, sizeof *m);
+    if (!m) return -ENOMEM;
+    m->re = re;
+    m->md = pcre2_match_data_create_from_pattern(re->code, re->gc);
+    m->mc = pcre2_match_context_create(re->gc);
+    if (!m->md || !m->mc) {
+        tr_regex_match_destroy(m);
+        return -ENOMEM;
+    }
+    pcre2_set_match_limit(m->mc, MATCH_LIMIT);
+    pcre2_set_depth_limit(m->mc, DEPTH_LIMIT);
+    pcre2_set_heap_limit(m->mc, HEAP_LIMIT_KIB);
+    *out = m;
+    return 0;
+}
+
+void tr_regex_match_destroy(struct tr_regex_match *m) {
+    if (!m) return;
+    pcre2_match_data_free(m->md);
+    pcre2_match_context_free(m->mc);
+    pcre2_jit_stack_free(m->js);
+    tr_free(m);
+}
+
+int tr_regex_exec(struct tr_regex_match *m, const char *s, size_t len, size_t start) {
+    m->matched = 0;
+    m->err[0] = 0;
+    if (start > len) return 0;
+    for (;;) {
+        int r = pcre2_match(m->re->code, (PCRE2_SPTR)(s ? s : ""), len, start, 0, m->md, m->mc);
+        if (r >= 0) {
+            m->matched = 1;
+            return 1;
+        }
+        if (r == PCRE2_ERROR_NOMATCH) return 0;
+        if (r == PCRE2_ERROR_NOMEMORY) return -ENOMEM;
+        if (r == PCRE2_ERROR_JIT_STACKLIMIT && !m->js) {
+            /* the default 32 KiB machine stack was not enough: give this
+             * search a growable one, bounded by JIT_STACK_MAX, and retry */
+            m->js = pcre2_jit_stack_create(JIT_STACK_START, JIT_STACK_MAX, m->re->gc);
+            if (!m->js) return -ENOMEM;
+            pcre2_jit_stack_assign(m->mc, NULL, m->js);
+            continue;
+        }
+        switch (r) {
+        case PCRE2_ERROR_MATCHLIMIT:
+            snprintf(m->err, sizeof m->err, "regex match limit exceeded (%u backtracking steps)", MATCH_LIMIT);
+            break;
+        case PCRE2_ERROR_DEPTHLIMIT:
+            snprintf(m->err, sizeof m->err, "regex depth limit exceeded (%u nested backtracking points)", DEPTH_LIMIT);
+            break;
+        case PCRE2_ERROR_HEAPLIMIT:
+            snprintf(m->err, sizeof m->err, "regex memory limit exceeded (%u KiB)", HEAP_LIMIT_KIB);
+            break;
+        case PCRE2_ERROR_JIT_STACKLIMIT:
+            snprintf(m->err, sizeof m->err, "regex stack limit exceeded (%d bytes)", JIT_STACK_MAX);
+            break;
+        default: {
+            PCRE2_UCHAR why[120];
+            pcre2_get_error_message(r, why, sizeof why);
+            snprintf(m->err, sizeof m->err, "regex match failed: %s", (const char *)why);
+        }
+        }
+        return TR_ERUNTIME;
+    }
+}
+
+/* Bytes in the UTF-8 sequence starting at s[i] (1 for a stray byte). */
+static size_t char_len(const char *s, size_t len, size_t i) {
+    unsigned char c = (unsigned char)s[i];
+    size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (i + k > len) return 1;
+    for (size_t j = 1; j < k; j++)
+        if (((unsigned char)s[i + j] & 0xC0) != 0x80) return 1;
+    return k;
+}
+
+int tr_regex_next(struct tr_regex_match *m, const char *s, size_t len, struct tr_regex_iter *it) {
+    for (;;) {
+        if (it->done || it->next > len) {
+            it->done = 1;
+            m->matched = 0;
+            return 0;
+        }
+        int r = tr_regex_exec(m, s, len, it->next);
+        if (r != 1) {
+            it->done = 1;
+            return r;
+        }
+        size_t so, eo;
+        tr_regex_group(m, 0, &so, &eo);
+        int again = 0;
+        if (so == eo) {
+            it->next = eo < len ? eo + char_len(s, len, eo) : len + 1;
+            again = it->started && eo == it->last_end;
+        } else {
+            it->next = eo;
+        }
+        if (again) continue;
+        it->started = 1;
+        it->last_end = eo;
+        return 1;
+    }
+}
+
+int tr_regex_group(const struct tr_regex_match *m, int g, size_t *so, size_t *eo) {
+    if (!m->matched || g < 0 || g > m->re->ngroups) return 0;
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
+    if ((uint32_t)g >= pcre2_get_ovector_count(m->md) || ov[2 * g] == PCRE2_UNSET) return 0;
+    *so = ov[2 * g];
+    *eo = ov[2 * g + 1];
+    return 1;
+}
+
+const char *tr_regex_match_error(const struct tr_regex_match *m) { return m->err; }

@@ -1,0 +1,398 @@
+/* test_regex.c - regular expressions under hostile input: patterns and
+ * subjects that made the old POSIX engine run for minutes or gigabytes must
+ * answer, or fail with a located error, promptly; constructs Rust's regex
+ * crate refuses are compile errors; subjects are byte-exact (NULs included).
+ * Each test runs under an alarm so a hang fails it instead of the suite
+ * waiting forever; nothing asserts on time. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec/json.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "lang/lang_int.h"
+#include "lang/regex.h"
+#include "lang/script.h"
+
+#define ALARM_SECONDS 20
+
+static int arm(void **st) {
+    (void)st;
+    alarm(ALARM_SECONDS);
+    return 0;
+}
+
+static int disarm(void **st) {
+    (void)st;
+    alarm(0);
+    return 0;
+}
+
+/* n copies of c followed by tail (may hold NULs: tlen bytes). */
+static char *repeat(char c, size_t n, const char *tail, size_t tlen, size_t *len) {
+    char *s = malloc(n + tlen + 1);
+    assert_non_null(s);
+    memset(s, c, n);
+    memcpy(s + n, tail, tlen);
+    s[n + tlen] = 0;
+    *len = n + tlen;
+    return s;
+}
+
+/* An event {"s": s[0..len)}. */
+static tr_value event_s(const char *s, size_t len) {
+    tr_value ev, v;
+    assert_int_equal(0, tr_v_rec(1, &ev));
+    assert_int_equal(0, tr_v_str(s, len, &v));
+    assert_int_equal(0, tr_rec_set(&ev, "s", 1, v));
+    return ev;
+}
+
+/* Run src on ev (taken); 0 with the output JSON in *out, or the run's error
+ * code with its diagnostic in *d and *out NULL. */
+static int run(const char *src, tr_value ev, char **out, struct tr_diag *d) {
+    struct tr_script *s;
+    tr_diag_clear(d);
+    /* std::re comes in on a line of its own: errors are on src's line + 1 */
+    char *full = malloc(strlen(src) + 16);
+    assert_non_null(full);
+    strcpy(full, "use std::re;\n");
+    strcat(full, src);
+    int rc = tr_script_compile("t.tremor", full, strlen(full), &s, d);
+    free(full);
+    if (rc) fail_msg("compile failed: %s (%d:%d)", d->msg, d->line, d->col);
+    tr_value meta, state = tr_v_null();
+    assert_int_equal(0, tr_v_rec(0, &meta));
+    enum tr_script_outcome oc;
+    const char *port;
+    struct tr_lang_ctx ctx = {.instance = "tremor", .ingest_ns = 0};
+    rc = tr_script_run(s, &ctx, &ev, &meta, &state, &oc, &port, d);
+    *out = NULL;
+    if (!rc) {
+        struct tr_buf b;
+        tr_buf_init(&b);
+        assert_int_equal(0, tr_json_encode(&ev, &b));
+        *out = tr_buf_steal(&b, NULL);
+    }
+    tr_value_unref(ev);
+    tr_value_unref(meta);
+    tr_value_unref(state);
+    tr_script_destroy(s);
+    return rc;
+}
+
+static void expect_out(const char *src, tr_value ev, const char *want) {
+    char *got;
+    struct tr_diag d;
+    int rc = run(src, ev, &got, &d);
+    if (rc) fail_msg("script %s\n  expected %s\n  actual   error %d: %s", src, want, rc, d.msg);
+    if (strcmp(got, want) != 0) fail_msg("script %s\n  expected %s\n  actual   %s", src, want, got);
+    tr_free(got);
+}
+
+/* The compile error of src, which must fail. */
+static void compile_fails(const char *src, struct tr_diag *d) {
+    struct tr_script *s = NULL;
+    tr_diag_clear(d);
+    int rc = tr_script_compile("t.tremor", src, strlen(src), &s, d);
+    if (!rc) fail_msg("expected a compile error for\n%s", src);
+    assert_null(s);
+}
+
+/* --- quadratic and exponential searches --- */
+
+static void is_match_long_subject_answers(void **st) {
+    (void)st;
+    /* the old engine took 14.6 s at 100k characters and grew quadratically */
+    size_t len;
+    char *s = repeat('a', 200000, "", 0, &len);
+    expect_out("re::is_match(\"a+b\", event.s)", event_s(s, len), "false");
+    expect_out("re::is_match(\"\\\\w+\\\\s\", event.s)", event_s(s, len), "false");
+    free(s);
+}
+
+static void catastrophic_call_is_located_runtime_error(void **st) {
+    (void)st;
+    size_t len;
+    char *s = repeat('a', 30000, "b", 1, &len);
+    char *out;
+    struct tr_diag d;
+    int rc = run("\n  re::is_match(\"(a+)+$\", event.s)", event_s(s, len), &out, &d);
+    free(s);
+    if (rc != TR_ERUNTIME) fail_msg("expected a runtime error, got rc %d out %s", rc, out ? out : "-");
+    if (!strstr(d.msg, "re::is_match") || !strstr(d.msg, "limit"))
+        fail_msg("expected a limit error of re::is_match, got '%s'", d.msg);
+    assert_string_equal("t.tremor", d.file);
+    assert_int_equal(3, d.line);
+    assert_true(d.col > 0);
+}
+
+static void catastrophic_extractor_is_runtime_error(void **st) {
+    (void)st;
+    size_t len;
+    char *s = repeat('a', 30000, "b", 1, &len);
+    const char *src = "match event of\n"
+                      "  case %{ s ~= re|(a+)+$| } => \"matched\"\n"
+                      "  default => \"no match\"\n"
+                      "end\n";
+    char *out;
+    struct tr_diag d;
+    int rc = run(src, event_s(s, len), &out, &d);
+    if (rc != TR_ERUNTIME) fail_msg("expected a runtime error, got rc %d out %s", rc, out ? out : "-");
+
+    /* the extractor itself says why */
+    char msg[256];
+    struct tr_extractor *x;
+    assert_int_equal(0, tr_extractor_create("re", "(a+)+$", &x, msg, sizeof msg));
+    tr_value v, r = tr_v_null();
+    assert_int_equal(0, tr_v_str(s, len, &v));
+    assert_int_equal(TR_ERUNTIME, tr_extractor_run(x, &v, 1, &r));
+    if (!strstr(tr_extractor_error(x), "match limit")) fail_msg("got '%s'", tr_extractor_error(x));
+    /* and answers the next subject normally */
+    tr_value ok;
+    assert_int_equal(0, tr_v_str("aaa", 3, &ok));
+    assert_int_equal(1, tr_extractor_run(x, &ok, 0, NULL));
+    tr_value_unref(ok);
+    tr_value_unref(v);
+    tr_extractor_destroy(x);
+    free(s);
+}
+
+static void grok_limit_is_runtime_error(void **st) {
+    (void)st;
+    char msg[256];
+    struct tr_extractor *x;
+    assert_int_equal(0, tr_extractor_create("grok", "%{WORD:w} ((a+)+)$", &x, msg, sizeof msg));
+    size_t len;
+    char *s = repeat('a', 30000, "b", 1, &len);
+    memcpy(s, "word ", 5);
+    tr_value v, r = tr_v_null();
+    assert_int_equal(0, tr_v_str(s, len, &v));
+    assert_int_equal(TR_ERUNTIME, tr_extractor_run(x, &v, 1, &r));
+    if (!strstr(tr_extractor_error(x), "limit")) fail_msg("got '%s'", tr_extractor_error(x));
+    tr_value_unref(v);
+    tr_extractor_destroy(x);
+    free(s);
+}
+
+/* --- what Rust refuses is a located compile error --- */
+
+static void unsupported_syntax_is_compile_error(void **st) {
+    (void)st;
+    static const struct {
+        const char *pat, *why;
+    } cases[] = {
+        {"(a)\\\\1", "backreferences"},
+        {"(?P<n>a)(?P=n)", "backreferences"},
+        {"(?P<n>a)\\\\k<n>", "backreferences"},
+        {"(?=a)", "look-around"},
+        {"(?!a)b", "look-around"},
+        {"(?<=a)b", "look-around"},
+        {"(?<!a)b", "look-around"},
+        {"(?>a+)b", "atomic"},
+        {"a++b", "repetition"},
+        {"a*+", "repetition"},
+        {"a{2}+", "repetition"},
+        {"a??+", "repetition"},
+        {"(a\\|(?R))", "recursion"},
+        {"(a)(?1)", "recursion"},
+        {"\\\\C", "\\C"},
+        {"(?C1)a", "callouts"},
+        {"(?(1)a\\|b)", "conditional"},
+        {"(*FAIL)", "VERB"},
+        {"a\\\\Kb", "escape"},
+        {"[a[b]]", "nested"},
+        {"[a&&b]", "set operations"},
+        {"(?", "unclosed"},
+        {"(", "unclosed group"},
+        {"a)", "unopened group"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char src[256];
+        snprintf(src, sizeof src, "match event of\n  case %%{ s ~= re|%s| } => 1\n  default => 0\nend\n",
+                 cases[i].pat);
+        struct tr_diag d;
+        compile_fails(src, &d);
+        if (!strstr(d.msg, cases[i].why))
+            fail_msg("pattern %s: expected an error about '%s', got '%s'", cases[i].pat, cases[i].why, d.msg);
+        assert_string_equal("t.tremor", d.file);
+        assert_int_equal(2, d.line);
+        assert_true(d.col > 0);
+    }
+}
+
+static void std_re_refuses_look_around(void **st) {
+    (void)st;
+    char *out;
+    struct tr_diag d;
+    int rc = run("re::is_match(\"(?=a)\", event.s)", event_s("a", 1), &out, &d);
+    assert_int_equal(TR_ERUNTIME, rc);
+    if (!strstr(d.msg, "look-around")) fail_msg("got '%s'", d.msg);
+    assert_int_equal(2, d.line);
+}
+
+static void stacked_quantifiers_are_bounded(void **st) {
+    (void)st;
+    /* each extra + doubled the old engine's compile memory */
+    size_t len;
+    char *pat = repeat('+', 1000, "", 0, &len);
+    pat[0] = 'a';
+    char msg[256];
+    struct tr_regex *re;
+    assert_int_equal(TR_EPARSE, tr_regex_create(pat, len, &re, msg, sizeof msg));
+    assert_null(re);
+    if (!strstr(msg, "repetition")) fail_msg("got '%s'", msg);
+    free(pat);
+
+    /* a pattern longer than the bound is refused before any work */
+    pat = repeat('a', TR_REGEX_MAX_PATTERN + 1, "", 0, &len);
+    assert_int_equal(TR_ETOOBIG, tr_regex_create(pat, len, &re, msg, sizeof msg));
+    free(pat);
+    /* and one that would compile huge */
+    const char *big = "(?:(?:(?:a{1000}){1000}){1000})";
+    int rc = tr_regex_create(big, strlen(big), &re, msg, sizeof msg);
+    assert_int_equal(TR_ETOOBIG, rc);
+}
+
+/* --- byte-exact subjects and Rust semantics --- */
+
+static void embedded_nul_is_matched_across(void **st) {
+    (void)st;
+    expect_out("re::is_match(\"b$\", event.s)", event_s("a\0b", 3), "true");
+    expect_out("match event of case r = %{ s ~= re|(?P<x>a.b)| } => r.s.x default => \"no\" end",
+               event_s("a\0b", 3), "\"a\\u0000b\"");
+    expect_out("re::replace_all(\"b\", event.s, \"c\")", event_s("b\0b", 3), "\"c\\u0000c\"");
+}
+
+static void replace_and_split_follow_rust(void **st) {
+    (void)st;
+    tr_value n = tr_v_null();
+    /* empty matches: one right after a match is skipped, as find_iter does */
+    expect_out("re::replace_all(\"a*\", \"baaac\", \"-\")", tr_value_ref(n), "\"-b-c-\"");
+    expect_out("re::replace(\"(?P<u>\\\\w+)@(?P<h>\\\\w+)\", \"joe@host x@y\", \"$h:$u ${u}2 $$\")", tr_value_ref(n),
+               "\"host:joe joe2 $ x@y\"");
+    expect_out("re::split(\",\", \"a,,b\")", tr_value_ref(n), "[\"a\",\"\",\"b\"]");
+    expect_out("re::split(\"\", \"ab\")", tr_value_ref(n), "[\"\",\"a\",\"b\",\"\"]");
+    /* an empty match advances by a whole character, not a byte */
+    expect_out("re::replace_all(\"\", \"\\u00e9\", \"-\")", tr_value_ref(n), "\"-\u00e9-\"");
+    /* Rust's $ is the end of the text unless (?m) */
+    expect_out("[re::is_match(\"a$\", \"a\\n\"), re::is_match(\"(?m)a$\", \"a\\n\")]", tr_value_ref(n),
+               "[false,true]");
+    /* Rust's \\v is a vertical tab only */
+    expect_out("re::is_match(\"\\\\v\", \"\\n\")", tr_value_ref(n), "false");
+    expect_out("match event of case r = %{ s ~= rerg|(?P<d>\\\\d)| } => r.s default => \"no\" end",
+               event_s("a1b2c3", 6), "{\"d\":[\"1\",\"2\",\"3\"]}");
+    tr_value_unref(n);
+}
+
+/* --- the module itself --- */
+
+static void module_groups_and_bad_utf8(void **st) {
+    (void)st;
+    char msg[256];
+    struct tr_regex *re;
+    const char *pat = "(?P<first>a)(b)?(?<third>c)";
+    assert_int_equal(0, tr_regex_create(pat, strlen(pat), &re, msg, sizeof msg));
+    assert_int_equal(3, tr_regex_ngroups(re));
+    assert_string_equal("first", tr_regex_group_name(re, 1));
+    assert_null(tr_regex_group_name(re, 2));
+    assert_int_equal(3, tr_regex_group_index(re, "third", 5));
+    assert_int_equal(-1, tr_regex_group_index(re, "nope", 4));
+    struct tr_regex_match *m;
+    assert_int_equal(0, tr_regex_match_create(re, &m));
+    /* invalid UTF-8 around the match neither fails nor matches itself */
+    const char subj[] = "\xff\xfe" "ac\xc3";
+    assert_int_equal(1, tr_regex_exec(m, subj, sizeof subj - 1, 0));
+    size_t so, eo;
+    assert_int_equal(1, tr_regex_group(m, 0, &so, &eo));
+    assert_int_equal(2, so);
+    assert_int_equal(4, eo);
+    assert_int_equal(0, tr_regex_group(m, 2, &so, &eo));
+    assert_int_equal(0, tr_regex_exec(m, subj, sizeof subj - 1, 3));
+    tr_regex_match_destroy(m);
+    tr_regex_destroy(re);
+}
+
+static void module_deep_backtracking_gets_a_bigger_stack(void **st) {
+    (void)st;
+    /* overflows the JIT's default 32 KiB stack; the retry answers */
+    char msg[256];
+    struct tr_regex *re;
+    const char *pat = "(a|aa)*b";
+    assert_int_equal(0, tr_regex_create(pat, strlen(pat), &re, msg, sizeof msg));
+    struct tr_regex_match *m;
+    assert_int_equal(0, tr_regex_match_create(re, &m));
+    size_t len;
+    char *s = repeat('a', 20000, "b", 1, &len);
+    int rc = tr_regex_exec(m, s, len, 0);
+    if (rc != 1) fail_msg("expected a match, got %d (%s)", rc, tr_regex_match_error(m));
+    free(s);
+    tr_regex_match_destroy(m);
+    tr_regex_destroy(re);
+}
+
+/* Fail every allocation in turn: each step ends in a clean -ENOMEM (or,
+ * when only the JIT lost memory, a correct answer) and nothing leaks. */
+static void module_allocation_failures_are_clean(void **st) {
+    (void)st;
+    const char *pat = "(?P<w>\\w+) (?P<n>\\d+)";
+    int finished = 0;
+    for (uint64_t n = 1; n < 10000 && !finished; n++) {
+        size_t before = tr_alloc_used();
+        char msg[256];
+        struct tr_regex *re = NULL;
+        struct tr_regex_match *m = NULL;
+        tr_alloc_fail_at(n, 0);
+        int rc = tr_regex_create(pat, strlen(pat), &re, msg, sizeof msg);
+        if (!rc) rc = tr_regex_match_create(re, &m);
+        if (!rc) rc = tr_regex_exec(m, "x abc 42", 8, 0);
+        tr_alloc_fail_at(0, 0);
+        if (rc != 1 && rc != -ENOMEM) fail_msg("failing allocation %llu: rc %d (%s)", (unsigned long long)n, rc, msg);
+        if (rc == 1) {
+            size_t so, eo;
+            assert_int_equal(1, tr_regex_group(m, 2, &so, &eo));
+            assert_int_equal(6, so);
+            finished = tr_regex_exec(m, "x abc 42", 8, 0) == 1;
+        }
+        tr_regex_match_destroy(m);
+        tr_regex_destroy(re);
+        assert_int_equal(before, tr_alloc_used());
+
+        struct tr_extractor *x = NULL;
+        tr_alloc_fail_at(n, 0);
+        rc = tr_extractor_create("grok", "%{WORD:w} %{INT:n}", &x, msg, sizeof msg);
+        tr_alloc_fail_at(0, 0);
+        if (rc && rc != -ENOMEM) fail_msg("grok, failing allocation %llu: rc %d (%s)", (unsigned long long)n, rc, msg);
+        tr_extractor_destroy(x);
+        assert_int_equal(before, tr_alloc_used());
+    }
+    assert_true(finished);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(is_match_long_subject_answers, arm, disarm),
+        cmocka_unit_test_setup_teardown(catastrophic_call_is_located_runtime_error, arm, disarm),
+        cmocka_unit_test_setup_teardown(catastrophic_extractor_is_runtime_error, arm, disarm),
+        cmocka_unit_test_setup_teardown(grok_limit_is_runtime_error, arm, disarm),
+        cmocka_unit_test_setup_teardown(unsupported_syntax_is_compile_error, arm, disarm),
+        cmocka_unit_test_setup_teardown(std_re_refuses_look_around, arm, disarm),
+        cmocka_unit_test_setup_teardown(stacked_quantifiers_are_bounded, arm, disarm),
+        cmocka_unit_test_setup_teardown(embedded_nul_is_matched_across, arm, disarm),
+        cmocka_unit_test_setup_teardown(replace_and_split_follow_rust, arm, disarm),
+        cmocka_unit_test_setup_teardown(module_groups_and_bad_utf8, arm, disarm),
+        cmocka_unit_test_setup_teardown(module_deep_backtracking_gets_a_bigger_stack, arm, disarm),
+        cmocka_unit_test_setup_teardown(module_allocation_failures_are_clean, arm, disarm),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
