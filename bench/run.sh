@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh - `make bench`: every side-by-side figure of issue 6 in one run, one table.
+# run.sh - `make bench`: every side-by-side figure of issues 6 and 10 in one run, one table.
 #
 #   bench/run.sh            (from the Makefile, after build/tremor and build/bench/disk_ceiling)
 #
@@ -8,15 +8,17 @@
 #   backlog  peak RSS holding a WAL backlog, and the WAL's bytes per record (rss_backlog.sh)
 #   peers    our durable relay beside syslog-ng and rsyslog (peers.sh -> run-all.sh; needs root)
 #   disk     write + fdatasync at the WAL's batch size and a sweep (build/bench/disk_ceiling)
+#   ack      issue 10's delivery targets, each row with pass or miss (ack_bench.sh)
 # then report.py prints the Markdown table and writes it to bench/results/latest.md.
 # It measures and prints; it asserts nothing and is never part of `make test`.
-# About 6-7 minutes with the defaults on the 2-core machine.
-# Knobs: BENCH_STEPS ("cli backlog peers disk"), BENCH_OUT (/tmp/tremor-bench/<time>),
+# About 7-8 minutes with the defaults on the 2-core machine.
+# Knobs: BENCH_STEPS ("cli backlog peers disk ack"), BENCH_OUT (/tmp/tremor-bench/<time>),
 #   REPS (5: peers and disk), REPS_CLI (REPS), N (1000000), N_STRICT (20000), N_CMD (N),
 #   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, PEERS, STRACE_CHECK (1),
 #   BACKLOG_SIZES ("10000 1000000 10000000"; the 10M point is ~1.2 GB of WAL, ~15 s),
 #   DISK_SWEEP ("4k 64k 1M"), DISK_SECS (2), TREMOR_BIN, and the relay's
-#   WAL_READ_COUNT / WAL_MAX_IN_FLIGHT / RELAY_CODEC (see peer-tremor.sh).
+#   WAL_READ_COUNT / WAL_MAX_IN_FLIGHT / RELAY_CODEC (see peer-tremor.sh), ACK_* and
+#   RELAY_N (see ack_bench.sh).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -26,7 +28,7 @@ export PB_ROOT=${PB_ROOT:-/tmp/peerbench}
 export REPS=${REPS:-5}
 export REPS_CLI=${REPS_CLI:-$REPS}
 export TREMOR_BIN=${TREMOR_BIN:-$ROOT/build/tremor}
-STEPS=${BENCH_STEPS:-"cli backlog peers disk"}
+STEPS=${BENCH_STEPS:-"cli backlog peers disk ack"}
 OUT=${BENCH_OUT:-/tmp/tremor-bench/$(date +%Y%m%d-%H%M%S)}
 CEIL=${DISK_CEILING_BIN:-$ROOT/build/bench/disk_ceiling}
 mkdir -p "$OUT"
@@ -81,13 +83,26 @@ for s in $STEPS; do
                 echo "bench: disk_ceiling failed (rep $rep)" >&2
         done
         ;;
-    *) echo "bench: unknown step '$s' (cli backlog peers disk)" >&2; exit 64 ;;
+    ack)
+        step_t "delivery targets (ws pong/tcp, relay read_count, ack latency)"
+        "$HERE/ack_bench.sh" "$OUT" > /dev/null
+        ;;
+    *) echo "bench: unknown step '$s' (cli backlog peers disk ack)" >&2; exit 64 ;;
     esac
 done
 
 step_t "report"
 echo "total: $(($(date +%s) - t0)) s; raw results in $OUT" >> "$OUT/meta.txt"
 mkdir -p "$HERE/results"
-"$PY" "$HERE/report.py" table "$OUT" --write "$OUT/table.md" || exit 1
+rc=0
+"$PY" "$HERE/report.py" table "$OUT" --write "$OUT/table.md" || rc=1
+# issue 10's rows carry their own verdicts; they follow the main table
+if [ -f "$OUT/ack/rows.md" ]; then
+    { echo; cat "$OUT/ack/rows.md"; } >> "$OUT/table.md"
+    echo
+    cat "$OUT/ack/rows.md"
+fi
+[ -f "$OUT/table.md" ] || exit 1
 cp "$OUT/table.md" "$HERE/results/latest.md"
 echo "(written to bench/results/latest.md; raw results in $OUT)" >&2
+exit $rc
