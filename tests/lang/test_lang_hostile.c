@@ -18,8 +18,10 @@
 #include "codec/json.h"
 #include "core/alloc.h"
 #include "core/event.h"
+#include "core/log.h"
 #include "lang/query.h"
 #include "lang/script.h"
+#include "pipeline/pipeline.h"
 
 static tr_value json(const char *s) {
     tr_value v;
@@ -238,11 +240,79 @@ static void state_nested_per_event_stops_at_the_limit(void **st) {
     }
 }
 
+/* The same through a query's `create script`, as `server run` runs it: the
+ * events that would nest too deep go to the script's err port, counted,
+ * and the pipeline keeps running. */
+struct deep_pipe {
+    int events;
+    size_t out, err;
+    struct tr_pipeline_stats st;
+    int rc;
+};
+
+static void count_port(void *arg, struct tr_event *ev) {
+    (*(size_t *)arg)++;
+    tr_event_fini(ev);
+}
+
+static void *deep_pipe_thread(void *arg) {
+    struct deep_pipe *r = arg;
+    const char *src =
+        "define script nest\n"
+        "script\n"
+        "  let prev = state;\n"
+        "  let state = {\"s\": state};\n"
+        "  state == prev\n"
+        "end;\n"
+        "create script nest;\n"
+        "select event from in into nest;\n"
+        "select event from nest into out;\n"
+        "select event from nest/err into err;\n";
+    struct tr_query *q;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    if ((r->rc = tr_query_compile("deep.trickle", src, strlen(src), &q, &d))) return NULL;
+    struct tr_pipeline *p = NULL;
+    struct tr_pipeline_opts o = {.id = "deep", .file = "deep.trickle", .server_instance = "tremor"};
+    if ((r->rc = tr_pipeline_create(q, &o, &p, &d))) return NULL;
+    tr_pipeline_connect_output(p, "out", count_port, &r->out);
+    tr_pipeline_connect_output(p, "err", count_port, &r->err);
+    for (int i = 0; i < r->events; i++) {
+        struct tr_event ev;
+        if ((r->rc = tr_event_init(&ev, tr_v_int(i), tr_v_null(), (uint64_t)i))) break;
+        if ((r->rc = tr_pipeline_push(p, "in", &ev))) break;
+    }
+    tr_pipeline_stats(p, &r->st);
+    tr_pipeline_destroy(p);
+    return NULL;
+}
+
+static void script_operator_state_nested_per_event(void **st) {
+    (void)st;
+    tr_log_set_level(TR_LOG_ERROR);  /* one warning per failing event otherwise */
+    size_t base = tr_alloc_used();
+    struct deep_pipe r = {.events = 20000};
+    pthread_attr_t a;
+    pthread_t t;
+    assert_int_equal(0, pthread_attr_init(&a));
+    assert_int_equal(0, pthread_attr_setstacksize(&a, 512 * 1024));
+    assert_int_equal(0, pthread_create(&t, &a, deep_pipe_thread, &r));
+    assert_int_equal(0, pthread_join(t, NULL));
+    pthread_attr_destroy(&a);
+    assert_int_equal(0, r.rc);
+    /* state (null, depth 0) gains a level per event up to the limit */
+    assert_int_equal(TR_VALUE_MAX_DEPTH, r.out);
+    assert_int_equal(r.events - TR_VALUE_MAX_DEPTH, r.err);
+    assert_int_equal(r.events - TR_VALUE_MAX_DEPTH, r.st.errors);
+    assert_int_equal(base, tr_alloc_used());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(failing_literal_field_in_select_frees_everything),
         cmocka_unit_test(failing_scripts_free_everything),
         cmocka_unit_test(state_nested_per_event_stops_at_the_limit),
+        cmocka_unit_test(script_operator_state_nested_per_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
