@@ -60,7 +60,7 @@ int tr_extractor_create(const char *kind, const char *pattern, struct tr_extract
     }
     else if (!strcmp(kind, "re") || !strcmp(kind, "rerg")) {
         x->kind = kind[2] ? X_RERG : X_RE;
-        rc = tr_regex_create(pattern, strlen(pattern), &x->re, msg, mlen);
+        rc = tr_regex_create(pattern, strlen(pattern), 0, &x->re, msg, mlen);
         if (!rc) rc = tr_regex_match_create(x->re, &x->m);
     } else {
         snprintf(msg, mlen, "Unsupported extractor %s", kind);

@@ -185,7 +185,7 @@ int tr_grok_create(const char *pattern, struct tr_grok **out, char *msg, size_t 
     if (rc == -ENOMEM) snprintf(msg, mlen, "out of memory");
     if (!rc) {
         char why[200];
-        rc = tr_regex_create(b.data, b.len, &g->re, why, sizeof why);
+        rc = tr_regex_create(b.data, b.len, 0, &g->re, why, sizeof why);
         if (rc && rc != -ENOMEM) snprintf(msg, mlen, "Failed to compile logstash grok pattern `%s`: %s", pattern, why);
     }
     if (!rc) rc = tr_regex_match_create(g->re, &g->m);

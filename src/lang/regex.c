@@ -430,7 +430,8 @@ static int load_names(struct tr_regex *re) {
     return 0;
 }
 
-int tr_regex_create(const char *pattern, size_t len, struct tr_regex **out, char *msg, size_t mlen) {
+int tr_regex_create(const char *pattern, size_t len, unsigned flags, struct tr_regex **out, char *msg,
+                    size_t mlen) {
     *out = NULL;
     if (mlen) msg[0] = 0;
     if (len > TR_REGEX_MAX_PATTERN) {
@@ -476,7 +477,7 @@ int tr_regex_create(const char *pattern, size_t len, struct tr_regex **out, char
     }
     /* Without the JIT (no executable memory, or out of it) the interpreter
      * still answers correctly under the same limits, only slower. */
-    (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+    if (!(flags & TR_REGEX_NO_JIT)) (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
     if ((rc = load_names(re))) goto out;
     *out = re;
     re = NULL;

@@ -22,11 +22,19 @@
 struct tr_regex;          /* a compiled pattern; immutable, shareable */
 struct tr_regex_match;    /* one search's scratch: match data, JIT stack */
 
+/* Flags of tr_regex_create. */
+enum {
+    /* Skip the JIT: for a pattern used once on a short subject, where
+     * compiling machine code costs more than it saves. */
+    TR_REGEX_NO_JIT = 1 << 0,
+};
+
 /* Compile pattern[0..len) (Rust syntax; embedded NULs allowed). 0 with *out
  * set; TR_EPARSE (unsupported or malformed syntax) or TR_ETOOBIG (pattern
  * or compiled form too large) with msg saying what and at which byte of the
  * pattern; -ENOMEM. *out is NULL on failure. */
-int tr_regex_create(const char *pattern, size_t len, struct tr_regex **out, char *msg, size_t mlen);
+int tr_regex_create(const char *pattern, size_t len, unsigned flags, struct tr_regex **out, char *msg,
+                    size_t mlen);
 void tr_regex_destroy(struct tr_regex *re);
 
 /* Number of capture groups (group 0, the whole match, not counted). */

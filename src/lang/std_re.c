@@ -15,11 +15,18 @@
 #include "lang/lang_int.h"
 #include "lang/regex.h"
 
-/* Compile pat with scratch for searching; both are freed by done(). */
-static int compile(struct tr_fcall *c, const tr_value *pat, struct tr_regex **re, struct tr_regex_match **m) {
+/* Subjects shorter than this are searched without compiling machine code:
+ * the pattern lives for one call, and the JIT's compile costs more than
+ * the interpreter spends on a short subject, even a quadratic search. */
+#define JIT_MIN_SUBJECT 1024
+
+/* Compile pat for searching subject; both are freed by done(). */
+static int compile(struct tr_fcall *c, const tr_value *pat, const tr_value *subject, struct tr_regex **re,
+                   struct tr_regex_match **m) {
     char msg[256] = "";
     *m = NULL;
-    int rc = tr_regex_create(pat->as.s->data, pat->as.s->len, re, msg, sizeof msg);
+    unsigned flags = subject->as.s->len < JIT_MIN_SUBJECT ? TR_REGEX_NO_JIT : 0;
+    int rc = tr_regex_create(pat->as.s->data, pat->as.s->len, flags, re, msg, sizeof msg);
     if (rc == -ENOMEM) return rc;
     if (rc) {
         snprintf(c->msg, sizeof c->msg, "%s", msg);
@@ -88,7 +95,7 @@ static int replace_n(struct tr_fcall *c, const tr_value *a, tr_value *out, int a
     if (a[0].type != TR_STR || a[1].type != TR_STR || a[2].type != TR_STR) return TR_FN_BADTYPE;
     struct tr_regex *re;
     struct tr_regex_match *m;
-    int rc = compile(c, &a[0], &re, &m);
+    int rc = compile(c, &a[0], &a[1], &re, &m);
     if (rc) return rc;
     const struct tr_str *in = a[1].as.s;
     struct tr_buf b;
@@ -130,7 +137,7 @@ static int is_match(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o
     if (a[0].type != TR_STR || a[1].type != TR_STR) return TR_FN_BADTYPE;
     struct tr_regex *re;
     struct tr_regex_match *m;
-    int rc = compile(c, &a[0], &re, &m);
+    int rc = compile(c, &a[0], &a[1], &re, &m);
     if (rc) return rc;
     rc = tr_regex_exec(m, a[1].as.s->data, a[1].as.s->len, 0);
     if (rc >= 0) {
@@ -149,7 +156,7 @@ static int split(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out)
     if (a[0].type != TR_STR || a[1].type != TR_STR) return TR_FN_BADTYPE;
     struct tr_regex *re;
     struct tr_regex_match *m;
-    int rc = compile(c, &a[0], &re, &m);
+    int rc = compile(c, &a[0], &a[1], &re, &m);
     if (rc) return rc;
     const struct tr_str *in = a[1].as.s;
     tr_value arr, piece;

@@ -249,18 +249,18 @@ static void stacked_quantifiers_are_bounded(void **st) {
     pat[0] = 'a';
     char msg[256];
     struct tr_regex *re;
-    assert_int_equal(TR_EPARSE, tr_regex_create(pat, len, &re, msg, sizeof msg));
+    assert_int_equal(TR_EPARSE, tr_regex_create(pat, len, 0, &re, msg, sizeof msg));
     assert_null(re);
     if (!strstr(msg, "repetition")) fail_msg("got '%s'", msg);
     free(pat);
 
     /* a pattern longer than the bound is refused before any work */
     pat = repeat('a', TR_REGEX_MAX_PATTERN + 1, "", 0, &len);
-    assert_int_equal(TR_ETOOBIG, tr_regex_create(pat, len, &re, msg, sizeof msg));
+    assert_int_equal(TR_ETOOBIG, tr_regex_create(pat, len, 0, &re, msg, sizeof msg));
     free(pat);
     /* and one that would compile huge */
     const char *big = "(?:(?:(?:a{1000}){1000}){1000})";
-    int rc = tr_regex_create(big, strlen(big), &re, msg, sizeof msg);
+    int rc = tr_regex_create(big, strlen(big), 0, &re, msg, sizeof msg);
     assert_int_equal(TR_ETOOBIG, rc);
 }
 
@@ -302,7 +302,7 @@ static void module_groups_and_bad_utf8(void **st) {
     char msg[256];
     struct tr_regex *re;
     const char *pat = "(?P<first>a)(b)?(?<third>c)";
-    assert_int_equal(0, tr_regex_create(pat, strlen(pat), &re, msg, sizeof msg));
+    assert_int_equal(0, tr_regex_create(pat, strlen(pat), 0, &re, msg, sizeof msg));
     assert_int_equal(3, tr_regex_ngroups(re));
     assert_string_equal("first", tr_regex_group_name(re, 1));
     assert_null(tr_regex_group_name(re, 2));
@@ -329,13 +329,47 @@ static void module_deep_backtracking_gets_a_bigger_stack(void **st) {
     char msg[256];
     struct tr_regex *re;
     const char *pat = "(a|aa)*b";
-    assert_int_equal(0, tr_regex_create(pat, strlen(pat), &re, msg, sizeof msg));
+    assert_int_equal(0, tr_regex_create(pat, strlen(pat), 0, &re, msg, sizeof msg));
     struct tr_regex_match *m;
     assert_int_equal(0, tr_regex_match_create(re, &m));
     size_t len;
     char *s = repeat('a', 20000, "b", 1, &len);
     int rc = tr_regex_exec(m, s, len, 0);
     if (rc != 1) fail_msg("expected a match, got %d (%s)", rc, tr_regex_match_error(m));
+    free(s);
+    tr_regex_match_destroy(m);
+    tr_regex_destroy(re);
+}
+
+/* Without the JIT (a platform without executable memory, or std::re on a
+ * short subject) the interpreter is held by the same match limit and by its
+ * depth and heap limits. */
+static void module_interpreter_limits(void **st) {
+    (void)st;
+    char msg[256];
+    struct tr_regex *re;
+    struct tr_regex_match *m;
+    const char *pat = "(a+)+$";
+    assert_int_equal(0, tr_regex_create(pat, strlen(pat), TR_REGEX_NO_JIT, &re, msg, sizeof msg));
+    assert_int_equal(0, tr_regex_match_create(re, &m));
+    size_t len;
+    char *s = repeat('a', 30000, "b", 1, &len);
+    assert_int_equal(TR_ERUNTIME, tr_regex_exec(m, s, len, 0));
+    if (!strstr(tr_regex_match_error(m), "match limit")) fail_msg("got '%s'", tr_regex_match_error(m));
+    free(s);
+    tr_regex_match_destroy(m);
+    tr_regex_destroy(re);
+
+    /* one backtracking point per repetition: a long subject runs into the
+     * depth limit instead of taking hundreds of megabytes */
+    pat = "(a|aa)*b";
+    assert_int_equal(0, tr_regex_create(pat, strlen(pat), TR_REGEX_NO_JIT, &re, msg, sizeof msg));
+    assert_int_equal(0, tr_regex_match_create(re, &m));
+    s = repeat('a', 1000000, "b", 1, &len);
+    assert_int_equal(TR_ERUNTIME, tr_regex_exec(m, s, len, 0));
+    if (!strstr(tr_regex_match_error(m), "limit")) fail_msg("got '%s'", tr_regex_match_error(m));
+    /* a short one still matches */
+    assert_int_equal(1, tr_regex_exec(m, s + len - 100, 100, 0));
     free(s);
     tr_regex_match_destroy(m);
     tr_regex_destroy(re);
@@ -353,7 +387,7 @@ static void module_allocation_failures_are_clean(void **st) {
         struct tr_regex *re = NULL;
         struct tr_regex_match *m = NULL;
         tr_alloc_fail_at(n, 0);
-        int rc = tr_regex_create(pat, strlen(pat), &re, msg, sizeof msg);
+        int rc = tr_regex_create(pat, strlen(pat), 0, &re, msg, sizeof msg);
         if (!rc) rc = tr_regex_match_create(re, &m);
         if (!rc) rc = tr_regex_exec(m, "x abc 42", 8, 0);
         tr_alloc_fail_at(0, 0);
@@ -392,6 +426,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(replace_and_split_follow_rust, arm, disarm),
         cmocka_unit_test_setup_teardown(module_groups_and_bad_utf8, arm, disarm),
         cmocka_unit_test_setup_teardown(module_deep_backtracking_gets_a_bigger_stack, arm, disarm),
+        cmocka_unit_test_setup_teardown(module_interpreter_limits, arm, disarm),
         cmocka_unit_test_setup_teardown(module_allocation_failures_are_clean, arm, disarm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -478,7 +478,7 @@ static void run_query_errors(struct kase *k, const char *dir) {
         struct tr_regex *rx = NULL;
         struct tr_regex_match *m = NULL;
         char why[256];
-        int ok = tr_regex_create(pat, strlen(pat), &rx, why, sizeof why) == 0 && tr_regex_match_create(rx, &m) == 0;
+        int ok = tr_regex_create(pat, strlen(pat), 0, &rx, why, sizeof why) == 0 && tr_regex_match_create(rx, &m) == 0;
         k->v = ok && tr_regex_exec(m, plain, strlen(plain), 0) == 1 ? V_PASS : V_FAIL;
         tr_regex_match_destroy(m);
         tr_regex_destroy(rx);
