@@ -6,7 +6,8 @@
  * groups, possessive and stacked quantifiers, recursion and subroutines,
  * callouts, conditionals, (*VERB)s, \C and PCRE-only escapes. It is then
  * compiled UTF-8 + Unicode properties (\d \w \s \b are Unicode, as in Rust),
- * `$` only at the very end unless (?m) (Rust's meaning), invalid UTF-8 in a
+ * `$` only at the very end unless (?m) and (?m)^ also after a final newline
+ * (Rust's meanings), only \n as the line end `.` skips, invalid UTF-8 in a
  * subject never matching rather than failing, and JIT-compiled when the
  * platform allows (the interpreter is quadratic on ordinary patterns such as
  * `\w+\s`; the JIT is not).
@@ -45,8 +46,10 @@
 #define MAX_COMPILED (1024 * 1024)
 #define MAX_NEST 250
 
+/* ALT_CIRCUMFLEX: (?m)^ also matches after a final newline, as in Rust. */
 #define OPTIONS                                                                                                   \
-    (PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C)
+    (PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_CIRCUMFLEX |              \
+     PCRE2_NEVER_BACKSLASH_C)
 
 struct tr_regex {
     pcre2_general_context *gc;

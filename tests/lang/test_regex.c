@@ -288,6 +288,7 @@ static void replace_and_split_follow_rust(void **st) {
     /* Rust's $ is the end of the text unless (?m) */
     expect_out("[re::is_match(\"a$\", \"a\\n\"), re::is_match(\"(?m)a$\", \"a\\n\")]", tr_value_ref(n),
                "[false,true]");
+    expect_out("re::replace_all(\"(?m)^\", \"a\\nb\\n\", \">\")", tr_value_ref(n), "\">a\\n>b\\n>\"");
     /* Rust's \\v is a vertical tab only */
     expect_out("re::is_match(\"\\\\v\", \"\\n\")", tr_value_ref(n), "false");
     expect_out("match event of case r = %{ s ~= rerg|(?P<d>\\\\d)| } => r.s default => \"no\" end",
@@ -375,6 +376,57 @@ static void module_interpreter_limits(void **st) {
     tr_regex_destroy(re);
 }
 
+/* Random short patterns over the syntax's metacharacters, each compiled and
+ * walked over random subjects: the translation never reads or writes out of
+ * bounds (ASan) and every answer is one of the documented ones. */
+static void module_random_patterns(void **st) {
+    (void)st;
+    static const char alphabet[] = "ab()*+?|[]^$.\\{},12-:P<>=!#xiu&~ \n";
+    uint64_t seed = 0x9E3779B97F4A7C15u;
+    int compiled = 0;
+    for (int round = 0; round < 20000; round++) {
+        char pat[16], subj[64];
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        size_t plen = (size_t)(seed >> 60);
+        for (size_t i = 0; i < plen; i++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            pat[i] = alphabet[(seed >> 33) % (sizeof alphabet - 1)];
+        }
+        char msg[256];
+        struct tr_regex *re;
+        int rc = tr_regex_create(pat, plen, (round & 1) ? TR_REGEX_NO_JIT : 0, &re, msg, sizeof msg);
+        if (rc == TR_EPARSE || rc == TR_ETOOBIG) {
+            assert_null(re);
+            assert_true(msg[0] != 0);
+            continue;
+        }
+        if (rc) fail_msg("pattern %.*s: rc %d", (int)plen, pat, rc);
+        compiled++;
+        struct tr_regex_match *m;
+        assert_int_equal(0, tr_regex_match_create(re, &m));
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        size_t slen = (size_t)(seed >> 58);
+        for (size_t i = 0; i < slen; i++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            subj[i] = "ab\n\xc3\xa9x"[(seed >> 33) % 6];
+        }
+        struct tr_regex_iter it = {0};
+        int n = 0;
+        while ((rc = tr_regex_next(m, subj, slen, &it)) == 1) {
+            size_t so, eo;
+            assert_int_equal(1, tr_regex_group(m, 0, &so, &eo));
+            assert_true(so <= eo && eo <= slen);
+            for (int g = 1; g <= tr_regex_ngroups(re); g++)
+                if (tr_regex_group(m, g, &so, &eo)) assert_true(so <= eo && eo <= slen);
+            assert_true(++n <= (int)slen + 1);
+        }
+        if (rc != 0 && rc != TR_ERUNTIME) fail_msg("pattern %.*s: search rc %d", (int)plen, pat, rc);
+        tr_regex_match_destroy(m);
+        tr_regex_destroy(re);
+    }
+    assert_true(compiled > 1000);
+}
+
 /* Fail every allocation in turn: each step ends in a clean -ENOMEM (or,
  * when only the JIT lost memory, a correct answer) and nothing leaks. */
 static void module_allocation_failures_are_clean(void **st) {
@@ -427,6 +479,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(module_groups_and_bad_utf8, arm, disarm),
         cmocka_unit_test_setup_teardown(module_deep_backtracking_gets_a_bigger_stack, arm, disarm),
         cmocka_unit_test_setup_teardown(module_interpreter_limits, arm, disarm),
+        cmocka_unit_test_setup_teardown(module_random_patterns, arm, disarm),
         cmocka_unit_test_setup_teardown(module_allocation_failures_are_clean, arm, disarm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
