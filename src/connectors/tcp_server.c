@@ -67,9 +67,10 @@ struct srv {
     uint64_t refused;        /* connections reset for max_connections */
     uint64_t idle_closed;    /* connections closed for idle_timeout_ms */
     uint64_t limit_closed;   /* connections closed for a frame or buffer over the limits */
+    uint64_t accept_errors;  /* failed accepts, and connections not taken for memory */
     struct tr_budget budget; /* preprocessor buffers of every connection */
     struct tr_preproc_limits limits;
-    struct tr_log_limit lim_refused, lim_idle, lim_limit, lim_drop;
+    struct tr_log_limit lim_refused, lim_idle, lim_limit, lim_drop, lim_accept;
     uv_timer_t sweep;
     int handles;             /* open uv handles: the listener, the sweep timer and every client */
     bool started, paused, closing;
@@ -199,7 +200,9 @@ static void on_connection(uv_stream_t *l, int status) {
     struct srv *s = l->data;
     if (s->closing) return;
     if (status < 0) {
-        TR_WARN(MOD, "%s: accepting on %s failed: %s", s->id, s->addr, uv_strerror(status));
+        s->accept_errors++;
+        tr_log_limited(&s->lim_accept, TR_LOG_WARN, MOD, "%s: accepting on %s failed: %s (%llu such so far)",
+                       s->id, s->addr, uv_strerror(status), (unsigned long long)s->accept_errors);
         return;
     }
     if (s->nclients >= s->max_conns) {
@@ -213,7 +216,10 @@ static void on_connection(uv_stream_t *l, int status) {
         if (!t || uv_tcp_init(s->loop, t) != 0) {
             /* libuv keeps the listener idle until an accept succeeds */
             tr_free(t);
-            TR_ERROR(MOD, "%s: cannot take a connection (out of memory)", s->id);
+            s->accept_errors++;
+            tr_log_limited(&s->lim_accept, TR_LOG_ERROR, MOD,
+                           "%s: cannot take a connection (out of memory; %llu such so far)", s->id,
+                           (unsigned long long)s->accept_errors);
             return;
         }
         t->data = s;
@@ -225,7 +231,10 @@ static void on_connection(uv_stream_t *l, int status) {
     struct client *cl = tr_calloc(1, sizeof *cl);
     if (!cl || uv_tcp_init(s->loop, &cl->tcp) != 0) {
         /* the pending connection stays in the backlog until memory returns */
-        TR_ERROR(MOD, "%s: cannot take a connection (out of memory)", s->id);
+        s->accept_errors++;
+        tr_log_limited(&s->lim_accept, TR_LOG_ERROR, MOD,
+                       "%s: cannot take a connection (out of memory; %llu such so far)", s->id,
+                       (unsigned long long)s->accept_errors);
         tr_free(cl);
         return;
     }
@@ -254,6 +263,7 @@ static void on_sweep(uv_timer_t *t) {
     tr_log_limit_flush(&s->lim_idle);
     tr_log_limit_flush(&s->lim_limit);
     tr_log_limit_flush(&s->lim_drop);
+    tr_log_limit_flush(&s->lim_accept);
     /* Paused, we read from nobody, so nobody is idle (restore restarts
      * their clocks). */
     if (s->paused || !s->idle_ms) return;

@@ -106,9 +106,11 @@ struct in {
     uint64_t refused;            /* connections reset for max_conns */
     uint64_t too_big;            /* connections closed with 1009 */
     uint64_t proto_errors;       /* close frames we answered with 1002 ourselves */
+    uint64_t bad_upgrades;       /* requests answered 400/426 */
+    uint64_t accept_errors;      /* failed accepts, and connections not taken for memory */
     struct tr_budget budget;     /* message buffers of all connections, and preprocessor state */
     struct tr_preproc_limits limits;
-    struct tr_log_limit lim_refused, lim_timeout, lim_big, lim_proto;
+    struct tr_log_limit lim_refused, lim_hs, lim_idle, lim_big, lim_proto, lim_upgrade, lim_accept;
     uv_tcp_t listener;
     bool listener_init;
     uv_timer_t resume, deadline, sweep;
@@ -417,7 +419,11 @@ static const struct wslay_event_callbacks callbacks = {
 /* ----------------------------------------------------------------- input */
 
 static void reject(struct sconn *c, int status, const char *why) {
-    TR_INFO(MOD, "ws onramp '%s': refused a connection (%d): %s", c->s->id, status, why);
+    struct in *s = c->s;
+    s->bad_upgrades++;
+    tr_log_limited(&s->lim_upgrade, TR_LOG_INFO, MOD,
+                   "ws onramp '%s': refused a connection (%d): %s (%llu such so far)", s->id, status,
+                   why, (unsigned long long)s->bad_upgrades);
     c->in_len = 0;
     if (tr_ws_reject_build(&c->out, status) != 0 || flush(c) != 0) {
         conn_end(c, false);
@@ -519,7 +525,10 @@ static void refuse(struct in *s, uv_stream_t *server) {
         tr_free(t);
         /* Like the out-of-memory case in on_connection: libuv keeps the
          * listener idle until an accept succeeds. */
-        TR_WARN(MOD, "ws onramp '%s': out of memory, connection not accepted", s->id);
+        s->accept_errors++;
+        tr_log_limited(&s->lim_accept, TR_LOG_WARN, MOD,
+                       "ws onramp '%s': out of memory, connection not accepted (%llu such so far)",
+                       s->id, (unsigned long long)s->accept_errors);
         return;
     }
     t->data = s;
@@ -531,7 +540,10 @@ static void refuse(struct in *s, uv_stream_t *server) {
 static void on_connection(uv_stream_t *server, int status) {
     struct in *s = server->data;
     if (status < 0) {
-        TR_WARN(MOD, "ws onramp '%s': accept failed: %s", s->id, uv_strerror(status));
+        s->accept_errors++;
+        tr_log_limited(&s->lim_accept, TR_LOG_WARN, MOD,
+                       "ws onramp '%s': accept failed: %s (%llu such so far)", s->id,
+                       uv_strerror(status), (unsigned long long)s->accept_errors);
         return;
     }
     if (s->nconns >= s->max_conns) {
@@ -544,7 +556,10 @@ static void on_connection(uv_stream_t *server, int status) {
         /* Take the connection off the backlog and drop it. */
         tr_free(c);
         tr_free(head);
-        TR_WARN(MOD, "ws onramp '%s': out of memory, connection refused", s->id);
+        s->accept_errors++;
+        tr_log_limited(&s->lim_accept, TR_LOG_WARN, MOD,
+                       "ws onramp '%s': out of memory, connection refused (%llu such so far)",
+                       s->id, (unsigned long long)s->accept_errors);
         return;
     }
     c->s = s;
@@ -622,9 +637,12 @@ static void on_sweep(uv_timer_t *t) {
     if (s->closing) return;
     uint64_t now = uv_now(s->loop);
     tr_log_limit_flush(&s->lim_refused);
-    tr_log_limit_flush(&s->lim_timeout);
+    tr_log_limit_flush(&s->lim_hs);
+    tr_log_limit_flush(&s->lim_idle);
     tr_log_limit_flush(&s->lim_big);
     tr_log_limit_flush(&s->lim_proto);
+    tr_log_limit_flush(&s->lim_upgrade);
+    tr_log_limit_flush(&s->lim_accept);
     for (struct sconn *c = s->conns, *next; c; c = next) {
         next = c->next;   /* conn_end frees nothing: that waits for the close callback */
         if (c->st == S_CLOSING) {
@@ -644,7 +662,7 @@ static void on_sweep(uv_timer_t *t) {
         char peer[96];
         peer_name(&c->tcp, peer, sizeof peer);
         uint64_t n = head ? ++s->hs_timeouts : ++s->idle_timeouts;
-        tr_log_limited(&s->lim_timeout, TR_LOG_WARN, MOD,
+        tr_log_limited(head ? &s->lim_hs : &s->lim_idle, TR_LOG_WARN, MOD,
                        "ws onramp '%s': closed %s: %s %llu ms (%llu such so far)", s->id, peer,
                        head ? "no WebSocket upgrade within" : "nothing received for",
                        (unsigned long long)(head ? s->hs_timeout_ms : s->idle_ms),

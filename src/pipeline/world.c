@@ -1021,6 +1021,10 @@ void tr_world_stop(struct tr_world *w, unsigned drain_ms, void (*done)(void *), 
         w->closing_count++;
         void *self = o->self;
         o->self = NULL;
+        /* Preprocessors may charge the onramp's budget (stream_limits),
+         * which ends with the onramp: they go first. */
+        for (size_t k = 0; k < o->nstreams; k++) tr_preproc_destroy(o->streams[k].pp);
+        o->nstreams = 0;
         o->ops->close(self, closed_one, w);
     }
     w->closing_count--;

@@ -317,8 +317,9 @@ def test_slowloris_handshake_idle_ws_and_idle_tcp(server):
     good_ws.check()
     good_tcp.check()
     wait_until(lambda: srv.log_has("no WebSocket upgrade within 600 ms"), detail=srv.log)
-    assert srv.log_has("nothing received for 800 ms")
-    assert srv.log_has("tcp_in: closed 127.0.0.1:")
+    wait_until(lambda: srv.log_has("ws onramp 'ws_in': closed 127.0.0.1:") and
+               srv.log_has("tcp_in: closed 127.0.0.1:") and
+               srv.log().count("nothing received for 800 ms") == 2, detail=srv.log)
     for s in (slow, idle.s, quiet):
         s.close()
     srv.stop()
@@ -407,9 +408,15 @@ def test_oversized_lines_and_messages(server):
     w.send(0x1, b"[" + b"1," * 999 + b"1]")
     assert w.close_code() == 1009
     good.check()
+    # stopping with a half line held for an open connection: a clean exit
+    half = connect(srv.tcp_port)
+    # one write: the whole line coming out shows the half line after it was read too
+    half.sendall(b'{"tag": "half", "n": 0}\n{"tag": "half", "n"')
+    wait_until(lambda: srv.got("half") == [0], detail=srv.log)
     t.close()
     w.close()
     srv.stop()
+    half.close()
 
 
 def test_length_prefix_of_2_64_minus_1_closes_that_connection(server):

@@ -540,11 +540,13 @@ static void server_closes_on_a_huge_length_prefix(void **state) {
     assert_true(fake_run_until(&r.loop, hung_up, &good));
     close(good);
     close(bad);
+    /* as the runtime does: the preprocessors go before the onramp that
+     * owns the budget they charge */
+    for (int i = 0; i < 8; i++) tr_preproc_destroy(h.pp[i]);
     tr_tcp_onramp.close(r.server, fake_set_flag, &r.server_closed);
     assert_true(fake_run_until(&r.loop, fake_flag_set, &r.server_closed));
     r.server = NULL;
     fake_spec_fini(&r.in_spec);
-    for (int i = 0; i < 8; i++) tr_preproc_destroy(h.pp[i]);
     fake_in_fini(&h.in);
     rig_fini(&r);
 }
@@ -583,11 +585,13 @@ static void server_budget_closes_the_peer_that_passes_it(void **state) {
     assert_false(hung_up(&a));
     close(a);
     close(b);
+    /* as the runtime does: the preprocessors go before the onramp that
+     * owns the budget they charge */
+    for (int i = 0; i < 8; i++) tr_preproc_destroy(h.pp[i]);
     tr_tcp_onramp.close(r.server, fake_set_flag, &r.server_closed);
     assert_true(fake_run_until(&r.loop, fake_flag_set, &r.server_closed));
     r.server = NULL;
     fake_spec_fini(&r.in_spec);
-    for (int i = 0; i < 8; i++) tr_preproc_destroy(h.pp[i]);
     fake_in_fini(&h.in);
     rig_fini(&r);
 }
