@@ -160,9 +160,9 @@ static int copy_to(struct tx *t, char close, const char *what) {
 /* escape: '\' (digit | letter | punctuation); the cursor is on the '\'. */
 static int escape(struct tx *t, int in_class) {
     size_t at = t->i;
-    if (t->i + 1 >= t->n) return bad(t, at, 1, "incomplete escape sequence");
+    if (t->i + 1 >= t->n) return bad(t, at, 2, "incomplete escape sequence");
     char e = t->p[t->i + 1];
-    if (is_digit(e)) return bad(t, at, 1, "backreferences are not supported");
+    if (is_digit(e)) return bad(t, at, 2, "backreferences are not supported");
     if (!is_alpha(e)) return copy(t, 2);
     switch (e) {
     case 'a': case 'f': case 't': case 'n': case 'r':
@@ -173,28 +173,28 @@ static int escape(struct tx *t, int in_class) {
         t->i += 2;
         return emit(t, at, "\\x{0B}", 6);
     case 'A': case 'z': case 'b': case 'B':
-        if (in_class) return bad(t, at, 1, "assertion \\%c in a character class", e);
+        if (in_class) return bad(t, at, 2, "assertion \\%c in a character class", e);
         return copy(t, 2);
     case 'p': case 'P': {
         int rc = copy(t, 2);
         if (rc) return rc;
         if (t->i < t->n && t->p[t->i] == '{') return copy_to(t, '}', "Unicode class name");
         if (t->i < t->n && is_alpha(t->p[t->i])) return copy(t, 1);
-        return bad(t, at, 1, "incomplete Unicode class");
+        return bad(t, at, 2, "incomplete Unicode class");
     }
     case 'x': {
         int rc = copy(t, 2);
         if (rc) return rc;
         if (t->i < t->n && t->p[t->i] == '{') return copy_to(t, '}', "hex escape");
         if (t->i + 1 < t->n && is_hex(t->p[t->i]) && is_hex(t->p[t->i + 1])) return copy(t, 2);
-        return bad(t, at, 1, "\\x needs two hex digits or {...}");
+        return bad(t, at, 2, "\\x needs two hex digits or {...}");
     }
     case 'k': case 'g':
-        return bad(t, at, 1, "backreferences and subroutine calls are not supported");
+        return bad(t, at, 2, "backreferences and subroutine calls are not supported");
     case 'C':
-        return bad(t, at, 1, "\\C is not supported");
+        return bad(t, at, 2, "\\C is not supported");
     default:
-        return bad(t, at, 1, "unrecognized escape sequence \\%c", e);
+        return bad(t, at, 2, "unrecognized escape sequence \\%c", e);
     }
 }
 
