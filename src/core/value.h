@@ -12,7 +12,10 @@
  * changed while it is unshared, and then its cached hash must be reset.
  * Nesting is bounded when values are built: a container's header keeps its
  * depth, and no container deeper than TR_VALUE_MAX_DEPTH can be made (see
- * value.c for why), so every recursive walk over a value is bounded.
+ * value.c for why), so every recursive walk over a value is bounded. Code
+ * that changes a nested container in place (through tr_rec_get/tr_arr_at)
+ * so that it gets deeper must tell each enclosing container with
+ * tr_value_note_depth; adding scalars or strings in place needs nothing.
  */
 #ifndef TR_VALUE_H
 #define TR_VALUE_H

@@ -959,6 +959,7 @@ int tr_compile_body(struct tr_prog *parent, struct tr_node *body, const struct t
 
 int tr_const_eval(struct tr_prog *prog, struct tr_node *e, tr_value *out, struct tr_lang_err *err) {
     struct cc c = {.prog = prog, .sc = prog->scope, .err = err, .no_locals = 1};
+    *out = tr_v_null();
     c.stmt_sp = e->sp;
     c.clause_sp = e->sp;
     int rc = node(&c, e);

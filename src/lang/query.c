@@ -75,7 +75,12 @@ static int with_params(struct tr_query *q, struct tr_node *n, tr_value *rec, str
         tr_value v;
         int rc = tr_const_eval(q->prog, f->b, &v, err);
         if (rc) return rc;
-        if (tr_value_mut(rec) || tr_rec_set(rec, f->name->data, f->name->len, v)) return -ENOMEM;
+        if ((rc = tr_value_mut(rec))) {
+            tr_value_unref(v);
+            return rc;
+        }
+        /* takes v: -ENOMEM, or TR_EDEPTH for a constant as deep as a value may be */
+        if ((rc = tr_rec_set(rec, f->name->data, f->name->len, v))) return rc;
     }
     return 0;
 }
