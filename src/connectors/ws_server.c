@@ -110,7 +110,7 @@ struct in {
     uint64_t accept_errors;      /* failed accepts, and connections not taken for memory */
     struct tr_budget budget;     /* message buffers of all connections, and preprocessor state */
     struct tr_preproc_limits limits;
-    struct tr_log_limit lim_refused, lim_hs, lim_idle, lim_big, lim_proto, lim_upgrade, lim_accept;
+    struct tr_log_limit lim_refused, lim_hs, lim_idle, lim_big, lim_proto, lim_upgrade, lim_accept, lim_drop;
     uv_tcp_t listener;
     bool listener_init;
     uv_timer_t resume, deadline, sweep;
@@ -643,6 +643,7 @@ static void on_sweep(uv_timer_t *t) {
     tr_log_limit_flush(&s->lim_proto);
     tr_log_limit_flush(&s->lim_upgrade);
     tr_log_limit_flush(&s->lim_accept);
+    tr_log_limit_flush(&s->lim_drop);
     for (struct sconn *c = s->conns, *next; c; c = next) {
         next = c->next;   /* conn_end frees nothing: that waits for the close callback */
         if (c->st == S_CLOSING) {
@@ -816,7 +817,8 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
     s->idle_ms = idle_ms;
     tr_budget_init(&s->budget, budget);
     s->limits = (struct tr_preproc_limits){
-        .max_frame = max_msg, .budget = &s->budget, .share = 4 * max_msg + 256};
+        .max_frame = max_msg, .budget = &s->budget, .share = 4 * max_msg + 256,
+        .log = &s->lim_drop};
     uv_timer_init(s->loop, &s->resume);
     uv_timer_init(s->loop, &s->deadline);
     uv_timer_init(s->loop, &s->sweep);
