@@ -105,7 +105,6 @@ class Deliveries:
     def __init__(self):
         self.counts = bytearray(1 << 20)
         self.max_id = -1
-        self.unexpected = 0
         self.lock = threading.Lock()
 
     def add(self, i):
@@ -144,7 +143,8 @@ class Conn:
 class Loader(threading.Thread):
     """Sends events {"soak_id":N,"chain":C,"tag":"soak-C-N","pad":...} at
     `rate` per second in batches every 50 ms, no catching up after a pause.
-    An id counts as sent once all its bytes went into the socket."""
+    An id counts as sent once all its bytes went into the socket (tcp), or
+    once the WebSocket library took it (ws)."""
 
     PAD = "p" * 80
 
@@ -345,6 +345,9 @@ class WsLoader(Loader):
                     ok = False
                     break
                 except (OSError, websockets.WebSocketException) as e:
+                    # the frame may be in the transport already (the library writes it, then
+                    # fails in drain()), so it may arrive: counted as sent, never owed by it
+                    self.note_sent(conn, i)
                     conn.broken = type(e).__name__
                     ok = False
                     break
@@ -696,6 +699,7 @@ class Soak:
 
     def after_death(self, wipe=False):
         found = []
+        usage = self.walfs_usage()
         for c in self.chains:
             ids, records = c.scan_wal()
             found.append("%s %d records" % (c.name, records))
@@ -706,7 +710,7 @@ class Soak:
                         os.unlink(p)
         self.killing = False
         ok = self.start_tremor()
-        return "WAL after death: " + ", ".join(found) + " (" + self.walfs_usage() + ")" + ("; WAL files WIPED" if wipe else "") + (
+        return "WAL after death: " + ", ".join(found) + " (" + usage + ")" + ("; WAL files WIPED" if wipe else "") + (
             "" if ok else "; restart FAILED")
 
     def problem(self, what, detail=""):
@@ -796,7 +800,13 @@ class Soak:
     def ep_disk_full(self):
         hold = self.rng.uniform(2, 10)
         path = os.path.join(self.walfs, "ballast")
+        away = self.rng.random() < 0.7
+        if away:
+            for c in self.chains:
+                c.receiver.stop()
+            self.watch(1)
         usage = self.walfs_usage()
+        full_before = self.log_grep("disk full")
         filled = 0
         try:
             with open(path, "wb", buffering=0) as f:
@@ -812,10 +822,33 @@ class Soak:
         except OSError as e:
             if e.errno != errno.ENOSPC:
                 raise
+        # A segment is preallocated whole (17 MiB here), so at this rate the log
+        # rarely needs a new one within a few seconds; a restart does (a new run
+        # never appends to an old segment) unless recovery reclaims the old one,
+        # so most episodes keep the receivers away (records stay unacknowledged)
+        # and restart tremor on the full disk.
+        restart = ""
+        if away:
+            restart = "; receivers away, SIGKILL and restart on the full disk: " + self.kill_tremor_and_report()
         self.watch(hold)
         if os.path.exists(path):
             os.unlink(path)
-        return "tmpfs full (ballast %d MiB; before: %s) for %.1f s" % (filled >> 20, usage, hold)
+        if away:
+            self.watch(self.rng.uniform(0, 3))
+            for c in self.chains:
+                c.receiver.start()
+                c.receiver.restarts += 1
+        seen = self.log_grep("disk full") - full_before
+        return "tmpfs full (ballast %d MiB; before: %s) for %.1f s%s; tremor logged 'disk full' %d times" % (
+            filled >> 20, usage, hold, restart, seen)
+
+    def log_grep(self, text):
+        n = 0
+        for name in os.listdir(self.workdir):
+            if name.startswith("tremor-") and name.endswith(".log"):
+                with open(os.path.join(self.workdir, name), errors="replace") as f:
+                    n += f.read().count(text)
+        return n
 
     def walfs_usage(self):
         """Free space and, per WAL, segments and allocated MiB (segments are
@@ -855,7 +888,8 @@ class Soak:
                 ("disk_full", "ep_disk_full", 2), ("hostile", "ep_hostile", 4)]
 
     def pick(self):
-        eps = [e for e in self.EPISODES if e[0] != "disk_full" or self.disk_full_reason is None]
+        eps = [e for e in self.EPISODES if (e[0] != "disk_full" or self.disk_full_reason is None)
+               and (not self.args.episodes or e[0] in self.args.episodes)]
         total = sum(w for _, _, w in eps)
         x = self.rng.uniform(0, total)
         for name, fn, w in eps:
@@ -1059,6 +1093,9 @@ def main():
     ap.add_argument("--gap-max", type=float, default=20.0)
     ap.add_argument("--tmpfs-mib", type=int, default=256)
     ap.add_argument("--no-disk-full", action="store_true", default=bool(os.environ.get("SOAK_NO_DISK_FULL")))
+    ap.add_argument("--episodes", type=lambda v: v.split(","), default=None,
+                    help="only these episode kinds, comma-separated (kill, receiver_restart, "
+                         "receiver_stall, away_kill, disk_full, hostile)")
     ap.add_argument("--self-check", action="store_true",
                     help="wipe the WALs after a kill: the soak must report lost > 0")
     ap.add_argument("--keep", action="store_true", help="keep the work dir even when the soak passes")
