@@ -240,7 +240,7 @@ static int flags(struct tx *t, size_t at) {
     size_t j = t->i + 2;
     for (; j < t->n && t->p[j] != ')' && t->p[j] != ':'; j++) {
         char f = t->p[j];
-        if (!strchr("imsxuU-", f)) return bad(t, at, 1, "unrecognized flag or group syntax '(?%c'", f);
+        if (!f || !strchr("imsxuU-", f)) return bad(t, at, 1, "unrecognized flag or group syntax '(?%c'", f);
         if (f == '-') neg = 1;
         if (f == 'x') x = !neg;
         if (f != 'u' && k < sizeof keep) keep[k++] = f;
