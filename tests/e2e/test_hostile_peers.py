@@ -460,3 +460,18 @@ def test_close_frame_with_a_one_byte_body_is_a_protocol_error(server):
     c2.close()
     wait_until(lambda: srv.log_has("close frame with a 1-byte body"), detail=srv.log)
     srv.stop()
+
+
+def test_undecodable_flood_is_one_log_line_with_a_count(server):
+    srv = server()
+    good = GoodClient(srv, "ws", "g", 50)
+    good.start()
+    bad = connect(srv.tcp_port)
+    bad.sendall(b"not json\n" * 5000 + json.dumps({"tag": "after", "n": 0}).encode() + b"\n")
+    wait_until(lambda: srv.got("after") == [0], detail=srv.log)
+    good.check()
+    # expected: the first error written, the other 4,999 only counted
+    # (their count comes with the next line after the 10 s interval)
+    assert srv.log().count("cannot decode") == 1, srv.log()
+    bad.close()
+    srv.stop()
