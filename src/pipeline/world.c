@@ -907,6 +907,8 @@ static void on_tick(uv_timer_t *t) {
         struct offramp_inst *o = w->offramps[i];
         if (!o->closing && o->self && o->ops->tick) o->ops->tick(o->self, now);
     }
+    /* the count of decode errors held back, once their interval is over */
+    for (size_t i = 0; i < w->nonramps; i++) tr_log_limit_flush(&w->onramps[i]->decode_log);
     if (w->stopping) stop_step(w);
 }
 
