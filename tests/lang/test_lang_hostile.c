@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,53 @@ static void failing_scripts_free_everything(void **st) {
         tr_script_destroy(s);
     }
     assert_int_equal(0, leaking);
+}
+
+/* Every allocation of a run failing in turn: each run ends in a clean
+ * error or a result, and gives back everything either way. */
+static void allocation_failures_free_everything(void **st) {
+    (void)st;
+    static const char *const srcs[] = {
+        "{\"a\": [event.msg, {\"b\": event.msg}], \"c\": \"#{event.msg} #{event.list}\"}",
+        "merge event of {\"m\": {\"x\": [event.msg]}, \"list\": null} end",
+        "patch event of insert \"x\" => [event.msg], merge \"y\" => {\"z\": 1}, upsert \"msg\" => 2 end",
+        "[for event.list of case (i, e) => {\"i\": i, \"e\": [e, event.msg]} end]",
+        "fn f(x, n) with match n of case 0 => [x] default => recur({\"x\": x}, n - 1) end end;\nf(event.msg, 3)",
+        "let state.a.b = [event.msg];\nmatch event of case r = %{ present msg } => [r, state] default => 0 end",
+        NULL,
+    };
+    for (size_t k = 0; srcs[k]; k++) {
+        struct tr_script *s;
+        struct tr_diag d;
+        tr_diag_clear(&d);
+        if (tr_script_compile("t.tremor", srcs[k], strlen(srcs[k]), &s, &d))
+            fail_msg("compile of %s failed: %s", srcs[k], d.msg);
+        int done = 0;
+        for (uint64_t nth = 1; !done && nth < 10000; nth++) {
+            size_t base = tr_alloc_used();
+            tr_value ev = json("{\"msg\":\"0123456789abcdef0123456789abcdef\",\"list\":[1,2,3]}"), meta, state;
+            assert_int_equal(0, tr_v_rec(0, &meta));
+            assert_int_equal(0, tr_v_rec(0, &state));
+            enum tr_script_outcome oc;
+            const char *port;
+            struct tr_lang_ctx ctx = {.instance = "tremor"};
+            tr_alloc_fail_at(nth, 0);
+            int rc = tr_script_run(s, &ctx, &ev, &meta, &state, &oc, &port, &d);
+            tr_alloc_fail_at(0, 0);
+            if (rc == 0) done = 1;
+            else if (rc != -ENOMEM && rc != TR_ERUNTIME)
+                fail_msg("script %zu, allocation %llu failing: rc %d", k, (unsigned long long)nth, rc);
+            tr_value_unref(ev);
+            tr_value_unref(meta);
+            tr_value_unref(state);
+            /* what the run allocated is gone with its event and state */
+            if (tr_alloc_used() != base)
+                fail_msg("script %zu, allocation %llu failing: %zu bytes in use, expected %zu", k,
+                         (unsigned long long)nth, tr_alloc_used(), base);
+        }
+        assert_true(done);
+        tr_script_destroy(s);
+    }
 }
 
 /* --- values nested one level deeper per event --- */
@@ -311,6 +359,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(failing_literal_field_in_select_frees_everything),
         cmocka_unit_test(failing_scripts_free_everything),
+        cmocka_unit_test(allocation_failures_free_everything),
         cmocka_unit_test(state_nested_per_event_stops_at_the_limit),
         cmocka_unit_test(script_operator_state_nested_per_event),
     };
