@@ -645,6 +645,7 @@ class Soak:
         self.not_durable_at_kill = []
         self.rss = []            # (elapsed s, kB, epoch)
         self.running = True
+        self.current = "-"       # the episode under way, for the RSS table
         self.workdir = tempfile.mkdtemp(prefix="tremor-soak-")
         self.walfs = os.path.join(self.workdir, "walfs")
         os.mkdir(self.walfs)
@@ -738,7 +739,8 @@ class Soak:
                     with open("/proc/%d/status" % p.pid) as f:
                         for line in f:
                             if line.startswith("VmRSS:"):
-                                self.rss.append((time.monotonic() - T0, int(line.split()[1]), self.epoch))
+                                self.rss.append((time.monotonic() - T0, int(line.split()[1]), self.epoch,
+                                                 self.current))
                                 break
                 except (OSError, ValueError):
                     pass
@@ -923,10 +925,12 @@ class Soak:
                 break
             name, fn = self.pick()
             say("episode %s ..." % name)
+            self.current = name
             what = getattr(self, fn)()
             self.episodes[name] = self.episodes.get(name, 0) + 1
             say("  " + what)
             self.progress(name, 180 if name == "disk_full" else 90)
+            self.current = "-"
         return self.finish(drained=True)
 
     def self_check(self):
@@ -1040,16 +1044,18 @@ class Soak:
             print("RSS: no samples")
             return
         print("tremor RSS (VmRSS, MiB) per %d s window:" % w)
-        print("  %-13s %7s %7s %7s %8s %9s" % ("window", "min", "median", "max", "samples", "restarts"))
+        print("  %-13s %7s %7s %7s %8s %9s  %s" % ("window", "min", "median", "max", "samples", "restarts",
+                                                   "max seen during"))
         last = int(self.rss[-1][0] // w)
         for k in range(last + 1):
-            xs = [kb for t, kb, _ in self.rss if int(t // w) == k]
-            epochs = {e for t, _, e in self.rss if int(t // w) == k}
-            if not xs:
+            rows = [r for r in self.rss if int(r[0] // w) == k]
+            if not rows:
                 continue
-            print("  %5d-%-5d s %7.1f %7.1f %7.1f %8d %9d" % (
+            xs = [r[1] for r in rows]
+            top = max(rows, key=lambda r: r[1])
+            print("  %5d-%-5d s %7.1f %7.1f %7.1f %8d %9d  %s at %.0f s" % (
                 k * w, (k + 1) * w, min(xs) / 1024, statistics.median(xs) / 1024, max(xs) / 1024, len(xs),
-                max(0, len(epochs) - 1)))
+                max(0, len({r[2] for r in rows}) - 1), top[3], top[0]))
 
     def log_counts(self):
         warn = err = 0
