@@ -154,20 +154,28 @@ static int link_fd(struct link *l) {
     return uv_fileno((uv_handle_t *)&l->tcp, &fd) == 0 ? fd : -1;
 }
 
-/* Take what TX_ACK reports say, and with outq (the safety timer, or no
- * reports at all) what SIOCOUTQ says; answer every message at or below. */
-static void check_acks_from(struct link *l, bool outq) {
+/* How check_acks learns what the peer has. */
+enum learn {
+    LEARNT,        /* only what is known already (no system call) */
+    DRAIN,         /* read the TX_ACK reports queued since */
+    DRAIN_OUTQ,    /* ...and ask SIOCOUTQ too (safety timer, connection end) */
+};
+
+/* Answer every message at or below what the peer has acknowledged (and,
+ * with TR_DIAL_ACK_CONFIRMED, confirmed). */
+static void check_acks_from(struct link *l, enum learn how) {
     if (!l->tcp_live || l->st != L_CONNECTED) return;
     struct tr_dial *d = l->d;
+    bool outq = how == DRAIN_OUTQ || !l->txack;
     uint64_t acked = 0;
-    if (l->txack) {
+    if (l->txack && how != LEARNT) {
         int fd = link_fd(l);
         int n = fd >= 0 ? tr_outq_txack_drain(fd, &l->txacked) : -EBADF;
         if (n > 0) d->stats.reports += (uint64_t)n;
-        acked = l->txacked;
     }
+    if (l->txack) acked = l->txacked;
     if (!tr_outq_len(&l->pend)) return;
-    if (outq || !l->txack) {
+    if (outq) {
         uint64_t by_outq;
         if (tr_outq_peer_acked(&l->tcp, l->queued, &by_outq) == 0 && by_outq > acked) acked = by_outq;
         d->stats.polls++;
@@ -189,7 +197,7 @@ static void check_acks_from(struct link *l, bool outq) {
     }
 }
 
-static void check_acks(struct link *l) { check_acks_from(l, false); }
+static void check_acks(struct link *l) { check_acks_from(l, DRAIN); }
 
 static void fail_pending(struct link *l) {
     struct tr_dial *d = l->d;
@@ -206,7 +214,7 @@ static void on_poll(uv_timer_t *t) {
     struct link *l = d->cur;
     if (!l || l->st != L_CONNECTED) return;
     size_t before = tr_outq_len(&l->pend);
-    check_acks_from(l, true);
+    check_acks_from(l, DRAIN_OUTQ);
     if (d->cur != l || !tr_outq_len(&l->pend)) return;
     if (l->txack) d->poll_ms = SAFETY_MS;
     /* Back off while the peer acknowledges nothing (delayed ACKs, a
@@ -374,7 +382,7 @@ static void link_end(struct link *l, const char *why) {
     struct tr_dial *d = l->d;
     if (l->st == L_DEAD) return;
     bool connected = l->st == L_CONNECTED;
-    check_acks_from(l, true);
+    check_acks_from(l, DRAIN_OUTQ);
     l->st = L_DEAD;
     if (d->cur == l) d->cur = NULL;
     d->cbs.down(d->arg, connected, why);
@@ -463,7 +471,8 @@ void tr_dial_confirm(struct tr_dial *d, uint64_t end) {
 void tr_dial_poll_acks(struct tr_dial *d) {
     struct link *l = d->cur;
     if (!l || l->st != L_CONNECTED) return;
-    check_acks(l);
+    /* called per send: TX_ACK reports are read when they arrive, not here */
+    check_acks_from(l, LEARNT);
     arm_poll(d);
 }
 

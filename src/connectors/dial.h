@@ -83,7 +83,9 @@ int tr_dial_track(struct tr_dial *d, uint64_t token, uint64_t end);
 /* TR_DIAL_ACK_CONFIRMED: the peer confirmed the stream up to end (takes
  * effect at the next check, e.g. tr_dial_poll_acks). */
 void tr_dial_confirm(struct tr_dial *d, uint64_t end);
-/* Ack what the peer has acknowledged and keep polling while some wait. */
+/* Ack what the peer is known to have acknowledged (and confirmed), and
+ * keep watching while some wait. Cheap enough to call per send: with TX_ACK
+ * reports it makes no system call (they are read as they arrive). */
 void tr_dial_poll_acks(struct tr_dial *d);
 /* True while connected with TX_ACK reports (false: SIOCOUTQ polling). */
 bool tr_dial_txack(const struct tr_dial *d);

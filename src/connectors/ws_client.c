@@ -75,6 +75,8 @@ struct conn {
     uint64_t ping_seq;   /* last sequence number used */
     uint64_t pong_seq;   /* newest matching pong seen inside wslay, 0 = none */
     struct tr_ws_head head;
+    uint8_t mask[4096];     /* random bytes for masking keys, used from mask_pos on */
+    size_t mask_pos;
     char pbuf[PBUF_SIZE];   /* decrypted bytes (wss) */
 };
 
@@ -462,10 +464,21 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
     return (ssize_t)len;
 }
 
+/* Masking keys come from RAND_bytes a pool at a time: one call per frame
+ * costs a system call (the DRBG's fork check), a pool per 1024 frames. */
 static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user) {
     (void)ctx;
-    (void)user;
-    return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+    struct conn *c = user;
+    if (len > sizeof c->mask) return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+    if (c->mask_pos + len > sizeof c->mask) {
+        if (RAND_bytes(c->mask, (int)sizeof c->mask) != 1) return -1;
+        c->mask_pos = 0;
+    }
+    memcpy(buf, c->mask + c->mask_pos, len);
+    /* used bytes are wiped: a key is never handed out twice */
+    memset(c->mask + c->mask_pos, 0, len);
+    c->mask_pos += len;
+    return 0;
 }
 
 /* Only notes a matching pong: the host is not called from inside wslay. */
@@ -871,6 +884,7 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     o->c.o = o;
     tr_buf_init(&o->c.out);
     tr_buf_init(&o->c.wire);
+    o->c.mask_pos = sizeof o->c.mask;   /* empty: filled on the first frame */
     struct tr_diag ud;
     tr_diag_clear(&ud);
     rc = tr_ws_url_parse(url, &o->url, &ud);
