@@ -64,6 +64,19 @@ static int fail(struct tr_env *E, struct tr_span outer, struct tr_span inner, co
     return TR_ERUNTIME;
 }
 
+/* An extractor that stopped at a regex limit (TR_ERUNTIME) has no
+ * environment to report into: the event would go to err without a word.
+ * Name the limit here, at the pattern that hit it. */
+static int run_extractor(struct tr_env *E, struct tr_span sp, const struct tr_extractor *x,
+                         const tr_value *v, int need, tr_value *out) {
+    int rc = tr_extractor_run(x, v, need, out);
+    if (rc == TR_ERUNTIME) {
+        const char *why = tr_extractor_error(x);
+        return fail(E, sp, sp, "%s", why && *why ? why : "extractor failed");
+    }
+    return rc;
+}
+
 static int oom(struct tr_env *E, const struct tr_node *n) {
     fail(E, n->sp, n->sp, "out of memory");
     return -ENOMEM;
@@ -818,7 +831,7 @@ static int match_rec(struct tr_env *E, const struct tr_node *m, const struct tr_
                 break;
             }
             tr_value x = tr_v_null();
-            rc = tr_extractor_run(f->ext, v, need, &x);
+            rc = run_extractor(E, f->sp, f->ext, v, need, &x);
             if (rc != 1) {
                 tr_value_unref(x);  /* an extractor may leave a partial result */
             } else if (need) {
@@ -894,7 +907,7 @@ static int match_arr(struct tr_env *E, const struct tr_node *m, const struct tr_
         } else if (e->kind == PA_TILDE) {
             for (uint32_t j = 0; j < len; j++) {
                 tr_value sub = tr_v_null();
-                int r = tr_extractor_run(e->ext, tr_arr_at(target, j), need, &sub);
+                int r = run_extractor(E, e->sp, e->ext, tr_arr_at(target, j), need, &sub);
                 if (r != 1) tr_value_unref(sub);  /* may hold a partial result */
                 if (r < 0) {
                     rc = r;
@@ -962,7 +975,7 @@ static int match_tuple(struct tr_env *E, const struct tr_node *m, const struct t
             }
         } else if (e->kind == PA_TILDE) {
             tr_value sub = tr_v_null();
-            rc = tr_extractor_run(e->ext, cand, need, &sub);
+            rc = run_extractor(E, e->sp, e->ext, cand, need, &sub);
             if (rc != 1) {
                 tr_value_unref(sub);
             } else if (need) {
@@ -1000,7 +1013,7 @@ static int test_pattern(struct tr_env *E, const struct tr_node *m, const struct 
         return eq;
     }
     case P_EXTRACT: {
-        int rc = tr_extractor_run(pat->ext, target, need, res);
+        int rc = run_extractor(E, pat->sp, pat->ext, target, need, res);
         if (rc != 1 && need) {
             /* extractors may leave a partial result behind on failure */
             tr_value_unref(*res);

@@ -149,6 +149,9 @@ static void catastrophic_extractor_is_runtime_error(void **st) {
     struct tr_diag d;
     int rc = run(src, event_s(s, len), &out, &d);
     if (rc != TR_ERUNTIME) fail_msg("expected a runtime error, got rc %d out %s", rc, out ? out : "-");
+    /* the script's error names the limit at the pattern (line 2 of src) */
+    if (!strstr(d.msg, "match limit")) fail_msg("expected the limit in the error, got '%s'", d.msg);
+    if (d.line != 3) fail_msg("expected the error on line 3, got %d:%d", d.line, d.col);
 
     /* the extractor itself says why */
     char msg[256];
