@@ -2,7 +2,8 @@
  * (event-driven) and by SIOCOUTQ polling (the fallback), against a plain
  * libuv TCP server in the same loop.
  *
- * Each delivery test runs once per way (flags 0 and TR_DIAL_ACK_POLL). The
+ * Each delivery test runs once per way (flags 0 and TR_DIAL_ACK_POLL; TX_ACK
+ * also over IPv6, whose reports come under SOL_IPV6). The
  * loop is driven until a condition holds; a deadline only fails a test.
  */
 #include "connectors/conn.h"
@@ -56,19 +57,21 @@ static void srv_conn(uv_stream_t *l, int status) {
     if (s->reading) uv_read_start((uv_stream_t *)&s->peer, srv_alloc, srv_read);
 }
 
-static void srv_start(struct server *s, uv_loop_t *loop, bool reading) {
+static void srv_start(struct server *s, uv_loop_t *loop, const char *addr, bool reading) {
     memset(s, 0, sizeof *s);
     s->reading = reading;
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
-    struct sockaddr_in a;
-    uv_ip4_addr("127.0.0.1", 0, &a);
+    struct sockaddr_storage a;
+    if (strchr(addr, ':')) assert_int_equal(uv_ip6_addr(addr, 0, (struct sockaddr_in6 *)&a), 0);
+    else assert_int_equal(uv_ip4_addr(addr, 0, (struct sockaddr_in *)&a), 0);
     assert_int_equal(uv_tcp_bind(&s->listener, (const struct sockaddr *)&a, 0), 0);
     assert_int_equal(uv_listen((uv_stream_t *)&s->listener, 8, srv_conn), 0);
     struct sockaddr_storage ss;
     int len = sizeof ss;
     uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
-    s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    s->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                       : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 /* Reset the connection (SO_LINGER 0): the client sees it die at once. */
@@ -115,14 +118,20 @@ static bool answered(void *arg) {
 }
 static bool some_acked(void *arg) { return ((struct world *)arg)->out.nacks > 0; }
 
-static struct world *world_new(unsigned flags, bool reading, size_t ntokens) {
+/* How a test runs: the way acks are learnt, over IPv4 or IPv6 loopback. */
+struct way {
+    unsigned flags;
+    const char *addr;
+};
+
+static struct world *world_new(const struct way *way, bool reading, size_t ntokens) {
     struct world *w = calloc(1, sizeof *w);
     assert_non_null(w);
     uv_loop_init(&w->loop);
     fake_out_init(&w->out, &w->loop, ntokens);
-    srv_start(&w->srv, &w->loop, reading);
-    w->flags = flags;
-    assert_int_equal(tr_dial_create(&w->loop, &w->out.h, "127.0.0.1", w->srv.port, flags, &cbs, w,
+    srv_start(&w->srv, &w->loop, way->addr, reading);
+    w->flags = way->flags;
+    assert_int_equal(tr_dial_create(&w->loop, &w->out.h, way->addr, w->srv.port, way->flags, &cbs, w,
                                     &w->dial),
                      0);
     tr_dial_start(w->dial);
@@ -178,8 +187,9 @@ static void txack_offsets_unwrap(void **state) {
  * it; the way the ack was learnt shows in the counters; every ack has a
  * latency in the histogram. */
 static void acks_everything_once(void **state) {
-    unsigned flags = (unsigned)(uintptr_t)*state;
-    struct world *w = world_new(flags, true, N);
+    const struct way *way = *state;
+    unsigned flags = way->flags;
+    struct world *w = world_new(way, true, N);
     bool txack = !(flags & TR_DIAL_ACK_POLL);
     assert_int_equal(tr_dial_txack(w->dial), txack);
     for (uint64_t i = 0; i < N; i++) send_one(w, i, LEN);
@@ -190,7 +200,8 @@ static void acks_everything_once(void **state) {
     assert_false(w->out.twice);
     assert_false(w->out.order_broken);
     const struct tr_dial_stats *st = tr_dial_stats(w->dial);
-    print_message("%s: %llu reports, %llu SIOCOUTQ polls, p99 %llu ns\n", txack ? "TX_ACK" : "SIOCOUTQ",
+    print_message("%s %s: %llu reports, %llu SIOCOUTQ polls, p99 %llu ns\n", way->addr,
+                  txack ? "TX_ACK" : "SIOCOUTQ",
                   (unsigned long long)st->reports, (unsigned long long)st->polls,
                   (unsigned long long)tr_hist_value_at(st->ack_ns, 0.99));
     assert_int_equal(st->acked, N);
@@ -222,8 +233,7 @@ static void acks_everything_once(void **state) {
  * acknowledged; then the connection is reset: those stay acked, the rest
  * is failed, each message answered exactly once and acks form a prefix. */
 static void stalled_peer_then_reset(void **state) {
-    unsigned flags = (unsigned)(uintptr_t)*state;
-    struct world *w = world_new(flags, false, BIG_N);
+    struct world *w = world_new(*state, false, BIG_N);
     for (uint64_t i = 0; i < BIG_N; i++) send_one(w, i, BIG_LEN);
     assert_true(fake_run_until(&w->loop, some_acked, w));
     srv_kill_peer(&w->srv);
@@ -243,14 +253,15 @@ static void stalled_peer_then_reset(void **state) {
 }
 
 int main(void) {
-    static void *const txack = (void *)(uintptr_t)0;
-    static void *const poll = (void *)(uintptr_t)TR_DIAL_ACK_POLL;
+    static struct way txack = {0, "127.0.0.1"}, poll = {TR_DIAL_ACK_POLL, "127.0.0.1"},
+                      txack6 = {0, "::1"};
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(txack_offsets_unwrap),
-        cmocka_unit_test_prestate(acks_everything_once, txack),
-        cmocka_unit_test_prestate(acks_everything_once, poll),
-        cmocka_unit_test_prestate(stalled_peer_then_reset, txack),
-        cmocka_unit_test_prestate(stalled_peer_then_reset, poll),
+        cmocka_unit_test_prestate(acks_everything_once, &txack),
+        cmocka_unit_test_prestate(acks_everything_once, &poll),
+        cmocka_unit_test_prestate(acks_everything_once, &txack6),
+        cmocka_unit_test_prestate(stalled_peer_then_reset, &txack),
+        cmocka_unit_test_prestate(stalled_peer_then_reset, &poll),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
