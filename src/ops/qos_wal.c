@@ -111,6 +111,7 @@ struct walop {
     int wal_failed;              /* the error, 0 when running */
     uint64_t failed_since_ns, reopen_at_ns, reopen_backoff_ns, reopen_logged_ns;
     uint64_t tries;              /* reopen attempts since this failure */
+    int reopened;                /* reopened, but nothing made durable since: same episode */
     struct walop_stats st;
     struct tr_buf rec;
     uint64_t dropped;
@@ -228,6 +229,23 @@ static void report_failure(struct walop *w, int rc) {
     if (w->wal_failed) return;
     uint64_t now = now_ns();
     w->wal_failed = rc;
+    w->st.state = WALOP_FAILED;
+    if (w->reopened) {
+        /* failed again before anything went through the reopened log (a
+         * directory that stays unwritable): the same episode, so the same
+         * backoff and the same rate-limited line */
+        w->reopen_at_ns = now + w->reopen_backoff_ns;
+        w->reopen_backoff_ns = w->reopen_backoff_ns * 2 > REOPEN_MAX_NS ? REOPEN_MAX_NS : w->reopen_backoff_ns * 2;
+        if (!w->reopen_logged_ns || now - w->reopen_logged_ns >= LOG_EVERY_NS) {
+            TR_WARN("qos::wal", "%s: the reopened log failed again (%s): %llu attempts in %llu s; %zu "
+                    "held events and %zu records not yet durable kept", w->id, tr_strerror(rc),
+                    (unsigned long long)w->tries,
+                    (unsigned long long)((now - w->failed_since_ns) / 1000000000ull), w->held_n, w->pend_n);
+            w->reopen_logged_ns = now;
+        }
+        update_breaker(w);
+        return;
+    }
     w->tries = 0;
     w->st.failures++;
     w->st.state = WALOP_FAILED;
@@ -530,17 +548,13 @@ static void try_reopen(struct walop *w) {
     for (size_t i = 0; i < w->pend_stored; i++) pend_at(w, i)->seq = 0;
     w->pend_stored = 0;
     w->wal_failed = 0;
+    w->reopened = 1;
     w->st.reopens++;
     w->st.state = w->full ? WALOP_PAUSED : WALOP_RUNNING;
-    TR_INFO("qos::wal", "%s: log reopened after %llu attempts in %llu ms: %llu records to replay (seq "
-            "%llu..%llu); appending again %zu records never confirmed durable, then %zu held events",
-            w->id, (unsigned long long)w->tries,
-            (unsigned long long)((now - w->failed_since_ns) / 1000000ull), (unsigned long long)st.records,
-            (unsigned long long)(st.frontier + 1), (unsigned long long)last, unstored(w), w->held_n);
-    w->tries = 0;
+    size_t again = unstored(w), held = w->held_n;
     /* Nothing is emitted until what is re-appended is durable: a disk that
      * fails again fails here, before anything recovered goes out twice. */
-    if (w->held_n || unstored(w)) {
+    if (again || held) {
         drain_held(w);
         rc = w->wal_failed ? w->wal_failed : tr_wal_sync(w->wal);
         if (rc) {
@@ -548,6 +562,14 @@ static void try_reopen(struct walop *w) {
             return;
         }
     }
+    TR_INFO("qos::wal", "%s: log reopened after %llu attempts in %llu ms: %llu records to replay (seq "
+            "%llu..%llu); appended again %zu records never confirmed durable, then %zu of %zu held events",
+            w->id, (unsigned long long)w->tries,
+            (unsigned long long)((now_ns() - w->failed_since_ns) / 1000000ull), (unsigned long long)st.records,
+            (unsigned long long)(st.frontier + 1), (unsigned long long)last, again - unstored(w),
+            held - w->held_n, held);
+    w->tries = 0;
+    w->reopened = 0;
     progress(w);
 }
 

@@ -75,7 +75,7 @@ static char tmpdir[64];
  * disk_room > 0: a segment file can be created only while fewer than
  * disk_room exist (a small file system); sync_eio / write_eio: fdatasync /
  * pwrite fail with EIO (a failing disk). */
-static atomic_int disk_room, sync_eio, write_eio, nospace_calls;
+static atomic_int disk_room, sync_eio, write_eio, nospace_calls, deny_create;
 
 static int wal_files(void) {
     char p[128];
@@ -108,6 +108,23 @@ int fdatasync(int fd) {
     return (int)syscall(SYS_fdatasync, fd);
 }
 
+/* deny_create: creating a segment file fails with EACCES (the directory
+ * became unwritable: root ignores permission bits, so it is done here). */
+int open(const char *path, int flags, ...) {
+    int mode = 0;
+    if (flags & O_CREAT) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, int);
+        va_end(ap);
+    }
+    if (atomic_load(&deny_create) && (flags & O_CREAT) && strstr(path, ".wal")) {
+        errno = EACCES;
+        return -1;
+    }
+    return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
     if (atomic_load(&write_eio)) {
         errno = EIO;
@@ -121,6 +138,7 @@ static int setup(void **state) {
     atomic_store(&disk_room, 0);
     atomic_store(&sync_eio, 0);
     atomic_store(&write_eio, 0);
+    atomic_store(&deny_create, 0);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/tr_qoswal_XXXXXX");
     assert_non_null(mkdtemp(tmpdir));
     return 0;
@@ -509,6 +527,56 @@ static void write_error_reopens_and_loses_nothing(void **state) {
     failed_log_reopens_and_loses_nothing(&write_eio);
 }
 
+/* The directory becomes unwritable at a segment switch: the log fails,
+ * intake stops, every reopen fails again at the next segment (the same
+ * episode, retried with backoff), and once it is writable again everything
+ * taken comes out, in order of first delivery. */
+static void unwritable_directory_at_segment_switch(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=50,max_elements=100000,max_bytes=4200,segment_bytes=4100",
+                            &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    for (uint64_t i = 0; i < 10; i++) push(op, i, false);
+    TICK_UNTIL(op, f.nout == 10);
+    int acked = 0;
+    ack_emitted(op, &f, &acked);
+    atomic_store(&deny_create, 1);
+    uint64_t n = 10;
+    while (count_ups(&f, TR_CB_TRIGGER) == 0 && n < 500) push(op, n++, false);
+    assert_int_equal(count_ups(&f, TR_CB_TRIGGER), 1);
+    for (int i = 0; i < 5; i++) push(op, n++, false);   /* on their way: held */
+    for (int i = 0; i < 300; i++) {
+        tr_op_qos_wal.tick(op, 0);
+        usleep(1000);
+        ack_emitted(op, &f, &acked);
+    }
+    int out_while_denied = f.nout;
+    atomic_store(&deny_create, 0);
+    for (int i = 0; i < 200000 && (f.nout == 0 || out_id(&f, f.nout - 1) != n - 1); i++) {
+        tr_op_qos_wal.tick(op, 0);
+        if (!ack_emitted(op, &f, &acked)) usleep(100);
+    }
+    assert_true(out_while_denied < (int)n);
+    uint64_t next = 0;
+    static int seen[600];
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < f.nout; i++) {
+        uint64_t id = out_id(&f, i);
+        assert_true(id < n);
+        if (!seen[id]) assert_int_equal(id, next++);
+        assert_true(++seen[id] <= 2);
+    }
+    assert_int_equal(next, n);   /* expected every id; before: those after the failure were dropped */
+    assert_int_equal(count_ups(&f, TR_CB_TRIGGER), 1);   /* one pause for the whole episode */
+    TICK_UNTIL(op, f.ups[f.nups - 1] == TR_CB_RESTORE);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(config_errors_name_the_problem, setup, teardown),
@@ -521,6 +589,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(full_disk_pauses_delivers_reclaims_and_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(fdatasync_error_reopens_and_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(write_error_reopens_and_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(unwritable_directory_at_segment_switch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
