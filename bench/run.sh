@@ -11,7 +11,7 @@
 #   ack      issue 10's delivery targets, each row with pass or miss (ack_bench.sh)
 # then report.py prints the Markdown table and writes it to bench/results/latest.md.
 # It measures and prints; it asserts nothing and is never part of `make test`.
-# About 7-8 minutes with the defaults on the 2-core machine.
+# About 9 minutes with the defaults on the 2-core machine.
 # Knobs: BENCH_STEPS ("cli backlog peers disk ack"), BENCH_OUT (/tmp/tremor-bench/<time>),
 #   REPS (5: peers and disk), REPS_CLI (REPS), N (1000000), N_STRICT (20000), N_CMD (N),
 #   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, PEERS, STRACE_CHECK (1),
