@@ -5,7 +5,9 @@
  * ACKED bit. Acks may come in any order; the frontier only moves over a
  * contiguous acked prefix. Memory is 8 bytes per record in flight, never per
  * record in the backlog. Owner thread only, except the hand-over to the sync
- * thread (published frontier, reclaim list) which happens under mu.
+ * thread (published frontier, reclaim list) which happens under mu. The
+ * active segment is reclaimed too while the disk is full and every record
+ * is acknowledged (see active_reclaimable).
  */
 #include "wal/wal_int.h"
 

@@ -85,8 +85,10 @@ void tr_wal_config_init(struct tr_wal_config *cfg);
 /* Open (creating if needed) the WAL in cfg->dir and recover it: read the
  * checkpoint, scan the last segment, truncate a torn tail, skip and count
  * corrupt records, and position the reader just after the acknowledged
- * frontier. What was dropped is logged and reported by tr_wal_stats. Starts
- * the sync thread. cfg is copied (dir too).
+ * frontier. What was dropped is logged and reported by tr_wal_stats. The
+ * checkpoint is written and synced at every open, so opening on a disk that
+ * still fails fails (the way to recover from a failed WAL is close + open).
+ * Starts the sync thread. cfg is copied (dir too).
  * Errors: TR_EINVAL_CFG (bad config), TR_ECORRUPT (a file that is not ours,
  * e.g. wrong magic), TR_EUNSUPPORTED (unknown format version), -EBUSY
  * (another process has the directory open), -errno from the file system;
