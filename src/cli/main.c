@@ -13,11 +13,13 @@ static void usage(FILE *f) {
             "\n"
             "USAGE:\n"
             "    tremor server run -f FILE... [-i INSTANCE] [-d DATA_DIR] [-p PIDFILE] [-n] [-v]\n"
+            "    tremor server run --help-connector [TYPE] | --help-operator [KIND]\n"
             "    tremor run FILE [-i INFILE] [-o OUTFILE]\n"
             "    tremor --version | --help\n"
             "\n"
             "server run   load .trickle queries, then YAML configs (in argument order), deploy\n"
-            "             their mappings and run until SIGINT/SIGTERM\n"
+            "             their mappings and run until SIGINT/SIGTERM; --help-connector and\n"
+            "             --help-operator print the settings a connector or operator reads\n"
             "run          run one .trickle query or .tremor script over JSON lines\n",
             TR_VERSION);
 }

@@ -12,6 +12,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "cli/version.h"
+#include "connectors/conn.h"
+#include "ops/op.h"
 #include "pipeline/world.h"
 
 #define DRAIN_MS 2000
@@ -66,7 +68,8 @@ static void on_signal(uv_signal_t *h, int signum) {
 static void server_usage(void) {
     fprintf(stderr,
             "usage: tremor server run -f FILE... [-i INSTANCE] [-d DATA_DIR] [-p PIDFILE] "
-            "[-n|--no-api] [-v]\n");
+            "[-n|--no-api] [-v]\n"
+            "       tremor server run --help-connector [TYPE] | --help-operator [KIND]\n");
 }
 
 int tr_cli_server(int argc, char **argv) {
@@ -78,6 +81,9 @@ int tr_cli_server(int argc, char **argv) {
     size_t nfiles = 0;
     const char *instance = "tremor", *data_dir = "tremor-data", *pidfile = NULL;
     int verbose = 0, no_api = 0;
+    /* 'c' or 'o' once a help flag was seen; help_name may stay NULL (list) */
+    int help = 0;
+    const char *help_name = NULL;
     if (!files) return 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -93,6 +99,9 @@ int tr_cli_server(int argc, char **argv) {
             no_api = 1;
         } else if (strncmp(a, "-v", 2) == 0 && strspn(a + 1, "v") == strlen(a + 1)) {
             verbose += (int)strlen(a + 1);
+        } else if (strcmp(a, "--help-connector") == 0 || strcmp(a, "--help-operator") == 0) {
+            help = a[7] == 'c' ? 'c' : 'o';
+            if (i + 1 < argc && argv[i + 1][0] != '-') help_name = argv[++i];
         } else if (strcmp(a, "--verbose") == 0) {
             verbose++;
         } else {
@@ -101,6 +110,11 @@ int tr_cli_server(int argc, char **argv) {
             free(files);
             return 1;
         }
+    }
+    if (help) {
+        free(files);
+        int hrc = help == 'c' ? tr_conn_help(help_name, stdout) : tr_op_help(help_name, stdout);
+        return hrc ? 1 : 0;
     }
     if (nfiles == 0) {
         fprintf(stderr, "error: no files given (-f FILE...)\n");

@@ -10,10 +10,12 @@
  * Invariant: at most `iters` events in all, then done() exactly once.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "codec/base64.h"
+#include "config/cmap.h"
 #include "connectors/conn.h"
 #include "connectors/srcfile.h"
 #include "connectors/xz.h"
@@ -122,6 +124,26 @@ static int split(struct blaster *bl, bool base64, size_t len, size_t *bad) {
     return 0;
 }
 
+struct bl_cfg {
+    const char *source;
+    uint64_t interval, iters;
+    bool has_iters;
+    bool base64;
+};
+
+const struct tr_cmap_entry tr_blaster_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_STR, "source", NULL, TR_CMAP_REQUIRED, offsetof(struct bl_cfg, source),
+     "a file to replay")},
+    {TR_CMAP_KEY(TR_CMAP_U64, "interval", "0", 0, offsetof(struct bl_cfg, interval),
+     "ns between events, 0: as fast as possible")},
+    {TR_CMAP_KEY(TR_CMAP_U64, "iters", NULL, TR_CMAP_PRESENCE, offsetof(struct bl_cfg, iters),
+                 "events to send in all; absent: no limit"),
+     .seen = offsetof(struct bl_cfg, has_iters)},
+    {TR_CMAP_KEY(TR_CMAP_BOOL, "base64", "false", 0, offsetof(struct bl_cfg, base64),
+     "each line is base64 of the bytes to send")},
+    {0},
+};
+
 static void free_blaster(struct blaster *bl) {
     tr_free(bl->lines);
     tr_free(bl->data);
@@ -132,25 +154,15 @@ static void free_blaster(struct blaster *bl) {
 static int bl_create(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
                      struct tr_diag *d) {
     *self = NULL;
-    static const char *const keys[] = {"source", "interval", "iters", "base64", NULL};
     if (!spec->config || spec->config->type != TR_REC)
         return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
                            "blaster '%s': a config with config.source is required", spec->id);
-    int rc = tr_conn_cfg_known(spec, keys, d);
+    struct bl_cfg c;
+    int rc = tr_conn_cfg_apply(spec, tr_blaster_cmap, &c, d);
     if (rc) return rc;
-    const char *source = NULL;
-    rc = tr_conn_cfg_str(spec, "source", &source, d);
-    if (rc == TR_ENOTFOUND)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "blaster '%s': config.source (a file to replay) is required", spec->id);
-    if (rc) return rc;
-    uint64_t interval = 0, iters = 0;
-    bool base64 = false, has_iters = true;
-    if ((rc = tr_conn_cfg_uint(spec, "interval", &interval, d)) && rc != TR_ENOTFOUND) return rc;
-    rc = tr_conn_cfg_uint(spec, "iters", &iters, d);
-    if (rc == TR_ENOTFOUND) has_iters = false;
-    else if (rc) return rc;
-    if ((rc = tr_conn_cfg_bool(spec, "base64", &base64, d)) && rc != TR_ENOTFOUND) return rc;
+    const char *source = c.source;
+    uint64_t interval = c.interval, iters = c.iters;
+    bool base64 = c.base64, has_iters = c.has_iters;
 
     struct blaster *bl = tr_calloc(1, sizeof *bl);
     if (!bl) return -ENOMEM;

@@ -1,8 +1,22 @@
-/* conn.c - typed, located reads of a connector's `config:` record. */
+/* conn.c - typed, located reads of a connector's `config:` record.
+ *
+ * tr_conn_cfg_apply is the way in: it hands the record to the connector's
+ * config map. The one-key readers below predate the maps and stay only for
+ * the connectors not yet described by one.
+ */
 #include "connectors/conn.h"
+
+#include "config/cmap.h"
 
 #include <stdio.h>
 #include <string.h>
+
+int tr_conn_cfg_apply(const struct tr_conn_spec *s, const struct tr_cmap_entry *map, void *cfg,
+                      struct tr_diag *d) {
+    struct tr_cmap_src src = {.file = s->file, .line = s->line, .col = s->col, .kind = s->type,
+                              .id = s->id, .style = TR_CMAP_STYLE_CONFIG};
+    return tr_cmap_apply(map, s->config, cfg, &src, d);
+}
 
 static const tr_value *get(const struct tr_conn_spec *s, const char *key) {
     if (!s->config || s->config->type != TR_REC) return NULL;

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "core/error.h"
@@ -34,7 +35,16 @@ struct tr_conn_spec {
     int line, col;
 };
 
-/* Read typed keys of spec->config with located errors. Each returns 0 and
+/* Check spec->config against a config map (config/cmap.h) and fill cfg:
+ * unknown keys, types, ranges, required keys; defaults for absent ones.
+ * Errors read "<type> '<id>': config.<key> must be ..." located at the
+ * entry. Strings written into cfg are borrowed from spec->config. */
+struct tr_cmap_entry;
+int tr_conn_cfg_apply(const struct tr_conn_spec *s, const struct tr_cmap_entry *map, void *cfg,
+                      struct tr_diag *d);
+
+/* The older one-key readers, kept while some connectors still use them.
+ * Read typed keys of spec->config with located errors. Each returns 0 and
  * sets *out, TR_ENOTFOUND when absent (out untouched), or TR_EINVAL_CFG with
  * d saying "<type> <id>: config.<key> must be ..." when of the wrong type. */
 int tr_conn_cfg_str(const struct tr_conn_spec *s, const char *key, const char **out, struct tr_diag *d);
@@ -155,6 +165,14 @@ static inline void tr_offramp_shutdown(struct tr_offramp_host *h) { h->ops->shut
 /* Registry of connector kinds (connectors/registry.c). NULL when unknown. */
 const struct tr_onramp_ops *tr_onramp_find(const char *type);
 const struct tr_offramp_ops *tr_offramp_find(const char *type);
+/* The config map of a connector type (NULL when unknown or not described
+ * yet); *found says whether the type exists at all. */
+const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found);
+const struct tr_cmap_entry *tr_offramp_cmap(const char *type, int *found);
+/* Print the config map(s) of a connector type to f (onramp and offramp when
+ * both exist); with type NULL or unknown, print the lists of types instead
+ * and return TR_ENOTFOUND for an unknown one. */
+int tr_conn_help(const char *type, FILE *f);
 /* Comma-separated list of known types, for error messages. */
 const char *tr_onramp_types(void);
 const char *tr_offramp_types(void);

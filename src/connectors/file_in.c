@@ -10,10 +10,12 @@
  * dropped), and every line is emitted once, in file order.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "codec/proc.h"
+#include "config/cmap.h"
 #include "connectors/conn.h"
 #include "connectors/srcfile.h"
 #include "connectors/xz.h"
@@ -48,29 +50,35 @@ struct file_in {
     void *done_arg;
 };
 
+struct fi_cfg {
+    const char *source;
+    bool close_on_done;
+    uint64_t sleep_on_done;
+};
+
+const struct tr_cmap_entry tr_file_in_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_STR, "source", NULL, TR_CMAP_REQUIRED, offsetof(struct fi_cfg, source),
+     "the file to read")},
+    {TR_CMAP_KEY(TR_CMAP_BOOL, "close_on_done", "false", 0, offsetof(struct fi_cfg, close_on_done),
+     "stop the server at the end of the file")},
+    /* a day: longer is a mistake, and the timer stays far from overflow */
+    {TR_CMAP_KEY(TR_CMAP_U64, "sleep_on_done", "0", TR_CMAP_RANGE, offsetof(struct fi_cfg, sleep_on_done),
+     "ms to wait at the end of the file before closing (at most a day)"), .lo = 0, .hi = 86400000},
+    {0},
+};
+
 static void pump(struct file_in *f);
 static void drive(struct file_in *f);
 
 static int fi_create(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
                      struct tr_diag *d) {
     *self = NULL;
-    static const char *const keys[] = {"source", "close_on_done", "sleep_on_done", NULL};
-    int rc = tr_conn_cfg_known(spec, keys, d);
+    struct fi_cfg c;
+    int rc = tr_conn_cfg_apply(spec, tr_file_in_cmap, &c, d);
     if (rc) return rc;
-    const char *source = NULL;
-    rc = tr_conn_cfg_str(spec, "source", &source, d);
-    if (rc == TR_ENOTFOUND)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "file '%s': config.source (the file to read) is required", spec->id);
-    if (rc) return rc;
-    bool close_on_done = false;
-    uint64_t sleep_ms = 0;
-    if ((rc = tr_conn_cfg_bool(spec, "close_on_done", &close_on_done, d)) && rc != TR_ENOTFOUND) return rc;
-    if ((rc = tr_conn_cfg_uint(spec, "sleep_on_done", &sleep_ms, d)) && rc != TR_ENOTFOUND) return rc;
-    if (sleep_ms > 86400000)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "file '%s': config.sleep_on_done must be at most 86400000 ms (a day)",
-                           spec->id);
+    const char *source = c.source;
+    bool close_on_done = c.close_on_done;
+    uint64_t sleep_ms = c.sleep_on_done;
     struct file_in *f = tr_calloc(1, sizeof *f);
     if (!f) return -ENOMEM;
     f->fd = -1;

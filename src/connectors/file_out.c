@@ -8,10 +8,12 @@
  * exactly once, in order (failed when its write fails or while closing).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "config/cmap.h"
 #include "connectors/conn.h"
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -44,6 +46,16 @@ struct file_out {
     void *done_arg;
 };
 
+struct fo_cfg {
+    const char *file;
+};
+
+const struct tr_cmap_entry tr_file_out_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_STR, "file", NULL, TR_CMAP_REQUIRED, offsetof(struct fo_cfg, file),
+     "the file to write")},
+    {0},
+};
+
 static void write_some(struct file_out *o);
 
 static void batch_fini(struct batch *b) {
@@ -54,15 +66,10 @@ static void batch_fini(struct batch *b) {
 static int fo_create(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
                      struct tr_diag *d) {
     *self = NULL;
-    static const char *const keys[] = {"file", NULL};
-    int rc = tr_conn_cfg_known(spec, keys, d);
+    struct fo_cfg c;
+    int rc = tr_conn_cfg_apply(spec, tr_file_out_cmap, &c, d);
     if (rc) return rc;
-    const char *path = NULL;
-    rc = tr_conn_cfg_str(spec, "file", &path, d);
-    if (rc == TR_ENOTFOUND)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "file '%s': config.file (the file to write) is required", spec->id);
-    if (rc) return rc;
+    const char *path = c.file;
     /* Once, at create time: a blocking open gives a located error. */
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)

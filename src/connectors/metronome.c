@@ -5,7 +5,9 @@
  * a fresh interval, without catching up on the ticks it missed (Tremor 0.11).
  */
 #include <errno.h>
+#include <stddef.h>
 
+#include "config/cmap.h"
 #include "connectors/conn.h"
 #include "core/alloc.h"
 #include "core/event.h"
@@ -23,24 +25,27 @@ struct metronome {
     void *done_arg;
 };
 
+struct met_cfg {
+    uint64_t interval;
+};
+
+/* A bound keeps the timer arithmetic of libuv far from overflow. */
+const struct tr_cmap_entry tr_metronome_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_U64, "interval", NULL, TR_CMAP_REQUIRED | TR_CMAP_RANGE,
+     offsetof(struct met_cfg, interval), "ms between events"), .lo = 1, .hi = 4294967296.0},
+    {0},
+};
+
 static int met_create(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
                       struct tr_diag *d) {
-    static const char *const keys[] = {"interval", NULL};
-    uint64_t interval = 0;
     if (spec->config == NULL || spec->config->type != TR_REC)
         return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
                            "Missing config for metronome onramp '%s': config.interval (ms) is required",
                            spec->id);
-    int rc = tr_conn_cfg_known(spec, keys, d);
+    struct met_cfg c;
+    int rc = tr_conn_cfg_apply(spec, tr_metronome_cmap, &c, d);
     if (rc) return rc;
-    rc = tr_conn_cfg_uint(spec, "interval", &interval, d);
-    if (rc == TR_ENOTFOUND)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "metronome '%s': config.interval (ms) is required", spec->id);
-    if (rc) return rc;
-    if (interval == 0)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "metronome '%s': config.interval must be at least 1 ms", spec->id);
+    uint64_t interval = c.interval;
     struct metronome *m = tr_calloc(1, sizeof *m);
     if (!m) return -ENOMEM;
     m->host = host;

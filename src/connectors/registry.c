@@ -1,6 +1,10 @@
-/* registry.c - connector kinds known to the configuration's `type:` key. */
+/* registry.c - connector kinds known to the configuration's `type:` key,
+ * and the config map each one reads (for help and, later, the REST API).
+ * A kind without a map yet has NULL: it still checks its keys itself. */
+#include <stdio.h>
 #include <string.h>
 
+#include "config/cmap.h"
 #include "connectors/conn.h"
 
 extern const struct tr_onramp_ops tr_blaster_onramp;
@@ -15,6 +19,27 @@ extern const struct tr_offramp_ops tr_stdout_offramp;
 extern const struct tr_offramp_ops tr_stderr_offramp;
 extern const struct tr_offramp_ops tr_tcp_offramp;
 extern const struct tr_offramp_ops tr_ws_offramp;
+
+extern const struct tr_cmap_entry tr_blaster_cmap[];
+extern const struct tr_cmap_entry tr_file_in_cmap[];
+extern const struct tr_cmap_entry tr_file_out_cmap[];
+extern const struct tr_cmap_entry tr_metronome_cmap[];
+extern const struct tr_cmap_entry tr_stdin_cmap[];
+extern const struct tr_cmap_entry tr_stdout_cmap[];
+
+static const struct {
+    const char *type;
+    const struct tr_cmap_entry *map;
+} onramp_maps[] = {
+    {"blaster", tr_blaster_cmap},
+    {"file", tr_file_in_cmap},
+    {"metronome", tr_metronome_cmap},
+    {"stdin", tr_stdin_cmap},
+}, offramp_maps[] = {
+    {"file", tr_file_out_cmap},
+    {"stdout", tr_stdout_cmap},
+    {"stderr", tr_stdout_cmap},
+};
 
 static const struct tr_onramp_ops *const onramps[] = {
     &tr_blaster_onramp,
@@ -50,3 +75,38 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
 
 const char *tr_onramp_types(void) { return "blaster, file, metronome, stdin, tcp, ws"; }
 const char *tr_offramp_types(void) { return "blackhole, file, stdout, stderr, tcp, ws"; }
+
+const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
+    *found = tr_onramp_find(type) != NULL;
+    for (size_t i = 0; *found && i < COUNT(onramp_maps); i++)
+        if (strcmp(onramp_maps[i].type, type) == 0) return onramp_maps[i].map;
+    return NULL;
+}
+
+const struct tr_cmap_entry *tr_offramp_cmap(const char *type, int *found) {
+    *found = tr_offramp_find(type) != NULL;
+    for (size_t i = 0; *found && i < COUNT(offramp_maps); i++)
+        if (strcmp(offramp_maps[i].type, type) == 0) return offramp_maps[i].map;
+    return NULL;
+}
+
+static void print_one(const char *dir, const char *type, const struct tr_cmap_entry *map, FILE *f) {
+    fprintf(f, "%s %s (config:):\n", dir, type);
+    if (map) tr_cmap_print(map, f);
+    else fprintf(f, "  (no config map yet: the connector checks its keys itself)\n");
+}
+
+int tr_conn_help(const char *type, FILE *f) {
+    int on = 0, off = 0;
+    const struct tr_cmap_entry *onmap = type ? tr_onramp_cmap(type, &on) : NULL;
+    const struct tr_cmap_entry *offmap = type ? tr_offramp_cmap(type, &off) : NULL;
+    if (!on && !off) {
+        if (type) fprintf(f, "unknown connector type '%s'\n", type);
+        fprintf(f, "onramp types: %s\nofframp types: %s\n", tr_onramp_types(), tr_offramp_types());
+        return type ? TR_ENOTFOUND : 0;
+    }
+    if (on) print_one("onramp", type, onmap, f);
+    if (on && off) fputc('\n', f);
+    if (off) print_one("offramp", type, offmap, f);
+    return 0;
+}

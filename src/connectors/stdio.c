@@ -7,9 +7,12 @@
  * offramps are for people and tests, not for throughput.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "config/cmap.h"
+#include "config/cmap.h"
 #include "connectors/conn.h"
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -31,12 +34,14 @@ struct in_src {
     void *done_arg;
 };
 
+/* stdin takes no settings: any key is an error that lists none. */
+const struct tr_cmap_entry tr_stdin_cmap[] = {{0}};
+
 static void in_closed_quiet(uv_handle_t *h) { tr_free(h->data); }
 
 static int in_create(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
                      struct tr_diag *d) {
-    static const char *const keys[] = {NULL};
-    int rc = tr_conn_cfg_known(spec, keys, d);
+    int rc = tr_conn_cfg_apply(spec, tr_stdin_cmap, NULL, d);
     if (rc) return rc;
     struct in_src *s = tr_calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
@@ -198,22 +203,28 @@ struct out_sink {
     struct tr_buf line;
 };
 
+struct out_cfg {
+    const char *prefix;
+};
+
+/* stdout and stderr share one map. */
+const struct tr_cmap_entry tr_stdout_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_STR, "prefix", NULL, 0, offsetof(struct out_cfg, prefix),
+     "text written before each event")},
+    {0},
+};
+
 static int out_create_fd(const struct tr_conn_spec *spec, struct tr_offramp_host *host,
                          void **self, struct tr_diag *d, int fd) {
-    static const char *const keys[] = {"prefix", NULL};
-    int rc = tr_conn_cfg_known(spec, keys, d);
+    struct out_cfg c;
+    int rc = tr_conn_cfg_apply(spec, tr_stdout_cmap, &c, d);
     if (rc) return rc;
     struct out_sink *o = tr_calloc(1, sizeof *o);
     if (!o) return -ENOMEM;
     o->host = host;
     o->fd = fd;
     tr_buf_init(&o->line);
-    const char *prefix = NULL;
-    rc = tr_conn_cfg_str(spec, "prefix", &prefix, d);
-    if (rc && rc != TR_ENOTFOUND) {
-        tr_free(o);
-        return rc;
-    }
+    const char *prefix = c.prefix;
     if (prefix && tr_buf_append(&o->line, prefix, strlen(prefix)) != 0) {
         tr_free(o);
         return -ENOMEM;

@@ -30,15 +30,27 @@ static void history_free(struct history *h) {
     tr_free(h);
 }
 
+struct history_cfg {
+    const char *op, *name;
+};
+
+static const struct tr_cmap_entry history_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_STR, "op", NULL, TR_CMAP_REQUIRED, offsetof(struct history_cfg, op),
+                 "label of this operator in each trail entry")},
+    {TR_CMAP_KEY(TR_CMAP_STR, "name", NULL, TR_CMAP_REQUIRED, offsetof(struct history_cfg, name),
+                 "metadata key that holds the trail")},
+    {0},
+};
+
 static int history_create(const struct tr_op_spec *spec, struct tr_op_host *host, void **self,
                           struct tr_diag *d) {
     if (!tr_op_has_params(spec))
         return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
                            "Operator config for %s is missing", spec->id);
-    const char *op = NULL, *name = NULL;
-    int rc = tr_op_param_str(spec, "op", TR_OP_PARAM_REQUIRED, &op, NULL, d);
-    if (!rc) rc = tr_op_param_str(spec, "name", TR_OP_PARAM_REQUIRED, &name, NULL, d);
+    struct history_cfg c;
+    int rc = tr_op_cfg_apply(spec, history_cmap, &c, d);
     if (rc) return rc;
+    const char *op = c.op, *name = c.name;
     struct history *h = tr_calloc(1, sizeof *h);
     if (!h) return -ENOMEM;
     tr_buf_init(&h->line);
@@ -105,6 +117,7 @@ static void history_destroy(void *self) {
 
 const struct tr_op_ops tr_op_debug_history = {
     .kind = "debug::history",
+    .cmap = history_cmap,
     .create = history_create,
     .event = history_event,
     .destroy = history_destroy,

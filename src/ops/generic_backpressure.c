@@ -4,7 +4,7 @@
  * is the same in every respect (qos_backpressure.c), only the kind differs.
  */
 #include "core/log.h"
-#include "ops/op.h"
+#include "ops/ops_int.h"
 
 extern const struct tr_op_ops tr_op_qos_backpressure;
 
@@ -29,6 +29,7 @@ static void gbp_destroy(void *self) { tr_op_qos_backpressure.destroy(self); }
 
 const struct tr_op_ops tr_op_generic_backpressure = {
     .kind = "generic::backpressure",
+    .cmap = tr_op_backpressure_cmap,
     .create = gbp_create,
     .event = gbp_event,
     .tick = gbp_tick,

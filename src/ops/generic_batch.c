@@ -36,32 +36,39 @@ struct batch {
     bool transactional;
 };
 
+struct batch_cfg {
+    uint64_t count;
+    uint64_t timeout_ns;
+    bool has_timeout;
+};
+
+static const struct tr_cmap_entry batch_cmap[] = {
+    /* Tremor would grow a batch of count 0 without end */
+    {TR_CMAP_KEY(TR_CMAP_U64, "count", NULL, TR_CMAP_REQUIRED | TR_CMAP_RANGE,
+                 offsetof(struct batch_cfg, count), "events in one batch"),
+     .lo = 1, .hi = MAX_COUNT},
+    {TR_CMAP_KEY(TR_CMAP_DURATION_MS, "timeout", NULL, TR_CMAP_RANGE | TR_CMAP_PRESENCE,
+                 offsetof(struct batch_cfg, timeout_ns),
+                 "send a batch not yet full once its first event is this old; absent: never"),
+     .lo = 0, .hi = (double)MAX_TIMEOUT_MS, .seen = offsetof(struct batch_cfg, has_timeout)},
+    {0},
+};
+
 static int batch_create(const struct tr_op_spec *s, struct tr_op_host *host, void **self,
                         struct tr_diag *d) {
     if (!tr_op_has_params(s))
         return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
                            "Operator config for %s is missing", s->id);
-    uint64_t count = 0, timeout = 0;
-    int has_timeout = 0;
-    int rc = tr_op_param_u64(s, "count", TR_OP_PARAM_REQUIRED, &count, NULL, d);
-    if (!rc) rc = tr_op_param_u64(s, "timeout", 0, &timeout, &has_timeout, d);
+    struct batch_cfg c;
+    int rc = tr_op_cfg_apply(s, batch_cmap, &c, d);
     if (rc) return rc;
-    /* Tremor would grow a batch of count 0 without end */
-    if (count == 0 || count > MAX_COUNT)
-        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                           "generic::batch operator '%s': `count` must be 1 to %u", s->id,
-                           MAX_COUNT);
-    if (has_timeout && timeout > MAX_TIMEOUT_MS)
-        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                           "generic::batch operator '%s': `timeout` must be at most %llu ms",
-                           s->id, (unsigned long long)MAX_TIMEOUT_MS);
     struct batch *b = tr_calloc(1, sizeof *b);
     if (!b) return -ENOMEM;
     b->host = host;
     b->uid = s->uid;
-    b->count = count;
-    b->has_timeout = has_timeout;
-    b->max_delay_ns = timeout * 1000000u;
+    b->count = c.count;
+    b->has_timeout = c.has_timeout;
+    b->max_delay_ns = c.timeout_ns;
     b->items = tr_v_null();
     tr_ids_init(&b->ids, s->uid, 0, 0);
     b->next_event = 1;
@@ -174,6 +181,7 @@ static void batch_destroy(void *self) {
 
 const struct tr_op_ops tr_op_generic_batch = {
     .kind = "generic::batch",
+    .cmap = batch_cmap,
     .create = batch_create,
     .event = batch_event,
     .tick = batch_tick,

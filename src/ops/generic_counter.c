@@ -16,6 +16,9 @@ struct counter {
     uint64_t count;
 };
 
+/* Reads no settings; like Tremor it ignores any that are given. */
+static const struct tr_cmap_entry counter_cmap[] = {{0}};
+
 static int counter_create(const struct tr_op_spec *spec, struct tr_op_host *host, void **self,
                           struct tr_diag *d) {
     /* As in Tremor, any `with` parameters are accepted and ignored. */
@@ -54,6 +57,7 @@ static void counter_destroy(void *self) { tr_free(self); }
 
 const struct tr_op_ops tr_op_generic_counter = {
     .kind = "generic::counter",
+    .cmap = counter_cmap,
     .create = counter_create,
     .event = counter_event,
     .destroy = counter_destroy,

@@ -360,6 +360,9 @@ static void count_error(struct grouper *g, const char *why) {
                 (unsigned long long)g->errors);
 }
 
+/* No settings: classes and rates come with each event. */
+static const struct tr_cmap_entry gb_cmap[] = {{0}};
+
 static int gb_create(const struct tr_op_spec *spec, struct tr_op_host *host, void **self,
                      struct tr_diag *d) {
     if (spec->params && spec->params->type == TR_REC && tr_rec_len(spec->params) > 0)
@@ -452,6 +455,7 @@ static void gb_destroy(void *self) {
 
 const struct tr_op_ops tr_op_grouper_bucket = {
     .kind = "grouper::bucket",
+    .cmap = gb_cmap,
     .create = gb_create,
     .event = gb_event,
     .destroy = gb_destroy,

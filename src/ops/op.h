@@ -11,6 +11,7 @@
 #define TR_OP_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "core/error.h"
@@ -50,8 +51,13 @@ struct tr_op_spec {
     int line, col;
 };
 
+struct tr_cmap_entry;         /* config/cmap.h */
+
 struct tr_op_ops {
     const char *kind;
+    /* The `with` parameters it reads (config/cmap.h), for checking and help;
+     * NULL while the operator is not described by a map yet. */
+    const struct tr_cmap_entry *cmap;
     int (*create)(const struct tr_op_spec *spec, struct tr_op_host *host, void **self,
                   struct tr_diag *d);
     /* Takes ev. A negative return is a runtime error (logged, counted). */
@@ -71,6 +77,10 @@ struct tr_op_ops {
 
 /* Registry (ops/registry.c). NULL when unknown. */
 const struct tr_op_ops *tr_op_find(const char *kind);
+/* ", "-separated list of every kind, for messages. */
 const char *tr_op_kinds(void);
+/* Print the config map of kind to f; with kind NULL or unknown, print the
+ * list of kinds instead and return TR_ENOTFOUND for an unknown one. */
+int tr_op_help(const char *kind, FILE *f);
 
 #endif

@@ -1,36 +1,31 @@
 /* ops_int.h - helpers shared by the operator files of src/ops only.
  *
- * Reading `with` parameters the way Tremor's operator configs read them:
- * unknown keys are ignored, a missing required key or a value of the wrong
- * type is a located configuration error naming the operator and the key.
- * Not an API for other modules: they go through op.h.
+ * An operator describes its `with` parameters as a config map (config/cmap.h,
+ * its ops' .cmap) and reads them with tr_op_cfg_apply, which words errors as
+ * Tremor's serde does ("missing field `k`", "`k`: invalid type: ..."). Not an
+ * API for other modules: they go through op.h.
  */
 #ifndef TR_OPS_INT_H
 #define TR_OPS_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "config/cmap.h"
 #include "core/error.h"
 #include "ops/op.h"
 
-#define TR_OP_PARAM_REQUIRED 1   /* absence is an error ("missing field `k`") */
-
-/* Each returns 0 and sets *out when the key is present and well typed, 0 and
- * leaves *out alone when it is absent and optional, or TR_EINVAL_CFG with d
- * filled. *present (may be NULL) says whether the key was there. */
-int tr_op_param_str(const struct tr_op_spec *s, const char *key, int flags, const char **out,
-                    int *present, struct tr_diag *d);
-int tr_op_param_u64(const struct tr_op_spec *s, const char *key, int flags, uint64_t *out,
-                    int *present, struct tr_diag *d);
-/* Any number (integers are converted), as serde reads an f64. */
-int tr_op_param_f64(const struct tr_op_spec *s, const char *key, int flags, double *out,
-                    int *present, struct tr_diag *d);
-int tr_op_param_bool(const struct tr_op_spec *s, const char *key, int flags, int *out,
-                     int *present, struct tr_diag *d);
-/* The value itself (borrowed from s->params), or NULL when absent. */
-const tr_value *tr_op_param(const struct tr_op_spec *s, const char *key);
-/* Whether any `with` parameters were given at all. */
+/* Check s->params against map and fill cfg (see tr_cmap_apply), located at
+ * the statement. Strings and values written are borrowed from s->params. */
+int tr_op_cfg_apply(const struct tr_op_spec *s, const struct tr_cmap_entry *map, void *cfg,
+                    struct tr_diag *d);
+/* Whether any `with` parameters were given at all: Tremor tells an operator
+ * that needs some "Operator config for <id> is missing" before looking at
+ * any key. */
 int tr_op_has_params(const struct tr_op_spec *s);
+
+/* qos::backpressure's map, shared with its old name generic::backpressure. */
+extern const struct tr_cmap_entry tr_op_backpressure_cmap[];
 
 /* Release ev (taken), an event the operator cannot pass on (out of memory):
  * a transactional one is failed upstream first, so its source resends it

@@ -1,84 +1,23 @@
 /* params.c - small helpers shared by the operators (see ops_int.h).
  *
- * Reading `with` parameters mirrors how Tremor deserialises an operator's
- * config: only the keys an operator knows are looked at, wrong types name
- * what was expected. Not a schema validator. Also the text form of ids and
- * the release of an event that cannot go on. Invariant: the spec's params
- * are never changed.
+ * The hand-over of `with` parameters to an operator's config map, the text
+ * form of ids and the release of an event that cannot go on. Invariant: the
+ * spec's params are never changed.
  */
 #include <inttypes.h>
-#include <math.h>
 
 #include "core/buf.h"
 #include "ops/ops_int.h"
-
-const tr_value *tr_op_param(const struct tr_op_spec *s, const char *key) {
-    if (!s->params || s->params->type != TR_REC) return NULL;
-    return tr_rec_get_cstr(s->params, key);
-}
 
 int tr_op_has_params(const struct tr_op_spec *s) {
     return s->params && s->params->type == TR_REC && tr_rec_len(s->params) > 0;
 }
 
-static int lookup(const struct tr_op_spec *s, const char *key, int flags, const tr_value **v,
-                  int *present, struct tr_diag *d) {
-    *v = tr_op_param(s, key);
-    if (present) *present = *v != NULL;
-    if (!*v && (flags & TR_OP_PARAM_REQUIRED))
-        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                           "%s operator '%s': missing field `%s`", s->kind, s->id, key);
-    return 0;
-}
-
-static int bad_type(const struct tr_op_spec *s, const char *key, const tr_value *v,
-                    const char *expected, struct tr_diag *d) {
-    return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                       "%s operator '%s': `%s`: invalid type: %s, expected %s", s->kind, s->id,
-                       key, tr_type_name(v->type), expected);
-}
-
-int tr_op_param_str(const struct tr_op_spec *s, const char *key, int flags, const char **out,
-                    int *present, struct tr_diag *d) {
-    const tr_value *v;
-    int rc = lookup(s, key, flags, &v, present, d);
-    if (rc || !v) return rc;
-    if (v->type != TR_STR) return bad_type(s, key, v, "a string", d);
-    *out = v->as.s->data;
-    return 0;
-}
-
-int tr_op_param_u64(const struct tr_op_spec *s, const char *key, int flags, uint64_t *out,
-                    int *present, struct tr_diag *d) {
-    const tr_value *v;
-    int rc = lookup(s, key, flags, &v, present, d);
-    if (rc || !v) return rc;
-    if (v->type == TR_I64 && v->as.i >= 0) *out = (uint64_t)v->as.i;
-    else if (v->type == TR_U64) *out = v->as.u;
-    else return bad_type(s, key, v, "a non-negative integer", d);
-    return 0;
-}
-
-int tr_op_param_f64(const struct tr_op_spec *s, const char *key, int flags, double *out,
-                    int *present, struct tr_diag *d) {
-    const tr_value *v;
-    int rc = lookup(s, key, flags, &v, present, d);
-    if (rc || !v) return rc;
-    if (v->type == TR_I64) *out = (double)v->as.i;
-    else if (v->type == TR_U64) *out = (double)v->as.u;
-    else if (v->type == TR_F64 && isfinite(v->as.f)) *out = v->as.f;
-    else return bad_type(s, key, v, "a finite number", d);
-    return 0;
-}
-
-int tr_op_param_bool(const struct tr_op_spec *s, const char *key, int flags, int *out,
-                     int *present, struct tr_diag *d) {
-    const tr_value *v;
-    int rc = lookup(s, key, flags, &v, present, d);
-    if (rc || !v) return rc;
-    if (v->type != TR_BOOL) return bad_type(s, key, v, "a boolean", d);
-    *out = v->as.b;
-    return 0;
+int tr_op_cfg_apply(const struct tr_op_spec *s, const struct tr_cmap_entry *map, void *cfg,
+                    struct tr_diag *d) {
+    struct tr_cmap_src src = {.file = s->file, .line = s->line, .col = s->col, .kind = s->kind,
+                              .id = s->id, .style = TR_CMAP_STYLE_SERDE};
+    return tr_cmap_apply(map, s->params, cfg, &src, d);
 }
 
 void tr_op_drop(struct tr_op_host *host, struct tr_event *ev) {

@@ -3,11 +3,15 @@
 #include <errno.h>
 
 #include "core/alloc.h"
+#include "config/cmap.h"
 #include "ops/op.h"
 
 struct pt {
     struct tr_op_host *host;
 };
+
+/* Reads no settings; like Tremor it ignores any that are given. */
+static const struct tr_cmap_entry pt_cmap[] = {{0}};
 
 static int pt_create(const struct tr_op_spec *spec, struct tr_op_host *host, void **self,
                      struct tr_diag *d) {
@@ -30,6 +34,7 @@ static void pt_destroy(void *self) { tr_free(self); }
 
 const struct tr_op_ops tr_op_passthrough = {
     .kind = "passthrough",
+    .cmap = pt_cmap,
     .create = pt_create,
     .event = pt_event,
     .destroy = pt_destroy,

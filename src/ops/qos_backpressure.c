@@ -20,6 +20,7 @@
  * Invariant: backoff is 0 or one of the steps, and next is 0 when it is 0.
  */
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -44,20 +45,39 @@ struct backpressure {
     struct tr_op_recent recent;
 };
 
+struct bp_cfg {
+    double timeout;
+    bool circuit_breaker;
+    const tr_value *steps;
+};
+
+const struct tr_cmap_entry tr_op_backpressure_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_F64, "timeout", NULL, TR_CMAP_REQUIRED | TR_CMAP_RANGE,
+                 offsetof(struct bp_cfg, timeout), "ms an event may take before backing off"),
+     .lo = 0, .hi = INFINITY},
+    {TR_CMAP_KEY(TR_CMAP_BOOL, "circuit_breaker", "false", 0,
+                 offsetof(struct bp_cfg, circuit_breaker),
+                 "also tell upstream to stop while backing off")},
+    /* a list of integers: checked below, where the bounds are known */
+    {TR_CMAP_KEY(TR_CMAP_VALUE, "steps", NULL, 0, offsetof(struct bp_cfg, steps),
+                 "back-off steps in ms; default [50, 100, 250, 500, 1000, 5000, 10000]")},
+    {0},
+};
+
 static int bp_create(const struct tr_op_spec *s, struct tr_op_host *host, void **self,
                      struct tr_diag *d) {
     if (!tr_op_has_params(s))
         return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
                            "Operator config for %s is missing", s->id);
-    double timeout = 0;
-    int cb = 0;
-    int rc = tr_op_param_f64(s, "timeout", TR_OP_PARAM_REQUIRED, &timeout, NULL, d);
-    if (!rc) rc = tr_op_param_bool(s, "circuit_breaker", 0, &cb, NULL, d);
+    struct bp_cfg c;
+    int rc = tr_op_cfg_apply(s, tr_op_backpressure_cmap, &c, d);
     if (rc) return rc;
+    double timeout = c.timeout;
+    int cb = c.circuit_breaker;
     uint64_t steps[MAX_STEPS];
     size_t n = sizeof default_steps_ms / sizeof default_steps_ms[0];
     memcpy(steps, default_steps_ms, sizeof default_steps_ms);
-    const tr_value *sv = tr_op_param(s, "steps");
+    const tr_value *sv = c.steps;
     if (sv) {
         if (sv->type != TR_ARR || tr_arr_len(sv) > MAX_STEPS)
             return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
@@ -164,6 +184,7 @@ static void bp_destroy(void *self) {
 
 const struct tr_op_ops tr_op_qos_backpressure = {
     .kind = "qos::backpressure",
+    .cmap = tr_op_backpressure_cmap,
     .create = bp_create,
     .event = bp_event,
     .tick = bp_tick,

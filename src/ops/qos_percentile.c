@@ -13,6 +13,7 @@
  * recognised by remembered ids (ops_int.h). Invariant: 0 <= perc <= 1.
  */
 #include <errno.h>
+#include <math.h>
 
 #include "core/alloc.h"
 #include "ops/ops_int.h"
@@ -25,16 +26,33 @@ struct percentile {
     struct tr_op_recent recent;
 };
 
+struct pc_cfg {
+    double timeout, step_down, step_up;
+};
+
+/* perc lives in [0, 1]: a step outside it would skip or invert the walk. */
+static const struct tr_cmap_entry pc_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_F64, "timeout", NULL, TR_CMAP_REQUIRED | TR_CMAP_RANGE,
+                 offsetof(struct pc_cfg, timeout), "ms an event may take before it counts as slow"),
+     .lo = 0, .hi = INFINITY},
+    {TR_CMAP_KEY(TR_CMAP_F64, "step_down", "0.05", TR_CMAP_RANGE, offsetof(struct pc_cfg, step_down),
+                 "how much the pass fraction drops on a fail"),
+     .lo = 0, .hi = 1},
+    {TR_CMAP_KEY(TR_CMAP_F64, "step_up", "0.001", TR_CMAP_RANGE, offsetof(struct pc_cfg, step_up),
+                 "how much the pass fraction grows on an ack"),
+     .lo = 0, .hi = 1},
+    {0},
+};
+
 static int pc_create(const struct tr_op_spec *s, struct tr_op_host *host, void **self,
                      struct tr_diag *d) {
     if (!tr_op_has_params(s))
         return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
                            "Operator config for %s is missing", s->id);
-    double timeout = 0, down = 0.05, up = 0.001;
-    int rc = tr_op_param_f64(s, "timeout", TR_OP_PARAM_REQUIRED, &timeout, NULL, d);
-    if (!rc) rc = tr_op_param_f64(s, "step_down", 0, &down, NULL, d);
-    if (!rc) rc = tr_op_param_f64(s, "step_up", 0, &up, NULL, d);
+    struct pc_cfg c;
+    int rc = tr_op_cfg_apply(s, pc_cmap, &c, d);
     if (rc) return rc;
+    double timeout = c.timeout, down = c.step_down, up = c.step_up;
     struct percentile *p = tr_calloc(1, sizeof *p);
     if (!p) return -ENOMEM;
     p->host = host;
@@ -71,6 +89,7 @@ static void pc_destroy(void *self) { tr_free(self); }
 
 const struct tr_op_ops tr_op_qos_percentile = {
     .kind = "qos::percentile",
+    .cmap = pc_cmap,
     .create = pc_create,
     .event = pc_event,
     .contraflow = pc_contraflow,

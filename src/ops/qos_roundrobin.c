@@ -45,9 +45,23 @@ static int rr_config_error(const struct tr_op_spec *s, struct tr_diag *d, const 
                        "qos::roundrobin operator '%s': `outputs` %s", s->id, why);
 }
 
+struct rr_cfg {
+    const tr_value *outputs;
+};
+
+/* The list is checked below: its error texts are Tremor's. */
+static const struct tr_cmap_entry rr_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_VALUE, "outputs", NULL, 0, offsetof(struct rr_cfg, outputs),
+                 "port names to take turns on, 1 to 1024 of them; default [\"out\"]")},
+    {0},
+};
+
 static int rr_create(const struct tr_op_spec *spec, struct tr_op_host *host, void **self,
                      struct tr_diag *d) {
-    const tr_value *outs = tr_op_param(spec, "outputs");
+    struct rr_cfg c;
+    int rc = tr_op_cfg_apply(spec, rr_cmap, &c, d);
+    if (rc) return rc;
+    const tr_value *outs = c.outputs;
     size_t n = 1;
     if (outs) {
         if (outs->type != TR_ARR) return rr_config_error(spec, d, "must be a list of port names");
@@ -151,6 +165,7 @@ static void rr_destroy(void *self) {
 
 const struct tr_op_ops tr_op_qos_roundrobin = {
     .kind = "qos::roundrobin",
+    .cmap = rr_cmap,
     .create = rr_create,
     .event = rr_event,
     .tick = rr_tick,

@@ -8,6 +8,8 @@
  */
 #include <string.h>
 
+#include "config/cmap.h"
+#include "core/error.h"
 #include "ops/op.h"
 
 #define KINDS(X)                                           \
@@ -39,3 +41,16 @@ const struct tr_op_ops *tr_op_find(const char *kind) {
 }
 
 const char *tr_op_kinds(void) { return kind_list + 2; }
+
+int tr_op_help(const char *kind, FILE *f) {
+    const struct tr_op_ops *op = kind ? tr_op_find(kind) : NULL;
+    if (!op) {
+        if (kind) fprintf(f, "unknown operator kind '%s'\n", kind);
+        fprintf(f, "operator kinds: %s\n", tr_op_kinds());
+        return kind ? TR_ENOTFOUND : 0;
+    }
+    fprintf(f, "operator %s (`with` parameters):\n", op->kind);
+    if (op->cmap) tr_cmap_print(op->cmap, f);
+    else fprintf(f, "  (no config map yet: the operator checks its parameters itself)\n");
+    return 0;
+}

@@ -244,6 +244,10 @@ static void config_errors_are_located(void **state) {
         {"source", "fake.xz", "is not in the .xz format"},
         {"colour", "red", "unknown config key 'colour'"},
         {"iters", "many", "config.iters must be a non-negative integer"},
+        /* the map's wording: what was found, and the key's help */
+        {"interval", "1ms", "config.interval must be a non-negative integer, found string "
+                            "(ns between events, 0: as fast as possible)"},
+        {"base64", "yes", "config.base64 must be true or false, found string"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct rig r;

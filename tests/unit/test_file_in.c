@@ -286,7 +286,11 @@ static void config_errors_are_located(void **state) {
         {"source", "/nonexistent/x.json", 0, "cannot open '/nonexistent/x.json'"},
         {"sleep_on_done", NULL, 1, "config.sleep_on_done must be at most"},
         {"close_on_done", "yes", 0, "config.close_on_done must be true or false"},
-        {"path", "x", 0, "unknown config key 'path'"},
+        {"path", "x", 0, "unknown config key 'path' (known: source, close_on_done, sleep_on_done)"},
+        /* the map's wording: what was found, and the key's help */
+        {"close_on_done", "no", 0, "config.close_on_done must be true or false, found string "
+                                   "(stop the server at the end of the file)"},
+        {"sleep_on_done", NULL, 1, "config.sleep_on_done must be at most 86400000, found 100000000"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct rig r;

@@ -195,11 +195,14 @@ static void config_errors_are_located(void **state) {
         {NULL, NULL, "config.file (the file to write) is required"},
         {"file", "/nonexistent/dir/out.json", "cannot create '/nonexistent/dir/out.json'"},
         {"source", "x", "unknown config key 'source'"},
+        /* the map's wording: what was found, and the key's help */
+        {"file", NULL, "file 'out': config.file must be a string, found integer (the file to write)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct rig r;
         rig_init(&r, NULL, 1);
-        if (cases[i].key) fake_spec_str(&r.spec, cases[i].key, cases[i].val);
+        if (cases[i].key && cases[i].val) fake_spec_str(&r.spec, cases[i].key, cases[i].val);
+        else if (cases[i].key) fake_spec_int(&r.spec, cases[i].key, 7);
         struct tr_diag d;
         tr_diag_clear(&d);
         int rc = tr_file_offramp.create(&r.spec.s, &r.out.h, &r.self, &d);

@@ -144,6 +144,14 @@ static void interval_is_required(void **state) {
     assert_int_equal(tr_metronome_onramp.create(&spec, &s.h, &m, &d), TR_EINVAL_CFG);
     assert_non_null(strstr(d.msg, "speed"));
     tr_value_unref(bad);
+    /* newly refused: an interval beyond the map's bound (about 50 days) */
+    tr_value huge = config(4294967297ll);
+    spec.config = &huge;
+    assert_int_equal(tr_metronome_onramp.create(&spec, &s.h, &m, &d), TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "metronome 'metronome': config.interval must be 1 to 4294967296, "
+                                  "found 4294967297"));
+    assert_int_equal(d.line, 3);
+    tr_value_unref(huge);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 

@@ -106,6 +106,11 @@ static void config_errors(void **state) {
     assert_string_equal(d.msg, "debug::history operator 'h': `op`: invalid type: integer, "
                                "expected a string");
     assert_int_equal(d.line, 7);
+    /* a key the operator does not read is refused, naming the ones it does */
+    assert_int_equal(make(&f, "{\"op\":\"x\",\"name\":\"n\",\"nmae\":1}", &op, &d), TR_EINVAL_CFG);
+    assert_string_equal(d.msg, "debug::history operator 'h': unknown field `nmae`, expected one "
+                               "of `op`, `name`");
+    assert_int_equal(d.line, 7);
 }
 
 int main(void) {

@@ -148,6 +148,13 @@ static void config_errors(void **state) {
     assert_string_equal(d.msg, "generic::batch operator 'b': missing field `count`");
     assert_int_equal(make(&f, "{\"count\":0}", &op, &d), TR_EINVAL_CFG);
     assert_int_equal(make(&f, "{\"count\":-3}", &op, &d), TR_EINVAL_CFG);
+    /* a misspelt key is refused instead of silently leaving batches without a timeout */
+    assert_int_equal(make(&f, "{\"count\":2,\"timout\":5}", &op, &d), TR_EINVAL_CFG);
+    assert_string_equal(d.msg, "generic::batch operator 'b': unknown field `timout`, expected one "
+                               "of `count`, `timeout`");
+    assert_int_equal(make(&f, "{\"count\":2,\"timeout\":4294967297}", &op, &d), TR_EINVAL_CFG);
+    assert_string_equal(d.msg, "generic::batch operator 'b': `timeout` must be at most 4294967296 "
+                               "ms, found 4294967297");
 }
 
 int main(void) {

@@ -119,6 +119,15 @@ static void config_errors(void **state) {
                      TR_EINVAL_CFG);
     assert_int_equal(make(&tr_op_qos_backpressure, &f, "{\"timeout\":\"x\"}", &op, &d),
                      TR_EINVAL_CFG);
+    /* newly refused: a negative timeout, an unknown key */
+    assert_int_equal(make(&tr_op_qos_backpressure, &f, "{\"timeout\":-1}", &op, &d),
+                     TR_EINVAL_CFG);
+    assert_string_equal(d.msg, "qos::backpressure operator 'bp': `timeout` must be at least 0, "
+                               "found -1");
+    assert_int_equal(make(&tr_op_qos_backpressure, &f, "{\"timeout\":1,\"step\":[1]}", &op, &d),
+                     TR_EINVAL_CFG);
+    assert_string_equal(d.msg, "qos::backpressure operator 'bp': unknown field `step`, expected "
+                               "one of `timeout`, `circuit_breaker`, `steps`");
     assert_int_equal(make(&tr_op_qos_backpressure, &f, "{\"timeout\":1.5}", &op, &d), 0);
     tr_op_qos_backpressure.destroy(op);
 }

@@ -126,6 +126,11 @@ static void config_errors(void **state) {
     char big[200];
     snprintf(big, sizeof big, "{\"outputs\":[\"%064d\"]}", 0);
     assert_int_equal(make(&f, big, &op, &d), TR_EINVAL_CFG);
+    /* newly refused: a key the operator does not read */
+    assert_int_equal(make(&f, "{\"output\":[\"a\"]}", &op, &d), TR_EINVAL_CFG);
+    assert_string_equal(d.msg, "qos::roundrobin operator 'rr': unknown field `output`, expected "
+                               "one of `outputs`");
+    assert_int_equal(d.line, 7);
 }
 
 int main(void) {
