@@ -142,14 +142,13 @@ static int out_of_range(const struct tr_cmap_entry *e, const struct tr_cmap_src 
     snprintf(name, sizeof name, s->style == TR_CMAP_STYLE_SERDE ? "`%s`" : "config.%s", e->key);
     const char *unit = e->type == TR_CMAP_DURATION_MS ? " ms"
                        : e->type == TR_CMAP_STR_LIST ? " entries" : "";
-    /* an unsigned kind's 0 is no bound worth naming */
-    bool unsigned_kind = e->type == TR_CMAP_U64 || e->type == TR_CMAP_DURATION_MS ||
-                         e->type == TR_CMAP_STR_LIST;
+    /* an infinite bound is no bound: name only the other one */
     if (e->hi == INFINITY)
         return fail(s, i, d, "%s must be at least %.17g%s, found %s", name, e->lo, unit, found);
-    if (e->lo == -INFINITY || (unsigned_kind && e->lo <= 0))
+    if (e->lo == -INFINITY)
         return fail(s, i, d, "%s must be at most %.17g%s, found %s", name, e->hi, unit, found);
-    return fail(s, i, d, "%s must be %.17g to %.17g%s, found %s", name, e->lo, e->hi, unit, found);
+    return fail(s, i, d, "%s must be between %.17g and %.17g%s, found %s", name, e->lo, e->hi, unit,
+                found);
 }
 
 static void put(void *inst, size_t off, const void *p, size_t n) { memcpy((char *)inst + off, p, n); }
@@ -293,6 +292,11 @@ static int set(const struct tr_cmap_entry *e, const tr_value *v, void *inst,
     return TR_EINVAL_CFG;
 }
 
+int tr_cmap_apply_one(const struct tr_cmap_entry *e, const tr_value *v, void *instance,
+                      const struct tr_cmap_src *src, struct tr_diag *d) {
+    return set(e, v, instance, src, -1, d);
+}
+
 static void warn_deprecated(const struct tr_cmap_entry *e, const char *given,
                             const struct tr_cmap_src *s, long i) {
     struct tr_diag w;
@@ -374,8 +378,12 @@ void tr_cmap_print(const struct tr_cmap_entry *map, FILE *f) {
         snprintf(def, sizeof def, "%s", e->def ? e->def : "-");
         fprintf(f, "  %-22s %-9s %-12s %-20s %s", e->key, type_name(e->type), def, flags,
                 e->help ? e->help : "");
-        if (e->flags & TR_CMAP_RANGE)
-            fprintf(f, " [%.17g..%.17g%s]", e->lo, e->hi, e->type == TR_CMAP_DURATION_MS ? " ms" : "");
+        if (e->flags & TR_CMAP_RANGE) {
+            char lo[32] = "", hi[32] = "";
+            if (e->lo != -INFINITY) snprintf(lo, sizeof lo, "%.17g", e->lo);
+            if (e->hi != INFINITY) snprintf(hi, sizeof hi, "%.17g", e->hi);
+            fprintf(f, " [%s..%s%s]", lo, hi, e->type == TR_CMAP_DURATION_MS ? " ms" : "");
+        }
         if (e->type == TR_CMAP_ENUM) {
             char list[256];
             expected(e, TR_CMAP_STYLE_CONFIG, list, sizeof list);

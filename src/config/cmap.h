@@ -41,7 +41,8 @@ enum tr_cmap_type {
 /* Entry flags. */
 #define TR_CMAP_REQUIRED   0x01u  /* absence is an error */
 #define TR_CMAP_DEPRECATED 0x02u  /* accepted, with a located warning */
-#define TR_CMAP_RANGE      0x04u  /* check lo..hi (integers below 2^53) */
+#define TR_CMAP_RANGE      0x04u  /* check lo..hi (integers below 2^53); an infinite
+                                     bound is none: "at most hi" / "at least lo" */
 #define TR_CMAP_PRESENCE   0x08u  /* write whether the key was given to the bool at seen */
 
 struct tr_cmap_entry {
@@ -102,6 +103,12 @@ struct tr_cmap_src {
  * written are borrowed from config. */
 int tr_cmap_apply(const struct tr_cmap_entry *map, const tr_value *config, void *instance,
                   const struct tr_cmap_src *src, struct tr_diag *d);
+
+/* Check one given value v (non-NULL) against entry e alone and write its
+ * field; the same checks and errors as tr_cmap_apply, for callers that look
+ * keys up one by one. */
+int tr_cmap_apply_one(const struct tr_cmap_entry *e, const tr_value *v, void *instance,
+                      const struct tr_cmap_src *src, struct tr_diag *d);
 
 /* The entry for key (or its alias), NULL when the map has none. */
 const struct tr_cmap_entry *tr_cmap_find(const struct tr_cmap_entry *map, const char *key);

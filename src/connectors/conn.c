@@ -23,38 +23,31 @@ static const tr_value *get(const struct tr_conn_spec *s, const char *key) {
     return tr_rec_get_cstr(s->config, key);
 }
 
-static int bad(const struct tr_conn_spec *s, const char *key, const char *what,
-               struct tr_diag *d) {
-    return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                       "%s '%s': config.%s must be %s", s->type, s->id, key, what);
+/* One key through a one-entry map, so these readers check and word
+ * exactly as the maps do. */
+static int read_one(const struct tr_conn_spec *s, const char *key, enum tr_cmap_type type,
+                    void *out, struct tr_diag *d) {
+    const tr_value *v = get(s, key);
+    if (!v) return TR_ENOTFOUND;
+    struct tr_cmap_entry e = {TR_CMAP_KEY(type, key, NULL, 0, 0, NULL)};
+    struct tr_cmap_src src = {.file = s->file, .line = s->line, .col = s->col, .kind = s->type,
+                              .id = s->id, .style = TR_CMAP_STYLE_CONFIG};
+    return tr_cmap_apply_one(&e, v, out, &src, d);
 }
 
 int tr_conn_cfg_str(const struct tr_conn_spec *s, const char *key, const char **out,
                     struct tr_diag *d) {
-    const tr_value *v = get(s, key);
-    if (!v) return TR_ENOTFOUND;
-    if (v->type != TR_STR) return bad(s, key, "a string", d);
-    *out = v->as.s->data;
-    return 0;
+    return read_one(s, key, TR_CMAP_STR, out, d);
 }
 
 int tr_conn_cfg_uint(const struct tr_conn_spec *s, const char *key, uint64_t *out,
                      struct tr_diag *d) {
-    const tr_value *v = get(s, key);
-    if (!v) return TR_ENOTFOUND;
-    if (v->type == TR_I64 && v->as.i >= 0) *out = (uint64_t)v->as.i;
-    else if (v->type == TR_U64) *out = v->as.u;
-    else return bad(s, key, "a non-negative integer", d);
-    return 0;
+    return read_one(s, key, TR_CMAP_U64, out, d);
 }
 
 int tr_conn_cfg_bool(const struct tr_conn_spec *s, const char *key, bool *out,
                      struct tr_diag *d) {
-    const tr_value *v = get(s, key);
-    if (!v) return TR_ENOTFOUND;
-    if (v->type != TR_BOOL) return bad(s, key, "true or false", d);
-    *out = v->as.b;
-    return 0;
+    return read_one(s, key, TR_CMAP_BOOL, out, d);
 }
 
 int tr_conn_cfg_known(const struct tr_conn_spec *s, const char *const *keys, struct tr_diag *d) {

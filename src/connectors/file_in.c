@@ -10,6 +10,7 @@
  * dropped), and every line is emitted once, in file order.
  */
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,7 +64,7 @@ const struct tr_cmap_entry tr_file_in_cmap[] = {
      "stop the server at the end of the file")},
     /* a day: longer is a mistake, and the timer stays far from overflow */
     {TR_CMAP_KEY(TR_CMAP_U64, "sleep_on_done", "0", TR_CMAP_RANGE, offsetof(struct fi_cfg, sleep_on_done),
-     "ms to wait at the end of the file before closing (at most a day)"), .lo = 0, .hi = 86400000},
+     "ms to wait at the end of the file before closing (at most a day)"), .lo = -INFINITY, .hi = 86400000},
     {0},
 };
 

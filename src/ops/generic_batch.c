@@ -15,6 +15,7 @@
  * batch ever holds more than `count` events.
  */
 #include <errno.h>
+#include <math.h>
 
 #include "core/alloc.h"
 #include "ops/ops_int.h"
@@ -50,7 +51,7 @@ static const struct tr_cmap_entry batch_cmap[] = {
     {TR_CMAP_KEY(TR_CMAP_DURATION_MS, "timeout", NULL, TR_CMAP_RANGE | TR_CMAP_PRESENCE,
                  offsetof(struct batch_cfg, timeout_ns),
                  "send a batch not yet full once its first event is this old; absent: never"),
-     .lo = 0, .hi = (double)MAX_TIMEOUT_MS, .seen = offsetof(struct batch_cfg, has_timeout)},
+     .lo = -INFINITY, .hi = (double)MAX_TIMEOUT_MS, .seen = offsetof(struct batch_cfg, has_timeout)},
     {0},
 };
 

@@ -18,7 +18,7 @@ def test_help_connector_prints_the_map():
     assert "onramp file" in out and "offramp file" in out
     line = next(l for l in out.splitlines() if l.split()[:1] == ["sleep_on_done"])
     assert line.split()[1:3] == ["uint", "0"], line
-    assert "at most a day" in line and "[0..86400000]" in line
+    assert "at most a day" in line and "[..86400000]" in line
     src = next(l for l in out.splitlines() if l.split()[:1] == ["source"])
     assert "required" in src and "the file to read" in src
 
@@ -73,4 +73,4 @@ def test_a_config_error_from_the_map_is_located(tmp_path):
     p = tremor("-f", "main.trickle", "config.yaml", cwd=tmp_path)
     assert p.returncode == 1, p.stderr
     assert "config.yaml:2:" in p.stderr, p.stderr
-    assert "metronome 'tick': config.interval must be 1 to 4294967296, found 0" in p.stderr, p.stderr
+    assert "metronome 'tick': config.interval must be between 1 and 4294967296, found 0" in p.stderr, p.stderr

@@ -187,19 +187,50 @@ static void wrong_types_are_refused(void **state) {
 
 static void ranges_and_choices_are_checked(void **state) {
     (void)state;
-    expect_err("{\"name\":\"n\",\"count\":0}", TR_CMAP_STYLE_CONFIG, "config.count must be 1 to 100, found 0");
-    expect_err("{\"name\":\"n\",\"count\":101}", TR_CMAP_STYLE_CONFIG, "config.count must be 1 to 100, found 101");
+    expect_err("{\"name\":\"n\",\"count\":0}", TR_CMAP_STYLE_CONFIG, "config.count must be between 1 and 100, found 0");
+    expect_err("{\"name\":\"n\",\"count\":101}", TR_CMAP_STYLE_CONFIG, "config.count must be between 1 and 100, found 101");
     expect_err("{\"name\":\"n\",\"count\":18446744073709551615}", TR_CMAP_STYLE_CONFIG,
                "found 18446744073709551615");
-    expect_err("{\"name\":\"n\",\"offset\":-11}", TR_CMAP_STYLE_CONFIG, "config.offset must be -10 to 10, found -11");
-    expect_err("{\"name\":\"n\",\"ratio\":1.5}", TR_CMAP_STYLE_SERDE, "`ratio` must be 0 to 1, found 1.5");
-    expect_err("{\"name\":\"n\",\"tags\":[]}", TR_CMAP_STYLE_CONFIG, "config.tags must be 1 to 3 entries, found 0");
+    expect_err("{\"name\":\"n\",\"offset\":-11}", TR_CMAP_STYLE_CONFIG, "config.offset must be between -10 and 10, found -11");
+    expect_err("{\"name\":\"n\",\"ratio\":1.5}", TR_CMAP_STYLE_SERDE, "`ratio` must be between 0 and 1, found 1.5");
+    expect_err("{\"name\":\"n\",\"tags\":[]}", TR_CMAP_STYLE_CONFIG, "config.tags must be between 1 and 3 entries, found 0");
     expect_err("{\"name\":\"n\",\"tags\":[\"a\",\"b\",\"c\",\"d\"]}", TR_CMAP_STYLE_CONFIG, "found 4");
     /* milliseconds that would wrap as nanoseconds */
     expect_err("{\"name\":\"n\",\"wait\":18446744073709551}", TR_CMAP_STYLE_CONFIG,
                "config.wait must be at most 18446744073709 ms");
     expect_err("{\"name\":\"n\",\"mode\":\"slow\"}", TR_CMAP_STYLE_CONFIG,
                "config.mode must be one of fast, safe, off, found 'slow'");
+    /* one-sided ranges name only their bound */
+    struct half {
+        uint64_t u;
+        double f;
+    } h;
+    static const struct tr_cmap_entry halves[] = {
+        {TR_CMAP_KEY(TR_CMAP_U64, "u", "0", TR_CMAP_RANGE, offsetof(struct half, u), "upper"),
+         .lo = -INFINITY, .hi = 9},
+        {TR_CMAP_KEY(TR_CMAP_F64, "f", "0", TR_CMAP_RANGE, offsetof(struct half, f), "lower"),
+         .lo = 0, .hi = INFINITY},
+        {0},
+    };
+    const char *cases[][2] = {{"{\"u\":10}", "thing 't1': config.u must be at most 9, found 10"},
+                              {"{\"f\":-0.5}", "thing 't1': config.f must be at least 0, found -0.5"}};
+    for (size_t i = 0; i < 2; i++) {
+        tr_value v;
+        assert_int_equal(tr_json_decode(cases[i][0], strlen(cases[i][0]), &v, NULL), 0);
+        struct tr_cmap_src s = src_of(TR_CMAP_STYLE_CONFIG, NULL);
+        struct tr_diag d;
+        assert_int_equal(tr_cmap_apply(halves, &v, &h, &s, &d), TR_EINVAL_CFG);
+        assert_string_equal(d.msg, cases[i][1]);
+        tr_value_unref(v);
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    tr_cmap_print(halves, f);
+    fclose(f);
+    assert_non_null(strstr(text, "upper [..9]"));
+    assert_non_null(strstr(text, "lower [0..]"));
+    free(text);
 }
 
 static void unknown_keys_list_the_allowed_ones(void **state) {
@@ -283,7 +314,7 @@ static void errors_point_at_the_key_when_its_position_is_known(void **state) {
     assert_int_equal(tr_cmap_apply(map, &v, &in, &s, &d), TR_EINVAL_CFG);
     char buf[1200];
     tr_diag_format(&d, buf, sizeof buf);
-    assert_string_equal(buf, "c.yaml:6:3: thing 't1': config.count must be 1 to 100, found 500");
+    assert_string_equal(buf, "c.yaml:6:3: thing 't1': config.count must be between 1 and 100, found 500");
     tr_value_unref(v);
 }
 
@@ -366,6 +397,33 @@ static void stdout_errors_come_from_its_map(void **state) {
     tr_value_unref(v);
 }
 
+/* One key at a time (the older connector readers go through this): the
+ * same checks and words as a whole map. */
+static void one_key_checks_as_the_map_does(void **state) {
+    (void)state;
+    struct inst in;
+    struct tr_cmap_src s = src_of(TR_CMAP_STYLE_CONFIG, NULL);
+    struct tr_diag d;
+    tr_value zero = tr_v_int(0), five = tr_v_int(5);
+    assert_int_equal(tr_cmap_apply_one(&map[2], &zero, &in, &s, &d), TR_EINVAL_CFG);
+    assert_string_equal(d.msg, "thing 't1': config.count must be between 1 and 100, found 0");
+    assert_int_equal(tr_cmap_apply_one(&map[2], &five, &in, &s, &d), 0);
+    assert_int_equal(in.count, 5);
+
+    tr_value cfg;
+    assert_int_equal(tr_json_decode("{\"port\":\"80\"}", 13, &cfg, NULL), 0);
+    struct tr_conn_spec spec = {"x", "tcp", "01", &cfg, "c.yaml", 2, 5};
+    uint64_t port = 7;
+    assert_int_equal(tr_conn_cfg_uint(&spec, "port", &port, &d), TR_EINVAL_CFG);
+    assert_string_equal(d.msg, "tcp 'x': config.port must be a non-negative integer, found string");
+    assert_int_equal(port, 7);
+    assert_int_equal(tr_conn_cfg_uint(&spec, "other", &port, &d), TR_ENOTFOUND);
+    const char *str = NULL;
+    assert_int_equal(tr_conn_cfg_str(&spec, "port", &str, &d), 0);
+    assert_string_equal(str, "80");
+    tr_value_unref(cfg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults_are_written_for_absent_keys),
@@ -380,6 +438,7 @@ int main(void) {
         cmocka_unit_test(help_prints_every_entry),
         cmocka_unit_test(registries_expose_maps),
         cmocka_unit_test(stdout_errors_come_from_its_map),
+        cmocka_unit_test(one_key_checks_as_the_map_does),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,7 +148,7 @@ static void interval_is_required(void **state) {
     tr_value huge = config(4294967297ll);
     spec.config = &huge;
     assert_int_equal(tr_metronome_onramp.create(&spec, &s.h, &m, &d), TR_EINVAL_CFG);
-    assert_non_null(strstr(d.msg, "metronome 'metronome': config.interval must be 1 to 4294967296, "
+    assert_non_null(strstr(d.msg, "metronome 'metronome': config.interval must be between 1 and 4294967296, "
                                   "found 4294967297"));
     assert_int_equal(d.line, 3);
     tr_value_unref(huge);

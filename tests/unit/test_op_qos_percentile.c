@@ -78,7 +78,7 @@ static void config_errors(void **state) {
     assert_int_equal(make(&f, "{\"timeout\":1,\"step_down\":\"x\"}", &op, &d), TR_EINVAL_CFG);
     /* newly refused: a step that leaves [0, 1], an unknown key */
     assert_int_equal(make(&f, "{\"timeout\":1,\"step_down\":2}", &op, &d), TR_EINVAL_CFG);
-    assert_string_equal(d.msg, "qos::percentile operator 'pc': `step_down` must be 0 to 1, found 2");
+    assert_string_equal(d.msg, "qos::percentile operator 'pc': `step_down` must be between 0 and 1, found 2");
     assert_int_equal(make(&f, "{\"timeout\":1,\"step_up\":-0.5}", &op, &d), TR_EINVAL_CFG);
     assert_int_equal(make(&f, "{\"timeout\":1,\"stepdown\":0.1}", &op, &d), TR_EINVAL_CFG);
     assert_string_equal(d.msg, "qos::percentile operator 'pc': unknown field `stepdown`, expected "
