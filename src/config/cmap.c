@@ -151,6 +151,18 @@ static int out_of_range(const struct tr_cmap_entry *e, const struct tr_cmap_src 
                 found);
 }
 
+/* Strings reach C APIs (paths, host names) as C strings: a NUL inside would
+ * cut them short without a word, so it is refused. */
+static int check_str(const struct tr_cmap_entry *e, const struct tr_cmap_src *s, long i,
+                     const tr_value *v, struct tr_diag *d) {
+    if (v->type != TR_STR) return bad_type(e, s, i, v, d);
+    if (memchr(v->as.s->data, 0, v->as.s->len))
+        return fail(s, i, d, "%s%s%s must not contain a NUL byte",
+                    s->style == TR_CMAP_STYLE_SERDE ? "`" : "config.", e->key,
+                    s->style == TR_CMAP_STYLE_SERDE ? "`" : "");
+    return 0;
+}
+
 static void put(void *inst, size_t off, const void *p, size_t n) { memcpy((char *)inst + off, p, n); }
 
 /* An integer value as uint64 (ok = 0 when negative or not an integer). */
@@ -170,7 +182,8 @@ static int set(const struct tr_cmap_entry *e, const tr_value *v, void *inst,
     case TR_CMAP_STR: {
         const char *p = e->def;
         if (v) {
-            if (v->type != TR_STR) return bad_type(e, s, i, v, d);
+            int rc = check_str(e, s, i, v, d);
+            if (rc) return rc;
             p = v->as.s->data;
         }
         put(inst, e->offset, &p, sizeof p);
@@ -222,6 +235,11 @@ static int set(const struct tr_cmap_entry *e, const tr_value *v, void *inst,
             assert(!*end && !errno);
         }
         if (v) {
+            /* integers above INT64_MAX are TR_U64: the right type, too large */
+            if (v->type == TR_U64)
+                return fail(s, i, d, "%s%s%s must be at most %" PRId64 ", found %" PRIu64,
+                            s->style == TR_CMAP_STYLE_SERDE ? "`" : "config.", e->key,
+                            s->style == TR_CMAP_STYLE_SERDE ? "`" : "", INT64_MAX, v->as.u);
             if (v->type != TR_I64) return bad_type(e, s, i, v, d);
             x = v->as.i;
             snprintf(found, sizeof found, "%" PRId64, x);
@@ -252,7 +270,8 @@ static int set(const struct tr_cmap_entry *e, const tr_value *v, void *inst,
         int idx = -1;
         const char *want = v ? NULL : e->def;
         if (v) {
-            if (v->type != TR_STR) return bad_type(e, s, i, v, d);
+            int rc = check_str(e, s, i, v, d);
+            if (rc) return rc;
             want = v->as.s->data;
         }
         for (int k = 0; want && e->choices && e->choices[k]; k++)

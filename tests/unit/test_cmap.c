@@ -179,6 +179,12 @@ static void wrong_types_are_refused(void **state) {
     expect_err("{\"name\":\"n\",\"mode\":1}", TR_CMAP_STYLE_CONFIG, "config.mode must be one of fast, safe, off");
     expect_err("{\"name\":\"n\",\"tags\":\"a\"}", TR_CMAP_STYLE_CONFIG, "config.tags must be a list of strings");
     expect_err("{\"name\":\"n\",\"tags\":[\"a\",2]}", TR_CMAP_STYLE_CONFIG, "config.tags must be a list of strings");
+    /* a NUL would cut a path short; an integer beyond int64 is too large, not mistyped */
+    expect_err("{\"name\":\"a\\u0000b\"}", TR_CMAP_STYLE_CONFIG, "config.name must not contain a NUL byte");
+    expect_err("{\"name\":\"n\",\"mode\":\"off\\u0000\"}", TR_CMAP_STYLE_CONFIG,
+               "config.mode must not contain a NUL byte");
+    expect_err("{\"name\":\"n\",\"offset\":9223372036854775808}", TR_CMAP_STYLE_CONFIG,
+               "config.offset must be at most 9223372036854775807, found 9223372036854775808");
     /* serde wording, as Tremor's operators say it */
     expect_err("{\"name\":1}", TR_CMAP_STYLE_SERDE,
                "thing operator 't1': `name`: invalid type: integer, expected a string");
