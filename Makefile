@@ -4,6 +4,7 @@
 #   make test       every test: unit (plain and ASan+UBSan), conformance, end-to-end
 #   make bench-wal  WAL engine figures (not a test)
 #   make bench      side-by-side performance table (bench/README.md; not a test)
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 300) each (not a test)
 
 CC      ?= cc
 BUILD   ?= build
@@ -30,7 +31,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test unit unit-asan e2e conformance bench bench-wal clean
+.PHONY: all deps run test unit unit-asan e2e conformance fuzz fuzz-smoke bench bench-wal clean
 all: $(BUILD)/tremor
 
 deps:
@@ -75,6 +76,16 @@ test: deps
 	$(MAKE) unit-asan
 	$(MAKE) conformance
 	$(MAKE) e2e
+	$(MAKE) fuzz-smoke
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang into build-fuzz.
+# FUZZ_SECONDS per target; fuzz-smoke runs each a few seconds over its corpus.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+fuzz-smoke: deps
+	FUZZ_SECONDS=3 scripts/fuzz.sh
 
 run: deps $(BUILD)/tremor
 	@scripts/run.sh
@@ -86,6 +97,6 @@ bench: deps $(BUILD)/tremor $(BUILD)/bench/disk_ceiling
 	TREMOR_BIN=$(abspath $(BUILD)/tremor) DISK_CEILING_BIN=$(abspath $(BUILD)/bench/disk_ceiling) bench/run.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)

@@ -87,9 +87,10 @@ for t in $targets; do
     cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
     ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
     corp=$(echo "$last" | sed -n 's/.*corp: \([0-9]*\).*/\1/p')
+    secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$run/log" | tail -n 1)
     repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$run/log" | tail -n 1)
     [ -z "$repro" ] && repro=$(ls "$run"/artifacts/* 2>/dev/null | head -n 1)
-    figures="${FUZZ_SECONDS}s execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=${corp:-?}"
+    figures="${secs:-?}s execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=${corp:-?}"
     if [ "$rc" -eq 0 ] && [ -z "$repro" ]; then
         pass=$((pass + 1))
         echo "fuzz $t: ok $figures"
