@@ -85,7 +85,8 @@ static void bad_seq(struct tr_wal *w, struct tr_wal_seg *s, uint64_t off, const 
     if (off < s->checked_off) return;
     w->bad_seq_frames++;
     TR_WARN("wal", "%s: frame at offset %" PRIu64 " claims record %" PRIu64
-            ", impossible in a segment starting at %" PRIu64 ": corrupt", s->path, off, f->seq, s->first_seq);
+            ", impossible there (segment starts at %" PRIu64 ", next number %" PRIu64 "): corrupt", s->path,
+            off, f->seq, s->first_seq, w->next_seq);
     damaged(w, s, off, off + f->size);
 }
 
@@ -124,7 +125,8 @@ static int next_record(struct tr_wal *w, uint64_t pos, uint64_t expect, struct s
         int r = tr_wal_scan_frame(&w->rscan, off, &st->f);
         if (r < 0) return r;
         if (r == TR_WAL_F_OK) {
-            if (!st->f.marker && !tr_wal_seq_plausible(s, off, st->f.seq)) {
+            /* a number at or past the next one to assign was never written */
+            if (!st->f.marker && (!tr_wal_seq_plausible(s, off, st->f.seq) || st->f.seq >= w->next_seq)) {
                 bad_seq(w, s, off, &st->f);
                 pos += st->f.size;
                 continue;

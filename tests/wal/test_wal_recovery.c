@@ -492,6 +492,34 @@ static void test_sequence_far_ahead_is_corruption(void **state) {
     free(img);
 }
 
+/* An older segment holding a frame numbered at or past the log's next number
+ * (plausible by its position, impossible by the log): corrupt too, or it
+ * would be handed out ahead of records that follow it. */
+static void test_sequence_past_the_log_end_in_older_segment(void **state) {
+    struct fx *f = *state;
+    build_ref(f, 20, 26, 0);
+    char first[4096], p[4096];
+    snprintf(first, sizeof first, "%s/%020d.wal", f->ref, 1);
+    long len = 0;
+    unsigned char *img = wt_read_file(first, &len);
+    long st_[64], en[64];
+    uint64_t sq[64];
+    int n = frames(img, len, st_, en, sq, 64);
+    assert_int_equal(n, 20);
+    assert_int_equal(sq[19], 20);
+    tr_wal_put64(img + st_[19] + 4, 30);   /* next_seq after recovery is 27 */
+    tr_wal_put32(img + st_[19] + 12, tr_wal_crc32c(0, img + st_[19], 12));
+    fresh_copy(f);
+    work_path(f, first, p, sizeof p);
+    assert_int_equal(wt_write_file(p, img, len), 0);
+    struct tr_wal_stats s;
+    struct tr_wal *w = open_and_check(f, 1, 26, 20, &s);   /* expected 1..19, 21..26; before: 30 */
+    assert_int_equal(s.bad_seq_frames, 1);
+    assert_int_equal(s.corrupt_records, 1);
+    writer_continues(w, 27);
+    free(img);
+}
+
 /* A wide run of lost numbers (here a checkpoint that says records up to
  * 2^20 + 12 were durable, the data ends at 12): stepped over without an entry
  * per number, once the records out before it are acknowledged. */
@@ -541,6 +569,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_damaged_segment_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sequence_far_ahead_is_corruption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wide_gap_allocates_nothing_per_number, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sequence_past_the_log_end_in_older_segment, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
