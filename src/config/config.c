@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/cmap.h"
 #include "config/url.h"
 #include "config/yaml.h"
 #include "core/alloc.h"
@@ -163,6 +164,7 @@ enum fkind {
     F_LIST,     /* list of strings */
     F_STRMAP,   /* mapping of string -> string, as a record */
     F_MAP,      /* any mapping, as a record */
+    F_CONFIG,   /* the artefact's config: an F_MAP that also keeps each key's line:col */
     F_LINKS,    /* binding links */
 };
 
@@ -187,7 +189,7 @@ static const struct field artefact_fields[] = {
     {"preprocessors", F_LIST, 0, A(preprocessors), A(npre)},
     {"postprocessors", F_LIST, 0, A(postprocessors), A(npost)},
     {"metrics_interval_s", F_SECS, 0, A(metrics_interval_s), 0},
-    {"config", F_MAP, 0, A(config), 0},
+    {"config", F_CONFIG, 0, A(config), 0},
 };
 #undef A
 
@@ -311,6 +313,22 @@ static int parse_links(struct loader *L, const node *v, const struct entry_ctx *
     return 0;
 }
 
+/* The line:col of each key of the artefact's config mapping v, in order. */
+static int config_keys(const node *v, struct tr_cfg_artefact *a) {
+    /* n fits uint32_t: a document holds at most 262144 nodes */
+    if (!v->n) return 0;
+    struct tr_cmap_pos *at = tr_calloc(v->n, sizeof *at);
+    if (!at) return -ENOMEM;
+    for (size_t i = 0; i < v->n; i++) {
+        at[i].line = v->kids[2 * i]->line;
+        at[i].col = v->kids[2 * i]->col;
+    }
+    tr_free(a->config_keys);
+    a->config_keys = at;
+    a->nconfig_keys = (uint32_t)v->n;
+    return 0;
+}
+
 static int set_field(struct loader *L, const struct field *f, const node *v, void *base,
                      const struct entry_ctx *e) {
     char fb[96], what[200];
@@ -346,11 +364,16 @@ static int set_field(struct loader *L, const struct field *f, const node *v, voi
         return str_list(L, v, f->key, e, (char ***)p, (size_t *)((char *)base + f->off_n));
     case F_STRMAP:
         return str_map(L, v, f->key, e, (tr_value *)p);
+    case F_CONFIG:
     case F_MAP:
         if (is_null(v)) return 0;
         if (v->kind != TR_YAML_MAP)
             return fail(L, v, "%s must be a mapping of settings, found %s", what,
                         found(v, fb, sizeof fb));
+        if (f->kind == F_CONFIG) {
+            rc = config_keys(v, base);
+            if (rc) return rc;
+        }
         return tr_yaml_value(L->doc, v, (tr_value *)p, L->d);
     case F_LINKS:
         return parse_links(L, v, e, (struct tr_cfg_link **)p,
@@ -686,6 +709,7 @@ static void free_artefacts(struct tr_cfg_artefact *a, size_t n) {
         free_strs(a[i].postprocessors, a[i].npost);
         tr_value_unref(a[i].codec_map);
         tr_value_unref(a[i].config);
+        tr_free(a[i].config_keys);
     }
     tr_free(a);
 }

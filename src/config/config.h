@@ -22,6 +22,8 @@
 
 #define TR_CFG_MAX_FILE_BYTES (16u * 1024 * 1024)
 
+struct tr_cmap_pos;   /* config/cmap.h */
+
 /* A place in a config file; 1-based. file points into the owning config. */
 struct tr_cfg_loc {
     const char *file;
@@ -37,6 +39,11 @@ struct tr_cfg_artefact {
     size_t npost;
     tr_value codec_map;           /* record: mime type -> codec name; TR_NULL when absent */
     tr_value config;              /* the `config:` mapping as a record; TR_NULL when absent */
+    /* Where each key of config was written, in the record's order (a YAML
+     * mapping has no duplicate keys, so record field i is mapping key i), so
+     * a connector's config errors point at the key itself. NULL when absent. */
+    struct tr_cmap_pos *config_keys;
+    uint32_t nconfig_keys;
     int64_t metrics_interval_s;   /* -1 when not given */
     int linked;                   /* bool, default 0 */
     int err_required;             /* bool, default 0; onramps only */

@@ -10,9 +10,12 @@
  * Invariant: every transactional message is acked at once; one report.
  */
 #include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "config/cmap.h"
 #include "connectors/conn.h"
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -39,24 +42,29 @@ struct blackhole {
     void *done_arg;
 };
 
+struct bh_cfg {
+    uint64_t warmup, stop, sig;
+};
+
+/* A year is plenty and keeps the nanosecond sums far from overflow. */
+#define YEAR_SECS 31536000.0
+const struct tr_cmap_entry tr_blackhole_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_U64, "warmup_secs", "0", TR_CMAP_RANGE, offsetof(struct bh_cfg, warmup),
+     "seconds of events not counted at the start"), .lo = -INFINITY, .hi = YEAR_SECS},
+    {TR_CMAP_KEY(TR_CMAP_U64, "stop_after_secs", "0", TR_CMAP_RANGE, offsetof(struct bh_cfg, stop),
+     "seconds after the warmup to report and stop, 0: never"), .lo = -INFINITY, .hi = YEAR_SECS},
+    {TR_CMAP_KEY(TR_CMAP_U64, "significant_figures", "2", TR_CMAP_RANGE,
+     offsetof(struct bh_cfg, sig), "precision of the latency histogram"), .lo = 1, .hi = 5},
+    {0},
+};
+
 static int bh_create(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
                      struct tr_diag *d) {
     *self = NULL;
-    static const char *const keys[] = {"warmup_secs", "stop_after_secs", "significant_figures", NULL};
-    int rc = tr_conn_cfg_known(spec, keys, d);
+    struct bh_cfg c;
+    int rc = tr_conn_cfg_apply(spec, tr_blackhole_cmap, &c, d);
     if (rc) return rc;
-    uint64_t warmup = 0, stop = 0, sig = 2;
-    if ((rc = tr_conn_cfg_uint(spec, "warmup_secs", &warmup, d)) && rc != TR_ENOTFOUND) return rc;
-    if ((rc = tr_conn_cfg_uint(spec, "stop_after_secs", &stop, d)) && rc != TR_ENOTFOUND) return rc;
-    if ((rc = tr_conn_cfg_uint(spec, "significant_figures", &sig, d)) && rc != TR_ENOTFOUND) return rc;
-    if (sig < 1 || sig > 5)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "blackhole '%s': config.significant_figures must be 1..5", spec->id);
-    /* a year is plenty and keeps the nanosecond sums far from overflow */
-    if (warmup > 31536000 || stop > 31536000)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "blackhole '%s': config.warmup_secs and stop_after_secs must be at most "
-                           "31536000 (a year)", spec->id);
+    uint64_t warmup = c.warmup, stop = c.stop, sig = c.sig;
     struct blackhole *b = tr_calloc(1, sizeof *b);
     if (!b) return -ENOMEM;
     rc = tr_hist_create(HIGHEST_NS, (int)sig, &b->hist);

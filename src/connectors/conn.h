@@ -23,6 +23,7 @@
 #include "core/value.h"
 
 struct tr_preproc_limits;   /* codec/proc.h */
+struct tr_cmap_pos;         /* config/cmap.h */
 
 /* An onramp/offramp entry of the configuration, as a connector sees it.
  * Valid during create() only: copy what you keep. */
@@ -33,15 +34,29 @@ struct tr_conn_spec {
     const tr_value *config;  /* the entry's `config:` record, or a TR_NULL value */
     const char *file;        /* where the entry is, for diagnostics */
     int line, col;
+    /* Optional: where each key of config was written, in its order (NULL:
+     * config errors point at the entry). */
+    const struct tr_cmap_pos *keys;
+    uint32_t nkeys;
 };
 
 /* Check spec->config against a config map (config/cmap.h) and fill cfg:
  * unknown keys, types, ranges, required keys; defaults for absent ones.
  * Errors read "<type> '<id>': config.<key> must be ..." located at the
- * entry. Strings written into cfg are borrowed from spec->config. */
+ * key when spec->keys has it, else at the entry. Strings written into cfg
+ * are borrowed from spec->config. */
 struct tr_cmap_entry;
 int tr_conn_cfg_apply(const struct tr_conn_spec *s, const struct tr_cmap_entry *map, void *cfg,
                       struct tr_diag *d);
+
+/* For a connector's own checks past the map (a host that does not parse):
+ * fills d with TR_EINVAL_CFG and "<type> '<id>': config.<key> <message>",
+ * located at that key when known, and returns TR_EINVAL_CFG. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+int tr_conn_cfg_fail(const struct tr_conn_spec *s, const char *key, struct tr_diag *d,
+                     const char *fmt, ...);
 
 /* The older one-key readers, kept while some connectors still use them.
  * Read typed keys of spec->config with located errors. Each returns 0 and

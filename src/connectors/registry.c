@@ -20,12 +20,16 @@ extern const struct tr_offramp_ops tr_stderr_offramp;
 extern const struct tr_offramp_ops tr_tcp_offramp;
 extern const struct tr_offramp_ops tr_ws_offramp;
 
+extern const struct tr_cmap_entry tr_blackhole_cmap[];
 extern const struct tr_cmap_entry tr_blaster_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
 extern const struct tr_cmap_entry tr_stdin_cmap[];
 extern const struct tr_cmap_entry tr_stdout_cmap[];
+extern const struct tr_cmap_entry tr_tcp_client_cmap[];
+extern const struct tr_cmap_entry tr_tcp_server_cmap[];
+extern const struct tr_cmap_entry tr_ws_server_cmap[];
 
 static const struct {
     const char *type;
@@ -35,10 +39,14 @@ static const struct {
     {"file", tr_file_in_cmap},
     {"metronome", tr_metronome_cmap},
     {"stdin", tr_stdin_cmap},
+    {"tcp", tr_tcp_server_cmap},
+    {"ws", tr_ws_server_cmap},
 }, offramp_maps[] = {
+    {"blackhole", tr_blackhole_cmap},
     {"file", tr_file_out_cmap},
     {"stdout", tr_stdout_cmap},
     {"stderr", tr_stdout_cmap},
+    {"tcp", tr_tcp_client_cmap},
 };
 
 static const struct tr_onramp_ops *const onramps[] = {

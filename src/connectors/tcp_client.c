@@ -9,11 +9,13 @@
  * order; on connection loss what the peer had is acked, the rest failed.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "config/cmap.h"
 #include "connectors/conn.h"
 #include "connectors/dial.h"
 #include "core/alloc.h"
@@ -236,33 +238,38 @@ static void tcp_close(void *self, void (*done)(void *arg), void *arg) {
     tr_dial_close(o->dial, 0, on_dial_done, o);
 }
 
+struct tcp_cfg {
+    const char *host;
+    uint64_t port, ttl;
+    bool nodelay, ack_report;
+};
+
+const struct tr_cmap_entry tr_tcp_client_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_STR, "host", "127.0.0.1", 0, offsetof(struct tcp_cfg, host),
+     "host name or address to connect to")},
+    {TR_CMAP_KEY(TR_CMAP_U64, "port", NULL, TR_CMAP_REQUIRED | TR_CMAP_RANGE,
+     offsetof(struct tcp_cfg, port), "TCP port to connect to"), .lo = 1, .hi = 65535},
+    {TR_CMAP_KEY(TR_CMAP_U64, "ttl", "64", TR_CMAP_RANGE, offsetof(struct tcp_cfg, ttl),
+     "IP time to live of the packets sent"), .lo = 1, .hi = 255},
+    {TR_CMAP_KEY(TR_CMAP_BOOL, "is_no_delay", "true", 0, offsetof(struct tcp_cfg, nodelay),
+     "send small writes at once (TCP_NODELAY)")},
+    {TR_CMAP_KEY(TR_CMAP_BOOL, "ack_report", "false", 0, offsetof(struct tcp_cfg, ack_report),
+     "print the ack latency report on close")},
+    {0},
+};
+
 static int tcp_create(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
                       struct tr_diag *d) {
     *self = NULL;
-    static const char *const keys[] = {"host", "port", "ttl", "is_no_delay", "ack_report", NULL};
-    int rc = tr_conn_cfg_known(spec, keys, d);
+    struct tcp_cfg c;
+    int rc = tr_conn_cfg_apply(spec, tr_tcp_client_cmap, &c, d);
     if (rc) return rc;
-    const char *hostname = "127.0.0.1";
-    uint64_t port = 0, ttl = 64;
-    bool nodelay = true, ack_report = false;
-    if ((rc = tr_conn_cfg_str(spec, "host", &hostname, d)) && rc != TR_ENOTFOUND) return rc;
-    rc = tr_conn_cfg_uint(spec, "port", &port, d);
-    if (rc == TR_ENOTFOUND)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "tcp '%s': config.port is required", spec->id);
-    if (rc) return rc;
-    if (port == 0 || port > 65535)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "tcp '%s': config.port must be 1..65535", spec->id);
-    if ((rc = tr_conn_cfg_uint(spec, "ttl", &ttl, d)) && rc != TR_ENOTFOUND) return rc;
-    if (ttl < 1 || ttl > 255)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "tcp '%s': config.ttl must be 1..255", spec->id);
-    if ((rc = tr_conn_cfg_bool(spec, "is_no_delay", &nodelay, d)) && rc != TR_ENOTFOUND) return rc;
-    if ((rc = tr_conn_cfg_bool(spec, "ack_report", &ack_report, d)) && rc != TR_ENOTFOUND) return rc;
+    const char *hostname = c.host;
+    uint64_t port = c.port, ttl = c.ttl;
+    bool nodelay = c.nodelay, ack_report = c.ack_report;
+    /* a DNS name is at most 253 characters */
     if (!hostname[0] || strlen(hostname) > 253)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "tcp '%s': config.host must be a host name or address", spec->id);
+        return tr_conn_cfg_fail(spec, "host", d, "must be a host name or address");
 
     struct out *o = tr_calloc(1, sizeof *o);
     if (!o) return -ENOMEM;

@@ -18,6 +18,8 @@
  * a logged, counted error: its half-received frame is never emitted.
  */
 #include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -26,6 +28,7 @@
 #include <sys/socket.h>
 
 #include "codec/proc.h"
+#include "config/cmap.h"
 #include "connectors/conn.h"
 #include "core/alloc.h"
 #include "core/budget.h"
@@ -34,11 +37,8 @@
 #define MOD "tcp"
 #define RBUF_SIZE 65536
 #define BACKLOG 128
-#define DEFAULT_MAX_CONNS 1024
 #define LIMIT_MAX_CONNS 65536
-#define DEFAULT_IDLE_MS 300000
 #define LIMIT_IDLE_MS 86400000
-#define DEFAULT_BUDGET ((uint64_t)128 << 20)
 #define LIMIT_BUDGET ((uint64_t)1 << 40)
 #define LIMIT_MAX_FRAME ((uint64_t)1 << 31)
 #define SWEEP_MAX_MS 250
@@ -282,44 +282,45 @@ static void on_sweep(uv_timer_t *t) {
     }
 }
 
-/* config.key, when present, into *out (which holds the default), checked
- * against lo..hi. */
-static int cfg_range(const struct tr_conn_spec *spec, const char *key, uint64_t lo, uint64_t hi,
-                     uint64_t *out, struct tr_diag *d) {
-    int rc = tr_conn_cfg_uint(spec, key, out, d);
-    if (rc && rc != TR_ENOTFOUND) return rc;
-    if (*out < lo || *out > hi)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "tcp '%s': config.%s must be between %llu and %llu", spec->id, key,
-                           (unsigned long long)lo, (unsigned long long)hi);
-    return 0;
-}
+struct tcp_cfg {
+    const char *host;
+    uint64_t port, max_conns, idle_ms, budget, max_frame;
+};
+
+/* The bounds keep every size and timer far from overflow and a listener
+ * from being told to hold more than memory can. */
+const struct tr_cmap_entry tr_tcp_server_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_STR, "host", "127.0.0.1", 0, offsetof(struct tcp_cfg, host),
+     "host name or address to listen on")},
+    {TR_CMAP_KEY(TR_CMAP_U64, "port", NULL, TR_CMAP_REQUIRED | TR_CMAP_RANGE,
+     offsetof(struct tcp_cfg, port), "TCP port to listen on, 0: any free one"),
+     .lo = -INFINITY, .hi = 65535},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_connections", "1024", TR_CMAP_RANGE,
+     offsetof(struct tcp_cfg, max_conns), "peers at once; more are refused"),
+     .lo = 1, .hi = LIMIT_MAX_CONNS},
+    {TR_CMAP_KEY(TR_CMAP_U64, "idle_timeout_ms", "300000", TR_CMAP_RANGE,
+     offsetof(struct tcp_cfg, idle_ms), "ms without data before a peer is closed, 0: never"),
+     .lo = 0, .hi = LIMIT_IDLE_MS},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_buffered_bytes", "134217728", TR_CMAP_RANGE,
+     offsetof(struct tcp_cfg, budget), "bytes held for all peers before reading pauses"),
+     .lo = 1, .hi = (double)LIMIT_BUDGET},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_frame_size", "16777216", TR_CMAP_RANGE,
+     offsetof(struct tcp_cfg, max_frame), "largest frame (a line, a length-prefixed message) in bytes"),
+     .lo = 1, .hi = (double)LIMIT_MAX_FRAME},
+    {0},
+};
+/* The default of max_frame_size is the preprocessors' own. */
+_Static_assert(TR_PROC_MAX_LINE == 16777216, "tcp max_frame_size default is TR_PROC_MAX_LINE");
 
 static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
                       struct tr_diag *d) {
     *self = NULL;
-    static const char *const keys[] = {"host", "port", "max_connections", "idle_timeout_ms",
-                                       "max_buffered_bytes", "max_frame_size", NULL};
-    int rc = tr_conn_cfg_known(spec, keys, d);
+    struct tcp_cfg c;
+    int rc = tr_conn_cfg_apply(spec, tr_tcp_server_cmap, &c, d);
     if (rc) return rc;
-    const char *hostname = "127.0.0.1";
-    uint64_t port = 0;
-    if ((rc = tr_conn_cfg_str(spec, "host", &hostname, d)) && rc != TR_ENOTFOUND) return rc;
-    rc = tr_conn_cfg_uint(spec, "port", &port, d);
-    if (rc == TR_ENOTFOUND)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "tcp '%s': config.port is required", spec->id);
-    if (rc) return rc;
-    if (port > 65535)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "tcp '%s': config.port must be 0..65535", spec->id);
-    uint64_t max_conns = DEFAULT_MAX_CONNS, idle_ms = DEFAULT_IDLE_MS, budget = DEFAULT_BUDGET;
-    uint64_t max_frame = TR_PROC_MAX_LINE;
-    if ((rc = cfg_range(spec, "max_connections", 1, LIMIT_MAX_CONNS, &max_conns, d)) ||
-        (rc = cfg_range(spec, "idle_timeout_ms", 0, LIMIT_IDLE_MS, &idle_ms, d)) ||
-        (rc = cfg_range(spec, "max_buffered_bytes", 1, LIMIT_BUDGET, &budget, d)) ||
-        (rc = cfg_range(spec, "max_frame_size", 1, LIMIT_MAX_FRAME, &max_frame, d)))
-        return rc;
+    const char *hostname = c.host;
+    uint64_t port = c.port, max_conns = c.max_conns, idle_ms = c.idle_ms, budget = c.budget;
+    uint64_t max_frame = c.max_frame;
     /* Resolved and bound now, once, so a wrong host or a taken port is a
      * located error before anything runs; getaddrinfo may block briefly. */
     char portstr[8];
@@ -331,8 +332,7 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
     hints.ai_flags = AI_PASSIVE;
     int g = getaddrinfo(hostname, portstr, &hints, &ai);
     if (g != 0)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "tcp '%s': config.host '%s': %s", spec->id, hostname, gai_strerror(g));
+        return tr_conn_cfg_fail(spec, "host", d, "'%.64s': %s", hostname, gai_strerror(g));
     struct srv *s = tr_calloc(1, sizeof *s);
     size_t alen = strlen(hostname) + 16;
     if (s) {

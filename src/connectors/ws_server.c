@@ -17,6 +17,8 @@
  * gets close 1009.
  */
 #include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +27,7 @@
 #include <wslay/wslay.h>
 
 #include "codec/proc.h"
+#include "config/cmap.h"
 #include "connectors/conn.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
@@ -32,19 +35,14 @@
 #include "core/log.h"
 
 #define MOD "ws"
-#define DEFAULT_MAX_MSG ((uint64_t)16 << 20)
 #define LIMIT_MAX_MSG ((uint64_t)1 << 31)
 #define MAX_OUT ((size_t)1 << 20)     /* unsent control frames before we give up on a peer */
 #define CLOSE_WAIT_MS 1000
 #define RBUF_SIZE 65536
-#define DEFAULT_HS_TIMEOUT_MS 10000
 #define LIMIT_HS_TIMEOUT_MS 600000
 #define SWEEP_MAX_MS 250
-#define DEFAULT_MAX_CONNS 1024
 #define LIMIT_MAX_CONNS 65536
-#define DEFAULT_IDLE_MS 300000
 #define LIMIT_IDLE_MS 86400000
-#define DEFAULT_BUDGET ((uint64_t)128 << 20)
 #define LIMIT_BUDGET ((uint64_t)1 << 40)
 #define MSG_MIN_CAP 256
 #define MSG_AHEAD 65536                  /* most of a frame's announced length reserved at once */
@@ -743,61 +741,51 @@ static void ws_ack(void *self, uint64_t id) {
     (void)id;
 }
 
-/* config.key, when present, into *out (which holds the default), checked
- * against lo..hi. */
-static int cfg_range(const struct tr_conn_spec *spec, const char *key, uint64_t lo, uint64_t hi,
-                     uint64_t *out, struct tr_diag *d) {
-    int rc = tr_conn_cfg_uint(spec, key, out, d);
-    if (rc && rc != TR_ENOTFOUND) return rc;
-    if (*out < lo || *out > hi)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "%s '%s': config.%s must be between %llu and %llu", spec->type,
-                           spec->id, key, (unsigned long long)lo, (unsigned long long)hi);
-    return 0;
-}
+struct ws_cfg {
+    const char *host;
+    uint64_t port, max_msg, hs_timeout, max_conns, idle_ms, budget;
+};
+
+/* The bounds keep every size and timer far from overflow and a listener
+ * from being told to hold more than memory can. */
+const struct tr_cmap_entry tr_ws_server_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_STR, "host", "127.0.0.1", 0, offsetof(struct ws_cfg, host),
+     "address to listen on: an IP address or localhost")},
+    {TR_CMAP_KEY(TR_CMAP_U64, "port", NULL, TR_CMAP_REQUIRED | TR_CMAP_RANGE,
+     offsetof(struct ws_cfg, port), "TCP port to listen on, 0: any free one"),
+     .lo = -INFINITY, .hi = 65535},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_message_size", "16777216", TR_CMAP_RANGE,
+     offsetof(struct ws_cfg, max_msg), "largest message in bytes; a larger one closes with 1009"),
+     .lo = 1, .hi = (double)LIMIT_MAX_MSG},
+    {TR_CMAP_KEY(TR_CMAP_U64, "handshake_timeout_ms", "10000", TR_CMAP_RANGE,
+     offsetof(struct ws_cfg, hs_timeout), "ms a peer has to complete the upgrade"),
+     .lo = 1, .hi = LIMIT_HS_TIMEOUT_MS},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_connections", "1024", TR_CMAP_RANGE,
+     offsetof(struct ws_cfg, max_conns), "peers at once; more are refused"),
+     .lo = 1, .hi = LIMIT_MAX_CONNS},
+    {TR_CMAP_KEY(TR_CMAP_U64, "idle_timeout_ms", "300000", TR_CMAP_RANGE,
+     offsetof(struct ws_cfg, idle_ms), "ms without a frame before a peer is closed, 0: never"),
+     .lo = 0, .hi = LIMIT_IDLE_MS},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_buffered_bytes", "134217728", TR_CMAP_RANGE,
+     offsetof(struct ws_cfg, budget), "bytes held for all peers before reading pauses"),
+     .lo = 1, .hi = (double)LIMIT_BUDGET},
+    {0},
+};
 
 static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
                      struct tr_diag *d) {
     *self = NULL;
-    static const char *const keys[] = {"host", "port", "max_message_size",
-                                       "handshake_timeout_ms", "max_connections",
-                                       "idle_timeout_ms", "max_buffered_bytes", NULL};
-    int rc = tr_conn_cfg_known(spec, keys, d);
+    struct ws_cfg c;
+    int rc = tr_conn_cfg_apply(spec, tr_ws_server_cmap, &c, d);
     if (rc) return rc;
-    const char *bind = "127.0.0.1";
-    rc = tr_conn_cfg_str(spec, "host", &bind, d);
-    if (rc && rc != TR_ENOTFOUND) return rc;
-    uint64_t port = 0, max_msg = DEFAULT_MAX_MSG;
-    rc = tr_conn_cfg_uint(spec, "port", &port, d);
-    if (rc == TR_ENOTFOUND)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "%s '%s': config.port is required", spec->type, spec->id);
-    if (rc) return rc;
-    if (port > 65535)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "%s '%s': config.port must be at most 65535", spec->type, spec->id);
-    rc = tr_conn_cfg_uint(spec, "max_message_size", &max_msg, d);
-    if (rc && rc != TR_ENOTFOUND) return rc;
-    if (max_msg == 0 || max_msg > LIMIT_MAX_MSG)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "%s '%s': config.max_message_size must be between 1 and %llu",
-                           spec->type, spec->id, (unsigned long long)LIMIT_MAX_MSG);
-    uint64_t hs_timeout = DEFAULT_HS_TIMEOUT_MS, max_conns = DEFAULT_MAX_CONNS;
-    rc = cfg_range(spec, "handshake_timeout_ms", 1, LIMIT_HS_TIMEOUT_MS, &hs_timeout, d);
-    if (rc) return rc;
-    rc = cfg_range(spec, "max_connections", 1, LIMIT_MAX_CONNS, &max_conns, d);
-    if (rc) return rc;
-    uint64_t idle_ms = DEFAULT_IDLE_MS, budget = DEFAULT_BUDGET;
-    rc = cfg_range(spec, "idle_timeout_ms", 0, LIMIT_IDLE_MS, &idle_ms, d);
-    if (rc) return rc;
-    rc = cfg_range(spec, "max_buffered_bytes", 1, LIMIT_BUDGET, &budget, d);
-    if (rc) return rc;
+    const char *bind = c.host;
+    uint64_t port = c.port, max_msg = c.max_msg, hs_timeout = c.hs_timeout;
+    uint64_t max_conns = c.max_conns, idle_ms = c.idle_ms, budget = c.budget;
     struct sockaddr_in6 probe;
     const char *h = strcasecmp(bind, "localhost") == 0 ? "127.0.0.1" : bind;
     if (uv_ip4_addr(h, 0, (struct sockaddr_in *)&probe) != 0 && uv_ip6_addr(h, 0, &probe) != 0)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "%s '%s': config.host must be an IP address or localhost", spec->type,
-                           spec->id);
+        return tr_conn_cfg_fail(spec, "host", d, "must be an IP address or localhost, found '%.64s'",
+                                bind);
     struct in *s = tr_calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
     s->bind_host = tr_strdup(bind);

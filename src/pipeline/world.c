@@ -686,8 +686,10 @@ static struct offramp_inst *ensure_offramp(struct tr_world *w, const struct tr_u
     o->base = o->next_token = 1;
     tr_buf_init(&o->enc);
     o->instance = tr_strdup(u->instance);
-    struct tr_conn_spec spec = {a->id, a->type, u->instance, &a->config, a->loc.file, a->loc.line,
-                                a->loc.col};
+    struct tr_conn_spec spec = {.id = a->id, .type = a->type, .instance = u->instance,
+                                .config = &a->config, .file = a->loc.file, .line = a->loc.line,
+                                .col = a->loc.col, .keys = a->config_keys,
+                                .nkeys = a->nconfig_keys};
     *rc = o->instance ? o->ops->create(&spec, &o->host, &o->self, d) : -ENOMEM;
     if (!*rc) *rc = push((void **)&w->offramps, &w->nofframps, &w->offramps_cap, o);
     if (*rc) {
@@ -732,8 +734,10 @@ static struct onramp_inst *ensure_onramp(struct tr_world *w, const struct tr_url
     }
     o->uid = w->next_onramp_uid++;
     o->instance = tr_strdup(u->instance);
-    struct tr_conn_spec spec = {a->id, a->type, u->instance, &a->config, a->loc.file, a->loc.line,
-                                a->loc.col};
+    struct tr_conn_spec spec = {.id = a->id, .type = a->type, .instance = u->instance,
+                                .config = &a->config, .file = a->loc.file, .line = a->loc.line,
+                                .col = a->loc.col, .keys = a->config_keys,
+                                .nkeys = a->nconfig_keys};
     *rc = o->instance ? o->ops->create(&spec, &o->host, &o->self, d) : -ENOMEM;
     if (!*rc) *rc = push((void **)&w->onramps, &w->nonramps, &w->onramps_cap, o);
     if (*rc) {

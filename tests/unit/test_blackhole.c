@@ -160,10 +160,11 @@ static void config_errors_are_located(void **state) {
         int64_t val;
         const char *want;
     } cases[] = {
-        {"significant_figures", 0, "config.significant_figures must be 1..5"},
-        {"significant_figures", 6, "config.significant_figures must be 1..5"},
+        {"significant_figures", 0, "config.significant_figures must be between 1 and 5, found 0"},
+        {"significant_figures", 6, "config.significant_figures must be between 1 and 5, found 6"},
         {"warmup_secs", -1, "config.warmup_secs must be a non-negative integer"},
-        {"stop_after_secs", 40000000, "at most 31536000"},
+        {"stop_after_secs", 40000000, "config.stop_after_secs must be at most 31536000, found 40000000"},
+        {"warmup_secs", 31536001, "config.warmup_secs must be at most 31536000, found 31536001"},
         {"stop_after", 1, "unknown config key 'stop_after'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

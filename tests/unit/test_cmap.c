@@ -391,7 +391,8 @@ static void stdout_errors_come_from_its_map(void **state) {
     extern const struct tr_offramp_ops tr_stdout_offramp;
     tr_value v;
     assert_int_equal(tr_json_decode("{\"prefix\":1}", 12, &v, NULL), 0);
-    struct tr_conn_spec spec = {"out", "stdout", "01", &v, "c.yaml", 9, 3};
+    struct tr_conn_spec spec = {.id = "out", .type = "stdout", .instance = "01", .config = &v,
+                                .file = "c.yaml", .line = 9, .col = 3};
     struct tr_diag d;
     void *self = NULL;
     tr_diag_clear(&d);
@@ -418,7 +419,8 @@ static void one_key_checks_as_the_map_does(void **state) {
 
     tr_value cfg;
     assert_int_equal(tr_json_decode("{\"port\":\"80\"}", 13, &cfg, NULL), 0);
-    struct tr_conn_spec spec = {"x", "tcp", "01", &cfg, "c.yaml", 2, 5};
+    struct tr_conn_spec spec = {.id = "x", .type = "tcp", .instance = "01", .config = &cfg,
+                                .file = "c.yaml", .line = 2, .col = 5};
     uint64_t port = 7;
     assert_int_equal(tr_conn_cfg_uint(&spec, "port", &port, &d), TR_EINVAL_CFG);
     assert_string_equal(d.msg, "tcp 'x': config.port must be a non-negative integer, found string");
@@ -427,6 +429,56 @@ static void one_key_checks_as_the_map_does(void **state) {
     const char *str = NULL;
     assert_int_equal(tr_conn_cfg_str(&spec, "port", &str, &d), 0);
     assert_string_equal(str, "80");
+    tr_value_unref(cfg);
+}
+
+/* Connectors hand each key's position to their map: an error about a
+ * key points at that key, one about a missing key at the entry; the
+ * connectors' own checks past the map (tr_conn_cfg_fail) do the same. */
+static void connector_errors_point_at_the_key(void **state) {
+    (void)state;
+    extern const struct tr_onramp_ops tr_ws_onramp;
+    extern const struct tr_offramp_ops tr_tcp_offramp;
+    tr_value cfg;
+    const char *js = "{\"port\":0,\"host\":\"example.org\"}";
+    assert_int_equal(tr_json_decode(js, strlen(js), &cfg, NULL), 0);
+    const struct tr_cmap_pos keys[] = {{7, 9}, {8, 11}};
+    struct tr_conn_spec spec = {.id = "in", .type = "ws", .instance = "01", .config = &cfg,
+                                .file = "c.yaml", .line = 2, .col = 5, .keys = keys, .nkeys = 2};
+    struct tr_diag d;
+    void *self = NULL;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_ws_onramp.create(&spec, NULL, &self, &d), TR_EINVAL_CFG);
+    assert_null(self);
+    assert_string_equal(d.msg, "ws 'in': config.host must be an IP address or localhost, "
+                               "found 'example.org'");
+    assert_int_equal(d.line, 8);
+    assert_int_equal(d.col, 11);
+
+    spec.type = "tcp";
+    tr_diag_clear(&d);
+    assert_int_equal(tr_tcp_offramp.create(&spec, NULL, &self, &d), TR_EINVAL_CFG);
+    assert_null(self);
+    assert_string_equal(d.msg, "tcp 'in': config.port must be between 1 and 65535, found 0");
+    assert_int_equal(d.line, 7);
+    assert_int_equal(d.col, 9);
+
+    /* a key that is not there: the entry */
+    tr_diag_clear(&d);
+    assert_int_equal(tr_conn_cfg_fail(&spec, "ttl", &d, "is %d", 3), TR_EINVAL_CFG);
+    assert_string_equal(d.msg, "tcp 'in': config.ttl is 3");
+    assert_int_equal(d.line, 2);
+    assert_int_equal(d.col, 5);
+    tr_value_unref(cfg);
+
+    assert_int_equal(tr_json_decode("{\"host\":\"h\"}", 12, &cfg, NULL), 0);
+    spec.config = &cfg;
+    spec.nkeys = 1;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_tcp_offramp.create(&spec, NULL, &self, &d), TR_EINVAL_CFG);
+    assert_string_equal(d.msg, "tcp 'in': config.port (TCP port to connect to) is required");
+    assert_int_equal(d.line, 2);
+    assert_int_equal(d.col, 5);
     tr_value_unref(cfg);
 }
 
@@ -445,6 +497,7 @@ int main(void) {
         cmocka_unit_test(registries_expose_maps),
         cmocka_unit_test(stdout_errors_come_from_its_map),
         cmocka_unit_test(one_key_checks_as_the_map_does),
+        cmocka_unit_test(connector_errors_point_at_the_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/cmap.h"
 #include "config/config.h"
 #include "config/url.h"
 #include "config/yaml.h"
@@ -913,6 +914,57 @@ static void test_alloc_failures(void **state) {
     tr_config_fini(&c);
 }
 
+/* Each key of an artefact's config: keeps where it was written, in the
+ * record's order, so a connector can point at the key; block and flow
+ * style alike, and none for an absent or empty config. */
+static void test_config_key_positions(void **state) {
+    (void)state;
+    struct tr_config c;
+    struct tr_diag d;
+    tr_config_init(&c);
+    assert_int_equal(load(&c, "config.yaml", TUTORIAL, &d), 0);
+    const struct tr_cfg_artefact *a = tr_config_onramp(&c, "metronome");
+    assert_non_null(a);
+    assert_int_equal(a->nconfig_keys, 1);
+    assert_int_equal(a->config_keys[0].line, 5);
+    assert_int_equal(a->config_keys[0].col, 7);
+    a = tr_config_offramp(&c, "ws");
+    assert_int_equal(a->nconfig_keys, 1);
+    assert_int_equal(a->config_keys[0].line, 10);
+    assert_int_equal(a->config_keys[0].col, 7);
+    assert_int_equal(load(&c, "more.yaml",
+                          "onramp:\n"
+                          "  - id: in\n"
+                          "    type: tcp\n"
+                          "    config: {port: 1,\n"
+                          "             host: x,   max_connections: 2}\n"
+                          "  - id: bare\n"
+                          "    type: tcp\n"
+                          "  - id: empty\n"
+                          "    type: tcp\n"
+                          "    config: {}\n",
+                          &d),
+                     0);
+    a = tr_config_onramp(&c, "in");
+    assert_int_equal(tr_rec_len(&a->config), 3);
+    assert_int_equal(a->nconfig_keys, 3);
+    const char *keys[] = {"port", "host", "max_connections"};
+    const int at[][2] = {{4, 14}, {5, 14}, {5, 25}};
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_string_equal(tr_rec_at(&a->config, i)->key->data, keys[i]);
+        if (a->config_keys[i].line != at[i][0] || a->config_keys[i].col != at[i][1])
+            fail_msg("%s: expected %d:%d, got %d:%d", keys[i], at[i][0], at[i][1],
+                     a->config_keys[i].line, a->config_keys[i].col);
+    }
+    a = tr_config_onramp(&c, "bare");
+    assert_null(a->config_keys);
+    assert_int_equal(a->nconfig_keys, 0);
+    a = tr_config_onramp(&c, "empty");
+    assert_null(a->config_keys);
+    assert_int_equal(a->nconfig_keys, 0);
+    tr_config_fini(&c);
+}
+
 /* ---- Tremor's own configs ---- */
 
 static int is_config_file(const char *path) {
@@ -1052,6 +1104,7 @@ int main(void) {
         cmocka_unit_test(test_failed_load_changes_nothing),
         cmocka_unit_test(test_yaml_errors),
         cmocka_unit_test(test_aliases),
+        cmocka_unit_test(test_config_key_positions),
         cmocka_unit_test(test_alias_bomb),
         cmocka_unit_test(test_alias_work_bounded),
         cmocka_unit_test(test_depth_limits),

@@ -92,7 +92,8 @@ static void ticks_pause_and_resume_without_catching_up(void **state) {
     s.h.ops = &ops;
     s.h.loop = &loop;
     tr_value cfg = config(2);
-    struct tr_conn_spec spec = {"metronome", "metronome", "01", &cfg, "c.yaml", 3, 5};
+    struct tr_conn_spec spec = {.id = "metronome", .type = "metronome", .instance = "01", .config = &cfg,
+                                .file = "c.yaml", .line = 3, .col = 5};
     void *m = NULL;
     struct tr_diag d;
     tr_diag_clear(&d);
@@ -129,7 +130,8 @@ static void interval_is_required(void **state) {
     struct tr_diag d;
     void *m = NULL;
     tr_value none = tr_v_null();
-    struct tr_conn_spec spec = {"metronome", "metronome", "01", &none, "c.yaml", 3, 5};
+    struct tr_conn_spec spec = {.id = "metronome", .type = "metronome", .instance = "01", .config = &none,
+                                .file = "c.yaml", .line = 3, .col = 5};
     tr_diag_clear(&d);
     assert_int_equal(tr_metronome_onramp.create(&spec, &s.h, &m, &d), TR_EINVAL_CFG);
     assert_non_null(strstr(d.msg, "Missing config for metronome onramp"));

@@ -618,11 +618,13 @@ static void config_errors_are_located(void **state) {
         int64_t val;
         const char *want;
     } cases[] = {
-        {true, NULL, 0, "config.port is required"},
-        {false, NULL, 0, "config.port is required"},
-        {true, "port", 70000, "config.port must be 0..65535"},
-        {false, "port", 0, "config.port must be 1..65535"},
-        {false, "ttl", 0, "config.ttl must be 1..255"},
+        {true, NULL, 0, "tcp 't': config.port (TCP port to listen on, 0: any free one) is required"},
+        {false, NULL, 0, "tcp 't': config.port (TCP port to connect to) is required"},
+        {true, "port", 70000, "config.port must be at most 65535, found 70000"},
+        {false, "port", 0, "config.port must be between 1 and 65535, found 0"},
+        {false, "port", 65536, "config.port must be between 1 and 65535, found 65536"},
+        {false, "ttl", 0, "config.ttl must be between 1 and 255, found 0"},
+        {false, "ttl", 256, "config.ttl must be between 1 and 255, found 256"},
         {true, "url", 1, "unknown config key 'url'"},
         {false, "host", 5, "config.host must be a string"},
         {true, "max_connections", 0, "config.max_connections must be between 1 and 65536"},

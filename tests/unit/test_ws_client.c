@@ -342,7 +342,7 @@ static void config_errors(void **state) {
     struct tr_diag d;
     void *self = NULL;
     assert_int_equal(tr_ws_onramp.create(&sp.s, &ih.h, &self, &d), TR_EINVAL_CFG);
-    assert_non_null(strstr(d.msg, "config.port is required"));
+    assert_non_null(strstr(d.msg, "config.port (TCP port to listen on, 0: any free one) is required"));
     spec_int(&sp, "port", 70000);
     assert_int_equal(tr_ws_onramp.create(&sp.s, &ih.h, &self, &d), TR_EINVAL_CFG);
     assert_non_null(strstr(d.msg, "at most 65535"));

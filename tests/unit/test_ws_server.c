@@ -778,6 +778,29 @@ static void limits_config_is_checked(void **state) {
     check_cfg("idle_timeout_ms", tr_v_int(86400001), "config.idle_timeout_ms must be between 0 and 86400000");
     check_cfg("idle_timeout_ms", tr_v_int(0), NULL);
     check_cfg("max_buffered_bytes", tr_v_int(0), "config.max_buffered_bytes must be between 1 and");
+    check_cfg("max_buffered_bytes", tr_v_int(1099511627777),
+              "config.max_buffered_bytes must be between 1 and 1099511627776, found 1099511627777");
+    check_cfg("max_message_size", tr_v_int(2147483649),
+              "config.max_message_size must be between 1 and 2147483648, found 2147483649");
+    check_cfg("port", tr_v_int(65536), "ws 'in': config.port must be at most 65535, found 65536");
+    assert_int_equal(tr_v_cstr("example.org", &str), 0);
+    check_cfg("host", str, "ws 'in': config.host must be an IP address or localhost, found 'example.org'");
+}
+
+/* Without a port the onramp names the key and says what it is for. */
+static void port_is_required(void **state) {
+    (void)state;
+    struct world *w = world_new();
+    assert_int_equal(tr_rec_remove(&w->cfg, "port", 4), 1);
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_ws_onramp.create(&w->spec, &w->host.h, &w->s, &d), TR_EINVAL_CFG);
+    assert_null(w->s);
+    assert_string_equal(d.msg, "ws 'in': config.port (TCP port to listen on, 0: any free one) is required");
+    assert_int_equal(d.line, 1);
+    drain_and_close(&w->loop);
+    tr_value_unref(w->cfg);
+    free(w);
 }
 
 int main(void) {
@@ -795,6 +818,7 @@ int main(void) {
         cmocka_unit_test(budget_is_shared_by_the_connections),
         cmocka_unit_test(idle_timeout_closes_silent_clients),
         cmocka_unit_test(limits_config_is_checked),
+        cmocka_unit_test(port_is_required),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!failed && tr_alloc_used() != before) {
