@@ -5,6 +5,7 @@
 #   make bench-wal  WAL engine figures (not a test)
 #   make bench      side-by-side performance table (bench/README.md; not a test)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 300) each (not a test)
+#   make soak       long mixed-load run with kills and faults, ending in an id accounting (not a test)
 
 CC      ?= cc
 BUILD   ?= build
@@ -31,7 +32,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test unit unit-asan e2e conformance fuzz fuzz-smoke bench bench-wal clean
+.PHONY: all deps run test unit unit-asan e2e conformance fuzz fuzz-smoke soak bench bench-wal clean
 all: $(BUILD)/tremor
 
 deps:
@@ -69,7 +70,7 @@ conformance: $(BUILD)/tremor
 	@if [ -x scripts/conformance.sh ]; then scripts/conformance.sh; fi
 
 e2e: $(BUILD)/tremor
-	$(PYTHON) -m pytest -q tests/e2e
+	$(PYTHON) -m pytest -q --timeout=300 tests/e2e
 
 test: deps
 	$(MAKE) all unit
@@ -86,6 +87,9 @@ fuzz: deps
 
 fuzz-smoke: deps
 	FUZZ_SECONDS=3 scripts/fuzz.sh
+
+soak: deps $(BUILD)/tremor
+	TREMOR_BIN=$(abspath $(BUILD)/tremor) $(PYTHON) tests/soak/soak.py
 
 run: deps $(BUILD)/tremor
 	@scripts/run.sh
