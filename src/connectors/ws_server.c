@@ -764,7 +764,7 @@ const struct tr_cmap_entry tr_ws_server_cmap[] = {
      offsetof(struct ws_cfg, max_conns), "peers at once; more are refused"),
      .lo = 1, .hi = LIMIT_MAX_CONNS},
     {TR_CMAP_KEY(TR_CMAP_U64, "idle_timeout_ms", "300000", TR_CMAP_RANGE,
-     offsetof(struct ws_cfg, idle_ms), "ms without a frame before a peer is closed, 0: never"),
+     offsetof(struct ws_cfg, idle_ms), "ms without data from a peer before it is closed, 0: never"),
      .lo = 0, .hi = LIMIT_IDLE_MS},
     {TR_CMAP_KEY(TR_CMAP_U64, "max_buffered_bytes", "134217728", TR_CMAP_RANGE,
      offsetof(struct ws_cfg, budget), "bytes held for all peers before reading pauses"),
