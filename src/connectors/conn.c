@@ -21,6 +21,18 @@ int tr_conn_cfg_apply(const struct tr_conn_spec *s, const struct tr_cmap_entry *
     return tr_cmap_apply(map, s->config, cfg, &src, d);
 }
 
+/* Where key was written: its own line:col when known, else the entry's. */
+static void key_pos(const struct tr_conn_spec *s, const char *key, int *line, int *col) {
+    *line = s->line;
+    *col = s->col;
+    const tr_value *c = s->config;
+    for (uint32_t i = 0; c && c->type == TR_REC && s->keys && i < tr_rec_len(c) && i < s->nkeys; i++)
+        if (strcmp(tr_rec_at(c, i)->key->data, key) == 0 && s->keys[i].line > 0) {
+            *line = s->keys[i].line;
+            *col = s->keys[i].col;
+        }
+}
+
 int tr_conn_cfg_fail(const struct tr_conn_spec *s, const char *key, struct tr_diag *d,
                      const char *fmt, ...) {
     char msg[512];
@@ -28,13 +40,8 @@ int tr_conn_cfg_fail(const struct tr_conn_spec *s, const char *key, struct tr_di
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    int line = s->line, col = s->col;
-    const tr_value *c = s->config;
-    for (uint32_t i = 0; c && c->type == TR_REC && s->keys && i < tr_rec_len(c) && i < s->nkeys; i++)
-        if (strcmp(tr_rec_at(c, i)->key->data, key) == 0 && s->keys[i].line > 0) {
-            line = s->keys[i].line;
-            col = s->keys[i].col;
-        }
+    int line, col;
+    key_pos(s, key, &line, &col);
     return tr_diag_set(d, TR_EINVAL_CFG, s->file, line, col, "%s '%s': config.%s %s", s->type, s->id,
                        key, msg);
 }
@@ -51,8 +58,9 @@ static int read_one(const struct tr_conn_spec *s, const char *key, enum tr_cmap_
     const tr_value *v = get(s, key);
     if (!v) return TR_ENOTFOUND;
     struct tr_cmap_entry e = {TR_CMAP_KEY(type, key, NULL, 0, 0, NULL)};
-    struct tr_cmap_src src = {.file = s->file, .line = s->line, .col = s->col, .kind = s->type,
-                              .id = s->id, .style = TR_CMAP_STYLE_CONFIG};
+    struct tr_cmap_src src = {.file = s->file, .kind = s->type, .id = s->id,
+                              .style = TR_CMAP_STYLE_CONFIG};
+    key_pos(s, key, &src.line, &src.col);
     return tr_cmap_apply_one(&e, v, out, &src, d);
 }
 
@@ -86,7 +94,9 @@ int tr_conn_cfg_known(const struct tr_conn_spec *s, const char *const *keys, str
             if (w < 0) break;
             off += (size_t)w;
         }
-        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
+        int line, col;
+        key_pos(s, k, &line, &col);
+        return tr_diag_set(d, TR_EINVAL_CFG, s->file, line, col,
                            "%s '%s': unknown config key '%s' (known: %s)", s->type, s->id, k,
                            known[0] ? known : "none");
     }

@@ -429,6 +429,22 @@ static void one_key_checks_as_the_map_does(void **state) {
     const char *str = NULL;
     assert_int_equal(tr_conn_cfg_str(&spec, "port", &str, &d), 0);
     assert_string_equal(str, "80");
+    assert_int_equal(d.line, 2);
+
+    /* with positions, the older readers point at the key as the maps do */
+    const struct tr_cmap_pos keys[] = {{6, 9}};
+    spec.keys = keys;
+    spec.nkeys = 1;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_conn_cfg_uint(&spec, "port", &port, &d), TR_EINVAL_CFG);
+    assert_int_equal(d.line, 6);
+    assert_int_equal(d.col, 9);
+    static const char *const none[] = {"host", NULL};
+    tr_diag_clear(&d);
+    assert_int_equal(tr_conn_cfg_known(&spec, none, &d), TR_EINVAL_CFG);
+    assert_string_equal(d.msg, "tcp 'x': unknown config key 'port' (known: host)");
+    assert_int_equal(d.line, 6);
+    assert_int_equal(d.col, 9);
     tr_value_unref(cfg);
 }
 
