@@ -23,6 +23,7 @@
 #include "core/event.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "lang/lang.h"
 #include "lang/query.h"
 #include "lang/script.h"
 #include "pipeline/pipeline.h"
@@ -102,15 +103,14 @@ static int run_script(const char *path, const char *src, size_t len, FILE *in, F
     memset(&err, 0, sizeof err);
     struct tr_buf b;
     tr_buf_init(&b);
-    /* modules used by the script are looked up beside it */
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-    const char *mp[] = {dir};
-    struct tr_lang_opts opts = {mp, 1};
-    int rc = tr_script_compile_opts(path, src, len, &opts, &s, &err);
+    /* modules are looked up beside the script, then along TREMOR_PATH */
+    struct tr_lang_opts opts;
+    int rc = tr_lang_opts_from_env(&opts, path);
+    if (!rc) rc = tr_lang_compile_script(src, len, &opts, &s, &err);
+    tr_lang_opts_fini(&opts);
     if (rc) {
-        tr_lang_render(src, len, &err, &b);
+        if (err.set) tr_lang_err_render(&err, &b);
+        else fprintf(stderr, "Error: %s\n", tr_strerror(rc));
         fputs(b.data ? b.data : "", stderr);
         tr_buf_fini(&b);
         tr_lang_err_clear(&err);
@@ -173,14 +173,14 @@ static int run_query(const char *path, const char *src, size_t len, FILE *in, FI
     memset(&err, 0, sizeof err);
     struct tr_buf b;
     tr_buf_init(&b);
-    char dir[4096];   /* modules used by the query are looked up beside it */
-    const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-    const char *mp[] = {dir};
-    struct tr_lang_opts opts = {mp, 1};
-    int rc = tr_query_compile_opts(path, src, len, &opts, &q, &err);
+    /* modules are looked up beside the query, then along TREMOR_PATH */
+    struct tr_lang_opts opts;
+    int rc = tr_lang_opts_from_env(&opts, path);
+    if (!rc) rc = tr_lang_compile_query(src, len, &opts, &q, &err);
+    tr_lang_opts_fini(&opts);
     if (rc) {
-        tr_lang_render(src, len, &err, &b);
+        if (err.set) tr_lang_err_render(&err, &b);
+        else fprintf(stderr, "Error: %s\n", tr_strerror(rc));
         fputs(b.data ? b.data : "", stderr);
         tr_buf_fini(&b);
         tr_lang_err_clear(&err);

@@ -910,8 +910,8 @@ int tr_rewrite_group_refs(struct tr_prog *prog, struct tr_node *target, struct t
     return rewrite(prog->arena, target, gx, ng, 0);
 }
 
-int tr_compile_body(struct tr_prog *parent, struct tr_node *body, const struct tr_parsed *parsed,
-                    struct tr_prog **out, struct tr_lang_err *err) {
+int tr_compile_body(struct tr_prog *parent, struct tr_node *body, struct tr_parsed *parsed,
+                    const struct tr_lang_opts *opts, struct tr_prog **out, struct tr_lang_err *err) {
     *out = NULL;
     struct tr_prog *p = tr_calloc(1, sizeof *p);
     if (!p) return -ENOMEM;
@@ -926,7 +926,8 @@ int tr_compile_body(struct tr_prog *parent, struct tr_node *body, const struct t
         return -ENOMEM;
     }
     p->root = body;
-    struct cc c = {.prog = p, .sc = p->scope, .err = err};
+    /* `use` inside the body searches the query's module path */
+    struct cc c = {.prog = p, .sc = p->scope, .err = err, .opts = opts, .parsed = parsed};
     /* constants of the query are visible inside its scripts */
     for (size_t i = 0; i < parent->scope->nconsts; i++) {
         struct tr_scope *s = p->scope;

@@ -18,6 +18,8 @@
 void tr_lang_err_clear(struct tr_lang_err *e) {
     if (!e) return;
     tr_free(e->token_text);
+    tr_free(e->src);
+    tr_free(e->file);
     memset(e, 0, sizeof *e);
 }
 

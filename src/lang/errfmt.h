@@ -17,12 +17,6 @@
 
 enum tr_lang_level { TR_LVL_ERROR, TR_LVL_WARNING };
 
-/* Compile options shared by scripts and queries. */
-struct tr_lang_opts {
-    const char *const *module_path;  /* folders searched for `use a::b` (a/b.tremor) */
-    size_t n_module_path;
-};
-
 struct tr_lang_err {
     int set;
     enum tr_lang_level level;
@@ -32,6 +26,12 @@ struct tr_lang_err {
     char hint[512];
     char *token_text;            /* unfinished token shown for lexer errors (owned) */
     struct tr_span token_span;
+    /* The text the spans point into (owned copies, set by tr_lang_err_attach
+     * in lang.h); in_module: the error is inside an included module file. */
+    char *src;
+    size_t len;
+    char *file;
+    int in_module;
 };
 
 void tr_lang_err_clear(struct tr_lang_err *e);

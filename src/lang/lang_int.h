@@ -183,8 +183,8 @@ int tr_compile_prog(const char *path, const char *src, size_t len, int query,
                     struct tr_lang_err *err);
 void tr_prog_destroy(struct tr_prog *p);
 /* Compile an embedded script body (define script ... end) sharing src. */
-int tr_compile_body(struct tr_prog *parent, struct tr_node *body, const struct tr_parsed *parsed,
-                    struct tr_prog **out, struct tr_lang_err *err);
+int tr_compile_body(struct tr_prog *parent, struct tr_node *body, struct tr_parsed *parsed,
+                    const struct tr_lang_opts *opts, struct tr_prog **out, struct tr_lang_err *err);
 /* What the compiler collects about one select statement. */
 struct tr_select_info {
     int windowed;                /* event/$ may only appear inside aggregates */

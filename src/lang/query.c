@@ -24,6 +24,7 @@ struct tr_query {
     size_t n, cap;
     struct tr_window_def *windows;   /* one per `define ... window`, stable addresses */
     size_t nwindows;
+    const struct tr_lang_opts *opts;  /* only while compiling */
 };
 
 static int add_node(struct tr_query *q, struct tr_qnode **out) {
@@ -263,7 +264,7 @@ static int build(struct tr_query *q, struct tr_lang_err *err) {
             rc = with_params(q, def, &args, err);
             if (!rc) rc = with_params(q, s, &args, err);
             struct tr_prog *body = NULL;
-            if (!rc) rc = tr_compile_body(p, def->a, &q->parsed, &body, err);
+            if (!rc) rc = tr_compile_body(p, def->a, &q->parsed, q->opts, &body, err);
             if (!rc) {
                 rc = tr_script_from_prog(body, &qn->script);
                 if (rc) tr_prog_destroy(body);
@@ -371,8 +372,10 @@ int tr_query_compile_opts(const char *path, const char *src, size_t len, const s
     *out = NULL;
     struct tr_query *q = tr_calloc(1, sizeof *q);
     if (!q) return -ENOMEM;
+    q->opts = opts;
     int rc = tr_compile_prog(path, src, len, 1, opts, &q->prog, &q->parsed, err);
     if (!rc) rc = build(q, err);
+    q->opts = NULL;
     if (rc) {
         tr_query_destroy(q);
         return rc;

@@ -89,7 +89,7 @@ int tr_select_tick(struct tr_select *s, const struct tr_lang_ctx *ctx, uint64_t 
 
 /* --- extensions (error rendering, full error details) --- */
 #include "core/buf.h"
-#include "lang/errfmt.h"
+#include "lang/lang.h"
 
 /* Like tr_query_compile, but fills err with what the renderer needs. */
 int tr_query_compile_ex(const char *path, const char *src, size_t len, struct tr_query **out,

@@ -12,7 +12,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/value.h"
-#include "lang/errfmt.h"
+#include "lang/lang.h"
 #include "lang/query.h"
 
 enum tr_script_outcome {

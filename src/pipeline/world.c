@@ -29,7 +29,7 @@
 #include "core/event.h"
 #include "core/file.h"
 #include "core/log.h"
-#include "lang/errfmt.h"
+#include "lang/lang.h"
 #include "lang/query.h"
 #include "pipeline/pipeline.h"
 
@@ -442,37 +442,6 @@ int tr_world_create(const struct tr_world_opts *o, struct tr_world **out) {
     return 0;
 }
 
-/* Where `use a::b;` looks for a/b.tremor: beside the query file, then the
- * folders of TREMOR_PATH (colon-separated), as Tremor's module path. */
-#define MAX_MODULE_DIRS 16
-struct module_path {
-    char dirs[MAX_MODULE_DIRS][1024];
-    const char *ptrs[MAX_MODULE_DIRS];
-    struct tr_lang_opts opts;
-};
-
-static void module_path_init(struct module_path *m, const char *query_path) {
-    size_t n = 0;
-    const char *slash = strrchr(query_path, '/');
-    if (slash) snprintf(m->dirs[n], sizeof m->dirs[n], "%.*s", (int)(slash - query_path), query_path);
-    else snprintf(m->dirs[n], sizeof m->dirs[n], ".");
-    n++;
-    const char *env = getenv("TREMOR_PATH");
-    while (env && *env && n < MAX_MODULE_DIRS) {
-        const char *end = strchr(env, ':');
-        size_t len = end ? (size_t)(end - env) : strlen(env);
-        if (len > 0 && len < sizeof m->dirs[n]) {
-            memcpy(m->dirs[n], env, len);
-            m->dirs[n][len] = 0;
-            n++;
-        }
-        env = end ? end + 1 : NULL;
-    }
-    for (size_t i = 0; i < n; i++) m->ptrs[i] = m->dirs[i];
-    m->opts.module_path = m->ptrs;
-    m->opts.n_module_path = n;
-}
-
 static const struct query_art *find_query(const struct tr_world *w, const char *id) {
     for (size_t i = 0; i < w->nqueries; i++)
         if (strcmp(w->queries[i].id, id) == 0) return &w->queries[i];
@@ -496,13 +465,15 @@ int tr_world_load_query(struct tr_world *w, const char *path, struct tr_diag *d)
     struct tr_query *q = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    struct module_path mp;
-    module_path_init(&mp, path);
-    rc = tr_query_compile_opts(path, src, len, &mp.opts, &q, &err);
+    struct tr_lang_opts opts;
+    rc = tr_lang_opts_from_env(&opts, path);
+    if (!rc) rc = tr_lang_compile_query(src, len, &opts, &q, &err);
+    tr_lang_opts_fini(&opts);
     if (rc) {
-        tr_lang_err_to_diag(&err, path, d);
+        if (err.set) tr_lang_err_to_diag(&err, path, d);
+        else tr_diag_set(d, rc, path, 0, 0, "module path (TREMOR_PATH): %s", tr_strerror(rc));
         tr_buf_reset(&w->detail);
-        if (err.set && tr_lang_render(src, len, &err, &w->detail) != 0) tr_buf_reset(&w->detail);
+        if (err.set && tr_lang_err_render(&err, &w->detail) != 0) tr_buf_reset(&w->detail);
         tr_lang_err_clear(&err);
         tr_free(src);
         return rc == -ENOMEM ? rc : TR_EPARSE;
@@ -623,12 +594,14 @@ static struct pipe_inst *ensure_pipe(struct tr_world *w, const struct tr_url *u,
         return NULL;
     }
     struct tr_query *q = NULL;
-    struct module_path mp;
-    module_path_init(&mp, qa->path);
+    struct tr_lang_opts opts;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    *rc = tr_query_compile_opts(qa->path, qa->src, qa->len, &mp.opts, &q, &err);
-    if (*rc) tr_lang_err_to_diag(&err, qa->path, d);
+    *rc = tr_lang_opts_from_env(&opts, qa->path);
+    if (!*rc) *rc = tr_lang_compile_query(qa->src, qa->len, &opts, &q, &err);
+    tr_lang_opts_fini(&opts);
+    if (*rc && err.set) tr_lang_err_to_diag(&err, qa->path, d);
+    else if (*rc) tr_diag_set(d, *rc, qa->path, 0, 0, "module path (TREMOR_PATH): %s", tr_strerror(*rc));
     tr_lang_err_clear(&err);
     if (*rc) return NULL;
     struct pipe_inst *pi = tr_calloc(1, sizeof *pi);

@@ -35,3 +35,62 @@ def test_compile_error_is_rendered(tmp_path):
     res = run_tremor(["run", "bad.tremor"], cwd=tmp_path)
     assert res.returncode == 1
     assert "1 | let x = ;" in res.stderr and "^" in res.stderr
+
+
+UTILS = "fn double(x) with x * 2 end;\n"
+QUERY_WITH_SCRIPT_USE = """define script s
+script
+  use utils;
+  emit utils::double(event)
+end;
+create script s;
+select event from in into s;
+select event from s into out;
+"""
+
+
+def test_script_uses_module_on_tremor_path(tmp_path, monkeypatch):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "utils.tremor").write_text(UTILS)
+    (tmp_path / "s.tremor").write_text("use utils;\nutils::double(event)\n")
+    (tmp_path / "in.json").write_text("21\n")
+    monkeypatch.setenv("TREMOR_PATH", "/nonexistent:" + str(lib))
+    res = run_tremor(["run", "s.tremor", "-i", "in.json"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["42"]
+
+
+def test_use_inside_define_script_searches_tremor_path(tmp_path, monkeypatch):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "utils.tremor").write_text(UTILS)
+    (tmp_path / "q.trickle").write_text(QUERY_WITH_SCRIPT_USE)
+    (tmp_path / "in.json").write_text("21\n")
+    monkeypatch.setenv("TREMOR_PATH", str(lib))
+    res = run_tremor(["run", "q.trickle", "-i", "in.json"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["42"]
+
+
+def test_use_inside_define_script_finds_module_beside_query(tmp_path, monkeypatch):
+    monkeypatch.delenv("TREMOR_PATH", raising=False)
+    (tmp_path / "utils.tremor").write_text(UTILS)
+    (tmp_path / "q.trickle").write_text(QUERY_WITH_SCRIPT_USE)
+    (tmp_path / "in.json").write_text("21\n")
+    res = run_tremor(["run", str(tmp_path / "q.trickle"), "-i", str(tmp_path / "in.json")], cwd="/")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["42"]
+
+
+def test_missing_module_names_the_search_path(tmp_path, monkeypatch):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (tmp_path / "q.trickle").write_text(QUERY_WITH_SCRIPT_USE)
+    monkeypatch.setenv("TREMOR_PATH", str(lib))
+    res = run_tremor(["run", "q.trickle"], cwd=tmp_path)
+    assert res.returncode == 1
+    assert "Module `utils` not found" in res.stderr
+    assert "3 |   use utils;" in res.stderr
+    # the query's own folder first, then TREMOR_PATH, as Tremor searches
+    assert res.stderr.index("- .") < res.stderr.index("- " + str(lib)), res.stderr

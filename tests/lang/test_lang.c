@@ -575,7 +575,7 @@ static void query_modules(void **st) {
                       "select event + c::one from in into s;\n"
                       "select aggr::win::collect_flattened(event) from s[baz::two] into out;\n";
     const char *mp[] = {dir};
-    struct tr_lang_opts opts = {mp, 1};
+    struct tr_lang_opts opts = {.module_path = mp, .n_module_path = 1};
     struct tr_query *q = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);

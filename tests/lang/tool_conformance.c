@@ -24,6 +24,7 @@
 #include "core/event.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "lang/lang.h"
 #include "lang/query.h"
 #include "lang/regex.h"
 #include "lang/script.h"
@@ -226,6 +227,30 @@ static int compare_text(struct kase *k, const char *dir, const char *file, struc
 
 /* --- suites --- */
 
+/* Every case compiles the way `tremor run` does: through lang.h, with the
+ * case's folder as its module path. */
+static int compile_script(const char *dir, const char *src, size_t len, struct tr_script **out,
+                          struct tr_lang_err *err) {
+    struct tr_lang_opts o;
+    tr_lang_opts_init(&o);
+    o.file = "script.tremor";
+    int rc = tr_lang_opts_add_path(&o, dir, strlen(dir));
+    if (!rc) rc = tr_lang_compile_script(src, len, &o, out, err);
+    tr_lang_opts_fini(&o);
+    return rc;
+}
+
+static int compile_query(const char *dir, const char *src, size_t len, struct tr_query **out,
+                         struct tr_lang_err *err) {
+    struct tr_lang_opts o;
+    tr_lang_opts_init(&o);
+    o.file = "query.trickle";
+    int rc = tr_lang_opts_add_path(&o, dir, strlen(dir));
+    if (!rc) rc = tr_lang_compile_query(src, len, &o, out, err);
+    tr_lang_opts_fini(&o);
+    return rc;
+}
+
 static void run_scripts(struct kase *k, const char *dir) {
     char *src;
     size_t len;
@@ -237,9 +262,7 @@ static void run_scripts(struct kase *k, const char *dir) {
     struct tr_script *s = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    const char *mp[] = {dir};
-    struct tr_lang_opts opts = {mp, 1};
-    int rc = tr_script_compile_opts("script.tremor", src, len, &opts, &s, &err);
+    int rc = compile_script(dir, src, len, &s, &err);
     if (rc) {
         snprintf(k->why, sizeof k->why, "compile: %d:%d: %.400s", err.inner.s.line, err.inner.s.col, err.msg);
         k->v = V_FAIL;
@@ -331,7 +354,7 @@ static void run_script_errors(struct kase *k, const char *dir) {
     struct tr_script *s = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    int rc = tr_script_compile_ex("script.tremor", src, len, &s, &err);
+    int rc = compile_script(dir, src, len, &s, &err);
     if (rc == 0) {
         snprintf(k->why, sizeof k->why, "compiled, but must fail");
         k->v = V_FAIL;
@@ -339,7 +362,7 @@ static void run_script_errors(struct kase *k, const char *dir) {
     } else {
         struct tr_buf b;
         tr_buf_init(&b);
-        tr_lang_render(src, len, &err, &b);
+        tr_lang_err_render(&err, &b);
         k->v = compare_text(k, dir, "error.txt", &b) ? V_PASS : V_FAIL;
         tr_buf_fini(&b);
     }
@@ -358,7 +381,7 @@ static void run_runtime_errors(struct kase *k, const char *dir) {
     struct tr_script *s = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    int rc = tr_script_compile_ex("script.tremor", src, len, &s, &err);
+    int rc = compile_script(dir, src, len, &s, &err);
     if (rc) {
         snprintf(k->why, sizeof k->why, "compile failed: %.400s", err.msg);
         k->v = V_FAIL;
@@ -416,12 +439,12 @@ static void run_warnings(struct kase *k, const char *dir, int query) {
     int rc;
     if (query) {
         struct tr_query *q = NULL;
-        rc = tr_query_compile_ex(file, src, len, &q, &err);
+        rc = compile_query(dir, src, len, &q, &err);
         if (!rc) tr_query_render_warnings(q, &b);
         tr_query_destroy(q);
     } else {
         struct tr_script *s = NULL;
-        rc = tr_script_compile_ex(file, src, len, &s, &err);
+        rc = compile_script(dir, src, len, &s, &err);
         if (!rc) tr_script_render_warnings(s, &b);
         tr_script_destroy(s);
     }
@@ -448,7 +471,7 @@ static void run_query_errors(struct kase *k, const char *dir) {
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
     char plain[1024] = "";
-    int rc = tr_query_compile_ex("query.trickle", src, len, &q, &err);
+    int rc = compile_query(dir, src, len, &q, &err);
     int failed = rc != 0;
     if (!rc) {
         /* building the pipeline may still fail */
@@ -487,7 +510,7 @@ static void run_query_errors(struct kase *k, const char *dir) {
     } else {
         struct tr_buf b;
         tr_buf_init(&b);
-        if (rc && err.set && err.has_pos) tr_lang_render(src, len, &err, &b);
+        if (rc && err.set && err.has_pos) tr_lang_err_render(&err, &b);
         else tr_buf_append(&b, plain, strlen(plain));
         k->v = compare_text(k, dir, "error.txt", &b) ? V_PASS : V_FAIL;
         tr_buf_fini(&b);
@@ -522,9 +545,7 @@ static void run_queries(struct kase *k, const char *dir) {
     struct tr_query *q = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    const char *mp[] = {dir};
-    struct tr_lang_opts opts = {mp, 1};
-    int rc = tr_query_compile_opts("query.trickle", src, len, &opts, &q, &err);
+    int rc = compile_query(dir, src, len, &q, &err);
     if (rc) {
         snprintf(k->why, sizeof k->why, "compile: %d:%d: %.400s", err.inner.s.line, err.inner.s.col, err.msg);
         k->v = V_FAIL;

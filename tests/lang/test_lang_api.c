@@ -1,0 +1,176 @@
+/* test_lang_api.c - the language's one compile entry (lang.h): the module
+ * path built from the file and TREMOR_PATH, `use` inside `define script`
+ * bodies searching it, and errors that render themselves. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "lang/lang.h"
+#include "lang/query.h"
+#include "lang/script.h"
+
+static const char *const query_src = "define script s\n"
+                                     "script\n"
+                                     "  use utils;\n"
+                                     "  emit utils::double(event)\n"
+                                     "end;\n"
+                                     "create script s;\n"
+                                     "select event from in into s;\n"
+                                     "select event from s into out;\n";
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void opts_from_env_puts_the_folder_first(void **state) {
+    (void)state;
+    struct tr_lang_opts o;
+    setenv("TREMOR_PATH", "/x::/y:", 1);
+    assert_int_equal(0, tr_lang_opts_from_env(&o, "a/b/q.trickle"));
+    assert_int_equal(3, o.n_module_path);
+    assert_string_equal("a/b", o.module_path[0]);
+    assert_string_equal("/x", o.module_path[1]);
+    assert_string_equal("/y", o.module_path[2]);
+    assert_string_equal("a/b/q.trickle", o.file);
+    tr_lang_opts_fini(&o);
+    unsetenv("TREMOR_PATH");
+    assert_int_equal(0, tr_lang_opts_from_env(&o, "q.trickle"));
+    assert_int_equal(1, o.n_module_path);
+    assert_string_equal(".", o.module_path[0]);
+    tr_lang_opts_fini(&o);
+    assert_int_equal(0, tr_lang_opts_from_env(&o, "/q.trickle"));
+    assert_string_equal("/", o.module_path[0]);
+    tr_lang_opts_fini(&o);
+}
+
+static void opts_bound_what_comes_from_outside(void **state) {
+    (void)state;
+    size_t n = TR_LANG_MAX_MODULE_DIRS + 2;
+    char *env = tr_malloc(n * 3 + 1);
+    assert_non_null(env);
+    for (size_t i = 0; i < n; i++) memcpy(env + 3 * i, "/d:", 3);
+    env[n * 3] = 0;
+    setenv("TREMOR_PATH", env, 1);
+    tr_free(env);
+    struct tr_lang_opts o;
+    assert_int_equal(TR_ETOOBIG, tr_lang_opts_from_env(&o, "q.trickle"));
+    tr_lang_opts_fini(&o);
+    unsetenv("TREMOR_PATH");
+    tr_lang_opts_init(&o);
+    static char big[TR_LANG_MAX_DIR_LEN + 2];
+    memset(big, 'a', sizeof big - 1);
+    assert_int_equal(TR_ETOOBIG, tr_lang_opts_add_path(&o, big, strlen(big)));
+    assert_int_equal(0, o.n_module_path);
+    tr_lang_opts_fini(&o);
+}
+
+/* Compile query_src from dir/q.trickle with the module path from the
+ * environment and run its script node on 21. */
+static void check_query_doubles(const char *qpath) {
+    struct tr_lang_opts o;
+    assert_int_equal(0, tr_lang_opts_from_env(&o, qpath));
+    struct tr_query *q = NULL;
+    struct tr_lang_err err;
+    memset(&err, 0, sizeof err);
+    int rc = tr_lang_compile_query(query_src, strlen(query_src), &o, &q, &err);
+    tr_lang_opts_fini(&o);
+    if (rc) {
+        struct tr_buf b;
+        tr_buf_init(&b);
+        tr_lang_err_render(&err, &b);
+        fail_msg("expected a compiled query, got %d:\n%s", rc, b.data ? b.data : "");
+    }
+    const struct tr_qnode *n = tr_query_node(q, 0);
+    assert_int_equal(TR_QN_SCRIPT, n->kind);
+    tr_value ev = tr_v_int(21), meta = tr_v_null(), st = tr_v_null();
+    enum tr_script_outcome oc;
+    const char *port;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    struct tr_lang_ctx ctx = {.instance = "test"};
+    assert_int_equal(0, tr_script_run(n->script, &ctx, &ev, &meta, &st, &oc, &port, &d));
+    assert_int_equal(TR_SCRIPT_EMIT, oc);
+    assert_int_equal(TR_I64, ev.type);
+    assert_int_equal(42, ev.as.i);
+    tr_value_unref(ev);
+    tr_value_unref(meta);
+    tr_value_unref(st);
+    tr_query_destroy(q);
+}
+
+static void use_in_define_script_searches_the_module_path(void **state) {
+    (void)state;
+    char dir[] = "/tmp/tr-langapi-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char lib[64], mod[96], qpath[96], beside[96];
+    snprintf(lib, sizeof lib, "%s/lib", dir);
+    assert_int_equal(0, mkdir(lib, 0700));
+    snprintf(mod, sizeof mod, "%s/utils.tremor", lib);
+    write_file(mod, "fn double(x) with x * 2 end;\n");
+    snprintf(qpath, sizeof qpath, "%s/q.trickle", dir);
+    /* on TREMOR_PATH */
+    setenv("TREMOR_PATH", lib, 1);
+    check_query_doubles(qpath);
+    unsetenv("TREMOR_PATH");
+    /* beside the query */
+    snprintf(beside, sizeof beside, "%s/utils.tremor", dir);
+    write_file(beside, "fn double(x) with x + x end;\n");
+    check_query_doubles(qpath);
+    unlink(beside);
+    unlink(mod);
+    rmdir(lib);
+    rmdir(dir);
+}
+
+static void compile_error_renders_itself(void **state) {
+    (void)state;
+    unsetenv("TREMOR_PATH");
+    struct tr_lang_opts o;
+    assert_int_equal(0, tr_lang_opts_from_env(&o, "/nonexistent-dir/q.trickle"));
+    char *src = tr_strdup(query_src);
+    assert_non_null(src);
+    struct tr_query *q = NULL;
+    struct tr_lang_err err;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(TR_EINVAL_CFG, tr_lang_compile_query(src, strlen(src), &o, &q, &err));
+    assert_null(q);
+    tr_lang_opts_fini(&o);
+    /* the error keeps its own copy of the source */
+    memset(src, 'x', strlen(src));
+    tr_free(src);
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(0, tr_lang_err_render(&err, &b));
+    const char *want = "Error: \n"
+                       "    1 | define script s\n"
+                       "    2 | script\n"
+                       "    3 |   use utils;\n"
+                       "      |   ^^^^^^^^^ Module `utils` not found or not readable error in module path: \n"
+                       "                         - /nonexistent-dir\n";
+    if (strncmp(b.data, want, strlen(want))) fail_msg("expected:\n%s\nactual:\n%s", want, b.data);
+    tr_buf_fini(&b);
+    tr_lang_err_clear(&err);
+    assert_null(err.src);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(opts_from_env_puts_the_folder_first),
+        cmocka_unit_test(opts_bound_what_comes_from_outside),
+        cmocka_unit_test(use_in_define_script_searches_the_module_path),
+        cmocka_unit_test(compile_error_renders_itself),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
