@@ -9,6 +9,9 @@
  * Offramp delivery contract: every send() of a transactional message must be
  * answered exactly once by tr_offramp_ack() or tr_offramp_fail() with its
  * token, also when the connection dies or the offramp closes (then: fail).
+ * Before that answer it may be released once (tr_offramp_release): the peer
+ * has it, so it leaves the sender's in-flight window, but the source keeps
+ * it until the ack (and replays it after a fail).
  */
 #ifndef TR_CONN_H
 #define TR_CONN_H
@@ -142,6 +145,8 @@ struct tr_offramp_host_ops {
     /* The offramp has finished its job (e.g. a benchmark sink after its set
      * time): the server stops gracefully and exits 0. */
     void (*shutdown)(struct tr_offramp_host *h);
+    /* May be NULL: the host has no window to free. */
+    void (*release)(struct tr_offramp_host *h, uint64_t token);
 };
 struct tr_offramp_host {
     const struct tr_offramp_host_ops *ops;
@@ -171,6 +176,10 @@ struct tr_offramp_ops {
 static inline uv_loop_t *tr_offramp_loop(struct tr_offramp_host *h) { return h->loop; }
 static inline void tr_offramp_ack(struct tr_offramp_host *h, uint64_t token) { h->ops->ack(h, token); }
 static inline void tr_offramp_fail(struct tr_offramp_host *h, uint64_t token) { h->ops->fail(h, token); }
+/* The peer has it, its ack or fail comes later (see the contract above). */
+static inline void tr_offramp_release(struct tr_offramp_host *h, uint64_t token) {
+    if (h->ops->release) h->ops->release(h, token);
+}
 /* breaker: I cannot send now */
 static inline void tr_offramp_trigger(struct tr_offramp_host *h) { h->ops->trigger(h); }
 /* breaker: I can send again */

@@ -10,18 +10,20 @@
  * The pong linger (pong mode): a receiver whose library read a frame but
  * which dies before its application got it (websocat killed with Ctrl-C)
  * drops the link within the linger (config.confirm_linger_ms, 50 ms) of the
- * pong. So a confirmed message stays in `kept` that long; if the link drops meanwhile it is sent again
- * first thing on the next connection. Kept with a copy of its bytes it is
- * acked to the host at once, so the linger never holds back the sender's
- * in-flight window; without a copy (over KEEP_MAX_BYTES) it is acked when
- * the linger ends, or failed (replayed upstream) if the link drops.
+ * pong. So a confirmed message is only released to the host at the pong
+ * (it leaves the sender's in-flight window, the source still keeps it), and
+ * acked when the linger ends; if the link drops inside the linger it is
+ * failed, and the source (the WAL, the only copy) replays it.
  *
- *   kept entry:  SENT --pong--> LINGER --linger--> (retired)
- *                  ^              | link drops, acked to the host
- *                  +-- reconnect -+- RESEND
+ *   kept entry:  SENT --pong: release--> LINGER --linger over: ack--> (retired)
+ *                  |                       |
+ *                  +-- link drops: fail ---+--> DEAD (retired)
  *
- * Invariant: every transactional send() is answered exactly once; acks go
- * out in wire order (acked entries are always a prefix of `kept`).
+ * When we close the link ourselves the receiver did not drop it: a
+ * confirmation inside its linger stands and is acked.
+ *
+ * Invariant: every transactional send() is answered exactly once, released
+ * at most once before; acks go out in wire order (retired from the front).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,7 +48,6 @@
 #define PING_EVERY ((uint64_t)64 << 10)  /* ...at least one per this many bytes */
 #define LINGER_MS 50                     /* a pong counts for sure after this (default) */
 #define LINGER_MAX_MS 600000
-#define KEEP_MAX_BYTES ((size_t)16 << 20) /* copies held through the linger */
 
 /* What runs over the TCP connection dial.h keeps. Any state goes back to
  * DOWN when the connection ends; the next one starts afresh from up().
@@ -82,17 +83,14 @@ struct conn {
 
 enum reported { REP_NONE, REP_UP, REP_DOWN };
 
-enum kstate { K_SENT, K_LINGER, K_RESEND, K_DEAD };
+enum kstate { K_SENT, K_LINGER, K_DEAD };
 
 /* A transactional message of pong mode from send to the end of its linger.
  * Its dial token is kbase + its position in the ring. */
 struct kept {
     uint64_t token;          /* the host's */
-    char *data;              /* copy of the payload, NULL when over budget */
-    size_t len;
-    bool binary;
-    bool answered;           /* acked to the host */
     enum kstate st;
+    bool released;           /* the host was told the peer has it */
     uint64_t at_ms;          /* K_LINGER: when the pong confirmed it */
 };
 
@@ -100,7 +98,9 @@ struct out {
     struct tr_offramp_host *host;
     struct tr_dial *dial;
     uv_prepare_t flush;       /* writes c.wire at the end of the loop turn */
-    int parts_open;           /* the flush handle and the dial, until closed */
+    uv_timer_t linger;        /* pong mode: the end of the oldest entry's linger */
+    uint64_t linger_due;      /* when it is armed for (loop ms) */
+    int parts_open;           /* the two handles and the dial, until closed */
     char *id;
     char *url_text;
     struct tr_ws_url url;
@@ -117,12 +117,9 @@ struct out {
     /* pong mode: messages from send to the end of their linger, in order */
     struct kept *k;           /* ring, capacity a power of two */
     size_t k_head, k_len, k_cap;
-    size_t k_answered;        /* entries acked to the host: a prefix */
+    size_t k_rel;             /* entries before this one were looked at for release */
     uint64_t kbase;           /* dial token of the oldest entry */
-    size_t kept_bytes;        /* copies held */
     bool settling, resettle;
-    uint64_t lost_on_close;   /* confirmed, link dropped in the linger, closing */
-    uint64_t resent;          /* sent again after a drop inside the linger */
     void (*done)(void *);
     void *done_arg;
 };
@@ -134,7 +131,6 @@ static void conn_end(struct conn *c, const char *why);
 static struct kept *kat(struct out *o, size_t i) { return &o->k[(o->k_head + i) & (o->k_cap - 1)]; }
 
 static void free_out(struct out *o) {
-    for (size_t i = 0; i < o->k_len; i++) tr_free(kat(o, i)->data);
     tr_free(o->k);
     tr_buf_fini(&o->c.out);
     tr_buf_fini(&o->c.wire);
@@ -147,10 +143,6 @@ static void free_out(struct out *o) {
 
 static void part_closed(struct out *o) {
     if (--o->parts_open) return;
-    if (o->lost_on_close)
-        TR_WARN(MOD, "%llu messages to %s were confirmed, but the connection dropped within %d ms "
-                "of that and the offramp closed before they could be sent again",
-                (unsigned long long)o->lost_on_close, o->url_text, (int)o->linger_ms);
 
     void (*done)(void *) = o->done;
     void *arg2 = o->done_arg;
@@ -158,7 +150,7 @@ static void part_closed(struct out *o) {
     if (done) done(arg2);
 }
 
-static void on_flush_close(uv_handle_t *h) { part_closed(h->data); }
+static void on_handle_close(uv_handle_t *h) { part_closed(h->data); }
 static void on_dial_done(void *arg) { part_closed(arg); }
 
 /* Drop everything the protocol held on the connection that ended. */
@@ -279,7 +271,7 @@ static int pump(struct conn *c) {
 /* ------------------------------------------------------------ the linger */
 
 /* Append an entry for a message just framed; 0 or -ENOMEM. */
-static int kept_push(struct out *o, const struct tr_out_msg *m, bool binary) {
+static int kept_push(struct out *o, const struct tr_out_msg *m) {
     if (o->k_len == o->k_cap) {
         size_t nc = o->k_cap ? o->k_cap * 2 : 256;
         struct kept *v = tr_calloc(nc, sizeof *v);
@@ -293,28 +285,25 @@ static int kept_push(struct out *o, const struct tr_out_msg *m, bool binary) {
     struct kept *e = kat(o, o->k_len);
     memset(e, 0, sizeof *e);
     e->token = m->token;
-    e->binary = binary;
     e->st = K_SENT;
-    e->len = m->len;
-    /* no copy (over budget, or no memory): the linger then holds the ack */
-    if (o->kept_bytes + m->len <= KEEP_MAX_BYTES && (e->data = tr_malloc(m->len ? m->len : 1))) {
-        if (m->len) memcpy(e->data, m->data, m->len);
-        o->kept_bytes += m->len;
-    }
     o->k_len++;
     return 0;
 }
 
-static void kept_free_data(struct out *o, struct kept *e) {
-    if (!e->data) return;
-    o->kept_bytes -= e->len;
-    tr_free(e->data);
-    e->data = NULL;
+static void arm(struct out *o);
+
+static void kept_pop_front(struct out *o) {
+    o->k_head = (o->k_head + 1) & (o->k_cap - 1);
+    o->k_len--;
+    o->kbase++;
+    if (o->k_rel) o->k_rel--;
 }
 
-/* Answer the host for what may be answered, retire lingered entries. The
- * host may send from an ack (and so push entries): positions, not
- * pointers, are kept across it, and a nested call only asks for a rerun. */
+/* Answer the host for what may be answered: ack and retire entries whose
+ * linger is over (and drop failed ones) from the front, release the newly
+ * confirmed. The host may send from an answer (and so push entries):
+ * positions, not pointers, are kept across it, and a nested call only asks
+ * for a rerun. */
 static void settle(struct out *o) {
     if (o->settling) {
         o->resettle = true;
@@ -324,24 +313,51 @@ static void settle(struct out *o) {
     uint64_t now = uv_now(tr_offramp_loop(o->host));
     do {
         o->resettle = false;
-        while (o->k_answered < o->k_len) {
-            struct kept *e = kat(o, o->k_answered);
-            if (e->st != K_LINGER || (!e->data && e->at_ms + o->linger_ms > now)) break;
-            e->answered = true;
-            o->k_answered++;
-            tr_offramp_ack(o->host, e->token);
-        }
-        while (o->k_answered && o->k_len) {
+        while (o->k_len) {
             struct kept *e = kat(o, 0);
+            if (e->st == K_DEAD) {
+                kept_pop_front(o);
+                continue;
+            }
             if (e->st != K_LINGER || e->at_ms + o->linger_ms > now) break;
-            kept_free_data(o, e);
-            o->k_head = (o->k_head + 1) & (o->k_cap - 1);
-            o->k_len--;
-            o->k_answered--;
-            o->kbase++;
+            uint64_t token = e->token;
+            kept_pop_front(o);
+            tr_offramp_ack(o->host, token);
+        }
+        if (o->k_rel > o->k_len) o->k_rel = o->k_len;
+        /* pongs confirm a prefix: the released ones are one too */
+        while (o->k_rel < o->k_len) {
+            struct kept *e = kat(o, o->k_rel);
+            if (e->st != K_LINGER) break;
+            o->k_rel++;
+            if (e->released) continue;
+            e->released = true;
+            tr_offramp_release(o->host, e->token);
         }
     } while (o->resettle);
     o->settling = false;
+    arm(o);
+}
+
+static void on_linger(uv_timer_t *t);
+
+/* Wake up when the oldest confirmed entry's linger ends, so its ack goes
+ * out then and not only at the next tick. */
+static void arm(struct out *o) {
+    if (o->closing) return;   /* the handle is closing; close acks what lingers */
+    if (!o->k_len || kat(o, 0)->st != K_LINGER) {
+        uv_timer_stop(&o->linger);
+        return;
+    }
+    uint64_t due = kat(o, 0)->at_ms + o->linger_ms, now = uv_now(tr_offramp_loop(o->host));
+    if (uv_is_active((uv_handle_t *)&o->linger) && o->linger_due == due) return;
+    o->linger_due = due;
+    uv_timer_start(&o->linger, on_linger, due > now ? due - now : 0, 0);
+}
+
+static void on_linger(uv_timer_t *t) {
+    struct out *o = t->data;
+    settle(o);
 }
 
 /* dial: the peer confirmed the message with this dial token. */
@@ -357,26 +373,18 @@ static void on_kept_acked(void *arg, uint64_t token) {
 
 /* Drop the dead tail: the entries failed with the connection. */
 static void kept_trim(struct out *o) {
-    while (o->k_len && kat(o, o->k_len - 1)->st == K_DEAD) {
-        kept_free_data(o, kat(o, o->k_len - 1));
-        o->k_len--;
-    }
+    while (o->k_len && kat(o, o->k_len - 1)->st == K_DEAD) o->k_len--;
+    if (o->k_rel > o->k_len) o->k_rel = o->k_len;
 }
 
 /* dial: the message with this dial token was still unconfirmed when the
- * connection ended. Already acked to the host: ours to send again;
- * otherwise the host replays it. */
+ * connection ended: the host replays it. */
 static void on_kept_failed(void *arg, uint64_t token) {
     struct out *o = arg;
     uint64_t i = token - o->kbase;
     if (token < o->kbase || i >= o->k_len) return;
     struct kept *e = kat(o, (size_t)i);
-    if (e->answered) {
-        if (o->closing) o->lost_on_close++;
-        e->st = o->closing ? K_LINGER : K_RESEND;
-        e->at_ms = 0;
-        return;
-    }
+    if (e->st != K_SENT) return;   /* answered or about to be: once only */
     e->st = K_DEAD;
     tr_offramp_fail(o->host, e->token);
     kept_trim(o);
@@ -384,23 +392,16 @@ static void on_kept_failed(void *arg, uint64_t token) {
 
 /* The connection ended (dial fails the unconfirmed ones right after).
  * Lingering entries: the link dropped inside the linger, so the receiver
- * may not have them after all. Unless we are the ones closing: then the
- * receiver did not drop the link, and its confirmation stands. */
+ * may not have them after all: failed, the host replays them. Unless we
+ * are the ones closing: then the receiver did not drop the link, and its
+ * confirmation stands. */
 static void kept_down(struct out *o) {
-    uint64_t now = uv_now(tr_offramp_loop(o->host));
-    settle(o);
+    settle(o);   /* what is over its linger is acked first */
     for (size_t i = 0; i < o->k_len; i++) {
         struct kept *e = kat(o, i);
-        if (e->st == K_RESEND && o->closing) {
-            o->lost_on_close++;
-            e->st = K_LINGER;
-            e->at_ms = 0;
-        }
-        if (e->st != K_LINGER || e->at_ms + o->linger_ms <= now) continue;
+        if (e->st != K_LINGER) continue;
         if (o->closing) {
-            e->at_ms = 0;   /* over: settle answers and retires it */
-        } else if (e->answered) {
-            e->st = K_RESEND;
+            e->at_ms = 0;   /* over: settle acks it */
         } else {
             e->st = K_DEAD;
             tr_offramp_fail(o->host, e->token);
@@ -408,32 +409,6 @@ static void kept_down(struct out *o) {
     }
     kept_trim(o);
     settle(o);
-}
-
-/* A new connection is open: first send again what was confirmed on the
- * last one but dropped inside its linger, in order, before anything new. */
-static int kept_resend(struct conn *c) {
-    struct out *o = c->o;
-    for (size_t i = 0; i < o->k_len; i++) {
-        struct kept *e = kat(o, i);
-        if (e->st != K_RESEND) continue;
-        struct wslay_event_msg wm = {
-            .opcode = e->binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME,
-            .msg = (const uint8_t *)e->data,
-            .msg_length = e->len,
-        };
-        if (wslay_event_queue_msg(c->ws, &wm) != 0) return TR_ERUNTIME;
-        int rc = pump(c);
-        if (rc) return rc;
-        e->st = K_SENT;
-        if (tr_dial_track(o->dial, o->kbase + i, wire_pos(&o->c)) != 0) {
-            /* cannot track it: count it confirmed now, best effort */
-            e->st = K_LINGER;
-            e->at_ms = uv_now(tr_offramp_loop(o->host));
-        }
-        o->resent++;
-    }
-    return 0;
 }
 
 /* ----------------------------------------------------- wslay callbacks */
@@ -559,14 +534,6 @@ static void open_ws(struct conn *c) {
      * are still assembled and answered by wslay). */
     wslay_event_config_set_no_buffering(c->ws, 1);
     c->st = C_OPEN;
-    if (c->o->ack_pong) {
-        int rc = kept_resend(c);
-        if (rc == 0 && c->o->k_len) rc = maybe_ping(c);
-        if (rc) {
-            conn_end(c, "write failed");
-            return;
-        }
-    }
     report_up(c->o);
 }
 
@@ -773,13 +740,9 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         int t;
         if (!o->ack_pong) {
             t = tr_dial_track(o->dial, m->token, wire_pos(&o->c));
-        } else if ((t = kept_push(o, m, binary)) == 0) {
+        } else if ((t = kept_push(o, m)) == 0) {
             t = tr_dial_track(o->dial, o->kbase + o->k_len - 1, wire_pos(&o->c));
-            if (t) {
-                struct kept *e = kat(o, o->k_len - 1);
-                kept_free_data(o, e);
-                o->k_len--;
-            }
+            if (t) o->k_len--;
         }
         /* The frame is on its way but cannot be tracked: fail it now; the
          * replay makes it a duplicate, never a loss. */
@@ -840,7 +803,9 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
         pump(c) == 0 && write_out(c) == 0)
         linger = CLOSE_WAIT_MS;
     uv_prepare_stop(&o->flush);
-    uv_close((uv_handle_t *)&o->flush, on_flush_close);
+    uv_close((uv_handle_t *)&o->flush, on_handle_close);
+    uv_timer_stop(&o->linger);
+    uv_close((uv_handle_t *)&o->linger, on_handle_close);
     tr_dial_close(o->dial, linger, on_dial_done, o);
 }
 
@@ -921,7 +886,9 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     uv_prepare_init(tr_offramp_loop(host), &o->flush);
     uv_unref((uv_handle_t *)&o->flush);   /* it only follows the loop's other work */
     o->flush.data = o;
-    o->parts_open = 2;
+    uv_timer_init(tr_offramp_loop(host), &o->linger);
+    o->linger.data = o;
+    o->parts_open = 3;
     *self = o;
     return 0;
 fail:

@@ -189,6 +189,7 @@ const char *tr_cb_name(enum tr_cb cb) {
     case TR_CB_FAIL: return "fail";
     case TR_CB_TRIGGER: return "trigger";
     case TR_CB_RESTORE: return "restore";
+    case TR_CB_RELEASE: return "release";
     }
     return "unknown";
 }

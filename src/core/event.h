@@ -49,6 +49,11 @@ enum tr_cb {
     TR_CB_FAIL,       /* not delivered: the source should resend it */
     TR_CB_TRIGGER,    /* circuit breaker: stop sending (Tremor's CbAction::Close) */
     TR_CB_RESTORE,    /* circuit breaker: resume (Tremor's CbAction::Open) */
+    /* The peer has it but may still lose it (e.g. inside a confirmation
+     * linger): free its slot in the source's in-flight window, but keep it
+     * until the ACK, or resend it after a FAIL, that always follows. Sources
+     * without a window ignore it. */
+    TR_CB_RELEASE,
 };
 
 struct tr_insight {

@@ -66,6 +66,8 @@ struct tr_op_ops {
     /* Called with every insight passing this operator on its way upstream;
      * set in->cb = TR_CB_NONE to stop it here. May be NULL (passes through). */
     void (*contraflow)(void *self, struct tr_insight *in);
+    /* contraflow also sees TR_CB_RELEASE; others never do (it passes them). */
+    bool release;
     /* Stop emitting: the server is shutting down and drains. May be NULL. */
     void (*quiesce)(void *self);
     /* Make everything the operator holds visible and emit what it can now,

@@ -9,8 +9,13 @@
  * upstream when full, restore when it has room again.
  *
  * Invariant: an event is emitted at most once per read of its record, only
- * when durable, and never more than max_in_flight records are out unacked
- * (counted from the acknowledged frontier to the read cursor). Events
+ * when durable, and never more than max_in_flight records (and
+ * max_in_flight_bytes) are out, neither acked nor released. A released
+ * record (the peer has it, but may still lose it: TR_CB_RELEASE) no longer
+ * holds the window, yet stays in the log until its ack; its fail rewinds
+ * like any other. Read passes of read_count records run one per loop turn
+ * (an idle handle) while the window has room and durable records wait,
+ * never nested inside the ack that opened the window. Events
  * refused for lack of room wait in order in `held` (bounded); nothing is
  * dropped unless on_full = drop_newest says so, and then it is counted.
  * Until a record is durable a copy of it is kept (`pend`), so a disk that
@@ -51,6 +56,17 @@
 #define REOPEN_MIN_NS 100000000ull   /* 100 ms */
 #define REOPEN_MAX_NS 5000000000ull  /* 5 s */
 #define LOG_EVERY_NS 10000000000ull  /* repeated conditions: one line per 10 s */
+#define WINDOW_RECORDS 65536u        /* max_in_flight default */
+#define WINDOW_BYTES (64u << 20)     /* max_in_flight_bytes default */
+#define TURN_RECORDS 1024u           /* records emitted per loop turn before yielding */
+
+/* A record handed out and not yet acked, in the order read (seq rising). */
+enum flst { FL_OUT, FL_RELEASED, FL_ACKED };
+struct flight {
+    uint64_t seq;
+    uint32_t len;
+    uint8_t st;                  /* enum flst */
+};
 
 /* A record appended and not yet durable: a copy, to append again if the log
  * fails before it is durable, and the upstream ids to ack once it is. */
@@ -84,11 +100,14 @@ struct walop {
     int async_open;
     uv_check_t check;            /* writes what this loop turn appended */
     int check_open;
+    uv_idle_t idle;              /* the next read pass, on the next loop turn */
+    int idle_open;
     int handles_open;            /* freed when the last one's close callback ran */
     int appended;                /* appended since the last tr_wal_flush */
     /* configuration */
     uint64_t read_count;
     uint64_t max_in_flight;
+    uint64_t max_in_flight_bytes;
     uint64_t max_elements;       /* 0 = none */
     uint64_t max_bytes;          /* 0 = none */
     int drop_newest;
@@ -99,6 +118,10 @@ struct walop {
     int reading;                 /* inside a read pass (re-entrancy guard) */
     int failed_in_pass;          /* a fail arrived during this pass: stop it */
     int rerun;                   /* something arrived during a pass: run another */
+    struct flight *fl;           /* ring of records handed out and not yet acked */
+    size_t fl_head, fl_n, fl_cap;
+    uint64_t out_n, out_bytes;   /* of those, FL_OUT: what holds the window */
+    uint64_t rel_n;              /* of those, FL_RELEASED */
     struct tr_event *held;       /* FIFO ring of events waiting for room */
     size_t held_head, held_n, held_cap;
     struct pend *pend;           /* FIFO ring of records not yet durable, in append order */
@@ -125,7 +148,8 @@ struct walop {
 
 static const char *const known_keys[] = {
     "read_count", "max_elements", "max_bytes", "dir", "flush_on_evnt",
-    "sync", "sync_interval_ms", "on_full", "max_in_flight", "segment_bytes", NULL,
+    "sync", "sync_interval_ms", "on_full", "max_in_flight", "max_in_flight_bytes", "segment_bytes",
+    NULL,
 };
 
 static int param_uint(const struct tr_op_spec *s, const char *key, uint64_t *out, int *present,
@@ -170,7 +194,7 @@ static int check_keys(const struct tr_op_spec *s, struct tr_diag *d) {
     return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
                        "qos::wal operator '%s': unknown config key(s) %s (known: read_count, "
                        "max_elements, max_bytes, dir, flush_on_evnt, sync, sync_interval_ms, "
-                       "on_full, max_in_flight, segment_bytes)",
+                       "on_full, max_in_flight, max_in_flight_bytes, segment_bytes)",
                        s->id, unknown);
 }
 
@@ -195,20 +219,108 @@ static void send_up(struct walop *w, enum tr_cb cb, struct tr_ids *ids_taken) {
     tr_op_insight(w->host, &in);   /* takes in */
 }
 
-/* How many more records may go out now: max_in_flight minus those between
- * the acknowledged frontier and the read cursor. */
+/* How many more records may go out now: max_in_flight minus those out and
+ * neither acked nor released; none while their bytes reach the byte bound. */
 static uint64_t window_left(struct walop *w) {
-    struct tr_wal_stats st;
-    tr_wal_stats(w->wal, &st);
-    uint64_t first_unacked = st.frontier + 1;
-    uint64_t out = st.read_seq > first_unacked ? st.read_seq - first_unacked : 0;
-    return out >= w->max_in_flight ? 0 : w->max_in_flight - out;
+    if (w->out_bytes >= w->max_in_flight_bytes) return 0;
+    return w->out_n >= w->max_in_flight ? 0 : w->max_in_flight - w->out_n;
+}
+
+static struct flight *fl_at(struct walop *w, size_t i) {
+    return &w->fl[(w->fl_head + i) & (w->fl_cap - 1)];
+}
+
+/* Note a record just handed out; 0 or -ENOMEM. */
+static int fl_push(struct walop *w, uint64_t seq, size_t len) {
+    if (w->fl_n == w->fl_cap) {
+        size_t nc = w->fl_cap ? w->fl_cap * 2 : 256;
+        struct flight *n = tr_calloc(nc, sizeof *n);
+        if (!n) return -ENOMEM;
+        for (size_t i = 0; i < w->fl_n; i++) n[i] = *fl_at(w, i);
+        tr_free(w->fl);
+        w->fl = n;
+        w->fl_cap = nc;
+        w->fl_head = 0;
+    }
+    struct flight *f = fl_at(w, w->fl_n++);
+    f->seq = seq;
+    f->len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+    f->st = FL_OUT;
+    w->out_n++;
+    w->out_bytes += f->len;
+    return 0;
+}
+
+/* Index of the first entry with seq >= lo (fl_n if none): seqs rise. */
+static size_t fl_find(struct walop *w, uint64_t lo) {
+    size_t a = 0, b = w->fl_n;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (fl_at(w, m)->seq < lo) a = m + 1;
+        else b = m;
+    }
+    return a;
+}
+
+/* Entries lo..hi leave the window (released or acked: to); acked ones at
+ * the front are forgotten. */
+static void fl_mark(struct walop *w, uint64_t lo, uint64_t hi, enum flst to) {
+    for (size_t i = fl_find(w, lo); i < w->fl_n; i++) {
+        struct flight *f = fl_at(w, i);
+        if (f->seq > hi) break;
+        if (f->st == FL_OUT) {
+            w->out_n--;
+            w->out_bytes -= f->len;
+        }
+        if (f->st == FL_RELEASED && to == FL_ACKED) w->rel_n--;
+        if (f->st == FL_OUT && to == FL_RELEASED) w->rel_n++;
+        if (to == FL_ACKED || f->st == FL_OUT) f->st = (uint8_t)to;
+    }
+    while (w->fl_n && fl_at(w, 0)->st == FL_ACKED) {
+        w->fl_head = (w->fl_head + 1) & (w->fl_cap - 1);
+        w->fl_n--;
+    }
+}
+
+/* The cursor moved back to seq: from there on everything is read again. */
+static void fl_cut(struct walop *w, uint64_t seq) {
+    while (w->fl_n && fl_at(w, w->fl_n - 1)->seq >= seq) {
+        struct flight *f = fl_at(w, w->fl_n - 1);
+        if (f->st == FL_OUT) {
+            w->out_n--;
+            w->out_bytes -= f->len;
+        }
+        if (f->st == FL_RELEASED) w->rel_n--;
+        w->fl_n--;
+    }
+}
+
+/* Run progress() on the next loop turn (without a loop: now). Used where
+ * the window opens (acks, releases) so a read pass never runs nested
+ * inside the call that delivered the answer. */
+static void progress(struct walop *w);
+static void on_idle(uv_idle_t *h);
+static void schedule(struct walop *w) {
+    if (w->idle_open) {
+        if (!uv_is_active((uv_handle_t *)&w->idle)) uv_idle_start(&w->idle, on_idle);
+        return;
+    }
+    progress(w);
+}
+
+/* max_elements counts the records still to deliver: released ones (the peer
+ * has them, inside their linger) are in the log on top, up to max_in_flight
+ * of them (the log's own record limit is max_elements + max_in_flight). So
+ * a linger never throttles intake, and the log stays bounded. */
+static int records_full(struct walop *w, const struct tr_wal_stats *st) {
+    uint64_t slack = w->rel_n < w->max_in_flight ? w->rel_n : w->max_in_flight;
+    return w->max_elements && st->records >= w->max_elements + slack;
 }
 
 static int over_limits(struct walop *w) {
     struct tr_wal_stats st;
     tr_wal_stats(w->wal, &st);
-    return (w->max_elements && st.records >= w->max_elements) ||
+    return records_full(w, &st) ||
            (w->max_bytes && st.bytes >= w->max_bytes);
 }
 
@@ -315,9 +427,19 @@ static void drain_unstored(struct walop *w) {
  * transactional, counted). */
 static int store(struct walop *w, struct tr_event *ev) {
     if (w->wal_failed || w->pend_bytes >= PEND_MAX_BYTES) return TR_EFULL;
-    tr_buf_reset(&w->rec);
-    int rc = tr_event_encode(ev, &w->rec);
+    int rc;
     uint64_t seq = 0;
+    if (w->max_elements) {
+        struct tr_wal_stats st;
+        tr_wal_stats(w->wal, &st);
+        if (records_full(w, &st)) {
+            if (!w->drop_newest) return TR_EFULL;
+            rc = TR_EDROPPED;
+            goto not_stored;
+        }
+    }
+    tr_buf_reset(&w->rec);
+    rc = tr_event_encode(ev, &w->rec);
     if (rc) {
         w->rejected++;
         TR_WARN("qos::wal", "%s: cannot serialise an event (%s): refused (%llu so far)", w->id,
@@ -349,6 +471,7 @@ static int store(struct walop *w, struct tr_event *ev) {
     }
     tr_free(copy);
     if (rc == TR_EFULL) return rc;
+not_stored:
     if (rc == TR_EDROPPED) {
         w->dropped++;
         if (w->dropped == 1 || w->dropped % 1000 == 0)
@@ -429,61 +552,82 @@ static int hold(struct walop *w, struct tr_event *ev) {
     return 0;
 }
 
-/* Emit up to read_count durable records, within the in-flight window. */
+/* One read pass: emit up to read_count durable records, within the
+ * in-flight window. Returns how many records it took from the log and
+ * whether it stopped only for read_count (more may go at once). */
+static uint64_t one_pass(struct walop *w, int *more) {
+    uint64_t room = window_left(w), n = 0;
+    *more = 0;
+    for (; n < w->read_count && !w->broken && !w->quiesced && !w->failed_in_pass && !w->wal_failed; n++) {
+        /* the byte bound is checked per record: one larger than it still goes */
+        if (!room || w->out_bytes >= w->max_in_flight_bytes) return n;
+        struct tr_wal_record r;
+        int rc = tr_wal_read(w->wal, &r);
+        if (rc == -EAGAIN) return n;
+        if (rc) {
+            report_failure(w, rc);
+            return n;
+        }
+        struct tr_event ev, orig;
+        rc = tr_event_decode(r.data, r.len, &orig);
+        if (rc) {
+            /* Checksummed, so this is our own bug or an incompatible file:
+             * count it, acknowledge it so it cannot wedge the log. */
+            w->decode_errors++;
+            TR_ERROR("qos::wal", "%s: record %llu cannot be decoded (%s): skipped (%llu so far)",
+                     w->id, (unsigned long long)r.seq, tr_strerror(rc),
+                     (unsigned long long)w->decode_errors);
+            tr_wal_ack(w->wal, r.seq);
+            continue;
+        }
+        if (fl_push(w, r.seq, r.len) != 0) {
+            /* cannot account for it: give it back to the log, a later pass
+             * takes it again */
+            tr_event_fini(&orig);
+            tr_wal_rewind(w->wal, r.seq);
+            return n;
+        }
+        room--;
+        ev = orig;
+        tr_ids_init(&ev.ids, w->uid, 0, r.seq);
+        if (tr_ids_track(&ev.ids, &orig.ids) != 0)
+            TR_WARN("qos::wal", "%s: out of memory tracking ids of record %llu", w->id,
+                    (unsigned long long)r.seq);
+        tr_ids_fini(&orig.ids);
+        ev.transactional = true;
+        w->emitted++;
+        tr_op_emit(w->host, "out", &ev);
+    }
+    *more = n == w->read_count && !w->broken && !w->quiesced && !w->failed_in_pass && !w->wal_failed &&
+            window_left(w) > 0 && w->out_bytes < w->max_in_flight_bytes;
+    return n;
+}
+
+/* Emit what the window allows, read_count records per pass, passes back to
+ * back. With a loop, passes stop once a turn's share (TURN_RECORDS) went
+ * out and go on in the next loop turn, so the sinks write in between and
+ * read_count bounds a pass, not the rate. A fail during a pass (the sink
+ * refused at once) ends them: resending right away would only be refused
+ * again; the tick or a restore retries. */
 static void read_pass(struct walop *w) {
     if (w->reading) {
         w->rerun = 1;   /* acks or durability arrived while emitting: go again after */
         return;
     }
     if (w->broken || w->quiesced || w->wal_failed) return;
-    uint64_t emitted = 0;
     w->reading = 1;
     w->failed_in_pass = 0;
-    /* Passes repeat while something that arrived during one (acks freeing the
-     * window, records becoming durable) lets more go out; each is at most
-     * read_count events. A fail during a pass (the sink refused at once) ends
-     * them: resending right away would only be refused again; the tick or a
-     * restore retries. */
-    for (int pass = 0; pass < 64; pass++) {
+    int more = 0;
+    uint64_t turn = 0;
+    for (int pass = 0; w->idle_open || pass < 64; pass++) {
         w->rerun = 0;
-        uint64_t room = window_left(w);
-        uint64_t n = 0;
-        for (; n < w->read_count && n < room && !w->broken && !w->quiesced && !w->failed_in_pass &&
-               !w->wal_failed;
-             n++) {
-            struct tr_wal_record r;
-            int rc = tr_wal_read(w->wal, &r);
-            if (rc == -EAGAIN) break;
-            if (rc) {
-                report_failure(w, rc);
-                break;
-            }
-            struct tr_event ev, orig;
-            rc = tr_event_decode(r.data, r.len, &orig);
-            if (rc) {
-                /* Checksummed, so this is our own bug or an incompatible file:
-                 * count it, acknowledge it so it cannot wedge the log. */
-                w->decode_errors++;
-                TR_ERROR("qos::wal", "%s: record %llu cannot be decoded (%s): skipped (%llu so far)",
-                         w->id, (unsigned long long)r.seq, tr_strerror(rc),
-                         (unsigned long long)w->decode_errors);
-                tr_wal_ack(w->wal, r.seq);
-                continue;
-            }
-            ev = orig;
-            tr_ids_init(&ev.ids, w->uid, 0, r.seq);
-            if (tr_ids_track(&ev.ids, &orig.ids) != 0)
-                TR_WARN("qos::wal", "%s: out of memory tracking ids of record %llu", w->id,
-                        (unsigned long long)r.seq);
-            tr_ids_fini(&orig.ids);
-            ev.transactional = true;
-            emitted++;
-            tr_op_emit(w->host, "out", &ev);
-        }
-        if (!w->rerun || n == 0 || w->broken || w->quiesced || w->failed_in_pass) break;
+        uint64_t n = one_pass(w, &more);
+        turn += n;
+        if ((!more && !w->rerun) || n == 0 || w->failed_in_pass) break;
+        if (w->idle_open && turn >= TURN_RECORDS) break;
     }
     w->reading = 0;
-    w->emitted += emitted;
+    if (w->idle_open && (more || w->rerun) && !w->failed_in_pass) schedule(w);
     if (tr_log_enabled(TR_LOG_DEBUG)) {
         struct tr_wal_stats st;
         tr_wal_stats(w->wal, &st);
@@ -547,6 +691,9 @@ static void try_reopen(struct walop *w) {
      * delivered twice (bounded by the copies), never zero times. */
     for (size_t i = 0; i < w->pend_stored; i++) pend_at(w, i)->seq = 0;
     w->pend_stored = 0;
+    /* the reopened reader starts at the frontier: nothing is out */
+    w->fl_n = 0;
+    w->out_n = w->out_bytes = w->rel_n = 0;
     w->wal_failed = 0;
     w->reopened = 1;
     w->st.reopens++;
@@ -583,6 +730,11 @@ static void on_notify(void *arg, uint64_t durable_seq) {   /* sync thread */
 
 static void on_async(uv_async_t *a) { progress(a->data); }
 
+static void on_idle(uv_idle_t *h) {
+    uv_idle_stop(h);
+    progress(h->data);
+}
+
 /* Records become durable only once written: write what was appended, once
  * per loop turn (one write for the whole turn's events), so the sync thread
  * can cover it with its next fdatasync. */
@@ -610,6 +762,7 @@ static void free_op(struct walop *w) {
     }
     tr_free(w->held);
     tr_free(w->pend);
+    tr_free(w->fl);
     tr_free(w->dir);
     tr_buf_fini(&w->rec);
     tr_free(w->id);
@@ -625,6 +778,7 @@ static void handle_closed(uv_handle_t *h) {
 static void close_op(struct walop *w) {
     if (w->check_open) uv_close((uv_handle_t *)&w->check, handle_closed);
     if (w->async_open) uv_close((uv_handle_t *)&w->async, handle_closed);
+    if (w->idle_open) uv_close((uv_handle_t *)&w->idle, handle_closed);
     if (!w->handles_open) free_op(w);
 }
 
@@ -646,8 +800,8 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
     int rc = check_keys(s, d), present;
     if (rc) return rc;
     uint64_t read_count = 0, max_elements = 0, max_bytes = 0, in_flight = 0, interval = 100;
-    uint64_t segment = 0;
-    int has_elems, has_bytes, has_window, has_interval, has_segment;
+    uint64_t segment = 0, window_bytes = WINDOW_BYTES;
+    int has_elems, has_bytes, has_window, has_window_bytes, has_interval, has_segment;
     if ((rc = param_uint(s, "read_count", &read_count, &present, d))) return rc;
     if (!present)
         return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
@@ -662,6 +816,7 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
                            "WAL operator needs at least one of `max_elements` or `max_bytes` "
                            "config entries.");
     if ((rc = param_uint(s, "max_in_flight", &in_flight, &has_window, d))) return rc;
+    if ((rc = param_uint(s, "max_in_flight_bytes", &window_bytes, &has_window_bytes, d))) return rc;
     if ((rc = param_uint(s, "sync_interval_ms", &interval, &has_interval, d))) return rc;
     if ((rc = param_uint(s, "segment_bytes", &segment, &has_segment, d))) return rc;
     const char *dir = NULL, *sync = "always", *on_full = "backpressure";
@@ -698,7 +853,9 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
         cfg.sync_interval_ms = (uint32_t)interval;
     }
     if (has_segment) cfg.segment_bytes = segment;
-    cfg.max_records = max_elements;
+    uint64_t window = has_window ? (in_flight ? in_flight : 1) : WINDOW_RECORDS;
+    /* room for released records on top (see records_full) */
+    cfg.max_records = !max_elements ? 0 : max_elements > UINT64_MAX - window ? UINT64_MAX : max_elements + window;
     cfg.max_bytes = max_bytes;
     /* A record must fit the byte limit (the log refuses a smaller limit). */
     cfg.max_record_bytes = MAX_RECORD;
@@ -732,7 +889,10 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
     w->uid = s->uid;
     w->id = tr_strdup(s->id);
     w->read_count = read_count;
-    w->max_in_flight = has_window ? (in_flight ? in_flight : 1) : read_count;
+    /* the window is independent of read_count (records per pass): by
+     * default large enough never to be the limit on loopback */
+    w->max_in_flight = window;
+    w->max_in_flight_bytes = has_window_bytes && window_bytes ? window_bytes : WINDOW_BYTES;
     w->max_elements = max_elements;
     w->max_bytes = max_bytes;
     w->drop_newest = cfg.on_full == TR_WAL_ON_FULL_DROP_NEWEST;
@@ -760,6 +920,13 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
         w->handles_open++;
         uv_check_start(&w->check, on_check);
         uv_unref((uv_handle_t *)&w->check);   /* it only follows the loop's other work */
+        if ((rc = uv_idle_init(host->loop, &w->idle))) {
+            close_op(w);
+            return rc;
+        }
+        w->idle.data = w;
+        w->idle_open = 1;
+        w->handles_open++;
         cfg.notify = on_notify;
         cfg.notify_arg = w;
     }
@@ -873,17 +1040,30 @@ static void wal_contraflow(void *self, struct tr_insight *in) {
         if (tr_ids_min_for(&in->ids, w->uid, &lo) != 0 || tr_ids_max_for(&in->ids, w->uid, &hi) != 0)
             return;   /* not ours: pass it on */
         ack_range(w, lo, hi);
+        fl_mark(w, lo, hi, FL_ACKED);
         in->cb = TR_CB_NONE;
-        progress(w);
+        schedule(w);
         return;
-    case TR_CB_FAIL:
+    case TR_CB_RELEASE:
+        /* the peer has them: out of the window, still in the log */
+        if (tr_ids_min_for(&in->ids, w->uid, &lo) != 0 || tr_ids_max_for(&in->ids, w->uid, &hi) != 0)
+            return;
+        fl_mark(w, lo, hi, FL_RELEASED);
+        in->cb = TR_CB_NONE;
+        schedule(w);
+        return;
+    case TR_CB_FAIL: {
         if (tr_ids_min_for(&in->ids, w->uid, &lo) != 0) return;
         w->failed_in_pass = 1;
         if (tr_wal_rewind(w->wal, lo) != 0)
             TR_DEBUG("qos::wal", "%s: fail for record %llu that is not out", w->id,
                      (unsigned long long)lo);
+        struct tr_wal_stats st;
+        tr_wal_stats(w->wal, &st);
+        fl_cut(w, st.read_seq);   /* released or not, they are read again */
         in->cb = TR_CB_NONE;
         return;   /* replay on the next pass: the tick or the next restore */
+    }
     case TR_CB_NONE:
         return;
     }
@@ -952,6 +1132,7 @@ const struct tr_op_ops tr_op_qos_wal = {
     .event = wal_event,
     .tick = wal_tick,
     .contraflow = wal_contraflow,
+    .release = true,
     .quiesce = wal_quiesce,
     .flush = wal_flush,
     .destroy = wal_destroy,

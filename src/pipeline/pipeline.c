@@ -242,6 +242,9 @@ static void contraflow_from(struct tr_pipeline *p, size_t end, struct tr_insight
     for (size_t i = end; i-- > 0;) {
         struct node *n = &p->nodes[i];
         if (n->kind != N_OP || !n->ops->contraflow) continue;
+        /* a release only means something to an operator with a window;
+         * any other one would take it for an ack */
+        if (in->cb == TR_CB_RELEASE && !n->ops->release) continue;
         n->ops->contraflow(n->op, in);
         if (in->cb == TR_CB_NONE) return;
     }

@@ -82,6 +82,7 @@ struct pending {
     struct tr_ids ids;
     struct pipe_inst *pi;
     int used;
+    int released;                    /* upstream was told the peer has it */
 };
 
 struct out_link {
@@ -276,6 +277,7 @@ static void onramp_cf(void *arg, const struct tr_insight *in) {
     case TR_CB_FAIL:
         if (tr_ids_min_for(&in->ids, o->uid, &id) == 0) o->ops->fail(o->self, id);
         break;
+    case TR_CB_RELEASE: break;   /* onramps keep no window: the ack follows */
     case TR_CB_NONE: break;
     }
 }
@@ -312,6 +314,21 @@ static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
     tr_ids_fini(&ids);
 }
 
+/* The peer has the event but the offramp may still fail it: its token and
+ * ids stay in the ring until the answer; upstream gets a copy of the ids so
+ * a window can free the slot now. At most once per token. */
+static void off_release(struct tr_offramp_host *h, uint64_t token) {
+    struct offramp_inst *o = (struct offramp_inst *)h;
+    if (token < o->base || token >= o->next_token || !o->ring[token & (o->ring_cap - 1)].used ||
+        o->ring[token & (o->ring_cap - 1)].released)
+        return;
+    struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
+    pe->released = 1;
+    /* the pipeline copies the ids before anything runs (which may send and
+     * so move the ring) */
+    send_insight(pe->pi, TR_CB_RELEASE, &pe->ids);
+}
+
 static void off_ack(struct tr_offramp_host *h, uint64_t token) { answer(h, token, TR_CB_ACK); }
 static void off_fail(struct tr_offramp_host *h, uint64_t token) { answer(h, token, TR_CB_FAIL); }
 
@@ -331,7 +348,7 @@ static void off_shutdown(struct tr_offramp_host *h) {
 }
 
 static const struct tr_offramp_host_ops offramp_host_ops = {
-    off_ack, off_fail, off_trigger, off_restore, off_shutdown,
+    off_ack, off_fail, off_trigger, off_restore, off_shutdown, off_release,
 };
 
 static int ring_reserve(struct offramp_inst *o) {
@@ -391,6 +408,7 @@ static void offramp_in(void *arg, struct tr_event *ev) {
         tr_ids_init(&ev->ids, 0, 0, 0);
         pe->pi = l->pi;
         pe->used = 1;
+        pe->released = 0;
         o->in_flight++;
         TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
                  (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);

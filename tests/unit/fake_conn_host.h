@@ -99,6 +99,9 @@ struct fake_out {
     size_t ntokens;
     size_t nacks, nfails, nanswers;
     size_t triggers, restores, shutdowns;
+    size_t nreleases;
+    bool release_late;            /* a release after the token's answer, or twice */
+    uint32_t *released;           /* per token: times released */
     bool twice;                   /* some token was answered more than once */
     bool order_broken;            /* an ack came for a token below an earlier one */
     uint64_t last_ack;
@@ -127,12 +130,20 @@ static inline void fake_out_ack(struct tr_offramp_host *h, uint64_t t) {
 static inline void fake_out_fail(struct tr_offramp_host *h, uint64_t t) {
     fake_out_answer((struct fake_out *)h, t, false);
 }
+static inline void fake_out_release(struct tr_offramp_host *h, uint64_t t) {
+    struct fake_out *o = (struct fake_out *)h;
+    if (t >= o->ntokens) abort();
+    if (o->released[t] || o->acked[t] || o->failed[t]) o->release_late = true;
+    o->released[t]++;
+    o->nreleases++;
+}
 static inline void fake_out_trigger(struct tr_offramp_host *h) { ((struct fake_out *)h)->triggers++; }
 static inline void fake_out_restore(struct tr_offramp_host *h) { ((struct fake_out *)h)->restores++; }
 static inline void fake_out_shutdown(struct tr_offramp_host *h) { ((struct fake_out *)h)->shutdowns++; }
 
 static const struct tr_offramp_host_ops fake_out_ops = {fake_out_ack, fake_out_fail, fake_out_trigger,
-                                                        fake_out_restore, fake_out_shutdown};
+                                                        fake_out_restore, fake_out_shutdown,
+                                                        fake_out_release};
 
 static inline void fake_out_init(struct fake_out *o, uv_loop_t *loop, size_t ntokens) {
     memset(o, 0, sizeof *o);
@@ -141,12 +152,14 @@ static inline void fake_out_init(struct fake_out *o, uv_loop_t *loop, size_t nto
     o->ntokens = ntokens;
     o->acked = calloc(ntokens ? ntokens : 1, sizeof *o->acked);
     o->failed = calloc(ntokens ? ntokens : 1, sizeof *o->failed);
-    if (!o->acked || !o->failed) abort();
+    o->released = calloc(ntokens ? ntokens : 1, sizeof *o->released);
+    if (!o->acked || !o->failed || !o->released) abort();
 }
 
 static inline void fake_out_fini(struct fake_out *o) {
     free(o->acked);
     free(o->failed);
+    free(o->released);
     memset(o, 0, sizeof *o);
 }
 

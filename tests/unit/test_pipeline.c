@@ -32,7 +32,7 @@ static void sink_fn(void *arg, struct tr_event *ev) {
 }
 
 struct input {
-    int acks, fails, triggers, restores;
+    int acks, fails, triggers, restores, releases;
     uint64_t last_event;
 };
 
@@ -43,6 +43,7 @@ static void input_fn(void *arg, const struct tr_insight *in) {
     case TR_CB_FAIL: i->fails++; break;
     case TR_CB_TRIGGER: i->triggers++; break;
     case TR_CB_RESTORE: i->restores++; break;
+    case TR_CB_RELEASE: i->releases++; break;
     case TR_CB_NONE: break;
     }
     i->last_event = in->ids.id.event;

@@ -577,6 +577,105 @@ static void unwritable_directory_at_segment_switch(void **state) {
     fake_reset(&f);
 }
 
+/* max_in_flight = 4: four records out hold the window; once the peer has
+ * them (released, not acked) four more go out, and again, while nothing is
+ * acked. The released ones are still in the log: a fail of one replays it
+ * and everything after it, from the WAL. */
+static void released_records_leave_the_window(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=20,max_elements=100,max_in_flight=4", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    for (uint64_t i = 0; i < 12; i++) push(op, i, false);
+    TICK_UNTIL(op, f.nout == 4);
+    for (int i = 0; i < 20; i++) tr_op_qos_wal.tick(op, 0);
+    assert_int_equal(f.nout, 4);   /* window full */
+    for (int i = 0; i < 4; i++) cf(op, TR_CB_RELEASE, out_seq(&f, i));
+    TICK_UNTIL(op, f.nout == 8);
+    for (int i = 0; i < 20; i++) tr_op_qos_wal.tick(op, 0);
+    assert_int_equal(f.nout, 8);   /* the new four hold it again */
+    for (int i = 4; i < 8; i++) cf(op, TR_CB_RELEASE, out_seq(&f, i));
+    TICK_UNTIL(op, f.nout == 12);
+    for (int i = 0; i < 12; i++) assert_int_equal(out_id(&f, i), i);
+    /* a release is not an ack: nothing is reclaimed, a fail replays */
+    cf(op, TR_CB_ACK, out_seq(&f, 0));
+    cf(op, TR_CB_FAIL, out_seq(&f, 1));
+    TICK_UNTIL(op, f.nout == 16);   /* 1, 2, 3, 4 again (window 4) */
+    for (int i = 12; i < 16; i++) assert_int_equal(out_id(&f, i), i - 11);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
+/* The ws linger: records the peer confirmed are released at the pong. The
+ * link drops inside the linger: the offramp fails them and the WAL replays
+ * them. The process dies there instead (state torn down, no ack): the
+ * reopened WAL has them and replays them. Nothing released was forgotten. */
+static void released_then_dropped_or_killed_is_replayed(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=20,max_elements=100", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    for (uint64_t i = 0; i < 5; i++) push(op, i, true);
+    TICK_UNTIL(op, f.nout == 5);
+    cf(op, TR_CB_ACK, out_seq(&f, 0));   /* lingered out: final */
+    for (int i = 1; i < 5; i++) cf(op, TR_CB_RELEASE, out_seq(&f, i));
+    cf(op, TR_CB_FAIL, out_seq(&f, 1));  /* the link dropped inside the linger */
+    TICK_UNTIL(op, f.nout == 9);
+    for (int i = 5; i < 9; i++) assert_int_equal(out_id(&f, i), i - 4);   /* 1..4 again */
+    for (int i = 5; i < 9; i++) cf(op, TR_CB_RELEASE, out_seq(&f, i));
+    /* killed inside the next linger: no ack, no fail, the state is gone */
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+
+    assert_int_equal(create(&f, "read_count=20,max_elements=100", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    TICK_UNTIL(op, f.nout == 4);
+    for (int i = 0; i < 4; i++) assert_int_equal(out_id(&f, i), i + 1);
+    for (int i = 0; i < 20; i++) tr_op_qos_wal.tick(op, 0);
+    assert_int_equal(f.nout, 4);   /* the acked one does not come back */
+    for (int i = 0; i < 4; i++) cf(op, TR_CB_ACK, out_seq(&f, i));
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+
+    assert_int_equal(create(&f, "read_count=20,max_elements=100", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    for (int i = 0; i < 20; i++) tr_op_qos_wal.tick(op, 0);
+    assert_int_equal(f.nout, 0);   /* acked after the linger: gone for good */
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
+/* A release for a record that is not out (stale, or another operator's)
+ * changes nothing. */
+static void stray_release_is_harmless(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=20,max_elements=100,max_in_flight=2", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    for (uint64_t i = 0; i < 4; i++) push(op, i, false);
+    TICK_UNTIL(op, f.nout == 2);
+    cf(op, TR_CB_RELEASE, 999);
+    for (int i = 0; i < 20; i++) tr_op_qos_wal.tick(op, 0);
+    assert_int_equal(f.nout, 2);
+    struct tr_insight in;
+    in.cb = TR_CB_RELEASE;
+    tr_ids_init(&in.ids, UID + 1, 0, out_seq(&f, 0));
+    tr_op_qos_wal.contraflow(op, &in);
+    assert_int_equal(in.cb, TR_CB_RELEASE);   /* not ours: passed on */
+    tr_insight_fini(&in);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(config_errors_name_the_problem, setup, teardown),
@@ -590,6 +689,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(fdatasync_error_reopens_and_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(write_error_reopens_and_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(unwritable_directory_at_segment_switch, setup, teardown),
+        cmocka_unit_test_setup_teardown(released_records_leave_the_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(released_then_dropped_or_killed_is_replayed, setup, teardown),
+        cmocka_unit_test_setup_teardown(stray_release_is_harmless, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* test_ws_client_pipeline.c - the ws offramp's pong linger runs outside the
- * sender's window: a confirmed message is acked to the host at once, yet
- * sent again first on the next connection if the link drops inside its
- * linger. Against the ws onramp in the same loop, with fake hosts.
+ * sender's window: a confirmed message is released to the host at once
+ * (out of the window), acked when its linger is over, and failed (replayed
+ * by its source) if the link drops inside the linger. Against the ws onramp
+ * in the same loop, with fake hosts.
  */
 /* conn.h first: its ops have a member named fail, which cmocka.h makes a macro */
 #include "connectors/conn.h"
@@ -102,11 +103,23 @@ static void finish(struct world *w) {
 
 #define N 10
 
-/* A linger far longer than the test: every message is acked as soon as the
- * receiver's pong confirms it (the linger does not hold the window). The
- * receiver then goes away inside the linger: on the next connection the
- * confirmed messages come first, again, in order, before anything new. */
-static void confirmed_in_linger_is_replayed_on_drop(void **state) {
+static bool releases_n(void *arg) {
+    struct world *w = arg;
+    return w->out.nreleases >= w->want;
+}
+static bool fails_n(void *arg) {
+    struct world *w = arg;
+    return w->out.nfails >= w->want;
+}
+
+/* A linger far longer than the test: every message is released as soon as
+ * the receiver's pong confirms it (it leaves the sender's window), but not
+ * acked. The receiver then goes away inside the linger: each is failed, so
+ * its source (the WAL) replays it; the offramp keeps no copy and sends
+ * nothing again by itself. On the next connection new messages are
+ * released in turn, and when we close the link ourselves their
+ * confirmation stands: acked. */
+static void confirmed_in_linger_is_failed_on_drop(void **state) {
     (void)state;
     struct world *w = calloc(1, sizeof *w);
     uv_loop_init(&w->loop);
@@ -120,11 +133,17 @@ static void confirmed_in_linger_is_replayed_on_drop(void **state) {
         send_text(w, i, buf);
     }
     wait_for(w, rx_n, N, "the messages at the receiver");
-    wait_for(w, acks_n, N, "acks while every message is inside its linger");
+    wait_for(w, releases_n, N, "releases while every message is inside its linger");
+    assert_int_equal(w->out.nacks, 0);
     assert_int_equal(w->out.nfails, 0);
 
     stop_server(w);
     wait_for(w, triggers_n, 1, "the link seen down");
+    wait_for(w, fails_n, N, "fails of the messages inside their linger");
+    for (uint64_t i = 0; i < N; i++) {
+        assert_int_equal(w->out.released[i], 1);
+        assert_int_equal(w->out.failed[i], 1);
+    }
     fake_in_fini(&w->in);
     start_server(w, port);
     wait_for(w, restores_n, 2, "reconnected");
@@ -132,17 +151,47 @@ static void confirmed_in_linger_is_replayed_on_drop(void **state) {
         snprintf(buf, sizeof buf, "n%llu", (unsigned long long)i);
         send_text(w, i, buf);
     }
-    wait_for(w, rx_n, N + 3, "the replay and the new messages");
-    wait_for(w, acks_n, N + 3, "acks of the new messages");
-    for (uint64_t i = 0; i < N + 3; i++) {
-        snprintf(buf, sizeof buf, "%c%llu", i < N ? 'm' : 'n', (unsigned long long)i);
+    wait_for(w, rx_n, 3, "the new messages");
+    wait_for(w, releases_n, N + 3, "releases of the new messages");
+    /* nothing but the new messages: a replay is the source's job */
+    assert_int_equal(w->in.n, 3);
+    for (uint64_t i = 0; i < 3; i++) {
+        snprintf(buf, sizeof buf, "n%llu", (unsigned long long)(N + i));
         if (w->in.lens[i] != strlen(buf) || memcmp(w->in.frames[i], buf, strlen(buf)) != 0)
             fail_msg("after the reconnect message %llu is '%s', expected '%s'", (unsigned long long)i,
                      w->in.frames[i], buf);
     }
-    assert_int_equal(w->in.n, N + 3);
-    for (uint64_t i = 0; i < N + 3; i++) assert_int_equal(w->out.acked[i], 1);
-    assert_int_equal(w->out.nfails, 0);
+    assert_int_equal(w->out.nacks, 0);
+    tr_ws_offramp.close(w->client, fake_set_flag, &w->client_closed);
+    assert_true(fake_run_until(&w->loop, fake_flag_set, &w->client_closed));
+    for (uint64_t i = N; i < N + 3; i++) assert_int_equal(w->out.acked[i], 1);
+    assert_int_equal(w->out.nfails, N);
+    assert_false(w->out.release_late);
+    assert_false(w->out.twice);
+    stop_server(w);
+    fake_spec_fini(&w->out_spec);
+    fake_out_fini(&w->out);
+    fake_in_fini(&w->in);
+    assert_int_equal(fake_drain_and_close(&w->loop), 0);
+    free(w);
+}
+
+/* A short linger: released at the pong, acked once the linger is over
+ * (a timer, not the next tick: the test never ticks). */
+static void linger_over_acks(void **state) {
+    (void)state;
+    struct world *w = calloc(1, sizeof *w);
+    uv_loop_init(&w->loop);
+    start_server(w, 0);
+    start_client(w, N, 30);
+    wait_for(w, restores_n, 1, "connected");
+    for (uint64_t i = 0; i < N; i++) send_text(w, i, "x");
+    wait_for(w, acks_n, N, "acks after the linger");
+    for (uint64_t i = 0; i < N; i++) {
+        assert_int_equal(w->out.released[i], 1);
+        assert_int_equal(w->out.acked[i], 1);
+    }
+    assert_false(w->out.release_late);
     stop_server(w);
     finish(w);
     free(w);
@@ -198,7 +247,8 @@ static void linger_config_is_bounded(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(confirmed_in_linger_is_replayed_on_drop),
+        cmocka_unit_test(confirmed_in_linger_is_failed_on_drop),
+        cmocka_unit_test(linger_over_acks),
         cmocka_unit_test(no_linger_no_replay),
         cmocka_unit_test(linger_config_is_bounded),
     };
