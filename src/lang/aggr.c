@@ -11,7 +11,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "lang/lang_int.h"
+#include "lang/aggr_int.h"
+#include "lang/std_int.h"
 
 enum { A_COUNT, A_SUM, A_MEAN, A_MIN, A_MAX, A_VAR, A_STDEV, A_FIRST, A_LAST, A_COLLECT_FLAT, A_COLLECT_NESTED };
 

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "lang/lang_int.h"
+#include "lang/bytes_int.h"
 
 #define MAX_BYTES (64u << 20)
 

@@ -13,7 +13,11 @@
 
 #include "core/alloc.h"
 #include "core/file.h"
-#include "lang/lang_int.h"
+#include "lang/aggr_int.h"
+#include "lang/compile_int.h"
+#include "lang/extract_int.h"
+#include "lang/interp_int.h"
+#include "lang/std_int.h"
 
 struct name_slot {
     struct tr_str *name;

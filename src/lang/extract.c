@@ -17,7 +17,7 @@
 #include "codec/json.h"
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "lang/lang_int.h"
+#include "lang/extract_int.h"
 #include "lang/regex.h"
 
 enum { X_GLOB, X_RE, X_RERG, X_JSON, X_BASE64, X_KV, X_CIDR, X_INFLUX, X_DISSECT, X_GROK, X_DATETIME };

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "lang/lang_int.h"
+#include "lang/extract_int.h"
 
 #define MAX_CIDR_RULES 1024
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lang/lang_int.h"
+#include "lang/extract_int.h"
 
 struct dt {
     int64_t year;

@@ -15,7 +15,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "lang/lang_int.h"
+#include "lang/extract_int.h"
 
 #define MAX_DISSECT_CMDS 256
 

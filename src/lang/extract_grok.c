@@ -16,7 +16,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "lang/lang_int.h"
+#include "lang/extract_int.h"
 #include "lang/regex.h"
 
 #define MAX_GROK_FIELDS 64

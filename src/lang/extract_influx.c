@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "lang/lang_int.h"
+#include "lang/extract_int.h"
 
 struct cur {
     const char *p, *end;

@@ -23,7 +23,11 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "lang/lang_int.h"
+#include "lang/aggr_int.h"
+#include "lang/bytes_int.h"
+#include "lang/extract_int.h"
+#include "lang/interp_int.h"
+#include "lang/std_int.h"
 
 #define MAX_EVAL_DEPTH 512
 

@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "lang/lang_int.h"
+#include "lang/compile_int.h"
+#include "lang/select_int.h"
 #include "lang/script.h"
 
 int tr_script_from_prog(struct tr_prog *prog, struct tr_script **out);

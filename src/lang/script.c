@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "lang/lang_int.h"
+#include "lang/compile_int.h"
+#include "lang/interp_int.h"
 #include "lang/script.h"
 
 struct tr_script {

@@ -17,7 +17,11 @@
 #include "codec/json.h"
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "lang/lang_int.h"
+#include "lang/aggr_int.h"
+#include "lang/compile_int.h"
+#include "lang/interp_int.h"
+#include "lang/select_int.h"
+#include "lang/std_int.h"
 
 #define MAX_GROUPS_PER_EVENT 65536
 

@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "lang/lang_int.h"
+#include "lang/std_int.h"
 
 static const struct {
     const char *name;

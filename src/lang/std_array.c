@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lang/lang_int.h"
+#include "lang/std_int.h"
 
 #define ARR(i) (n > (i) && args[i].type == TR_ARR)
 

@@ -11,7 +11,7 @@
 
 #include "codec/base64.h"
 #include "core/alloc.h"
-#include "lang/lang_int.h"
+#include "lang/std_int.h"
 
 static int blen(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out) {
     (void)c, (void)n;

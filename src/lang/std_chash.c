@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "lang/lang_int.h"
+#include "lang/std_int.h"
 
 /* 'tremor\0\0' and '\0\0tremor' read as integers: Tremor's fixed keys */
 #define CHASH_K0 8390880576440238080ull

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "codec/json.h"
-#include "lang/lang_int.h"
+#include "lang/std_int.h"
 
 /* --- type --- */
 #define TYPE_IS(fname, cond)                                                          \

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "lang/lang_int.h"
+#include "lang/std_int.h"
 
 /* The event's origin; none is known until tr_lang_ctx carries one (see
  * query.h), which is what upstream answers for an event without a uri. */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "lang/lang_int.h"
+#include "lang/std_int.h"
 
 #define MAX_RANDOM_STRING (1u << 20)
 

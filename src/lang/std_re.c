@@ -12,7 +12,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "lang/lang_int.h"
+#include "lang/std_int.h"
 #include "lang/regex.h"
 
 /* Subjects shorter than this are searched without compiling machine code:

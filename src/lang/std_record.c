@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "codec/json.h"
-#include "lang/lang_int.h"
+#include "lang/std_int.h"
 
 #define REC(i) (n > (i) && args[i].type == TR_REC)
 

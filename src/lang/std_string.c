@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lang/lang_int.h"
+#include "lang/std_int.h"
 
 #define STR1(a) (n >= 1 && (a)[0].type == TR_STR)
 #define S(i) (args[i].as.s)

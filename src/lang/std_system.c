@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lang/lang_int.h"
+#include "lang/std_int.h"
 
 #define TR_VERSION "0.11.12"
 

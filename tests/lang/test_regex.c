@@ -20,7 +20,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "lang/lang_int.h"
+#include "lang/extract_int.h"
 #include "lang/regex.h"
 #include "lang/script.h"
 
