@@ -448,6 +448,20 @@ static char *read_module(const char *path, size_t *len) {
     return tr_file_read(path, MAX_MODULE_FILE, &src, len) == 0 ? src : NULL;
 }
 
+/* A lexer error as a language error (takes the unfinished token's text). */
+static void from_lex_err(struct tr_lang_err *e, struct tr_lex_err *le) {
+    e->set = 1;
+    e->level = TR_LVL_ERROR;
+    e->has_pos = 1;
+    e->inner = le->inner;
+    e->outer = le->outer;
+    snprintf(e->msg, sizeof e->msg, "%s", le->msg);
+    snprintf(e->hint, sizeof e->hint, "%s", le->hint);
+    e->token_text = le->token_text;
+    e->token_span = le->token_span;
+    le->token_text = NULL;
+}
+
 /* `use a::b [as x]` of a module file: a/b.tremor from the module path becomes
  * module x (or b) inside the current one. Built-in modules need nothing. */
 static int use_module(struct cc *c, struct tr_node *n) {
@@ -472,12 +486,15 @@ static int use_module(struct cc *c, struct tr_node *n) {
     size_t len = 0;
     struct tr_buf dirs;
     tr_buf_init(&dirs);
+    char full[TR_LANG_MAX_DIR_LEN + 600];
     /* like Tremor: every root for a .tremor file first, then for a .trickle one */
     static const char *const exts[] = {".tremor", ".trickle"};
     for (size_t e = 0; e < 2 && !src; e++)
         for (size_t i = 0; c->opts && i < c->opts->n_module_path && !src; i++) {
-            char full[1024];
-            int w = snprintf(full, sizeof full, "%s/%s%s", c->opts->module_path[i], rel, exts[e]);
+            const char *root = c->opts->module_path[i];
+            size_t rl = strlen(root);
+            int w = snprintf(full, sizeof full, "%s%s%s%s", root, rl && root[rl - 1] == '/' ? "" : "/", rel,
+                             exts[e]);
             if (w > 0 && (size_t)w < sizeof full) src = read_module(full, &len);
         }
     for (size_t i = 0; c->opts && i < c->opts->n_module_path; i++)
@@ -496,15 +513,24 @@ static int use_module(struct cc *c, struct tr_node *n) {
     int rc = tr_lex_all(src, len, &toks);
     struct tr_node *m = NULL;
     if (!rc) rc = tr_parse_module(src, &toks, c->query, c->prog->arena, c->parsed, &m, &inner);
-    else if (toks.err.set) snprintf(inner.msg, sizeof inner.msg, "%s", toks.err.msg);
+    else if (rc != -ENOMEM && toks.err.set) from_lex_err(&inner, &toks.err);
     tr_lex_free(&toks);
-    tr_free(src);
     if (rc) {
-        /* positions inside the module file do not fit the main source */
-        rc = tr_lang_err_set(c->err, TR_EPARSE, tr_span_expand(n->sp, 2), n->sp, "In module `%s`: %s", mp,
-                             inner.msg);
+        /* the error is located in the module file: it carries that text */
+        if (rc != -ENOMEM && inner.set && c->err && !c->err->set) {
+            if (tr_lang_err_attach(&inner, full, src, len)) {
+                rc = -ENOMEM;
+            } else {
+                inner.in_module = 1;
+                *c->err = inner;
+                memset(&inner, 0, sizeof inner);
+            }
+        }
+        if (rc != -ENOMEM && c->err && !c->err->set)
+            tr_lang_err_set(c->err, rc, tr_span_expand(n->sp, 2), n->sp, "Module `%s` cannot be parsed", mp);
         tr_lang_err_clear(&inner);
-        return rc;
+        tr_free(src);
+        return rc == -ENOMEM ? rc : TR_EPARSE;
     }
     c->sc->uses = c->parsed->uses;
     c->sc->nuses = c->parsed->nuses;
@@ -513,6 +539,13 @@ static int use_module(struct cc *c, struct tr_node *n) {
     c->includes++;
     rc = node(c, m);
     c->includes--;
+    /* the error's spans point into the module file: keep its text (the
+     * innermost module wins, it attached first) */
+    if (rc && c->err && c->err->set && !c->err->src) {
+        if (tr_lang_err_attach(c->err, full, src, len)) rc = -ENOMEM;
+        else c->err->in_module = 1;
+    }
+    tr_free(src);
     return rc;
 }
 
@@ -806,16 +839,7 @@ int tr_compile_prog(const char *path, const char *src, size_t len, int query,
     int rc = tr_lex_all(src, len, &toks);
     if (rc) {
         if (rc != -ENOMEM && toks.err.set) {
-            err->set = 1;
-            err->level = TR_LVL_ERROR;
-            err->has_pos = 1;
-            err->inner = toks.err.inner;
-            err->outer = toks.err.outer;
-            snprintf(err->msg, sizeof err->msg, "%s", toks.err.msg);
-            snprintf(err->hint, sizeof err->hint, "%s", toks.err.hint);
-            err->token_text = toks.err.token_text;
-            err->token_span = toks.err.token_span;
-            toks.err.token_text = NULL;
+            from_lex_err(err, &toks.err);
             rc = TR_EPARSE;
         }
         tr_lex_free(&toks);

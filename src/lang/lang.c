@@ -88,7 +88,11 @@ int tr_lang_err_render(const struct tr_lang_err *e, struct tr_buf *out) {
         const char *lvl = e->level == TR_LVL_WARNING ? "Warning" : "Error";
         return tr_buf_printf(out, "%s: %s%s%s\n", lvl, e->msg, e->hint[0] ? "\n" : "", e->hint);
     }
-    return tr_lang_render_in(e->src, e->len, e->in_module ? e->file : NULL, e, out);
+    if (!e->in_module) return tr_lang_render_in(e->src, e->len, NULL, e, out);
+    /* Tremor shows only the offending lines of an included module */
+    struct tr_lang_err m = *e;
+    m.outer = e->inner;
+    return tr_lang_render_in(e->src, e->len, e->file, &m, out);
 }
 
 /* On a compile failure make sure err can render itself: the compiler

@@ -165,12 +165,55 @@ static void compile_error_renders_itself(void **state) {
     assert_null(err.src);
 }
 
+/* Errors inside a module file point into that file: the error carries the
+ * module's text and names it, as Tremor's "Error in <file>:<line>:<col>". */
+static void module_error_renders_the_module_source(void **state) {
+    (void)state;
+    unsetenv("TREMOR_PATH");
+    char dir[] = "/tmp/tr-langapi-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char mod[64], spath[64];
+    snprintf(mod, sizeof mod, "%s/snot.tremor", dir);
+    snprintf(spath, sizeof spath, "%s/s.tremor", dir);
+    const char *src = "use snot;\n\nevent + snot\n";
+    const struct {
+        const char *module, *want;
+    } cases[] = {
+        {"fn badger() with\n  snot::badger::boo\nend\n",
+         "Error in %s:2:3 \n"
+         "    2 |   snot::badger::boo\n"
+         "      |   ^^^^^^^^^^^^^^^^^ The constant snot::snot::badger::boo (absolute path) is not defined.\n"},
+        {"const a = 1;\nconst = 2;\n", "Error in %s:2:7 \n    2 | const = 2;\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_file(mod, cases[i].module);
+        struct tr_lang_opts o;
+        assert_int_equal(0, tr_lang_opts_from_env(&o, spath));
+        struct tr_script *s = NULL;
+        struct tr_lang_err err;
+        memset(&err, 0, sizeof err);
+        assert_int_not_equal(0, tr_lang_compile_script(src, strlen(src), &o, &s, &err));
+        tr_lang_opts_fini(&o);
+        struct tr_buf b;
+        tr_buf_init(&b);
+        assert_int_equal(0, tr_lang_err_render(&err, &b));
+        char want[512];
+        snprintf(want, sizeof want, cases[i].want, mod);
+        if (strncmp(b.data, want, strlen(want))) fail_msg("case %zu expected:\n%s\nactual:\n%s", i, want, b.data);
+        tr_buf_fini(&b);
+        tr_lang_err_clear(&err);
+    }
+    unlink(mod);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(opts_from_env_puts_the_folder_first),
         cmocka_unit_test(opts_bound_what_comes_from_outside),
         cmocka_unit_test(use_in_define_script_searches_the_module_path),
         cmocka_unit_test(compile_error_renders_itself),
+        cmocka_unit_test(module_error_renders_the_module_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,11 +12,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <lzma.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "codec/json.h"
 #include "core/alloc.h"
@@ -227,25 +229,36 @@ static int compare_text(struct kase *k, const char *dir, const char *file, struc
 
 /* --- suites --- */
 
+/* Tremor's harness runs from tremor-script/ with tests/<suite>/<case>/ on
+ * the module path, and errors in module files name them by that path.
+ * main() reproduces the layout (a scratch folder whose `tests` links to the
+ * data, as the working directory); without it the case folder is used. */
+static int tremor_layout;
+
 /* Every case compiles the way `tremor run` does: through lang.h, with the
  * case's folder as its module path. */
-static int compile_script(const char *dir, const char *src, size_t len, struct tr_script **out,
-                          struct tr_lang_err *err) {
+static int case_opts(const struct kase *k, const char *dir, const char *file, struct tr_lang_opts *o) {
+    tr_lang_opts_init(o);
+    o->file = file;
+    if (!tremor_layout) return tr_lang_opts_add_path(o, dir, strlen(dir));
+    char root[300];
+    int w = snprintf(root, sizeof root, "tests/%s/%s/", k->suite, k->name);
+    return w > 0 && (size_t)w < sizeof root ? tr_lang_opts_add_path(o, root, (size_t)w) : TR_ETOOBIG;
+}
+
+static int compile_script(const struct kase *k, const char *dir, const char *src, size_t len,
+                          struct tr_script **out, struct tr_lang_err *err) {
     struct tr_lang_opts o;
-    tr_lang_opts_init(&o);
-    o.file = "script.tremor";
-    int rc = tr_lang_opts_add_path(&o, dir, strlen(dir));
+    int rc = case_opts(k, dir, "script.tremor", &o);
     if (!rc) rc = tr_lang_compile_script(src, len, &o, out, err);
     tr_lang_opts_fini(&o);
     return rc;
 }
 
-static int compile_query(const char *dir, const char *src, size_t len, struct tr_query **out,
-                         struct tr_lang_err *err) {
+static int compile_query(const struct kase *k, const char *dir, const char *src, size_t len,
+                         struct tr_query **out, struct tr_lang_err *err) {
     struct tr_lang_opts o;
-    tr_lang_opts_init(&o);
-    o.file = "query.trickle";
-    int rc = tr_lang_opts_add_path(&o, dir, strlen(dir));
+    int rc = case_opts(k, dir, "query.trickle", &o);
     if (!rc) rc = tr_lang_compile_query(src, len, &o, out, err);
     tr_lang_opts_fini(&o);
     return rc;
@@ -262,7 +275,7 @@ static void run_scripts(struct kase *k, const char *dir) {
     struct tr_script *s = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    int rc = compile_script(dir, src, len, &s, &err);
+    int rc = compile_script(k, dir, src, len, &s, &err);
     if (rc) {
         snprintf(k->why, sizeof k->why, "compile: %d:%d: %.400s", err.inner.s.line, err.inner.s.col, err.msg);
         k->v = V_FAIL;
@@ -354,7 +367,7 @@ static void run_script_errors(struct kase *k, const char *dir) {
     struct tr_script *s = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    int rc = compile_script(dir, src, len, &s, &err);
+    int rc = compile_script(k, dir, src, len, &s, &err);
     if (rc == 0) {
         snprintf(k->why, sizeof k->why, "compiled, but must fail");
         k->v = V_FAIL;
@@ -381,7 +394,7 @@ static void run_runtime_errors(struct kase *k, const char *dir) {
     struct tr_script *s = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    int rc = compile_script(dir, src, len, &s, &err);
+    int rc = compile_script(k, dir, src, len, &s, &err);
     if (rc) {
         snprintf(k->why, sizeof k->why, "compile failed: %.400s", err.msg);
         k->v = V_FAIL;
@@ -439,12 +452,12 @@ static void run_warnings(struct kase *k, const char *dir, int query) {
     int rc;
     if (query) {
         struct tr_query *q = NULL;
-        rc = compile_query(dir, src, len, &q, &err);
+        rc = compile_query(k, dir, src, len, &q, &err);
         if (!rc) tr_query_render_warnings(q, &b);
         tr_query_destroy(q);
     } else {
         struct tr_script *s = NULL;
-        rc = compile_script(dir, src, len, &s, &err);
+        rc = compile_script(k, dir, src, len, &s, &err);
         if (!rc) tr_script_render_warnings(s, &b);
         tr_script_destroy(s);
     }
@@ -471,7 +484,7 @@ static void run_query_errors(struct kase *k, const char *dir) {
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
     char plain[1024] = "";
-    int rc = compile_query(dir, src, len, &q, &err);
+    int rc = compile_query(k, dir, src, len, &q, &err);
     int failed = rc != 0;
     if (!rc) {
         /* building the pipeline may still fail */
@@ -545,7 +558,7 @@ static void run_queries(struct kase *k, const char *dir) {
     struct tr_query *q = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    int rc = compile_query(dir, src, len, &q, &err);
+    int rc = compile_query(k, dir, src, len, &q, &err);
     if (rc) {
         snprintf(k->why, sizeof k->why, "compile: %d:%d: %.400s", err.inner.s.line, err.inner.s.col, err.msg);
         k->v = V_FAIL;
@@ -658,6 +671,13 @@ static void mark_listed(const char *path, struct kase *ks, size_t n) {
     tr_free(txt);
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
 int main(int argc, char **argv) {
     const char *list = NULL, *only[64];
     int nonly = 0, print_pass = 0;
@@ -681,6 +701,14 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (list) mark_listed(list, ks, n);
+    char abs[4096], scratch[] = "/tmp/tremor-conformance-XXXXXX", link[64];
+    if (realpath(data, abs) && mkdtemp(scratch)) {
+        snprintf(link, sizeof link, "%s/tests", scratch);
+        data = abs;
+        tremor_layout = symlink(abs, link) == 0 && chdir(scratch) == 0;
+    } else {
+        scratch[0] = 0;
+    }
     const char *suites[] = {"queries", "scripts", "query_errors", "script_errors",
                             "script_runtime_errors", "query_warnings", "script_warnings"};
     int listed_fail = 0;
@@ -736,5 +764,7 @@ int main(int argc, char **argv) {
     for (int t = 1; t <= 3; t++) printf("  %4d/%-4d", tot[t][V_PASS], tot[t][0] + tot[t][1] + tot[t][2]);
     printf("  %4d/%-4d\n", tot[0][V_PASS], tot[0][0] + tot[0][1] + tot[0][2]);
     printf("conformance: listed cases failing: %d\n", listed_fail);
+    /* FTW_PHYS: remove the `tests` link itself, never the data behind it */
+    if (scratch[0] && chdir("/") == 0) nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return listed_fail ? 1 : 0;
 }
