@@ -57,6 +57,13 @@ int tr_compile_select_expr(struct tr_prog *prog, struct tr_node *stmt, struct tr
  * expression become `group[i]` (before compiling the target). */
 int tr_rewrite_group_refs(struct tr_prog *prog, struct tr_node *target, struct tr_node *group_by);
 
+/* The compile steps of script.c and query.c that lang.c drives (path names
+ * the source in errors; opts may be NULL). */
+int tr_script_compile_opts(const char *path, const char *src, size_t len, const struct tr_lang_opts *opts,
+                           struct tr_script **out, struct tr_lang_err *err);
+int tr_query_compile_opts(const char *path, const char *src, size_t len, const struct tr_lang_opts *opts,
+                          struct tr_query **out, struct tr_lang_err *err);
+
 /* Evaluate a constant expression (operator parameters). */
 int tr_const_eval(struct tr_prog *prog, struct tr_node *e, tr_value *out, struct tr_lang_err *err);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "lang/compile_int.h"
 #include "lang/query.h"
 #include "lang/script.h"
 

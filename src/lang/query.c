@@ -363,11 +363,6 @@ static int build(struct tr_query *q, struct tr_lang_err *err) {
     return rc;
 }
 
-int tr_query_compile_ex(const char *path, const char *src, size_t len, struct tr_query **out,
-                        struct tr_lang_err *err) {
-    return tr_query_compile_opts(path, src, len, NULL, out, err);
-}
-
 int tr_query_compile_opts(const char *path, const char *src, size_t len, const struct tr_lang_opts *opts,
                           struct tr_query **out, struct tr_lang_err *err) {
     *out = NULL;
@@ -389,7 +384,7 @@ int tr_query_compile(const char *path, const char *src, size_t len, struct tr_qu
                      struct tr_diag *d) {
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    int rc = tr_query_compile_ex(path, src, len, out, &err);
+    int rc = tr_query_compile_opts(path, src, len, NULL, out, &err);
     if (rc && d) tr_lang_err_to_diag(&err, path, d);
     tr_lang_err_clear(&err);
     if (rc != -ENOMEM && rc != 0 && rc != TR_EPARSE) rc = rc == TR_EDEPTH ? TR_EPARSE : TR_EINVAL_CFG;

@@ -68,7 +68,8 @@ struct tr_qnode {
 };
 
 /* Compile src (the contents of path) into q. On error returns TR_EPARSE or
- * TR_EINVAL_CFG with d located in path. */
+ * TR_EINVAL_CFG with d located in path. No module path: tr_lang_compile_query
+ * (lang.h) takes options and gives the full, self-rendering error. */
 int tr_query_compile(const char *path, const char *src, size_t len, struct tr_query **out,
                      struct tr_diag *d);
 void tr_query_destroy(struct tr_query *q);
@@ -91,12 +92,6 @@ int tr_select_tick(struct tr_select *s, const struct tr_lang_ctx *ctx, uint64_t 
 #include "core/buf.h"
 #include "lang/lang.h"
 
-/* Like tr_query_compile, but fills err with what the renderer needs. */
-int tr_query_compile_ex(const char *path, const char *src, size_t len, struct tr_query **out,
-                        struct tr_lang_err *err);
-/* The same with options (module search path). */
-int tr_query_compile_opts(const char *path, const char *src, size_t len, const struct tr_lang_opts *opts,
-                          struct tr_query **out, struct tr_lang_err *err);
 /* Render an error of this query (compile error: use tr_lang_render on the
  * source directly). */
 int tr_query_render(const struct tr_query *q, const struct tr_lang_err *e, struct tr_buf *out);

@@ -45,11 +45,6 @@ static int wrap(struct tr_prog *prog, struct tr_script **out) {
 int tr_script_from_prog(struct tr_prog *prog, struct tr_script **out);
 int tr_script_from_prog(struct tr_prog *prog, struct tr_script **out) { return wrap(prog, out); }
 
-int tr_script_compile_ex(const char *path, const char *src, size_t len, struct tr_script **out,
-                         struct tr_lang_err *err) {
-    return tr_script_compile_opts(path, src, len, NULL, out, err);
-}
-
 int tr_script_compile_opts(const char *path, const char *src, size_t len, const struct tr_lang_opts *opts,
                            struct tr_script **out, struct tr_lang_err *err) {
     *out = NULL;
@@ -75,7 +70,7 @@ int tr_script_compile(const char *path, const char *src, size_t len, struct tr_s
                       struct tr_diag *d) {
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    int rc = tr_script_compile_ex(path, src, len, out, &err);
+    int rc = tr_script_compile_opts(path, src, len, NULL, out, &err);
     if (rc && d) tr_lang_err_to_diag(&err, path, d);
     tr_lang_err_clear(&err);
     return rc;

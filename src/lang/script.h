@@ -20,6 +20,8 @@ enum tr_script_outcome {
     TR_SCRIPT_DROP,
 };
 
+/* Compile with a plain diagnostic and no module path; tr_lang_compile_script
+ * (lang.h) gives the full error and takes options. */
 int tr_script_compile(const char *path, const char *src, size_t len, struct tr_script **out,
                       struct tr_diag *d);
 void tr_script_destroy(struct tr_script *s);
@@ -31,14 +33,6 @@ int tr_script_run(struct tr_script *s, const struct tr_lang_ctx *ctx, tr_value *
                   tr_value *meta, tr_value *state, enum tr_script_outcome *outcome,
                   const char **port, struct tr_diag *d);
 
-/* Like tr_script_compile, but on failure fills err with everything the
- * error renderer needs (tr_lang_render with the same src). err must be
- * cleared by the caller with tr_lang_err_clear. */
-int tr_script_compile_ex(const char *path, const char *src, size_t len, struct tr_script **out,
-                         struct tr_lang_err *err);
-/* The same with options (module search path for `use` of module files). */
-int tr_script_compile_opts(const char *path, const char *src, size_t len, const struct tr_lang_opts *opts,
-                           struct tr_script **out, struct tr_lang_err *err);
 /* The error of the last failed tr_script_run (valid until the next run). */
 const struct tr_lang_err *tr_script_last_error(const struct tr_script *s);
 /* Render e (an error of this script) the way Tremor prints it. */

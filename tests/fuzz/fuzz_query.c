@@ -78,10 +78,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct tr_buf out;
     memset(&err, 0, sizeof err);
     tr_buf_init(&out);
-    int rc = tr_query_compile_ex("fuzz.trickle", src, size, &q, &err);
+    struct tr_lang_opts opts = {.file = "fuzz.trickle"};
+    int rc = tr_lang_compile_query(src, size, &opts, &q, &err);
     if (rc) {
         if (q) fuzz_fail("failed compile returned a query");
-        if (err.set) tr_lang_render(src, size, &err, &out);
+        if (err.set) tr_lang_err_render(&err, &out);
         goto out;
     }
     tr_query_render_warnings(q, &out);

@@ -29,10 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct tr_buf out;
     memset(&err, 0, sizeof err);
     tr_buf_init(&out);
-    int rc = tr_script_compile_ex("fuzz.tremor", src, size, &s, &err);
+    struct tr_lang_opts opts = {.file = "fuzz.tremor"};
+    int rc = tr_lang_compile_script(src, size, &opts, &s, &err);
     if (rc) {
         if (s) fuzz_fail("failed compile returned a script");
-        if (err.set) tr_lang_render(src, size, &err, &out);
+        if (err.set) tr_lang_err_render(&err, &out);
         goto out;
     }
     tr_script_render_warnings(s, &out);

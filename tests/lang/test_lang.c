@@ -16,6 +16,7 @@
 #include "codec/json.h"
 #include "core/alloc.h"
 #include "core/event.h"
+#include "lang/lang.h"
 #include "lang/lex.h"
 #include "lang/query.h"
 #include "lang/script.h"
@@ -70,12 +71,13 @@ static char *compile_error(const char *src) {
     struct tr_script *s = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    int rc = tr_script_compile_ex("t.tremor", src, strlen(src), &s, &err);
+    struct tr_lang_opts o = {.file = "t.tremor"};
+    int rc = tr_lang_compile_script(src, strlen(src), &o, &s, &err);
     assert_int_not_equal(0, rc);
     assert_null(s);
     struct tr_buf b;
     tr_buf_init(&b);
-    assert_int_equal(0, tr_lang_render(src, strlen(src), &err, &b));
+    assert_int_equal(0, tr_lang_err_render(&err, &b));
     tr_lang_err_clear(&err);
     return tr_buf_steal(&b, NULL);
 }
@@ -370,12 +372,13 @@ static void query_errors(void **st) {
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
     const char *src = "select event from nowhere into out;";
-    assert_int_not_equal(0, tr_query_compile_ex("q.trickle", src, strlen(src), &q, &err));
+    struct tr_lang_opts o = {.file = "q.trickle"};
+    assert_int_not_equal(0, tr_lang_compile_query(src, strlen(src), &o, &q, &err));
     assert_string_equal("Stream used in `from` or `into` is not defined: nowhere", err.msg);
     assert_int_equal(19, err.inner.s.col);
     tr_lang_err_clear(&err);
     src = "select a + b from in into out;";
-    assert_int_not_equal(0, tr_query_compile_ex("q.trickle", src, strlen(src), &q, &err));
+    assert_int_not_equal(0, tr_lang_compile_query(src, strlen(src), &o, &q, &err));
     assert_string_equal("Local variables are not allowed here", err.msg);
     tr_lang_err_clear(&err);
     src = "select event from in into out\n";
@@ -575,11 +578,11 @@ static void query_modules(void **st) {
                       "select event + c::one from in into s;\n"
                       "select aggr::win::collect_flattened(event) from s[baz::two] into out;\n";
     const char *mp[] = {dir};
-    struct tr_lang_opts opts = {.module_path = mp, .n_module_path = 1};
+    struct tr_lang_opts opts = {.module_path = mp, .n_module_path = 1, .file = "q.trickle"};
     struct tr_query *q = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
-    int rc = tr_query_compile_opts("q.trickle", src, strlen(src), &opts, &q, &err);
+    int rc = tr_lang_compile_query(src, strlen(src), &opts, &q, &err);
     if (rc) fail_msg("compile failed: %s at %u:%u", err.msg, err.inner.s.line, err.inner.s.col);
     assert_int_equal(4, tr_query_node_count(q));
     assert_int_equal(TR_QN_SCRIPT, tr_query_node(q, 0)->kind);
@@ -600,7 +603,7 @@ static void query_modules(void **st) {
     /* an unknown definition in a module is still an error */
     const char *bad = "use foo::bar;\ncreate script s from bar::nope;\nselect event from in into s;\n";
     memset(&err, 0, sizeof err);
-    assert_int_not_equal(0, tr_query_compile_opts("q.trickle", bad, strlen(bad), &opts, &q, &err));
+    assert_int_not_equal(0, tr_lang_compile_query(bad, strlen(bad), &opts, &q, &err));
     if (!strstr(err.msg, "Script definition `bar::nope` not found")) fail_msg("actual: %s", err.msg);
     tr_lang_err_clear(&err);
     unlink(file);
