@@ -176,6 +176,7 @@ int tr_cli_server(int argc, char **argv) {
         TR_INFO("server", "tremor %s running (instance %s)", TR_VERSION, instance);
     }
     uv_run(&s.loop, UV_RUN_DEFAULT);
+    if (s.w && tr_world_failed(s.w)) code = 1;   /* stopped because it could not go on */
     tr_world_destroy(s.w);
     if (uv_loop_close(&s.loop) != 0) TR_WARN("server", "event loop closed with handles open");
     if (pidfile && code == 0) unlink(pidfile);

@@ -24,6 +24,13 @@ struct tr_op_host_ops {
     int (*emit)(struct tr_op_host *h, const char *port, struct tr_event *ev);
     /* Send an insight (taken) upstream from this operator. */
     void (*insight)(struct tr_op_host *h, struct tr_insight *in);
+    /* The operator cannot go on without losing events it was handed (say,
+     * a qos::wal whose disk keeps failing while a source ignores
+     * backpressure): the server stops and exits non-zero, so a supervisor
+     * restarts it and transactional sources replay. `why` is copied. May be
+     * NULL (tests). May be called from inside emit: the host only records
+     * it there and stops the server later, from the loop. */
+    void (*fatal)(struct tr_op_host *h, const char *why);
 };
 struct tr_op_host {
     const struct tr_op_host_ops *ops;
@@ -35,6 +42,9 @@ static inline int tr_op_emit(struct tr_op_host *h, const char *port, struct tr_e
 }
 static inline void tr_op_insight(struct tr_op_host *h, struct tr_insight *in) {
     h->ops->insight(h, in);
+}
+static inline void tr_op_fatal(struct tr_op_host *h, const char *why) {
+    if (h->ops->fatal) h->ops->fatal(h, why);
 }
 
 /* What an operator is told at creation. */

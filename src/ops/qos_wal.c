@@ -986,6 +986,13 @@ static int wal_event(void *self, const char *port, struct tr_event *ev) {
         if (ev->transactional) {
             send_up(w, TR_CB_FAIL, &ev->ids);
             tr_ids_init(&ev->ids, 0, 0, 0);
+        } else {
+            /* Its source cannot replay it and ignored backpressure: going
+             * on would lose more. Stop so that a supervisor restarts us. */
+            char why[160];
+            snprintf(why, sizeof why, "qos::wal %s: the log is %s, %d events wait in memory and the "
+                     "source ignores backpressure", w->id, w->wal_failed ? "failing" : "full", HELD_MAX);
+            tr_op_fatal(w->host, why);
         }
         tr_event_fini(ev);
     }

@@ -78,6 +78,8 @@ struct tr_pipeline {
     int depth;
     uint64_t own_uid_counter;
     struct tr_pipeline_stats stats;
+    void (*fatal)(void *arg, const char *pipeline, const char *why);
+    void *fatal_arg;
 };
 
 static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct tr_event *ev);
@@ -277,7 +279,14 @@ static void host_insight(struct tr_op_host *h, struct tr_insight *in) {
     tr_insight_fini(in);
 }
 
-static const struct tr_op_host_ops host_ops = {host_emit, host_insight};
+static void host_fatal(struct tr_op_host *h, const char *why) {
+    struct op_host *oh = (struct op_host *)h;
+    struct tr_pipeline *p = oh->p;
+    TR_ERROR("pipeline", "%s/%s: %s", p->id, p->instance, why);
+    if (p->fatal) p->fatal(p->fatal_arg, p->id, why);
+}
+
+static const struct tr_op_host_ops host_ops = {host_emit, host_insight, host_fatal};
 
 /* ------------------------------------------------------------- build */
 
@@ -349,6 +358,8 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
     }
     p->q = q;
     p->own_uid_counter = OP_UID_BASE;
+    p->fatal = o->fatal;
+    p->fatal_arg = o->fatal_arg;
     uint64_t *uids = o->uid_counter ? o->uid_counter : &p->own_uid_counter;
     if (*uids < OP_UID_BASE) *uids = OP_UID_BASE;
     int rc = -ENOMEM;

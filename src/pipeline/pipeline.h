@@ -28,6 +28,10 @@ struct tr_pipeline_opts {
     const char *data_dir;    /* for operators that keep state on disk */
     uv_loop_t *loop;         /* may be NULL (tests, tremor run): no async operators then */
     uint64_t *uid_counter;   /* shared operator uid counter, or NULL for a private one */
+    /* An operator cannot go on (tr_op_fatal): the host decides to stop and
+     * exit non-zero. NULL: only logged. */
+    void (*fatal)(void *arg, const char *pipeline, const char *why);
+    void *fatal_arg;
 };
 
 /* Where events leaving an output port go. The callee takes ev. */

@@ -140,6 +140,8 @@ struct tr_world {
     struct tr_buf detail;            /* rendered source excerpt of the last error */
     void (*on_shutdown)(void *arg);
     void *shutdown_arg;
+    int fatal;                       /* an operator cannot go on: stop, exit 1 */
+    int fatal_told;                  /* on_shutdown called for it */
 };
 
 static const struct tr_cfg_artefact *on_art(const struct onramp_inst *o) {
@@ -156,6 +158,18 @@ static int push(void **arr, size_t *n, size_t *cap, void *item) {
     ((void **)*arr)[(*n)++] = item;
     return 0;
 }
+
+/* An operator cannot go on without losing events. Called from inside the
+ * event's path: only note it here; the tick asks the server to stop. */
+static void pipe_fatal(void *arg, const char *pipeline, const char *why) {
+    struct tr_world *w = arg;
+    if (!w->fatal)
+        TR_ERROR("world", "pipeline %s cannot go on (%s): stopping; exit status 1 so that a "
+                 "supervisor restarts the server", pipeline, why);
+    w->fatal = 1;
+}
+
+int tr_world_failed(const struct tr_world *w) { return w->fatal; }
 
 /* ------------------------------------------------------ onramp hosting */
 
@@ -635,6 +649,7 @@ static struct pipe_inst *ensure_pipe(struct tr_world *w, const struct tr_url *u,
         .id = u->artefact, .file = qa->path, .instance = u->instance,
         .server_instance = w->instance, .data_dir = w->data_dir, .loop = w->loop,
         .uid_counter = &w->op_uids,
+        .fatal = pipe_fatal, .fatal_arg = w,
     };
     *rc = (!pi->id || !pi->instance) ? -ENOMEM : tr_pipeline_create(q, &po, &pi->p, d);
     if (*rc == -ENOMEM && !pi->p && (!pi->id || !pi->instance)) tr_query_destroy(q);
@@ -904,6 +919,10 @@ static void on_tick(uv_timer_t *t) {
     }
     /* the count of decode errors held back, once their interval is over */
     for (size_t i = 0; i < w->nonramps; i++) tr_log_limit_flush(&w->onramps[i]->decode_log);
+    if (w->fatal && !w->fatal_told && !w->stopping && w->on_shutdown) {
+        w->fatal_told = 1;
+        w->on_shutdown(w->shutdown_arg);
+    }
     if (w->stopping) stop_step(w);
 }
 

@@ -45,6 +45,10 @@ void tr_world_stop(struct tr_world *w, unsigned drain_ms, void (*done)(void *), 
 /* The source excerpt (numbered lines, carets, hints) of the last load error
  * when there is one to show, else NULL. Valid until the next load call. */
 const char *tr_world_error_detail(const struct tr_world *w);
+/* 1 once a pipeline operator reported that it cannot go on without losing
+ * events (tr_op_fatal): the server was asked to stop and should exit
+ * non-zero. 0 otherwise. */
+int tr_world_failed(const struct tr_world *w);
 /* Free a world that was never started or has stopped. */
 void tr_world_destroy(struct tr_world *w);
 

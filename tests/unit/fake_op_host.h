@@ -42,7 +42,7 @@ static inline void fake_insight(struct tr_op_host *h, struct tr_insight *in) {
     tr_insight_fini(in);
 }
 
-static const struct tr_op_host_ops fake_ops = {fake_emit, fake_insight};
+static const struct tr_op_host_ops fake_ops = {fake_emit, fake_insight, NULL};
 
 static inline void fake_init(struct fake *f) {
     memset(f, 0, sizeof *f);

@@ -36,6 +36,8 @@ struct fake {
     enum tr_cb ups[MAXE];
     uint64_t up_ids[MAXE];
     int nups;
+    int nfatal;
+    char fatal_why[256];
 };
 
 static int fake_emit(struct tr_op_host *h, const char *port, struct tr_event *ev) {
@@ -55,7 +57,13 @@ static void fake_insight(struct tr_op_host *h, struct tr_insight *in) {
     tr_insight_fini(in);
 }
 
-static const struct tr_op_host_ops fake_ops = {fake_emit, fake_insight};
+static void fake_fatal(struct tr_op_host *h, const char *why) {
+    struct fake *f = (struct fake *)h;
+    f->nfatal++;
+    snprintf(f->fatal_why, sizeof f->fatal_why, "%s", why);
+}
+
+static const struct tr_op_host_ops fake_ops = {fake_emit, fake_insight, fake_fatal};
 
 static void fake_init(struct fake *f) {
     memset(f, 0, sizeof *f);
@@ -676,6 +684,30 @@ static void stray_release_is_harmless(void **state) {
     fake_reset(&f);
 }
 
+/* The log fails and a source that cannot replay (not transactional) keeps
+ * sending past the trigger until the events held in memory reach their
+ * bound: the operator cannot go on without losing more, so it tells the
+ * host, which stops the server with a non-zero exit. */
+static void ignored_backpressure_on_a_failed_log_is_fatal(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=50,max_elements=100000", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    atomic_store(&sync_eio, 1);
+    push(op, 0, false);
+    TICK_UNTIL(op, count_ups(&f, TR_CB_TRIGGER) == 1);
+    assert_int_equal(f.nfatal, 0);
+    for (uint64_t i = 1; i < 5000 && f.nfatal == 0; i++) push(op, i, false);
+    if (f.nfatal == 0) fail_msg("expected the operator to report that it cannot go on");
+    if (!strstr(f.fatal_why, "ignores backpressure")) fail_msg("got '%s'", f.fatal_why);
+    atomic_store(&sync_eio, 0);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(config_errors_name_the_problem, setup, teardown),
@@ -692,6 +724,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(released_records_leave_the_window, setup, teardown),
         cmocka_unit_test_setup_teardown(released_then_dropped_or_killed_is_replayed, setup, teardown),
         cmocka_unit_test_setup_teardown(stray_release_is_harmless, setup, teardown),
+        cmocka_unit_test_setup_teardown(ignored_backpressure_on_a_failed_log_is_fatal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
