@@ -1,8 +1,11 @@
 """`tremor run`: one query or script over JSON lines, for trying things out."""
 import json
 import os
+import signal
+import subprocess
+import threading
 
-from conftest import ROOT, run_tremor
+from conftest import ROOT, TREMOR, run_tremor, wait_until
 
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "conformance", "tremor-0.11")
 TUTORIAL = os.path.join(ROOT, "examples", "persistent-wal", "etc", "tremor", "config",
@@ -94,3 +97,52 @@ def test_missing_module_names_the_search_path(tmp_path, monkeypatch):
     assert "3 |   use utils;" in res.stderr
     # the query's own folder first, then TREMOR_PATH, as Tremor searches
     assert res.stderr.index("- .") < res.stderr.index("- " + str(lib)), res.stderr
+
+
+SERVER_CONFIG = """onramp:
+  - id: in
+    type: stdin
+offramp:
+  - id: out
+    type: stdout
+binding:
+  - id: b
+    links:
+      "/onramp/in/{instance}/out": ["/pipeline/q/{instance}/in"]
+      "/pipeline/q/{instance}/out": ["/offramp/out/{instance}/in"]
+mapping:
+  /binding/b/01:
+    instance: "01"
+"""
+
+
+def test_server_run_resolves_modules_like_tremor_run(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "utils.tremor").write_text(UTILS)
+    (tmp_path / "q.trickle").write_text(QUERY_WITH_SCRIPT_USE)
+    (tmp_path / "c.yaml").write_text(SERVER_CONFIG)
+    env = dict(os.environ, TREMOR_PATH=str(lib))
+    p = subprocess.Popen([TREMOR, "server", "run", "-f", "q.trickle", "c.yaml"], cwd=tmp_path, env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        p.stdin.write("21\n")
+        p.stdin.flush()
+        out = []
+        done = threading.Event()
+
+        def reader():
+            line = p.stdout.readline()
+            if line:
+                out.append(json.loads(line))
+            done.set()
+
+        threading.Thread(target=reader, daemon=True).start()
+        wait_until(lambda: done.is_set() or p.poll() is not None, timeout=30, what="one output")
+        assert out == [42], (out, p.stderr.read() if p.poll() is not None else "")
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
