@@ -1,13 +1,21 @@
-/* syncer.c - the sync thread: fdatasync, checkpoint, unlink (group commit).
+/* syncer.c - the sync thread: fdatasync, directory fsync, checkpoint, unlink (group commit).
  *
  * It writes no record: the owner thread writes (wal.c) and hands over the
  * segments it wrote and the numbers written through. Each pass takes
  * EVERYTHING written since the last one and (ALWAYS) covers it with one
- * fdatasync while the owner keeps writing. Durable order, every pass: data
- * fdatasync (+ directory fsync for a new segment) -> checkpoint + fdatasync
- * -> acknowledged segments unlinked -> directory fsync -> durable-through
- * published -> notify. Any sync error fails the WAL for good; a failed
- * fdatasync is never retried. This thread allocates nothing.
+ * fdatasync while the owner keeps writing. Durable order of a pass:
+ *   data fdatasync -> directory fsync, only if a segment file was created
+ *   since the last one (no record of a new segment is reported durable
+ *   before its file name is) -> durable-through published -> checkpoint +
+ *   fdatasync, only when due (below) -> acknowledged segments unlinked ->
+ *   directory fsync, only if something was unlinked -> notify.
+ * The frontier rides in marker frames, made durable by the data's own
+ * fdatasync; the checkpoint is written only when a segment was created or
+ * is to be removed, for tr_wal_sync and close, and when the frontier moved
+ * with no marker to carry it, at most once per checkpoint_interval_ms. So a
+ * steady stream costs one fdatasync per group commit and nothing else.
+ * Any sync error fails the WAL for good; a failed fdatasync is never
+ * retried. This thread allocates nothing.
  */
 #include "wal/wal_int.h"
 
@@ -18,31 +26,36 @@
 
 #include "core/log.h"
 
-/* A frontier that moved while no data was written is checkpointed at most
- * this often (data writes carry it for free in a marker). */
-#define FRONTIER_CKPT_GAP_NS 2000000ull
-
 struct pass {
-    uint64_t syncs, ckpts;
+    uint64_t syncs, ckpts, dirsyncs;
     int synced;
 };
 
-static int sync_dirty(struct tr_wal *w, struct tr_wal_seg **dirty, struct pass *p) {
+/* The directory, if a segment file was created since its last fsync:
+ * dirgen is the creation count the pass took, *dir_synced the count the
+ * directory is durable through. */
+static int dir_sync(struct tr_wal *w, uint64_t dirgen, uint64_t *dir_synced, struct pass *p) {
+    if (dirgen == *dir_synced) return 0;
+    int rc = w->io->fsync(w->io->ctx, w->dirfd);
+    p->dirsyncs++;
+    if (!rc) *dir_synced = dirgen;
+    return rc;
+}
+
+static int sync_dirty(struct tr_wal *w, struct tr_wal_seg **dirty, uint64_t dirgen, uint64_t *dir_synced,
+                      struct pass *p) {
     const struct tr_wal_io *io = w->io;
-    int dirsync = 0, rc = 0;
+    int rc = 0;
     for (struct tr_wal_seg *s = *dirty; s; s = s->next_dirty) {
         if (s->wfd < 0) continue;
         rc = io->fdatasync(io->ctx, s->wfd);
         p->syncs++;
         if (rc) return rc;
         s->dirty = 0;
-        if (s->need_dirsync) dirsync = 1;
     }
     *dirty = NULL;
-    if (dirsync) {
-        rc = io->fsync(io->ctx, w->dirfd);
-        if (rc) return rc;
-    }
+    rc = dir_sync(w, dirgen, dir_synced, p);
+    if (rc) return rc;
     p->synced = 1;
     return 0;
 }
@@ -65,6 +78,7 @@ static void publish(struct tr_wal *w, int rc, uint64_t wseq, uint64_t wg, uint64
         TR_ERROR("wal", "%s: write or sync failed, no more records become durable: %s", w->dir,
                  tr_strerror(rc));
     }
+    uint64_t before = w->s_durable_seq;
     if (!w->failed) {
         w->written_seq = wseq;
         w->written_g = wg;
@@ -75,6 +89,14 @@ static void publish(struct tr_wal *w, int rc, uint64_t wseq, uint64_t wg, uint64
         w->s_durable_g = always ? sg : wg;
     }
     uint64_t nd = w->s_durable_seq;
+    if (nd > before) {
+        /* when these records became durable, for the owner's latency
+         * histogram; a full array (the owner has not pumped for a while)
+         * moves its last entry forward, which can only overstate */
+        size_t i = w->npubs < TR_WAL_LAT_PUBS ? w->npubs++ : TR_WAL_LAT_PUBS - 1;
+        w->pubs[i].seq = nd;
+        w->pubs[i].ns = tr_wal_now_ns();
+    }
     /* a failure met here or by the owner's write is told once */
     int tell_fail = w->failed && !w->fail_told;
     if (w->failed) w->fail_told = 1;
@@ -101,10 +123,15 @@ static void *sync_main(void *arg) {
     const struct tr_wal_io *io = w->io;
     const enum tr_wal_sync_policy pol = w->cfg.sync;
     const uint64_t interval_ns = (uint64_t)w->cfg.sync_interval_ms * 1000000ull;
+    const uint64_t ckpt_ns = (uint64_t)w->cfg.checkpoint_interval_ms * 1000000ull;
     struct tr_wal_seg *dirty = NULL;
-    uint64_t last_sync_ns = tr_wal_now_ns(), last_ckpt_ns = 0;
+    /* open wrote the checkpoint and left the directory synced */
+    uint64_t last_sync_ns = tr_wal_now_ns(), last_ckpt_ns = last_sync_ns;
     int unsynced = 0;
 
+    /* dir_changes is 0 at open (recovery leaves the directory synced);
+     * not read here: the owner may have created a segment already */
+    uint64_t dir_synced = 0, ckpt_dirgen = 0;
     pthread_mutex_lock(&w->mu);
     for (;;) {
         uint64_t now;
@@ -114,8 +141,10 @@ static void *sync_main(void *arg) {
             if (w->wdirty || (w->failed && !w->fail_told)) break;
             uint64_t deadline = UINT64_MAX;
             if (!w->failed && w->pub_frontier != w->persisted_frontier) {
-                if (now >= last_ckpt_ns + FRONTIER_CKPT_GAP_NS) break;
-                if (last_ckpt_ns + FRONTIER_CKPT_GAP_NS < deadline) deadline = last_ckpt_ns + FRONTIER_CKPT_GAP_NS;
+                /* acks with no data write to carry them: checkpoint them
+                 * once the interval since the last one is over */
+                if (now >= last_ckpt_ns + ckpt_ns) break;
+                deadline = last_ckpt_ns + ckpt_ns;
             }
             if (!w->failed && pol == TR_WAL_SYNC_INTERVAL && unsynced) {
                 if (now >= last_sync_ns + interval_ns) break;
@@ -129,7 +158,9 @@ static void *sync_main(void *arg) {
         /* Take what the owner wrote: everything written before this point is
          * covered by the fdatasync below. The written list moves to this
          * thread's dirty list (a separate link: the owner may put a segment
-         * on the written list again while this pass syncs it). */
+         * on the written list again while this pass syncs it). A segment
+         * is created before anything is written to it, so dirgen counts
+         * every file the data taken here lives in. */
         w->busy = 1;
         int failed = w->failed, wrote = w->wdirty != NULL;
         for (struct tr_wal_seg *s = w->wdirty, *n; s; s = n) {
@@ -143,7 +174,7 @@ static void *sync_main(void *arg) {
             }
         }
         w->wdirty = NULL;
-        uint64_t fseq = w->flushed_seq, fg = w->flushed_g;
+        uint64_t fseq = w->flushed_seq, fg = w->flushed_g, dirgen = w->dir_changes;
         struct tr_wal_seg *seals = w->seals, *recl = w->reclaim;
         w->seals = w->reclaim = NULL;
         uint64_t target = w->sync_req;
@@ -151,6 +182,7 @@ static void *sync_main(void *arg) {
         struct tr_wal_ckpt ck = {.frontier = w->pub_frontier,
                                  .hint_seg = w->pub_hint_seg,
                                  .hint_off = w->pub_hint_off};
+        /* moved since the last marker or checkpoint: no write carries it */
         int frontier_moved = w->pub_frontier != w->persisted_frontier;
         uint64_t prev_durable = w->s_durable_seq, wseq = w->written_seq, wg = w->written_g;
         uint64_t sseq = w->synced_seq, sg = w->synced_g;
@@ -165,7 +197,7 @@ static void *sync_main(void *arg) {
             io->close(io->ctx, s->wfd);
             s->wfd = -1;
         }
-        struct pass p = {0, 0, 0};
+        struct pass p = {0, 0, 0, 0};
         int rc = 0;
         if (!failed && wrote) {
             unsynced = 1;
@@ -175,7 +207,7 @@ static void *sync_main(void *arg) {
         if (!rc && !failed &&
             ((pol == TR_WAL_SYNC_ALWAYS && wrote) || sync_asked || (closing && pol != TR_WAL_SYNC_NONE) ||
              (pol == TR_WAL_SYNC_INTERVAL && unsynced && now >= last_sync_ns + interval_ns))) {
-            rc = sync_dirty(w, &dirty, &p);
+            rc = sync_dirty(w, &dirty, dirgen, &dir_synced, &p);
             if (!rc) {
                 sseq = wseq;
                 sg = wg;
@@ -188,7 +220,7 @@ static void *sync_main(void *arg) {
             if (!rc && !failed && s->dirty && pol != TR_WAL_SYNC_NONE) {
                 rc = io->fdatasync(io->ctx, s->wfd);
                 p.syncs++;
-                if (!rc && s->need_dirsync) rc = io->fsync(io->ctx, w->dirfd);
+                if (!rc) rc = dir_sync(w, dirgen, &dir_synced, &p);
             }
             dirty_remove(&dirty, s);
             s->dirty = 0;
@@ -197,19 +229,23 @@ static void *sync_main(void *arg) {
         }
         uint64_t durable = pol == TR_WAL_SYNC_ALWAYS ? sseq : wseq;
         int ckpt_ok = 0;
+        /* a segment made durable since the last checkpoint: checkpoint it
+         * too (the next number's floor moves with it) */
+        int new_seg = dir_synced != ckpt_dirgen;
         if (!rc && !failed &&
-            (recl || closing ||
-             (frontier_moved && (sync_asked || (!wrote && now >= last_ckpt_ns + FRONTIER_CKPT_GAP_NS))))) {
+            (recl || closing || new_seg || (frontier_moved && (sync_asked || now >= last_ckpt_ns + ckpt_ns)))) {
             /* The data is durable already: say so before the checkpoint and
              * unlinks, which concern only the frontier and space. */
             pthread_mutex_lock(&w->mu);
             publish(w, rc, wseq, wg, sseq, sg, &prev_durable);
             pthread_mutex_unlock(&w->mu);
             ck.next_seq = durable + 1;
+            uint64_t dg = dir_synced;
             rc = tr_wal_ckpt_write(w, &ck);
             p.ckpts++;
             last_ckpt_ns = now;
             ckpt_ok = !rc;
+            if (ckpt_ok) ckpt_dirgen = dg;
         }
         if (ckpt_ok && recl) {
             int unlinked = 0;
@@ -220,9 +256,15 @@ static void *sync_main(void *arg) {
                 else
                     unlinked = 1;
             }
+            /* not needed for safety (a segment that comes back is wholly
+             * behind the checkpointed frontier and removed at open), but
+             * it makes the space's return durable; it covers every file
+             * created before it as well */
             if (unlinked && pol != TR_WAL_SYNC_NONE) {
                 int r = io->fsync(io->ctx, w->dirfd);
+                p.dirsyncs++;
                 if (r) TR_WARN("wal", "%s: directory fsync after unlink: %s", w->dir, tr_strerror(r));
+                else dir_synced = dirgen;
             }
         }
 
@@ -233,6 +275,7 @@ static void *sync_main(void *arg) {
         if (!w->failed && ckpt_ok && ck.frontier > w->persisted_frontier) w->persisted_frontier = ck.frontier;
         w->syncs += p.syncs;
         w->checkpoints += p.ckpts;
+        w->dir_syncs += p.dirsyncs;
         w->sync_done = target;
         w->busy = 0;
         if (recl) {

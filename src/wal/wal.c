@@ -19,6 +19,8 @@
 #include <sys/file.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
+#include "core/hist.h"
 #include "core/log.h"
 
 void tr_wal_config_init(struct tr_wal_config *cfg) {
@@ -28,6 +30,7 @@ void tr_wal_config_init(struct tr_wal_config *cfg) {
     cfg->on_full = TR_WAL_ON_FULL_BLOCK;
     cfg->sync = TR_WAL_SYNC_ALWAYS;
     cfg->sync_interval_ms = 100;
+    cfg->checkpoint_interval_ms = 1000;
 }
 
 static uint64_t worst_chunk(uint64_t max_rec) {
@@ -57,6 +60,8 @@ static int check_config(const struct tr_wal_config *c, struct tr_diag *d) {
         return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0, "wal: unknown on_full policy");
     if (c->sync == TR_WAL_SYNC_INTERVAL && (c->sync_interval_ms < 1 || c->sync_interval_ms > 3600000))
         return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0, "wal: sync_interval_ms must be 1..3600000");
+    if (c->checkpoint_interval_ms < 1 || c->checkpoint_interval_ms > 3600000)
+        return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0, "wal: checkpoint_interval_ms must be 1..3600000");
     return 0;
 }
 
@@ -84,6 +89,8 @@ static void destroy(struct tr_wal *w) {
     tr_free(w->chunk);
     tr_wal_ring_fini(&w->ring);
     tr_wal_scan_fini(&w->rscan);
+    tr_hist_destroy(w->lat);
+    tr_free(w->marks);
     if (w->ckpt_fd >= 0) io->close(io->ctx, w->ckpt_fd);
     if (w->dirfd >= 0) io->close(io->ctx, w->dirfd);
     pthread_cond_destroy(&w->work);
@@ -133,6 +140,10 @@ int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_
     }
     for (size_t n = strlen(w->dir); n > 1 && w->dir[n - 1] == '/'; n--) w->dir[n - 1] = 0;
     w->cfg.dir = w->dir;
+    w->marks = tr_malloc(TR_WAL_LAT_MARKS * sizeof *w->marks);
+    rc = w->marks ? tr_hist_create(TR_WAL_LAT_HIGHEST, 2, &w->lat) : -ENOMEM;
+    if (rc) goto fail;
+    w->lat_res_ns = TR_WAL_LAT_RES_NS;
     rc = mkdir_p(w, d);
     if (rc) goto fail;
     w->dirfd = w->io->open(w->io->ctx, w->dir, O_RDONLY | O_DIRECTORY, 0);
@@ -149,6 +160,7 @@ int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_
     }
     rc = tr_wal_recover(w, d);
     if (rc) goto fail;
+    w->lat_done = w->next_seq - 1;   /* recovered records were appended by an earlier run */
     rc = tr_wal_syncer_start(w);
     if (rc) {
         tr_diag_set(d, rc, w->dir, 0, 0, "cannot start the sync thread: %s", tr_strerror(rc));
@@ -161,15 +173,68 @@ fail:
     return rc;
 }
 
+/* Time the records that became durable: each durable-through advance the
+ * sync thread reported (with when) against the runs of appends (with
+ * when). Owner thread, mu not held. */
+static void lat_settle(struct tr_wal *w, const struct tr_wal_lat_mark *pubs, size_t npubs) {
+    for (size_t i = 0; i < npubs; i++) {
+        uint64_t dseq = pubs[i].seq;
+        while (w->lat_done < dseq && w->mn) {
+            const struct tr_wal_lat_mark *m = &w->marks[w->mlo];
+            uint64_t end = w->mn > 1 ? m[1].seq - 1 : UINT64_MAX, upto = end < dseq ? end : dseq;
+            uint64_t v = pubs[i].ns > m->ns ? pubs[i].ns - m->ns : 0;
+            for (uint64_t s = w->lat_done < m->seq ? m->seq : w->lat_done + 1; s <= upto; s++)
+                tr_hist_record(w->lat, v);
+            w->lat_done = upto;
+            if (upto != end) break;
+            w->mlo++;
+            w->mn--;
+        }
+        if (w->lat_done < dseq) w->lat_done = dseq;   /* appended before open: not timed */
+    }
+    if (!w->mn) {
+        w->mlo = 0;
+        w->lat_res_ns = TR_WAL_LAT_RES_NS;
+    }
+}
+
+/* Start a run of appends at seq if the clock moved on since the newest;
+ * when the array is full, keep every other run and double the resolution
+ * (records then count from the run before theirs: overstated, by at most
+ * the new resolution, never understated). Owner thread. */
+static void lat_mark(struct tr_wal *w, uint64_t seq) {
+    uint64_t now = tr_wal_now_ns();
+    if (w->mn && now - w->marks[w->mlo + w->mn - 1].ns < w->lat_res_ns) return;
+    if (w->mlo + w->mn == TR_WAL_LAT_MARKS) {
+        if (w->mlo) {
+            memmove(w->marks, w->marks + w->mlo, w->mn * sizeof *w->marks);
+        } else {
+            size_t k = 0;
+            for (size_t i = 0; i < w->mn; i += 2) w->marks[k++] = w->marks[i];
+            w->mn = k;
+            w->lat_res_ns *= 2;
+        }
+        w->mlo = 0;
+    }
+    w->marks[w->mlo + w->mn].seq = seq;
+    w->marks[w->mlo + w->mn].ns = now;
+    w->mn++;
+}
+
 int tr_wal_pump(struct tr_wal *w) {
     if (!w) return -EINVAL;
+    struct tr_wal_lat_mark pubs[TR_WAL_LAT_PUBS];
     pthread_mutex_lock(&w->mu);
     w->durable_seq = w->s_durable_seq;
     w->durable_g = w->s_durable_g;
     int rc = w->failed;
     struct tr_wal_seg *dead = w->dead;
     w->dead = NULL;
+    size_t npubs = w->npubs;
+    memcpy(pubs, w->pubs, npubs * sizeof *pubs);
+    w->npubs = 0;
     pthread_mutex_unlock(&w->mu);
+    if (npubs) lat_settle(w, pubs, npubs);
     if (dead && w->nospace) {
         /* segments were unlinked: the space they held may be enough now */
         w->nospace_retry_ns = 0;
@@ -322,7 +387,6 @@ static int create_segment(struct tr_wal *w, uint64_t first_seq, struct tr_wal_se
     /* other fallocate errors (not supported here) only lose the early warning */
     s->wfd = fd;
     s->size = TR_WAL_SEG_HDR;
-    s->need_dirsync = 1;
     *out = s;
     return 0;
 }
@@ -427,6 +491,7 @@ int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_
             w->seals = w->active;
         }
         ns->g0 = w->end_g;
+        w->dir_changes++;   /* the sync thread fsyncs the directory before its records count */
         w->segs[w->nsegs++] = ns;
         w->active = ns;
         w->active_off = 0;
@@ -468,6 +533,7 @@ int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_
     int write_now = !w->wrote_early && !w->busy && !w->wdirty && w->cfg.sync == TR_WAL_SYNC_ALWAYS;
     pthread_mutex_unlock(&w->mu);
     if (seq_out) *seq_out = seq;
+    lat_mark(w, seq);
     /* the record is accepted; a write error fails the WAL and shows on the next call */
     if (write_now) {
         w->wrote_early = 1;
@@ -484,6 +550,7 @@ void tr_wal_stats(struct tr_wal *w, struct tr_wal_stats *st) {
     st->bytes = w->end_g - tr_wal_first_unacked_pos(w);
     st->syncs = w->syncs;
     st->checkpoints = w->checkpoints;
+    st->dir_syncs = w->dir_syncs;
     st->synced_seq = w->synced_seq;
     st->failed = w->failed;
     pthread_mutex_unlock(&w->mu);
@@ -503,4 +570,19 @@ void tr_wal_stats(struct tr_wal *w, struct tr_wal_stats *st) {
     st->frontier = w->frontier;
     st->next_seq = w->next_seq;
     st->read_seq = w->cur > w->frontier ? w->cur : w->frontier + 1;
+}
+
+const struct tr_hist *tr_wal_durable_hist(struct tr_wal *w) {
+    if (!w) return NULL;
+    tr_wal_pump(w);
+    return w->lat;
+}
+
+int tr_wal_durable_report(struct tr_wal *w, struct tr_buf *out) {
+    const struct tr_hist *h = tr_wal_durable_hist(w);
+    if (!h || !tr_hist_count(h)) return tr_buf_printf(out, "append->durable: no record");
+    return tr_buf_printf(out, "append->durable: %" PRIu64 " records, p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, "
+                         "max %.3f ms", tr_hist_count(h), (double)tr_hist_value_at(h, 0.5) / 1e6,
+                         (double)tr_hist_value_at(h, 0.99) / 1e6, (double)tr_hist_value_at(h, 0.999) / 1e6,
+                         (double)tr_hist_max(h) / 1e6);
 }

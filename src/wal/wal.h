@@ -18,12 +18,16 @@
 
 #include "core/error.h"
 
+struct tr_buf;
+struct tr_hist;
 struct tr_wal;
 
 /* When a record counts as durable (what tr_wal_read and the durable-through
  * number wait for):
- *   ALWAYS   after the fdatasync that followed its write (group commit).
- *            Survives power loss.
+ *   ALWAYS   after the fdatasync that followed its write (group commit:
+ *            one fdatasync covers every record written since the last;
+ *            a segment's first records wait for the directory fsync that
+ *            makes its file name durable too). Survives power loss.
  *   INTERVAL once written to the kernel; fdatasync every sync_interval_ms.
  *            Survives a process crash; a power loss may cost the last interval.
  *   NONE     once written to the kernel; never fdatasync. Survives a process crash.
@@ -69,6 +73,13 @@ struct tr_wal_config {
     enum tr_wal_on_full on_full; /* default BLOCK */
     enum tr_wal_sync_policy sync;/* default ALWAYS */
     uint32_t sync_interval_ms;   /* for INTERVAL; default 100 */
+    /* The checkpoint is written when a segment is created or removed, at
+     * open, close and tr_wal_sync, and otherwise only when the frontier
+     * moved without a data write to carry it in a marker, at most once per
+     * this interval: default 1000, 1..3600000. So a crash or power loss
+     * may hand out again records acknowledged up to this long before it
+     * (duplicates, never loss); what tr_wal_sync covered is never replayed. */
+    uint32_t checkpoint_interval_ms;
     /* Called FROM THE SYNC THREAD (never the owner's) each time the durable-
      * through number advances or the WAL fails; durable_seq is the new value.
      * It must be quick and must not call into the WAL: wire it to
@@ -187,6 +198,7 @@ struct tr_wal_stats {
     uint64_t bytes;            /* log bytes from the first unacked record to the end */
     uint64_t segments;         /* segment files in use */
     uint64_t syncs;            /* fdatasync calls on segment data */
+    uint64_t dir_syncs;        /* directory fsyncs (segment created or removed) */
     uint64_t checkpoints;      /* checkpoint slots written */
     uint64_t dropped;          /* refused under DROP_NEWEST */
     uint64_t refused_full;     /* refused with TR_EFULL */
@@ -208,5 +220,21 @@ struct tr_wal_stats {
 
 /* Owner thread: a snapshot of the counters above (pumps first). */
 void tr_wal_stats(struct tr_wal *w, struct tr_wal_stats *st);
+
+/* Owner thread: the append -> durable latency of every record appended
+ * since open, in ns (pumps first): from tr_wal_append to the moment the sync
+ * thread found it durable under the policy. Each record is timed to within
+ * 20 us or 1/512 of the oldest not-yet-durable record's age, whichever is
+ * more (appends are timed in runs, not one clock read each); never
+ * understated. The histogram belongs to w: read it (core/hist.h) on the
+ * owner thread until the next WAL call; never NULL for an open WAL. */
+const struct tr_hist *tr_wal_durable_hist(struct tr_wal *w);
+
+/* Owner thread: append one line to out summarising that histogram:
+ * "append->durable: N records, p50 A ms, p99 B ms, p99.9 C ms, max D ms"
+ * (or "append->durable: no record" when empty). For a report at close
+ * (call it after the last tr_wal_sync, before tr_wal_close). Returns 0 or
+ * -ENOMEM. */
+int tr_wal_durable_report(struct tr_wal *w, struct tr_buf *out);
 
 #endif

@@ -30,6 +30,13 @@
 #define TR_WAL_READ_BUF (256u << 10)
 #define TR_WAL_NOSPACE_MIN_NS 10000000ull      /* 10 ms */
 #define TR_WAL_NOSPACE_MAX_NS 1280000000ull    /* 1.28 s */
+/* Append -> durable latency (wal.c): appends are timed in runs (marks); a
+ * new mark starts when the clock moved TR_WAL_LAT_RES_NS (doubled each time
+ * the mark array fills and is thinned) past the newest one. */
+#define TR_WAL_LAT_RES_NS 20000ull
+#define TR_WAL_LAT_MARKS 1024u
+#define TR_WAL_LAT_PUBS 64u
+#define TR_WAL_LAT_HIGHEST 3600000000000ull   /* 1 h: longer is counted as 1 h */
 /* A run of lost numbers longer than this is not tracked one ring entry per
  * number (reader.c): the frontier jumps over it once nothing before is out. */
 #define TR_WAL_GAP_ENTRIES 4096u
@@ -105,7 +112,6 @@ struct tr_wal_seg {
     int wfd;                /* write fd while active or unsealed, else -1 */
     /* separate bytes, not bitfields: the two threads write different ones */
     unsigned char dirty;         /* thread: written since its last fdatasync */
-    unsigned char need_dirsync;  /* created; directory not yet synced (thread after hand-over) */
     unsigned char gone;          /* owner: file missing when the reader came */
     unsigned char written;       /* shared: on the written list */
     struct tr_wal_seg *next_dirty;   /* thread */
@@ -199,6 +205,11 @@ void tr_wal_syncer_stop(struct tr_wal *w);
 int tr_wal_recover(struct tr_wal *w, struct tr_diag *d);
 
 /* ---- the WAL ---- */
+struct tr_wal_lat_mark {
+    uint64_t seq;           /* first record of the run */
+    uint64_t ns;            /* when it was appended */
+};
+
 /* The owner's write buffer: bytes appended to the active segment and not yet
  * written to its file. There is one; it is written out when full, by
  * tr_wal_flush, and before the segment rolls. */
@@ -240,6 +251,12 @@ struct tr_wal {
     int nospace;
     uint64_t nospace_retry_ns, nospace_backoff_ns;
     uint64_t refused_nospace, space_retries;
+    /* append -> durable latency: runs of appends not yet timed as durable,
+     * marks[mlo .. mlo+mn), oldest first; lat_done is the last record timed */
+    struct tr_hist *lat;
+    struct tr_wal_lat_mark *marks;
+    size_t mlo, mn;
+    uint64_t lat_res_ns, lat_done;
 
     /* shared (mu) */
     pthread_mutex_t mu;
@@ -251,6 +268,9 @@ struct tr_wal {
     uint64_t flushed_seq, flushed_g;   /* the owner wrote everything through these */
     struct tr_wal_seg *seals, *reclaim, *dead;
     struct tr_wal_seg *active;  /* appends go here; NULL until the first append */
+    uint64_t dir_changes;       /* segment files created so far (the sync thread fsyncs the directory) */
+    struct tr_wal_lat_mark pubs[TR_WAL_LAT_PUBS];   /* durable-through advances and when; pump takes them */
+    size_t npubs;
     uint64_t active_off;        /* next write offset in active */
     uint64_t end_g;             /* log position after the last appended byte */
     uint64_t next_seq;
@@ -260,7 +280,7 @@ struct tr_wal {
     uint64_t s_durable_seq, s_durable_g;
     uint64_t sync_req, sync_done;
     int closing, idle, busy, failed, fail_told, thread_exited;   /* busy: inside a pass */
-    uint64_t syncs, checkpoints;
+    uint64_t syncs, checkpoints, dir_syncs;
 };
 
 #endif

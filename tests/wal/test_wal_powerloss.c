@@ -9,7 +9,11 @@
  * unsynced overwrites undone, unsynced directory changes reverted. Then the
  * directory is opened normally and the oracle checked: every record reported
  * durable is present and intact, numbers are consecutive up to there, the
- * frontier covers only acknowledged records, and the writer continues.
+ * frontier covers only acknowledged records and every ack a completed
+ * tr_wal_sync (or close) covered, and the writer continues. A second
+ * workload commits one record at a time through the ordinary group commit
+ * across segment switches: a record of a freshly created segment must not
+ * be reported durable before the directory holding its name is synced.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +22,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "wal/wal.h"
@@ -295,6 +300,8 @@ static void power_cut(struct pl *p, int mode, unsigned *rnd) {
 
 struct outcome {
     uint64_t durable, acked;
+    uint64_t sync_acked;   /* acked before a tr_wal_sync or close that succeeded */
+    int fresh;             /* a record of a segment created in the run was reported durable */
 };
 
 static void config(struct tr_wal_config *c, const char *dir) {
@@ -307,7 +314,7 @@ static void config(struct tr_wal_config *c, const char *dir) {
 
 /* Two runs of appends, syncs, reads and acks; stops at the first error. */
 static struct outcome workload(const char *dir, const struct tr_wal_io *io) {
-    struct outcome o = {0, 0};
+    struct outcome o = {0, 0, 0, 0};
     for (int run = 0; run < 2; run++) {
         struct tr_wal_config c;
         config(&c, dir);
@@ -327,8 +334,10 @@ static struct outcome workload(const char *dir, const struct tr_wal_io *io) {
                 }
                 next++;
             }
+            uint64_t acked = o.acked;
             if (!ok || tr_wal_sync(w)) break;
             o.durable = next - 1;
+            o.sync_acked = acked;
             struct tr_wal_record r;
             uint64_t last = 0;
             while (tr_wal_read(w, &r) == 0) last = r.seq;
@@ -341,12 +350,84 @@ static struct outcome workload(const char *dir, const struct tr_wal_io *io) {
         if (d > o.durable) o.durable = d;
         int rc = tr_wal_close(w);
         if (!ok || rc) return o;
+        o.sync_acked = o.acked;
     }
     return o;
 }
 
-static void test_power_cut_at_every_step(void **state) {
-    (void)state;
+/* ---- one record per group commit, across segment switches ---- */
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int calls;
+};
+
+static void on_notify(void *arg, uint64_t d) {
+    (void)d;
+    struct waiter *wt = arg;
+    pthread_mutex_lock(&wt->mu);
+    wt->calls++;
+    pthread_cond_broadcast(&wt->cv);
+    pthread_mutex_unlock(&wt->mu);
+}
+
+/* Flush and wait for the notify (10 s at most) until seq is durable or the
+ * log failed (the machine stopped). 0 if durable. */
+static int commit(struct tr_wal *w, struct waiter *wt, uint64_t seq) {
+    if (tr_wal_flush(w)) return -1;
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 10;
+    pthread_mutex_lock(&wt->mu);
+    int rc = 0;
+    for (;;) {
+        int seen = wt->calls;
+        pthread_mutex_unlock(&wt->mu);
+        if (tr_wal_durable_seq(w) >= seq) return 0;
+        if (tr_wal_pump(w)) return -1;
+        pthread_mutex_lock(&wt->mu);
+        while (wt->calls == seen && rc == 0) rc = pthread_cond_timedwait(&wt->cv, &wt->mu, &dl);
+        if (rc) break;
+    }
+    pthread_mutex_unlock(&wt->mu);
+    fail_msg("record %lu neither durable nor failed within 10 s", (unsigned long)seq);
+    return -1;
+}
+
+static struct outcome fresh_segments(const char *dir, const struct tr_wal_io *io) {
+    static struct waiter wt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct outcome o = {0, 0, 0, 0};
+    struct tr_wal_config c;
+    config(&c, dir);
+    c.io = io;
+    c.notify = on_notify;
+    c.notify_arg = &wt;
+    struct tr_wal *w = NULL;
+    if (tr_wal_open(&c, &w, NULL)) return o;
+    unsigned char buf[PMAX];
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    uint64_t segs = st.segments, rolled_at = 0;
+    for (uint64_t seq = st.next_seq; seq < st.next_seq + 20; seq++) {
+        uint64_t got;
+        if (tr_wal_append(w, buf, wt_payload(seq, PMAX, buf), &got)) break;
+        tr_wal_stats(w, &st);
+        if (st.segments > segs) rolled_at = got;   /* the first record of a new segment */
+        segs = st.segments;
+        if (commit(w, &wt, got)) break;
+        o.durable = got;
+        if (rolled_at) o.fresh = 1;
+    }
+    tr_wal_close(w);
+    return o;
+}
+
+typedef struct outcome (*workload_fn)(const char *dir, const struct tr_wal_io *io);
+
+/* Run wl once to count its mutating calls, then once per call N with the
+ * power cut at N, each of the three ways; check the oracle after each.
+ * Returns how many cuts had a record of a new segment reported durable. */
+static int cut_everywhere(workload_fn wl) {
     tr_log_set_level(TR_LOG_ERROR);
     char *base = wt_mkdtemp();
     char dir[4096];
@@ -354,20 +435,21 @@ static void test_power_cut_at_every_step(void **state) {
     /* how many mutating calls the workload makes */
     snprintf(dir, sizeof dir, "%s/count", base);
     pl_init(p, 0);
-    workload(dir, &p->io);
+    wl(dir, &p->io);
     long total = p->calls;
     for (int i = 0; i < MAXF; i++) forget_undo(&p->f[i]);
     wt_rmrf(dir);
     assert_true(total > 40);
     unsigned rnd = 777;
-    int cuts = 0;
+    int cuts = 0, fresh = 0;
     for (int mode = 0; mode < 3; mode++) {
         for (long n = 1; n <= total; n++) {
             snprintf(dir, sizeof dir, "%s/m%dn%ld", base, mode, n);
             pl_init(p, n);
-            struct outcome o = workload(dir, &p->io);
+            struct outcome o = wl(dir, &p->io);
             power_cut(p, mode, &rnd);
             cuts++;
+            fresh += o.fresh;
             struct tr_wal_config c;
             config(&c, dir);
             struct tr_wal *w = NULL;
@@ -383,6 +465,10 @@ static void test_power_cut_at_every_step(void **state) {
                             (unsigned long)st.frontier, (unsigned long)o.acked, (unsigned long)st.next_seq,
                             (unsigned long)o.durable);
             assert_true(st.frontier <= o.acked);
+            if (st.frontier < o.sync_acked)
+                print_error("mode %d cut %ld: frontier %lu went back behind %lu, acked before a sync\n", mode,
+                            n, (unsigned long)st.frontier, (unsigned long)o.sync_acked);
+            assert_true(st.frontier >= o.sync_acked);
             assert_true(st.next_seq - 1 >= o.durable);
             struct tr_wal_record r;
             uint64_t want = st.frontier + 1;
@@ -414,11 +500,27 @@ static void test_power_cut_at_every_step(void **state) {
     free(p);
     wt_rmrf(base);
     free(base);
+    return fresh;
+}
+
+static void test_power_cut_at_every_step(void **state) {
+    (void)state;
+    cut_everywhere(workload);
+}
+
+/* Must fail if a new segment's records are reported durable before the
+ * directory fsync that makes its file name durable (the cut would unlink
+ * the file and take them along). */
+static void test_power_cut_around_fresh_segments(void **state) {
+    (void)state;
+    int fresh = cut_everywhere(fresh_segments);
+    assert_true(fresh > 0);   /* not vacuous: records of new segments were reported durable */
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_power_cut_at_every_step),
+        cmocka_unit_test(test_power_cut_around_fresh_segments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,8 +20,12 @@
 
 #include "wal/wal.h"
 
+/* Under $TR_WAL_TEST_TMP if set (e.g. a tmpfs, where the simulated power
+ * cuts of test_wal_powerloss.c run without waiting for a real disk), else /tmp. */
 static inline char *wt_mkdtemp(void) {
-    char tmpl[] = "/tmp/tremor-wal-test-XXXXXX";
+    const char *base = getenv("TR_WAL_TEST_TMP");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/tremor-wal-test-XXXXXX", base && base[0] ? base : "/tmp");
     char *d = mkdtemp(tmpl);
     return d ? strdup(d) : NULL;
 }
