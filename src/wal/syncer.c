@@ -10,8 +10,8 @@
  *   fdatasync, only when due (below) -> acknowledged segments unlinked ->
  *   directory fsync, only if something was unlinked -> notify.
  * The frontier rides in marker frames, made durable by the data's own
- * fdatasync; the checkpoint is written only when a segment was created or
- * is to be removed, for tr_wal_sync and close, and when the frontier moved
+ * fdatasync (a new segment starts with one); the checkpoint is written
+ * only when segments are to be removed, for tr_wal_sync and close, and when the frontier moved
  * with no marker to carry it, at most once per checkpoint_interval_ms. So a
  * steady stream costs one fdatasync per group commit and nothing else.
  * Any sync error fails the WAL for good; a failed fdatasync is never
@@ -131,7 +131,7 @@ static void *sync_main(void *arg) {
 
     /* dir_changes is 0 at open (recovery leaves the directory synced);
      * not read here: the owner may have created a segment already */
-    uint64_t dir_synced = 0, ckpt_dirgen = 0;
+    uint64_t dir_synced = 0;
     pthread_mutex_lock(&w->mu);
     for (;;) {
         uint64_t now;
@@ -229,23 +229,18 @@ static void *sync_main(void *arg) {
         }
         uint64_t durable = pol == TR_WAL_SYNC_ALWAYS ? sseq : wseq;
         int ckpt_ok = 0;
-        /* a segment made durable since the last checkpoint: checkpoint it
-         * too (the next number's floor moves with it) */
-        int new_seg = dir_synced != ckpt_dirgen;
         if (!rc && !failed &&
-            (recl || closing || new_seg || (frontier_moved && (sync_asked || now >= last_ckpt_ns + ckpt_ns)))) {
+            (recl || closing || (frontier_moved && (sync_asked || now >= last_ckpt_ns + ckpt_ns)))) {
             /* The data is durable already: say so before the checkpoint and
              * unlinks, which concern only the frontier and space. */
             pthread_mutex_lock(&w->mu);
             publish(w, rc, wseq, wg, sseq, sg, &prev_durable);
             pthread_mutex_unlock(&w->mu);
             ck.next_seq = durable + 1;
-            uint64_t dg = dir_synced;
             rc = tr_wal_ckpt_write(w, &ck);
             p.ckpts++;
             last_ckpt_ns = now;
             ckpt_ok = !rc;
-            if (ckpt_ok) ckpt_dirgen = dg;
         }
         if (ckpt_ok && recl) {
             int unlinked = 0;
