@@ -407,8 +407,8 @@ static struct outcome fresh_segments(const char *dir, const struct tr_wal_io *io
     unsigned char buf[PMAX];
     struct tr_wal_stats st;
     tr_wal_stats(w, &st);
-    uint64_t segs = st.segments, rolled_at = 0;
-    for (uint64_t seq = st.next_seq; seq < st.next_seq + 20; seq++) {
+    uint64_t segs = st.segments, rolled_at = 0, first = st.next_seq;
+    for (uint64_t seq = first; seq < first + 20; seq++) {
         uint64_t got;
         if (tr_wal_append(w, buf, wt_payload(seq, PMAX, buf), &got)) break;
         tr_wal_stats(w, &st);
