@@ -216,7 +216,7 @@ static void *sync_main(void *arg) {
             }
         }
         /* Sealed segments: synced once (unless NONE) and closed. */
-        for (struct tr_wal_seg *s = seals; s; s = s->next_link) {
+        for (struct tr_wal_seg *s = seals; s; s = s->seal_next) {
             if (!rc && !failed && s->dirty && pol != TR_WAL_SYNC_NONE) {
                 rc = io->fdatasync(io->ctx, s->wfd);
                 p.syncs++;

@@ -81,7 +81,7 @@ static void destroy(struct tr_wal *w) {
         if (w->segs[i]->wfd >= 0) io->close(io->ctx, w->segs[i]->wfd);
         tr_wal_seg_free(w->segs[i]);
     }
-    for (struct tr_wal_seg *s = w->seals; s; s = s->next_link)
+    for (struct tr_wal_seg *s = w->seals; s; s = s->seal_next)
         if (s->wfd >= 0) io->close(io->ctx, s->wfd);
     tr_free(w->segs);
     free_segs(w->reclaim);
@@ -487,7 +487,7 @@ int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_
         }
         pthread_mutex_lock(&w->mu);
         if (w->active) {   /* the sync thread syncs and closes it */
-            w->active->next_link = w->seals;
+            w->active->seal_next = w->seals;
             w->seals = w->active;
         }
         ns->g0 = w->end_g;

@@ -116,7 +116,12 @@ struct tr_wal_seg {
     unsigned char written;       /* shared: on the written list */
     struct tr_wal_seg *next_dirty;   /* thread */
     struct tr_wal_seg *next_written; /* shared: the written list */
-    struct tr_wal_seg *next_link;    /* seal / reclaim / dead lists */
+    /* A sealed segment whose records are all acknowledged can be reclaimed
+     * before the sync thread took the seal list (records synced while it
+     * was active), so it may sit on both lists at once: each list has its
+     * own link. */
+    struct tr_wal_seg *seal_next;    /* seal list */
+    struct tr_wal_seg *next_link;    /* reclaim / dead lists */
     char path[];
 };
 struct tr_wal_seg *tr_wal_seg_new(const char *dir, uint64_t first_seq);
