@@ -1127,6 +1127,13 @@ static void wal_destroy(void *self) {
                  "lost", w->id, left_tx + left_other,
                  rc ? tr_strerror(rc) : "no room", left_tx, left_other);
     }
+    if (!rc) {   /* what durability cost this run, as the offramps' ack_report does */
+        struct tr_buf rep;
+        tr_buf_init(&rep);
+        if (tr_wal_durable_report(w->wal, &rep) == 0 && rep.len)
+            TR_INFO("qos::wal", "%s: %.*s", w->id, (int)rep.len, rep.data);
+        tr_buf_fini(&rep);
+    }
     int crc = tr_wal_close(w->wal);   /* final sync and checkpoint */
     w->wal = NULL;
     if (crc && !rc) TR_ERROR("qos::wal", "%s: closing the log: %s", w->id, tr_strerror(crc));
