@@ -9,6 +9,8 @@
 
 #include "config/cmap.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -101,4 +103,19 @@ int tr_conn_cfg_known(const struct tr_conn_spec *s, const char *const *keys, str
                            known[0] ? known : "none");
     }
     return 0;
+}
+
+void tr_conn_peer_name(uv_tcp_t *t, char *out, size_t n) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char ip[64];
+    if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) == 0 &&
+        uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip) == 0) {
+        if (ss.ss_family == AF_INET6)
+            snprintf(out, n, "[%s]:%u", ip, (unsigned)ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+        else
+            snprintf(out, n, "%s:%u", ip, (unsigned)ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        return;
+    }
+    snprintf(out, n, "unknown peer");
 }

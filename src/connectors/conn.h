@@ -201,4 +201,8 @@ int tr_conn_help(const char *type, FILE *f);
 const char *tr_onramp_types(void);
 const char *tr_offramp_types(void);
 
+/* "addr:port" (or "[addr]:port") of a connection's peer, for log lines;
+ * "unknown peer" when it has gone already. Never fails. */
+void tr_conn_peer_name(uv_tcp_t *t, char *out, size_t n);
+
 #endif

@@ -508,3 +508,13 @@ void tr_dial_close(struct tr_dial *d, unsigned linger_ms, void (*done)(void *), 
     else tr_dial_drop(d, "closing");
     finish_close(d);
 }
+
+void tr_dial_print_report(const struct tr_dial *d, const char *title) {
+    struct tr_buf b;
+    tr_buf_init(&b);
+    if (tr_dial_report(d, title, &b) == 0) {
+        fwrite(b.data, 1, b.len, stdout);
+        fflush(stdout);
+    }
+    tr_buf_fini(&b);
+}

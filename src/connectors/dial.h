@@ -94,6 +94,9 @@ const struct tr_dial_stats *tr_dial_stats(const struct tr_dial *d);
 /* Append a blackhole-style report of the ack latencies headed by title.
  * 0 or -ENOMEM. */
 int tr_dial_report(const struct tr_dial *d, const char *title, struct tr_buf *out);
+/* tr_dial_report written to stdout at once, as the blackhole prints its
+ * report (the offramps' `ack_report`). Best effort: nothing on -ENOMEM. */
+void tr_dial_print_report(const struct tr_dial *d, const char *title);
 /* End the current connection (no-op without one); down() says why. */
 void tr_dial_drop(struct tr_dial *d, const char *why);
 

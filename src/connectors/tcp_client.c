@@ -224,15 +224,7 @@ static void tcp_close(void *self, void (*done)(void *arg), void *arg) {
     /* what this turn queued still goes out; what the peer acknowledged by
      * now is acked, the rest failed (the runtime drained before closing) */
     flush(o);
-    if (o->ack_report) {
-        struct tr_buf b;
-        tr_buf_init(&b);
-        if (tr_dial_report(o->dial, o->id, &b) == 0) {
-            fwrite(b.data, 1, b.len, stdout);
-            fflush(stdout);
-        }
-        tr_buf_fini(&b);
-    }
+    if (o->ack_report) tr_dial_print_report(o->dial, o->id);
     o->closing = true;
     uv_close((uv_handle_t *)&o->flush, on_flush_close);
     tr_dial_close(o->dial, 0, on_dial_done, o);

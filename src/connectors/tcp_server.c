@@ -113,22 +113,6 @@ static void on_refused_closed(uv_handle_t *h) {
     maybe_done(s);
 }
 
-/* "addr:port" of the peer, or "unknown peer" (it may have gone already). */
-static void peer_name(uv_tcp_t *t, char *out, size_t n) {
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    char ip[64];
-    if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) == 0 &&
-        uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip) == 0) {
-        if (ss.ss_family == AF_INET6)
-            snprintf(out, n, "[%s]:%u", ip, (unsigned)ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-        else
-            snprintf(out, n, "%s:%u", ip, (unsigned)ntohs(((struct sockaddr_in *)&ss)->sin_port));
-        return;
-    }
-    snprintf(out, n, "unknown peer");
-}
-
 static void drop_client(struct client *cl) {
     struct srv *s = cl->s;
     if (cl->prev) cl->prev->next = cl->next;
@@ -163,7 +147,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
         int rc = tr_onramp_emit_bytes(s->host, cl->stream, buf->base, (size_t)n, tr_v_null());
         if (rc >= 0 || cl->ended) return;
         char peer[96];
-        peer_name(&cl->tcp, peer, sizeof peer);
+        tr_conn_peer_name(&cl->tcp, peer, sizeof peer);
         s->limit_closed++;
         tr_log_limited(&s->lim_limit, TR_LOG_WARN, MOD,
                        "%s: closed %s (stream %llu): %s; its unfinished frame is dropped "
@@ -272,7 +256,7 @@ static void on_sweep(uv_timer_t *t) {
         next = cl->next;   /* end_client unlinks cl only */
         if (cl->ended || !cl->reading || now - cl->last_rx < s->idle_ms) continue;
         char peer[96];
-        peer_name(&cl->tcp, peer, sizeof peer);
+        tr_conn_peer_name(&cl->tcp, peer, sizeof peer);
         s->idle_closed++;
         tr_log_limited(&s->lim_idle, TR_LOG_WARN, MOD,
                        "%s: closed %s (stream %llu): nothing received for %llu ms "

@@ -786,15 +786,7 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
     o->closing = true;
     o->done = done;
     o->done_arg = arg;
-    if (o->ack_report) {
-        struct tr_buf b;
-        tr_buf_init(&b);
-        if (tr_dial_report(o->dial, o->id, &b) == 0) {
-            fwrite(b.data, 1, b.len, stdout);
-            fflush(stdout);
-        }
-        tr_buf_fini(&b);
-    }
+    if (o->ack_report) tr_dial_print_report(o->dial, o->id);
     struct conn *c = &o->c;
     unsigned linger = 0;
     /* Best effort: say goodbye and give the peer a moment to answer; what

@@ -178,26 +178,6 @@ static void on_refused_close(uv_handle_t *h) {
     maybe_done(s);
 }
 
-/* "addr:port" of the peer, or "unknown peer" (it may have gone already). */
-static void peer_name(uv_tcp_t *t, char *out, size_t n) {
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    char ip[64];
-    unsigned port = 0;
-    if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) == 0 &&
-        uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip) == 0) {
-        if (ss.ss_family == AF_INET6) {
-            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-            snprintf(out, n, "[%s]:%u", ip, port);
-        } else {
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-            snprintf(out, n, "%s:%u", ip, port);
-        }
-        return;
-    }
-    snprintf(out, n, "unknown peer");
-}
-
 /* End a connection. graceful: let queued writes (a close frame, a 400)
  * reach the peer and send FIN before closing; otherwise close at once. */
 static void conn_end(struct sconn *c, bool graceful) {
@@ -304,7 +284,7 @@ static void fail_conn(struct sconn *c, uint16_t code) {
 static void too_big(struct sconn *c, uint64_t want, const char *why) {
     struct in *s = c->s;
     char peer[96];
-    peer_name(&c->tcp, peer, sizeof peer);
+    tr_conn_peer_name(&c->tcp, peer, sizeof peer);
     s->too_big++;
     tr_log_limited(&s->lim_big, TR_LOG_WARN, MOD,
                    "ws onramp '%s': closed %s with 1009: a message of %llu bytes so far %s "
@@ -360,7 +340,7 @@ static void on_frame_start(wslay_event_context_ptr ctx,
         if (arg->opcode == WSLAY_CONNECTION_CLOSE && arg->payload_length == 1) {
             struct in *s = c->s;
             char peer[96];
-            peer_name(&c->tcp, peer, sizeof peer);
+            tr_conn_peer_name(&c->tcp, peer, sizeof peer);
             s->proto_errors++;
             tr_log_limited(&s->lim_proto, TR_LOG_WARN, MOD,
                            "ws onramp '%s': closed %s with 1002: close frame with a 1-byte body "
@@ -659,7 +639,7 @@ static void on_sweep(uv_timer_t *t) {
                  : !s->idle_ms || c->failed || now - c->last_rx < s->idle_ms)
             continue;
         char peer[96];
-        peer_name(&c->tcp, peer, sizeof peer);
+        tr_conn_peer_name(&c->tcp, peer, sizeof peer);
         uint64_t n = head ? ++s->hs_timeouts : ++s->idle_timeouts;
         tr_log_limited(head ? &s->lim_hs : &s->lim_idle, TR_LOG_WARN, MOD,
                        "ws onramp '%s': closed %s: %s %llu ms (%llu such so far)", s->id, peer,
