@@ -115,6 +115,21 @@ int tr_ids_max_for(const struct tr_ids *ids, uint64_t source, uint64_t *out) {
     return 0;
 }
 
+int tr_ids_range_for_stream(const struct tr_ids *ids, uint64_t source, uint64_t stream, uint64_t *lo,
+                            uint64_t *hi) {
+    if (ids->ntracked == 0) {
+        if (ids->id.source != source || ids->id.stream != stream) return TR_ENOTFOUND;
+        *lo = *hi = ids->id.event;
+        return 0;
+    }
+    int found;
+    uint32_t pos = find_pair(ids, source, stream, &found);
+    if (!found) return TR_ENOTFOUND;
+    *lo = ids->tracked[pos].min;
+    *hi = ids->tracked[pos].max;
+    return 0;
+}
+
 int tr_ids_min_for(const struct tr_ids *ids, uint64_t source, uint64_t *out) {
     if (ids->ntracked == 0) {
         if (ids->id.source != source) return TR_ENOTFOUND;

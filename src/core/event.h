@@ -69,6 +69,10 @@ int tr_ids_track(struct tr_ids *ids, const struct tr_ids *other);
 /* Highest / lowest event id ids refers to for source; 0 = found, TR_ENOTFOUND. */
 int tr_ids_max_for(const struct tr_ids *ids, uint64_t source, uint64_t *out);
 int tr_ids_min_for(const struct tr_ids *ids, uint64_t source, uint64_t *out);
+/* Lowest and highest event id ids refers to for (source, stream) exactly;
+ * 0 = found, TR_ENOTFOUND. */
+int tr_ids_range_for_stream(const struct tr_ids *ids, uint64_t source, uint64_t stream, uint64_t *lo,
+                            uint64_t *hi);
 
 /* Event lifetime: init takes value and meta (meta TR_NULL becomes {}). */
 int tr_event_init(struct tr_event *ev, tr_value value, tr_value meta, uint64_t ingest_ns);

@@ -95,6 +95,7 @@ struct walop {
     struct tr_op_host *host;
     char *id;
     uint64_t uid;
+    uint64_t epoch;              /* reopens so far: the stream of the ids it emits */
     struct tr_wal *wal;
     uv_async_t async;
     int async_open;
@@ -589,7 +590,7 @@ static uint64_t one_pass(struct walop *w, int *more) {
         }
         room--;
         ev = orig;
-        tr_ids_init(&ev.ids, w->uid, 0, r.seq);
+        tr_ids_init(&ev.ids, w->uid, w->epoch, r.seq);
         if (tr_ids_track(&ev.ids, &orig.ids) != 0)
             TR_WARN("qos::wal", "%s: out of memory tracking ids of record %llu", w->id,
                     (unsigned long long)r.seq);
@@ -697,6 +698,7 @@ static void try_reopen(struct walop *w) {
     w->wal_failed = 0;
     w->reopened = 1;
     w->st.reopens++;
+    w->epoch++;   /* numbers handed out before may now name other records */
     w->st.state = w->full ? WALOP_PAUSED : WALOP_RUNNING;
     size_t again = unstored(w), held = w->held_n;
     /* Nothing is emitted until what is re-appended is durable: a disk that
@@ -1024,9 +1026,25 @@ static void ack_range(struct walop *w, uint64_t lo, uint64_t hi) {
     }
 }
 
+/* The records of ours an insight is about. Emitted events carry the log's
+ * epoch as their stream: after a reopen the log may have lost records and
+ * hand out their numbers again, so an answer about an event of an earlier
+ * epoch must not touch the record that now has its number (acking it would
+ * forget an event never delivered). 1: lo..hi of this epoch; 0: ours, an
+ * earlier epoch (dropped; what the reopened log holds is replayed anyway);
+ * -1: not ours. */
+static int our_range(const struct walop *w, const struct tr_ids *ids, uint64_t *lo, uint64_t *hi) {
+    if (tr_ids_range_for_stream(ids, w->uid, w->epoch, lo, hi) == 0) return 1;
+    uint64_t any;
+    if (tr_ids_min_for(ids, w->uid, &any) != 0) return -1;
+    if (tr_ids_max_for(ids, w->uid, &any) != 0) return -1;
+    return 0;
+}
+
 static void wal_contraflow(void *self, struct tr_insight *in) {
     struct walop *w = self;
     uint64_t lo = 0, hi = 0;
+    int r;
     if (tr_log_enabled(TR_LOG_DEBUG)) {
         tr_ids_min_for(&in->ids, w->uid, &lo);
         tr_ids_max_for(&in->ids, w->uid, &hi);
@@ -1044,8 +1062,11 @@ static void wal_contraflow(void *self, struct tr_insight *in) {
         progress(w);
         return;
     case TR_CB_ACK:
-        if (tr_ids_min_for(&in->ids, w->uid, &lo) != 0 || tr_ids_max_for(&in->ids, w->uid, &hi) != 0)
-            return;   /* not ours: pass it on */
+        if ((r = our_range(w, &in->ids, &lo, &hi)) < 0) return;   /* not ours: pass it on */
+        if (r == 0) {
+            in->cb = TR_CB_NONE;
+            return;
+        }
         ack_range(w, lo, hi);
         fl_mark(w, lo, hi, FL_ACKED);
         in->cb = TR_CB_NONE;
@@ -1053,14 +1074,21 @@ static void wal_contraflow(void *self, struct tr_insight *in) {
         return;
     case TR_CB_RELEASE:
         /* the peer has them: out of the window, still in the log */
-        if (tr_ids_min_for(&in->ids, w->uid, &lo) != 0 || tr_ids_max_for(&in->ids, w->uid, &hi) != 0)
+        if ((r = our_range(w, &in->ids, &lo, &hi)) < 0) return;
+        if (r == 0) {
+            in->cb = TR_CB_NONE;
             return;
+        }
         fl_mark(w, lo, hi, FL_RELEASED);
         in->cb = TR_CB_NONE;
         schedule(w);
         return;
     case TR_CB_FAIL: {
-        if (tr_ids_min_for(&in->ids, w->uid, &lo) != 0) return;
+        if ((r = our_range(w, &in->ids, &lo, &hi)) < 0) return;
+        if (r == 0) {   /* the reopened log replays everything unacknowledged anyway */
+            in->cb = TR_CB_NONE;
+            return;
+        }
         w->failed_in_pass = 1;
         if (tr_wal_rewind(w->wal, lo) != 0)
             TR_DEBUG("qos::wal", "%s: fail for record %llu that is not out", w->id,
