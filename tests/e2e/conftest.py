@@ -149,3 +149,49 @@ def procs():
 
 def run_tremor(args, cwd, timeout=30):
     return subprocess.run([TREMOR] + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+# tcp onramp (lines, json) -> pipeline "relay" -> tcp offramp; format with
+# in_port and out_port.
+RELAY_CONFIG = """onramp:
+  - id: in
+    type: tcp
+    codec: json
+    preprocessors: [lines]
+    config:
+      host: 127.0.0.1
+      port: {in_port}
+offramp:
+  - id: out
+    type: tcp
+    codec: json
+    postprocessors: [lines]
+    config:
+      host: 127.0.0.1
+      port: {out_port}
+binding:
+  - id: relay
+    links:
+      "/onramp/in/{{instance}}/out": ["/pipeline/relay/{{instance}}/in"]
+      "/pipeline/relay/{{instance}}/out": ["/offramp/out/{{instance}}/in"]
+mapping:
+  /binding/relay/01:
+    instance: "01"
+"""
+
+# stdin -> pipeline "q" -> stdout.
+STDIO_CONFIG = """onramp:
+  - id: in
+    type: stdin
+offramp:
+  - id: out
+    type: stdout
+binding:
+  - id: b
+    links:
+      "/onramp/in/{instance}/out": ["/pipeline/q/{instance}/in"]
+      "/pipeline/q/{instance}/out": ["/offramp/out/{instance}/in"]
+mapping:
+  /binding/b/01:
+    instance: "01"
+"""

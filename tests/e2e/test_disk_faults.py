@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import free_port, wait_until
+from conftest import RELAY_CONFIG, free_port, wait_until
 from test_relay import Server, Sink, connect
 
 PAD = "x" * 60
@@ -23,31 +23,6 @@ SEGMENT = (16 << 20) + 4096   # the smallest segment a 16 MiB record allows, as 
 EXT4_IOC_SHUTDOWN = 0x8004587D
 EXT4_GOING_FLAGS_NOLOGFLUSH = 2
 
-CONFIG = """onramp:
-  - id: in
-    type: tcp
-    codec: json
-    preprocessors: [lines]
-    config:
-      host: 127.0.0.1
-      port: {in_port}
-offramp:
-  - id: out
-    type: tcp
-    codec: json
-    postprocessors: [lines]
-    config:
-      host: 127.0.0.1
-      port: {out_port}
-binding:
-  - id: relay
-    links:
-      "/onramp/in/{{instance}}/out": ["/pipeline/relay/{{instance}}/in"]
-      "/pipeline/relay/{{instance}}/out": ["/offramp/out/{{instance}}/in"]
-mapping:
-  /binding/relay/01:
-    instance: "01"
-"""
 
 QUERY = """define qos::wal operator relay_wal
 with
@@ -75,7 +50,7 @@ def need_root():
 def setup_relay(tmp_path, wal_dir):
     in_port, out_port = free_port(), free_port()
     (tmp_path / "relay.trickle").write_text(QUERY.format(dir=wal_dir, segment=SEGMENT))
-    (tmp_path / "config.yaml").write_text(CONFIG.format(in_port=in_port, out_port=out_port))
+    (tmp_path / "config.yaml").write_text(RELAY_CONFIG.format(in_port=in_port, out_port=out_port))
     return in_port, out_port
 
 

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import threading
 
-from conftest import TREMOR, wait_until
+from conftest import STDIO_CONFIG, TREMOR, wait_until
 
 QUERY = """define script check
 script
@@ -27,26 +27,11 @@ select event from in into check;
 select event from check into out;
 """
 
-CONFIG = """onramp:
-  - id: in
-    type: stdin
-offramp:
-  - id: out
-    type: stdout
-binding:
-  - id: b
-    links:
-      "/onramp/in/{instance}/out": ["/pipeline/q/{instance}/in"]
-      "/pipeline/q/{instance}/out": ["/offramp/out/{instance}/in"]
-mapping:
-  /binding/b/01:
-    instance: "01"
-"""
 
 
 def test_poisonous_event_is_an_error_and_the_next_comes_out(tmp_path):
     (tmp_path / "q.trickle").write_text(QUERY)
-    (tmp_path / "c.yaml").write_text(CONFIG)
+    (tmp_path / "c.yaml").write_text(STDIO_CONFIG)
     poison = "a" * 100000 + "b"
     p = subprocess.Popen([TREMOR, "server", "run", "-f", "q.trickle", "c.yaml"], cwd=tmp_path,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

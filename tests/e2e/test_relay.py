@@ -11,7 +11,7 @@ import socket
 import subprocess
 import threading
 
-from conftest import TREMOR, free_port, wait_until
+from conftest import RELAY_CONFIG, TREMOR, free_port, wait_until
 
 PY = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,31 +29,6 @@ select event from in into relay_wal;
 select event from relay_wal into out;
 """
 
-RELAY = """onramp:
-  - id: in
-    type: tcp
-    codec: json
-    preprocessors: [lines]
-    config:
-      host: 127.0.0.1
-      port: {in_port}
-offramp:
-  - id: out
-    type: tcp
-    codec: json
-    postprocessors: [lines]
-    config:
-      host: 127.0.0.1
-      port: {out_port}
-binding:
-  - id: relay
-    links:
-      "/onramp/in/{{instance}}/out": ["/pipeline/relay/{{instance}}/in"]
-      "/pipeline/relay/{{instance}}/out": ["/offramp/out/{{instance}}/in"]
-mapping:
-  /binding/relay/01:
-    instance: "01"
-"""
 
 
 class Sink:
@@ -129,7 +104,7 @@ def connect(port, server):
 def relay(tmp_path, query_text):
     in_port, out_port = free_port(), free_port()
     (tmp_path / "relay.trickle").write_text(query_text)
-    (tmp_path / "config.yaml").write_text(RELAY.format(in_port=in_port, out_port=out_port))
+    (tmp_path / "config.yaml").write_text(RELAY_CONFIG.format(in_port=in_port, out_port=out_port))
     return in_port, out_port
 
 

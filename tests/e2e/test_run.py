@@ -5,7 +5,7 @@ import signal
 import subprocess
 import threading
 
-from conftest import ROOT, TREMOR, run_tremor, wait_until
+from conftest import ROOT, STDIO_CONFIG, TREMOR, run_tremor, wait_until
 
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "conformance", "tremor-0.11")
 TUTORIAL = os.path.join(ROOT, "examples", "persistent-wal", "etc", "tremor", "config",
@@ -99,21 +99,6 @@ def test_missing_module_names_the_search_path(tmp_path, monkeypatch):
     assert res.stderr.index("- .") < res.stderr.index("- " + str(lib)), res.stderr
 
 
-SERVER_CONFIG = """onramp:
-  - id: in
-    type: stdin
-offramp:
-  - id: out
-    type: stdout
-binding:
-  - id: b
-    links:
-      "/onramp/in/{instance}/out": ["/pipeline/q/{instance}/in"]
-      "/pipeline/q/{instance}/out": ["/offramp/out/{instance}/in"]
-mapping:
-  /binding/b/01:
-    instance: "01"
-"""
 
 
 def test_server_run_resolves_modules_like_tremor_run(tmp_path):
@@ -121,7 +106,7 @@ def test_server_run_resolves_modules_like_tremor_run(tmp_path):
     lib.mkdir()
     (lib / "utils.tremor").write_text(UTILS)
     (tmp_path / "q.trickle").write_text(QUERY_WITH_SCRIPT_USE)
-    (tmp_path / "c.yaml").write_text(SERVER_CONFIG)
+    (tmp_path / "c.yaml").write_text(STDIO_CONFIG)
     env = dict(os.environ, TREMOR_PATH=str(lib))
     p = subprocess.Popen([TREMOR, "server", "run", "-f", "q.trickle", "c.yaml"], cwd=tmp_path, env=env,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
