@@ -130,11 +130,13 @@ struct walop {
     size_t pend_stored;          /* the first pend_stored are in the log, the rest wait */
     uint64_t pend_bytes;
     /* the log failed: what reopens it */
-    struct tr_wal_config cfg;    /* cfg.dir points at dir */
+    struct tr_wal_config cfg;    /* cfg.dir points at dir; cfg.expect at where once open */
+    struct tr_wal_ident where;   /* a reopen takes this log and no other */
     char *dir;
     int wal_failed;              /* the error, 0 when running */
     uint64_t failed_since_ns, reopen_at_ns, reopen_backoff_ns, reopen_logged_ns;
     uint64_t tries;              /* reopen attempts since this failure */
+    char reopen_why[192];        /* why the last logged reopen failed: a new reason is logged at once */
     int reopened;                /* reopened, but nothing made durable since: same episode */
     struct walop_stats st;
     struct tr_buf rec;
@@ -366,6 +368,7 @@ static void report_failure(struct walop *w, int rc) {
     w->reopen_backoff_ns = REOPEN_MIN_NS;
     w->reopen_at_ns = now;   /* first try at the next tick */
     w->reopen_logged_ns = 0;
+    w->reopen_why[0] = 0;
     TR_ERROR("qos::wal", "%s: the log failed (%s): intake paused upstream; %zu held events and %zu "
              "records not yet durable are kept in memory; closing and reopening the log from disk",
              w->id, tr_strerror(rc), w->held_n, w->pend_n);
@@ -670,15 +673,22 @@ static void try_reopen(struct walop *w) {
     if (rc) {
         w->reopen_at_ns = now + w->reopen_backoff_ns;
         w->reopen_backoff_ns = w->reopen_backoff_ns * 2 > REOPEN_MAX_NS ? REOPEN_MAX_NS : w->reopen_backoff_ns * 2;
-        if (!w->reopen_logged_ns || now - w->reopen_logged_ns >= LOG_EVERY_NS) {
-            char msg[1400];
-            tr_diag_format(&d, msg, sizeof msg);
+        char msg[1400];
+        tr_diag_format(&d, msg, sizeof msg);
+        const char *why = d.msg[0] ? msg : tr_strerror(rc);
+        /* one line per 10 s, but a new reason at once: an operator fixing
+         * the disk sees each step's effect (e.g. I/O error -> not mounted) */
+        int changed = strncmp(why, w->reopen_why, sizeof w->reopen_why - 1) != 0;
+        if (changed || !w->reopen_logged_ns || now - w->reopen_logged_ns >= LOG_EVERY_NS) {
             TR_WARN("qos::wal", "%s: reopening the log failed (%s): %llu attempts in %llu s; %zu held "
                     "events and %zu records not yet durable kept; retrying every %llu ms at most",
-                    w->id, d.msg[0] ? msg : tr_strerror(rc), (unsigned long long)w->tries,
+                    w->id, why, (unsigned long long)w->tries,
                     (unsigned long long)((now - w->failed_since_ns) / 1000000000ull), w->held_n, w->pend_n,
                     REOPEN_MAX_NS / 1000000ull);
             w->reopen_logged_ns = now;
+            size_t n = strlen(why) < sizeof w->reopen_why - 1 ? strlen(why) : sizeof w->reopen_why - 1;
+            memcpy(w->reopen_why, why, n);
+            w->reopen_why[n] = 0;
         }
         return;
     }
@@ -695,6 +705,7 @@ static void try_reopen(struct walop *w) {
     /* the reopened reader starts at the frontier: nothing is out */
     w->fl_n = 0;
     w->out_n = w->out_bytes = w->rel_n = 0;
+    tr_wal_ident(w->wal, &w->where);   /* the same log; maybe a new device number */
     w->wal_failed = 0;
     w->reopened = 1;
     w->st.reopens++;
@@ -945,6 +956,8 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
         close_op(w);
         return rc;
     }
+    tr_wal_ident(w->wal, &w->where);
+    w->cfg.expect = &w->where;
     struct tr_wal_stats st;
     tr_wal_stats(w->wal, &st);
     TR_INFO("qos::wal", "%s: opened %s: %llu events to replay (seq %llu..%llu)%s", w->id, path,

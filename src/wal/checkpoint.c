@@ -56,9 +56,9 @@ int tr_wal_ckpt_load(struct tr_wal *w, struct tr_wal_ckpt *ck, int *valid, struc
         }
         if (s == TR_EUNSUPPORTED) {
             rc = tr_diag_set(d, TR_EUNSUPPORTED, path, 0, 0,
-                             "checkpoint format version %u is not supported (this build reads %u); "
-                             "open it with the tremor that wrote it",
-                             version, TR_WAL_VERSION);
+                             "checkpoint format version %u is not supported (this build reads 1 and "
+                             "%u); open it with the tremor that wrote it",
+                             version, TR_WAL_CKPT_VERSION);
             goto out;
         }
         if (s != TR_WAL_HDR_OK) {
@@ -114,6 +114,7 @@ int tr_wal_ckpt_write(struct tr_wal *w, struct tr_wal_ckpt *ck) {
     const struct tr_wal_io *io = w->io;
     unsigned char slot[TR_WAL_CKPT_SLOT];
     ck->gen = ++w->ckpt_gen;
+    memcpy(ck->id, w->id, sizeof ck->id);
     int ix = (int)(ck->gen % 2);
     tr_wal_ckpt_encode(slot, ck);
     if (w->ckpt_fd < 0) return create_file(w, slot, ix);

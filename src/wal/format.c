@@ -31,17 +31,22 @@
  * the data, by the same fdatasync.
  *
  * Checkpoint file, 1024 bytes: slot A at 0, slot B at 512 (separate sectors).
- * Slot, 60 bytes used, rest zero:
+ * Slot, 76 bytes used, rest zero:
  *    0  8  magic "TRWALCKP"
- *    8  4  format version (1)
- *   12  4  used bytes (60)
+ *    8  4  checkpoint format version (2)
+ *   12  4  used bytes (76)
  *   16  8  generation (slot = generation % 2; the valid slot with the
  *          highest generation wins)
  *   24  8  acknowledged-through frontier
  *   32  8  next sequence number known durable (a floor for numbering)
  *   40  8  hint: first sequence number of the segment holding frontier+1
  *   48  8  hint: byte offset of that record in it
- *   56  4  CRC32C of bytes 0..55
+ *   56 16  log identity: random, chosen when the log is created and kept
+ *          for its life (a reopen checks it: another directory at the same
+ *          path, e.g. an unmounted file system's mount point, is not it)
+ *   72  4  CRC32C of bytes 0..71
+ * Version 1 (still read, never written) had no identity: 60 bytes used,
+ * its CRC32C of bytes 0..55 at 56; a log opened from it gets an identity.
  */
 #include "wal/wal_int.h"
 
@@ -118,23 +123,32 @@ void tr_wal_marker_encode(unsigned char *b, uint64_t next_seq, uint64_t frontier
 void tr_wal_ckpt_encode(unsigned char *slot, const struct tr_wal_ckpt *c) {
     memset(slot, 0, TR_WAL_CKPT_SLOT);
     memcpy(slot, ckpt_magic, 8);
-    tr_wal_put32(slot + 8, TR_WAL_VERSION);
-    tr_wal_put32(slot + 12, 60);
+    tr_wal_put32(slot + 8, TR_WAL_CKPT_VERSION);
+    tr_wal_put32(slot + 12, TR_WAL_CKPT_USED);
     tr_wal_put64(slot + 16, c->gen);
     tr_wal_put64(slot + 24, c->frontier);
     tr_wal_put64(slot + 32, c->next_seq);
     tr_wal_put64(slot + 40, c->hint_seg);
     tr_wal_put64(slot + 48, c->hint_off);
-    tr_wal_put32(slot + 56, tr_wal_crc32c(0, slot, 56));
+    memcpy(slot + 56, c->id, TR_WAL_ID_BYTES);
+    tr_wal_put32(slot + 72, tr_wal_crc32c(0, slot, 72));
 }
 
 int tr_wal_ckpt_decode(const unsigned char *slot, struct tr_wal_ckpt *c, uint32_t *version) {
     memset(c, 0, sizeof *c);
     *version = 0;
-    if (tr_wal_crc32c(0, slot, 56) != tr_wal_get32(slot + 56)) return TR_WAL_HDR_DAMAGED;
+    /* Which layout the CRC proves decides how the rest is read: a version 1
+     * slot has zeros where version 2 keeps the identity and its CRC. */
+    int v2 = tr_wal_crc32c(0, slot, 72) == tr_wal_get32(slot + 72);
+    int v1 = tr_wal_crc32c(0, slot, 56) == tr_wal_get32(slot + 56);
+    if (!v1 && !v2) return TR_WAL_HDR_DAMAGED;
     if (memcmp(slot, ckpt_magic, 8) != 0) return TR_ECORRUPT;
     *version = tr_wal_get32(slot + 8);
-    if (*version != TR_WAL_VERSION || tr_wal_get32(slot + 12) != 60) return TR_EUNSUPPORTED;
+    uint32_t used = tr_wal_get32(slot + 12);
+    if (v2 && *version == TR_WAL_CKPT_VERSION && used == TR_WAL_CKPT_USED)
+        memcpy(c->id, slot + 56, TR_WAL_ID_BYTES);
+    else if (!(v1 && *version == 1 && used == 60))
+        return TR_EUNSUPPORTED;
     c->gen = tr_wal_get64(slot + 16);
     c->frontier = tr_wal_get64(slot + 24);
     c->next_seq = tr_wal_get64(slot + 32);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
@@ -220,6 +221,45 @@ static int push(struct tr_wal_seg ***v, size_t *n, size_t *cap, struct tr_wal_se
  *   - a last segment with no record (torn at creation) is removed and the
  *     one before it becomes the last;
  *   - segments wholly acknowledged are removed after the checkpoint. */
+static void id_hex(const unsigned char *id, char *out) {   /* 8 bytes are enough to tell */
+    for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+/* The log's identity: the checkpoint's, or a new one for a new log (or one
+ * whose checkpoint is lost or from before identities). A reopen takes its
+ * own log, or a directory with none on the log's own file system (wiped in
+ * place); not another log, and not an empty directory elsewhere: that is
+ * some other directory at the same path (a bare mount point), and taking it
+ * for the log would strand the records on the real disk. */
+static int take_identity(struct tr_wal *w, const struct tr_wal_ckpt *ck, int valid, struct tr_diag *d) {
+    static const unsigned char none[TR_WAL_ID_BYTES];
+    int has = valid && memcmp(ck->id, none, sizeof none) != 0;
+    if (w->reopening && !(has && memcmp(ck->id, w->want.id, sizeof none) == 0)) {
+        char want[17], found[17];
+        id_hex(w->want.id, want);
+        if (has) {
+            id_hex(ck->id, found);
+            return tr_diag_set(d, -ENOENT, w->dir, 0, 0, "holds log %s, not %s, the one opened here before; "
+                               "not reopening it (is the right file system mounted?)", found, want);
+        }
+        if (w->dev != w->want.dev)
+            return tr_diag_set(d, -ENOENT, w->dir, 0, 0, "holds no checkpoint of log %s and is on another "
+                               "file system than it was; not taking it for that log (is its file system "
+                               "mounted?)", want);
+        TR_WARN("wal", "%s: the checkpoint of log %s is gone from its file system; taking what is there "
+                "as the log (a new one if empty)", w->dir, want);
+    }
+    if (has) {
+        memcpy(w->id, ck->id, sizeof none);
+        return 0;
+    }
+    ssize_t n = getrandom(w->id, sizeof none, 0);
+    if (n != (ssize_t)sizeof none)
+        return tr_diag_set(d, n < 0 ? -errno : -EIO, w->dir, 0, 0, "cannot draw an identity for the log: %s",
+                           n < 0 ? strerror(errno) : "short read");
+    return 0;
+}
+
 int tr_wal_recover(struct tr_wal *w, struct tr_diag *d) {
     const struct tr_wal_io *io = w->io;
     uint64_t *seqs = NULL;
@@ -232,6 +272,8 @@ int tr_wal_recover(struct tr_wal *w, struct tr_diag *d) {
     rc = list_dir(w, &seqs, &nseq, d);
     if (rc) goto out;
     rc = tr_wal_ckpt_load(w, &ck, &ck_valid, d);
+    if (rc) goto out;
+    rc = take_identity(w, &ck, ck_valid, d);   /* before anything is changed */
     if (rc) goto out;
     rc = load_segments(w, seqs, nseq, d);
     if (rc) goto out;

@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -100,6 +101,41 @@ static void destroy(struct tr_wal *w) {
     tr_free(w);
 }
 
+/* A reopen whose directory is missing: made again only where the log was
+ * wiped in place, i.e. its nearest existing ancestor is on the log's file
+ * system. Otherwise that ancestor is another file system (typically the
+ * mount point of the log's disk, not mounted (yet)): refuse, create nothing. */
+static int gone_dir(struct tr_wal *w, struct tr_diag *d) {
+    struct stat sb;
+    if (stat(w->dir, &sb) == 0) return 0;
+    if (errno != ENOENT) return 0;   /* open reports it */
+    char *p = tr_strdup(w->dir);
+    if (!p) return -ENOMEM;
+    int same = 0;
+    for (;;) {
+        char *slash = strrchr(p, '/');
+        if (!slash) {
+            same = stat(".", &sb) == 0 && (uint64_t)sb.st_dev == w->want.dev;
+            break;
+        }
+        if (slash == p) slash[1] = 0;   /* "/" */
+        else *slash = 0;
+        if (stat(p, &sb) == 0) {
+            same = (uint64_t)sb.st_dev == w->want.dev;
+            break;
+        }
+        if (slash == p) break;
+    }
+    tr_free(p);
+    if (same) {
+        TR_WARN("wal", "%s: the log's directory is gone from its file system; starting a new, empty log there",
+                w->dir);
+        return 0;
+    }
+    return tr_diag_set(d, -ENOENT, w->dir, 0, 0, "the log's directory is gone and what is there now is "
+                       "another file system; not creating it there (is the log's file system mounted?)");
+}
+
 static int mkdir_p(struct tr_wal *w, struct tr_diag *d) {
     const struct tr_wal_io *io = w->io;
     char *p = w->dir;
@@ -144,6 +180,13 @@ int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_
     rc = w->marks ? tr_hist_create(TR_WAL_LAT_HIGHEST, 2, &w->lat) : -ENOMEM;
     if (rc) goto fail;
     w->lat_res_ns = TR_WAL_LAT_RES_NS;
+    w->cfg.expect = NULL;   /* not kept: checked here and in recovery */
+    if (cfg->expect) {
+        w->want = *cfg->expect;
+        w->reopening = 1;
+        rc = gone_dir(w, d);
+        if (rc) goto fail;
+    }
     rc = mkdir_p(w, d);
     if (rc) goto fail;
     w->dirfd = w->io->open(w->io->ctx, w->dir, O_RDONLY | O_DIRECTORY, 0);
@@ -158,6 +201,12 @@ int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_
         tr_diag_set(d, rc, w->dir, 0, 0, "WAL directory is in use by another process");
         goto fail;
     }
+    struct stat sb;
+    if (fstat(w->dirfd, &sb) < 0) {
+        rc = tr_diag_set(d, -errno, w->dir, 0, 0, "cannot stat WAL directory: %s", strerror(errno));
+        goto fail;
+    }
+    w->dev = (uint64_t)sb.st_dev;
     rc = tr_wal_recover(w, d);
     if (rc) goto fail;
     w->lat_done = w->next_seq - 1;   /* recovered records were appended by an earlier run */
@@ -219,6 +268,11 @@ static void lat_mark(struct tr_wal *w, uint64_t seq) {
     w->marks[w->mlo + w->mn].seq = seq;
     w->marks[w->mlo + w->mn].ns = now;
     w->mn++;
+}
+
+void tr_wal_ident(const struct tr_wal *w, struct tr_wal_ident *out) {
+    memcpy(out->id, w->id, TR_WAL_ID_BYTES);
+    out->dev = w->dev;
 }
 
 int tr_wal_pump(struct tr_wal *w) {

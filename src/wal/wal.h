@@ -64,8 +64,17 @@ struct tr_wal_io {
 /* The plain POSIX implementation (immutable, shared). */
 const struct tr_wal_io *tr_wal_io_posix(void);
 
+/* Where a log lives: its identity (random bytes drawn when it is created,
+ * kept in its checkpoint for its life) and the file system (device number)
+ * its directory was on when this process opened it. */
+#define TR_WAL_ID_BYTES 16
+struct tr_wal_ident {
+    unsigned char id[TR_WAL_ID_BYTES];
+    uint64_t dev;
+};
+
 struct tr_wal_config {
-    const char *dir;             /* created (mkdir -p) if missing */
+    const char *dir;             /* created (mkdir -p) if missing; see expect */
     uint64_t segment_bytes;      /* max size of one segment file; default 64 MiB */
     uint32_t max_record_bytes;   /* largest payload accepted; default 1 MiB, at most 256 MiB */
     uint64_t max_records;        /* unacked records admitted; 0 = no limit */
@@ -88,6 +97,18 @@ struct tr_wal_config {
     void (*notify)(void *arg, uint64_t durable_seq);
     void *notify_arg;
     const struct tr_wal_io *io;  /* NULL = tr_wal_io_posix() */
+    /* For reopening a log this process had open (after a failure): where
+     * it was (tr_wal_ident), or NULL for any log. When set, dir is taken
+     * only if it holds that log (on any device: a file system mounted
+     * again gets a new number), or if it holds no log at all and is on
+     * the same file system as before (the log was wiped in place: a new
+     * one is started there, with a warning). Anything else fails with
+     * -ENOENT and creates nothing: a directory that is gone from a file
+     * system that is not the log's (the mount point of a disk not mounted
+     * yet), an empty one on another file system, another log. Without
+     * this, a bare mount point would be taken for an empty log and the
+     * records on the real disk stranded. Not kept past open. */
+    const struct tr_wal_ident *expect;
 };
 
 /* Fill cfg with the defaults above (dir = NULL, notify = NULL). */
@@ -102,10 +123,14 @@ void tr_wal_config_init(struct tr_wal_config *cfg);
  * Starts the sync thread. cfg is copied (dir too).
  * Errors: TR_EINVAL_CFG (bad config), TR_ECORRUPT (a file that is not ours,
  * e.g. wrong magic), TR_EUNSUPPORTED (unknown format version), -EBUSY
- * (another process has the directory open), -errno from the file system;
+ * (another process has the directory open), -ENOENT (expect set and the
+ * directory is not that log's), -errno from the file system;
  * each fills diag (may be NULL) with the file and what to do. *out is NULL on
  * failure. */
 int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_diag *diag);
+
+/* Where w lives (for cfg.expect when reopening it). Owner thread. */
+void tr_wal_ident(const struct tr_wal *w, struct tr_wal_ident *out);
 
 /* Write out everything appended, sync it (unless policy NONE), write the
  * final checkpoint, stop the sync thread and free w. Blocks. Returns 0 or the

@@ -89,8 +89,11 @@ int tr_wal_frame_hdr_decode(const unsigned char *b, uint32_t max_rec, struct tr_
 void tr_wal_marker_encode(unsigned char *b, uint64_t next_seq, uint64_t frontier,
                           uint64_t hint_seg, uint64_t hint_off);
 
+#define TR_WAL_CKPT_VERSION 2u   /* checkpoint slots; 1 is still read */
+#define TR_WAL_CKPT_USED 76u
 struct tr_wal_ckpt {
     uint64_t gen, frontier, next_seq, hint_seg, hint_off;
+    unsigned char id[TR_WAL_ID_BYTES];   /* all zero: none (version 1) */
 };
 void tr_wal_ckpt_encode(unsigned char *slot, const struct tr_wal_ckpt *c);  /* 512 bytes */
 /* TR_WAL_HDR_OK, TR_WAL_HDR_DAMAGED (slot unusable), TR_ECORRUPT (a valid
@@ -234,6 +237,10 @@ struct tr_wal {
     int dirfd;
     int ckpt_fd;            /* -1 until the file exists */
     uint64_t ckpt_gen;
+    unsigned char id[TR_WAL_ID_BYTES];   /* the log's identity (set by recovery) */
+    uint64_t dev;           /* device number of dir's file system */
+    int reopening;          /* opened with cfg.expect: want says where the log was */
+    struct tr_wal_ident want;
 
     /* owner */
     struct tr_wal_seg **segs;   /* live segments, oldest first; the active one last */

@@ -598,6 +598,142 @@ static void test_large_records_and_roll(void **state) {
     assert_int_equal(tr_wal_close(w), 0);
 }
 
+/* A log keeps its identity for life. A reopen that names where the log was
+ * (cfg.expect) takes that log on any device, or a directory with no log on
+ * the log's own file system (wiped in place: a new log); never another log,
+ * and never a missing or empty directory on another file system (the bare
+ * mount point of a disk not mounted yet), where it creates nothing. Another
+ * file system is simulated by naming another device number. */
+static void test_identity_and_reopen(void **state) {
+    const char *dir = *state;
+    static const unsigned char zero[TR_WAL_ID_BYTES];
+    struct tr_wal_ident where, other_log, now;
+    char sub[4096], disk[4096], away[4096], p[4200];
+    snprintf(disk, sizeof disk, "%s/disk", dir);
+    snprintf(sub, sizeof sub, "%s/disk/wal", dir);
+    snprintf(away, sizeof away, "%s/disk-away", dir);
+    struct tr_wal_config c;
+    wt_config(&c, sub);
+    c.sync = TR_WAL_SYNC_NONE;
+    struct tr_wal *w = open_cfg(&c), *w2 = NULL;
+    tr_wal_ident(w, &where);
+    assert_memory_not_equal(where.id, zero, sizeof zero);
+    struct stat sb;
+    assert_int_equal(stat(sub, &sb), 0);
+    assert_int_equal(where.dev, (uint64_t)sb.st_dev);
+    append_n(w, 1, 5);
+    assert_int_equal(tr_wal_close(w), 0);
+    w = open_cfg(&c);   /* kept across opens */
+    tr_wal_ident(w, &now);
+    assert_memory_equal(where.id, now.id, sizeof zero);
+    assert_int_equal(tr_wal_close(w), 0);
+    assert_int_equal(rename(disk, away), 0);   /* the disk goes away */
+
+    /* the log lived on another device: its directory is gone, and its
+     * nearest ancestor is not its file system: refused, nothing made */
+    struct tr_wal_ident elsewhere = where;
+    elsewhere.dev = where.dev + 1;
+    c.expect = &elsewhere;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_wal_open(&c, &w2, &d), -ENOENT);
+    assert_null(w2);
+    assert_non_null(strstr(d.msg, "is gone"));
+    assert_int_equal(access(disk, F_OK), -1);
+    /* an empty directory there, on another file system: refused, left empty */
+    assert_int_equal(mkdir(disk, 0755), 0);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    tr_diag_clear(&d);
+    assert_int_equal(tr_wal_open(&c, &w2, &d), -ENOENT);
+    assert_non_null(strstr(d.msg, "no checkpoint of log"));
+    assert_int_equal(wt_count_segments(sub), 0);
+    snprintf(p, sizeof p, "%s/checkpoint", sub);
+    assert_int_equal(access(p, F_OK), -1);
+    /* another log there: refused (on any device) and untouched */
+    struct tr_wal_config oc;
+    wt_config(&oc, sub);
+    oc.sync = TR_WAL_SYNC_NONE;
+    w = open_cfg(&oc);
+    tr_wal_ident(w, &other_log);
+    assert_memory_not_equal(where.id, other_log.id, sizeof zero);
+    append_n(w, 1, 3);
+    assert_int_equal(tr_wal_close(w), 0);
+    c.expect = &where;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_wal_open(&c, &w2, &d), -ENOENT);
+    assert_non_null(strstr(d.msg, "not reopening it"));
+    w = open_cfg(&oc);
+    for (uint64_t s = 1; s <= 3; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_close(w), 0);
+    /* the real one back (as if on a new device number): reopened with its records */
+    snprintf(p, sizeof p, "%s/disk-other", dir);
+    assert_int_equal(rename(disk, p), 0);
+    assert_int_equal(rename(away, disk), 0);
+    c.expect = &elsewhere;
+    w = open_cfg(&c);
+    for (uint64_t s = 1; s <= 5; s++) expect_read(w, s);
+    tr_wal_ident(w, &now);
+    assert_memory_equal(where.id, now.id, sizeof zero);
+    assert_int_equal(now.dev, where.dev);   /* where it is now */
+    assert_int_equal(tr_wal_close(w), 0);
+
+    /* wiped in place (its own file system): a new, empty log is started */
+    wt_rmrf(disk);
+    c.expect = &where;
+    w = open_cfg(&c);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.records, 0);
+    tr_wal_ident(w, &now);
+    assert_memory_not_equal(where.id, now.id, sizeof zero);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+/* A checkpoint of version 1 (no identity) is still read: its frontier is
+ * kept and the log gets an identity it keeps from then on. */
+static void test_checkpoint_version1(void **state) {
+    const char *dir = *state;
+    struct tr_wal *w = open_none(dir);
+    append_n(w, 1, 10);
+    assert_int_equal(tr_wal_sync(w), 0);
+    for (uint64_t s = 1; s <= 4; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_ack_through(w, 4), 0);
+    assert_int_equal(tr_wal_close(w), 0);
+    /* the same state as a version 1 file: 60 bytes, CRC at 56, no identity */
+    unsigned char img[TR_WAL_CKPT_FILE_BYTES], slot[TR_WAL_CKPT_SLOT];
+    memset(img, 0, sizeof img);
+    struct tr_wal_ckpt ck = {.gen = 7, .frontier = 4, .next_seq = 11};
+    tr_wal_ckpt_encode(slot, &ck);
+    memset(slot + 56, 0, TR_WAL_CKPT_SLOT - 56);
+    tr_wal_put32(slot + 8, 1);
+    tr_wal_put32(slot + 12, 60);
+    tr_wal_put32(slot + 56, tr_wal_crc32c(0, slot, 56));
+    memcpy(img + TR_WAL_CKPT_SLOT, slot, sizeof slot);
+    struct tr_wal_ckpt back;
+    uint32_t version;
+    assert_int_equal(tr_wal_ckpt_decode(slot, &back, &version), TR_WAL_HDR_OK);
+    assert_int_equal(version, 1);
+    assert_int_equal(back.frontier, 4);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/checkpoint", dir);
+    assert_int_equal(wt_write_file(p, img, sizeof img), 0);
+    w = open_none(dir);
+    expect_read(w, 5);   /* the frontier came from the version 1 slot */
+    struct tr_wal_ident id, id2;
+    static const unsigned char zero[TR_WAL_ID_BYTES];
+    tr_wal_ident(w, &id);
+    assert_memory_not_equal(id.id, zero, sizeof zero);
+    assert_int_equal(tr_wal_close(w), 0);
+    w = open_none(dir);
+    tr_wal_ident(w, &id2);
+    assert_memory_equal(id.id, id2.id, sizeof zero);   /* written in version 2 from then on */
+    assert_int_equal(tr_wal_close(w), 0);
+    /* a slot of an unknown layout is refused by name */
+    tr_wal_put32(slot + 8, 3);
+    tr_wal_put32(slot + 56, tr_wal_crc32c(0, slot, 56));
+    assert_int_equal(tr_wal_ckpt_decode(slot, &back, &version), TR_EUNSUPPORTED);
+}
+
 static void test_no_leak(void **state) {
     size_t before = tr_alloc_used();
     struct tr_wal *w = open_none(*state);
@@ -626,6 +762,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_records_and_roll, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_version1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_leak, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

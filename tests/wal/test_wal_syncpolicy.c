@@ -222,7 +222,8 @@ static uint64_t ckpt_frontier(const char *dir) {
     unsigned char *b = wt_read_file(p, &len);
     assert_non_null(b);
     assert_int_equal(len, TR_WAL_CKPT_FILE_BYTES);
-    struct tr_wal_ckpt best = {0, 0, 0, 0, 0};
+    struct tr_wal_ckpt best;
+    memset(&best, 0, sizeof best);
     for (int i = 0; i < 2; i++) {
         struct tr_wal_ckpt c;
         uint32_t v;
