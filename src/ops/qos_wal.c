@@ -39,15 +39,16 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "codec/event_bin.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
-#include "ops/op.h"
+#include "ops/ops_int.h"
 #include "wal/wal.h"
 
 #define HELD_MAX 4096            /* events kept in memory while the log is full */
@@ -149,57 +150,53 @@ struct walop {
 
 /* ------------------------------------------------------------- config */
 
-static const char *const known_keys[] = {
-    "read_count", "max_elements", "max_bytes", "dir", "flush_on_evnt",
-    "sync", "sync_interval_ms", "on_full", "max_in_flight", "max_in_flight_bytes", "segment_bytes",
-    NULL,
+struct wal_cfg {
+    uint64_t read_count, max_elements, max_bytes, max_in_flight, max_in_flight_bytes;
+    uint64_t sync_interval_ms, segment_bytes;
+    bool has_elements, has_bytes, has_in_flight, has_interval, has_segment, flush_on_evnt;
+    const char *dir;
+    int sync, on_full;
 };
 
-static int param_uint(const struct tr_op_spec *s, const char *key, uint64_t *out, int *present,
-                      struct tr_diag *d) {
-    const tr_value *v = tr_rec_get_cstr(s->params, key);
-    *present = 0;
-    if (!v) return 0;
-    if (v->type == TR_I64 && v->as.i >= 0) *out = (uint64_t)v->as.i;
-    else if (v->type == TR_U64) *out = v->as.u;
-    else
-        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                           "qos::wal operator '%s': `%s` must be a non-negative integer", s->id, key);
-    *present = 1;
-    return 0;
-}
+static const char *const sync_choices[] = {"always", "interval", "none", NULL};
+static const char *const on_full_choices[] = {"backpressure", "drop_newest", NULL};
 
-static int param_str(const struct tr_op_spec *s, const char *key, const char **out,
-                     struct tr_diag *d) {
-    const tr_value *v = tr_rec_get_cstr(s->params, key);
-    if (!v) return 0;
-    if (v->type != TR_STR)
-        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                           "qos::wal operator '%s': `%s` must be a string", s->id, key);
-    *out = v->as.s->data;
-    return 0;
-}
-
-static int check_keys(const struct tr_op_spec *s, struct tr_diag *d) {
-    if (s->params->type != TR_REC) return 0;
-    char unknown[512] = "";
-    size_t off = 0;
-    for (uint32_t i = 0; i < tr_rec_len(s->params); i++) {
-        const char *k = tr_rec_at(s->params, i)->key->data;
-        int ok = 0;
-        for (const char *const *p = known_keys; *p; p++) ok |= strcmp(*p, k) == 0;
-        if (!ok && off < sizeof unknown) {
-            int w = snprintf(unknown + off, sizeof unknown - off, "%s`%s`", off ? ", " : "", k);
-            if (w > 0) off += (size_t)w;
-        }
-    }
-    if (!off) return 0;
-    return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                       "qos::wal operator '%s': unknown config key(s) %s (known: read_count, "
-                       "max_elements, max_bytes, dir, flush_on_evnt, sync, sync_interval_ms, "
-                       "on_full, max_in_flight, max_in_flight_bytes, segment_bytes)",
-                       s->id, unknown);
-}
+/* 0.11's keys first (read_count, max_elements, max_bytes, flush_on_evnt);
+ * the rest are ours. At least one of max_elements / max_bytes is checked
+ * after the map, with 0.11's message. */
+static const struct tr_cmap_entry wal_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_U64, "read_count", NULL, TR_CMAP_REQUIRED | TR_CMAP_RANGE,
+                 offsetof(struct wal_cfg, read_count), "events emitted per read pass"),
+     .lo = 1, .hi = INFINITY},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_elements", NULL, TR_CMAP_PRESENCE, offsetof(struct wal_cfg, max_elements),
+                 "unacknowledged events the log holds before it pushes back (0: no limit)"),
+     .seen = offsetof(struct wal_cfg, has_elements)},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_bytes", NULL, TR_CMAP_PRESENCE, offsetof(struct wal_cfg, max_bytes),
+                 "unacknowledged log bytes held before it pushes back (0: no limit; else >= 1024)"),
+     .seen = offsetof(struct wal_cfg, has_bytes)},
+    {TR_CMAP_KEY(TR_CMAP_BOOL, "flush_on_evnt", "false", 0, offsetof(struct wal_cfg, flush_on_evnt),
+                 "0.11's per-event flush: true forces sync = \"always\" (grouped)")},
+    {TR_CMAP_KEY(TR_CMAP_STR, "dir", NULL, 0, offsetof(struct wal_cfg, dir),
+                 "log directory (default <data dir>/wal/<pipeline>/<instance>/<operator>)")},
+    {TR_CMAP_KEY(TR_CMAP_ENUM, "sync", "always", 0, offsetof(struct wal_cfg, sync),
+                 "when a record counts as durable: after its fdatasync, on an interval, or never synced"),
+     .choices = sync_choices},
+    {TR_CMAP_KEY(TR_CMAP_U64, "sync_interval_ms", "100", TR_CMAP_RANGE | TR_CMAP_PRESENCE,
+                 offsetof(struct wal_cfg, sync_interval_ms), "fdatasync period under sync = \"interval\""),
+     .lo = 1, .hi = 3600000, .seen = offsetof(struct wal_cfg, has_interval)},
+    {TR_CMAP_KEY(TR_CMAP_ENUM, "on_full", "backpressure", 0, offsetof(struct wal_cfg, on_full),
+                 "when full: push back upstream, or drop the newest event (counted)"),
+     .choices = on_full_choices},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_in_flight", NULL, TR_CMAP_PRESENCE, offsetof(struct wal_cfg, max_in_flight),
+                 "records emitted and not yet confirmed (default 65536; 0 counts as 1)"),
+     .seen = offsetof(struct wal_cfg, has_in_flight)},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_in_flight_bytes", "67108864", 0,
+                 offsetof(struct wal_cfg, max_in_flight_bytes), "bytes of records emitted and not yet confirmed")},
+    {TR_CMAP_KEY(TR_CMAP_U64, "segment_bytes", NULL, TR_CMAP_PRESENCE, offsetof(struct wal_cfg, segment_bytes),
+                 "largest segment file (default 64 MiB)"),
+     .seen = offsetof(struct wal_cfg, has_segment)},
+    {0},
+};
 
 /* A path component from a name we do not control (instance, ids). */
 static void component(char *dst, size_t n, const char *src) {
@@ -795,78 +792,28 @@ static void close_op(struct walop *w) {
     if (!w->handles_open) free_op(w);
 }
 
-static int mkdirs(const char *path) {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -errno;
-    return 0;
-}
-
 static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void **self,
                       struct tr_diag *d) {
-    int rc = check_keys(s, d), present;
+    struct wal_cfg c;
+    int rc = tr_op_cfg_apply(s, wal_cmap, &c, d);
     if (rc) return rc;
-    uint64_t read_count = 0, max_elements = 0, max_bytes = 0, in_flight = 0, interval = 100;
-    uint64_t segment = 0, window_bytes = WINDOW_BYTES;
-    int has_elems, has_bytes, has_window, has_window_bytes, has_interval, has_segment;
-    if ((rc = param_uint(s, "read_count", &read_count, &present, d))) return rc;
-    if (!present)
-        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                           "qos::wal operator '%s': missing field `read_count`", s->id);
-    if (read_count == 0)
-        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                           "qos::wal operator '%s': `read_count` must be at least 1", s->id);
-    if ((rc = param_uint(s, "max_elements", &max_elements, &has_elems, d))) return rc;
-    if ((rc = param_uint(s, "max_bytes", &max_bytes, &has_bytes, d))) return rc;
-    if (!has_elems && !has_bytes)
+    if (!c.has_elements && !c.has_bytes)
         return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
                            "WAL operator needs at least one of `max_elements` or `max_bytes` "
                            "config entries.");
-    if ((rc = param_uint(s, "max_in_flight", &in_flight, &has_window, d))) return rc;
-    if ((rc = param_uint(s, "max_in_flight_bytes", &window_bytes, &has_window_bytes, d))) return rc;
-    if ((rc = param_uint(s, "sync_interval_ms", &interval, &has_interval, d))) return rc;
-    if ((rc = param_uint(s, "segment_bytes", &segment, &has_segment, d))) return rc;
-    const char *dir = NULL, *sync = "always", *on_full = "backpressure";
-    if ((rc = param_str(s, "dir", &dir, d)) || (rc = param_str(s, "sync", &sync, d)) ||
-        (rc = param_str(s, "on_full", &on_full, d)))
-        return rc;
-    const tr_value *flush = tr_rec_get_cstr(s->params, "flush_on_evnt");
-    if (flush && flush->type != TR_BOOL)
-        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                           "qos::wal operator '%s': `flush_on_evnt` must be true or false", s->id);
-
+    uint64_t read_count = c.read_count, max_elements = c.max_elements, max_bytes = c.max_bytes;
+    uint64_t window_bytes = c.max_in_flight_bytes;
+    const char *dir = c.dir;
     struct tr_wal_config cfg;
     tr_wal_config_init(&cfg);
-    if (strcmp(sync, "always") == 0) cfg.sync = TR_WAL_SYNC_ALWAYS;
-    else if (strcmp(sync, "interval") == 0) cfg.sync = TR_WAL_SYNC_INTERVAL;
-    else if (strcmp(sync, "none") == 0) cfg.sync = TR_WAL_SYNC_NONE;
-    else
-        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                           "qos::wal operator '%s': `sync` must be \"always\", \"interval\" or "
-                           "\"none\", not \"%s\"", s->id, sync);
+    static const enum tr_wal_sync_policy policies[] = {TR_WAL_SYNC_ALWAYS, TR_WAL_SYNC_INTERVAL, TR_WAL_SYNC_NONE};
+    cfg.sync = policies[c.sync];
     /* flush_on_evnt asks for a sync per event: `always` gives that, grouped. */
-    if (flush && flush->as.b) cfg.sync = TR_WAL_SYNC_ALWAYS;
-    if (strcmp(on_full, "backpressure") == 0) cfg.on_full = TR_WAL_ON_FULL_BLOCK;
-    else if (strcmp(on_full, "drop_newest") == 0) cfg.on_full = TR_WAL_ON_FULL_DROP_NEWEST;
-    else
-        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                           "qos::wal operator '%s': `on_full` must be \"backpressure\" or "
-                           "\"drop_newest\", not \"%s\"", s->id, on_full);
-    if (has_interval) {
-        if (interval == 0 || interval > 3600000)
-            return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col,
-                               "qos::wal operator '%s': `sync_interval_ms` must be 1..3600000",
-                               s->id);
-        cfg.sync_interval_ms = (uint32_t)interval;
-    }
-    if (has_segment) cfg.segment_bytes = segment;
-    uint64_t window = has_window ? (in_flight ? in_flight : 1) : WINDOW_RECORDS;
+    if (c.flush_on_evnt) cfg.sync = TR_WAL_SYNC_ALWAYS;
+    cfg.on_full = c.on_full == 0 ? TR_WAL_ON_FULL_BLOCK : TR_WAL_ON_FULL_DROP_NEWEST;
+    if (c.has_interval) cfg.sync_interval_ms = (uint32_t)c.sync_interval_ms;
+    if (c.has_segment) cfg.segment_bytes = c.segment_bytes;
+    uint64_t window = c.has_in_flight ? (c.max_in_flight ? c.max_in_flight : 1) : WINDOW_RECORDS;
     /* room for released records on top (see records_full) */
     cfg.max_records = !max_elements ? 0 : max_elements > UINT64_MAX - window ? UINT64_MAX : max_elements + window;
     cfg.max_bytes = max_bytes;
@@ -888,11 +835,7 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
         component(in, sizeof in, s->instance ? s->instance : "01");
         component(op, sizeof op, s->id);
         snprintf(path, sizeof path, "%s/wal/%s/%s/%s", s->data_dir ? s->data_dir : "tremor-data",
-                 pl, in, op);
-        if ((rc = mkdirs(path)))
-            return tr_diag_set(d, rc, s->file, s->line, s->col,
-                               "qos::wal operator '%s': cannot create %s: %s", s->id, path,
-                               tr_strerror(rc));
+                 pl, in, op);   /* created by tr_wal_open, through its I/O seam */
     }
     cfg.dir = path;
 
@@ -905,7 +848,7 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
     /* the window is independent of read_count (records per pass): by
      * default large enough never to be the limit on loopback */
     w->max_in_flight = window;
-    w->max_in_flight_bytes = has_window_bytes && window_bytes ? window_bytes : WINDOW_BYTES;
+    w->max_in_flight_bytes = window_bytes ? window_bytes : WINDOW_BYTES;   /* 0: the default */
     w->max_elements = max_elements;
     w->max_bytes = max_bytes;
     w->drop_newest = cfg.on_full == TR_WAL_ON_FULL_DROP_NEWEST;
@@ -1188,6 +1131,7 @@ const struct tr_op_ops tr_op_qos_wal = {
     .tick = wal_tick,
     .contraflow = wal_contraflow,
     .release = true,
+    .cmap = wal_cmap,
     .quiesce = wal_quiesce,
     .flush = wal_flush,
     .destroy = wal_destroy,

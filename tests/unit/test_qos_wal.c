@@ -265,6 +265,31 @@ static void config_errors_name_the_problem(void **state) {
     assert_int_equal(d.line, 3);
 }
 
+/* The config map: types, ranges and enum values are checked as for every
+ * other operator, with the key named; the old readers let a string read_count
+ * through as "missing", and sync_interval_ms = 0 only under a special case. */
+static void config_map_types_and_ranges(void **state) {
+    (void)state;
+    struct tr_diag d;
+    assert_int_equal(create_plain("read_count=\"ten\",max_bytes=4096", &d), TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "`read_count`"));
+    assert_non_null(strstr(d.msg, "invalid type"));
+    assert_int_equal(create_plain("read_count=0,max_bytes=4096", &d), TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "read_count"));
+    assert_int_equal(create_plain("read_count=1,max_bytes=4096,sync_interval_ms=0", &d), TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "sync_interval_ms"));
+    assert_int_equal(create_plain("read_count=1,max_bytes=4096,on_full=\"drop_oldest\"", &d), TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "drop_oldest"));
+    assert_int_equal(create_plain("read_count=1,max_bytes=4096,flush_on_evnt=1", &d), TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "flush_on_evnt"));
+    assert_int_equal(create_plain("read_count=1,max_bytes=4096,max_in_flight=-1", &d), TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "max_in_flight"));
+    assert_int_equal(create_plain("read_count=1,max_bytes=100", &d), TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "at least 1024"));
+    assert_int_equal(create_plain("read_count=1,max_elements=0,sync=\"none\",on_full=\"drop_newest\","
+                                  "max_in_flight=0,flush_on_evnt=true", &d), 0);
+}
+
 static void emits_only_after_restore_in_order(void **state) {
     (void)state;
     struct fake f;
@@ -755,6 +780,7 @@ static void stale_acks_after_a_wiped_reopen_touch_nothing(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(config_errors_name_the_problem, setup, teardown),
+        cmocka_unit_test_setup_teardown(config_map_types_and_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(emits_only_after_restore_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(read_count_and_window_bound_emission, setup, teardown),
         cmocka_unit_test_setup_teardown(fail_replays_from_the_failed_event, setup, teardown),
