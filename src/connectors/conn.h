@@ -61,16 +61,6 @@ __attribute__((format(printf, 4, 5)))
 int tr_conn_cfg_fail(const struct tr_conn_spec *s, const char *key, struct tr_diag *d,
                      const char *fmt, ...);
 
-/* The older one-key readers, kept while some connectors still use them.
- * Read typed keys of spec->config with located errors. Each returns 0 and
- * sets *out, TR_ENOTFOUND when absent (out untouched), or TR_EINVAL_CFG with
- * d saying "<type> <id>: config.<key> must be ..." when of the wrong type. */
-int tr_conn_cfg_str(const struct tr_conn_spec *s, const char *key, const char **out, struct tr_diag *d);
-int tr_conn_cfg_uint(const struct tr_conn_spec *s, const char *key, uint64_t *out, struct tr_diag *d);
-int tr_conn_cfg_bool(const struct tr_conn_spec *s, const char *key, bool *out, struct tr_diag *d);
-/* Fails with a message naming every key of config not in the NULL-terminated list. */
-int tr_conn_cfg_known(const struct tr_conn_spec *s, const char *const *keys, struct tr_diag *d);
-
 /* ---------------------------------------------------------------- onramps */
 
 /* The runtime's side of an onramp. The runtime embeds this struct first in

@@ -30,6 +30,7 @@ extern const struct tr_cmap_entry tr_stdout_cmap[];
 extern const struct tr_cmap_entry tr_tcp_client_cmap[];
 extern const struct tr_cmap_entry tr_tcp_server_cmap[];
 extern const struct tr_cmap_entry tr_ws_server_cmap[];
+extern const struct tr_cmap_entry tr_ws_client_cmap[];
 
 static const struct {
     const char *type;
@@ -47,6 +48,7 @@ static const struct {
     {"stdout", tr_stdout_cmap},
     {"stderr", tr_stdout_cmap},
     {"tcp", tr_tcp_client_cmap},
+    {"ws", tr_ws_client_cmap},
 };
 
 static const struct tr_onramp_ops *const onramps[] = {

@@ -26,6 +26,8 @@
  * at most once before; acks go out in wire order (retired from the front).
  */
 #include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +35,7 @@
 #include <uv.h>
 #include <wslay/wslay.h>
 
+#include "config/cmap.h"
 #include "connectors/conn.h"
 #include "connectors/dial.h"
 #include "connectors/ws_int.h"
@@ -46,7 +49,6 @@
 #define FLUSH_AT ((size_t)256 << 10)     /* write at once when a turn's bytes reach this */
 #define MAX_PINGS 64                     /* ack_mode pong: pings in flight */
 #define PING_EVERY ((uint64_t)64 << 10)  /* ...at least one per this many bytes */
-#define LINGER_MS 50                     /* a pong counts for sure after this (default) */
 #define LINGER_MAX_MS 600000
 
 /* What runs over the TCP connection dial.h keeps. Any state goes back to
@@ -801,40 +803,43 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
     tr_dial_close(o->dial, linger, on_dial_done, o);
 }
 
+struct ws_cfg {
+    const char *url;
+    int mode;   /* index into ack_modes */
+    bool binary, verify, ack_report;
+    uint64_t linger;
+};
+
+static const char *const ack_modes[] = {"pong", "tcp", NULL};
+
+const struct tr_cmap_entry tr_ws_client_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_STR, "url", NULL, TR_CMAP_REQUIRED, offsetof(struct ws_cfg, url),
+                 "ws:// or wss:// URL to connect to")},
+    {TR_CMAP_KEY(TR_CMAP_BOOL, "binary", "false", 0, offsetof(struct ws_cfg, binary),
+                 "send binary messages instead of text")},
+    {TR_CMAP_KEY(TR_CMAP_BOOL, "tls_verify", "true", 0, offsetof(struct ws_cfg, verify),
+                 "check the wss:// server's certificate and name")},
+    /* pong: the peer's WebSocket layer read it, not only its kernel */
+    {TR_CMAP_KEY(TR_CMAP_ENUM, "ack_mode", "pong", 0, offsetof(struct ws_cfg, mode),
+                 "when a message counts as delivered: answered ping (pong) or peer TCP ack (tcp)"),
+     .choices = ack_modes},
+    {TR_CMAP_KEY(TR_CMAP_BOOL, "ack_report", "false", 0, offsetof(struct ws_cfg, ack_report),
+                 "print the send -> confirmation latency report on close")},
+    {TR_CMAP_KEY(TR_CMAP_U64, "confirm_linger_ms", "50", TR_CMAP_RANGE, offsetof(struct ws_cfg, linger),
+                 "pong mode: a confirmed message is still replayed if the link drops this soon after"),
+     .lo = -INFINITY, .hi = LINGER_MAX_MS},
+    {0},
+};
+
 static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
                      struct tr_diag *d) {
     *self = NULL;
-    static const char *const keys[] = {"url", "binary", "tls_verify", "ack_mode", "ack_report",
-                                       "confirm_linger_ms", NULL};
-    int rc = tr_conn_cfg_known(spec, keys, d);
+    struct ws_cfg c;
+    int rc = tr_conn_cfg_apply(spec, tr_ws_client_cmap, &c, d);
     if (rc) return rc;
-    const char *url = NULL;
-    rc = tr_conn_cfg_str(spec, "url", &url, d);
-    if (rc == TR_ENOTFOUND)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "%s '%s': config.url is required", spec->type, spec->id);
-    if (rc) return rc;
-    bool binary = false, verify = true;
-    rc = tr_conn_cfg_bool(spec, "binary", &binary, d);
-    if (rc && rc != TR_ENOTFOUND) return rc;
-    rc = tr_conn_cfg_bool(spec, "tls_verify", &verify, d);
-    if (rc && rc != TR_ENOTFOUND) return rc;
-    bool ack_report = false;
-    rc = tr_conn_cfg_bool(spec, "ack_report", &ack_report, d);
-    if (rc && rc != TR_ENOTFOUND) return rc;
-    uint64_t linger = LINGER_MS;
-    rc = tr_conn_cfg_uint(spec, "confirm_linger_ms", &linger, d);
-    if (rc && rc != TR_ENOTFOUND) return rc;
-    if (linger > LINGER_MAX_MS)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "%s '%s': config.confirm_linger_ms must be at most %d", spec->type,
-                           spec->id, LINGER_MAX_MS);
-    const char *mode = "pong";   /* the peer read it, not only its kernel */
-    rc = tr_conn_cfg_str(spec, "ack_mode", &mode, d);
-    if (rc && rc != TR_ENOTFOUND) return rc;
-    if (strcmp(mode, "tcp") != 0 && strcmp(mode, "pong") != 0)
-        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
-                           "%s '%s': config.ack_mode must be \"tcp\" or \"pong\"", spec->type, spec->id);
+    const char *url = c.url, *mode = ack_modes[c.mode];
+    bool binary = c.binary, verify = c.verify, ack_report = c.ack_report;
+    uint64_t linger = c.linger;
 
     struct out *o = tr_calloc(1, sizeof *o);
     if (!o) return -ENOMEM;

@@ -308,7 +308,7 @@ static void config_errors(void **state) {
         int kind;   /* 0 str, 1 bool, 2 int */
         const char *want;
     } cases[] = {
-        {NULL, NULL, 0, "config.url is required"},
+        {NULL, NULL, 0, "config.url (ws:// or wss:// URL to connect to) is required"},
         {"url", "http://x/", 0, "config.url: invalid url 'http://x/'"},
         {"url", "ws://h:99999/", 0, "port out of range"},
         {"url", NULL, 2, "config.url must be"},
