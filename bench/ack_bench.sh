@@ -20,7 +20,7 @@
 # Writes OUT_DIR/ack/rows.md (the rows with pass or miss beside each) and the
 # raw logs beside it. Each pair (pong/tcp, rc 20/100000) runs ACK_REPS (3) times,
 # interleaved, and the median counts. Knobs: ACK_EVENTS (100000), ACK_WARMUP_SECS (2),
-# ACK_SECS (5), ACK_MAX_IN_FLIGHT (unset: the query as it is), RELAY_N (500000), ACK_PORT (26210), ACK_PB_ROOT
+# ACK_SECS (5), ACK_MAX_IN_FLIGHT (unset: the query as it is), ACK_PIN (unset), RELAY_N (500000), ACK_PORT (26210), ACK_PB_ROOT
 # (/tmp/ack-peerbench), RELAY_PORT_IN/OUT (26200/26201), ACK_NO_RELAY (set:
 # skip the relay rows), TREMOR_BIN.
 set -u
@@ -41,6 +41,10 @@ PB=${ACK_PB_ROOT:-/tmp/ack-peerbench}
 case "$N$WARMUP$SECS$RELAY_N$PORT$REPS" in *[!0-9]*) echo "ack_bench: knobs must be numbers" >&2; exit 64 ;; esac
 [ -x "$TREMOR" ] || { echo "ack_bench: $TREMOR is not built" >&2; exit 1; }
 mkdir -p "$OUT"
+# ACK_PIN=1: receiver on CPU 0, sender (with its WAL sync thread) on CPU 1,
+# to see how much of the latency tail is the two servers sharing cores
+RX_PIN="" TX_PIN=""
+if [ -n "${ACK_PIN:-}" ] && command -v taskset > /dev/null; then RX_PIN="taskset -c 0" TX_PIN="taskset -c 1"; fi
 
 "$PY" - "$OUT/data.json" "$N" << 'PYEOF'
 import sys
@@ -127,10 +131,10 @@ ws_run() {
     mkdir -p "$d"
     receiver "$d"
     sender "$d" "$2" "${3:-}"
-    (cd "$d/rx" && exec "$TREMOR" server run -n -f rx.trickle rx.yaml > ../rx.out 2> ../rx.err) &
+    (cd "$d/rx" && exec $RX_PIN "$TREMOR" server run -n -f rx.trickle rx.yaml > ../rx.out 2> ../rx.err) &
     local rx=$!
     for _ in $(seq 1 100); do grep -q listening "$d/rx.err" 2> /dev/null && break; sleep 0.05; done
-    (cd "$d/tx" && exec "$TREMOR" server run -n -d data -f persistent.trickle tx.yaml > ../tx.out 2> ../tx.err) &
+    (cd "$d/tx" && exec $TX_PIN "$TREMOR" server run -n -d data -f persistent.trickle tx.yaml > ../tx.out 2> ../tx.err) &
     local tx=$!
     wait "$rx"
     kill -TERM "$tx" 2> /dev/null
