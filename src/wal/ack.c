@@ -138,7 +138,7 @@ void tr_wal_reclaim_active(struct tr_wal *w) {
     if (w->active && active_reclaimable(w)) settle(w);
 }
 
-int tr_wal_ack(struct tr_wal *w, uint64_t seq) {
+static int ack_one(struct tr_wal *w, uint64_t seq) {
     if (!w) return -EINVAL;
     if (seq <= w->frontier) return 0;
     if (seq > w->frontier + w->ring.n) return -EINVAL;
@@ -150,7 +150,7 @@ int tr_wal_ack(struct tr_wal *w, uint64_t seq) {
     return 0;
 }
 
-int tr_wal_ack_through(struct tr_wal *w, uint64_t seq) {
+static int ack_through(struct tr_wal *w, uint64_t seq) {
     if (!w) return -EINVAL;
     if (seq <= w->frontier) return 0;
     if (seq > w->frontier + w->ring.n) return -EINVAL;
@@ -163,4 +163,16 @@ int tr_wal_ack_through(struct tr_wal *w, uint64_t seq) {
     }
     tr_wal_frontier_advance(w);
     return 0;
+}
+
+int tr_wal_ack(struct tr_wal *w, uint64_t seq) {
+    int rc = ack_one(w, seq);
+    if (w) TR_CHECK(tr_wal_broken(w));
+    return rc;
+}
+
+int tr_wal_ack_through(struct tr_wal *w, uint64_t seq) {
+    int rc = ack_through(w, seq);
+    if (w) TR_CHECK(tr_wal_broken(w));
+    return rc;
 }

@@ -164,7 +164,7 @@ static int next_record(struct tr_wal *w, uint64_t pos, uint64_t expect, struct s
     }
 }
 
-int tr_wal_read(struct tr_wal *w, struct tr_wal_record *rec) {
+static int read_one(struct tr_wal *w, struct tr_wal_record *rec) {
     if (!w || !rec) return -EINVAL;
     memset(rec, 0, sizeof *rec);
     for (;;) {
@@ -257,7 +257,7 @@ int tr_wal_read(struct tr_wal *w, struct tr_wal_record *rec) {
     }
 }
 
-int tr_wal_rewind(struct tr_wal *w, uint64_t seq) {
+static int rewind_one(struct tr_wal *w, uint64_t seq) {
     if (!w) return -EINVAL;
     if (seq <= w->frontier) {
         w->cur = w->frontier + 1;
@@ -305,4 +305,16 @@ int tr_wal_reader_locate(struct tr_wal *w, uint64_t seq, uint64_t hint_seg, uint
     }
     *pos = s->g0 + off - TR_WAL_SEG_HDR;
     return 0;
+}
+
+int tr_wal_read(struct tr_wal *w, struct tr_wal_record *rec) {
+    int rc = read_one(w, rec);
+    if (w) TR_CHECK(tr_wal_broken(w));
+    return rc;
+}
+
+int tr_wal_rewind(struct tr_wal *w, uint64_t seq) {
+    int rc = rewind_one(w, seq);
+    if (w) TR_CHECK(tr_wal_broken(w));
+    return rc;
 }

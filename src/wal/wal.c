@@ -275,7 +275,7 @@ void tr_wal_ident(const struct tr_wal *w, struct tr_wal_ident *out) {
     out->dev = w->dev;
 }
 
-int tr_wal_pump(struct tr_wal *w) {
+static int pump_one(struct tr_wal *w) {
     if (!w) return -EINVAL;
     struct tr_wal_lat_mark pubs[TR_WAL_LAT_PUBS];
     pthread_mutex_lock(&w->mu);
@@ -483,7 +483,7 @@ static int refuse(struct tr_wal *w) {
     return TR_EFULL;
 }
 
-int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_out) {
+static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_out) {
     if (seq_out) *seq_out = 0;
     if (!w || !data || len == 0) return -EINVAL;
     if (len > w->cfg.max_record_bytes) {
@@ -639,4 +639,16 @@ int tr_wal_durable_report(struct tr_wal *w, struct tr_buf *out) {
                          "max %.3f ms", tr_hist_count(h), (double)tr_hist_value_at(h, 0.5) / 1e6,
                          (double)tr_hist_value_at(h, 0.99) / 1e6, (double)tr_hist_value_at(h, 0.999) / 1e6,
                          (double)tr_hist_max(h) / 1e6);
+}
+
+int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_out) {
+    int rc = append_one(w, data, len, seq_out);
+    if (w) TR_CHECK(tr_wal_broken(w));
+    return rc;
+}
+
+int tr_wal_pump(struct tr_wal *w) {
+    int rc = pump_one(w);
+    if (w) TR_CHECK(tr_wal_broken(w));
+    return rc;
 }

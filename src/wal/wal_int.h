@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/check.h"
 #include "core/error.h"
 #include "wal/wal.h"
 
@@ -187,6 +188,11 @@ void tr_wal_reclaim_active(struct tr_wal *w);
 /* The ring is empty and every number through frontier is acknowledged or
  * lost: move the frontier there without an entry per number, publish it. */
 void tr_wal_frontier_jump(struct tr_wal *w, uint64_t frontier);
+
+/* ---- invariants.c ---- */
+/* NULL when the owner's state is consistent, else the invariant that does
+ * not hold. Run through TR_CHECK (core/check.h) after public operations. */
+const char *tr_wal_broken(const struct tr_wal *w);
 
 /* ---- reader.c ---- */
 /* Can a record numbered seq start at offset off of segment s? Record k of a

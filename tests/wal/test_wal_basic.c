@@ -734,6 +734,41 @@ static void test_checkpoint_version1(void **state) {
     assert_int_equal(tr_wal_ckpt_decode(slot, &back, &version), TR_EUNSUPPORTED);
 }
 
+/* The invariants (run after every public call in the checked build) hold
+ * through normal use and name what is broken when a field is off. */
+static void test_invariants(void **state) {
+    struct tr_wal *w = open_none(*state);
+    assert_null(tr_wal_broken(w));
+    append_n(w, 1, 10);
+    assert_int_equal(tr_wal_sync(w), 0);
+    for (uint64_t s = 1; s <= 5; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_ack(w, 3), 0);
+    assert_int_equal(tr_wal_ack(w, 1), 0);
+    assert_null(tr_wal_broken(w));
+    assert_int_equal(w->frontier, 1);
+
+    uint64_t f = w->frontier;
+    w->frontier = w->next_seq;
+    assert_non_null(strstr(tr_wal_broken(w), "frontier < next_seq"));
+    w->frontier = f;
+    uint64_t *head = tr_wal_ring_at(&w->ring, 0);
+    *head |= TR_WAL_RING_ACKED;
+    assert_non_null(strstr(tr_wal_broken(w), "head entry"));
+    *head &= ~TR_WAL_RING_ACKED;
+    uint64_t cur = w->cur;
+    w->cur = w->frontier + w->ring.n + 2;
+    assert_non_null(strstr(tr_wal_broken(w), "cursor"));
+    w->cur = cur;
+    uint64_t nacked = w->ring.nacked;
+    w->ring.nacked = w->ring.n + 1;
+    assert_non_null(tr_wal_broken(w));
+    w->ring.nacked = nacked;
+    assert_null(tr_wal_broken(w));
+    assert_int_equal(tr_wal_ack_through(w, 5), 0);
+    assert_null(tr_wal_broken(w));
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
 static void test_no_leak(void **state) {
     size_t before = tr_alloc_used();
     struct tr_wal *w = open_none(*state);
@@ -764,6 +799,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_large_records_and_roll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_version1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invariants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_leak, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
