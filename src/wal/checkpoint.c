@@ -48,7 +48,7 @@ int tr_wal_ckpt_load(struct tr_wal *w, struct tr_wal_ckpt *ck, int *valid, struc
     for (int i = 0; i < 2; i++) {
         struct tr_wal_ckpt c;
         uint32_t version;
-        int s = tr_wal_ckpt_decode(buf + i * TR_WAL_CKPT_SLOT, &c, &version);
+        int s = tr_wal_ckpt_decode(buf + (unsigned)i * TR_WAL_CKPT_SLOT, &c, &version);
         if (s == TR_ECORRUPT) {
             rc = tr_diag_set(d, TR_ECORRUPT, path, 0, 0,
                              "not a tremor WAL checkpoint (bad magic); move it out of %s", w->dir);
@@ -85,7 +85,7 @@ static int create_file(struct tr_wal *w, const unsigned char *slot, int slot_ix)
         goto out;
     }
     memset(buf, 0, sizeof buf);
-    memcpy(buf + slot_ix * TR_WAL_CKPT_SLOT, slot, TR_WAL_CKPT_SLOT);
+    memcpy(buf + (unsigned)slot_ix * TR_WAL_CKPT_SLOT, slot, TR_WAL_CKPT_SLOT);
     fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
         rc = fd;
