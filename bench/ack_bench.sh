@@ -20,7 +20,7 @@
 # Writes OUT_DIR/ack/rows.md (the rows with pass or miss beside each) and the
 # raw logs beside it. Each pair (pong/tcp, rc 20/100000) runs ACK_REPS (3) times,
 # interleaved, and the median counts. Knobs: ACK_EVENTS (100000), ACK_WARMUP_SECS (2),
-# ACK_SECS (5), ACK_MAX_IN_FLIGHT (unset: the query as it is), ACK_PIN (unset), RELAY_N (500000), ACK_PORT (26210), ACK_PB_ROOT
+# ACK_SECS (5), ACK_MAX_IN_FLIGHT (unset: the query as it is), ACK_PIN, ACK_RT (unset), RELAY_N (500000), ACK_PORT (26210), ACK_PB_ROOT
 # (/tmp/ack-peerbench), RELAY_PORT_IN/OUT (26200/26201), ACK_NO_RELAY (set:
 # skip the relay rows), TREMOR_BIN.
 set -u
@@ -43,8 +43,11 @@ case "$N$WARMUP$SECS$RELAY_N$PORT$REPS" in *[!0-9]*) echo "ack_bench: knobs must
 mkdir -p "$OUT"
 # ACK_PIN=1: receiver on CPU 0, sender (with its WAL sync thread) on CPU 1,
 # to see how much of the latency tail is the two servers sharing cores
+# ACK_RT=1 (root): both servers under SCHED_FIFO, so other processes on the
+# machine cannot delay them; separates our latency from the machine's load
 RX_PIN="" TX_PIN=""
 if [ -n "${ACK_PIN:-}" ] && command -v taskset > /dev/null; then RX_PIN="taskset -c 0" TX_PIN="taskset -c 1"; fi
+if [ -n "${ACK_RT:-}" ] && command -v chrt > /dev/null; then RX_PIN="$RX_PIN chrt -f 10" TX_PIN="$TX_PIN chrt -f 10"; fi
 
 "$PY" - "$OUT/data.json" "$N" << 'PYEOF'
 import sys
