@@ -171,8 +171,8 @@ static int resolve_window(struct tr_query *q, struct tr_node *s, struct tr_lang_
 }
 
 static int known_node(struct tr_query *q, const struct tr_str *name, size_t upto) {
-    static const char *builtin[] = {"in", "out", "err"};
-    for (size_t i = 0; i < 3; i++)
+    static const char *builtin[] = TR_QUERY_BUILTIN_NODES;
+    for (size_t i = 0; i < TR_QUERY_NBUILTIN; i++)
         if (strlen(builtin[i]) == name->len && memcmp(builtin[i], name->data, name->len) == 0) return 1;
     for (size_t i = 0; i < upto; i++) {
         struct tr_node *s = q->prog->root->v[i];
@@ -204,8 +204,8 @@ static int build(struct tr_query *q, struct tr_lang_err *err) {
         struct tr_node *s = p->root->v[i];
         struct tr_qnode *qn;
         if (s->kind == Q_CREATE_OP || s->kind == Q_CREATE_SCRIPT) {
-            static const char *reserved[] = {"in", "out", "err", "metrics"};
-            for (size_t r = 0; r < 4 && !rc; r++)
+            static const char *reserved[] = TR_QUERY_BUILTIN_NODES;
+            for (size_t r = 0; r < TR_QUERY_NBUILTIN && !rc; r++)
                 if (strcmp(s->name->data, reserved[r]) == 0)
                     rc = tr_lang_err_set(err, TR_EINVAL_CFG, tr_span_expand(s->sp, 2), s->sp,
                                          "Name `%s` is reserved for built-in nodes, please use another name.",
@@ -351,9 +351,9 @@ static int build(struct tr_query *q, struct tr_lang_err *err) {
             qn->line = (int)s->sp.s.line;
             qn->col = (int)s->sp.s.col;
             qn->from_node = s->name->data;
-            qn->from_port = s->name2 ? s->name2->data : "out";
+            qn->from_port = s->name2 ? s->name2->data : TR_PORT_OUT;
             qn->into_node = s->name3->data;
-            qn->into_port = s->name4 ? s->name4->data : "in";
+            qn->into_port = s->name4 ? s->name4->data : TR_PORT_IN;
             qn->select = sel;
             break;
         }
