@@ -21,6 +21,7 @@ struct tr_query {
     struct tr_prog *prog;
     struct tr_parsed parsed;
     char *config_id;
+    uint64_t metrics_interval_s;     /* #!config metrics_interval_s, 0: none */
     struct tr_qnode *nodes;
     size_t n, cap;
     struct tr_window_def *windows;   /* one per `define ... window`, stable addresses */
@@ -197,6 +198,11 @@ static int build(struct tr_query *q, struct tr_lang_err *err) {
                 tr_free(q->config_id);
                 q->config_id = tr_strdup(v.as.s->data);
             }
+            /* as in 0.11 (query.rs to_pipe: Value::as_u64): a non-negative
+             * integer, anything else means none */
+            if (f->name->len == 18 && memcmp(f->name->data, "metrics_interval_s", 18) == 0 &&
+                v.type == TR_I64 && v.as.i >= 0)
+                q->metrics_interval_s = (uint64_t)v.as.i;
             tr_value_unref(v);
         }
     }
@@ -407,6 +413,8 @@ void tr_query_destroy(struct tr_query *q) {
 }
 
 const char *tr_query_config_id(const struct tr_query *q) { return q->config_id; }
+
+uint64_t tr_query_metrics_interval_s(const struct tr_query *q) { return q->metrics_interval_s; }
 size_t tr_query_node_count(const struct tr_query *q) { return q->n; }
 const struct tr_qnode *tr_query_node(const struct tr_query *q, size_t i) {
     return i < q->n ? &q->nodes[i] : NULL;

@@ -11,6 +11,14 @@
  * scripts and operators - is reached through one interface (struct
  * node_kind): the graph never asks what a node is. Output nodes (out, err,
  * metrics) hand what they get to the pipeline's output ports.
+ *
+ * Node metrics (Tremor 0.11 executable_graph.rs NodeMetrics): with
+ * `#!config metrics_interval_s = N` every node counts the events it gets
+ * per input port and emits per output port; an event pushed in more than
+ * N s (by ingest time) after the last report first sends one
+ * {measurement: "events", tags: {pipeline, node, direction, port},
+ * fields: {count}, timestamp} per node and port (totals since the start)
+ * out of the `metrics` node.
  */
 #include "pipeline/pipeline.h"
 
@@ -25,6 +33,9 @@
 #include "ops/op.h"
 
 #define TR_PIPELINE_MAX_DEPTH 64
+/* distinct ports counted per node and direction; a node that invents port
+ * names without end (a script's emit) stops being counted past it */
+#define MAX_COUNTED_PORTS 64
 
 struct node;
 
@@ -48,8 +59,19 @@ struct op_host {                 /* what an operator sees as its host */
     size_t idx;
 };
 
+struct port_count {
+    char port[64];
+    uint64_t n;
+};
+
+struct counts {
+    struct port_count *v;
+    size_t n, cap;
+};
+
 struct node {
     const struct node_kind *kind;
+    struct counts in, out;       /* only with metrics on */
     const char *id;
     struct tr_select *select;
     struct tr_script *script;
@@ -92,6 +114,8 @@ struct tr_pipeline {
     struct input *ins;
     size_t nins, ins_cap;
     int depth;
+    uint64_t metrics_ns;         /* 0: no node metrics */
+    uint64_t last_metrics;
     uint64_t own_uid_counter;
     struct tr_pipeline_stats stats;
     const struct tr_op_ops *(*op_find)(const char *kind);
@@ -118,11 +142,88 @@ static void settle(struct tr_pipeline *p, struct tr_event *ev) {
     tr_event_fini(ev);
 }
 
+/* ------------------------------------------------------------ metrics */
+
+static void count(struct counts *c, const char *port) {
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].port, port) == 0) {
+            c->v[i].n++;
+            return;
+        }
+    if (c->n >= MAX_COUNTED_PORTS ||
+        tr_grow((void **)&c->v, &c->cap, c->n + 1, sizeof *c->v) != 0)
+        return;
+    snprintf(c->v[c->n].port, sizeof c->v[c->n].port, "%s", port);
+    c->v[c->n++].n = 1;
+}
+
+static int set_str(tr_value *rec, const char *key, const char *s) {
+    tr_value v;
+    int rc = tr_v_str(s, strlen(s), &v);
+    if (!rc) rc = tr_rec_set(rec, key, strlen(key), v);
+    return rc;
+}
+
+/* One metric, 0.11's influx_value shape. */
+static int metric_value(const struct tr_pipeline *p, const struct node *n, const char *direction,
+                        const struct port_count *pc, uint64_t ts, tr_value *out) {
+    tr_value rec = tr_v_null(), tags = tr_v_null(), fields = tr_v_null();
+    int rc = tr_v_rec(5, &rec);
+    if (!rc) rc = tr_v_rec(4, &tags);
+    if (!rc) rc = tr_v_rec(1, &fields);
+    if (!rc) rc = set_str(&tags, "pipeline", tr_query_config_id(p->q) ? tr_query_config_id(p->q)
+                                                                     : "<generated>");
+    if (!rc) rc = set_str(&tags, "node", n->id);
+    if (!rc) rc = set_str(&tags, "direction", direction);
+    if (!rc) rc = set_str(&tags, "port", pc->port);
+    if (!rc) rc = tr_rec_set(&fields, "count", 5, tr_v_uint(pc->n));
+    if (!rc) rc = set_str(&rec, "measurement", "events");
+    if (!rc) {
+        rc = tr_rec_set(&rec, "tags", 4, tags);
+        tags = tr_v_null();
+    }
+    if (!rc) {
+        rc = tr_rec_set(&rec, "fields", 6, fields);
+        fields = tr_v_null();
+    }
+    if (!rc) rc = tr_rec_set(&rec, "timestamp", 9, tr_v_uint(ts));
+    tr_value_unref(tags);
+    tr_value_unref(fields);
+    if (rc) {
+        tr_value_unref(rec);
+        return rc;
+    }
+    *out = rec;
+    return 0;
+}
+
+static void to_outputs(struct tr_pipeline *p, const char *port, struct tr_event *ev);
+
+/* Every node's counts, in node order, inputs before outputs, out of the
+ * metrics node. */
+static void report_metrics(struct tr_pipeline *p, uint64_t ts) {
+    for (size_t i = 0; i < p->nnodes; i++)
+        for (int dir = 0; dir < 2; dir++) {
+            const struct counts *c = dir ? &p->nodes[i].out : &p->nodes[i].in;
+            for (size_t k = 0; k < c->n; k++) {
+                tr_value v;
+                struct tr_event ev;
+                if (metric_value(p, &p->nodes[i], dir ? "output" : "input", &c->v[k], ts, &v) ||
+                    tr_event_init(&ev, v, tr_v_null(), ts)) {
+                    p->stats.errors++;
+                    return;
+                }
+                to_outputs(p, TR_PORT_METRICS, &ev);
+            }
+        }
+}
+
 /* ------------------------------------------------------------ routing */
 
 /* Send ev (taken) out of (from, port) along every matching edge. */
 static int route(struct tr_pipeline *p, size_t from, const char *port, struct tr_event *ev) {
     size_t last = SIZE_MAX;
+    if (p->metrics_ns) count(&p->nodes[from].out, port);
     for (size_t i = 0; i < p->nedges; i++)
         if (p->edges[i].from == from && strcmp(p->edges[i].from_port, port) == 0) last = i;
     if (last == SIZE_MAX) {
@@ -137,8 +238,10 @@ static int route(struct tr_pipeline *p, size_t from, const char *port, struct tr
             p->stats.errors++;
             continue;
         }
+        if (p->metrics_ns) count(&p->nodes[e->to].in, e->to_port);
         deliver(p, e->to, e->to_port, &copy);
     }
+    if (p->metrics_ns) count(&p->nodes[p->edges[last].to].in, p->edges[last].to_port);
     return deliver(p, p->edges[last].to, p->edges[last].to_port, ev);
 }
 
@@ -432,6 +535,8 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
     p->own_uid_counter = TR_UID_OP_BASE;
     p->op_find = o->op_find ? o->op_find : tr_op_find;
     p->op_kinds = o->op_kinds ? o->op_kinds : tr_op_kinds;
+    uint64_t ival = tr_query_metrics_interval_s(q);
+    p->metrics_ns = ival > UINT64_MAX / 1000000000u ? UINT64_MAX : ival * 1000000000u;
     p->fatal = o->fatal;
     p->fatal_arg = o->fatal_arg;
     uint64_t *uids = o->uid_counter ? o->uid_counter : &p->own_uid_counter;
@@ -518,8 +623,11 @@ fail:
 
 void tr_pipeline_destroy(struct tr_pipeline *p) {
     if (!p) return;
-    for (size_t i = 0; i < p->nnodes; i++)
+    for (size_t i = 0; i < p->nnodes; i++) {
         if (p->nodes[i].kind && p->nodes[i].kind->destroy) p->nodes[i].kind->destroy(&p->nodes[i]);
+        tr_free(p->nodes[i].in.v);
+        tr_free(p->nodes[i].out.v);
+    }
     tr_free(p->nodes);
     tr_free(p->edges);
     tr_free(p->outs);
@@ -581,6 +689,12 @@ int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *e
         return TR_ENOTFOUND;
     }
     p->stats.events_in++;
+    /* 0.11 checks at every event pushed in, by its ingest time */
+    if (p->metrics_ns && ev->ingest_ns > p->last_metrics &&
+        ev->ingest_ns - p->last_metrics > p->metrics_ns) {
+        report_metrics(p, ev->ingest_ns);
+        p->last_metrics = ev->ingest_ns;
+    }
     deliver(p, 0, TR_PORT_IN, ev);   /* errors inside are logged and counted */
     return 0;
 }
