@@ -21,7 +21,7 @@ struct tr_query {
     struct tr_prog *prog;
     struct tr_parsed parsed;
     char *config_id;
-    uint64_t metrics_interval_s;     /* #!config metrics_interval_s, 0: none */
+    int64_t metrics_interval_s;      /* #!config metrics_interval_s, -1: none */
     struct tr_qnode *nodes;
     size_t n, cap;
     struct tr_window_def *windows;   /* one per `define ... window`, stable addresses */
@@ -202,7 +202,7 @@ static int build(struct tr_query *q, struct tr_lang_err *err) {
              * integer, anything else means none */
             if (f->name->len == 18 && memcmp(f->name->data, "metrics_interval_s", 18) == 0 &&
                 v.type == TR_I64 && v.as.i >= 0)
-                q->metrics_interval_s = (uint64_t)v.as.i;
+                q->metrics_interval_s = v.as.i;
             tr_value_unref(v);
         }
     }
@@ -375,6 +375,7 @@ int tr_query_compile_opts(const char *path, const char *src, size_t len, const s
     struct tr_query *q = tr_calloc(1, sizeof *q);
     if (!q) return -ENOMEM;
     q->opts = opts;
+    q->metrics_interval_s = -1;
     int rc = tr_compile_prog(path, src, len, 1, opts, &q->prog, &q->parsed, err);
     if (!rc) rc = build(q, err);
     q->opts = NULL;
@@ -414,7 +415,7 @@ void tr_query_destroy(struct tr_query *q) {
 
 const char *tr_query_config_id(const struct tr_query *q) { return q->config_id; }
 
-uint64_t tr_query_metrics_interval_s(const struct tr_query *q) { return q->metrics_interval_s; }
+int64_t tr_query_metrics_interval_s(const struct tr_query *q) { return q->metrics_interval_s; }
 size_t tr_query_node_count(const struct tr_query *q) { return q->n; }
 const struct tr_qnode *tr_query_node(const struct tr_query *q, size_t i) {
     return i < q->n ? &q->nodes[i] : NULL;

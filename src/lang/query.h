@@ -89,8 +89,8 @@ void tr_query_destroy(struct tr_query *q);
 /* The id from `#!config id = "name"` at the top of the file, or NULL. */
 const char *tr_query_config_id(const struct tr_query *q);
 /* `#!config metrics_interval_s = N` (seconds between the pipeline's node
- * metrics, Tremor 0.11), or 0 when not given. */
-uint64_t tr_query_metrics_interval_s(const struct tr_query *q);
+ * metrics, Tremor 0.11; 0: at every event), or -1 when not given. */
+int64_t tr_query_metrics_interval_s(const struct tr_query *q);
 size_t tr_query_node_count(const struct tr_query *q);
 const struct tr_qnode *tr_query_node(const struct tr_query *q, size_t i);
 

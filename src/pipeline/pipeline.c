@@ -114,7 +114,8 @@ struct tr_pipeline {
     struct input *ins;
     size_t nins, ins_cap;
     int depth;
-    uint64_t metrics_ns;         /* 0: no node metrics */
+    bool metrics;                /* node metrics on (metrics_interval_s given) */
+    uint64_t metrics_ns;
     uint64_t last_metrics;
     uint64_t own_uid_counter;
     struct tr_pipeline_stats stats;
@@ -223,7 +224,7 @@ static void report_metrics(struct tr_pipeline *p, uint64_t ts) {
 /* Send ev (taken) out of (from, port) along every matching edge. */
 static int route(struct tr_pipeline *p, size_t from, const char *port, struct tr_event *ev) {
     size_t last = SIZE_MAX;
-    if (p->metrics_ns) count(&p->nodes[from].out, port);
+    if (p->metrics) count(&p->nodes[from].out, port);
     for (size_t i = 0; i < p->nedges; i++)
         if (p->edges[i].from == from && strcmp(p->edges[i].from_port, port) == 0) last = i;
     if (last == SIZE_MAX) {
@@ -238,10 +239,10 @@ static int route(struct tr_pipeline *p, size_t from, const char *port, struct tr
             p->stats.errors++;
             continue;
         }
-        if (p->metrics_ns) count(&p->nodes[e->to].in, e->to_port);
+        if (p->metrics) count(&p->nodes[e->to].in, e->to_port);
         deliver(p, e->to, e->to_port, &copy);
     }
-    if (p->metrics_ns) count(&p->nodes[p->edges[last].to].in, p->edges[last].to_port);
+    if (p->metrics) count(&p->nodes[p->edges[last].to].in, p->edges[last].to_port);
     return deliver(p, p->edges[last].to, p->edges[last].to_port, ev);
 }
 
@@ -535,8 +536,10 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
     p->own_uid_counter = TR_UID_OP_BASE;
     p->op_find = o->op_find ? o->op_find : tr_op_find;
     p->op_kinds = o->op_kinds ? o->op_kinds : tr_op_kinds;
-    uint64_t ival = tr_query_metrics_interval_s(q);
-    p->metrics_ns = ival > UINT64_MAX / 1000000000u ? UINT64_MAX : ival * 1000000000u;
+    int64_t ival = tr_query_metrics_interval_s(q);
+    p->metrics = ival >= 0;
+    p->metrics_ns = (uint64_t)ival > UINT64_MAX / 1000000000u ? UINT64_MAX
+                                                              : (uint64_t)ival * 1000000000u;
     p->fatal = o->fatal;
     p->fatal_arg = o->fatal_arg;
     uint64_t *uids = o->uid_counter ? o->uid_counter : &p->own_uid_counter;
@@ -690,7 +693,7 @@ int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *e
     }
     p->stats.events_in++;
     /* 0.11 checks at every event pushed in, by its ingest time */
-    if (p->metrics_ns && ev->ingest_ns > p->last_metrics &&
+    if (p->metrics && ev->ingest_ns > p->last_metrics &&
         ev->ingest_ns - p->last_metrics > p->metrics_ns) {
         report_metrics(p, ev->ingest_ns);
         p->last_metrics = ev->ingest_ns;

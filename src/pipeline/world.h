@@ -73,6 +73,10 @@ int tr_world_deploy(struct tr_world *w, struct tr_diag *d);
  * the load and deploy errors above, TR_ECLOSED once the world stops. */
 int tr_world_publish_config(struct tr_world *w, const char *name, const char *yaml, size_t len,
                             struct tr_diag *d);
+/* A pipeline from query text in memory; name stands for its file (the
+ * pipeline's id when it has no #!config id, diagnostics, module path). */
+int tr_world_publish_query(struct tr_world *w, const char *name, const char *src, size_t len,
+                           struct tr_diag *d);
 /* vars: record of {placeholder: value}, e.g. {"instance": "01"}; may be NULL
  * (the instance alone). url: "/binding/ID/INSTANCE". */
 int tr_world_bind(struct tr_world *w, const char *url, const tr_value *vars, struct tr_diag *d);

@@ -240,7 +240,7 @@ int world_onramp_create(struct tr_world *w, const struct tr_cfg_artefact *a, con
                         struct onramp_inst **out, struct tr_diag *d);
 /* Contraflow reaching an onramp through a pipeline input (arg: onramp_inst). */
 void world_onramp_cf(void *arg, const struct tr_insight *in);
-/* Close one onramp outside the stop sequence (unbind); done may be NULL. */
+/* Close one onramp outside the stop sequence (unbind); the instance stays. */
 void world_onramp_retire(struct onramp_inst *o);
 void world_onramp_free(struct onramp_inst *o);
 
@@ -251,6 +251,8 @@ int world_offramp_create(struct tr_world *w, const struct tr_cfg_artefact *a,
 void world_offramp_in(void *arg, struct tr_event *ev);
 /* Contraflow into pi's pipeline; ids may be NULL (breaker signals). */
 void world_send_insight(struct pipe_inst *pi, enum tr_cb cb, struct tr_ids *ids);
+/* Close one offramp outside the stop sequence (unbind); it fails what it
+ * holds; the instance stays. */
 void world_offramp_retire(struct offramp_inst *o);
 void world_offramp_free(struct offramp_inst *o);
 

@@ -30,13 +30,10 @@ static char *file_stem(const char *path) {
     return tr_strndup(base, dot && dot != base ? (size_t)(dot - base) : strlen(base));
 }
 
-int tr_world_load_query(struct tr_world *w, const char *path, struct tr_diag *d) {
-    size_t len;
-    char *src;
-    int rc = tr_file_read(path, MAX_QUERY_BYTES, &src, &len);
-    if (rc)
-        return tr_diag_set(d, rc == -ENOMEM ? rc : TR_EINVAL_CFG, path, 0, 0, "cannot read: %s",
-                           rc == TR_ETOOBIG ? "file too large" : tr_strerror(rc));
+/* Compile src (taken; the text of path) to check it and keep it. */
+static int publish_query(struct tr_world *w, const char *path, char *src, size_t len,
+                         struct tr_diag *d) {
+    int rc;
     struct tr_query *q = NULL;
     struct tr_lang_err err;
     memset(&err, 0, sizeof err);
@@ -84,6 +81,28 @@ fail:
     tr_free(id);
     tr_free(src);
     return rc;
+}
+
+int tr_world_load_query(struct tr_world *w, const char *path, struct tr_diag *d) {
+    size_t len;
+    char *src;
+    int rc = tr_file_read(path, MAX_QUERY_BYTES, &src, &len);
+    if (rc)
+        return tr_diag_set(d, rc == -ENOMEM ? rc : TR_EINVAL_CFG, path, 0, 0, "cannot read: %s",
+                           rc == TR_ETOOBIG ? "file too large" : tr_strerror(rc));
+    return publish_query(w, path, src, len, d);
+}
+
+int tr_world_publish_query(struct tr_world *w, const char *name, const char *src, size_t len,
+                           struct tr_diag *d) {
+    if (world_stopping(w)) return tr_diag_set(d, TR_ECLOSED, name, 0, 0, "the world is stopping");
+    if (len > MAX_QUERY_BYTES)
+        return tr_diag_set(d, TR_EINVAL_CFG, name, 0, 0, "cannot read: file too large");
+    char *copy = tr_malloc(len + 1);
+    if (!copy) return tr_diag_set(d, -ENOMEM, name, 0, 0, "out of memory");
+    memcpy(copy, src, len);
+    copy[len] = 0;
+    return publish_query(w, name, copy, len, d);
 }
 
 static int check_artefact(const struct tr_world *w, const struct tr_cfg_artefact *a, int is_onramp,

@@ -452,6 +452,61 @@ static void shared_instance_stays(void **state) {
     assert_int_equal(g_out->sends, 1);
 }
 
+/* A bind while running whose offramp fails to start is undone: nothing of
+ * it stays, its onramp never started. */
+static void bind_running_start_fails(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_world_start(f->w, &d), 0);
+    assert_int_equal(publish(f,
+                             "onramp:\n  - id: src\n    type: fin\n"
+                             "offramp:\n  - id: dst\n    type: fout\n    config:\n"
+                             "      fail_start: true\n",
+                             &d), 0);
+    assert_int_equal(publish(f, BINDING, &d), 0);
+    tr_value vars = instance_vars();
+    int rc = tr_world_bind(f->w, "/binding/b/01", &vars, &d);
+    tr_value_unref(vars);
+    assert_int_equal(rc, TR_EUNSUPPORTED);
+    assert_non_null(strstr(d.msg, "offramp 'dst' failed to start"));
+    assert_null(g_in);     /* created, never started, closed again */
+    assert_null(g_out);
+    assert_int_equal(g_in_creates, 1);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_BINDING, "b"), 0);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_PIPELINE, "pass"), 0);
+}
+
+/* A pipeline published from text, its metrics port linked to an offramp:
+ * with metrics_interval_s = 0 (0.11: a report at every event later than
+ * the last one) the second event brings the counts of the first. */
+static void metrics_port_links_like_any_other(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    const char *q = "#!config metrics_interval_s = 0\nselect event from in into out;\n";
+    assert_int_equal(tr_world_publish_query(f->w, "mem/m.trickle", q, strlen(q), &d), 0);
+    assert_int_equal(publish(f, CONNECTORS, &d), 0);
+    assert_int_equal(publish(f,
+                             "binding:\n  - id: mb\n    links:\n"
+                             "      '/onramp/src/{instance}/out': ['/pipeline/m/{instance}/in']\n"
+                             "      '/pipeline/m/{instance}/metrics': ['/offramp/dst/{instance}/in']\n",
+                             &d), 0);
+    assert_int_equal(tr_world_start(f->w, &d), 0);
+    tr_value vars = instance_vars();
+    assert_int_equal(tr_world_bind(f->w, "/binding/mb/01", &vars, &d), 0);
+    tr_value_unref(vars);
+    assert_true(tr_onramp_emit_value(g_in->host, tr_v_int(1), tr_v_null()) >= 0);
+    assert_int_equal(g_out->sends, 0);      /* nothing counted before the first */
+    assert_true(tr_onramp_emit_value(g_in->host, tr_v_int(2), tr_v_null()) >= 0);
+    assert_int_equal(g_out->sends, 4);      /* in/out, out/in, select in, select out */
+    assert_non_null(strstr(g_out->last, "\"measurement\":\"events\""));
+    assert_non_null(strstr(g_out->last, "\"direction\":\"output\""));
+    assert_non_null(strstr(g_out->last, "\"count\":1"));
+    /* a query that does not compile is not published */
+    assert_int_equal(tr_world_publish_query(f->w, "bad.trickle", "select", 6, &d), TR_EPARSE);
+}
+
 int main(void) {
     tr_log_set_level(TR_LOG_ERROR);
     const struct CMUnitTest tests[] = {
@@ -462,6 +517,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(stop_waits_for_late_close, setup, teardown),
         cmocka_unit_test_setup_teardown(bind_unbind_running, setup, teardown),
         cmocka_unit_test_setup_teardown(shared_instance_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(bind_running_start_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(metrics_port_links_like_any_other, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
