@@ -19,7 +19,7 @@
 
 static void pipe_to_pipe(void *arg, struct tr_event *ev) {
     struct pipe_inst *to = arg;
-    tr_pipeline_push(to->p, "in", ev);
+    tr_pipeline_push(to->p, TR_PORT_IN, ev);
 }
 
 static void pipe_cf_up(void *arg, const struct tr_insight *in) {
@@ -165,7 +165,7 @@ static int link_pipe_out(struct tr_world *w, struct bound *b, struct pipe_inst *
     if (tu->kind == TR_URL_OFFRAMP) {
         struct offramp_inst *o = ensure_offramp(w, b, tu, l, url, d, &rc);
         if (!o) return rc;
-        if (tu->port[0] && strcmp(tu->port, "in") != 0)
+        if (tu->port[0] && strcmp(tu->port, TR_PORT_IN) != 0)
             return tr_diag_set(d, TR_EINVAL_CFG, l->loc.file, l->loc.line, l->loc.col,
                                "link %s: offramps only have the port 'in'", url);
         struct out_link *ol = tr_calloc(1, sizeof *ol);
@@ -187,7 +187,7 @@ static int link_pipe_out(struct tr_world *w, struct bound *b, struct pipe_inst *
     if (tu->kind == TR_URL_PIPELINE) {
         struct pipe_inst *to = ensure_pipe(w, b, tu, l, url, d, &rc);
         if (!to) return rc;
-        if (tu->port[0] && strcmp(tu->port, "in") != 0)
+        if (tu->port[0] && strcmp(tu->port, TR_PORT_IN) != 0)
             return tr_diag_set(d, TR_EINVAL_CFG, l->loc.file, l->loc.line, l->loc.col,
                                "link %s: a pipeline is linked into its port 'in'", url);
         rc = made(b, (struct made_link){.kind = LINK_PIPE_PIPE, .from = from, .to = to});
@@ -221,13 +221,13 @@ static int deploy_link(struct tr_world *w, struct bound *b, const struct tr_cfg_
     }
     /* pass 0: pipeline -> X links; pass 1: onramp -> pipeline (Tremor's order) */
     if ((pass == 0) != (fu.kind == TR_URL_PIPELINE)) goto out;
-    const char *port = fu.port[0] ? fu.port : "out";
+    const char *port = fu.port[0] ? fu.port : TR_PORT_OUT;
     struct pipe_inst *from_pipe = NULL;
     struct onramp_inst *from_on = NULL;
     if (fu.kind == TR_URL_PIPELINE) from_pipe = ensure_pipe(w, b, &fu, l, from_s, d, &rc);
     else from_on = ensure_onramp(w, b, &fu, l, from_s, d, &rc);
     if (rc) goto out;
-    if (from_on && strcmp(port, "out") != 0) {
+    if (from_on && strcmp(port, TR_PORT_OUT) != 0) {
         rc = tr_diag_set(d, TR_EINVAL_CFG, l->loc.file, l->loc.line, l->loc.col,
                          "link source %s: onramps send from their port 'out'", from_s);
         goto out;

@@ -20,9 +20,9 @@ static void onramp_to_pipes(struct onramp_inst *o, struct tr_event *ev) {
     }
     for (size_t i = 0; i + 1 < o->nouts; i++) {
         struct tr_event copy;
-        if (tr_event_copy(&copy, ev) == 0) tr_pipeline_push(o->outs[i]->p, "in", &copy);
+        if (tr_event_copy(&copy, ev) == 0) tr_pipeline_push(o->outs[i]->p, TR_PORT_IN, &copy);
     }
-    tr_pipeline_push(o->outs[o->nouts - 1]->p, "in", ev);
+    tr_pipeline_push(o->outs[o->nouts - 1]->p, TR_PORT_IN, ev);
 }
 
 static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_value meta) {
