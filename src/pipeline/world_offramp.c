@@ -95,6 +95,7 @@ static int ring_reserve(struct offramp_inst *o) {
 }
 
 /* An event leaving a pipeline towards this offramp. Takes ev. */
+/* An event leaving a pipeline towards this offramp. Takes ev. */
 void world_offramp_in(void *arg, struct tr_event *ev) {
     struct out_link *l = arg;
     struct offramp_inst *o = l->o;
