@@ -212,8 +212,8 @@ static int run_query(const char *path, const char *src, size_t len, FILE *in, FI
         return 1;
     }
     struct out_ctx oc = {out, p};
-    tr_pipeline_connect_output(p, "out", on_output, &oc);
-    tr_pipeline_connect_output(p, "err", on_output, &oc);
+    tr_pipeline_connect_output(p, TR_PORT_OUT, on_output, &oc);
+    tr_pipeline_connect_output(p, TR_PORT_ERR, on_output, &oc);
     struct tr_insight ready = {.cb = TR_CB_RESTORE};
     tr_ids_init(&ready.ids, 0, 0, 0);
     tr_pipeline_contraflow(p, &ready);   /* the output is connected and ready */
@@ -235,7 +235,7 @@ static int run_query(const char *path, const char *src, size_t len, FILE *in, FI
             break;
         }
         tr_ids_init(&ev.ids, 0, 0, id++);
-        tr_pipeline_push(p, "in", &ev);
+        tr_pipeline_push(p, TR_PORT_IN, &ev);
         if (id % 1024 == 0) tr_pipeline_flush(p);
     }
     tr_pipeline_flush(p);

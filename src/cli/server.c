@@ -137,7 +137,7 @@ int tr_cli_server(int argc, char **argv) {
     struct server s;
     memset(&s, 0, sizeof s);
     uv_loop_init(&s.loop);
-    struct tr_world_opts wo = {&s.loop, instance, data_dir, on_shutdown, &s};
+    struct tr_world_opts wo = {&s.loop, instance, data_dir, on_shutdown, &s, NULL};
     struct tr_diag d;
     tr_diag_clear(&d);
     int rc = tr_world_create(&wo, &s.w);

@@ -99,6 +99,10 @@ struct tr_onramp_ops {
      * them, emit_bytes returns TR_ETOOBIG or TR_EFULL and the onramp should
      * end that stream (close the connection). */
     const struct tr_preproc_limits *(*stream_limits)(void *self);
+    /* Optional: the preprocessors used when the entry names none (stdin
+     * reads lines, as in Tremor). NULL / 0: none. */
+    char *const *default_pre;
+    size_t ndefault_pre;
 };
 
 static inline uv_loop_t *tr_onramp_loop(struct tr_onramp_host *h) { return h->loop; }

@@ -183,6 +183,9 @@ static void in_close(void *self, void (*done)(void *), void *arg) {
     } /* else: file_read finishes the close when the pending read returns */
 }
 
+/* Tremor's stdin onramp reads lines whatever the config says. */
+static char *stdin_pre[] = {"lines"};
+
 const struct tr_onramp_ops tr_stdin_onramp = {
     .type = "stdin",
     .transactional = false,
@@ -193,6 +196,8 @@ const struct tr_onramp_ops tr_stdin_onramp = {
     .ack = in_noop,
     .fail = in_noop,
     .close = in_close,
+    .default_pre = stdin_pre,
+    .ndefault_pre = 1,
 };
 
 /* ---------------------------------------------------- stdout / stderr */

@@ -21,6 +21,7 @@ struct tr_query {
     struct tr_prog *prog;
     struct tr_parsed parsed;
     char *config_id;
+    int64_t metrics_interval_s;      /* #!config metrics_interval_s, -1: none */
     struct tr_qnode *nodes;
     size_t n, cap;
     struct tr_window_def *windows;   /* one per `define ... window`, stable addresses */
@@ -171,8 +172,8 @@ static int resolve_window(struct tr_query *q, struct tr_node *s, struct tr_lang_
 }
 
 static int known_node(struct tr_query *q, const struct tr_str *name, size_t upto) {
-    static const char *builtin[] = {"in", "out", "err"};
-    for (size_t i = 0; i < 3; i++)
+    static const char *builtin[] = TR_QUERY_BUILTIN_NODES;
+    for (size_t i = 0; i < TR_QUERY_NBUILTIN; i++)
         if (strlen(builtin[i]) == name->len && memcmp(builtin[i], name->data, name->len) == 0) return 1;
     for (size_t i = 0; i < upto; i++) {
         struct tr_node *s = q->prog->root->v[i];
@@ -197,6 +198,11 @@ static int build(struct tr_query *q, struct tr_lang_err *err) {
                 tr_free(q->config_id);
                 q->config_id = tr_strdup(v.as.s->data);
             }
+            /* as in 0.11 (query.rs to_pipe: Value::as_u64): a non-negative
+             * integer, anything else means none */
+            if (f->name->len == 18 && memcmp(f->name->data, "metrics_interval_s", 18) == 0 &&
+                v.type == TR_I64 && v.as.i >= 0)
+                q->metrics_interval_s = v.as.i;
             tr_value_unref(v);
         }
     }
@@ -204,8 +210,8 @@ static int build(struct tr_query *q, struct tr_lang_err *err) {
         struct tr_node *s = p->root->v[i];
         struct tr_qnode *qn;
         if (s->kind == Q_CREATE_OP || s->kind == Q_CREATE_SCRIPT) {
-            static const char *reserved[] = {"in", "out", "err", "metrics"};
-            for (size_t r = 0; r < 4 && !rc; r++)
+            static const char *reserved[] = TR_QUERY_BUILTIN_NODES;
+            for (size_t r = 0; r < TR_QUERY_NBUILTIN && !rc; r++)
                 if (strcmp(s->name->data, reserved[r]) == 0)
                     rc = tr_lang_err_set(err, TR_EINVAL_CFG, tr_span_expand(s->sp, 2), s->sp,
                                          "Name `%s` is reserved for built-in nodes, please use another name.",
@@ -351,9 +357,9 @@ static int build(struct tr_query *q, struct tr_lang_err *err) {
             qn->line = (int)s->sp.s.line;
             qn->col = (int)s->sp.s.col;
             qn->from_node = s->name->data;
-            qn->from_port = s->name2 ? s->name2->data : "out";
+            qn->from_port = s->name2 ? s->name2->data : TR_PORT_OUT;
             qn->into_node = s->name3->data;
-            qn->into_port = s->name4 ? s->name4->data : "in";
+            qn->into_port = s->name4 ? s->name4->data : TR_PORT_IN;
             qn->select = sel;
             break;
         }
@@ -369,6 +375,7 @@ int tr_query_compile_opts(const char *path, const char *src, size_t len, const s
     struct tr_query *q = tr_calloc(1, sizeof *q);
     if (!q) return -ENOMEM;
     q->opts = opts;
+    q->metrics_interval_s = -1;
     int rc = tr_compile_prog(path, src, len, 1, opts, &q->prog, &q->parsed, err);
     if (!rc) rc = build(q, err);
     q->opts = NULL;
@@ -407,6 +414,8 @@ void tr_query_destroy(struct tr_query *q) {
 }
 
 const char *tr_query_config_id(const struct tr_query *q) { return q->config_id; }
+
+int64_t tr_query_metrics_interval_s(const struct tr_query *q) { return q->metrics_interval_s; }
 size_t tr_query_node_count(const struct tr_query *q) { return q->n; }
 const struct tr_qnode *tr_query_node(const struct tr_query *q, size_t i) {
     return i < q->n ? &q->nodes[i] : NULL;

@@ -17,6 +17,18 @@
 #include "core/event.h"
 #include "core/value.h"
 
+/* The builtin nodes of every query, in this order, and the default port
+ * names; a node and its port share the name, as in Tremor 0.11
+ * (tremor-pipeline's IN, OUT, ERR, METRICS). Events written into `out`,
+ * `err` or `metrics` leave the pipeline through the output port of that
+ * name. Defined here once. */
+#define TR_PORT_IN "in"
+#define TR_PORT_OUT "out"
+#define TR_PORT_ERR "err"
+#define TR_PORT_METRICS "metrics"
+#define TR_QUERY_BUILTIN_NODES {TR_PORT_IN, TR_PORT_OUT, TR_PORT_ERR, TR_PORT_METRICS}
+#define TR_QUERY_NBUILTIN 4
+
 struct tr_query;
 struct tr_select;
 struct tr_script;
@@ -76,6 +88,9 @@ void tr_query_destroy(struct tr_query *q);
 
 /* The id from `#!config id = "name"` at the top of the file, or NULL. */
 const char *tr_query_config_id(const struct tr_query *q);
+/* `#!config metrics_interval_s = N` (seconds between the pipeline's node
+ * metrics, Tremor 0.11; 0: at every event), or -1 when not given. */
+int64_t tr_query_metrics_interval_s(const struct tr_query *q);
 size_t tr_query_node_count(const struct tr_query *q);
 const struct tr_qnode *tr_query_node(const struct tr_query *q, size_t i);
 

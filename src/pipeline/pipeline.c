@@ -6,6 +6,19 @@
  * on itself is stopped and counted, never overflows the stack). The array
  * order is also the contraflow order: an insight travels from the back to
  * the front, then to the registered inputs.
+ *
+ * Every node - the builtins in, out, err and metrics, streams, selects,
+ * scripts and operators - is reached through one interface (struct
+ * node_kind): the graph never asks what a node is. Output nodes (out, err,
+ * metrics) hand what they get to the pipeline's output ports.
+ *
+ * Node metrics (Tremor 0.11 executable_graph.rs NodeMetrics): with
+ * `#!config metrics_interval_s = N` every node counts the events it gets
+ * per input port and emits per output port; an event pushed in more than
+ * N s (by ingest time) after the last report first sends one
+ * {measurement: "events", tags: {pipeline, node, direction, port},
+ * fields: {count}, timestamp} per node and port (totals since the start)
+ * out of the `metrics` node.
  */
 #include "pipeline/pipeline.h"
 
@@ -20,11 +33,25 @@
 #include "ops/op.h"
 
 #define TR_PIPELINE_MAX_DEPTH 64
-#define OP_UID_BASE ((uint64_t)1 << 47)
-
-enum node_kind { N_IN, N_OUT, N_ERR, N_STREAM, N_SELECT, N_OP, N_SCRIPT };
+/* distinct ports counted per node and direction; a node that invents port
+ * names without end (a script's emit) stops being counted past it */
+#define MAX_COUNTED_PORTS 64
 
 struct node;
+
+/* What a node does; every field but event may be NULL (nothing to do). */
+struct node_kind {
+    /* Takes ev. A negative return is a runtime error (logged, counted). */
+    int (*event)(struct tr_pipeline *p, struct node *n, const char *port, struct tr_event *ev);
+    void (*tick)(struct tr_pipeline *p, struct node *n, uint64_t now_ns);
+    /* An insight passing this node upstream; TR_CB_NONE stops it. */
+    void (*contraflow)(struct node *n, struct tr_insight *in);
+    void (*quiesce)(struct node *n);
+    int (*flush)(struct node *n);
+    void (*destroy)(struct node *n);
+    bool reads_from;   /* a select may read from it (not the output nodes) */
+    bool written_to;   /* a select may write into it (not `in`) */
+};
 
 struct op_host {                 /* what an operator sees as its host */
     struct tr_op_host base;
@@ -32,8 +59,19 @@ struct op_host {                 /* what an operator sees as its host */
     size_t idx;
 };
 
+struct port_count {
+    char port[64];
+    uint64_t n;
+};
+
+struct counts {
+    struct port_count *v;
+    size_t n, cap;
+};
+
 struct node {
-    enum node_kind kind;
+    const struct node_kind *kind;
+    struct counts in, out;       /* only with metrics on */
     const char *id;
     struct tr_select *select;
     struct tr_script *script;
@@ -76,8 +114,13 @@ struct tr_pipeline {
     struct input *ins;
     size_t nins, ins_cap;
     int depth;
+    bool metrics;                /* node metrics on (metrics_interval_s given) */
+    uint64_t metrics_ns;
+    uint64_t last_metrics;
     uint64_t own_uid_counter;
     struct tr_pipeline_stats stats;
+    const struct tr_op_ops *(*op_find)(const char *kind);
+    const char *(*op_kinds)(void);
     void (*fatal)(void *arg, const char *pipeline, const char *why);
     void *fatal_arg;
 };
@@ -100,11 +143,88 @@ static void settle(struct tr_pipeline *p, struct tr_event *ev) {
     tr_event_fini(ev);
 }
 
+/* ------------------------------------------------------------ metrics */
+
+static void count(struct counts *c, const char *port) {
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].port, port) == 0) {
+            c->v[i].n++;
+            return;
+        }
+    if (c->n >= MAX_COUNTED_PORTS ||
+        tr_grow((void **)&c->v, &c->cap, c->n + 1, sizeof *c->v) != 0)
+        return;
+    snprintf(c->v[c->n].port, sizeof c->v[c->n].port, "%s", port);
+    c->v[c->n++].n = 1;
+}
+
+static int set_str(tr_value *rec, const char *key, const char *s) {
+    tr_value v;
+    int rc = tr_v_str(s, strlen(s), &v);
+    if (!rc) rc = tr_rec_set(rec, key, strlen(key), v);
+    return rc;
+}
+
+/* One metric, 0.11's influx_value shape. */
+static int metric_value(const struct tr_pipeline *p, const struct node *n, const char *direction,
+                        const struct port_count *pc, uint64_t ts, tr_value *out) {
+    tr_value rec = tr_v_null(), tags = tr_v_null(), fields = tr_v_null();
+    int rc = tr_v_rec(5, &rec);
+    if (!rc) rc = tr_v_rec(4, &tags);
+    if (!rc) rc = tr_v_rec(1, &fields);
+    if (!rc) rc = set_str(&tags, "pipeline", tr_query_config_id(p->q) ? tr_query_config_id(p->q)
+                                                                     : "<generated>");
+    if (!rc) rc = set_str(&tags, "node", n->id);
+    if (!rc) rc = set_str(&tags, "direction", direction);
+    if (!rc) rc = set_str(&tags, "port", pc->port);
+    if (!rc) rc = tr_rec_set(&fields, "count", 5, tr_v_uint(pc->n));
+    if (!rc) rc = set_str(&rec, "measurement", "events");
+    if (!rc) {
+        rc = tr_rec_set(&rec, "tags", 4, tags);
+        tags = tr_v_null();
+    }
+    if (!rc) {
+        rc = tr_rec_set(&rec, "fields", 6, fields);
+        fields = tr_v_null();
+    }
+    if (!rc) rc = tr_rec_set(&rec, "timestamp", 9, tr_v_uint(ts));
+    tr_value_unref(tags);
+    tr_value_unref(fields);
+    if (rc) {
+        tr_value_unref(rec);
+        return rc;
+    }
+    *out = rec;
+    return 0;
+}
+
+static void to_outputs(struct tr_pipeline *p, const char *port, struct tr_event *ev);
+
+/* Every node's counts, in node order, inputs before outputs, out of the
+ * metrics node. */
+static void report_metrics(struct tr_pipeline *p, uint64_t ts) {
+    for (size_t i = 0; i < p->nnodes; i++)
+        for (int dir = 0; dir < 2; dir++) {
+            const struct counts *c = dir ? &p->nodes[i].out : &p->nodes[i].in;
+            for (size_t k = 0; k < c->n; k++) {
+                tr_value v;
+                struct tr_event ev;
+                if (metric_value(p, &p->nodes[i], dir ? "output" : "input", &c->v[k], ts, &v) ||
+                    tr_event_init(&ev, v, tr_v_null(), ts)) {
+                    p->stats.errors++;
+                    return;
+                }
+                to_outputs(p, TR_PORT_METRICS, &ev);
+            }
+        }
+}
+
 /* ------------------------------------------------------------ routing */
 
 /* Send ev (taken) out of (from, port) along every matching edge. */
 static int route(struct tr_pipeline *p, size_t from, const char *port, struct tr_event *ev) {
     size_t last = SIZE_MAX;
+    if (p->metrics) count(&p->nodes[from].out, port);
     for (size_t i = 0; i < p->nedges; i++)
         if (p->edges[i].from == from && strcmp(p->edges[i].from_port, port) == 0) last = i;
     if (last == SIZE_MAX) {
@@ -119,8 +239,10 @@ static int route(struct tr_pipeline *p, size_t from, const char *port, struct tr
             p->stats.errors++;
             continue;
         }
+        if (p->metrics) count(&p->nodes[e->to].in, e->to_port);
         deliver(p, e->to, e->to_port, &copy);
     }
+    if (p->metrics) count(&p->nodes[p->edges[last].to].in, p->edges[last].to_port);
     return deliver(p, p->edges[last].to, p->edges[last].to_port, ev);
 }
 
@@ -155,7 +277,7 @@ struct select_emit {
 static int select_emit(void *arg, const char *port, struct tr_event *ev) {
     struct select_emit *se = arg;
     se->emitted = 1;
-    return route(se->p, se->idx, port ? port : "out", ev);
+    return route(se->p, se->idx, port ? port : TR_PORT_OUT, ev);
 }
 
 static void report(struct tr_pipeline *p, const struct tr_diag *d) {
@@ -164,6 +286,120 @@ static void report(struct tr_pipeline *p, const struct tr_diag *d) {
     p->stats.errors++;
     TR_WARN("pipeline", "%s/%s: %s", p->id, p->instance, buf);
 }
+
+/* ------------------------------------------------------ node kinds */
+
+/* in and streams: pass the event on. */
+static int pass_event(struct tr_pipeline *p, struct node *n, const char *port,
+                      struct tr_event *ev) {
+    (void)port;
+    return route(p, (size_t)(n - p->nodes), TR_PORT_OUT, ev);
+}
+
+/* out, err, metrics: leave the pipeline through the output port of the
+ * node's name; `out` also through a port named in `into out/<port>`. */
+static int leave_event(struct tr_pipeline *p, struct node *n, const char *port,
+                       struct tr_event *ev) {
+    bool named = strcmp(n->id, TR_PORT_OUT) == 0 && strcmp(port, TR_PORT_IN) != 0;
+    to_outputs(p, named ? port : n->id, ev);
+    return 0;
+}
+
+static int select_event(struct tr_pipeline *p, struct node *n, const char *port,
+                        struct tr_event *ev) {
+    (void)port;
+    struct select_emit se = {p, (size_t)(n - p->nodes), 0};
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    struct tr_lang_ctx ctx = {.instance = p->server_instance, .ingest_ns = ev->ingest_ns};
+    /* The select takes the event; keep its ids to settle it if nothing
+     * comes out (filtered by where/having, or a runtime error). */
+    struct tr_insight done = {.cb = TR_CB_ACK};
+    int track = ev->transactional && tr_ids_copy(&done.ids, &ev->ids) == 0;
+    int rc = tr_select_run(n->select, &ctx, ev, select_emit, &se, &d);
+    if (rc < 0 && d.msg[0]) report(p, &d);
+    if (track) {
+        if (!se.emitted) contraflow_from(p, p->nnodes, &done);
+        tr_insight_fini(&done);
+    }
+    return rc;
+}
+
+static void select_tick(struct tr_pipeline *p, struct node *n, uint64_t now_ns) {
+    struct select_emit se = {p, (size_t)(n - p->nodes), 0};
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    struct tr_lang_ctx ctx = {.instance = p->server_instance, .ingest_ns = now_ns};
+    int rc = tr_select_tick(n->select, &ctx, now_ns, select_emit, &se, &d);
+    if (rc < 0 && d.msg[0]) report(p, &d);
+}
+
+static int script_event(struct tr_pipeline *p, struct node *n, const char *port,
+                        struct tr_event *ev) {
+    (void)port;
+    size_t idx = (size_t)(n - p->nodes);
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    struct tr_lang_ctx ctx = {.instance = p->server_instance, .ingest_ns = ev->ingest_ns};
+    enum tr_script_outcome oc = TR_SCRIPT_DROP;
+    const char *out_port = NULL;
+    int rc = tr_script_run(n->script, &ctx, &ev->value, &ev->meta, &n->state, &oc, &out_port, &d);
+    if (rc) {
+        /* As in Tremor: the event goes to the script's err port. */
+        if (d.msg[0]) report(p, &d);
+        else p->stats.errors++;
+        return route(p, idx, TR_PORT_ERR, ev);
+    }
+    if (oc == TR_SCRIPT_EMIT) return route(p, idx, out_port ? out_port : TR_PORT_OUT, ev);
+    settle(p, ev);
+    return 0;
+}
+
+static void script_destroy(struct node *n) { tr_value_unref(n->state); }
+
+static int op_event(struct tr_pipeline *p, struct node *n, const char *port, struct tr_event *ev) {
+    int rc = n->ops->event(n->op, port, ev);
+    if (rc < 0) {
+        p->stats.errors++;
+        TR_WARN("pipeline", "%s/%s: operator %s: %s", p->id, p->instance, n->id, tr_strerror(rc));
+    }
+    return rc;
+}
+
+static void op_tick(struct tr_pipeline *p, struct node *n, uint64_t now_ns) {
+    (void)p;
+    if (n->ops->tick) n->ops->tick(n->op, now_ns);
+}
+
+static void op_contraflow(struct node *n, struct tr_insight *in) {
+    if (!n->ops->contraflow) return;
+    /* a release only means something to an operator with a window; any
+     * other one would take it for an ack */
+    if (in->cb == TR_CB_RELEASE && !n->ops->release) return;
+    n->ops->contraflow(n->op, in);
+}
+
+static void op_quiesce(struct node *n) {
+    if (n->ops->quiesce) n->ops->quiesce(n->op);
+}
+
+static int op_flush(struct node *n) { return n->ops->flush ? n->ops->flush(n->op) : 0; }
+
+static void op_destroy(struct node *n) {
+    if (n->ops) n->ops->destroy(n->op);
+}
+
+static const struct node_kind k_in = {.event = pass_event, .reads_from = true};
+static const struct node_kind k_stream = {.event = pass_event, .reads_from = true,
+                                          .written_to = true};
+static const struct node_kind k_output = {.event = leave_event, .written_to = true};
+static const struct node_kind k_select = {.event = select_event, .tick = select_tick};
+static const struct node_kind k_script = {.event = script_event, .destroy = script_destroy,
+                                          .reads_from = true, .written_to = true};
+static const struct node_kind k_op = {
+    .event = op_event, .tick = op_tick, .contraflow = op_contraflow, .quiesce = op_quiesce,
+    .flush = op_flush, .destroy = op_destroy, .reads_from = true, .written_to = true,
+};
 
 static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct tr_event *ev) {
     struct node *n = &p->nodes[idx];
@@ -175,63 +411,7 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
         return TR_EDEPTH;
     }
     p->depth++;
-    int rc = 0;
-    switch (n->kind) {
-    case N_IN:
-    case N_STREAM:
-        rc = route(p, idx, "out", ev);
-        break;
-    case N_OUT:
-        to_outputs(p, strcmp(port, "in") == 0 ? "out" : port, ev);
-        break;
-    case N_ERR:
-        to_outputs(p, "err", ev);
-        break;
-    case N_SELECT: {
-        struct select_emit se = {p, idx, 0};
-        struct tr_diag d;
-        tr_diag_clear(&d);
-        struct tr_lang_ctx ctx = {.instance = p->server_instance, .ingest_ns = ev->ingest_ns};
-        /* The select takes the event; keep its ids to settle it if nothing
-         * comes out (filtered by where/having, or a runtime error). */
-        struct tr_insight done = {.cb = TR_CB_ACK};
-        int track = ev->transactional && tr_ids_copy(&done.ids, &ev->ids) == 0;
-        rc = tr_select_run(n->select, &ctx, ev, select_emit, &se, &d);
-        if (rc < 0 && d.msg[0]) report(p, &d);
-        if (track) {
-            if (!se.emitted) contraflow_from(p, p->nnodes, &done);
-            tr_insight_fini(&done);
-        }
-        break;
-    }
-    case N_SCRIPT: {
-        struct tr_diag d;
-        tr_diag_clear(&d);
-        struct tr_lang_ctx ctx = {.instance = p->server_instance, .ingest_ns = ev->ingest_ns};
-        enum tr_script_outcome oc = TR_SCRIPT_DROP;
-        const char *out_port = NULL;
-        rc = tr_script_run(n->script, &ctx, &ev->value, &ev->meta, &n->state, &oc, &out_port, &d);
-        if (rc) {
-            /* As in Tremor: the event goes to the script's err port. */
-            if (d.msg[0]) report(p, &d);
-            else p->stats.errors++;
-            rc = route(p, idx, "err", ev);
-        } else if (oc == TR_SCRIPT_EMIT) {
-            rc = route(p, idx, out_port ? out_port : "out", ev);
-        } else {
-            settle(p, ev);
-        }
-        break;
-    }
-    case N_OP:
-        rc = n->ops->event(n->op, port, ev);
-        if (rc < 0) {
-            p->stats.errors++;
-            TR_WARN("pipeline", "%s/%s: operator %s: %s", p->id, p->instance, n->id,
-                    tr_strerror(rc));
-        }
-        break;
-    }
+    int rc = n->kind->event(p, n, port, ev);
     p->depth--;
     return rc;
 }
@@ -243,11 +423,7 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
 static void contraflow_from(struct tr_pipeline *p, size_t end, struct tr_insight *in) {
     for (size_t i = end; i-- > 0;) {
         struct node *n = &p->nodes[i];
-        if (n->kind != N_OP || !n->ops->contraflow) continue;
-        /* a release only means something to an operator with a window;
-         * any other one would take it for an ack */
-        if (in->cb == TR_CB_RELEASE && !n->ops->release) continue;
-        n->ops->contraflow(n->op, in);
+        if (n->kind->contraflow) n->kind->contraflow(n, in);
         if (in->cb == TR_CB_NONE) return;
     }
     bool cb_signal = in->cb == TR_CB_TRIGGER || in->cb == TR_CB_RESTORE;
@@ -315,7 +491,7 @@ static void known_nodes(const struct tr_pipeline *p, char *buf, size_t n) {
     size_t off = 0;
     buf[0] = 0;
     for (size_t i = 0; i < p->nnodes && off < n; i++) {
-        if (p->nodes[i].kind == N_SELECT) continue;
+        if (p->nodes[i].kind == &k_select) continue;
         int w = snprintf(buf + off, n - off, "%s%s", off ? ", " : "", p->nodes[i].id);
         if (w < 0) break;
         off += (size_t)w;
@@ -336,15 +512,15 @@ static int link_select(struct tr_pipeline *p, const char *file, size_t idx,
         return tr_diag_set(d, TR_EINVAL_CFG, file, qn->line, qn->col,
                            "select writes into unknown node '%s' (known: %s)", qn->into_node, known);
     }
-    if (p->nodes[from].kind == N_OUT || p->nodes[from].kind == N_ERR)
+    if (!p->nodes[from].kind->reads_from)
         return tr_diag_set(d, TR_EINVAL_CFG, file, qn->line, qn->col,
                            "select cannot read from '%s': it is the pipeline's output",
                            qn->from_node);
-    if (p->nodes[into].kind == N_IN)
+    if (!p->nodes[into].kind->written_to)
         return tr_diag_set(d, TR_EINVAL_CFG, file, qn->line, qn->col,
                            "select cannot write into 'in': it is the pipeline's input");
-    int rc = add_edge(p, from, qn->from_port ? qn->from_port : "out", idx, "in");
-    if (!rc) rc = add_edge(p, idx, "out", into, qn->into_port ? qn->into_port : "in");
+    int rc = add_edge(p, from, qn->from_port ? qn->from_port : TR_PORT_OUT, idx, TR_PORT_IN);
+    if (!rc) rc = add_edge(p, idx, TR_PORT_OUT, into, qn->into_port ? qn->into_port : TR_PORT_IN);
     return rc;
 }
 
@@ -357,22 +533,27 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
         return -ENOMEM;
     }
     p->q = q;
-    p->own_uid_counter = OP_UID_BASE;
+    p->own_uid_counter = TR_UID_OP_BASE;
+    p->op_find = o->op_find ? o->op_find : tr_op_find;
+    p->op_kinds = o->op_kinds ? o->op_kinds : tr_op_kinds;
+    int64_t ival = tr_query_metrics_interval_s(q);
+    p->metrics = ival >= 0;
+    p->metrics_ns = (uint64_t)ival > UINT64_MAX / 1000000000u ? UINT64_MAX
+                                                              : (uint64_t)ival * 1000000000u;
     p->fatal = o->fatal;
     p->fatal_arg = o->fatal_arg;
     uint64_t *uids = o->uid_counter ? o->uid_counter : &p->own_uid_counter;
-    if (*uids < OP_UID_BASE) *uids = OP_UID_BASE;
+    if (*uids < TR_UID_OP_BASE) *uids = TR_UID_OP_BASE;
     int rc = -ENOMEM;
     p->id = tr_strdup(o->id ? o->id : "pipeline");
     p->instance = tr_strdup(o->instance ? o->instance : "01");
     p->server_instance = tr_strdup(o->server_instance ? o->server_instance : "tremor");
     size_t nq = tr_query_node_count(q);
-    p->nodes = tr_calloc(nq + 3, sizeof *p->nodes);
+    p->nodes = tr_calloc(nq + TR_QUERY_NBUILTIN, sizeof *p->nodes);
     if (!p->id || !p->instance || !p->server_instance || !p->nodes) goto fail;
-    const char *builtin[3] = {"in", "out", "err"};
-    enum node_kind bkind[3] = {N_IN, N_OUT, N_ERR};
-    for (int i = 0; i < 3; i++) {
-        p->nodes[p->nnodes].kind = bkind[i];
+    static const char *builtin[TR_QUERY_NBUILTIN] = TR_QUERY_BUILTIN_NODES;
+    for (int i = 0; i < TR_QUERY_NBUILTIN; i++) {
+        p->nodes[p->nnodes].kind = i == 0 ? &k_in : &k_output;
         p->nodes[p->nnodes].id = builtin[i];
         p->nnodes++;
     }
@@ -389,23 +570,23 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
         }
         n->id = qn->id;
         switch (qn->kind) {
-        case TR_QN_STREAM: n->kind = N_STREAM; break;
+        case TR_QN_STREAM: n->kind = &k_stream; break;
         case TR_QN_SELECT:
-            n->kind = N_SELECT;
+            n->kind = &k_select;
             n->select = qn->select;
             break;
         case TR_QN_SCRIPT:
-            n->kind = N_SCRIPT;
+            n->kind = &k_script;
             n->script = qn->script;
             n->state = tr_v_null();
             break;
         case TR_QN_OPERATOR: {
-            n->kind = N_OP;
-            n->ops = tr_op_find(qn->op_kind);
+            n->kind = &k_op;
+            n->ops = p->op_find(qn->op_kind);
             if (!n->ops) {
                 rc = tr_diag_set(d, TR_EINVAL_CFG, file, qn->line, qn->col,
                                  "unknown operator kind '%s' for operator '%s' (known: %s)",
-                                 qn->op_kind, qn->id, tr_op_kinds());
+                                 qn->op_kind, qn->id, p->op_kinds());
                 goto fail;
             }
             n->host.base.ops = &host_ops;
@@ -430,7 +611,7 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
         }
         p->nnodes++;
     }
-    for (size_t i = 0, k = 3; i < nq; i++, k++) {
+    for (size_t i = 0, k = TR_QUERY_NBUILTIN; i < nq; i++, k++) {
         const struct tr_qnode *qn = tr_query_node(q, i);
         if (qn->kind != TR_QN_SELECT) continue;
         rc = link_select(p, file, k, qn, d);
@@ -445,9 +626,11 @@ fail:
 
 void tr_pipeline_destroy(struct tr_pipeline *p) {
     if (!p) return;
-    for (size_t i = 0; i < p->nnodes; i++)
-        if (p->nodes[i].kind == N_OP && p->nodes[i].ops) p->nodes[i].ops->destroy(p->nodes[i].op);
-        else if (p->nodes[i].kind == N_SCRIPT) tr_value_unref(p->nodes[i].state);
+    for (size_t i = 0; i < p->nnodes; i++) {
+        if (p->nodes[i].kind && p->nodes[i].kind->destroy) p->nodes[i].kind->destroy(&p->nodes[i]);
+        tr_free(p->nodes[i].in.v);
+        tr_free(p->nodes[i].out.v);
+    }
     tr_free(p->nodes);
     tr_free(p->edges);
     tr_free(p->outs);
@@ -483,44 +666,58 @@ int tr_pipeline_connect_input(struct tr_pipeline *p, bool transactional, tr_pipe
     return 0;
 }
 
+int tr_pipeline_disconnect_output(struct tr_pipeline *p, tr_pipeline_out_fn fn, void *arg) {
+    for (size_t i = p->nouts; i-- > 0;)
+        if (p->outs[i].fn == fn && p->outs[i].arg == arg) {
+            memmove(&p->outs[i], &p->outs[i + 1], (p->nouts - i - 1) * sizeof *p->outs);
+            p->nouts--;
+            return 0;
+        }
+    return TR_ENOTFOUND;
+}
+
+int tr_pipeline_disconnect_input(struct tr_pipeline *p, tr_pipeline_cf_fn fn, void *arg) {
+    for (size_t i = p->nins; i-- > 0;)
+        if (p->ins[i].fn == fn && p->ins[i].arg == arg) {
+            memmove(&p->ins[i], &p->ins[i + 1], (p->nins - i - 1) * sizeof *p->ins);
+            p->nins--;
+            return 0;
+        }
+    return TR_ENOTFOUND;
+}
+
 int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *ev) {
-    if (strcmp(port, "in") != 0) {
+    if (strcmp(port, TR_PORT_IN) != 0) {
         tr_event_fini(ev);
         return TR_ENOTFOUND;
     }
     p->stats.events_in++;
-    deliver(p, 0, "in", ev);   /* errors inside are logged and counted */
+    /* 0.11 checks at every event pushed in, by its ingest time */
+    if (p->metrics && ev->ingest_ns > p->last_metrics &&
+        ev->ingest_ns - p->last_metrics > p->metrics_ns) {
+        report_metrics(p, ev->ingest_ns);
+        p->last_metrics = ev->ingest_ns;
+    }
+    deliver(p, 0, TR_PORT_IN, ev);   /* errors inside are logged and counted */
     return 0;
 }
 
 void tr_pipeline_tick(struct tr_pipeline *p, uint64_t now_ns) {
-    for (size_t i = 0; i < p->nnodes; i++) {
-        struct node *n = &p->nodes[i];
-        if (n->kind == N_OP && n->ops->tick) {
-            n->ops->tick(n->op, now_ns);
-        } else if (n->kind == N_SELECT) {
-            struct select_emit se = {p, i, 0};
-            struct tr_diag d;
-            tr_diag_clear(&d);
-            struct tr_lang_ctx ctx = {.instance = p->server_instance, .ingest_ns = now_ns};
-            int rc = tr_select_tick(n->select, &ctx, now_ns, select_emit, &se, &d);
-            if (rc < 0 && d.msg[0]) report(p, &d);
-        }
-    }
+    for (size_t i = 0; i < p->nnodes; i++)
+        if (p->nodes[i].kind->tick) p->nodes[i].kind->tick(p, &p->nodes[i], now_ns);
 }
 
 int tr_pipeline_flush(struct tr_pipeline *p) {
     int n = 0;
     for (size_t i = 0; i < p->nnodes; i++)
-        if (p->nodes[i].kind == N_OP && p->nodes[i].ops->flush)
-            n += p->nodes[i].ops->flush(p->nodes[i].op);
+        if (p->nodes[i].kind->flush) n += p->nodes[i].kind->flush(&p->nodes[i]);
     return n;
 }
 
 void tr_pipeline_quiesce(struct tr_pipeline *p) {
+    if (!p) return;
     for (size_t i = 0; i < p->nnodes; i++)
-        if (p->nodes[i].kind == N_OP && p->nodes[i].ops->quiesce)
-            p->nodes[i].ops->quiesce(p->nodes[i].op);
+        if (p->nodes[i].kind->quiesce) p->nodes[i].kind->quiesce(&p->nodes[i]);
 }
 
 void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s) { *s = p->stats; }

@@ -19,6 +19,15 @@
 #include "lang/query.h"
 
 struct tr_pipeline;
+struct tr_op_ops;   /* ops/op.h */
+
+/* The id ranges of event sources (tr_ids' source uid), each its own so an
+ * operator finds its own ids in an insight: onramps count up from
+ * TR_UID_ONRAMP_BASE, operators (qos::wal, roundrobin, ...) from
+ * TR_UID_OP_BASE + 1, offramps from TR_UID_OFFRAMP_BASE. */
+#define TR_UID_ONRAMP_BASE ((uint64_t)1)
+#define TR_UID_OP_BASE ((uint64_t)1 << 47)
+#define TR_UID_OFFRAMP_BASE (((uint64_t)1 << 51) + 1)
 
 struct tr_pipeline_opts {
     const char *id;          /* artefact id (file stem or #!config id) */
@@ -32,6 +41,10 @@ struct tr_pipeline_opts {
      * exit non-zero. NULL: only logged. */
     void (*fatal)(void *arg, const char *pipeline, const char *why);
     void *fatal_arg;
+    /* Where operator kinds are found; NULL: ops/registry.c (tr_op_find,
+     * tr_op_kinds). */
+    const struct tr_op_ops *(*op_find)(const char *kind);
+    const char *(*op_kinds)(void);
 };
 
 /* Where events leaving an output port go. The callee takes ev. */
@@ -55,6 +68,12 @@ int tr_pipeline_connect_output(struct tr_pipeline *p, const char *port, tr_pipel
 int tr_pipeline_connect_input(struct tr_pipeline *p, bool transactional, tr_pipeline_cf_fn fn,
                               void *arg);
 
+/* Remove the newest output connection to (fn, arg), or the newest input
+ * registered with (fn, arg); TR_ENOTFOUND when there is none. Events and
+ * insights already under way are not affected. */
+int tr_pipeline_disconnect_output(struct tr_pipeline *p, tr_pipeline_out_fn fn, void *arg);
+int tr_pipeline_disconnect_input(struct tr_pipeline *p, tr_pipeline_cf_fn fn, void *arg);
+
 /* Run ev (taken) into input port `port` (normally "in"). Returns 0, or a
  * negative code for an unknown port (ev is dropped). Runtime errors inside
  * the graph are logged and counted, not returned. */
@@ -66,7 +85,7 @@ void tr_pipeline_contraflow(struct tr_pipeline *p, const struct tr_insight *in);
 /* Let every operator emit what it holds (blocking; for `tremor run` at the
  * end of its input). Returns how many events the operators emitted. */
 int tr_pipeline_flush(struct tr_pipeline *p);
-/* Shutdown, phase one: operators stop emitting new work. */
+/* Shutdown, phase one: operators stop emitting new work. p may be NULL. */
 void tr_pipeline_quiesce(struct tr_pipeline *p);
 
 struct tr_pipeline_stats {

@@ -13,8 +13,28 @@
 #include <uv.h>
 
 #include "core/error.h"
+#include "core/value.h"
 
 struct tr_world;
+struct tr_onramp_ops;    /* connectors/conn.h */
+struct tr_offramp_ops;
+struct tr_op_ops;        /* ops/op.h */
+
+/* Where the world finds connector types and operator kinds. The built-in
+ * one is the registries of src/connectors and src/ops; a test passes its
+ * own to deploy fake connectors and operators. Every function is needed. */
+struct tr_world_registry {
+    const struct tr_onramp_ops *(*onramp)(const char *type);     /* NULL: unknown */
+    const struct tr_offramp_ops *(*offramp)(const char *type);
+    const char *(*onramp_types)(void);                           /* for messages */
+    const char *(*offramp_types)(void);
+    const struct tr_op_ops *(*op)(const char *kind);
+    const char *(*op_kinds)(void);
+};
+extern const struct tr_world_registry tr_world_builtin;
+
+/* The artefact kinds, as in their URLs (/onramp/ID, /pipeline/ID, ...). */
+enum tr_world_kind { TR_WORLD_ONRAMP, TR_WORLD_OFFRAMP, TR_WORLD_PIPELINE, TR_WORLD_BINDING };
 
 struct tr_world_opts {
     uv_loop_t *loop;
@@ -23,6 +43,7 @@ struct tr_world_opts {
     /* A connector asked the server to stop (a benchmark sink is done). */
     void (*on_shutdown)(void *arg);
     void *shutdown_arg;
+    const struct tr_world_registry *registry;   /* NULL: tr_world_builtin (copied) */
 };
 
 int tr_world_create(const struct tr_world_opts *o, struct tr_world **out);
@@ -36,6 +57,35 @@ int tr_world_load_config(struct tr_world *w, const char *path, struct tr_diag *d
  * files; we deploy once everything is loaded, which accepts every set of
  * files Tremor accepts and also any order of them. */
 int tr_world_deploy(struct tr_world *w, struct tr_diag *d);
+/* Publishing and deploying one artefact at a time, also while the world
+ * runs (the REST API's calls). Publish adds a definition; bind deploys one
+ * binding instance: it creates the instances its links need (or reuses
+ * live ones, which then count one more user), links them and, when the
+ * world runs, starts what it created (offramps first, then onramps), so
+ * events may flow before it returns. A failed bind undoes what it did.
+ * Unbind undoes the newest bind of that url: its links are removed and the
+ * instances no other binding uses are retired - onramps and offramps close
+ * (an offramp fails what it still holds; the events stay in a WAL),
+ * pipelines are destroyed. Unpublish removes a definition no live instance
+ * or binding uses (-EBUSY otherwise). Known limit: the id of an unpublished
+ * onramp, offramp or binding cannot be published again in the same run.
+ * Errors: TR_ENOTFOUND (no such artefact or binding instance), -EBUSY,
+ * the load and deploy errors above, TR_ECLOSED once the world stops. */
+int tr_world_publish_config(struct tr_world *w, const char *name, const char *yaml, size_t len,
+                            struct tr_diag *d);
+/* A pipeline from query text in memory; name stands for its file (the
+ * pipeline's id when it has no #!config id, diagnostics, module path). */
+int tr_world_publish_query(struct tr_world *w, const char *name, const char *src, size_t len,
+                           struct tr_diag *d);
+/* vars: record of {placeholder: value}, e.g. {"instance": "01"}; may be NULL
+ * (the instance alone). url: "/binding/ID/INSTANCE". */
+int tr_world_bind(struct tr_world *w, const char *url, const tr_value *vars, struct tr_diag *d);
+int tr_world_unbind(struct tr_world *w, const char *url, struct tr_diag *d);
+int tr_world_unpublish(struct tr_world *w, enum tr_world_kind kind, const char *id,
+                       struct tr_diag *d);
+/* How many live (not retired) instances of an artefact exist; for tests
+ * and the REST API's listings. */
+size_t tr_world_instances(const struct tr_world *w, enum tr_world_kind kind, const char *id);
 /* Start offramps, then pipelines' tick, then onramps. */
 int tr_world_start(struct tr_world *w, struct tr_diag *d);
 /* Graceful stop: onramps stop, operators quiesce, in-flight events get up

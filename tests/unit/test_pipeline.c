@@ -15,6 +15,7 @@
 
 #include "core/alloc.h"
 #include "lang/query.h"
+#include "ops/op.h"
 #include "pipeline/pipeline.h"
 
 struct sink {
@@ -255,6 +256,135 @@ static void a_loop_in_the_graph_is_stopped(void **state) {
     tr_pipeline_destroy(p);
 }
 
+/* Tremor 0.11 (tremor-pipeline query.rs BUILTIN_NODES) has a fourth
+ * builtin node, `metrics`, an output: what a select writes into it leaves
+ * the pipeline through the output port `metrics`, not `out`. */
+static void metrics_is_a_builtin_output(void **state) {
+    (void)state;
+    struct tr_diag d;
+    struct tr_pipeline *p = build("select event from in into metrics;\n", &d);
+    assert_non_null(p);
+    struct sink out = {0}, metrics = {0};
+    assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &out), 0);
+    assert_int_equal(tr_pipeline_connect_output(p, "metrics", sink_fn, &metrics), 0);
+    push(p, 1, 1);
+    assert_int_equal(metrics.n, 1);
+    assert_int_equal(metrics.ids[0], 1);
+    assert_int_equal(out.n, 0);
+    tr_pipeline_destroy(p);
+}
+
+struct msink {
+    int n;
+    char rows[16][96];   /* "node direction port count timestamp measurement pipeline" */
+};
+
+static const char *str_at(const tr_value *rec, const char *k) {
+    const tr_value *v = rec ? tr_rec_get_cstr(rec, k) : NULL;
+    return v && v->type == TR_STR ? v->as.s->data : "?";
+}
+
+static void msink_fn(void *arg, struct tr_event *ev) {
+    struct msink *m = arg;
+    assert_true(m->n < 16);
+    const tr_value *tags = tr_rec_get_cstr(&ev->value, "tags");
+    const tr_value *fields = tr_rec_get_cstr(&ev->value, "fields");
+    const tr_value *cnt = fields ? tr_rec_get_cstr(fields, "count") : NULL;
+    const tr_value *ts = tr_rec_get_cstr(&ev->value, "timestamp");
+    snprintf(m->rows[m->n++], sizeof m->rows[0], "%s %s %s %lld %lld %s %s", str_at(tags, "node"),
+             str_at(tags, "direction"), str_at(tags, "port"),
+             cnt && cnt->type == TR_I64 ? (long long)cnt->as.i : -1LL,
+             ts && ts->type == TR_I64 ? (long long)ts->as.i : -1LL,
+             str_at(&ev->value, "measurement"), str_at(tags, "pipeline"));
+    tr_event_fini(ev);
+}
+
+static void push_at(struct tr_pipeline *p, uint64_t ingest_ns) {
+    struct tr_event ev;
+    assert_int_equal(tr_event_init(&ev, tr_v_int(1), tr_v_null(), ingest_ns), 0);
+    tr_ids_init(&ev.ids, 1, 0, 1);
+    assert_int_equal(tr_pipeline_push(p, "in", &ev), 0);
+}
+
+/* 0.11's executable_graph.rs eg_metrics: with metrics_interval_s set, an
+ * event arriving more than the interval after the last report first
+ * reports, per node, the events in per input port and out per output port
+ * (totals), as {measurement: "events", tags: {pipeline, node, direction,
+ * port}, fields: {count}, timestamp} out of the metrics port; nodes that
+ * saw nothing report nothing. */
+static void node_metrics_leave_through_metrics(void **state) {
+    (void)state;
+    struct tr_diag d;
+    struct tr_pipeline *p = build("#!config metrics_interval_s = 1\n"
+                                  "select event from in into out;\n", &d);
+    assert_non_null(p);
+    struct sink out = {0};
+    struct msink m = {0};
+    assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &out), 0);
+    assert_int_equal(tr_pipeline_connect_output(p, "metrics", msink_fn, &m), 0);
+    push_at(p, 2000000000);          /* due, but nothing counted yet */
+    assert_int_equal(m.n, 0);
+    push_at(p, 2500000000);          /* not due: 0.5 s since the last report */
+    assert_int_equal(m.n, 0);
+    push_at(p, 4000000000);          /* due: the two events before it */
+    assert_int_equal(out.n, 3);
+    assert_int_equal(m.n, 4);
+    assert_string_equal(m.rows[0], "in output out 2 4000000000 events <generated>");
+    assert_string_equal(m.rows[1], "out input in 2 4000000000 events <generated>");
+    assert_string_equal(m.rows[2], "select_0 input in 2 4000000000 events <generated>");
+    assert_string_equal(m.rows[3], "select_0 output out 2 4000000000 events <generated>");
+    tr_pipeline_destroy(p);
+}
+
+static const struct tr_op_ops *no_ops(const char *kind) {
+    (void)kind;
+    return NULL;
+}
+static const char *no_kinds(void) { return "(none)"; }
+
+/* The operator registry is the host's to choose. */
+static void operators_come_from_the_given_registry(void **state) {
+    (void)state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    const char *src = "define generic::counter operator p;\ncreate operator p;\n"
+                      "select event from in into p;\n";
+    struct tr_query *q = NULL;
+    assert_int_equal(tr_query_compile("t.trickle", src, strlen(src), &q, &d), 0);
+    struct tr_pipeline_opts o = {.id = "t", .file = "t.trickle", .op_find = no_ops,
+                                 .op_kinds = no_kinds};
+    struct tr_pipeline *p = NULL;
+    assert_int_equal(tr_pipeline_create(q, &o, &p, &d), TR_EINVAL_CFG);
+    assert_null(p);
+    assert_non_null(strstr(d.msg, "unknown operator kind 'generic::counter'"));
+    assert_non_null(strstr(d.msg, "(known: (none))"));
+}
+
+/* Unlinked outputs and inputs get nothing more. */
+static void outputs_and_inputs_disconnect(void **state) {
+    (void)state;
+    struct tr_diag d;
+    struct tr_pipeline *p = build("select event from in into out;\n", &d);
+    assert_non_null(p);
+    struct sink a = {0}, b = {0};
+    assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &a), 0);
+    assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &b), 0);
+    assert_int_equal(tr_pipeline_disconnect_output(p, sink_fn, &a), 0);
+    assert_int_equal(tr_pipeline_disconnect_output(p, sink_fn, &a), TR_ENOTFOUND);
+    push(p, 5, 1);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(b.n, 1);
+    struct input in = {0};
+    assert_int_equal(tr_pipeline_connect_input(p, true, input_fn, &in), 0);
+    assert_int_equal(tr_pipeline_disconnect_input(p, input_fn, &in), 0);
+    struct tr_insight ins = {.cb = TR_CB_TRIGGER};
+    tr_ids_init(&ins.ids, 0, 0, 0);
+    tr_pipeline_contraflow(p, &ins);
+    tr_ids_fini(&ins.ids);
+    assert_int_equal(in.triggers, 0);
+    tr_pipeline_destroy(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(selects_filter_and_fan_out),
@@ -263,6 +393,10 @@ int main(void) {
         cmocka_unit_test(dropped_transactional_events_are_settled),
         cmocka_unit_test(wals_in_series_and_filters_after_them_deliver),
         cmocka_unit_test(a_loop_in_the_graph_is_stopped),
+        cmocka_unit_test(metrics_is_a_builtin_output),
+        cmocka_unit_test(node_metrics_leave_through_metrics),
+        cmocka_unit_test(operators_come_from_the_given_registry),
+        cmocka_unit_test(outputs_and_inputs_disconnect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -460,7 +460,7 @@ static void server_closes_idle_connections(void **state) {
 }
 
 /* A host that runs the runtime's preprocessors with the onramp's
- * stream_limits, as world.c does. */
+ * stream_limits, as world_onramp.c does. */
 struct pp_host {
     struct fake_in in;      /* first */
     struct rig *r;

@@ -1,0 +1,264 @@
+/* world_int.h - what the files of the world share; world.h is the API.
+ *
+ *   world_load.c     published artefacts: .trickle queries, YAML entries
+ *   world_deploy.c   binding instances: instances created, linked, retired
+ *   world_onramp.c   onramp hosting: ids, preprocessors, codec, contraflow in
+ *   world_offramp.c  offramp hosting: encoding, tokens, answers as contraflow
+ *   world_life.c     create, start, the tick, the stop sequence, destroy
+ *
+ * Invariant: an instance is never freed before the world; a closed or
+ * retired one only loses its `self` (or its pipeline), so contraflow that
+ * arrives late finds it closed and is dropped. All on the loop thread.
+ */
+#ifndef TR_WORLD_INT_H
+#define TR_WORLD_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "config/url.h"
+#include "connectors/conn.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/event.h"
+#include "core/log.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/world.h"
+
+#define TICK_MS 100
+#define MAX_QUERY_BYTES (64u * 1024 * 1024)
+
+struct query_art {
+    char *id;
+    char *path;
+    char *src;
+    size_t len;
+};
+
+struct pipe_inst {
+    struct tr_world *w;
+    char *id;
+    char *instance;
+    struct tr_pipeline *p;           /* NULL once retired or stopped */
+    unsigned refs;                   /* binding instances using it; 0: retired */
+};
+
+struct stream_pp {
+    uint64_t stream;
+    struct tr_preproc *pp;
+};
+
+struct onramp_inst {
+    struct tr_onramp_host host;      /* first: the connector's view of us */
+    struct tr_world *w;
+    size_t art;                      /* index into w->cfg.onramps (the array may move) */
+    char *instance;
+    const struct tr_onramp_ops *ops;
+    void *self;
+    const struct tr_codec *codec;
+    char *const *pre;
+    size_t npre;
+    struct stream_pp *streams;
+    size_t nstreams, streams_cap;
+    uint64_t uid;
+    uint64_t next_id;
+    struct pipe_inst **outs;
+    size_t nouts, outs_cap;
+    uint64_t decode_errors;
+    struct tr_log_limit decode_log;  /* a peer can cause one decode error per frame */
+    tr_value cur_meta;               /* meta of the bytes being decoded */
+    int closing;
+    int started;
+    unsigned refs;
+};
+
+struct pending {
+    struct tr_ids ids;
+    struct pipe_inst *pi;
+    int used;
+    int released;                    /* upstream was told the peer has it */
+};
+
+struct out_link {
+    struct offramp_inst *o;
+    struct pipe_inst *pi;
+    int told;                        /* the pipeline was told whether o takes events */
+};
+
+struct offramp_inst {
+    struct tr_offramp_host host;     /* first */
+    struct tr_world *w;
+    size_t art;                      /* index into w->cfg.offramps */
+    char *instance;
+    const struct tr_offramp_ops *ops;
+    void *self;
+    const struct tr_codec *codec;
+    uint64_t uid;
+    struct out_link **links;
+    size_t nlinks, links_cap;
+    struct pending *ring;
+    size_t ring_cap;                 /* power of two */
+    uint64_t base, next_token;       /* tokens in flight: [base, next_token) */
+    size_t in_flight;
+    struct tr_buf enc;
+    uint64_t encode_errors;
+    int sending;                     /* inside ops->send (re-entrancy) */
+    int closing;
+    int started;
+    unsigned refs;
+};
+
+/* One link a binding instance made, so unbind can take it out again. */
+enum link_kind { LINK_ONRAMP_PIPE, LINK_PIPE_OFFRAMP, LINK_PIPE_PIPE };
+struct made_link {
+    enum link_kind kind;
+    struct onramp_inst *on;          /* LINK_ONRAMP_PIPE */
+    struct pipe_inst *from, *to;     /* from: LINK_PIPE_*, to: LINK_ONRAMP_PIPE, LINK_PIPE_PIPE */
+    struct out_link *ol;             /* LINK_PIPE_OFFRAMP */
+};
+
+/* A deployed binding instance: its links and the instances it counts in. */
+struct bound {
+    char *url;
+    struct made_link *links;
+    size_t nlinks, links_cap;
+    void **insts;                    /* onramp_inst / offramp_inst / pipe_inst */
+    enum tr_world_kind *kinds;
+    size_t ninsts, insts_cap, kinds_cap;
+};
+
+/* The world's life. Moves only through world_move, which asserts that
+ * the move is one of these arrows:
+ *
+ *   LOADED --start--> RUNNING
+ *     |                  |
+ *     +------stop--------+--> ONRAMPS_CLOSING   (onramps closing)
+ *                                  | every onramp closed
+ *                                  v
+ *                              DRAINING         (operators quiesced; until
+ *                                  |             nothing is in flight or
+ *                                  |             the drain time is over)
+ *                                  v
+ *                              OFFRAMPS_CLOSING (offramps closing; what they
+ *                                  |             hold is failed)
+ *                                  | every offramp closed
+ *                                  v
+ *                              PIPES_CLOSED     (pipelines destroyed, the
+ *                                  |             tick handle closing)
+ *                                  v
+ *                               STOPPED         (stop's done was called)
+ */
+enum world_state {
+    W_LOADED,
+    W_RUNNING,
+    W_ONRAMPS_CLOSING,
+    W_DRAINING,
+    W_OFFRAMPS_CLOSING,
+    W_PIPES_CLOSED,
+    W_STOPPED,
+};
+
+struct tr_world {
+    uv_loop_t *loop;
+    char *instance;
+    char *data_dir;
+    struct tr_world_registry reg;
+    struct tr_config cfg;
+    size_t deployed_mappings;
+    struct query_art *queries;
+    size_t nqueries, queries_cap;
+    struct pipe_inst **pipes;
+    size_t npipes, pipes_cap;
+    struct onramp_inst **onramps;
+    size_t nonramps, onramps_cap;
+    struct offramp_inst **offramps;
+    size_t nofframps, offramps_cap;
+    struct bound **bounds;
+    size_t nbounds, bounds_cap;
+    /* unpublished config entries, by index into cfg's arrays (0/1) */
+    unsigned char *gone[3];          /* onramps, offramps, bindings */
+    size_t gone_cap[3];
+    uint64_t next_onramp_uid;
+    uint64_t next_offramp_uid;
+    uint64_t op_uids;
+    uv_timer_t tick;
+    int tick_open;
+    enum world_state state;
+    /* stopping */
+    uint64_t drain_deadline;
+    size_t closing_count;
+    void (*stop_done)(void *);
+    void *stop_arg;
+    struct tr_buf detail;            /* rendered source excerpt of the last error */
+    void (*on_shutdown)(void *arg);
+    void *shutdown_arg;
+    int fatal;                       /* an operator cannot go on: stop, exit 1 */
+    int fatal_told;                  /* on_shutdown called for it */
+};
+
+static inline const struct tr_cfg_artefact *on_art(const struct onramp_inst *o) {
+    return &o->w->cfg.onramps[o->art];
+}
+
+static inline const struct tr_cfg_artefact *off_art(const struct offramp_inst *o) {
+    return &o->w->cfg.offramps[o->art];
+}
+
+static inline int push(void **arr, size_t *n, size_t *cap, void *item) {
+    int rc = tr_grow(arr, cap, *n + 1, sizeof(void *));
+    if (rc) return rc;
+    ((void **)*arr)[(*n)++] = item;
+    return 0;
+}
+
+/* Whether the world is past RUNNING (a stop began). */
+static inline int world_stopping(const struct tr_world *w) { return w->state >= W_ONRAMPS_CLOSING; }
+
+/* world_life.c */
+void world_move(struct tr_world *w, enum world_state to);
+/* Start what is deployed and not started yet: offramps, then the breaker
+ * state of every new offramp link, then onramps. Errors name the artefact. */
+int world_start_new(struct tr_world *w, struct tr_diag *d);
+/* An operator cannot go on (tr_pipeline_opts.fatal). */
+void world_pipe_fatal(void *arg, const char *pipeline, const char *why);
+
+/* world_load.c */
+const struct query_art *world_find_query(const struct tr_world *w, const char *id);
+/* The published entry id of kind (ONRAMP, OFFRAMP), NULL when absent or unpublished. */
+const struct tr_cfg_artefact *world_find_art(const struct tr_world *w, enum tr_world_kind k,
+                                             const char *id);
+const struct tr_cfg_binding *world_find_binding(const struct tr_world *w, const char *id);
+int world_is_gone(const struct tr_world *w, enum tr_world_kind k, size_t idx);
+/* ", "-separated published ids of a kind into buf ("none" when empty). */
+void world_list_ids(const struct tr_world *w, enum tr_url_kind k, char *buf, size_t n);
+const char *world_kind_name(enum tr_url_kind k);
+
+/* world_onramp.c */
+int world_onramp_create(struct tr_world *w, const struct tr_cfg_artefact *a, const char *instance,
+                        struct onramp_inst **out, struct tr_diag *d);
+/* Contraflow reaching an onramp through a pipeline input (arg: onramp_inst). */
+void world_onramp_cf(void *arg, const struct tr_insight *in);
+/* Close one onramp outside the stop sequence (unbind); the instance stays. */
+void world_onramp_retire(struct onramp_inst *o);
+void world_onramp_free(struct onramp_inst *o);
+
+/* world_offramp.c */
+int world_offramp_create(struct tr_world *w, const struct tr_cfg_artefact *a,
+                         const char *instance, struct offramp_inst **out, struct tr_diag *d);
+/* An event leaving a pipeline towards an offramp (arg: out_link). Takes ev. */
+void world_offramp_in(void *arg, struct tr_event *ev);
+/* Contraflow into pi's pipeline; ids may be NULL (breaker signals). */
+void world_send_insight(struct pipe_inst *pi, enum tr_cb cb, struct tr_ids *ids);
+/* Close one offramp outside the stop sequence (unbind); it fails what it
+ * holds; the instance stays. */
+void world_offramp_retire(struct offramp_inst *o);
+void world_offramp_free(struct offramp_inst *o);
+
+/* world_deploy.c */
+int world_deploy_mapping(struct tr_world *w, const struct tr_cfg_mapping *m, struct tr_diag *d);
+void world_pipe_free(struct pipe_inst *pi);
+void world_bound_free(struct bound *b);
+
+#endif

@@ -1,0 +1,216 @@
+/* world_offramp.c - hosting an offramp: events become bytes and tokens.
+ *
+ * Offramp tokens: every transactional event handed to an offramp gets the
+ * next token; the ids it carries wait in a ring indexed by token until the
+ * offramp answers. Answers may come out of order; the ring's base moves past
+ * every answered token, so it holds exactly the events in flight. An answer
+ * becomes an ACK/FAIL insight into the pipeline that sent the event.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "codec/proc.h"
+#include "pipeline/world_int.h"
+
+void world_send_insight(struct pipe_inst *pi, enum tr_cb cb, struct tr_ids *ids) {
+    struct tr_insight in;
+    if (!pi->p) return;   /* retired or stopped: nobody upstream is left */
+    in.cb = cb;
+    if (ids) in.ids = *ids;
+    else tr_ids_init(&in.ids, 0, 0, 0);
+    tr_pipeline_contraflow(pi->p, &in);
+    if (!ids) tr_ids_fini(&in.ids);
+}
+
+static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
+    struct offramp_inst *o = (struct offramp_inst *)h;
+    if (token < o->base || token >= o->next_token || !o->ring[token & (o->ring_cap - 1)].used) {
+        TR_WARN("offramp", "%s/%s answered token %llu twice or unknown: ignored", off_art(o)->id,
+                o->instance, (unsigned long long)token);
+        return;
+    }
+    struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
+    TR_DEBUG("offramp", "%s/%s: token %llu %s", off_art(o)->id, o->instance,
+             (unsigned long long)token, tr_cb_name(cb));
+    /* Take the entry out before calling out: the contraflow may emit new
+     * events into this offramp, which can grow (move) the ring. */
+    struct tr_ids ids = pe->ids;
+    struct pipe_inst *pi = pe->pi;
+    pe->used = 0;
+    o->in_flight--;
+    while (o->base < o->next_token && !o->ring[o->base & (o->ring_cap - 1)].used) o->base++;
+    world_send_insight(pi, cb, &ids);
+    tr_ids_fini(&ids);
+}
+
+/* The peer has the event but the offramp may still fail it: its token and
+ * ids stay in the ring until the answer; upstream gets a copy of the ids so
+ * a window can free the slot now. At most once per token. */
+static void off_release(struct tr_offramp_host *h, uint64_t token) {
+    struct offramp_inst *o = (struct offramp_inst *)h;
+    if (token < o->base || token >= o->next_token || !o->ring[token & (o->ring_cap - 1)].used ||
+        o->ring[token & (o->ring_cap - 1)].released)
+        return;
+    struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
+    pe->released = 1;
+    /* the pipeline copies the ids before anything runs (which may send and
+     * so move the ring) */
+    world_send_insight(pe->pi, TR_CB_RELEASE, &pe->ids);
+}
+
+static void off_ack(struct tr_offramp_host *h, uint64_t token) { answer(h, token, TR_CB_ACK); }
+static void off_fail(struct tr_offramp_host *h, uint64_t token) { answer(h, token, TR_CB_FAIL); }
+
+static void off_breaker(struct tr_offramp_host *h, enum tr_cb cb) {
+    struct offramp_inst *o = (struct offramp_inst *)h;
+    for (size_t i = 0; i < o->nlinks; i++) world_send_insight(o->links[i]->pi, cb, NULL);
+}
+
+static void off_trigger(struct tr_offramp_host *h) { off_breaker(h, TR_CB_TRIGGER); }
+static void off_restore(struct tr_offramp_host *h) { off_breaker(h, TR_CB_RESTORE); }
+
+static void off_shutdown(struct tr_offramp_host *h) {
+    struct offramp_inst *o = (struct offramp_inst *)h;
+    struct tr_world *w = o->w;
+    TR_INFO("world", "offramp %s/%s is done: stopping", off_art(o)->id, o->instance);
+    if (w->on_shutdown && !world_stopping(w)) w->on_shutdown(w->shutdown_arg);
+}
+
+static const struct tr_offramp_host_ops offramp_host_ops = {
+    off_ack, off_fail, off_trigger, off_restore, off_shutdown, off_release,
+};
+
+static int ring_reserve(struct offramp_inst *o) {
+    if (o->next_token - o->base < o->ring_cap) return 0;
+    size_t nc = o->ring_cap ? o->ring_cap * 2 : 256;
+    struct pending *r = tr_calloc(nc, sizeof *r);
+    if (!r) return -ENOMEM;
+    for (uint64_t t = o->base; t < o->next_token; t++)
+        r[t & (nc - 1)] = o->ring[t & (o->ring_cap - 1)];
+    tr_free(o->ring);
+    o->ring = r;
+    o->ring_cap = nc;
+    return 0;
+}
+
+/* An event leaving a pipeline towards this offramp. Takes ev. */
+/* An event leaving a pipeline towards this offramp. Takes ev. */
+void world_offramp_in(void *arg, struct tr_event *ev) {
+    struct out_link *l = arg;
+    struct offramp_inst *o = l->o;
+    enum tr_cb refuse = TR_CB_FAIL;   /* what a refused transactional event gets */
+    int rc = 0;
+    if (o->closing || !o->self) {
+        rc = TR_ECLOSED;
+        goto refused;
+    }
+    /* An offramp may answer synchronously inside send(), and that may emit
+     * the next event into this offramp before send() returns: such a nested
+     * event gets its own buffer so the outer payload stays intact. */
+    struct tr_buf nested, *enc = &o->enc;
+    if (o->sending) {
+        tr_buf_init(&nested);
+        enc = &nested;
+    }
+    tr_buf_reset(enc);
+    rc = o->codec->encode(&ev->value, enc);
+    if (!rc) rc = tr_postproc_apply(off_art(o)->postprocessors, off_art(o)->npost, enc);
+    if (rc) {
+        o->encode_errors++;
+        TR_WARN("offramp", "%s/%s: cannot encode an event with codec %s: %s; rejected (%llu so "
+                "far)", off_art(o)->id, o->instance, o->codec->name, tr_strerror(rc),
+                (unsigned long long)o->encode_errors);
+        /* It never will encode: acknowledge the rejection (logged and
+         * counted) so a WAL upstream does not replay it forever. */
+        if (rc != -ENOMEM) refuse = TR_CB_ACK;
+        goto refused_enc;
+    }
+    struct tr_out_msg m = {
+        .token = 0, .transactional = ev->transactional, .data = enc->data,
+        .len = enc->len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
+    };
+    if (ev->transactional) {
+        rc = ring_reserve(o);
+        if (rc) goto refused_enc;
+        m.token = o->next_token++;
+        struct pending *pe = &o->ring[m.token & (o->ring_cap - 1)];
+        pe->ids = ev->ids;                 /* moved */
+        tr_ids_init(&ev->ids, 0, 0, 0);
+        pe->pi = l->pi;
+        pe->used = 1;
+        pe->released = 0;
+        o->in_flight++;
+        TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
+                 (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
+    }
+    o->sending++;
+    o->ops->send(o->self, &m);
+    o->sending--;
+    if (enc != &o->enc) tr_buf_fini(enc);
+    tr_event_fini(ev);
+    return;
+refused_enc:
+    if (enc != &o->enc) tr_buf_fini(enc);
+refused:
+    if (ev->transactional) world_send_insight(l->pi, refuse, &ev->ids);
+    tr_event_fini(ev);
+}
+
+/* The instance `instance` of entry a, created (config checked, nothing
+ * started). Errors: the connector's create errors, -ENOMEM. */
+int world_offramp_create(struct tr_world *w, const struct tr_cfg_artefact *a,
+                         const char *instance, struct offramp_inst **out, struct tr_diag *d) {
+    *out = NULL;
+    struct offramp_inst *o = tr_calloc(1, sizeof *o);
+    if (!o) return -ENOMEM;
+    o->host.ops = &offramp_host_ops;
+    o->host.loop = w->loop;
+    o->w = w;
+    o->art = (size_t)(a - w->cfg.offramps);
+    o->ops = w->reg.offramp(a->type);
+    o->codec = tr_codec_find(a->codec ? a->codec : "json");
+    o->uid = w->next_offramp_uid++;
+    o->base = o->next_token = 1;
+    tr_buf_init(&o->enc);
+    o->instance = tr_strdup(instance);
+    struct tr_conn_spec spec = {.id = a->id, .type = a->type, .instance = instance,
+                                .config = &a->config, .file = a->loc.file, .line = a->loc.line,
+                                .col = a->loc.col, .keys = a->config_keys,
+                                .nkeys = a->nconfig_keys};
+    int rc = o->instance ? o->ops->create(&spec, &o->host, &o->self, d) : -ENOMEM;
+    if (!rc) rc = push((void **)&w->offramps, &w->nofframps, &w->offramps_cap, o);
+    if (rc) {
+        if (o->self) o->ops->close(o->self, NULL, NULL);
+        tr_free(o->instance);
+        tr_free(o);
+        return rc;
+    }
+    TR_INFO("world", "created /offramp/%s/%s (%s)", a->id, instance, a->type);
+    *out = o;
+    return 0;
+}
+
+static void retired(void *arg) {
+    struct offramp_inst *o = arg;
+    TR_INFO("world", "offramp %s/%s closed", off_art(o)->id, o->instance);
+}
+
+void world_offramp_retire(struct offramp_inst *o) {
+    if (o->closing || !o->self) return;
+    o->closing = 1;
+    void *self = o->self;
+    o->self = NULL;
+    o->ops->close(self, retired, o);
+}
+
+void world_offramp_free(struct offramp_inst *o) {
+    for (uint64_t t = o->base; t < o->next_token; t++)
+        if (o->ring[t & (o->ring_cap - 1)].used) tr_ids_fini(&o->ring[t & (o->ring_cap - 1)].ids);
+    for (size_t k = 0; k < o->nlinks; k++) tr_free(o->links[k]);
+    tr_free(o->links);
+    tr_free(o->ring);
+    tr_buf_fini(&o->enc);
+    tr_free(o->instance);
+    tr_free(o);
+}

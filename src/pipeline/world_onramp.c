@@ -1,0 +1,200 @@
+/* world_onramp.c - hosting an onramp: what it reads becomes events.
+ *
+ * Bytes go through the entry's preprocessors (per stream) and codec; each
+ * value becomes an event with ids (onramp uid, stream 0, next id) and is
+ * pushed into every pipeline linked to the onramp. Contraflow that reaches
+ * the onramp through a pipeline input becomes its trigger/restore/ack/fail.
+ * Not the stop sequence (world_life.c) nor linking (world_deploy.c).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "codec/proc.h"
+#include "pipeline/world_int.h"
+
+static void onramp_to_pipes(struct onramp_inst *o, struct tr_event *ev) {
+    if (o->nouts == 0) {
+        tr_event_fini(ev);
+        return;
+    }
+    for (size_t i = 0; i + 1 < o->nouts; i++) {
+        struct tr_event copy;
+        if (tr_event_copy(&copy, ev) == 0) tr_pipeline_push(o->outs[i]->p, TR_PORT_IN, &copy);
+    }
+    tr_pipeline_push(o->outs[o->nouts - 1]->p, TR_PORT_IN, ev);
+}
+
+static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_value meta) {
+    struct onramp_inst *o = (struct onramp_inst *)h;
+    struct tr_event ev;
+    if (o->closing) {
+        tr_value_unref(value);
+        tr_value_unref(meta);
+        return TR_ECLOSED;
+    }
+    int rc = tr_event_init(&ev, value, meta, tr_now_ns());
+    if (rc) return rc;
+    uint64_t id = o->next_id++;
+    tr_ids_init(&ev.ids, o->uid, 0, id);
+    ev.transactional = o->ops->transactional;
+    onramp_to_pipes(o, &ev);
+    return (int64_t)id;
+}
+
+static int decode_frame(void *arg, const char *data, size_t len) {
+    struct onramp_inst *o = arg;
+    if (len == 0 && o->npre > 0) return 0;   /* empty line */
+    tr_value v;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    int rc = o->codec->decode(data, len, &v, &d);
+    if (rc) {
+        o->decode_errors++;
+        tr_log_limited(&o->decode_log, TR_LOG_WARN, "onramp",
+                       "%s/%s: cannot decode %zu bytes with codec %s: %s (%llu so far)",
+                       on_art(o)->id, o->instance, len, o->codec->name,
+                       d.msg[0] ? d.msg : tr_strerror(rc), (unsigned long long)o->decode_errors);
+        return 0;
+    }
+    host_emit_value(&o->host, v, tr_value_ref(o->cur_meta));
+    return 0;
+}
+
+static struct stream_pp *find_stream(struct onramp_inst *o, uint64_t stream, int create) {
+    for (size_t i = 0; i < o->nstreams; i++)
+        if (o->streams[i].stream == stream) return &o->streams[i];
+    if (!create) return NULL;
+    if (tr_grow((void **)&o->streams, &o->streams_cap, o->nstreams + 1, sizeof *o->streams))
+        return NULL;
+    struct stream_pp *s = &o->streams[o->nstreams];
+    s->stream = stream;
+    if (tr_preproc_create(o->pre, o->npre, &s->pp) != 0) return NULL;
+    const struct tr_preproc_limits *lim = o->ops->stream_limits ? o->ops->stream_limits(o->self) : NULL;
+    if (lim) tr_preproc_set_limits(s->pp, lim);
+    o->nstreams++;
+    return s;
+}
+
+static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void *data, size_t len,
+                           tr_value meta) {
+    struct onramp_inst *o = (struct onramp_inst *)h;
+    int rc = 0;
+    o->cur_meta = meta;
+    if (o->npre == 0) {
+        rc = decode_frame(o, data, len);
+    } else {
+        struct stream_pp *s = find_stream(o, stream, 1);
+        rc = s ? tr_preproc_feed(s->pp, data, len, decode_frame, o) : -ENOMEM;
+    }
+    o->cur_meta = tr_v_null();
+    tr_value_unref(meta);
+    return rc;
+}
+
+static void host_stream_end(struct tr_onramp_host *h, uint64_t stream) {
+    struct onramp_inst *o = (struct onramp_inst *)h;
+    struct stream_pp *s = find_stream(o, stream, 0);
+    if (!s) return;
+    tr_preproc_finish(s->pp, decode_frame, o);
+    tr_preproc_destroy(s->pp);
+    *s = o->streams[--o->nstreams];
+}
+
+static void host_done(struct tr_onramp_host *h) {
+    struct onramp_inst *o = (struct onramp_inst *)h;
+    TR_INFO("onramp", "%s/%s has no more events", on_art(o)->id, o->instance);
+}
+
+static void host_shutdown(struct tr_onramp_host *h) {
+    struct onramp_inst *o = (struct onramp_inst *)h;
+    struct tr_world *w = o->w;
+    TR_INFO("world", "onramp %s/%s is done: stopping", on_art(o)->id, o->instance);
+    if (w->on_shutdown && !world_stopping(w)) w->on_shutdown(w->shutdown_arg);
+}
+
+static const struct tr_onramp_host_ops onramp_host_ops = {
+    host_emit_value, host_emit_bytes, host_stream_end, host_done, host_shutdown,
+};
+
+
+/* Contraflow reaching an onramp through a pipeline input. */
+void world_onramp_cf(void *arg, const struct tr_insight *in) {
+    struct onramp_inst *o = arg;
+    if (o->closing || !o->self) return;
+    uint64_t id;
+    switch (in->cb) {
+    case TR_CB_TRIGGER: o->ops->trigger(o->self); break;
+    case TR_CB_RESTORE: o->ops->restore(o->self); break;
+    case TR_CB_ACK:
+        if (tr_ids_max_for(&in->ids, o->uid, &id) == 0) o->ops->ack(o->self, id);
+        break;
+    case TR_CB_FAIL:
+        if (tr_ids_min_for(&in->ids, o->uid, &id) == 0) o->ops->fail(o->self, id);
+        break;
+    case TR_CB_RELEASE: break;   /* onramps keep no window: the ack follows */
+    case TR_CB_NONE: break;
+    }
+}
+
+/* The instance `instance` of entry a, created (config checked, nothing
+ * started). Errors: the connector's create errors, -ENOMEM. */
+int world_onramp_create(struct tr_world *w, const struct tr_cfg_artefact *a, const char *instance,
+                        struct onramp_inst **out, struct tr_diag *d) {
+    *out = NULL;
+    struct onramp_inst *o = tr_calloc(1, sizeof *o);
+    if (!o) return -ENOMEM;
+    o->host.ops = &onramp_host_ops;
+    o->host.loop = w->loop;
+    o->w = w;
+    o->art = (size_t)(a - w->cfg.onramps);
+    o->ops = w->reg.onramp(a->type);
+    o->codec = tr_codec_find(a->codec ? a->codec : "json");
+    o->pre = a->preprocessors;
+    o->npre = a->npre;
+    if (o->npre == 0 && o->ops->default_pre) {
+        o->pre = o->ops->default_pre;
+        o->npre = o->ops->ndefault_pre;
+    }
+    o->uid = w->next_onramp_uid++;
+    o->instance = tr_strdup(instance);
+    struct tr_conn_spec spec = {.id = a->id, .type = a->type, .instance = instance,
+                                .config = &a->config, .file = a->loc.file, .line = a->loc.line,
+                                .col = a->loc.col, .keys = a->config_keys,
+                                .nkeys = a->nconfig_keys};
+    int rc = o->instance ? o->ops->create(&spec, &o->host, &o->self, d) : -ENOMEM;
+    if (!rc) rc = push((void **)&w->onramps, &w->nonramps, &w->onramps_cap, o);
+    if (rc) {
+        if (o->self) o->ops->close(o->self, NULL, NULL);
+        tr_free(o->instance);
+        tr_free(o);
+        return rc;
+    }
+    TR_INFO("world", "created /onramp/%s/%s (%s)", a->id, instance, a->type);
+    *out = o;
+    return 0;
+}
+
+static void retired(void *arg) {
+    struct onramp_inst *o = arg;
+    TR_INFO("world", "onramp %s/%s closed", on_art(o)->id, o->instance);
+}
+
+void world_onramp_retire(struct onramp_inst *o) {
+    if (o->closing || !o->self) return;
+    o->closing = 1;
+    void *self = o->self;
+    o->self = NULL;
+    /* preprocessors may charge the onramp's budget, which ends with it */
+    for (size_t k = 0; k < o->nstreams; k++) tr_preproc_destroy(o->streams[k].pp);
+    o->nstreams = 0;
+    o->ops->close(self, retired, o);
+}
+
+void world_onramp_free(struct onramp_inst *o) {
+    for (size_t k = 0; k < o->nstreams; k++) tr_preproc_destroy(o->streams[k].pp);
+    tr_free(o->streams);
+    tr_free(o->outs);
+    tr_free(o->instance);
+    tr_free(o);
+}

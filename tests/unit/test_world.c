@@ -1,0 +1,524 @@
+/* test_world.c - the world with fake connectors: deploy, link, start, stop,
+ * the failure of each step, and binding/unbinding while it runs.
+ *
+ * The fakes (types "fin" and "fout") are handed to the world through its
+ * registry option; no network, no real connector. Their `config:` keys
+ * make a step fail (fail_create, fail_start) or a close complete only when
+ * the test says so (close_later). Every wait is on a condition of the loop,
+ * bounded by a deadline that only ever fails the test.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "connectors/conn.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "ops/op.h"
+#include "pipeline/world.h"
+
+#include <cmocka.h>   /* after conn.h: cmocka defines a `fail` macro */
+
+#define DEADLINE_MS 5000
+
+/* ------------------------------------------------------------- the fakes */
+
+struct fin {
+    struct tr_onramp_host *host;
+    int started, closed;
+    uint64_t acks, fails, last_ack;
+    int triggers, restores;
+};
+
+struct fout {
+    struct tr_offramp_host *host;
+    int started, closed, close_later;
+    void (*close_done)(void *);
+    void *close_arg;
+    char last[256];
+    size_t sends;
+    uint64_t last_token;
+    int last_transactional;
+};
+
+static struct fin *g_in;      /* the newest fake of each kind */
+static struct fout *g_out;
+static int g_in_creates, g_out_creates;
+
+static int flag(const struct tr_conn_spec *s, const char *key, struct tr_diag *d) {
+    bool b = false;
+    int rc = tr_conn_cfg_bool(s, key, &b, d);
+    return rc == 0 && b;
+}
+
+static int fin_create(const struct tr_conn_spec *s, struct tr_onramp_host *h, void **self,
+                      struct tr_diag *d) {
+    if (flag(s, "fail_create", d))
+        return tr_diag_set(d, TR_EINVAL_CFG, s->file, s->line, s->col, "fin '%s': told to fail",
+                           s->id);
+    struct fin *f = calloc(1, sizeof *f);
+    f->host = h;
+    *self = g_in = f;
+    g_in_creates++;
+    return 0;
+}
+static int fin_start(void *self) {
+    ((struct fin *)self)->started = 1;
+    return 0;
+}
+static void fin_trigger(void *self) { ((struct fin *)self)->triggers++; }
+static void fin_restore(void *self) { ((struct fin *)self)->restores++; }
+static void fin_ack(void *self, uint64_t id) {
+    struct fin *f = self;
+    f->acks++;
+    f->last_ack = id;
+}
+static void fin_fail(void *self, uint64_t id) {
+    (void)id;
+    ((struct fin *)self)->fails++;
+}
+static void fin_close(void *self, void (*done)(void *), void *arg) {
+    struct fin *f = self;
+    f->closed = 1;
+    if (g_in == f) g_in = NULL;
+    free(f);
+    if (done) done(arg);
+}
+
+static const struct tr_onramp_ops fin_ops = {
+    .type = "fin", .transactional = true, .create = fin_create, .start = fin_start,
+    .trigger = fin_trigger, .restore = fin_restore, .ack = fin_ack, .fail = fin_fail,
+    .close = fin_close,
+};
+
+static int fout_create(const struct tr_conn_spec *s, struct tr_offramp_host *h, void **self,
+                       struct tr_diag *d) {
+    struct fout *f = calloc(1, sizeof *f);
+    f->host = h;
+    f->started = flag(s, "fail_start", d) ? -1 : 0;
+    f->close_later = flag(s, "close_later", d);
+    *self = g_out = f;
+    g_out_creates++;
+    return 0;
+}
+static int fout_start(void *self) {
+    struct fout *f = self;
+    if (f->started < 0) return TR_EUNSUPPORTED;
+    f->started = 1;
+    return 0;
+}
+static void fout_send(void *self, const struct tr_out_msg *m) {
+    struct fout *f = self;
+    snprintf(f->last, sizeof f->last, "%.*s", (int)m->len, m->data);
+    f->sends++;
+    f->last_token = m->token;
+    f->last_transactional = m->transactional;
+}
+static bool fout_active(void *self) {
+    (void)self;
+    return true;
+}
+static void fout_close(void *self, void (*done)(void *), void *arg) {
+    struct fout *f = self;
+    f->closed = 1;
+    if (f->close_later) {   /* the test completes it */
+        f->close_done = done;
+        f->close_arg = arg;
+        return;
+    }
+    if (g_out == f) g_out = NULL;
+    free(f);
+    if (done) done(arg);
+}
+static void fout_finish_close(struct fout *f) {
+    void (*done)(void *) = f->close_done;
+    void *arg = f->close_arg;
+    if (g_out == f) g_out = NULL;
+    free(f);
+    if (done) done(arg);
+}
+
+static const struct tr_offramp_ops fout_ops = {
+    .type = "fout", .create = fout_create, .start = fout_start, .send = fout_send,
+    .is_active = fout_active, .close = fout_close,
+};
+
+static const struct tr_onramp_ops *reg_onramp(const char *t) {
+    return strcmp(t, "fin") == 0 ? &fin_ops : NULL;
+}
+static const struct tr_offramp_ops *reg_offramp(const char *t) {
+    return strcmp(t, "fout") == 0 ? &fout_ops : NULL;
+}
+static const char *reg_on_types(void) { return "fin"; }
+static const char *reg_off_types(void) { return "fout"; }
+
+static const struct tr_world_registry fakes = {
+    reg_onramp, reg_offramp, reg_on_types, reg_off_types, tr_op_find, tr_op_kinds,
+};
+
+/* ------------------------------------------------------------- harness */
+
+struct fx {
+    uv_loop_t loop;
+    struct tr_world *w;
+    char dir[64];
+    char query[128];
+    int stopped;
+};
+
+static const char *PASS_TRICKLE = "select event from in into out;\n";
+
+/* A world with the fakes and pipeline "pass" published. */
+static int setup(void **state) {
+    struct fx *f = calloc(1, sizeof *f);
+    g_in = NULL;
+    g_out = NULL;
+    g_in_creates = g_out_creates = 0;
+    uv_loop_init(&f->loop);
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_world.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->query, sizeof f->query, "%s/pass.trickle", f->dir);
+    FILE *q = fopen(f->query, "w");
+    assert_non_null(q);
+    fputs(PASS_TRICKLE, q);
+    fclose(q);
+    struct tr_world_opts o = {.loop = &f->loop, .data_dir = f->dir, .registry = &fakes};
+    assert_int_equal(tr_world_create(&o, &f->w), 0);
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_world_load_query(f->w, f->query, &d), 0);
+    *state = f;
+    return 0;
+}
+
+static void on_stopped(void *arg) { ((struct fx *)arg)->stopped = 1; }
+
+/* Run the loop until *cond; each turn blocks until something happens (the
+ * world's 100 ms tick is always there while it runs). -1: the deadline
+ * passed or nothing was left to wait for. */
+static int run_until(struct fx *f, int *cond) {
+    uint64_t end = uv_now(&f->loop) + DEADLINE_MS;
+    while (!*cond) {
+        if (!uv_loop_alive(&f->loop) || uv_now(&f->loop) > end) return -1;
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    return 0;
+}
+
+static int teardown(void **state) {
+    struct fx *f = *state;
+    if (!f->stopped) {
+        tr_world_stop(f->w, 0, on_stopped, f);
+        assert_int_equal(run_until(f, &f->stopped), 0);
+    }
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    tr_world_destroy(f->w);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    unlink(f->query);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static const char *CONNECTORS =
+    "onramp:\n"
+    "  - id: src\n"
+    "    type: fin\n"
+    "offramp:\n"
+    "  - id: dst\n"
+    "    type: fout\n";
+
+static const char *BINDING =
+    "binding:\n"
+    "  - id: b\n"
+    "    links:\n"
+    "      '/onramp/src/{instance}/out': ['/pipeline/pass/{instance}/in']\n"
+    "      '/pipeline/pass/{instance}/out': ['/offramp/dst/{instance}/in']\n";
+
+static int publish(struct fx *f, const char *yaml, struct tr_diag *d) {
+    return tr_world_publish_config(f->w, "test.yaml", yaml, strlen(yaml), d);
+}
+
+static tr_value instance_vars(void) {
+    tr_value vars, s;
+    assert_int_equal(tr_v_rec(1, &vars), 0);
+    assert_int_equal(tr_v_str("01", 2, &s), 0);
+    assert_int_equal(tr_rec_set(&vars, "instance", 8, s), 0);
+    return vars;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+/* Deploy, link and start; an event goes from the onramp through the
+ * pipeline to the offramp; the offramp's ack reaches the onramp; stop. */
+static void deploy_link_stop(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, "%s%smapping:\n  /binding/b/01:\n    instance: '01'\n",
+             CONNECTORS, BINDING);
+    assert_int_equal(publish(f, yaml, &d), 0);
+    assert_int_equal(tr_world_deploy(f->w, &d), 0);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_PIPELINE, "pass"), 1);
+    assert_non_null(g_in);
+    assert_non_null(g_out);
+    assert_int_equal(g_in->started, 0);     /* deployed, not started */
+    assert_int_equal(tr_world_start(f->w, &d), 0);
+    assert_int_equal(g_in->started, 1);
+    assert_int_equal(g_out->started, 1);
+    tr_value v;
+    assert_int_equal(tr_v_rec(1, &v), 0);
+    assert_int_equal(tr_rec_set(&v, "x", 1, tr_v_int(1)), 0);
+    int64_t id = tr_onramp_emit_value(g_in->host, v, tr_v_null());
+    assert_int_equal(id, 0);
+    assert_int_equal(g_out->sends, 1);
+    assert_string_equal(g_out->last, "{\"x\":1}");
+    assert_int_equal(g_out->last_transactional, 1);
+    tr_offramp_ack(g_out->host, g_out->last_token);
+    assert_int_equal(g_in->acks, 1);
+    assert_int_equal(g_in->last_ack, 0);
+    tr_world_stop(f->w, 0, on_stopped, f);
+    assert_int_equal(run_until(f, &f->stopped), 0);
+    assert_null(g_in);    /* both closed */
+    assert_null(g_out);
+}
+
+/* A connector whose create fails: the deploy fails with its message and
+ * nothing stays deployed. */
+static void create_fails(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(publish(f,
+                             "onramp:\n  - id: src\n    type: fin\n    config:\n"
+                             "      fail_create: true\n"
+                             "offramp:\n  - id: dst\n    type: fout\n",
+                             &d), 0);
+    assert_int_equal(publish(f, BINDING, &d), 0);
+    tr_value vars = instance_vars();
+    int rc = tr_world_bind(f->w, "/binding/b/01", &vars, &d);
+    tr_value_unref(vars);
+    assert_int_equal(rc, TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "fin 'src': told to fail"));
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_ONRAMP, "src"), 0);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_PIPELINE, "pass"), 0);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_OFFRAMP, "dst"), 0);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_BINDING, "b"), 0);
+}
+
+/* A link to an artefact nobody published. */
+static void link_to_missing(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(publish(f,
+                             "onramp:\n  - id: src\n    type: fin\n"
+                             "binding:\n  - id: b\n    links:\n"
+                             "      '/onramp/src/{instance}/out': ['/pipeline/pass/{instance}/in']\n"
+                             "      '/pipeline/pass/{instance}/out': ['/offramp/nope/{instance}/in']\n",
+                             &d), 0);
+    tr_value vars = instance_vars();
+    int rc = tr_world_bind(f->w, "/binding/b/01", &vars, &d);
+    tr_value_unref(vars);
+    assert_int_equal(rc, TR_ENOTFOUND);
+    assert_non_null(strstr(d.msg, "no offramp 'nope' is loaded"));
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_PIPELINE, "pass"), 0);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_ONRAMP, "src"), 0);
+}
+
+/* An offramp that fails to start fails the start, naming it. */
+static void start_fails(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "onramp:\n  - id: src\n    type: fin\n"
+             "offramp:\n  - id: dst\n    type: fout\n    config:\n      fail_start: true\n"
+             "%smapping:\n  /binding/b/01:\n    instance: '01'\n", BINDING);
+    assert_int_equal(publish(f, yaml, &d), 0);
+    assert_int_equal(tr_world_deploy(f->w, &d), 0);
+    int rc = tr_world_start(f->w, &d);
+    assert_int_equal(rc, TR_EUNSUPPORTED);
+    assert_non_null(strstr(d.msg, "offramp 'dst' failed to start"));
+    assert_int_equal(g_in->started, 0);   /* onramps start after offramps */
+}
+
+/* Stop waits for an offramp whose close completes later. */
+static void stop_waits_for_late_close(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "onramp:\n  - id: src\n    type: fin\n"
+             "offramp:\n  - id: dst\n    type: fout\n    config:\n      close_later: true\n"
+             "%smapping:\n  /binding/b/01:\n    instance: '01'\n", BINDING);
+    assert_int_equal(publish(f, yaml, &d), 0);
+    assert_int_equal(tr_world_deploy(f->w, &d), 0);
+    assert_int_equal(tr_world_start(f->w, &d), 0);
+    struct fout *out = g_out;
+    tr_world_stop(f->w, 0, on_stopped, f);
+    assert_int_equal(run_until(f, &out->closed), 0);
+    for (int i = 0; i < 20; i++) uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(f->stopped, 0);      /* still waiting for the close */
+    fout_finish_close(out);
+    assert_int_equal(run_until(f, &f->stopped), 0);
+}
+
+/* Publish, bind, unbind and unpublish one artefact at a time while the
+ * world runs. */
+static void bind_unbind_running(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_world_start(f->w, &d), 0);   /* nothing deployed yet */
+    assert_int_equal(publish(f, CONNECTORS, &d), 0);
+    assert_int_equal(publish(f, BINDING, &d), 0);
+    assert_null(g_in);
+    tr_value vars = instance_vars();
+    assert_int_equal(tr_world_bind(f->w, "/binding/b/01", &vars, &d), 0);
+    tr_value_unref(vars);
+    assert_non_null(g_in);
+    assert_int_equal(g_in->started, 1);                /* started by the bind */
+    assert_int_equal(g_out->started, 1);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_BINDING, "b"), 1);
+    int64_t id = tr_onramp_emit_value(g_in->host, tr_v_int(7), tr_v_null());
+    assert_true(id >= 0);
+    assert_int_equal(g_out->sends, 1);
+    assert_string_equal(g_out->last, "7");
+    /* in use: refused */
+    assert_int_equal(tr_world_unpublish(f->w, TR_WORLD_PIPELINE, "pass", &d), -EBUSY);
+    assert_int_equal(tr_world_unpublish(f->w, TR_WORLD_ONRAMP, "src", &d), -EBUSY);
+    assert_int_equal(tr_world_unpublish(f->w, TR_WORLD_BINDING, "b", &d), -EBUSY);
+    assert_int_equal(tr_world_unbind(f->w, "/binding/b/01", &d), 0);
+    assert_null(g_in);    /* retired: closed */
+    assert_null(g_out);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_PIPELINE, "pass"), 0);
+    assert_int_equal(tr_world_unbind(f->w, "/binding/b/01", &d), TR_ENOTFOUND);
+    /* bound again: new instances */
+    vars = instance_vars();
+    assert_int_equal(tr_world_bind(f->w, "/binding/b/01", &vars, &d), 0);
+    assert_int_equal(g_in_creates, 2);
+    assert_int_equal(tr_world_unbind(f->w, "/binding/b/01", &d), 0);
+    assert_int_equal(tr_world_unpublish(f->w, TR_WORLD_BINDING, "b", &d), 0);
+    assert_int_equal(tr_world_unpublish(f->w, TR_WORLD_PIPELINE, "pass", &d), 0);
+    assert_int_equal(tr_world_unpublish(f->w, TR_WORLD_ONRAMP, "src", &d), 0);
+    assert_int_equal(tr_world_unpublish(f->w, TR_WORLD_ONRAMP, "src", &d), TR_ENOTFOUND);
+    /* the unpublished binding cannot be bound any more */
+    int rc = tr_world_bind(f->w, "/binding/b/01", &vars, &d);
+    tr_value_unref(vars);
+    assert_int_equal(rc, TR_ENOTFOUND);
+}
+
+/* Two binding instances share an offramp; unbinding one keeps it. */
+static void shared_instance_stays(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(publish(f, CONNECTORS, &d), 0);
+    assert_int_equal(publish(f,
+                             "binding:\n  - id: b\n    links:\n"
+                             "      '/onramp/src/{instance}/out': ['/pipeline/pass/{instance}/in']\n"
+                             "      '/pipeline/pass/{instance}/out': ['/offramp/dst/shared/in']\n",
+                             &d), 0);
+    assert_int_equal(tr_world_start(f->w, &d), 0);
+    tr_value vars = instance_vars();
+    assert_int_equal(tr_world_bind(f->w, "/binding/b/01", &vars, &d), 0);
+    tr_value_unref(vars);
+    tr_value v2, s;
+    assert_int_equal(tr_v_rec(1, &v2), 0);
+    assert_int_equal(tr_v_str("02", 2, &s), 0);
+    assert_int_equal(tr_rec_set(&v2, "instance", 8, s), 0);
+    assert_int_equal(tr_world_bind(f->w, "/binding/b/02", &v2, &d), 0);
+    tr_value_unref(v2);
+    assert_int_equal(g_out_creates, 1);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_PIPELINE, "pass"), 2);
+    assert_int_equal(tr_world_unbind(f->w, "/binding/b/01", &d), 0);
+    assert_non_null(g_out);                       /* still used by b/02 */
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_OFFRAMP, "dst"), 1);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_PIPELINE, "pass"), 1);
+    /* b/02's path still works */
+    assert_non_null(g_in);
+    assert_int_equal(tr_onramp_emit_value(g_in->host, tr_v_int(2), tr_v_null()) >= 0, 1);
+    assert_int_equal(g_out->sends, 1);
+}
+
+/* A bind while running whose offramp fails to start is undone: nothing of
+ * it stays, its onramp never started. */
+static void bind_running_start_fails(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_world_start(f->w, &d), 0);
+    assert_int_equal(publish(f,
+                             "onramp:\n  - id: src\n    type: fin\n"
+                             "offramp:\n  - id: dst\n    type: fout\n    config:\n"
+                             "      fail_start: true\n",
+                             &d), 0);
+    assert_int_equal(publish(f, BINDING, &d), 0);
+    tr_value vars = instance_vars();
+    int rc = tr_world_bind(f->w, "/binding/b/01", &vars, &d);
+    tr_value_unref(vars);
+    assert_int_equal(rc, TR_EUNSUPPORTED);
+    assert_non_null(strstr(d.msg, "offramp 'dst' failed to start"));
+    assert_null(g_in);     /* created, never started, closed again */
+    assert_null(g_out);
+    assert_int_equal(g_in_creates, 1);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_BINDING, "b"), 0);
+    assert_int_equal(tr_world_instances(f->w, TR_WORLD_PIPELINE, "pass"), 0);
+}
+
+/* A pipeline published from text, its metrics port linked to an offramp:
+ * with metrics_interval_s = 0 (0.11: a report at every event later than
+ * the last one) the second event brings the counts of the first. */
+static void metrics_port_links_like_any_other(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    const char *q = "#!config metrics_interval_s = 0\nselect event from in into out;\n";
+    assert_int_equal(tr_world_publish_query(f->w, "mem/m.trickle", q, strlen(q), &d), 0);
+    assert_int_equal(publish(f, CONNECTORS, &d), 0);
+    assert_int_equal(publish(f,
+                             "binding:\n  - id: mb\n    links:\n"
+                             "      '/onramp/src/{instance}/out': ['/pipeline/m/{instance}/in']\n"
+                             "      '/pipeline/m/{instance}/metrics': ['/offramp/dst/{instance}/in']\n",
+                             &d), 0);
+    assert_int_equal(tr_world_start(f->w, &d), 0);
+    tr_value vars = instance_vars();
+    assert_int_equal(tr_world_bind(f->w, "/binding/mb/01", &vars, &d), 0);
+    tr_value_unref(vars);
+    assert_true(tr_onramp_emit_value(g_in->host, tr_v_int(1), tr_v_null()) >= 0);
+    assert_int_equal(g_out->sends, 0);      /* nothing counted before the first */
+    assert_true(tr_onramp_emit_value(g_in->host, tr_v_int(2), tr_v_null()) >= 0);
+    assert_int_equal(g_out->sends, 4);      /* in/out, out/in, select in, select out */
+    assert_non_null(strstr(g_out->last, "\"measurement\":\"events\""));
+    assert_non_null(strstr(g_out->last, "\"direction\":\"output\""));
+    assert_non_null(strstr(g_out->last, "\"count\":1"));
+    /* a query that does not compile is not published */
+    assert_int_equal(tr_world_publish_query(f->w, "bad.trickle", "select", 6, &d), TR_EPARSE);
+}
+
+int main(void) {
+    tr_log_set_level(TR_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(deploy_link_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(create_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(link_to_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(start_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(stop_waits_for_late_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(bind_unbind_running, setup, teardown),
+        cmocka_unit_test_setup_teardown(shared_instance_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(bind_running_start_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(metrics_port_links_like_any_other, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
