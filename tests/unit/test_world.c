@@ -18,6 +18,7 @@
 
 #include <uv.h>
 
+#include "config/cmap.h"
 #include "connectors/conn.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -52,10 +53,14 @@ static struct fin *g_in;      /* the newest fake of each kind */
 static struct fout *g_out;
 static int g_in_creates, g_out_creates;
 
+/* A fake's switches: config keys that are true (read through a one-entry map). */
 static int flag(const struct tr_conn_spec *s, const char *key, struct tr_diag *d) {
     bool b = false;
-    int rc = tr_conn_cfg_bool(s, key, &b, d);
-    return rc == 0 && b;
+    const tr_value *v = s->config && s->config->type == TR_REC ? tr_rec_get_cstr(s->config, key) : NULL;
+    if (!v) return 0;
+    const struct tr_cmap_entry e = {TR_CMAP_KEY(TR_CMAP_BOOL, key, NULL, 0, 0, NULL)};
+    const struct tr_cmap_src src = {.file = s->file, .line = s->line, .col = s->col, .kind = s->type, .id = s->id};
+    return tr_cmap_apply_one(&e, v, &b, &src, d) == 0 && b;
 }
 
 static int fin_create(const struct tr_conn_spec *s, struct tr_onramp_host *h, void **self,
