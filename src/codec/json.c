@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/base64.h"
 #include "core/alloc.h"
+#include "core/fmtnum.h"
 
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
@@ -765,67 +767,11 @@ static int put_int(struct tr_buf *b, int neg, uint64_t mag) {
     return put(b, s, (size_t)(e - s));
 }
 
-/* printf writes the locale's decimal point; JSON wants '.'. The point is
- * whatever sits between the integer digits and the next digit or 'e'. */
-static size_t c_point(char *t, size_t n) {
-    size_t i = t[0] == '-', j;
-    while (i < n && is_digit((uint8_t)t[i])) i++;
-    if (i == n || t[i] == '.' || t[i] == 'e') return n;
-    for (j = i; j < n && !is_digit((uint8_t)t[j]); j++) {}
-    t[i] = '.';
-    memmove(t + i + 1, t + j, n - j);
-    return n - (j - i - 1);
-}
-
+/* 0.11's JSON float text (tremor-value writes floats with ryu): see
+ * core/fmtnum.h. */
 static int put_f64(struct tr_buf *b, double f) {
-    char tmp[64];
-    size_t n = 0;
-    if (!isfinite(f)) return put(b, "null", 4);
-    if (fabs(f) < 1e15 && f == trunc(f)) {
-        /* integral: exact as an integer, plus ".0" so it reads back as a float */
-        int64_t i = (int64_t)f;
-        char *e = tmp + sizeof tmp - 2, *s = fmt_u64(e, i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i);
-        if (signbit(f)) *--s = '-';
-        memcpy(e, ".0", 2);
-        return put(b, s, (size_t)(e + 2 - s));
-    }
-    /* Fixed-notation range of %.15g: try the fewest decimals k for which
-     * m / 10^k (m < 10^15, so both exact doubles and one correctly rounded
-     * division) gives f back. DBL_DIG is 15, so no other decimal of at most
-     * 15 digits maps to f: this is exactly the text %.15g would print. */
-    double a = fabs(f);
-    if (FLT_EVAL_METHOD == 0 && a >= 1e-4 && a < 1e15) {
-        for (int k = 1; k <= 15; k++) {
-            double t = a * pow10_exact[k];
-            if (t >= 1e15) break;
-            uint64_t m = (uint64_t)(t + 0.5);
-            if ((double)m / pow10_exact[k] != a) continue;
-            char *e = tmp + sizeof tmp, *q;
-            uint64_t scale = (uint64_t)pow10_exact[k];
-            q = fmt_u64(e, m % scale);
-            while (e - q < k) *--q = '0';
-            *--q = '.';
-            q = fmt_u64(q, m / scale);
-            if (f < 0) *--q = '-';
-            return put(b, q, (size_t)(e - q));
-        }
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        int k = snprintf(tmp, sizeof tmp, "%.*g", prec, f);
-        if (k < 0 || (size_t)k >= sizeof tmp) return -EINVAL;
-        n = c_point(tmp, (size_t)k);
-        if (prec == 17) break;
-        struct num nm;
-        const uint8_t *err;
-        const char *msg;
-        double back;
-        const uint8_t *q = scan_number((const uint8_t *)tmp, (const uint8_t *)tmp + n, &nm, &err, &msg);
-        if (q && num_double(&nm, &back) == 0 && back == f) break;
-    }
-    if (!memchr(tmp, '.', n) && !memchr(tmp, 'e', n)) {
-        memcpy(tmp + n, ".0", 2);
-        n += 2;
-    }
+    char tmp[TR_FMTNUM_MAX];
+    size_t n = tr_fmtnum_json(f, tmp);
     return put(b, tmp, n);
 }
 
@@ -913,17 +859,14 @@ static int enc(struct tr_buf *b, const tr_value *v, int depth, int pretty) {
     case TR_F64: return put_f64(b, v->as.f);
     case TR_STR: return put_str(b, v->as.s->data, v->as.s->len);
     case TR_BIN: {
+        /* tremor-value writes bytes as a base64 string (standard alphabet,
+         * padded) */
         const struct tr_str *s = v->as.s;
-        /* worst case "255," per byte plus the brackets */
-        if (room(b, (size_t)s->len * 4 + 2)) return -ENOMEM;
-        b->data[b->len++] = '[';
-        for (uint32_t i = 0; i < s->len; i++) {
-            char tmp[4], *e = tmp + sizeof tmp, *d = fmt_u64(e, (uint8_t)s->data[i]);
-            if (i) b->data[b->len++] = ',';
-            memcpy(b->data + b->len, d, (size_t)(e - d));
-            b->len += (size_t)(e - d);
-        }
-        b->data[b->len++] = ']';
+        size_t n = tr_base64_encoded_len(s->len);
+        if (n == SIZE_MAX || n > SIZE_MAX - 2 - b->len || room(b, n + 2)) return -ENOMEM;
+        b->data[b->len++] = '"';
+        b->len += tr_base64_encode((const unsigned char *)s->data, s->len, b->data + b->len);
+        b->data[b->len++] = '"';
         return 0;
     }
     case TR_ARR: {
