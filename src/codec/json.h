@@ -35,9 +35,10 @@ int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d
 
 /* Append the compact JSON text of v to out (no trailing newline).
  *
- * Floats use the shortest of %.15g/%.16g/%.17g that reads back to the same
- * double and always carry a '.' or an exponent; NaN and infinities become
- * null. Binaries become arrays of byte values. Strings escape '"', '\\' and
+ * Floats print as Tremor 0.11 writes them (ryu: shortest round-trip digits,
+ * "1.0", "1e300", "1e-7"; infinities and NaN as ryu prints their bits, see
+ * core/fmtnum.h). Binaries become base64 strings (standard alphabet,
+ * padded), as tremor-value writes them. Strings escape '"', '\\' and
  * control characters; other UTF-8 passes through, and bytes that are not
  * valid UTF-8 are written as \ufffd so the output is always valid JSON.
  *
