@@ -12,6 +12,7 @@
 #include <unictype.h>
 #include <unistr.h>
 
+#include "core/utf8.h"
 #include "lang/std_int.h"
 
 #define STR1(a) (n >= 1 && (a)[0].type == TR_STR)
@@ -222,40 +223,6 @@ static int contains(struct tr_fcall *c, const tr_value *args, size_t n, tr_value
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at p[0..n), or, when it is not one,
- * the length of its maximal subpart (at least 1): the bytes that could
- * still begin a valid sequence. Each maximal subpart becomes one U+FFFD,
- * as Rust's String::from_utf8_lossy (Unicode 3.9, "U+FFFD Substitution of
- * Maximal Subparts"). *valid says which it was. */
-static size_t utf8_step(const uint8_t *p, size_t n, int *valid) {
-    uint8_t b = p[0];
-    size_t need;
-    uint8_t lo = 0x80, hi = 0xBF;
-    *valid = 0;
-    if (b < 0x80) {
-        *valid = 1;
-        return 1;
-    }
-    if (b >= 0xC2 && b <= 0xDF) need = 2;
-    else if (b >= 0xE0 && b <= 0xEF) {
-        need = 3;
-        if (b == 0xE0) lo = 0xA0;
-        if (b == 0xED) hi = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 4;
-        if (b == 0xF0) lo = 0x90;
-        if (b == 0xF4) hi = 0x8F;
-    } else {
-        return 1;
-    }
-    size_t i = 1;
-    if (i >= n || p[i] < lo || p[i] > hi) return 1;
-    for (i = 2; i < need; i++)
-        if (i >= n || p[i] < 0x80 || p[i] > 0xBF) return i;
-    *valid = 1;
-    return need;
-}
-
 static int from_utf8_lossy(struct tr_fcall *c, const tr_value *args, size_t n, tr_value *out) {
     (void)c;
     if (n != 1 || (args[0].type != TR_BIN && args[0].type != TR_STR)) return TR_FN_BADTYPE;
@@ -268,7 +235,9 @@ static int from_utf8_lossy(struct tr_fcall *c, const tr_value *args, size_t n, t
         size_t run = i;
         int valid = 1;
         size_t k = 0;
-        while (run < len && (k = utf8_step(p + run, len - run, &valid), valid)) run += k;
+        /* each maximal subpart becomes one U+FFFD, as Rust's
+         * String::from_utf8_lossy (core/utf8.h) */
+        while (run < len && (k = tr_utf8_step(p + run, len - run, &valid), valid == 1)) run += k;
         rc = tr_buf_append(&b, (const char *)p + i, run - i);
         if (!rc && run < len) {
             rc = tr_buf_append(&b, "\xEF\xBF\xBD", 3);
