@@ -186,6 +186,7 @@ static void in_close(void *self, void (*done)(void *), void *arg) {
 const struct tr_onramp_ops tr_stdin_onramp = {
     .type = "stdin",
     .transactional = false,
+    .default_codec = "string",   /* as 0.11's stdin onramp */
     .create = in_create,
     .start = in_start,
     .trigger = in_trigger,

@@ -72,6 +72,9 @@ struct onramp_inst {
     uint64_t next_id;
     struct pipe_inst **outs;
     size_t nouts, outs_cap;
+    struct pipe_inst **errs;         /* linked from the port 'err' */
+    size_t nerrs, errs_cap;
+    uint64_t chunk_id;               /* next_id when the bytes being decoded came in */
     uint64_t decode_errors;
     struct tr_log_limit decode_log;  /* a peer can cause one decode error per frame */
     tr_value cur_meta;               /* meta of the bytes being decoded */
@@ -173,16 +176,58 @@ int tr_world_failed(const struct tr_world *w) { return w->fatal; }
 
 /* ------------------------------------------------------ onramp hosting */
 
-static void onramp_to_pipes(struct onramp_inst *o, struct tr_event *ev) {
-    if (o->nouts == 0) {
+static void to_pipes(struct pipe_inst **pipes, size_t n, struct tr_event *ev) {
+    if (n == 0) {
         tr_event_fini(ev);
         return;
     }
-    for (size_t i = 0; i + 1 < o->nouts; i++) {
+    for (size_t i = 0; i + 1 < n; i++) {
         struct tr_event copy;
-        if (tr_event_copy(&copy, ev) == 0) tr_pipeline_push(o->outs[i]->p, "in", &copy);
+        if (tr_event_copy(&copy, ev) == 0) tr_pipeline_push(pipes[i]->p, "in", &copy);
     }
-    tr_pipeline_push(o->outs[o->nouts - 1]->p, "in", ev);
+    tr_pipeline_push(pipes[n - 1]->p, "in", ev);
+}
+
+static void onramp_to_pipes(struct onramp_inst *o, struct tr_event *ev) {
+    to_pipes(o->outs, o->nouts, ev);
+}
+
+/* A codec or preprocessor error as 0.11's SourceManager sends it to the
+ * port 'err' (source.rs, make_error): value {"error": msg, "event_id": the
+ * id the bytes' first event would have had, "source_id": the onramp's
+ * URL}, meta {"error": msg}. It takes an event id, linked or not, as there.
+ * Never transactional: nothing upstream waits for it. */
+static void onramp_error(struct onramp_inst *o, const char *msg) {
+    char url[512];
+    snprintf(url, sizeof url, "tremor://localhost/onramp/%s/%s", on_art(o)->id, o->instance);
+    uint64_t id = o->next_id++;
+    if (o->nerrs == 0 || o->closing) return;
+    tr_value v, m, x;
+    if (tr_v_rec(3, &v)) return;
+    if (tr_v_rec(1, &m)) {
+        tr_value_unref(v);
+        return;
+    }
+    int rc = tr_v_str(msg, strlen(msg), &x);
+    if (!rc) rc = tr_rec_set(&v, "error", 5, x);
+    if (!rc) rc = tr_rec_set(&v, "event_id", 8, tr_v_uint(o->chunk_id));
+    if (!rc && !(rc = tr_v_str(url, strlen(url), &x))) rc = tr_rec_set(&v, "source_id", 9, x);
+    if (!rc && !(rc = tr_v_str(msg, strlen(msg), &x))) rc = tr_rec_set(&m, "error", 5, x);
+    struct tr_event ev;
+    if (rc || tr_event_init(&ev, v, m, tr_now_ns())) {
+        if (!rc) {
+            tr_value_unref(v);
+            tr_value_unref(m);
+        }
+        return;
+    }
+    tr_ids_init(&ev.ids, o->uid, 0, id);
+    ev.transactional = false;
+    to_pipes(o->errs, o->nerrs, &ev);
+}
+
+static void preproc_error(void *arg, const char *why) {
+    onramp_error(arg, why);
 }
 
 static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_value meta) {
@@ -215,6 +260,8 @@ static int decode_frame(void *arg, const char *data, size_t len) {
                        "%s/%s: cannot decode %zu bytes with codec %s: %s (%llu so far)",
                        on_art(o)->id, o->instance, len, o->codec->name,
                        d.msg[0] ? d.msg : tr_strerror(rc), (unsigned long long)o->decode_errors);
+        if (rc == -ENOMEM) return 0;
+        onramp_error(o, d.msg[0] ? d.msg : tr_strerror(rc));
         return 0;
     }
     host_emit_value(&o->host, v, tr_value_ref(o->cur_meta));
@@ -232,6 +279,7 @@ static struct stream_pp *find_stream(struct onramp_inst *o, uint64_t stream, int
     if (tr_preproc_create(o->pre, o->npre, &s->pp) != 0) return NULL;
     const struct tr_preproc_limits *lim = o->ops->stream_limits ? o->ops->stream_limits(o->self) : NULL;
     if (lim) tr_preproc_set_limits(s->pp, lim);
+    tr_preproc_on_error(s->pp, preproc_error, o);
     o->nstreams++;
     return s;
 }
@@ -241,6 +289,7 @@ static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void
     struct onramp_inst *o = (struct onramp_inst *)h;
     int rc = 0;
     o->cur_meta = meta;
+    o->chunk_id = o->next_id;
     if (o->npre == 0) {
         rc = decode_frame(o, data, len);
     } else {
@@ -731,7 +780,8 @@ static struct onramp_inst *ensure_onramp(struct tr_world *w, const struct tr_url
     o->w = w;
     o->art = (size_t)(a - w->cfg.onramps);
     o->ops = tr_onramp_find(a->type);
-    o->codec = tr_codec_find(a->codec ? a->codec : "json");
+    o->codec = tr_codec_find(a->codec ? a->codec
+                                      : o->ops->default_codec ? o->ops->default_codec : "json");
     o->pre = a->preprocessors;
     o->npre = a->npre;
     if (o->npre == 0 && strcmp(a->type, "stdin") == 0) {  /* stdin reads lines, as in Tremor */
@@ -821,9 +871,9 @@ static int deploy_link(struct tr_world *w, const struct tr_cfg_link *l, const tr
     if (fu.kind == TR_URL_PIPELINE) from_pipe = ensure_pipe(w, &fu, l, from_s, d, &rc);
     else from_on = ensure_onramp(w, &fu, l, from_s, d, &rc);
     if (rc) goto out;
-    if (from_on && strcmp(port, "out") != 0) {
+    if (from_on && strcmp(port, "out") != 0 && strcmp(port, "err") != 0) {
         rc = tr_diag_set(d, TR_EINVAL_CFG, l->loc.file, l->loc.line, l->loc.col,
-                         "link source %s: onramps send from their port 'out'", from_s);
+                         "link source %s: onramps send from their ports 'out' and 'err'", from_s);
         goto out;
     }
     for (size_t i = 0; i < l->nto; i++) {
@@ -843,10 +893,15 @@ static int deploy_link(struct tr_world *w, const struct tr_cfg_link *l, const tr
                                  from_s, to_s);
             } else {
                 struct pipe_inst *pi = ensure_pipe(w, &tu, l, to_s, d, &rc);
-                if (pi) rc = push((void **)&from_on->outs, &from_on->nouts, &from_on->outs_cap, pi);
+                int err_port = strcmp(port, "err") == 0;
+                if (pi && err_port)
+                    rc = push((void **)&from_on->errs, &from_on->nerrs, &from_on->errs_cap, pi);
+                else if (pi)
+                    rc = push((void **)&from_on->outs, &from_on->nouts, &from_on->outs_cap, pi);
+                /* error events are not transactional: no acks come back from there */
                 if (pi && !rc)
-                    rc = tr_pipeline_connect_input(pi->p, from_on->ops->transactional, onramp_cf,
-                                                   from_on);
+                    rc = tr_pipeline_connect_input(pi->p, from_on->ops->transactional && !err_port,
+                                                   onramp_cf, from_on);
             }
         }
         tr_free(to_s);
@@ -1058,6 +1113,7 @@ void tr_world_destroy(struct tr_world *w) {
         for (size_t k = 0; k < o->nstreams; k++) tr_preproc_destroy(o->streams[k].pp);
         tr_free(o->streams);
         tr_free(o->outs);
+        tr_free(o->errs);
         tr_free(o->instance);
         tr_free(o);
     }
