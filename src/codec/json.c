@@ -847,9 +847,24 @@ static int newline(struct tr_buf *b, int depth) {
     return 0;
 }
 
-/* depth = number of arrays/records around v. */
-static int enc(struct tr_buf *b, const tr_value *v, int depth, int pretty) {
+/* Bytes as simd-json's serde serializer writes them (json::encode): an
+ * array of byte values, pretty as "[", a new line, "1,2,3", a new line, "]". */
+static int put_bin_array(struct tr_buf *b, const struct tr_str *s, int depth, int pretty) {
     int rc;
+    if ((rc = put1(b, '['))) return rc;
+    if (pretty && s->len && (rc = newline(b, depth + 1))) return rc;
+    for (uint32_t i = 0; i < s->len; i++) {
+        char tmp[4], *e = tmp + sizeof tmp, *d = fmt_u64(e, (uint8_t)s->data[i]);
+        if (i && (rc = put1(b, ','))) return rc;
+        if ((rc = put(b, d, (size_t)(e - d)))) return rc;
+    }
+    if (pretty && s->len && (rc = newline(b, depth))) return rc;
+    return put1(b, ']');
+}
+
+/* depth = number of arrays/records around v; flags: TR_JSON_*. */
+static int enc(struct tr_buf *b, const tr_value *v, int depth, unsigned flags) {
+    int rc, pretty = (flags & TR_JSON_PRETTY) != 0;
     switch (v->type) {
     case TR_NULL: return put(b, "null", 4);
     case TR_BOOL: return v->as.b ? put(b, "true", 4) : put(b, "false", 5);
@@ -859,6 +874,7 @@ static int enc(struct tr_buf *b, const tr_value *v, int depth, int pretty) {
     case TR_F64: return put_f64(b, v->as.f);
     case TR_STR: return put_str(b, v->as.s->data, v->as.s->len);
     case TR_BIN: {
+        if (flags & TR_JSON_BIN_ARRAY) return put_bin_array(b, v->as.s, depth, pretty);
         /* tremor-value writes bytes as a base64 string (standard alphabet,
          * padded) */
         const struct tr_str *s = v->as.s;
@@ -876,7 +892,7 @@ static int enc(struct tr_buf *b, const tr_value *v, int depth, int pretty) {
         for (uint32_t i = 0; i < a->len; i++) {
             if (i && (rc = put1(b, ','))) return rc;
             if (pretty && (rc = newline(b, depth + 1))) return rc;
-            if ((rc = enc(b, &a->items[i], depth + 1, pretty))) return rc;
+            if ((rc = enc(b, &a->items[i], depth + 1, flags))) return rc;
         }
         if (pretty && a->len && (rc = newline(b, depth))) return rc;
         return put1(b, ']');
@@ -891,7 +907,7 @@ static int enc(struct tr_buf *b, const tr_value *v, int depth, int pretty) {
             if (pretty && (rc = newline(b, depth + 1))) return rc;
             if ((rc = put_str(b, f->key->data, f->key->len))) return rc;
             if ((rc = pretty ? put(b, ": ", 2) : put1(b, ':'))) return rc;
-            if ((rc = enc(b, &f->val, depth + 1, pretty))) return rc;
+            if ((rc = enc(b, &f->val, depth + 1, flags))) return rc;
         }
         if (pretty && r->len && (rc = newline(b, depth))) return rc;
         return put1(b, '}');
@@ -900,9 +916,9 @@ static int enc(struct tr_buf *b, const tr_value *v, int depth, int pretty) {
     }
 }
 
-static int encode(const tr_value *v, struct tr_buf *out, int pretty) {
+int tr_json_encode_flags(const tr_value *v, struct tr_buf *out, unsigned flags) {
     size_t old = out->len;
-    int rc = enc(out, v, 0, pretty);
+    int rc = enc(out, v, 0, flags);
     if (rc) {
         out->len = old;
         if (out->data) out->data[old] = 0;
@@ -912,6 +928,8 @@ static int encode(const tr_value *v, struct tr_buf *out, int pretty) {
     return 0;
 }
 
-int tr_json_encode(const tr_value *v, struct tr_buf *out) { return encode(v, out, 0); }
+int tr_json_encode(const tr_value *v, struct tr_buf *out) { return tr_json_encode_flags(v, out, 0); }
 
-int tr_json_encode_pretty(const tr_value *v, struct tr_buf *out) { return encode(v, out, 1); }
+int tr_json_encode_pretty(const tr_value *v, struct tr_buf *out) {
+    return tr_json_encode_flags(v, out, TR_JSON_PRETTY);
+}

@@ -50,4 +50,11 @@ int tr_json_encode(const tr_value *v, struct tr_buf *out);
 /* Same as tr_json_encode, indented by two spaces per level, for humans. */
 int tr_json_encode_pretty(const tr_value *v, struct tr_buf *out);
 
+/* tr_json_encode with options: TR_JSON_PRETTY indents; TR_JSON_BIN_ARRAY
+ * writes binaries as arrays of byte values, as 0.11's json::encode does
+ * (simd-json's serde serializer), instead of base64 strings. */
+#define TR_JSON_PRETTY 1u
+#define TR_JSON_BIN_ARRAY 2u
+int tr_json_encode_flags(const tr_value *v, struct tr_buf *out, unsigned flags);
+
 #endif

@@ -186,8 +186,13 @@ static void base64_everywhere(void **st) {
     expect("use std::base64; use std::binary; binary::into_bytes(base64::decode(\"Zg=\"))", "[102]");
     /* base64 of bytes that are not UTF-8 is an extractor error in 0.11 */
     expect_error("match \"/w==\" of case r = ~ base64|| => r default => \"no\" end", "utf-8");
-    /* binaries in JSON output: base64 (tremor-value serialize.rs) */
+    /* binaries in JSON output: base64 (tremor-value serialize.rs) ... */
     expect("<<1, 2, 3>>", "\"AQID\"");
+    expect("\"#{<<1, 2, 3>>}\"", "\"\\\"AQID\\\"\"");
+    /* ... but json::encode goes through simd-json 0.4's serde serializer,
+     * whose serialize_bytes writes an array of numbers */
+    expect("use std::json; json::encode(<<1, 2, 255>>)", "\"[1,2,255]\"");
+    expect("use std::json; json::encode([<<>>, 0.1, 1.0e300])", "\"[[],0.1,1e300]\"");
 }
 
 int main(void) {
