@@ -1,15 +1,17 @@
 /* fmtnum.c - shortest round-trip float digits and 0.11's two layouts.
  *
- * The digits come from the C library, not from a port of ryu: for each
- * precision p = 1..17, printf's correctly rounded p-digit value (or, at a
- * power of two where the rounding interval is lopsided, its neighbour one
- * unit away) is read back with strtod; the first that gives the double
- * back is the shortest and, being the correctly rounded one, the closest.
- * 17 digits always round-trip. Neither printf nor strtod sees a decimal
- * point, so the locale cannot change the result.
+ * The digits come from the C library, not from a port of ryu: for a
+ * precision p, printf's correctly rounded p-digit value (or, at a power of
+ * two where the rounding interval is lopsided, its neighbour one unit
+ * away) is read back with strtod; the fewest digits that give the double
+ * back are the shortest and, being the correctly rounded ones, the
+ * closest. Decimal-looking values take a faster path (m / 10^k); 17 digits
+ * always round-trip. Neither printf nor strtod sees a decimal point, so
+ * the locale cannot change the result.
  */
 #include "core/fmtnum.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,41 +44,82 @@ static int bump(char *dig, int n, int delta) {
 /* The shortest digits of a > 0 (finite) into dig (no trailing zeros, at
  * most 17, NUL-terminated); returns their count and sets *kk so that
  * a = 0.dig x 10^kk. */
-static int shortest(double a, char dig[24], int *kk) {
-    for (int p = 1; p <= 17; p++) {
-        char t[40];
-        snprintf(t, sizeof t, "%.*e", p - 1, a);
-        /* "d[.ddd]e[+-]xx": take the digits, skip whatever the point is */
-        int n = 0;
-        const char *q = t;
-        for (; *q && *q != 'e'; q++)
-            if (*q >= '0' && *q <= '9') dig[n++] = *q;
-        dig[n] = 0;
-        int e10 = atoi(q + 1);          /* a ~ d.ddd x 10^e10 */
-        int e = e10 - (n - 1);          /* a ~ dig x 10^e */
-        int ok = round_trips(dig, n, e, a);
-        if (!ok && p > 1) {
-            char alt[24];
-            memcpy(alt, dig, (size_t)n + 1);
-            if (bump(alt, n, +1) && round_trips(alt, n, e, a)) {
-                memcpy(dig, alt, (size_t)n + 1);
-                ok = 1;
-            } else {
-                memcpy(alt, dig, (size_t)n + 1);
-                if (bump(alt, n, -1) && round_trips(alt, n, e, a)) {
-                    memcpy(dig, alt, (size_t)n + 1);
-                    ok = 1;
-                }
-            }
-        }
-        if (ok || p == 17) {
-            while (n > 1 && dig[n - 1] == '0') n--;
-            dig[n] = 0;
-            *kk = e10 + 1;
+/* The p-digit decimal nearest a, or its neighbour one unit away on either
+ * side, that reads back as a: its digits in dig (NUL-terminated, trailing
+ * zeros kept) and a ~ d.ddd x 10^*e10; returns p, or 0 when none does. At
+ * most one of them can: the rounding interval of a is narrower than the
+ * gap between two p-digit decimals for p <= 15, and for 16 and 17 the
+ * nearest lies on the interval's short side whenever a neighbour is in. */
+static int try_digits(double a, int p, char dig[24], int *e10) {
+    char t[40];
+    snprintf(t, sizeof t, "%.*e", p - 1, a);
+    /* "d[.ddd]e[+-]xx": take the digits, skip whatever the point is */
+    int n = 0;
+    const char *q = t;
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9') dig[n++] = *q;
+    dig[n] = 0;
+    *e10 = atoi(q + 1);
+    int e = *e10 - (n - 1);          /* a ~ dig x 10^e */
+    if (round_trips(dig, n, e, a)) return n;
+    char alt[24];
+    for (int delta = 1; delta >= -1; delta -= 2) {
+        memcpy(alt, dig, (size_t)n + 1);
+        if (bump(alt, n, delta) && round_trips(alt, n, e, a)) {
+            memcpy(dig, alt, (size_t)n + 1);
             return n;
         }
     }
-    return 0; /* not reached: 17 digits always round-trip */
+    return 0;
+}
+
+/* The shortest digits of a > 0 (finite) into dig (no trailing zeros, at
+ * most 17, NUL-terminated); returns their count and sets *kk so that
+ * a = 0.dig x 10^kk. */
+static int shortest(double a, char dig[24], int *kk) {
+    /* Fast path for the common decimal-looking values: the fewest
+     * fraction digits k for which m = a x 10^k (m < 2^53, so m / 10^k is
+     * one correctly rounded IEEE division) gives a back. Taken only when
+     * m is the one such k-digit decimal (m - 1 and m + 1 do not read back),
+     * so it is the closest; otherwise the general loop below decides. */
+    if (FLT_EVAL_METHOD == 0 && a < 9007199254740992.0) {
+        double p10 = 1;
+        for (int k = 0; k <= 22; k++, p10 *= 10) {
+            double t = a * p10;
+            if (t >= 9007199254740992.0) break;
+            uint64_t m = (uint64_t)(t + 0.5);
+            if (m == 0 || (double)m / p10 != a) continue;
+            if ((double)(m + 1) / p10 == a || (double)(m - 1) / p10 == a) break;
+            int n = snprintf(dig, 24, "%llu", (unsigned long long)m);
+            *kk = n - k;
+            while (n > 1 && dig[n - 1] == '0') n--;
+            dig[n] = 0;
+            return n;
+        }
+    }
+    /* By the gap argument above, when no decimal of 15 digits reads back
+     * none of fewer digits does either: the answer has 16 or 17. Else the
+     * shortest is found from 1 digit up. */
+    int e10, n = try_digits(a, 15, dig, &e10);
+    if (n) {
+        for (int p = 1; p < 15; p++) {
+            char d2[24];
+            int e2;
+            if (try_digits(a, p, d2, &e2)) {
+                memcpy(dig, d2, (size_t)p + 1);
+                e10 = e2;
+                n = p;
+                break;
+            }
+        }
+    } else if (!(n = try_digits(a, 16, dig, &e10))) {
+        n = try_digits(a, 17, dig, &e10);
+        if (!n) n = (int)strlen(dig);   /* not reached: 17 digits read back */
+    }
+    while (n > 1 && dig[n - 1] == '0') n--;
+    dig[n] = 0;
+    *kk = e10 + 1;
+    return n;
 }
 
 static size_t put_exp(char *o, int x) {
