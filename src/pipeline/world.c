@@ -214,13 +214,12 @@ static void onramp_error(struct onramp_inst *o, const char *msg) {
     if (!rc && !(rc = tr_v_str(url, strlen(url), &x))) rc = tr_rec_set(&v, "source_id", 9, x);
     if (!rc && !(rc = tr_v_str(msg, strlen(msg), &x))) rc = tr_rec_set(&m, "error", 5, x);
     struct tr_event ev;
-    if (rc || tr_event_init(&ev, v, m, tr_now_ns())) {
-        if (!rc) {
-            tr_value_unref(v);
-            tr_value_unref(m);
-        }
+    if (rc) {
+        tr_value_unref(v);
+        tr_value_unref(m);
         return;
     }
+    if (tr_event_init(&ev, v, m, tr_now_ns())) return;   /* it took v and m */
     tr_ids_init(&ev.ids, o->uid, 0, id);
     ev.transactional = false;
     to_pipes(o->errs, o->nerrs, &ev);
@@ -305,6 +304,7 @@ static void host_stream_end(struct tr_onramp_host *h, uint64_t stream) {
     struct onramp_inst *o = (struct onramp_inst *)h;
     struct stream_pp *s = find_stream(o, stream, 0);
     if (!s) return;
+    o->chunk_id = o->next_id;
     tr_preproc_finish(s->pp, decode_frame, o);
     tr_preproc_destroy(s->pp);
     *s = o->streams[--o->nstreams];
