@@ -1,8 +1,10 @@
 /* std_string.c - std::string: text functions.
  *
  * Lengths count characters (UTF-8 code points) where Tremor does, bytes
- * where it says bytes. Every function is pure, so calls with constant
- * arguments are folded at compile time (and fail there, as upstream does).
+ * where it says bytes. Case mapping and White_Space are Unicode's, from
+ * libunistring, as Rust's std gives them to 0.11. Every function is pure,
+ * so calls with constant arguments are folded at compile time (and fail
+ * there, as upstream does).
  */
 #include <errno.h>
 #include <stdio.h>
