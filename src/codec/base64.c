@@ -51,18 +51,21 @@ static int sextet(unsigned char c) {
 
 int tr_base64_decode(const char *in, size_t n, unsigned char *out, size_t *len) {
     *len = 0;
-    /* padding only at the end, at most two, and only to complete a group */
-    size_t pad = 0;
-    while (n > 0 && in[n - 1] == '=' && pad < 2) {
-        n--;
-        pad++;
-    }
-    if (pad && (n + pad) % 4 != 0) return TR_EPARSE;
+    /* The rules of the base64 crate 0.13 (STANDARD) that 0.11 uses
+     * everywhere: a length of 4k+1 never decodes; '=' may only end the
+     * input, from the third position of the last group on (so "QQ==",
+     * "QQ=" and "QUI=" decode, "Q===", "QQ==QQ==" and "QUJD==" do not);
+     * padding is optional; the unused low bits of the last symbol must
+     * be zero. */
     if (n % 4 == 1) return TR_EPARSE;
+    size_t data = n;
+    while (data > 0 && in[data - 1] == '=') data--;
+    for (size_t i = data; i < n; i++)
+        if (i % 4 < 2) return TR_EPARSE;
     size_t o = 0;
     uint32_t acc = 0;
     unsigned bits = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < data; i++) {
         int s = sextet((unsigned char)in[i]);
         if (s < 0) return TR_EPARSE;
         acc = acc << 6 | (uint32_t)s;
@@ -73,7 +76,6 @@ int tr_base64_decode(const char *in, size_t n, unsigned char *out, size_t *len) 
             acc &= (1u << bits) - 1;
         }
     }
-    /* leftover bits of a partial group must be zero (canonical encoding) */
     if (acc != 0) return TR_EPARSE;
     *len = o;
     return 0;

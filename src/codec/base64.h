@@ -1,8 +1,10 @@
-/* base64.h - RFC 4648 base64 (standard alphabet) for the `base64` pre- and
- * postprocessors and the blaster's `base64` option.
+/* base64.h - RFC 4648 base64 (standard alphabet), the one codec for every
+ * use: the `base64` pre- and postprocessors, the blaster's `base64` option,
+ * the base64 extractor, std::base64 and binaries in JSON output.
  *
- * Encoding always pads with '='. Decoding accepts padded or unpadded input
- * and rejects anything else (whitespace included), as Tremor 0.11 does.
+ * Encoding always pads with '='. Decoding follows the base64 crate 0.13
+ * (Tremor 0.11's): padding optional, '=' only at the end of the last
+ * group, zero trailing bits, nothing else (whitespace included).
  */
 #ifndef TR_BASE64_H
 #define TR_BASE64_H
@@ -16,7 +18,9 @@ size_t tr_base64_encoded_len(size_t n);
  * length written. */
 size_t tr_base64_encode(const unsigned char *in, size_t n, char *out);
 /* Decode n characters of in into out (room for n / 4 * 3 + 2 bytes); out
- * may be in. Returns 0 and sets *len, or TR_EPARSE for invalid input. */
+ * may be in. Returns 0 and sets *len, or TR_EPARSE for invalid input
+ * (length 4k+1, a byte outside the alphabet, misplaced '=', nonzero
+ * trailing bits). */
 int tr_base64_decode(const char *in, size_t n, unsigned char *out, size_t *len);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "codec/json.h"
+#include "core/utf8.h"
 
 static int json_decode(const char *data, size_t len, tr_value *out, struct tr_diag *d) {
     return tr_json_decode(data, len, out, d);
@@ -11,9 +12,15 @@ static int json_decode(const char *data, size_t len, tr_value *out, struct tr_di
 
 static int json_encode(const tr_value *v, struct tr_buf *out) { return tr_json_encode(v, out); }
 
-/* string: the frame is the value; a value that is not a string encodes as JSON. */
+/* string: the frame is the value when it is UTF-8 (0.11: std::str::from_utf8,
+ * its error text included); a value that is not a string encodes as JSON. */
 static int string_decode(const char *data, size_t len, tr_value *out, struct tr_diag *d) {
-    (void)d;
+    size_t ok, bad;
+    *out = tr_v_null();
+    if (tr_utf8_check(data, len, &ok, &bad)) {
+        if (d) tr_utf8_error_text(ok, bad, d->msg, sizeof d->msg);
+        return TR_EPARSE;
+    }
     return tr_v_str(data, len, out);
 }
 

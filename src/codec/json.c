@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/base64.h"
 #include "core/alloc.h"
+#include "core/fmtnum.h"
 
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
@@ -765,67 +767,11 @@ static int put_int(struct tr_buf *b, int neg, uint64_t mag) {
     return put(b, s, (size_t)(e - s));
 }
 
-/* printf writes the locale's decimal point; JSON wants '.'. The point is
- * whatever sits between the integer digits and the next digit or 'e'. */
-static size_t c_point(char *t, size_t n) {
-    size_t i = t[0] == '-', j;
-    while (i < n && is_digit((uint8_t)t[i])) i++;
-    if (i == n || t[i] == '.' || t[i] == 'e') return n;
-    for (j = i; j < n && !is_digit((uint8_t)t[j]); j++) {}
-    t[i] = '.';
-    memmove(t + i + 1, t + j, n - j);
-    return n - (j - i - 1);
-}
-
+/* 0.11's JSON float text (tremor-value writes floats with ryu): see
+ * core/fmtnum.h. */
 static int put_f64(struct tr_buf *b, double f) {
-    char tmp[64];
-    size_t n = 0;
-    if (!isfinite(f)) return put(b, "null", 4);
-    if (fabs(f) < 1e15 && f == trunc(f)) {
-        /* integral: exact as an integer, plus ".0" so it reads back as a float */
-        int64_t i = (int64_t)f;
-        char *e = tmp + sizeof tmp - 2, *s = fmt_u64(e, i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i);
-        if (signbit(f)) *--s = '-';
-        memcpy(e, ".0", 2);
-        return put(b, s, (size_t)(e + 2 - s));
-    }
-    /* Fixed-notation range of %.15g: try the fewest decimals k for which
-     * m / 10^k (m < 10^15, so both exact doubles and one correctly rounded
-     * division) gives f back. DBL_DIG is 15, so no other decimal of at most
-     * 15 digits maps to f: this is exactly the text %.15g would print. */
-    double a = fabs(f);
-    if (FLT_EVAL_METHOD == 0 && a >= 1e-4 && a < 1e15) {
-        for (int k = 1; k <= 15; k++) {
-            double t = a * pow10_exact[k];
-            if (t >= 1e15) break;
-            uint64_t m = (uint64_t)(t + 0.5);
-            if ((double)m / pow10_exact[k] != a) continue;
-            char *e = tmp + sizeof tmp, *q;
-            uint64_t scale = (uint64_t)pow10_exact[k];
-            q = fmt_u64(e, m % scale);
-            while (e - q < k) *--q = '0';
-            *--q = '.';
-            q = fmt_u64(q, m / scale);
-            if (f < 0) *--q = '-';
-            return put(b, q, (size_t)(e - q));
-        }
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        int k = snprintf(tmp, sizeof tmp, "%.*g", prec, f);
-        if (k < 0 || (size_t)k >= sizeof tmp) return -EINVAL;
-        n = c_point(tmp, (size_t)k);
-        if (prec == 17) break;
-        struct num nm;
-        const uint8_t *err;
-        const char *msg;
-        double back;
-        const uint8_t *q = scan_number((const uint8_t *)tmp, (const uint8_t *)tmp + n, &nm, &err, &msg);
-        if (q && num_double(&nm, &back) == 0 && back == f) break;
-    }
-    if (!memchr(tmp, '.', n) && !memchr(tmp, 'e', n)) {
-        memcpy(tmp + n, ".0", 2);
-        n += 2;
-    }
+    char tmp[TR_FMTNUM_MAX];
+    size_t n = tr_fmtnum_json(f, tmp);
     return put(b, tmp, n);
 }
 
@@ -901,9 +847,24 @@ static int newline(struct tr_buf *b, int depth) {
     return 0;
 }
 
-/* depth = number of arrays/records around v. */
-static int enc(struct tr_buf *b, const tr_value *v, int depth, int pretty) {
+/* Bytes as simd-json's serde serializer writes them (json::encode): an
+ * array of byte values, pretty as "[", a new line, "1,2,3", a new line, "]". */
+static int put_bin_array(struct tr_buf *b, const struct tr_str *s, int depth, int pretty) {
     int rc;
+    if ((rc = put1(b, '['))) return rc;
+    if (pretty && s->len && (rc = newline(b, depth + 1))) return rc;
+    for (uint32_t i = 0; i < s->len; i++) {
+        char tmp[4], *e = tmp + sizeof tmp, *d = fmt_u64(e, (uint8_t)s->data[i]);
+        if (i && (rc = put1(b, ','))) return rc;
+        if ((rc = put(b, d, (size_t)(e - d)))) return rc;
+    }
+    if (pretty && s->len && (rc = newline(b, depth))) return rc;
+    return put1(b, ']');
+}
+
+/* depth = number of arrays/records around v; flags: TR_JSON_*. */
+static int enc(struct tr_buf *b, const tr_value *v, int depth, unsigned flags) {
+    int rc, pretty = (flags & TR_JSON_PRETTY) != 0;
     switch (v->type) {
     case TR_NULL: return put(b, "null", 4);
     case TR_BOOL: return v->as.b ? put(b, "true", 4) : put(b, "false", 5);
@@ -913,17 +874,15 @@ static int enc(struct tr_buf *b, const tr_value *v, int depth, int pretty) {
     case TR_F64: return put_f64(b, v->as.f);
     case TR_STR: return put_str(b, v->as.s->data, v->as.s->len);
     case TR_BIN: {
+        if (flags & TR_JSON_BIN_ARRAY) return put_bin_array(b, v->as.s, depth, pretty);
+        /* tremor-value writes bytes as a base64 string (standard alphabet,
+         * padded) */
         const struct tr_str *s = v->as.s;
-        /* worst case "255," per byte plus the brackets */
-        if (room(b, (size_t)s->len * 4 + 2)) return -ENOMEM;
-        b->data[b->len++] = '[';
-        for (uint32_t i = 0; i < s->len; i++) {
-            char tmp[4], *e = tmp + sizeof tmp, *d = fmt_u64(e, (uint8_t)s->data[i]);
-            if (i) b->data[b->len++] = ',';
-            memcpy(b->data + b->len, d, (size_t)(e - d));
-            b->len += (size_t)(e - d);
-        }
-        b->data[b->len++] = ']';
+        size_t n = tr_base64_encoded_len(s->len);
+        if (n == SIZE_MAX || n > SIZE_MAX - 2 - b->len || room(b, n + 2)) return -ENOMEM;
+        b->data[b->len++] = '"';
+        b->len += tr_base64_encode((const unsigned char *)s->data, s->len, b->data + b->len);
+        b->data[b->len++] = '"';
         return 0;
     }
     case TR_ARR: {
@@ -933,7 +892,7 @@ static int enc(struct tr_buf *b, const tr_value *v, int depth, int pretty) {
         for (uint32_t i = 0; i < a->len; i++) {
             if (i && (rc = put1(b, ','))) return rc;
             if (pretty && (rc = newline(b, depth + 1))) return rc;
-            if ((rc = enc(b, &a->items[i], depth + 1, pretty))) return rc;
+            if ((rc = enc(b, &a->items[i], depth + 1, flags))) return rc;
         }
         if (pretty && a->len && (rc = newline(b, depth))) return rc;
         return put1(b, ']');
@@ -948,7 +907,7 @@ static int enc(struct tr_buf *b, const tr_value *v, int depth, int pretty) {
             if (pretty && (rc = newline(b, depth + 1))) return rc;
             if ((rc = put_str(b, f->key->data, f->key->len))) return rc;
             if ((rc = pretty ? put(b, ": ", 2) : put1(b, ':'))) return rc;
-            if ((rc = enc(b, &f->val, depth + 1, pretty))) return rc;
+            if ((rc = enc(b, &f->val, depth + 1, flags))) return rc;
         }
         if (pretty && r->len && (rc = newline(b, depth))) return rc;
         return put1(b, '}');
@@ -957,9 +916,9 @@ static int enc(struct tr_buf *b, const tr_value *v, int depth, int pretty) {
     }
 }
 
-static int encode(const tr_value *v, struct tr_buf *out, int pretty) {
+int tr_json_encode_flags(const tr_value *v, struct tr_buf *out, unsigned flags) {
     size_t old = out->len;
-    int rc = enc(out, v, 0, pretty);
+    int rc = enc(out, v, 0, flags);
     if (rc) {
         out->len = old;
         if (out->data) out->data[old] = 0;
@@ -969,6 +928,8 @@ static int encode(const tr_value *v, struct tr_buf *out, int pretty) {
     return 0;
 }
 
-int tr_json_encode(const tr_value *v, struct tr_buf *out) { return encode(v, out, 0); }
+int tr_json_encode(const tr_value *v, struct tr_buf *out) { return tr_json_encode_flags(v, out, 0); }
 
-int tr_json_encode_pretty(const tr_value *v, struct tr_buf *out) { return encode(v, out, 1); }
+int tr_json_encode_pretty(const tr_value *v, struct tr_buf *out) {
+    return tr_json_encode_flags(v, out, TR_JSON_PRETTY);
+}

@@ -35,9 +35,10 @@ int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d
 
 /* Append the compact JSON text of v to out (no trailing newline).
  *
- * Floats use the shortest of %.15g/%.16g/%.17g that reads back to the same
- * double and always carry a '.' or an exponent; NaN and infinities become
- * null. Binaries become arrays of byte values. Strings escape '"', '\\' and
+ * Floats print as Tremor 0.11 writes them (ryu: shortest round-trip digits,
+ * "1.0", "1e300", "1e-7"; infinities and NaN as ryu prints their bits, see
+ * core/fmtnum.h). Binaries become base64 strings (standard alphabet,
+ * padded), as tremor-value writes them. Strings escape '"', '\\' and
  * control characters; other UTF-8 passes through, and bytes that are not
  * valid UTF-8 are written as \ufffd so the output is always valid JSON.
  *
@@ -48,5 +49,12 @@ int tr_json_encode(const tr_value *v, struct tr_buf *out);
 
 /* Same as tr_json_encode, indented by two spaces per level, for humans. */
 int tr_json_encode_pretty(const tr_value *v, struct tr_buf *out);
+
+/* tr_json_encode with options: TR_JSON_PRETTY indents; TR_JSON_BIN_ARRAY
+ * writes binaries as arrays of byte values, as 0.11's json::encode does
+ * (simd-json's serde serializer), instead of base64 strings. */
+#define TR_JSON_PRETTY 1u
+#define TR_JSON_BIN_ARRAY 2u
+int tr_json_encode_flags(const tr_value *v, struct tr_buf *out, unsigned flags);
 
 #endif

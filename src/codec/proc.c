@@ -71,6 +71,8 @@ struct tr_preproc {
     struct tr_preproc_limits lim;
     struct tr_budget_hold hold;  /* sum of the stages' capacities */
     struct tr_log_limit own_log;
+    tr_preproc_err_fn on_error;  /* NULL: nobody listens */
+    void *on_error_arg;
 };
 
 static const struct pre_def *pre_find(const char *name) {
@@ -173,11 +175,19 @@ static void drop(struct ctx *c, const char *why) {
     unsigned long n = ++pp->dropped;
     tr_log_limited(pp->lim.log ? pp->lim.log : &pp->own_log, TR_LOG_WARN, MOD,
                    "dropped a frame: %s (%lu so far on this stream)", why, n);
+    if (pp->on_error) pp->on_error(pp->on_error_arg, why);
 }
 
 /* The chain cannot go on: every later feed returns rc. */
 static int fail(struct ctx *c, int rc) {
-    c->pp->failed = rc;
+    struct tr_preproc *pp = c->pp;
+    if (!pp->failed && pp->on_error) {
+        char why[128];
+        snprintf(why, sizeof why, "the stream ends: %s", tr_strerror(rc));
+        pp->failed = rc;
+        pp->on_error(pp->on_error_arg, why);
+    }
+    pp->failed = rc;
     return rc;
 }
 
@@ -418,6 +428,11 @@ int tr_preproc_finish(struct tr_preproc *pp, tr_frame_fn fn, void *arg) {
         }
     }
     return 0;
+}
+
+void tr_preproc_on_error(struct tr_preproc *pp, tr_preproc_err_fn fn, void *arg) {
+    pp->on_error = fn;
+    pp->on_error_arg = arg;
 }
 
 unsigned long tr_preproc_dropped(const struct tr_preproc *pp) { return pp->dropped; }

@@ -61,6 +61,11 @@ int tr_preproc_feed(struct tr_preproc *pp, const char *data, size_t len, tr_fram
  * unless it failed. */
 int tr_preproc_finish(struct tr_preproc *pp, tr_frame_fn fn, void *arg);
 unsigned long tr_preproc_dropped(const struct tr_preproc *pp);
+/* Optional: fn(arg, why) hears of every frame the chain drops and of the
+ * error that ends it (once), after the chain has logged it - for the
+ * onramp's `err` port. Called from inside feed/finish. */
+typedef void (*tr_preproc_err_fn)(void *arg, const char *why);
+void tr_preproc_on_error(struct tr_preproc *pp, tr_preproc_err_fn fn, void *arg);
 
 /* Apply postprocessors to the payload in b (in place). 0, -ENOMEM,
  * TR_ETOOBIG, or TR_EINVAL_CFG for an unknown name. */

@@ -84,6 +84,7 @@ struct tr_onramp_host {
 struct tr_onramp_ops {
     const char *type;
     bool transactional;      /* wants acks/fails for its events */
+    const char *default_codec;  /* without `codec:` (0.11's default_codec); NULL: "json" */
     int (*create)(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
                   struct tr_diag *d);
     int (*start)(void *self);                /* begin producing */
@@ -112,8 +113,9 @@ static inline int64_t tr_onramp_emit_value(struct tr_onramp_host *h, tr_value va
     return h->ops->emit_value(h, value, meta);
 }
 /* Raw bytes of one stream (one connection): run through the preprocessors
- * and the codec; each decoded value becomes an event. Takes meta. Decode
- * errors are logged and counted, never fatal; a negative return means the
+ * and the codec; each decoded value becomes an event. Takes meta. Codec and
+ * preprocessor errors become events on the onramp's `err` port (0.11's
+ * shape), logged (rate-limited) and counted, never fatal; a negative return means the
  * stream cannot go on (a frame or buffer over the stream_limits, or out of
  * memory) and every later call for it fails the same way. */
 static inline int tr_onramp_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void *data,

@@ -189,6 +189,7 @@ static char *stdin_pre[] = {"lines"};
 const struct tr_onramp_ops tr_stdin_onramp = {
     .type = "stdin",
     .transactional = false,
+    .default_codec = "string",   /* as 0.11's stdin onramp */
     .create = in_create,
     .start = in_start,
     .trigger = in_trigger,

@@ -810,6 +810,7 @@ uint16_t tr_ws_onramp_port(void *self) {
 const struct tr_onramp_ops tr_ws_onramp = {
     .type = "ws",
     .transactional = false,
+    .default_codec = "string",   /* as 0.11's ws onramp */
     .create = ws_create,
     .start = ws_start,
     .trigger = ws_trigger,

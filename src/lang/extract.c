@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistr.h>
 
+#include "codec/base64.h"
 #include "codec/json.h"
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -85,35 +87,6 @@ void tr_extractor_destroy(struct tr_extractor *x) {
     tr_free(x);
 }
 
-static int b64val(int c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-static int base64_decode(const struct tr_str *s, struct tr_buf *out) {
-    if (s->len % 4) return 1;
-    for (uint32_t i = 0; i < s->len; i += 4) {
-        int v[4], pad = 0;
-        for (int k = 0; k < 4; k++) {
-            char ch = s->data[i + k];
-            if (ch == '=' && i + 4 == s->len && k >= 2) {
-                v[k] = 0;
-                pad++;
-                continue;
-            }
-            if (pad || (v[k] = b64val((unsigned char)ch)) < 0) return 1;
-        }
-        unsigned n = (unsigned)(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
-        char o[3] = {(char)(n >> 16), (char)(n >> 8), (char)n};
-        if (tr_buf_append(out, o, (size_t)(3 - pad))) return -ENOMEM;
-    }
-    return 0;
-}
-
 /* Add capture g of the current match to *out under its name: re sets the
  * field, rerg appends to an array per name across all matches. */
 static int add_group(const struct tr_extractor *x, const struct tr_str *s, int g, tr_value *out) {
@@ -181,12 +154,17 @@ int tr_extractor_run(const struct tr_extractor *x, const tr_value *v, int need, 
         return 1;
     }
     case X_BASE64: {
-        struct tr_buf b;
-        tr_buf_init(&b);
-        rc = base64_decode(s, &b);
-        if (!rc && need) rc = tr_v_str(b.data ? b.data : "", b.len, out);
-        tr_buf_fini(&b);
-        return rc < 0 ? rc : rc == 0;
+        /* 0.11: not base64 is no match; base64 of bytes that are not
+         * UTF-8 is an error (the result is a string) */
+        unsigned char *buf = tr_malloc((size_t)s->len / 4 * 3 + 3);
+        size_t n;
+        if (!buf) return -ENOMEM;
+        if (tr_base64_decode(s->data, s->len, buf, &n)) rc = 0;
+        else if (!need) rc = 1;
+        else if (u8_check(buf, n)) rc = TR_ERUNTIME;
+        else rc = tr_v_str((const char *)buf, n, out) ? -ENOMEM : 1;
+        tr_free(buf);
+        return rc;
     }
     case X_CIDR:
         return tr_cidr_run(x->cidr, s, need, out);
@@ -247,5 +225,6 @@ int tr_extractor_run(const struct tr_extractor *x, const tr_value *v, int need, 
 
 const char *tr_extractor_error(const struct tr_extractor *x) {
     if (x->kind == X_GROK) return tr_grok_error(x->grok);
+    if (x->kind == X_BASE64) return "failed to decode: invalid utf-8 sequence";
     return x->m ? tr_regex_match_error(x->m) : "";
 }

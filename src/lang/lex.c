@@ -408,27 +408,38 @@ static int lex_number(struct lx *l, struct tr_pos s) {
         return 0;
     }
     if (neg) digits[nd++] = '-';
+    /* The literal's digits (without '_') go to a buffer as long as the
+     * literal: a float is read by strtod from all of them, so any length
+     * is correctly rounded. The bounded copy in digits serves integers,
+     * which overflow long before it fills. */
+    struct tr_buf fb;
+    tr_buf_init(&fb);
+    int frc = neg ? tr_buf_putc(&fb, '-') : 0;
     while (is_digit(peekc(l, 0)) || peekc(l, 0) == '_') {
-        if (peekc(l, 0) != '_' && nd < sizeof digits - 8) digits[nd++] = (char)peekc(l, 0);
+        if (peekc(l, 0) != '_') {
+            if (nd < sizeof digits - 8) digits[nd++] = (char)peekc(l, 0);
+            if (!frc) frc = tr_buf_putc(&fb, (char)peekc(l, 0));
+        }
         bump(l);
     }
     int is_float = 0;
     if (peekc(l, 0) == '.' && is_digit(peekc(l, 1))) {
         is_float = 1;
-        digits[nd++] = '.';
+        if (!frc) frc = tr_buf_putc(&fb, '.');
         bump(l);
         while (is_digit(peekc(l, 0)) || peekc(l, 0) == '_') {
-            if (peekc(l, 0) != '_' && nd < sizeof digits - 8) digits[nd++] = (char)peekc(l, 0);
+            if (peekc(l, 0) != '_' && !frc) frc = tr_buf_putc(&fb, (char)peekc(l, 0));
             bump(l);
         }
         if (peekc(l, 0) == 'e' || peekc(l, 0) == 'E') {
-            digits[nd++] = 'e';
+            if (!frc) frc = tr_buf_putc(&fb, 'e');
             bump(l);
             if (peekc(l, 0) == '+' || peekc(l, 0) == '-') {
-                digits[nd++] = (char)peekc(l, 0);
+                if (!frc) frc = tr_buf_putc(&fb, (char)peekc(l, 0));
                 bump(l);
             }
             if (!is_digit(peekc(l, 0))) {
+                tr_buf_fini(&fb);
                 struct tr_span in = {s, l->p};
                 char *t = line_from(l, s);
                 int rc = lex_error(l, in, 2, t, in, "An invalid float literal");
@@ -436,14 +447,19 @@ static int lex_number(struct lx *l, struct tr_pos s) {
                 return rc;
             }
             while (is_digit(peekc(l, 0))) {
-                if (nd < sizeof digits - 2) digits[nd++] = (char)peekc(l, 0);
+                if (!frc) frc = tr_buf_putc(&fb, (char)peekc(l, 0));
                 bump(l);
             }
         }
     }
+    if (frc) {
+        tr_buf_fini(&fb);
+        return frc;
+    }
     digits[nd] = 0;
     int c = peekc(l, 0);
     if (c >= 0 && is_ident_start(c)) {
+        tr_buf_fini(&fb);
         struct tr_span in = {l->p, l->p};
         char *t = line_from(l, s);
         int rc = lex_error(l, in, 2, t, in, "An unexpected character '%c' was found", c);
@@ -452,9 +468,10 @@ static int lex_number(struct lx *l, struct tr_pos s) {
     }
     struct tr_tok *k;
     int rc = push(l, is_float ? TK_FLOAT : TK_INT, s, &k);
+    if (!rc && is_float) k->fval = strtod(fb.data, NULL);
+    tr_buf_fini(&fb);
     if (rc) return rc;
     if (is_float) {
-        k->fval = strtod(digits, NULL);
         k->sval = tr_str_new(l->src + s.off, l->p.off - s.off);
         if (!k->sval) return -ENOMEM;
     } else {

@@ -130,7 +130,7 @@ static int join(struct tr_fcall *c, const tr_value *args, size_t n, tr_value *ou
     int rc = 0;
     for (uint32_t i = 0; i < tr_arr_len(&args[0]) && !rc; i++) {
         if (i) rc = tr_buf_append(&b, args[1].as.s->data, args[1].as.s->len);
-        if (!rc) rc = tr_value_display(tr_arr_at(&args[0], i), &b);
+        if (!rc) rc = tr_value_to_string(tr_arr_at(&args[0], i), &b);
     }
     if (!rc) rc = tr_v_str(b.data ? b.data : "", b.len, out);
     tr_buf_fini(&b);

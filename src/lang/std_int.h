@@ -48,6 +48,9 @@ extern const struct tr_fn tr_std_string[], tr_std_record[], tr_std_array[], tr_s
 
 /* Append the display form used by string::format and interpolation. */
 int tr_value_display(const tr_value *v, struct tr_buf *out);
+/* Append the form Rust's ToString gives (array::join): floats as `{}`
+ * prints them, bytes as <<[1, 2]>>, the rest as tr_value_display. */
+int tr_value_to_string(const tr_value *v, struct tr_buf *out);
 const char *tr_lang_type_name(const tr_value *v);
 
 #endif

@@ -121,7 +121,9 @@ static int j_decode(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o
 static int j_encode_with(const tr_value *a, tr_value *o, int pretty) {
     struct tr_buf b;
     tr_buf_init(&b);
-    int rc = pretty ? tr_json_encode_pretty(&a[0], &b) : tr_json_encode(&a[0], &b);
+    /* 0.11: simd_json::to_string(_pretty), whose serde path writes bytes
+     * as arrays of numbers */
+    int rc = tr_json_encode_flags(&a[0], &b, TR_JSON_BIN_ARRAY | (pretty ? TR_JSON_PRETTY : 0));
     if (!rc) rc = tr_v_str(b.data ? b.data : "", b.len, o);
     tr_buf_fini(&b);
     return rc;

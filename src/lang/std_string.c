@@ -1,14 +1,20 @@
 /* std_string.c - std::string: text functions.
  *
  * Lengths count characters (UTF-8 code points) where Tremor does, bytes
- * where it says bytes. Every function is pure, so calls with constant
- * arguments are folded at compile time (and fail there, as upstream does).
+ * where it says bytes. Case mapping and White_Space are Unicode's, from
+ * libunistring, as Rust's std gives them to 0.11. Every function is pure,
+ * so calls with constant arguments are folded at compile time (and fail
+ * there, as upstream does).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unicase.h>
+#include <unictype.h>
+#include <unistr.h>
 
+#include "core/utf8.h"
 #include "lang/std_int.h"
 
 #define STR1(a) (n >= 1 && (a)[0].type == TR_STR)
@@ -42,33 +48,78 @@ static int bytes(struct tr_fcall *c, const tr_value *args, size_t n, tr_value *o
     return 0;
 }
 
-static int trim_impl(const tr_value *args, size_t n, tr_value *out, int left, int right) {
+/* Rust's str::trim* strip chars with the Unicode White_Space property
+ * (char::is_whitespace): U+00A0, U+2028, U+3000 ... as well as ASCII. */
+static int trim_impl(struct tr_fcall *c, const tr_value *args, size_t n, tr_value *out, int left, int right) {
     if (!STR1(args)) return TR_FN_BADTYPE;
-    const char *p = S(0)->data;
+    const uint8_t *p = (const uint8_t *)S(0)->data;
     size_t s = 0, e = S(0)->len;
-    while (left && s < e && isspace((unsigned char)p[s])) s++;
-    while (right && e > s && isspace((unsigned char)p[e - 1])) e--;
-    return tr_v_str(p + s, e - s, out);
-}
-static int trim(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { (void)c; return trim_impl(a, n, o, 1, 1); }
-static int trim_start(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { (void)c; return trim_impl(a, n, o, 1, 0); }
-static int trim_end(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { (void)c; return trim_impl(a, n, o, 0, 1); }
-
-static int map_case(const tr_value *args, size_t n, tr_value *out, int upper, int first_only) {
-    if (!STR1(args)) return TR_FN_BADTYPE;
-    struct tr_str *s = tr_str_alloc(S(0)->len);
-    if (!s) return -ENOMEM;
-    memcpy(s->data, S(0)->data, S(0)->len);
-    for (uint32_t i = 0; i < s->len; i++) {
-        if (first_only && i > 0) break;
-        s->data[i] = (char)(upper ? toupper((unsigned char)s->data[i]) : tolower((unsigned char)s->data[i]));
+    if (u8_check(p, e)) {
+        snprintf(c->msg, sizeof c->msg, "the string is not valid UTF-8");
+        return TR_FN_ERROR;
     }
-    *out = tr_v_strobj(s);
-    return 0;
+    ucs4_t uc;
+    while (left && s < e) {
+        int k = u8_mbtouc(&uc, p + s, e - s);
+        if (!uc_is_property_white_space(uc)) break;
+        s += (size_t)k;
+    }
+    while (right && e > s) {
+        const uint8_t *q = u8_prev(&uc, p + e, p + s);
+        if (!q || !uc_is_property_white_space(uc)) break;
+        e = (size_t)(q - p);
+    }
+    return tr_v_str((const char *)p + s, e - s, out);
 }
-static int lowercase(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { (void)c; return map_case(a, n, o, 0, 0); }
-static int uppercase(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { (void)c; return map_case(a, n, o, 1, 0); }
-static int capitalize(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { (void)c; return map_case(a, n, o, 1, 1); }
+static int trim(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { return trim_impl(c, a, n, o, 1, 1); }
+static int trim_start(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { return trim_impl(c, a, n, o, 1, 0); }
+static int trim_end(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { return trim_impl(c, a, n, o, 0, 1); }
+
+/* Full Unicode case mapping without a language, as Rust's
+ * str::to_uppercase / to_lowercase: one char may become several
+ * ("ß" -> "SS") and a final capital sigma lowercases to "ς". libunistring
+ * allocates the result with malloc (outside the tr_malloc seam); it is
+ * copied into a tr_str and freed at once. */
+static int case_map(struct tr_fcall *c, const uint8_t *p, size_t len, int upper, struct tr_buf *b) {
+    size_t rn = 0;
+    uint8_t *r = upper ? u8_toupper(p, len, NULL, NULL, NULL, &rn) : u8_tolower(p, len, NULL, NULL, NULL, &rn);
+    if (!r) {
+        if (errno == ENOMEM) return -ENOMEM;
+        snprintf(c->msg, sizeof c->msg, "the string is not valid UTF-8");
+        return TR_FN_ERROR;
+    }
+    int rc = tr_buf_append(b, (const char *)r, rn);
+    free(r);
+    return rc;
+}
+
+static int map_case(struct tr_fcall *c, const tr_value *args, size_t n, tr_value *out, int upper, int first_only) {
+    if (!STR1(args)) return TR_FN_BADTYPE;
+    const uint8_t *p = (const uint8_t *)S(0)->data;
+    size_t len = S(0)->len, head = len;
+    if (len == 0) return tr_v_str("", 0, out);
+    if (first_only) {
+        /* 0.11's capitalize: the first char's uppercase (char::to_uppercase,
+         * so "ß" -> "SS"), then the rest unchanged */
+        ucs4_t uc;
+        int k = u8_mbtouc(&uc, p, len);
+        if (uc == 0xFFFD && u8_check(p, (size_t)k)) {
+            snprintf(c->msg, sizeof c->msg, "the string is not valid UTF-8");
+            return TR_FN_ERROR;
+        }
+        head = (size_t)k;
+    }
+    struct tr_buf b;
+    tr_buf_init(&b);
+    int rc = case_map(c, p, head, upper, &b);
+    if (!rc && head < len) rc = tr_buf_append(&b, (const char *)p + head, len - head);
+    if (!rc) rc = tr_v_str(b.data ? b.data : "", b.len, out);
+    tr_buf_fini(&b);
+    return rc;
+}
+static int lowercase(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { return map_case(c, a, n, o, 0, 0); }
+static int uppercase(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { return map_case(c, a, n, o, 1, 0); }
+static int capitalize(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { return map_case(c, a, n, o, 1, 1); }
 
 /* Byte offset of character index ci, or len when past the end. */
 static size_t char_off(const struct tr_str *s, uint64_t ci, int *found) {
@@ -177,7 +228,28 @@ static int contains(struct tr_fcall *c, const tr_value *args, size_t n, tr_value
 static int from_utf8_lossy(struct tr_fcall *c, const tr_value *args, size_t n, tr_value *out) {
     (void)c;
     if (n != 1 || (args[0].type != TR_BIN && args[0].type != TR_STR)) return TR_FN_BADTYPE;
-    return tr_v_str(S(0)->data, S(0)->len, out);
+    const uint8_t *p = (const uint8_t *)S(0)->data;
+    size_t len = S(0)->len;
+    struct tr_buf b;
+    tr_buf_init(&b);
+    int rc = 0;
+    for (size_t i = 0; i < len && !rc;) {
+        size_t run = i;
+        int valid = 1;
+        size_t k = 0;
+        /* each maximal subpart becomes one U+FFFD, as Rust's
+         * String::from_utf8_lossy (core/utf8.h) */
+        while (run < len && (k = tr_utf8_step(p + run, len - run, &valid), valid == 1)) run += k;
+        rc = tr_buf_append(&b, (const char *)p + i, run - i);
+        if (!rc && run < len) {
+            rc = tr_buf_append(&b, "\xEF\xBF\xBD", 3);
+            run += k;
+        }
+        i = run;
+    }
+    if (!rc) rc = tr_v_str(b.data ? b.data : "", b.len, out);
+    tr_buf_fini(&b);
+    return rc;
 }
 
 static int into_binary(struct tr_fcall *c, const tr_value *args, size_t n, tr_value *out) {

@@ -227,9 +227,9 @@ static int deploy_link(struct tr_world *w, struct bound *b, const struct tr_cfg_
     if (fu.kind == TR_URL_PIPELINE) from_pipe = ensure_pipe(w, b, &fu, l, from_s, d, &rc);
     else from_on = ensure_onramp(w, b, &fu, l, from_s, d, &rc);
     if (rc) goto out;
-    if (from_on && strcmp(port, TR_PORT_OUT) != 0) {
+    if (from_on && strcmp(port, TR_PORT_OUT) != 0 && strcmp(port, TR_PORT_ERR) != 0) {
         rc = tr_diag_set(d, TR_EINVAL_CFG, l->loc.file, l->loc.line, l->loc.col,
-                         "link source %s: onramps send from their port 'out'", from_s);
+                         "link source %s: onramps send from their ports 'out' and 'err'", from_s);
         goto out;
     }
     for (size_t i = 0; i < l->nto; i++) {
@@ -249,13 +249,17 @@ static int deploy_link(struct tr_world *w, struct bound *b, const struct tr_cfg_
                                  from_s, to_s);
             } else {
                 struct pipe_inst *pi = ensure_pipe(w, b, &tu, l, to_s, d, &rc);
+                int err_port = strcmp(port, TR_PORT_ERR) == 0;
                 if (pi)
-                    rc = made(b, (struct made_link){.kind = LINK_ONRAMP_PIPE, .on = from_on,
-                                                    .to = pi});
-                if (pi && !rc)
+                    rc = made(b, (struct made_link){.kind = err_port ? LINK_ONRAMP_ERR_PIPE : LINK_ONRAMP_PIPE,
+                                                    .on = from_on, .to = pi});
+                if (pi && !rc && err_port)
+                    rc = push((void **)&from_on->errs, &from_on->nerrs, &from_on->errs_cap, pi);
+                else if (pi && !rc)
                     rc = push((void **)&from_on->outs, &from_on->nouts, &from_on->outs_cap, pi);
+                /* error events are not transactional: no acks come back from there */
                 if (pi && !rc)
-                    rc = tr_pipeline_connect_input(pi->p, from_on->ops->transactional,
+                    rc = tr_pipeline_connect_input(pi->p, from_on->ops->transactional && !err_port,
                                                    world_onramp_cf, from_on);
             }
         }
@@ -273,12 +277,16 @@ out:
  * is the newest of its kind on both sides). */
 static void unlink_one(const struct made_link *ml) {
     switch (ml->kind) {
-    case LINK_ONRAMP_PIPE: {
+    case LINK_ONRAMP_PIPE:
+    case LINK_ONRAMP_ERR_PIPE: {
         struct onramp_inst *o = ml->on;
-        for (size_t i = o->nouts; i-- > 0;)
-            if (o->outs[i] == ml->to) {
-                memmove(&o->outs[i], &o->outs[i + 1], (o->nouts - i - 1) * sizeof *o->outs);
-                o->nouts--;
+        int err = ml->kind == LINK_ONRAMP_ERR_PIPE;
+        struct pipe_inst **v = err ? o->errs : o->outs;
+        size_t *n = err ? &o->nerrs : &o->nouts;
+        for (size_t i = *n; i-- > 0;)
+            if (v[i] == ml->to) {
+                memmove(&v[i], &v[i + 1], (*n - i - 1) * sizeof *v);
+                (*n)--;
                 break;
             }
         if (ml->to->p) tr_pipeline_disconnect_input(ml->to->p, world_onramp_cf, o);

@@ -66,6 +66,9 @@ struct onramp_inst {
     uint64_t next_id;
     struct pipe_inst **outs;
     size_t nouts, outs_cap;
+    struct pipe_inst **errs;         /* linked from the port 'err' */
+    size_t nerrs, errs_cap;
+    uint64_t chunk_id;               /* next_id when the bytes being decoded came in */
     uint64_t decode_errors;
     struct tr_log_limit decode_log;  /* a peer can cause one decode error per frame */
     tr_value cur_meta;               /* meta of the bytes being decoded */
@@ -111,10 +114,10 @@ struct offramp_inst {
 };
 
 /* One link a binding instance made, so unbind can take it out again. */
-enum link_kind { LINK_ONRAMP_PIPE, LINK_PIPE_OFFRAMP, LINK_PIPE_PIPE };
+enum link_kind { LINK_ONRAMP_PIPE, LINK_ONRAMP_ERR_PIPE, LINK_PIPE_OFFRAMP, LINK_PIPE_PIPE };
 struct made_link {
     enum link_kind kind;
-    struct onramp_inst *on;          /* LINK_ONRAMP_PIPE */
+    struct onramp_inst *on;          /* LINK_ONRAMP_PIPE, LINK_ONRAMP_ERR_PIPE */
     struct pipe_inst *from, *to;     /* from: LINK_PIPE_*, to: LINK_ONRAMP_PIPE, LINK_PIPE_PIPE */
     struct out_link *ol;             /* LINK_PIPE_OFFRAMP */
 };

@@ -7,22 +7,64 @@
  * Not the stop sequence (world_life.c) nor linking (world_deploy.c).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "codec/codec.h"
 #include "codec/proc.h"
 #include "pipeline/world_int.h"
 
-static void onramp_to_pipes(struct onramp_inst *o, struct tr_event *ev) {
-    if (o->nouts == 0) {
+static void to_pipes(struct pipe_inst **pipes, size_t n, struct tr_event *ev) {
+    if (n == 0) {
         tr_event_fini(ev);
         return;
     }
-    for (size_t i = 0; i + 1 < o->nouts; i++) {
+    for (size_t i = 0; i + 1 < n; i++) {
         struct tr_event copy;
-        if (tr_event_copy(&copy, ev) == 0) tr_pipeline_push(o->outs[i]->p, TR_PORT_IN, &copy);
+        if (tr_event_copy(&copy, ev) == 0) tr_pipeline_push(pipes[i]->p, TR_PORT_IN, &copy);
     }
-    tr_pipeline_push(o->outs[o->nouts - 1]->p, TR_PORT_IN, ev);
+    tr_pipeline_push(pipes[n - 1]->p, TR_PORT_IN, ev);
+}
+
+static void onramp_to_pipes(struct onramp_inst *o, struct tr_event *ev) {
+    to_pipes(o->outs, o->nouts, ev);
+}
+
+/* A codec or preprocessor error as 0.11's SourceManager sends it to the
+ * port 'err' (source.rs, make_error): value {"error": msg, "event_id": the
+ * id the bytes' first event would have had, "source_id": the onramp's
+ * URL}, meta {"error": msg}. It takes an event id, linked or not, as there.
+ * Never transactional: nothing upstream waits for it. */
+static void onramp_error(struct onramp_inst *o, const char *msg) {
+    char url[512];
+    snprintf(url, sizeof url, "tremor://localhost/onramp/%s/%s", on_art(o)->id, o->instance);
+    uint64_t id = o->next_id++;
+    if (o->nerrs == 0 || o->closing) return;
+    tr_value v, m, x;
+    if (tr_v_rec(3, &v)) return;
+    if (tr_v_rec(1, &m)) {
+        tr_value_unref(v);
+        return;
+    }
+    int rc = tr_v_str(msg, strlen(msg), &x);
+    if (!rc) rc = tr_rec_set(&v, "error", 5, x);
+    if (!rc) rc = tr_rec_set(&v, "event_id", 8, tr_v_uint(o->chunk_id));
+    if (!rc && !(rc = tr_v_str(url, strlen(url), &x))) rc = tr_rec_set(&v, "source_id", 9, x);
+    if (!rc && !(rc = tr_v_str(msg, strlen(msg), &x))) rc = tr_rec_set(&m, "error", 5, x);
+    struct tr_event ev;
+    if (rc) {
+        tr_value_unref(v);
+        tr_value_unref(m);
+        return;
+    }
+    if (tr_event_init(&ev, v, m, tr_now_ns())) return;   /* it took v and m */
+    tr_ids_init(&ev.ids, o->uid, 0, id);
+    ev.transactional = false;
+    to_pipes(o->errs, o->nerrs, &ev);
+}
+
+static void preproc_error(void *arg, const char *why) {
+    onramp_error(arg, why);
 }
 
 static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_value meta) {
@@ -55,6 +97,8 @@ static int decode_frame(void *arg, const char *data, size_t len) {
                        "%s/%s: cannot decode %zu bytes with codec %s: %s (%llu so far)",
                        on_art(o)->id, o->instance, len, o->codec->name,
                        d.msg[0] ? d.msg : tr_strerror(rc), (unsigned long long)o->decode_errors);
+        if (rc == -ENOMEM) return 0;
+        onramp_error(o, d.msg[0] ? d.msg : tr_strerror(rc));
         return 0;
     }
     host_emit_value(&o->host, v, tr_value_ref(o->cur_meta));
@@ -72,6 +116,7 @@ static struct stream_pp *find_stream(struct onramp_inst *o, uint64_t stream, int
     if (tr_preproc_create(o->pre, o->npre, &s->pp) != 0) return NULL;
     const struct tr_preproc_limits *lim = o->ops->stream_limits ? o->ops->stream_limits(o->self) : NULL;
     if (lim) tr_preproc_set_limits(s->pp, lim);
+    tr_preproc_on_error(s->pp, preproc_error, o);
     o->nstreams++;
     return s;
 }
@@ -81,6 +126,7 @@ static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void
     struct onramp_inst *o = (struct onramp_inst *)h;
     int rc = 0;
     o->cur_meta = meta;
+    o->chunk_id = o->next_id;
     if (o->npre == 0) {
         rc = decode_frame(o, data, len);
     } else {
@@ -96,6 +142,7 @@ static void host_stream_end(struct tr_onramp_host *h, uint64_t stream) {
     struct onramp_inst *o = (struct onramp_inst *)h;
     struct stream_pp *s = find_stream(o, stream, 0);
     if (!s) return;
+    o->chunk_id = o->next_id;
     tr_preproc_finish(s->pp, decode_frame, o);
     tr_preproc_destroy(s->pp);
     *s = o->streams[--o->nstreams];
@@ -149,7 +196,8 @@ int world_onramp_create(struct tr_world *w, const struct tr_cfg_artefact *a, con
     o->w = w;
     o->art = (size_t)(a - w->cfg.onramps);
     o->ops = w->reg.onramp(a->type);
-    o->codec = tr_codec_find(a->codec ? a->codec : "json");
+    o->codec = tr_codec_find(a->codec ? a->codec
+                                      : o->ops->default_codec ? o->ops->default_codec : "json");
     o->pre = a->preprocessors;
     o->npre = a->npre;
     if (o->npre == 0 && o->ops->default_pre) {
@@ -195,6 +243,7 @@ void world_onramp_free(struct onramp_inst *o) {
     for (size_t k = 0; k < o->nstreams; k++) tr_preproc_destroy(o->streams[k].pp);
     tr_free(o->streams);
     tr_free(o->outs);
+    tr_free(o->errs);
     tr_free(o->instance);
     tr_free(o);
 }

@@ -179,10 +179,12 @@ mapping:
     instance: "01"
 """
 
-# stdin -> pipeline "q" -> stdout.
+# stdin (JSON lines; 0.11's stdin defaults to the string codec) -> pipeline
+# "q" -> stdout.
 STDIO_CONFIG = """onramp:
   - id: in
     type: stdin
+    codec: json
 offramp:
   - id: out
     type: stdout

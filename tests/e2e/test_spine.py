@@ -142,6 +142,7 @@ def test_stdin_to_stdout(tmp_path):
     (tmp_path / "c.yaml").write_text("""onramp:
   - id: in
     type: stdin
+    codec: json
 offramp:
   - id: out
     type: stdout

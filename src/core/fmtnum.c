@@ -1,0 +1,196 @@
+/* fmtnum.c - shortest round-trip float digits and 0.11's two layouts.
+ *
+ * The digits come from the C library, not from a port of ryu: for a
+ * precision p, printf's correctly rounded p-digit value (or, at a power of
+ * two where the rounding interval is lopsided, its neighbour one unit
+ * away) is read back with strtod; the fewest digits that give the double
+ * back are the shortest and, being the correctly rounded ones, the
+ * closest. Decimal-looking values take a faster path (m / 10^k); 17 digits
+ * always round-trip. Neither printf nor strtod sees a decimal point, so
+ * the locale cannot change the result.
+ */
+#include "core/fmtnum.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Does the decimal dig[0..n) x 10^e read back as a? */
+static int round_trips(const char *dig, int n, int e, double a) {
+    char t[48];
+    snprintf(t, sizeof t, "%.*se%d", n, dig, e);
+    return strtod(t, NULL) == a;
+}
+
+/* Add delta (+1 or -1) to the n-digit decimal dig; 0 if it would change
+ * the digit count (those values have fewer digits and were tried). */
+static int bump(char *dig, int n, int delta) {
+    int i = n - 1;
+    if (delta > 0) {
+        while (i >= 0 && dig[i] == '9') dig[i--] = '0';
+        if (i < 0) return 0;
+        dig[i]++;
+    } else {
+        while (i >= 0 && dig[i] == '0') dig[i--] = '9';
+        if (i < 0) return 0;
+        dig[i]--;
+    }
+    return dig[0] != '0';
+}
+
+/* The shortest digits of a > 0 (finite) into dig (no trailing zeros, at
+ * most 17, NUL-terminated); returns their count and sets *kk so that
+ * a = 0.dig x 10^kk. */
+/* The p-digit decimal nearest a, or its neighbour one unit away on either
+ * side, that reads back as a: its digits in dig (NUL-terminated, trailing
+ * zeros kept) and a ~ d.ddd x 10^*e10; returns p, or 0 when none does. At
+ * most one of them can: the rounding interval of a is narrower than the
+ * gap between two p-digit decimals for p <= 15, and for 16 and 17 the
+ * nearest lies on the interval's short side whenever a neighbour is in. */
+static int try_digits(double a, int p, char dig[24], int *e10) {
+    char t[40];
+    snprintf(t, sizeof t, "%.*e", p - 1, a);
+    /* "d[.ddd]e[+-]xx": take the digits, skip whatever the point is */
+    int n = 0;
+    const char *q = t;
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9') dig[n++] = *q;
+    dig[n] = 0;
+    *e10 = atoi(q + 1);
+    int e = *e10 - (n - 1);          /* a ~ dig x 10^e */
+    if (round_trips(dig, n, e, a)) return n;
+    char alt[24];
+    for (int delta = 1; delta >= -1; delta -= 2) {
+        memcpy(alt, dig, (size_t)n + 1);
+        if (bump(alt, n, delta) && round_trips(alt, n, e, a)) {
+            memcpy(dig, alt, (size_t)n + 1);
+            return n;
+        }
+    }
+    return 0;
+}
+
+/* The shortest digits of a > 0 (finite) into dig (no trailing zeros, at
+ * most 17, NUL-terminated); returns their count and sets *kk so that
+ * a = 0.dig x 10^kk. */
+static int shortest(double a, char dig[24], int *kk) {
+    /* Fast path for the common decimal-looking values: the fewest
+     * fraction digits k for which m = a x 10^k (m < 2^53, so m / 10^k is
+     * one correctly rounded IEEE division) gives a back. Taken only when
+     * m is the one such k-digit decimal (m - 1 and m + 1 do not read back),
+     * so it is the closest; otherwise the general loop below decides. */
+    if (FLT_EVAL_METHOD == 0 && a < 9007199254740992.0) {
+        double p10 = 1;
+        for (int k = 0; k <= 22; k++, p10 *= 10) {
+            double t = a * p10;
+            if (t >= 9007199254740992.0) break;
+            uint64_t m = (uint64_t)(t + 0.5);
+            if (m == 0 || (double)m / p10 != a) continue;
+            if ((double)(m + 1) / p10 == a || (double)(m - 1) / p10 == a) break;
+            int n = snprintf(dig, 24, "%llu", (unsigned long long)m);
+            *kk = n - k;
+            while (n > 1 && dig[n - 1] == '0') n--;
+            dig[n] = 0;
+            return n;
+        }
+    }
+    /* By the gap argument above, when no decimal of 15 digits reads back
+     * none of fewer digits does either: the answer has 16 or 17. Else the
+     * shortest is found from 1 digit up. */
+    int e10, n = try_digits(a, 15, dig, &e10);
+    if (n) {
+        for (int p = 1; p < 15; p++) {
+            char d2[24];
+            int e2;
+            if (try_digits(a, p, d2, &e2)) {
+                memcpy(dig, d2, (size_t)p + 1);
+                e10 = e2;
+                n = p;
+                break;
+            }
+        }
+    } else if (!(n = try_digits(a, 16, dig, &e10))) {
+        n = try_digits(a, 17, dig, &e10);
+        if (!n) n = (int)strlen(dig);   /* not reached: 17 digits read back */
+    }
+    while (n > 1 && dig[n - 1] == '0') n--;
+    dig[n] = 0;
+    *kk = e10 + 1;
+    return n;
+}
+
+static size_t put_exp(char *o, int x) {
+    return (size_t)sprintf(o, "e%d", x);
+}
+
+size_t tr_fmtnum_json(double f, char out[TR_FMTNUM_MAX]) {
+    char *o = out;
+    if (signbit(f)) *o++ = '-';
+    if (isinf(f)) return (size_t)(o - out) + (size_t)sprintf(o, "1.797693134862316e308");
+    if (isnan(f)) return (size_t)(o - out) + (size_t)sprintf(o, "2.696539702293474e308");
+    double a = fabs(f);
+    if (a == 0) return (size_t)(o - out) + (size_t)sprintf(o, "0.0");
+    char dig[24];
+    int kk, n = shortest(a, dig, &kk), k = kk - n;
+    if (k >= 0 && kk <= 16) {               /* 1234e7 -> 12340000000.0 */
+        memcpy(o, dig, (size_t)n);
+        o += n;
+        for (int i = 0; i < k; i++) *o++ = '0';
+        memcpy(o, ".0", 2);
+        o += 2;
+    } else if (kk > 0 && kk <= 16) {        /* 1234e-2 -> 12.34 */
+        memcpy(o, dig, (size_t)kk);
+        o += kk;
+        *o++ = '.';
+        memcpy(o, dig + kk, (size_t)(n - kk));
+        o += n - kk;
+    } else if (kk > -5 && kk <= 0) {        /* 1234e-6 -> 0.001234 */
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = 0; i < -kk; i++) *o++ = '0';
+        memcpy(o, dig, (size_t)n);
+        o += n;
+    } else {                                /* 1e30, 1.234e33, 1.5e-7 */
+        *o++ = dig[0];
+        if (n > 1) {
+            *o++ = '.';
+            memcpy(o, dig + 1, (size_t)(n - 1));
+            o += n - 1;
+        }
+        o += put_exp(o, kk - 1);
+    }
+    *o = 0;
+    return (size_t)(o - out);
+}
+
+size_t tr_fmtnum_display(double f, char out[TR_FMTNUM_MAX]) {
+    if (isnan(f)) return (size_t)sprintf(out, "NaN");
+    if (isinf(f)) return (size_t)sprintf(out, f < 0 ? "-inf" : "inf");
+    if (f == 0) return (size_t)sprintf(out, "0");   /* -0.0 too, before Rust 1.53 */
+    char *o = out;
+    if (f < 0) *o++ = '-';
+    char dig[24];
+    int kk, n = shortest(fabs(f), dig, &kk);
+    if (kk <= 0) {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = 0; i < -kk; i++) *o++ = '0';
+        memcpy(o, dig, (size_t)n);
+        o += n;
+    } else if (kk >= n) {
+        memcpy(o, dig, (size_t)n);
+        o += n;
+        for (int i = 0; i < kk - n; i++) *o++ = '0';
+    } else {
+        memcpy(o, dig, (size_t)kk);
+        o += kk;
+        *o++ = '.';
+        memcpy(o, dig + kk, (size_t)(n - kk));
+        o += n - kk;
+    }
+    *o = 0;
+    return (size_t)(o - out);
+}
