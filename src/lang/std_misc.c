@@ -213,35 +213,3 @@ const struct tr_fn tr_std_test[] = {
     {"test", "test", 1, 1, 0, t_null},
     {NULL, NULL, 0, 0, 0, NULL},
 };
-
-/* --- datetime (unit conversions to nanoseconds) --- */
-#define WITH_UNIT(fname, mul)                                                          \
-    static int fname(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { \
-        (void)c, (void)n;                                                              \
-        if (a[0].type != TR_I64 || a[0].as.i < 0 || a[0].as.i > UINT32_MAX)            \
-            return TR_FN_BADTYPE;                                                      \
-        *o = tr_v_uint((uint64_t)a[0].as.i * (mul));                                   \
-        return 0;                                                                      \
-    }
-WITH_UNIT(with_nanoseconds, 1ull)
-WITH_UNIT(with_microseconds, 1000ull)
-WITH_UNIT(with_milliseconds, 1000000ull)
-WITH_UNIT(with_seconds, 1000000000ull)
-WITH_UNIT(with_minutes, 60ull * 1000000000ull)
-WITH_UNIT(with_hours, 3600ull * 1000000000ull)
-WITH_UNIT(with_days, 86400ull * 1000000000ull)
-WITH_UNIT(with_weeks, 7ull * 86400ull * 1000000000ull)
-WITH_UNIT(with_years, 365ull * 86400ull * 1000000000ull)
-
-const struct tr_fn tr_std_datetime[] = {
-    {"datetime", "with_nanoseconds", 1, 1, 1, with_nanoseconds},
-    {"datetime", "with_microseconds", 1, 1, 1, with_microseconds},
-    {"datetime", "with_milliseconds", 1, 1, 1, with_milliseconds},
-    {"datetime", "with_seconds", 1, 1, 1, with_seconds},
-    {"datetime", "with_minutes", 1, 1, 1, with_minutes},
-    {"datetime", "with_hours", 1, 1, 1, with_hours},
-    {"datetime", "with_days", 1, 1, 1, with_days},
-    {"datetime", "with_weeks", 1, 1, 1, with_weeks},
-    {"datetime", "with_years", 1, 1, 1, with_years},
-    {NULL, NULL, 0, 0, 0, NULL},
-};
