@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""Differential tests: our implementation against the Rust crates Tremor 0.11
+computes with. Generates seeded cases per area, runs both sides (the C
+driver and the Rust reference), prints every difference with its input and
+both outputs (the first LIMIT per area in full), then a table of figures.
+
+usage: difftest.py DRIVER REF SEEDS [AREA...]
+Exit status 1 when any area differs, 0 otherwise.
+"""
+import datetime
+import json
+import os
+import random
+import subprocess
+import sys
+
+LIMIT = int(os.environ.get("DIFFTEST_SHOW", "15"))
+
+# --- strftime -------------------------------------------------------------
+
+NUMERIC = "CdeGgHIjklmMSsuUVwWyYf"
+FIXED = "aAbBhpPZz+"
+COMPOSITE = "cDFrRTvxX"
+# %::z and %:::z are left out: chrono 0.4.20 added them, the 0.4.19 of
+# Tremor 0.11 refuses them, and only Debian's 0.4.23 is here to compare with.
+SPECIAL = ["%%", "%t", "%n", "%.f", "%.3f", "%.6f", "%.9f", "%3f", "%6f", "%9f", "%:z"]
+INVALID = ["%Q", "%E", "%O", "%i", "%q", "%#z", "%#Y", "%.2f", "%5f", "%:a", "%.x", "%-", "%", "%é", "%_%"]
+LITERALS = ["-", ":", " ", "T", "abc", "é", "  ", "/", "[", "%%z", "\t", "日"]
+
+
+def gen_format(r):
+    toks = []
+    for _ in range(r.randint(1, 5)):
+        k = r.random()
+        if k < 0.35:
+            toks.append("%" + r.choice(NUMERIC + FIXED + COMPOSITE))
+        elif k < 0.5:
+            toks.append("%" + r.choice("-_0") + r.choice(NUMERIC + FIXED + COMPOSITE))
+        elif k < 0.65:
+            toks.append(r.choice(SPECIAL))
+        elif k < 0.72:
+            toks.append(r.choice(INVALID))
+        else:
+            toks.append(r.choice(LITERALS))
+    s = "".join(toks)
+    # a lone "%" is only meaningful at the end; elsewhere it eats the next token
+    return s
+
+
+def gen_instant(r):
+    k = r.random()
+    if k < 0.25:
+        return r.randrange(0, 2**64)
+    if k < 0.35:
+        return r.randrange(0, 10**9 * 86400 * 3)
+    # a day near a year boundary or a leap day, in any year a u64 can reach
+    y = r.randint(1970, 2553)
+    base = r.choice([datetime.date(y, 1, 1) - datetime.timedelta(days=r.randint(-7, 7)),
+                     datetime.date(y, 3, 1) - datetime.timedelta(days=r.randint(0, 2)),
+                     datetime.date(y, r.randint(1, 12), r.randint(1, 28))])
+    days = (base - datetime.date(1970, 1, 1)).days
+    secs = days * 86400 + r.randrange(86400)
+    nanos = r.choice([0, r.randrange(1000) * 10**6, r.randrange(10**6) * 1000, r.randrange(10**9)])
+    ns = secs * 10**9 + nanos
+    return ns if 0 <= ns < 2**64 else r.randrange(0, 2**63)
+
+
+def gen_strftime(r):
+    return [str(gen_instant(r)), gen_format(r)]
+
+# --- regex ----------------------------------------------------------------
+
+ATOMS = ["a", "b", "c", "A", "é", r"\d", r"\w", r"\s", r"\D", r"\W", r"\S", ".", "^", "$", r"\b", r"\B",
+         "[abc]", "[^a]", "[a-c]", "[[:alpha:]]", r"[\d_]", r"\.", "-", " ", r"\pL", r"\n", "_", "1"]
+QUANTS = ["*", "+", "?", "{2}", "{1,}", "{0,2}", "*?", "+?", "??", "{1,2}?"]
+REPLACEMENTS = ["", "x", "$0", "<$1>", "${1}", "$$", "[$name]", "${name}z", "$2$1", "$1a", "${2}-", "$"]
+SUBJECT_CHARS = "abcABC 1_\n-.éx"
+
+
+def gen_regex(r, depth=0):
+    parts = []
+    for _ in range(r.randint(1, 4)):
+        k = r.random()
+        if k < 0.15 and depth < 2:
+            inner = gen_regex(r, depth + 1)
+            atom = r.choice(["(%s)", "(?:%s)", "(?P<name>%s)", "(%s|%s)"])
+            atom = atom % ((inner, gen_regex(r, depth + 1)) if atom.count("%s") == 2 else inner)
+        else:
+            atom = r.choice(ATOMS)
+        if r.random() < 0.3 and atom not in ("^", "$", r"\b", r"\B"):
+            atom += r.choice(QUANTS)
+        parts.append(atom)
+    s = "".join(parts)
+    if depth == 0 and r.random() < 0.15:
+        s = r.choice(["(?i)", "(?m)", "(?s)", "(?x)"]) + s
+    if depth == 0 and r.random() < 0.1:
+        s += "|" + gen_regex(r, 1)
+    return s
+
+
+def gen_regex_case(r):
+    subject = "".join(r.choice(SUBJECT_CHARS) for _ in range(r.randint(0, 12)))
+    return [gen_regex(r), subject, r.choice(REPLACEMENTS)]
+
+# --- float ----------------------------------------------------------------
+
+def gen_float(r):
+    import struct
+    k = r.random()
+    if k < 0.3:
+        bits = r.randrange(0, 2**64)
+    else:
+        if k < 0.55:
+            f = float("%se%d" % ("".join(r.choice("0123456789") for _ in range(r.randint(1, 17))),
+                                 r.randint(-30, 30)))
+        elif k < 0.7:
+            f = float(r.randint(-10**6, 10**6)) * r.choice([1, 10**10, 10**15, 10**16, 10**17, 10**21, 10**22])
+        elif k < 0.8:
+            f = r.choice([0.1, 0.2, 0.3, 1e-5, 1e-7, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
+                          -0.0, 0.0, 1.0, 100.0, 1e15, 1e16, 123456789.0, 0.000001, float("inf"),
+                          float("-inf")])
+        elif k < 0.9:
+            f = r.uniform(-1000, 1000)
+        else:
+            f = 2.0 ** r.randint(-1074, 1023) * r.choice([1, -1])
+        bits = struct.unpack("<Q", struct.pack("<d", f))[0]
+    return ["%016x" % bits]
+
+
+GEN = {"strftime": gen_strftime, "regex": gen_regex_case, "float": gen_float}
+
+# --- running --------------------------------------------------------------
+
+def run(cmd, area, lines):
+    p = subprocess.run([cmd, area], input="".join(lines).encode(), stdout=subprocess.PIPE, timeout=600)
+    if p.returncode != 0:
+        sys.exit("difftest: %s %s exited %d" % (cmd, area, p.returncode))
+    out = p.stdout.decode().splitlines()
+    if len(out) != len(lines):
+        sys.exit("difftest: %s %s answered %d of %d cases" % (cmd, area, len(out), len(lines)))
+    return out
+
+
+def fields(v):
+    """Per-field verdicts when both sides are records, else the whole value."""
+    return v if isinstance(v, dict) else {"value": v}
+
+
+def main():
+    driver, ref, seeds = sys.argv[1:4]
+    only = set(sys.argv[4:])
+    total = {}
+    failed = False
+    for line in open(seeds):
+        line = line.split("#")[0].split()
+        if not line:
+            continue
+        area, seed, count = line[0], int(line[1]), int(line[2])
+        if only and area not in only:
+            continue
+        r = random.Random("%s/%d" % (area, seed))
+        cases = [GEN[area](r) for _ in range(count)]
+        lines = [json.dumps(c) + "\n" for c in cases]
+        ours, theirs = run(driver, area, lines), run(ref, area, lines)
+        diffs, per_field, shown = 0, {}, 0
+        for c, a, b in zip(cases, ours, theirs):
+            a, b = json.loads(a), json.loads(b)
+            if a == b:
+                continue
+            diffs += 1
+            fa, fb = fields(a), fields(b)
+            for k in sorted(set(fa) | set(fb)):
+                if fa.get(k) != fb.get(k):
+                    per_field[k] = per_field.get(k, 0) + 1
+            if shown < LIMIT:
+                shown += 1
+                print("DIFF %s seed %d: input %s\n  ours  %s\n  0.11  %s" %
+                      (area, seed, json.dumps(c, ensure_ascii=False), json.dumps(a, ensure_ascii=False),
+                       json.dumps(b, ensure_ascii=False)))
+        t = total.setdefault(area, [0, 0, {}])
+        t[0] += count
+        t[1] += diffs
+        for k, n in per_field.items():
+            t[2][k] = t[2].get(k, 0) + n
+        failed |= diffs > 0
+    print("\ndifftest (cases, differences; by field)")
+    for area, (n, d, pf) in total.items():
+        detail = ", ".join("%s %d" % kv for kv in sorted(pf.items()))
+        print("  %-9s %7d cases %6d differ%s" % (area, n, d, ("  (" + detail + ")") if detail else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
