@@ -151,8 +151,46 @@ static int r_range(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o)
     return rc;
 }
 
+/* std::range's contains, a script function in 0.11: an empty array holds
+ * nothing, otherwise first <= n and last >= n with the `<=` of the language
+ * (numbers by value, strings and binaries by bytes, other pairs an error). */
+static int le(struct tr_fcall *c, const tr_value *x, const tr_value *y, int *out) {
+    int xs = x->type == TR_STR || x->type == TR_BIN, ys = y->type == TR_STR || y->type == TR_BIN;
+    if (xs && ys) {
+        uint32_t n = x->as.s->len < y->as.s->len ? x->as.s->len : y->as.s->len;
+        int d = memcmp(x->as.s->data, y->as.s->data, n);
+        *out = d ? d < 0 : x->as.s->len <= y->as.s->len;
+        return 0;
+    }
+    double a, b;
+    if (x->type == TR_I64 && y->type == TR_I64) *out = x->as.i <= y->as.i;
+    else if (x->type == TR_U64 && y->type == TR_U64) *out = x->as.u <= y->as.u;
+    else if (x->type == TR_U64 && y->type == TR_I64) *out = 0;
+    else if (x->type == TR_I64 && y->type == TR_U64) *out = 1;
+    else if (num_f(x, &a) && num_f(y, &b)) *out = a <= b;
+    else {
+        snprintf(c->msg, sizeof c->msg, "The binary operation `<=` is not defined for the type `%s` and `%s`",
+                 tr_lang_type_name(x), tr_lang_type_name(y));
+        return TR_FN_ERROR;
+    }
+    return 0;
+}
+
+static int r_contains(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) {
+    (void)n;
+    if (a[0].type != TR_ARR) return TR_FN_BADTYPE;
+    uint32_t len = tr_arr_len(&a[0]);
+    int lo = 0, hi = 0, rc;
+    if (len && (rc = le(c, tr_arr_at(&a[0], 0), &a[1], &lo))) return rc;
+    /* `and` stops at the first false, as in the script */
+    if (lo && (rc = le(c, &a[1], tr_arr_at(&a[0], len - 1), &hi))) return rc;
+    *o = tr_v_bool(len && lo && hi);
+    return 0;
+}
+
 const struct tr_fn tr_std_range[] = {
     {"range", "range", 2, 2, 1, r_range},
+    {"range", "contains", 2, 2, 1, r_contains},
     {NULL, NULL, 0, 0, 0, NULL},
 };
 
