@@ -258,9 +258,17 @@ static double dd_gamma_ln(void) { return log1p((2.0 * 0.01) / (1.0 - 0.01)); }
 static double dd_gamma(void) { return 1.0 + (2.0 * 0.01) / (1.0 - 0.01); }
 static int32_t dd_offset(void) { return 1 - (int32_t)(log(1.0e-9) / dd_gamma_ln()); }
 
+/* ceil(log_gamma(v)) as Rust's saturating `as i32`, kept within +-2^30 so
+ * the key arithmetic cannot overflow: only an infinite value reaches that
+ * bound (0.11 wraps around there instead). */
+static int32_t dd_log_key(double v) {
+    double k = ceil(log(v) / dd_gamma_ln());
+    return k != k ? 0 : k > 1073741824.0 ? 1073741824 : k < -1073741824.0 ? -1073741824 : (int32_t)k;
+}
+
 static int32_t dd_key(double v) {
-    if (v < -1.0e-9) return -(int32_t)ceil(log(-v) / dd_gamma_ln()) - dd_offset();
-    if (v > 1.0e-9) return (int32_t)ceil(log(v) / dd_gamma_ln()) + dd_offset();
+    if (v < -1.0e-9) return -dd_log_key(-v) - dd_offset();
+    if (v > 1.0e-9) return dd_log_key(v) + dd_offset();
     return 0;
 }
 
