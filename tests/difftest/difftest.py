@@ -68,6 +68,47 @@ def gen_instant(r):
 def gen_strftime(r):
     return [str(gen_instant(r)), gen_format(r)]
 
+# --- strptime: texts the reference formatter wrote, some of them damaged ---
+
+PARSE_FORMATS = [
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.3fZ", "%Y-%m-%dT%H:%M:%S%.6f%:z",
+    "%Y-%m-%dT%T%z", "%Y %b %d %H:%M:%S%.3f %z", "%d/%b/%Y:%H:%M:%S %z", "%a, %d %b %Y %H:%M:%S %z",
+    "%s", "%s%.f", "%F %T", "%D %R", "%Y%m%d%H%M%S", "%B %e %Y %I:%M %p", "%Y-%j %H:%M", "%y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S%.9f", "%Y-%m-%d %k:%M", "%A %d %B %Y %H:%M:%S", "%Y-%m-%dT%H:%M:%S%#z", "%+",
+    "%Y-%m-%d %H:%M:%S %Z", "%c", "%Y-%m-%d", "%H:%M:%S", "%Y-%m-%d %H", "%Y-%m-%d %l:%M %P", "%C%y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S%3f", "%Y-%m-%d %H:%M:%S%.3f", "%e-%b-%Y %T", "%Y-%m-%d %H:%M:%S%n",
+]
+
+
+def gen_strptime_seed(r):
+    """[instant, format]: the reference formats it, then damage() may change it."""
+    fmt = r.choice(PARSE_FORMATS)
+    if "%#z" in fmt:
+        fmt = fmt.replace("%#z", r.choice(["%z", "%:z"]))  # %#z cannot be written, only read
+    return [str(r.randrange(0, 2**63)), fmt]
+
+
+def damage(r, text, fmt):
+    k = r.random()
+    if k < 0.45 or not text:
+        return text
+    i = r.randrange(len(text))
+    if k < 0.55:
+        return text[:i] + text[i + 1:]
+    if k < 0.65:
+        return text[:i] + r.choice(" 0:9-+TZ.") + text[i:]
+    if k < 0.75:
+        return text[:i] + r.choice("0123456789") + text[i + 1:]
+    if k < 0.82:
+        return text.lower() if r.random() < 0.5 else text.upper()
+    if k < 0.88:
+        return " " + text if r.random() < 0.5 else text + " "
+    if k < 0.94:
+        return text.replace("+00:00", r.choice(["-04:00", "+05:30", "Z", "+0530", "-23:59", "+24:00"])) \
+                   .replace("+0000", r.choice(["-0400", "+0530", "+05:30", "Z", "+2400"]))
+    return text[:i]
+
+
 # --- regex ----------------------------------------------------------------
 
 ATOMS = ["a", "b", "c", "A", "é", r"\d", r"\w", r"\s", r"\D", r"\W", r"\S", ".", "^", "$", r"\b", r"\B",
@@ -159,7 +200,15 @@ def main():
         if only and area not in only:
             continue
         r = random.Random("%s/%d" % (area, seed))
-        cases = [GEN[area](r) for _ in range(count)]
+        if area == "strptime":
+            seeds_ = [gen_strptime_seed(r) for _ in range(count)]
+            texts = run(ref, "strftime", [json.dumps(c) + "\n" for c in seeds_])
+            cases = []
+            for (ns, fmt), t in zip(seeds_, texts):
+                t = json.loads(t)
+                cases.append([damage(r, t if isinstance(t, str) else ns, fmt), fmt])
+        else:
+            cases = [GEN[area](r) for _ in range(count)]
         lines = [json.dumps(c) + "\n" for c in cases]
         ours, theirs = run(driver, area, lines), run(ref, area, lines)
         diffs, per_field, shown = 0, {}, 0

@@ -3,8 +3,8 @@
  *
  * Reads one JSON array per line on stdin and writes one JSON result per
  * line, in the shapes ref/src/main.rs writes: strftime through the module
- * datetime::format uses, regex through lang/regex.h (captures) and the
- * std::re functions (replace, replace_all, split), floats through the JSON
+ * datetime::format uses, strptime through the reader of datetime::parse,
+ * regex through lang/regex.h (captures) and the std::re functions (replace, replace_all, split), floats through the JSON
  * encoder and the display form of string interpolation. Not a test by
  * itself: scripts/difftest.sh compares the two outputs.
  */
@@ -16,6 +16,7 @@
 #include "codec/json.h"
 #include "core/buf.h"
 #include "core/value.h"
+#include "lang/extract_int.h"
 #include "lang/regex.h"
 #include "lang/std_int.h"
 #include "lang/timefmt_int.h"
@@ -50,6 +51,15 @@ static void strftime_case(const tr_value *c, struct tr_buf *o) {
     if (rc) tr_buf_printf(o, "{\"error\":true}");
     else put_str(o, r.data ? r.data : "", r.len);
     tr_buf_fini(&r);
+}
+
+static void strptime_case(const tr_value *c, struct tr_buf *o) {
+    const struct tr_str *in = field(c, 0), *fmt = field(c, 1);
+    int64_t ns;
+    if (memchr(fmt->data, 0, fmt->len) || !tr_datetime_parse(in->data, in->len, fmt->data, &ns))
+        tr_buf_printf(o, "{\"error\":true}");
+    else
+        tr_buf_printf(o, "\"%llu\"", (unsigned long long)(uint64_t)ns);
 }
 
 /* std::re::name(pattern, subject[, to]) as the language calls it. */
@@ -127,10 +137,11 @@ static void float_case(const tr_value *c, struct tr_buf *o) {
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: driver strftime|regex|float < cases\n");
+        fprintf(stderr, "usage: driver strftime|strptime|regex|float < cases\n");
         return 2;
     }
     void (*run)(const tr_value *, struct tr_buf *) = !strcmp(argv[1], "strftime") ? strftime_case
+                                                     : !strcmp(argv[1], "strptime") ? strptime_case
                                                      : !strcmp(argv[1], "regex")  ? regex_case
                                                      : !strcmp(argv[1], "float")  ? float_case
                                                                                   : NULL;

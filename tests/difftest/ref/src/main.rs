@@ -1,6 +1,7 @@
 //! difftest-ref AREA: reads cases (one JSON array per line) on stdin and
 //! writes one JSON result per line, computed the way Tremor 0.11 computes
-//! it with the Rust crates it links. AREA is strftime, regex or float.
+//! it with the Rust crates it links. AREA is strftime, strptime, regex
+//! or float.
 // 0.11 builds instants with NaiveDateTime::from_timestamp (deprecated later)
 #![allow(deprecated)]
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -44,6 +45,17 @@ fn strftime(ns: u64, fmt: &str) -> Option<String> {
     .ok()
 }
 
+/// datetime::parse(input, fmt) as 0.11 computes it: nanoseconds as u64
+/// (an instant before 1970 wraps), None where chrono refuses.
+fn strptime(input: &str, fmt: &str) -> Option<u64> {
+    let ns = if names_zone(fmt) {
+        DateTime::parse_from_str(input, fmt).ok()?.timestamp_nanos()
+    } else {
+        NaiveDateTime::parse_from_str(input, fmt).ok()?.timestamp_nanos()
+    };
+    Some(ns as u64)
+}
+
 fn regex_case(pat: &str, subject: &str, rep: &str) -> Value {
     let re = match Regex::new(pat) {
         Ok(re) => re,
@@ -83,6 +95,10 @@ fn main() {
             "strftime" => match strftime(s(0).parse().expect("u64"), s(1)) {
                 Some(t) => json!(t),
                 None => json!({"error": true}),
+            },
+            "strptime" => match panic::catch_unwind(|| strptime(s(0), s(1))) {
+                Ok(Some(ns)) => json!(ns.to_string()),
+                _ => json!({"error": true}),
             },
             "regex" => regex_case(s(0), s(1), s(2)),
             "float" => float_case(u64::from_str_radix(s(0), 16).expect("hex bits")),
