@@ -334,7 +334,7 @@ static int parse_f64(const char *p, size_t n, double *out) {
     memcpy(buf, p, n);
     buf[n] = 0;
     for (size_t i = 0; i < n; i++)
-        if (buf[i] == 'x' || buf[i] == 'X' || buf[i] == 'p' || buf[i] == 'P' || buf[i] == ' ' ||
+        if (buf[i] == 'x' || buf[i] == 'X' || buf[i] == 'p' || buf[i] == 'P' || buf[i] == ' ' || buf[i] == '(' ||
             buf[i] == '\t' || buf[i] == '\n')
             return 0;
     char *end;

@@ -82,7 +82,8 @@ PARSE_FORMATS = [
 
 def gen_strptime_seed(r):
     """[instant, format]: the reference formats it, then damage() may change it."""
-    fmt = r.choice(PARSE_FORMATS)
+    # half from formats people write, half random mixtures of every specifier
+    fmt = r.choice(PARSE_FORMATS) if r.random() < 0.5 else gen_format(r)
     if "%#z" in fmt:
         fmt = fmt.replace("%#z", r.choice(["%z", "%:z"]))  # %#z cannot be written, only read
     return [str(r.randrange(0, 2**63)), fmt]
