@@ -6,6 +6,7 @@
 #   make bench      side-by-side performance table (bench/README.md; not a test)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 300) each (not a test)
 #   make soak       long mixed-load run with kills and faults, ending in an id accounting (not a test)
+#   make difftest   strftime, regex and float printing against 0.11's Rust crates (needs cargo; not in make test)
 
 CC      ?= cc
 BUILD   ?= build
@@ -32,7 +33,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test unit unit-asan e2e conformance fuzz fuzz-smoke soak bench bench-wal clean
+.PHONY: all deps run test unit unit-asan e2e conformance fuzz fuzz-smoke soak bench bench-wal difftest clean
 all: $(BUILD)/tremor
 
 deps:
@@ -87,6 +88,16 @@ fuzz: deps
 
 fuzz-smoke: deps
 	FUZZ_SECONDS=3 scripts/fuzz.sh
+
+# Differential tests against the Rust crates of 0.11 (tests/difftest): its own
+# deps group (Debian's cargo and crate sources), so `make test` needs no Rust.
+$(BUILD)/difftest/driver: tests/difftest/driver.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $< $(LIB) $(LDLIBS)
+
+difftest: $(BUILD)/difftest/driver
+	@scripts/deps.sh difftest
+	BUILD=$(BUILD) scripts/difftest.sh
 
 soak: deps $(BUILD)/tremor
 	TREMOR_BIN=$(abspath $(BUILD)/tremor) $(PYTHON) tests/soak/soak.py

@@ -1,9 +1,14 @@
 #!/bin/sh
 # Install the Debian 12 packages tremor-c needs to build, test and run,
 # but only those that are missing (so it is quick and offline when all are there).
+#   scripts/deps.sh            what `make` and `make test` need
+#   scripts/deps.sh difftest   Debian's Rust toolchain and crate sources for `make difftest` only
 set -e
 PKGS="build-essential pkg-config libuv1-dev libyaml-dev libwslay-dev libssl-dev liblzma-dev \
 libcmocka-dev libpcre2-dev libunistring-dev clang libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout python3-websockets"
+if [ "$1" = "difftest" ]; then
+    PKGS="cargo rustc librust-chrono-dev librust-regex-dev librust-serde-json-dev python3"
+fi
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

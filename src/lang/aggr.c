@@ -4,7 +4,8 @@
  * Each aggregate is a small state with init / accumulate / emit / merge, as
  * in Tremor 0.11 (merge folds an earlier window's state into a later, wider
  * one for tilted windows). Numeric ones work in doubles, like upstream, so
- * sums come out as floats. Not here: windows and groups (select.c).
+ * sums come out as floats. hdr and dds keep a histogram or sketch
+ * (aggr_sketch.c). Not here: windows and groups (select.c).
  * Invariant: an initialised state owns at most one value (v).
  */
 #include <errno.h>
@@ -14,7 +15,8 @@
 #include "lang/aggr_int.h"
 #include "lang/std_int.h"
 
-enum { A_COUNT, A_SUM, A_MEAN, A_MIN, A_MAX, A_VAR, A_STDEV, A_FIRST, A_LAST, A_COLLECT_FLAT, A_COLLECT_NESTED };
+enum { A_COUNT, A_SUM, A_MEAN, A_MIN, A_MAX, A_VAR, A_STDEV, A_FIRST, A_LAST, A_COLLECT_FLAT, A_COLLECT_NESTED,
+       A_HDR, A_DDS };
 
 struct tr_aggr_fn {
     const char *module, *name;
@@ -28,6 +30,7 @@ static const struct tr_aggr_fn fns[] = {
     {"stats", "stdev", A_STDEV, 1, 1},  {"win", "first", A_FIRST, 1, 1},
     {"win", "last", A_LAST, 1, 1},      {"win", "collect_flattened", A_COLLECT_FLAT, 1, 1},
     {"win", "collect_nested", A_COLLECT_NESTED, 1, 1},
+    {"stats", "hdr", A_HDR, 1, 2},      {"stats", "dds", A_DDS, 1, 2},
 };
 
 const struct tr_aggr_fn *tr_aggr_find(const char *module, const char *name) {
@@ -52,6 +55,8 @@ void tr_aggr_init(struct tr_aggr_state *s, const struct tr_aggr_fn *f) {
 void tr_aggr_fini(struct tr_aggr_state *s) {
     tr_value_unref(s->v);
     s->v = tr_v_null();
+    tr_sketch_free(s->ext);
+    s->ext = NULL;
 }
 
 static int as_num(const tr_value *v, double *f) {
@@ -96,6 +101,8 @@ int tr_aggr_accumulate(struct tr_aggr_state *s, const tr_value *args, size_t n) 
         return 0;
     case A_COLLECT_FLAT:
     case A_COLLECT_NESTED: return n ? push_copy(s, tr_value_ref(args[0])) : 0;
+    case A_HDR: return tr_sketch_accumulate(s, TR_SKETCH_HDR, args, n);
+    case A_DDS: return tr_sketch_accumulate(s, TR_SKETCH_DDS, args, n);
     default: break;
     }
     if (!n || !as_num(&args[0], &x)) return TR_FN_BADTYPE;
@@ -125,8 +132,10 @@ int tr_aggr_accumulate(struct tr_aggr_state *s, const tr_value *args, size_t n) 
     return 0;
 }
 
-int tr_aggr_emit(const struct tr_aggr_state *s, tr_value *out) {
+int tr_aggr_emit(struct tr_aggr_state *s, tr_value *out) {
     switch (s->fn->kind) {
+    case A_HDR: return tr_sketch_emit(s, TR_SKETCH_HDR, out);
+    case A_DDS: return tr_sketch_emit(s, TR_SKETCH_DDS, out);
     case A_COUNT: *out = tr_v_int(s->n); return 0;
     case A_SUM: *out = tr_v_float(s->a); return 0;
     case A_MEAN: *out = s->n ? tr_v_float(s->a / (double)s->n) : tr_v_null(); return 0;
@@ -155,6 +164,8 @@ int tr_aggr_emit(const struct tr_aggr_state *s, tr_value *out) {
 
 int tr_aggr_merge(struct tr_aggr_state *s, const struct tr_aggr_state *src) {
     switch (s->fn->kind) {
+    case A_HDR: return tr_sketch_merge(s, src, TR_SKETCH_HDR);
+    case A_DDS: return tr_sketch_merge(s, src, TR_SKETCH_DDS);
     case A_COUNT: s->n += src->n; return 0;
     case A_SUM: s->a += src->a; return 0;
     case A_MEAN:
@@ -213,6 +224,7 @@ int tr_aggr_merge(struct tr_aggr_state *s, const struct tr_aggr_state *src) {
 
 int tr_aggr_copy(struct tr_aggr_state *dst, const struct tr_aggr_state *src) {
     *dst = *src;
-    dst->v = tr_value_ref(src->v);
-    return 0;
+    int rc = tr_sketch_copy(&dst->ext, src->ext);
+    dst->v = rc ? tr_v_null() : tr_value_ref(src->v);
+    return rc;
 }

@@ -20,6 +20,7 @@ struct tr_aggr_state {
     double a, b, c;
     int has;             /* a value was seen (min, max, first, last) */
     tr_value v;          /* first/last value or collected array (owned) */
+    void *ext;           /* hdr and dds: their histogram or sketch (owned) */
 };
 /* Find aggr::<module>::<name>; NULL if unknown. */
 const struct tr_aggr_fn *tr_aggr_find(const char *module, const char *name);
@@ -28,11 +29,21 @@ void tr_aggr_init(struct tr_aggr_state *s, const struct tr_aggr_fn *f);
 void tr_aggr_fini(struct tr_aggr_state *s);
 /* Fold one event's arguments in: 0, TR_FN_BADTYPE or -ENOMEM. */
 int tr_aggr_accumulate(struct tr_aggr_state *s, const tr_value *args, size_t n);
-int tr_aggr_emit(const struct tr_aggr_state *s, tr_value *out);
+/* The aggregate's value. Not const: dds settles its cache into its sketch
+ * here, as 0.11 does (it changes the order of later sums). */
+int tr_aggr_emit(struct tr_aggr_state *s, tr_value *out);
 /* Merge src (an earlier window's state) into s, as tilted windows do. */
 int tr_aggr_merge(struct tr_aggr_state *s, const struct tr_aggr_state *src);
 /* Copy of src's state into dst (uninitialised). */
 int tr_aggr_copy(struct tr_aggr_state *dst, const struct tr_aggr_state *src);
+/* Sketches behind stats::hdr and stats::dds (aggr_sketch.c), for aggr.c:
+ * the same verbs on s->ext, which they create on first use. */
+enum { TR_SKETCH_HDR, TR_SKETCH_DDS };
+int tr_sketch_accumulate(struct tr_aggr_state *s, int kind, const tr_value *args, size_t n);
+int tr_sketch_emit(struct tr_aggr_state *s, int kind, tr_value *out);
+int tr_sketch_merge(struct tr_aggr_state *s, const struct tr_aggr_state *src, int kind);
+int tr_sketch_copy(void **dst, const void *src);
+void tr_sketch_free(void *ext);
 const char *tr_aggr_module(const struct tr_aggr_fn *f);
 const char *tr_aggr_name(const struct tr_aggr_fn *f);
 

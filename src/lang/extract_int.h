@@ -39,8 +39,10 @@ int tr_grok_run(const struct tr_grok *g, const struct tr_str *s, int need, tr_va
 /* Why the last tr_grok_run failed ("" after a success). */
 const char *tr_grok_error(const struct tr_grok *g);
 /* datetime (extract_datetime.c): parse s with a strftime-style format into
- * nanoseconds since the epoch (UTC unless the format has a zone). 1 on a
- * match with *ns set, 0 when s does not fit the format. */
+ * nanoseconds since the epoch as chrono 0.4.19 reads it (UTC unless the
+ * format names a zone, which it must then read; outside +-292 years the
+ * value wraps as 0.11's does). 1 on a match with *ns set, 0 when s does not
+ * fit the format. */
 int tr_datetime_parse(const char *s, size_t len, const char *fmt, int64_t *ns);
 /* influx (extract_influx.c): 1 with the decoded line in *out, 0 when s is not one, -ENOMEM. */
 int tr_influx_decode(const struct tr_str *s, uint64_t ingest_ns, tr_value *out);

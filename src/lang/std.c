@@ -18,6 +18,7 @@ static const struct {
     {"system", tr_std_system}, {"test", tr_std_test},       {"datetime", tr_std_datetime},
     {"re", tr_std_re},         {"random", tr_std_random},   {"chash", tr_std_chash},
     {"binary", tr_std_binary}, {"base64", tr_std_base64},   {"origin", tr_std_origin},
+    {"url", tr_std_url},
 };
 
 static int same(const char *a, const char *b, size_t n) { return strlen(a) == n && memcmp(a, b, n) == 0; }

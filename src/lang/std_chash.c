@@ -3,11 +3,16 @@
  * jump and jump_with_keys place a key in one of n slots with Lamping and
  * Veach's jump consistent hash, fed by SipHash-1-3 of the key's bytes
  * followed by 0xff (how Rust's Hash feeds a str), so slots agree with
- * Tremor's. Pure functions; sorted_serialize is not provided.
+ * Tremor's. sorted_serialize writes a value as JSON with every record's
+ * keys in byte order, so equal values hash alike whatever their key order.
+ * Pure functions.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "codec/json.h"
+#include "core/alloc.h"
 #include "lang/std_int.h"
 
 /* 'tremor\0\0' and '\0\0tremor' read as integers: Tremor's fixed keys */
@@ -96,8 +101,56 @@ static int jump_with_keys(struct tr_fcall *c, const tr_value *a, size_t n, tr_va
     return 0;
 }
 
+static int by_key(const void *x, const void *y) {
+    const struct tr_str *a = (*(const struct tr_field *const *)x)->key, *b = (*(const struct tr_field *const *)y)->key;
+    uint32_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->data, b->data, n);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* Scalars, strings and binaries are written by the JSON encoder as they are
+ * by json::encode; recursion is bounded by the value depth limit. */
+static int sorted(const tr_value *v, struct tr_buf *b) {
+    int rc = 0;
+    if (v->type == TR_ARR) {
+        rc = tr_buf_putc(b, '[');
+        for (uint32_t i = 0; i < tr_arr_len(v) && !rc; i++) {
+            if (i) rc = tr_buf_putc(b, ',');
+            if (!rc) rc = sorted(tr_arr_at(v, i), b);
+        }
+        return rc ? rc : tr_buf_putc(b, ']');
+    }
+    if (v->type != TR_REC) return tr_json_encode(v, b);
+    uint32_t n = tr_rec_len(v);
+    struct tr_field **f = tr_malloc((n ? n : 1) * sizeof *f);
+    if (!f) return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) f[i] = tr_rec_at(v, i);
+    qsort(f, n, sizeof *f, by_key);
+    rc = tr_buf_putc(b, '{');
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        tr_value k = tr_v_strobj(f[i]->key);
+        if (i) rc = tr_buf_putc(b, ',');
+        if (!rc) rc = tr_json_encode(&k, b);
+        if (!rc) rc = tr_buf_putc(b, ':');
+        if (!rc) rc = sorted(&f[i]->val, b);
+    }
+    tr_free(f);
+    return rc ? rc : tr_buf_putc(b, '}');
+}
+
+static int sorted_serialize(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out) {
+    (void)c, (void)n;
+    struct tr_buf b;
+    tr_buf_init(&b);
+    int rc = sorted(&a[0], &b);
+    if (!rc) rc = tr_v_str(b.data ? b.data : "", b.len, out);
+    tr_buf_fini(&b);
+    return rc;
+}
+
 const struct tr_fn tr_std_chash[] = {
     {"chash", "jump", 2, 2, 1, jump_default},
     {"chash", "jump_with_keys", 4, 4, 1, jump_with_keys},
+    {"chash", "sorted_serialize", 1, 1, 1, sorted_serialize},
     {NULL, NULL, 0, 0, 0, NULL},
 };

@@ -44,7 +44,7 @@ int tr_std_has_module(const char *module, size_t mlen);
 extern const struct tr_fn tr_std_string[], tr_std_record[], tr_std_array[], tr_std_type[],
     tr_std_math[], tr_std_json[], tr_std_range[], tr_std_integer[], tr_std_float[],
     tr_std_system[], tr_std_test[], tr_std_datetime[], tr_std_re[], tr_std_random[], tr_std_chash[],
-    tr_std_binary[], tr_std_base64[], tr_std_origin[];
+    tr_std_binary[], tr_std_base64[], tr_std_origin[], tr_std_url[];
 
 /* Append the display form used by string::format and interpolation. */
 int tr_value_display(const tr_value *v, struct tr_buf *out);

@@ -153,8 +153,46 @@ static int r_range(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o)
     return rc;
 }
 
+/* std::range's contains, a script function in 0.11: an empty array holds
+ * nothing, otherwise first <= n and last >= n with the `<=` of the language
+ * (numbers by value, strings and binaries by bytes, other pairs an error). */
+static int le(struct tr_fcall *c, const tr_value *x, const tr_value *y, int *out) {
+    int xs = x->type == TR_STR || x->type == TR_BIN, ys = y->type == TR_STR || y->type == TR_BIN;
+    if (xs && ys) {
+        uint32_t n = x->as.s->len < y->as.s->len ? x->as.s->len : y->as.s->len;
+        int d = memcmp(x->as.s->data, y->as.s->data, n);
+        *out = d ? d < 0 : x->as.s->len <= y->as.s->len;
+        return 0;
+    }
+    double a, b;
+    if (x->type == TR_I64 && y->type == TR_I64) *out = x->as.i <= y->as.i;
+    else if (x->type == TR_U64 && y->type == TR_U64) *out = x->as.u <= y->as.u;
+    else if (x->type == TR_U64 && y->type == TR_I64) *out = 0;
+    else if (x->type == TR_I64 && y->type == TR_U64) *out = 1;
+    else if (num_f(x, &a) && num_f(y, &b)) *out = a <= b;
+    else {
+        snprintf(c->msg, sizeof c->msg, "The binary operation `<=` is not defined for the type `%s` and `%s`",
+                 tr_lang_type_name(x), tr_lang_type_name(y));
+        return TR_FN_ERROR;
+    }
+    return 0;
+}
+
+static int r_contains(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) {
+    (void)n;
+    if (a[0].type != TR_ARR) return TR_FN_BADTYPE;
+    uint32_t len = tr_arr_len(&a[0]);
+    int lo = 0, hi = 0, rc;
+    if (len && (rc = le(c, tr_arr_at(&a[0], 0), &a[1], &lo))) return rc;
+    /* `and` stops at the first false, as in the script */
+    if (lo && (rc = le(c, &a[1], tr_arr_at(&a[0], len - 1), &hi))) return rc;
+    *o = tr_v_bool(len && lo && hi);
+    return 0;
+}
+
 const struct tr_fn tr_std_range[] = {
     {"range", "range", 2, 2, 1, r_range},
+    {"range", "contains", 2, 2, 1, r_contains},
     {NULL, NULL, 0, 0, 0, NULL},
 };
 
@@ -213,37 +251,5 @@ const struct tr_fn tr_std_test[] = {
     {"test", "assert", 3, 3, 0, t_assert},
     {"test", "suite", 1, 1, 0, t_null},
     {"test", "test", 1, 1, 0, t_null},
-    {NULL, NULL, 0, 0, 0, NULL},
-};
-
-/* --- datetime (unit conversions to nanoseconds) --- */
-#define WITH_UNIT(fname, mul)                                                          \
-    static int fname(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *o) { \
-        (void)c, (void)n;                                                              \
-        if (a[0].type != TR_I64 || a[0].as.i < 0 || a[0].as.i > UINT32_MAX)            \
-            return TR_FN_BADTYPE;                                                      \
-        *o = tr_v_uint((uint64_t)a[0].as.i * (mul));                                   \
-        return 0;                                                                      \
-    }
-WITH_UNIT(with_nanoseconds, 1ull)
-WITH_UNIT(with_microseconds, 1000ull)
-WITH_UNIT(with_milliseconds, 1000000ull)
-WITH_UNIT(with_seconds, 1000000000ull)
-WITH_UNIT(with_minutes, 60ull * 1000000000ull)
-WITH_UNIT(with_hours, 3600ull * 1000000000ull)
-WITH_UNIT(with_days, 86400ull * 1000000000ull)
-WITH_UNIT(with_weeks, 7ull * 86400ull * 1000000000ull)
-WITH_UNIT(with_years, 365ull * 86400ull * 1000000000ull)
-
-const struct tr_fn tr_std_datetime[] = {
-    {"datetime", "with_nanoseconds", 1, 1, 1, with_nanoseconds},
-    {"datetime", "with_microseconds", 1, 1, 1, with_microseconds},
-    {"datetime", "with_milliseconds", 1, 1, 1, with_milliseconds},
-    {"datetime", "with_seconds", 1, 1, 1, with_seconds},
-    {"datetime", "with_minutes", 1, 1, 1, with_minutes},
-    {"datetime", "with_hours", 1, 1, 1, with_hours},
-    {"datetime", "with_days", 1, 1, 1, with_days},
-    {"datetime", "with_weeks", 1, 1, 1, with_weeks},
-    {"datetime", "with_years", 1, 1, 1, with_years},
     {NULL, NULL, 0, 0, 0, NULL},
 };
