@@ -452,7 +452,7 @@ static char *read_module(const char *path, size_t *len) {
 static void from_lex_err(struct tr_lang_err *e, struct tr_lex_err *le) {
     e->set = 1;
     e->level = TR_LVL_ERROR;
-    e->has_pos = 1;
+    e->has_pos = !le->nopos;
     e->inner = le->inner;
     e->outer = le->outer;
     snprintf(e->msg, sizeof e->msg, "%s", le->msg);
