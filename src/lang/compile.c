@@ -17,6 +17,7 @@
 #include "lang/compile_int.h"
 #include "lang/extract_int.h"
 #include "lang/interp_int.h"
+#include "lang/preproc_int.h"
 #include "lang/std_int.h"
 
 struct name_slot {
@@ -440,13 +441,7 @@ static int add_fn(struct cc *c, struct tr_node *decl, const struct tr_fn *builti
     return 0;
 }
 
-#define MAX_MODULE_FILE (4u << 20)
 #define MAX_INCLUDES 16
-
-static char *read_module(const char *path, size_t *len) {
-    char *src;
-    return tr_file_read(path, MAX_MODULE_FILE, &src, len) == 0 ? src : NULL;
-}
 
 /* A lexer error as a language error (takes the unfinished token's text). */
 static void from_lex_err(struct tr_lang_err *e, struct tr_lex_err *le) {
@@ -482,31 +477,15 @@ static int use_module(struct cc *c, struct tr_node *n) {
         }
     }
     rel[j] = 0;
-    char *src = NULL;
+    char *src = NULL, *full = NULL;
     size_t len = 0;
-    struct tr_buf dirs;
-    tr_buf_init(&dirs);
-    char full[TR_LANG_MAX_DIR_LEN + 600];
-    /* like Tremor: every root for a .tremor file first, then for a .trickle one */
-    static const char *const exts[] = {".tremor", ".trickle"};
-    for (size_t e = 0; e < 2 && !src; e++)
-        for (size_t i = 0; c->opts && i < c->opts->n_module_path && !src; i++) {
-            const char *root = c->opts->module_path[i];
-            size_t rl = strlen(root);
-            int w = snprintf(full, sizeof full, "%s%s%s%s", root, rl && root[rl - 1] == '/' ? "" : "/", rel,
-                             exts[e]);
-            if (w > 0 && (size_t)w < sizeof full) src = read_module(full, &len);
-        }
-    for (size_t i = 0; c->opts && i < c->opts->n_module_path; i++)
-        tr_buf_printf(&dirs, "\n                         - %s", c->opts->module_path[i]);
-    if (!src) {
-        int rc = tr_lang_err_set(c->err, TR_EINVAL_CFG, tr_span_expand(n->sp, 2), n->sp,
-                                 "Module `%s` not found or not readable error in module path: %s", mp,
-                                 dirs.data ? dirs.data : "");
-        tr_buf_fini(&dirs);
-        return rc;
+    int found = tr_pp_find(c->opts, rel, &full, &src, &len);
+    if (found == -ENOMEM) return oom(c);
+    if (found) {
+        /* the preprocessor step found it a moment ago: the file went away */
+        return tr_lang_err_set(c->err, TR_EINVAL_CFG, tr_span_expand(n->sp, 2), n->sp,
+                               "Module `%s` not found or not readable", rel);
     }
-    tr_buf_fini(&dirs);
     struct tr_toks toks;
     struct tr_lang_err inner;
     memset(&inner, 0, sizeof inner);
@@ -530,6 +509,7 @@ static int use_module(struct cc *c, struct tr_node *n) {
             tr_lang_err_set(c->err, rc, tr_span_expand(n->sp, 2), n->sp, "Module `%s` cannot be parsed", mp);
         tr_lang_err_clear(&inner);
         tr_free(src);
+        tr_free(full);
         return rc == -ENOMEM ? rc : TR_EPARSE;
     }
     c->sc->uses = c->parsed->uses;
@@ -541,11 +521,12 @@ static int use_module(struct cc *c, struct tr_node *n) {
     c->includes--;
     /* the error's spans point into the module file: keep its text (the
      * innermost module wins, it attached first) */
-    if (rc && c->err && c->err->set && !c->err->src) {
+    if (rc && c->err && c->err->set && c->err->has_pos && !c->err->src) {
         if (tr_lang_err_attach(c->err, full, src, len)) rc = -ENOMEM;
         else c->err->in_module = 1;
     }
     tr_free(src);
+    tr_free(full);
     return rc;
 }
 
@@ -837,6 +818,15 @@ int tr_compile_prog(const char *path, const char *src, size_t len, int query,
     }
     struct tr_toks toks;
     int rc = tr_lex_all(src, len, &toks);
+    /* `use` lines first, as 0.11's preprocessor reads them before parsing */
+    if (rc != -ENOMEM) {
+        int prc = tr_pp_check(opts && opts->file ? opts->file : path, src, &toks, rc, opts, err);
+        if (prc) {
+            tr_lex_free(&toks);
+            tr_prog_destroy(p);
+            return prc;
+        }
+    }
     if (rc) {
         if (rc != -ENOMEM && toks.err.set) {
             from_lex_err(err, &toks.err);

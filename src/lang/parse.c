@@ -108,35 +108,35 @@ static int best_hint(const char *given, const char *expected, char *out, size_t 
     return best <= 3;
 }
 
-/* "Found the token `x` but expected one of ..." at the current token. */
-static void *unexpected(struct ps *p, const char *expected) {
-    if (p->err->set) return NULL;
-    const struct tr_tok *t = cur(p);
+int tr_parse_unexpected(const struct tr_tok *t, const char *src, const char *expected, struct tr_lang_err *err) {
+    if (err->set) return TR_EPARSE;
     struct tr_buf b;
     tr_buf_init(&b);
-    tr_lex_render(t, p->src, &b);
+    tr_lex_render(t, src, &b);
     const char *txt = b.data ? b.data : "";
     struct tr_span in = t->sp;
     struct tr_span out = tr_span_expand(in, 2);
-    tr_lang_err_set(p->err, TR_EPARSE, out, in, "Found the token `%s` but expected %s", txt, expected);
+    tr_lang_err_set(err, TR_EPARSE, out, in, "Found the token `%s` but expected %s", txt, expected);
     char opt[64] = "";
     if (t->kind == TK_EOF)
-        snprintf(p->err->hint, sizeof p->err->hint,
-                 "It looks like a `;` is missing at the end of the script");
+        snprintf(err->hint, sizeof err->hint, "It looks like a `;` is missing at the end of the script");
     else if (t->kind == TK_DEFAULT || t->kind == TK_CASE)
-        snprintf(p->err->hint, sizeof p->err->hint,
-                 "You might have a trailing `,` in the prior statement");
-    else if (t->kind != TK_IDENT && tr_lex_keyword(txt, strlen(txt)) != TK_IDENT &&
-             strstr(expected, "`<ident>`"))
-        snprintf(p->err->hint, sizeof p->err->hint,
+        snprintf(err->hint, sizeof err->hint, "You might have a trailing `,` in the prior statement");
+    else if (t->kind != TK_IDENT && tr_lex_keyword(txt, strlen(txt)) != TK_IDENT && strstr(expected, "`<ident>`"))
+        snprintf(err->hint, sizeof err->hint,
                  "It looks like you tried to use the '%s' as a ident, consider quoting it as `%s` to make it an identifier.",
                  txt, txt);
     else if (t->kind == TK_SUB && strstr(expected, "`(`"))
-        snprintf(p->err->hint, sizeof p->err->hint,
-                 "Try wrapping this expression in parentheses `(` ... `)`");
+        snprintf(err->hint, sizeof err->hint, "Try wrapping this expression in parentheses `(` ... `)`");
     else if (best_hint(txt, expected, opt, sizeof opt))
-        snprintf(p->err->hint, sizeof p->err->hint, "Did you mean to use %s?", opt);
+        snprintf(err->hint, sizeof err->hint, "Did you mean to use %s?", opt);
     tr_buf_fini(&b);
+    return TR_EPARSE;
+}
+
+/* "Found the token `x` but expected one of ..." at the current token. */
+static void *unexpected(struct ps *p, const char *expected) {
+    tr_parse_unexpected(cur(p), p->src, expected, p->err);
     return NULL;
 }
 
