@@ -163,15 +163,75 @@ static struct tr_str *qualify(struct cc *c, const struct tr_str *name) {
     return s;
 }
 
-static int warn(struct cc *c, struct tr_span sp, const char *msg) {
+static int pos_cmp(struct tr_pos a, struct tr_pos b) {
+    if (a.line != b.line) return a.line < b.line ? -1 : 1;
+    if (a.col != b.col) return a.col < b.col ? -1 : 1;
+    return a.off < b.off ? -1 : a.off > b.off;
+}
+
+/* 0.11 keeps warnings in a BTreeSet of (outer, inner, message): they come
+ * out in that order, each once. */
+static int warning_cmp(const struct tr_lang_err *a, const struct tr_lang_err *b) {
+    int r = pos_cmp(a->outer.s, b->outer.s);
+    if (!r) r = pos_cmp(a->outer.e, b->outer.e);
+    if (!r) r = pos_cmp(a->inner.s, b->inner.s);
+    if (!r) r = pos_cmp(a->inner.e, b->inner.e);
+    return r ? r : strcmp(a->msg, b->msg);
+}
+
+static int warn_at(struct cc *c, struct tr_span outer, struct tr_span inner, const char *msg) {
     struct tr_prog *p = c->prog;
+    struct tr_lang_err nw;
+    memset(&nw, 0, sizeof nw);
+    tr_lang_err_set(&nw, 0, outer, inner, "%s", msg);
+    nw.level = TR_LVL_WARNING;
+    size_t at = p->nwarnings;
+    for (size_t i = 0; i < p->nwarnings; i++) {
+        int r = warning_cmp(&nw, &p->warnings[i]);
+        if (r == 0) return 0;
+        if (r < 0) {
+            at = i;
+            break;
+        }
+    }
     struct tr_lang_err *w = tr_realloc(p->warnings, (p->nwarnings + 1) * sizeof *w);
     if (!w) return oom(c);
     p->warnings = w;
-    memset(&w[p->nwarnings], 0, sizeof *w);
-    tr_lang_err_set(&w[p->nwarnings], 0, sp, sp, "%s", msg);
-    w[p->nwarnings].level = TR_LVL_WARNING;
+    memmove(&w[at + 1], &w[at], (p->nwarnings - at) * sizeof *w);
+    w[at] = nw;
     p->nwarnings++;
+    return 0;
+}
+
+static int warn(struct cc *c, struct tr_span sp, const char *msg) { return warn_at(c, sp, sp, msg); }
+
+/* A record pattern that tests a field for presence or absence and also
+ * otherwise (0.11 RecordPatternRaw::up, ast/raw.rs): the pattern is
+ * underlined with two lines around it. */
+static int record_pattern_warnings(struct cc *c, const struct tr_node *p) {
+    for (uint32_t i = 0; i < p->n; i++) {
+        const struct tr_node *f = p->v[i];
+        if (f->kind != PF_PRESENT && f->kind != PF_ABSENT) continue;
+        int other = 0;
+        for (uint32_t j = 0; j < p->n && !other; j++) {
+            const struct tr_node *g = p->v[j];
+            other = g->kind != f->kind && g->name && g->name->len == f->name->len &&
+                    memcmp(g->name->data, f->name->data, f->name->len) == 0;
+        }
+        if (!other) continue;
+        char msg[1024];
+        if (f->kind == PF_PRESENT)
+            snprintf(msg, sizeof msg,
+                     "The field %s is checked with both present and another extractor, this is redundant as "
+                     "extractors imply presence. It may also overwrite the result of the extractor.",
+                     f->name->data);
+        else
+            snprintf(msg, sizeof msg,
+                     "The field %s is checked with both absence and another extractor, this test can never be true.",
+                     f->name->data);
+        int rc = warn_at(c, tr_span_expand(p->sp, 2), p->sp, msg);
+        if (rc) return rc;
+    }
     return 0;
 }
 
@@ -376,6 +436,8 @@ static int pattern(struct cc *c, struct tr_node *p) {
     case PA_EXPR:
     case PF_CMP: return node(c, p->a);
     case P_REC:
+        for (uint32_t i = 0; i < p->n && !rc; i++) rc = pattern(c, p->v[i]);
+        return rc ? rc : record_pattern_warnings(c, p);
     case P_ARR:
     case P_TUPLE:
         for (uint32_t i = 0; i < p->n && !rc; i++) rc = pattern(c, p->v[i]);

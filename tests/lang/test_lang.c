@@ -289,6 +289,32 @@ static void const_fold_errors_at_compile_time(void **st) {
 
 /* --- interpreter --- */
 
+/* Warnings as 0.11 keeps them (a BTreeSet of outer span, inner span,
+ * message; ast.rs Warning): in that order and each once. The record
+ * pattern's warning (RecordPatternRaw::up) reaches two lines above the
+ * pattern, so it comes before the match's own (Match::up). */
+static void warnings_sorted_and_once(void **st) {
+    (void)st;
+    const char *src = "match event of\n  case %{ present a, present a, a == 1 } => 1\nend\n";
+    struct tr_script *s = NULL;
+    struct tr_lang_err err;
+    memset(&err, 0, sizeof err);
+    struct tr_lang_opts o = {.file = "t.tremor"};
+    assert_int_equal(0, tr_lang_compile_script(src, strlen(src), &o, &s, &err));
+    assert_int_equal(2, tr_script_warning_count(s));
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(0, tr_script_render_warnings(s, &b));
+    const char *rec = strstr(b.data, "^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ The field a is checked with both present");
+    const char *nodef = strstr(b.data, "This match expression has no default clause");
+    assert_non_null(rec);
+    assert_non_null(nodef);
+    assert_true(rec < nodef);
+    assert_null(strstr(strstr(rec, "The field") + 1, "The field a is checked"));
+    tr_buf_fini(&b);
+    tr_script_destroy(s);
+}
+
 static void arithmetic_and_types(void **st) {
     (void)st;
     expect_script("{\"a\": 1 + 2, \"b\": 7 / 2, \"c\": 7 % 4, \"d\": 1.5 * 2, \"e\": \"a\" + \"b\"}", "{}",
@@ -701,6 +727,7 @@ int main(void) {
         cmocka_unit_test(deep_nesting_is_an_error),
         cmocka_unit_test(long_flat_input_compiles),
         cmocka_unit_test(const_fold_errors_at_compile_time),
+        cmocka_unit_test(warnings_sorted_and_once),
         cmocka_unit_test(arithmetic_and_types),
         cmocka_unit_test(match_patterns),
         cmocka_unit_test(patch_and_merge),
