@@ -138,17 +138,15 @@ static const tr_value *const_get_path(struct cc *c, const char *mod, const char 
     return NULL;
 }
 
+/* A call names a function relative to the module it is written in, and
+ * only so (0.11 InvokeRaw::up: the current module path + the call's path):
+ * inside `mod b`, `a::f()` is b::a::f, never the top-level a::f. */
 static struct fn_def *fn_lookup(struct cc *c, const char *name) {
     char q[512];
-    int n;
-    if (c->module[0]) {
-        n = snprintf(q, sizeof q, "%s::%s", c->module, name);
-        if (n > 0 && (size_t)n < sizeof q)
-            for (size_t i = 0; i < c->sc->nfns; i++)
-                if (streq(c->sc->fns[i].name, q, (size_t)n)) return &c->sc->fns[i];
-    }
+    int n = c->module[0] ? snprintf(q, sizeof q, "%s::%s", c->module, name) : snprintf(q, sizeof q, "%s", name);
+    if (n <= 0 || (size_t)n >= sizeof q) return NULL;
     for (size_t i = 0; i < c->sc->nfns; i++)
-        if (streq(c->sc->fns[i].name, name, strlen(name))) return &c->sc->fns[i];
+        if (streq(c->sc->fns[i].name, q, (size_t)n)) return &c->sc->fns[i];
     return NULL;
 }
 
@@ -363,9 +361,11 @@ static int call(struct cc *c, struct tr_node *n) {
     }
     const char *sep = NULL;
     for (const char *p = full; (p = strstr(p, "::")); p += 2) sep = p;
+    /* 0.11 prints the call's module path, "::" and the name (InvokeRaw::up,
+     * ErrorKind::MissingFunction): a bare name comes out as "::name" */
     if (!sep)
         return tr_lang_err_set(c->err, TR_EINVAL_CFG, tr_span_expand(n->sp, 3), n->sp,
-                               "Call to undefined function %s", full);
+                               "Call to undefined function ::%s", full);
     const char *fname = sep + 2;
     size_t mlen = (size_t)(sep - full);
     if (c->si && strncmp(full, "aggr::", 6) == 0) return aggregate(c, n, full + 6, mlen - 6, fname);
