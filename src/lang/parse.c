@@ -30,6 +30,10 @@ struct ps {
     struct tr_node *use_node; /* the N_USE of the last `use` parsed */
 };
 
+/* The local a `fn ... of` case binds its arguments' match to (0.11's
+ * FN_RES_NAME). */
+#define FN_RES_NAME "__fn_assign_this_is_ugly"
+
 static int trivia(int k) {
     return k == TK_WS || k == TK_NL || k == TK_COMMENT || k == TK_DOC_COMMENT || k == TK_MOD_COMMENT;
 }
@@ -1317,10 +1321,37 @@ static struct tr_node *fn_decl(struct ps *p) {
                 }
                 if (!expect(p, TK_RPAREN, "one of `)`, `,`")) return NULL;
                 tp->sp = span_from(p, ps0);
-                c->a = tp;
+                /* 0.11 (grammar.lalrpop FnCase, MatchFnDeclRaw::up) binds the
+                 * tuple's match to a hidden local and starts the case body
+                 * by rebinding every argument to its element, so an
+                 * argument matched by an extractor holds what it extracted */
+                struct tr_node *as = mk(p, P_ASSIGN, tp->sp);
+                if (!as) return NULL;
+                as->name = new_str(p, FN_RES_NAME, strlen(FN_RES_NAME));
+                if (!as->name) return NULL;
+                as->nsp[0] = tp->sp;
+                as->a = tp;
+                c->a = as;
                 if (accept(p, TK_WHEN)) {
                     c->b = complex_expr(p);
                     if (!c->b) return NULL;
+                }
+                for (uint32_t i = 0; i < args->n; i++) {
+                    struct tr_span asp = args->v[i]->sp;
+                    struct tr_node *let = mk(p, N_LET, tp->sp), *dst = mk(p, N_PATH, asp),
+                                   *src = mk(p, N_PATH, asp), *seg = mk(p, S_IDX, asp), *idx = mk(p, N_LIT, asp);
+                    if (!let || !dst || !src || !seg || !idx) return NULL;
+                    dst->op = src->op = R_LOCAL;
+                    dst->name = args->v[i]->name;
+                    src->name = as->name;
+                    dst->nsp[0] = src->nsp[0] = asp;
+                    idx->lit = tr_v_int((int64_t)i);
+                    idx->flags |= NF_CONST;
+                    seg->a = idx;
+                    if (push(p, src, seg)) return NULL;
+                    let->a = dst;
+                    let->b = src;
+                    if (push(p, c, let)) return NULL;
                 }
             }
             if (!expect(p, TK_EQARROW, "`=>`")) return NULL;
