@@ -165,6 +165,30 @@ static void report(struct tr_pipeline *p, const struct tr_diag *d) {
     TR_WARN("pipeline", "%s/%s: %s", p->id, p->instance, buf);
 }
 
+/* What a script's err port carries (0.11 tremor-pipeline op/trickle/script.rs):
+ * {"error": the rendered error, "event": the event as the script left it}.
+ * Without memory for it the event goes out as it is. */
+static void wrap_error(struct tr_script *s, struct tr_event *ev) {
+    struct tr_buf b;
+    tr_buf_init(&b);
+    tr_value rec, text;
+    if (tr_script_render(s, tr_script_last_error(s), &b) || tr_v_str(b.data ? b.data : "", b.len, &text)) {
+        tr_buf_fini(&b);
+        return;
+    }
+    tr_buf_fini(&b);
+    if (tr_v_rec(2, &rec)) {
+        tr_value_unref(text);
+        return;
+    }
+    if (tr_rec_set(&rec, "error", 5, text) || tr_rec_set(&rec, "event", 5, tr_value_ref(ev->value))) {
+        tr_value_unref(rec);
+        return;
+    }
+    tr_value_unref(ev->value);
+    ev->value = rec;
+}
+
 static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct tr_event *ev) {
     struct node *n = &p->nodes[idx];
     if (p->depth >= TR_PIPELINE_MAX_DEPTH) {
@@ -215,6 +239,7 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
             /* As in Tremor: the event goes to the script's err port. */
             if (d.msg[0]) report(p, &d);
             else p->stats.errors++;
+            wrap_error(n->script, ev);
             rc = route(p, idx, "err", ev);
         } else if (oc == TR_SCRIPT_EMIT) {
             rc = route(p, idx, out_port ? out_port : "out", ev);
