@@ -17,6 +17,7 @@
 #include "lang/compile_int.h"
 #include "lang/extract_int.h"
 #include "lang/interp_int.h"
+#include "lang/preproc_int.h"
 #include "lang/std_int.h"
 
 struct name_slot {
@@ -137,17 +138,15 @@ static const tr_value *const_get_path(struct cc *c, const char *mod, const char 
     return NULL;
 }
 
+/* A call names a function relative to the module it is written in, and
+ * only so (0.11 InvokeRaw::up: the current module path + the call's path):
+ * inside `mod b`, `a::f()` is b::a::f, never the top-level a::f. */
 static struct fn_def *fn_lookup(struct cc *c, const char *name) {
     char q[512];
-    int n;
-    if (c->module[0]) {
-        n = snprintf(q, sizeof q, "%s::%s", c->module, name);
-        if (n > 0 && (size_t)n < sizeof q)
-            for (size_t i = 0; i < c->sc->nfns; i++)
-                if (streq(c->sc->fns[i].name, q, (size_t)n)) return &c->sc->fns[i];
-    }
+    int n = c->module[0] ? snprintf(q, sizeof q, "%s::%s", c->module, name) : snprintf(q, sizeof q, "%s", name);
+    if (n <= 0 || (size_t)n >= sizeof q) return NULL;
     for (size_t i = 0; i < c->sc->nfns; i++)
-        if (streq(c->sc->fns[i].name, name, strlen(name))) return &c->sc->fns[i];
+        if (streq(c->sc->fns[i].name, q, (size_t)n)) return &c->sc->fns[i];
     return NULL;
 }
 
@@ -162,15 +161,75 @@ static struct tr_str *qualify(struct cc *c, const struct tr_str *name) {
     return s;
 }
 
-static int warn(struct cc *c, struct tr_span sp, const char *msg) {
+static int pos_cmp(struct tr_pos a, struct tr_pos b) {
+    if (a.line != b.line) return a.line < b.line ? -1 : 1;
+    if (a.col != b.col) return a.col < b.col ? -1 : 1;
+    return a.off < b.off ? -1 : a.off > b.off;
+}
+
+/* 0.11 keeps warnings in a BTreeSet of (outer, inner, message): they come
+ * out in that order, each once. */
+static int warning_cmp(const struct tr_lang_err *a, const struct tr_lang_err *b) {
+    int r = pos_cmp(a->outer.s, b->outer.s);
+    if (!r) r = pos_cmp(a->outer.e, b->outer.e);
+    if (!r) r = pos_cmp(a->inner.s, b->inner.s);
+    if (!r) r = pos_cmp(a->inner.e, b->inner.e);
+    return r ? r : strcmp(a->msg, b->msg);
+}
+
+static int warn_at(struct cc *c, struct tr_span outer, struct tr_span inner, const char *msg) {
     struct tr_prog *p = c->prog;
+    struct tr_lang_err nw;
+    memset(&nw, 0, sizeof nw);
+    tr_lang_err_set(&nw, 0, outer, inner, "%s", msg);
+    nw.level = TR_LVL_WARNING;
+    size_t at = p->nwarnings;
+    for (size_t i = 0; i < p->nwarnings; i++) {
+        int r = warning_cmp(&nw, &p->warnings[i]);
+        if (r == 0) return 0;
+        if (r < 0) {
+            at = i;
+            break;
+        }
+    }
     struct tr_lang_err *w = tr_realloc(p->warnings, (p->nwarnings + 1) * sizeof *w);
     if (!w) return oom(c);
     p->warnings = w;
-    memset(&w[p->nwarnings], 0, sizeof *w);
-    tr_lang_err_set(&w[p->nwarnings], 0, sp, sp, "%s", msg);
-    w[p->nwarnings].level = TR_LVL_WARNING;
+    memmove(&w[at + 1], &w[at], (p->nwarnings - at) * sizeof *w);
+    w[at] = nw;
     p->nwarnings++;
+    return 0;
+}
+
+static int warn(struct cc *c, struct tr_span sp, const char *msg) { return warn_at(c, sp, sp, msg); }
+
+/* A record pattern that tests a field for presence or absence and also
+ * otherwise (0.11 RecordPatternRaw::up, ast/raw.rs): the pattern is
+ * underlined with two lines around it. */
+static int record_pattern_warnings(struct cc *c, const struct tr_node *p) {
+    for (uint32_t i = 0; i < p->n; i++) {
+        const struct tr_node *f = p->v[i];
+        if (f->kind != PF_PRESENT && f->kind != PF_ABSENT) continue;
+        int other = 0;
+        for (uint32_t j = 0; j < p->n && !other; j++) {
+            const struct tr_node *g = p->v[j];
+            other = g->kind != f->kind && g->name && g->name->len == f->name->len &&
+                    memcmp(g->name->data, f->name->data, f->name->len) == 0;
+        }
+        if (!other) continue;
+        char msg[1024];
+        if (f->kind == PF_PRESENT)
+            snprintf(msg, sizeof msg,
+                     "The field %s is checked with both present and another extractor, this is redundant as "
+                     "extractors imply presence. It may also overwrite the result of the extractor.",
+                     f->name->data);
+        else
+            snprintf(msg, sizeof msg,
+                     "The field %s is checked with both absence and another extractor, this test can never be true.",
+                     f->name->data);
+        int rc = warn_at(c, tr_span_expand(p->sp, 2), p->sp, msg);
+        if (rc) return rc;
+    }
     return 0;
 }
 
@@ -302,9 +361,11 @@ static int call(struct cc *c, struct tr_node *n) {
     }
     const char *sep = NULL;
     for (const char *p = full; (p = strstr(p, "::")); p += 2) sep = p;
+    /* 0.11 prints the call's module path, "::" and the name (InvokeRaw::up,
+     * ErrorKind::MissingFunction): a bare name comes out as "::name" */
     if (!sep)
         return tr_lang_err_set(c->err, TR_EINVAL_CFG, tr_span_expand(n->sp, 3), n->sp,
-                               "Call to undefined function %s", full);
+                               "Call to undefined function ::%s", full);
     const char *fname = sep + 2;
     size_t mlen = (size_t)(sep - full);
     if (c->si && strncmp(full, "aggr::", 6) == 0) return aggregate(c, n, full + 6, mlen - 6, fname);
@@ -375,6 +436,8 @@ static int pattern(struct cc *c, struct tr_node *p) {
     case PA_EXPR:
     case PF_CMP: return node(c, p->a);
     case P_REC:
+        for (uint32_t i = 0; i < p->n && !rc; i++) rc = pattern(c, p->v[i]);
+        return rc ? rc : record_pattern_warnings(c, p);
     case P_ARR:
     case P_TUPLE:
         for (uint32_t i = 0; i < p->n && !rc; i++) rc = pattern(c, p->v[i]);
@@ -440,19 +503,13 @@ static int add_fn(struct cc *c, struct tr_node *decl, const struct tr_fn *builti
     return 0;
 }
 
-#define MAX_MODULE_FILE (4u << 20)
 #define MAX_INCLUDES 16
-
-static char *read_module(const char *path, size_t *len) {
-    char *src;
-    return tr_file_read(path, MAX_MODULE_FILE, &src, len) == 0 ? src : NULL;
-}
 
 /* A lexer error as a language error (takes the unfinished token's text). */
 static void from_lex_err(struct tr_lang_err *e, struct tr_lex_err *le) {
     e->set = 1;
     e->level = TR_LVL_ERROR;
-    e->has_pos = 1;
+    e->has_pos = !le->nopos;
     e->inner = le->inner;
     e->outer = le->outer;
     snprintf(e->msg, sizeof e->msg, "%s", le->msg);
@@ -482,31 +539,15 @@ static int use_module(struct cc *c, struct tr_node *n) {
         }
     }
     rel[j] = 0;
-    char *src = NULL;
+    char *src = NULL, *full = NULL;
     size_t len = 0;
-    struct tr_buf dirs;
-    tr_buf_init(&dirs);
-    char full[TR_LANG_MAX_DIR_LEN + 600];
-    /* like Tremor: every root for a .tremor file first, then for a .trickle one */
-    static const char *const exts[] = {".tremor", ".trickle"};
-    for (size_t e = 0; e < 2 && !src; e++)
-        for (size_t i = 0; c->opts && i < c->opts->n_module_path && !src; i++) {
-            const char *root = c->opts->module_path[i];
-            size_t rl = strlen(root);
-            int w = snprintf(full, sizeof full, "%s%s%s%s", root, rl && root[rl - 1] == '/' ? "" : "/", rel,
-                             exts[e]);
-            if (w > 0 && (size_t)w < sizeof full) src = read_module(full, &len);
-        }
-    for (size_t i = 0; c->opts && i < c->opts->n_module_path; i++)
-        tr_buf_printf(&dirs, "\n                         - %s", c->opts->module_path[i]);
-    if (!src) {
-        int rc = tr_lang_err_set(c->err, TR_EINVAL_CFG, tr_span_expand(n->sp, 2), n->sp,
-                                 "Module `%s` not found or not readable error in module path: %s", mp,
-                                 dirs.data ? dirs.data : "");
-        tr_buf_fini(&dirs);
-        return rc;
+    int found = tr_pp_find(c->opts, rel, &full, &src, &len);
+    if (found == -ENOMEM) return oom(c);
+    if (found) {
+        /* the preprocessor step found it a moment ago: the file went away */
+        return tr_lang_err_set(c->err, TR_EINVAL_CFG, tr_span_expand(n->sp, 2), n->sp,
+                               "Module `%s` not found or not readable", rel);
     }
-    tr_buf_fini(&dirs);
     struct tr_toks toks;
     struct tr_lang_err inner;
     memset(&inner, 0, sizeof inner);
@@ -530,6 +571,7 @@ static int use_module(struct cc *c, struct tr_node *n) {
             tr_lang_err_set(c->err, rc, tr_span_expand(n->sp, 2), n->sp, "Module `%s` cannot be parsed", mp);
         tr_lang_err_clear(&inner);
         tr_free(src);
+        tr_free(full);
         return rc == -ENOMEM ? rc : TR_EPARSE;
     }
     c->sc->uses = c->parsed->uses;
@@ -541,11 +583,12 @@ static int use_module(struct cc *c, struct tr_node *n) {
     c->includes--;
     /* the error's spans point into the module file: keep its text (the
      * innermost module wins, it attached first) */
-    if (rc && c->err && c->err->set && !c->err->src) {
+    if (rc && c->err && c->err->set && c->err->has_pos && !c->err->src) {
         if (tr_lang_err_attach(c->err, full, src, len)) rc = -ENOMEM;
         else c->err->in_module = 1;
     }
     tr_free(src);
+    tr_free(full);
     return rc;
 }
 
@@ -837,6 +880,15 @@ int tr_compile_prog(const char *path, const char *src, size_t len, int query,
     }
     struct tr_toks toks;
     int rc = tr_lex_all(src, len, &toks);
+    /* `use` lines first, as 0.11's preprocessor reads them before parsing */
+    if (rc != -ENOMEM) {
+        int prc = tr_pp_check(opts && opts->file ? opts->file : path, src, &toks, rc, opts, err);
+        if (prc) {
+            tr_lex_free(&toks);
+            tr_prog_destroy(p);
+            return prc;
+        }
+    }
     if (rc) {
         if (rc != -ENOMEM && toks.err.set) {
             from_lex_err(err, &toks.err);

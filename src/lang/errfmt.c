@@ -90,7 +90,9 @@ static uint32_t tok_end_line(const struct tr_tok *t) {
     return t->kind == TK_NL ? t->sp.s.line : t->sp.e.line;
 }
 
-/* Print the unfinished token of a lexer error in place of real tokens. */
+/* Print the unfinished token of a lexer error in place of real tokens: its
+ * first line where the cursor is, then its lines up to the error's last
+ * line, and an empty line when the token ends in a newline short of it. */
 static int token_lines(struct tr_buf *b, const struct tr_lang_err *e, uint32_t *line) {
     const char *p = e->token_text;
     const char *nl = strchr(p, '\n');
@@ -106,6 +108,11 @@ static int token_lines(struct tr_buf *b, const struct tr_lang_err *e, uint32_t *
         rc = tr_buf_printf(b, "%5u | ", *line);
         rc = rc ? rc : tr_buf_append(b, p, n);
         rc = rc ? rc : tr_buf_putc(b, '\n');
+    }
+    size_t tl = strlen(e->token_text);
+    if (!rc && e->inner.e.line > *line && tl && e->token_text[tl - 1] == '\n') {
+        (*line)++;
+        rc = tr_buf_printf(b, "%5u | \n", *line);
     }
     return rc;
 }

@@ -1189,7 +1189,9 @@ static int call_user(struct tr_env *E, const struct tr_node *n, tr_value *out) {
     uint32_t given = n->n, argc_cap = n->n ? n->n : 1;
     for (unsigned round = 0;; round++) {
         if (round >= RECURSION_LIMIT) {
-            rc = fail(E, n->sp, n->sp, "Recursion limit Reached");
+            /* an error of a call shows two lines around it (0.11's
+             * interpreter/imut_expr.rs invoke: extent().expand_lines(2)) */
+            rc = fail(E, tr_span_expand(n->sp, 2), n->sp, "Recursion limit Reached");
             break;
         }
         for (uint32_t i = 0; i < nargs; i++) {

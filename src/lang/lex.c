@@ -1,10 +1,13 @@
 /* lex.c - tokeniser for tremor-script and trickle.
  *
- * One pass over the bytes with a small mode stack for strings: inside a
- * string "#{" opens an interpolation that is lexed as ordinary tokens until
- * its matching "}". Not a parser: keywords are recognised, nothing else about
- * the grammar is. Invariant: every token's span starts at the previous
- * token's end, so the error renderer can rebuild lines from tokens alone.
+ * One pass over the bytes following 0.11's lexer (tremor-script/src/lexer.rs)
+ * rule for rule: a string is lexed whole, "#{" inside it by lexing ordinary
+ * tokens recursively until the "}" that balances it, and its errors carry
+ * the spans and unfinished-token text 0.11 shows. Not a parser: keywords are
+ * recognised, nothing else about the grammar is. Invariant: every token's
+ * span starts at the previous token's end, and a token that fails (a whole
+ * string included) leaves nothing, so the error renderer can rebuild lines
+ * from the tokens before the error alone.
  */
 #include "lang/lex.h"
 
@@ -18,22 +21,25 @@
 #include "core/buf.h"
 #include "core/error.h"
 
+/* Interpolations nest by recursion (a string inside "#{...}" of a string);
+ * the bound keeps hostile input from exhausting the stack. */
 #define MAX_INTERP_DEPTH 64
+
+/* What went wrong, as 0.11's lexer error kinds (tremor-script/src/errors.rs):
+ * an interpolation rewrites some kinds of the errors inside it. */
+enum lexk {
+    LK_OTHER, LK_EXTRACTOR, LK_STRING, LK_HEREDOC, LK_TAILING, LK_INTERP, LK_EMPTY_INTERP,
+    LK_IDENT, LK_CHAR, LK_ESCAPE, LK_UTF8, LK_HEX, LK_INT, LK_FLOAT, LK_EOS
+};
 
 struct lx {
     const char *src;
     size_t len;
     struct tr_pos p;       /* current position */
     struct tr_toks *out;
-    int modes[MAX_INTERP_DEPTH]; /* brace depth of each open interpolation */
-    struct tr_pos interp_at[MAX_INTERP_DEPTH]; /* where each "#{" starts */
-    uint8_t interp_hd[MAX_INTERP_DEPTH];       /* it sits in a here document */
-    int nmodes;
-    /* the outermost string being lexed: its tokens are dropped on an error */
-    int in_str;
-    size_t str_tok;
-    struct tr_pos str_pos;
-    int str_err_ident;   /* the error inside it is an unterminated ident */
+    int depth;             /* open interpolations */
+    enum lexk kind;        /* of the error in out->err */
+    char found[8];         /* the character an LK_CHAR / LK_ESCAPE error names */
 };
 
 static const struct { const char *kw; enum tr_tk tk; } keywords[] = {
@@ -168,330 +174,610 @@ static int push_str(struct lx *l, enum tr_tk kind, struct tr_pos s, const char *
     return 0;
 }
 
-/* Text from s to the end of its line (for unfinished-token rendering). */
+/* --- positions and slices of the source (0.11's Location and Lexer::slice_*) --- */
+
+static size_t clamp(const struct lx *l, uint32_t off) { return off < l->len ? off : l->len; }
+
+/* The text from s to the end of its line. */
 static char *line_from(const struct lx *l, struct tr_pos s) {
-    size_t e = s.off;
+    size_t b = clamp(l, s.off), e = b;
     while (e < l->len && l->src[e] != '\n') e++;
-    return tr_strndup(l->src + s.off, e - s.off);
+    return tr_strndup(l->src + b, e - b);
 }
 
-static int lex_error(struct lx *l, struct tr_span inner, int outer_lines, const char *tok_text,
-                     struct tr_span tok_span, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+/* The text from s to the end of the line e is on (whole lines after s's). */
+static char *full_lines(const struct lx *l, struct tr_pos s, struct tr_pos e) {
+    uint32_t take = (e.line > s.line ? e.line - s.line : 0) + 1;
+    size_t b = clamp(l, s.off), i = b;
+    for (; i < l->len; i++)
+        if (l->src[i] == '\n' && --take == 0) break;
+    return tr_strndup(l->src + b, i - b);
+}
 
-static int lex_error(struct lx *l, struct tr_span inner, int outer_lines, const char *tok_text,
-                     struct tr_span tok_span, const char *fmt, ...) {
-    struct tr_lex_err *e = &l->out->err;
-    e->set = 1;
-    e->inner = inner;
-    e->outer = inner;
-    e->outer.s.line = inner.s.line > (uint32_t)outer_lines ? inner.s.line - (uint32_t)outer_lines : 0;
-    e->outer.e.line = inner.e.line + (uint32_t)outer_lines;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-    if (tok_text) {
-        e->token_text = tr_strdup(tok_text);
-        e->token_span = tok_span;
+/* p moved one column: 0.11 marks the end of a bad character so. */
+static struct tr_pos col1(struct tr_pos p) {
+    p.col++;
+    p.off++;
+    return p;
+}
+
+/* p moved over the text t (newlines start lines). */
+static struct tr_pos over_text(struct tr_pos p, const char *t) {
+    for (; *t; t++) {
+        unsigned char c = (unsigned char)*t;
+        p.off++;
+        if (c == '\n') {
+            p.line++;
+            p.col = 1;
+        } else if ((c & 0xC0) != 0x80) {
+            p.col++;
+        }
     }
-    return TR_EPARSE;
+    return p;
 }
 
-static struct tr_span tr_lex_expand(struct tr_span s) {
+static struct tr_span mkspan(struct tr_pos a, struct tr_pos b) {
+    struct tr_span s = {a, b};
+    return s;
+}
+
+/* Range::expand_lines(2): the lines shown around an error. */
+static struct tr_span expand2(struct tr_span s) {
     s.s.line = s.s.line > 2 ? s.s.line - 2 : 0;
     s.e.line += 2;
     return s;
 }
 
-/* --- strings --- */
+/* --- errors --- */
 
-/* Lex the body of a string after its opening quote (or after the "}" that
- * closes an interpolation). Emits TK_STR parts, TK_ESC_HASH, and either the
- * closing TK_DQUOTE or a TK_INTERP (then returns to token mode). */
-static int lex_string_body(struct lx *l, struct tr_pos total_start, int hd) {
-    struct tr_buf b;
-    tr_buf_init(&b);
-    struct tr_pos seg = l->p;
-    int rc = 0;
-    for (;;) {
-        int c = peekc(l, 0);
-        if (hd && c < 0) {
-            struct tr_span in = {total_start, l->p};
-            rc = lex_error(l, in, 2, NULL, in,
-                           "It looks like you forgot to terminate a here doc with with a closing '\"\"\"'");
-            goto out;
-        }
-        if (hd && c == '"' && peekc(l, 1) == '"' && peekc(l, 2) == '"') {
-            if (b.len && (rc = push_str(l, TK_STR, seg, b.data, b.len))) goto out;
-            struct tr_pos s = l->p;
-            bump(l);
-            bump(l);
-            bump(l);
-            rc = push(l, TK_HEREDOC_END, s, NULL);
-            if (l->nmodes == 0) l->in_str = 0;
-            goto out;
-        }
-        if (hd && c == '\n') {
-            /* each line of a here document is its own token */
-            bump(l);
-            if ((rc = tr_buf_putc(&b, '\n'))) goto out;
-            if ((rc = push_str(l, TK_STR, seg, b.data, b.len))) goto out;
-            tr_buf_reset(&b);
-            seg = l->p;
-            continue;
-        }
-        if (hd && c == '"') {
-            bump(l);
-            if ((rc = tr_buf_putc(&b, '"'))) goto out;
-            continue;
-        }
-        if (c < 0 || c == '\n') {
-            char *t = line_from(l, total_start);
-            struct tr_span in = {total_start, l->p};
-            struct tr_pos te = total_start;
-            te.col += (uint32_t)(t ? strlen(t) : 0);
-            struct tr_span ts = {total_start, te};
-            rc = lex_error(l, in, 2, t, ts,
-                           "It looks like you forgot to terminate a string with a closing '\"'");
-            tr_free(t);
-            goto out;
-        }
-        if (c == '"') {
-            if (b.len) {
-                if ((rc = push_str(l, TK_STR, seg, b.data, b.len))) goto out;
-            }
-            struct tr_pos s = l->p;
-            bump(l);
-            rc = push(l, TK_DQUOTE, s, NULL);
-            if (l->nmodes == 0) l->in_str = 0;
-            goto out;
-        }
-        if (c == '#' && peekc(l, 1) == '{') {
-            if (b.len) {
-                if ((rc = push_str(l, TK_STR, seg, b.data, b.len))) goto out;
-            }
-            struct tr_pos s = l->p;
-            bump(l);
-            bump(l);
-            if ((rc = push(l, TK_INTERP, s, NULL))) goto out;
-            if (l->nmodes >= MAX_INTERP_DEPTH) {
-                struct tr_span in = {s, l->p};
-                rc = lex_error(l, in, 2, NULL, in, "interpolation nested too deeply");
-                goto out;
-            }
-            l->interp_at[l->nmodes] = s;
-            l->interp_hd[l->nmodes] = (uint8_t)hd;
-            l->modes[l->nmodes++] = 0;
-            goto out;
-        }
-        if (c == '\\') {
-            struct tr_pos es = l->p;
-            bump(l);
-            int e = peekc(l, 0);
-            char ch = 0;
-            switch (e) {
-            case '\'': ch = '\''; break;
-            case '"': ch = '"'; break;
-            case '\\': ch = '\\'; break;
-            case '/': ch = '/'; break;
-            case 'b': ch = '\b'; break;
-            case 'f': ch = '\f'; break;
-            case 'n': ch = '\n'; break;
-            case 'r': ch = '\r'; break;
-            case 't': ch = '\t'; break;
-            case '#': ch = '#'; break;
-            case 'u': {
-                bump(l);
-                uint32_t cp = 0;
-                for (int i = 0; i < 4; i++) {
-                    int h = peekc(l, 0);
-                    if (!is_hex(h)) {
-                        struct tr_span in = {es, l->p};
-                        in.e.col++;
-                        char *t = line_from(l, total_start);
-                        rc = lex_error(l, in, 2, t, in, "An invalid UTF8 escape sequence was found");
-                        tr_free(t);
-                        goto out;
-                    }
-                    cp = cp * 16 + (uint32_t)(h <= '9' ? h - '0' : (h | 32) - 'a' + 10);
-                    bump(l);
-                }
-                if (cp >= 0xD800 && cp <= 0xDFFF) {
-                    struct tr_span in = {es, l->p};
-                    char *t = line_from(l, total_start);
-                    rc = lex_error(l, in, 2, t, in, "An invalid UTF8 escape sequence was found");
-                    tr_free(t);
-                    goto out;
-                }
-                char u[4];
-                size_t n;
-                if (cp < 0x80) { u[0] = (char)cp; n = 1; }
-                else if (cp < 0x800) { u[0] = (char)(0xC0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 63)); n = 2; }
-                else { u[0] = (char)(0xE0 | (cp >> 12)); u[1] = (char)(0x80 | ((cp >> 6) & 63)); u[2] = (char)(0x80 | (cp & 63)); n = 3; }
-                if ((rc = tr_buf_append(&b, u, n))) goto out;
-                continue;
-            }
-            default: {
-                struct tr_span in = {l->p, l->p};
-                in.e.col++;
-                char *t = line_from(l, total_start);
-                rc = lex_error(l, in, 2, t, in, "An unexpected escape code '%c' was found",
-                               e < 0 ? ' ' : e);
-                tr_free(t);
-                goto out;
-            }
-            }
-            if (ch == '#') {
-                /* an escaped hash is its own token so "#{" can be written literally */
-                if (b.len) {
-                    struct tr_pos save = l->p;
-                    l->p = es;
-                    rc = push_str(l, TK_STR, seg, b.data, b.len);
-                    l->p = save;
-                    if (rc) goto out;
-                    tr_buf_reset(&b);
-                }
-                bump(l);
-                if ((rc = push(l, TK_ESC_HASH, es, NULL))) goto out;
-                seg = l->p;
-                continue;
-            }
-            bump(l);
-            if ((rc = tr_buf_putc(&b, ch))) goto out;
-            continue;
-        }
-        size_t o = l->p.off;
-        bump(l);
-        if ((rc = tr_buf_append(&b, l->src + o, l->p.off - o))) goto out;
+/* The message and hint of the error kind (0.11 errors.rs). */
+static void describe(struct lx *l) {
+    struct tr_lex_err *e = &l->out->err;
+    e->hint[0] = 0;
+    const char *m = NULL;
+    switch (l->kind) {
+    case LK_OTHER: return;
+    case LK_EXTRACTOR: m = "It looks like you forgot to terminate an extractor with a closing '|'"; break;
+    case LK_STRING: m = "It looks like you forgot to terminate a string with a closing '\"'"; break;
+    case LK_HEREDOC: m = "It looks like you forgot to terminate a here doc with with a closing '\"\"\"'"; break;
+    case LK_TAILING:
+        m = "It looks like you have characters tailing the here doc opening, it needs to be followed by a newline";
+        break;
+    case LK_INTERP: m = "It looks like you forgot to terminate a string interpolation with a closing '}'"; break;
+    case LK_EMPTY_INTERP: m = "You have an interpolation without content."; break;
+    case LK_IDENT: m = "It looks like you forgot to terminate an ident with a closing '`'"; break;
+    case LK_CHAR: snprintf(e->msg, sizeof e->msg, "An unexpected character '%s' was found", l->found); return;
+    case LK_ESCAPE: snprintf(e->msg, sizeof e->msg, "An unexpected escape code '%s' was found", l->found); return;
+    case LK_UTF8: m = "An invalid UTF8 escape sequence was found"; break;
+    case LK_HEX: m = "An invalid hexadecimal"; break;
+    case LK_INT: m = "An invalid integer literal"; break;
+    case LK_FLOAT: m = "An invalid float literal"; break;
+    case LK_EOS: m = "An unexpected end of stream was found"; break;
     }
-out:
-    tr_buf_fini(&b);
+    snprintf(e->msg, sizeof e->msg, "%s", m);
+    if (l->kind == LK_INTERP || l->kind == LK_EMPTY_INTERP)
+        snprintf(e->hint, sizeof e->hint, "Did you mean to write a literal '#{'? Escape it as '\\#{'.");
+}
+
+/* Remember the character at p (one UTF-8 sequence) for the message. */
+static void found_at(struct lx *l, struct tr_pos p) {
+    size_t o = clamp(l, p.off), n = 0;
+    if (o < l->len) {
+        unsigned char c = (unsigned char)l->src[o];
+        n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        if (o + n > l->len) n = l->len - o;
+    }
+    memcpy(l->found, l->src + o, n);
+    l->found[n] = 0;
+}
+
+/* Record a lexer error. tok is the unfinished token's text shown in place of
+ * the tokens (taken; NULL when it could not be allocated: -ENOMEM). */
+static int fail(struct lx *l, enum lexk kind, struct tr_span outer, struct tr_span inner, struct tr_pos tok_at,
+                char *tok) {
+    if (!tok) return -ENOMEM;
+    struct tr_lex_err *e = &l->out->err;
+    tr_free(e->token_text);
+    e->set = 1;
+    e->nopos = 0;
+    e->inner = inner;
+    e->outer = outer;
+    e->token_text = tok;
+    e->token_span = mkspan(tok_at, tok_at);
+    l->kind = kind;
+    describe(l);
+    return TR_EPARSE;
+}
+
+/* 0.11's UnexpectedEndOfStream: an error without a place. */
+static int fail_eos(struct lx *l) {
+    struct tr_lex_err *e = &l->out->err;
+    tr_free(e->token_text);
+    memset(e, 0, sizeof *e);
+    e->set = 1;
+    e->nopos = 1;
+    l->kind = LK_EOS;
+    describe(l);
+    return TR_EPARSE;
+}
+
+/* An error of our own bounds. */
+static int fail_other(struct lx *l, struct tr_span inner, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_other(struct lx *l, struct tr_span inner, const char *fmt, ...) {
+    struct tr_lex_err *e = &l->out->err;
+    tr_free(e->token_text);
+    memset(e, 0, sizeof *e);
+    e->set = 1;
+    e->inner = inner;
+    e->outer = expand2(inner);
+    l->kind = LK_OTHER;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return TR_EPARSE;
+}
+
+/* --- strings ---
+ *
+ * As 0.11's lexer (Lexer::qs_or_hd, qs, hd, handle_interpol): a string is
+ * lexed whole, an interpolation "#{" by lexing ordinary tokens (strings in
+ * them recursively) until the "}" that balances it. An error inside an
+ * interpolation is restated for the enclosing string (intercept below), and
+ * a failed string leaves none of its tokens. */
+
+struct strx {
+    struct tr_pos start; /* the opening quote(s) */
+    int hd;              /* a here document */
+    struct tr_buf b;     /* decoded text of the current part */
+    struct tr_pos seg;   /* where the current part starts */
+    struct tr_pos end;   /* where 0.11 ends an unterminated here document */
+};
+
+static int lex_one(struct lx *l);
+
+/* Emit the pending text part, ending at e. */
+static int flush(struct lx *l, struct strx *x, struct tr_pos e) {
+    if (!x->b.len) return 0;
+    struct tr_pos save = l->p;
+    l->p = e;
+    int rc = push_str(l, TK_STR, x->seg, x->b.data, x->b.len);
+    l->p = save;
+    tr_buf_reset(&x->b);
     return rc;
 }
 
-/* --- numbers --- */
-
-static int lex_number(struct lx *l, struct tr_pos s) {
-    int neg = 0;
-    if (peekc(l, 0) == '-') {
-        neg = 1;
-        bump(l);
-    }
-    char digits[128];
-    size_t nd = 0;
-    if (peekc(l, 0) == '0' && peekc(l, 1) == 'x') {
-        bump(l);
-        bump(l);
-        uint64_t v = 0;
-        int any = 0, over = 0;
-        while (is_hex(peekc(l, 0)) || peekc(l, 0) == '_') {
-            int h = peekc(l, 0);
-            if (h != '_') {
-                any = 1;
-                if (v >> 60) over = 1;
-                v = v * 16 + (uint64_t)(h <= '9' ? h - '0' : (h | 32) - 'a' + 10);
-            }
-            bump(l);
-        }
-        if (!any || over || v > (uint64_t)INT64_MAX) {
-            struct tr_span in = {s, l->p};
-            char *t = line_from(l, s);
-            int rc = lex_error(l, in, 2, t, in, "An invalid hexadecimal");
-            tr_free(t);
-            return rc;
-        }
-        struct tr_tok *k;
-        int rc = push(l, TK_INT, s, &k);
+/* An escape sequence at the backslash (0.11 Lexer::escape_code). */
+static int escape(struct lx *l, struct strx *x) {
+    struct tr_pos bs = l->p;
+    bump(l);
+    if (l->p.off >= l->len) return fail_eos(l);
+    struct tr_pos at = l->p;
+    int e = peekc(l, 0);
+    char ch = 0;
+    switch (e) {
+    case '\'': ch = '\''; break;
+    case '"': ch = '"'; break;
+    case '\\': ch = '\\'; break;
+    case '/': ch = '/'; break;
+    case 'b': ch = '\b'; break;
+    case 'f': ch = '\f'; break;
+    case 'n': ch = '\n'; break;
+    case 'r': ch = '\r'; break;
+    case 't': ch = '\t'; break;
+    case '#': {
+        /* an escaped hash is its own token so "#{" can be written literally */
+        int rc = flush(l, x, bs);
         if (rc) return rc;
-        k->ival = neg ? -(int64_t)v : (int64_t)v;
+        bump(l);
+        if ((rc = push(l, TK_ESC_HASH, bs, NULL))) return rc;
+        x->seg = l->p;
         return 0;
     }
-    if (neg) digits[nd++] = '-';
-    /* The literal's digits (without '_') go to a buffer as long as the
-     * literal: a float is read by strtod from all of them, so any length
-     * is correctly rounded. The bounded copy in digits serves integers,
-     * which overflow long before it fills. */
-    struct tr_buf fb;
-    tr_buf_init(&fb);
-    int frc = neg ? tr_buf_putc(&fb, '-') : 0;
-    while (is_digit(peekc(l, 0)) || peekc(l, 0) == '_') {
-        if (peekc(l, 0) != '_') {
-            if (nd < sizeof digits - 8) digits[nd++] = (char)peekc(l, 0);
-            if (!frc) frc = tr_buf_putc(&fb, (char)peekc(l, 0));
-        }
+    case 'u': {
         bump(l);
-    }
-    int is_float = 0;
-    if (peekc(l, 0) == '.' && is_digit(peekc(l, 1))) {
-        is_float = 1;
-        if (!frc) frc = tr_buf_putc(&fb, '.');
-        bump(l);
-        while (is_digit(peekc(l, 0)) || peekc(l, 0) == '_') {
-            if (peekc(l, 0) != '_' && !frc) frc = tr_buf_putc(&fb, (char)peekc(l, 0));
+        struct tr_pos last = at; /* the 'u', then each good digit */
+        uint32_t cp = 0;
+        for (int i = 0; i < 4; i++) {
+            if (l->p.off >= l->len) {
+                struct tr_pos e1 = col1(last);
+                return fail(l, LK_UTF8, expand2(mkspan(bs, e1)), mkspan(bs, e1), bs, full_lines(l, x->start, e1));
+            }
+            struct tr_pos hp = l->p;
+            int h = peekc(l, 0);
             bump(l);
-        }
-        if (peekc(l, 0) == 'e' || peekc(l, 0) == 'E') {
-            if (!frc) frc = tr_buf_putc(&fb, 'e');
-            bump(l);
-            if (peekc(l, 0) == '+' || peekc(l, 0) == '-') {
-                if (!frc) frc = tr_buf_putc(&fb, (char)peekc(l, 0));
-                bump(l);
+            if (!is_hex(h)) {
+                struct tr_pos e1 = col1(hp);
+                return fail(l, LK_UTF8, expand2(mkspan(bs, e1)), mkspan(bs, e1), bs, full_lines(l, x->start, e1));
             }
-            if (!is_digit(peekc(l, 0))) {
-                tr_buf_fini(&fb);
-                struct tr_span in = {s, l->p};
-                char *t = line_from(l, s);
-                int rc = lex_error(l, in, 2, t, in, "An invalid float literal");
-                tr_free(t);
-                return rc;
-            }
-            while (is_digit(peekc(l, 0))) {
-                if (!frc) frc = tr_buf_putc(&fb, (char)peekc(l, 0));
-                bump(l);
-            }
+            cp = cp * 16 + (uint32_t)(h <= '9' ? h - '0' : (h | 32) - 'a' + 10);
+            last = hp;
         }
-    }
-    if (frc) {
-        tr_buf_fini(&fb);
-        return frc;
-    }
-    digits[nd] = 0;
-    int c = peekc(l, 0);
-    if (c >= 0 && is_ident_start(c)) {
-        tr_buf_fini(&fb);
-        struct tr_span in = {l->p, l->p};
-        char *t = line_from(l, s);
-        int rc = lex_error(l, in, 2, t, in, "An unexpected character '%c' was found", c);
-        tr_free(t);
-        return rc;
-    }
-    struct tr_tok *k;
-    int rc = push(l, is_float ? TK_FLOAT : TK_INT, s, &k);
-    if (!rc && is_float) k->fval = strtod(fb.data, NULL);
-    tr_buf_fini(&fb);
-    if (rc) return rc;
-    if (is_float) {
-        k->sval = tr_str_new(l->src + s.off, l->p.off - s.off);
-        if (!k->sval) return -ENOMEM;
-    } else {
-        errno = 0;
-        long long v = strtoll(digits, NULL, 10);
-        if (errno == ERANGE) {
-            l->out->n--;
-            struct tr_span in = {s, l->p};
-            char *t = line_from(l, s);
-            rc = lex_error(l, in, 2, t, in, "An invalid integer literal");
-            tr_free(t);
-            return rc;
+        if (cp >= 0xD800 && cp <= 0xDFFF) {
+            char *t = full_lines(l, x->start, last);
+            struct tr_pos e1 = col1(last);
+            return fail(l, LK_UTF8, expand2(mkspan(bs, e1)), mkspan(bs, e1), bs, t);
         }
-        k->ival = v;
+        char u[3];
+        size_t n;
+        if (cp < 0x80) {
+            u[0] = (char)cp;
+            n = 1;
+        } else if (cp < 0x800) {
+            u[0] = (char)(0xC0 | (cp >> 6));
+            u[1] = (char)(0x80 | (cp & 63));
+            n = 2;
+        } else {
+            u[0] = (char)(0xE0 | (cp >> 12));
+            u[1] = (char)(0x80 | ((cp >> 6) & 63));
+            u[2] = (char)(0x80 | (cp & 63));
+            n = 3;
+        }
+        return tr_buf_append(&x->b, u, n);
     }
-    return 0;
+    default: {
+        char *t = full_lines(l, x->start, at);
+        found_at(l, at);
+        struct tr_pos e1 = col1(at);
+        return fail(l, LK_ESCAPE, expand2(mkspan(bs, e1)), mkspan(bs, e1), bs, t);
+    }
+    }
+    bump(l);
+    return tr_buf_putc(&x->b, ch);
 }
 
-/* An extractor pattern |...|: \| and \\ escape, a backslash before a
- * newline continues on the next line (common indentation removed). */
+/* An error from inside the interpolation at hash, restated for the string
+ * around it (0.11 Lexer::intercept_heredoc_error): the unfinished token
+ * becomes the string from its start, the context grows to its first line;
+ * an unterminated here document inside a here document's interpolation and
+ * an unterminated string inside a string's are reported as an unterminated
+ * interpolation. Errors of other kinds pass unchanged. */
+static int intercept(struct lx *l, struct strx *x, struct tr_pos hash) {
+    struct tr_lex_err *e = &l->out->err;
+    enum lexk k = l->kind;
+    if (k != LK_EXTRACTOR && k != LK_IDENT && k != LK_INTERP && k != LK_ESCAPE && k != LK_UTF8 &&
+        k != LK_HEREDOC && k != LK_TAILING && k != LK_STRING)
+        return TR_EPARSE;
+    char *tok = full_lines(l, x->start, e->inner.e);
+    if (!tok) return -ENOMEM;
+    struct tr_pos tend = over_text(x->start, tok);
+    uint32_t up = e->outer.s.line > x->start.line ? e->outer.s.line - x->start.line : 0;
+    struct tr_span grown = e->outer;
+    grown.s.line -= up;
+    grown.e.line += up;
+    struct tr_span outer = grown, inner = e->inner;
+    if (k == LK_HEREDOC || k == LK_TAILING) {
+        if (x->hd) {
+            k = LK_INTERP;
+            inner = mkspan(x->start, tend);
+            outer = inner;
+            outer.e.line += 2;
+        } else {
+            k = LK_HEREDOC;
+        }
+    } else if (k == LK_STRING && !x->hd) {
+        k = LK_INTERP;
+        struct tr_pos he = hash;
+        he.col += 2;
+        he.off += 2;
+        inner = mkspan(hash, he);
+    }
+    return fail(l, k, outer, inner, x->start, tok);
+}
+
+/* "#{" ... "}" inside a string, at the '#'. */
+static int interp(struct lx *l, struct strx *x) {
+    struct tr_pos hash = l->p;
+    int rc = flush(l, x, hash);
+    if (rc) return rc;
+    bump(l);
+    bump(l);
+    if ((rc = push(l, TK_INTERP, hash, NULL))) return rc;
+    struct tr_pos end = l->p;
+    if (l->depth >= MAX_INTERP_DEPTH) return fail_other(l, mkspan(hash, end), "interpolation nested too deeply");
+    l->depth++;
+    int open = 0, first = 1;
+    for (;;) {
+        if (l->p.off >= l->len) {
+            struct tr_span outer = mkspan(x->start, end);
+            outer.e.line += 2;
+            rc = fail(l, LK_INTERP, outer, mkspan(hash, end), x->start, full_lines(l, x->start, l->p));
+            break;
+        }
+        size_t before = l->out->n;
+        rc = lex_one(l);
+        if (rc == TR_EPARSE) rc = intercept(l, x, hash);
+        if (rc) break;
+        int closed = 0;
+        for (size_t i = before; i < l->out->n && !closed; i++) {
+            int kind = l->out->v[i].kind;
+            if (kind == TK_RBRACE && open == 0) {
+                closed = 1;
+            } else {
+                if (kind == TK_RBRACE) open--;
+                else if (kind == TK_LBRACE || kind == TK_INTERP) open++;
+                first = 0;
+            }
+        }
+        if (!closed) continue;
+        if (first) {
+            struct tr_span sp = mkspan(hash, l->p);
+            rc = fail(l, LK_EMPTY_INTERP, mkspan(x->start, l->p), sp, hash, full_lines(l, x->start, l->p));
+        }
+        break;
+    }
+    l->depth--;
+    x->seg = l->p;
+    return rc;
+}
+
+/* A character of the string body that is neither its end nor a newline. */
+static int body_char(struct lx *l, struct strx *x) {
+    int c = peekc(l, 0);
+    if (c == '\\') return escape(l, x);
+    if (c == '#' && peekc(l, 1) == '{') return interp(l, x);
+    size_t o = l->p.off;
+    bump(l);
+    x->end = l->p;
+    return tr_buf_append(&x->b, l->src + o, l->p.off - o);
+}
+
+/* The body of a "..." string after its opening quote (0.11 Lexer::qs). */
+static int quoted(struct lx *l, struct strx *x) {
+    for (;;) {
+        if (l->p.off >= l->len) {
+            /* 0.11 reports a string cut by the end of the input so */
+            char *t = line_from(l, x->start);
+            struct tr_span sp = mkspan(x->start, t ? over_text(x->start, t) : x->start);
+            return fail(l, LK_EXTRACTOR, expand2(sp), sp, x->start, t);
+        }
+        int c = peekc(l, 0), rc;
+        if (c == '"') {
+            if ((rc = flush(l, x, l->p))) return rc;
+            struct tr_pos s = l->p;
+            bump(l);
+            return push(l, TK_DQUOTE, s, NULL);
+        }
+        if (c == '\n') {
+            struct tr_span sp = mkspan(x->start, l->p);
+            return fail(l, LK_STRING, expand2(sp), sp, x->start, line_from(l, x->start));
+        }
+        if ((rc = body_char(l, x))) return rc;
+    }
+}
+
+/* The body of a here document after the newline that follows """ (0.11
+ * Lexer::hd): every line is a part of its own. */
+static int heredoc(struct lx *l, struct strx *x) {
+    for (;;) {
+        if (l->p.off >= l->len) {
+            struct tr_span sp = mkspan(x->start, x->end);
+            size_t b = clamp(l, x->start.off);
+            return fail(l, LK_HEREDOC, expand2(sp), sp, x->start, tr_strndup(l->src + b, l->len - b));
+        }
+        int c = peekc(l, 0), rc;
+        if (c == '"' && peekc(l, 1) == '"' && peekc(l, 2) == '"') {
+            if ((rc = flush(l, x, l->p))) return rc;
+            struct tr_pos s = l->p;
+            bump(l);
+            bump(l);
+            bump(l);
+            return push(l, TK_HEREDOC_END, s, NULL);
+        }
+        if (c == '\n') {
+            bump(l);
+            if ((rc = tr_buf_putc(&x->b, '\n')) || (rc = flush(l, x, l->p))) return rc;
+            x->seg = x->end = l->p;
+            continue;
+        }
+        if ((rc = body_char(l, x))) return rc;
+    }
+}
+
+/* A string or here document at its first quote (0.11 Lexer::qs_or_hd). */
+static int lex_quoted(struct lx *l, struct tr_pos start) {
+    bump(l);
+    if (l->p.off >= l->len) {
+        struct tr_span sp = mkspan(start, start);
+        return fail(l, LK_STRING, expand2(sp), sp, start, tr_strdup("\""));
+    }
+    struct strx x = {.start = start, .seg = l->p, .end = l->p};
+    tr_buf_init(&x.b);
+    int rc;
+    if (peekc(l, 0) == '"') {
+        struct tr_pos q2 = l->p;
+        bump(l);
+        if (peekc(l, 0) != '"') {
+            /* "" is the empty string */
+            struct tr_pos save = l->p;
+            l->p = q2;
+            rc = push(l, TK_DQUOTE, start, NULL);
+            l->p = save;
+            return rc ? rc : push(l, TK_DQUOTE, q2, NULL);
+        }
+        struct tr_pos q3 = l->p;
+        bump(l);
+        if (l->p.off >= l->len) {
+            struct tr_span sp = mkspan(start, q3);
+            return fail(l, LK_HEREDOC, expand2(sp), sp, start, line_from(l, start));
+        }
+        if (peekc(l, 0) != '\n') {
+            struct tr_span sp = mkspan(start, l->p);
+            return fail(l, LK_TAILING, expand2(sp), sp, start, line_from(l, start));
+        }
+        bump(l);
+        if ((rc = push(l, TK_HEREDOC_START, start, NULL))) return rc;
+        x.hd = 1;
+        x.seg = l->p;
+        x.end = q3;
+        rc = heredoc(l, &x);
+    } else {
+        if ((rc = push(l, TK_DQUOTE, start, NULL))) return rc;
+        rc = quoted(l, &x);
+    }
+    tr_buf_fini(&x.b);
+    return rc;
+}
+
+/* --- numbers (0.11 Lexer::nm, nm_float, nm_hex) --- */
+
+/* After a number 0.11 refuses what could start an identifier, '-' too. */
+static int ident_after_number(int c) { return c >= 0 && (is_ident_start(c) || c == '-'); }
+
+/* Digits (and '_' separators, dropped) into d; returns 0 or TR_ETOOBIG. */
+static int take_digits(struct lx *l, struct tr_buf *d, int hex) {
+    for (;;) {
+        int c = peekc(l, 0);
+        if (c != '_' && !(hex ? is_hex(c) : is_digit(c))) return 0;
+        if (c != '_' && tr_buf_putc(d, (char)c)) return -ENOMEM;
+        bump(l);
+    }
+}
+
+static int number_error(struct lx *l, enum lexk k, struct tr_pos s, struct tr_pos e) {
+    return fail(l, k, expand2(mkspan(s, e)), mkspan(s, e), s, line_from(l, s));
+}
+
+static int lex_float(struct lx *l, struct tr_pos s, struct tr_buf *d) {
+    bump(l); /* the '.' */
+    int rc = tr_buf_putc(d, '.');
+    if (!rc) rc = take_digits(l, d, 0);
+    if (rc) return rc;
+    struct tr_pos end = l->p;
+    if (peekc(l, 0) == 'e') {
+        bump(l);
+        if (l->p.off >= l->len) return number_error(l, LK_FLOAT, s, end);
+        /* 0.11 takes the character after 'e' whatever it is, then a sign */
+        size_t o = l->p.off;
+        bump(l);
+        if ((rc = tr_buf_putc(d, 'e')) || (rc = tr_buf_append(d, l->src + o, l->p.off - o))) return rc;
+        if (peekc(l, 0) == '+' || peekc(l, 0) == '-') {
+            if ((rc = tr_buf_putc(d, (char)peekc(l, 0)))) return rc;
+            bump(l);
+        }
+        if ((rc = take_digits(l, d, 0))) return rc;
+        end = l->p;
+    } else if (ident_after_number(peekc(l, 0))) {
+        found_at(l, l->p);
+        return fail(l, LK_CHAR, expand2(mkspan(s, end)), mkspan(end, end), s, line_from(l, s));
+    }
+    /* Rust's f64 grammar: digits, '.', digits, then e, an optional sign, digits */
+    const char *t = d->data;
+    size_t i = t[0] == '-' ? 1 : 0;
+    while (is_digit(t[i])) i++;
+    i++;
+    while (is_digit(t[i])) i++;
+    if (t[i] == 'e') {
+        i++;
+        if (t[i] == '+' || t[i] == '-') i++;
+        size_t ds = i;
+        while (is_digit(t[i])) i++;
+        if (i == ds) i = 0;
+    }
+    if (i == 0 || i != d->len) return number_error(l, LK_FLOAT, s, end);
+    struct tr_tok *k;
+    if ((rc = push(l, TK_FLOAT, s, &k))) return rc;
+    k->fval = strtod(t, NULL);
+    k->sval = tr_str_new(t, d->len);
+    return k->sval ? 0 : -ENOMEM;
+}
+
+static int lex_hex(struct lx *l, struct tr_pos s, const struct tr_buf *d) {
+    bump(l); /* the 'x' */
+    if (l->p.off >= l->len) return fail_eos(l);
+    /* 0.11 takes the character after "0x" whatever it is (a sign parses) */
+    struct tr_buf h;
+    tr_buf_init(&h);
+    int c0 = peekc(l, 0);
+    size_t o = l->p.off;
+    bump(l);
+    int rc = c0 == '_' ? 0 : tr_buf_append(&h, l->src + o, l->p.off - o);
+    if (!rc) rc = take_digits(l, &h, 1);
+    if (rc) goto out;
+    struct tr_pos end = l->p;
+    int neg = d->data[0] == '-';
+    if (strcmp(d->data + neg, "0") != 0) {
+        rc = number_error(l, LK_HEX, s, end);
+        goto out;
+    }
+    if (ident_after_number(peekc(l, 0))) {
+        found_at(l, l->p);
+        rc = fail(l, LK_CHAR, expand2(mkspan(s, end)), mkspan(s, end), s, line_from(l, s));
+        goto out;
+    }
+    /* i64::from_str_radix: an optional sign, then at least one hex digit */
+    const char *t = h.data ? h.data : "";
+    int sneg = t[0] == '-';
+    size_t i = t[0] == '+' || t[0] == '-' ? 1 : 0;
+    uint64_t v = 0;
+    int ok = t[i] != 0;
+    for (; t[i] && ok; i++) {
+        if (!is_hex(t[i]) || v >> 59) {
+            ok = 0;
+            break;
+        }
+        v = v * 16 + (uint64_t)(t[i] <= '9' ? t[i] - '0' : (t[i] | 32) - 'a' + 10);
+    }
+    if (ok && v > (uint64_t)INT64_MAX + (uint64_t)sneg) ok = 0;
+    int64_t val = 0;
+    if (ok) {
+        val = sneg ? (int64_t)(0 - v) : (int64_t)v;
+        if (neg) {
+            if (val == INT64_MIN) ok = 0;
+            else val = -val;
+        }
+    }
+    if (!ok) {
+        rc = number_error(l, LK_HEX, s, end);
+        goto out;
+    }
+    struct tr_tok *k;
+    if (!(rc = push(l, TK_INT, s, &k))) k->ival = val;
+out:
+    tr_buf_fini(&h);
+    return rc;
+}
+
+/* A number at its first digit or at the '-' before it. */
+static int lex_number(struct lx *l, struct tr_pos s) {
+    struct tr_buf d;
+    tr_buf_init(&d);
+    int rc = 0;
+    if (peekc(l, 0) == '-') {
+        rc = tr_buf_putc(&d, '-');
+        bump(l);
+    }
+    if (!rc) rc = take_digits(l, &d, 0);
+    if (rc) goto out;
+    struct tr_pos end = l->p;
+    int c = peekc(l, 0);
+    if (c == '.') {
+        rc = lex_float(l, s, &d);
+    } else if (c == 'x') {
+        rc = lex_hex(l, s, &d);
+    } else if (ident_after_number(c)) {
+        found_at(l, l->p);
+        rc = fail(l, LK_CHAR, expand2(mkspan(s, end)), mkspan(l->p, l->p), s, line_from(l, s));
+    } else {
+        errno = 0;
+        long long v = strtoll(d.data, NULL, 10);
+        if (errno == ERANGE) {
+            rc = number_error(l, LK_INT, s, end);
+        } else {
+            struct tr_tok *k;
+            if (!(rc = push(l, TK_INT, s, &k))) k->ival = v;
+        }
+    }
+out:
+    tr_buf_fini(&d);
+    return rc;
+}
+
+/* --- extractors --- */
+
+/* An extractor pattern |...| (0.11 Lexer::pl): \| and \\ escape, a
+ * backslash before a newline continues on the next line (common
+ * indentation removed). */
 static int lex_test(struct lx *l, struct tr_pos s) {
     bump(l);
     struct tr_buf lines[64];
@@ -500,11 +786,15 @@ static int lex_test(struct lx *l, struct tr_pos s) {
     nl = 1;
     for (;;) {
         int c = peekc(l, 0);
-        if (c < 0 || c == '\n') {
-            struct tr_span in = {s, l->p};
+        if (c < 0) {
             char *t = line_from(l, s);
-            rc = lex_error(l, in, 2, t, in, "It looks like you forgot to terminate an extractor with a closing '|'");
-            tr_free(t);
+            struct tr_span sp = mkspan(s, t ? over_text(s, t) : s);
+            rc = fail(l, LK_EXTRACTOR, expand2(sp), sp, s, t);
+            goto out;
+        }
+        if (c == '\n') {
+            struct tr_span sp = mkspan(s, l->p);
+            rc = fail(l, LK_EXTRACTOR, expand2(sp), sp, s, line_from(l, s));
             goto out;
         }
         if (c == '|') {
@@ -512,29 +802,39 @@ static int lex_test(struct lx *l, struct tr_pos s) {
             break;
         }
         if (c == '\\') {
-            int n = peekc(l, 1);
+            bump(l);
+            int n = peekc(l, 0);
+            if (n < 0) {
+                rc = fail_eos(l);
+                goto out;
+            }
             if (n == '\\' || n == '|') {
-                bump(l);
                 bump(l);
                 if ((rc = tr_buf_putc(&lines[nl - 1], (char)n))) goto out;
                 continue;
             }
             if (n == '\n') {
                 bump(l);
-                bump(l);
                 if (nl >= 64) {
-                    struct tr_span in = {s, l->p};
-                    rc = lex_error(l, in, 2, NULL, in, "extractor spans too many lines");
+                    rc = fail_other(l, mkspan(s, l->p), "extractor spans too many lines");
                     goto out;
                 }
                 tr_buf_init(&lines[nl++]);
                 continue;
             }
-            struct tr_span in = {l->p, l->p};
-            in.e.col += 2;
-            char *t = line_from(l, s);
-            rc = lex_error(l, in, 2, t, in, "An unexpected escape code '%c' was found", n < 0 ? ' ' : n);
-            tr_free(t);
+            /* the token shown is the pattern so far with the bad escape */
+            struct tr_buf t;
+            tr_buf_init(&t);
+            struct tr_pos at = l->p;
+            found_at(l, at);
+            const struct tr_buf *cur = &lines[nl - 1];
+            if (tr_buf_putc(&t, '|') || tr_buf_append(&t, cur->data ? cur->data : "", cur->len) ||
+                tr_buf_putc(&t, '\\') || tr_buf_append(&t, l->found, strlen(l->found))) {
+                tr_buf_fini(&t);
+                rc = -ENOMEM;
+                goto out;
+            }
+            rc = fail(l, LK_ESCAPE, expand2(mkspan(at, at)), mkspan(at, at), s, tr_buf_steal(&t, NULL));
             goto out;
         }
         size_t o = l->p.off;
@@ -563,7 +863,7 @@ out:
     return rc;
 }
 
-/* --- main loop --- */
+/* --- main loop (0.11's Lexer::next) --- */
 
 static int lex_one(struct lx *l) {
     struct tr_pos s = l->p;
@@ -586,40 +886,18 @@ static int lex_one(struct lx *l) {
     case '/': k = TK_DIV; break;
     case '^': k = TK_BITXOR; break;
     case '&': k = TK_BITAND; break;
+    case '{': k = TK_LBRACE; break;
+    case '}': k = TK_RBRACE; break;
     case '_':
         /* `_` alone is the don't-care token; `_name` is an identifier */
         if (c1 >= 0 && is_ident_cont(c1)) goto ident;
         k = TK_DONTCARE;
         break;
-    case '{':
-        k = TK_LBRACE;
-        if (l->nmodes) l->modes[l->nmodes - 1]++;
-        break;
-    case '}':
-        k = TK_RBRACE;
-        if (l->nmodes) {
-            if (l->modes[l->nmodes - 1] == 0) {
-                int hd = l->interp_hd[l->nmodes - 1];
-                l->nmodes--;
-                bump(l);
-                int rc = push(l, TK_RBRACE, s, NULL);
-                if (rc) return rc;
-                return lex_string_body(l, s, hd);
-            }
-            l->modes[l->nmodes - 1]--;
-        }
-        break;
     case ':':
-        if (c1 == ':') {
-            k = TK_COLONCOLON;
-            n = 2;
-            if (peekc(l, 2) == ':') {
-                k = TK_BAD;
-                n = 3;
-            }
-        } else {
-            k = TK_COLON;
-        }
+        /* a run of colons: `:`, `::`, anything longer is a bad token */
+        n = 1;
+        while (peekc(l, (size_t)n) == ':') n++;
+        k = n == 1 ? TK_COLON : n == 2 ? TK_COLONCOLON : TK_BAD;
         break;
     case '-':
         if (is_digit(c1)) return lex_number(l, s);
@@ -633,26 +911,29 @@ static int lex_one(struct lx *l) {
     case '<':
         if (c1 == '<') { k = TK_LSHIFT; n = 2; }
         else if (c1 == '=') { k = TK_LTE; n = 2; }
-        else k = TK_LT;
+        else if (c1 >= 0) k = TK_LT;
         break;
     case '>':
         if (c1 == '>') {
             if (peekc(l, 2) == '>') { k = TK_RSHIFTU; n = 3; }
             else { k = TK_RSHIFT; n = 2; }
         } else if (c1 == '=') { k = TK_GTE; n = 2; }
-        else k = TK_GT;
+        else if (c1 >= 0) k = TK_GT;
         break;
     case '%':
+        if (c1 < 0) return fail_eos(l);
         if (c1 == '[') { k = TK_LPATBRACKET; n = 2; }
         else if (c1 == '(') { k = TK_LPATPAREN; n = 2; }
         else if (c1 == '{') { k = TK_LPATBRACE; n = 2; }
         else k = TK_PERCENT;
         break;
     case '~':
+        if (c1 < 0) return fail_eos(l);
         if (c1 == '=') { k = TK_TILDEEQ; n = 2; }
         else k = TK_TILDE;
         break;
     case '!':
+        if (c1 < 0) return fail_eos(l);
         if (c1 == '=') { k = TK_NOTEQ; n = 2; }
         else k = TK_BITNOT;
         break;
@@ -678,17 +959,23 @@ static int lex_one(struct lx *l) {
         return push_str(l, ck, s, txt + skip, tl - skip);
     }
     case '`': {
+        /* 0.11 Lexer::id2: a quoted identifier ends on its line */
         bump(l);
         size_t st = l->p.off;
-        while (peekc(l, 0) >= 0 && peekc(l, 0) != '`' && peekc(l, 0) != '\n') bump(l);
+        struct tr_pos last = s;
+        while (peekc(l, 0) >= 0 && peekc(l, 0) != '`' && peekc(l, 0) != '\n') {
+            last = l->p;
+            bump(l);
+        }
         if (peekc(l, 0) != '`') {
-            l->str_err_ident = 1;
-            struct tr_span in = {s, l->p};
-            char *t = line_from(l, s);
-            int rc = lex_error(l, in, 2, t, in,
-                               "It looks like you forgot to terminate an ident with a closing '`'");
-            tr_free(t);
-            return rc;
+            struct tr_span sp = mkspan(s, peekc(l, 0) == '\n' ? l->p : last);
+            char *t = tr_malloc(l->p.off - st + 2);
+            if (t) {
+                t[0] = '`';
+                memcpy(t + 1, l->src + st, l->p.off - st);
+                t[l->p.off - st + 1] = 0;
+            }
+            return fail(l, LK_IDENT, expand2(sp), sp, s, t);
         }
         size_t en = l->p.off;
         bump(l);
@@ -699,41 +986,7 @@ static int lex_one(struct lx *l) {
         t->sval = tr_str_new(l->src + st, en - st);
         return t->sval ? 0 : -ENOMEM;
     }
-    case '"': {
-        bump(l);
-        if (peekc(l, 0) == '"' && peekc(l, 1) == '"') {
-            bump(l);
-            bump(l);
-            if (peekc(l, 0) != '\n') {
-                struct tr_pos e = l->p;
-                while (peekc(l, 0) >= 0 && peekc(l, 0) != '\n') bump(l);
-                struct tr_span in = {s, l->p};
-                (void)e;
-                char *t = line_from(l, s);
-                int rc = lex_error(l, in, 2, t, in,
-                                   "It looks like you have characters tailing the here doc opening, it needs to be followed by a newline");
-                tr_free(t);
-                return rc;
-            }
-            bump(l);
-            if (!l->in_str) {
-                l->in_str = 1;
-                l->str_tok = l->out->n;
-                l->str_pos = s;
-            }
-            int rc = push(l, TK_HEREDOC_START, s, NULL);
-            if (rc) return rc;
-            return lex_string_body(l, s, 1);
-        }
-        if (!l->in_str) {
-            l->in_str = 1;
-            l->str_tok = l->out->n;
-            l->str_pos = s;
-        }
-        int rc = push(l, TK_DQUOTE, s, NULL);
-        if (rc) return rc;
-        return lex_string_body(l, s, 0);
-    }
+    case '"': return lex_quoted(l, s);
     default:
         if (c >= 0 && is_digit(c)) return lex_number(l, s);
         if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') {
@@ -746,9 +999,7 @@ static int lex_one(struct lx *l) {
         break;
     }
     for (int i = 0; i < n; i++) bump(l);
-    if (k == TK_BAD) {
-        return push_str(l, TK_BAD, s, l->src + s.off, l->p.off - s.off);
-    }
+    if (k == TK_BAD) return push_str(l, TK_BAD, s, l->src + s.off, l->p.off - s.off);
     return push(l, k, s, NULL);
 ident: {
         while (peekc(l, 0) >= 0 && is_ident_cont(peekc(l, 0))) bump(l);
@@ -767,38 +1018,16 @@ int tr_lex_all(const char *src, size_t len, struct tr_toks *toks) {
     int rc = 0;
     if (len > TR_LEX_MAX_SRC) {
         struct tr_span in = {l.p, l.p};
-        lex_error(&l, in, 0, NULL, in, "source larger than %u bytes", TR_LEX_MAX_SRC);
+        fail_other(&l, in, "source larger than %u bytes", TR_LEX_MAX_SRC);
         rc = TR_ETOOBIG;
     }
-    while (!rc && l.p.off < len) rc = lex_one(&l);
-    if (!rc && l.nmodes) {
-        struct tr_span in = {l.p, l.p};
-        rc = lex_error(&l, in, 2, NULL, in,
-                       "It looks like you forgot to terminate a string interpolation with a closing '}'");
-    }
-    if (rc == TR_EPARSE && l.in_str) {
-        /* An error inside a string drops the whole string's tokens; the
-         * renderer shows its source text instead. Inside an interpolation
-         * anything but a broken identifier means the "#{" was not closed. */
-        for (size_t i = l.str_tok; i < toks->n; i++) tr_str_unref(toks->v[i].sval);
-        toks->n = l.str_tok;
-        struct tr_lex_err *e = &toks->err;
-        tr_free(e->token_text);
-        e->token_text = line_from(&l, l.str_pos);
-        e->token_span.s = l.str_pos;
-        e->token_span.e = l.str_pos;
-        if (e->token_text) e->token_span.e.col += (uint32_t)strlen(e->token_text);
-        if (l.nmodes && !l.str_err_ident) {
-            struct tr_pos at = l.interp_at[l.nmodes - 1];
-            struct tr_span in = {at, at};
-            in.e.col += 2;
-            in.e.off += 2;
-            e->inner = in;
-            e->outer = tr_lex_expand(in);
-            snprintf(e->msg, sizeof e->msg,
-                     "It looks like you forgot to terminate a string interpolation with a closing '}'");
-            snprintf(e->hint, sizeof e->hint, "Did you mean to write a literal '#{'? Escape it as '\\#{'.");
-        }
+    while (!rc && l.p.off < len) {
+        size_t before = toks->n;
+        rc = lex_one(&l);
+        /* like 0.11's tokenize_until_err: nothing of a token that failed,
+         * a whole string with its interpolations included */
+        if (rc == TR_EPARSE)
+            while (toks->n > before) tr_str_unref(toks->v[--toks->n].sval);
     }
     if (rc == -ENOMEM) return rc;
     int rc2 = push(&l, TK_EOF, l.p, NULL);

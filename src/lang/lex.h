@@ -67,9 +67,11 @@ struct tr_tok {
 };
 
 /* A lexer error: where, what, and the unfinished text the renderer shows
- * instead of tokens for the bad part. */
+ * instead of tokens for the bad part (as 0.11's lexer errors carry it).
+ * nopos: an error without a place (0.11's "unexpected end of stream"). */
 struct tr_lex_err {
     int set;
+    int nopos;
     struct tr_span inner, outer;
     char msg[256];
     char hint[128];

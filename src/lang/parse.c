@@ -30,6 +30,10 @@ struct ps {
     struct tr_node *use_node; /* the N_USE of the last `use` parsed */
 };
 
+/* The local a `fn ... of` case binds its arguments' match to (0.11's
+ * FN_RES_NAME). */
+#define FN_RES_NAME "__fn_assign_this_is_ugly"
+
 static int trivia(int k) {
     return k == TK_WS || k == TK_NL || k == TK_COMMENT || k == TK_DOC_COMMENT || k == TK_MOD_COMMENT;
 }
@@ -108,35 +112,35 @@ static int best_hint(const char *given, const char *expected, char *out, size_t 
     return best <= 3;
 }
 
-/* "Found the token `x` but expected one of ..." at the current token. */
-static void *unexpected(struct ps *p, const char *expected) {
-    if (p->err->set) return NULL;
-    const struct tr_tok *t = cur(p);
+int tr_parse_unexpected(const struct tr_tok *t, const char *src, const char *expected, struct tr_lang_err *err) {
+    if (err->set) return TR_EPARSE;
     struct tr_buf b;
     tr_buf_init(&b);
-    tr_lex_render(t, p->src, &b);
+    tr_lex_render(t, src, &b);
     const char *txt = b.data ? b.data : "";
     struct tr_span in = t->sp;
     struct tr_span out = tr_span_expand(in, 2);
-    tr_lang_err_set(p->err, TR_EPARSE, out, in, "Found the token `%s` but expected %s", txt, expected);
+    tr_lang_err_set(err, TR_EPARSE, out, in, "Found the token `%s` but expected %s", txt, expected);
     char opt[64] = "";
     if (t->kind == TK_EOF)
-        snprintf(p->err->hint, sizeof p->err->hint,
-                 "It looks like a `;` is missing at the end of the script");
+        snprintf(err->hint, sizeof err->hint, "It looks like a `;` is missing at the end of the script");
     else if (t->kind == TK_DEFAULT || t->kind == TK_CASE)
-        snprintf(p->err->hint, sizeof p->err->hint,
-                 "You might have a trailing `,` in the prior statement");
-    else if (t->kind != TK_IDENT && tr_lex_keyword(txt, strlen(txt)) != TK_IDENT &&
-             strstr(expected, "`<ident>`"))
-        snprintf(p->err->hint, sizeof p->err->hint,
+        snprintf(err->hint, sizeof err->hint, "You might have a trailing `,` in the prior statement");
+    else if (t->kind != TK_IDENT && tr_lex_keyword(txt, strlen(txt)) != TK_IDENT && strstr(expected, "`<ident>`"))
+        snprintf(err->hint, sizeof err->hint,
                  "It looks like you tried to use the '%s' as a ident, consider quoting it as `%s` to make it an identifier.",
                  txt, txt);
     else if (t->kind == TK_SUB && strstr(expected, "`(`"))
-        snprintf(p->err->hint, sizeof p->err->hint,
-                 "Try wrapping this expression in parentheses `(` ... `)`");
+        snprintf(err->hint, sizeof err->hint, "Try wrapping this expression in parentheses `(` ... `)`");
     else if (best_hint(txt, expected, opt, sizeof opt))
-        snprintf(p->err->hint, sizeof p->err->hint, "Did you mean to use %s?", opt);
+        snprintf(err->hint, sizeof err->hint, "Did you mean to use %s?", opt);
     tr_buf_fini(&b);
+    return TR_EPARSE;
+}
+
+/* "Found the token `x` but expected one of ..." at the current token. */
+static void *unexpected(struct ps *p, const char *expected) {
+    tr_parse_unexpected(cur(p), p->src, expected, p->err);
     return NULL;
 }
 
@@ -1317,10 +1321,37 @@ static struct tr_node *fn_decl(struct ps *p) {
                 }
                 if (!expect(p, TK_RPAREN, "one of `)`, `,`")) return NULL;
                 tp->sp = span_from(p, ps0);
-                c->a = tp;
+                /* 0.11 (grammar.lalrpop FnCase, MatchFnDeclRaw::up) binds the
+                 * tuple's match to a hidden local and starts the case body
+                 * by rebinding every argument to its element, so an
+                 * argument matched by an extractor holds what it extracted */
+                struct tr_node *as = mk(p, P_ASSIGN, tp->sp);
+                if (!as) return NULL;
+                as->name = new_str(p, FN_RES_NAME, strlen(FN_RES_NAME));
+                if (!as->name) return NULL;
+                as->nsp[0] = tp->sp;
+                as->a = tp;
+                c->a = as;
                 if (accept(p, TK_WHEN)) {
                     c->b = complex_expr(p);
                     if (!c->b) return NULL;
+                }
+                for (uint32_t i = 0; i < args->n; i++) {
+                    struct tr_span asp = args->v[i]->sp;
+                    struct tr_node *let = mk(p, N_LET, tp->sp), *dst = mk(p, N_PATH, asp),
+                                   *src = mk(p, N_PATH, asp), *seg = mk(p, S_IDX, asp), *idx = mk(p, N_LIT, asp);
+                    if (!let || !dst || !src || !seg || !idx) return NULL;
+                    dst->op = src->op = R_LOCAL;
+                    dst->name = args->v[i]->name;
+                    src->name = as->name;
+                    dst->nsp[0] = src->nsp[0] = asp;
+                    idx->lit = tr_v_int((int64_t)i);
+                    idx->flags |= NF_CONST;
+                    seg->a = idx;
+                    if (push(p, src, seg)) return NULL;
+                    let->a = dst;
+                    let->b = src;
+                    if (push(p, c, let)) return NULL;
                 }
             }
             if (!expect(p, TK_EQARROW, "`=>`")) return NULL;

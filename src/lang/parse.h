@@ -33,6 +33,11 @@ struct tr_parsed {
 int tr_parse(const char *src, const struct tr_toks *toks, int query, struct tr_arena *arena,
              struct tr_parsed *out, struct tr_lang_err *err);
 void tr_parsed_fini(struct tr_parsed *p);
+/* Set err (when not set yet) to 0.11's "Found the token `x` but expected
+ * <expected>" at tok of src, with its hints (errors.rs ErrorKind::hint).
+ * Returns TR_EPARSE. */
+int tr_parse_unexpected(const struct tr_tok *tok, const char *src, const char *expected,
+                        struct tr_lang_err *err);
 /* Parse a module file (declarations and `use` lines; with query also
  * `define` statements) into an N_MOD whose name the caller sets; `use` lines
  * are appended to uses (whose array must have been allocated by tr_parse or

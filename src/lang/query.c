@@ -7,6 +7,7 @@
  * (in, out, err) or a node declared before the end of the file.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -376,9 +377,22 @@ int tr_query_compile_opts(const char *path, const char *src, size_t len, const s
     if (!q) return -ENOMEM;
     q->opts = opts;
     q->metrics_interval_s = -1;
-    int rc = tr_compile_prog(path, src, len, 1, opts, &q->prog, &q->parsed, err);
+    /* 0.11's Query::parse appends a newline to the source (and its error
+     * renderer does too), so positions, the lines an error shows and the
+     * end-of-input hints are those of the text with it */
+    char *text = len < SIZE_MAX ? tr_malloc(len + 1) : NULL;
+    if (!text) {
+        tr_free(q);
+        return -ENOMEM;
+    }
+    memcpy(text, src, len);
+    text[len] = '\n';
+    int rc = tr_compile_prog(path, text, len + 1, 1, opts, &q->prog, &q->parsed, err);
     if (!rc) rc = build(q, err);
     q->opts = NULL;
+    if (rc && rc != -ENOMEM && err && err->set && !err->src && tr_lang_err_attach(err, path, text, len + 1))
+        rc = -ENOMEM;
+    tr_free(text);
     if (rc) {
         tr_query_destroy(q);
         return rc;

@@ -334,6 +334,30 @@ static void select_tick(struct tr_pipeline *p, struct node *n, uint64_t now_ns) 
     if (rc < 0 && d.msg[0]) report(p, &d);
 }
 
+/* What a script's err port carries (0.11 tremor-pipeline op/trickle/script.rs):
+ * {"error": the rendered error, "event": the event as the script left it}.
+ * Without memory for it the event goes out as it is. */
+static void wrap_error(struct tr_script *s, struct tr_event *ev) {
+    struct tr_buf b;
+    tr_buf_init(&b);
+    tr_value rec, text;
+    if (tr_script_render(s, tr_script_last_error(s), &b) || tr_v_str(b.data ? b.data : "", b.len, &text)) {
+        tr_buf_fini(&b);
+        return;
+    }
+    tr_buf_fini(&b);
+    if (tr_v_rec(2, &rec)) {
+        tr_value_unref(text);
+        return;
+    }
+    if (tr_rec_set(&rec, "error", 5, text) || tr_rec_set(&rec, "event", 5, tr_value_ref(ev->value))) {
+        tr_value_unref(rec);
+        return;
+    }
+    tr_value_unref(ev->value);
+    ev->value = rec;
+}
+
 static int script_event(struct tr_pipeline *p, struct node *n, const char *port,
                         struct tr_event *ev) {
     (void)port;
@@ -348,6 +372,7 @@ static int script_event(struct tr_pipeline *p, struct node *n, const char *port,
         /* As in Tremor: the event goes to the script's err port. */
         if (d.msg[0]) report(p, &d);
         else p->stats.errors++;
+        wrap_error(n->script, ev);
         return route(p, idx, TR_PORT_ERR, ev);
     }
     if (oc == TR_SCRIPT_EMIT) return route(p, idx, out_port ? out_port : TR_PORT_OUT, ev);

@@ -113,6 +113,86 @@ static void lex_unterminated_string(void **st) {
     tr_lex_free(&t);
 }
 
+/* The tokens of src that the parser sees, as kind:start-end columns. */
+static char *lex_cols(const char *src) {
+    struct tr_toks t;
+    int rc = tr_lex_all(src, strlen(src), &t);
+    struct tr_buf b;
+    tr_buf_init(&b);
+    if (rc) tr_buf_printf(&b, "error %d:%d-%d:%d %s", t.err.inner.s.line, t.err.inner.s.col,
+                          t.err.inner.e.line, t.err.inner.e.col, t.err.msg);
+    for (size_t i = 0; !rc && i < t.n; i++) {
+        const struct tr_tok *k = &t.v[i];
+        if (k->kind == TK_WS || k->kind == TK_NL || k->kind == TK_EOF) continue;
+        tr_buf_printf(&b, "%s%d:%u-%u", b.len ? " " : "", k->kind, k->sp.s.col, k->sp.e.col);
+        if (k->kind == TK_INT) tr_buf_printf(&b, "=%lld", (long long)k->ival);
+        else if (k->sval) tr_buf_printf(&b, "=%s", k->sval->data);
+    }
+    tr_lex_free(&t);
+    return tr_buf_steal(&b, NULL);
+}
+
+static void expect_lex(const char *src, const char *want) {
+    char *got = lex_cols(src);
+    if (strcmp(got, want) != 0) fail_msg("lexing %s\n  expected %s\n  actual   %s", src, want, got);
+    tr_free(got);
+}
+
+/* Cases of 0.11's own lexer tests (tremor-script/src/lexer.rs, mod tests),
+ * then rules read from its Lexer::nm / nm_hex / cn / escape_code. */
+static void lex_follows_upstream(void **st) {
+    (void)st;
+    char want[512];
+    /* interpolate(): a string inside an interpolation inside a string */
+    snprintf(want, sizeof want, "%d:3-4 %d:4-10=hello  %d:10-12 %d:13-14 %d:14-19=snot  %d:19-21 %d:21-22=7 "
+             "%d:22-23 %d:23-24 %d:25-26 %d:26-27", TK_DQUOTE, TK_STR, TK_INTERP, TK_DQUOTE, TK_STR,
+             TK_INTERP, TK_INT, TK_RBRACE, TK_DQUOTE, TK_RBRACE, TK_DQUOTE);
+    expect_lex("  \"hello #{ \"snot #{7}\" }\" ", want);
+    snprintf(want, sizeof want, "%d:3-4 %d:4-6 %d:6-7=7 %d:7-8 %d:8-14= hello %d:14-15", TK_DQUOTE, TK_INTERP,
+             TK_INT, TK_RBRACE, TK_STR, TK_DQUOTE);
+    expect_lex("  \"#{7} hello\" ", want);
+    /* string(): "" is two quotes; escaped quotes stay in one part */
+    snprintf(want, sizeof want, "%d:2-3 %d:3-7=\"\" %d:7-8 %d:8-9 %d:9-13=\"\" %d:13-14", TK_DQUOTE, TK_STR,
+             TK_DQUOTE, TK_DQUOTE, TK_STR, TK_DQUOTE);
+    expect_lex(" \"\\\"\\\"\"\"\\\"\\\"\" ", want);
+    snprintf(want, sizeof want, "%d:3-4 %d:4-5", TK_DQUOTE, TK_DQUOTE);
+    expect_lex("  \"\" ", want);
+    /* number_parsing(): separators dropped, hex, a float keeps its digits */
+    snprintf(want, sizeof want, "%d:1-11=1000000", TK_INT);
+    expect_lex("1_000_000_", want);
+    snprintf(want, sizeof want, "%d:1-12=100.0000", TK_FLOAT);
+    expect_lex("1_00.0_000_", want);
+    snprintf(want, sizeof want, "%d:1-11=16755200", TK_INT);
+    expect_lex("0xFF_AA_00", want);
+    /* should_disambiguate(): colons */
+    snprintf(want, sizeof want, "%d:2-3 %d:4-6", TK_COLON, TK_COLONCOLON);
+    expect_lex(" : :: ", want);
+    /* Lexer::cn: any longer run of colons is one bad token */
+    snprintf(want, sizeof want, "%d:1-5=::::", TK_BAD);
+    expect_lex("::::", want);
+    /* Lexer::nm: a '.' after digits makes a float; after a number nothing
+     * that could start an identifier may follow, '-' included */
+    snprintf(want, sizeof want, "%d:1-3=1.", TK_FLOAT);
+    expect_lex("1.", want);
+    expect_lex("5-3", "error 1:2-1:2 An unexpected character '-' was found");
+    expect_lex("1.5x", "error 1:4-1:4 An unexpected character 'x' was found");
+    /* Lexer::nm_hex: the character after 0x is taken whatever it is */
+    expect_lex("0x;", "error 1:1-1:4 An invalid hexadecimal");
+    snprintf(want, sizeof want, "%d:1-5=1", TK_INT);
+    expect_lex("0x+1", want);
+    expect_lex("12x3", "error 1:1-1:5 An invalid hexadecimal");
+    expect_lex("0x8000000000000000", "error 1:1-1:19 An invalid hexadecimal");
+    expect_lex("0x", "error 0:0-0:0 An unexpected end of stream was found");
+    /* operators that need a next character */
+    expect_lex("a ~", "error 0:0-0:0 An unexpected end of stream was found");
+    expect_lex("a %", "error 0:0-0:0 An unexpected end of stream was found");
+    /* Lexer::pl: a bad escape in an extractor points at its character */
+    expect_lex("|ab\\x|", "error 1:5-1:5 An unexpected escape code 'x' was found");
+    /* an error inside an interpolation is restated for the string */
+    expect_lex("\"a #{ \"b\n", "error 1:4-1:6 It looks like you forgot to terminate a string interpolation with a closing '}'");
+    expect_lex("\"a #{ 1 ", "error 1:4-1:6 It looks like you forgot to terminate a string interpolation with a closing '}'");
+}
+
 static void lex_huge_input(void **st) {
     (void)st;
     size_t n = 4u << 20;
@@ -208,6 +288,32 @@ static void const_fold_errors_at_compile_time(void **st) {
 }
 
 /* --- interpreter --- */
+
+/* Warnings as 0.11 keeps them (a BTreeSet of outer span, inner span,
+ * message; ast.rs Warning): in that order and each once. The record
+ * pattern's warning (RecordPatternRaw::up) reaches two lines above the
+ * pattern, so it comes before the match's own (Match::up). */
+static void warnings_sorted_and_once(void **st) {
+    (void)st;
+    const char *src = "match event of\n  case %{ present a, present a, a == 1 } => 1\nend\n";
+    struct tr_script *s = NULL;
+    struct tr_lang_err err;
+    memset(&err, 0, sizeof err);
+    struct tr_lang_opts o = {.file = "t.tremor"};
+    assert_int_equal(0, tr_lang_compile_script(src, strlen(src), &o, &s, &err));
+    assert_int_equal(2, tr_script_warning_count(s));
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(0, tr_script_render_warnings(s, &b));
+    const char *rec = strstr(b.data, "^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ The field a is checked with both present");
+    const char *nodef = strstr(b.data, "This match expression has no default clause");
+    assert_non_null(rec);
+    assert_non_null(nodef);
+    assert_true(rec < nodef);
+    assert_null(strstr(strstr(rec, "The field") + 1, "The field a is checked"));
+    tr_buf_fini(&b);
+    tr_script_destroy(s);
+}
 
 static void arithmetic_and_types(void **st) {
     (void)st;
@@ -616,10 +722,12 @@ int main(void) {
         cmocka_unit_test(lex_tokens),
         cmocka_unit_test(lex_unterminated_string),
         cmocka_unit_test(lex_huge_input),
+        cmocka_unit_test(lex_follows_upstream),
         cmocka_unit_test(parse_error_has_caret),
         cmocka_unit_test(deep_nesting_is_an_error),
         cmocka_unit_test(long_flat_input_compiles),
         cmocka_unit_test(const_fold_errors_at_compile_time),
+        cmocka_unit_test(warnings_sorted_and_once),
         cmocka_unit_test(arithmetic_and_types),
         cmocka_unit_test(match_patterns),
         cmocka_unit_test(patch_and_merge),

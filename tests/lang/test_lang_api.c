@@ -153,12 +153,15 @@ static void compile_error_renders_itself(void **state) {
     struct tr_buf b;
     tr_buf_init(&b);
     assert_int_equal(0, tr_lang_err_render(&err, &b));
+    /* 0.11's preprocessor points at the newline after the `use` line (as in
+     * its query_errors/pp_mod_not_found case) */
     const char *want = "Error: \n"
                        "    1 | define script s\n"
                        "    2 | script\n"
                        "    3 |   use utils;\n"
-                       "      |   ^^^^^^^^^ Module `utils` not found or not readable error in module path: \n"
-                       "                         - /nonexistent-dir\n";
+                       "      |             ^ Module `utils` not found or not readable error in module path: \n"
+                       "                         - /nonexistent-dir\n"
+                       "    4 |   emit utils::double(event)\n";
     if (strncmp(b.data, want, strlen(want))) fail_msg("expected:\n%s\nactual:\n%s", want, b.data);
     tr_buf_fini(&b);
     tr_lang_err_clear(&err);
@@ -184,6 +187,13 @@ static void module_error_renders_the_module_source(void **state) {
          "    2 |   snot::badger::boo\n"
          "      |   ^^^^^^^^^^^^^^^^^ The constant snot::snot::badger::boo (absolute path) is not defined.\n"},
         {"const a = 1;\nconst = 2;\n", "Error in %s:2:7 \n    2 | const = 2;\n"},
+        /* a module's own `use` lines are read by the preprocessor step, with
+         * 0.11's texts (its pp_unrecognized_token and pp_mod_not_found) */
+        {"use ;\nconst a = 1;\n",
+         "Error in %s:1:5 \n    1 | use ;\n      |     ^ Found the token `;` but expected `<ident>`\n"},
+        {"use nothere;\nconst a = 1;\n",
+         "Error in %s:1:13 \n    1 | use nothere;\n      |             ^ Module `nothere` not found or not "
+         "readable error in module path: \n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_file(mod, cases[i].module);
@@ -207,6 +217,38 @@ static void module_error_renders_the_module_source(void **state) {
     rmdir(dir);
 }
 
+/* Modules that include each other twice per level: the preprocessor step
+ * stops at its bound on module files instead of reading 2^13 of them. */
+static void module_includes_are_bounded(void **state) {
+    (void)state;
+    unsetenv("TREMOR_PATH");
+    char dir[] = "/tmp/tr-langapi-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    enum { LEVELS = 13 };
+    char path[LEVELS][64], text[128];
+    for (int i = 0; i < LEVELS; i++) {
+        snprintf(path[i], sizeof path[i], "%s/m%d.tremor", dir, i);
+        if (i + 1 < LEVELS) snprintf(text, sizeof text, "use m%d;\nuse m%d as x;\nconst a = 1;\n", i + 1, i + 1);
+        else snprintf(text, sizeof text, "const a = 1;\n");
+        write_file(path[i], text);
+    }
+    char spath[64];
+    snprintf(spath, sizeof spath, "%s/s.tremor", dir);
+    const char *src = "use m0;\nevent\n";
+    struct tr_lang_opts o;
+    assert_int_equal(0, tr_lang_opts_from_env(&o, spath));
+    struct tr_script *s = NULL;
+    struct tr_lang_err err;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(TR_EINVAL_CFG, tr_lang_compile_script(src, strlen(src), &o, &s, &err));
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "too many module files"));
+    tr_lang_err_clear(&err);
+    tr_lang_opts_fini(&o);
+    for (int i = 0; i < LEVELS; i++) unlink(path[i]);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(opts_from_env_puts_the_folder_first),
@@ -214,6 +256,7 @@ int main(void) {
         cmocka_unit_test(use_in_define_script_searches_the_module_path),
         cmocka_unit_test(compile_error_renders_itself),
         cmocka_unit_test(module_error_renders_the_module_source),
+        cmocka_unit_test(module_includes_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
