@@ -53,7 +53,7 @@ int tr_extractor_create(const char *kind, const char *pattern, struct tr_extract
         rc = tr_dissect_create(pattern, &x->dissect, msg, mlen);
     } else if (!strcmp(kind, "grok")) {
         x->kind = X_GROK;
-        rc = tr_grok_create(pattern, &x->grok, msg, mlen);
+        rc = tr_grok_create(pattern, TR_GROK_PATTERNS_FILE, &x->grok, msg, mlen);
     } else if (!strcmp(kind, "cidr")) {
         x->kind = X_CIDR;
         rc = tr_cidr_create(pattern, &x->cidr, msg, mlen);

@@ -534,7 +534,7 @@ static void grok_extractor(void **st) {
     expect_extract("grok|%{TIMESTAMP_ISO8601:ts} %{LOGLEVEL:lvl}|", "2019-04-20T10:11:12Z ERROR",
                    "{\"ts\":\"2019-04-20T10:11:12Z\",\"lvl\":\"ERROR\"}");
     expect_extract("grok|^%{INT:n}$|", "forty", "\"no\"");
-    expect_extract_compile_error("grok|%{NOPE:x}|", "unknown pattern NOPE");
+    expect_extract_compile_error("grok|%{NOPE:x}|", "The given pattern definition name \"NOPE\" could not be found");
 }
 
 static void datetime_extractor(void **st) {

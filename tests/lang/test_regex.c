@@ -175,9 +175,10 @@ static void grok_limit_is_runtime_error(void **st) {
     (void)st;
     char msg[256];
     struct tr_extractor *x;
-    assert_int_equal(0, tr_extractor_create("grok", "%{WORD:w} ((a+)+)$", &x, msg, sizeof msg));
+    /* catastrophic for Oniguruma (which sees through ((a+)+)$) */
+    assert_int_equal(0, tr_extractor_create("grok", "^(%{WORD:w} )?([a-z]+\\s?)*$", &x, msg, sizeof msg));
     size_t len;
-    char *s = repeat('a', 30000, "b", 1, &len);
+    char *s = repeat('a', 30000, "!", 1, &len);
     memcpy(s, "word ", 5);
     tr_value v, r = tr_v_null();
     assert_int_equal(0, tr_v_str(s, len, &v));
