@@ -58,6 +58,16 @@ void tr_grok_destroy(struct tr_grok *g);
 int tr_grok_run(const struct tr_grok *g, const struct tr_str *s, int need, tr_value *out);
 /* Why the last tr_grok_run failed ("" after a success). */
 const char *tr_grok_error(const struct tr_grok *g);
+/* kv (extract_kv.c): pairs split at the separators the pattern names
+ * (%{key}SEP%{val} for keys, text around for fields; " " and ":" when it
+ * names none), as Tremor 0.11's tremor-kv 0.2.0. TR_EPARSE with msg for a
+ * pattern that crate rejects, -ENOMEM. */
+struct tr_kv;
+int tr_kv_create(const char *pattern, struct tr_kv **out, char *msg, size_t mlen);
+void tr_kv_destroy(struct tr_kv *kv);
+/* 1 on a match (the pairs record in *out when need), 0 when no field is a
+ * pair, -ENOMEM. */
+int tr_kv_run(const struct tr_kv *kv, const struct tr_str *s, int need, tr_value *out);
 /* datetime (extract_datetime.c): parse s with a strftime-style format into
  * nanoseconds since the epoch (UTC unless the format has a zone). 1 on a
  * match with *ns set, 0 when s does not fit the format. */
