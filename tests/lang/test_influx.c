@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec/json.h"
@@ -111,10 +112,43 @@ static void escapes(void **st) {
                 "\"fields\":{\"temperature\":82.0},\"timestamp\":1465839830100400200}");
 }
 
+/* Hostile lines: a long run of backslashes or delimiters ends in an answer,
+ * never a crash; the decoder's wrapping offsets stay inside the line. */
+static void hostile(void **st) {
+    (void)st;
+    static const char *const fills[] = {"\\", ",", "=", " ", "\"", "m\\ ", "a=\\"};
+    size_t n = 100000;
+    char *line = malloc(n + 16);
+    assert_non_null(line);
+    for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++) {
+        size_t fl = strlen(fills[f]), at = 0;
+        memcpy(line, "m,t=1 f=", 8);
+        at = 8;
+        while (at + fl < n) {
+            memcpy(line + at, fills[f], fl);
+            at += fl;
+        }
+        line[at] = 0;
+        tr_value s, out = tr_v_null();
+        assert_int_equal(0, tr_v_cstr(line, &s));
+        int rc = tr_influx_decode(s.as.s, 0, &out);
+        assert_true(rc == 0 || rc == 1);
+        if (rc == 1) tr_value_unref(out);
+        tr_value_unref(s);
+    }
+    /* an escape inside an unquoted value: 0.11 reads "1x", no number */
+    expect_line("m f=1\\x", 0, NULL);
+    /* a value ending in a backslash: 0.11's offset wraps and the rest,
+     * "1\", is read as the timestamp; no match */
+    expect_line("m f=1\\", 0, NULL);
+    free(line);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(values),
         cmocka_unit_test(escapes),
+        cmocka_unit_test(hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec/json.h"
@@ -85,10 +86,37 @@ static void rejected(void **st) {
     expect_error("%{key}=%{val}\\", "Unterminated escape at the end of line or of a delimiter %{ can't be escaped");
 }
 
+/* Long hostile input: only separators, or one huge run of pairs; answers
+ * promptly with memory bounded by the input. */
+static void hostile(void **st) {
+    (void)st;
+    char msg[256];
+    struct tr_kv *kv;
+    assert_int_equal(0, tr_kv_create("%{key}=%{val}&", &kv, msg, sizeof msg));
+    size_t n = 300000;
+    char *in = malloc(n + 1);
+    assert_non_null(in);
+    memset(in, '&', n);
+    in[n] = 0;
+    tr_value s, out = tr_v_null();
+    assert_int_equal(0, tr_v_cstr(in, &s));
+    assert_int_equal(0, tr_kv_run(kv, s.as.s, 1, &out));
+    tr_value_unref(s);
+    for (size_t i = 0; i + 4 <= n; i += 4) memcpy(in + i, i % 8 ? "b=2&" : "a=1&", 4);
+    assert_int_equal(0, tr_v_cstr(in, &s));
+    assert_int_equal(1, tr_kv_run(kv, s.as.s, 1, &out));
+    assert_int_equal(2, out.as.r->len);
+    tr_value_unref(out);
+    tr_value_unref(s);
+    free(in);
+    tr_kv_destroy(kv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(splits),
         cmocka_unit_test(rejected),
+        cmocka_unit_test(hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
