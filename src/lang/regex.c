@@ -31,6 +31,7 @@
 #include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -88,6 +89,8 @@ struct tx {
     size_t mapcap;
     int x;                   /* verbose mode (?x) in the current group */
     int xs[MAX_NEST];        /* x of each enclosing group */
+    char **gnames;           /* the pattern's group names; group k is n<k> for PCRE2 */
+    size_t ngnames, capgnames;
     int ascii;               /* (?-u) in the current group: Unicode off */
     int asciis[MAX_NEST];    /* ascii of each enclosing group */
     size_t open[MAX_NEST];   /* where each enclosing group starts */
@@ -397,6 +400,41 @@ static int flags(struct tx *t, size_t at) {
     return rc;
 }
 
+/* name: [_A-Za-z] [_0-9A-Za-z.\[\]]* '>' after "(?P<" (Rust's rule, wider
+ * than PCRE2's), emitted as (?P<n<k>> with the name kept in t->gnames[k];
+ * the cursor is on the '('. */
+static int group_name(struct tx *t, size_t at) {
+    size_t s0 = at + 4, j = s0;
+    while (j < t->n && t->p[j] != '>') {
+        char c = t->p[j];
+        int ok = c == '_' || is_alpha(c) || (j > s0 && (is_digit(c) || c == '.' || c == '[' || c == ']'));
+        if (!ok) return bad(t, j, 1, "invalid capture group character");
+        j++;
+    }
+    if (j >= t->n) return bad(t, at, j - at, "unclosed capture group name");
+    if (j == s0) return bad(t, at, j + 1 - at, "empty capture group name");
+    size_t nl = j - s0;
+    for (size_t k = 0; k < t->ngnames; k++)
+        if (strlen(t->gnames[k]) == nl && !memcmp(t->gnames[k], t->p + s0, nl))
+            return bad(t, s0, nl, "duplicate capture group name");
+    if (t->ngnames == t->capgnames) {
+        size_t cap = t->capgnames ? t->capgnames * 2 : 8;
+        char **v = tr_realloc(t->gnames, cap * sizeof *v);
+        if (!v) return -ENOMEM;
+        t->gnames = v;
+        t->capgnames = cap;
+    }
+    char *name = tr_malloc(nl + 1);
+    if (!name) return -ENOMEM;
+    memcpy(name, t->p + s0, nl);
+    name[nl] = 0;
+    t->gnames[t->ngnames] = name;
+    char buf[32];
+    int k = snprintf(buf, sizeof buf, "(?P<n%zu>", t->ngnames++);
+    t->i = j + 1;
+    return emit(t, at, buf, (size_t)k);
+}
+
 /* group: '(' ( '?:' | '?P<' name '>' | '?<' name '>' | '?' flags ':' )? ;
  * the cursor is on the '('. */
 static int group(struct tx *t) {
@@ -417,7 +455,7 @@ static int group(struct tx *t) {
     case 'P':
         if (c == '<') {
             if ((rc = push(t, at))) return rc;
-            return copy_to(t, '>', "group name");
+            return group_name(t, at);
         }
         if (c == '=') return bad(t, at, 1, "backreferences are not supported");
         if (c == '>') return bad(t, at, 1, "recursion and subroutine calls are not supported");
@@ -554,7 +592,7 @@ void tr_regex_destroy(struct tr_regex *re) {
     tr_free(re);
 }
 
-static int load_names(struct tr_regex *re) {
+static int load_names(struct tr_regex *re, const struct tx *t) {
     uint32_t groups = 0, count = 0, esize = 0;
     PCRE2_SPTR table = NULL;
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &groups);
@@ -568,7 +606,10 @@ static int load_names(struct tr_regex *re) {
         PCRE2_SPTR e = table + (size_t)k * esize;
         uint32_t g = (uint32_t)e[0] << 8 | e[1];
         if (g == 0 || g > groups || re->names[g]) continue;
-        re->names[g] = tr_strdup((const char *)e + 2);
+        /* every name PCRE2 sees is our n<index> into the pattern's names */
+        size_t idx = (size_t)strtoul((const char *)e + 3, NULL, 10);
+        if (idx >= t->ngnames) continue;
+        re->names[g] = tr_strdup(t->gnames[idx]);
         if (!re->names[g]) return -ENOMEM;
     }
     return 0;
@@ -622,13 +663,15 @@ int tr_regex_create(const char *pattern, size_t len, unsigned flags, struct tr_r
     /* Without the JIT (no executable memory, or out of it) the interpreter
      * still answers correctly under the same limits, only slower. */
     if (!(flags & TR_REGEX_NO_JIT)) (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
-    if ((rc = load_names(re))) goto out;
+    if ((rc = load_names(re, t))) goto out;
     *out = re;
     re = NULL;
 out:
     if (t) {
         tr_buf_fini(&t->out);
         tr_free(t->map);
+        for (size_t k = 0; k < t->ngnames; k++) tr_free(t->gnames[k]);
+        tr_free(t->gnames);
         tr_free(t);
     }
     pcre2_compile_context_free(cc);

@@ -343,6 +343,10 @@ static void rust_1_5_syntax(void **st) {
         {"\\xZZ", "invalid hexadecimal digit"},
         {"\\u12G4", "invalid hexadecimal digit"},
         {"\\u12", "unexpected eof (escape sequence)"},
+        {"(?P<a>x)(?P<a>y)", "duplicate capture group name"},
+        {"(?P<>x)", "empty capture group name"},
+        {"(?P<1a>x)", "invalid capture group character"},
+        {"(?P<a-b>x)", "invalid capture group character"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char msg[256] = "";
@@ -374,6 +378,17 @@ static void rust_1_5_syntax(void **st) {
     /* é is a word character to \b but not to (?-u)\b */
     assert_int_equal(1, re_matches("(?-u)\\bx", "\xc3\xa9x"));
     assert_int_equal(0, re_matches("\\bx", "\xc3\xa9x"));
+    /* capture names take . [ ] and any length (Rust's rule, not PCRE2's) */
+    {
+        char msg[256];
+        struct tr_regex *re;
+        const char *pat = "(?P<a.b[0]>x)(y)(?P<a_very_long_group_name_beyond_thirty_two_bytes>z)";
+        assert_int_equal(0, tr_regex_create(pat, strlen(pat), 0, &re, msg, sizeof msg));
+        assert_string_equal("a.b[0]", tr_regex_group_name(re, 1));
+        assert_null(tr_regex_group_name(re, 2));
+        assert_int_equal(3, tr_regex_group_index(re, "a_very_long_group_name_beyond_thirty_two_bytes", 46));
+        tr_regex_destroy(re);
+    }
     /* Unicode case folding and classes */
     assert_int_equal(1, re_matches("(?i)\xce\x94", "\xce\xb4"));
     assert_int_equal(1, re_matches("^\\pN\\p{Greek}$", "1\xce\xb4"));
