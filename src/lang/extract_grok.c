@@ -14,6 +14,9 @@
  * regex is a field, aliases nested in definitions (SYSLOGPROG's program and
  * pid) and the user's own (?<x>...) included; a field that took no part in
  * the match is "".
+ * Oniguruma allocates with its own malloc, so a compiled grok and its
+ * searches are outside tr_malloc's count and fault injection; their size
+ * is bounded by TR_GROK_MAX_REGEX and STACK_LIMIT instead.
  * Invariant: a search ends within the retry limits below, with a match, no
  * match, or TR_ERUNTIME, never by running on.
  */
