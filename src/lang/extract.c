@@ -1,8 +1,8 @@
 /* extract.c - tilde extractors (`~ re|...|`, `key ~= glob|...|`, ...).
  *
  * Supported: glob, re and rerg (Rust regex syntax, regex.c: named groups
- * become fields), json, base64, kv (key:value pairs split on white space),
- * cidr, influx, dissect, grok and datetime (their own files). An extractor
+ * become fields), json, base64, kv, cidr, influx, dissect, grok and
+ * datetime (their own files). An extractor
  * is compiled once with the script and run by that script's thread only:
  * re and rerg keep their match scratch in it, so a run allocates only for
  * its result, and a regex limit error stays readable after the run.
@@ -32,6 +32,7 @@ struct tr_extractor {
     struct tr_cidr *cidr;
     struct tr_dissect *dissect;
     struct tr_grok *grok;
+    struct tr_kv *kv;
 };
 
 int tr_extractor_create(const char *kind, const char *pattern, struct tr_extractor **out, char *msg, size_t mlen) {
@@ -47,7 +48,10 @@ int tr_extractor_create(const char *kind, const char *pattern, struct tr_extract
     if (!strcmp(kind, "glob")) x->kind = X_GLOB;
     else if (!strcmp(kind, "json")) x->kind = X_JSON;
     else if (!strcmp(kind, "base64")) x->kind = X_BASE64;
-    else if (!strcmp(kind, "kv")) x->kind = X_KV;
+    else if (!strcmp(kind, "kv")) {
+        x->kind = X_KV;
+        rc = tr_kv_create(pattern, &x->kv, msg, mlen);
+    }
     else if (!strcmp(kind, "influx")) x->kind = X_INFLUX;
     else if (!strcmp(kind, "datetime")) x->kind = X_DATETIME;
     else if (!strcmp(kind, "dissect")) {
@@ -55,7 +59,7 @@ int tr_extractor_create(const char *kind, const char *pattern, struct tr_extract
         rc = tr_dissect_create(pattern, &x->dissect, msg, mlen);
     } else if (!strcmp(kind, "grok")) {
         x->kind = X_GROK;
-        rc = tr_grok_create(pattern, &x->grok, msg, mlen);
+        rc = tr_grok_create(pattern, TR_GROK_PATTERNS_FILE, &x->grok, msg, mlen);
     } else if (!strcmp(kind, "cidr")) {
         x->kind = X_CIDR;
         rc = tr_cidr_create(pattern, &x->cidr, msg, mlen);
@@ -83,6 +87,7 @@ void tr_extractor_destroy(struct tr_extractor *x) {
     tr_cidr_destroy(x->cidr);
     tr_dissect_destroy(x->dissect);
     tr_grok_destroy(x->grok);
+    tr_kv_destroy(x->kv);
     tr_free(x->pattern);
     tr_free(x);
 }
@@ -186,38 +191,8 @@ int tr_extractor_run(const struct tr_extractor *x, const tr_value *v, int need, 
         else if (rc == 1) tr_value_unref(r);
         return rc;
     }
-    case X_KV: {
-        /* key:value pairs separated by white space; every pair must parse */
-        if (need && (rc = tr_v_rec(4, out))) return rc;
-        const char *p = s->data, *end = s->data + s->len;
-        int pairs = 0;
-        while (p < end) {
-            while (p < end && *p == ' ') p++;
-            if (p >= end) break;
-            const char *e = p;
-            while (e < end && *e != ' ') e++;
-            const char *colon = memchr(p, ':', (size_t)(e - p));
-            if (!colon || colon == p) {
-                if (need) {
-                    tr_value_unref(*out);
-                    *out = tr_v_null();
-                }
-                return 0;
-            }
-            if (need) {
-                tr_value val;
-                if ((rc = tr_v_str(colon + 1, (size_t)(e - colon - 1), &val))) return rc;
-                if ((rc = tr_rec_set(out, p, (size_t)(colon - p), val))) return rc;
-            }
-            pairs++;
-            p = e;
-        }
-        if (!pairs && need) {
-            tr_value_unref(*out);
-            *out = tr_v_null();
-        }
-        return pairs > 0;
-    }
+    case X_KV:
+        return tr_kv_run(x->kv, s, need, out);
     default:
         return run_re(x, s, need, out);
     }

@@ -29,15 +29,45 @@ int tr_dissect_create(const char *pattern, struct tr_dissect **out, char *msg, s
 void tr_dissect_destroy(struct tr_dissect *d);
 /* 1 on a match (the fields record in *out when need), 0 on none, -ENOMEM. */
 int tr_dissect_run(const struct tr_dissect *d, const struct tr_str *s, int need, tr_value *out);
-/* grok (extract_grok.c): logstash-style %{PATTERN:name} over a built-in pattern set. */
+/* grok (extract_grok.c, the one module that uses Oniguruma): logstash-style
+ * %{PATTERN}, %{PATTERN:alias} and %{PATTERN=regex} expanded the way
+ * Tremor 0.11's grok crate (1.2.0) does, over its base pattern set
+ * (grok_patterns.c), and run by Oniguruma in Ruby syntax. */
+struct tr_grok_def {
+    const char *name, *def;
+};
+extern const struct tr_grok_def tr_grok_base[];
+extern const size_t tr_grok_nbase;
+/* Where 0.11 looks for extra definitions ("NAME regex" lines, # comments). */
+#define TR_GROK_PATTERNS_FILE "/etc/tremor/grok.patterns"
 struct tr_grok;
-int tr_grok_create(const char *pattern, struct tr_grok **out, char *msg, size_t mlen);
+/* Compile pattern. When patterns_file is not NULL and can be read, its
+ * definitions are added to the base set; a file that cannot be read or
+ * parsed, or that leaves pattern uncompilable, is ignored as 0.11 ignores
+ * it (then the base set alone decides). TR_EPARSE with msg on a pattern the
+ * crate rejects, TR_ETOOBIG when it expands beyond TR_GROK_MAX_REGEX,
+ * -ENOMEM. Reads the file on the calling thread. */
+#define TR_GROK_MAX_REGEX (256 * 1024)
+int tr_grok_create(const char *pattern, const char *patterns_file, struct tr_grok **out, char *msg,
+                   size_t mlen);
 void tr_grok_destroy(struct tr_grok *g);
-/* 1 on a match (record of the named captures in *out when need), 0 on none,
- * TR_ERUNTIME when a regex limit stopped the search, -ENOMEM. */
+/* 1 on a match (record of every named capture, "" for those that took no
+ * part, in *out when need), 0 on none (or s is not UTF-8), TR_ERUNTIME when
+ * the match limit stopped the search, -ENOMEM. Runs of one grok must not
+ * overlap (it keeps match scratch). */
 int tr_grok_run(const struct tr_grok *g, const struct tr_str *s, int need, tr_value *out);
 /* Why the last tr_grok_run failed ("" after a success). */
 const char *tr_grok_error(const struct tr_grok *g);
+/* kv (extract_kv.c): pairs split at the separators the pattern names
+ * (%{key}SEP%{val} for keys, text around for fields; " " and ":" when it
+ * names none), as Tremor 0.11's tremor-kv 0.2.0. TR_EPARSE with msg for a
+ * pattern that crate rejects, -ENOMEM. */
+struct tr_kv;
+int tr_kv_create(const char *pattern, struct tr_kv **out, char *msg, size_t mlen);
+void tr_kv_destroy(struct tr_kv *kv);
+/* 1 on a match (the pairs record in *out when need), 0 when no field is a
+ * pair, -ENOMEM. */
+int tr_kv_run(const struct tr_kv *kv, const struct tr_str *s, int need, tr_value *out);
 /* datetime (extract_datetime.c): parse s with a strftime-style format into
  * nanoseconds since the epoch as chrono 0.4.19 reads it (UTC unless the
  * format names a zone, which it must then read; outside +-292 years the

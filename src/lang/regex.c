@@ -31,6 +31,7 @@
 #include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -88,6 +89,10 @@ struct tx {
     size_t mapcap;
     int x;                   /* verbose mode (?x) in the current group */
     int xs[MAX_NEST];        /* x of each enclosing group */
+    char **gnames;           /* the pattern's group names; group k is n<k> for PCRE2 */
+    size_t ngnames, capgnames;
+    int ascii;               /* (?-u) in the current group: Unicode off */
+    int asciis[MAX_NEST];    /* ascii of each enclosing group */
     size_t open[MAX_NEST];   /* where each enclosing group starts */
     int depth;
     char *msg;
@@ -157,16 +162,82 @@ static int copy_to(struct tx *t, char close, const char *what) {
     return copy(t, (size_t)(e - (t->p + t->i)) + 1);
 }
 
-/* escape: '\' (digit | letter | punctuation); the cursor is on the '\'. */
+/* Rust's meta characters: the only punctuation an escape may name. */
+static int is_meta(char c) { return c && strchr("\\.+*?()|[]{}^$#&-~", c) != NULL; }
+
+#define ASCII_WORD "0-9A-Za-z_"
+#define ASCII_SPACE "\\t\\n\\x{0B}\\f\\r "
+
+/* \d \s \w under (?-u): ASCII sets; their negations could match invalid
+ * UTF-8, which Rust's Regex (on str) refuses. */
+static int ascii_perl(struct tx *t, size_t at, char e, int in_class) {
+    if (e == 'D' || e == 'S' || e == 'W') return bad(t, at, 2, "pattern can match invalid UTF-8");
+    const char *set = e == 'd' ? "0-9" : e == 'w' ? ASCII_WORD : ASCII_SPACE;
+    t->i += 2;
+    int rc = in_class ? 0 : emit(t, at, "[", 1);
+    if (!rc) rc = emit(t, at, set, strlen(set));
+    if (!rc && !in_class) rc = emit(t, at, "]", 1);
+    return rc;
+}
+
+/* hex: \xHH \uHHHH \UHHHHHHHH or \x{H...} \u{H...} \U{H...}, emitted as
+ * \x{H...} (PCRE2 knows only \x); the cursor is on the '\'. */
+static int hex(struct tx *t) {
+    size_t at = t->i, j = t->i + 2, d0, d1;
+    char kind = t->p[t->i + 1];
+    size_t want = kind == 'x' ? 2 : kind == 'u' ? 4 : 8;
+    int braced = 0;
+    if (j >= t->n) return bad(t, at, 2, "unexpected eof (escape sequence)");
+    if (t->p[j] == '{') {
+        braced = 1;
+        d0 = ++j;
+        while (j < t->n && t->p[j] != '}') {
+            if (!is_hex(t->p[j])) return bad(t, j, 1, "invalid hexadecimal digit");
+            j++;
+        }
+        if (j >= t->n) return bad(t, at, j - at, "unexpected eof (escape sequence)");
+        d1 = j++;
+        if (d1 == d0) return bad(t, at, j - at, "hexadecimal literal empty");
+    } else {
+        d0 = j;
+        for (size_t k = 0; k < want; k++, j++) {
+            if (j >= t->n) return bad(t, at, j - at, "unexpected eof (escape sequence)");
+            if (!is_hex(t->p[j])) return bad(t, j, 1, "invalid hexadecimal digit");
+        }
+        d1 = j;
+    }
+    unsigned long cp = 0;
+    for (size_t k = d0; k < d1 && cp <= 0x10FFFF; k++) {
+        char c = t->p[k];
+        cp = cp * 16 + (unsigned long)(is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return bad(t, at, j - at, "hexadecimal literal is not a Unicode scalar value");
+    /* Unicode off: \xHH above 0x7F is a byte (invalid UTF-8 on its own),
+     * any other escape a character that needs Unicode */
+    if (t->ascii && cp > 0x7F)
+        return bad(t, at, j - at, kind == 'x' && !braced ? "pattern can match invalid UTF-8" : "Unicode not allowed here");
+    char buf[16];
+    int k = snprintf(buf, sizeof buf, "\\x{%lX}", cp);
+    t->i = j;
+    return emit(t, at, buf, (size_t)k);
+}
+
+/* escape: '\' (digit | letter | punctuation); the cursor is on the '\'.
+ * Only Rust's meta characters may be escaped (regex 1.5, Tremor 0.11's;
+ * later versions take any punctuation), and a space only in (?x) mode. */
 static int escape(struct tx *t, int in_class) {
     size_t at = t->i;
-    if (t->i + 1 >= t->n) return bad(t, at, 2, "incomplete escape sequence");
+    if (t->i + 1 >= t->n) return bad(t, at, 1, "incomplete escape sequence");
     char e = t->p[t->i + 1];
     if (is_digit(e)) return bad(t, at, 2, "backreferences are not supported");
-    if (!is_alpha(e)) return copy(t, 2);
+    if (is_meta(e) || (e == ' ' && t->x)) return copy(t, 2);
+    if (!is_alpha(e)) return bad(t, at, 2, "unrecognized escape sequence");
     switch (e) {
     case 'a': case 'f': case 't': case 'n': case 'r':
+        return copy(t, 2);
     case 'd': case 'D': case 's': case 'S': case 'w': case 'W':
+        if (t->ascii) return ascii_perl(t, at, e, in_class);
         return copy(t, 2);
     case 'v':
         /* Rust's \v is the vertical tab; PCRE2's is a class of line breaks */
@@ -174,48 +245,100 @@ static int escape(struct tx *t, int in_class) {
         return emit(t, at, "\\x{0B}", 6);
     case 'A': case 'z': case 'b': case 'B':
         if (in_class) return bad(t, at, 2, "assertion \\%c in a character class", e);
+        if (t->ascii && e == 'B') return bad(t, at, 2, "pattern can match invalid UTF-8");
+        if (t->ascii && e == 'b') {
+            /* PCRE2's \b follows UCP; Rust's (?-u)\b is ASCII */
+            static const char ab[] =
+                "(?:(?<=[" ASCII_WORD "])(?![" ASCII_WORD "])|(?<![" ASCII_WORD "])(?=[" ASCII_WORD "]))";
+            t->i += 2;
+            return emit(t, at, ab, sizeof ab - 1);
+        }
         return copy(t, 2);
     case 'p': case 'P': {
+        if (t->ascii) return bad(t, at, 2, "Unicode not allowed here");
         int rc = copy(t, 2);
         if (rc) return rc;
         if (t->i < t->n && t->p[t->i] == '{') return copy_to(t, '}', "Unicode class name");
         if (t->i < t->n && is_alpha(t->p[t->i])) return copy(t, 1);
         return bad(t, at, 2, "incomplete Unicode class");
     }
-    case 'x': {
-        int rc = copy(t, 2);
-        if (rc) return rc;
-        if (t->i < t->n && t->p[t->i] == '{') return copy_to(t, '}', "hex escape");
-        if (t->i + 1 < t->n && is_hex(t->p[t->i]) && is_hex(t->p[t->i + 1])) return copy(t, 2);
-        return bad(t, at, 2, "\\x needs two hex digits or {...}");
-    }
+    case 'x': case 'u': case 'U':
+        return hex(t);
     case 'k': case 'g':
         return bad(t, at, 2, "backreferences and subroutine calls are not supported");
     case 'C':
         return bad(t, at, 2, "\\C is not supported");
     default:
-        return bad(t, at, 2, "unrecognized escape sequence \\%c", e);
+        return bad(t, at, 2, "unrecognized escape sequence");
     }
 }
 
-/* class: '[' '^'? ']'? (escape | '[:' name ':]' | char)* ']' */
+/* Rust's [[:name:]] classes are ASCII whatever the Unicode flag (PCRE2's
+ * follow UCP), so they are spelled out as ranges; each entry is the set
+ * and its complement within ASCII (for [:^name:], plus all non-ASCII). */
+static const char *posix_set(const char *name, size_t n, int neg) {
+    static const struct {
+        const char *name, *set, *not;
+    } sets[] = {
+        {"alnum", "0-9A-Za-z", "\\x{0}-/:-@\\[-`{-\\x{7F}"},
+        {"alpha", "A-Za-z", "\\x{0}-@\\[-`{-\\x{7F}"},
+        {"ascii", "\\x{0}-\\x{7F}", ""},
+        {"blank", "\\t ", "\\x{0}-\\x{8}\\n-\\x{1F}!-\\x{7F}"},
+        {"cntrl", "\\x{0}-\\x{1F}\\x{7F}", " -~"},
+        {"digit", "0-9", "\\x{0}-/:-\\x{7F}"},
+        {"graph", "!-~", "\\x{0}- \\x{7F}"},
+        {"lower", "a-z", "\\x{0}-`{-\\x{7F}"},
+        {"print", " -~", "\\x{0}-\\x{1F}\\x{7F}"},
+        {"punct", "!-/:-@\\[-`{-~", "\\x{0}- 0-9A-Za-z\\x{7F}"},
+        {"space", "\\t\\n\\x{0B}\\f\\r ", "\\x{0}-\\x{8}\\x{E}-\\x{1F}!-\\x{7F}"},
+        {"upper", "A-Z", "\\x{0}-@\\[-\\x{7F}"},
+        {"word", "0-9A-Za-z_", "\\x{0}-/:-@\\[-^`{-\\x{7F}"},
+        {"xdigit", "0-9A-Fa-f", "\\x{0}-/:-@G-`g-\\x{7F}"},
+    };
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        if (strlen(sets[i].name) == n && !memcmp(sets[i].name, name, n)) return neg ? sets[i].not : sets[i].set;
+    return NULL;
+}
+
+/* class: '[' '^'? ']'? (escape | '[:' '^'? name ':]' | char)* ']' */
 static int klass(struct tx *t) {
     size_t at = t->i;
     int rc = copy(t, 1);
-    if (!rc && t->i < t->n && t->p[t->i] == '^') rc = copy(t, 1);
+    if (!rc && t->i < t->n && t->p[t->i] == '^') {
+        if (t->ascii) return bad(t, at, 2, "pattern can match invalid UTF-8");
+        rc = copy(t, 1);
+    }
     if (!rc && t->i < t->n && t->p[t->i] == ']') rc = copy(t, 1);
     while (!rc && t->i < t->n) {
         char c = t->p[t->i], d = t->i + 1 < t->n ? t->p[t->i + 1] : 0;
         if (c == ']') return copy(t, 1);
-        if (c == '\\') {
+        if (t->x && strchr(" \t\n\r\f\v", c)) {
+            /* Rust's (?x) ignores white space and comments in classes too */
+            t->i++;
+        } else if (t->x && c == '#') {
+            const char *e = memchr(t->p + t->i, '\n', t->n - t->i);
+            t->i = e ? (size_t)(e - t->p) + 1 : t->n;
+        } else if (c == '\\') {
             rc = escape(t, 1);
         } else if (c == '[') {
             /* in Rust an unescaped [ opens a nested class, which PCRE2 would
              * take as a literal: refuse rather than mean something else */
-            if (d != ':') return bad(t, t->i, 1, "nested character classes are not supported");
-            rc = copy_to(t, ']', "POSIX class");
+            size_t s0 = t->i + 2;
+            int neg = s0 < t->n && t->p[s0] == '^';
+            const char *e = d == ':' && s0 < t->n ? memchr(t->p + s0, ':', t->n - s0) : NULL;
+            const char *set = e && (size_t)(e - t->p) + 1 < t->n && e[1] == ']'
+                                  ? posix_set(t->p + s0 + neg, (size_t)(e - t->p) - s0 - (size_t)neg, neg)
+                                  : NULL;
+            if (!set) return bad(t, t->i, 1, "nested character classes are not supported");
+            size_t p0 = t->i;
+            t->i = (size_t)(e - t->p) + 2;
+            if (neg && t->ascii) return bad(t, p0, t->i - p0, "pattern can match invalid UTF-8");
+            rc = emit(t, p0, set, strlen(set));
+            if (!rc && neg) rc = emit(t, p0, "\\x{80}-\\x{10FFFF}", 17);
         } else if ((c == '&' || c == '~' || c == '-') && d == c) {
             return bad(t, t->i, 1, "character class set operations (&&, --, ~~) are not supported");
+        } else if (t->ascii && ((unsigned char)c & 0x80)) {
+            return bad(t, t->i, 1, "Unicode not allowed here");
         } else {
             rc = copy(t, 1);
         }
@@ -227,41 +350,89 @@ static int klass(struct tx *t) {
 static int push(struct tx *t, size_t at) {
     if (t->depth >= MAX_NEST) return bad(t, at, 1, "groups nest deeper than %d", MAX_NEST);
     t->open[t->depth] = at;
+    t->asciis[t->depth] = t->ascii;
     t->xs[t->depth++] = t->x;
     return 0;
 }
 
-/* Inline flags after "(?": [imsxuU-]* (')' | ':'). Rust's u (Unicode) is
- * always on here and PCRE2 does not know it, so it is dropped. */
+/* Inline flags after "(?": [imsxuU-]* (')' | ':'), each flag at most
+ * once, one '-' and not last. Rust's u is not PCRE2's: it is tracked here
+ * (ascii) and left out of the output. */
 static int flags(struct tx *t, size_t at) {
     char keep[16];
-    size_t k = 0;
-    int neg = 0, x = t->x;
+    size_t k = 0, negat = 0;
+    int neg = 0, x = t->x, ascii = t->ascii, seen[128] = {0};
     size_t j = t->i + 2;
     for (; j < t->n && t->p[j] != ')' && t->p[j] != ':'; j++) {
         char f = t->p[j];
-        if (!f || !strchr("imsxuU-", f)) return bad(t, at, 1, "unrecognized flag or group syntax '(?%c'", f);
-        if (f == '-') neg = 1;
+        if (f == '-') {
+            if (neg) return bad(t, j, 1, "flag negation operator repeated");
+            neg = 1;
+            negat = j;
+            keep[k++] = f;
+            continue;
+        }
+        if (!f || !strchr("imsxuU", f)) return bad(t, j, 1, "unrecognized flag");
+        if (seen[(int)f]) return bad(t, j, 1, "duplicate flag");
+        seen[(int)f] = 1;
         if (f == 'x') x = !neg;
-        if (f != 'u' && k < sizeof keep) keep[k++] = f;
+        if (f == 'u') ascii = neg;
+        else keep[k++] = f;
     }
-    if (j >= t->n) return bad(t, at, 1, "unclosed group");
-    if (k >= sizeof keep) return bad(t, at, 1, "too many flags");
-    int has = k > 0 && !(k == 1 && keep[0] == '-');
+    if (j >= t->n) return bad(t, at, 1, j == t->i + 2 ? "unclosed group" : "unexpected eof (flag)");
+    if (neg && negat == j - 1) return bad(t, negat, 1, "dangling flag negation operator");
+    /* "-u" alone leaves only a '-' for PCRE2 */
+    if (k && keep[k - 1] == '-') k--;
     int rc = 0;
     if (t->p[j] == ':') {
         if ((rc = push(t, at))) return rc;
         rc = emit(t, at, "(?", 2);
-        if (!rc && has) rc = emit(t, at, keep, k);
+        if (!rc && k) rc = emit(t, at, keep, k);
         if (!rc) rc = emit(t, at, ":", 1);
-    } else if (has) {
+    } else if (k) {
         rc = emit(t, at, "(?", 2);
         if (!rc) rc = emit(t, at, keep, k);
         if (!rc) rc = emit(t, at, ")", 1);
     }
     t->x = x;
+    t->ascii = ascii;
     t->i = j + 1;
     return rc;
+}
+
+/* name: [_A-Za-z] [_0-9A-Za-z.\[\]]* '>' after "(?P<" (Rust's rule, wider
+ * than PCRE2's), emitted as (?P<n<k>> with the name kept in t->gnames[k];
+ * the cursor is on the '('. */
+static int group_name(struct tx *t, size_t at) {
+    size_t s0 = at + 4, j = s0;
+    while (j < t->n && t->p[j] != '>') {
+        char c = t->p[j];
+        int ok = c == '_' || is_alpha(c) || (j > s0 && (is_digit(c) || c == '.' || c == '[' || c == ']'));
+        if (!ok) return bad(t, j, 1, "invalid capture group character");
+        j++;
+    }
+    if (j >= t->n) return bad(t, at, j - at, "unclosed capture group name");
+    if (j == s0) return bad(t, at, j + 1 - at, "empty capture group name");
+    size_t nl = j - s0;
+    for (size_t k = 0; k < t->ngnames; k++)
+        if (strlen(t->gnames[k]) == nl && !memcmp(t->gnames[k], t->p + s0, nl))
+            return bad(t, s0, nl, "duplicate capture group name");
+    if (t->ngnames == t->capgnames) {
+        size_t cap = t->capgnames ? t->capgnames * 2 : 8;
+        char **v = tr_realloc(t->gnames, cap * sizeof *v);
+        if (!v) return -ENOMEM;
+        t->gnames = v;
+        t->capgnames = cap;
+    }
+    char *name = tr_malloc(nl + 1);
+    if (!name) return -ENOMEM;
+    memcpy(name, t->p + s0, nl);
+    name[nl] = 0;
+    t->gnames[t->ngnames] = name;
+    char buf[32];
+    int k = snprintf(buf, sizeof buf, "(?P<n%zu>", t->ngnames++);
+    t->i = j + 1;
+    return emit(t, at, buf, (size_t)k);
 }
 
 /* group: '(' ( '?:' | '?P<' name '>' | '?<' name '>' | '?' flags ':' )? ;
@@ -284,15 +455,15 @@ static int group(struct tx *t) {
     case 'P':
         if (c == '<') {
             if ((rc = push(t, at))) return rc;
-            return copy_to(t, '>', "group name");
+            return group_name(t, at);
         }
         if (c == '=') return bad(t, at, 1, "backreferences are not supported");
         if (c == '>') return bad(t, at, 1, "recursion and subroutine calls are not supported");
         return bad(t, at, 1, "unrecognized group syntax");
     case '<':
         if (c == '=' || c == '!') return bad(t, at, 4, "look-around, including look-ahead and look-behind, is not supported");
-        if ((rc = push(t, at))) return rc;
-        return copy_to(t, '>', "group name");
+        /* (?<name>...) came with regex 1.9; 0.11's 1.5 reads '<' as a flag */
+        return bad(t, at + 2, 1, "unrecognized flag");
     case '=': case '!':
         return bad(t, at, 3, "look-around, including look-ahead and look-behind, is not supported");
     case '*':
@@ -360,6 +531,7 @@ static int translate(struct tx *t) {
         case ')':
             if (t->depth == 0) return bad(t, at, 1, "unopened group");
             t->x = t->xs[--t->depth];
+            t->ascii = t->asciis[t->depth];
             rc = copy(t, 1);
             state = S_ATOM;
             break;
@@ -392,7 +564,14 @@ static int translate(struct tx *t) {
             state = k ? S_QUANT : S_ATOM;
             break;
         }
+        case '.':
+            /* with Unicode off, . is any byte: Rust's Regex refuses it */
+            if (t->ascii) return bad(t, at, 1, "pattern can match invalid UTF-8");
+            rc = copy(t, 1);
+            state = S_ATOM;
+            break;
         default:
+            if (t->ascii && ((unsigned char)c & 0x80)) return bad(t, at, 1, "Unicode not allowed here");
             rc = copy(t, 1);
             state = S_ATOM;
         }
@@ -413,7 +592,7 @@ void tr_regex_destroy(struct tr_regex *re) {
     tr_free(re);
 }
 
-static int load_names(struct tr_regex *re) {
+static int load_names(struct tr_regex *re, const struct tx *t) {
     uint32_t groups = 0, count = 0, esize = 0;
     PCRE2_SPTR table = NULL;
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &groups);
@@ -427,7 +606,10 @@ static int load_names(struct tr_regex *re) {
         PCRE2_SPTR e = table + (size_t)k * esize;
         uint32_t g = (uint32_t)e[0] << 8 | e[1];
         if (g == 0 || g > groups || re->names[g]) continue;
-        re->names[g] = tr_strdup((const char *)e + 2);
+        /* every name PCRE2 sees is our n<index> into the pattern's names */
+        size_t idx = (size_t)strtoul((const char *)e + 3, NULL, 10);
+        if (idx >= t->ngnames) continue;
+        re->names[g] = tr_strdup(t->gnames[idx]);
         if (!re->names[g]) return -ENOMEM;
     }
     return 0;
@@ -481,13 +663,15 @@ int tr_regex_create(const char *pattern, size_t len, unsigned flags, struct tr_r
     /* Without the JIT (no executable memory, or out of it) the interpreter
      * still answers correctly under the same limits, only slower. */
     if (!(flags & TR_REGEX_NO_JIT)) (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
-    if ((rc = load_names(re))) goto out;
+    if ((rc = load_names(re, t))) goto out;
     *out = re;
     re = NULL;
 out:
     if (t) {
         tr_buf_fini(&t->out);
         tr_free(t->map);
+        for (size_t k = 0; k < t->ngnames; k++) tr_free(t->gnames[k]);
+        tr_free(t->gnames);
         tr_free(t);
     }
     pcre2_compile_context_free(cc);

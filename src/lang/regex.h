@@ -1,7 +1,7 @@
-/* regex.h - the language's one regular-expression engine: patterns in the
- * syntax of Rust's `regex` crate (what Tremor 0.11 takes), run by PCRE2 with
- * bounded work. Used by the re, rerg and grok extractors and std::re; nothing
- * else in the tree includes pcre2.h.
+/* regex.h - the language's Rust-syntax regular expressions: patterns in the
+ * syntax of Rust's `regex` crate 1.5 (what Tremor 0.11 takes), run by PCRE2
+ * with bounded work. Used by the re and rerg extractors and std::re (grok is
+ * Oniguruma's, as in 0.11: extract_grok.c); nothing else includes pcre2.h.
  *
  * Not a Rust regex engine: PCRE2 backtracks, so the constructs that make
  * backtracking unbounded and that Rust rejects anyway (backreferences,

@@ -640,7 +640,10 @@ static void grok_extractor(void **st) {
     expect_extract("grok|%{TIMESTAMP_ISO8601:ts} %{LOGLEVEL:lvl}|", "2019-04-20T10:11:12Z ERROR",
                    "{\"ts\":\"2019-04-20T10:11:12Z\",\"lvl\":\"ERROR\"}");
     expect_extract("grok|^%{INT:n}$|", "forty", "\"no\"");
-    expect_extract_compile_error("grok|%{NOPE:x}|", "unknown pattern NOPE");
+    expect_extract_compile_error("grok|%{NOPE:x}|", "The given pattern definition name \"NOPE\" could not be found");
+    /* kv separators come from the pattern (tremor-kv 0.2.0) */
+    expect_extract("kv|%{key}=%{val}&|", "a=1&b=2", "{\"a\":\"1\",\"b\":\"2\"}");
+    expect_extract_compile_error("kv|%{key} %{val} |", "Invalid tilde predicate pattern: The seperator ' ' is used");
 }
 
 static void datetime_extractor(void **st) {
