@@ -2,7 +2,7 @@
 # Install the Debian 12 packages tremor-c needs to build, test and run,
 # but only those that are missing (so it is quick and offline when all are there).
 set -e
-PKGS="build-essential pkg-config libuv1-dev libyaml-dev libwslay-dev libssl-dev liblzma-dev \
+PKGS="build-essential pkg-config libuv1-dev libyaml-dev libwslay-dev libssl-dev liblzma-dev libhttp-parser-dev \
 libcmocka-dev libpcre2-dev clang libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout python3-websockets"
 missing=""
 for p in $PKGS; do
