@@ -158,6 +158,8 @@ int tr_api_open(uv_loop_t *loop, const char *hostport, const char *version,
 
 int tr_api_port(const struct tr_api *a) { return tr_http_port(a->http); }
 
+void tr_api_stats(const struct tr_api *a, struct tr_http_stats *out) { tr_http_stats(a->http, out); }
+
 static void on_http_closed(void *arg) {
     struct tr_api *a = arg;
     void (*done)(void *) = a->done;

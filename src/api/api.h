@@ -39,6 +39,9 @@ int tr_api_open(uv_loop_t *loop, const char *hostport, const char *version,
 /* The bound port. */
 int tr_api_port(const struct tr_api *a);
 
+/* The HTTP layer's counters (connections, refusals, requests). */
+void tr_api_stats(const struct tr_api *a, struct tr_http_stats *out);
+
 /* Stop serving, close connections, free; done(arg) from the loop when
  * everything is closed (done may be NULL). a NULL: no-op. */
 void tr_api_close(struct tr_api *a, void (*done)(void *), void *arg);
