@@ -266,3 +266,17 @@ def test_bad_api_host_is_an_error(server, host):
     s = server("--api-host", host, wait_for=None)
     assert s.p.wait(30) == 1
     wait_until(lambda: s.has("--api-host"), what="the error", detail=s.log)
+
+
+def test_api_host_ipv6(server):
+    with socket.socket(socket.AF_INET6) as probe:
+        try:
+            probe.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback here")
+        port = probe.getsockname()[1]
+    s = server("--api-host", "[::1]:%d" % port)
+    c = http.client.HTTPConnection("::1", port, timeout=10)
+    c.request("GET", "/health")
+    assert c.getresponse().status == 200
+    c.close()

@@ -177,6 +177,16 @@ static void h_value(void *arg, struct tr_http_req *req, const struct tr_route_pa
     tr_value_unref(rec);
 }
 
+static void h_headers(void *arg, struct tr_http_req *req, const struct tr_route_params *pp) {
+    (void)arg;
+    (void)pp;
+    char b[512];
+    size_t n = 0;
+    for (size_t i = 0; i < req->nheaders && n < sizeof b; i++)
+        n += (size_t)snprintf(b + n, sizeof b - n, "%s=%s;", req->headers[i].name, req->headers[i].value);
+    tr_http_respond(req, 200, "text/plain", b, n < sizeof b ? n : sizeof b - 1, NULL);
+}
+
 static void h_silent(void *arg, struct tr_http_req *req, const struct tr_route_params *pp) {
     (void)arg;
     (void)req;
@@ -203,6 +213,7 @@ static void rig_run(struct tr_http_opts *o, client_fn fn, struct rig **out) {
     assert_int_equal(tr_router_add(r->router, "GET", "/item/{id}/{sub}", h_item, r), 0);
     assert_int_equal(tr_router_add(r->router, "GET", "/value", h_value, r), 0);
     assert_int_equal(tr_router_add(r->router, "GET", "/silent", h_silent, r), 0);
+    assert_int_equal(tr_router_add(r->router, "GET", "/hdr", h_headers, r), 0);
     assert_int_equal(tr_router_add(r->router, "DELETE", "/thing", h_noc, r), 0);
     struct sockaddr_in a;
     uv_ip4_addr("127.0.0.1", 0, &a);
@@ -281,6 +292,19 @@ static void c_params(struct rig *r) {
     EXCHANGE(r, 1, "GET /item/one/two HTTP/1.1\r\nConnection: close\r\n\r\n");
     EXCHANGE(r, 2, "GET /item/%zz HTTP/1.1\r\nConnection: close\r\n\r\n");
     EXCHANGE(r, 3, "GET /item/ HTTP/1.1\r\nConnection: close\r\n\r\n");
+}
+
+static void c_headers(struct rig *r) {
+    /* an empty value does not run into the next field's name */
+    EXCHANGE(r, 0, "GET /hdr HTTP/1.1\r\nA:\r\nB: 2\r\nx-Case: Three\r\nConnection: close\r\n\r\n");
+}
+
+static void header_fields(void **state) {
+    (void)state;
+    struct rig *r;
+    rig_run(NULL, c_headers, &r);
+    assert_string_equal(body_of(r->out[0]), "A=;B=2;x-Case=Three;Connection=close;");
+    free(r);
 }
 
 static void router_params(void **state) {
@@ -706,6 +730,7 @@ int main(void) {
         cmocka_unit_test(routes_and_statuses),
         cmocka_unit_test(router_params),
         cmocka_unit_test(router_rejects_bad_patterns),
+        cmocka_unit_test(header_fields),
         cmocka_unit_test(keep_alive),
         cmocka_unit_test(pipelined_in_order),
         cmocka_unit_test(chunked_bodies),
