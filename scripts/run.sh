@@ -12,7 +12,7 @@ cp "$ROOT"/examples/receiver/* "$RUN/"
 # Each server runs in its own session so that Ctrl-C reaches only this
 # script, which then stops them once, in order: sender first, then receiver.
 cd "$RUN"
-setsid "$BIN" server run -f passthrough.trickle receiver.yaml &
+setsid "$BIN" server run -n -f passthrough.trickle receiver.yaml &
 RECV=$!
 cd "$ROOT/examples/persistent-wal"
 setsid "$BIN" server run -d "$RUN/tremor-data" -f etc/tremor/config/* &

@@ -12,7 +12,7 @@ static void usage(FILE *f) {
             "tremor %s - event processing server (Tremor 0.11 compatible)\n"
             "\n"
             "USAGE:\n"
-            "    tremor server run -f FILE... [-i INSTANCE] [-d DATA_DIR] [-p PIDFILE] [-n] [-v]\n"
+            "    tremor server run -f FILE... [-i INSTANCE] [-d DATA_DIR] [-p PIDFILE] [-n | -h HOST:PORT] [-v]\n"
             "    tremor server run --help-connector [TYPE] | --help-operator [KIND]\n"
             "    tremor run FILE [-i INFILE] [-o OUTFILE]\n"
             "    tremor --version | --help\n"

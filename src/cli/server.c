@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "api/api.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "cli/version.h"
@@ -22,6 +23,7 @@ struct server {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
     struct tr_world *w;
+    struct tr_api *api;
     int signals;
     int stopped;
 };
@@ -46,6 +48,8 @@ static void print_diag(const struct tr_diag *d, int rc) {
 static void on_stopped(void *arg) {
     struct server *s = arg;
     s->stopped = 1;
+    tr_api_close(s->api, NULL, NULL);
+    s->api = NULL;
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
 }
@@ -68,7 +72,7 @@ static void on_signal(uv_signal_t *h, int signum) {
 static void server_usage(void) {
     fprintf(stderr,
             "usage: tremor server run -f FILE... [-i INSTANCE] [-d DATA_DIR] [-p PIDFILE] "
-            "[-n|--no-api] [-v]\n"
+            "[-n|--no-api] [-h|--api-host HOST:PORT] [-v]\n"
             "       tremor server run --help-connector [TYPE] | --help-operator [KIND]\n");
 }
 
@@ -80,6 +84,7 @@ int tr_cli_server(int argc, char **argv) {
     const char **files = calloc((size_t)argc, sizeof *files);
     size_t nfiles = 0;
     const char *instance = "tremor", *data_dir = "tremor-data", *pidfile = NULL;
+    const char *api_host = TR_API_DEFAULT_HOST;
     int verbose = 0, no_api = 0;
     /* 'c' or 'o' once a help flag was seen; help_name may stay NULL (list) */
     int help = 0;
@@ -97,6 +102,8 @@ int tr_cli_server(int argc, char **argv) {
             pidfile = argv[++i];
         } else if (strcmp(a, "-n") == 0 || strcmp(a, "--no-api") == 0) {
             no_api = 1;
+        } else if ((strcmp(a, "-h") == 0 || strcmp(a, "--api-host") == 0) && i + 1 < argc) {
+            api_host = argv[++i];
         } else if (strncmp(a, "-v", 2) == 0 && strspn(a + 1, "v") == strlen(a + 1)) {
             verbose += (int)strlen(a + 1);
         } else if (strcmp(a, "--help-connector") == 0 || strcmp(a, "--help-operator") == 0) {
@@ -132,7 +139,6 @@ int tr_cli_server(int argc, char **argv) {
             return 1;
         }
     }
-    if (!no_api) TR_INFO("server", "the REST API is not implemented; running as with --no-api");
 
     struct server s;
     memset(&s, 0, sizeof s);
@@ -149,6 +155,10 @@ int tr_cli_server(int argc, char **argv) {
             if (pass == 1 && !is_query) rc = tr_world_load_config(s.w, files[i], &d);
         }
     if (rc == 0) rc = tr_world_deploy(s.w, &d);
+    /* The API listens before anything starts, so a taken port stops us
+     * with nothing started. */
+    if (rc == 0 && !no_api) rc = tr_api_open(&s.loop, api_host, TR_VERSION, NULL, &s.api, &d);
+    if (rc == 0 && s.api) TR_INFO("server", "Listening at: http://%s", api_host);
     if (rc == 0) rc = tr_world_start(s.w, &d);
     free(files);
     int code = 0;
@@ -157,6 +167,8 @@ int tr_cli_server(int argc, char **argv) {
         if (detail) fputs(detail, stderr);
         print_diag(&d, rc);
         code = 1;
+        tr_api_close(s.api, NULL, NULL);
+        s.api = NULL;
         if (s.w) tr_world_stop(s.w, 0, NULL, NULL);
     } else {
         if (pidfile) {

@@ -86,7 +86,7 @@ class Server:
         (tmp_path / "c.yaml").write_text(CONFIG.format(
             ws_port=self.ws_port, tcp_port=self.tcp_port, ws_extra=keys(ws or {}),
             tcp_extra=keys(tcp or {}), tcp_pre=tcp_pre))
-        self.p = subprocess.Popen([TREMOR, "server", "run", "-f", "q.trickle", "c.yaml"],
+        self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-f", "q.trickle", "c.yaml"],
                                   cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True)
         self.events = []

@@ -23,7 +23,7 @@ class Server:
     """tremor server run with stdin piped and stdout lines collected."""
 
     def __init__(self, cwd, files):
-        self.p = subprocess.Popen([TREMOR, "server", "run", "-f"] + files, cwd=cwd,
+        self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-f"] + files, cwd=cwd,
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
         self.lines = queue.Queue()

@@ -33,7 +33,7 @@ def test_poisonous_event_is_an_error_and_the_next_comes_out(tmp_path):
     (tmp_path / "q.trickle").write_text(QUERY)
     (tmp_path / "c.yaml").write_text(STDIO_CONFIG)
     poison = "a" * 100000 + "b"
-    p = subprocess.Popen([TREMOR, "server", "run", "-f", "q.trickle", "c.yaml"], cwd=tmp_path,
+    p = subprocess.Popen([TREMOR, "server", "run", "-n", "-f", "q.trickle", "c.yaml"], cwd=tmp_path,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     try:

@@ -66,7 +66,7 @@ class Sink:
 
 class Server:
     def __init__(self, cwd, query):
-        self.p = subprocess.Popen([TREMOR, "server", "run", "-d", "data", "-f", query, "config.yaml"],
+        self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-d", "data", "-f", query, "config.yaml"],
                                   cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.err = []
         self.out = []
@@ -205,7 +205,7 @@ def test_blaster_to_blackhole_stops_by_itself(tmp_path):
     write_xz_lines(tmp_path / "data.json.xz", 100)
     (tmp_path / "main.trickle").write_text(PASSTHROUGH)
     (tmp_path / "config.yaml").write_text(BENCH)
-    p = subprocess.run([TREMOR, "server", "run", "-f", "main.trickle", "config.yaml"], cwd=tmp_path,
+    p = subprocess.run([TREMOR, "server", "run", "-n", "-f", "main.trickle", "config.yaml"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert "Throughput (events): " in p.stdout, p.stdout

@@ -108,7 +108,7 @@ def test_server_run_resolves_modules_like_tremor_run(tmp_path):
     (tmp_path / "q.trickle").write_text(QUERY_WITH_SCRIPT_USE)
     (tmp_path / "c.yaml").write_text(STDIO_CONFIG)
     env = dict(os.environ, TREMOR_PATH=str(lib))
-    p = subprocess.Popen([TREMOR, "server", "run", "-f", "q.trickle", "c.yaml"], cwd=tmp_path, env=env,
+    p = subprocess.Popen([TREMOR, "server", "run", "-n", "-f", "q.trickle", "c.yaml"], cwd=tmp_path, env=env,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         p.stdin.write("21\n")

@@ -36,7 +36,7 @@ mapping:
 def write_tutorial(tmp_path, port, interval=50):
     (tmp_path / "main.trickle").write_text(QUERY)
     (tmp_path / "config.yaml").write_text(CONFIG.format(port=port, interval=interval))
-    return ["server", "run", "-f", "main.trickle", "config.yaml"]
+    return ["server", "run", "-n", "-f", "main.trickle", "config.yaml"]
 
 
 def test_metronome_to_independent_ws_server(tmp_path, procs):
@@ -76,7 +76,7 @@ def test_second_tremor_as_receiver(tmp_path, procs):
     (recv_dir / "passthrough.trickle").write_text(open(os.path.join(ex, "passthrough.trickle")).read())
     (recv_dir / "receiver.yaml").write_text(
         open(os.path.join(ex, "receiver.yaml")).read().replace("port: 8080", "port: %d" % port))
-    r = procs(["server", "run", "-f", "passthrough.trickle", "receiver.yaml"], cwd=recv_dir)
+    r = procs(["server", "run", "-n", "-f", "passthrough.trickle", "receiver.yaml"], cwd=recv_dir)
     send_dir = tmp_path / "send"
     send_dir.mkdir()
     s = procs(write_tutorial(send_dir, port), cwd=send_dir)
@@ -95,7 +95,7 @@ def test_second_tremor_as_receiver(tmp_path, procs):
 def expect_error(tmp_path, files, contents, needles):
     for name, text in zip(files, contents):
         (tmp_path / name).write_text(text)
-    res = run_tremor(["server", "run", "-f"] + files, cwd=tmp_path)
+    res = run_tremor(["server", "run", "-n", "-f"] + files, cwd=tmp_path)
     assert res.returncode == 1, res
     for n in needles:
         assert n in res.stderr, (n, res.stderr)
@@ -155,7 +155,7 @@ mapping:
   /binding/b/01:
     instance: "01"
 """)
-    p = subprocess.Popen([TREMOR, "server", "run", "-f", "q.trickle", "c.yaml"], cwd=tmp_path,
+    p = subprocess.Popen([TREMOR, "server", "run", "-n", "-f", "q.trickle", "c.yaml"], cwd=tmp_path,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     try:

@@ -83,7 +83,7 @@ class Receiver:
 class Tremor:
     def __init__(self, cwd, instance, data_dir="data"):
         self.p = subprocess.Popen(
-            [TREMOR, "server", "run", "-i", instance, "-d", data_dir, "-f", "persistent.trickle",
+            [TREMOR, "server", "run", "-n", "-i", instance, "-d", data_dir, "-f", "persistent.trickle",
              "config.yaml"], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.err = []
         threading.Thread(target=lambda: [self.err.append(l) for l in self.p.stderr],
@@ -149,7 +149,7 @@ def test_tutorial_files_deliver_once_a_second(tmp_path):
     seen = Seen()
     rcv = Receiver(port, seen.q).start()
     files = sorted(str(p.relative_to(tmp_path)) for p in cfg.iterdir())
-    t = subprocess.Popen([TREMOR, "server", "run", "-f"] + files, cwd=tmp_path,
+    t = subprocess.Popen([TREMOR, "server", "run", "-n", "-f"] + files, cwd=tmp_path,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_until(lambda: seen.count() >= 3, timeout=30, what="3 events")
@@ -306,7 +306,7 @@ def test_foreign_file_in_the_wal_is_a_clear_startup_error(tmp_path):
     seg = sorted(p for p in wal.iterdir() if p.name.endswith(".wal"))[0]
     with open(seg, "r+b") as f:
         f.write(b"NOTOURS!")   # wrong magic: somebody else's file
-    res = subprocess.run([TREMOR, "server", "run", "-d", "data", "-f", "persistent.trickle",
+    res = subprocess.run([TREMOR, "server", "run", "-n", "-d", "data", "-f", "persistent.trickle",
                           "config.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert res.returncode == 1
     assert "not a tremor WAL segment" in res.stderr and seg.name in res.stderr, res.stderr

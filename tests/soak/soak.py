@@ -465,7 +465,7 @@ class Tremor:
     def start(self, epoch):
         self.log_path = os.path.join(self.workdir, "tremor-%03d.log" % epoch)
         with open(self.log_path, "wb") as log:
-            self.p = subprocess.Popen([TREMOR, "server", "run", "-d", "data", "-f"] + self.files,
+            self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-d", "data", "-f"] + self.files,
                                       cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
         self.starts += 1
 
