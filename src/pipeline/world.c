@@ -10,10 +10,16 @@
  * next token; the ids it carries wait in a ring indexed by token until the
  * offramp answers. Answers may come out of order; the ring's base moves past
  * every answered token, so it holds exactly the events in flight.
+ *
+ * Nothing a connector reports (answers, breaker signals, close completions)
+ * runs inside the connector's call: insights are queued by the pipelines and
+ * the stop steps by the world, on the loop's one deferred queue (w->defer,
+ * core/defer.h), and run from the top of the loop.
  */
 #include "pipeline/world.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +32,7 @@
 #include "connectors/conn.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/defer.h"
 #include "core/event.h"
 #include "core/file.h"
 #include "core/log.h"
@@ -107,7 +114,6 @@ struct offramp_inst {
     size_t in_flight;
     struct tr_buf enc;
     uint64_t encode_errors;
-    int sending;                     /* inside ops->send (re-entrancy) */
     int closing;
 };
 
@@ -130,6 +136,9 @@ struct tr_world {
     uint64_t op_uids;
     uv_timer_t tick;
     int tick_open;
+    struct tr_defer defer;           /* the loop's deferred queue */
+    struct tr_defer_node stop_node;  /* the next stop step, from the loop */
+    uint64_t queued[TR_PIPELINE_NCB]; /* insights queued by kind (pipelines share it) */
     int started;
     /* stopping */
     int stopping;
@@ -143,6 +152,8 @@ struct tr_world {
     int fatal;                       /* an operator cannot go on: stop, exit 1 */
     int fatal_told;                  /* on_shutdown called for it */
 };
+
+static void stop_run(struct tr_defer_node *n);
 
 static const struct tr_cfg_artefact *on_art(const struct onramp_inst *o) {
     return &o->w->cfg.onramps[o->art];
@@ -236,9 +247,18 @@ static struct stream_pp *find_stream(struct onramp_inst *o, uint64_t stream, int
     return s;
 }
 
+/* Triggers queued so far on their way to this onramp's pipelines' inputs. */
+static uint64_t triggers_to(const struct onramp_inst *o) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < o->nouts; i++)
+        if (o->outs[i]->p) n += tr_pipeline_triggers(o->outs[i]->p);
+    return n;
+}
+
 static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void *data, size_t len,
                            tr_value meta) {
     struct onramp_inst *o = (struct onramp_inst *)h;
+    uint64_t triggers = triggers_to(o);
     int rc = 0;
     o->cur_meta = meta;
     if (o->npre == 0) {
@@ -249,6 +269,8 @@ static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void
     }
     o->cur_meta = tr_v_null();
     tr_value_unref(meta);
+    /* the trigger itself comes from the loop; the onramp stops reading now */
+    if (rc >= 0 && triggers_to(o) != triggers) rc = TR_ONRAMP_PAUSED;
     return rc;
 }
 
@@ -317,15 +339,11 @@ static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
     struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
     TR_DEBUG("offramp", "%s/%s: token %llu %s", off_art(o)->id, o->instance,
              (unsigned long long)token, tr_cb_name(cb));
-    /* Take the entry out before calling out: the contraflow may emit new
-     * events into this offramp, which can grow (move) the ring. */
-    struct tr_ids ids = pe->ids;
-    struct pipe_inst *pi = pe->pi;
+    struct tr_insight in = {.cb = cb, .ids = pe->ids};   /* moved: queued, not run */
     pe->used = 0;
     o->in_flight--;
     while (o->base < o->next_token && !o->ring[o->base & (o->ring_cap - 1)].used) o->base++;
-    send_insight(pi, cb, &ids);
-    tr_ids_fini(&ids);
+    tr_pipeline_contraflow_take(pe->pi->p, &in);
 }
 
 /* The peer has the event but the offramp may still fail it: its token and
@@ -338,8 +356,7 @@ static void off_release(struct tr_offramp_host *h, uint64_t token) {
         return;
     struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
     pe->released = 1;
-    /* the pipeline copies the ids before anything runs (which may send and
-     * so move the ring) */
+    /* copied: the ids stay for the answer */
     send_insight(pe->pi, TR_CB_RELEASE, &pe->ids);
 }
 
@@ -388,14 +405,9 @@ static void offramp_in(void *arg, struct tr_event *ev) {
         rc = TR_ECLOSED;
         goto refused;
     }
-    /* An offramp may answer synchronously inside send(), and that may emit
-     * the next event into this offramp before send() returns: such a nested
-     * event gets its own buffer so the outer payload stays intact. */
-    struct tr_buf nested, *enc = &o->enc;
-    if (o->sending) {
-        tr_buf_init(&nested);
-        enc = &nested;
-    }
+    /* One buffer per offramp: an answer inside send() is only queued, so no
+     * event arrives here before send() returns. */
+    struct tr_buf *enc = &o->enc;
     tr_buf_reset(enc);
     rc = o->codec->encode(&ev->value, enc);
     if (!rc) rc = tr_postproc_apply(off_art(o)->postprocessors, off_art(o)->npost, enc);
@@ -407,7 +419,7 @@ static void offramp_in(void *arg, struct tr_event *ev) {
         /* It never will encode: acknowledge the rejection (logged and
          * counted) so a WAL upstream does not replay it forever. */
         if (rc != -ENOMEM) refuse = TR_CB_ACK;
-        goto refused_enc;
+        goto refused;
     }
     struct tr_out_msg m = {
         .token = 0, .transactional = ev->transactional, .data = enc->data,
@@ -415,7 +427,7 @@ static void offramp_in(void *arg, struct tr_event *ev) {
     };
     if (ev->transactional) {
         rc = ring_reserve(o);
-        if (rc) goto refused_enc;
+        if (rc) goto refused;
         m.token = o->next_token++;
         struct pending *pe = &o->ring[m.token & (o->ring_cap - 1)];
         pe->ids = ev->ids;                 /* moved */
@@ -427,14 +439,9 @@ static void offramp_in(void *arg, struct tr_event *ev) {
         TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
                  (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
     }
-    o->sending++;
     o->ops->send(o->self, &m);
-    o->sending--;
-    if (enc != &o->enc) tr_buf_fini(enc);
     tr_event_fini(ev);
     return;
-refused_enc:
-    if (enc != &o->enc) tr_buf_fini(enc);
 refused:
     if (ev->transactional) send_insight(l->pi, refuse, &ev->ids);
     tr_event_fini(ev);
@@ -458,6 +465,12 @@ int tr_world_create(const struct tr_world_opts *o, struct tr_world **out) {
     struct tr_world *w = tr_calloc(1, sizeof *w);
     if (!w) return -ENOMEM;
     w->loop = o->loop;
+    int rc = tr_defer_init(&w->defer, w->loop);
+    if (rc) {
+        tr_free(w);
+        return rc;
+    }
+    tr_defer_node_init(&w->stop_node, stop_run);
     w->instance = tr_strdup(o->instance ? o->instance : "tremor");
     w->data_dir = tr_strdup(o->data_dir ? o->data_dir : "tremor-data");
     w->on_shutdown = o->on_shutdown;
@@ -648,7 +661,7 @@ static struct pipe_inst *ensure_pipe(struct tr_world *w, const struct tr_url *u,
     struct tr_pipeline_opts po = {
         .id = u->artefact, .file = qa->path, .instance = u->instance,
         .server_instance = w->instance, .data_dir = w->data_dir, .loop = w->loop,
-        .uid_counter = &w->op_uids,
+        .uid_counter = &w->op_uids, .defer = &w->defer, .queued = w->queued,
         .fatal = pipe_fatal, .fatal_arg = w,
     };
     *rc = (!pi->id || !pi->instance) ? -ENOMEM : tr_pipeline_create(q, &po, &pi->p, d);
@@ -956,12 +969,17 @@ int tr_world_start(struct tr_world *w, struct tr_diag *d) {
     return 0;
 }
 
-/* Stop state machine, advanced by close callbacks and ticks:
- *   1 onramps closing -> 2 draining in-flight -> 3 offramps closing -> 4 done */
+/* Stop state machine, advanced by close completions and ticks:
+ *   1 onramps closing -> 2 draining in-flight -> 3 offramps closing -> 4 done
+ * A close may complete inside close(): the next step is queued, never run
+ * from there (so no count needs holding while closes are being started). */
 static void closed_one(void *arg) {
     struct tr_world *w = arg;
-    w->closing_count--;
-    stop_step(w);
+    if (--w->closing_count == 0) tr_defer_post(&w->defer, &w->stop_node);
+}
+
+static void stop_run(struct tr_defer_node *n) {
+    stop_step((struct tr_world *)((char *)n - offsetof(struct tr_world, stop_node)));
 }
 
 static size_t in_flight(const struct tr_world *w) {
@@ -970,13 +988,18 @@ static size_t in_flight(const struct tr_world *w) {
     return n;
 }
 
+static void defer_closed(void *arg) {
+    struct tr_world *w = arg;
+    void (*done)(void *) = w->stop_done;
+    void *darg = w->stop_arg;
+    w->stop_done = NULL;
+    if (done) done(darg);
+}
+
 static void tick_closed(uv_handle_t *h) {
     struct tr_world *w = h->data;
     w->tick_open = 0;
-    void (*done)(void *) = w->stop_done;
-    void *arg = w->stop_arg;
-    w->stop_done = NULL;
-    if (done) done(arg);
+    tr_defer_close(&w->defer, defer_closed, w);
 }
 
 static void stop_step(struct tr_world *w) {
@@ -992,7 +1015,6 @@ static void stop_step(struct tr_world *w) {
             TR_WARN("world", "stopping with %zu events not yet acknowledged: they stay in their "
                     "WAL (if any) for the next start", in_flight(w));
         w->stopping = 3;
-        w->closing_count++;   /* hold: a close may call back synchronously */
         for (size_t i = 0; i < w->nofframps; i++) {
             struct offramp_inst *o = w->offramps[i];
             if (o->closing || !o->self) continue;
@@ -1002,10 +1024,11 @@ static void stop_step(struct tr_world *w) {
             o->self = NULL;
             o->ops->close(self, closed_one, w);
         }
-        if (--w->closing_count) return;
+        if (w->closing_count) return;
         /* fall through */
     case 3:
         w->stopping = 4;
+        tr_defer_cancel(&w->defer, &w->stop_node);
         for (size_t i = 0; i < w->npipes; i++) {
             tr_pipeline_destroy(w->pipes[i]->p);
             w->pipes[i]->p = NULL;
@@ -1029,7 +1052,6 @@ void tr_world_stop(struct tr_world *w, unsigned drain_ms, void (*done)(void *), 
     w->stop_arg = arg;
     w->tick.data = w;
     w->drain_deadline = tr_now_ns() + (uint64_t)drain_ms * 1000000u;
-    w->closing_count++;   /* hold: a close may call back synchronously */
     for (size_t i = 0; i < w->nonramps; i++) {
         struct onramp_inst *o = w->onramps[i];
         if (o->closing || !o->self) continue;
@@ -1043,8 +1065,8 @@ void tr_world_stop(struct tr_world *w, unsigned drain_ms, void (*done)(void *), 
         o->nstreams = 0;
         o->ops->close(self, closed_one, w);
     }
-    w->closing_count--;
-    stop_step(w);
+    /* from the loop: this may be called inside a connector (its shutdown) */
+    tr_defer_post(&w->defer, &w->stop_node);
 }
 
 const char *tr_world_error_detail(const struct tr_world *w) {
