@@ -12,6 +12,17 @@
  * Before that answer it may be released once (tr_offramp_release): the peer
  * has it, so it leaves the sender's in-flight window, but the source keeps
  * it until the ack (and replays it after a fail).
+ *
+ * Contraflow rule: the runtime never calls back into a connector from inside
+ * the host call it is making. tr_offramp_ack/fail/release/trigger/restore
+ * only queue the insight (core/defer.h, the loop's deferred queue); it
+ * travels upstream, and whatever it lets a source emit reaches send() again,
+ * from the loop after the connector's callback has returned. The same holds
+ * for an onramp's trigger/restore/ack/fail (delivered from the loop, never
+ * inside emit_*) and for close(): its done(arg) may be called inside close(),
+ * the runtime acts on it later. So a connector may answer from inside send()
+ * or in the middle of walking its own queue without guarding against
+ * re-entry. Answers of one offramp reach upstream in the order given.
  */
 #ifndef TR_CONN_H
 #define TR_CONN_H
@@ -117,7 +128,12 @@ static inline int64_t tr_onramp_emit_value(struct tr_onramp_host *h, tr_value va
  * preprocessor errors become events on the onramp's `err` port (0.11's
  * shape), logged (rate-limited) and counted, never fatal; a negative return means the
  * stream cannot go on (a frame or buffer over the stream_limits, or out of
- * memory) and every later call for it fails the same way. */
+ * memory) and every later call for it fails the same way.
+ * TR_ONRAMP_PAUSED: these events made a breaker downstream trigger (a full
+ * qos::wal): stop reading now, as trigger() will say (it follows from the
+ * loop, then a restore when there is room). An onramp that reads many
+ * chunks per loop turn must act on it, or it overruns what the WAL holds. */
+#define TR_ONRAMP_PAUSED 1
 static inline int tr_onramp_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void *data,
                                        size_t len, tr_value meta) {
     return h->ops->emit_bytes(h, stream, data, len, meta);

@@ -188,8 +188,9 @@ static void check_acks_from(struct link *l, enum learn how) {
     if (tr_outq_first_end(&l->pend) > acked) return;
     uint64_t now = uv_hrtime();
     struct tr_outq_ent e;
-    /* Pop one, then answer it: the owner may send (and so track) from it. */
-    while (l->st != L_DEAD && tr_outq_pop(&l->pend, acked, &e)) {
+    /* The host only queues an answer (conn.h), so nothing is sent or
+     * tracked, and the link cannot end, while these are answered. */
+    while (tr_outq_pop(&l->pend, acked, &e)) {
         d->stats.acked++;
         if (d->stats.ack_ns) tr_hist_record(d->stats.ack_ns, now > e.sent_ns ? now - e.sent_ns : 0);
         if (d->cbs.acked) d->cbs.acked(d->arg, e.token);

@@ -86,10 +86,13 @@ static void in_eof(struct in_src *s) {
     tr_onramp_done(s->host);
 }
 
+static void in_trigger(void *self);
+
 static void in_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     struct in_src *s = st->data;
     if (n > 0) {
-        tr_onramp_emit_bytes(s->host, 0, buf->base, (size_t)n, tr_v_null());
+        if (tr_onramp_emit_bytes(s->host, 0, buf->base, (size_t)n, tr_v_null()) == TR_ONRAMP_PAUSED)
+            in_trigger(s);
     } else if (n < 0) {
         uv_read_stop(st);
         s->reading = 0;

@@ -139,12 +139,15 @@ static void end_client(struct client *cl) {
     if (!s->closing) drop_client(cl);
 }
 
+static void tcp_trigger(void *self);
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     struct client *cl = st->data;
     struct srv *s = cl->s;
     if (n > 0) {
         cl->last_rx = uv_now(s->loop);
         int rc = tr_onramp_emit_bytes(s->host, cl->stream, buf->base, (size_t)n, tr_v_null());
+        if (rc == TR_ONRAMP_PAUSED && !cl->ended) tcp_trigger(s);
         if (rc >= 0 || cl->ended) return;
         char peer[96];
         tr_conn_peer_name(&cl->tcp, peer, sizeof peer);

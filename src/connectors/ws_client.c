@@ -121,7 +121,6 @@ struct out {
     size_t k_head, k_len, k_cap;
     size_t k_rel;             /* entries before this one were looked at for release */
     uint64_t kbase;           /* dial token of the oldest entry */
-    bool settling, resettle;
     void (*done)(void *);
     void *done_arg;
 };
@@ -303,41 +302,31 @@ static void kept_pop_front(struct out *o) {
 
 /* Answer the host for what may be answered: ack and retire entries whose
  * linger is over (and drop failed ones) from the front, release the newly
- * confirmed. The host may send from an answer (and so push entries):
- * positions, not pointers, are kept across it, and a nested call only asks
- * for a rerun. */
+ * confirmed. The host only queues answers (conn.h): nothing is sent, and
+ * no entry pushed, while this runs. */
 static void settle(struct out *o) {
-    if (o->settling) {
-        o->resettle = true;
-        return;
-    }
-    o->settling = true;
     uint64_t now = uv_now(tr_offramp_loop(o->host));
-    do {
-        o->resettle = false;
-        while (o->k_len) {
-            struct kept *e = kat(o, 0);
-            if (e->st == K_DEAD) {
-                kept_pop_front(o);
-                continue;
-            }
-            if (e->st != K_LINGER || e->at_ms + o->linger_ms > now) break;
-            uint64_t token = e->token;
+    while (o->k_len) {
+        struct kept *e = kat(o, 0);
+        if (e->st == K_DEAD) {
             kept_pop_front(o);
-            tr_offramp_ack(o->host, token);
+            continue;
         }
-        if (o->k_rel > o->k_len) o->k_rel = o->k_len;
-        /* pongs confirm a prefix: the released ones are one too */
-        while (o->k_rel < o->k_len) {
-            struct kept *e = kat(o, o->k_rel);
-            if (e->st != K_LINGER) break;
-            o->k_rel++;
-            if (e->released) continue;
-            e->released = true;
-            tr_offramp_release(o->host, e->token);
-        }
-    } while (o->resettle);
-    o->settling = false;
+        if (e->st != K_LINGER || e->at_ms + o->linger_ms > now) break;
+        uint64_t token = e->token;
+        kept_pop_front(o);
+        tr_offramp_ack(o->host, token);
+    }
+    if (o->k_rel > o->k_len) o->k_rel = o->k_len;
+    /* pongs confirm a prefix: the released ones are one too */
+    while (o->k_rel < o->k_len) {
+        struct kept *e = kat(o, o->k_rel);
+        if (e->st != K_LINGER) break;
+        o->k_rel++;
+        if (e->released) continue;
+        e->released = true;
+        tr_offramp_release(o->host, e->token);
+    }
     arm(o);
 }
 

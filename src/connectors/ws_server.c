@@ -368,6 +368,8 @@ static void on_frame_chunk(wslay_event_context_ptr ctx,
     c->msg_len += arg->data_length;
 }
 
+static void ws_trigger(void *self);
+
 static void on_frame_end(wslay_event_context_ptr ctx, void *user) {
     (void)ctx;
     struct sconn *c = user;
@@ -379,6 +381,7 @@ static void on_frame_end(wslay_event_context_ptr ctx, void *user) {
         rc = tr_onramp_emit_bytes(c->s->host, c->stream, c->msg ? c->msg : "", c->msg_len,
                                   tr_v_null());
     msg_done(c);
+    if (rc == TR_ONRAMP_PAUSED && c->st == S_OPEN) ws_trigger(c->s);
     /* The preprocessors refused to hold more of this stream (a frame over
      * max_message_size, or the budget): it cannot go on. */
     if (rc < 0 && c->st == S_OPEN)

@@ -19,6 +19,7 @@ const char *tr_strerror(int rc) {
     case TR_EUNSUPPORTED: return "not supported";
     case TR_ECLOSED: return "closed";
     case TR_ERUNTIME: return "runtime error";
+    case TR_EREFUSED: return "refused by the receiver";
     default: break;
     }
     if (rc < 0 && rc > -4096) return strerror(-rc);

@@ -23,6 +23,7 @@ enum {
     TR_EUNSUPPORTED,     /* a feature not implemented yet */
     TR_ECLOSED,          /* the object is closed or closing */
     TR_ERUNTIME,         /* script runtime error */
+    TR_EREFUSED,         /* failed at once by its receiver (a sink that cannot take it now) */
 };
 
 /* Name of a return code: strerror for -errno, our text for TR_E*. */

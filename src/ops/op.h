@@ -6,6 +6,16 @@
  * circuit-breaker signals) travelling back upstream. Everything runs on the
  * pipeline's loop thread. An operator may emit later, outside event(), e.g.
  * when the WAL reports records durable: the host runs the graph from there.
+ *
+ * Contraflow rule: contraflow() is never called from inside a forward call
+ * (event(), tick(), flush(), or the emit that runs the graph downstream of
+ * the operator). The host queues every insight (TR_CB_ACK, FAIL, TRIGGER,
+ * RESTORE, RELEASE) on the loop's deferred queue (core/defer.h) and
+ * delivers it from the top of the loop, in the order queued, so acks keep
+ * their order per source. An operator may therefore emit from contraflow()
+ * without guarding against being inside its own emit. What a sink refused at
+ * once is not lost in between: that emit returns TR_EREFUSED (its FAIL
+ * follows), so an operator can stop emitting past it.
  */
 #ifndef TR_OP_H
 #define TR_OP_H
@@ -14,15 +24,18 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "core/defer.h"
 #include "core/error.h"
 #include "core/event.h"
 #include "core/value.h"
 
 struct tr_op_host;
 struct tr_op_host_ops {
-    /* Send ev (taken) out of the operator's port into the graph now. */
+    /* Send ev (taken) out of the operator's port into the graph now.
+     * TR_EREFUSED: a receiver failed it (or a copy) at once. */
     int (*emit)(struct tr_op_host *h, const char *port, struct tr_event *ev);
-    /* Send an insight (taken) upstream from this operator. */
+    /* Send an insight (taken) upstream from this operator: queued, it
+     * reaches the operators before this one after the caller returns. */
     void (*insight)(struct tr_op_host *h, struct tr_insight *in);
     /* The operator cannot go on without losing events it was handed (say,
      * a qos::wal whose disk keeps failing while a source ignores
@@ -35,6 +48,9 @@ struct tr_op_host_ops {
 struct tr_op_host {
     const struct tr_op_host_ops *ops;
     uv_loop_t *loop;         /* NULL when the pipeline runs without a loop (tests, tremor run) */
+    /* The deferred queue the host delivers insights from: an operator may
+     * post its own work there (see core/defer.h). NULL: none (tests). */
+    struct tr_defer *defer;
 };
 
 static inline int tr_op_emit(struct tr_op_host *h, const char *port, struct tr_event *ev) {
@@ -73,8 +89,9 @@ struct tr_op_ops {
     /* Takes ev. A negative return is a runtime error (logged, counted). */
     int (*event)(void *self, const char *port, struct tr_event *ev);
     void (*tick)(void *self, uint64_t now_ns);                 /* may be NULL */
-    /* Called with every insight passing this operator on its way upstream;
-     * set in->cb = TR_CB_NONE to stop it here. May be NULL (passes through). */
+    /* Called with every insight passing this operator on its way upstream,
+     * from the loop, never inside a forward call (rule above); set in->cb =
+     * TR_CB_NONE to stop it here. May be NULL (passes through). */
     void (*contraflow)(void *self, struct tr_insight *in);
     /* contraflow also sees TR_CB_RELEASE; others never do (it passes them). */
     bool release;

@@ -13,9 +13,11 @@
  * max_in_flight_bytes) are out, neither acked nor released. A released
  * record (the peer has it, but may still lose it: TR_CB_RELEASE) no longer
  * holds the window, yet stays in the log until its ack; its fail rewinds
- * like any other. Read passes of read_count records run one per loop turn
- * (an idle handle) while the window has room and durable records wait,
- * never nested inside the ack that opened the window. Events
+ * like any other. Read passes of read_count records run back to back from
+ * the loop's deferred queue (core/defer.h: after the acks that opened the
+ * window, up to TURN_RECORDS per loop turn) while the window has room and
+ * durable records wait. Insights never arrive inside a pass (op.h's rule);
+ * a pass stops at an event its sink refused at once (TR_EREFUSED). Events
  * refused for lack of room wait in order in `held` (bounded); nothing is
  * dropped unless on_full = drop_newest says so, and then it is counted.
  * Until a record is durable a copy of it is kept (`pend`), so a disk that
@@ -102,8 +104,8 @@ struct walop {
     int async_open;
     uv_check_t check;            /* writes what this loop turn appended */
     int check_open;
-    uv_idle_t idle;              /* the next read pass, on the next loop turn */
-    int idle_open;
+    struct tr_defer *defer;      /* the host's deferred queue, or NULL (no loop: at once) */
+    struct tr_defer_node kick;   /* the next read pass, from the loop */
     int handles_open;            /* freed when the last one's close callback ran */
     int appended;                /* appended since the last tr_wal_flush */
     /* configuration */
@@ -117,9 +119,7 @@ struct walop {
     int broken;                  /* downstream breaker triggered: do not emit */
     int full;                    /* we triggered upstream */
     int quiesced;
-    int reading;                 /* inside a read pass (re-entrancy guard) */
-    int failed_in_pass;          /* a fail arrived during this pass: stop it */
-    int rerun;                   /* something arrived during a pass: run another */
+    int refused;                 /* an emit was refused at once: no pass until its FAIL (or the tick) */
     struct flight *fl;           /* ring of records handed out and not yet acked */
     size_t fl_head, fl_n, fl_cap;
     uint64_t out_n, out_bytes;   /* of those, FL_OUT: what holds the window */
@@ -295,14 +295,13 @@ static void fl_cut(struct walop *w, uint64_t seq) {
     }
 }
 
-/* Run progress() on the next loop turn (without a loop: now). Used where
- * the window opens (acks, releases) so a read pass never runs nested
- * inside the call that delivered the answer. */
+/* Run progress() from the deferred queue, after what is queued already
+ * (without one: now). Used where the window opens (acks, releases): every
+ * ack of a batch is in before one read pass fills the window again. */
 static void progress(struct walop *w);
-static void on_idle(uv_idle_t *h);
 static void schedule(struct walop *w) {
-    if (w->idle_open) {
-        if (!uv_is_active((uv_handle_t *)&w->idle)) uv_idle_start(&w->idle, on_idle);
+    if (w->defer) {
+        tr_defer_post(w->defer, &w->kick);
         return;
     }
     progress(w);
@@ -556,10 +555,10 @@ static int hold(struct walop *w, struct tr_event *ev) {
 /* One read pass: emit up to read_count durable records, within the
  * in-flight window. Returns how many records it took from the log and
  * whether it stopped only for read_count (more may go at once). */
-static uint64_t one_pass(struct walop *w, int *more) {
+static uint64_t one_pass(struct walop *w, int *more, int *refused) {
     uint64_t room = window_left(w), n = 0;
     *more = 0;
-    for (; n < w->read_count && !w->broken && !w->quiesced && !w->failed_in_pass && !w->wal_failed; n++) {
+    for (; n < w->read_count && !w->broken && !w->quiesced && !w->wal_failed; n++) {
         /* the byte bound is checked per record: one larger than it still goes */
         if (!room || w->out_bytes >= w->max_in_flight_bytes) return n;
         struct tr_wal_record r;
@@ -597,9 +596,15 @@ static uint64_t one_pass(struct walop *w, int *more) {
         tr_ids_fini(&orig.ids);
         ev.transactional = true;
         w->emitted++;
-        tr_op_emit(w->host, "out", &ev);
+        if (tr_op_emit(w->host, "out", &ev) == TR_EREFUSED) {
+            /* its FAIL is queued and rewinds the reader to it: emitting
+             * past it would only send what gets replayed after it */
+            *refused = 1;
+            w->refused = 1;
+            return n + 1;
+        }
     }
-    *more = n == w->read_count && !w->broken && !w->quiesced && !w->failed_in_pass && !w->wal_failed &&
+    *more = n == w->read_count && !w->broken && !w->quiesced && !w->wal_failed &&
             window_left(w) > 0 && w->out_bytes < w->max_in_flight_bytes;
     return n;
 }
@@ -607,28 +612,24 @@ static uint64_t one_pass(struct walop *w, int *more) {
 /* Emit what the window allows, read_count records per pass, passes back to
  * back. With a loop, passes stop once a turn's share (TURN_RECORDS) went
  * out and go on in the next loop turn, so the sinks write in between and
- * read_count bounds a pass, not the rate. A fail during a pass (the sink
- * refused at once) ends them: resending right away would only be refused
- * again; the tick or a restore retries. */
+ * read_count bounds a pass, not the rate. An event refused at once ends
+ * them: resending right away would only be refused again; the tick, a
+ * restore or the next ack retries. Never nested: insights wait in the
+ * deferred queue until the pass is over (op.h). */
 static void read_pass(struct walop *w) {
-    if (w->reading) {
-        w->rerun = 1;   /* acks or durability arrived while emitting: go again after */
-        return;
-    }
-    if (w->broken || w->quiesced || w->wal_failed) return;
-    w->reading = 1;
-    w->failed_in_pass = 0;
-    int more = 0;
+    if (w->broken || w->quiesced || w->wal_failed || w->refused) return;
+    int more = 0, refused = 0;
     uint64_t turn = 0;
-    for (int pass = 0; w->idle_open || pass < 64; pass++) {
-        w->rerun = 0;
-        uint64_t n = one_pass(w, &more);
+    int yield = w->defer && w->defer->loop;
+    for (;;) {
+        uint64_t n = one_pass(w, &more, &refused);
         turn += n;
-        if ((!more && !w->rerun) || n == 0 || w->failed_in_pass) break;
-        if (w->idle_open && turn >= TURN_RECORDS) break;
+        if (!more || n == 0 || refused) break;
+        if (yield && turn >= TURN_RECORDS) {
+            tr_defer_post_later(w->defer, &w->kick);
+            break;
+        }
     }
-    w->reading = 0;
-    if (w->idle_open && (more || w->rerun) && !w->failed_in_pass) schedule(w);
     if (tr_log_enabled(TR_LOG_DEBUG)) {
         struct tr_wal_stats st;
         tr_wal_stats(w->wal, &st);
@@ -740,9 +741,9 @@ static void on_notify(void *arg, uint64_t durable_seq) {   /* sync thread */
 
 static void on_async(uv_async_t *a) { progress(a->data); }
 
-static void on_idle(uv_idle_t *h) {
-    uv_idle_stop(h);
-    progress(h->data);
+static void on_kick(struct tr_defer_node *n) {
+    struct walop *w = (struct walop *)((char *)n - offsetof(struct walop, kick));
+    progress(w);
 }
 
 /* Records become durable only once written: write what was appended, once
@@ -786,9 +787,9 @@ static void handle_closed(uv_handle_t *h) {
 
 /* Close the loop handles; the last close callback frees w (at once if none). */
 static void close_op(struct walop *w) {
+    if (w->defer) tr_defer_cancel(w->defer, &w->kick);
     if (w->check_open) uv_close((uv_handle_t *)&w->check, handle_closed);
     if (w->async_open) uv_close((uv_handle_t *)&w->async, handle_closed);
-    if (w->idle_open) uv_close((uv_handle_t *)&w->idle, handle_closed);
     if (!w->handles_open) free_op(w);
 }
 
@@ -842,6 +843,8 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
     struct walop *w = tr_calloc(1, sizeof *w);
     if (!w) return -ENOMEM;
     w->host = host;
+    w->defer = host->defer;
+    tr_defer_node_init(&w->kick, on_kick);
     w->uid = s->uid;
     w->id = tr_strdup(s->id);
     w->read_count = read_count;
@@ -876,13 +879,6 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
         w->handles_open++;
         uv_check_start(&w->check, on_check);
         uv_unref((uv_handle_t *)&w->check);   /* it only follows the loop's other work */
-        if ((rc = uv_idle_init(host->loop, &w->idle))) {
-            close_op(w);
-            return rc;
-        }
-        w->idle.data = w;
-        w->idle_open = 1;
-        w->handles_open++;
         cfg.notify = on_notify;
         cfg.notify_arg = w;
     }
@@ -969,6 +965,7 @@ static void wal_tick(void *self, uint64_t tick_ns) {
         if (!w->full) send_up(w, TR_CB_RESTORE, NULL);
     }
     flush_appended(w);   /* without a loop this is the only other writer */
+    w->refused = 0;      /* a FAIL that went elsewhere must not hold us for good */
     progress(w);
     /* under drop_newest a full log refuses and counts; it never pauses upstream */
     update_breaker(w);
@@ -1014,6 +1011,7 @@ static void wal_contraflow(void *self, struct tr_insight *in) {
         return;
     case TR_CB_RESTORE:
         w->broken = 0;
+        w->refused = 0;
         in->cb = TR_CB_NONE;
         progress(w);
         return;
@@ -1040,12 +1038,12 @@ static void wal_contraflow(void *self, struct tr_insight *in) {
         schedule(w);
         return;
     case TR_CB_FAIL: {
+        w->refused = 0;   /* the fail a refused emit was waiting for (or another) */
         if ((r = our_range(w, &in->ids, &lo, &hi)) < 0) return;
         if (r == 0) {   /* the reopened log replays everything unacknowledged anyway */
             in->cb = TR_CB_NONE;
             return;
         }
-        w->failed_in_pass = 1;
         if (tr_wal_rewind(w->wal, lo) != 0)
             TR_DEBUG("qos::wal", "%s: fail for record %llu that is not out", w->id,
                      (unsigned long long)lo);
@@ -1068,7 +1066,7 @@ static int wal_flush(void *self) {
         report_failure(w, rc);
         return 0;
     }
-    for (;;) {   /* until a pass emits nothing (acks may come back synchronously) */
+    for (;;) {   /* until nothing more goes out; its acks come after this returns (op.h) */
         uint64_t mark = w->emitted;
         progress(w);
         if (w->emitted == mark) break;
@@ -1087,6 +1085,7 @@ static void wal_quiesce(void *self) {
 static void wal_destroy(void *self) {
     struct walop *w = self;
     if (!w) return;
+    w->quiesced = 1;   /* the graph is going away: write, emit nothing */
     if (w->wal_failed) {
         w->reopen_at_ns = 0;   /* one last reopen, to write what is held */
         try_reopen(w);

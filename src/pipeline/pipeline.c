@@ -5,7 +5,9 @@
  * plain recursion bounded by TR_PIPELINE_MAX_DEPTH (a query that loops back
  * on itself is stopped and counted, never overflows the stack). The array
  * order is also the contraflow order: an insight travels from the back to
- * the front, then to the registered inputs.
+ * the front, then to the registered inputs. Insights are queued (an item
+ * per insight, reused: the hot path allocates none) on the loop's deferred
+ * queue and travel from there, never inside the call that caused them.
  *
  * Every node - the builtins in, out, err and metrics, streams, selects,
  * scripts and operators - is reached through one interface (struct
@@ -22,6 +24,7 @@
  */
 #include "pipeline/pipeline.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -100,6 +103,16 @@ struct input {
     void *arg;
 };
 
+/* An insight waiting on the deferred queue: it visits the nodes before
+ * `end`, then the inputs. Kept on the pipeline's free list when done. */
+struct cf_item {
+    struct tr_defer_node node;   /* first */
+    struct tr_pipeline *p;
+    size_t end;
+    struct tr_insight in;
+    struct cf_item *free_next;
+};
+
 struct tr_pipeline {
     struct tr_query *q;
     char *id;
@@ -114,6 +127,12 @@ struct tr_pipeline {
     struct input *ins;
     size_t nins, ins_cap;
     int depth;
+    struct tr_defer *defer;      /* the loop's, or own_defer */
+    struct tr_defer own_defer;   /* no loop: drained by leave() */
+    uint64_t *queued;            /* insights queued by kind (shared) */
+    uint64_t own_queued[TR_PIPELINE_NCB];
+    uint64_t triggers;           /* TRIGGERs queued that surely reach the inputs */
+    struct cf_item *free_items;
     bool metrics;                /* node metrics on (metrics_interval_s given) */
     uint64_t metrics_ns;
     uint64_t last_metrics;
@@ -128,6 +147,57 @@ struct tr_pipeline {
 static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct tr_event *ev);
 static void contraflow_from(struct tr_pipeline *p, size_t end, struct tr_insight *in);
 
+/* ------------------------------------------------- queued contraflow */
+
+static void cf_run(struct tr_defer_node *n) {
+    struct cf_item *it = (struct cf_item *)n;
+    struct tr_pipeline *p = it->p;
+    contraflow_from(p, it->end, &it->in);
+    tr_insight_fini(&it->in);
+    it->free_next = p->free_items;
+    p->free_items = it;
+}
+
+/* Can node n take an insight out of the flow (an operator that handles
+ * contraflow)? A trigger no such node stands before reaches the inputs. */
+static bool absorbs(const struct node *n) { return n->ops && n->ops->contraflow; }
+
+/* Queue in (taken, also on failure) to visit the nodes before end, then
+ * the inputs. */
+static void post(struct tr_pipeline *p, size_t end, struct tr_insight *in) {
+    struct cf_item *it = p->free_items;
+    if (it) {
+        p->free_items = it->free_next;
+    } else if (!(it = tr_malloc(sizeof *it))) {
+        p->stats.errors++;
+        TR_ERROR("pipeline", "%s/%s: out of memory queueing a %s insight", p->id, p->instance,
+                 tr_cb_name(in->cb));
+        tr_insight_fini(in);
+        return;
+    }
+    tr_defer_node_init(&it->node, cf_run);
+    it->p = p;
+    it->end = end;
+    it->in = *in;                /* moved */
+    tr_ids_init(&in->ids, 0, 0, 0);
+    if ((unsigned)in->cb < TR_PIPELINE_NCB) p->queued[in->cb]++;
+    if (in->cb == TR_CB_TRIGGER) {
+        size_t i = end;
+        while (i > 0 && !absorbs(&p->nodes[i - 1])) i--;
+        if (i == 0) p->triggers++;   /* nothing on the way can absorb it */
+    }
+    tr_defer_post(p->defer, &it->node);
+}
+
+/* Forward work (events downstream) is bracketed, so the queue can check
+ * that nothing it delivers runs inside it. Without a loop the pipeline
+ * delivers what was queued once back at the top. */
+static void enter(struct tr_pipeline *p) { tr_defer_enter(p->defer); }
+static void leave(struct tr_pipeline *p) {
+    tr_defer_leave(p->defer);
+    if (!p->defer->loop) tr_defer_run(p->defer);
+}
+
 /* A transactional event ends inside the graph (filtered, dropped by a
  * script, sent to a port nothing listens on, or rejected by an error that
  * was logged and counted). Acknowledge it, through every operator, so that
@@ -137,8 +207,7 @@ static void settle(struct tr_pipeline *p, struct tr_event *ev) {
     if (ev->transactional) {
         struct tr_insight in = {.cb = TR_CB_ACK, .ids = ev->ids};   /* moved */
         tr_ids_init(&ev->ids, 0, 0, 0);
-        contraflow_from(p, p->nnodes, &in);
-        tr_insight_fini(&in);
+        post(p, p->nnodes, &in);
     }
     tr_event_fini(ev);
 }
@@ -319,8 +388,8 @@ static int select_event(struct tr_pipeline *p, struct node *n, const char *port,
     int rc = tr_select_run(n->select, &ctx, ev, select_emit, &se, &d);
     if (rc < 0 && d.msg[0]) report(p, &d);
     if (track) {
-        if (!se.emitted) contraflow_from(p, p->nnodes, &done);
-        tr_insight_fini(&done);
+        if (!se.emitted) post(p, p->nnodes, &done);
+        else tr_insight_fini(&done);
     }
     return rc;
 }
@@ -446,6 +515,7 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
 /* Run in (owned by the caller) through contraflow handlers of nodes before
  * `end` (exclusive) in reverse order, then to the inputs. */
 static void contraflow_from(struct tr_pipeline *p, size_t end, struct tr_insight *in) {
+    assert(tr_defer_forward(p->defer) == 0);   /* the contraflow rule (op.h) */
     for (size_t i = end; i-- > 0;) {
         struct node *n = &p->nodes[i];
         if (n->kind->contraflow) n->kind->contraflow(n, in);
@@ -454,6 +524,11 @@ static void contraflow_from(struct tr_pipeline *p, size_t end, struct tr_insight
     bool cb_signal = in->cb == TR_CB_TRIGGER || in->cb == TR_CB_RESTORE;
     for (size_t i = 0; i < p->nins; i++)
         if (cb_signal || p->ins[i].transactional) p->ins[i].fn(p->ins[i].arg, in);
+}
+
+void tr_pipeline_contraflow_take(struct tr_pipeline *p, struct tr_insight *in) {
+    post(p, p->nnodes, in);
+    if (!p->defer->loop) tr_defer_run(p->defer);
 }
 
 void tr_pipeline_contraflow(struct tr_pipeline *p, const struct tr_insight *in) {
@@ -465,19 +540,23 @@ void tr_pipeline_contraflow(struct tr_pipeline *p, const struct tr_insight *in) 
                  tr_cb_name(in->cb));
         return;
     }
-    contraflow_from(p, p->nnodes, &copy);
-    tr_insight_fini(&copy);
+    tr_pipeline_contraflow_take(p, &copy);
 }
 
 static int host_emit(struct tr_op_host *h, const char *port, struct tr_event *ev) {
     struct op_host *oh = (struct op_host *)h;
-    return route(oh->p, oh->idx, port, ev);
+    struct tr_pipeline *p = oh->p;
+    uint64_t fails = p->queued[TR_CB_FAIL];
+    enter(p);
+    int rc = route(p, oh->idx, port, ev);
+    tr_defer_leave(p->defer);    /* the operator's caller delivers: it is the top */
+    if (rc >= 0 && p->queued[TR_CB_FAIL] != fails) rc = TR_EREFUSED;
+    return rc;
 }
 
 static void host_insight(struct tr_op_host *h, struct tr_insight *in) {
     struct op_host *oh = (struct op_host *)h;
-    contraflow_from(oh->p, oh->idx, in);
-    tr_insight_fini(in);
+    post(oh->p, oh->idx, in);
 }
 
 static void host_fatal(struct tr_op_host *h, const char *why) {
@@ -558,6 +637,12 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
         return -ENOMEM;
     }
     p->q = q;
+    p->defer = o->defer;
+    if (!p->defer) {
+        tr_defer_init(&p->own_defer, NULL);   /* cannot fail without a loop */
+        p->defer = &p->own_defer;
+    }
+    p->queued = o->queued ? o->queued : p->own_queued;
     p->own_uid_counter = TR_UID_OP_BASE;
     p->op_find = o->op_find ? o->op_find : tr_op_find;
     p->op_kinds = o->op_kinds ? o->op_kinds : tr_op_kinds;
@@ -616,6 +701,7 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
             }
             n->host.base.ops = &host_ops;
             n->host.base.loop = o->loop;
+            n->host.base.defer = p->defer;
             n->host.p = p;
             n->host.idx = p->nnodes;
             struct tr_op_spec spec = {
@@ -649,12 +735,30 @@ fail:
     return rc;
 }
 
+/* What this pipeline still has queued goes with it. */
+static void purge(struct tr_defer_node *n, void *arg) {
+    struct cf_item *it = (struct cf_item *)n;
+    if (n->run != cf_run || it->p != arg) return;
+    tr_defer_cancel(it->p->defer, n);
+    tr_insight_fini(&it->in);
+    tr_free(it);
+}
+
 void tr_pipeline_destroy(struct tr_pipeline *p) {
     if (!p) return;
     for (size_t i = 0; i < p->nnodes; i++) {
         if (p->nodes[i].kind && p->nodes[i].kind->destroy) p->nodes[i].kind->destroy(&p->nodes[i]);
         tr_free(p->nodes[i].in.v);
         tr_free(p->nodes[i].out.v);
+    }
+    if (p->defer) {   /* NULL when creation failed before it was set */
+        tr_defer_each(p->defer, purge, p);
+        if (p->defer == &p->own_defer) tr_defer_close(&p->own_defer, NULL, NULL);
+    }
+    while (p->free_items) {
+        struct cf_item *it = p->free_items;
+        p->free_items = it->free_next;
+        tr_free(it);
     }
     tr_free(p->nodes);
     tr_free(p->edges);
@@ -717,6 +821,7 @@ int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *e
         return TR_ENOTFOUND;
     }
     p->stats.events_in++;
+    enter(p);
     /* 0.11 checks at every event pushed in, by its ingest time */
     if (p->metrics && ev->ingest_ns > p->last_metrics &&
         ev->ingest_ns - p->last_metrics > p->metrics_ns) {
@@ -724,18 +829,25 @@ int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *e
         p->last_metrics = ev->ingest_ns;
     }
     deliver(p, 0, TR_PORT_IN, ev);   /* errors inside are logged and counted */
+    leave(p);
     return 0;
 }
 
 void tr_pipeline_tick(struct tr_pipeline *p, uint64_t now_ns) {
+    enter(p);
     for (size_t i = 0; i < p->nnodes; i++)
         if (p->nodes[i].kind->tick) p->nodes[i].kind->tick(p, &p->nodes[i], now_ns);
+    leave(p);
 }
 
 int tr_pipeline_flush(struct tr_pipeline *p) {
     int n = 0;
     for (size_t i = 0; i < p->nnodes; i++)
-        if (p->nodes[i].kind->flush) n += p->nodes[i].kind->flush(&p->nodes[i]);
+        if (p->nodes[i].kind->flush) {
+            enter(p);
+            n += p->nodes[i].kind->flush(&p->nodes[i]);
+            leave(p);
+        }
     return n;
 }
 
@@ -746,3 +858,5 @@ void tr_pipeline_quiesce(struct tr_pipeline *p) {
 }
 
 void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s) { *s = p->stats; }
+
+uint64_t tr_pipeline_triggers(const struct tr_pipeline *p) { return p->triggers; }

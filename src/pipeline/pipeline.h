@@ -5,6 +5,12 @@
  * node that produced them; contraflow (acks, fails, breaker signals) runs
  * through the operators in reverse creation order and then to the inputs:
  * breaker signals to every input, acks and fails only to transactional ones.
+ * Contraflow never runs inside the call that caused it: every insight (from
+ * an offramp, an operator, or an event settled inside the graph) is queued
+ * on the loop's deferred queue (core/defer.h) and delivered from the top of
+ * the loop, so an ack arriving during a send cannot run the forward path
+ * again. Without a loop the pipeline delivers them itself once the outermost
+ * push, tick, flush or contraflow call is done with its forward work.
  * Not thread-safe: a pipeline lives on one loop thread.
  */
 #ifndef TR_PIPELINE_H
@@ -14,6 +20,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/defer.h"
 #include "core/error.h"
 #include "core/event.h"
 #include "lang/query.h"
@@ -29,6 +36,8 @@ struct tr_op_ops;   /* ops/op.h */
 #define TR_UID_OP_BASE ((uint64_t)1 << 47)
 #define TR_UID_OFFRAMP_BASE (((uint64_t)1 << 51) + 1)
 
+#define TR_PIPELINE_NCB 6        /* enum tr_cb values, for tr_pipeline_opts.queued */
+
 struct tr_pipeline_opts {
     const char *id;          /* artefact id (file stem or #!config id) */
     const char *file;        /* the query's file, for diagnostics */
@@ -37,6 +46,15 @@ struct tr_pipeline_opts {
     const char *data_dir;    /* for operators that keep state on disk */
     uv_loop_t *loop;         /* may be NULL (tests, tremor run): no async operators then */
     uint64_t *uid_counter;   /* shared operator uid counter, or NULL for a private one */
+    /* The loop's deferred queue, shared by everything on it (NULL: the
+     * pipeline keeps its own, on `loop` when there is one). Must outlive the
+     * pipeline. */
+    struct tr_defer *defer;
+    /* Insights queued so far by kind (indexed by enum tr_cb), shared by
+     * pipelines linked to each other (NULL: private ones). A forward call
+     * learns from them what it caused downstream: a FAIL makes an operator's
+     * emit return TR_EREFUSED. */
+    uint64_t *queued;
     /* An operator cannot go on (tr_op_fatal): the host decides to stop and
      * exit non-zero. NULL: only logged. */
     void (*fatal)(void *arg, const char *pipeline, const char *why);
@@ -80,8 +98,12 @@ int tr_pipeline_disconnect_input(struct tr_pipeline *p, tr_pipeline_cf_fn fn, vo
 int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *ev);
 /* The 100 ms tick: operators and windowed selects, in node order. */
 void tr_pipeline_tick(struct tr_pipeline *p, uint64_t now_ns);
-/* An insight from downstream (an offramp or a later pipeline); copied. */
+/* An insight from downstream (an offramp or a later pipeline); copied.
+ * Queued: delivered from the loop (see above), never before this returns
+ * when called inside a forward call or a drain. */
 void tr_pipeline_contraflow(struct tr_pipeline *p, const struct tr_insight *in);
+/* The same, taking in->ids (left empty): no copy. */
+void tr_pipeline_contraflow_take(struct tr_pipeline *p, struct tr_insight *in);
 /* Let every operator emit what it holds (blocking; for `tremor run` at the
  * end of its input). Returns how many events the operators emitted. */
 int tr_pipeline_flush(struct tr_pipeline *p);
@@ -94,5 +116,10 @@ struct tr_pipeline_stats {
     uint64_t errors;
 };
 void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s);
+/* TRIGGERs queued so far that will reach the inputs: none of the operators
+ * they pass can stop them. One that grows during a push means the input
+ * that pushed is told to stop (conn.h TR_ONRAMP_PAUSED): the trigger itself
+ * only arrives from the loop. */
+uint64_t tr_pipeline_triggers(const struct tr_pipeline *p);
 
 #endif

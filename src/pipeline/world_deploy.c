@@ -98,7 +98,7 @@ static struct pipe_inst *ensure_pipe(struct tr_world *w, struct bound *b, const 
     struct tr_pipeline_opts po = {
         .id = u->artefact, .file = qa->path, .instance = u->instance,
         .server_instance = w->instance, .data_dir = w->data_dir, .loop = w->loop,
-        .uid_counter = &w->op_uids,
+        .uid_counter = &w->op_uids, .defer = &w->defer, .queued = w->queued,
         .fatal = world_pipe_fatal, .fatal_arg = w,
         .op_find = w->reg.op, .op_kinds = w->reg.op_kinds,
     };

@@ -22,6 +22,7 @@
 #include "connectors/conn.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/defer.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "pipeline/pipeline.h"
@@ -107,7 +108,6 @@ struct offramp_inst {
     size_t in_flight;
     struct tr_buf enc;
     uint64_t encode_errors;
-    int sending;                     /* inside ops->send (re-entrancy) */
     int closing;
     int started;
     unsigned refs;
@@ -188,6 +188,9 @@ struct tr_world {
     uint64_t op_uids;
     uv_timer_t tick;
     int tick_open;
+    struct tr_defer defer;           /* the loop's deferred queue */
+    struct tr_defer_node stop_node;  /* the next stop step, from the loop */
+    uint64_t queued[TR_PIPELINE_NCB]; /* insights queued by kind (pipelines share it) */
     enum world_state state;
     /* stopping */
     uint64_t drain_deadline;

@@ -7,6 +7,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "codec/proc.h"
@@ -48,10 +49,18 @@ void world_pipe_fatal(void *arg, const char *pipeline, const char *why) {
 
 int tr_world_failed(const struct tr_world *w) { return w->fatal; }
 
+static void stop_run(struct tr_defer_node *n);
+
 int tr_world_create(const struct tr_world_opts *o, struct tr_world **out) {
     struct tr_world *w = tr_calloc(1, sizeof *w);
     if (!w) return -ENOMEM;
     w->loop = o->loop;
+    int rc = tr_defer_init(&w->defer, w->loop);
+    if (rc) {
+        tr_free(w);
+        return rc;
+    }
+    tr_defer_node_init(&w->stop_node, stop_run);
     w->reg = o->registry ? *o->registry : tr_world_builtin;
     w->instance = tr_strdup(o->instance ? o->instance : "tremor");
     w->data_dir = tr_strdup(o->data_dir ? o->data_dir : "tremor-data");
@@ -156,12 +165,16 @@ int tr_world_start(struct tr_world *w, struct tr_diag *d) {
     return 0;
 }
 
-/* Stop state machine (enum world_state), advanced by close callbacks and
- * ticks. */
+/* Stop state machine (enum world_state), advanced by close completions and
+ * ticks. A close may complete inside close(): the next step is queued, never
+ * run from there (so no count needs holding while closes are being started). */
 static void closed_one(void *arg) {
     struct tr_world *w = arg;
-    w->closing_count--;
-    stop_step(w);
+    if (--w->closing_count == 0) tr_defer_post(&w->defer, &w->stop_node);
+}
+
+static void stop_run(struct tr_defer_node *n) {
+    stop_step((struct tr_world *)((char *)n - offsetof(struct tr_world, stop_node)));
 }
 
 static size_t in_flight(const struct tr_world *w) {
@@ -170,14 +183,19 @@ static size_t in_flight(const struct tr_world *w) {
     return n;
 }
 
+static void defer_closed(void *arg) {
+    struct tr_world *w = arg;
+    void (*done)(void *) = w->stop_done;
+    void *darg = w->stop_arg;
+    w->stop_done = NULL;
+    if (done) done(darg);
+}
+
 static void tick_closed(uv_handle_t *h) {
     struct tr_world *w = h->data;
     w->tick_open = 0;
     world_move(w, W_STOPPED);
-    void (*done)(void *) = w->stop_done;
-    void *arg = w->stop_arg;
-    w->stop_done = NULL;
-    if (done) done(arg);
+    tr_defer_close(&w->defer, defer_closed, w);
 }
 
 static void stop_step(struct tr_world *w) {
@@ -193,7 +211,6 @@ static void stop_step(struct tr_world *w) {
             TR_WARN("world", "stopping with %zu events not yet acknowledged: they stay in their "
                     "WAL (if any) for the next start", in_flight(w));
         world_move(w, W_OFFRAMPS_CLOSING);
-        w->closing_count++;   /* hold: a close may call back synchronously */
         for (size_t i = 0; i < w->nofframps; i++) {
             struct offramp_inst *o = w->offramps[i];
             if (o->closing || !o->self) continue;
@@ -203,10 +220,11 @@ static void stop_step(struct tr_world *w) {
             o->self = NULL;
             o->ops->close(self, closed_one, w);
         }
-        if (--w->closing_count) return;
+        if (w->closing_count) return;
         /* fall through */
     case W_OFFRAMPS_CLOSING:
         world_move(w, W_PIPES_CLOSED);
+        tr_defer_cancel(&w->defer, &w->stop_node);
         for (size_t i = 0; i < w->npipes; i++) {
             tr_pipeline_destroy(w->pipes[i]->p);
             w->pipes[i]->p = NULL;
@@ -230,7 +248,6 @@ void tr_world_stop(struct tr_world *w, unsigned drain_ms, void (*done)(void *), 
     w->stop_arg = arg;
     w->tick.data = w;
     w->drain_deadline = tr_now_ns() + (uint64_t)drain_ms * 1000000u;
-    w->closing_count++;   /* hold: a close may call back synchronously */
     for (size_t i = 0; i < w->nonramps; i++) {
         struct onramp_inst *o = w->onramps[i];
         if (o->closing || !o->self) continue;
@@ -244,8 +261,8 @@ void tr_world_stop(struct tr_world *w, unsigned drain_ms, void (*done)(void *), 
         o->nstreams = 0;
         o->ops->close(self, closed_one, w);
     }
-    w->closing_count--;
-    stop_step(w);
+    /* from the loop: this may be called inside a connector (its shutdown) */
+    tr_defer_post(&w->defer, &w->stop_node);
 }
 
 void tr_world_destroy(struct tr_world *w) {

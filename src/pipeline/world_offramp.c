@@ -5,6 +5,11 @@
  * offramp answers. Answers may come out of order; the ring's base moves past
  * every answered token, so it holds exactly the events in flight. An answer
  * becomes an ACK/FAIL insight into the pipeline that sent the event.
+ *
+ * Nothing a connector reports (answers, breaker signals, close completions)
+ * runs inside the connector's call: insights are queued by the pipelines and
+ * the stop steps by the world, on the loop's one deferred queue (w->defer,
+ * core/defer.h), and run from the top of the loop.
  */
 #include <errno.h>
 #include <string.h>
@@ -33,15 +38,13 @@ static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
     struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
     TR_DEBUG("offramp", "%s/%s: token %llu %s", off_art(o)->id, o->instance,
              (unsigned long long)token, tr_cb_name(cb));
-    /* Take the entry out before calling out: the contraflow may emit new
-     * events into this offramp, which can grow (move) the ring. */
-    struct tr_ids ids = pe->ids;
+    struct tr_insight in = {.cb = cb, .ids = pe->ids};   /* moved: queued, not run */
     struct pipe_inst *pi = pe->pi;
     pe->used = 0;
     o->in_flight--;
     while (o->base < o->next_token && !o->ring[o->base & (o->ring_cap - 1)].used) o->base++;
-    world_send_insight(pi, cb, &ids);
-    tr_ids_fini(&ids);
+    if (pi->p) tr_pipeline_contraflow_take(pi->p, &in);
+    else tr_ids_fini(&in.ids);   /* retired or stopped: nobody upstream is left */
 }
 
 /* The peer has the event but the offramp may still fail it: its token and
@@ -54,8 +57,7 @@ static void off_release(struct tr_offramp_host *h, uint64_t token) {
         return;
     struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
     pe->released = 1;
-    /* the pipeline copies the ids before anything runs (which may send and
-     * so move the ring) */
+    /* copied: the ids stay for the answer */
     world_send_insight(pe->pi, TR_CB_RELEASE, &pe->ids);
 }
 
@@ -105,14 +107,9 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         rc = TR_ECLOSED;
         goto refused;
     }
-    /* An offramp may answer synchronously inside send(), and that may emit
-     * the next event into this offramp before send() returns: such a nested
-     * event gets its own buffer so the outer payload stays intact. */
-    struct tr_buf nested, *enc = &o->enc;
-    if (o->sending) {
-        tr_buf_init(&nested);
-        enc = &nested;
-    }
+    /* One buffer per offramp: an answer inside send() is only queued, so no
+     * event arrives here before send() returns. */
+    struct tr_buf *enc = &o->enc;
     tr_buf_reset(enc);
     rc = o->codec->encode(&ev->value, enc);
     if (!rc) rc = tr_postproc_apply(off_art(o)->postprocessors, off_art(o)->npost, enc);
@@ -124,7 +121,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         /* It never will encode: acknowledge the rejection (logged and
          * counted) so a WAL upstream does not replay it forever. */
         if (rc != -ENOMEM) refuse = TR_CB_ACK;
-        goto refused_enc;
+        goto refused;
     }
     struct tr_out_msg m = {
         .token = 0, .transactional = ev->transactional, .data = enc->data,
@@ -132,7 +129,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     };
     if (ev->transactional) {
         rc = ring_reserve(o);
-        if (rc) goto refused_enc;
+        if (rc) goto refused;
         m.token = o->next_token++;
         struct pending *pe = &o->ring[m.token & (o->ring_cap - 1)];
         pe->ids = ev->ids;                 /* moved */
@@ -144,14 +141,9 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
                  (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
     }
-    o->sending++;
     o->ops->send(o->self, &m);
-    o->sending--;
-    if (enc != &o->enc) tr_buf_fini(enc);
     tr_event_fini(ev);
     return;
-refused_enc:
-    if (enc != &o->enc) tr_buf_fini(enc);
 refused:
     if (ev->transactional) world_send_insight(l->pi, refuse, &ev->ids);
     tr_event_fini(ev);

@@ -121,9 +121,18 @@ static struct stream_pp *find_stream(struct onramp_inst *o, uint64_t stream, int
     return s;
 }
 
+/* Triggers queued so far on their way to this onramp's pipelines' inputs. */
+static uint64_t triggers_to(const struct onramp_inst *o) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < o->nouts; i++)
+        if (o->outs[i]->p) n += tr_pipeline_triggers(o->outs[i]->p);
+    return n;
+}
+
 static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void *data, size_t len,
                            tr_value meta) {
     struct onramp_inst *o = (struct onramp_inst *)h;
+    uint64_t triggers = triggers_to(o);
     int rc = 0;
     o->cur_meta = meta;
     o->chunk_id = o->next_id;
@@ -135,6 +144,8 @@ static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void
     }
     o->cur_meta = tr_v_null();
     tr_value_unref(meta);
+    /* the trigger itself comes from the loop; the onramp stops reading now */
+    if (rc >= 0 && triggers_to(o) != triggers) rc = TR_ONRAMP_PAUSED;
     return rc;
 }
 
