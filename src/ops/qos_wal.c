@@ -71,8 +71,13 @@ struct flight {
     uint8_t st;                  /* enum flst */
 };
 
-/* A record appended and not yet durable: a copy, to append again if the log
- * fails before it is durable, and the upstream ids to ack once it is. */
+/* A record appended and not yet trusted durable: a copy, to append again if
+ * the log fails before, and the upstream ids to ack once it is durable. A
+ * record counts as durable when the fdatasync after it succeeded, but its
+ * copy is kept until a LATER sync succeeded too: an fdatasync racing a
+ * file system going down can report success for data the file system then
+ * does not keep (ext4 shut down while unwritten extents are being
+ * converted), and only the next sync sees the failure. */
 struct pend {
     uint64_t seq;                /* 0: not in the log (to be appended again) */
     unsigned char *data;
@@ -129,6 +134,9 @@ struct walop {
     struct pend *pend;           /* FIFO ring of records not yet durable, in append order */
     size_t pend_head, pend_n, pend_cap;
     size_t pend_stored;          /* the first pend_stored are in the log, the rest wait */
+    size_t pend_acked;           /* of those, the first pend_acked are durable (acked upstream) */
+    uint64_t seen_durable;       /* the log's durable-through number, as last seen */
+    uint64_t trusted;            /* durable-through before the last sync that succeeded after it */
     uint64_t pend_bytes;
     /* the log failed: what reopens it */
     struct tr_wal_config cfg;    /* cfg.dir points at dir; cfg.expect at where once open */
@@ -371,22 +379,34 @@ static void report_failure(struct walop *w, int rc) {
     update_breaker(w);
 }
 
-/* Acks upstream for transactional inputs now durable; their copies go. */
+/* Acks upstream for transactional inputs now durable; copies go once a
+ * later sync succeeded too (see struct pend). */
 static void release_durable(struct walop *w) {
     if (!w->pend_stored || w->wal_failed) return;
     uint64_t durable = tr_wal_durable_seq(w->wal);
-    while (w->pend_stored) {
-        struct pend *e = pend_at(w, 0);
+    if (durable > w->seen_durable) {
+        w->trusted = w->seen_durable;
+        w->seen_durable = durable;
+    }
+    for (; w->pend_acked < w->pend_stored; w->pend_acked++) {
+        struct pend *e = pend_at(w, w->pend_acked);
         if (e->seq > durable) break;
-        struct pend u = *e;
-        /* pop first: sending may re-enter this operator */
+        if (e->transactional) {
+            e->transactional = 0;
+            send_up(w, TR_CB_ACK, &e->ids);   /* takes the ids */
+            tr_ids_init(&e->ids, 0, 0, 0);
+        }
+    }
+    while (w->pend_acked) {
+        struct pend *e = pend_at(w, 0);
+        if (e->seq > w->trusted) break;
         w->pend_head = (w->pend_head + 1) % w->pend_cap;
         w->pend_n--;
         w->pend_stored--;
-        w->pend_bytes -= u.len;
-        tr_free(u.data);
-        if (u.transactional) send_up(w, TR_CB_ACK, &u.ids);
-        else tr_ids_fini(&u.ids);
+        w->pend_acked--;
+        w->pend_bytes -= e->len;
+        tr_free(e->data);
+        tr_ids_fini(&e->ids);
     }
 }
 
@@ -699,7 +719,8 @@ static void try_reopen(struct walop *w) {
      * nothing. All go back in line; a record the disk did keep is then
      * delivered twice (bounded by the copies), never zero times. */
     for (size_t i = 0; i < w->pend_stored; i++) pend_at(w, i)->seq = 0;
-    w->pend_stored = 0;
+    w->pend_stored = w->pend_acked = 0;
+    w->seen_durable = w->trusted = 0;   /* the reopened log's numbers */
     /* the reopened reader starts at the frontier: nothing is out */
     w->fl_n = 0;
     w->out_n = w->out_bytes = w->rel_n = 0;
