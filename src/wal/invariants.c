@@ -19,7 +19,7 @@ const char *tr_wal_broken(const struct tr_wal *w) {
     for (size_t i = 1; i < w->nsegs; i++) {
         if (w->segs[i]->first_seq <= w->segs[i - 1]->first_seq)
             return "segments in increasing order of first sequence number";
-        if (w->segs[i]->g0 <= w->segs[i - 1]->g0) return "segments in increasing order of log position";
+        if (w->segs[i]->g0 < w->segs[i - 1]->g0) return "segments in order of log position (an empty one takes none)";
     }
     return NULL;
 }

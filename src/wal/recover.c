@@ -313,6 +313,21 @@ int tr_wal_recover(struct tr_wal *w, struct tr_diag *d) {
         hoff = tl.m_hint_off;
     }
     if (frontier >= next) next = frontier + 1;   /* never reuse an acknowledged number */
+    /* A new segment is named after the next number, so it must sort after
+     * the last one: a last segment whose name is above the records found in
+     * it (damaged or crafted) moves the numbering past its name; the numbers
+     * between are stepped over as lost. */
+    if (w->nsegs && next <= w->segs[w->nsegs - 1]->first_seq) {
+        uint64_t f = w->segs[w->nsegs - 1]->first_seq;
+        if (f == UINT64_MAX) {
+            rc = tr_diag_set(d, TR_ECORRUPT, w->segs[w->nsegs - 1]->path, 0, 0,
+                             "segment named at the end of the number space; move it out of %s", w->dir);
+            goto out;
+        }
+        TR_WARN("wal", "%s: named for record %" PRIu64 " but its records end at %" PRIu64
+                "; numbering goes on after its name", w->segs[w->nsegs - 1]->path, f, next - 1);
+        next = f + 1;
+    }
     w->next_seq = next;
     w->frontier = frontier;
 
