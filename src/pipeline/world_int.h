@@ -212,6 +212,13 @@ static inline const struct tr_cfg_artefact *off_art(const struct offramp_inst *o
     return &o->w->cfg.offramps[o->art];
 }
 
+/* What a connector's create is given for instance `instance` of entry a. */
+static inline struct tr_conn_spec world_conn_spec(const struct tr_cfg_artefact *a, const char *instance) {
+    return (struct tr_conn_spec){.id = a->id, .type = a->type, .instance = instance,
+                                 .config = &a->config, .file = a->loc.file, .line = a->loc.line,
+                                 .col = a->loc.col, .keys = a->config_keys, .nkeys = a->nconfig_keys};
+}
+
 static inline int push(void **arr, size_t *n, size_t *cap, void *item) {
     int rc = tr_grow(arr, cap, *n + 1, sizeof(void *));
     if (rc) return rc;

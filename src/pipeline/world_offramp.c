@@ -166,10 +166,7 @@ int world_offramp_create(struct tr_world *w, const struct tr_cfg_artefact *a,
     o->base = o->next_token = 1;
     tr_buf_init(&o->enc);
     o->instance = tr_strdup(instance);
-    struct tr_conn_spec spec = {.id = a->id, .type = a->type, .instance = instance,
-                                .config = &a->config, .file = a->loc.file, .line = a->loc.line,
-                                .col = a->loc.col, .keys = a->config_keys,
-                                .nkeys = a->nconfig_keys};
+    struct tr_conn_spec spec = world_conn_spec(a, instance);
     int rc = o->instance ? o->ops->create(&spec, &o->host, &o->self, d) : -ENOMEM;
     if (!rc) rc = push((void **)&w->offramps, &w->nofframps, &w->offramps_cap, o);
     if (rc) {

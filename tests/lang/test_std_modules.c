@@ -15,49 +15,8 @@
 #include "core/alloc.h"
 #include "lang/script.h"
 
-/* Evaluate expr; the JSON of its value, or "ERROR: <message>". */
-static char *eval(const char *expr) {
-    char src[2048];
-    snprintf(src, sizeof src, "use std::range;\nuse std::url;\nuse tremor::chash;\n%s\n", expr);
-    struct tr_script *s;
-    struct tr_diag d;
-    tr_diag_clear(&d);
-    if (tr_script_compile("t.tremor", src, strlen(src), &s, &d)) {
-        struct tr_buf b;
-        tr_buf_init(&b);
-        tr_buf_printf(&b, "ERROR: %s", d.msg);
-        return tr_buf_steal(&b, NULL);
-    }
-    tr_value ev = tr_v_null(), meta, state = tr_v_null();
-    tr_v_rec(0, &meta);
-    enum tr_script_outcome oc;
-    const char *port;
-    struct tr_lang_ctx ctx = {.instance = "tremor", .ingest_ns = 0};
-    int rc = tr_script_run(s, &ctx, &ev, &meta, &state, &oc, &port, &d);
-    struct tr_buf b;
-    tr_buf_init(&b);
-    if (rc) tr_buf_printf(&b, "ERROR: %s", d.msg);
-    else assert_int_equal(0, tr_json_encode(&ev, &b));
-    tr_value_unref(ev);
-    tr_value_unref(meta);
-    tr_value_unref(state);
-    tr_script_destroy(s);
-    return tr_buf_steal(&b, NULL);
-}
-
-static void expect(const char *expr, const char *want) {
-    char *got = eval(expr);
-    if (strcmp(got, want) != 0) fail_msg("%s\n  expected %s\n  actual   %s", expr, want, got);
-    tr_free(got);
-}
-
-/* The call fails at run time (or while folding constants) with msg in its text. */
-static void expect_error(const char *expr, const char *msg) {
-    char *got = eval(expr);
-    if (strncmp(got, "ERROR: ", 7) != 0 || !strstr(got, msg))
-        fail_msg("%s\n  expected an error with '%s'\n  actual   %s", expr, msg, got);
-    tr_free(got);
-}
+#define EVAL_PRELUDE "use std::range;\nuse std::url;\nuse tremor::chash;\n"
+#include "eval_util.h"
 
 /* url.rs shook_endecode_smoke_test; the stdlib suite's reserved characters */
 static void url_encode_decode(void **st) {
