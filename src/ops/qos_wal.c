@@ -124,7 +124,7 @@ struct walop {
     int broken;                  /* downstream breaker triggered: do not emit */
     int full;                    /* we triggered upstream */
     int quiesced;
-    int refused;                 /* an emit was refused at once: no pass until its FAIL (or the tick) */
+    int refused;                 /* an emit was refused at once: no pass until its FAIL (or two ticks) */
     struct flight *fl;           /* ring of records handed out and not yet acked */
     size_t fl_head, fl_n, fl_cap;
     uint64_t out_n, out_bytes;   /* of those, FL_OUT: what holds the window */
@@ -986,7 +986,10 @@ static void wal_tick(void *self, uint64_t tick_ns) {
         if (!w->full) send_up(w, TR_CB_RESTORE, NULL);
     }
     flush_appended(w);   /* without a loop this is the only other writer */
-    w->refused = 0;      /* a FAIL that went elsewhere must not hold us for good */
+    /* A FAIL that went elsewhere must not hold us for good, but ours may
+     * still be queued: the loop drains its queue between two ticks, so the
+     * second tick after a refusal lets the passes go on. */
+    if (w->refused && ++w->refused > 2) w->refused = 0;
     progress(w);
     /* under drop_newest a full log refuses and counts; it never pauses upstream */
     update_breaker(w);
