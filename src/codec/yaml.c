@@ -326,6 +326,9 @@ static int rust_i64(const char *s, size_t n) {
     return 1;  /* out-of-range digits still read back as a number (float) */
 }
 
+/* yaml-rust's need_quotes, and also every control character and any text
+ * our own reader (0.11's typing) would not take back as this string, such
+ * as 0b1 or +.inf, which 0.11 writes bare and then misreads. */
 static int need_quotes(const char *s, size_t n) {
     static const char *const words[] = {"yes", "Yes", "YES", "no", "No", "NO", "True", "TRUE", "true",
                                          "False", "FALSE", "false", "on", "On", "ON", "off", "Off",
@@ -334,14 +337,17 @@ static int need_quotes(const char *s, size_t n) {
         return 1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (strchr(":{}[],#`\"'\\", c) || c <= 0x06 || c == '\t' || c == '\n' || c == '\r' ||
-            (c >= 0x0e && c <= 0x1a) || (c >= 0x1c && c <= 0x1f))
-            return 1;
+        if (strchr(":{}[],#`\"'\\", c) || c < 0x20 || c == 0x7f) return 1;
     }
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strlen(words[i]) == n && !memcmp(words[i], s, n)) return 1;
     double f;
-    return rust_i64(s, n) || tr_codec_f64(s, n, &f) == 0;
+    if (rust_i64(s, n) || tr_codec_f64(s, n, &f) == 0) return 1;
+    tr_value v = tr_v_null();
+    int rc = strlen(s) == n ? plain(s, n, &v) : 0;
+    int typed = rc == -2 || (rc == 0 && v.type != TR_STR);
+    tr_value_unref(v);
+    return typed || rc == -ENOMEM;
 }
 
 static int put_str(struct tr_buf *b, const char *s, size_t n) {
