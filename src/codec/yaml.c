@@ -326,6 +326,15 @@ static int rust_i64(const char *s, size_t n) {
     return 1;  /* out-of-range digits still read back as a number (float) */
 }
 
+/* The escape for a YAML line break that is not ASCII at s (U+0085, U+2028,
+ * U+2029: a reader folds them even inside quotes), or NULL. */
+static const char *line_break(const char *s, size_t n) {
+    if (n >= 2 && !memcmp(s, "\xc2\x85", 2)) return "\\N";
+    if (n >= 3 && !memcmp(s, "\xe2\x80\xa8", 3)) return "\\L";
+    if (n >= 3 && !memcmp(s, "\xe2\x80\xa9", 3)) return "\\P";
+    return NULL;
+}
+
 /* yaml-rust's need_quotes, and also every control character and any text
  * our own reader (0.11's typing) would not take back as this string, such
  * as 0b1 or +.inf, which 0.11 writes bare and then misreads. */
@@ -337,7 +346,7 @@ static int need_quotes(const char *s, size_t n) {
         return 1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (strchr(":{}[],#`\"'\\", c) || c < 0x20 || c == 0x7f) return 1;
+        if (strchr(":{}[],#`\"'\\", c) || c < 0x20 || c == 0x7f || line_break(s + i, n - i)) return 1;
     }
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strlen(words[i]) == n && !memcmp(words[i], s, n)) return 1;
@@ -363,6 +372,10 @@ static int put_str(struct tr_buf *b, const char *s, size_t n) {
         else if (c == 12) rc = tr_buf_append(b, "\\f", 2);
         else if (c == '\r') rc = tr_buf_append(b, "\\r", 2);
         else if (c < 0x20 || c == 0x7f) rc = tr_buf_printf(b, "\\u%04x", c);
+        else if (line_break(s + i, n - i)) {
+            rc = tr_buf_append(b, line_break(s + i, n - i), 2);
+            i += c == 0xc2 ? 1 : 2;
+        }
         else rc = tr_buf_putc(b, (char)c);
     }
     return rc ? rc : tr_buf_putc(b, '"');

@@ -51,6 +51,11 @@ static void serde_yaml_layout(void **state) {
     assert_int_equal(tr_v_bin("\x01\xff", 2, &b), 0);
     expect_encode("yaml", &b, S("---\n- 1\n- 255\n"));
     tr_value_unref(b);
+    /* line breaks beyond ASCII are escaped (a reader folds them even in quotes) */
+    tr_value lb = J("\"a\\u2028b\\u0085c\\u2029\"");
+    expect_encode("yaml", &lb, S("---\n\"a\\Lb\\Nc\\P\"\n"));
+    round_trip("yaml", &lb);
+    tr_value_unref(lb);
     tr_value inf = tr_v_float(__builtin_inf());
     expect_encode("yaml", &inf, S("---\n.inf\n"));
 }
