@@ -3,7 +3,7 @@
 # but only those that are missing (so it is quick and offline when all are there).
 set -e
 PKGS="build-essential pkg-config libuv1-dev libyaml-dev libwslay-dev libssl-dev liblzma-dev \
-libcmocka-dev libpcre2-dev clang libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout python3-websockets python3-msgpack"
+libcmocka-dev libpcre2-dev clang libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout python3-websockets python3-msgpack libmsgpack-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -78,6 +78,12 @@ int tr_codec_utf8_valid(const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < n) {
+        /* most text is ASCII: eight bytes at a time while no high bit is set */
+        uint64_t w;
+        if (n - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ull) == 0)) {
+            i += 8;
+            continue;
+        }
         unsigned c = s[i];
         if (c < 0x80) {
             i++;

@@ -87,6 +87,13 @@ static void decodes_every_width(void **state) {
     assert_int_equal(dec("msgpack", MP("\xa2\xff\xfe"), &v), 0);
     assert_int_equal(v.type, TR_BIN);
     tr_value_unref(v);
+    /* past the eight-byte ASCII scan: a bad byte at 12, a valid é at 16 */
+    assert_int_equal(dec("msgpack", MP("\xb0" "abcdefghijkl\xff" "mno"), &v), 0);
+    assert_int_equal(v.type, TR_BIN);
+    tr_value_unref(v);
+    assert_int_equal(dec("msgpack", MP("\xb2" "abcdefghijklmnop\xc3\xa9"), &v), 0);
+    assert_int_equal(v.type, TR_STR);
+    tr_value_unref(v);
 }
 
 static void rejects_what_0_11_rejects(void **state) {
