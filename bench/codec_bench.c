@@ -1,12 +1,19 @@
-/* msgpack_bench.c - our msgpack decoder beside libmsgpack-c's unpacker.
+/* codec_bench.c - our decoders beside the well-known C library for the same
+ * format, where Debian has one.
  *
+ * msgpack:
  * Decodes a ~100-byte event and a ~1 KiB nested document (the JSON bench's
  * two documents, as MessagePack) in loops, three ways: our codec into
  * tr_values; msgpack-c's msgpack_unpack_next into its own zone-allocated
  * objects (the library alone); and msgpack-c followed by the walk that
  * turns its objects into tr_values (what a codec built on it would cost).
+ * yaml: our codec (libyaml's parser building tr_values) beside libyaml's
+ * parser alone (its events, nothing built), over the same two documents
+ * written as YAML by our encoder. influx and syslog: ours only; Debian 12
+ * has no C library that parses line protocol or RFC 5424/3164 messages
+ * (rsyslog's and syslog-ng's parsers live inside their daemons).
  * Prints ops/s and MB/s from the best of five rounds. Not a test.
- * Usage: msgpack_bench [scale].
+ * Usage: codec_bench [scale].
  */
 #include <msgpack.h>
 #include <stdint.h>
@@ -14,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <yaml.h>
 
 #include "codec/codec.h"
 #include "codec/json.h"
@@ -75,6 +83,73 @@ static int convert(const msgpack_object *o, tr_value *out) {
     }
 }
 
+static double best_of(int (*fn)(const void *, size_t, void *), const void *data, size_t len, void *arg,
+                      long iters) {
+    double best = 1e9;
+    for (int round = 0; round < 5; round++) {
+        double t = now();
+        for (long i = 0; i < iters; i++)
+            if (fn(data, len, arg)) abort();
+        double d = now() - t;
+        if (d < best) best = d;
+    }
+    return best;
+}
+
+static int our_decode(const void *data, size_t len, void *arg) {
+    const struct tr_codec *c = arg;
+    tr_value v;
+    int rc = c->decode(data, len, 1, &v, NULL);
+    if (rc) return rc;
+    tr_value_unref(v);
+    return 0;
+}
+
+static int libyaml_events(const void *data, size_t len, void *arg) {
+    (void)arg;
+    yaml_parser_t p;
+    yaml_event_t e;
+    if (!yaml_parser_initialize(&p)) return -1;
+    yaml_parser_set_input_string(&p, data, len);
+    int rc = 0;
+    for (;;) {
+        if (!yaml_parser_parse(&p, &e)) {
+            rc = -1;
+            break;
+        }
+        int end = e.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&e);
+        if (end) break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+static void print_row(const char *codec, const char *name, size_t len, const char *what, long iters, double t) {
+    printf("%-7s decode %-5s (%4zu B) %-28s %10.0f ops/s %8.1f MB/s\n", codec, name, len, what,
+           (double)iters / t, (double)iters * (double)len / t / 1e6);
+}
+
+static void run_yaml(const char *name, const char *json, long iters) {
+    tr_value v;
+    if (tr_json_decode(json, strlen(json), &v, NULL)) abort();
+    struct tr_buf b;
+    tr_buf_init(&b);
+    const struct tr_codec *y = tr_codec_find("yaml");
+    if (y->encode(&v, &b)) abort();
+    tr_value_unref(v);
+    print_row("yaml", name, b.len, "ours -> tr_value", iters, best_of(our_decode, b.data, b.len, (void *)y, iters));
+    print_row("yaml", name, b.len, "libyaml parse events only", iters,
+              best_of(libyaml_events, b.data, b.len, NULL, iters));
+    tr_buf_fini(&b);
+}
+
+static void run_line(const char *codec, const char *name, const char *line, long iters) {
+    const struct tr_codec *c = tr_codec_find(codec);
+    print_row(codec, name, strlen(line), "ours -> tr_value", iters,
+              best_of(our_decode, line, strlen(line), (void *)c, iters));
+}
+
 static void run(const char *name, const char *json, long iters) {
     tr_value v;
     if (tr_json_decode(json, strlen(json), &v, NULL)) abort();
@@ -114,8 +189,7 @@ static void run(const char *name, const char *json, long iters) {
     msgpack_unpacked_destroy(&u);
     const char *what[3] = {"ours -> tr_value", "msgpack-c unpack only", "msgpack-c unpack + convert"};
     for (int k = 0; k < 3; k++)
-        printf("msgpack decode %-5s (%4zu B) %-28s %10.0f ops/s %8.1f MB/s\n", name, b.len, what[k],
-               (double)iters / best[k], (double)iters * (double)b.len / best[k] / 1e6);
+        print_row("msgpack", name, b.len, what[k], iters, best[k]);
     tr_buf_fini(&b);
 }
 
@@ -124,5 +198,14 @@ int main(int argc, char **argv) {
     if (scale < 1) scale = 1;
     run("small", small_doc, 400000 * scale);
     run("big", big_doc, 40000 * scale);
+    run_yaml("small", small_doc, 100000 * scale);
+    run_yaml("big", big_doc, 10000 * scale);
+    run_line("influx", "line", "weather,location=us-midwest,season=summer temperature=82,humidity=71.5,"
+             "ok=true,note=\"too hot\" 1465839830100400200", 400000 * scale);
+    run_line("syslog", "5424", "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+             "[exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"] An application event",
+             200000 * scale);
+    run_line("syslog", "3164", "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
+             200000 * scale);
     return 0;
 }
