@@ -218,6 +218,9 @@ static int check_new(struct tr_world *w, size_t on0, size_t off0, size_t b0, siz
 int tr_world_load_config(struct tr_world *w, const char *path, struct tr_diag *d) {
     size_t on0 = w->cfg.nonramps, off0 = w->cfg.nofframps, b0 = w->cfg.nbindings;
     size_t m0 = w->cfg.nmappings;
+    /* tr_world_deploy runs once every file is loaded and names an unknown
+     * binding itself, so a mapping may come before its binding's file */
+    w->cfg.mappings_any_order = 1;
     int rc = tr_config_load_file(&w->cfg, path, d);
     if (rc) return rc;
     return check_new(w, on0, off0, b0, m0, d);
