@@ -195,6 +195,10 @@ int tr_log_set_pattern(const char *pat, char *note, size_t n) {
                  widths & 1 ? "width/alignment (:...) is not applied; " : "",
                  widths & 2 ? "{d(FORMAT)} is written as RFC 3339; " : "",
                  unknown ? "unknown specifiers are written as they are; " : "");
+    if (note && n) {
+        size_t k = strlen(note);
+        if (k >= 2) note[k - 2] = 0;   /* the last "; " */
+    }
     return 0;
 }
 
