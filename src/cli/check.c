@@ -38,6 +38,13 @@ void tr_cli_print_load_error(struct tr_world *w, const struct tr_diag *d, int rc
     }
 }
 
+static void report_ref(void *arg, const struct tr_diag *d) {
+    (void)arg;
+    char buf[1600];
+    tr_diag_format(d, buf, sizeof buf);
+    fprintf(stderr, "error: %s\n", buf);
+}
+
 int tr_cli_check_files(const char *const *files, size_t n, const char *instance) {
     size_t errors = 0;
     for (size_t i = 0; i < n; i++) {
@@ -75,12 +82,16 @@ int tr_cli_check_files(const char *const *files, size_t n, const char *instance)
                 errors++;
             }
         }
+    /* what deploy would find missing, once everything is loaded */
+    size_t refs = tr_world_check_refs(w, report_ref, NULL);
     tr_world_stop(w, 0, NULL, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     tr_world_destroy(w);
     uv_loop_close(&loop);
-    if (errors) {
-        fprintf(stderr, "check: %zu of %zu file%s failed\n", errors, n, n == 1 ? "" : "s");
+    if (errors || refs) {
+        fprintf(stderr, "check: %zu of %zu file%s failed", errors, n, n == 1 ? "" : "s");
+        if (refs) fprintf(stderr, ", %zu reference%s to nothing defined", refs, refs == 1 ? "" : "s");
+        fputc('\n', stderr);
         return 1;
     }
     printf("check: %zu file%s OK (loaded and compiled; nothing deployed)\n", n, n == 1 ? "" : "s");

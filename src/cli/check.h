@@ -4,8 +4,10 @@
  * created, no socket opened, no file or WAL touched. Every file is checked
  * even after an error in an earlier one, and each error is printed located,
  * with a hint first when it is a known copy-and-paste mistake (hints.h).
- * What only deployment finds (a link to a pipeline no file defines, a
- * mapping whose binding is in no file) is not checked. */
+ * Once every file is loaded, every link and mapping that names an artefact
+ * no file defines is reported too (what deploy would refuse). Not checked:
+ * what only creating the instances finds (a port in use, a file that
+ * cannot be opened). */
 #ifndef TR_CLI_CHECK_H
 #define TR_CLI_CHECK_H
 

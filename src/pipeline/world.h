@@ -86,6 +86,11 @@ int tr_world_unpublish(struct tr_world *w, enum tr_world_kind kind, const char *
 /* How many live (not retired) instances of an artefact exist; for tests
  * and the REST API's listings. */
 size_t tr_world_instances(const struct tr_world *w, enum tr_world_kind kind, const char *id);
+/* Without deploying: every link endpoint and mapping that names an onramp,
+ * offramp, pipeline or binding no loaded file defines is passed to report
+ * (a located diagnostic). Returns how many. For `tremor check`. */
+size_t tr_world_check_refs(const struct tr_world *w, void (*report)(void *, const struct tr_diag *),
+                           void *arg);
 /* Start offramps, then pipelines' tick, then onramps. */
 int tr_world_start(struct tr_world *w, struct tr_diag *d);
 /* Graceful stop: onramps stop, operators quiesce, in-flight events get up

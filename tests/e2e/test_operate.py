@@ -524,3 +524,22 @@ def test_wal_empty_and_non_wal_directories(tmp_path):
         assert v.returncode == 2 and "not a WAL directory" in v.stderr, v.stderr
     v = run_tremor(["wal", "verify", str(tmp_path / "missing")], cwd=str(tmp_path))
     assert v.returncode == 2 and "No such file" in v.stderr
+
+
+def test_check_reports_every_reference_to_nothing(tmp_path):
+    d = str(tmp_path)
+    write(d, "binding.yaml", CONFIG)
+    write(d, "mapping.yaml", MAPPING + "  /binding/nope/02:\n    instance: '02'\n")
+    p = run_tremor(["check", "mapping.yaml", "binding.yaml"], cwd=d)   # no main.trickle
+    assert p.returncode == 1
+    errs = [l for l in p.stderr.splitlines() if l.startswith("error: ")]
+    assert "error: binding.yaml:12:40: /pipeline/main/{instance}/in names pipeline 'main', " \
+           "which no file defines (defined: none)" in errs, p.stderr
+    assert any(l.startswith("error: binding.yaml:13:") and "pipeline 'main'" in l for l in errs)
+    assert any(l.startswith("error: mapping.yaml:4:3: /binding/nope/02 names binding 'nope'")
+               for l in errs), p.stderr
+    assert len(errs) == 3, p.stderr
+    write(d, "main.trickle", QUERY)
+    write(d, "mapping.yaml", MAPPING)
+    p = run_tremor(["check", "mapping.yaml", "binding.yaml", "main.trickle"], cwd=d)
+    assert p.returncode == 0, p.stderr
