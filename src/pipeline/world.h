@@ -86,6 +86,30 @@ int tr_world_unpublish(struct tr_world *w, enum tr_world_kind kind, const char *
 /* How many live (not retired) instances of an artefact exist; for tests
  * and the REST API's listings. */
 size_t tr_world_instances(const struct tr_world *w, enum tr_world_kind kind, const char *id);
+/* Views for the REST API (world_view.c); each builds a new value in *out
+ * (TR_NULL on failure). Errors: TR_ENOTFOUND, -ENOMEM.
+ * tr_world_list: the published ids of a kind, in publishing order.
+ * tr_world_describe: an artefact as 0.11 serialises it (onramps, offramps:
+ *   {id, type, description, linked, [err_required,] codec?, codec_map?,
+ *   preprocessors?, postprocessors?, metrics_interval_s?, config?};
+ *   bindings: {id, description, links: {from: [to]}}; pipelines: the
+ *   query's source text as a string).
+ * tr_world_instance_list: the instance ids of an artefact's live instances
+ *   (for a binding: its deployed instances).
+ * tr_world_describe_bound: binding instance /binding/aid/sid as deployed,
+ *   its links with the placeholders filled in.
+ * tr_world_status: {ready, not_ready: [why], onramps: [...], offramps:
+ *   [...], pipelines: [...]} with each live instance's url and counters;
+ *   ready when the world runs, every mapping is deployed, every instance
+ *   started and no offramp's breaker is open. */
+int tr_world_list(const struct tr_world *w, enum tr_world_kind kind, tr_value *out);
+int tr_world_describe(const struct tr_world *w, enum tr_world_kind kind, const char *id,
+                      tr_value *out);
+int tr_world_instance_list(const struct tr_world *w, enum tr_world_kind kind, const char *id,
+                           tr_value *out);
+int tr_world_describe_bound(const struct tr_world *w, const char *aid, const char *sid,
+                            tr_value *out);
+int tr_world_status(const struct tr_world *w, tr_value *out);
 /* Start offramps, then pipelines' tick, then onramps. */
 int tr_world_start(struct tr_world *w, struct tr_diag *d);
 /* Graceful stop: onramps stop, operators quiesce, in-flight events get up

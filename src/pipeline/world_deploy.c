@@ -344,6 +344,7 @@ static void undo(struct bound *b) {
 
 void world_bound_free(struct bound *b) {
     if (!b) return;
+    tr_value_unref(b->vars);
     tr_free(b->url);
     tr_free(b->links);
     tr_free(b->insts);
@@ -385,6 +386,7 @@ static int bind_one(struct tr_world *w, const char *url, const tr_value *vars,
         world_bound_free(b);
         return tr_diag_set(d, -ENOMEM, file, line, col, "out of memory");
     }
+    if (vars) b->vars = tr_value_ref(*vars);
     for (int pass = 0; pass < 2 && !rc; pass++)
         for (size_t i = 0; i < cb->nlinks && !rc; i++)
             rc = deploy_link(w, b, &cb->links[i], vars, pass, d);

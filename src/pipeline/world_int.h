@@ -71,6 +71,7 @@ struct onramp_inst {
     size_t nerrs, errs_cap;
     uint64_t chunk_id;               /* next_id when the bytes being decoded came in */
     uint64_t decode_errors;
+    uint64_t events_out;             /* events handed to the pipelines (the REST API's metrics) */
     struct tr_log_limit decode_log;  /* a peer can cause one decode error per frame */
     tr_value cur_meta;               /* meta of the bytes being decoded */
     int closing;
@@ -108,6 +109,9 @@ struct offramp_inst {
     size_t in_flight;
     struct tr_buf enc;
     uint64_t encode_errors;
+    /* counted for the REST API's metrics */
+    uint64_t events_in, events_out, acks, fails, triggers, restores;   /* out: acked or sent untracked */
+    int breaker_open;                /* the last breaker signal was a trigger */
     int closing;
     int started;
     unsigned refs;
@@ -125,6 +129,7 @@ struct made_link {
 /* A deployed binding instance: its links and the instances it counts in. */
 struct bound {
     char *url;
+    tr_value vars;                   /* the placeholders it was deployed with (TR_NULL: none) */
     struct made_link *links;
     size_t nlinks, links_cap;
     void **insts;                    /* onramp_inst / offramp_inst / pipe_inst */
@@ -273,5 +278,7 @@ void world_offramp_free(struct offramp_inst *o);
 int world_deploy_mapping(struct tr_world *w, const struct tr_cfg_mapping *m, struct tr_diag *d);
 void world_pipe_free(struct pipe_inst *pi);
 void world_bound_free(struct bound *b);
+
+/* world_view.c: nothing internal; it reads the structs above for world.h's views. */
 
 #endif

@@ -44,7 +44,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     o.max_body_bytes = 4096;
     struct tr_diag d;
     tr_diag_clear(&d);
-    if (tr_api_open(&loop, "127.0.0.1:0", "0.11.12-fuzz", &o, &api, &d) != 0)
+    if (tr_api_open(&loop, "127.0.0.1:0", "0.11.12-fuzz", NULL, &o, &api, &d) != 0)
         fuzz_fail("cannot open the API: %s", d.msg);
     port = tr_api_port(api);
     return 0;
