@@ -48,6 +48,24 @@ static void world_error(struct tr_http_req *req, int rc, const struct tr_diag *d
     }
 }
 
+/* A body's value may share subtrees (YAML aliases): written out as JSON it
+ * could be exponentially larger than its text. Counted with the sharing
+ * expanded, it must stay under this many nodes. */
+#define MAX_BODY_NODES 1000000
+
+/* Nodes of v with shared subtrees counted at every use; stops counting
+ * past *budget (then returns nonzero). */
+static int too_many_nodes(const tr_value *v, uint64_t *budget) {
+    if ((*budget)-- == 0) return 1;
+    if (v->type == TR_ARR)
+        for (uint32_t i = 0; i < tr_arr_len(v); i++)
+            if (too_many_nodes(tr_arr_at(v, i), budget)) return 1;
+    if (v->type == TR_REC)
+        for (uint32_t i = 0; i < tr_rec_len(v); i++)
+            if (too_many_nodes(&tr_rec_at(v, i)->val, budget)) return 1;
+    return 0;
+}
+
 /* The request body as a value by Content-Type (JSON or YAML). Answers the
  * request (415, 400) and returns nonzero when it cannot. */
 static int body_value(struct tr_http_req *req, tr_value *out) {
@@ -76,6 +94,16 @@ static int body_value(struct tr_http_req *req, tr_value *out) {
     tr_yaml_free(doc);
     if (rc) {
         tr_api_error(req, rc == -ENOMEM ? 500 : 400, "YAML error: %s at %d:%d", d.msg, d.line, d.col);
+        return -1;
+    }
+    /* depth is bounded by the parser (TR_YAML_MAX_DEPTH), so the count's
+     * recursion is too */
+    uint64_t budget = MAX_BODY_NODES;
+    if (too_many_nodes(out, &budget)) {
+        tr_value_unref(*out);
+        *out = tr_v_null();
+        tr_api_error(req, 400, "YAML error: the document expands (through aliases) to more than %d "
+                     "nodes", MAX_BODY_NODES);
         return -1;
     }
     return 0;
