@@ -134,6 +134,124 @@ static int sample_value(const tr_value *v, unsigned long long *out) {
     }
 }
 
+/* Operator stats (ops/op.h stats): tremor_<kind>_<field> per pipeline
+ * instance and node, e.g. tremor_qos_wal_records. Levels are gauges,
+ * everything else a counter (with _total); a nested latency record is a
+ * summary in seconds. */
+static const char *const gauges[] = {"records", "bytes", "segments", "durable_lag_records",
+                                     "in_flight", "failed"};
+
+static int is_gauge(const char *f) {
+    for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
+        if (strcmp(f, gauges[i]) == 0) return 1;
+    return 0;
+}
+
+static int metric_name(struct tr_buf *b, const char *kind, const char *field) {
+    int rc = tr_buf_printf(b, "tremor_");
+    for (const char *k = kind; !rc && *k; k++)
+        if (*k == ':') {
+            if (k[1] == ':') k++;
+            rc = tr_buf_putc(b, '_');
+        } else {
+            rc = tr_buf_putc(b, (*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9') ? *k : '_');
+        }
+    return rc ? rc : tr_buf_printf(b, "_%s", field);
+}
+
+struct op_field {
+    const char *kind, *field;
+};
+
+static int op_labels(struct tr_buf *b, const tr_value *url, const tr_value *node) {
+    int rc = tr_buf_printf(b, "{pipeline=\"");
+    if (!rc) rc = label_value(b, url->as.s->data, url->as.s->len);
+    if (!rc) rc = tr_buf_printf(b, "\",node=\"");
+    if (!rc) rc = label_value(b, node->as.s->data, node->as.s->len);
+    return rc ? rc : tr_buf_printf(b, "\"");
+}
+
+static int render_op_field(const tr_value *pipes, const struct op_field *f, struct tr_buf *b) {
+    int rc = 0, headed = 0;
+    for (uint32_t i = 0; !rc && i < tr_arr_len(pipes); i++) {
+        const tr_value *pr = tr_arr_at(pipes, i), *url = tr_rec_get_cstr(pr, "url");
+        const tr_value *ops = tr_rec_get_cstr(pr, "operators");
+        for (uint32_t j = 0; !rc && ops && ops->type == TR_ARR && j < tr_arr_len(ops); j++) {
+            const tr_value *o = tr_arr_at(ops, j);
+            const tr_value *kind = tr_rec_get_cstr(o, "kind"), *node = tr_rec_get_cstr(o, "node");
+            const tr_value *sv = tr_rec_get_cstr(o, "stats");
+            const tr_value *v = sv && sv->type == TR_REC ? tr_rec_get_cstr(sv, f->field) : NULL;
+            if (!v || !kind || strcmp(kind->as.s->data, f->kind) != 0 || !url || !node) continue;
+            int summary = v->type == TR_REC;
+            if (!headed) {
+                rc = tr_buf_printf(b, "# TYPE ");
+                if (!rc) rc = metric_name(b, f->kind, f->field);
+                if (!rc) rc = tr_buf_printf(b, "%s %s\n", summary ? "_seconds" : is_gauge(f->field) ? "" : "_total",
+                                            summary ? "summary" : is_gauge(f->field) ? "gauge" : "counter");
+                headed = 1;
+            }
+            if (!summary) {
+                unsigned long long n;
+                if (sample_value(v, &n)) continue;
+                if (!rc) rc = metric_name(b, f->kind, f->field);
+                if (!rc) rc = tr_buf_printf(b, "%s", is_gauge(f->field) ? "" : "_total");
+                if (!rc) rc = op_labels(b, url, node);
+                if (!rc) rc = tr_buf_printf(b, "} %llu\n", n);
+                continue;
+            }
+            static const char *const q[][2] = {{"0.5", "p50_ns"}, {"0.9", "p90_ns"}, {"0.99", "p99_ns"},
+                                               {"0.999", "p999_ns"}};
+            for (size_t k = 0; !rc && k < 4; k++) {
+                const tr_value *x = tr_rec_get_cstr(v, q[k][1]);
+                unsigned long long n = 0;
+                if (x) sample_value(x, &n);
+                rc = metric_name(b, f->kind, f->field);
+                if (!rc) rc = tr_buf_printf(b, "_seconds");
+                if (!rc) rc = op_labels(b, url, node);
+                if (!rc) rc = tr_buf_printf(b, ",quantile=\"%s\"} %.9f\n", q[k][0], (double)n / 1e9);
+            }
+            static const char *const tail[][2] = {{"_sum", "sum_ns"}, {"_count", "count"}};
+            for (size_t k = 0; !rc && k < 2; k++) {
+                const tr_value *x = tr_rec_get_cstr(v, tail[k][1]);
+                unsigned long long n = 0;
+                if (x) sample_value(x, &n);
+                rc = metric_name(b, f->kind, f->field);
+                if (!rc) rc = tr_buf_printf(b, "_seconds%s", tail[k][0]);
+                if (!rc) rc = op_labels(b, url, node);
+                if (!rc && k == 0) rc = tr_buf_printf(b, "} %.9f\n", (double)n / 1e9);
+                else if (!rc) rc = tr_buf_printf(b, "} %llu\n", n);
+            }
+        }
+    }
+    return rc;
+}
+
+#define MAX_OP_FIELDS 128
+
+static int render_op_metrics(const tr_value *st, struct tr_buf *b) {
+    const tr_value *pipes = tr_rec_get_cstr(st, "pipelines");
+    if (!pipes || pipes->type != TR_ARR) return 0;
+    struct op_field f[MAX_OP_FIELDS];
+    size_t nf = 0;
+    for (uint32_t i = 0; i < tr_arr_len(pipes); i++) {
+        const tr_value *ops = tr_rec_get_cstr(tr_arr_at(pipes, i), "operators");
+        for (uint32_t j = 0; ops && ops->type == TR_ARR && j < tr_arr_len(ops); j++) {
+            const tr_value *o = tr_arr_at(ops, j), *kind = tr_rec_get_cstr(o, "kind");
+            const tr_value *sv = tr_rec_get_cstr(o, "stats");
+            if (!kind || kind->type != TR_STR || !sv || sv->type != TR_REC) continue;
+            for (uint32_t k = 0; k < tr_rec_len(sv); k++) {
+                const char *field = tr_rec_at(sv, k)->key->data;
+                size_t x = 0;
+                while (x < nf && (strcmp(f[x].kind, kind->as.s->data) || strcmp(f[x].field, field))) x++;
+                if (x == nf && nf < MAX_OP_FIELDS) f[nf++] = (struct op_field){kind->as.s->data, field};
+            }
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; !rc && i < nf; i++) rc = render_op_field(pipes, &f[i], b);
+    return rc;
+}
+
 static int render_metrics(const tr_value *st, struct tr_buf *b) {
     int rc = 0;
     for (size_t i = 0; !rc && i < sizeof series / sizeof series[0]; i++) {
@@ -151,6 +269,7 @@ static int render_metrics(const tr_value *st, struct tr_buf *b) {
             if (!rc) rc = tr_buf_printf(b, "\"%s%s} %llu\n", s->extra ? "," : "", s->extra ? s->extra : "", n);
         }
     }
+    if (!rc) rc = render_op_metrics(st, b);
     const tr_value *ready = tr_rec_get_cstr(st, "ready");
     if (!rc)
         rc = tr_buf_printf(b, "# HELP tremor_ready 1 when /ready answers 200\n# TYPE tremor_ready gauge\n"

@@ -102,6 +102,11 @@ struct tr_op_ops {
      * Returns the number of events emitted. May be NULL. */
     int (*flush)(void *self);
     void (*destroy)(void *self);
+    /* Its counters and gauges for the REST API's /status and /metrics, as
+     * a new record of {name: number} (a nested record for a latency
+     * summary: {count, sum_ns, p50_ns, p90_ns, p99_ns, p999_ns}). From the
+     * loop, between events. May be NULL (nothing to report). */
+    int (*stats)(void *self, tr_value *out);
 };
 
 /* Registry (ops/registry.c). NULL when unknown. */

@@ -859,4 +859,28 @@ void tr_pipeline_quiesce(struct tr_pipeline *p) {
 
 void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s) { *s = p->stats; }
 
+int tr_pipeline_op_stats(const struct tr_pipeline *p, tr_value *out) {
+    tr_value a;
+    int rc = tr_v_arr(1, &a);
+    for (size_t i = 0; !rc && i < p->nnodes; i++) {
+        const struct node *n = &p->nodes[i];
+        if (!n->ops || !n->ops->stats || !n->op) continue;
+        tr_value r = tr_v_null(), st = tr_v_null();
+        rc = n->ops->stats(n->op, &st);
+        if (!rc) rc = tr_v_rec(3, &r);
+        if (!rc) rc = set_str(&r, "node", n->id);
+        if (!rc) rc = set_str(&r, "kind", n->ops->kind);
+        if (!rc) rc = tr_rec_set(&r, "stats", 5, st), st = tr_v_null();
+        if (!rc) rc = tr_arr_push(&a, r), r = tr_v_null();
+        tr_value_unref(st);
+        tr_value_unref(r);
+    }
+    if (rc) {
+        tr_value_unref(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
 uint64_t tr_pipeline_triggers(const struct tr_pipeline *p) { return p->triggers; }

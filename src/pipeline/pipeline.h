@@ -116,6 +116,9 @@ struct tr_pipeline_stats {
     uint64_t errors;
 };
 void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s);
+/* The operators that report stats (ops/op.h), as a new array of
+ * {node, kind, stats}; [] when none. -ENOMEM. */
+int tr_pipeline_op_stats(const struct tr_pipeline *p, tr_value *out);
 /* TRIGGERs queued so far that will reach the inputs: none of the operators
  * they pass can stop them. One that grows during a push means the input
  * that pushed is told to stop (conn.h TR_ONRAMP_PAUSED): the trigger itself

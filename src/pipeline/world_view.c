@@ -258,6 +258,9 @@ int tr_world_status(const struct tr_world *w, tr_value *out) {
         put_u(&r, "events_in", ps.events_in, &rc);
         put_u(&r, "events_out", ps.events_out, &rc);
         put_u(&r, "errors", ps.errors, &rc);
+        tr_value ops = tr_v_null();
+        if (!rc) rc = tr_pipeline_op_stats(pi->p, &ops);
+        put(&r, "operators", ops, &rc);
         push_val(&pipes, r, &rc);
     }
     put(&st, "ready", tr_v_bool(!rc && tr_arr_len(&why) == 0), &rc);

@@ -270,7 +270,8 @@ def test_ready_status_and_metrics_shapes(server):
     assert len(types) == len({t[0] for t in types})
     for line in text.splitlines():
         if not line.startswith("#"):
-            assert re.fullmatch(r'[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? \d+', line), line
+            assert re.fullmatch(r'[a-z_0-9]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? \d+(\.\d+)?',
+                                line), line
     assert 'tremor_offramp_connected{ramp="/offramp/out/01"} 1' in text
     assert "tremor_ready 1" in text
 
@@ -395,6 +396,15 @@ mapping:
         wait_until(lambda: set(range(sent)) <= set(counts(rx)),
                    what="ids 0..%d at the receiver" % (sent - 1),
                    detail=lambda: "missing %s" % sorted(set(range(sent)) - set(counts(rx)))[:20])
+        # the WAL's own numbers: what it emitted was made durable first
+        text = s.req("GET", "/metrics")[2].decode()
+        lab = dict(pipeline="/pipeline/main2/01", node="on_disk_wal")
+        emitted = metric(text, "tremor_qos_wal_emitted_total", **lab)
+        assert emitted and emitted > 0, text
+        assert metric(text, "tremor_qos_wal_fdatasyncs_total", **lab) > 0
+        assert metric(text, "tremor_qos_wal_durable_latency_seconds_count", **lab) >= emitted
+        assert metric(text, "tremor_qos_wal_lost_total", **lab) == 0
+        assert metric(text, "tremor_qos_wal_records", **lab) is not None
         assert s.stop() == 0, s.log()
     finally:
         rx.stop()
