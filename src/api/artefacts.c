@@ -182,6 +182,10 @@ static void unpublish(void *arg, struct tr_http_req *req, const struct tr_route_
     tr_value art;
     struct tr_diag d;
     tr_diag_clear(&d);
+    if (strncmp(id, TR_WORLD_SYSTEM_PREFIX, strlen(TR_WORLD_SYSTEM_PREFIX)) == 0) {
+        tr_api_error(req, 403, "System artefacts cannot be unpublished");
+        return;
+    }
     int rc = tr_world_describe(ra->w, ra->kind, id, &art);
     if (!rc) rc = tr_world_unpublish(ra->w, ra->kind, id, &d);
     if (rc) world_error(req, rc, &d);

@@ -118,6 +118,7 @@ struct tr_pipeline {
     char *id;
     char *instance;
     char *server_instance;
+    char *metrics_tag;               /* NULL: see tr_pipeline_opts */
     struct node *nodes;
     size_t nnodes;
     struct edge *edges;
@@ -241,8 +242,9 @@ static int metric_value(const struct tr_pipeline *p, const struct node *n, const
     int rc = tr_v_rec(5, &rec);
     if (!rc) rc = tr_v_rec(4, &tags);
     if (!rc) rc = tr_v_rec(1, &fields);
-    if (!rc) rc = set_str(&tags, "pipeline", tr_query_config_id(p->q) ? tr_query_config_id(p->q)
-                                                                     : "<generated>");
+    if (!rc) rc = set_str(&tags, "pipeline", p->metrics_tag ? p->metrics_tag
+                                             : tr_query_config_id(p->q) ? tr_query_config_id(p->q)
+                                             : "<generated>");
     if (!rc) rc = set_str(&tags, "node", n->id);
     if (!rc) rc = set_str(&tags, "direction", direction);
     if (!rc) rc = set_str(&tags, "port", pc->port);
@@ -657,6 +659,8 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
     int rc = -ENOMEM;
     p->id = tr_strdup(o->id ? o->id : "pipeline");
     p->instance = tr_strdup(o->instance ? o->instance : "01");
+    p->metrics_tag = o->metrics_tag ? tr_strdup(o->metrics_tag) : NULL;
+    if (o->metrics_tag && !p->metrics_tag) goto fail;
     p->server_instance = tr_strdup(o->server_instance ? o->server_instance : "tremor");
     size_t nq = tr_query_node_count(q);
     p->nodes = tr_calloc(nq + TR_QUERY_NBUILTIN, sizeof *p->nodes);
@@ -768,6 +772,7 @@ void tr_pipeline_destroy(struct tr_pipeline *p) {
     tr_free(p->id);
     tr_free(p->instance);
     tr_free(p->server_instance);
+    tr_free(p->metrics_tag);
     tr_free(p);
 }
 
@@ -835,6 +840,14 @@ int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *e
 
 void tr_pipeline_tick(struct tr_pipeline *p, uint64_t now_ns) {
     enter(p);
+    /* Beyond 0.11 (which reports only when an event arrives): an idle
+     * pipeline still reports once its interval is over. An interval of 0
+     * means "at every event" and stays event-driven. */
+    if (p->metrics && p->metrics_ns > 0 && now_ns > p->last_metrics &&
+        now_ns - p->last_metrics > p->metrics_ns) {
+        report_metrics(p, now_ns);
+        p->last_metrics = now_ns;
+    }
     for (size_t i = 0; i < p->nnodes; i++)
         if (p->nodes[i].kind->tick) p->nodes[i].kind->tick(p, &p->nodes[i], now_ns);
     leave(p);

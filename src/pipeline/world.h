@@ -33,6 +33,15 @@ struct tr_world_registry {
 };
 extern const struct tr_world_registry tr_world_builtin;
 
+/* The built-in metrics pipeline (0.11): published at create, deployed by
+ * a binding that links /pipeline/system::metrics/system/out somewhere.
+ * Every pipeline's metrics port and the ramp_events of every onramp and
+ * offramp with metrics_interval_s go into it. Artefacts whose id starts
+ * with "system::" cannot be unpublished (0.11: 403). */
+#define TR_WORLD_METRICS_ID "system::metrics"
+#define TR_WORLD_METRICS_INSTANCE "system"
+#define TR_WORLD_SYSTEM_PREFIX "system::"
+
 /* The artefact kinds, as in their URLs (/onramp/ID, /pipeline/ID, ...). */
 enum tr_world_kind { TR_WORLD_ONRAMP, TR_WORLD_OFFRAMP, TR_WORLD_PIPELINE, TR_WORLD_BINDING };
 

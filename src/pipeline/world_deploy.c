@@ -95,15 +95,20 @@ static struct pipe_inst *ensure_pipe(struct tr_world *w, struct bound *b, const 
     pi->w = w;
     pi->id = tr_strdup(u->artefact);
     pi->instance = tr_strdup(u->instance);
+    char tag[600];
+    snprintf(tag, sizeof tag, "tremor://localhost/pipeline/%s/%s", u->artefact, u->instance);
     struct tr_pipeline_opts po = {
         .id = u->artefact, .file = qa->path, .instance = u->instance,
         .server_instance = w->instance, .data_dir = w->data_dir, .loop = w->loop,
         .uid_counter = &w->op_uids, .defer = &w->defer, .queued = w->queued,
         .fatal = world_pipe_fatal, .fatal_arg = w,
-        .op_find = w->reg.op, .op_kinds = w->reg.op_kinds,
+        .op_find = w->reg.op, .op_kinds = w->reg.op_kinds, .metrics_tag = tag,
     };
     *rc = (!pi->id || !pi->instance) ? -ENOMEM : tr_pipeline_create(q, &po, &pi->p, d);
     if (*rc == -ENOMEM && !pi->p && (!pi->id || !pi->instance)) tr_query_destroy(q);
+    /* 0.11 links every pipeline's metrics port to system::metrics */
+    if (!*rc && strcmp(pi->id, TR_WORLD_METRICS_ID) != 0)
+        *rc = tr_pipeline_connect_output(pi->p, TR_PORT_METRICS, world_metrics_in, w);
     if (!*rc) *rc = push((void **)&w->pipes, &w->npipes, &w->pipes_cap, pi);
     if (!*rc && (*rc = note(b, TR_WORLD_PIPELINE, pi, &pi->refs))) w->npipes--;
     if (*rc) {

@@ -143,7 +143,7 @@ def test_lists_and_fetches_have_011s_shapes(server):
     s = basic(server)
     assert s.json("GET", "/onramp") == (200, ["m"])
     assert s.json("GET", "/offramp") == (200, ["out"])
-    assert s.json("GET", "/pipeline") == (200, ["q"])
+    assert s.json("GET", "/pipeline") == (200, ["system::metrics", "q"])
     assert s.json("GET", "/binding") == (200, ["b"])
     # OnRamp in serde's order: id, type, description, linked, err_required,
     # then the optional fields that were given
@@ -217,7 +217,7 @@ def test_publish_conflicts_and_bad_bodies(server):
     assert_error(*s.json("POST", "/pipeline", '#!config id = "q"\n' + QUERY,
                          ctype="application/vnd.trickle"), 409)
     # nothing failed half-way: the lists hold exactly what was accepted
-    assert s.json("GET", "/pipeline")[1] == ["q", "p2"]
+    assert s.json("GET", "/pipeline")[1] == ["system::metrics", "q", "p2"]
     assert s.json("GET", "/onramp")[1] == ["m", "m2"]
     assert s.json("GET", "/binding")[1] == ["b"]
 
@@ -242,8 +242,12 @@ def test_unpublish_in_use_then_free(server):
     assert s.json("DELETE", "/offramp/out")[0] == 200
     assert s.json("DELETE", "/pipeline/q") == (200, QUERY)
     for kind in ("onramp", "offramp", "pipeline", "binding"):
-        assert s.json("GET", "/" + kind) == (200, [])
+        # the built-in system::metrics stays, and cannot go (0.11: 403)
+        assert s.json("GET", "/" + kind) == (200, ["system::metrics"] if kind == "pipeline" else [])
         assert_error(*s.json("DELETE", "/%s/x" % kind), 404)
+    st, v = s.json("DELETE", "/pipeline/system::metrics")
+    assert_error(st, v, 403)
+    assert v["error"] == "System artefacts cannot be unpublished"
     # a binding instance of a binding that is not published
     assert_error(*s.json("POST", "/binding/b/01", {"instance": "01"}), 404)
     # bad mappings: not a record, a non-string value
@@ -386,7 +390,7 @@ mapping:
         assert st == 204, body
         assert s.json("DELETE", "/pipeline/main")[0] == 200
         assert s.json("DELETE", "/binding/default")[0] == 200
-        assert s.json("GET", "/pipeline") == (200, ["main2"])
+        assert s.json("GET", "/pipeline") == (200, ["system::metrics", "main2"])
         got = len(rx.received())
         wait_until(lambda: len(rx.received()) >= got + 20, what="events after the change")
         assert s.json("GET", "/ready")[0] == 200
@@ -415,3 +419,92 @@ def counts(rx):
     for m in rx.received():
         c[m["id"]] = c.get(m["id"], 0) + 1
     return c
+
+
+METRICS_QUERY = """#!config metrics_interval_s = 1
+select event from in into out;
+"""
+
+
+def test_system_metrics_pipeline_to_a_file_offramp(server, tmp_path):
+    """0.11's system::metrics: every pipeline's metrics port and the
+    ramp_events of artefacts with metrics_interval_s go into it; a binding
+    links its out to a file offramp. Shapes are 0.11's influx records
+    (breadth reference 5.2). An idle onramp still reports (beyond 0.11)."""
+    idle_port = free_port()
+    cfg = """onramp:
+  - id: m
+    type: metronome
+    metrics_interval_s: 1
+    config:
+      interval: 20
+  - id: idle
+    type: tcp
+    codec: json
+    preprocessors: [lines]
+    metrics_interval_s: 1
+    config:
+      host: 127.0.0.1
+      port: %d
+offramp:
+  - id: out
+    type: blackhole
+    metrics_interval_s: 1
+  - id: mfile
+    type: file
+    codec: json
+    config:
+      file: metrics.log
+binding:
+  - id: b
+    links:
+      "/onramp/m/{instance}/out": ["/pipeline/q/{instance}/in"]
+      "/onramp/idle/{instance}/out": ["/pipeline/q/{instance}/in"]
+      "/pipeline/q/{instance}/out": ["/offramp/out/{instance}/in"]
+  - id: sys
+    links:
+      "/pipeline/system::metrics/system/out": ["/offramp/mfile/system/in"]
+mapping:
+  /binding/b/01:
+    instance: "01"
+  /binding/sys/system:
+    instance: "system"
+""" % idle_port
+    s = server({"q.trickle": METRICS_QUERY, "c.yaml": cfg})
+    log = tmp_path / "metrics.log"
+
+    def records():
+        if not log.exists():
+            return []
+        return [json.loads(l) for l in log.read_text().splitlines() if l.endswith("}")]
+
+    def ramp(recs, url, port):
+        return [r for r in recs if r["measurement"] == "ramp_events"
+                and r["tags"] == {"ramp": url, "port": port}]
+
+    idle = "tremor://localhost/onramp/idle/01"
+    recs = wait_until(lambda: (lambda r: r if len(ramp(r, idle, "out")) >= 2 and
+                               any(x["measurement"] == "events" for x in r) else None)(records()),
+                      timeout=30, what="two idle reports and node metrics")
+    for r in recs:
+        assert set(r) == {"measurement", "tags", "fields", "timestamp"}, r
+        assert set(r["fields"]) == {"count"} and isinstance(r["fields"]["count"], int)
+        assert isinstance(r["timestamp"], int) and r["timestamp"] > 1_600_000_000 * 10**9
+    # the idle onramp: zero counts, on its interval
+    assert all(r["fields"]["count"] == 0 for r in ramp(recs, idle, "out"))
+    ts = [r["timestamp"] for r in ramp(recs, idle, "out")]
+    assert ts[1] - ts[0] >= 10**9
+    # node metrics of the pipeline instance, tagged with its URL
+    ev = [r for r in recs if r["measurement"] == "events"]
+    assert all(r["tags"]["pipeline"] == "tremor://localhost/pipeline/q/01" for r in ev), ev[:3]
+    assert {(r["tags"]["node"], r["tags"]["direction"], r["tags"]["port"]) for r in ev} >= {
+        ("in", "output", "out"), ("out", "input", "in")}
+    # counts are cumulative and agree with each other at one report
+    outs = ramp(recs, "tremor://localhost/onramp/m/01", "out")
+    assert [r["fields"]["count"] for r in outs] == sorted(r["fields"]["count"] for r in outs)
+    assert ramp(recs, "tremor://localhost/onramp/m/01", "in")[0]["fields"]["count"] == 0
+    for o in outs:
+        same = [r for r in ramp(recs, "tremor://localhost/offramp/out/01", "in")
+                if r["timestamp"] == o["timestamp"]]
+        assert same and same[0]["fields"]["count"] == o["fields"]["count"]
+    assert s.stop() == 0, s.log()
