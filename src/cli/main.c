@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cmd_api.h"
 #include "cli/cmd_run.h"
 #include "cli/server.h"
 #include "cli/version.h"
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "server") == 0) return tr_cli_server(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return tr_cli_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "api") == 0) return tr_cli_api(argc - 1, argv + 1);
     fprintf(stderr, "error: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 1;
