@@ -116,6 +116,8 @@ static const char *header(const char *head, const char *name, size_t *vlen) {
 static int parse(struct tr_buf *b, struct tr_api_response *out, struct tr_diag *d) {
     memset(out, 0, sizeof *out);
     if (tr_buf_putc(b, '\0')) return -ENOMEM;
+    /* the text searches below stop at a NUL in the headers: such an
+     * answer has no end of headers and is refused */
     b->len--;
     char *end = strstr(b->data, "\r\n\r\n");
     if (!end || (size_t)(end - b->data) > MAX_HEAD)
@@ -182,6 +184,15 @@ int tr_api_client_request(const char *hostport, const char *method, const char *
     rc = parse(&b, out, d);
 out:
     close(fd);
+    tr_buf_fini(&b);
+    return rc;
+}
+
+int tr_api_client_parse(const char *buf, size_t len, struct tr_api_response *out, struct tr_diag *d) {
+    struct tr_buf b;
+    tr_buf_init(&b);
+    int rc = tr_buf_append(&b, buf, len);
+    if (!rc) rc = parse(&b, out, d);
     tr_buf_fini(&b);
     return rc;
 }

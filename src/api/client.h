@@ -31,6 +31,10 @@ int tr_api_client_request(const char *hostport, const char *method, const char *
                           const char *ctype, const char *accept, const char *body, size_t len,
                           unsigned timeout_ms, struct tr_api_response *out, struct tr_diag *d);
 
+/* The answer in buf[0..len) as the request reads it (for tests and
+ * fuzzing): the same errors and *out. */
+int tr_api_client_parse(const char *buf, size_t len, struct tr_api_response *out, struct tr_diag *d);
+
 void tr_api_response_fini(struct tr_api_response *r);
 
 #endif

@@ -226,6 +226,31 @@ static int render_op_field(const tr_value *pipes, const struct op_field *f, stru
     return rc;
 }
 
+/* Node metrics (pipelines with metrics_interval_s): 0.11's `events`. */
+static int render_node_events(const tr_value *st, struct tr_buf *b) {
+    const tr_value *pipes = tr_rec_get_cstr(st, "pipelines");
+    int rc = tr_buf_printf(b, "# HELP tremor_pipeline_node_events_total Events per pipeline node and "
+                           "port (0.11's events; pipelines with metrics_interval_s only)\n"
+                           "# TYPE tremor_pipeline_node_events_total counter\n");
+    for (uint32_t i = 0; !rc && pipes && pipes->type == TR_ARR && i < tr_arr_len(pipes); i++) {
+        const tr_value *url = tr_rec_get_cstr(tr_arr_at(pipes, i), "url");
+        const tr_value *nodes = tr_rec_get_cstr(tr_arr_at(pipes, i), "nodes");
+        for (uint32_t j = 0; !rc && url && nodes && nodes->type == TR_ARR && j < tr_arr_len(nodes); j++) {
+            const tr_value *n = tr_arr_at(nodes, j);
+            const tr_value *node = tr_rec_get_cstr(n, "node"), *dir = tr_rec_get_cstr(n, "direction");
+            const tr_value *port = tr_rec_get_cstr(n, "port"), *count = tr_rec_get_cstr(n, "count");
+            unsigned long long c;
+            if (!node || !dir || !port || !count || sample_value(count, &c)) continue;
+            rc = tr_buf_printf(b, "tremor_pipeline_node_events_total");
+            if (!rc) rc = op_labels(b, url, node);
+            if (!rc) rc = tr_buf_printf(b, ",direction=\"%s\",port=\"", dir->as.s->data);
+            if (!rc) rc = label_value(b, port->as.s->data, port->as.s->len);
+            if (!rc) rc = tr_buf_printf(b, "\"} %llu\n", c);
+        }
+    }
+    return rc;
+}
+
 #define MAX_OP_FIELDS 128
 
 static int render_op_metrics(const tr_value *st, struct tr_buf *b) {
@@ -269,6 +294,7 @@ static int render_metrics(const tr_value *st, struct tr_buf *b) {
             if (!rc) rc = tr_buf_printf(b, "\"%s%s} %llu\n", s->extra ? "," : "", s->extra ? s->extra : "", n);
         }
     }
+    if (!rc) rc = render_node_events(st, b);
     if (!rc) rc = render_op_metrics(st, b);
     const tr_value *ready = tr_rec_get_cstr(st, "ready");
     if (!rc)

@@ -896,4 +896,29 @@ int tr_pipeline_op_stats(const struct tr_pipeline *p, tr_value *out) {
     return 0;
 }
 
+int tr_pipeline_node_events(const struct tr_pipeline *p, tr_value *out) {
+    tr_value a;
+    int rc = tr_v_arr(p->metrics ? p->nnodes * 2 : 0, &a);
+    for (size_t i = 0; !rc && p->metrics && i < p->nnodes; i++)
+        for (int dir = 0; !rc && dir < 2; dir++) {
+            const struct counts *c = dir ? &p->nodes[i].out : &p->nodes[i].in;
+            for (size_t k = 0; !rc && k < c->n; k++) {
+                tr_value r = tr_v_null();
+                rc = tr_v_rec(4, &r);
+                if (!rc) rc = set_str(&r, "node", p->nodes[i].id);
+                if (!rc) rc = set_str(&r, "direction", dir ? "output" : "input");
+                if (!rc) rc = set_str(&r, "port", c->v[k].port);
+                if (!rc) rc = tr_rec_set(&r, "count", 5, tr_v_uint(c->v[k].n));
+                if (!rc) rc = tr_arr_push(&a, r), r = tr_v_null();
+                tr_value_unref(r);
+            }
+        }
+    if (rc) {
+        tr_value_unref(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
 uint64_t tr_pipeline_triggers(const struct tr_pipeline *p) { return p->triggers; }

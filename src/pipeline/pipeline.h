@@ -124,6 +124,9 @@ void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s)
 /* The operators that report stats (ops/op.h), as a new array of
  * {node, kind, stats}; [] when none. -ENOMEM. */
 int tr_pipeline_op_stats(const struct tr_pipeline *p, tr_value *out);
+/* The node metrics counted so far (only with metrics_interval_s; [] else):
+ * a new array of {node, direction, port, count}. -ENOMEM. */
+int tr_pipeline_node_events(const struct tr_pipeline *p, tr_value *out);
 /* TRIGGERs queued so far that will reach the inputs: none of the operators
  * they pass can stop them. One that grows during a push means the input
  * that pushed is told to stop (conn.h TR_ONRAMP_PAUSED): the trigger itself

@@ -261,6 +261,9 @@ int tr_world_status(const struct tr_world *w, tr_value *out) {
         tr_value ops = tr_v_null();
         if (!rc) rc = tr_pipeline_op_stats(pi->p, &ops);
         put(&r, "operators", ops, &rc);
+        tr_value nodes = tr_v_null();
+        if (!rc) rc = tr_pipeline_node_events(pi->p, &nodes);
+        put(&r, "nodes", nodes, &rc);
         push_val(&pipes, r, &rc);
     }
     put(&st, "ready", tr_v_bool(!rc && tr_arr_len(&why) == 0), &rc);

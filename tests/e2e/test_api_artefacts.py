@@ -507,4 +507,11 @@ mapping:
         same = [r for r in ramp(recs, "tremor://localhost/offramp/out/01", "in")
                 if r["timestamp"] == o["timestamp"]]
         assert same and same[0]["fields"]["count"] == o["fields"]["count"]
+    # the same node counts over /status (one snapshot) and /metrics
+    p = [x for x in s.json("GET", "/status")[1]["pipelines"] if x["url"] == "/pipeline/q/01"][0]
+    node_in = [n for n in p["nodes"] if (n["node"], n["direction"], n["port"]) == ("in", "output", "out")]
+    assert node_in and node_in[0]["count"] == p["events_in"], p
+    text = s.req("GET", "/metrics")[2].decode()
+    assert metric(text, "tremor_pipeline_node_events_total", pipeline="/pipeline/q/01", node="out",
+                  direction="input", port="in") is not None
     assert s.stop() == 0, s.log()
