@@ -107,6 +107,11 @@ struct tr_op_ops {
      * summary: {count, sum_ns, p50_ns, p90_ns, p99_ns, p999_ns}). From the
      * loop, between events. May be NULL (nothing to report). */
     int (*stats)(void *self, tr_value *out);
+    /* 0.11's operator metrics, reported with the node metrics when the
+     * pipeline's interval is over: a new array of {measurement, tags:
+     * {...}, count}; the pipeline adds its pipeline and node tags and the
+     * timestamp. May be NULL (none). */
+    int (*metrics)(void *self, tr_value *out);
 };
 
 /* Registry (ops/registry.c). NULL when unknown. */

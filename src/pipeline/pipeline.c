@@ -271,8 +271,53 @@ static int metric_value(const struct tr_pipeline *p, const struct node *n, const
 
 static void to_outputs(struct tr_pipeline *p, const char *port, struct tr_event *ev);
 
-/* Every node's counts, in node order, inputs before outputs, out of the
- * metrics node. */
+/* An operator's own metrics (op.h metrics) in 0.11's shape, the pipeline
+ * and node tags first, then the operator's. */
+static void report_op_metrics(struct tr_pipeline *p, const struct node *n, uint64_t ts) {
+    tr_value items;
+    if (n->ops->metrics(n->op, &items) != 0) {
+        p->stats.errors++;
+        return;
+    }
+    for (uint32_t i = 0; i < tr_arr_len(&items); i++) {
+        const tr_value *it = tr_arr_at(&items, i);
+        const tr_value *m = tr_rec_get_cstr(it, "measurement"), *t = tr_rec_get_cstr(it, "tags");
+        const tr_value *c = tr_rec_get_cstr(it, "count");
+        if (!m || m->type != TR_STR || !c) continue;
+        tr_value rec = tr_v_null(), tags = tr_v_null(), fields = tr_v_null();
+        int rc = tr_v_rec(4, &rec);
+        if (!rc) rc = tr_v_rec(4, &tags);
+        if (!rc) rc = tr_v_rec(1, &fields);
+        if (!rc) rc = set_str(&tags, "pipeline", p->metrics_tag ? p->metrics_tag
+                                                 : tr_query_config_id(p->q) ? tr_query_config_id(p->q)
+                                                 : "<generated>");
+        if (!rc) rc = set_str(&tags, "node", n->id);
+        for (uint32_t k = 0; !rc && t && t->type == TR_REC && k < tr_rec_len(t); k++)
+            rc = tr_rec_set_key(&tags, tr_str_ref(tr_rec_at(t, k)->key), tr_value_ref(tr_rec_at(t, k)->val));
+        if (!rc) rc = tr_rec_set(&rec, "measurement", 11, tr_value_ref(*m));
+        if (!rc) rc = tr_rec_set(&rec, "tags", 4, tags), tags = tr_v_null();
+        if (!rc) rc = tr_rec_set(&fields, "count", 5, tr_value_ref(*c));
+        if (!rc) rc = tr_rec_set(&rec, "fields", 6, fields), fields = tr_v_null();
+        if (!rc) rc = tr_rec_set(&rec, "timestamp", 9, tr_v_uint(ts));
+        tr_value_unref(tags);
+        tr_value_unref(fields);
+        struct tr_event ev;
+        if (rc) {
+            tr_value_unref(rec);
+            p->stats.errors++;
+            break;
+        }
+        if (tr_event_init(&ev, rec, tr_v_null(), ts)) {
+            p->stats.errors++;
+            break;
+        }
+        to_outputs(p, TR_PORT_METRICS, &ev);
+    }
+    tr_value_unref(items);
+}
+
+/* Every node's counts, in node order, inputs before outputs, then the
+ * node's operator's own metrics, out of the metrics node. */
 static void report_metrics(struct tr_pipeline *p, uint64_t ts) {
     for (size_t i = 0; i < p->nnodes; i++)
         for (int dir = 0; dir < 2; dir++) {
@@ -288,6 +333,9 @@ static void report_metrics(struct tr_pipeline *p, uint64_t ts) {
                 to_outputs(p, TR_PORT_METRICS, &ev);
             }
         }
+    for (size_t i = 0; i < p->nnodes; i++)
+        if (p->nodes[i].ops && p->nodes[i].ops->metrics && p->nodes[i].op)
+            report_op_metrics(p, &p->nodes[i], ts);
 }
 
 /* ------------------------------------------------------------ routing */
