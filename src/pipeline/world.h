@@ -76,8 +76,7 @@ int tr_world_deploy(struct tr_world *w, struct tr_diag *d);
  * instances no other binding uses are retired - onramps and offramps close
  * (an offramp fails what it still holds; the events stay in a WAL),
  * pipelines are destroyed. Unpublish removes a definition no live instance
- * or binding uses (-EBUSY otherwise). Known limit: the id of an unpublished
- * onramp, offramp or binding cannot be published again in the same run.
+ * or binding uses (-EBUSY otherwise); its id may be published again.
  * Errors: TR_ENOTFOUND (no such artefact or binding instance), -EBUSY,
  * the load and deploy errors above, TR_ECLOSED once the world stops. */
 int tr_world_publish_config(struct tr_world *w, const char *name, const char *yaml, size_t len,

@@ -248,6 +248,18 @@ def test_unpublish_in_use_then_free(server):
     st, v = s.json("DELETE", "/pipeline/system::metrics")
     assert_error(st, v, 403)
     assert v["error"] == "System artefacts cannot be unpublished"
+    # every id may be published again, and deployed again
+    assert s.json("POST", "/onramp", {"id": "m", "type": "metronome", "config": {"interval": 1000}})[0] == 201
+    assert s.json("POST", "/offramp", {"id": "out", "type": "blackhole"})[0] == 201
+    assert s.json("POST", "/pipeline", '#!config id = "q"\n' + QUERY, ctype="application/vnd.trickle")[0] == 201
+    st, v = s.json("POST", "/binding", "id: b\nlinks:\n  /onramp/m/{instance}/out: ['/pipeline/q/{instance}/in']\n"
+                   "  /pipeline/q/{instance}/out: ['/offramp/out/{instance}/in']\n", ctype="application/yaml")
+    assert st == 201, v
+    assert s.json("POST", "/binding/b/01", {})[0] == 201
+    assert s.json("GET", "/onramp/m")[1]["instances"] == ["01"]
+    assert s.json("GET", "/onramp")[1] == ["m"]
+    assert s.req("DELETE", "/binding/b/01")[0] == 204
+    assert s.json("DELETE", "/binding/b")[0] == 200
     # a binding instance of a binding that is not published
     assert_error(*s.json("POST", "/binding/b/01", {"instance": "01"}), 404)
     # bad mappings: not a record, a non-string value
