@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/check.h"
+#include "cli/cmd_api.h"
 #include "cli/cmd_run.h"
 #include "cli/opts.h"
 #include "cli/server.h"
@@ -24,6 +25,7 @@ static void usage(FILE *f) {
             "    tremor server run --help-connector [TYPE] | --help-operator [KIND]\n"
             "    tremor run FILE [-i INFILE] [-o OUTFILE]\n"
             "    tremor wal inspect DIR | wal verify DIR\n"
+            "    tremor api [-f json|yaml] [-h HOST:PORT] COMMAND ...\n"
             "    tremor --version | --help\n"
             "\n"
             "GLOBAL FLAGS:\n"
@@ -43,7 +45,10 @@ static void usage(FILE *f) {
             "             no socket, report every file's error; exit 1 if there was one\n"
             "run          run one .trickle query or .tremor script over JSON lines\n"
             "wal inspect  summarise a qos::wal directory offline (segments, records, frontier)\n"
-            "wal verify   check every record's checksum; exit 1 on damage\n",
+            "wal verify   check every record's checksum; exit 1 on damage\n"
+            "api          the REST API's client: version, onramp|offramp|pipeline|binding list,\n"
+            "             fetch, delete, create, instance; binding activate|deactivate; status,\n"
+            "             ready, metrics (`tremor api --help`)\n",
             TR_VERSION);
 }
 
@@ -119,6 +124,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "check")) return tr_cli_check_cmd(n, av, &g);
     if (!strcmp(cmd, "run")) return tr_cli_run(n, av);
     if (!strcmp(cmd, "wal")) return tr_cli_wal(n, av);
+    if (!strcmp(cmd, "api")) return tr_cli_api(n, av);
     fprintf(stderr, "error: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 1;

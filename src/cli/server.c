@@ -255,7 +255,7 @@ int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
     if (rc == 0) rc = tr_world_deploy(s.w, &d);
     /* The API listens before anything starts, so a taken port stops us
      * with nothing started. */
-    if (rc == 0 && !no_api) rc = tr_api_open(&s.loop, api_host, TR_VERSION, NULL, &s.api, &d);
+    if (rc == 0 && !no_api) rc = tr_api_open(&s.loop, api_host, TR_VERSION, s.w, NULL, &s.api, &d);
     if (rc == 0 && s.api) TR_INFO("server", "Listening at: http://%s", api_host);
     if (rc == 0) rc = tr_world_start(s.w, &d);
     free(files);

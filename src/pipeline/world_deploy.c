@@ -95,15 +95,20 @@ static struct pipe_inst *ensure_pipe(struct tr_world *w, struct bound *b, const 
     pi->w = w;
     pi->id = tr_strdup(u->artefact);
     pi->instance = tr_strdup(u->instance);
+    char tag[600];
+    snprintf(tag, sizeof tag, "tremor://localhost/pipeline/%s/%s", u->artefact, u->instance);
     struct tr_pipeline_opts po = {
         .id = u->artefact, .file = qa->path, .instance = u->instance,
         .server_instance = w->instance, .data_dir = w->data_dir, .loop = w->loop,
         .uid_counter = &w->op_uids, .defer = &w->defer, .queued = w->queued,
         .fatal = world_pipe_fatal, .fatal_arg = w,
-        .op_find = w->reg.op, .op_kinds = w->reg.op_kinds,
+        .op_find = w->reg.op, .op_kinds = w->reg.op_kinds, .metrics_tag = tag,
     };
     *rc = (!pi->id || !pi->instance) ? -ENOMEM : tr_pipeline_create(q, &po, &pi->p, d);
     if (*rc == -ENOMEM && !pi->p && (!pi->id || !pi->instance)) tr_query_destroy(q);
+    /* 0.11 links every pipeline's metrics port to system::metrics */
+    if (!*rc && strcmp(pi->id, TR_WORLD_METRICS_ID) != 0)
+        *rc = tr_pipeline_connect_output(pi->p, TR_PORT_METRICS, world_metrics_in, w);
     if (!*rc) *rc = push((void **)&w->pipes, &w->npipes, &w->pipes_cap, pi);
     if (!*rc && (*rc = note(b, TR_WORLD_PIPELINE, pi, &pi->refs))) w->npipes--;
     if (*rc) {
@@ -344,6 +349,7 @@ static void undo(struct bound *b) {
 
 void world_bound_free(struct bound *b) {
     if (!b) return;
+    tr_value_unref(b->vars);
     tr_free(b->url);
     tr_free(b->links);
     tr_free(b->insts);
@@ -385,6 +391,7 @@ static int bind_one(struct tr_world *w, const char *url, const tr_value *vars,
         world_bound_free(b);
         return tr_diag_set(d, -ENOMEM, file, line, col, "out of memory");
     }
+    if (vars) b->vars = tr_value_ref(*vars);
     for (int pass = 0; pass < 2 && !rc; pass++)
         for (size_t i = 0; i < cb->nlinks && !rc; i++)
             rc = deploy_link(w, b, &cb->links[i], vars, pass, d);

@@ -273,8 +273,23 @@ int tr_world_unpublish(struct tr_world *w, enum tr_world_kind k, const char *id,
         memmove(qa, qa + 1, (w->nqueries - idx - 1) * sizeof *qa);
         w->nqueries--;
     } else {
+        /* The entry stays (instances index the arrays) under a name no
+         * other entry has (ids in URLs cannot hold '/'), so the id may be
+         * published again; retired instances log under that name. */
+        char **idp = k == TR_WORLD_ONRAMP ? &w->cfg.onramps[idx].id
+                   : k == TR_WORLD_OFFRAMP ? &w->cfg.offramps[idx].id : &w->cfg.bindings[idx].id;
+        char gone_name[300];
+        snprintf(gone_name, sizeof gone_name, "%.200s/unpublished/%zu", *idp, idx);
+        char *renamed = tr_strdup(gone_name);
         int rc = set_gone(w, k, idx);
-        if (rc) return tr_diag_set(d, rc, NULL, 0, 0, "out of memory");
+        if (rc) {
+            tr_free(renamed);
+            return tr_diag_set(d, rc, NULL, 0, 0, "out of memory");
+        }
+        if (renamed) {
+            tr_free(*idp);
+            *idp = renamed;
+        }
     }
     TR_INFO("world", "unpublished /%s/%s", names[k], id);
     return 0;

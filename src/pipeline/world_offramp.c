@@ -42,6 +42,8 @@ static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
     struct pipe_inst *pi = pe->pi;
     pe->used = 0;
     o->in_flight--;
+    if (cb == TR_CB_ACK) o->acks++, o->events_out++;
+    else o->fails++;
     while (o->base < o->next_token && !o->ring[o->base & (o->ring_cap - 1)].used) o->base++;
     if (pi->p) tr_pipeline_contraflow_take(pi->p, &in);
     else tr_ids_fini(&in.ids);   /* retired or stopped: nobody upstream is left */
@@ -66,6 +68,9 @@ static void off_fail(struct tr_offramp_host *h, uint64_t token) { answer(h, toke
 
 static void off_breaker(struct tr_offramp_host *h, enum tr_cb cb) {
     struct offramp_inst *o = (struct offramp_inst *)h;
+    o->breaker_open = cb == TR_CB_TRIGGER;
+    if (o->breaker_open) o->triggers++;
+    else o->restores++;
     for (size_t i = 0; i < o->nlinks; i++) world_send_insight(o->links[i]->pi, cb, NULL);
 }
 
@@ -103,6 +108,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     struct offramp_inst *o = l->o;
     enum tr_cb refuse = TR_CB_FAIL;   /* what a refused transactional event gets */
     int rc = 0;
+    o->events_in++;
     if (o->closing || !o->self) {
         rc = TR_ECLOSED;
         goto refused;
@@ -142,6 +148,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
                  (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
     }
     o->ops->send(o->self, &m);
+    if (!ev->transactional) o->events_out++;   /* nothing will answer it */
     tr_event_fini(ev);
     return;
 refused:

@@ -80,6 +80,7 @@ static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_valu
     uint64_t id = o->next_id++;
     tr_ids_init(&ev.ids, o->uid, 0, id);
     ev.transactional = o->ops->transactional;
+    o->events_out++;
     onramp_to_pipes(o, &ev);
     return (int64_t)id;
 }
