@@ -37,6 +37,7 @@
 #include "core/value.h"
 
 struct tr_preproc_limits;   /* codec/proc.h */
+struct tr_codec;            /* codec/codec.h */
 struct tr_cmap_pos;         /* config/cmap.h */
 
 /* An onramp/offramp entry of the configuration, as a connector sees it.
@@ -52,6 +53,8 @@ struct tr_conn_spec {
      * config errors point at the entry). */
     const struct tr_cmap_pos *keys;
     uint32_t nkeys;
+    bool linked;             /* the entry's `linked: true` (a linked transport) */
+    const char *codec;       /* the entry's `codec:`, NULL when not given */
 };
 
 /* Check spec->config against a config map (config/cmap.h) and fill cfg:
@@ -115,6 +118,13 @@ struct tr_onramp_ops {
      * reads lines, as in Tremor). NULL / 0: none. */
     char *const *default_pre;
     size_t ndefault_pre;
+    /* Optional (linked transports, 0.11's reply_event): an event a pipeline
+     * sent back to this onramp through a link to /onramp/ID/INSTANCE/in.
+     * event_id is the largest id of this onramp the event carries (the
+     * request it answers); codec is the entry's. value and meta are
+     * borrowed for the call. NULL: the onramp cannot be linked back to. */
+    void (*reply)(void *self, uint64_t event_id, const tr_value *value, const tr_value *meta,
+                  const struct tr_codec *codec);
 };
 
 static inline uv_loop_t *tr_onramp_loop(struct tr_onramp_host *h) { return h->loop; }

@@ -10,6 +10,7 @@
 extern const struct tr_onramp_ops tr_blaster_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
+extern const struct tr_onramp_ops tr_rest_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
 extern const struct tr_onramp_ops tr_tcp_onramp;
 extern const struct tr_onramp_ops tr_ws_onramp;
@@ -25,6 +26,7 @@ extern const struct tr_cmap_entry tr_blaster_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
+extern const struct tr_cmap_entry tr_rest_server_cmap[];
 extern const struct tr_cmap_entry tr_stdin_cmap[];
 extern const struct tr_cmap_entry tr_stdout_cmap[];
 extern const struct tr_cmap_entry tr_tcp_client_cmap[];
@@ -39,6 +41,7 @@ static const struct {
     {"blaster", tr_blaster_cmap},
     {"file", tr_file_in_cmap},
     {"metronome", tr_metronome_cmap},
+    {"rest", tr_rest_server_cmap},
     {"stdin", tr_stdin_cmap},
     {"tcp", tr_tcp_server_cmap},
     {"ws", tr_ws_server_cmap},
@@ -55,6 +58,7 @@ static const struct tr_onramp_ops *const onramps[] = {
     &tr_blaster_onramp,
     &tr_file_onramp,
     &tr_metronome_onramp,
+    &tr_rest_onramp,
     &tr_stdin_onramp,
     &tr_tcp_onramp,
     &tr_ws_onramp,
@@ -83,7 +87,7 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
     return NULL;
 }
 
-const char *tr_onramp_types(void) { return "blaster, file, metronome, stdin, tcp, ws"; }
+const char *tr_onramp_types(void) { return "blaster, file, metronome, rest, stdin, tcp, ws"; }
 const char *tr_offramp_types(void) { return "blackhole, file, stdout, stderr, tcp, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {

@@ -195,9 +195,24 @@ static int link_pipe_out(struct tr_world *w, struct bound *b, struct pipe_inst *
         if (!rc) rc = tr_pipeline_connect_input(to->p, true, pipe_cf_up, from);
         return rc;
     }
+    if (tu->kind == TR_URL_ONRAMP) {
+        /* a linked transport's replies (0.11's linked onramps) */
+        struct onramp_inst *on = ensure_onramp(w, b, tu, l, url, d, &rc);
+        if (!on) return rc;
+        if (tu->port[0] && strcmp(tu->port, TR_PORT_IN) != 0)
+            return tr_diag_set(d, TR_EINVAL_CFG, l->loc.file, l->loc.line, l->loc.col,
+                               "link %s: a linked onramp takes replies on its port 'in'", url);
+        if (!on->ops->reply || !on_art(on)->linked)
+            return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
+                               "link %s: onramp '%s' takes no replies (only a `rest` or `ws` "
+                               "onramp with `linked: true` does)", url, on_art(on)->id);
+        rc = made(b, (struct made_link){.kind = LINK_PIPE_ONRAMP, .from = from, .on = on});
+        if (!rc) rc = tr_pipeline_connect_output(from->p, port, world_onramp_reply, on);
+        return rc;
+    }
     return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
-                       "link %s: a pipeline can be linked to an offramp or a pipeline "
-                       "(linked transports back to onramps are not supported yet)", url);
+                       "link %s: a pipeline can be linked to an offramp, a pipeline or a linked onramp",
+                       url);
 }
 
 static int deploy_link(struct tr_world *w, struct bound *b, const struct tr_cfg_link *l,
@@ -292,6 +307,9 @@ static void unlink_one(const struct made_link *ml) {
         if (ml->to->p) tr_pipeline_disconnect_input(ml->to->p, world_onramp_cf, o);
         break;
     }
+    case LINK_PIPE_ONRAMP:
+        if (ml->from->p) tr_pipeline_disconnect_output(ml->from->p, world_onramp_reply, ml->on);
+        break;
     case LINK_PIPE_OFFRAMP: {
         struct offramp_inst *o = ml->ol->o;
         if (ml->from->p) tr_pipeline_disconnect_output(ml->from->p, world_offramp_in, ml->ol);

@@ -114,10 +114,11 @@ struct offramp_inst {
 };
 
 /* One link a binding instance made, so unbind can take it out again. */
-enum link_kind { LINK_ONRAMP_PIPE, LINK_ONRAMP_ERR_PIPE, LINK_PIPE_OFFRAMP, LINK_PIPE_PIPE };
+enum link_kind { LINK_ONRAMP_PIPE, LINK_ONRAMP_ERR_PIPE, LINK_PIPE_OFFRAMP, LINK_PIPE_PIPE,
+                 LINK_PIPE_ONRAMP };
 struct made_link {
     enum link_kind kind;
-    struct onramp_inst *on;          /* LINK_ONRAMP_PIPE, LINK_ONRAMP_ERR_PIPE */
+    struct onramp_inst *on;          /* LINK_ONRAMP_PIPE, LINK_ONRAMP_ERR_PIPE, LINK_PIPE_ONRAMP */
     struct pipe_inst *from, *to;     /* from: LINK_PIPE_*, to: LINK_ONRAMP_PIPE, LINK_PIPE_PIPE */
     struct out_link *ol;             /* LINK_PIPE_OFFRAMP */
 };
@@ -216,7 +217,8 @@ static inline const struct tr_cfg_artefact *off_art(const struct offramp_inst *o
 static inline struct tr_conn_spec world_conn_spec(const struct tr_cfg_artefact *a, const char *instance) {
     return (struct tr_conn_spec){.id = a->id, .type = a->type, .instance = instance,
                                  .config = &a->config, .file = a->loc.file, .line = a->loc.line,
-                                 .col = a->loc.col, .keys = a->config_keys, .nkeys = a->nconfig_keys};
+                                 .col = a->loc.col, .keys = a->config_keys, .nkeys = a->nconfig_keys,
+                                 .linked = a->linked != 0, .codec = a->codec};
 }
 
 static inline int push(void **arr, size_t *n, size_t *cap, void *item) {
@@ -253,6 +255,9 @@ int world_onramp_create(struct tr_world *w, const struct tr_cfg_artefact *a, con
                         struct onramp_inst **out, struct tr_diag *d);
 /* Contraflow reaching an onramp through a pipeline input (arg: onramp_inst). */
 void world_onramp_cf(void *arg, const struct tr_insight *in);
+/* A pipeline's event linked back to an onramp (arg: onramp_inst; a linked
+ * transport's reply). Takes ev. */
+void world_onramp_reply(void *arg, struct tr_event *ev);
 /* Close one onramp outside the stop sequence (unbind); the instance stays. */
 void world_onramp_retire(struct onramp_inst *o);
 void world_onramp_free(struct onramp_inst *o);

@@ -196,6 +196,17 @@ void world_onramp_cf(void *arg, const struct tr_insight *in) {
     }
 }
 
+void world_onramp_reply(void *arg, struct tr_event *ev) {
+    struct onramp_inst *o = arg;
+    uint64_t id;
+    if (!o->closing && o->self && o->ops->reply && tr_ids_max_for(&ev->ids, o->uid, &id) == 0)
+        o->ops->reply(o->self, id, &ev->value, &ev->meta, o->codec);
+    else
+        TR_DEBUG("world", "onramp %s/%s: a reply that answers none of its events is dropped",
+                 on_art(o)->id, o->instance);
+    tr_event_fini(ev);
+}
+
 /* The instance `instance` of entry a, created (config checked, nothing
  * started). Errors: the connector's create errors, -ENOMEM. */
 int world_onramp_create(struct tr_world *w, const struct tr_cfg_artefact *a, const char *instance,
