@@ -169,6 +169,8 @@ struct tr_offramp_host_ops {
     void (*shutdown)(struct tr_offramp_host *h);
     /* May be NULL: the host has no window to free. */
     void (*release)(struct tr_offramp_host *h, uint64_t token);
+    /* May be NULL (no linked offramps). See tr_offramp_emit. */
+    int (*emit)(struct tr_offramp_host *h, uint64_t token, bool err, tr_value value, tr_value meta);
 };
 struct tr_offramp_host {
     const struct tr_offramp_host_ops *ops;
@@ -207,6 +209,23 @@ static inline void tr_offramp_trigger(struct tr_offramp_host *h) { h->ops->trigg
 /* breaker: I can send again */
 static inline void tr_offramp_restore(struct tr_offramp_host *h) { h->ops->restore(h); }
 static inline void tr_offramp_shutdown(struct tr_offramp_host *h) { h->ops->shutdown(h); }
+/* Linked offramps (`linked: true`): a response event out of the port `out`
+ * (err false) or `err` into the pipelines linked from there. It carries the
+ * ids of the message with `token` (so a linked onramp upstream finds the
+ * request it answers): call it before that token's ack or fail. Every
+ * message a linked offramp is sent has a token, transactional or not, and
+ * each must be answered (a non-transactional answer goes nowhere). Takes
+ * value and meta. Returns 0, TR_ENOTFOUND for a token not in flight,
+ * TR_EUNSUPPORTED when the host has no links. */
+static inline int tr_offramp_emit(struct tr_offramp_host *h, uint64_t token, bool err, tr_value value,
+                                  tr_value meta) {
+    if (!h->ops->emit) {
+        tr_value_unref(value);
+        tr_value_unref(meta);
+        return TR_EUNSUPPORTED;
+    }
+    return h->ops->emit(h, token, err, value, meta);
+}
 
 /* Registry of connector kinds (connectors/registry.c). NULL when unknown. */
 const struct tr_onramp_ops *tr_onramp_find(const char *type);

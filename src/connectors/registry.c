@@ -16,6 +16,7 @@ extern const struct tr_onramp_ops tr_tcp_onramp;
 extern const struct tr_onramp_ops tr_ws_onramp;
 extern const struct tr_offramp_ops tr_blackhole_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
+extern const struct tr_offramp_ops tr_rest_offramp;
 extern const struct tr_offramp_ops tr_stdout_offramp;
 extern const struct tr_offramp_ops tr_stderr_offramp;
 extern const struct tr_offramp_ops tr_tcp_offramp;
@@ -27,6 +28,7 @@ extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
 extern const struct tr_cmap_entry tr_rest_server_cmap[];
+extern const struct tr_cmap_entry tr_rest_client_cmap[];
 extern const struct tr_cmap_entry tr_stdin_cmap[];
 extern const struct tr_cmap_entry tr_stdout_cmap[];
 extern const struct tr_cmap_entry tr_tcp_client_cmap[];
@@ -48,6 +50,7 @@ static const struct {
 }, offramp_maps[] = {
     {"blackhole", tr_blackhole_cmap},
     {"file", tr_file_out_cmap},
+    {"rest", tr_rest_client_cmap},
     {"stdout", tr_stdout_cmap},
     {"stderr", tr_stdout_cmap},
     {"tcp", tr_tcp_client_cmap},
@@ -67,6 +70,7 @@ static const struct tr_onramp_ops *const onramps[] = {
 static const struct tr_offramp_ops *const offramps[] = {
     &tr_blackhole_offramp,
     &tr_file_offramp,
+    &tr_rest_offramp,
     &tr_stdout_offramp,
     &tr_stderr_offramp,
     &tr_tcp_offramp,
@@ -88,7 +92,7 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
 }
 
 const char *tr_onramp_types(void) { return "blaster, file, metronome, rest, stdin, tcp, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, file, stdout, stderr, tcp, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, file, rest, stdout, stderr, tcp, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;

@@ -83,6 +83,7 @@ struct pending {
     struct pipe_inst *pi;
     int used;
     int released;                    /* upstream was told the peer has it */
+    int transactional;               /* a linked offramp tracks every event: only these are answered upstream */
 };
 
 struct out_link {
@@ -107,6 +108,9 @@ struct offramp_inst {
     uint64_t base, next_token;       /* tokens in flight: [base, next_token) */
     size_t in_flight;
     struct tr_buf enc;
+    struct pipe_inst **outs, **errs; /* linked offramps: pipelines fed from 'out' / 'err' */
+    size_t nouts, outs_cap, nerrs, errs_cap;
+    uint64_t next_id;                /* ids of the events sent out of them */
     uint64_t encode_errors;
     int closing;
     int started;
@@ -115,12 +119,13 @@ struct offramp_inst {
 
 /* One link a binding instance made, so unbind can take it out again. */
 enum link_kind { LINK_ONRAMP_PIPE, LINK_ONRAMP_ERR_PIPE, LINK_PIPE_OFFRAMP, LINK_PIPE_PIPE,
-                 LINK_PIPE_ONRAMP };
+                 LINK_PIPE_ONRAMP, LINK_OFFRAMP_PIPE, LINK_OFFRAMP_ERR_PIPE };
 struct made_link {
     enum link_kind kind;
     struct onramp_inst *on;          /* LINK_ONRAMP_PIPE, LINK_ONRAMP_ERR_PIPE, LINK_PIPE_ONRAMP */
     struct pipe_inst *from, *to;     /* from: LINK_PIPE_*, to: LINK_ONRAMP_PIPE, LINK_PIPE_PIPE */
     struct out_link *ol;             /* LINK_PIPE_OFFRAMP */
+    struct offramp_inst *off;        /* LINK_OFFRAMP_PIPE, LINK_OFFRAMP_ERR_PIPE (to: the pipeline) */
 };
 
 /* A deployed binding instance: its links and the instances it counts in. */
@@ -267,6 +272,9 @@ int world_offramp_create(struct tr_world *w, const struct tr_cfg_artefact *a,
                          const char *instance, struct offramp_inst **out, struct tr_diag *d);
 /* An event leaving a pipeline towards an offramp (arg: out_link). Takes ev. */
 void world_offramp_in(void *arg, struct tr_event *ev);
+/* Contraflow reaching a linked offramp from the pipelines it feeds: none
+ * of it concerns the offramp (its responses are not transactional). */
+void world_offramp_cf(void *arg, const struct tr_insight *in);
 /* Contraflow into pi's pipeline; ids may be NULL (breaker signals). */
 void world_send_insight(struct pipe_inst *pi, enum tr_cb cb, struct tr_ids *ids);
 /* Close one offramp outside the stop sequence (unbind); it fails what it
