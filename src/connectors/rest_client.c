@@ -568,7 +568,9 @@ static bool upper_method(const char *in, char *out, size_t n) {
         out[k] = (char)toupper((unsigned char)in[k]);
     }
     out[k] = '\0';
-    return k > 0 && (in[k] == '\0' || in[k] == ' ');
+    const char *rest = in + k;
+    while (*rest == ' ') rest++;   /* 0.11 trims the method */
+    return k > 0 && *rest == '\0';
 }
 
 /* Set the parts of an endpoint record on u (0.11's Endpoint::merge). */
