@@ -121,10 +121,12 @@ struct tr_onramp_ops {
     /* Optional (linked transports, 0.11's reply_event): an event a pipeline
      * sent back to this onramp through a link to /onramp/ID/INSTANCE/in.
      * event_id is the largest id of this onramp the event carries (the
-     * request it answers); codec is the entry's. value and meta are
-     * borrowed for the call. NULL: the onramp cannot be linked back to. */
-    void (*reply)(void *self, uint64_t event_id, const tr_value *value, const tr_value *meta,
-                  const struct tr_codec *codec);
+     * request it answers); stream the stream of emit_bytes that produced
+     * that event (0 for emit_value, or when the runtime no longer knows:
+     * it remembers the last 4096); codec is the entry's. value and meta
+     * are borrowed for the call. NULL: the onramp cannot be linked back to. */
+    void (*reply)(void *self, uint64_t event_id, uint64_t stream, const tr_value *value,
+                  const tr_value *meta, const struct tr_codec *codec);
 };
 
 static inline uv_loop_t *tr_onramp_loop(struct tr_onramp_host *h) { return h->loop; }

@@ -334,9 +334,10 @@ static int add_header(struct tr_buf *b, const char *name, size_t nlen, const tr_
     return tr_buf_printf(b, "%.*s: %.*s\r\n", (int)nlen, name, (int)n, p);
 }
 
-static void rest_reply(void *self, uint64_t event_id, const tr_value *value, const tr_value *meta,
-                       const struct tr_codec *entry_codec) {
+static void rest_reply(void *self, uint64_t event_id, uint64_t stream, const tr_value *value,
+                       const tr_value *meta, const struct tr_codec *entry_codec) {
     struct rest *s = self;
+    (void)stream;   /* requests are told apart by event id */
     size_t i = 0;
     while (i < s->nwait && s->wait[i].event_id != event_id) i++;
     if (i == s->nwait) /* the reply came inside the emit of its request */

@@ -29,6 +29,7 @@
 #include "pipeline/world.h"
 
 #define TICK_MS 100
+#define WORLD_SIDS 4096
 #define MAX_QUERY_BYTES (64u * 1024 * 1024)
 
 struct query_art {
@@ -73,6 +74,12 @@ struct onramp_inst {
     uint64_t decode_errors;
     struct tr_log_limit decode_log;  /* a peer can cause one decode error per frame */
     tr_value cur_meta;               /* meta of the bytes being decoded */
+    uint64_t cur_stream;             /* stream of the bytes being decoded */
+    int in_bytes;                    /* inside emit_bytes */
+    /* linked onramps: the stream of each recent event (a ring), so a
+     * reply reaches the connection its request came from */
+    struct stream_of { uint64_t id, stream; } *sids;
+    size_t nsids;                    /* entries written so far (ring index = n % WORLD_SIDS) */
     int closing;
     int started;
     unsigned refs;

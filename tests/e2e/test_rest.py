@@ -401,3 +401,62 @@ def test_offramp_status_from_peer(tmp_path, cleanup):
     st, _, data, _ = request(port, "POST", "/x", body="{}", headers={"Content-Type": "application/json"})
     assert st == 404   # the upstream's status, not retried (a 4xx is the client's)
     assert len(peer.requests()) == 1
+
+
+WS_LINKED = """onramp:
+  - id: ws_in
+    type: ws
+    linked: true
+    codec: json
+    config:
+      host: 127.0.0.1
+      port: {port}
+binding:
+  - id: wsecho
+    links:
+      "/onramp/ws_in/{{instance}}/out": ["/pipeline/wsecho/{{instance}}/in"]
+      "/pipeline/wsecho/{{instance}}/out": ["onramp/ws_in/{{instance}}/in"]
+mapping:
+  /binding/wsecho/01:
+    instance: "01"
+"""
+
+WS_ECHO = """select {"got": event} from in into out;
+"""
+
+
+def test_linked_ws_answers_each_message_on_its_connection(tmp_path, cleanup):
+    import asyncio
+    import websockets
+    port = free_port()
+    write(tmp_path, "wsecho.trickle", WS_ECHO)
+    write(tmp_path, "config.yaml", WS_LINKED.format(port=port))
+    srv = Server(tmp_path, ["wsecho.trickle", "config.yaml"])
+    cleanup(srv)
+    wait_until(lambda: "running" in srv.text() or srv.p.poll() is not None, 20, "server", srv.text)
+
+    async def client(name, n):
+        async with websockets.connect("ws://127.0.0.1:%d/" % port) as ws:
+            got = []
+            for i in range(n):
+                await ws.send(json.dumps({"c": name, "i": i}))
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            return got
+
+    async def both():
+        return await asyncio.gather(client("a", 5), client("b", 5))
+
+    a, b = asyncio.run(both())
+    # each connection gets the replies to its own messages, in order
+    assert a == [{"got": {"c": "a", "i": i}} for i in range(5)]
+    assert b == [{"got": {"c": "b", "i": i}} for i in range(5)]
+
+
+def test_link_back_to_unlinked_onramp_is_refused(tmp_path):
+    port = free_port()
+    write(tmp_path, "wsecho.trickle", WS_ECHO)
+    write(tmp_path, "config.yaml", WS_LINKED.format(port=port).replace("    linked: true\n", ""))
+    out = subprocess.run([TREMOR, "server", "run", "-n", "-d", "data", "-f", "wsecho.trickle", "config.yaml"],
+                         cwd=str(tmp_path), capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1
+    assert "takes no replies" in out.stderr
