@@ -190,6 +190,9 @@ struct tr_out_msg {
 
 struct tr_offramp_ops {
     const char *type;
+    /* It can be a linked transport: with `linked: true` it answers every
+     * message (transactional or not) and sends responses (tr_offramp_emit). */
+    bool linked;
     int (*create)(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
                   struct tr_diag *d);
     int (*start)(void *self);

@@ -945,6 +945,7 @@ static void rc_close(void *self, void (*done)(void *), void *arg) {
 
 const struct tr_offramp_ops tr_rest_offramp = {
     .type = "rest",
+    .linked = true,
     .create = rc_create,
     .start = rc_start,
     .send = rc_send,

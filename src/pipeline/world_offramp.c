@@ -171,7 +171,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         .len = enc->len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
     };
     /* a linked offramp's responses carry the ids of what they answer */
-    if (ev->transactional || off_art(o)->linked) {
+    if (ev->transactional || (off_art(o)->linked && o->ops->linked)) {
         rc = ring_reserve(o);
         if (rc) goto refused;
         m.token = o->next_token++;
