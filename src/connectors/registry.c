@@ -10,11 +10,13 @@
 extern const struct tr_onramp_ops tr_blaster_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
+extern const struct tr_onramp_ops tr_rest_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
 extern const struct tr_onramp_ops tr_tcp_onramp;
 extern const struct tr_onramp_ops tr_ws_onramp;
 extern const struct tr_offramp_ops tr_blackhole_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
+extern const struct tr_offramp_ops tr_rest_offramp;
 extern const struct tr_offramp_ops tr_stdout_offramp;
 extern const struct tr_offramp_ops tr_stderr_offramp;
 extern const struct tr_offramp_ops tr_tcp_offramp;
@@ -25,6 +27,8 @@ extern const struct tr_cmap_entry tr_blaster_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
+extern const struct tr_cmap_entry tr_rest_server_cmap[];
+extern const struct tr_cmap_entry tr_rest_client_cmap[];
 extern const struct tr_cmap_entry tr_stdin_cmap[];
 extern const struct tr_cmap_entry tr_stdout_cmap[];
 extern const struct tr_cmap_entry tr_tcp_client_cmap[];
@@ -39,12 +43,14 @@ static const struct {
     {"blaster", tr_blaster_cmap},
     {"file", tr_file_in_cmap},
     {"metronome", tr_metronome_cmap},
+    {"rest", tr_rest_server_cmap},
     {"stdin", tr_stdin_cmap},
     {"tcp", tr_tcp_server_cmap},
     {"ws", tr_ws_server_cmap},
 }, offramp_maps[] = {
     {"blackhole", tr_blackhole_cmap},
     {"file", tr_file_out_cmap},
+    {"rest", tr_rest_client_cmap},
     {"stdout", tr_stdout_cmap},
     {"stderr", tr_stdout_cmap},
     {"tcp", tr_tcp_client_cmap},
@@ -55,6 +61,7 @@ static const struct tr_onramp_ops *const onramps[] = {
     &tr_blaster_onramp,
     &tr_file_onramp,
     &tr_metronome_onramp,
+    &tr_rest_onramp,
     &tr_stdin_onramp,
     &tr_tcp_onramp,
     &tr_ws_onramp,
@@ -63,6 +70,7 @@ static const struct tr_onramp_ops *const onramps[] = {
 static const struct tr_offramp_ops *const offramps[] = {
     &tr_blackhole_offramp,
     &tr_file_offramp,
+    &tr_rest_offramp,
     &tr_stdout_offramp,
     &tr_stderr_offramp,
     &tr_tcp_offramp,
@@ -83,8 +91,8 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
     return NULL;
 }
 
-const char *tr_onramp_types(void) { return "blaster, file, metronome, stdin, tcp, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, file, stdout, stderr, tcp, ws"; }
+const char *tr_onramp_types(void) { return "blaster, file, metronome, rest, stdin, tcp, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, file, rest, stdout, stderr, tcp, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;

@@ -26,6 +26,7 @@
 #include <uv.h>
 #include <wslay/wslay.h>
 
+#include "codec/codec.h"
 #include "codec/proc.h"
 #include "config/cmap.h"
 #include "connectors/conn.h"
@@ -713,6 +714,42 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
     maybe_done(s);
 }
 
+/* Linked (0.11's reply_event): the pipeline's answer to a message goes
+ * back to the connection it came from, as one text frame, or binary when
+ * $binary is true. The connection may be gone: then it is dropped. A reply
+ * during the message's own emit is queued in wslay and sent by process(). */
+static void ws_reply(void *self, uint64_t event_id, uint64_t stream, const tr_value *value,
+                     const tr_value *meta, const struct tr_codec *codec) {
+    struct in *s = self;
+    struct sconn *c = s->conns;
+    while (c && c->stream != stream) c = c->next;
+    if (!c || c->st != S_OPEN || !c->ws || c->failed) {
+        TR_DEBUG(MOD, "%s: the connection of event %llu is gone: reply dropped", s->id,
+                 (unsigned long long)event_id);
+        return;
+    }
+    struct tr_buf b;
+    tr_buf_init(&b);
+    int rc = codec ? codec->encode(value, &b) : TR_EINVAL_CFG;
+    if (rc) {
+        tr_log_limited(&s->lim_drop, TR_LOG_WARN, MOD, "%s: cannot encode a reply with codec %s: %s",
+                       s->id, codec ? codec->name : "?", tr_strerror(rc));
+        tr_buf_fini(&b);
+        return;
+    }
+    const tr_value *bin = meta && meta->type == TR_REC ? tr_rec_get(meta, "binary", 6) : NULL;
+    struct wslay_event_msg m = {
+        .opcode = bin && bin->type == TR_BOOL && bin->as.b ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME,
+        .msg = (const uint8_t *)(b.data ? b.data : ""), .msg_length = b.len};
+    rc = wslay_event_queue_msg(c->ws, &m);   /* copies the payload */
+    tr_buf_fini(&b);
+    if (rc != 0) {
+        conn_end(c, false);
+        return;
+    }
+    if (!c->in_wslay && (wslay_event_send(c->ws) != 0 || flush(c) != 0)) conn_end(c, false);
+}
+
 static const struct tr_preproc_limits *ws_stream_limits(void *self) {
     return &((struct in *)self)->limits;
 }
@@ -820,4 +857,5 @@ const struct tr_onramp_ops tr_ws_onramp = {
     .fail = ws_ack,
     .close = ws_close,
     .stream_limits = ws_stream_limits,
+    .reply = ws_reply,
 };

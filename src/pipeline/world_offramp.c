@@ -40,13 +40,55 @@ static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
              (unsigned long long)token, tr_cb_name(cb));
     struct tr_insight in = {.cb = cb, .ids = pe->ids};   /* moved: queued, not run */
     struct pipe_inst *pi = pe->pi;
+    int upstream = pe->transactional;
     pe->used = 0;
     o->in_flight--;
     if (cb == TR_CB_ACK) o->acks++, o->events_out++;
     else o->fails++;
     while (o->base < o->next_token && !o->ring[o->base & (o->ring_cap - 1)].used) o->base++;
-    if (pi->p) tr_pipeline_contraflow_take(pi->p, &in);
+    if (pi->p && upstream) tr_pipeline_contraflow_take(pi->p, &in);
     else tr_ids_fini(&in.ids);   /* retired or stopped: nobody upstream is left */
+}
+
+/* A linked offramp's response: a new event (this offramp's uid and next
+ * id) that also carries the ids of the message it answers, as 0.11 tracks
+ * them, into every pipeline linked from the port. Never transactional. */
+static int off_emit(struct tr_offramp_host *h, uint64_t token, bool err, tr_value value, tr_value meta) {
+    struct offramp_inst *o = (struct offramp_inst *)h;
+    struct pending *pe = token >= o->base && token < o->next_token ? &o->ring[token & (o->ring_cap - 1)] : NULL;
+    if (!pe || !pe->used) {
+        tr_value_unref(value);
+        tr_value_unref(meta);
+        return TR_ENOTFOUND;
+    }
+    struct pipe_inst **to = err ? o->errs : o->outs;
+    size_t n = err ? o->nerrs : o->nouts;
+    struct tr_event ev;
+    int rc = tr_event_init(&ev, value, meta, tr_now_ns());
+    if (rc) return rc;
+    /* offramp uids live beside onramp uids: the high bit keeps them apart */
+    tr_ids_init(&ev.ids, o->uid | ((uint64_t)1 << 63), 0, o->next_id++);
+    if ((rc = tr_ids_track(&ev.ids, &pe->ids))) {
+        tr_event_fini(&ev);
+        return rc;
+    }
+    ev.transactional = false;
+    if (n == 0) {
+        tr_event_fini(&ev);
+        return 0;
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        struct tr_event copy;
+        if (to[i]->p && tr_event_copy(&copy, &ev) == 0) tr_pipeline_push(to[i]->p, TR_PORT_IN, &copy);
+    }
+    if (to[n - 1]->p) tr_pipeline_push(to[n - 1]->p, TR_PORT_IN, &ev);
+    else tr_event_fini(&ev);
+    return 0;
+}
+
+void world_offramp_cf(void *arg, const struct tr_insight *in) {
+    (void)arg;
+    (void)in;
 }
 
 /* The peer has the event but the offramp may still fail it: its token and
@@ -58,6 +100,7 @@ static void off_release(struct tr_offramp_host *h, uint64_t token) {
         o->ring[token & (o->ring_cap - 1)].released)
         return;
     struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
+    if (!pe->transactional) return;
     pe->released = 1;
     /* copied: the ids stay for the answer */
     world_send_insight(pe->pi, TR_CB_RELEASE, &pe->ids);
@@ -85,7 +128,7 @@ static void off_shutdown(struct tr_offramp_host *h) {
 }
 
 static const struct tr_offramp_host_ops offramp_host_ops = {
-    off_ack, off_fail, off_trigger, off_restore, off_shutdown, off_release,
+    off_ack, off_fail, off_trigger, off_restore, off_shutdown, off_release, off_emit,
 };
 
 static int ring_reserve(struct offramp_inst *o) {
@@ -133,7 +176,8 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         .token = 0, .transactional = ev->transactional, .data = enc->data,
         .len = enc->len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
     };
-    if (ev->transactional) {
+    /* a linked offramp's responses carry the ids of what they answer */
+    if (ev->transactional || (off_art(o)->linked && o->ops->linked)) {
         rc = ring_reserve(o);
         if (rc) goto refused;
         m.token = o->next_token++;
@@ -143,6 +187,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         pe->pi = l->pi;
         pe->used = 1;
         pe->released = 0;
+        pe->transactional = ev->transactional;
         o->in_flight++;
         TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
                  (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
@@ -205,6 +250,8 @@ void world_offramp_free(struct offramp_inst *o) {
         if (o->ring[t & (o->ring_cap - 1)].used) tr_ids_fini(&o->ring[t & (o->ring_cap - 1)].ids);
     for (size_t k = 0; k < o->nlinks; k++) tr_free(o->links[k]);
     tr_free(o->links);
+    tr_free(o->outs);
+    tr_free(o->errs);
     tr_free(o->ring);
     tr_buf_fini(&o->enc);
     tr_free(o->instance);

@@ -143,7 +143,7 @@ static inline void fake_out_shutdown(struct tr_offramp_host *h) { ((struct fake_
 
 static const struct tr_offramp_host_ops fake_out_ops = {fake_out_ack, fake_out_fail, fake_out_trigger,
                                                         fake_out_restore, fake_out_shutdown,
-                                                        fake_out_release};
+                                                        fake_out_release, NULL};
 
 static inline void fake_out_init(struct fake_out *o, uv_loop_t *loop, size_t ntokens) {
     memset(o, 0, sizeof *o);
