@@ -166,6 +166,50 @@ size_t tr_fmtnum_json(double f, char out[TR_FMTNUM_MAX]) {
     return (size_t)(o - out);
 }
 
+/* Rust's `{}` breaks a tie the other way from ryu: when a lies exactly
+ * halfway between two shortest candidates (2^-25 = 2.98023223876953125e-8
+ * at 17 digits), ryu keeps the even one and Rust's flt2dec the upper one.
+ * Turns dig (n digits, a = 0.dig x 10^*kk) into the upper candidate when a
+ * is such a tie and that candidate reads back as a too. */
+static void tie_up(double a, char dig[24], int *n, int *kk) {
+    /* cheap filter first: n + 2 digits that end in "50" */
+    char t[800];
+    snprintf(t, 48, "%.*e", *n + 1, a);
+    char *e = strchr(t, 'e');
+    if (!e || e - t < 2 || e[-2] != '5' || e[-1] != '0') return;
+    /* the exact expansion: at most 767 significant digits */
+    snprintf(t, sizeof t, "%.*e", 770, a);
+    e = strchr(t, 'e');
+    if (!e) return;
+    char ex[800];
+    int m = 0;
+    for (char *q = t; q < e; q++)
+        if (*q >= '0' && *q <= '9') ex[m++] = *q;
+    while (m > 1 && ex[m - 1] == '0') m--;
+    /* a tie between two candidates of n digits: the exact digits are
+     * those n and one 5; the lower one was taken */
+    int p = m - 1;
+    if (ex[p] != '5' || p != *n || *kk != atoi(e + 1) + 1 || memcmp(ex, dig, (size_t)p)) return;
+    char up[26];
+    memcpy(up, ex, (size_t)p);
+    int i = p - 1, k2 = *kk;
+    while (i >= 0 && up[i] == '9') up[i--] = '0';
+    if (i < 0) {
+        memmove(up + 1, up, (size_t)p);
+        up[0] = '1';
+        k2++;
+        p++;
+    } else {
+        up[i]++;
+    }
+    while (p > 1 && up[p - 1] == '0') p--;
+    up[p] = 0;
+    if (!round_trips(up, p, k2 - p, a)) return;
+    memcpy(dig, up, (size_t)p + 1);
+    *n = p;
+    *kk = k2;
+}
+
 size_t tr_fmtnum_display(double f, char out[TR_FMTNUM_MAX]) {
     if (isnan(f)) return (size_t)sprintf(out, "NaN");
     if (isinf(f)) return (size_t)sprintf(out, f < 0 ? "-inf" : "inf");
@@ -174,6 +218,7 @@ size_t tr_fmtnum_display(double f, char out[TR_FMTNUM_MAX]) {
     if (f < 0) *o++ = '-';
     char dig[24];
     int kk, n = shortest(fabs(f), dig, &kk);
+    tie_up(fabs(f), dig, &n, &kk);
     if (kk <= 0) {
         *o++ = '0';
         *o++ = '.';

@@ -55,6 +55,11 @@
 struct tr_regex {
     pcre2_general_context *gc;
     pcre2_code *code;
+    /* The pattern again, followed by a callout: searches that must end at
+     * or before a given offset (rust_find_at). NULL when the pattern has no
+     * assertion that looks left (^ \A \b \B), where none are needed. */
+    pcre2_code *check;
+    int unicode_wb;          /* a Unicode \b or \B */
     int ngroups;
     char **names;            /* [1..ngroups]: group name or NULL */
 };
@@ -65,6 +70,10 @@ struct tr_regex_match {
     pcre2_match_context *mc;
     pcre2_jit_stack *js;     /* made on the first search that outgrows the default */
     int matched;
+    int fixed;               /* group 0 is [fs, fe) and no other group is set */
+    size_t fs, fe;
+    char *view;              /* rust_find_at's copy of part of a subject */
+    size_t viewcap;
     char err[160];
 };
 
@@ -94,12 +103,16 @@ struct tx {
     int ascii;               /* (?-u) in the current group: Unicode off */
     int asciis[MAX_NEST];    /* ascii of each enclosing group */
     size_t open[MAX_NEST];   /* where each enclosing group starts */
+    size_t open_out[MAX_NEST]; /* and where its output starts */
+    int stacked;             /* repetitions applied to the last atom so far */
+    int left_assert;         /* an assertion that looks left: ^ \A \b \B */
+    int unicode_wb;          /* a Unicode \b or \B */
     int depth;
     char *msg;
     size_t mlen;
 };
 
-enum { S_NONE, S_ATOM, S_QUANT, S_LAZY };
+enum { S_NONE, S_ATOM, S_QUANT };
 
 /* Rust's form of a syntax error, the pattern with a caret under the
  * offending part; a long or multi-line pattern gets a one-line form. */
@@ -246,6 +259,8 @@ static int escape(struct tx *t, int in_class) {
     case 'A': case 'z': case 'b': case 'B':
         if (in_class) return bad(t, at, 2, "assertion \\%c in a character class", e);
         if (t->ascii && e == 'B') return bad(t, at, 2, "pattern can match invalid UTF-8");
+        if (e != 'z') t->left_assert = 1;
+        if (!t->ascii && (e == 'b' || e == 'B')) t->unicode_wb = 1;
         if (t->ascii && e == 'b') {
             /* PCRE2's \b follows UCP; Rust's (?-u)\b is ASCII */
             static const char ab[] =
@@ -350,6 +365,7 @@ static int klass(struct tx *t) {
 static int push(struct tx *t, size_t at) {
     if (t->depth >= MAX_NEST) return bad(t, at, 1, "groups nest deeper than %d", MAX_NEST);
     t->open[t->depth] = at;
+    t->open_out[t->depth] = t->out.len;
     t->asciis[t->depth] = t->ascii;
     t->xs[t->depth++] = t->x;
     return 0;
@@ -501,28 +517,73 @@ static size_t counted(const struct tx *t) {
     return j < t->n && t->p[j] == '}' ? j + 1 - t->i : 0;
 }
 
+/* Insert k bytes at output offset pos (all mapped to pattern offset at). */
+static int emit_at(struct tx *t, size_t pos, size_t at, const char *s, size_t k) {
+    size_t len = t->out.len;
+    int rc = emit(t, at, s, k);
+    if (rc) return rc;
+    memmove(t->out.data + pos + k, t->out.data + pos, len - pos);
+    memcpy(t->out.data + pos, s, k);
+    memmove(t->map + pos + k, t->map + pos, (len - pos) * sizeof *t->map);
+    for (size_t j = 0; j < k; j++) t->map[pos + j] = at;
+    return 0;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+/* A repetition operator at the cursor, k bytes long. regex-syntax 0.6
+ * repeats whatever came last: a repetition (a** is (?:a*)*, and in (?x)
+ * `a+ ?` is (?:a+)?, the '?' being lazy only right after its operator) or
+ * an assertion ($+), both of which PCRE2 refuses or reads otherwise (a++
+ * is possessive there), so the operand is wrapped in a group first. */
+static int repeat(struct tx *t, int *state, size_t atom_out, int assertion, size_t k) {
+    size_t at = t->i;
+    if (*state == S_NONE) return bad(t, at, 1, "repetition operator missing expression");
+    int rc = 0;
+    if (*state == S_QUANT || assertion) {
+        /* each one is a group around the last: bounded like groups */
+        if (++t->stacked > MAX_NEST)
+            return bad(t, at, 1, "repetition operators stacked deeper than %d (nest limit)", MAX_NEST);
+        rc = emit_at(t, atom_out, at, "(?:", 3);
+        if (!rc) rc = emit(t, at, ")", 1);
+    }
+    if (!rc) rc = copy(t, k);
+    if (!rc && t->i < t->n && t->p[t->i] == '?') rc = copy(t, 1);   /* lazy */
+    *state = S_QUANT;
+    return rc;
+}
+
 static int translate(struct tx *t) {
-    int state = S_NONE, rc = 0;
+    int state = S_NONE, rc = 0, assertion = 0;
+    size_t atom_out = 0;     /* output offset where the last atom began */
     while (!rc && t->i < t->n) {
-        size_t at = t->i;
+        size_t at = t->i, out0 = t->out.len;
         char c = t->p[at];
-        if (t->x && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')) {
-            rc = copy(t, 1);
+        /* (?x): white space and comments separate tokens and are dropped
+         * here, so that PCRE2 cannot join what Rust keeps apart */
+        if (t->x && is_space(c)) {
+            t->i++;
             continue;
         }
         if (t->x && c == '#') {
             const char *e = memchr(t->p + at, '\n', t->n - at);
-            rc = copy(t, e ? (size_t)(e - (t->p + at)) + 1 : t->n - at);
+            t->i = e ? (size_t)(e - t->p) + 1 : t->n;
             continue;
         }
+        int was_assertion = assertion;
+        assertion = 0;
+        if (!strchr("?*+{", c)) t->stacked = 0;
         switch (c) {
         case '\\':
             rc = escape(t, 0);
             state = S_ATOM;
+            atom_out = out0;
+            assertion = at + 1 < t->n && strchr("AzbB", t->p[at + 1]) != NULL;
             break;
         case '[':
             rc = klass(t);
             state = S_ATOM;
+            atom_out = out0;
             break;
         case '(':
             rc = group(t);
@@ -532,6 +593,7 @@ static int translate(struct tx *t) {
             if (t->depth == 0) return bad(t, at, 1, "unopened group");
             t->x = t->xs[--t->depth];
             t->ascii = t->asciis[t->depth];
+            atom_out = t->open_out[t->depth];
             rc = copy(t, 1);
             state = S_ATOM;
             break;
@@ -540,28 +602,19 @@ static int translate(struct tx *t) {
             state = S_NONE;
             break;
         case '?':
-            if (state == S_QUANT) {
-                rc = copy(t, 1);
-                state = S_LAZY;
-                break;
-            }
-            /* fall through */
         case '*':
-        case '+': {
-            /* a++ is possessive in PCRE2 and a** an error in Rust: either
-             * way one repetition may not follow another */
-            if (state == S_QUANT || state == S_LAZY)
-                return bad(t, at, 1, "repetition operator applied to a repetition (possessive or nested quantifier)");
-            rc = copy(t, 1);
-            state = S_QUANT;
+        case '+':
+            rc = repeat(t, &state, atom_out, was_assertion, 1);
             break;
-        }
         case '{': {
             size_t k = counted(t);
-            if (k && (state == S_QUANT || state == S_LAZY))
-                return bad(t, at, 1, "repetition operator applied to a repetition (possessive or nested quantifier)");
-            rc = copy(t, k ? k : 1);
-            state = k ? S_QUANT : S_ATOM;
+            if (k) {
+                rc = repeat(t, &state, atom_out, was_assertion, k);
+                break;
+            }
+            rc = copy(t, 1);
+            state = S_ATOM;
+            atom_out = out0;
             break;
         }
         case '.':
@@ -569,11 +622,25 @@ static int translate(struct tx *t) {
             if (t->ascii) return bad(t, at, 1, "pattern can match invalid UTF-8");
             rc = copy(t, 1);
             state = S_ATOM;
+            atom_out = out0;
             break;
-        default:
-            if (t->ascii && ((unsigned char)c & 0x80)) return bad(t, at, 1, "Unicode not allowed here");
+        case '^':
+        case '$':
+            if (c == '^') t->left_assert = 1;
             rc = copy(t, 1);
             state = S_ATOM;
+            atom_out = out0;
+            assertion = 1;
+            break;
+        default: {
+            if (t->ascii && ((unsigned char)c & 0x80)) return bad(t, at, 1, "Unicode not allowed here");
+            /* one whole character is the atom */
+            size_t k = 1;
+            while (at + k < t->n && ((unsigned char)t->p[at + k] & 0xC0) == 0x80) k++;
+            rc = copy(t, k);
+            state = S_ATOM;
+            atom_out = out0;
+        }
         }
     }
     if (!rc && t->depth > 0) rc = bad(t, t->open[t->depth - 1], 1, "unclosed group");
@@ -588,6 +655,7 @@ void tr_regex_destroy(struct tr_regex *re) {
         for (int g = 0; g <= re->ngroups; g++) tr_free(re->names[g]);
     tr_free(re->names);
     pcre2_code_free(re->code);
+    pcre2_code_free(re->check);
     pcre2_general_context_free(re->gc);
     tr_free(re);
 }
@@ -612,6 +680,33 @@ static int load_names(struct tr_regex *re, const struct tx *t) {
         re->names[g] = tr_strdup(t->gnames[idx]);
         if (!re->names[g]) return -ENOMEM;
     }
+    return 0;
+}
+
+/* re->check: "(?:pattern)(?C1)" with every path tried (no auto-possessive
+ * items or start-of-match shortcuts, which would skip callouts) and an
+ * offset limit, so on_callout can refuse a path by where it ends. A
+ * pattern that compiled once compiles again; should the copy fail all the
+ * same (memory), searches fall back to PCRE2's answers. */
+static int compile_check(struct tr_regex *re, struct tx *t, pcre2_compile_context *cc) {
+    struct tr_buf b;
+    tr_buf_init(&b);
+    int rc = tr_buf_append(&b, "(?:", 3);
+    if (!rc && t->out.len) rc = tr_buf_append(&b, t->out.data, t->out.len);
+    if (!rc) rc = tr_buf_append(&b, ")(?C1)", 6);
+    if (rc) {
+        tr_buf_fini(&b);
+        return rc;
+    }
+    int err = 0;
+    PCRE2_SIZE eoff = 0;
+    pcre2_set_parens_nest_limit(cc, MAX_NEST + 1);
+    re->check = pcre2_compile((PCRE2_SPTR)b.data, b.len,
+                              OPTIONS | PCRE2_NO_AUTO_POSSESS | PCRE2_NO_START_OPTIMIZE | PCRE2_NO_DOTSTAR_ANCHOR |
+                                  PCRE2_USE_OFFSET_LIMIT,
+                              &err, &eoff, cc);
+    tr_buf_fini(&b);
+    if (!re->check && err == PCRE2_ERROR_HEAP_FAILED) return -ENOMEM;
     return 0;
 }
 
@@ -664,6 +759,8 @@ int tr_regex_create(const char *pattern, size_t len, unsigned flags, struct tr_r
      * still answers correctly under the same limits, only slower. */
     if (!(flags & TR_REGEX_NO_JIT)) (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
     if ((rc = load_names(re, t))) goto out;
+    re->unicode_wb = t->unicode_wb;
+    if (t->left_assert && (rc = compile_check(re, t, cc))) goto out;
     *out = re;
     re = NULL;
 out:
@@ -717,15 +814,18 @@ void tr_regex_match_destroy(struct tr_regex_match *m) {
     pcre2_match_data_free(m->md);
     pcre2_match_context_free(m->mc);
     pcre2_jit_stack_free(m->js);
+    tr_free(m->view);
     tr_free(m);
 }
 
-int tr_regex_exec(struct tr_regex_match *m, const char *s, size_t len, size_t start) {
+/* One PCRE2 search of code with m's limits: 1, 0, or an error. */
+static int search(struct tr_regex_match *m, const pcre2_code *code, const char *s, size_t len, size_t start) {
     m->matched = 0;
+    m->fixed = 0;
     m->err[0] = 0;
     if (start > len) return 0;
     for (;;) {
-        int r = pcre2_match(m->re->code, (PCRE2_SPTR)(s ? s : ""), len, start, 0, m->md, m->mc);
+        int r = pcre2_match(code, (PCRE2_SPTR)(s ? s : ""), len, start, 0, m->md, m->mc);
         if (r >= 0) {
             m->matched = 1;
             return 1;
@@ -763,6 +863,130 @@ int tr_regex_exec(struct tr_regex_match *m, const char *s, size_t len, size_t st
     }
 }
 
+int tr_regex_exec(struct tr_regex_match *m, const char *s, size_t len, size_t start) {
+    return search(m, m->re->code, s, len, start);
+}
+
+/* What re->check's callout lets through: a path ending exactly at target,
+ * or at target or before. */
+struct ending {
+    size_t target;
+    int exact;
+};
+
+static int on_callout(pcre2_callout_block *cb, void *data) {
+    const struct ending *e = data;
+    size_t at = cb->current_position;
+    return (e->exact ? at != e->target : at > e->target) ? 1 : 0;   /* 1: backtrack */
+}
+
+/* A search of re->check restricted by e (and, when limit is not
+ * PCRE2_UNSET, to matches starting at or before it). */
+static int check_search(struct tr_regex_match *m, const char *s, size_t len, size_t start, struct ending *e,
+                        size_t limit) {
+    pcre2_set_callout(m->mc, on_callout, e);
+    pcre2_set_offset_limit(m->mc, limit);
+    int r = search(m, m->re->check, s, len, start);
+    pcre2_set_callout(m->mc, NULL, NULL);
+    pcre2_set_offset_limit(m->mc, PCRE2_UNSET);
+    return r;
+}
+
+static void group0(const struct tr_regex_match *m, size_t *so, size_t *eo) {
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
+    *so = ov[0];
+    *eo = ov[1];
+}
+
+/* Is there a byte above 0x7F in s[from, to)? */
+static int non_ascii(const char *s, size_t from, size_t to) {
+    for (size_t i = from; i < to; i++)
+        if ((unsigned char)s[i] & 0x80) return 1;
+    return 0;
+}
+
+/*
+ * Rust's regex 1.5 (Tremor 0.11's) searching from start > 0, as its
+ * find_iter and captures_iter do after the first match, faithfully to how
+ * it computes it rather than to what the pattern means (exec.rs,
+ * find_dfa_forward):
+ * - a forward DFA finds where the match ends. The DFA knows only ASCII word
+ *   characters: with a Unicode \b or \B in the pattern it gives up (and
+ *   an NFA answers, correctly) as soon as it reads a byte above 0x7F, but
+ *   the byte before start is looked at without reading it, so a character
+ *   such as é there counts as a non-word character;
+ * - a reverse DFA then finds where it starts, run on the text from start
+ *   on, so at start the assertions that look left see the beginning of a
+ *   text: ^ and \A hold there, \b and \B see no character before. When
+ *   the reverse DFA finds no start, the search reports no match at all,
+ *   which ends the iteration;
+ * - captures_iter (for a pattern with groups) then runs the NFA from that
+ *   start over the text up to that end, for the groups and the match.
+ * So "\Ba" finds only the first a of "xaaa", and "\b" reports a boundary
+ * between é and c. Patterns without an assertion that looks left are not
+ * affected and are searched plainly. The DFA's reading is taken to stop at
+ * the byte after the match end; it reads further only while a preferred
+ * alternative is still alive, which this does not model.
+ */
+static int rust_find_at(struct tr_regex_match *m, const char *s, size_t len, size_t start, int captures) {
+    const struct tr_regex *re = m->re;
+    if (start == 0 || start > len || !re->check) return tr_regex_exec(m, s, len, start);
+    size_t so = 0, eo = 0;
+    int r;
+    if (re->unicode_wb && ((unsigned char)s[start - 1] & 0x80)) {
+        /* the DFA's view: an ASCII non-word character before start, the
+         * text up to its first non-ASCII byte (where it would give up) */
+        size_t q = start;
+        while (q < len && !((unsigned char)s[q] & 0x80)) q++;
+        size_t end = q < len ? q + 1 : len, vlen = 1 + end - start;
+        if (vlen > m->viewcap) {
+            char *v = tr_realloc(m->view, vlen);
+            if (!v) return -ENOMEM;
+            m->view = v;
+            m->viewcap = vlen;
+        }
+        m->view[0] = 0x01;
+        memcpy(m->view + 1, s + start, end - start);
+        r = search(m, re->code, m->view, vlen, 1);
+        if (r < 0) return r;
+        if (r == 0 && q == len) return 0;
+        if (r) {
+            group0(m, &so, &eo);
+            so += start - 1;
+            eo += start - 1;
+        }
+        if (r == 0 || (q < len && eo >= q)) return tr_regex_exec(m, s, len, start);   /* the DFA gave up */
+    } else {
+        r = tr_regex_exec(m, s, len, start);
+        if (r < 0) return r;
+        if (r) group0(m, &so, &eo);
+        if (re->unicode_wb && non_ascii(s, start, r ? (eo < len ? eo + 1 : len) : len)) return r;
+        if (r == 0) return 0;
+    }
+    if (eo > start) {
+        /* the reverse DFA: the leftmost start of a match ending at eo in
+         * the text cut at start */
+        struct ending e = {eo - start, 1};
+        r = check_search(m, s + start, len - start, 0, &e, eo - start);
+        if (r <= 0) return r;
+        group0(m, &so, &eo);
+        so += start;
+        eo += start;
+    } else {
+        so = start;
+    }
+    /* with no group but the match, captures_iter takes find_iter's path */
+    if (captures && re->ngroups > 0) {
+        struct ending e = {eo, 0};
+        return check_search(m, s, len, so, &e, PCRE2_UNSET);
+    }
+    m->matched = 1;
+    m->fixed = 1;
+    m->fs = so;
+    m->fe = eo;
+    return 1;
+}
+
 /* Bytes in the UTF-8 sequence starting at s[i] (1 for a stray byte). */
 static size_t char_len(const char *s, size_t len, size_t i) {
     unsigned char c = (unsigned char)s[i];
@@ -780,7 +1004,7 @@ int tr_regex_next(struct tr_regex_match *m, const char *s, size_t len, struct tr
             m->matched = 0;
             return 0;
         }
-        int r = tr_regex_exec(m, s, len, it->next);
+        int r = rust_find_at(m, s, len, it->next, it->captures);
         if (r != 1) {
             it->done = 1;
             return r;
@@ -803,6 +1027,11 @@ int tr_regex_next(struct tr_regex_match *m, const char *s, size_t len, struct tr
 
 int tr_regex_group(const struct tr_regex_match *m, int g, size_t *so, size_t *eo) {
     if (!m->matched || g < 0 || g > m->re->ngroups) return 0;
+    if (m->fixed) {
+        *so = m->fs;
+        *eo = m->fe;
+        return g == 0;
+    }
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
     if ((uint32_t)g >= pcre2_get_ovector_count(m->md) || ov[2 * g] == PCRE2_UNSET) return 0;
     *so = ov[2 * g];

@@ -58,6 +58,8 @@ int tr_regex_exec(struct tr_regex_match *m, const char *s, size_t len, size_t st
  * empty match right where the previous match ended is skipped, and after an
  * empty match the search moves on by one whole character. Zero-initialise. */
 struct tr_regex_iter {
+    int captures;      /* set: the caller reads groups (captures_iter), else
+                        * only group 0 (find_iter); regex.c says why it matters */
     size_t next;       /* where the next search starts */
     size_t last_end;   /* end of the previous match */
     int started, done;
