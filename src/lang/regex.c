@@ -924,8 +924,9 @@ static int non_ascii(const char *s, size_t from, size_t to) {
  *   start over the text up to that end, for the groups and the match.
  * So "\Ba" finds only the first a of "xaaa", and "\b" reports a boundary
  * between é and c. Patterns without an assertion that looks left are not
- * affected and are searched plainly. The DFA's reading is taken to stop at
- * the byte after the match end; it reads further only while a preferred
+ * affected and are searched plainly. The DFA sees a match at e once it has
+ * read the byte at e and reads one byte more before it stops (so it gives
+ * up on a non-ASCII one there too); it reads further while a preferred
  * alternative is still alive, which this does not model.
  */
 static int rust_find_at(struct tr_regex_match *m, const char *s, size_t len, size_t start, int captures) {
@@ -955,12 +956,12 @@ static int rust_find_at(struct tr_regex_match *m, const char *s, size_t len, siz
             so += start - 1;
             eo += start - 1;
         }
-        if (r == 0 || (q < len && eo >= q)) return tr_regex_exec(m, s, len, start);   /* the DFA gave up */
+        if (r == 0 || (q < len && eo + 1 >= q)) return tr_regex_exec(m, s, len, start);   /* the DFA gave up */
     } else {
         r = tr_regex_exec(m, s, len, start);
         if (r < 0) return r;
         if (r) group0(m, &so, &eo);
-        if (re->unicode_wb && non_ascii(s, start, r ? (eo < len ? eo + 1 : len) : len)) return r;
+        if (re->unicode_wb && non_ascii(s, start, r ? (eo + 2 < len ? eo + 2 : len) : len)) return r;
         if (r == 0) return 0;
     }
     if (eo > start) {
