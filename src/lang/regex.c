@@ -61,6 +61,7 @@ struct tr_regex {
     pcre2_code *check;
     int unicode_wb;          /* a Unicode \b or \B */
     int ngroups;
+    int *map;                /* [1..ngroups]: PCRE2's number of each group */
     char **names;            /* [1..ngroups]: group name or NULL */
 };
 
@@ -106,6 +107,12 @@ struct tx {
     size_t open_out[MAX_NEST]; /* and where its output starts */
     int stacked;             /* repetitions applied to the last atom so far */
     int left_assert;         /* an assertion that looks left: ^ \A \b \B */
+    int loops;               /* loop callouts were added (repeat) */
+    struct cap {
+        size_t off;          /* output offset of its '(' */
+        int hidden;          /* added by repeat, not the pattern's */
+    } *caps;                 /* every capturing group of the output */
+    size_t ncaps, capcaps;
     int unicode_wb;          /* a Unicode \b or \B */
     int depth;
     char *msg;
@@ -362,6 +369,19 @@ static int klass(struct tx *t) {
     return rc;
 }
 
+static int add_cap(struct tx *t, size_t off, int hidden) {
+    if (t->ncaps == t->capcaps) {
+        size_t cap = t->capcaps ? t->capcaps * 2 : 8;
+        struct cap *v = tr_realloc(t->caps, cap * sizeof *v);
+        if (!v) return -ENOMEM;
+        t->caps = v;
+        t->capcaps = cap;
+    }
+    t->caps[t->ncaps].off = off;
+    t->caps[t->ncaps++].hidden = hidden;
+    return 0;
+}
+
 static int push(struct tx *t, size_t at) {
     if (t->depth >= MAX_NEST) return bad(t, at, 1, "groups nest deeper than %d", MAX_NEST);
     t->open[t->depth] = at;
@@ -461,7 +481,7 @@ static int group(struct tx *t) {
     int rc;
     if (a == '*') return bad(t, at, 1, "(*VERB)s are not supported");
     if (a != '?') {
-        if ((rc = push(t, at))) return rc;
+        if ((rc = push(t, at)) || (rc = add_cap(t, t->out.len, 0))) return rc;
         return copy(t, 1);
     }
     switch (b) {
@@ -470,7 +490,7 @@ static int group(struct tx *t) {
         return copy(t, 3);
     case 'P':
         if (c == '<') {
-            if ((rc = push(t, at))) return rc;
+            if ((rc = push(t, at)) || (rc = add_cap(t, t->out.len, 0))) return rc;
             return group_name(t, at);
         }
         if (c == '=') return bad(t, at, 1, "backreferences are not supported");
@@ -526,6 +546,8 @@ static int emit_at(struct tx *t, size_t pos, size_t at, const char *s, size_t k)
     memcpy(t->out.data + pos, s, k);
     memmove(t->map + pos + k, t->map + pos, (len - pos) * sizeof *t->map);
     for (size_t j = 0; j < k; j++) t->map[pos + j] = at;
+    for (size_t j = 0; j < t->ncaps; j++)
+        if (t->caps[j].off >= pos) t->caps[j].off += k;
     return 0;
 }
 
@@ -535,17 +557,45 @@ static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == 
  * repeats whatever came last: a repetition (a** is (?:a*)*, and in (?x)
  * `a+ ?` is (?:a+)?, the '?' being lazy only right after its operator) or
  * an assertion ($+), both of which PCRE2 refuses or reads otherwise (a++
- * is possessive there), so the operand is wrapped in a group first. */
-static int repeat(struct tx *t, int *state, size_t atom_out, int assertion, size_t k) {
+ * is possessive there), so the operand is wrapped in a group first.
+ *
+ * A loop whose body can match empty needs more. Rust's NFA drops a thread
+ * that comes back to a loop's head where it entered it, so an iteration
+ * that matched nothing is not taken: the body's other alternatives are
+ * tried, else the loop ends without it (its groups keep what they had).
+ * PCRE2 takes such an iteration and then stops. Every iteration of a
+ * group's * or {0,} loop therefore gets a hidden capture and a callout
+ * (1) that refuses it when empty; + and {n,} (Rust: n copies, then a
+ * loop) let the iterations that start where the loop did be empty, told
+ * apart by a second hidden capture in front (callout 2). Bodies that are a
+ * single character, class or escape cannot match empty and are left as
+ * they are. */
+static int repeat(struct tx *t, int *state, size_t atom_out, int assertion, int group, size_t k) {
     size_t at = t->i;
     if (*state == S_NONE) return bad(t, at, 1, "repetition operator missing expression");
-    int rc = 0;
-    if (*state == S_QUANT || assertion) {
+    int rc = 0, wrapped = *state == S_QUANT || assertion;
+    if (wrapped) {
         /* each one is a group around the last: bounded like groups */
         if (++t->stacked > MAX_NEST)
             return bad(t, at, 1, "repetition operators stacked deeper than %d (nest limit)", MAX_NEST);
         rc = emit_at(t, atom_out, at, "(?:", 3);
         if (!rc) rc = emit(t, at, ")", 1);
+    }
+    /* which loop: 1 none may be empty, 2 the first may, 0 not a loop */
+    int loop = 0;
+    char q = t->p[at];
+    if (q == '*') loop = 1;
+    else if (q == '+') loop = 2;
+    else if (q == '{' && memchr(t->p + at, ',', k) && t->p[at + k - 2] == ',') loop = t->p[at + 1] == '0' && t->p[at + 2] == ',' ? 1 : 2;
+    if (!rc && loop && (group || wrapped)) {
+        if (loop == 2) {
+            if (!(rc = emit_at(t, atom_out, at, "()", 2))) rc = add_cap(t, atom_out, 1);
+            atom_out += 2;
+        }
+        if (!rc) rc = emit_at(t, atom_out, at, "(?:(", 4);
+        if (!rc) rc = add_cap(t, atom_out + 3, 1);
+        if (!rc) rc = emit(t, at, loop == 1 ? ")(?C1))" : ")(?C2))", 7);
+        t->loops = 1;
     }
     if (!rc) rc = copy(t, k);
     if (!rc && t->i < t->n && t->p[t->i] == '?') rc = copy(t, 1);   /* lazy */
@@ -554,7 +604,7 @@ static int repeat(struct tx *t, int *state, size_t atom_out, int assertion, size
 }
 
 static int translate(struct tx *t) {
-    int state = S_NONE, rc = 0, assertion = 0;
+    int state = S_NONE, rc = 0, assertion = 0, group_atom = 0;
     size_t atom_out = 0;     /* output offset where the last atom began */
     while (!rc && t->i < t->n) {
         size_t at = t->i, out0 = t->out.len;
@@ -570,8 +620,9 @@ static int translate(struct tx *t) {
             t->i = e ? (size_t)(e - t->p) + 1 : t->n;
             continue;
         }
-        int was_assertion = assertion;
+        int was_assertion = assertion, was_group = group_atom;
         assertion = 0;
+        group_atom = 0;
         if (!strchr("?*+{", c)) t->stacked = 0;
         switch (c) {
         case '\\':
@@ -596,6 +647,7 @@ static int translate(struct tx *t) {
             atom_out = t->open_out[t->depth];
             rc = copy(t, 1);
             state = S_ATOM;
+            group_atom = 1;
             break;
         case '|':
             rc = copy(t, 1);
@@ -604,12 +656,12 @@ static int translate(struct tx *t) {
         case '?':
         case '*':
         case '+':
-            rc = repeat(t, &state, atom_out, was_assertion, 1);
+            rc = repeat(t, &state, atom_out, was_assertion, was_group, 1);
             break;
         case '{': {
             size_t k = counted(t);
             if (k) {
-                rc = repeat(t, &state, atom_out, was_assertion, k);
+                rc = repeat(t, &state, atom_out, was_assertion, was_group, k);
                 break;
             }
             rc = copy(t, 1);
@@ -654,32 +706,61 @@ void tr_regex_destroy(struct tr_regex *re) {
     if (re->names)
         for (int g = 0; g <= re->ngroups; g++) tr_free(re->names[g]);
     tr_free(re->names);
+    tr_free(re->map);
     pcre2_code_free(re->code);
     pcre2_code_free(re->check);
     pcre2_general_context_free(re->gc);
     tr_free(re);
 }
 
-static int load_names(struct tr_regex *re, const struct tx *t) {
+static int by_offset(const void *a, const void *b) {
+    const struct cap *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* The pattern's groups in PCRE2's numbering (repeat's hidden ones are
+ * skipped) and their names. */
+static int load_names(struct tr_regex *re, struct tx *t) {
     uint32_t groups = 0, count = 0, esize = 0;
     PCRE2_SPTR table = NULL;
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &groups);
     pcre2_pattern_info(re->code, PCRE2_INFO_NAMECOUNT, &count);
     pcre2_pattern_info(re->code, PCRE2_INFO_NAMEENTRYSIZE, &esize);
     pcre2_pattern_info(re->code, PCRE2_INFO_NAMETABLE, &table);
-    re->ngroups = (int)groups;
-    re->names = tr_calloc((size_t)groups + 1, sizeof *re->names);
-    if (!re->names) return -ENOMEM;
+    /* PCRE2 numbers groups by where their '(' is, as does Rust */
+    if (t->ncaps) qsort(t->caps, t->ncaps, sizeof *t->caps, by_offset);
+    re->map = tr_calloc((size_t)groups + 1, sizeof *re->map);
+    int *user = tr_calloc((size_t)groups + 1, sizeof *user);   /* PCRE2 number -> ours */
+    if (!re->map || !user) {
+        tr_free(user);
+        return -ENOMEM;
+    }
+    int n = 0;
+    for (size_t k = 0; k < t->ncaps && k < groups; k++)
+        if (!t->caps[k].hidden) {
+            re->map[++n] = (int)k + 1;
+            user[k + 1] = n;
+        }
+    re->ngroups = n;
+    re->names = tr_calloc((size_t)n + 1, sizeof *re->names);
+    if (!re->names) {
+        tr_free(user);
+        return -ENOMEM;
+    }
     for (uint32_t k = 0; k < count; k++) {
         PCRE2_SPTR e = table + (size_t)k * esize;
         uint32_t g = (uint32_t)e[0] << 8 | e[1];
-        if (g == 0 || g > groups || re->names[g]) continue;
+        if (g == 0 || g > groups || !user[g] || re->names[user[g]]) continue;
         /* every name PCRE2 sees is our n<index> into the pattern's names */
         size_t idx = (size_t)strtoul((const char *)e + 3, NULL, 10);
         if (idx >= t->ngnames) continue;
-        re->names[g] = tr_strdup(t->gnames[idx]);
-        if (!re->names[g]) return -ENOMEM;
+        re->names[user[g]] = tr_strdup(t->gnames[idx]);
+        if (!re->names[user[g]]) {
+            tr_free(user);
+            return -ENOMEM;
+        }
     }
+    tr_free(user);
     return 0;
 }
 
@@ -693,14 +774,13 @@ static int compile_check(struct tr_regex *re, struct tx *t, pcre2_compile_contex
     tr_buf_init(&b);
     int rc = tr_buf_append(&b, "(?:", 3);
     if (!rc && t->out.len) rc = tr_buf_append(&b, t->out.data, t->out.len);
-    if (!rc) rc = tr_buf_append(&b, ")(?C1)", 6);
+    if (!rc) rc = tr_buf_append(&b, ")(?C3)", 6);
     if (rc) {
         tr_buf_fini(&b);
         return rc;
     }
     int err = 0;
     PCRE2_SIZE eoff = 0;
-    pcre2_set_parens_nest_limit(cc, MAX_NEST + 1);
     re->check = pcre2_compile((PCRE2_SPTR)b.data, b.len,
                               OPTIONS | PCRE2_NO_AUTO_POSSESS | PCRE2_NO_START_OPTIMIZE | PCRE2_NO_DOTSTAR_ANCHOR |
                                   PCRE2_USE_OFFSET_LIMIT,
@@ -734,10 +814,13 @@ int tr_regex_create(const char *pattern, size_t len, unsigned flags, struct tr_r
     if (!(re->gc = pcre2_general_context_create(pmalloc, pfree, NULL))) goto out;
     if (!(cc = pcre2_compile_context_create(re->gc))) goto out;
     pcre2_set_newline(cc, PCRE2_NEWLINE_LF);
-    pcre2_set_parens_nest_limit(cc, MAX_NEST);
+    /* the pattern's own nesting is checked (push); repeat's groups and
+     * re->check's add at most three levels per level */
+    pcre2_set_parens_nest_limit(cc, 3 * MAX_NEST + 1);
     int err = 0;
     PCRE2_SIZE eoff = 0;
-    re->code = pcre2_compile((PCRE2_SPTR)(t->out.data ? t->out.data : ""), t->out.len, OPTIONS, &err, &eoff, cc);
+    re->code = pcre2_compile((PCRE2_SPTR)(t->out.data ? t->out.data : ""), t->out.len, OPTIONS | (t->loops ? PCRE2_NO_AUTO_POSSESS : 0),
+                             &err, &eoff, cc);
     if (!re->code) {
         if (err == PCRE2_ERROR_HEAP_FAILED) goto out;
         PCRE2_UCHAR why[160];
@@ -769,6 +852,7 @@ out:
         tr_free(t->map);
         for (size_t k = 0; k < t->ngnames; k++) tr_free(t->gnames[k]);
         tr_free(t->gnames);
+        tr_free(t->caps);
         tr_free(t);
     }
     pcre2_compile_context_free(cc);
@@ -791,6 +875,8 @@ int tr_regex_group_index(const struct tr_regex *re, const char *name, size_t nle
 
 /* --- match --- */
 
+static int on_callout(pcre2_callout_block *cb, void *data);
+
 int tr_regex_match_create(const struct tr_regex *re, struct tr_regex_match **out) {
     *out = NULL;
     struct tr_regex_match *m = tr_calloc(1, sizeof *m);
@@ -802,6 +888,7 @@ int tr_regex_match_create(const struct tr_regex *re, struct tr_regex_match **out
         tr_regex_match_destroy(m);
         return -ENOMEM;
     }
+    pcre2_set_callout(m->mc, on_callout, NULL);
     pcre2_set_match_limit(m->mc, MATCH_LIMIT);
     pcre2_set_depth_limit(m->mc, DEPTH_LIMIT);
     pcre2_set_heap_limit(m->mc, HEAP_LIMIT_KIB);
@@ -867,17 +954,35 @@ int tr_regex_exec(struct tr_regex_match *m, const char *s, size_t len, size_t st
     return search(m, m->re->code, s, len, start);
 }
 
-/* What re->check's callout lets through: a path ending exactly at target,
- * or at target or before. */
+/* What re->check's callout (3) lets through: a path ending exactly at
+ * target, or at target or before. */
 struct ending {
     size_t target;
     int exact;
 };
 
+/* Callouts 1 and 2 end a loop iteration (repeat): 1 refuses it when it
+ * matched nothing, 2 only when it also started after the loop did. The
+ * iteration is the hidden group that closed last; for 2, the group before
+ * it marks where the loop started. Callout 3 ends re->check's paths where
+ * e (the data) does not allow. A nonzero answer makes PCRE2 backtrack. */
 static int on_callout(pcre2_callout_block *cb, void *data) {
-    const struct ending *e = data;
-    size_t at = cb->current_position;
-    return (e->exact ? at != e->target : at > e->target) ? 1 : 0;   /* 1: backtrack */
+    const PCRE2_SIZE *ov = cb->offset_vector;
+    uint32_t g = cb->capture_last;
+    switch (cb->callout_number) {
+    case 1:
+        return g > 0 && ov[2 * g] == ov[2 * g + 1];
+    case 2:
+        return g > 1 && ov[2 * g] == ov[2 * g + 1] && ov[2 * g] != ov[2 * (g - 1)];
+    case 3: {
+        const struct ending *e = data;
+        if (!e) return 0;
+        size_t at = cb->current_position;
+        return e->exact ? at != e->target : at > e->target;
+    }
+    default:
+        return 0;
+    }
 }
 
 /* A search of re->check restricted by e (and, when limit is not
@@ -887,7 +992,7 @@ static int check_search(struct tr_regex_match *m, const char *s, size_t len, siz
     pcre2_set_callout(m->mc, on_callout, e);
     pcre2_set_offset_limit(m->mc, limit);
     int r = search(m, m->re->check, s, len, start);
-    pcre2_set_callout(m->mc, NULL, NULL);
+    pcre2_set_callout(m->mc, on_callout, NULL);
     pcre2_set_offset_limit(m->mc, PCRE2_UNSET);
     return r;
 }
@@ -1033,6 +1138,7 @@ int tr_regex_group(const struct tr_regex_match *m, int g, size_t *so, size_t *eo
         *eo = m->fe;
         return g == 0;
     }
+    g = g ? m->re->map[g] : 0;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
     if ((uint32_t)g >= pcre2_get_ovector_count(m->md) || ov[2 * g] == PCRE2_UNSET) return 0;
     *so = ov[2 * g];
