@@ -99,6 +99,8 @@ struct tx {
     size_t mapcap;
     int x;                   /* verbose mode (?x) in the current group */
     int xs[MAX_NEST];        /* x of each enclosing group */
+    int icase;               /* (?i) in the current group */
+    int icases[MAX_NEST];    /* icase of each enclosing group */
     char **gnames;           /* the pattern's group names; group k is n<k> for PCRE2 */
     size_t ngnames, capgnames;
     int ascii;               /* (?-u) in the current group: Unicode off */
@@ -387,6 +389,7 @@ static int push(struct tx *t, size_t at) {
     t->open[t->depth] = at;
     t->open_out[t->depth] = t->out.len;
     t->asciis[t->depth] = t->ascii;
+    t->icases[t->depth] = t->icase;
     t->xs[t->depth++] = t->x;
     return 0;
 }
@@ -397,7 +400,7 @@ static int push(struct tx *t, size_t at) {
 static int flags(struct tx *t, size_t at) {
     char keep[16];
     size_t k = 0, negat = 0;
-    int neg = 0, x = t->x, ascii = t->ascii, seen[128] = {0};
+    int neg = 0, x = t->x, ascii = t->ascii, icase = t->icase, seen[128] = {0};
     size_t j = t->i + 2;
     for (; j < t->n && t->p[j] != ')' && t->p[j] != ':'; j++) {
         char f = t->p[j];
@@ -412,6 +415,7 @@ static int flags(struct tx *t, size_t at) {
         if (seen[(int)f]) return bad(t, j, 1, "duplicate flag");
         seen[(int)f] = 1;
         if (f == 'x') x = !neg;
+        if (f == 'i') icase = !neg;
         if (f == 'u') ascii = neg;
         else keep[k++] = f;
     }
@@ -431,6 +435,7 @@ static int flags(struct tx *t, size_t at) {
         if (!rc) rc = emit(t, at, ")", 1);
     }
     t->x = x;
+    t->icase = icase;
     t->ascii = ascii;
     t->i = j + 1;
     return rc;
@@ -603,6 +608,17 @@ static int repeat(struct tx *t, int *state, size_t atom_out, int assertion, int 
     return rc;
 }
 
+/* (?i) with Unicode off folds ASCII only (regex-syntax 0.6), where
+ * PCRE2's caseless matching also lets k match U+212A KELVIN SIGN and s
+ * match U+017F LONG S, the only non-ASCII characters an ASCII letter folds
+ * to. An atom emitted at out0 in that mode that could match a letter is
+ * made to refuse those two first. */
+static int ascii_fold(struct tx *t, size_t out0, size_t at) {
+    static const char pre[] = "(?:(?-i:(?![\\x{17F}\\x{212A}]))";
+    int rc = emit_at(t, out0, at, pre, sizeof pre - 1);
+    return rc ? rc : emit(t, at, ")", 1);
+}
+
 static int translate(struct tx *t) {
     int state = S_NONE, rc = 0, assertion = 0, group_atom = 0;
     size_t atom_out = 0;     /* output offset where the last atom began */
@@ -627,12 +643,14 @@ static int translate(struct tx *t) {
         switch (c) {
         case '\\':
             rc = escape(t, 0);
+            if (!rc && t->ascii && t->icase && t->p[at + 1] == 'w') rc = ascii_fold(t, out0, at);
             state = S_ATOM;
             atom_out = out0;
             assertion = at + 1 < t->n && strchr("AzbB", t->p[at + 1]) != NULL;
             break;
         case '[':
             rc = klass(t);
+            if (!rc && t->ascii && t->icase) rc = ascii_fold(t, out0, at);
             state = S_ATOM;
             atom_out = out0;
             break;
@@ -643,6 +661,7 @@ static int translate(struct tx *t) {
         case ')':
             if (t->depth == 0) return bad(t, at, 1, "unopened group");
             t->x = t->xs[--t->depth];
+            t->icase = t->icases[t->depth];
             t->ascii = t->asciis[t->depth];
             atom_out = t->open_out[t->depth];
             rc = copy(t, 1);
@@ -690,6 +709,7 @@ static int translate(struct tx *t) {
             size_t k = 1;
             while (at + k < t->n && ((unsigned char)t->p[at + k] & 0xC0) == 0x80) k++;
             rc = copy(t, k);
+            if (!rc && t->ascii && t->icase && strchr("kKsS", c)) rc = ascii_fold(t, out0, at);
             state = S_ATOM;
             atom_out = out0;
         }

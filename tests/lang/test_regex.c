@@ -388,6 +388,14 @@ static void rust_1_5_syntax(void **st) {
     }
     /* Unicode case folding and classes */
     assert_int_equal(1, re_matches("(?i)\xce\x94", "\xce\xb4"));
+    /* with Unicode off (?i) folds ASCII only: k is not U+212A KELVIN SIGN
+     * nor s U+017F LONG S (regex 1.7.1 answers so; 1.5's folding is the same) */
+    assert_int_equal(1, re_matches("(?i)k", "\xe2\x84\xaa"));
+    assert_int_equal(0, re_matches("(?i-u)k", "\xe2\x84\xaa"));
+    assert_int_equal(0, re_matches("(?i-u:s)x", "\xc5\xbfx"));
+    assert_int_equal(0, re_matches("(?i-u)[k-l]", "\xe2\x84\xaa"));
+    assert_int_equal(0, re_matches("(?i-u)\\w", "\xc5\xbf"));
+    assert_int_equal(1, re_matches("(?i-u)^k+[a-z]+\\w$", "kKKAbCS"));
     assert_int_equal(1, re_matches("^\\pN\\p{Greek}$", "1\xce\xb4"));
 }
 
