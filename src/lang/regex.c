@@ -3,8 +3,9 @@
  * A pattern is first checked and rewritten (translate) from the syntax of
  * Rust's regex crate into PCRE2's, refusing what Rust refuses and what would
  * let a backtracking engine run away: backreferences, look-around, atomic
- * groups, possessive and stacked quantifiers, recursion and subroutines,
- * callouts, conditionals, (*VERB)s, \C and PCRE-only escapes. It is then
+ * groups, recursion and subroutines, callouts, conditionals, (*VERB)s, \C
+ * and PCRE-only escapes (a stacked quantifier is Rust's nested one, never
+ * PCRE2's possessive one: repeat wraps it). It is then
  * compiled UTF-8 + Unicode properties (\d \w \s \b are Unicode, as in Rust),
  * `$` only at the very end unless (?m) and (?m)^ also after a final newline
  * (Rust's meanings), only \n as the line end `.` skips, invalid UTF-8 in a
@@ -784,7 +785,7 @@ static int load_names(struct tr_regex *re, struct tx *t) {
     return 0;
 }
 
-/* re->check: "(?:pattern)(?C1)" with every path tried (no auto-possessive
+/* re->check: "(?:pattern)(?C3)" with every path tried (no auto-possessive
  * items or start-of-match shortcuts, which would skip callouts) and an
  * offset limit, so on_callout can refuse a path by where it ends. A
  * pattern that compiled once compiles again; should the copy fail all the

@@ -5,8 +5,8 @@
  *
  * Not a Rust regex engine: PCRE2 backtracks, so the constructs that make
  * backtracking unbounded and that Rust rejects anyway (backreferences,
- * look-around, atomic groups, possessive or stacked quantifiers, recursion,
- * callouts, conditionals, (*VERB)s, \C) are compile errors here, and every
+ * look-around, atomic groups, recursion, callouts, conditionals, (*VERB)s,
+ * \C) are compile errors here (a++ is Rust's (a+)+, not possessive), and every
  * match runs under match, depth and heap limits (regex.c says which and why).
  * Invariant: a search either answers or fails with TR_ERUNTIME in bounded
  * time and memory; it never stalls its loop on one event.
