@@ -73,6 +73,8 @@ struct onramp_inst {
     uint64_t decode_errors;
     struct tr_log_limit decode_log;  /* a peer can cause one decode error per frame */
     tr_value cur_meta;               /* meta of the bytes being decoded */
+    struct tr_preproc *cur_pp;       /* the chain they go through; NULL: none */
+    uint64_t cur_ingest_ns;          /* their ingest-ns stage's time; 0: now */
     int closing;
     int started;
     unsigned refs;
@@ -107,6 +109,7 @@ struct offramp_inst {
     uint64_t base, next_token;       /* tokens in flight: [base, next_token) */
     size_t in_flight;
     struct tr_buf enc;
+    struct tr_postproc *post;        /* made at the first event; NULL: none yet */
     uint64_t encode_errors;
     int closing;
     int started;
