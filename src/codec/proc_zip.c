@@ -330,6 +330,7 @@ static int deflate_zstd(const char *in, size_t len, struct tr_buf *out) {
 
 int tr_proc_inflate(struct proc_ctx *c, enum tr_proc_fmt fmt, const char *in, size_t len,
                     struct tr_buf *out, const char **why) {
+    if (!in) in = "";   /* an empty frame may come as NULL; the decoders step through in */
     switch (fmt) {
     case TR_FMT_GZIP: return inflate_z(c, 1, in, len, out, why);
     case TR_FMT_ZLIB: return inflate_z(c, 0, in, len, out, why);
