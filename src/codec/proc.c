@@ -385,7 +385,7 @@ static int base64_feed(struct proc_ctx *c, size_t i, const char *data, size_t le
 static int nobuf_feed(struct proc_ctx *c, size_t i, const char *data, size_t len) {
     struct stage *s = &c->pp->stages[i];
     for (;;) {
-        const char *nl = memchr(data, s->sep, len);
+        const char *nl = len ? memchr(data, s->sep, len) : NULL;   /* data may be NULL when len is 0 */
         size_t take = nl ? (size_t)(nl - data) : len;
         int rc = take > c->pp->lim.max_frame ? (tr_proc_drop(c, "line longer than the limit"), 0)
                                              : tr_proc_emit(c, i + 1, data, take);

@@ -102,6 +102,20 @@ static void zip_vectors_from_0_11(void **state) {
         }
         tr_buf_fini(&enc);
     }
+    /* an empty payload decompresses to an empty frame that the next stage takes */
+    struct tr_buf empty;
+    post_run("zlib", "", 0, &empty);
+    char *chain[] = {"zlib", "lines-no-buffer"};
+    struct tr_preproc *pp;
+    assert_int_equal(tr_preproc_create(chain, 2, &pp), 0);
+    struct got g;
+    got_init(&g);
+    assert_int_equal(tr_preproc_feed(pp, empty.data, empty.len, collect, &g), 0);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.ends[0], 0);
+    tr_preproc_destroy(pp);
+    tr_buf_fini(&g.all);
+    tr_buf_fini(&empty);
     /* xz is also known by the name the docs use */
     char *xz[] = {"xz"};
     assert_int_equal(tr_preproc_check(xz, 1, NULL), 0);
