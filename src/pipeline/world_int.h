@@ -82,6 +82,8 @@ struct onramp_inst {
      * reply reaches the connection its request came from */
     struct stream_of { uint64_t id, stream; } *sids;
     size_t nsids;                    /* entries written so far (ring index = n % WORLD_SIDS) */
+    struct tr_preproc *cur_pp;       /* the chain they go through; NULL: none */
+    uint64_t cur_ingest_ns;          /* their ingest-ns stage's time; 0: now */
     int closing;
     int started;
     unsigned refs;
@@ -120,6 +122,7 @@ struct offramp_inst {
     struct pipe_inst **outs, **errs; /* linked offramps: pipelines fed from 'out' / 'err' */
     size_t nouts, outs_cap, nerrs, errs_cap;
     uint64_t next_id;                /* ids of the events sent out of them */
+    struct tr_postproc *post;        /* made at the first event; NULL: none yet */
     uint64_t encode_errors;
     /* counted for the REST API's metrics */
     uint64_t events_in, events_out, acks, fails, triggers, restores;   /* out: acked or sent untracked */

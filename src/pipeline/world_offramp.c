@@ -161,7 +161,9 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     struct tr_buf *enc = &o->enc;
     tr_buf_reset(enc);
     rc = o->codec->encode(&ev->value, enc);
-    if (!rc) rc = tr_postproc_apply(off_art(o)->postprocessors, off_art(o)->npost, enc);
+    if (!rc && off_art(o)->npost && !o->post)
+        rc = tr_postproc_create(off_art(o)->postprocessors, off_art(o)->npost, &o->post);
+    if (!rc && o->post) rc = tr_postproc_run(o->post, ev->ingest_ns, enc);
     if (rc) {
         o->encode_errors++;
         TR_WARN("offramp", "%s/%s: cannot encode an event with codec %s: %s; rejected (%llu so "
@@ -192,6 +194,21 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
                  (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
     }
+    /* gelf-chunking makes several chunks (datagrams) of one event: all but
+     * the last go out untracked, the last carries the event's token */
+    size_t start = 0, nch = o->post ? tr_postproc_chunks(o->post) : 1;
+    for (size_t k = 0; k + 1 < nch; k++) {
+        size_t end = tr_postproc_chunk_end(o->post, k);
+        struct tr_out_msg part = m;
+        part.token = 0;
+        part.transactional = false;
+        part.data = enc->data + start;
+        part.len = end - start;
+        o->ops->send(o->self, &part);
+        start = end;
+    }
+    m.data = enc->data + start;
+    m.len = enc->len - start;
     o->ops->send(o->self, &m);
     if (!ev->transactional) o->events_out++;   /* nothing will answer it */
     tr_event_fini(ev);
@@ -254,6 +271,7 @@ void world_offramp_free(struct offramp_inst *o) {
     tr_free(o->errs);
     tr_free(o->ring);
     tr_buf_fini(&o->enc);
+    tr_postproc_destroy(o->post);
     tr_free(o->instance);
     tr_free(o);
 }

@@ -75,7 +75,7 @@ static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_valu
         tr_value_unref(meta);
         return TR_ECLOSED;
     }
-    int rc = tr_event_init(&ev, value, meta, tr_now_ns());
+    int rc = tr_event_init(&ev, value, meta, o->cur_ingest_ns ? o->cur_ingest_ns : tr_now_ns());
     if (rc) return rc;
     uint64_t id = o->next_id++;
     tr_ids_init(&ev.ids, o->uid, 0, id);
@@ -107,7 +107,10 @@ static int decode_frame(void *arg, const char *data, size_t len) {
         onramp_error(o, d.msg[0] ? d.msg : tr_strerror(rc));
         return 0;
     }
+    uint64_t ns;
+    o->cur_ingest_ns = o->cur_pp && tr_preproc_ingest_ns(o->cur_pp, &ns) ? ns : 0;
     host_emit_value(&o->host, v, tr_value_ref(o->cur_meta));
+    o->cur_ingest_ns = 0;
     return 0;
 }
 
@@ -148,7 +151,9 @@ static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void
         rc = decode_frame(o, data, len);
     } else {
         struct stream_pp *s = find_stream(o, stream, 1);
+        o->cur_pp = s ? s->pp : NULL;
         rc = s ? tr_preproc_feed(s->pp, data, len, decode_frame, o) : -ENOMEM;
+        o->cur_pp = NULL;
     }
     o->cur_meta = tr_v_null();
     o->in_bytes = 0;
@@ -163,7 +168,9 @@ static void host_stream_end(struct tr_onramp_host *h, uint64_t stream) {
     struct stream_pp *s = find_stream(o, stream, 0);
     if (!s) return;
     o->chunk_id = o->next_id;
+    o->cur_pp = s->pp;
     tr_preproc_finish(s->pp, decode_frame, o);
+    o->cur_pp = NULL;
     tr_preproc_destroy(s->pp);
     *s = o->streams[--o->nstreams];
 }
