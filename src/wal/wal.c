@@ -88,7 +88,7 @@ static void destroy(struct tr_wal *w) {
     free_segs(w->reclaim);
     free_segs(w->dead);
     tr_free(w->chunk);
-    tr_wal_ring_fini(&w->ring);
+    tr_ring_fini(&w->ring.e);
     tr_wal_scan_fini(&w->rscan);
     tr_hist_destroy(w->lat);
     tr_free(w->marks);
@@ -162,6 +162,7 @@ int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_
     w->io = cfg->io ? cfg->io : tr_wal_io_posix();
     w->dirfd = w->ckpt_fd = -1;
     tr_wal_scan_init(&w->rscan, w->io, cfg->max_record_bytes);
+    tr_ring_init(&w->ring.e, sizeof(uint64_t));
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* the sync thread's deadlines */

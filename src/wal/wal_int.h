@@ -15,6 +15,7 @@
 
 #include "core/check.h"
 #include "core/error.h"
+#include "core/ring.h"
 #include "wal/wal.h"
 
 #define TR_WAL_VERSION 1u
@@ -169,13 +170,19 @@ int tr_wal_ckpt_write(struct tr_wal *w, struct tr_wal_ckpt *ck);
 /* ---- ack.c: handed-out records between the frontier and the read horizon ---- */
 #define TR_WAL_RING_ACKED (1ull << 63)
 struct tr_wal_ring {
-    uint64_t *e;            /* e[i]: log position of record frontier+1+i | ACKED */
-    size_t cap, head, n;
+    struct tr_ring e;       /* of uint64_t; entry i: log position of record frontier+1+i | ACKED */
     uint64_t nacked;        /* entries with ACKED set */
 };
-void tr_wal_ring_fini(struct tr_wal_ring *r);
-int tr_wal_ring_push(struct tr_wal_ring *r, uint64_t v);
-uint64_t *tr_wal_ring_at(struct tr_wal_ring *r, size_t i);
+static inline size_t tr_wal_ring_n(const struct tr_wal_ring *r) { return tr_ring_len(&r->e); }
+static inline uint64_t *tr_wal_ring_at(const struct tr_wal_ring *r, size_t i) {
+    return (uint64_t *)tr_ring_at(&r->e, i);
+}
+/* Append an entry, counting it when ACKED: 0 or -ENOMEM. */
+static inline int tr_wal_ring_push(struct tr_wal_ring *r, uint64_t v) {
+    int rc = tr_ring_push(&r->e, &v);
+    if (!rc && (v & TR_WAL_RING_ACKED)) r->nacked++;
+    return rc;
+}
 /* Pop acked entries at the head, advance w->frontier, publish it and hand
  * fully acknowledged segments to the sync thread. */
 void tr_wal_frontier_advance(struct tr_wal *w);
@@ -252,9 +259,9 @@ struct tr_wal {
     struct tr_wal_seg **segs;   /* live segments, oldest first; the active one last */
     size_t nsegs, segcap;
     uint64_t frontier;          /* acknowledged through */
-    struct tr_wal_ring ring;    /* records frontier+1 .. frontier+ring.n handed out */
+    struct tr_wal_ring ring;    /* records frontier+1 .. frontier+tr_wal_ring_n handed out */
     uint64_t cur;               /* the next record the reader hands out */
-    uint64_t hpos;              /* log position of record frontier+ring.n+1 */
+    uint64_t hpos;              /* log position of record frontier+tr_wal_ring_n+1 */
     struct tr_wal_scan rscan;
     struct tr_wal_seg *rseg;    /* segment rscan.fd belongs to */
     uint64_t durable_seq, durable_g;   /* copied from the shared ones by pump */
