@@ -28,21 +28,32 @@ void world_send_insight(struct pipe_inst *pi, enum tr_cb cb, struct tr_ids *ids)
     if (!ids) tr_ids_fini(&in.ids);
 }
 
+/* The entry of a token in flight, or NULL (unknown or answered). */
+static struct pending *pending_of(struct offramp_inst *o, uint64_t token) {
+    if (token < o->base || token - o->base >= tr_ring_len(&o->pending)) return NULL;
+    struct pending *pe = tr_ring_at(&o->pending, (size_t)(token - o->base));
+    return pe->used ? pe : NULL;
+}
+
 static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
     struct offramp_inst *o = (struct offramp_inst *)h;
-    if (token < o->base || token >= o->next_token || !o->ring[token & (o->ring_cap - 1)].used) {
+    struct pending *pe = pending_of(o, token), *oldest;
+    if (!pe) {
         TR_WARN("offramp", "%s/%s answered token %llu twice or unknown: ignored", off_art(o)->id,
                 o->instance, (unsigned long long)token);
         return;
     }
-    struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
     TR_DEBUG("offramp", "%s/%s: token %llu %s", off_art(o)->id, o->instance,
              (unsigned long long)token, tr_cb_name(cb));
-    struct tr_insight in = {.cb = cb, .ids = pe->ids};   /* moved: queued, not run */
+    struct tr_insight in = {.cb = cb};
+    tr_ids_move(&in.ids, &pe->ids);   /* queued, not run */
     struct pipe_inst *pi = pe->pi;
     pe->used = 0;
     o->in_flight--;
-    while (o->base < o->next_token && !o->ring[o->base & (o->ring_cap - 1)].used) o->base++;
+    while ((oldest = tr_ring_peek(&o->pending)) && !oldest->used) {
+        tr_ring_pop(&o->pending, NULL);
+        o->base++;
+    }
     if (pi->p) tr_pipeline_contraflow_take(pi->p, &in);
     else tr_ids_fini(&in.ids);   /* retired or stopped: nobody upstream is left */
 }
@@ -52,10 +63,8 @@ static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
  * a window can free the slot now. At most once per token. */
 static void off_release(struct tr_offramp_host *h, uint64_t token) {
     struct offramp_inst *o = (struct offramp_inst *)h;
-    if (token < o->base || token >= o->next_token || !o->ring[token & (o->ring_cap - 1)].used ||
-        o->ring[token & (o->ring_cap - 1)].released)
-        return;
-    struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
+    struct pending *pe = pending_of(o, token);
+    if (!pe || pe->released) return;
     pe->released = 1;
     /* copied: the ids stay for the answer */
     world_send_insight(pe->pi, TR_CB_RELEASE, &pe->ids);
@@ -82,19 +91,6 @@ static void off_shutdown(struct tr_offramp_host *h) {
 static const struct tr_offramp_host_ops offramp_host_ops = {
     off_ack, off_fail, off_trigger, off_restore, off_shutdown, off_release,
 };
-
-static int ring_reserve(struct offramp_inst *o) {
-    if (o->next_token - o->base < o->ring_cap) return 0;
-    size_t nc = o->ring_cap ? o->ring_cap * 2 : 256;
-    struct pending *r = tr_calloc(nc, sizeof *r);
-    if (!r) return -ENOMEM;
-    for (uint64_t t = o->base; t < o->next_token; t++)
-        r[t & (nc - 1)] = o->ring[t & (o->ring_cap - 1)];
-    tr_free(o->ring);
-    o->ring = r;
-    o->ring_cap = nc;
-    return 0;
-}
 
 /* An event leaving a pipeline towards this offramp. Takes ev. */
 /* An event leaving a pipeline towards this offramp. Takes ev. */
@@ -128,15 +124,15 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         .len = enc->len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
     };
     if (ev->transactional) {
-        rc = ring_reserve(o);
-        if (rc) goto refused;
-        m.token = o->next_token++;
-        struct pending *pe = &o->ring[m.token & (o->ring_cap - 1)];
-        pe->ids = ev->ids;                 /* moved */
-        tr_ids_init(&ev->ids, 0, 0, 0);
-        pe->pi = l->pi;
-        pe->used = 1;
-        pe->released = 0;
+        struct pending p = {.pi = l->pi, .used = 1, .released = 0};
+        tr_ids_move(&p.ids, &ev->ids);
+        rc = tr_ring_push(&o->pending, &p);
+        if (rc) {
+            tr_ids_move(&ev->ids, &p.ids);   /* back: the refusal answers them */
+            goto refused;
+        }
+        m.token = o->base + tr_ring_len(&o->pending) - 1;
+        struct pending *pe = tr_ring_at(&o->pending, tr_ring_len(&o->pending) - 1);
         o->in_flight++;
         TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
                  (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
@@ -163,7 +159,8 @@ int world_offramp_create(struct tr_world *w, const struct tr_cfg_artefact *a,
     o->ops = w->reg.offramp(a->type);
     o->codec = tr_codec_find(a->codec ? a->codec : "json");
     o->uid = w->next_offramp_uid++;
-    o->base = o->next_token = 1;
+    tr_ring_init(&o->pending, sizeof(struct pending));
+    o->base = 1;
     tr_buf_init(&o->enc);
     o->instance = tr_strdup(instance);
     struct tr_conn_spec spec = world_conn_spec(a, instance);
@@ -194,11 +191,12 @@ void world_offramp_retire(struct offramp_inst *o) {
 }
 
 void world_offramp_free(struct offramp_inst *o) {
-    for (uint64_t t = o->base; t < o->next_token; t++)
-        if (o->ring[t & (o->ring_cap - 1)].used) tr_ids_fini(&o->ring[t & (o->ring_cap - 1)].ids);
+    struct pending pe;
+    while (tr_ring_pop(&o->pending, &pe))
+        if (pe.used) tr_ids_fini(&pe.ids);
     for (size_t k = 0; k < o->nlinks; k++) tr_free(o->links[k]);
     tr_free(o->links);
-    tr_free(o->ring);
+    tr_ring_fini(&o->pending);
     tr_buf_fini(&o->enc);
     tr_free(o->instance);
     tr_free(o);
