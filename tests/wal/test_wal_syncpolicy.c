@@ -224,7 +224,7 @@ static uint64_t ckpt_frontier(const char *dir) {
     assert_int_equal(len, TR_WAL_CKPT_FILE_BYTES);
     struct tr_wal_ckpt best;
     memset(&best, 0, sizeof best);
-    for (int i = 0; i < 2; i++) {
+    for (unsigned i = 0; i < 2; i++) {
         struct tr_wal_ckpt c;
         uint32_t v;
         if (tr_wal_ckpt_decode(b + i * TR_WAL_CKPT_SLOT, &c, &v) == TR_WAL_HDR_OK && c.gen > best.gen) best = c;
