@@ -85,7 +85,8 @@ struct tr_wal_frame {
 /* Encode a frame header (16 bytes) into b. */
 void tr_wal_frame_hdr_encode(unsigned char *b, uint32_t len, int marker, uint64_t seq);
 /* Decode and check a frame header: 0 if the CRC holds and the length is
- * plausible (1..max_rec for a record, exactly 24 for a marker), else -1. */
+ * plausible (1..max_rec for a record, exactly 24 for a marker), else
+ * TR_ECORRUPT. */
 int tr_wal_frame_hdr_decode(const unsigned char *b, uint32_t max_rec, struct tr_wal_frame *f);
 /* Encode a complete marker frame (TR_WAL_MARKER_BYTES) into b. */
 void tr_wal_marker_encode(unsigned char *b, uint64_t next_seq, uint64_t frontier,
