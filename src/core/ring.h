@@ -68,6 +68,11 @@ static inline bool tr_ring_pop_back(struct tr_ring *r, void *out) {
     return true;
 }
 
+/* Keep the n oldest elements, forget the rest (n <= len). */
+static inline void tr_ring_truncate(struct tr_ring *r, size_t n) {
+    if (n < r->len) r->len = n;
+}
+
 /* Forget every element (the memory stays for reuse). */
 static inline void tr_ring_clear(struct tr_ring *r) { r->head = r->len = 0; }
 

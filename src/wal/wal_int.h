@@ -278,10 +278,10 @@ struct tr_wal {
     uint64_t nospace_retry_ns, nospace_backoff_ns;
     uint64_t refused_nospace, space_retries;
     /* append -> durable latency: runs of appends not yet timed as durable,
-     * marks[mlo .. mlo+mn), oldest first; lat_done is the last record timed */
+     * (struct tr_wal_lat_mark, oldest first, room for TR_WAL_LAT_MARKS
+     * reserved at open); lat_done is the last record timed */
     struct tr_hist *lat;
-    struct tr_wal_lat_mark *marks;
-    size_t mlo, mn;
+    struct tr_ring marks;
     uint64_t lat_res_ns, lat_done;
 
     /* shared (mu) */

@@ -119,7 +119,7 @@ static void grows_from_full_wrapped(void **state) {
     tr_ring_fini(&r);
 }
 
-static void pop_back_and_clear(void **state) {
+static void pop_back_truncate_and_clear(void **state) {
     (void)state;
     struct tr_ring r;
     tr_ring_init(&r, sizeof(int));
@@ -134,6 +134,11 @@ static void pop_back_and_clear(void **state) {
     assert_int_equal(tr_ring_len(&r), 28);
     assert_int_equal(*(int *)tr_ring_at(&r, 27), 57);
     assert_int_equal(*(int *)tr_ring_peek(&r), 30);
+    tr_ring_truncate(&r, 30);   /* more than it holds: nothing changes */
+    assert_int_equal(tr_ring_len(&r), 28);
+    tr_ring_truncate(&r, 3);
+    assert_int_equal(tr_ring_len(&r), 3);
+    assert_int_equal(*(int *)tr_ring_at(&r, 2), 32);
     size_t cap = r.cap;
     tr_ring_clear(&r);
     assert_int_equal(tr_ring_len(&r), 0);
@@ -172,7 +177,7 @@ int main(void) {
         cmocka_unit_test(full_and_wrapped),
         cmocka_unit_test(grows_while_wrapped),
         cmocka_unit_test(grows_from_full_wrapped),
-        cmocka_unit_test(pop_back_and_clear),
+        cmocka_unit_test(pop_back_truncate_and_clear),
         cmocka_unit_test(enomem_keeps_contents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
