@@ -3,6 +3,7 @@
 #   make run        the tutorial pipeline plus a receiver (Ctrl-C stops both)
 #   make test       every test: unit (plain and ASan+UBSan), conformance, end-to-end
 #   make bench-wal  WAL engine figures (not a test)
+#   make bench-codecs  our decoders beside libmsgpack-c and libyaml (not a test)
 #   make bench      side-by-side performance table (bench/README.md; not a test)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 300) each (not a test)
 #   make soak       long mixed-load run with kills and faults, ending in an id accounting (not a test)
@@ -33,7 +34,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test unit unit-asan e2e conformance fuzz fuzz-smoke soak bench bench-wal difftest clean
+.PHONY: all deps run test unit unit-asan e2e conformance fuzz fuzz-smoke soak bench bench-wal difftest bench-codecs clean
 all: $(BUILD)/tremor
 
 deps:
@@ -54,6 +55,9 @@ $(BUILD)/tremor: $(CLI_OBJS) $(LIB)
 $(BUILD)/tests/%: tests/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+# codec_bench compares our decoders with libmsgpack-c and libyaml (bench only; tremor does not link msgpack-c)
+$(BUILD)/bench/codec_bench: LDLIBS += -lmsgpackc
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -107,6 +111,9 @@ run: deps $(BUILD)/tremor
 
 bench-wal: deps $(BUILD)/bench/wal_bench
 	$(BUILD)/bench/wal_bench
+
+bench-codecs: deps $(BUILD)/bench/codec_bench
+	$(BUILD)/bench/codec_bench
 
 bench: deps $(BUILD)/tremor $(BUILD)/bench/disk_ceiling
 	TREMOR_BIN=$(abspath $(BUILD)/tremor) DISK_CEILING_BIN=$(abspath $(BUILD)/bench/disk_ceiling) bench/run.sh

@@ -26,7 +26,14 @@ TARGET_RSS_FLAT = 0.10              # +-10 % between the smallest and largest ba
 ASSUMED_RECORD_BYTES = 120          # 100-byte event + 20-byte WAL frame, if not measured
 
 CLI_TITLES = {
+    "bench_pipe_passthrough": "blaster (data.json.xz) -> `select event` -> blackhole, string codec",
     "bench_pipe_passthrough_json": "blaster (data.json.xz) -> `select event` -> blackhole, json codec",
+    "bench_pipe_passthrough_msgpack": "blaster (data.msgpack.xz) -> `select event` -> blackhole, msgpack codec",
+    "bench_pipe_passthrough_influx": "blaster (data.influx.xz) -> `select event` -> blackhole, influx codec",
+    "bench_pipe_passthrough_binflux": "blaster (data.binflux.xz, base64 lines) -> `select event` -> blackhole, binflux codec",
+    "bench_pipe_passthrough_two_inputs": "two blasters (data.json.xz) -> `select event` -> blackhole, json codec",
+    "throughput-logging-msgpack": "blaster -> script + grouper::bucket -> blackhole, msgpack codec",
+    "tl-enrich": "blaster (generated web-log lines) -> dissect/datetime script -> blackhole, string in, json out",
     "throughput-logging-json": "blaster -> script + grouper::bucket -> blackhole, json codec",
     "passthrough_json_100b": "blaster (100-byte lines like the peers' load) -> `select event` -> blackhole, json codec",
 }

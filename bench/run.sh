@@ -9,11 +9,13 @@
 #   peers    our durable relay beside syslog-ng and rsyslog (peers.sh -> run-all.sh; needs root)
 #   disk     write + fdatasync at the WAL's batch size and a sweep (build/bench/disk_ceiling)
 #   ack      issue 10's delivery targets, each row with pass or miss (ack_bench.sh)
+#   codecs   our msgpack, yaml, influx and syslog decoders beside libmsgpack-c and libyaml
+#            (build/bench/codec_bench; a section after the table)
 # then report.py prints the Markdown table and writes it to bench/results/latest.md.
 # It measures and prints; it asserts nothing and is never part of `make test`.
-# About 9 minutes with the defaults on the 2-core machine.
-# Knobs: BENCH_STEPS ("cli backlog peers disk ack"), BENCH_OUT (/tmp/tremor-bench/<time>),
-#   REPS (5: peers and disk), REPS_CLI (REPS), N (1000000), N_STRICT (20000), N_CMD (N),
+# About 16 minutes with the defaults on the 2-core machine.
+# Knobs: BENCH_STEPS ("cli backlog peers disk ack codecs"), BENCH_OUT (/tmp/tremor-bench/<time>),
+#   REPS (5: peers and disk), REPS_CLI (3), N (1000000), N_STRICT (20000), N_CMD (N),
 #   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, PEERS, STRACE_CHECK (1),
 #   BACKLOG_SIZES ("10000 1000000 10000000"; the 10M point is ~1.2 GB of WAL, ~15 s),
 #   DISK_SWEEP ("4k 64k 1M"), DISK_SECS (2), TREMOR_BIN, and the relay's
@@ -26,9 +28,9 @@ PY=/usr/bin/python3
 export SHARED=${SHARED:-$(cd "$ROOT/../shared" 2> /dev/null && pwd)}
 export PB_ROOT=${PB_ROOT:-/tmp/peerbench}
 export REPS=${REPS:-5}
-export REPS_CLI=${REPS_CLI:-$REPS}
+export REPS_CLI=${REPS_CLI:-3}
 export TREMOR_BIN=${TREMOR_BIN:-$ROOT/build/tremor}
-STEPS=${BENCH_STEPS:-"cli backlog peers disk ack"}
+STEPS=${BENCH_STEPS:-"cli backlog peers disk ack codecs"}
 OUT=${BENCH_OUT:-/tmp/tremor-bench/$(date +%Y%m%d-%H%M%S)}
 CEIL=${DISK_CEILING_BIN:-$ROOT/build/bench/disk_ceiling}
 mkdir -p "$OUT"
@@ -87,7 +89,16 @@ for s in $STEPS; do
         step_t "delivery targets (ws pong/tcp, relay read_count, ack latency)"
         "$HERE/ack_bench.sh" "$OUT" > /dev/null
         ;;
-    *) echo "bench: unknown step '$s' (cli backlog peers disk ack)" >&2; exit 64 ;;
+    codecs)
+        step_t "codec decoders beside libmsgpack-c and libyaml"
+        if [ ! -x "$ROOT/build/bench/codec_bench" ]; then
+            make -C "$ROOT" --no-print-directory "build/bench/codec_bench" > "$OUT/codecs-build.log" 2>&1 ||
+                { echo "bench: cannot build codec_bench, see $OUT/codecs-build.log" >&2; continue; }
+        fi
+        "$ROOT/build/bench/codec_bench" > "$OUT/codecs.txt" || echo "bench: codec_bench failed" >&2
+        cat "$OUT/codecs.txt" >&2
+        ;;
+    *) echo "bench: unknown step '$s' (cli backlog peers disk ack codecs)" >&2; exit 64 ;;
     esac
 done
 
@@ -101,6 +112,16 @@ if [ -f "$OUT/ack/rows.md" ]; then
     { echo; cat "$OUT/ack/rows.md"; } >> "$OUT/table.md"
     echo
     cat "$OUT/ack/rows.md"
+fi
+if [ -s "$OUT/codecs.txt" ]; then
+    {
+        echo
+        echo "### Codec decoders (build/bench/codec_bench, best of 5 rounds, one core)"
+        echo
+        echo '```'
+        cat "$OUT/codecs.txt"
+        echo '```'
+    } >> "$OUT/table.md"
 fi
 [ -f "$OUT/table.md" ] || exit 1
 cp "$OUT/table.md" "$HERE/results/latest.md"

@@ -5,7 +5,7 @@
 #   scripts/deps.sh difftest   Debian's Rust toolchain and crate sources for `make difftest` only
 set -e
 PKGS="build-essential pkg-config libuv1-dev libyaml-dev libwslay-dev libssl-dev liblzma-dev libhttp-parser-dev \
-libcmocka-dev libpcre2-dev libunistring-dev libonig-dev clang libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout python3-websockets"
+libcmocka-dev libpcre2-dev libunistring-dev libonig-dev clang libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout python3-websockets python3-msgpack libmsgpack-dev"
 if [ "$1" = "difftest" ]; then
     PKGS="cargo rustc librust-chrono-dev librust-regex-dev librust-serde-json-dev python3"
 fi

@@ -33,6 +33,7 @@ max_len() {
     script | query | utf8) echo 4096 ;;
     wal) echo 131072 ;;
     proc) echo 65536 ;;
+    codec) echo 8192 ;;
     *) echo 16384 ;;
     esac
 }

@@ -1,12 +1,24 @@
-/* codec.c - the codec table: json (ours, src/codec/json.c) and string. */
+/* codec.c - the codec table: Tremor 0.11's codec names and MIME types.
+ *
+ * json and string are here (json's work is in json.c); every other codec is
+ * its own file, declared in codec_int.h. The MIME map is 0.11's
+ * builtin_codec_map: only unambiguous types, so text/plain is string.
+ */
 #include "codec/codec.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_int.h"
 #include "codec/json.h"
+#include "core/alloc.h"
+#include "core/error.h"
 #include "core/utf8.h"
 
-static int json_decode(const char *data, size_t len, tr_value *out, struct tr_diag *d) {
+static int json_decode(const char *data, size_t len, uint64_t ingest_ns, tr_value *out,
+                       struct tr_diag *d) {
+    (void)ingest_ns;
     return tr_json_decode(data, len, out, d);
 }
 
@@ -14,8 +26,10 @@ static int json_encode(const tr_value *v, struct tr_buf *out) { return tr_json_e
 
 /* string: the frame is the value when it is UTF-8 (0.11: std::str::from_utf8,
  * its error text included); a value that is not a string encodes as JSON. */
-static int string_decode(const char *data, size_t len, tr_value *out, struct tr_diag *d) {
+static int string_decode(const char *data, size_t len, uint64_t ingest_ns, tr_value *out,
+                         struct tr_diag *d) {
     size_t ok, bad;
+    (void)ingest_ns;
     *out = tr_v_null();
     if (tr_utf8_check(data, len, &ok, &bad)) {
         if (d) tr_utf8_error_text(ok, bad, d->msg, sizeof d->msg);
@@ -29,15 +43,153 @@ static int string_encode(const tr_value *v, struct tr_buf *out) {
     return tr_json_encode(v, out);
 }
 
-static const struct tr_codec codecs[] = {
-    {"json", json_decode, json_encode},
-    {"string", string_decode, string_encode},
+static const struct tr_codec codec_json = {"json", json_decode, json_encode};
+static const struct tr_codec codec_string = {"string", string_decode, string_encode};
+
+static const struct tr_codec *const codecs[] = {
+    &codec_json,         &codec_string,      &tr_codec_msgpack, &tr_codec_yaml,
+    &tr_codec_binary,    &tr_codec_null,     &tr_codec_influx,  &tr_codec_binflux,
+    &tr_codec_statsd,    &tr_codec_syslog,
+};
+
+static const struct {
+    const char *mime;
+    const struct tr_codec *codec;
+} mimes[] = {
+    {"application/json", &codec_json},
+    {"application/yaml", &tr_codec_yaml},
+    {"text/plain", &codec_string},
+    {"text/html", &codec_string},
+    {"application/msgpack", &tr_codec_msgpack},
+    {"application/x-msgpack", &tr_codec_msgpack},
+    {"application/vnd.msgpack", &tr_codec_msgpack},
+    {"application/octet-stream", &tr_codec_binary},
 };
 
 const struct tr_codec *tr_codec_find(const char *name) {
     for (size_t i = 0; i < sizeof codecs / sizeof codecs[0]; i++)
-        if (strcmp(codecs[i].name, name) == 0) return &codecs[i];
+        if (strcmp(codecs[i]->name, name) == 0) return codecs[i];
     return NULL;
 }
 
-const char *tr_codec_names(void) { return "json, string"; }
+const struct tr_codec *tr_codec_by_mime(const char *mime) {
+    for (size_t i = 0; i < sizeof mimes / sizeof mimes[0]; i++)
+        if (strcmp(mimes[i].mime, mime) == 0) return mimes[i].codec;
+    return NULL;
+}
+
+const char *tr_codec_names(void) {
+    return "json, string, msgpack, yaml, binary, null, influx, binflux, statsd, syslog";
+}
+
+int tr_codec_utf8_valid(const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        /* most text is ASCII: eight bytes at a time while no high bit is set */
+        uint64_t w;
+        if (n - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ull) == 0)) {
+            i += 8;
+            continue;
+        }
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k;
+        unsigned cp, min;
+        if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f, min = 0x80;
+        else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f, min = 0x800;
+        else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07, min = 0x10000;
+        else return 0;
+        if (n - i <= k) return 0;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + j] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* The multi-byte characters Rust's char::is_whitespace accepts, in UTF-8. */
+static const char *const uws[] = {
+    "\xc2\x85", "\xc2\xa0", "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81", "\xe2\x80\x82",
+    "\xe2\x80\x83", "\xe2\x80\x84", "\xe2\x80\x85", "\xe2\x80\x86", "\xe2\x80\x87", "\xe2\x80\x88",
+    "\xe2\x80\x89", "\xe2\x80\x8a", "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f",
+    "\xe3\x80\x80",
+};
+
+size_t tr_codec_ws_front(const char *s, size_t n) {
+    if (n == 0) return 0;
+    if (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r')) return 1;
+    for (size_t i = 0; i < sizeof uws / sizeof uws[0]; i++) {
+        size_t k = strlen(uws[i]);
+        if (n >= k && memcmp(s, uws[i], k) == 0) return k;
+    }
+    return 0;
+}
+
+size_t tr_codec_ws_back(const char *s, size_t n) {
+    if (n == 0) return 0;
+    char c = s[n - 1];
+    if (c == ' ' || (c >= '\t' && c <= '\r')) return 1;
+    for (size_t i = 0; i < sizeof uws / sizeof uws[0]; i++) {
+        size_t k = strlen(uws[i]);
+        if (n >= k && memcmp(s + n - k, uws[i], k) == 0) return k;
+    }
+    return 0;
+}
+
+void tr_codec_trim(const char **s, size_t *n) {
+    size_t k;
+    while ((k = tr_codec_ws_front(*s, *n)) > 0) *s += k, *n -= k;
+    while ((k = tr_codec_ws_back(*s, *n)) > 0) *n -= k;
+}
+
+static int ieq(const char *s, size_t n, const char *w) {
+    if (strlen(w) != n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char a = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
+        if (a != w[i]) return 0;
+    }
+    return 1;
+}
+
+int tr_codec_f64(const char *s, size_t n, double *f) {
+    size_t i = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+    if (ieq(s + i, n - i, "nan") || ieq(s + i, n - i, "inf") || ieq(s + i, n - i, "infinity")) {
+        *f = ieq(s + i, n - i, "nan") ? __builtin_nan("") : __builtin_inf();
+        if (s[0] == '-') *f = -*f;
+        return 0;
+    }
+    size_t d0 = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    size_t nd = i - d0;
+    if (i < n && s[i] == '.') {
+        i++;
+        size_t f0 = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        nd += i - f0;
+    }
+    if (nd == 0) return TR_EPARSE;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        size_t e0 = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        if (i == e0) return TR_EPARSE;
+    }
+    if (i != n) return TR_EPARSE;
+    char buf[128], *heap = NULL, *t = buf;
+    if (n >= sizeof buf && !(t = heap = tr_malloc(n + 1))) return -ENOMEM;
+    memcpy(t, s, n);
+    t[n] = 0;
+    *f = strtod(t, NULL);
+    tr_free(heap);
+    return 0;
+}
+

@@ -1,25 +1,44 @@
-/* codec.h - codecs by their Tremor names: bytes <-> values.
+/* codec.h - codecs by their Tremor 0.11 names: bytes <-> values.
  *
  * A codec decodes one frame (after preprocessing) into one value and encodes
- * one value into bytes (before postprocessing). Codecs keep no state.
+ * one value into bytes (before postprocessing). Codecs keep no state, so one
+ * table entry serves every connector and thread. Each codec lives in its own
+ * file (json.c, msgpack.c, yaml.c, binary.c, null.c, influx.c, binflux.c,
+ * statsd.c, syslog.c); this table only names them.
  */
 #ifndef TR_CODEC_H
 #define TR_CODEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/value.h"
 
+/* decode's answer for a frame that holds no event and is no error (0.11's
+ * Ok(None): an influx blank or comment line). *out is TR_NULL then. */
+#define TR_CODEC_NOTHING 1
+
 struct tr_codec {
     const char *name;
-    int (*decode)(const char *data, size_t len, tr_value *out, struct tr_diag *d);
-    int (*encode)(const tr_value *v, struct tr_buf *out);  /* appends */
+    /* 0 with *out owned by the caller; TR_CODEC_NOTHING; or a negative code
+     * (TR_EPARSE, TR_ETOOBIG, TR_EDEPTH, -ENOMEM) with *out TR_NULL and d
+     * (may be NULL) saying what and at which byte (d->col, 1-based).
+     * ingest_ns stands in for a timestamp the frame lacks (influx). */
+    int (*decode)(const char *data, size_t len, uint64_t ingest_ns, tr_value *out,
+                  struct tr_diag *d);
+    /* Appends to out; on failure out keeps its previous contents and the
+     * code is TR_EINVAL_CFG for a value the format cannot carry. */
+    int (*encode)(const tr_value *v, struct tr_buf *out);
 };
 
 /* NULL when unknown. */
 const struct tr_codec *tr_codec_find(const char *name);
+/* The codec 0.11 maps a MIME type to (application/json, application/yaml,
+ * text/plain, text/html, application/msgpack, application/x-msgpack,
+ * application/vnd.msgpack, application/octet-stream); NULL otherwise. */
+const struct tr_codec *tr_codec_by_mime(const char *mime);
 const char *tr_codec_names(void);
 
 #endif

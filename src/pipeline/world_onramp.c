@@ -90,7 +90,8 @@ static int decode_frame(void *arg, const char *data, size_t len) {
     tr_value v;
     struct tr_diag d;
     tr_diag_clear(&d);
-    int rc = o->codec->decode(data, len, &v, &d);
+    int rc = o->codec->decode(data, len, tr_now_ns(), &v, &d);
+    if (rc == TR_CODEC_NOTHING) return 0;
     if (rc) {
         o->decode_errors++;
         tr_log_limited(&o->decode_log, TR_LOG_WARN, "onramp",
