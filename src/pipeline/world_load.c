@@ -175,6 +175,11 @@ void world_list_ids(const struct tr_world *w, enum tr_url_kind k, char *buf, siz
         if (k == TR_URL_ONRAMP && world_is_gone(w, TR_WORLD_ONRAMP, i)) continue;
         if (k == TR_URL_OFFRAMP && world_is_gone(w, TR_WORLD_OFFRAMP, i)) continue;
         if (k == TR_URL_BINDING && world_is_gone(w, TR_WORLD_BINDING, i)) continue;
+        /* the built-ins are there in every run: the list is for the user's own */
+        const char *id = k == TR_URL_ONRAMP ? w->cfg.onramps[i].id
+                       : k == TR_URL_OFFRAMP ? w->cfg.offramps[i].id
+                       : k == TR_URL_PIPELINE ? w->queries[i].id : w->cfg.bindings[i].id;
+        if (!strncmp(id, TR_WORLD_SYSTEM_PREFIX, strlen(TR_WORLD_SYSTEM_PREFIX))) continue;
         if (k == TR_URL_PIPELINE)
             m = snprintf(buf + off, n - off, "%s%s (from %s)", off ? ", " : "", w->queries[i].id,
                          w->queries[i].path);

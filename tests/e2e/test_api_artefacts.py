@@ -142,8 +142,8 @@ def assert_error(st, body, code):
 def test_lists_and_fetches_have_011s_shapes(server):
     s = basic(server)
     assert s.json("GET", "/onramp") == (200, ["m"])
-    assert s.json("GET", "/offramp") == (200, ["out"])
-    assert s.json("GET", "/pipeline") == (200, ["system::metrics", "q"])
+    assert s.json("GET", "/offramp") == (200, ["system::stdout", "system::stderr", "out"])
+    assert s.json("GET", "/pipeline") == (200, ["system::metrics", "system::passthrough", "q"])
     assert s.json("GET", "/binding") == (200, ["b"])
     # OnRamp in serde's order: id, type, description, linked, err_required,
     # then the optional fields that were given
@@ -189,7 +189,7 @@ def test_publish_conflicts_and_bad_bodies(server):
                    ctype="application/yaml")
     assert st == 201 and v["id"] == "o2" and v["description"] == "two"
     assert s.json("GET", "/onramp")[1] == ["m", "m2"]
-    assert s.json("GET", "/offramp")[1] == ["out", "o2"]
+    assert s.json("GET", "/offramp")[1] == ["system::stdout", "system::stderr", "out", "o2"]
     # the id is taken: 409 with 0.11's text
     st, v = s.json("POST", "/onramp", {"id": "m", "type": "metronome"})
     assert_error(st, v, 409)
@@ -217,7 +217,7 @@ def test_publish_conflicts_and_bad_bodies(server):
     assert_error(*s.json("POST", "/pipeline", '#!config id = "q"\n' + QUERY,
                          ctype="application/vnd.trickle"), 409)
     # nothing failed half-way: the lists hold exactly what was accepted
-    assert s.json("GET", "/pipeline")[1] == ["system::metrics", "q", "p2"]
+    assert s.json("GET", "/pipeline")[1] == ["system::metrics", "system::passthrough", "q", "p2"]
     assert s.json("GET", "/onramp")[1] == ["m", "m2"]
     assert s.json("GET", "/binding")[1] == ["b"]
 
@@ -242,8 +242,10 @@ def test_unpublish_in_use_then_free(server):
     assert s.json("DELETE", "/offramp/out")[0] == 200
     assert s.json("DELETE", "/pipeline/q") == (200, QUERY)
     for kind in ("onramp", "offramp", "pipeline", "binding"):
-        # the built-in system::metrics stays, and cannot go (0.11: 403)
-        assert s.json("GET", "/" + kind) == (200, ["system::metrics"] if kind == "pipeline" else [])
+        # the built-ins stay, and cannot go (0.11: 403)
+        builtin = {"pipeline": ["system::metrics", "system::passthrough"],
+                   "offramp": ["system::stdout", "system::stderr"]}
+        assert s.json("GET", "/" + kind) == (200, builtin.get(kind, []))
         assert_error(*s.json("DELETE", "/%s/x" % kind), 404)
     st, v = s.json("DELETE", "/pipeline/system::metrics")
     assert_error(st, v, 403)
@@ -402,7 +404,7 @@ mapping:
         assert st == 204, body
         assert s.json("DELETE", "/pipeline/main")[0] == 200
         assert s.json("DELETE", "/binding/default")[0] == 200
-        assert s.json("GET", "/pipeline") == (200, ["system::metrics", "main2"])
+        assert s.json("GET", "/pipeline") == (200, ["system::metrics", "system::passthrough", "main2"])
         got = len(rx.received())
         wait_until(lambda: len(rx.received()) >= got + 20, what="events after the change")
         assert s.json("GET", "/ready")[0] == 200

@@ -31,8 +31,8 @@ def test_version_and_lists_in_both_formats(srv):
     assert r.returncode == 0 and json.loads(r.stdout) == json.loads(srv.req("GET", "/version")[2])
     r = api(srv, "version", fmt="yaml")
     assert r.returncode == 0 and r.stdout.startswith("---\nversion: ") and "debug: " in r.stdout
-    for kind, ids in [("onramp", ["m"]), ("offramp", ["out"]), ("binding", ["b"]),
-                      ("pipeline", ["system::metrics", "q"])]:
+    for kind, ids in [("onramp", ["m"]), ("offramp", ["system::stdout", "system::stderr", "out"]), ("binding", ["b"]),
+                      ("pipeline", ["system::metrics", "system::passthrough", "q"])]:
         r = api(srv, kind, "list")
         assert r.returncode == 0 and json.loads(r.stdout) == ids, r
     r = api(srv, "onramp", "list", fmt="yaml")

@@ -313,7 +313,7 @@ def test_hostile_artefact_bodies_stay_4xx(api):
     st, data = post(api.port, "/binding/ghost/01", "{}", "application/json")
     assert 400 <= st < 500, data
     c = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
-    for path, want in [("/onramp", ["m"]), ("/offramp", ["out"]), ("/pipeline", ["system::metrics", "q"]),
+    for path, want in [("/onramp", ["m"]), ("/offramp", ["system::stdout", "system::stderr", "out"]), ("/pipeline", ["system::metrics", "system::passthrough", "q"]),
                        ("/binding", ["b", "ghost"]), ("/binding/ghost", None)]:
         c.request("GET", path)
         r = c.getresponse()

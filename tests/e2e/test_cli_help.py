@@ -36,7 +36,7 @@ def test_help_without_or_with_an_unknown_name_lists_the_kinds():
     p = tremor("--help-connector")
     assert p.returncode == 0, p.stderr
     assert "onramp types: blaster, file, metronome" in p.stdout
-    assert "offramp types: blackhole, file, stdout" in p.stdout
+    assert "offramp types: blackhole, file, rest, stdout" in p.stdout
     p = tremor("--help-connector", "nope")
     assert p.returncode == 1
     assert "unknown connector type 'nope'" in p.stdout and "onramp types:" in p.stdout
