@@ -56,12 +56,11 @@ static int fail_at(struct loader *L, int rc, int line, int col, const char *fmt,
     ;
 
 static int fail_at(struct loader *L, int rc, int line, int col, const char *fmt, ...) {
-    char msg[sizeof L->d->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = tr_diag_vset(L->d, rc, L->file, line, col, fmt, ap);
     va_end(ap);
-    return tr_diag_set(L->d, rc, L->file, line, col, "%s", msg);
+    return rc;
 }
 
 #define fail(L, n, ...) fail_at((L), TR_EINVAL_CFG, (n)->line, (n)->col, __VA_ARGS__)

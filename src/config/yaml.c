@@ -135,12 +135,11 @@ static int fail(struct builder *b, int rc, int line, int col, const char *fmt, .
     ;
 
 static int fail(struct builder *b, int rc, int line, int col, const char *fmt, ...) {
-    char msg[sizeof b->d->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = tr_diag_vset(b->d, rc, b->doc->name, line, col, fmt, ap);
     va_end(ap);
-    return tr_diag_set(b->d, rc, b->doc->name, line, col, "%s", msg);
+    return rc;
 }
 
 /* Position of a byte offset, for libyaml reader errors, which carry only an

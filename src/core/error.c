@@ -33,15 +33,23 @@ void tr_diag_clear(struct tr_diag *d) {
     d->msg[0] = 0;
 }
 
-int tr_diag_set(struct tr_diag *d, int rc, const char *file, int line, int col,
-                const char *fmt, ...) {
+int tr_diag_vset(struct tr_diag *d, int rc, const char *file, int line, int col,
+                 const char *fmt, va_list ap) {
     if (!d) return rc;
+    char msg[sizeof d->msg];   /* formatted apart: an argument may be d->msg */
+    vsnprintf(msg, sizeof msg, fmt, ap);
     if (file) snprintf(d->file, sizeof d->file, "%s", file);
     d->line = line;
     d->col = col;
+    memcpy(d->msg, msg, sizeof msg);
+    return rc;
+}
+
+int tr_diag_set(struct tr_diag *d, int rc, const char *file, int line, int col,
+                const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+    rc = tr_diag_vset(d, rc, file, line, col, fmt, ap);
     va_end(ap);
     return rc;
 }

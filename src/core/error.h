@@ -9,6 +9,7 @@
 #ifndef TR_ERROR_H
 #define TR_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 enum {
@@ -44,6 +45,14 @@ int tr_diag_set(struct tr_diag *d, int rc, const char *file, int line, int col,
                 const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+/* The same over a va_list, for a module's own printf-style error helper.
+ * An argument may point into d->msg itself. */
+int tr_diag_vset(struct tr_diag *d, int rc, const char *file, int line, int col,
+                 const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 0)))
 #endif
     ;
 /* Give d a location if it has none yet (keeps its message). */

@@ -538,3 +538,18 @@ size_t tr_world_instances(const struct tr_world *w, enum tr_world_kind k, const 
         }
     return n;
 }
+
+int world_inst_keep(int rc, const char *kind, const struct tr_cfg_artefact *a,
+                    void *inst, char *instance, void *self,
+                    void (*close)(void *self, void (*done)(void *arg), void *arg),
+                    struct world_inst_list list) {
+    if (!rc) rc = push((void **)list.arr, list.n, list.cap, inst);
+    if (rc) {
+        if (self) close(self, NULL, NULL);
+        tr_free(instance);
+        tr_free(inst);
+        return rc;
+    }
+    TR_INFO("world", "created /%s/%s/%s (%s)", kind, a->id, instance, a->type);
+    return 0;
+}

@@ -243,6 +243,19 @@ static inline struct tr_conn_spec world_conn_spec(const struct tr_cfg_artefact *
                                  .linked = a->linked != 0, .codec = a->codec};
 }
 
+/* The last step of world_onramp_create and world_offramp_create, after the
+ * connector's create answered rc: on success the instance (inst, whose
+ * connector is *self and name instance) joins the world's list of its
+ * kind; on failure its connector is closed and inst and instance freed. */
+struct world_inst_list {
+    void ***arr;
+    size_t *n, *cap;
+};
+int world_inst_keep(int rc, const char *kind, const struct tr_cfg_artefact *a,
+                    void *inst, char *instance, void *self,
+                    void (*close)(void *self, void (*done)(void *arg), void *arg),
+                    struct world_inst_list list);
+
 static inline int push(void **arr, size_t *n, size_t *cap, void *item) {
     int rc = tr_grow(arr, cap, *n + 1, sizeof(void *));
     if (rc) return rc;

@@ -232,16 +232,10 @@ int world_offramp_create(struct tr_world *w, const struct tr_cfg_artefact *a,
     o->instance = tr_strdup(instance);
     struct tr_conn_spec spec = world_conn_spec(a, instance);
     int rc = o->instance ? o->ops->create(&spec, &o->host, &o->self, d) : -ENOMEM;
-    if (!rc) rc = push((void **)&w->offramps, &w->nofframps, &w->offramps_cap, o);
-    if (rc) {
-        if (o->self) o->ops->close(o->self, NULL, NULL);
-        tr_free(o->instance);
-        tr_free(o);
-        return rc;
-    }
-    TR_INFO("world", "created /offramp/%s/%s (%s)", a->id, instance, a->type);
-    *out = o;
-    return 0;
+    rc = world_inst_keep(rc, "offramp", a, o, o->instance, o->self, o->ops->close,
+                         (struct world_inst_list){(void ***)&w->offramps, &w->nofframps, &w->offramps_cap});
+    if (!rc) *out = o;
+    return rc;
 }
 
 static void retired(void *arg) {
