@@ -86,6 +86,9 @@ struct tr_onramp_host_ops {
     /* The whole server should stop gracefully and exit 0 (Tremor's
      * close_on_done: a file onramp at the end of its file). */
     void (*shutdown)(struct tr_onramp_host *h);
+    /* Optional (NULL: shutdown): stop gracefully and exit with code (the
+     * cb test source's verdict). */
+    void (*exit)(struct tr_onramp_host *h, int code);
 };
 struct tr_onramp_host {
     const struct tr_onramp_host_ops *ops;
@@ -145,6 +148,11 @@ static inline void tr_onramp_stream_end(struct tr_onramp_host *h, uint64_t strea
 /* The onramp has nothing more to say (end of file, iterations done). */
 static inline void tr_onramp_done(struct tr_onramp_host *h) { h->ops->done(h); }
 static inline void tr_onramp_shutdown(struct tr_onramp_host *h) { h->ops->shutdown(h); }
+/* Stop gracefully, then exit the server with code (0.11's exit(code)). */
+static inline void tr_onramp_exit(struct tr_onramp_host *h, int code) {
+    if (h->ops->exit) h->ops->exit(h, code);
+    else h->ops->shutdown(h);
+}
 
 /* --------------------------------------------------------------- offramps */
 
@@ -159,6 +167,9 @@ struct tr_offramp_host_ops {
     void (*shutdown)(struct tr_offramp_host *h);
     /* May be NULL: the host has no window to free. */
     void (*release)(struct tr_offramp_host *h, uint64_t token);
+    /* Optional (NULL: shutdown): stop gracefully and exit with code (the
+     * `exit` offramp). */
+    void (*exit)(struct tr_offramp_host *h, int code);
 };
 struct tr_offramp_host {
     const struct tr_offramp_host_ops *ops;
@@ -197,6 +208,10 @@ static inline void tr_offramp_trigger(struct tr_offramp_host *h) { h->ops->trigg
 /* breaker: I can send again */
 static inline void tr_offramp_restore(struct tr_offramp_host *h) { h->ops->restore(h); }
 static inline void tr_offramp_shutdown(struct tr_offramp_host *h) { h->ops->shutdown(h); }
+static inline void tr_offramp_exit(struct tr_offramp_host *h, int code) {
+    if (h->ops->exit) h->ops->exit(h, code);
+    else h->ops->shutdown(h);
+}
 
 /* Registry of connector kinds (connectors/registry.c). NULL when unknown. */
 const struct tr_onramp_ops *tr_onramp_find(const char *type);

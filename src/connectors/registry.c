@@ -8,12 +8,16 @@
 #include "connectors/conn.h"
 
 extern const struct tr_onramp_ops tr_blaster_onramp;
+extern const struct tr_onramp_ops tr_cb_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
 extern const struct tr_onramp_ops tr_tcp_onramp;
 extern const struct tr_onramp_ops tr_ws_onramp;
 extern const struct tr_offramp_ops tr_blackhole_offramp;
+extern const struct tr_offramp_ops tr_cb_offramp;
+extern const struct tr_offramp_ops tr_debug_offramp;
+extern const struct tr_offramp_ops tr_exit_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
 extern const struct tr_offramp_ops tr_stdout_offramp;
 extern const struct tr_offramp_ops tr_stderr_offramp;
@@ -22,6 +26,10 @@ extern const struct tr_offramp_ops tr_ws_offramp;
 
 extern const struct tr_cmap_entry tr_blackhole_cmap[];
 extern const struct tr_cmap_entry tr_blaster_cmap[];
+extern const struct tr_cmap_entry tr_cb_in_cmap[];
+extern const struct tr_cmap_entry tr_cb_out_cmap[];
+extern const struct tr_cmap_entry tr_debug_cmap[];
+extern const struct tr_cmap_entry tr_exit_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
@@ -37,6 +45,7 @@ static const struct {
     const struct tr_cmap_entry *map;
 } onramp_maps[] = {
     {"blaster", tr_blaster_cmap},
+    {"cb", tr_cb_in_cmap},
     {"file", tr_file_in_cmap},
     {"metronome", tr_metronome_cmap},
     {"stdin", tr_stdin_cmap},
@@ -44,6 +53,9 @@ static const struct {
     {"ws", tr_ws_server_cmap},
 }, offramp_maps[] = {
     {"blackhole", tr_blackhole_cmap},
+    {"cb", tr_cb_out_cmap},
+    {"debug", tr_debug_cmap},
+    {"exit", tr_exit_cmap},
     {"file", tr_file_out_cmap},
     {"stdout", tr_stdout_cmap},
     {"stderr", tr_stdout_cmap},
@@ -53,6 +65,7 @@ static const struct {
 
 static const struct tr_onramp_ops *const onramps[] = {
     &tr_blaster_onramp,
+    &tr_cb_onramp,
     &tr_file_onramp,
     &tr_metronome_onramp,
     &tr_stdin_onramp,
@@ -62,6 +75,9 @@ static const struct tr_onramp_ops *const onramps[] = {
 
 static const struct tr_offramp_ops *const offramps[] = {
     &tr_blackhole_offramp,
+    &tr_cb_offramp,
+    &tr_debug_offramp,
+    &tr_exit_offramp,
     &tr_file_offramp,
     &tr_stdout_offramp,
     &tr_stderr_offramp,
@@ -83,8 +99,8 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
     return NULL;
 }
 
-const char *tr_onramp_types(void) { return "blaster, file, metronome, stdin, tcp, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, file, stdout, stderr, tcp, ws"; }
+const char *tr_onramp_types(void) { return "blaster, cb, file, metronome, stdin, tcp, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, stdout, stderr, tcp, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;
