@@ -13,6 +13,7 @@ extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
 extern const struct tr_onramp_ops tr_tcp_onramp;
+extern const struct tr_onramp_ops tr_udp_onramp;
 extern const struct tr_onramp_ops tr_ws_onramp;
 extern const struct tr_offramp_ops tr_blackhole_offramp;
 extern const struct tr_offramp_ops tr_cb_offramp;
@@ -22,6 +23,7 @@ extern const struct tr_offramp_ops tr_file_offramp;
 extern const struct tr_offramp_ops tr_stdout_offramp;
 extern const struct tr_offramp_ops tr_stderr_offramp;
 extern const struct tr_offramp_ops tr_tcp_offramp;
+extern const struct tr_offramp_ops tr_udp_offramp;
 extern const struct tr_offramp_ops tr_ws_offramp;
 
 extern const struct tr_cmap_entry tr_blackhole_cmap[];
@@ -37,6 +39,8 @@ extern const struct tr_cmap_entry tr_stdin_cmap[];
 extern const struct tr_cmap_entry tr_stdout_cmap[];
 extern const struct tr_cmap_entry tr_tcp_client_cmap[];
 extern const struct tr_cmap_entry tr_tcp_server_cmap[];
+extern const struct tr_cmap_entry tr_udp_in_cmap[];
+extern const struct tr_cmap_entry tr_udp_out_cmap[];
 extern const struct tr_cmap_entry tr_ws_server_cmap[];
 extern const struct tr_cmap_entry tr_ws_client_cmap[];
 
@@ -50,6 +54,7 @@ static const struct {
     {"metronome", tr_metronome_cmap},
     {"stdin", tr_stdin_cmap},
     {"tcp", tr_tcp_server_cmap},
+    {"udp", tr_udp_in_cmap},
     {"ws", tr_ws_server_cmap},
 }, offramp_maps[] = {
     {"blackhole", tr_blackhole_cmap},
@@ -60,6 +65,7 @@ static const struct {
     {"stdout", tr_stdout_cmap},
     {"stderr", tr_stdout_cmap},
     {"tcp", tr_tcp_client_cmap},
+    {"udp", tr_udp_out_cmap},
     {"ws", tr_ws_client_cmap},
 };
 
@@ -70,6 +76,7 @@ static const struct tr_onramp_ops *const onramps[] = {
     &tr_metronome_onramp,
     &tr_stdin_onramp,
     &tr_tcp_onramp,
+    &tr_udp_onramp,
     &tr_ws_onramp,
 };
 
@@ -82,6 +89,7 @@ static const struct tr_offramp_ops *const offramps[] = {
     &tr_stdout_offramp,
     &tr_stderr_offramp,
     &tr_tcp_offramp,
+    &tr_udp_offramp,
     &tr_ws_offramp,
 };
 
@@ -99,8 +107,8 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
     return NULL;
 }
 
-const char *tr_onramp_types(void) { return "blaster, cb, file, metronome, stdin, tcp, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, stdout, stderr, tcp, ws"; }
+const char *tr_onramp_types(void) { return "blaster, cb, file, metronome, stdin, tcp, udp, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, stdout, stderr, tcp, udp, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;
