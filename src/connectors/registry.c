@@ -9,6 +9,7 @@
 
 extern const struct tr_onramp_ops tr_blaster_onramp;
 extern const struct tr_onramp_ops tr_cb_onramp;
+extern const struct tr_onramp_ops tr_crononome_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
@@ -30,6 +31,7 @@ extern const struct tr_cmap_entry tr_blackhole_cmap[];
 extern const struct tr_cmap_entry tr_blaster_cmap[];
 extern const struct tr_cmap_entry tr_cb_in_cmap[];
 extern const struct tr_cmap_entry tr_cb_out_cmap[];
+extern const struct tr_cmap_entry tr_crononome_cmap[];
 extern const struct tr_cmap_entry tr_debug_cmap[];
 extern const struct tr_cmap_entry tr_exit_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
@@ -50,6 +52,7 @@ static const struct {
 } onramp_maps[] = {
     {"blaster", tr_blaster_cmap},
     {"cb", tr_cb_in_cmap},
+    {"crononome", tr_crononome_cmap},
     {"file", tr_file_in_cmap},
     {"metronome", tr_metronome_cmap},
     {"stdin", tr_stdin_cmap},
@@ -72,6 +75,7 @@ static const struct {
 static const struct tr_onramp_ops *const onramps[] = {
     &tr_blaster_onramp,
     &tr_cb_onramp,
+    &tr_crononome_onramp,
     &tr_file_onramp,
     &tr_metronome_onramp,
     &tr_stdin_onramp,
@@ -107,7 +111,7 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
     return NULL;
 }
 
-const char *tr_onramp_types(void) { return "blaster, cb, file, metronome, stdin, tcp, udp, ws"; }
+const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, stdin, tcp, udp, ws"; }
 const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, stdout, stderr, tcp, udp, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
