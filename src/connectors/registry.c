@@ -15,6 +15,7 @@ extern const struct tr_onramp_ops tr_metronome_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
 extern const struct tr_onramp_ops tr_tcp_onramp;
 extern const struct tr_onramp_ops tr_udp_onramp;
+extern const struct tr_onramp_ops tr_unix_socket_onramp;
 extern const struct tr_onramp_ops tr_ws_onramp;
 extern const struct tr_offramp_ops tr_blackhole_offramp;
 extern const struct tr_offramp_ops tr_cb_offramp;
@@ -25,6 +26,7 @@ extern const struct tr_offramp_ops tr_stdout_offramp;
 extern const struct tr_offramp_ops tr_stderr_offramp;
 extern const struct tr_offramp_ops tr_tcp_offramp;
 extern const struct tr_offramp_ops tr_udp_offramp;
+extern const struct tr_offramp_ops tr_unix_socket_offramp;
 extern const struct tr_offramp_ops tr_ws_offramp;
 
 extern const struct tr_cmap_entry tr_blackhole_cmap[];
@@ -43,6 +45,8 @@ extern const struct tr_cmap_entry tr_tcp_client_cmap[];
 extern const struct tr_cmap_entry tr_tcp_server_cmap[];
 extern const struct tr_cmap_entry tr_udp_in_cmap[];
 extern const struct tr_cmap_entry tr_udp_out_cmap[];
+extern const struct tr_cmap_entry tr_unix_server_cmap[];
+extern const struct tr_cmap_entry tr_unix_client_cmap[];
 extern const struct tr_cmap_entry tr_ws_server_cmap[];
 extern const struct tr_cmap_entry tr_ws_client_cmap[];
 
@@ -58,6 +62,7 @@ static const struct {
     {"stdin", tr_stdin_cmap},
     {"tcp", tr_tcp_server_cmap},
     {"udp", tr_udp_in_cmap},
+    {"unix-socket", tr_unix_server_cmap},
     {"ws", tr_ws_server_cmap},
 }, offramp_maps[] = {
     {"blackhole", tr_blackhole_cmap},
@@ -69,6 +74,7 @@ static const struct {
     {"stderr", tr_stdout_cmap},
     {"tcp", tr_tcp_client_cmap},
     {"udp", tr_udp_out_cmap},
+    {"unix-socket", tr_unix_client_cmap},
     {"ws", tr_ws_client_cmap},
 };
 
@@ -81,6 +87,7 @@ static const struct tr_onramp_ops *const onramps[] = {
     &tr_stdin_onramp,
     &tr_tcp_onramp,
     &tr_udp_onramp,
+    &tr_unix_socket_onramp,
     &tr_ws_onramp,
 };
 
@@ -94,6 +101,7 @@ static const struct tr_offramp_ops *const offramps[] = {
     &tr_stderr_offramp,
     &tr_tcp_offramp,
     &tr_udp_offramp,
+    &tr_unix_socket_offramp,
     &tr_ws_offramp,
 };
 
@@ -111,8 +119,8 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
     return NULL;
 }
 
-const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, stdin, tcp, udp, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, stdout, stderr, tcp, udp, ws"; }
+const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, stdin, tcp, udp, unix-socket, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, stdout, stderr, tcp, udp, unix-socket, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;
