@@ -7,6 +7,7 @@
 #   make bench      side-by-side performance table (bench/README.md; not a test)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 300) each (not a test)
 #   make soak       long mixed-load run with kills and faults, ending in an id accounting (not a test)
+#   make install    binary, man page, systemd unit, /etc/tremor example (PREFIX, DESTDIR)
 #   make difftest   strftime, regex and float printing against 0.11's Rust crates (needs cargo; not in make test)
 
 CC      ?= cc
@@ -18,7 +19,7 @@ CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 LDSAN := -fsanitize=address,undefined
 endif
 CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
-LDLIBS  := -luv -lhttp_parser -lyaml -lwslay -lssl -lcrypto -llzma -lpcre2-8 -lunistring -lonig -lm -lpthread
+LDLIBS  := -luv -lhttp_parser -lcurl -lyaml -lsystemd -lwslay -lssl -lcrypto -llzma -lz -lsnappy -llz4 -lzstd -lpcre2-8 -lunistring -lonig -lm -lpthread
 PYTHON  := /usr/bin/python3
 
 SRCS      := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
@@ -34,7 +35,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test unit unit-asan e2e conformance fuzz fuzz-smoke soak bench bench-wal difftest bench-codecs clean
+.PHONY: install all deps run test unit unit-asan e2e conformance fuzz fuzz-smoke soak bench bench-wal difftest bench-codecs clean
 all: $(BUILD)/tremor
 
 deps:
@@ -122,3 +123,24 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)
+
+# make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=/etc]
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR     := $(PREFIX)/bin
+DATADIR    := $(PREFIX)/share
+MANDIR     := $(DATADIR)/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SUBST      := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+install: $(BUILD)/tremor
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/tremor \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/tremor/config
+	install -m 755 $(BUILD)/tremor $(DESTDIR)$(BINDIR)/tremor
+	install -m 644 docs/tremor.1 $(DESTDIR)$(MANDIR)/man1/tremor.1
+	$(SUBST) packaging/tremor.sh > $(DESTDIR)$(DATADIR)/tremor/tremor.sh
+	chmod 755 $(DESTDIR)$(DATADIR)/tremor/tremor.sh
+	$(SUBST) packaging/systemd/tremor.service.in > $(DESTDIR)$(UNITDIR)/tremor.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/tremor.service
+	install -m 644 packaging/etc/tremor/logger.yaml $(DESTDIR)$(SYSCONFDIR)/tremor/logger.yaml
+	install -m 644 packaging/etc/tremor/config/main.yaml.sample packaging/etc/tremor/config/main.trickle.sample \
+		$(DESTDIR)$(SYSCONFDIR)/tremor/config/

@@ -1,6 +1,8 @@
 /* api.c - the REST API's routes and handlers (0.11: tremor-cli/src/server.rs
- * api_server and the handlers in tremor-api/src/api/). Handlers answer before they
- * return (api/http.h).
+ * api_server and the handlers in tremor-api/src/api/). /version and
+ * /health are here; the artefact routes are in artefacts.c, /ready,
+ * /status and /metrics in status.c. Handlers answer before they return
+ * (api/http.h).
  */
 #include "api/api.h"
 
@@ -10,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/artefacts.h"
 #include "api/reply.h"
 #include "api/router.h"
+#include "api/status.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -61,29 +65,6 @@ static void get_health(void *arg, struct tr_http_req *req, const struct tr_route
     tr_value_unref(rec);
 }
 
-static void not_yet(void *arg, struct tr_http_req *req, const struct tr_route_params *pp) {
-    (void)arg;
-    (void)pp;
-    tr_api_error(req, 501, "%s %s is not implemented yet: artefacts and instances are not "
-                 "reachable over the API until the runtime can deploy and undeploy at run time",
-                 req->method, req->path);
-}
-
-/* 0.11's routes with their methods (tremor-cli/src/server.rs). */
-static const struct {
-    const char *method, *pattern;
-} pending_routes[] = {
-    {"GET", "/binding"},  {"POST", "/binding"},
-    {"GET", "/binding/{aid}"}, {"DELETE", "/binding/{aid}"},
-    {"GET", "/binding/{aid}/{sid}"}, {"POST", "/binding/{aid}/{sid}"}, {"DELETE", "/binding/{aid}/{sid}"},
-    {"GET", "/pipeline"}, {"POST", "/pipeline"},
-    {"GET", "/pipeline/{aid}"}, {"DELETE", "/pipeline/{aid}"},
-    {"GET", "/onramp"},   {"POST", "/onramp"},
-    {"GET", "/onramp/{aid}"}, {"DELETE", "/onramp/{aid}"},
-    {"GET", "/offramp"},  {"POST", "/offramp"},
-    {"GET", "/offramp/{aid}"}, {"DELETE", "/offramp/{aid}"},
-};
-
 int tr_api_parse_host(const char *hostport, struct sockaddr_storage *out, struct tr_diag *d) {
     memset(out, 0, sizeof *out);
     const char *colon = strrchr(hostport, ':');
@@ -122,7 +103,7 @@ int tr_api_parse_host(const char *hostport, struct sockaddr_storage *out, struct
     return 0;
 }
 
-int tr_api_open(uv_loop_t *loop, const char *hostport, const char *version,
+int tr_api_open(uv_loop_t *loop, const char *hostport, const char *version, struct tr_world *w,
                 const struct tr_http_opts *opts, struct tr_api **out, struct tr_diag *d) {
     *out = NULL;
     struct sockaddr_storage ss;
@@ -139,8 +120,8 @@ int tr_api_open(uv_loop_t *loop, const char *hostport, const char *version,
     rc = a->version ? tr_router_create(&a->router) : -ENOMEM;
     if (!rc) rc = tr_router_add(a->router, "GET", "/version", get_version, a);
     if (!rc) rc = tr_router_add(a->router, "GET", "/health", get_health, a);
-    for (size_t i = 0; !rc && i < sizeof pending_routes / sizeof pending_routes[0]; i++)
-        rc = tr_router_add(a->router, pending_routes[i].method, pending_routes[i].pattern, not_yet, a);
+    if (!rc && w) rc = tr_api_artefact_routes(a->router, w);
+    if (!rc && w) rc = tr_api_status_routes(a->router, w, a);
     if (rc) {
         tr_diag_set(d, rc, NULL, 0, 0, "api: cannot build the routes: %s", tr_strerror(rc));
     } else {

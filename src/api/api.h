@@ -1,12 +1,11 @@
 /* api.h - Tremor 0.11's REST API on the server's loop: the routes, their
  * handlers and the listener (api/http.h), opened by `tremor server run`.
  *
- * Served now: GET /version (0.11: {"version","debug"}) and GET /health
- * (beyond 0.11: {"status":"ok"} while the loop runs). Every other 0.11
- * route (/onramp, /offramp, /pipeline, /binding and their {id} forms) is
- * registered with 0.11's methods and answers 501 with an error body until
- * the runtime offers deploy/undeploy to back them. No authentication and no
- * TLS, as in 0.11; hence the default address is loopback only.
+ * GET /version (0.11: {"version","debug"}), GET /health (beyond 0.11:
+ * {"status":"ok"} while the loop runs), 0.11's artefact routes
+ * (api/artefacts.h) and, beyond 0.11, /ready, /status and /metrics
+ * (api/status.h). No authentication and no TLS, as in 0.11; hence the
+ * default address is loopback only.
  *
  * Threading: the loop's thread only.
  */
@@ -23,6 +22,7 @@
 
 struct tr_api;
 struct tr_diag;
+struct tr_world;
 
 /* Parse "HOST:PORT" ("127.0.0.1:9898", "[::1]:9898", "localhost:0"; a name
  * is resolved now and may block briefly) into *out. TR_EPARSE with d saying
@@ -30,10 +30,11 @@ struct tr_diag;
 int tr_api_parse_host(const char *hostport, struct sockaddr_storage *out, struct tr_diag *d);
 
 /* Listen on hostport with opts (NULL: tr_http_opts_default); version is
- * what GET /version reports (copied). Errors: those of tr_api_parse_host
+ * what GET /version reports (copied). w serves the artefact and status
+ * routes and must outlive the API; NULL leaves them out (404). Errors: those of tr_api_parse_host
  * and tr_http_open (-EADDRINUSE: the port is taken), with d filled; *out
  * NULL then. */
-int tr_api_open(uv_loop_t *loop, const char *hostport, const char *version,
+int tr_api_open(uv_loop_t *loop, const char *hostport, const char *version, struct tr_world *w,
                 const struct tr_http_opts *opts, struct tr_api **out, struct tr_diag *d);
 
 /* The bound port. */

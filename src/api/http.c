@@ -68,6 +68,8 @@ struct conn {
     int reject;              /* status a callback refused the request with */
     int keep_alive;
     int answered;
+    int deferred;            /* the handler answers later (tr_http_defer) */
+    uint64_t serial;         /* names a deferred request to tr_http_respond_to */
     int reading;
     uint64_t discarded;      /* bytes read in LINGER */
     struct tr_buf pending;   /* read but not yet parsed (pipelined) */
@@ -88,6 +90,7 @@ struct tr_http {
     void (*done)(void *);
     void *done_arg;
     struct tr_http_stats st;
+    uint64_t next_serial;
     struct tr_log_limit lim_refused, lim_reject, lim_accept;
     char rbuf[RBUF_SIZE];    /* one read at a time: libuv reads, then calls back */
 };
@@ -330,6 +333,31 @@ int tr_http_respond(struct tr_http_req *req, int status, const char *content_typ
     c->answered = 1;
     if (c->closed) return TR_ECLOSED;
     return answer(c, status, content_type, body, len, extra, req->head);
+}
+
+uint64_t tr_http_defer(struct tr_http_req *req) {
+    struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
+    if (c->answered || c->closed) return 0;
+    if (!c->deferred) {
+        c->deferred = 1;
+        c->serial = ++c->h->next_serial;
+        /* a response that does not come within the idle time is a stall */
+        arm(c, c->h->o.idle_timeout_ms);
+    }
+    return c->serial;
+}
+
+/* A walk over the open connections: each holds at most one request, and
+ * max_connections bounds them. */
+int tr_http_respond_to(struct tr_http *h, uint64_t serial, int status, const char *content_type,
+                       const char *body, size_t len, const char *extra) {
+    if (!serial) return TR_ENOTFOUND;
+    for (struct conn *c = h->conns; c; c = c->next)
+        if (c->deferred && c->serial == serial && !c->answered) {
+            c->deferred = 0;
+            return tr_http_respond(&c->req, status, content_type, body, len, extra);
+        }
+    return TR_ECLOSED;
 }
 
 /* ------------------------------------------------------------ reading */
@@ -640,6 +668,7 @@ static void dispatch(struct conn *c) {
     r->body_len = c->body.len;
     r->head = c->parser.method == HTTP_HEAD;
     c->answered = 0;
+    c->deferred = 0;
     c->phase = P_WRITE;
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
@@ -647,7 +676,7 @@ static void dispatch(struct conn *c) {
     }
     h->st.requests++;
     h->fn(h->arg, r);
-    if (!c->answered) {
+    if (!c->answered && !c->deferred) {
         static const char body[] = "{\"code\":500,\"error\":\"the request was not answered\"}";
         TR_ERROR(MOD, "%s %s: the handler gave no answer", r->method, r->path);
         tr_http_respond(r, 500, "application/json", body, sizeof body - 1, NULL);

@@ -70,8 +70,8 @@ struct tr_http_req {
 
 /* Called once per complete request on the loop. The handler answers it with
  * tr_http_respond before it returns (a handler that does not gets a 500
- * sent for it). Answers that come later from the loop are not supported
- * yet: the runtime endpoints that will need them do not exist yet. */
+ * sent for it), or calls tr_http_defer and answers later from the loop with
+ * tr_http_respond_to. */
 typedef void (*tr_http_handler_fn)(void *arg, struct tr_http_req *req);
 
 struct tr_http;
@@ -91,6 +91,19 @@ int tr_http_port(const struct tr_http *h);
  * -EALREADY for a second answer to the same request (ignored). */
 int tr_http_respond(struct tr_http_req *req, int status, const char *content_type,
                     const char *body, size_t len, const char *extra);
+
+/* The handler will answer req later (a linked transport waits for its
+ * pipeline). Returns the request's serial (> 0), which outlives req: the
+ * connection may close meanwhile (peer gone, or no answer within
+ * idle_timeout_ms: closed silently), and an answer to it is then refused.
+ * 0 when req was answered already or its connection is gone. */
+uint64_t tr_http_defer(struct tr_http_req *req);
+
+/* Answer the deferred request `serial` as tr_http_respond does. Returns 0;
+ * TR_ECLOSED when its connection is gone or it was answered already;
+ * TR_ENOTFOUND for serial 0; -ENOMEM. */
+int tr_http_respond_to(struct tr_http *h, uint64_t serial, int status, const char *content_type,
+                       const char *body, size_t len, const char *extra);
 
 /* Counters, for tests and logs. */
 struct tr_http_stats {

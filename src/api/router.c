@@ -25,6 +25,8 @@ struct route {
 struct tr_router {
     struct route *routes;
     size_t n, cap;
+    void **args;                          /* tr_router_arg's blocks */
+    size_t nargs, args_cap;
 };
 
 int tr_router_create(struct tr_router **out) {
@@ -39,7 +41,16 @@ void tr_router_destroy(struct tr_router *r) {
         tr_free(r->routes[i].pattern);
     }
     tr_free(r->routes);
+    for (size_t i = 0; i < r->nargs; i++) tr_free(r->args[i]);
+    tr_free(r->args);
     tr_free(r);
+}
+
+void *tr_router_arg(struct tr_router *r, size_t size) {
+    if (tr_grow((void **)&r->args, &r->args_cap, r->nargs + 1, sizeof *r->args)) return NULL;
+    void *p = tr_calloc(1, size);
+    if (p) r->args[r->nargs++] = p;
+    return p;
 }
 
 static int is_param(const char *seg) {

@@ -43,6 +43,10 @@ void tr_router_destroy(struct tr_router *r);    /* NULL: no-op */
 int tr_router_add(struct tr_router *r, const char *method, const char *pattern, tr_route_fn fn,
                   void *arg);
 
+/* size zeroed bytes that live as long as r, for a handler's arg; NULL
+ * when out of memory. */
+void *tr_router_arg(struct tr_router *r, size_t size);
+
 /* Find the route of req and call it, or answer 404/405 (400 for a path
  * with a bad %-escape). Usable as a tr_http_handler_fn with r as arg. */
 void tr_router_dispatch(void *r, struct tr_http_req *req);

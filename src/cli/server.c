@@ -12,6 +12,9 @@
 #include "api/api.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "cli/check.h"
+#include "cli/logcfg.h"
+#include "cli/notify.h"
 #include "cli/version.h"
 #include "connectors/conn.h"
 #include "ops/op.h"
@@ -24,6 +27,7 @@ struct server {
     uv_signal_t sigint, sigterm;
     struct tr_world *w;
     struct tr_api *api;
+    struct tr_notify notify;
     int signals;
     int stopped;
 };
@@ -35,27 +39,19 @@ static const char *ext(const char *path) {
     return dot ? dot : "";
 }
 
-static void print_diag(const struct tr_diag *d, int rc) {
-    char buf[1600];
-    if (d->msg[0]) {
-        tr_diag_format(d, buf, sizeof buf);
-        fprintf(stderr, "error: %s\n", buf);
-    } else {
-        fprintf(stderr, "error: %s\n", tr_strerror(rc));
-    }
-}
-
 static void on_stopped(void *arg) {
     struct server *s = arg;
     s->stopped = 1;
     tr_api_close(s->api, NULL, NULL);
     s->api = NULL;
+    tr_notify_close(&s->notify);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
 }
 
 static void on_shutdown(void *arg) {
     struct server *s = arg;
+    tr_notify_stopping();
     tr_world_stop(s->w, DRAIN_MS, on_stopped, s);
 }
 
@@ -66,44 +62,117 @@ static void on_signal(uv_signal_t *h, int signum) {
         exit(1);
     }
     TR_INFO("server", "received %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    tr_notify_stopping();
     tr_world_stop(s->w, DRAIN_MS, on_stopped, s);
 }
 
-static void server_usage(void) {
-    fprintf(stderr,
-            "usage: tremor server run -f FILE... [-i INSTANCE] [-d DATA_DIR] [-p PIDFILE] "
-            "[-n|--no-api] [-h|--api-host HOST:PORT] [-v]\n"
+static void server_usage(FILE *f) {
+    fprintf(f,
+            "usage: tremor [-v] [-i INSTANCE] server run -f FILE... [FLAGS]\n"
+            "       tremor server run --check FILE...\n"
             "       tremor server run --help-connector [TYPE] | --help-operator [KIND]\n");
 }
 
-int tr_cli_server(int argc, char **argv) {
+static void server_help(void) {
+    server_usage(stdout);
+    printf("\n"
+           "FLAGS (Tremor 0.11's, and ours marked +):\n"
+           "  -f, --file FILE...            .trickle queries and .yaml/.yml configs, any order\n"
+           "  -d, --storage-directory DIR   data directory, WAL of qos::wal (default ./tremor-data)\n"
+           "  -p, --pid FILE                write the process id to FILE (removed at a clean exit)\n"
+           "  -n, --no-api                  do not serve the REST API\n"
+           "  -h, --api-host HOST:PORT      REST API address (default %s; 0.11: 0.0.0.0:9898)\n"
+           "  -l, --logger-config FILE      log4rs YAML: root level, first appender, pattern;\n"
+           "                                what is not honoured is logged at start-up\n"
+           "  -r, --recursion-limit N       accepted, 1..1000000 (default 1024); see below\n"
+           "  + -i, --instance ID           as the global flag (tremor -i ID server run ...)\n"
+           "  + -v, --verbose               as the global flag\n"
+           "  + --log-format text|json      as the global flag\n"
+           "  + --check                     load and compile the files, deploy nothing, report\n"
+           "                                every file's error, exit 1 if there was one\n"
+           "  + --help-connector [TYPE]     a connector type's config keys\n"
+           "  + --help-operator [KIND]      an operator kind's parameters\n"
+           "      --help                    this text\n"
+           "\n"
+           "Under systemd (Type=notify) the server reports READY=1 once deployed and running,\n"
+           "STOPPING=1 when it drains, and WATCHDOG=1 every half WatchdogSec.\n"
+           "-r: tremor-c's scripts run `recur` as a loop, not on a stack, so the limit is only\n"
+           "range-checked.\n",
+           TR_API_DEFAULT_HOST);
+}
+
+/* "--flag VALUE" or "--flag=VALUE"; NULL when a is not flag (shrt or lng). */
+static const char *value_of(int argc, char **argv, int *i, const char *shrt, const char *lng) {
+    const char *a = argv[*i];
+    size_t n = strlen(lng);
+    if (!strncmp(a, lng, n) && a[n] == '=') return a + n + 1;
+    if (!strcmp(a, shrt) || !strcmp(a, lng)) return *i + 1 < argc ? argv[++*i] : "";
+    return NULL;
+}
+
+int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
+    if (argc >= 2 && !strcmp(argv[1], "--help")) {
+        server_help();
+        return 0;
+    }
     if (argc < 2 || strcmp(argv[1], "run") != 0) {
-        server_usage();
+        server_usage(stderr);
         return 1;
     }
     const char **files = calloc((size_t)argc, sizeof *files);
     size_t nfiles = 0;
-    const char *instance = "tremor", *data_dir = "tremor-data", *pidfile = NULL;
-    const char *api_host = TR_API_DEFAULT_HOST;
-    int verbose = 0, no_api = 0;
+    const char *instance = g->instance, *data_dir = "tremor-data", *pidfile = NULL;
+    const char *api_host = TR_API_DEFAULT_HOST, *logger_config = g->logger_config;
+    int verbose = g->verbose, no_api = 0, log_json = g->log_json, check = 0;
     /* 'c' or 'o' once a help flag was seen; help_name may stay NULL (list) */
     int help = 0;
     const char *help_name = NULL;
     if (!files) return 1;
     for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *v;
         if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0) {
             while (i + 1 < argc && argv[i + 1][0] != '-') files[nfiles++] = argv[++i];
-        } else if ((strcmp(a, "-i") == 0 || strcmp(a, "--instance") == 0) && i + 1 < argc) {
-            instance = argv[++i];
-        } else if ((strcmp(a, "-d") == 0 || strcmp(a, "--storage-directory") == 0) && i + 1 < argc) {
-            data_dir = argv[++i];
-        } else if ((strcmp(a, "-p") == 0 || strcmp(a, "--pid") == 0) && i + 1 < argc) {
-            pidfile = argv[++i];
+        } else if (!strncmp(a, "--file=", 7)) {
+            files[nfiles++] = a + 7;
+        } else if (!strcmp(a, "--check")) {
+            check = 1;
+            while (i + 1 < argc && argv[i + 1][0] != '-') files[nfiles++] = argv[++i];
+        } else if (!strcmp(a, "--help")) {
+            free(files);
+            server_help();
+            return 0;
+        } else if ((v = value_of(argc, argv, &i, "-i", "--instance"))) {
+            if (!*v) goto missing;
+            instance = v;
+        } else if ((v = value_of(argc, argv, &i, "-d", "--storage-directory"))) {
+            if (!*v) goto missing;
+            data_dir = v;
+        } else if ((v = value_of(argc, argv, &i, "-p", "--pid"))) {
+            if (!*v) goto missing;
+            pidfile = v;
         } else if (strcmp(a, "-n") == 0 || strcmp(a, "--no-api") == 0) {
             no_api = 1;
-        } else if ((strcmp(a, "-h") == 0 || strcmp(a, "--api-host") == 0) && i + 1 < argc) {
-            api_host = argv[++i];
+        } else if ((v = value_of(argc, argv, &i, "-h", "--api-host"))) {
+            if (!*v) goto missing;
+            api_host = v;
+        } else if ((v = value_of(argc, argv, &i, "-l", "--logger-config"))) {
+            if (!*v) goto missing;
+            logger_config = v;
+        } else if ((v = value_of(argc, argv, &i, "-r", "--recursion-limit"))) {
+            char *end;
+            long r = strtol(v, &end, 10);
+            if (!*v || *end || r < 1 || r > 1000000) {
+                fprintf(stderr, "error: --recursion-limit takes a number from 1 to 1000000, not '%s'\n", v);
+                free(files);
+                return 1;
+            }
+        } else if ((v = value_of(argc, argv, &i, "--log-format", "--log-format"))) {
+            if (strcmp(v, "json") && strcmp(v, "text")) {
+                fprintf(stderr, "error: --log-format takes text or json, not '%s'\n", v);
+                free(files);
+                return 1;
+            }
+            log_json = !strcmp(v, "json");
         } else if (strncmp(a, "-v", 2) == 0 && strspn(a + 1, "v") == strlen(a + 1)) {
             verbose += (int)strlen(a + 1);
         } else if (strcmp(a, "--help-connector") == 0 || strcmp(a, "--help-operator") == 0) {
@@ -113,10 +182,15 @@ int tr_cli_server(int argc, char **argv) {
             verbose++;
         } else {
             fprintf(stderr, "error: unexpected argument '%s'\n", a);
-            server_usage();
+            server_usage(stderr);
             free(files);
             return 1;
         }
+        continue;
+    missing:
+        fprintf(stderr, "error: %s needs a value\n", a);
+        free(files);
+        return 1;
     }
     if (help) {
         free(files);
@@ -125,11 +199,35 @@ int tr_cli_server(int argc, char **argv) {
     }
     if (nfiles == 0) {
         fprintf(stderr, "error: no files given (-f FILE...)\n");
-        server_usage();
+        server_usage(stderr);
         free(files);
         return 1;
     }
-    tr_log_set_level(verbose >= 2 ? TR_LOG_TRACE : verbose ? TR_LOG_DEBUG : TR_LOG_INFO);
+    if (log_json) tr_log_set_format(TR_LOG_JSON);
+    if (check) {
+        tr_log_set_level(verbose ? TR_LOG_DEBUG : TR_LOG_WARN);
+        int code = tr_cli_check_files(files, nfiles, instance);
+        free(files);
+        return code;
+    }
+    char lnotes[2048] = "";
+    if (logger_config) {
+        char lerr[1024];
+        if (tr_logcfg_apply(logger_config, lnotes, lerr, sizeof lerr)) {
+            fprintf(stderr, "error: %s\n", lerr);
+            free(files);
+            return 1;
+        }
+        /* -v on top of a logger config makes it more verbose, never less */
+        if (verbose && tr_log_level() < (verbose >= 2 ? TR_LOG_TRACE : TR_LOG_DEBUG))
+            tr_log_set_level(verbose >= 2 ? TR_LOG_TRACE : TR_LOG_DEBUG);
+        /* said at the highest level the config lets through, so it is seen */
+        if (strstr(lnotes, "; ignored:") || strstr(lnotes, "; pattern:"))
+            TR_WARN("server", "logger config %s: %s", logger_config, lnotes);
+        else
+            TR_INFO("server", "logger config %s: %s", logger_config, lnotes);
+    }
+    if (!logger_config) tr_log_set_level(verbose >= 2 ? TR_LOG_TRACE : verbose ? TR_LOG_DEBUG : TR_LOG_INFO);
     for (size_t i = 0; i < nfiles; i++) {
         const char *e = ext(files[i]);
         if (strcmp(e, ".trickle") && strcmp(e, ".yaml") && strcmp(e, ".yml")) {
@@ -157,15 +255,13 @@ int tr_cli_server(int argc, char **argv) {
     if (rc == 0) rc = tr_world_deploy(s.w, &d);
     /* The API listens before anything starts, so a taken port stops us
      * with nothing started. */
-    if (rc == 0 && !no_api) rc = tr_api_open(&s.loop, api_host, TR_VERSION, NULL, &s.api, &d);
+    if (rc == 0 && !no_api) rc = tr_api_open(&s.loop, api_host, TR_VERSION, s.w, NULL, &s.api, &d);
     if (rc == 0 && s.api) TR_INFO("server", "Listening at: http://%s", api_host);
     if (rc == 0) rc = tr_world_start(s.w, &d);
     free(files);
     int code = 0;
     if (rc) {
-        const char *detail = s.w ? tr_world_error_detail(s.w) : NULL;
-        if (detail) fputs(detail, stderr);
-        print_diag(&d, rc);
+        tr_cli_print_load_error(s.w, &d, rc);
         code = 1;
         tr_api_close(s.api, NULL, NULL);
         s.api = NULL;
@@ -186,6 +282,8 @@ int tr_cli_server(int argc, char **argv) {
         uv_signal_start(&s.sigint, on_signal, SIGINT);
         uv_signal_start(&s.sigterm, on_signal, SIGTERM);
         TR_INFO("server", "tremor %s running (instance %s)", TR_VERSION, instance);
+        tr_notify_init(&s.notify, &s.loop);
+        tr_notify_ready("deployed and running");
     }
     uv_run(&s.loop, UV_RUN_DEFAULT);
     if (s.w && tr_world_failed(s.w)) code = 1;   /* stopped because it could not go on */
@@ -193,5 +291,6 @@ int tr_cli_server(int argc, char **argv) {
     tr_world_destroy(s.w);
     if (uv_loop_close(&s.loop) != 0) TR_WARN("server", "event loop closed with handles open");
     if (pidfile && code == 0) unlink(pidfile);
+    tr_logcfg_close();
     return code;
 }

@@ -665,7 +665,7 @@ static int check_bindings(struct loader *L) {
     rc = report_dups(L, r, nb, "binding");
     if (rc) goto out;
     /* r[0..nb) is now sorted by id: every mapping must name one of them. */
-    for (size_t i = 0; i < x->nmappings && !rc; i++) {
+    for (size_t i = 0; i < x->nmappings && !rc && !c->mappings_any_order; i++) {
         const struct tr_cfg_mapping *m = &x->mappings[i];
         size_t lo = 0, hi = nb;
         while (lo < hi) {

@@ -86,6 +86,10 @@ struct tr_config {
     size_t nmappings;
     char **files;                      /* names of loaded files; loc.file points here */
     size_t nfiles;
+    /* Set by a user that deploys mappings only after every file is loaded
+     * (and reports an unknown binding itself then): a mapping may name a
+     * binding of a later file, so files may be given in any order. */
+    int mappings_any_order;
 };
 
 void tr_config_init(struct tr_config *c);

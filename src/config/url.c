@@ -43,6 +43,7 @@ int tr_url_parse(const char *s, struct tr_url *u, struct tr_diag *d) {
     memset(u, 0, sizeof *u);
     if (!s) return tr_diag_set(d, TR_EPARSE, "", 0, 0, "invalid URL: none given");
     size_t len = strlen(s), i = 0;
+    int rel = 0;
     for (size_t k = 0; k < len; k++)
         if (bad_char((unsigned char)s[k])) {
             char what[64];
@@ -60,14 +61,18 @@ int tr_url_parse(const char *s, struct tr_url *u, struct tr_diag *d) {
         const char *colon = strstr(s, "://");
         if (colon)
             return bad(u, d, s, 0, "only tremor:// URLs are understood");
-        return bad(u, d, s, 0, "expected '/<kind>/<artefact>[/<instance>[/<port>]]'");
+        if (len == 0) return bad(u, d, s, 0, "expected '/<kind>/<artefact>[/<instance>[/<port>]]'");
+        /* relative (0.11 reads it against tremor://localhost/):
+         * onramp/http_in/{instance}/in */
+        rel = 1;
     }
-    /* s[i] == '/': split the path into at most 4 segments */
+    /* s[i] == '/' (or a relative path's start): at most 4 segments */
     const char *seg[5];
     size_t seglen[5], segpos[5];
     int nseg = 0;
     while (i < len) {
-        size_t start = ++i;   /* skip the '/' */
+        size_t start = rel ? i : ++i;   /* skip the '/' */
+        rel = 0;
         while (i < len && s[i] != '/') i++;
         if (i == start) {
             if (i == len) break;   /* one trailing '/' is allowed */

@@ -37,6 +37,7 @@
 #include "core/value.h"
 
 struct tr_preproc_limits;   /* codec/proc.h */
+struct tr_codec;            /* codec/codec.h */
 struct tr_cmap_pos;         /* config/cmap.h */
 
 /* An onramp/offramp entry of the configuration, as a connector sees it.
@@ -52,6 +53,8 @@ struct tr_conn_spec {
      * config errors point at the entry). */
     const struct tr_cmap_pos *keys;
     uint32_t nkeys;
+    bool linked;             /* the entry's `linked: true` (a linked transport) */
+    const char *codec;       /* the entry's `codec:`, NULL when not given */
 };
 
 /* Check spec->config against a config map (config/cmap.h) and fill cfg:
@@ -118,6 +121,15 @@ struct tr_onramp_ops {
      * reads lines, as in Tremor). NULL / 0: none. */
     char *const *default_pre;
     size_t ndefault_pre;
+    /* Optional (linked transports, 0.11's reply_event): an event a pipeline
+     * sent back to this onramp through a link to /onramp/ID/INSTANCE/in.
+     * event_id is the largest id of this onramp the event carries (the
+     * request it answers); stream the stream of emit_bytes that produced
+     * that event (0 for emit_value, or when the runtime no longer knows:
+     * it remembers the last 4096); codec is the entry's. value and meta
+     * are borrowed for the call. NULL: the onramp cannot be linked back to. */
+    void (*reply)(void *self, uint64_t event_id, uint64_t stream, const tr_value *value,
+                  const tr_value *meta, const struct tr_codec *codec);
 };
 
 static inline uv_loop_t *tr_onramp_loop(struct tr_onramp_host *h) { return h->loop; }
@@ -167,6 +179,8 @@ struct tr_offramp_host_ops {
     void (*shutdown)(struct tr_offramp_host *h);
     /* May be NULL: the host has no window to free. */
     void (*release)(struct tr_offramp_host *h, uint64_t token);
+    /* May be NULL (no linked offramps). See tr_offramp_emit. */
+    int (*emit)(struct tr_offramp_host *h, uint64_t token, bool err, tr_value value, tr_value meta);
     /* Optional (NULL: shutdown): stop gracefully and exit with code (the
      * `exit` offramp). */
     void (*exit)(struct tr_offramp_host *h, int code);
@@ -187,6 +201,9 @@ struct tr_out_msg {
 
 struct tr_offramp_ops {
     const char *type;
+    /* It can be a linked transport: with `linked: true` it answers every
+     * message (transactional or not) and sends responses (tr_offramp_emit). */
+    bool linked;
     int (*create)(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
                   struct tr_diag *d);
     int (*start)(void *self);
@@ -208,6 +225,23 @@ static inline void tr_offramp_trigger(struct tr_offramp_host *h) { h->ops->trigg
 /* breaker: I can send again */
 static inline void tr_offramp_restore(struct tr_offramp_host *h) { h->ops->restore(h); }
 static inline void tr_offramp_shutdown(struct tr_offramp_host *h) { h->ops->shutdown(h); }
+/* Linked offramps (`linked: true`): a response event out of the port `out`
+ * (err false) or `err` into the pipelines linked from there. It carries the
+ * ids of the message with `token` (so a linked onramp upstream finds the
+ * request it answers): call it before that token's ack or fail. Every
+ * message a linked offramp is sent has a token, transactional or not, and
+ * each must be answered (a non-transactional answer goes nowhere). Takes
+ * value and meta. Returns 0, TR_ENOTFOUND for a token not in flight,
+ * TR_EUNSUPPORTED when the host has no links. */
+static inline int tr_offramp_emit(struct tr_offramp_host *h, uint64_t token, bool err, tr_value value,
+                                  tr_value meta) {
+    if (!h->ops->emit) {
+        tr_value_unref(value);
+        tr_value_unref(meta);
+        return TR_EUNSUPPORTED;
+    }
+    return h->ops->emit(h, token, err, value, meta);
+}
 static inline void tr_offramp_exit(struct tr_offramp_host *h, int code) {
     if (h->ops->exit) h->ops->exit(h, code);
     else h->ops->shutdown(h);

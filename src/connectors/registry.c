@@ -12,6 +12,7 @@ extern const struct tr_onramp_ops tr_cb_onramp;
 extern const struct tr_onramp_ops tr_crononome_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
+extern const struct tr_onramp_ops tr_rest_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
 extern const struct tr_onramp_ops tr_tcp_onramp;
 extern const struct tr_onramp_ops tr_udp_onramp;
@@ -22,6 +23,7 @@ extern const struct tr_offramp_ops tr_cb_offramp;
 extern const struct tr_offramp_ops tr_debug_offramp;
 extern const struct tr_offramp_ops tr_exit_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
+extern const struct tr_offramp_ops tr_rest_offramp;
 extern const struct tr_offramp_ops tr_stdout_offramp;
 extern const struct tr_offramp_ops tr_stderr_offramp;
 extern const struct tr_offramp_ops tr_tcp_offramp;
@@ -39,6 +41,8 @@ extern const struct tr_cmap_entry tr_exit_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
+extern const struct tr_cmap_entry tr_rest_server_cmap[];
+extern const struct tr_cmap_entry tr_rest_client_cmap[];
 extern const struct tr_cmap_entry tr_stdin_cmap[];
 extern const struct tr_cmap_entry tr_stdout_cmap[];
 extern const struct tr_cmap_entry tr_tcp_client_cmap[];
@@ -59,6 +63,7 @@ static const struct {
     {"crononome", tr_crononome_cmap},
     {"file", tr_file_in_cmap},
     {"metronome", tr_metronome_cmap},
+    {"rest", tr_rest_server_cmap},
     {"stdin", tr_stdin_cmap},
     {"tcp", tr_tcp_server_cmap},
     {"udp", tr_udp_in_cmap},
@@ -70,6 +75,7 @@ static const struct {
     {"debug", tr_debug_cmap},
     {"exit", tr_exit_cmap},
     {"file", tr_file_out_cmap},
+    {"rest", tr_rest_client_cmap},
     {"stdout", tr_stdout_cmap},
     {"stderr", tr_stdout_cmap},
     {"tcp", tr_tcp_client_cmap},
@@ -84,6 +90,7 @@ static const struct tr_onramp_ops *const onramps[] = {
     &tr_crononome_onramp,
     &tr_file_onramp,
     &tr_metronome_onramp,
+    &tr_rest_onramp,
     &tr_stdin_onramp,
     &tr_tcp_onramp,
     &tr_udp_onramp,
@@ -97,6 +104,7 @@ static const struct tr_offramp_ops *const offramps[] = {
     &tr_debug_offramp,
     &tr_exit_offramp,
     &tr_file_offramp,
+    &tr_rest_offramp,
     &tr_stdout_offramp,
     &tr_stderr_offramp,
     &tr_tcp_offramp,
@@ -119,8 +127,8 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
     return NULL;
 }
 
-const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, stdin, tcp, udp, unix-socket, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, stdout, stderr, tcp, udp, unix-socket, ws"; }
+const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, rest, stdin, tcp, udp, unix-socket, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;

@@ -66,9 +66,7 @@ struct conn {
     struct tr_ws_tls *tls;
     wslay_event_context_ptr ws;
     char key[TR_WS_KEY_LEN + 1];
-    const uint8_t *in;   /* bytes the wslay recv callback may take */
-    size_t in_len;
-    struct tr_buf out;   /* plaintext waiting to be written (or encrypted) */
+    struct tr_ws_io io;  /* read bytes for wslay; its plaintext output, to be written (or encrypted) */
     struct tr_buf wire;  /* bytes for the socket, written once per loop turn */
     /* ack_mode pong: pings carry a sequence number; the answer to one
      * confirms every byte written before it (and before older pings). */
@@ -133,7 +131,7 @@ static struct kept *kat(struct out *o, size_t i) { return &o->k[(o->k_head + i) 
 
 static void free_out(struct out *o) {
     tr_free(o->k);
-    tr_buf_fini(&o->c.out);
+    tr_buf_fini(&o->c.io.out);
     tr_buf_fini(&o->c.wire);
     tr_ws_url_fini(&o->url);
     tr_ws_tls_ctx_destroy(o->tls_ctx);
@@ -161,8 +159,8 @@ static void conn_reset(struct conn *c) {
     c->ws = NULL;
     tr_ws_tls_destroy(c->tls);
     c->tls = NULL;
-    c->in_len = 0;
-    tr_buf_reset(&c->out);
+    c->io.in_len = 0;
+    tr_buf_reset(&c->io.out);
     tr_buf_reset(&c->wire);
     c->ping_head = c->ping_len = 0;
     c->ping_wanted = false;
@@ -239,21 +237,21 @@ static int flush_tls(struct conn *c) {
     return kick(c);
 }
 
-/* Move c->out towards the socket (through TLS on wss). */
+/* Move c->io.out towards the socket (through TLS on wss). */
 static int flush_plain(struct conn *c) {
-    if (!c->out.len) return 0;
+    if (!c->io.out.len) return 0;
     if (c->tls) {
-        int rc = tr_ws_tls_write(c->tls, c->out.data, c->out.len);
-        tr_buf_reset(&c->out);
+        int rc = tr_ws_tls_write(c->tls, c->io.out.data, c->io.out.len);
+        tr_buf_reset(&c->io.out);
         return rc ? rc : flush_tls(c);
     }
     if (!c->wire.len) {
         struct tr_buf t = c->wire;   /* nothing waiting: take the bytes without a copy */
-        c->wire = c->out;
-        c->out = t;
+        c->wire = c->io.out;
+        c->io.out = t;
     } else {
-        int rc = tr_buf_append(&c->wire, c->out.data, c->out.len);
-        tr_buf_reset(&c->out);
+        int rc = tr_buf_append(&c->wire, c->io.out.data, c->io.out.len);
+        tr_buf_reset(&c->io.out);
         if (rc) return rc;
     }
     return kick(c);
@@ -407,27 +405,13 @@ static void kept_down(struct out *o) {
 static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
                           void *user) {
     (void)flags;
-    struct conn *c = user;
-    if (!c->in_len) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    size_t n = len < c->in_len ? len : c->in_len;
-    memcpy(buf, c->in, n);
-    c->in += n;
-    c->in_len -= n;
-    return (ssize_t)n;
+    return tr_ws_io_recv(ctx, &((struct conn *)user)->io, buf, len, false);
 }
 
 static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
                           void *user) {
     (void)flags;
-    struct conn *c = user;
-    if (tr_buf_append(&c->out, data, len) != 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
-    }
-    return (ssize_t)len;
+    return tr_ws_io_send(ctx, &((struct conn *)user)->io, data, len);
 }
 
 /* Masking keys come from RAND_bytes a pool at a time: one call per frame
@@ -535,7 +519,7 @@ static void send_upgrade(struct conn *c) {
     }
     tr_ws_head_init(&c->head);
     c->st = C_UPGRADING;
-    if (tr_ws_request_build(&c->out, &c->o->url, c->key) != 0 || flush_plain(c) != 0)
+    if (tr_ws_request_build(&c->io.out, &c->o->url, c->key) != 0 || flush_plain(c) != 0)
         conn_end(c, "cannot send the upgrade request");
 }
 
@@ -560,10 +544,11 @@ static void on_plain(struct conn *c, const char *p, size_t n) {
         n -= used;
     }
     if (c->st != C_OPEN || !n) return;
-    c->in = (const uint8_t *)p;
-    c->in_len = n;
+    c->io.in = (const uint8_t *)p;
+    c->io.in_len = n;
+    c->io.slice = SIZE_MAX;   /* a client reads only pongs and closes: no need to slice */
     int r = wslay_event_recv(c->ws);
-    c->in_len = 0;
+    c->io.in_len = 0;
     if (c->st != C_OPEN) return;
     int w = pump(c);
     if (r != 0 || w != 0) {
@@ -833,7 +818,7 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     struct out *o = tr_calloc(1, sizeof *o);
     if (!o) return -ENOMEM;
     o->c.o = o;
-    tr_buf_init(&o->c.out);
+    tr_buf_init(&o->c.io.out);
     tr_buf_init(&o->c.wire);
     o->c.mask_pos = sizeof o->c.mask;   /* empty: filled on the first frame */
     struct tr_diag ud;

@@ -3,9 +3,10 @@
  * Not a public API: only src/connectors/ws_*.c and their unit tests include
  * it; the runtime sees the connectors through tr_ws_offramp / tr_ws_onramp.
  * Here: URL parsing, the HTTP/1.1 upgrade handshake (RFC 6455 section 4),
- * UTF-8 validation and the TLS glue that runs OpenSSL over memory BIOs so
- * that every byte still travels through libuv. Nothing here blocks or
- * touches a socket; everything is plain functions over buffers.
+ * UTF-8 validation, the TLS glue that runs OpenSSL over memory BIOs so
+ * that every byte still travels through libuv, and the byte hand-over to
+ * wslay that both ends use. Nothing here blocks or touches a socket;
+ * everything is plain functions over buffers.
  */
 #ifndef TR_WS_INT_H
 #define TR_WS_INT_H
@@ -13,9 +14,32 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <wslay/wslay.h>
 
 #include "core/buf.h"
 #include "core/error.h"
+
+/* ------------------------------------------------------------- wslay I/O */
+
+/* What a connection read and wslay has not taken yet, and the frames wslay
+ * wrote that are not on their way to the socket yet. */
+struct tr_ws_io {
+    const uint8_t *in;   /* the rest of the last read (not owned) */
+    size_t in_len;
+    size_t slice;        /* what wslay may still take in this pass */
+    struct tr_buf out;   /* wslay's output, for the connection to flush */
+};
+
+/* The bodies of wslay's recv and send callbacks. recv hands over at most
+ * io->slice bytes and answers WSLAY_ERR_WOULDBLOCK when hold is set (the
+ * connection is paused or failing: the bytes stay where they are) or
+ * nothing is left; send appends to io->out (WSLAY_ERR_CALLBACK_FAILURE
+ * when out of memory). */
+ssize_t tr_ws_io_recv(wslay_event_context_ptr ctx, struct tr_ws_io *io, uint8_t *buf, size_t len,
+                      bool hold);
+ssize_t tr_ws_io_send(wslay_event_context_ptr ctx, struct tr_ws_io *io, const uint8_t *data,
+                      size_t len);
 
 /* ------------------------------------------------------------------ URL */
 

@@ -26,6 +26,7 @@
 #include <uv.h>
 #include <wslay/wslay.h>
 
+#include "codec/codec.h"
 #include "codec/proc.h"
 #include "config/cmap.h"
 #include "connectors/conn.h"
@@ -39,6 +40,12 @@
 #define MAX_OUT ((size_t)1 << 20)     /* unsent control frames before we give up on a peer */
 #define CLOSE_WAIT_MS 1000
 #define RBUF_SIZE 65536
+/* Bytes wslay is given per pass before the pass's replies (pongs, close
+ * answers) are written. A sender in ack_mode "pong" waits for the pong of a
+ * ping that came behind its frames; answered only after the whole 64 KiB
+ * read was run through the pipeline, that pong would wait for the hundreds
+ * of events read after it too. */
+#define RECV_SLICE 8192
 #define LIMIT_HS_TIMEOUT_MS 600000
 #define SWEEP_MAX_MS 250
 #define LIMIT_MAX_CONNS 65536
@@ -77,9 +84,7 @@ struct sconn {
     struct tr_budget_hold hold;  /* msg_cap, charged to s->budget */
     bool frame_ctrl, frame_fin;  /* the frame wslay is delivering */
     uint64_t frame_left;         /* its payload bytes not yet delivered */
-    const uint8_t *in;           /* unread bytes of rbuf */
-    size_t in_len;
-    struct tr_buf out;
+    struct tr_ws_io io;          /* unread bytes of rbuf; wslay's output */
     char rbuf[RBUF_SIZE];
 };
 
@@ -154,7 +159,7 @@ static void on_conn_close(uv_handle_t *h) {
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    tr_buf_fini(&c->out);
+    tr_buf_fini(&c->io.out);
     tr_free(c->head);
     tr_free(c->msg);
     tr_budget_release(&s->budget, &c->hold);
@@ -189,7 +194,7 @@ static void conn_end(struct sconn *c, bool graceful) {
         wslay_event_context_free(c->ws);
         c->ws = NULL;
     }
-    c->in_len = 0;
+    c->io.in_len = 0;
     if (c->stream_open) {
         c->stream_open = false;
         tr_onramp_stream_end(c->s->host, c->stream);
@@ -212,13 +217,13 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 static int flush(struct sconn *c) {
-    if (!c->out.len) return 0;
+    if (!c->io.out.len) return 0;
     if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > MAX_OUT) return TR_EFULL;
     struct swreq *w = tr_malloc(sizeof *w);
     if (!w) return -ENOMEM;
     size_t n;
     w->c = c;
-    w->data = tr_buf_steal(&c->out, &n);
+    w->data = tr_buf_steal(&c->io.out, &n);
     if (!w->data) {
         tr_free(w);
         return -ENOMEM;
@@ -234,30 +239,17 @@ static int flush(struct sconn *c) {
 
 /* ----------------------------------------------------- wslay callbacks */
 
+/* Paused or failing: the bytes stay where they are (backpressure). */
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user) {
     (void)flags;
     struct sconn *c = user;
-    /* Paused: leave the bytes where they are (backpressure). */
-    if (!c->in_len || c->s->paused || c->failed) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    size_t n = len < c->in_len ? len : c->in_len;
-    memcpy(buf, c->in, n);
-    c->in += n;
-    c->in_len -= n;
-    return (ssize_t)n;
+    return tr_ws_io_recv(ctx, &c->io, buf, len, c->s->paused || c->failed);
 }
 
 static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
                        void *user) {
     (void)flags;
-    struct sconn *c = user;
-    if (tr_buf_append(&c->out, data, len) != 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
-    }
-    return (ssize_t)len;
+    return tr_ws_io_send(ctx, &((struct sconn *)user)->io, data, len);
 }
 
 /* Give the message buffer back (after a message, or on failure), so the
@@ -405,8 +397,8 @@ static void reject(struct sconn *c, int status, const char *why) {
     tr_log_limited(&s->lim_upgrade, TR_LOG_INFO, MOD,
                    "ws onramp '%s': refused a connection (%d): %s (%llu such so far)", s->id, status,
                    why, (unsigned long long)s->bad_upgrades);
-    c->in_len = 0;
-    if (tr_ws_reject_build(&c->out, status) != 0 || flush(c) != 0) {
+    c->io.in_len = 0;
+    if (tr_ws_reject_build(&c->io.out, status) != 0 || flush(c) != 0) {
         conn_end(c, false);
         return;
     }
@@ -415,13 +407,13 @@ static void reject(struct sconn *c, int status, const char *why) {
 
 static void handshake(struct sconn *c) {
     size_t used;
-    int r = tr_ws_head_feed(c->head, c->in, c->in_len, &used);
+    int r = tr_ws_head_feed(c->head, c->io.in, c->io.in_len, &used);
     if (r == TR_ETOOBIG) {
         reject(c, 400, "request head too large");
         return;
     }
-    c->in += used;
-    c->in_len -= used;
+    c->io.in += used;
+    c->io.in_len -= used;
     if (r == 0) return;
     struct tr_ws_request req;
     struct tr_diag d;
@@ -433,7 +425,7 @@ static void handshake(struct sconn *c) {
     }
     tr_free(c->head);
     c->head = NULL;
-    if (tr_ws_response_build(&c->out, req.key) != 0 || flush(c) != 0 ||
+    if (tr_ws_response_build(&c->io.out, req.key) != 0 || flush(c) != 0 ||
         wslay_event_context_server_init(&c->ws, &callbacks, c) != 0) {
         c->ws = NULL;
         conn_end(c, false);
@@ -449,26 +441,33 @@ static void handshake(struct sconn *c) {
     c->stream_open = true;
 }
 
-/* Feed unread bytes (and whatever wslay buffered) through wslay. */
+/* Feed unread bytes (and whatever wslay buffered) through wslay, a slice
+ * at a time, writing each slice's replies before the next is read. */
 static void process(struct sconn *c) {
     if (c->st == S_HEAD) handshake(c);
     if (c->st != S_OPEN) return;
-    c->in_wslay = true;
-    int r = wslay_event_recv(c->ws);
-    c->in_wslay = false;
-    if (c->st != S_OPEN) {
-        /* the host closed us from emit: the context is ours to free now */
-        wslay_event_context_free(c->ws);
-        c->ws = NULL;
-        return;
-    }
-    int w = wslay_event_send(c->ws);
-    if (r != 0 || w != 0 || flush(c) != 0) {
-        conn_end(c, false);
-        return;
-    }
-    /* Close handshake done, or wslay gave up (1002/1007/1009 sent). */
-    if (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws)) conn_end(c, true);
+    do {
+        c->io.slice = RECV_SLICE;
+        c->in_wslay = true;
+        int r = wslay_event_recv(c->ws);
+        c->in_wslay = false;
+        if (c->st != S_OPEN) {
+            /* the host closed us from emit: the context is ours to free now */
+            wslay_event_context_free(c->ws);
+            c->ws = NULL;
+            return;
+        }
+        int w = wslay_event_send(c->ws);
+        if (r != 0 || w != 0 || flush(c) != 0) {
+            conn_end(c, false);
+            return;
+        }
+        /* Close handshake done, or wslay gave up (1002/1007/1009 sent). */
+        if (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws)) {
+            conn_end(c, true);
+            return;
+        }
+    } while (c->io.in_len && !c->s->paused && !c->failed);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
@@ -484,12 +483,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
         conn_end(c, false);
         return;
     }
-    c->in = (const uint8_t *)buf->base;
-    c->in_len = (size_t)nread;
+    c->io.in = (const uint8_t *)buf->base;
+    c->io.in_len = (size_t)nread;
     c->last_rx = uv_now(c->s->loop);
     process(c);
     /* Paused mid-buffer: reading stays off until those bytes are used. */
-    if (c->st != S_CLOSING && c->in_len) uv_read_stop(st);
+    if (c->st != S_CLOSING && c->io.in_len) uv_read_stop(st);
 }
 
 /* Over max_conns: accept anyway (libuv stops watching the listener until
@@ -547,7 +546,7 @@ static void on_connection(uv_stream_t *server, int status) {
     c->tcp.data = c;
     c->head = head;
     tr_ws_head_init(head);
-    tr_buf_init(&c->out);
+    tr_buf_init(&c->io.out);
     c->stream = s->next_stream++;
     c->born = uv_now(s->loop);
     c->next = s->conns;
@@ -576,8 +575,8 @@ static void on_resume(uv_timer_t *t) {
     for (struct sconn *c = s->conns, *next; c && !s->paused && !s->closing; c = next) {
         next = c->next;
         if (c->st == S_CLOSING) continue;
-        if (c->st == S_OPEN || c->in_len) process(c);
-        if (c->st != S_CLOSING && !s->paused && !c->in_len)
+        if (c->st == S_OPEN || c->io.in_len) process(c);
+        if (c->st != S_CLOSING && !s->paused && !c->io.in_len)
             uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     }
 }
@@ -715,6 +714,42 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
     maybe_done(s);
 }
 
+/* Linked (0.11's reply_event): the pipeline's answer to a message goes
+ * back to the connection it came from, as one text frame, or binary when
+ * $binary is true. The connection may be gone: then it is dropped. A reply
+ * during the message's own emit is queued in wslay and sent by process(). */
+static void ws_reply(void *self, uint64_t event_id, uint64_t stream, const tr_value *value,
+                     const tr_value *meta, const struct tr_codec *codec) {
+    struct in *s = self;
+    struct sconn *c = s->conns;
+    while (c && c->stream != stream) c = c->next;
+    if (!c || c->st != S_OPEN || !c->ws || c->failed) {
+        TR_DEBUG(MOD, "%s: the connection of event %llu is gone: reply dropped", s->id,
+                 (unsigned long long)event_id);
+        return;
+    }
+    struct tr_buf b;
+    tr_buf_init(&b);
+    int rc = codec ? codec->encode(value, &b) : TR_EINVAL_CFG;
+    if (rc) {
+        tr_log_limited(&s->lim_drop, TR_LOG_WARN, MOD, "%s: cannot encode a reply with codec %s: %s",
+                       s->id, codec ? codec->name : "?", tr_strerror(rc));
+        tr_buf_fini(&b);
+        return;
+    }
+    const tr_value *bin = meta && meta->type == TR_REC ? tr_rec_get(meta, "binary", 6) : NULL;
+    struct wslay_event_msg m = {
+        .opcode = bin && bin->type == TR_BOOL && bin->as.b ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME,
+        .msg = (const uint8_t *)(b.data ? b.data : ""), .msg_length = b.len};
+    rc = wslay_event_queue_msg(c->ws, &m);   /* copies the payload */
+    tr_buf_fini(&b);
+    if (rc != 0) {
+        conn_end(c, false);
+        return;
+    }
+    if (!c->in_wslay && (wslay_event_send(c->ws) != 0 || flush(c) != 0)) conn_end(c, false);
+}
+
 static const struct tr_preproc_limits *ws_stream_limits(void *self) {
     return &((struct in *)self)->limits;
 }
@@ -822,4 +857,5 @@ const struct tr_onramp_ops tr_ws_onramp = {
     .fail = ws_ack,
     .close = ws_close,
     .stream_limits = ws_stream_limits,
+    .reply = ws_reply,
 };

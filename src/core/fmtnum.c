@@ -126,15 +126,61 @@ static size_t put_exp(char *o, int x) {
     return (size_t)sprintf(o, "e%d", x);
 }
 
+/* floor(x * 2^970 / 10^290), exactly: x < 2^56, so the product has at
+ * most 1026 bits and the quotient fits 64. */
+static uint64_t scaled(uint64_t x) {
+    uint32_t w[33] = {0};    /* little-endian 32-bit limbs: 1056 bits */
+    /* x << 970, 970 = 30 * 32 + 10 */
+    w[30] = (uint32_t)(x << 10);
+    w[31] = (uint32_t)(x >> 22);
+    w[32] = (uint32_t)(x >> 54);
+    /* / 10^290 = 32 divisions by 10^9 and one by 100; every partial
+     * remainder is below 2^30, so each step fits 64 bits */
+    for (int k = 0; k < 33; k++) {
+        uint64_t d = k < 32 ? 1000000000u : 100u, rem = 0;
+        for (int i = 32; i >= 0; i--) {
+            uint64_t cur = rem << 32 | w[i];
+            w[i] = (uint32_t)(cur / d);
+            rem = cur % d;
+        }
+    }
+    return (uint64_t)w[0] | (uint64_t)w[1] << 32;
+}
+
+/* ryu 1.0's d2s run on the bits of an infinity or NaN, which 0.11 hands
+ * to format_finite: the exponent field 2047 is taken as a finite one
+ * (e2 = 970, q = 290 decimal digits dropped up front), so the "value" is
+ * (2^52 + mantissa) x 2^972, between 2^1024 and 2^1025. That path of d2s
+ * never sees trailing zeros (q > 21); its digits are reproduced here with
+ * exact arithmetic in place of ryu's tables. */
+static int nonfinite_digits(double f, char dig[24], int *kk) {
+    uint64_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    uint64_t mant = bits & ((1ull << 52) - 1), m2 = (1ull << 52) | mant;
+    uint64_t vr = scaled(4 * m2), vp = scaled(4 * m2 + 2), vm = scaled(4 * m2 - 1 - (mant != 0));
+    int removed = 0, round_up = 0;
+    while (vp / 10 > vm / 10) {
+        round_up = vr % 10 >= 5;
+        vr /= 10;
+        vp /= 10;
+        vm /= 10;
+        removed++;
+    }
+    uint64_t out = vr + (vr == vm || round_up);
+    int n = snprintf(dig, 24, "%llu", (unsigned long long)out);
+    *kk = n + 290 + removed;
+    while (n > 1 && dig[n - 1] == '0') n--;
+    dig[n] = 0;
+    return n;
+}
+
 size_t tr_fmtnum_json(double f, char out[TR_FMTNUM_MAX]) {
     char *o = out;
     if (signbit(f)) *o++ = '-';
-    if (isinf(f)) return (size_t)(o - out) + (size_t)sprintf(o, "1.797693134862316e308");
-    if (isnan(f)) return (size_t)(o - out) + (size_t)sprintf(o, "2.696539702293474e308");
     double a = fabs(f);
     if (a == 0) return (size_t)(o - out) + (size_t)sprintf(o, "0.0");
     char dig[24];
-    int kk, n = shortest(a, dig, &kk), k = kk - n;
+    int kk, n = isfinite(a) ? shortest(a, dig, &kk) : nonfinite_digits(a, dig, &kk), k = kk - n;
     if (k >= 0 && kk <= 16) {               /* 1234e7 -> 12340000000.0 */
         memcpy(o, dig, (size_t)n);
         o += n;
@@ -166,6 +212,50 @@ size_t tr_fmtnum_json(double f, char out[TR_FMTNUM_MAX]) {
     return (size_t)(o - out);
 }
 
+/* Rust's `{}` breaks a tie the other way from ryu: when a lies exactly
+ * halfway between two shortest candidates (2^-25 = 2.98023223876953125e-8
+ * at 17 digits), ryu keeps the even one and Rust's flt2dec the upper one.
+ * Turns dig (n digits, a = 0.dig x 10^*kk) into the upper candidate when a
+ * is such a tie and that candidate reads back as a too. */
+static void tie_up(double a, char dig[24], int *n, int *kk) {
+    /* cheap filter first: n + 2 digits that end in "50" */
+    char t[800];
+    snprintf(t, 48, "%.*e", *n + 1, a);
+    char *e = strchr(t, 'e');
+    if (!e || e - t < 2 || e[-2] != '5' || e[-1] != '0') return;
+    /* the exact expansion: at most 767 significant digits */
+    snprintf(t, sizeof t, "%.*e", 770, a);
+    e = strchr(t, 'e');
+    if (!e) return;
+    char ex[800];
+    int m = 0;
+    for (char *q = t; q < e; q++)
+        if (*q >= '0' && *q <= '9') ex[m++] = *q;
+    while (m > 1 && ex[m - 1] == '0') m--;
+    /* a tie between two candidates of n digits: the exact digits are
+     * those n and one 5; the lower one was taken */
+    int p = m - 1;
+    if (ex[p] != '5' || p != *n || *kk != atoi(e + 1) + 1 || memcmp(ex, dig, (size_t)p)) return;
+    char up[26];
+    memcpy(up, ex, (size_t)p);
+    int i = p - 1, k2 = *kk;
+    while (i >= 0 && up[i] == '9') up[i--] = '0';
+    if (i < 0) {
+        memmove(up + 1, up, (size_t)p);
+        up[0] = '1';
+        k2++;
+        p++;
+    } else {
+        up[i]++;
+    }
+    while (p > 1 && up[p - 1] == '0') p--;
+    up[p] = 0;
+    if (!round_trips(up, p, k2 - p, a)) return;
+    memcpy(dig, up, (size_t)p + 1);
+    *n = p;
+    *kk = k2;
+}
+
 size_t tr_fmtnum_display(double f, char out[TR_FMTNUM_MAX]) {
     if (isnan(f)) return (size_t)sprintf(out, "NaN");
     if (isinf(f)) return (size_t)sprintf(out, f < 0 ? "-inf" : "inf");
@@ -174,6 +264,7 @@ size_t tr_fmtnum_display(double f, char out[TR_FMTNUM_MAX]) {
     if (f < 0) *o++ = '-';
     char dig[24];
     int kk, n = shortest(fabs(f), dig, &kk);
+    tie_up(fabs(f), dig, &n, &kk);
     if (kk <= 0) {
         *o++ = '0';
         *o++ = '.';

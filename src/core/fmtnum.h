@@ -6,7 +6,9 @@
  *   json:    what tremor-value's JSON writer prints (ryu 1.0's format_finite):
  *            "0.1", "1000000000000000.0", "1e16", "1e-7", "1.5e300", "-0.0".
  *   display: what Rust 1.52's `{}` prints (array::join): never an exponent,
- *            no ".0" on integral values, "0" for -0.0, "NaN", "inf", "-inf".
+ *            no ".0" on integral values, "0" for -0.0, "NaN", "inf", "-inf";
+ *            a value halfway between two shortest candidates takes the
+ *            upper one (ryu, in json, the even one).
  * Locale-independent; no allocation; pure functions, any thread.
  */
 #ifndef TR_FMTNUM_H
@@ -22,7 +24,8 @@
  * Infinities and NaN are printed as ryu prints their bit patterns when
  * asked to format them as finite, which is what 0.11 does with them:
  * +-1.797693134862316e308 for +-inf, +-2.696539702293474e308 for a quiet
- * NaN without payload (other NaN payloads print as that NaN). */
+ * NaN without payload, and a number of its own for every other payload
+ * (7ff6e4cf0f4820a1 gives 2.5722499494419587e308). */
 size_t tr_fmtnum_json(double f, char out[TR_FMTNUM_MAX]);
 
 /* Write f as Rust 1.52's Display does to out (NUL-terminated); returns

@@ -1,9 +1,11 @@
 /* log.h - leveled logging to stderr, and rate limiting for lines a peer can
  * trigger.
  *
- * One line per message: "LEVEL [module] text". The level is process-wide
- * (set from -v); logging is for operators and never carries data that a test
- * must read back. A line that a remote peer can cause once per event (an
+ * One line per message: "TIME LEVEL [module] text", TIME in RFC 3339 (UTC,
+ * microseconds); or, with TR_LOG_JSON, one JSON object per line
+ * {"ts","level","target","msg"}; or a log4rs-style pattern (below). The
+ * level is process-wide (set from -v or a logger config); logging is for
+ * operators and never carries data that a test must read back. A line that a remote peer can cause once per event (an
  * undecodable frame, a refused connection) goes through a limiter, so that a
  * flood of bad input becomes one line plus a count per interval, never a
  * flood of log lines.
@@ -11,11 +13,33 @@
 #ifndef TR_LOG_H
 #define TR_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum tr_log_level { TR_LOG_ERROR, TR_LOG_WARN, TR_LOG_INFO, TR_LOG_DEBUG, TR_LOG_TRACE };
 
 void tr_log_set_level(enum tr_log_level lvl);
+enum tr_log_level tr_log_level(void);
+/* "error", "warn", "info", "debug", "trace" (any case; "off" is error) into
+ * *lvl: 0, or -EINVAL. */
+int tr_log_level_parse(const char *name, enum tr_log_level *lvl);
+
+enum tr_log_format { TR_LOG_TEXT, TR_LOG_JSON };
+void tr_log_set_format(enum tr_log_format f);
+
+/* Lay lines out by a log4rs encoder pattern instead: {d} (RFC 3339 time;
+ * {d(...)} too, its format ignored), {l} level, {t} / {M} / {T} target
+ * (our module), {m} message, {n} newline, {P} pid, {{ and }} literal braces;
+ * {h(...)} and width/alignment specs ({l:<5}) are accepted, the highlight and
+ * padding not applied. Unknown specifiers are kept as text. What was not
+ * honoured is described into note (n bytes; "" when everything was), for
+ * the caller to tell the operator. NULL restores the default layout.
+ * 0, -EINVAL (unbalanced braces) or -ENOMEM. */
+int tr_log_set_pattern(const char *pattern, char *note, size_t n);
+
+/* Where lines go: a stream (stderr by default; stdout for a log4rs console
+ * appender, a file for a file appender). The stream is not closed here. */
+void tr_log_set_stream(void *file);
 int tr_log_enabled(enum tr_log_level lvl);
 void tr_log(enum tr_log_level lvl, const char *module, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -23,7 +47,8 @@ void tr_log(enum tr_log_level lvl, const char *module, const char *fmt, ...)
 #endif
     ;
 
-/* Where finished lines go (without the newline); NULL restores stderr. For
+/* Where finished lines go (without the newline and without the time stamp:
+ * "LEVEL [module] text" whatever the format); NULL restores the stream. For
  * tests that check what was logged. Not thread-safe: set it before logging. */
 void tr_log_set_writer(void (*fn)(const char *line, void *arg), void *arg);
 

@@ -121,7 +121,7 @@ static int add_group(const struct tr_extractor *x, const struct tr_str *s, int g
 
 /* re: the named groups of the first match; rerg: of every match. */
 static int run_re(const struct tr_extractor *x, const struct tr_str *s, int need, tr_value *out) {
-    struct tr_regex_iter it = {0};
+    struct tr_regex_iter it = {.captures = 1};   /* captures_iter */
     int rc = tr_regex_next(x->m, s->data, s->len, &it);
     if (rc != 1 || !need) return rc;
     if (tr_v_rec(4, out)) return -ENOMEM;

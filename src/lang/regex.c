@@ -3,8 +3,9 @@
  * A pattern is first checked and rewritten (translate) from the syntax of
  * Rust's regex crate into PCRE2's, refusing what Rust refuses and what would
  * let a backtracking engine run away: backreferences, look-around, atomic
- * groups, possessive and stacked quantifiers, recursion and subroutines,
- * callouts, conditionals, (*VERB)s, \C and PCRE-only escapes. It is then
+ * groups, recursion and subroutines, callouts, conditionals, (*VERB)s, \C
+ * and PCRE-only escapes (a stacked quantifier is Rust's nested one, never
+ * PCRE2's possessive one: repeat wraps it). It is then
  * compiled UTF-8 + Unicode properties (\d \w \s \b are Unicode, as in Rust),
  * `$` only at the very end unless (?m) and (?m)^ also after a final newline
  * (Rust's meanings), only \n as the line end `.` skips, invalid UTF-8 in a
@@ -55,7 +56,13 @@
 struct tr_regex {
     pcre2_general_context *gc;
     pcre2_code *code;
+    /* The pattern again, followed by a callout: searches that must end at
+     * or before a given offset (rust_find_at). NULL when the pattern has no
+     * assertion that looks left (^ \A \b \B), where none are needed. */
+    pcre2_code *check;
+    int unicode_wb;          /* a Unicode \b or \B */
     int ngroups;
+    int *map;                /* [1..ngroups]: PCRE2's number of each group */
     char **names;            /* [1..ngroups]: group name or NULL */
 };
 
@@ -65,6 +72,10 @@ struct tr_regex_match {
     pcre2_match_context *mc;
     pcre2_jit_stack *js;     /* made on the first search that outgrows the default */
     int matched;
+    int fixed;               /* group 0 is [fs, fe) and no other group is set */
+    size_t fs, fe;
+    char *view;              /* rust_find_at's copy of part of a subject */
+    size_t viewcap;
     char err[160];
 };
 
@@ -89,17 +100,29 @@ struct tx {
     size_t mapcap;
     int x;                   /* verbose mode (?x) in the current group */
     int xs[MAX_NEST];        /* x of each enclosing group */
+    int icase;               /* (?i) in the current group */
+    int icases[MAX_NEST];    /* icase of each enclosing group */
     char **gnames;           /* the pattern's group names; group k is n<k> for PCRE2 */
     size_t ngnames, capgnames;
     int ascii;               /* (?-u) in the current group: Unicode off */
     int asciis[MAX_NEST];    /* ascii of each enclosing group */
     size_t open[MAX_NEST];   /* where each enclosing group starts */
+    size_t open_out[MAX_NEST]; /* and where its output starts */
+    int stacked;             /* repetitions applied to the last atom so far */
+    int left_assert;         /* an assertion that looks left: ^ \A \b \B */
+    int loops;               /* loop callouts were added (repeat) */
+    struct cap {
+        size_t off;          /* output offset of its '(' */
+        int hidden;          /* added by repeat, not the pattern's */
+    } *caps;                 /* every capturing group of the output */
+    size_t ncaps, capcaps;
+    int unicode_wb;          /* a Unicode \b or \B */
     int depth;
     char *msg;
     size_t mlen;
 };
 
-enum { S_NONE, S_ATOM, S_QUANT, S_LAZY };
+enum { S_NONE, S_ATOM, S_QUANT };
 
 /* Rust's form of a syntax error, the pattern with a caret under the
  * offending part; a long or multi-line pattern gets a one-line form. */
@@ -246,6 +269,8 @@ static int escape(struct tx *t, int in_class) {
     case 'A': case 'z': case 'b': case 'B':
         if (in_class) return bad(t, at, 2, "assertion \\%c in a character class", e);
         if (t->ascii && e == 'B') return bad(t, at, 2, "pattern can match invalid UTF-8");
+        if (e != 'z') t->left_assert = 1;
+        if (!t->ascii && (e == 'b' || e == 'B')) t->unicode_wb = 1;
         if (t->ascii && e == 'b') {
             /* PCRE2's \b follows UCP; Rust's (?-u)\b is ASCII */
             static const char ab[] =
@@ -347,10 +372,25 @@ static int klass(struct tx *t) {
     return rc;
 }
 
+static int add_cap(struct tx *t, size_t off, int hidden) {
+    if (t->ncaps == t->capcaps) {
+        size_t cap = t->capcaps ? t->capcaps * 2 : 8;
+        struct cap *v = tr_realloc(t->caps, cap * sizeof *v);
+        if (!v) return -ENOMEM;
+        t->caps = v;
+        t->capcaps = cap;
+    }
+    t->caps[t->ncaps].off = off;
+    t->caps[t->ncaps++].hidden = hidden;
+    return 0;
+}
+
 static int push(struct tx *t, size_t at) {
     if (t->depth >= MAX_NEST) return bad(t, at, 1, "groups nest deeper than %d", MAX_NEST);
     t->open[t->depth] = at;
+    t->open_out[t->depth] = t->out.len;
     t->asciis[t->depth] = t->ascii;
+    t->icases[t->depth] = t->icase;
     t->xs[t->depth++] = t->x;
     return 0;
 }
@@ -361,7 +401,7 @@ static int push(struct tx *t, size_t at) {
 static int flags(struct tx *t, size_t at) {
     char keep[16];
     size_t k = 0, negat = 0;
-    int neg = 0, x = t->x, ascii = t->ascii, seen[128] = {0};
+    int neg = 0, x = t->x, ascii = t->ascii, icase = t->icase, seen[128] = {0};
     size_t j = t->i + 2;
     for (; j < t->n && t->p[j] != ')' && t->p[j] != ':'; j++) {
         char f = t->p[j];
@@ -376,6 +416,7 @@ static int flags(struct tx *t, size_t at) {
         if (seen[(int)f]) return bad(t, j, 1, "duplicate flag");
         seen[(int)f] = 1;
         if (f == 'x') x = !neg;
+        if (f == 'i') icase = !neg;
         if (f == 'u') ascii = neg;
         else keep[k++] = f;
     }
@@ -395,6 +436,7 @@ static int flags(struct tx *t, size_t at) {
         if (!rc) rc = emit(t, at, ")", 1);
     }
     t->x = x;
+    t->icase = icase;
     t->ascii = ascii;
     t->i = j + 1;
     return rc;
@@ -445,7 +487,7 @@ static int group(struct tx *t) {
     int rc;
     if (a == '*') return bad(t, at, 1, "(*VERB)s are not supported");
     if (a != '?') {
-        if ((rc = push(t, at))) return rc;
+        if ((rc = push(t, at)) || (rc = add_cap(t, t->out.len, 0))) return rc;
         return copy(t, 1);
     }
     switch (b) {
@@ -454,7 +496,7 @@ static int group(struct tx *t) {
         return copy(t, 3);
     case 'P':
         if (c == '<') {
-            if ((rc = push(t, at))) return rc;
+            if ((rc = push(t, at)) || (rc = add_cap(t, t->out.len, 0))) return rc;
             return group_name(t, at);
         }
         if (c == '=') return bad(t, at, 1, "backreferences are not supported");
@@ -501,28 +543,117 @@ static size_t counted(const struct tx *t) {
     return j < t->n && t->p[j] == '}' ? j + 1 - t->i : 0;
 }
 
+/* Insert k bytes at output offset pos (all mapped to pattern offset at). */
+static int emit_at(struct tx *t, size_t pos, size_t at, const char *s, size_t k) {
+    size_t len = t->out.len;
+    int rc = emit(t, at, s, k);
+    if (rc) return rc;
+    memmove(t->out.data + pos + k, t->out.data + pos, len - pos);
+    memcpy(t->out.data + pos, s, k);
+    memmove(t->map + pos + k, t->map + pos, (len - pos) * sizeof *t->map);
+    for (size_t j = 0; j < k; j++) t->map[pos + j] = at;
+    for (size_t j = 0; j < t->ncaps; j++)
+        if (t->caps[j].off >= pos) t->caps[j].off += k;
+    return 0;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+/* A repetition operator at the cursor, k bytes long. regex-syntax 0.6
+ * repeats whatever came last: a repetition (a** is (?:a*)*, and in (?x)
+ * `a+ ?` is (?:a+)?, the '?' being lazy only right after its operator) or
+ * an assertion ($+), both of which PCRE2 refuses or reads otherwise (a++
+ * is possessive there), so the operand is wrapped in a group first.
+ *
+ * A loop whose body can match empty needs more. Rust's NFA drops a thread
+ * that comes back to a loop's head where it entered it, so an iteration
+ * that matched nothing is not taken: the body's other alternatives are
+ * tried, else the loop ends without it (its groups keep what they had).
+ * PCRE2 takes such an iteration and then stops. Every iteration of a
+ * group's * or {0,} loop therefore gets a hidden capture and a callout
+ * (1) that refuses it when empty; + and {n,} (Rust: n copies, then a
+ * loop) let the iterations that start where the loop did be empty, told
+ * apart by a second hidden capture in front (callout 2). Bodies that are a
+ * single character, class or escape cannot match empty and are left as
+ * they are. */
+static int repeat(struct tx *t, int *state, size_t atom_out, int assertion, int group, size_t k) {
+    size_t at = t->i;
+    if (*state == S_NONE) return bad(t, at, 1, "repetition operator missing expression");
+    int rc = 0, wrapped = *state == S_QUANT || assertion;
+    if (wrapped) {
+        /* each one is a group around the last: bounded like groups */
+        if (++t->stacked > MAX_NEST)
+            return bad(t, at, 1, "repetition operators stacked deeper than %d (nest limit)", MAX_NEST);
+        rc = emit_at(t, atom_out, at, "(?:", 3);
+        if (!rc) rc = emit(t, at, ")", 1);
+    }
+    /* which loop: 1 none may be empty, 2 the first may, 0 not a loop */
+    int loop = 0;
+    char q = t->p[at];
+    if (q == '*') loop = 1;
+    else if (q == '+') loop = 2;
+    else if (q == '{' && memchr(t->p + at, ',', k) && t->p[at + k - 2] == ',') loop = t->p[at + 1] == '0' && t->p[at + 2] == ',' ? 1 : 2;
+    if (!rc && loop && (group || wrapped)) {
+        if (loop == 2) {
+            if (!(rc = emit_at(t, atom_out, at, "()", 2))) rc = add_cap(t, atom_out, 1);
+            atom_out += 2;
+        }
+        if (!rc) rc = emit_at(t, atom_out, at, "(?:(", 4);
+        if (!rc) rc = add_cap(t, atom_out + 3, 1);
+        if (!rc) rc = emit(t, at, loop == 1 ? ")(?C1))" : ")(?C2))", 7);
+        t->loops = 1;
+    }
+    if (!rc) rc = copy(t, k);
+    if (!rc && t->i < t->n && t->p[t->i] == '?') rc = copy(t, 1);   /* lazy */
+    *state = S_QUANT;
+    return rc;
+}
+
+/* (?i) with Unicode off folds ASCII only (regex-syntax 0.6), where
+ * PCRE2's caseless matching also lets k match U+212A KELVIN SIGN and s
+ * match U+017F LONG S, the only non-ASCII characters an ASCII letter folds
+ * to. An atom emitted at out0 in that mode that could match a letter is
+ * made to refuse those two first. */
+static int ascii_fold(struct tx *t, size_t out0, size_t at) {
+    static const char pre[] = "(?:(?-i:(?![\\x{17F}\\x{212A}]))";
+    int rc = emit_at(t, out0, at, pre, sizeof pre - 1);
+    return rc ? rc : emit(t, at, ")", 1);
+}
+
 static int translate(struct tx *t) {
-    int state = S_NONE, rc = 0;
+    int state = S_NONE, rc = 0, assertion = 0, group_atom = 0;
+    size_t atom_out = 0;     /* output offset where the last atom began */
     while (!rc && t->i < t->n) {
-        size_t at = t->i;
+        size_t at = t->i, out0 = t->out.len;
         char c = t->p[at];
-        if (t->x && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')) {
-            rc = copy(t, 1);
+        /* (?x): white space and comments separate tokens and are dropped
+         * here, so that PCRE2 cannot join what Rust keeps apart */
+        if (t->x && is_space(c)) {
+            t->i++;
             continue;
         }
         if (t->x && c == '#') {
             const char *e = memchr(t->p + at, '\n', t->n - at);
-            rc = copy(t, e ? (size_t)(e - (t->p + at)) + 1 : t->n - at);
+            t->i = e ? (size_t)(e - t->p) + 1 : t->n;
             continue;
         }
+        int was_assertion = assertion, was_group = group_atom;
+        assertion = 0;
+        group_atom = 0;
+        if (!strchr("?*+{", c)) t->stacked = 0;
         switch (c) {
         case '\\':
             rc = escape(t, 0);
+            if (!rc && t->ascii && t->icase && t->p[at + 1] == 'w') rc = ascii_fold(t, out0, at);
             state = S_ATOM;
+            atom_out = out0;
+            assertion = at + 1 < t->n && strchr("AzbB", t->p[at + 1]) != NULL;
             break;
         case '[':
             rc = klass(t);
+            if (!rc && t->ascii && t->icase) rc = ascii_fold(t, out0, at);
             state = S_ATOM;
+            atom_out = out0;
             break;
         case '(':
             rc = group(t);
@@ -531,37 +662,31 @@ static int translate(struct tx *t) {
         case ')':
             if (t->depth == 0) return bad(t, at, 1, "unopened group");
             t->x = t->xs[--t->depth];
+            t->icase = t->icases[t->depth];
             t->ascii = t->asciis[t->depth];
+            atom_out = t->open_out[t->depth];
             rc = copy(t, 1);
             state = S_ATOM;
+            group_atom = 1;
             break;
         case '|':
             rc = copy(t, 1);
             state = S_NONE;
             break;
         case '?':
-            if (state == S_QUANT) {
-                rc = copy(t, 1);
-                state = S_LAZY;
-                break;
-            }
-            /* fall through */
         case '*':
-        case '+': {
-            /* a++ is possessive in PCRE2 and a** an error in Rust: either
-             * way one repetition may not follow another */
-            if (state == S_QUANT || state == S_LAZY)
-                return bad(t, at, 1, "repetition operator applied to a repetition (possessive or nested quantifier)");
-            rc = copy(t, 1);
-            state = S_QUANT;
+        case '+':
+            rc = repeat(t, &state, atom_out, was_assertion, was_group, 1);
             break;
-        }
         case '{': {
             size_t k = counted(t);
-            if (k && (state == S_QUANT || state == S_LAZY))
-                return bad(t, at, 1, "repetition operator applied to a repetition (possessive or nested quantifier)");
-            rc = copy(t, k ? k : 1);
-            state = k ? S_QUANT : S_ATOM;
+            if (k) {
+                rc = repeat(t, &state, atom_out, was_assertion, was_group, k);
+                break;
+            }
+            rc = copy(t, 1);
+            state = S_ATOM;
+            atom_out = out0;
             break;
         }
         case '.':
@@ -569,11 +694,26 @@ static int translate(struct tx *t) {
             if (t->ascii) return bad(t, at, 1, "pattern can match invalid UTF-8");
             rc = copy(t, 1);
             state = S_ATOM;
+            atom_out = out0;
             break;
-        default:
-            if (t->ascii && ((unsigned char)c & 0x80)) return bad(t, at, 1, "Unicode not allowed here");
+        case '^':
+        case '$':
+            if (c == '^') t->left_assert = 1;
             rc = copy(t, 1);
             state = S_ATOM;
+            atom_out = out0;
+            assertion = 1;
+            break;
+        default: {
+            if (t->ascii && ((unsigned char)c & 0x80)) return bad(t, at, 1, "Unicode not allowed here");
+            /* one whole character is the atom */
+            size_t k = 1;
+            while (at + k < t->n && ((unsigned char)t->p[at + k] & 0xC0) == 0x80) k++;
+            rc = copy(t, k);
+            if (!rc && t->ascii && t->icase && strchr("kKsS", c)) rc = ascii_fold(t, out0, at);
+            state = S_ATOM;
+            atom_out = out0;
+        }
         }
     }
     if (!rc && t->depth > 0) rc = bad(t, t->open[t->depth - 1], 1, "unclosed group");
@@ -587,31 +727,87 @@ void tr_regex_destroy(struct tr_regex *re) {
     if (re->names)
         for (int g = 0; g <= re->ngroups; g++) tr_free(re->names[g]);
     tr_free(re->names);
+    tr_free(re->map);
     pcre2_code_free(re->code);
+    pcre2_code_free(re->check);
     pcre2_general_context_free(re->gc);
     tr_free(re);
 }
 
-static int load_names(struct tr_regex *re, const struct tx *t) {
+static int by_offset(const void *a, const void *b) {
+    const struct cap *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* The pattern's groups in PCRE2's numbering (repeat's hidden ones are
+ * skipped) and their names. */
+static int load_names(struct tr_regex *re, struct tx *t) {
     uint32_t groups = 0, count = 0, esize = 0;
     PCRE2_SPTR table = NULL;
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &groups);
     pcre2_pattern_info(re->code, PCRE2_INFO_NAMECOUNT, &count);
     pcre2_pattern_info(re->code, PCRE2_INFO_NAMEENTRYSIZE, &esize);
     pcre2_pattern_info(re->code, PCRE2_INFO_NAMETABLE, &table);
-    re->ngroups = (int)groups;
-    re->names = tr_calloc((size_t)groups + 1, sizeof *re->names);
-    if (!re->names) return -ENOMEM;
+    /* PCRE2 numbers groups by where their '(' is, as does Rust */
+    if (t->ncaps) qsort(t->caps, t->ncaps, sizeof *t->caps, by_offset);
+    re->map = tr_calloc((size_t)groups + 1, sizeof *re->map);
+    int *user = tr_calloc((size_t)groups + 1, sizeof *user);   /* PCRE2 number -> ours */
+    if (!re->map || !user) {
+        tr_free(user);
+        return -ENOMEM;
+    }
+    int n = 0;
+    for (size_t k = 0; k < t->ncaps && k < groups; k++)
+        if (!t->caps[k].hidden) {
+            re->map[++n] = (int)k + 1;
+            user[k + 1] = n;
+        }
+    re->ngroups = n;
+    re->names = tr_calloc((size_t)n + 1, sizeof *re->names);
+    if (!re->names) {
+        tr_free(user);
+        return -ENOMEM;
+    }
     for (uint32_t k = 0; k < count; k++) {
         PCRE2_SPTR e = table + (size_t)k * esize;
         uint32_t g = (uint32_t)e[0] << 8 | e[1];
-        if (g == 0 || g > groups || re->names[g]) continue;
+        if (g == 0 || g > groups || !user[g] || re->names[user[g]]) continue;
         /* every name PCRE2 sees is our n<index> into the pattern's names */
         size_t idx = (size_t)strtoul((const char *)e + 3, NULL, 10);
         if (idx >= t->ngnames) continue;
-        re->names[g] = tr_strdup(t->gnames[idx]);
-        if (!re->names[g]) return -ENOMEM;
+        re->names[user[g]] = tr_strdup(t->gnames[idx]);
+        if (!re->names[user[g]]) {
+            tr_free(user);
+            return -ENOMEM;
+        }
     }
+    tr_free(user);
+    return 0;
+}
+
+/* re->check: "(?:pattern)(?C3)" with every path tried (no auto-possessive
+ * items or start-of-match shortcuts, which would skip callouts) and an
+ * offset limit, so on_callout can refuse a path by where it ends. A
+ * pattern that compiled once compiles again; should the copy fail all the
+ * same (memory), searches fall back to PCRE2's answers. */
+static int compile_check(struct tr_regex *re, struct tx *t, pcre2_compile_context *cc) {
+    struct tr_buf b;
+    tr_buf_init(&b);
+    int rc = tr_buf_append(&b, "(?:", 3);
+    if (!rc && t->out.len) rc = tr_buf_append(&b, t->out.data, t->out.len);
+    if (!rc) rc = tr_buf_append(&b, ")(?C3)", 6);
+    if (rc) {
+        tr_buf_fini(&b);
+        return rc;
+    }
+    int err = 0;
+    PCRE2_SIZE eoff = 0;
+    re->check = pcre2_compile((PCRE2_SPTR)b.data, b.len,
+                              OPTIONS | PCRE2_NO_AUTO_POSSESS | PCRE2_NO_START_OPTIMIZE | PCRE2_NO_DOTSTAR_ANCHOR |
+                                  PCRE2_USE_OFFSET_LIMIT,
+                              &err, &eoff, cc);
+    tr_buf_fini(&b);
+    if (!re->check && err == PCRE2_ERROR_HEAP_FAILED) return -ENOMEM;
     return 0;
 }
 
@@ -639,10 +835,13 @@ int tr_regex_create(const char *pattern, size_t len, unsigned flags, struct tr_r
     if (!(re->gc = pcre2_general_context_create(pmalloc, pfree, NULL))) goto out;
     if (!(cc = pcre2_compile_context_create(re->gc))) goto out;
     pcre2_set_newline(cc, PCRE2_NEWLINE_LF);
-    pcre2_set_parens_nest_limit(cc, MAX_NEST);
+    /* the pattern's own nesting is checked (push); repeat's groups and
+     * re->check's add at most three levels per level */
+    pcre2_set_parens_nest_limit(cc, 3 * MAX_NEST + 1);
     int err = 0;
     PCRE2_SIZE eoff = 0;
-    re->code = pcre2_compile((PCRE2_SPTR)(t->out.data ? t->out.data : ""), t->out.len, OPTIONS, &err, &eoff, cc);
+    re->code = pcre2_compile((PCRE2_SPTR)(t->out.data ? t->out.data : ""), t->out.len, OPTIONS | (t->loops ? PCRE2_NO_AUTO_POSSESS : 0),
+                             &err, &eoff, cc);
     if (!re->code) {
         if (err == PCRE2_ERROR_HEAP_FAILED) goto out;
         PCRE2_UCHAR why[160];
@@ -664,6 +863,8 @@ int tr_regex_create(const char *pattern, size_t len, unsigned flags, struct tr_r
      * still answers correctly under the same limits, only slower. */
     if (!(flags & TR_REGEX_NO_JIT)) (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
     if ((rc = load_names(re, t))) goto out;
+    re->unicode_wb = t->unicode_wb;
+    if (t->left_assert && (rc = compile_check(re, t, cc))) goto out;
     *out = re;
     re = NULL;
 out:
@@ -672,6 +873,7 @@ out:
         tr_free(t->map);
         for (size_t k = 0; k < t->ngnames; k++) tr_free(t->gnames[k]);
         tr_free(t->gnames);
+        tr_free(t->caps);
         tr_free(t);
     }
     pcre2_compile_context_free(cc);
@@ -694,6 +896,8 @@ int tr_regex_group_index(const struct tr_regex *re, const char *name, size_t nle
 
 /* --- match --- */
 
+static int on_callout(pcre2_callout_block *cb, void *data);
+
 int tr_regex_match_create(const struct tr_regex *re, struct tr_regex_match **out) {
     *out = NULL;
     struct tr_regex_match *m = tr_calloc(1, sizeof *m);
@@ -705,6 +909,7 @@ int tr_regex_match_create(const struct tr_regex *re, struct tr_regex_match **out
         tr_regex_match_destroy(m);
         return -ENOMEM;
     }
+    pcre2_set_callout(m->mc, on_callout, NULL);
     pcre2_set_match_limit(m->mc, MATCH_LIMIT);
     pcre2_set_depth_limit(m->mc, DEPTH_LIMIT);
     pcre2_set_heap_limit(m->mc, HEAP_LIMIT_KIB);
@@ -717,15 +922,18 @@ void tr_regex_match_destroy(struct tr_regex_match *m) {
     pcre2_match_data_free(m->md);
     pcre2_match_context_free(m->mc);
     pcre2_jit_stack_free(m->js);
+    tr_free(m->view);
     tr_free(m);
 }
 
-int tr_regex_exec(struct tr_regex_match *m, const char *s, size_t len, size_t start) {
+/* One PCRE2 search of code with m's limits: 1, 0, or an error. */
+static int search(struct tr_regex_match *m, const pcre2_code *code, const char *s, size_t len, size_t start) {
     m->matched = 0;
+    m->fixed = 0;
     m->err[0] = 0;
     if (start > len) return 0;
     for (;;) {
-        int r = pcre2_match(m->re->code, (PCRE2_SPTR)(s ? s : ""), len, start, 0, m->md, m->mc);
+        int r = pcre2_match(code, (PCRE2_SPTR)(s ? s : ""), len, start, 0, m->md, m->mc);
         if (r >= 0) {
             m->matched = 1;
             return 1;
@@ -763,6 +971,149 @@ int tr_regex_exec(struct tr_regex_match *m, const char *s, size_t len, size_t st
     }
 }
 
+int tr_regex_exec(struct tr_regex_match *m, const char *s, size_t len, size_t start) {
+    return search(m, m->re->code, s, len, start);
+}
+
+/* What re->check's callout (3) lets through: a path ending exactly at
+ * target, or at target or before. */
+struct ending {
+    size_t target;
+    int exact;
+};
+
+/* Callouts 1 and 2 end a loop iteration (repeat): 1 refuses it when it
+ * matched nothing, 2 only when it also started after the loop did. The
+ * iteration is the hidden group that closed last; for 2, the group before
+ * it marks where the loop started. Callout 3 ends re->check's paths where
+ * e (the data) does not allow. A nonzero answer makes PCRE2 backtrack. */
+static int on_callout(pcre2_callout_block *cb, void *data) {
+    const PCRE2_SIZE *ov = cb->offset_vector;
+    uint32_t g = cb->capture_last;
+    switch (cb->callout_number) {
+    case 1:
+        return g > 0 && ov[2 * g] == ov[2 * g + 1];
+    case 2:
+        return g > 1 && ov[2 * g] == ov[2 * g + 1] && ov[2 * g] != ov[2 * (g - 1)];
+    case 3: {
+        const struct ending *e = data;
+        if (!e) return 0;
+        size_t at = cb->current_position;
+        return e->exact ? at != e->target : at > e->target;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* A search of re->check restricted by e (and, when limit is not
+ * PCRE2_UNSET, to matches starting at or before it). */
+static int check_search(struct tr_regex_match *m, const char *s, size_t len, size_t start, struct ending *e,
+                        size_t limit) {
+    pcre2_set_callout(m->mc, on_callout, e);
+    pcre2_set_offset_limit(m->mc, limit);
+    int r = search(m, m->re->check, s, len, start);
+    pcre2_set_callout(m->mc, on_callout, NULL);
+    pcre2_set_offset_limit(m->mc, PCRE2_UNSET);
+    return r;
+}
+
+static void group0(const struct tr_regex_match *m, size_t *so, size_t *eo) {
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
+    *so = ov[0];
+    *eo = ov[1];
+}
+
+/* Is there a byte above 0x7F in s[from, to)? */
+static int non_ascii(const char *s, size_t from, size_t to) {
+    for (size_t i = from; i < to; i++)
+        if ((unsigned char)s[i] & 0x80) return 1;
+    return 0;
+}
+
+/*
+ * Rust's regex 1.5 (Tremor 0.11's) searching from start > 0, as its
+ * find_iter and captures_iter do after the first match, faithfully to how
+ * it computes it rather than to what the pattern means (exec.rs,
+ * find_dfa_forward):
+ * - a forward DFA finds where the match ends. The DFA knows only ASCII word
+ *   characters: with a Unicode \b or \B in the pattern it gives up (and
+ *   an NFA answers, correctly) as soon as it reads a byte above 0x7F, but
+ *   the byte before start is looked at without reading it, so a character
+ *   such as é there counts as a non-word character;
+ * - a reverse DFA then finds where it starts, run on the text from start
+ *   on, so at start the assertions that look left see the beginning of a
+ *   text: ^ and \A hold there, \b and \B see no character before. When
+ *   the reverse DFA finds no start, the search reports no match at all,
+ *   which ends the iteration;
+ * - captures_iter (for a pattern with groups) then runs the NFA from that
+ *   start over the text up to that end, for the groups and the match.
+ * So "\Ba" finds only the first a of "xaaa", and "\b" reports a boundary
+ * between é and c. Patterns without an assertion that looks left are not
+ * affected and are searched plainly. The DFA sees a match at e once it has
+ * read the byte at e and reads one byte more before it stops (so it gives
+ * up on a non-ASCII one there too); it reads further while a preferred
+ * alternative is still alive, which this does not model.
+ */
+static int rust_find_at(struct tr_regex_match *m, const char *s, size_t len, size_t start, int captures) {
+    const struct tr_regex *re = m->re;
+    if (start == 0 || start > len || !re->check) return tr_regex_exec(m, s, len, start);
+    size_t so = 0, eo = 0;
+    int r;
+    if (re->unicode_wb && ((unsigned char)s[start - 1] & 0x80)) {
+        /* the DFA's view: an ASCII non-word character before start, the
+         * text up to its first non-ASCII byte (where it would give up) */
+        size_t q = start;
+        while (q < len && !((unsigned char)s[q] & 0x80)) q++;
+        size_t end = q < len ? q + 1 : len, vlen = 1 + end - start;
+        if (vlen > m->viewcap) {
+            char *v = tr_realloc(m->view, vlen);
+            if (!v) return -ENOMEM;
+            m->view = v;
+            m->viewcap = vlen;
+        }
+        m->view[0] = 0x01;
+        memcpy(m->view + 1, s + start, end - start);
+        r = search(m, re->code, m->view, vlen, 1);
+        if (r < 0) return r;
+        if (r == 0 && q == len) return 0;
+        if (r) {
+            group0(m, &so, &eo);
+            so += start - 1;
+            eo += start - 1;
+        }
+        if (r == 0 || (q < len && eo + 1 >= q)) return tr_regex_exec(m, s, len, start);   /* the DFA gave up */
+    } else {
+        r = tr_regex_exec(m, s, len, start);
+        if (r < 0) return r;
+        if (r) group0(m, &so, &eo);
+        if (re->unicode_wb && non_ascii(s, start, r ? (eo + 2 < len ? eo + 2 : len) : len)) return r;
+        if (r == 0) return 0;
+    }
+    if (eo > start) {
+        /* the reverse DFA: the leftmost start of a match ending at eo in
+         * the text cut at start */
+        struct ending e = {eo - start, 1};
+        r = check_search(m, s + start, len - start, 0, &e, eo - start);
+        if (r <= 0) return r;
+        group0(m, &so, &eo);
+        so += start;
+        eo += start;
+    } else {
+        so = start;
+    }
+    /* with no group but the match, captures_iter takes find_iter's path */
+    if (captures && re->ngroups > 0) {
+        struct ending e = {eo, 0};
+        return check_search(m, s, len, so, &e, PCRE2_UNSET);
+    }
+    m->matched = 1;
+    m->fixed = 1;
+    m->fs = so;
+    m->fe = eo;
+    return 1;
+}
+
 /* Bytes in the UTF-8 sequence starting at s[i] (1 for a stray byte). */
 static size_t char_len(const char *s, size_t len, size_t i) {
     unsigned char c = (unsigned char)s[i];
@@ -780,7 +1131,7 @@ int tr_regex_next(struct tr_regex_match *m, const char *s, size_t len, struct tr
             m->matched = 0;
             return 0;
         }
-        int r = tr_regex_exec(m, s, len, it->next);
+        int r = rust_find_at(m, s, len, it->next, it->captures);
         if (r != 1) {
             it->done = 1;
             return r;
@@ -803,6 +1154,12 @@ int tr_regex_next(struct tr_regex_match *m, const char *s, size_t len, struct tr
 
 int tr_regex_group(const struct tr_regex_match *m, int g, size_t *so, size_t *eo) {
     if (!m->matched || g < 0 || g > m->re->ngroups) return 0;
+    if (m->fixed) {
+        *so = m->fs;
+        *eo = m->fe;
+        return g == 0;
+    }
+    g = g ? m->re->map[g] : 0;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
     if ((uint32_t)g >= pcre2_get_ovector_count(m->md) || ov[2 * g] == PCRE2_UNSET) return 0;
     *so = ov[2 * g];

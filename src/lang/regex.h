@@ -5,8 +5,8 @@
  *
  * Not a Rust regex engine: PCRE2 backtracks, so the constructs that make
  * backtracking unbounded and that Rust rejects anyway (backreferences,
- * look-around, atomic groups, possessive or stacked quantifiers, recursion,
- * callouts, conditionals, (*VERB)s, \C) are compile errors here, and every
+ * look-around, atomic groups, recursion, callouts, conditionals, (*VERB)s,
+ * \C) are compile errors here (a++ is Rust's (a+)+, not possessive), and every
  * match runs under match, depth and heap limits (regex.c says which and why).
  * Invariant: a search either answers or fails with TR_ERUNTIME in bounded
  * time and memory; it never stalls its loop on one event.
@@ -58,6 +58,8 @@ int tr_regex_exec(struct tr_regex_match *m, const char *s, size_t len, size_t st
  * empty match right where the previous match ended is skipped, and after an
  * empty match the search moves on by one whole character. Zero-initialise. */
 struct tr_regex_iter {
+    int captures;      /* set: the caller reads groups (captures_iter), else
+                        * only group 0 (find_iter); regex.c says why it matters */
     size_t next;       /* where the next search starts */
     size_t last_end;   /* end of the previous match */
     int started, done;

@@ -100,7 +100,9 @@ static int replace_n(struct tr_fcall *c, const tr_value *a, tr_value *out, int a
     const struct tr_str *in = a[1].as.s;
     struct tr_buf b;
     tr_buf_init(&b);
-    struct tr_regex_iter it = {0};
+    /* Rust's replace_all walks captures_iter when the replacement names a
+     * group ('$' anywhere), find_iter otherwise */
+    struct tr_regex_iter it = {.captures = memchr(a[2].as.s->data, '$', a[2].as.s->len) != NULL};
     size_t done_to = 0;
     while ((rc = tr_regex_next(m, in->data, in->len, &it)) == 1) {
         size_t so, eo;

@@ -453,7 +453,43 @@ static void gb_destroy(void *self) {
     tr_free(g);
 }
 
+static int put_str(tr_value *rec, const char *k, const char *v, size_t n) {
+    tr_value s;
+    int rc = tr_v_str(v, n, &s);
+    return rc ? rc : tr_rec_set(rec, k, strlen(k), s);
+}
+
+/* 0.11's bucketing metrics: per class, the events passed and overflowed
+ * (cumulative), as {measurement: "bucketing", tags: {class, action}}. */
+static int gb_metrics(void *self, tr_value *out) {
+    struct grouper *g = self;
+    tr_value a;
+    int rc = tr_v_arr(g->nclasses * 2, &a);
+    for (size_t i = 0; !rc && i < g->classes_cap; i++)
+        for (struct bucket *b = g->classes[i]; !rc && b; b = b->hnext)
+            for (int act = 0; !rc && act < 2; act++) {
+                tr_value r = tr_v_null(), tags = tr_v_null();
+                rc = tr_v_rec(3, &r);
+                if (!rc) rc = tr_v_rec(2, &tags);
+                if (!rc) rc = put_str(&r, "measurement", "bucketing", 9);
+                if (!rc) rc = put_str(&tags, "class", b->name, b->nlen);
+                if (!rc) rc = put_str(&tags, "action", act ? "overflow" : "pass", act ? 8 : 4);
+                if (!rc) rc = tr_rec_set(&r, "tags", 4, tags), tags = tr_v_null();
+                if (!rc) rc = tr_rec_set(&r, "count", 5, tr_v_uint(act ? b->overflow : b->pass));
+                if (!rc) rc = tr_arr_push(&a, r), r = tr_v_null();
+                tr_value_unref(tags);
+                tr_value_unref(r);
+            }
+    if (rc) {
+        tr_value_unref(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
 const struct tr_op_ops tr_op_grouper_bucket = {
+    .metrics = gb_metrics,
     .kind = "grouper::bucket",
     .cmap = gb_cmap,
     .create = gb_create,

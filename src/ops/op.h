@@ -102,6 +102,16 @@ struct tr_op_ops {
      * Returns the number of events emitted. May be NULL. */
     int (*flush)(void *self);
     void (*destroy)(void *self);
+    /* Its counters and gauges for the REST API's /status and /metrics, as
+     * a new record of {name: number} (a nested record for a latency
+     * summary: {count, sum_ns, p50_ns, p90_ns, p99_ns, p999_ns}). From the
+     * loop, between events. May be NULL (nothing to report). */
+    int (*stats)(void *self, tr_value *out);
+    /* 0.11's operator metrics, reported with the node metrics when the
+     * pipeline's interval is over: a new array of {measurement, tags:
+     * {...}, count}; the pipeline adds its pipeline and node tags and the
+     * timestamp. May be NULL (none). */
+    int (*metrics)(void *self, tr_value *out);
 };
 
 /* Registry (ops/registry.c). NULL when unknown. */

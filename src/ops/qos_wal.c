@@ -49,6 +49,7 @@
 #include "codec/event_bin.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/hist.h"
 #include "core/log.h"
 #include "ops/ops_int.h"
 #include "wal/wal.h"
@@ -1147,7 +1148,60 @@ static void wal_destroy(void *self) {
     close_op(w);
 }
 
+static int put_n(tr_value *r, const char *k, uint64_t n, int rc) {
+    return rc ? rc : tr_rec_set(r, k, strlen(k), tr_v_uint(n));
+}
+
+/* The log's depth, durability lag, syncs and the append -> durable
+ * latency, plus this operator's own counters. */
+static int wal_stats(void *self, tr_value *out) {
+    struct walop *w = self;
+    tr_value r, lat = tr_v_null();
+    int rc = tr_v_rec(20, &r);
+    if (rc) return rc;
+    struct tr_wal_stats st;
+    memset(&st, 0, sizeof st);
+    if (w->wal) tr_wal_stats(w->wal, &st);
+    uint64_t appended = st.next_seq ? st.next_seq - 1 : 0;
+    rc = put_n(&r, "records", st.records, rc);
+    rc = put_n(&r, "bytes", st.bytes, rc);
+    rc = put_n(&r, "segments", st.segments, rc);
+    /* appended but not yet durable: what a crash now would have to redo */
+    rc = put_n(&r, "durable_lag_records", appended > st.durable_seq ? appended - st.durable_seq : 0, rc);
+    rc = put_n(&r, "fdatasyncs", st.syncs, rc);
+    rc = put_n(&r, "dir_syncs", st.dir_syncs, rc);
+    rc = put_n(&r, "dropped", st.dropped + w->dropped, rc);
+    rc = put_n(&r, "refused_full", st.refused_full, rc);
+    rc = put_n(&r, "corrupt_records", st.corrupt_records, rc);
+    rc = put_n(&r, "emitted", w->emitted, rc);
+    rc = put_n(&r, "in_flight", w->out_n, rc);
+    rc = put_n(&r, "failures", w->st.failures, rc);
+    rc = put_n(&r, "reopens", w->st.reopens, rc);
+    rc = put_n(&r, "refused", w->st.refused, rc);
+    rc = put_n(&r, "lost", w->st.lost, rc);
+    rc = put_n(&r, "failed", w->wal_failed != 0 || !w->wal, rc);
+    const struct tr_hist *h = w->wal ? tr_wal_durable_hist(w->wal) : NULL;
+    if (!rc && h) {
+        rc = tr_v_rec(6, &lat);
+        rc = put_n(&lat, "count", tr_hist_count(h), rc);
+        rc = put_n(&lat, "sum_ns", (uint64_t)(tr_hist_mean(h) * (double)tr_hist_count(h)), rc);
+        rc = put_n(&lat, "p50_ns", tr_hist_value_at(h, 0.5), rc);
+        rc = put_n(&lat, "p90_ns", tr_hist_value_at(h, 0.9), rc);
+        rc = put_n(&lat, "p99_ns", tr_hist_value_at(h, 0.99), rc);
+        rc = put_n(&lat, "p999_ns", tr_hist_value_at(h, 0.999), rc);
+        if (!rc) rc = tr_rec_set(&r, "durable_latency", 15, lat), lat = tr_v_null();
+    }
+    tr_value_unref(lat);
+    if (rc) {
+        tr_value_unref(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
 const struct tr_op_ops tr_op_qos_wal = {
+    .stats = wal_stats,
     .kind = "qos::wal",
     .create = wal_create,
     .event = wal_event,

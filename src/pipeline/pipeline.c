@@ -118,6 +118,7 @@ struct tr_pipeline {
     char *id;
     char *instance;
     char *server_instance;
+    char *metrics_tag;               /* NULL: see tr_pipeline_opts */
     struct node *nodes;
     size_t nnodes;
     struct edge *edges;
@@ -241,8 +242,9 @@ static int metric_value(const struct tr_pipeline *p, const struct node *n, const
     int rc = tr_v_rec(5, &rec);
     if (!rc) rc = tr_v_rec(4, &tags);
     if (!rc) rc = tr_v_rec(1, &fields);
-    if (!rc) rc = set_str(&tags, "pipeline", tr_query_config_id(p->q) ? tr_query_config_id(p->q)
-                                                                     : "<generated>");
+    if (!rc) rc = set_str(&tags, "pipeline", p->metrics_tag ? p->metrics_tag
+                                             : tr_query_config_id(p->q) ? tr_query_config_id(p->q)
+                                             : "<generated>");
     if (!rc) rc = set_str(&tags, "node", n->id);
     if (!rc) rc = set_str(&tags, "direction", direction);
     if (!rc) rc = set_str(&tags, "port", pc->port);
@@ -269,8 +271,53 @@ static int metric_value(const struct tr_pipeline *p, const struct node *n, const
 
 static void to_outputs(struct tr_pipeline *p, const char *port, struct tr_event *ev);
 
-/* Every node's counts, in node order, inputs before outputs, out of the
- * metrics node. */
+/* An operator's own metrics (op.h metrics) in 0.11's shape, the pipeline
+ * and node tags first, then the operator's. */
+static void report_op_metrics(struct tr_pipeline *p, const struct node *n, uint64_t ts) {
+    tr_value items;
+    if (n->ops->metrics(n->op, &items) != 0) {
+        p->stats.errors++;
+        return;
+    }
+    for (uint32_t i = 0; i < tr_arr_len(&items); i++) {
+        const tr_value *it = tr_arr_at(&items, i);
+        const tr_value *m = tr_rec_get_cstr(it, "measurement"), *t = tr_rec_get_cstr(it, "tags");
+        const tr_value *c = tr_rec_get_cstr(it, "count");
+        if (!m || m->type != TR_STR || !c) continue;
+        tr_value rec = tr_v_null(), tags = tr_v_null(), fields = tr_v_null();
+        int rc = tr_v_rec(4, &rec);
+        if (!rc) rc = tr_v_rec(4, &tags);
+        if (!rc) rc = tr_v_rec(1, &fields);
+        if (!rc) rc = set_str(&tags, "pipeline", p->metrics_tag ? p->metrics_tag
+                                                 : tr_query_config_id(p->q) ? tr_query_config_id(p->q)
+                                                 : "<generated>");
+        if (!rc) rc = set_str(&tags, "node", n->id);
+        for (uint32_t k = 0; !rc && t && t->type == TR_REC && k < tr_rec_len(t); k++)
+            rc = tr_rec_set_key(&tags, tr_str_ref(tr_rec_at(t, k)->key), tr_value_ref(tr_rec_at(t, k)->val));
+        if (!rc) rc = tr_rec_set(&rec, "measurement", 11, tr_value_ref(*m));
+        if (!rc) rc = tr_rec_set(&rec, "tags", 4, tags), tags = tr_v_null();
+        if (!rc) rc = tr_rec_set(&fields, "count", 5, tr_value_ref(*c));
+        if (!rc) rc = tr_rec_set(&rec, "fields", 6, fields), fields = tr_v_null();
+        if (!rc) rc = tr_rec_set(&rec, "timestamp", 9, tr_v_uint(ts));
+        tr_value_unref(tags);
+        tr_value_unref(fields);
+        struct tr_event ev;
+        if (rc) {
+            tr_value_unref(rec);
+            p->stats.errors++;
+            break;
+        }
+        if (tr_event_init(&ev, rec, tr_v_null(), ts)) {
+            p->stats.errors++;
+            break;
+        }
+        to_outputs(p, TR_PORT_METRICS, &ev);
+    }
+    tr_value_unref(items);
+}
+
+/* Every node's counts, in node order, inputs before outputs, then the
+ * node's operator's own metrics, out of the metrics node. */
 static void report_metrics(struct tr_pipeline *p, uint64_t ts) {
     for (size_t i = 0; i < p->nnodes; i++)
         for (int dir = 0; dir < 2; dir++) {
@@ -286,6 +333,9 @@ static void report_metrics(struct tr_pipeline *p, uint64_t ts) {
                 to_outputs(p, TR_PORT_METRICS, &ev);
             }
         }
+    for (size_t i = 0; i < p->nnodes; i++)
+        if (p->nodes[i].ops && p->nodes[i].ops->metrics && p->nodes[i].op)
+            report_op_metrics(p, &p->nodes[i], ts);
 }
 
 /* ------------------------------------------------------------ routing */
@@ -657,6 +707,8 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
     int rc = -ENOMEM;
     p->id = tr_strdup(o->id ? o->id : "pipeline");
     p->instance = tr_strdup(o->instance ? o->instance : "01");
+    p->metrics_tag = o->metrics_tag ? tr_strdup(o->metrics_tag) : NULL;
+    if (o->metrics_tag && !p->metrics_tag) goto fail;
     p->server_instance = tr_strdup(o->server_instance ? o->server_instance : "tremor");
     size_t nq = tr_query_node_count(q);
     p->nodes = tr_calloc(nq + TR_QUERY_NBUILTIN, sizeof *p->nodes);
@@ -768,6 +820,7 @@ void tr_pipeline_destroy(struct tr_pipeline *p) {
     tr_free(p->id);
     tr_free(p->instance);
     tr_free(p->server_instance);
+    tr_free(p->metrics_tag);
     tr_free(p);
 }
 
@@ -835,6 +888,14 @@ int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *e
 
 void tr_pipeline_tick(struct tr_pipeline *p, uint64_t now_ns) {
     enter(p);
+    /* Beyond 0.11 (which reports only when an event arrives): an idle
+     * pipeline still reports once its interval is over. An interval of 0
+     * means "at every event" and stays event-driven. */
+    if (p->metrics && p->metrics_ns > 0 && now_ns > p->last_metrics &&
+        now_ns - p->last_metrics > p->metrics_ns) {
+        report_metrics(p, now_ns);
+        p->last_metrics = now_ns;
+    }
     for (size_t i = 0; i < p->nnodes; i++)
         if (p->nodes[i].kind->tick) p->nodes[i].kind->tick(p, &p->nodes[i], now_ns);
     leave(p);
@@ -858,5 +919,54 @@ void tr_pipeline_quiesce(struct tr_pipeline *p) {
 }
 
 void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s) { *s = p->stats; }
+
+int tr_pipeline_op_stats(const struct tr_pipeline *p, tr_value *out) {
+    tr_value a;
+    int rc = tr_v_arr(1, &a);
+    for (size_t i = 0; !rc && i < p->nnodes; i++) {
+        const struct node *n = &p->nodes[i];
+        if (!n->ops || !n->ops->stats || !n->op) continue;
+        tr_value r = tr_v_null(), st = tr_v_null();
+        rc = n->ops->stats(n->op, &st);
+        if (!rc) rc = tr_v_rec(3, &r);
+        if (!rc) rc = set_str(&r, "node", n->id);
+        if (!rc) rc = set_str(&r, "kind", n->ops->kind);
+        if (!rc) rc = tr_rec_set(&r, "stats", 5, st), st = tr_v_null();
+        if (!rc) rc = tr_arr_push(&a, r), r = tr_v_null();
+        tr_value_unref(st);
+        tr_value_unref(r);
+    }
+    if (rc) {
+        tr_value_unref(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+int tr_pipeline_node_events(const struct tr_pipeline *p, tr_value *out) {
+    tr_value a;
+    int rc = tr_v_arr(p->metrics ? p->nnodes * 2 : 0, &a);
+    for (size_t i = 0; !rc && p->metrics && i < p->nnodes; i++)
+        for (int dir = 0; !rc && dir < 2; dir++) {
+            const struct counts *c = dir ? &p->nodes[i].out : &p->nodes[i].in;
+            for (size_t k = 0; !rc && k < c->n; k++) {
+                tr_value r = tr_v_null();
+                rc = tr_v_rec(4, &r);
+                if (!rc) rc = set_str(&r, "node", p->nodes[i].id);
+                if (!rc) rc = set_str(&r, "direction", dir ? "output" : "input");
+                if (!rc) rc = set_str(&r, "port", c->v[k].port);
+                if (!rc) rc = tr_rec_set(&r, "count", 5, tr_v_uint(c->v[k].n));
+                if (!rc) rc = tr_arr_push(&a, r), r = tr_v_null();
+                tr_value_unref(r);
+            }
+        }
+    if (rc) {
+        tr_value_unref(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
 
 uint64_t tr_pipeline_triggers(const struct tr_pipeline *p) { return p->triggers; }

@@ -63,6 +63,10 @@ struct tr_pipeline_opts {
      * tr_op_kinds). */
     const struct tr_op_ops *(*op_find)(const char *kind);
     const char *(*op_kinds)(void);
+    /* The `pipeline` tag of node metrics: a deployed 0.11 pipeline uses
+     * its instance URL (tremor://localhost/pipeline/ID/INSTANCE). NULL:
+     * the query's #!config id, or "<generated>" (0.11's bare graph). */
+    const char *metrics_tag;
 };
 
 /* Where events leaving an output port go. The callee takes ev. */
@@ -96,7 +100,8 @@ int tr_pipeline_disconnect_input(struct tr_pipeline *p, tr_pipeline_cf_fn fn, vo
  * negative code for an unknown port (ev is dropped). Runtime errors inside
  * the graph are logged and counted, not returned. */
 int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *ev);
-/* The 100 ms tick: operators and windowed selects, in node order. */
+/* The 100 ms tick: operators and windowed selects, in node order; node
+ * metrics when their interval (> 0) is over, also without events. */
 void tr_pipeline_tick(struct tr_pipeline *p, uint64_t now_ns);
 /* An insight from downstream (an offramp or a later pipeline); copied.
  * Queued: delivered from the loop (see above), never before this returns
@@ -116,6 +121,12 @@ struct tr_pipeline_stats {
     uint64_t errors;
 };
 void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s);
+/* The operators that report stats (ops/op.h), as a new array of
+ * {node, kind, stats}; [] when none. -ENOMEM. */
+int tr_pipeline_op_stats(const struct tr_pipeline *p, tr_value *out);
+/* The node metrics counted so far (only with metrics_interval_s; [] else):
+ * a new array of {node, direction, port, count}. -ENOMEM. */
+int tr_pipeline_node_events(const struct tr_pipeline *p, tr_value *out);
 /* TRIGGERs queued so far that will reach the inputs: none of the operators
  * they pass can stop them. One that grows during a push means the input
  * that pushed is told to stop (conn.h TR_ONRAMP_PAUSED): the trigger itself

@@ -33,6 +33,15 @@ struct tr_world_registry {
 };
 extern const struct tr_world_registry tr_world_builtin;
 
+/* The built-in metrics pipeline (0.11): published at create, deployed by
+ * a binding that links /pipeline/system::metrics/system/out somewhere.
+ * Every pipeline's metrics port and the ramp_events of every onramp and
+ * offramp with metrics_interval_s go into it. Artefacts whose id starts
+ * with "system::" cannot be unpublished (0.11: 403). */
+#define TR_WORLD_METRICS_ID "system::metrics"
+#define TR_WORLD_METRICS_INSTANCE "system"
+#define TR_WORLD_SYSTEM_PREFIX "system::"
+
 /* The artefact kinds, as in their URLs (/onramp/ID, /pipeline/ID, ...). */
 enum tr_world_kind { TR_WORLD_ONRAMP, TR_WORLD_OFFRAMP, TR_WORLD_PIPELINE, TR_WORLD_BINDING };
 
@@ -67,8 +76,7 @@ int tr_world_deploy(struct tr_world *w, struct tr_diag *d);
  * instances no other binding uses are retired - onramps and offramps close
  * (an offramp fails what it still holds; the events stay in a WAL),
  * pipelines are destroyed. Unpublish removes a definition no live instance
- * or binding uses (-EBUSY otherwise). Known limit: the id of an unpublished
- * onramp, offramp or binding cannot be published again in the same run.
+ * or binding uses (-EBUSY otherwise); its id may be published again.
  * Errors: TR_ENOTFOUND (no such artefact or binding instance), -EBUSY,
  * the load and deploy errors above, TR_ECLOSED once the world stops. */
 int tr_world_publish_config(struct tr_world *w, const char *name, const char *yaml, size_t len,
@@ -86,6 +94,36 @@ int tr_world_unpublish(struct tr_world *w, enum tr_world_kind kind, const char *
 /* How many live (not retired) instances of an artefact exist; for tests
  * and the REST API's listings. */
 size_t tr_world_instances(const struct tr_world *w, enum tr_world_kind kind, const char *id);
+/* Without deploying: every link endpoint and mapping that names an onramp,
+ * offramp, pipeline or binding no loaded file defines is passed to report
+ * (a located diagnostic). Returns how many. For `tremor check`. */
+size_t tr_world_check_refs(const struct tr_world *w, void (*report)(void *, const struct tr_diag *),
+                           void *arg);
+
+/* Views for the REST API (world_view.c); each builds a new value in *out
+ * (TR_NULL on failure). Errors: TR_ENOTFOUND, -ENOMEM.
+ * tr_world_list: the published ids of a kind, in publishing order.
+ * tr_world_describe: an artefact as 0.11 serialises it (onramps, offramps:
+ *   {id, type, description, linked, [err_required,] codec?, codec_map?,
+ *   preprocessors?, postprocessors?, metrics_interval_s?, config?};
+ *   bindings: {id, description, links: {from: [to]}}; pipelines: the
+ *   query's source text as a string).
+ * tr_world_instance_list: the instance ids of an artefact's live instances
+ *   (for a binding: its deployed instances).
+ * tr_world_describe_bound: binding instance /binding/aid/sid as deployed,
+ *   its links with the placeholders filled in.
+ * tr_world_status: {ready, not_ready: [why], onramps: [...], offramps:
+ *   [...], pipelines: [...]} with each live instance's url and counters;
+ *   ready when the world runs, every mapping is deployed, every instance
+ *   started and no offramp's breaker is open. */
+int tr_world_list(const struct tr_world *w, enum tr_world_kind kind, tr_value *out);
+int tr_world_describe(const struct tr_world *w, enum tr_world_kind kind, const char *id,
+                      tr_value *out);
+int tr_world_instance_list(const struct tr_world *w, enum tr_world_kind kind, const char *id,
+                           tr_value *out);
+int tr_world_describe_bound(const struct tr_world *w, const char *aid, const char *sid,
+                            tr_value *out);
+int tr_world_status(const struct tr_world *w, tr_value *out);
 /* Start offramps, then pipelines' tick, then onramps. */
 int tr_world_start(struct tr_world *w, struct tr_diag *d);
 /* Graceful stop: onramps stop, operators quiesce, in-flight events get up

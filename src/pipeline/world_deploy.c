@@ -95,15 +95,20 @@ static struct pipe_inst *ensure_pipe(struct tr_world *w, struct bound *b, const 
     pi->w = w;
     pi->id = tr_strdup(u->artefact);
     pi->instance = tr_strdup(u->instance);
+    char tag[600];
+    snprintf(tag, sizeof tag, "tremor://localhost/pipeline/%s/%s", u->artefact, u->instance);
     struct tr_pipeline_opts po = {
         .id = u->artefact, .file = qa->path, .instance = u->instance,
         .server_instance = w->instance, .data_dir = w->data_dir, .loop = w->loop,
         .uid_counter = &w->op_uids, .defer = &w->defer, .queued = w->queued,
         .fatal = world_pipe_fatal, .fatal_arg = w,
-        .op_find = w->reg.op, .op_kinds = w->reg.op_kinds,
+        .op_find = w->reg.op, .op_kinds = w->reg.op_kinds, .metrics_tag = tag,
     };
     *rc = (!pi->id || !pi->instance) ? -ENOMEM : tr_pipeline_create(q, &po, &pi->p, d);
     if (*rc == -ENOMEM && !pi->p && (!pi->id || !pi->instance)) tr_query_destroy(q);
+    /* 0.11 links every pipeline's metrics port to system::metrics */
+    if (!*rc && strcmp(pi->id, TR_WORLD_METRICS_ID) != 0)
+        *rc = tr_pipeline_connect_output(pi->p, TR_PORT_METRICS, world_metrics_in, w);
     if (!*rc) *rc = push((void **)&w->pipes, &w->npipes, &w->pipes_cap, pi);
     if (!*rc && (*rc = note(b, TR_WORLD_PIPELINE, pi, &pi->refs))) w->npipes--;
     if (*rc) {
@@ -195,9 +200,67 @@ static int link_pipe_out(struct tr_world *w, struct bound *b, struct pipe_inst *
         if (!rc) rc = tr_pipeline_connect_input(to->p, true, pipe_cf_up, from);
         return rc;
     }
+    if (tu->kind == TR_URL_ONRAMP) {
+        /* a linked transport's replies (0.11's linked onramps) */
+        struct onramp_inst *on = ensure_onramp(w, b, tu, l, url, d, &rc);
+        if (!on) return rc;
+        if (tu->port[0] && strcmp(tu->port, TR_PORT_IN) != 0)
+            return tr_diag_set(d, TR_EINVAL_CFG, l->loc.file, l->loc.line, l->loc.col,
+                               "link %s: a linked onramp takes replies on its port 'in'", url);
+        if (!on->ops->reply || !on_art(on)->linked)
+            return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
+                               "link %s: onramp '%s' takes no replies (only a `rest` or `ws` "
+                               "onramp with `linked: true` does)", url, on_art(on)->id);
+        rc = made(b, (struct made_link){.kind = LINK_PIPE_ONRAMP, .from = from, .on = on});
+        if (!rc) rc = tr_pipeline_connect_output(from->p, port, world_onramp_reply, on);
+        return rc;
+    }
     return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
-                       "link %s: a pipeline can be linked to an offramp or a pipeline "
-                       "(linked transports back to onramps are not supported yet)", url);
+                       "link %s: a pipeline can be linked to an offramp, a pipeline or a linked onramp",
+                       url);
+}
+
+/* A linked offramp's port 'out' or 'err' into pipelines (its responses). */
+static int link_offramp_out(struct tr_world *w, struct bound *b, const struct tr_url *fu,
+                            const struct tr_cfg_link *l, const char *from_s, const tr_value *vars,
+                            struct tr_diag *d) {
+    int rc = 0;
+    const char *port = fu->port[0] ? fu->port : TR_PORT_OUT;
+    int err_port = strcmp(port, TR_PORT_ERR) == 0;
+    if (!err_port && strcmp(port, TR_PORT_OUT) != 0)
+        return tr_diag_set(d, TR_EINVAL_CFG, l->loc.file, l->loc.line, l->loc.col,
+                           "link source %s: offramps send from their ports 'out' and 'err'", from_s);
+    struct offramp_inst *o = ensure_offramp(w, b, fu, l, from_s, d, &rc);
+    if (!o) return rc;
+    if (!o->ops->linked)
+        return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
+                           "link source %s: a linked %s offramp is not implemented yet (only rest "
+                           "sends responses)", from_s, off_art(o)->type);
+    if (!off_art(o)->linked)
+        return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
+                           "link source %s: offramp '%s' is not linked (`linked: true`), so it "
+                           "sends nothing out", from_s, off_art(o)->id);
+    for (size_t i = 0; !rc && i < l->nto; i++) {
+        char *to_s = NULL;
+        struct tr_url tu;
+        rc = tr_url_substitute(l->to[i], vars, &to_s, d);
+        if (!rc) rc = tr_url_parse(to_s, &tu, d);
+        if (!rc && (tu.kind != TR_URL_PIPELINE || !tu.instance[0]))
+            rc = tr_diag_set(d, TR_EINVAL_CFG, l->loc.file, l->loc.line, l->loc.col,
+                             "link %s -> %s: an offramp can only be linked to a pipeline "
+                             "(/pipeline/ID/{instance}/in)", from_s, to_s);
+        struct pipe_inst *pi = rc ? NULL : ensure_pipe(w, b, &tu, l, to_s, d, &rc);
+        if (pi)
+            rc = made(b, (struct made_link){.kind = err_port ? LINK_OFFRAMP_ERR_PIPE : LINK_OFFRAMP_PIPE,
+                                            .off = o, .to = pi});
+        if (pi && !rc)
+            rc = err_port ? push((void **)&o->errs, &o->nerrs, &o->errs_cap, pi)
+                          : push((void **)&o->outs, &o->nouts, &o->outs_cap, pi);
+        if (pi && !rc) rc = tr_pipeline_connect_input(pi->p, false, world_offramp_cf, o);
+        tr_free(to_s);
+    }
+    if (rc) tr_diag_locate(d, l->loc.file, l->loc.line, l->loc.col);
+    return rc;
 }
 
 static int deploy_link(struct tr_world *w, struct bound *b, const struct tr_cfg_link *l,
@@ -214,13 +277,19 @@ static int deploy_link(struct tr_world *w, struct bound *b, const struct tr_cfg_
                          world_kind_name(fu.kind), fu.artefact);
         goto out;
     }
-    if (fu.kind != TR_URL_ONRAMP && fu.kind != TR_URL_PIPELINE) {
+    if (fu.kind != TR_URL_ONRAMP && fu.kind != TR_URL_PIPELINE && fu.kind != TR_URL_OFFRAMP) {
         rc = tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
-                         "link source %s: links start at an onramp or a pipeline", from_s);
+                         "link source %s: links start at an onramp, a pipeline or a linked offramp",
+                         from_s);
         goto out;
     }
-    /* pass 0: pipeline -> X links; pass 1: onramp -> pipeline (Tremor's order) */
-    if ((pass == 0) != (fu.kind == TR_URL_PIPELINE)) goto out;
+    /* pass 0: pipeline -> X and offramp -> pipeline links; pass 1: onramp ->
+     * pipeline (Tremor's order: sources start sending last) */
+    if ((pass == 0) != (fu.kind != TR_URL_ONRAMP)) goto out;
+    if (fu.kind == TR_URL_OFFRAMP) {
+        rc = link_offramp_out(w, b, &fu, l, from_s, vars, d);
+        goto out;
+    }
     const char *port = fu.port[0] ? fu.port : TR_PORT_OUT;
     struct pipe_inst *from_pipe = NULL;
     struct onramp_inst *from_on = NULL;
@@ -292,6 +361,24 @@ static void unlink_one(const struct made_link *ml) {
         if (ml->to->p) tr_pipeline_disconnect_input(ml->to->p, world_onramp_cf, o);
         break;
     }
+    case LINK_OFFRAMP_PIPE:
+    case LINK_OFFRAMP_ERR_PIPE: {
+        struct offramp_inst *o = ml->off;
+        int err = ml->kind == LINK_OFFRAMP_ERR_PIPE;
+        struct pipe_inst **v = err ? o->errs : o->outs;
+        size_t *n = err ? &o->nerrs : &o->nouts;
+        for (size_t i = *n; i-- > 0;)
+            if (v[i] == ml->to) {
+                memmove(&v[i], &v[i + 1], (*n - i - 1) * sizeof *v);
+                (*n)--;
+                break;
+            }
+        if (ml->to->p) tr_pipeline_disconnect_input(ml->to->p, world_offramp_cf, o);
+        break;
+    }
+    case LINK_PIPE_ONRAMP:
+        if (ml->from->p) tr_pipeline_disconnect_output(ml->from->p, world_onramp_reply, ml->on);
+        break;
     case LINK_PIPE_OFFRAMP: {
         struct offramp_inst *o = ml->ol->o;
         if (ml->from->p) tr_pipeline_disconnect_output(ml->from->p, world_offramp_in, ml->ol);
@@ -344,6 +431,7 @@ static void undo(struct bound *b) {
 
 void world_bound_free(struct bound *b) {
     if (!b) return;
+    tr_value_unref(b->vars);
     tr_free(b->url);
     tr_free(b->links);
     tr_free(b->insts);
@@ -385,6 +473,7 @@ static int bind_one(struct tr_world *w, const char *url, const tr_value *vars,
         world_bound_free(b);
         return tr_diag_set(d, -ENOMEM, file, line, col, "out of memory");
     }
+    if (vars) b->vars = tr_value_ref(*vars);
     for (int pass = 0; pass < 2 && !rc; pass++)
         for (size_t i = 0; i < cb->nlinks && !rc; i++)
             rc = deploy_link(w, b, &cb->links[i], vars, pass, d);

@@ -29,6 +29,7 @@
 #include "pipeline/world.h"
 
 #define TICK_MS 100
+#define WORLD_SIDS 4096
 #define MAX_QUERY_BYTES (64u * 1024 * 1024)
 
 struct query_art {
@@ -71,8 +72,18 @@ struct onramp_inst {
     size_t nerrs, errs_cap;
     uint64_t chunk_id;               /* next_id when the bytes being decoded came in */
     uint64_t decode_errors;
+    uint64_t events_out;             /* events handed to the pipelines (the REST API's metrics) */
+    uint64_t metrics_last;           /* when ramp_events were last sent (world_metrics.c) */
     struct tr_log_limit decode_log;  /* a peer can cause one decode error per frame */
     tr_value cur_meta;               /* meta of the bytes being decoded */
+    uint64_t cur_stream;             /* stream of the bytes being decoded */
+    int in_bytes;                    /* inside emit_bytes */
+    /* linked onramps: the stream of each recent event (a ring), so a
+     * reply reaches the connection its request came from */
+    struct stream_of { uint64_t id, stream; } *sids;
+    size_t nsids;                    /* entries written so far (ring index = n % WORLD_SIDS) */
+    struct tr_preproc *cur_pp;       /* the chain they go through; NULL: none */
+    uint64_t cur_ingest_ns;          /* their ingest-ns stage's time; 0: now */
     int closing;
     int started;
     unsigned refs;
@@ -83,6 +94,7 @@ struct pending {
     struct pipe_inst *pi;
     int used;
     int released;                    /* upstream was told the peer has it */
+    int transactional;               /* a linked offramp tracks every event: only these are answered upstream */
 };
 
 struct out_link {
@@ -107,24 +119,35 @@ struct offramp_inst {
     uint64_t base, next_token;       /* tokens in flight: [base, next_token) */
     size_t in_flight;
     struct tr_buf enc;
+    struct pipe_inst **outs, **errs; /* linked offramps: pipelines fed from 'out' / 'err' */
+    size_t nouts, outs_cap, nerrs, errs_cap;
+    uint64_t next_id;                /* ids of the events sent out of them */
+    struct tr_postproc *post;        /* made at the first event; NULL: none yet */
     uint64_t encode_errors;
+    /* counted for the REST API's metrics */
+    uint64_t events_in, events_out, acks, fails, triggers, restores;   /* out: acked or sent untracked */
+    int breaker_open;                /* the last breaker signal was a trigger */
+    uint64_t metrics_last;           /* when ramp_events were last sent (world_metrics.c) */
     int closing;
     int started;
     unsigned refs;
 };
 
 /* One link a binding instance made, so unbind can take it out again. */
-enum link_kind { LINK_ONRAMP_PIPE, LINK_ONRAMP_ERR_PIPE, LINK_PIPE_OFFRAMP, LINK_PIPE_PIPE };
+enum link_kind { LINK_ONRAMP_PIPE, LINK_ONRAMP_ERR_PIPE, LINK_PIPE_OFFRAMP, LINK_PIPE_PIPE,
+                 LINK_PIPE_ONRAMP, LINK_OFFRAMP_PIPE, LINK_OFFRAMP_ERR_PIPE };
 struct made_link {
     enum link_kind kind;
-    struct onramp_inst *on;          /* LINK_ONRAMP_PIPE, LINK_ONRAMP_ERR_PIPE */
+    struct onramp_inst *on;          /* LINK_ONRAMP_PIPE, LINK_ONRAMP_ERR_PIPE, LINK_PIPE_ONRAMP */
     struct pipe_inst *from, *to;     /* from: LINK_PIPE_*, to: LINK_ONRAMP_PIPE, LINK_PIPE_PIPE */
     struct out_link *ol;             /* LINK_PIPE_OFFRAMP */
+    struct offramp_inst *off;        /* LINK_OFFRAMP_PIPE, LINK_OFFRAMP_ERR_PIPE (to: the pipeline) */
 };
 
 /* A deployed binding instance: its links and the instances it counts in. */
 struct bound {
     char *url;
+    tr_value vars;                   /* the placeholders it was deployed with (TR_NULL: none) */
     struct made_link *links;
     size_t nlinks, links_cap;
     void **insts;                    /* onramp_inst / offramp_inst / pipe_inst */
@@ -217,7 +240,8 @@ static inline const struct tr_cfg_artefact *off_art(const struct offramp_inst *o
 static inline struct tr_conn_spec world_conn_spec(const struct tr_cfg_artefact *a, const char *instance) {
     return (struct tr_conn_spec){.id = a->id, .type = a->type, .instance = instance,
                                  .config = &a->config, .file = a->loc.file, .line = a->loc.line,
-                                 .col = a->loc.col, .keys = a->config_keys, .nkeys = a->nconfig_keys};
+                                 .col = a->loc.col, .keys = a->config_keys, .nkeys = a->nconfig_keys,
+                                 .linked = a->linked != 0, .codec = a->codec};
 }
 
 static inline int push(void **arr, size_t *n, size_t *cap, void *item) {
@@ -254,6 +278,9 @@ int world_onramp_create(struct tr_world *w, const struct tr_cfg_artefact *a, con
                         struct onramp_inst **out, struct tr_diag *d);
 /* Contraflow reaching an onramp through a pipeline input (arg: onramp_inst). */
 void world_onramp_cf(void *arg, const struct tr_insight *in);
+/* A pipeline's event linked back to an onramp (arg: onramp_inst; a linked
+ * transport's reply). Takes ev. */
+void world_onramp_reply(void *arg, struct tr_event *ev);
 /* Close one onramp outside the stop sequence (unbind); the instance stays. */
 void world_onramp_retire(struct onramp_inst *o);
 void world_onramp_free(struct onramp_inst *o);
@@ -263,6 +290,9 @@ int world_offramp_create(struct tr_world *w, const struct tr_cfg_artefact *a,
                          const char *instance, struct offramp_inst **out, struct tr_diag *d);
 /* An event leaving a pipeline towards an offramp (arg: out_link). Takes ev. */
 void world_offramp_in(void *arg, struct tr_event *ev);
+/* Contraflow reaching a linked offramp from the pipelines it feeds: none
+ * of it concerns the offramp (its responses are not transactional). */
+void world_offramp_cf(void *arg, const struct tr_insight *in);
 /* Contraflow into pi's pipeline; ids may be NULL (breaker signals). */
 void world_send_insight(struct pipe_inst *pi, enum tr_cb cb, struct tr_ids *ids);
 /* Close one offramp outside the stop sequence (unbind); it fails what it
@@ -274,5 +304,16 @@ void world_offramp_free(struct offramp_inst *o);
 int world_deploy_mapping(struct tr_world *w, const struct tr_cfg_mapping *m, struct tr_diag *d);
 void world_pipe_free(struct pipe_inst *pi);
 void world_bound_free(struct bound *b);
+
+/* world_metrics.c */
+/* Publish the built-ins: system::metrics and system::passthrough, the
+ * offramps system::stdout and system::stderr (from tr_world_create). */
+int world_metrics_publish(struct tr_world *w, struct tr_diag *d);
+/* A pipeline's metrics port (arg: the world); takes ev. */
+void world_metrics_in(void *arg, struct tr_event *ev);
+/* ramp_events of the onramps and offramps whose interval is over. */
+void world_metrics_tick(struct tr_world *w, uint64_t now_ns);
+
+/* world_view.c: nothing internal; it reads the structs above for world.h's views. */
 
 #endif

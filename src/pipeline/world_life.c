@@ -77,6 +77,12 @@ int tr_world_create(const struct tr_world_opts *o, struct tr_world **out) {
         tr_world_destroy(w);
         return -ENOMEM;
     }
+    struct tr_diag md;
+    tr_diag_clear(&md);
+    if (world_metrics_publish(w, &md) != 0) {
+        tr_world_destroy(w);
+        return -ENOMEM;   /* the built-in query compiles: only memory can fail it */
+    }
     *out = w;
     return 0;
 }
@@ -102,6 +108,7 @@ static void on_tick(uv_timer_t *t) {
         struct offramp_inst *o = w->offramps[i];
         if (!o->closing && o->self && o->ops->tick) o->ops->tick(o->self, now);
     }
+    if (!world_stopping(w)) world_metrics_tick(w, now);
     /* the count of decode errors held back, once their interval is over */
     for (size_t i = 0; i < w->nonramps; i++) tr_log_limit_flush(&w->onramps[i]->decode_log);
     if (w->fatal && !w->fatal_told && !world_stopping(w) && w->on_shutdown) {

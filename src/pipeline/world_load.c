@@ -218,6 +218,9 @@ static int check_new(struct tr_world *w, size_t on0, size_t off0, size_t b0, siz
 int tr_world_load_config(struct tr_world *w, const char *path, struct tr_diag *d) {
     size_t on0 = w->cfg.nonramps, off0 = w->cfg.nofframps, b0 = w->cfg.nbindings;
     size_t m0 = w->cfg.nmappings;
+    /* tr_world_deploy runs once every file is loaded and names an unknown
+     * binding itself, so a mapping may come before its binding's file */
+    w->cfg.mappings_any_order = 1;
     int rc = tr_config_load_file(&w->cfg, path, d);
     if (rc) return rc;
     return check_new(w, on0, off0, b0, m0, d);
@@ -270,8 +273,23 @@ int tr_world_unpublish(struct tr_world *w, enum tr_world_kind k, const char *id,
         memmove(qa, qa + 1, (w->nqueries - idx - 1) * sizeof *qa);
         w->nqueries--;
     } else {
+        /* The entry stays (instances index the arrays) under a name no
+         * other entry has (ids in URLs cannot hold '/'), so the id may be
+         * published again; retired instances log under that name. */
+        char **idp = k == TR_WORLD_ONRAMP ? &w->cfg.onramps[idx].id
+                   : k == TR_WORLD_OFFRAMP ? &w->cfg.offramps[idx].id : &w->cfg.bindings[idx].id;
+        char gone_name[300];
+        snprintf(gone_name, sizeof gone_name, "%.200s/unpublished/%zu", *idp, idx);
+        char *renamed = tr_strdup(gone_name);
         int rc = set_gone(w, k, idx);
-        if (rc) return tr_diag_set(d, rc, NULL, 0, 0, "out of memory");
+        if (rc) {
+            tr_free(renamed);
+            return tr_diag_set(d, rc, NULL, 0, 0, "out of memory");
+        }
+        if (renamed) {
+            tr_free(*idp);
+            *idp = renamed;
+        }
     }
     TR_INFO("world", "unpublished /%s/%s", names[k], id);
     return 0;
@@ -279,4 +297,41 @@ int tr_world_unpublish(struct tr_world *w, enum tr_world_kind k, const char *id,
 
 const char *tr_world_error_detail(const struct tr_world *w) {
     return w->detail.len ? w->detail.data : NULL;
+}
+
+/* One reference of a link or mapping that names nothing loaded: report it. */
+static size_t ref_missing(const struct tr_world *w, const char *url, const struct tr_cfg_loc *loc,
+                          void (*report)(void *, const struct tr_diag *), void *arg) {
+    struct tr_url u;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    if (tr_url_parse(url, &u, &d) || strchr(u.artefact, '{')) return 0;   /* checked at load, or a placeholder */
+    int found = u.kind == TR_URL_PIPELINE ? world_find_query(w, u.artefact) != NULL
+              : u.kind == TR_URL_BINDING ? world_find_binding(w, u.artefact) != NULL
+              : world_find_art(w, u.kind == TR_URL_ONRAMP ? TR_WORLD_ONRAMP : TR_WORLD_OFFRAMP,
+                               u.artefact) != NULL;
+    if (found) return 0;
+    char known[512];
+    world_list_ids(w, u.kind, known, sizeof known);
+    tr_diag_set(&d, TR_EINVAL_CFG, loc->file, loc->line, loc->col,
+                "%s names %s '%s', which no file defines (defined: %s)", url,
+                world_kind_name(u.kind), u.artefact, known);
+    report(arg, &d);
+    return 1;
+}
+
+size_t tr_world_check_refs(const struct tr_world *w, void (*report)(void *, const struct tr_diag *),
+                           void *arg) {
+    size_t n = 0;
+    for (size_t i = 0; i < w->cfg.nbindings; i++) {
+        const struct tr_cfg_binding *b = &w->cfg.bindings[i];
+        for (size_t j = 0; j < b->nlinks; j++) {
+            n += ref_missing(w, b->links[j].from, &b->links[j].loc, report, arg);
+            for (size_t k = 0; k < b->links[j].nto; k++)
+                n += ref_missing(w, b->links[j].to[k], &b->links[j].to_loc[k], report, arg);
+        }
+    }
+    for (size_t i = 0; i < w->cfg.nmappings; i++)
+        n += ref_missing(w, w->cfg.mappings[i].binding_url, &w->cfg.mappings[i].loc, report, arg);
+    return n;
 }

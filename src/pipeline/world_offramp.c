@@ -40,11 +40,55 @@ static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
              (unsigned long long)token, tr_cb_name(cb));
     struct tr_insight in = {.cb = cb, .ids = pe->ids};   /* moved: queued, not run */
     struct pipe_inst *pi = pe->pi;
+    int upstream = pe->transactional;
     pe->used = 0;
     o->in_flight--;
+    if (cb == TR_CB_ACK) o->acks++, o->events_out++;
+    else o->fails++;
     while (o->base < o->next_token && !o->ring[o->base & (o->ring_cap - 1)].used) o->base++;
-    if (pi->p) tr_pipeline_contraflow_take(pi->p, &in);
+    if (pi->p && upstream) tr_pipeline_contraflow_take(pi->p, &in);
     else tr_ids_fini(&in.ids);   /* retired or stopped: nobody upstream is left */
+}
+
+/* A linked offramp's response: a new event (this offramp's uid and next
+ * id) that also carries the ids of the message it answers, as 0.11 tracks
+ * them, into every pipeline linked from the port. Never transactional. */
+static int off_emit(struct tr_offramp_host *h, uint64_t token, bool err, tr_value value, tr_value meta) {
+    struct offramp_inst *o = (struct offramp_inst *)h;
+    struct pending *pe = token >= o->base && token < o->next_token ? &o->ring[token & (o->ring_cap - 1)] : NULL;
+    if (!pe || !pe->used) {
+        tr_value_unref(value);
+        tr_value_unref(meta);
+        return TR_ENOTFOUND;
+    }
+    struct pipe_inst **to = err ? o->errs : o->outs;
+    size_t n = err ? o->nerrs : o->nouts;
+    struct tr_event ev;
+    int rc = tr_event_init(&ev, value, meta, tr_now_ns());
+    if (rc) return rc;
+    /* offramp uids live beside onramp uids: the high bit keeps them apart */
+    tr_ids_init(&ev.ids, o->uid | ((uint64_t)1 << 63), 0, o->next_id++);
+    if ((rc = tr_ids_track(&ev.ids, &pe->ids))) {
+        tr_event_fini(&ev);
+        return rc;
+    }
+    ev.transactional = false;
+    if (n == 0) {
+        tr_event_fini(&ev);
+        return 0;
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        struct tr_event copy;
+        if (to[i]->p && tr_event_copy(&copy, &ev) == 0) tr_pipeline_push(to[i]->p, TR_PORT_IN, &copy);
+    }
+    if (to[n - 1]->p) tr_pipeline_push(to[n - 1]->p, TR_PORT_IN, &ev);
+    else tr_event_fini(&ev);
+    return 0;
+}
+
+void world_offramp_cf(void *arg, const struct tr_insight *in) {
+    (void)arg;
+    (void)in;
 }
 
 /* The peer has the event but the offramp may still fail it: its token and
@@ -56,6 +100,7 @@ static void off_release(struct tr_offramp_host *h, uint64_t token) {
         o->ring[token & (o->ring_cap - 1)].released)
         return;
     struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
+    if (!pe->transactional) return;
     pe->released = 1;
     /* copied: the ids stay for the answer */
     world_send_insight(pe->pi, TR_CB_RELEASE, &pe->ids);
@@ -66,6 +111,9 @@ static void off_fail(struct tr_offramp_host *h, uint64_t token) { answer(h, toke
 
 static void off_breaker(struct tr_offramp_host *h, enum tr_cb cb) {
     struct offramp_inst *o = (struct offramp_inst *)h;
+    o->breaker_open = cb == TR_CB_TRIGGER;
+    if (o->breaker_open) o->triggers++;
+    else o->restores++;
     for (size_t i = 0; i < o->nlinks; i++) world_send_insight(o->links[i]->pi, cb, NULL);
 }
 
@@ -86,7 +134,7 @@ static void off_exit(struct tr_offramp_host *h, int code) {
 }
 
 static const struct tr_offramp_host_ops offramp_host_ops = {
-    off_ack, off_fail, off_trigger, off_restore, off_shutdown, off_release, off_exit,
+    off_ack, off_fail, off_trigger, off_restore, off_shutdown, off_release, off_emit, off_exit,
 };
 
 static int ring_reserve(struct offramp_inst *o) {
@@ -109,6 +157,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     struct offramp_inst *o = l->o;
     enum tr_cb refuse = TR_CB_FAIL;   /* what a refused transactional event gets */
     int rc = 0;
+    o->events_in++;
     if (o->closing || !o->self) {
         rc = TR_ECLOSED;
         goto refused;
@@ -118,7 +167,9 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     struct tr_buf *enc = &o->enc;
     tr_buf_reset(enc);
     rc = o->codec->encode(&ev->value, enc);
-    if (!rc) rc = tr_postproc_apply(off_art(o)->postprocessors, off_art(o)->npost, enc);
+    if (!rc && off_art(o)->npost && !o->post)
+        rc = tr_postproc_create(off_art(o)->postprocessors, off_art(o)->npost, &o->post);
+    if (!rc && o->post) rc = tr_postproc_run(o->post, ev->ingest_ns, enc);
     if (rc) {
         o->encode_errors++;
         TR_WARN("offramp", "%s/%s: cannot encode an event with codec %s: %s; rejected (%llu so "
@@ -133,7 +184,8 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         .token = 0, .transactional = ev->transactional, .data = enc->data,
         .len = enc->len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
     };
-    if (ev->transactional) {
+    /* a linked offramp's responses carry the ids of what they answer */
+    if (ev->transactional || (off_art(o)->linked && o->ops->linked)) {
         rc = ring_reserve(o);
         if (rc) goto refused;
         m.token = o->next_token++;
@@ -143,11 +195,28 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         pe->pi = l->pi;
         pe->used = 1;
         pe->released = 0;
+        pe->transactional = ev->transactional;
         o->in_flight++;
         TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
                  (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
     }
+    /* gelf-chunking makes several chunks (datagrams) of one event: all but
+     * the last go out untracked, the last carries the event's token */
+    size_t start = 0, nch = o->post ? tr_postproc_chunks(o->post) : 1;
+    for (size_t k = 0; k + 1 < nch; k++) {
+        size_t end = tr_postproc_chunk_end(o->post, k);
+        struct tr_out_msg part = m;
+        part.token = 0;
+        part.transactional = false;
+        part.data = enc->data + start;
+        part.len = end - start;
+        o->ops->send(o->self, &part);
+        start = end;
+    }
+    m.data = enc->data + start;
+    m.len = enc->len - start;
     o->ops->send(o->self, &m);
+    if (!ev->transactional) o->events_out++;   /* nothing will answer it */
     tr_event_fini(ev);
     return;
 refused:
@@ -204,8 +273,11 @@ void world_offramp_free(struct offramp_inst *o) {
         if (o->ring[t & (o->ring_cap - 1)].used) tr_ids_fini(&o->ring[t & (o->ring_cap - 1)].ids);
     for (size_t k = 0; k < o->nlinks; k++) tr_free(o->links[k]);
     tr_free(o->links);
+    tr_free(o->outs);
+    tr_free(o->errs);
     tr_free(o->ring);
     tr_buf_fini(&o->enc);
+    tr_postproc_destroy(o->post);
     tr_free(o->instance);
     tr_free(o);
 }

@@ -75,11 +75,16 @@ static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_valu
         tr_value_unref(meta);
         return TR_ECLOSED;
     }
-    int rc = tr_event_init(&ev, value, meta, tr_now_ns());
+    int rc = tr_event_init(&ev, value, meta, o->cur_ingest_ns ? o->cur_ingest_ns : tr_now_ns());
     if (rc) return rc;
     uint64_t id = o->next_id++;
     tr_ids_init(&ev.ids, o->uid, 0, id);
     ev.transactional = o->ops->transactional;
+    o->events_out++;
+    if (o->in_bytes && on_art(o)->linked && o->ops->reply) {
+        if (!o->sids) o->sids = tr_calloc(WORLD_SIDS, sizeof *o->sids);
+        if (o->sids) o->sids[o->nsids++ % WORLD_SIDS] = (struct stream_of){id, o->cur_stream};
+    }
     onramp_to_pipes(o, &ev);
     return (int64_t)id;
 }
@@ -102,7 +107,10 @@ static int decode_frame(void *arg, const char *data, size_t len) {
         onramp_error(o, d.msg[0] ? d.msg : tr_strerror(rc));
         return 0;
     }
+    uint64_t ns;
+    o->cur_ingest_ns = o->cur_pp && tr_preproc_ingest_ns(o->cur_pp, &ns) ? ns : 0;
     host_emit_value(&o->host, v, tr_value_ref(o->cur_meta));
+    o->cur_ingest_ns = 0;
     return 0;
 }
 
@@ -136,14 +144,19 @@ static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void
     uint64_t triggers = triggers_to(o);
     int rc = 0;
     o->cur_meta = meta;
+    o->cur_stream = stream;
+    o->in_bytes = 1;
     o->chunk_id = o->next_id;
     if (o->npre == 0) {
         rc = decode_frame(o, data, len);
     } else {
         struct stream_pp *s = find_stream(o, stream, 1);
+        o->cur_pp = s ? s->pp : NULL;
         rc = s ? tr_preproc_feed(s->pp, data, len, decode_frame, o) : -ENOMEM;
+        o->cur_pp = NULL;
     }
     o->cur_meta = tr_v_null();
+    o->in_bytes = 0;
     tr_value_unref(meta);
     /* the trigger itself comes from the loop; the onramp stops reading now */
     if (rc >= 0 && triggers_to(o) != triggers) rc = TR_ONRAMP_PAUSED;
@@ -155,7 +168,9 @@ static void host_stream_end(struct tr_onramp_host *h, uint64_t stream) {
     struct stream_pp *s = find_stream(o, stream, 0);
     if (!s) return;
     o->chunk_id = o->next_id;
+    o->cur_pp = s->pp;
     tr_preproc_finish(s->pp, decode_frame, o);
+    o->cur_pp = NULL;
     tr_preproc_destroy(s->pp);
     *s = o->streams[--o->nstreams];
 }
@@ -200,6 +215,26 @@ void world_onramp_cf(void *arg, const struct tr_insight *in) {
     case TR_CB_RELEASE: break;   /* onramps keep no window: the ack follows */
     case TR_CB_NONE: break;
     }
+}
+
+void world_onramp_reply(void *arg, struct tr_event *ev) {
+    struct onramp_inst *o = arg;
+    uint64_t id;
+    if (!o->closing && o->self && o->ops->reply && tr_ids_max_for(&ev->ids, o->uid, &id) == 0) {
+        uint64_t stream = 0;
+        size_t n = o->nsids < WORLD_SIDS ? o->nsids : WORLD_SIDS;
+        for (size_t k = 0; o->sids && k < n; k++) {
+            const struct stream_of *e = &o->sids[(o->nsids - 1 - k) % WORLD_SIDS];
+            if (e->id == id) {
+                stream = e->stream;
+                break;
+            }
+        }
+        o->ops->reply(o->self, id, stream, &ev->value, &ev->meta, o->codec);
+    } else
+        TR_DEBUG("world", "onramp %s/%s: a reply that answers none of its events is dropped",
+                 on_art(o)->id, o->instance);
+    tr_event_fini(ev);
 }
 
 /* The instance `instance` of entry a, created (config checked, nothing
@@ -257,6 +292,7 @@ void world_onramp_retire(struct onramp_inst *o) {
 void world_onramp_free(struct onramp_inst *o) {
     for (size_t k = 0; k < o->nstreams; k++) tr_preproc_destroy(o->streams[k].pp);
     tr_free(o->streams);
+    tr_free(o->sids);
     tr_free(o->outs);
     tr_free(o->errs);
     tr_free(o->instance);

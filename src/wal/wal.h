@@ -262,4 +262,52 @@ const struct tr_hist *tr_wal_durable_hist(struct tr_wal *w);
  * -ENOMEM. */
 int tr_wal_durable_report(struct tr_wal *w, struct tr_buf *out);
 
+/* ---- offline inspection: `tremor wal inspect` / `tremor wal verify` ----
+ *
+ * Reads a WAL directory that no process has open, without writing, locking
+ * or repairing anything (tr_wal_open's recovery may truncate and quarantine;
+ * this never does): the checkpoint, every segment's header and every frame,
+ * each payload checked against its CRC. Memory is one read window, whatever
+ * the log's size. */
+struct tr_wal_summary {
+    int checkpoint;               /* 1: a valid checkpoint slot was found */
+    uint64_t ckpt_frontier, ckpt_next_seq;
+    uint64_t segments;            /* segment files */
+    uint64_t file_bytes;          /* their sizes, summed */
+    uint64_t records;             /* intact records */
+    uint64_t payload_bytes;       /* their payload bytes */
+    uint64_t markers;             /* intact frontier markers */
+    uint64_t first_seq, last_seq; /* of intact records (0: none) */
+    uint64_t frontier;            /* acknowledged through: checkpoint and markers */
+    uint64_t after;               /* records numbered above opts.after */
+    uint64_t damaged;             /* damaged regions (reported through on_damage) */
+    uint64_t damaged_bytes;
+    uint64_t torn_bytes;          /* an unfinished last write at the end of the last segment */
+    uint64_t quarantined;         /* files in quarantine/ (kept by earlier recoveries) */
+    uint64_t quarantined_bytes;
+    uint64_t foreign;             /* directory entries that are not the WAL's */
+};
+
+struct tr_wal_inspect_opts {
+    void *arg;
+    /* every intact record numbered above `after`, in log order; segment is
+     * the file name, off the frame's offset in it. Return non-zero to stop
+     * being called (counting goes on). May be NULL. */
+    int (*on_record)(void *arg, const char *segment, uint64_t off, uint64_t seq,
+                     const void *data, size_t len);
+    uint64_t after;
+    /* every damaged region: what is wrong, where, how many bytes. May be NULL. */
+    void (*on_damage)(void *arg, const char *segment, uint64_t off, uint64_t len,
+                      const char *what);
+};
+
+/* Scan dir into *sum. 0 (damage is counted, not an error); -ENOENT or
+ * -ENOTDIR when dir is not a directory; TR_ECORRUPT when it holds files but
+ * neither a checkpoint nor a segment of ours (not a WAL directory), or a
+ * checkpoint of something else; TR_EUNSUPPORTED for a format version this
+ * build does not read; -errno from reading; -ENOMEM. d says which file. An
+ * empty directory is 0 with everything zero. */
+int tr_wal_inspect(const char *dir, const struct tr_wal_inspect_opts *opts,
+                   struct tr_wal_summary *sum, struct tr_diag *d);
+
 #endif

@@ -4,9 +4,10 @@
  * Reads one JSON array per line on stdin and writes one JSON result per
  * line, in the shapes ref/src/main.rs writes: strftime through the module
  * datetime::format uses, strptime through the reader of datetime::parse,
- * regex through lang/regex.h (captures) and the std::re functions (replace, replace_all, split), floats through the JSON
- * encoder and the display form of string interpolation. Not a test by
- * itself: scripts/difftest.sh compares the two outputs.
+ * regex through lang/regex.h (captures) and the std::re functions
+ * (replace, replace_all, split), floats through the JSON encoder and the
+ * ToString form array::join uses (Rust's `{}`; interpolation prints JSON).
+ * Not a test by itself: scripts/difftest.sh compares the two outputs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -123,7 +124,7 @@ static void float_case(const tr_value *c, struct tr_buf *o) {
     struct tr_buf disp, js;
     tr_buf_init(&disp);
     tr_buf_init(&js);
-    int rd = tr_value_display(&v, &disp), rj = tr_json_encode(&v, &js);
+    int rd = tr_value_to_string(&v, &disp), rj = tr_json_encode(&v, &js);
     tr_buf_printf(o, "{\"display\":");
     if (rd) tr_buf_printf(o, "{\"error\":%d}", rd);
     else put_str(o, disp.data ? disp.data : "", disp.len);

@@ -12,6 +12,10 @@
  * header (bytes 16..23) when it has one, else by its index; 2 the
  * checkpoint; 3 a stray "*.tmp" file.
  *
+ * First the directory is scanned read-only (tr_wal_inspect, as `tremor wal
+ * verify` does): it must return 0 or a documented error with a message, and
+ * count no more intact records than their bytes allow.
+ *
  * Oracles: open either succeeds or fails with a documented error and a
  * message; records come out in increasing order above the frontier, each
  * within max_record_bytes; after a clean close the second open has a
@@ -158,9 +162,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct tr_wal_config c;
     struct tr_wal *w = NULL;
     struct tr_diag d;
+    struct tr_wal_summary sum;
+    tr_diag_clear(&d);
+    int rc = tr_wal_inspect(scratch, NULL, &sum, &d);
+    if (rc && rc != TR_ECORRUPT && rc != TR_EUNSUPPORTED && rc != -ENOMEM)
+        fuzz_fail("inspect returned %d", rc);
+    if (rc && !d.msg[0]) fuzz_fail("inspect error %d without a message", rc);
+    if (!rc && sum.records * 21 > sum.file_bytes) fuzz_fail("inspect counted %" PRIu64 " records in %" PRIu64 " bytes", sum.records, sum.file_bytes);
     config(&c, scratch);
     tr_diag_clear(&d);
-    int rc = tr_wal_open(&c, &w, &d);
+    rc = tr_wal_open(&c, &w, &d);
     if (rc) {
         if (w) fuzz_fail("failed open returned a WAL");
         check_open_error(rc, &d);

@@ -147,6 +147,12 @@ static void float_printing(void **st) {
      * drops ".0" (Rust 1.52, 0.11's toolchain: -0.0 prints as "0") */
     expect("use std::array; array::join([1.0, 0.1, 1.0e20, -0.0, 1.0e-7, 1, \"s\"], \",\")",
            "\"1,0.1,100000000000000000000,0,0.0000001,1,s\"");
+    /* a double exactly halfway between its two shortest decimals: ryu
+     * (JSON) keeps the even one, Rust's {} the upper one (make difftest,
+     * float seed 20261202: 431ed4d4c69b2359 and 3e60000000000000) */
+    expect("use std::array; array::join([2169564907882710.25, 0.0000000298023223876953125], \",\")",
+           "\"2169564907882710.3,0.000000029802322387695313\"");
+    expect("[2169564907882710.25, 0.0000000298023223876953125]", "[2169564907882710.2,2.9802322387695312e-8]");
 }
 
 static void long_float_literals(void **st) {

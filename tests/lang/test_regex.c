@@ -204,10 +204,7 @@ static void unsupported_syntax_is_compile_error(void **st) {
         {"(?<=a)b", "look-around"},
         {"(?<!a)b", "look-around"},
         {"(?>a+)b", "atomic"},
-        {"a++b", "repetition"},
-        {"a*+", "repetition"},
-        {"a{2}+", "repetition"},
-        {"a??+", "repetition"},
+        {"+a", "repetition operator missing expression"},
         {"(a\\|(?R))", "recursion"},
         {"(a)(?1)", "recursion"},
         {"\\\\C", "\\C"},
@@ -391,7 +388,106 @@ static void rust_1_5_syntax(void **st) {
     }
     /* Unicode case folding and classes */
     assert_int_equal(1, re_matches("(?i)\xce\x94", "\xce\xb4"));
+    /* with Unicode off (?i) folds ASCII only: k is not U+212A KELVIN SIGN
+     * nor s U+017F LONG S (regex 1.7.1 answers so; 1.5's folding is the same) */
+    assert_int_equal(1, re_matches("(?i)k", "\xe2\x84\xaa"));
+    assert_int_equal(0, re_matches("(?i-u)k", "\xe2\x84\xaa"));
+    assert_int_equal(0, re_matches("(?i-u:s)x", "\xc5\xbfx"));
+    assert_int_equal(0, re_matches("(?i-u)[k-l]", "\xe2\x84\xaa"));
+    assert_int_equal(0, re_matches("(?i-u)\\w", "\xc5\xbf"));
+    assert_int_equal(1, re_matches("(?i-u)^k+[a-z]+\\w$", "kKKAbCS"));
     assert_int_equal(1, re_matches("^\\pN\\p{Greek}$", "1\xce\xb4"));
+}
+
+/* --- differences `make difftest` found against regex 1.7.1 (same
+ * searching code as 0.11's 1.5.4), each with the seed of the generated
+ * case it came from; expected values are the reference's output. --- */
+
+/* An event {"p": pat, "s": subject, "r": rep}. */
+static tr_value event_psr(const char *pat, const char *subject, const char *rep) {
+    tr_value ev = event_s(subject, strlen(subject)), v;
+    assert_int_equal(0, tr_v_str(pat, strlen(pat), &v));
+    assert_int_equal(0, tr_rec_set(&ev, "p", 1, v));
+    assert_int_equal(0, tr_v_str(rep, strlen(rep), &v));
+    assert_int_equal(0, tr_rec_set(&ev, "r", 1, v));
+    return ev;
+}
+
+/* re::replace_all and re::split of pat on subject: want is their JSON. */
+static void rust_iter(const char *pat, const char *subject, const char *rep, const char *want) {
+    expect_out("[re::replace_all(event.p, event.s, event.r), re::split(event.p, event.s)]",
+               event_psr(pat, subject, rep), want);
+}
+
+/* Groups of the first match as JSON ([[s,e],null,...]; null when none). */
+static void rust_groups(const char *pat, const char *subject, const char *want) {
+    char msg[256] = "", got[512];
+    struct tr_regex *re;
+    struct tr_regex_match *m;
+    if (tr_regex_create(pat, strlen(pat), 0, &re, msg, sizeof msg)) fail_msg("pattern %s: %s", pat, msg);
+    assert_int_equal(0, tr_regex_match_create(re, &m));
+    size_t n = 0;
+    if (tr_regex_exec(m, subject, strlen(subject), 0) != 1) {
+        n = (size_t)snprintf(got, sizeof got, "null");
+    } else {
+        for (int g = 0; g <= tr_regex_ngroups(re); g++) {
+            size_t so, eo;
+            n += (size_t)snprintf(got + n, sizeof got - n, "%s", g ? "," : "[");
+            if (tr_regex_group(m, g, &so, &eo)) n += (size_t)snprintf(got + n, sizeof got - n, "[%zu,%zu]", so, eo);
+            else n += (size_t)snprintf(got + n, sizeof got - n, "null");
+        }
+        snprintf(got + n, sizeof got - n, "]");
+    }
+    if (strcmp(got, want)) fail_msg("pattern %s on %s: expected %s, got %s", pat, subject, want, got);
+    tr_regex_match_destroy(m);
+    tr_regex_destroy(re);
+}
+
+static void stacked_repetition_as_regex_syntax_0_6(void **st) {
+    (void)st;
+    /* a repetition of a repetition or of an assertion is a nested one;
+     * (?x) white space ends the operator, so `+ ?` is not lazy (seed
+     * 20261202: "(?x)$ +\S" and "(?x)\w$\d(?:.{1,2}? {1,}(-))" compile) */
+    rust_groups("a++b", "aab", "[[0,3]]");
+    rust_groups("a{1}{2}", "aa", "[[0,2]]");
+    rust_groups("(?x)a+ ?", "aa", "[[0,2]]");
+    rust_groups("(?x)$ +\\S", "xx", "null");
+    rust_groups("(?x)\\w$\\d(?:.{1,2}? {1,}(-))", "bBx", "null");
+    rust_iter("a??+", "aab", "-", "[\"-a-a-b-\",[\"\",\"a\",\"a\",\"b\",\"\"]]");
+}
+
+static void iteration_as_regex_1_5_computes_it(void **st) {
+    (void)st;
+    /* after the first match the reverse DFA runs on the text cut at the
+     * search start: \B sees no character before it (seed 20261202) */
+    rust_iter("\\Ba", "xaaaa", "-", "[\"x-aaa\",[\"x\",\"aaa\"]]");
+    rust_iter("\\B[abc]", ".b_.Bc1ac", "${2}-", "[\".b_.B-1-c\",[\".b_.B\",\"1\",\"c\"]]");
+    /* ^ holds there (seed 7 class; reference output) */
+    rust_iter("^a|\\bb", "ab ab", "-", "[\"-b ab\",[\"\",\"b ab\"]]");
+    /* the DFA takes a non-ASCII byte before the start for a non-word one,
+     * and gives up (the NFA answers, right) when it reads one */
+    rust_iter("\\b", "AxaA_ \xc3\xa9", "x", "[\"xAxaA_x x\xc3\xa9\",[\"\",\"AxaA_\",\" \",\"\xc3\xa9\"]]");
+    rust_iter("\\b", "C.ca\nA-\xc3\xa9" "c", "x",
+              "[\"xCx.xcax\\nxAx-x\xc3\xa9xcx\",[\"\",\"C\",\".\",\"ca\",\"\\n\",\"A\",\"-\",\"\xc3\xa9\",\"c\",\"\"]]");
+    rust_iter("\\B", "BB_ x\xc3\xa9" "c-.\xc3\xa9", "<$1>",
+              "[\"B<>B<>_ x<>\xc3\xa9<>c-<>.\xc3\xa9\",[\"B\",\"B\",\"_ x\",\"\xc3\xa9\",\"c-\",\".\xc3\xa9\"]]");
+    /* captures_iter (a replacement naming groups, a pattern with groups)
+     * takes the NFA's match from the DFA's start: none here, which ends
+     * the iteration (seed 20261202) */
+    rust_iter("(?m)(\\b|1\\W[a-c]\\w)(?P<name>[^a]\\w)(1{1,2}?ca|\\S)", "c.\xc3\xa9\xc3\xa9" "1bBx\xc3\xa9", "",
+              "[\"c1bBx\xc3\xa9\",[\"c\",\"1bBx\xc3\xa9\"]]");
+}
+
+static void empty_loop_iterations_are_not_taken(void **st) {
+    (void)st;
+    /* seed 20261202: the empty last iteration of (...)* leaves its group
+     * unset, or is replaced by a consuming alternative */
+    rust_groups("\\S(?P<name>\\W*?)*", "cxaaAC", "[[0,1],null]");
+    rust_groups("(\\.|^)*[abc]{2}", "caxAB_ abAC.", "[[0,2],null]");
+    rust_groups("(?P<name>[a-c]?c?\?(c{0,2}))*", " BaCA_", "[[0,0],null,null]");
+    rust_groups("([\\d_]?\?)*", "_x", "[[0,1],[0,1]]");
+    /* + may take one empty iteration */
+    rust_groups("(\\pL*?)+", "Ba", "[[0,0],[0,0]]");
 }
 
 /* --- the module itself --- */
@@ -571,6 +667,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(grok_limit_is_runtime_error, arm, disarm),
         cmocka_unit_test_setup_teardown(rust_1_5_syntax, arm, disarm),
         cmocka_unit_test_setup_teardown(unsupported_syntax_is_compile_error, arm, disarm),
+        cmocka_unit_test_setup_teardown(stacked_repetition_as_regex_syntax_0_6, arm, disarm),
+        cmocka_unit_test_setup_teardown(iteration_as_regex_1_5_computes_it, arm, disarm),
+        cmocka_unit_test_setup_teardown(empty_loop_iterations_are_not_taken, arm, disarm),
         cmocka_unit_test_setup_teardown(std_re_refuses_look_around, arm, disarm),
         cmocka_unit_test_setup_teardown(stacked_quantifiers_are_bounded, arm, disarm),
         cmocka_unit_test_setup_teardown(embedded_nul_is_matched_across, arm, disarm),

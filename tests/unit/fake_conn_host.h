@@ -159,7 +159,7 @@ static inline void fake_out_exit(struct tr_offramp_host *h, int code) {
 
 static const struct tr_offramp_host_ops fake_out_ops = {fake_out_ack, fake_out_fail, fake_out_trigger,
                                                         fake_out_restore, fake_out_shutdown,
-                                                        fake_out_release, fake_out_exit};
+                                                        fake_out_release, NULL, fake_out_exit};
 
 static inline void fake_out_init(struct fake_out *o, uv_loop_t *loop, size_t ntokens) {
     memset(o, 0, sizeof *o);

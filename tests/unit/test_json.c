@@ -422,6 +422,22 @@ static void test_encode_numbers(void **state) {
         tr_value v = tr_v_float(cases[i].f);
         enc_is(&v, cases[i].want);
     }
+    /* a NaN's payload gives its own number, as format_finite reads the
+     * bits (make difftest, float seed 20261202; values from ryu) */
+    static const struct {
+        uint64_t bits;
+        const char *want;
+    } nans[] = {
+        {0x7ff8000000000000ULL, "2.696539702293474e308"},  {0xfff8000000000000ULL, "-2.696539702293474e308"},
+        {0x7ff6e4cf0f4820a1ULL, "2.5722499494419587e308"}, {0x7ff05a8109e136fdULL, "1.8374144536981045e308"},
+        {0x7fffffffffffffffULL, "3.5953862697246314e308"}, {0x7ff0000000000001ULL, "1.7976931348623163e308"},
+    };
+    for (size_t i = 0; i < sizeof nans / sizeof nans[0]; i++) {
+        double f;
+        memcpy(&f, &nans[i].bits, sizeof f);
+        tr_value n = tr_v_float(f);
+        enc_is(&n, nans[i].want);
+    }
     tr_value v = tr_v_int(INT64_MIN);
     enc_is(&v, "-9223372036854775808");
     v = tr_v_uint(UINT64_MAX);

@@ -32,6 +32,9 @@ static void test_parse_forms(void **state) {
              "out");
     parse_ok("/pipeline/persistent/01/in", TR_URL_PIPELINE, "", "persistent", "01", "in");
     parse_ok("/offramp/ws", TR_URL_OFFRAMP, "", "ws", "", "");
+    /* relative, as the linked-transport docs write them */
+    parse_ok("onramp/http_in/{instance}/in", TR_URL_ONRAMP, "", "http_in", "{instance}", "in");
+    parse_ok("onramp/metronome", TR_URL_ONRAMP, "", "metronome", "", "");
     parse_ok("/binding/default/01", TR_URL_BINDING, "", "default", "01", "");
     parse_ok("tremor://localhost/pipeline/main/01/out", TR_URL_PIPELINE, "localhost", "main", "01",
              "out");
@@ -62,7 +65,7 @@ static void test_parse_errors(void **state) {
     (void)state;
     parse_bad("/offramps/ws/01/in", "unknown artefact kind 'offramps'");
     parse_bad("/offramps/ws/01/in", "(at character 2)");
-    parse_bad("onramp/metronome", "expected '/<kind>/<artefact>");
+    parse_bad("nope/metronome", "unknown artefact kind 'nope'");
     parse_bad("http://x/onramp/a", "only tremor:// URLs");
     parse_bad("/onramp", "no artefact id");
     parse_bad("/onramp/", "no artefact id");

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <malloc.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 extern const struct tr_onramp_ops tr_ws_onramp;
@@ -37,6 +38,10 @@ struct host {
     uint64_t evstream[MAXEV];
     size_t nev;
     size_t stream_ends;
+    /* at the emit of message peek_at (1-based), bytes waiting on peek_fd */
+    int peek_fd;
+    size_t peek_at;
+    ssize_t peeked;
 };
 
 static int64_t emit_value(struct tr_onramp_host *h, tr_value v, tr_value meta) {
@@ -57,6 +62,10 @@ static int emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void *dat
     x->evlen[x->nev] = len;
     x->evstream[x->nev] = stream;
     x->nev++;
+    if (x->peek_at && x->nev == x->peek_at) {
+        char b[64];
+        x->peeked = recv(x->peek_fd, b, sizeof b, MSG_PEEK | MSG_DONTWAIT);
+    }
     return 0;
 }
 
@@ -607,6 +616,41 @@ static void max_connections_refuses_the_extra_client(void **state) {
     teardown(w);
 }
 
+/* A ping's pong is written before the frames read behind it are handed
+ * on: a sender waiting for pongs (the ws offramp's ack_mode "pong") is not
+ * held up by what the server does with the rest of the same read. 50
+ * messages of 1000 bytes follow the ping in one write; when the 12th is
+ * emitted, the pong is already waiting in the client's socket. */
+static bool got_pong(void *arg);
+
+static void pong_goes_out_before_the_rest_of_the_read(void **state) {
+    (void)state;
+    struct world *w = setup(0);
+    struct raw r;
+    raw_connect(&w->loop, &r, w->port);
+    upgrade(&w->loop, &r);
+    enum { N = 50, LEN = 1000 };
+    uint8_t *buf = malloc((size_t)N * (LEN + 8) + 16);
+    char payload[LEN];
+    memset(payload, 'm', sizeof payload);
+    size_t k = frame(buf, true, 0x9, "p", 1, true);
+    for (int i = 0; i < N; i++) k += frame(buf + k, true, 0x1, payload, LEN, true);
+    uv_os_fd_t fd;
+    assert_int_equal(uv_fileno((uv_handle_t *)&r.tcp, &fd), 0);
+    w->host.peek_fd = fd;
+    w->host.peek_at = 12;
+    w->host.peeked = -1;
+    raw_write(&w->loop, &r, buf, k);
+    w->want_ev = N;
+    run_until(&w->loop, got_ev, w, "the 50 messages");
+    if (w->host.peeked <= 0) fail_msg("no pong on the wire when the 12th message was emitted");
+    struct frame_wait fw = {.r = &r};
+    run_until(&w->loop, got_pong, &fw, "the pong");
+    free(buf);
+    raw_close(&w->loop, &r);
+    teardown(w);
+}
+
 /* Bytes of the process heap in use (malloc, which wslay uses too, not only
  * our counted seam). */
 static size_t heap_used(void) { return mallinfo2().uordblks; }
@@ -815,6 +859,7 @@ int main(void) {
         cmocka_unit_test(handshake_timeout_closes_silent_clients),
         cmocka_unit_test(max_connections_refuses_the_extra_client),
         cmocka_unit_test(fragments_cost_their_bytes_only),
+        cmocka_unit_test(pong_goes_out_before_the_rest_of_the_read),
         cmocka_unit_test(budget_is_shared_by_the_connections),
         cmocka_unit_test(idle_timeout_closes_silent_clients),
         cmocka_unit_test(limits_config_is_checked),

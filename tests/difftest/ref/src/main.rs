@@ -77,9 +77,16 @@ fn regex_case(pat: &str, subject: &str, rep: &str) -> Value {
     })
 }
 
+/// A float as 0.11 prints it. JSON: tremor-value's writer (value-trait
+/// 0.2.8 write_float) calls ryu's format_finite for every float, the
+/// infinities and NaN included, where serde_json would write null.
+/// Display: 0.11 is built with Rust 1.52.1 (its rust-toolchain), whose `{}`
+/// printed -0.0 as "0"; the sign came with Rust 1.53, and this program is
+/// built with a later std.
 fn float_case(bits: u64) -> Value {
     let f = f64::from_bits(bits);
-    json!({"display": format!("{}", f), "json": serde_json::to_string(&f).unwrap()})
+    let display = if f == 0.0 { "0".to_string() } else { format!("{}", f) };
+    json!({"display": display, "json": ryu::Buffer::new().format_finite(f)})
 }
 
 fn main() {
