@@ -122,10 +122,11 @@ const char *tr_http_reason(int status) {
 int tr_http_port(const struct tr_http *h) {
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    if (uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss, &len) != 0) return -1;
+    int rc = uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss, &len);
+    if (rc) return rc;
     if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
     if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return -1;
+    return -EAFNOSUPPORT;
 }
 
 void tr_http_stats(const struct tr_http *h, struct tr_http_stats *out) { *out = h->st; }

@@ -82,7 +82,7 @@ struct tr_http;
 int tr_http_open(uv_loop_t *loop, const struct sockaddr *addr, const struct tr_http_opts *opts,
                  tr_http_handler_fn fn, void *arg, struct tr_http **out, struct tr_diag *d);
 
-/* The bound port (useful after binding port 0). */
+/* The bound port (useful after binding port 0), or a negative error code. */
 int tr_http_port(const struct tr_http *h);
 
 /* Answer req. content_type may be NULL (no body expected: 204); extra is

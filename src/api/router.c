@@ -103,7 +103,7 @@ static int hexval(char c) {
     return -1;
 }
 
-/* Decode in place; 0, or -1 for a bad escape or an encoded NUL. */
+/* Decode in place; 0, or TR_EPARSE for a bad escape or an encoded NUL. */
 static int pct_decode(char *s) {
     char *w = s;
     for (char *p = s; *p; p++) {
@@ -112,7 +112,7 @@ static int pct_decode(char *s) {
             continue;
         }
         int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return TR_EPARSE;
         *w++ = (char)(hi * 16 + lo);
         p += 2;
     }

@@ -13,6 +13,7 @@
 #include "codec/codec_int.h"
 #include "codec/json.h"
 #include "core/alloc.h"
+#include "core/error.h"
 #include "core/utf8.h"
 
 static int json_decode(const char *data, size_t len, uint64_t ingest_ns, tr_value *out,
@@ -174,15 +175,15 @@ int tr_codec_f64(const char *s, size_t n, double *f) {
         while (i < n && s[i] >= '0' && s[i] <= '9') i++;
         nd += i - f0;
     }
-    if (nd == 0) return -1;
+    if (nd == 0) return TR_EPARSE;
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         i++;
         if (i < n && (s[i] == '+' || s[i] == '-')) i++;
         size_t e0 = i;
         while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-        if (i == e0) return -1;
+        if (i == e0) return TR_EPARSE;
     }
-    if (i != n) return -1;
+    if (i != n) return TR_EPARSE;
     char buf[128], *heap = NULL, *t = buf;
     if (n >= sizeof buf && !(t = heap = tr_malloc(n + 1))) return -ENOMEM;
     memcpy(t, s, n);

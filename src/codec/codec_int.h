@@ -30,8 +30,8 @@ int tr_codec_utf8_valid(const char *s, size_t n);
 size_t tr_codec_ws_front(const char *s, size_t n);
 size_t tr_codec_ws_back(const char *s, size_t n);
 /* A float as Rust's f64::from_str reads one: [+-]?(d+(.d*)?|.d+)([eE][+-]?d+)?
- * or nan/inf/infinity in any case, nothing else around it. 0, -1 when s is
- * not one, -ENOMEM. */
+ * or nan/inf/infinity in any case, nothing else around it. 0, TR_EPARSE
+ * when s is not one, -ENOMEM. */
 int tr_codec_f64(const char *s, size_t n, double *f);
 /* Shrinks [*s, *s + *n) by the white space at both ends (Rust's str::trim). */
 void tr_codec_trim(const char **s, size_t *n);

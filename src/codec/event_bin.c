@@ -84,7 +84,7 @@ int tr_event_decode(const char *data, size_t len, struct tr_event *ev) {
     value = meta = tr_v_null();
     if (rc) goto fail;
     tr_ids_fini(&ev->ids);
-    ev->ids = ids;
+    tr_ids_move(&ev->ids, &ids);
     ev->transactional = data[1] & 1;
     return 0;
 fail:

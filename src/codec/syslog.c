@@ -24,6 +24,7 @@
 
 #include "codec/codec_int.h"
 #include "core/alloc.h"
+#include "core/error.h"
 
 static const char *const facilities[24] = {
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
@@ -128,7 +129,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
     unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + (int64_t)doe - 719468;
 }
@@ -302,10 +303,11 @@ static int param(struct cur *c, struct sd_param *out) {
 }
 
 /* One [id params...] element: 1 with it added to m, 0 for an element that
- * does not parse (skipped up to its ']'), -1 when there is none, -ENOMEM. */
+ * does not parse (skipped up to its ']'), TR_ENOTFOUND when there is none,
+ * -ENOMEM. */
 static int datum(struct cur *c, struct msg *m) {
     struct cur s = *c;
-    if (lit(&s, '[')) return -1;
+    if (lit(&s, '[')) return TR_ENOTFOUND;
     const char *id = s.p;
     while (s.p < s.end && !is_ws(&s) && *s.p != ']' && *s.p != '=') s.p++;
     if (s.p > id) {
@@ -334,18 +336,18 @@ static int datum(struct cur *c, struct msg *m) {
     s = *c;
     s.p++;
     const char *close = memchr(s.p, ']', left(&s));
-    if (!close) return -1;
+    if (!close) return TR_ENOTFOUND;
     c->p = close + 1;
     return 0;
 }
 
-/* '-' | datum+. 0, -1 when neither, -ENOMEM. */
+/* '-' | datum+. 0, TR_EPARSE when neither, -ENOMEM. */
 static int structured_data(struct cur *c, struct msg *m) {
     if (!lit(c, '-')) return 0;
     int rc = datum(c, m), any = rc >= 0;
     while (rc >= 0) rc = datum(c, m);
     if (rc == -ENOMEM) return rc;
-    return any ? 0 : -1;
+    return any ? 0 : TR_EPARSE;
 }
 
 /* --- the two formats --- */
@@ -356,7 +358,7 @@ static int parse5424(struct cur c, struct msg *m) {
     if (digits(&c, UINT32_MAX, &v) || !spaces(&c) || ts3339(&c, &m->ts) || !spaces(&c) ||
         word(&c, 0, &m->host) || !spaces(&c) || word(&c, 1, &m->app) || !spaces(&c) ||
         word(&c, 0, &m->procid) || !spaces(&c) || word(&c, 0, &m->msgid))
-        return -1;
+        return TR_EPARSE;
     spaces(&c);
     int rc = structured_data(&c, m);
     if (rc) return rc;
@@ -383,7 +385,7 @@ static int systag(struct span f, struct span *app, struct span *pid) {
 static int parse3164(struct cur c, struct msg *m) {
     pri(&c, m);
     spaces(&c);
-    if (ts3164(&c, &m->ts)) return -1;
+    if (ts3164(&c, &m->ts)) return TR_EPARSE;
     struct span f1 = {0}, f2 = {0};
     int has1 = 0, has2 = 0;
     struct cur s = c;
@@ -511,12 +513,12 @@ static int sl_decode(const char *data, size_t len, uint64_t ingest_ns, tr_value 
     struct msg m;
     memset(&m, 0, sizeof m);
     int rc = parse5424(c, &m);
-    if (rc == -1) {
+    if (rc == TR_EPARSE) {
         m.nelems = m.nparams = 0;
         m.msgid = (struct span){0};
         rc = parse3164(c, &m);
     }
-    if (rc == -1) {
+    if (rc == TR_EPARSE) {
         m.nelems = m.nparams = 0;
         m.fac = m.sev = -1;
         m.has_ts = m.rfc5424 = 0;

@@ -139,6 +139,19 @@ static int check_url(struct loader *L, const node *n, const char *what, struct t
     return 0;
 }
 
+/* A link end names an instance: /KIND/ID/INSTANCE/PORT, or the same without
+ * the leading slash (0.11 accepts relative URLs there); 0.11 also takes an
+ * empty port (`/onramp/x/{instance}/`) as the kind's default one. */
+static int check_link_end(struct loader *L, const node *n, const char *what, struct tr_url *u) {
+    int rc = check_url(L, n, what, u);
+    if (rc || u->kind == TR_URL_BINDING) return rc;
+    if (!u->instance[0])
+        return fail(L, n, "%s: invalid URL '%s': a link end names an instance and a port, "
+                    "as in /%s/%s/{instance}/%s", what, n->text, tr_url_kind_name(u->kind),
+                    u->artefact[0] ? u->artefact : "ID", u->kind == TR_URL_OFFRAMP ? "in" : "out");
+    return 0;
+}
+
 /* Link directions Tremor 0.11 can deploy (Binding::link). */
 static int link_allowed(enum tr_url_kind from, enum tr_url_kind to) {
     switch (from) {
@@ -270,7 +283,7 @@ static int parse_links(struct loader *L, const node *v, const struct entry_ctx *
         const node *k = v->kids[2 * i], *tv = v->kids[2 * i + 1];
         struct tr_url from, to;
         int rc = charge(L, k);
-        if (!rc) rc = check_url(L, k, "link source", &from);
+        if (!rc) rc = check_link_end(L, k, "link source", &from);
         if (rc) return rc;
         if (from.kind == TR_URL_BINDING)
             return fail(L, k, "link source '%s' is a binding URL; links go from an onramp, "
@@ -298,7 +311,7 @@ static int parse_links(struct loader *L, const node *v, const struct entry_ctx *
         for (size_t j = 0; j < nt; j++) {
             const node *t = targets[j];
             rc = charge(L, t);
-            if (!rc) rc = check_url(L, t, "link target", &to);
+            if (!rc) rc = check_link_end(L, t, "link target", &to);
             if (rc) return rc;
             if (!link_allowed(from.kind, to.kind))
                 return fail(L, t, "a link from %s %s can only go to %s, found %s URL '%s'",

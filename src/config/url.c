@@ -33,7 +33,7 @@ static int bad_char(unsigned char c) {
 }
 
 static int copy_seg(char *dst, size_t cap, const char *p, size_t n) {
-    if (n >= cap) return -1;
+    if (n >= cap) return TR_ETOOBIG;
     memcpy(dst, p, n);
     dst[n] = 0;
     return 0;

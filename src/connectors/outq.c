@@ -1,7 +1,7 @@
 /* outq.c - pending transactional messages on a TCP stream (see outq.h).
  *
- * The ring grows by doubling and never shrinks while in use; it holds only
- * tokens, offsets and send times, so a million messages in flight cost 24 MiB.
+ * The ring (core/ring.h) holds only tokens, offsets and send times, so a
+ * million messages in flight cost 24 MiB.
  */
 #include "connectors/outq.h"
 
@@ -15,49 +15,26 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include "core/alloc.h"
 
-void tr_outq_init(struct tr_outq *q) {
-    q->v = NULL;
-    q->head = q->len = q->cap = 0;
-}
+void tr_outq_init(struct tr_outq *q) { tr_ring_init(&q->q, sizeof(struct tr_outq_ent)); }
 
-void tr_outq_fini(struct tr_outq *q) {
-    tr_free(q->v);
-    tr_outq_init(q);
-}
+void tr_outq_fini(struct tr_outq *q) { tr_ring_fini(&q->q); }
 
 int tr_outq_push(struct tr_outq *q, uint64_t token, uint64_t end, uint64_t sent_ns) {
-    if (q->len == q->cap) {
-        size_t nc = q->cap ? q->cap * 2 : 256;
-        if (nc < q->cap) return -ENOMEM;
-        struct tr_outq_ent *v = tr_calloc(nc, sizeof *v);
-        if (!v) return -ENOMEM;
-        for (size_t i = 0; i < q->len; i++) v[i] = q->v[(q->head + i) & (q->cap - 1)];
-        tr_free(q->v);
-        q->v = v;
-        q->cap = nc;
-        q->head = 0;
-    }
-    struct tr_outq_ent *e = &q->v[(q->head + q->len) & (q->cap - 1)];
-    e->token = token;
-    e->end = end;
-    e->sent_ns = sent_ns;
-    q->len++;
-    return 0;
+    struct tr_outq_ent e = {.token = token, .end = end, .sent_ns = sent_ns};
+    return tr_ring_push(&q->q, &e);
 }
 
 bool tr_outq_pop(struct tr_outq *q, uint64_t acked, struct tr_outq_ent *out) {
-    if (!q->len) return false;
-    struct tr_outq_ent *e = &q->v[q->head];
-    if (e->end > acked) return false;
-    *out = *e;
-    q->head = (q->head + 1) & (q->cap - 1);
-    q->len--;
-    return true;
+    const struct tr_outq_ent *e = tr_ring_peek(&q->q);
+    if (!e || e->end > acked) return false;
+    return tr_ring_pop(&q->q, out);
 }
 
-uint64_t tr_outq_first_end(const struct tr_outq *q) { return q->len ? q->v[q->head].end : UINT64_MAX; }
+uint64_t tr_outq_first_end(const struct tr_outq *q) {
+    const struct tr_outq_ent *e = tr_ring_peek(&q->q);
+    return e ? e->end : UINT64_MAX;
+}
 
 int tr_outq_peer_acked(uv_tcp_t *tcp, uint64_t queued, uint64_t *acked) {
     uv_os_fd_t fd;

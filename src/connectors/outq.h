@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/ring.h"
+
 struct tr_outq_ent {
     uint64_t token;
     uint64_t end;
@@ -27,13 +29,12 @@ struct tr_outq_ent {
 };
 
 struct tr_outq {
-    struct tr_outq_ent *v;   /* ring, capacity a power of two */
-    size_t head, len, cap;
+    struct tr_ring q;        /* of struct tr_outq_ent, oldest first */
 };
 
 void tr_outq_init(struct tr_outq *q);
 void tr_outq_fini(struct tr_outq *q);
-static inline size_t tr_outq_len(const struct tr_outq *q) { return q->len; }
+static inline size_t tr_outq_len(const struct tr_outq *q) { return tr_ring_len(&q->q); }
 
 /* Append one message sent at sent_ns; end must not be below the last
  * one's. 0 or -ENOMEM. */

@@ -41,6 +41,7 @@
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/ring.h"
 
 #define MOD "ws"
 #define CLOSE_WAIT_MS 1000               /* close(): wait this long for the close reply */
@@ -115,8 +116,7 @@ struct out {
     bool ack_report;          /* print the ack latency report on close */
     uint64_t linger_ms;       /* config.confirm_linger_ms */
     /* pong mode: messages from send to the end of their linger, in order */
-    struct kept *k;           /* ring, capacity a power of two */
-    size_t k_head, k_len, k_cap;
+    struct tr_ring k;         /* of struct kept, oldest first */
     size_t k_rel;             /* entries before this one were looked at for release */
     uint64_t kbase;           /* dial token of the oldest entry */
     void (*done)(void *);
@@ -127,10 +127,10 @@ static void conn_end(struct conn *c, const char *why);
 
 /* ------------------------------------------------------------ lifecycle */
 
-static struct kept *kat(struct out *o, size_t i) { return &o->k[(o->k_head + i) & (o->k_cap - 1)]; }
+static struct kept *kat(struct out *o, size_t i) { return tr_ring_at(&o->k, i); }
 
 static void free_out(struct out *o) {
-    tr_free(o->k);
+    tr_ring_fini(&o->k);
     tr_buf_fini(&o->c.io.out);
     tr_buf_fini(&o->c.wire);
     tr_ws_url_fini(&o->url);
@@ -271,29 +271,14 @@ static int pump(struct conn *c) {
 
 /* Append an entry for a message just framed; 0 or -ENOMEM. */
 static int kept_push(struct out *o, const struct tr_out_msg *m) {
-    if (o->k_len == o->k_cap) {
-        size_t nc = o->k_cap ? o->k_cap * 2 : 256;
-        struct kept *v = tr_calloc(nc, sizeof *v);
-        if (!v) return -ENOMEM;
-        for (size_t i = 0; i < o->k_len; i++) v[i] = *kat(o, i);
-        tr_free(o->k);
-        o->k = v;
-        o->k_cap = nc;
-        o->k_head = 0;
-    }
-    struct kept *e = kat(o, o->k_len);
-    memset(e, 0, sizeof *e);
-    e->token = m->token;
-    e->st = K_SENT;
-    o->k_len++;
-    return 0;
+    struct kept e = {.token = m->token, .st = K_SENT};
+    return tr_ring_push(&o->k, &e);
 }
 
 static void arm(struct out *o);
 
 static void kept_pop_front(struct out *o) {
-    o->k_head = (o->k_head + 1) & (o->k_cap - 1);
-    o->k_len--;
+    tr_ring_pop(&o->k, NULL);
     o->kbase++;
     if (o->k_rel) o->k_rel--;
 }
@@ -304,7 +289,7 @@ static void kept_pop_front(struct out *o) {
  * no entry pushed, while this runs. */
 static void settle(struct out *o) {
     uint64_t now = uv_now(tr_offramp_loop(o->host));
-    while (o->k_len) {
+    while (tr_ring_len(&o->k)) {
         struct kept *e = kat(o, 0);
         if (e->st == K_DEAD) {
             kept_pop_front(o);
@@ -315,9 +300,9 @@ static void settle(struct out *o) {
         kept_pop_front(o);
         tr_offramp_ack(o->host, token);
     }
-    if (o->k_rel > o->k_len) o->k_rel = o->k_len;
+    if (o->k_rel > tr_ring_len(&o->k)) o->k_rel = tr_ring_len(&o->k);
     /* pongs confirm a prefix: the released ones are one too */
-    while (o->k_rel < o->k_len) {
+    while (o->k_rel < tr_ring_len(&o->k)) {
         struct kept *e = kat(o, o->k_rel);
         if (e->st != K_LINGER) break;
         o->k_rel++;
@@ -334,7 +319,7 @@ static void on_linger(uv_timer_t *t);
  * out then and not only at the next tick. */
 static void arm(struct out *o) {
     if (o->closing) return;   /* the handle is closing; close acks what lingers */
-    if (!o->k_len || kat(o, 0)->st != K_LINGER) {
+    if (!tr_ring_len(&o->k) || kat(o, 0)->st != K_LINGER) {
         uv_timer_stop(&o->linger);
         return;
     }
@@ -353,7 +338,7 @@ static void on_linger(uv_timer_t *t) {
 static void on_kept_acked(void *arg, uint64_t token) {
     struct out *o = arg;
     uint64_t i = token - o->kbase;
-    if (token < o->kbase || i >= o->k_len) return;   /* cannot happen: tokens are ours */
+    if (token < o->kbase || i >= tr_ring_len(&o->k)) return;   /* cannot happen: tokens are ours */
     struct kept *e = kat(o, (size_t)i);
     e->st = K_LINGER;
     e->at_ms = uv_now(tr_offramp_loop(o->host));
@@ -362,8 +347,8 @@ static void on_kept_acked(void *arg, uint64_t token) {
 
 /* Drop the dead tail: the entries failed with the connection. */
 static void kept_trim(struct out *o) {
-    while (o->k_len && kat(o, o->k_len - 1)->st == K_DEAD) o->k_len--;
-    if (o->k_rel > o->k_len) o->k_rel = o->k_len;
+    while (tr_ring_len(&o->k) && kat(o, tr_ring_len(&o->k) - 1)->st == K_DEAD) tr_ring_pop_back(&o->k, NULL);
+    if (o->k_rel > tr_ring_len(&o->k)) o->k_rel = tr_ring_len(&o->k);
 }
 
 /* dial: the message with this dial token was still unconfirmed when the
@@ -371,7 +356,7 @@ static void kept_trim(struct out *o) {
 static void on_kept_failed(void *arg, uint64_t token) {
     struct out *o = arg;
     uint64_t i = token - o->kbase;
-    if (token < o->kbase || i >= o->k_len) return;
+    if (token < o->kbase || i >= tr_ring_len(&o->k)) return;
     struct kept *e = kat(o, (size_t)i);
     if (e->st != K_SENT) return;   /* answered or about to be: once only */
     e->st = K_DEAD;
@@ -386,7 +371,7 @@ static void on_kept_failed(void *arg, uint64_t token) {
  * confirmation stands. */
 static void kept_down(struct out *o) {
     settle(o);   /* what is over its linger is acked first */
-    for (size_t i = 0; i < o->k_len; i++) {
+    for (size_t i = 0; i < tr_ring_len(&o->k); i++) {
         struct kept *e = kat(o, i);
         if (e->st != K_LINGER) continue;
         if (o->closing) {
@@ -717,8 +702,8 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         if (!o->ack_pong) {
             t = tr_dial_track(o->dial, m->token, wire_pos(&o->c));
         } else if ((t = kept_push(o, m)) == 0) {
-            t = tr_dial_track(o->dial, o->kbase + o->k_len - 1, wire_pos(&o->c));
-            if (t) o->k_len--;
+            t = tr_dial_track(o->dial, o->kbase + tr_ring_len(&o->k) - 1, wire_pos(&o->c));
+            if (t) tr_ring_pop_back(&o->k, NULL);
         }
         /* The frame is on its way but cannot be tracked: fail it now; the
          * replay makes it a duplicate, never a loss. */
@@ -817,6 +802,7 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
 
     struct out *o = tr_calloc(1, sizeof *o);
     if (!o) return -ENOMEM;
+    tr_ring_init(&o->k, sizeof(struct kept));
     o->c.o = o;
     tr_buf_init(&o->c.io.out);
     tr_buf_init(&o->c.wire);

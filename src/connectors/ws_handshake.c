@@ -181,7 +181,7 @@ struct hdrs {
 };
 
 /* Split the header lines after the first line into the fields we care for.
- * Returns 0, or -1 with *why on a malformed line. */
+ * Returns 0, or TR_EPARSE with *why on a malformed line. */
 static int scan_headers(const char *cur, const char *end, struct hdrs *hd, const char **why) {
     memset(hd, 0, sizeof *hd);
     struct line l;
@@ -189,18 +189,18 @@ static int scan_headers(const char *cur, const char *end, struct hdrs *hd, const
         if (l.n == 0) break;
         if (l.p[0] == ' ' || l.p[0] == '\t') {
             *why = "folded header lines are not allowed";
-            return -1;
+            return TR_EPARSE;
         }
         const char *colon = memchr(l.p, ':', l.n);
         if (!colon || colon == l.p) {
             *why = "malformed header line";
-            return -1;
+            return TR_EPARSE;
         }
         struct line name = {l.p, (size_t)(colon - l.p)};
         struct line val = {colon + 1, l.n - name.n - 1};
         if (name.p[name.n - 1] == ' ' || name.p[name.n - 1] == '\t') {
             *why = "whitespace before ':' in a header";
-            return -1;
+            return TR_EPARSE;
         }
         trim(&val);
         if (name_is(&name, "Upgrade")) hd->upgrade = val, hd->nupgrade++;

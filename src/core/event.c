@@ -30,6 +30,11 @@ void tr_ids_fini(struct tr_ids *ids) {
     ids->ntracked = ids->cap = 0;
 }
 
+void tr_ids_move(struct tr_ids *dst, struct tr_ids *src) {
+    *dst = *src;
+    tr_ids_init(src, 0, 0, 0);
+}
+
 int tr_ids_copy(struct tr_ids *dst, const struct tr_ids *src) {
     tr_ids_init(dst, src->id.source, src->id.stream, src->id.event);
     if (!src->ntracked) return 0;

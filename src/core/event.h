@@ -64,6 +64,10 @@ struct tr_insight {
 void tr_ids_init(struct tr_ids *ids, uint64_t source, uint64_t stream, uint64_t event);
 void tr_ids_fini(struct tr_ids *ids);
 int tr_ids_copy(struct tr_ids *dst, const struct tr_ids *src);  /* dst uninitialised */
+/* dst takes src's ids and tracked list without copying; src is left empty
+ * (all ids 0, nothing tracked), so finalising it later frees nothing.
+ * dst must be uninitialised or finalised: what it held is not freed. */
+void tr_ids_move(struct tr_ids *dst, struct tr_ids *src);
 /* Add other's own id and all its tracked ranges to ids (Tremor's track()). */
 int tr_ids_track(struct tr_ids *ids, const struct tr_ids *other);
 /* Highest / lowest event id ids refers to for source; 0 = found, TR_ENOTFOUND. */

@@ -36,10 +36,10 @@ static void apply_mask(struct net *n) {
     }
 }
 
-/* "addr[/bits]" (no spaces); 0 on success. */
+/* "addr[/bits]" (no spaces); 0, or TR_EPARSE. */
 static int parse_net(const char *s, size_t len, struct net *out) {
     char buf[64];
-    if (len == 0 || len >= sizeof buf) return -1;
+    if (len == 0 || len >= sizeof buf) return TR_EPARSE;
     memcpy(buf, s, len);
     buf[len] = 0;
     char *slash = strchr(buf, '/');
@@ -47,16 +47,16 @@ static int parse_net(const char *s, size_t len, struct net *out) {
     if (slash) {
         *slash = 0;
         char *end;
-        if (!slash[1] || slash[1] == '-' || slash[1] == '+') return -1;
+        if (!slash[1] || slash[1] == '-' || slash[1] == '+') return TR_EPARSE;
         bits = strtol(slash + 1, &end, 10);
-        if (*end) return -1;
+        if (*end) return TR_EPARSE;
     }
     memset(out, 0, sizeof *out);
     if (inet_pton(AF_INET, buf, out->addr) == 1) out->v6 = 0;
     else if (inet_pton(AF_INET6, buf, out->addr) == 1) out->v6 = 1;
-    else return -1;
+    else return TR_EPARSE;
     long max = out->v6 ? 128 : 32;
-    if (bits > max) return -1;
+    if (bits > max) return TR_EPARSE;
     out->bits = (unsigned)(bits < 0 ? max : bits);
     apply_mask(out);
     return 0;

@@ -176,7 +176,7 @@ static struct tr_node *mk(struct ps *p, enum tr_nk k, struct tr_span sp) {
 static int push(struct ps *p, struct tr_node *n, struct tr_node *c) {
     if (tr_node_push(p->A, n, c)) {
         oom(p);
-        return -1;
+        return -ENOMEM;
     }
     return 0;
 }
@@ -207,7 +207,7 @@ static int enter(struct ps *p) {
                             "The expression is nested too deeply (more than %d levels)",
                             TR_PARSE_MAX_DEPTH);
         }
-        return -1;
+        return TR_EDEPTH;
     }
     return 0;
 }
@@ -333,31 +333,31 @@ static int segments(struct ps *p, struct tr_node *path) {
         if (peek(p) == TK_DOT) {
             next(p);
             const struct tr_tok *t = expect(p, TK_IDENT, "`<ident>`");
-            if (!t) return -1;
+            if (!t) return TR_EPARSE;
             struct tr_node *s = mk(p, S_FIELD, t->sp);
-            if (!s) return -1;
+            if (!s) return -ENOMEM;
             s->name = keep_str(p, t->sval);
-            if (push(p, path, s)) return -1;
+            if (push(p, path, s)) return -ENOMEM;
         } else if (peek(p) == TK_LBRACKET) {
             next(p);
             struct tr_pos s0 = cur(p)->sp.s;
             struct tr_node *a = complex_expr(p);
-            if (!a) return -1;
+            if (!a) return TR_EPARSE;
             struct tr_node *s;
             if (accept(p, TK_COLON)) {
                 struct tr_node *b = complex_expr(p);
-                if (!b) return -1;
+                if (!b) return TR_EPARSE;
                 s = mk(p, S_RANGE, span_from(p, s0));
-                if (!s) return -1;
+                if (!s) return -ENOMEM;
                 s->a = a;
                 s->b = b;
             } else {
                 s = mk(p, S_IDX, span_from(p, s0));
-                if (!s) return -1;
+                if (!s) return -ENOMEM;
                 s->a = a;
             }
-            if (!expect(p, TK_RBRACKET, "one of `:`, `]`")) return -1;
-            if (push(p, path, s)) return -1;
+            if (!expect(p, TK_RBRACKET, "one of `:`, `]`")) return TR_EPARSE;
+            if (push(p, path, s)) return -ENOMEM;
         } else {
             return 0;
         }
@@ -403,14 +403,14 @@ static struct tr_node *path(struct ps *p) {
 
 /* Invoke args: "(" (ComplexExprImut ("," ComplexExprImut)* ","?)? ")" */
 static int call_args(struct ps *p, struct tr_node *call) {
-    if (!expect(p, TK_LPAREN, "`(`")) return -1;
+    if (!expect(p, TK_LPAREN, "`(`")) return TR_EPARSE;
     while (peek(p) != TK_RPAREN) {
         struct tr_node *a = complex_expr(p);
-        if (!a) return -1;
-        if (push(p, call, a)) return -1;
+        if (!a) return TR_EPARSE;
+        if (push(p, call, a)) return -ENOMEM;
         if (!accept(p, TK_COMMA)) break;
     }
-    if (!expect(p, TK_RPAREN, "one of `)`, `,`")) return -1;
+    if (!expect(p, TK_RPAREN, "one of `)`, `,`")) return TR_EPARSE;
     return 0;
 }
 
@@ -835,11 +835,11 @@ static struct tr_node *record_pattern(struct ps *p);
 /* TestExpr: Ident TestLiteral */
 static int test_expr(struct ps *p, struct tr_node *n, struct tr_str **kind, struct tr_str **pat) {
     const struct tr_tok *id = expect(p, TK_IDENT, "`<ident>`");
-    if (!id) return -1;
+    if (!id) return TR_EPARSE;
     *kind = keep_str(p, id->sval);
     n->nsp[1] = id->sp;
     const struct tr_tok *t = expect(p, TK_TEST, "`<extractor>`");
-    if (!t) return -1;
+    if (!t) return TR_EPARSE;
     *pat = keep_str(p, t->sval);
     n->nsp[2] = t->sp;
     return *kind && *pat ? 0 : -1;
@@ -1210,7 +1210,7 @@ static int add_use(struct ps *p) {
     return 0;
 fail:
     tr_buf_fini(&b);
-    return -1;
+    return TR_EPARSE;
 }
 
 /* with <ident> = <ExprImut> ("," ...)* [","] — fields go into n->v. */
@@ -1219,15 +1219,15 @@ static int with_exprs(struct ps *p, struct tr_node *n) {
         if (peek(p) != TK_IDENT) break;
         const struct tr_tok *id = next(p);
         struct tr_pos fs = id->sp.s;
-        if (!expect(p, TK_EQ, "`=`")) return -1;
+        if (!expect(p, TK_EQ, "`=`")) return TR_EPARSE;
         struct tr_node *v = expr_imut(p);
-        if (!v) return -1;
+        if (!v) return TR_EPARSE;
         struct tr_node *f = mk(p, N_FIELD, span_from(p, fs));
-        if (!f) return -1;
+        if (!f) return -ENOMEM;
         f->name = keep_str(p, id->sval);
         f->nsp[0] = id->sp;
         f->b = v;
-        if (push(p, n, f)) return -1;
+        if (push(p, n, f)) return -ENOMEM;
         if (!accept(p, TK_COMMA)) break;
     }
     return 0;
@@ -1487,14 +1487,14 @@ static struct tr_node *script_exprs(struct ps *p, int stop_at_end) {
 /* StreamPort: Ident ("/" Ident)? */
 static int stream_port(struct ps *p, struct tr_node *n, int which) {
     const struct tr_tok *t = expect(p, TK_IDENT, "`<ident>`");
-    if (!t) return -1;
+    if (!t) return TR_EPARSE;
     struct tr_str **node = which ? &n->name3 : &n->name;
     struct tr_str **port = which ? &n->name4 : &n->name2;
     *node = keep_str(p, t->sval);
     n->nsp[which ? 2 : 0] = t->sp;
     if (accept(p, TK_DIV)) {
         t = expect(p, TK_IDENT, "`<ident>`");
-        if (!t) return -1;
+        if (!t) return TR_EPARSE;
         *port = keep_str(p, t->sval);
         n->nsp[which ? 3 : 1] = t->sp;
     }

@@ -23,10 +23,10 @@ static int blen(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out) 
 static int from_bytes(struct tr_fcall *c, const tr_value *a, size_t n, tr_value *out) {
     (void)n;
     if (a[0].type != TR_ARR) return TR_FN_BADTYPE;
-    size_t len = tr_arr_len(&a[0]);
+    uint32_t len = tr_arr_len(&a[0]);
     uint8_t *buf = tr_malloc(len ? len : 1);
     if (!buf) return -ENOMEM;
-    for (size_t i = 0; i < len; i++) {
+    for (uint32_t i = 0; i < len; i++) {
         const tr_value *e = tr_arr_at(&a[0], i);
         if (e->type != TR_I64 || e->as.i < 0 || e->as.i > 255) {
             tr_free(buf);

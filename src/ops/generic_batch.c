@@ -109,7 +109,8 @@ static int wrap(tr_value value, tr_value meta, uint64_t ingest_ns, tr_value *out
 static int flush(struct batch *b) {
     struct tr_event ev;
     int rc = tr_event_init(&ev, b->items, tr_v_null(), b->first_ns);
-    struct tr_ids ids = b->ids;                /* moved: the batch's id */
+    struct tr_ids ids;
+    tr_ids_move(&ids, &b->ids);                /* the batch's id */
     bool transactional = b->transactional;
     b->items = tr_v_null();
     b->len = 0;
@@ -120,7 +121,7 @@ static int flush(struct batch *b) {
         if (transactional) {
             struct tr_insight in;
             in.cb = TR_CB_FAIL;
-            in.ids = ids;
+            tr_ids_move(&in.ids, &ids);
             tr_op_insight(b->host, &in);
         } else {
             tr_ids_fini(&ids);
@@ -128,7 +129,7 @@ static int flush(struct batch *b) {
         return rc;
     }
     tr_ids_fini(&ev.ids);
-    ev.ids = ids;
+    tr_ids_move(&ev.ids, &ids);
     ev.transactional = transactional;
     return tr_op_emit(b->host, "out", &ev);
 }
@@ -148,8 +149,7 @@ static int batch_event(void *self, const char *port, struct tr_event *ev) {
     if ((rc = tr_ids_track(&b->ids, &ev->ids)) && ev->transactional) {
         struct tr_insight in;
         in.cb = TR_CB_FAIL;
-        in.ids = ev->ids;                      /* moved */
-        tr_ids_init(&ev->ids, 0, 0, 0);
+        tr_ids_move(&in.ids, &ev->ids);
         tr_op_insight(b->host, &in);
     }
     b->transactional = b->transactional || ev->transactional;

@@ -24,8 +24,7 @@ void tr_op_drop(struct tr_op_host *host, struct tr_event *ev) {
     if (ev->transactional) {
         struct tr_insight in;
         in.cb = TR_CB_FAIL;
-        in.ids = ev->ids;                      /* moved */
-        tr_ids_init(&ev->ids, 0, 0, 0);
+        tr_ids_move(&in.ids, &ev->ids);
         tr_op_insight(host, &in);
     }
     tr_event_fini(ev);

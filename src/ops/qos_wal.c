@@ -51,6 +51,7 @@
 #include "core/buf.h"
 #include "core/hist.h"
 #include "core/log.h"
+#include "core/ring.h"
 #include "ops/ops_int.h"
 #include "wal/wal.h"
 
@@ -126,14 +127,11 @@ struct walop {
     int full;                    /* we triggered upstream */
     int quiesced;
     int refused;                 /* an emit was refused at once: no pass until its FAIL (or two ticks) */
-    struct flight *fl;           /* ring of records handed out and not yet acked */
-    size_t fl_head, fl_n, fl_cap;
+    struct tr_ring fl;           /* of struct flight: records handed out and not yet acked */
     uint64_t out_n, out_bytes;   /* of those, FL_OUT: what holds the window */
     uint64_t rel_n;              /* of those, FL_RELEASED */
-    struct tr_event *held;       /* FIFO ring of events waiting for room */
-    size_t held_head, held_n, held_cap;
-    struct pend *pend;           /* FIFO ring of records not yet durable, in append order */
-    size_t pend_head, pend_n, pend_cap;
+    struct tr_ring held;         /* of struct tr_event: events waiting for room */
+    struct tr_ring pend;         /* of struct pend: records not yet durable, in append order */
     size_t pend_stored;          /* the first pend_stored are in the log, the rest wait */
     size_t pend_acked;           /* of those, the first pend_acked are durable (acked upstream) */
     uint64_t seen_durable;       /* the log's durable-through number, as last seen */
@@ -220,10 +218,11 @@ static void component(char *dst, size_t n, const char *src) {
 
 /* ------------------------------------------------------------ helpers */
 
+/* ids_taken is moved into the insight and left empty; NULL sends our own id. */
 static void send_up(struct walop *w, enum tr_cb cb, struct tr_ids *ids_taken) {
     struct tr_insight in;
     in.cb = cb;
-    if (ids_taken) in.ids = *ids_taken;
+    if (ids_taken) tr_ids_move(&in.ids, ids_taken);
     else tr_ids_init(&in.ids, w->uid, 0, 0);
     tr_op_insight(w->host, &in);   /* takes in */
 }
@@ -235,34 +234,23 @@ static uint64_t window_left(struct walop *w) {
     return w->out_n >= w->max_in_flight ? 0 : w->max_in_flight - w->out_n;
 }
 
-static struct flight *fl_at(struct walop *w, size_t i) {
-    return &w->fl[(w->fl_head + i) & (w->fl_cap - 1)];
-}
+static struct flight *fl_at(struct walop *w, size_t i) { return tr_ring_at(&w->fl, i); }
 
 /* Note a record just handed out; 0 or -ENOMEM. */
 static int fl_push(struct walop *w, uint64_t seq, size_t len) {
-    if (w->fl_n == w->fl_cap) {
-        size_t nc = w->fl_cap ? w->fl_cap * 2 : 256;
-        struct flight *n = tr_calloc(nc, sizeof *n);
-        if (!n) return -ENOMEM;
-        for (size_t i = 0; i < w->fl_n; i++) n[i] = *fl_at(w, i);
-        tr_free(w->fl);
-        w->fl = n;
-        w->fl_cap = nc;
-        w->fl_head = 0;
-    }
-    struct flight *f = fl_at(w, w->fl_n++);
-    f->seq = seq;
-    f->len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
-    f->st = FL_OUT;
+    struct flight f = {
+        .seq = seq, .len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len, .st = FL_OUT,
+    };
+    int rc = tr_ring_push(&w->fl, &f);
+    if (rc) return rc;
     w->out_n++;
-    w->out_bytes += f->len;
+    w->out_bytes += f.len;
     return 0;
 }
 
-/* Index of the first entry with seq >= lo (fl_n if none): seqs rise. */
+/* Index of the first entry with seq >= lo (the length if none): seqs rise. */
 static size_t fl_find(struct walop *w, uint64_t lo) {
-    size_t a = 0, b = w->fl_n;
+    size_t a = 0, b = tr_ring_len(&w->fl);
     while (a < b) {
         size_t m = a + (b - a) / 2;
         if (fl_at(w, m)->seq < lo) a = m + 1;
@@ -274,7 +262,7 @@ static size_t fl_find(struct walop *w, uint64_t lo) {
 /* Entries lo..hi leave the window (released or acked: to); acked ones at
  * the front are forgotten. */
 static void fl_mark(struct walop *w, uint64_t lo, uint64_t hi, enum flst to) {
-    for (size_t i = fl_find(w, lo); i < w->fl_n; i++) {
+    for (size_t i = fl_find(w, lo); i < tr_ring_len(&w->fl); i++) {
         struct flight *f = fl_at(w, i);
         if (f->seq > hi) break;
         if (f->st == FL_OUT) {
@@ -285,22 +273,20 @@ static void fl_mark(struct walop *w, uint64_t lo, uint64_t hi, enum flst to) {
         if (f->st == FL_OUT && to == FL_RELEASED) w->rel_n++;
         if (to == FL_ACKED || f->st == FL_OUT) f->st = (uint8_t)to;
     }
-    while (w->fl_n && fl_at(w, 0)->st == FL_ACKED) {
-        w->fl_head = (w->fl_head + 1) & (w->fl_cap - 1);
-        w->fl_n--;
-    }
+    while (tr_ring_len(&w->fl) && fl_at(w, 0)->st == FL_ACKED) tr_ring_pop(&w->fl, NULL);
 }
 
 /* The cursor moved back to seq: from there on everything is read again. */
 static void fl_cut(struct walop *w, uint64_t seq) {
-    while (w->fl_n && fl_at(w, w->fl_n - 1)->seq >= seq) {
-        struct flight *f = fl_at(w, w->fl_n - 1);
+    size_t n;
+    while ((n = tr_ring_len(&w->fl)) && fl_at(w, n - 1)->seq >= seq) {
+        struct flight *f = fl_at(w, n - 1);
         if (f->st == FL_OUT) {
             w->out_n--;
             w->out_bytes -= f->len;
         }
         if (f->st == FL_RELEASED) w->rel_n--;
-        w->fl_n--;
+        tr_ring_pop_back(&w->fl, NULL);
     }
 }
 
@@ -337,11 +323,9 @@ static void update_breaker(struct walop *w);
 
 static uint64_t now_ns(void) { return uv_hrtime(); }
 
-static struct pend *pend_at(struct walop *w, size_t i) {
-    return &w->pend[(w->pend_head + i) % w->pend_cap];
-}
+static struct pend *pend_at(struct walop *w, size_t i) { return tr_ring_at(&w->pend, i); }
 
-static size_t unstored(const struct walop *w) { return w->pend_n - w->pend_stored; }
+static size_t unstored(const struct walop *w) { return tr_ring_len(&w->pend) - w->pend_stored; }
 
 /* The log met a write, sync or creation error: stop intake (trigger
  * upstream), emit nothing, keep everything, and reopen from the tick. */
@@ -360,7 +344,7 @@ static void report_failure(struct walop *w, int rc) {
             TR_WARN("qos::wal", "%s: the reopened log failed again (%s): %llu attempts in %llu s; %zu "
                     "held events and %zu records not yet durable kept", w->id, tr_strerror(rc),
                     (unsigned long long)w->tries,
-                    (unsigned long long)((now - w->failed_since_ns) / 1000000000ull), w->held_n, w->pend_n);
+                    (unsigned long long)((now - w->failed_since_ns) / 1000000000ull), tr_ring_len(&w->held), tr_ring_len(&w->pend));
             w->reopen_logged_ns = now;
         }
         update_breaker(w);
@@ -376,7 +360,7 @@ static void report_failure(struct walop *w, int rc) {
     w->reopen_why[0] = 0;
     TR_ERROR("qos::wal", "%s: the log failed (%s): intake paused upstream; %zu held events and %zu "
              "records not yet durable are kept in memory; closing and reopening the log from disk",
-             w->id, tr_strerror(rc), w->held_n, w->pend_n);
+             w->id, tr_strerror(rc), tr_ring_len(&w->held), tr_ring_len(&w->pend));
     update_breaker(w);
 }
 
@@ -394,34 +378,19 @@ static void release_durable(struct walop *w) {
         if (e->seq > durable) break;
         if (e->transactional) {
             e->transactional = 0;
-            send_up(w, TR_CB_ACK, &e->ids);   /* takes the ids */
-            tr_ids_init(&e->ids, 0, 0, 0);
+            send_up(w, TR_CB_ACK, &e->ids);   /* takes the ids, leaves them empty */
         }
     }
     while (w->pend_acked) {
         struct pend *e = pend_at(w, 0);
         if (e->seq > w->trusted) break;
-        w->pend_head = (w->pend_head + 1) % w->pend_cap;
-        w->pend_n--;
         w->pend_stored--;
         w->pend_acked--;
         w->pend_bytes -= e->len;
         tr_free(e->data);
         tr_ids_fini(&e->ids);
+        tr_ring_pop(&w->pend, NULL);
     }
-}
-
-static int pend_reserve(struct walop *w) {
-    if (w->pend_n < w->pend_cap) return 0;
-    size_t nc = w->pend_cap ? w->pend_cap * 2 : 64;
-    struct pend *n = tr_calloc(nc, sizeof *n);
-    if (!n) return -ENOMEM;
-    for (size_t i = 0; i < w->pend_n; i++) n[i] = *pend_at(w, i);
-    tr_free(w->pend);
-    w->pend = n;
-    w->pend_cap = nc;
-    w->pend_head = 0;
-    return 0;
 }
 
 /* Append the copies the reopened log did not have, in order. Stops at the
@@ -468,24 +437,19 @@ static int store(struct walop *w, struct tr_event *ev) {
         goto refused;
     }
     /* the copy first: once appended the record must be recoverable */
-    unsigned char *copy = pend_reserve(w) == 0 ? tr_malloc(w->rec.len) : NULL;
+    unsigned char *copy = tr_ring_reserve(&w->pend, 1) == 0 ? tr_malloc(w->rec.len) : NULL;
     if (!copy) return TR_EFULL;   /* out of memory: hold it and try again later */
     rc = tr_wal_append(w->wal, w->rec.data, w->rec.len, &seq);
     if (rc == 0) {
         w->appended = 1;
         memcpy(copy, w->rec.data, w->rec.len);
-        struct pend *e = pend_at(w, w->pend_n);
-        e->seq = seq;
-        e->data = copy;
-        e->len = w->rec.len;
-        e->transactional = ev->transactional;
+        struct pend e = {.seq = seq, .data = copy, .len = w->rec.len, .transactional = ev->transactional};
         if (ev->transactional) {
-            e->ids = ev->ids;   /* moved */
-            tr_ids_init(&ev->ids, 0, 0, 0);
+            tr_ids_move(&e.ids, &ev->ids);
         } else {
-            tr_ids_init(&e->ids, 0, 0, 0);
+            tr_ids_init(&e.ids, 0, 0, 0);
         }
-        w->pend_n++;
+        (void)tr_ring_push(&w->pend, &e);   /* cannot fail: room reserved above */
         w->pend_stored++;
         w->pend_bytes += w->rec.len;
         return 0;
@@ -509,7 +473,6 @@ refused:
     w->st.refused++;
     if (ev->transactional) {
         send_up(w, TR_CB_FAIL, &ev->ids);
-        tr_ids_init(&ev->ids, 0, 0, 0);
     } else {
         w->st.lost++;
     }
@@ -524,7 +487,7 @@ static void set_full(struct walop *w, int full, const char *why) {
     tr_wal_stats(w->wal, &st);
     if (full)
         TR_INFO("qos::wal", "%s: %s (%llu events, %llu bytes in the log, %zu held): pausing upstream",
-                w->id, why, (unsigned long long)st.records, (unsigned long long)st.bytes, w->held_n);
+                w->id, why, (unsigned long long)st.records, (unsigned long long)st.bytes, tr_ring_len(&w->held));
     else
         TR_INFO("qos::wal", "%s: WAL not full any more: resuming upstream", w->id);
     send_up(w, full ? TR_CB_TRIGGER : TR_CB_RESTORE, NULL);
@@ -539,38 +502,25 @@ static void update_breaker(struct walop *w) {
                       : st.no_space ? "disk full"
                       : w->pend_bytes >= PEND_MAX_BYTES ? "too much not yet durable"
                                                         : "WAL full";
-    set_full(w, w->wal_failed || w->held_n || unstored(w) || (!w->drop_newest && over_limits(w)), why);
+    set_full(w, w->wal_failed || tr_ring_len(&w->held) || unstored(w) || (!w->drop_newest && over_limits(w)), why);
 }
 
 /* Move held events into the log while there is room. */
 static void drain_held(struct walop *w) {
     drain_unstored(w);
     if (unstored(w)) return;   /* they go first */
-    while (w->held_n) {
-        struct tr_event *ev = &w->held[w->held_head];
+    struct tr_event *ev;
+    while ((ev = tr_ring_peek(&w->held))) {
         int rc = store(w, ev);
         if (rc == TR_EFULL) return;
         tr_event_fini(ev);
-        w->held_head = (w->held_head + 1) % w->held_cap;
-        w->held_n--;
+        tr_ring_pop(&w->held, NULL);
     }
 }
 
 static int hold(struct walop *w, struct tr_event *ev) {
-    if (w->held_n == HELD_MAX) return TR_EFULL;
-    if (w->held_n == w->held_cap) {
-        size_t nc = w->held_cap ? w->held_cap * 2 : 16;
-        struct tr_event *n = tr_calloc(nc, sizeof *n);
-        if (!n) return -ENOMEM;
-        for (size_t i = 0; i < w->held_n; i++) n[i] = w->held[(w->held_head + i) % w->held_cap];
-        tr_free(w->held);
-        w->held = n;
-        w->held_cap = nc;
-        w->held_head = 0;
-    }
-    w->held[(w->held_head + w->held_n) % w->held_cap] = *ev;   /* moved */
-    w->held_n++;
-    return 0;
+    if (tr_ring_len(&w->held) == HELD_MAX) return TR_EFULL;
+    return tr_ring_push(&w->held, ev);   /* moved (the caller forgets ev on 0) */
 }
 
 /* One read pass: emit up to read_count durable records, within the
@@ -669,7 +619,7 @@ static void progress(struct walop *w) {
         return;
     }
     release_durable(w);
-    if (w->held_n || unstored(w)) drain_held(w);
+    if (tr_ring_len(&w->held) || unstored(w)) drain_held(w);
     if (w->full) update_breaker(w);
     read_pass(w);
 }
@@ -702,7 +652,7 @@ static void try_reopen(struct walop *w) {
             TR_WARN("qos::wal", "%s: reopening the log failed (%s): %llu attempts in %llu s; %zu held "
                     "events and %zu records not yet durable kept; retrying every %llu ms at most",
                     w->id, why, (unsigned long long)w->tries,
-                    (unsigned long long)((now - w->failed_since_ns) / 1000000000ull), w->held_n, w->pend_n,
+                    (unsigned long long)((now - w->failed_since_ns) / 1000000000ull), tr_ring_len(&w->held), tr_ring_len(&w->pend),
                     REOPEN_MAX_NS / 1000000ull);
             w->reopen_logged_ns = now;
             size_t n = strlen(why) < sizeof w->reopen_why - 1 ? strlen(why) : sizeof w->reopen_why - 1;
@@ -723,7 +673,7 @@ static void try_reopen(struct walop *w) {
     w->pend_stored = w->pend_acked = 0;
     w->seen_durable = w->trusted = 0;   /* the reopened log's numbers */
     /* the reopened reader starts at the frontier: nothing is out */
-    w->fl_n = 0;
+    tr_ring_clear(&w->fl);
     w->out_n = w->out_bytes = w->rel_n = 0;
     tr_wal_ident(w->wal, &w->where);   /* the same log; maybe a new device number */
     w->wal_failed = 0;
@@ -731,7 +681,7 @@ static void try_reopen(struct walop *w) {
     w->st.reopens++;
     w->epoch++;   /* numbers handed out before may now name other records */
     w->st.state = w->full ? WALOP_PAUSED : WALOP_RUNNING;
-    size_t again = unstored(w), held = w->held_n;
+    size_t again = unstored(w), held = tr_ring_len(&w->held);
     /* Nothing is emitted until what is re-appended is durable: a disk that
      * fails again fails here, before anything recovered goes out twice. */
     if (again || held) {
@@ -747,7 +697,7 @@ static void try_reopen(struct walop *w) {
             w->id, (unsigned long long)w->tries,
             (unsigned long long)((now_ns() - w->failed_since_ns) / 1000000ull), (unsigned long long)st.records,
             (unsigned long long)(st.frontier + 1), (unsigned long long)last, again - unstored(w),
-            held - w->held_n, held);
+            held - tr_ring_len(&w->held), held);
     w->tries = 0;
     w->reopened = 0;
     progress(w);
@@ -781,21 +731,16 @@ static void flush_appended(struct walop *w) {
 static void on_check(uv_check_t *c) { flush_appended(c->data); }
 
 static void free_op(struct walop *w) {
-    while (w->held_n) {
-        tr_event_fini(&w->held[w->held_head]);
-        w->held_head = (w->held_head + 1) % w->held_cap;
-        w->held_n--;
+    struct tr_event ev;
+    while (tr_ring_pop(&w->held, &ev)) tr_event_fini(&ev);
+    struct pend e;
+    while (tr_ring_pop(&w->pend, &e)) {
+        tr_ids_fini(&e.ids);
+        tr_free(e.data);
     }
-    while (w->pend_n) {
-        struct pend *e = pend_at(w, 0);
-        tr_ids_fini(&e->ids);
-        tr_free(e->data);
-        w->pend_head = (w->pend_head + 1) % w->pend_cap;
-        w->pend_n--;
-    }
-    tr_free(w->held);
-    tr_free(w->pend);
-    tr_free(w->fl);
+    tr_ring_fini(&w->held);
+    tr_ring_fini(&w->pend);
+    tr_ring_fini(&w->fl);
     tr_free(w->dir);
     tr_buf_fini(&w->rec);
     tr_free(w->id);
@@ -864,6 +809,9 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
 
     struct walop *w = tr_calloc(1, sizeof *w);
     if (!w) return -ENOMEM;
+    tr_ring_init(&w->fl, sizeof(struct flight));
+    tr_ring_init(&w->held, sizeof(struct tr_event));
+    tr_ring_init(&w->pend, sizeof(struct pend));
     w->host = host;
     w->defer = host->defer;
     tr_defer_node_init(&w->kick, on_kick);
@@ -937,8 +885,8 @@ static int wal_event(void *self, const char *port, struct tr_event *ev) {
     (void)port;
     struct walop *w = self;
     int rc = 0;
-    if (w->held_n || unstored(w)) drain_held(w);
-    if (w->held_n == 0 && !unstored(w)) {
+    if (tr_ring_len(&w->held) || unstored(w)) drain_held(w);
+    if (tr_ring_len(&w->held) == 0 && !unstored(w)) {
         rc = store(w, ev);
         if (rc != TR_EFULL) {
             /* Nothing to emit yet: the record becomes readable once durable,
@@ -961,7 +909,6 @@ static int wal_event(void *self, const char *port, struct tr_event *ev) {
                  ev->transactional ? "; failed upstream" : "; the source ignored backpressure");
         if (ev->transactional) {
             send_up(w, TR_CB_FAIL, &ev->ids);
-            tr_ids_init(&ev->ids, 0, 0, 0);
         } else {
             /* Its source cannot replay it and ignored backpressure: going
              * on would lose more. Stop so that a supervisor restarts us. */
@@ -1115,19 +1062,19 @@ static void wal_destroy(void *self) {
         w->reopen_at_ns = 0;   /* one last reopen, to write what is held */
         try_reopen(w);
     }
-    size_t held_before = w->held_n + unstored(w);
+    size_t held_before = tr_ring_len(&w->held) + unstored(w);
     if (!w->wal_failed && held_before) drain_held(w);
     int rc = w->wal_failed;
     if (!rc) rc = tr_wal_sync(w->wal);
     size_t left_tx = 0, left_other = 0;
-    for (size_t i = 0; i < w->held_n; i++)
-        w->held[(w->held_head + i) % w->held_cap].transactional ? left_tx++ : left_other++;
+    for (size_t i = 0; i < tr_ring_len(&w->held); i++)
+        ((struct tr_event *)tr_ring_at(&w->held, i))->transactional ? left_tx++ : left_other++;
     /* with the log failed, no copy is known to be durable */
-    for (size_t i = rc ? 0 : w->pend_stored; i < w->pend_n; i++)
+    for (size_t i = rc ? 0 : w->pend_stored; i < tr_ring_len(&w->pend); i++)
         pend_at(w, i)->transactional ? left_tx++ : left_other++;
-    if (held_before > w->held_n + unstored(w))
+    if (held_before > tr_ring_len(&w->held) + unstored(w))
         TR_INFO("qos::wal", "%s: at shutdown %zu events held in memory were written to the log", w->id,
-                held_before - (w->held_n + unstored(w)));
+                held_before - (tr_ring_len(&w->held) + unstored(w)));
     if (left_tx || left_other) {
         w->st.lost += left_other;
         TR_ERROR("qos::wal", "%s: at shutdown %zu events could not be written to the log (%s): %zu "

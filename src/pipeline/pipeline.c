@@ -179,8 +179,8 @@ static void post(struct tr_pipeline *p, size_t end, struct tr_insight *in) {
     tr_defer_node_init(&it->node, cf_run);
     it->p = p;
     it->end = end;
-    it->in = *in;                /* moved */
-    tr_ids_init(&in->ids, 0, 0, 0);
+    it->in.cb = in->cb;
+    tr_ids_move(&it->in.ids, &in->ids);
     if ((unsigned)in->cb < TR_PIPELINE_NCB) p->queued[in->cb]++;
     if (in->cb == TR_CB_TRIGGER) {
         size_t i = end;
@@ -206,8 +206,8 @@ static void leave(struct tr_pipeline *p) {
  * waiting for it forever. Takes ev. */
 static void settle(struct tr_pipeline *p, struct tr_event *ev) {
     if (ev->transactional) {
-        struct tr_insight in = {.cb = TR_CB_ACK, .ids = ev->ids};   /* moved */
-        tr_ids_init(&ev->ids, 0, 0, 0);
+        struct tr_insight in = {.cb = TR_CB_ACK};
+        tr_ids_move(&in.ids, &ev->ids);
         post(p, p->nnodes, &in);
     }
     tr_event_fini(ev);

@@ -25,6 +25,7 @@
 #include "core/defer.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "core/ring.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/world.h"
 
@@ -114,9 +115,8 @@ struct offramp_inst {
     uint64_t uid;
     struct out_link **links;
     size_t nlinks, links_cap;
-    struct pending *ring;
-    size_t ring_cap;                 /* power of two */
-    uint64_t base, next_token;       /* tokens in flight: [base, next_token) */
+    struct tr_ring pending;          /* of struct pending, for tokens base, base+1, ... */
+    uint64_t base;                   /* token of the oldest; the next is base + its length */
     size_t in_flight;
     struct tr_buf enc;
     struct pipe_inst **outs, **errs; /* linked offramps: pipelines fed from 'out' / 'err' */

@@ -28,24 +28,35 @@ void world_send_insight(struct pipe_inst *pi, enum tr_cb cb, struct tr_ids *ids)
     if (!ids) tr_ids_fini(&in.ids);
 }
 
+/* The entry of a token in flight, or NULL (unknown or answered). */
+static struct pending *pending_of(struct offramp_inst *o, uint64_t token) {
+    if (token < o->base || token - o->base >= tr_ring_len(&o->pending)) return NULL;
+    struct pending *pe = tr_ring_at(&o->pending, (size_t)(token - o->base));
+    return pe->used ? pe : NULL;
+}
+
 static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
     struct offramp_inst *o = (struct offramp_inst *)h;
-    if (token < o->base || token >= o->next_token || !o->ring[token & (o->ring_cap - 1)].used) {
+    struct pending *pe = pending_of(o, token), *oldest;
+    if (!pe) {
         TR_WARN("offramp", "%s/%s answered token %llu twice or unknown: ignored", off_art(o)->id,
                 o->instance, (unsigned long long)token);
         return;
     }
-    struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
     TR_DEBUG("offramp", "%s/%s: token %llu %s", off_art(o)->id, o->instance,
              (unsigned long long)token, tr_cb_name(cb));
-    struct tr_insight in = {.cb = cb, .ids = pe->ids};   /* moved: queued, not run */
+    struct tr_insight in = {.cb = cb};
+    tr_ids_move(&in.ids, &pe->ids);   /* queued, not run */
     struct pipe_inst *pi = pe->pi;
     int upstream = pe->transactional;
     pe->used = 0;
     o->in_flight--;
     if (cb == TR_CB_ACK) o->acks++, o->events_out++;
     else o->fails++;
-    while (o->base < o->next_token && !o->ring[o->base & (o->ring_cap - 1)].used) o->base++;
+    while ((oldest = tr_ring_peek(&o->pending)) && !oldest->used) {
+        tr_ring_pop(&o->pending, NULL);
+        o->base++;
+    }
     if (pi->p && upstream) tr_pipeline_contraflow_take(pi->p, &in);
     else tr_ids_fini(&in.ids);   /* retired or stopped: nobody upstream is left */
 }
@@ -55,8 +66,8 @@ static void answer(struct tr_offramp_host *h, uint64_t token, enum tr_cb cb) {
  * them, into every pipeline linked from the port. Never transactional. */
 static int off_emit(struct tr_offramp_host *h, uint64_t token, bool err, tr_value value, tr_value meta) {
     struct offramp_inst *o = (struct offramp_inst *)h;
-    struct pending *pe = token >= o->base && token < o->next_token ? &o->ring[token & (o->ring_cap - 1)] : NULL;
-    if (!pe || !pe->used) {
+    struct pending *pe = pending_of(o, token);
+    if (!pe) {
         tr_value_unref(value);
         tr_value_unref(meta);
         return TR_ENOTFOUND;
@@ -96,11 +107,8 @@ void world_offramp_cf(void *arg, const struct tr_insight *in) {
  * a window can free the slot now. At most once per token. */
 static void off_release(struct tr_offramp_host *h, uint64_t token) {
     struct offramp_inst *o = (struct offramp_inst *)h;
-    if (token < o->base || token >= o->next_token || !o->ring[token & (o->ring_cap - 1)].used ||
-        o->ring[token & (o->ring_cap - 1)].released)
-        return;
-    struct pending *pe = &o->ring[token & (o->ring_cap - 1)];
-    if (!pe->transactional) return;
+    struct pending *pe = pending_of(o, token);
+    if (!pe || pe->released || !pe->transactional) return;
     pe->released = 1;
     /* copied: the ids stay for the answer */
     world_send_insight(pe->pi, TR_CB_RELEASE, &pe->ids);
@@ -136,19 +144,6 @@ static void off_exit(struct tr_offramp_host *h, int code) {
 static const struct tr_offramp_host_ops offramp_host_ops = {
     off_ack, off_fail, off_trigger, off_restore, off_shutdown, off_release, off_emit, off_exit,
 };
-
-static int ring_reserve(struct offramp_inst *o) {
-    if (o->next_token - o->base < o->ring_cap) return 0;
-    size_t nc = o->ring_cap ? o->ring_cap * 2 : 256;
-    struct pending *r = tr_calloc(nc, sizeof *r);
-    if (!r) return -ENOMEM;
-    for (uint64_t t = o->base; t < o->next_token; t++)
-        r[t & (nc - 1)] = o->ring[t & (o->ring_cap - 1)];
-    tr_free(o->ring);
-    o->ring = r;
-    o->ring_cap = nc;
-    return 0;
-}
 
 /* An event leaving a pipeline towards this offramp. Takes ev. */
 /* An event leaving a pipeline towards this offramp. Takes ev. */
@@ -186,16 +181,15 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     };
     /* a linked offramp's responses carry the ids of what they answer */
     if (ev->transactional || (off_art(o)->linked && o->ops->linked)) {
-        rc = ring_reserve(o);
-        if (rc) goto refused;
-        m.token = o->next_token++;
-        struct pending *pe = &o->ring[m.token & (o->ring_cap - 1)];
-        pe->ids = ev->ids;                 /* moved */
-        tr_ids_init(&ev->ids, 0, 0, 0);
-        pe->pi = l->pi;
-        pe->used = 1;
-        pe->released = 0;
-        pe->transactional = ev->transactional;
+        struct pending p = {.pi = l->pi, .used = 1, .released = 0, .transactional = ev->transactional};
+        tr_ids_move(&p.ids, &ev->ids);
+        rc = tr_ring_push(&o->pending, &p);
+        if (rc) {
+            tr_ids_move(&ev->ids, &p.ids);   /* back: the refusal answers them */
+            goto refused;
+        }
+        m.token = o->base + tr_ring_len(&o->pending) - 1;
+        struct pending *pe = tr_ring_at(&o->pending, tr_ring_len(&o->pending) - 1);
         o->in_flight++;
         TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
                  (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
@@ -238,7 +232,8 @@ int world_offramp_create(struct tr_world *w, const struct tr_cfg_artefact *a,
     o->ops = w->reg.offramp(a->type);
     o->codec = tr_codec_find(a->codec ? a->codec : "json");
     o->uid = w->next_offramp_uid++;
-    o->base = o->next_token = 1;
+    tr_ring_init(&o->pending, sizeof(struct pending));
+    o->base = 1;
     tr_buf_init(&o->enc);
     o->instance = tr_strdup(instance);
     struct tr_conn_spec spec = world_conn_spec(a, instance);
@@ -269,13 +264,14 @@ void world_offramp_retire(struct offramp_inst *o) {
 }
 
 void world_offramp_free(struct offramp_inst *o) {
-    for (uint64_t t = o->base; t < o->next_token; t++)
-        if (o->ring[t & (o->ring_cap - 1)].used) tr_ids_fini(&o->ring[t & (o->ring_cap - 1)].ids);
+    struct pending pe;
+    while (tr_ring_pop(&o->pending, &pe))
+        if (pe.used) tr_ids_fini(&pe.ids);
     for (size_t k = 0; k < o->nlinks; k++) tr_free(o->links[k]);
     tr_free(o->links);
     tr_free(o->outs);
     tr_free(o->errs);
-    tr_free(o->ring);
+    tr_ring_fini(&o->pending);
     tr_buf_fini(&o->enc);
     tr_postproc_destroy(o->post);
     tr_free(o->instance);

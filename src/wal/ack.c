@@ -16,33 +16,8 @@
 
 #include "core/alloc.h"
 
-void tr_wal_ring_fini(struct tr_wal_ring *r) {
-    tr_free(r->e);
-    memset(r, 0, sizeof *r);
-}
-
-uint64_t *tr_wal_ring_at(struct tr_wal_ring *r, size_t i) { return &r->e[(r->head + i) % r->cap]; }
-
-int tr_wal_ring_push(struct tr_wal_ring *r, uint64_t v) {
-    if (r->n == r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 1024;
-        if (nc > SIZE_MAX / sizeof *r->e) return -ENOMEM;
-        uint64_t *ne = tr_malloc(nc * sizeof *ne);
-        if (!ne) return -ENOMEM;
-        for (size_t i = 0; i < r->n; i++) ne[i] = *tr_wal_ring_at(r, i);
-        tr_free(r->e);
-        r->e = ne;
-        r->cap = nc;
-        r->head = 0;
-    }
-    r->e[(r->head + r->n) % r->cap] = v;
-    r->n++;
-    if (v & TR_WAL_RING_ACKED) r->nacked++;
-    return 0;
-}
-
 uint64_t tr_wal_first_unacked_pos(struct tr_wal *w) {
-    if (w->ring.n) return *tr_wal_ring_at(&w->ring, 0) & ~TR_WAL_RING_ACKED;
+    if (tr_wal_ring_n(&w->ring)) return *tr_wal_ring_at(&w->ring, 0) & ~TR_WAL_RING_ACKED;
     return w->hpos;
 }
 
@@ -116,9 +91,8 @@ static void settle(struct tr_wal *w) {
 void tr_wal_frontier_advance(struct tr_wal *w) {
     struct tr_wal_ring *r = &w->ring;
     uint64_t before = w->frontier;
-    while (r->n && (*tr_wal_ring_at(r, 0) & TR_WAL_RING_ACKED)) {
-        r->head = (r->head + 1) % r->cap;
-        r->n--;
+    while (tr_wal_ring_n(r) && (*tr_wal_ring_at(r, 0) & TR_WAL_RING_ACKED)) {
+        tr_ring_pop(&r->e, NULL);
         r->nacked--;
         w->frontier++;
     }
@@ -128,7 +102,7 @@ void tr_wal_frontier_advance(struct tr_wal *w) {
 }
 
 void tr_wal_frontier_jump(struct tr_wal *w, uint64_t frontier) {
-    if (w->ring.n || frontier <= w->frontier) return;
+    if (tr_wal_ring_n(&w->ring) || frontier <= w->frontier) return;
     w->frontier = frontier;
     if (w->cur <= w->frontier) w->cur = w->frontier + 1;
     settle(w);
@@ -141,7 +115,7 @@ void tr_wal_reclaim_active(struct tr_wal *w) {
 static int ack_one(struct tr_wal *w, uint64_t seq) {
     if (!w) return -EINVAL;
     if (seq <= w->frontier) return 0;
-    if (seq > w->frontier + w->ring.n) return -EINVAL;
+    if (seq > w->frontier + tr_wal_ring_n(&w->ring)) return -EINVAL;
     uint64_t *e = tr_wal_ring_at(&w->ring, (size_t)(seq - w->frontier - 1));
     if (*e & TR_WAL_RING_ACKED) return 0;
     *e |= TR_WAL_RING_ACKED;
@@ -153,7 +127,7 @@ static int ack_one(struct tr_wal *w, uint64_t seq) {
 static int ack_through(struct tr_wal *w, uint64_t seq) {
     if (!w) return -EINVAL;
     if (seq <= w->frontier) return 0;
-    if (seq > w->frontier + w->ring.n) return -EINVAL;
+    if (seq > w->frontier + tr_wal_ring_n(&w->ring)) return -EINVAL;
     for (uint64_t s = w->frontier + 1; s <= seq; s++) {
         uint64_t *e = tr_wal_ring_at(&w->ring, (size_t)(s - w->frontier - 1));
         if (!(*e & TR_WAL_RING_ACKED)) {

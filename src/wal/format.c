@@ -99,12 +99,12 @@ void tr_wal_frame_hdr_encode(unsigned char *b, uint32_t len, int marker, uint64_
 }
 
 int tr_wal_frame_hdr_decode(const unsigned char *b, uint32_t max_rec, struct tr_wal_frame *f) {
-    if (tr_wal_crc32c(0, b, 12) != tr_wal_get32(b + 12)) return -1;
+    if (tr_wal_crc32c(0, b, 12) != tr_wal_get32(b + 12)) return TR_ECORRUPT;
     uint32_t lt = tr_wal_get32(b);
     f->marker = (lt & TR_WAL_MARKER_FLAG) != 0;
     f->len = lt & ~TR_WAL_MARKER_FLAG;
     f->seq = tr_wal_get64(b + 4);
-    if (f->marker ? f->len != TR_WAL_MARKER_PAYLOAD : (f->len == 0 || f->len > max_rec)) return -1;
+    if (f->marker ? f->len != TR_WAL_MARKER_PAYLOAD : (f->len == 0 || f->len > max_rec)) return TR_ECORRUPT;
     f->size = (uint64_t)f->len + TR_WAL_FRAME_OVERHEAD;
     f->payload = NULL;
     return 0;

@@ -5,16 +5,16 @@
 
 const char *tr_wal_broken(const struct tr_wal *w) {
     if (w->frontier >= w->next_seq) return "frontier < next_seq (only appended records are acknowledged)";
-    if (w->frontier + w->ring.n >= w->next_seq)
+    const size_t n = tr_wal_ring_n(&w->ring);
+    if (w->frontier + n >= w->next_seq)
         return "frontier + ring.n < next_seq (the ring covers appended records only)";
-    if (w->ring.nacked > w->ring.n) return "ring.nacked <= ring.n";
-    if (w->ring.n) {
-        if (w->ring.nacked == w->ring.n) return "an acknowledged ring head is popped (some entry is not acked)";
-        const uint64_t head = w->ring.e[w->ring.head % w->ring.cap];
+    if (w->ring.nacked > n) return "ring.nacked <= ring.n";
+    if (n) {
+        if (w->ring.nacked == n) return "an acknowledged ring head is popped (some entry is not acked)";
+        const uint64_t head = *tr_wal_ring_at(&w->ring, 0);
         if (head & TR_WAL_RING_ACKED) return "the ring's head entry is not acknowledged (the frontier moved over it)";
-        if (w->ring.n > w->ring.cap) return "ring.n <= ring.cap";
     }
-    if (w->cur > w->frontier + w->ring.n + 1) return "the cursor is at most one past the read horizon";
+    if (w->cur > w->frontier + n + 1) return "the cursor is at most one past the read horizon";
     if (w->durable_seq >= w->next_seq) return "durable_seq < next_seq (nothing unappended is durable)";
     for (size_t i = 1; i < w->nsegs; i++) {
         if (w->segs[i]->first_seq <= w->segs[i - 1]->first_seq)

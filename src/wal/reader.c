@@ -174,7 +174,7 @@ static int read_one(struct tr_wal *w, struct tr_wal_record *rec) {
             tr_wal_pump(w);
             if (c > w->durable_seq) return -EAGAIN;
         }
-        uint64_t h = w->frontier + w->ring.n;
+        uint64_t h = w->frontier + tr_wal_ring_n(&w->ring);
         uint64_t pos;
         if (c <= h) {
             uint64_t e = *tr_wal_ring_at(&w->ring, (size_t)(c - w->frontier - 1));
@@ -195,7 +195,7 @@ static int read_one(struct tr_wal *w, struct tr_wal_record *rec) {
              * of the data): no entry per number. They count as acknowledged,
              * so the frontier steps over them, which needs an empty ring:
              * until the records out before them are acknowledged, wait. */
-            if (w->ring.n) return -EAGAIN;
+            if (tr_wal_ring_n(&w->ring)) return -EAGAIN;
             w->corrupt_records += lost_to - c + 1;
             TR_WARN("wal", "records %" PRIu64 "..%" PRIu64 " lost to damage, skipped", c, lost_to);
             tr_wal_frontier_jump(w, lost_to);
@@ -213,7 +213,7 @@ static int read_one(struct tr_wal *w, struct tr_wal_record *rec) {
             if (rc == 0 && st.kind == NR_RECORD) rc = tr_wal_ring_push(&w->ring, st.rpos);
             if (rc < 0) {   /* undo, so the state is as before the call */
                 for (; pushed > 0; pushed--) {
-                    w->ring.n--;
+                    tr_ring_pop_back(&w->ring.e, NULL);
                     w->ring.nacked--;
                 }
                 return rc;

@@ -88,10 +88,10 @@ static void destroy(struct tr_wal *w) {
     free_segs(w->reclaim);
     free_segs(w->dead);
     tr_free(w->chunk);
-    tr_wal_ring_fini(&w->ring);
+    tr_ring_fini(&w->ring.e);
     tr_wal_scan_fini(&w->rscan);
     tr_hist_destroy(w->lat);
-    tr_free(w->marks);
+    tr_ring_fini(&w->marks);
     if (w->ckpt_fd >= 0) io->close(io->ctx, w->ckpt_fd);
     if (w->dirfd >= 0) io->close(io->ctx, w->dirfd);
     pthread_cond_destroy(&w->work);
@@ -162,6 +162,8 @@ int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_
     w->io = cfg->io ? cfg->io : tr_wal_io_posix();
     w->dirfd = w->ckpt_fd = -1;
     tr_wal_scan_init(&w->rscan, w->io, cfg->max_record_bytes);
+    tr_ring_init(&w->ring.e, sizeof(uint64_t));
+    tr_ring_init(&w->marks, sizeof(struct tr_wal_lat_mark));
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* the sync thread's deadlines */
@@ -176,8 +178,8 @@ int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_
     }
     for (size_t n = strlen(w->dir); n > 1 && w->dir[n - 1] == '/'; n--) w->dir[n - 1] = 0;
     w->cfg.dir = w->dir;
-    w->marks = tr_malloc(TR_WAL_LAT_MARKS * sizeof *w->marks);
-    rc = w->marks ? tr_hist_create(TR_WAL_LAT_HIGHEST, 2, &w->lat) : -ENOMEM;
+    rc = tr_ring_reserve(&w->marks, TR_WAL_LAT_MARKS);
+    if (!rc) rc = tr_hist_create(TR_WAL_LAT_HIGHEST, 2, &w->lat);
     if (rc) goto fail;
     w->lat_res_ns = TR_WAL_LAT_RES_NS;
     w->cfg.expect = NULL;   /* not kept: checked here and in recovery */
@@ -228,21 +230,22 @@ fail:
 static void lat_settle(struct tr_wal *w, const struct tr_wal_lat_mark *pubs, size_t npubs) {
     for (size_t i = 0; i < npubs; i++) {
         uint64_t dseq = pubs[i].seq;
-        while (w->lat_done < dseq && w->mn) {
-            const struct tr_wal_lat_mark *m = &w->marks[w->mlo];
-            uint64_t end = w->mn > 1 ? m[1].seq - 1 : UINT64_MAX, upto = end < dseq ? end : dseq;
+        const struct tr_wal_lat_mark *m;
+        while (w->lat_done < dseq && (m = tr_ring_peek(&w->marks))) {
+            uint64_t end = tr_ring_len(&w->marks) > 1
+                               ? ((const struct tr_wal_lat_mark *)tr_ring_at(&w->marks, 1))->seq - 1
+                               : UINT64_MAX;
+            uint64_t upto = end < dseq ? end : dseq;
             uint64_t v = pubs[i].ns > m->ns ? pubs[i].ns - m->ns : 0;
             for (uint64_t s = w->lat_done < m->seq ? m->seq : w->lat_done + 1; s <= upto; s++)
                 tr_hist_record(w->lat, v);
             w->lat_done = upto;
             if (upto != end) break;
-            w->mlo++;
-            w->mn--;
+            tr_ring_pop(&w->marks, NULL);
         }
         if (w->lat_done < dseq) w->lat_done = dseq;   /* appended before open: not timed */
     }
-    if (!w->mn) {
-        w->mlo = 0;
+    if (!tr_ring_len(&w->marks)) {
         w->lat_res_ns = TR_WAL_LAT_RES_NS;
     }
 }
@@ -253,21 +256,18 @@ static void lat_settle(struct tr_wal *w, const struct tr_wal_lat_mark *pubs, siz
  * the new resolution, never understated). Owner thread. */
 static void lat_mark(struct tr_wal *w, uint64_t seq) {
     uint64_t now = tr_wal_now_ns();
-    if (w->mn && now - w->marks[w->mlo + w->mn - 1].ns < w->lat_res_ns) return;
-    if (w->mlo + w->mn == TR_WAL_LAT_MARKS) {
-        if (w->mlo) {
-            memmove(w->marks, w->marks + w->mlo, w->mn * sizeof *w->marks);
-        } else {
-            size_t k = 0;
-            for (size_t i = 0; i < w->mn; i += 2) w->marks[k++] = w->marks[i];
-            w->mn = k;
-            w->lat_res_ns *= 2;
-        }
-        w->mlo = 0;
+    struct tr_ring *r = &w->marks;
+    size_t n = tr_ring_len(r);
+    if (n && now - ((const struct tr_wal_lat_mark *)tr_ring_at(r, n - 1))->ns < w->lat_res_ns) return;
+    if (n == TR_WAL_LAT_MARKS) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i += 2, k++)
+            memcpy(tr_ring_at(r, k), tr_ring_at(r, i), sizeof(struct tr_wal_lat_mark));
+        tr_ring_truncate(r, k);
+        w->lat_res_ns *= 2;
     }
-    w->marks[w->mlo + w->mn].seq = seq;
-    w->marks[w->mlo + w->mn].ns = now;
-    w->mn++;
+    struct tr_wal_lat_mark m = {.seq = seq, .ns = now};
+    (void)tr_ring_push(r, &m);   /* cannot fail: room for TR_WAL_LAT_MARKS reserved at open */
 }
 
 void tr_wal_ident(const struct tr_wal *w, struct tr_wal_ident *out) {

@@ -15,6 +15,7 @@
 
 #include "core/check.h"
 #include "core/error.h"
+#include "core/ring.h"
 #include "wal/wal.h"
 
 #define TR_WAL_VERSION 1u
@@ -84,7 +85,8 @@ struct tr_wal_frame {
 /* Encode a frame header (16 bytes) into b. */
 void tr_wal_frame_hdr_encode(unsigned char *b, uint32_t len, int marker, uint64_t seq);
 /* Decode and check a frame header: 0 if the CRC holds and the length is
- * plausible (1..max_rec for a record, exactly 24 for a marker), else -1. */
+ * plausible (1..max_rec for a record, exactly 24 for a marker), else
+ * TR_ECORRUPT. */
 int tr_wal_frame_hdr_decode(const unsigned char *b, uint32_t max_rec, struct tr_wal_frame *f);
 /* Encode a complete marker frame (TR_WAL_MARKER_BYTES) into b. */
 void tr_wal_marker_encode(unsigned char *b, uint64_t next_seq, uint64_t frontier,
@@ -169,13 +171,19 @@ int tr_wal_ckpt_write(struct tr_wal *w, struct tr_wal_ckpt *ck);
 /* ---- ack.c: handed-out records between the frontier and the read horizon ---- */
 #define TR_WAL_RING_ACKED (1ull << 63)
 struct tr_wal_ring {
-    uint64_t *e;            /* e[i]: log position of record frontier+1+i | ACKED */
-    size_t cap, head, n;
+    struct tr_ring e;       /* of uint64_t; entry i: log position of record frontier+1+i | ACKED */
     uint64_t nacked;        /* entries with ACKED set */
 };
-void tr_wal_ring_fini(struct tr_wal_ring *r);
-int tr_wal_ring_push(struct tr_wal_ring *r, uint64_t v);
-uint64_t *tr_wal_ring_at(struct tr_wal_ring *r, size_t i);
+static inline size_t tr_wal_ring_n(const struct tr_wal_ring *r) { return tr_ring_len(&r->e); }
+static inline uint64_t *tr_wal_ring_at(const struct tr_wal_ring *r, size_t i) {
+    return (uint64_t *)tr_ring_at(&r->e, i);
+}
+/* Append an entry, counting it when ACKED: 0 or -ENOMEM. */
+static inline int tr_wal_ring_push(struct tr_wal_ring *r, uint64_t v) {
+    int rc = tr_ring_push(&r->e, &v);
+    if (!rc && (v & TR_WAL_RING_ACKED)) r->nacked++;
+    return rc;
+}
 /* Pop acked entries at the head, advance w->frontier, publish it and hand
  * fully acknowledged segments to the sync thread. */
 void tr_wal_frontier_advance(struct tr_wal *w);
@@ -252,9 +260,9 @@ struct tr_wal {
     struct tr_wal_seg **segs;   /* live segments, oldest first; the active one last */
     size_t nsegs, segcap;
     uint64_t frontier;          /* acknowledged through */
-    struct tr_wal_ring ring;    /* records frontier+1 .. frontier+ring.n handed out */
+    struct tr_wal_ring ring;    /* records frontier+1 .. frontier+tr_wal_ring_n handed out */
     uint64_t cur;               /* the next record the reader hands out */
-    uint64_t hpos;              /* log position of record frontier+ring.n+1 */
+    uint64_t hpos;              /* log position of record frontier+tr_wal_ring_n+1 */
     struct tr_wal_scan rscan;
     struct tr_wal_seg *rseg;    /* segment rscan.fd belongs to */
     uint64_t durable_seq, durable_g;   /* copied from the shared ones by pump */
@@ -270,10 +278,10 @@ struct tr_wal {
     uint64_t nospace_retry_ns, nospace_backoff_ns;
     uint64_t refused_nospace, space_retries;
     /* append -> durable latency: runs of appends not yet timed as durable,
-     * marks[mlo .. mlo+mn), oldest first; lat_done is the last record timed */
+     * (struct tr_wal_lat_mark, oldest first, room for TR_WAL_LAT_MARKS
+     * reserved at open); lat_done is the last record timed */
     struct tr_hist *lat;
-    struct tr_wal_lat_mark *marks;
-    size_t mlo, mn;
+    struct tr_ring marks;
     uint64_t lat_res_ns, lat_done;
 
     /* shared (mu) */

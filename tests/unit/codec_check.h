@@ -94,7 +94,7 @@ static inline void expect_encode(const char *codec, const tr_value *v, const voi
     tr_buf_init(&b);
     int rc = tr_codec_find(codec)->encode(v, &b);
     assert_int_equal(rc, 0);
-    if (b.len != len || memcmp(b.data, bytes, len)) {
+    if (b.len != len || (len && memcmp(b.data, bytes, len))) {
         fprintf(stderr, "expected: '%.*s'\nactual  : '%.*s'\n", (int)len, (const char *)bytes, (int)b.len,
                 b.data ? b.data : "");
         fail_msg("encodings differ");

@@ -194,6 +194,44 @@ static void test_copy_and_failure(void **state) {
     tr_ids_fini(NULL);
 }
 
+/* A move hands over the tracked list itself (no allocation) and leaves
+ * the source empty: finalising both frees the list once. */
+static void test_move(void **state) {
+    (void)state;
+    struct tr_ids a, b, moved;
+    tr_ids_init(&a, 5, 1, 10);
+    tr_ids_init(&b, 6, 2, 20);
+    assert_int_equal(tr_ids_track(&a, &b), 0);
+    const struct tr_tracked *list = a.tracked;
+    uint32_t n = a.ntracked;
+    assert_int_equal(n, 2);
+    size_t used = tr_alloc_used();
+    tr_alloc_fail_at(1, 1);   /* a move allocates nothing */
+    tr_ids_move(&moved, &a);
+    tr_alloc_fail_at(0, 0);
+    assert_int_equal(tr_alloc_used(), used);
+    assert_ptr_equal(moved.tracked, list);
+    assert_int_equal(moved.ntracked, n);
+    assert_true(moved.id.source == 5 && moved.id.stream == 1 && moved.id.event == 10);
+    assert_int_equal(max_for(&moved, 6), 20);
+    assert_null(a.tracked);
+    assert_int_equal(a.ntracked, 0);
+    assert_int_equal(a.cap, 0);
+    assert_true(a.id.source == 0 && a.id.stream == 0 && a.id.event == 0);
+    tr_ids_fini(&a);          /* frees nothing: the list is moved's */
+    assert_int_equal(tr_alloc_used(), used);
+    /* untracked ids move too, and moving an empty one gives an empty one */
+    struct tr_ids plain, empty;
+    tr_ids_move(&plain, &b);
+    assert_int_equal(plain.id.event, 20);
+    tr_ids_move(&empty, &b);
+    assert_int_equal(empty.id.event, 0);
+    assert_null(empty.tracked);
+    tr_ids_fini(&plain);
+    tr_ids_fini(&empty);
+    tr_ids_fini(&moved);
+}
+
 static void test_event_lifetime(void **state) {
     (void)state;
     struct tr_event ev, cp;
@@ -254,6 +292,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_track_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_and_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_lifetime, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insight_and_clock, setup, teardown),
     };

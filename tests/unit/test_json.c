@@ -383,7 +383,7 @@ static void test_encode_strings(void **state) {
     size_t w = 0;
     want[w++] = '"';
     for (int i = 0; i < 300; i++) {
-        raw[i] = (i % 37 == 0) ? '"' : (char)('a' + i % 26);
+        raw[i] = (char)(i % 37 == 0 ? '"' : 'a' + i % 26);
         if (raw[i] == '"') want[w++] = '\\';
         want[w++] = raw[i];
     }

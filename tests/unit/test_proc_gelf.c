@@ -103,7 +103,7 @@ static void encode_decode_from_0_11(void **state) {
 /* Out of order, interleaved messages; the TCP variant drops the last byte. */
 static void reassembly_out_of_order(void **state) {
     (void)state;
-    for (int tcp = 0; tcp < 2; tcp++) {
+    for (size_t tcp = 0; tcp < 2; tcp++) {
         struct tr_preproc_limits l = {0};
         struct tr_preproc *pp = gelf(tcp ? "gelf-chunking-tcp" : "gelf-chunking", &l);
         struct got g = {.n = 0};

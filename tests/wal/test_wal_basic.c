@@ -756,11 +756,11 @@ static void test_invariants(void **state) {
     assert_non_null(strstr(tr_wal_broken(w), "head entry"));
     *head &= ~TR_WAL_RING_ACKED;
     uint64_t cur = w->cur;
-    w->cur = w->frontier + w->ring.n + 2;
+    w->cur = w->frontier + tr_wal_ring_n(&w->ring) + 2;
     assert_non_null(strstr(tr_wal_broken(w), "cursor"));
     w->cur = cur;
     uint64_t nacked = w->ring.nacked;
-    w->ring.nacked = w->ring.n + 1;
+    w->ring.nacked = tr_wal_ring_n(&w->ring) + 1;
     assert_non_null(tr_wal_broken(w));
     w->ring.nacked = nacked;
     assert_null(tr_wal_broken(w));

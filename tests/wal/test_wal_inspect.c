@@ -169,7 +169,8 @@ static void test_empty_foreign_and_missing(void **state) {
     struct tr_diag d;
     tr_diag_clear(&d);
     assert_int_equal(tr_wal_inspect(dir, NULL, &sum, &d), 0);
-    assert_int_equal(sum.segments + sum.records + sum.checkpoint + sum.damaged, 0);
+    assert_int_equal(sum.segments + sum.records + sum.damaged, 0);
+    assert_int_equal(sum.checkpoint, 0);
     char p[600];
     snprintf(p, sizeof p, "%s/notes.txt", dir);
     assert_int_equal(wt_write_file(p, "hello\n", 6), 0);

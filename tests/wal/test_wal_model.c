@@ -112,7 +112,7 @@ static void run_model(unsigned seed) {
                 m.cur = want + 1;
             }
         } else if (op < 80) {   /* ack one, anywhere (some invalid) */
-            uint64_t s = (uint64_t)(rand_r(&r) % (m.next + 2));
+            uint64_t s = (uint64_t)rand_r(&r) % (m.next + 2);
             int rc = tr_wal_ack(w, s);
             if (s <= m.frontier) {
                 assert_int_equal(rc, 0);
