@@ -287,6 +287,7 @@ int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
     }
     uv_run(&s.loop, UV_RUN_DEFAULT);
     if (s.w && tr_world_failed(s.w)) code = 1;   /* stopped because it could not go on */
+    else if (s.w && code == 0 && tr_world_exit_code(s.w) >= 0) code = tr_world_exit_code(s.w);
     tr_world_destroy(s.w);
     if (uv_loop_close(&s.loop) != 0) TR_WARN("server", "event loop closed with handles open");
     if (pidfile && code == 0) unlink(pidfile);

@@ -89,6 +89,9 @@ struct tr_onramp_host_ops {
     /* The whole server should stop gracefully and exit 0 (Tremor's
      * close_on_done: a file onramp at the end of its file). */
     void (*shutdown)(struct tr_onramp_host *h);
+    /* Optional (NULL: shutdown): stop gracefully and exit with code (the
+     * cb test source's verdict). */
+    void (*exit)(struct tr_onramp_host *h, int code);
 };
 struct tr_onramp_host {
     const struct tr_onramp_host_ops *ops;
@@ -157,6 +160,11 @@ static inline void tr_onramp_stream_end(struct tr_onramp_host *h, uint64_t strea
 /* The onramp has nothing more to say (end of file, iterations done). */
 static inline void tr_onramp_done(struct tr_onramp_host *h) { h->ops->done(h); }
 static inline void tr_onramp_shutdown(struct tr_onramp_host *h) { h->ops->shutdown(h); }
+/* Stop gracefully, then exit the server with code (0.11's exit(code)). */
+static inline void tr_onramp_exit(struct tr_onramp_host *h, int code) {
+    if (h->ops->exit) h->ops->exit(h, code);
+    else h->ops->shutdown(h);
+}
 
 /* --------------------------------------------------------------- offramps */
 
@@ -173,6 +181,9 @@ struct tr_offramp_host_ops {
     void (*release)(struct tr_offramp_host *h, uint64_t token);
     /* May be NULL (no linked offramps). See tr_offramp_emit. */
     int (*emit)(struct tr_offramp_host *h, uint64_t token, bool err, tr_value value, tr_value meta);
+    /* Optional (NULL: shutdown): stop gracefully and exit with code (the
+     * `exit` offramp). */
+    void (*exit)(struct tr_offramp_host *h, int code);
 };
 struct tr_offramp_host {
     const struct tr_offramp_host_ops *ops;
@@ -230,6 +241,10 @@ static inline int tr_offramp_emit(struct tr_offramp_host *h, uint64_t token, boo
         return TR_EUNSUPPORTED;
     }
     return h->ops->emit(h, token, err, value, meta);
+}
+static inline void tr_offramp_exit(struct tr_offramp_host *h, int code) {
+    if (h->ops->exit) h->ops->exit(h, code);
+    else h->ops->shutdown(h);
 }
 
 /* Registry of connector kinds (connectors/registry.c). NULL when unknown. */

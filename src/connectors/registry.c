@@ -8,22 +8,36 @@
 #include "connectors/conn.h"
 
 extern const struct tr_onramp_ops tr_blaster_onramp;
+extern const struct tr_onramp_ops tr_cb_onramp;
+extern const struct tr_onramp_ops tr_crononome_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
 extern const struct tr_onramp_ops tr_rest_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
 extern const struct tr_onramp_ops tr_tcp_onramp;
+extern const struct tr_onramp_ops tr_udp_onramp;
+extern const struct tr_onramp_ops tr_unix_socket_onramp;
 extern const struct tr_onramp_ops tr_ws_onramp;
 extern const struct tr_offramp_ops tr_blackhole_offramp;
+extern const struct tr_offramp_ops tr_cb_offramp;
+extern const struct tr_offramp_ops tr_debug_offramp;
+extern const struct tr_offramp_ops tr_exit_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
 extern const struct tr_offramp_ops tr_rest_offramp;
 extern const struct tr_offramp_ops tr_stdout_offramp;
 extern const struct tr_offramp_ops tr_stderr_offramp;
 extern const struct tr_offramp_ops tr_tcp_offramp;
+extern const struct tr_offramp_ops tr_udp_offramp;
+extern const struct tr_offramp_ops tr_unix_socket_offramp;
 extern const struct tr_offramp_ops tr_ws_offramp;
 
 extern const struct tr_cmap_entry tr_blackhole_cmap[];
 extern const struct tr_cmap_entry tr_blaster_cmap[];
+extern const struct tr_cmap_entry tr_cb_in_cmap[];
+extern const struct tr_cmap_entry tr_cb_out_cmap[];
+extern const struct tr_cmap_entry tr_crononome_cmap[];
+extern const struct tr_cmap_entry tr_debug_cmap[];
+extern const struct tr_cmap_entry tr_exit_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
@@ -33,6 +47,10 @@ extern const struct tr_cmap_entry tr_stdin_cmap[];
 extern const struct tr_cmap_entry tr_stdout_cmap[];
 extern const struct tr_cmap_entry tr_tcp_client_cmap[];
 extern const struct tr_cmap_entry tr_tcp_server_cmap[];
+extern const struct tr_cmap_entry tr_udp_in_cmap[];
+extern const struct tr_cmap_entry tr_udp_out_cmap[];
+extern const struct tr_cmap_entry tr_unix_server_cmap[];
+extern const struct tr_cmap_entry tr_unix_client_cmap[];
 extern const struct tr_cmap_entry tr_ws_server_cmap[];
 extern const struct tr_cmap_entry tr_ws_client_cmap[];
 
@@ -41,39 +59,57 @@ static const struct {
     const struct tr_cmap_entry *map;
 } onramp_maps[] = {
     {"blaster", tr_blaster_cmap},
+    {"cb", tr_cb_in_cmap},
+    {"crononome", tr_crononome_cmap},
     {"file", tr_file_in_cmap},
     {"metronome", tr_metronome_cmap},
     {"rest", tr_rest_server_cmap},
     {"stdin", tr_stdin_cmap},
     {"tcp", tr_tcp_server_cmap},
+    {"udp", tr_udp_in_cmap},
+    {"unix-socket", tr_unix_server_cmap},
     {"ws", tr_ws_server_cmap},
 }, offramp_maps[] = {
     {"blackhole", tr_blackhole_cmap},
+    {"cb", tr_cb_out_cmap},
+    {"debug", tr_debug_cmap},
+    {"exit", tr_exit_cmap},
     {"file", tr_file_out_cmap},
     {"rest", tr_rest_client_cmap},
     {"stdout", tr_stdout_cmap},
     {"stderr", tr_stdout_cmap},
     {"tcp", tr_tcp_client_cmap},
+    {"udp", tr_udp_out_cmap},
+    {"unix-socket", tr_unix_client_cmap},
     {"ws", tr_ws_client_cmap},
 };
 
 static const struct tr_onramp_ops *const onramps[] = {
     &tr_blaster_onramp,
+    &tr_cb_onramp,
+    &tr_crononome_onramp,
     &tr_file_onramp,
     &tr_metronome_onramp,
     &tr_rest_onramp,
     &tr_stdin_onramp,
     &tr_tcp_onramp,
+    &tr_udp_onramp,
+    &tr_unix_socket_onramp,
     &tr_ws_onramp,
 };
 
 static const struct tr_offramp_ops *const offramps[] = {
     &tr_blackhole_offramp,
+    &tr_cb_offramp,
+    &tr_debug_offramp,
+    &tr_exit_offramp,
     &tr_file_offramp,
     &tr_rest_offramp,
     &tr_stdout_offramp,
     &tr_stderr_offramp,
     &tr_tcp_offramp,
+    &tr_udp_offramp,
+    &tr_unix_socket_offramp,
     &tr_ws_offramp,
 };
 
@@ -91,8 +127,8 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
     return NULL;
 }
 
-const char *tr_onramp_types(void) { return "blaster, file, metronome, rest, stdin, tcp, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, file, rest, stdout, stderr, tcp, ws"; }
+const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, rest, stdin, tcp, udp, unix-socket, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;

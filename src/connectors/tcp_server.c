@@ -1,5 +1,8 @@
 /* tcp_server.c - the `tcp` onramp: a TCP server (Tremor 0.11 keys: host,
- * port). Every connection is one stream: its bytes go through the
+ * port), and the `unix-socket` onramp, the same server on a Unix domain
+ * socket (0.11 key: path; ours: permissions; a stale socket file is
+ * removed at start, as in 0.11, but any other kind of file at the path is
+ * an error, and the socket file is removed again at close). Every connection is one stream: its bytes go through the
  * configured preprocessors (e.g. [lines]) with state of their own, and its
  * end flushes them (a last line without a newline is still an event).
  *
@@ -26,6 +29,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "codec/proc.h"
 #include "config/cmap.h"
@@ -45,9 +50,16 @@
 
 struct srv;
 
+/* A connection or listener: TCP, or a Unix domain socket (pipe). */
+union conn_h {
+    uv_handle_t h;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+};
+
 struct client {
     struct srv *s;
-    uv_tcp_t tcp;
+    union conn_h u;
     uint64_t stream;
     uint64_t last_rx;        /* uv_now of the last bytes read (idle timeout) */
     bool reading, ended;
@@ -59,7 +71,8 @@ struct srv {
     uv_loop_t *loop;
     char *id;
     char *addr;              /* host:port, for messages */
-    uv_tcp_t listener;
+    union conn_h listener;
+    bool unix_sock;          /* unix-socket: addr is the path, removed at close */
     struct client *clients;
     size_t nclients;
     uint64_t next_stream;
@@ -83,6 +96,7 @@ static void maybe_done(struct srv *s) {
     if (!s->closing || s->handles) return;
     void (*done)(void *) = s->done;
     void *arg = s->done_arg;
+    if (s->unix_sock && s->addr) unlink(s->addr);   /* ours: made at create */
     tr_free(s->addr);
     tr_free(s->id);
     tr_free(s);
@@ -119,7 +133,16 @@ static void drop_client(struct client *cl) {
     else s->clients = cl->next;
     if (cl->next) cl->next->prev = cl->prev;
     s->nclients--;
-    uv_close((uv_handle_t *)&cl->tcp, on_client_closed);
+    uv_close((uv_handle_t *)&cl->u, on_client_closed);
+}
+
+static int conn_init(struct srv *s, union conn_h *c) {
+    return s->unix_sock ? uv_pipe_init(s->loop, &c->pipe, 0) : uv_tcp_init(s->loop, &c->tcp);
+}
+
+static void peer_name(struct client *cl, char *out, size_t n) {
+    if (cl->s->unix_sock) snprintf(out, n, "a peer on %s", cl->s->addr);
+    else tr_conn_peer_name(&cl->u.tcp, out, n);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
@@ -132,7 +155,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
  * nothing more for a failed stream), the socket is closed. */
 static void end_client(struct client *cl) {
     struct srv *s = cl->s;
-    uv_read_stop((uv_stream_t *)&cl->tcp);
+    uv_read_stop((uv_stream_t *)&cl->u);
     cl->reading = false;
     cl->ended = true;
     tr_onramp_stream_end(s->host, cl->stream);
@@ -150,7 +173,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
         if (rc == TR_ONRAMP_PAUSED && !cl->ended) tcp_trigger(s);
         if (rc >= 0 || cl->ended) return;
         char peer[96];
-        tr_conn_peer_name(&cl->tcp, peer, sizeof peer);
+        peer_name(cl, peer, sizeof peer);
         s->limit_closed++;
         tr_log_limited(&s->lim_limit, TR_LOG_WARN, MOD,
                        "%s: closed %s (stream %llu): %s; its unfinished frame is dropped "
@@ -170,7 +193,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
 static void read_on(struct client *cl) {
     struct srv *s = cl->s;
     if (cl->reading || cl->ended || !s->started || s->paused || s->closing) return;
-    int rc = uv_read_start((uv_stream_t *)&cl->tcp, on_alloc, on_read);
+    int rc = uv_read_start((uv_stream_t *)&cl->u, on_alloc, on_read);
     if (rc) {
         TR_WARN(MOD, "%s: cannot read stream %llu: %s", s->id, (unsigned long long)cl->stream,
                 uv_strerror(rc));
@@ -199,8 +222,8 @@ static void on_connection(uv_stream_t *l, int status) {
         tr_log_limited(&s->lim_refused, TR_LOG_WARN, MOD,
                        "%s: %zu connections open (max_connections), reset a new one "
                        "(%llu refused so far)", s->id, s->nclients, (unsigned long long)s->refused);
-        uv_tcp_t *t = tr_malloc(sizeof *t);
-        if (!t || uv_tcp_init(s->loop, t) != 0) {
+        union conn_h *t = tr_malloc(sizeof *t);
+        if (!t || conn_init(s, t) != 0) {
             /* libuv keeps the listener idle until an accept succeeds */
             tr_free(t);
             s->accept_errors++;
@@ -209,14 +232,15 @@ static void on_connection(uv_stream_t *l, int status) {
                            (unsigned long long)s->accept_errors);
             return;
         }
-        t->data = s;
+        t->h.data = s;
         s->handles++;
-        if (uv_accept(l, (uv_stream_t *)t) != 0 || uv_tcp_close_reset(t, on_refused_closed) != 0)
-            uv_close((uv_handle_t *)t, on_refused_closed);
+        if (uv_accept(l, (uv_stream_t *)t) != 0 || s->unix_sock ||
+            uv_tcp_close_reset(&t->tcp, on_refused_closed) != 0)
+            uv_close(&t->h, on_refused_closed);
         return;
     }
     struct client *cl = tr_calloc(1, sizeof *cl);
-    if (!cl || uv_tcp_init(s->loop, &cl->tcp) != 0) {
+    if (!cl || conn_init(s, &cl->u) != 0) {
         /* the pending connection stays in the backlog until memory returns */
         s->accept_errors++;
         tr_log_limited(&s->lim_accept, TR_LOG_ERROR, MOD,
@@ -226,10 +250,10 @@ static void on_connection(uv_stream_t *l, int status) {
         return;
     }
     cl->s = s;
-    cl->tcp.data = cl;
+    cl->u.h.data = cl;
     s->handles++;
-    if (uv_accept(l, (uv_stream_t *)&cl->tcp) != 0) {
-        uv_close((uv_handle_t *)&cl->tcp, on_client_closed);
+    if (uv_accept(l, (uv_stream_t *)&cl->u) != 0) {
+        uv_close((uv_handle_t *)&cl->u, on_client_closed);
         return;
     }
     cl->stream = ++s->next_stream;
@@ -259,7 +283,7 @@ static void on_sweep(uv_timer_t *t) {
         next = cl->next;   /* end_client unlinks cl only */
         if (cl->ended || !cl->reading || now - cl->last_rx < s->idle_ms) continue;
         char peer[96];
-        tr_conn_peer_name(&cl->tcp, peer, sizeof peer);
+        peer_name(cl, peer, sizeof peer);
         s->idle_closed++;
         tr_log_limited(&s->lim_idle, TR_LOG_WARN, MOD,
                        "%s: closed %s (stream %llu): nothing received for %llu ms "
@@ -348,10 +372,10 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
         .log = &s->lim_drop};
     uv_timer_init(s->loop, &s->sweep);
     s->sweep.data = s;
-    uv_tcp_init(s->loop, &s->listener);
-    s->listener.data = s;
+    uv_tcp_init(s->loop, &s->listener.tcp);
+    s->listener.h.data = s;
     s->handles = 2;
-    rc = uv_tcp_bind(&s->listener, ai->ai_addr, 0);
+    rc = uv_tcp_bind(&s->listener.tcp, ai->ai_addr, 0);
     freeaddrinfo(ai);
     if (!rc) rc = uv_listen((uv_stream_t *)&s->listener, BACKLOG, on_connection);
     if (rc) {
@@ -359,18 +383,132 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
                     spec->id, s->addr, uv_strerror(rc));
         /* the handles must be closed through the loop; nobody waits for them */
         s->closing = true;
-        uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+        uv_close(&s->listener.h, on_handle_closed);
         uv_close((uv_handle_t *)&s->sweep, on_handle_closed);
         return rc;
     }
     struct sockaddr_storage sa;
     int salen = sizeof sa;
     unsigned bound = (unsigned)port;
-    if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&sa, &salen) == 0)
+    if (uv_tcp_getsockname(&s->listener.tcp, (struct sockaddr *)&sa, &salen) == 0)
         bound = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
                                                : ((struct sockaddr_in *)&sa)->sin_port);
     if (port) TR_INFO(MOD, "%s: listening on %s", s->id, s->addr);
     else TR_INFO(MOD, "%s: listening on %s (port %u)", s->id, s->addr, bound);
+    *self = s;
+    return 0;
+}
+
+
+/* ----------------------------------------------------------- unix-socket */
+
+struct unix_cfg {
+    const char *path, *perms;
+    uint64_t max_conns, idle_ms, budget, max_frame;
+};
+
+const struct tr_cmap_entry tr_unix_server_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_STR, "path", NULL, TR_CMAP_REQUIRED, offsetof(struct unix_cfg, path),
+     "file system path of the socket")},
+    {TR_CMAP_KEY(TR_CMAP_STR, "permissions", NULL, 0, offsetof(struct unix_cfg, perms),
+     "octal mode of the socket file, e.g. \"0660\" (default: from the umask)")},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_connections", "1024", TR_CMAP_RANGE,
+     offsetof(struct unix_cfg, max_conns), "peers at once; more are refused"),
+     .lo = 1, .hi = LIMIT_MAX_CONNS},
+    {TR_CMAP_KEY(TR_CMAP_U64, "idle_timeout_ms", "300000", TR_CMAP_RANGE,
+     offsetof(struct unix_cfg, idle_ms), "ms without data before a peer is closed, 0: never"),
+     .lo = 0, .hi = LIMIT_IDLE_MS},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_buffered_bytes", "134217728", TR_CMAP_RANGE,
+     offsetof(struct unix_cfg, budget), "bytes held for all peers before reading pauses"),
+     .lo = 1, .hi = (double)LIMIT_BUDGET},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_frame_size", "16777216", TR_CMAP_RANGE,
+     offsetof(struct unix_cfg, max_frame), "largest frame (a line, a length-prefixed message) in bytes"),
+     .lo = 1, .hi = (double)LIMIT_MAX_FRAME},
+    {0},
+};
+
+/* "0660", "0o660" or "660": an octal mode up to 07777, or -1. */
+static long parse_mode(const char *t) {
+    if (t[0] == '0' && (t[1] == 'o' || t[1] == 'O')) t += 2;
+    if (!*t || strlen(t) > 5) return -1;
+    long m = 0;
+    for (; *t; t++) {
+        if (*t < '0' || *t > '7') return -1;
+        m = m * 8 + (*t - '0');
+    }
+    return m <= 07777 ? m : -1;
+}
+
+static int unix_create(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
+                       struct tr_diag *d) {
+    *self = NULL;
+    if (spec->config == NULL || spec->config->type != TR_REC)
+        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, spec->line, spec->col,
+                           "Missing config for unix-socket onramp '%s': config.path is required", spec->id);
+    struct unix_cfg c;
+    int rc = tr_conn_cfg_apply(spec, tr_unix_server_cmap, &c, d);
+    if (rc) return rc;
+    long mode = c.perms ? parse_mode(c.perms) : 0;
+    if (mode < 0)
+        return tr_conn_cfg_fail(spec, "permissions", d, "must be an octal mode such as \"0660\"");
+    /* sun_path holds 108 bytes with the NUL */
+    if (!c.path[0] || strlen(c.path) > 107)
+        return tr_conn_cfg_fail(spec, "path", d, "must be a path of 1 to 107 bytes");
+    struct stat st;
+    if (lstat(c.path, &st) == 0) {
+        /* a stale socket of an earlier run goes; anything else is not ours */
+        if (!S_ISSOCK(st.st_mode))
+            return tr_conn_cfg_fail(spec, "path", d, "'%s' exists and is not a socket", c.path);
+        if (unlink(c.path) != 0)
+            return tr_conn_cfg_fail(spec, "path", d, "cannot remove the stale socket '%s': %s", c.path,
+                                    strerror(errno));
+        TR_INFO("unix-socket", "%s: removed the stale socket %s", spec->id, c.path);
+    }
+    struct srv *s = tr_calloc(1, sizeof *s);
+    if (s) {
+        s->id = tr_strdup(spec->id ? spec->id : "unix-socket");
+        s->addr = tr_strdup(c.path);
+    }
+    if (!s || !s->id || !s->addr) {
+        if (s) {
+            tr_free(s->id);
+            tr_free(s->addr);
+        }
+        tr_free(s);
+        return -ENOMEM;
+    }
+    s->unix_sock = true;
+    s->host = host;
+    s->loop = tr_onramp_loop(host);
+    s->max_conns = c.max_conns;
+    s->idle_ms = c.idle_ms;
+    tr_budget_init(&s->budget, c.budget);
+    s->limits = (struct tr_preproc_limits){
+        .max_frame = c.max_frame, .budget = &s->budget, .share = 4 * c.max_frame + 256,
+        .log = &s->lim_drop};
+    uv_timer_init(s->loop, &s->sweep);
+    s->sweep.data = s;
+    uv_pipe_init(s->loop, &s->listener.pipe, 0);
+    s->listener.h.data = s;
+    s->handles = 2;
+    bool made = false;
+    rc = uv_pipe_bind(&s->listener.pipe, c.path);
+    if (!rc) made = true;
+    if (!rc && c.perms && chmod(c.path, (mode_t)mode) != 0) rc = -errno;
+    if (!rc) rc = uv_listen((uv_stream_t *)&s->listener, BACKLOG, on_connection);
+    if (rc) {
+        tr_diag_set(d, rc, spec->file, spec->line, spec->col, "unix-socket '%s': cannot listen on %s: %s",
+                    spec->id, c.path, uv_strerror(rc));
+        if (!made) {   /* not ours to remove */
+            tr_free(s->addr);
+            s->addr = NULL;
+        }
+        s->closing = true;
+        uv_close(&s->listener.h, on_handle_closed);
+        uv_close((uv_handle_t *)&s->sweep, on_handle_closed);
+        return rc;
+    }
+    TR_INFO("unix-socket", "%s: listening on %s", s->id, c.path);
     *self = s;
     return 0;
 }
@@ -395,7 +533,7 @@ static void tcp_trigger(void *self) {
     s->paused = true;
     for (struct client *cl = s->clients; cl; cl = cl->next) {
         if (!cl->reading) continue;
-        uv_read_stop((uv_stream_t *)&cl->tcp);
+        uv_read_stop((uv_stream_t *)&cl->u);
         cl->reading = false;
     }
 }
@@ -422,7 +560,7 @@ static void tcp_close(void *self, void (*done)(void *), void *arg) {
     s->closing = true;
     s->done = done;
     s->done_arg = arg;
-    uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+    uv_close(&s->listener.h, on_handle_closed);
     uv_close((uv_handle_t *)&s->sweep, on_handle_closed);
     while (s->clients) drop_client(s->clients);
 }
@@ -435,6 +573,19 @@ const struct tr_onramp_ops tr_tcp_onramp = {
     .type = "tcp",
     .transactional = false,
     .create = tcp_create,
+    .start = tcp_start,
+    .trigger = tcp_trigger,
+    .restore = tcp_restore,
+    .ack = tcp_noop_id,
+    .fail = tcp_noop_id,
+    .close = tcp_close,
+    .stream_limits = tcp_stream_limits,
+};
+
+const struct tr_onramp_ops tr_unix_socket_onramp = {
+    .type = "unix-socket",
+    .transactional = false,
+    .create = unix_create,
     .start = tcp_start,
     .trigger = tcp_trigger,
     .restore = tcp_restore,

@@ -137,6 +137,9 @@ const char *tr_world_error_detail(const struct tr_world *w);
  * events (tr_op_fatal): the server was asked to stop and should exit
  * non-zero. 0 otherwise. */
 int tr_world_failed(const struct tr_world *w);
+/* The exit code a connector asked for (the `exit` offramp, the `cb`
+ * onramp), -1 when none did; the first one asked for counts. */
+int tr_world_exit_code(const struct tr_world *w);
 /* Free a world that was never started or has stopped. */
 void tr_world_destroy(struct tr_world *w);
 

@@ -225,6 +225,7 @@ struct tr_world {
     void *shutdown_arg;
     int fatal;                       /* an operator cannot go on: stop, exit 1 */
     int fatal_told;                  /* on_shutdown called for it */
+    int exit_code;                   /* asked for by a connector (exit, cb), -1: none */
 };
 
 static inline const struct tr_cfg_artefact *on_art(const struct onramp_inst *o) {

@@ -48,6 +48,7 @@ void world_pipe_fatal(void *arg, const char *pipeline, const char *why) {
 }
 
 int tr_world_failed(const struct tr_world *w) { return w->fatal; }
+int tr_world_exit_code(const struct tr_world *w) { return w->exit_code; }
 
 static void stop_run(struct tr_defer_node *n);
 
@@ -64,6 +65,7 @@ int tr_world_create(const struct tr_world_opts *o, struct tr_world **out) {
     w->reg = o->registry ? *o->registry : tr_world_builtin;
     w->instance = tr_strdup(o->instance ? o->instance : "tremor");
     w->data_dir = tr_strdup(o->data_dir ? o->data_dir : "tremor-data");
+    w->exit_code = -1;
     w->on_shutdown = o->on_shutdown;
     w->shutdown_arg = o->shutdown_arg;
     w->next_onramp_uid = TR_UID_ONRAMP_BASE;

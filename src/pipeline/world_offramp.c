@@ -135,8 +135,14 @@ static void off_shutdown(struct tr_offramp_host *h) {
     if (w->on_shutdown && !world_stopping(w)) w->on_shutdown(w->shutdown_arg);
 }
 
+static void off_exit(struct tr_offramp_host *h, int code) {
+    struct offramp_inst *o = (struct offramp_inst *)h;
+    if (o->w->exit_code < 0) o->w->exit_code = code;
+    off_shutdown(h);
+}
+
 static const struct tr_offramp_host_ops offramp_host_ops = {
-    off_ack, off_fail, off_trigger, off_restore, off_shutdown, off_release, off_emit,
+    off_ack, off_fail, off_trigger, off_restore, off_shutdown, off_release, off_emit, off_exit,
 };
 
 /* An event leaving a pipeline towards this offramp. Takes ev. */

@@ -187,8 +187,14 @@ static void host_shutdown(struct tr_onramp_host *h) {
     if (w->on_shutdown && !world_stopping(w)) w->on_shutdown(w->shutdown_arg);
 }
 
+static void host_exit(struct tr_onramp_host *h, int code) {
+    struct onramp_inst *o = (struct onramp_inst *)h;
+    if (o->w->exit_code < 0) o->w->exit_code = code;
+    host_shutdown(h);
+}
+
 static const struct tr_onramp_host_ops onramp_host_ops = {
-    host_emit_value, host_emit_bytes, host_stream_end, host_done, host_shutdown,
+    host_emit_value, host_emit_bytes, host_stream_end, host_done, host_shutdown, host_exit,
 };
 
 

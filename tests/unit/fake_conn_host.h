@@ -30,6 +30,8 @@ struct fake_in {
     size_t stream_ends;
     uint64_t last_ended;
     size_t dones, shutdowns;
+    size_t exits;
+    int exit_code;                /* of the last exit() */
     /* called after each recorded frame, e.g. to trigger the onramp */
     void (*on_frame)(struct fake_in *in, void *arg);
     void *on_frame_arg;
@@ -73,9 +75,15 @@ static inline void fake_in_stream_end(struct tr_onramp_host *h, uint64_t stream)
 static inline void fake_in_done(struct tr_onramp_host *h) { ((struct fake_in *)h)->dones++; }
 static inline void fake_in_shutdown(struct tr_onramp_host *h) { ((struct fake_in *)h)->shutdowns++; }
 
+static inline void fake_in_exit(struct tr_onramp_host *h, int code) {
+    struct fake_in *in = (struct fake_in *)h;
+    in->exits++;
+    in->exit_code = code;
+}
+
 static const struct tr_onramp_host_ops fake_in_ops = {fake_in_emit_value, fake_in_emit_bytes,
                                                       fake_in_stream_end, fake_in_done,
-                                                      fake_in_shutdown};
+                                                      fake_in_shutdown, fake_in_exit};
 
 static inline void fake_in_init(struct fake_in *in, uv_loop_t *loop) {
     memset(in, 0, sizeof *in);
@@ -99,6 +107,8 @@ struct fake_out {
     size_t ntokens;
     size_t nacks, nfails, nanswers;
     size_t triggers, restores, shutdowns;
+    size_t exits;
+    int exit_code;                /* of the last exit() */
     size_t nreleases;
     bool release_late;            /* a release after the token's answer, or twice */
     uint32_t *released;           /* per token: times released */
@@ -141,9 +151,15 @@ static inline void fake_out_trigger(struct tr_offramp_host *h) { ((struct fake_o
 static inline void fake_out_restore(struct tr_offramp_host *h) { ((struct fake_out *)h)->restores++; }
 static inline void fake_out_shutdown(struct tr_offramp_host *h) { ((struct fake_out *)h)->shutdowns++; }
 
+static inline void fake_out_exit(struct tr_offramp_host *h, int code) {
+    struct fake_out *o = (struct fake_out *)h;
+    o->exits++;
+    o->exit_code = code;
+}
+
 static const struct tr_offramp_host_ops fake_out_ops = {fake_out_ack, fake_out_fail, fake_out_trigger,
                                                         fake_out_restore, fake_out_shutdown,
-                                                        fake_out_release, NULL};
+                                                        fake_out_release, NULL, fake_out_exit};
 
 static inline void fake_out_init(struct fake_out *o, uv_loop_t *loop, size_t ntokens) {
     memset(o, 0, sizeof *o);

@@ -84,7 +84,7 @@ static void in_stream_end(struct tr_onramp_host *h, uint64_t stream) {
 
 static void in_done(struct tr_onramp_host *h) { (void)h; }
 
-static const struct tr_onramp_host_ops in_ops = {in_emit_value, in_emit_bytes, in_stream_end, in_done, NULL};
+static const struct tr_onramp_host_ops in_ops = {in_emit_value, in_emit_bytes, in_stream_end, in_done, NULL, NULL};
 
 static void rx_fini(struct rx *rx) {
     for (size_t i = 0; i < rx->n; i++) free(rx->msgs[i]);
@@ -128,7 +128,7 @@ static void out_fail(struct tr_offramp_host *h, uint64_t t) {
 static void out_trigger(struct tr_offramp_host *h) { ((struct out_host *)h)->triggers++; }
 static void out_restore(struct tr_offramp_host *h) { ((struct out_host *)h)->restores++; }
 
-static const struct tr_offramp_host_ops out_ops = {out_ack, out_fail, out_trigger, out_restore, NULL, NULL, NULL};
+static const struct tr_offramp_host_ops out_ops = {out_ack, out_fail, out_trigger, out_restore, NULL, NULL, NULL, NULL};
 
 static void out_host_init(struct out_host *o, uv_loop_t *loop, size_t ntokens) {
     memset(o, 0, sizeof *o);
