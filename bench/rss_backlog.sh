@@ -90,8 +90,8 @@ for n in $SIZES; do
         hwm=$(status_kb "$SERVER" VmHWM)
         rss=$(status_kb "$SERVER" VmRSS)
         line=$(grep -m1 "WAL full (" "$d/server.log")
-        ev=$(printf "%s" "$line" | sed -nE 's/.*WAL full \(([0-9]+) events, ([0-9]+) bytes\).*/\1/p')
-        bytes=$(printf "%s" "$line" | sed -nE 's/.*WAL full \(([0-9]+) events, ([0-9]+) bytes\).*/\2/p')
+        ev=$(printf "%s" "$line" | sed -nE 's/.*WAL full \(([0-9]+) events, ([0-9]+) bytes[^)]*\).*/\1/p')
+        bytes=$(printf "%s" "$line" | sed -nE 's/.*WAL full \(([0-9]+) events, ([0-9]+) bytes[^)]*\).*/\2/p')
         if [ -n "$ev" ] && [ "$ev" != "$n" ]; then status="WAL holds $ev events, not $n"; fi
         [ -n "$bytes" ] && [ -n "$ev" ] && [ "$ev" -gt 0 ] && per=$(awk -v b="$bytes" -v e="$ev" 'BEGIN { printf "%.1f", b / e }')
         bytes=${bytes:-NA}
