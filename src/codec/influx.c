@@ -414,10 +414,7 @@ static int write_line(const tr_value *v, struct tr_buf *b, char *msg) {
 int tr_influx_write(const tr_value *v, struct tr_buf *out, char *msg) {
     size_t mark = out->len;
     int rc = write_line(v, out, msg);
-    if (rc) {
-        out->len = mark;
-        if (out->data) out->data[mark] = 0;
-    }
+    if (rc) tr_buf_truncate(out, mark);
     return rc;
 }
 

@@ -265,10 +265,7 @@ static int enc(const tr_value *v, struct tr_buf *b) {
 static int mp_encode(const tr_value *v, struct tr_buf *out) {
     size_t mark = out->len;
     int rc = enc(v, out);
-    if (rc) {
-        out->len = mark;
-        if (out->data) out->data[mark] = 0;
-    }
+    if (rc) tr_buf_truncate(out, mark);
     return rc;
 }
 

@@ -452,10 +452,7 @@ static int y_encode(const tr_value *v, struct tr_buf *out) {
     int rc = tr_buf_append(out, "---\n", 4);
     if (!rc) rc = node(v, out, &level);
     if (!rc) rc = tr_buf_putc(out, '\n');
-    if (rc) {
-        out->len = mark;
-        if (out->data) out->data[mark] = 0;
-    }
+    if (rc) tr_buf_truncate(out, mark);
     return rc;
 }
 

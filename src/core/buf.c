@@ -19,6 +19,12 @@ void tr_buf_fini(struct tr_buf *b) {
     tr_buf_init(b);
 }
 
+void tr_buf_truncate(struct tr_buf *b, size_t len) {
+    if (len > b->len) return;
+    b->len = len;
+    if (b->data) b->data[len] = 0;
+}
+
 void tr_buf_reset(struct tr_buf *b) {
     b->len = 0;
     if (b->data) b->data[0] = 0;

@@ -18,6 +18,7 @@ struct tr_buf {
 void tr_buf_init(struct tr_buf *b);
 void tr_buf_fini(struct tr_buf *b);
 void tr_buf_reset(struct tr_buf *b);              /* len = 0, keeps memory */
+void tr_buf_truncate(struct tr_buf *b, size_t len); /* back to len (<= b->len): undo appends */
 int tr_buf_reserve(struct tr_buf *b, size_t extra); /* room for extra more bytes */
 int tr_buf_append(struct tr_buf *b, const void *p, size_t n);
 int tr_buf_putc(struct tr_buf *b, char c);
