@@ -122,22 +122,37 @@ static struct pipe_inst *ensure_pipe(struct tr_world *w, struct bound *b, const 
     return pi;
 }
 
+/* The live onramp or offramp instance a link names: its index in the
+ * world's list, or -1 with *art the artefact to create it from. A name no
+ * loaded file defines is an error (rc). */
+static int find_ramp(const struct tr_world *w, enum tr_world_kind k, const struct tr_url *u,
+                     const struct tr_cfg_link *l, const char *url, struct tr_diag *d,
+                     long *idx, const struct tr_cfg_artefact **art) {
+    int on = k == TR_WORLD_ONRAMP;
+    size_t n = on ? w->nonramps : w->nofframps;
+    for (size_t i = 0; i < n; i++) {
+        unsigned refs = on ? w->onramps[i]->refs : w->offramps[i]->refs;
+        const char *id = on ? on_art(w->onramps[i])->id : off_art(w->offramps[i])->id;
+        const char *inst = on ? w->onramps[i]->instance : w->offramps[i]->instance;
+        if (refs && !strcmp(id, u->artefact) && !strcmp(inst, u->instance)) {
+            *idx = (long)i;
+            return 0;
+        }
+    }
+    *idx = -1;
+    *art = world_find_art(w, k, u->artefact);
+    return *art ? 0 : not_loaded(w, l, url, u, d);
+}
+
 static struct offramp_inst *ensure_offramp(struct tr_world *w, struct bound *b,
                                            const struct tr_url *u, const struct tr_cfg_link *l,
                                            const char *url, struct tr_diag *d, int *rc) {
     struct offramp_inst *o = NULL;
-    for (size_t i = 0; !o && i < w->nofframps; i++)
-        if (w->offramps[i]->refs && strcmp(off_art(w->offramps[i])->id, u->artefact) == 0 &&
-            strcmp(w->offramps[i]->instance, u->instance) == 0)
-            o = w->offramps[i];
-    if (!o) {
-        const struct tr_cfg_artefact *a = world_find_art(w, TR_WORLD_OFFRAMP, u->artefact);
-        if (!a) {
-            *rc = not_loaded(w, l, url, u, d);
-            return NULL;
-        }
-        if ((*rc = world_offramp_create(w, a, u->instance, &o, d))) return NULL;
-    }
+    const struct tr_cfg_artefact *a = NULL;
+    long i;
+    if ((*rc = find_ramp(w, TR_WORLD_OFFRAMP, u, l, url, d, &i, &a))) return NULL;
+    if (i >= 0) o = w->offramps[i];
+    else if ((*rc = world_offramp_create(w, a, u->instance, &o, d))) return NULL;
     *rc = note(b, TR_WORLD_OFFRAMP, o, &o->refs);
     return *rc ? NULL : o;
 }
@@ -146,18 +161,11 @@ static struct onramp_inst *ensure_onramp(struct tr_world *w, struct bound *b,
                                          const struct tr_url *u, const struct tr_cfg_link *l,
                                          const char *url, struct tr_diag *d, int *rc) {
     struct onramp_inst *o = NULL;
-    for (size_t i = 0; !o && i < w->nonramps; i++)
-        if (w->onramps[i]->refs && strcmp(on_art(w->onramps[i])->id, u->artefact) == 0 &&
-            strcmp(w->onramps[i]->instance, u->instance) == 0)
-            o = w->onramps[i];
-    if (!o) {
-        const struct tr_cfg_artefact *a = world_find_art(w, TR_WORLD_ONRAMP, u->artefact);
-        if (!a) {
-            *rc = not_loaded(w, l, url, u, d);
-            return NULL;
-        }
-        if ((*rc = world_onramp_create(w, a, u->instance, &o, d))) return NULL;
-    }
+    const struct tr_cfg_artefact *a = NULL;
+    long i;
+    if ((*rc = find_ramp(w, TR_WORLD_ONRAMP, u, l, url, d, &i, &a))) return NULL;
+    if (i >= 0) o = w->onramps[i];
+    else if ((*rc = world_onramp_create(w, a, u->instance, &o, d))) return NULL;
     *rc = note(b, TR_WORLD_ONRAMP, o, &o->refs);
     return *rc ? NULL : o;
 }
@@ -342,6 +350,16 @@ out:
     return rc;
 }
 
+/* Remove the newest to from the list v of *n pipelines. */
+static void drop_pipe(struct pipe_inst **v, size_t *n, const struct pipe_inst *to) {
+    for (size_t i = *n; i-- > 0;)
+        if (v[i] == to) {
+            memmove(&v[i], &v[i + 1], (*n - i - 1) * sizeof *v);
+            (*n)--;
+            return;
+        }
+}
+
 /* Take out one link a bound made (they are undone newest first, so each
  * is the newest of its kind on both sides). */
 static void unlink_one(const struct made_link *ml) {
@@ -349,30 +367,16 @@ static void unlink_one(const struct made_link *ml) {
     case LINK_ONRAMP_PIPE:
     case LINK_ONRAMP_ERR_PIPE: {
         struct onramp_inst *o = ml->on;
-        int err = ml->kind == LINK_ONRAMP_ERR_PIPE;
-        struct pipe_inst **v = err ? o->errs : o->outs;
-        size_t *n = err ? &o->nerrs : &o->nouts;
-        for (size_t i = *n; i-- > 0;)
-            if (v[i] == ml->to) {
-                memmove(&v[i], &v[i + 1], (*n - i - 1) * sizeof *v);
-                (*n)--;
-                break;
-            }
+        if (ml->kind == LINK_ONRAMP_ERR_PIPE) drop_pipe(o->errs, &o->nerrs, ml->to);
+        else drop_pipe(o->outs, &o->nouts, ml->to);
         if (ml->to->p) tr_pipeline_disconnect_input(ml->to->p, world_onramp_cf, o);
         break;
     }
     case LINK_OFFRAMP_PIPE:
     case LINK_OFFRAMP_ERR_PIPE: {
         struct offramp_inst *o = ml->off;
-        int err = ml->kind == LINK_OFFRAMP_ERR_PIPE;
-        struct pipe_inst **v = err ? o->errs : o->outs;
-        size_t *n = err ? &o->nerrs : &o->nouts;
-        for (size_t i = *n; i-- > 0;)
-            if (v[i] == ml->to) {
-                memmove(&v[i], &v[i + 1], (*n - i - 1) * sizeof *v);
-                (*n)--;
-                break;
-            }
+        if (ml->kind == LINK_OFFRAMP_ERR_PIPE) drop_pipe(o->errs, &o->nerrs, ml->to);
+        else drop_pipe(o->outs, &o->nouts, ml->to);
         if (ml->to->p) tr_pipeline_disconnect_input(ml->to->p, world_offramp_cf, o);
         break;
     }
