@@ -34,6 +34,7 @@
 #include "config/cmap.h"
 #include "connectors/conn.h"
 #include "connectors/hop.h"
+#include "connectors/ledger.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
 #include "core/budget.h"
@@ -138,7 +139,7 @@ struct in {
     /* hop_ack: the messages of hop connections until answered; their
      * answers go out at the end of the loop turn (hop_flush) */
     bool hop_ack;
-    struct tr_hop_ledger ledger;
+    struct tr_ledger ledger;
     uv_prepare_t hop_flush;
     uint64_t hop_fails;          /* hop connections closed for an event that failed */
     struct tr_log_limit lim_hop;
@@ -160,7 +161,7 @@ static void maybe_done(struct in *s) {
     if (s->handles || s->nconns) return;
     void (*done)(void *) = s->done;
     void *arg = s->done_arg;
-    tr_hop_ledger_fini(&s->ledger);
+    tr_ledger_fini(&s->ledger);
     tr_free(s->bind_host);
     tr_free(s->id);
     tr_free(s);
@@ -179,7 +180,7 @@ static void on_conn_close(uv_handle_t *h) {
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    if (c->hop) tr_hop_forget(&s->ledger, c);
+    if (c->hop) tr_ledger_forget(&s->ledger, c);
     tr_buf_fini(&c->io.out);
     tr_free(c->head);
     tr_free(c->msg);
@@ -400,9 +401,9 @@ static void on_frame_end(wslay_event_context_ptr ctx, void *user) {
      * numbers them all. Ids rise across connections, so the ledger stays
      * in order. */
     if (c->hop && !c->failed) {
-        int hr = tr_hop_pending(&s->ledger) >= HOP_MAX_PENDING
+        int hr = tr_ledger_pending(&s->ledger) >= HOP_MAX_PENDING
                      ? TR_EFULL
-                     : tr_hop_note(&s->ledger, c, first, tr_onramp_next_id(s->host));
+                     : tr_ledger_note(&s->ledger, c, first, tr_onramp_next_id(s->host));
         if (hr) {
             tr_log_limited(&s->lim_hop, TR_LOG_WARN, MOD,
                            "ws onramp '%s': closed a hop connection with 1011: %s", s->id,
@@ -831,23 +832,23 @@ static void on_hop_flush(uv_prepare_t *p) {
     }
 }
 
-static void hop_settled(void *arg, void *conn, enum tr_hop_outcome out) {
+static void hop_settled(void *arg, void *conn, enum tr_ledger_outcome out) {
     struct sconn *c = conn;
     (void)arg;
-    if (out == TR_HOP_FAILED) c->hop_failed = true;
+    if (out == TR_LEDGER_FAILED) c->hop_failed = true;
     /* after a failure nothing more is confirmed: the peer resends it all */
     else if (!c->hop_failed) c->hop_done++;
 }
 
 static void hop_advance(struct in *s) {
-    if (tr_hop_settle(&s->ledger, hop_settled, s) && !s->closing)
+    if (tr_ledger_settle(&s->ledger, hop_settled, s) && !s->closing)
         uv_prepare_start(&s->hop_flush, on_hop_flush);
 }
 
 static void ws_ack_range(void *self, uint64_t min, uint64_t max) {
     struct in *s = self;
     if (!s->hop_ack) return;
-    tr_hop_ack(&s->ledger, min, max);
+    tr_ledger_ack(&s->ledger, min, max);
     hop_advance(s);
 }
 
@@ -856,7 +857,7 @@ static void ws_ack(void *self, uint64_t id) { ws_ack_range(self, id, id); }
 static void ws_fail(void *self, uint64_t id) {
     struct in *s = self;
     if (!s->hop_ack) return;
-    tr_hop_fail(&s->ledger, id);
+    tr_ledger_fail(&s->ledger, id);
     hop_advance(s);
 }
 
@@ -942,7 +943,7 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
     s->resume.data = s->deadline.data = s->sweep.data = s->hop_flush.data = s;
     s->handles = 4;
     s->hop_ack = c.hop_ack;
-    tr_hop_ledger_init(&s->ledger);
+    tr_ledger_init(&s->ledger);
     /* acks for the events of hop peers come back here */
     if (s->hop_ack) host->transactional = true;
     *self = s;
