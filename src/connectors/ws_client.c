@@ -666,7 +666,8 @@ static void on_down(void *arg, bool connected, const char *why) {
     if (was_open)
         TR_WARN(MOD, "Connection to %s lost (%s)", o->url_text, why);
     else
-        TR_WARN(MOD, "Failed to connect to %s, retrying in 1s (%s)", o->url_text, why);
+        TR_WARN(MOD, "Failed to connect to %s, retrying in %.1fs (%s)", o->url_text,
+                (double)tr_dial_retry_ms(o->dial) / 1000.0, why);
     report_down(o);
 }
 
