@@ -12,6 +12,7 @@ extern const struct tr_onramp_ops tr_cb_onramp;
 extern const struct tr_onramp_ops tr_crononome_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
+extern const struct tr_onramp_ops tr_relp_onramp;
 extern const struct tr_onramp_ops tr_rest_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
 extern const struct tr_onramp_ops tr_tcp_onramp;
@@ -41,6 +42,7 @@ extern const struct tr_cmap_entry tr_exit_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
+extern const struct tr_cmap_entry tr_relp_server_cmap[];
 extern const struct tr_cmap_entry tr_rest_server_cmap[];
 extern const struct tr_cmap_entry tr_rest_client_cmap[];
 extern const struct tr_cmap_entry tr_stdin_cmap[];
@@ -63,6 +65,7 @@ static const struct {
     {"crononome", tr_crononome_cmap},
     {"file", tr_file_in_cmap},
     {"metronome", tr_metronome_cmap},
+    {"relp", tr_relp_server_cmap},
     {"rest", tr_rest_server_cmap},
     {"stdin", tr_stdin_cmap},
     {"tcp", tr_tcp_server_cmap},
@@ -90,6 +93,7 @@ static const struct tr_onramp_ops *const onramps[] = {
     &tr_crononome_onramp,
     &tr_file_onramp,
     &tr_metronome_onramp,
+    &tr_relp_onramp,
     &tr_rest_onramp,
     &tr_stdin_onramp,
     &tr_tcp_onramp,
