@@ -175,7 +175,7 @@ def test_items_ack_fail_and_linked_responses(tmp_path, cleanup):
     srv = Server(tmp_path, ["tag.trickle", "okp.trickle", "badp.trickle", "config.yaml"])
     cleanup(srv)
     # the cb onramp stops the server once its timeout after the last line passed
-    srv.p.wait(60)
+    assert srv.p.wait(60) == 0, srv.text()   # every event answered (the cb onramp's verdict)
     text = srv.text()
     good = n - len(failing) - len(no_index)
     # every event answered; the failed items' events failed (0.11 acked them)
