@@ -409,7 +409,8 @@ static void attempt_done(struct req *r, CURLcode res) {
         /* the request itself is wrong (a 400 for a malformed body, a 401):
          * sending it again cannot help */
         o->failed_in_row = 0;
-        snprintf(msg, sizeof msg, "HTTP status %ld: %.200s", status, r->resp.data ? r->resp.data : "");
+        int shown = r->resp.len > 200 ? 200 : (int)r->resp.len;
+        snprintf(msg, sizeof msg, "HTTP status %ld: %.*s", status, shown, r->resp.data ? r->resp.data : "");
         request_failed(r, msg);
         return;
     }

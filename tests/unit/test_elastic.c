@@ -2,7 +2,7 @@
  * (api/http.h) that answers each document line by what it contains: per
  * item acks and fails (an event with one failed item is failed), linked
  * responses on out/err, retries of 503 and of bodies that are not _bulk
- * responses, round robin past a dead node, the window closing the breaker,
+ * responses (a 400 is not retried), round robin past a dead node, the window closing the breaker,
  * close failing what is in flight, config errors. Every token must be
  * answered exactly once. */
 #include <setjmp.h>
@@ -52,6 +52,11 @@ static void on_req(void *arg, struct tr_http_req *r) {
     }
     if (p->requests <= p->fail_first + p->garbage_first) {
         tr_http_respond(r, 200, "application/json", "{\"took\":1}", 10, NULL);
+        return;
+    }
+    if (strstr(p->last_body, "reject")) {
+        static const char e[] = "{\"error\":{\"type\":\"illegal_argument_exception\"},\"status\":400}";
+        tr_http_respond(r, 400, "application/json", e, sizeof e - 1, NULL);
         return;
     }
     if (strstr(p->last_body, "slow")) {
@@ -187,6 +192,7 @@ static void send_json(struct fix *f, uint64_t token, const char *value, const ch
 
 static bool answered_1(void *a) { return ((struct fix *)a)->host.out.nanswers >= 1; }
 static bool answered_2(void *a) { return ((struct fix *)a)->host.out.nanswers >= 2; }
+static bool answered_3(void *a) { return ((struct fix *)a)->host.out.nanswers >= 3; }
 static bool restored(void *a) { return ((struct fix *)a)->host.out.restores >= 1; }
 static bool deferred_1(void *a) { return ((struct fix *)a)->peer.deferred >= 1; }
 static void on_closed(void *a) { ((struct fix *)a)->closed = true; }
@@ -285,6 +291,13 @@ static void test_retries_503_and_bad_bodies(void **state) {
     assert_true(fake_run_until(&f.loop, answered_2, &f));
     assert_int_equal(f.host.out.failed[1], 1);
     assert_int_equal(f.peer.requests, 4);   /* first try + max_retries 3 (default) */
+    /* a 400 for the whole request is not retried: it cannot get better */
+    f.peer.requests = 0;
+    f.peer.fail_first = f.peer.garbage_first = 0;
+    send_json(&f, 2, "{\"reject\":1}", META);
+    assert_true(fake_run_until(&f.loop, answered_3, &f));
+    assert_int_equal(f.host.out.failed[2], 1);
+    assert_int_equal(f.peer.requests, 1);
     teardown_fix(&f);
 }
 
