@@ -19,12 +19,16 @@
  * `err`). breaker_threshold such failures in a row trigger the circuit
  * breaker upstream; breaker_ms later it is restored as a probe. A full
  * window (concurrency requests in flight) also triggers it until a slot
- * frees. Nothing is contacted at start: the offramp starts while
- * Elasticsearch is down and its requests reconnect by themselves.
+ * frees; what the pipeline sent before the trigger reached it waits in a
+ * queue of max_queued requests (beyond 0.11, which fails each such event
+ * at once: a qos::wal upstream emits read_count events per turn, and
+ * failing most of them would only make it send them again), past that
+ * they fail as in 0.11. Nothing is contacted at start: the offramp starts
+ * while Elasticsearch is down and its requests reconnect by themselves.
  *
  * Invariant: every message sent is answered exactly once, also when the
  * offramp closes (then: fail); a request is on exactly one of: the curl
- * loop, the retry list.
+ * loop, the retry list (those two hold a slot: in_flight), the queue.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -50,7 +54,7 @@
 struct es_cfg {
     const tr_value *nodes;
     uint64_t concurrency, timeout_ms, max_retries, backoff_ms, max_backoff_ms;
-    uint64_t breaker_threshold, breaker_ms, max_response;
+    uint64_t breaker_threshold, breaker_ms, max_response, max_queued;
     bool tls_verify;
     const char *ca_file;
 };
@@ -61,6 +65,9 @@ const struct tr_cmap_entry tr_elastic_cmap[] = {
      .lo = 1, .hi = MAX_NODES},
     {TR_CMAP_KEY(TR_CMAP_U64, "concurrency", "4", TR_CMAP_RANGE, offsetof(struct es_cfg, concurrency),
      "bulk requests in flight; at the limit the breaker holds the pipeline back"), .lo = 1, .hi = 4096},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_queued", "1024", TR_CMAP_RANGE, offsetof(struct es_cfg, max_queued),
+     "requests waiting for a slot (sent before the breaker held the pipeline back); more fail "
+     "at once, 0: none wait (0.11)"), .lo = 0, .hi = 1048576},
     {TR_CMAP_KEY(TR_CMAP_U64, "timeout_ms", "30000", TR_CMAP_RANGE, offsetof(struct es_cfg, timeout_ms),
      "ms one attempt may take, connecting included"), .lo = 1, .hi = 86400000},
     {TR_CMAP_KEY(TR_CMAP_U64, "max_retries", "3", TR_CMAP_RANGE, offsetof(struct es_cfg, max_retries),
@@ -100,9 +107,10 @@ struct req {
     struct tr_buf resp;
     bool too_big;
     uint32_t attempts;
+    bool slot;                   /* counted in in_flight */
     struct tr_backoff bo;
     uint64_t due;                /* retry: uv_now at which to go again */
-    struct req *prev, *next;
+    struct req *prev, *next;     /* in o->reqs or o->retry; next also in o->queue */
 };
 
 struct out {
@@ -115,6 +123,9 @@ struct out {
     struct curl_slist *hdrs;
     bool linked;
     uint64_t concurrency, in_flight;
+    uint64_t max_queued, nqueued;
+    struct req *queue, *queue_tail;  /* FIFO, waiting for a slot */
+    bool pumping;
     uint64_t timeout_ms, max_retries, backoff_ms, max_backoff_ms, breaker_threshold, breaker_ms;
     uint64_t max_response;
     bool tls_verify;
@@ -286,14 +297,17 @@ static void req_free(struct req *r) {
     tr_free(r);
 }
 
+static void pump(struct out *o);
+
 static void finish(struct req *r, bool ok) {
     struct out *o = r->o;
-    o->in_flight--;
+    if (r->slot) o->in_flight--;
     if (r->answer) {
         if (ok) tr_offramp_ack(o->host, r->token);
         else tr_offramp_fail(o->host, r->token);
     }
     req_free(r);
+    pump(o);
     gate(o);
 }
 
@@ -354,6 +368,24 @@ static void on_retry(uv_timer_t *t) {
         r = next;
     }
     arm_retry(o);
+}
+
+/* Start queued requests while there are free slots. Not re-entered: a
+ * request that cannot start is failed, and its finish() calls back here. */
+static void pump(struct out *o) {
+    if (o->pumping || o->closing) return;
+    o->pumping = true;
+    while (o->queue && o->in_flight < o->concurrency) {
+        struct req *r = o->queue;
+        o->queue = r->next;
+        if (!o->queue) o->queue_tail = NULL;
+        r->next = NULL;
+        o->nqueued--;
+        r->slot = true;
+        o->in_flight++;
+        if (start_attempt(r)) request_failed(r, "cannot start the request");
+    }
+    o->pumping = false;
 }
 
 static void arm_retry(struct out *o) {
@@ -469,12 +501,13 @@ static void es_send(void *self, const struct tr_out_msg *m) {
     bool batched;
     uint32_t ndocs = tr_es_docs(m->value, &batched);
     char err[512];
-    if (o->in_flight >= o->concurrency) {
+    if (o->in_flight >= o->concurrency && o->nqueued >= o->max_queued) {
         /* 0.11: dropped for overload, failed, an error event on err */
         o->errors++;
-        tr_log_limited(&o->lim_err, TR_LOG_WARN, MOD, "%s: %llu bulk requests in flight (concurrency): "
-                       "dropped data due to es overload (%llu so far)", o->id,
-                       (unsigned long long)o->in_flight, (unsigned long long)o->errors);
+        tr_log_limited(&o->lim_err, TR_LOG_WARN, MOD, "%s: %llu bulk requests in flight (concurrency) and "
+                       "%llu queued: dropped data due to es overload (%llu so far)", o->id,
+                       (unsigned long long)o->in_flight, (unsigned long long)o->nqueued,
+                       (unsigned long long)o->errors);
         if (answer) {
             emit_event_error(o, m->token, event_id, m->value, m->meta, batched, ndocs,
                              "Dropped data due to es overload", true);
@@ -532,12 +565,20 @@ static void es_send(void *self, const struct tr_out_msg *m) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->tls_verify ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->tls_verify ? 2L : 0L);
     if (o->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
-    o->in_flight++;
+    if (o->in_flight >= o->concurrency || o->queue) {
+        if (o->queue_tail) o->queue_tail->next = r;
+        else o->queue = r;
+        o->queue_tail = r;
+        o->nqueued++;
+        gate(o);
+        return;
+    }
     if (start_attempt(r)) {
-        o->in_flight--;
         snprintf(err, sizeof err, "cannot start the request");
         goto fail;
     }
+    r->slot = true;
+    o->in_flight++;
     gate(o);
     return;
 fail:
@@ -623,6 +664,7 @@ static int es_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     o->id = tr_strdup(spec->id ? spec->id : "elastic");
     o->linked = spec->linked;
     o->concurrency = c.concurrency;
+    o->max_queued = c.max_queued;
     o->timeout_ms = c.timeout_ms;
     o->max_retries = c.max_retries;
     o->backoff_ms = c.backoff_ms;
@@ -694,6 +736,14 @@ static void es_close(void *self, void (*done)(void *), void *arg) {
         list_del(&o->retry, r);
         finish(r, false);
     }
+    while (o->queue) {
+        struct req *r = o->queue;
+        o->queue = r->next;
+        r->next = NULL;
+        finish(r, false);
+    }
+    o->queue_tail = NULL;
+    o->nqueued = 0;
     out_free(o);
     tr_curl_loop_close(o->cl, on_cl_closed, o);
     uv_close((uv_handle_t *)&o->retry_timer, on_timer_closed);

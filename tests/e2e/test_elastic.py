@@ -331,12 +331,15 @@ def test_es_killed_mid_stream_loses_nothing(tmp_path, cleanup):
     cleanup(es)
     srv, in_port = start_relay(tmp_path, es.port)
     cleanup(srv)
-    n = 3000
+    n = 5000
     s = Sender(in_port, 0, n, chunk=20)
     wait_until(lambda: len(distinct_ids(es)) >= 200, 30, "some documents", srv.text)
     es.kill()
     wait_until(lambda: "circuit breaker triggered" in srv.text(), 20, "the breaker to open", srv.text)
     s.join()
+    with open(es.data) as f:
+        before = {int(json.loads(line)["_id"]) for line in f if line.endswith("\n")}
+    assert 200 <= len(before) < n, len(before)   # killed mid-stream indeed
     es.start()   # same port, same journal: what it acknowledged before is kept
     wait_until(lambda: distinct_ids(es) == set(range(n)), 90, "every event in the stand-in",
                lambda: "%d of %d; %s" % (len(distinct_ids(es)), n, srv.text()[-2000:]))

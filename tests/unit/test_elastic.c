@@ -2,8 +2,9 @@
  * (api/http.h) that answers each document line by what it contains: per
  * item acks and fails (an event with one failed item is failed), linked
  * responses on out/err, retries of 503 and of bodies that are not _bulk
- * responses (a 400 is not retried), round robin past a dead node, the window closing the breaker,
- * close failing what is in flight, config errors. Every token must be
+ * responses (a 400 is not retried), round robin past a dead node, the
+ * window closing the breaker with a bounded queue behind it, close failing
+ * what is in flight and what waits, config errors. Every token must be
  * answered exactly once. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -331,23 +332,41 @@ static void test_dead_node_breaker_and_round_robin(void **state) {
     teardown_fix(&f);
 }
 
-static void one(struct fake_spec *sp) { fake_spec_int(sp, "concurrency", 1); }
+static void one(struct fake_spec *sp) {
+    fake_spec_int(sp, "concurrency", 1);
+    fake_spec_int(sp, "max_queued", 1);
+}
 
-static void test_window_and_close(void **state) {
+static bool answered_4(void *a) { return ((struct fix *)a)->host.out.nanswers >= 4; }
+
+static void test_window_queue_and_close(void **state) {
     (void)state;
     struct fix f;
     setup_fix(&f);
     assert_int_equal(create(&f, "P", false, one), 0);
-    send_json(&f, 0, "{\"slow\":1}", META);
+    send_json(&f, 0, "{}", META);
     assert_int_equal(f.host.out.triggers, 1);   /* the window is full */
     assert_false(tr_elastic_offramp.is_active(f.self));
-    send_json(&f, 1, "{}", META);                /* over it: failed at once (0.11's overload) */
-    assert_int_equal(f.host.out.failed[1], 1);
+    send_json(&f, 1, "{}", META);                /* waits for the slot */
+    send_json(&f, 2, "{}", META);                /* past max_queued: failed at once (0.11's overload) */
+    assert_int_equal(f.host.out.failed[2], 1);
+    assert_true(fake_run_until(&f.loop, answered_3, &f));
+    assert_int_equal(f.host.out.acked[0], 1);
+    assert_int_equal(f.host.out.acked[1], 1);
+    assert_int_equal(f.peer.requests, 2);
+    assert_int_equal(f.host.out.restores, 1);
+    assert_true(tr_elastic_offramp.is_active(f.self));
+    /* close fails what is in flight and what waits */
+    send_json(&f, 3, "{\"slow\":1}", META);
+    send_json(&f, 4, "{}", META);
     assert_true(fake_run_until(&f.loop, deferred_1, &f));
+    assert_int_equal(f.host.out.nanswers, 3);
     tr_elastic_offramp.close(f.self, on_closed, &f);
     f.self = NULL;
     assert_true(fake_run_until(&f.loop, closed, &f));
-    assert_int_equal(f.host.out.failed[0], 1);   /* in flight at close: failed */
+    assert_true(answered_4(&f));
+    assert_int_equal(f.host.out.failed[3], 1);
+    assert_int_equal(f.host.out.failed[4], 1);
     teardown_fix(&f);
 }
 
@@ -381,7 +400,7 @@ int main(void) {
         cmocka_unit_test(test_invalid_payload_never_sent),
         cmocka_unit_test(test_retries_503_and_bad_bodies),
         cmocka_unit_test(test_dead_node_breaker_and_round_robin),
-        cmocka_unit_test(test_window_and_close),
+        cmocka_unit_test(test_window_queue_and_close),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
