@@ -39,6 +39,7 @@
 struct tr_preproc_limits;   /* codec/proc.h */
 struct tr_codec;            /* codec/codec.h */
 struct tr_cmap_pos;         /* config/cmap.h */
+struct tr_ids;              /* core/event.h */
 
 /* An onramp/offramp entry of the configuration, as a connector sees it.
  * Valid during create() only: copy what you keep. */
@@ -214,6 +215,11 @@ struct tr_out_msg {
     size_t len;
     const tr_value *meta;    /* the event's metadata ($url, $binary, ...) */
     uint64_t ingest_ns;
+    /* The event before encoding and its ids (NULL when the host has none,
+     * e.g. a chunk of a split payload): for sinks that build their own
+     * wire format from values (elastic). Valid during send() only. */
+    const tr_value *value;
+    const struct tr_ids *ids;
 };
 
 struct tr_offramp_ops {

@@ -22,6 +22,7 @@ extern const struct tr_onramp_ops tr_ws_onramp;
 extern const struct tr_offramp_ops tr_blackhole_offramp;
 extern const struct tr_offramp_ops tr_cb_offramp;
 extern const struct tr_offramp_ops tr_debug_offramp;
+extern const struct tr_offramp_ops tr_elastic_offramp;
 extern const struct tr_offramp_ops tr_exit_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
 extern const struct tr_offramp_ops tr_rest_offramp;
@@ -38,6 +39,7 @@ extern const struct tr_cmap_entry tr_cb_in_cmap[];
 extern const struct tr_cmap_entry tr_cb_out_cmap[];
 extern const struct tr_cmap_entry tr_crononome_cmap[];
 extern const struct tr_cmap_entry tr_debug_cmap[];
+extern const struct tr_cmap_entry tr_elastic_cmap[];
 extern const struct tr_cmap_entry tr_exit_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
@@ -76,6 +78,7 @@ static const struct {
     {"blackhole", tr_blackhole_cmap},
     {"cb", tr_cb_out_cmap},
     {"debug", tr_debug_cmap},
+    {"elastic", tr_elastic_cmap},
     {"exit", tr_exit_cmap},
     {"file", tr_file_out_cmap},
     {"rest", tr_rest_client_cmap},
@@ -106,6 +109,7 @@ static const struct tr_offramp_ops *const offramps[] = {
     &tr_blackhole_offramp,
     &tr_cb_offramp,
     &tr_debug_offramp,
+    &tr_elastic_offramp,
     &tr_exit_offramp,
     &tr_file_offramp,
     &tr_rest_offramp,
@@ -132,7 +136,7 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
 }
 
 const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, rest, stdin, tcp, udp, unix-socket, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, cb, debug, elastic, exit, file, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;
