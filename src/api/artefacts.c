@@ -216,7 +216,7 @@ static void unpublish(void *arg, struct tr_http_req *req, const struct tr_route_
         struct tr_diag d2;
         tr_diag_clear(&d2);
         if (tr_api_state_publish(ra->st, ra->kind, id, &kept, &d2))
-            TR_WARN("api", "%s: %s still exists but is no longer kept: %s", id, kind_names[ra->kind],
+            TR_WARN("api", "%s '%s' still exists but is no longer kept: %s", kind_names[ra->kind], id,
                     d2.msg);
     }
     if (rc) world_error(req, rc, &d);

@@ -230,11 +230,12 @@ static int write_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
-/* Write bytes to s->tmp, fsync, rename over s->path, fsync the directory. */
+/* Write bytes to s->tmp, fsync, rename over s->path, fsync the directory.
+ * Owner-only: connector configs may hold credentials. */
 static int replace_file(struct tr_api_state *s, const struct tr_buf *b, struct tr_diag *d) {
     const char *what = "open";
     int rc = 0;
-    int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = -errno;
         goto fail;

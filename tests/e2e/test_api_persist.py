@@ -112,6 +112,37 @@ def test_a_change_answered_survives_sigkill(server, tmp_path):
     assert s.stop() == 0, s.log()
 
 
+def test_a_change_that_cannot_be_kept_is_not_made(server, tmp_path):
+    """The state file cannot be written (a directory sits where its
+    temporary file goes): 500 with the reason, and the world unchanged."""
+    data = tmp_path / "data"
+    s = server({}, ["-d", str(data)])
+    assert s.json("POST", "/offramp", {"id": "sink", "type": "blackhole"})[0] == 201
+    assert s.json("POST", "/binding", {"id": "b", "links": {
+        "/pipeline/system::passthrough/{instance}/out": ["/offramp/sink/{instance}/in"]}})[0] == 201
+    (data / "api.state.tmp").mkdir()
+    (data / "api.state.tmp" / "x").write_text("")
+    st, v = s.json("POST", "/offramp", {"id": "other", "type": "blackhole"})
+    assert st == 500 and "cannot keep the API change" in v["error"] and "nothing was changed" in v["error"], v
+    assert s.json("GET", "/offramp/other")[0] == 404
+    st, v = s.json("POST", "/binding/b/01", {})
+    assert st == 500, v
+    assert s.json("GET", "/binding/b/01")[0] == 404
+    assert s.json("GET", "/offramp/sink")[1]["instances"] == []
+    st, v = s.json("DELETE", "/offramp/sink")
+    assert st == 500, v
+    assert s.json("GET", "/offramp/sink")[0] == 200
+    (data / "api.state.tmp" / "x").unlink()
+    (data / "api.state.tmp").rmdir()
+    assert s.json("POST", "/binding/b/01", {})[0] == 201
+    assert s.stop() == 0, s.log()
+    assert oct((data / "api.state").stat().st_mode & 0o777) == "0o600"
+    s = server({}, ["-d", str(data)])
+    assert s.json("GET", "/offramp")[1] == ["system::stdout", "system::stderr", "sink"]
+    assert s.json("GET", "/binding/b/01")[0] == 200
+    assert s.stop() == 0, s.log()
+
+
 def test_files_win_over_the_kept_state(server, tmp_path):
     data = ["-d", str(tmp_path / "data")]
     s = server({}, data)

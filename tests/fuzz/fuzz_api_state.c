@@ -26,6 +26,16 @@ static void check_refusal(int rc, const struct tr_diag *d) {
         fuzz_fail("refusal without the file's name or a message: '%s' '%s'", d->file, d->msg);
 }
 
+/* A refusal of the header, length or checksum (state.c's texts). */
+static int framing(const char *msg) {
+    static const char *const start[] = {"checksum mismatch", "the body has ", "not a tremor-c",
+                                        "bad ", "format version", "no header line",
+                                        "the file is empty"};
+    for (size_t i = 0; i < sizeof start / sizeof start[0]; i++)
+        if (strncmp(msg, start[i], strlen(start[i])) == 0) return 1;
+    return 0;
+}
+
 /* A decoded body must survive encode -> decode unchanged. */
 static void round_trip(const tr_value *v) {
     struct tr_buf b;
@@ -67,8 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         rc = tr_api_state_decode("f", b.data, b.len, &w, &d);
         if (rc && rc != TR_ECORRUPT && rc != -ENOMEM)
             fuzz_fail("an encoded body refused for %d, not its shape: %s", rc, d.msg);
-        if (rc == TR_ECORRUPT && (d.line == 1 || strstr(d.msg, "checksum") ||
-                                  strstr(d.msg, "where the header says")))
+        if (rc == TR_ECORRUPT && framing(d.msg))
             fuzz_fail("an encoded body refused for its framing: %s", d.msg);
         if (!rc && !tr_value_eq(&v, &w)) fuzz_fail("decode(encode(json)) != json");
         tr_value_unref(w);
