@@ -42,17 +42,69 @@ static int sig(int k) {
            k != TK_MOD_COMMENT;
 }
 
-/* A `;` ends a top-level statement when what follows starts one: no
- * script, function or `with` block holds define, create or select. */
+/* A `;` ends a top-level statement when what follows starts one (no
+ * script, function or `with` block holds define, create or select) and no
+ * `mod ... end` is open (its definitions are separated by `;` too). */
 static int starter(int k) {
     return k == TK_DEFINE || k == TK_CREATE || k == TK_SELECT || k == TK_EOF;
 }
 
-static int boundary(const struct tr_toks *t, size_t i) {
-    if (t->v[i].kind != TK_SEMI) return 0;
-    size_t j = i + 1;
-    while (j < t->n && !sig(t->v[j].kind)) j++;
-    return j >= t->n || starter(t->v[j].kind);
+static size_t next_sig(const struct tr_toks *t, size_t i) {
+    i++;
+    while (i < t->n && !sig(t->v[i].kind)) i++;
+    return i;
+}
+
+/* Blocks closed by `end`, counted to know when a `mod` is open: match,
+ * for, patch, a merge expression, fn and mod (whose own `with`/`of` does
+ * not count again), a `with` block and a script body. */
+struct nest {
+    int depth, mod_at, header, prev;
+};
+
+/* Feed token i; 1 when it is a `;` that ends a top-level statement. */
+static int nest_step(struct nest *n, const struct tr_toks *t, size_t i) {
+    int k = t->v[i].kind, nk, at = 0;
+    switch (k) {
+    case TK_MOD:
+        if (n->mod_at < 0) n->mod_at = n->depth;
+        n->depth++;
+        n->header = 1;
+        break;
+    case TK_FN:
+        if (n->prev != TK_INTRINSIC) {
+            n->depth++;
+            n->header = 1;
+        }
+        break;
+    case TK_WITH:
+        if (n->header) n->header = 0;
+        else n->depth++;
+        break;
+    case TK_OF: n->header = 0; break;
+    case TK_SCRIPT:
+        if (n->prev != TK_DEFINE && n->prev != TK_CREATE) n->depth++;
+        break;
+    case TK_MATCH:
+    case TK_FOR:
+    case TK_PATCH: n->depth++; break;
+    case TK_MERGE:   /* not the patch operation `merge [key] => value` */
+        nk = next_sig(t, i) < t->n ? t->v[next_sig(t, i)].kind : TK_EOF;
+        if (nk != TK_EQARROW && nk != TK_DQUOTE) n->depth++;
+        break;
+    case TK_END:
+        if (n->depth > 0) n->depth--;
+        if (n->mod_at >= n->depth) n->mod_at = -1;
+        break;
+    case TK_SEMI: {
+        size_t j = next_sig(t, i);
+        at = n->mod_at < 0 && (j >= t->n || starter(t->v[j].kind));
+        break;
+    }
+    default: break;
+    }
+    n->prev = k;
+    return at;
 }
 
 /* After a lexer error there are no tokens past it: find the next `;` that
@@ -77,8 +129,9 @@ static void stmt_at(const struct recover *r, const struct tr_toks *t, int lex_fa
                     size_t *s, size_t *e) {
     *s = 0;
     *e = SIZE_MAX;
+    struct nest n = {.mod_at = -1, .prev = TK_EOF};
     for (size_t i = 0; i < t->n; i++) {
-        if (!boundary(t, i)) continue;
+        if (!sig(t->v[i].kind) || !nest_step(&n, t, i)) continue;
         size_t end = t->v[i].sp.e.off;
         if (end <= off) *s = end;
         else {
@@ -126,12 +179,6 @@ static int add_name(struct recover *r, const struct tr_toks *t, size_t i) {
     /* point into the original: the working copy's bytes are blanked next */
     r->names[r->nnames++] = (struct name){r->orig + a, n};
     return 0;
-}
-
-static size_t next_sig(const struct tr_toks *t, size_t i) {
-    i++;
-    while (i < t->n && !sig(t->v[i].kind)) i++;
-    return i;
 }
 
 /* Remember what [s, e) defines: `define ... operator|script|window NAME`,

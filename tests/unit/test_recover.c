@@ -146,6 +146,28 @@ static void test_no_cascade(void **state) {
     assert_int_equal(g.line[1], 3);
 }
 
+/* A `mod` is one statement although its definitions end in `;`: an error
+ * inside it skips the whole module, and uses of it say nothing more. */
+static void test_mod_is_one_statement(void **state) {
+    (void)state;
+    const char *src =
+        "mod m with\n"
+        "  define script s script let a = ; emit event end;\n"   /* 2 */
+        "  define script t script emit event end;\n"
+        "end;\n"
+        "create script t from m::t;\n"
+        "select event from in into t;\n"
+        "select event from t into out;\n"
+        "select event from nope into out;\n";                   /* 8 */
+    struct got g = {0};
+    int tr;
+    int n = check(src, &g, &tr);
+    dump(&g);
+    assert_int_equal(n, 2);
+    assert_int_equal(g.line[0], 2);
+    assert_int_equal(g.line[1], 8);
+}
+
 /* A lexer error (a bad character) is skipped too. */
 static void test_lexer_error(void **state) {
     (void)state;
@@ -201,6 +223,7 @@ int main(void) {
         cmocka_unit_test(test_three_errors),
         cmocka_unit_test(test_first_is_compilers),
         cmocka_unit_test(test_no_cascade),
+        cmocka_unit_test(test_mod_is_one_statement),
         cmocka_unit_test(test_lexer_error),
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_bounded),
