@@ -18,11 +18,12 @@
 #include "lang/lex.h"
 #include "lang/query.h"
 
-/* Compiles of one file at most, and source bytes compiled over all passes:
- * each further error costs one compile, so the work stays a bounded
- * multiple of the file's size. */
+/* Compiles of one file at most, and source bytes compiled over all passes
+ * (but always MIN_PASSES): each further error costs one compile, so the
+ * work stays within max(MIN_PASSES x the file, MAX_BYTES). */
 #define MAX_PASSES 200u
-#define MAX_BYTES (32u << 20)
+#define MIN_PASSES 4u
+#define MAX_BYTES (8u << 20)
 
 struct name {
     const char *s;   /* into the working copy's twin, the original source */
@@ -256,7 +257,7 @@ int tr_lang_check_query(const char *src, size_t len, const struct tr_lang_opts *
     memcpy(r.work, src, len);
     r.work[len] = 0;
     for (size_t pass = 0;; pass++) {
-        if (pass >= MAX_PASSES || (pass && (size_t)len * (pass + 1) > MAX_BYTES)) {
+        if (pass >= MAX_PASSES || (pass >= MIN_PASSES && (size_t)len * (pass + 1) > MAX_BYTES)) {
             *truncated = 1;
             break;
         }
