@@ -528,6 +528,7 @@ static int artefacts(struct loader *L, const node *v, int onramp) {
         a->config = tr_v_null();
         a->metrics_interval_s = -1;
         a->loc = loc_of(L, it);
+        a->cut = it->cut;
         (*cnt)++;
         struct entry_ctx e = {.kind = kind, .skip_flags = onramp ? 0 : F_ONRAMP_ONLY};
         rc = fill(L, it, artefact_fields, NFIELDS(artefact_fields), a, &e);

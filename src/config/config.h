@@ -48,6 +48,7 @@ struct tr_cfg_artefact {
     int linked;                   /* bool, default 0 */
     int err_required;             /* bool, default 0; onramps only */
     struct tr_cfg_loc loc;        /* the entry: its first key, right after "- " */
+    int cut;                      /* tr_config_check_*: a YAML error ended the entry early */
 };
 
 /* One `links:` entry: a source URL and its target URLs, as written
