@@ -38,6 +38,7 @@
 #include "config/cmap.h"
 #include "connectors/conn.h"
 #include "connectors/dial.h"
+#include "connectors/tls.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
@@ -64,7 +65,7 @@ struct out;
 struct conn {
     struct out *o;
     enum cstate st;
-    struct tr_ws_tls *tls;
+    struct tr_tls *tls;
     wslay_event_context_ptr ws;
     char key[TR_WS_KEY_LEN + 1];
     struct tr_ws_io io;  /* read bytes for wslay; its plaintext output, to be written (or encrypted) */
@@ -107,7 +108,7 @@ struct out {
     struct tr_ws_url url;
     bool binary;
     bool ack_pong;            /* ack_mode "pong" */
-    struct tr_ws_tls_ctx *tls_ctx;
+    struct tr_tls_ctx *tls_ctx;
     struct conn c;            /* the protocol on the current connection */
     enum reported reported;
     bool started, closing;
@@ -134,7 +135,7 @@ static void free_out(struct out *o) {
     tr_buf_fini(&o->c.io.out);
     tr_buf_fini(&o->c.wire);
     tr_ws_url_fini(&o->url);
-    tr_ws_tls_ctx_destroy(o->tls_ctx);
+    tr_tls_ctx_destroy(o->tls_ctx);
     tr_free(o->url_text);
     tr_free(o->id);
     tr_free(o);
@@ -157,7 +158,7 @@ static void conn_reset(struct conn *c) {
     c->st = C_DOWN;
     if (c->ws) wslay_event_context_free(c->ws);
     c->ws = NULL;
-    tr_ws_tls_destroy(c->tls);
+    tr_tls_destroy(c->tls);
     c->tls = NULL;
     c->io.in_len = 0;
     tr_buf_reset(&c->io.out);
@@ -225,23 +226,24 @@ static int kick(struct conn *c) {
     return 0;
 }
 
+/* tr_tls_flush's wire: ciphertext joins the bytes for the socket. */
+static int to_wire(void *arg, char *p, size_t n) {
+    struct conn *c = arg;
+    int rc = tr_buf_append(&c->wire, p, n);
+    tr_free(p);
+    return rc;
+}
+
 static int flush_tls(struct conn *c) {
-    while (tr_ws_tls_pending(c->tls)) {
-        size_t n;
-        char *p = tr_ws_tls_take(c->tls, &n);
-        if (!p) return -ENOMEM;
-        int rc = tr_buf_append(&c->wire, p, n);
-        tr_free(p);
-        if (rc) return rc;
-    }
-    return kick(c);
+    int rc = tr_tls_flush(c->tls, to_wire, c);
+    return rc ? rc : kick(c);
 }
 
 /* Move c->io.out towards the socket (through TLS on wss). */
 static int flush_plain(struct conn *c) {
     if (!c->io.out.len) return 0;
     if (c->tls) {
-        int rc = tr_ws_tls_write(c->tls, c->io.out.data, c->io.out.len);
+        int rc = tr_tls_write(c->tls, c->io.out.data, c->io.out.len);
         tr_buf_reset(&c->io.out);
         return rc ? rc : flush_tls(c);
     }
@@ -553,14 +555,14 @@ static void on_bytes(struct conn *c, const char *p, size_t n) {
         on_plain(c, p, n);
         return;
     }
-    if (tr_ws_tls_feed(c->tls, p, n) != 0) {
+    if (tr_tls_feed(c->tls, p, n) != 0) {
         conn_end(c, "out of memory");
         return;
     }
     if (c->st == C_TLS) {
         struct tr_diag d;
         tr_diag_clear(&d);
-        int r = tr_ws_tls_handshake(c->tls, &d);
+        int r = tr_tls_handshake(c->tls, &d);
         if (flush_tls(c) != 0) r = r < 0 ? r : TR_ERUNTIME;
         if (r < 0) {
             conn_end(c, d.msg[0] ? d.msg : "TLS write failed");
@@ -570,7 +572,7 @@ static void on_bytes(struct conn *c, const char *p, size_t n) {
         send_upgrade(c);
     }
     while (c->st != C_DOWN) {
-        long r = tr_ws_tls_read(c->tls, c->pbuf, sizeof c->pbuf);
+        long r = tr_tls_read(c->tls, c->pbuf, sizeof c->pbuf);
         if (r == 0) break;
         if (r < 0) {
             conn_end(c, r == TR_ECLOSED ? "closed by peer" : "TLS error");
@@ -599,11 +601,11 @@ static void on_up(void *arg, uv_tcp_t *tcp) {
     struct tr_diag d;
     tr_diag_clear(&d);
     c->st = C_TLS;
-    if (tr_ws_tls_create(o->tls_ctx, o->url.host, &c->tls, &d) != 0) {
+    if (tr_tls_create(o->tls_ctx, o->url.host, &c->tls, &d) != 0) {
         conn_end(c, d.msg[0] ? d.msg : "cannot start TLS");
         return;
     }
-    int rc = tr_ws_tls_handshake(c->tls, &d);
+    int rc = tr_tls_handshake(c->tls, &d);
     if (rc < 0 || flush_tls(c) != 0) conn_end(c, d.msg[0] ? d.msg : "TLS handshake failed");
 }
 
@@ -817,8 +819,8 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     }
     if (rc) goto fail;
     if (o->url.tls) {
-        rc = tr_ws_tls_ctx_create(verify ? TR_WS_TLS_CLIENT : TR_WS_TLS_CLIENT | TR_WS_TLS_NO_VERIFY,
-                                  NULL, NULL, &o->tls_ctx, &ud);
+        struct tr_tls_opts to = {.flags = verify ? TR_TLS_CLIENT : TR_TLS_CLIENT | TR_TLS_NO_VERIFY};
+        rc = tr_tls_ctx_create(&to, &o->tls_ctx, &ud);
         if (rc) {
             rc = tr_diag_set(d, rc, spec->file, spec->line, spec->col, "%s '%s': %s", spec->type,
                              spec->id, ud.msg);
