@@ -84,18 +84,27 @@ static int use_files(SSL_CTX *c, const char *cert_file, const char *key_file, st
         snprintf(what, sizeof what, "cannot use the certificate '%.200s'", cert_file);
         return ossl_fail(d, what);
     }
-    if (SSL_CTX_use_PrivateKey_file(c, key_file, SSL_FILETYPE_PEM) != 1) {
+    EVP_PKEY *key = NULL;
+    BIO *b = BIO_new_file(key_file, "r");
+    if (b) key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+    BIO_free(b);
+    if (!key) {
         snprintf(what, sizeof what, "cannot use the key '%.200s'", key_file);
         return ossl_fail(d, what);
     }
-    if (SSL_CTX_check_private_key(c) != 1) {
-        /* OpenSSL drops a certificate whose key does not match and then
-         * reports "no certificate assigned": say what happened instead. */
+    /* Checked here so a mismatch reads the same for every key type (OpenSSL
+     * words it differently for RSA and EC). */
+    rc = 0;
+    if (X509_check_private_key(SSL_CTX_get0_certificate(c), key) != 1) {
         ERR_clear_error();
-        return tr_diag_set(d, TR_ERUNTIME, NULL, 0, 0,
-                           "the key does not match the certificate '%.200s'", cert_file);
+        rc = tr_diag_set(d, TR_ERUNTIME, NULL, 0, 0, "the key '%.200s' does not match the certificate '%.200s'",
+                         key_file, cert_file);
+    } else if (SSL_CTX_use_PrivateKey(c, key) != 1) {
+        snprintf(what, sizeof what, "cannot use the key '%.200s'", key_file);
+        rc = ossl_fail(d, what);
     }
-    return 0;
+    EVP_PKEY_free(key);
+    return rc;
 }
 
 static int use_ca(SSL_CTX *c, const char *ca_file, bool server, struct tr_diag *d) {

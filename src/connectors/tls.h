@@ -18,10 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/cmap.h"
 #include "core/error.h"
 
 struct tr_conn_spec;
-struct tr_cmap_entry;
 
 struct tr_tls_ctx;   /* settings, certificate and trust store, shared by connections */
 struct tr_tls;       /* one connection */

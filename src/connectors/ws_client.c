@@ -765,7 +765,7 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
 }
 
 struct ws_cfg {
-    const char *url;
+    const char *url, *ca_file;
     int mode;   /* index into ack_modes */
     bool binary, verify, ack_report;
     uint64_t linger;
@@ -780,6 +780,8 @@ const struct tr_cmap_entry tr_ws_client_cmap[] = {
                  "send binary messages instead of text")},
     {TR_CMAP_KEY(TR_CMAP_BOOL, "tls_verify", "true", 0, offsetof(struct ws_cfg, verify),
                  "check the wss:// server's certificate and name")},
+    {TR_CMAP_KEY(TR_CMAP_STR, "ca_file", NULL, 0, offsetof(struct ws_cfg, ca_file),
+                 "wss://: PEM file of the CAs to trust instead of the system's")},
     /* pong: the peer's WebSocket layer read it, not only its kernel */
     {TR_CMAP_KEY(TR_CMAP_ENUM, "ack_mode", "pong", 0, offsetof(struct ws_cfg, mode),
                  "when a message counts as delivered: answered ping (pong) or peer TCP ack (tcp)"),
@@ -819,7 +821,8 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     }
     if (rc) goto fail;
     if (o->url.tls) {
-        struct tr_tls_opts to = {.flags = verify ? TR_TLS_CLIENT : TR_TLS_CLIENT | TR_TLS_NO_VERIFY};
+        struct tr_tls_opts to = {.flags = verify ? TR_TLS_CLIENT : TR_TLS_CLIENT | TR_TLS_NO_VERIFY,
+                                 .ca_file = c.ca_file};
         rc = tr_tls_ctx_create(&to, &o->tls_ctx, &ud);
         if (rc) {
             rc = tr_diag_set(d, rc, spec->file, spec->line, spec->col, "%s '%s': %s", spec->type,

@@ -341,7 +341,7 @@ def test_wss_peer_that_never_reads(server):
 
 @pytest.mark.parametrize("tls, want", [
     ('{cert: nope.pem, key: key.pem}', "config.tls: cannot read the certificate 'nope.pem'"),
-    ('{cert: cert.pem, key: client.key}', "config.tls: the key does not match the certificate"),
+    ('{cert: cert.pem, key: client.key}', "does not match the certificate"),
     ('{cert: cert.pem}', "config.tls.key"),
     ('{cert: cert.pem, key: key.pem, min_version: "1.1"}', "config.tls.min_version"),
     ('yes', "config.tls must be a record"),
@@ -358,3 +358,76 @@ def test_bad_tls_config_is_located(certs, tls, want):
         assert r.returncode != 0
         assert want in r.stderr, r.stderr
         assert "bad.yaml:6:" in r.stderr, r.stderr
+
+
+CHAIN = """onramp:
+  - id: tcp_in
+    type: tcp
+    codec: json
+    preprocessors: [lines]
+    config:
+      host: 127.0.0.1
+      port: {tcp_port}
+      tls: {{cert: cert.pem, key: key.pem}}
+  - id: ws_in
+    type: ws
+    codec: json
+    config:
+      host: 127.0.0.1
+      port: {ws_port}
+      tls: {{cert: cert.pem, key: key.pem}}
+offramp:
+  - id: wss_out
+    type: ws
+    codec: json
+    config:
+      url: wss://localhost:{ws_port}/
+      ca_file: {ca}
+  - id: out
+    type: file
+    codec: json
+    config:
+      file: out.json
+binding:
+  - id: b
+    links:
+      "/onramp/tcp_in/{{instance}}/out": ["/pipeline/q/{{instance}}/in"]
+      "/pipeline/q/{{instance}}/out": ["/offramp/wss_out/{{instance}}/in"]
+      "/onramp/ws_in/{{instance}}/out": ["/pipeline/q2/{{instance}}/in"]
+      "/pipeline/q2/{{instance}}/out": ["/offramp/out/{{instance}}/in"]
+mapping:
+  /binding/b/01:
+    instance: "01"
+"""
+
+
+@pytest.mark.parametrize("ca", ["cert.pem", "client.pem"])
+def test_ws_offramp_to_wss_onramp(certs, ca):
+    """TLS in, wss:// out to our own wss onramp (the offramp trusting the
+    server's certificate through ca_file), TLS in again, into a file; with
+    the wrong ca_file the offramp refuses the server."""
+    tcp_port, ws_port = free_port(), free_port()
+    (certs / "q.trickle").write_text("select event from in into out;\n")
+    (certs / "q2.trickle").write_text("select event from in into out;\n")
+    (certs / "c.yaml").write_text(CHAIN.format(tcp_port=tcp_port, ws_port=ws_port, ca=ca))
+    log = open(str(certs / "tremor.log"), "w+")
+    p = subprocess.Popen([TREMOR, "server", "run", "-n", "-f", "q.trickle", "q2.trickle", "c.yaml"],
+                         cwd=str(certs), stdout=log, stderr=subprocess.STDOUT)
+    text = lambda: open(log.name).read()
+    out = lambda: [json.loads(l) for l in open(certs / "out.json").read().splitlines()] \
+        if (certs / "out.json").exists() else []
+    try:
+        wait_until(lambda: "tcp_in: listening" in text(), 20, "listening", text)
+        if ca == "cert.pem":
+            tls_lines(tcp_port, client_ctx(certs), "chain", 50)
+            wait_until(lambda: sorted(e["n"] for e in out()) == list(range(50)), 30,
+                       "the events through wss", text)
+        else:
+            wait_until(lambda: "certificate refused" in text(), 30, "the refusal", text)
+            assert out() == []
+        p.terminate()
+        assert p.wait(20) == 0, text()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
