@@ -145,6 +145,11 @@ int tr_tls_ctx_create(const struct tr_tls_opts *o, struct tr_tls_ctx **out, stru
     SSL_CTX_clear_options(c->ssl_ctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
     int rc = 0;
     if (server) {
+        /* No TLS 1.3 session tickets: they are bytes the server sends after
+         * the handshake, and a client that only writes (a log shipper) and
+         * closes without reading them makes its kernel answer with a reset,
+         * which throws away what we had not read yet. */
+        SSL_CTX_set_num_tickets(c->ssl_ctx, 0);
         if (o->cert_pem && o->key_pem)
             rc = use_pem(c->ssl_ctx, o->cert_pem, o->key_pem, d);
         else if (o->cert_file && o->key_file)

@@ -562,6 +562,7 @@ static void tls_pump(struct sconn *c) {
 /* wss: ciphertext in (copied into OpenSSL, so rbuf is free again), the
  * handshake first, then the plaintext. */
 static void tls_read(struct sconn *c, size_t n) {
+    if (c->failed) return;   /* its close is on the way; what it sends is ignored */
     if (tr_tls_feed(c->tls, c->rbuf, n) != 0) {
         conn_end(c, false);
         return;
