@@ -1,4 +1,5 @@
-/* tls.h - TLS over a libuv stream, with OpenSSL behind memory BIOs.
+/* tls.h - TLS for connections on the libuv loop, with OpenSSL behind
+ * memory BIOs.
  *
  * One TLS engine for every connector that speaks TLS: the ws offramp
  * (wss:// client) and the tcp and ws onramps (servers). OpenSSL never sees

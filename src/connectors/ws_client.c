@@ -550,37 +550,36 @@ static void on_plain(struct conn *c, const char *p, size_t n) {
     if (after_pong(c) != 0 && c->st == C_OPEN) conn_end(c, "write failed");
 }
 
+/* tr_tls_input's plain: decrypted bytes, while the connection lasts.
+ * Nothing comes before our upgrade request (the server speaks second). */
+static int tls_plain(void *arg, const char *p, size_t n) {
+    struct conn *c = arg;
+    if (c->st == C_TLS) return TR_EPARSE;
+    on_plain(c, p, n);
+    return c->st == C_DOWN ? TR_ECLOSED : 0;
+}
+
 static void on_bytes(struct conn *c, const char *p, size_t n) {
     if (!c->tls) {
         on_plain(c, p, n);
         return;
     }
-    if (tr_tls_feed(c->tls, p, n) != 0) {
-        conn_end(c, "out of memory");
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    int r = tr_tls_input(c->tls, p, n, c->pbuf, sizeof c->pbuf, tls_plain, to_wire, c, &d);
+    if (c->st == C_DOWN) return;
+    if (r < 0) {
+        conn_end(c, d.msg[0]            ? d.msg
+                    : r == TR_ECLOSED   ? "closed by peer"
+                    : r == TR_EPARSE    ? "data before the upgrade"
+                                        : "TLS error");
         return;
     }
-    if (c->st == C_TLS) {
-        struct tr_diag d;
-        tr_diag_clear(&d);
-        int r = tr_tls_handshake(c->tls, &d);
-        if (flush_tls(c) != 0) r = r < 0 ? r : TR_ERUNTIME;
-        if (r < 0) {
-            conn_end(c, d.msg[0] ? d.msg : "TLS write failed");
-            return;
-        }
-        if (r == 0) return;
-        send_upgrade(c);
+    if (kick(c) != 0) {
+        conn_end(c, "write failed");
+        return;
     }
-    while (c->st != C_DOWN) {
-        long r = tr_tls_read(c->tls, c->pbuf, sizeof c->pbuf);
-        if (r == 0) break;
-        if (r < 0) {
-            conn_end(c, r == TR_ECLOSED ? "closed by peer" : "TLS error");
-            return;
-        }
-        on_plain(c, c->pbuf, (size_t)r);
-    }
-    if (c->st != C_DOWN && flush_tls(c) != 0) conn_end(c, "write failed");
+    if (r == 1 && c->st == C_TLS) send_upgrade(c);
 }
 
 static void on_read(void *arg, const char *p, size_t n) {
