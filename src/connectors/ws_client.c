@@ -42,6 +42,7 @@
 #include "connectors/conn.h"
 #include "connectors/dial.h"
 #include "connectors/hop.h"
+#include "connectors/tls.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
@@ -68,7 +69,7 @@ struct out;
 struct conn {
     struct out *o;
     enum cstate st;
-    struct tr_ws_tls *tls;
+    struct tr_tls *tls;
     wslay_event_context_ptr ws;
     char key[TR_WS_KEY_LEN + 1];
     struct tr_ws_io io;  /* read bytes for wslay; its plaintext output, to be written (or encrypted) */
@@ -118,7 +119,7 @@ struct out {
     bool binary;
     bool ack_pong;            /* ack_mode "pong" */
     bool ack_hop;             /* ack_mode "hop" */
-    struct tr_ws_tls_ctx *tls_ctx;
+    struct tr_tls_ctx *tls_ctx;
     struct conn c;            /* the protocol on the current connection */
     enum reported reported;
     bool started, closing;
@@ -146,7 +147,7 @@ static void free_out(struct out *o) {
     tr_buf_fini(&o->c.io.out);
     tr_buf_fini(&o->c.wire);
     tr_ws_url_fini(&o->url);
-    tr_ws_tls_ctx_destroy(o->tls_ctx);
+    tr_tls_ctx_destroy(o->tls_ctx);
     tr_free(o->url_text);
     tr_free(o->id);
     tr_free(o);
@@ -169,7 +170,7 @@ static void conn_reset(struct conn *c) {
     c->st = C_DOWN;
     if (c->ws) wslay_event_context_free(c->ws);
     c->ws = NULL;
-    tr_ws_tls_destroy(c->tls);
+    tr_tls_destroy(c->tls);
     c->tls = NULL;
     c->io.in_len = 0;
     tr_buf_reset(&c->io.out);
@@ -239,23 +240,24 @@ static int kick(struct conn *c) {
     return 0;
 }
 
+/* tr_tls_flush's wire: ciphertext joins the bytes for the socket. */
+static int to_wire(void *arg, char *p, size_t n) {
+    struct conn *c = arg;
+    int rc = tr_buf_append(&c->wire, p, n);
+    tr_free(p);
+    return rc;
+}
+
 static int flush_tls(struct conn *c) {
-    while (tr_ws_tls_pending(c->tls)) {
-        size_t n;
-        char *p = tr_ws_tls_take(c->tls, &n);
-        if (!p) return -ENOMEM;
-        int rc = tr_buf_append(&c->wire, p, n);
-        tr_free(p);
-        if (rc) return rc;
-    }
-    return kick(c);
+    int rc = tr_tls_flush(c->tls, to_wire, c);
+    return rc ? rc : kick(c);
 }
 
 /* Move c->io.out towards the socket (through TLS on wss). */
 static int flush_plain(struct conn *c) {
     if (!c->io.out.len) return 0;
     if (c->tls) {
-        int rc = tr_ws_tls_write(c->tls, c->io.out.data, c->io.out.len);
+        int rc = tr_tls_write(c->tls, c->io.out.data, c->io.out.len);
         tr_buf_reset(&c->io.out);
         return rc ? rc : flush_tls(c);
     }
@@ -595,37 +597,36 @@ static void on_plain(struct conn *c, const char *p, size_t n) {
     if (after_pong(c) != 0 && c->st == C_OPEN) conn_end(c, "write failed");
 }
 
+/* tr_tls_input's plain: decrypted bytes, while the connection lasts.
+ * Nothing comes before our upgrade request (the server speaks second). */
+static int tls_plain(void *arg, const char *p, size_t n) {
+    struct conn *c = arg;
+    if (c->st == C_TLS) return TR_EPARSE;
+    on_plain(c, p, n);
+    return c->st == C_DOWN ? TR_ECLOSED : 0;
+}
+
 static void on_bytes(struct conn *c, const char *p, size_t n) {
     if (!c->tls) {
         on_plain(c, p, n);
         return;
     }
-    if (tr_ws_tls_feed(c->tls, p, n) != 0) {
-        conn_end(c, "out of memory");
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    int r = tr_tls_input(c->tls, p, n, c->pbuf, sizeof c->pbuf, tls_plain, to_wire, c, &d);
+    if (c->st == C_DOWN) return;
+    if (r < 0) {
+        conn_end(c, d.msg[0]            ? d.msg
+                    : r == TR_ECLOSED   ? "closed by peer"
+                    : r == TR_EPARSE    ? "data before the upgrade"
+                                        : "TLS error");
         return;
     }
-    if (c->st == C_TLS) {
-        struct tr_diag d;
-        tr_diag_clear(&d);
-        int r = tr_ws_tls_handshake(c->tls, &d);
-        if (flush_tls(c) != 0) r = r < 0 ? r : TR_ERUNTIME;
-        if (r < 0) {
-            conn_end(c, d.msg[0] ? d.msg : "TLS write failed");
-            return;
-        }
-        if (r == 0) return;
-        send_upgrade(c);
+    if (kick(c) != 0) {
+        conn_end(c, "write failed");
+        return;
     }
-    while (c->st != C_DOWN) {
-        long r = tr_ws_tls_read(c->tls, c->pbuf, sizeof c->pbuf);
-        if (r == 0) break;
-        if (r < 0) {
-            conn_end(c, r == TR_ECLOSED ? "closed by peer" : "TLS error");
-            return;
-        }
-        on_plain(c, c->pbuf, (size_t)r);
-    }
-    if (c->st != C_DOWN && flush_tls(c) != 0) conn_end(c, "write failed");
+    if (r == 1 && c->st == C_TLS) send_upgrade(c);
 }
 
 static void on_read(void *arg, const char *p, size_t n) {
@@ -646,11 +647,11 @@ static void on_up(void *arg, uv_tcp_t *tcp) {
     struct tr_diag d;
     tr_diag_clear(&d);
     c->st = C_TLS;
-    if (tr_ws_tls_create(o->tls_ctx, o->url.host, &c->tls, &d) != 0) {
+    if (tr_tls_create(o->tls_ctx, o->url.host, &c->tls, &d) != 0) {
         conn_end(c, d.msg[0] ? d.msg : "cannot start TLS");
         return;
     }
-    int rc = tr_ws_tls_handshake(c->tls, &d);
+    int rc = tr_tls_handshake(c->tls, &d);
     if (rc < 0 || flush_tls(c) != 0) conn_end(c, d.msg[0] ? d.msg : "TLS handshake failed");
 }
 
@@ -816,7 +817,7 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
 }
 
 struct ws_cfg {
-    const char *url;
+    const char *url, *ca_file;
     int mode;   /* index into ack_modes */
     bool binary, verify, ack_report;
     uint64_t linger;
@@ -831,6 +832,8 @@ const struct tr_cmap_entry tr_ws_client_cmap[] = {
                  "send binary messages instead of text")},
     {TR_CMAP_KEY(TR_CMAP_BOOL, "tls_verify", "true", 0, offsetof(struct ws_cfg, verify),
                  "check the wss:// server's certificate and name")},
+    {TR_CMAP_KEY(TR_CMAP_STR, "ca_file", NULL, 0, offsetof(struct ws_cfg, ca_file),
+                 "wss://: PEM file of the CAs to trust instead of the system's")},
     /* pong: the peer's WebSocket layer read it, not only its kernel */
     {TR_CMAP_KEY(TR_CMAP_ENUM, "ack_mode", "pong", 0, offsetof(struct ws_cfg, mode),
                  "when a message counts as delivered: answered ping (pong), peer TCP ack (tcp), "
@@ -872,8 +875,9 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     }
     if (rc) goto fail;
     if (o->url.tls) {
-        rc = tr_ws_tls_ctx_create(verify ? TR_WS_TLS_CLIENT : TR_WS_TLS_CLIENT | TR_WS_TLS_NO_VERIFY,
-                                  NULL, NULL, &o->tls_ctx, &ud);
+        struct tr_tls_opts to = {.flags = verify ? TR_TLS_CLIENT : TR_TLS_CLIENT | TR_TLS_NO_VERIFY,
+                                 .ca_file = c.ca_file};
+        rc = tr_tls_ctx_create(&to, &o->tls_ctx, &ud);
         if (rc) {
             rc = tr_diag_set(d, rc, spec->file, spec->line, spec->col, "%s '%s': %s", spec->type,
                              spec->id, ud.msg);

@@ -18,6 +18,13 @@
  * fragment) in one buffer per connection whose capacity is charged to the
  * onramp's budget: past max_message_size or max_buffered_bytes the peer
  * gets close 1009.
+ *
+ * wss (our extension, the tcp onramp's tls: {cert, key}): connectors/tls.h
+ * runs the TLS handshake before the HTTP upgrade; ciphertext is read into
+ * rbuf, copied into OpenSSL, and decrypted back into rbuf one buffer at a
+ * time, so the invariant above holds for plaintext and what OpenSSL holds
+ * is at most one read. A failed, stalled (tls.handshake_timeout_ms) or
+ * non-TLS handshake is a logged, counted rejection.
  */
 #include <errno.h>
 #include <math.h>
@@ -35,6 +42,7 @@
 #include "connectors/conn.h"
 #include "connectors/hop.h"
 #include "connectors/ledger.h"
+#include "connectors/tls.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
 #include "core/budget.h"
@@ -98,6 +106,7 @@ struct sconn {
      * (acknowledged downstream) and the count the peer was last told */
     bool hop, hop_failed;
     uint64_t hop_done, hop_told;
+    struct tr_tls *tls;          /* wss only */
     char rbuf[RBUF_SIZE];
 };
 
@@ -124,6 +133,11 @@ struct in {
     uint64_t proto_errors;       /* close frames we answered with 1002 ourselves */
     uint64_t bad_upgrades;       /* requests answered 400/426 */
     uint64_t accept_errors;      /* failed accepts, and connections not taken for memory */
+    struct tr_tls_ctx *tls;      /* NULL: plain ws:// */
+    uint64_t tls_hs_ms;
+    uint64_t tls_rejected;       /* TLS handshakes failed, timed out or stalled */
+    uint64_t stalled;            /* peers closed for not reading what we sent */
+    struct tr_log_limit lim_tls, lim_stall;
     struct tr_budget budget;     /* message buffers of all connections, and preprocessor state */
     struct tr_preproc_limits limits;
     struct tr_log_limit lim_refused, lim_hs, lim_idle, lim_big, lim_proto, lim_upgrade, lim_accept, lim_drop;
@@ -162,6 +176,7 @@ static void maybe_done(struct in *s) {
     void (*done)(void *) = s->done;
     void *arg = s->done_arg;
     tr_ledger_fini(&s->ledger);
+    tr_tls_ctx_destroy(s->tls);
     tr_free(s->bind_host);
     tr_free(s->id);
     tr_free(s);
@@ -182,6 +197,7 @@ static void on_conn_close(uv_handle_t *h) {
     if (c->next) c->next->prev = c->prev;
     if (c->hop) tr_ledger_forget(&s->ledger, c);
     tr_buf_fini(&c->io.out);
+    tr_tls_destroy(c->tls);
     tr_free(c->head);
     tr_free(c->msg);
     tr_budget_release(&s->budget, &c->hold);
@@ -205,8 +221,11 @@ static void on_refused_close(uv_handle_t *h) {
     maybe_done(s);
 }
 
+static int to_wire(void *arg, char *p, size_t n);
+
 /* End a connection. graceful: let queued writes (a close frame, a 400)
- * reach the peer and send FIN before closing; otherwise close at once. */
+ * reach the peer and send FIN (after TLS close_notify) before closing;
+ * otherwise close at once. */
 static void conn_end(struct sconn *c, bool graceful) {
     if (c->st == S_CLOSING) return;
     c->st = S_CLOSING;
@@ -220,6 +239,10 @@ static void conn_end(struct sconn *c, bool graceful) {
     if (c->stream_open) {
         c->stream_open = false;
         tr_onramp_stream_end(c->s->host, c->stream);
+    }
+    if (graceful && c->tls) {
+        tr_tls_close_notify(c->tls);
+        (void)tr_tls_flush(c->tls, to_wire, c);
     }
     if (graceful) {
         c->shut.data = c;
@@ -238,18 +261,30 @@ static void on_write(uv_write_t *req, int status) {
     if (status < 0 && c->st != S_CLOSING) conn_end(c, false);
 }
 
-static int flush(struct sconn *c) {
-    if (!c->io.out.len) return 0;
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > MAX_OUT) return TR_EFULL;
+/* Write p (tr_malloc'ed, taken) to the peer, unless it has stopped
+ * reading what we sent before. */
+static int to_wire(void *arg, char *p, size_t n) {
+    struct sconn *c = arg;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > MAX_OUT) {
+        tr_free(p);
+        struct in *s = c->s;
+        char peer[96];
+        tr_conn_peer_name(&c->tcp, peer, sizeof peer);
+        s->stalled++;
+        tr_log_limited(&s->lim_stall, TR_LOG_WARN, MOD,
+                       "ws onramp '%s': closing %s: it does not read what we send (%zu bytes "
+                       "unsent; %llu such so far)", s->id, peer,
+                       uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp),
+                       (unsigned long long)s->stalled);
+        return TR_EFULL;
+    }
     struct swreq *w = tr_malloc(sizeof *w);
-    if (!w) return -ENOMEM;
-    size_t n;
-    w->c = c;
-    w->data = tr_buf_steal(&c->io.out, &n);
-    if (!w->data) {
-        tr_free(w);
+    if (!w) {
+        tr_free(p);
         return -ENOMEM;
     }
+    w->c = c;
+    w->data = p;
     uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (rc < 0) {
@@ -257,6 +292,24 @@ static int flush(struct sconn *c) {
         tr_free(w);
     }
     return rc;
+}
+
+/* Send what wslay or the handshake left in c->io.out (encrypted on wss),
+ * and any TLS records OpenSSL has for the peer. */
+static int flush(struct sconn *c) {
+    if (c->tls) {
+        if (c->io.out.len) {
+            int rc = tr_tls_write(c->tls, c->io.out.data, c->io.out.len);
+            tr_buf_reset(&c->io.out);
+            if (rc) return rc;
+        }
+        return tr_tls_flush(c->tls, to_wire, c);
+    }
+    if (!c->io.out.len) return 0;
+    size_t n;
+    char *p = tr_buf_steal(&c->io.out, &n);
+    if (!p) return -ENOMEM;
+    return to_wire(c, p, n);
 }
 
 /* ----------------------------------------------------- wslay callbacks */
@@ -486,7 +539,7 @@ static void handshake(struct sconn *c) {
 /* Feed unread bytes (and whatever wslay buffered) through wslay, a slice
  * at a time, writing each slice's replies before the next is read. */
 static void process(struct sconn *c) {
-    if (c->st == S_HEAD) handshake(c);
+    if (c->st == S_HEAD && c->io.in_len) handshake(c);
     if (c->st != S_OPEN) return;
     do {
         c->io.slice = RECV_SLICE;
@@ -518,6 +571,62 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
     *buf = uv_buf_init(c->rbuf, sizeof c->rbuf);
 }
 
+static void tls_reject(struct sconn *c, const char *why) {
+    struct in *s = c->s;
+    char peer[96];
+    tr_conn_peer_name(&c->tcp, peer, sizeof peer);
+    s->tls_rejected++;
+    tr_log_limited(&s->lim_tls, TR_LOG_WARN, MOD,
+                   "ws onramp '%s': closed %s: %s (%llu TLS rejections so far)", s->id, peer, why,
+                   (unsigned long long)s->tls_rejected);
+    conn_end(c, false);
+}
+
+/* wss: decrypt what OpenSSL holds into rbuf, a buffer at a time, and run
+ * each through process() while nothing holds us back. */
+static void tls_pump(struct sconn *c) {
+    process(c);   /* what an earlier pass left (paused, or queued in wslay) */
+    while (c->st != S_CLOSING && !c->io.in_len && !c->s->paused && !c->failed) {
+        long r = tr_tls_read(c->tls, c->rbuf, sizeof c->rbuf);
+        if (r == 0) break;
+        if (r < 0) {
+            (void)tr_tls_flush(c->tls, to_wire, c);   /* our alert, if any */
+            conn_end(c, false);
+            return;
+        }
+        c->io.in = (const uint8_t *)c->rbuf;
+        c->io.in_len = (size_t)r;
+        process(c);
+    }
+    if (c->st != S_CLOSING && flush(c) != 0) conn_end(c, false);
+}
+
+/* wss: ciphertext in (copied into OpenSSL, so rbuf is free again), the
+ * handshake first, then the plaintext. */
+static void tls_read(struct sconn *c, size_t n) {
+    if (c->failed) return;   /* its close is on the way; what it sends is ignored */
+    if (tr_tls_feed(c->tls, c->rbuf, n) != 0) {
+        conn_end(c, false);
+        return;
+    }
+    if (!tr_tls_established(c->tls)) {
+        struct tr_diag d;
+        tr_diag_clear(&d);
+        int r = tr_tls_handshake(c->tls, &d);
+        int w = tr_tls_flush(c->tls, to_wire, c);
+        if (r < 0 || w == TR_EFULL) {
+            tls_reject(c, r < 0 ? d.msg : "does not read our TLS records");
+            return;
+        }
+        if (w) {
+            conn_end(c, false);
+            return;
+        }
+        if (r == 0) return;
+    }
+    tls_pump(c);
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     struct sconn *c = st->data;
     if (c->st == S_CLOSING || nread == 0) return;
@@ -525,10 +634,14 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
         conn_end(c, false);
         return;
     }
-    c->io.in = (const uint8_t *)buf->base;
-    c->io.in_len = (size_t)nread;
     c->last_rx = uv_now(c->s->loop);
-    process(c);
+    if (c->tls) {
+        tls_read(c, (size_t)nread);
+    } else {
+        c->io.in = (const uint8_t *)buf->base;
+        c->io.in_len = (size_t)nread;
+        process(c);
+    }
     /* Paused mid-buffer: reading stays off until those bytes are used. */
     if (c->st != S_CLOSING && c->io.in_len) uv_read_stop(st);
 }
@@ -599,6 +712,13 @@ static void on_connection(uv_stream_t *server, int status) {
         conn_end(c, false);
         return;
     }
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    if (s->tls && tr_tls_create(s->tls, NULL, &c->tls, &d) != 0) {
+        TR_WARN(MOD, "ws onramp '%s': %s", s->id, d.msg);
+        conn_end(c, false);
+        return;
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     if (!s->paused && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) conn_end(c, false);
 }
@@ -617,7 +737,8 @@ static void on_resume(uv_timer_t *t) {
     for (struct sconn *c = s->conns, *next; c && !s->paused && !s->closing; c = next) {
         next = c->next;
         if (c->st == S_CLOSING) continue;
-        if (c->st == S_OPEN || c->io.in_len) process(c);
+        if (c->tls) tls_pump(c);
+        else if (c->st == S_OPEN || c->io.in_len) process(c);
         if (c->st != S_CLOSING && !s->paused && !c->io.in_len)
             uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     }
@@ -666,6 +787,8 @@ static void on_sweep(uv_timer_t *t) {
     tr_log_limit_flush(&s->lim_upgrade);
     tr_log_limit_flush(&s->lim_accept);
     tr_log_limit_flush(&s->lim_drop);
+    tr_log_limit_flush(&s->lim_tls);
+    tr_log_limit_flush(&s->lim_stall);
     for (struct sconn *c = s->conns, *next; c; c = next) {
         next = c->next;   /* conn_end frees nothing: that waits for the close callback */
         if (c->st == S_CLOSING) {
@@ -678,6 +801,14 @@ static void on_sweep(uv_timer_t *t) {
         /* Paused, we read from nobody, so nobody is timed out (on_resume
          * restarts their clocks). */
         if (s->paused) continue;
+        if (c->tls && !tr_tls_established(c->tls)) {
+            if (now - c->born < s->tls_hs_ms) continue;
+            char why[96];
+            snprintf(why, sizeof why, "no TLS handshake within %llu ms",
+                     (unsigned long long)s->tls_hs_ms);
+            tls_reject(c, why);
+            continue;
+        }
         bool head = c->st == S_HEAD;
         if (head ? now - c->born < s->hs_timeout_ms
                  : !s->idle_ms || c->failed || now - c->last_rx < s->idle_ms)
@@ -719,12 +850,13 @@ static int ws_start(void *self) {
         return rc;
     }
     uint64_t every = s->hs_timeout_ms / 4;
+    if (s->tls && s->tls_hs_ms / 4 < every) every = s->tls_hs_ms / 4;
     if (s->idle_ms && s->idle_ms / 4 < every) every = s->idle_ms / 4;
     if (every > SWEEP_MAX_MS) every = SWEEP_MAX_MS;
     if (every == 0) every = 1;
     uv_timer_start(&s->sweep, on_sweep, every, every);
-    TR_INFO(MOD, "ws onramp '%s' listening on %s:%u", s->id, s->bind_host,
-            (unsigned)tr_ws_onramp_port(s));
+    TR_INFO(MOD, "ws onramp '%s' listening on %s:%u%s", s->id, s->bind_host,
+            (unsigned)tr_ws_onramp_port(s), s->tls ? " with TLS" : "");
     return 0;
 }
 
@@ -865,6 +997,7 @@ struct ws_cfg {
     const char *host;
     uint64_t port, max_msg, hs_timeout, max_conns, idle_ms, budget;
     bool hop_ack;
+    const tr_value *tls;
 };
 
 /* The bounds keep every size and timer far from overflow and a listener
@@ -892,6 +1025,9 @@ const struct tr_cmap_entry tr_ws_server_cmap[] = {
      .lo = 1, .hi = (double)LIMIT_BUDGET},
     {TR_CMAP_KEY(TR_CMAP_BOOL, "hop_ack", "false", 0, offsetof(struct ws_cfg, hop_ack),
      "tell a tremor-c ws offramp in ack_mode hop which messages this pipeline acknowledged")},
+    {TR_CMAP_KEY(TR_CMAP_VALUE, "tls", NULL, 0, offsetof(struct ws_cfg, tls),
+     "ours: serve wss://, {cert, key} PEM files as the tcp onramp's, and ca_file, min_version, "
+     "handshake_timeout_ms")},
     {0},
 };
 
@@ -915,11 +1051,21 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
                                 "would share the connection)");
     if (c.hop_ack && !host->ops->next_id)
         return tr_conn_cfg_fail(spec, "hop_ack", d, "needs a host that numbers its events");
+    struct tr_tls_ctx *tls = NULL;
+    uint64_t tls_hs_ms = 0;
+    rc = tr_tls_server_config(spec, &tls, &tls_hs_ms, d);
+    if (rc) return rc;
     struct in *s = tr_calloc(1, sizeof *s);
-    if (!s) return -ENOMEM;
+    if (!s) {
+        tr_tls_ctx_destroy(tls);
+        return -ENOMEM;
+    }
+    s->tls = tls;
+    s->tls_hs_ms = tls_hs_ms;
     s->bind_host = tr_strdup(bind);
     s->id = tr_strdup(spec->id ? spec->id : "ws");
     if (!s->bind_host || !s->id) {
+        tr_tls_ctx_destroy(s->tls);
         tr_free(s->bind_host);
         tr_free(s->id);
         tr_free(s);
