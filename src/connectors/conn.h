@@ -92,6 +92,12 @@ struct tr_onramp_host_ops {
     /* Optional (NULL: shutdown): stop gracefully and exit with code (the
      * cb test source's verdict). */
     void (*exit)(struct tr_onramp_host *h, int code);
+    /* Optional (NULL: not available): an error event out of the port `err`
+     * in 0.11's shape ({"error": msg, "event_id", "source_id"}, meta
+     * {"error"}), with an event id of this onramp, so a linked onramp can
+     * be answered through it. Returns that id, or a negative error
+     * (TR_ENOTFOUND: nothing is linked from `err`). */
+    int64_t (*emit_error)(struct tr_onramp_host *h, const char *msg);
 };
 struct tr_onramp_host {
     const struct tr_onramp_host_ops *ops;
