@@ -59,11 +59,11 @@ HOSTS = {
 # Why a recipe cannot do what it shows here (connectors not in this tree).
 NEEDS = {
     "10": "elastic offramp", "12": "postgres onramp/offramp", "13": "influxdb + grafana (docker services only)",
-    "15": "dns offramp", "23": "kafka (no etc/tremor/config in the recipe)",
-    "24": "kafka/redpanda (no etc/tremor/config)", "36": "elastic and kv offramps",
-    "38": "influxdb service with flux queries (rest polling)", "39": "kafka and elastic (no etc/tremor/config)",
+    "15": "dns offramp", "23": "kafka onramp/offramp",
+    "24": "kafka onramp/offramp (redpanda)", "36": "elastic and kv offramps",
+    "38": "influxdb service with flux queries (rest polling)", "39": "kafka onramp/offramp and elastic offramp",
     "40": "otel onramp/offramp", "41": "otel", "42": "otel", "43": "otel", "44": "otel",
-    "104": "kafka/redpanda and elastic (no etc/tremor/config)",
+    "104": "kafka onramp/offramp (redpanda) and elastic offramp",
 }
 
 
@@ -616,21 +616,31 @@ def main():
         if only and num not in only:
             continue
         rdir = os.path.join(top, name)
-        files = sorted(glob.glob(os.path.join(rdir, "etc", "tremor", "config", "*")))
         row = {"recipe": name, "load": False, "run": False, "does": None, "why": ""}
-        if not files:
-            row["why"] = "no etc/tremor/config; needs " + NEEDS.get(num, "?")
+        # etc/tremor, or one etc/<service> per tremor service of the compose file
+        cdirs = sorted(glob.glob(os.path.join(rdir, "etc", "*", "config")))
+        if not cdirs:
+            row["why"] = "no etc/*/config; needs " + NEEDS.get(num, "?")
             rows.append(row)
             continue
         env = dict(os.environ, TREMOR_PATH=os.path.join(rdir, "usr", "local", "share", "tremor"))
-        c = subprocess.run([args.tremor, "check"] + [os.path.relpath(f, rdir) for f in files], cwd=rdir, env=env,
-                           capture_output=True, text=True, timeout=60)
-        row["load"] = c.returncode == 0
+        errs = []
+        for cdir in cdirs:
+            files = sorted(glob.glob(os.path.join(cdir, "*")))
+            c = subprocess.run([args.tremor, "check"] + [os.path.relpath(f, rdir) for f in files], cwd=rdir,
+                               env=env, capture_output=True, text=True, timeout=60)
+            if c.returncode != 0:
+                errs += [l for l in (c.stderr + c.stdout).splitlines() if l.strip()][:1] or ["check failed"]
+        row["load"] = not errs
         if not row["load"]:
-            first = [l for l in (c.stderr + c.stdout).splitlines() if l.strip()][:1]
-            row["why"] = (first[0] if first else "check failed")[:200]
+            row["why"] = errs[0][:200]
             if num in NEEDS:
                 row["why"] = "needs " + NEEDS[num] + ": " + row["why"]
+            rows.append(row)
+            continue
+        if not os.path.isdir(os.path.join(rdir, "etc", "tremor", "config")):
+            row["why"] = "several tremor services (%s); not run here" % ", ".join(
+                os.path.basename(os.path.dirname(c)) for c in cdirs)
             rows.append(row)
             continue
         r = subprocess.run(["unshare", "-mn", sys.executable, os.path.abspath(__file__), "--tremor", args.tremor,
