@@ -761,8 +761,8 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         return;
     }
     if (wslay_event_queue_msg(c->ws, &wm) != 0) {
-        if (o->linked) answer(o, m->token, false);
-        else if (m->transactional) tr_offramp_fail(o->host, m->token);
+        if (o->linked) tr_ws_link_unsend(&o->link);   /* nothing went out: no answer to wait for */
+        give_up(o, m, "Error sending event to server: the frame could not be queued");
         return;
     }
     int rc = pump(c);

@@ -116,6 +116,13 @@ int tr_ws_link_sent(struct tr_ws_link *l, uint64_t token, const tr_value *meta) 
     return rc;
 }
 
+void tr_ws_link_unsend(struct tr_ws_link *l) {
+    struct tr_ws_link_wait e;
+    if (!tr_ring_pop_back(&l->wait, &e)) return;
+    tr_value_unref(e.corr);
+    if (l->unpaired > tr_ring_len(&l->wait)) l->unpaired = tr_ring_len(&l->wait);
+}
+
 void tr_ws_link_refuse(struct tr_ws_link *l, uint64_t token, const tr_value *meta, const char *why) {
     tr_value corr = corr_of(meta);
     emit_error(l, token, corr, why);

@@ -62,6 +62,10 @@ void tr_ws_link_fini(struct tr_ws_link *l);
  * it (tr_ws_link_refuse). */
 int tr_ws_link_sent(struct tr_ws_link *l, uint64_t token, const tr_value *meta);
 
+/* The message of the last tr_ws_link_sent did not go out after all (its
+ * frame could not be queued): it waits for nothing. The caller refuses it. */
+void tr_ws_link_unsend(struct tr_ws_link *l);
+
 /* A message that will not be sent: an error event with why, then a fail. */
 void tr_ws_link_refuse(struct tr_ws_link *l, uint64_t token, const tr_value *meta, const char *why);
 

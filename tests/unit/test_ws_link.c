@@ -174,6 +174,18 @@ static void test_refuse_and_bounds(void **state) {
     assert_int_equal(tr_ws_link_received(&x.l, (const uint8_t *)"1", 1, false), TR_EFULL);
     tr_value_unref(m);
     tr_ws_link_fini(&x.l);   /* frees what waits, answers nothing */
+    /* a message taken back (its frame never went out) waits for nothing */
+    setup(&x);
+    assert_int_equal(tr_ws_link_sent(&x.l, 1, NULL), 0);
+    assert_int_equal(tr_ws_link_sent(&x.l, 2, NULL), 0);
+    tr_ws_link_unsend(&x.l);
+    tr_ws_link_refuse(&x.l, 2, NULL, "queue");
+    recv_str(&x.l, "{\"n\":1}", false);
+    tr_ws_link_deliver(&x.l);
+    tr_ws_link_answer(&x.l, 1, true);
+    assert_string_equal(x.f.log, "err 2 queue -1;fail 2;out 1 n=1 text -1;ack 1;");
+    assert_int_equal(tr_ring_len(&x.l.wait), 0);
+    tr_ws_link_fini(&x.l);
 }
 
 int main(void) {
