@@ -509,14 +509,23 @@ def inside(args):
     rdir = os.path.join(args.root, args.inside)
     num = args.inside.split("_")[0]
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    # every temporary directory under the run's root, removed with it
+    tempfile.tempdir = os.path.join(args.root, ".tmp")
+    os.makedirs(tempfile.tempdir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="recipe-")
-    etc = os.path.join(args.root, ".etc")
-    os.makedirs(os.path.join(etc, "tremor"), exist_ok=True)
 
     def mount(*a):
         subprocess.run(["mount"] + list(a), check=True)
     mount("--make-rprivate", "/")
-    mount("--bind", etc, "/etc")
+    # /etc as it is, with the compose service names in hosts and a /etc/tremor
+    # (an overlay: nothing of the real /etc changes or is copied)
+    upper, wdir = tempfile.mkdtemp(prefix="etc-up-"), tempfile.mkdtemp(prefix="etc-work-")
+    mount("-t", "overlay", "overlay", "-o", "lowerdir=/etc,upperdir=%s,workdir=%s" % (upper, wdir), "/etc")
+    with open("/etc/hosts", "w") as f:
+        f.write("127.0.0.1 localhost\n::1 localhost\n")
+        for name, addr in HOSTS.items():
+            f.write("%s %s\n" % (addr, name))
+    os.makedirs("/etc/tremor", exist_ok=True)
     if os.path.isdir(os.path.join(rdir, "etc", "tremor")):
         mount("--bind", os.path.join(rdir, "etc", "tremor"), "/etc/tremor")
     os.makedirs(os.path.join(rdir, "var", "log"), exist_ok=True)
@@ -576,16 +585,6 @@ def inside(args):
             p.stop()
 
 
-def prepare_etc(root):
-    """A copy of /etc whose hosts file knows the compose service names."""
-    etc = os.path.join(root, ".etc")
-    subprocess.run(["cp", "-a", "/etc/.", etc], check=False, stderr=subprocess.DEVNULL)
-    with open(os.path.join(etc, "hosts"), "w") as f:
-        f.write("127.0.0.1 localhost\n::1 localhost\n")
-        for name, addr in HOSTS.items():
-            f.write("%s %s\n" % (addr, name))
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mirror", default=os.environ.get("TREMOR_WWW_GIT",
@@ -607,7 +606,6 @@ def main():
     arch = subprocess.run(["git", "--git-dir", args.mirror, "archive", "HEAD", SUB], capture_output=True)
     subprocess.run(["tar", "-x", "-C", root], input=arch.stdout, check=True)
     top = os.path.join(root, SUB)
-    prepare_etc(top)
     only = set(x for x in args.only.split(",") if x)
     names = sorted((d for d in os.listdir(top) if d[0].isdigit()), key=lambda d: int(d.split("_")[0]))
     rows = []
