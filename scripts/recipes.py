@@ -620,10 +620,10 @@ def main():
             continue
         rdir = os.path.join(top, name)
         row = {"recipe": name, "load": False, "run": False, "does": None, "why": ""}
-        # etc/tremor, or one etc/<service> per tremor service of the compose file
-        cdirs = sorted(glob.glob(os.path.join(rdir, "etc", "*", "config")))
+        # etc/tremor, or one etc/tremor_<x> per tremor service of the compose file
+        cdirs = sorted(glob.glob(os.path.join(rdir, "etc", "tremor*", "config")))
         if not cdirs:
-            row["why"] = "no etc/*/config; needs " + NEEDS.get(num, "?")
+            row["why"] = "no etc/tremor*/config; needs " + NEEDS.get(num, "?")
             rows.append(row)
             continue
         env = dict(os.environ, TREMOR_PATH=os.path.join(rdir, "usr", "local", "share", "tremor"))
