@@ -97,6 +97,12 @@ struct tr_onramp_host_ops {
      * one per event (error events included), so the ids one emit_bytes()
      * gave are [next_id before, next_id after). NULL: not known. */
     uint64_t (*next_id)(struct tr_onramp_host *h);
+    /* Optional (NULL: not available): an error event out of the port `err`
+     * in 0.11's shape ({"error": msg, "event_id", "source_id"}, meta
+     * {"error"}), with an event id of this onramp, so a linked onramp can
+     * be answered through it. Returns that id, or a negative error
+     * (TR_ENOTFOUND: nothing is linked from `err`). */
+    int64_t (*emit_error)(struct tr_onramp_host *h, const char *msg);
 };
 struct tr_onramp_host {
     const struct tr_onramp_host_ops *ops;

@@ -25,8 +25,14 @@
  * When we close the link ourselves the receiver did not drop it: a
  * confirmation inside its linger stands and is acked.
  *
- * Invariant: every transactional send() is answered exactly once, released
- * at most once before; acks go out in wire order (retired from the front).
+ * With `linked: true` (0.11's linked transport) every message is answered,
+ * and what the server sends back is paired with what was sent, in order,
+ * and becomes an event out of `out` (ws_link.h); acks stay on peer receipt,
+ * each held until its response went out.
+ *
+ * Invariant: every transactional send() (every send() when linked) is
+ * answered exactly once, released at most once before; acks go out in wire
+ * order (retired from the front).
  */
 #include <errno.h>
 #include <math.h>
@@ -38,12 +44,14 @@
 #include <uv.h>
 #include <wslay/wslay.h>
 
+#include "codec/codec.h"
 #include "config/cmap.h"
 #include "connectors/conn.h"
 #include "connectors/dial.h"
 #include "connectors/hop.h"
 #include "connectors/tls.h"
 #include "connectors/ws_int.h"
+#include "connectors/ws_link.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/ring.h"
@@ -88,6 +96,7 @@ struct conn {
     struct tr_ring hop_ends;
     uint64_t hop_base, hop_seen;
     struct tr_ws_head head;
+    bool inbox_full;        /* linked: a response could not be kept */
     uint8_t mask[4096];     /* random bytes for masking keys, used from mask_pos on */
     size_t mask_pos;
     char pbuf[PBUF_SIZE];   /* decrypted bytes (wss) */
@@ -133,6 +142,8 @@ struct out {
     uint64_t kbase;           /* dial token of the oldest entry */
     void (*done)(void *);
     void *done_arg;
+    bool linked;              /* `linked: true`: responses out of `out` */
+    struct tr_ws_link link;   /* linked: messages waiting for their response */
 };
 
 static void conn_end(struct conn *c, const char *why);
@@ -142,6 +153,7 @@ static void conn_end(struct conn *c, const char *why);
 static struct kept *kat(struct out *o, size_t i) { return tr_ring_at(&o->k, i); }
 
 static void free_out(struct out *o) {
+    tr_ws_link_fini(&o->link);
     tr_ring_fini(&o->k);
     tr_ring_fini(&o->c.hop_ends);
     tr_buf_fini(&o->c.io.out);
@@ -180,6 +192,7 @@ static void conn_reset(struct conn *c) {
     c->ping_seq = c->pong_seq = 0;
     while (tr_ring_pop(&c->hop_ends, NULL)) {}
     c->hop_base = c->hop_seen = 0;
+    c->inbox_full = false;
 }
 
 static void report_up(struct out *o) {
@@ -197,6 +210,14 @@ static void report_down(struct out *o) {
     if (o->reported == REP_DOWN) return;
     o->reported = REP_DOWN;
     tr_offramp_trigger(o->host);
+}
+
+/* The answer for a host token: through the link when linked (an ack waits
+ * for the response), else straight to the host. */
+static void answer(struct out *o, uint64_t token, bool ok) {
+    if (o->linked) tr_ws_link_answer(&o->link, token, ok);
+    else if (ok) tr_offramp_ack(o->host, token);
+    else tr_offramp_fail(o->host, token);
 }
 
 /* ---------------------------------------------------------------- output */
@@ -314,7 +335,7 @@ static void settle(struct out *o) {
         if (e->st != K_LINGER || e->at_ms + o->linger_ms > now) break;
         uint64_t token = e->token;
         kept_pop_front(o);
-        tr_offramp_ack(o->host, token);
+        answer(o, token, true);
     }
     if (o->k_rel > tr_ring_len(&o->k)) o->k_rel = tr_ring_len(&o->k);
     /* pongs confirm a prefix: the released ones are one too */
@@ -376,7 +397,7 @@ static void on_kept_failed(void *arg, uint64_t token) {
     struct kept *e = kat(o, (size_t)i);
     if (e->st != K_SENT) return;   /* answered or about to be: once only */
     e->st = K_DEAD;
-    tr_offramp_fail(o->host, e->token);
+    answer(o, e->token, false);
     kept_trim(o);
 }
 
@@ -394,7 +415,7 @@ static void kept_down(struct out *o) {
             e->at_ms = 0;   /* over: settle acks it */
         } else {
             e->st = K_DEAD;
-            tr_offramp_fail(o->host, e->token);
+            answer(o, e->token, false);
         }
     }
     kept_trim(o);
@@ -432,7 +453,8 @@ static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, 
     return 0;
 }
 
-/* Only notes a matching pong: the host is not called from inside wslay. */
+/* Only notes a matching pong, and (linked) copies a response into the
+ * link's inbox: the host is not called from inside wslay. */
 static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
                       void *user) {
     (void)ctx;
@@ -441,6 +463,12 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     if (c->o->ack_hop && arg->opcode == WSLAY_PONG &&
         tr_hop_ack_decode(arg->msg, arg->msg_length, &n)) {
         if (n > c->hop_seen) c->hop_seen = n;
+        return;
+    }
+    if (c->o->linked && (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME)) {
+        if (tr_ws_link_received(&c->o->link, arg->msg, arg->msg_length,
+                                arg->opcode == WSLAY_BINARY_FRAME) != 0)
+            c->inbox_full = true;   /* its pairing is lost: the connection ends */
         return;
     }
     if (arg->opcode != WSLAY_PONG || arg->msg_length != 8) return;
@@ -528,9 +556,11 @@ static void open_ws(struct conn *c) {
         conn_end(c, "out of memory");
         return;
     }
-    /* Data from the server is not wanted: do not buffer it (control frames
-     * are still assembled and answered by wslay). */
-    wslay_event_config_set_no_buffering(c->ws, 1);
+    /* Data from the server is not wanted unless linked: do not buffer it
+     * (control frames are still assembled and answered by wslay). Linked:
+     * responses are assembled, up to a bound (larger: close 1009). */
+    if (c->o->linked) wslay_event_config_set_max_recv_msg_length(c->ws, TR_WS_LINK_MAX_MSG);
+    else wslay_event_config_set_no_buffering(c->ws, 1);
     c->st = C_OPEN;
     report_up(c->o);
 }
@@ -585,6 +615,10 @@ static void on_plain(struct conn *c, const char *p, size_t n) {
         conn_end(c, r != 0 ? "protocol error" : "write failed");
         return;
     }
+    if (c->inbox_full) {
+        conn_end(c, "too many responses in one read");
+        return;
+    }
     /* Our close reply (queued by wslay) is on its way: the connection is over. */
     if (wslay_event_get_close_received(c->ws)) {
         conn_end(c, "closed by peer");
@@ -595,6 +629,8 @@ static void on_plain(struct conn *c, const char *p, size_t n) {
         return;
     }
     if (after_pong(c) != 0 && c->st == C_OPEN) conn_end(c, "write failed");
+    /* responses out (their pipelines may send again: nothing of c is used after) */
+    if (c->o->linked) tr_ws_link_deliver(&c->o->link);
 }
 
 /* tr_tls_input's plain: decrypted bytes, while the connection lasts.
@@ -662,6 +698,8 @@ static void on_down(void *arg, bool connected, const char *why) {
     struct out *o = arg;
     bool was_open = o->c.st == C_OPEN;
     conn_reset(&o->c);
+    /* what waits for a response gets none: before kept_down fails lingering ones */
+    if (o->linked) tr_ws_link_down(&o->link, why);
     if (o->ack_pong) kept_down(o);
     if (o->closing) return;
     if (was_open)
@@ -676,6 +714,18 @@ static const struct tr_dial_cbs dial_cbs = {
     .up = on_up,
     .read = on_read,
     .down = on_down,
+};
+
+/* linked, tcp mode: answers go through the link */
+static void on_linked_acked(void *arg, uint64_t token) { answer(arg, token, true); }
+static void on_linked_failed(void *arg, uint64_t token) { answer(arg, token, false); }
+
+static const struct tr_dial_cbs dial_cbs_linked = {
+    .up = on_up,
+    .read = on_read,
+    .down = on_down,
+    .acked = on_linked_acked,
+    .failed = on_linked_failed,
 };
 
 /* pong mode: confirmations come here, for the linger */
@@ -705,12 +755,25 @@ static bool meta_binary(const struct out *o, const struct tr_out_msg *m) {
 /* A message we will not send: transactional ones are failed (the WAL
  * upstream replays them), others are dropped and counted. */
 static void refuse(struct out *o, const struct tr_out_msg *m) {
+    if (o->linked) {
+        char msg[TR_WS_URL_MAX + 64];
+        snprintf(msg, sizeof msg, "No connection available for %s.", o->url_text);
+        tr_ws_link_refuse(&o->link, m->token, m->meta, msg);
+        return;
+    }
     if (m->transactional) {
         tr_offramp_fail(o->host, m->token);
         return;
     }
     if (o->dropped++ == 0)
         TR_WARN(MOD, "Not connected to %s: dropping non-transactional messages", o->url_text);
+}
+
+/* A message refused before it went out: linked, an error event and a fail;
+ * else transactional ones are failed. */
+static void give_up(struct out *o, const struct tr_out_msg *m, const char *why) {
+    if (o->linked) tr_ws_link_refuse(&o->link, m->token, m->meta, why);
+    else if (m->transactional) tr_offramp_fail(o->host, m->token);
 }
 
 static void ws_send(void *self, const struct tr_out_msg *m) {
@@ -723,7 +786,7 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
     bool binary = meta_binary(o, m);
     if (!binary && !tr_ws_utf8_valid(m->data, m->len)) {
         TR_WARN(MOD, "Message for %s is not valid UTF-8 and cannot go in a text frame", o->url_text);
-        if (m->transactional) tr_offramp_fail(o->host, m->token);
+        give_up(o, m, "Invalid websocket message: Invalid utf8 data for text message");
         return;
     }
     size_t backlog = tr_dial_backlog(o->dial) + c->wire.len;
@@ -732,7 +795,7 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
             TR_WARN(MOD, "More than %zu MiB waiting to be written to %s: refusing messages",
                     MAX_BACKLOG >> 20, o->url_text);
         o->full_logged = true;
-        if (m->transactional) tr_offramp_fail(o->host, m->token);
+        give_up(o, m, "Error sending event to server: too much waiting to be written");
         return;
     }
     o->full_logged = false;
@@ -741,8 +804,14 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         .msg = (const uint8_t *)m->data,
         .msg_length = m->len,
     };
+    /* linked: it waits for its response (refused when too many wait) */
+    if (o->linked && tr_ws_link_sent(&o->link, m->token, m->meta) != 0) {
+        give_up(o, m, "Error sending event to server: too many messages waiting for a response");
+        return;
+    }
     if (wslay_event_queue_msg(c->ws, &wm) != 0) {
-        if (m->transactional) tr_offramp_fail(o->host, m->token);
+        if (o->linked) tr_ws_link_unsend(&o->link);   /* nothing went out: no answer to wait for */
+        give_up(o, m, "Error sending event to server: the frame could not be queued");
         return;
     }
     int rc = pump(c);
@@ -751,7 +820,7 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         uint64_t end = wire_pos(c);
         rc = tr_ring_push(&c->hop_ends, &end);
     }
-    if (m->transactional) {
+    if (m->transactional || o->linked) {
         int t;
         if (!o->ack_pong) {
             t = tr_dial_track(o->dial, m->token, wire_pos(&o->c));
@@ -761,7 +830,7 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         }
         /* The frame is on its way but cannot be tracked: fail it now; the
          * replay makes it a duplicate, never a loss. */
-        if (t) tr_offramp_fail(o->host, m->token);
+        if (t) answer(o, m->token, false);
     }
     if (rc == 0 && o->ack_pong) rc = maybe_ping(c);
     if (rc != 0) {
@@ -856,11 +925,15 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     const char *url = c.url, *mode = ack_modes[c.mode];
     bool binary = c.binary, verify = c.verify, ack_report = c.ack_report;
     uint64_t linger = c.linger;
+    if (spec->linked && strcmp(mode, "hop") == 0)
+        return tr_conn_cfg_fail(spec, "ack_mode", d,
+                                "hop cannot be used with linked: true (a hop receiver sends no answers)");
 
     struct out *o = tr_calloc(1, sizeof *o);
     if (!o) return -ENOMEM;
     tr_ring_init(&o->k, sizeof(struct kept));
     tr_ring_init(&o->c.hop_ends, sizeof(uint64_t));
+    tr_ws_link_init(&o->link, host, tr_codec_find("json"), "ws");   /* set again below */
     o->c.o = o;
     tr_buf_init(&o->c.io.out);
     tr_buf_init(&o->c.wire);
@@ -896,10 +969,13 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     o->ack_hop = strcmp(mode, "hop") == 0;
     o->ack_report = ack_report;
     o->linger_ms = linger;
+    o->linked = spec->linked;
+    const struct tr_codec *codec = tr_codec_find(spec->codec ? spec->codec : "json");
+    tr_ws_link_init(&o->link, host, codec ? codec : tr_codec_find("json"), o->url_text);
     rc = tr_dial_create(tr_offramp_loop(host), host, o->url.host, o->url.port,
                         o->ack_pong || o->ack_hop ? TR_DIAL_ACK_CONFIRMED : 0,
-                        o->ack_pong ? &dial_cbs_pong : &dial_cbs,
-                        o, &o->dial);
+                        o->ack_pong ? &dial_cbs_pong : o->linked ? &dial_cbs_linked : &dial_cbs, o,
+                        &o->dial);
     if (rc) goto fail;
     uv_prepare_init(tr_offramp_loop(host), &o->flush);
     uv_unref((uv_handle_t *)&o->flush);   /* it only follows the loop's other work */
@@ -916,6 +992,7 @@ fail:
 
 const struct tr_offramp_ops tr_ws_offramp = {
     .type = "ws",
+    .linked = true,
     .create = ws_create,
     .start = ws_start,
     .send = ws_send,

@@ -243,7 +243,7 @@ static int link_offramp_out(struct tr_world *w, struct bound *b, const struct tr
     if (!o->ops->linked)
         return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
                            "link source %s: a linked %s offramp is not implemented yet (only rest "
-                           "sends responses)", from_s, off_art(o)->type);
+                           "and ws send responses)", from_s, off_art(o)->type);
     if (!off_art(o)->linked)
         return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
                            "link source %s: offramp '%s' is not linked (`linked: true`), so it "

@@ -35,16 +35,17 @@ static void onramp_to_pipes(struct onramp_inst *o, struct tr_event *ev) {
  * id the bytes' first event would have had, "source_id": the onramp's
  * URL}, meta {"error": msg}. It takes an event id, linked or not, as there.
  * Never transactional: nothing upstream waits for it. */
-static void onramp_error(struct onramp_inst *o, const char *msg) {
+static int64_t onramp_error(struct onramp_inst *o, const char *msg) {
     char url[512];
     snprintf(url, sizeof url, "tremor://localhost/onramp/%s/%s", on_art(o)->id, o->instance);
     uint64_t id = o->next_id++;
-    if (o->nerrs == 0 || o->closing) return;
+    if (o->closing) return TR_ECLOSED;
+    if (o->nerrs == 0) return TR_ENOTFOUND;
     tr_value v, m, x;
-    if (tr_v_rec(3, &v)) return;
+    if (tr_v_rec(3, &v)) return -ENOMEM;
     if (tr_v_rec(1, &m)) {
         tr_value_unref(v);
-        return;
+        return -ENOMEM;
     }
     int rc = tr_v_str(msg, strlen(msg), &x);
     if (!rc) rc = tr_rec_set(&v, "error", 5, x);
@@ -55,16 +56,21 @@ static void onramp_error(struct onramp_inst *o, const char *msg) {
     if (rc) {
         tr_value_unref(v);
         tr_value_unref(m);
-        return;
+        return rc;
     }
-    if (tr_event_init(&ev, v, m, tr_now_ns())) return;   /* it took v and m */
+    if ((rc = tr_event_init(&ev, v, m, tr_now_ns()))) return rc;   /* it took v and m */
     tr_ids_init(&ev.ids, o->uid, 0, id);
     ev.transactional = false;
     to_pipes(o->errs, o->nerrs, &ev);
+    return (int64_t)id;
 }
 
 static void preproc_error(void *arg, const char *why) {
-    onramp_error(arg, why);
+    (void)onramp_error(arg, why);
+}
+
+static int64_t host_emit_error(struct tr_onramp_host *h, const char *msg) {
+    return onramp_error((struct onramp_inst *)h, msg);
 }
 
 static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_value meta) {
@@ -104,7 +110,7 @@ static int decode_frame(void *arg, const char *data, size_t len) {
                        on_art(o)->id, o->instance, len, o->codec->name,
                        d.msg[0] ? d.msg : tr_strerror(rc), (unsigned long long)o->decode_errors);
         if (rc == -ENOMEM) return 0;
-        onramp_error(o, d.msg[0] ? d.msg : tr_strerror(rc));
+        (void)onramp_error(o, d.msg[0] ? d.msg : tr_strerror(rc));
         return 0;
     }
     uint64_t ns;
@@ -198,6 +204,7 @@ static uint64_t host_next_id(struct tr_onramp_host *h) { return ((struct onramp_
 static const struct tr_onramp_host_ops onramp_host_ops = {
     host_emit_value, host_emit_bytes, host_stream_end, host_done, host_shutdown, host_exit,
     host_next_id,
+    host_emit_error,
 };
 
 
