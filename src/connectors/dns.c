@@ -198,7 +198,7 @@ static void answer_error(struct dns *o, uint64_t token, bool answer, tr_value re
     o->errors++;
     tr_log_limited(&o->lim, TR_LOG_WARN, MOD, "%s: %s (%llu errors so far)", o->id, msg,
                    (unsigned long long)o->errors);
-    if (o->linked) {
+    if (o->linked && !o->closing) {   /* closing: only the fail, as the rest offramp */
         tr_value data, s;
         if (!tr_v_rec(2, &data)) {
             tr_rec_set(&data, "event", 5, tr_value_ref(request));
