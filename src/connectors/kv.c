@@ -32,10 +32,12 @@
 #include "codec/codec.h"
 #include "codec/json.h"
 #include "config/cmap.h"
+#include "connectors/batch.h"
 #include "connectors/conn.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/event.h"
+#include "core/fmtnum.h"
 #include "core/log.h"
 
 #define MOD "kv"
@@ -99,6 +101,76 @@ static bool get_bytes(const tr_value *rec, const char *k, MDB_val *out) {
     return true;
 }
 
+/* A value as 0.11 formats it with `{}` (tremor-value's Display): scalars
+ * and strings as themselves, arrays and records in Rust's Debug form of
+ * their contents: {"garbage": Static(Bool(true))}, [String("a")]. Stops
+ * after 512 bytes (the message is cut there anyway). */
+static int rust_str_debug(const struct tr_str *s, struct tr_buf *b) {
+    int rc = tr_buf_putc(b, '"');
+    for (uint32_t i = 0; !rc && i < s->len; i++) {
+        unsigned char ch = (unsigned char)s->data[i];
+        switch (ch) {
+        case '"': rc = tr_buf_append(b, "\\\"", 2); break;
+        case '\\': rc = tr_buf_append(b, "\\\\", 2); break;
+        case '\n': rc = tr_buf_append(b, "\\n", 2); break;
+        case '\r': rc = tr_buf_append(b, "\\r", 2); break;
+        case '\t': rc = tr_buf_append(b, "\\t", 2); break;
+        case 0: rc = tr_buf_append(b, "\\0", 2); break;
+        default:
+            rc = ch < 0x20 || ch == 0x7f ? tr_buf_printf(b, "\\u{%x}", ch) : tr_buf_putc(b, (char)ch);
+        }
+    }
+    return rc ? rc : tr_buf_putc(b, '"');
+}
+
+static int rust_show(const tr_value *v, struct tr_buf *b, bool top, unsigned depth) {
+    char num[TR_FMTNUM_MAX];
+    if (b->len > 512 || depth > 64) return tr_buf_append(b, "...", 3);
+    switch (v->type) {
+    case TR_NULL: return top ? tr_buf_append(b, "null", 4) : tr_buf_append(b, "Static(Null)", 12);
+    case TR_BOOL: return tr_buf_printf(b, top ? "%s" : "Static(Bool(%s))", v->as.b ? "true" : "false");
+    case TR_I64: return tr_buf_printf(b, top ? "%lld" : "Static(I64(%lld))", (long long)v->as.i);
+    case TR_U64: return tr_buf_printf(b, top ? "%llu" : "Static(U64(%llu))", (unsigned long long)v->as.u);
+    case TR_F64: {
+        size_t n = tr_fmtnum_display(v->as.f, num);
+        /* Debug keeps a fraction on integral values ("1.0") */
+        bool plain = !top && !strpbrk(num, ".ani") && n + 2 < sizeof num;
+        return tr_buf_printf(b, top ? "%s" : "Static(F64(%s%s))", num, plain ? ".0" : "");
+    }
+    case TR_STR:
+        if (top) return tr_buf_append(b, v->as.s->data, v->as.s->len);
+        return tr_buf_append(b, "String(", 7) || rust_str_debug(v->as.s, b) || tr_buf_putc(b, ')');
+    case TR_BIN: {
+        int rc = tr_buf_append(b, top ? "[" : "Bytes([", top ? 1 : 7);
+        for (uint32_t i = 0; !rc && i < v->as.s->len && b->len <= 512; i++)
+            rc = tr_buf_printf(b, "%s%u", i ? ", " : "", (unsigned char)v->as.s->data[i]);
+        return rc ? rc : tr_buf_append(b, top ? "]" : "])", top ? 1 : 2);
+    }
+    case TR_ARR: {
+        int rc = tr_buf_append(b, top ? "[" : "Array([", top ? 1 : 7);
+        for (uint32_t i = 0; !rc && i < tr_arr_len(v); i++) {
+            if (i) rc = tr_buf_append(b, ", ", 2);
+            if (!rc) rc = rust_show(tr_arr_at(v, i), b, false, depth + 1);
+            if (b->len > 512) break;
+        }
+        return rc ? rc : tr_buf_append(b, top ? "]" : "])", top ? 1 : 2);
+    }
+    case TR_REC: {
+        int rc = tr_buf_append(b, top ? "{" : "Object({", top ? 1 : 8);
+        for (uint32_t i = 0; !rc && i < tr_rec_len(v); i++) {
+            const struct tr_field *f = tr_rec_at(v, i);
+            if (i) rc = tr_buf_append(b, ", ", 2);
+            if (!rc) rc = rust_str_debug(f->key, b);
+            if (!rc) rc = tr_buf_append(b, ": ", 2);
+            if (!rc) rc = rust_show(&f->val, b, false, depth + 1);
+            if (b->len > 512) break;
+        }
+        return rc ? rc : tr_buf_append(b, top ? "}" : "})", top ? 1 : 2);
+    }
+    }
+    return 0;
+}
+
 /* 0.11's parse order and messages; 0 or a message in r. */
 static int parse(const tr_value *v, struct cmd *c, struct result *r) {
     static const char *const names[] = {"get", "put", "cas", "delete", "scan"};
@@ -112,7 +184,7 @@ static int parse(const tr_value *v, struct cmd *c, struct result *r) {
     if (!body) {
         struct tr_buf b;
         tr_buf_init(&b);
-        if (tr_json_encode(v, &b)) tr_buf_reset(&b);
+        if (rust_show(v, &b, true, 0)) tr_buf_reset(&b);
         snprintf(r->msg, sizeof r->msg, "Invalid KV command: %.*s%s", (int)(b.len > 400 ? 400 : b.len),
                  b.data ? b.data : "", b.len > 400 ? "..." : "");
         tr_buf_fini(&b);
@@ -408,61 +480,77 @@ static tr_value meta_for(const tr_value *op, const tr_value *corr, const char *e
     return m;
 }
 
-static void kv_send(void *self, const struct tr_out_msg *m) {
-    struct kv *kv = self;
-    bool answer = m->transactional || kv->linked;
-    const tr_value *corr = m->meta && m->meta->type == TR_REC ? tr_rec_get_cstr(m->meta, "correlation") : NULL;
+/* One command; its response (or error event) emitted with token. 0, or -1
+ * when it was an error. */
+static int run_one(struct kv *kv, uint64_t token, const tr_value *cmdv, const tr_value *corr,
+                   const char *decode_err) {
     struct result r = {.data = tr_v_null()};
     struct cmd c;
-    tr_value cmdv = tr_v_null(), op = tr_v_null(), key = tr_v_null();
-    struct tr_diag d;
-    tr_diag_clear(&d);
-    int rc = kv->codec->decode(m->data ? m->data : "", m->len, m->ingest_ns, &cmdv, &d);
-    if (rc < 0) {
-        snprintf(r.msg, sizeof r.msg, "cannot decode the command with codec %s: %.300s", kv->codec->name,
-                 d.msg[0] ? d.msg : tr_strerror(rc));
+    tr_value op = tr_v_null(), key = tr_v_null();
+    if (decode_err) {
+        snprintf(r.msg, sizeof r.msg, "%s", decode_err);
         goto err;
     }
-    if (parse(&cmdv, &c, &r)) goto err;
-    if (tr_v_cstr(op_names[c.op], &op)) {
+    if (parse(cmdv, &c, &r)) goto err;
+    if (tr_v_cstr(op_names[c.op], &op) || (c.op != OP_SCAN && bin(&c.key, &key))) {
         snprintf(r.msg, sizeof r.msg, "out of memory");
         goto err;
     }
-    if (c.op != OP_SCAN && bin(&c.key, &key)) {
-        snprintf(r.msg, sizeof r.msg, "out of memory");
-        goto err;
-    }
-    rc = c.op == OP_SCAN ? exec_scan(kv, &c, &r) : exec_key(kv, &c, &r);
-    if (rc) goto err;
-    tr_value_unref(cmdv);
+    if (c.op == OP_SCAN ? exec_scan(kv, &c, &r) : exec_key(kv, &c, &r)) goto err;
     tr_value_unref(key);
-    if (kv->linked) {
-        tr_value meta = meta_for(&op, corr, NULL, r.truncated);
-        tr_offramp_emit(kv->host, m->token, false, r.data, meta);
-    } else {
-        tr_value_unref(r.data);
-    }
+    if (kv->linked) tr_offramp_emit(kv->host, token, false, r.data, meta_for(&op, corr, NULL, r.truncated));
+    else tr_value_unref(r.data);
     tr_value_unref(op);
-    if (answer) tr_offramp_ack(kv->host, m->token);
-    return;
+    return 0;
 err:
     kv->errors++;
     tr_log_limited(&kv->lim, TR_LOG_WARN, MOD, "%s: %s (%llu errors so far)", kv->id, r.msg,
                    (unsigned long long)kv->errors);
-    tr_value_unref(cmdv);
     tr_value_unref(r.data);
     if (kv->linked) {
         tr_value data, s;
         if (!tr_v_rec(2, &data)) {
             tr_rec_set(&data, "key", 3, tr_value_ref(key));
             if (!tr_v_cstr(r.msg, &s)) tr_rec_set(&data, "error", 5, s);
-            tr_value meta = meta_for(&op, corr, r.msg, false);
-            tr_offramp_emit(kv->host, m->token, true, data, meta);
+            tr_offramp_emit(kv->host, token, true, data, meta_for(&op, corr, r.msg, false));
         }
     }
     tr_value_unref(key);
     tr_value_unref(op);
-    if (answer) tr_offramp_fail(kv->host, m->token);
+    return -1;
+}
+
+static const tr_value *corr_of(const tr_value *meta) {
+    return meta && meta->type == TR_REC ? tr_rec_get_cstr(meta, "correlation") : NULL;
+}
+
+/* Each command of a batch is run and answered (0.11: value_meta_iter, its
+ * own $correlation); the event fails when any of them did. */
+static void kv_send(void *self, const struct tr_out_msg *m) {
+    struct kv *kv = self;
+    bool answer = m->transactional || kv->linked;
+    tr_value cmdv = tr_v_null();
+    struct tr_diag d;
+    char derr[512] = {0};
+    tr_diag_clear(&d);
+    int rc = kv->codec->decode(m->data ? m->data : "", m->len, m->ingest_ns, &cmdv, &d);
+    if (rc < 0)
+        snprintf(derr, sizeof derr, "cannot decode the command with codec %s: %.300s", kv->codec->name,
+                 d.msg[0] ? d.msg : tr_strerror(rc));
+    int failed = 0;
+    if (!derr[0] && tr_batch_is(&cmdv)) {
+        for (uint32_t i = 0; i < tr_arr_len(&cmdv); i++) {
+            const tr_value *v, *meta;
+            tr_batch_at(&cmdv, i, &v, &meta);
+            failed |= run_one(kv, m->token, v, corr_of(meta), NULL);
+        }
+    } else {
+        failed = run_one(kv, m->token, &cmdv, corr_of(m->meta), derr[0] ? derr : NULL);
+    }
+    tr_value_unref(cmdv);
+    if (!answer) return;
+    if (failed) tr_offramp_fail(kv->host, m->token);
+    else tr_offramp_ack(kv->host, m->token);
 }
 
 /* mkdir -p: 0.11's sled::open creates the directory. */
