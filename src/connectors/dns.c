@@ -29,6 +29,7 @@
 
 #include "codec/codec.h"
 #include "config/cmap.h"
+#include "connectors/batch.h"
 #include "connectors/conn.h"
 #include "connectors/dns_answer.h"
 #include "core/alloc.h"
@@ -65,12 +66,19 @@ struct sock {
     struct sock *next;
 };
 
-struct lookup {
-    struct dns *o;
+/* The answer of one message: every lookup of it (a batch has several)
+ * must end before the message is acked, or failed when any of them failed. */
+struct group {
     uint64_t token;
     bool answer;            /* the message wants an ack or fail */
-    bool answered;          /* timed out: answered already, only the slot is held */
-    tr_value request;       /* the decoded event, for err */
+    bool failed;
+    uint32_t pending;
+};
+
+struct lookup {
+    struct dns *o;
+    struct group *g;        /* NULL once answered (timed out): only the slot is held */
+    tr_value request;       /* the request, for err */
     tr_value corr;          /* $correlation or TR_NULL */
     char *name;
     int qtype;              /* -1: addresses (A, then AAAA) */
@@ -192,9 +200,8 @@ static tr_value corr_meta(tr_value corr) {
     return m;
 }
 
-/* {"event": request, "error": msg} out of err, then the fail. */
-static void answer_error(struct dns *o, uint64_t token, bool answer, tr_value request, tr_value corr,
-                         const char *msg) {
+/* {"event": request, "error": msg} out of err. */
+static void emit_error(struct dns *o, uint64_t token, tr_value request, tr_value corr, const char *msg) {
     o->errors++;
     tr_log_limited(&o->lim, TR_LOG_WARN, MOD, "%s: %s (%llu errors so far)", o->id, msg,
                    (unsigned long long)o->errors);
@@ -206,7 +213,17 @@ static void answer_error(struct dns *o, uint64_t token, bool answer, tr_value re
             tr_offramp_emit(o->host, token, true, data, corr_meta(corr));
         }
     }
-    if (answer) tr_offramp_fail(o->host, token);
+}
+
+/* One lookup of g ended; the last one answers the message. */
+static void group_done(struct dns *o, struct group *g, bool ok) {
+    if (!ok) g->failed = true;
+    if (--g->pending) return;
+    if (g->answer) {
+        if (g->failed) tr_offramp_fail(o->host, g->token);
+        else tr_offramp_ack(o->host, g->token);
+    }
+    tr_free(g);
 }
 
 static void lookup_free(struct lookup *l) {
@@ -236,7 +253,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
     (void)timeouts;
     struct lookup *l = arg;
     struct dns *o = l->o;
-    if (l->answered) {
+    if (!l->g) {
         lookup_free(l);
         return;
     }
@@ -272,14 +289,15 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
         snprintf(msg, sizeof msg, "no record found for %s (%s)", l->name, tn);
         goto fail;
     }
-    if (o->linked) tr_offramp_emit(o->host, l->token, false, recs, corr_meta(l->corr));
+    if (o->linked) tr_offramp_emit(o->host, l->g->token, false, recs, corr_meta(l->corr));
     else tr_value_unref(recs);
-    if (l->answer) tr_offramp_ack(o->host, l->token);
+    group_done(o, l->g, true);
     lookup_free(l);
     return;
 fail:
     tr_value_unref(recs);
-    answer_error(o, l->token, l->answer, l->request, l->corr, msg);
+    emit_error(o, l->g->token, l->request, l->corr, msg);
+    group_done(o, l->g, false);
     lookup_free(l);
 }
 
@@ -314,28 +332,22 @@ static int parse(const tr_value *v, const char **name, int *type, char *msg, siz
     return 0;
 }
 
-static void dns_send(void *self, const struct tr_out_msg *m) {
-    struct dns *o = self;
-    bool answer = m->transactional || o->linked;
-    tr_value req = tr_v_null(), corr = tr_v_null();
+/* One request of g: asked, or answered with an error at once. */
+static void start_one(struct dns *o, struct group *g, const tr_value *req, const tr_value *corrp,
+                      const char *decode_err) {
     char msg[512];
-    const tr_value *c = m->meta && m->meta->type == TR_REC ? tr_rec_get_cstr(m->meta, "correlation") : NULL;
-    if (c) corr = tr_value_ref(*c);
+    tr_value corr = corrp ? tr_value_ref(*corrp) : tr_v_null();
+    const char *name = NULL;
+    int type = -1;
     if (o->closing) {
         snprintf(msg, sizeof msg, "offramp closed");
         goto fail;
     }
-    struct tr_diag d;
-    tr_diag_clear(&d);
-    int rc = o->codec->decode(m->data ? m->data : "", m->len, m->ingest_ns, &req, &d);
-    if (rc < 0) {
-        snprintf(msg, sizeof msg, "cannot decode the request with codec %s: %.300s", o->codec->name,
-                 d.msg[0] ? d.msg : tr_strerror(rc));
+    if (decode_err) {
+        snprintf(msg, sizeof msg, "%s", decode_err);
         goto fail;
     }
-    const char *name = NULL;
-    int type = -1;
-    if (parse(&req, &name, &type, msg, sizeof msg)) goto fail;
+    if (parse(req, &name, &type, msg, sizeof msg)) goto fail;
     if (o->in_flight >= o->concurrency) {
         snprintf(msg, sizeof msg, "%llu lookups in flight (concurrency): dropped",
                  (unsigned long long)o->in_flight);
@@ -348,9 +360,8 @@ static void dns_send(void *self, const struct tr_out_msg *m) {
         goto fail;
     }
     l->o = o;
-    l->token = m->token;
-    l->answer = answer;
-    l->request = req;
+    l->g = g;
+    l->request = tr_value_ref(*req);
     l->corr = corr;
     l->qtype = type;
     l->deadline_ns = tr_now_ns() + o->timeout_ns;
@@ -362,13 +373,49 @@ static void dns_send(void *self, const struct tr_out_msg *m) {
         o->tripped = true;
         tr_offramp_trigger(o->host);
     }
+    g->pending++;
     ask(l, type < 0 ? 1 : type);   /* may answer at once (a bad name) */
-    update_timer(o);
     return;
 fail:
-    answer_error(o, m->token, answer, req, corr, msg);
-    tr_value_unref(req);
+    emit_error(o, g->token, *req, corr, msg);
+    g->failed = true;
     tr_value_unref(corr);
+}
+
+/* Each request of a batch is looked up and answered (0.11: value_meta_iter,
+ * its own $correlation); the event is acked when all of them succeeded. */
+static void dns_send(void *self, const struct tr_out_msg *m) {
+    struct dns *o = self;
+    bool answer = m->transactional || o->linked;
+    struct group *g = tr_calloc(1, sizeof *g);
+    if (!g) {
+        if (answer) tr_offramp_fail(o->host, m->token);
+        return;
+    }
+    g->token = m->token;
+    g->answer = answer;
+    g->pending = 1;   /* held until every request is started */
+    tr_value req = tr_v_null();
+    struct tr_diag d;
+    char derr[512] = {0};
+    tr_diag_clear(&d);
+    int rc = o->codec->decode(m->data ? m->data : "", m->len, m->ingest_ns, &req, &d);
+    if (rc < 0)
+        snprintf(derr, sizeof derr, "cannot decode the request with codec %s: %.300s", o->codec->name,
+                 d.msg[0] ? d.msg : tr_strerror(rc));
+    const tr_value *meta = m->meta && m->meta->type == TR_REC ? m->meta : NULL;
+    if (!derr[0] && tr_batch_is(&req)) {
+        for (uint32_t i = 0; i < tr_arr_len(&req); i++) {
+            const tr_value *v, *em;
+            tr_batch_at(&req, i, &v, &em);
+            start_one(o, g, v, em ? tr_rec_get_cstr(em, "correlation") : NULL, NULL);
+        }
+    } else {
+        start_one(o, g, &req, meta ? tr_rec_get_cstr(meta, "correlation") : NULL, derr[0] ? derr : NULL);
+    }
+    tr_value_unref(req);
+    update_timer(o);
+    group_done(o, g, true);
 }
 
 /* Lookups past timeout_ms are answered now; c-ares ends them later. */
@@ -376,11 +423,13 @@ static void dns_tick(void *self, uint64_t now_ns) {
     struct dns *o = self;
     char msg[512];
     for (struct lookup *l = o->lookups; l; l = l->next) {
-        if (l->answered || now_ns < l->deadline_ns) continue;
-        l->answered = true;
+        if (!l->g || now_ns < l->deadline_ns) continue;
         snprintf(msg, sizeof msg, "%s: lookup timed out after %llu ms", l->name,
                  (unsigned long long)(o->timeout_ns / 1000000));
-        answer_error(o, l->token, l->answer, l->request, l->corr, msg);
+        emit_error(o, l->g->token, l->request, l->corr, msg);
+        struct group *g = l->g;
+        l->g = NULL;
+        group_done(o, g, false);
     }
 }
 

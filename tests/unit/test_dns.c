@@ -435,6 +435,38 @@ static void bad_requests_fail_at_once(void **state) {
     rig_fini(&r);
 }
 
+static void batches_answer_each_request(void **state) {
+    (void)state;
+    struct rig r;
+    rig_init(&r, 0, 0);
+    const char *ok2 = "[{\"data\":{\"value\":{\"lookup\":\"a.test\"},\"meta\":{\"correlation\":0}}},"
+                      "{\"data\":{\"value\":{\"lookup\":\"v6.test\"},\"meta\":{\"correlation\":1}}}]";
+    const char *mixed = "[{\"data\":{\"value\":{\"lookup\":\"a.test\"},\"meta\":{\"correlation\":2}}},"
+                        "{\"data\":{\"value\":{\"lookup\":\"nx.test\"},\"meta\":{\"correlation\":3}}},"
+                        "{\"data\":{\"value\":{\"bad\":1},\"meta\":{\"correlation\":4}}}]";
+    uint64_t t0 = send_req(&r, ok2, NULL);
+    uint64_t t1 = send_req(&r, mixed, NULL);
+    assert_int_equal(r.h.n, 1);   /* the bad one at once */
+    assert_string_equal(r.h.meta[0], "{\"correlation\":4}");
+    r.want = 5;
+    assert_true(fake_run_until(&r.loop, enough, &r));
+    /* every request answered on its own, with its own correlation */
+    int seen = 0;
+    for (size_t i = 0; i < r.h.n; i++) {
+        if (strcmp(r.h.meta[i], "{\"correlation\":0}") == 0)
+            assert_string_equal(r.h.value[i], "[{\"A\":\"10.0.0.1\",\"ttl\":42}]"), seen |= 1;
+        if (strcmp(r.h.meta[i], "{\"correlation\":1}") == 0)
+            assert_string_equal(r.h.value[i], "[{\"AAAA\":\"::1\",\"ttl\":43}]"), seen |= 2;
+        if (strcmp(r.h.meta[i], "{\"correlation\":2}") == 0) assert_false(r.h.err[i]), seen |= 4;
+        if (strcmp(r.h.meta[i], "{\"correlation\":3}") == 0) assert_true(r.h.err[i]), seen |= 8;
+    }
+    assert_int_equal(seen, 15);
+    assert_int_equal(r.h.f.acked[t0], 1);
+    assert_int_equal(r.h.f.failed[t1], 1);   /* once, after its last lookup */
+    assert_int_equal(r.h.f.nanswers, 2);
+    rig_fini(&r);
+}
+
 static void timeout_answers_in_time(void **state) {
     (void)state;
     struct rig r;
@@ -573,6 +605,7 @@ int main(void) {
         cmocka_unit_test(hostile_messages_are_errors),
         cmocka_unit_test(lookups_answer_on_out_and_err),
         cmocka_unit_test(bad_requests_fail_at_once),
+        cmocka_unit_test(batches_answer_each_request),
         cmocka_unit_test(timeout_answers_in_time),
         cmocka_unit_test(deadline_answers_before_c_ares_gives_up),
         cmocka_unit_test(concurrency_triggers_and_restores),
