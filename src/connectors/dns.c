@@ -4,7 +4,8 @@
  * event out of `out`: an array of {"<TYPE>": "<data>", "ttl": n}, meta
  * {"correlation"} when the request had one. A bad request or a failed
  * lookup (NXDOMAIN, no records, timeout, refused) is {"event": <request>,
- * "error": msg} out of `err`, and the event is failed (0.11 acks it).
+ * "error": msg} out of `err`, and the event is failed (0.11 acks it). A
+ * batch is looked up request by request, the event acked once all succeeded.
  *
  * Resolution runs on our loop with c-ares: c-ares says which sockets to
  * watch (ARES_OPT_SOCK_STATE_CB -> uv_poll, then ares_process_fd) and when
@@ -17,7 +18,8 @@
  * tick(): the event is answered then, the c-ares query keeps its slot
  * until c-ares gives up on it, which its own timeouts bound).
  *
- * Invariant: every message is answered exactly once; a lookup is on o->lookups
+ * Invariant: every message is answered exactly once (by its group, when its
+ * last lookup ends); a lookup is on o->lookups
  * from ares_search to its c-ares callback, which comes exactly once (at the
  * latest from ares_destroy in close).
  */

@@ -16,6 +16,8 @@
  * command (or an LMDB error) is {"key": k|null, "error": msg} out of `err`
  * with meta {"kv": {"op": name|null}, "error": msg, "correlation"?}, and the
  * event is failed (0.11 fails the event too: its sink returns the error).
+ * A batch is run command by command (0.11's value_meta_iter), each answered
+ * with its own correlation; the event fails when any command did.
  *
  * LMDB runs synchronously on the loop thread: each command is one short
  * transaction (a read or a single-key write; a scan reads at most max_scan
