@@ -19,10 +19,14 @@
  * A batch is run command by command (0.11's value_meta_iter), each answered
  * with its own correlation; the event fails when any command did.
  *
- * LMDB runs synchronously on the loop thread: each command is one short
- * transaction (a read or a single-key write; a scan reads at most max_scan
- * entries), and a write is acknowledged after its commit returned, which
- * with LMDB's default flags means after the fsync.
+ * LMDB runs synchronously on the loop thread. Group commit: the commands
+ * of one loop turn (at most GROUP_MAX) run each in a child transaction of
+ * one write transaction (a failed command aborts only its child); at the
+ * next turn (a 0 ms timer) that transaction is committed, which with LMDB's
+ * default flags syncs the file, and only then are the responses emitted
+ * and the messages acked, in order. So an ack means "on disk", and one
+ * sync serves every command of the turn. Each command's work is bounded
+ * (one key; a scan at most max_scan entries / max_scan_bytes).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -64,6 +68,17 @@ const struct tr_cmap_entry tr_kv_cmap[] = {
     {0},
 };
 
+/* What waits for the group's commit: a response, or a message's answer. */
+struct queued {
+    uint64_t token;
+    bool is_answer;
+    bool err;                    /* response: on err; answer: fail */
+    bool answer;                 /* answer: the message wants one */
+    tr_value data, meta;         /* response */
+};
+
+#define GROUP_MAX 1024           /* commands in one commit at most */
+
 struct kv {
     struct tr_offramp_host *host;
     char *id;
@@ -75,6 +90,16 @@ struct kv {
     size_t max_key;
     uint64_t errors;
     struct tr_log_limit lim;
+    /* group commit: every command of a loop turn runs in a child of one
+     * write transaction, committed (and synced) once at the next turn */
+    MDB_txn *group;
+    uint64_t in_group;
+    struct queued *q;
+    size_t nq, capq;
+    uv_timer_t flush_timer;
+    bool armed;
+    void (*done)(void *);
+    void *done_arg;
 };
 
 /* One parsed command; pointers borrow from the decoded event. */
@@ -282,12 +307,41 @@ static int current(const struct kv *kv, MDB_txn *txn, MDB_val *k, struct tr_buf 
     return 0;
 }
 
-static int exec_scan(const struct kv *kv, const struct cmd *c, struct result *r) {
+static void on_flush(uv_timer_t *t);
+
+/* The group is committed at the next loop turn (timers run first there). */
+static void arm(struct kv *kv) {
+    if (kv->armed) return;
+    uv_timer_start(&kv->flush_timer, on_flush, 0, 0);
+    kv->armed = true;
+}
+
+/* A child of this turn's group transaction (begun when there is none). */
+static int child_txn(struct kv *kv, MDB_txn **txn, struct result *r) {
+    *txn = NULL;
+    if (!kv->group) {
+        int e = mdb_txn_begin(kv->env, NULL, 0, &kv->group);
+        if (e) {
+            kv->group = NULL;
+            return fail_with(r, "cannot begin a transaction", e);
+        }
+    }
+    arm(kv);
+    kv->in_group++;
+    int e = mdb_txn_begin(kv->env, kv->group, 0, txn);
+    if (e) {
+        *txn = NULL;
+        return fail_with(r, "cannot begin a transaction", e);
+    }
+    return 0;
+}
+
+static int exec_scan(struct kv *kv, const struct cmd *c, struct result *r) {
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     tr_value arr = tr_v_null();
-    int rc = mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn);
-    if (rc) return fail_with(r, "cannot begin a read", rc);
+    int rc = child_txn(kv, &txn, r);
+    if (rc) return -1;
     rc = mdb_cursor_open(txn, kv->dbi, &cur);
     if (rc) {
         fail_with(r, "cannot open a cursor", rc);
@@ -353,13 +407,13 @@ static int exec_scan(const struct kv *kv, const struct cmd *c, struct result *r)
 out:
     tr_value_unref(arr);
     if (cur) mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    mdb_txn_abort(txn);   /* read only */
     return rc ? -1 : 0;
 }
 
 /* get/put/delete/cas: one transaction on one key. 0 with r->data, or -1
  * with r->msg. A write is committed before this returns 0. */
-static int exec_key(const struct kv *kv, const struct cmd *c, struct result *r) {
+static int exec_key(struct kv *kv, const struct cmd *c, struct result *r) {
     if (key_ok(kv, &c->key, r)) return -1;
     MDB_txn *txn = NULL;
     struct tr_buf cur, enc_old, enc_new;
@@ -374,11 +428,8 @@ static int exec_key(const struct kv *kv, const struct cmd *c, struct result *r) 
     if (c->op == OP_CAS && ((c->old && encode(kv, c->old, &enc_old, r)) ||
                             (c->new_ && encode(kv, c->new_, &enc_new, r))))
         goto out;
-    int e = mdb_txn_begin(kv->env, NULL, write ? 0 : MDB_RDONLY, &txn);
-    if (e) {
-        fail_with(r, "cannot begin a transaction", e);
-        goto out;
-    }
+    if (child_txn(kv, &txn, r)) goto out;
+    int e;
     if (current(kv, txn, &key, &cur, &found, r)) goto out;
     MDB_val nv = {.mv_size = enc_new.len, .mv_data = enc_new.data ? enc_new.data : (char *)""};
     switch (c->op) {
@@ -443,7 +494,7 @@ static int exec_key(const struct kv *kv, const struct cmd *c, struct result *r) 
         goto out;   /* not a key command */
     }
     if (write) {
-        e = mdb_txn_commit(txn);
+        e = mdb_txn_commit(txn);   /* into the group; durable with it */
         txn = NULL;
         if (e) {
             fail_with(r, "cannot commit", e);
@@ -482,7 +533,74 @@ static tr_value meta_for(const tr_value *op, const tr_value *corr, const char *e
     return m;
 }
 
-/* One command; its response (or error event) emitted with token. 0, or -1
+/* Queue a response (takes data and meta) or an answer for the group's
+ * commit; on -ENOMEM the response is dropped, an answer becomes a fail now. */
+static void enqueue(struct kv *kv, struct queued e) {
+    if (tr_grow((void **)&kv->q, &kv->capq, kv->nq + 1, sizeof *kv->q)) {
+        if (e.is_answer && e.answer) tr_offramp_fail(kv->host, e.token);
+        tr_value_unref(e.data);
+        tr_value_unref(e.meta);
+        return;
+    }
+    kv->q[kv->nq++] = e;
+    arm(kv);
+}
+
+static void queue_resp(struct kv *kv, uint64_t token, bool err, tr_value data, tr_value meta) {
+    enqueue(kv, (struct queued){.token = token, .err = err, .data = data, .meta = meta});
+}
+
+static tr_value meta_for(const tr_value *op, const tr_value *corr, const char *err, bool truncated);
+
+/* Commit the group (one sync for every command in it), then send what
+ * waited for it, in order. When the commit fails, nothing of the group is
+ * on disk: every message in it gets an error event and fails. */
+static void flush(struct kv *kv) {
+    int e = 0;
+    if (kv->group) {
+        e = mdb_txn_commit(kv->group);
+        kv->group = NULL;
+    }
+    kv->in_group = 0;
+    char msg[256];
+    if (e) {
+        snprintf(msg, sizeof msg, "cannot commit: %s", mdb_strerror(e));
+        kv->errors++;
+        tr_log_limited(&kv->lim, TR_LOG_WARN, MOD, "%s: %s (%llu errors so far)", kv->id, msg,
+                       (unsigned long long)kv->errors);
+    }
+    for (size_t i = 0; i < kv->nq; i++) {
+        struct queued *q = &kv->q[i];
+        if (!q->is_answer) {
+            if (!e) tr_offramp_emit(kv->host, q->token, q->err, q->data, q->meta);
+            else {
+                tr_value_unref(q->data);
+                tr_value_unref(q->meta);
+            }
+            continue;
+        }
+        if (e && kv->linked) {
+            tr_value data, s, op = tr_v_null();
+            if (!tr_v_rec(2, &data)) {
+                tr_rec_set(&data, "key", 3, tr_v_null());
+                if (!tr_v_cstr(msg, &s)) tr_rec_set(&data, "error", 5, s);
+                tr_offramp_emit(kv->host, q->token, true, data, meta_for(&op, NULL, msg, false));
+            }
+        }
+        if (!q->answer) continue;
+        if (e || q->err) tr_offramp_fail(kv->host, q->token);
+        else tr_offramp_ack(kv->host, q->token);
+    }
+    kv->nq = 0;
+}
+
+static void on_flush(uv_timer_t *t) {
+    struct kv *kv = t->data;
+    kv->armed = false;
+    flush(kv);
+}
+
+/* One command; its response (or error event) queued with token. 0, or -1
  * when it was an error. */
 static int run_one(struct kv *kv, uint64_t token, const tr_value *cmdv, const tr_value *corr,
                    const char *decode_err) {
@@ -500,7 +618,7 @@ static int run_one(struct kv *kv, uint64_t token, const tr_value *cmdv, const tr
     }
     if (c.op == OP_SCAN ? exec_scan(kv, &c, &r) : exec_key(kv, &c, &r)) goto err;
     tr_value_unref(key);
-    if (kv->linked) tr_offramp_emit(kv->host, token, false, r.data, meta_for(&op, corr, NULL, r.truncated));
+    if (kv->linked) queue_resp(kv, token, false, r.data, meta_for(&op, corr, NULL, r.truncated));
     else tr_value_unref(r.data);
     tr_value_unref(op);
     return 0;
@@ -514,7 +632,7 @@ err:
         if (!tr_v_rec(2, &data)) {
             tr_rec_set(&data, "key", 3, tr_value_ref(key));
             if (!tr_v_cstr(r.msg, &s)) tr_rec_set(&data, "error", 5, s);
-            tr_offramp_emit(kv->host, token, true, data, meta_for(&op, corr, r.msg, false));
+            queue_resp(kv, token, true, data, meta_for(&op, corr, r.msg, false));
         }
     }
     tr_value_unref(key);
@@ -550,9 +668,10 @@ static void kv_send(void *self, const struct tr_out_msg *m) {
         failed = run_one(kv, m->token, &cmdv, corr_of(m->meta), derr[0] ? derr : NULL);
     }
     tr_value_unref(cmdv);
-    if (!answer) return;
-    if (failed) tr_offramp_fail(kv->host, m->token);
-    else tr_offramp_ack(kv->host, m->token);
+    /* acked (or failed) after the group's commit, with its responses */
+    enqueue(kv, (struct queued){.token = m->token, .is_answer = true, .err = failed != 0, .answer = answer,
+                                .data = tr_v_null(), .meta = tr_v_null()});
+    if (kv->in_group >= GROUP_MAX) flush(kv);
 }
 
 /* mkdir -p: 0.11's sled::open creates the directory. */
@@ -575,6 +694,12 @@ static int mkdirs(const char *dir) {
 
 static void kv_free(struct kv *kv) {
     if (!kv) return;
+    if (kv->group) mdb_txn_abort(kv->group);
+    for (size_t i = 0; i < kv->nq; i++) {
+        tr_value_unref(kv->q[i].data);
+        tr_value_unref(kv->q[i].meta);
+    }
+    tr_free(kv->q);
     if (kv->env) mdb_env_close(kv->env);
     tr_log_limit_flush(&kv->lim);
     tr_free(kv->id);
@@ -625,6 +750,8 @@ static int kv_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     }
     if (e) goto fail;
     kv->max_key = (size_t)mdb_env_get_maxkeysize(kv->env);
+    uv_timer_init(tr_offramp_loop(host), &kv->flush_timer);
+    kv->flush_timer.data = kv;
     *self = kv;
     return 0;
 fail:
@@ -643,9 +770,20 @@ static bool kv_is_active(void *self) {
     return true;
 }
 
-static void kv_close(void *self, void (*done)(void *), void *arg) {
-    kv_free(self);   /* nothing in flight: every command is answered inside send() */
+static void on_closed(uv_handle_t *h) {
+    struct kv *kv = h->data;
+    void (*done)(void *) = kv->done;
+    void *arg = kv->done_arg;
+    kv_free(kv);
     if (done) done(arg);
+}
+
+static void kv_close(void *self, void (*done)(void *), void *arg) {
+    struct kv *kv = self;
+    flush(kv);   /* what was sent is committed and answered */
+    kv->done = done;
+    kv->done_arg = arg;
+    uv_close((uv_handle_t *)&kv->flush_timer, on_closed);
 }
 
 const struct tr_offramp_ops tr_kv_offramp = {

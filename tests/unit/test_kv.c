@@ -69,7 +69,7 @@ static void closed(void *arg) { *(bool *)arg = true; }
 static void rig_close_store(struct rig *r) {
     bool done = false;
     tr_kv_offramp.close(r->self, closed, &done);
-    assert_true(done);
+    assert_true(fake_run_until(&r->loop, fake_flag_set, &done));
     r->self = NULL;
     fake_spec_fini(&r->spec);
 }
@@ -79,6 +79,22 @@ static void rig_fini(struct rig *r) {
     assert_false(r->h.f.twice);
     emit_host_fini(&r->h);
     assert_int_equal(fake_drain_and_close(&r->loop), 0);
+}
+
+struct wait_tok {
+    struct rig *r;
+    uint64_t t;
+};
+
+static bool answered(void *arg) {
+    struct wait_tok *w = arg;
+    return w->r->h.f.acked[w->t] + w->r->h.f.failed[w->t] > 0;
+}
+
+/* Commands are answered after the group commit at the next loop turn. */
+static void wait_answer(struct rig *r, uint64_t t) {
+    struct wait_tok w = {r, t};
+    assert_true(fake_run_until(&r->loop, answered, &w));
 }
 
 /* Send one command (JSON text) with an optional correlation; the response
@@ -96,6 +112,8 @@ static const char *send_corr(struct rig *r, const char *json, const char *corr, 
     struct tr_out_msg m = {.token = t, .transactional = true, .data = json, .len = strlen(json), .meta = &meta};
     tr_kv_offramp.send(r->self, &m);
     tr_value_unref(meta);
+    assert_int_equal(r->h.n, before);   /* nothing before the commit */
+    wait_answer(r, t);
     if (r->h.n != before + 1) fail_msg("expected one response to %s, got %zu", json, r->h.n - before);
     if (r->h.err[before] != want_err)
         fail_msg("expected %s for %s, got %s: %s", want_err ? "err" : "out", json,
@@ -258,6 +276,40 @@ static void bad_commands_go_to_err_and_fail(void **state) {
     rig_fini(&r);
 }
 
+static void one_turn_is_one_commit(void **state) {
+    (void)state;
+    struct rig r;
+    rig_init(&r, "group", 0, 0);
+    /* a put, a get of it and a bad command in one loop turn: answered in
+     * order after one commit; the get sees the put */
+    const char *cmds[] = {"{\"put\":{\"key\":\"g\",\"value\":1}}", "{\"get\":{\"key\":\"g\"}}", "{\"x\":1}",
+                          "{\"put\":{\"key\":\"g\",\"value\":2}}"};
+    for (uint64_t i = 0; i < 4; i++) {
+        struct tr_out_msg m = {.token = i, .transactional = true, .data = cmds[i], .len = strlen(cmds[i])};
+        tr_kv_offramp.send(r.self, &m);
+    }
+    assert_int_equal(r.h.f.nanswers, 0);
+    wait_answer(&r, 3);
+    assert_int_equal(r.h.n, 4);
+    assert_string_equal(r.h.value[1], "{\"ok\":{\"key\":\"Zw==\",\"value\":1}}");
+    assert_true(r.h.err[2]);
+    assert_string_equal(r.h.value[3], "{\"ok\":{\"key\":\"Zw==\",\"value\":1}}");
+    assert_int_equal(r.h.f.acked[0] + r.h.f.acked[1] + r.h.f.acked[3], 3);
+    assert_int_equal(r.h.f.failed[2], 1);
+    assert_false(r.h.f.order_broken);
+    r.next = 4;
+    /* what a close finds queued is committed and answered before done */
+    const char *last = "{\"put\":{\"key\":\"h\",\"value\":3}}";
+    struct tr_out_msg m = {.token = 4, .transactional = true, .data = last, .len = strlen(last)};
+    tr_kv_offramp.send(r.self, &m);
+    rig_close_store(&r);
+    assert_int_equal(r.h.f.acked[4], 1);
+    rig_open(&r, 0, 0);
+    r.next = 5;
+    assert_string_equal(send_ok(&r, "{\"get\":{\"key\":\"h\"}}"), "{\"ok\":{\"key\":\"aA==\",\"value\":3}}");
+    rig_fini(&r);
+}
+
 static void batches_answer_each_command(void **state) {
     (void)state;
     struct rig r;
@@ -270,6 +322,7 @@ static void batches_answer_each_command(void **state) {
     tr_value meta = tr_v_null();
     struct tr_out_msg m = {.token = 0, .transactional = true, .data = batch, .len = strlen(batch), .meta = &meta};
     tr_kv_offramp.send(r.self, &m);
+    wait_answer(&r, 0);
     assert_int_equal(r.h.n, 2);
     assert_string_equal(r.h.value[0], "{\"ok\":{\"key\":\"YQ==\",\"value\":null}}");
     assert_string_equal(r.h.meta[0], "{\"kv\":{\"op\":\"put\"},\"correlation\":\"c0\"}");
@@ -281,6 +334,7 @@ static void batches_answer_each_command(void **state) {
                       "{\"data\":{\"value\":{\"delete\":{\"key\":\"a\"}},\"meta\":{}}}]";
     struct tr_out_msg m2 = {.token = 1, .transactional = true, .data = bad, .len = strlen(bad), .meta = &meta};
     tr_kv_offramp.send(r.self, &m2);
+    wait_answer(&r, 1);
     assert_int_equal(r.h.n, 4);
     assert_true(r.h.err[2]);
     assert_false(r.h.err[3]);
@@ -307,6 +361,7 @@ static void full_map_is_an_error_not_a_crash(void **state) {
         uint64_t t = r.next++;
         struct tr_out_msg m = {.token = t, .transactional = true, .data = cmd, .len = strlen(cmd), .meta = &meta};
         tr_kv_offramp.send(r.self, &m);
+        wait_answer(&r, t);
         if (r.h.err[r.h.n - 1]) {
             full = true;
             assert_non_null(strstr(emit_last(&r.h), "MDB_MAP_FULL"));
@@ -352,6 +407,7 @@ static void unlinked_answers_without_responses(void **state) {
     /* non-transactional and unlinked: nothing to answer */
     struct tr_out_msg m = {.token = 0, .transactional = false, .data = cmds[1], .len = strlen(cmds[1])};
     tr_kv_offramp.send(r.self, &m);
+    wait_answer(&r, 2);
     assert_int_equal(r.h.n, 0);
     assert_int_equal(r.h.f.acked[0], 1);
     assert_int_equal(r.h.f.failed[1], 1);
@@ -413,6 +469,7 @@ int main(void) {
         cmocka_unit_test(scan_ranges),
         cmocka_unit_test(cas),
         cmocka_unit_test(bad_commands_go_to_err_and_fail),
+        cmocka_unit_test(one_turn_is_one_commit),
         cmocka_unit_test(batches_answer_each_command),
         cmocka_unit_test(full_map_is_an_error_not_a_crash),
         cmocka_unit_test(data_survives_a_reopen),
