@@ -138,3 +138,34 @@ def test_0_11_kv_linked_case(tmp_path):
     got = [json.loads(l) for l in (work / "err.log").read_text().splitlines()]
     want = [json.loads(l) for l in (work / "expected_err.json").read_text().splitlines()]
     assert got == want
+
+
+def test_answered_puts_survive_kill_9(tmp_path):
+    """A put's response leaves only after its commit: kill -9 the server once
+    the responses are written, and a new server finds every answered put."""
+    import signal
+    import subprocess
+    import time
+    from conftest import TREMOR, wait_until
+    n = 300
+    (tmp_path / "main.trickle").write_text(MAIN)
+    (tmp_path / "back.trickle").write_text(BACK)
+    (tmp_path / "puts.json").write_text("".join(
+        json.dumps({"id": i, "cmd": {"put": {"key": "k%03d" % i, "value": i}}}) + "\n" for i in range(n)))
+    (tmp_path / "config.yaml").write_text(CONFIG.format(cmds="puts.json", out="puts.out")
+                                          .replace("close_on_done: true", "close_on_done: false"))
+    p = subprocess.Popen([TREMOR, "server", "run", "-n", "-f", "main.trickle", "back.trickle", "config.yaml"],
+                         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        out = tmp_path / "puts.out"
+        wait_until(lambda: out.exists() and out.read_text().count("\n") >= n, timeout=30,
+                   what="%d responses" % n)
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+    answered = [json.loads(l)["corr"] for l in out.read_text().splitlines()]
+    assert sorted(answered) == list(range(n))
+    # max_scan is 100 in CONFIG: three ranges
+    got, _ = run(tmp_path, "after", [{"scan": {"start": "k%03d" % a, "end": "k%03d" % (a + 100)}}
+                                     for a in range(0, n, 100)])
+    assert [e["value"] for i in range(3) for e in got[i]["res"]["ok"]] == list(range(n))
