@@ -411,8 +411,9 @@ out:
     return rc ? -1 : 0;
 }
 
-/* get/put/delete/cas: one transaction on one key. 0 with r->data, or -1
- * with r->msg. A write is committed before this returns 0. */
+/* get/put/delete/cas: one child transaction on one key. 0 with r->data,
+ * or -1 with r->msg (the child aborted). A write is in the group when this
+ * returns 0, on disk after the group's commit. */
 static int exec_key(struct kv *kv, const struct cmd *c, struct result *r) {
     if (key_ok(kv, &c->key, r)) return -1;
     MDB_txn *txn = NULL;
