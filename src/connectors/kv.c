@@ -40,10 +40,10 @@
 #include "config/cmap.h"
 #include "connectors/batch.h"
 #include "connectors/conn.h"
+#include "connectors/kv_cmd.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/event.h"
-#include "core/fmtnum.h"
 #include "core/log.h"
 
 #define MOD "kv"
@@ -102,141 +102,12 @@ struct kv {
     void *done_arg;
 };
 
-/* One parsed command; pointers borrow from the decoded event. */
-enum op { OP_GET, OP_PUT, OP_DELETE, OP_SCAN, OP_CAS };
-static const char *const op_names[] = {"get", "put", "delete", "scan", "cas"};
-
-struct cmd {
-    enum op op;
-    MDB_val key, start, end;
-    bool has_start, has_end;
-    const tr_value *value, *old, *new_;
-};
-
 /* What a command produced: a response (err false) or an error. */
 struct result {
     tr_value data;
     bool err, truncated;
     char msg[512];
 };
-
-static bool get_bytes(const tr_value *rec, const char *k, MDB_val *out) {
-    const tr_value *v = rec->type == TR_REC ? tr_rec_get_cstr(rec, k) : NULL;
-    if (!v || (v->type != TR_STR && v->type != TR_BIN)) return false;
-    out->mv_data = v->as.s->data;
-    out->mv_size = v->as.s->len;
-    return true;
-}
-
-/* A value as 0.11 formats it with `{}` (tremor-value's Display): scalars
- * and strings as themselves, arrays and records in Rust's Debug form of
- * their contents: {"garbage": Static(Bool(true))}, [String("a")]. Stops
- * after 512 bytes (the message is cut there anyway). */
-static int rust_str_debug(const struct tr_str *s, struct tr_buf *b) {
-    int rc = tr_buf_putc(b, '"');
-    for (uint32_t i = 0; !rc && i < s->len; i++) {
-        unsigned char ch = (unsigned char)s->data[i];
-        switch (ch) {
-        case '"': rc = tr_buf_append(b, "\\\"", 2); break;
-        case '\\': rc = tr_buf_append(b, "\\\\", 2); break;
-        case '\n': rc = tr_buf_append(b, "\\n", 2); break;
-        case '\r': rc = tr_buf_append(b, "\\r", 2); break;
-        case '\t': rc = tr_buf_append(b, "\\t", 2); break;
-        case 0: rc = tr_buf_append(b, "\\0", 2); break;
-        default:
-            rc = ch < 0x20 || ch == 0x7f ? tr_buf_printf(b, "\\u{%x}", ch) : tr_buf_putc(b, (char)ch);
-        }
-    }
-    return rc ? rc : tr_buf_putc(b, '"');
-}
-
-static int rust_show(const tr_value *v, struct tr_buf *b, bool top, unsigned depth) {
-    char num[TR_FMTNUM_MAX];
-    if (b->len > 512 || depth > 64) return tr_buf_append(b, "...", 3);
-    switch (v->type) {
-    case TR_NULL: return top ? tr_buf_append(b, "null", 4) : tr_buf_append(b, "Static(Null)", 12);
-    case TR_BOOL: return tr_buf_printf(b, top ? "%s" : "Static(Bool(%s))", v->as.b ? "true" : "false");
-    case TR_I64: return tr_buf_printf(b, top ? "%lld" : "Static(I64(%lld))", (long long)v->as.i);
-    case TR_U64: return tr_buf_printf(b, top ? "%llu" : "Static(U64(%llu))", (unsigned long long)v->as.u);
-    case TR_F64: {
-        size_t n = tr_fmtnum_display(v->as.f, num);
-        /* Debug keeps a fraction on integral values ("1.0") */
-        bool plain = !top && !strpbrk(num, ".ani") && n + 2 < sizeof num;
-        return tr_buf_printf(b, top ? "%s" : "Static(F64(%s%s))", num, plain ? ".0" : "");
-    }
-    case TR_STR:
-        if (top) return tr_buf_append(b, v->as.s->data, v->as.s->len);
-        return tr_buf_append(b, "String(", 7) || rust_str_debug(v->as.s, b) || tr_buf_putc(b, ')');
-    case TR_BIN: {
-        int rc = tr_buf_append(b, top ? "[" : "Bytes([", top ? 1 : 7);
-        for (uint32_t i = 0; !rc && i < v->as.s->len && b->len <= 512; i++)
-            rc = tr_buf_printf(b, "%s%u", i ? ", " : "", (unsigned char)v->as.s->data[i]);
-        return rc ? rc : tr_buf_append(b, top ? "]" : "])", top ? 1 : 2);
-    }
-    case TR_ARR: {
-        int rc = tr_buf_append(b, top ? "[" : "Array([", top ? 1 : 7);
-        for (uint32_t i = 0; !rc && i < tr_arr_len(v); i++) {
-            if (i) rc = tr_buf_append(b, ", ", 2);
-            if (!rc) rc = rust_show(tr_arr_at(v, i), b, false, depth + 1);
-            if (b->len > 512) break;
-        }
-        return rc ? rc : tr_buf_append(b, top ? "]" : "])", top ? 1 : 2);
-    }
-    case TR_REC: {
-        int rc = tr_buf_append(b, top ? "{" : "Object({", top ? 1 : 8);
-        for (uint32_t i = 0; !rc && i < tr_rec_len(v); i++) {
-            const struct tr_field *f = tr_rec_at(v, i);
-            if (i) rc = tr_buf_append(b, ", ", 2);
-            if (!rc) rc = rust_str_debug(f->key, b);
-            if (!rc) rc = tr_buf_append(b, ": ", 2);
-            if (!rc) rc = rust_show(&f->val, b, false, depth + 1);
-            if (b->len > 512) break;
-        }
-        return rc ? rc : tr_buf_append(b, top ? "}" : "})", top ? 1 : 2);
-    }
-    }
-    return 0;
-}
-
-/* 0.11's parse order and messages; 0 or a message in r. */
-static int parse(const tr_value *v, struct cmd *c, struct result *r) {
-    static const char *const names[] = {"get", "put", "cas", "delete", "scan"};
-    static const enum op ops[] = {OP_GET, OP_PUT, OP_CAS, OP_DELETE, OP_SCAN};
-    const tr_value *body = NULL;
-    memset(c, 0, sizeof *c);
-    for (size_t i = 0; v->type == TR_REC && i < 5 && !body; i++) {
-        body = tr_rec_get_cstr(v, names[i]);
-        c->op = ops[i];
-    }
-    if (!body) {
-        struct tr_buf b;
-        tr_buf_init(&b);
-        if (rust_show(v, &b, true, 0)) tr_buf_reset(&b);
-        snprintf(r->msg, sizeof r->msg, "Invalid KV command: %.*s%s", (int)(b.len > 400 ? 400 : b.len),
-                 b.data ? b.data : "", b.len > 400 ? "..." : "");
-        tr_buf_fini(&b);
-        return -1;
-    }
-    if (c->op == OP_SCAN) {
-        c->has_start = get_bytes(body, "start", &c->start);
-        c->has_end = get_bytes(body, "end", &c->end);
-        return 0;
-    }
-    if (!get_bytes(body, "key", &c->key)) {
-        snprintf(r->msg, sizeof r->msg, "Missing or invalid `key` field");
-        return -1;
-    }
-    if (body->type == TR_REC) {
-        c->value = tr_rec_get_cstr(body, "value");
-        c->old = tr_rec_get_cstr(body, "old");
-        c->new_ = tr_rec_get_cstr(body, "new");
-    }
-    if (c->op == OP_PUT && !c->value) {
-        snprintf(r->msg, sizeof r->msg, "Missing `value` field");
-        return -1;
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------------ execution */
 
@@ -336,7 +207,7 @@ static int child_txn(struct kv *kv, MDB_txn **txn, struct result *r) {
     return 0;
 }
 
-static int exec_scan(struct kv *kv, const struct cmd *c, struct result *r) {
+static int exec_scan(struct kv *kv, const struct tr_kv_cmd *c, struct result *r) {
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     tr_value arr = tr_v_null();
@@ -414,7 +285,7 @@ out:
 /* get/put/delete/cas: one child transaction on one key. 0 with r->data,
  * or -1 with r->msg (the child aborted). A write is in the group when this
  * returns 0, on disk after the group's commit. */
-static int exec_key(struct kv *kv, const struct cmd *c, struct result *r) {
+static int exec_key(struct kv *kv, const struct tr_kv_cmd *c, struct result *r) {
     if (key_ok(kv, &c->key, r)) return -1;
     MDB_txn *txn = NULL;
     struct tr_buf cur, enc_old, enc_new;
@@ -422,11 +293,11 @@ static int exec_key(struct kv *kv, const struct cmd *c, struct result *r) {
     tr_buf_init(&enc_old);
     tr_buf_init(&enc_new);
     MDB_val key = c->key;
-    bool found = false, write = c->op != OP_GET;
+    bool found = false, write = c->op != TR_KV_GET;
     int rc = -1;
     /* encode before the transaction: keep it short */
-    if (c->op == OP_PUT && encode(kv, c->value, &enc_new, r)) goto out;
-    if (c->op == OP_CAS && ((c->old && encode(kv, c->old, &enc_old, r)) ||
+    if (c->op == TR_KV_PUT && encode(kv, c->value, &enc_new, r)) goto out;
+    if (c->op == TR_KV_CAS && ((c->old && encode(kv, c->old, &enc_old, r)) ||
                             (c->new_ && encode(kv, c->new_, &enc_new, r))))
         goto out;
     if (child_txn(kv, &txn, r)) goto out;
@@ -434,23 +305,23 @@ static int exec_key(struct kv *kv, const struct cmd *c, struct result *r) {
     if (current(kv, txn, &key, &cur, &found, r)) goto out;
     MDB_val nv = {.mv_size = enc_new.len, .mv_data = enc_new.data ? enc_new.data : (char *)""};
     switch (c->op) {
-    case OP_GET:
+    case TR_KV_GET:
         break;
-    case OP_PUT:
+    case TR_KV_PUT:
         e = mdb_put(txn, kv->dbi, &key, &nv, 0);
         if (e) {
             fail_with(r, "cannot put", e);
             goto out;
         }
         break;
-    case OP_DELETE:
+    case TR_KV_DELETE:
         e = found ? mdb_del(txn, kv->dbi, &key, NULL) : 0;
         if (e) {
             fail_with(r, "cannot delete", e);
             goto out;
         }
         break;
-    case OP_CAS: {
+    case TR_KV_CAS: {
         bool match = c->old ? found && cur.len == enc_old.len && memcmp(cur.data, enc_old.data, cur.len) == 0
                             : !found;
         if (!match) {
@@ -491,7 +362,7 @@ static int exec_key(struct kv *kv, const struct cmd *c, struct result *r) {
         }
         break;
     }
-    case OP_SCAN:
+    case TR_KV_SCAN:
         goto out;   /* not a key command */
     }
     if (write) {
@@ -505,7 +376,7 @@ static int exec_key(struct kv *kv, const struct cmd *c, struct result *r) {
     /* answer: the value read (get), the previous one (put, delete), null (cas) */
     tr_value v = tr_v_null();
     MDB_val cv = {.mv_size = cur.len, .mv_data = cur.data};
-    if (c->op != OP_CAS && decode(kv, found ? &cv : NULL, &v, r)) goto out;
+    if (c->op != TR_KV_CAS && decode(kv, found ? &cv : NULL, &v, r)) goto out;
     if (ok_kv(&key, v, &r->data)) {
         fail_with(r, "cannot answer", ENOMEM);
         goto out;
@@ -606,18 +477,18 @@ static void on_flush(uv_timer_t *t) {
 static int run_one(struct kv *kv, uint64_t token, const tr_value *cmdv, const tr_value *corr,
                    const char *decode_err) {
     struct result r = {.data = tr_v_null()};
-    struct cmd c;
+    struct tr_kv_cmd c;
     tr_value op = tr_v_null(), key = tr_v_null();
     if (decode_err) {
         snprintf(r.msg, sizeof r.msg, "%s", decode_err);
         goto err;
     }
-    if (parse(cmdv, &c, &r)) goto err;
-    if (tr_v_cstr(op_names[c.op], &op) || (c.op != OP_SCAN && bin(&c.key, &key))) {
+    if (tr_kv_parse(cmdv, &c, r.msg, sizeof r.msg)) goto err;
+    if (tr_v_cstr(tr_kv_op_name(c.op), &op) || (c.op != TR_KV_SCAN && bin(&c.key, &key))) {
         snprintf(r.msg, sizeof r.msg, "out of memory");
         goto err;
     }
-    if (c.op == OP_SCAN ? exec_scan(kv, &c, &r) : exec_key(kv, &c, &r)) goto err;
+    if (c.op == TR_KV_SCAN ? exec_scan(kv, &c, &r) : exec_key(kv, &c, &r)) goto err;
     tr_value_unref(key);
     if (kv->linked) queue_resp(kv, token, false, r.data, meta_for(&op, corr, NULL, r.truncated));
     else tr_value_unref(r.data);
