@@ -12,6 +12,7 @@ extern const struct tr_onramp_ops tr_cb_onramp;
 extern const struct tr_onramp_ops tr_crononome_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
+extern const struct tr_onramp_ops tr_relp_onramp;
 extern const struct tr_onramp_ops tr_rest_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
 extern const struct tr_onramp_ops tr_tcp_onramp;
@@ -22,6 +23,7 @@ extern const struct tr_offramp_ops tr_blackhole_offramp;
 extern const struct tr_offramp_ops tr_cb_offramp;
 extern const struct tr_offramp_ops tr_debug_offramp;
 extern const struct tr_offramp_ops tr_dns_offramp;
+extern const struct tr_offramp_ops tr_elastic_offramp;
 extern const struct tr_offramp_ops tr_exit_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
 extern const struct tr_offramp_ops tr_kv_offramp;
@@ -40,11 +42,13 @@ extern const struct tr_cmap_entry tr_cb_out_cmap[];
 extern const struct tr_cmap_entry tr_crononome_cmap[];
 extern const struct tr_cmap_entry tr_debug_cmap[];
 extern const struct tr_cmap_entry tr_dns_cmap[];
+extern const struct tr_cmap_entry tr_elastic_cmap[];
 extern const struct tr_cmap_entry tr_exit_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
 extern const struct tr_cmap_entry tr_kv_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
+extern const struct tr_cmap_entry tr_relp_server_cmap[];
 extern const struct tr_cmap_entry tr_rest_server_cmap[];
 extern const struct tr_cmap_entry tr_rest_client_cmap[];
 extern const struct tr_cmap_entry tr_stdin_cmap[];
@@ -67,6 +71,7 @@ static const struct {
     {"crononome", tr_crononome_cmap},
     {"file", tr_file_in_cmap},
     {"metronome", tr_metronome_cmap},
+    {"relp", tr_relp_server_cmap},
     {"rest", tr_rest_server_cmap},
     {"stdin", tr_stdin_cmap},
     {"tcp", tr_tcp_server_cmap},
@@ -78,6 +83,7 @@ static const struct {
     {"cb", tr_cb_out_cmap},
     {"debug", tr_debug_cmap},
     {"dns", tr_dns_cmap},
+    {"elastic", tr_elastic_cmap},
     {"exit", tr_exit_cmap},
     {"file", tr_file_out_cmap},
     {"kv", tr_kv_cmap},
@@ -96,6 +102,7 @@ static const struct tr_onramp_ops *const onramps[] = {
     &tr_crononome_onramp,
     &tr_file_onramp,
     &tr_metronome_onramp,
+    &tr_relp_onramp,
     &tr_rest_onramp,
     &tr_stdin_onramp,
     &tr_tcp_onramp,
@@ -109,6 +116,7 @@ static const struct tr_offramp_ops *const offramps[] = {
     &tr_cb_offramp,
     &tr_debug_offramp,
     &tr_dns_offramp,
+    &tr_elastic_offramp,
     &tr_exit_offramp,
     &tr_file_offramp,
     &tr_kv_offramp,
@@ -136,7 +144,7 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
 }
 
 const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, rest, stdin, tcp, udp, unix-socket, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, cb, debug, dns, exit, file, kv, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, cb, debug, dns, elastic, exit, file, kv, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;
