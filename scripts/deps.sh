@@ -8,7 +8,8 @@ PKGS="build-essential pkg-config libuv1-dev libyaml-dev libwslay-dev libssl-dev 
 libcmocka-dev libpcre2-dev libunistring-dev libonig-dev libsystemd-dev clang libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout python3-websockets python3-msgpack libmsgpack-dev \
 systemd groff-base man-db iproute2 \
 rsyslog rsyslog-relp \
-zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev gzip xz-utils lz4 zstd python3-snappy openssl"
+zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev gzip xz-utils lz4 zstd python3-snappy openssl \
+liblmdb-dev lmdb-utils libc-ares-dev dnsmasq-base"
 if [ "$1" = "difftest" ]; then
     PKGS="cargo rustc librust-chrono-dev librust-regex-dev librust-serde-json-dev python3"
 fi

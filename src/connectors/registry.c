@@ -22,9 +22,11 @@ extern const struct tr_onramp_ops tr_ws_onramp;
 extern const struct tr_offramp_ops tr_blackhole_offramp;
 extern const struct tr_offramp_ops tr_cb_offramp;
 extern const struct tr_offramp_ops tr_debug_offramp;
+extern const struct tr_offramp_ops tr_dns_offramp;
 extern const struct tr_offramp_ops tr_elastic_offramp;
 extern const struct tr_offramp_ops tr_exit_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
+extern const struct tr_offramp_ops tr_kv_offramp;
 extern const struct tr_offramp_ops tr_rest_offramp;
 extern const struct tr_offramp_ops tr_stdout_offramp;
 extern const struct tr_offramp_ops tr_stderr_offramp;
@@ -39,10 +41,12 @@ extern const struct tr_cmap_entry tr_cb_in_cmap[];
 extern const struct tr_cmap_entry tr_cb_out_cmap[];
 extern const struct tr_cmap_entry tr_crononome_cmap[];
 extern const struct tr_cmap_entry tr_debug_cmap[];
+extern const struct tr_cmap_entry tr_dns_cmap[];
 extern const struct tr_cmap_entry tr_elastic_cmap[];
 extern const struct tr_cmap_entry tr_exit_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
+extern const struct tr_cmap_entry tr_kv_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
 extern const struct tr_cmap_entry tr_relp_server_cmap[];
 extern const struct tr_cmap_entry tr_rest_server_cmap[];
@@ -78,9 +82,11 @@ static const struct {
     {"blackhole", tr_blackhole_cmap},
     {"cb", tr_cb_out_cmap},
     {"debug", tr_debug_cmap},
+    {"dns", tr_dns_cmap},
     {"elastic", tr_elastic_cmap},
     {"exit", tr_exit_cmap},
     {"file", tr_file_out_cmap},
+    {"kv", tr_kv_cmap},
     {"rest", tr_rest_client_cmap},
     {"stdout", tr_stdout_cmap},
     {"stderr", tr_stdout_cmap},
@@ -109,9 +115,11 @@ static const struct tr_offramp_ops *const offramps[] = {
     &tr_blackhole_offramp,
     &tr_cb_offramp,
     &tr_debug_offramp,
+    &tr_dns_offramp,
     &tr_elastic_offramp,
     &tr_exit_offramp,
     &tr_file_offramp,
+    &tr_kv_offramp,
     &tr_rest_offramp,
     &tr_stdout_offramp,
     &tr_stderr_offramp,
@@ -136,7 +144,7 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
 }
 
 const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, rest, stdin, tcp, udp, unix-socket, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, cb, debug, elastic, exit, file, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, cb, debug, dns, elastic, exit, file, kv, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;
