@@ -92,6 +92,12 @@ struct tr_onramp_host_ops {
     /* Optional (NULL: shutdown): stop gracefully and exit with code (the
      * cb test source's verdict). */
     void (*exit)(struct tr_onramp_host *h, int code);
+    /* Optional (NULL: not known): the id the next event of this onramp
+     * gets and how many events it has emitted so far. Called before and
+     * after an emit_bytes it tells which ids (and how many events) came out
+     * of those bytes, so a source that commits what it read (kafka offsets)
+     * can map acks back to it. */
+    void (*position)(struct tr_onramp_host *h, uint64_t *next_id, uint64_t *events);
 };
 struct tr_onramp_host {
     const struct tr_onramp_host_ops *ops;
@@ -156,6 +162,12 @@ static inline int tr_onramp_emit_bytes(struct tr_onramp_host *h, uint64_t stream
 /* The stream ended: flush preprocessor state (a last line without newline). */
 static inline void tr_onramp_stream_end(struct tr_onramp_host *h, uint64_t stream) {
     h->ops->stream_end(h, stream);
+}
+/* See tr_onramp_host_ops.position; false when the host does not know. */
+static inline bool tr_onramp_position(struct tr_onramp_host *h, uint64_t *next_id, uint64_t *events) {
+    if (!h->ops->position) return false;
+    h->ops->position(h, next_id, events);
+    return true;
 }
 /* The onramp has nothing more to say (end of file, iterations done). */
 static inline void tr_onramp_done(struct tr_onramp_host *h) { h->ops->done(h); }

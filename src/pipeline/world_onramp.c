@@ -193,8 +193,15 @@ static void host_exit(struct tr_onramp_host *h, int code) {
     host_shutdown(h);
 }
 
+static void host_position(struct tr_onramp_host *h, uint64_t *next_id, uint64_t *events) {
+    struct onramp_inst *o = (struct onramp_inst *)h;
+    *next_id = o->next_id;
+    *events = o->events_out;
+}
+
 static const struct tr_onramp_host_ops onramp_host_ops = {
     host_emit_value, host_emit_bytes, host_stream_end, host_done, host_shutdown, host_exit,
+    host_position,
 };
 
 
