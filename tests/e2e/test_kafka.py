@@ -58,6 +58,8 @@ class Mock:
         first = self.p.stdout.readline().split()
         assert first and first[0] == "bootstrap", first
         self.bootstrap = first[1]
+        self.answers = queue.Queue()
+        threading.Thread(target=lambda: [self.answers.put(l) for l in self.p.stdout], daemon=True).start()
         self.brokers = ", ".join('"%s"' % b for b in self.bootstrap.split(","))
 
     def cmd(self, line, timeout=120):
@@ -68,10 +70,12 @@ class Mock:
         self.p.stdin.write(line + "\n")
         self.p.stdin.flush()
 
+    def answered(self):
+        """Whether an answer is waiting (a command sent has finished)."""
+        return not self.answers.empty()
+
     def wait_ok(self, line, timeout=120):
-        out = queue.Queue()
-        threading.Thread(target=lambda: out.put(self.p.stdout.readline()), daemon=True).start()
-        answer = out.get(timeout=timeout).strip()
+        answer = self.answers.get(timeout=timeout).strip()
         assert answer == "ok", "%s -> %s" % (line, answer)
 
     def stop(self):
@@ -167,19 +171,24 @@ def test_kafka_to_file_every_id_in_order(tmp_path):
         mock.stop()
 
 
-def ids_increase_per_partition(rows):
+def ids_increase_per_partition(rows, last=False):
     """Within each partition, first arrivals of ids come in increasing order
-    (the producer wrote them in that order; replays repeat a suffix)."""
+    (the producer wrote them in that order; replays repeat a suffix). With
+    last: the last arrivals do (a failed record is sent again with all that
+    followed it, go-back-N, after those may have arrived once already)."""
     by_p = {}
     for r in rows:
         by_p.setdefault(r["p"], []).append(r["id"])
     for p, ids in by_p.items():
         firsts, seen = [], set()
-        for i in ids:
+        for i in (reversed(ids) if last else ids):
             if i not in seen:
                 seen.add(i)
                 firsts.append(i)
-        assert firsts == sorted(firsts), "partition %d: ids out of order" % p
+        if last:
+            firsts.reverse()
+        bad = next((k for k in range(1, len(firsts)) if firsts[k] < firsts[k - 1]), None)
+        assert bad is None, "partition %d: id %d after %d" % (p, firsts[bad], firsts[bad - 1])
 
 
 def test_kafka_sigkill_and_restart_loses_nothing(tmp_path):
@@ -210,10 +219,280 @@ def test_kafka_sigkill_and_restart_loses_nothing(tmp_path):
         check_per_partition(rows, n)
         ids_increase_per_partition(read_lines(out2))
         dups = len(rows) - n
-        print("before kill %d, duplicates %d" % (len(got1), dups))
         # the restart reads again only what was not committed: at most what
         # was in flight, never everything the first run had written
         assert dups < len(got1), "%d duplicates of %d written before the kill" % (dups, len(got1))
+    finally:
+        for s in servers:
+            s.kill()
+        mock.stop()
+
+
+RELAY = """onramp:
+  - id: kin
+    type: kafka
+    codec: json
+    config:
+      brokers: [{brokers}]
+      topics: [src]
+      group_id: relay
+      rdkafka_options:
+        auto.offset.reset: earliest
+        session.timeout.ms: "3000"
+        heartbeat.interval.ms: "500"
+offramp:
+  - id: kout
+    type: kafka
+    codec: json
+    config:
+      brokers: [{brokers}]
+      topic: dst
+binding:
+  - id: b
+    links:
+      "/onramp/kin/{{instance}}/out": ["/pipeline/q/{{instance}}/in"]
+      "/pipeline/q/{{instance}}/out": ["/offramp/kout/{{instance}}/in"]
+mapping:
+  /binding/b/01:
+    instance: "01"
+"""
+
+WAL_QUERY = """define qos::wal operator w
+with
+  read_count = 1000,
+  max_elements = 1000000,
+  sync = "always"
+end;
+create operator w;
+select event from in into w;
+select event from w into out;
+"""
+
+
+def test_kafka_wal_kafka_relay_killed_and_restarted(tmp_path):
+    n = 40000
+    mock = Mock(3)
+    servers = []
+    relay_dir, check_dir = tmp_path / "relay", tmp_path / "check"
+    relay_dir.mkdir()
+    check_dir.mkdir()
+    try:
+        mock.cmd("topic src 4")
+        mock.cmd("topic dst 4")
+        (relay_dir / "q.trickle").write_text(WAL_QUERY)
+        (relay_dir / "config.yaml").write_text(RELAY.format(brokers=mock.brokers))
+        out = write_config(check_dir, mock, "dst", "check")
+        mock.cmd("produce src 0 %d 10" % n)
+        # small record batches, slow brokers and small fetches keep the relay busy for seconds
+        for b in (1, 2, 3):
+            mock.cmd("rtt %d 20" % b)
+        (relay_dir / "config.yaml").write_text(RELAY.format(brokers=mock.brokers).replace(
+            "auto.offset.reset: earliest", 'auto.offset.reset: earliest\n        max.partition.fetch.bytes: "2048"'))
+        check = Server(check_dir, "config.yaml", "q.trickle")
+        servers.append(check)
+        r1 = Server(relay_dir, "config.yaml", "q.trickle")
+        servers.append(r1)
+        wait_until(lambda: len(read_lines(out)) >= 10000, timeout=120, what="10000 relayed events",
+                   detail=lambda: r1.log() + check.log())
+        r1.kill()   # SIGKILL: the WAL and the uncommitted offsets must cover the rest
+        at_kill = len(read_lines(out))
+        assert at_kill < n, "all relayed before the kill; make n larger"
+        r2 = Server(relay_dir, "config.yaml", "q.trickle")
+        servers.append(r2)
+        wait_until(lambda: {r["id"] for r in read_lines(out)} >= set(range(n)), timeout=180,
+                   what="every id relayed",
+                   detail=lambda: "have %d\n%s" % (len(read_lines(out)), r2.log() + check.log()))
+        assert r2.stop() == 0, r2.log()
+        assert check.stop() == 0, check.log()
+        rows = read_lines(out)
+        check_per_partition(rows, n)
+        ids_increase_per_partition(rows)
+        # keys survive the relay: the same key lands in the same partition
+        # as at the source, so the destination's order is the source's
+        print("at kill %d, relayed %d, duplicates %d" % (at_kill, len(rows), len(rows) - n))
+    finally:
+        for s in servers:
+            s.kill()
+        mock.stop()
+
+
+def test_kafka_group_failover_to_the_survivor(tmp_path):
+    """Two members of one group share the partitions; one is SIGKILLed and
+    never restarted: the other takes its partitions over from their
+    committed offsets and every id arrives."""
+    n = 40000
+    mock = Mock(3)
+    servers = []
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    a_dir.mkdir()
+    b_dir.mkdir()
+    try:
+        mock.cmd("topic t4 4")
+        mock.cmd("produce t4 0 %d 10" % n)
+        for b in (1, 2, 3):
+            mock.cmd("rtt %d 20" % b)
+        out_a = write_config(a_dir, mock, "t4", "g4")
+        out_b = write_config(b_dir, mock, "t4", "g4")
+        sa = Server(a_dir, "config.yaml", "q.trickle")
+        servers.append(sa)
+        sb = Server(b_dir, "config.yaml", "q.trickle")
+        servers.append(sb)
+        # both members have partitions: each has written records
+        wait_until(lambda: read_lines(out_a) and read_lines(out_b), timeout=60,
+                   what="both members to consume", detail=lambda: sa.log() + sb.log())
+        parts_a = {r["p"] for r in read_lines(out_a)}
+        sa.kill()
+        got_a = read_lines(out_a)
+        assert len(got_a) < n
+        wait_until(lambda: {r["id"] for r in got_a + read_lines(out_b)} >= set(range(n)), timeout=180,
+                   what="the survivor to read every id",
+                   detail=lambda: "have %d+%d\n%s" % (len(got_a), len(read_lines(out_b)), sb.log()))
+        assert sb.stop() == 0, sb.log()
+        rows_b = read_lines(out_b)
+        assert parts_a <= {r["p"] for r in rows_b}, "the survivor did not take the partitions over"
+        check_per_partition(got_a + rows_b, n)
+        ids_increase_per_partition(rows_b)
+        print("member a %d, member b %d, duplicates %d" % (len(got_a), len(rows_b),
+                                                           len(got_a) + len(rows_b) - n))
+    finally:
+        for s in servers:
+            s.kill()
+        mock.stop()
+
+
+def test_kafka_relay_through_broker_errors(tmp_path):
+    """Produce and offset-commit requests fail (retriable and not), a broker
+    goes down and comes back: the relay through qos::wal still delivers
+    every id, in order per partition."""
+    n = 20000
+    mock = Mock(3)
+    servers = []
+    relay_dir, check_dir = tmp_path / "relay", tmp_path / "check"
+    relay_dir.mkdir()
+    check_dir.mkdir()
+    try:
+        mock.cmd("topic src 4")
+        mock.cmd("topic dst 4")
+        mock.cmd("produce src 0 %d 10" % n)
+        for b in (1, 2, 3):
+            mock.cmd("rtt %d 20" % b)
+        # Produce (0): NOT_LEADER_FOR_PARTITION (6) is retried by librdkafka;
+        # MESSAGE_TOO_LARGE (10) fails the events, the WAL sends them again
+        mock.cmd("err 0 5 6")
+        mock.cmd("err 0 3 10")
+        # OffsetCommit (8): COORDINATOR_NOT_AVAILABLE (15)
+        mock.cmd("err 8 3 15")
+        (relay_dir / "q.trickle").write_text(WAL_QUERY)
+        (relay_dir / "config.yaml").write_text(RELAY.format(brokers=mock.brokers))
+        out = write_config(check_dir, mock, "dst", "check")
+        check = Server(check_dir, "config.yaml", "q.trickle")
+        servers.append(check)
+        r = Server(relay_dir, "config.yaml", "q.trickle")
+        servers.append(r)
+        wait_until(lambda: len(read_lines(out)) >= 1000, timeout=60, what="the relay to start",
+                   detail=lambda: r.log() + check.log())
+        assert len(read_lines(out)) < n // 2, "the relay is too quick for a broker to go down on the way"
+        mock.cmd("down 2")
+        # the mock moves no leadership: broker 2's partitions wait for it
+        wait_until(lambda: any("Connection refused" in l for l in r.err), timeout=30,
+                   what="the relay to see the broker down", detail=r.log)
+        mock.cmd("up 2")
+        wait_until(lambda: {x["id"] for x in read_lines(out)} >= set(range(n)), timeout=180,
+                   what="every id relayed",
+                   detail=lambda: "have %d\n%s" % (len(read_lines(out)), r.log() + check.log()))
+        assert r.stop() == 0, r.log()
+        assert check.stop() == 0, check.log()
+        rows = read_lines(out)
+        check_per_partition(rows, n)
+        ids_increase_per_partition(rows, last=True)
+        assert any("not delivered" in l for l in r.err), "no produce error was injected:\n" + r.log()
+    finally:
+        for s in servers:
+            s.kill()
+        mock.stop()
+
+
+PRODUCE = """onramp:
+  - id: lines
+    type: file
+    codec: json
+    config:
+      source: {src}
+offramp:
+  - id: kout
+    type: kafka
+    codec: json
+    config:
+      brokers: [{brokers}]
+      topic: fallback
+      key: cfgkey
+binding:
+  - id: b
+    links:
+      "/onramp/lines/{{instance}}/out": ["/pipeline/p/{{instance}}/in"]
+      "/pipeline/p/{{instance}}/out": ["/offramp/kout/{{instance}}/in"]
+mapping:
+  /binding/b/01:
+    instance: "01"
+"""
+
+# events with a "to" field choose their topic, key and headers; others use the config
+ROUTE = """define script route
+script
+  match event of
+    case %{ present to } =>
+      let $kafka = {"topic": event.to, "key": "k-#{event.id}", "headers": {"h": "v#{event.id}"}}
+    default => null
+  end;
+  event
+end;
+create script route;
+select event from in into route;
+select event from route into out;
+"""
+
+
+def test_kafka_offramp_topic_key_headers_per_event(tmp_path):
+    mock = Mock(3)
+    servers = []
+    pdir, cdir = tmp_path / "p", tmp_path / "c"
+    pdir.mkdir()
+    cdir.mkdir()
+    try:
+        for t in ("fallback", "ta", "tb"):
+            mock.cmd("topic %s 2" % t)
+        src = pdir / "in.json"
+        lines = []
+        for i in range(30):
+            e = {"id": i}
+            if i % 3:
+                e["to"] = "ta" if i % 3 == 1 else "tb"
+            lines.append(json.dumps(e))
+        src.write_text("\n".join(lines) + "\n")
+        (pdir / "p.trickle").write_text(ROUTE)
+        (pdir / "config.yaml").write_text(PRODUCE.format(src=str(src), brokers=mock.brokers))
+        q = """select {"id": event.id, "p": $kafka.partition, "o": $kafka.offset, "t": $kafka.topic,
+  "k": $kafka.key, "m": $kafka} from in into out;
+"""
+        out = write_config(cdir, mock, "fallback, ta, tb", "gm", query=q)
+        c = Server(cdir, "config.yaml", "q.trickle")
+        servers.append(c)
+        p = Server(pdir, "config.yaml", "p.trickle")
+        servers.append(p)
+        wait_until(lambda: len(read_lines(out)) >= 30, timeout=60, what="30 records",
+                   detail=lambda: p.log() + c.log())
+        import base64
+        for r in read_lines(out):
+            i = r["id"]
+            want = "fallback" if i % 3 == 0 else "ta" if i % 3 == 1 else "tb"
+            assert r["t"] == want, r
+            key = base64.b64decode(r["k"]).decode()
+            if i % 3:
+                assert key == "k-%d" % i, r
+                assert base64.b64decode(r["m"]["headers"]["h"]).decode() == "v%d" % i, r
+            else:
+                assert key == "cfgkey", r
+                assert "headers" not in r["m"], r
     finally:
         for s in servers:
             s.kill()

@@ -7,8 +7,10 @@
  * Prints "bootstrap HOST:PORT,..." on stdout, then reads one command a
  * line from stdin and answers each with "ok" (or "error ..."):
  *   topic NAME PARTITIONS            create a topic
- *   produce TOPIC FIRST COUNT        COUNT records {"id":FIRST..} keyed by id,
- *                                    waits for every delivery report
+ *   produce TOPIC FIRST COUNT [BATCH] COUNT records {"id":FIRST..} keyed by id,
+ *                                    waits for every delivery report; BATCH: at
+ *                                    most that many records per record batch
+ *                                    (small batches make consumers fetch slowly)
  *   down ID / up ID                  take broker ID down / bring it back
  *   err APIKEY COUNT CODE            the next COUNT requests of APIKEY (Kafka
  *                                    protocol number: 0 Produce, 1 Fetch, 8
@@ -89,6 +91,9 @@ int main(int argc, char **argv) {
     rd_kafka_conf_set(pc, "enable.idempotence", "true", errstr, sizeof errstr);
     rd_kafka_conf_set(pc, "linger.ms", "5", errstr, sizeof errstr);
     rd_kafka_conf_set_dr_msg_cb(pc, on_dr);
+    rd_kafka_conf_t *sc = rd_kafka_conf_dup(pc);
+    rd_kafka_t *small = NULL;   /* made at the first produce with BATCH */
+    long small_batch = 0;
     rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr);
     if (!prod) {
         fprintf(stderr, "rd_kafka_new: %s\n", errstr);
@@ -99,9 +104,18 @@ int main(int argc, char **argv) {
     char line[1024];
     while (fgets(line, sizeof line, stdin)) {
         char a[256] = "", b[256] = "";
-        long x = 0, y = 0;
+        long x = 0, y = 0, z = 0;
         int rc = -1;
-        if (sscanf(line, "topic %255s %ld", a, &x) == 2) {
+        if (sscanf(line, "produce %255s %ld %ld %ld", a, &x, &y, &z) == 4 && z > 0) {
+            if (!small) {
+                char num[32];
+                snprintf(num, sizeof num, "%ld", z);
+                rd_kafka_conf_set(sc, "batch.num.messages", num, errstr, sizeof errstr);
+                small = rd_kafka_new(RD_KAFKA_PRODUCER, sc, errstr, sizeof errstr);
+                small_batch = z;
+            }
+            rc = small && small_batch == z ? produce(small, a, x, y) : -1;
+        } else if (sscanf(line, "topic %255s %ld", a, &x) == 2) {
             rc = rd_kafka_mock_topic_create(mc, a, (int)x, 1) ? -1 : 0;
         } else if (sscanf(line, "produce %255s %ld %ld", a, &x, &y) == 3) {
             rc = produce(prod, a, x, y);
@@ -133,6 +147,12 @@ int main(int argc, char **argv) {
     }
     rd_kafka_flush(prod, 5000);
     rd_kafka_destroy(prod);
+    if (small) {
+        rd_kafka_flush(small, 5000);
+        rd_kafka_destroy(small);
+    } else {
+        rd_kafka_conf_destroy(sc);
+    }
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);
     return 0;
