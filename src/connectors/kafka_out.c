@@ -122,7 +122,8 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     struct kout *o = opaque;
     struct prec *r = m->_private;
-    if (!r) return;
+    /* none after close has failed them all (o->rk is cleared first) */
+    if (!r || !o->rk) return;
     if (m->err) {
         tr_log_limited(&o->lim, TR_LOG_WARN, MOD, "%s: record not delivered to %s: %s", o->id,
                        m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_err2str(m->err));

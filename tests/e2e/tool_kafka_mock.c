@@ -18,6 +18,8 @@
  *   topicerr TOPIC CODE              metadata reports CODE for TOPIC (0: clear)
  *   coord GROUP ID                   make broker ID GROUP's coordinator
  *   rtt ID MS                        broker ID answers MS ms late
+ *   count TOPIC PARTITIONS           answers "ok N": the records in the topic
+ *                                    (sum of its partitions' high watermarks)
  * It exits 0 on stdin's end (tests stop it by closing stdin or by its pid).
  * Not part of tremor: a test fixture only.
  */
@@ -135,6 +137,19 @@ int main(int argc, char **argv) {
             rc = 0;
         } else if (sscanf(line, "coord %255s %ld", a, &x) == 2) {
             rc = rd_kafka_mock_coordinator_set(mc, "group", a, (int32_t)x) ? -1 : 0;
+        } else if (sscanf(line, "count %255s %ld", a, &x) == 2) {
+            int64_t sum = 0;
+            rc = 0;
+            for (int32_t p = 0; p < (int32_t)x && !rc; p++) {
+                int64_t lo = 0, hi = 0;
+                rc = rd_kafka_query_watermark_offsets(prod, a, p, &lo, &hi, 5000) ? -1 : 0;
+                sum += hi;
+            }
+            if (!rc) {
+                printf("ok %lld\n", (long long)sum);
+                fflush(stdout);
+                continue;
+            }
         } else if (sscanf(line, "rtt %ld %ld", &x, &y) == 2) {
             rc = rd_kafka_mock_broker_set_rtt(mc, (int32_t)x, (int)y) ? -1 : 0;
         } else {
