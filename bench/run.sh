@@ -12,7 +12,7 @@
 #   codecs   our msgpack, yaml, influx and syslog decoders beside libmsgpack-c and libyaml
 #            (build/bench/codec_bench; a section after the table)
 #   kafka    a Kafka -> qos::wal -> Kafka relay through librdkafka's mock cluster
-#            (kafka_bench.sh; a line after the table)
+#            (kafka_bench.py; a line after the table)
 # then report.py prints the Markdown table and writes it to bench/results/latest.md.
 # It measures and prints; it asserts nothing and is never part of `make test`.
 # About 16 minutes with the defaults on the 2-core machine.
@@ -22,7 +22,7 @@
 #   BACKLOG_SIZES ("10000 1000000 10000000"; the 10M point is ~1.2 GB of WAL, ~15 s),
 #   DISK_SWEEP ("4k 64k 1M"), DISK_SECS (2), TREMOR_BIN, and the relay's
 #   WAL_READ_COUNT / WAL_MAX_IN_FLIGHT / RELAY_CODEC (see peer-tremor.sh), ACK_* and
-#   RELAY_N (see ack_bench.sh), KAFKA_N / KAFKA_REPS (see kafka_bench.sh).
+#   RELAY_N (see ack_bench.sh), KAFKA_N / KAFKA_REPS (see kafka_bench.py).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -106,7 +106,7 @@ for s in $STEPS; do
             make -C "$ROOT" --no-print-directory "build/tests/e2e/tool_kafka_mock" > "$OUT/kafka-build.log" 2>&1 ||
                 { echo "bench: cannot build tool_kafka_mock, see $OUT/kafka-build.log" >&2; continue; }
         fi
-        "$HERE/kafka_bench.sh" "$OUT" >&2 || echo "bench: kafka_bench failed" >&2
+        "$PY" "$HERE/kafka_bench.py" "$OUT" >&2 || echo "bench: kafka_bench failed" >&2
         ;;
     *) echo "bench: unknown step '$s' (cli backlog peers disk ack codecs kafka)" >&2; exit 64 ;;
     esac
@@ -134,7 +134,7 @@ if [ -s "$OUT/codecs.txt" ]; then
     } >> "$OUT/table.md"
 fi
 if [ -s "$OUT/kafka.txt" ]; then
-    { echo; echo "### Kafka relay (bench/kafka_bench.sh)"; echo; cat "$OUT/kafka.txt"; } >> "$OUT/table.md"
+    { echo; echo "### Kafka relay (bench/kafka_bench.py)"; echo; cat "$OUT/kafka.txt"; } >> "$OUT/table.md"
 fi
 [ -f "$OUT/table.md" ] || exit 1
 cp "$OUT/table.md" "$HERE/results/latest.md"

@@ -51,8 +51,8 @@ struct kin_cfg {
 };
 
 const struct tr_cmap_entry tr_kafka_in_cmap[] = {
-    {TR_CMAP_KEY(TR_CMAP_VALUE, "brokers", NULL, TR_CMAP_REQUIRED, offsetof(struct kin_cfg, c.brokers),
-     "list of \"host:port\" bootstrap brokers")},
+    {TR_CMAP_KEY(TR_CMAP_STR_LIST, "brokers", NULL, TR_CMAP_REQUIRED | TR_CMAP_RANGE,
+     offsetof(struct kin_cfg, c.brokers), "list of \"host:port\" bootstrap brokers"), .lo = 1, .hi = 1024},
     {TR_CMAP_KEY(TR_CMAP_STR_LIST, "topics", NULL, TR_CMAP_REQUIRED | TR_CMAP_RANGE,
      offsetof(struct kin_cfg, topics), "topics to subscribe to (\"^regex\" patterns allowed)"),
      .lo = 1, .hi = 4096},

@@ -42,8 +42,8 @@ struct kout_cfg {
 };
 
 const struct tr_cmap_entry tr_kafka_out_cmap[] = {
-    {TR_CMAP_KEY(TR_CMAP_VALUE, "brokers", NULL, TR_CMAP_REQUIRED, offsetof(struct kout_cfg, c.brokers),
-     "list of \"host:port\" bootstrap brokers")},
+    {TR_CMAP_KEY(TR_CMAP_STR_LIST, "brokers", NULL, TR_CMAP_REQUIRED | TR_CMAP_RANGE,
+     offsetof(struct kout_cfg, c.brokers), "list of \"host:port\" bootstrap brokers"), .lo = 1, .hi = 1024},
     {TR_CMAP_KEY(TR_CMAP_STR, "topic", NULL, TR_CMAP_REQUIRED, offsetof(struct kout_cfg, topic),
      "topic of every record unless $kafka.topic says otherwise")},
     {TR_CMAP_KEY(TR_CMAP_STR, "key", NULL, 0, offsetof(struct kout_cfg, key),
