@@ -1,7 +1,7 @@
 /* test_kafka.c - the kafka onramp and offramp against librdkafka's mock
  * cluster in this process: offsets are committed only up to the contiguous
  * prefix of acknowledged records, a fail seeks back and the record comes
- * again, the offramp acks on delivery reports and fails a record for a
+ * again, a breaker trigger pauses the partitions until the restore, the offramp acks on delivery reports and fails a record for a
  * partition that does not exist, and config errors name their key. */
 #include "connectors/conn.h"
 
@@ -242,6 +242,58 @@ static void test_commits_contiguous_prefix_and_replays_fails(void **state) {
     cluster_close(&c);
 }
 
+struct until {
+    uv_loop_t *loop;
+    uint64_t at;
+};
+
+static bool time_is_up(void *arg) {
+    struct until *u = arg;
+    return uv_now(u->loop) >= u->at;
+}
+
+static void test_breaker_pauses_and_resumes_partitions(void **state) {
+    (void)state;
+    struct cluster c;
+    cluster_open(&c, "t", 1);
+    cluster_produce(&c, "t", 10);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct host h = {.h = {.ops = &host_ops, .loop = &loop}};
+    struct fake_spec sp;
+    fake_spec_init(&sp, "kafka", "k");
+    set_list(&sp, "brokers", c.bootstrap);
+    set_list(&sp, "topics", "t");
+    fake_spec_str(&sp, "group_id", "g");
+    set_options(&sp);
+    void *self = NULL;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_kafka_onramp.create(&sp.s, &h.h, &self, &d), 0);
+    assert_int_equal(tr_kafka_onramp.start(self), 0);
+    struct wait_n w = {&h, 10};
+    assert_true(fake_run_until(&loop, got_n, &w));
+    /* triggered: what is produced now is not fetched (a bounded look: 1 s) */
+    tr_kafka_onramp.trigger(self);
+    cluster_produce(&c, "t", 10);
+    uv_update_time(&loop);
+    struct until u = {&loop, uv_now(&loop) + 1000};
+    assert_true(fake_run_until(&loop, time_is_up, &u));
+    assert_int_equal(h.n, 10);
+    /* restored: it comes */
+    tr_kafka_onramp.restore(self);
+    w.n = 20;
+    assert_true(fake_run_until(&loop, got_n, &w));
+    assert_int_equal(h.offset[10], 10);
+    assert_int_equal(h.offset[19], 19);
+    bool done = false;
+    tr_kafka_onramp.close(self, closed, &done);
+    assert_true(fake_run_until(&loop, fake_flag_set, &done));
+    fake_spec_fini(&sp);
+    assert_int_equal(fake_drain_and_close(&loop), 0);
+    cluster_close(&c);
+}
+
 /* ------------------------------------------------------------ offramp */
 
 static bool answers_are(void *arg) {
@@ -338,6 +390,7 @@ static void test_config_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commits_contiguous_prefix_and_replays_fails),
+        cmocka_unit_test(test_breaker_pauses_and_resumes_partitions),
         cmocka_unit_test(test_offramp_acks_on_delivery_and_fails_bad_partition),
         cmocka_unit_test(test_config_errors),
     };
