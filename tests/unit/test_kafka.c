@@ -1,8 +1,10 @@
 /* test_kafka.c - the kafka onramp and offramp against librdkafka's mock
  * cluster in this process: offsets are committed only up to the contiguous
  * prefix of acknowledged records, a fail seeks back and the record comes
- * again, a breaker trigger pauses the partitions until the restore, the offramp acks on delivery reports and fails a record for a
- * partition that does not exist, and config errors name their key. */
+ * again, a breaker trigger pauses the partitions until the restore; the
+ * offramp acks on delivery reports, fails a record for a partition that
+ * does not exist and triggers the breaker when its local queue is full;
+ * config errors name their key. */
 #include "connectors/conn.h"
 
 #include <stdarg.h>
@@ -346,6 +348,56 @@ static void test_offramp_acks_on_delivery_and_fails_bad_partition(void **state) 
     cluster_close(&c);
 }
 
+static bool all_answered_and_restored(void *arg) {
+    struct fake_out *o = arg;
+    return o->nanswers >= 20 && o->restores >= 1;
+}
+
+static void test_offramp_full_queue_triggers_instead_of_blocking(void **state) {
+    (void)state;
+    struct cluster c;
+    cluster_open(&c, "out", 1);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake_out out;
+    fake_out_init(&out, &loop, 20);
+    struct fake_spec sp;
+    fake_spec_init(&sp, "kafka", "o");
+    set_list(&sp, "brokers", c.bootstrap);
+    fake_spec_str(&sp, "topic", "out");
+    tr_value o, x;
+    assert_int_equal(tr_v_rec(1, &o), 0);
+    assert_int_equal(tr_v_cstr("4", &x), 0);
+    assert_int_equal(tr_rec_set(&o, "queue.buffering.max.messages", 28, x), 0);
+    assert_int_equal(tr_rec_set(&sp.cfg, "rdkafka_options", 15, o), 0);
+    void *self = NULL;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_kafka_offramp.create(&sp.s, &out.h, &self, &d), 0);
+    assert_int_equal(tr_kafka_offramp.start(self), 0);
+    tr_value none = tr_v_null();
+    /* 20 sends in one turn into a queue of 4: the rest fail, the breaker
+     * triggers once, and send() returned every time without waiting */
+    for (uint64_t t = 0; t < 20; t++) {
+        struct tr_out_msg m = {.token = t, .transactional = true, .data = "{}", .len = 2, .meta = &none};
+        tr_kafka_offramp.send(self, &m);
+    }
+    assert_int_equal(out.triggers, 1);
+    assert_false(tr_kafka_offramp.is_active(self));
+    assert_true(fake_run_until(&loop, all_answered_and_restored, &out));
+    assert_int_equal(out.nacks, 4);
+    assert_int_equal(out.nfails, 16);
+    assert_true(tr_kafka_offramp.is_active(self));
+    assert_false(out.twice);
+    bool done = false;
+    tr_kafka_offramp.close(self, closed, &done);
+    assert_true(fake_run_until(&loop, fake_flag_set, &done));
+    fake_spec_fini(&sp);
+    fake_out_fini(&out);
+    assert_int_equal(fake_drain_and_close(&loop), 0);
+    cluster_close(&c);
+}
+
 static void test_config_errors(void **state) {
     (void)state;
     uv_loop_t loop;
@@ -392,6 +444,7 @@ int main(void) {
         cmocka_unit_test(test_commits_contiguous_prefix_and_replays_fails),
         cmocka_unit_test(test_breaker_pauses_and_resumes_partitions),
         cmocka_unit_test(test_offramp_acks_on_delivery_and_fails_bad_partition),
+        cmocka_unit_test(test_offramp_full_queue_triggers_instead_of_blocking),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
