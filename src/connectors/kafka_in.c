@@ -347,23 +347,29 @@ nomem:
     return -ENOMEM;
 }
 
+/* Read topic/partition again from offset (asynchronously). */
+static void seek_to(struct kin *k, const char *topic, int32_t partition, int64_t offset) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(k->rk, l, 0);   /* 0: asynchronous */
+    if (e) {
+        tr_log_limited(&k->lim, TR_LOG_WARN, MOD, "%s: cannot seek %s/%" PRId32 " back to %" PRId64
+                       ": %s", k->id, topic, partition, offset, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    TR_DEBUG(MOD, "%s: %s/%d seeks back to %lld", k->id, topic, (int)partition, (long long)offset);
+}
+
+/* Forget what was read from offset on and read it again. */
 static void seek_back(struct kin *k, uint32_t pi, int64_t offset) {
     struct part *p = &k->parts[pi];
     for (size_t i = 0; i < tr_ring_len(&k->inflight); i++) {
         struct rec *r = tr_ring_at(&k->inflight, i);
         if (r->part == pi && r->offset >= offset) r->state = REC_DEAD;
     }
-    if (!p->assigned) return;   /* the next owner reads it from the committed offset */
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = offset;
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(k->rk, l, 0);   /* 0: asynchronous */
-    if (e) {
-        tr_log_limited(&k->lim, TR_LOG_WARN, MOD, "%s: cannot seek %s/%" PRId32 " back to %" PRId64
-                       ": %s", k->id, p->topic, p->partition, offset, rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    TR_DEBUG(MOD, "%s: %s/%d seeks back to %lld", k->id, p->topic, (int)p->partition, (long long)offset);
+    /* unassigned: the next owner reads it from the committed offset */
+    if (p->assigned) seek_to(k, p->topic, p->partition, offset);
 }
 
 /* Hand one record to the runtime. Returns TR_ONRAMP_PAUSED when the
@@ -371,7 +377,11 @@ static void seek_back(struct kin *k, uint32_t pi, int64_t offset) {
 static int take(struct kin *k, const rd_kafka_message_t *m) {
     k->received++;
     uint32_t pi;
-    if (part_of(k, rd_kafka_topic_name(m->rkt), m->partition, &pi)) return 0;
+    if (part_of(k, rd_kafka_topic_name(m->rkt), m->partition, &pi)) {
+        /* out of memory: not taken, so read it again rather than lose it */
+        seek_to(k, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+        return 0;
+    }
     struct rec r = {.offset = m->offset, .part = pi, .state = REC_PENDING};
     uint64_t id0 = 0, ev0 = 0, id1 = 0, ev1 = 0;
     int rc = 0;
