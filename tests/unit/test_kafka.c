@@ -164,10 +164,12 @@ static bool commit_is(void *arg) {
 
 static void set_options(struct fake_spec *sp) {
     tr_value o, x;
-    assert_int_equal(tr_v_rec(2, &o), 0);
+    assert_int_equal(tr_v_rec(3, &o), 0);
     assert_int_equal(tr_v_cstr("earliest", &x), 0);
     assert_int_equal(tr_rec_set(&o, "auto.offset.reset", 17, x), 0);
     assert_int_equal(tr_rec_set(&o, "session.timeout.ms", 18, tr_v_int(3000)), 0);
+    /* heartbeats well inside the session, or a slow run loses the group */
+    assert_int_equal(tr_rec_set(&o, "heartbeat.interval.ms", 21, tr_v_int(300)), 0);
     assert_int_equal(tr_rec_set(&sp->cfg, "rdkafka_options", 15, o), 0);
 }
 
