@@ -39,6 +39,7 @@
 struct tr_preproc_limits;   /* codec/proc.h */
 struct tr_codec;            /* codec/codec.h */
 struct tr_cmap_pos;         /* config/cmap.h */
+struct tr_ids;              /* core/event.h */
 
 /* An onramp/offramp entry of the configuration, as a connector sees it.
  * Valid during create() only: copy what you keep. */
@@ -92,16 +93,23 @@ struct tr_onramp_host_ops {
     /* Optional (NULL: shutdown): stop gracefully and exit with code (the
      * cb test source's verdict). */
     void (*exit)(struct tr_onramp_host *h, int code);
-    /* Optional (NULL: not known): the id the next event of this onramp
-     * gets and how many events it has emitted so far. Called before and
-     * after an emit_bytes it tells which ids (and how many events) came out
-     * of those bytes, so a source that commits what it read (kafka offsets)
-     * can map acks back to it. */
-    void (*position)(struct tr_onramp_host *h, uint64_t *next_id, uint64_t *events);
+    /* Optional: the id the next event of this onramp will get. Ids rise by
+     * one per event (error events included), so the ids one emit_bytes()
+     * gave are [next_id before, next_id after). NULL: not known. */
+    uint64_t (*next_id)(struct tr_onramp_host *h);
+    /* Optional: how many events (error events not counted) this onramp has
+     * emitted so far. Read around an emit_bytes() with next_id it tells how
+     * many of those ids will be acked, so a source that commits what it
+     * read (kafka offsets) knows when a record is settled. NULL: not known. */
+    uint64_t (*events)(struct tr_onramp_host *h);
 };
 struct tr_onramp_host {
     const struct tr_onramp_host_ops *ops;
     uv_loop_t *loop;
+    /* Whether this instance's events want acks: the runtime sets it from
+     * tr_onramp_ops.transactional before create(), which may change it
+     * (an onramp transactional by configuration). */
+    bool transactional;
 };
 
 struct tr_onramp_ops {
@@ -115,6 +123,11 @@ struct tr_onramp_ops {
     void (*restore)(void *self);             /* breaker: produce again */
     void (*ack)(void *self, uint64_t event_id);
     void (*fail)(void *self, uint64_t event_id);
+    /* Optional: an ack as the ids of this onramp the acked event carries,
+     * min..max (an event built from several, e.g. a batch). When set it is
+     * called instead of ack. Like Tremor's, event ids track ranges, so ids
+     * between min and max that took another path are in it too. */
+    void (*ack_range)(void *self, uint64_t min, uint64_t max);
     /* Stop producing, release every handle, then call done(arg) (maybe later). */
     void (*close)(void *self, void (*done)(void *arg), void *arg);
     /* Optional (NULL: defaults): bounds for what the runtime buffers for
@@ -163,15 +176,18 @@ static inline int tr_onramp_emit_bytes(struct tr_onramp_host *h, uint64_t stream
 static inline void tr_onramp_stream_end(struct tr_onramp_host *h, uint64_t stream) {
     h->ops->stream_end(h, stream);
 }
-/* See tr_onramp_host_ops.position; false when the host does not know. */
-static inline bool tr_onramp_position(struct tr_onramp_host *h, uint64_t *next_id, uint64_t *events) {
-    if (!h->ops->position) return false;
-    h->ops->position(h, next_id, events);
-    return true;
-}
 /* The onramp has nothing more to say (end of file, iterations done). */
 static inline void tr_onramp_done(struct tr_onramp_host *h) { h->ops->done(h); }
 static inline void tr_onramp_shutdown(struct tr_onramp_host *h) { h->ops->shutdown(h); }
+/* The id the next event will get, or 0 when the host does not say. */
+static inline uint64_t tr_onramp_next_id(struct tr_onramp_host *h) {
+    return h->ops->next_id ? h->ops->next_id(h) : 0;
+}
+/* Events emitted so far (see tr_onramp_host_ops.events), or 0 when the
+ * host does not say. */
+static inline uint64_t tr_onramp_events(struct tr_onramp_host *h) {
+    return h->ops->events ? h->ops->events(h) : 0;
+}
 /* Stop gracefully, then exit the server with code (0.11's exit(code)). */
 static inline void tr_onramp_exit(struct tr_onramp_host *h, int code) {
     if (h->ops->exit) h->ops->exit(h, code);
@@ -209,6 +225,11 @@ struct tr_out_msg {
     size_t len;
     const tr_value *meta;    /* the event's metadata ($url, $binary, ...) */
     uint64_t ingest_ns;
+    /* The event before encoding and its ids (NULL when the host has none,
+     * e.g. a chunk of a split payload): for sinks that build their own
+     * wire format from values (elastic). Valid during send() only. */
+    const tr_value *value;
+    const struct tr_ids *ids;
 };
 
 struct tr_offramp_ops {

@@ -23,6 +23,8 @@
  * for acks pause them too. librdkafka's threads only queue; everything here
  * runs on the loop (kafka_int.h).
  *
+ * An ack of a batch (ack_range) settles every record whose ids it covers.
+ *
  * Invariant: the in-flight ring holds every record handed to the runtime
  * and not yet committed or abandoned, in the order of their event ids.
  */
@@ -385,7 +387,11 @@ static int take(struct kin *k, const rd_kafka_message_t *m) {
     struct rec r = {.offset = m->offset, .part = pi, .state = REC_PENDING};
     uint64_t id0 = 0, ev0 = 0, id1 = 0, ev1 = 0;
     int rc = 0;
-    bool known = k->tracked && tr_onramp_position(k->host, &id0, &ev0);
+    bool known = k->tracked;
+    if (known) {
+        id0 = tr_onramp_next_id(k->host);
+        ev0 = tr_onramp_events(k->host);
+    }
     if (!m->payload) {
         /* a tombstone has no value to decode: 0.11 skipped it with an error too */
         k->rejected++;
@@ -402,7 +408,8 @@ static int take(struct kin *k, const rd_kafka_message_t *m) {
         }
     }
     if (!known) return rc == TR_ONRAMP_PAUSED ? rc : 0;
-    tr_onramp_position(k->host, &id1, &ev1);
+    id1 = tr_onramp_next_id(k->host);
+    ev1 = tr_onramp_events(k->host);
     r.lo = id0;
     r.nids = id1 - id0;
     r.ntx = ev1 - ev0;
@@ -488,6 +495,35 @@ static void kin_ack(void *self, uint64_t id) {
     }
 }
 
+/* An event built from several (a batch) acks every id min..max: each record
+ * they cover counts the ids of it the range holds. */
+static void kin_ack_range(void *self, uint64_t min, uint64_t max) {
+    struct kin *k = self;
+    if (min == max) {
+        kin_ack(self, min);
+        return;
+    }
+    size_t n = tr_ring_len(&k->inflight), lo = 0, hi = n;
+    while (lo < hi) {   /* the first record that ends past min */
+        size_t mid = lo + (hi - lo) / 2;
+        struct rec *r = tr_ring_at(&k->inflight, mid);
+        if (r->lo + r->nids <= min) lo = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = lo; i < n; i++) {
+        struct rec *r = tr_ring_at(&k->inflight, i);
+        if (r->lo > max) break;
+        if (r->state != REC_PENDING) continue;
+        uint64_t a = r->lo > min ? r->lo : min;
+        uint64_t b = r->lo + r->nids - 1 < max ? r->lo + r->nids - 1 : max;
+        if (r->nids && a <= b) r->acked += b - a + 1;
+        if (r->acked >= r->ntx) {
+            r->state = REC_DONE;
+            schedule_flush(k);
+        }
+    }
+}
+
 static void kin_fail(void *self, uint64_t id) {
     struct kin *k = self;
     struct rec *r = rec_of(k, id);
@@ -554,7 +590,9 @@ static int kin_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
     k->id = tr_strdup(spec->id ? spec->id : "kafka");
     k->retry = c.retry_failed_events;
     k->auto_commit = auto_commit;
-    k->tracked = !auto_commit;
+    /* auto commit: events are not transactional, nothing waits for acks */
+    k->tracked = !auto_commit && host->ops->next_id && host->ops->events;
+    if (auto_commit) host->transactional = false;
     k->commit_ms = c.commit_interval_ms;
     k->max_in_flight = c.max_in_flight;
     tr_ring_init(&k->inflight, sizeof(struct rec));
@@ -645,6 +683,7 @@ const struct tr_onramp_ops tr_kafka_onramp = {
     .trigger = kin_trigger,
     .restore = kin_restore,
     .ack = kin_ack,
+    .ack_range = kin_ack_range,
     .fail = kin_fail,
     .close = kin_close,
 };

@@ -5,7 +5,10 @@
  * data is discarded. A transactional message is acked once the peer's TCP
  * has acknowledged its frame's last byte; with ack_mode "pong" (the default),
  * once the peer answered a ping sent after it (its WebSocket layer read it,
- * not just its kernel).
+ * not just its kernel); with ack_mode "hop", once the receiving tremor-c's
+ * pipeline acknowledged it (connectors/hop.h: asked for in the upgrade; the
+ * peer's unsolicited pongs count the messages its pipeline has, e.g. once
+ * its qos::wal made them durable).
  *
  * The pong linger (pong mode): a receiver whose library read a frame but
  * which dies before its application got it (websocat killed with Ctrl-C)
@@ -38,6 +41,7 @@
 #include "config/cmap.h"
 #include "connectors/conn.h"
 #include "connectors/dial.h"
+#include "connectors/hop.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
@@ -76,6 +80,12 @@ struct conn {
     bool ping_wanted;    /* bytes written after the newest ping */
     uint64_t ping_seq;   /* last sequence number used */
     uint64_t pong_seq;   /* newest matching pong seen inside wslay, 0 = none */
+    /* ack_mode hop: the wire offset just past each data message not yet
+     * acknowledged by the receiving pipeline, oldest first; hop_base
+     * messages were acknowledged before the oldest; hop_seen is the newest
+     * count the peer sent (seen inside wslay) */
+    struct tr_ring hop_ends;
+    uint64_t hop_base, hop_seen;
     struct tr_ws_head head;
     uint8_t mask[4096];     /* random bytes for masking keys, used from mask_pos on */
     size_t mask_pos;
@@ -107,6 +117,7 @@ struct out {
     struct tr_ws_url url;
     bool binary;
     bool ack_pong;            /* ack_mode "pong" */
+    bool ack_hop;             /* ack_mode "hop" */
     struct tr_ws_tls_ctx *tls_ctx;
     struct conn c;            /* the protocol on the current connection */
     enum reported reported;
@@ -131,6 +142,7 @@ static struct kept *kat(struct out *o, size_t i) { return tr_ring_at(&o->k, i); 
 
 static void free_out(struct out *o) {
     tr_ring_fini(&o->k);
+    tr_ring_fini(&o->c.hop_ends);
     tr_buf_fini(&o->c.io.out);
     tr_buf_fini(&o->c.wire);
     tr_ws_url_fini(&o->url);
@@ -165,6 +177,8 @@ static void conn_reset(struct conn *c) {
     c->ping_head = c->ping_len = 0;
     c->ping_wanted = false;
     c->ping_seq = c->pong_seq = 0;
+    while (tr_ring_pop(&c->hop_ends, NULL)) {}
+    c->hop_base = c->hop_seen = 0;
 }
 
 static void report_up(struct out *o) {
@@ -421,6 +435,12 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
                       void *user) {
     (void)ctx;
     struct conn *c = user;
+    uint64_t n;
+    if (c->o->ack_hop && arg->opcode == WSLAY_PONG &&
+        tr_hop_ack_decode(arg->msg, arg->msg_length, &n)) {
+        if (n > c->hop_seen) c->hop_seen = n;
+        return;
+    }
     if (arg->opcode != WSLAY_PONG || arg->msg_length != 8) return;
     uint64_t seq = 0;
     for (int i = 0; i < 8; i++) seq = seq << 8 | arg->msg[i];
@@ -482,6 +502,22 @@ static int after_pong(struct conn *c) {
     return 0;
 }
 
+/* After a read, hop mode: the peer's pipeline acknowledged its first
+ * hop_seen messages; confirm the stream up to the last of them. A count
+ * past what was sent is a broken peer. */
+static int after_hop(struct conn *c) {
+    if (c->hop_seen <= c->hop_base) return 0;
+    if (c->hop_seen - c->hop_base > tr_ring_len(&c->hop_ends)) return TR_EPARSE;
+    uint64_t end = 0;
+    while (c->hop_base < c->hop_seen) {
+        tr_ring_pop(&c->hop_ends, &end);
+        c->hop_base++;
+    }
+    tr_dial_confirm(c->o->dial, end);
+    tr_dial_poll_acks(c->o->dial);
+    return 0;
+}
+
 /* ----------------------------------------------------------------- input */
 
 static void open_ws(struct conn *c) {
@@ -504,7 +540,9 @@ static void send_upgrade(struct conn *c) {
     }
     tr_ws_head_init(&c->head);
     c->st = C_UPGRADING;
-    if (tr_ws_request_build(&c->io.out, &c->o->url, c->key) != 0 || flush_plain(c) != 0)
+    if (tr_ws_request_build_proto(&c->io.out, &c->o->url, c->key,
+                                  c->o->ack_hop ? TR_HOP_PROTOCOL : NULL) != 0 ||
+        flush_plain(c) != 0)
         conn_end(c, "cannot send the upgrade request");
 }
 
@@ -519,7 +557,12 @@ static void on_plain(struct conn *c, const char *p, size_t n) {
         if (r == 0) return;
         struct tr_diag d;
         tr_diag_clear(&d);
-        if (tr_ws_response_check(&c->head, c->key, &d) != 0) {
+        if (tr_ws_response_check_proto(&c->head, c->key, c->o->ack_hop ? TR_HOP_PROTOCOL : NULL,
+                                       &d) != 0) {
+            if (c->o->ack_hop && strstr(d.msg, TR_HOP_PROTOCOL))
+                snprintf(d.msg, sizeof d.msg,
+                         "the peer does not acknowledge hops (ack_mode hop needs a tremor-c ws "
+                         "onramp with hop_ack: true)");
             conn_end(c, d.msg);
             return;
         }
@@ -543,6 +586,10 @@ static void on_plain(struct conn *c, const char *p, size_t n) {
     /* Our close reply (queued by wslay) is on its way: the connection is over. */
     if (wslay_event_get_close_received(c->ws)) {
         conn_end(c, "closed by peer");
+        return;
+    }
+    if (c->o->ack_hop) {
+        if (after_hop(c) != 0) conn_end(c, "the peer acknowledged messages never sent");
         return;
     }
     if (after_pong(c) != 0 && c->st == C_OPEN) conn_end(c, "write failed");
@@ -619,7 +666,8 @@ static void on_down(void *arg, bool connected, const char *why) {
     if (was_open)
         TR_WARN(MOD, "Connection to %s lost (%s)", o->url_text, why);
     else
-        TR_WARN(MOD, "Failed to connect to %s, retrying in 1s (%s)", o->url_text, why);
+        TR_WARN(MOD, "Failed to connect to %s, retrying in %.1fs (%s)", o->url_text,
+                (double)tr_dial_retry_ms(o->dial) / 1000.0, why);
     report_down(o);
 }
 
@@ -697,6 +745,11 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         return;
     }
     int rc = pump(c);
+    /* hop mode counts every data message, as the receiver does */
+    if (rc == 0 && o->ack_hop) {
+        uint64_t end = wire_pos(c);
+        rc = tr_ring_push(&c->hop_ends, &end);
+    }
     if (m->transactional) {
         int t;
         if (!o->ack_pong) {
@@ -769,7 +822,7 @@ struct ws_cfg {
     uint64_t linger;
 };
 
-static const char *const ack_modes[] = {"pong", "tcp", NULL};
+static const char *const ack_modes[] = {"pong", "tcp", "hop", NULL};
 
 const struct tr_cmap_entry tr_ws_client_cmap[] = {
     {TR_CMAP_KEY(TR_CMAP_STR, "url", NULL, TR_CMAP_REQUIRED, offsetof(struct ws_cfg, url),
@@ -780,7 +833,8 @@ const struct tr_cmap_entry tr_ws_client_cmap[] = {
                  "check the wss:// server's certificate and name")},
     /* pong: the peer's WebSocket layer read it, not only its kernel */
     {TR_CMAP_KEY(TR_CMAP_ENUM, "ack_mode", "pong", 0, offsetof(struct ws_cfg, mode),
-                 "when a message counts as delivered: answered ping (pong) or peer TCP ack (tcp)"),
+                 "when a message counts as delivered: answered ping (pong), peer TCP ack (tcp), "
+                 "or the receiving tremor-c's pipeline acknowledged it (hop)"),
      .choices = ack_modes},
     {TR_CMAP_KEY(TR_CMAP_BOOL, "ack_report", "false", 0, offsetof(struct ws_cfg, ack_report),
                  "print the send -> confirmation latency report on close")},
@@ -803,6 +857,7 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     struct out *o = tr_calloc(1, sizeof *o);
     if (!o) return -ENOMEM;
     tr_ring_init(&o->k, sizeof(struct kept));
+    tr_ring_init(&o->c.hop_ends, sizeof(uint64_t));
     o->c.o = o;
     tr_buf_init(&o->c.io.out);
     tr_buf_init(&o->c.wire);
@@ -834,10 +889,12 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     o->host = host;
     o->binary = binary;
     o->ack_pong = strcmp(mode, "pong") == 0;
+    o->ack_hop = strcmp(mode, "hop") == 0;
     o->ack_report = ack_report;
     o->linger_ms = linger;
     rc = tr_dial_create(tr_offramp_loop(host), host, o->url.host, o->url.port,
-                        o->ack_pong ? TR_DIAL_ACK_CONFIRMED : 0, o->ack_pong ? &dial_cbs_pong : &dial_cbs,
+                        o->ack_pong || o->ack_hop ? TR_DIAL_ACK_CONFIRMED : 0,
+                        o->ack_pong ? &dial_cbs_pong : &dial_cbs,
                         o, &o->dial);
     if (rc) goto fail;
     uv_prepare_init(tr_offramp_loop(host), &o->flush);

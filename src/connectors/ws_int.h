@@ -74,8 +74,13 @@ void tr_ws_accept_key(const char *key, size_t klen, char out[TR_WS_ACCEPT_LEN + 
 
 /* Append the client's upgrade request for u with key. 0 or -ENOMEM. */
 int tr_ws_request_build(struct tr_buf *b, const struct tr_ws_url *u, const char *key);
+/* The same, offering subprotocol proto (NULL: none). */
+int tr_ws_request_build_proto(struct tr_buf *b, const struct tr_ws_url *u, const char *key,
+                              const char *proto);
 /* Append the server's 101 answer for a request that carried key. */
 int tr_ws_response_build(struct tr_buf *b, const char *key);
+/* The same, choosing subprotocol proto (NULL: none). */
+int tr_ws_response_build_proto(struct tr_buf *b, const char *key, const char *proto);
 /* Append a refusal (status 400 or 426; 426 names the version we speak);
  * the connection is closed after it is written. */
 int tr_ws_reject_build(struct tr_buf *b, int status);
@@ -98,6 +103,7 @@ int tr_ws_head_feed(struct tr_ws_head *h, const void *data, size_t len, size_t *
 /* What a server needs from a valid upgrade request. */
 struct tr_ws_request {
     char key[TR_WS_KEY_LEN + 1];
+    bool hop;   /* the client offered TR_HOP_PROTOCOL (connectors/hop.h) */
 };
 
 /* Check a complete request head. Returns 0 and fills r, or TR_EPARSE with
@@ -109,6 +115,10 @@ int tr_ws_request_parse(const struct tr_ws_head *h, struct tr_ws_request *r, int
  * Connection and the matching Sec-WebSocket-Accept; no extension or
  * subprotocol we did not ask for. 0 or TR_EPARSE with d saying why. */
 int tr_ws_response_check(const struct tr_ws_head *h, const char *key, struct tr_diag *d);
+/* The same, but with proto (not NULL) the server must have chosen exactly
+ * that subprotocol. */
+int tr_ws_response_check_proto(const struct tr_ws_head *h, const char *key, const char *proto,
+                               struct tr_diag *d);
 
 /* ---------------------------------------------------------------- UTF-8 */
 

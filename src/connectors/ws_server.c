@@ -3,7 +3,10 @@
  * stream (the runtime decodes it).
  *
  * Not an HTTP server (anything but a GET upgrade gets 400; the path is
- * ignored) and not transactional. Backpressure: trigger stops reading from
+ * ignored) and not transactional, unless hop_ack is set: then a tremor-c ws
+ * offramp in ack_mode "hop" that asks for it in the upgrade is told, on its
+ * connection, which of its messages this onramp's pipeline has acknowledged
+ * (connectors/hop.h); other peers are served as before. Backpressure: trigger stops reading from
  * every client, restore resumes, so a slow pipeline slows the peers down
  * through TCP. Invariant: bytes read but not yet given to wslay stay in the
  * connection's read buffer, and no new read happens until they are used up.
@@ -30,6 +33,8 @@
 #include "codec/proc.h"
 #include "config/cmap.h"
 #include "connectors/conn.h"
+#include "connectors/hop.h"
+#include "connectors/ledger.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
 #include "core/budget.h"
@@ -53,6 +58,10 @@
 #define LIMIT_BUDGET ((uint64_t)1 << 40)
 #define MSG_MIN_CAP 256
 #define MSG_AHEAD 65536                  /* most of a frame's announced length reserved at once */
+/* hop_ack: messages read but not yet answered, over all connections. The
+ * sender's window and this onramp's own backpressure keep it far lower; a
+ * peer that gets past it is closed (and replays) rather than held. */
+#define HOP_MAX_PENDING ((size_t)1 << 22)
 
 /* A client connection:
  *
@@ -85,6 +94,10 @@ struct sconn {
     bool frame_ctrl, frame_fin;  /* the frame wslay is delivering */
     uint64_t frame_left;         /* its payload bytes not yet delivered */
     struct tr_ws_io io;          /* unread bytes of rbuf; wslay's output */
+    /* hop_ack, on a connection that asked for it: messages answered
+     * (acknowledged downstream) and the count the peer was last told */
+    bool hop, hop_failed;
+    uint64_t hop_done, hop_told;
     char rbuf[RBUF_SIZE];
 };
 
@@ -123,6 +136,13 @@ struct in {
     struct sconn *conns;
     uint64_t next_stream;
     bool paused, closing;
+    /* hop_ack: the messages of hop connections until answered; their
+     * answers go out at the end of the loop turn (hop_flush) */
+    bool hop_ack;
+    struct tr_ledger ledger;
+    uv_prepare_t hop_flush;
+    uint64_t hop_fails;          /* hop connections closed for an event that failed */
+    struct tr_log_limit lim_hop;
     void (*done)(void *);
     void *done_arg;
 };
@@ -141,6 +161,7 @@ static void maybe_done(struct in *s) {
     if (s->handles || s->nconns) return;
     void (*done)(void *) = s->done;
     void *arg = s->done_arg;
+    tr_ledger_fini(&s->ledger);
     tr_free(s->bind_host);
     tr_free(s->id);
     tr_free(s);
@@ -159,6 +180,7 @@ static void on_conn_close(uv_handle_t *h) {
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    if (c->hop) tr_ledger_forget(&s->ledger, c);
     tr_buf_fini(&c->io.out);
     tr_free(c->head);
     tr_free(c->msg);
@@ -369,10 +391,28 @@ static void on_frame_end(wslay_event_context_ptr ctx, void *user) {
     /* wslay has checked a text message for UTF-8 before this (1007 otherwise). */
     int rc = 0;
     size_t len = c->msg_len;
+    struct in *s = c->s;
+    uint64_t first = c->hop ? tr_onramp_next_id(s->host) : 0;
     if (c->st == S_OPEN)
-        rc = tr_onramp_emit_bytes(c->s->host, c->stream, c->msg ? c->msg : "", c->msg_len,
+        rc = tr_onramp_emit_bytes(s->host, c->stream, c->msg ? c->msg : "", c->msg_len,
                                   tr_v_null());
     msg_done(c);
+    /* Every message is counted, also one that became no event: the peer
+     * numbers them all. Ids rise across connections, so the ledger stays
+     * in order. */
+    if (c->hop && !c->failed) {
+        int hr = tr_ledger_pending(&s->ledger) >= HOP_MAX_PENDING
+                     ? TR_EFULL
+                     : tr_ledger_note(&s->ledger, c, first, tr_onramp_next_id(s->host));
+        if (hr) {
+            tr_log_limited(&s->lim_hop, TR_LOG_WARN, MOD,
+                           "ws onramp '%s': closed a hop connection with 1011: %s", s->id,
+                           hr == TR_EFULL ? "too many messages wait for their acknowledgement"
+                                          : tr_strerror(hr));
+            fail_conn(c, WSLAY_CODE_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
     if (rc == TR_ONRAMP_PAUSED && c->st == S_OPEN) ws_trigger(c->s);
     /* The preprocessors refused to hold more of this stream (a frame over
      * max_message_size, or the budget): it cannot go on. */
@@ -425,7 +465,9 @@ static void handshake(struct sconn *c) {
     }
     tr_free(c->head);
     c->head = NULL;
-    if (tr_ws_response_build(&c->io.out, req.key) != 0 || flush(c) != 0 ||
+    c->hop = req.hop && c->s->hop_ack;
+    if (tr_ws_response_build_proto(&c->io.out, req.key, c->hop ? TR_HOP_PROTOCOL : NULL) != 0 ||
+        flush(c) != 0 ||
         wslay_event_context_server_init(&c->ws, &callbacks, c) != 0) {
         c->ws = NULL;
         conn_end(c, false);
@@ -701,6 +743,7 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
     if (s->listener_init) uv_close((uv_handle_t *)&s->listener, on_handle_close);
     uv_close((uv_handle_t *)&s->resume, on_handle_close);
     uv_close((uv_handle_t *)&s->sweep, on_handle_close);
+    uv_close((uv_handle_t *)&s->hop_flush, on_handle_close);
     for (struct sconn *c = s->conns; c; c = c->next) {
         if (c->st == S_OPEN &&
             wslay_event_queue_close(c->ws, WSLAY_CODE_GOING_AWAY, NULL, 0) == 0 &&
@@ -754,14 +797,74 @@ static const struct tr_preproc_limits *ws_stream_limits(void *self) {
     return &((struct in *)self)->limits;
 }
 
-static void ws_ack(void *self, uint64_t id) {
-    (void)self;
-    (void)id;
+/* ------------------------------------------------------------- hop_ack */
+
+/* End of the loop turn: tell each hop peer how many of its messages are
+ * answered (one pong each, however many acks came this turn); a peer one
+ * of whose messages failed gets that count, then close 1011, and replays
+ * the rest. */
+static void on_hop_flush(uv_prepare_t *p) {
+    struct in *s = p->data;
+    uv_prepare_stop(p);
+    for (struct sconn *c = s->conns; c; c = c->next) {
+        if (!c->hop || c->st != S_OPEN || c->failed || (c->hop_done == c->hop_told && !c->hop_failed))
+            continue;
+        uint8_t ack[TR_HOP_ACK_LEN];
+        tr_hop_ack_encode(c->hop_done, ack);
+        struct wslay_event_msg m = {.opcode = WSLAY_PONG, .msg = ack, .msg_length = sizeof ack};
+        if (wslay_event_queue_msg(c->ws, &m) != 0) {
+            conn_end(c, false);
+            continue;
+        }
+        c->hop_told = c->hop_done;
+        if (c->hop_failed) {
+            char peer[96];
+            tr_conn_peer_name(&c->tcp, peer, sizeof peer);
+            s->hop_fails++;
+            tr_log_limited(&s->lim_hop, TR_LOG_WARN, MOD,
+                           "ws onramp '%s': closed hop peer %s with 1011 after message %llu: an "
+                           "event of the next one failed downstream; the peer resends from there "
+                           "(%llu such so far)", s->id, peer, (unsigned long long)c->hop_done,
+                           (unsigned long long)s->hop_fails);
+            fail_conn(c, WSLAY_CODE_INTERNAL_SERVER_ERROR);
+        }
+        if (wslay_event_send(c->ws) != 0 || flush(c) != 0) conn_end(c, false);
+    }
+}
+
+static void hop_settled(void *arg, void *conn, enum tr_ledger_outcome out) {
+    struct sconn *c = conn;
+    (void)arg;
+    if (out == TR_LEDGER_FAILED) c->hop_failed = true;
+    /* after a failure nothing more is confirmed: the peer resends it all */
+    else if (!c->hop_failed) c->hop_done++;
+}
+
+static void hop_advance(struct in *s) {
+    if (tr_ledger_settle(&s->ledger, hop_settled, s) && !s->closing)
+        uv_prepare_start(&s->hop_flush, on_hop_flush);
+}
+
+static void ws_ack_range(void *self, uint64_t min, uint64_t max) {
+    struct in *s = self;
+    if (!s->hop_ack) return;
+    tr_ledger_ack(&s->ledger, min, max);
+    hop_advance(s);
+}
+
+static void ws_ack(void *self, uint64_t id) { ws_ack_range(self, id, id); }
+
+static void ws_fail(void *self, uint64_t id) {
+    struct in *s = self;
+    if (!s->hop_ack) return;
+    tr_ledger_fail(&s->ledger, id);
+    hop_advance(s);
 }
 
 struct ws_cfg {
     const char *host;
     uint64_t port, max_msg, hs_timeout, max_conns, idle_ms, budget;
+    bool hop_ack;
 };
 
 /* The bounds keep every size and timer far from overflow and a listener
@@ -787,6 +890,8 @@ const struct tr_cmap_entry tr_ws_server_cmap[] = {
     {TR_CMAP_KEY(TR_CMAP_U64, "max_buffered_bytes", "134217728", TR_CMAP_RANGE,
      offsetof(struct ws_cfg, budget), "bytes held for all peers before reading pauses"),
      .lo = 1, .hi = (double)LIMIT_BUDGET},
+    {TR_CMAP_KEY(TR_CMAP_BOOL, "hop_ack", "false", 0, offsetof(struct ws_cfg, hop_ack),
+     "tell a tremor-c ws offramp in ack_mode hop which messages this pipeline acknowledged")},
     {0},
 };
 
@@ -804,6 +909,12 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
     if (uv_ip4_addr(h, 0, (struct sockaddr_in *)&probe) != 0 && uv_ip6_addr(h, 0, &probe) != 0)
         return tr_conn_cfg_fail(spec, "host", d, "must be an IP address or localhost, found '%.64s'",
                                 bind);
+    if (c.hop_ack && spec->linked)
+        return tr_conn_cfg_fail(spec, "hop_ack", d,
+                                "cannot be used with linked: true (replies and hop acknowledgements "
+                                "would share the connection)");
+    if (c.hop_ack && !host->ops->next_id)
+        return tr_conn_cfg_fail(spec, "hop_ack", d, "needs a host that numbers its events");
     struct in *s = tr_calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
     s->bind_host = tr_strdup(bind);
@@ -828,8 +939,13 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
     uv_timer_init(s->loop, &s->resume);
     uv_timer_init(s->loop, &s->deadline);
     uv_timer_init(s->loop, &s->sweep);
-    s->resume.data = s->deadline.data = s->sweep.data = s;
-    s->handles = 3;
+    uv_prepare_init(s->loop, &s->hop_flush);
+    s->resume.data = s->deadline.data = s->sweep.data = s->hop_flush.data = s;
+    s->handles = 4;
+    s->hop_ack = c.hop_ack;
+    tr_ledger_init(&s->ledger);
+    /* acks for the events of hop peers come back here */
+    if (s->hop_ack) host->transactional = true;
     *self = s;
     return 0;
 }
@@ -854,7 +970,8 @@ const struct tr_onramp_ops tr_ws_onramp = {
     .trigger = ws_trigger,
     .restore = ws_restore,
     .ack = ws_ack,
-    .fail = ws_ack,
+    .fail = ws_fail,
+    .ack_range = ws_ack_range,
     .close = ws_close,
     .stream_limits = ws_stream_limits,
     .reply = ws_reply,

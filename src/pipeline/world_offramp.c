@@ -178,6 +178,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     struct tr_out_msg m = {
         .token = 0, .transactional = ev->transactional, .data = enc->data,
         .len = enc->len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
+        .value = &ev->value, .ids = &ev->ids,
     };
     /* a linked offramp's responses carry the ids of what they answer */
     if (ev->transactional || (off_art(o)->linked && o->ops->linked)) {
@@ -190,6 +191,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         }
         m.token = o->base + tr_ring_len(&o->pending) - 1;
         struct pending *pe = tr_ring_at(&o->pending, tr_ring_len(&o->pending) - 1);
+        m.ids = &pe->ids;   /* moved there; stays until the answer */
         o->in_flight++;
         TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
                  (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
@@ -202,6 +204,8 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         struct tr_out_msg part = m;
         part.token = 0;
         part.transactional = false;
+        part.value = NULL;
+        part.ids = NULL;
         part.data = enc->data + start;
         part.len = end - start;
         o->ops->send(o->self, &part);

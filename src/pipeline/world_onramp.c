@@ -79,7 +79,7 @@ static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_valu
     if (rc) return rc;
     uint64_t id = o->next_id++;
     tr_ids_init(&ev.ids, o->uid, 0, id);
-    ev.transactional = o->ops->transactional;
+    ev.transactional = o->host.transactional;
     o->events_out++;
     if (o->in_bytes && on_art(o)->linked && o->ops->reply) {
         if (!o->sids) o->sids = tr_calloc(WORLD_SIDS, sizeof *o->sids);
@@ -193,15 +193,12 @@ static void host_exit(struct tr_onramp_host *h, int code) {
     host_shutdown(h);
 }
 
-static void host_position(struct tr_onramp_host *h, uint64_t *next_id, uint64_t *events) {
-    struct onramp_inst *o = (struct onramp_inst *)h;
-    *next_id = o->next_id;
-    *events = o->events_out;
-}
+static uint64_t host_next_id(struct tr_onramp_host *h) { return ((struct onramp_inst *)h)->next_id; }
+static uint64_t host_events(struct tr_onramp_host *h) { return ((struct onramp_inst *)h)->events_out; }
 
 static const struct tr_onramp_host_ops onramp_host_ops = {
     host_emit_value, host_emit_bytes, host_stream_end, host_done, host_shutdown, host_exit,
-    host_position,
+    host_next_id, host_events,
 };
 
 
@@ -213,9 +210,15 @@ void world_onramp_cf(void *arg, const struct tr_insight *in) {
     switch (in->cb) {
     case TR_CB_TRIGGER: o->ops->trigger(o->self); break;
     case TR_CB_RESTORE: o->ops->restore(o->self); break;
-    case TR_CB_ACK:
-        if (tr_ids_max_for(&in->ids, o->uid, &id) == 0) o->ops->ack(o->self, id);
+    case TR_CB_ACK: {
+        uint64_t lo;
+        if (tr_ids_max_for(&in->ids, o->uid, &id) != 0) break;
+        if (o->ops->ack_range && tr_ids_min_for(&in->ids, o->uid, &lo) == 0)
+            o->ops->ack_range(o->self, lo, id);
+        else
+            o->ops->ack(o->self, id);
         break;
+    }
     case TR_CB_FAIL:
         if (tr_ids_min_for(&in->ids, o->uid, &id) == 0) o->ops->fail(o->self, id);
         break;
@@ -256,6 +259,7 @@ int world_onramp_create(struct tr_world *w, const struct tr_cfg_artefact *a, con
     o->w = w;
     o->art = (size_t)(a - w->cfg.onramps);
     o->ops = w->reg.onramp(a->type);
+    o->host.transactional = o->ops->transactional;
     o->codec = tr_codec_find(a->codec ? a->codec
                                       : o->ops->default_codec ? o->ops->default_codec : "json");
     o->pre = a->preprocessors;

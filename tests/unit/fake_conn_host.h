@@ -83,7 +83,7 @@ static inline void fake_in_exit(struct tr_onramp_host *h, int code) {
 
 static const struct tr_onramp_host_ops fake_in_ops = {fake_in_emit_value, fake_in_emit_bytes,
                                                       fake_in_stream_end, fake_in_done,
-                                                      fake_in_shutdown, fake_in_exit, NULL};
+                                                      fake_in_shutdown, fake_in_exit, NULL, NULL};
 
 static inline void fake_in_init(struct fake_in *in, uv_loop_t *loop) {
     memset(in, 0, sizeof *in);

@@ -56,7 +56,7 @@ static int emit_bytes(struct tr_onramp_host *h, uint64_t st, const void *d, size
 static void stream_end(struct tr_onramp_host *h, uint64_t st) { (void)h, (void)st; }
 static void done_(struct tr_onramp_host *h) { (void)h; }
 static void shutdown_(struct tr_onramp_host *h) { (void)h; }
-static const struct tr_onramp_host_ops ops = {emit_value, emit_bytes, stream_end, done_, shutdown_, NULL, NULL};
+static const struct tr_onramp_host_ops ops = {emit_value, emit_bytes, stream_end, done_, shutdown_, NULL, NULL, NULL};
 
 static tr_value entry(const char *name, const char *expr, const char *payload_json) {
     tr_value e, s;

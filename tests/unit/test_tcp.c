@@ -499,7 +499,7 @@ static void pp_stream_end(struct tr_onramp_host *hh, uint64_t stream) {
 }
 
 static const struct tr_onramp_host_ops pp_ops = {fake_in_emit_value, pp_emit_bytes, pp_stream_end,
-                                                 fake_in_done, fake_in_shutdown, NULL, NULL};
+                                                 fake_in_done, fake_in_shutdown, NULL, NULL, NULL};
 
 static bool got_pp_ends(void *arg) {
     struct pp_host *h = arg;

@@ -84,7 +84,7 @@ static void in_stream_end(struct tr_onramp_host *h, uint64_t stream) {
 
 static void in_done(struct tr_onramp_host *h) { (void)h; }
 
-static const struct tr_onramp_host_ops in_ops = {in_emit_value, in_emit_bytes, in_stream_end, in_done, NULL, NULL, NULL};
+static const struct tr_onramp_host_ops in_ops = {in_emit_value, in_emit_bytes, in_stream_end, in_done, NULL, NULL, NULL, NULL};
 
 static void rx_fini(struct rx *rx) {
     for (size_t i = 0; i < rx->n; i++) free(rx->msgs[i]);
