@@ -103,6 +103,11 @@ struct tr_onramp_host_ops {
      * be answered through it. Returns that id, or a negative error
      * (TR_ENOTFOUND: nothing is linked from `err`). */
     int64_t (*emit_error)(struct tr_onramp_host *h, const char *msg);
+    /* Optional: how many events (error events not counted) this onramp has
+     * emitted so far. Read around an emit_bytes() with next_id it tells how
+     * many of those ids will be acked, so a source that commits what it
+     * read (kafka offsets) knows when a record is settled. NULL: not known. */
+    uint64_t (*events)(struct tr_onramp_host *h);
 };
 struct tr_onramp_host {
     const struct tr_onramp_host_ops *ops;
@@ -183,6 +188,11 @@ static inline void tr_onramp_shutdown(struct tr_onramp_host *h) { h->ops->shutdo
 /* The id the next event will get, or 0 when the host does not say. */
 static inline uint64_t tr_onramp_next_id(struct tr_onramp_host *h) {
     return h->ops->next_id ? h->ops->next_id(h) : 0;
+}
+/* Events emitted so far (see tr_onramp_host_ops.events), or 0 when the
+ * host does not say. */
+static inline uint64_t tr_onramp_events(struct tr_onramp_host *h) {
+    return h->ops->events ? h->ops->events(h) : 0;
 }
 /* Stop gracefully, then exit the server with code (0.11's exit(code)). */
 static inline void tr_onramp_exit(struct tr_onramp_host *h, int code) {

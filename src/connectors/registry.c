@@ -11,6 +11,7 @@ extern const struct tr_onramp_ops tr_blaster_onramp;
 extern const struct tr_onramp_ops tr_cb_onramp;
 extern const struct tr_onramp_ops tr_crononome_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
+extern const struct tr_onramp_ops tr_kafka_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
 extern const struct tr_onramp_ops tr_relp_onramp;
 extern const struct tr_onramp_ops tr_rest_onramp;
@@ -26,6 +27,7 @@ extern const struct tr_offramp_ops tr_dns_offramp;
 extern const struct tr_offramp_ops tr_elastic_offramp;
 extern const struct tr_offramp_ops tr_exit_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
+extern const struct tr_offramp_ops tr_kafka_offramp;
 extern const struct tr_offramp_ops tr_kv_offramp;
 extern const struct tr_offramp_ops tr_rest_offramp;
 extern const struct tr_offramp_ops tr_stdout_offramp;
@@ -46,6 +48,8 @@ extern const struct tr_cmap_entry tr_elastic_cmap[];
 extern const struct tr_cmap_entry tr_exit_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
+extern const struct tr_cmap_entry tr_kafka_in_cmap[];
+extern const struct tr_cmap_entry tr_kafka_out_cmap[];
 extern const struct tr_cmap_entry tr_kv_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
 extern const struct tr_cmap_entry tr_relp_server_cmap[];
@@ -70,6 +74,7 @@ static const struct {
     {"cb", tr_cb_in_cmap},
     {"crononome", tr_crononome_cmap},
     {"file", tr_file_in_cmap},
+    {"kafka", tr_kafka_in_cmap},
     {"metronome", tr_metronome_cmap},
     {"relp", tr_relp_server_cmap},
     {"rest", tr_rest_server_cmap},
@@ -86,6 +91,7 @@ static const struct {
     {"elastic", tr_elastic_cmap},
     {"exit", tr_exit_cmap},
     {"file", tr_file_out_cmap},
+    {"kafka", tr_kafka_out_cmap},
     {"kv", tr_kv_cmap},
     {"rest", tr_rest_client_cmap},
     {"stdout", tr_stdout_cmap},
@@ -101,6 +107,7 @@ static const struct tr_onramp_ops *const onramps[] = {
     &tr_cb_onramp,
     &tr_crononome_onramp,
     &tr_file_onramp,
+    &tr_kafka_onramp,
     &tr_metronome_onramp,
     &tr_relp_onramp,
     &tr_rest_onramp,
@@ -119,6 +126,7 @@ static const struct tr_offramp_ops *const offramps[] = {
     &tr_elastic_offramp,
     &tr_exit_offramp,
     &tr_file_offramp,
+    &tr_kafka_offramp,
     &tr_kv_offramp,
     &tr_rest_offramp,
     &tr_stdout_offramp,
@@ -143,8 +151,8 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
     return NULL;
 }
 
-const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, rest, stdin, tcp, udp, unix-socket, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, cb, debug, dns, elastic, exit, file, kv, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
+const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, kafka, metronome, relp, rest, stdin, tcp, udp, unix-socket, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, cb, debug, dns, elastic, exit, file, kafka, kv, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;

@@ -200,11 +200,13 @@ static void host_exit(struct tr_onramp_host *h, int code) {
 }
 
 static uint64_t host_next_id(struct tr_onramp_host *h) { return ((struct onramp_inst *)h)->next_id; }
+static uint64_t host_events(struct tr_onramp_host *h) { return ((struct onramp_inst *)h)->events_out; }
 
 static const struct tr_onramp_host_ops onramp_host_ops = {
     host_emit_value, host_emit_bytes, host_stream_end, host_done, host_shutdown, host_exit,
     host_next_id,
     host_emit_error,
+    host_events,
 };
 
 
