@@ -1,10 +1,11 @@
 /* batch.h - the events inside a batch event, for offramps that answer each
  * one (0.11's value_meta_iter: kv, dns).
  *
- * The pipeline's event has no batch flag (ops/generic_batch.c): a batch
- * reaches an offramp as one array whose every element has Tremor's shape
- * {"data": {"value": v, "meta": m, ...}}. Offramps whose requests are never
- * arrays can tell a batch by that shape alone. Pure functions, any thread.
+ * A batch reaches an offramp flagged (tr_out_msg.is_batch) with its value
+ * one array whose every element has Tremor's shape {"data": {"value": v,
+ * "meta": m, ...}}; its bytes are the elements' encodings. Offramps whose
+ * requests are never arrays can also tell a batch by that shape alone
+ * (one decoded from bytes). Pure functions, any thread.
  */
 #ifndef TR_BATCH_H
 #define TR_BATCH_H

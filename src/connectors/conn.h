@@ -236,6 +236,10 @@ struct tr_out_msg {
      * wire format from values (elastic). Valid during send() only. */
     const tr_value *value;
     const struct tr_ids *ids;
+    /* value is a batch (generic::batch): data holds its elements encoded one
+     * after another; value has Tremor's {"data": {"value", "meta", ...}} per
+     * element (connectors/batch.h), for sinks that answer each one. */
+    bool is_batch;
 };
 
 struct tr_offramp_ops {

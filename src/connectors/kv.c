@@ -525,7 +525,11 @@ static void kv_send(void *self, const struct tr_out_msg *m) {
     struct tr_diag d;
     char derr[512] = {0};
     tr_diag_clear(&d);
-    int rc = kv->codec->decode(m->data ? m->data : "", m->len, m->ingest_ns, &cmdv, &d);
+    /* a batch's elements are taken from its value: its bytes are the
+     * elements' encodings one after another */
+    int rc = m->is_batch && m->value && tr_batch_is(m->value)
+                 ? ((cmdv = tr_value_ref(*m->value)), 0)
+                 : kv->codec->decode(m->data ? m->data : "", m->len, m->ingest_ns, &cmdv, &d);
     if (rc < 0)
         snprintf(derr, sizeof derr, "cannot decode the command with codec %s: %.300s", kv->codec->name,
                  d.msg[0] ? d.msg : tr_strerror(rc));

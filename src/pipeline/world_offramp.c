@@ -210,7 +210,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     struct tr_out_msg m = {
         .token = 0, .transactional = ev->transactional, .data = enc->data,
         .len = enc->len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
-        .value = &ev->value, .ids = &ev->ids,
+        .value = &ev->value, .ids = &ev->ids, .is_batch = batch,
     };
     /* a linked offramp's responses carry the ids of what they answer */
     if (ev->transactional || (off_art(o)->linked && o->ops->linked)) {
@@ -238,6 +238,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         part.transactional = false;
         part.value = NULL;
         part.ids = NULL;
+        part.is_batch = false;
         part.data = enc->data + start;
         part.len = end - start;
         o->ops->send(o->self, &part);

@@ -36,7 +36,8 @@ class Peer:
     def requests(self):
         self.out.flush()
         with open(self.out.name) as f:
-            return [json.loads(line) for line in f if line.startswith("{")]
+            # a line still being written (no newline yet) is left for later
+            return [json.loads(line) for line in f if line.startswith("{") and line.endswith("\n")]
 
     def stop(self):
         self.p.terminate()
