@@ -43,7 +43,7 @@ IN_CONFIG = """onramp:
       consume_from: "2000-01-01 00:00:00.000000 +00:00"
       cache:
         path: {cache}
-        size: 4096
+        size: 4096{extra}
 offramp:
   - id: out
     type: file
@@ -89,7 +89,7 @@ def test_onramp_emits_every_row_once_across_restart(tmp_path, procs, pg):
     def run(n):
         out = str(tmp_path / ("out%d.json" % n))
         outs.append(out)
-        (tmp_path / ("c%d.yaml" % n)).write_text(IN_CONFIG.format(port=pg.port, cache=cache, out=out))
+        (tmp_path / ("c%d.yaml" % n)).write_text(IN_CONFIG.format(port=pg.port, cache=cache, out=out, extra=""))
         return procs(["server", "run", "-n", "-f", "q.trickle", "c%d.yaml" % n], str(tmp_path))
 
     def ids():
@@ -119,6 +119,33 @@ def test_onramp_emits_every_row_once_across_restart(tmp_path, procs, pg):
     assert "going on from" in p.stderr()
     p.stop()
     assert p.p.returncode == 0, p.stderr()
+
+
+def test_onramp_keeps_its_position_across_a_database_crash(tmp_path, procs, pg):
+    """The database crashes while the onramp polls; it reconnects (backoff)
+    and goes on from its window: no row twice, none lost. A row with a
+    value over max_value_bytes is dropped and counted, the rest flow."""
+    pg.psql("CREATE TABLE t (id int, name text, at timestamptz NOT NULL DEFAULT clock_timestamp())")
+    out = str(tmp_path / "out.json")
+    extra = "\n      max_value_bytes: 1000\n      reconnect_min_ms: 50\n      reconnect_max_ms: 300"
+    (tmp_path / "c.yaml").write_text(IN_CONFIG.format(port=pg.port, cache=tmp_path / "pos.json", out=out,
+                                                      extra=extra))
+    (tmp_path / "q.trickle").write_text("select event from in into out;\n")
+    p = procs(["server", "run", "-n", "-f", "q.trickle", "c.yaml"], str(tmp_path))
+    insert(pg, 1, 30)
+    pg.psql("INSERT INTO t (id, name) VALUES (1000, repeat('x', 5000))")
+    wait_until(lambda: len(read_lines(out)) >= 30, timeout=60, what="30 rows", detail=p.stderr)
+    pg.crash()
+    wait_until(lambda: "connection lost" in p.stderr(), what="the onramp to notice", detail=p.stderr)
+    pg.start()
+    insert(pg, 31, 60)
+    wait_until(lambda: len(read_lines(out)) >= 60, timeout=60, what="60 rows", detail=p.stderr)
+    wait_until(lambda: "a row dropped: column name has 5000 bytes" in p.stderr(), what="the drop logged",
+               detail=p.stderr)
+    p.stop()
+    got = sorted(r["id"]["value"] for r in read_lines(out))
+    assert got == list(range(1, 61)), got
+    assert "1 dropped" in p.stderr(), p.stderr()
 
 
 OUT_CONFIG = """onramp:
