@@ -143,6 +143,7 @@ def test_onramp_keeps_its_position_across_a_database_crash(tmp_path, procs, pg):
     wait_until(lambda: "a row dropped: column name has 5000 bytes" in p.stderr(), what="the drop logged",
                detail=p.stderr)
     p.stop()
+    assert p.p.returncode == 0, p.stderr()
     got = sorted(r["id"]["value"] for r in read_lines(out))
     assert got == list(range(1, 61)), got
     assert "1 dropped" in p.stderr(), p.stderr()
