@@ -220,7 +220,11 @@ fail:
 
 /* ------------------------------------------------------ values -> rows */
 
-void tr_pg_insert_init(struct tr_pg_insert *ins) { memset(ins, 0, sizeof *ins); tr_buf_init(&ins->sql); }
+void tr_pg_insert_init(struct tr_pg_insert *ins) {
+    memset(ins, 0, sizeof *ins);
+    tr_buf_init(&ins->sql);
+    tr_buf_init(&ins->cols);
+}
 
 static void clear_params(struct tr_pg_insert *ins) {
     for (uint32_t i = 0; i < ins->n; i++) tr_free(ins->values[i]);
@@ -228,12 +232,13 @@ static void clear_params(struct tr_pg_insert *ins) {
     tr_free(ins->types);
     ins->values = NULL;
     ins->types = NULL;
-    ins->n = 0;
+    ins->n = ins->cap = ins->rows = ins->ncols = 0;
 }
 
 void tr_pg_insert_fini(struct tr_pg_insert *ins) {
     clear_params(ins);
     tr_buf_fini(&ins->sql);
+    tr_buf_fini(&ins->cols);
 }
 
 int tr_pg_quote_ident(const char *s, size_t n, struct tr_buf *out) {
@@ -331,27 +336,30 @@ static int quote_table(const char *table, struct tr_buf *out) {
     return rc;
 }
 
-int tr_pg_insert_build(struct tr_pg_insert *ins, const char *table, const tr_value *row,
-                       size_t max_value, char *err, size_t n) {
-    clear_params(ins);
-    tr_buf_reset(&ins->sql);
+/* The parameters of one row appended to ins (types, values, n) and its
+ * quoted column list into cols. On failure ins->n is back where it was. */
+static int row_params(struct tr_pg_insert *ins, const tr_value *row, size_t max_value, struct tr_buf *cols,
+                      char *err, size_t n) {
     if (row->type != TR_REC) return fail(err, n, TR_EINVAL_CFG, "an event must be a record of columns, not %s%s",
                                          tr_type_name((enum tr_type)row->type), "");
-    uint32_t cols = tr_rec_len(row);
-    if (cols == 0) return fail(err, n, TR_EINVAL_CFG, "an event must have at least one column%s%s", "", "");
-    if (cols > 1600)   /* PostgreSQL's MaxTupleAttributeNumber */
+    uint32_t ncols = tr_rec_len(row), base = ins->n;
+    if (ncols == 0) return fail(err, n, TR_EINVAL_CFG, "an event must have at least one column%s%s", "", "");
+    if (ncols > 1600)   /* PostgreSQL's MaxTupleAttributeNumber */
         return fail(err, n, TR_EINVAL_CFG, "an event has more columns than PostgreSQL allows (1600)%s%s", "", "");
-    ins->types = tr_calloc(cols, sizeof *ins->types);
-    ins->values = tr_calloc(cols, sizeof *ins->values);
-    if (!ins->types || !ins->values) {
-        clear_params(ins);
-        return -ENOMEM;
+    if (base + ncols > ins->cap) {
+        uint32_t cap = ins->cap ? ins->cap : 8;
+        while (cap < base + ncols) cap *= 2;
+        uint32_t *t = tr_realloc(ins->types, cap * sizeof *t);
+        if (!t) return -ENOMEM;
+        ins->types = t;
+        char **v = tr_realloc(ins->values, cap * sizeof *v);
+        if (!v) return -ENOMEM;
+        ins->values = v;
+        ins->cap = cap;
     }
-    int rc = tr_buf_append(&ins->sql, "INSERT INTO ", 12);
-    if (!rc) rc = quote_table(table, &ins->sql);
-    if (rc == TR_EINVAL_CFG) rc = fail(err, n, rc, "table '%s' is not a valid name%s", table, "");
-    if (!rc) rc = tr_buf_append(&ins->sql, " (", 2);
-    for (uint32_t i = 0; !rc && i < cols; i++) {
+    int rc = 0;
+    tr_buf_reset(cols);
+    for (uint32_t i = 0; !rc && i < ncols; i++) {
         struct tr_field *f = tr_rec_at(row, i);
         const char *col = f->key->data;
         const tr_value *ft = NULL, *nm = NULL, *val = NULL;
@@ -379,19 +387,79 @@ int tr_pg_insert_build(struct tr_pg_insert *ins, const char *table, const tr_val
             rc = fail(err, n, TR_EINVAL_CFG, "column %s: fieldType '%s' is not supported", col, ft->as.s->data);
             break;
         }
-        ins->types[i] = oid == TR_PG_UNKNOWN ? 0 : oid;
-        ins->n = i + 1;
+        ins->types[ins->n] = oid == TR_PG_UNKNOWN ? 0 : oid;
+        ins->values[ins->n] = NULL;
+        ins->n++;
         if (val->type != TR_NULL) {
-            rc = param_text(oid, val, max_value, nm->as.s->data, &ins->values[i], err, n);
+            rc = param_text(oid, val, max_value, nm->as.s->data, &ins->values[ins->n - 1], err, n);
             if (rc) break;
         }
-        if (i) rc = tr_buf_append(&ins->sql, ", ", 2);
-        if (!rc) rc = tr_pg_quote_ident(col, f->key->len, &ins->sql);
+        if (i) rc = tr_buf_append(cols, ", ", 2);
+        if (!rc) rc = tr_pg_quote_ident(col, f->key->len, cols);
         if (rc == TR_EINVAL_CFG) rc = fail(err, n, rc, "column '%s' is not a valid name%s", col, "");
     }
-    if (!rc) rc = tr_buf_append(&ins->sql, ") VALUES (", 10);
-    for (uint32_t i = 0; !rc && i < cols; i++) rc = tr_buf_printf(&ins->sql, i ? ", $%u" : "$%u", i + 1);
-    if (!rc) rc = tr_buf_append(&ins->sql, ")", 2);   /* with the NUL */
+    if (rc) {
+        while (ins->n > base) tr_free(ins->values[--ins->n]);
+        if (rc == -ENOMEM) snprintf(err, n, "out of memory");
+    }
+    return rc;
+}
+
+/* ", ($a, $b, ...)" for the row whose parameters start at first. */
+static int tuple(struct tr_buf *sql, uint32_t first, uint32_t ncols) {
+    int rc = tr_buf_putc(sql, '(');
+    for (uint32_t i = 0; !rc && i < ncols; i++) rc = tr_buf_printf(sql, i ? ", $%u" : "$%u", first + i + 1);
+    if (!rc) rc = tr_buf_putc(sql, ')');
+    return rc;
+}
+
+int tr_pg_insert_build(struct tr_pg_insert *ins, const char *table, const tr_value *row,
+                       size_t max_value, char *err, size_t n) {
+    clear_params(ins);
+    tr_buf_reset(&ins->sql);
+    int rc = row_params(ins, row, max_value, &ins->cols, err, n);
+    if (rc) return rc;
+    ins->ncols = ins->n;
+    ins->rows = 1;
+    rc = tr_buf_append(&ins->sql, "INSERT INTO ", 12);
+    if (!rc) rc = quote_table(table, &ins->sql);
+    if (rc == TR_EINVAL_CFG) return fail(err, n, rc, "table '%s' is not a valid name%s", table, "");
+    if (!rc) rc = tr_buf_append(&ins->sql, " (", 2);
+    if (!rc) rc = tr_buf_append(&ins->sql, ins->cols.data, ins->cols.len);
+    if (!rc) rc = tr_buf_append(&ins->sql, ") VALUES ", 9);
+    if (!rc) rc = tuple(&ins->sql, 0, ins->ncols);
+    if (!rc) rc = tr_buf_putc(&ins->sql, 0);
     if (rc == -ENOMEM) snprintf(err, n, "out of memory");
     return rc;
+}
+
+int tr_pg_insert_add(struct tr_pg_insert *ins, const tr_value *row, size_t max_value, char *err, size_t n) {
+    if (!ins->rows || row->type != TR_REC || tr_rec_len(row) != ins->ncols ||
+        ins->n + ins->ncols > TR_PG_MAX_PARAMS || ins->rows >= TR_PG_MAX_ROWS)
+        return TR_EUNSUPPORTED;
+    struct tr_buf cols;
+    tr_buf_init(&cols);
+    uint32_t base = ins->n;
+    int rc = row_params(ins, row, max_value, &cols, err, n);
+    if (!rc && (cols.len != ins->cols.len || memcmp(cols.data, ins->cols.data, cols.len) != 0 ||
+                memcmp(ins->types + base, ins->types, ins->ncols * sizeof *ins->types) != 0)) {
+        while (ins->n > base) tr_free(ins->values[--ins->n]);
+        rc = TR_EUNSUPPORTED;
+    }
+    tr_buf_fini(&cols);
+    if (rc) return rc;
+    size_t at = ins->sql.len - 1;   /* before the NUL */
+    tr_buf_truncate(&ins->sql, at);
+    rc = tr_buf_append(&ins->sql, ", ", 2);
+    if (!rc) rc = tuple(&ins->sql, base, ins->ncols);
+    if (!rc) rc = tr_buf_putc(&ins->sql, 0);
+    if (rc) {
+        tr_buf_truncate(&ins->sql, at);
+        (void)tr_buf_putc(&ins->sql, 0);   /* fits: it was there */
+        while (ins->n > base) tr_free(ins->values[--ins->n]);
+        snprintf(err, n, "out of memory");
+        return rc;
+    }
+    ins->rows++;
+    return 0;
 }

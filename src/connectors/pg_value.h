@@ -38,12 +38,17 @@ enum {
 int tr_pg_field_to_value(uint32_t oid, const char *name, const char *text, size_t len, bool null,
                          tr_value *out);
 
-/* An INSERT of one row, ready for PQsendQueryParams. */
+/* An INSERT of one or more rows with the same columns, ready for
+ * PQsendQueryParams. */
+#define TR_PG_MAX_PARAMS 65535u   /* the protocol's limit per statement */
+#define TR_PG_MAX_ROWS 1000u      /* rows per statement */
 struct tr_pg_insert {
-    struct tr_buf sql;       /* NUL-terminated */
-    uint32_t n;              /* parameters */
+    struct tr_buf sql;       /* NUL-terminated (len counts the NUL) */
+    uint32_t n, cap;         /* parameters, room for them */
     uint32_t *types;         /* their oids (0: let the server infer) */
     char **values;           /* NUL-terminated text, NULL for SQL NULL */
+    uint32_t rows, ncols;    /* rows so far, columns of each */
+    struct tr_buf cols;      /* the quoted column list, to compare rows by */
 };
 void tr_pg_insert_init(struct tr_pg_insert *ins);
 void tr_pg_insert_fini(struct tr_pg_insert *ins);
@@ -53,10 +58,16 @@ void tr_pg_insert_fini(struct tr_pg_insert *ins);
  * "name" or "schema.name", each part quoted as an identifier. Errors
  * (ins is then unusable until the next build): TR_EINVAL_CFG with why in
  * err (not a record, no fields, a field without fieldType/name/value, an
- * unknown fieldType, a value its type cannot hold, a value longer than
- * max_value bytes), -ENOMEM. */
+ * unknown fieldType, a value its type cannot hold, an empty or NUL column
+ * name), TR_ETOOBIG (a value longer than max_value bytes), -ENOMEM. */
 int tr_pg_insert_build(struct tr_pg_insert *ins, const char *table, const tr_value *row,
                        size_t max_value, char *err, size_t n);
+/* Add row to a built ins as one more VALUES tuple. TR_EUNSUPPORTED (ins
+ * unchanged) when its columns are not the same names of the same types in
+ * the same order, or the statement is full (TR_PG_MAX_PARAMS,
+ * TR_PG_MAX_ROWS): build another; the errors of build otherwise, ins
+ * unchanged. */
+int tr_pg_insert_add(struct tr_pg_insert *ins, const tr_value *row, size_t max_value, char *err, size_t n);
 
 /* s[0..n) as a quoted identifier ("a""b") appended to out. TR_EINVAL_CFG
  * for an empty name or one with a NUL byte, -ENOMEM. */

@@ -4,9 +4,9 @@
  * An event is one row, 0.11's record of {"fieldType", "name", "value"}
  * fields keyed by column (what the postgres onramp emits), or a batch
  * (generic::batch's array; every element's data.value is a row; a plain
- * array of rows too): one transaction per event, BEGIN, one INSERT per row,
- * COMMIT (0.11 inserts only the first row of a batch and commits nothing
- * of the rest). Values are always bound parameters; only the table and
+ * array of rows too): one transaction per event, one INSERT per run of
+ * rows with the same columns (BEGIN/COMMIT around them when there are
+ * several; 0.11 inserts only the first row of a batch). Values are always bound parameters; only the table and
  * column names enter the SQL text, quoted as identifiers.
  *
  * Acks on the application's response: after COMMIT (or the single INSERT)
@@ -43,7 +43,8 @@ struct job {
     uint64_t token;
     bool answer;             /* transactional, or linked: must be answered */
     bool transactional;
-    uint32_t nrows, cur;
+    uint32_t nrows, cur;      /* INSERT statements, the one running */
+    uint32_t nvalues;         /* rows in them */
     struct tr_pg_insert *rows;
 };
 
@@ -128,7 +129,7 @@ static void step(struct pout *o);
 static void finish(struct pout *o, bool ok) {
     struct job *j = o->cur;
     o->cur = NULL;
-    if (ok) o->inserted_rows += j->nrows;
+    if (ok) o->inserted_rows += j->nvalues;
     answer(o, j->token, j->answer, j->transactional, ok, o->cur_permanent, o->cur_err ? o->cur_err : "");
     tr_free(o->cur_err);
     o->cur_err = NULL;
@@ -252,7 +253,8 @@ static void on_row(void *arg, const PGresult *r) {
     (void)r;
 }
 
-/* The rows of an event into j; false with why on a shape error. */
+/* The rows of an event into j as few INSERTs as their columns allow;
+ * an error with why on a shape error. */
 static int rows_of(struct pout *o, const tr_value *v, struct job *j, char *why, size_t n) {
     const tr_value *one = v;
     uint32_t count = v->type == TR_ARR ? tr_arr_len(v) : 1;
@@ -265,10 +267,15 @@ static int rows_of(struct pout *o, const tr_value *v, struct job *j, char *why, 
             const tr_value *val = data && data->type == TR_REC ? tr_rec_get(data, "value", 5) : NULL;
             if (val && tr_rec_len(one) == 1) one = val;   /* generic::batch's element */
         }
-        tr_pg_insert_init(&j->rows[i]);
-        j->nrows = i + 1;
-        int rc = tr_pg_insert_build(&j->rows[i], o->table, one, o->max_value, why, n);
+        int rc = j->nrows ? tr_pg_insert_add(&j->rows[j->nrows - 1], one, o->max_value, why, n)
+                          : TR_EUNSUPPORTED;
+        if (rc == TR_EUNSUPPORTED) {
+            tr_pg_insert_init(&j->rows[j->nrows]);
+            j->nrows++;
+            rc = tr_pg_insert_build(&j->rows[j->nrows - 1], o->table, one, o->max_value, why, n);
+        }
         if (rc) return rc;
+        j->nvalues++;
     }
     return 0;
 }

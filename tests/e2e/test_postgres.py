@@ -65,7 +65,9 @@ def read_lines(path):
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [json.loads(line) for line in f.read().splitlines() if line]
+        text = f.read()
+    # the last line may still be being written
+    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line]
 
 
 def try_connect(port):

@@ -5,6 +5,8 @@
  * with a reason, the SQL with one placeholder per column; (2) a time in
  * 0.11's format: what parses prints and parses back to the same instant.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,24 +43,38 @@ static void field(const uint8_t *d, size_t n) {
     tr_value_unref(v);
 }
 
+/* One statement's invariants: one placeholder per parameter, rows x columns. */
+static void check(const struct tr_pg_insert *ins) {
+    if (strncmp(ins->sql.data, "INSERT INTO \"s\".\"t\" (", 21) != 0 || ins->n != ins->rows * ins->ncols)
+        fuzz_fail("bad INSERT: %s", ins->sql.data);
+    char last[24];
+    snprintf(last, sizeof last, "$%u)", ins->n);
+    size_t len = strlen(ins->sql.data), k = strlen(last);
+    if (len < k || strcmp(ins->sql.data + len - k, last) != 0) fuzz_fail("placeholders: %s", ins->sql.data);
+    for (uint32_t i = 0; i < ins->n; i++)
+        if (ins->values[i] && strlen(ins->values[i]) > 256) fuzz_fail("value over the bound");
+}
+
+/* A record is one row; an array's elements are rows merged where they can be. */
 static void insert(const uint8_t *d, size_t n) {
     tr_value v;
     if (tr_json_decode((const char *)d, n, &v, NULL)) return;
     struct tr_pg_insert ins;
     char err[256] = "";
     tr_pg_insert_init(&ins);
-    int rc = tr_pg_insert_build(&ins, "s.t", &v, 256, err, sizeof err);
-    if (rc == 0) {
-        if (strncmp(ins.sql.data, "INSERT INTO \"s\".\"t\" (", 21) != 0 || v.type != TR_REC ||
-            ins.n != tr_rec_len(&v))
-            fuzz_fail("bad INSERT: %s", ins.sql.data);
-        char last[24];
-        snprintf(last, sizeof last, "$%u)", ins.n);
-        if (!strstr(ins.sql.data, last)) fuzz_fail("placeholders: %s", ins.sql.data);
-        for (uint32_t i = 0; i < ins.n; i++)
-            if (ins.values[i] && strlen(ins.values[i]) > 256) fuzz_fail("value over the bound");
-    } else if (rc != -ENOMEM && !err[0]) {
-        fuzz_fail("refused without a reason: %d", rc);
+    uint32_t count = v.type == TR_ARR ? tr_arr_len(&v) : 1;
+    for (uint32_t i = 0; i < count; i++) {
+        const tr_value *row = v.type == TR_ARR ? tr_arr_at(&v, i) : &v;
+        err[0] = 0;
+        int rc = i ? tr_pg_insert_add(&ins, row, 256, err, sizeof err) : TR_EUNSUPPORTED;
+        if (rc == TR_EUNSUPPORTED) {
+            if (i) check(&ins);
+            rc = tr_pg_insert_build(&ins, "s.t", row, 256, err, sizeof err);
+        }
+        if (rc == -ENOMEM) break;
+        if (rc && !err[0]) fuzz_fail("refused without a reason: %d", rc);
+        if (rc) break;
+        check(&ins);
     }
     tr_pg_insert_fini(&ins);
     tr_value_unref(v);

@@ -119,6 +119,45 @@ static void test_insert(void **state) {
     tr_pg_insert_fini(&ins);
 }
 
+static void test_insert_many(void **state) {
+    (void)state;
+    struct tr_pg_insert ins;
+    char err[256];
+    tr_value a, b, c, d, e;
+    const char *ja = "{\"x\":{\"fieldType\":\"INT4\",\"name\":\"x\",\"value\":1},\"y\":{\"fieldType\":\"TEXT\",\"name\":\"y\",\"value\":\"a\"}}";
+    const char *jb = "{\"x\":{\"fieldType\":\"INT4\",\"name\":\"x\",\"value\":2},\"y\":{\"fieldType\":\"TEXT\",\"name\":\"y\",\"value\":null}}";
+    const char *jc = "{\"y\":{\"fieldType\":\"TEXT\",\"name\":\"y\",\"value\":\"b\"},\"x\":{\"fieldType\":\"INT4\",\"name\":\"x\",\"value\":3}}";
+    const char *jd = "{\"x\":{\"fieldType\":\"INT8\",\"name\":\"x\",\"value\":4},\"y\":{\"fieldType\":\"TEXT\",\"name\":\"y\",\"value\":\"c\"}}";
+    const char *je = "{\"x\":{\"fieldType\":\"INT4\",\"name\":\"x\",\"value\":true},\"y\":{\"fieldType\":\"TEXT\",\"name\":\"y\",\"value\":\"c\"}}";
+    assert_int_equal(tr_json_decode(ja, strlen(ja), &a, NULL), 0);
+    assert_int_equal(tr_json_decode(jb, strlen(jb), &b, NULL), 0);
+    assert_int_equal(tr_json_decode(jc, strlen(jc), &c, NULL), 0);
+    assert_int_equal(tr_json_decode(jd, strlen(jd), &d, NULL), 0);
+    assert_int_equal(tr_json_decode(je, strlen(je), &e, NULL), 0);
+    tr_pg_insert_init(&ins);
+    assert_int_equal(tr_pg_insert_build(&ins, "t", &a, 64, err, sizeof err), 0);
+    assert_int_equal(tr_pg_insert_add(&ins, &b, 64, err, sizeof err), 0);
+    /* other column order, other types: another statement; a bad row: its error, ins unchanged */
+    assert_int_equal(tr_pg_insert_add(&ins, &c, 64, err, sizeof err), TR_EUNSUPPORTED);
+    assert_int_equal(tr_pg_insert_add(&ins, &d, 64, err, sizeof err), TR_EUNSUPPORTED);
+    assert_int_equal(tr_pg_insert_add(&ins, &e, 64, err, sizeof err), TR_EINVAL_CFG);
+    assert_string_equal(ins.sql.data, "INSERT INTO \"t\" (\"x\", \"y\") VALUES ($1, $2), ($3, $4)");
+    assert_int_equal(ins.n, 4);
+    assert_int_equal(ins.rows, 2);
+    assert_string_equal(ins.values[2], "2");
+    assert_null(ins.values[3]);
+    assert_int_equal(ins.types[2], TR_PG_INT4);
+    for (uint32_t i = 2; i < TR_PG_MAX_ROWS; i++) assert_int_equal(tr_pg_insert_add(&ins, &a, 64, err, sizeof err), 0);
+    assert_int_equal(tr_pg_insert_add(&ins, &a, 64, err, sizeof err), TR_EUNSUPPORTED);   /* full */
+    assert_int_equal(ins.n, 2 * TR_PG_MAX_ROWS);
+    tr_pg_insert_fini(&ins);
+    tr_value_unref(a);
+    tr_value_unref(b);
+    tr_value_unref(c);
+    tr_value_unref(d);
+    tr_value_unref(e);
+}
+
 static void test_time(void **state) {
     (void)state;
     int64_t us;
@@ -159,6 +198,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_row_to_value),
         cmocka_unit_test(test_insert),
+        cmocka_unit_test(test_insert_many),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_quote_ident),
     };
