@@ -16,7 +16,8 @@
  * or syntax error: SQLSTATE classes 22, 23, 42) is rejected: logged,
  * counted and acked, so it is not replayed forever. Either way a linked
  * offramp sends {"error"} out of `err`. While not connected the breaker
- * is triggered and events are failed; so are events past max_queue.
+ * is triggered and events are failed; it also triggers when half of
+ * max_queue events wait (restored at a quarter); events past it are failed.
  * Invariant: every answered message is answered exactly once, also at close.
  */
 #include <errno.h>
@@ -115,9 +116,13 @@ static void answer(struct pout *o, uint64_t token, bool must, bool transactional
     else tr_offramp_fail(o->host, token);
 }
 
+/* The breaker: triggered while down and from half of max_queue until a
+ * quarter is left, so what a source sends before the trigger reaches it
+ * still fits below the hard bound. */
 static void report(struct pout *o) {
     if (o->closing) return;
-    bool down = !o->up || o->queued >= o->max_queue;
+    bool down = !o->up || o->queued >= o->max_queue / 2 ||
+                (o->reported_down && o->queued > o->max_queue / 4);
     if (down == o->reported_down) return;
     o->reported_down = down;
     if (down) tr_offramp_trigger(o->host);
@@ -323,7 +328,7 @@ static void po_send(void *self, const struct tr_out_msg *m) {
 
 static bool po_is_active(void *self) {
     struct pout *o = self;
-    return !o->closing && o->up && o->queued < o->max_queue;
+    return !o->closing && o->up && o->queued < o->max_queue / 2;
 }
 
 static int po_start(void *self) {
@@ -376,8 +381,9 @@ const struct tr_cmap_entry tr_postgres_out_cmap[] = {
     PG_COMMON_KEYS(struct po_cfg),
     {TR_CMAP_KEY(TR_CMAP_STR, "table", NULL, TR_CMAP_REQUIRED, offsetof(struct po_cfg, table),
      "table to insert into (name or schema.name)")},
-    {TR_CMAP_KEY(TR_CMAP_U64, "max_queue", "1000", TR_CMAP_RANGE, offsetof(struct po_cfg, max_queue),
-     "events waiting for the database before the breaker triggers (more are failed)"), .lo = 1, .hi = 1000000},
+    {TR_CMAP_KEY(TR_CMAP_U64, "max_queue", "10000", TR_CMAP_RANGE, offsetof(struct po_cfg, max_queue),
+     "events waiting for the database: the breaker triggers at half, more than this are failed"),
+     .lo = 4, .hi = 1000000},
     {0},
 };
 
