@@ -104,7 +104,8 @@ int tr_api_parse_host(const char *hostport, struct sockaddr_storage *out, struct
 }
 
 int tr_api_open(uv_loop_t *loop, const char *hostport, const char *version, struct tr_world *w,
-                const struct tr_http_opts *opts, struct tr_api **out, struct tr_diag *d) {
+                struct tr_api_state *st, const struct tr_http_opts *opts, struct tr_api **out,
+                struct tr_diag *d) {
     *out = NULL;
     struct sockaddr_storage ss;
     int rc = tr_api_parse_host(hostport, &ss, d);
@@ -120,7 +121,7 @@ int tr_api_open(uv_loop_t *loop, const char *hostport, const char *version, stru
     rc = a->version ? tr_router_create(&a->router) : -ENOMEM;
     if (!rc) rc = tr_router_add(a->router, "GET", "/version", get_version, a);
     if (!rc) rc = tr_router_add(a->router, "GET", "/health", get_health, a);
-    if (!rc && w) rc = tr_api_artefact_routes(a->router, w);
+    if (!rc && w) rc = tr_api_artefact_routes(a->router, w, st);
     if (!rc && w) rc = tr_api_status_routes(a->router, w, a);
     if (rc) {
         tr_diag_set(d, rc, NULL, 0, 0, "api: cannot build the routes: %s", tr_strerror(rc));

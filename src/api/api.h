@@ -21,6 +21,7 @@
 #define TR_API_DEFAULT_HOST "127.0.0.1:9898"
 
 struct tr_api;
+struct tr_api_state;
 struct tr_diag;
 struct tr_world;
 
@@ -31,11 +32,14 @@ int tr_api_parse_host(const char *hostport, struct sockaddr_storage *out, struct
 
 /* Listen on hostport with opts (NULL: tr_http_opts_default); version is
  * what GET /version reports (copied). w serves the artefact and status
- * routes and must outlive the API; NULL leaves them out (404). Errors: those of tr_api_parse_host
+ * routes and must outlive the API; NULL leaves them out (404). st (may be
+ * NULL: changes are not kept) records the artefact routes' changes
+ * durably (api/state.h) and must outlive the API too. Errors: those of tr_api_parse_host
  * and tr_http_open (-EADDRINUSE: the port is taken), with d filled; *out
  * NULL then. */
 int tr_api_open(uv_loop_t *loop, const char *hostport, const char *version, struct tr_world *w,
-                const struct tr_http_opts *opts, struct tr_api **out, struct tr_diag *d);
+                struct tr_api_state *st, const struct tr_http_opts *opts, struct tr_api **out,
+                struct tr_diag *d);
 
 /* The bound port. */
 int tr_api_port(const struct tr_api *a);

@@ -5,6 +5,13 @@
  * to be one record with a string id, and handed to the world as the
  * one-entry config {"<kind>": [record]} (JSON text is YAML), so it goes
  * through exactly the checks a config file gets.
+ *
+ * With a kept state (-d), a change is made durable before it is answered:
+ * publish and bind change the world first and are undone when the state
+ * cannot be written; unpublish and unbind, whose world calls cannot be
+ * undone exactly, are checked first, written, then done (and the entry put
+ * back if the world still refuses). Either way a 2xx answer means the
+ * change survives a crash, and a 500 that nothing changed.
  */
 #include "api/artefacts.h"
 
@@ -14,11 +21,13 @@
 
 #include "api/reply.h"
 #include "api/router.h"
+#include "api/state.h"
 #include "codec/json.h"
 #include "config/yaml.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "lang/query.h"
 #include "pipeline/world.h"
 
@@ -112,8 +121,14 @@ static int body_value(struct tr_http_req *req, tr_value *out) {
 /* A handler's arg: the world and the kind it serves (kept by the router). */
 struct route_arg {
     struct tr_world *w;
+    struct tr_api_state *st;   /* NULL: changes are not kept */
     enum tr_world_kind kind;
 };
+
+/* The state could not be written: the change is not made (or undone). */
+static void not_kept(struct tr_http_req *req, int rc, const struct tr_diag *d) {
+    tr_api_error(req, 500, "%s (nothing was changed)", d->msg[0] ? d->msg : tr_strerror(rc));
+}
 
 static void reply_value(struct tr_http_req *req, int status, tr_value v) {
     tr_api_reply(req, status, &v);
@@ -186,11 +201,29 @@ static void unpublish(void *arg, struct tr_http_req *req, const struct tr_route_
         tr_api_error(req, 403, "System artefacts cannot be unpublished");
         return;
     }
+    tr_value kept = tr_v_null();
     int rc = tr_world_describe(ra->w, ra->kind, id, &art);
+    if (!rc && tr_world_instances(ra->w, ra->kind, id) > 0) rc = -EBUSY;
+    if (!rc && ra->st) {
+        rc = tr_api_state_unpublish(ra->st, ra->kind, id, &kept, &d);
+        if (rc) {
+            not_kept(req, rc, &d);
+            goto out;
+        }
+    }
     if (!rc) rc = tr_world_unpublish(ra->w, ra->kind, id, &d);
+    if (rc && kept.type != TR_NULL) {
+        struct tr_diag d2;
+        tr_diag_clear(&d2);
+        if (tr_api_state_publish(ra->st, ra->kind, id, &kept, &d2))
+            TR_WARN("api", "%s '%s' still exists but is no longer kept: %s", kind_names[ra->kind], id,
+                    d2.msg);
+    }
     if (rc) world_error(req, rc, &d);
     else if (ra->kind == TR_WORLD_PIPELINE) reply_source(req, 200, &art, NULL);
     else tr_api_reply(req, 200, &art);
+out:
+    tr_value_unref(kept);
     tr_value_unref(art);
 }
 
@@ -228,6 +261,14 @@ static void publish_pipeline(struct route_arg *ra, struct tr_http_req *req) {
     if (!rc) rc = tr_world_describe(ra->w, TR_WORLD_PIPELINE, id, &src);
     if (rc) {
         world_error(req, rc, &d);
+        return;
+    }
+    if (ra->st && (rc = tr_api_state_publish(ra->st, TR_WORLD_PIPELINE, id, &src, &d)) != 0) {
+        struct tr_diag d2;
+        tr_diag_clear(&d2);
+        tr_world_unpublish(ra->w, TR_WORLD_PIPELINE, id, &d2);
+        not_kept(req, rc, &d);
+        tr_value_unref(src);
         return;
     }
     reply_source(req, 201, &src, NULL);
@@ -272,8 +313,16 @@ static void publish(void *arg, struct tr_http_req *req, const struct tr_route_pa
     }
     rc = tr_world_publish_config(ra->w, "<API>", text.data, text.len, &d);
     if (!rc) rc = tr_world_describe(ra->w, ra->kind, id, &art);
-    if (rc) world_error(req, rc, &d);
-    else tr_api_reply(req, 201, &art);
+    if (rc) {
+        world_error(req, rc, &d);
+    } else if (ra->st && (rc = tr_api_state_publish(ra->st, ra->kind, id, &v, &d)) != 0) {
+        struct tr_diag d2;
+        tr_diag_clear(&d2);
+        tr_world_unpublish(ra->w, ra->kind, id, &d2);
+        not_kept(req, rc, &d);
+    } else {
+        tr_api_reply(req, 201, &art);
+    }
 out:
     tr_buf_fini(&text);
     tr_value_unref(art);
@@ -335,7 +384,18 @@ static void bind_instance(void *arg, struct tr_http_req *req, const struct tr_ro
     char url[600];
     snprintf(url, sizeof url, "/binding/%s/%s", aid, sid);
     rc = tr_world_bind(ra->w, url, &vars, &d);
-    if (!rc) rc = tr_world_describe_bound(ra->w, aid, sid, &have);
+    if (rc) {
+        world_error(req, rc, &d);
+        goto out;
+    }
+    if (ra->st && (rc = tr_api_state_bind(ra->st, url, &vars, &d)) != 0) {
+        struct tr_diag d2;
+        tr_diag_clear(&d2);
+        tr_world_unbind(ra->w, url, &d2);
+        not_kept(req, rc, &d);
+        goto out;
+    }
+    rc = tr_world_describe_bound(ra->w, aid, sid, &have);
     if (rc) world_error(req, rc, &d);
     else reply_value(req, 201, have);
     goto out;
@@ -351,12 +411,30 @@ static void unbind_instance(void *arg, struct tr_http_req *req, const struct tr_
     snprintf(url, sizeof url, "/binding/%s/%s", pp->value[0], pp->value[1]);
     struct tr_diag d;
     tr_diag_clear(&d);
-    int rc = tr_world_unbind(ra->w, url, &d);
+    tr_value have, kept = tr_v_null();
+    int rc = tr_world_describe_bound(ra->w, pp->value[0], pp->value[1], &have);
+    if (rc) {
+        world_error(req, rc, &d);
+        return;
+    }
+    tr_value_unref(have);
+    if (ra->st && (rc = tr_api_state_unbind(ra->st, url, &kept, &d)) != 0) {
+        not_kept(req, rc, &d);
+        return;
+    }
+    rc = tr_world_unbind(ra->w, url, &d);
+    if (rc && kept.type != TR_NULL) {
+        struct tr_diag d2;
+        tr_diag_clear(&d2);
+        if (tr_api_state_bind(ra->st, url, &kept, &d2))
+            TR_WARN("api", "%s is still deployed but no longer kept: %s", url, d2.msg);
+    }
+    tr_value_unref(kept);
     if (rc) world_error(req, rc, &d);
     else tr_http_respond(req, 204, NULL, NULL, 0, NULL);
 }
 
-int tr_api_artefact_routes(struct tr_router *r, struct tr_world *w) {
+int tr_api_artefact_routes(struct tr_router *r, struct tr_world *w, struct tr_api_state *st) {
     static const struct {
         const char *method, *suffix;
         tr_route_fn fn;
@@ -369,6 +447,7 @@ int tr_api_artefact_routes(struct tr_router *r, struct tr_world *w) {
         struct route_arg *ra = tr_router_arg(r, sizeof *ra);
         if (!ra) return -ENOMEM;
         ra->w = w;
+        ra->st = st;
         ra->kind = (enum tr_world_kind)k;
         for (size_t i = 0; !rc && i < sizeof per_kind / sizeof per_kind[0]; i++) {
             char pat[64];

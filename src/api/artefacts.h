@@ -13,17 +13,22 @@
  *   POST   /binding/{id}/{inst}     201 the same, deployed (body: mapping)
  *   DELETE /binding/{id}/{inst}     204, undeployed
  *
- * Not done (0.11 does it): with -d, 0.11 writes the published config to
- * config_<ns>.yaml after every change; we keep changes in memory only.
+ * Kept changes: with a state (api/state.h, `server run -d DIR`) every
+ * successful publish, unpublish, bind and unbind is durable before it is
+ * answered, and a change that cannot be written is not made (500). 0.11
+ * instead writes its whole config to a new DIR/config_<nanotime>.yaml after
+ * each change and never reads those files back.
  * Threading: the loop's thread only.
  */
 #ifndef TR_API_ARTEFACTS_H
 #define TR_API_ARTEFACTS_H
 
+struct tr_api_state;
 struct tr_router;
 struct tr_world;
 
-/* Add the routes to r; w outlives r. -ENOMEM, TR_EPARSE (router). */
-int tr_api_artefact_routes(struct tr_router *r, struct tr_world *w);
+/* Add the routes to r; w and st (NULL: changes are not kept) outlive r.
+ * -ENOMEM, TR_EPARSE (router). */
+int tr_api_artefact_routes(struct tr_router *r, struct tr_world *w, struct tr_api_state *st);
 
 #endif

@@ -1,5 +1,6 @@
 /* server.c - `tremor server run`: parse flags, load files in Tremor's order
- * (every .trickle first, then YAML in argument order), start, wait for
+ * (every .trickle first, then YAML in argument order), then what the REST
+ * API kept under an explicit -d (api/state.h), start, wait for
  * SIGINT/SIGTERM, stop gracefully. Any load error: print it, exit 1. */
 #include "cli/server.h"
 
@@ -10,6 +11,7 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "api/state.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "cli/check.h"
@@ -27,6 +29,7 @@ struct server {
     uv_signal_t sigint, sigterm;
     struct tr_world *w;
     struct tr_api *api;
+    struct tr_api_state *state;   /* -d given: the REST API's kept changes */
     struct tr_notify notify;
     int signals;
     int stopped;
@@ -78,7 +81,9 @@ static void server_help(void) {
     printf("\n"
            "FLAGS (Tremor 0.11's, and ours marked +):\n"
            "  -f, --file FILE...            .trickle queries and .yaml/.yml configs, any order\n"
-           "  -d, --storage-directory DIR   data directory, WAL of qos::wal (default ./tremor-data)\n"
+           "  -d, --storage-directory DIR   data directory, WAL of qos::wal (default ./tremor-data);\n"
+           "                                given, it also keeps the REST API's changes across\n"
+           "                                restarts (DIR/api.state); -f may then be left out\n"
            "  -p, --pid FILE                write the process id to FILE (removed at a clean exit)\n"
            "  -n, --no-api                  do not serve the REST API\n"
            "  -h, --api-host HOST:PORT      REST API address (default %s; 0.11: 0.0.0.0:9898)\n"
@@ -123,7 +128,7 @@ int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
     size_t nfiles = 0;
     const char *instance = g->instance, *data_dir = "tremor-data", *pidfile = NULL;
     const char *api_host = TR_API_DEFAULT_HOST, *logger_config = g->logger_config;
-    int verbose = g->verbose, no_api = 0, log_json = g->log_json, check = 0;
+    int verbose = g->verbose, no_api = 0, log_json = g->log_json, check = 0, keep = 0;
     /* 'c' or 'o' once a help flag was seen; help_name may stay NULL (list) */
     int help = 0;
     const char *help_name = NULL;
@@ -147,6 +152,7 @@ int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
         } else if ((v = value_of(argc, argv, &i, "-d", "--storage-directory"))) {
             if (!*v) goto missing;
             data_dir = v;
+            keep = 1;
         } else if ((v = value_of(argc, argv, &i, "-p", "--pid"))) {
             if (!*v) goto missing;
             pidfile = v;
@@ -197,7 +203,9 @@ int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
         int hrc = help == 'c' ? tr_conn_help(help_name, stdout) : tr_op_help(help_name, stdout);
         return hrc ? 1 : 0;
     }
-    if (nfiles == 0) {
+    /* with -d the API's kept changes may be all there is to run (0.11
+     * needs no -f at all) */
+    if (nfiles == 0 && (check || !keep)) {
         fprintf(stderr, "error: no files given (-f FILE...)\n");
         server_usage(stderr);
         free(files);
@@ -245,6 +253,7 @@ int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
     struct tr_diag d;
     tr_diag_clear(&d);
     int rc = tr_world_create(&wo, &s.w);
+    if (rc == 0 && keep) rc = tr_api_state_open(data_dir, &s.state, &d);
     /* Tremor 0.11 loads every query first, then the YAML files in order. */
     for (int pass = 0; pass < 2 && rc == 0; pass++)
         for (size_t i = 0; i < nfiles && rc == 0; i++) {
@@ -252,10 +261,14 @@ int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
             if (pass == 0 && is_query) rc = tr_world_load_query(s.w, files[i], &d);
             if (pass == 1 && !is_query) rc = tr_world_load_config(s.w, files[i], &d);
         }
+    /* the API's artefacts after the files (an id in both: the files'),
+     * its binding instances after the files' mappings */
+    if (rc == 0 && s.state) rc = tr_api_state_restore(s.state, s.w, 0, &d);
     if (rc == 0) rc = tr_world_deploy(s.w, &d);
+    if (rc == 0 && s.state) rc = tr_api_state_restore(s.state, s.w, 1, &d);
     /* The API listens before anything starts, so a taken port stops us
      * with nothing started. */
-    if (rc == 0 && !no_api) rc = tr_api_open(&s.loop, api_host, TR_VERSION, s.w, NULL, &s.api, &d);
+    if (rc == 0 && !no_api) rc = tr_api_open(&s.loop, api_host, TR_VERSION, s.w, s.state, NULL, &s.api, &d);
     if (rc == 0 && s.api) TR_INFO("server", "Listening at: http://%s", api_host);
     if (rc == 0) rc = tr_world_start(s.w, &d);
     free(files);
@@ -289,6 +302,7 @@ int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
     if (s.w && tr_world_failed(s.w)) code = 1;   /* stopped because it could not go on */
     else if (s.w && code == 0 && tr_world_exit_code(s.w) >= 0) code = tr_world_exit_code(s.w);
     tr_world_destroy(s.w);
+    tr_api_state_destroy(s.state);
     if (uv_loop_close(&s.loop) != 0) TR_WARN("server", "event loop closed with handles open");
     if (pidfile && code == 0) unlink(pidfile);
     tr_logcfg_close();

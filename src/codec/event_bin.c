@@ -1,7 +1,7 @@
 /* event_bin.c - event record layout:
  *
  *   u8       version (1)
- *   u8       flags: bit 0 = transactional
+ *   u8       flags: bit 0 = transactional, bit 1 = a batch (generic::batch)
  *   u64 LE   ingest_ns
  *   uvarint  source, stream, event           the event's own id
  *   uvarint  n                               tracked ranges, then n times:
@@ -22,7 +22,7 @@
 int tr_event_encode(const struct tr_event *ev, struct tr_buf *out) {
     unsigned char head[10];
     head[0] = VERSION;
-    head[1] = ev->transactional ? 1 : 0;
+    head[1] = (unsigned char)((ev->transactional ? 1 : 0) | (ev->is_batch ? 2 : 0));
     for (int i = 0; i < 8; i++) head[2 + i] = (unsigned char)(ev->ingest_ns >> (8 * i));
     int rc = tr_buf_append(out, head, sizeof head);
     const struct tr_ids *ids = &ev->ids;
@@ -50,7 +50,7 @@ int tr_event_decode(const char *data, size_t len, struct tr_event *ev) {
     tr_ids_init(&ids, 0, 0, 0);
     ev->value = ev->meta = tr_v_null();
     tr_ids_init(&ev->ids, 0, 0, 0);
-    if (len < 10 || data[0] != VERSION || ((unsigned char)data[1] & ~1u)) return TR_ECORRUPT;
+    if (len < 10 || data[0] != VERSION || ((unsigned char)data[1] & ~3u)) return TR_ECORRUPT;
     uint64_t ingest = 0;
     for (int i = 0; i < 8; i++) ingest |= (uint64_t)(unsigned char)data[2 + i] << (8 * i);
     int rc = tr_bin_get_uvarint(data, len, &off, &src);
@@ -86,6 +86,7 @@ int tr_event_decode(const char *data, size_t len, struct tr_event *ev) {
     tr_ids_fini(&ev->ids);
     tr_ids_move(&ev->ids, &ids);
     ev->transactional = data[1] & 1;
+    ev->is_batch = (data[1] & 2) != 0;
     return 0;
 fail:
     tr_value_unref(value);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/log.h"
 
 static const char *type_name(enum tr_cmap_type t) {
@@ -410,4 +411,28 @@ void tr_cmap_print(const struct tr_cmap_entry *map, FILE *f) {
         }
         fputc('\n', f);
     }
+}
+
+static void warn_nothing(void *arg, const struct tr_diag *w) {
+    (void)arg;
+    (void)w;
+}
+
+int tr_cmap_check(const struct tr_cmap_entry *map, const tr_value *config,
+                  const struct tr_cmap_src *src, struct tr_diag *d) {
+    /* The instance struct is the component's own; a zeroed block that
+     * covers every field the table writes (none is wider than 8 bytes)
+     * stands in for it. */
+    size_t size = 8;
+    for (const struct tr_cmap_entry *e = map; e && e->type != TR_CMAP_END; e++) {
+        if (e->offset + 8 > size) size = e->offset + 8;
+        if ((e->flags & TR_CMAP_PRESENCE) && e->seen + 8 > size) size = e->seen + 8;
+    }
+    void *scratch = tr_calloc(1, size);
+    if (!scratch) return tr_diag_set(d, -ENOMEM, src->file, src->line, src->col, "out of memory");
+    struct tr_cmap_src s = *src;
+    if (!s.warn) s.warn = warn_nothing;
+    int rc = tr_cmap_apply(map, config, scratch, &s, d);
+    tr_free(scratch);
+    return rc;
 }

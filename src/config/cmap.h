@@ -104,6 +104,12 @@ struct tr_cmap_src {
 int tr_cmap_apply(const struct tr_cmap_entry *map, const tr_value *config, void *instance,
                   const struct tr_cmap_src *src, struct tr_diag *d);
 
+/* The checks of tr_cmap_apply without an instance to fill (tremor check
+ * looks at a config before anything is created). Deprecation warnings go
+ * to src->warn only. 0, TR_EINVAL_CFG, -ENOMEM. */
+int tr_cmap_check(const struct tr_cmap_entry *map, const tr_value *config,
+                  const struct tr_cmap_src *src, struct tr_diag *d);
+
 /* Check one given value v (non-NULL) against entry e alone and write its
  * field; the same checks and errors as tr_cmap_apply, for callers that look
  * keys up one by one. */

@@ -45,7 +45,21 @@ struct loader {
     struct tr_diag *d;
     size_t cap_on, cap_off, cap_b, cap_m;
     size_t work, max_work;
+    /* tremor check: every error goes to report and loading goes on past
+     * the ones in an entry's contents (TR_EINVAL_CFG); d then points at
+     * scratch. NULL report: the first error ends the load. */
+    tr_diag_sink report;
+    void *rarg;
+    struct tr_diag scratch;
+    size_t nerr;
 };
+
+/* Going on after rc is possible: a wrong value, key or entry, not a
+ * bound, a nesting limit or memory. */
+static void free_artefact(struct tr_cfg_artefact *a);
+static void free_binding(struct tr_cfg_binding *b);
+
+#define KEEP_GOING(L, rc) ((L)->report && (rc) == TR_EINVAL_CFG)
 
 /* ---- errors ---- */
 
@@ -55,12 +69,21 @@ static int fail_at(struct loader *L, int rc, int line, int col, const char *fmt,
 #endif
     ;
 
+/* Hand the error now in L->d to the checker, if there is one. */
+static int deliver(struct loader *L, int rc) {
+    if (L->report && rc) {
+        L->nerr++;
+        L->report(L->rarg, L->d, NULL);
+    }
+    return rc;
+}
+
 static int fail_at(struct loader *L, int rc, int line, int col, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     rc = tr_diag_vset(L->d, rc, L->file, line, col, fmt, ap);
     va_end(ap);
-    return rc;
+    return deliver(L, rc);
 }
 
 #define fail(L, n, ...) fail_at((L), TR_EINVAL_CFG, (n)->line, (n)->col, __VA_ARGS__)
@@ -278,16 +301,23 @@ static int parse_links(struct loader *L, const node *v, const struct entry_ctx *
     struct tr_cfg_link *links = tr_calloc(v->n, sizeof *links);
     if (!links) return -ENOMEM;
     *out = links;
+    int bad = 0;
     for (size_t i = 0; i < v->n; i++) {
         const node *k = v->kids[2 * i], *tv = v->kids[2 * i + 1];
         struct tr_url from, to;
         int rc = charge(L, k);
-        if (!rc) rc = check_link_end(L, k, "link source", &from);
         if (rc) return rc;
-        if (from.kind == TR_URL_BINDING)
-            return fail(L, k, "link source '%s' is a binding URL; links go from an onramp, "
-                        "offramp or pipeline", k->text);
-        struct tr_cfg_link *lk = &links[i];
+        rc = check_link_end(L, k, "link source", &from);
+        if (!rc && from.kind == TR_URL_BINDING)
+            rc = fail(L, k, "link source '%s' is a binding URL; links go from an onramp, "
+                      "offramp or pipeline", k->text);
+        if (KEEP_GOING(L, rc)) {
+            bad = 1;
+            continue;
+        }
+        if (rc) return rc;
+        /* kept links are packed: a skipped one leaves no hole */
+        struct tr_cfg_link *lk = &links[*nout];
         lk->loc = loc_of(L, k);
         lk->from = tr_strndup(k->text, k->len);
         if (!lk->from) return -ENOMEM;
@@ -300,8 +330,11 @@ static int parse_links(struct loader *L, const node *v, const struct entry_ctx *
             targets = &tv;
             nt = 1;
         } else if (tv->kind != TR_YAML_SEQ) {
-            return fail(L, tv, "targets of link '%s' must be a list of URLs, found %s", k->text,
-                        found(tv, fb, sizeof fb));
+            rc = fail(L, tv, "targets of link '%s' must be a list of URLs, found %s", k->text,
+                      found(tv, fb, sizeof fb));
+            if (!KEEP_GOING(L, rc)) return rc;
+            bad = 1;
+            continue;
         }
         if (!nt) continue;
         lk->to = tr_calloc(nt, sizeof *lk->to);
@@ -310,19 +343,24 @@ static int parse_links(struct loader *L, const node *v, const struct entry_ctx *
         for (size_t j = 0; j < nt; j++) {
             const node *t = targets[j];
             rc = charge(L, t);
-            if (!rc) rc = check_link_end(L, t, "link target", &to);
             if (rc) return rc;
-            if (!link_allowed(from.kind, to.kind))
-                return fail(L, t, "a link from %s %s can only go to %s, found %s URL '%s'",
-                            from.kind == TR_URL_PIPELINE ? "a" : "an", tr_url_kind_name(from.kind),
-                            link_targets(from.kind), tr_url_kind_name(to.kind), t->text);
-            lk->to[j] = tr_strndup(t->text, t->len);
-            if (!lk->to[j]) return -ENOMEM;
-            lk->to_loc[j] = loc_of(L, t);
+            rc = check_link_end(L, t, "link target", &to);
+            if (!rc && !link_allowed(from.kind, to.kind))
+                rc = fail(L, t, "a link from %s %s can only go to %s, found %s URL '%s'",
+                          from.kind == TR_URL_PIPELINE ? "a" : "an", tr_url_kind_name(from.kind),
+                          link_targets(from.kind), tr_url_kind_name(to.kind), t->text);
+            if (KEEP_GOING(L, rc)) {
+                bad = 1;
+                continue;
+            }
+            if (rc) return rc;
+            lk->to[lk->nto] = tr_strndup(t->text, t->len);
+            if (!lk->to[lk->nto]) return -ENOMEM;
+            lk->to_loc[lk->nto] = loc_of(L, t);
             lk->nto++;
         }
     }
-    return 0;
+    return bad ? TR_EINVAL_CFG : 0;
 }
 
 /* The line:col of each key of the artefact's config mapping v, in order. */
@@ -386,7 +424,7 @@ static int set_field(struct loader *L, const struct field *f, const node *v, voi
             rc = config_keys(v, base);
             if (rc) return rc;
         }
-        return tr_yaml_value(L->doc, v, (tr_value *)p, L->d);
+        return deliver(L, tr_yaml_value(L->doc, v, (tr_value *)p, L->d));
     case F_LINKS:
         return parse_links(L, v, e, (struct tr_cfg_link **)p,
                            (size_t *)((char *)base + f->off_n));
@@ -411,6 +449,7 @@ static int fill(struct loader *L, const node *map, const struct field *fs, size_
                 struct entry_ctx *e) {
     const node *seen[16] = {0};
     char allowed[300], hint[160];
+    int bad = 0;
     /* Name the entry by its id in every message when it has a usable one. */
     snprintf(e->name, sizeof e->name, "%s entry", e->kind);
     for (size_t i = 0; i < map->n; i++) {
@@ -439,17 +478,25 @@ static int fill(struct loader *L, const node *map, const struct field *fs, size_
                          " (connector settings such as '%.40s' belong under 'config:')", k->text);
             else if (k->text[0] == '/')
                 snprintf(hint, sizeof hint, " (links belong under 'links:')");
-            return fail(L, k, "unknown key '%s' in %s; expected one of: %s%s", k->text, e->name,
-                        allowed, hint);
+            rc = fail(L, k, "unknown key '%s' in %s; expected one of: %s%s", k->text, e->name,
+                      allowed, hint);
+            if (!KEEP_GOING(L, rc)) return rc;
+            bad = 1;
+            continue;
         }
         seen[f] = k;
         rc = set_field(L, &fs[f], v, base, e);
-        if (rc) return rc;
+        if (rc && !KEEP_GOING(L, rc)) return rc;
+        if (rc) bad = 1;
     }
-    for (size_t j = 0; j < nf; j++)
-        if ((fs[j].flags & F_REQ) && !seen[j])
-            return fail(L, map, "%s is missing the required key '%s'", e->name, fs[j].key);
-    return 0;
+    /* an entry cut short by a YAML error may have had the key further on */
+    for (size_t j = 0; j < nf && !map->cut; j++)
+        if ((fs[j].flags & F_REQ) && !seen[j]) {
+            int rc = fail(L, map, "%s is missing the required key '%s'", e->name, fs[j].key);
+            if (!KEEP_GOING(L, rc)) return rc;
+            bad = 1;
+        }
+    return bad ? TR_EINVAL_CFG : 0;
 }
 
 /* ---- sections ---- */
@@ -468,9 +515,12 @@ static int artefacts(struct loader *L, const node *v, int onramp) {
         const node *it = v->kids[i];
         int rc = charge(L, it);
         if (rc) return rc;
-        if (it->kind != TR_YAML_MAP)
-            return fail(L, it, "each %s entry must be a mapping with at least 'id' and 'type', "
-                        "found %s", kind, found(it, fb, sizeof fb));
+        if (it->kind != TR_YAML_MAP) {
+            rc = fail(L, it, "each %s entry must be a mapping with at least 'id' and 'type', "
+                      "found %s", kind, found(it, fb, sizeof fb));
+            if (KEEP_GOING(L, rc)) continue;
+            return rc;
+        }
         if (tr_grow((void **)arr, cap, *cnt + 1, sizeof **arr)) return -ENOMEM;
         struct tr_cfg_artefact *a = &(*arr)[*cnt];
         memset(a, 0, sizeof *a);
@@ -478,10 +528,16 @@ static int artefacts(struct loader *L, const node *v, int onramp) {
         a->config = tr_v_null();
         a->metrics_interval_s = -1;
         a->loc = loc_of(L, it);
+        a->cut = it->cut;
         (*cnt)++;
         struct entry_ctx e = {.kind = kind, .skip_flags = onramp ? 0 : F_ONRAMP_ONLY};
         rc = fill(L, it, artefact_fields, NFIELDS(artefact_fields), a, &e);
-        if (rc) return rc;
+        if (rc && !KEEP_GOING(L, rc)) return rc;
+        /* reported; kept when it can still be referred to and checked */
+        if (!a->id || !a->type) {
+            free_artefact(a);
+            (*cnt)--;
+        }
     }
     return 0;
 }
@@ -496,9 +552,12 @@ static int bindings(struct loader *L, const node *v) {
         const node *it = v->kids[i];
         int rc = charge(L, it);
         if (rc) return rc;
-        if (it->kind != TR_YAML_MAP)
-            return fail(L, it, "each binding entry must be a mapping with 'id' and 'links', "
-                        "found %s", found(it, fb, sizeof fb));
+        if (it->kind != TR_YAML_MAP) {
+            rc = fail(L, it, "each binding entry must be a mapping with 'id' and 'links', "
+                      "found %s", found(it, fb, sizeof fb));
+            if (KEEP_GOING(L, rc)) continue;
+            return rc;
+        }
         if (tr_grow((void **)&L->add->bindings, &L->cap_b, L->add->nbindings + 1,
                     sizeof *L->add->bindings))
             return -ENOMEM;
@@ -507,7 +566,11 @@ static int bindings(struct loader *L, const node *v) {
         b->loc = loc_of(L, it);
         struct entry_ctx e = {.kind = "binding"};
         rc = fill(L, it, binding_fields, NFIELDS(binding_fields), b, &e);
-        if (rc) return rc;
+        if (rc && !KEEP_GOING(L, rc)) return rc;
+        if (!b->id) {
+            free_binding(b);
+            L->add->nbindings--;
+        }
     }
     return 0;
 }
@@ -523,15 +586,17 @@ static int mappings(struct loader *L, const node *v) {
         const node *k = v->kids[2 * i], *vals = v->kids[2 * i + 1];
         struct tr_url u;
         int rc = charge(L, k);
-        if (!rc) rc = check_url(L, k, "mapping key", &u);
         if (rc) return rc;
-        if (u.kind != TR_URL_BINDING || !u.instance[0] || u.port[0])
-            return fail(L, k, "mapping key must be a binding instance URL "
-                        "'/binding/<id>/<instance>', found '%s'", k->text);
-        if (!is_null(vals) && vals->kind != TR_YAML_MAP)
-            return fail(L, vals, "values of mapping '%s' must be a mapping of placeholder name "
-                        "to value (e.g. instance: \"01\"), found %s", k->text,
-                        found(vals, fb, sizeof fb));
+        rc = check_url(L, k, "mapping key", &u);
+        if (!rc && (u.kind != TR_URL_BINDING || !u.instance[0] || u.port[0]))
+            rc = fail(L, k, "mapping key must be a binding instance URL "
+                      "'/binding/<id>/<instance>', found '%s'", k->text);
+        if (!rc && !is_null(vals) && vals->kind != TR_YAML_MAP)
+            rc = fail(L, vals, "values of mapping '%s' must be a mapping of placeholder name "
+                      "to value (e.g. instance: \"01\"), found %s", k->text,
+                      found(vals, fb, sizeof fb));
+        if (KEEP_GOING(L, rc)) continue;
+        if (rc) return rc;
         if (tr_grow((void **)&L->add->mappings, &L->cap_m, L->add->nmappings + 1,
                     sizeof *L->add->mappings))
             return -ENOMEM;
@@ -551,9 +616,12 @@ static int mappings(struct loader *L, const node *v) {
             rc = charge(L, val);
             if (rc) return rc;
             /* Placeholders are text: `instance: 01` stays "01", as written. */
-            if (val->kind != TR_YAML_SCALAR)
-                return fail(L, val, "value of '%s' in mapping '%s' must be a scalar, found %s",
-                            name->text, k->text, found(val, fb, sizeof fb));
+            if (val->kind != TR_YAML_SCALAR) {
+                rc = fail(L, val, "value of '%s' in mapping '%s' must be a scalar, found %s",
+                          name->text, k->text, found(val, fb, sizeof fb));
+                if (KEEP_GOING(L, rc)) continue;
+                return rc;
+            }
             tr_value s;
             rc = tr_v_str(val->text, val->len, &s);
             if (!rc) rc = tr_rec_set(&m->vars, name->text, name->len, s);
@@ -611,7 +679,7 @@ static int load_doc(struct loader *L, const node *root) {
         else
             rc = fail(L, k, "unknown top-level key '%s'; expected one of: " TOP_KEYS "%s", k->text,
                       top_hint(k));
-        if (rc) return rc;
+        if (rc && !KEEP_GOING(L, rc)) return rc;
     }
     return 0;
 }
@@ -632,8 +700,23 @@ static int idref_cmp(const void *pa, const void *pb) {
 }
 
 /* Sort refs and report the earliest-loaded entry that repeats an earlier key. */
-static int report_dups(struct loader *L, struct idref *r, size_t n, const char *what) {
+static int report_dups(struct loader *L, struct idref *r, size_t n, size_t nbase,
+                       const char *what) {
     qsort(r, n, sizeof *r, idref_cmp);
+    if (L->report) {   /* every repeat, each naming the first of its id */
+        int rc = 0;
+        for (size_t i = 1, s = 0; i < n; i++) {
+            if (strcmp(r[i].id, r[s].id)) {
+                s = i;
+                continue;
+            }
+            if (r[i].order < nbase) continue;   /* reported with its own file */
+            rc = fail_at(L, TR_EINVAL_CFG, r[i].loc->line, r[i].loc->col,
+                         "duplicate %s id '%s' (first defined at %s:%d:%d)", what, r[i].id,
+                         r[s].loc->file, r[s].loc->line, r[s].loc->col);
+        }
+        return rc;
+    }
     const struct idref *dup = NULL, *first = NULL;
     for (size_t i = 1; i < n; i++) {
         if (strcmp(r[i].id, r[i - 1].id)) continue;
@@ -657,7 +740,7 @@ static int check_artefact_ids(struct loader *L, const struct tr_cfg_artefact *a,
     if (!r) return -ENOMEM;
     for (size_t i = 0; i < na; i++) r[i] = (struct idref){a[i].id, &a[i].loc, i};
     for (size_t i = 0; i < nb; i++) r[na + i] = (struct idref){b[i].id, &b[i].loc, na + i};
-    int rc = report_dups(L, r, na + nb, what);
+    int rc = report_dups(L, r, na + nb, na, what);
     tr_free(r);
     return rc;
 }
@@ -674,10 +757,12 @@ static int check_bindings(struct loader *L) {
             i < c->nbindings ? &c->bindings[i] : &x->bindings[i - c->nbindings];
         r[i] = (struct idref){b->id, &b->loc, i};
     }
-    rc = report_dups(L, r, nb, "binding");
-    if (rc) goto out;
+    rc = report_dups(L, r, nb, c->nbindings, "binding");
+    if (rc && !KEEP_GOING(L, rc)) goto out;
+    rc = 0;
     /* r[0..nb) is now sorted by id: every mapping must name one of them. */
-    for (size_t i = 0; i < x->nmappings && !rc && !c->mappings_any_order; i++) {
+    for (size_t i = 0; i < x->nmappings && (!rc || KEEP_GOING(L, rc)) && !c->mappings_any_order;
+         i++) {
         const struct tr_cfg_mapping *m = &x->mappings[i];
         size_t lo = 0, hi = nb;
         while (lo < hi) {
@@ -711,36 +796,39 @@ static void free_strs(char **v, size_t n) {
     tr_free(v);
 }
 
+static void free_artefact(struct tr_cfg_artefact *a) {
+    tr_free(a->id);
+    tr_free(a->type);
+    tr_free(a->description);
+    tr_free(a->codec);
+    free_strs(a->preprocessors, a->npre);
+    free_strs(a->postprocessors, a->npost);
+    tr_value_unref(a->codec_map);
+    tr_value_unref(a->config);
+    tr_free(a->config_keys);
+}
+
 static void free_artefacts(struct tr_cfg_artefact *a, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        tr_free(a[i].id);
-        tr_free(a[i].type);
-        tr_free(a[i].description);
-        tr_free(a[i].codec);
-        free_strs(a[i].preprocessors, a[i].npre);
-        free_strs(a[i].postprocessors, a[i].npost);
-        tr_value_unref(a[i].codec_map);
-        tr_value_unref(a[i].config);
-        tr_free(a[i].config_keys);
-    }
+    for (size_t i = 0; i < n; i++) free_artefact(&a[i]);
     tr_free(a);
+}
+
+static void free_binding(struct tr_cfg_binding *b) {
+    tr_free(b->id);
+    tr_free(b->description);
+    for (size_t j = 0; j < b->nlinks; j++) {
+        tr_free(b->links[j].from);
+        free_strs(b->links[j].to, b->links[j].nto);
+        tr_free(b->links[j].to_loc);
+    }
+    tr_free(b->links);
 }
 
 void tr_config_fini(struct tr_config *c) {
     if (!c) return;
     free_artefacts(c->onramps, c->nonramps);
     free_artefacts(c->offramps, c->nofframps);
-    for (size_t i = 0; i < c->nbindings; i++) {
-        struct tr_cfg_binding *b = &c->bindings[i];
-        tr_free(b->id);
-        tr_free(b->description);
-        for (size_t j = 0; j < b->nlinks; j++) {
-            tr_free(b->links[j].from);
-            free_strs(b->links[j].to, b->links[j].nto);
-            tr_free(b->links[j].to_loc);
-        }
-        tr_free(b->links);
-    }
+    for (size_t i = 0; i < c->nbindings; i++) free_binding(&c->bindings[i]);
     tr_free(c->bindings);
     for (size_t i = 0; i < c->nmappings; i++) {
         tr_free(c->mappings[i].binding_url);
@@ -789,53 +877,96 @@ static int merge(struct tr_config *c, struct tr_config *x) {
     return 0;
 }
 
-int tr_config_load_string(struct tr_config *c, const char *name, const char *yaml, size_t len,
-                          struct tr_diag *d) {
+/* With report (tremor check): every error goes there, loading goes on and
+ * the entries that can still be referred to are added; returns how many
+ * errors were reported. Without: the first error ends it, c unchanged. */
+static int load(struct tr_config *c, const char *name, const char *yaml, size_t len,
+                struct tr_diag *d, tr_diag_sink report, void *rarg) {
     struct tr_config add;
     struct tr_yaml_doc *doc = NULL;
     int rc;
     if (!name) name = "<config>";
     tr_diag_clear(d);
-    if (len > TR_CFG_MAX_FILE_BYTES)
-        return tr_diag_set(d, TR_ETOOBIG, name, 0, 0,
-                           "config is %zu bytes; the limit is %u bytes", len,
-                           TR_CFG_MAX_FILE_BYTES);
     tr_config_init(&add);
+    struct loader L = {.base = c, .add = &add, .d = d, .report = report, .rarg = rarg};
+    if (report) {
+        tr_diag_clear(&L.scratch);
+        L.d = &L.scratch;
+    }
+    if (len > TR_CFG_MAX_FILE_BYTES) {
+        rc = tr_diag_set(L.d, TR_ETOOBIG, name, 0, 0, "config is %zu bytes; the limit is %u bytes",
+                         len, TR_CFG_MAX_FILE_BYTES);
+        goto out;
+    }
     add.files = tr_calloc(1, sizeof *add.files);
     if (!add.files || !(add.files[0] = tr_strdup(name))) {
         rc = -ENOMEM;
         goto out;
     }
     add.nfiles = 1;
-    rc = tr_yaml_parse(name, yaml, len, &doc, d);
-    if (rc) goto out;
-    struct loader L = {.base = c, .add = &add, .doc = doc, .file = add.files[0], .d = d};
+    L.file = add.files[0];
+    int yrc = tr_yaml_parse_ex(name, yaml, len, report ? TR_YAML_KEEP_GOING : 0, &doc, L.d,
+                               report, rarg, &L.nerr);
+    if (!doc) {
+        rc = yrc;
+        goto out;
+    }
+    /* after a syntax error (reported), what was read before it is checked */
+    L.doc = doc;
     L.max_work = tr_yaml_nodes(doc) * WORK_FACTOR;
     if (L.max_work < WORK_MIN) L.max_work = WORK_MIN;
     rc = load_doc(&L, tr_yaml_root(doc));
-    if (!rc) rc = check_artefact_ids(&L, c->onramps, c->nonramps, add.onramps, add.nonramps,
-                                     "onramp");
-    if (!rc) rc = check_artefact_ids(&L, c->offramps, c->nofframps, add.offramps, add.nofframps,
-                                     "offramp");
-    if (!rc) rc = check_bindings(&L);
-    if (!rc) rc = merge(c, &add);
+#define NEXT(call) \
+    if (!rc || KEEP_GOING(&L, rc)) rc = (call)
+    NEXT(check_artefact_ids(&L, c->onramps, c->nonramps, add.onramps, add.nonramps, "onramp"));
+    NEXT(check_artefact_ids(&L, c->offramps, c->nofframps, add.offramps, add.nofframps,
+                            "offramp"));
+    NEXT(check_bindings(&L));
+#undef NEXT
+    if (report && (!rc || rc == TR_EINVAL_CFG)) rc = merge(c, &add);
+    else if (!rc) rc = merge(c, &add);
+    if (report && !rc && yrc) rc = yrc;
 out:
-    if (rc == -ENOMEM && d && !d->msg[0])
-        tr_diag_set(d, rc, name, 0, 0, "out of memory while loading the config");
+    if (rc == -ENOMEM && L.d && !L.d->msg[0])
+        tr_diag_set(L.d, rc, name, 0, 0, "out of memory while loading the config");
+    if (report && rc && !L.nerr) {   /* a bound or memory, not yet reported */
+        L.nerr++;
+        report(rarg, L.d, NULL);
+    }
     tr_yaml_free(doc);
     tr_config_fini(&add);
+    if (report) return (int)(L.nerr > INT32_MAX ? INT32_MAX : L.nerr);
     return rc;
 }
 
-int tr_config_load_file(struct tr_config *c, const char *path, struct tr_diag *d) {
+int tr_config_load_string(struct tr_config *c, const char *name, const char *yaml, size_t len,
+                          struct tr_diag *d) {
+    return load(c, name, yaml, len, d, NULL, NULL);
+}
+
+int tr_config_check_string(struct tr_config *c, const char *name, const char *yaml, size_t len,
+                           tr_diag_sink report, void *arg) {
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    return load(c, name, yaml, len, &d, report, arg);
+}
+
+static int load_file(struct tr_config *c, const char *path, struct tr_diag *d,
+                     tr_diag_sink report, void *rarg) {
     tr_diag_clear(d);
     /* A FIFO or device would block the open or the read forever. */
     const char *kind;
     int fd = tr_file_open_regular(path, &kind);
-    if (fd < 0 && kind)
-        return tr_diag_set(d, fd, path, 0, 0, "is %s, not a config file (a regular file is needed)",
-                           kind);
-    if (fd < 0) return tr_diag_set(d, fd, path, 0, 0, "cannot open config file: %s", tr_strerror(fd));
+    if (fd < 0) {
+        if (kind)
+            tr_diag_set(d, fd, path, 0, 0, "is %s, not a config file (a regular file is needed)",
+                        kind);
+        else
+            tr_diag_set(d, fd, path, 0, 0, "cannot open config file: %s", tr_strerror(fd));
+        if (!report) return fd;
+        report(rarg, d, NULL);
+        return 1;
+    }
     struct stat st;
     char *buf = NULL;
     size_t len = 0;
@@ -887,10 +1018,28 @@ int tr_config_load_file(struct tr_config *c, const char *path, struct tr_diag *d
         if (r == 0) break;
         len += (size_t)r;
     }
-    rc = tr_config_load_string(c, path, buf, len, d);
+    rc = load(c, path, buf, len, d, report, rarg);
+    tr_free(buf);
+    close(fd);
+    return rc;
 out:
     tr_free(buf);
     close(fd);
+    if (report && rc) {
+        if (!d->msg[0]) tr_diag_set(d, rc, path, 0, 0, "cannot read config file: %s", tr_strerror(rc));
+        report(rarg, d, NULL);
+        return 1;
+    }
+    return rc;
+}
+
+int tr_config_load_file(struct tr_config *c, const char *path, struct tr_diag *d) {
+    return load_file(c, path, d, NULL, NULL);
+}
+
+int tr_config_check_file(struct tr_config *c, const char *path, tr_diag_sink report, void *arg) {
+    struct tr_diag d;
+    int rc = load_file(c, path, &d, report, arg);
     return rc;
 }
 

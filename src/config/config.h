@@ -48,6 +48,7 @@ struct tr_cfg_artefact {
     int linked;                   /* bool, default 0 */
     int err_required;             /* bool, default 0; onramps only */
     struct tr_cfg_loc loc;        /* the entry: its first key, right after "- " */
+    int cut;                      /* tr_config_check_*: a YAML error ended the entry early */
 };
 
 /* One `links:` entry: a source URL and its target URLs, as written
@@ -110,6 +111,18 @@ int tr_config_load_file(struct tr_config *c, const char *path, struct tr_diag *d
 /* The same for text in memory; name is used for locations. */
 int tr_config_load_string(struct tr_config *c, const char *name, const char *yaml, size_t len,
                           struct tr_diag *d);
+
+/* tremor check: the same loads, but every error goes to report (located;
+ * detail NULL) and loading goes on past errors in an entry's contents: a
+ * bad key, type, value, URL or link, a duplicate id, a mapping to nothing.
+ * A YAML syntax error is reported and ends the file, after what was read
+ * before it has been checked. Bounds, nesting limits and -ENOMEM end it
+ * too (reported). The entries that still have an id (and a type) are
+ * added to c, so later references to them are not reported again.
+ * Returns the number of errors reported. */
+int tr_config_check_file(struct tr_config *c, const char *path, tr_diag_sink report, void *arg);
+int tr_config_check_string(struct tr_config *c, const char *name, const char *yaml, size_t len,
+                           tr_diag_sink report, void *arg);
 
 /* Lookups by id; NULL when absent. Pointers are valid until the next load. */
 const struct tr_cfg_artefact *tr_config_onramp(const struct tr_config *c, const char *id);

@@ -66,6 +66,10 @@ struct builder {
     struct anchor *anchors;      /* open addressing, cap a power of two */
     size_t acap, acount;
     int ndocs;
+    int keep_going;              /* TR_YAML_KEEP_GOING */
+    tr_diag_sink report;
+    void *rarg;
+    size_t *nerr;
 };
 
 /* ---- arena ---- */
@@ -375,6 +379,54 @@ static int check_dup_keys(struct builder *b, struct tr_yaml_node **kids, size_t 
                 dup->text, first->line, first->col);
 }
 
+struct keyref {
+    struct tr_yaml_node *k;
+    size_t pair;
+};
+
+static int keyref_cmp(const void *pa, const void *pb) {
+    const struct keyref *x = pa, *y = pb;
+    return key_cmp(&x->k, &y->k);
+}
+
+/* Keep going: report every repeated key of the mapping in f and drop its
+ * pair, so the checker sees each key once. */
+static int drop_dup_keys(struct builder *b, struct frame *f) {
+    size_t np = f->n / 2;
+    if (np < 2) return 0;
+    struct keyref *r = tr_calloc(np, sizeof *r);
+    unsigned char *drop = tr_calloc(np, 1);
+    if (!r || !drop) {
+        tr_free(r);
+        tr_free(drop);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < np; i++) r[i] = (struct keyref){f->kids[2 * i], i};
+    qsort(r, np, sizeof *r, keyref_cmp);
+    for (size_t i = 1, s = 0; i < np; i++) {
+        if (!same_key(r[i].k, r[s].k)) {
+            s = i;
+            continue;
+        }
+        drop[r[i].pair] = 1;
+        fail(b, TR_EINVAL_CFG, r[i].k->line, r[i].k->col, "duplicate key '%s' (first at %d:%d)",
+             r[i].k->text, r[s].k->line, r[s].k->col);
+        (*b->nerr)++;
+        b->report(b->rarg, b->d, NULL);
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (drop[i]) continue;
+        f->kids[2 * w] = f->kids[2 * i];
+        f->kids[2 * w + 1] = f->kids[2 * i + 1];
+        w++;
+    }
+    f->n = 2 * w;
+    tr_free(r);
+    tr_free(drop);
+    return 0;
+}
+
 static int open_collection(struct builder *b, int kind, const yaml_event_t *ev) {
     const yaml_char_t *anchor, *tag;
     if (kind == TR_YAML_SEQ) {
@@ -406,7 +458,7 @@ static int close_collection(struct builder *b) {
     struct tr_yaml_node *n = f->node;
     int rc = 0;
     if (n->kind == TR_YAML_MAP) {
-        rc = check_dup_keys(b, f->kids, f->n / 2);
+        rc = b->keep_going ? drop_dup_keys(b, f) : check_dup_keys(b, f->kids, f->n / 2);
         if (rc) return rc;
     }
     if (f->n) {
@@ -489,8 +541,43 @@ static int build(struct builder *b, yaml_parser_t *p, const char *text, size_t l
     }
 }
 
+/* Keep going after an error that ends the stream: report it, then close
+ * every open collection (a key left without its value is dropped) so what
+ * came before it can be checked; those collections are marked cut. */
+static void cut_short(struct builder *b) {
+    size_t n = strlen(b->d->msg);
+    static const char note[] = "; the rest of this file is not checked";
+    if (n + sizeof note <= sizeof b->d->msg) memcpy(b->d->msg + n, note, sizeof note);
+    (*b->nerr)++;
+    b->report(b->rarg, b->d, NULL);
+    while (b->depth > 0) {
+        struct frame *f = &b->stack[b->depth - 1];
+        if (f->node->kind == TR_YAML_MAP && f->n % 2) f->n--;
+        f->node->cut = 1;
+        /* a second error here is a consequence of the first: not reported */
+        struct tr_diag *keep = b->d, quiet;
+        tr_diag_clear(&quiet);
+        b->d = &quiet;
+        int ka = b->keep_going;
+        b->keep_going = 0;
+        int rc = close_collection(b);
+        b->keep_going = ka;
+        b->d = keep;
+        if (rc) {
+            b->doc->root = NULL;
+            return;
+        }
+    }
+}
+
 int tr_yaml_parse(const char *name, const char *text, size_t len, struct tr_yaml_doc **out,
                   struct tr_diag *d) {
+    return tr_yaml_parse_ex(name, text, len, 0, out, d, NULL, NULL, NULL);
+}
+
+int tr_yaml_parse_ex(const char *name, const char *text, size_t len, unsigned flags,
+                     struct tr_yaml_doc **out, struct tr_diag *d, tr_diag_sink report, void *arg,
+                     size_t *nerr) {
     *out = NULL;
     struct tr_yaml_doc *doc = tr_calloc(1, sizeof *doc);
     if (!doc) return -ENOMEM;
@@ -506,8 +593,12 @@ int tr_yaml_parse(const char *name, const char *text, size_t len, struct tr_yaml
     }
     b->doc = doc;
     b->d = d;
+    b->keep_going = (flags & TR_YAML_KEEP_GOING) && report && nerr;
+    b->report = report;
+    b->rarg = arg;
+    b->nerr = nerr;
     yaml_parser_t p;
-    int rc;
+    int rc, partial = 0;
     if (!yaml_parser_initialize(&p)) {
         rc = -ENOMEM;
         goto out;
@@ -515,16 +606,20 @@ int tr_yaml_parse(const char *name, const char *text, size_t len, struct tr_yaml
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
     rc = build(b, &p, text, len);
     yaml_parser_delete(&p);
+    if (rc && rc != -ENOMEM && b->keep_going) {
+        cut_short(b);
+        partial = 1;
+    }
 out:
     for (int i = 0; i < b->depth; i++) tr_free(b->stack[i].kids);
     tr_free(b->anchors);
     tr_free(b);
-    if (rc) {
+    if (rc && !partial) {
         tr_yaml_free(doc);
         return rc;
     }
     *out = doc;
-    return 0;
+    return rc;
 }
 
 /* ---- scalar resolution (YAML 1.2 core schema, as Tremor's YAML reader does) ---- */

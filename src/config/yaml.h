@@ -28,6 +28,7 @@ struct tr_yaml_memo;   /* conversion cache shared by an anchor and its aliases *
 struct tr_yaml_node {
     unsigned char kind;      /* enum tr_yaml_kind */
     unsigned char plain;     /* scalar written plain (unquoted, no !!str): its type is resolved */
+    unsigned char cut;       /* collection closed early by an error (TR_YAML_KEEP_GOING) */
     int line, col;           /* 1-based start of this occurrence */
     const char *text;        /* scalar: len bytes, NUL-terminated */
     size_t len;
@@ -45,6 +46,16 @@ struct tr_yaml_doc;   /* owns every node of one parsed stream */
  * alias, unsupported tag), -ENOMEM; d gets name:line:col. *out is NULL on failure. */
 int tr_yaml_parse(const char *name, const char *text, size_t len,
                   struct tr_yaml_doc **out, struct tr_diag *d);
+/* tremor check: with TR_YAML_KEEP_GOING each repeated key is reported to
+ * report (and counted in *nerr) and dropped, and an error that ends the
+ * stream (syntax, nesting, bad alias...) is reported, noting that the rest
+ * is not checked; the tree read up to it is still returned in *out (its
+ * open collections closed and marked cut) together with the error code.
+ * Without the flag this is tr_yaml_parse. */
+#define TR_YAML_KEEP_GOING 0x1u
+int tr_yaml_parse_ex(const char *name, const char *text, size_t len, unsigned flags,
+                     struct tr_yaml_doc **out, struct tr_diag *d, tr_diag_sink report, void *arg,
+                     size_t *nerr);
 const struct tr_yaml_node *tr_yaml_root(const struct tr_yaml_doc *doc);
 /* Nodes in the document, alias nodes included (each counts once). */
 size_t tr_yaml_nodes(const struct tr_yaml_doc *doc);

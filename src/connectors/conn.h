@@ -39,6 +39,7 @@
 struct tr_preproc_limits;   /* codec/proc.h */
 struct tr_codec;            /* codec/codec.h */
 struct tr_cmap_pos;         /* config/cmap.h */
+struct tr_ids;              /* core/event.h */
 
 /* An onramp/offramp entry of the configuration, as a connector sees it.
  * Valid during create() only: copy what you keep. */
@@ -92,10 +93,24 @@ struct tr_onramp_host_ops {
     /* Optional (NULL: shutdown): stop gracefully and exit with code (the
      * cb test source's verdict). */
     void (*exit)(struct tr_onramp_host *h, int code);
+    /* Optional: the id the next event of this onramp will get. Ids rise by
+     * one per event (error events included), so the ids one emit_bytes()
+     * gave are [next_id before, next_id after). NULL: not known. */
+    uint64_t (*next_id)(struct tr_onramp_host *h);
+    /* Optional (NULL: not available): an error event out of the port `err`
+     * in 0.11's shape ({"error": msg, "event_id", "source_id"}, meta
+     * {"error"}), with an event id of this onramp, so a linked onramp can
+     * be answered through it. Returns that id, or a negative error
+     * (TR_ENOTFOUND: nothing is linked from `err`). */
+    int64_t (*emit_error)(struct tr_onramp_host *h, const char *msg);
 };
 struct tr_onramp_host {
     const struct tr_onramp_host_ops *ops;
     uv_loop_t *loop;
+    /* Whether this instance's events want acks: the runtime sets it from
+     * tr_onramp_ops.transactional before create(), which may change it
+     * (an onramp transactional by configuration). */
+    bool transactional;
 };
 
 struct tr_onramp_ops {
@@ -109,6 +124,11 @@ struct tr_onramp_ops {
     void (*restore)(void *self);             /* breaker: produce again */
     void (*ack)(void *self, uint64_t event_id);
     void (*fail)(void *self, uint64_t event_id);
+    /* Optional: an ack as the ids of this onramp the acked event carries,
+     * min..max (an event built from several, e.g. a batch). When set it is
+     * called instead of ack. Like Tremor's, event ids track ranges, so ids
+     * between min and max that took another path are in it too. */
+    void (*ack_range)(void *self, uint64_t min, uint64_t max);
     /* Stop producing, release every handle, then call done(arg) (maybe later). */
     void (*close)(void *self, void (*done)(void *arg), void *arg);
     /* Optional (NULL: defaults): bounds for what the runtime buffers for
@@ -160,6 +180,10 @@ static inline void tr_onramp_stream_end(struct tr_onramp_host *h, uint64_t strea
 /* The onramp has nothing more to say (end of file, iterations done). */
 static inline void tr_onramp_done(struct tr_onramp_host *h) { h->ops->done(h); }
 static inline void tr_onramp_shutdown(struct tr_onramp_host *h) { h->ops->shutdown(h); }
+/* The id the next event will get, or 0 when the host does not say. */
+static inline uint64_t tr_onramp_next_id(struct tr_onramp_host *h) {
+    return h->ops->next_id ? h->ops->next_id(h) : 0;
+}
 /* Stop gracefully, then exit the server with code (0.11's exit(code)). */
 static inline void tr_onramp_exit(struct tr_onramp_host *h, int code) {
     if (h->ops->exit) h->ops->exit(h, code);
@@ -197,6 +221,11 @@ struct tr_out_msg {
     size_t len;
     const tr_value *meta;    /* the event's metadata ($url, $binary, ...) */
     uint64_t ingest_ns;
+    /* The event before encoding and its ids (NULL when the host has none,
+     * e.g. a chunk of a split payload): for sinks that build their own
+     * wire format from values (elastic). Valid during send() only. */
+    const tr_value *value;
+    const struct tr_ids *ids;
 };
 
 struct tr_offramp_ops {

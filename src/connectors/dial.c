@@ -1,5 +1,5 @@
-/* dial.c - one outgoing TCP connection at a time, re-dialled every second
- * (see dial.h). Not a protocol and not a logger: the owner hears of every
+/* dial.c - one outgoing TCP connection at a time, re-dialled with capped
+ * exponential backoff and jitter (see dial.h). Not a protocol and not a logger: the owner hears of every
  * change through its callbacks. Each attempt gets its own struct link,
  * freed only once libuv has given back its handle and resolver request, so
  * a late callback of an old attempt never touches a new one.
@@ -25,11 +25,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "connectors/backoff.h"
 #include "connectors/outq.h"
 #include "core/alloc.h"
 #include "core/hist.h"
 
-#define RETRY_MS 1000      /* between connection attempts */
+/* Between connection attempts: the first retry after 0.5-1 s (0.11 waits
+ * 1 s), then doubling up to 2.5-5 s, so many senders that lost the same
+ * peer neither retry in lockstep nor wait long once it is back. */
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 5000
 /* Ack polling while messages wait (SIOCOUTQ only): the peer's ACK usually
  * comes within microseconds (or a delayed ACK within ~40 ms); a long
  * back-off would hold a whole window of acks for nothing. */
@@ -81,7 +86,8 @@ struct tr_dial {
     int links;           /* struct link alive (freed in close callbacks) */
     struct link *cur;    /* the current attempt or connection, NULL between them */
     bool closing;
-    uint64_t last_attempt;
+    struct tr_backoff backoff;
+    uint64_t retry_ms;   /* the delay planned after the last failure */
     uint64_t poll_ms;
     struct tr_dial_stats stats;
     void (*done)(void *);
@@ -296,6 +302,7 @@ static void on_connect(uv_connect_t *req, int status) {
     l->txack = !(l->d->flags & TR_DIAL_ACK_POLL) && fd >= 0 && tr_outq_txack_enable(fd) == 0;
     l->txacked = 0;
     l->st = L_CONNECTED;
+    tr_backoff_reset(&l->d->backoff);
     l->d->cbs.up(l->d->arg, &l->tcp);
 }
 
@@ -342,18 +349,19 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 static void on_retry(uv_timer_t *t) { attempt(t->data); }
 
+/* Plan the delay before down() is told, so the owner can say it. */
+static void plan_retry(struct tr_dial *d) { d->retry_ms = tr_backoff_next(&d->backoff); }
+
 static void schedule_retry(struct tr_dial *d) {
     if (d->closing) return;
-    uint64_t now = uv_now(d->loop);
-    uint64_t at = d->last_attempt + RETRY_MS;
-    uv_timer_start(&d->retry, on_retry, at > now ? at - now : 0, 0);
+    uv_timer_start(&d->retry, on_retry, d->retry_ms, 0);
 }
 
 static void attempt(struct tr_dial *d) {
     if (d->closing || d->cur) return;
-    d->last_attempt = uv_now(d->loop);
     struct link *l = tr_calloc(1, sizeof *l);
     if (!l) {
+        plan_retry(d);
         d->cbs.down(d->arg, false, "out of memory");
         schedule_retry(d);
         return;
@@ -386,6 +394,7 @@ static void link_end(struct link *l, const char *why) {
     check_acks_from(l, DRAIN_OUTQ);
     l->st = L_DEAD;
     if (d->cur == l) d->cur = NULL;
+    plan_retry(d);
     d->cbs.down(d->arg, connected, why);
     fail_pending(l);
     link_release(l);
@@ -418,6 +427,7 @@ int tr_dial_create(uv_loop_t *loop, struct tr_offramp_host *host, const char *ho
     d->retry.data = d->poll.data = d->linger.data = d;
     d->handles_open = 3;
     d->poll_ms = POLL_MIN_MS;
+    tr_backoff_init(&d->backoff, RETRY_MIN_MS, RETRY_MAX_MS);
     /* without the histogram only the latency figures are missing */
     if (tr_hist_create(HIST_HIGHEST_NS, 3, &d->stats.ack_ns) != 0) d->stats.ack_ns = NULL;
     *out = d;
@@ -519,3 +529,5 @@ void tr_dial_print_report(const struct tr_dial *d, const char *title) {
     }
     tr_buf_fini(&b);
 }
+
+uint64_t tr_dial_retry_ms(const struct tr_dial *d) { return d->retry_ms; }

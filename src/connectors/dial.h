@@ -1,5 +1,6 @@
 /* dial.h - the TCP connection under a stream offramp (ws, tcp): connect to
- * host:port trying every resolved address, retry every second while away,
+ * host:port trying every resolved address, retry while away (capped
+ * exponential backoff with jitter: 0.5-1 s first, at most 5 s),
  * write bytes, and answer transactional messages once the peer's TCP has
  * acknowledged their last byte (outq.h: TX_ACK reports as they come, else
  * SIOCOUTQ polling). Sends never wait for acks: any number of messages may
@@ -64,7 +65,7 @@ struct tr_dial_stats {
 int tr_dial_create(uv_loop_t *loop, struct tr_offramp_host *host, const char *hostname,
                    uint16_t port, unsigned flags, const struct tr_dial_cbs *cbs, void *arg,
                    struct tr_dial **out);
-/* The first attempt; later ones follow by themselves, 1 s apart. */
+/* The first attempt; later ones follow by themselves (tr_dial_retry_ms). */
 void tr_dial_start(struct tr_dial *d);
 
 /* True while the current connection is established (between up and down). */
@@ -97,6 +98,9 @@ int tr_dial_report(const struct tr_dial *d, const char *title, struct tr_buf *ou
 /* tr_dial_report written to stdout at once, as the blackhole prints its
  * report (the offramps' `ack_report`). Best effort: nothing on -ENOMEM. */
 void tr_dial_print_report(const struct tr_dial *d, const char *title);
+/* The delay before the next attempt, planned when the last one ended (for
+ * down() to say). */
+uint64_t tr_dial_retry_ms(const struct tr_dial *d);
 /* End the current connection (no-op without one); down() says why. */
 void tr_dial_drop(struct tr_dial *d, const char *why);
 

@@ -13,6 +13,7 @@ extern const struct tr_onramp_ops tr_crononome_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
 extern const struct tr_onramp_ops tr_postgres_onramp;
+extern const struct tr_onramp_ops tr_relp_onramp;
 extern const struct tr_onramp_ops tr_rest_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
 extern const struct tr_onramp_ops tr_tcp_onramp;
@@ -22,6 +23,7 @@ extern const struct tr_onramp_ops tr_ws_onramp;
 extern const struct tr_offramp_ops tr_blackhole_offramp;
 extern const struct tr_offramp_ops tr_cb_offramp;
 extern const struct tr_offramp_ops tr_debug_offramp;
+extern const struct tr_offramp_ops tr_elastic_offramp;
 extern const struct tr_offramp_ops tr_exit_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
 extern const struct tr_offramp_ops tr_postgres_offramp;
@@ -39,12 +41,14 @@ extern const struct tr_cmap_entry tr_cb_in_cmap[];
 extern const struct tr_cmap_entry tr_cb_out_cmap[];
 extern const struct tr_cmap_entry tr_crononome_cmap[];
 extern const struct tr_cmap_entry tr_debug_cmap[];
+extern const struct tr_cmap_entry tr_elastic_cmap[];
 extern const struct tr_cmap_entry tr_exit_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
 extern const struct tr_cmap_entry tr_postgres_in_cmap[];
 extern const struct tr_cmap_entry tr_postgres_out_cmap[];
+extern const struct tr_cmap_entry tr_relp_server_cmap[];
 extern const struct tr_cmap_entry tr_rest_server_cmap[];
 extern const struct tr_cmap_entry tr_rest_client_cmap[];
 extern const struct tr_cmap_entry tr_stdin_cmap[];
@@ -68,6 +72,7 @@ static const struct {
     {"file", tr_file_in_cmap},
     {"metronome", tr_metronome_cmap},
     {"postgres", tr_postgres_in_cmap},
+    {"relp", tr_relp_server_cmap},
     {"rest", tr_rest_server_cmap},
     {"stdin", tr_stdin_cmap},
     {"tcp", tr_tcp_server_cmap},
@@ -78,6 +83,7 @@ static const struct {
     {"blackhole", tr_blackhole_cmap},
     {"cb", tr_cb_out_cmap},
     {"debug", tr_debug_cmap},
+    {"elastic", tr_elastic_cmap},
     {"exit", tr_exit_cmap},
     {"file", tr_file_out_cmap},
     {"postgres", tr_postgres_out_cmap},
@@ -97,6 +103,7 @@ static const struct tr_onramp_ops *const onramps[] = {
     &tr_file_onramp,
     &tr_metronome_onramp,
     &tr_postgres_onramp,
+    &tr_relp_onramp,
     &tr_rest_onramp,
     &tr_stdin_onramp,
     &tr_tcp_onramp,
@@ -109,6 +116,7 @@ static const struct tr_offramp_ops *const offramps[] = {
     &tr_blackhole_offramp,
     &tr_cb_offramp,
     &tr_debug_offramp,
+    &tr_elastic_offramp,
     &tr_exit_offramp,
     &tr_file_offramp,
     &tr_postgres_offramp,
@@ -136,7 +144,7 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
 }
 
 const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, postgres, rest, stdin, tcp, udp, unix-socket, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, postgres, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, cb, debug, elastic, exit, file, postgres, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;

@@ -1,10 +1,8 @@
 /* rest_client.c - the `rest` offramp: each event is one HTTP request
  * (Tremor 0.11 keys: endpoint, method, headers, concurrency; per event
  * $endpoint, $request.method, $request.headers), sent with libcurl's multi
- * interface on our loop: curl tells which sockets to watch
- * (CURLMOPT_SOCKETFUNCTION -> uv_poll) and when to call it back
- * (CURLMOPT_TIMERFUNCTION -> uv_timer), and we hand it readiness with
- * curl_multi_socket_action. Connections are kept alive and reused by curl;
+ * interface on our loop (connectors/curl_loop.h). Connections are kept
+ * alive and reused by curl;
  * https goes through curl's TLS (OpenSSL).
  *
  * Answers, as 0.11: a response below 400 acks the event, a 4xx/5xx fails
@@ -40,6 +38,7 @@
 #include "codec/codec.h"
 #include "config/cmap.h"
 #include "connectors/conn.h"
+#include "connectors/curl_loop.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/event.h"
@@ -89,16 +88,6 @@ const struct tr_cmap_entry tr_rest_client_cmap[] = {
     {0},
 };
 
-struct out;
-
-/* One socket curl asked us to watch. */
-struct sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct out *o;
-    struct sock *prev, *next;
-};
-
 struct req {
     struct out *o;
     CURL *easy;
@@ -121,7 +110,7 @@ struct out {
     struct tr_offramp_host *host;
     uv_loop_t *loop;
     char *id;
-    CURLM *multi;
+    struct tr_curl_loop *cl;
     CURLU *base;                 /* the configured endpoint */
     char *method;
     struct curl_slist *cfg_hdrs; /* "name: value" lines of config.headers */
@@ -133,12 +122,11 @@ struct out {
     uint64_t max_response;
     bool tls_verify;
     char *ca_file;
-    uv_timer_t curl_timer, retry_timer, breaker_timer;
-    struct sock *socks;
+    uv_timer_t retry_timer, breaker_timer;
     struct req *reqs, *retry;
     uint64_t failed_in_row;
     bool tripped, closing;
-    int handles;                 /* open uv handles */
+    int handles;                 /* open uv handles, and the curl loop until closed */
     uint64_t errors;
     struct tr_log_limit lim_err;
     void (*done)(void *);
@@ -159,21 +147,7 @@ static void list_del(struct req **head, struct req *r) {
     r->prev = r->next = NULL;
 }
 
-/* ------------------------------------------------------------ curl <-> uv */
-
-static void check_done(struct out *o);
-
-static void on_poll(uv_poll_t *p, int status, int events) {
-    struct sock *s = p->data;
-    struct out *o = s->o;
-    int flags = 0;
-    if (status < 0) flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-    int running;
-    curl_multi_socket_action(o->multi, s->fd, flags, &running);
-    check_done(o);
-}
+/* ------------------------------------------------------------ life of handles */
 
 static void handle_gone(struct out *o) {
     o->handles--;
@@ -186,74 +160,9 @@ static void handle_gone(struct out *o) {
     }
 }
 
-static void on_sock_closed(uv_handle_t *h) {
-    struct sock *s = h->data;
-    struct out *o = s->o;
-    tr_free(s);
-    handle_gone(o);
-}
-
 static void on_timer_closed(uv_handle_t *h) { handle_gone(h->data); }
 
-static void sock_close(struct sock *s) {
-    struct out *o = s->o;
-    if (s->prev) s->prev->next = s->next;
-    else o->socks = s->next;
-    if (s->next) s->next->prev = s->prev;
-    uv_poll_stop(&s->poll);
-    uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-}
-
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
-    (void)easy;
-    struct out *o = userp;
-    struct sock *s = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            curl_multi_assign(o->multi, fd, NULL);
-            sock_close(s);
-        }
-        return 0;
-    }
-    if (!s) {
-        s = tr_calloc(1, sizeof *s);
-        if (!s) return -1;
-        if (uv_poll_init_socket(o->loop, &s->poll, fd) != 0) {
-            tr_free(s);
-            return -1;
-        }
-        s->fd = fd;
-        s->o = o;
-        s->poll.data = s;
-        o->handles++;
-        s->next = o->socks;
-        if (o->socks) o->socks->prev = s;
-        o->socks = s;
-        curl_multi_assign(o->multi, fd, s);
-    }
-    int ev = 0;
-    if (what & CURL_POLL_IN) ev |= UV_READABLE;
-    if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
-    uv_poll_start(&s->poll, ev, on_poll);
-    return 0;
-}
-
-static void on_curl_timer(uv_timer_t *t) {
-    struct out *o = t->data;
-    int running;
-    curl_multi_socket_action(o->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(o);
-}
-
-/* curl wants to be called after timeout_ms (0: as soon as possible, which
- * the timer does from the loop, never inside curl's call). */
-static int on_timer_fn(CURLM *multi, long timeout_ms, void *userp) {
-    (void)multi;
-    struct out *o = userp;
-    if (timeout_ms < 0) uv_timer_stop(&o->curl_timer);
-    else uv_timer_start(&o->curl_timer, on_curl_timer, (uint64_t)timeout_ms, 0);
-    return 0;
-}
+static void on_cl_closed(void *arg) { handle_gone(arg); }
 
 /* ------------------------------------------------------------ requests */
 
@@ -504,19 +413,13 @@ static void attempt_done(struct req *r, CURLcode res) {
     finish(r, status < 400);
 }
 
-static void check_done(struct out *o) {
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(o->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE) continue;
-        CURL *easy = msg->easy_handle;
-        CURLcode res = msg->data.result;
-        struct req *r = NULL;
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
-        curl_multi_remove_handle(o->multi, easy);
-        list_del(&o->reqs, r);
-        attempt_done(r, res);
-    }
+/* A transfer ended (from the loop, connectors/curl_loop.h). */
+static void on_done(void *arg, CURL *easy, CURLcode res) {
+    struct out *o = arg;
+    struct req *r = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+    list_del(&o->reqs, r);
+    attempt_done(r, res);
 }
 
 static int start_attempt(struct req *r) {
@@ -524,7 +427,7 @@ static int start_attempt(struct req *r) {
     r->attempts++;
     tr_value_unref(r->resp_headers);
     r->resp_headers = tr_v_null();
-    if (curl_multi_add_handle(o->multi, r->easy) != CURLM_OK) return -EIO;
+    if (tr_curl_loop_add(o->cl, r->easy)) return -EIO;
     list_add(&o->reqs, r);
     return 0;
 }
@@ -799,8 +702,6 @@ static void out_free(struct out *o) {
     if (o->base) curl_url_cleanup(o->base);
     tr_free(o->method);
     tr_free(o->ca_file);
-    if (o->multi) curl_multi_cleanup(o->multi);
-    o->multi = NULL;
 }
 
 static int rc_create(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
@@ -809,12 +710,8 @@ static int rc_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     struct rc_cfg c;
     int rc = tr_conn_cfg_apply(spec, tr_rest_client_cmap, &c, d);
     if (rc) return rc;
-    static int curl_ready;
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return tr_conn_cfg_fail(spec, "endpoint", d, "cannot be used: libcurl did not initialise");
-        curl_ready = 1;
-    }
+    if (tr_curl_global_init())
+        return tr_conn_cfg_fail(spec, "endpoint", d, "cannot be used: libcurl did not initialise");
     char method[16];
     if (!upper_method(c.method, method, sizeof method))
         return tr_conn_cfg_fail(spec, "method", d, "must be an HTTP method, found '%.32s'", c.method);
@@ -890,23 +787,18 @@ static int rc_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
             if (nl) o->cfg_hdrs = nl;
         }
     }
-    o->multi = curl_multi_init();
-    if (!o->id || !o->method || !o->multi || (c.ca_file && !o->ca_file)) {
+    if (o->id && o->method && (!c.ca_file || o->ca_file))
+        tr_curl_loop_create(o->loop, (long)o->concurrency, on_done, o, &o->cl);
+    if (!o->cl) {
         out_free(o);
         tr_free(o->id);
         tr_free(o);
         return -ENOMEM;
     }
-    curl_multi_setopt(o->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(o->multi, CURLMOPT_SOCKETDATA, o);
-    curl_multi_setopt(o->multi, CURLMOPT_TIMERFUNCTION, on_timer_fn);
-    curl_multi_setopt(o->multi, CURLMOPT_TIMERDATA, o);
-    curl_multi_setopt(o->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o->concurrency);
-    uv_timer_init(o->loop, &o->curl_timer);
     uv_timer_init(o->loop, &o->retry_timer);
     uv_timer_init(o->loop, &o->breaker_timer);
-    o->curl_timer.data = o->retry_timer.data = o->breaker_timer.data = o;
-    o->handles = 3;
+    o->retry_timer.data = o->breaker_timer.data = o;
+    o->handles = 3;   /* two timers and the curl loop */
     *self = o;
     return 0;
 }
@@ -928,7 +820,7 @@ static void rc_close(void *self, void (*done)(void *), void *arg) {
     while (o->reqs) {
         struct req *r = o->reqs;
         list_del(&o->reqs, r);
-        curl_multi_remove_handle(o->multi, r->easy);
+        tr_curl_loop_remove(o->cl, r->easy);
         finish(r, false);
     }
     while (o->retry) {
@@ -936,9 +828,8 @@ static void rc_close(void *self, void (*done)(void *), void *arg) {
         list_del(&o->retry, r);
         finish(r, false);
     }
-    out_free(o);   /* curl_multi_cleanup: curl may still ask to drop sockets */
-    while (o->socks) sock_close(o->socks);
-    uv_close((uv_handle_t *)&o->curl_timer, on_timer_closed);
+    out_free(o);
+    tr_curl_loop_close(o->cl, on_cl_closed, o);
     uv_close((uv_handle_t *)&o->retry_timer, on_timer_closed);
     uv_close((uv_handle_t *)&o->breaker_timer, on_timer_closed);
 }

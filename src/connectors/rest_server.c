@@ -15,8 +15,11 @@
  * requests waiting for replies is bounded by max_connections.
  *
  * Differences from 0.11, by choice: a body the codec cannot decode is
- * answered 400 {"error"} (0.11 answers 202 and sends the error to `err`);
- * an empty body is the value null (0.11: a decode error); preprocessors are
+ * answered 400 {"error"} (0.11 answers 202 and sends the error to `err`),
+ * except when linked with pipelines on `err`: then, as in 0.11, 0.11's
+ * error event goes out of `err` and what comes back answers the request;
+ * an empty body that the codec cannot decode (json) is the value null (0.11:
+ * a decode error; with `string` it is "" in both); preprocessors are
  * not applied (the body is one frame). Breakers: a trigger answers new
  * requests 503 until the restore (0.11 stops pulling, so requests wait).
  */
@@ -227,17 +230,20 @@ static const char *codec_mime(const struct tr_codec *c) {
 
 /* ------------------------------------------------------------ requests */
 
+/* {"error": msg} as JSON into b (b->len 0 when out of memory). */
+static void error_body(const char *msg, struct tr_buf *b) {
+    tr_value v, x;
+    if (tr_v_rec(1, &v)) return;
+    if (!tr_v_cstr(msg, &x)) tr_rec_set(&v, "error", 5, x);
+    if (tr_codec_find("json")->encode(&v, b)) tr_buf_reset(b);
+    tr_value_unref(v);
+}
+
 static void answer_error(struct tr_http_req *r, int status, const char *msg) {
     struct tr_buf b;
     tr_buf_init(&b);
-    tr_value v, x;
-    int rc = tr_v_rec(1, &v);
-    if (!rc) {
-        if (!tr_v_cstr(msg, &x)) tr_rec_set(&v, "error", 5, x);
-        rc = tr_codec_find("json")->encode(&v, &b);
-        tr_value_unref(v);
-    }
-    tr_http_respond(r, status, "application/json", rc ? "{}" : b.data, rc ? 2 : b.len, NULL);
+    error_body(msg, &b);
+    tr_http_respond(r, status, "application/json", b.len ? b.data : "{}", b.len ? b.len : 2, NULL);
     tr_buf_fini(&b);
 }
 
@@ -262,23 +268,29 @@ static void on_request(void *arg, struct tr_http_req *r) {
         const struct tr_codec *by = tr_codec_by_mime(mime);
         if (by) codec = by;
     }
-    tr_value v = tr_v_null(), meta;
-    if (r->body_len) {
+    tr_value v = tr_v_null(), meta = tr_v_null();
+    char bad[sizeof ((struct tr_diag *)0)->msg + 64] = "";   /* linked: the body did not decode; the err port answers (0.11) */
+    {
         struct tr_diag d;
         tr_diag_clear(&d);
-        int rc = codec->decode(r->body, r->body_len, tr_now_ns(), &v, &d);
-        if (rc == TR_CODEC_NOTHING) v = tr_v_null();
+        /* an empty body is what the codec makes of no bytes ("" for string,
+         * as in 0.11), or null where that is an error (json) */
+        int rc = codec->decode(r->body_len ? r->body : "", r->body_len, tr_now_ns(), &v, &d);
+        if (rc == TR_CODEC_NOTHING || (rc < 0 && !r->body_len)) v = tr_v_null();
         else if (rc) {
             s->decode_errors++;
             tr_log_limited(&s->lim_decode, TR_LOG_WARN, MOD,
                            "%s: cannot decode a %s %s body of %zu bytes with codec %s: %s (%llu so far)",
                            s->id, r->method, r->path, r->body_len, codec->name,
                            d.msg[0] ? d.msg : tr_strerror(rc), (unsigned long long)s->decode_errors);
-            answer_error(r, 400, d.msg[0] ? d.msg : tr_strerror(rc));
-            return;
+            if (!s->linked || !s->host->ops->emit_error) {
+                answer_error(r, 400, d.msg[0] ? d.msg : tr_strerror(rc));
+                return;
+            }
+            snprintf(bad, sizeof bad, "%s", d.msg[0] ? d.msg : tr_strerror(rc));
         }
     }
-    if (request_meta(r, &meta)) {
+    if (!bad[0] && request_meta(r, &meta)) {
         tr_value_unref(v);
         answer_error(r, 503, "out of memory");
         return;
@@ -307,7 +319,9 @@ static void on_request(void *arg, struct tr_http_req *r) {
         return;
     }
     s->wait[s->nwait++] = (struct waiting){.event_id = PENDING, .serial = serial};
-    int64_t id = tr_onramp_emit_value(s->host, v, meta);
+    /* an undecodable body: 0.11's error event out of `err`; what the
+     * pipelines linked from there send back answers the request */
+    int64_t id = bad[0] ? s->host->ops->emit_error(s->host, bad) : tr_onramp_emit_value(s->host, v, meta);
     for (size_t i = s->nwait; i-- > 0;)
         if (s->wait[i].serial == serial) {
             if (id >= 0) {
@@ -315,7 +329,16 @@ static void on_request(void *arg, struct tr_http_req *r) {
             } else {
                 memmove(&s->wait[i], &s->wait[i + 1], (s->nwait - i - 1) * sizeof *s->wait);
                 s->nwait--;
-                tr_http_respond_to(s->http, serial, 503, NULL, NULL, 0, NULL);
+                if (bad[0]) {   /* nothing linked from err: our 400 */
+                    struct tr_buf b;
+                    tr_buf_init(&b);
+                    error_body(bad, &b);
+                    tr_http_respond_to(s->http, serial, 400, "application/json", b.len ? b.data : "{}",
+                                       b.len ? b.len : 2, NULL);
+                    tr_buf_fini(&b);
+                } else {
+                    tr_http_respond_to(s->http, serial, 503, NULL, NULL, 0, NULL);
+                }
             }
             break;
         }

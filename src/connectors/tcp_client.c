@@ -143,7 +143,8 @@ static void on_down(void *arg, bool connected, const char *why) {
     tr_buf_reset(&o->batch);
     if (o->closing) return;
     if (connected) TR_WARN(MOD, "%s: connection to %s lost (%s)", o->id, o->peer, why);
-    else TR_WARN(MOD, "%s: cannot connect to %s (%s), retrying in 1s", o->id, o->peer, why);
+    else TR_WARN(MOD, "%s: cannot connect to %s (%s), retrying in %.1fs", o->id, o->peer, why,
+                 (double)tr_dial_retry_ms(o->dial) / 1000.0);
     report(o);
 }
 

@@ -19,6 +19,13 @@
  * share of 4 x max_frame_size each); a connection that passes its share or
  * the budget, or sends a length prefix above max_frame_size, is closed with
  * a logged, counted error: its half-received frame is never emitted.
+ *
+ * TLS (0.11 key tls: {cert, key}, tcp only): every connection runs the
+ * handshake of connectors/tls.h first and only its decrypted bytes reach
+ * the preprocessors. A peer that does not finish the handshake within
+ * tls.handshake_timeout_ms, speaks something other than TLS, fails client
+ * certificate verification or stops reading our handshake records (more
+ * than MAX_WIRE unsent) is closed with a logged, counted rejection.
  */
 #include <errno.h>
 #include <math.h>
@@ -35,6 +42,7 @@
 #include "codec/proc.h"
 #include "config/cmap.h"
 #include "connectors/conn.h"
+#include "connectors/tls.h"
 #include "core/alloc.h"
 #include "core/budget.h"
 #include "core/log.h"
@@ -47,6 +55,9 @@
 #define LIMIT_BUDGET ((uint64_t)1 << 40)
 #define LIMIT_MAX_FRAME ((uint64_t)1 << 31)
 #define SWEEP_MAX_MS 250
+/* Unsent TLS records (handshake, alerts, tickets) before a peer that reads
+ * nothing is given up on. */
+#define MAX_WIRE ((size_t)1 << 18)
 
 struct srv;
 
@@ -62,6 +73,8 @@ struct client {
     union conn_h u;
     uint64_t stream;
     uint64_t last_rx;        /* uv_now of the last bytes read (idle timeout) */
+    uint64_t born;           /* uv_now at accept (TLS handshake timeout) */
+    struct tr_tls *tls;      /* NULL without tls */
     bool reading, ended;
     struct client *prev, *next;
 };
@@ -81,6 +94,10 @@ struct srv {
     uint64_t idle_closed;    /* connections closed for idle_timeout_ms */
     uint64_t limit_closed;   /* connections closed for a frame or buffer over the limits */
     uint64_t accept_errors;  /* failed accepts, and connections not taken for memory */
+    struct tr_tls_ctx *tls;  /* NULL: plain TCP */
+    uint64_t tls_hs_ms;
+    uint64_t tls_rejected;   /* TLS handshakes failed, timed out, or stalled */
+    struct tr_log_limit lim_tls;
     struct tr_budget budget; /* preprocessor buffers of every connection */
     struct tr_preproc_limits limits;
     struct tr_log_limit lim_refused, lim_idle, lim_limit, lim_drop, lim_accept;
@@ -97,6 +114,7 @@ static void maybe_done(struct srv *s) {
     void (*done)(void *) = s->done;
     void *arg = s->done_arg;
     if (s->unix_sock && s->addr) unlink(s->addr);   /* ours: made at create */
+    tr_tls_ctx_destroy(s->tls);
     tr_free(s->addr);
     tr_free(s->id);
     tr_free(s);
@@ -108,6 +126,7 @@ static void maybe_done(struct srv *s) {
 static void on_client_closed(uv_handle_t *h) {
     struct client *cl = h->data;
     struct srv *s = cl->s;
+    tr_tls_destroy(cl->tls);
     tr_free(cl);
     s->handles--;
     maybe_done(s);
@@ -164,25 +183,95 @@ static void end_client(struct client *cl) {
 
 static void tcp_trigger(void *self);
 
+/* Bytes of the stream (plain, or decrypted) to the runtime. Returns 0, or
+ * TR_ECLOSED when cl was ended (over a limit, or by the host). */
+static int deliver(void *arg, const char *p, size_t n) {
+    struct client *cl = arg;
+    struct srv *s = cl->s;
+    if (cl->ended || s->closing) return TR_ECLOSED;
+    int rc = tr_onramp_emit_bytes(s->host, cl->stream, p, n, tr_v_null());
+    if (rc == TR_ONRAMP_PAUSED && !cl->ended) tcp_trigger(s);
+    if (cl->ended || s->closing) return TR_ECLOSED;
+    if (rc >= 0) return 0;
+    char peer[96];
+    peer_name(cl, peer, sizeof peer);
+    s->limit_closed++;
+    tr_log_limited(&s->lim_limit, TR_LOG_WARN, MOD,
+                   "%s: closed %s (stream %llu): %s; its unfinished frame is dropped "
+                   "(%llu such closes so far)", s->id, peer, (unsigned long long)cl->stream,
+                   rc == TR_ETOOBIG ? "a frame or buffer over max_frame_size"
+                   : rc == TR_EFULL ? "buffers of all connections over max_buffered_bytes"
+                                    : tr_strerror(rc),
+                   (unsigned long long)s->limit_closed);
+    end_client(cl);
+    return TR_ECLOSED;
+}
+
+static void on_wrote(uv_write_t *req, int status) {
+    (void)status;   /* a failed write shows up as a read error or the idle sweep */
+    tr_free(req->data);
+    tr_free(req);
+}
+
+/* tr_tls_flush's wire: TLS records to the peer, as long as it reads them. */
+static int to_wire(void *arg, char *p, size_t n) {
+    struct client *cl = arg;
+    uv_stream_t *st = (uv_stream_t *)&cl->u;
+    uv_write_t *req = uv_stream_get_write_queue_size(st) > MAX_WIRE ? NULL : tr_malloc(sizeof *req);
+    if (!req) {
+        tr_free(p);
+        return TR_EFULL;
+    }
+    req->data = p;
+    uv_buf_t b = uv_buf_init(p, (unsigned)n);
+    int rc = uv_write(req, st, &b, 1, on_wrote);
+    if (rc) {
+        tr_free(p);
+        tr_free(req);
+    }
+    return rc;
+}
+
+static void tls_reject(struct client *cl, const char *why) {
+    struct srv *s = cl->s;
+    char peer[96];
+    peer_name(cl, peer, sizeof peer);
+    s->tls_rejected++;
+    tr_log_limited(&s->lim_tls, TR_LOG_WARN, MOD, "%s: closed %s (stream %llu): %s (%llu TLS rejections so far)",
+                   s->id, peer, (unsigned long long)cl->stream, why, (unsigned long long)s->tls_rejected);
+    end_client(cl);
+}
+
+static void on_tls_read(struct client *cl, const char *p, size_t n) {
+    struct srv *s = cl->s;
+    bool was = tr_tls_established(cl->tls);
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    /* s->rbuf holds p; tr_tls_input copies it before decrypting into it */
+    int rc = tr_tls_input(cl->tls, p, n, s->rbuf, sizeof s->rbuf, deliver, to_wire, cl, &d);
+    if (rc >= 0 || cl->ended || s->closing) return;
+    if (rc == TR_ECLOSED) {   /* close_notify: the stream ends as on EOF */
+        end_client(cl);
+        return;
+    }
+    if (!was || rc == TR_EFULL)
+        tls_reject(cl, rc == TR_EFULL ? "does not read our TLS records"
+                       : d.msg[0]    ? d.msg
+                                     : tr_strerror(rc));
+    else {
+        TR_DEBUG(MOD, "%s: stream %llu: %s", s->id, (unsigned long long)cl->stream,
+                 d.msg[0] ? d.msg : tr_strerror(rc));
+        end_client(cl);
+    }
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     struct client *cl = st->data;
     struct srv *s = cl->s;
     if (n > 0) {
         cl->last_rx = uv_now(s->loop);
-        int rc = tr_onramp_emit_bytes(s->host, cl->stream, buf->base, (size_t)n, tr_v_null());
-        if (rc == TR_ONRAMP_PAUSED && !cl->ended) tcp_trigger(s);
-        if (rc >= 0 || cl->ended) return;
-        char peer[96];
-        peer_name(cl, peer, sizeof peer);
-        s->limit_closed++;
-        tr_log_limited(&s->lim_limit, TR_LOG_WARN, MOD,
-                       "%s: closed %s (stream %llu): %s; its unfinished frame is dropped "
-                       "(%llu such closes so far)", s->id, peer, (unsigned long long)cl->stream,
-                       rc == TR_ETOOBIG ? "a frame or buffer over max_frame_size"
-                       : rc == TR_EFULL ? "buffers of all connections over max_buffered_bytes"
-                                        : tr_strerror(rc),
-                       (unsigned long long)s->limit_closed);
-        end_client(cl);
+        if (cl->tls) on_tls_read(cl, buf->base, (size_t)n);
+        else (void)deliver(cl, buf->base, (size_t)n);
         return;
     }
     if (n == 0) return;
@@ -251,8 +340,13 @@ static void on_connection(uv_stream_t *l, int status) {
     }
     cl->s = s;
     cl->u.h.data = cl;
+    cl->born = uv_now(s->loop);
     s->handles++;
-    if (uv_accept(l, (uv_stream_t *)&cl->u) != 0) {
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    if (uv_accept(l, (uv_stream_t *)&cl->u) != 0 ||
+        (s->tls && tr_tls_create(s->tls, NULL, &cl->tls, &d) != 0)) {
+        if (d.msg[0]) TR_WARN(MOD, "%s: %s", s->id, d.msg);
         uv_close((uv_handle_t *)&cl->u, on_client_closed);
         return;
     }
@@ -275,13 +369,23 @@ static void on_sweep(uv_timer_t *t) {
     tr_log_limit_flush(&s->lim_limit);
     tr_log_limit_flush(&s->lim_drop);
     tr_log_limit_flush(&s->lim_accept);
+    tr_log_limit_flush(&s->lim_tls);
     /* Paused, we read from nobody, so nobody is idle (restore restarts
      * their clocks). */
-    if (s->paused || !s->idle_ms) return;
+    if (s->paused) return;
     uint64_t now = uv_now(s->loop);
     for (struct client *cl = s->clients, *next; cl; cl = next) {
         next = cl->next;   /* end_client unlinks cl only */
-        if (cl->ended || !cl->reading || now - cl->last_rx < s->idle_ms) continue;
+        if (cl->ended || !cl->reading) continue;
+        if (cl->tls && !tr_tls_established(cl->tls)) {
+            if (now - cl->born < s->tls_hs_ms) continue;
+            char why[96];
+            snprintf(why, sizeof why, "no TLS handshake within %llu ms",
+                     (unsigned long long)s->tls_hs_ms);
+            tls_reject(cl, why);
+            continue;
+        }
+        if (!s->idle_ms || now - cl->last_rx < s->idle_ms) continue;
         char peer[96];
         peer_name(cl, peer, sizeof peer);
         s->idle_closed++;
@@ -296,6 +400,7 @@ static void on_sweep(uv_timer_t *t) {
 struct tcp_cfg {
     const char *host;
     uint64_t port, max_conns, idle_ms, budget, max_frame;
+    const tr_value *tls;
 };
 
 /* The bounds keep every size and timer far from overflow and a listener
@@ -318,6 +423,8 @@ const struct tr_cmap_entry tr_tcp_server_cmap[] = {
     {TR_CMAP_KEY(TR_CMAP_U64, "max_frame_size", "16777216", TR_CMAP_RANGE,
      offsetof(struct tcp_cfg, max_frame), "largest frame (a line, a length-prefixed message) in bytes"),
      .lo = 1, .hi = (double)LIMIT_MAX_FRAME},
+    {TR_CMAP_KEY(TR_CMAP_VALUE, "tls", NULL, 0, offsetof(struct tcp_cfg, tls),
+     "serve TLS: {cert, key} PEM files; ours also ca_file, min_version, handshake_timeout_ms")},
     {0},
 };
 /* The default of max_frame_size is the preprocessors' own. */
@@ -332,6 +439,10 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
     const char *hostname = c.host;
     uint64_t port = c.port, max_conns = c.max_conns, idle_ms = c.idle_ms, budget = c.budget;
     uint64_t max_frame = c.max_frame;
+    struct tr_tls_ctx *tls = NULL;
+    uint64_t tls_hs_ms = 0;
+    rc = tr_tls_server_config(spec, &tls, &tls_hs_ms, d);
+    if (rc) return rc;
     /* Resolved and bound now, once, so a wrong host or a taken port is a
      * located error before anything runs; getaddrinfo may block briefly. */
     char portstr[8];
@@ -342,8 +453,10 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE;
     int g = getaddrinfo(hostname, portstr, &hints, &ai);
-    if (g != 0)
+    if (g != 0) {
+        tr_tls_ctx_destroy(tls);
         return tr_conn_cfg_fail(spec, "host", d, "'%.64s': %s", hostname, gai_strerror(g));
+    }
     struct srv *s = tr_calloc(1, sizeof *s);
     size_t alen = strlen(hostname) + 16;
     if (s) {
@@ -352,6 +465,7 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
     }
     if (!s || !s->id || !s->addr) {
         freeaddrinfo(ai);
+        tr_tls_ctx_destroy(tls);
         if (s) {
             tr_free(s->id);
             tr_free(s->addr);
@@ -364,6 +478,8 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
     s->loop = tr_onramp_loop(host);
     s->max_conns = max_conns;
     s->idle_ms = idle_ms;
+    s->tls = tls;
+    s->tls_hs_ms = tls_hs_ms;
     tr_budget_init(&s->budget, budget);
     /* A buffer holding a frame of max_frame bytes grows (by doubling) to
      * under 2 x max_frame; two buffering stages in a chain, twice that. */
@@ -393,8 +509,9 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
     if (uv_tcp_getsockname(&s->listener.tcp, (struct sockaddr *)&sa, &salen) == 0)
         bound = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
                                                : ((struct sockaddr_in *)&sa)->sin_port);
-    if (port) TR_INFO(MOD, "%s: listening on %s", s->id, s->addr);
-    else TR_INFO(MOD, "%s: listening on %s (port %u)", s->id, s->addr, bound);
+    const char *sec = tls ? " with TLS" : "";
+    if (port) TR_INFO(MOD, "%s: listening on %s%s", s->id, s->addr, sec);
+    else TR_INFO(MOD, "%s: listening on %s (port %u)%s", s->id, s->addr, bound, sec);
     *self = s;
     return 0;
 }
@@ -519,6 +636,7 @@ static int tcp_start(void *self) {
     struct srv *s = self;
     s->started = true;
     uint64_t every = s->idle_ms / 4;
+    if (s->tls && (!every || s->tls_hs_ms / 4 < every)) every = s->tls_hs_ms / 4;
     if (!every || every > SWEEP_MAX_MS) every = SWEEP_MAX_MS;
     uv_timer_start(&s->sweep, on_sweep, every, every);
     for (struct client *cl = s->clients, *next; cl; cl = next) {

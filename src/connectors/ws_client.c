@@ -5,7 +5,10 @@
  * data is discarded. A transactional message is acked once the peer's TCP
  * has acknowledged its frame's last byte; with ack_mode "pong" (the default),
  * once the peer answered a ping sent after it (its WebSocket layer read it,
- * not just its kernel).
+ * not just its kernel); with ack_mode "hop", once the receiving tremor-c's
+ * pipeline acknowledged it (connectors/hop.h: asked for in the upgrade; the
+ * peer's unsolicited pongs count the messages its pipeline has, e.g. once
+ * its qos::wal made them durable).
  *
  * The pong linger (pong mode): a receiver whose library read a frame but
  * which dies before its application got it (websocat killed with Ctrl-C)
@@ -22,8 +25,14 @@
  * When we close the link ourselves the receiver did not drop it: a
  * confirmation inside its linger stands and is acked.
  *
- * Invariant: every transactional send() is answered exactly once, released
- * at most once before; acks go out in wire order (retired from the front).
+ * With `linked: true` (0.11's linked transport) every message is answered,
+ * and what the server sends back is paired with what was sent, in order,
+ * and becomes an event out of `out` (ws_link.h); acks stay on peer receipt,
+ * each held until its response went out.
+ *
+ * Invariant: every transactional send() (every send() when linked) is
+ * answered exactly once, released at most once before; acks go out in wire
+ * order (retired from the front).
  */
 #include <errno.h>
 #include <math.h>
@@ -35,10 +44,14 @@
 #include <uv.h>
 #include <wslay/wslay.h>
 
+#include "codec/codec.h"
 #include "config/cmap.h"
 #include "connectors/conn.h"
 #include "connectors/dial.h"
+#include "connectors/hop.h"
+#include "connectors/tls.h"
 #include "connectors/ws_int.h"
+#include "connectors/ws_link.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/ring.h"
@@ -64,7 +77,7 @@ struct out;
 struct conn {
     struct out *o;
     enum cstate st;
-    struct tr_ws_tls *tls;
+    struct tr_tls *tls;
     wslay_event_context_ptr ws;
     char key[TR_WS_KEY_LEN + 1];
     struct tr_ws_io io;  /* read bytes for wslay; its plaintext output, to be written (or encrypted) */
@@ -76,7 +89,14 @@ struct conn {
     bool ping_wanted;    /* bytes written after the newest ping */
     uint64_t ping_seq;   /* last sequence number used */
     uint64_t pong_seq;   /* newest matching pong seen inside wslay, 0 = none */
+    /* ack_mode hop: the wire offset just past each data message not yet
+     * acknowledged by the receiving pipeline, oldest first; hop_base
+     * messages were acknowledged before the oldest; hop_seen is the newest
+     * count the peer sent (seen inside wslay) */
+    struct tr_ring hop_ends;
+    uint64_t hop_base, hop_seen;
     struct tr_ws_head head;
+    bool inbox_full;        /* linked: a response could not be kept */
     uint8_t mask[4096];     /* random bytes for masking keys, used from mask_pos on */
     size_t mask_pos;
     char pbuf[PBUF_SIZE];   /* decrypted bytes (wss) */
@@ -107,7 +127,8 @@ struct out {
     struct tr_ws_url url;
     bool binary;
     bool ack_pong;            /* ack_mode "pong" */
-    struct tr_ws_tls_ctx *tls_ctx;
+    bool ack_hop;             /* ack_mode "hop" */
+    struct tr_tls_ctx *tls_ctx;
     struct conn c;            /* the protocol on the current connection */
     enum reported reported;
     bool started, closing;
@@ -121,6 +142,8 @@ struct out {
     uint64_t kbase;           /* dial token of the oldest entry */
     void (*done)(void *);
     void *done_arg;
+    bool linked;              /* `linked: true`: responses out of `out` */
+    struct tr_ws_link link;   /* linked: messages waiting for their response */
 };
 
 static void conn_end(struct conn *c, const char *why);
@@ -130,11 +153,13 @@ static void conn_end(struct conn *c, const char *why);
 static struct kept *kat(struct out *o, size_t i) { return tr_ring_at(&o->k, i); }
 
 static void free_out(struct out *o) {
+    tr_ws_link_fini(&o->link);
     tr_ring_fini(&o->k);
+    tr_ring_fini(&o->c.hop_ends);
     tr_buf_fini(&o->c.io.out);
     tr_buf_fini(&o->c.wire);
     tr_ws_url_fini(&o->url);
-    tr_ws_tls_ctx_destroy(o->tls_ctx);
+    tr_tls_ctx_destroy(o->tls_ctx);
     tr_free(o->url_text);
     tr_free(o->id);
     tr_free(o);
@@ -157,7 +182,7 @@ static void conn_reset(struct conn *c) {
     c->st = C_DOWN;
     if (c->ws) wslay_event_context_free(c->ws);
     c->ws = NULL;
-    tr_ws_tls_destroy(c->tls);
+    tr_tls_destroy(c->tls);
     c->tls = NULL;
     c->io.in_len = 0;
     tr_buf_reset(&c->io.out);
@@ -165,6 +190,9 @@ static void conn_reset(struct conn *c) {
     c->ping_head = c->ping_len = 0;
     c->ping_wanted = false;
     c->ping_seq = c->pong_seq = 0;
+    while (tr_ring_pop(&c->hop_ends, NULL)) {}
+    c->hop_base = c->hop_seen = 0;
+    c->inbox_full = false;
 }
 
 static void report_up(struct out *o) {
@@ -182,6 +210,14 @@ static void report_down(struct out *o) {
     if (o->reported == REP_DOWN) return;
     o->reported = REP_DOWN;
     tr_offramp_trigger(o->host);
+}
+
+/* The answer for a host token: through the link when linked (an ack waits
+ * for the response), else straight to the host. */
+static void answer(struct out *o, uint64_t token, bool ok) {
+    if (o->linked) tr_ws_link_answer(&o->link, token, ok);
+    else if (ok) tr_offramp_ack(o->host, token);
+    else tr_offramp_fail(o->host, token);
 }
 
 /* ---------------------------------------------------------------- output */
@@ -225,23 +261,24 @@ static int kick(struct conn *c) {
     return 0;
 }
 
+/* tr_tls_flush's wire: ciphertext joins the bytes for the socket. */
+static int to_wire(void *arg, char *p, size_t n) {
+    struct conn *c = arg;
+    int rc = tr_buf_append(&c->wire, p, n);
+    tr_free(p);
+    return rc;
+}
+
 static int flush_tls(struct conn *c) {
-    while (tr_ws_tls_pending(c->tls)) {
-        size_t n;
-        char *p = tr_ws_tls_take(c->tls, &n);
-        if (!p) return -ENOMEM;
-        int rc = tr_buf_append(&c->wire, p, n);
-        tr_free(p);
-        if (rc) return rc;
-    }
-    return kick(c);
+    int rc = tr_tls_flush(c->tls, to_wire, c);
+    return rc ? rc : kick(c);
 }
 
 /* Move c->io.out towards the socket (through TLS on wss). */
 static int flush_plain(struct conn *c) {
     if (!c->io.out.len) return 0;
     if (c->tls) {
-        int rc = tr_ws_tls_write(c->tls, c->io.out.data, c->io.out.len);
+        int rc = tr_tls_write(c->tls, c->io.out.data, c->io.out.len);
         tr_buf_reset(&c->io.out);
         return rc ? rc : flush_tls(c);
     }
@@ -298,7 +335,7 @@ static void settle(struct out *o) {
         if (e->st != K_LINGER || e->at_ms + o->linger_ms > now) break;
         uint64_t token = e->token;
         kept_pop_front(o);
-        tr_offramp_ack(o->host, token);
+        answer(o, token, true);
     }
     if (o->k_rel > tr_ring_len(&o->k)) o->k_rel = tr_ring_len(&o->k);
     /* pongs confirm a prefix: the released ones are one too */
@@ -360,7 +397,7 @@ static void on_kept_failed(void *arg, uint64_t token) {
     struct kept *e = kat(o, (size_t)i);
     if (e->st != K_SENT) return;   /* answered or about to be: once only */
     e->st = K_DEAD;
-    tr_offramp_fail(o->host, e->token);
+    answer(o, e->token, false);
     kept_trim(o);
 }
 
@@ -378,7 +415,7 @@ static void kept_down(struct out *o) {
             e->at_ms = 0;   /* over: settle acks it */
         } else {
             e->st = K_DEAD;
-            tr_offramp_fail(o->host, e->token);
+            answer(o, e->token, false);
         }
     }
     kept_trim(o);
@@ -416,11 +453,24 @@ static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, 
     return 0;
 }
 
-/* Only notes a matching pong: the host is not called from inside wslay. */
+/* Only notes a matching pong, and (linked) copies a response into the
+ * link's inbox: the host is not called from inside wslay. */
 static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
                       void *user) {
     (void)ctx;
     struct conn *c = user;
+    uint64_t n;
+    if (c->o->ack_hop && arg->opcode == WSLAY_PONG &&
+        tr_hop_ack_decode(arg->msg, arg->msg_length, &n)) {
+        if (n > c->hop_seen) c->hop_seen = n;
+        return;
+    }
+    if (c->o->linked && (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME)) {
+        if (tr_ws_link_received(&c->o->link, arg->msg, arg->msg_length,
+                                arg->opcode == WSLAY_BINARY_FRAME) != 0)
+            c->inbox_full = true;   /* its pairing is lost: the connection ends */
+        return;
+    }
     if (arg->opcode != WSLAY_PONG || arg->msg_length != 8) return;
     uint64_t seq = 0;
     for (int i = 0; i < 8; i++) seq = seq << 8 | arg->msg[i];
@@ -482,6 +532,22 @@ static int after_pong(struct conn *c) {
     return 0;
 }
 
+/* After a read, hop mode: the peer's pipeline acknowledged its first
+ * hop_seen messages; confirm the stream up to the last of them. A count
+ * past what was sent is a broken peer. */
+static int after_hop(struct conn *c) {
+    if (c->hop_seen <= c->hop_base) return 0;
+    if (c->hop_seen - c->hop_base > tr_ring_len(&c->hop_ends)) return TR_EPARSE;
+    uint64_t end = 0;
+    while (c->hop_base < c->hop_seen) {
+        tr_ring_pop(&c->hop_ends, &end);
+        c->hop_base++;
+    }
+    tr_dial_confirm(c->o->dial, end);
+    tr_dial_poll_acks(c->o->dial);
+    return 0;
+}
+
 /* ----------------------------------------------------------------- input */
 
 static void open_ws(struct conn *c) {
@@ -490,9 +556,11 @@ static void open_ws(struct conn *c) {
         conn_end(c, "out of memory");
         return;
     }
-    /* Data from the server is not wanted: do not buffer it (control frames
-     * are still assembled and answered by wslay). */
-    wslay_event_config_set_no_buffering(c->ws, 1);
+    /* Data from the server is not wanted unless linked: do not buffer it
+     * (control frames are still assembled and answered by wslay). Linked:
+     * responses are assembled, up to a bound (larger: close 1009). */
+    if (c->o->linked) wslay_event_config_set_max_recv_msg_length(c->ws, TR_WS_LINK_MAX_MSG);
+    else wslay_event_config_set_no_buffering(c->ws, 1);
     c->st = C_OPEN;
     report_up(c->o);
 }
@@ -504,7 +572,9 @@ static void send_upgrade(struct conn *c) {
     }
     tr_ws_head_init(&c->head);
     c->st = C_UPGRADING;
-    if (tr_ws_request_build(&c->io.out, &c->o->url, c->key) != 0 || flush_plain(c) != 0)
+    if (tr_ws_request_build_proto(&c->io.out, &c->o->url, c->key,
+                                  c->o->ack_hop ? TR_HOP_PROTOCOL : NULL) != 0 ||
+        flush_plain(c) != 0)
         conn_end(c, "cannot send the upgrade request");
 }
 
@@ -519,7 +589,12 @@ static void on_plain(struct conn *c, const char *p, size_t n) {
         if (r == 0) return;
         struct tr_diag d;
         tr_diag_clear(&d);
-        if (tr_ws_response_check(&c->head, c->key, &d) != 0) {
+        if (tr_ws_response_check_proto(&c->head, c->key, c->o->ack_hop ? TR_HOP_PROTOCOL : NULL,
+                                       &d) != 0) {
+            if (c->o->ack_hop && strstr(d.msg, TR_HOP_PROTOCOL))
+                snprintf(d.msg, sizeof d.msg,
+                         "the peer does not acknowledge hops (ack_mode hop needs a tremor-c ws "
+                         "onramp with hop_ack: true)");
             conn_end(c, d.msg);
             return;
         }
@@ -540,12 +615,31 @@ static void on_plain(struct conn *c, const char *p, size_t n) {
         conn_end(c, r != 0 ? "protocol error" : "write failed");
         return;
     }
+    if (c->inbox_full) {
+        conn_end(c, "too many responses in one read");
+        return;
+    }
     /* Our close reply (queued by wslay) is on its way: the connection is over. */
     if (wslay_event_get_close_received(c->ws)) {
         conn_end(c, "closed by peer");
         return;
     }
+    if (c->o->ack_hop) {
+        if (after_hop(c) != 0) conn_end(c, "the peer acknowledged messages never sent");
+        return;
+    }
     if (after_pong(c) != 0 && c->st == C_OPEN) conn_end(c, "write failed");
+    /* responses out (their pipelines may send again: nothing of c is used after) */
+    if (c->o->linked) tr_ws_link_deliver(&c->o->link);
+}
+
+/* tr_tls_input's plain: decrypted bytes, while the connection lasts.
+ * Nothing comes before our upgrade request (the server speaks second). */
+static int tls_plain(void *arg, const char *p, size_t n) {
+    struct conn *c = arg;
+    if (c->st == C_TLS) return TR_EPARSE;
+    on_plain(c, p, n);
+    return c->st == C_DOWN ? TR_ECLOSED : 0;
 }
 
 static void on_bytes(struct conn *c, const char *p, size_t n) {
@@ -553,32 +647,22 @@ static void on_bytes(struct conn *c, const char *p, size_t n) {
         on_plain(c, p, n);
         return;
     }
-    if (tr_ws_tls_feed(c->tls, p, n) != 0) {
-        conn_end(c, "out of memory");
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    int r = tr_tls_input(c->tls, p, n, c->pbuf, sizeof c->pbuf, tls_plain, to_wire, c, &d);
+    if (c->st == C_DOWN) return;
+    if (r < 0) {
+        conn_end(c, d.msg[0]            ? d.msg
+                    : r == TR_ECLOSED   ? "closed by peer"
+                    : r == TR_EPARSE    ? "data before the upgrade"
+                                        : "TLS error");
         return;
     }
-    if (c->st == C_TLS) {
-        struct tr_diag d;
-        tr_diag_clear(&d);
-        int r = tr_ws_tls_handshake(c->tls, &d);
-        if (flush_tls(c) != 0) r = r < 0 ? r : TR_ERUNTIME;
-        if (r < 0) {
-            conn_end(c, d.msg[0] ? d.msg : "TLS write failed");
-            return;
-        }
-        if (r == 0) return;
-        send_upgrade(c);
+    if (kick(c) != 0) {
+        conn_end(c, "write failed");
+        return;
     }
-    while (c->st != C_DOWN) {
-        long r = tr_ws_tls_read(c->tls, c->pbuf, sizeof c->pbuf);
-        if (r == 0) break;
-        if (r < 0) {
-            conn_end(c, r == TR_ECLOSED ? "closed by peer" : "TLS error");
-            return;
-        }
-        on_plain(c, c->pbuf, (size_t)r);
-    }
-    if (c->st != C_DOWN && flush_tls(c) != 0) conn_end(c, "write failed");
+    if (r == 1 && c->st == C_TLS) send_upgrade(c);
 }
 
 static void on_read(void *arg, const char *p, size_t n) {
@@ -599,11 +683,11 @@ static void on_up(void *arg, uv_tcp_t *tcp) {
     struct tr_diag d;
     tr_diag_clear(&d);
     c->st = C_TLS;
-    if (tr_ws_tls_create(o->tls_ctx, o->url.host, &c->tls, &d) != 0) {
+    if (tr_tls_create(o->tls_ctx, o->url.host, &c->tls, &d) != 0) {
         conn_end(c, d.msg[0] ? d.msg : "cannot start TLS");
         return;
     }
-    int rc = tr_ws_tls_handshake(c->tls, &d);
+    int rc = tr_tls_handshake(c->tls, &d);
     if (rc < 0 || flush_tls(c) != 0) conn_end(c, d.msg[0] ? d.msg : "TLS handshake failed");
 }
 
@@ -614,12 +698,15 @@ static void on_down(void *arg, bool connected, const char *why) {
     struct out *o = arg;
     bool was_open = o->c.st == C_OPEN;
     conn_reset(&o->c);
+    /* what waits for a response gets none: before kept_down fails lingering ones */
+    if (o->linked) tr_ws_link_down(&o->link, why);
     if (o->ack_pong) kept_down(o);
     if (o->closing) return;
     if (was_open)
         TR_WARN(MOD, "Connection to %s lost (%s)", o->url_text, why);
     else
-        TR_WARN(MOD, "Failed to connect to %s, retrying in 1s (%s)", o->url_text, why);
+        TR_WARN(MOD, "Failed to connect to %s, retrying in %.1fs (%s)", o->url_text,
+                (double)tr_dial_retry_ms(o->dial) / 1000.0, why);
     report_down(o);
 }
 
@@ -627,6 +714,18 @@ static const struct tr_dial_cbs dial_cbs = {
     .up = on_up,
     .read = on_read,
     .down = on_down,
+};
+
+/* linked, tcp mode: answers go through the link */
+static void on_linked_acked(void *arg, uint64_t token) { answer(arg, token, true); }
+static void on_linked_failed(void *arg, uint64_t token) { answer(arg, token, false); }
+
+static const struct tr_dial_cbs dial_cbs_linked = {
+    .up = on_up,
+    .read = on_read,
+    .down = on_down,
+    .acked = on_linked_acked,
+    .failed = on_linked_failed,
 };
 
 /* pong mode: confirmations come here, for the linger */
@@ -656,12 +755,25 @@ static bool meta_binary(const struct out *o, const struct tr_out_msg *m) {
 /* A message we will not send: transactional ones are failed (the WAL
  * upstream replays them), others are dropped and counted. */
 static void refuse(struct out *o, const struct tr_out_msg *m) {
+    if (o->linked) {
+        char msg[TR_WS_URL_MAX + 64];
+        snprintf(msg, sizeof msg, "No connection available for %s.", o->url_text);
+        tr_ws_link_refuse(&o->link, m->token, m->meta, msg);
+        return;
+    }
     if (m->transactional) {
         tr_offramp_fail(o->host, m->token);
         return;
     }
     if (o->dropped++ == 0)
         TR_WARN(MOD, "Not connected to %s: dropping non-transactional messages", o->url_text);
+}
+
+/* A message refused before it went out: linked, an error event and a fail;
+ * else transactional ones are failed. */
+static void give_up(struct out *o, const struct tr_out_msg *m, const char *why) {
+    if (o->linked) tr_ws_link_refuse(&o->link, m->token, m->meta, why);
+    else if (m->transactional) tr_offramp_fail(o->host, m->token);
 }
 
 static void ws_send(void *self, const struct tr_out_msg *m) {
@@ -674,7 +786,7 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
     bool binary = meta_binary(o, m);
     if (!binary && !tr_ws_utf8_valid(m->data, m->len)) {
         TR_WARN(MOD, "Message for %s is not valid UTF-8 and cannot go in a text frame", o->url_text);
-        if (m->transactional) tr_offramp_fail(o->host, m->token);
+        give_up(o, m, "Invalid websocket message: Invalid utf8 data for text message");
         return;
     }
     size_t backlog = tr_dial_backlog(o->dial) + c->wire.len;
@@ -683,7 +795,7 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
             TR_WARN(MOD, "More than %zu MiB waiting to be written to %s: refusing messages",
                     MAX_BACKLOG >> 20, o->url_text);
         o->full_logged = true;
-        if (m->transactional) tr_offramp_fail(o->host, m->token);
+        give_up(o, m, "Error sending event to server: too much waiting to be written");
         return;
     }
     o->full_logged = false;
@@ -692,12 +804,23 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         .msg = (const uint8_t *)m->data,
         .msg_length = m->len,
     };
+    /* linked: it waits for its response (refused when too many wait) */
+    if (o->linked && tr_ws_link_sent(&o->link, m->token, m->meta) != 0) {
+        give_up(o, m, "Error sending event to server: too many messages waiting for a response");
+        return;
+    }
     if (wslay_event_queue_msg(c->ws, &wm) != 0) {
-        if (m->transactional) tr_offramp_fail(o->host, m->token);
+        if (o->linked) tr_ws_link_unsend(&o->link);   /* nothing went out: no answer to wait for */
+        give_up(o, m, "Error sending event to server: the frame could not be queued");
         return;
     }
     int rc = pump(c);
-    if (m->transactional) {
+    /* hop mode counts every data message, as the receiver does */
+    if (rc == 0 && o->ack_hop) {
+        uint64_t end = wire_pos(c);
+        rc = tr_ring_push(&c->hop_ends, &end);
+    }
+    if (m->transactional || o->linked) {
         int t;
         if (!o->ack_pong) {
             t = tr_dial_track(o->dial, m->token, wire_pos(&o->c));
@@ -707,7 +830,7 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         }
         /* The frame is on its way but cannot be tracked: fail it now; the
          * replay makes it a duplicate, never a loss. */
-        if (t) tr_offramp_fail(o->host, m->token);
+        if (t) answer(o, m->token, false);
     }
     if (rc == 0 && o->ack_pong) rc = maybe_ping(c);
     if (rc != 0) {
@@ -763,13 +886,13 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
 }
 
 struct ws_cfg {
-    const char *url;
+    const char *url, *ca_file;
     int mode;   /* index into ack_modes */
     bool binary, verify, ack_report;
     uint64_t linger;
 };
 
-static const char *const ack_modes[] = {"pong", "tcp", NULL};
+static const char *const ack_modes[] = {"pong", "tcp", "hop", NULL};
 
 const struct tr_cmap_entry tr_ws_client_cmap[] = {
     {TR_CMAP_KEY(TR_CMAP_STR, "url", NULL, TR_CMAP_REQUIRED, offsetof(struct ws_cfg, url),
@@ -778,9 +901,12 @@ const struct tr_cmap_entry tr_ws_client_cmap[] = {
                  "send binary messages instead of text")},
     {TR_CMAP_KEY(TR_CMAP_BOOL, "tls_verify", "true", 0, offsetof(struct ws_cfg, verify),
                  "check the wss:// server's certificate and name")},
+    {TR_CMAP_KEY(TR_CMAP_STR, "ca_file", NULL, 0, offsetof(struct ws_cfg, ca_file),
+                 "wss://: PEM file of the CAs to trust instead of the system's")},
     /* pong: the peer's WebSocket layer read it, not only its kernel */
     {TR_CMAP_KEY(TR_CMAP_ENUM, "ack_mode", "pong", 0, offsetof(struct ws_cfg, mode),
-                 "when a message counts as delivered: answered ping (pong) or peer TCP ack (tcp)"),
+                 "when a message counts as delivered: answered ping (pong), peer TCP ack (tcp), "
+                 "or the receiving tremor-c's pipeline acknowledged it (hop)"),
      .choices = ack_modes},
     {TR_CMAP_KEY(TR_CMAP_BOOL, "ack_report", "false", 0, offsetof(struct ws_cfg, ack_report),
                  "print the send -> confirmation latency report on close")},
@@ -799,10 +925,15 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     const char *url = c.url, *mode = ack_modes[c.mode];
     bool binary = c.binary, verify = c.verify, ack_report = c.ack_report;
     uint64_t linger = c.linger;
+    if (spec->linked && strcmp(mode, "hop") == 0)
+        return tr_conn_cfg_fail(spec, "ack_mode", d,
+                                "hop cannot be used with linked: true (a hop receiver sends no answers)");
 
     struct out *o = tr_calloc(1, sizeof *o);
     if (!o) return -ENOMEM;
     tr_ring_init(&o->k, sizeof(struct kept));
+    tr_ring_init(&o->c.hop_ends, sizeof(uint64_t));
+    tr_ws_link_init(&o->link, host, tr_codec_find("json"), "ws");   /* set again below */
     o->c.o = o;
     tr_buf_init(&o->c.io.out);
     tr_buf_init(&o->c.wire);
@@ -817,8 +948,9 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     }
     if (rc) goto fail;
     if (o->url.tls) {
-        rc = tr_ws_tls_ctx_create(verify ? TR_WS_TLS_CLIENT : TR_WS_TLS_CLIENT | TR_WS_TLS_NO_VERIFY,
-                                  NULL, NULL, &o->tls_ctx, &ud);
+        struct tr_tls_opts to = {.flags = verify ? TR_TLS_CLIENT : TR_TLS_CLIENT | TR_TLS_NO_VERIFY,
+                                 .ca_file = c.ca_file};
+        rc = tr_tls_ctx_create(&to, &o->tls_ctx, &ud);
         if (rc) {
             rc = tr_diag_set(d, rc, spec->file, spec->line, spec->col, "%s '%s': %s", spec->type,
                              spec->id, ud.msg);
@@ -834,11 +966,16 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
     o->host = host;
     o->binary = binary;
     o->ack_pong = strcmp(mode, "pong") == 0;
+    o->ack_hop = strcmp(mode, "hop") == 0;
     o->ack_report = ack_report;
     o->linger_ms = linger;
+    o->linked = spec->linked;
+    const struct tr_codec *codec = tr_codec_find(spec->codec ? spec->codec : "json");
+    tr_ws_link_init(&o->link, host, codec ? codec : tr_codec_find("json"), o->url_text);
     rc = tr_dial_create(tr_offramp_loop(host), host, o->url.host, o->url.port,
-                        o->ack_pong ? TR_DIAL_ACK_CONFIRMED : 0, o->ack_pong ? &dial_cbs_pong : &dial_cbs,
-                        o, &o->dial);
+                        o->ack_pong || o->ack_hop ? TR_DIAL_ACK_CONFIRMED : 0,
+                        o->ack_pong ? &dial_cbs_pong : o->linked ? &dial_cbs_linked : &dial_cbs, o,
+                        &o->dial);
     if (rc) goto fail;
     uv_prepare_init(tr_offramp_loop(host), &o->flush);
     uv_unref((uv_handle_t *)&o->flush);   /* it only follows the loop's other work */
@@ -855,6 +992,7 @@ fail:
 
 const struct tr_offramp_ops tr_ws_offramp = {
     .type = "ws",
+    .linked = true,
     .create = ws_create,
     .start = ws_start,
     .send = ws_send,

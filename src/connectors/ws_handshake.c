@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "connectors/hop.h"
 #include "connectors/ws_int.h"
 
 static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -49,7 +50,8 @@ void tr_ws_accept_key(const char *key, size_t klen, char out[TR_WS_ACCEPT_LEN + 
     out[TR_WS_ACCEPT_LEN] = 0;
 }
 
-int tr_ws_request_build(struct tr_buf *b, const struct tr_ws_url *u, const char *key) {
+int tr_ws_request_build_proto(struct tr_buf *b, const struct tr_ws_url *u, const char *key,
+                              const char *proto) {
     return tr_buf_printf(b,
                          "GET %s HTTP/1.1\r\n"
                          "Host: %s\r\n"
@@ -57,11 +59,17 @@ int tr_ws_request_build(struct tr_buf *b, const struct tr_ws_url *u, const char 
                          "Connection: Upgrade\r\n"
                          "Sec-WebSocket-Key: %s\r\n"
                          "Sec-WebSocket-Version: 13\r\n"
+                         "%s%s%s"
                          "\r\n",
-                         u->path, u->authority, key);
+                         u->path, u->authority, key, proto ? "Sec-WebSocket-Protocol: " : "",
+                         proto ? proto : "", proto ? "\r\n" : "");
 }
 
-int tr_ws_response_build(struct tr_buf *b, const char *key) {
+int tr_ws_request_build(struct tr_buf *b, const struct tr_ws_url *u, const char *key) {
+    return tr_ws_request_build_proto(b, u, key, NULL);
+}
+
+int tr_ws_response_build_proto(struct tr_buf *b, const char *key, const char *proto) {
     char accept[TR_WS_ACCEPT_LEN + 1];
     tr_ws_accept_key(key, strlen(key), accept);
     return tr_buf_printf(b,
@@ -69,8 +77,14 @@ int tr_ws_response_build(struct tr_buf *b, const char *key) {
                          "Upgrade: websocket\r\n"
                          "Connection: Upgrade\r\n"
                          "Sec-WebSocket-Accept: %s\r\n"
+                         "%s%s%s"
                          "\r\n",
-                         accept);
+                         accept, proto ? "Sec-WebSocket-Protocol: " : "", proto ? proto : "",
+                         proto ? "\r\n" : "");
+}
+
+int tr_ws_response_build(struct tr_buf *b, const char *key) {
+    return tr_ws_response_build_proto(b, key, NULL);
 }
 
 int tr_ws_reject_build(struct tr_buf *b, int status) {
@@ -255,11 +269,14 @@ int tr_ws_request_parse(const struct tr_ws_head *h, struct tr_ws_request *r, int
     }
     memcpy(r->key, hd.key.p, TR_WS_KEY_LEN);
     r->key[TR_WS_KEY_LEN] = 0;
+    /* only one header is looked at: a second one is unusual enough to ignore */
+    r->hop = hd.nproto == 1 && has_token(&hd.proto, TR_HOP_PROTOCOL);
     *status = 101;
     return 0;
 }
 
-int tr_ws_response_check(const struct tr_ws_head *h, const char *key, struct tr_diag *d) {
+int tr_ws_response_check_proto(const struct tr_ws_head *h, const char *key, const char *proto,
+                               struct tr_diag *d) {
     if (!h->done) return tr_diag_set(d, TR_EPARSE, NULL, 0, 0, "incomplete response head");
     if (memchr(h->buf, 0, h->len))
         return tr_diag_set(d, TR_EPARSE, NULL, 0, 0, "NUL byte in response head");
@@ -288,6 +305,13 @@ int tr_ws_response_check(const struct tr_ws_head *h, const char *key, struct tr_
         memcmp(hd.accept.p, want, TR_WS_ACCEPT_LEN) != 0)
         return tr_diag_set(d, TR_EPARSE, NULL, 0, 0, "missing or wrong Sec-WebSocket-Accept");
     if (hd.next) return tr_diag_set(d, TR_EPARSE, NULL, 0, 0, "server chose an extension we did not offer");
-    if (hd.nproto) return tr_diag_set(d, TR_EPARSE, NULL, 0, 0, "server chose a subprotocol we did not offer");
+    if (!proto && hd.nproto)
+        return tr_diag_set(d, TR_EPARSE, NULL, 0, 0, "server chose a subprotocol we did not offer");
+    if (proto && (hd.nproto != 1 || !name_is(&hd.proto, proto)))
+        return tr_diag_set(d, TR_EPARSE, NULL, 0, 0, "server did not accept subprotocol %s", proto);
     return 0;
+}
+
+int tr_ws_response_check(const struct tr_ws_head *h, const char *key, struct tr_diag *d) {
+    return tr_ws_response_check_proto(h, key, NULL, d);
 }

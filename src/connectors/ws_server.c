@@ -3,7 +3,10 @@
  * stream (the runtime decodes it).
  *
  * Not an HTTP server (anything but a GET upgrade gets 400; the path is
- * ignored) and not transactional. Backpressure: trigger stops reading from
+ * ignored) and not transactional, unless hop_ack is set: then a tremor-c ws
+ * offramp in ack_mode "hop" that asks for it in the upgrade is told, on its
+ * connection, which of its messages this onramp's pipeline has acknowledged
+ * (connectors/hop.h); other peers are served as before. Backpressure: trigger stops reading from
  * every client, restore resumes, so a slow pipeline slows the peers down
  * through TCP. Invariant: bytes read but not yet given to wslay stay in the
  * connection's read buffer, and no new read happens until they are used up.
@@ -15,6 +18,13 @@
  * fragment) in one buffer per connection whose capacity is charged to the
  * onramp's budget: past max_message_size or max_buffered_bytes the peer
  * gets close 1009.
+ *
+ * wss (our extension, the tcp onramp's tls: {cert, key}): connectors/tls.h
+ * runs the TLS handshake before the HTTP upgrade; ciphertext is read into
+ * rbuf, copied into OpenSSL, and decrypted back into rbuf one buffer at a
+ * time, so the invariant above holds for plaintext and what OpenSSL holds
+ * is at most one read. A failed, stalled (tls.handshake_timeout_ms) or
+ * non-TLS handshake is a logged, counted rejection.
  */
 #include <errno.h>
 #include <math.h>
@@ -30,6 +40,9 @@
 #include "codec/proc.h"
 #include "config/cmap.h"
 #include "connectors/conn.h"
+#include "connectors/hop.h"
+#include "connectors/ledger.h"
+#include "connectors/tls.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
 #include "core/budget.h"
@@ -53,6 +66,10 @@
 #define LIMIT_BUDGET ((uint64_t)1 << 40)
 #define MSG_MIN_CAP 256
 #define MSG_AHEAD 65536                  /* most of a frame's announced length reserved at once */
+/* hop_ack: messages read but not yet answered, over all connections. The
+ * sender's window and this onramp's own backpressure keep it far lower; a
+ * peer that gets past it is closed (and replays) rather than held. */
+#define HOP_MAX_PENDING ((size_t)1 << 22)
 
 /* A client connection:
  *
@@ -85,6 +102,11 @@ struct sconn {
     bool frame_ctrl, frame_fin;  /* the frame wslay is delivering */
     uint64_t frame_left;         /* its payload bytes not yet delivered */
     struct tr_ws_io io;          /* unread bytes of rbuf; wslay's output */
+    /* hop_ack, on a connection that asked for it: messages answered
+     * (acknowledged downstream) and the count the peer was last told */
+    bool hop, hop_failed;
+    uint64_t hop_done, hop_told;
+    struct tr_tls *tls;          /* wss only */
     char rbuf[RBUF_SIZE];
 };
 
@@ -111,6 +133,11 @@ struct in {
     uint64_t proto_errors;       /* close frames we answered with 1002 ourselves */
     uint64_t bad_upgrades;       /* requests answered 400/426 */
     uint64_t accept_errors;      /* failed accepts, and connections not taken for memory */
+    struct tr_tls_ctx *tls;      /* NULL: plain ws:// */
+    uint64_t tls_hs_ms;
+    uint64_t tls_rejected;       /* TLS handshakes failed, timed out or stalled */
+    uint64_t stalled;            /* peers closed for not reading what we sent */
+    struct tr_log_limit lim_tls, lim_stall;
     struct tr_budget budget;     /* message buffers of all connections, and preprocessor state */
     struct tr_preproc_limits limits;
     struct tr_log_limit lim_refused, lim_hs, lim_idle, lim_big, lim_proto, lim_upgrade, lim_accept, lim_drop;
@@ -123,6 +150,13 @@ struct in {
     struct sconn *conns;
     uint64_t next_stream;
     bool paused, closing;
+    /* hop_ack: the messages of hop connections until answered; their
+     * answers go out at the end of the loop turn (hop_flush) */
+    bool hop_ack;
+    struct tr_ledger ledger;
+    uv_prepare_t hop_flush;
+    uint64_t hop_fails;          /* hop connections closed for an event that failed */
+    struct tr_log_limit lim_hop;
     void (*done)(void *);
     void *done_arg;
 };
@@ -141,6 +175,8 @@ static void maybe_done(struct in *s) {
     if (s->handles || s->nconns) return;
     void (*done)(void *) = s->done;
     void *arg = s->done_arg;
+    tr_ledger_fini(&s->ledger);
+    tr_tls_ctx_destroy(s->tls);
     tr_free(s->bind_host);
     tr_free(s->id);
     tr_free(s);
@@ -159,7 +195,9 @@ static void on_conn_close(uv_handle_t *h) {
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    if (c->hop) tr_ledger_forget(&s->ledger, c);
     tr_buf_fini(&c->io.out);
+    tr_tls_destroy(c->tls);
     tr_free(c->head);
     tr_free(c->msg);
     tr_budget_release(&s->budget, &c->hold);
@@ -183,8 +221,11 @@ static void on_refused_close(uv_handle_t *h) {
     maybe_done(s);
 }
 
+static int to_wire(void *arg, char *p, size_t n);
+
 /* End a connection. graceful: let queued writes (a close frame, a 400)
- * reach the peer and send FIN before closing; otherwise close at once. */
+ * reach the peer and send FIN (after TLS close_notify) before closing;
+ * otherwise close at once. */
 static void conn_end(struct sconn *c, bool graceful) {
     if (c->st == S_CLOSING) return;
     c->st = S_CLOSING;
@@ -198,6 +239,10 @@ static void conn_end(struct sconn *c, bool graceful) {
     if (c->stream_open) {
         c->stream_open = false;
         tr_onramp_stream_end(c->s->host, c->stream);
+    }
+    if (graceful && c->tls) {
+        tr_tls_close_notify(c->tls);
+        (void)tr_tls_flush(c->tls, to_wire, c);
     }
     if (graceful) {
         c->shut.data = c;
@@ -216,18 +261,30 @@ static void on_write(uv_write_t *req, int status) {
     if (status < 0 && c->st != S_CLOSING) conn_end(c, false);
 }
 
-static int flush(struct sconn *c) {
-    if (!c->io.out.len) return 0;
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > MAX_OUT) return TR_EFULL;
+/* Write p (tr_malloc'ed, taken) to the peer, unless it has stopped
+ * reading what we sent before. */
+static int to_wire(void *arg, char *p, size_t n) {
+    struct sconn *c = arg;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > MAX_OUT) {
+        tr_free(p);
+        struct in *s = c->s;
+        char peer[96];
+        tr_conn_peer_name(&c->tcp, peer, sizeof peer);
+        s->stalled++;
+        tr_log_limited(&s->lim_stall, TR_LOG_WARN, MOD,
+                       "ws onramp '%s': closing %s: it does not read what we send (%zu bytes "
+                       "unsent; %llu such so far)", s->id, peer,
+                       uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp),
+                       (unsigned long long)s->stalled);
+        return TR_EFULL;
+    }
     struct swreq *w = tr_malloc(sizeof *w);
-    if (!w) return -ENOMEM;
-    size_t n;
-    w->c = c;
-    w->data = tr_buf_steal(&c->io.out, &n);
-    if (!w->data) {
-        tr_free(w);
+    if (!w) {
+        tr_free(p);
         return -ENOMEM;
     }
+    w->c = c;
+    w->data = p;
     uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (rc < 0) {
@@ -235,6 +292,24 @@ static int flush(struct sconn *c) {
         tr_free(w);
     }
     return rc;
+}
+
+/* Send what wslay or the handshake left in c->io.out (encrypted on wss),
+ * and any TLS records OpenSSL has for the peer. */
+static int flush(struct sconn *c) {
+    if (c->tls) {
+        if (c->io.out.len) {
+            int rc = tr_tls_write(c->tls, c->io.out.data, c->io.out.len);
+            tr_buf_reset(&c->io.out);
+            if (rc) return rc;
+        }
+        return tr_tls_flush(c->tls, to_wire, c);
+    }
+    if (!c->io.out.len) return 0;
+    size_t n;
+    char *p = tr_buf_steal(&c->io.out, &n);
+    if (!p) return -ENOMEM;
+    return to_wire(c, p, n);
 }
 
 /* ----------------------------------------------------- wslay callbacks */
@@ -369,10 +444,28 @@ static void on_frame_end(wslay_event_context_ptr ctx, void *user) {
     /* wslay has checked a text message for UTF-8 before this (1007 otherwise). */
     int rc = 0;
     size_t len = c->msg_len;
+    struct in *s = c->s;
+    uint64_t first = c->hop ? tr_onramp_next_id(s->host) : 0;
     if (c->st == S_OPEN)
-        rc = tr_onramp_emit_bytes(c->s->host, c->stream, c->msg ? c->msg : "", c->msg_len,
+        rc = tr_onramp_emit_bytes(s->host, c->stream, c->msg ? c->msg : "", c->msg_len,
                                   tr_v_null());
     msg_done(c);
+    /* Every message is counted, also one that became no event: the peer
+     * numbers them all. Ids rise across connections, so the ledger stays
+     * in order. */
+    if (c->hop && !c->failed) {
+        int hr = tr_ledger_pending(&s->ledger) >= HOP_MAX_PENDING
+                     ? TR_EFULL
+                     : tr_ledger_note(&s->ledger, c, first, tr_onramp_next_id(s->host));
+        if (hr) {
+            tr_log_limited(&s->lim_hop, TR_LOG_WARN, MOD,
+                           "ws onramp '%s': closed a hop connection with 1011: %s", s->id,
+                           hr == TR_EFULL ? "too many messages wait for their acknowledgement"
+                                          : tr_strerror(hr));
+            fail_conn(c, WSLAY_CODE_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
     if (rc == TR_ONRAMP_PAUSED && c->st == S_OPEN) ws_trigger(c->s);
     /* The preprocessors refused to hold more of this stream (a frame over
      * max_message_size, or the budget): it cannot go on. */
@@ -425,7 +518,9 @@ static void handshake(struct sconn *c) {
     }
     tr_free(c->head);
     c->head = NULL;
-    if (tr_ws_response_build(&c->io.out, req.key) != 0 || flush(c) != 0 ||
+    c->hop = req.hop && c->s->hop_ack;
+    if (tr_ws_response_build_proto(&c->io.out, req.key, c->hop ? TR_HOP_PROTOCOL : NULL) != 0 ||
+        flush(c) != 0 ||
         wslay_event_context_server_init(&c->ws, &callbacks, c) != 0) {
         c->ws = NULL;
         conn_end(c, false);
@@ -444,7 +539,7 @@ static void handshake(struct sconn *c) {
 /* Feed unread bytes (and whatever wslay buffered) through wslay, a slice
  * at a time, writing each slice's replies before the next is read. */
 static void process(struct sconn *c) {
-    if (c->st == S_HEAD) handshake(c);
+    if (c->st == S_HEAD && c->io.in_len) handshake(c);
     if (c->st != S_OPEN) return;
     do {
         c->io.slice = RECV_SLICE;
@@ -476,6 +571,62 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
     *buf = uv_buf_init(c->rbuf, sizeof c->rbuf);
 }
 
+static void tls_reject(struct sconn *c, const char *why) {
+    struct in *s = c->s;
+    char peer[96];
+    tr_conn_peer_name(&c->tcp, peer, sizeof peer);
+    s->tls_rejected++;
+    tr_log_limited(&s->lim_tls, TR_LOG_WARN, MOD,
+                   "ws onramp '%s': closed %s: %s (%llu TLS rejections so far)", s->id, peer, why,
+                   (unsigned long long)s->tls_rejected);
+    conn_end(c, false);
+}
+
+/* wss: decrypt what OpenSSL holds into rbuf, a buffer at a time, and run
+ * each through process() while nothing holds us back. */
+static void tls_pump(struct sconn *c) {
+    process(c);   /* what an earlier pass left (paused, or queued in wslay) */
+    while (c->st != S_CLOSING && !c->io.in_len && !c->s->paused && !c->failed) {
+        long r = tr_tls_read(c->tls, c->rbuf, sizeof c->rbuf);
+        if (r == 0) break;
+        if (r < 0) {
+            (void)tr_tls_flush(c->tls, to_wire, c);   /* our alert, if any */
+            conn_end(c, false);
+            return;
+        }
+        c->io.in = (const uint8_t *)c->rbuf;
+        c->io.in_len = (size_t)r;
+        process(c);
+    }
+    if (c->st != S_CLOSING && flush(c) != 0) conn_end(c, false);
+}
+
+/* wss: ciphertext in (copied into OpenSSL, so rbuf is free again), the
+ * handshake first, then the plaintext. */
+static void tls_read(struct sconn *c, size_t n) {
+    if (c->failed) return;   /* its close is on the way; what it sends is ignored */
+    if (tr_tls_feed(c->tls, c->rbuf, n) != 0) {
+        conn_end(c, false);
+        return;
+    }
+    if (!tr_tls_established(c->tls)) {
+        struct tr_diag d;
+        tr_diag_clear(&d);
+        int r = tr_tls_handshake(c->tls, &d);
+        int w = tr_tls_flush(c->tls, to_wire, c);
+        if (r < 0 || w == TR_EFULL) {
+            tls_reject(c, r < 0 ? d.msg : "does not read our TLS records");
+            return;
+        }
+        if (w) {
+            conn_end(c, false);
+            return;
+        }
+        if (r == 0) return;
+    }
+    tls_pump(c);
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     struct sconn *c = st->data;
     if (c->st == S_CLOSING || nread == 0) return;
@@ -483,10 +634,14 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
         conn_end(c, false);
         return;
     }
-    c->io.in = (const uint8_t *)buf->base;
-    c->io.in_len = (size_t)nread;
     c->last_rx = uv_now(c->s->loop);
-    process(c);
+    if (c->tls) {
+        tls_read(c, (size_t)nread);
+    } else {
+        c->io.in = (const uint8_t *)buf->base;
+        c->io.in_len = (size_t)nread;
+        process(c);
+    }
     /* Paused mid-buffer: reading stays off until those bytes are used. */
     if (c->st != S_CLOSING && c->io.in_len) uv_read_stop(st);
 }
@@ -557,6 +712,13 @@ static void on_connection(uv_stream_t *server, int status) {
         conn_end(c, false);
         return;
     }
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    if (s->tls && tr_tls_create(s->tls, NULL, &c->tls, &d) != 0) {
+        TR_WARN(MOD, "ws onramp '%s': %s", s->id, d.msg);
+        conn_end(c, false);
+        return;
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     if (!s->paused && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) conn_end(c, false);
 }
@@ -575,7 +737,8 @@ static void on_resume(uv_timer_t *t) {
     for (struct sconn *c = s->conns, *next; c && !s->paused && !s->closing; c = next) {
         next = c->next;
         if (c->st == S_CLOSING) continue;
-        if (c->st == S_OPEN || c->io.in_len) process(c);
+        if (c->tls) tls_pump(c);
+        else if (c->st == S_OPEN || c->io.in_len) process(c);
         if (c->st != S_CLOSING && !s->paused && !c->io.in_len)
             uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     }
@@ -624,6 +787,8 @@ static void on_sweep(uv_timer_t *t) {
     tr_log_limit_flush(&s->lim_upgrade);
     tr_log_limit_flush(&s->lim_accept);
     tr_log_limit_flush(&s->lim_drop);
+    tr_log_limit_flush(&s->lim_tls);
+    tr_log_limit_flush(&s->lim_stall);
     for (struct sconn *c = s->conns, *next; c; c = next) {
         next = c->next;   /* conn_end frees nothing: that waits for the close callback */
         if (c->st == S_CLOSING) {
@@ -636,6 +801,14 @@ static void on_sweep(uv_timer_t *t) {
         /* Paused, we read from nobody, so nobody is timed out (on_resume
          * restarts their clocks). */
         if (s->paused) continue;
+        if (c->tls && !tr_tls_established(c->tls)) {
+            if (now - c->born < s->tls_hs_ms) continue;
+            char why[96];
+            snprintf(why, sizeof why, "no TLS handshake within %llu ms",
+                     (unsigned long long)s->tls_hs_ms);
+            tls_reject(c, why);
+            continue;
+        }
         bool head = c->st == S_HEAD;
         if (head ? now - c->born < s->hs_timeout_ms
                  : !s->idle_ms || c->failed || now - c->last_rx < s->idle_ms)
@@ -677,12 +850,13 @@ static int ws_start(void *self) {
         return rc;
     }
     uint64_t every = s->hs_timeout_ms / 4;
+    if (s->tls && s->tls_hs_ms / 4 < every) every = s->tls_hs_ms / 4;
     if (s->idle_ms && s->idle_ms / 4 < every) every = s->idle_ms / 4;
     if (every > SWEEP_MAX_MS) every = SWEEP_MAX_MS;
     if (every == 0) every = 1;
     uv_timer_start(&s->sweep, on_sweep, every, every);
-    TR_INFO(MOD, "ws onramp '%s' listening on %s:%u", s->id, s->bind_host,
-            (unsigned)tr_ws_onramp_port(s));
+    TR_INFO(MOD, "ws onramp '%s' listening on %s:%u%s", s->id, s->bind_host,
+            (unsigned)tr_ws_onramp_port(s), s->tls ? " with TLS" : "");
     return 0;
 }
 
@@ -701,6 +875,7 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
     if (s->listener_init) uv_close((uv_handle_t *)&s->listener, on_handle_close);
     uv_close((uv_handle_t *)&s->resume, on_handle_close);
     uv_close((uv_handle_t *)&s->sweep, on_handle_close);
+    uv_close((uv_handle_t *)&s->hop_flush, on_handle_close);
     for (struct sconn *c = s->conns; c; c = c->next) {
         if (c->st == S_OPEN &&
             wslay_event_queue_close(c->ws, WSLAY_CODE_GOING_AWAY, NULL, 0) == 0 &&
@@ -754,14 +929,75 @@ static const struct tr_preproc_limits *ws_stream_limits(void *self) {
     return &((struct in *)self)->limits;
 }
 
-static void ws_ack(void *self, uint64_t id) {
-    (void)self;
-    (void)id;
+/* ------------------------------------------------------------- hop_ack */
+
+/* End of the loop turn: tell each hop peer how many of its messages are
+ * answered (one pong each, however many acks came this turn); a peer one
+ * of whose messages failed gets that count, then close 1011, and replays
+ * the rest. */
+static void on_hop_flush(uv_prepare_t *p) {
+    struct in *s = p->data;
+    uv_prepare_stop(p);
+    for (struct sconn *c = s->conns; c; c = c->next) {
+        if (!c->hop || c->st != S_OPEN || c->failed || (c->hop_done == c->hop_told && !c->hop_failed))
+            continue;
+        uint8_t ack[TR_HOP_ACK_LEN];
+        tr_hop_ack_encode(c->hop_done, ack);
+        struct wslay_event_msg m = {.opcode = WSLAY_PONG, .msg = ack, .msg_length = sizeof ack};
+        if (wslay_event_queue_msg(c->ws, &m) != 0) {
+            conn_end(c, false);
+            continue;
+        }
+        c->hop_told = c->hop_done;
+        if (c->hop_failed) {
+            char peer[96];
+            tr_conn_peer_name(&c->tcp, peer, sizeof peer);
+            s->hop_fails++;
+            tr_log_limited(&s->lim_hop, TR_LOG_WARN, MOD,
+                           "ws onramp '%s': closed hop peer %s with 1011 after message %llu: an "
+                           "event of the next one failed downstream; the peer resends from there "
+                           "(%llu such so far)", s->id, peer, (unsigned long long)c->hop_done,
+                           (unsigned long long)s->hop_fails);
+            fail_conn(c, WSLAY_CODE_INTERNAL_SERVER_ERROR);
+        }
+        if (wslay_event_send(c->ws) != 0 || flush(c) != 0) conn_end(c, false);
+    }
+}
+
+static void hop_settled(void *arg, void *conn, enum tr_ledger_outcome out) {
+    struct sconn *c = conn;
+    (void)arg;
+    if (out == TR_LEDGER_FAILED) c->hop_failed = true;
+    /* after a failure nothing more is confirmed: the peer resends it all */
+    else if (!c->hop_failed) c->hop_done++;
+}
+
+static void hop_advance(struct in *s) {
+    if (tr_ledger_settle(&s->ledger, hop_settled, s) && !s->closing)
+        uv_prepare_start(&s->hop_flush, on_hop_flush);
+}
+
+static void ws_ack_range(void *self, uint64_t min, uint64_t max) {
+    struct in *s = self;
+    if (!s->hop_ack) return;
+    tr_ledger_ack(&s->ledger, min, max);
+    hop_advance(s);
+}
+
+static void ws_ack(void *self, uint64_t id) { ws_ack_range(self, id, id); }
+
+static void ws_fail(void *self, uint64_t id) {
+    struct in *s = self;
+    if (!s->hop_ack) return;
+    tr_ledger_fail(&s->ledger, id);
+    hop_advance(s);
 }
 
 struct ws_cfg {
     const char *host;
     uint64_t port, max_msg, hs_timeout, max_conns, idle_ms, budget;
+    bool hop_ack;
+    const tr_value *tls;
 };
 
 /* The bounds keep every size and timer far from overflow and a listener
@@ -787,6 +1023,11 @@ const struct tr_cmap_entry tr_ws_server_cmap[] = {
     {TR_CMAP_KEY(TR_CMAP_U64, "max_buffered_bytes", "134217728", TR_CMAP_RANGE,
      offsetof(struct ws_cfg, budget), "bytes held for all peers before reading pauses"),
      .lo = 1, .hi = (double)LIMIT_BUDGET},
+    {TR_CMAP_KEY(TR_CMAP_BOOL, "hop_ack", "false", 0, offsetof(struct ws_cfg, hop_ack),
+     "tell a tremor-c ws offramp in ack_mode hop which messages this pipeline acknowledged")},
+    {TR_CMAP_KEY(TR_CMAP_VALUE, "tls", NULL, 0, offsetof(struct ws_cfg, tls),
+     "ours: serve wss://, {cert, key} PEM files as the tcp onramp's, and ca_file, min_version, "
+     "handshake_timeout_ms")},
     {0},
 };
 
@@ -804,11 +1045,27 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
     if (uv_ip4_addr(h, 0, (struct sockaddr_in *)&probe) != 0 && uv_ip6_addr(h, 0, &probe) != 0)
         return tr_conn_cfg_fail(spec, "host", d, "must be an IP address or localhost, found '%.64s'",
                                 bind);
+    if (c.hop_ack && spec->linked)
+        return tr_conn_cfg_fail(spec, "hop_ack", d,
+                                "cannot be used with linked: true (replies and hop acknowledgements "
+                                "would share the connection)");
+    if (c.hop_ack && !host->ops->next_id)
+        return tr_conn_cfg_fail(spec, "hop_ack", d, "needs a host that numbers its events");
+    struct tr_tls_ctx *tls = NULL;
+    uint64_t tls_hs_ms = 0;
+    rc = tr_tls_server_config(spec, &tls, &tls_hs_ms, d);
+    if (rc) return rc;
     struct in *s = tr_calloc(1, sizeof *s);
-    if (!s) return -ENOMEM;
+    if (!s) {
+        tr_tls_ctx_destroy(tls);
+        return -ENOMEM;
+    }
+    s->tls = tls;
+    s->tls_hs_ms = tls_hs_ms;
     s->bind_host = tr_strdup(bind);
     s->id = tr_strdup(spec->id ? spec->id : "ws");
     if (!s->bind_host || !s->id) {
+        tr_tls_ctx_destroy(s->tls);
         tr_free(s->bind_host);
         tr_free(s->id);
         tr_free(s);
@@ -828,8 +1085,13 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
     uv_timer_init(s->loop, &s->resume);
     uv_timer_init(s->loop, &s->deadline);
     uv_timer_init(s->loop, &s->sweep);
-    s->resume.data = s->deadline.data = s->sweep.data = s;
-    s->handles = 3;
+    uv_prepare_init(s->loop, &s->hop_flush);
+    s->resume.data = s->deadline.data = s->sweep.data = s->hop_flush.data = s;
+    s->handles = 4;
+    s->hop_ack = c.hop_ack;
+    tr_ledger_init(&s->ledger);
+    /* acks for the events of hop peers come back here */
+    if (s->hop_ack) host->transactional = true;
     *self = s;
     return 0;
 }
@@ -854,7 +1116,8 @@ const struct tr_onramp_ops tr_ws_onramp = {
     .trigger = ws_trigger,
     .restore = ws_restore,
     .ack = ws_ack,
-    .fail = ws_ack,
+    .fail = ws_fail,
+    .ack_range = ws_ack_range,
     .close = ws_close,
     .stream_limits = ws_stream_limits,
     .reply = ws_reply,

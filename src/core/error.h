@@ -55,6 +55,12 @@ int tr_diag_vset(struct tr_diag *d, int rc, const char *file, int line, int col,
     __attribute__((format(printf, 6, 0)))
 #endif
     ;
+/* Where a checker that goes on after the first error (tremor check) sends
+ * each one: d is located, detail a rendered source excerpt ending in a
+ * newline or NULL. Both are valid during the call only. Returns 0 for
+ * more errors, non-zero when it wants no more. */
+typedef int (*tr_diag_sink)(void *arg, const struct tr_diag *d, const char *detail);
+
 /* Give d a location if it has none yet (keeps its message). */
 void tr_diag_locate(struct tr_diag *d, const char *file, int line, int col);
 /* "file:line:col: msg" (parts that are unknown are left out) into buf. */

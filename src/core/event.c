@@ -152,6 +152,7 @@ int tr_event_init(struct tr_event *ev, tr_value value, tr_value meta, uint64_t i
     tr_ids_init(&ev->ids, 0, 0, 0);
     ev->ingest_ns = ingest_ns;
     ev->transactional = false;
+    ev->is_batch = false;
     ev->value = tr_v_null();
     ev->meta = tr_v_null();
     if (meta.type != TR_NULL && meta.type != TR_REC) {
@@ -183,6 +184,7 @@ int tr_event_copy(struct tr_event *dst, const struct tr_event *src) {
     int rc = tr_ids_copy(&dst->ids, &src->ids);
     dst->ingest_ns = src->ingest_ns;
     dst->transactional = src->transactional;
+    dst->is_batch = src->is_batch;
     if (rc) {
         dst->value = dst->meta = tr_v_null();
         return rc;

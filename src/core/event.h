@@ -41,6 +41,9 @@ struct tr_event {
     tr_value meta;       /* owned; a record ({} by default) */
     uint64_t ingest_ns;
     bool transactional;
+    /* Tremor's is_batch: value is an array of {"data": {"value", "meta",
+     * ...}} (generic::batch); offramps encode each element's value. */
+    bool is_batch;
 };
 
 enum tr_cb {

@@ -57,6 +57,22 @@ int tr_lang_compile_script(const char *src, size_t len, const struct tr_lang_opt
 int tr_lang_compile_query(const char *src, size_t len, const struct tr_lang_opts *opts,
                           struct tr_query **out, struct tr_lang_err *err);
 
+/* Check src as tr_lang_compile_query compiles it, but go on after an error
+ * (recover.c): each error is passed to report, the first one exactly as
+ * tr_lang_compile_query gives it; the statement that holds an error is
+ * skipped (up to the `;` before the next define, create or select) and
+ * later statements are checked too. Errors caused only by a skipped
+ * statement (a name it would have defined) are not reported. An error
+ * inside an included module, or one without a place, ends the check.
+ * report returns 0 for more, non-zero to stop. Once the rest compiles,
+ * compiled (may be NULL) sees that query; it is destroyed afterwards.
+ * *truncated is set when the bound on recompiles stopped the search.
+ * Returns the number of errors reported, or -ENOMEM. */
+int tr_lang_check_query(const char *src, size_t len, const struct tr_lang_opts *opts,
+                        int (*report)(void *arg, const struct tr_lang_err *e),
+                        void (*compiled)(void *arg, const struct tr_query *q), void *arg,
+                        int *truncated);
+
 /* Keep a copy of the source err points into (file may be NULL). -ENOMEM. */
 int tr_lang_err_attach(struct tr_lang_err *e, const char *file, const char *src, size_t len);
 /* Render e the way Tremor prints it, against the source it carries: errors

@@ -329,6 +329,9 @@ static int select_and_having(struct tr_select *s, struct tr_env *E, const struct
         }
     }
     oe.transactional = g ? g->transactional : ev->transactional;
+    /* a batch stays one when selected as it is (`select event`) */
+    oe.is_batch = !g && ev->is_batch && oe.value.type == TR_ARR && ev->value.type == TR_ARR &&
+                  oe.value.as.a == ev->value.as.a;
     return out_push(o, &oe);
 }
 

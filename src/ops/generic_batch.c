@@ -10,9 +10,9 @@
  * event in it, so acks and fails reach all their sources; it is
  * transactional if any of them was, and its ingest time is the first one's.
  *
- * Not a re-encoder: the pipeline's event has no batch flag yet, so sinks see
- * the array as one value (Tremor's sinks write each element). Invariant: no
- * batch ever holds more than `count` events.
+ * The event is marked a batch (is_batch), so offramps encode each element's
+ * value, as Tremor's sinks do. Invariant: no batch ever holds more than
+ * `count` events.
  */
 #include <errno.h>
 #include <math.h>
@@ -131,6 +131,7 @@ static int flush(struct batch *b) {
     tr_ids_fini(&ev.ids);
     tr_ids_move(&ev.ids, &ids);
     ev.transactional = transactional;
+    ev.is_batch = true;
     return tr_op_emit(b->host, "out", &ev);
 }
 

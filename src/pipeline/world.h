@@ -60,6 +60,17 @@ int tr_world_create(const struct tr_world_opts *o, struct tr_world **out);
 int tr_world_load_query(struct tr_world *w, const char *path, struct tr_diag *d);
 /* Publish a YAML file's artefacts (onramps, offramps, bindings, mappings). */
 int tr_world_load_config(struct tr_world *w, const char *path, struct tr_diag *d);
+/* For `tremor check`: the same loads, but every error of the file is
+ * passed to report (located; for queries with the rendered excerpt) and
+ * checking goes on after it (world_check.c says how far); also checked
+ * without creating anything: operator kinds and `with` parameters,
+ * connector `config:` keys against their maps. What still has an id stays
+ * loaded, so references to it are not reported as missing. Returns the
+ * number of errors reported; *truncated is set when a query had more
+ * errors than the bound on recompiles let it look for. */
+int tr_world_check_query(struct tr_world *w, const char *path, tr_diag_sink report, void *arg,
+                         int *truncated);
+int tr_world_check_config(struct tr_world *w, const char *path, tr_diag_sink report, void *arg);
 /* Deploy every mapping loaded so far, in load order: instances are created
  * and linked but not started. Tremor 0.11 deploys a file's mappings as soon
  * as that file is loaded, so a mapping may only use artefacts of earlier

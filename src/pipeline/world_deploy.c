@@ -243,7 +243,7 @@ static int link_offramp_out(struct tr_world *w, struct bound *b, const struct tr
     if (!o->ops->linked)
         return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
                            "link source %s: a linked %s offramp is not implemented yet (only rest "
-                           "sends responses)", from_s, off_art(o)->type);
+                           "and ws send responses)", from_s, off_art(o)->type);
     if (!off_art(o)->linked)
         return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
                            "link source %s: offramp '%s' is not linked (`linked: true`), so it "
@@ -336,7 +336,7 @@ static int deploy_link(struct tr_world *w, struct bound *b, const struct tr_cfg_
                     rc = push((void **)&from_on->outs, &from_on->nouts, &from_on->outs_cap, pi);
                 /* error events are not transactional: no acks come back from there */
                 if (pi && !rc)
-                    rc = tr_pipeline_connect_input(pi->p, from_on->ops->transactional && !err_port,
+                    rc = tr_pipeline_connect_input(pi->p, from_on->host.transactional && !err_port,
                                                    world_onramp_cf, from_on);
             }
         }

@@ -276,6 +276,12 @@ int world_start_new(struct tr_world *w, struct tr_diag *d);
 void world_pipe_fatal(void *arg, const char *pipeline, const char *why);
 
 /* world_load.c */
+/* world_load.c: compile and keep a query (takes src); check an onramp or
+ * offramp entry's type, codec and processors. */
+int world_publish_query(struct tr_world *w, const char *path, char *src, size_t len,
+                        struct tr_diag *d);
+int world_check_artefact(const struct tr_world *w, const struct tr_cfg_artefact *a, int is_onramp,
+                         struct tr_diag *d);
 const struct query_art *world_find_query(const struct tr_world *w, const char *id);
 /* The published entry id of kind (ONRAMP, OFFRAMP), NULL when absent or unpublished. */
 const struct tr_cfg_artefact *world_find_art(const struct tr_world *w, enum tr_world_kind k,

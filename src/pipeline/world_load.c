@@ -31,8 +31,8 @@ static char *file_stem(const char *path) {
 }
 
 /* Compile src (taken; the text of path) to check it and keep it. */
-static int publish_query(struct tr_world *w, const char *path, char *src, size_t len,
-                         struct tr_diag *d) {
+int world_publish_query(struct tr_world *w, const char *path, char *src, size_t len,
+                        struct tr_diag *d) {
     int rc;
     struct tr_query *q = NULL;
     struct tr_lang_err err;
@@ -90,7 +90,7 @@ int tr_world_load_query(struct tr_world *w, const char *path, struct tr_diag *d)
     if (rc)
         return tr_diag_set(d, rc == -ENOMEM ? rc : TR_EINVAL_CFG, path, 0, 0, "cannot read: %s",
                            rc == TR_ETOOBIG ? "file too large" : tr_strerror(rc));
-    return publish_query(w, path, src, len, d);
+    return world_publish_query(w, path, src, len, d);
 }
 
 int tr_world_publish_query(struct tr_world *w, const char *name, const char *src, size_t len,
@@ -102,11 +102,11 @@ int tr_world_publish_query(struct tr_world *w, const char *name, const char *src
     if (!copy) return tr_diag_set(d, -ENOMEM, name, 0, 0, "out of memory");
     memcpy(copy, src, len);
     copy[len] = 0;
-    return publish_query(w, name, copy, len, d);
+    return world_publish_query(w, name, copy, len, d);
 }
 
-static int check_artefact(const struct tr_world *w, const struct tr_cfg_artefact *a, int is_onramp,
-                          struct tr_diag *d) {
+int world_check_artefact(const struct tr_world *w, const struct tr_cfg_artefact *a, int is_onramp,
+                         struct tr_diag *d) {
     const char *kind = is_onramp ? "onramp" : "offramp";
     int known = is_onramp ? w->reg.onramp(a->type) != NULL : w->reg.offramp(a->type) != NULL;
     if (!known)
@@ -209,9 +209,9 @@ static int check_new(struct tr_world *w, size_t on0, size_t off0, size_t b0, siz
                      struct tr_diag *d) {
     int rc = 0;
     for (size_t i = on0; !rc && i < w->cfg.nonramps; i++)
-        rc = check_artefact(w, &w->cfg.onramps[i], 1, d);
+        rc = world_check_artefact(w, &w->cfg.onramps[i], 1, d);
     for (size_t i = off0; !rc && i < w->cfg.nofframps; i++)
-        rc = check_artefact(w, &w->cfg.offramps[i], 0, d);
+        rc = world_check_artefact(w, &w->cfg.offramps[i], 0, d);
     if (!rc) return 0;
     for (size_t i = on0; i < w->cfg.nonramps; i++) set_gone(w, TR_WORLD_ONRAMP, i);
     for (size_t i = off0; i < w->cfg.nofframps; i++) set_gone(w, TR_WORLD_OFFRAMP, i);

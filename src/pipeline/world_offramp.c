@@ -145,7 +145,34 @@ static const struct tr_offramp_host_ops offramp_host_ops = {
     off_ack, off_fail, off_trigger, off_restore, off_shutdown, off_release, off_emit, off_exit,
 };
 
-/* An event leaving a pipeline towards this offramp. Takes ev. */
+/* A batch (generic::batch): each element's data.value encoded and
+ * postprocessed on its own, as Tremor's sinks do, the results one after
+ * the other in one message (0.11's rest sink sends them as one body; a
+ * stream sink writes the same bytes; message sinks such as ws and udp get
+ * one message where 0.11 sends one per element, and gelf chunks of a batch
+ * go as one). Elements without data.value are skipped. */
+static int encode_batch(struct offramp_inst *o, const struct tr_event *ev, struct tr_buf *enc) {
+    struct tr_buf one;
+    tr_buf_init(&one);
+    int rc = 0;
+    for (uint32_t i = 0; !rc && i < tr_arr_len(&ev->value); i++) {
+        const tr_value *el = tr_arr_at(&ev->value, i);
+        const tr_value *data = el->type == TR_REC ? tr_rec_get_cstr(el, "data") : NULL;
+        const tr_value *v = data && data->type == TR_REC ? tr_rec_get_cstr(data, "value") : NULL;
+        const tr_value *ns = data && data->type == TR_REC ? tr_rec_get_cstr(data, "ingest_ns") : NULL;
+        if (!v) continue;
+        tr_buf_reset(&one);
+        rc = o->codec->encode(v, &one);
+        uint64_t ingest = ev->ingest_ns;
+        if (ns && ns->type == TR_U64) ingest = ns->as.u;
+        else if (ns && ns->type == TR_I64 && ns->as.i >= 0) ingest = (uint64_t)ns->as.i;
+        if (!rc && o->post) rc = tr_postproc_run(o->post, ingest, &one);
+        if (!rc) rc = tr_buf_append(enc, one.data, one.len);
+    }
+    tr_buf_fini(&one);
+    return rc;
+}
+
 /* An event leaving a pipeline towards this offramp. Takes ev. */
 void world_offramp_in(void *arg, struct tr_event *ev) {
     struct out_link *l = arg;
@@ -161,10 +188,15 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
      * event arrives here before send() returns. */
     struct tr_buf *enc = &o->enc;
     tr_buf_reset(enc);
-    rc = o->codec->encode(&ev->value, enc);
-    if (!rc && off_art(o)->npost && !o->post)
+    if (off_art(o)->npost && !o->post)
         rc = tr_postproc_create(off_art(o)->postprocessors, off_art(o)->npost, &o->post);
-    if (!rc && o->post) rc = tr_postproc_run(o->post, ev->ingest_ns, enc);
+    bool batch = ev->is_batch && ev->value.type == TR_ARR;
+    if (!rc && batch) {
+        rc = encode_batch(o, ev, enc);
+    } else if (!rc) {
+        rc = o->codec->encode(&ev->value, enc);
+        if (!rc && o->post) rc = tr_postproc_run(o->post, ev->ingest_ns, enc);
+    }
     if (rc) {
         o->encode_errors++;
         TR_WARN("offramp", "%s/%s: cannot encode an event with codec %s: %s; rejected (%llu so "
@@ -178,6 +210,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     struct tr_out_msg m = {
         .token = 0, .transactional = ev->transactional, .data = enc->data,
         .len = enc->len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
+        .value = &ev->value, .ids = &ev->ids,
     };
     /* a linked offramp's responses carry the ids of what they answer */
     if (ev->transactional || (off_art(o)->linked && o->ops->linked)) {
@@ -190,18 +223,21 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         }
         m.token = o->base + tr_ring_len(&o->pending) - 1;
         struct pending *pe = tr_ring_at(&o->pending, tr_ring_len(&o->pending) - 1);
+        m.ids = &pe->ids;   /* moved there; stays until the answer */
         o->in_flight++;
         TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,
                  (unsigned long long)m.token, (unsigned long long)pe->ids.id.event);
     }
     /* gelf-chunking makes several chunks (datagrams) of one event: all but
      * the last go out untracked, the last carries the event's token */
-    size_t start = 0, nch = o->post ? tr_postproc_chunks(o->post) : 1;
+    size_t start = 0, nch = o->post && !batch ? tr_postproc_chunks(o->post) : 1;
     for (size_t k = 0; k + 1 < nch; k++) {
         size_t end = tr_postproc_chunk_end(o->post, k);
         struct tr_out_msg part = m;
         part.token = 0;
         part.transactional = false;
+        part.value = NULL;
+        part.ids = NULL;
         part.data = enc->data + start;
         part.len = end - start;
         o->ops->send(o->self, &part);

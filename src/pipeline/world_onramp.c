@@ -35,16 +35,17 @@ static void onramp_to_pipes(struct onramp_inst *o, struct tr_event *ev) {
  * id the bytes' first event would have had, "source_id": the onramp's
  * URL}, meta {"error": msg}. It takes an event id, linked or not, as there.
  * Never transactional: nothing upstream waits for it. */
-static void onramp_error(struct onramp_inst *o, const char *msg) {
+static int64_t onramp_error(struct onramp_inst *o, const char *msg) {
     char url[512];
     snprintf(url, sizeof url, "tremor://localhost/onramp/%s/%s", on_art(o)->id, o->instance);
     uint64_t id = o->next_id++;
-    if (o->nerrs == 0 || o->closing) return;
+    if (o->closing) return TR_ECLOSED;
+    if (o->nerrs == 0) return TR_ENOTFOUND;
     tr_value v, m, x;
-    if (tr_v_rec(3, &v)) return;
+    if (tr_v_rec(3, &v)) return -ENOMEM;
     if (tr_v_rec(1, &m)) {
         tr_value_unref(v);
-        return;
+        return -ENOMEM;
     }
     int rc = tr_v_str(msg, strlen(msg), &x);
     if (!rc) rc = tr_rec_set(&v, "error", 5, x);
@@ -55,16 +56,21 @@ static void onramp_error(struct onramp_inst *o, const char *msg) {
     if (rc) {
         tr_value_unref(v);
         tr_value_unref(m);
-        return;
+        return rc;
     }
-    if (tr_event_init(&ev, v, m, tr_now_ns())) return;   /* it took v and m */
+    if ((rc = tr_event_init(&ev, v, m, tr_now_ns()))) return rc;   /* it took v and m */
     tr_ids_init(&ev.ids, o->uid, 0, id);
     ev.transactional = false;
     to_pipes(o->errs, o->nerrs, &ev);
+    return (int64_t)id;
 }
 
 static void preproc_error(void *arg, const char *why) {
-    onramp_error(arg, why);
+    (void)onramp_error(arg, why);
+}
+
+static int64_t host_emit_error(struct tr_onramp_host *h, const char *msg) {
+    return onramp_error((struct onramp_inst *)h, msg);
 }
 
 static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_value meta) {
@@ -79,7 +85,7 @@ static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_valu
     if (rc) return rc;
     uint64_t id = o->next_id++;
     tr_ids_init(&ev.ids, o->uid, 0, id);
-    ev.transactional = o->ops->transactional;
+    ev.transactional = o->host.transactional;
     o->events_out++;
     if (o->in_bytes && on_art(o)->linked && o->ops->reply) {
         if (!o->sids) o->sids = tr_calloc(WORLD_SIDS, sizeof *o->sids);
@@ -104,7 +110,7 @@ static int decode_frame(void *arg, const char *data, size_t len) {
                        on_art(o)->id, o->instance, len, o->codec->name,
                        d.msg[0] ? d.msg : tr_strerror(rc), (unsigned long long)o->decode_errors);
         if (rc == -ENOMEM) return 0;
-        onramp_error(o, d.msg[0] ? d.msg : tr_strerror(rc));
+        (void)onramp_error(o, d.msg[0] ? d.msg : tr_strerror(rc));
         return 0;
     }
     uint64_t ns;
@@ -193,8 +199,12 @@ static void host_exit(struct tr_onramp_host *h, int code) {
     host_shutdown(h);
 }
 
+static uint64_t host_next_id(struct tr_onramp_host *h) { return ((struct onramp_inst *)h)->next_id; }
+
 static const struct tr_onramp_host_ops onramp_host_ops = {
     host_emit_value, host_emit_bytes, host_stream_end, host_done, host_shutdown, host_exit,
+    host_next_id,
+    host_emit_error,
 };
 
 
@@ -206,9 +216,15 @@ void world_onramp_cf(void *arg, const struct tr_insight *in) {
     switch (in->cb) {
     case TR_CB_TRIGGER: o->ops->trigger(o->self); break;
     case TR_CB_RESTORE: o->ops->restore(o->self); break;
-    case TR_CB_ACK:
-        if (tr_ids_max_for(&in->ids, o->uid, &id) == 0) o->ops->ack(o->self, id);
+    case TR_CB_ACK: {
+        uint64_t lo;
+        if (tr_ids_max_for(&in->ids, o->uid, &id) != 0) break;
+        if (o->ops->ack_range && tr_ids_min_for(&in->ids, o->uid, &lo) == 0)
+            o->ops->ack_range(o->self, lo, id);
+        else
+            o->ops->ack(o->self, id);
         break;
+    }
     case TR_CB_FAIL:
         if (tr_ids_min_for(&in->ids, o->uid, &id) == 0) o->ops->fail(o->self, id);
         break;
@@ -249,6 +265,7 @@ int world_onramp_create(struct tr_world *w, const struct tr_cfg_artefact *a, con
     o->w = w;
     o->art = (size_t)(a - w->cfg.onramps);
     o->ops = w->reg.onramp(a->type);
+    o->host.transactional = o->ops->transactional;
     o->codec = tr_codec_find(a->codec ? a->codec
                                       : o->ops->default_codec ? o->ops->default_codec : "json");
     o->pre = a->preprocessors;

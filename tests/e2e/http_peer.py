@@ -11,6 +11,10 @@ stdout, flushed, so a test can count what reached the peer."""
 import http.server
 import json
 import sys
+import threading
+
+# handlers run in threads: one request's line and count at a time
+LOCK = threading.Lock()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -25,12 +29,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _any(self):
         n = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(n) if n else b""
-        Handler.seen += 1
         rec = {"method": self.command, "path": self.path,
                "headers": {k.lower(): v for k, v in self.headers.items()},
                "body": body.decode("utf-8", "replace")}
-        print(json.dumps(rec), flush=True)
-        status = 503 if Handler.seen <= Handler.fail_first else Handler.status
+        with LOCK:
+            Handler.seen += 1
+            status = 503 if Handler.seen <= Handler.fail_first else Handler.status
+            print(json.dumps(rec), flush=True)
         out = json.dumps({"echo": rec}).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")

@@ -63,13 +63,16 @@ select event from on_disk_wal into out;
 
 
 class Server:
-    def __init__(self, tmp_path, files):
+    """tremor server run -f FILES (none: no -f) ARGS, with the API on a free
+    port; stderr is collected (log())."""
+
+    def __init__(self, tmp_path, files, args=()):
         for name, text in files.items():
             (tmp_path / name).write_text(text)
         self.port = free_port()
         self.p = subprocess.Popen([TREMOR, "server", "run", "--api-host", "127.0.0.1:%d" % self.port,
-                                   "-f", *files.keys()], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
+                                   *(["-f", *files.keys()] if files else []), *args], cwd=tmp_path,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.err = []
         self.lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
@@ -117,8 +120,8 @@ class Server:
 def server(tmp_path):
     made = []
 
-    def start(files):
-        s = Server(tmp_path, files)
+    def start(files, args=()):
+        s = Server(tmp_path, files, args)
         made.append(s)
         return s
 

@@ -137,7 +137,7 @@ def test_help_connector_prints_the_network_connectors():
     assert line.split()[1:3] == ["uint", "10000"] and "[1..600000]" in line, line
     assert "offramp ws" in p.stdout, p.stdout
     line = next(l for l in p.stdout.splitlines() if l.split()[:1] == ["ack_mode"])
-    assert line.split()[1:3] == ["enum", "pong"] and "[one of pong, tcp]" in line, line
+    assert line.split()[1:3] == ["enum", "pong"] and "[one of pong, tcp, hop]" in line, line
     p = tremor("--help-operator", "qos::wal")
     assert p.returncode == 0, p.stderr
     line = next(l for l in p.stdout.splitlines() if l.split()[:1] == ["read_count"])

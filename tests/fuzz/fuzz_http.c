@@ -64,7 +64,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     struct tr_world_opts wo = {.loop = &loop, .instance = "fuzz", .data_dir = "/nonexistent",
                                .registry = &empty};
     if (tr_world_create(&wo, &world) != 0) fuzz_fail("cannot create the world");
-    if (tr_api_open(&loop, "127.0.0.1:0", "0.11.12-fuzz", world, &o, &api, &d) != 0)
+    if (tr_api_open(&loop, "127.0.0.1:0", "0.11.12-fuzz", world, NULL, &o, &api, &d) != 0)
         fuzz_fail("cannot open the API: %s", d.msg);
     port = tr_api_port(api);
     return 0;

@@ -7,11 +7,13 @@
  * instantiated (that is the pipeline layer, and qos::wal would touch the
  * disk). Regex patterns are fuzzed too: lang/regex bounds their work.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "codec/json.h"
 #include "core/event.h"
 #include "fuzz_util.h"
+#include "lang/lang.h"
 #include "lang/query.h"
 #include "lang/script.h"
 
@@ -71,6 +73,32 @@ static void run_script(struct tr_script *s, const tr_value *event0, struct tr_bu
     tr_value_unref(state);
 }
 
+/* tremor check's recovery: the first error it reports is the compiler's. */
+struct recovered {
+    const struct tr_lang_err *first;
+    size_t n;
+};
+
+static int on_err(void *arg, const struct tr_lang_err *e) {
+    struct recovered *r = arg;
+    if (!e->set || !e->msg[0]) fuzz_fail("reported an empty error");
+    if (r->n++ == 0 && r->first &&
+        r->first->set && (strcmp(e->msg, r->first->msg) || e->inner.s.off != r->first->inner.s.off))
+        fuzz_fail("first recovered error '%s' is not the compiler's '%s'", e->msg, r->first->msg);
+    return 0;
+}
+
+static void check_recovery(const char *src, size_t size, const struct tr_lang_opts *opts,
+                           const struct tr_lang_err *first) {
+    struct recovered r = {first, 0};
+    int truncated;
+    int n = tr_lang_check_query(src, size, opts, on_err, NULL, &r, &truncated);
+    if (n == -ENOMEM) return;
+    if (n < 0 || (size_t)n != r.n) fuzz_fail("check returned %d for %zu errors", n, r.n);
+    if ((first != NULL) != (n > 0)) fuzz_fail("compile %s, check found %d errors",
+                                              first ? "failed" : "passed", n);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *src = (const char *)data;
     struct tr_query *q = NULL;
@@ -80,6 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tr_buf_init(&out);
     struct tr_lang_opts opts = {.file = "fuzz.trickle"};
     int rc = tr_lang_compile_query(src, size, &opts, &q, &err);
+    if (rc != -ENOMEM) check_recovery(src, size, &opts, rc ? &err : NULL);
     if (rc) {
         if (q) fuzz_fail("failed compile returned a query");
         if (err.set) tr_lang_err_render(&err, &out);

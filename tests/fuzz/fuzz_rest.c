@@ -61,7 +61,13 @@ static int emit_bytes(struct tr_onramp_host *h, uint64_t s, const void *d, size_
 static void stream_end(struct tr_onramp_host *h, uint64_t s) { (void)h, (void)s; }
 static void done(struct tr_onramp_host *h) { (void)h; }
 
-static const struct tr_onramp_host_ops ops = {emit_value, emit_bytes, stream_end, done, done, NULL};
+static const struct tr_onramp_host_ops ops = {
+    .emit_value = emit_value,
+    .emit_bytes = emit_bytes,
+    .stream_end = stream_end,
+    .done = done,
+    .shutdown = done,
+};
 static struct tr_onramp_host host = {&ops, NULL};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {

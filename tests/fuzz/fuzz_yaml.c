@@ -45,6 +45,18 @@ static void check_loaded(const struct tr_config *c) {
         if (!c->mappings[i].binding_id || !c->mappings[i].instance) fuzz_fail("mapping %zu incomplete", i);
 }
 
+struct counted {
+    size_t n;
+};
+
+static int count_err(void *arg, const struct tr_diag *e, const char *detail) {
+    struct counted *c = arg;
+    (void)detail;
+    if (!e->msg[0] || strcmp(e->file, "fuzz.yaml")) fuzz_fail("error without a message or file");
+    c->n++;
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct tr_config c;
     struct tr_diag d;
@@ -63,6 +75,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             c.nfiles != nf)
             fuzz_fail("a failed load changed the config");
     }
+    check_loaded(&c);
+    tr_config_fini(&c);
+
+    /* tremor check's loader: every error located in the file, at least one
+     * exactly when the plain load failed, and what it keeps is whole */
+    tr_config_init(&c);
+    if (tr_config_load_string(&c, "base.yaml", base_yaml, sizeof base_yaml - 1, &d))
+        fuzz_fail("base config does not load: %s", d.msg);
+    struct counted cnt = {0};
+    int n = tr_config_check_string(&c, "fuzz.yaml", (const char *)data, size, count_err, &cnt);
+    if (n < 0 || (size_t)n != cnt.n) fuzz_fail("check returned %d for %zu errors", n, cnt.n);
+    if ((rc != 0) != (n > 0)) fuzz_fail("load says %d, check found %d errors", rc, n);
     check_loaded(&c);
     tr_config_fini(&c);
 

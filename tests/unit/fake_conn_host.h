@@ -81,9 +81,14 @@ static inline void fake_in_exit(struct tr_onramp_host *h, int code) {
     in->exit_code = code;
 }
 
-static const struct tr_onramp_host_ops fake_in_ops = {fake_in_emit_value, fake_in_emit_bytes,
-                                                      fake_in_stream_end, fake_in_done,
-                                                      fake_in_shutdown, fake_in_exit};
+static const struct tr_onramp_host_ops fake_in_ops = {
+    .emit_value = fake_in_emit_value,
+    .emit_bytes = fake_in_emit_bytes,
+    .stream_end = fake_in_stream_end,
+    .done = fake_in_done,
+    .shutdown = fake_in_shutdown,
+    .exit = fake_in_exit,
+};
 
 static inline void fake_in_init(struct fake_in *in, uv_loop_t *loop) {
     memset(in, 0, sizeof *in);

@@ -216,9 +216,33 @@ static void deepest_value_round_trips(void **state) {
     assert_int_equal(tr_alloc_used(), before);
 }
 
+/* The flags byte keeps transactional and batch (generic::batch) apart and
+ * refuses bits it does not know. */
+static void event_flags_round_trip(void **state) {
+    (void)state;
+    for (int f = 0; f < 4; f++) {
+        struct tr_event ev, back;
+        assert_int_equal(tr_event_init(&ev, tr_v_int(f), tr_v_null(), 7), 0);
+        ev.transactional = f & 1;
+        ev.is_batch = (f & 2) != 0;
+        struct tr_buf b;
+        tr_buf_init(&b);
+        assert_int_equal(tr_event_encode(&ev, &b), 0);
+        assert_int_equal(tr_event_decode(b.data, b.len, &back), 0);
+        assert_int_equal(back.transactional, ev.transactional);
+        assert_int_equal(back.is_batch, ev.is_batch);
+        tr_event_fini(&back);
+        b.data[1] = (char)(b.data[1] | 4);
+        assert_int_equal(tr_event_decode(b.data, b.len, &back), TR_ECORRUPT);
+        tr_buf_fini(&b);
+        tr_event_fini(&ev);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip_keeps_types_and_order),
+        cmocka_unit_test(event_flags_round_trip),
         cmocka_unit_test(every_truncation_is_an_error),
         cmocka_unit_test(every_bit_flip_is_safe),
         cmocka_unit_test(huge_claimed_length_does_not_allocate),

@@ -1087,6 +1087,93 @@ static void test_conformance_configs(void **state) {
     tr_config_fini(&c);
 }
 
+/* tremor check: every error of a file, each located, loading going on. */
+struct seen_errs {
+    size_t n;
+    int line[16];
+    char msg[16][256];
+};
+
+static int seen(void *arg, const struct tr_diag *d, const char *detail) {
+    struct seen_errs *s = arg;
+    assert_null(detail);
+    assert_string_equal(d->file, "c.yaml");
+    if (s->n < 16) {
+        s->line[s->n] = d->line;
+        snprintf(s->msg[s->n], sizeof s->msg[0], "%.200s", d->msg);
+    }
+    s->n++;
+    return 0;
+}
+
+static void test_check_keeps_going(void **state) {
+    (void)state;
+    static const char yaml[] =
+        "onramp:\n"
+        "  - id: a\n"                    /* 2 */
+        "    type: metronome\n"
+        "    colour: red\n"              /* 4: unknown key */
+        "  - id: b\n"                    /* 5: no type: reported, dropped */
+        "  - id: a\n"                    /* 6: duplicate id */
+        "    type: metronome\n"
+        "    linked: maybe\n"            /* 8: not a bool */
+        "    type: x\n"                  /* 9: duplicate key */
+        "binding:\n"
+        "  - id: bb\n"
+        "    links:\n"
+        "      '/onramp/a/{instance}/out': [ '/pipeline/p/{instance}/in', 'nope' ]\n" /* 13 */
+        "      '/binding/x/y': [ '/offramp/o/{instance}/in' ]\n"                     /* 14 */
+        "wat: 1\n";                      /* 15: unknown top-level key */
+    struct tr_config c;
+    tr_config_init(&c);
+    struct seen_errs s = {0};
+    int n = tr_config_check_string(&c, "c.yaml", yaml, sizeof yaml - 1, seen, &s);
+    for (size_t i = 0; i < s.n && i < 16; i++) print_message("  %d %s\n", s.line[i], s.msg[i]);
+    assert_int_equal(n, (int)s.n);
+    assert_int_equal(n, 8);
+    int want[] = {9, 4, 5, 8, 13, 14, 15, 6};   /* as found: YAML first, ids last */
+    for (size_t i = 0; i < 8; i++) assert_int_equal(s.line[i], want[i]);
+    assert_non_null(strstr(s.msg[0], "duplicate key 'type'"));
+    assert_non_null(strstr(s.msg[7], "duplicate onramp id 'a'"));
+    /* kept: both 'a' (ids and types), the binding with its good link */
+    assert_int_equal(c.nonramps, 2);
+    assert_int_equal(c.nbindings, 1);
+    assert_int_equal(c.bindings[0].nlinks, 1);
+    assert_int_equal(c.bindings[0].links[0].nto, 1);
+    tr_config_fini(&c);
+
+    /* the plain load stops at the first and changes nothing */
+    struct tr_diag d;
+    tr_config_init(&c);
+    assert_int_equal(tr_config_load_string(&c, "c.yaml", yaml, sizeof yaml - 1, &d), TR_EINVAL_CFG);
+    assert_int_equal(d.line, 9);
+    assert_int_equal(c.nonramps, 0);
+    tr_config_fini(&c);
+}
+
+static void test_check_syntax_error_after_entries(void **state) {
+    (void)state;
+    static const char yaml[] =
+        "onramp:\n"
+        "  - id: a\n"
+        "    type: metronome\n"
+        "    bogus: 1\n"                  /* 4 */
+        "  - id: b\n"
+        "    config: {interval: [1\n"     /* cut here: b has no type, not reported */
+        "    type: metronome\n";
+    struct tr_config c;
+    tr_config_init(&c);
+    struct seen_errs s = {0};
+    int n = tr_config_check_string(&c, "c.yaml", yaml, sizeof yaml - 1, seen, &s);
+    for (size_t i = 0; i < s.n && i < 16; i++) print_message("  %d %s\n", s.line[i], s.msg[i]);
+    assert_int_equal(n, 2);
+    assert_non_null(strstr(s.msg[0], "YAML syntax error"));
+    assert_non_null(strstr(s.msg[0], "the rest of this file is not checked"));
+    assert_int_equal(s.line[1], 4);
+    assert_int_equal(c.nonramps, 1);
+    tr_config_fini(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tutorial_config),
@@ -1111,6 +1198,8 @@ int main(void) {
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_conformance_configs),
+        cmocka_unit_test(test_check_keeps_going),
+        cmocka_unit_test(test_check_syntax_error_after_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

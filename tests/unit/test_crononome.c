@@ -56,7 +56,13 @@ static int emit_bytes(struct tr_onramp_host *h, uint64_t st, const void *d, size
 static void stream_end(struct tr_onramp_host *h, uint64_t st) { (void)h, (void)st; }
 static void done_(struct tr_onramp_host *h) { (void)h; }
 static void shutdown_(struct tr_onramp_host *h) { (void)h; }
-static const struct tr_onramp_host_ops ops = {emit_value, emit_bytes, stream_end, done_, shutdown_, NULL};
+static const struct tr_onramp_host_ops ops = {
+    .emit_value = emit_value,
+    .emit_bytes = emit_bytes,
+    .stream_end = stream_end,
+    .done = done_,
+    .shutdown = shutdown_,
+};
 
 static tr_value entry(const char *name, const char *expr, const char *payload_json) {
     tr_value e, s;

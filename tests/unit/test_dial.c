@@ -57,14 +57,14 @@ static void srv_conn(uv_stream_t *l, int status) {
     if (s->reading) uv_read_start((uv_stream_t *)&s->peer, srv_alloc, srv_read);
 }
 
-static void srv_start(struct server *s, uv_loop_t *loop, const char *addr, bool reading) {
+static void srv_start_on(struct server *s, uv_loop_t *loop, const char *addr, bool reading, int port) {
     memset(s, 0, sizeof *s);
     s->reading = reading;
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     struct sockaddr_storage a;
-    if (strchr(addr, ':')) assert_int_equal(uv_ip6_addr(addr, 0, (struct sockaddr_in6 *)&a), 0);
-    else assert_int_equal(uv_ip4_addr(addr, 0, (struct sockaddr_in *)&a), 0);
+    if (strchr(addr, ':')) assert_int_equal(uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&a), 0);
+    else assert_int_equal(uv_ip4_addr(addr, port, (struct sockaddr_in *)&a), 0);
     assert_int_equal(uv_tcp_bind(&s->listener, (const struct sockaddr *)&a, 0), 0);
     assert_int_equal(uv_listen((uv_stream_t *)&s->listener, 8, srv_conn), 0);
     struct sockaddr_storage ss;
@@ -72,6 +72,10 @@ static void srv_start(struct server *s, uv_loop_t *loop, const char *addr, bool 
     uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
     s->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                        : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void srv_start(struct server *s, uv_loop_t *loop, const char *addr, bool reading) {
+    srv_start_on(s, loop, addr, reading, 0);
 }
 
 /* Reset the connection (SO_LINGER 0): the client sees it die at once. */
@@ -83,7 +87,7 @@ static void srv_kill_peer(struct server *s) {
 
 static void srv_stop(struct server *s) {
     srv_kill_peer(s);
-    uv_close((uv_handle_t *)&s->listener, NULL);
+    if (!uv_is_closing((uv_handle_t *)&s->listener)) uv_close((uv_handle_t *)&s->listener, NULL);
 }
 
 /* ------------------------------------------------------------ the client */
@@ -252,11 +256,47 @@ static void stalled_peer_then_reset(void **state) {
     world_free(w);
 }
 
+static bool downs_3(void *arg) { return ((struct world *)arg)->downs >= 3; }
+static bool downs_4(void *arg) { return ((struct world *)arg)->downs >= 4; }
+static bool downs_2(void *arg) { return ((struct world *)arg)->downs >= 2; }
+static bool ups_2(void *arg) { return ((struct world *)arg)->ups >= 2; }
+
+/* Away, the retries back off: 0.5-1 s, then 1-2 s, then 2-4 s (with
+ * jitter); a connection that comes up resets them. */
+static void retries_back_off_then_reset(void **state) {
+    struct world *w = world_new(*state, true, 1);
+    uint16_t port = w->srv.port;
+    srv_stop(&w->srv);   /* the listener goes, the connection is reset */
+    assert_true(fake_run_until(&w->loop, is_down, w));
+    uint64_t d1 = tr_dial_retry_ms(w->dial);
+    assert_true(fake_run_until(&w->loop, downs_2, w));   /* refused */
+    uint64_t d2 = tr_dial_retry_ms(w->dial);
+    assert_true(fake_run_until(&w->loop, downs_3, w));
+    uint64_t d3 = tr_dial_retry_ms(w->dial);
+    print_message("retry delays: %llu, %llu, %llu ms\n", (unsigned long long)d1,
+                  (unsigned long long)d2, (unsigned long long)d3);
+    assert_true(d1 >= 500 && d1 <= 1000);
+    assert_true(d2 >= 1000 && d2 <= 2000);
+    assert_true(d3 >= 2000 && d3 <= 4000);
+    struct server *again = calloc(1, sizeof *again);
+    assert_non_null(again);
+    srv_start_on(again, &w->loop, "127.0.0.1", true, port);
+    assert_true(fake_run_until(&w->loop, ups_2, w));
+    srv_kill_peer(again);
+    assert_true(fake_run_until(&w->loop, downs_4, w));
+    uint64_t d4 = tr_dial_retry_ms(w->dial);
+    assert_true(d4 >= 500 && d4 <= 1000);   /* back to the start */
+    srv_stop(again);
+    world_free(w);
+    free(again);
+}
+
 int main(void) {
     static struct way txack = {0, "127.0.0.1"}, poll = {TR_DIAL_ACK_POLL, "127.0.0.1"},
                       txack6 = {0, "::1"};
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(txack_offsets_unwrap),
+        cmocka_unit_test_prestate(retries_back_off_then_reset, &txack),
         cmocka_unit_test_prestate(acks_everything_once, &txack),
         cmocka_unit_test_prestate(acks_everything_once, &poll),
         cmocka_unit_test_prestate(acks_everything_once, &txack6),

@@ -49,7 +49,13 @@ static void stream_end(struct tr_onramp_host *h, uint64_t st) { (void)h, (void)s
 static void done(struct tr_onramp_host *h) { (void)h; }
 static void shutdown_(struct tr_onramp_host *h) { (void)h; }
 
-static const struct tr_onramp_host_ops ops = {emit_value, emit_bytes, stream_end, done, shutdown_, NULL};
+static const struct tr_onramp_host_ops ops = {
+    .emit_value = emit_value,
+    .emit_bytes = emit_bytes,
+    .stream_end = stream_end,
+    .done = done,
+    .shutdown = shutdown_,
+};
 
 static tr_value config(int64_t interval) {
     tr_value c;

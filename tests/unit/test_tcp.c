@@ -498,8 +498,13 @@ static void pp_stream_end(struct tr_onramp_host *hh, uint64_t stream) {
     h->in.stream_ends++;
 }
 
-static const struct tr_onramp_host_ops pp_ops = {fake_in_emit_value, pp_emit_bytes, pp_stream_end,
-                                                 fake_in_done, fake_in_shutdown, NULL};
+static const struct tr_onramp_host_ops pp_ops = {
+    .emit_value = fake_in_emit_value,
+    .emit_bytes = pp_emit_bytes,
+    .stream_end = pp_stream_end,
+    .done = fake_in_done,
+    .shutdown = fake_in_shutdown,
+};
 
 static bool got_pp_ends(void *arg) {
     struct pp_host *h = arg;

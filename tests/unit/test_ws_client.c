@@ -7,6 +7,7 @@
  */
 /* conn.h first: its ops have a member named fail, which cmocka.h makes a macro */
 #include "connectors/conn.h"
+#include "connectors/tls.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
@@ -84,7 +85,12 @@ static void in_stream_end(struct tr_onramp_host *h, uint64_t stream) {
 
 static void in_done(struct tr_onramp_host *h) { (void)h; }
 
-static const struct tr_onramp_host_ops in_ops = {in_emit_value, in_emit_bytes, in_stream_end, in_done, NULL, NULL};
+static const struct tr_onramp_host_ops in_ops = {
+    .emit_value = in_emit_value,
+    .emit_bytes = in_emit_bytes,
+    .stream_end = in_stream_end,
+    .done = in_done,
+};
 
 static void rx_fini(struct rx *rx) {
     for (size_t i = 0; i < rx->n; i++) free(rx->msgs[i]);
@@ -586,11 +592,11 @@ static void make_cert(char **cert_pem, char **key_pem) {
 }
 
 /* Move ciphertext from a to b; returns bytes moved. */
-static size_t pipe_tls(struct tr_ws_tls *a, struct tr_ws_tls *b) {
+static size_t pipe_tls(struct tr_tls *a, struct tr_tls *b) {
     size_t n, total = 0;
     char *p;
-    while ((p = tr_ws_tls_take(a, &n))) {
-        assert_int_equal(tr_ws_tls_feed(b, p, n), 0);
+    while ((p = tr_tls_take(a, &n))) {
+        assert_int_equal(tr_tls_feed(b, p, n), 0);
         total += n;
         tr_free(p);
     }
@@ -598,20 +604,22 @@ static size_t pipe_tls(struct tr_ws_tls *a, struct tr_ws_tls *b) {
 }
 
 /* Returns the client's final handshake result. */
-static int tls_pair(unsigned client_flags, const char *cert, const char *key, struct tr_ws_tls **cl,
-                    struct tr_ws_tls **sv, struct tr_ws_tls_ctx **cctx, struct tr_ws_tls_ctx **sctx,
+static int tls_pair(unsigned client_flags, const char *cert, const char *key, struct tr_tls **cl,
+                    struct tr_tls **sv, struct tr_tls_ctx **cctx, struct tr_tls_ctx **sctx,
                     struct tr_diag *d) {
-    assert_int_equal(tr_ws_tls_ctx_create(client_flags, NULL, NULL, cctx, d), 0);
-    assert_int_equal(tr_ws_tls_ctx_create(TR_WS_TLS_SERVER, cert, key, sctx, d), 0);
-    assert_int_equal(tr_ws_tls_create(*cctx, "localhost", cl, d), 0);
-    assert_int_equal(tr_ws_tls_create(*sctx, NULL, sv, d), 0);
+    struct tr_tls_opts co = {.flags = client_flags};
+    assert_int_equal(tr_tls_ctx_create(&co, cctx, d), 0);
+    struct tr_tls_opts so = {.flags = TR_TLS_SERVER, .cert_pem = cert, .key_pem = key};
+    assert_int_equal(tr_tls_ctx_create(&so, sctx, d), 0);
+    assert_int_equal(tr_tls_create(*cctx, "localhost", cl, d), 0);
+    assert_int_equal(tr_tls_create(*sctx, NULL, sv, d), 0);
     int rc = 0, rs = 0;
     for (int i = 0; i < 10; i++) {
-        rc = tr_ws_tls_handshake(*cl, d);
+        rc = tr_tls_handshake(*cl, d);
         pipe_tls(*cl, *sv);
         if (rc < 0) return rc;
         struct tr_diag sd;
-        rs = tr_ws_tls_handshake(*sv, &sd);
+        rs = tr_tls_handshake(*sv, &sd);
         pipe_tls(*sv, *cl);
         if (rc == 1 && rs == 1) break;
     }
@@ -624,33 +632,33 @@ static void tls_glue_in_memory(void **state) {
     make_cert(&cert, &key);
     struct tr_diag d;
     tr_diag_clear(&d);
-    struct tr_ws_tls *cl, *sv;
-    struct tr_ws_tls_ctx *cctx, *sctx;
+    struct tr_tls *cl, *sv;
+    struct tr_tls_ctx *cctx, *sctx;
 
     /* self-signed with verification off: data flows both ways */
-    assert_int_equal(tls_pair(TR_WS_TLS_CLIENT | TR_WS_TLS_NO_VERIFY, cert, key, &cl, &sv, &cctx, &sctx, &d), 1);
-    assert_int_equal(tr_ws_tls_write(cl, "GET / HTTP/1.1\r\n\r\n", 18), 0);
-    size_t wire = tr_ws_tls_pending(cl);
+    assert_int_equal(tls_pair(TR_TLS_CLIENT | TR_TLS_NO_VERIFY, cert, key, &cl, &sv, &cctx, &sctx, &d), 1);
+    assert_int_equal(tr_tls_write(cl, "GET / HTTP/1.1\r\n\r\n", 18), 0);
+    size_t wire = tr_tls_pending(cl);
     assert_true(wire > 18);   /* ciphertext is what the socket counts */
     pipe_tls(cl, sv);
     char buf[64];
-    long n = tr_ws_tls_read(sv, buf, sizeof buf);
+    long n = tr_tls_read(sv, buf, sizeof buf);
     assert_int_equal(n, 18);
     assert_memory_equal(buf, "GET / HTTP/1.1\r\n\r\n", 18);
-    assert_int_equal(tr_ws_tls_read(sv, buf, sizeof buf), 0);   /* nothing more */
-    tr_ws_tls_destroy(cl);
-    tr_ws_tls_destroy(sv);
-    tr_ws_tls_ctx_destroy(cctx);
-    tr_ws_tls_ctx_destroy(sctx);
+    assert_int_equal(tr_tls_read(sv, buf, sizeof buf), 0);   /* nothing more */
+    tr_tls_destroy(cl);
+    tr_tls_destroy(sv);
+    tr_tls_ctx_destroy(cctx);
+    tr_tls_ctx_destroy(sctx);
 
     /* with verification (the default) the self-signed certificate is refused */
     tr_diag_clear(&d);
-    assert_int_equal(tls_pair(TR_WS_TLS_CLIENT, cert, key, &cl, &sv, &cctx, &sctx, &d), TR_ERUNTIME);
+    assert_int_equal(tls_pair(TR_TLS_CLIENT, cert, key, &cl, &sv, &cctx, &sctx, &d), TR_ERUNTIME);
     if (!strstr(d.msg, "certificate")) fail_msg("expected a certificate error, got '%s'", d.msg);
-    tr_ws_tls_destroy(cl);
-    tr_ws_tls_destroy(sv);
-    tr_ws_tls_ctx_destroy(cctx);
-    tr_ws_tls_ctx_destroy(sctx);
+    tr_tls_destroy(cl);
+    tr_tls_destroy(sv);
+    tr_tls_ctx_destroy(cctx);
+    tr_tls_ctx_destroy(sctx);
     free(cert);
     free(key);
 }
@@ -662,8 +670,8 @@ struct proxy {
     uv_tcp_t listener;
     uv_tcp_t down, up;          /* client side (TLS), onramp side (plain) */
     uv_connect_t creq;
-    struct tr_ws_tls_ctx *ctx;
-    struct tr_ws_tls *tls;
+    struct tr_tls_ctx *ctx;
+    struct tr_tls *tls;
     uint16_t onramp_port, port;
     bool up_ready, accepted;
     int closing;
@@ -688,7 +696,7 @@ static void px_write(uv_tcp_t *t, const char *p, size_t n) {
 static void px_flush_tls(struct proxy *x) {
     size_t n;
     char *p;
-    while ((p = tr_ws_tls_take(x->tls, &n))) {
+    while ((p = tr_tls_take(x->tls, &n))) {
         px_write(&x->down, p, n);
         tr_free(p);
     }
@@ -711,12 +719,12 @@ static void px_down_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     if (n < 0) px_shut(x);
     if (n > 0 && !uv_is_closing((uv_handle_t *)&x->down)) {
         struct tr_diag d;
-        assert_int_equal(tr_ws_tls_feed(x->tls, b->base, (size_t)n), 0);
-        int hs = tr_ws_tls_handshake(x->tls, &d);
+        assert_int_equal(tr_tls_feed(x->tls, b->base, (size_t)n), 0);
+        int hs = tr_tls_handshake(x->tls, &d);
         px_flush_tls(x);
         char buf[65536];
         long r;
-        while (hs == 1 && (r = tr_ws_tls_read(x->tls, buf, sizeof buf)) > 0) {
+        while (hs == 1 && (r = tr_tls_read(x->tls, buf, sizeof buf)) > 0) {
             if (x->up_ready) {
                 px_write(&x->up, buf, (size_t)r);
             } else {
@@ -734,7 +742,7 @@ static void px_up_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     struct proxy *x = s->data;
     if (n < 0) px_shut(x);
     if (n > 0 && !uv_is_closing((uv_handle_t *)&x->down)) {
-        assert_int_equal(tr_ws_tls_write(x->tls, b->base, (size_t)n), 0);
+        assert_int_equal(tr_tls_write(x->tls, b->base, (size_t)n), 0);
         px_flush_tls(x);
     }
     free(b->base);
@@ -761,7 +769,7 @@ static void px_on_conn(uv_stream_t *l, int status) {
     uv_tcp_init(x->loop, &x->up);
     x->down.data = x->up.data = x->creq.data = x;
     assert_int_equal(uv_accept(l, (uv_stream_t *)&x->down), 0);
-    assert_int_equal(tr_ws_tls_create(x->ctx, NULL, &x->tls, &d), 0);
+    assert_int_equal(tr_tls_create(x->ctx, NULL, &x->tls, &d), 0);
     uv_read_start((uv_stream_t *)&x->down, px_alloc, px_down_read);
     struct sockaddr_in a;
     uv_ip4_addr("127.0.0.1", x->onramp_port, &a);
@@ -774,7 +782,8 @@ static void proxy_start(struct proxy *x, uv_loop_t *loop, uint16_t onramp_port, 
     x->loop = loop;
     x->onramp_port = onramp_port;
     struct tr_diag d;
-    assert_int_equal(tr_ws_tls_ctx_create(TR_WS_TLS_SERVER, cert, key, &x->ctx, &d), 0);
+    struct tr_tls_opts so = {.flags = TR_TLS_SERVER, .cert_pem = cert, .key_pem = key};
+    assert_int_equal(tr_tls_ctx_create(&so, &x->ctx, &d), 0);
     uv_tcp_init(loop, &x->listener);
     x->listener.data = x;
     struct sockaddr_in a;
@@ -794,8 +803,8 @@ static void proxy_stop(struct proxy *x) {
     x->closing++;
     uv_close((uv_handle_t *)&x->listener, px_on_close);
     run_until(x->loop, proxy_closed, x, "proxy closed");
-    tr_ws_tls_destroy(x->tls);
-    tr_ws_tls_ctx_destroy(x->ctx);
+    tr_tls_destroy(x->tls);
+    tr_tls_ctx_destroy(x->ctx);
     free(x->held);
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "connectors/hop.h"
 #include "connectors/ws_int.h"
 #include "core/alloc.h"
 
@@ -260,6 +261,51 @@ static void utf8_validation(void **state) {
             fail_msg("case %zu: expected %d", i, cases[i].ok);
 }
 
+/* The hop subprotocol: offered by the request, found by the parser (also
+ * in a list), chosen in the response, and required by the check. */
+static void hop_subprotocol(void **state) {
+    (void)state;
+    struct tr_ws_url u;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_ws_url_parse("ws://127.0.0.1:9/x", &u, &d), 0);
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(tr_ws_request_build_proto(&b, &u, RFC_KEY, TR_HOP_PROTOCOL), 0);
+    assert_non_null(strstr(b.data, "\r\nSec-WebSocket-Protocol: " TR_HOP_PROTOCOL "\r\n"));
+    struct tr_ws_head *h = tr_malloc(sizeof *h);
+    head_of(h, b.data);
+    struct tr_ws_request r;
+    int status;
+    assert_int_equal(tr_ws_request_parse(h, &r, &status, &d), 0);
+    assert_true(r.hop);
+    tr_buf_reset(&b);
+    assert_int_equal(tr_ws_request_build(&b, &u, RFC_KEY), 0);
+    head_of(h, b.data);
+    assert_int_equal(tr_ws_request_parse(h, &r, &status, &d), 0);
+    assert_false(r.hop);
+    head_of(h, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Protocol: chat, " TR_HOP_PROTOCOL "\r\n\r\n");
+    assert_int_equal(tr_ws_request_parse(h, &r, &status, &d), 0);
+    assert_true(r.hop);
+    /* the answer: chosen, required, refused when missing */
+    tr_buf_reset(&b);
+    assert_int_equal(tr_ws_response_build_proto(&b, RFC_KEY, TR_HOP_PROTOCOL), 0);
+    head_of(h, b.data);
+    assert_int_equal(tr_ws_response_check_proto(h, RFC_KEY, TR_HOP_PROTOCOL, &d), 0);
+    assert_int_not_equal(tr_ws_response_check(h, RFC_KEY, &d), 0);   /* not offered */
+    tr_buf_reset(&b);
+    assert_int_equal(tr_ws_response_build(&b, RFC_KEY), 0);
+    head_of(h, b.data);
+    tr_diag_clear(&d);
+    assert_int_not_equal(tr_ws_response_check_proto(h, RFC_KEY, TR_HOP_PROTOCOL, &d), 0);
+    assert_non_null(strstr(d.msg, TR_HOP_PROTOCOL));
+    tr_buf_fini(&b);
+    tr_ws_url_fini(&u);
+    tr_free(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rfc_example_accept_key),
@@ -272,6 +318,7 @@ int main(void) {
         cmocka_unit_test(response_errors),
         cmocka_unit_test(reject_answers),
         cmocka_unit_test(utf8_validation),
+        cmocka_unit_test(hop_subprotocol),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,7 +76,12 @@ static void stream_end(struct tr_onramp_host *h, uint64_t stream) {
 
 static void host_done(struct tr_onramp_host *h) { (void)h; }
 
-static const struct tr_onramp_host_ops host_ops = {emit_value, emit_bytes, stream_end, host_done, NULL, NULL};
+static const struct tr_onramp_host_ops host_ops = {
+    .emit_value = emit_value,
+    .emit_bytes = emit_bytes,
+    .stream_end = stream_end,
+    .done = host_done,
+};
 
 /* ----------------------------------------------------------- loop driver */
 
