@@ -307,13 +307,18 @@ static void po_send(void *self, const struct tr_out_msg *m) {
     j->token = m->token;
     j->answer = must;
     j->transactional = m->transactional;
-    tr_diag_clear(&d);
-    int rc = o->codec->decode(m->data, m->len, 0, &v, &d);
-    if (rc == TR_CODEC_NOTHING) rc = TR_EPARSE;
-    if (rc) snprintf(why, sizeof why, "cannot decode the event with codec %s: %.300s", o->codec->name,
-                     d.msg[0] ? d.msg : tr_strerror(rc));
-    else rc = rows_of(o, &v, j, why, sizeof why);
-    tr_value_unref(v);
+    int rc = 0;
+    if (m->value) {   /* the event itself: rows are built from values, never from bytes */
+        rc = rows_of(o, m->value, j, why, sizeof why);
+    } else {          /* a host without values: decode what the codec wrote */
+        tr_diag_clear(&d);
+        rc = o->codec->decode(m->data, m->len, 0, &v, &d);
+        if (rc == TR_CODEC_NOTHING) rc = TR_EPARSE;
+        if (rc) snprintf(why, sizeof why, "cannot decode the event with codec %s: %.300s", o->codec->name,
+                         d.msg[0] ? d.msg : tr_strerror(rc));
+        else rc = rows_of(o, &v, j, why, sizeof why);
+        tr_value_unref(v);
+    }
     if (rc) {
         answer(o, m->token, must, m->transactional, false, rc != -ENOMEM, rc == -ENOMEM ? "out of memory" : why);
         job_free(j);
