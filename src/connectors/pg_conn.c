@@ -51,7 +51,7 @@ struct tr_pg_conn {
     int handles;
     char *err;               /* the first error of the query in flight */
     char sqlstate[6];
-    struct tr_log_limit lim;
+    struct tr_log_limit lim, notice_lim;
     void (*done)(void *);
     void *done_arg;
 };
@@ -289,7 +289,10 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     struct tr_pg_conn *c = ((struct pgpoll *)h)->c;
     if (c->closing || !c->poll || &c->poll->h != h) return;
     if (status < 0) {
-        lose(c, uv_strerror(status));
+        /* libpq knows better what happened (it may have closed the socket) */
+        if (c->st == ST_CONNECTING) connect_step(c, PQconnectPoll(c->pg));
+        else if (!PQconsumeInput(c->pg)) lose(c, pg_message(c->pg));
+        else lose(c, uv_strerror(status));
         return;
     }
     if (c->st == ST_CONNECTING) {
@@ -312,6 +315,15 @@ static void on_poll(uv_poll_t *h, int status, int events) {
         }
         drain(c);
     }
+}
+
+/* Server notices (and libpq's own warnings) go to our log, not stderr. */
+static void on_notice(void *arg, const char *message) {
+    struct tr_pg_conn *c = arg;
+    size_t n = strlen(message);
+    while (n && (message[n - 1] == '\n' || message[n - 1] == ' ')) n--;
+    tr_log_limited(&c->notice_lim, TR_LOG_INFO, MOD, "%s: server says: %.*s", c->cfg.name, (int)(n > 400 ? 400 : n),
+                   message);
 }
 
 static void start_connect(struct tr_pg_conn *c, const char *hostaddr, const char *hosts) {
@@ -345,6 +357,7 @@ static void start_connect(struct tr_pg_conn *c, const char *hostaddr, const char
         fail_attempt(c, pg_message(c->pg));
         return;
     }
+    PQsetNoticeProcessor(c->pg, on_notice, c);
     c->st = ST_CONNECTING;
     connect_step(c, PGRES_POLLING_WRITING);
 }

@@ -55,7 +55,7 @@ struct pin {
     uv_timer_t timer;
     bool started, closing, triggered, in_flight;
     uint64_t rows, dropped, errors;
-    struct tr_log_limit lim;
+    struct tr_log_limit lim, drop_lim;   /* query and cache errors; dropped rows */
     void (*done)(void *);
     void *done_arg;
     int closes;
@@ -168,7 +168,7 @@ static void on_row(void *arg, const PGresult *r) {
     for (int j = 0; j < cols; j++) {
         if ((size_t)PQgetlength(r, 0, j) > p->max_value) {
             p->dropped++;
-            tr_log_limited(&p->lim, TR_LOG_WARN, MOD, "%s: a row dropped: column %s has %d bytes, more than "
+            tr_log_limited(&p->drop_lim, TR_LOG_WARN, MOD, "%s: a row dropped: column %s has %d bytes, more than "
                            "max_value_bytes (%" PRIu64 " dropped so far)", p->id, PQfname(r, j),
                            PQgetlength(r, 0, j), p->dropped);
             return;
@@ -187,14 +187,14 @@ static void on_row(void *arg, const PGresult *r) {
     if (rc) {
         if (row.type == TR_REC) tr_value_unref(row);
         p->dropped++;
-        tr_log_limited(&p->lim, TR_LOG_ERROR, MOD, "%s: a row dropped: %s", p->id, tr_strerror(rc));
+        tr_log_limited(&p->drop_lim, TR_LOG_ERROR, MOD, "%s: a row dropped: %s", p->id, tr_strerror(rc));
         return;
     }
     p->rows++;
     /* a full WAL downstream says so by trigger(), from the loop */
     if (tr_onramp_emit_value(p->host, row, tr_v_null()) < 0) {
         p->dropped++;
-        tr_log_limited(&p->lim, TR_LOG_ERROR, MOD, "%s: a row could not be emitted (%" PRIu64 " dropped so far)",
+        tr_log_limited(&p->drop_lim, TR_LOG_ERROR, MOD, "%s: a row could not be emitted (%" PRIu64 " dropped so far)",
                        p->id, p->dropped);
     }
 }
@@ -277,6 +277,7 @@ static void pi_close(void *self, void (*done)(void *), void *arg) {
     TR_INFO(MOD, "%s: %" PRIu64 " rows emitted, %" PRIu64 " dropped, %" PRIu64 " failed queries", p->id,
             p->rows, p->dropped, p->errors);
     tr_log_limit_flush(&p->lim);
+    tr_log_limit_flush(&p->drop_lim);
     p->closes = 2;
     uv_close((uv_handle_t *)&p->timer, on_timer_closed);
     tr_pg_conn_close(p->conn, one_closed, p);
