@@ -13,13 +13,13 @@
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wconversion -Werror -Isrc -g $(OPT) -pthread -MMD -MP
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wconversion -Werror -Isrc $(shell pkg-config --cflags libpq) -g $(OPT) -pthread -MMD -MP
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DTR_CHECKED
 LDSAN := -fsanitize=address,undefined
 endif
 CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
-LDLIBS  := -luv -lhttp_parser -lcurl -lyaml -lsystemd -lwslay -lssl -lcrypto -llzma -lz -lsnappy -llz4 -lzstd -lpcre2-8 -lunistring -lonig -llmdb -lcares -lrdkafka -lm -lpthread
+LDLIBS  := -luv -lhttp_parser -lcurl -lyaml -lsystemd -lwslay -lssl -lcrypto -llzma -lz -lsnappy -llz4 -lzstd -lpcre2-8 -lunistring -lonig -llmdb -lcares -lrdkafka -lpq -lm -lpthread
 PYTHON  := /usr/bin/python3
 
 SRCS      := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)

@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.." || exit 2
 FUZZ_SECONDS=${FUZZ_SECONDS:-300}
 B=build-fuzz
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DTR_CHECKED"
-CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc -Itests/fuzz -g -O1 -pthread"
+CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(pkg-config --cflags libpq) -Itests/fuzz -g -O1 -pthread"
 # link with the same libraries as the Makefile
 LDLIBS=$(sed -n 's/^LDLIBS *:= *//p' Makefile)
 

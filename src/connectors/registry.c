@@ -13,6 +13,7 @@ extern const struct tr_onramp_ops tr_crononome_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_kafka_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
+extern const struct tr_onramp_ops tr_postgres_onramp;
 extern const struct tr_onramp_ops tr_relp_onramp;
 extern const struct tr_onramp_ops tr_rest_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
@@ -29,6 +30,7 @@ extern const struct tr_offramp_ops tr_exit_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
 extern const struct tr_offramp_ops tr_kafka_offramp;
 extern const struct tr_offramp_ops tr_kv_offramp;
+extern const struct tr_offramp_ops tr_postgres_offramp;
 extern const struct tr_offramp_ops tr_rest_offramp;
 extern const struct tr_offramp_ops tr_stdout_offramp;
 extern const struct tr_offramp_ops tr_stderr_offramp;
@@ -52,6 +54,8 @@ extern const struct tr_cmap_entry tr_kafka_in_cmap[];
 extern const struct tr_cmap_entry tr_kafka_out_cmap[];
 extern const struct tr_cmap_entry tr_kv_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
+extern const struct tr_cmap_entry tr_postgres_in_cmap[];
+extern const struct tr_cmap_entry tr_postgres_out_cmap[];
 extern const struct tr_cmap_entry tr_relp_server_cmap[];
 extern const struct tr_cmap_entry tr_rest_server_cmap[];
 extern const struct tr_cmap_entry tr_rest_client_cmap[];
@@ -76,6 +80,7 @@ static const struct {
     {"file", tr_file_in_cmap},
     {"kafka", tr_kafka_in_cmap},
     {"metronome", tr_metronome_cmap},
+    {"postgres", tr_postgres_in_cmap},
     {"relp", tr_relp_server_cmap},
     {"rest", tr_rest_server_cmap},
     {"stdin", tr_stdin_cmap},
@@ -93,6 +98,7 @@ static const struct {
     {"file", tr_file_out_cmap},
     {"kafka", tr_kafka_out_cmap},
     {"kv", tr_kv_cmap},
+    {"postgres", tr_postgres_out_cmap},
     {"rest", tr_rest_client_cmap},
     {"stdout", tr_stdout_cmap},
     {"stderr", tr_stdout_cmap},
@@ -109,6 +115,7 @@ static const struct tr_onramp_ops *const onramps[] = {
     &tr_file_onramp,
     &tr_kafka_onramp,
     &tr_metronome_onramp,
+    &tr_postgres_onramp,
     &tr_relp_onramp,
     &tr_rest_onramp,
     &tr_stdin_onramp,
@@ -128,6 +135,7 @@ static const struct tr_offramp_ops *const offramps[] = {
     &tr_file_offramp,
     &tr_kafka_offramp,
     &tr_kv_offramp,
+    &tr_postgres_offramp,
     &tr_rest_offramp,
     &tr_stdout_offramp,
     &tr_stderr_offramp,
@@ -151,8 +159,32 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
     return NULL;
 }
 
-const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, kafka, metronome, relp, rest, stdin, tcp, udp, unix-socket, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, cb, debug, dns, elastic, exit, file, kafka, kv, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
+/* The type lists for messages, made once from the tables above (on the
+ * thread that loads the configuration). */
+static const char *join_types(char *buf, size_t cap, const char *const *types, size_t n) {
+    if (buf[0]) return buf;
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", types[i]);
+        if (w < 0 || (size_t)w >= cap - len) break;
+        len += (size_t)w;
+    }
+    return buf;
+}
+
+const char *tr_onramp_types(void) {
+    static char buf[512];
+    const char *t[COUNT(onramps)];
+    for (size_t i = 0; i < COUNT(onramps); i++) t[i] = onramps[i]->type;
+    return join_types(buf, sizeof buf, t, COUNT(onramps));
+}
+
+const char *tr_offramp_types(void) {
+    static char buf[512];
+    const char *t[COUNT(offramps)];
+    for (size_t i = 0; i < COUNT(offramps); i++) t[i] = offramps[i]->type;
+    return join_types(buf, sizeof buf, t, COUNT(offramps));
+}
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;
