@@ -7,7 +7,8 @@ set -e
 PKGS="build-essential pkg-config libuv1-dev libyaml-dev libwslay-dev libssl-dev liblzma-dev libhttp-parser-dev libcurl4-openssl-dev \
 libcmocka-dev libpcre2-dev libunistring-dev libonig-dev libsystemd-dev clang libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout python3-websockets python3-msgpack libmsgpack-dev \
 systemd groff-base man-db \
-zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev gzip xz-utils lz4 zstd python3-snappy"
+zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev gzip xz-utils lz4 zstd python3-snappy \
+libnats-dev nats-server"
 if [ "$1" = "difftest" ]; then
     PKGS="cargo rustc librust-chrono-dev librust-regex-dev librust-serde-json-dev python3"
 fi

@@ -12,6 +12,7 @@ extern const struct tr_onramp_ops tr_cb_onramp;
 extern const struct tr_onramp_ops tr_crononome_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
+extern const struct tr_onramp_ops tr_nats_onramp;
 extern const struct tr_onramp_ops tr_rest_onramp;
 extern const struct tr_onramp_ops tr_stdin_onramp;
 extern const struct tr_onramp_ops tr_tcp_onramp;
@@ -23,6 +24,7 @@ extern const struct tr_offramp_ops tr_cb_offramp;
 extern const struct tr_offramp_ops tr_debug_offramp;
 extern const struct tr_offramp_ops tr_exit_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
+extern const struct tr_offramp_ops tr_nats_offramp;
 extern const struct tr_offramp_ops tr_rest_offramp;
 extern const struct tr_offramp_ops tr_stdout_offramp;
 extern const struct tr_offramp_ops tr_stderr_offramp;
@@ -41,6 +43,8 @@ extern const struct tr_cmap_entry tr_exit_cmap[];
 extern const struct tr_cmap_entry tr_file_in_cmap[];
 extern const struct tr_cmap_entry tr_file_out_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
+extern const struct tr_cmap_entry tr_nats_in_cmap[];
+extern const struct tr_cmap_entry tr_nats_out_cmap[];
 extern const struct tr_cmap_entry tr_rest_server_cmap[];
 extern const struct tr_cmap_entry tr_rest_client_cmap[];
 extern const struct tr_cmap_entry tr_stdin_cmap[];
@@ -63,6 +67,7 @@ static const struct {
     {"crononome", tr_crononome_cmap},
     {"file", tr_file_in_cmap},
     {"metronome", tr_metronome_cmap},
+    {"nats", tr_nats_in_cmap},
     {"rest", tr_rest_server_cmap},
     {"stdin", tr_stdin_cmap},
     {"tcp", tr_tcp_server_cmap},
@@ -75,6 +80,7 @@ static const struct {
     {"debug", tr_debug_cmap},
     {"exit", tr_exit_cmap},
     {"file", tr_file_out_cmap},
+    {"nats", tr_nats_out_cmap},
     {"rest", tr_rest_client_cmap},
     {"stdout", tr_stdout_cmap},
     {"stderr", tr_stdout_cmap},
@@ -90,6 +96,7 @@ static const struct tr_onramp_ops *const onramps[] = {
     &tr_crononome_onramp,
     &tr_file_onramp,
     &tr_metronome_onramp,
+    &tr_nats_onramp,
     &tr_rest_onramp,
     &tr_stdin_onramp,
     &tr_tcp_onramp,
@@ -104,6 +111,7 @@ static const struct tr_offramp_ops *const offramps[] = {
     &tr_debug_offramp,
     &tr_exit_offramp,
     &tr_file_offramp,
+    &tr_nats_offramp,
     &tr_rest_offramp,
     &tr_stdout_offramp,
     &tr_stderr_offramp,
@@ -127,8 +135,8 @@ const struct tr_offramp_ops *tr_offramp_find(const char *type) {
     return NULL;
 }
 
-const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, rest, stdin, tcp, udp, unix-socket, ws"; }
-const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
+const char *tr_onramp_types(void) { return "blaster, cb, crononome, file, metronome, nats, rest, stdin, tcp, udp, unix-socket, ws"; }
+const char *tr_offramp_types(void) { return "blackhole, cb, debug, exit, file, nats, rest, stdout, stderr, tcp, udp, unix-socket, ws"; }
 
 const struct tr_cmap_entry *tr_onramp_cmap(const char *type, int *found) {
     *found = tr_onramp_find(type) != NULL;
