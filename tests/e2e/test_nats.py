@@ -162,12 +162,20 @@ def test_core_relay_with_headers_and_queue_group(tmp_path, servers):
         t.kill()
 
 
+def ask(*args):
+    """tool's answer, retried while a cluster elects a leader."""
+    def attempt():
+        p = subprocess.run([TOOL] + [str(a) for a in args], capture_output=True, text=True, timeout=120)
+        return p.stdout if p.returncode == 0 else None
+    return wait_until(attempt, timeout=60, what="tool_nats %s" % " ".join(map(str, args)))
+
+
 def ids_in(url, stream):
-    return [json.loads(l)["id"] for l in tool("read", url, stream).splitlines() if l]
+    return [json.loads(l)["id"] for l in ask("read", url, stream).splitlines() if l]
 
 
 def count(url, stream):
-    return int(tool("count", url, stream).strip())
+    return int(ask("count", url, stream).strip())
 
 
 def js_relay(tmp_path, urls, n, kill_midway):
@@ -207,8 +215,10 @@ def test_jetstream_relay_through_wal_sigkill_loses_nothing(tmp_path, servers):
     # redelivered: at most what was fetched and not yet acked (window) plus
     # what the WAL had not yet seen acked downstream (max_pending, read_count)
     assert dups <= 500 + 128 + 1000, dups
-    # the durable consumer acked everything: nothing waits for redelivery
-    wait_until(lambda: "0" == "0", timeout=1)
+    # every message of SRC was acked to JetStream, once the WAL had it
+    wait_until(lambda: ask("consumer", n.url, "SRC", "relay").split()[:2] == ["0", "0"], timeout=30,
+               what="the consumer to have nothing pending")
+    print("jetstream relay, tremor SIGKILLed: %d duplicates of %d" % (dups, total))
 
 
 def test_jetstream_cluster_one_node_killed_loses_nothing(tmp_path, servers):
@@ -226,7 +236,6 @@ def test_jetstream_cluster_one_node_killed_loses_nothing(tmp_path, servers):
     total = 10000
     pub = subprocess.Popen([TOOL, "pub", url, "src.events", "0", str(total), "js"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
-    pub_args = None
     hosts = [u.replace("nats://", "") for u in urls]
     (tmp_path / "relay.trickle").write_text(WAL_QUERY)
     (tmp_path / "config.yaml").write_text(relay_config(
@@ -235,17 +244,56 @@ def test_jetstream_cluster_one_node_killed_loses_nothing(tmp_path, servers):
         indent({"hosts": hosts, "subject": "dst.events", "jetstream": True, "max_pending": 128})))
     t = Tremor(tmp_path)
     try:
-        live = urls[1]
+        live = url
         wait_until(lambda: count(live, "DST") >= total // 5, timeout=90, what="a fifth relayed",
                    detail=t.log)
-        nodes[0].kill()
-        live = ",".join(urls[1:])
+        # the leader of the stream tremor reads from: its loss forces an
+        # election while messages are fetched and acked
+        leader = tool("leader", urls[1], "SRC").strip()
+        victim = int(leader[1:]) - 1
+        nodes[victim].kill()
+        assert count(",".join(u for i, u in enumerate(urls) if i != victim), "DST") < total, \
+            "the kill came too late to test anything"
+        rest = [u for i, u in enumerate(urls) if i != victim]
+        live = ",".join(rest)
         assert pub.wait(120) == 0, pub.stderr.read()
         wait_until(lambda: len(set(ids_in(live, "DST"))) == total, timeout=180, what="every id in DST",
                    detail=lambda: "DST holds %d\n%s" % (count(live, "DST"), t.log()))
+        dups = len(ids_in(live, "DST")) - total
+        print("3-node cluster, leader %s killed: %d duplicates of %d" % (leader, dups, total))
         assert t.stop() == 0, t.log()
     finally:
         t.kill()
         pub.kill()
-    assert pub_args is None
     assert set(ids_in(live, "SRC")) == set(range(total))
+
+
+def test_jetstream_publish_errors_fail_and_nak_until_the_stream_exists(tmp_path, servers):
+    """No DST stream at first: every publish gets an error PubAck (no
+    responders), the event fails, the onramp naks its message with backoff;
+    once DST exists every id arrives and the consumer has nothing pending."""
+    n = Nats(tmp_path, "n1", free_port())
+    servers.append(n)
+    tool("stream", n.url, "SRC", "src.events", 1)
+    total = 300
+    tool("pub", n.url, "src.events", 0, total, "js")
+    hosts = [n.url.replace("nats://", "")]
+    (tmp_path / "relay.trickle").write_text("select event from in into out;\n")
+    (tmp_path / "config.yaml").write_text(relay_config(
+        indent({"hosts": hosts, "subject": "src.events", "jetstream": True, "durable": "relay",
+                "window": 50, "nak_delay": 50, "nak_max_delay": 400}),
+        indent({"hosts": hosts, "subject": "dst.events", "jetstream": True, "ack_timeout": 2000})))
+    t = Tremor(tmp_path)
+    try:
+        wait_until(lambda: t.has("a message was not published"), timeout=30,
+                   what="failed publishes", detail=t.log)
+        redelivered = lambda: int(ask("consumer", n.url, "SRC", "relay").split()[2])
+        wait_until(lambda: redelivered() > 0, timeout=30, what="nak'ed redeliveries", detail=t.log)
+        tool("stream", n.url, "DST", "dst.events", 1)
+        wait_until(lambda: len(set(ids_in(n.url, "DST"))) == total, timeout=60, what="every id in DST",
+                   detail=t.log)
+        wait_until(lambda: ask("consumer", n.url, "SRC", "relay").split()[:2] == ["0", "0"], timeout=30,
+                   what="the consumer to have nothing pending")
+        assert t.stop() == 0, t.log()
+    finally:
+        t.kill()

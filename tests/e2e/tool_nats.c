@@ -6,6 +6,8 @@
  *   tool_nats sub URLS SUBJECT N SECONDS          print N payloads (one a line); "ready" on stderr
  *   tool_nats read URLS STREAM                    print every message of STREAM, one a line
  *   tool_nats count URLS STREAM                   print how many messages STREAM holds
+ *   tool_nats leader URLS STREAM                  print the server name of STREAM's leader
+ *   tool_nats consumer URLS STREAM DURABLE        print "ack_pending pending redelivered"
  * URLS is a comma-separated list. Exit 0 on success, 1 on failure (message on stderr).
  */
 #include <nats/nats.h>
@@ -115,6 +117,21 @@ int main(int argc, char **argv) {
             got++;
         }
         natsSubscription_Destroy(sub);
+    } else if (!strcmp(cmd, "consumer") && argc == 5) {
+        jsConsumerInfo *ci = NULL;
+        jsErrCode je = 0;
+        s = js_GetConsumerInfo(&ci, js, argv[3], argv[4], NULL, &je);
+        if (s != NATS_OK) die("consumer info", s);
+        printf("%lld %llu %lld\n", (long long)ci->NumAckPending, (unsigned long long)ci->NumPending,
+               (long long)ci->NumRedelivered);
+        jsConsumerInfo_Destroy(ci);
+    } else if (!strcmp(cmd, "leader") && argc == 4) {
+        jsStreamInfo *si = NULL;
+        jsErrCode je = 0;
+        s = js_GetStreamInfo(&si, js, argv[3], NULL, &je);
+        if (s != NATS_OK) die("stream info", s);
+        printf("%s\n", si->Cluster && si->Cluster->Leader ? si->Cluster->Leader : "");
+        jsStreamInfo_Destroy(si);
     } else if (!strcmp(cmd, "count") && argc == 4) {
         jsStreamInfo *si = NULL;
         jsErrCode je = 0;
