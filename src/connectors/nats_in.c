@@ -87,7 +87,7 @@ static void on_down(natsConnection *nc, void *closure) {
 
 static void on_closed(natsConnection *nc, void *closure) {
     (void)nc;
-    (void)closure;   /* the worker outlives the connection: nothing to say */
+    tr_nats_mbox_closed(&((struct nats_in *)closure)->mb);
 }
 
 /* Wait up to ms for stop (true) under the mutex. */
@@ -227,6 +227,10 @@ out:
     if (js) jsCtx_Destroy(js);
     if (nc) {
         natsConnection_Close(nc);
+        /* its callbacks (disconnected, closed) come from libnats's thread:
+         * s must outlive them */
+        if (!tr_nats_mbox_wait_closed(&s->mb, 5000))
+            TR_WARN(MOD, "%s: libnats did not report the connection closed within 5 s", s->id);
         natsConnection_Destroy(nc);
     }
     uv_mutex_lock(&s->mb.mu);

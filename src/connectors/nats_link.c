@@ -193,6 +193,25 @@ struct tr_nats_item *tr_nats_mbox_take(struct tr_nats_mbox *m) {
     return it;
 }
 
+void tr_nats_mbox_closed(struct tr_nats_mbox *m) {
+    uv_mutex_lock(&m->mu);
+    m->closed = true;
+    uv_cond_broadcast(&m->cv);
+    uv_mutex_unlock(&m->mu);
+}
+
+bool tr_nats_mbox_wait_closed(struct tr_nats_mbox *m, uint64_t ms) {
+    uint64_t until = uv_hrtime() + ms * 1000000u;
+    uv_mutex_lock(&m->mu);
+    while (!m->closed) {
+        uint64_t now = uv_hrtime();
+        if (now >= until || uv_cond_timedwait(&m->cv, &m->mu, until - now) == UV_ETIMEDOUT) break;
+    }
+    bool closed = m->closed;
+    uv_mutex_unlock(&m->mu);
+    return closed;
+}
+
 void tr_nats_mbox_close(struct tr_nats_mbox *m, uv_close_cb close_cb) {
     uv_close((uv_handle_t *)&m->async, close_cb);
 }

@@ -57,6 +57,7 @@ struct tr_nats_mbox {
     uv_async_t async;    /* wakes the loop; its data is the owner's */
     struct tr_nats_item *head, *tail;
     uint64_t n;
+    bool closed;         /* libnats's closed callback, the connection's last, has run */
 };
 
 /* On the loop thread: init mutex, condition and async (cb runs on the loop
@@ -75,6 +76,12 @@ struct tr_nats_item *tr_nats_mbox_take(struct tr_nats_mbox *m);
 void tr_nats_mbox_close(struct tr_nats_mbox *m, uv_close_cb close_cb);
 /* Free the items left (messages destroyed) and the mutex and condition. */
 void tr_nats_mbox_fini(struct tr_nats_mbox *m);
+/* libnats's thread, from the closed callback: note it and wake waiters. */
+void tr_nats_mbox_closed(struct tr_nats_mbox *m);
+/* A thread that closed the connection: wait up to ms for that callback, so
+ * nothing of libnats calls into the owner after it is freed. Returns
+ * whether it came. */
+bool tr_nats_mbox_wait_closed(struct tr_nats_mbox *m, uint64_t ms);
 /* Free a list returned by _take from it on (messages destroyed). */
 void tr_nats_items_free(struct tr_nats_item *it);
 

@@ -13,7 +13,8 @@
  * Threads: connecting and closing run on libuv's thread pool (both may
  * block for the connect timeout); PubAcks and connection events arrive on
  * libnats's threads and only touch the pending table and the mailbox, both
- * under the mailbox mutex. Everything else is on the loop.
+ * under the mailbox mutex. Everything else is on the loop. The instance is
+ * freed after libnats's closed callback, its last, has run.
  * Invariant: every transactional send() is answered exactly once.
  */
 #include <errno.h>
@@ -51,7 +52,6 @@ struct nats_out {
     struct tr_nats_mbox mb;
     uv_work_t work;                /* connect, then close */
     bool working, connected, reported_up, reported, full, closing, started;
-    bool had_nc, closed_seen, await_closed;   /* libnats's closed callback is its last */
     /* under mb.mu: the JetStream publishes waiting for their PubAck */
     struct pend *pend;
     size_t npend, pend_cap;
@@ -78,8 +78,7 @@ static void on_down(natsConnection *nc, void *closure) {
 
 static void on_closed(natsConnection *nc, void *closure) {
     (void)nc;
-    struct nats_out *o = closure;
-    tr_nats_mbox_post(&o->mb, TR_NATS_CLOSED, 0, 0);
+    tr_nats_mbox_closed(&((struct nats_out *)closure)->mb);
 }
 
 /* A PubAck, an error PubAck or a timeout for msg: find its token, hand the
@@ -135,7 +134,6 @@ static void answer(struct nats_out *o, uint64_t token, bool trans, int status) {
 }
 
 static void maybe_done(struct nats_out *o);
-static void on_async_closed(uv_handle_t *h);
 
 static void on_mail(uv_async_t *a) {
     struct nats_out *o = a->data;
@@ -150,10 +148,7 @@ static void on_mail(uv_async_t *a) {
             if (o->connected && !o->closing) TR_WARN(MOD, "%s: disconnected, reconnecting", o->id);
             o->connected = false;
             break;
-        case TR_NATS_CLOSED:
-            o->connected = false;
-            o->closed_seen = true;
-            break;
+        case TR_NATS_CLOSED: o->connected = false; break;
         case EV_PUBACK: {
             bool trans = !(it->token >> 63);
             answer(o, it->token & ~((uint64_t)1 << 63), trans, it->status);
@@ -163,11 +158,6 @@ static void on_mail(uv_async_t *a) {
         }
     }
     tr_nats_items_free(list);
-    if (o->await_closed && o->closed_seen) {
-        o->await_closed = false;
-        tr_nats_mbox_close(&o->mb, on_async_closed);
-        return;
-    }
     if (o->closing) return;
     if (o->full) {
         uv_mutex_lock(&o->mb.mu);
@@ -289,6 +279,10 @@ static void close_work(uv_work_t *w) {
     struct nats_out *o = w->data;
     if (o->nc) {
         natsConnection_Close(o->nc);
+        /* libnats calls on_closed (its last callback) from its own thread
+         * after the close: o must outlive it */
+        if (!tr_nats_mbox_wait_closed(&o->mb, 5000))
+            TR_WARN(MOD, "%s: libnats did not report the connection closed within 5 s", o->id);
         if (o->js) jsCtx_Destroy(o->js);
         natsConnection_Destroy(o->nc);
     }
@@ -325,10 +319,7 @@ static void after_close(uv_work_t *w, int status) {
     uv_mutex_unlock(&o->mb.mu);
     for (size_t i = 0; i < n; i++) answer(o, p[i].token, p[i].transactional, NATS_CONNECTION_CLOSED);
     tr_free(p);
-    /* libnats calls on_closed from its own thread after the close: o
-     * lives until it has */
-    if (o->had_nc && !o->closed_seen) o->await_closed = true;
-    else tr_nats_mbox_close(&o->mb, on_async_closed);
+    tr_nats_mbox_close(&o->mb, on_async_closed);
 }
 
 static void maybe_done(struct nats_out *o) {
@@ -347,7 +338,6 @@ static void after_connect(uv_work_t *w, int status) {
     o->working = false;
     o->nc = o->w_nc;
     o->js = o->w_js;
-    o->had_nc = o->nc != NULL;
     if (o->connect_status != NATS_OK && o->connect_status != NATS_NOT_YET_CONNECTED) {
         TR_ERROR(MOD, "%s: cannot set up the connection: %s", o->id,
                  natsStatus_GetText((natsStatus)o->connect_status));
