@@ -297,3 +297,21 @@ def test_jetstream_publish_errors_fail_and_nak_until_the_stream_exists(tmp_path,
         assert t.stop() == 0, t.log()
     finally:
         t.kill()
+
+
+@pytest.mark.parametrize("cfg,expect", [
+    ({"subject": "x"}, "config.hosts"),
+    ({"hosts": ["127.0.0.1:4222"], "subject": "x", "options": {"tokn": "a"}}, ".tokn is not an option"),
+    ({"hosts": ["127.0.0.1:4222"], "subject": "x", "options": {"echo": "yes"}}, ".echo must be a boolean"),
+    ({"hosts": ["127.0.0.1:4222"], "subject": "x", "jetstream": True, "queue": "q"}, "config.queue"),
+    ({"hosts": ["127.0.0.1:4222"], "subject": "x", "durable": "d"}, "needs `jetstream: true`"),
+    ({"hosts": ["127.0.0.1:4222"], "subject": "x", "jetstream": True, "durable": "a.b"}, "config.durable"),
+    ({"hosts": ["127.0.0.1:4222"], "subject": "x", "batch": 0}, "config.batch"),
+])
+def test_bad_onramp_config_is_refused_at_load(tmp_path, cfg, expect):
+    (tmp_path / "relay.trickle").write_text("select event from in into out;\n")
+    (tmp_path / "config.yaml").write_text(relay_config(indent(cfg), indent({"hosts": ["127.0.0.1:4222"],
+                                                                              "subject": "y"})))
+    p = subprocess.run([TREMOR, "server", "run", "-n", "-d", "data", "-f", "relay.trickle", "config.yaml"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and expect in p.stderr, p.stderr
