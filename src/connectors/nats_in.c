@@ -168,7 +168,6 @@ static void run(void *arg) {
         if (st == NATS_OK) {
             TR_INFO(MOD, "%s: subscribed to %s%s%s", s->id, s->subject,
                     s->jetstream ? " as durable consumer " : "", s->jetstream ? s->durable : "");
-            if (!s->jetstream) natsSubscription_SetPendingLimits(sub, -1, -1);
             break;
         }
         sub = NULL;
@@ -208,6 +207,15 @@ static void run(void *arg) {
             natsMsgList_Destroy(&list);
         }
         if (st == NATS_TIMEOUT) continue;
+        if (st == NATS_SLOW_CONSUMER) {
+            /* core NATS has no flow control: past libnats's pending limits
+             * (65536 messages, 64 MB) it dropped messages; say so, go on */
+            int64_t dropped = 0;
+            natsSubscription_GetDropped(sub, &dropped);
+            TR_WARN(MOD, "%s: slow consumer: libnats dropped %lld messages on %s so far", s->id,
+                    (long long)dropped, s->subject);
+            continue;
+        }
         uint64_t wait = tr_backoff_next(&bo);
         TR_WARN(MOD, "%s: cannot fetch: %s; retrying in %" PRIu64 " ms", s->id,
                 tr_nats_err(st, buf, sizeof buf), wait);

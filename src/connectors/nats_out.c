@@ -32,7 +32,7 @@
 enum { EV_PUBACK = 16 };
 
 struct pend {
-    natsMsg *msg;          /* identity only: libnats owns it once published */
+    natsMsg *msg;          /* identity only: libnats holds it until on_puback destroys it */
     uint64_t token;
     bool transactional;
 };
@@ -108,6 +108,9 @@ static void on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
     }
     uv_mutex_unlock(&o->mb.mu);
     tr_free(it);   /* out of memory: the publish stays pending until close fails it */
+    /* with an AckHandler the message is ours to destroy; it left the table
+     * first, so a new message at the same address cannot be mistaken for it */
+    natsMsg_Destroy(msg);
 }
 
 /* ------------------------------------------------------------- loop side */
