@@ -474,7 +474,8 @@ static void nats_restore(void *self) {
     s->paused = false;
     uv_cond_signal(&s->mb.cv);
     uv_mutex_unlock(&s->mb.mu);
-    drain(s);
+    /* what waits in `ready` is emitted from the loop, not inside this call */
+    uv_async_send(&s->mb.async);
 }
 
 static int nats_start(void *self) {

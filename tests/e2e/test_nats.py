@@ -315,3 +315,35 @@ def test_bad_onramp_config_is_refused_at_load(tmp_path, cfg, expect):
     p = subprocess.run([TREMOR, "server", "run", "-n", "-d", "data", "-f", "relay.trickle", "config.yaml"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert p.returncode == 1 and expect in p.stderr, p.stderr
+
+
+def test_jetstream_relay_survives_a_server_restart(tmp_path, servers):
+    """nats-server SIGKILLed mid-stream and started again on the same port
+    and store: both connectors reconnect (the offramp's breaker triggered
+    meanwhile) and every id arrives."""
+    n = Nats(tmp_path, "n1", free_port())
+    servers.append(n)
+    tool("stream", n.url, "SRC", "src.events", 1)
+    tool("stream", n.url, "DST", "dst.events", 1)
+    total = 20000
+    tool("pub", n.url, "src.events", 0, total, "js")
+    hosts = [n.url.replace("nats://", "")]
+    (tmp_path / "relay.trickle").write_text(WAL_QUERY)
+    (tmp_path / "config.yaml").write_text(relay_config(
+        indent({"hosts": hosts, "subject": "src.events", "jetstream": True, "durable": "relay",
+                "ack_wait": 10000}),
+        indent({"hosts": hosts, "subject": "dst.events", "jetstream": True})))
+    t = Tremor(tmp_path)
+    try:
+        wait_until(lambda: count(n.url, "DST") >= total // 4, timeout=60, what="a quarter relayed",
+                   detail=t.log)
+        n.kill()
+        wait_until(lambda: t.has("out: disconnected"), timeout=20, what="the offramp to see it",
+                   detail=t.log)
+        n.start()
+        wait_until(lambda: len(set(ids_in(n.url, "DST"))) == total, timeout=120, what="every id in DST",
+                   detail=lambda: "DST holds %d\n%s" % (count(n.url, "DST"), t.log()))
+        assert t.has("out: connected"), t.log()
+        assert t.stop() == 0, t.log()
+    finally:
+        t.kill()
