@@ -19,7 +19,7 @@ CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 LDSAN := -fsanitize=address,undefined
 endif
 CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
-LDLIBS  := -luv -lhttp_parser -lcurl -lyaml -lsystemd -lwslay -lssl -lcrypto -llzma -lz -lsnappy -llz4 -lzstd -lpcre2-8 -lunistring -lonig -llmdb -lcares -lrdkafka -lpq -lm -lpthread
+LDLIBS  := -luv -lhttp_parser -lcurl -lyaml -lsystemd -lwslay -lssl -lcrypto -llzma -lz -lsnappy -llz4 -lzstd -lpcre2-8 -lunistring -lonig -llmdb -lcares -lrdkafka -lpq -lnats -lm -lpthread
 PYTHON  := /usr/bin/python3
 
 SRCS      := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)

@@ -13,6 +13,7 @@ extern const struct tr_onramp_ops tr_crononome_onramp;
 extern const struct tr_onramp_ops tr_file_onramp;
 extern const struct tr_onramp_ops tr_kafka_onramp;
 extern const struct tr_onramp_ops tr_metronome_onramp;
+extern const struct tr_onramp_ops tr_nats_onramp;
 extern const struct tr_onramp_ops tr_postgres_onramp;
 extern const struct tr_onramp_ops tr_relp_onramp;
 extern const struct tr_onramp_ops tr_rest_onramp;
@@ -30,6 +31,7 @@ extern const struct tr_offramp_ops tr_exit_offramp;
 extern const struct tr_offramp_ops tr_file_offramp;
 extern const struct tr_offramp_ops tr_kafka_offramp;
 extern const struct tr_offramp_ops tr_kv_offramp;
+extern const struct tr_offramp_ops tr_nats_offramp;
 extern const struct tr_offramp_ops tr_postgres_offramp;
 extern const struct tr_offramp_ops tr_rest_offramp;
 extern const struct tr_offramp_ops tr_stdout_offramp;
@@ -54,6 +56,8 @@ extern const struct tr_cmap_entry tr_kafka_in_cmap[];
 extern const struct tr_cmap_entry tr_kafka_out_cmap[];
 extern const struct tr_cmap_entry tr_kv_cmap[];
 extern const struct tr_cmap_entry tr_metronome_cmap[];
+extern const struct tr_cmap_entry tr_nats_in_cmap[];
+extern const struct tr_cmap_entry tr_nats_out_cmap[];
 extern const struct tr_cmap_entry tr_postgres_in_cmap[];
 extern const struct tr_cmap_entry tr_postgres_out_cmap[];
 extern const struct tr_cmap_entry tr_relp_server_cmap[];
@@ -80,6 +84,7 @@ static const struct {
     {"file", tr_file_in_cmap},
     {"kafka", tr_kafka_in_cmap},
     {"metronome", tr_metronome_cmap},
+    {"nats", tr_nats_in_cmap},
     {"postgres", tr_postgres_in_cmap},
     {"relp", tr_relp_server_cmap},
     {"rest", tr_rest_server_cmap},
@@ -98,6 +103,7 @@ static const struct {
     {"file", tr_file_out_cmap},
     {"kafka", tr_kafka_out_cmap},
     {"kv", tr_kv_cmap},
+    {"nats", tr_nats_out_cmap},
     {"postgres", tr_postgres_out_cmap},
     {"rest", tr_rest_client_cmap},
     {"stdout", tr_stdout_cmap},
@@ -115,6 +121,7 @@ static const struct tr_onramp_ops *const onramps[] = {
     &tr_file_onramp,
     &tr_kafka_onramp,
     &tr_metronome_onramp,
+    &tr_nats_onramp,
     &tr_postgres_onramp,
     &tr_relp_onramp,
     &tr_rest_onramp,
@@ -135,6 +142,7 @@ static const struct tr_offramp_ops *const offramps[] = {
     &tr_file_offramp,
     &tr_kafka_offramp,
     &tr_kv_offramp,
+    &tr_nats_offramp,
     &tr_postgres_offramp,
     &tr_rest_offramp,
     &tr_stdout_offramp,
