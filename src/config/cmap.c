@@ -418,6 +418,70 @@ static void warn_nothing(void *arg, const struct tr_diag *w) {
     (void)w;
 }
 
+int tr_cmap_check_each(const struct tr_cmap_entry *map, const tr_value *config,
+                       const struct tr_cmap_src *src,
+                       int (*each)(void *arg, const struct tr_diag *d), void *arg) {
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    if (!config || config->type != TR_REC) {
+        /* not a record (or none): one error at most, as tr_cmap_check */
+        int rc = tr_cmap_check(map, config, src, &d);
+        if (rc == -ENOMEM) return rc;
+        if (rc) each(arg, &d);
+        return rc ? 1 : 0;
+    }
+    size_t size = 8;
+    for (const struct tr_cmap_entry *e = map; e && e->type != TR_CMAP_END; e++) {
+        if (e->offset + 8 > size) size = e->offset + 8;
+        if ((e->flags & TR_CMAP_PRESENCE) && e->seen + 8 > size) size = e->seen + 8;
+    }
+    void *scratch = tr_calloc(1, size);
+    if (!scratch) return -ENOMEM;
+    struct tr_cmap_src s = *src;
+    if (!s.warn) s.warn = warn_nothing;
+    int found = 0;
+    uint32_t n = tr_rec_len(config);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k = tr_rec_at(config, i)->key->data;
+        if (tr_cmap_find(map, k)) continue;
+        tr_diag_clear(&d);
+        unknown(map, &s, i, k, &d);
+        found++;
+        if (each(arg, &d)) goto out;
+    }
+    for (const struct tr_cmap_entry *e = map; e && e->type != TR_CMAP_END; e++) {
+        const tr_value *v = NULL;
+        long at = -1;
+        int bad = 0;
+        tr_diag_clear(&d);
+        for (uint32_t i = 0; i < n && !bad; i++) {
+            const char *k = tr_rec_at(config, i)->key->data;
+            if (strcmp(k, e->key) && (!e->alias || strcmp(k, e->alias))) continue;
+            if (v) {
+                fail(&s, i, &d, "'%s' is given twice (as '%s' and '%s')", e->key,
+                     tr_rec_at(config, (uint32_t)at)->key->data, k);
+                bad = 1;
+                break;
+            }
+            v = &tr_rec_at(config, i)->val;
+            at = i;
+        }
+        if (!bad && !v && (e->flags & TR_CMAP_REQUIRED)) {
+            if (s.style == TR_CMAP_STYLE_SERDE) fail(&s, -1, &d, "missing field `%s`", e->key);
+            else fail(&s, -1, &d, "config.%s%s%s%s is required", e->key, help_open(e), help_text(e),
+                      help_close(e));
+            bad = 1;
+        }
+        if (!bad && set(e, v, scratch, &s, at, &d) != 0) bad = 1;
+        if (!bad) continue;
+        found++;
+        if (each(arg, &d)) break;
+    }
+out:
+    tr_free(scratch);
+    return found;
+}
+
 int tr_cmap_check(const struct tr_cmap_entry *map, const tr_value *config,
                   const struct tr_cmap_src *src, struct tr_diag *d) {
     /* The instance struct is the component's own; a zeroed block that

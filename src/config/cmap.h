@@ -110,6 +110,15 @@ int tr_cmap_apply(const struct tr_cmap_entry *map, const tr_value *config, void 
 int tr_cmap_check(const struct tr_cmap_entry *map, const tr_value *config,
                   const struct tr_cmap_src *src, struct tr_diag *d);
 
+/* Like tr_cmap_check, but every error of config is handed to each(arg, d)
+ * in key order (unknown keys, keys given twice, missing required keys,
+ * wrong types and ranges), not only the first; each returns nonzero to
+ * stop. Returns how many were found (or -ENOMEM, then none is reported
+ * after it). */
+int tr_cmap_check_each(const struct tr_cmap_entry *map, const tr_value *config,
+                       const struct tr_cmap_src *src,
+                       int (*each)(void *arg, const struct tr_diag *d), void *arg);
+
 /* Check one given value v (non-NULL) against entry e alone and write its
  * field; the same checks and errors as tr_cmap_apply, for callers that look
  * keys up one by one. */

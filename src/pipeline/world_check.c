@@ -51,6 +51,14 @@ static void no_warn(void *arg, const struct tr_diag *w) {
     (void)w;
 }
 
+/* tr_cmap_check_each's hand-over of one operator parameter error. */
+static int op_param_err(void *arg, const struct tr_diag *d) {
+    struct qcheck *c = arg;
+    c->extra++;
+    deliver(c, d, NULL);
+    return c->stop;
+}
+
 /* The rest of what creating the pipeline would check, on what compiled. */
 static void on_compiled(void *arg, const struct tr_query *q) {
     struct qcheck *c = arg;
@@ -71,7 +79,9 @@ static void on_compiled(void *arg, const struct tr_query *q) {
             struct tr_cmap_src src = {.file = c->path, .line = qn->line, .col = qn->col,
                                       .kind = qn->op_kind, .id = qn->id,
                                       .style = TR_CMAP_STYLE_SERDE, .warn = no_warn};
-            if (tr_cmap_check(ops->cmap, &qn->params, &src, &d) == 0) continue;
+            int found = tr_cmap_check_each(ops->cmap, &qn->params, &src, op_param_err, c);
+            if (found >= 0) continue;   /* each one was reported */
+            tr_diag_set(&d, found, c->path, qn->line, qn->col, "out of memory");
         } else {
             continue;
         }
@@ -153,10 +163,23 @@ int tr_world_check_query(struct tr_world *w, const char *path, tr_diag_sink repo
     return errors;
 }
 
+struct conn_sink {
+    tr_diag_sink report;
+    void *arg;
+    int stop;
+};
+
+static int conn_cfg_err(void *arg, const struct tr_diag *d) {
+    struct conn_sink *k = arg;
+    if (!k->stop && k->report(k->arg, d, NULL)) k->stop = 1;
+    return k->stop;
+}
+
 /* Connector config keys and values, as the connector's create would see
- * them (built-in connectors only: a test registry has no maps). */
+ * them (built-in connectors only: a test registry has no maps): every
+ * error goes to k; returns how many (or -ENOMEM). */
 static int check_conn_config(const struct tr_world *w, const struct tr_cfg_artefact *a,
-                             int is_onramp, struct tr_diag *d) {
+                             int is_onramp, struct conn_sink *k) {
     if (is_onramp ? w->reg.onramp != tr_onramp_find : w->reg.offramp != tr_offramp_find) return 0;
     if (a->cut) return 0;   /* its config may go on past the YAML error: not judged */
     int found = 0;
@@ -167,7 +190,7 @@ static int check_conn_config(const struct tr_world *w, const struct tr_cfg_artef
     struct tr_cmap_src src = {.file = a->loc.file, .line = a->loc.line, .col = a->loc.col,
                               .kind = a->type, .id = a->id, .style = TR_CMAP_STYLE_CONFIG,
                               .keys = a->config_keys, .nkeys = a->nconfig_keys, .warn = no_warn};
-    return tr_cmap_check(map, &a->config, &src, d);
+    return tr_cmap_check_each(map, &a->config, &src, conn_cfg_err, k);
 }
 
 int tr_world_check_config(struct tr_world *w, const char *path, tr_diag_sink report, void *arg) {
@@ -180,8 +203,18 @@ int tr_world_check_config(struct tr_world *w, const char *path, tr_diag_sink rep
             const struct tr_cfg_artefact *a = on ? &w->cfg.onramps[i] : &w->cfg.offramps[i];
             struct tr_diag d;
             tr_diag_clear(&d);
-            if (world_check_artefact(w, a, on, &d) == 0 && check_conn_config(w, a, on, &d) == 0)
+            if (world_check_artefact(w, a, on, &d) == 0) {
+                struct conn_sink k = {report, arg, 0};
+                int found = check_conn_config(w, a, on, &k);
+                if (found == -ENOMEM) {
+                    tr_diag_set(&d, found, a->loc.file, a->loc.line, a->loc.col, "out of memory");
+                    report(arg, &d, NULL);
+                    return errors + 1;
+                }
+                errors += found;
+                if (k.stop) return errors;
                 continue;
+            }
             errors++;
             if (report(arg, &d, NULL)) return errors;
         }

@@ -176,3 +176,37 @@ def test_server_run_stops_at_the_first_error(tmp_path):
     assert p.returncode != 0
     errs = located(p.stderr, "three.yaml")
     assert len(errs) == 1 and "unknown key 'colour'" in errs[0][1], p.stderr
+
+
+def test_every_wrong_key_of_one_connector_config_and_operator(tmp_path):
+    """One entry's config with three mistakes (an unknown key, a value of
+    the wrong type, a missing required key) gives three located errors; an
+    operator with two wrong `with` parameters gives two."""
+    d = str(tmp_path)
+    write(d, "one.yaml", """onramp:
+  - id: t
+    type: tcp
+    config:
+      colour: red
+      max_connections: lots
+""")
+    write(d, "op.trickle", """define qos::wal operator w
+with
+  read_count = "many",
+  shade = 1,
+  max_elements = 10
+end;
+create operator w;
+select event from in into w;
+select event from w into out;
+""")
+    r = run_tremor(["check", "one.yaml", "op.trickle"], cwd=d)
+    assert r.returncode == 1, r.stderr
+    yaml_errs = located(r.stderr, "one.yaml")
+    assert len(yaml_errs) == 3, r.stderr
+    text = " ".join(l for _, l in yaml_errs)
+    assert "colour" in text and "max_connections" in text and "port" in text, r.stderr
+    op_errs = located(r.stderr, "op.trickle")
+    assert len(op_errs) == 2, r.stderr
+    text = " ".join(l for _, l in op_errs)
+    assert "read_count" in text and "shade" in text, r.stderr
