@@ -88,6 +88,14 @@ struct pend {
     int transactional;
 };
 
+/* ack_upstream = "delivered": the upstream ids of a durable record, kept
+ * until downstream acknowledged the record (seq rising, in append order). */
+struct upack {
+    uint64_t seq;
+    bool done;                   /* answered, waiting to leave the front */
+    struct tr_ids ids;
+};
+
 enum walop_state { WALOP_RUNNING, WALOP_PAUSED, WALOP_FAILED };
 
 /* Counters for a later metrics endpoint (the log and tests read them now). */
@@ -122,6 +130,8 @@ struct walop {
     uint64_t max_elements;       /* 0 = none */
     uint64_t max_bytes;          /* 0 = none */
     int drop_newest;
+    int ack_delivered;           /* ack_upstream = "delivered" */
+    struct tr_ring ups;          /* of struct upack (ack_delivered only) */
     /* state */
     int broken;                  /* downstream breaker triggered: do not emit */
     int full;                    /* we triggered upstream */
@@ -162,11 +172,12 @@ struct wal_cfg {
     uint64_t sync_interval_ms, segment_bytes;
     bool has_elements, has_bytes, has_in_flight, has_interval, has_segment, flush_on_evnt;
     const char *dir;
-    int sync, on_full;
+    int sync, on_full, ack_upstream;
 };
 
 static const char *const sync_choices[] = {"always", "interval", "none", NULL};
 static const char *const on_full_choices[] = {"backpressure", "drop_newest", NULL};
+static const char *const ack_upstream_choices[] = {"durable", "delivered", NULL};
 
 /* 0.11's keys first (read_count, max_elements, max_bytes, flush_on_evnt);
  * the rest are ours. At least one of max_elements / max_bytes is checked
@@ -194,6 +205,13 @@ static const struct tr_cmap_entry wal_cmap[] = {
     {TR_CMAP_KEY(TR_CMAP_ENUM, "on_full", "backpressure", 0, offsetof(struct wal_cfg, on_full),
                  "when full: push back upstream, or drop the newest event (counted)"),
      .choices = on_full_choices},
+    /* delivered: for a source that is itself a durable log shared with
+     * others (a kafka consumer group): an instance that dies for good must
+     * not take records its source already forgot */
+    {TR_CMAP_KEY(TR_CMAP_ENUM, "ack_upstream", "durable", 0, offsetof(struct wal_cfg, ack_upstream),
+                 "when a transactional source hears of an event: once it is in this log (durable), "
+                 "or once downstream acknowledged it (delivered)"),
+     .choices = ack_upstream_choices},
     {TR_CMAP_KEY(TR_CMAP_U64, "max_in_flight", NULL, TR_CMAP_PRESENCE, offsetof(struct wal_cfg, max_in_flight),
                  "records emitted and not yet confirmed (default 65536; 0 counts as 1)"),
      .seen = offsetof(struct wal_cfg, has_in_flight)},
@@ -378,7 +396,13 @@ static void release_durable(struct walop *w) {
         if (e->seq > durable) break;
         if (e->transactional) {
             e->transactional = 0;
-            send_up(w, TR_CB_ACK, &e->ids);   /* takes the ids, leaves them empty */
+            if (!w->ack_delivered) {
+                send_up(w, TR_CB_ACK, &e->ids);   /* takes the ids, leaves them empty */
+            } else {
+                struct upack u = {.seq = e->seq};
+                tr_ids_move(&u.ids, &e->ids);
+                if (tr_ring_push(&w->ups, &u) != 0) send_up(w, TR_CB_ACK, &u.ids);   /* no memory: ack now */
+            }
         }
     }
     while (w->pend_acked) {
@@ -738,6 +762,9 @@ static void free_op(struct walop *w) {
         tr_ids_fini(&e.ids);
         tr_free(e.data);
     }
+    struct upack u;
+    while (tr_ring_pop(&w->ups, &u)) tr_ids_fini(&u.ids);
+    tr_ring_fini(&w->ups);
     tr_ring_fini(&w->held);
     tr_ring_fini(&w->pend);
     tr_ring_fini(&w->fl);
@@ -812,6 +839,7 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
     tr_ring_init(&w->fl, sizeof(struct flight));
     tr_ring_init(&w->held, sizeof(struct tr_event));
     tr_ring_init(&w->pend, sizeof(struct pend));
+    tr_ring_init(&w->ups, sizeof(struct upack));
     w->host = host;
     w->defer = host->defer;
     tr_defer_node_init(&w->kick, on_kick);
@@ -825,6 +853,7 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
     w->max_elements = max_elements;
     w->max_bytes = max_bytes;
     w->drop_newest = cfg.on_full == TR_WAL_ON_FULL_DROP_NEWEST;
+    w->ack_delivered = c.ack_upstream == 1;
     w->broken = 1;   /* as in Tremor: nothing is emitted until downstream restores */
     tr_buf_init(&w->rec);
     w->dir = tr_strdup(path);
@@ -948,6 +977,27 @@ static void ack_range(struct walop *w, uint64_t lo, uint64_t hi) {
         int rc = tr_wal_ack(w->wal, s);
         if (rc && rc != -EINVAL) report_failure(w, rc);
         if (s == UINT64_MAX) break;
+    }
+    if (!w->ack_delivered || !tr_ring_len(&w->ups)) return;
+    /* ack_upstream = "delivered": records lo..hi reached downstream, so
+     * their sources hear of it now. ups is in seq order: find lo. */
+    size_t a = 0, b = tr_ring_len(&w->ups);
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (((struct upack *)tr_ring_at(&w->ups, m))->seq < lo) a = m + 1;
+        else b = m;
+    }
+    for (size_t i = a; i < tr_ring_len(&w->ups); i++) {
+        struct upack *u = tr_ring_at(&w->ups, i);
+        if (u->seq > hi) break;
+        if (u->done) continue;
+        u->done = true;
+        send_up(w, TR_CB_ACK, &u->ids);
+    }
+    struct upack u;
+    while (tr_ring_len(&w->ups) && ((struct upack *)tr_ring_peek(&w->ups))->done) {
+        tr_ring_pop(&w->ups, &u);
+        tr_ids_fini(&u.ids);
     }
 }
 

@@ -724,6 +724,49 @@ static void released_then_dropped_or_killed_is_replayed(void **state) {
 
 /* A release for a record that is not out (stale, or another operator's)
  * changes nothing. */
+/* ack_upstream = "delivered": a transactional source hears of an event
+ * only once downstream acknowledged it, in whatever order that comes;
+ * with the default ("durable") it hears as soon as the record is synced. */
+static void ack_upstream_delivered_waits_for_downstream(void **state) {
+    (void)state;
+    for (int delivered = 0; delivered <= 1; delivered++) {
+        struct fake f;
+        fake_init(&f);
+        void *op;
+        struct tr_diag d;
+        assert_int_equal(create(&f, delivered ? "read_count=20,max_elements=100,ack_upstream=\"delivered\""
+                                              : "read_count=20,max_elements=100", &op, &d), 0);
+        cf(op, TR_CB_RESTORE, 0);
+        for (uint64_t i = 0; i < 4; i++) push(op, 10 + i, true);
+        TICK_UNTIL(op, f.nout == 4);   /* emitted: durable */
+        if (!delivered) {
+            TICK_UNTIL(op, count_ups(&f, TR_CB_ACK) == 4);
+            for (int i = 0; i < 4; i++) cf(op, TR_CB_ACK, out_seq(&f, i));   /* an empty log for the next */
+        } else {
+            for (int i = 0; i < 20; i++) tr_op_qos_wal.tick(op, 0);
+            assert_int_equal(count_ups(&f, TR_CB_ACK), 0);
+            cf(op, TR_CB_ACK, out_seq(&f, 2));
+            assert_int_equal(count_ups(&f, TR_CB_ACK), 1);
+            assert_int_equal(f.up_ids[f.nups - 1], 12);
+            cf(op, TR_CB_FAIL, out_seq(&f, 0));   /* replayed, still not acked upstream */
+            assert_int_equal(count_ups(&f, TR_CB_ACK), 1);
+            TICK_UNTIL(op, f.nout >= 5);
+            cf(op, TR_CB_ACK, out_seq(&f, 0));   /* replayed: the same record */
+            cf(op, TR_CB_ACK, out_seq(&f, 1));
+            cf(op, TR_CB_ACK, out_seq(&f, 3));
+            assert_int_equal(count_ups(&f, TR_CB_ACK), 4);
+            uint64_t seen = 0;
+            for (int i = 0; i < f.nups; i++)
+                if (f.ups[i] == TR_CB_ACK) seen |= (uint64_t)1 << (f.up_ids[i] - 10);
+            assert_int_equal(seen, 0xf);
+            cf(op, TR_CB_ACK, out_seq(&f, 2));   /* twice: nothing more */
+            assert_int_equal(count_ups(&f, TR_CB_ACK), 4);
+        }
+        tr_op_qos_wal.destroy(op);
+        fake_reset(&f);
+    }
+}
+
 static void stray_release_is_harmless(void **state) {
     (void)state;
     struct fake f;
@@ -862,6 +905,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(unwritable_directory_at_segment_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(released_records_leave_the_window, setup, teardown),
         cmocka_unit_test_setup_teardown(released_then_dropped_or_killed_is_replayed, setup, teardown),
+        cmocka_unit_test_setup_teardown(ack_upstream_delivered_waits_for_downstream, setup, teardown),
         cmocka_unit_test_setup_teardown(stray_release_is_harmless, setup, teardown),
         cmocka_unit_test_setup_teardown(ignored_backpressure_on_a_failed_log_is_fatal, setup, teardown),
         cmocka_unit_test_setup_teardown(stale_acks_after_a_wiped_reopen_touch_nothing, setup, teardown),
