@@ -88,7 +88,16 @@ static int show(const tr_value *v, struct tr_buf *b, bool top, unsigned depth) {
     return 0;
 }
 
-int tr_kv_display(const tr_value *v, struct tr_buf *b) { return show(v, b, true, 0) ? -ENOMEM : 0; }
+int tr_kv_display(const tr_value *v, struct tr_buf *b) {
+    size_t start = b->len;
+    if (show(v, b, true, 0)) return -ENOMEM;
+    /* deep values close every level they opened past the cut: cut again */
+    if (b->len - start > SHOW_MAX + 3) {
+        tr_buf_truncate(b, start + SHOW_MAX);
+        if (tr_buf_append(b, "...", 3)) return -ENOMEM;
+    }
+    return 0;
+}
 
 int tr_kv_parse(const tr_value *v, struct tr_kv_cmd *c, char *msg, size_t n) {
     static const char *const names[] = {"get", "put", "cas", "delete", "scan"};

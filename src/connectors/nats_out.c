@@ -202,13 +202,13 @@ static void nats_send(void *self, const struct tr_out_msg *m) {
     if (s == NATS_OK) s = (natsStatus)tr_nats_add_headers(msg, mh);
     if (s != NATS_OK) {
         if (msg) natsMsg_Destroy(msg);
-        answer(o, m->token, m->transactional, s);
+        answer(o, m->token, m->transactional, (int)s);
         return;
     }
     if (!o->jetstream) {
         s = natsConnection_PublishMsg(o->nc, msg);
         natsMsg_Destroy(msg);
-        answer(o, m->token, m->transactional, s);
+        answer(o, m->token, m->transactional, (int)s);
         return;
     }
     uv_mutex_lock(&o->mb.mu);
@@ -240,7 +240,7 @@ static void nats_send(void *self, const struct tr_out_msg *m) {
             }
         uv_mutex_unlock(&o->mb.mu);
         if (msg) natsMsg_Destroy(msg);
-        if (mine) answer(o, m->token, m->transactional, s);
+        if (mine) answer(o, m->token, m->transactional, (int)s);
         return;
     }
     if (n >= o->max_pending && !o->full) {

@@ -68,7 +68,7 @@ static const struct tr_onramp_host_ops ops = {
     .done = done,
     .shutdown = done,
 };
-static struct tr_onramp_host host = {&ops, NULL};
+static struct tr_onramp_host host = {.ops = &ops};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
