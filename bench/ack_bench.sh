@@ -20,7 +20,7 @@
 # Writes OUT_DIR/ack/rows.md (the rows with pass or miss beside each) and the
 # raw logs beside it. Each pair (pong/tcp, rc 20/100000) runs ACK_REPS (3) times,
 # interleaved, and the median counts. Knobs: ACK_EVENTS (100000), ACK_WARMUP_SECS (2),
-# ACK_SECS (5), ACK_MAX_IN_FLIGHT (unset: the query as it is), ACK_PIN, ACK_RT (unset), RELAY_N (500000), ACK_PORT (26210), ACK_PB_ROOT
+# ACK_SECS (5), ACK_MAX_IN_FLIGHT (unset: the query as it is), ACK_PIN, ACK_RT (unset), ACK_PACE (unset), RELAY_N (500000), ACK_PORT (26210), ACK_PB_ROOT
 # (/tmp/ack-peerbench), RELAY_PORT_IN/OUT (26200/26201), ACK_NO_RELAY (set:
 # skip the relay rows), TREMOR_BIN.
 set -u
@@ -159,6 +159,9 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.0f", NR % 2 ? v
 
 # pong and tcp interleaved per repetition, so a noisy moment hits both
 pongs="" tcps=""
+# ACK_PACE=N: only the latency run, paced at N events/s (to compare builds
+# at one rate)
+[ -n "${ACK_PACE:-}" ] && REPS=0 pongs=$((ACK_PACE * 2))
 for rep in $(seq 1 "$REPS"); do
     echo "== ack: ws pong ($rep/$REPS)" >&2
     ws_run "ws-pong-$rep" default

@@ -62,6 +62,7 @@ struct link {
     uint64_t confirmed;  /* TR_DIAL_ACK_CONFIRMED: offset the peer vouched for */
     bool txack;          /* TX_ACK reports enabled on this connection */
     uint64_t txacked;    /* offset the reports say the peer acknowledged */
+    bool confirm_new;    /* confirmed moved since the last check */
     struct tr_outq pend; /* transactional messages not yet acked */
     char rbuf[RBUF_SIZE];
 };
@@ -476,14 +477,23 @@ int tr_dial_track(struct tr_dial *d, uint64_t token, uint64_t end) {
 
 void tr_dial_confirm(struct tr_dial *d, uint64_t end) {
     struct link *l = d->cur;
-    if (l && l->confirmed < end) l->confirmed = end;
+    if (l && l->confirmed < end) {
+        l->confirmed = end;
+        l->confirm_new = true;
+    }
 }
 
 void tr_dial_poll_acks(struct tr_dial *d) {
     struct link *l = d->cur;
     if (!l || l->st != L_CONNECTED) return;
-    /* called per send: TX_ACK reports are read when they arrive, not here */
-    check_acks_from(l, LEARNT);
+    /* Called per send: TX_ACK reports are read when they arrive, not here.
+     * But a confirmation (a pong) came in a segment whose ACK covers what
+     * it confirms, and the kernel queued that report before the data was
+     * readable: read it now rather than a loop turn later, when libuv
+     * sees the error queue. */
+    bool fresh = l->confirm_new;
+    l->confirm_new = false;
+    check_acks_from(l, fresh ? DRAIN : LEARNT);
     arm_poll(d);
 }
 

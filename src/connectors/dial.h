@@ -82,7 +82,8 @@ size_t tr_dial_backlog(const struct tr_dial *d);
  * order). 0 or -ENOMEM (then it is not tracked: the caller answers it). */
 int tr_dial_track(struct tr_dial *d, uint64_t token, uint64_t end);
 /* TR_DIAL_ACK_CONFIRMED: the peer confirmed the stream up to end (takes
- * effect at the next check, e.g. tr_dial_poll_acks). */
+ * effect at the next check, e.g. tr_dial_poll_acks, which then also reads
+ * the TX_ACK reports queued so far: one system call per confirmation). */
 void tr_dial_confirm(struct tr_dial *d, uint64_t end);
 /* Ack what the peer is known to have acknowledged (and confirmed), and
  * keep watching while some wait. Cheap enough to call per send: with TX_ACK

@@ -53,11 +53,13 @@
 #define MAX_OUT ((size_t)1 << 20)     /* unsent control frames before we give up on a peer */
 #define CLOSE_WAIT_MS 1000
 #define RBUF_SIZE 65536
-/* Bytes wslay is given per pass before the pass's replies (pongs, close
- * answers) are written. A sender in ack_mode "pong" waits for the pong of a
- * ping that came behind its frames; answered only after the whole 64 KiB
- * read was run through the pipeline, that pong would wait for the hundreds
- * of events read after it too. */
+/* Bytes wslay is given per pass. A pass only parses: its complete messages
+ * are kept, its replies (pongs, close answers) written, and only then are
+ * the messages run through the pipeline. A sender in ack_mode "pong" waits
+ * for the pong of a ping that came behind its frames; it need not wait for
+ * the pipeline too, which has nothing to do with what the pong vouches for
+ * (that our WebSocket layer read the bytes). The slice bounds how much is
+ * held parsed but not yet emitted. */
 #define RECV_SLICE 8192
 #define LIMIT_HS_TIMEOUT_MS 600000
 #define SWEEP_MAX_MS 250
@@ -95,9 +97,12 @@ struct sconn {
     bool failed;                 /* a limit was passed: close queued, input ignored */
     uint64_t last_rx;            /* uv_now of the last bytes read (idle timeout) */
     uint64_t closing_since;      /* uv_now when S_CLOSING began */
-    /* the message being assembled (wslay does not buffer data frames) */
+    /* Messages (wslay does not buffer data frames): msg holds the pass's
+     * complete messages, not yet emitted, ending at ready[0..nready), then
+     * the one being assembled, from msg_start to msg_len. */
     char *msg;
-    size_t msg_len, msg_cap;
+    size_t msg_start, msg_len, msg_cap;
+    size_t *ready, nready, ready_cap;
     struct tr_budget_hold hold;  /* msg_cap, charged to s->budget */
     bool frame_ctrl, frame_fin;  /* the frame wslay is delivering */
     uint64_t frame_left;         /* its payload bytes not yet delivered */
@@ -200,6 +205,7 @@ static void on_conn_close(uv_handle_t *h) {
     tr_tls_destroy(c->tls);
     tr_free(c->head);
     tr_free(c->msg);
+    tr_free(c->ready);
     tr_budget_release(&s->budget, &c->hold);
     tr_free(c);
     s->nconns--;
@@ -327,10 +333,19 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
     return tr_ws_io_send(ctx, &((struct sconn *)user)->io, data, len);
 }
 
-/* Give the message buffer back (after a message, or on failure), so the
- * budget counts only messages in progress. */
+/* After a pass's messages were emitted: give the buffer back when nothing
+ * is being assembled (so the budget counts only messages in progress),
+ * else move the message in progress to its front. */
 static void msg_done(struct sconn *c) {
-    c->msg_len = 0;
+    if (!c->nready && !c->msg_start && c->msg_len) return;   /* only one in progress */
+    c->nready = 0;
+    if (c->msg_len > c->msg_start) {
+        memmove(c->msg, c->msg + c->msg_start, c->msg_len - c->msg_start);
+        c->msg_len -= c->msg_start;
+        c->msg_start = 0;
+        return;
+    }
+    c->msg_start = c->msg_len = 0;
     tr_free(c->msg);
     c->msg = NULL;
     c->msg_cap = 0;
@@ -339,10 +354,11 @@ static void msg_done(struct sconn *c) {
 
 /* Stop reading this peer and queue a close with code; wslay sends it on
  * the next wslay_event_send and the connection then ends. Safe inside
- * wslay_event_recv (both calls only set state). */
+ * wslay_event_recv (both calls only set state). The message in progress is
+ * dropped; complete ones before it are still emitted. */
 static void fail_conn(struct sconn *c, uint16_t code) {
     c->failed = true;
-    msg_done(c);
+    c->msg_len = c->msg_start;
     (void)wslay_event_queue_close(c->ws, code, NULL, 0);
     wslay_event_shutdown_read(c->ws);
 }
@@ -360,19 +376,22 @@ static void too_big(struct sconn *c, uint64_t want, const char *why) {
     fail_conn(c, WSLAY_CODE_MESSAGE_TOO_BIG);
 }
 
-/* Room for need bytes of message (need <= max_msg). The capacity grows by
- * doubling, or to what the current frame announced (at most MSG_AHEAD more,
- * so a header alone cannot make us allocate much), up to max_msg; what is
- * charged is the capacity: that is the memory really held. */
+/* Room for need bytes in msg (need <= msg_start + max_msg: the pass's
+ * complete messages, at most one max_msg and a slice, and the message in
+ * progress). The capacity grows by doubling, or to what the current frame
+ * announced (at most MSG_AHEAD more, so a header alone cannot make us
+ * allocate much), up to that bound; what is charged is the capacity: that
+ * is the memory really held. */
 static int msg_reserve(struct sconn *c, uint64_t need) {
     struct in *s = c->s;
     if (need <= c->msg_cap) return 0;
+    uint64_t most = c->msg_start + s->max_msg;
     uint64_t cap = c->msg_cap ? (uint64_t)c->msg_cap * 2 : MSG_MIN_CAP;
     uint64_t ahead = c->msg_len + (c->frame_left < MSG_AHEAD ? c->frame_left : MSG_AHEAD);
     if (cap < ahead) cap = ahead;
     if (cap < need) cap = need;
-    if (cap > s->max_msg) cap = s->max_msg;
-    int rc = tr_budget_set(&s->budget, &c->hold, cap, s->max_msg);
+    if (cap > most) cap = most;
+    int rc = tr_budget_set(&s->budget, &c->hold, cap, most);
     if (rc == TR_EFULL) {
         char why[96];
         snprintf(why, sizeof why, "would pass max_buffered_bytes (%llu) of the onramp",
@@ -386,7 +405,7 @@ static int msg_reserve(struct sconn *c, uint64_t need) {
     }
     char *p = tr_realloc(c->msg, (size_t)cap);
     if (!p) {
-        (void)tr_budget_set(&s->budget, &c->hold, c->msg_cap, s->max_msg);
+        (void)tr_budget_set(&s->budget, &c->hold, c->msg_cap, most);
         too_big(c, need, "found no memory");
         return -ENOMEM;
     }
@@ -418,10 +437,11 @@ static void on_frame_start(wslay_event_context_ptr ctx,
     }
     c->frame_fin = arg->fin;
     c->frame_left = arg->payload_length;
-    if (arg->opcode != WSLAY_CONTINUATION_FRAME) c->msg_len = 0;
-    /* msg_len <= max_msg always, so this cannot wrap */
-    if (arg->payload_length > c->s->max_msg - c->msg_len)
-        too_big(c, c->msg_len + arg->payload_length, "would pass max_message_size");
+    if (arg->opcode != WSLAY_CONTINUATION_FRAME) c->msg_len = c->msg_start;
+    /* the message in progress is at most max_msg, so this cannot wrap */
+    uint64_t have = c->msg_len - c->msg_start;
+    if (arg->payload_length > c->s->max_msg - have)
+        too_big(c, have + arg->payload_length, "would pass max_message_size");
 }
 
 static void on_frame_chunk(wslay_event_context_ptr ctx,
@@ -436,42 +456,65 @@ static void on_frame_chunk(wslay_event_context_ptr ctx,
 }
 
 static void ws_trigger(void *self);
+static void too_big(struct sconn *c, uint64_t want, const char *why);
 
 static void on_frame_end(wslay_event_context_ptr ctx, void *user) {
     (void)ctx;
     struct sconn *c = user;
     if (c->failed || c->frame_ctrl || !c->frame_fin) return;
     /* wslay has checked a text message for UTF-8 before this (1007 otherwise). */
-    int rc = 0;
-    size_t len = c->msg_len;
-    struct in *s = c->s;
-    uint64_t first = c->hop ? tr_onramp_next_id(s->host) : 0;
-    if (c->st == S_OPEN)
-        rc = tr_onramp_emit_bytes(s->host, c->stream, c->msg ? c->msg : "", c->msg_len,
-                                  tr_v_null());
-    msg_done(c);
-    /* Every message is counted, also one that became no event: the peer
-     * numbers them all. Ids rise across connections, so the ledger stays
-     * in order. */
-    if (c->hop && !c->failed) {
-        int hr = tr_ledger_pending(&s->ledger) >= HOP_MAX_PENDING
-                     ? TR_EFULL
-                     : tr_ledger_note(&s->ledger, c, first, tr_onramp_next_id(s->host));
-        if (hr) {
-            tr_log_limited(&s->lim_hop, TR_LOG_WARN, MOD,
-                           "ws onramp '%s': closed a hop connection with 1011: %s", s->id,
-                           hr == TR_EFULL ? "too many messages wait for their acknowledgement"
-                                          : tr_strerror(hr));
-            fail_conn(c, WSLAY_CODE_INTERNAL_SERVER_ERROR);
+    if (c->nready == c->ready_cap) {
+        /* at most one message per 2 bytes of a slice, so this stays small */
+        size_t cap = c->ready_cap ? c->ready_cap * 2 : 16;
+        size_t *p = tr_realloc(c->ready, cap * sizeof *p);
+        if (!p) {
+            too_big(c, c->msg_len - c->msg_start, "found no memory");
             return;
         }
+        c->ready = p;
+        c->ready_cap = cap;
     }
-    if (rc == TR_ONRAMP_PAUSED && c->st == S_OPEN) ws_trigger(c->s);
-    /* The preprocessors refused to hold more of this stream (a frame over
-     * max_message_size, or the budget): it cannot go on. */
-    if (rc < 0 && c->st == S_OPEN)
-        too_big(c, len, rc == TR_EFULL ? "made the preprocessors pass max_buffered_bytes"
-                                              : "carried a frame over max_message_size");
+    c->ready[c->nready++] = c->msg_len;
+    c->msg_start = c->msg_len;
+}
+
+/* Emit the pass's complete messages, in order, once its replies are out.
+ * A limit passed while emitting stops here (the peer gets its close); one
+ * passed while parsing only dropped the message in progress. */
+static void emit_ready(struct sconn *c) {
+    struct in *s = c->s;
+    bool failed_before = c->failed;
+    size_t from = 0;
+    for (size_t i = 0; i < c->nready; i++) {
+        if (c->st != S_OPEN || (c->failed && !failed_before)) break;
+        size_t to = c->ready[i], len = to - from;
+        uint64_t first = c->hop ? tr_onramp_next_id(s->host) : 0;
+        int rc = tr_onramp_emit_bytes(s->host, c->stream, len ? c->msg + from : "", len, tr_v_null());
+        from = to;
+        /* Every message is counted, also one that became no event: the
+         * peer numbers them all. Ids rise across connections, so the
+         * ledger stays in order. */
+        if (c->hop && c->st == S_OPEN) {
+            int hr = tr_ledger_pending(&s->ledger) >= HOP_MAX_PENDING
+                         ? TR_EFULL
+                         : tr_ledger_note(&s->ledger, c, first, tr_onramp_next_id(s->host));
+            if (hr) {
+                tr_log_limited(&s->lim_hop, TR_LOG_WARN, MOD,
+                               "ws onramp '%s': closed a hop connection with 1011: %s", s->id,
+                               hr == TR_EFULL ? "too many messages wait for their acknowledgement"
+                                              : tr_strerror(hr));
+                fail_conn(c, WSLAY_CODE_INTERNAL_SERVER_ERROR);
+                break;
+            }
+        }
+        if (rc == TR_ONRAMP_PAUSED && c->st == S_OPEN) ws_trigger(c->s);
+        /* The preprocessors refused to hold more of this stream (a frame over
+         * max_message_size, or the budget): it cannot go on. */
+        if (rc < 0 && c->st == S_OPEN)
+            too_big(c, len, rc == TR_EFULL ? "made the preprocessors pass max_buffered_bytes"
+                                            : "carried a frame over max_message_size");
+    }
+    msg_done(c);
 }
 
 static const struct wslay_event_callbacks callbacks = {
@@ -537,7 +580,7 @@ static void handshake(struct sconn *c) {
 }
 
 /* Feed unread bytes (and whatever wslay buffered) through wslay, a slice
- * at a time, writing each slice's replies before the next is read. */
+ * at a time: parse it, write its replies, then emit its messages. */
 static void process(struct sconn *c) {
     if (c->st == S_HEAD && c->io.in_len) handshake(c);
     if (c->st != S_OPEN) return;
@@ -546,14 +589,19 @@ static void process(struct sconn *c) {
         c->in_wslay = true;
         int r = wslay_event_recv(c->ws);
         c->in_wslay = false;
-        if (c->st != S_OPEN) {
-            /* the host closed us from emit: the context is ours to free now */
-            wslay_event_context_free(c->ws);
-            c->ws = NULL;
+        int w = r == 0 ? wslay_event_send(c->ws) : 0;
+        int f = r == 0 && w == 0 ? flush(c) : 0;
+        /* What was read whole is emitted even if the link is failing: it
+         * came before the failure. The host may close us from here (then
+         * conn_end has freed the context). */
+        emit_ready(c);
+        if (c->st != S_OPEN) return;
+        if (r != 0 || w != 0 || f != 0) {
+            conn_end(c, false);
             return;
         }
-        int w = wslay_event_send(c->ws);
-        if (r != 0 || w != 0 || flush(c) != 0) {
+        /* a close queued while emitting (1009, 1011) */
+        if (wslay_event_want_write(c->ws) && (wslay_event_send(c->ws) != 0 || flush(c) != 0)) {
             conn_end(c, false);
             return;
         }

@@ -656,6 +656,72 @@ static void pong_goes_out_before_the_rest_of_the_read(void **state) {
     teardown(w);
 }
 
+/* The pong of a ping that comes behind messages in the same read does not
+ * wait for those messages to go through the pipeline: the slice is parsed,
+ * its pong written, and only then are its messages emitted. 7 messages of
+ * 1000 bytes and a ping in one write (one slice); when the first message is
+ * emitted, the pong is already waiting in the client's socket. */
+static void pong_goes_out_before_the_messages_ahead_of_it(void **state) {
+    (void)state;
+    struct world *w = setup(0);
+    struct raw r;
+    raw_connect(&w->loop, &r, w->port);
+    upgrade(&w->loop, &r);
+    enum { N = 7, LEN = 1000 };
+    uint8_t *buf = malloc((size_t)N * (LEN + 8) + 16);
+    char payload[LEN];
+    size_t k = 0;
+    for (int i = 0; i < N; i++) {
+        memset(payload, 'a' + i, sizeof payload);
+        k += frame(buf + k, true, 0x1, payload, LEN, true);
+    }
+    k += frame(buf + k, true, 0x9, "p", 1, true);
+    uv_os_fd_t fd;
+    assert_int_equal(uv_fileno((uv_handle_t *)&r.tcp, &fd), 0);
+    w->host.peek_fd = fd;
+    w->host.peek_at = 1;
+    w->host.peeked = -1;
+    raw_write(&w->loop, &r, buf, k);
+    w->want_ev = N;
+    run_until(&w->loop, got_ev, w, "the 7 messages");
+    if (w->host.peeked <= 0) fail_msg("no pong on the wire when the first message was emitted");
+    for (int i = 0; i < N; i++) {   /* all of them, in order */
+        assert_int_equal(w->host.evlen[i], LEN);
+        assert_int_equal(w->host.ev[i][0], 'a' + i);
+    }
+    struct frame_wait fw = {.r = &r};
+    run_until(&w->loop, got_pong, &fw, "the pong");
+    free(buf);
+    raw_close(&w->loop, &r);
+    teardown(w);
+}
+
+/* Messages read whole before one that passes max_message_size, in the
+ * same read, are still emitted; then the peer gets 1009. */
+static void messages_before_a_too_big_one_are_kept(void **state) {
+    (void)state;
+    struct world *w = setup(10);
+    struct raw r;
+    raw_connect(&w->loop, &r, w->port);
+    upgrade(&w->loop, &r);
+    uint8_t buf[128];
+    size_t k = frame(buf, true, 0x1, "one", 3, true);
+    k += frame(buf + k, true, 0x1, "two", 3, true);
+    k += frame(buf + k, true, 0x1, "01234567890", 11, true);
+    k += frame(buf + k, true, 0x1, "after", 5, true);
+    raw_write(&w->loop, &r, buf, k);
+    struct sframe f = wait_frame(&w->loop, &r, "close frame");
+    assert_int_equal(close_code(f), 1009);
+    run_until(&w->loop, raw_eof, &r, "hang up after 1009");
+    w->want_ends = 1;
+    run_until(&w->loop, got_ends, w, "stream end");
+    assert_int_equal(w->host.nev, 2);
+    assert_memory_equal(w->host.ev[0], "one", 3);
+    assert_memory_equal(w->host.ev[1], "two", 3);
+    raw_close(&w->loop, &r);
+    teardown(w);
+}
+
 /* Bytes of the process heap in use (malloc, which wslay uses too, not only
  * our counted seam). */
 static size_t heap_used(void) { return mallinfo2().uordblks; }
@@ -865,6 +931,8 @@ int main(void) {
         cmocka_unit_test(max_connections_refuses_the_extra_client),
         cmocka_unit_test(fragments_cost_their_bytes_only),
         cmocka_unit_test(pong_goes_out_before_the_rest_of_the_read),
+        cmocka_unit_test(pong_goes_out_before_the_messages_ahead_of_it),
+        cmocka_unit_test(messages_before_a_too_big_one_are_kept),
         cmocka_unit_test(budget_is_shared_by_the_connections),
         cmocka_unit_test(idle_timeout_closes_silent_clients),
         cmocka_unit_test(limits_config_is_checked),
