@@ -57,7 +57,12 @@
 
 #define HELD_MAX 4096            /* events kept in memory while the log is full */
 #define MAX_RECORD (16u << 20)   /* largest serialised event accepted */
-#define PEND_MAX_BYTES (64u << 20)   /* copies of records not yet durable */
+/* Copies of records not yet durable (kept for the failing-disk rules until
+ * a second sync). Reaching this pauses upstream until the next group commit:
+ * routine at full ingest, so it bounds memory, not speed (1 MiB is about
+ * 9,000 events of 100 bytes per sync). At 64 MiB a backlog fill held tens of
+ * megabytes of copies, and the peak stayed in the heap. */
+#define PEND_MAX_BYTES (1u << 20)
 #define REOPEN_MIN_NS 100000000ull   /* 100 ms */
 #define REOPEN_MAX_NS 5000000000ull  /* 5 s */
 #define LOG_EVERY_NS 10000000000ull  /* repeated conditions: one line per 10 s */
@@ -135,6 +140,7 @@ struct walop {
     /* state */
     int broken;                  /* downstream breaker triggered: do not emit */
     int full;                    /* we triggered upstream */
+    bool full_routine;           /* ...only to wait for the next group commit (logged at debug) */
     int quiesced;
     int refused;                 /* an emit was refused at once: no pass until its FAIL (or two ticks) */
     struct tr_ring fl;           /* of struct flight: records handed out and not yet acked */
@@ -147,6 +153,7 @@ struct walop {
     uint64_t seen_durable;       /* the log's durable-through number, as last seen */
     uint64_t trusted;            /* durable-through before the last sync that succeeded after it */
     uint64_t pend_bytes;
+    uint64_t pend_durable_bytes; /* of the first pend_acked: durable, waiting for a second sync */
     /* the log failed: what reopens it */
     struct tr_wal_config cfg;    /* cfg.dir points at dir; cfg.expect at where once open */
     struct tr_wal_ident where;   /* a reopen takes this log and no other */
@@ -336,7 +343,7 @@ static int over_limits(struct walop *w) {
            (w->max_bytes && st.bytes >= w->max_bytes);
 }
 
-static void set_full(struct walop *w, int full, const char *why);
+static void set_full(struct walop *w, int full, const char *why, bool routine);
 static void update_breaker(struct walop *w);
 
 static uint64_t now_ns(void) { return uv_hrtime(); }
@@ -382,6 +389,14 @@ static void report_failure(struct walop *w, int rc) {
     update_breaker(w);
 }
 
+/* Too many copies of records not yet durable. Those durable and only
+ * waiting for a second sync do not count: that sync needs new appends, so
+ * pausing for them could wait forever; they are at most one group commit,
+ * and so at most this bound too. */
+static bool pend_over(const struct walop *w) {
+    return w->pend_bytes - w->pend_durable_bytes >= PEND_MAX_BYTES;
+}
+
 /* Acks upstream for transactional inputs now durable; copies go once a
  * later sync succeeded too (see struct pend). */
 static void release_durable(struct walop *w) {
@@ -394,6 +409,7 @@ static void release_durable(struct walop *w) {
     for (; w->pend_acked < w->pend_stored; w->pend_acked++) {
         struct pend *e = pend_at(w, w->pend_acked);
         if (e->seq > durable) break;
+        w->pend_durable_bytes += e->len;
         if (e->transactional) {
             e->transactional = 0;
             if (!w->ack_delivered) {
@@ -411,6 +427,7 @@ static void release_durable(struct walop *w) {
         w->pend_stored--;
         w->pend_acked--;
         w->pend_bytes -= e->len;
+        w->pend_durable_bytes -= e->len;
         tr_free(e->data);
         tr_ids_fini(&e->ids);
         tr_ring_pop(&w->pend, NULL);
@@ -440,7 +457,7 @@ static void drain_unstored(struct walop *w) {
  * or another error (the event is refused: failed upstream if
  * transactional, counted). */
 static int store(struct walop *w, struct tr_event *ev) {
-    if (w->wal_failed || w->pend_bytes >= PEND_MAX_BYTES) return TR_EFULL;
+    if (w->wal_failed || pend_over(w)) return TR_EFULL;
     int rc;
     uint64_t seq = 0;
     if (w->max_elements) {
@@ -503,17 +520,21 @@ refused:
     return rc;
 }
 
-static void set_full(struct walop *w, int full, const char *why) {
+static void set_full(struct walop *w, int full, const char *why, bool routine) {
     if (full == w->full) return;
     w->full = full;
     if (!w->wal_failed) w->st.state = full ? WALOP_PAUSED : WALOP_RUNNING;
     struct tr_wal_stats st;
     tr_wal_stats(w->wal, &st);
+    /* A pause that only waits for the next group commit is flow control,
+     * many times a second under load: not worth a line each. */
+    if (full) w->full_routine = routine;
+    enum tr_log_level lvl = w->full_routine ? TR_LOG_DEBUG : TR_LOG_INFO;
     if (full)
-        TR_INFO("qos::wal", "%s: %s (%llu events, %llu bytes in the log, %zu held): pausing upstream",
-                w->id, why, (unsigned long long)st.records, (unsigned long long)st.bytes, tr_ring_len(&w->held));
+        tr_log(lvl, "qos::wal", "%s: %s (%llu events, %llu bytes in the log, %zu held): pausing upstream",
+               w->id, why, (unsigned long long)st.records, (unsigned long long)st.bytes, tr_ring_len(&w->held));
     else
-        TR_INFO("qos::wal", "%s: WAL not full any more: resuming upstream", w->id);
+        tr_log(lvl, "qos::wal", "%s: WAL not full any more: resuming upstream", w->id);
     send_up(w, full ? TR_CB_TRIGGER : TR_CB_RESTORE, NULL);
 }
 
@@ -524,9 +545,11 @@ static void update_breaker(struct walop *w) {
     tr_wal_stats(w->wal, &st);
     const char *why = w->wal_failed ? "the log failed"
                       : st.no_space ? "disk full"
-                      : w->pend_bytes >= PEND_MAX_BYTES ? "too much not yet durable"
+                      : pend_over(w) ? "too much not yet durable"
                                                         : "WAL full";
-    set_full(w, w->wal_failed || tr_ring_len(&w->held) || unstored(w) || (!w->drop_newest && over_limits(w)), why);
+    bool over = !w->drop_newest && over_limits(w);
+    bool routine = !w->wal_failed && !st.no_space && !over && pend_over(w);
+    set_full(w, w->wal_failed || tr_ring_len(&w->held) || unstored(w) || over, why, routine);
 }
 
 /* Move held events into the log while there is room. */
@@ -695,6 +718,7 @@ static void try_reopen(struct walop *w) {
      * delivered twice (bounded by the copies), never zero times. */
     for (size_t i = 0; i < w->pend_stored; i++) pend_at(w, i)->seq = 0;
     w->pend_stored = w->pend_acked = 0;
+    w->pend_durable_bytes = 0;
     w->seen_durable = w->trusted = 0;   /* the reopened log's numbers */
     /* the reopened reader starts at the frontier: nothing is out */
     tr_ring_clear(&w->fl);

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
@@ -115,7 +116,27 @@ int fallocate(int fd, int mode, off_t off, off_t len) {
     return (int)syscall(SYS_fallocate, fd, mode, off, len);
 }
 
+/* sync_hold: fdatasync waits until it is cleared (a slow disk), counting
+ * the callers held in sync_waiting. */
+static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sync_cv = PTHREAD_COND_INITIALIZER;
+static int sync_hold;
+static atomic_int sync_waiting;
+
+static void hold_syncs(int on) {
+    pthread_mutex_lock(&sync_mu);
+    sync_hold = on;
+    if (!on) pthread_cond_broadcast(&sync_cv);
+    pthread_mutex_unlock(&sync_mu);
+}
+
 int fdatasync(int fd) {
+    pthread_mutex_lock(&sync_mu);
+    if (sync_hold) {
+        atomic_fetch_add(&sync_waiting, 1);
+        while (sync_hold) pthread_cond_wait(&sync_cv, &sync_mu);
+    }
+    pthread_mutex_unlock(&sync_mu);
     if (atomic_load(&sync_eio)) {
         errno = EIO;
         return -1;
@@ -247,6 +268,23 @@ static void push(void *op, uint64_t id, bool transactional) {
     ev.transactional = transactional;
     int rc = tr_op_qos_wal.event(op, "in", &ev);
     assert_true(rc == 0);
+}
+
+/* An event whose "pad" is len bytes */
+static void push_big(void *op, uint64_t id, size_t len) {
+    tr_value v, pad;
+    char *p = malloc(len);
+    assert_non_null(p);
+    memset(p, 'x', len);
+    assert_int_equal(tr_v_rec(2, &v), 0);
+    assert_int_equal(tr_rec_set(&v, "id", 2, tr_v_uint(id)), 0);
+    assert_int_equal(tr_v_str(p, len, &pad), 0);
+    assert_int_equal(tr_rec_set(&v, "pad", 3, pad), 0);
+    free(p);
+    struct tr_event ev;
+    assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 1000 + id), 0);
+    tr_ids_init(&ev.ids, 1, 0, id);
+    assert_int_equal(tr_op_qos_wal.event(op, "in", &ev), 0);
 }
 
 static void cf(void *op, enum tr_cb cb, uint64_t seq) {
@@ -486,6 +524,34 @@ static int ack_emitted(void *op, struct fake *f, int *acked) {
     int n = 0;
     for (; *acked < f->nout; (*acked)++, n++) cf_out(op, f, TR_CB_ACK, *acked);
     return n;
+}
+
+/* While the disk is slow, the copies kept of records not yet durable are
+ * bounded (about 1 MiB): upstream is paused at the bound, not after tens of
+ * megabytes, and resumed once the group commit is done. */
+static void not_yet_durable_copies_are_bounded(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=20,max_elements=100000", &op, &d), 0);
+    hold_syncs(1);
+    uint64_t n = 0;
+    while (f.nups == 0 && n < 2000) push_big(op, n++, 10000);
+    hold_syncs(0);
+    assert_int_equal(f.nups, 1);
+    assert_int_equal(f.ups[0], TR_CB_TRIGGER);
+    /* 1 MiB of 10 KB records, and the one that passed the bound */
+    if (n > 110) fail_msg("paused only after %llu records of 10 KB", (unsigned long long)n);
+    TICK_UNTIL(op, f.nups == 2);
+    assert_int_equal(f.ups[1], TR_CB_RESTORE);
+    int acked = 0;
+    cf(op, TR_CB_RESTORE, 0);   /* downstream is there: deliver */
+    TICK_UNTIL(op, (ack_emitted(op, &f, &acked), (uint64_t)f.nout == n));
+    for (int i = 0; i < f.nout; i++) assert_int_equal(out_id(&f, i), i);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
 }
 
 /* A disk with room for one segment: the second cannot be created. Upstream
@@ -901,6 +967,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(restart_replays_unacked_then_new, setup, teardown),
         cmocka_unit_test_setup_teardown(full_disk_pauses_delivers_reclaims_and_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(fdatasync_error_reopens_and_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(not_yet_durable_copies_are_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(write_error_reopens_and_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(unwritable_directory_at_segment_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(released_records_leave_the_window, setup, teardown),
