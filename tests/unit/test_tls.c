@@ -24,35 +24,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "test_certs.h"
+
 static char dir[64];
 static char cert_f[128], key_f[128], cli_cert_f[128], cli_key_f[128], other_key_f[128];
-
-/* A self-signed P-256 certificate for cn, written as PEM files. */
-static void make_cert(const char *cn, const char *cert_path, const char *key_path) {
-    EVP_PKEY *key = EVP_EC_gen("P-256");
-    assert_non_null(key);
-    X509 *x = X509_new();
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -60);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, name);
-    X509_set_pubkey(x, key);
-    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-    FILE *f = fopen(cert_path, "w");
-    assert_non_null(f);
-    PEM_write_X509(f, x);
-    fclose(f);
-    if (key_path) {
-        f = fopen(key_path, "w");
-        assert_non_null(f);
-        PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
-        fclose(f);
-    }
-    X509_free(x);
-    EVP_PKEY_free(key);
-}
 
 static int setup(void **st) {
     (void)st;
