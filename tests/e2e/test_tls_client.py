@@ -388,9 +388,12 @@ def test_ws_offramp_client_certificate_to_python_server(certs, peers):
     ("tcp", "yes", "config.tls must be true, false or a record"),
     ("ws", "{key: client.key}", "config.tls.cert is required with config.tls.key"),
     ("ws", "{cafile: key.pem}", "cannot load the CA file 'key.pem'"),
+    ("ws-plain", "{cafile: cert.pem}", "config.tls needs a wss:// url"),
+    ("ws", "false", "config.tls is false, but the url asks for TLS"),
 ])
 def test_bad_client_tls_config_is_located(certs, kind, tls, want):
-    conf = "url: wss://localhost:1/" if kind == "ws" else "port: 1"
+    conf = {"ws": "url: wss://localhost:1/", "ws-plain": "url: ws://localhost:1/"}.get(kind, "port: 1")
+    kind = kind.split("-")[0]
     (certs / "bad.yaml").write_text(
         "offramp:\n  - id: x\n    type: %s\n    config:\n      %s\n      tls: %s\n"
         "binding:\n  - id: b\n    links:\n"
