@@ -384,6 +384,12 @@ static void tcp_close(void *self, void (*done)(void *arg), void *arg) {
     /* what this turn queued still goes out; what the peer acknowledged by
      * now is acked, the rest failed (the runtime drained before closing) */
     flush(o);
+    /* best effort: the connection is dropped at once, its last write may
+     * not go out */
+    if (o->tls && ready(o)) {
+        tr_tls_close_notify(o->tls);
+        (void)tr_tls_flush(o->tls, to_wire, o);
+    }
     if (o->ack_report) tr_dial_print_report(o->dial, o->id);
     o->closing = true;
     uv_close((uv_handle_t *)&o->flush, on_handle_close);
