@@ -30,6 +30,12 @@
  * and becomes an event out of `out` (ws_link.h); acks stay on peer receipt,
  * each held until its response went out.
  *
+ * wss:// takes the `tls` record of the tcp offramp (connectors/tls.h):
+ * cafile, domain, and cert/key, a client certificate for servers that
+ * demand one. A TLS 1.3 server judges that certificate after our side of
+ * the handshake: its refusal is an alert that ends the connection, its
+ * upgrade answer the acceptance, so the upgrade request goes out at once.
+ *
  * Invariant: every transactional send() (every send() when linked) is
  * answered exactly once, released at most once before; acks go out in wire
  * order (retired from the front).
