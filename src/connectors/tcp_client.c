@@ -1,12 +1,24 @@
 /* tcp_client.c - the `tcp` offramp: a TCP client writing each encoded event
  * (after postprocessors, e.g. [lines]) to host:port (Tremor 0.11 keys: host,
- * port, ttl, is_no_delay; ours: ack_report). Unlike 0.11 it reconnects every second, breaker
- * triggered while away (dial.h). Sends of one loop turn are coalesced into
- * one write just before the loop waits (a prepare handle). A transactional
- * message is acked once the peer's TCP acknowledged its last byte.
- * Not a receiver: bytes from the peer are read only to see it leave.
+ * port, ttl, is_no_delay, tls; ours: ack_report). Unlike 0.11 it reconnects
+ * every second, breaker triggered while away (dial.h). Sends of one loop
+ * turn are coalesced into one write just before the loop waits (a prepare
+ * handle). A transactional message is acked once the peer's TCP
+ * acknowledged its last byte. Not a receiver: bytes from the peer are read
+ * only to see it leave (and, with TLS, to run the protocol).
+ *
+ * TLS (`tls: true` or {cafile, domain, cert, key}; connectors/tls.h): the
+ * breaker stays triggered until the handshake is done. A turn's plaintext
+ * is encrypted at once at the flush, so its messages wait there (`held`)
+ * until the ciphertext's end offset is known; they are then tracked at that
+ * offset: acked once the peer's TCP acknowledged the last record carrying
+ * them, which is the peer holding every byte needed to decrypt them.
+ *
+ *   DOWN -> (TCP up) -> [HANDSHAKE -> (done, or timeout/refusal: DOWN)] -> UP
+ *
  * Invariant: every transactional send() is answered exactly once, in stream
- * order; on connection loss what the peer had is acked, the rest failed.
+ * order; on connection loss what the peer had is acked, the rest failed
+ * (held messages after the tracked ones).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -18,15 +30,19 @@
 #include "config/cmap.h"
 #include "connectors/conn.h"
 #include "connectors/dial.h"
+#include "connectors/tls.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/ring.h"
 
 #define MOD "tcp"
 #define FLUSH_AT ((size_t)256 << 10)      /* write at once when a batch reaches this */
 #define HIGH_WATER ((size_t)16 << 20)     /* unwritten bytes: trigger the breaker */
 #define LOW_WATER ((size_t)4 << 20)       /* ...restore below this */
 #define MAX_BACKLOG ((size_t)64 << 20)    /* refuse messages beyond this */
+#define PBUF_SIZE 16384                   /* decrypted bytes from the peer (discarded) */
+#define GRACE_MIN_MS 250                  /* least wait for a server's verdict on our certificate */
 
 enum reported { REP_NONE, REP_UP, REP_DOWN };
 
@@ -40,7 +56,14 @@ struct out {
     bool ack_report;         /* print the ack latency report on close */
     struct tr_buf batch;     /* bytes of this turn, not yet handed to the socket */
     uv_prepare_t flush;
-    int parts_open;          /* the flush handle and the dial, until closed */
+    int parts_open;          /* the flush and handshake handles and the dial, until closed */
+    struct tr_tls_client tls_cfg;   /* tls_cfg.ctx NULL: plain TCP */
+    struct tr_tls *tls;      /* this connection's TLS, NULL between connections */
+    uv_timer_t hs_timer;     /* the handshake's deadline, then the verdict's grace */
+    uint64_t up_at;          /* TLS: when TCP came up (loop ms) */
+    bool in_grace;           /* TLS: hs_timer is the grace for the server's verdict */
+    struct tr_ring held;     /* TLS: tokens in batch, tracked once it is encrypted */
+    char *pbuf;              /* TLS: PBUF_SIZE bytes to decrypt into */
     enum reported reported;
     bool busy;               /* too much unwritten: breaker triggered */
     bool started, closing;
@@ -54,6 +77,10 @@ struct out {
 /* ------------------------------------------------------------ lifecycle */
 
 static void free_out(struct out *o) {
+    tr_tls_destroy(o->tls);
+    tr_tls_client_fini(&o->tls_cfg);
+    tr_ring_fini(&o->held);
+    tr_free(o->pbuf);
     tr_buf_fini(&o->batch);
     tr_free(o->peer);
     tr_free(o->id);
@@ -68,12 +95,17 @@ static void part_closed(struct out *o) {
     if (done) done(arg);
 }
 
-static void on_flush_close(uv_handle_t *h) { part_closed(h->data); }
+static void on_handle_close(uv_handle_t *h) { part_closed(h->data); }
 static void on_dial_done(void *arg) { part_closed(arg); }
 
-/* The breaker follows one bit: can we take events (connected, not busy)? */
+/* Connected, and with TLS the handshake is done: bytes can go out. */
+static bool ready(const struct out *o) {
+    return tr_dial_connected(o->dial) && (!o->tls_cfg.ctx || (o->tls && tr_tls_established(o->tls)));
+}
+
+/* The breaker follows one bit: can we take events (ready, not busy)? */
 static void report(struct out *o) {
-    bool up = tr_dial_connected(o->dial) && !o->busy && !o->closing;
+    bool up = ready(o) && !o->busy && !o->closing;
     if (o->closing || (up && o->reported == REP_UP) || (!up && o->reported == REP_DOWN)) return;
     o->reported = up ? REP_UP : REP_DOWN;
     if (up) tr_offramp_restore(o->host);
@@ -92,10 +124,52 @@ static void on_written(void *arg) {
     }
 }
 
+/* Fail the held messages: after what the dial failed, so in stream order. */
+static void fail_held(struct out *o) {
+    uint64_t token;
+    while (tr_ring_pop(&o->held, &token)) tr_offramp_fail(o->host, token);
+}
+
+/* tr_tls_flush's wire: ciphertext straight to the socket. */
+static int to_wire(void *arg, char *p, size_t n) {
+    struct out *o = arg;
+    return tr_dial_write(o->dial, p, n);
+}
+
+/* TLS: encrypt the batch, write the records, track what was held at their
+ * end. 0, or a negative code (the connection is to be dropped). */
+static int flush_tls(struct out *o) {
+    int rc = o->batch.len ? tr_tls_write(o->tls, o->batch.data, o->batch.len) : 0;
+    tr_buf_reset(&o->batch);
+    if (rc == 0) rc = tr_tls_flush(o->tls, to_wire, o);
+    if (rc) return rc;
+    uint64_t end = tr_dial_queued(o->dial), token;
+    while (tr_ring_pop(&o->held, &token))
+        /* not tracked: failed now, a replay makes a duplicate, never a loss */
+        if (tr_dial_track(o->dial, token, end) != 0) tr_offramp_fail(o->host, token);
+    return 0;
+}
+
 /* Hand this turn's batch to the socket. */
 static void flush(struct out *o) {
     uv_prepare_stop(&o->flush);
-    if (!tr_dial_connected(o->dial) || !o->batch.len) return;
+    if (!ready(o)) {
+        /* the connection ended this turn: the dial failed what it tracked */
+        fail_held(o);
+        return;
+    }
+    if (o->tls) {
+        int rc = flush_tls(o);
+        if (rc == 0) {
+            tr_dial_poll_acks(o->dial);
+            return;
+        }
+        tr_dial_drop(o->dial, rc == -ENOMEM ? "out of memory" : rc == TR_ERUNTIME ? "TLS error"
+                                                                                : uv_strerror(rc));
+        fail_held(o);   /* after what the drop failed */
+        return;
+    }
+    if (!o->batch.len) return;
     size_t len;
     char *data = tr_buf_steal(&o->batch, &len);
     int rc = data ? tr_dial_write(o->dial, data, len) : -ENOMEM;
@@ -122,13 +196,15 @@ static void set_ttl(struct out *o, uv_tcp_t *tcp, int family) {
     if (r != 0) TR_WARN(MOD, "%s: cannot set ttl %d: %s", o->peer, ttl, strerror(errno));
 }
 
-static void on_up(void *arg, uv_tcp_t *tcp) {
-    struct out *o = arg;
-    uv_tcp_nodelay(tcp, o->nodelay);
-    struct sockaddr_storage sa;
-    int salen = sizeof sa;
-    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&sa, &salen) == 0) set_ttl(o, tcp, sa.ss_family);
-    TR_INFO(MOD, "%s: connected to %s", o->id, o->peer);
+/* The connection is ready for events (with TLS: the handshake is done). */
+static void on_ready(struct out *o) {
+    if (o->tls) {
+        uv_timer_stop(&o->hs_timer);
+        TR_INFO(MOD, "%s: connected to %s with %s (certificate verified for '%s')", o->id, o->peer,
+                tr_tls_version(o->tls), o->tls_cfg.domain);
+    } else {
+        TR_INFO(MOD, "%s: connected to %s", o->id, o->peer);
+    }
     if (o->dropped || o->refused)
         TR_WARN(MOD, "%s: while %s was away %llu transactional messages were failed and %llu "
                 "others dropped", o->id, o->peer, (unsigned long long)o->refused,
@@ -137,10 +213,90 @@ static void on_up(void *arg, uv_tcp_t *tcp) {
     report(o);
 }
 
+static void on_hs_timeout(uv_timer_t *t) {
+    struct out *o = t->data;
+    if (o->tls && tr_tls_awaiting_verdict(o->tls)) {
+        /* no refusal within several handshake times: it kept our certificate */
+        tr_tls_assume_accepted(o->tls);
+        on_ready(o);
+        return;
+    }
+    char why[96];
+    snprintf(why, sizeof why, "TLS handshake not done after %llu ms",
+             (unsigned long long)o->tls_cfg.hs_timeout_ms);
+    tr_dial_drop(o->dial, why);
+}
+
+static void on_up(void *arg, uv_tcp_t *tcp) {
+    struct out *o = arg;
+    uv_tcp_nodelay(tcp, o->nodelay);
+    struct sockaddr_storage sa;
+    int salen = sizeof sa;
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&sa, &salen) == 0) set_ttl(o, tcp, sa.ss_family);
+    if (!o->tls_cfg.ctx) {
+        on_ready(o);
+        return;
+    }
+    /* The ClientHello goes out now; the server's answer comes to on_read. */
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    int rc = tr_tls_create(o->tls_cfg.ctx, o->tls_cfg.domain, &o->tls, &d);
+    if (rc == 0) rc = tr_tls_handshake(o->tls, &d);
+    if (rc >= 0) rc = tr_tls_flush(o->tls, to_wire, o);
+    if (rc < 0) {
+        tr_dial_drop(o->dial, d.msg[0] ? d.msg : "cannot start TLS");
+        return;
+    }
+    o->up_at = uv_now(tr_offramp_loop(o->host));
+    o->in_grace = false;
+    uv_timer_start(&o->hs_timer, on_hs_timeout, o->tls_cfg.hs_timeout_ms, 0);
+}
+
+/* Our side of the handshake is done, but a TLS 1.3 server that asked for
+ * our certificate may still refuse it (tls.h). Wait for its sign for
+ * three handshake times, at least GRACE_MIN_MS, within the timeout. */
+static void start_grace(struct out *o) {
+    o->in_grace = true;
+    uint64_t took = uv_now(tr_offramp_loop(o->host)) - o->up_at, grace = 3 * took;
+    if (grace < GRACE_MIN_MS) grace = GRACE_MIN_MS;
+    if (grace > o->tls_cfg.hs_timeout_ms) grace = o->tls_cfg.hs_timeout_ms;
+    uv_timer_start(&o->hs_timer, on_hs_timeout, grace, 0);
+}
+
+/* tr_tls_input's plain: what the server sends is not wanted. */
+static int discard(void *arg, const char *p, size_t n) {
+    (void)arg, (void)p, (void)n;
+    return 0;
+}
+
+static void on_read(void *arg, const char *p, size_t n) {
+    struct out *o = arg;
+    if (!o->tls) return;   /* plain TCP: read only to see the peer leave */
+    bool was = tr_tls_established(o->tls);
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    int rc = tr_tls_input(o->tls, p, n, o->pbuf, PBUF_SIZE, discard, to_wire, o, &d);
+    if (rc < 0) {
+        tr_dial_drop(o->dial, d.msg[0] ? d.msg : rc == TR_ECLOSED ? "closed by peer (close_notify)"
+                                                                   : rc == -ENOMEM ? "out of memory"
+                                                                                   : "TLS error");
+        return;
+    }
+    if (!was && rc == 1) on_ready(o);
+    else if (rc == 0 && !o->in_grace && tr_tls_awaiting_verdict(o->tls)) start_grace(o);
+}
+
 static void on_down(void *arg, bool connected, const char *why) {
     struct out *o = arg;
-    /* unsent bytes of the lost connection: their messages are failed next */
+    /* a connection is only up for us once its handshake is done */
+    if (o->tls_cfg.ctx && connected) connected = o->tls && tr_tls_established(o->tls);
+    tr_tls_destroy(o->tls);
+    o->tls = NULL;
+    uv_timer_stop(&o->hs_timer);
+    /* unsent bytes of the lost connection: their messages are failed next
+     * (held ones at the next flush, after the dial's) */
     tr_buf_reset(&o->batch);
+    if (tr_ring_len(&o->held) && !o->closing) uv_prepare_start(&o->flush, on_prepare);
     if (o->closing) return;
     if (connected) TR_WARN(MOD, "%s: connection to %s lost (%s)", o->id, o->peer, why);
     else TR_WARN(MOD, "%s: cannot connect to %s (%s), retrying in %.1fs", o->id, o->peer, why,
@@ -150,6 +306,7 @@ static void on_down(void *arg, bool connected, const char *why) {
 
 static const struct tr_dial_cbs dial_cbs = {
     .up = on_up,
+    .read = on_read,
     .written = on_written,
     .down = on_down,
 };
@@ -167,7 +324,7 @@ static void refuse(struct out *o, const struct tr_out_msg *m, const char *why) {
 
 static void tcp_send(void *self, const struct tr_out_msg *m) {
     struct out *o = self;
-    if (o->closing || !tr_dial_connected(o->dial)) {
+    if (o->closing || !ready(o)) {
         refuse(o, m, "not connected");
         return;
     }
@@ -185,14 +342,16 @@ static void tcp_send(void *self, const struct tr_out_msg *m) {
         refuse(o, m, "out of memory");
         return;
     }
-    if (m->transactional && tr_dial_track(o->dial, m->token, tr_dial_queued(o->dial) + o->batch.len) != 0) {
-        /* the bytes go out but cannot be tracked: fail now; a replay makes
-         * a duplicate, never a loss */
-        tr_offramp_fail(o->host, m->token);
-    }
+    /* TLS: the ciphertext's end is known once the batch is encrypted */
+    int t = !m->transactional ? 0
+            : o->tls          ? tr_ring_push(&o->held, &m->token)
+                              : tr_dial_track(o->dial, m->token, tr_dial_queued(o->dial) + o->batch.len);
+    /* the bytes go out but cannot be tracked: fail now; a replay makes a
+     * duplicate, never a loss */
+    if (t != 0) tr_offramp_fail(o->host, m->token);
     if (o->batch.len >= FLUSH_AT) flush(o);
     else uv_prepare_start(&o->flush, on_prepare);
-    if (tr_dial_connected(o->dial) && !o->busy && unwritten(o) > HIGH_WATER) {
+    if (ready(o) && !o->busy && unwritten(o) > HIGH_WATER) {
         o->busy = true;
         report(o);
     }
@@ -225,16 +384,25 @@ static void tcp_close(void *self, void (*done)(void *arg), void *arg) {
     /* what this turn queued still goes out; what the peer acknowledged by
      * now is acked, the rest failed (the runtime drained before closing) */
     flush(o);
+    /* best effort: the connection is dropped at once, its last write may
+     * not go out */
+    if (o->tls && ready(o)) {
+        tr_tls_close_notify(o->tls);
+        (void)tr_tls_flush(o->tls, to_wire, o);
+    }
     if (o->ack_report) tr_dial_print_report(o->dial, o->id);
     o->closing = true;
-    uv_close((uv_handle_t *)&o->flush, on_flush_close);
+    uv_close((uv_handle_t *)&o->flush, on_handle_close);
+    uv_close((uv_handle_t *)&o->hs_timer, on_handle_close);
     tr_dial_close(o->dial, 0, on_dial_done, o);
+    fail_held(o);   /* none are left by flush; kept for the invariant */
 }
 
 struct tcp_cfg {
     const char *host;
     uint64_t port, ttl;
     bool nodelay, ack_report;
+    const tr_value *tls;
 };
 
 const struct tr_cmap_entry tr_tcp_client_cmap[] = {
@@ -248,6 +416,9 @@ const struct tr_cmap_entry tr_tcp_client_cmap[] = {
      "send small writes at once (TCP_NODELAY)")},
     {TR_CMAP_KEY(TR_CMAP_BOOL, "ack_report", "false", 0, offsetof(struct tcp_cfg, ack_report),
      "print the ack latency report on close")},
+    {TR_CMAP_KEY(TR_CMAP_VALUE, "tls", NULL, 0, offsetof(struct tcp_cfg, tls),
+     "TLS (default false): true (system CAs, host name checked), or {cafile, domain}; 0.12's cert, key; "
+     "ours min_version, handshake_timeout_ms")},
     {0},
 };
 
@@ -263,15 +434,28 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_offramp_host *h
     /* a DNS name is at most 253 characters */
     if (!hostname[0] || strlen(hostname) > 253)
         return tr_conn_cfg_fail(spec, "host", d, "must be a host name or address");
+    struct tr_tls_client tls;
+    rc = tr_tls_client_config(spec, NULL, false, &tls, d);
+    if (rc) return rc;
 
     struct out *o = tr_calloc(1, sizeof *o);
-    if (!o) return -ENOMEM;
+    if (!o) {
+        tr_tls_client_fini(&tls);
+        return -ENOMEM;
+    }
+    o->tls_cfg = tls;
+    tr_ring_init(&o->held, sizeof(uint64_t));
     tr_buf_init(&o->batch);
     o->id = tr_strdup(spec->id ? spec->id : MOD);
     size_t plen = strlen(hostname) + 16;
     o->peer = tr_malloc(plen);
     uv_loop_t *loop = tr_offramp_loop(host);
-    if (!o->id || !o->peer ||
+    if (o->tls_cfg.ctx) {
+        o->pbuf = tr_malloc(PBUF_SIZE);
+        /* the name the certificate must carry: domain, else the host */
+        if (!o->tls_cfg.domain) o->tls_cfg.domain = tr_strdup(hostname);
+    }
+    if (!o->id || !o->peer || (o->tls_cfg.ctx && (!o->pbuf || !o->tls_cfg.domain)) ||
         tr_dial_create(loop, host, hostname, (uint16_t)port, 0, &dial_cbs, o, &o->dial) != 0) {
         free_out(o);
         return -ENOMEM;
@@ -284,7 +468,9 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_offramp_host *h
     uv_prepare_init(loop, &o->flush);
     uv_unref((uv_handle_t *)&o->flush);
     o->flush.data = o;
-    o->parts_open = 2;
+    uv_timer_init(loop, &o->hs_timer);
+    o->hs_timer.data = o;
+    o->parts_open = 3;
     *self = o;
     return 0;
 }

@@ -36,6 +36,13 @@ struct tr_tls {
     BIO *in;    /* network -> OpenSSL (owned by ssl) */
     BIO *out;   /* OpenSSL -> network (owned by ssl) */
     bool established, shut;
+    /* TLS 1.3 client asked for a certificate: the server judges it only
+     * after our Finished, so its refusal comes after our handshake is done.
+     * We ask it for a KeyUpdate and are ready once anything of its
+     * handshake layer arrives after ours finished (its KeyUpdate or a
+     * session ticket): it has read our Finished and kept the connection. */
+    bool cert_asked, awaiting_verdict;
+    char name[256];   /* client: the name or address the certificate must carry */
 };
 
 static int ossl_fail(struct tr_diag *d, const char *what) {
@@ -157,14 +164,24 @@ int tr_tls_ctx_create(const struct tr_tls_opts *o, struct tr_tls_ctx **out, stru
         else
             rc = tr_diag_set(d, TR_ERUNTIME, NULL, 0, 0, "a TLS server needs a certificate and key");
         if (!rc && o->ca_file) rc = use_ca(c->ssl_ctx, o->ca_file, true, d);
-    } else if (!(o->flags & TR_TLS_NO_VERIFY)) {
-        SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_PEER, NULL);
-        if (o->ca_file)
-            rc = use_ca(c->ssl_ctx, o->ca_file, false, d);
-        else if (SSL_CTX_set_default_verify_paths(c->ssl_ctx) != 1)
-            rc = ossl_fail(d, "cannot load the system trust store");
     } else {
-        SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_NONE, NULL);
+        if (!(o->flags & TR_TLS_NO_VERIFY)) {
+            SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_PEER, NULL);
+            if (o->ca_file)
+                rc = use_ca(c->ssl_ctx, o->ca_file, false, d);
+            else if (SSL_CTX_set_default_verify_paths(c->ssl_ctx) != 1)
+                rc = ossl_fail(d, "cannot load the system trust store");
+        } else {
+            SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_NONE, NULL);
+        }
+        /* A client certificate: OpenSSL sends it when the server asks. */
+        if (!rc && (o->cert_file || o->key_file)) {
+            if (o->cert_file && o->key_file)
+                rc = use_files(c->ssl_ctx, o->cert_file, o->key_file, d);
+            else
+                rc = tr_diag_set(d, TR_ERUNTIME, NULL, 0, 0,
+                                 "a client certificate needs both cert and key");
+        }
     }
     if (rc < 0) {
         tr_tls_ctx_destroy(c);
@@ -220,11 +237,20 @@ static void tls_pos(const struct tr_conn_spec *s, int *line, int *col) {
 /* cmap names keys "config.<key>"; inside `tls` they are config.tls.<key>. */
 static void nest_name(struct tr_diag *d) {
     char *p = strstr(d->msg, "config.");
-    if (!p) return;
-    size_t at = (size_t)(p - d->msg) + 7, len = strlen(d->msg);
-    if (len + 4 >= sizeof d->msg) return;
-    memmove(d->msg + at + 4, d->msg + at, len - at + 1);
-    memcpy(d->msg + at, "tls.", 4);
+    const char *ins = "tls.";
+    size_t at;
+    if (p) {
+        at = (size_t)(p - d->msg) + 7;
+    } else {
+        /* "kind 'id': unknown config key 'k' ...": say where that key was */
+        if (!(p = strstr(d->msg, "': "))) return;
+        at = (size_t)(p - d->msg) + 3;
+        ins = "config.tls: ";
+    }
+    size_t n = strlen(ins), len = strlen(d->msg);
+    if (len + n >= sizeof d->msg) return;
+    memmove(d->msg + at + n, d->msg + at, len - at + 1);
+    memcpy(d->msg + at, ins, n);
 }
 
 int tr_tls_server_config(const struct tr_conn_spec *spec, struct tr_tls_ctx **out,
@@ -261,11 +287,122 @@ int tr_tls_server_config(const struct tr_conn_spec *spec, struct tr_tls_ctx **ou
     return 0;
 }
 
+/* ---------------------------------------------------------- client config */
+
+struct tls_client_cfg {
+    const char *cafile, *domain, *cert, *key;
+    int min_version;
+    uint64_t hs_timeout;
+};
+
+const struct tr_cmap_entry tr_tls_client_cmap[] = {
+    {TR_CMAP_KEY(TR_CMAP_STR, "cafile", NULL, 0, offsetof(struct tls_client_cfg, cafile),
+     "PEM file of the CAs to trust instead of the system's")},
+    {TR_CMAP_KEY(TR_CMAP_STR, "domain", NULL, 0, offsetof(struct tls_client_cfg, domain),
+     "name (or address) the server's certificate must carry, sent as SNI (default: the host)")},
+    {TR_CMAP_KEY(TR_CMAP_STR, "cert", NULL, 0, offsetof(struct tls_client_cfg, cert),
+     "0.12's: PEM file: our client certificate, then its chain (needs key)")},
+    {TR_CMAP_KEY(TR_CMAP_STR, "key", NULL, 0, offsetof(struct tls_client_cfg, key),
+     "0.12's: PEM file: the client certificate's private key (needs cert)")},
+    {TR_CMAP_KEY(TR_CMAP_ENUM, "min_version", "1.2", 0, offsetof(struct tls_client_cfg, min_version),
+     "ours: oldest TLS version accepted"), .choices = versions},
+    {TR_CMAP_KEY(TR_CMAP_U64, "handshake_timeout_ms", "10000", TR_CMAP_RANGE,
+     offsetof(struct tls_client_cfg, hs_timeout), "ours: ms the server has to finish the TLS handshake"),
+     .lo = 1, .hi = 600000},
+    {0},
+};
+
+void tr_tls_client_fini(struct tr_tls_client *c) {
+    tr_tls_ctx_destroy(c->ctx);
+    tr_free(c->domain);
+    memset(c, 0, sizeof *c);
+}
+
+int tr_tls_client_config(const struct tr_conn_spec *spec, const struct tr_tls_opts *dflt,
+                         bool required, struct tr_tls_client *out, struct tr_diag *d) {
+    memset(out, 0, sizeof *out);
+    out->hs_timeout_ms = 10000;
+    const tr_value *v = spec->config && spec->config->type == TR_REC
+                            ? tr_rec_get(spec->config, "tls", 3) : NULL;
+    bool given = v && v->type != TR_NULL;
+    int line = spec->line, col = spec->col;
+    if (given) tls_pos(spec, &line, &col);
+    if (given && v->type == TR_BOOL && !v->as.b) {
+        if (required)
+            return tr_diag_set(d, TR_EINVAL_CFG, spec->file, line, col,
+                               "%s '%s': config.tls is false, but the url asks for TLS", spec->type,
+                               spec->id);
+        return 0;
+    }
+    if (!given && !required) return 0;
+    struct tr_tls_opts o = {.flags = TR_TLS_CLIENT | (dflt ? dflt->flags & TR_TLS_NO_VERIFY : 0),
+                            .ca_file = dflt ? dflt->ca_file : NULL};
+    const char *domain = NULL;
+    if (given && v->type == TR_REC) {
+        struct tls_client_cfg c;
+        struct tr_cmap_src src = {.file = spec->file, .line = line, .col = col, .kind = spec->type,
+                                  .id = spec->id, .style = TR_CMAP_STYLE_CONFIG};
+        int rc = tr_cmap_apply(tr_tls_client_cmap, v, &c, &src, d);
+        if (rc) {
+            nest_name(d);
+            return rc;
+        }
+        if (c.cafile && o.ca_file)
+            return tr_diag_set(d, TR_EINVAL_CFG, spec->file, line, col,
+                               "%s '%s': config.tls.cafile and config.ca_file both name CAs: keep one",
+                               spec->type, spec->id);
+        if (!c.cert != !c.key)
+            return tr_diag_set(d, TR_EINVAL_CFG, spec->file, line, col,
+                               "%s '%s': config.tls.%s is required with config.tls.%s (a client "
+                               "certificate needs both)", spec->type, spec->id, c.cert ? "key" : "cert",
+                               c.cert ? "cert" : "key");
+        /* a DNS name is at most 253 characters */
+        if (c.domain && (!c.domain[0] || strlen(c.domain) > 253))
+            return tr_diag_set(d, TR_EINVAL_CFG, spec->file, line, col,
+                               "%s '%s': config.tls.domain must be a host name or address", spec->type,
+                               spec->id);
+        if (c.cafile) o.ca_file = c.cafile;
+        o.cert_file = c.cert;
+        o.key_file = c.key;
+        o.min_version = c.min_version == 1 ? TR_TLS_V13 : TR_TLS_V12;
+        domain = c.domain;
+        out->hs_timeout_ms = c.hs_timeout;
+    } else if (given && v->type != TR_BOOL) {
+        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, line, col,
+                           "%s '%s': config.tls must be true, false or a record {cafile, domain, cert, "
+                           "key}, found %s", spec->type, spec->id, tr_type_name(v->type));
+    }
+    struct tr_diag e;
+    tr_diag_clear(&e);
+    int rc = tr_tls_ctx_create(&o, &out->ctx, &e);
+    if (rc == -ENOMEM) return rc;
+    if (rc)
+        return tr_diag_set(d, TR_EINVAL_CFG, spec->file, line, col, "%s '%s': %s%s", spec->type,
+                           spec->id, given ? "config.tls: " : "", e.msg);
+    if (domain && !(out->domain = tr_strdup(domain))) {
+        tr_tls_client_fini(out);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ connection */
 
 static int is_ip_literal(const char *host) {
     unsigned char buf[sizeof(struct in6_addr)];
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* Sees every handshake message of the peer (decrypted). */
+static void on_msg(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
+                   void *arg) {
+    (void)version, (void)ssl;
+    struct tr_tls *t = arg;
+    if (write_p || content_type != SSL3_RT_HANDSHAKE || len == 0) return;
+    unsigned char type = *(const unsigned char *)buf;
+    if (type == SSL3_MT_CERTIFICATE_REQUEST) t->cert_asked = true;
+    else if (t->established && (type == SSL3_MT_KEY_UPDATE || type == SSL3_MT_NEWSESSION_TICKET))
+        t->awaiting_verdict = false;
 }
 
 int tr_tls_create(struct tr_tls_ctx *c, const char *host, struct tr_tls **out, struct tr_diag *d) {
@@ -292,6 +429,9 @@ int tr_tls_create(struct tr_tls_ctx *c, const char *host, struct tr_tls **out, s
         SSL_set_accept_state(t->ssl);
     } else {
         SSL_set_connect_state(t->ssl);
+        SSL_set_msg_callback(t->ssl, on_msg);
+        SSL_set_msg_callback_arg(t->ssl, t);
+        if (host) snprintf(t->name, sizeof t->name, "%s", host);
         if (host && is_ip_literal(host)) {
             if (!(c->flags & TR_TLS_NO_VERIFY) &&
                 X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host) != 1)
@@ -329,11 +469,18 @@ int tr_tls_feed(struct tr_tls *t, const void *data, size_t len) {
 }
 
 int tr_tls_handshake(struct tr_tls *t, struct tr_diag *d) {
-    if (t->established) return 1;
+    if (t->established) return t->awaiting_verdict ? 0 : 1;
     ERR_clear_error();
     int r = SSL_do_handshake(t->ssl);
     if (r == 1) {
         t->established = true;
+        if (t->cert_asked && SSL_version(t->ssl) == TLS1_3_VERSION && !SSL_is_server(t->ssl)) {
+            t->awaiting_verdict = true;
+            /* queued now, written by the next handshake call */
+            if (SSL_key_update(t->ssl, SSL_KEY_UPDATE_REQUESTED) != 1 || SSL_do_handshake(t->ssl) != 1)
+                return ossl_fail(d, "cannot ask the server for a key update");
+            return 0;
+        }
         return 1;
     }
     int e = SSL_get_error(t->ssl, r);
@@ -341,13 +488,21 @@ int tr_tls_handshake(struct tr_tls *t, struct tr_diag *d) {
     long v = SSL_get_verify_result(t->ssl);
     if (v != X509_V_OK) {
         ERR_clear_error();
-        return tr_diag_set(d, TR_ERUNTIME, NULL, 0, 0, "TLS certificate refused: %s",
-                           X509_verify_cert_error_string(v));
+        bool name = v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH;
+        return tr_diag_set(d, TR_ERUNTIME, NULL, 0, 0, "TLS certificate refused: %s%s%.200s%s",
+                           X509_verify_cert_error_string(v), name ? " (it is not for '" : "",
+                           name ? t->name : "", name ? "')" : "");
     }
     return ossl_fail(d, "TLS handshake failed");
 }
 
-bool tr_tls_established(const struct tr_tls *t) { return t->established; }
+bool tr_tls_established(const struct tr_tls *t) { return t->established && !t->awaiting_verdict; }
+
+bool tr_tls_awaiting_verdict(const struct tr_tls *t) { return t->established && t->awaiting_verdict; }
+
+void tr_tls_assume_accepted(struct tr_tls *t) { t->awaiting_verdict = false; }
+
+const char *tr_tls_version(const struct tr_tls *t) { return SSL_get_version(t->ssl); }
 
 int tr_tls_write(struct tr_tls *t, const void *p, size_t n) {
     ERR_clear_error();
@@ -370,10 +525,11 @@ long tr_tls_read(struct tr_tls *t, void *buf, size_t cap) {
     int r = SSL_read(t->ssl, buf, want);
     if (r > 0) return r;
     int e = SSL_get_error(t->ssl, r);
-    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_ZERO_RETURN)
+        ERR_clear_error();
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
     if (e == SSL_ERROR_ZERO_RETURN) return TR_ECLOSED;
-    return TR_ERUNTIME;
+    return TR_ERUNTIME;   /* the reason stays on OpenSSL's error queue for the caller */
 }
 
 void tr_tls_close_notify(struct tr_tls *t) {
@@ -430,13 +586,22 @@ int tr_tls_input(struct tr_tls *t, const void *p, size_t n, char *buf, size_t ca
         long r = tr_tls_read(t, buf, cap);
         if (r == 0) break;
         if (r < 0) {
-            if (r == TR_ERUNTIME) tr_diag_set(d, TR_ERUNTIME, NULL, 0, 0, "TLS record error");
+            /* e.g. the server's alert refusing our certificate */
+            if (r == TR_ERUNTIME) ossl_fail(d, "TLS error");
             (void)tr_tls_flush(t, wire, arg);
             return (int)r;
         }
         rc = plain(arg, buf, (size_t)r);
         if (rc < 0) return rc;
     }
+    /* A peer asked us for a KeyUpdate (a client waiting for our verdict on
+     * its certificate): OpenSSL would only answer before our next
+     * application data, and a server may never send any. */
+    if (t->established && SSL_get_key_update_type(t->ssl) != SSL_KEY_UPDATE_NONE) {
+        ERR_clear_error();
+        if (SSL_key_update(t->ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 || SSL_do_handshake(t->ssl) != 1)
+            return ossl_fail(d, "cannot answer the peer's key update");
+    }
     rc = tr_tls_flush(t, wire, arg);
-    return rc ? rc : 1;
+    return rc ? rc : tr_tls_established(t) ? 1 : 0;
 }

@@ -1,8 +1,8 @@
 /* tls.h - TLS for connections on the libuv loop, with OpenSSL behind
  * memory BIOs.
  *
- * One TLS engine for every connector that speaks TLS: the ws offramp
- * (wss:// client) and the tcp and ws onramps (servers). OpenSSL never sees
+ * One TLS engine for every connector that speaks TLS: the tcp and ws
+ * offramps (clients, wss:// for ws) and the tcp and ws onramps (servers). OpenSSL never sees
  * the socket: the owner reads ciphertext with libuv and hands it to
  * tr_tls_input, which drives the handshake and hands the plaintext back to
  * a callback; whatever OpenSSL wants to send (handshake records, alerts,
@@ -36,11 +36,12 @@ enum tr_tls_flags {
 enum tr_tls_version { TR_TLS_V12 = 0, TR_TLS_V13 = 1 };
 
 /* What a context is made of. PEM texts or file names: a server needs a
- * certificate (chain) and its key, as text or as a file (text wins). */
+ * certificate (chain) and its key, as text or as a file (text wins); a
+ * client may have one too (files only), shown to servers that ask. */
 struct tr_tls_opts {
     unsigned flags;
     const char *cert_pem, *key_pem;     /* server: PEM texts */
-    const char *cert_file, *key_file;   /* server: PEM files */
+    const char *cert_file, *key_file;   /* PEM files: server, or client certificate */
     /* Server: a client must present a certificate that chains to one in
      * this PEM file. Client: trust these instead of the system store. */
     const char *ca_file;
@@ -65,6 +66,30 @@ extern const struct tr_cmap_entry tr_tls_server_cmap[];
 int tr_tls_server_config(const struct tr_conn_spec *spec, struct tr_tls_ctx **out,
                          uint64_t *hs_timeout_ms, struct tr_diag *d);
 
+/* The `tls` key of a client offramp: `true`, or a record (Tremor 0.11's
+ * tcp offramp: {cafile, domain}; 0.12's cert, key for a client
+ * certificate; ours min_version, handshake_timeout_ms). */
+extern const struct tr_cmap_entry tr_tls_client_cmap[];
+
+/* What tr_tls_client_config made of it. */
+struct tr_tls_client {
+    struct tr_tls_ctx *ctx;   /* NULL: plain TCP */
+    char *domain;             /* tr_malloc'ed name to verify and send as SNI; NULL: the host dialled */
+    uint64_t hs_timeout_ms;   /* how long the server has to finish the handshake */
+};
+
+/* Read spec->config.tls of a client. dflt (may be NULL) gives the flags
+ * (TR_TLS_NO_VERIFY) and ca_file of the connector's own older keys (the ws
+ * offramp's tls_verify and ca_file); `cafile` in the record may not repeat
+ * the latter. Absent, null or false: no TLS (out->ctx NULL) unless required
+ * (wss://), then a context from dflt alone; `false` when required is an
+ * error. Files are read now. Returns 0 and *out (tr_tls_client_fini it), or
+ * TR_EINVAL_CFG with d located at the `tls` key ("tcp 'id':
+ * config.tls.cert ..."), or -ENOMEM; *out is empty on failure. */
+int tr_tls_client_config(const struct tr_conn_spec *spec, const struct tr_tls_opts *dflt,
+                         bool required, struct tr_tls_client *out, struct tr_diag *d);
+void tr_tls_client_fini(struct tr_tls_client *c);
+
 /* One connection. Client: host is checked against the certificate (name or
  * IP address) and sent as SNI when it is a name (NULL for a server).
  * Returns 0 and *out, or TR_ERUNTIME with d saying why. */
@@ -75,13 +100,28 @@ void tr_tls_destroy(struct tr_tls *t);   /* NULL is a no-op */
 int tr_tls_feed(struct tr_tls *t, const void *data, size_t len);
 /* Drive the handshake. 1 when it is complete, 0 when it needs more input
  * (send what tr_tls_take gives first), TR_ERUNTIME with d on failure
- * (certificate refused, not TLS at all, protocol error). */
+ * (certificate refused, not TLS at all, protocol error). A TLS 1.3
+ * client that was asked for a certificate is complete only once the
+ * server showed it kept the connection after reading our certificate (it
+ * refuses one after our side of the handshake is over): we ask it for a
+ * KeyUpdate, and its answer (or a session ticket) is that sign. */
 int tr_tls_handshake(struct tr_tls *t, struct tr_diag *d);
-bool tr_tls_established(const struct tr_tls *t);
+bool tr_tls_established(const struct tr_tls *t);   /* tr_tls_handshake said 1 */
+/* A TLS 1.3 client whose handshake is done but whose server has not yet
+ * shown it kept our certificate. Servers that send no session tickets and
+ * answer a KeyUpdate only before their next data never show it: the owner
+ * decides how long silence takes to mean yes (a refusal comes about one
+ * round trip after our Finished) and then calls tr_tls_assume_accepted,
+ * or does so at once when its protocol answers anyway (an HTTP upgrade). */
+bool tr_tls_awaiting_verdict(const struct tr_tls *t);
+void tr_tls_assume_accepted(struct tr_tls *t);
+/* The protocol agreed on ("TLSv1.3"), for messages. */
+const char *tr_tls_version(const struct tr_tls *t);
 /* Encrypt n plaintext bytes (after the handshake). 0, or TR_ERUNTIME. */
 int tr_tls_write(struct tr_tls *t, const void *p, size_t n);
 /* Decrypt into buf. Returns bytes (> 0), 0 when nothing is buffered,
- * TR_ECLOSED when the peer sent close_notify, TR_ERUNTIME on error. */
+ * TR_ECLOSED when the peer sent close_notify, TR_ERUNTIME on error (its
+ * reason left on OpenSSL's error queue). */
 long tr_tls_read(struct tr_tls *t, void *buf, size_t cap);
 /* Queue our close_notify (once; harmless before the handshake ends). */
 void tr_tls_close_notify(struct tr_tls *t);
@@ -108,8 +148,9 @@ int tr_tls_flush(struct tr_tls *t, tr_tls_wire_fn wire, void *arg);
  * pass each piece to plain, until nothing is left or plain stops it; then
  * flush. Returns 1 when the connection is established, 0 when the
  * handshake needs more, TR_ECLOSED when the peer closed, TR_ERUNTIME with
- * d on a TLS failure, or what wire/plain returned. plain is never called
- * before the handshake is complete. */
+ * d on a TLS failure (a peer's alert named), or what wire/plain returned.
+ * plain is never called before the handshake is done (it may be while a
+ * TLS 1.3 client waits for the server's verdict on its certificate). */
 int tr_tls_input(struct tr_tls *t, const void *p, size_t n, char *buf, size_t cap,
                  tr_tls_plain_fn plain, tr_tls_wire_fn wire, void *arg, struct tr_diag *d);
 

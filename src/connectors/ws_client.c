@@ -30,6 +30,12 @@
  * and becomes an event out of `out` (ws_link.h); acks stay on peer receipt,
  * each held until its response went out.
  *
+ * wss:// takes the `tls` record of the tcp offramp (connectors/tls.h):
+ * cafile, domain, and cert/key, a client certificate for servers that
+ * demand one. A TLS 1.3 server judges that certificate after our side of
+ * the handshake: its refusal is an alert that ends the connection, its
+ * upgrade answer the acceptance, so the upgrade request goes out at once.
+ *
  * Invariant: every transactional send() (every send() when linked) is
  * answered exactly once, released at most once before; acks go out in wire
  * order (retired from the front).
@@ -78,6 +84,7 @@ struct conn {
     struct out *o;
     enum cstate st;
     struct tr_tls *tls;
+    uint64_t tls_since_ms;   /* C_TLS: when the TCP connection came up (loop ms) */
     wslay_event_context_ptr ws;
     char key[TR_WS_KEY_LEN + 1];
     struct tr_ws_io io;  /* read bytes for wslay; its plaintext output, to be written (or encrypted) */
@@ -128,7 +135,7 @@ struct out {
     bool binary;
     bool ack_pong;            /* ack_mode "pong" */
     bool ack_hop;             /* ack_mode "hop" */
-    struct tr_tls_ctx *tls_ctx;
+    struct tr_tls_client tls;  /* wss:// (tls.ctx NULL for ws://) */
     struct conn c;            /* the protocol on the current connection */
     enum reported reported;
     bool started, closing;
@@ -159,7 +166,7 @@ static void free_out(struct out *o) {
     tr_buf_fini(&o->c.io.out);
     tr_buf_fini(&o->c.wire);
     tr_ws_url_fini(&o->url);
-    tr_tls_ctx_destroy(o->tls_ctx);
+    tr_tls_client_fini(&o->tls);
     tr_free(o->url_text);
     tr_free(o->id);
     tr_free(o);
@@ -662,6 +669,12 @@ static void on_bytes(struct conn *c, const char *p, size_t n) {
         conn_end(c, "write failed");
         return;
     }
+    /* A TLS 1.3 server may still refuse our certificate: then its alert
+     * ends the connection, else its upgrade answer says it kept it. */
+    if (c->st == C_TLS && r == 0 && tr_tls_awaiting_verdict(c->tls)) {
+        tr_tls_assume_accepted(c->tls);
+        r = 1;
+    }
     if (r == 1 && c->st == C_TLS) send_upgrade(c);
 }
 
@@ -683,7 +696,8 @@ static void on_up(void *arg, uv_tcp_t *tcp) {
     struct tr_diag d;
     tr_diag_clear(&d);
     c->st = C_TLS;
-    if (tr_tls_create(o->tls_ctx, o->url.host, &c->tls, &d) != 0) {
+    c->tls_since_ms = uv_now(tr_offramp_loop(o->host));
+    if (tr_tls_create(o->tls.ctx, o->tls.domain ? o->tls.domain : o->url.host, &c->tls, &d) != 0) {
         conn_end(c, d.msg[0] ? d.msg : "cannot start TLS");
         return;
     }
@@ -845,6 +859,15 @@ static void ws_tick(void *self, uint64_t now_ns) {
     struct out *o = self;
     struct conn *c = &o->c;
     if (o->ack_pong) settle(o);
+    /* a server that takes the connection but never finishes the handshake */
+    if (c->st == C_TLS &&
+        uv_now(tr_offramp_loop(o->host)) - c->tls_since_ms >= o->tls.hs_timeout_ms) {
+        char why[96];
+        snprintf(why, sizeof why, "TLS handshake not done after %llu ms",
+                 (unsigned long long)o->tls.hs_timeout_ms);
+        conn_end(c, why);
+        return;
+    }
     if (c->st != C_OPEN) return;
     tr_dial_poll_acks(o->dial);
     if (c->st == C_OPEN && c->ping_wanted && !o->closing && send_ping(c) != 0)
@@ -887,6 +910,7 @@ static void ws_close(void *self, void (*done)(void *arg), void *arg) {
 
 struct ws_cfg {
     const char *url, *ca_file;
+    const tr_value *tls;
     int mode;   /* index into ack_modes */
     bool binary, verify, ack_report;
     uint64_t linger;
@@ -903,6 +927,9 @@ const struct tr_cmap_entry tr_ws_client_cmap[] = {
                  "check the wss:// server's certificate and name")},
     {TR_CMAP_KEY(TR_CMAP_STR, "ca_file", NULL, 0, offsetof(struct ws_cfg, ca_file),
                  "wss://: PEM file of the CAs to trust instead of the system's")},
+    {TR_CMAP_KEY(TR_CMAP_VALUE, "tls", NULL, 0, offsetof(struct ws_cfg, tls),
+                 "wss://: {cafile, domain, cert, key} as the tcp offramp's: cert and key are the "
+                 "client certificate for servers that ask for one")},
     /* pong: the peer's WebSocket layer read it, not only its kernel */
     {TR_CMAP_KEY(TR_CMAP_ENUM, "ack_mode", "pong", 0, offsetof(struct ws_cfg, mode),
                  "when a message counts as delivered: answered ping (pong), peer TCP ack (tcp), "
@@ -947,15 +974,15 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
         goto fail;
     }
     if (rc) goto fail;
+    if (!o->url.tls && c.tls && c.tls->type != TR_NULL &&
+        !(c.tls->type == TR_BOOL && !c.tls->as.b)) {
+        rc = tr_conn_cfg_fail(spec, "tls", d, "needs a wss:// url");
+        goto fail;
+    }
     if (o->url.tls) {
-        struct tr_tls_opts to = {.flags = verify ? TR_TLS_CLIENT : TR_TLS_CLIENT | TR_TLS_NO_VERIFY,
-                                 .ca_file = c.ca_file};
-        rc = tr_tls_ctx_create(&to, &o->tls_ctx, &ud);
-        if (rc) {
-            rc = tr_diag_set(d, rc, spec->file, spec->line, spec->col, "%s '%s': %s", spec->type,
-                             spec->id, ud.msg);
-            goto fail;
-        }
+        struct tr_tls_opts to = {.flags = verify ? 0 : TR_TLS_NO_VERIFY, .ca_file = c.ca_file};
+        rc = tr_tls_client_config(spec, &to, true, &o->tls, d);
+        if (rc) goto fail;
     }
     o->url_text = tr_strdup(url);
     o->id = tr_strdup(spec->id ? spec->id : "ws");

@@ -23,6 +23,7 @@ import time
 import pytest
 
 from conftest import TREMOR, free_port, wait_until
+from tlscerts import make_certs
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -77,21 +78,11 @@ select event from reply into out;
 """
 
 
-def openssl(*args, cwd):
-    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture
 def certs(tmp_path):
     """A self-signed server certificate for localhost/127.0.0.1, and a
     self-signed client certificate (its own CA, for ca_file)."""
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem",
-            "-days", "2", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", cwd=tmp_path)
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "client.key", "-out", "client.pem", "-days", "2", "-subj", "/CN=client",
-            cwd=tmp_path)
-    return tmp_path
+    return make_certs(tmp_path)
 
 
 class Server:

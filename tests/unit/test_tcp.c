@@ -1,7 +1,8 @@
 /* test_tcp.c - the tcp onramp (server) and offramp (client) in one process
  * with fake hosts, plus raw sockets as peers: bytes and acks in order,
  * breaker and reconnects, a peer that stops reading then vanishes, stream
- * ids, config errors. */
+ * ids, config errors; the same over TLS, with an untrusted server and a
+ * name that does not match refused and retried. */
 /* conn.h first: its ops have a member named fail, which cmocka.h makes a macro */
 #include "connectors/conn.h"
 #include "codec/proc.h"
@@ -22,6 +23,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "test_certs.h"
 
 extern const struct tr_onramp_ops tr_tcp_onramp;
 extern const struct tr_offramp_ops tr_tcp_offramp;
@@ -59,10 +62,27 @@ static void rig_init(struct rig *r, size_t ntokens) {
     r->peer_fd = r->listen_fd = -1;
 }
 
+/* TLS: the files of the tests that use it (made in main). */
+static char tls_dir[64], srv_cert[128], srv_key[128], other_cert[128], other_key[128];
+static const char *server_cert, *server_key;   /* the next start_server's TLS, NULL: plain */
+static const char *client_domain;              /* the next start_client's TLS, NULL: plain */
+
+/* spec.tls = {k0: v0, k1: v1} */
+static void spec_tls(struct fake_spec *sp, const char *k0, const char *v0, const char *k1, const char *v1) {
+    tr_value t, v;
+    assert_int_equal(tr_v_rec(2, &t), 0);
+    assert_int_equal(tr_v_cstr(v0, &v), 0);
+    assert_int_equal(tr_rec_set(&t, k0, strlen(k0), v), 0);
+    assert_int_equal(tr_v_cstr(v1, &v), 0);
+    assert_int_equal(tr_rec_set(&t, k1, strlen(k1), v), 0);
+    assert_int_equal(tr_rec_set(&sp->cfg, "tls", 3, t), 0);
+}
+
 static void start_server(struct rig *r) {
     fake_spec_init(&r->in_spec, "tcp", "in");
     fake_spec_str(&r->in_spec, "host", "127.0.0.1");
     fake_spec_int(&r->in_spec, "port", r->port);
+    if (server_cert) spec_tls(&r->in_spec, "cert", server_cert, "key", server_key);
     struct tr_diag d;
     tr_diag_clear(&d);
     if (tr_tcp_onramp.create(&r->in_spec.s, &r->in.h, &r->server, &d) != 0) fail_msg("onramp: %s", d.msg);
@@ -82,6 +102,7 @@ static void start_client(struct rig *r) {
     fake_spec_int(&r->out_spec, "port", r->port);
     fake_spec_bool(&r->out_spec, "is_no_delay", true);
     fake_spec_int(&r->out_spec, "ttl", 32);
+    if (client_domain) spec_tls(&r->out_spec, "cafile", srv_cert, "domain", client_domain);
     struct tr_diag d;
     tr_diag_clear(&d);
     if (tr_tcp_offramp.create(&r->out_spec.s, &r->out.h, &r->client, &d) != 0) fail_msg("offramp: %s", d.msg);
@@ -676,8 +697,147 @@ static void config_errors_are_located(void **state) {
     assert_int_equal(fake_drain_and_close(&loop), 0);
 }
 
+/* ------------------------------------------------------------------ TLS */
+
+static void tls_relay_bytes_and_acks_in_order(void **state) {
+    server_cert = srv_cert, server_key = srv_key, client_domain = "localhost";
+    relay_bytes_and_acks_in_order(state);
+    server_cert = NULL, client_domain = NULL;
+}
+
+static void tls_reconnects_with_breaker_signals(void **state) {
+    server_cert = srv_cert, server_key = srv_key, client_domain = "localhost";
+    reconnects_with_breaker_signals(state);
+    server_cert = NULL, client_domain = NULL;
+}
+
+/* Run the loop for about ms (a nudge timer keeps uv_run returning). */
+static void run_for(uv_loop_t *loop, uint64_t ms) {
+    uv_timer_t nudge;
+    uv_timer_init(loop, &nudge);
+    uv_timer_start(&nudge, fake_on_nudge, 5, 5);
+    uv_update_time(loop);
+    uint64_t end = uv_now(loop) + ms;
+    while (uv_now(loop) < end) uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&nudge, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* An untrusted server and a name the certificate does not carry are
+ * refused (breaker triggered, never restored, retried), and a message
+ * meanwhile is failed; a trusted server on the same port is then used. */
+static void tls_refusals_then_trusted(void **state) {
+    (void)state;
+    struct rig r;
+    rig_init(&r, 10);
+    server_cert = other_cert, server_key = other_key;
+    start_server(&r);
+    client_domain = "localhost";
+    start_client(&r);
+    r.want_triggers = 1;
+    assert_true(fake_run_until(&r.loop, got_triggers, &r));
+    run_for(&r.loop, 1500);   /* at least one retry, refused again */
+    assert_int_equal(r.out.restores, 0);
+    assert_false(tr_tcp_offramp.is_active(r.client));
+    put(&r, 0, true, "refused\n", 8);
+    assert_int_equal(r.out.failed[0], 1);
+    stop_server(&r);
+    server_cert = srv_cert, server_key = srv_key;
+    start_server(&r);
+    r.want_restores = 1;
+    assert_true(fake_run_until(&r.loop, got_restores, &r));
+    put(&r, 1, true, "one\n", 4);
+    r.want_answers = 2;
+    r.want_bytes = 4;
+    assert_true(fake_run_until(&r.loop, got_both, &r));
+    assert_int_equal(r.out.acked[1], 1);
+    assert_int_equal(bytes_in(&r.in), 4);   /* nothing of the refused one */
+    stop_client(&r);
+    /* the right certificate, the wrong name */
+    client_domain = "other.example";
+    size_t triggers = r.out.triggers, restores = r.out.restores;
+    start_client(&r);
+    r.want_triggers = triggers + 1;
+    assert_true(fake_run_until(&r.loop, got_triggers, &r));
+    run_for(&r.loop, 1500);
+    assert_int_equal(r.out.restores, restores);
+    client_domain = NULL;
+    server_cert = NULL;
+    rig_fini(&r);
+}
+
+static void tls_config_errors_are_located(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct fake_out out;
+    fake_out_init(&out, &loop, 1);
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/none.pem", tls_dir);
+    struct {
+        const char *k0, *v0, *k1, *v1, *want;
+    } cases[] = {
+        {"cafile", missing, "domain", "x", "tcp 't': config.tls: cannot read the CA file"},
+        {"cert", srv_cert, "domain", "x", "config.tls.key is required with config.tls.cert"},
+        {"cert", srv_cert, "key", other_key, "config.tls: the key '"},
+        {"cafile", srv_cert, "domain", "", "config.tls.domain must be a host name or address"},
+        {"cafile", srv_cert, "verify", "no", "config.tls: unknown config key 'verify'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fake_spec sp;
+        fake_spec_init(&sp, "tcp", "t");
+        fake_spec_int(&sp, "port", 4242);
+        spec_tls(&sp, cases[i].k0, cases[i].v0, cases[i].k1, cases[i].v1);
+        struct tr_diag d;
+        tr_diag_clear(&d);
+        void *self = NULL;
+        int rc = tr_tcp_offramp.create(&sp.s, &out.h, &self, &d);
+        if (rc == 0 || !strstr(d.msg, cases[i].want))
+            fail_msg("case %zu: expected '%s', got %d '%s'", i, cases[i].want, rc, d.msg);
+        assert_null(self);
+        fake_spec_fini(&sp);
+    }
+    struct fake_spec sp;
+    fake_spec_init(&sp, "tcp", "t");
+    fake_spec_int(&sp, "port", 4242);
+    fake_spec_int(&sp, "tls", 1);
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    void *self = NULL;
+    assert_int_equal(tr_tcp_offramp.create(&sp.s, &out.h, &self, &d), TR_EINVAL_CFG);
+    assert_non_null(strstr(d.msg, "config.tls must be true, false or a record"));
+    fake_spec_fini(&sp);
+    fake_out_fini(&out);
+    assert_int_equal(fake_drain_and_close(&loop), 0);
+}
+
+static int tls_setup(void **st) {
+    (void)st;
+    snprintf(tls_dir, sizeof tls_dir, "/tmp/tr_tcp_tls_XXXXXX");
+    if (!mkdtemp(tls_dir)) return -1;
+    snprintf(srv_cert, sizeof srv_cert, "%s/cert.pem", tls_dir);
+    snprintf(srv_key, sizeof srv_key, "%s/key.pem", tls_dir);
+    snprintf(other_cert, sizeof other_cert, "%s/other.pem", tls_dir);
+    snprintf(other_key, sizeof other_key, "%s/other.key", tls_dir);
+    make_cert("localhost", srv_cert, srv_key);
+    make_cert("localhost", other_cert, other_key);
+    return 0;
+}
+
+static int tls_teardown(void **st) {
+    (void)st;
+    const char *fs[] = {srv_cert, srv_key, other_cert, other_key};
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) unlink(fs[i]);
+    rmdir(tls_dir);
+    return 0;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(tls_relay_bytes_and_acks_in_order, tls_setup, tls_teardown),
+        cmocka_unit_test_setup_teardown(tls_reconnects_with_breaker_signals, tls_setup, tls_teardown),
+        cmocka_unit_test_setup_teardown(tls_refusals_then_trusted, tls_setup, tls_teardown),
+        cmocka_unit_test_setup_teardown(tls_config_errors_are_located, tls_setup, tls_teardown),
         cmocka_unit_test(relay_bytes_and_acks_in_order),
         cmocka_unit_test(reconnects_with_breaker_signals),
         cmocka_unit_test(stalled_peer_then_reset),

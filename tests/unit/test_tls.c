@@ -24,35 +24,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "test_certs.h"
+
 static char dir[64];
 static char cert_f[128], key_f[128], cli_cert_f[128], cli_key_f[128], other_key_f[128];
-
-/* A self-signed P-256 certificate for cn, written as PEM files. */
-static void make_cert(const char *cn, const char *cert_path, const char *key_path) {
-    EVP_PKEY *key = EVP_EC_gen("P-256");
-    assert_non_null(key);
-    X509 *x = X509_new();
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -60);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, name);
-    X509_set_pubkey(x, key);
-    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-    FILE *f = fopen(cert_path, "w");
-    assert_non_null(f);
-    PEM_write_X509(f, x);
-    fclose(f);
-    if (key_path) {
-        f = fopen(key_path, "w");
-        assert_non_null(f);
-        PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
-        fclose(f);
-    }
-    X509_free(x);
-    EVP_PKEY_free(key);
-}
 
 static int setup(void **st) {
     (void)st;
@@ -301,6 +276,136 @@ static void test_renegotiation_refused(void **st) {
     tr_tls_ctx_destroy(ctx);
 }
 
+/* ------------------------------------------------ both ends ours (client) */
+
+/* One direction of a pipe between two of our connections. */
+struct end {
+    struct tr_tls *t;
+    char in[65536];      /* ciphertext the other end sent, not yet fed */
+    size_t in_len;
+    struct end *peer;
+    int last;            /* the last tr_tls_input result */
+    struct tr_diag d;
+    size_t plain;
+};
+
+static int end_wire(void *arg, char *p, size_t n) {
+    struct end *e = arg;
+    assert_true(e->peer->in_len + n <= sizeof e->peer->in);
+    memcpy(e->peer->in + e->peer->in_len, p, n);
+    e->peer->in_len += n;
+    tr_free(p);
+    return 0;
+}
+
+static int end_plain(void *arg, const char *p, size_t n) {
+    (void)p;
+    ((struct end *)arg)->plain += n;
+    return 0;
+}
+
+/* Pass bytes back and forth until neither end has any for an end that
+ * has not failed (a failed one's alert still reaches the other). */
+static void pump_ends(struct end *a, struct end *b) {
+    for (int i = 0; i < 20; i++) {
+        struct end *e = a->in_len && a->last >= 0 ? a : b->in_len && b->last >= 0 ? b : NULL;
+        if (!e) return;
+        static char buf[4096], copy[65536];
+        size_t n = e->in_len;
+        memcpy(copy, e->in, n);
+        e->in_len = 0;
+        e->last = tr_tls_input(e->t, copy, n, buf, sizeof buf, end_plain, end_wire, e, &e->d);
+    }
+}
+
+static struct tr_tls_ctx *client_ctx(const char *ca, const char *cert, const char *key) {
+    struct tr_tls_opts o = {.flags = TR_TLS_CLIENT, .ca_file = ca, .cert_file = cert, .key_file = key};
+    struct tr_tls_ctx *c;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    if (tr_tls_ctx_create(&o, &c, &d) != 0) fail_msg("client ctx: %s", d.msg);
+    return c;
+}
+
+/* Client and server both ours; returns the client's last result. */
+static int connect_ends(struct tr_tls_ctx *cc, const char *name, struct tr_tls_ctx *sc,
+                        struct end *cl, struct end *sv) {
+    memset(cl, 0, sizeof *cl);
+    memset(sv, 0, sizeof *sv);
+    cl->peer = sv;
+    sv->peer = cl;
+    assert_int_equal(tr_tls_create(cc, name, &cl->t, &cl->d), 0);
+    assert_int_equal(tr_tls_create(sc, NULL, &sv->t, &sv->d), 0);
+    assert_int_equal(tr_tls_handshake(cl->t, &cl->d), 0);
+    assert_int_equal(tr_tls_flush(cl->t, end_wire, cl), 0);
+    pump_ends(cl, sv);
+    return cl->last;
+}
+
+static void test_client_verifies_the_server(void **st) {
+    (void)st;
+    struct tr_tls_ctx *sc = server_ctx(NULL, TR_TLS_V12);
+    struct end cl, sv;
+    /* trusted, right name: both ends established, bytes go through */
+    struct tr_tls_ctx *cc = client_ctx(cert_f, NULL, NULL);
+    assert_int_equal(connect_ends(cc, "localhost", sc, &cl, &sv), 1);
+    assert_true(tr_tls_established(cl.t));
+    assert_string_equal(tr_tls_version(cl.t), "TLSv1.3");
+    assert_int_equal(tr_tls_write(cl.t, "hello\n", 6), 0);
+    assert_int_equal(tr_tls_flush(cl.t, end_wire, &cl), 0);
+    pump_ends(&cl, &sv);
+    assert_int_equal(sv.plain, 6);
+    tr_tls_destroy(cl.t);
+    tr_tls_destroy(sv.t);
+    /* another name: refused, and the message names it */
+    assert_int_equal(connect_ends(cc, "other.example", sc, &cl, &sv), TR_ERUNTIME);
+    if (!strstr(cl.d.msg, "TLS certificate refused: hostname mismatch (it is not for 'other.example')"))
+        fail_msg("got '%s'", cl.d.msg);
+    tr_tls_destroy(cl.t);
+    tr_tls_destroy(sv.t);
+    tr_tls_ctx_destroy(cc);
+    /* not trusted (the client's own CA is another) */
+    cc = client_ctx(cli_cert_f, NULL, NULL);
+    assert_int_equal(connect_ends(cc, "localhost", sc, &cl, &sv), TR_ERUNTIME);
+    if (!strstr(cl.d.msg, "TLS certificate refused: self-signed certificate")) fail_msg("got '%s'", cl.d.msg);
+    tr_tls_destroy(cl.t);
+    tr_tls_destroy(sv.t);
+    tr_tls_ctx_destroy(cc);
+    tr_tls_ctx_destroy(sc);
+}
+
+/* A TLS 1.3 server judges our certificate after our side of the handshake
+ * is done: the client is established only once the server showed it kept
+ * the connection (its answer to our KeyUpdate), and a refusal is an error. */
+static void test_client_certificate_verdict(void **st) {
+    (void)st;
+    struct tr_tls_ctx *sc = server_ctx(cli_cert_f, TR_TLS_V12);
+    struct end cl, sv;
+    struct tr_tls_ctx *cc = client_ctx(cert_f, cli_cert_f, cli_key_f);
+    assert_int_equal(connect_ends(cc, "localhost", sc, &cl, &sv), 1);
+    assert_true(tr_tls_established(cl.t));
+    assert_true(tr_tls_established(sv.t));
+    tr_tls_destroy(cl.t);
+    tr_tls_destroy(sv.t);
+    tr_tls_ctx_destroy(cc);
+    /* without a certificate: the server's alert, never established */
+    cc = client_ctx(cert_f, NULL, NULL);
+    assert_int_equal(connect_ends(cc, "localhost", sc, &cl, &sv), TR_ERUNTIME);
+    assert_false(tr_tls_established(cl.t));
+    if (!strstr(cl.d.msg, "certificate required")) fail_msg("got '%s'", cl.d.msg);
+    tr_tls_destroy(cl.t);
+    tr_tls_destroy(sv.t);
+    tr_tls_ctx_destroy(cc);
+    /* a client certificate the server does not trust */
+    cc = client_ctx(cert_f, cert_f, key_f);
+    assert_int_equal(connect_ends(cc, "localhost", sc, &cl, &sv), TR_ERUNTIME);
+    assert_false(tr_tls_established(cl.t));
+    tr_tls_destroy(cl.t);
+    tr_tls_destroy(sv.t);
+    tr_tls_ctx_destroy(cc);
+    tr_tls_ctx_destroy(sc);
+}
+
 static void expect_ctx_error(const char *cert, const char *key, const char *ca, const char *want) {
     struct tr_tls_opts o = {.flags = TR_TLS_SERVER, .cert_file = cert, .key_file = key, .ca_file = ca};
     struct tr_tls_ctx *c = (struct tr_tls_ctx *)1;
@@ -369,6 +474,8 @@ int main(void) {
         cmocka_unit_test(test_min_version),
         cmocka_unit_test(test_renegotiation_refused),
         cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_client_verifies_the_server),
+        cmocka_unit_test(test_client_certificate_verdict),
         cmocka_unit_test(test_config_record),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
