@@ -16,11 +16,14 @@ they are. For each one it prints whether its config files
         arguments) inside a private mount and network namespace (unshare),
         so its fixed ports and the compose service names (influxdb,
         tremor-server, webserver01...) are local to the run;
-  does  what its index.md shows, driven by local peers (websockets, HTTP
-        and UDP clients, Python stand-ins for the services it talks to, or
+  does  what its index.md shows, driven by local peers (websockets, HTTP,
+        TCP and UDP clients, Python stand-ins for the services it talks to
+        (influxdb's write endpoint, web servers, Elasticsearch's _bulk),
+        PostgreSQL 15 for postgres/timescaledb, dnsmasq as the resolver, or
         tremor itself running the recipe another one builds on).
 
-Needs root (unshare -mn, mounts) and python3-websockets. Exit 0 when every
+Needs root (unshare -mn, mounts), python3-websockets, postgresql-15 and
+dnsmasq-base. Exit 0 when every
 recipe that was expected to (EXPECTED below) loads, runs and does what its
 README shows.
 """
@@ -45,22 +48,25 @@ ROOT = os.path.dirname(HERE)
 SUB = "versioned_docs/version-0.11/recipes"
 
 # Recipes whose connectors exist here: these should load, run and behave.
-EXPECTED = ["00", "01", "02", "03", "11", "12", "14", "20", "21", "22", "30", "31", "32", "33", "34", "35", "36",
+EXPECTED = ["00", "01", "02", "03", "11", "12", "14", "15", "20", "21", "22", "30", "31", "32", "33", "34", "35", "36",
             "37"]
 
 # Compose service names -> loopback addresses inside the namespace.
 HOSTS = {
-    "influxdb": "127.0.0.31", "tremor-server": "127.0.0.41", "webserver01": "127.0.0.51",
+    "elastic": "127.0.0.70", "influxdb": "127.0.0.31", "tremor-server": "127.0.0.41", "webserver01": "127.0.0.51",
     "webserver02": "127.0.0.52", "webserver03": "127.0.0.53", "quota_service_1": "127.0.0.61",
     "quota_service_2": "127.0.0.62", "elasticsearch": "127.0.0.71", "kafka": "127.0.0.72",
     "postgres": "127.0.0.73", "timescaledb": "127.0.0.74", "otel-collector": "127.0.0.75",
     "apm-server": "127.0.0.76", "redpanda": "127.0.0.77", "grafana": "127.0.0.78", "telegraf": "127.0.0.79",
 }
 
+# What the DNS stand-in answers for example.com (recipe 15).
+EXAMPLE_COM = "192.0.2.15"
+
 # Why a recipe cannot do what it shows here (connectors not in this tree).
 NEEDS = {
-    "10": "elastic offramp", "12": "postgres and timescaledb (local PostgreSQL 15 here)", "13": "influxdb + grafana (docker services only)",
-    "15": "dns offramp", "23": "kafka onramp/offramp",
+    "10": "a driver (an Elasticsearch _bulk stand-in is here, EsBulkPeer)", "12": "postgres and timescaledb (local PostgreSQL 15 here)", "13": "influxdb + grafana (docker services only)",
+    "15": "a DNS resolver (dnsmasq here)", "23": "kafka onramp/offramp",
     "24": "kafka onramp/offramp (redpanda)", "36": "elasticsearch (a _bulk stand-in here)",
     "38": "influxdb service with flux queries (rest polling)", "39": "kafka onramp/offramp and elastic offramp",
     "40": "otel onramp/offramp", "41": "otel", "42": "otel", "43": "otel", "44": "otel",
@@ -357,6 +363,43 @@ class PgPeer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class DnsPeer:
+    """dnsmasq (Debian's dnsmasq-base) as the resolver of /etc/resolv.conf
+    in the namespace, answering names from a fixed table and refusing the
+    rest (no upstream): the recipes' lookups stay on this machine."""
+
+    def __init__(self, addresses):
+        self.p = subprocess.Popen(
+            ["dnsmasq", "-k", "--port=53", "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
+             "--no-hosts", "--user=root", "--pid-file="] +
+            ["--address=/%s/%s" % (n, a) for n, a in addresses.items()],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # an own file in the /etc overlay (a symlink there would lead out of it)
+        if os.path.lexists("/etc/resolv.conf"):
+            os.remove("/etc/resolv.conf")
+        with open("/etc/resolv.conf", "w") as f:
+            f.write("nameserver 127.0.0.1\n")
+        name = next(iter(addresses))
+        query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" +
+                 b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\x00\x00\x01\x00\x01")
+
+        def answers():   # an A query: an answer with no error and a record
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as q:
+                q.settimeout(1)
+                try:
+                    q.sendto(query, ("127.0.0.1", 53))
+                    r = q.recv(512)
+                except OSError:
+                    return False
+            return len(r) >= 12 and r[:2] == b"\x12\x34" and r[3] & 0xF == 0 and r[6:8] != b"\x00\x00"
+        wait_until(answers, 10, "dnsmasq to answer")
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            self.p.wait(10)
+
+
 def http_req(port, method, path, body=None, headers=None, host="127.0.0.1", timeout=10):
     c = http.client.HTTPConnection(host, port, timeout=timeout)
     c.request(method, path, body=body, headers=headers or {})
@@ -475,6 +518,18 @@ def d_14(t, rdir, binary):
 
 def metronome_ids(msgs):
     return [json.loads(m)["id"] for m in msgs]
+
+
+def d_15(t, rdir, binary):
+    # metronome -> syslog over udp -> dns lookup of the hostname -> the
+    # event with the address merged in, on stdout
+    def looked_up():
+        return [e for e in t.json_lines(">> ") if isinstance(e, dict) and "ip" in e]
+    got = wait_until(looked_up, 15, "events with the looked-up ip on stdout")
+    e = got[0]
+    check(e["ip"] == EXAMPLE_COM and e["hostname"] == "example.com" and e["appname"] == "evntsog"
+          and e["msgid"] == "ID47" and e["msg"] == "BOMAn application event log entry..."
+          and e["severity"] == "notice" and e["facility"] == "local4", "stdout shows %r" % e)
 
 
 def d_20(t, rdir, binary, host="0.0.0.0"):
@@ -703,7 +758,7 @@ def d_37(t, rdir, binary):
           and all(x["response"]["url"] == "/quotas" for x in v), "/service/quota_service: %s %r" % (st, b))
 
 
-DRIVERS = {"12": d_12, "36": d_36, "00": d_00, "01": d_01, "02": d_02, "03": d_03, "11": d_11, "14": d_14, "20": d_20, "21": d_21,
+DRIVERS = {"15": d_15, "12": d_12, "36": d_36, "00": d_00, "01": d_01, "02": d_02, "03": d_03, "11": d_11, "14": d_14, "20": d_20, "21": d_21,
            "22": d_22, "30": d_30, "31": d_31, "32": d_32, "33": d_33, "34": d_34, "35": d_35, "37": d_37}
 # Volumes of the tremor service beyond etc/tremor, var/log and usr/local/share/tremor.
 VOLUMES = {"36": [("etc/tremor/data", "/home/tremor/data")]}
@@ -765,6 +820,8 @@ def inside(args):
             peers += [HttpPeer(HOSTS[n], 80, n) for n in ("webserver01", "webserver02", "webserver03")]
         if num == "37":
             peers += [HttpPeer(HOSTS[n], 8139, n) for n in ("quota_service_1", "quota_service_2")]
+        if num == "15":
+            peers.append(DnsPeer({"example.com": EXAMPLE_COM}))
         pgs = None
         if num == "12":
             pgs = (PgPeer([HOSTS["postgres"]], "example", os.path.join(rdir, "seed_pg.sh")),
