@@ -16,11 +16,14 @@ they are. For each one it prints whether its config files
         arguments) inside a private mount and network namespace (unshare),
         so its fixed ports and the compose service names (influxdb,
         tremor-server, webserver01...) are local to the run;
-  does  what its index.md shows, driven by local peers (websockets, HTTP
-        and UDP clients, Python stand-ins for the services it talks to, or
+  does  what its index.md shows, driven by local peers (websockets, HTTP,
+        TCP and UDP clients, Python stand-ins for the services it talks to
+        (influxdb's write endpoint, web servers, Elasticsearch's _bulk),
+        PostgreSQL 15 for postgres/timescaledb, dnsmasq as the resolver, or
         tremor itself running the recipe another one builds on).
 
-Needs root (unshare -mn, mounts) and python3-websockets. Exit 0 when every
+Needs root (unshare -mn, mounts), python3-websockets, postgresql-15 and
+dnsmasq-base. Exit 0 when every
 recipe that was expected to (EXPECTED below) loads, runs and does what its
 README shows.
 """
@@ -45,22 +48,26 @@ ROOT = os.path.dirname(HERE)
 SUB = "versioned_docs/version-0.11/recipes"
 
 # Recipes whose connectors exist here: these should load, run and behave.
-EXPECTED = ["00", "01", "02", "03", "11", "14", "20", "21", "22", "30", "31", "32", "33", "34", "35", "37"]
+EXPECTED = ["00", "01", "02", "03", "11", "12", "14", "15", "20", "21", "22", "30", "31", "32", "33", "34", "35", "36",
+            "37"]
 
 # Compose service names -> loopback addresses inside the namespace.
 HOSTS = {
-    "influxdb": "127.0.0.31", "tremor-server": "127.0.0.41", "webserver01": "127.0.0.51",
+    "elastic": "127.0.0.70", "influxdb": "127.0.0.31", "tremor-server": "127.0.0.41", "webserver01": "127.0.0.51",
     "webserver02": "127.0.0.52", "webserver03": "127.0.0.53", "quota_service_1": "127.0.0.61",
     "quota_service_2": "127.0.0.62", "elasticsearch": "127.0.0.71", "kafka": "127.0.0.72",
     "postgres": "127.0.0.73", "timescaledb": "127.0.0.74", "otel-collector": "127.0.0.75",
     "apm-server": "127.0.0.76", "redpanda": "127.0.0.77", "grafana": "127.0.0.78", "telegraf": "127.0.0.79",
 }
 
+# What the DNS stand-in answers for example.com (recipe 15).
+EXAMPLE_COM = "192.0.2.15"
+
 # Why a recipe cannot do what it shows here (connectors not in this tree).
 NEEDS = {
-    "10": "elastic offramp", "12": "postgres onramp/offramp", "13": "influxdb + grafana (docker services only)",
-    "15": "dns offramp", "23": "kafka onramp/offramp",
-    "24": "kafka onramp/offramp (redpanda)", "36": "elastic and kv offramps",
+    "10": "a driver (an Elasticsearch _bulk stand-in is here, EsBulkPeer)", "12": "postgres and timescaledb (local PostgreSQL 15 here)", "13": "influxdb + grafana (docker services only)",
+    "15": "a DNS resolver (dnsmasq here)", "23": "kafka onramp/offramp",
+    "24": "kafka onramp/offramp (redpanda)", "36": "elasticsearch (a _bulk stand-in here)",
     "38": "influxdb service with flux queries (rest polling)", "39": "kafka onramp/offramp and elastic offramp",
     "40": "otel onramp/offramp", "41": "otel", "42": "otel", "43": "otel", "44": "otel",
     "104": "kafka onramp/offramp (redpanda) and elastic offramp",
@@ -237,6 +244,162 @@ class HttpPeer:
         self.srv.server_close()
 
 
+class EsBulkPeer:
+    """An Elasticsearch stand-in: answers POST /_bulk as Elasticsearch does
+    (an item per action, status 201) and keeps the documents per index;
+    GET / gives a version. Only what the recipes' elastic offramps use."""
+
+    def __init__(self, host, port):
+        peer = self
+        self.docs = {}
+        self.lock = threading.Lock()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def reply(self, code, v):
+                out = json.dumps(v).encode()
+                self.send_response(code)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def do_GET(self):
+                self.reply(200, {"version": {"number": "7.17.0"}, "tagline": "You Know, for Search"})
+
+            def do_POST(self):
+                n = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(n).decode() if n else ""
+                if not self.path.split("?")[0].endswith("/_bulk"):
+                    self.reply(404, {"error": "no handler for " + self.path})
+                    return
+                lines = [l for l in body.split("\n") if l.strip()]
+                items, i = [], 0
+                while i < len(lines):
+                    action = json.loads(lines[i])
+                    (op, m), = action.items()
+                    doc = None
+                    if op != "delete":
+                        i += 1
+                        doc = json.loads(lines[i])
+                    i += 1
+                    with peer.lock:
+                        peer.docs.setdefault(m.get("_index"), []).append(doc)
+                    items.append({op: {"_index": m.get("_index"), "_id": str(len(items)), "status": 201,
+                                       "result": "created"}})
+                self.reply(200, {"took": 1, "errors": False, "items": items})
+
+        self.srv = http.server.ThreadingHTTPServer((host, port), H)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def index(self, name):
+        with self.lock:
+            return list(self.docs.get(name, []))
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class PgPeer:
+    """PostgreSQL 15 (Debian's postgresql-15) standing in for a compose
+    service: a fresh cluster (user postgres, the compose file's password,
+    scram authentication) listening on the service's address at 5432, its
+    init script (docker-entrypoint-initdb.d) run with psql as the image
+    runs it. It refuses to run as root, so it runs as the user postgres."""
+    PGBIN = "/usr/lib/postgresql/15/bin"
+
+    def __init__(self, hosts, password, init=None):
+        import pwd
+        pw = pwd.getpwnam("postgres")
+        self.dir = tempfile.mkdtemp(prefix="pg-", dir="/tmp")   # the user postgres must reach it
+        os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self.data = os.path.join(self.dir, "data")
+        self.password = password
+        pwfile = os.path.join(self.dir, "pw")
+        with open(pwfile, "w") as f:
+            f.write(password + "\n")
+        os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+        r = subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(self.PGBIN, "initdb"), "-D", self.data,
+                        "-U", "postgres", "--pwfile", pwfile, "--auth=scram-sha-256", "-E", "UTF8",
+                        "--no-sync", "--locale=C"], capture_output=True, text=True, timeout=120)
+        if r.returncode:
+            raise Failed("initdb: " + (r.stderr or r.stdout)[-300:])
+        self.log = open(os.path.join(self.dir, "server.log"), "w")
+        self.p = subprocess.Popen(
+            [os.path.join(self.PGBIN, "postgres"), "-D", self.data, "-p", "5432", "-k", self.dir,
+             "-c", "listen_addresses=" + ",".join(hosts), "-c", "fsync=off"],
+            stdout=self.log, stderr=self.log, user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
+        self.host = hosts[0]
+        wait_until(lambda: self.psql("postgres", "select 1", check_rc=False)[0] == 0, 60, "postgres to start")
+        self.init_out = ""
+        if init:
+            env = dict(os.environ, POSTGRES_USER="postgres", POSTGRES_DB="postgres", PGHOST=self.host,
+                       PGPASSWORD=password)
+            r = subprocess.run(["bash", init], env=env, capture_output=True, text=True, timeout=60)
+            self.init_out = r.stdout + r.stderr
+
+    def psql(self, db, sql, check_rc=True):
+        r = subprocess.run(["psql", "-h", self.host, "-p", "5432", "-U", "postgres", "-d", db, "-v",
+                            "ON_ERROR_STOP=1", "-Atc", sql], env=dict(os.environ, PGPASSWORD=self.password),
+                           capture_output=True, text=True, timeout=60)
+        if check_rc and r.returncode:
+            raise Failed("psql: " + r.stderr.strip())
+        return r.returncode, [l.split("|") for l in r.stdout.splitlines() if l]
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)
+            try:
+                self.p.wait(30)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class DnsPeer:
+    """dnsmasq (Debian's dnsmasq-base) as the resolver of /etc/resolv.conf
+    in the namespace, answering names from a fixed table and refusing the
+    rest (no upstream): the recipes' lookups stay on this machine."""
+
+    def __init__(self, addresses):
+        self.p = subprocess.Popen(
+            ["dnsmasq", "-k", "--port=53", "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
+             "--no-hosts", "--user=root", "--pid-file="] +
+            ["--address=/%s/%s" % (n, a) for n, a in addresses.items()],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # an own file in the /etc overlay (a symlink there would lead out of it)
+        if os.path.lexists("/etc/resolv.conf"):
+            os.remove("/etc/resolv.conf")
+        with open("/etc/resolv.conf", "w") as f:
+            f.write("nameserver 127.0.0.1\n")
+        name = next(iter(addresses))
+        query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" +
+                 b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\x00\x00\x01\x00\x01")
+
+        def answers():   # an A query: an answer with no error and a record
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as q:
+                q.settimeout(1)
+                try:
+                    q.sendto(query, ("127.0.0.1", 53))
+                    r = q.recv(512)
+                except OSError:
+                    return False
+            return len(r) >= 12 and r[:2] == b"\x12\x34" and r[3] & 0xF == 0 and r[6:8] != b"\x00\x00"
+        wait_until(answers, 10, "dnsmasq to answer")
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            self.p.wait(10)
+
+
 def http_req(port, method, path, body=None, headers=None, host="127.0.0.1", timeout=10):
     c = http.client.HTTPConnection(host, port, timeout=timeout)
     c.request(method, path, body=body, headers=headers or {})
@@ -313,6 +476,27 @@ def d_11(t, rdir, binary):
           "influxdb got %r" % body)
 
 
+def d_12(t, rdir, binary):
+    pg, tsdb = t.pg
+    # seed_pg.sh's INSERT failed (see inside()); the row it meant is there
+    check("CREATE TABLE" in pg.init_out and "CREATE TABLE" in tsdb.init_out,
+          "seeding: %r %r" % (pg.init_out, tsdb.init_out))
+
+    def rows():
+        return tsdb.psql("measurements", "SELECT user_id, product_id, quantity, "
+                         "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM events")[1]
+    # the crononome's payload every 5 s, and the postgres onramp's row (it
+    # polls every interval_ms = 10 s, backfilling from consume_from)
+    want_cron = ["12345", "jdwa2djh2", "2", "2020-04-08 00:00:00"]
+    want_pg = ["20", "SOMEID", "98", "2020-02-10 20:02:02"]
+    wait_until(lambda: want_cron in rows() and want_pg in rows(), 40, "rows from both onramps in timescaledb")
+    check(rows().count(want_pg) == 1, "the postgres row once: %r" % rows())
+    out = t.json_lines()
+    check(any(isinstance(e, dict) and e.get("product_id", {}).get("value") == "jdwa2djh2" for e in out)
+          and any(isinstance(e, dict) and e.get("product_id", {}).get("value") == "SOMEID" for e in out),
+          "stdout shows %r" % out[-4:])
+
+
 def d_14(t, rdir, binary):
     got = wait_until(lambda: len(t.json_lines(">> ")) >= 2 and t.json_lines(">> "), 10, "two metronome events")
     e = got[0]
@@ -334,6 +518,18 @@ def d_14(t, rdir, binary):
 
 def metronome_ids(msgs):
     return [json.loads(m)["id"] for m in msgs]
+
+
+def d_15(t, rdir, binary):
+    # metronome -> syslog over udp -> dns lookup of the hostname -> the
+    # event with the address merged in, on stdout
+    def looked_up():
+        return [e for e in t.json_lines(">> ") if isinstance(e, dict) and "ip" in e]
+    got = wait_until(looked_up, 15, "events with the looked-up ip on stdout")
+    e = got[0]
+    check(e["ip"] == EXAMPLE_COM and e["hostname"] == "example.com" and e["appname"] == "evntsog"
+          and e["msgid"] == "ID47" and e["msg"] == "BOMAn application event log entry..."
+          and e["severity"] == "notice" and e["facility"] == "local4", "stdout shows %r" % e)
 
 
 def d_20(t, rdir, binary, host="0.0.0.0"):
@@ -435,21 +631,26 @@ def d_33(t, rdir, binary):
     wait_until(lambda: "Connected to" in t.stderr() + t.stdout(), 10, "the proxy connected upstream")
     check([a.strip() for a in ws_exchange("ws://127.0.0.1:9139", ["hello\n"], 1)] == ["hello"], "echo via proxy")
     check([a.strip() for a in ws_exchange("ws://127.0.0.1:9139", ["snot\n"], 1)] == ["badger"], "snot via proxy")
-    # upstream stopped and started again: the proxy heals
+    # upstream stopped: a message is answered at once with an error (the
+    # README: "an error will be bubbled up to the client"), then the
+    # upstream started again: the proxy heals
     t.up.stop()
     wait_until(lambda: "Connection to ws://tremor-server:8139 lost" in t.stderr() + t.stdout(), 10,
                "the proxy to see the upstream go")
-    got = []
-    th = threading.Thread(target=lambda: got.append(ws_exchange("ws://127.0.0.1:9139", ["hello\n"], 1, 30)))
-    th.start()
+    t0 = time.monotonic()
+    got = ws_exchange("ws://127.0.0.1:9139", ["hello\n"], 1, 5)
+    check("error" in json.loads(got[0]) and time.monotonic() - t0 < 5,
+          "while the upstream is down: %r" % got)
     t.up = upstream(binary, os.path.dirname(rdir), "31_servers_lt_ws")
     try:
-        th.join(40)
-        check(got and got[0][0].strip() == "hello", "after the upstream came back: %r" % got)
+        def healed():
+            try:
+                return ws_exchange("ws://127.0.0.1:9139", ["hello\n"], 1, 5)[0].strip() == "hello"
+            except Exception:
+                return False
+        wait_until(healed, 30, "the proxy to answer again once the upstream is back")
     finally:
         t.up.stop()
-    return ("differs: while the upstream is down, messages wait (the breaker pauses the onramp) and are "
-            "answered once it is back; 0.11 answers them with an error")
 
 
 def d_34(t, rdir, binary):
@@ -480,6 +681,66 @@ def d_35(t, rdir, binary):
     check(set(seen) == {"webserver01", "webserver02", "webserver03"}, "round robin over %r" % seen)
 
 
+def d_36(t, rdir, binary):
+    wait_port(8139)
+    st, h, b = http_req(8139, "GET", "/")
+    check(st == 200 and "Welcome to the Logging Quota Service!" in b, "/: %s %r" % (st, b))
+    initial = {"host_default": 500, "logger_default": 50, "index_default": 100, "tremolo": 100,
+               "application_default": 100}
+    st, h, b = http_req(8139, "GET", "/quotas")
+    check(st == 200 and json.loads(b) == initial, "/quotas: %s %r" % (st, b))
+    st, h, b = http_req(8139, "GET", "/quotas/index_default")
+    check(json.loads(b) == {"index_default": 100}, "/quotas/index_default: %r" % b)
+    st, h, b = http_req(8139, "POST", "/echo", '{"snot": "badger"}')
+    check(json.loads(b)["body"] == '{"snot": "badger"}' and json.loads(b)["meta"]["url"]["path"] == "/echo",
+          "/echo: %r" % b)
+
+    # logs in over tcp (logger.sh | nc localhost 12202) end up in the index test_logs
+    es = t.es
+    with open(os.path.join(rdir, "data", "logs_sample")) as f:
+        sample = [l for l in f.read().splitlines() if l.strip()]
+    wait_port(12202)
+    conn = socket.create_connection(("127.0.0.1", 12202))
+
+    def send_logs(n):
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        conn.sendall("".join(sample[i % len(sample)].replace("%TIMESTAMP%", ts) + "\n"
+                             for i in range(n)).encode())
+
+    def tremolo():
+        return [d for d in es.index("test_logs") if d.get("application") == "tremolo"]
+    try:
+        send_logs(20)
+        wait_until(lambda: len(tremolo()) >= 1, 15, "tremolo logs in elasticsearch's test_logs")
+        d = tremolo()[0]
+        check(d["tremor_class"] == "tremolo" and d["tremor_class_rate"] == 100
+              and d["tremor_sink"] == "demo-tremor-sink" and "ingestion_timestamp" in d, "doc %r" % d)
+        # the quota of tremolo set to 1 per second: the old value comes back
+        st, h, b = http_req(8139, "PUT", "/quotas/tremolo", "1", {"Content-Type": "application/json"})
+        check(json.loads(b) == {"tremolo": 100}, "PUT /quotas/tremolo: %s %r" % (st, b))
+        st, h, b = http_req(8139, "GET", "/quotas/tremolo")
+        check(json.loads(b) == {"tremolo": 1}, "/quotas/tremolo after the PUT: %r" % b)
+        # ... and applied at once to the logs: rate 1, and at most about one a second gets through
+        n0 = len(tremolo())
+        t0 = time.monotonic()
+        for _ in range(4):
+            send_logs(40)
+            time.sleep(0.5)   # a log stream (logger.sh sleeps between lines), not a wait on tremor
+        wait_until(lambda: [x for x in tremolo()[n0:] if x["tremor_class_rate"] == 1], 15,
+                   "tremolo logs with tremor_class_rate 1")
+        new = tremolo()[n0:]
+        check(all(x["tremor_class_rate"] == 1 for x in new), "rates after the PUT: %r" %
+              sorted(set(x["tremor_class_rate"] for x in new)))
+        check(len(new) <= time.monotonic() - t0 + 2, "%d tremolo logs in %.1f s at quota 1/s" %
+              (len(new), time.monotonic() - t0))
+        st, h, b = http_req(8139, "DELETE", "/quotas/tremolo")
+        check(json.loads(b) == {"tremolo": 1}, "DELETE /quotas/tremolo: %r" % b)
+        st, h, b = http_req(8139, "DELETE", "/quotas/tremolo")
+        check(st == 404 and json.loads(b) == {"error": "'tremolo' not found"}, "second DELETE: %s %r" % (st, b))
+    finally:
+        conn.close()
+
+
 def d_37(t, rdir, binary):
     wait_port(9139)
     st, h, b = http_req(9139, "GET", "/")
@@ -497,8 +758,10 @@ def d_37(t, rdir, binary):
           and all(x["response"]["url"] == "/quotas" for x in v), "/service/quota_service: %s %r" % (st, b))
 
 
-DRIVERS = {"00": d_00, "01": d_01, "02": d_02, "03": d_03, "11": d_11, "14": d_14, "20": d_20, "21": d_21,
+DRIVERS = {"15": d_15, "12": d_12, "36": d_36, "00": d_00, "01": d_01, "02": d_02, "03": d_03, "11": d_11, "14": d_14, "20": d_20, "21": d_21,
            "22": d_22, "30": d_30, "31": d_31, "32": d_32, "33": d_33, "34": d_34, "35": d_35, "37": d_37}
+# Volumes of the tremor service beyond etc/tremor, var/log and usr/local/share/tremor.
+VOLUMES = {"36": [("etc/tremor/data", "/home/tremor/data")]}
 UPSTREAM = {"32": "30_servers_lt_http", "33": "31_servers_lt_ws", "34": "31_servers_lt_ws"}
 
 
@@ -517,9 +780,11 @@ def inside(args):
     def mount(*a):
         subprocess.run(["mount"] + list(a), check=True)
     mount("--make-rprivate", "/")
+    mounted = set()
     # /etc as it is, with the compose service names in hosts and a /etc/tremor
     # (an overlay: nothing of the real /etc changes or is copied)
     upper, wdir = tempfile.mkdtemp(prefix="etc-up-"), tempfile.mkdtemp(prefix="etc-work-")
+    os.chmod(upper, 0o755)   # the overlay's root takes the upper dir's mode: /etc stays readable to all
     mount("-t", "overlay", "overlay", "-o", "lowerdir=/etc,upperdir=%s,workdir=%s" % (upper, wdir), "/etc")
     with open("/etc/hosts", "w") as f:
         f.write("127.0.0.1 localhost\n::1 localhost\n")
@@ -535,6 +800,15 @@ def inside(args):
     if os.path.isdir(os.path.join(rdir, "usr", "local", "share", "tremor")):
         mount("--bind", os.path.join(rdir, "usr", "local", "share", "tremor"), "/usr/local/share/tremor")
 
+    # further volumes of the compose file's tremor service
+    for src, dst in VOLUMES.get(num, ()):
+        top = "/" + dst.strip("/").split("/")[0]
+        if top not in mounted:
+            mount("-t", "tmpfs", "tmpfs", top)   # an empty /home: nothing of the real one is touched
+            mounted.add(top)
+        os.makedirs(dst, exist_ok=True)
+        mount("--bind", os.path.join(rdir, src), dst)
+
     res = {"run": False, "does": None, "why": ""}
     peers = []
     t = None
@@ -546,6 +820,24 @@ def inside(args):
             peers += [HttpPeer(HOSTS[n], 80, n) for n in ("webserver01", "webserver02", "webserver03")]
         if num == "37":
             peers += [HttpPeer(HOSTS[n], 8139, n) for n in ("quota_service_1", "quota_service_2")]
+        if num == "15":
+            peers.append(DnsPeer({"example.com": EXAMPLE_COM}))
+        pgs = None
+        if num == "12":
+            pgs = (PgPeer([HOSTS["postgres"]], "example", os.path.join(rdir, "seed_pg.sh")),
+                   PgPeer([HOSTS["timescaledb"]], "example", os.path.join(rdir, "seed_tsdb.sh")))
+            peers += list(pgs)
+            # seed_pg.sh's INSERT quotes its string with double quotes (an
+            # identifier in SQL): it fails, in the docker image as here, after
+            # the table was made. The row it meant goes in before tremor
+            # starts (as the seed would have), so the onramp has one to carry.
+            if pgs[0].psql("products", "SELECT count(*) FROM transactions")[1][0][0] == "0":
+                pgs[0].psql("products", "INSERT INTO transactions VALUES "
+                            "(20,'SOMEID',98,'2020-02-10 20:02:02.000000 +00:00')")
+        es = None
+        if num == "36":
+            es = EsBulkPeer(HOSTS["elasticsearch"], 9200)
+            peers.append(es)
         up = None
         if num in UPSTREAM:
             up = upstream(args.tremor, args.root, UPSTREAM[num])
@@ -556,6 +848,8 @@ def inside(args):
         t.up = up
         if num == "11":
             t.influx = influx
+        t.es = es
+        t.pg = pgs
         res["run"] = t.wait_running()
         if not res["run"]:
             err = (t.stderr() + t.stdout()).strip().splitlines()

@@ -174,6 +174,12 @@ static inline int64_t tr_onramp_emit_value(struct tr_onramp_host *h, tr_value va
  * loop, then a restore when there is room). An onramp that reads many
  * chunks per loop turn must act on it, or it overruns what the WAL holds. */
 #define TR_ONRAMP_PAUSED 1
+
+/* What a linked server onramp (rest, ws) answers a request with while a
+ * breaker downstream is open, instead of holding it until the restore (a
+ * proxy's upstream may be down for long): the rest onramp with status 503
+ * and retry-after: 1, the ws onramp as a text message. */
+#define TR_BUSY_ERROR "{\"error\":\"unavailable: a circuit breaker downstream is open, retry later\"}"
 static inline int tr_onramp_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void *data,
                                        size_t len, tr_value meta) {
     return h->ops->emit_bytes(h, stream, data, len, meta);
@@ -247,6 +253,11 @@ struct tr_offramp_ops {
     /* It can be a linked transport: with `linked: true` it answers every
      * message (transactional or not) and sends responses (tr_offramp_emit). */
     bool linked;
+    /* It is linked whether or not its entry says `linked: true`: 0.11's kv
+     * and dns sinks ignore the flag and always reply on out/err, so 0.11's
+     * configs link from them without it. The world hands create
+     * spec->linked = true for these. */
+    bool always_linked;
     int (*create)(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
                   struct tr_diag *d);
     int (*start)(void *self);

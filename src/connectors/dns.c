@@ -535,6 +535,7 @@ static void dns_close(void *self, void (*done)(void *), void *arg) {
 const struct tr_offramp_ops tr_dns_offramp = {
     .type = "dns",
     .linked = true,
+    .always_linked = true,   /* 0.11's sink replies whether linked or not */
     .create = dns_create,
     .start = dns_start,
     .send = dns_send,

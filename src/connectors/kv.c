@@ -665,6 +665,7 @@ static void kv_close(void *self, void (*done)(void *), void *arg) {
 const struct tr_offramp_ops tr_kv_offramp = {
     .type = "kv",
     .linked = true,
+    .always_linked = true,   /* 0.11's sink replies whether linked or not */
     .create = kv_create,
     .start = kv_start,
     .send = kv_send,

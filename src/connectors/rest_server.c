@@ -256,7 +256,7 @@ static void on_request(void *arg, struct tr_http_req *r) {
     if (s->paused) {
         /* a breaker downstream is open: the client may retry later */
         s->refused_paused++;
-        tr_http_respond(r, 503, "application/json", "{\"error\":\"busy, retry later\"}", 29,
+        tr_http_respond(r, 503, "application/json", TR_BUSY_ERROR, sizeof TR_BUSY_ERROR - 1,
                         "retry-after: 1\r\n");
         return;
     }

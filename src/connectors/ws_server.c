@@ -8,7 +8,11 @@
  * connection, which of its messages this onramp's pipeline has acknowledged
  * (connectors/hop.h); other peers are served as before. Backpressure: trigger stops reading from
  * every client, restore resumes, so a slow pipeline slows the peers down
- * through TCP. Invariant: bytes read but not yet given to wslay stay in the
+ * through TCP. Linked (`linked: true`, request/response) it goes on reading
+ * instead and answers each message that comes while triggered at once with
+ * an error message (as the rest onramp answers 503): a client waiting for
+ * its answer would otherwise wait, unanswered, as long as the breaker is
+ * open (e.g. a proxy's upstream is down). Invariant: bytes read but not yet given to wslay stay in the
  * connection's read buffer, and no new read happens until they are used up.
  * Hogging peers are bounded: at most max_connections at once (more are
  * accepted and reset at once, before anything is read), one repeating sweep
@@ -155,6 +159,11 @@ struct in {
     struct sconn *conns;
     uint64_t next_stream;
     bool paused, closing;
+    /* linked: triggered, messages are answered with an error (refusing)
+     * instead of read no more (paused) */
+    bool linked, refusing;
+    uint64_t refused_busy;
+    struct tr_log_limit lim_busy;
     /* hop_ack: the messages of hop connections until answered; their
      * answers go out at the end of the loop turn (hop_flush) */
     bool hop_ack;
@@ -458,6 +467,19 @@ static void on_frame_chunk(wslay_event_context_ptr ctx,
 static void ws_trigger(void *self);
 static void too_big(struct sconn *c, uint64_t want, const char *why);
 
+/* Linked and triggered: this message is not emitted; its connection gets
+ * the answer at once. Queued in wslay: process() sends it. */
+static void refuse_busy(struct sconn *c) {
+    struct in *s = c->s;
+    s->refused_busy++;
+    tr_log_limited(&s->lim_busy, TR_LOG_WARN, MOD,
+                   "ws onramp '%s': a breaker downstream is open: answered a message with an error "
+                   "(%llu so far)", s->id, (unsigned long long)s->refused_busy);
+    struct wslay_event_msg m = {.opcode = WSLAY_TEXT_FRAME, .msg = (const uint8_t *)TR_BUSY_ERROR,
+                                .msg_length = sizeof TR_BUSY_ERROR - 1};
+    if (wslay_event_queue_msg(c->ws, &m) != 0) fail_conn(c, WSLAY_CODE_INTERNAL_SERVER_ERROR);
+}
+
 static void on_frame_end(wslay_event_context_ptr ctx, void *user) {
     (void)ctx;
     struct sconn *c = user;
@@ -488,6 +510,11 @@ static void emit_ready(struct sconn *c) {
     for (size_t i = 0; i < c->nready; i++) {
         if (c->st != S_OPEN || (c->failed && !failed_before)) break;
         size_t to = c->ready[i], len = to - from;
+        if (s->refusing) {   /* linked, and a breaker downstream is open */
+            from = to;
+            refuse_busy(c);
+            continue;
+        }
         uint64_t first = c->hop ? tr_onramp_next_id(s->host) : 0;
         int rc = tr_onramp_emit_bytes(s->host, c->stream, len ? c->msg + from : "", len, tr_v_null());
         from = to;
@@ -794,6 +821,10 @@ static void on_resume(uv_timer_t *t) {
 
 static void ws_trigger(void *self) {
     struct in *s = self;
+    if (s->linked) {
+        s->refusing = true;
+        return;
+    }
     if (s->paused) return;
     s->paused = true;
     uv_timer_stop(&s->resume);
@@ -803,6 +834,10 @@ static void ws_trigger(void *self) {
 
 static void ws_restore(void *self) {
     struct in *s = self;
+    if (s->linked) {
+        s->refusing = false;
+        return;
+    }
     if (!s->paused || s->closing) return;
     s->paused = false;
     /* Later, not here: bytes held back must not be emitted from inside the
@@ -835,6 +870,7 @@ static void on_sweep(uv_timer_t *t) {
     tr_log_limit_flush(&s->lim_upgrade);
     tr_log_limit_flush(&s->lim_accept);
     tr_log_limit_flush(&s->lim_drop);
+    tr_log_limit_flush(&s->lim_busy);
     tr_log_limit_flush(&s->lim_tls);
     tr_log_limit_flush(&s->lim_stall);
     for (struct sconn *c = s->conns, *next; c; c = next) {
@@ -1137,6 +1173,7 @@ static int ws_create(const struct tr_conn_spec *spec, struct tr_onramp_host *hos
     s->resume.data = s->deadline.data = s->sweep.data = s->hop_flush.data = s;
     s->handles = 4;
     s->hop_ack = c.hop_ack;
+    s->linked = spec->linked;
     tr_ledger_init(&s->ledger);
     /* acks for the events of hop peers come back here */
     if (s->hop_ack) host->transactional = true;

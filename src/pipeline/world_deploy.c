@@ -212,9 +212,9 @@ static int link_pipe_out(struct tr_world *w, struct bound *b, struct pipe_inst *
         /* a linked transport's replies (0.11's linked onramps) */
         struct onramp_inst *on = ensure_onramp(w, b, tu, l, url, d, &rc);
         if (!on) return rc;
-        if (tu->port[0] && strcmp(tu->port, TR_PORT_IN) != 0)
-            return tr_diag_set(d, TR_EINVAL_CFG, l->loc.file, l->loc.line, l->loc.col,
-                               "link %s: a linked onramp takes replies on its port 'in'", url);
+        /* Any port: 0.11 connects a pipeline to an onramp as its reply
+         * target whatever the port says (its docs use 'in', its quota
+         * service recipe 'response'). */
         if (!on->ops->reply || !on_art(on)->linked)
             return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
                                "link %s: onramp '%s' takes no replies (only a `rest` or `ws` "
@@ -244,7 +244,7 @@ static int link_offramp_out(struct tr_world *w, struct bound *b, const struct tr
         return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
                            "link source %s: a linked %s offramp is not implemented yet (only rest "
                            "and ws send responses)", from_s, off_art(o)->type);
-    if (!off_art(o)->linked)
+    if (!off_linked(o))
         return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
                            "link source %s: offramp '%s' is not linked (`linked: true`), so it "
                            "sends nothing out", from_s, off_art(o)->id);

@@ -236,6 +236,12 @@ static inline const struct tr_cfg_artefact *off_art(const struct offramp_inst *o
     return &o->w->cfg.offramps[o->art];
 }
 
+/* Whether offramp o answers what it is sent (its responses go out of
+ * out/err): a linked transport, linked by its entry or always. */
+static inline bool off_linked(const struct offramp_inst *o) {
+    return o->ops->linked && (off_art(o)->linked || o->ops->always_linked);
+}
+
 /* What a connector's create is given for instance `instance` of entry a. */
 static inline struct tr_conn_spec world_conn_spec(const struct tr_cfg_artefact *a, const char *instance) {
     return (struct tr_conn_spec){.id = a->id, .type = a->type, .instance = instance,

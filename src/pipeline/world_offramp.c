@@ -213,7 +213,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         .value = &ev->value, .ids = &ev->ids, .is_batch = batch,
     };
     /* a linked offramp's responses carry the ids of what they answer */
-    if (ev->transactional || (off_art(o)->linked && o->ops->linked)) {
+    if (ev->transactional || off_linked(o)) {
         struct pending p = {.pi = l->pi, .used = 1, .released = 0, .transactional = ev->transactional};
         tr_ids_move(&p.ids, &ev->ids);
         rc = tr_ring_push(&o->pending, &p);
@@ -274,6 +274,7 @@ int world_offramp_create(struct tr_world *w, const struct tr_cfg_artefact *a,
     tr_buf_init(&o->enc);
     o->instance = tr_strdup(instance);
     struct tr_conn_spec spec = world_conn_spec(a, instance);
+    spec.linked = off_linked(o);
     int rc = o->instance ? o->ops->create(&spec, &o->host, &o->self, d) : -ENOMEM;
     rc = world_inst_keep(rc, "offramp", a, o, o->instance, o->self, o->ops->close,
                          (struct world_inst_list){(void ***)&w->offramps, &w->nofframps, &w->offramps_cap});

@@ -137,6 +137,22 @@ def test_lookups_against_dnsmasq(tmp_path, dnsmasq):
     assert got[9] == {"event": reqs[9], "error": "Invalid DNS request"}
 
 
+def test_answers_without_linked_true(tmp_path, dnsmasq):
+    """0.11's dns sink answers whatever `linked` says; its syslog/dns recipe
+    links from a dns offramp without the flag."""
+    unlinked = CONFIG.replace("    linked: true\n", "")
+    assert unlinked != CONFIG
+    (tmp_path / "main.trickle").write_text(MAIN)
+    (tmp_path / "back.trickle").write_text(BACK)
+    (tmp_path / "reqs.json").write_text(json.dumps({"id": 0, "req": {"lookup": "host.test"}}) + "\n")
+    (tmp_path / "config.yaml").write_text(unlinked.format(port=dnsmasq))
+    p = run_tremor(["server", "run", "-n", "-f", "main.trickle", "back.trickle", "config.yaml"], tmp_path,
+                   timeout=60)
+    assert p.returncode == 0, p.stderr
+    got = [json.loads(l) for l in (tmp_path / "out.json").read_text().splitlines()]
+    assert got == [{"corr": 0, "res": [{"A": "10.1.2.3", "ttl": 300}]}], got
+
+
 def test_help_lists_the_keys(tmp_path):
     p = run_tremor(["server", "run", "--help-connector", "dns"], tmp_path)
     assert p.returncode == 0, p.stderr

@@ -51,12 +51,12 @@ mapping:
 """
 
 
-def run(tmp_path, name, cmds):
+def run(tmp_path, name, cmds, config=CONFIG):
     (tmp_path / "main.trickle").write_text(MAIN)
     (tmp_path / "back.trickle").write_text(BACK)
     (tmp_path / (name + ".json")).write_text("".join(json.dumps({"id": i, "cmd": c}) + "\n"
                                                      for i, c in enumerate(cmds)))
-    (tmp_path / "config.yaml").write_text(CONFIG.format(cmds=name + ".json", out=name + ".out"))
+    (tmp_path / "config.yaml").write_text(config.format(cmds=name + ".json", out=name + ".out"))
     p = run_tremor(["server", "run", "-n", "-f", "main.trickle", "back.trickle", "config.yaml"], tmp_path,
                    timeout=60)
     assert p.returncode == 0, p.stderr
@@ -108,6 +108,21 @@ def test_commands_and_restart(tmp_path):
     assert got[0]["res"] == {"ok": {"key": b64("user:2"), "value": "bea"}}
     assert got[1]["res"] == {"ok": {"key": b64("count"), "value": 1}}
     assert [e["key"] for e in got[2]["res"]["ok"]] == [b64("count"), b64("user:1"), b64("user:2")]
+
+
+def test_answers_without_linked_true(tmp_path):
+    """0.11's kv sink answers on out/err whatever `linked` says, and 0.11's
+    configs (its quota service recipe) link from it without the flag."""
+    unlinked = CONFIG.replace("    linked: true\n", "")
+    assert unlinked != CONFIG
+    got, _ = run(tmp_path, "unlinked", [
+        {"put": {"key": "q", "value": 100}},
+        {"get": {"key": "q"}},
+        {"frob": {}},
+    ], unlinked)
+    assert got[0]["res"] == {"ok": {"key": b64("q"), "value": None}}
+    assert got[1] == {"corr": 1, "op": "get", "res": {"ok": {"key": b64("q"), "value": 100}}}
+    assert got[2]["res"]["error"].startswith("Invalid KV command")
 
 
 def test_help_lists_the_keys(tmp_path):

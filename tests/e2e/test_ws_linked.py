@@ -312,3 +312,34 @@ def test_acks_still_flow_when_linked(tmp_path, cleanup):
     replayed = [e for e in (json.loads(m) for m in up.got[n:]) if e["ingest_ns"] <= last]
     # at most what was in flight or not yet synced at the kill; unacked, all would come back
     assert len(replayed) <= 3, (len(replayed), len(first))
+
+
+def test_ws_proxy_answers_an_error_while_its_upstream_is_down(tmp_path, cleanup):
+    """While the upstream is down the offramp's breaker is open; the linked
+    onramp does not hold the client's message until it closes (its answer
+    could come minutes later) but answers it at once with an error, as the
+    rest onramp answers 503. The answers go back on a port named `response`
+    (0.11 takes any port of an onramp as its reply link). Once the upstream
+    is up, messages go through again."""
+    port, up_port = free_port(), free_port()
+    for name in ("fwd", "back"):
+        (tmp_path / (name + ".trickle")).write_text("select event from in into out;")
+    (tmp_path / "errs.trickle").write_text('select event from in into out;')
+    (tmp_path / "config.yaml").write_text(
+        PROXY.format(port=port, up_port=up_port).replace('/onramp/ws/{instance}/in"', '/onramp/ws/{instance}/response"'))
+    srv = Server(tmp_path, ["fwd.trickle", "back.trickle", "errs.trickle", "config.yaml"])
+    cleanup(srv)
+    wait_until(lambda: srv.p.poll() is None and _can_connect(port), 20, "proxy listening", srv.text)
+    url = "ws://127.0.0.1:%d" % port
+    # nothing listens upstream: an error, well before any timeout
+    err = json.loads(ws_ask(url, "hello\n", timeout=5))
+    assert "circuit breaker" in err["error"], err
+    up = Upstream(up_port).start()
+    cleanup(up)
+
+    def through():
+        try:
+            return ws_ask(url, "hello\n", timeout=5).strip() == "hello"
+        except Exception:
+            return False
+    wait_until(through, 20, "the proxy to answer once the upstream is up", srv.text)
