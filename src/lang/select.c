@@ -62,7 +62,21 @@ struct tr_select {
     struct tr_aggr_state *scratch1, *scratch2;
     struct tr_ids scratch_ids1, scratch_ids2;
     int scratch_tx1, scratch_tx2;
+    /* Case bindings of `for` and `case x = ...` (0.11's shadow variables,
+     * the only locals a select may have): slots below nlocals, whatever a
+     * run left there is released at the next run and at destroy. */
+    tr_value *locals;
+    uint8_t *set;
+    int nlocals;
 };
+
+static void clear_locals(struct tr_select *s) {
+    for (int i = 0; i < s->nlocals; i++)
+        if (s->set[i]) {
+            tr_value_unref(s->locals[i]);
+            s->set[i] = 0;
+        }
+}
 
 /* The output of one emission, collected before they are sent. */
 struct outbuf {
@@ -599,8 +613,11 @@ static void send_all(struct outbuf *o, size_t from, tr_emit_fn emit, void *arg, 
 int tr_select_run(struct tr_select *s, const struct tr_lang_ctx *ctx, struct tr_event *ev,
                   tr_emit_fn emit, void *arg, struct tr_diag *d) {
     tr_lang_err_clear(&s->err);
+    clear_locals(s);
     struct tr_env E;
     memset(&E, 0, sizeof E);
+    E.locals = s->locals;
+    E.set = s->set;
     E.event = &ev->value;
     E.meta = &ev->meta;
     E.state = &s->state;
@@ -697,8 +714,11 @@ int tr_select_tick(struct tr_select *s, const struct tr_lang_ctx *ctx, uint64_t 
     tr_value nothing = tr_v_null(), meta;
     if (tr_v_rec(0, &meta)) return -ENOMEM;
     if (tr_event_init(&tick, nothing, meta, now_ns)) return -ENOMEM;
+    clear_locals(s);
     struct tr_env E;
     memset(&E, 0, sizeof E);
+    E.locals = s->locals;
+    E.set = s->set;
     E.event = &tick.value;
     E.meta = &tick.meta;
     E.state = &s->state;
@@ -750,7 +770,12 @@ int tr_select_create(struct tr_prog *prog, struct tr_node *stmt, const struct tr
     s->wins = tr_calloc(nwins ? nwins : 1, sizeof *s->wins);
     s->scratch1 = tr_calloc(na, sizeof *s->scratch1);
     s->scratch2 = tr_calloc(na, sizeof *s->scratch2);
-    if (!s->wins || !s->scratch1 || !s->scratch2) {
+    /* the query's program numbers the slots of every statement: this
+     * select's are all below the count it has now */
+    s->nlocals = prog->nlocals;
+    s->locals = tr_calloc(prog->nlocals ? (size_t)prog->nlocals : 1, sizeof *s->locals);
+    s->set = tr_calloc(prog->nlocals ? (size_t)prog->nlocals : 1, 1);
+    if (!s->wins || !s->scratch1 || !s->scratch2 || !s->locals || !s->set) {
         tr_select_destroy(s);
         return -ENOMEM;
     }
@@ -794,6 +819,9 @@ void tr_select_destroy(struct tr_select *s) {
         tr_ids_fini(&s->scratch_ids1);
         tr_ids_fini(&s->scratch_ids2);
     }
+    if (s->set) clear_locals(s);
+    tr_free(s->locals);
+    tr_free(s->set);
     tr_free(s->scratch1);
     tr_free(s->scratch2);
     tr_free(s->wins);

@@ -113,7 +113,7 @@ def test_bad_trickle(tmp_path):
 
 def test_unknown_onramp_type(tmp_path):
     expect_error(tmp_path, ["c.yaml"], ["onramp:\n  - id: x\n    type: nope\n"],
-                 ["c.yaml:2:", "unknown type 'nope'", "metronome"])
+                 ["c.yaml:2:", "onramp 'x': Onramp type nope not known", "metronome"])
 
 
 def test_unknown_artefact_names_what_is_loaded(tmp_path):
