@@ -3,7 +3,9 @@
  * stdin is read through libuv (tty, pipe or regular file) and every line is
  * one event (decoded by the codec, json by default). stdout/stderr write one
  * encoded event per line with a single write(2) so lines never interleave,
- * and ack a transactional event once its line is written. Writes block: these
+ * and ack a transactional event once its line is written. As 0.11, bytes
+ * that are not UTF-8 are written as the list of their values ("[255, 6]",
+ * Rust's debug form) unless `raw` is set. Writes block: these
  * offramps are for people and tests, not for throughput.
  */
 #include <errno.h>
@@ -12,11 +14,11 @@
 #include <unistd.h>
 
 #include "config/cmap.h"
-#include "config/cmap.h"
 #include "connectors/conn.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/utf8.h"
 
 /* ------------------------------------------------------------- stdin */
 
@@ -209,17 +211,22 @@ const struct tr_onramp_ops tr_stdin_onramp = {
 struct out_sink {
     struct tr_offramp_host *host;
     int fd;
+    bool raw;
     struct tr_buf line;
 };
 
 struct out_cfg {
     const char *prefix;
+    bool raw;
 };
 
 /* stdout and stderr share one map. */
 const struct tr_cmap_entry tr_stdout_cmap[] = {
     {TR_CMAP_KEY(TR_CMAP_STR, "prefix", NULL, 0, offsetof(struct out_cfg, prefix),
      "text written before each event")},
+    {TR_CMAP_KEY(TR_CMAP_BOOL, "raw", "false", 0, offsetof(struct out_cfg, raw),
+     "write the bytes as they are; false: bytes that are not UTF-8 are written as "
+     "the list of their values, e.g. [255, 6]")},
     {0},
 };
 
@@ -232,6 +239,7 @@ static int out_create_fd(const struct tr_conn_spec *spec, struct tr_offramp_host
     if (!o) return -ENOMEM;
     o->host = host;
     o->fd = fd;
+    o->raw = c.raw;
     tr_buf_init(&o->line);
     const char *prefix = c.prefix;
     if (prefix && tr_buf_append(&o->line, prefix, strlen(prefix)) != 0) {
@@ -273,7 +281,16 @@ static int write_all(int fd, const char *p, size_t n) {
 static void out_send(void *self, const struct tr_out_msg *m) {
     struct out_sink *o = self;
     size_t keep = o->line.len;  /* the prefix stays at the front */
-    int rc = tr_buf_append(&o->line, m->data, m->len);
+    size_t ok, bad;
+    int rc = 0;
+    if (o->raw || tr_utf8_check(m->data, m->len, &ok, &bad) == 0) {
+        rc = tr_buf_append(&o->line, m->data, m->len);
+    } else {
+        rc = tr_buf_putc(&o->line, '[');
+        for (size_t i = 0; !rc && i < m->len; i++)
+            rc = tr_buf_printf(&o->line, "%s%u", i ? ", " : "", (unsigned)(unsigned char)m->data[i]);
+        if (!rc) rc = tr_buf_putc(&o->line, ']');
+    }
     if (!rc) rc = tr_buf_putc(&o->line, '\n');
     if (!rc) rc = write_all(o->fd, o->line.data, o->line.len);
     o->line.len = keep;

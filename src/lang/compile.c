@@ -94,6 +94,16 @@ static int local_slot(struct cc *c, struct tr_str *name) {
     return add_local(c, name, 0);
 }
 
+/* The slot of a case binding (`for` key/value, `case x = ...`) in scope,
+ * or -1: 0.11's shadow variables, the only locals a select may use. */
+static int shadow_slot(const struct cc *c, const struct tr_str *name) {
+    const struct tr_scope *s = c->sc;
+    for (size_t i = s->nlocals; i-- > 0;)
+        if (s->locals[i].shadow && streq(s->locals[i].name, name->data, name->len))
+            return s->locals[i].slot;
+    return -1;
+}
+
 /* Case bindings are scoped to their case: forget those added since mark. */
 static void end_case(struct cc *c, size_t mark) {
     struct tr_scope *s = c->sc;
@@ -299,10 +309,10 @@ static int path(struct cc *c, struct tr_node *n) {
         if (n->n == 0) n->flags |= NF_CONST;
         return 0;
     }
-    if (c->no_locals)
+    int slot = c->no_locals ? shadow_slot(c, n->name) : local_slot(c, n->name);
+    if (slot < 0 && c->no_locals)
         return tr_lang_err_set(c->err, TR_EINVAL_CFG, c->stmt_sp, c->clause_sp,
                                "Local variables are not allowed here");
-    int slot = local_slot(c, n->name);
     if (slot < 0) return slot;
     n->slot = slot;
     return 0;
@@ -648,9 +658,11 @@ static int node(struct cc *c, struct tr_node *n) {
             if (cv) {
                 p->op = R_CONST;
                 p->lit = *cv;
-            } else if (c->no_locals) {
+            } else if (c->no_locals && shadow_slot(c, p->name) < 0) {
                 rc = tr_lang_err_set(c->err, TR_EINVAL_CFG, c->stmt_sp, c->clause_sp,
                                      "Local variables are not allowed here");
+            } else if (c->no_locals) {
+                p->slot = shadow_slot(c, p->name);
             } else {
                 int slot = local_slot(c, p->name);
                 if (slot < 0) rc = slot;

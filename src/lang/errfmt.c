@@ -179,3 +179,41 @@ void tr_lang_err_to_diag(const struct tr_lang_err *e, const char *file, struct t
     tr_diag_set(d, 0, file, e->has_pos ? (int)e->inner.s.line : 0,
                 e->has_pos ? (int)e->inner.s.col : 0, "%s", e->msg);
 }
+
+int tr_lang_locate(const char *src, size_t len, const struct tr_lang_err *e, struct tr_buf *out) {
+    if (e->src) {   /* the error is in the text it was attached with */
+        src = e->src;
+        len = e->len;
+    }
+    if (!e->has_pos || !src || e->outer.s.line == 0) return TR_ENOTFOUND;
+    uint32_t first = e->outer.s.line;
+    uint32_t count = e->outer.e.line > first ? e->outer.e.line - first : 1;
+    uint32_t err_line = e->inner.e.line;
+    uint32_t col = e->inner.s.col ? e->inner.s.col : 1, width;
+    if (e->inner.e.line == e->inner.s.line)
+        width = e->inner.e.col > col ? e->inner.e.col - col : 1;
+    else
+        width = e->inner.e.col > 1 ? e->inner.e.col - 1 : 0;
+    if (e->inner.e.line != e->inner.s.line) col = 1;
+    const char *p = src, *end = src + len;
+    int rc = 0, any = 0;
+    for (uint32_t line = 1; p < end && line < first + count && !rc; line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        if (line >= first) {
+            size_t n = (size_t)(le - p);
+            if (n && p[n - 1] == '\r') n--;   /* as Rust's str::lines */
+            rc = tr_buf_printf(out, "%s%5u | %.*s", any ? "\n" : "", line, (int)n, p);
+            any = 1;
+            if (!rc && line == err_line) {
+                rc = tr_buf_printf(out, "\n      | %*s", (int)(col - 1), "");
+                for (uint32_t k = 0; k < width && !rc; k++) rc = tr_buf_putc(out, '^');
+                if (!rc) rc = tr_buf_printf(out, " %s", e->msg);
+            }
+        }
+        if (!nl) break;
+        p = nl + 1;
+    }
+    if (!rc && !any) return TR_ENOTFOUND;
+    return rc;
+}

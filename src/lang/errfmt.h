@@ -51,6 +51,14 @@ int tr_lang_render(const char *src, size_t len, const struct tr_lang_err *e, str
 int tr_lang_render_in(const char *src, size_t len, const char *file, const struct tr_lang_err *e,
                       struct tr_buf *out);
 
+/* Tremor 0.11's other renderer (Error::locate_in_source), which its
+ * pipeline logs a query's runtime error with: the source lines from the
+ * outer span's first line up to but not including its last (at least
+ * one), each "%5u | text", and under the line where the inner span ends
+ * "      | " + spaces + carets + " " + message. Appends to out without a
+ * final newline. Returns 0, -ENOMEM, or TR_ENOTFOUND (no position). */
+int tr_lang_locate(const char *src, size_t len, const struct tr_lang_err *e, struct tr_buf *out);
+
 /* Fill a plain diagnostic (file:line:col: message) from e. */
 void tr_lang_err_to_diag(const struct tr_lang_err *e, const char *file, struct tr_diag *d);
 

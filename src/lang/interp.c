@@ -505,7 +505,16 @@ static int assign(struct tr_env *E, const struct tr_node *let, tr_value val) {
     tr_value *cur;
     switch (p->op) {
     case R_EVENT: cur = E->event; break;
-    case R_META: cur = E->meta; break;
+    case R_META:
+        /* 0.11 refuses to replace the whole of `$` (error_invalid_assign_target) */
+        if (p->n == 0) {
+            struct tr_span sp = let->b ? tr_span_join(p->sp, let->b->sp) : let->sp;   /* `$ = ...` */
+            tr_value_unref(val);
+            return fail(E, tr_span_expand(sp, 2), sp,
+                        "You are trying to assign to a value that isn't valid");
+        }
+        cur = E->meta;
+        break;
     case R_STATE: cur = E->state; break;
     case R_LOCAL:
         if (p->n == 0) {

@@ -112,6 +112,10 @@ int tr_select_tick(struct tr_select *s, const struct tr_lang_ctx *ctx, uint64_t 
 int tr_query_render(const struct tr_query *q, const struct tr_lang_err *e, struct tr_buf *out);
 /* The error of the last failed tr_select_run of s. */
 const struct tr_lang_err *tr_select_last_error(const struct tr_select *s);
+/* That error as 0.11's pipeline logs a runtime error of its query: the
+ * source excerpt of tr_lang_locate (errfmt.h) appended to out. TR_ENOTFOUND:
+ * no error, no position, or one 0.11 logs as a bare message. */
+int tr_select_locate(const struct tr_select *s, struct tr_buf *out);
 size_t tr_query_warning_count(const struct tr_query *q);
 int tr_query_render_warnings(const struct tr_query *q, struct tr_buf *out);
 

@@ -62,7 +62,23 @@ struct tr_select {
     struct tr_aggr_state *scratch1, *scratch2;
     struct tr_ids scratch_ids1, scratch_ids2;
     int scratch_tx1, scratch_tx2;
+    int err_plain;               /* the last error is the pipeline's, not the script's: no excerpt */
+    uint64_t full_max;           /* max_groups of the window that was full */
+    /* Case bindings of `for` and `case x = ...` (0.11's shadow variables,
+     * the only locals a select may have): slots below nlocals, whatever a
+     * run left there is released at the next run and at destroy. */
+    tr_value *locals;
+    uint8_t *set;
+    int nlocals;
 };
+
+static void clear_locals(struct tr_select *s) {
+    for (int i = 0; i < s->nlocals; i++)
+        if (s->set[i]) {
+            tr_value_unref(s->locals[i]);
+            s->set[i] = 0;
+        }
+}
 
 /* The output of one emission, collected before they are sent. */
 struct outbuf {
@@ -182,7 +198,10 @@ static int get_group(struct tr_select *s, struct window_rt *w, struct tr_str *ke
         *out = g;
         return 0;
     }
-    if (w->n >= w->def->max_groups) return TR_EFULL;
+    if (w->n >= w->def->max_groups) {
+        s->full_max = w->def->max_groups;
+        return TR_EFULL;
+    }
     if (tr_grow((void **)&w->groups, &w->cap, w->n + 1, sizeof *w->groups)) return -ENOMEM;
     if ((w->n + 1) * 2 > w->index_cap && reindex(w, w->index_cap ? w->index_cap * 2 : 16)) return -ENOMEM;
     g = &w->groups[w->n];
@@ -404,42 +423,24 @@ static int merge_from(struct tr_select *s, struct group *g, struct tr_aggr_state
     return rc;
 }
 
-/* One group value through the windows (Tremor's single / tilted logic). */
-static int run_windows(struct tr_select *s, struct tr_env *E, const struct tr_event *ev, struct tr_str *key,
-                       const tr_value *gval, struct outbuf *o) {
+/* A window without room for another group: 0.11's words (typo included),
+ * a pipeline error it logs without an excerpt. Other codes pass through. */
+static int full_error(struct tr_select *s, struct tr_env *E, const struct tr_str *key, int rc) {
+    if (rc != TR_EFULL) return rc;
+    s->err_plain = 1;
+    return tr_lang_err_set(E->err, TR_ERUNTIME, s->stmt->sp, s->stmt->sp,
+                           "Maxmimum amount of groups reached (%llu). Ignoring group %s",
+                           (unsigned long long)s->full_max, key->data);
+}
+
+/* The windows of a tilted chain that closed (emits[0..nemit), the first
+ * ones in order) for one group: each emits, hands its state on to the
+ * next, and the first that stays open takes the last state (Tremor's
+ * scratch dance, for events and ticks alike). */
+static int tilt_emit(struct tr_select *s, struct tr_env *E, struct tr_str *key, const tr_value *gval,
+                     const struct wevent *emits, size_t nemit, const struct tr_event *ev,
+                     struct outbuf *o) {
     int rc;
-    if (s->nwins == 1) {
-        struct window_rt *w = &s->wins[0];
-        struct group *g;
-        if ((rc = get_group(s, w, key, gval, &g))) goto groups_full;
-        struct wevent we;
-        if ((rc = window_on_event(s, E, w, g, ev->ingest_ns, &we))) return rc;
-        if (we.emit && !we.include) {
-            if ((rc = emit_group(s, E, g, ev, o))) return rc;
-            group_reset(s, g);
-        }
-        if ((rc = accumulate(s, E, g, ev))) return rc;
-        if (we.emit && we.include) {
-            if ((rc = emit_group(s, E, g, ev, o))) return rc;
-            group_reset(s, g);
-        }
-        return 0;
-    }
-    /* tilted windows: each closed window hands its state to the next */
-    struct wevent emits[16];
-    size_t nemit = 0;
-    for (size_t i = 0; i < s->nwins && i < 16; i++) {
-        struct group *g;
-        if ((rc = get_group(s, &s->wins[i], key, gval, &g))) goto groups_full;
-        struct wevent we;
-        if ((rc = window_on_event(s, E, &s->wins[i], g, ev->ingest_ns, &we))) return rc;
-        if (!we.emit) break;
-        emits[nemit++] = we;
-    }
-    struct group *first;
-    if ((rc = get_group(s, &s->wins[0], key, gval, &first))) goto groups_full;
-    int pending = nemit && !emits[0].include;
-    if (!pending && (rc = accumulate(s, E, first, ev))) return rc;
     if (s->scratch_tx1 >= 0) {
         tr_ids_fini(&s->scratch_ids1);
         tr_ids_fini(&s->scratch_ids2);
@@ -451,7 +452,7 @@ static int run_windows(struct tr_select *s, struct tr_env *E, const struct tr_ev
     scratch_clear(s, s->scratch2);
     for (size_t i = 0; i < nemit; i++) {
         struct group *g;
-        if ((rc = get_group(s, &s->wins[i], key, gval, &g))) goto groups_full;
+        if ((rc = get_group(s, &s->wins[i], key, gval, &g))) return rc;
         E->window = &s->wins[i].name;
         if (emits[i].include) {
             if (i > 0 && (rc = merge_from(s, g, s->scratch1, &s->scratch_ids1, s->scratch_tx1))) return rc;
@@ -490,18 +491,55 @@ static int run_windows(struct tr_select *s, struct tr_env *E, const struct tr_ev
             }
         }
     }
-    if (pending && (rc = accumulate(s, E, first, ev))) return rc;
     if (nemit && nemit < s->nwins) {
         struct group *g;
-        if ((rc = get_group(s, &s->wins[nemit], key, gval, &g))) goto groups_full;
+        if ((rc = get_group(s, &s->wins[nemit], key, gval, &g))) return rc;
         if ((rc = merge_from(s, g, s->scratch1, &s->scratch_ids1, s->scratch_tx1))) return rc;
     }
     return 0;
+}
+
+/* One group value through the windows (Tremor's single / tilted logic). */
+static int run_windows(struct tr_select *s, struct tr_env *E, const struct tr_event *ev, struct tr_str *key,
+                       const tr_value *gval, struct outbuf *o) {
+    int rc;
+    if (s->nwins == 1) {
+        struct window_rt *w = &s->wins[0];
+        struct group *g;
+        if ((rc = get_group(s, w, key, gval, &g))) goto groups_full;
+        struct wevent we;
+        if ((rc = window_on_event(s, E, w, g, ev->ingest_ns, &we))) return rc;
+        if (we.emit && !we.include) {
+            if ((rc = emit_group(s, E, g, ev, o))) return rc;
+            group_reset(s, g);
+        }
+        if ((rc = accumulate(s, E, g, ev))) return rc;
+        if (we.emit && we.include) {
+            if ((rc = emit_group(s, E, g, ev, o))) return rc;
+            group_reset(s, g);
+        }
+        return 0;
+    }
+    /* tilted windows: each closed window hands its state to the next */
+    struct wevent emits[16];
+    size_t nemit = 0;
+    for (size_t i = 0; i < s->nwins && i < 16; i++) {
+        struct group *g;
+        if ((rc = get_group(s, &s->wins[i], key, gval, &g))) goto groups_full;
+        struct wevent we;
+        if ((rc = window_on_event(s, E, &s->wins[i], g, ev->ingest_ns, &we))) return rc;
+        if (!we.emit) break;
+        emits[nemit++] = we;
+    }
+    struct group *first;
+    if ((rc = get_group(s, &s->wins[0], key, gval, &first))) goto groups_full;
+    int pending = nemit && !emits[0].include;
+    if (!pending && (rc = accumulate(s, E, first, ev))) return rc;
+    if ((rc = tilt_emit(s, E, key, gval, emits, nemit, ev, o))) goto groups_full;
+    if (pending && (rc = accumulate(s, E, first, ev))) return rc;
+    return 0;
 groups_full:
-    if (rc == TR_EFULL)
-        return tr_lang_err_set(E->err, TR_ERUNTIME, s->stmt->sp, s->stmt->sp,
-                               "Maximum number of groups reached for group `%s`", key->data);
-    return rc;
+    return full_error(s, E, key, rc);
 }
 
 /* --- group by --- */
@@ -599,8 +637,12 @@ static void send_all(struct outbuf *o, size_t from, tr_emit_fn emit, void *arg, 
 int tr_select_run(struct tr_select *s, const struct tr_lang_ctx *ctx, struct tr_event *ev,
                   tr_emit_fn emit, void *arg, struct tr_diag *d) {
     tr_lang_err_clear(&s->err);
+    s->err_plain = 0;
+    clear_locals(s);
     struct tr_env E;
     memset(&E, 0, sizeof E);
+    E.locals = s->locals;
+    E.set = s->set;
     E.event = &ev->value;
     E.meta = &ev->meta;
     E.state = &s->state;
@@ -688,17 +730,21 @@ int tr_select_run(struct tr_select *s, const struct tr_lang_ctx *ctx, struct tr_
 
 int tr_select_tick(struct tr_select *s, const struct tr_lang_ctx *ctx, uint64_t now_ns,
                    tr_emit_fn emit, void *arg, struct tr_diag *d) {
-    /* Only a single time-based window without a script closes on ticks;
-     * tilted chains move with events only. */
-    if (s->nwins != 1 || s->wins[0].def->by_size || s->wins[0].def->script) return 0;
+    /* Only time-based windows without a script close on ticks (0.11's
+     * on_tick); a tilted chain stops at its first window that does not. */
+    if (s->nwins == 0 || s->wins[0].def->by_size || s->wins[0].def->script) return 0;
     tr_lang_err_clear(&s->err);
+    s->err_plain = 0;
     struct window_rt *w = &s->wins[0];
     struct tr_event tick;
     tr_value nothing = tr_v_null(), meta;
     if (tr_v_rec(0, &meta)) return -ENOMEM;
     if (tr_event_init(&tick, nothing, meta, now_ns)) return -ENOMEM;
+    clear_locals(s);
     struct tr_env E;
     memset(&E, 0, sizeof E);
+    E.locals = s->locals;
+    E.set = s->set;
     E.event = &tick.value;
     E.meta = &tick.meta;
     E.state = &s->state;
@@ -710,7 +756,35 @@ int tr_select_tick(struct tr_select *s, const struct tr_lang_ctx *ctx, uint64_t 
     struct outbuf o = {0};
     int rc = 0;
     E.window = &w->name;
-    for (size_t i = 0; i < w->n && !rc; i++) {
+    for (size_t i = 0; s->nwins > 1 && i < w->n && !rc; i++) {
+        /* every group of the first window through the chain, as 0.11 */
+        struct wevent emits[16];
+        size_t nemit = 0;
+        struct tr_str *key = w->groups[i].key;
+        const tr_value *gval = &w->groups[i].value;   /* the first window's array does not move */
+        for (size_t k = 0; k < s->nwins && k < 16 && !rc; k++) {
+            struct group *g;
+            const struct tr_window_def *wd = s->wins[k].def;
+            if ((rc = get_group(s, &s->wins[k], key, gval, &g))) break;
+            if (wd->by_size || wd->script) break;
+            struct wevent we = by_time(wd, &g->ws, now_ns);
+            if (!we.emit) break;
+            emits[nemit++] = we;
+        }
+        if (rc) {
+            rc = full_error(s, &E, key, rc);
+            break;
+        }
+        if (nemit == 0) continue;
+        tr_value group = tr_value_ref(*gval);
+        if ((rc = tr_value_mut(&group)) == 0) rc = tr_arr_push(&group, tr_value_ref(tr_v_strobj(key)));
+        E.group = &group;
+        if (!rc && (rc = tilt_emit(s, &E, key, gval, emits, nemit, &tick, &o)))
+            rc = full_error(s, &E, key, rc);
+        E.group = &nullv;
+        tr_value_unref(group);
+    }
+    for (size_t i = 0; s->nwins == 1 && i < w->n && !rc; i++) {
         struct group *g = &w->groups[i];
         struct wevent we = by_time(w->def, &g->ws, now_ns);
         if (!we.emit) continue;
@@ -734,6 +808,11 @@ int tr_select_tick(struct tr_select *s, const struct tr_lang_ctx *ctx, uint64_t 
 
 const struct tr_lang_err *tr_select_last_error(const struct tr_select *s) { return &s->err; }
 
+int tr_select_locate(const struct tr_select *s, struct tr_buf *out) {
+    if (!s->err.set || s->err_plain) return TR_ENOTFOUND;
+    return tr_lang_locate(s->prog->src, s->prog->len, &s->err, out);
+}
+
 int tr_select_create(struct tr_prog *prog, struct tr_node *stmt, const struct tr_window_def *wins,
                      size_t nwins, struct tr_select_info *info, struct tr_select **out) {
     *out = NULL;
@@ -750,7 +829,12 @@ int tr_select_create(struct tr_prog *prog, struct tr_node *stmt, const struct tr
     s->wins = tr_calloc(nwins ? nwins : 1, sizeof *s->wins);
     s->scratch1 = tr_calloc(na, sizeof *s->scratch1);
     s->scratch2 = tr_calloc(na, sizeof *s->scratch2);
-    if (!s->wins || !s->scratch1 || !s->scratch2) {
+    /* the query's program numbers the slots of every statement: this
+     * select's are all below the count it has now */
+    s->nlocals = prog->nlocals;
+    s->locals = tr_calloc(prog->nlocals ? (size_t)prog->nlocals : 1, sizeof *s->locals);
+    s->set = tr_calloc(prog->nlocals ? (size_t)prog->nlocals : 1, 1);
+    if (!s->wins || !s->scratch1 || !s->scratch2 || !s->locals || !s->set) {
         tr_select_destroy(s);
         return -ENOMEM;
     }
@@ -794,6 +878,9 @@ void tr_select_destroy(struct tr_select *s) {
         tr_ids_fini(&s->scratch_ids1);
         tr_ids_fini(&s->scratch_ids2);
     }
+    if (s->set) clear_locals(s);
+    tr_free(s->locals);
+    tr_free(s->set);
     tr_free(s->scratch1);
     tr_free(s->scratch2);
     tr_free(s->wins);

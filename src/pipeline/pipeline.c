@@ -406,6 +406,31 @@ static void report(struct tr_pipeline *p, const struct tr_diag *d) {
     TR_WARN("pipeline", "%s/%s: %s", p->id, p->instance, buf);
 }
 
+/* A select's runtime error, logged as 0.11's pipeline does ("Error handling
+ * event:" and, for an error of the query's script, the source excerpt on the
+ * lines below), after our file:line:col. */
+static void report_select(struct tr_pipeline *p, const struct tr_select *sel, struct tr_diag *d) {
+    static const char pre[] = "Error handling event: ";
+    size_t n = strlen(d->msg);
+    if (n > sizeof d->msg - sizeof pre) n = sizeof d->msg - sizeof pre;
+    memmove(d->msg + sizeof pre - 1, d->msg, n);
+    memcpy(d->msg, pre, sizeof pre - 1);
+    d->msg[sizeof pre - 1 + n] = 0;
+    struct tr_buf ex;
+    tr_buf_init(&ex);
+    if (tr_select_locate(sel, &ex) != 0 || !ex.len) {
+        tr_buf_fini(&ex);
+        report(p, d);
+        return;
+    }
+    char buf[1400];
+    tr_diag_format(d, buf, sizeof buf);
+    p->stats.errors++;
+    TR_WARN("pipeline", "%s/%s: %s\n%.*s", p->id, p->instance, buf, (int)(ex.len > 4096 ? 4096 : ex.len),
+            ex.data);
+    tr_buf_fini(&ex);
+}
+
 /* ------------------------------------------------------ node kinds */
 
 /* in and streams: pass the event on. */
@@ -436,7 +461,7 @@ static int select_event(struct tr_pipeline *p, struct node *n, const char *port,
     struct tr_insight done = {.cb = TR_CB_ACK};
     int track = ev->transactional && tr_ids_copy(&done.ids, &ev->ids) == 0;
     int rc = tr_select_run(n->select, &ctx, ev, select_emit, &se, &d);
-    if (rc < 0 && d.msg[0]) report(p, &d);
+    if (rc < 0 && d.msg[0]) report_select(p, n->select, &d);
     if (track) {
         if (!se.emitted) post(p, p->nnodes, &done);
         else tr_insight_fini(&done);
@@ -450,7 +475,7 @@ static void select_tick(struct tr_pipeline *p, struct node *n, uint64_t now_ns) 
     tr_diag_clear(&d);
     struct tr_lang_ctx ctx = {.instance = p->server_instance, .ingest_ns = now_ns};
     int rc = tr_select_tick(n->select, &ctx, now_ns, select_emit, &se, &d);
-    if (rc < 0 && d.msg[0]) report(p, &d);
+    if (rc < 0 && d.msg[0]) report_select(p, n->select, &d);
 }
 
 /* What a script's err port carries (0.11 tremor-pipeline op/trickle/script.rs):

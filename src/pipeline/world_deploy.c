@@ -178,13 +178,38 @@ static int link_pipe_out(struct tr_world *w, struct bound *b, struct pipe_inst *
     if (tu->kind == TR_URL_OFFRAMP) {
         struct offramp_inst *o = ensure_offramp(w, b, tu, l, url, d, &rc);
         if (!o) return rc;
-        if (tu->port[0] && strcmp(tu->port, TR_PORT_IN) != 0)
-            return tr_diag_set(d, TR_EINVAL_CFG, l->loc.file, l->loc.line, l->loc.col,
-                               "link %s: offramps only have the port 'in'", url);
+        /* 0.11 takes any port here. 'in' makes the pipeline one of the
+         * offramp's inputs (its acks, fails and breaker reach it). Any other
+         * port still delivers the events (0.11's sinks ignore the port) but
+         * the pipeline is no input of the offramp, so nothing comes back;
+         * instead it is connected to that port of the offramp, which for a
+         * linked offramp's 'out' or 'err' means its responses. 'metrics'
+         * would make it the offramp's metrics pipeline: not done here. */
+        int side_port = tu->port[0] && strcmp(tu->port, TR_PORT_IN) != 0;
+        if (side_port && strcmp(tu->port, TR_PORT_METRICS) == 0)
+            return tr_diag_set(d, TR_EUNSUPPORTED, l->loc.file, l->loc.line, l->loc.col,
+                               "link %s: linking a pipeline to an offramp's port 'metrics' (its "
+                               "metrics pipeline) is not implemented", url);
+        if (side_port) {
+            int err_port = strcmp(tu->port, TR_PORT_ERR) == 0;
+            if ((err_port || strcmp(tu->port, TR_PORT_OUT) == 0) && o->ops->linked &&
+                off_art(o)->linked) {
+                rc = made(b, (struct made_link){.kind = err_port ? LINK_OFFRAMP_ERR_PIPE
+                                                                 : LINK_OFFRAMP_PIPE,
+                                                .off = o, .to = from});
+                if (!rc) rc = err_port ? push((void **)&o->errs, &o->nerrs, &o->errs_cap, from)
+                                       : push((void **)&o->outs, &o->nouts, &o->outs_cap, from);
+                if (!rc) rc = tr_pipeline_connect_input(from->p, false, world_offramp_cf, o);
+                if (rc) return rc;
+            }
+            TR_INFO("world", "link %s: the pipeline's events reach offramp '%s' but it is no "
+                    "input of it (no acks, fails or breaker), as in 0.11", url, off_art(o)->id);
+        }
         struct out_link *ol = tr_calloc(1, sizeof *ol);
         if (!ol) return -ENOMEM;
         ol->o = o;
         ol->pi = from;
+        ol->untracked = side_port;
         rc = push((void **)&o->links, &o->nlinks, &o->links_cap, ol);
         if (!rc && (rc = made(b, (struct made_link){.kind = LINK_PIPE_OFFRAMP, .from = from,
                                                     .ol = ol})))

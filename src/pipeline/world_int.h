@@ -102,6 +102,7 @@ struct out_link {
     struct offramp_inst *o;
     struct pipe_inst *pi;
     int told;                        /* the pipeline was told whether o takes events */
+    int untracked;                   /* linked to a port other than 'in': no insights back */
 };
 
 struct offramp_inst {

@@ -136,7 +136,7 @@ static int start_offramps(struct tr_world *w, struct tr_diag *d) {
         if (!o->started || !o->self) continue;
         enum tr_cb cb = o->ops->is_active(o->self) ? TR_CB_RESTORE : TR_CB_TRIGGER;
         for (size_t k = 0; k < o->nlinks; k++) {
-            if (o->links[k]->told) continue;
+            if (o->links[k]->told || o->links[k]->untracked) continue;
             o->links[k]->told = 1;
             world_send_insight(o->links[k]->pi, cb, NULL);
         }

@@ -109,10 +109,13 @@ int world_check_artefact(const struct tr_world *w, const struct tr_cfg_artefact 
                          struct tr_diag *d) {
     const char *kind = is_onramp ? "onramp" : "offramp";
     int known = is_onramp ? w->reg.onramp(a->type) != NULL : w->reg.offramp(a->type) != NULL;
+    /* 0.11's words ("Onramp type X not known" / "Offramp X not known") after our location:
+     * scripts and 0.11's own cli-integration cases look for them. */
     if (!known)
         return tr_diag_set(d, TR_EINVAL_CFG, a->loc.file, a->loc.line, a->loc.col,
-                           "%s '%s': unknown type '%s' (known %s types: %s)", kind, a->id, a->type,
-                           kind, is_onramp ? w->reg.onramp_types() : w->reg.offramp_types());
+                           "%s '%s': %s %s not known (known %s types: %s)", kind, a->id,
+                           is_onramp ? "Onramp type" : "Offramp", a->type, kind,
+                           is_onramp ? w->reg.onramp_types() : w->reg.offramp_types());
     if (a->codec && !tr_codec_find(a->codec))
         return tr_diag_set(d, TR_EINVAL_CFG, a->loc.file, a->loc.line, a->loc.col,
                            "%s '%s': unknown codec '%s' (known: %s)", kind, a->id, a->codec,

@@ -122,7 +122,8 @@ static void off_breaker(struct tr_offramp_host *h, enum tr_cb cb) {
     o->breaker_open = cb == TR_CB_TRIGGER;
     if (o->breaker_open) o->triggers++;
     else o->restores++;
-    for (size_t i = 0; i < o->nlinks; i++) world_send_insight(o->links[i]->pi, cb, NULL);
+    for (size_t i = 0; i < o->nlinks; i++)
+        if (!o->links[i]->untracked) world_send_insight(o->links[i]->pi, cb, NULL);
 }
 
 static void off_trigger(struct tr_offramp_host *h) { off_breaker(h, TR_CB_TRIGGER); }
@@ -207,6 +208,8 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         if (rc != -ENOMEM) refuse = TR_CB_ACK;
         goto refused;
     }
+    /* no answer goes back over an untracked link, so none is asked for */
+    if (l->untracked) ev->transactional = false;
     struct tr_out_msg m = {
         .token = 0, .transactional = ev->transactional, .data = enc->data,
         .len = enc->len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
@@ -251,7 +254,7 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     tr_event_fini(ev);
     return;
 refused:
-    if (ev->transactional) world_send_insight(l->pi, refuse, &ev->ids);
+    if (ev->transactional && !l->untracked) world_send_insight(l->pi, refuse, &ev->ids);
     tr_event_fini(ev);
 }
 

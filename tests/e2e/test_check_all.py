@@ -86,7 +86,7 @@ def test_three_yaml_errors(tmp_path):
         errs = located(p.stderr, "three.yaml")
         assert [l for l, _ in errs] == [8, 2, 14], p.stderr   # first as found, then in order
         assert "unknown key 'colour'" in errs[0][1]
-        assert "unknown type 'nosuch'" in errs[1][1]
+        assert "onramp 'a': Onramp type nosuch not known" in errs[1][1]
         assert "linked of offramp 'c' must be true or false" in errs[2][1]
         assert "check: 1 of 2 files failed (3 errors)" in p.stderr
 

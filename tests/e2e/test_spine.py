@@ -113,7 +113,7 @@ def test_bad_trickle(tmp_path):
 
 def test_unknown_onramp_type(tmp_path):
     expect_error(tmp_path, ["c.yaml"], ["onramp:\n  - id: x\n    type: nope\n"],
-                 ["c.yaml:2:", "unknown type 'nope'", "metronome"])
+                 ["c.yaml:2:", "onramp 'x': Onramp type nope not known", "metronome"])
 
 
 def test_unknown_artefact_names_what_is_loaded(tmp_path):
@@ -205,3 +205,42 @@ mapping:
     finally:
         if p.poll() is None:
             p.kill()
+
+
+def test_std_stream_raw(tmp_path):
+    # 0.11's stdout/stderr: bytes that are not UTF-8 are written as the list
+    # of their values (Rust's debug form) unless `raw: true`.
+    (tmp_path / "in.json").write_text('{"a":1}\n')
+    (tmp_path / "c.yaml").write_text("""onramp:
+  - id: in
+    type: file
+    config:
+      source: in.json
+      close_on_done: true
+offramp:
+  - id: listed
+    type: stdout
+    postprocessors: [snappy]
+    config:
+      prefix: "> "
+  - id: raw
+    type: stderr
+    postprocessors: [snappy]
+    config:
+      raw: true
+binding:
+  - id: b
+    links:
+      "/onramp/in/{i}/out": ["/pipeline/system::passthrough/{i}/in"]
+      "/pipeline/system::passthrough/{i}/out": ["/offramp/listed/{i}/in", "/offramp/raw/{i}/in"]
+mapping:
+  /binding/b/01:
+    i: "01"
+""")
+    p = subprocess.run([TREMOR, "server", "run", "-n", "-f", "c.yaml"], cwd=tmp_path,
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    line = p.stdout.decode().splitlines()[0]
+    assert line.startswith("> [255, 6, 0, 0, 115, 78, 97, 80, 112, 89, "), line
+    assert line.endswith("]")
+    assert b"\xff\x06\x00\x00sNaPpY" in p.stderr

@@ -534,6 +534,89 @@ static void windowed_select(void **st) {
     assert_non_null(strstr(d.msg, "References to `event` or `$` are not allowed"));
 }
 
+
+/* 0.11 lets a select use the bindings of `for` cases and `case x = ...`
+ * (its shadow variables); any other local is still refused. */
+static void query_case_bindings(void **st) {
+    (void)st;
+    const char *src = "select {\"t\": for [1, 2] of case (i, d) => {\"i\": i, \"d\": d} end,\n"
+                      "        \"m\": match event of case x = %{present a} => x.a default => null end}\n"
+                      "from in into out;\n";
+    struct tr_query *q;
+    struct tr_diag d;
+    int rc = tr_query_compile("q.trickle", src, strlen(src), &q, &d);
+    if (rc) fail_msg("%s at %d:%d", d.msg, d.line, d.col);
+    const struct tr_qnode *sel = tr_query_node(q, 0);
+    struct tr_lang_ctx ctx = {.instance = "tremor"};
+    struct sink s = {0};
+    for (int i = 0; i < 2; i++) {   /* twice: what a run leaves in the slots is released */
+        struct tr_event ev;
+        tr_event_init(&ev, json("{\"a\":7}"), tr_v_null(), 0);
+        assert_int_equal(0, tr_select_run(sel->select, &ctx, &ev, collect, &s, &d));
+        assert_string_equal("{\"t\":[{\"i\":0,\"d\":1},{\"i\":1,\"d\":2}],\"m\":7}", s.last);
+    }
+    tr_query_destroy(q);
+    src = "select for [1] of case (i, d) => j end from in into out;\n";
+    assert_int_not_equal(0, tr_query_compile("q.trickle", src, strlen(src), &q, &d));
+    assert_non_null(strstr(d.msg, "Local variables are not allowed here"));
+}
+
+/* A tilted chain of time windows closes on ticks as 0.11 does, the first
+ * window first; a full window reports 0.11's max_groups words, which the
+ * pipeline logs without a source excerpt, while a script error of a select
+ * has one (0.11's locate_in_source). */
+static void query_ticks_and_errors(void **st) {
+    (void)st;
+    const char *src = "define tumbling window a with interval = 1000 end;\n"
+                      "define tumbling window b with interval = 5000 end;\n"
+                      "select [window, aggr::stats::count()] from in[a, b] into out;\n";
+    struct tr_query *q;
+    struct tr_diag d;
+    int rc = tr_query_compile("t.trickle", src, strlen(src), &q, &d);
+    if (rc) fail_msg("%s at %d:%d", d.msg, d.line, d.col);
+    const struct tr_qnode *sel = tr_query_node(q, 0);
+    struct tr_lang_ctx ctx = {.instance = "tremor"};
+    struct sink s = {0};
+    struct tr_event ev;
+    tr_event_init(&ev, json("{}"), tr_v_null(), 10);
+    assert_int_equal(0, tr_select_run(sel->select, &ctx, &ev, collect, &s, &d));
+    tr_event_init(&ev, json("{}"), tr_v_null(), 20);
+    assert_int_equal(0, tr_select_run(sel->select, &ctx, &ev, collect, &s, &d));
+    assert_int_equal(0, s.n);
+    assert_int_equal(0, tr_select_tick(sel->select, &ctx, 500, collect, &s, &d));
+    assert_int_equal(0, s.n);
+    assert_int_equal(0, tr_select_tick(sel->select, &ctx, 2000, collect, &s, &d));
+    assert_int_equal(1, s.n);
+    assert_string_equal("[\"a\",2]", s.last);
+    tr_query_destroy(q);
+
+    src = "define tumbling window w with size = 2, max_groups = 1 end;\n"
+          "select aggr::stats::count() from in[w] group by event.g into out;\n";
+    assert_int_equal(0, tr_query_compile("m.trickle", src, strlen(src), &q, &d));
+    sel = tr_query_node(q, 0);
+    tr_event_init(&ev, json("{\"g\":1}"), tr_v_null(), 1);
+    assert_int_equal(0, tr_select_run(sel->select, &ctx, &ev, collect, &s, &d));
+    tr_event_init(&ev, json("{\"g\":2}"), tr_v_null(), 2);
+    assert_int_equal(TR_ERUNTIME, tr_select_run(sel->select, &ctx, &ev, collect, &s, &d));
+    assert_string_equal("Maxmimum amount of groups reached (1). Ignoring group [2]", d.msg);
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(TR_ENOTFOUND, tr_select_locate(sel->select, &b));
+    tr_query_destroy(q);
+
+    src = "select\n  event.a\nfrom in into out;\n";
+    assert_int_equal(0, tr_query_compile("l.trickle", src, strlen(src), &q, &d));
+    sel = tr_query_node(q, 0);
+    tr_event_init(&ev, json("{}"), tr_v_null(), 1);
+    assert_int_equal(TR_ERUNTIME, tr_select_run(sel->select, &ctx, &ev, collect, &s, &d));
+    assert_int_equal(0, tr_select_locate(sel->select, &b));
+    assert_non_null(b.data);
+    assert_string_equal("    2 |   event.a\n      |         ^ Trying to access a non existing event key `a`",
+                        (tr_buf_putc(&b, 0), b.data));
+    tr_buf_fini(&b);
+    tr_query_destroy(q);
+}
+
 /* --- binary literals, std modules, extractors, query modules --- */
 
 static void binary_literals(void **st) {
@@ -738,6 +821,8 @@ int main(void) {
         cmocka_unit_test(tutorial_query),
         cmocka_unit_test(query_where_having),
         cmocka_unit_test(query_errors),
+        cmocka_unit_test(query_case_bindings),
+        cmocka_unit_test(query_ticks_and_errors),
         cmocka_unit_test(windowed_select),
         cmocka_unit_test(binary_literals),
         cmocka_unit_test(std_re_random_chash),

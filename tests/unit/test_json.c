@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec.h"
 #include "codec/json.h"
 #include "core/alloc.h"
 
@@ -260,6 +261,14 @@ static void test_structure_errors(void **state) {
     dec_err("\n\n[\n1\n,\n", 8, TR_EPARSE, 6, 1, "expected a value");
     tr_value v;
     assert_int_equal(tr_json_decode(NULL, 0, &v, NULL), TR_EPARSE);  /* d may be NULL */
+    /* the json codec names an empty frame (an empty line) in 0.11's words */
+    struct tr_diag cd;
+    tr_diag_clear(&cd);
+    const struct tr_codec *jc = tr_codec_find("json");
+    assert_non_null(jc);
+    assert_int_equal(jc->decode("", 0, 0, &v, &cd), TR_EPARSE);
+    assert_non_null(strstr(cd.msg, "Eof at character 0"));
+    assert_int_equal(jc->decode(NULL, 0, 0, &v, NULL), TR_EPARSE);
     assert_int_equal(v.type, TR_NULL);
 
     /* the caller's file name is kept and shows in the formatted text */

@@ -514,6 +514,53 @@ static void metrics_port_links_like_any_other(void **state) {
     assert_int_equal(tr_world_publish_query(f->w, "bad.trickle", "select", 6, &d), TR_EPARSE);
 }
 
+
+/* 0.11 takes a link to an offramp's port other than 'in' (its cli tests
+ * link to /offramp/out/{i}/out): the events still reach the offramp, but
+ * the pipeline is no input of it, so nothing is answered upstream. The
+ * port 'metrics' (the offramp's metrics pipeline in 0.11) is refused. */
+static void link_to_offramp_side_port(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "%sbinding:\n  - id: b\n    links:\n"
+             "      '/onramp/src/{instance}/out': ['/pipeline/pass/{instance}/in']\n"
+             "      '/pipeline/pass/{instance}/out': ['/offramp/dst/{instance}/out']\n"
+             "mapping:\n  /binding/b/01:\n    instance: '01'\n", CONNECTORS);
+    assert_int_equal(publish(f, yaml, &d), 0);
+    assert_int_equal(tr_world_deploy(f->w, &d), 0);
+    assert_int_equal(tr_world_start(f->w, &d), 0);
+    tr_value v;
+    assert_int_equal(tr_v_rec(1, &v), 0);
+    assert_int_equal(tr_rec_set(&v, "x", 1, tr_v_int(1)), 0);
+    assert_int_equal(tr_onramp_emit_value(g_in->host, v, tr_v_null()), 0);
+    assert_int_equal(g_out->sends, 1);
+    assert_string_equal(g_out->last, "{\"x\":1}");
+    assert_int_equal(g_out->last_transactional, 0);   /* no answer is asked for */
+    for (int i = 0; i < 20; i++) uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(g_in->acks, 0);
+    assert_int_equal(g_in->fails, 0);
+    tr_world_stop(f->w, 0, on_stopped, f);
+    assert_int_equal(run_until(f, &f->stopped), 0);
+
+    f->stopped = 0;
+    struct tr_world_opts o = {.loop = &f->loop, .data_dir = f->dir, .registry = &fakes};
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    tr_world_destroy(f->w);
+    assert_int_equal(tr_world_create(&o, &f->w), 0);
+    assert_int_equal(tr_world_load_query(f->w, f->query, &d), 0);
+    snprintf(yaml, sizeof yaml,
+             "%sbinding:\n  - id: b\n    links:\n"
+             "      '/pipeline/pass/{instance}/out': ['/offramp/dst/{instance}/metrics']\n"
+             "mapping:\n  /binding/b/01:\n    instance: '01'\n", CONNECTORS);
+    assert_int_equal(publish(f, yaml, &d), 0);
+    assert_int_not_equal(tr_world_deploy(f->w, &d), 0);
+    assert_non_null(strstr(d.msg, "'metrics'"));
+    assert_non_null(strstr(d.msg, "not implemented"));
+}
+
 int main(void) {
     tr_log_set_level(TR_LOG_ERROR);
     const struct CMUnitTest tests[] = {
@@ -526,6 +573,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(shared_instance_stays, setup, teardown),
         cmocka_unit_test_setup_teardown(bind_running_start_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(metrics_port_links_like_any_other, setup, teardown),
+        cmocka_unit_test_setup_teardown(link_to_offramp_side_port, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
