@@ -197,3 +197,87 @@ mapping:
   /binding/b/01:
     instance: "01"
 """
+
+
+# ---- kafka: librdkafka's mock cluster (tool_kafka_mock) and checks of what
+# a consumer group delivered (test_kafka.py, test_scale_out.py)
+
+MOCK = os.path.join(ROOT, os.environ.get("BUILD", "build"), "tests", "e2e", "tool_kafka_mock")
+
+
+class Mock:
+    """tool_kafka_mock in its own process: bootstrap servers and commands."""
+
+    def __init__(self, brokers=3):
+        self.p = subprocess.Popen([MOCK, str(brokers)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        first = self.p.stdout.readline().split()
+        assert first and first[0] == "bootstrap", first
+        self.bootstrap = first[1]
+        self.answers = queue.Queue()
+        threading.Thread(target=lambda: [self.answers.put(l) for l in self.p.stdout], daemon=True).start()
+        self.brokers = ", ".join('"%s"' % b for b in self.bootstrap.split(","))
+
+    def cmd(self, line, timeout=120):
+        self.send(line)
+        self.wait_ok(line, timeout)
+
+    def send(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def answered(self):
+        """Whether an answer is waiting (a command sent has finished)."""
+        return not self.answers.empty()
+
+    def wait_ok(self, line, timeout=120):
+        answer = self.answers.get(timeout=timeout).strip()
+        assert answer == "ok", "%s -> %s" % (line, answer)
+
+    def number(self, line, timeout=120):
+        """A command answered "ok N" (count, committed): N."""
+        self.send(line)
+        answer = self.answers.get(timeout=timeout).strip().split()
+        assert len(answer) == 2 and answer[0] == "ok", "%s -> %s" % (line, " ".join(answer))
+        return int(answer[1])
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait(10)
+
+
+def check_per_partition(rows, n):
+    """Every id 0..n-1 arrived; per partition, offsets never go back except
+    to re-read (a replay after a kill or revoke starts again at an offset
+    already seen), and each partition's distinct offsets are 0..max."""
+    ids = {r["id"] for r in rows}
+    missing = sorted(set(range(n)) - ids)
+    assert not missing, "missing %d ids, first %s" % (len(missing), missing[:10])
+    by_p = {}
+    for r in rows:
+        by_p.setdefault(r["p"], []).append(r)
+    for p, rs in by_p.items():
+        offs = sorted({r["o"] for r in rs})
+        assert offs == list(range(len(offs))), "partition %d has gaps" % p
+        # the same offset always carries the same id
+        seen = {}
+        for r in rs:
+            assert seen.setdefault(r["o"], r["id"]) == r["id"]
+    return by_p
+
+
+def ids_increase_per_partition(rows):
+    """Within each partition, first arrivals of ids come in increasing order
+    (the producer wrote them in that order; replays repeat a suffix)."""
+    by_p = {}
+    for r in rows:
+        by_p.setdefault(r["p"], []).append(r["id"])
+    for p, ids in by_p.items():
+        firsts, seen = [], set()
+        for i in ids:
+            if i not in seen:
+                seen.add(i)
+                firsts.append(i)
+        bad = next((k for k in range(1, len(firsts)) if firsts[k] < firsts[k - 1]), None)
+        assert bad is None, "partition %d: id %d after %d" % (p, firsts[bad], firsts[bad - 1])

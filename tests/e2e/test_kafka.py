@@ -5,14 +5,12 @@ partition; duplicates are allowed only within what was in flight when
 something was killed or revoked."""
 import json
 import os
-import queue
 import signal
 import subprocess
 import threading
 
-from conftest import ROOT, TREMOR, wait_until
+from conftest import TREMOR, Mock, check_per_partition, ids_increase_per_partition, wait_until
 
-MOCK = os.path.join(ROOT, os.environ.get("BUILD", "build"), "tests", "e2e", "tool_kafka_mock")
 
 # records' values are {"id": n}; the file offramp writes one line per event
 TO_FILE = """onramp:
@@ -49,41 +47,6 @@ META_QUERY = """select {"id": event.id, "p": $kafka.partition, "o": $kafka.offse
 """
 
 
-class Mock:
-    """tool_kafka_mock in its own process: bootstrap servers and commands."""
-
-    def __init__(self, brokers=3):
-        self.p = subprocess.Popen([MOCK, str(brokers)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        first = self.p.stdout.readline().split()
-        assert first and first[0] == "bootstrap", first
-        self.bootstrap = first[1]
-        self.answers = queue.Queue()
-        threading.Thread(target=lambda: [self.answers.put(l) for l in self.p.stdout], daemon=True).start()
-        self.brokers = ", ".join('"%s"' % b for b in self.bootstrap.split(","))
-
-    def cmd(self, line, timeout=120):
-        self.send(line)
-        self.wait_ok(line, timeout)
-
-    def send(self, line):
-        self.p.stdin.write(line + "\n")
-        self.p.stdin.flush()
-
-    def answered(self):
-        """Whether an answer is waiting (a command sent has finished)."""
-        return not self.answers.empty()
-
-    def wait_ok(self, line, timeout=120):
-        answer = self.answers.get(timeout=timeout).strip()
-        assert answer == "ok", "%s -> %s" % (line, answer)
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(10)
-
-
 class Server:
     def __init__(self, cwd, config, query):
         self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-d", "data", "-f", query, config],
@@ -113,26 +76,6 @@ def read_lines(path):
         text = f.read()
     # only whole lines: the writer may be in the middle of one
     return [json.loads(l) for l in text[:text.rfind("\n") + 1].splitlines() if l.strip()]
-
-
-def check_per_partition(rows, n):
-    """Every id 0..n-1 arrived; per partition, offsets never go back except
-    to re-read (a replay after a kill or revoke starts again at an offset
-    already seen), and each partition's distinct offsets are 0..max."""
-    ids = {r["id"] for r in rows}
-    missing = sorted(set(range(n)) - ids)
-    assert not missing, "missing %d ids, first %s" % (len(missing), missing[:10])
-    by_p = {}
-    for r in rows:
-        by_p.setdefault(r["p"], []).append(r)
-    for p, rs in by_p.items():
-        offs = sorted({r["o"] for r in rs})
-        assert offs == list(range(len(offs))), "partition %d has gaps" % p
-        # the same offset always carries the same id
-        seen = {}
-        for r in rs:
-            assert seen.setdefault(r["o"], r["id"]) == r["id"]
-    return by_p
 
 
 def write_config(tmp_path, mock, topic, group, query=META_QUERY, name="config.yaml", out="out.json"):
@@ -169,22 +112,6 @@ def test_kafka_to_file_every_id_in_order(tmp_path):
         if server:
             server.kill()
         mock.stop()
-
-
-def ids_increase_per_partition(rows):
-    """Within each partition, first arrivals of ids come in increasing order
-    (the producer wrote them in that order; replays repeat a suffix)."""
-    by_p = {}
-    for r in rows:
-        by_p.setdefault(r["p"], []).append(r["id"])
-    for p, ids in by_p.items():
-        firsts, seen = [], set()
-        for i in ids:
-            if i not in seen:
-                seen.add(i)
-                firsts.append(i)
-        bad = next((k for k in range(1, len(firsts)) if firsts[k] < firsts[k - 1]), None)
-        assert bad is None, "partition %d: id %d after %d" % (p, firsts[bad], firsts[bad - 1])
 
 
 def test_kafka_sigkill_and_restart_loses_nothing(tmp_path):

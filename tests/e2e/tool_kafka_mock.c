@@ -20,6 +20,9 @@
  *   rtt ID MS                        broker ID answers MS ms late
  *   count TOPIC PARTITIONS           answers "ok N": the records in the topic
  *                                    (sum of its partitions' high watermarks)
+ *   committed GROUP TOPIC PARTITIONS answers "ok N": the sum of GROUP's committed
+ *                                    offsets of the topic (a partition with none
+ *                                    counts 0), read without joining the group
  * It exits 0 on stdin's end (tests stop it by closing stdin or by its pid).
  * Not part of tremor: a test fixture only.
  */
@@ -67,6 +70,38 @@ static int produce(rd_kafka_t *rk, const char *topic, long first, long count) {
         return -1;
     }
     return 0;
+}
+
+/* The sum of group's committed offsets over topic's partitions 0..n-1, or
+ * -1. A consumer with that group.id that never subscribes only asks the
+ * group's coordinator (OffsetFetch), so the group is not rebalanced. */
+static long long committed(const char *bs, const char *group, const char *topic, int n) {
+    char errstr[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(c, "bootstrap.servers", bs, errstr, sizeof errstr) ||
+        rd_kafka_conf_set(c, "group.id", group, errstr, sizeof errstr) ||
+        rd_kafka_conf_set(c, "log_level", "3", errstr, sizeof errstr)) {
+        rd_kafka_conf_destroy(c);
+        return -1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr);
+    if (!rk) return -1;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+    for (int p = 0; p < n; p++) rd_kafka_topic_partition_list_add(l, topic, p);
+    long long sum = -1;
+    if (rd_kafka_committed(rk, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        sum = 0;
+        for (int i = 0; i < l->cnt; i++) {
+            if (l->elems[i].err) {
+                sum = -1;
+                break;
+            }
+            if (l->elems[i].offset > 0) sum += l->elems[i].offset;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+    return sum;
 }
 
 int main(int argc, char **argv) {
@@ -137,6 +172,14 @@ int main(int argc, char **argv) {
             rc = 0;
         } else if (sscanf(line, "coord %255s %ld", a, &x) == 2) {
             rc = rd_kafka_mock_coordinator_set(mc, "group", a, (int32_t)x) ? -1 : 0;
+        } else if (sscanf(line, "committed %255s %255s %ld", a, b, &x) == 3) {
+            long long sum = committed(bs, a, b, (int)x);
+            if (sum >= 0) {
+                printf("ok %lld\n", sum);
+                fflush(stdout);
+                continue;
+            }
+            rc = -1;
         } else if (sscanf(line, "count %255s %ld", a, &x) == 2) {
             int64_t sum = 0;
             rc = 0;
