@@ -393,13 +393,24 @@ def tagged(name):
     return 'select patch event of insert "by" => "%s" end from in into out;\n' % name
 
 
-def test_jetstream_two_instances_one_killed_for_good(tmp_path, servers):
-    """Two tremor instances on one durable pull consumer, each relaying
-    straight to DST (no WAL: a message is acked to SRC only on DST's
-    PubAck). One is SIGKILLed and never restarted: what it had fetched and
-    not acked comes back to the other after ack_wait, so every id arrives.
-    Each instance's share arrives in stream order but for those
-    redeliveries; duplicates are at most what the killed one had in flight."""
+def tagged_wal(name):
+    """The same through a qos::wal that acks SRC only once DST has the event."""
+    return WAL_QUERY.replace("sync = \"always\"", "sync = \"always\",\n  ack_upstream = \"delivered\"").replace(
+        "select event from in into relay_wal",
+        'select patch event of insert "by" => "%s" end from in into relay_wal' % name)
+
+
+@pytest.mark.parametrize("via", ["direct", "wal_delivered"])
+def test_jetstream_two_instances_one_killed_for_good(tmp_path, servers, via):
+    """Two tremor instances on one durable pull consumer, each relaying to
+    DST straight or through a qos::wal with ack_upstream "delivered": a
+    message is acked to SRC only on DST's PubAck. One is SIGKILLed and never
+    restarted: what it had fetched and not acked (its WAL's undelivered
+    records among them) comes back to the other after ack_wait, so every id
+    arrives. Each instance's share arrives in stream order but for those
+    redeliveries; duplicates are at most what the killed one had in flight.
+    (With the WAL's default, "durable", SRC is acked once the killed
+    instance's own log has a message, and what that log held is lost.)"""
     n = Nats(tmp_path, "n1", free_port())
     servers.append(n)
     tool("stream", n.url, "SRC", "src.events", 1)
@@ -409,12 +420,10 @@ def test_jetstream_two_instances_one_killed_for_good(tmp_path, servers):
     pub = subprocess.Popen([TOOL, "pub", n.url, "src.events", "0", str(total), "js"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     hosts = [n.url.replace("nats://", "")]
-    # no qos::wal here: it acks SRC once its own log has an event, and with
-    # the instance gone for good what its log held would be lost
     for name in ("a", "b"):
         d = tmp_path / name
         d.mkdir()
-        (d / "relay.trickle").write_text(tagged(name))
+        (d / "relay.trickle").write_text(tagged(name) if via == "direct" else tagged_wal(name))
         (d / "config.yaml").write_text(relay_config(
             indent({"hosts": hosts, "subject": "src.events", "jetstream": True, "stream": "SRC",
                     "durable": "relay", "batch": 50, "window": WINDOW, "ack_wait": 3000}),
