@@ -82,10 +82,12 @@ C
     TR_PID=$!
     PERF_PID=
     if [ -n "$PERF_OUT" ] && [ "$rep" = "$REPS" ]; then
+        # shellcheck disable=SC2086 # PERF_ARGS is a list of options
         perf record ${PERF_ARGS:--g} -o "$PERF_OUT" -p "$TR_PID" 2> "$d/perf.log" > /dev/null &
         PERF_PID=$!
     fi
-    t0= c0=0
+    t0=
+    c0=0
     while :; do
         c=$("$TOOL" count "$url" DST 2> /dev/null || echo 0)
         [ -z "$t0" ] && [ "$c" -gt 0 ] && t0=$(now) c0=$c
