@@ -13,16 +13,19 @@
 #            (build/bench/codec_bench; a section after the table)
 #   kafka    a Kafka -> qos::wal -> Kafka relay through librdkafka's mock cluster
 #            (kafka_bench.py; a line after the table)
+#   nats     a JetStream -> qos::wal -> JetStream relay on one nats-server
+#            (nats_bench.sh; a line after the table)
 # then report.py prints the Markdown table and writes it to bench/results/latest.md.
 # It measures and prints; it asserts nothing and is never part of `make test`.
-# About 16 minutes with the defaults on the 2-core machine.
-# Knobs: BENCH_STEPS ("cli backlog peers disk ack codecs kafka"), BENCH_OUT (/tmp/tremor-bench/<time>),
+# About 19 minutes with the defaults on the 2-core machine (nats: ~3).
+# Knobs: BENCH_STEPS ("cli backlog peers disk ack codecs kafka nats"), BENCH_OUT (/tmp/tremor-bench/<time>),
 #   REPS (5: peers and disk), REPS_CLI (3), N (1000000), N_STRICT (20000), N_CMD (N),
 #   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, PEERS, STRACE_CHECK (1),
 #   BACKLOG_SIZES ("10000 1000000 10000000"; the 10M point is ~1.2 GB of WAL, ~15 s),
 #   DISK_SWEEP ("4k 64k 1M"), DISK_SECS (2), TREMOR_BIN, and the relay's
 #   WAL_READ_COUNT / WAL_MAX_IN_FLIGHT / RELAY_CODEC (see peer-tremor.sh), ACK_* and
-#   RELAY_N (see ack_bench.sh), KAFKA_N / KAFKA_REPS (see kafka_bench.py).
+#   RELAY_N (see ack_bench.sh), KAFKA_N / KAFKA_REPS (see kafka_bench.py),
+#   NATS_N (100000) / NATS_REPS (3) and nats_bench.sh's BATCH, WINDOW, MAX_PENDING.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -32,7 +35,7 @@ export PB_ROOT=${PB_ROOT:-/tmp/peerbench}
 export REPS=${REPS:-5}
 export REPS_CLI=${REPS_CLI:-3}
 export TREMOR_BIN=${TREMOR_BIN:-$ROOT/build/tremor}
-STEPS=${BENCH_STEPS:-"cli backlog peers disk ack codecs kafka"}
+STEPS=${BENCH_STEPS:-"cli backlog peers disk ack codecs kafka nats"}
 OUT=${BENCH_OUT:-/tmp/tremor-bench/$(date +%Y%m%d-%H%M%S)}
 CEIL=${DISK_CEILING_BIN:-$ROOT/build/bench/disk_ceiling}
 mkdir -p "$OUT"
@@ -108,7 +111,18 @@ for s in $STEPS; do
         fi
         "$PY" "$HERE/kafka_bench.py" "$OUT" >&2 || echo "bench: kafka_bench failed" >&2
         ;;
-    *) echo "bench: unknown step '$s' (cli backlog peers disk ack codecs kafka)" >&2; exit 64 ;;
+    nats)
+        step_t "JetStream -> qos::wal -> JetStream relay (one nats-server)"
+        if [ ! -x "$ROOT/build/tests/e2e/tool_nats" ]; then
+            make -C "$ROOT" --no-print-directory "build/tests/e2e/tool_nats" > "$OUT/nats-build.log" 2>&1 ||
+                { echo "bench: cannot build tool_nats, see $OUT/nats-build.log" >&2; continue; }
+        fi
+        # its own N and REPS: run.sh's are the cli and peers steps'
+        N=${NATS_N:-100000} REPS=${NATS_REPS:-3} "$HERE/nats_bench.sh" > "$OUT/nats.txt" ||
+            { echo "bench: nats_bench failed" >&2; rm -f "$OUT/nats.txt"; }
+        [ -s "$OUT/nats.txt" ] && cat "$OUT/nats.txt" >&2
+        ;;
+    *) echo "bench: unknown step '$s' (cli backlog peers disk ack codecs kafka nats)" >&2; exit 64 ;;
     esac
 done
 
@@ -135,6 +149,9 @@ if [ -s "$OUT/codecs.txt" ]; then
 fi
 if [ -s "$OUT/kafka.txt" ]; then
     { echo; echo "### Kafka relay (bench/kafka_bench.py)"; echo; cat "$OUT/kafka.txt"; } >> "$OUT/table.md"
+fi
+if [ -s "$OUT/nats.txt" ]; then
+    { echo; echo "### JetStream relay (bench/nats_bench.sh)"; echo; cat "$OUT/nats.txt"; } >> "$OUT/table.md"
 fi
 [ -f "$OUT/table.md" ] || exit 1
 cp "$OUT/table.md" "$HERE/results/latest.md"

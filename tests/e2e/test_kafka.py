@@ -2,15 +2,31 @@
 cluster (tool_kafka_mock: several brokers in one small process, started
 and stopped by each test). Every produced id must arrive, in order per
 partition; duplicates are allowed only within what was in flight when
-something was killed or revoked."""
+something was killed or revoked (delivery.check_delivery, with the
+window computed from the configured max_in_flight of the onramp and the
+WAL)."""
 import json
 import os
 import signal
 import subprocess
 import threading
 
-from conftest import TREMOR, Mock, check_per_partition, ids_increase_per_partition, wait_until
+import pytest
 
+from conftest import TREMOR, Mock, wait_until
+from delivery import check_delivery, self_test
+
+
+# The in-flight window of one onramp instance: its ring of records not yet
+# committed holds at most KIN_IN_FLIGHT (then the partitions pause), one
+# serve turn may take PER_TURN more past the pause, and the records the last
+# asynchronous commit popped from the ring may not have reached the broker
+# when the process dies: 2 x max_in_flight + PER_TURN is what a kill or a
+# revoke can make it read again.
+KIN_IN_FLIGHT = 4000
+KIN_WINDOW = 2 * KIN_IN_FLIGHT + 1024
+# what qos::wal sends again after a restart: its max_in_flight (WAL_QUERY)
+WAL_IN_FLIGHT = 2000
 
 # records' values are {"id": n}; the file offramp writes one line per event
 TO_FILE = """onramp:
@@ -21,6 +37,7 @@ TO_FILE = """onramp:
       brokers: [{brokers}]
       topics: [{topic}]
       group_id: {group}
+      max_in_flight: %d
       rdkafka_options:
         auto.offset.reset: earliest
         session.timeout.ms: "3000"
@@ -40,10 +57,12 @@ binding:
 mapping:
   /binding/b/01:
     instance: "01"
-"""
+""" % KIN_IN_FLIGHT
 
-META_QUERY = """select {"id": event.id, "p": $kafka.partition, "o": $kafka.offset,
-  "t": $kafka.topic, "k": $kafka.key} from in into out;
+# ns: the wall clock of the write, to merge the files of several members in time
+META_QUERY = """use tremor::system;
+select {"id": event.id, "p": $kafka.partition, "o": $kafka.offset,
+  "t": $kafka.topic, "k": $kafka.key, "ns": system::nanotime()} from in into out;
 """
 
 
@@ -78,6 +97,36 @@ def read_lines(path):
     return [json.loads(l) for l in text[:text.rfind("\n") + 1].splitlines() if l.strip()]
 
 
+def merged(*outs):
+    """The rows of several members' files in the order they were written."""
+    return sorted((r for rows in outs for r in rows), key=lambda r: r["ns"])
+
+
+def check_per_partition(rows, n, dups=0, late=0):
+    """check_delivery on the rows (arrival order, Kafka partitions), then the
+    offsets: each partition's distinct offsets are 0..max and the same
+    offset always carries the same id."""
+    extra, n_late = check_delivery([(r["p"], r["id"]) for r in rows], n, dups=dups, late=late)
+    print("%d rows for %d ids: %d duplicates (at most %d), %d late (at most %d)" % (
+        len(rows), n, extra, dups, n_late, late))
+    by_p = {}
+    for r in rows:
+        by_p.setdefault(r["p"], []).append(r)
+    for p, rs in by_p.items():
+        offs = sorted({r["o"] for r in rs})
+        assert offs == list(range(len(offs))), "partition %d has gaps" % p
+        # the same offset always carries the same id
+        seen = {}
+        for r in rs:
+            assert seen.setdefault(r["o"], r["id"]) == r["id"]
+    return by_p
+
+
+def test_delivery_checker():
+    """The checker fails on a gap, a stray id, a reorder and too many duplicates."""
+    self_test()
+
+
 def write_config(tmp_path, mock, topic, group, query=META_QUERY, name="config.yaml", out="out.json"):
     (tmp_path / "q.trickle").write_text(query)
     (tmp_path / name).write_text(TO_FILE.format(brokers=mock.brokers, topic=topic, group=group,
@@ -101,7 +150,6 @@ def test_kafka_to_file_every_id_in_order(tmp_path):
         assert len(rows) == n, "duplicates without any failure: %d rows" % len(rows)
         by_p = check_per_partition(rows, n)
         assert len(by_p) == 4
-        ids_increase_per_partition(rows)
         for p, rs in by_p.items():
             assert [r["o"] for r in rs] == list(range(len(rs))), "partition %d out of order" % p
             assert all(r["t"] == "t1" for r in rs)
@@ -138,13 +186,9 @@ def test_kafka_sigkill_and_restart_loses_nothing(tmp_path):
                    what="every id after the restart",
                    detail=lambda: "have %d\n%s" % (len(read_lines(out2)), s2.log()))
         assert s2.stop() == 0, s2.log()
-        rows = got1 + read_lines(out2)
-        check_per_partition(rows, n)
-        ids_increase_per_partition(read_lines(out2))
-        dups = len(rows) - n
-        # the restart reads again only what was not committed: at most what
-        # was in flight, never everything the first run had written
-        assert dups < len(got1), "%d duplicates of %d written before the kill" % (dups, len(got1))
+        # the restart reads again only what was not committed: at most one
+        # window, never everything the first run had written
+        check_per_partition(got1 + read_lines(out2), n, dups=KIN_WINDOW)
     finally:
         for s in servers:
             s.kill()
@@ -159,6 +203,7 @@ RELAY = """onramp:
       brokers: [{brokers}]
       topics: [src]
       group_id: relay
+      max_in_flight: %d
       rdkafka_options:
         auto.offset.reset: earliest
         session.timeout.ms: "3000"
@@ -178,18 +223,19 @@ binding:
 mapping:
   /binding/b/01:
     instance: "01"
-"""
+""" % KIN_IN_FLIGHT
 
 WAL_QUERY = """define qos::wal operator w
 with
   read_count = 1000,
   max_elements = 1000000,
+  max_in_flight = %d,
   sync = "always"
 end;
 create operator w;
 select event from in into w;
 select event from w into out;
-"""
+""" % WAL_IN_FLIGHT
 
 
 def test_kafka_wal_kafka_relay_killed_and_restarted(tmp_path):
@@ -228,11 +274,12 @@ def test_kafka_wal_kafka_relay_killed_and_restarted(tmp_path):
         assert r2.stop() == 0, r2.log()
         assert check.stop() == 0, check.log()
         rows = read_lines(out)
-        check_per_partition(rows, n)
-        ids_increase_per_partition(rows)
         # keys survive the relay: the same key lands in the same partition
-        # as at the source, so the destination's order is the source's
-        print("at kill %d, relayed %d, duplicates %d" % (at_kill, len(rows), len(rows) - n))
+        # as at the source, so the destination's order is the source's. The
+        # kill repeats what the onramp had not committed and what the WAL
+        # had not seen delivered.
+        print("at kill %d, relayed %d" % (at_kill, len(rows)))
+        check_per_partition(rows, n, dups=KIN_WINDOW + WAL_IN_FLIGHT)
     finally:
         for s in servers:
             s.kill()
@@ -261,7 +308,7 @@ def test_kafka_group_failover_to_the_survivor(tmp_path):
         sb = Server(b_dir, "config.yaml", "q.trickle")
         servers.append(sb)
         # both members have partitions: each has written records
-        wait_until(lambda: read_lines(out_a) and read_lines(out_b), timeout=60,
+        wait_until(lambda: len(read_lines(out_a)) >= 2000 and read_lines(out_b), timeout=60,
                    what="both members to consume", detail=lambda: sa.log() + sb.log())
         parts_a = {r["p"] for r in read_lines(out_a)}
         sa.kill()
@@ -273,22 +320,177 @@ def test_kafka_group_failover_to_the_survivor(tmp_path):
         assert sb.stop() == 0, sb.log()
         rows_b = read_lines(out_b)
         assert parts_a <= {r["p"] for r in rows_b}, "the survivor did not take the partitions over"
-        check_per_partition(got_a + rows_b, n)
-        ids_increase_per_partition(rows_b)
-        print("member a %d, member b %d, duplicates %d" % (len(got_a), len(rows_b),
-                                                           len(got_a) + len(rows_b) - n))
+        print("member a %d, member b %d" % (len(got_a), len(rows_b)))
+        # the second member's join revoked partitions of the first (its
+        # in-flight on them is read again), then the kill
+        check_per_partition(merged(got_a, rows_b), n, dups=2 * KIN_WINDOW)
     finally:
         for s in servers:
             s.kill()
         mock.stop()
 
 
+def test_kafka_rebalance_under_load(tmp_path):
+    """A second member joins the group while the first relays records as
+    they are produced: partitions move to it; then it leaves (SIGTERM) and
+    they move back. Each move commits what is settled and abandons what is
+    in flight, so every id arrives, in order per partition over both files,
+    and each move repeats at most one window."""
+    n = 60000
+    mock = Mock(3)
+    servers = []
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    a_dir.mkdir()
+    b_dir.mkdir()
+    try:
+        mock.cmd("topic t5 4")
+        for b in (1, 2, 3):
+            mock.cmd("rtt %d 10" % b)
+        out_a = write_config(a_dir, mock, "t5", "g5")
+        out_b = write_config(b_dir, mock, "t5", "g5")
+        sa = Server(a_dir, "config.yaml", "q.trickle")
+        servers.append(sa)
+        mock.send("produce t5 0 %d 10" % n)   # the load: records arrive while the members move
+        wait_until(lambda: len(read_lines(out_a)) >= 5000, timeout=90, what="the first member at work",
+                   detail=sa.log)
+        sb = Server(b_dir, "config.yaml", "q.trickle")
+        servers.append(sb)
+        wait_until(lambda: len(read_lines(out_b)) >= 3000, timeout=90, what="partitions to move to the second",
+                   detail=lambda: sa.log() + sb.log())
+        # both members write at once: the partitions were split, not handed over whole
+        joined_ns = read_lines(out_b)[0]["ns"]
+        wait_until(lambda: any(r["ns"] > joined_ns for r in read_lines(out_a)), timeout=60,
+                   what="the first member to keep some partitions", detail=sa.log)
+        parts_b = {r["p"] for r in read_lines(out_b)}
+        parts_a_during = {r["p"] for r in read_lines(out_a) if r["ns"] > joined_ns}
+        assert parts_b and parts_a_during and not parts_b & parts_a_during, (parts_b, parts_a_during)
+        assert sb.stop() == 0, sb.log()   # leaves the group: its partitions move back
+        left = len(read_lines(out_a)) + len(read_lines(out_b))
+        assert left < n, "every record relayed before the second member left; make n larger"
+        rows_b = read_lines(out_b)
+        left_ns = max(r["ns"] for r in rows_b)
+        wait_until(lambda: {r["id"] for r in read_lines(out_a) + rows_b} >= set(range(n)), timeout=180,
+                   what="every id once the second member left",
+                   detail=lambda: "have %d+%d\n%s" % (len(read_lines(out_a)), len(rows_b), sa.log()))
+        mock.wait_ok("produce")
+        assert sa.stop() == 0, sa.log()
+        rows_a = read_lines(out_a)
+        assert parts_b <= {r["p"] for r in rows_a if r["ns"] > left_ns}, "partitions did not move back"
+        print("member a %d, member b %d (partitions %s)" % (len(rows_a), len(rows_b), sorted(parts_b)))
+        check_per_partition(merged(rows_a, rows_b), n, dups=2 * KIN_WINDOW)
+    finally:
+        for s in servers:
+            s.kill()
+        mock.stop()
+
+
+SINK_RELAY = """onramp:
+  - id: kin
+    type: kafka
+    codec: json
+    config:
+      brokers: [{src}]
+      topics: [src]
+      group_id: relay
+      max_in_flight: %d
+      rdkafka_options:
+        auto.offset.reset: earliest
+        session.timeout.ms: "3000"
+        heartbeat.interval.ms: "500"
+offramp:
+  - id: kout
+    type: kafka
+    codec: json
+    config:
+      brokers: [{dst}]
+      topic: dst
+      rdkafka_options:
+        message.timeout.ms: "{timeout}"
+binding:
+  - id: b
+    links:
+      "/onramp/kin/{{instance}}/out": ["/pipeline/q/{{instance}}/in"]
+      "/pipeline/q/{{instance}}/out": ["/offramp/kout/{{instance}}/in"]
+mapping:
+  /binding/b/01:
+    instance: "01"
+""" % KIN_IN_FLIGHT
+
+
+@pytest.mark.parametrize("timeout", ["0", "2000"])
+def test_kafka_sink_down_then_up(tmp_path, timeout):
+    """Kafka -> Kafka with no WAL between: the destination cluster (its only
+    broker) goes down mid-stream, the relay is SIGKILLed while it is down and
+    started again, then the destination comes back. The source's offsets
+    follow the destination's delivery reports, so nothing committed was
+    undelivered: every id arrives, duplicates within the window of the kill.
+    message.timeout.ms 0: the producer waits for the broker, the idempotent
+    producer keeps each partition's order, the onramp pauses at
+    max_in_flight. 2000: deliveries fail while the sink is down, their
+    partitions seek back and read them again; records queued after them may
+    be delivered first when the broker is back (late, like Kafka's own
+    reordering of a failed batch), at most a window per failed run."""
+    fails = timeout != "0"
+    n = 40000
+    src, dst = Mock(3), Mock(1)
+    servers = []
+    relay_dir, check_dir = tmp_path / "relay", tmp_path / "check"
+    relay_dir.mkdir()
+    check_dir.mkdir()
+    try:
+        src.cmd("topic src 4")
+        dst.cmd("topic dst 4")
+        src.cmd("produce src 0 %d 10" % n)
+        for b in (1, 2, 3):
+            src.cmd("rtt %d 20" % b)
+        (relay_dir / "q.trickle").write_text("select event from in into out;\n")
+        (relay_dir / "config.yaml").write_text(SINK_RELAY.format(
+            src=src.brokers, dst=dst.brokers, timeout=timeout))
+        out = write_config(check_dir, dst, "dst", "check")
+        check = Server(check_dir, "config.yaml", "q.trickle")
+        servers.append(check)
+        r1 = Server(relay_dir, "config.yaml", "q.trickle")
+        servers.append(r1)
+        wait_until(lambda: len(read_lines(out)) >= 5000, timeout=90, what="5000 relayed events",
+                   detail=lambda: r1.log() + check.log())
+        dst.cmd("down 1")
+        # the producer sees it; with a timeout, deliveries fail and their partitions seek back
+        sink_down = "not delivered" if fails else "Connection refused"
+        wait_until(lambda: any(sink_down in l for l in r1.err), timeout=30,
+                   what="the relay to meet the sink down", detail=r1.log)
+        r1.kill()
+        at_kill = len(read_lines(out))
+        assert at_kill < n, "everything relayed before the sink went down; make n larger"
+        r2 = Server(relay_dir, "config.yaml", "q.trickle")
+        servers.append(r2)
+        wait_until(lambda: any(sink_down in l for l in r2.err), timeout=60,
+                   what="the restarted relay to meet the sink down", detail=r2.log)
+        dst.cmd("up 1")
+        wait_until(lambda: {r["id"] for r in read_lines(out)} >= set(range(n)), timeout=180,
+                   what="every id relayed",
+                   detail=lambda: "have %d ids\n%s" % (len({r["id"] for r in read_lines(out)}),
+                                                      r2.log() + check.log()))
+        assert r2.stop() == 0, r2.log()
+        assert check.stop() == 0, check.log()
+        rows = read_lines(out)
+        print("at kill %d, relayed %d" % (at_kill, len(rows)))
+        # windows: the kill, and with a timeout the failed deliveries of each run
+        windows = 3 if fails else 1
+        check_per_partition(rows, n, dups=windows * KIN_WINDOW, late=(windows - 1) * KIN_WINDOW)
+    finally:
+        for s in servers:
+            s.kill()
+        src.stop()
+        dst.stop()
+
+
 def test_kafka_relay_through_broker_errors(tmp_path):
     """Produce and offset-commit requests fail (retriable and not), a broker
     goes down and comes back: the relay through qos::wal still delivers
-    every id. Not in order: a record failed by the broker (or timed out while
-    it was down) is sent again by the WAL after later records of its
-    partition were delivered, as Kafka itself reorders a failed batch."""
+    every id. In order but for the failed: a record failed by the broker (or
+    timed out while it was down) is sent again by the WAL after later
+    records of its partition were delivered, as Kafka itself reorders a
+    failed batch; those are bounded by the WAL's window per failure."""
     n = 20000
     mock = Mock(3)
     servers = []
@@ -328,8 +530,12 @@ def test_kafka_relay_through_broker_errors(tmp_path):
         assert r.stop() == 0, r.log()
         assert check.stop() == 0, check.log()
         rows = read_lines(out)
-        check_per_partition(rows, n)
         assert any("not delivered" in l for l in r.err), "no produce error was injected:\n" + r.log()
+        # three failed produce requests and the timeouts of broker 2's
+        # partitions: what the WAL had in flight each time may be sent again
+        # (duplicates if the broker had written it) and after later records
+        # (late); nothing more
+        check_per_partition(rows, n, dups=4 * WAL_IN_FLIGHT, late=4 * WAL_IN_FLIGHT)
     finally:
         for s in servers:
             s.kill()
