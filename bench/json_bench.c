@@ -15,6 +15,12 @@
  *   json_bench [scale]     scale (1..100) multiplies the iteration counts;
  *   JSON_BENCH_DATA names the .xz (or plain) file of events, one per line
  *   (default ../shared/conformance/tremor-0.11/demo-data/data.json.xz).
+ *   JSON_BENCH_PASSES and JSON_BENCH_ROUNDS override the passes over the
+ *   events per round and the rounds (5), e.g. 20 and 1 under valgrind
+ *   --tool=callgrind, whose instruction counts do not depend on the load of
+ *   a shared machine the way times do (each row is its own function).
+ *   JSON_BENCH_SCANNER=NAME (portable, sse2, sse4.2, avx2) runs the decoder
+ *   rows with that scanner only (valgrind cannot run PCMPESTRI).
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -30,7 +36,7 @@
 double tr_bench_simdjson(const char *const *docs, const size_t *lens, size_t n, long iters, int rounds,
                          const char **impl);
 
-#define ROUNDS 5
+static int ROUNDS = 5;
 #define MAX_DOCS 4096
 
 static const char small_doc[] =
@@ -96,7 +102,7 @@ static int load(const char *path) {
     return pclose(f) == 0 && ndocs ? 0 : -1;
 }
 
-static double ours_decode(long passes) {
+__attribute__((noinline)) static double ours_decode(long passes) {
     double best = 1e9;
     for (int r = 0; r < ROUNDS; r++) {
         double t0 = now_s();
@@ -112,7 +118,7 @@ static double ours_decode(long passes) {
     return best;
 }
 
-static double ours_encode(long passes, size_t *out_bytes) {
+__attribute__((noinline)) static double ours_encode(long passes, size_t *out_bytes) {
     struct tr_buf b;
     double best = 1e9;
     tr_buf_init(&b);
@@ -134,7 +140,7 @@ static double ours_encode(long passes, size_t *out_bytes) {
 }
 
 /* decode, encode, release: what a json -> json passthrough does per event */
-static double ours_both(long passes) {
+__attribute__((noinline)) static double ours_both(long passes) {
     struct tr_buf b;
     double best = 1e9;
     tr_buf_init(&b);
@@ -155,7 +161,7 @@ static double ours_both(long passes) {
     return best;
 }
 
-static double jansson_decode(long passes) {
+__attribute__((noinline)) static double jansson_decode(long passes) {
     double best = 1e9;
     for (int r = 0; r < ROUNDS; r++) {
         double t0 = now_s();
@@ -172,7 +178,7 @@ static double jansson_decode(long passes) {
     return best;
 }
 
-static double jansson_encode(long passes, size_t *out_bytes) {
+__attribute__((noinline)) static double jansson_encode(long passes, size_t *out_bytes) {
     static json_t *js[MAX_DOCS];
     static char out[1 << 16];
     double best = 1e9;
@@ -240,6 +246,15 @@ int main(int argc, char **argv) {
     }
     /* about 64 MB of text per round: long enough to be timed reliably */
     long passes = (long)(64e6 / (double)doc_bytes) * scale + 1;
+    long small_iters = 200000 * scale, big_iters = 30000 * scale;
+    const char *env = getenv("JSON_BENCH_PASSES");
+    if (env && atol(env) > 0) {
+        passes = atol(env);
+        small_iters = passes * 10;
+        big_iters = passes * 2;
+    }
+    env = getenv("JSON_BENCH_ROUNDS");
+    if (env && atoi(env) > 0 && atoi(env) <= 100) ROUNDS = atoi(env);
     enum tr_json_scan_kind chosen = tr_json_scan_current();
     char label[96];
     printf("events: %zu from %s, %.0f B mean; string scanner chosen at start-up: %s\n", ndocs, path,
@@ -247,6 +262,8 @@ int main(int argc, char **argv) {
 
     int rc = 0;
     for (int k = TR_JSON_SCAN_KINDS - 1; k >= 0; k--) {
+        const char *only = getenv("JSON_BENCH_SCANNER");
+        if (only && *only && strcmp(only, tr_json_scan_name((enum tr_json_scan_kind)k))) continue;
         if (tr_json_scan_use((enum tr_json_scan_kind)k)) continue;
         double t = ours_decode(passes);
         if (t < 0) {
@@ -292,7 +309,7 @@ int main(int argc, char **argv) {
     else
         printf("%-40s failed\n", label);
 
-    rc |= synthetic("metronome", small_doc, 200000 * scale);
-    rc |= synthetic("1 KiB nested", big_doc, 30000 * scale);
+    rc |= synthetic("metronome", small_doc, small_iters);
+    rc |= synthetic("1 KiB nested", big_doc, big_iters);
     return rc;
 }

@@ -118,7 +118,7 @@ static size_t (*const variants[TR_JSON_SCAN_KINDS])(const uint8_t *, size_t) = {
 static const char *const names[TR_JSON_SCAN_KINDS] = {"portable", "sse2", "sse4.2", "avx2"};
 
 static enum tr_json_scan_kind current = TR_JSON_SCAN_PORTABLE;
-static size_t (*scan_fn)(const uint8_t *, size_t) = scan_portable;
+size_t (*tr_json_scan_fn)(const uint8_t *, size_t) = scan_portable;
 
 int tr_json_scan_available(enum tr_json_scan_kind k) {
     if ((unsigned)k >= TR_JSON_SCAN_KINDS || !variants[k]) return 0;
@@ -137,7 +137,7 @@ int tr_json_scan_available(enum tr_json_scan_kind k) {
 int tr_json_scan_use(enum tr_json_scan_kind k) {
     if (!tr_json_scan_available(k)) return -ENOTSUP;
     current = k;
-    scan_fn = variants[k];
+    tr_json_scan_fn = variants[k];
     return 0;
 }
 
@@ -156,5 +156,3 @@ __attribute__((constructor)) static void choose(void) {
     for (size_t i = 0; i < sizeof pref / sizeof pref[0]; i++)
         if (tr_json_scan_use(pref[i]) == 0) return;
 }
-
-size_t tr_json_scan(const uint8_t *p, size_t n) { return scan_fn(p, n); }

@@ -24,9 +24,13 @@ enum tr_json_scan_kind {
     TR_JSON_SCAN_KINDS
 };
 
+/* The variant in use; read through tr_json_scan. Exposed so that the call
+ * from the codec is one indirect call, not two. */
+extern size_t (*tr_json_scan_fn)(const uint8_t *p, size_t n);
+
 /* Offset of the first byte of p[0..n) that is '"', '\\', below 0x20 or at
  * or above 0x80 (n when there is none). Never reads outside p[0..n). */
-size_t tr_json_scan(const uint8_t *p, size_t n);
+static inline size_t tr_json_scan(const uint8_t *p, size_t n) { return tr_json_scan_fn(p, n); }
 
 /* 1 if this build and this CPU can run the variant. */
 int tr_json_scan_available(enum tr_json_scan_kind k);
