@@ -159,7 +159,8 @@ static void gen_value(struct tr_buf *b, int depth) {
                 assert_int_equal(tr_buf_printf(b, "\"k%u\"", rnd(4)), 0);  /* repeated keys */
             else
                 gen_string(b);
-            assert_int_equal(tr_buf_append(b, rnd(3) ? ":" : " : ", rnd(3) ? 1 : 3), 0);
+            const char *colon = rnd(3) ? ":" : " : ";
+            assert_int_equal(tr_buf_append(b, colon, strlen(colon)), 0);
             gen_value(b, depth + 1);
         }
         assert_int_equal(tr_buf_putc(b, '}'), 0);
@@ -169,7 +170,7 @@ static void gen_value(struct tr_buf *b, int depth) {
         int n = (int)rnd(6);
         assert_int_equal(tr_buf_putc(b, '['), 0);
         for (int i = 0; i < n; i++) {
-            if (i) assert_int_equal(tr_buf_append(b, ", ", rnd(2) ? 1 : 2), 0);
+            if (i) assert_int_equal(tr_buf_append(b, ", ", 1 + rnd(2)), 0);
             gen_value(b, depth + 1);
         }
         assert_int_equal(tr_buf_putc(b, ']'), 0);
@@ -238,7 +239,7 @@ static void test_decode_differential(void **state) {
             decode_with(doc.data, doc.len, &got);
             if (got.rc != want.rc || got.line != want.line || got.col != want.col ||
                 strcmp(got.msg, want.msg) || got.text.len != want.text.len ||
-                memcmp(got.text.data, want.text.data, want.text.len))
+                (want.text.len && memcmp(got.text.data, want.text.data, want.text.len)))
                 print_message("case %d, %s scanner: rc %d %d:%d '%s' '%s', portable: rc %d %d:%d '%s' '%s'\n"
                               "  input: %.*s\n",
                               iter, tr_json_scan_name((enum tr_json_scan_kind)kinds[i]), got.rc, got.line, got.col,
@@ -249,7 +250,7 @@ static void test_decode_differential(void **state) {
             assert_int_equal(got.col, want.col);
             assert_string_equal(got.msg, want.msg);
             assert_int_equal(got.text.len, want.text.len);
-            assert_memory_equal(got.text.data, want.text.data, want.text.len);
+            if (want.text.len) assert_memory_equal(got.text.data, want.text.data, want.text.len);
             tr_buf_fini(&got.text);
         }
         tr_buf_fini(&want.text);
