@@ -3,7 +3,8 @@
  * The vector variants are compiled with __attribute__((target(...))) so the
  * rest of the build stays plain x86-64 (or any other target, where only the
  * portable variant exists). Each vector loop stops before a load could pass
- * the end of the input; the remaining bytes go through the byte table, so
+ * the end of the input; the remaining bytes go 8 at a time through a word
+ * and then one by one through the byte table, so
  * nothing outside p[0..n) is ever read (ASan checks the intrinsics' loads
  * too).
  */
@@ -29,10 +30,6 @@ static const uint8_t special[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
-static size_t scan_bytes(const uint8_t *p, size_t i, size_t n) {
-    while (i < n && !special[p[i]]) i++;
-    return i;
-}
 
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
@@ -45,15 +42,19 @@ static inline uint64_t word_special(uint64_t w) {
     return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w) | w) & HIGHS;
 }
 
-static size_t scan_portable(const uint8_t *p, size_t n) {
-    size_t i = 0;
+/* From offset i on: 8 bytes at a time, then byte by byte. Also the tail of
+ * the vector variants, where most keys and short values end. */
+static inline size_t scan_words(const uint8_t *p, size_t i, size_t n) {
     for (; n - i >= 8; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
         if (word_special(w)) break;
     }
-    return scan_bytes(p, i, n);
+    while (i < n && !special[p[i]]) i++;
+    return i;
 }
+
+static size_t scan_portable(const uint8_t *p, size_t n) { return scan_words(p, 0, n); }
 
 #ifdef TR_SCAN_X86
 /* Bytes below 0x20 and at or above 0x80 are exactly those that are
@@ -71,7 +72,7 @@ static size_t scan_sse2(const uint8_t *p, size_t n) {
         unsigned m = sse2_mask(p + i);
         if (m) return i + (size_t)__builtin_ctz(m);
     }
-    return scan_bytes(p, i, n);
+    return scan_words(p, i, n);
 }
 
 __attribute__((target("sse4.2"))) static size_t scan_sse42(const uint8_t *p, size_t n) {
@@ -84,7 +85,7 @@ __attribute__((target("sse4.2"))) static size_t scan_sse42(const uint8_t *p, siz
         int k = _mm_cmpestri(ranges, 8, x, 16, _SIDD_UBYTE_OPS | _SIDD_CMP_RANGES | _SIDD_LEAST_SIGNIFICANT);
         if (k < 16) return i + (size_t)k;
     }
-    return scan_bytes(p, i, n);
+    return scan_words(p, i, n);
 }
 
 __attribute__((target("avx2"))) static size_t scan_avx2(const uint8_t *p, size_t n) {
@@ -102,7 +103,7 @@ __attribute__((target("avx2"))) static size_t scan_avx2(const uint8_t *p, size_t
         if (m) return i + (size_t)__builtin_ctz(m);
         i += 16;
     }
-    return scan_bytes(p, i, n);
+    return scan_words(p, i, n);
 }
 #endif
 
