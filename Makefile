@@ -128,7 +128,7 @@ bench-codecs: deps $(BUILD)/bench/codec_bench
 bench-json: deps $(BUILD)/bench/json_bench
 	$(BUILD)/bench/json_bench
 
-bench: deps $(BUILD)/tremor $(BUILD)/bench/disk_ceiling
+bench: deps $(BUILD)/tremor $(BUILD)/bench/disk_ceiling $(BUILD)/bench/json_bench
 	TREMOR_BIN=$(abspath $(BUILD)/tremor) DISK_CEILING_BIN=$(abspath $(BUILD)/bench/disk_ceiling) bench/run.sh
 
 clean:
