@@ -4,6 +4,7 @@
 #   make test       every test: unit (plain and ASan+UBSan), conformance, end-to-end
 #   make bench-wal  WAL engine figures (not a test)
 #   make bench-codecs  our decoders beside libmsgpack-c and libyaml (not a test)
+#   make bench-json    our JSON codec beside simdjson and jansson (not a test)
 #   make bench      side-by-side performance table (bench/README.md; not a test)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 300) each (not a test)
 #   make soak       long mixed-load run with kills and faults, ending in an id accounting (not a test)
@@ -35,7 +36,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: install all deps run test unit unit-asan e2e conformance fuzz fuzz-smoke soak bench bench-wal difftest bench-codecs clean
+.PHONY: install all deps run test unit unit-asan e2e conformance fuzz fuzz-smoke soak bench bench-wal difftest bench-codecs bench-json clean
 all: $(BUILD)/tremor
 
 deps:
@@ -59,6 +60,14 @@ $(BUILD)/tests/%: tests/%.c $(LIB)
 
 # codec_bench compares our decoders with libmsgpack-c and libyaml (bench only; tremor does not link msgpack-c)
 $(BUILD)/bench/codec_bench: LDLIBS += -lmsgpackc
+
+# json_bench puts simdjson (C++, parse only) and jansson beside our JSON codec
+# (bench only; tremor links neither)
+$(BUILD)/bench/json_bench_simdjson.o: bench/json_bench_simdjson.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -g -c $< -o $@
+$(BUILD)/bench/json_bench: $(BUILD)/bench/json_bench_simdjson.o
+$(BUILD)/bench/json_bench: LDLIBS += $(BUILD)/bench/json_bench_simdjson.o -lsimdjson -ljansson -lstdc++
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -116,7 +125,10 @@ bench-wal: deps $(BUILD)/bench/wal_bench
 bench-codecs: deps $(BUILD)/bench/codec_bench
 	$(BUILD)/bench/codec_bench
 
-bench: deps $(BUILD)/tremor $(BUILD)/bench/disk_ceiling
+bench-json: deps $(BUILD)/bench/json_bench
+	$(BUILD)/bench/json_bench
+
+bench: deps $(BUILD)/tremor $(BUILD)/bench/disk_ceiling $(BUILD)/bench/json_bench
 	TREMOR_BIN=$(abspath $(BUILD)/tremor) DISK_CEILING_BIN=$(abspath $(BUILD)/bench/disk_ceiling) bench/run.sh
 
 clean:

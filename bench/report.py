@@ -20,6 +20,7 @@ import statistics
 import sys
 
 TARGET_PASSTHROUGH = 1_000_000      # events/s, issue 6
+TARGET_JSON_MBPS = 500.0            # MB/s of bench_pipe_passthrough_json, issue 17
 TARGET_VS_SYSLOG_NG = 3.0           # ours / syslog-ng reliable
 TARGET_VS_RSYSLOG_SYNC = 50.0       # ours / rsyslog disk-syncfiles
 TARGET_RSS_FLAT = 0.10              # +-10 % between the smallest and largest backlog
@@ -320,6 +321,9 @@ def table(out):
             note += f"; {full(med(r['bytes_per_event']))} B/event encoded"
         if name in ("bench_pipe_passthrough_json", "passthrough_json_100b"):
             note += f"; target ≥ {short(TARGET_PASSTHROUGH)}/s: {'met' if ev >= TARGET_PASSTHROUGH else 'NOT met'}"
+        if name == "bench_pipe_passthrough_json":
+            mb = med(r["mb"])
+            note += f"; target ≥ {TARGET_JSON_MBPS:g} MB/s: {'pass' if mb >= TARGET_JSON_MBPS else 'miss'}"
         if r["error"]:
             note += f"; a run failed: {r['error']}"
         lines.append(row("1", title, f"**{full(ev)}**", spread(r["ev"]), full(med(r["mb"]), 1), "—",

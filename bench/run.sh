@@ -11,14 +11,17 @@
 #   ack      issue 10's delivery targets, each row with pass or miss (ack_bench.sh)
 #   codecs   our msgpack, yaml, influx and syslog decoders beside libmsgpack-c and libyaml
 #            (build/bench/codec_bench; a section after the table)
+#   json     our JSON decoder (each string scanner the CPU has) and encoder on the
+#            629-byte events of bench_pipe_passthrough_json, beside simdjson (parse
+#            only) and jansson (build/bench/json_bench; a section after the table)
 #   kafka    a Kafka -> qos::wal -> Kafka relay through librdkafka's mock cluster
 #            (kafka_bench.py; a line after the table)
 #   nats     a JetStream -> qos::wal -> JetStream relay on one nats-server
 #            (nats_bench.sh; a line after the table)
 # then report.py prints the Markdown table and writes it to bench/results/latest.md.
 # It measures and prints; it asserts nothing and is never part of `make test`.
-# About 19 minutes with the defaults on the 2-core machine (nats: ~3).
-# Knobs: BENCH_STEPS ("cli backlog peers disk ack codecs kafka nats"), BENCH_OUT (/tmp/tremor-bench/<time>),
+# About 22 minutes with the defaults on the 2-core machine (nats: ~3).
+# Knobs: BENCH_STEPS ("cli backlog peers disk ack codecs json kafka nats"), BENCH_OUT (/tmp/tremor-bench/<time>),
 #   REPS (5: peers and disk), REPS_CLI (3), N (1000000), N_STRICT (20000), N_CMD (N),
 #   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, PEERS, STRACE_CHECK (1),
 #   BACKLOG_SIZES ("10000 1000000 10000000"; the 10M point is ~1.2 GB of WAL, ~15 s),
@@ -35,7 +38,7 @@ export PB_ROOT=${PB_ROOT:-/tmp/peerbench}
 export REPS=${REPS:-5}
 export REPS_CLI=${REPS_CLI:-3}
 export TREMOR_BIN=${TREMOR_BIN:-$ROOT/build/tremor}
-STEPS=${BENCH_STEPS:-"cli backlog peers disk ack codecs kafka nats"}
+STEPS=${BENCH_STEPS:-"cli backlog peers disk ack codecs json kafka nats"}
 OUT=${BENCH_OUT:-/tmp/tremor-bench/$(date +%Y%m%d-%H%M%S)}
 CEIL=${DISK_CEILING_BIN:-$ROOT/build/bench/disk_ceiling}
 mkdir -p "$OUT"
@@ -103,6 +106,15 @@ for s in $STEPS; do
         "$ROOT/build/bench/codec_bench" > "$OUT/codecs.txt" || echo "bench: codec_bench failed" >&2
         cat "$OUT/codecs.txt" >&2
         ;;
+    json)
+        step_t "JSON codec beside simdjson and jansson"
+        if [ ! -x "$ROOT/build/bench/json_bench" ]; then
+            make -C "$ROOT" --no-print-directory "build/bench/json_bench" > "$OUT/json-build.log" 2>&1 ||
+                { echo "bench: cannot build json_bench, see $OUT/json-build.log" >&2; continue; }
+        fi
+        (cd "$ROOT" && "$ROOT/build/bench/json_bench") > "$OUT/json.txt" || echo "bench: json_bench failed" >&2
+        cat "$OUT/json.txt" >&2
+        ;;
     kafka)
         step_t "kafka -> qos::wal -> kafka relay (librdkafka mock cluster)"
         if [ ! -x "$ROOT/build/tests/e2e/tool_kafka_mock" ]; then
@@ -122,7 +134,7 @@ for s in $STEPS; do
             { echo "bench: nats_bench failed" >&2; rm -f "$OUT/nats.txt"; }
         [ -s "$OUT/nats.txt" ] && cat "$OUT/nats.txt" >&2
         ;;
-    *) echo "bench: unknown step '$s' (cli backlog peers disk ack codecs kafka nats)" >&2; exit 64 ;;
+    *) echo "bench: unknown step '$s' (cli backlog peers disk ack codecs json kafka nats)" >&2; exit 64 ;;
     esac
 done
 
@@ -144,6 +156,16 @@ if [ -s "$OUT/codecs.txt" ]; then
         echo
         echo '```'
         cat "$OUT/codecs.txt"
+        echo '```'
+    } >> "$OUT/table.md"
+fi
+if [ -s "$OUT/json.txt" ]; then
+    {
+        echo
+        echo "### JSON codec (build/bench/json_bench, best of 5 rounds, one core)"
+        echo
+        echo '```'
+        cat "$OUT/json.txt"
         echo '```'
     } >> "$OUT/table.md"
 fi

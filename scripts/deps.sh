@@ -10,7 +10,7 @@ systemd groff-base man-db iproute2 \
 rsyslog rsyslog-relp \
 zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev gzip xz-utils lz4 zstd python3-snappy openssl \
 liblmdb-dev lmdb-utils libc-ares-dev dnsmasq-base librdkafka-dev libpq-dev postgresql-15 \
-libnats-dev nats-server"
+libnats-dev nats-server libsimdjson-dev libjansson-dev"
 if [ "$1" = "difftest" ]; then
     PKGS="cargo rustc librust-chrono-dev librust-regex-dev librust-serde-json-dev python3"
 fi

@@ -20,20 +20,9 @@
 #include <string.h>
 
 #include "codec/base64.h"
+#include "codec/json_scan.h"
 #include "core/alloc.h"
 #include "core/fmtnum.h"
-
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Non-zero if some byte of w is '"', '\\', a control character or >= 0x80,
- * i.e. needs a closer look in a string. A false positive can only occur
- * above a true one, and the byte loop sorts those out. */
-static inline uint64_t str_special(uint64_t w) {
-    uint64_t q = w ^ (ONES * '"');
-    uint64_t b = w ^ (ONES * '\\');
-    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w) | w) & HIGHS;
-}
 
 /* Length of the well-formed UTF-8 sequence at p (2..4 bytes), or 0 for an
  * invalid one: stray continuation bytes, overlong forms, UTF-16 surrogates
@@ -349,12 +338,7 @@ static const uint8_t *parse_string(struct parser *ps, const uint8_t *p, struct t
     const uint8_t *end = ps->end, *s = p;
     int esc = 0;
     for (;;) {
-        while (end - p >= 8) {
-            uint64_t w;
-            memcpy(&w, p, 8);
-            if (str_special(w)) break;
-            p += 8;
-        }
+        p += tr_json_scan(p, (size_t)(end - p));
         if (p == end) {
             fail(ps, s - 1, TR_EPARSE, "unterminated string");
             return NULL;
@@ -494,6 +478,11 @@ static inline int push_item(struct dstack *st, struct tr_str *key, tr_value v) {
     return 0;
 }
 
+/* Records up to this many members are built here without tr_rec_set_key's
+ * general path; value.c gives records a hash index only above 16 fields,
+ * so the result is the same record. */
+#define REC_LINEAR 16
+
 /* Pop the innermost frame and build its container from its items. On
  * failure the items not yet moved stay on the stack for the caller's
  * cleanup. */
@@ -502,7 +491,33 @@ static int close_container(struct dstack *st, tr_value *out) {
     struct item *it = st->it + fr.base;
     size_t n = st->ni - fr.base, i = 0;
     int rc;
-    if (fr.is_rec) {
+    if (fr.is_rec && n <= REC_LINEAR) {
+        if ((rc = tr_v_rec(n, out))) return rc;
+        struct tr_rec *r = out->as.r;
+        /* what tr_rec_set_key does for a record this small (no hash index),
+         * stored directly: a repeated key keeps its first position and
+         * takes the last value; the frame limit keeps the depth in bounds */
+        for (; i < n; i++) {
+            struct tr_str *k = it[i].key;
+            uint32_t j, dv = tr_value_depth(&it[i].v);
+            for (j = 0; j < r->len; j++) {
+                const struct tr_str *o = r->fields[j].key;
+                if (o->len == k->len && memcmp(o->data, k->data, k->len) == 0) break;
+            }
+            if (dv + 1 > r->depth) r->depth = dv + 1;
+            if (j < r->len) {
+                tr_str_unref(k);
+                tr_value_unref(r->fields[j].val);
+                r->fields[j].val = it[i].v;
+            } else {
+                r->fields[j].key = k;
+                r->fields[j].val = it[i].v;
+                r->len++;
+            }
+            it[i].key = NULL;
+            it[i].v = tr_v_null();
+        }
+    } else if (fr.is_rec) {
         if ((rc = tr_v_rec(n, out))) return rc;
         /* a repeated key keeps its first position and takes the last value */
         for (; i < n && !rc; i++) {
@@ -794,12 +809,7 @@ static int put_str(struct tr_buf *b, const char *data, size_t len) {
     if (room(b, len + 2)) return -ENOMEM;
     b->data[b->len++] = '"';
     while (p < e) {
-        while (e - p >= 8) {
-            uint64_t w;
-            memcpy(&w, p, 8);
-            if (str_special(w)) break;
-            p += 8;
-        }
+        p += tr_json_scan(p, (size_t)(e - p));
         if (p == e) break;
         uint8_t c = *p;
         char esc[6];

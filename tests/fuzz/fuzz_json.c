@@ -1,10 +1,14 @@
 /* fuzz_json.c - the JSON codec: decode anything; what decodes must survive
  * encode -> decode unchanged (equal values, identical second encoding).
+ * Every input is also decoded and encoded with the portable string scanner
+ * (json_scan.h), which must agree with the vector one chosen at start-up to
+ * the byte: result, error location and message, encoding.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "codec/json.h"
+#include "codec/json_scan.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -14,11 +18,37 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
+/* Decode and encode with the portable scanner; fail unless it agrees with
+ * the chosen one's rc, d and encoding (enc: NULL when rc != 0). */
+static void same_as_portable(const uint8_t *data, size_t size, int rc, const struct tr_diag *d,
+                             const struct tr_buf *enc) {
+    enum tr_json_scan_kind chosen = tr_json_scan_current();
+    if (chosen == TR_JSON_SCAN_PORTABLE) return;
+    tr_value p = tr_v_null();
+    struct tr_diag pd;
+    struct tr_buf pe;
+    tr_diag_clear(&pd);
+    tr_buf_init(&pe);
+    tr_json_scan_use(TR_JSON_SCAN_PORTABLE);
+    int prc = tr_json_decode((const char *)data, size, &p, &pd);
+    if (prc == 0 && tr_json_encode(&p, &pe)) fuzz_fail("portable encode failed");
+    tr_json_scan_use(chosen);
+    if (prc != rc) fuzz_fail("%s scanner: rc %d, portable: %d", tr_json_scan_name(chosen), rc, prc);
+    if (rc && rc != -ENOMEM && (pd.line != d->line || pd.col != d->col || strcmp(pd.msg, d->msg)))
+        fuzz_fail("%s scanner: %d:%d %s, portable: %d:%d %s", tr_json_scan_name(chosen), d->line, d->col, d->msg,
+                  pd.line, pd.col, pd.msg);
+    if (!rc && (pe.len != enc->len || memcmp(pe.data, enc->data, pe.len)))
+        fuzz_fail("%s scanner's encoding differs from the portable one's", tr_json_scan_name(chosen));
+    tr_value_unref(p);
+    tr_buf_fini(&pe);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tr_value v = tr_v_null(), w = tr_v_null();
     struct tr_diag d;
     tr_diag_clear(&d);
     int rc = tr_json_decode((const char *)data, size, &v, &d);
+    if (rc) same_as_portable(data, size, rc, &d, NULL);
     if (rc) {
         if (v.type != TR_NULL) fuzz_fail("failed decode (%d) left a value", rc);
         if (rc != TR_EPARSE && rc != TR_EDEPTH && rc != TR_ETOOBIG && rc != -ENOMEM)
@@ -32,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tr_buf_init(&b);
     rc = tr_json_encode(&v, &a);
     if (rc) fuzz_fail("encode of a decoded value failed: %d", rc);
+    same_as_portable(data, size, 0, &d, &a);
     rc = tr_json_decode(a.data, a.len, &w, &d);
     if (rc) fuzz_fail("our own encoding does not decode: %d %d:%d %s", rc, d.line, d.col, d.msg);
     if (!tr_value_eq(&v, &w)) fuzz_fail("decode(encode(v)) != v");

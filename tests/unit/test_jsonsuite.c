@@ -3,7 +3,8 @@
  * y_* must decode, n_* must be rejected, i_* may go either way but must not
  * crash (ASan runs make "crash" include memory errors). Every offending file
  * is listed before the test fails. Accepted documents must also survive an
- * encode/decode round trip unchanged.
+ * encode/decode round trip unchanged. The suite runs once per string
+ * scanner this CPU can run (codec/json_scan.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "codec/json.h"
+#include "codec/json_scan.h"
 #include "core/alloc.h"
 
 #define MAX_FILE (1 << 20)
@@ -66,8 +68,7 @@ static int round_trips(const tr_value *v) {
     return ok ? 0 : -1;
 }
 
-static void test_parsing_suite(void **state) {
-    (void)state;
+static void parsing_suite(void) {
     const char *dir = suite_dir();
     if (!dir) {
         print_message("JSONTestSuite not found; looked in ../shared and /work/shared\n");
@@ -129,6 +130,17 @@ static void test_parsing_suite(void **state) {
     print_message("JSONTestSuite: %zu y, %zu n, %zu i files; %zu wrong\n", ny, nn, ni, bad);
     assert_true(ny > 90 && nn > 150);  /* expected: the whole suite was found */
     assert_int_equal(bad, 0);
+}
+
+static void test_parsing_suite(void **state) {
+    (void)state;
+    enum tr_json_scan_kind chosen = tr_json_scan_current();
+    for (int k = 0; k < TR_JSON_SCAN_KINDS; k++) {
+        if (tr_json_scan_use((enum tr_json_scan_kind)k)) continue;
+        print_message("string scanner %s:\n", tr_json_scan_name((enum tr_json_scan_kind)k));
+        parsing_suite();
+    }
+    assert_int_equal(tr_json_scan_use(chosen), 0);
 }
 
 int main(void) {
