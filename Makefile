@@ -2,6 +2,7 @@
 #   make            build build/tremor
 #   make run        the tutorial pipeline plus a receiver (Ctrl-C stops both)
 #   make test       every test: unit (plain and ASan+UBSan), conformance, end-to-end
+#   make tsan       ThreadSanitizer run of the threaded paths: WAL, qos::wal, nats, e2e relay (~12 min; not in make test)
 #   make bench-wal  WAL engine figures (not a test)
 #   make bench-codecs  our decoders beside libmsgpack-c and libyaml (not a test)
 #   make bench-json    our JSON codec beside simdjson and jansson (not a test)
@@ -18,6 +19,11 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wconversion -Werro
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DTR_CHECKED
 LDSAN := -fsanitize=address,undefined
+endif
+# SAN=thread: ThreadSanitizer (make tsan); cannot be combined with ASan
+ifeq ($(SAN),thread)
+CFLAGS_BASE += -fsanitize=thread -fno-omit-frame-pointer -DTR_CHECKED
+LDSAN := -fsanitize=thread
 endif
 CFLAGS  := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LDLIBS  := -luv -lhttp_parser -lcurl -lyaml -lsystemd -lwslay -lssl -lcrypto -llzma -lz -lsnappy -llz4 -lzstd -lpcre2-8 -lunistring -lonig -llmdb -lcares -lrdkafka -lpq -lnats -lm -lpthread
@@ -36,7 +42,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: install all deps run test unit unit-asan e2e conformance fuzz fuzz-smoke soak bench bench-wal difftest bench-codecs bench-json clean
+.PHONY: install all deps run test unit unit-asan tsan e2e conformance fuzz fuzz-smoke soak bench bench-wal difftest bench-codecs bench-json clean
 all: $(BUILD)/tremor
 
 deps:
@@ -80,6 +86,14 @@ unit: $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tremor
 
 unit-asan: deps
 	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 unit
+
+# ThreadSanitizer: the programs whose paths run more than one thread (the WAL's
+# syncer thread, the nats connectors' worker threads and mailboxes), built into
+# build-tsan and run by scripts/tsan.sh, which fails on any report.
+TSAN_TESTS := $(sort $(wildcard tests/wal/test_*.c tests/fault/test_*.c)) tests/unit/test_qos_wal.c
+tsan: deps
+	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 build-tsan/tremor $(TSAN_TESTS:tests/%.c=build-tsan/tests/%) build-tsan/tests/e2e/tool_nats
+	BUILD=build-tsan scripts/tsan.sh $(TSAN_TESTS:tests/%.c=build-tsan/tests/%)
 
 conformance: $(BUILD)/tremor
 	@if [ -x scripts/conformance.sh ]; then scripts/conformance.sh; fi
@@ -132,7 +146,7 @@ bench: deps $(BUILD)/tremor $(BUILD)/bench/disk_ceiling $(BUILD)/bench/json_benc
 	TREMOR_BIN=$(abspath $(BUILD)/tremor) DISK_CEILING_BIN=$(abspath $(BUILD)/bench/disk_ceiling) bench/run.sh
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)
 

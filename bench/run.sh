@@ -18,17 +18,21 @@
 #            (kafka_bench.py; a line after the table)
 #   nats     a JetStream -> qos::wal -> JetStream relay on one nats-server
 #            (nats_bench.sh; a line after the table)
+#   profile  where the CPU goes on the relay and passthrough rows: the top
+#            entries of perf's profile, self and with callees (profile.sh;
+#            sections after the table)
 # then report.py prints the Markdown table and writes it to bench/results/latest.md.
 # It measures and prints; it asserts nothing and is never part of `make test`.
-# About 22 minutes with the defaults on the 2-core machine (nats: ~3).
-# Knobs: BENCH_STEPS ("cli backlog peers disk ack codecs json kafka nats"), BENCH_OUT (/tmp/tremor-bench/<time>),
+# About 23 minutes with the defaults on the 2-core machine (nats: ~3).
+# Knobs: BENCH_STEPS ("cli backlog peers disk ack codecs json kafka nats profile"), BENCH_OUT (/tmp/tremor-bench/<time>),
 #   REPS (5: peers and disk), REPS_CLI (3), N (1000000), N_STRICT (20000), N_CMD (N),
 #   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, PEERS, STRACE_CHECK (1),
 #   BACKLOG_SIZES ("10000 1000000 10000000"; the 10M point is ~1.2 GB of WAL, ~15 s),
 #   DISK_SWEEP ("4k 64k 1M"), DISK_SECS (2), TREMOR_BIN, and the relay's
 #   WAL_READ_COUNT / WAL_MAX_IN_FLIGHT / RELAY_CODEC (see peer-tremor.sh), ACK_* and
 #   RELAY_N (see ack_bench.sh), KAFKA_N / KAFKA_REPS (see kafka_bench.py),
-#   NATS_N (100000) / NATS_REPS (3) and nats_bench.sh's BATCH, WINDOW, MAX_PENDING.
+#   NATS_N (100000) / NATS_REPS (3) and nats_bench.sh's BATCH, WINDOW, MAX_PENDING, PROFILE_N /
+#   PROFILE_TOP (1000000 events / 15 entries, see profile.sh).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -38,7 +42,7 @@ export PB_ROOT=${PB_ROOT:-/tmp/peerbench}
 export REPS=${REPS:-5}
 export REPS_CLI=${REPS_CLI:-3}
 export TREMOR_BIN=${TREMOR_BIN:-$ROOT/build/tremor}
-STEPS=${BENCH_STEPS:-"cli backlog peers disk ack codecs json kafka nats"}
+STEPS=${BENCH_STEPS:-"cli backlog peers disk ack codecs json kafka nats profile"}
 OUT=${BENCH_OUT:-/tmp/tremor-bench/$(date +%Y%m%d-%H%M%S)}
 CEIL=${DISK_CEILING_BIN:-$ROOT/build/bench/disk_ceiling}
 mkdir -p "$OUT"
@@ -134,7 +138,15 @@ for s in $STEPS; do
             { echo "bench: nats_bench failed" >&2; rm -f "$OUT/nats.txt"; }
         [ -s "$OUT/nats.txt" ] && cat "$OUT/nats.txt" >&2
         ;;
-    *) echo "bench: unknown step '$s' (cli backlog peers disk ack codecs json kafka nats)" >&2; exit 64 ;;
+    profile)
+        step_t "profiles of the relay and passthrough rows (perf)"
+        mkdir -p "$OUT/profile"
+        for w in relay passthrough; do
+            PROFILE_DIR=$OUT/profile/$w "$HERE/profile.sh" "$w" "${PROFILE_TOP:-15}" > /dev/null 2> "$OUT/profile/$w.err" ||
+                echo "bench: profile.sh $w failed, see $OUT/profile/$w.err" >&2
+        done
+        ;;
+    *) echo "bench: unknown step '$s' (cli backlog peers disk ack codecs json kafka nats profile)" >&2; exit 64 ;;
     esac
 done
 
@@ -175,6 +187,15 @@ fi
 if [ -s "$OUT/nats.txt" ]; then
     { echo; echo "### JetStream relay (bench/nats_bench.sh)"; echo; cat "$OUT/nats.txt"; } >> "$OUT/table.md"
 fi
+# the profiles of the relay and passthrough rows, after the table
+for w in relay passthrough; do
+    f=$OUT/profile/$w/top.txt
+    [ -s "$f" ] || continue
+    sec=$(printf '### Profile of the %s row (bench/profile.sh %s; perf, shares of CPU samples)\n\n```\n%s\n```' \
+        "$w" "$w" "$(cat "$f")")
+    printf '\n%s\n' "$sec" >> "$OUT/table.md"
+    printf '\n%s\n' "$sec"
+done
 [ -f "$OUT/table.md" ] || exit 1
 cp "$OUT/table.md" "$HERE/results/latest.md"
 echo "(written to bench/results/latest.md; raw results in $OUT)" >&2

@@ -97,6 +97,13 @@ static int enc(const tr_value *v, struct tr_buf *out, int depth) {
 
 int tr_bin_encode(const tr_value *v, struct tr_buf *out) { return enc(v, out, 0); }
 
+int tr_bin_skip_empty_rec(const char *data, size_t len, size_t *off) {
+    /* T_REC and the count 0 as a one-byte uvarint: how enc writes {} */
+    if (*off > len || len - *off < 2 || data[*off] != T_REC || data[*off + 1] != 0) return 0;
+    *off += 2;
+    return 1;
+}
+
 static int get_len(const char *data, size_t len, size_t *off, uint64_t *n) {
     int rc = tr_bin_get_uvarint(data, len, off, n);
     if (rc) return rc;

@@ -21,6 +21,11 @@ int tr_bin_encode(const tr_value *v, struct tr_buf *out);
  * more than the input can describe). */
 int tr_bin_decode(const char *data, size_t len, size_t *off, tr_value *out);
 
+/* 1 when data[*off..len) starts with the encoding of {} (and then *off is
+ * moved past it), else 0: a reader that would decode an empty record can
+ * hold tr_v_rec_empty instead of allocating one. */
+int tr_bin_skip_empty_rec(const char *data, size_t len, size_t *off);
+
 /* Varint helpers shared with record framing built on top of this codec. */
 int tr_bin_put_uvarint(struct tr_buf *out, uint64_t v);
 int tr_bin_get_uvarint(const char *data, size_t len, size_t *off, uint64_t *v);

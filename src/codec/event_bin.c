@@ -77,7 +77,8 @@ int tr_event_decode(const char *data, size_t len, struct tr_event *ev) {
         ids.ntracked++;
     }
     rc = tr_bin_decode(data, len, &off, &value);
-    if (!rc) rc = tr_bin_decode(data, len, &off, &meta);
+    /* most events have no metadata: they share {} (meta stays null here) */
+    if (!rc && !tr_bin_skip_empty_rec(data, len, &off)) rc = tr_bin_decode(data, len, &off, &meta);
     if (!rc && off != len) rc = TR_ECORRUPT;
     if (rc) goto fail;
     rc = tr_event_init(ev, value, meta, ingest);

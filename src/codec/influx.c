@@ -247,7 +247,7 @@ static int parse_fields(struct sl in, tr_value *rec, size_t *used, struct tr_buf
         if ((rc = rest(in, i + 1, &in))) return rc;
         off += i + 1;
         tr_value v;
-        char term;
+        char term = 0;  /* set by parse_value on success; gcc -O1 -fsanitize=thread cannot see it */
         if ((rc = parse_value(in, &v, &term, &i, b))) return rc;
         if ((rc = rest(in, i + 1, &in))) {
             tr_value_unref(v);

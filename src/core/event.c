@@ -160,13 +160,8 @@ int tr_event_init(struct tr_event *ev, tr_value value, tr_value meta, uint64_t i
         tr_value_unref(meta);
         return -EINVAL;
     }
-    if (meta.type == TR_NULL) {
-        int rc = tr_v_rec(0, &meta);
-        if (rc) {
-            tr_value_unref(value);
-            return rc;
-        }
-    }
+    /* the shared {}: most events never get metadata, so none is allocated */
+    if (meta.type == TR_NULL) meta = tr_v_rec_empty();
     ev->value = value;
     ev->meta = meta;
     return 0;

@@ -81,7 +81,9 @@ int tr_ids_min_for(const struct tr_ids *ids, uint64_t source, uint64_t *out);
 int tr_ids_range_for_stream(const struct tr_ids *ids, uint64_t source, uint64_t stream, uint64_t *lo,
                             uint64_t *hi);
 
-/* Event lifetime: init takes value and meta (meta TR_NULL becomes {}). */
+/* Event lifetime: init takes value and meta; meta TR_NULL becomes the shared
+ * {} (tr_v_rec_empty: no allocation, so init fails only on a meta that is
+ * not a record). */
 int tr_event_init(struct tr_event *ev, tr_value value, tr_value meta, uint64_t ingest_ns);
 void tr_event_fini(struct tr_event *ev);
 int tr_event_copy(struct tr_event *dst, const struct tr_event *src);  /* shares values by ref */

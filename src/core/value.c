@@ -156,6 +156,8 @@ int tr_value_note_depth(tr_value *v, uint32_t d) {
     uint32_t *depth = v->type == TR_ARR ? &v->as.a->depth : v->type == TR_REC ? &v->as.r->depth : NULL;
     if (!depth) return 0;
     if (d >= TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
+    /* the shared {} cannot have been changed in place */
+    assert(v->type != TR_REC || v->as.r->refs != TR_REFS_STATIC || d + 1 <= *depth);
     if (d + 1 > *depth) *depth = d + 1;
     return 0;
 }
@@ -176,6 +178,15 @@ int tr_v_arr(size_t cap_hint, tr_value *out) {
     out->type = TR_ARR;
     out->as.a = a;
     return 0;
+}
+
+/* never written: len and cap stay 0, and every mutator asserts refs == 1 */
+static struct tr_rec empty_rec = {.refs = TR_REFS_STATIC, .depth = 1};
+
+tr_value tr_v_rec_empty(void) {
+    tr_value v = {.type = TR_REC};
+    v.as.r = &empty_rec;
+    return v;
 }
 
 int tr_v_rec(size_t cap_hint, tr_value *out) {
@@ -212,7 +223,7 @@ static uint32_t *refs_of(const tr_value *v) {
 
 tr_value tr_value_ref(tr_value v) {
     uint32_t *r = refs_of(&v);
-    if (r) (*r)++;
+    if (r && *r != TR_REFS_STATIC) (*r)++;
     return v;
 }
 
@@ -271,7 +282,7 @@ static void destroy_tree(tr_value root) {
         }
         uint32_t *rc = refs_of(&child);
         assert(*rc > 0);
-        if (--*rc) continue;
+        if (*rc == TR_REFS_STATIC || --*rc) continue;
         if (n == cap) {
             struct kill_frame *ns = tr_malloc(2 * cap * sizeof *ns);
             if (!ns) {
@@ -298,7 +309,7 @@ void tr_value_unref(tr_value v) {
         return;
     case TR_REC:
         assert(v.as.r->refs > 0);
-        if (--v.as.r->refs == 0) destroy_tree(v);
+        if (v.as.r->refs != TR_REFS_STATIC && --v.as.r->refs == 0) destroy_tree(v);
         return;
     default: return;
     }

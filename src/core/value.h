@@ -6,7 +6,8 @@
  * changing an array or record call tr_value_mut(), which clones the top level
  * when it is shared. Records keep insertion order. Integers are normalised:
  * every integer that fits in int64 is TR_I64; TR_U64 only holds values above
- * INT64_MAX. Reference counts are not atomic: a value belongs to one thread.
+ * INT64_MAX. Reference counts are not atomic: a value belongs to one thread
+ * (the one exception, tr_v_rec_empty, has no count to change).
  * The items/fields arrays may share the allocation of their header: read
  * them, never free or realloc them directly. A string's bytes may only be
  * changed while it is unshared, and then its cached hash must be reset.
@@ -95,6 +96,13 @@ int tr_v_cstr(const char *s, tr_value *out);
 int tr_v_bin(const void *p, size_t n, tr_value *out);
 int tr_v_arr(size_t cap_hint, tr_value *out);
 int tr_v_rec(size_t cap_hint, tr_value *out);
+/* The empty record {} that every holder shares: static, never freed, never
+ * changed (its count is TR_REFS_STATIC, which ref and unref leave alone, so
+ * threads may share it too). Like any shared record it is made private by
+ * tr_value_mut before a change. Events with no metadata hold it, so an
+ * event's $ costs no allocation until something is written into it. */
+#define TR_REFS_STATIC UINT32_MAX
+tr_value tr_v_rec_empty(void);
 
 /* A new string object (refs = 1) that a caller fills (len bytes at data). */
 struct tr_str *tr_str_alloc(size_t len);

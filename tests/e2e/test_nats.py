@@ -22,7 +22,7 @@ from conftest import TREMOR, free_port, wait_until
 from delivery import check_delivery
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL = os.path.join(ROOT, "build", "tests", "e2e", "tool_nats")
+TOOL = os.path.join(ROOT, os.environ.get("BUILD", "build"), "tests", "e2e", "tool_nats")
 NATS_SERVER = "/usr/sbin/nats-server" if os.path.exists("/usr/sbin/nats-server") else "nats-server"
 
 WAL_QUERY = """define qos::wal operator relay_wal

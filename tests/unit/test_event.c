@@ -260,12 +260,57 @@ static void test_event_lifetime(void **state) {
     assert_int_equal(tr_v_cstr("not a record", &m), 0);
     assert_int_equal(tr_event_init(&ev, v, m, 0), -EINVAL);
     tr_event_fini(&ev);
-    /* no memory for the default meta: value released */
+    /* the default meta is the shared {}: it needs no memory */
     assert_int_equal(tr_v_cstr("x", &v), 0);
-    tr_alloc_fail_at(1, 0);
-    assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 0), -ENOMEM);
+    tr_alloc_fail_at(1, 1);
+    assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 0), 0);
     tr_alloc_fail_at(0, 0);
+    assert_ptr_equal(ev.meta.as.r, tr_v_rec_empty().as.r);
     tr_event_fini(&ev);
+}
+
+/* Events without metadata share one static {}: taking and dropping it
+ * changes nothing, a write goes to a private copy, and the shared one stays
+ * empty wherever it was held (an event, a copy, inside another record). */
+static void test_shared_empty_meta(void **state) {
+    (void)state;
+    struct tr_event a, b, cp;
+    assert_int_equal(tr_event_init(&a, tr_v_int(1), tr_v_null(), 0), 0);
+    assert_int_equal(tr_event_init(&b, tr_v_int(2), tr_v_null(), 0), 0);
+    const struct tr_rec *empty = tr_v_rec_empty().as.r;
+    assert_ptr_equal(a.meta.as.r, empty);
+    assert_ptr_equal(b.meta.as.r, empty);
+    assert_int_equal(tr_event_copy(&cp, &a), 0);
+    tr_event_fini(&cp);
+    assert_true(empty->refs == TR_REFS_STATIC);
+
+    /* $foo = 1 on a: a private record; b and the shared one keep {} */
+    assert_int_equal(tr_value_mut(&a.meta), 0);
+    assert_ptr_not_equal(a.meta.as.r, empty);
+    assert_int_equal(a.meta.as.r->refs, 1);
+    assert_int_equal(tr_rec_set(&a.meta, "foo", 3, tr_v_int(1)), 0);
+    assert_int_equal(tr_rec_len(&a.meta), 1);
+    assert_int_equal(tr_rec_len(&b.meta), 0);
+    assert_int_equal(empty->len, 0);
+
+    /* held inside a record that is then freed (generic::batch keeps metas) */
+    tr_value r;
+    assert_int_equal(tr_v_rec(1, &r), 0);
+    assert_int_equal(tr_rec_set(&r, "meta", 4, tr_value_ref(b.meta)), 0);
+    tr_value_unref(r);
+    assert_true(empty->refs == TR_REFS_STATIC);
+    assert_int_equal(empty->len, 0);
+
+    /* a deep copy is private too */
+    tr_value c;
+    assert_int_equal(tr_value_clone(&b.meta, &c), 0);
+    assert_ptr_not_equal(c.as.r, empty);
+    assert_int_equal(c.as.r->refs, 1);
+    assert_true(tr_value_eq(&c, &b.meta));
+    tr_value_unref(c);
+    tr_event_fini(&a);
+    tr_event_fini(&b);
+    assert_true(empty->refs == TR_REFS_STATIC);
 }
 
 static void test_insight_and_clock(void **state) {
@@ -294,6 +339,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_copy_and_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_lifetime, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_empty_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insight_and_clock, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

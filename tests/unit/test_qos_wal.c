@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -92,6 +93,8 @@ static atomic_int disk_room, sync_eio, write_eio, nospace_calls, deny_create;
 static atomic_int sync_lie;
 static int64_t dirty_lo[1024];   /* per fd: lowest offset written since its last fdatasync, -1 none */
 static int64_t dirty_hi[1024];
+/* the owner thread writes (pwrite) while the WAL's sync thread syncs */
+static pthread_mutex_t dirty_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static int wal_files(void) {
     char p[128];
@@ -142,6 +145,7 @@ int fdatasync(int fd) {
         return -1;
     }
     int rc = (int)syscall(SYS_fdatasync, fd);
+    pthread_mutex_lock(&dirty_mu);
     if (fd >= 0 && fd < 1024 && dirty_lo[fd] >= 0 && atomic_exchange(&sync_lie, 0)) {
         static const char zeros[4096];
         for (int64_t o = dirty_lo[fd]; o < dirty_hi[fd]; o += (int64_t)sizeof zeros) {
@@ -151,6 +155,7 @@ int fdatasync(int fd) {
         atomic_store(&sync_eio, 1);
     }
     if (fd >= 0 && fd < 1024) dirty_lo[fd] = -1;
+    pthread_mutex_unlock(&dirty_mu);
     return rc;
 }
 
@@ -178,8 +183,10 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
     }
     ssize_t r = (ssize_t)syscall(SYS_pwrite64, fd, buf, n, off);
     if (r > 0 && fd >= 0 && fd < 1024) {
+        pthread_mutex_lock(&dirty_mu);
         if (dirty_lo[fd] < 0 || off < dirty_lo[fd]) dirty_lo[fd] = off;
         if (off + r > dirty_hi[fd] || dirty_lo[fd] == off) dirty_hi[fd] = off + r;
+        pthread_mutex_unlock(&dirty_mu);
     }
     return r;
 }
