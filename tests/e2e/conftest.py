@@ -16,6 +16,8 @@ import time
 import pytest
 import websockets
 
+from delivery import check_delivery
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TREMOR = os.environ.get("TREMOR_BIN", os.path.join(ROOT, "build", "tremor"))
 
@@ -247,13 +249,13 @@ class Mock:
             self.p.wait(10)
 
 
-def check_per_partition(rows, n):
-    """Every id 0..n-1 arrived; per partition, offsets never go back except
-    to re-read (a replay after a kill or revoke starts again at an offset
-    already seen), and each partition's distinct offsets are 0..max."""
-    ids = {r["id"] for r in rows}
-    missing = sorted(set(range(n)) - ids)
-    assert not missing, "missing %d ids, first %s" % (len(missing), missing[:10])
+def check_per_partition(rows, n, dups=0, late=0):
+    """check_delivery on the rows (arrival order, Kafka partitions), then the
+    offsets: each partition's distinct offsets are 0..max and the same
+    offset always carries the same id."""
+    extra, n_late = check_delivery([(r["p"], r["id"]) for r in rows], n, dups=dups, late=late)
+    print("%d rows for %d ids: %d duplicates (at most %d), %d late (at most %d)" % (
+        len(rows), n, extra, dups, n_late, late))
     by_p = {}
     for r in rows:
         by_p.setdefault(r["p"], []).append(r)
@@ -265,19 +267,3 @@ def check_per_partition(rows, n):
         for r in rs:
             assert seen.setdefault(r["o"], r["id"]) == r["id"]
     return by_p
-
-
-def ids_increase_per_partition(rows):
-    """Within each partition, first arrivals of ids come in increasing order
-    (the producer wrote them in that order; replays repeat a suffix)."""
-    by_p = {}
-    for r in rows:
-        by_p.setdefault(r["p"], []).append(r["id"])
-    for p, ids in by_p.items():
-        firsts, seen = [], set()
-        for i in ids:
-            if i not in seen:
-                seen.add(i)
-                firsts.append(i)
-        bad = next((k for k in range(1, len(firsts)) if firsts[k] < firsts[k - 1]), None)
-        assert bad is None, "partition %d: id %d after %d" % (p, firsts[bad], firsts[bad - 1])

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from conftest import TREMOR, Mock, wait_until
+from conftest import TREMOR, Mock, check_per_partition, wait_until
 from delivery import check_delivery, self_test
 
 
@@ -100,26 +100,6 @@ def read_lines(path):
 def merged(*outs):
     """The rows of several members' files in the order they were written."""
     return sorted((r for rows in outs for r in rows), key=lambda r: r["ns"])
-
-
-def check_per_partition(rows, n, dups=0, late=0):
-    """check_delivery on the rows (arrival order, Kafka partitions), then the
-    offsets: each partition's distinct offsets are 0..max and the same
-    offset always carries the same id."""
-    extra, n_late = check_delivery([(r["p"], r["id"]) for r in rows], n, dups=dups, late=late)
-    print("%d rows for %d ids: %d duplicates (at most %d), %d late (at most %d)" % (
-        len(rows), n, extra, dups, n_late, late))
-    by_p = {}
-    for r in rows:
-        by_p.setdefault(r["p"], []).append(r)
-    for p, rs in by_p.items():
-        offs = sorted({r["o"] for r in rs})
-        assert offs == list(range(len(offs))), "partition %d has gaps" % p
-        # the same offset always carries the same id
-        seen = {}
-        for r in rs:
-            assert seen.setdefault(r["o"], r["id"]) == r["id"]
-    return by_p
 
 
 def test_delivery_checker():
