@@ -465,7 +465,6 @@ static void on_frame_chunk(wslay_event_context_ptr ctx,
 }
 
 static void ws_trigger(void *self);
-static void too_big(struct sconn *c, uint64_t want, const char *why);
 
 /* Linked and triggered: this message is not emitted; its connection gets
  * the answer at once. Queued in wslay: process() sends it. */
