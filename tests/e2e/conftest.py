@@ -133,6 +133,86 @@ class Proc:
                 self.p.wait()
 
 
+class TremorServer:
+    """`tremor server run -n ARGS` in cwd, stdout and stderr together in
+    cwd/NAME.log (truncated at start), stopped by its pid. Every instance
+    still running when its test ends is killed by the autouse fixture below."""
+
+    def __init__(self, cwd, args, name="tremor", env=None):
+        self.path = os.path.join(str(cwd), name + ".log")
+        # two servers running in one folder must not share a log
+        busy = {s.path for s in _servers if s.p.poll() is None}
+        k = 2
+        while self.path in busy:
+            self.path = os.path.join(str(cwd), "%s-%d.log" % (name, k))
+            k += 1
+        self.logf = open(self.path, "w")
+        self.p = subprocess.Popen([TREMOR, "server", "run", "-n"] + list(args), cwd=str(cwd),
+                                  stdout=self.logf, stderr=subprocess.STDOUT, env=env)
+        _servers.append(self)
+
+    def text(self):
+        """Everything the server has printed so far."""
+        self.logf.flush()
+        with open(self.path, errors="replace") as f:
+            return f.read()
+
+    def log(self, lines=60):
+        """The last lines printed, for assertion messages."""
+        return "\n".join(self.text().splitlines()[-lines:])
+
+    def has(self, s):
+        return s in self.text()
+
+    def wait_for(self, s, timeout=20.0, count=1):
+        """Wait until s has been printed count times; fail at once if the
+        server exits first."""
+        wait_until(lambda: self.text().count(s) >= count or self.p.poll() is not None, timeout,
+                   repr(s), self.log)
+        assert self.text().count(s) >= count, "server exited (%s) before %r\n%s" % (
+            self.p.returncode, s, self.log())
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self, timeout=20.0):
+        """SIGTERM and wait; SIGKILL if it does not exit in timeout s.
+        Returns the exit status."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        return self.p.returncode
+
+    def kill(self, sig=signal.SIGKILL):
+        """Send sig (SIGKILL unless told) and wait for the exit; returns its status."""
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        return self.p.wait(20)
+
+
+def serve(cwd, files, data_dir="data", name="tremor"):
+    """A TremorServer over the config and query files given, state in data_dir."""
+    return TremorServer(cwd, ["-d", data_dir, "-f"] + list(files), name)
+
+
+_servers = []
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftover_servers():
+    yield
+    while _servers:
+        srv = _servers.pop()
+        if srv.p.poll() is None:
+            srv.p.kill()
+            srv.p.wait()
+        srv.logf.close()
+
+
 @pytest.fixture
 def procs():
     started = []

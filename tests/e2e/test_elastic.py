@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import TREMOR, free_port, wait_until
+from conftest import free_port, serve, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = sys.executable or "/usr/bin/python3"
@@ -62,30 +62,6 @@ class Standin:
         if self.p.poll() is None:
             self.p.terminate()
             self.p.wait(10)
-
-
-class Server:
-    """tremor server run -n over the files given; stopped by pid."""
-
-    def __init__(self, cwd, files):
-        self.log = open(str(cwd / "tremor.log"), "w+")
-        self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-d", "data", "-f"] + files, cwd=str(cwd),
-                                  stdout=self.log, stderr=subprocess.STDOUT)
-
-    def text(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(15)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.log.close()
 
 
 @pytest.fixture
@@ -172,7 +148,7 @@ def test_items_ack_fail_and_linked_responses(tmp_path, cleanup):
     (tmp_path / "okp.trickle").write_text(CAPTURE)
     (tmp_path / "badp.trickle").write_text(CAPTURE)
     (tmp_path / "config.yaml").write_text(LINKED.format(port=es.port))
-    srv = Server(tmp_path, ["tag.trickle", "okp.trickle", "badp.trickle", "config.yaml"])
+    srv = serve(tmp_path, ["tag.trickle", "okp.trickle", "badp.trickle", "config.yaml"])
     cleanup(srv)
     # the cb onramp stops the server once its timeout after the last line passed
     assert srv.p.wait(60) == 0, srv.text()   # every event answered (the cb onramp's verdict)
@@ -278,7 +254,7 @@ def start_relay(tmp_path, es_port, batch=0):
     stmt = BATCH.format(count=batch) if batch else ""
     (tmp_path / "relay.trickle").write_text(WAL.format(batch="bat" if batch else "out", batch_stmt=stmt))
     (tmp_path / "config.yaml").write_text(RELAY.format(in_port=in_port, port=es_port))
-    srv = Server(tmp_path, ["relay.trickle", "config.yaml"])
+    srv = serve(tmp_path, ["relay.trickle", "config.yaml"])
     wait_until(lambda: "listening" in srv.text() or srv.p.poll() is not None, 20, "tcp onramp", srv.text)
     assert srv.p.poll() is None, srv.text()
     return srv, in_port

@@ -7,14 +7,11 @@ window computed from the configured max_in_flight of the onramp and the
 WAL)."""
 import json
 import os
-import signal
-import subprocess
-import threading
 
 import pytest
 
-from conftest import TREMOR, Mock, check_per_partition, wait_until
-from delivery import check_delivery, self_test
+from conftest import Mock, TremorServer, check_per_partition, wait_until
+from delivery import self_test
 
 
 # The in-flight window of one onramp instance: its ring of records not yet
@@ -66,26 +63,12 @@ select {"id": event.id, "p": $kafka.partition, "o": $kafka.offset,
 """
 
 
-class Server:
+class Server(TremorServer):
     def __init__(self, cwd, config, query):
-        self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-d", "data", "-f", query, config],
-                                  cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.err = []
-        threading.Thread(target=lambda: [self.err.append(l) for l in self.p.stderr], daemon=True).start()
-        threading.Thread(target=lambda: [None for _ in self.p.stdout], daemon=True).start()
-
-    def log(self):
-        return "".join(self.err[-60:])
+        super().__init__(cwd, ["-d", "data", "-f", query, config])
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-        return self.p.wait(30)
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(10)
+        return super().stop(30)
 
 
 def read_lines(path):
@@ -436,14 +419,14 @@ def test_kafka_sink_down_then_up(tmp_path, timeout):
         dst.cmd("down 1")
         # the producer sees it; with a timeout, deliveries fail and their partitions seek back
         sink_down = "not delivered" if fails else "Connection refused"
-        wait_until(lambda: any(sink_down in l for l in r1.err), timeout=30,
+        wait_until(lambda: r1.has(sink_down), timeout=30,
                    what="the relay to meet the sink down", detail=r1.log)
         r1.kill()
         at_kill = len(read_lines(out))
         assert at_kill < n, "everything relayed before the sink went down; make n larger"
         r2 = Server(relay_dir, "config.yaml", "q.trickle")
         servers.append(r2)
-        wait_until(lambda: any(sink_down in l for l in r2.err), timeout=60,
+        wait_until(lambda: r2.has(sink_down), timeout=60,
                    what="the restarted relay to meet the sink down", detail=r2.log)
         dst.cmd("up 1")
         wait_until(lambda: {r["id"] for r in read_lines(out)} >= set(range(n)), timeout=180,
@@ -501,7 +484,7 @@ def test_kafka_relay_through_broker_errors(tmp_path):
         assert len(read_lines(out)) < n // 2, "the relay is too quick for a broker to go down on the way"
         mock.cmd("down 2")
         # the mock moves no leadership: broker 2's partitions wait for it
-        wait_until(lambda: any("Connection refused" in l for l in r.err), timeout=30,
+        wait_until(lambda: r.has("Connection refused"), timeout=30,
                    what="the relay to see the broker down", detail=r.log)
         mock.cmd("up 2")
         wait_until(lambda: {x["id"] for x in read_lines(out)} >= set(range(n)), timeout=180,
@@ -510,7 +493,7 @@ def test_kafka_relay_through_broker_errors(tmp_path):
         assert r.stop() == 0, r.log()
         assert check.stop() == 0, check.log()
         rows = read_lines(out)
-        assert any("not delivered" in l for l in r.err), "no produce error was injected:\n" + r.log()
+        assert r.has("not delivered"), "no produce error was injected:\n" + r.log()
         # three failed produce requests and the timeouts of broker 2's
         # partitions: what the WAL had in flight each time may be sent again
         # (duplicates if the broker had written it) and after later records

@@ -14,11 +14,10 @@ import json
 import os
 import signal
 import subprocess
-import threading
 
 import pytest
 
-from conftest import TREMOR, free_port, wait_until
+from conftest import TREMOR, TremorServer, free_port, wait_until
 from delivery import check_delivery
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -90,29 +89,12 @@ class Nats:
                 self.kill()
 
 
-class Tremor:
+class Tremor(TremorServer):
     def __init__(self, cwd, query="relay.trickle"):
-        self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-d", "data", "-f", query, "config.yaml"],
-                                  cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.err = []
-        threading.Thread(target=lambda: [self.err.append(l) for l in self.p.stderr], daemon=True).start()
-        threading.Thread(target=lambda: [None for _ in self.p.stdout], daemon=True).start()
-
-    def log(self):
-        return "".join(self.err[-40:])
-
-    def has(self, text):
-        return any(text in l for l in self.err)
+        super().__init__(cwd, ["-d", "data", "-f", query, "config.yaml"])
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-        return self.p.wait(30)
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(10)
+        return super().stop(30)
 
 
 def relay_config(in_cfg, out_cfg):
@@ -241,7 +223,7 @@ def test_jetstream_relay_through_wal_sigkill_loses_nothing(tmp_path, servers):
     tool("stream", n.url, "DST", "dst.events", 1)
     total = 20000
     tool("pub", n.url, "src.events", 0, total, "js")
-    dups = js_relay(tmp_path, [n.url], total, kill_midway=True)
+    js_relay(tmp_path, [n.url], total, kill_midway=True)
     # redelivered: at most what was fetched and not yet acked (window) plus
     # what the WAL had not yet seen acked downstream (max_pending, read_count)
     # every message of SRC was acked to JetStream, once the WAL had it:

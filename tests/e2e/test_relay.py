@@ -11,7 +11,7 @@ import socket
 import subprocess
 import threading
 
-from conftest import RELAY_CONFIG, TREMOR, free_port, wait_until
+from conftest import RELAY_CONFIG, TREMOR, TremorServer, free_port, wait_until
 
 PY = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -64,27 +64,12 @@ class Sink:
             self.p.wait(10)
 
 
-class Server:
+class Server(TremorServer):
     def __init__(self, cwd, query):
-        self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-d", "data", "-f", query, "config.yaml"],
-                                  cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.err = []
-        self.out = []
-        threading.Thread(target=lambda: [self.err.append(l) for l in self.p.stderr], daemon=True).start()
-        threading.Thread(target=lambda: [self.out.append(l) for l in self.p.stdout], daemon=True).start()
-
-    def log(self):
-        return "".join(self.err[-40:])
+        super().__init__(cwd, ["-d", "data", "-f", query, "config.yaml"])
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-        return self.p.wait(30)
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(10)
+        return super().stop(30)
 
 
 def event_lines(first, n):
@@ -113,7 +98,7 @@ def run_once_in_order(tmp_path, query_text, n=100000):
     sink = Sink(out_port).start()
     server = Server(tmp_path, "relay.trickle")
     try:
-        wait_until(lambda: any("connected to" in l for l in server.err), timeout=20,
+        wait_until(lambda: server.has("connected to"), timeout=20,
                    what="the tcp offramp to connect", detail=server.log)
         loader = connect(in_port, server)
         loader.sendall(event_lines(0, n))
@@ -153,7 +138,7 @@ def test_tcp_relay_through_wal_sink_killed_loses_nothing(tmp_path):
                    detail=server.log)
         sink.kill()
         loader.sendall(event_lines(half, half))
-        wait_until(lambda: any("connection to" in l and "lost" in l for l in server.err), timeout=20,
+        wait_until(lambda: any("connection to" in l and "lost" in l for l in server.text().splitlines()), timeout=20,
                    what="the relay to notice", detail=server.log)
         sink.start()
         wait_until(lambda: len(set(sink.seen())) >= 2 * half, timeout=60, what="all events",

@@ -11,11 +11,10 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 
 import pytest
 
-from conftest import TREMOR, free_port, wait_until
+from conftest import TremorServer, free_port, wait_until
 
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 OMRELP = "/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so"
@@ -68,29 +67,16 @@ mapping:
 """
 
 
-class Tremor:
+class Tremor(TremorServer):
     def __init__(self, cwd, relp_port, out, extra=""):
         config = CONFIG.format(relp_port=relp_port, out=out)
         if extra:
             config = config.replace("port: %d\n" % relp_port, "port: %d\n%s" % (relp_port, extra))
         (cwd / "config.yaml").write_text(config)
-        self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-d", "data", "-f", "stored.trickle",
-                                   "config.yaml"], cwd=str(cwd), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
-        self.err = []
-        threading.Thread(target=lambda: [self.err.append(l) for l in self.p.stderr],
-                         daemon=True).start()
-
-    def log(self):
-        return "".join(self.err[-40:])
+        super().__init__(cwd, ["-d", "data", "-f", "stored.trickle", "config.yaml"])
 
     def listening(self):
-        return any("relp onramp 'relp' listening" in l for l in self.err)
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-        return self.p.wait(20)
+        return self.has("relp onramp 'relp' listening")
 
 
 def ids_in(paths):
@@ -235,7 +221,7 @@ def test_hostile_peers_are_closed_and_others_served(tmp_path):
         good.close()
         wait_until(lambda: sorted(set(ids_in([out]))) == list(range(100)), timeout=30,
                    what="the good peer's messages at the sink", detail=t.log)
-        log = "".join(t.err)
+        log = t.text()
         assert "over the" in log and "malformed RELP frame" in log and "no RELP open" in log, log
     finally:
         t.kill()

@@ -10,11 +10,10 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
-from conftest import TREMOR, free_port, wait_until
+from conftest import TREMOR, free_port, serve, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = sys.executable or "/usr/bin/python3"
@@ -43,35 +42,6 @@ class Peer:
         self.p.terminate()
         self.p.wait(10)
         self.out.close()
-
-
-class Server:
-    """tremor server run -n over the files given; stopped by pid."""
-
-    def __init__(self, cwd, files):
-        self.log = open(str(cwd / "tremor.log"), "w+")
-        self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-d", "data", "-f"] + files, cwd=str(cwd),
-                                  stdout=self.log, stderr=subprocess.STDOUT)
-
-    def text(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def wait_listening(self, n=1):
-        wait_until(lambda: self.text().count("listening on") >= n or self.p.poll() is not None, 20,
-                   "rest onramp to listen", self.text)
-        assert self.p.poll() is None, self.text()
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(15)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.log.close()
 
 
 @pytest.fixture
@@ -137,9 +107,9 @@ def test_unlinked_202_and_request_meta(tmp_path, cleanup):
     port = free_port()
     write(tmp_path, "capture.trickle", CAPTURE)
     write(tmp_path, "config.yaml", UNLINKED.format(port=port))
-    srv = Server(tmp_path, ["capture.trickle", "config.yaml"])
+    srv = serve(tmp_path, ["capture.trickle", "config.yaml"])
     cleanup(srv)
-    srv.wait_listening()
+    srv.wait_for("listening on")
     # curl, an independent client: 202 with no body, as 0.11 (tide) answers
     out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
                           "-H", "Content-Type: application/json", "-H", "X-Multi: a", "-H", "X-Multi: b",
@@ -168,9 +138,9 @@ def test_hostile_clients_do_not_cost_the_good_ones(tmp_path, cleanup):
     port = free_port()
     write(tmp_path, "capture.trickle", CAPTURE)
     write(tmp_path, "config.yaml", UNLINKED.format(port=port))
-    srv = Server(tmp_path, ["capture.trickle", "config.yaml"])
+    srv = serve(tmp_path, ["capture.trickle", "config.yaml"])
     cleanup(srv)
-    srv.wait_listening()
+    srv.wait_for("listening on")
     # slowloris: headers that never end are cut off with 408 (header_timeout_ms 500)
     slow = socket.create_connection(("127.0.0.1", port), timeout=10)
     slow.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
@@ -244,9 +214,9 @@ def test_linked_echo(tmp_path, cleanup):
     port = free_port()
     write(tmp_path, "echo.trickle", ECHO)
     write(tmp_path, "config.yaml", ECHO_CONFIG.format(port=port))
-    srv = Server(tmp_path, ["echo.trickle", "config.yaml"])
+    srv = serve(tmp_path, ["echo.trickle", "config.yaml"])
     cleanup(srv)
-    srv.wait_listening()
+    srv.wait_for("listening on")
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     for i in range(5):   # keep-alive: one connection, answers in order
         st, h, data, raw = request(port, "POST", "/e/%d" % i, body=json.dumps({"i": i}),
@@ -271,9 +241,9 @@ def test_linked_without_response_meta_is_500(tmp_path, cleanup):
     port = free_port()
     write(tmp_path, "echo.trickle", "select event from in into out;\n")
     write(tmp_path, "config.yaml", ECHO_CONFIG.format(port=port))
-    srv = Server(tmp_path, ["echo.trickle", "config.yaml"])
+    srv = serve(tmp_path, ["echo.trickle", "config.yaml"])
     cleanup(srv)
-    srv.wait_listening()
+    srv.wait_for("listening on")
     st, _, data, _ = request(port, "POST", "/", body="{}", headers={"Content-Type": "application/json"})
     # 0.11's make_response: "No response metadata available."
     assert st == 500 and json.loads(data) == {"error": "No response metadata available."}
@@ -346,9 +316,9 @@ def proxy(tmp_path, cleanup, peer_port, retries=0):
     write(tmp_path, "fwd.trickle", FWD)
     write(tmp_path, "back.trickle", BACK)
     write(tmp_path, "config.yaml", PROXY_CONFIG.format(port=port, peer=peer_port, retries=retries))
-    srv = Server(tmp_path, ["fwd.trickle", "back.trickle", "config.yaml"])
+    srv = serve(tmp_path, ["fwd.trickle", "back.trickle", "config.yaml"])
     cleanup(srv)
-    srv.wait_listening()
+    srv.wait_for("listening on")
     return port, srv
 
 
@@ -432,7 +402,7 @@ def test_linked_ws_answers_each_message_on_its_connection(tmp_path, cleanup):
     port = free_port()
     write(tmp_path, "wsecho.trickle", WS_ECHO)
     write(tmp_path, "config.yaml", WS_LINKED.format(port=port))
-    srv = Server(tmp_path, ["wsecho.trickle", "config.yaml"])
+    srv = serve(tmp_path, ["wsecho.trickle", "config.yaml"])
     cleanup(srv)
     wait_until(lambda: "running" in srv.text() or srv.p.poll() is not None, 20, "server", srv.text)
 

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import TREMOR, free_port, wait_until
+from conftest import TREMOR, TremorServer, free_port, wait_until
 from tlscerts import make_certs
 
 pytestmark = pytest.mark.timeout(180)
@@ -85,7 +85,7 @@ def certs(tmp_path):
     return make_certs(tmp_path)
 
 
-class Server:
+class Server(TremorServer):
     def __init__(self, cwd, tcp_extra=None, ws_extra=None, tls_extra=None):
         self.cwd = cwd
         self.tcp_port, self.ws_port = free_port(), free_port()
@@ -96,17 +96,10 @@ class Server:
             tcp_port=self.tcp_port, ws_port=self.ws_port, cert=cwd / "cert.pem", key=cwd / "key.pem",
             tcp_extra=extra(dict(tls_extra or {}, **(tcp_extra or {}))),
             ws_extra=extra(dict(tls_extra or {}, **(ws_extra or {})))))
-        self.log = open(str(cwd / "tremor.log"), "w+")
-        self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-f", "q.trickle", "echo.trickle",
-                                   "c.yaml"], cwd=str(cwd), stdout=self.log, stderr=subprocess.STDOUT)
+        super().__init__(cwd, ["-f", "q.trickle", "echo.trickle", "c.yaml"])
         wait_until(lambda: "tcp_in: listening on 127.0.0.1:%d with TLS" % self.tcp_port in self.text()
                    and "listening on 127.0.0.1:%d with TLS" % self.ws_port in self.text(),
                    what="both TLS listeners", detail=self.text)
-
-    def text(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
 
     def out(self):
         try:
@@ -118,34 +111,14 @@ class Server:
     def ns(self, tag):
         return sorted(e["n"] for e in self.out() if e.get("tag") == tag)
 
-    def alive(self):
-        return self.p.poll() is None
-
     def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                assert self.p.wait(20) == 0, self.text()
-            finally:
-                if self.p.poll() is None:
-                    self.p.kill()
-                    self.p.wait()
+        assert super().stop() == 0, self.text()
 
 
 @pytest.fixture
 def server(certs):
-    made = []
-
-    def start(**kw):
-        s = Server(certs, **kw)
-        made.append(s)
-        return s
-
-    yield start
-    for s in made:
-        if s.p.poll() is None:
-            s.p.kill()
-            s.p.wait()
+    # servers left running are killed by conftest
+    return lambda **kw: Server(certs, **kw)
 
 
 def client_ctx(cwd, cert=False, maxv=None):
@@ -414,10 +387,8 @@ def test_ws_offramp_to_wss_onramp(certs, ca):
     (certs / "q.trickle").write_text("select event from in into out;\n")
     (certs / "q2.trickle").write_text("select event from in into out;\n")
     (certs / "c.yaml").write_text(CHAIN.format(tcp_port=tcp_port, ws_port=ws_port, ca=ca))
-    log = open(str(certs / "tremor.log"), "w+")
-    p = subprocess.Popen([TREMOR, "server", "run", "-n", "-f", "q.trickle", "q2.trickle", "c.yaml"],
-                         cwd=str(certs), stdout=log, stderr=subprocess.STDOUT)
-    text = lambda: open(log.name).read()
+    srv = TremorServer(certs, ["-f", "q.trickle", "q2.trickle", "c.yaml"])
+    text = srv.text
     out = lambda: [json.loads(l) for l in open(certs / "out.json").read().splitlines()] \
         if (certs / "out.json").exists() else []
     try:
@@ -429,9 +400,6 @@ def test_ws_offramp_to_wss_onramp(certs, ca):
         else:
             wait_until(lambda: "certificate refused" in text(), 30, "the refusal", text)
             assert out() == []
-        p.terminate()
-        assert p.wait(20) == 0, text()
+        assert srv.stop() == 0, text()
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        srv.kill()

@@ -20,7 +20,7 @@ import threading
 
 import pytest
 
-from conftest import TREMOR, free_port, wait_until
+from conftest import TREMOR, TremorServer, free_port, wait_until
 from tlscerts import make_certs
 
 pytestmark = pytest.mark.timeout(240)
@@ -84,32 +84,17 @@ def certs(tmp_path):
     return make_certs(tmp_path)
 
 
-class Tremor:
+class Tremor(TremorServer):
     def __init__(self, cwd, config, trickle=None, name="tremor"):
-        self.cwd = cwd
         files = []
         for pname, text in (trickle or {}).items():
             (cwd / (pname + ".trickle")).write_text(text)
             files.append(pname + ".trickle")
         (cwd / (name + ".yaml")).write_text(config)
-        self.log = open(str(cwd / (name + ".log")), "w+")
-        self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-f"] + files + [name + ".yaml"],
-                                  cwd=str(cwd), stdout=self.log, stderr=subprocess.STDOUT)
-
-    def text(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
+        super().__init__(cwd, ["-f"] + files + [name + ".yaml"], name)
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                assert self.p.wait(20) == 0, self.text()
-            finally:
-                if self.p.poll() is None:
-                    self.p.kill()
-                    self.p.wait()
+        assert super().stop() == 0, self.text()
 
 
 class SServer:
@@ -158,11 +143,7 @@ def peers():
         return p
     yield track
     for p in made:
-        if isinstance(p, Tremor):
-            if p.p.poll() is None:
-                p.p.kill()
-                p.p.wait()
-        else:
+        if not isinstance(p, Tremor):  # servers left running are killed by conftest
             p.stop()
 
 

@@ -9,11 +9,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
-import time
 
-from conftest import ROOT, TREMOR, free_port, wait_until
+from conftest import ROOT, TREMOR, TremorServer, free_port, wait_until
 
 PY = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -80,21 +78,9 @@ class Receiver:
         self.p.wait(10)
 
 
-class Tremor:
+class Tremor(TremorServer):
     def __init__(self, cwd, instance, data_dir="data"):
-        self.p = subprocess.Popen(
-            [TREMOR, "server", "run", "-n", "-i", instance, "-d", data_dir, "-f", "persistent.trickle",
-             "config.yaml"], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.err = []
-        threading.Thread(target=lambda: [self.err.append(l) for l in self.p.stderr],
-                         daemon=True).start()
-
-    def stop(self, sig):
-        self.p.send_signal(sig)
-        return self.p.wait(20)
-
-    def alive(self):
-        return self.p.poll() is None
+        super().__init__(cwd, ["-i", instance, "-d", data_dir, "-f", "persistent.trickle", "config.yaml"])
 
 
 class Seen:
@@ -183,13 +169,13 @@ def test_sigkill_restarts_lose_nothing(tmp_path):
             t = Tremor(tmp_path, name)
             target = rng.randint(40, 150)
             wait_until(lambda: seen.count(name) >= target, timeout=30, what="events of " + name,
-                       detail=lambda: "".join(t.err[-40:]))
-            t.stop(signal.SIGKILL)
+                       detail=t.log)
+            t.kill()
         name = "final"
         runs.append(name)
         t = Tremor(tmp_path, name)
         wait_until(lambda: seen.count(name) >= 20, timeout=30, what="final run events")
-        assert t.stop(signal.SIGTERM) == 0
+        assert t.stop() == 0
     finally:
         rcv.kill()
     check_runs(seen.drain(), runs, allow_dups_per_restart=60)
@@ -207,8 +193,8 @@ def test_sigterm_restart_no_hole_no_duplicate(tmp_path):
             runs.append(name)
             t = Tremor(tmp_path, name)
             wait_until(lambda: seen.count(name) >= 100, timeout=30, what="events of " + name,
-                       detail=lambda: "".join(t.err[-40:]))
-            assert t.stop(signal.SIGTERM) == 0, "".join(t.err)
+                       detail=t.log)
+            assert t.stop() == 0, t.text()
     finally:
         rcv.kill()
     check_runs(seen.drain(), runs, allow_dups_per_restart=0)
@@ -224,13 +210,13 @@ def test_receiver_restarts_lose_nothing(tmp_path):
         for k in range(4):
             target = seen.count() + 100
             wait_until(lambda: seen.count() >= target, timeout=30, what="events before restart",
-                       detail=lambda: "".join(t.err[-40:]))
+                       detail=t.log)
             rcv.kill(signal.SIGINT if k % 2 else signal.SIGKILL)
             rcv = Receiver(port, seen.q).start()
         target = seen.count() + 100
         wait_until(lambda: seen.count() >= target, timeout=30, what="events after last restart",
-                   detail=lambda: "".join(t.err[-40:]))
-        assert t.stop(signal.SIGTERM) == 0
+                   detail=t.log)
+        assert t.stop() == 0
     finally:
         if t.alive():
             t.p.kill()
@@ -247,17 +233,17 @@ def test_full_wal_pauses_metronome_and_drains_in_order(tmp_path):
     t = Tremor(tmp_path, "only")
     rcv = None
     try:
-        wait_until(lambda: any("WAL full" in l for l in t.err), timeout=30, what="WAL full")
+        wait_until(lambda: t.has("WAL full"), timeout=30, what="WAL full")
         # paused: the count in the log stays at the limit while nothing is received
         rcv = Receiver(port, seen.q).start()
-        wait_until(lambda: any("not full any more" in l for l in t.err), timeout=30,
+        wait_until(lambda: t.has("not full any more"), timeout=30,
                    what="WAL drained")
         wait_until(lambda: seen.count() >= 400, timeout=30, what="backlog and new events")
         ids = [e["id"] for e in seen.drain()]
         assert ids[:200] == list(range(200)), ids[:210]
         distinct = sorted(set(ids))
         assert distinct == list(range(len(distinct))), "hole after resume"
-        assert t.stop(signal.SIGTERM) == 0
+        assert t.stop() == 0
     finally:
         if t.alive():
             t.p.kill()
@@ -275,7 +261,7 @@ def test_torn_last_record_is_repaired(tmp_path):
         return sorted(p for p in wal.iterdir() if p.name.endswith(".wal")) if wal.is_dir() else []
     wait_until(lambda: segments() and segments()[-1].stat().st_size > 4096, timeout=30,
                what="log data")
-    t.stop(signal.SIGKILL)
+    t.kill()
     seg = segments()[-1]
     size = seg.stat().st_size
     with open(seg, "r+b") as f:
@@ -287,8 +273,8 @@ def test_torn_last_record_is_repaired(tmp_path):
         wait_until(lambda: seen.count("second") >= 20, timeout=30, what="delivery after repair")
         first = sorted(set(e["id"] for e in seen.drain() if e["run"] == "first"))
         assert first == list(range(len(first))) and len(first) > 10
-        assert any("torn" in l or "truncat" in l for l in t.err), "".join(t.err)
-        assert t.stop(signal.SIGTERM) == 0
+        assert t.has("torn") or t.has("truncat"), t.text()
+        assert t.stop() == 0
     finally:
         if t.alive():
             t.p.kill()
@@ -302,7 +288,7 @@ def test_foreign_file_in_the_wal_is_a_clear_startup_error(tmp_path):
     wal = tmp_path / "data" / "wal" / "persistent" / "01" / "on_disk_wal"
     wait_until(lambda: wal.is_dir() and any(p.name.endswith(".wal") for p in wal.iterdir()),
                timeout=30, what="a segment")
-    assert t.stop(signal.SIGTERM) == 0
+    assert t.stop() == 0
     seg = sorted(p for p in wal.iterdir() if p.name.endswith(".wal"))[0]
     with open(seg, "r+b") as f:
         f.write(b"NOTOURS!")   # wrong magic: somebody else's file

@@ -7,13 +7,12 @@ Waits are on conditions with bounds."""
 import asyncio
 import json
 import os
-import subprocess
 import threading
 
 import pytest
 import websockets
 
-from conftest import TREMOR, free_port, wait_until
+from conftest import free_port, serve, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -81,27 +80,6 @@ def ws_ask(url, msg, timeout=10):
     return asyncio.run(go())
 
 
-class Server:
-    def __init__(self, cwd, files):
-        self.log = open(str(cwd / "tremor.log"), "w+")
-        self.p = subprocess.Popen([TREMOR, "server", "run", "-n", "-d", "data", "-f"] + files, cwd=str(cwd),
-                                  stdout=self.log, stderr=subprocess.STDOUT)
-
-    def text(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-
-
 @pytest.fixture
 def cleanup():
     things = []
@@ -159,7 +137,7 @@ def start_meta(tmp_path, cleanup, up_port):
     (tmp_path / "capture.trickle").write_text(CAPTURE)
     (tmp_path / "capture_err.trickle").write_text(CAPTURE_ERR)
     (tmp_path / "config.yaml").write_text(META.format(in_port=in_port, up_port=up_port))
-    srv = Server(tmp_path, ["tag.trickle", "capture.trickle", "capture_err.trickle", "config.yaml"])
+    srv = serve(tmp_path, ["tag.trickle", "capture.trickle", "capture_err.trickle", "config.yaml"])
     cleanup(srv)
     return srv, in_port
 
@@ -255,7 +233,7 @@ def test_ws_proxy_through_linked_offramp(tmp_path, cleanup):
         (tmp_path / (name + ".trickle")).write_text("select event from in into out;")
     (tmp_path / "errs.trickle").write_text('select event from in into out;')
     (tmp_path / "config.yaml").write_text(PROXY.format(port=port, up_port=up_port))
-    srv = Server(tmp_path, ["fwd.trickle", "back.trickle", "errs.trickle", "config.yaml"])
+    srv = serve(tmp_path, ["fwd.trickle", "back.trickle", "errs.trickle", "config.yaml"])
     cleanup(srv)
     wait_until(lambda: "Connected to" in srv.text(), 20, "proxy connected upstream", srv.text)
     url = "ws://127.0.0.1:%d" % port
@@ -299,14 +277,14 @@ def test_acks_still_flow_when_linked(tmp_path, cleanup):
     cleanup(up)
     (tmp_path / "durable.trickle").write_text(DURABLE)
     (tmp_path / "config.yaml").write_text(WAL.format(up_port=up_port))
-    srv = Server(tmp_path, ["durable.trickle", "config.yaml"])
+    srv = serve(tmp_path, ["durable.trickle", "config.yaml"])
     wait_until(lambda: up.answered >= 8, 20, "eight ticks answered upstream", srv.text)
     srv.p.kill()
     srv.p.wait(20)
     first = [json.loads(m) for m in up.got]
     last = max(e["ingest_ns"] for e in first)
     n = len(up.got)
-    srv2 = Server(tmp_path, ["durable.trickle", "config.yaml"])
+    srv2 = serve(tmp_path, ["durable.trickle", "config.yaml"])
     cleanup(srv2)
     wait_until(lambda: len(up.got) >= n + 6, 20, "ticks after the restart", srv2.text)
     replayed = [e for e in (json.loads(m) for m in up.got[n:]) if e["ingest_ns"] <= last]
@@ -327,7 +305,7 @@ def test_ws_proxy_answers_an_error_while_its_upstream_is_down(tmp_path, cleanup)
     (tmp_path / "errs.trickle").write_text('select event from in into out;')
     (tmp_path / "config.yaml").write_text(
         PROXY.format(port=port, up_port=up_port).replace('/onramp/ws/{instance}/in"', '/onramp/ws/{instance}/response"'))
-    srv = Server(tmp_path, ["fwd.trickle", "back.trickle", "errs.trickle", "config.yaml"])
+    srv = serve(tmp_path, ["fwd.trickle", "back.trickle", "errs.trickle", "config.yaml"])
     cleanup(srv)
     wait_until(lambda: srv.p.poll() is None and _can_connect(port), 20, "proxy listening", srv.text)
     url = "ws://127.0.0.1:%d" % port
