@@ -15,9 +15,9 @@
 # Writes OUT_DIR/latency/: result.txt (the sink's summary), load.txt, rate.txt
 # ("RATE SOURCE..."), server.log. Nothing is judged here: report.py does.
 # A relay too slow for RATE would stretch the step: the loader is stopped after
-# LAT_MAX_SECS (40) and tells the sink how many it sent (the rest is "unsent",
+# LAT_MAX_SECS (30) and tells the sink how many it sent (the rest is "unsent",
 # not lost). Knobs: LAT_SECS (10), LAT_SIZE (100), LAT_TIMEOUT (15: seconds
-# without a new event before the sink gives up), LAT_MAX_SECS (40), LAT_PORT_IN / LAT_PORT_OUT (26220 / 26221),
+# without a new event before the sink gives up), LAT_MAX_SECS (30), LAT_PORT_IN / LAT_PORT_OUT (26220 / 26221),
 # LAT_DIR ($PB_ROOT/latency, the WAL's directory: the peers' filesystem),
 # LAT_RT (unset; 1 = loader, sink and server under SCHED_FIFO via chrt, root:
 # separates the relay's latency from other load on a shared machine),
@@ -34,7 +34,7 @@ TOOL=${LAT_TOOL_BIN:-$ROOT/build/bench/lat_tool}
 SECS=${LAT_SECS:-10}
 SIZE=${LAT_SIZE:-100}
 TIMEOUT=${LAT_TIMEOUT:-15}
-MAXS=${LAT_MAX_SECS:-40}
+MAXS=${LAT_MAX_SECS:-30}
 PIN=${LAT_PORT_IN:-26220}
 POUT=${LAT_PORT_OUT:-26221}
 DIR=${LAT_DIR:-${PB_ROOT:-/tmp/peerbench}/latency}
