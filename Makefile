@@ -75,6 +75,11 @@ $(BUILD)/bench/json_bench_simdjson.o: bench/json_bench_simdjson.cpp
 $(BUILD)/bench/json_bench: $(BUILD)/bench/json_bench_simdjson.o
 $(BUILD)/bench/json_bench: LDLIBS += $(BUILD)/bench/json_bench_simdjson.o -lsimdjson -ljansson -lstdc++
 
+# lat_tool (the latency step's loader and sink) is plain C and POSIX: no library
+$(BUILD)/bench/lat_tool: bench/lat_tool.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $<
+
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $< $(LIB) $(LDLIBS)
@@ -142,8 +147,8 @@ bench-codecs: deps $(BUILD)/bench/codec_bench
 bench-json: deps $(BUILD)/bench/json_bench
 	$(BUILD)/bench/json_bench
 
-bench: deps $(BUILD)/tremor $(BUILD)/bench/disk_ceiling $(BUILD)/bench/json_bench
-	TREMOR_BIN=$(abspath $(BUILD)/tremor) DISK_CEILING_BIN=$(abspath $(BUILD)/bench/disk_ceiling) bench/run.sh
+bench: deps $(BUILD)/tremor $(BUILD)/bench/disk_ceiling $(BUILD)/bench/json_bench $(BUILD)/bench/lat_tool
+	TREMOR_BIN=$(abspath $(BUILD)/tremor) DISK_CEILING_BIN=$(abspath $(BUILD)/bench/disk_ceiling) LAT_TOOL_BIN=$(abspath $(BUILD)/bench/lat_tool) bench/run.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

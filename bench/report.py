@@ -4,11 +4,14 @@
 usage: report.py table OUT_DIR [--write FILE]   print the table (and write it to FILE)
        report.py batch OUT_DIR                  print "BATCH_BYTES RECORD_BYTES EVENTS_PER_SYNC SOURCE"
                                                 for disk_ceiling, or nothing if unknown
+       report.py relay-rate OUT_DIR             print our relay's median events/s (row 2), or nothing
 
 It only reads what the bench scripts left in OUT_DIR (cli/, peers/, disk/,
-backlog.tsv, meta.txt) and never runs anything. Every figure in the table is
-the median of the repetitions found, with min..max beside it; a part that did
-not run or could not be parsed is a row that says so, never a missing row.
+latency/, backlog.tsv, meta.txt) and bench/results/baseline-issue6.tsv, and
+never runs anything. Every figure in the table is the median of the
+repetitions found, with min..max beside it; a part that did not run or could
+not be parsed is a row that says so, never a missing row. After the table,
+issue 17's targets, each with pass or miss.
 """
 import csv
 import glob
@@ -25,6 +28,17 @@ TARGET_VS_SYSLOG_NG = 3.0           # ours / syslog-ng reliable
 TARGET_VS_RSYSLOG_SYNC = 50.0       # ours / rsyslog disk-syncfiles
 TARGET_RSS_FLAT = 0.10              # +-10 % between the smallest and largest backlog
 ASSUMED_RECORD_BYTES = 120          # 100-byte event + 20-byte WAL frame, if not measured
+# issue 17
+TARGET_RELAY_EPS = 1_000_000        # durable relay (row 2, ours), events/s
+TARGET_VS_DIRECT = 0.5              # ours / direct/none, the loader -> sink ceiling
+TARGET17_VS_SYSLOG_NG = 10.0        # ours / syslog-ng reliable: "about 10x"; pass at >= 10x
+TARGET_PROPORTION = 0.9             # a cli config's now/issue-6 ratio >= 0.9 x the JSON passthrough's
+TARGET_P99_MS = 2.0                 # latency at half the relay's maximum rate
+BASELINE_ISSUE6 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "baseline-issue6.tsv")
+JSON_PASSTHROUGH = "bench_pipe_passthrough_json"
+CLI_OTHER_EIGHT = ["bench_pipe_passthrough", "bench_pipe_passthrough_msgpack", "bench_pipe_passthrough_influx",
+                   "bench_pipe_passthrough_binflux", "bench_pipe_passthrough_two_inputs",
+                   "throughput-logging-json", "throughput-logging-msgpack", "tl-enrich"]
 
 CLI_TITLES = {
     "bench_pipe_passthrough": "blaster (data.json.xz) -> `select event` -> blackhole, string codec",
@@ -103,10 +117,10 @@ def fmt_ratio(r, nd=2):
     return "NA" if math.isnan(r) else f"{r:.{nd}f}×"
 
 
-def cell(text):
+def cell(text, limit=200):
     """Markdown-safe table cell: one line, no pipes, bounded."""
     text = " ".join(str(text).split()).replace("|", "\\|")
-    return text if len(text) <= 200 else text[:197] + "..."
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def read_tsv(path):
@@ -292,6 +306,164 @@ def disk_results(out):
     return res
 
 
+# ------------------------------------------- 5. latency at half the maximum
+
+_KV = re.compile(r"([a-z0-9_]+)=(-?[0-9.]+)")
+
+
+def latency_result(out):
+    """{"rate", "source", counts..., "sched": {p50_ms...}, "sent": {...}} or None when the step did not run."""
+    d = os.path.join(out, "latency")
+    rate_txt = read_text(os.path.join(d, "rate.txt")).strip()
+    text = read_text(os.path.join(d, "result.txt"))
+    if not rate_txt and not text:
+        return None
+    parts = rate_txt.split(None, 1)
+    res = {"rate": num(parts[0]) if parts else math.nan, "source": parts[1] if len(parts) > 1 else "",
+           "sched": {}, "sent": {}, "ok": False}
+    for line in text.splitlines():
+        kv = {k: num(v) for k, v in _KV.findall(line)}
+        if line.startswith("lat_tool sink:"):
+            res.update(kv)
+            res["ok"] = "n" in kv and "lost" in kv
+        elif line.startswith("from scheduled send"):
+            res["sched"] = kv
+        elif line.startswith("from actual send"):
+            res["sent"] = kv
+    for line in read_text(os.path.join(d, "load.txt")).splitlines():
+        if line.startswith("lat_tool load:"):
+            res["load"] = {k: num(v) for k, v in _KV.findall(line)}
+    return res
+
+
+# ------------------------------------------------------ issue 17's targets
+
+def baseline_rows(path):
+    """{config: events/s} at the end of issue 6; {} when the file is missing."""
+    return {r["config"]: num(r["events_per_s"]) for r in read_tsv(path) if r.get("config")}
+
+
+def verdict(ok):
+    return "pass" if ok else "miss"
+
+
+def relay_rate(out):
+    groups, _, _ = peer_results(out)
+    k = ours_key(groups)
+    return med([num(r["events_per_s"]) for r in groups[k]]) if k else math.nan
+
+
+def issue17(out, baseline=BASELINE_ISSUE6):
+    """Issue 17's targets as Markdown lines: figure, target, pass/miss; "not run" where an input is missing."""
+    def row(*cells):   # the latency figure needs more room than the main table's cells
+        return "| " + " | ".join(cell(c, 400) for c in cells) + " |"
+    lines = [row("performance target (issue 17)", "figure", "target", "pass/miss"), "|---|---|---|---|"]
+    NR = "not run"
+
+    # the durable relay (row 2) against its own target and the two references
+    groups, _, _ = peer_results(out)
+    ours = relay_rate(out)
+    title = "durable relay tcp -> qos::wal sync=always -> tcp (row 2, ours)"
+    if math.isnan(ours):
+        lines.append(row(title, NR, f"≥ {TARGET_RELAY_EPS:,} events/s", NR))
+    else:
+        lost = any(r["all_arrived"] != "yes" for r in groups[ours_key(groups)])
+        lines.append(row(title, f"{full(ours)} events/s" + (" (LOST EVENTS)" if lost else ""),
+                         f"≥ {TARGET_RELAY_EPS:,} events/s", "LOST" if lost else verdict(ours >= TARGET_RELAY_EPS)))
+    for key, what, target, thr in (
+            (("direct", "none"), "ours / direct/none (loader -> sink, the tools' ceiling)", f"≥ {TARGET_VS_DIRECT:g}×",
+             TARGET_VS_DIRECT),
+            (("syslog-ng", "reliable"), "ours / syslog-ng reliable disk-buffer",
+             f"about {TARGET17_VS_SYSLOG_NG:g}× (pass at ≥ {TARGET17_VS_SYSLOG_NG:g}×)", TARGET17_VS_SYSLOG_NG)):
+        theirs = med([num(r["events_per_s"]) for r in groups.get(key, [])])
+        rt = ratio(ours, theirs)
+        if math.isnan(rt):
+            lines.append(row(what, NR, target, NR))
+        else:
+            lines.append(row(what, f"{fmt_ratio(rt)} ({full(ours)} / {full(theirs)} events/s)", target,
+                             verdict(rt >= thr)))
+
+    # the JSON passthrough and the other eight cli-bench configs against issue 6
+    cli = cli_results(out)
+    base = baseline_rows(baseline)
+    jr = cli.get(JSON_PASSTHROUGH)
+    jev = med(jr["ev"]) if jr else math.nan
+    title = f"`{JSON_PASSTHROUGH}` MB/s"
+    if jr and jr["ev"]:
+        mb = med(jr["mb"])
+        lines.append(row(title, f"{full(mb, 1)} MB/s ({full(jev)} events/s)", f"≥ {TARGET_JSON_MBPS:g} MB/s",
+                         verdict(mb >= TARGET_JSON_MBPS)))
+    else:
+        lines.append(row(title, NR if not jr else f"no figure: {jr['error'] or 'no run'}",
+                         f"≥ {TARGET_JSON_MBPS:g} MB/s", NR))
+    jratio = ratio(jev, base.get(JSON_PASSTHROUGH, math.nan))
+    if JSON_PASSTHROUGH not in base:
+        jfig = "no issue-6 figure (bench/results/baseline-issue6.tsv)"
+    elif math.isnan(jev):
+        jfig = NR
+    else:
+        jfig = f"{fmt_ratio(jratio)} ({full(jev)} / {full(base[JSON_PASSTHROUGH])} events/s)"
+    lines.append(row(f"`{JSON_PASSTHROUGH}` now / end of issue 6", jfig, "the proportion for the rows below",
+                     "—"))
+    want = f"≥ {TARGET_PROPORTION:g} × the JSON passthrough's ratio"
+    for name in CLI_OTHER_EIGHT:
+        r = cli.get(name)
+        ev = med(r["ev"]) if r else math.nan
+        title = f"`{name}` now / end of issue 6"
+        if not r:
+            lines.append(row(title, NR, want, NR))
+            continue
+        if math.isnan(ev):
+            lines.append(row(title, f"no figure: {r['error'] or 'no run'}", want, NR))
+            continue
+        b = base.get(name, math.nan)
+        if math.isnan(b):
+            lines.append(row(title, f"{full(ev)} events/s now; no issue-6 figure (not in that run)", want,
+                             "no baseline"))
+            continue
+        rt = ratio(ev, b)
+        lines.append(row(title, f"{fmt_ratio(rt)} ({full(ev)} / {full(b)} events/s); JSON passthrough "
+                                f"{fmt_ratio(jratio)}", want,
+                         NR if math.isnan(jratio) else verdict(rt >= TARGET_PROPORTION * jratio)))
+
+    # latency at half the relay's maximum rate
+    lat = latency_result(out)
+    title = "latency of the durable relay at half its maximum rate, from each event's scheduled send"
+    if lat is None:
+        lines.append(row(title, NR, f"p99 ≤ {TARGET_P99_MS:g} ms", NR))
+        lines.append(row("events lost / duplicated in the latency run", NR, "0 lost", NR))
+    elif not lat["ok"]:
+        lines.append(row(title, f"no result (see latency/ in the raw results; rate {full(lat['rate'])}/s)",
+                         f"p99 ≤ {TARGET_P99_MS:g} ms", "miss"))
+        lines.append(row("events lost / duplicated in the latency run", "no result", "0 lost", "miss"))
+    else:
+        sc, st = lat["sched"], lat["sent"]
+        lost, dups = int(lat.get("lost", 0)), int(lat.get("dups", 0))
+        p99 = sc.get("p99_ms", math.nan)
+        fig = (f"{full(lat['rate'])} events/s ({lat['source'] or '?'}): p50 {full(sc.get('p50_ms', math.nan), 3)} / "
+               f"p99 {full(p99, 3)} / p99.9 {full(sc.get('p999_ms', math.nan), 3)} ms, max "
+               f"{full(sc.get('max_ms', math.nan), 1)} ms; from the actual send p99 "
+               f"{full(st.get('p99_ms', math.nan), 3)} ms")
+        ld = lat.get("load", {})
+        if ld.get("rate", math.inf) < 0.98 * lat["rate"]:   # the relay held the loader back
+            fig += (f"; the loader kept only {full(ld['rate'])} events/s, up to "
+                    f"{full(ld.get('worst_late_ms', math.nan), 1)} ms behind its schedule")
+        v = verdict(not math.isnan(p99) and p99 <= TARGET_P99_MS)
+        lines.append(row(title, fig + (f"; LOST {lost:,}" if lost else ""), f"p99 ≤ {TARGET_P99_MS:g} ms",
+                         f"{v}, LOST" if lost else v))
+        lines.append(row("events lost / duplicated in the latency run",
+                         f"lost={lost:,} dups={dups:,} of {int(lat.get('n', 0)):,}"
+                         + (f"; {int(lat['bad']):,} lines unreadable" if lat.get("bad") else "")
+                         + (f"; the loader was stopped at LAT_MAX_SECS, {int(lat['unsent']):,} never sent"
+                            if lat.get("unsent") else ""),
+                         "0 lost", "LOST" if lost else "pass"))
+    lines += ["", "Latency: the loader paces by CLOCK_MONOTONIC and stamps each line with the time it was due "
+              "(start + id / rate); the sink measures receipt - due, so delay the relay causes by holding "
+              "the loader back counts (no coordinated omission). Issue-6 figures: "
+              "bench/results/baseline-issue6.tsv."]
+    return lines
+
+
 # ----------------------------------------------------------------- table
 
 HEAD = ["#", "measurement", "events/s (median)", "min..max", "MB/s", "ratio", "peak RSS MB", "notes"]
@@ -301,7 +473,7 @@ def row(*cells):
     return "| " + " | ".join(cell(c) for c in cells) + " |"
 
 
-def table(out):
+def table(out, baseline=BASELINE_ISSUE6):
     lines = [row(*HEAD), "|" + "|".join(["---", "---", "---:", "---:", "---:", "---:", "---:", "---"]) + "|"]
     notes = []
 
@@ -434,11 +606,12 @@ def table(out):
         "Rows 1: the blackhole's own report (events counted after warmup, over stop_after_secs); peak RSS = "
         "ru_maxrss of the server process.",
     ] + notes
+    body += [""] + issue17(out, baseline)
     return "\n".join(body) + "\n"
 
 
 def main(argv):
-    if len(argv) < 2 or argv[0] not in ("table", "batch"):
+    if len(argv) < 2 or argv[0] not in ("table", "batch", "relay-rate"):
         sys.stderr.write(__doc__)
         return 64
     out = argv[1]
@@ -446,6 +619,11 @@ def main(argv):
         b = batch(out)
         if b:
             print(f"{b[0]} {b[1]:.1f} {b[2]:.1f} {b[3].replace(' ', '_')}")
+        return 0
+    if argv[0] == "relay-rate":
+        r = relay_rate(out)
+        if not math.isnan(r):
+            print(int(r))
         return 0
     text = table(out)
     sys.stdout.write(text)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh - `make bench`: every side-by-side figure of issues 6 and 10 in one run, one table.
+# run.sh - `make bench`: every side-by-side figure of issues 6, 10 and 17 in one run, one table.
 #
 #   bench/run.sh            (from the Makefile, after build/tremor and build/bench/disk_ceiling)
 #
@@ -9,6 +9,10 @@
 #   peers    our durable relay beside syslog-ng and rsyslog (peers.sh -> run-all.sh; needs root)
 #   disk     write + fdatasync at the WAL's batch size and a sweep (build/bench/disk_ceiling)
 #   ack      issue 10's delivery targets, each row with pass or miss (ack_bench.sh)
+#   latency  issue 17's latency row: the relay of `peers` paced at half its maximum
+#            rate (this run's peers figure / 2, else LAT_RATE), p50/p99/p99.9 from
+#            each event's scheduled send to the sink's receipt, lost and duplicated
+#            events (lat_bench.sh with build/bench/lat_tool; about 15 s)
 #   codecs   our msgpack, yaml, influx and syslog decoders beside libmsgpack-c and libyaml
 #            (build/bench/codec_bench; a section after the table)
 #   json     our JSON decoder (each string scanner the CPU has) and encoder on the
@@ -23,8 +27,10 @@
 #            sections after the table)
 # then report.py prints the Markdown table and writes it to bench/results/latest.md.
 # It measures and prints; it asserts nothing and is never part of `make test`.
+# After the main table, issue 17's targets with pass or miss (report.py; the
+# cli rows against bench/results/baseline-issue6.tsv), then issue 10's.
 # About 23 minutes with the defaults on the 2-core machine (nats: ~3).
-# Knobs: BENCH_STEPS ("cli backlog peers disk ack codecs json kafka nats profile"), BENCH_OUT (/tmp/tremor-bench/<time>),
+# Knobs: BENCH_STEPS ("cli backlog peers latency disk ack codecs json kafka nats profile"), BENCH_OUT (/tmp/tremor-bench/<time>),
 #   REPS (5: peers and disk), REPS_CLI (3), N (1000000), N_STRICT (20000), N_CMD (N),
 #   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, PEERS, STRACE_CHECK (1),
 #   BACKLOG_SIZES ("10000 1000000 10000000"; the 10M point is ~1.2 GB of WAL, ~15 s),
@@ -32,7 +38,9 @@
 #   WAL_READ_COUNT / WAL_MAX_IN_FLIGHT / RELAY_CODEC (see peer-tremor.sh), ACK_* and
 #   RELAY_N (see ack_bench.sh), KAFKA_N / KAFKA_REPS (see kafka_bench.py),
 #   NATS_N (100000) / NATS_REPS (3) and nats_bench.sh's BATCH, WINDOW, MAX_PENDING, PROFILE_N /
-#   PROFILE_TOP (1000000 events / 15 entries, see profile.sh).
+#   PROFILE_TOP (1000000 events / 15 entries, see profile.sh), LAT_RATE (250000: the
+#   latency step's rate when no peers figure of this run is there), LAT_SECS (10),
+#   LAT_SIZE (100), LAT_TIMEOUT, LAT_PORT_IN / LAT_PORT_OUT, LAT_TOOL_BIN (see lat_bench.sh).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -42,7 +50,7 @@ export PB_ROOT=${PB_ROOT:-/tmp/peerbench}
 export REPS=${REPS:-5}
 export REPS_CLI=${REPS_CLI:-3}
 export TREMOR_BIN=${TREMOR_BIN:-$ROOT/build/tremor}
-STEPS=${BENCH_STEPS:-"cli backlog peers disk ack codecs json kafka nats profile"}
+STEPS=${BENCH_STEPS:-"cli backlog peers latency disk ack codecs json kafka nats profile"}
 OUT=${BENCH_OUT:-/tmp/tremor-bench/$(date +%Y%m%d-%H%M%S)}
 CEIL=${DISK_CEILING_BIN:-$ROOT/build/bench/disk_ceiling}
 mkdir -p "$OUT"
@@ -78,6 +86,21 @@ for s in $STEPS; do
         step_t "peers (run-all.sh: ${PEERS:-direct/none syslog-ng/reliable rsyslog/disk rsyslog/disk-syncfiles} + ours)"
         "$HERE/peers.sh" "$OUT"
         [ -f "$OUT/peers/run-all.err" ] && grep '^rep ' "$OUT/peers/run-all.err" >&2
+        ;;
+    latency)
+        # half the relay's maximum: this run's peers row when it ran, else LAT_RATE
+        max=$("$PY" "$HERE/report.py" relay-rate "$OUT")
+        if [ -n "$max" ] && [ "$max" -ge 2 ]; then
+            rate=$((max / 2)) src="half of this run's relay row ($max events/s)"
+        else
+            rate=${LAT_RATE:-250000} src="LAT_RATE (no relay row in this run)"
+        fi
+        step_t "latency of the durable relay at $rate events/s ($src)"
+        if [ ! -x "${LAT_TOOL_BIN:-$ROOT/build/bench/lat_tool}" ]; then
+            make -C "$ROOT" --no-print-directory "build/bench/lat_tool" > "$OUT/latency-build.log" 2>&1 ||
+                { echo "bench: cannot build lat_tool, see $OUT/latency-build.log" >&2; continue; }
+        fi
+        "$HERE/lat_bench.sh" "$OUT" "$rate" "$src" || echo "bench: lat_bench failed" >&2
         ;;
     disk)
         step_t "disk ceiling"
@@ -146,7 +169,7 @@ for s in $STEPS; do
                 echo "bench: profile.sh $w failed, see $OUT/profile/$w.err" >&2
         done
         ;;
-    *) echo "bench: unknown step '$s' (cli backlog peers disk ack codecs json kafka nats profile)" >&2; exit 64 ;;
+    *) echo "bench: unknown step '$s' (cli backlog peers latency disk ack codecs json kafka nats profile)" >&2; exit 64 ;;
     esac
 done
 

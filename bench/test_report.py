@@ -174,10 +174,12 @@ class Derive(unittest.TestCase):
         self.assertIn("WAL batch: 500 events per fdatasync", t)
 
     def test_table_nothing_ran(self):
-        t = report.table(self.d)
+        t = report.table(self.d, baseline=os.path.join(self.d, "none.tsv"))
+        main, _, i17 = t.partition("| performance target (issue 17) |")
         for what in ("Tremor cli-bench", "peers (run-all.sh)", "disk ceiling", "RSS with a WAL backlog"):
-            self.assertIn(what, t, f"a row for {what} even when it did not run")
-        self.assertEqual(t.count("not run"), 4)
+            self.assertIn(what, main, f"a row for {what} even when it did not run")
+        self.assertEqual(main.count("not run"), 4)
+        self.assertTrue(i17, f"issue 17's table is printed even when nothing ran:\n{t}")
 
     def test_table_backlog_not_yet(self):
         put(self.d, "backlog.tsv", BACKLOG_HDR + "10000\tNA\tNA\tNA\tNA\tNA\tNA\tnot yet: error: unknown type 'tcp'\n")
@@ -197,6 +199,163 @@ class Derive(unittest.TestCase):
         self.assertEqual(rc, 0)
         with open(dst) as f:
             self.assertIn("| # | measurement |", f.read())
+
+
+LAT_RESULT = ("lat_tool sink: n=2500000 unique=2500000 lost=0 dups=0 bad=0 connections=1 secs=10.010\n"
+              "from scheduled send: p50_ms=0.412 p99_ms=1.870 p999_ms=3.100 max_ms=12.500\n"
+              "from actual send: p50_ms=0.400 p99_ms=1.500 p999_ms=2.900 max_ms=12.400\n")
+BASELINE = ("# issue 6\nconfig\tevents_per_s\tMB_per_s\n"
+            "bench_pipe_passthrough_json\t600000\t360\nthroughput-logging-json\t200000\t120\n"
+            "tl-enrich\t100000\t140\n")
+
+
+def issue17_fixture(base):
+    """Peers with ours 1.2M (reps 1.1M, 1.2M, 1.3M), direct 2M, syslog-ng 100k; cli json passthrough
+    1.2M at 520 MB/s against 600k at issue 6 (2x); throughput-logging-json 380k against 200k (1.9x);
+    tl-enrich 150k against 100k (1.5x); bench_pipe_passthrough ran, has no issue-6 figure."""
+    runs = RUNS_HDR
+    for rep, ours in ((1, 1100000), (2, 1200000), (3, 1300000)):
+        runs += f"cmd\ttremor\t{rep}\t1000000\t1000000\t0\t1000000\t1\t{ours}\t120\t1\t2\t40.0\t150\tyes\n"
+        runs += f"direct\tnone\t{rep}\t1000000\t1000000\t0\t1000000\t1\t2000000\t200\t1\t0\t0\t0\tyes\n"
+        runs += f"syslog-ng\treliable\t{rep}\t1000000\t1000000\t0\t1000000\t9\t100000\t10\t7\t11\t30\t300\tyes\n"
+    put(base, "peers/runs.tsv", runs)
+    for name, ev, mb in (("bench_pipe_passthrough_json", "1.2M", "520.0"), ("throughput-logging-json", "380k", "228"),
+                         ("tl-enrich", "150k", "210"), ("bench_pipe_passthrough", "800k", "500")):
+        cli_run(base, name, 1, f"Throughput   (data): {mb} MB/s\nThroughput (events): {ev} events/s\n")
+    put(base, "latency/rate.txt", "600000 half of this run's relay row (1200000 events/s)\n")
+    put(base, "latency/result.txt", LAT_RESULT)
+    put(base, "baseline.tsv", BASELINE)
+
+
+class Issue17(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def rows(self, baseline=None):
+        t = "\n".join(report.issue17(self.d, baseline or os.path.join(self.d, "baseline.tsv")))
+        return t, [l for l in t.splitlines() if l.startswith("| ")]
+
+    def line_of(self, t, s):
+        m = [l for l in t.splitlines() if s in l]
+        self.assertTrue(m, f"no line containing {s!r} in:\n{t}")
+        return m[0]
+
+    def test_all_targets_met(self):
+        issue17_fixture(self.d)
+        t, _ = self.rows()
+        relay = self.line_of(t, "durable relay tcp")
+        self.assertIn("1,200,000 events/s", relay, "median of 1.1M, 1.2M, 1.3M")
+        self.assertTrue(relay.endswith("| pass |"), relay)
+        direct = self.line_of(t, "ours / direct/none")
+        self.assertIn("0.60×", direct, "1.2M / 2M")
+        self.assertTrue(direct.endswith("| pass |"), direct)
+        sng = self.line_of(t, "ours / syslog-ng reliable")
+        self.assertIn("12.00×", sng, "1.2M / 100k")
+        self.assertTrue(sng.endswith("| pass |"), sng)
+        mb = self.line_of(t, "`bench_pipe_passthrough_json` MB/s")
+        self.assertIn("520.0 MB/s", mb)
+        self.assertTrue(mb.endswith("| pass |"), mb)
+        self.assertIn("2.00× (1,200,000 / 600,000", self.line_of(t, "`bench_pipe_passthrough_json` now"))
+        tl = self.line_of(t, "`throughput-logging-json` now")
+        self.assertIn("1.90× (380,000 / 200,000 events/s); JSON passthrough 2.00×", tl)
+        self.assertTrue(tl.endswith("| pass |"), "1.9 >= 0.9 x 2.0")
+        lat = self.line_of(t, "latency of the durable relay")
+        self.assertIn("600,000 events/s (half of this run's relay row", lat)
+        self.assertIn("p50 0.412 / p99 1.870 / p99.9 3.100 ms", lat)
+        self.assertIn("from the actual send p99 1.500 ms", lat)
+        self.assertTrue(lat.endswith("| pass |"), lat)
+        lost = self.line_of(t, "events lost / duplicated")
+        self.assertIn("lost=0 dups=0 of 2,500,000", lost)
+        self.assertTrue(lost.endswith("| pass |"), lost)
+        self.assertIn("no coordinated omission", t)
+
+    def test_misses(self):
+        issue17_fixture(self.d)
+        put(self.d, "latency/result.txt", LAT_RESULT.replace("p99_ms=1.870", "p99_ms=2.500"))
+        put(self.d, "cli/bench_pipe_passthrough_json/1/stdout",
+            "Throughput   (data): 499.0 MB/s\nThroughput (events): 1.2M events/s\n")
+        t, _ = self.rows()
+        self.assertTrue(self.line_of(t, "`tl-enrich` now").endswith("| miss |"), "1.5 < 0.9 x 2.0")
+        self.assertTrue(self.line_of(t, "`bench_pipe_passthrough_json` MB/s").endswith("| miss |"), "499 < 500")
+        self.assertTrue(self.line_of(t, "latency of the durable relay").endswith("| miss |"), "p99 2.5 > 2 ms")
+        self.assertNotIn("the loader kept only", t, "no load.txt: nothing said about the loader")
+        put(self.d, "latency/load.txt", "lat_tool load: sent=2500000 secs=18.7 rate=133580 target_rate=600000 "
+                                        "worst_late_ms=8735.464\n")
+        t, _ = self.rows()
+        self.assertIn("the loader kept only 133,580 events/s, up to 8,735.5 ms behind its schedule",
+                      self.line_of(t, "latency of the durable relay"))
+        put(self.d, "peers/runs.tsv", RUNS_HDR
+            + "cmd\ttremor\t1\t1000000\t1000000\t0\t1000000\t1\t900000\t90\t1\t2\t40\t150\tyes\n"
+            + "direct\tnone\t1\t1000000\t1000000\t0\t1000000\t1\t2000000\t200\t1\t0\t0\t0\tyes\n"
+            + "syslog-ng\treliable\t1\t1000000\t1000000\t0\t1000000\t9\t95000\t10\t7\t11\t30\t300\tyes\n")
+        t, _ = self.rows()
+        self.assertTrue(self.line_of(t, "durable relay tcp").endswith("| miss |"), "900k < 1M")
+        self.assertTrue(self.line_of(t, "ours / direct/none").endswith("| miss |"), "0.45 < 0.5")
+        self.assertTrue(self.line_of(t, "ours / syslog-ng reliable").endswith("| miss |"), "9.47 < 10")
+
+    def test_latency_loss_says_lost(self):
+        issue17_fixture(self.d)
+        put(self.d, "latency/result.txt", LAT_RESULT.replace("unique=2500000 lost=0 dups=0",
+                                                             "unique=2499990 lost=10 dups=3"))
+        t, _ = self.rows()
+        lat = self.line_of(t, "latency of the durable relay")
+        self.assertIn("LOST 10", lat)
+        self.assertTrue(lat.endswith("| pass, LOST |"), lat)
+        lost = self.line_of(t, "events lost / duplicated")
+        self.assertIn("lost=10 dups=3", lost)
+        self.assertTrue(lost.endswith("| LOST |"), lost)
+
+    def test_latency_without_result(self):
+        put(self.d, "latency/rate.txt", "250000 LAT_RATE\n")
+        t, _ = self.rows()
+        self.assertTrue(self.line_of(t, "latency of the durable relay").endswith("| miss |"),
+                        "the step ran and left no result: a miss, not 'not run'")
+        self.assertIn("no result", self.line_of(t, "latency of the durable relay"))
+
+    def test_nothing_ran_every_row_says_not_run(self):
+        t, rows = self.rows(baseline=os.path.join(self.d, "absent.tsv"))
+        body = rows[1:]   # after the header
+        self.assertEqual(len(body), 15, f"3 relay + 2 JSON + 8 cli + 2 latency rows:\n{t}")
+        for r in body:
+            if "`bench_pipe_passthrough_json` now" in r:   # the reference ratio: no verdict of its own
+                self.assertIn("no issue-6 figure", r)
+                continue
+            self.assertTrue(r.endswith("| not run |"), f"row does not say 'not run': {r}")
+        issue17_fixture(self.d)
+        os.remove(os.path.join(self.d, "cli/bench_pipe_passthrough_json/1/proc.json"))
+        t, _ = self.rows()
+        self.assertIn("| `bench_pipe_passthrough_json` now / end of issue 6 | not run |", t)
+        for name in report.CLI_OTHER_EIGHT:
+            self.assertIn(f"`{name}` now / end of issue 6", t, "a row for each of the other eight")
+
+    def test_no_baseline_figure(self):
+        issue17_fixture(self.d)
+        t, _ = self.rows()
+        bp = self.line_of(t, "`bench_pipe_passthrough` now")
+        self.assertIn("800,000 events/s now; no issue-6 figure", bp)
+        self.assertTrue(bp.endswith("| no baseline |"), bp)
+        self.assertTrue(self.line_of(t, "`throughput-logging-msgpack` now").endswith("| not run |"))
+
+    def test_table_includes_issue17(self):
+        issue17_fixture(self.d)
+        t = report.table(self.d, baseline=os.path.join(self.d, "baseline.tsv"))
+        self.assertIn("| performance target (issue 17) | figure | target | pass/miss |", t)
+        self.assertLess(t.index("| # | measurement |"), t.index("| performance target (issue 17) |"),
+                        "issue 17's table follows the main table")
+
+    def test_relay_rate(self):
+        self.assertTrue(math.isnan(report.relay_rate(self.d)), "no peers: NaN (run.sh falls back to LAT_RATE)")
+        issue17_fixture(self.d)
+        self.assertEqual(report.relay_rate(self.d), 1200000)
+
+    def test_committed_baseline(self):
+        b = report.baseline_rows(report.BASELINE_ISSUE6)
+        self.assertEqual(b.get("bench_pipe_passthrough_json"), 380500, "f675eba's bench_pipe_passthrough_json")
+        self.assertEqual(b.get("throughput-logging-json"), 262700)
 
 
 if __name__ == "__main__":
