@@ -104,7 +104,7 @@ conformance: $(BUILD)/tremor
 	@if [ -x scripts/conformance.sh ]; then scripts/conformance.sh; fi
 
 e2e: $(BUILD)/tremor $(TOOL_BINS)
-	$(PYTHON) -m pytest -q --timeout=300 tests/e2e
+	$(PYTHON) -m pytest -q --timeout=300 tests/e2e bench/test_report.py
 
 test: deps
 	$(MAKE) all unit
