@@ -157,6 +157,10 @@ class TremorServer:
         with open(self.path, errors="replace") as f:
             return f.read()
 
+    def lines(self):
+        """What the server has printed so far, one line per item (newlines kept)."""
+        return self.text().splitlines(keepends=True)
+
     def log(self, lines=60):
         """The last lines printed, for assertion messages."""
         return "\n".join(self.text().splitlines()[-lines:])

@@ -101,8 +101,8 @@ def blocked(loader, quiet_s=1.5):
 def story(server, keep=60):
     """The server's log for a failure message: every line but the repeated
     damage reports of recovery (counted instead), at most `keep` lines."""
-    lines = [l for l in server.err if "damaged bytes" not in l and "lost to damage" not in l]
-    skipped = len(server.err) - len(lines)
+    lines = [l for l in server.lines() if "damaged bytes" not in l and "lost to damage" not in l]
+    skipped = len(server.lines()) - len(lines)
     head = "(%d lines about damaged records left out)\n" % skipped if skipped else ""
     return head + "".join(lines[:keep // 2] + ["...\n"] + lines[-keep // 2:] if len(lines) > keep else lines)
 
@@ -144,19 +144,19 @@ def test_disk_that_fills_pauses_then_resumes_by_itself(tmp_path):
         in_port, out_port = setup_relay(tmp_path, mnt / "wal")
         server = Server(tmp_path, "relay.trickle")
         loader = Loader(connect(in_port, server), n)
-        wait_until(lambda: any("no space for a new segment" in l for l in server.err), timeout=120,
+        wait_until(lambda: server.has("no space for a new segment"), timeout=120,
                    what="the disk to fill", detail=server.log)
         wait_until(blocked(loader), timeout=60, what="the loader to block (tremor not reading)",
                    detail=lambda: "sent %d\n%s" % (loader.sent, server.log()))
         # paused: measure a quiet window while it waits for space
-        lines0, cpu0, t0 = len(server.err), cpu_seconds(server.p.pid), time.monotonic()
+        lines0, cpu0, t0 = len(server.lines()), cpu_seconds(server.p.pid), time.monotonic()
         sent0 = loader.sent
         wait_until(blocked(loader, quiet_s=3.0), timeout=60, what="a 3 s quiet window")
         cpu = cpu_seconds(server.p.pid) - cpu0
         wall = time.monotonic() - t0
         assert loader.sent == sent0
         assert cpu < 0.25 * wall, "tremor used %.2f s of CPU in %.2f s while paused" % (cpu, wall)
-        new_lines = server.err[lines0:]
+        new_lines = server.lines()[lines0:]
         assert len(new_lines) <= 5, "log lines while paused:\n" + "".join(new_lines[:20])
         # the sink comes back: everything flows, the WAL resumes by itself
         sink = Sink(out_port).start()
@@ -166,7 +166,7 @@ def test_disk_that_fills_pauses_then_resumes_by_itself(tmp_path):
                                                              server.log()))
         assert loader.error is None, "%r\n%s" % (loader.error, server.log())
         assert loader.done() and loader.error is None, loader.error
-        assert any("space again" in l for l in server.err), server.log()
+        assert server.has("space again"), server.log()
         assert server.stop() == 0, server.log()
         check_ids(sink.seen(), n, max_dups=0)
     finally:
@@ -211,7 +211,7 @@ def test_disk_that_fails_stops_intake_and_recovers_after_remount(tmp_path):
         in_port, out_port = setup_relay(tmp_path, mnt / "wal")
         sink = Sink(out_port).start()
         server = Server(tmp_path, "relay.trickle")
-        wait_until(lambda: any("connected to" in l for l in server.err), timeout=20,
+        wait_until(lambda: server.has("connected to"), timeout=20,
                    what="the tcp offramp to connect", detail=server.log)
         loader = Loader(connect(in_port, server), n)
         wait_until(lambda: loader.sent >= 20000, timeout=60, what="the first ids read",
@@ -221,13 +221,13 @@ def test_disk_that_fails_stops_intake_and_recovers_after_remount(tmp_path):
             fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN, struct.pack("I", EXT4_GOING_FLAGS_NOLOGFLUSH))
         finally:
             os.close(fd)
-        wait_until(lambda: any("the log failed" in l for l in server.err), timeout=30,
+        wait_until(lambda: server.has("the log failed"), timeout=30,
                    what="the WAL to fail", detail=server.log)
         # intake stops: tremor reads nothing more, so the loader blocks
         wait_until(blocked(loader), timeout=60, what="the loader to block (tremor not reading)",
                    detail=lambda: "sent %d\n%s" % (loader.sent, server.log()))
         assert not loader.done(), "tremor kept reading from a failed WAL"
-        wait_until(lambda: any("reopening the log failed" in l for l in server.err), timeout=30,
+        wait_until(lambda: server.has("reopening the log failed"), timeout=30,
                    what="a failed reopen", detail=server.log)
         assert server.p.poll() is None, server.log()
         # Unmounted: the mount point is an empty directory on another file
@@ -235,14 +235,14 @@ def test_disk_that_fails_stops_intake_and_recovers_after_remount(tmp_path):
         # WAL there and stranding the records on the real disk): it fails,
         # saying the log's directory is gone, until the disk is back.
         run("umount", "-l", str(mnt))
-        wait_until(lambda: any("directory is gone" in l for l in server.err), timeout=30,
+        wait_until(lambda: server.has("directory is gone"), timeout=30,
                    what="a reopen refused on the bare mount point", detail=lambda: story(server))
         assert not (mnt / "wal").exists(), "a WAL was created on the bare mount point"
         # the disk is back (mounted again on a new loop device)
         devs.append(losetup(image))
         r = run("mount", devs[1], str(mnt))
         assert r.returncode == 0, r.stderr
-        wait_until(lambda: any("log reopened" in l for l in server.err), timeout=60,
+        wait_until(lambda: server.has("log reopened"), timeout=60,
                    what="the WAL to reopen", detail=server.log)
         wait_until(lambda: len(set(sink.seen())) >= n or loader.error, timeout=240,
                    what="all %d ids at the sink" % n,

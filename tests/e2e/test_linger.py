@@ -38,11 +38,11 @@ def test_confirmed_inside_linger_survives_link_drop_and_sigkill(tmp_path):
     try:
         # with a 600 s linger every frame the receiver confirmed is still inside it
         wait_until(lambda: first.count() >= 60, timeout=30, what="events at the first receiver",
-                   detail=lambda: "".join(t.err[-40:]))
+                   detail=lambda: t.log(40))
         rcv.kill(signal.SIGKILL)
-        wait_until(lambda: any("Connection to" in l and "lost" in l for l in t.err), timeout=30,
-                   what="tremor seeing the link drop", detail=lambda: "".join(t.err[-40:]))
-        t.stop(signal.SIGKILL)   # before any reconnect: nothing in memory survives
+        wait_until(lambda: any("Connection to" in l and "lost" in l for l in t.lines()), timeout=30,
+                   what="tremor seeing the link drop", detail=lambda: t.log(40))
+        t.kill()   # before any reconnect: nothing in memory survives
     finally:
         if t.alive():
             t.p.kill()
@@ -55,8 +55,8 @@ def test_confirmed_inside_linger_survives_link_drop_and_sigkill(tmp_path):
     t = Tremor(tmp_path, "run1")
     try:
         wait_until(lambda: second.count("run1") >= 20, timeout=30, what="events of the second run",
-                   detail=lambda: "".join(t.err[-40:]))
-        assert t.stop(signal.SIGTERM) == 0
+                   detail=lambda: t.log(40))
+        assert t.stop() == 0
     finally:
         if t.alive():
             t.p.kill()
