@@ -6,7 +6,7 @@
  * preprocessors and codec. Without `interval` events go out as fast as the
  * pipeline takes them, in batches from an idle handle so timers, signals
  * and sockets still get their turn between batches; with it, a timer emits
- * whatever is due. Not a file reader for production (see file_in.c).
+ * whatever is due, PACED_CHUNK events per loop turn. Not a file reader for production (see file_in.c).
  * Invariant: at most `iters` events in all, then done() exactly once.
  */
 #include <errno.h>
@@ -27,6 +27,10 @@
 #define MOD "blaster"
 #define MAX_SOURCE ((size_t)1 << 30)   /* decompressed bytes kept in memory */
 #define BATCH 1024                     /* events per idle or timer callback */
+/* interval mode: events due at a timer tick go out this many per loop turn
+ * (the rest from the idle handle in the next turns), so a millisecond's
+ * worth does not hold the loop in one turn */
+#define PACED_CHUNK 32
 #define READ_CHUNK 65536
 
 struct line {
@@ -256,14 +260,27 @@ static void send_some(struct blaster *bl, uint64_t n) {
     if (bl->running && bl->has_iters && bl->sent >= bl->iters) finish(bl);
 }
 
-static void on_idle(uv_idle_t *h) { send_some(h->data, BATCH); }
+static void on_idle(uv_idle_t *h);
 
-static void on_timer(uv_timer_t *t) {
-    struct blaster *bl = t->data;
+/* interval mode: send what is due, a chunk per turn; behind schedule, the
+ * idle handle sends the next chunk in the next turn. */
+static void paced(struct blaster *bl) {
     uint64_t due = (tr_now_ns() - bl->t0_ns) / bl->interval_ns;
     uint64_t done = bl->sent - bl->sent_at_t0;
-    if (due > done) send_some(bl, due - done > BATCH ? BATCH : due - done);
+    uint64_t n = due > done ? due - done : 0;
+    if (n) send_some(bl, n > PACED_CHUNK ? PACED_CHUNK : n);
+    if (!bl->running) return;
+    if (n > PACED_CHUNK) uv_idle_start(&bl->idle, on_idle);
+    else uv_idle_stop(&bl->idle);
 }
+
+static void on_idle(uv_idle_t *h) {
+    struct blaster *bl = h->data;
+    if (bl->interval_ns) paced(bl);
+    else send_some(bl, BATCH);
+}
+
+static void on_timer(uv_timer_t *t) { paced(t->data); }
 
 static void run(struct blaster *bl) {
     if (bl->running || !bl->started || bl->triggered || bl->finished || bl->closing) return;

@@ -68,7 +68,7 @@
 #define PBUF_SIZE 65536
 #define FLUSH_AT ((size_t)256 << 10)     /* write at once when a turn's bytes reach this */
 #define MAX_PINGS 64                     /* ack_mode pong: pings in flight */
-#define PING_EVERY ((uint64_t)64 << 10)  /* ...at least one per this many bytes */
+#define PING_EVERY ((uint64_t)16 << 10)  /* ...at least one (and a write) per this many bytes */
 #define LINGER_MAX_MS 600000
 
 /* What runs over the TCP connection dial.h keeps. Any state goes back to
@@ -516,10 +516,16 @@ static int send_ping(struct conn *c) {
 
 /* After a message: ping at once when the newest ping is PING_EVERY bytes
  * behind, else at the end of this loop turn (on_prepare; with MAX_PINGS in
- * flight, after the next pong). */
+ * flight, after the next pong). The bytes so far and that ping are written
+ * at once: a turn that sends many messages has the first ones confirmed
+ * while it still sends (their pong is read as soon as the turn ends), not
+ * one round trip after it. */
 static int maybe_ping(struct conn *c) {
     uint64_t newest = c->ping_len ? c->pings[(c->ping_head + c->ping_len - 1) % MAX_PINGS].end : 0;
-    if (wire_pos(c) - newest >= PING_EVERY) return send_ping(c);
+    if (wire_pos(c) - newest >= PING_EVERY) {
+        int rc = send_ping(c);
+        return rc ? rc : write_out(c);
+    }
     c->ping_wanted = true;
     uv_prepare_start(&c->o->flush, on_prepare);
     return 0;

@@ -15,7 +15,8 @@
  * holds the window, yet stays in the log until its ack; its fail rewinds
  * like any other. Read passes of read_count records run back to back from
  * the loop's deferred queue (core/defer.h: after the acks that opened the
- * window, up to TURN_RECORDS per loop turn) while the window has room and
+ * window, a share per loop turn: TURN_RECORDS records or TURN_NS of passes,
+ * counted from one poll to the next) while the window has room and
  * durable records wait. Insights never arrive inside a pass (op.h's rule);
  * a pass stops at an event its sink refused at once (TR_EREFUSED). Events
  * refused for lack of room wait in order in `held` (bounded); nothing is
@@ -69,6 +70,10 @@
 #define WINDOW_RECORDS 65536u        /* max_in_flight default */
 #define WINDOW_BYTES (64u << 20)     /* max_in_flight_bytes default */
 #define TURN_RECORDS 1024u           /* records emitted per loop turn before yielding */
+/* ...or passes run for this long (ns): records reach the sinks a few at a
+ * time, so the loop reads their peers' confirmations between shares (a
+ * confirmation read only when a 1000-record turn ends waits that turn out) */
+#define TURN_NS 200000u
 
 /* A record handed out and not yet acked, in the order read (seq rising). */
 enum flst { FL_OUT, FL_RELEASED, FL_ACKED };
@@ -122,12 +127,14 @@ struct walop {
     struct tr_wal *wal;
     uv_async_t async;
     int async_open;
-    uv_check_t check;            /* writes what this loop turn appended */
-    int check_open;
+    uv_prepare_t turn;           /* before the loop polls: writes what this turn appended, opens a new share */
+    int turn_open;
     struct tr_defer *defer;      /* the host's deferred queue, or NULL (no loop: at once) */
     struct tr_defer_node kick;   /* the next read pass, from the loop */
     int handles_open;            /* freed when the last one's close callback ran */
     int appended;                /* appended since the last tr_wal_flush */
+    uint64_t turn_records;       /* emitted in this loop turn (reset by `turn`) */
+    uint64_t turn_t0;            /* when this turn's first pass began (ns), 0: none yet */
     /* configuration */
     uint64_t read_count;
     uint64_t max_in_flight;
@@ -627,8 +634,14 @@ static uint64_t one_pass(struct walop *w, int *more, int *refused) {
     return n;
 }
 
+/* This loop turn's share is out: TURN_RECORDS records, or passes for
+ * TURN_NS since the turn's first one. */
+static int turn_spent(const struct walop *w) {
+    return w->turn_records >= TURN_RECORDS || uv_hrtime() - w->turn_t0 >= TURN_NS;
+}
+
 /* Emit what the window allows, read_count records per pass, passes back to
- * back. With a loop, passes stop once a turn's share (TURN_RECORDS) went
+ * back. With a loop, passes stop once a turn's share (turn_spent) went
  * out and go on in the next loop turn, so the sinks write in between and
  * read_count bounds a pass, not the rate. An event refused at once ends
  * them: resending right away would only be refused again; the tick, a
@@ -637,16 +650,16 @@ static uint64_t one_pass(struct walop *w, int *more, int *refused) {
 static void read_pass(struct walop *w) {
     if (w->broken || w->quiesced || w->wal_failed || w->refused) return;
     int more = 0, refused = 0;
-    uint64_t turn = 0;
     int yield = w->defer && w->defer->loop;
+    if (yield && !w->turn_t0) w->turn_t0 = uv_hrtime();
     for (;;) {
-        uint64_t n = one_pass(w, &more, &refused);
-        turn += n;
-        if (!more || n == 0 || refused) break;
-        if (yield && turn >= TURN_RECORDS) {
+        if (yield && turn_spent(w)) {
             tr_defer_post_later(w->defer, &w->kick);
             break;
         }
+        uint64_t n = one_pass(w, &more, &refused);
+        w->turn_records += n;
+        if (!more || n == 0 || refused) break;
     }
     if (tr_log_enabled(TR_LOG_DEBUG)) {
         struct tr_wal_stats st;
@@ -776,7 +789,12 @@ static void flush_appended(struct walop *w) {
     if (rc) report_failure(w, rc);
 }
 
-static void on_check(uv_check_t *c) { flush_appended(c->data); }
+static void on_turn(uv_prepare_t *p) {
+    struct walop *w = p->data;
+    w->turn_records = 0;   /* a new turn: a new share */
+    w->turn_t0 = 0;
+    flush_appended(w);
+}
 
 static void free_op(struct walop *w) {
     struct tr_event ev;
@@ -806,7 +824,7 @@ static void handle_closed(uv_handle_t *h) {
 /* Close the loop handles; the last close callback frees w (at once if none). */
 static void close_op(struct walop *w) {
     if (w->defer) tr_defer_cancel(w->defer, &w->kick);
-    if (w->check_open) uv_close((uv_handle_t *)&w->check, handle_closed);
+    if (w->turn_open) uv_close((uv_handle_t *)&w->turn, handle_closed);
     if (w->async_open) uv_close((uv_handle_t *)&w->async, handle_closed);
     if (!w->handles_open) free_op(w);
 }
@@ -893,15 +911,15 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
         w->async.data = w;
         w->async_open = 1;
         w->handles_open++;
-        if ((rc = uv_check_init(host->loop, &w->check))) {
+        if ((rc = uv_prepare_init(host->loop, &w->turn))) {
             close_op(w);
             return rc;
         }
-        w->check.data = w;
-        w->check_open = 1;
+        w->turn.data = w;
+        w->turn_open = 1;
         w->handles_open++;
-        uv_check_start(&w->check, on_check);
-        uv_unref((uv_handle_t *)&w->check);   /* it only follows the loop's other work */
+        uv_prepare_start(&w->turn, on_turn);
+        uv_unref((uv_handle_t *)&w->turn);   /* it only follows the loop's other work */
         cfg.notify = on_notify;
         cfg.notify_arg = w;
     }
@@ -945,7 +963,7 @@ static int wal_event(void *self, const char *port, struct tr_event *ev) {
             /* Nothing to emit yet: the record becomes readable once durable,
              * and the WAL's notify (or the tick) runs progress() then. */
             tr_event_fini(ev);
-            if (!w->check_open) flush_appended(w);   /* no loop: no turn to wait for */
+            if (!w->turn_open) flush_appended(w);   /* no loop: no turn to wait for */
             return rc == TR_EDROPPED ? 0 : rc;
         }
     }

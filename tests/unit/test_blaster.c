@@ -209,6 +209,33 @@ static void interval_paces_events(void **state) {
     rig_fini(&r);
 }
 
+/* Behind schedule (1 us interval: a millisecond tick finds ~1000 due), the
+ * due events go out 32 per loop turn (the timer's and the idle handle's
+ * chunk: at most 64 per uv_run), not all in the tick's turn. */
+static void interval_spreads_a_backlog_over_turns(void **state) {
+    (void)state;
+    write_file("z.txt", "z\n", 2);
+    struct rig r;
+    rig_init(&r);
+    source(&r, "z.txt");
+    fake_spec_int(&r.spec, "iters", 400);
+    fake_spec_int(&r.spec, "interval", 1000);
+    struct tr_diag d;
+    assert_int_equal(create(&r, &d), 0);
+    assert_int_equal(tr_blaster_onramp.start(r.self), 0);
+    size_t most = 0, turns = 0;
+    while (r.in.dones == 0 && turns < 100000) {
+        size_t before = r.in.n;
+        uv_run(&r.loop, UV_RUN_ONCE);
+        turns++;
+        if (r.in.n - before > most) most = r.in.n - before;
+    }
+    assert_int_equal(r.in.n, 400);
+    assert_true(most <= 64);
+    assert_true(most >= 32);   /* it was behind: whole chunks went */
+    rig_fini(&r);
+}
+
 static void relative_source_beside_the_config(void **state) {
     (void)state;
     write_file("near.txt", "n\n", 2);
@@ -297,6 +324,7 @@ int main(void) {
         cmocka_unit_test(base64_lines_are_decoded),
         cmocka_unit_test(breaker_pauses_and_resumes),
         cmocka_unit_test(interval_paces_events),
+        cmocka_unit_test(interval_spreads_a_backlog_over_turns),
         cmocka_unit_test(relative_source_beside_the_config),
         cmocka_unit_test(config_errors_are_located),
         cmocka_unit_test(close_while_running),

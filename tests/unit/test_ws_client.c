@@ -445,6 +445,53 @@ static void delivers_in_order_and_acks_once(void **state) {
     free(w);
 }
 
+/* Bytes the kernel holds unread for the established TCP socket whose local
+ * port is port (/proc/net/tcp: rx_queue), or -1 when there is none. */
+static long unread_at(uint16_t port) {
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (!f) return -1;
+    char line[512];
+    long found = -1;
+    while (found < 0 && fgets(line, sizeof line, f)) {
+        unsigned lport, st;
+        unsigned long txq, rxq;
+        if (sscanf(line, " %*d: %*8x:%x %*8x:%*x %x %lx:%lx", &lport, &st, &txq, &rxq) == 4 &&
+            lport == port && st == 1)
+            found = (long)rxq;
+    }
+    fclose(f);
+    return found;
+}
+
+/* pong mode: a turn that sends many messages writes them (and a ping after
+ * them) every 16 KiB, so the peer reads and answers the first ones while
+ * the turn goes on, not only once it ended. Here, before the loop turns,
+ * the server's kernel already holds most of 64 KiB. */
+static void pong_mode_writes_within_a_long_turn(void **state) {
+    (void)state;
+    struct world *w = calloc(1, sizeof *w);
+    uv_loop_init(&w->loop);
+    start_server(w, 0);
+    start_client(w, 128);
+    w->want_restores = 1;
+    run_until(&w->loop, got_restores, w, "connected");
+    char buf[512];
+    memset(buf, 'x', sizeof buf);
+    assert_int_equal(unread_at(w->port), 0);
+    for (uint64_t i = 0; i < 128; i++) send_msg(w, i, true, buf, sizeof buf);
+    long unread = unread_at(w->port);
+    assert_true(unread >= 48 * 1024);   /* expected: written while sending */
+    w->want_rx = 128;
+    w->want_answers = 128;
+    run_until(&w->loop, got_rx, w, "all messages at the server");
+    run_until(&w->loop, got_answers, w, "all messages acked");
+    assert_int_equal(w->out.nacks, 128);
+    assert_false(w->out.order_broken);
+    stop_server(w);
+    finish(w);
+    free(w);
+}
+
 #define BIG_N 20000
 #define BIG_LEN 1024
 
@@ -874,6 +921,7 @@ int main(void) {
         cmocka_unit_test_prestate(server_loss_fails_the_rest_and_reconnects, NULL),
         cmocka_unit_test_prestate(server_loss_fails_the_rest_and_reconnects, "tcp"),
         cmocka_unit_test(close_answers_everything),
+        cmocka_unit_test(pong_mode_writes_within_a_long_turn),
         cmocka_unit_test(tls_glue_in_memory),
         cmocka_unit_test(wss_through_a_tls_terminator),
     };
