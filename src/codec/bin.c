@@ -199,7 +199,7 @@ fail:
 int tr_bin_decode(const char *data, size_t len, size_t *off, tr_value *out) {
     struct tr_varena va;
     size_t rest = *off < len ? len - *off : 0;
-    tr_varena_init(&va, (rest > TR_VARENA_BLOCK_MAX ? TR_VARENA_BLOCK_MAX : rest) * 3 + 256);
+    tr_varena_init(&va, (rest > TR_VARENA_FIRST_MAX ? TR_VARENA_FIRST_MAX : rest) * 3 + 256);
     int rc = dec(&va, data, len, off, out, 0);
     tr_varena_done(&va);
     return rc;

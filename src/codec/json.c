@@ -578,7 +578,7 @@ int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d
      * text like the events of Tremor's benchmarks (records of short keys,
      * short and long strings, small arrays) takes, about 3 bytes of values
      * per byte of text, so one block usually holds the whole document. */
-    tr_varena_init(&va, (len > TR_VARENA_BLOCK_MAX ? TR_VARENA_BLOCK_MAX : len) * 3 + 256);
+    tr_varena_init(&va, (len > TR_VARENA_FIRST_MAX ? TR_VARENA_FIRST_MAX : len) * 3 + 256);
     st.f = st.fl;
     st.it = st.il;
     st.nf = st.ni = 0;

@@ -241,7 +241,6 @@ struct tr_vblock {
 #define VALIGN 8u
 #define VBLOCK_MIN 256u
 
-
 /* Drop the count an object held on its block. (Under ASan the block's
  * unused bytes are poisoned; free() takes the whole block back anyway.) */
 static void vblock_put(void *obj, uint32_t off) {
@@ -254,7 +253,7 @@ void tr_varena_init(struct tr_varena *a, size_t first) {
     a->b = NULL;
     a->used = a->size = 0;
     if (first < VBLOCK_MIN) first = VBLOCK_MIN;
-    if (first > TR_VARENA_BLOCK_MAX) first = TR_VARENA_BLOCK_MAX;
+    if (first > TR_VARENA_FIRST_MAX) first = TR_VARENA_FIRST_MAX;
     a->next = first;
 }
 

@@ -171,14 +171,19 @@ static inline struct tr_field *tr_rec_at(const tr_value *rec, uint32_t i) { retu
  * counterpart (tr_str_alloc, tr_v_rec, tr_v_arr) but for where it puts the
  * object: NULL or -ENOMEM on failure likewise. */
 #define TR_VARENA_BLOCK_MAX (64u * 1024u)
+/* The largest first block: a bigger document gets blocks of doubling size
+ * as it needs them, so one whose bytes are mostly a big string (which gets
+ * its own allocation) does not leave a block sized for all of it empty. */
+#define TR_VARENA_FIRST_MAX 4096u
 struct tr_vblock;
 struct tr_varena {
     struct tr_vblock *b;  /* the block being filled (the arena holds one count on it), or NULL */
     size_t used, size;    /* bytes of b in use, and its size */
     size_t next;          /* size of the next block to allocate */
 };
-/* first: the size of the first block (allocated at the first use); a
- * decoder passes an estimate from its input length. */
+/* first: the size of the first block (allocated at the first use, at
+ * least 256 and at most TR_VARENA_FIRST_MAX bytes); a decoder passes an
+ * estimate from its input length. */
 void tr_varena_init(struct tr_varena *a, size_t first);
 void tr_varena_done(struct tr_varena *a);
 struct tr_str *tr_varena_str(struct tr_varena *a, size_t len);

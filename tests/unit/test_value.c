@@ -606,13 +606,26 @@ static void test_arena_boundaries(void **state) {
     tr_str_unref(small);
     tr_str_unref(huge);
 
-    /* an arena whose first block is big enough takes one big object */
-    tr_varena_init(&a, 4096);
-    big = tr_varena_str(&a, 4000);
+    /* an arena whose first block is big enough takes one big object; the
+     * first block is never bigger than TR_VARENA_FIRST_MAX, whatever the
+     * estimate, so a bigger object gets its own allocation */
+    tr_varena_init(&a, 1u << 20);
+    assert_int_equal(a.next, TR_VARENA_FIRST_MAX);
+    big = tr_varena_str(&a, TR_VARENA_FIRST_MAX - 64);
     assert_non_null(big);
     assert_true(big->blk > 0);
+    huge = tr_varena_str(&a, TR_VARENA_FIRST_MAX);
+    assert_non_null(huge);
+    assert_int_equal(huge->blk, 0);
     tr_varena_done(&a);
     tr_str_unref(big);
+    tr_str_unref(huge);
+    tr_varena_init(&a, 1u << 20);
+    huge = tr_varena_str(&a, TR_VARENA_FIRST_MAX);  /* the first object, too big for the first block */
+    assert_non_null(huge);
+    assert_int_equal(huge->blk, 0);
+    tr_varena_done(&a);
+    tr_str_unref(huge);
 }
 
 /* A block that cannot be allocated: the object gets its own allocation,
