@@ -110,7 +110,17 @@ static int get_len(const char *data, size_t len, size_t *off, uint64_t *n) {
     return *n > len - *off ? TR_ECORRUPT : 0;   /* cannot claim more than what is left */
 }
 
-static int dec(const char *data, size_t len, size_t *off, tr_value *out, int depth) {
+/* A string or binary of n bytes at p, from the arena. */
+static int dec_str(struct tr_varena *va, int tag, const char *p, size_t n, tr_value *out) {
+    struct tr_str *s = tr_varena_str(va, n);
+    if (!s) return -ENOMEM;
+    if (n) memcpy(s->data, p, n);
+    out->type = tag == T_STR ? TR_STR : TR_BIN;
+    out->as.s = s;
+    return 0;
+}
+
+static int dec(struct tr_varena *va, const char *data, size_t len, size_t *off, tr_value *out, int depth) {
     *out = tr_v_null();
     if (depth > TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
     if (*off >= len) return TR_ECORRUPT;
@@ -143,28 +153,36 @@ static int dec(const char *data, size_t len, size_t *off, tr_value *out, int dep
     case T_BIN:
         if ((rc = get_len(data, len, off, &n))) return rc;
         if (n > UINT32_MAX) return TR_ECORRUPT;
-        rc = tag == T_STR ? tr_v_str(data + *off, n, out) : tr_v_bin(data + *off, n, out);
+        rc = dec_str(va, tag, data + *off, n, out);
         if (!rc) *off += n;
         return rc;
     case T_ARR:
         if ((rc = get_len(data, len, off, &n))) return rc;   /* every item takes >= 1 byte */
-        if ((rc = tr_v_arr(n < 4096 ? n : 4096, out))) return rc;
+        if ((rc = tr_varena_arr(va, n < 4096 ? n : 4096, out))) return rc;
         for (uint64_t i = 0; i < n; i++) {
             tr_value item;
-            if ((rc = dec(data, len, off, &item, depth + 1)) || (rc = tr_arr_push(out, item))) goto fail;
+            if ((rc = dec(va, data, len, off, &item, depth + 1)) || (rc = tr_arr_push(out, item))) goto fail;
         }
         return 0;
     case T_REC:
         if ((rc = get_len(data, len, off, &n))) return rc;
-        if ((rc = tr_v_rec(n < 4096 ? n : 4096, out))) return rc;
+        if ((rc = tr_varena_rec(va, n < 4096 ? n : 4096, out))) return rc;
         for (uint64_t i = 0; i < n; i++) {
             uint64_t kl;
             tr_value val;
             if ((rc = get_len(data, len, off, &kl))) goto fail;
-            const char *key = data + *off;
+            struct tr_str *key = tr_varena_str(va, kl);
+            if (!key) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+            if (kl) memcpy(key->data, data + *off, kl);
             *off += kl;
-            if ((rc = dec(data, len, off, &val, depth + 1))) goto fail;
-            if ((rc = tr_rec_set(out, key, kl, val))) goto fail;
+            if ((rc = dec(va, data, len, off, &val, depth + 1))) {
+                tr_str_unref(key);
+                goto fail;
+            }
+            if ((rc = tr_rec_set_key(out, key, val))) goto fail;  /* takes key and val */
         }
         return 0;
     default:
@@ -176,6 +194,13 @@ fail:
     return rc;
 }
 
+/* The value's strings, keys and containers go to arena blocks (value.h),
+ * sized as the JSON decoder's are: about 3 bytes of values per byte. */
 int tr_bin_decode(const char *data, size_t len, size_t *off, tr_value *out) {
-    return dec(data, len, off, out, 0);
+    struct tr_varena va;
+    size_t rest = *off < len ? len - *off : 0;
+    tr_varena_init(&va, (rest > TR_VARENA_FIRST_MAX ? TR_VARENA_FIRST_MAX : rest) * 3 + 256);
+    int rc = dec(&va, data, len, off, out, 0);
+    tr_varena_done(&va);
+    return rc;
 }

@@ -197,6 +197,7 @@ struct parser {
     const uint8_t *start, *end;
     struct tr_diag *d;
     int rc;
+    struct tr_varena *va;  /* where the document's strings and containers go */
 };
 
 /* Record the first error: rc, and where (1-based line and byte column). */
@@ -378,7 +379,7 @@ static const uint8_t *parse_string(struct parser *ps, const uint8_t *p, struct t
         fail(ps, s - 1, TR_ETOOBIG, "string longer than 4 GiB");
         return NULL;
     }
-    struct tr_str *str = tr_str_alloc(raw);
+    struct tr_str *str = tr_varena_str(ps->va, raw);
     if (!str) {
         fail(ps, s - 1, -ENOMEM, "out of memory");
         return NULL;
@@ -486,13 +487,13 @@ static inline int push_item(struct dstack *st, struct tr_str *key, tr_value v) {
 /* Pop the innermost frame and build its container from its items. On
  * failure the items not yet moved stay on the stack for the caller's
  * cleanup. */
-static int close_container(struct dstack *st, tr_value *out) {
+static int close_container(struct dstack *st, struct tr_varena *va, tr_value *out) {
     struct frame fr = st->f[--st->nf];
     struct item *it = st->it + fr.base;
     size_t n = st->ni - fr.base, i = 0;
     int rc;
     if (fr.is_rec && n <= REC_LINEAR) {
-        if ((rc = tr_v_rec(n, out))) return rc;
+        if ((rc = tr_varena_rec(va, n, out))) return rc;
         struct tr_rec *r = out->as.r;
         /* what tr_rec_set_key does for a record this small (no hash index),
          * stored directly: a repeated key keeps its first position and
@@ -518,7 +519,7 @@ static int close_container(struct dstack *st, tr_value *out) {
             it[i].v = tr_v_null();
         }
     } else if (fr.is_rec) {
-        if ((rc = tr_v_rec(n, out))) return rc;
+        if ((rc = tr_varena_rec(va, n, out))) return rc;
         /* a repeated key keeps its first position and takes the last value */
         for (; i < n && !rc; i++) {
             rc = tr_rec_set_key(out, it[i].key, it[i].v);
@@ -526,7 +527,7 @@ static int close_container(struct dstack *st, tr_value *out) {
             it[i].v = tr_v_null();
         }
     } else {
-        if ((rc = tr_v_arr(n, out))) return rc;
+        if ((rc = tr_varena_arr(va, n, out))) return rc;
         struct tr_arr *a = out->as.a;
         /* stored directly, so the depth is kept here; the frame limit above
          * already keeps it within TR_VALUE_MAX_DEPTH */
@@ -564,6 +565,7 @@ int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d
     const uint8_t *p, *end;
     tr_value v = tr_v_null();
     struct tr_str *s;
+    struct tr_varena va;
     int rc;
 
     *out = tr_v_null();
@@ -571,6 +573,12 @@ int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d
     ps.end = ps.start + (buf ? len : 0);
     ps.d = d;
     ps.rc = 0;
+    ps.va = &va;
+    /* The first block for the document's strings and containers: what
+     * text like the events of Tremor's benchmarks (records of short keys,
+     * short and long strings, small arrays) takes, about 3 bytes of values
+     * per byte of text, so one block usually holds the whole document. */
+    tr_varena_init(&va, (len > TR_VARENA_FIRST_MAX ? TR_VARENA_FIRST_MAX : len) * 3 + 256);
     st.f = st.fl;
     st.it = st.il;
     st.nf = st.ni = 0;
@@ -606,7 +614,7 @@ value:
         p = skip_ws(p + 1, end);
         if (p < end && *p == (st.f[st.nf - 1].is_rec ? '}' : ']')) {
             p++;
-            if ((rc = close_container(&st, &v))) {
+            if ((rc = close_container(&st, &va, &v))) {
                 fail(&ps, p, rc, "out of memory");
                 goto err;
             }
@@ -682,7 +690,7 @@ have:
         }
         if (p < end && *p == ']') {
             p++;
-            if ((rc = close_container(&st, &v))) {
+            if ((rc = close_container(&st, &va, &v))) {
                 fail(&ps, p, rc, "out of memory");
                 goto err;
             }
@@ -700,7 +708,7 @@ have:
     }
     if (p < end && *p == '}') {
         p++;
-        if ((rc = close_container(&st, &v))) {
+        if ((rc = close_container(&st, &va, &v))) {
             fail(&ps, p, rc, "out of memory");
             goto err;
         }
@@ -717,6 +725,7 @@ done:
     }
     if (st.f != st.fl) tr_free(st.f);
     if (st.it != st.il) tr_free(st.it);
+    tr_varena_done(&va);
     *out = v;
     return 0;
 
@@ -729,6 +738,7 @@ err:
     }
     if (st.f != st.fl) tr_free(st.f);
     if (st.it != st.il) tr_free(st.it);
+    tr_varena_done(&va);
     return ps.rc;
 }
 

@@ -32,6 +32,17 @@
 #include "core/alloc.h"
 #include "core/error.h"
 
+/* Under ASan an arena block's bytes not handed out yet are poisoned, so an
+ * overrun of one object into the next free space is still reported. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define VPOISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define VUNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define VPOISON(p, n) ((void)(p), (void)(n))
+#define VUNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* Records up to this many fields are scanned linearly: for a handful of
  * short keys a scan beats hashing, and most events are that small. */
 #define REC_INDEX_MIN 16
@@ -48,6 +59,7 @@ struct tr_str *tr_str_alloc(size_t len) {
     s->refs = 1;
     s->len = (uint32_t)len;
     s->hash = 0;
+    s->blk = 0;
     s->data[len] = 0;
     return s;
 }
@@ -73,10 +85,16 @@ uint32_t tr_str_hash(struct tr_str *s) {
     return s->hash;
 }
 
+static void vblock_put(void *obj, uint32_t off);
+
 void tr_str_unref(struct tr_str *s) {
     if (!s) return;
     assert(s->refs > 0);
-    if (--s->refs == 0) tr_free(s);
+    if (--s->refs) return;
+    if (s->blk)
+        vblock_put(s, s->blk);
+    else
+        tr_free(s);
 }
 
 tr_value tr_v_uint(uint64_t u) {
@@ -174,6 +192,7 @@ int tr_v_arr(size_t cap_hint, tr_value *out) {
     a->len = 0;
     a->cap = (uint32_t)cap_hint;
     a->depth = 1;
+    a->blk = 0;
     a->items = cap_hint ? arr_inline(a) : NULL;
     out->type = TR_ARR;
     out->as.a = a;
@@ -201,8 +220,125 @@ int tr_v_rec(size_t cap_hint, tr_value *out) {
     r->fields = cap_hint ? rec_inline(r) : NULL;
     r->index = NULL;
     r->index_cap = 0;
+    r->blk = 0;
     out->type = TR_REC;
     out->as.r = r;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* arenas                                                             */
+
+/* A block starts with its count of live objects (plus one while an arena
+ * fills it); the objects follow, each 8-aligned, each knowing its offset
+ * from the block's start (never 0: the header comes first). */
+struct tr_vblock {
+    uint32_t refs;
+    uint32_t pad_;
+    uint64_t align_;
+};
+
+#define VALIGN 8u
+#define VBLOCK_MIN 256u
+
+/* Drop the count an object held on its block. (Under ASan the block's
+ * unused bytes are poisoned; free() takes the whole block back anyway.) */
+static void vblock_put(void *obj, uint32_t off) {
+    struct tr_vblock *b = (struct tr_vblock *)((char *)obj - off);
+    assert(b->refs > 0);
+    if (--b->refs == 0) tr_free(b);
+}
+
+void tr_varena_init(struct tr_varena *a, size_t first) {
+    a->b = NULL;
+    a->used = a->size = 0;
+    if (first < VBLOCK_MIN) first = VBLOCK_MIN;
+    if (first > TR_VARENA_FIRST_MAX) first = TR_VARENA_FIRST_MAX;
+    a->next = first;
+}
+
+void tr_varena_done(struct tr_varena *a) {
+    if (a->b) {
+        struct tr_vblock *b = a->b;
+        if (--b->refs == 0) tr_free(b);
+    }
+    a->b = NULL;
+    a->used = a->size = 0;
+}
+
+/* n bytes (8-aligned) in the arena's block, counted on it, with *off set;
+ * NULL when the object should get an allocation of its own: it does not
+ * fit a new block, or it does not fit the block in hand and is too big to
+ * be worth starting another (most of the old one's rest and of the new
+ * one would be wasted), or a new block cannot be allocated (the caller's
+ * own allocation then fails too, or succeeds where a block could not). */
+static void *varena_take(struct tr_varena *a, size_t n, uint32_t *off) {
+    n = (n + VALIGN - 1) & ~(size_t)(VALIGN - 1);
+    if (!a->b || a->size - a->used < n) {
+        size_t room = a->next - sizeof(struct tr_vblock);
+        if (n > (a->b ? room / 4 : room)) return NULL;
+        struct tr_vblock *b = tr_malloc(a->next);
+        if (!b) return NULL;
+        tr_varena_done(a);
+        b->refs = 1;
+        a->b = b;
+        a->used = sizeof *b;
+        a->size = a->next;
+        VPOISON((char *)b + a->used, a->size - a->used);
+        a->next = a->next * 2 > TR_VARENA_BLOCK_MAX ? TR_VARENA_BLOCK_MAX : a->next * 2;
+    }
+    char *p = (char *)a->b + a->used;
+    VUNPOISON(p, n);
+    *off = (uint32_t)a->used;
+    a->used += n;
+    a->b->refs++;
+    return p;
+}
+
+struct tr_str *tr_varena_str(struct tr_varena *a, size_t len) {
+    uint32_t off;
+    if (len > UINT32_MAX) return NULL;
+    struct tr_str *s = varena_take(a, sizeof *s + len + 1, &off);
+    if (!s) return tr_str_alloc(len);
+    s->refs = 1;
+    s->len = (uint32_t)len;
+    s->hash = 0;
+    s->blk = off;
+    s->data[len] = 0;
+    return s;
+}
+
+int tr_varena_rec(struct tr_varena *a, size_t cap, tr_value *out) {
+    uint32_t off;
+    if (cap > CAP_HINT_MAX) return tr_v_rec(cap, out);
+    struct tr_rec *r = varena_take(a, sizeof *r + cap * sizeof(struct tr_field), &off);
+    if (!r) return tr_v_rec(cap, out);
+    r->refs = 1;
+    r->len = 0;
+    r->cap = (uint32_t)cap;
+    r->depth = 1;
+    r->fields = cap ? rec_inline(r) : NULL;
+    r->index = NULL;
+    r->index_cap = 0;
+    r->blk = off;
+    out->type = TR_REC;
+    out->as.r = r;
+    return 0;
+}
+
+int tr_varena_arr(struct tr_varena *a, size_t cap, tr_value *out) {
+    uint32_t off;
+    if (cap > CAP_HINT_MAX) return tr_v_arr(cap, out);
+    struct tr_arr *x = varena_take(a, sizeof *x + cap * sizeof(tr_value), &off);
+    if (!x) return tr_v_arr(cap, out);
+    x->refs = 1;
+    x->len = 0;
+    x->cap = (uint32_t)cap;
+    x->depth = 1;
+    x->blk = off;
+    x->items = cap ? arr_inline(x) : NULL;
+    out->type = TR_ARR;
+    out->as.a = x;
     return 0;
 }
 
@@ -232,11 +368,17 @@ tr_value tr_value_ref(tr_value v) {
 static void free_node(tr_value v) {
     if (v.type == TR_ARR) {
         if (v.as.a->items != arr_inline(v.as.a)) tr_free(v.as.a->items);
-        tr_free(v.as.a);
+        if (v.as.a->blk)
+            vblock_put(v.as.a, v.as.a->blk);
+        else
+            tr_free(v.as.a);
     } else {
         if (v.as.r->fields != rec_inline(v.as.r)) tr_free(v.as.r->fields);
         tr_free(v.as.r->index);
-        tr_free(v.as.r);
+        if (v.as.r->blk)
+            vblock_put(v.as.r, v.as.r->blk);
+        else
+            tr_free(v.as.r);
     }
 }
 

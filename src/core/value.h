@@ -40,6 +40,7 @@ struct tr_str {      /* also used for binaries */
     uint32_t refs;
     uint32_t len;
     uint32_t hash;   /* 0 = not computed yet */
+    uint32_t blk;    /* 0: its own allocation; else bytes from the start of its tr_varena block */
     char data[];     /* len bytes + a NUL (strings may contain NULs) */
 };
 
@@ -61,6 +62,7 @@ struct tr_arr {
     uint32_t len;
     uint32_t cap;
     uint32_t depth;  /* >= 1 + the deepest item's depth (scalars count 0) */
+    uint32_t blk;    /* as in tr_str */
     tr_value *items;
 };
 
@@ -77,6 +79,7 @@ struct tr_rec {
     struct tr_field *fields;  /* insertion order */
     uint32_t *index;          /* open-addressing hash index for large records, or NULL */
     uint32_t index_cap;
+    uint32_t blk;             /* as in tr_str */
 };
 
 /* The deepest value that can exist: [] and {} have depth 1, [[1]] depth 2.
@@ -151,6 +154,41 @@ tr_value *tr_rec_get_cstr(const tr_value *rec, const char *key);
 int tr_rec_remove(tr_value *rec, const char *key, size_t klen);
 static inline uint32_t tr_rec_len(const tr_value *rec) { return rec->as.r->len; }
 static inline struct tr_field *tr_rec_at(const tr_value *rec, uint32_t i) { return &rec->as.r->fields[i]; }
+
+/* --- arenas: the values of one decoded document, allocated together ---
+ * A decoder builds a document's strings, keys, records and arrays in a few
+ * larger blocks instead of one heap allocation each. The objects keep their
+ * own reference counts and every rule above (sharing, copy-on-write,
+ * growing a container's items out of its block); a block counts its live
+ * objects and is freed with the last of them. So a string kept from a
+ * document keeps that document's block (at most TR_VARENA_BLOCK_MAX bytes)
+ * alive until it goes, the way 0.11's values borrow the input buffer; and
+ * since the block counts are as unsynchronised as the others, the values
+ * of one document stay on one thread, like any value. An arena is the
+ * decoder's own: used by one call at a time, emptied with tr_varena_done
+ * (the objects it handed out live on). Objects too big for a block get
+ * their own allocation, so every function below behaves like its plain
+ * counterpart (tr_str_alloc, tr_v_rec, tr_v_arr) but for where it puts the
+ * object: NULL or -ENOMEM on failure likewise. */
+#define TR_VARENA_BLOCK_MAX (64u * 1024u)
+/* The largest first block: a bigger document gets blocks of doubling size
+ * as it needs them, so one whose bytes are mostly a big string (which gets
+ * its own allocation) does not leave a block sized for all of it empty. */
+#define TR_VARENA_FIRST_MAX 4096u
+struct tr_vblock;
+struct tr_varena {
+    struct tr_vblock *b;  /* the block being filled (the arena holds one count on it), or NULL */
+    size_t used, size;    /* bytes of b in use, and its size */
+    size_t next;          /* size of the next block to allocate */
+};
+/* first: the size of the first block (allocated at the first use, at
+ * least 256 and at most TR_VARENA_FIRST_MAX bytes); a decoder passes an
+ * estimate from its input length. */
+void tr_varena_init(struct tr_varena *a, size_t first);
+void tr_varena_done(struct tr_varena *a);
+struct tr_str *tr_varena_str(struct tr_varena *a, size_t len);
+int tr_varena_rec(struct tr_varena *a, size_t cap, tr_value *out);
+int tr_varena_arr(struct tr_varena *a, size_t cap, tr_value *out);
 
 /* --- comparison --- */
 /* Tremor equality: numbers compare by value across int/uint/float, records

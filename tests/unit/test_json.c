@@ -606,6 +606,104 @@ static void test_round_trips(void **state) {
     round_trip("\"\\\"\\\\\\b\\f\\n\\r\\t\\u001b\"");
 }
 
+/* A document's strings, keys and containers come from one arena block:
+ * an event like the benchmarks' decodes with a single allocation, and its
+ * parts outlive the document independently. */
+static void test_decode_arena(void **state) {
+    (void)state;
+    /* the first event of demo-data/data.json, with an escaped string added */
+    const char *doc =
+        "{\"about\":\"Pariatur nulla tempor veniam consectetur in proident labore cillum labore. Reprehen"
+        "derit nulla mollit laboris officia tempor qui id dolore dolor. Excepteur minim sit Lorem sunt ci"
+        "llum. Dolor ex in aliqua Lorem minim officia cillum in consequat dolor consequat proident nostru"
+        "d. Ea quis veniam magna exercitation. Laboris aute excepteur exercitation ipsum do do incididunt"
+        " qui ullamco elit velit laboris est incididunt. Aliquip duis cupidatat deserunt culpa.\",\"guid\""
+        ":\"a95bb929-2567-4066-8023-8bf532665121\",\"abool\":false,\"aint\":33,\"short_message\":\"info\""
+        ",\"tags\":[\"tag4\",\"tag1\",\"tag2\",\"tag1\",\"tag4\"],\"array\":[0,1,2,3,4,5,6,7,8,9],\"index"
+        "_type\":\"sqlserverlog\",\"logger_name\":\"logger2\",\"syslog_hostname\":\"host5\",\"application"
+        "\":\"app4\",\"type\":\"syslog\",\"doc-type\":\"doc\",\"esc\":\"a\\u00e9\\n\"}";
+    tr_value v;
+    tr_alloc_fail_at(2, 1);  /* every allocation after the first fails */
+    int rc = tr_json_decode(doc, strlen(doc), &v, NULL);
+    tr_alloc_fail_at(0, 0);
+    assert_int_equal(rc, 0);  /* expected: one allocation for the whole document */
+    const char *blk = (const char *)v.as.r - v.as.r->blk;
+    assert_true(v.as.r->blk > 0);
+    for (uint32_t i = 0; i < tr_rec_len(&v); i++) {
+        const struct tr_field *f = tr_rec_at(&v, i);
+        assert_ptr_equal((const char *)f->key - f->key->blk, blk);
+        if (f->val.type == TR_STR) assert_ptr_equal((const char *)f->val.as.s - f->val.as.s->blk, blk);
+    }
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(tr_json_encode(&v, &b), 0);
+    assert_int_equal(b.len, strlen(doc) - strlen("\\u00e9") + strlen("\xc3\xa9"));
+
+    /* parts kept past the document: a string, a nested array, a copy */
+    tr_value about = tr_value_ref(*tr_rec_get_cstr(&v, "about"));
+    tr_value tags = tr_value_ref(*tr_rec_get_cstr(&v, "tags"));
+    tr_value copy = tr_value_ref(v);
+    assert_int_equal(tr_value_mut(&copy), 0);
+    assert_int_equal(tr_rec_set(&copy, "about", 5, tr_v_int(1)), 0);
+    tr_value_unref(v);
+    assert_int_equal(about.as.s->len, 457);
+    assert_memory_equal(about.as.s->data, "Pariatur", 8);
+    assert_int_equal(tr_value_mut(&tags), 0);  /* unshared now: changed in place */
+    assert_int_equal(tr_arr_push(&tags, tr_value_ref(about)), 0);
+    tr_value_unref(about);
+    tr_value_unref(copy);
+    assert_int_equal(tr_arr_len(&tags), 6);
+    assert_memory_equal(tr_arr_at(&tags, 5)->as.s->data, "Pariatur", 8);
+    tr_value_unref(tags);
+    tr_buf_fini(&b);
+    /* teardown: nothing left of the block */
+}
+
+/* More strings than the first block holds, and objects too big for any
+ * block, decode the same as ever. */
+static void test_decode_arena_spill(void **state) {
+    (void)state;
+    struct tr_buf in, out;
+    tr_buf_init(&in);
+    tr_buf_init(&out);
+    assert_int_equal(tr_buf_append(&in, "[", 1), 0);
+    for (int i = 0; i < 2000; i++) assert_int_equal(tr_buf_append(&in, i ? ",\"a\"" : "\"a\"", i ? 4 : 3), 0);
+    assert_int_equal(tr_buf_append(&in, ",\"", 2), 0);
+    for (int i = 0; i < 100000; i++) assert_int_equal(tr_buf_append(&in, "x", 1), 0);
+    assert_int_equal(tr_buf_append(&in, "\",{\"k\":\"v\"}]", 12), 0);
+    tr_value v;
+    assert_int_equal(tr_json_decode(in.data, in.len, &v, NULL), 0);
+    assert_int_equal(tr_arr_len(&v), 2002);
+    assert_int_equal(tr_arr_at(&v, 2000)->as.s->blk, 0);  /* its own allocation */
+    assert_int_equal(tr_json_encode(&v, &out), 0);
+    assert_int_equal(out.len, in.len);
+    assert_memory_equal(out.data, in.data, in.len);
+    tr_value_unref(v);
+    tr_buf_fini(&in);
+    tr_buf_fini(&out);
+}
+
+/* One allocation failing (not the ones after it): the decoder's objects
+ * fall back to their own allocations or fail cleanly. */
+static void test_decode_single_failures(void **state) {
+    (void)state;
+    const char *doc = "{\"a\":[1,2,{\"b\":\"x\\ny\"}],\"c\":\"long enough string\",\"d\":{\"e\":[[],[1.5]]}}";
+    tr_value want = dec(doc);
+    for (uint64_t n = 1; n < 12; n++) {
+        tr_value v;
+        tr_alloc_fail_at(n, 0);
+        int rc = tr_json_decode(doc, strlen(doc), &v, NULL);
+        tr_alloc_fail_at(0, 0);
+        if (rc == 0) {
+            assert_true(tr_value_eq(&v, &want));
+            tr_value_unref(v);
+        } else {
+            assert_int_equal(rc, -ENOMEM);
+        }
+    }
+    tr_value_unref(want);
+}
+
 /* The decoder and encoder under every possible allocation failure: a clean
  * -ENOMEM (never a crash), nothing leaked, the output buffer unchanged. */
 static void test_alloc_failures(void **state) {
@@ -674,6 +772,9 @@ static void test_locale(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_decode_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decode_arena, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decode_arena_spill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decode_single_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_integers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_floats, setup, teardown),

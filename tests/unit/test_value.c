@@ -509,6 +509,147 @@ static void test_ops_at_depth_limit(void **state) {
     assert_int_equal(o.clone_eq, 1);
 }
 
+/* The block an arena object sits in. */
+static const void *block_of(const void *obj, uint32_t blk) { return (const char *)obj - blk; }
+
+/* Arena objects share a block, keep their own counts, and the block goes
+ * with the last of them, whatever the order, also after the arena is done. */
+static void test_arena_block_lifetime(void **state) {
+    (void)state;
+    struct tr_varena a;
+    tr_varena_init(&a, 1024);
+    assert_int_equal(tr_alloc_used(), baseline);  /* no block before the first object */
+    struct tr_str *s1 = tr_varena_str(&a, 5), *s2 = tr_varena_str(&a, 0);
+    tr_value r, x;
+    assert_non_null(s1);
+    assert_non_null(s2);
+    memcpy(s1->data, "hello", 5);
+    assert_int_equal(tr_varena_rec(&a, 2, &r), 0);
+    assert_int_equal(tr_varena_arr(&a, 1, &x), 0);
+    assert_true(s1->blk > 0 && s2->blk > s1->blk && r.as.r->blk > s2->blk && x.as.a->blk > r.as.r->blk);
+    assert_ptr_equal(block_of(s1, s1->blk), block_of(s2, s2->blk));
+    assert_ptr_equal(block_of(s1, s1->blk), block_of(r.as.r, r.as.r->blk));
+    assert_ptr_equal(block_of(s1, s1->blk), block_of(x.as.a, x.as.a->blk));
+    assert_int_equal((uintptr_t)s2 % 8, 0);
+    assert_int_equal((uintptr_t)r.as.r % 8, 0);
+    assert_int_equal(s2->data[0], 0);  /* NUL-terminated like any string */
+    tr_varena_done(&a);
+    size_t live = tr_alloc_used();
+    assert_true(live > baseline);
+
+    /* the record takes a key and a string of the same block; an array item
+     * and a key beyond the inline capacity move the items out of the block */
+    assert_int_equal(tr_rec_set_key(&r, s2, tr_v_strobj(tr_str_ref(s1))), 0);
+    assert_int_equal(tr_arr_push(&x, tr_v_int(1)), 0);
+    assert_int_equal(tr_arr_push(&x, tr_v_int(2)), 0);
+    assert_int_equal(tr_rec_set(&r, "b", 1, tr_v_int(2)), 0);
+    assert_int_equal(tr_rec_set(&r, "c", 1, tr_v_int(3)), 0);
+    assert_int_equal(tr_rec_len(&r), 3);
+    tr_value shared = tr_value_ref(r);
+    assert_int_equal(tr_value_mut(&shared), 0);  /* a heap copy sharing the arena key and string */
+    assert_true(tr_value_eq(&shared, &r));
+    tr_value_unref(r);
+    tr_value_unref(x);
+    assert_true(tr_alloc_used() > baseline);  /* the copy's key and string still hold the block */
+    assert_memory_equal(tr_rec_at(&shared, 0)->val.as.s->data, "hello", 5);
+    tr_str_unref(s1);
+    tr_value_unref(shared);
+    /* teardown: the block is gone */
+}
+
+/* Where objects go at the boundaries: an object filling the block's rest
+ * exactly stays in it, the next one starts a new block, and an object too
+ * big for a block gets its own allocation. */
+static void test_arena_boundaries(void **state) {
+    (void)state;
+    struct tr_varena a;
+    tr_varena_init(&a, 0);  /* the smallest first block: 256 bytes */
+    struct tr_str *s = tr_varena_str(&a, 0);
+    assert_non_null(s);
+    uint32_t first = s->blk;
+    /* 256 - header (16) - 24 for s leaves 216 bytes: a string of
+     * 216 - 16 - 1 bytes fills them exactly */
+    struct tr_str *fill = tr_varena_str(&a, 216 - sizeof(struct tr_str) - 1);
+    assert_non_null(fill);
+    assert_ptr_equal(block_of(fill, fill->blk), block_of(s, s->blk));
+    assert_int_equal(fill->blk + sizeof(struct tr_str) + fill->len + 1, 256);
+    struct tr_str *next = tr_varena_str(&a, 0);
+    assert_non_null(next);
+    assert_int_equal(next->blk, first);  /* first object of a fresh block */
+    assert_ptr_not_equal(block_of(next, next->blk), block_of(s, s->blk));
+    /* 512 - 16 - 24 = 472 bytes left in the second block: 424 of them go
+     * to mid; then 324 bytes fit neither the rest nor a quarter of the next
+     * block (1024 bytes) and get their own allocation, while 120 bytes
+     * start that next block */
+    struct tr_str *mid = tr_varena_str(&a, 400);
+    assert_non_null(mid);
+    assert_ptr_equal(block_of(mid, mid->blk), block_of(next, next->blk));
+    struct tr_str *big = tr_varena_str(&a, 300);
+    assert_non_null(big);
+    assert_int_equal(big->blk, 0);
+    struct tr_str *small = tr_varena_str(&a, 100);
+    assert_non_null(small);
+    assert_int_equal(small->blk, first);
+    struct tr_str *huge = tr_varena_str(&a, 3 * TR_VARENA_BLOCK_MAX);
+    assert_non_null(huge);
+    assert_int_equal(huge->blk, 0);
+    tr_value r;
+    assert_int_equal(tr_varena_rec(&a, 1u << 20, &r), 0);  /* beyond a capacity hint's limit */
+    assert_int_equal(r.as.r->blk, 0);
+    tr_value_unref(r);
+    tr_varena_done(&a);
+    tr_str_unref(s);
+    tr_str_unref(fill);
+    tr_str_unref(next);
+    tr_str_unref(mid);
+    tr_str_unref(big);
+    tr_str_unref(small);
+    tr_str_unref(huge);
+
+    /* an arena whose first block is big enough takes one big object; the
+     * first block is never bigger than TR_VARENA_FIRST_MAX, whatever the
+     * estimate, so a bigger object gets its own allocation */
+    tr_varena_init(&a, 1u << 20);
+    assert_int_equal(a.next, TR_VARENA_FIRST_MAX);
+    big = tr_varena_str(&a, TR_VARENA_FIRST_MAX - 64);
+    assert_non_null(big);
+    assert_true(big->blk > 0);
+    huge = tr_varena_str(&a, TR_VARENA_FIRST_MAX);
+    assert_non_null(huge);
+    assert_int_equal(huge->blk, 0);
+    tr_varena_done(&a);
+    tr_str_unref(big);
+    tr_str_unref(huge);
+    tr_varena_init(&a, 1u << 20);
+    huge = tr_varena_str(&a, TR_VARENA_FIRST_MAX);  /* the first object, too big for the first block */
+    assert_non_null(huge);
+    assert_int_equal(huge->blk, 0);
+    tr_varena_done(&a);
+    tr_str_unref(huge);
+}
+
+/* A block that cannot be allocated: the object gets its own allocation,
+ * or the call fails cleanly when that fails too. */
+static void test_arena_alloc_failure(void **state) {
+    (void)state;
+    struct tr_varena a;
+    tr_varena_init(&a, 1024);
+    tr_alloc_fail_at(1, 0);  /* only the block */
+    struct tr_str *s = tr_varena_str(&a, 3);
+    assert_non_null(s);
+    assert_int_equal(s->blk, 0);
+    tr_alloc_fail_at(1, 1);
+    assert_null(tr_varena_str(&a, 3));
+    tr_value v;
+    assert_int_equal(tr_varena_rec(&a, 2, &v), -ENOMEM);
+    assert_int_equal(v.type, TR_NULL);
+    assert_int_equal(tr_varena_arr(&a, 2, &v), -ENOMEM);
+    assert_int_equal(v.type, TR_NULL);
+    tr_alloc_fail_at(0, 0);
+    tr_varena_done(&a);
+    tr_str_unref(s);
+}
+
 /* Every allocation failing in turn: clean -ENOMEM, no leak, and a value
  * passed to a "takes" function is released. */
 static void test_alloc_failure(void **state) {
@@ -566,6 +707,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_depth_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_at_depth_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_arena_block_lifetime, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_arena_boundaries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_arena_alloc_failure, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
