@@ -624,6 +624,7 @@ void tr_wal_stats(struct tr_wal *w, struct tr_wal_stats *st) {
     st->bytes = w->end_g - tr_wal_first_unacked_pos(w);
     st->syncs = w->syncs;
     st->checkpoints = w->checkpoints;
+    st->sync_wakeups = w->wakeups;
     st->dir_syncs = w->dir_syncs;
     st->synced_seq = w->synced_seq;
     st->failed = w->failed;
