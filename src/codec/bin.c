@@ -15,22 +15,41 @@
 #include "codec/bin.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 enum { T_NULL, T_FALSE, T_TRUE, T_I64, T_U64, T_F64, T_STR, T_BIN, T_ARR, T_REC };
 
-int tr_bin_put_uvarint(struct tr_buf *out, uint64_t v) {
-    char tmp[10];
+/* Write v at p (room for 10 bytes); returns the bytes written. */
+static size_t put_varint_at(char *p, uint64_t v) {
     size_t n = 0;
     do {
         unsigned char b = v & 0x7f;
         v >>= 7;
-        tmp[n++] = (char)(b | (v ? 0x80 : 0));
+        p[n++] = (char)(b | (v ? 0x80 : 0));
     } while (v);
-    return tr_buf_append(out, tmp, n);
+    return n;
 }
 
-int tr_bin_get_uvarint(const char *data, size_t len, size_t *off, uint64_t *v) {
+/* A tag byte, then (with_n) a uvarint, written in place after one reserve:
+ * records are encoded field by field, so this is the encoder's inner loop. */
+static int put_head(struct tr_buf *out, int tag, int with_n, uint64_t n, size_t extra) {
+    if (out->cap - out->len <= 11 + extra) {   /* cap 0: len 0, reserves */
+        int rc = tr_buf_reserve(out, 11 + extra);
+        if (rc) return rc;
+    }
+    char *p = out->data + out->len;
+    size_t k = 0;
+    if (tag >= 0) p[k++] = (char)tag;
+    if (with_n) k += put_varint_at(p + k, n);
+    out->len += k;
+    out->data[out->len] = 0;
+    return 0;
+}
+
+int tr_bin_put_uvarint(struct tr_buf *out, uint64_t v) { return put_head(out, -1, 1, v, 0); }
+
+int tr_bin_get_uvarint_long(const char *data, size_t len, size_t *off, uint64_t *v) {
     uint64_t r = 0;
     for (unsigned shift = 0, i = 0; i < 10; i++, shift += 7) {
         if (*off >= len) return TR_ECORRUPT;
@@ -47,9 +66,15 @@ int tr_bin_get_uvarint(const char *data, size_t len, size_t *off, uint64_t *v) {
 
 static int put_tag(struct tr_buf *out, int tag) { return tr_buf_putc(out, (char)tag); }
 
-static int put_bytes(struct tr_buf *out, const char *p, size_t n) {
-    int rc = tr_bin_put_uvarint(out, n);
-    return rc ? rc : tr_buf_append(out, p, n);
+/* [tag] uvarint length, bytes: one reserve for all of it */
+static int put_bytes(struct tr_buf *out, int tag, const char *p, size_t n) {
+    if (n > SIZE_MAX - 16) return -ENOMEM;
+    int rc = put_head(out, tag, 1, n, n);
+    if (rc) return rc;
+    if (n) memcpy(out->data + out->len, p, n);
+    out->len += n;
+    out->data[out->len] = 0;
+    return 0;
 }
 
 static int enc(const tr_value *v, struct tr_buf *out, int depth) {
@@ -60,12 +85,10 @@ static int enc(const tr_value *v, struct tr_buf *out, int depth) {
     case TR_BOOL: return put_tag(out, v->as.b ? T_TRUE : T_FALSE);
     case TR_I64: {
         uint64_t z = ((uint64_t)v->as.i << 1) ^ (uint64_t)(v->as.i >> 63);
-        if ((rc = put_tag(out, T_I64))) return rc;
-        return tr_bin_put_uvarint(out, z);
+        return put_head(out, T_I64, 1, z, 0);
     }
     case TR_U64:
-        if ((rc = put_tag(out, T_U64))) return rc;
-        return tr_bin_put_uvarint(out, v->as.u);
+        return put_head(out, T_U64, 1, v->as.u, 0);
     case TR_F64: {
         uint64_t bits;
         unsigned char b[8];
@@ -76,18 +99,17 @@ static int enc(const tr_value *v, struct tr_buf *out, int depth) {
     }
     case TR_STR:
     case TR_BIN:
-        if ((rc = put_tag(out, v->type == TR_STR ? T_STR : T_BIN))) return rc;
-        return put_bytes(out, v->as.s->data, v->as.s->len);
+        return put_bytes(out, v->type == TR_STR ? T_STR : T_BIN, v->as.s->data, v->as.s->len);
     case TR_ARR:
-        if ((rc = put_tag(out, T_ARR)) || (rc = tr_bin_put_uvarint(out, v->as.a->len))) return rc;
+        if ((rc = put_head(out, T_ARR, 1, v->as.a->len, 0))) return rc;
         for (uint32_t i = 0; i < v->as.a->len; i++)
             if ((rc = enc(&v->as.a->items[i], out, depth + 1))) return rc;
         return 0;
     case TR_REC:
-        if ((rc = put_tag(out, T_REC)) || (rc = tr_bin_put_uvarint(out, v->as.r->len))) return rc;
+        if ((rc = put_head(out, T_REC, 1, v->as.r->len, 0))) return rc;
         for (uint32_t i = 0; i < v->as.r->len; i++) {
             const struct tr_field *f = &v->as.r->fields[i];
-            if ((rc = put_bytes(out, f->key->data, f->key->len))) return rc;
+            if ((rc = put_bytes(out, -1, f->key->data, f->key->len))) return rc;
             if ((rc = enc(&f->val, out, depth + 1))) return rc;
         }
         return 0;

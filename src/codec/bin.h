@@ -28,6 +28,16 @@ int tr_bin_skip_empty_rec(const char *data, size_t len, size_t *off);
 
 /* Varint helpers shared with record framing built on top of this codec. */
 int tr_bin_put_uvarint(struct tr_buf *out, uint64_t v);
-int tr_bin_get_uvarint(const char *data, size_t len, size_t *off, uint64_t *v);
+/* Read a uvarint at data[*off..len), advancing *off; TR_ECORRUPT when it
+ * runs past len or over 10 bytes. Inline for the one-byte case (lengths,
+ * counts, small ids: most of what a record holds). */
+int tr_bin_get_uvarint_long(const char *data, size_t len, size_t *off, uint64_t *v);
+static inline int tr_bin_get_uvarint(const char *data, size_t len, size_t *off, uint64_t *v) {
+    if (*off < len && !((unsigned char)data[*off] & 0x80)) {
+        *v = (unsigned char)data[(*off)++];
+        return 0;
+    }
+    return tr_bin_get_uvarint_long(data, len, off, v);
+}
 
 #endif

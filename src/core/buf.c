@@ -46,21 +46,11 @@ int tr_buf_reserve(struct tr_buf *b, size_t extra) {
     return 0;
 }
 
-int tr_buf_append(struct tr_buf *b, const void *p, size_t n) {
+int tr_buf_append_grow(struct tr_buf *b, const void *p, size_t n) {
     int rc = tr_buf_reserve(b, n);
     if (rc) return rc;
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
-    b->data[b->len] = 0;
-    return 0;
-}
-
-int tr_buf_putc(struct tr_buf *b, char c) {
-    if (b->len + 1 >= b->cap) {
-        int rc = tr_buf_reserve(b, 1);
-        if (rc) return rc;
-    }
-    b->data[b->len++] = c;
     b->data[b->len] = 0;
     return 0;
 }

@@ -85,6 +85,8 @@ struct onramp_inst {
     size_t nsids;                    /* entries written so far (ring index = n % WORLD_SIDS) */
     struct tr_preproc *cur_pp;       /* the chain they go through; NULL: none */
     uint64_t cur_ingest_ns;          /* their ingest-ns stage's time; 0: now */
+    uint64_t chunk_ns;               /* when the chunk was handed over (its events' ingest_ns,
+                                        as 0.11 takes it once per chunk); 0: no chunk */
     int closing;
     int started;
     unsigned refs;

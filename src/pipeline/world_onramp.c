@@ -101,7 +101,10 @@ static int decode_frame(void *arg, const char *data, size_t len) {
     tr_value v;
     struct tr_diag d;
     tr_diag_clear(&d);
-    int rc = o->codec->decode(data, len, tr_now_ns(), &v, &d);
+    /* one clock read per chunk, not two per event: 0.11 gives every event
+     * of a chunk the time it was received (source.rs, nanotime per reply) */
+    uint64_t now = o->chunk_ns ? o->chunk_ns : tr_now_ns();
+    int rc = o->codec->decode(data, len, now, &v, &d);
     if (rc == TR_CODEC_NOTHING) return 0;
     if (rc) {
         o->decode_errors++;
@@ -114,7 +117,7 @@ static int decode_frame(void *arg, const char *data, size_t len) {
         return 0;
     }
     uint64_t ns;
-    o->cur_ingest_ns = o->cur_pp && tr_preproc_ingest_ns(o->cur_pp, &ns) ? ns : 0;
+    o->cur_ingest_ns = o->cur_pp && tr_preproc_ingest_ns(o->cur_pp, &ns) ? ns : now;
     host_emit_value(&o->host, v, tr_value_ref(o->cur_meta));
     o->cur_ingest_ns = 0;
     return 0;
@@ -153,6 +156,7 @@ static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void
     o->cur_stream = stream;
     o->in_bytes = 1;
     o->chunk_id = o->next_id;
+    o->chunk_ns = tr_now_ns();
     if (o->npre == 0) {
         rc = decode_frame(o, data, len);
     } else {
@@ -163,6 +167,7 @@ static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void
     }
     o->cur_meta = tr_v_null();
     o->in_bytes = 0;
+    o->chunk_ns = 0;
     tr_value_unref(meta);
     /* the trigger itself comes from the loop; the onramp stops reading now */
     if (rc >= 0 && triggers_to(o) != triggers) rc = TR_ONRAMP_PAUSED;

@@ -71,6 +71,12 @@ static void settle(struct tr_wal *w) {
     }
 
     pthread_mutex_lock(&w->mu);
+    /* An idle sync thread needs waking for segments to close or unlink, or
+     * when the frontier starts to differ from the persisted one (it then
+     * sleeps until the checkpoint interval is over, see syncer.c); while it
+     * already differs, that deadline stands, and waking it for every ack
+     * only costs a futex wake, a wait and a contended mu per record. */
+    int wake = list || took_active || w->pub_frontier == w->persisted_frontier;
     if (took_active) {   /* the sync thread closes its fd before the unlink */
         w->active = NULL;
         w->active_off = 0;
@@ -84,7 +90,7 @@ static void settle(struct tr_wal *w) {
         t->next_link = w->reclaim;
         w->reclaim = list;
     }
-    if (w->idle) pthread_cond_signal(&w->work);
+    if (w->idle && wake) pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->mu);
 }
 

@@ -153,6 +153,7 @@ static void *sync_main(void *arg) {
             w->idle = 1;
             wait_until(w, deadline);
             w->idle = 0;
+            w->wakeups++;
         }
 
         /* Take what the owner wrote: everything written before this point is

@@ -483,6 +483,20 @@ static int refuse(struct tr_wal *w) {
     return TR_EFULL;
 }
 
+/* With mu held: 0 when a record of fsize bytes may be appended, else the
+ * log's failure or (limits reached) refuse's answer. */
+static int admit_locked(struct tr_wal *w, uint64_t fsize) {
+    int rc = w->failed;
+    if (!rc) {
+        uint64_t recs = (w->next_seq - 1) - w->frontier - w->ring.nacked;
+        uint64_t bytes = w->end_g - tr_wal_first_unacked_pos(w);
+        if ((w->cfg.max_records && recs + 1 > w->cfg.max_records) ||
+            (w->cfg.max_bytes && bytes + fsize > w->cfg.max_bytes))
+            rc = refuse(w);
+    }
+    return rc;
+}
+
 static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_out) {
     if (seq_out) *seq_out = 0;
     if (!w || !data || len == 0) return -EINVAL;
@@ -494,20 +508,22 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
     int rc = tr_grow((void **)&w->segs, &w->segcap, w->nsegs + 1, sizeof *w->segs);
     if (rc) return rc;
 
-    pthread_mutex_lock(&w->mu);
-    rc = w->failed;
-    if (!rc) {
-        uint64_t recs = (w->next_seq - 1) - w->frontier - w->ring.nacked;
-        uint64_t bytes = w->end_g - tr_wal_first_unacked_pos(w);
-        if ((w->cfg.max_records && recs + 1 > w->cfg.max_records) ||
-            (w->cfg.max_bytes && bytes + fsize > w->cfg.max_bytes))
-            rc = refuse(w);
-    }
-    pthread_mutex_unlock(&w->mu);
-    if (rc) return rc;
+    /* the checksum needs no lock: computed first, the lock is held for less */
+    const uint32_t crc = tr_wal_crc32c(0, data, len);
 
-    /* active and active_off change only on this thread */
+    /* active, active_off and the chunk's length change only on this thread */
     int roll = !w->active || w->active_off + fsize + TR_WAL_MARKER_BYTES > w->cfg.segment_bytes;
+    /* The common case (no new segment, room in the chunk) checks the limits
+     * in the same critical section that appends: one lock per record. */
+    const struct tr_wal_chunk *c0 = w->chunk;
+    int one_lock = !roll && c0 && c0->len + fsize + TR_WAL_MARKER_BYTES <= c0->cap;
+    if (!one_lock) {
+        pthread_mutex_lock(&w->mu);
+        rc = admit_locked(w, fsize);
+        pthread_mutex_unlock(&w->mu);
+        if (rc) return rc;
+    }
+
     uint64_t need = fsize + (roll ? TR_WAL_SEG_HDR + TR_WAL_MARKER_BYTES : 0);
     if (roll && w->nospace && tr_wal_now_ns() < w->nospace_retry_ns) {
         w->refused_nospace++;   /* not yet time to try again: no I/O, no log line */
@@ -555,6 +571,10 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
     }
 
     pthread_mutex_lock(&w->mu);
+    if (one_lock && (rc = admit_locked(w, fsize))) {
+        pthread_mutex_unlock(&w->mu);
+        return rc;
+    }
     unsigned char *start = t->buf + t->len, *p = start;
     uint64_t seq = w->next_seq;
     if (roll) {
@@ -569,7 +589,7 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
     }
     tr_wal_frame_hdr_encode(p, (uint32_t)len, 0, seq);
     memcpy(p + TR_WAL_FRAME_HDR, data, len);
-    tr_wal_put32(p + TR_WAL_FRAME_HDR + len, tr_wal_crc32c(0, data, len));
+    tr_wal_put32(p + TR_WAL_FRAME_HDR + len, crc);
     p += fsize;
     size_t added = (size_t)(p - start);
     t->len += added;
@@ -604,6 +624,7 @@ void tr_wal_stats(struct tr_wal *w, struct tr_wal_stats *st) {
     st->bytes = w->end_g - tr_wal_first_unacked_pos(w);
     st->syncs = w->syncs;
     st->checkpoints = w->checkpoints;
+    st->sync_wakeups = w->wakeups;
     st->dir_syncs = w->dir_syncs;
     st->synced_seq = w->synced_seq;
     st->failed = w->failed;

@@ -225,6 +225,7 @@ struct tr_wal_stats {
     uint64_t syncs;            /* fdatasync calls on segment data */
     uint64_t dir_syncs;        /* directory fsyncs (segment created or removed) */
     uint64_t checkpoints;      /* checkpoint slots written */
+    uint64_t sync_wakeups;     /* times the sync thread woke from an idle wait (signalled or timed) */
     uint64_t dropped;          /* refused under DROP_NEWEST */
     uint64_t refused_full;     /* refused with TR_EFULL */
     uint64_t refused_too_big;  /* refused with TR_ETOOBIG */

@@ -307,6 +307,7 @@ struct tr_wal {
     uint64_t sync_req, sync_done;
     int closing, idle, busy, failed, fail_told, thread_exited;   /* busy: inside a pass */
     uint64_t syncs, checkpoints, dir_syncs;
+    uint64_t wakeups;   /* times the sync thread woke from an idle wait */
 };
 
 #endif

@@ -154,6 +154,53 @@ def test_tcp_relay_through_wal_sink_killed_loses_nothing(tmp_path):
     assert ids[:half] == list(range(half))
 
 
+INGEST_QUERY = """use std::system;
+define script stamp
+script
+  {"id": event.id, "t": system::ingest_ns()}
+end;
+create script stamp;
+select event from in into stamp;
+select event from stamp into out;
+"""
+
+
+class RecordSink(Sink):
+    """Sink that keeps whole records, not only their ids."""
+
+    def _pump(self, f):
+        for line in f:
+            self.q.put(json.loads(line))
+
+
+def test_tcp_events_of_one_chunk_share_their_ingest_ns(tmp_path):
+    """As 0.11 (source.rs: nanotime once per reply of the source), the events
+    decoded from one chunk of bytes have the chunk's time as ingest_ns; the
+    next chunk gets a later one."""
+    in_port, out_port = relay(tmp_path, INGEST_QUERY)
+    sink = RecordSink(out_port).start()
+    server = Server(tmp_path, "relay.trickle")
+    try:
+        wait_until(lambda: any("connected to" in l for l in server.err), timeout=20,
+                   what="the tcp offramp to connect", detail=server.log)
+        loader = connect(in_port, server)
+        loader.sendall(event_lines(0, 3))   # one small write: one read on loopback
+        wait_until(lambda: len(sink.seen()) >= 3, timeout=20, what="the first chunk's events",
+                   detail=server.log)
+        loader.sendall(event_lines(3, 1))
+        wait_until(lambda: len(sink.seen()) >= 4, timeout=20, what="the second chunk's event",
+                   detail=server.log)
+        loader.close()
+        assert server.stop() == 0, server.log()
+    finally:
+        server.kill()
+        sink.kill()
+    got = sink.seen()
+    assert [r["id"] for r in got] == [0, 1, 2, 3]
+    assert got[0]["t"] == got[1]["t"] == got[2]["t"], got
+    assert got[3]["t"] > got[0]["t"], got
+
+
 def write_xz_lines(path, n):
     lines = "".join('{"id":%d,"msg":"hello"}\n' % i for i in range(n))
     with lzma.open(path, "wt") as f:

@@ -80,6 +80,46 @@ static void buf_appends_and_steals(void **state) {
     tr_free(s);
 }
 
+/* append and putc take the in-place path while there is room and grow
+ * exactly when the data and its NUL would not fit */
+static void buf_appends_at_every_fill(void **state) {
+    (void)state;
+    struct tr_buf b;
+    tr_buf_init(&b);
+    char want[1200];
+    size_t n = 0;
+    for (int i = 0; n + 7 < sizeof want; i++) {
+        if (i % 3 == 0) {
+            assert_int_equal(tr_buf_putc(&b, (char)('a' + i % 26)), 0);
+            want[n++] = (char)('a' + i % 26);
+        } else {
+            size_t k = (size_t)(i % 7);
+            assert_int_equal(tr_buf_append(&b, "0123456", k), 0);
+            memcpy(want + n, "0123456", k);
+            n += k;
+        }
+        assert_int_equal(b.len, n);
+        assert_true(b.cap > b.len);
+        assert_int_equal(b.data[b.len], 0);
+        assert_memory_equal(b.data, want, n);
+    }
+    /* a failed growth keeps the contents */
+    size_t room = b.cap - b.len - 1;
+    char big[4096];
+    memset(big, 'x', sizeof big);
+    tr_alloc_fail_at(1, 0);
+    assert_int_equal(tr_buf_append(&b, big, room + 1), -ENOMEM);
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.data, want, n);
+    assert_int_equal(tr_buf_append(&b, big, room), 0);   /* fits: no allocation */
+    assert_int_equal(b.len, n + room);
+    tr_alloc_fail_at(1, 0);
+    assert_int_equal(tr_buf_putc(&b, 'y'), -ENOMEM);
+    assert_int_equal(b.len, n + room);
+    tr_alloc_fail_at(0, 0);
+    tr_buf_fini(&b);
+}
+
 struct handoff {
     void *p;
 };
@@ -121,6 +161,7 @@ int main(void) {
         cmocka_unit_test(calloc_checks_overflow),
         cmocka_unit_test(grow_keeps_contents_on_failure),
         cmocka_unit_test(buf_appends_and_steals),
+        cmocka_unit_test(buf_appends_at_every_fill),
         cmocka_unit_test(counts_across_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

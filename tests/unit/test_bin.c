@@ -325,6 +325,91 @@ static void empty_meta_reads_back_shared(void **state) {
     tr_buf_fini(&b);
 }
 
+/* The WAL holds these bytes: the encoding itself must never change. */
+static void encoding_bytes_are_fixed(void **state) {
+    (void)state;
+    tr_value v, s;
+    assert_int_equal(tr_v_rec(0, &v), 0);
+    assert_int_equal(tr_rec_set(&v, "k", 1, tr_v_int(300)), 0);
+    assert_int_equal(tr_v_cstr("ab", &s), 0);
+    assert_int_equal(tr_rec_set(&v, "s", 1, s), 0);
+    assert_int_equal(tr_rec_set(&v, "n", 1, tr_v_int(-1)), 0);
+    assert_int_equal(tr_rec_set(&v, "u", 1, tr_v_uint(UINT64_MAX)), 0);
+    assert_int_equal(tr_rec_set(&v, "t", 1, tr_v_bool(1)), 0);
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(tr_bin_encode(&v, &b), 0);
+    static const unsigned char want[] = {
+        9, 5,                                   /* record of 5 */
+        1, 'k', 3, 0xd8, 0x04,                  /* i64 300: zigzag 600 */
+        1, 's', 6, 2, 'a', 'b',                 /* str "ab" */
+        1, 'n', 3, 0x01,                        /* i64 -1: zigzag 1 */
+        1, 'u', 4, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        1, 't', 2,
+    };
+    assert_int_equal(b.len, sizeof want);
+    assert_memory_equal(b.data, want, sizeof want);
+    assert_int_equal(b.data[b.len], 0);
+    tr_value_unref(v);
+    tr_buf_fini(&b);
+}
+
+static void uvarint_boundaries(void **state) {
+    (void)state;
+    static const uint64_t vals[] = {0, 1, 127, 128, 16383, 16384, (uint64_t)1 << 63, UINT64_MAX};
+    static const size_t lens[] = {1, 1, 1, 2, 2, 3, 10, 10};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        struct tr_buf b;
+        tr_buf_init(&b);
+        assert_int_equal(tr_bin_put_uvarint(&b, vals[i]), 0);
+        assert_int_equal(b.len, lens[i]);
+        uint64_t v = 0;
+        size_t off = 0;
+        assert_int_equal(tr_bin_get_uvarint(b.data, b.len, &off, &v), 0);
+        assert_true(v == vals[i]);
+        assert_int_equal(off, b.len);
+        /* every truncation is an error, and does not read past len */
+        for (size_t cut = 0; cut < b.len; cut++) {
+            off = 0;
+            assert_int_equal(tr_bin_get_uvarint(b.data, cut, &off, &v), TR_ECORRUPT);
+        }
+        tr_buf_fini(&b);
+    }
+    /* an 11th byte, or a 10th above 1, is corrupt */
+    const char over[] = "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02";
+    const char longer[] = "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00";
+    uint64_t v;
+    size_t off = 0;
+    assert_int_equal(tr_bin_get_uvarint(over, 10, &off, &v), TR_ECORRUPT);
+    off = 0;
+    assert_int_equal(tr_bin_get_uvarint(longer, 11, &off, &v), TR_ECORRUPT);
+    off = 5;   /* at the end: nothing to read */
+    assert_int_equal(tr_bin_get_uvarint(longer, 5, &off, &v), TR_ECORRUPT);
+}
+
+/* Encoding writes in place when the buffer has room and grows it when not:
+ * after any prefix (so any fill of the buffer) the bytes are the same. */
+static void encoding_is_the_same_at_every_buffer_fill(void **state) {
+    (void)state;
+    tr_value v = sample();
+    struct tr_buf ref;
+    tr_buf_init(&ref);
+    assert_int_equal(tr_bin_encode(&v, &ref), 0);
+    for (size_t pre = 0; pre < 300; pre++) {
+        struct tr_buf b;
+        tr_buf_init(&b);
+        for (size_t i = 0; i < pre; i++) assert_int_equal(tr_buf_putc(&b, 'p'), 0);
+        assert_int_equal(tr_bin_encode(&v, &b), 0);
+        assert_int_equal(b.len, pre + ref.len);
+        assert_memory_equal(b.data + pre, ref.data, ref.len);
+        assert_int_equal(b.data[b.len], 0);
+        assert_true(b.cap > b.len);
+        tr_buf_fini(&b);
+    }
+    tr_buf_fini(&ref);
+    tr_value_unref(v);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip_keeps_types_and_order),
@@ -336,6 +421,9 @@ int main(void) {
         cmocka_unit_test(huge_claimed_length_does_not_allocate),
         cmocka_unit_test(deep_nesting_is_bounded),
         cmocka_unit_test(deepest_value_round_trips),
+        cmocka_unit_test(encoding_bytes_are_fixed),
+        cmocka_unit_test(uvarint_boundaries),
+        cmocka_unit_test(encoding_is_the_same_at_every_buffer_fill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -371,12 +371,48 @@ static void test_idle_acks_checkpointed_on_interval(void **state) {
     assert_int_equal(tr_wal_close(w), 0);
 }
 
+/* Acks one by one while the sync thread idles, with the checkpoint interval
+ * far off: the first moves the frontier away from the persisted one and
+ * wakes the thread (which then sleeps until the interval is over); the
+ * others change nothing it waits for and must not wake it (a futex wake, a
+ * wait and a contended lock per acknowledged record otherwise). */
+static void test_acks_do_not_wake_the_sync_thread_each(void **state) {
+    struct fx *f = *state;
+    struct tr_wal *w = open_fx(f, 600000);
+    enum { N = 300 };
+    for (uint64_t s = 1; s <= N; s++) append_one(w, s);
+    wait_durable(w, &f->wt, N);
+    uint64_t deadline = mono_ns() + 10000000000ull;
+    struct timespec tick = {0, 1000000};
+    for (;;) {   /* polled condition: the sync thread waits, idle */
+        pthread_mutex_lock(&w->mu);
+        int idle = w->idle;
+        pthread_mutex_unlock(&w->mu);
+        if (idle || mono_ns() > deadline) break;
+        nanosleep(&tick, NULL);
+    }
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    uint64_t before = st.sync_wakeups;
+    for (uint64_t s = 1; s <= N; s++) {
+        read_ack(w, s);
+        nanosleep(&(struct timespec){0, 20000}, NULL);   /* gives an idle thread time to wake: not a wait */
+    }
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.frontier, N);
+    if (st.sync_wakeups - before > 3)
+        print_error("%lu wakeups for %d acks\n", (unsigned long)(st.sync_wakeups - before), N);
+    assert_true(st.sync_wakeups - before <= 3);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_steady_state_one_fdatasync_per_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_latency_marks_thinned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frontier_recovered_from_markers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_acks_checkpointed_on_interval, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acks_do_not_wake_the_sync_thread_each, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
