@@ -23,8 +23,9 @@ arrived (bounded by DRAIN_S) and reports complete=1/0 instead of stopping at
 DRAIN_S. VmHWM is also sampled once a second while draining (hwm_series, kB).
 Then it stops the server with SIGTERM (REOPEN_STOP=KILL: SIGKILL) and goes on reading until the
 connection closes (bounded, 120 s), so the ids it reports are every event the
-server wrote to the socket (the tcp offramp acknowledges on write: an event
-left unread in this socket's buffers would count as delivered). One
+server wrote to the socket (the tcp offramp acknowledges an event once this
+side's TCP has acknowledged its bytes: one left unread in this socket's
+buffers would count as delivered). One
 "key=value ..." line on stdout.
 """
 import os
