@@ -13,6 +13,10 @@
 #            rate (this run's peers figure / 2, else LAT_RATE), p50/p99/p99.9 from
 #            each event's scheduled send to the sink's receipt, lost and duplicated
 #            events (lat_bench.sh with build/bench/lat_tool; about 15 s)
+#   reopen   issue 17: reopen of a WAL holding REOPEN_GB (10) GB of unacked records after
+#            SIGKILL and after SIGTERM: time to first event (< 1 s), RSS flat, no loss,
+#            each row with pass or miss (reopen_bench.sh; needs REOPEN_GB * 1.5 GB free,
+#            else a "not run" row; ~3-10 min, most of it filling the WAL)
 #   codecs   our msgpack, yaml, influx and syslog decoders beside libmsgpack-c and libyaml
 #            (build/bench/codec_bench; a section after the table)
 #   json     our JSON decoder (each string scanner the CPU has) and encoder on the
@@ -28,16 +32,18 @@
 # then report.py prints the Markdown table and writes it to bench/results/latest.md.
 # It measures and prints; it asserts nothing and is never part of `make test`.
 # After the main table, issue 17's targets with pass or miss (report.py; the
-# cli rows against bench/results/baseline-issue6.tsv), then issue 10's.
-# About 23 minutes with the defaults on the 2-core machine (nats: ~3).
-# Knobs: BENCH_STEPS ("cli backlog peers latency disk ack codecs json kafka nats profile"), BENCH_OUT (/tmp/tremor-bench/<time>),
+# cli rows against bench/results/baseline-issue6.tsv), then issue 10's (the reopen step's rows are in
+# issue 17's table).
+# About 23 minutes with the defaults on the 2-core machine (nats: ~3), plus the
+# reopen step's 3-10 minutes (filling 10 GB of WAL).
+# Knobs: BENCH_STEPS ("cli backlog peers latency disk ack reopen codecs json kafka nats profile"), BENCH_OUT (/tmp/tremor-bench/<time>),
 #   REPS (5: peers and disk), REPS_CLI (3), N (1000000), N_STRICT (20000), N_CMD (N),
 #   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, PEERS, STRACE_CHECK (1),
 #   BACKLOG_SIZES ("10000 1000000 10000000"; the 10M point is ~1.2 GB of WAL, ~15 s),
 #   DISK_SWEEP ("4k 64k 1M"), DISK_SECS (2), TREMOR_BIN, and the relay's
 #   WAL_READ_COUNT / WAL_MAX_IN_FLIGHT / RELAY_CODEC (see peer-tremor.sh), ACK_* and
 #   RELAY_N (see ack_bench.sh), KAFKA_N / KAFKA_REPS (see kafka_bench.py),
-#   NATS_N (100000) / NATS_REPS (3) and nats_bench.sh's BATCH, WINDOW, MAX_PENDING, PROFILE_N /
+#   REOPEN_* (see reopen_bench.sh), NATS_N (100000) / NATS_REPS (3) and nats_bench.sh's BATCH, WINDOW, MAX_PENDING, PROFILE_N /
 #   PROFILE_TOP (1000000 events / 15 entries, see profile.sh), LAT_RATE (250000: the
 #   latency step's rate when no peers figure of this run is there), LAT_SECS (10),
 #   LAT_SIZE (100), LAT_TIMEOUT, LAT_PORT_IN / LAT_PORT_OUT, LAT_TOOL_BIN (see lat_bench.sh).
@@ -50,7 +56,7 @@ export PB_ROOT=${PB_ROOT:-/tmp/peerbench}
 export REPS=${REPS:-5}
 export REPS_CLI=${REPS_CLI:-3}
 export TREMOR_BIN=${TREMOR_BIN:-$ROOT/build/tremor}
-STEPS=${BENCH_STEPS:-"cli backlog peers latency disk ack codecs json kafka nats profile"}
+STEPS=${BENCH_STEPS:-"cli backlog peers latency disk ack reopen codecs json kafka nats profile"}
 OUT=${BENCH_OUT:-/tmp/tremor-bench/$(date +%Y%m%d-%H%M%S)}
 CEIL=${DISK_CEILING_BIN:-$ROOT/build/bench/disk_ceiling}
 mkdir -p "$OUT"
@@ -124,6 +130,11 @@ for s in $STEPS; do
         step_t "delivery targets (ws pong/tcp, relay read_count, ack latency)"
         "$HERE/ack_bench.sh" "$OUT" > /dev/null
         ;;
+    reopen)
+        step_t "reopen of a WAL holding ${REOPEN_GB:-10} GB unacked (time to first event, RSS)"
+        REOPEN_DIR=${REOPEN_DIR:-$PB_ROOT/reopen} "$HERE/reopen_bench.sh" "$OUT" > /dev/null ||
+            echo "bench: reopen_bench failed" >&2
+        ;;
     codecs)
         step_t "codec decoders beside libmsgpack-c and libyaml"
         if [ ! -x "$ROOT/build/bench/codec_bench" ]; then
@@ -169,7 +180,7 @@ for s in $STEPS; do
                 echo "bench: profile.sh $w failed, see $OUT/profile/$w.err" >&2
         done
         ;;
-    *) echo "bench: unknown step '$s' (cli backlog peers latency disk ack codecs json kafka nats profile)" >&2; exit 64 ;;
+    *) echo "bench: unknown step '$s' (cli backlog peers latency disk ack reopen codecs json kafka nats profile)" >&2; exit 64 ;;
     esac
 done
 

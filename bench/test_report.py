@@ -319,7 +319,7 @@ class Issue17(unittest.TestCase):
     def test_nothing_ran_every_row_says_not_run(self):
         t, rows = self.rows(baseline=os.path.join(self.d, "absent.tsv"))
         body = rows[1:]   # after the header
-        self.assertEqual(len(body), 15, f"3 relay + 2 JSON + 8 cli + 2 latency rows:\n{t}")
+        self.assertEqual(len(body), 18, f"3 relay + 2 JSON + 8 cli + 2 latency + 3 reopen rows:\n{t}")
         for r in body:
             if "`bench_pipe_passthrough_json` now" in r:   # the reference ratio: no verdict of its own
                 self.assertIn("no issue-6 figure", r)
@@ -331,6 +331,16 @@ class Issue17(unittest.TestCase):
         self.assertIn("| `bench_pipe_passthrough_json` now / end of issue 6 | not run |", t)
         for name in report.CLI_OTHER_EIGHT:
             self.assertIn(f"`{name}` now / end of issue 6", t, "a row for each of the other eight")
+
+    def test_reopen_rows_included(self):
+        issue17_fixture(self.d)
+        put(self.d, "reopen/rows.md", "| reopen target (issue 17) | figure | target | |\n|---|---|---|---|\n"
+            "| reopen of a WAL holding 10.3 GB unacked | 0.099 s | < 1 s | pass |\n"
+            "| RSS flat on that reopen | +0.4% | +-10% | pass |\n")
+        t, rows = self.rows()
+        self.assertIn("| reopen of a WAL holding 10.3 GB unacked | 0.099 s | < 1 s | pass |", rows)
+        self.assertIn("| RSS flat on that reopen | +0.4% | +-10% | pass |", rows)
+        self.assertNotIn("reopen target", t, "the step's own header is left out")
 
     def test_no_baseline_figure(self):
         issue17_fixture(self.d)
