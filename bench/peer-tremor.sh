@@ -13,7 +13,7 @@
 # (perf stat on syscall tracepoints, in-kernel counters, no tracing stops) into
 # DIR/perf.csv, from which the WAL's batch size per fdatasync is derived.
 # Env: TREMOR_BIN (build/tremor), RELAY_CODEC (json), WAL_SYNC (always),
-#      WAL_READ_COUNT (10000), WAL_MAX_IN_FLIGHT (unset: = read_count),
+#      WAL_READ_COUNT (10000), WAL_MAX_IN_FLIGHT (unset: the operator's default, 65536 records and 64 MiB),
 #      WAL_MAX_ELEMENTS (unset: no limit), WAL_MAX_BYTES (4 GiB, as syslog-ng's
 #      disk-buf-size here; the operator wants one limit), RELAY_PERF (1; 0 = no syscall counts),
 #      RELAY_VERBOSE (0; 1 = server -v).

@@ -181,7 +181,7 @@ def test_tcp_events_of_one_chunk_share_their_ingest_ns(tmp_path):
     sink = RecordSink(out_port).start()
     server = Server(tmp_path, "relay.trickle")
     try:
-        wait_until(lambda: any("connected to" in l for l in server.err), timeout=20,
+        wait_until(lambda: server.has("connected to"), timeout=20,
                    what="the tcp offramp to connect", detail=server.log)
         loader = connect(in_port, server)
         loader.sendall(event_lines(0, 3))   # one small write: one read on loopback
