@@ -170,7 +170,8 @@ static inline int64_t tr_onramp_emit_value(struct tr_onramp_host *h, tr_value va
  * stream cannot go on (a frame or buffer over the stream_limits, or out of
  * memory) and every later call for it fails the same way.
  * TR_ONRAMP_PAUSED: these events made a breaker downstream trigger (a full
- * qos::wal): stop reading now, as trigger() will say (it follows from the
+ * qos::wal), or met one already on its way: stop reading now, as trigger()
+ * will say (it follows from the
  * loop, then a restore when there is room). An onramp that reads many
  * chunks per loop turn must act on it, or it overruns what the WAL holds. */
 #define TR_ONRAMP_PAUSED 1

@@ -111,6 +111,7 @@ struct cf_item {
     size_t end;
     struct tr_insight in;
     struct cf_item *free_next;
+    bool to_inputs;              /* a TRIGGER counted in triggers until it runs */
 };
 
 struct tr_pipeline {
@@ -132,7 +133,7 @@ struct tr_pipeline {
     struct tr_defer own_defer;   /* no loop: drained by leave() */
     uint64_t *queued;            /* insights queued by kind (shared) */
     uint64_t own_queued[TR_PIPELINE_NCB];
-    uint64_t triggers;           /* TRIGGERs queued that surely reach the inputs */
+    uint64_t triggers;           /* TRIGGERs queued, not yet run, that surely reach the inputs */
     struct cf_item *free_items;
     bool metrics;                /* node metrics on (metrics_interval_s given) */
     uint64_t metrics_ns;
@@ -153,6 +154,7 @@ static void contraflow_from(struct tr_pipeline *p, size_t end, struct tr_insight
 static void cf_run(struct tr_defer_node *n) {
     struct cf_item *it = (struct cf_item *)n;
     struct tr_pipeline *p = it->p;
+    if (it->to_inputs) p->triggers--;
     contraflow_from(p, it->end, &it->in);
     tr_insight_fini(&it->in);
     it->free_next = p->free_items;
@@ -182,10 +184,14 @@ static void post(struct tr_pipeline *p, size_t end, struct tr_insight *in) {
     it->in.cb = in->cb;
     tr_ids_move(&it->in.ids, &in->ids);
     if ((unsigned)in->cb < TR_PIPELINE_NCB) p->queued[in->cb]++;
+    it->to_inputs = false;
     if (in->cb == TR_CB_TRIGGER) {
         size_t i = end;
         while (i > 0 && !absorbs(&p->nodes[i - 1])) i--;
-        if (i == 0) p->triggers++;   /* nothing on the way can absorb it */
+        if (i == 0) {   /* nothing on the way can absorb it */
+            p->triggers++;
+            it->to_inputs = true;
+        }
     }
     tr_defer_post(p->defer, &it->node);
 }

@@ -127,10 +127,12 @@ int tr_pipeline_op_stats(const struct tr_pipeline *p, tr_value *out);
 /* The node metrics counted so far (only with metrics_interval_s; [] else):
  * a new array of {node, direction, port, count}. -ENOMEM. */
 int tr_pipeline_node_events(const struct tr_pipeline *p, tr_value *out);
-/* TRIGGERs queued so far that will reach the inputs: none of the operators
- * they pass can stop them. One that grows during a push means the input
- * that pushed is told to stop (conn.h TR_ONRAMP_PAUSED): the trigger itself
- * only arrives from the loop. */
+/* TRIGGERs queued and not yet run that will reach the inputs: none of the
+ * operators they pass can stop them. An input that pushes while one is on
+ * its way is told to stop (conn.h TR_ONRAMP_PAUSED), whether the trigger
+ * was queued during its push or before it (e.g. by a WAL whose flush
+ * failed before the loop polled): the trigger itself only arrives from
+ * the loop, after every read of that poll. */
 uint64_t tr_pipeline_triggers(const struct tr_pipeline *p);
 
 #endif

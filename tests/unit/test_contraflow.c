@@ -467,6 +467,8 @@ static void a_full_wal_announces_its_trigger_to_the_push(void **state) {
     run_until(&r.l, source_triggered, &r.src, "the trigger at the source");
     assert_int_equal(r.src.triggers, 1);
     assert_int_equal(r.src.during_forward, 0);
+    /* delivered: no longer on its way, so no input is told to stop for it */
+    assert_int_equal(tr_pipeline_triggers(r.p), 0);
     wal_rig_fini(&r);
 }
 
