@@ -52,16 +52,21 @@
 /* ------------------------------------------------------------------ */
 /* strings                                                            */
 
-struct tr_str *tr_str_alloc(size_t len) {
-    if (len > UINT32_MAX) return NULL;
-    struct tr_str *s = tr_malloc(sizeof *s + len + 1);
-    if (!s) return NULL;
+/* The fields every new string, record or array starts with, whether it
+ * came from the heap (blk 0) or from an arena block (blk its offset). */
+static struct tr_str *str_init(struct tr_str *s, size_t len, uint32_t blk) {
     s->refs = 1;
     s->len = (uint32_t)len;
     s->hash = 0;
-    s->blk = 0;
+    s->blk = blk;
     s->data[len] = 0;
     return s;
+}
+
+struct tr_str *tr_str_alloc(size_t len) {
+    if (len > UINT32_MAX) return NULL;
+    struct tr_str *s = tr_malloc(sizeof *s + len + 1);
+    return s ? str_init(s, len, 0) : NULL;
 }
 
 struct tr_str *tr_str_new(const char *p, size_t n) {
@@ -183,20 +188,23 @@ static inline void *rec_inline(const struct tr_rec *r) { return (void *)(r + 1);
 
 /* One block for the header and cap_hint slots: most containers never grow
  * past the size they were made with, so this halves their allocations. */
+static int arr_init(struct tr_arr *a, size_t cap, uint32_t blk, tr_value *out) {
+    a->refs = 1;
+    a->len = 0;
+    a->cap = (uint32_t)cap;
+    a->depth = 1;
+    a->blk = blk;
+    a->items = cap ? arr_inline(a) : NULL;
+    out->type = TR_ARR;
+    out->as.a = a;
+    return 0;
+}
+
 int tr_v_arr(size_t cap_hint, tr_value *out) {
     *out = tr_v_null();
     if (cap_hint > CAP_HINT_MAX) cap_hint = CAP_HINT_MAX;
     struct tr_arr *a = tr_malloc(sizeof *a + cap_hint * sizeof(tr_value));
-    if (!a) return -ENOMEM;
-    a->refs = 1;
-    a->len = 0;
-    a->cap = (uint32_t)cap_hint;
-    a->depth = 1;
-    a->blk = 0;
-    a->items = cap_hint ? arr_inline(a) : NULL;
-    out->type = TR_ARR;
-    out->as.a = a;
-    return 0;
+    return a ? arr_init(a, cap_hint, 0, out) : -ENOMEM;
 }
 
 /* never written: len and cap stay 0, and every mutator asserts refs == 1 */
@@ -208,22 +216,25 @@ tr_value tr_v_rec_empty(void) {
     return v;
 }
 
+static int rec_init(struct tr_rec *r, size_t cap, uint32_t blk, tr_value *out) {
+    r->refs = 1;
+    r->len = 0;
+    r->cap = (uint32_t)cap;
+    r->depth = 1;
+    r->fields = cap ? rec_inline(r) : NULL;
+    r->index = NULL;
+    r->index_cap = 0;
+    r->blk = blk;
+    out->type = TR_REC;
+    out->as.r = r;
+    return 0;
+}
+
 int tr_v_rec(size_t cap_hint, tr_value *out) {
     *out = tr_v_null();
     if (cap_hint > CAP_HINT_MAX) cap_hint = CAP_HINT_MAX;
     struct tr_rec *r = tr_malloc(sizeof *r + cap_hint * sizeof(struct tr_field));
-    if (!r) return -ENOMEM;
-    r->refs = 1;
-    r->len = 0;
-    r->cap = (uint32_t)cap_hint;
-    r->depth = 1;
-    r->fields = cap_hint ? rec_inline(r) : NULL;
-    r->index = NULL;
-    r->index_cap = 0;
-    r->blk = 0;
-    out->type = TR_REC;
-    out->as.r = r;
-    return 0;
+    return r ? rec_init(r, cap_hint, 0, out) : -ENOMEM;
 }
 
 /* ------------------------------------------------------------------ */
@@ -299,47 +310,21 @@ struct tr_str *tr_varena_str(struct tr_varena *a, size_t len) {
     uint32_t off;
     if (len > UINT32_MAX) return NULL;
     struct tr_str *s = varena_take(a, sizeof *s + len + 1, &off);
-    if (!s) return tr_str_alloc(len);
-    s->refs = 1;
-    s->len = (uint32_t)len;
-    s->hash = 0;
-    s->blk = off;
-    s->data[len] = 0;
-    return s;
+    return s ? str_init(s, len, off) : tr_str_alloc(len);
 }
 
 int tr_varena_rec(struct tr_varena *a, size_t cap, tr_value *out) {
     uint32_t off;
     if (cap > CAP_HINT_MAX) return tr_v_rec(cap, out);
     struct tr_rec *r = varena_take(a, sizeof *r + cap * sizeof(struct tr_field), &off);
-    if (!r) return tr_v_rec(cap, out);
-    r->refs = 1;
-    r->len = 0;
-    r->cap = (uint32_t)cap;
-    r->depth = 1;
-    r->fields = cap ? rec_inline(r) : NULL;
-    r->index = NULL;
-    r->index_cap = 0;
-    r->blk = off;
-    out->type = TR_REC;
-    out->as.r = r;
-    return 0;
+    return r ? rec_init(r, cap, off, out) : tr_v_rec(cap, out);
 }
 
 int tr_varena_arr(struct tr_varena *a, size_t cap, tr_value *out) {
     uint32_t off;
     if (cap > CAP_HINT_MAX) return tr_v_arr(cap, out);
     struct tr_arr *x = varena_take(a, sizeof *x + cap * sizeof(tr_value), &off);
-    if (!x) return tr_v_arr(cap, out);
-    x->refs = 1;
-    x->len = 0;
-    x->cap = (uint32_t)cap;
-    x->depth = 1;
-    x->blk = off;
-    x->items = cap ? arr_inline(x) : NULL;
-    out->type = TR_ARR;
-    out->as.a = x;
-    return 0;
+    return x ? arr_init(x, cap, off, out) : tr_v_arr(cap, out);
 }
 
 /* ------------------------------------------------------------------ */
