@@ -219,7 +219,7 @@ struct tr_offramp_host_ops {
      * time): the server stops gracefully and exits 0. */
     void (*shutdown)(struct tr_offramp_host *h);
     /* May be NULL: the host has no window to free. */
-    void (*release)(struct tr_offramp_host *h, uint64_t token);
+    void (*release)(struct tr_offramp_host *h, const uint64_t *tokens, size_t n);
     /* May be NULL (no linked offramps). See tr_offramp_emit. */
     int (*emit)(struct tr_offramp_host *h, uint64_t token, bool err, tr_value value, tr_value meta);
     /* Optional (NULL: shutdown): stop gracefully and exit with code (the
@@ -271,9 +271,11 @@ struct tr_offramp_ops {
 static inline uv_loop_t *tr_offramp_loop(struct tr_offramp_host *h) { return h->loop; }
 static inline void tr_offramp_ack(struct tr_offramp_host *h, uint64_t token) { h->ops->ack(h, token); }
 static inline void tr_offramp_fail(struct tr_offramp_host *h, uint64_t token) { h->ops->fail(h, token); }
-/* The peer has it, its ack or fail comes later (see the contract above). */
-static inline void tr_offramp_release(struct tr_offramp_host *h, uint64_t token) {
-    if (h->ops->release) h->ops->release(h, token);
+/* The peer has these n tokens, their acks or fails come later (see the
+ * contract above). One call for a run: the host tells each upstream window
+ * once for the whole run, not once per token. */
+static inline void tr_offramp_release(struct tr_offramp_host *h, const uint64_t *tokens, size_t n) {
+    if (h->ops->release && n) h->ops->release(h, tokens, n);
 }
 /* breaker: I cannot send now */
 static inline void tr_offramp_trigger(struct tr_offramp_host *h) { h->ops->trigger(h); }

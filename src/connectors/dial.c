@@ -203,6 +203,7 @@ static void check_acks_from(struct link *l, enum learn how) {
         if (d->cbs.acked) d->cbs.acked(d->arg, e.token);
         else tr_offramp_ack(d->host, e.token);
     }
+    if (d->cbs.acked && d->cbs.acked_all) d->cbs.acked_all(d->arg);
 }
 
 static void check_acks(struct link *l) { check_acks_from(l, DRAIN); }

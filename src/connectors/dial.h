@@ -36,6 +36,9 @@ struct tr_dial_cbs {
      * the connection (failed) go here instead of to the host, so the owner
      * can answer them itself (e.g. after a linger). */
     void (*acked)(void *arg, uint64_t token);
+    /* Optional: after a run of acked() calls (one peer acknowledgement
+     * answers many), so the owner can answer the run at once. */
+    void (*acked_all)(void *arg);
     void (*failed)(void *arg, uint64_t token);
     /* The connection (connected: up() was called) or an attempt ended.
      * What the peer had is acked before this call, the rest is failed

@@ -146,6 +146,8 @@ struct out {
     /* pong mode: messages from send to the end of their linger, in order */
     struct tr_ring k;         /* of struct kept, oldest first */
     size_t k_rel;             /* entries before this one were looked at for release */
+    uint64_t *rel;            /* settle(): the run of tokens it releases (scratch) */
+    size_t rel_cap;
     uint64_t kbase;           /* dial token of the oldest entry */
     void (*done)(void *);
     void *done_arg;
@@ -162,6 +164,7 @@ static struct kept *kat(struct out *o, size_t i) { return tr_ring_at(&o->k, i); 
 static void free_out(struct out *o) {
     tr_ws_link_fini(&o->link);
     tr_ring_fini(&o->k);
+    tr_free(o->rel);
     tr_ring_fini(&o->c.hop_ends);
     tr_buf_fini(&o->c.io.out);
     tr_buf_fini(&o->c.wire);
@@ -345,15 +348,25 @@ static void settle(struct out *o) {
         answer(o, token, true);
     }
     if (o->k_rel > tr_ring_len(&o->k)) o->k_rel = tr_ring_len(&o->k);
-    /* pongs confirm a prefix: the released ones are one too */
+    /* pongs confirm a prefix: the released ones are one too; the host gets
+     * the run in one call (one insight upstream, not one per message) */
+    size_t n = 0;
     while (o->k_rel < tr_ring_len(&o->k)) {
         struct kept *e = kat(o, o->k_rel);
         if (e->st != K_LINGER) break;
         o->k_rel++;
         if (e->released) continue;
         e->released = true;
-        tr_offramp_release(o->host, e->token);
+        if (n == o->rel_cap && tr_grow((void **)&o->rel, &o->rel_cap, n + 1, sizeof *o->rel) != 0) {
+            /* no memory for a longer run: what is collected goes now, this one alone */
+            tr_offramp_release(o->host, o->rel, n);
+            tr_offramp_release(o->host, &e->token, 1);
+            n = 0;
+            continue;
+        }
+        o->rel[n++] = e->token;
     }
+    tr_offramp_release(o->host, o->rel, n);
     arm(o);
 }
 
@@ -378,7 +391,8 @@ static void on_linger(uv_timer_t *t) {
     settle(o);
 }
 
-/* dial: the peer confirmed the message with this dial token. */
+/* dial: the peer confirmed the message with this dial token. Answered
+ * from on_acked_all, once for the whole run the confirmation covers. */
 static void on_kept_acked(void *arg, uint64_t token) {
     struct out *o = arg;
     uint64_t i = token - o->kbase;
@@ -386,8 +400,10 @@ static void on_kept_acked(void *arg, uint64_t token) {
     struct kept *e = kat(o, (size_t)i);
     e->st = K_LINGER;
     e->at_ms = uv_now(tr_offramp_loop(o->host));
-    settle(o);
 }
+
+/* dial: the end of a run of on_kept_acked calls */
+static void on_acked_all(void *arg) { settle(arg); }
 
 /* Drop the dead tail: the entries failed with the connection. */
 static void kept_trim(struct out *o) {
@@ -754,6 +770,7 @@ static const struct tr_dial_cbs dial_cbs_pong = {
     .read = on_read,
     .down = on_down,
     .acked = on_kept_acked,
+    .acked_all = on_acked_all,
     .failed = on_kept_failed,
 };
 

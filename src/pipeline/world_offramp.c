@@ -28,6 +28,13 @@ void world_send_insight(struct pipe_inst *pi, enum tr_cb cb, struct tr_ids *ids)
     if (!ids) tr_ids_fini(&in.ids);
 }
 
+/* Hand a merged release upstream (its ids are taken). */
+static void release_run(struct pipe_inst *pi, struct tr_insight *run) {
+    if (pi->p) tr_pipeline_contraflow_take(pi->p, run);
+    else tr_ids_fini(&run->ids);
+    tr_ids_init(&run->ids, 0, 0, 0);
+}
+
 /* The entry of a token in flight, or NULL (unknown or answered). */
 static struct pending *pending_of(struct offramp_inst *o, uint64_t token) {
     if (token < o->base || token - o->base >= tr_ring_len(&o->pending)) return NULL;
@@ -102,16 +109,32 @@ void world_offramp_cf(void *arg, const struct tr_insight *in) {
     (void)in;
 }
 
-/* The peer has the event but the offramp may still fail it: its token and
- * ids stay in the ring until the answer; upstream gets a copy of the ids so
- * a window can free the slot now. At most once per token. */
-static void off_release(struct tr_offramp_host *h, uint64_t token) {
+/* The peer has these events but the offramp may still fail them: their
+ * tokens and ids stay in the ring until the answer; upstream gets the ids
+ * so a window can free the slots now. At most once per token. A run of
+ * tokens from one pipeline goes up as one insight carrying all their ids
+ * merged: a window frees the range in one step (a pong confirms hundreds
+ * of messages; one insight each cost as much as sending them). */
+static void off_release(struct tr_offramp_host *h, const uint64_t *tokens, size_t n) {
     struct offramp_inst *o = (struct offramp_inst *)h;
-    struct pending *pe = pending_of(o, token);
-    if (!pe || pe->released || !pe->transactional) return;
-    pe->released = 1;
-    /* copied: the ids stay for the answer */
-    world_send_insight(pe->pi, TR_CB_RELEASE, &pe->ids);
+    struct tr_insight run = {.cb = TR_CB_RELEASE};
+    struct pipe_inst *run_pi = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct pending *pe = pending_of(o, tokens[i]);
+        if (!pe || pe->released || !pe->transactional) continue;
+        pe->released = 1;
+        if (run_pi == pe->pi && tr_ids_track(&run.ids, &pe->ids) == 0) continue;
+        /* another pipeline, or no memory to merge: what is merged goes now */
+        if (run_pi) release_run(run_pi, &run);
+        run_pi = pe->pi;
+        /* copied: the ids stay for the answer */
+        if (tr_ids_copy(&run.ids, &pe->ids) != 0) {
+            tr_ids_init(&run.ids, 0, 0, 0);
+            run_pi = NULL;
+            world_send_insight(pe->pi, TR_CB_RELEASE, &pe->ids);   /* reports the failure */
+        }
+    }
+    if (run_pi) release_run(run_pi, &run);
 }
 
 static void off_ack(struct tr_offramp_host *h, uint64_t token) { answer(h, token, TR_CB_ACK); }

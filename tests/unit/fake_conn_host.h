@@ -115,6 +115,7 @@ struct fake_out {
     size_t exits;
     int exit_code;                /* of the last exit() */
     size_t nreleases;
+    size_t release_calls;         /* calls to release() */
     bool release_late;            /* a release after the token's answer, or twice */
     uint32_t *released;           /* per token: times released */
     bool twice;                   /* some token was answered more than once */
@@ -145,12 +146,16 @@ static inline void fake_out_ack(struct tr_offramp_host *h, uint64_t t) {
 static inline void fake_out_fail(struct tr_offramp_host *h, uint64_t t) {
     fake_out_answer((struct fake_out *)h, t, false);
 }
-static inline void fake_out_release(struct tr_offramp_host *h, uint64_t t) {
+static inline void fake_out_release(struct tr_offramp_host *h, const uint64_t *ts, size_t n) {
     struct fake_out *o = (struct fake_out *)h;
-    if (t >= o->ntokens) abort();
-    if (o->released[t] || o->acked[t] || o->failed[t]) o->release_late = true;
-    o->released[t]++;
-    o->nreleases++;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t = ts[i];
+        if (t >= o->ntokens) abort();
+        if (o->released[t] || o->acked[t] || o->failed[t]) o->release_late = true;
+        o->released[t]++;
+        o->nreleases++;
+    }
+    o->release_calls++;
 }
 static inline void fake_out_trigger(struct tr_offramp_host *h) { ((struct fake_out *)h)->triggers++; }
 static inline void fake_out_restore(struct tr_offramp_host *h) { ((struct fake_out *)h)->restores++; }
