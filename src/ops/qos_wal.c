@@ -64,6 +64,14 @@
  * 9,000 events of 100 bytes per sync). At 64 MiB a backlog fill held tens of
  * megabytes of copies, and the peak stayed in the heap. */
 #define PEND_MAX_BYTES (1u << 20)
+/* Events appended and not yet read, kept as they are (struct hot): a read
+ * pass emits them without decoding their record (the binary decode cost as
+ * much as the JSON decode on the relay). A group commit's worth is enough:
+ * nothing is read before it is durable. Past these bounds (a backlog) the
+ * rest are decoded from the log when their turn comes; a bigger bound only
+ * keeps more values alive across the commit, out of the cache. */
+#define HOT_MAX_BYTES (256u << 10)   /* of their records */
+#define HOT_MAX 4096u
 #define REOPEN_MIN_NS 100000000ull   /* 100 ms */
 #define REOPEN_MAX_NS 5000000000ull  /* 5 s */
 #define LOG_EVERY_NS 10000000000ull  /* repeated conditions: one line per 10 s */
@@ -119,6 +127,16 @@ struct walop_stats {
     uint64_t lost;               /* of those, not transactional: gone */
 };
 
+/* An event as it was appended as record seq. Its record decodes to the
+ * same event (values are immutable once shared), so the first read of seq
+ * takes this instead of decoding. Only valid for the log it was appended
+ * to: a reopen may hand out seq again for another record. */
+struct hot {
+    uint64_t seq;
+    size_t len;                  /* of the record */
+    struct tr_event ev;
+};
+
 struct walop {
     struct tr_op_host *host;
     char *id;
@@ -154,6 +172,8 @@ struct walop {
     uint64_t out_n, out_bytes;   /* of those, FL_OUT: what holds the window */
     uint64_t rel_n;              /* of those, FL_RELEASED */
     struct tr_ring held;         /* of struct tr_event: events waiting for room */
+    struct tr_ring hot;          /* of struct hot, seq order: appended, not read yet */
+    size_t hot_bytes;            /* their records' bytes */
     struct tr_ring pend;         /* of struct pend: records not yet durable, in append order */
     size_t pend_stored;          /* the first pend_stored are in the log, the rest wait */
     size_t pend_acked;           /* of those, the first pend_acked are durable (acked upstream) */
@@ -175,6 +195,7 @@ struct walop {
     uint64_t dropped;
     uint64_t decode_errors;
     uint64_t emitted;            /* events emitted so far */
+    uint64_t decoded;            /* of those, read back from their record (not kept: struct hot) */
     uint64_t rejected;           /* events that could not be serialised */
     int announced;               /* told upstream once that we take events */
 };
@@ -460,8 +481,48 @@ static void drain_unstored(struct walop *w) {
     }
 }
 
-/* Append ev (not taken). 0, TR_EFULL (no room, or the log failed: keep it),
- * or another error (the event is refused: failed upstream if
+/* Record seq (len bytes) was just appended from ev: keep ev's value and
+ * meta (taken: ev is left with nulls) and a copy of its ids, within the
+ * bounds. Nothing is lost when it is not kept: the read decodes it. */
+static void keep_hot(struct walop *w, uint64_t seq, size_t len, struct tr_event *ev) {
+    if (tr_ring_len(&w->hot) >= HOT_MAX || w->hot_bytes + len > HOT_MAX_BYTES) return;
+    struct hot h = {.seq = seq, .len = len};
+    if (tr_ids_copy(&h.ev.ids, &ev->ids) != 0) return;
+    h.ev.value = ev->value;
+    h.ev.meta = ev->meta;
+    h.ev.ingest_ns = ev->ingest_ns;
+    h.ev.transactional = ev->transactional;
+    h.ev.is_batch = ev->is_batch;
+    if (tr_ring_push(&w->hot, &h) != 0) {
+        tr_ids_fini(&h.ev.ids);
+        return;
+    }
+    ev->value = ev->meta = tr_v_null();
+    w->hot_bytes += len;
+}
+
+/* Forget every kept event (the log is closed or reopened). */
+static void drop_hot(struct walop *w) {
+    struct hot h;
+    while (tr_ring_pop(&w->hot, &h)) tr_event_fini(&h.ev);
+    w->hot_bytes = 0;
+}
+
+/* Is record seq, about to be read, kept? Kept ones below it are stale (it
+ * was read without them, e.g. again after a rewind): they go. */
+static bool hot_has(struct walop *w, uint64_t seq) {
+    struct hot *h;
+    while ((h = tr_ring_peek(&w->hot)) && h->seq < seq) {
+        w->hot_bytes -= h->len;
+        tr_event_fini(&h->ev);
+        tr_ring_pop(&w->hot, NULL);
+    }
+    return h && h->seq == seq;
+}
+
+/* Append ev (its value and meta may be taken, see keep_hot: the caller
+ * still finishes it). 0, TR_EFULL (no room, or the log failed: keep it,
+ * untouched), or another error (the event is refused: failed upstream if
  * transactional, counted). */
 static int store(struct walop *w, struct tr_event *ev) {
     if (w->wal_failed || pend_over(w)) return TR_EFULL;
@@ -491,6 +552,7 @@ static int store(struct walop *w, struct tr_event *ev) {
     if (rc == 0) {
         w->appended = 1;
         memcpy(copy, w->rec.data, w->rec.len);
+        keep_hot(w, seq, w->rec.len, ev);
         struct pend e = {.seq = seq, .data = copy, .len = w->rec.len, .transactional = ev->transactional};
         if (ev->transactional) {
             tr_ids_move(&e.ids, &ev->ids);
@@ -594,7 +656,9 @@ static uint64_t one_pass(struct walop *w, int *more, int *refused) {
             return n;
         }
         struct tr_event ev, orig;
-        rc = tr_event_decode(r.data, r.len, &orig);
+        bool hot = hot_has(w, r.seq);
+        if (!hot) w->decoded++;
+        rc = hot ? 0 : tr_event_decode(r.data, r.len, &orig);
         if (rc) {
             /* Checksummed, so this is our own bug or an incompatible file:
              * count it, acknowledge it so it cannot wedge the log. */
@@ -608,9 +672,15 @@ static uint64_t one_pass(struct walop *w, int *more, int *refused) {
         if (fl_push(w, r.seq, r.len) != 0) {
             /* cannot account for it: give it back to the log, a later pass
              * takes it again */
-            tr_event_fini(&orig);
+            if (!hot) tr_event_fini(&orig);
             tr_wal_rewind(w->wal, r.seq);
             return n;
+        }
+        if (hot) {
+            struct hot h;
+            tr_ring_pop(&w->hot, &h);
+            w->hot_bytes -= h.len;
+            orig = h.ev;
         }
         room--;
         ev = orig;
@@ -696,6 +766,7 @@ static void try_reopen(struct walop *w) {
         tr_wal_close(w->wal);   /* its error is the one already reported */
         w->wal = NULL;
     }
+    drop_hot(w);
     struct tr_diag d;
     tr_diag_clear(&d);
     int rc = tr_wal_open(&w->cfg, &w->wal, &d);
@@ -799,6 +870,7 @@ static void on_turn(uv_prepare_t *p) {
 static void free_op(struct walop *w) {
     struct tr_event ev;
     while (tr_ring_pop(&w->held, &ev)) tr_event_fini(&ev);
+    drop_hot(w);
     struct pend e;
     while (tr_ring_pop(&w->pend, &e)) {
         tr_ids_fini(&e.ids);
@@ -808,6 +880,7 @@ static void free_op(struct walop *w) {
     while (tr_ring_pop(&w->ups, &u)) tr_ids_fini(&u.ids);
     tr_ring_fini(&w->ups);
     tr_ring_fini(&w->held);
+    tr_ring_fini(&w->hot);
     tr_ring_fini(&w->pend);
     tr_ring_fini(&w->fl);
     tr_free(w->dir);
@@ -880,6 +953,7 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
     if (!w) return -ENOMEM;
     tr_ring_init(&w->fl, sizeof(struct flight));
     tr_ring_init(&w->held, sizeof(struct tr_event));
+    tr_ring_init(&w->hot, sizeof(struct hot));
     tr_ring_init(&w->pend, sizeof(struct pend));
     tr_ring_init(&w->ups, sizeof(struct upack));
     w->host = host;
@@ -1183,6 +1257,7 @@ static void wal_destroy(void *self) {
     }
     int crc = tr_wal_close(w->wal);   /* final sync and checkpoint */
     w->wal = NULL;
+    drop_hot(w);
     if (crc && !rc) TR_ERROR("qos::wal", "%s: closing the log: %s", w->id, tr_strerror(crc));
     close_op(w);
 }
@@ -1213,6 +1288,7 @@ static int wal_stats(void *self, tr_value *out) {
     rc = put_n(&r, "refused_full", st.refused_full, rc);
     rc = put_n(&r, "corrupt_records", st.corrupt_records, rc);
     rc = put_n(&r, "emitted", w->emitted, rc);
+    rc = put_n(&r, "decoded", w->decoded, rc);
     rc = put_n(&r, "in_flight", w->out_n, rc);
     rc = put_n(&r, "failures", w->st.failures, rc);
     rc = put_n(&r, "reopens", w->st.reopens, rc);

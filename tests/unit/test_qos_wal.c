@@ -721,6 +721,107 @@ static void unwritable_directory_at_segment_switch(void **state) {
     fake_reset(&f);
 }
 
+/* A value with every kind the binary record holds, different per id. */
+static tr_value rich(uint64_t id, size_t pad) {
+    tr_value v, arr, inner, str;
+    assert_int_equal(tr_v_rec(4, &v), 0);
+    assert_int_equal(tr_rec_set(&v, "id", 2, tr_v_uint(id)), 0);
+    assert_int_equal(tr_v_arr(3, &arr), 0);
+    assert_int_equal(tr_arr_push(&arr, tr_v_float(0.5 + (double)id)), 0);
+    assert_int_equal(tr_arr_push(&arr, tr_v_int(-(int64_t)id)), 0);
+    assert_int_equal(tr_arr_push(&arr, tr_v_bool(id % 2)), 0);
+    assert_int_equal(tr_v_rec(1, &inner), 0);
+    assert_int_equal(tr_rec_set(&inner, "nil", 3, tr_v_null()), 0);
+    assert_int_equal(tr_arr_push(&arr, inner), 0);
+    assert_int_equal(tr_rec_set(&v, "a", 1, arr), 0);
+    char *p = malloc(pad + 1);
+    assert_non_null(p);
+    memset(p, 'a' + (int)(id % 26), pad);
+    assert_int_equal(tr_v_str(p, pad, &str), 0);
+    free(p);
+    assert_int_equal(tr_rec_set(&v, "pad", 3, str), 0);
+    return v;
+}
+
+static void push_rich(void *op, uint64_t id, size_t pad) {
+    tr_value meta;
+    assert_int_equal(tr_v_rec(1, &meta), 0);
+    assert_int_equal(tr_rec_set(&meta, "n", 1, tr_v_uint(id * 7)), 0);
+    struct tr_event ev;
+    assert_int_equal(tr_event_init(&ev, rich(id, pad), meta, 1000 + id), 0);
+    tr_ids_init(&ev.ids, 1, 0, id);
+    ev.transactional = id % 2;
+    assert_int_equal(tr_op_qos_wal.event(op, "in", &ev), 0);
+}
+
+static uint64_t stat_of(void *op, const char *k) {
+    tr_value r;
+    assert_int_equal(tr_op_qos_wal.stats(op, &r), 0);
+    const tr_value *v = tr_rec_get_cstr(&r, k);
+    assert_non_null(v);
+    uint64_t n = (uint64_t)v->as.i;
+    tr_value_unref(r);
+    return n;
+}
+
+/* out[i] is event id as push_rich made it: value, meta, ingest time, the
+ * source's id tracked, and the flags. */
+static void assert_rich(struct fake *f, int i, uint64_t id, size_t pad) {
+    const struct tr_event *ev = &f->out[i];
+    tr_value want = rich(id, pad);
+    assert_true(tr_value_eq(&ev->value, &want));
+    tr_value_unref(want);
+    assert_int_equal(tr_rec_get_cstr(&ev->meta, "n")->as.i, (int64_t)id * 7);
+    assert_int_equal(ev->ingest_ns, 1000 + id);
+    uint64_t src_event = 0;
+    assert_int_equal(tr_ids_max_for(&ev->ids, 1, &src_event), 0);
+    assert_int_equal(src_event, id);
+    assert_true(ev->transactional);
+    assert_false(ev->is_batch);
+}
+
+/* Events read right after their group commit come out of memory as they
+ * went in, without decoding their records; what a fail replays, and what
+ * a backlog holds beyond the kept bound, is decoded from the log, and is
+ * the same. */
+static void kept_events_come_out_as_appended(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=20,max_elements=10000", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    for (uint64_t i = 0; i < 30; i++) push_rich(op, i, 10);
+    TICK_UNTIL(op, f.nout == 30);
+    assert_int_equal(stat_of(op, "decoded"), 0);
+    for (int i = 0; i < 30; i++) assert_rich(&f, i, (uint64_t)i, 10);
+    /* the sink fails 10: 10..29 again, from their records */
+    cf(op, TR_CB_TRIGGER, 0);
+    cf(op, TR_CB_FAIL, out_seq(&f, 10));
+    cf(op, TR_CB_RESTORE, 0);
+    TICK_UNTIL(op, f.nout == 50);
+    assert_int_equal(stat_of(op, "decoded"), 20);
+    for (int i = 30; i < 50; i++) assert_rich(&f, i, (uint64_t)i - 20, 10);
+    /* a backlog of 600 KiB (more than is kept), then read: all of it,
+     * in order, some from memory and the rest decoded */
+    cf(op, TR_CB_TRIGGER, 0);
+    for (int i = 0; i < 50; i++) cf(op, TR_CB_ACK, out_seq(&f, i));
+    for (uint64_t i = 30; i < 630; i++) push_rich(op, i, 1024);
+    cf(op, TR_CB_RESTORE, 0);
+    int acked = 50;
+    for (int i = 0; i < 200000 && f.nout < 650; i++) {
+        tr_op_qos_wal.tick(op, 0);
+        if (!ack_emitted(op, &f, &acked)) usleep(100);
+    }
+    assert_int_equal(f.nout, 650);
+    uint64_t decoded = stat_of(op, "decoded") - 20;
+    assert_true(decoded > 0 && decoded < 600);
+    for (int i = 50; i < 650; i++) assert_rich(&f, i, (uint64_t)i - 20, 1024);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
 /* max_in_flight = 4: four records out hold the window; once the peer has
  * them (released, not acked) four more go out, and again, while nothing is
  * acked. The released ones are still in the log: a fail of one replays it
@@ -967,6 +1068,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(config_errors_name_the_problem, setup, teardown),
         cmocka_unit_test_setup_teardown(config_map_types_and_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(emits_only_after_restore_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(kept_events_come_out_as_appended, setup, teardown),
         cmocka_unit_test_setup_teardown(read_count_and_window_bound_emission, setup, teardown),
         cmocka_unit_test_setup_teardown(fail_replays_from_the_failed_event, setup, teardown),
         cmocka_unit_test_setup_teardown(full_log_triggers_upstream_and_restores, setup, teardown),
