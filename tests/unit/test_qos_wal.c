@@ -803,21 +803,25 @@ static void kept_events_come_out_as_appended(void **state) {
     TICK_UNTIL(op, f.nout == 50);
     assert_int_equal(stat_of(op, "decoded"), 20);
     for (int i = 30; i < 50; i++) assert_rich(&f, i, (uint64_t)i - 20, 10);
-    /* a backlog of 600 KiB (more than is kept), then read: all of it,
-     * in order, some from memory and the rest decoded */
+    /* a backlog of 2.9 MB (more than is kept: 2 MiB of records), then
+     * read: all of it, in order, some from memory and the rest decoded */
     cf(op, TR_CB_TRIGGER, 0);
     for (int i = 0; i < 50; i++) cf(op, TR_CB_ACK, out_seq(&f, i));
-    for (uint64_t i = 30; i < 630; i++) push_rich(op, i, 1024);
+    for (uint64_t i = 30; i < 730; i++) {
+        push_rich(op, i, 4096);
+        /* each in the log, not held back for the not-yet-durable bound */
+        if (i % 50 == 49) TICK_UNTIL(op, stat_of(op, "records") == i - 29);
+    }
     cf(op, TR_CB_RESTORE, 0);
     int acked = 50;
-    for (int i = 0; i < 200000 && f.nout < 650; i++) {
+    for (int i = 0; i < 200000 && f.nout < 750; i++) {
         tr_op_qos_wal.tick(op, 0);
         if (!ack_emitted(op, &f, &acked)) usleep(100);
     }
-    assert_int_equal(f.nout, 650);
+    assert_int_equal(f.nout, 750);
     uint64_t decoded = stat_of(op, "decoded") - 20;
-    assert_true(decoded > 0 && decoded < 600);
-    for (int i = 50; i < 650; i++) assert_rich(&f, i, (uint64_t)i - 20, 1024);
+    assert_true(decoded > 0 && decoded < 700);
+    for (int i = 50; i < 750; i++) assert_rich(&f, i, (uint64_t)i - 20, 4096);
     tr_op_qos_wal.destroy(op);
     fake_reset(&f);
 }
