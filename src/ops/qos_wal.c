@@ -485,8 +485,12 @@ static void drain_unstored(struct walop *w) {
 
 /* Record seq (len bytes) was just appended from ev: keep ev's value and
  * meta (taken: ev is left with nulls) and a copy of its ids, within the
- * bounds. Nothing is lost when it is not kept: the read decodes it. */
+ * bounds, unless downstream is away (a backlog that waits for it holds no
+ * values in memory). Nothing is lost when it is not kept: the read
+ * decodes it. */
 static void keep_hot(struct walop *w, uint64_t seq, size_t len, struct tr_event *ev) {
+    /* downstream is away: nothing reads soon, keep no memory for it */
+    if (w->broken) return;
     if (tr_ring_len(&w->hot) >= HOT_MAX || w->hot_bytes + len > HOT_MAX_BYTES) return;
     struct hot h = {.seq = seq, .len = len};
     if (tr_ids_copy(&h.ev.ids, &ev->ids) != 0) return;
