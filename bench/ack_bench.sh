@@ -156,9 +156,11 @@ p99() {
         awk '{ printf "%.0f", $1 }'
 }
 
-# median of the numbers on stdin (empty when none); fmedian keeps 2 decimals
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-fmedian() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median [FORMAT]: median of the numbers on stdin (empty when none), printed
+# with FORMAT (%.0f)
+median() {
+    sort -n | awk -v f="${1:-%.0f}" '{ v[NR] = $1 } END { if (NR) printf f, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 # pair_ratios "A1 A2 .." "B1 B2 ..": Ai / Bi for each pair run back to back
 pair_ratios() {
     "$PY" -c 'import sys; a, b = sys.argv[1].split(), sys.argv[2].split(); print(" ".join("%.2f" % (float(x) / float(y)) for x, y in zip(a, b) if float(y)))' "$1" "$2"
@@ -219,8 +221,8 @@ ratio() { "$PY" -c 'import sys; a, b = sys.argv[1:]; print("%.2f" % (float(a) / 
 # together sees the same disk
 rps=$(pair_ratios "$pongs" "$tcps")
 rrs=$(pair_ratios "${r20s:-}" "${r100ks:-}")
-rp=$(printf '%s\n' $rps | fmedian)
-rr=$(printf '%s\n' $rrs | fmedian)
+rp=$(printf '%s\n' $rps | median %.2f)
+rr=$(printf '%s\n' $rrs | median %.2f)
 {
     echo "| delivery target (issue 10) | figure | target | |"
     echo "|---|---|---|---|"

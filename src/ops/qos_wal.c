@@ -483,52 +483,46 @@ static void drain_unstored(struct walop *w) {
     }
 }
 
-/* Record seq (len bytes) was just appended from ev: keep ev's value and
- * meta (taken: ev is left with nulls) and a copy of its ids, within the
- * bounds, unless downstream is away (a backlog that waits for it holds no
- * values in memory). Nothing is lost when it is not kept: the read
- * decodes it. */
-static void keep_hot(struct walop *w, uint64_t seq, size_t len, struct tr_event *ev) {
+/* Record seq (len bytes) was just appended from ev: keep a copy of ev
+ * (values are shared, not copied), within the bounds, unless downstream is
+ * away (a backlog that waits for it holds no values in memory). Nothing is
+ * lost when it is not kept: the read decodes it. */
+static void keep_hot(struct walop *w, uint64_t seq, size_t len, const struct tr_event *ev) {
     /* downstream is away: nothing reads soon, keep no memory for it */
     if (w->broken) return;
     if (tr_ring_len(&w->hot) >= HOT_MAX || w->hot_bytes + len > HOT_MAX_BYTES) return;
     struct hot h = {.seq = seq, .len = len};
-    if (tr_ids_copy(&h.ev.ids, &ev->ids) != 0) return;
-    h.ev.value = ev->value;
-    h.ev.meta = ev->meta;
-    h.ev.ingest_ns = ev->ingest_ns;
-    h.ev.transactional = ev->transactional;
-    h.ev.is_batch = ev->is_batch;
-    if (tr_ring_push(&w->hot, &h) != 0) {
-        tr_ids_fini(&h.ev.ids);
+    if (tr_event_copy(&h.ev, ev) != 0 || tr_ring_push(&w->hot, &h) != 0) {
+        tr_event_fini(&h.ev);
         return;
     }
-    ev->value = ev->meta = tr_v_null();
     w->hot_bytes += len;
+}
+
+/* Take the oldest kept event into *out (NULL: it is dropped). */
+static void hot_take(struct walop *w, struct tr_event *out) {
+    struct hot h;
+    if (!tr_ring_pop(&w->hot, &h)) return;
+    w->hot_bytes -= h.len;
+    if (out) *out = h.ev;
+    else tr_event_fini(&h.ev);
 }
 
 /* Forget every kept event (the log is closed or reopened). */
 static void drop_hot(struct walop *w) {
-    struct hot h;
-    while (tr_ring_pop(&w->hot, &h)) tr_event_fini(&h.ev);
-    w->hot_bytes = 0;
+    while (tr_ring_len(&w->hot)) hot_take(w, NULL);
 }
 
 /* Is record seq, about to be read, kept? Kept ones below it are stale (it
  * was read without them, e.g. again after a rewind): they go. */
 static bool hot_has(struct walop *w, uint64_t seq) {
     struct hot *h;
-    while ((h = tr_ring_peek(&w->hot)) && h->seq < seq) {
-        w->hot_bytes -= h->len;
-        tr_event_fini(&h->ev);
-        tr_ring_pop(&w->hot, NULL);
-    }
+    while ((h = tr_ring_peek(&w->hot)) && h->seq < seq) hot_take(w, NULL);
     return h && h->seq == seq;
 }
 
-/* Append ev (its value and meta may be taken, see keep_hot: the caller
- * still finishes it). 0, TR_EFULL (no room, or the log failed: keep it,
- * untouched), or another error (the event is refused: failed upstream if
+/* Append ev (not taken). 0, TR_EFULL (no room, or the log failed: keep it),
+ * or another error (the event is refused: failed upstream if
  * transactional, counted). */
 static int store(struct walop *w, struct tr_event *ev) {
     if (w->wal_failed || pend_over(w)) return TR_EFULL;
@@ -682,12 +676,7 @@ static uint64_t one_pass(struct walop *w, int *more, int *refused) {
             tr_wal_rewind(w->wal, r.seq);
             return n;
         }
-        if (hot) {
-            struct hot h;
-            tr_ring_pop(&w->hot, &h);
-            w->hot_bytes -= h.len;
-            orig = h.ev;
-        }
+        if (hot) hot_take(w, &orig);
         room--;
         ev = orig;
         tr_ids_init(&ev.ids, w->uid, w->epoch, r.seq);
@@ -1266,7 +1255,6 @@ static void wal_destroy(void *self) {
                 (unsigned long long)w->emitted, (unsigned long long)w->decoded);
     int crc = tr_wal_close(w->wal);   /* final sync and checkpoint */
     w->wal = NULL;
-    drop_hot(w);
     if (crc && !rc) TR_ERROR("qos::wal", "%s: closing the log: %s", w->id, tr_strerror(crc));
     close_op(w);
 }
