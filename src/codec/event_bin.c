@@ -30,8 +30,9 @@ int tr_event_encode(const struct tr_event *ev, struct tr_buf *out) {
     if (!rc) rc = tr_bin_put_uvarint(out, ids->id.stream);
     if (!rc) rc = tr_bin_put_uvarint(out, ids->id.event);
     if (!rc) rc = tr_bin_put_uvarint(out, ids->ntracked);
+    const struct tr_tracked *list = tr_ids_list(ids);
     for (uint32_t i = 0; !rc && i < ids->ntracked; i++) {
-        const struct tr_tracked *t = &ids->tracked[i];
+        const struct tr_tracked *t = &list[i];
         rc = tr_bin_put_uvarint(out, t->source);
         if (!rc) rc = tr_bin_put_uvarint(out, t->stream);
         if (!rc) rc = tr_bin_put_uvarint(out, t->min);
@@ -60,13 +61,9 @@ int tr_event_decode(const char *data, size_t len, struct tr_event *ev) {
     if (!rc && n > (len - off) / 4) rc = TR_ECORRUPT;  /* each range takes >= 4 bytes */
     if (rc) return TR_ECORRUPT;
     tr_ids_init(&ids, src, stream, event);
-    if (n) {
-        ids.tracked = tr_calloc(n, sizeof *ids.tracked);
-        if (!ids.tracked) return -ENOMEM;
-        ids.cap = (uint32_t)n;
-    }
+    if (n > UINT32_MAX || tr_ids_reserve(&ids, (uint32_t)n)) return -ENOMEM;
     for (uint64_t i = 0; i < n; i++) {
-        struct tr_tracked *t = &ids.tracked[i];
+        struct tr_tracked *t = &tr_ids_tracked(&ids)[i];
         if (tr_bin_get_uvarint(data, len, &off, &t->source) ||
             tr_bin_get_uvarint(data, len, &off, &t->stream) ||
             tr_bin_get_uvarint(data, len, &off, &t->min) ||

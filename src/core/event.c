@@ -20,44 +20,68 @@ void tr_ids_init(struct tr_ids *ids, uint64_t source, uint64_t stream, uint64_t 
     ids->id.stream = stream;
     ids->id.event = event;
     ids->ntracked = ids->cap = 0;
-    ids->tracked = NULL;
 }
 
 void tr_ids_fini(struct tr_ids *ids) {
     if (!ids) return;
-    tr_free(ids->tracked);
-    ids->tracked = NULL;
+    if (ids->cap > TR_IDS_INLINE) tr_free(ids->r.heap);
     ids->ntracked = ids->cap = 0;
 }
 
 void tr_ids_move(struct tr_ids *dst, struct tr_ids *src) {
-    *dst = *src;
+    *dst = *src;   /* inline ranges are copied with it, a heap list changes hands */
     tr_ids_init(src, 0, 0, 0);
+}
+
+/* Room for need ranges, keeping those there; on failure nothing changes. */
+static int ids_room(struct tr_ids *ids, size_t need) {
+    if (need <= TR_IDS_INLINE || need <= ids->cap) return 0;
+    if (need > UINT32_MAX) return -ENOMEM;
+    if (ids->cap > TR_IDS_INLINE) {
+        size_t cap = ids->cap;
+        int rc = tr_grow((void **)&ids->r.heap, &cap, need, sizeof *ids->r.heap);
+        if (rc) return rc;
+        ids->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+        return 0;
+    }
+    /* from inline to the heap: at least twice the inline room */
+    size_t cap = need < 2 * TR_IDS_INLINE ? 2 * TR_IDS_INLINE : need;
+    struct tr_tracked *heap = tr_malloc(cap * sizeof *heap);
+    if (!heap) return -ENOMEM;
+    memcpy(heap, ids->r.inl, (size_t)ids->ntracked * sizeof *heap);
+    ids->r.heap = heap;
+    ids->cap = (uint32_t)cap;
+    return 0;
+}
+
+int tr_ids_reserve(struct tr_ids *ids, uint32_t n) {
+    return ids_room(ids, n);
 }
 
 int tr_ids_copy(struct tr_ids *dst, const struct tr_ids *src) {
     tr_ids_init(dst, src->id.source, src->id.stream, src->id.event);
     if (!src->ntracked) return 0;
-    dst->tracked = tr_malloc((size_t)src->ntracked * sizeof *dst->tracked);
-    if (!dst->tracked) return -ENOMEM;
-    memcpy(dst->tracked, src->tracked, (size_t)src->ntracked * sizeof *dst->tracked);
-    dst->ntracked = dst->cap = src->ntracked;
+    int rc = ids_room(dst, src->ntracked);
+    if (rc) return rc;
+    memcpy(tr_ids_tracked(dst), tr_ids_list(src), (size_t)src->ntracked * sizeof(struct tr_tracked));
+    dst->ntracked = src->ntracked;
     return 0;
 }
 
 /* Binary search for (source, stream); returns the position where it is or
  * would be inserted, *found tells which. */
 static uint32_t find_pair(const struct tr_ids *ids, uint64_t source, uint64_t stream, int *found) {
+    const struct tr_tracked *list = tr_ids_list(ids);
     uint32_t lo = 0, hi = ids->ntracked;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        const struct tr_tracked *t = &ids->tracked[mid];
+        const struct tr_tracked *t = &list[mid];
         if (t->source < source || (t->source == source && t->stream < stream))
             lo = mid + 1;
         else
             hi = mid;
     }
-    *found = lo < ids->ntracked && ids->tracked[lo].source == source && ids->tracked[lo].stream == stream;
+    *found = lo < ids->ntracked && list[lo].source == source && list[lo].stream == stream;
     return lo;
 }
 
@@ -65,7 +89,7 @@ static uint32_t find_pair(const struct tr_ids *ids, uint64_t source, uint64_t st
 static void track_range(struct tr_ids *ids, uint64_t source, uint64_t stream, uint64_t min, uint64_t max) {
     int found;
     uint32_t pos = find_pair(ids, source, stream, &found);
-    struct tr_tracked *t = &ids->tracked[pos];
+    struct tr_tracked *t = &tr_ids_tracked(ids)[pos];
     if (found) {
         if (min < t->min) t->min = min;
         if (max > t->max) t->max = max;
@@ -76,27 +100,41 @@ static void track_range(struct tr_ids *ids, uint64_t source, uint64_t stream, ui
     ids->ntracked++;
 }
 
-int tr_ids_track(struct tr_ids *ids, const struct tr_ids *other) {
-    /* Reserve for the worst case first, so a failure leaves ids untouched:
-     * our own triple, other's triple and each of other's ranges. */
-    size_t need = (size_t)ids->ntracked + 2 + other->ntracked;
-    if (need > UINT32_MAX) return -ENOMEM;
-    if (need > ids->cap) {
-        size_t cap = ids->cap;
-        int rc = tr_grow((void **)&ids->tracked, &cap, need, sizeof *ids->tracked);
-        if (rc) return rc;
-        ids->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+/* At most how many (source, stream) pairs tracking other adds to ids. */
+static size_t new_pairs(const struct tr_ids *ids, const struct tr_ids *other) {
+    if (ids->ntracked == 0) return 2 + (size_t)other->ntracked;   /* own, other's, its ranges */
+    const struct tr_tracked *list = tr_ids_list(other);
+    int found;
+    size_t n = 0;
+    find_pair(ids, other->id.source, other->id.stream, &found);
+    n += !found;
+    for (uint32_t i = 0; i < other->ntracked; i++) {
+        find_pair(ids, list[i].source, list[i].stream, &found);
+        n += !found;
     }
+    return n;
+}
+
+int tr_ids_track(struct tr_ids *ids, const struct tr_ids *other) {
+    /* Make room first, so a failure leaves ids untouched: the worst case
+     * (our own triple, other's triple and each of other's ranges) when it
+     * fits, else the pairs that are actually new (merging into a list that
+     * already has them, as a window's release runs do, needs no more). */
+    size_t cap = ids->cap > TR_IDS_INLINE ? ids->cap : TR_IDS_INLINE;
+    size_t need = (size_t)ids->ntracked + 2 + other->ntracked;
+    if (need > cap) need = (size_t)ids->ntracked + new_pairs(ids, other);
+    int rc = ids_room(ids, need);
+    if (rc) return rc;
     /* Tremor keeps its own id resolvable once anything else is tracked. */
     if (ids->ntracked == 0) {
-        ids->tracked[0] = (struct tr_tracked){ids->id.source, ids->id.stream, ids->id.event, ids->id.event};
+        tr_ids_tracked(ids)[0] =
+            (struct tr_tracked){ids->id.source, ids->id.stream, ids->id.event, ids->id.event};
         ids->ntracked = 1;
     }
     track_range(ids, other->id.source, other->id.stream, other->id.event, other->id.event);
-    for (uint32_t i = 0; i < other->ntracked; i++) {
-        const struct tr_tracked *t = &other->tracked[i];
-        track_range(ids, t->source, t->stream, t->min, t->max);
-    }
+    const struct tr_tracked *list = tr_ids_list(other);
+    for (uint32_t i = 0; i < other->ntracked; i++)
+        track_range(ids, list[i].source, list[i].stream, list[i].min, list[i].max);
     return 0;
 }
 
@@ -111,12 +149,13 @@ int tr_ids_max_for(const struct tr_ids *ids, uint64_t source, uint64_t *out) {
     int found;
     uint32_t pos = find_pair(ids, source, UINT64_MAX, &found);
     if (found) {
-        *out = ids->tracked[pos].max;
+        *out = tr_ids_list(ids)[pos].max;
         return 0;
     }
     /* pos is just past the last entry of source, if there is one */
-    if (pos == 0 || ids->tracked[pos - 1].source != source) return TR_ENOTFOUND;
-    *out = ids->tracked[pos - 1].max;
+    const struct tr_tracked *list = tr_ids_list(ids);
+    if (pos == 0 || list[pos - 1].source != source) return TR_ENOTFOUND;
+    *out = list[pos - 1].max;
     return 0;
 }
 
@@ -130,8 +169,8 @@ int tr_ids_range_for_stream(const struct tr_ids *ids, uint64_t source, uint64_t 
     int found;
     uint32_t pos = find_pair(ids, source, stream, &found);
     if (!found) return TR_ENOTFOUND;
-    *lo = ids->tracked[pos].min;
-    *hi = ids->tracked[pos].max;
+    *lo = tr_ids_list(ids)[pos].min;
+    *hi = tr_ids_list(ids)[pos].max;
     return 0;
 }
 
@@ -143,8 +182,8 @@ int tr_ids_min_for(const struct tr_ids *ids, uint64_t source, uint64_t *out) {
     }
     int found;
     uint32_t pos = find_pair(ids, source, 0, &found);
-    if (pos == ids->ntracked || ids->tracked[pos].source != source) return TR_ENOTFOUND;
-    *out = ids->tracked[pos].min;
+    if (pos == ids->ntracked || tr_ids_list(ids)[pos].source != source) return TR_ENOTFOUND;
+    *out = tr_ids_list(ids)[pos].min;
     return 0;
 }
 

@@ -28,12 +28,30 @@ struct tr_tracked {
     uint64_t max;
 };
 
+/* Up to TR_IDS_INLINE tracked ranges live inside the ids themselves: an
+ * event that went through one operator with a window (its own id plus its
+ * source's) tracks two, and allocating them cost a malloc per event that
+ * stayed alive as long as the event was in flight. */
+#define TR_IDS_INLINE 2
+
 struct tr_ids {
     struct tr_eid id;
     uint32_t ntracked;
-    uint32_t cap;
-    struct tr_tracked *tracked;  /* sorted by (source, stream); owned */
+    uint32_t cap;     /* > TR_IDS_INLINE: the ranges are on the heap (owned) */
+    union {
+        struct tr_tracked *heap;
+        struct tr_tracked inl[TR_IDS_INLINE];
+    } r;
 };
+
+/* The tracked ranges, sorted by (source, stream); ntracked of them. The
+ * pointer is into ids when they are inline: it does not survive a move. */
+static inline struct tr_tracked *tr_ids_tracked(struct tr_ids *ids) {
+    return ids->cap > TR_IDS_INLINE ? ids->r.heap : ids->r.inl;
+}
+static inline const struct tr_tracked *tr_ids_list(const struct tr_ids *ids) {
+    return ids->cap > TR_IDS_INLINE ? ids->r.heap : ids->r.inl;
+}
 
 struct tr_event {
     struct tr_ids ids;
@@ -67,6 +85,9 @@ struct tr_insight {
 void tr_ids_init(struct tr_ids *ids, uint64_t source, uint64_t stream, uint64_t event);
 void tr_ids_fini(struct tr_ids *ids);
 int tr_ids_copy(struct tr_ids *dst, const struct tr_ids *src);  /* dst uninitialised */
+/* Room for n tracked ranges in ids that track none yet (a decoder filling
+ * them in); 0 or -ENOMEM. */
+int tr_ids_reserve(struct tr_ids *ids, uint32_t n);
 /* dst takes src's ids and tracked list without copying; src is left empty
  * (all ids 0, nothing tracked), so finalising it later frees nothing.
  * dst must be uninitialised or finalised: what it held is not freed. */

@@ -34,7 +34,7 @@ int tr_op_format_ids(struct tr_buf *b, const struct tr_ids *ids) {
     int rc = tr_buf_printf(b, "%" PRIu64 ":%" PRIu64 ":%" PRIu64, ids->id.source, ids->id.stream,
                            ids->id.event);
     for (uint32_t i = 0; !rc && i < ids->ntracked; i++) {
-        const struct tr_tracked *t = &ids->tracked[i];
+        const struct tr_tracked *t = &tr_ids_list(ids)[i];
         rc = tr_buf_printf(b, "%s[min=%" PRIu64 ":%" PRIu64 ":%" PRIu64 ", max=%" PRIu64
                               ":%" PRIu64 ":%" PRIu64 "]",
                            i ? ", " : " ", t->source, t->stream, t->min, t->source, t->stream,

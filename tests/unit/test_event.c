@@ -34,11 +34,12 @@ static int teardown(void **state) {
 
 static void expect_tracked(const struct tr_ids *ids, const struct tr_tracked *want, uint32_t n) {
     assert_int_equal(ids->ntracked, n);
+    const struct tr_tracked *list = tr_ids_list(ids);
     for (uint32_t i = 0; i < n; i++) {
-        assert_true(ids->tracked[i].source == want[i].source);
-        assert_true(ids->tracked[i].stream == want[i].stream);
-        assert_true(ids->tracked[i].min == want[i].min);
-        assert_true(ids->tracked[i].max == want[i].max);
+        assert_true(list[i].source == want[i].source);
+        assert_true(list[i].stream == want[i].stream);
+        assert_true(list[i].min == want[i].min);
+        assert_true(list[i].max == want[i].max);
     }
 }
 
@@ -166,8 +167,8 @@ static void test_copy_and_failure(void **state) {
     tr_ids_init(&b, 6, 0, 2);
     assert_int_equal(tr_ids_track(&a, &b), 0);
     assert_int_equal(tr_ids_copy(&c, &a), 0);
-    assert_ptr_not_equal(c.tracked, a.tracked);
-    expect_tracked(&c, a.tracked, a.ntracked);
+    assert_ptr_not_equal(tr_ids_list(&c), tr_ids_list(&a));
+    expect_tracked(&c, tr_ids_list(&a), a.ntracked);
 
     /* a failed track leaves the ids exactly as they were */
     struct tr_ids many;
@@ -186,7 +187,7 @@ static void test_copy_and_failure(void **state) {
     tr_alloc_fail_at(0, 0);
     tr_ids_fini(&d);
     assert_int_equal(c.ntracked, before);
-    expect_tracked(&c, a.tracked, a.ntracked);
+    expect_tracked(&c, tr_ids_list(&a), a.ntracked);
     tr_ids_fini(&many);
     tr_ids_fini(&a);
     tr_ids_fini(&b);
@@ -202,19 +203,23 @@ static void test_move(void **state) {
     tr_ids_init(&a, 5, 1, 10);
     tr_ids_init(&b, 6, 2, 20);
     assert_int_equal(tr_ids_track(&a, &b), 0);
-    const struct tr_tracked *list = a.tracked;
+    struct tr_ids third;
+    tr_ids_init(&third, 7, 0, 30);
+    assert_int_equal(tr_ids_track(&a, &third), 0);   /* three: past the inline room */
+    tr_ids_fini(&third);
+    const struct tr_tracked *list = tr_ids_list(&a);
     uint32_t n = a.ntracked;
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     size_t used = tr_alloc_used();
     tr_alloc_fail_at(1, 1);   /* a move allocates nothing */
     tr_ids_move(&moved, &a);
     tr_alloc_fail_at(0, 0);
     assert_int_equal(tr_alloc_used(), used);
-    assert_ptr_equal(moved.tracked, list);
+    assert_ptr_equal(tr_ids_list(&moved), list);
     assert_int_equal(moved.ntracked, n);
     assert_true(moved.id.source == 5 && moved.id.stream == 1 && moved.id.event == 10);
     assert_int_equal(max_for(&moved, 6), 20);
-    assert_null(a.tracked);
+    assert_int_equal(max_for(&moved, 7), 30);
     assert_int_equal(a.ntracked, 0);
     assert_int_equal(a.cap, 0);
     assert_true(a.id.source == 0 && a.id.stream == 0 && a.id.event == 0);
@@ -226,10 +231,71 @@ static void test_move(void **state) {
     assert_int_equal(plain.id.event, 20);
     tr_ids_move(&empty, &b);
     assert_int_equal(empty.id.event, 0);
-    assert_null(empty.tracked);
+    assert_int_equal(empty.ntracked, 0);
     tr_ids_fini(&plain);
     tr_ids_fini(&empty);
     tr_ids_fini(&moved);
+}
+
+/* An id with its source's tracked (what a window operator emits) keeps both
+ * ranges inline: tracking, copying and moving it allocate nothing. A third
+ * pair moves them to the heap with nothing lost, a failure there leaves them
+ * as they were, and merging ids whose pairs a full list already has (a run of
+ * releases) needs no room beyond it. */
+static void test_inline_ranges(void **state) {
+    (void)state;
+    struct tr_ids a, src, c, moved;
+    tr_ids_init(&a, 9, 1, 100);
+    tr_ids_init(&src, 3, 0, 7);
+    size_t used = tr_alloc_used();
+    tr_alloc_fail_at(1, 1);   /* any allocation fails */
+    assert_int_equal(tr_ids_track(&a, &src), 0);
+    assert_int_equal(tr_ids_copy(&c, &a), 0);
+    tr_ids_move(&moved, &c);
+    tr_alloc_fail_at(0, 0);
+    assert_int_equal(tr_alloc_used(), used);
+    struct tr_tracked want[] = {{3, 0, 7, 7}, {9, 1, 100, 100}};
+    expect_tracked(&a, want, 2);
+    expect_tracked(&moved, want, 2);
+    assert_int_equal(c.ntracked, 0);
+
+    /* merge a later event of the same two pairs: still inline */
+    struct tr_ids later, lsrc;
+    tr_ids_init(&later, 9, 1, 101);
+    tr_ids_init(&lsrc, 3, 0, 8);
+    assert_int_equal(tr_ids_track(&later, &lsrc), 0);
+    tr_alloc_fail_at(1, 1);
+    assert_int_equal(tr_ids_track(&moved, &later), 0);
+    tr_alloc_fail_at(0, 0);
+    struct tr_tracked merged[] = {{3, 0, 7, 8}, {9, 1, 100, 101}};
+    expect_tracked(&moved, merged, 2);
+
+    /* a third pair cannot be added without memory: nothing changes */
+    struct tr_ids other;
+    tr_ids_init(&other, 4, 0, 50);
+    tr_alloc_fail_at(1, 1);
+    assert_int_equal(tr_ids_track(&moved, &other), -ENOMEM);
+    tr_alloc_fail_at(0, 0);
+    expect_tracked(&moved, merged, 2);
+    /* with memory it goes to the heap, in order */
+    assert_int_equal(tr_ids_track(&moved, &other), 0);
+    struct tr_tracked three[] = {{3, 0, 7, 8}, {4, 0, 50, 50}, {9, 1, 100, 101}};
+    expect_tracked(&moved, three, 3);
+    assert_true(tr_alloc_used() > used);
+    /* the heap list now has room: merging known pairs allocates nothing */
+    tr_alloc_fail_at(1, 1);
+    assert_int_equal(tr_ids_track(&moved, &later), 0);
+    assert_int_equal(tr_ids_track(&moved, &other), 0);
+    tr_alloc_fail_at(0, 0);
+    expect_tracked(&moved, three, 3);
+    tr_ids_fini(&moved);
+    assert_int_equal(tr_alloc_used(), used);
+    tr_ids_fini(&a);
+    tr_ids_fini(&src);
+    tr_ids_fini(&c);
+    tr_ids_fini(&later);
+    tr_ids_fini(&lsrc);
+    tr_ids_fini(&other);
 }
 
 static void test_event_lifetime(void **state) {
@@ -338,6 +404,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_and_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inline_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_lifetime, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_empty_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insight_and_clock, setup, teardown),
