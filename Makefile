@@ -80,6 +80,11 @@ $(BUILD)/bench/lat_tool: bench/lat_tool.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $<
 
+# cpu_stall (how long the machine stops its threads while a disk syncs) too
+$(BUILD)/bench/cpu_stall: bench/cpu_stall.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $< -lpthread
+
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDSAN) -o $@ $< $(LIB) $(LDLIBS)
@@ -147,8 +152,8 @@ bench-codecs: deps $(BUILD)/bench/codec_bench
 bench-json: deps $(BUILD)/bench/json_bench
 	$(BUILD)/bench/json_bench
 
-bench: deps $(BUILD)/tremor $(BUILD)/bench/disk_ceiling $(BUILD)/bench/json_bench $(BUILD)/bench/lat_tool
-	TREMOR_BIN=$(abspath $(BUILD)/tremor) DISK_CEILING_BIN=$(abspath $(BUILD)/bench/disk_ceiling) LAT_TOOL_BIN=$(abspath $(BUILD)/bench/lat_tool) bench/run.sh
+bench: deps $(BUILD)/tremor $(BUILD)/bench/disk_ceiling $(BUILD)/bench/json_bench $(BUILD)/bench/lat_tool $(BUILD)/bench/cpu_stall
+	TREMOR_BIN=$(abspath $(BUILD)/tremor) DISK_CEILING_BIN=$(abspath $(BUILD)/bench/disk_ceiling) LAT_TOOL_BIN=$(abspath $(BUILD)/bench/lat_tool) CPU_STALL_BIN=$(abspath $(BUILD)/bench/cpu_stall) bench/run.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

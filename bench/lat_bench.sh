@@ -23,6 +23,11 @@
 # separates the relay's latency from other load on a shared machine),
 # LAT_TOOL_BIN (build/bench/lat_tool), TREMOR_BIN, and peer-tremor.sh's
 # RELAY_CODEC / WAL_READ_COUNT / WAL_MAX_IN_FLIGHT.
+# Then, on the WAL's file system, build/bench/cpu_stall (CPU_STALL_BIN;
+# LAT_STALL_SECS, 3 s per phase, 0 = skip) measures how much of the time this
+# machine runs no thread at all, spinning only and with a disk syncing beside
+# it, into OUT_DIR/latency/stall.txt: a latency cannot be smaller than the
+# machine's own stalls.
 set -u
 [ $# -ge 2 ] || { sed -n '2,/^set -u/p' "$0" | sed '$d' >&2; exit 64; }
 OUT=$1/latency
@@ -35,10 +40,12 @@ SECS=${LAT_SECS:-10}
 SIZE=${LAT_SIZE:-100}
 TIMEOUT=${LAT_TIMEOUT:-15}
 MAXS=${LAT_MAX_SECS:-30}
+STALL=${CPU_STALL_BIN:-$ROOT/build/bench/cpu_stall}
+STALL_SECS=${LAT_STALL_SECS:-3}
 PIN=${LAT_PORT_IN:-26220}
 POUT=${LAT_PORT_OUT:-26221}
 DIR=${LAT_DIR:-${PB_ROOT:-/tmp/peerbench}/latency}
-case "$RATE$SECS$SIZE$TIMEOUT$MAXS$PIN$POUT" in *[!0-9]*) echo "lat_bench: rate and knobs must be numbers" >&2; exit 64 ;; esac
+case "$RATE$SECS$SIZE$TIMEOUT$MAXS$PIN$POUT$STALL_SECS" in *[!0-9]*) echo "lat_bench: rate and knobs must be numbers" >&2; exit 64 ;; esac
 [ "$RATE" -gt 0 ] || { echo "lat_bench: rate must be > 0" >&2; exit 64; }
 [ -x "$TOOL" ] || { echo "lat_bench: $TOOL is not built (make build/bench/lat_tool)" >&2; exit 1; }
 N=$((RATE * SECS))
@@ -48,7 +55,7 @@ mkdir -p "$OUT"
 rm -rf "$DIR"
 mkdir -p "$DIR"
 echo "$RATE $SOURCE" > "$OUT/rate.txt"
-rm -f "$OUT/result.txt" "$OUT/load.txt"
+rm -f "$OUT/result.txt" "$OUT/load.txt" "$OUT/stall.txt"
 
 spid="" tpid=""
 stop() {
@@ -75,10 +82,18 @@ timeout -k 5 "$MAXS" "${RT[@]}" "$TOOL" load "$PIN" "$RATE" "$N" "$SIZE" > "$OUT
 wait "$spid"
 spid=""
 stop
+if [ "$STALL_SECS" -gt 0 ]; then
+    if [ -x "$STALL" ]; then
+        "$STALL" "$DIR" "$STALL_SECS" > "$OUT/stall.txt" 2>&1 || echo "lat_bench: cpu_stall failed" >&2
+    else
+        echo "lat_bench: $STALL is not built (make build/bench/cpu_stall); no stall figures" >&2
+    fi
+fi
 rm -rf "$DIR"
 if [ ! -s "$OUT/result.txt" ]; then
     echo "lat_bench: the sink wrote no result; see $OUT/sink.out and $OUT/server.log" >&2
     exit 1
 fi
 cat "$OUT/load.txt" "$OUT/result.txt" >&2
+[ -s "$OUT/stall.txt" ] && cat "$OUT/stall.txt" >&2
 exit 0

@@ -15,7 +15,8 @@
 # Env: TREMOR_BIN (build/tremor), RELAY_CODEC (json), WAL_SYNC (always),
 #      WAL_READ_COUNT (10000), WAL_MAX_IN_FLIGHT (unset: the operator's default, 65536 records and 64 MiB),
 #      WAL_MAX_ELEMENTS (unset: no limit), WAL_MAX_BYTES (4 GiB, as syslog-ng's
-#      disk-buf-size here; the operator wants one limit), RELAY_PERF (1; 0 = no syscall counts),
+#      disk-buf-size here; the operator wants one limit), WAL_SPARES (unset: the operator's
+#      default spare_segments, 2), RELAY_PERF (1; 0 = no syscall counts),
 #      RELAY_VERBOSE (0; 1 = server -v).
 set -eu
 [ $# -eq 3 ] || { sed -n '2,/^set -eu/p' "$0" | sed '$d' >&2; exit 64; }
@@ -26,7 +27,7 @@ codec=${RELAY_CODEC:-json}
 sync=${WAL_SYNC:-always}
 read_count=${WAL_READ_COUNT:-10000}
 max_bytes=${WAL_MAX_BYTES:-4294967296}
-case "$port_in$port_out$read_count$max_bytes${WAL_MAX_IN_FLIGHT:-0}${WAL_MAX_ELEMENTS:-0}" in
+case "$port_in$port_out$read_count$max_bytes${WAL_MAX_IN_FLIGHT:-0}${WAL_MAX_ELEMENTS:-0}${WAL_SPARES:-0}" in
 *[!0-9]*) echo "peer-tremor: ports and WAL_* counts must be plain numbers" >&2; exit 64 ;;
 esac
 case "$codec" in json | string) ;; *) echo "peer-tremor: RELAY_CODEC must be json or string" >&2; exit 64 ;; esac
@@ -41,6 +42,7 @@ mkdir -p "$cfg" "$dir/buf/wal" "$dir/data"
     echo "  read_count = $read_count,"
     [ -n "${WAL_MAX_IN_FLIGHT:-}" ] && echo "  max_in_flight = $WAL_MAX_IN_FLIGHT,"
     [ -n "${WAL_MAX_ELEMENTS:-}" ] && echo "  max_elements = $WAL_MAX_ELEMENTS,"
+    [ -n "${WAL_SPARES:-}" ] && echo "  spare_segments = $WAL_SPARES,"
     echo "  max_bytes = $max_bytes,"
     echo "  sync = \"$sync\","
     echo "  dir = \"$dir/buf/wal\""

@@ -333,7 +333,24 @@ def latency_result(out):
     for line in read_text(os.path.join(d, "load.txt")).splitlines():
         if line.startswith("lat_tool load:"):
             res["load"] = {k: num(v) for k, v in _KV.findall(line)}
+    res["stall"] = {}
+    for line in read_text(os.path.join(d, "stall.txt")).splitlines():
+        parts = line.split()
+        if len(parts) > 2 and parts[0] == "cpu_stall:":
+            res["stall"][parts[1]] = {k: num(v) for k, v in _KV.findall(line)}
     return res
+
+
+def stall_note(stall):
+    """What cpu_stall found, as a clause for the latency figure ("" when it did not run)."""
+    busy, idle = stall.get("with-fdatasync"), stall.get("cpu-only")
+    if not busy or not idle:
+        return ""
+    note = (f"; this machine ran no thread {full(busy.get('frozen_pct', math.nan), 2)}% of the time while a disk "
+            f"synced beside busy CPUs (longest {full(busy.get('longest_ms', math.nan), 1)} ms")
+    if busy.get("all_at_once", 0) >= 3:
+        note += f", every CPU at once every {full(busy.get('period_ms', math.nan))} ms"
+    return note + f"), {full(idle.get('frozen_pct', math.nan), 2)}% with the CPUs busy alone (cpu_stall)"
 
 
 # ------------------------------------------------------ issue 17's targets
@@ -448,6 +465,7 @@ def issue17(out, baseline=BASELINE_ISSUE6):
         if ld.get("rate", math.inf) < 0.98 * lat["rate"]:   # the relay held the loader back
             fig += (f"; the loader kept only {full(ld['rate'])} events/s, up to "
                     f"{full(ld.get('worst_late_ms', math.nan), 1)} ms behind its schedule")
+        fig += stall_note(lat.get("stall", {}))
         v = verdict(not math.isnan(p99) and p99 <= TARGET_P99_MS)
         lines.append(row(title, fig + (f"; LOST {lost:,}" if lost else ""), f"p99 ≤ {TARGET_P99_MS:g} ms",
                          f"{v}, LOST" if lost else v))

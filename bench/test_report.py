@@ -309,6 +309,20 @@ class Issue17(unittest.TestCase):
         self.assertIn("lost=10 dups=3", lost)
         self.assertTrue(lost.endswith("| LOST |"), lost)
 
+    def test_latency_names_the_machines_stalls(self):
+        issue17_fixture(self.d)
+        t, _ = self.rows()
+        self.assertNotIn("cpu_stall", self.line_of(t, "latency of the durable relay"), "no stall.txt: nothing said")
+        put(self.d, "latency/stall.txt",
+            "cpu_stall: cpu-only threads=2 gaps=3 frozen_pct=0.12 longest_ms=2.6 all_at_once=0 period_ms=0 syncs=0\n"
+            "cpu_stall: with-fdatasync threads=2 gaps=77 frozen_pct=10.29 longest_ms=14.6 all_at_once=34 "
+            "period_ms=99 syncs=4235\n")
+        t, _ = self.rows()
+        lat = self.line_of(t, "latency of the durable relay")
+        self.assertIn("ran no thread 10.29% of the time while a disk synced beside busy CPUs (longest 14.6 ms, "
+                      "every CPU at once every 99 ms), 0.12% with the CPUs busy alone (cpu_stall)", lat)
+        self.assertTrue(lat.endswith("| pass |"), "context only: the verdict is the p99's")
+
     def test_latency_without_result(self):
         put(self.d, "latency/rate.txt", "250000 LAT_RATE\n")
         t, _ = self.rows()

@@ -11,7 +11,8 @@
  * durable histogram (tr_wal_durable_hist). Checkpoint writes and directory
  * fsyncs are counted beside the data fdatasyncs. Not a test: it prints, it
  * never fails.
- * Usage: wal_bench [dir] [seconds per row]   (default $TMPDIR or /tmp, 2 s)
+ * Usage: wal_bench [dir] [seconds per row] [spare_segments]
+ *        (default $TMPDIR or /tmp, 2 s, the WAL's default: 2)
  */
 #include <errno.h>
 #include <ftw.h>
@@ -32,6 +33,9 @@
 #include "wal/wal_int.h"
 
 #define MAX_RECS (16u << 20)
+
+/* spare_segments for every row: -1 = the WAL's default */
+static int spares = -1;
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -103,6 +107,7 @@ static int run(const char *base, size_t size, enum tr_wal_sync_policy pol, doubl
     c.max_record_bytes = 4096;
     c.notify = on_durable;
     c.notify_arg = ev;
+    if (spares >= 0) c.spare_segments = (uint32_t)spares;
     atomic_store(&ev->n, 0);
     atomic_store(&ev->durable, 0);
     struct tr_wal *w = NULL;
@@ -238,12 +243,18 @@ static void crc_speed(void) {
 int main(int argc, char **argv) {
     if (argc > 1 && argv[1][0] == '-') {
         fprintf(argc > 1 && strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? stderr : stdout,
-                "usage: wal_bench [DIR [SECONDS_PER_ROW]]\n"
-                "  DIR: where the logs are written (default $TMPDIR or /tmp); 2 s per row\n");
+                "usage: wal_bench [DIR [SECONDS_PER_ROW [SPARE_SEGMENTS]]]\n"
+                "  DIR: where the logs are written (default $TMPDIR or /tmp); 2 s per row;\n"
+                "  acknowledged segment files kept for reuse (default: the WAL's, 2)\n");
         return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 1 : 0;
     }
     const char *base = argc > 1 ? argv[1] : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     double secs = argc > 2 ? atof(argv[2]) : 2.0;
+    spares = argc > 3 ? atoi(argv[3]) : -1;
+    if (spares > TR_WAL_SPARES_MAX) {
+        fprintf(stderr, "wal_bench: SPARE_SEGMENTS must be 0..%d\n", TR_WAL_SPARES_MAX);
+        return 1;
+    }
     tr_log_set_level(TR_LOG_ERROR);
     uint64_t *t_app = calloc(MAX_RECS + 1, sizeof *t_app);
     struct events ev;

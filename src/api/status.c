@@ -138,7 +138,7 @@ static int sample_value(const tr_value *v, unsigned long long *out) {
  * instance and node, e.g. tremor_qos_wal_records. Levels are gauges,
  * everything else a counter (with _total); a nested latency record is a
  * summary in seconds. */
-static const char *const gauges[] = {"records", "bytes", "segments", "durable_lag_records",
+static const char *const gauges[] = {"records", "bytes", "segments", "spares", "durable_lag_records",
                                      "in_flight", "failed"};
 
 static int is_gauge(const char *f) {

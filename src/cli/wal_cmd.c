@@ -121,6 +121,9 @@ int tr_cli_wal(int argc, char **argv) {
     printf("damaged          %" PRIu64 " region%s (%" PRIu64 " bytes)\n", sum.damaged,
            sum.damaged == 1 ? "" : "s", sum.damaged_bytes);
     printf("torn tail        %" PRIu64 " bytes\n", sum.torn_bytes);
+    if (sum.reused_bytes)
+        printf("reused files     %" PRIu64 " bytes past their data (their earlier content)\n",
+               sum.reused_bytes);
     printf("quarantined      %" PRIu64 " file%s (%" PRIu64 " bytes)\n", sum.quarantined,
            sum.quarantined == 1 ? "" : "s", sum.quarantined_bytes);
     if (sum.foreign) printf("other entries    %" PRIu64 "\n", sum.foreign);

@@ -206,7 +206,7 @@ struct walop {
 
 struct wal_cfg {
     uint64_t read_count, max_elements, max_bytes, max_in_flight, max_in_flight_bytes;
-    uint64_t sync_interval_ms, segment_bytes;
+    uint64_t sync_interval_ms, segment_bytes, spare_segments;
     bool has_elements, has_bytes, has_in_flight, has_interval, has_segment, flush_on_evnt;
     const char *dir;
     int sync, on_full, ack_upstream;
@@ -257,6 +257,9 @@ static const struct tr_cmap_entry wal_cmap[] = {
     {TR_CMAP_KEY(TR_CMAP_U64, "segment_bytes", NULL, TR_CMAP_PRESENCE, offsetof(struct wal_cfg, segment_bytes),
                  "largest segment file (default 64 MiB)"),
      .seen = offsetof(struct wal_cfg, has_segment)},
+    {TR_CMAP_KEY(TR_CMAP_U64, "spare_segments", "2", TR_CMAP_RANGE, offsetof(struct wal_cfg, spare_segments),
+                 "acknowledged segment files kept for reuse instead of unlinked (0: unlink them)"),
+     .lo = 0, .hi = TR_WAL_SPARES_MAX},
     {0},
 };
 
@@ -918,6 +921,7 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
     cfg.on_full = c.on_full == 0 ? TR_WAL_ON_FULL_BLOCK : TR_WAL_ON_FULL_DROP_NEWEST;
     if (c.has_interval) cfg.sync_interval_ms = (uint32_t)c.sync_interval_ms;
     if (c.has_segment) cfg.segment_bytes = c.segment_bytes;
+    cfg.spare_segments = (uint32_t)c.spare_segments;
     uint64_t window = c.has_in_flight ? (c.max_in_flight ? c.max_in_flight : 1) : WINDOW_RECORDS;
     /* room for released records on top (see records_full) */
     cfg.max_records = !max_elements ? 0 : max_elements > UINT64_MAX - window ? UINT64_MAX : max_elements + window;
@@ -1268,7 +1272,7 @@ static int put_n(tr_value *r, const char *k, uint64_t n, int rc) {
 static int wal_stats(void *self, tr_value *out) {
     struct walop *w = self;
     tr_value r, lat = tr_v_null();
-    int rc = tr_v_rec(20, &r);
+    int rc = tr_v_rec(22, &r);
     if (rc) return rc;
     struct tr_wal_stats st;
     memset(&st, 0, sizeof st);
@@ -1281,6 +1285,8 @@ static int wal_stats(void *self, tr_value *out) {
     rc = put_n(&r, "durable_lag_records", appended > st.durable_seq ? appended - st.durable_seq : 0, rc);
     rc = put_n(&r, "fdatasyncs", st.syncs, rc);
     rc = put_n(&r, "dir_syncs", st.dir_syncs, rc);
+    rc = put_n(&r, "recycled", st.recycled, rc);   /* segments made of a kept file */
+    rc = put_n(&r, "spares", st.spares, rc);       /* kept files waiting for reuse */
     rc = put_n(&r, "dropped", st.dropped + w->dropped, rc);
     rc = put_n(&r, "refused_full", st.refused_full, rc);
     rc = put_n(&r, "corrupt_records", st.corrupt_records, rc);

@@ -84,12 +84,14 @@ static void count_quarantine(const char *dir, struct tr_wal_summary *sum) {
     closedir(q);
 }
 
-static int scan_segment(const char *dir, uint64_t first_seq, int last,
+static int scan_segment(const char *dir, uint64_t first_seq, uint64_t next_first,
                         struct tr_wal_inspect_opts *o, struct tr_wal_summary *sum,
                         struct tr_wal_scan *sc, struct tr_diag *d) {
     struct tr_wal_seg *seg = tr_wal_seg_new(dir, first_seq);
     if (!seg) return -ENOMEM;
     const char *name = strrchr(seg->path, '/') + 1;
+    const int last = next_first == 0;
+    uint64_t seg_last = 0;   /* its last intact record */
     int rc = 0;
     int fd = open(seg->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -133,6 +135,10 @@ static int scan_segment(const char *dir, uint64_t first_seq, int last,
             rc = tr_diag_set(d, s, seg->path, 0, 0, "cannot read at %" PRIu64 ": %s", off, tr_strerror(s));
             goto out;
         }
+        if (s == TR_WAL_F_OK && tr_wal_frame_stale(seg, &f)) {
+            sum->reused_bytes += size - off;   /* a reused file: its earlier content */
+            break;
+        }
         if (s == TR_WAL_F_OK && f.marker) {
             sum->markers++;
             if (f.m_frontier > sum->frontier) sum->frontier = f.m_frontier;
@@ -149,6 +155,7 @@ static int scan_segment(const char *dir, uint64_t first_seq, int last,
             sum->payload_bytes += f.len;
             if (!sum->first_seq) sum->first_seq = f.seq;
             if (f.seq > sum->last_seq) sum->last_seq = f.seq;
+            if (f.seq > seg_last) seg_last = f.seq;
             if (f.seq > o->after) {
                 sum->after++;
                 if (o->on_record && o->on_record(o->arg, name, off, f.seq, f.payload, f.len))
@@ -171,10 +178,17 @@ static int scan_segment(const char *dir, uint64_t first_seq, int last,
         }
         /* no frame starts here: find the next one */
         uint64_t next = size;
-        s = tr_wal_scan_resync(sc, off, 0, &next);
+        s = tr_wal_scan_resync(sc, off, 0, seg->first_seq, &next);
         if (s < 0) {
             rc = tr_diag_set(d, s, seg->path, 0, 0, "cannot read: %s", tr_strerror(s));
             goto out;
+        }
+        /* a reused file's earlier content: a frame of it, or the rest of
+         * one cut by the data's end once this segment's records are all
+         * there (they end below the next segment's first) */
+        if (s == 1 || (next >= size && !last && seg_last + 1 >= next_first)) {
+            sum->reused_bytes += size - off;
+            break;
         }
         if (next >= size && last) {
             sum->torn_bytes += size - off;
@@ -236,7 +250,7 @@ int tr_wal_inspect(const char *dir, const struct tr_wal_inspect_opts *opts,
     if (n) qsort(seqs, n, sizeof *seqs, cmp_u64);
     struct tr_wal_scan sc;
     tr_wal_scan_init(&sc, tr_wal_io_posix(), TR_WAL_MAX_RECORD_LIMIT);
-    for (size_t i = 0; i < n && !rc; i++) rc = scan_segment(dir, seqs[i], i + 1 == n, &o, sum, &sc, d);
+    for (size_t i = 0; i < n && !rc; i++) rc = scan_segment(dir, seqs[i], i + 1 < n ? seqs[i + 1] : 0, &o, sum, &sc, d);
     tr_wal_scan_fini(&sc);
 out:
     tr_free(seqs);

@@ -90,6 +90,14 @@ static void bad_seq(struct tr_wal *w, struct tr_wal_seg *s, uint64_t off, const 
     damaged(w, s, off, off + f->size);
 }
 
+/* The data of segment ix ended before its file does (a reused file): move
+ * pos to the next segment and return 1, or 0 if there is none. */
+static int past_end(struct tr_wal *w, long ix, uint64_t *pos) {
+    if ((size_t)ix + 1 >= w->nsegs) return 0;
+    *pos = w->segs[ix + 1]->g0;
+    return 1;
+}
+
 enum { NR_RECORD, NR_NONE };
 struct step {
     int kind;
@@ -124,6 +132,13 @@ static int next_record(struct tr_wal *w, uint64_t pos, uint64_t expect, struct s
         uint64_t off = pos - s->g0 + TR_WAL_SEG_HDR;
         int r = tr_wal_scan_frame(&w->rscan, off, &st->f);
         if (r < 0) return r;
+        if (r == TR_WAL_F_OK && tr_wal_frame_stale(s, &st->f)) {
+            /* a reused file's earlier content: this segment's data ended */
+            if (past_end(w, ix, &pos)) continue;
+            st->kind = NR_NONE;
+            st->npos = pos;
+            return 0;
+        }
         if (r == TR_WAL_F_OK) {
             /* a number at or past the next one to assign was never written */
             if (!st->f.marker && (!tr_wal_seq_plausible(s, off, st->f.seq) || st->f.seq >= w->next_seq)) {
@@ -157,8 +172,18 @@ static int next_record(struct tr_wal *w, uint64_t pos, uint64_t expect, struct s
             continue;
         }
         uint64_t q;
-        rc = tr_wal_scan_resync(&w->rscan, off, expect, &q);
+        rc = tr_wal_scan_resync(&w->rscan, off, expect, s->first_seq, &q);
         if (rc < 0) return rc;
+        /* A reused file's earlier content after the data: a frame of it
+         * (rc 1), or the rest of one cut by the data's end when nothing more
+         * was to come from this segment (its records end below the next
+         * segment's first): not damage. */
+        if (rc == 1 || (q >= w->rscan.limit && (size_t)ix + 1 < w->nsegs && expect >= w->segs[ix + 1]->first_seq)) {
+            if (past_end(w, ix, &pos)) continue;
+            st->kind = NR_NONE;
+            st->npos = pos;
+            return 0;
+        }
         damaged(w, s, off, q);
         pos += q - off;
     }
@@ -293,15 +318,17 @@ int tr_wal_reader_locate(struct tr_wal *w, uint64_t seq, uint64_t hint_seg, uint
         int r = tr_wal_scan_frame(&w->rscan, off, &f);
         if (r < 0) return r;
         if (r == TR_WAL_F_END) break;
+        if (r == TR_WAL_F_OK && tr_wal_frame_stale(s, &f)) break;   /* its data ends here */
         if (r == TR_WAL_F_OK || r == TR_WAL_F_BADPAYLOAD) {
             if (!f.marker && f.seq >= seq) break;
             off += f.size;
             continue;
         }
         uint64_t q;
-        rc = tr_wal_scan_resync(&w->rscan, off, seq, &q);
+        rc = tr_wal_scan_resync(&w->rscan, off, seq, s->first_seq, &q);
         if (rc < 0) return rc;
         off = q;
+        if (rc == 1) break;
     }
     *pos = s->g0 + off - TR_WAL_SEG_HDR;
     return 0;

@@ -142,6 +142,7 @@ static int scan_tail(struct tr_wal *w, struct tr_wal_seg *t, struct tail *tl, in
     }
     tr_wal_scan_reset(&sc, fd, t->size);
     uint64_t off = TR_WAL_SEG_HDR, valid_end = TR_WAL_SEG_HDR, last = 0;
+    int stale = 0;
     for (;;) {
         struct tr_wal_frame f;
         int r = tr_wal_scan_frame(&sc, off, &f);
@@ -150,6 +151,10 @@ static int scan_tail(struct tr_wal *w, struct tr_wal_seg *t, struct tail *tl, in
             goto out;
         }
         if (r == TR_WAL_F_END) break;
+        if (r == TR_WAL_F_OK && tr_wal_frame_stale(t, &f)) {
+            stale = 1;
+            break;
+        }
         if (r == TR_WAL_F_OK) {
             if (f.marker) {
                 if (f.m_frontier > tl->m_frontier) {
@@ -175,10 +180,15 @@ static int scan_tail(struct tr_wal *w, struct tr_wal_seg *t, struct tail *tl, in
             continue;
         }
         uint64_t q;
-        rc = tr_wal_scan_resync(&sc, off, last + 1, &q);
+        rc = tr_wal_scan_resync(&sc, off, last + 1, t->first_seq, &q);
         if (rc < 0) {
             tr_diag_set(d, rc, t->path, 0, 0, "cannot read segment: %s", tr_strerror(rc));
             goto out;
+        }
+        if (rc == 1) {   /* a write cut short over a reused file's older frames */
+            rc = 0;
+            stale = 1;
+            break;
         }
         if (q >= t->size) break;   /* nothing valid after it: a torn tail */
         TR_WARN("wal", "%s: %" PRIu64 " damaged bytes at offset %" PRIu64 " skipped", t->path, q - off, off);
@@ -186,7 +196,15 @@ static int scan_tail(struct tr_wal *w, struct tr_wal_seg *t, struct tail *tl, in
         tr_wal_quarantine(w, t, off, q - off);
         off = q;
     }
-    if (valid_end < t->size) {
+    if (stale) {
+        /* A reused file: what follows its data is its earlier content (and
+         * maybe the rest of a write cut short, which cannot be told from
+         * it). Not truncated - the blocks are kept for the file's next use,
+         * and this segment is never appended to again - only left out. */
+        TR_INFO("wal", "%s: data ends at offset %" PRIu64 "; the %" PRIu64 " bytes after it are the reused "
+                "file's earlier content", t->path, valid_end, t->size - valid_end);
+        t->size = valid_end;
+    } else if (valid_end < t->size) {
         uint64_t torn = t->size - valid_end;
         TR_WARN("wal", "%s: torn tail of %" PRIu64 " bytes at offset %" PRIu64 " truncated", t->path, torn,
                 valid_end);
@@ -331,14 +349,32 @@ int tr_wal_recover(struct tr_wal *w, struct tr_diag *d) {
     w->next_seq = next;
     w->frontier = frontier;
 
-    /* Segments wholly acknowledged (a crash between checkpoint and unlink). */
+    /* Segments wholly acknowledged (kept for reuse by the last run, or a
+     * crash between checkpoint and unlink): kept again as spares while
+     * there is room, the newest first (the oldest go), else removed. A
+     * checkpoint that is lost makes them count as records again: replayed
+     * (duplicates, never loss), as for any crash before an unlink. */
     size_t k = 0;
     while (k < w->nsegs) {
         uint64_t last = k + 1 < w->nsegs ? w->segs[k + 1]->first_seq - 1 : next - 1;
         if (last > frontier) break;
-        rc = push(&unl, &nunl, &unlcap, w->segs[k]);
-        if (rc) goto out;
         k++;
+    }
+    for (size_t i = 0; i < k; i++) {
+        struct tr_wal_seg *s = w->segs[i];
+        if (k - i <= w->cfg.spare_segments) {
+            s->next_link = w->spares;
+            w->spares = s;
+            w->nspares++;
+            continue;
+        }
+        rc = push(&unl, &nunl, &unlcap, s);
+        if (rc) {
+            /* not on either list yet: keep the rest in the log for destroy */
+            memmove(w->segs, w->segs + i, (w->nsegs - i) * sizeof *w->segs);
+            w->nsegs -= i;
+            goto out;
+        }
     }
     if (k) memmove(w->segs, w->segs + k, (w->nsegs - k) * sizeof *w->segs);
     w->nsegs -= k;

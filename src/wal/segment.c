@@ -117,7 +117,8 @@ int tr_wal_scan_frame(struct tr_wal_scan *s, uint64_t off, struct tr_wal_frame *
     return TR_WAL_F_OK;
 }
 
-int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, uint64_t *found) {
+int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, uint64_t stale_below,
+                       uint64_t *found) {
     uint64_t q = off + 1;
     while (q + TR_WAL_FRAME_HDR <= s->limit) {
         const unsigned char *p;
@@ -129,8 +130,8 @@ int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, ui
         int hit = 0;
         for (i = 0; i < span; i++) {
             struct tr_wal_frame f;
-            if (tr_wal_frame_hdr_decode(p + i, s->max_rec, &f) == 0 && f.seq >= min_seq &&
-                q + i + f.size <= s->limit) {
+            if (tr_wal_frame_hdr_decode(p + i, s->max_rec, &f) == 0 &&
+                (f.seq >= min_seq || f.seq < stale_below) && q + i + f.size <= s->limit) {
                 cand = q + i;
                 hit = 1;
                 break;
@@ -145,7 +146,7 @@ int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, ui
         if (r < 0) return r;
         if (r == TR_WAL_F_OK) {
             *found = cand;
-            return 0;
+            return f.seq < stale_below ? 1 : 0;
         }
         q = cand + 1;
     }

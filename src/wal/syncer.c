@@ -7,8 +7,9 @@
  *   data fdatasync -> directory fsync, only if a segment file was created
  *   since the last one (no record of a new segment is reported durable
  *   before its file name is) -> durable-through published -> checkpoint +
- *   fdatasync, only when due (below) -> acknowledged segments unlinked ->
- *   directory fsync, only if something was unlinked -> notify.
+ *   fdatasync, only when due (below) -> acknowledged segments kept for
+ *   reuse (spare_segments) or unlinked -> directory fsync, only if something
+ *   was unlinked -> notify.
  * The frontier rides in marker frames, made durable by the data's own
  * fdatasync (a new segment starts with one); the checkpoint is written
  * only when segments are to be removed, for tr_wal_sync and close, and when the frontier moved
@@ -187,6 +188,7 @@ static void *sync_main(void *arg) {
         int frontier_moved = w->pub_frontier != w->persisted_frontier;
         uint64_t prev_durable = w->s_durable_seq, wseq = w->written_seq, wg = w->written_g;
         uint64_t sseq = w->synced_seq, sg = w->synced_g;
+        uint32_t spares_now = w->nspares;   /* only the owner takes some away meanwhile */
         pthread_mutex_unlock(&w->mu);
 
         /* A reclaimed segment may be the one that was active (disk full,
@@ -243,15 +245,31 @@ static void *sync_main(void *arg) {
             last_ckpt_ns = now;
             ckpt_ok = !rc;
         }
+        /* Reclaimed segments: kept for reuse while there is room for spares
+         * (no I/O: freeing a file's blocks is what costs, with discard), the
+         * rest unlinked. Either only once the checkpoint is durable: a kept
+         * file is written over, and its records must not be needed again. */
+        struct tr_wal_seg *kept = NULL, *gone = NULL;
         if (ckpt_ok && recl) {
             int unlinked = 0;
-            for (struct tr_wal_seg *s = recl; s; s = s->next_link) {
+            uint32_t room = w->cfg.spare_segments > spares_now ? w->cfg.spare_segments - spares_now : 0;
+            for (struct tr_wal_seg *s = recl, *n; s; s = n) {
+                n = s->next_link;
+                if (room) {
+                    room--;
+                    s->next_link = kept;
+                    kept = s;
+                    continue;
+                }
+                s->next_link = gone;
+                gone = s;
                 int r = io->unlink(io->ctx, s->path);
                 if (r && r != -ENOENT)   /* harmless: the next open reclaims it */
                     TR_WARN("wal", "%s: unlink: %s", s->path, tr_strerror(r));
                 else
                     unlinked = 1;
             }
+            recl = gone;
             /* not needed for safety (a segment that comes back is wholly
              * behind the checkpointed frontier and removed at open), but
              * it makes the space's return durable; it covers every file
@@ -279,6 +297,13 @@ static void *sync_main(void *arg) {
             while (t->next_link) t = t->next_link;
             t->next_link = w->dead;
             w->dead = recl;
+        }
+        for (struct tr_wal_seg *s = kept, *n; s; s = n) {
+            n = s->next_link;
+            s->next_link = w->spares;
+            w->spares = s;
+            w->nspares++;
+            w->spared = 1;
         }
         pthread_cond_broadcast(&w->done);
         if (closing && !w->wdirty && !w->seals && !w->reclaim) break;

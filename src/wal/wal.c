@@ -32,6 +32,7 @@ void tr_wal_config_init(struct tr_wal_config *cfg) {
     cfg->sync = TR_WAL_SYNC_ALWAYS;
     cfg->sync_interval_ms = 100;
     cfg->checkpoint_interval_ms = 1000;
+    cfg->spare_segments = 2;
 }
 
 static uint64_t worst_chunk(uint64_t max_rec) {
@@ -63,6 +64,8 @@ static int check_config(const struct tr_wal_config *c, struct tr_diag *d) {
         return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0, "wal: sync_interval_ms must be 1..3600000");
     if (c->checkpoint_interval_ms < 1 || c->checkpoint_interval_ms > 3600000)
         return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0, "wal: checkpoint_interval_ms must be 1..3600000");
+    if (c->spare_segments > TR_WAL_SPARES_MAX)
+        return tr_diag_set(d, TR_EINVAL_CFG, c->dir, 0, 0, "wal: spare_segments must be 0..%u", TR_WAL_SPARES_MAX);
     return 0;
 }
 
@@ -87,6 +90,7 @@ static void destroy(struct tr_wal *w) {
     tr_free(w->segs);
     free_segs(w->reclaim);
     free_segs(w->dead);
+    free_segs(w->spares);   /* their files stay: the next open keeps them again */
     tr_free(w->chunk);
     tr_ring_fini(&w->ring.e);
     tr_wal_scan_fini(&w->rscan);
@@ -284,13 +288,15 @@ static int pump_one(struct tr_wal *w) {
     int rc = w->failed;
     struct tr_wal_seg *dead = w->dead;
     w->dead = NULL;
+    int spared = w->spared;
+    w->spared = 0;
     size_t npubs = w->npubs;
     memcpy(pubs, w->pubs, npubs * sizeof *pubs);
     w->npubs = 0;
     pthread_mutex_unlock(&w->mu);
     if (npubs) lat_settle(w, pubs, npubs);
-    if (dead && w->nospace) {
-        /* segments were unlinked: the space they held may be enough now */
+    if ((dead || spared) && w->nospace) {
+        /* segments were unlinked or kept for reuse: a new one may fit now */
         w->nospace_retry_ns = 0;
         w->nospace_backoff_ns = TR_WAL_NOSPACE_MIN_NS;
     }
@@ -410,14 +416,54 @@ static int make_room(struct tr_wal *w, uint64_t need) {
     return 0;
 }
 
-/* Create the file for the segment starting at first_seq: the header comes
- * later in the first chunk; space is reserved now so a full disk is met
- * here, where it can be refused cleanly, rather than in the middle of a write. */
+/* Reuse a kept file for the segment s: renamed to s's name (the sync thread
+ * fsyncs the directory before any of its records counts, as for a new file)
+ * and written over from the start. Its old frames stay past what is
+ * written; they are numbered below s->first_seq, which is how the readers
+ * tell where s ends (reader.c, recover.c). 0, or an error after which the
+ * spare is gone and a new file is made instead. */
+static int reuse_spare(struct tr_wal *w, struct tr_wal_seg *s) {
+    const struct tr_wal_io *io = w->io;
+    pthread_mutex_lock(&w->mu);
+    struct tr_wal_seg *sp = w->spares;
+    if (sp) {
+        w->spares = sp->next_link;
+        w->nspares--;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (!sp) return -ENOENT;
+    int rc = io->rename(io->ctx, sp->path, s->path);
+    int fd = rc ? rc : io->open(io->ctx, s->path, O_WRONLY, 0);
+    if (fd < 0) {
+        TR_WARN("wal", "%s: cannot reuse it for %s: %s; creating a new file", sp->path, s->path,
+                tr_strerror(fd));
+        io->unlink(io->ctx, rc ? sp->path : s->path);
+        tr_wal_seg_free(sp);
+        return fd;
+    }
+    tr_wal_seg_free(sp);
+    /* its blocks are there already: this only covers a file shorter than
+     * segment_bytes (kept from before a change of the setting) */
+    io->fallocate(io->ctx, fd, w->cfg.segment_bytes);
+    s->wfd = fd;
+    s->size = TR_WAL_SEG_HDR;
+    w->recycled++;
+    return 0;
+}
+
+/* Create the file for the segment starting at first_seq (or reuse a kept
+ * one): the header comes later in the first chunk; space is reserved now
+ * so a full disk is met here, where it can be refused cleanly, rather than
+ * in the middle of a write. */
 static int create_segment(struct tr_wal *w, uint64_t first_seq, struct tr_wal_seg **out) {
     const struct tr_wal_io *io = w->io;
     *out = NULL;
     struct tr_wal_seg *s = tr_wal_seg_new(w->dir, first_seq);
     if (!s) return -ENOMEM;
+    if (reuse_spare(w, s) == 0) {
+        *out = s;
+        return 0;
+    }
     int fd = io->open(io->ctx, s->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd == -EEXIST) {
         /* Left by a creation that failed half-way (its unlink failed too):
@@ -628,6 +674,7 @@ void tr_wal_stats(struct tr_wal *w, struct tr_wal_stats *st) {
     st->dir_syncs = w->dir_syncs;
     st->synced_seq = w->synced_seq;
     st->failed = w->failed;
+    st->spares = w->nspares;
     pthread_mutex_unlock(&w->mu);
     st->records = (w->next_seq - 1) - w->frontier - w->ring.nacked;
     st->segments = w->nsegs;
@@ -641,6 +688,7 @@ void tr_wal_stats(struct tr_wal *w, struct tr_wal_stats *st) {
     st->no_space = w->nospace;
     st->refused_no_space = w->refused_nospace;
     st->space_retries = w->space_retries;
+    st->recycled = w->recycled;
     st->durable_seq = w->durable_seq;
     st->frontier = w->frontier;
     st->next_seq = w->next_seq;

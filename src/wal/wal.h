@@ -73,6 +73,8 @@ struct tr_wal_ident {
     uint64_t dev;
 };
 
+#define TR_WAL_SPARES_MAX 64
+
 struct tr_wal_config {
     const char *dir;             /* created (mkdir -p) if missing; see expect */
     uint64_t segment_bytes;      /* max size of one segment file; default 64 MiB */
@@ -89,6 +91,12 @@ struct tr_wal_config {
      * may hand out again records acknowledged up to this long before it
      * (duplicates, never loss); what tr_wal_sync covered is never replayed. */
     uint32_t checkpoint_interval_ms;
+    /* Segment files kept for reuse once all their records are acknowledged
+     * (default 2, at most 64; 0 = unlink them). A new segment then takes a
+     * kept file (renamed, its blocks rewritten in place) instead of a new
+     * one: freeing a segment's blocks costs tens of ms on a file system
+     * mounted with discard, and the fdatasync after it waits for that. */
+    uint32_t spare_segments;   /* 0..TR_WAL_SPARES_MAX */
     /* Called FROM THE SYNC THREAD (never the owner's) each time the durable-
      * through number advances or the WAL fails; durable_seq is the new value.
      * It must be quick and must not call into the WAL: wire it to
@@ -236,6 +244,8 @@ struct tr_wal_stats {
     int no_space;              /* 1 while no new segment could be created (ENOSPC/EDQUOT) */
     uint64_t refused_no_space; /* appends refused for lack of disk space (also in refused_full/dropped) */
     uint64_t space_retries;    /* segment creations retried after a disk-full */
+    uint64_t recycled;         /* segments that reused a kept file (spare_segments) */
+    uint64_t spares;           /* acknowledged segment files kept for reuse now */
     uint64_t durable_seq;      /* durable through this sequence number (0 = none) */
     uint64_t synced_seq;       /* fdatasynced through this one */
     uint64_t frontier;         /* acknowledged through this one (0 = none) */
@@ -284,6 +294,7 @@ struct tr_wal_summary {
     uint64_t damaged;             /* damaged regions (reported through on_damage) */
     uint64_t damaged_bytes;
     uint64_t torn_bytes;          /* an unfinished last write at the end of the last segment */
+    uint64_t reused_bytes;        /* past the data of reused segment files: their earlier content */
     uint64_t quarantined;         /* files in quarantine/ (kept by earlier recoveries) */
     uint64_t quarantined_bytes;
     uint64_t foreign;             /* directory entries that are not the WAL's */

@@ -30,6 +30,7 @@
 #define TR_WAL_CKPT_FILE_BYTES (2u * TR_WAL_CKPT_SLOT)
 #define TR_WAL_CHUNK_MIN (256u << 10)
 #define TR_WAL_READ_BUF (256u << 10)
+
 #define TR_WAL_NOSPACE_MIN_NS 10000000ull      /* 10 ms */
 #define TR_WAL_NOSPACE_MAX_NS 1280000000ull    /* 1.28 s */
 /* Append -> durable latency (wal.c): appends are timed in runs (marks); a
@@ -155,8 +156,20 @@ void tr_wal_scan_reset(struct tr_wal_scan *s, int fd, uint64_t limit);
  * header, f->seq/size/marker set, payload CRC wrong) or -errno. */
 int tr_wal_scan_frame(struct tr_wal_scan *s, uint64_t off, struct tr_wal_frame *f);
 /* First offset after off where a complete valid frame with seq >= min_seq
- * starts, or s->limit if none. */
-int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, uint64_t *found);
+ * starts (returns 0), or s->limit if none (0). Stops early, returning 1 with
+ * *found at it, at a complete valid frame numbered below stale_below: left
+ * from the file's earlier use (tr_wal_frame_stale), where the data ends. */
+int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, uint64_t stale_below,
+                       uint64_t *found);
+/* A frame whose checksums hold but that is numbered below the first record
+ * of its segment (for a marker: names a next number below it) cannot have
+ * been written there in the segment's current use: the file is a reused
+ * one (spare_segments) and this is where the current use's data ends. Every
+ * record the current use wrote is numbered first_seq or more, and a kept
+ * file only ever held acknowledged records, numbered below any new one. */
+static inline int tr_wal_frame_stale(const struct tr_wal_seg *s, const struct tr_wal_frame *f) {
+    return f->seq < s->first_seq;
+}
 
 /* ---- quarantine.c ---- */
 /* Copy bytes [off, off+len) of seg into dir/quarantine/ (best effort). */
@@ -277,6 +290,7 @@ struct tr_wal {
     int nospace;
     uint64_t nospace_retry_ns, nospace_backoff_ns;
     uint64_t refused_nospace, space_retries;
+    uint64_t recycled;          /* segments that reused a kept file */
     /* append -> durable latency: runs of appends not yet timed as durable,
      * (struct tr_wal_lat_mark, oldest first, room for TR_WAL_LAT_MARKS
      * reserved at open); lat_done is the last record timed */
@@ -293,6 +307,11 @@ struct tr_wal {
     struct tr_wal_seg *wdirty;  /* segments the owner wrote since the sync thread last looked */
     uint64_t flushed_seq, flushed_g;   /* the owner wrote everything through these */
     struct tr_wal_seg *seals, *reclaim, *dead;
+    /* acknowledged segment files kept for reuse (the sync thread adds, the
+     * owner takes); spared: some were added since the owner last looked */
+    struct tr_wal_seg *spares;
+    uint32_t nspares;
+    int spared;
     struct tr_wal_seg *active;  /* appends go here; NULL until the first append */
     uint64_t dir_changes;       /* segment files created so far (the sync thread fsyncs the directory) */
     struct tr_wal_lat_mark pubs[TR_WAL_LAT_PUBS];   /* durable-through advances and when; pump takes them */

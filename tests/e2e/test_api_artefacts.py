@@ -426,6 +426,8 @@ mapping:
         assert metric(text, "tremor_qos_wal_durable_latency_seconds_count", **lab) >= emitted
         assert metric(text, "tremor_qos_wal_lost_total", **lab) == 0
         assert metric(text, "tremor_qos_wal_records", **lab) is not None
+        assert metric(text, "tremor_qos_wal_spares", **lab) is not None
+        assert metric(text, "tremor_qos_wal_recycled_total", **lab) is not None
         assert s.stop() == 0, s.log()
     finally:
         rx.stop()

@@ -366,11 +366,14 @@ static int one_fallocate(void *c, int fd, uint64_t l) {
     return f->real->fallocate(NULL, fd, l);
 }
 
-static void test_disk_full_reclaims_current_segment_and_resumes(void **state) {
-    const char *dir = *state;
+/* spares: the spare_segments setting. 0: the segment is unlinked and a new
+ * file made once its space is back. 2 (the default): the segment is kept,
+ * and the next one is that same file, which needs no new space. */
+static void disk_full_reclaims_current_segment(const char *dir, uint32_t spares) {
     onedir = dir;
     struct tr_wal_config c;
     config(&c, dir);
+    c.spare_segments = spares;
     struct fio f;
     fio_init(&f, 0, 0, 0);
     f.io.fallocate = one_fallocate;
@@ -403,13 +406,16 @@ static void test_disk_full_reclaims_current_segment_and_resumes(void **state) {
     }
     assert_int_equal(got, next - 1);
     assert_int_equal(tr_wal_ack_through(w, got), 0);
-    /* the current segment is reclaimed: expected 0 segment files left */
-    for (int i = 0; i < 1000 && wt_count_segments(dir) != 0; i++) {
+    /* the current segment is reclaimed: unlinked (0 files left), or kept */
+    for (int i = 0; i < 1000; i++) {
         tr_wal_sync(w);
+        tr_wal_stats(w, &st);
+        if (spares ? st.spares == 1 : wt_count_segments(dir) == 0) break;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
-    assert_int_equal(wt_count_segments(dir), 0);
+    assert_int_equal(wt_count_segments(dir), spares ? 1 : 0);
+    assert_int_equal(st.spares, spares ? 1 : 0);
     /* and appends go on by themselves (the unlink restarts the retry). The
      * sync thread removes the file before it tells the owner, so the owner
      * may still refuse for a moment after the file is gone: wait for it. */
@@ -427,6 +433,8 @@ static void test_disk_full_reclaims_current_segment_and_resumes(void **state) {
     tr_wal_stats(w, &st);
     assert_int_equal(st.no_space, 0);
     assert_true(st.refused_no_space >= 1001);
+    assert_int_equal(st.recycled, spares ? 1 : 0);   /* the kept file, on a disk still full */
+    assert_int_equal(wt_count_segments(dir), 1);
     assert_int_equal(tr_wal_sync(w), 0);
     assert_int_equal(tr_wal_read(w, &r), 0);
     assert_int_equal(r.seq, next);
@@ -439,6 +447,14 @@ static void test_disk_full_reclaims_current_segment_and_resumes(void **state) {
     assert_int_equal(r.seq, next);
     assert_int_equal(tr_wal_read(w, &r), -EAGAIN);
     assert_int_equal(tr_wal_close(w), 0);
+}
+
+static void test_disk_full_reclaims_current_segment_and_resumes(void **state) {
+    disk_full_reclaims_current_segment(*state, 0);
+}
+
+static void test_disk_full_reuses_current_segment_and_resumes(void **state) {
+    disk_full_reclaims_current_segment(*state, 2);
 }
 
 /* A segment that cannot be created for another reason than space (EIO, an
@@ -490,6 +506,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_fdatasync_error_is_final, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enospc_at_segment_creation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_reclaims_current_segment_and_resumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full_reuses_current_segment_and_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_creation_error_fails_the_wal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -349,6 +349,7 @@ static void config_map_types_and_ranges(void **state) {
         {"read_count=1,max_bytes=4096,flush_on_evnt=1", "flush_on_evnt", NULL},
         {"read_count=1,max_bytes=4096,max_in_flight=-1", "max_in_flight", NULL},
         {"read_count=1,max_bytes=100", "at least 1024", NULL},
+        {"read_count=1,max_bytes=4096,spare_segments=65", "spare_segments", NULL},
     };
     struct tr_diag d;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -358,6 +359,7 @@ static void config_map_types_and_ranges(void **state) {
     }
     assert_int_equal(create_plain("read_count=1,max_elements=0,sync=\"none\",on_full=\"drop_newest\","
                                   "max_in_flight=0,flush_on_evnt=true", &d), 0);
+    assert_int_equal(create_plain("read_count=1,max_bytes=4096,spare_segments=0", &d), 0);
 }
 
 static void emits_only_after_restore_in_order(void **state) {

@@ -196,6 +196,7 @@ static void test_reclaim_segments(void **state) {
     c.sync = TR_WAL_SYNC_ALWAYS;
     c.segment_bytes = 4096;
     c.max_record_bytes = 256;
+    c.spare_segments = 0;   /* acknowledged segments are unlinked */
     struct tr_wal *w = open_cfg(&c);
     append_n(w, 1, 300);   /* ~30 kB of frames: several segments */
     assert_int_equal(tr_wal_sync(w), 0);
@@ -225,6 +226,170 @@ static void test_reclaim_segments(void **state) {
     append_n(w, 301, 1);
     assert_int_equal(tr_wal_sync(w), 0);
     expect_read(w, 301);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+/* Inodes of dir's segment files (without the highest numbered one when
+ * skip_last), at most n; how many. */
+static int wal_inodes(const char *dir, ino_t *out, int n, int skip_last) {
+    char last[4096] = "";
+    if (skip_last && wt_last_segment(dir, last, sizeof last)) return -1;
+    DIR *dp = opendir(dir);
+    struct dirent *de;
+    int k = 0;
+    while (dp && (de = readdir(dp))) {
+        char p[4096];
+        struct stat fs;
+        if (strlen(de->d_name) != 24 || !strstr(de->d_name, ".wal")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (skip_last && strcmp(p, last) == 0) continue;
+        if (stat(p, &fs) == 0 && k < n) out[k++] = fs.st_ino;
+    }
+    if (dp) closedir(dp);
+    return k;
+}
+
+/* Acknowledged segment files are kept (spare_segments) and the next
+ * segments are those same files (same inodes), written over from the
+ * start. Their older frames beyond the new data are never read as records
+ * or counted as damage: in this run, after a clean reopen and after a
+ * reopen of a file renamed for reuse but never written (a crash between
+ * the rename and the first write). */
+static void test_spare_segments_reused(void **state) {
+    const char *dir = *state;
+    struct tr_wal_config c;
+    wt_config(&c, dir);
+    c.sync = TR_WAL_SYNC_ALWAYS;
+    c.segment_bytes = 4096;
+    c.max_record_bytes = 256;
+    struct tr_wal *w = open_cfg(&c);
+    append_n(w, 1, 300);
+    assert_int_equal(tr_wal_sync(w), 0);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    uint64_t nseg = st.segments;
+    assert_true(nseg >= 5);
+    for (uint64_t s = 1; s <= 300; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_ack_through(w, 300), 0);
+    assert_int_equal(tr_wal_sync(w), 0);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.segments, 1);
+    assert_int_equal(st.spares, 2);
+    assert_int_equal(st.recycled, 0);
+    assert_int_equal(wt_count_segments(dir), 3);   /* the active one and two kept */
+    /* the two kept files, by inode (every .wal file but the active one) */
+    ino_t kept[3];
+    int nk = wal_inodes(dir, kept, 3, 1);
+    assert_int_equal(nk, 2);
+
+    /* shorter records now, so each reused file has older frames past its data */
+    unsigned char buf[256];
+    for (uint64_t s = 301; s <= 500; s++) {
+        size_t len = 1 + (size_t)(s % 40);
+        memset(buf, (int)(s & 0xff), len);
+        assert_int_equal(tr_wal_append(w, buf, len, NULL), 0);
+    }
+    assert_int_equal(tr_wal_sync(w), 0);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.recycled, 2);   /* the two kept files became segments */
+    ino_t now[64];
+    int nn = wal_inodes(dir, now, 64, 0);
+    for (int k = 0; k < nk; k++) {
+        int found = 0;
+        for (int i = 0; i < nn; i++) found |= now[i] == kept[k];
+        assert_true(found);   /* the same file, not a new one */
+    }
+    for (uint64_t s = 301; s <= 500; s++) {
+        struct tr_wal_record r;
+        assert_int_equal(tr_wal_read(w, &r), 0);
+        assert_int_equal(r.seq, s);
+        assert_int_equal(r.len, 1 + (size_t)(s % 40));
+        assert_int_equal(((const unsigned char *)r.data)[0], (unsigned char)(s & 0xff));
+    }
+    assert_int_equal(tr_wal_close(w), 0);
+
+    /* reopen: the segments found have their file sizes, older frames and all */
+    w = open_cfg(&c);
+    for (uint64_t s = 301; s <= 500; s++) {
+        struct tr_wal_record r;
+        assert_int_equal(tr_wal_read(w, &r), 0);
+        assert_int_equal(r.seq, s);
+        assert_int_equal(r.len, 1 + (size_t)(s % 40));
+    }
+    struct tr_wal_record r;
+    assert_int_equal(tr_wal_read(w, &r), -EAGAIN);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.corrupt_records, 0);
+    assert_int_equal(st.corrupt_bytes, 0);
+    assert_int_equal(st.bad_seq_frames, 0);
+    assert_int_equal(st.torn_bytes, 0);
+    uint64_t next = st.next_seq;
+    assert_int_equal(tr_wal_ack_through(w, 450), 0);
+    assert_int_equal(tr_wal_close(w), 0);
+
+    /* a kept file renamed for the next segment, then the crash: the name is
+     * there, the new header and records are not */
+    w = open_cfg(&c);
+    tr_wal_stats(w, &st);
+    assert_true(st.spares >= 1);
+    assert_int_equal(tr_wal_close(w), 0);
+    char renamed[4096];
+    struct dirent *de;
+    DIR *dp = opendir(dir);
+    char oldest[4096] = "";
+    unsigned long long lo = ~0ull;
+    while ((de = readdir(dp))) {
+        if (strlen(de->d_name) != 24 || !strstr(de->d_name, ".wal")) continue;
+        unsigned long long f = strtoull(de->d_name, NULL, 10);
+        if (f < lo) {
+            lo = f;
+            snprintf(oldest, sizeof oldest, "%s/%s", dir, de->d_name);
+        }
+    }
+    closedir(dp);
+    assert_true(lo < 450);   /* an acknowledged one, kept */
+    snprintf(renamed, sizeof renamed, "%s/%020llu.wal", dir, (unsigned long long)next);
+    assert_int_equal(rename(oldest, renamed), 0);
+    w = open_cfg(&c);
+    for (uint64_t s = 451; s <= 500; s++) {
+        assert_int_equal(tr_wal_read(w, &r), 0);
+        assert_int_equal(r.seq, s);
+    }
+    assert_int_equal(tr_wal_read(w, &r), -EAGAIN);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.next_seq, next);
+    assert_int_equal(st.corrupt_records, 0);
+    assert_int_equal(st.corrupt_bytes, 0);
+    assert_int_equal(st.bad_seq_frames, 0);
+    append_n(w, next, 1);
+    assert_int_equal(tr_wal_sync(w), 0);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
+/* spare_segments = 0 keeps nothing; more than 64 is refused. */
+static void test_spare_segments_off(void **state) {
+    const char *dir = *state;
+    struct tr_wal_config c;
+    wt_config(&c, dir);
+    c.segment_bytes = 4096;
+    c.max_record_bytes = 256;
+    c.spare_segments = 65;
+    struct tr_wal *w = NULL;
+    assert_int_equal(tr_wal_open(&c, &w, NULL), TR_EINVAL_CFG);
+    c.spare_segments = 0;
+    w = open_cfg(&c);
+    append_n(w, 1, 300);
+    assert_int_equal(tr_wal_sync(w), 0);
+    for (uint64_t s = 1; s <= 300; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_ack_through(w, 300), 0);
+    assert_int_equal(tr_wal_sync(w), 0);
+    append_n(w, 301, 100);
+    assert_int_equal(tr_wal_sync(w), 0);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.spares, 0);
+    assert_int_equal(st.recycled, 0);
+    assert_int_equal(wt_count_segments(dir), (int)st.segments);
     assert_int_equal(tr_wal_close(w), 0);
 }
 
@@ -788,6 +953,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_out_of_order_acks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rewind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reclaim_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spare_segments_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spare_segments_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_drop_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_bytes, setup, teardown),
