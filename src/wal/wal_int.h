@@ -166,7 +166,10 @@ int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, ui
  * been written there in the segment's current use: the file is a reused
  * one (spare_segments) and this is where the current use's data ends. Every
  * record the current use wrote is numbered first_seq or more, and a kept
- * file only ever held acknowledged records, numbered below any new one. */
+ * file only ever held acknowledged records, numbered below any new one.
+ * (A kept marker may name exactly first_seq - the file was the last segment
+ * and the next number stayed - and so pass for current: it carries a
+ * frontier no newer than the log's, which changes nothing.) */
 static inline int tr_wal_frame_stale(const struct tr_wal_seg *s, const struct tr_wal_frame *f) {
     return f->seq < s->first_seq;
 }
