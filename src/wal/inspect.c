@@ -135,8 +135,21 @@ static int scan_segment(const char *dir, uint64_t first_seq, uint64_t next_first
             rc = tr_diag_set(d, s, seg->path, 0, 0, "cannot read at %" PRIu64 ": %s", off, tr_strerror(s));
             goto out;
         }
-        if (s == TR_WAL_F_OK && tr_wal_frame_stale(seg, &f)) {
-            sum->reused_bytes += size - off;   /* a reused file: its earlier content */
+        if (s == TR_WAL_F_OK && tr_wal_frame_stale(seg, off, &f)) {
+            /* a reused file's older content: the end of its data, unless
+             * records follow (a write lost in the middle: damage) */
+            uint64_t resume = size;
+            s = tr_wal_scan_past_stale(sc, off, seg_last + 1, seg->first_seq, &resume);
+            if (s < 0) {
+                rc = tr_diag_set(d, s, seg->path, 0, 0, "cannot read: %s", tr_strerror(s));
+                goto out;
+            }
+            if (resume < size) {
+                damage(o, sum, name, off, resume - off, "older content of the reused file amid its records");
+                off = resume;
+                continue;
+            }
+            sum->reused_bytes += size - off;
             break;
         }
         if (s == TR_WAL_F_OK && f.marker) {
@@ -186,7 +199,22 @@ static int scan_segment(const char *dir, uint64_t first_seq, uint64_t next_first
         /* a reused file's earlier content: a frame of it, or the rest of
          * one cut by the data's end once this segment's records are all
          * there (they end below the next segment's first) */
-        if (s == 1 || (next >= size && !last && seg_last + 1 >= next_first)) {
+        if (s == 1) {
+            uint64_t resume = size;
+            s = tr_wal_scan_past_stale(sc, next, seg_last + 1, seg->first_seq, &resume);
+            if (s < 0) {
+                rc = tr_diag_set(d, s, seg->path, 0, 0, "cannot read: %s", tr_strerror(s));
+                goto out;
+            }
+            if (resume < size) {
+                damage(o, sum, name, off, resume - off, "older content of the reused file amid its records");
+                off = resume;
+                continue;
+            }
+            sum->reused_bytes += size - off;
+            break;
+        }
+        if (next >= size && !last && seg_last + 1 >= next_first) {
             sum->reused_bytes += size - off;
             break;
         }

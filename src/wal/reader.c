@@ -98,6 +98,33 @@ static int past_end(struct tr_wal *w, long ix, uint64_t *pos) {
     return 1;
 }
 
+/* Every record segment ix can hold was read: they are numbered below the
+ * next segment's first. */
+static int all_read(struct tr_wal *w, long ix, uint64_t expect) {
+    return (size_t)ix + 1 < w->nsegs && expect >= w->segs[ix + 1]->first_seq;
+}
+
+/* Older content of a reused file shows at `at` (the trouble began at off,
+ * where pos stands). With all of the segment's records read, that is where
+ * its data ends. Otherwise records are missing: look past the older content
+ * for the current use's data (a write a power cut lost leaves older frames
+ * showing in the middle); the bytes up to it are damage. 1: pos moved (go
+ * on), 0: nothing more in the log, or -errno. */
+static int stale_from(struct tr_wal *w, long ix, uint64_t off, uint64_t at, uint64_t expect, uint64_t *pos) {
+    struct tr_wal_seg *s = w->segs[ix];
+    if (!all_read(w, ix, expect)) {
+        uint64_t r;
+        int rc = tr_wal_scan_past_stale(&w->rscan, at, expect, s->first_seq, &r);
+        if (rc < 0) return rc;
+        if (r < w->rscan.limit) {
+            damaged(w, s, off, r);
+            *pos += r - off;
+            return 1;
+        }
+    }
+    return past_end(w, ix, pos);
+}
+
 enum { NR_RECORD, NR_NONE };
 struct step {
     int kind;
@@ -132,9 +159,11 @@ static int next_record(struct tr_wal *w, uint64_t pos, uint64_t expect, struct s
         uint64_t off = pos - s->g0 + TR_WAL_SEG_HDR;
         int r = tr_wal_scan_frame(&w->rscan, off, &st->f);
         if (r < 0) return r;
-        if (r == TR_WAL_F_OK && tr_wal_frame_stale(s, &st->f)) {
-            /* a reused file's earlier content: this segment's data ended */
-            if (past_end(w, ix, &pos)) continue;
+        if (r == TR_WAL_F_OK && tr_wal_frame_stale(s, off, &st->f)) {
+            /* a reused file's older content: this segment's data ended */
+            rc = stale_from(w, ix, off, off, expect, &pos);
+            if (rc < 0) return rc;
+            if (rc) continue;
             st->kind = NR_NONE;
             st->npos = pos;
             return 0;
@@ -174,12 +203,13 @@ static int next_record(struct tr_wal *w, uint64_t pos, uint64_t expect, struct s
         uint64_t q;
         rc = tr_wal_scan_resync(&w->rscan, off, expect, s->first_seq, &q);
         if (rc < 0) return rc;
-        /* A reused file's earlier content after the data: a frame of it
+        /* A reused file's older content after the data: a frame of it
          * (rc 1), or the rest of one cut by the data's end when nothing more
-         * was to come from this segment (its records end below the next
-         * segment's first): not damage. */
-        if (rc == 1 || (q >= w->rscan.limit && (size_t)ix + 1 < w->nsegs && expect >= w->segs[ix + 1]->first_seq)) {
-            if (past_end(w, ix, &pos)) continue;
+         * was to come from this segment: not damage. */
+        if (rc == 1 || (q >= w->rscan.limit && all_read(w, ix, expect))) {
+            rc = rc == 1 ? stale_from(w, ix, off, q, expect, &pos) : past_end(w, ix, &pos);
+            if (rc < 0) return rc;
+            if (rc) continue;
             st->kind = NR_NONE;
             st->npos = pos;
             return 0;
@@ -318,7 +348,7 @@ int tr_wal_reader_locate(struct tr_wal *w, uint64_t seq, uint64_t hint_seg, uint
         int r = tr_wal_scan_frame(&w->rscan, off, &f);
         if (r < 0) return r;
         if (r == TR_WAL_F_END) break;
-        if (r == TR_WAL_F_OK && tr_wal_frame_stale(s, &f)) break;   /* its data ends here */
+        if (r == TR_WAL_F_OK && tr_wal_frame_stale(s, off, &f)) break;   /* the reader sorts it out */
         if (r == TR_WAL_F_OK || r == TR_WAL_F_BADPAYLOAD) {
             if (!f.marker && f.seq >= seq) break;
             off += f.size;

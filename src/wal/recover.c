@@ -117,6 +117,7 @@ static int load_segments(struct tr_wal *w, const uint64_t *seqs, size_t nseq, st
             TR_WARN("wal", "%s: header says first record %" PRIu64 ", trusting the file name", s->path,
                     first);
         s->size = size;
+        s->hdr_ok = h == TR_WAL_HDR_OK && first == s->first_seq;
         w->segs[w->nsegs++] = s;
     }
     return 0;
@@ -151,7 +152,10 @@ static int scan_tail(struct tr_wal *w, struct tr_wal_seg *t, struct tail *tl, in
             goto out;
         }
         if (r == TR_WAL_F_END) break;
-        if (r == TR_WAL_F_OK && tr_wal_frame_stale(t, &f)) {
+        if (r == TR_WAL_F_OK && tr_wal_frame_stale(t, off, &f)) {
+            /* Older content of a reused file: the data ends here. Records of
+             * the current use after it (a write a power cut lost in the
+             * middle of the unsynced ones) were never durable: cut with it. */
             stale = 1;
             break;
         }
@@ -197,12 +201,21 @@ static int scan_tail(struct tr_wal *w, struct tr_wal_seg *t, struct tail *tl, in
         off = q;
     }
     if (stale) {
-        /* A reused file: what follows its data is its earlier content (and
+        /* A reused file: what follows its data is its older content (and
          * maybe the rest of a write cut short, which cannot be told from
-         * it). Not truncated - the blocks are kept for the file's next use,
-         * and this segment is never appended to again - only left out. */
-        TR_INFO("wal", "%s: data ends at offset %" PRIu64 "; the %" PRIu64 " bytes after it are the reused "
-                "file's earlier content", t->path, valid_end, t->size - valid_end);
+         * it): not counted as torn, but truncated like a torn tail. A frame
+         * left there could carry a number a new record gets after a crash
+         * (records never durable give theirs back), and the file may be
+         * kept for reuse again: it must hold nothing numbered that high. */
+        TR_INFO("wal", "%s: data ends at offset %" PRIu64 "; the %" PRIu64 " bytes after it, the reused "
+                "file's older content, are truncated", t->path, valid_end, t->size - valid_end);
+        rc = io->ftruncate(io->ctx, fd, valid_end);
+        if (!rc && w->cfg.sync != TR_WAL_SYNC_NONE) rc = io->fdatasync(io->ctx, fd);
+        if (rc) {
+            tr_diag_set(d, rc, t->path, 0, 0, "cannot truncate a reused segment's older content: %s",
+                        tr_strerror(rc));
+            goto out;
+        }
         t->size = valid_end;
     } else if (valid_end < t->size) {
         uint64_t torn = t->size - valid_end;
@@ -362,7 +375,11 @@ int tr_wal_recover(struct tr_wal *w, struct tr_diag *d) {
     }
     for (size_t i = 0; i < k; i++) {
         struct tr_wal_seg *s = w->segs[i];
-        if (k - i <= w->cfg.spare_segments) {
+        /* Only a file whose header names it: one that names another number
+         * was renamed for reuse and written with the rename lost in a power
+         * cut; what it holds (never durable) could be numbered above what
+         * comes next, so it goes. */
+        if (k - i <= w->cfg.spare_segments && s->hdr_ok) {
             s->next_link = w->spares;
             w->spares = s;
             w->nspares++;
@@ -402,6 +419,30 @@ int tr_wal_recover(struct tr_wal *w, struct tr_diag *d) {
                 goto out;
             }
         }
+    }
+
+    /* The kept files are cut to their header (synced) before any reuse:
+     * what a crashed run wrote into one (a reuse whose rename a power cut
+     * undid, or records a crash lost after a hole) could be numbered at or
+     * above what this run gives out, and must not show after its data when
+     * the file is written over. Files kept within a run need none of this:
+     * they only ever held that run's durable records and older content. */
+    for (struct tr_wal_seg **pp = &w->spares; *pp;) {
+        struct tr_wal_seg *sp = *pp;
+        int fd = io->open(io->ctx, sp->path, O_WRONLY, 0);
+        int r = fd < 0 ? fd : io->ftruncate(io->ctx, fd, TR_WAL_SEG_HDR);
+        if (!r && w->cfg.sync != TR_WAL_SYNC_NONE) r = io->fdatasync(io->ctx, fd);
+        if (fd >= 0) io->close(io->ctx, fd);
+        if (!r) {
+            pp = &sp->next_link;
+            continue;
+        }
+        TR_WARN("wal", "%s: cannot keep it for reuse (%s): removed", sp->path, tr_strerror(r));
+        *pp = sp->next_link;
+        w->nspares--;
+        r = io->unlink(io->ctx, sp->path);
+        if (r && r != -ENOENT) TR_WARN("wal", "%s: unlink: %s", sp->path, tr_strerror(r));
+        tr_wal_seg_free(sp);
     }
 
     uint64_t g = 0;

@@ -117,7 +117,7 @@ int tr_wal_scan_frame(struct tr_wal_scan *s, uint64_t off, struct tr_wal_frame *
     return TR_WAL_F_OK;
 }
 
-int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, uint64_t stale_below,
+int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, uint64_t first_seq,
                        uint64_t *found) {
     uint64_t q = off + 1;
     while (q + TR_WAL_FRAME_HDR <= s->limit) {
@@ -131,7 +131,8 @@ int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, ui
         for (i = 0; i < span; i++) {
             struct tr_wal_frame f;
             if (tr_wal_frame_hdr_decode(p + i, s->max_rec, &f) == 0 &&
-                (f.seq >= min_seq || f.seq < stale_below) && q + i + f.size <= s->limit) {
+                (f.seq >= min_seq || tr_wal_frame_stale_at(first_seq, q + i, &f)) &&
+                q + i + f.size <= s->limit) {
                 cand = q + i;
                 hit = 1;
                 break;
@@ -146,9 +147,35 @@ int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, ui
         if (r < 0) return r;
         if (r == TR_WAL_F_OK) {
             *found = cand;
-            return f.seq < stale_below ? 1 : 0;
+            return tr_wal_frame_stale_at(first_seq, cand, &f) ? 1 : 0;
         }
         q = cand + 1;
+    }
+    *found = s->limit;
+    return 0;
+}
+
+int tr_wal_scan_past_stale(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, uint64_t first_seq,
+                           uint64_t *found) {
+    uint64_t q = off;
+    for (;;) {
+        struct tr_wal_frame f;
+        int r = tr_wal_scan_frame(s, q, &f);
+        if (r < 0) return r;
+        if (r == TR_WAL_F_END) break;
+        if (r == TR_WAL_F_OK && !f.marker && f.seq >= min_seq && !tr_wal_frame_stale_at(first_seq, q, &f)) {
+            *found = q;
+            return 0;
+        }
+        if (r == TR_WAL_F_OK || r == TR_WAL_F_BADPAYLOAD) {   /* a sound header: its length holds */
+            q += f.size;
+            continue;
+        }
+        uint64_t n;
+        r = tr_wal_scan_resync(s, q, min_seq, first_seq, &n);
+        if (r < 0) return r;
+        if (n >= s->limit) break;
+        q = n;
     }
     *found = s->limit;
     return 0;

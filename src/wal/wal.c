@@ -442,9 +442,15 @@ static int reuse_spare(struct tr_wal *w, struct tr_wal_seg *s) {
         return fd;
     }
     tr_wal_seg_free(sp);
-    /* its blocks are there already: this only covers a file shorter than
-     * segment_bytes (kept from before a change of the setting) */
-    io->fallocate(io->ctx, fd, w->cfg.segment_bytes);
+    /* Its blocks are there already, unless it was truncated (a torn tail
+     * or older content cut at open) or segment_bytes grew: then space is
+     * reserved as for a new file, and a full disk is met here. */
+    int fr = io->fallocate(io->ctx, fd, w->cfg.segment_bytes);
+    if (fr == -ENOSPC || fr == -EDQUOT) {
+        io->close(io->ctx, fd);
+        io->unlink(io->ctx, s->path);
+        return -ENOSPC;
+    }
     s->wfd = fd;
     s->size = TR_WAL_SEG_HDR;
     w->recycled++;

@@ -121,6 +121,7 @@ struct tr_wal_seg {
     unsigned char dirty;         /* thread: written since its last fdatasync */
     unsigned char gone;          /* owner: file missing when the reader came */
     unsigned char written;       /* shared: on the written list */
+    unsigned char hdr_ok;        /* open: its header is sound and names its file's number */
     struct tr_wal_seg *next_dirty;   /* thread */
     struct tr_wal_seg *next_written; /* shared: the written list */
     /* A sealed segment whose records are all acknowledged can be reclaimed
@@ -155,24 +156,34 @@ void tr_wal_scan_reset(struct tr_wal_scan *s, int fd, uint64_t limit);
  * (off >= limit), F_BAD (no valid frame starts here), F_BADPAYLOAD (valid
  * header, f->seq/size/marker set, payload CRC wrong) or -errno. */
 int tr_wal_scan_frame(struct tr_wal_scan *s, uint64_t off, struct tr_wal_frame *f);
+/* A frame whose checksums hold but that is numbered below the first record
+ * of its segment (for a marker: names a next number below it, or that very
+ * number anywhere but at the segment's start, where only the start marker
+ * names it) cannot have been written there in the segment's current use:
+ * the file is a reused one (spare_segments) and this is older content. Every
+ * record the current use wrote is numbered first_seq or more, and a kept
+ * file only ever holds frames numbered below any number assigned after it
+ * was kept (recovery truncates what follows a last segment's data, so not
+ * even records a crash lost are left numbered above). */
+static inline int tr_wal_frame_stale_at(uint64_t first_seq, uint64_t off, const struct tr_wal_frame *f) {
+    return f->seq < first_seq || (f->marker && f->seq == first_seq && off > TR_WAL_SEG_HDR);
+}
+static inline int tr_wal_frame_stale(const struct tr_wal_seg *s, uint64_t off, const struct tr_wal_frame *f) {
+    return tr_wal_frame_stale_at(s->first_seq, off, f);
+}
 /* First offset after off where a complete valid frame with seq >= min_seq
  * starts (returns 0), or s->limit if none (0). Stops early, returning 1 with
- * *found at it, at a complete valid frame numbered below stale_below: left
- * from the file's earlier use (tr_wal_frame_stale), where the data ends. */
-int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, uint64_t stale_below,
+ * *found at it, at a complete valid frame that is older content of a reused
+ * file (tr_wal_frame_stale_at with first_seq). */
+int tr_wal_scan_resync(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, uint64_t first_seq,
                        uint64_t *found);
-/* A frame whose checksums hold but that is numbered below the first record
- * of its segment (for a marker: names a next number below it) cannot have
- * been written there in the segment's current use: the file is a reused
- * one (spare_segments) and this is where the current use's data ends. Every
- * record the current use wrote is numbered first_seq or more, and a kept
- * file only ever held acknowledged records, numbered below any new one.
- * (A kept marker may name exactly first_seq - the file was the last segment
- * and the next number stayed - and so pass for current: it carries a
- * frontier no newer than the log's, which changes nothing.) */
-static inline int tr_wal_frame_stale(const struct tr_wal_seg *s, const struct tr_wal_frame *f) {
-    return f->seq < s->first_seq;
-}
+/* From off, where older content of a reused file shows, the first record
+ * numbered min_seq or more that is not older content (the current use's
+ * data going on after a write a power cut lost left older bytes showing),
+ * stepping over older frames by their lengths; *found = s->limit if none.
+ * 0 or -errno. */
+int tr_wal_scan_past_stale(struct tr_wal_scan *s, uint64_t off, uint64_t min_seq, uint64_t first_seq,
+                           uint64_t *found);
 
 /* ---- quarantine.c ---- */
 /* Copy bytes [off, off+len) of seg into dir/quarantine/ (best effort). */

@@ -366,6 +366,59 @@ static void test_spare_segments_reused(void **state) {
     assert_int_equal(tr_wal_close(w), 0);
 }
 
+/* At open, a wholly acknowledged file is kept for reuse only if its header
+ * names its own number: one naming another was renamed for reuse and then
+ * written while the rename was lost to a power cut, and what it holds could
+ * be numbered above what comes next. */
+static void test_spare_needs_its_own_header(void **state) {
+    const char *dir = *state;
+    struct tr_wal_config c;
+    wt_config(&c, dir);
+    c.segment_bytes = 4096;
+    c.max_record_bytes = 256;
+    struct tr_wal *w = open_cfg(&c);
+    append_n(w, 1, 300);
+    assert_int_equal(tr_wal_sync(w), 0);
+    for (uint64_t s = 1; s <= 300; s++) expect_read(w, s);
+    assert_int_equal(tr_wal_ack_through(w, 300), 0);
+    assert_int_equal(tr_wal_sync(w), 0);
+    assert_int_equal(tr_wal_close(w), 0);
+    /* three files, all acknowledged: two kept and the last one */
+    unsigned long long num[8];
+    int n = 0;
+    DIR *dp = opendir(dir);
+    struct dirent *de;
+    while ((de = readdir(dp)) && n < 8)
+        if (strlen(de->d_name) == 24 && strstr(de->d_name, ".wal")) num[n++] = strtoull(de->d_name, NULL, 10);
+    closedir(dp);
+    assert_int_equal(n, 3);
+    for (int i = 0; i < n; i++)   /* sort */
+        for (int j = i + 1; j < n; j++)
+            if (num[j] < num[i]) {
+                unsigned long long t = num[i];
+                num[i] = num[j];
+                num[j] = t;
+            }
+    char from[4096], to[4096];
+    snprintf(from, sizeof from, "%s/%020llu.wal", dir, num[1]);
+    snprintf(to, sizeof to, "%s/%020llu.wal", dir, num[1] + 1);   /* its header still says num[1] */
+    assert_true(num[1] + 1 < num[2]);
+    assert_int_equal(rename(from, to), 0);
+    w = open_cfg(&c);
+    struct tr_wal_stats st;
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.spares, 1);            /* the last one; the oldest is one too many */
+    assert_int_equal(access(to, F_OK), -1);    /* the renamed one is gone */
+    assert_int_equal(wt_count_segments(dir), 1);
+    append_n(w, 301, 100);                     /* takes the kept one, then new files */
+    assert_int_equal(tr_wal_sync(w), 0);
+    for (uint64_t s = 301; s <= 400; s++) expect_read(w, s);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.recycled, 1);
+    assert_int_equal(st.corrupt_records, 0);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
 /* spare_segments = 0 keeps nothing; more than 64 is refused. */
 static void test_spare_segments_off(void **state) {
     const char *dir = *state;
@@ -955,6 +1008,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_reclaim_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spare_segments_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spare_segments_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spare_needs_its_own_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_drop_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_bytes, setup, teardown),

@@ -478,7 +478,10 @@ static int cut_everywhere(workload_fn wl, uint64_t *recycled) {
             assert_true(st.next_seq - 1 >= o.durable);
             struct tr_wal_record r;
             uint64_t want = st.frontier + 1;
+            uint64_t seen[512];   /* what this open hands out, for the second one */
+            size_t nseen = 0;
             while ((rc = tr_wal_read(w, &r)) == 0) {
+                if (nseen < 511) seen[nseen++] = r.seq;
                 /* up to the durable point: exactly consecutive; beyond it
                  * torn data may have cost records that were never durable */
                 if (want <= o.durable) {
@@ -497,6 +500,22 @@ static int cut_everywhere(workload_fn wl, uint64_t *recycled) {
             uint64_t seq;
             assert_int_equal(tr_wal_append(w, buf, wt_payload(st.next_seq, PMAX, buf), &seq), 0);
             assert_int_equal(seq, st.next_seq);
+            assert_int_equal(tr_wal_close(w), 0);
+            /* and a second open finds exactly that: no record a reused
+             * file still held from before the cut comes back */
+            seen[nseen++] = seq;
+            assert_int_equal(tr_wal_open(&c, &w, NULL), 0);
+            size_t k2 = 0;
+            while ((rc = tr_wal_read(w, &r)) == 0) {
+                if (k2 >= nseen || r.seq != seen[k2])
+                    print_error("mode %d cut %ld, second open: record %lu, expected %lu\n", mode, n,
+                                (unsigned long)r.seq, k2 < nseen ? (unsigned long)seen[k2] : 0ul);
+                assert_true(k2 < nseen && r.seq == seen[k2]);
+                assert_true(wt_payload_ok(r.seq, PMAX, r.data, r.len));
+                k2++;
+            }
+            assert_int_equal(rc, -EAGAIN);
+            assert_int_equal(k2, nseen);
             assert_int_equal(tr_wal_close(w), 0);
             wt_rmrf(dir);
         }

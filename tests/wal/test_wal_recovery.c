@@ -492,6 +492,73 @@ static void test_sequence_far_ahead_is_corruption(void **state) {
     free(img);
 }
 
+/* Renumber record k of a segment image as an older one (below the
+ * segment's first number, header CRC made good): what a reused file shows
+ * where a write of the current use did not reach the disk. */
+static void as_older(unsigned char *img, long start) {
+    tr_wal_put64(img + start + 4, 5);
+    tr_wal_put32(img + start + 12, tr_wal_crc32c(0, img + start, 12));
+}
+
+/* Older content of a reused file in the middle of the last segment's
+ * records (a write lost in a power cut, later unsynced ones on disk): the
+ * data ends there. What follows was never durable (a hole is only ever in
+ * what no fdatasync covered yet): cut from the file, so that nothing in it
+ * is numbered at or above the numbers given out next. */
+static void test_older_content_amid_records(void **state) {
+    struct fx *f = *state;
+    build_ref(f, 20, 26, 0);
+    long len = 0;
+    unsigned char *img = wt_read_file(f->last, &len);
+    long st_[64], en[64];
+    uint64_t sq[64];
+    assert_int_equal(frames(img, len, st_, en, sq, 64), 6);
+    assert_int_equal(sq[2], 23);
+    as_older(img, st_[2]);
+    char p[4096];
+    work_path(f, f->last, p, sizeof p);
+    fresh_copy(f);
+    assert_int_equal(wt_write_file(p, img, len), 0);
+    struct tr_wal_stats s;
+    struct tr_wal *w = open_and_check(f, 1, 22, 0, &s);
+    assert_int_equal(s.corrupt_records, 0);
+    assert_int_equal(s.corrupt_bytes, 0);
+    assert_int_equal(s.bad_seq_frames, 0);
+    assert_int_equal(s.torn_bytes, 0);
+    assert_int_equal(s.next_seq, 23);
+    assert_true(wt_file_size(p) <= st_[2]);   /* records 24..26 are not left in the file */
+    writer_continues(w, 23);
+    free(img);
+}
+
+/* Older content after the last record: where the data ends. Not torn and
+ * not damage, but truncated, so the file holds nothing numbered at or above
+ * the next number (record 26 is given out again, as after any crash that
+ * lost it before it was durable). */
+static void test_older_content_after_records(void **state) {
+    struct fx *f = *state;
+    build_ref(f, 20, 26, 0);
+    long len = 0;
+    unsigned char *img = wt_read_file(f->last, &len);
+    long st_[64], en[64];
+    uint64_t sq[64];
+    assert_int_equal(frames(img, len, st_, en, sq, 64), 6);
+    as_older(img, st_[5]);   /* 26 */
+    char p[4096];
+    work_path(f, f->last, p, sizeof p);
+    fresh_copy(f);
+    assert_int_equal(wt_write_file(p, img, len), 0);
+    struct tr_wal_stats s;
+    struct tr_wal *w = open_and_check(f, 1, 25, 0, &s);
+    assert_int_equal(s.corrupt_records, 0);
+    assert_int_equal(s.corrupt_bytes, 0);
+    assert_int_equal(s.torn_bytes, 0);
+    assert_int_equal(s.next_seq, 26);
+    assert_true(wt_file_size(p) <= st_[5]);   /* cut at the older frame (or the marker before it) */
+    writer_continues(w, 26);
+    free(img);
+}
+
 /* An older segment holding a frame numbered at or past the log's next number
  * (plausible by its position, impossible by the log): corrupt too, or it
  * would be handed out ahead of records that follow it. */
@@ -570,6 +637,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_sequence_far_ahead_is_corruption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wide_gap_allocates_nothing_per_number, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sequence_past_the_log_end_in_older_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_older_content_amid_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_older_content_after_records, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
