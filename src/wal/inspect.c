@@ -84,6 +84,25 @@ static void count_quarantine(const char *dir, struct tr_wal_summary *sum) {
     closedir(q);
 }
 
+/* Older content of a reused file shows at `at` (the trouble began at *off):
+ * the segment's own records going on past it make what lies between damage
+ * (returns 1, *off moved to them); else the rest is the file's older
+ * content (0). Or -errno. */
+static int older_content(struct tr_wal_inspect_opts *o, struct tr_wal_summary *sum, const char *name,
+                         struct tr_wal_scan *sc, const struct tr_wal_seg *seg, uint64_t min_seq,
+                         uint64_t size, uint64_t at, uint64_t *off) {
+    uint64_t resume = size;
+    int rc = tr_wal_scan_past_stale(sc, at, min_seq, seg->first_seq, &resume);
+    if (rc < 0) return rc;
+    if (resume < size) {
+        damage(o, sum, name, *off, resume - *off, "older content of the reused file amid its records");
+        *off = resume;
+        return 1;
+    }
+    sum->reused_bytes += size - *off;
+    return 0;
+}
+
 static int scan_segment(const char *dir, uint64_t first_seq, uint64_t next_first,
                         struct tr_wal_inspect_opts *o, struct tr_wal_summary *sum,
                         struct tr_wal_scan *sc, struct tr_diag *d) {
@@ -136,20 +155,12 @@ static int scan_segment(const char *dir, uint64_t first_seq, uint64_t next_first
             goto out;
         }
         if (s == TR_WAL_F_OK && tr_wal_frame_stale(seg, off, &f)) {
-            /* a reused file's older content: the end of its data, unless
-             * records follow (a write lost in the middle: damage) */
-            uint64_t resume = size;
-            s = tr_wal_scan_past_stale(sc, off, seg_last + 1, seg->first_seq, &resume);
+            s = older_content(o, sum, name, sc, seg, seg_last + 1, size, off, &off);
             if (s < 0) {
                 rc = tr_diag_set(d, s, seg->path, 0, 0, "cannot read: %s", tr_strerror(s));
                 goto out;
             }
-            if (resume < size) {
-                damage(o, sum, name, off, resume - off, "older content of the reused file amid its records");
-                off = resume;
-                continue;
-            }
-            sum->reused_bytes += size - off;
+            if (s) continue;
             break;
         }
         if (s == TR_WAL_F_OK && f.marker) {
@@ -200,18 +211,12 @@ static int scan_segment(const char *dir, uint64_t first_seq, uint64_t next_first
          * one cut by the data's end once this segment's records are all
          * there (they end below the next segment's first) */
         if (s == 1) {
-            uint64_t resume = size;
-            s = tr_wal_scan_past_stale(sc, next, seg_last + 1, seg->first_seq, &resume);
+            s = older_content(o, sum, name, sc, seg, seg_last + 1, size, next, &off);
             if (s < 0) {
                 rc = tr_diag_set(d, s, seg->path, 0, 0, "cannot read: %s", tr_strerror(s));
                 goto out;
             }
-            if (resume < size) {
-                damage(o, sum, name, off, resume - off, "older content of the reused file amid its records");
-                off = resume;
-                continue;
-            }
-            sum->reused_bytes += size - off;
+            if (s) continue;
             break;
         }
         if (next >= size && !last && seg_last + 1 >= next_first) {

@@ -500,6 +500,23 @@ static void as_older(unsigned char *img, long start) {
     tr_wal_put32(img + start + 12, tr_wal_crc32c(0, img + start, 12));
 }
 
+/* A work copy of records 1..26 whose last segment (21..26) shows record
+ * 21 + k as older content; the segment's path into p, its record frames'
+ * starts into st_. */
+static void older_at(struct fx *f, int k, long *st_, char *p, size_t n) {
+    build_ref(f, 20, 26, 0);
+    long len = 0, en[64];
+    unsigned char *img = wt_read_file(f->last, &len);
+    uint64_t sq[64];
+    assert_int_equal(frames(img, len, st_, en, sq, 64), 6);
+    assert_int_equal(sq[k], 21 + (uint64_t)k);
+    as_older(img, st_[k]);
+    work_path(f, f->last, p, n);
+    fresh_copy(f);
+    assert_int_equal(wt_write_file(p, img, len), 0);
+    free(img);
+}
+
 /* Older content of a reused file in the middle of the last segment's
  * records (a write lost in a power cut, later unsynced ones on disk): the
  * data ends there. What follows was never durable (a hole is only ever in
@@ -507,18 +524,9 @@ static void as_older(unsigned char *img, long start) {
  * is numbered at or above the numbers given out next. */
 static void test_older_content_amid_records(void **state) {
     struct fx *f = *state;
-    build_ref(f, 20, 26, 0);
-    long len = 0;
-    unsigned char *img = wt_read_file(f->last, &len);
-    long st_[64], en[64];
-    uint64_t sq[64];
-    assert_int_equal(frames(img, len, st_, en, sq, 64), 6);
-    assert_int_equal(sq[2], 23);
-    as_older(img, st_[2]);
+    long st_[64];
     char p[4096];
-    work_path(f, f->last, p, sizeof p);
-    fresh_copy(f);
-    assert_int_equal(wt_write_file(p, img, len), 0);
+    older_at(f, 2, st_, p, sizeof p);   /* 23 */
     struct tr_wal_stats s;
     struct tr_wal *w = open_and_check(f, 1, 22, 0, &s);
     assert_int_equal(s.corrupt_records, 0);
@@ -528,7 +536,6 @@ static void test_older_content_amid_records(void **state) {
     assert_int_equal(s.next_seq, 23);
     assert_true(wt_file_size(p) <= st_[2]);   /* records 24..26 are not left in the file */
     writer_continues(w, 23);
-    free(img);
 }
 
 /* Older content after the last record: where the data ends. Not torn and
@@ -537,17 +544,9 @@ static void test_older_content_amid_records(void **state) {
  * lost it before it was durable). */
 static void test_older_content_after_records(void **state) {
     struct fx *f = *state;
-    build_ref(f, 20, 26, 0);
-    long len = 0;
-    unsigned char *img = wt_read_file(f->last, &len);
-    long st_[64], en[64];
-    uint64_t sq[64];
-    assert_int_equal(frames(img, len, st_, en, sq, 64), 6);
-    as_older(img, st_[5]);   /* 26 */
+    long st_[64];
     char p[4096];
-    work_path(f, f->last, p, sizeof p);
-    fresh_copy(f);
-    assert_int_equal(wt_write_file(p, img, len), 0);
+    older_at(f, 5, st_, p, sizeof p);   /* 26 */
     struct tr_wal_stats s;
     struct tr_wal *w = open_and_check(f, 1, 25, 0, &s);
     assert_int_equal(s.corrupt_records, 0);
@@ -556,7 +555,6 @@ static void test_older_content_after_records(void **state) {
     assert_int_equal(s.next_seq, 26);
     assert_true(wt_file_size(p) <= st_[5]);   /* cut at the older frame (or the marker before it) */
     writer_continues(w, 26);
-    free(img);
 }
 
 /* An older segment holding a frame numbered at or past the log's next number
