@@ -61,7 +61,7 @@ int tr_event_decode(const char *data, size_t len, struct tr_event *ev) {
     if (!rc && n > (len - off) / 4) rc = TR_ECORRUPT;  /* each range takes >= 4 bytes */
     if (rc) return TR_ECORRUPT;
     tr_ids_init(&ids, src, stream, event);
-    if (n > UINT32_MAX || tr_ids_reserve(&ids, (uint32_t)n)) return -ENOMEM;
+    if (tr_ids_reserve(&ids, (size_t)n)) return -ENOMEM;
     for (uint64_t i = 0; i < n; i++) {
         struct tr_tracked *t = &tr_ids_tracked(&ids)[i];
         if (tr_bin_get_uvarint(data, len, &off, &t->source) ||

@@ -34,7 +34,7 @@ void tr_ids_move(struct tr_ids *dst, struct tr_ids *src) {
 }
 
 /* Room for need ranges, keeping those there; on failure nothing changes. */
-static int ids_room(struct tr_ids *ids, size_t need) {
+int tr_ids_reserve(struct tr_ids *ids, size_t need) {
     if (need <= TR_IDS_INLINE || need <= ids->cap) return 0;
     if (need > UINT32_MAX) return -ENOMEM;
     if (ids->cap > TR_IDS_INLINE) {
@@ -54,14 +54,10 @@ static int ids_room(struct tr_ids *ids, size_t need) {
     return 0;
 }
 
-int tr_ids_reserve(struct tr_ids *ids, uint32_t n) {
-    return ids_room(ids, n);
-}
-
 int tr_ids_copy(struct tr_ids *dst, const struct tr_ids *src) {
     tr_ids_init(dst, src->id.source, src->id.stream, src->id.event);
     if (!src->ntracked) return 0;
-    int rc = ids_room(dst, src->ntracked);
+    int rc = tr_ids_reserve(dst, src->ntracked);
     if (rc) return rc;
     memcpy(tr_ids_tracked(dst), tr_ids_list(src), (size_t)src->ntracked * sizeof(struct tr_tracked));
     dst->ntracked = src->ntracked;
@@ -123,7 +119,7 @@ int tr_ids_track(struct tr_ids *ids, const struct tr_ids *other) {
     size_t cap = ids->cap > TR_IDS_INLINE ? ids->cap : TR_IDS_INLINE;
     size_t need = (size_t)ids->ntracked + 2 + other->ntracked;
     if (need > cap) need = (size_t)ids->ntracked + new_pairs(ids, other);
-    int rc = ids_room(ids, need);
+    int rc = tr_ids_reserve(ids, need);
     if (rc) return rc;
     /* Tremor keeps its own id resolvable once anything else is tracked. */
     if (ids->ntracked == 0) {

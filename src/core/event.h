@@ -85,9 +85,9 @@ struct tr_insight {
 void tr_ids_init(struct tr_ids *ids, uint64_t source, uint64_t stream, uint64_t event);
 void tr_ids_fini(struct tr_ids *ids);
 int tr_ids_copy(struct tr_ids *dst, const struct tr_ids *src);  /* dst uninitialised */
-/* Room for n tracked ranges in ids that track none yet (a decoder filling
- * them in); 0 or -ENOMEM. */
-int tr_ids_reserve(struct tr_ids *ids, uint32_t n);
+/* Room for need tracked ranges, keeping those there (a decoder filling
+ * them in, tracking before it merges); 0 or -ENOMEM, ids unchanged. */
+int tr_ids_reserve(struct tr_ids *ids, size_t need);
 /* dst takes src's ids and tracked list without copying; src is left empty
  * (all ids 0, nothing tracked), so finalising it later frees nothing.
  * dst must be uninitialised or finalised: what it held is not freed. */

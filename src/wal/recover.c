@@ -200,32 +200,26 @@ static int scan_tail(struct tr_wal *w, struct tr_wal_seg *t, struct tail *tl, in
         tr_wal_quarantine(w, t, off, q - off);
         off = q;
     }
-    if (stale) {
-        /* A reused file: what follows its data is its older content (and
-         * maybe the rest of a write cut short, which cannot be told from
-         * it): not counted as torn, but truncated like a torn tail. A frame
-         * left there could carry a number a new record gets after a crash
+    if (valid_end < t->size) {
+        /* A torn tail, or (stale) a reused file's older content after its
+         * data - maybe with the rest of a write cut short, which cannot be
+         * told from it: not counted as torn. Both are cut: a frame left
+         * there could carry a number a new record gets after a crash
          * (records never durable give theirs back), and the file may be
          * kept for reuse again: it must hold nothing numbered that high. */
-        TR_INFO("wal", "%s: data ends at offset %" PRIu64 "; the %" PRIu64 " bytes after it, the reused "
-                "file's older content, are truncated", t->path, valid_end, t->size - valid_end);
-        rc = io->ftruncate(io->ctx, fd, valid_end);
-        if (!rc && w->cfg.sync != TR_WAL_SYNC_NONE) rc = io->fdatasync(io->ctx, fd);
-        if (rc) {
-            tr_diag_set(d, rc, t->path, 0, 0, "cannot truncate a reused segment's older content: %s",
-                        tr_strerror(rc));
-            goto out;
+        uint64_t cut = t->size - valid_end;
+        if (stale) {
+            TR_INFO("wal", "%s: data ends at offset %" PRIu64 "; the %" PRIu64 " bytes after it, the reused "
+                    "file's older content, are truncated", t->path, valid_end, cut);
+        } else {
+            TR_WARN("wal", "%s: torn tail of %" PRIu64 " bytes at offset %" PRIu64 " truncated", t->path, cut,
+                    valid_end);
+            w->torn_bytes += cut;
         }
-        t->size = valid_end;
-    } else if (valid_end < t->size) {
-        uint64_t torn = t->size - valid_end;
-        TR_WARN("wal", "%s: torn tail of %" PRIu64 " bytes at offset %" PRIu64 " truncated", t->path, torn,
-                valid_end);
-        w->torn_bytes += torn;
         rc = io->ftruncate(io->ctx, fd, valid_end);
         if (!rc && w->cfg.sync != TR_WAL_SYNC_NONE) rc = io->fdatasync(io->ctx, fd);
         if (rc) {
-            tr_diag_set(d, rc, t->path, 0, 0, "cannot truncate torn tail: %s", tr_strerror(rc));
+            tr_diag_set(d, rc, t->path, 0, 0, "cannot truncate the segment after its data: %s", tr_strerror(rc));
             goto out;
         }
         t->size = valid_end;
