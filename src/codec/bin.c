@@ -20,34 +20,23 @@
 
 enum { T_NULL, T_FALSE, T_TRUE, T_I64, T_U64, T_F64, T_STR, T_BIN, T_ARR, T_REC };
 
-/* Write v at p (room for 10 bytes); returns the bytes written. */
-static size_t put_varint_at(char *p, uint64_t v) {
-    size_t n = 0;
-    do {
-        unsigned char b = v & 0x7f;
-        v >>= 7;
-        p[n++] = (char)(b | (v ? 0x80 : 0));
-    } while (v);
-    return n;
-}
-
-/* A tag byte, then (with_n) a uvarint, written in place after one reserve:
- * records are encoded field by field, so this is the encoder's inner loop. */
-static int put_head(struct tr_buf *out, int tag, int with_n, uint64_t n, size_t extra) {
-    if (out->cap - out->len <= 11 + extra) {   /* cap 0: len 0, reserves */
-        int rc = tr_buf_reserve(out, 11 + extra);
+/* A tag byte, then (with_n) a uvarint, one reserve for both: for the
+ * callers outside the value encoder (record framing). */
+static int put_head(struct tr_buf *out, int tag, int with_n, uint64_t n) {
+    if (out->cap - out->len <= 11) {   /* cap 0: len 0, reserves */
+        int rc = tr_buf_reserve(out, 11);
         if (rc) return rc;
     }
     char *p = out->data + out->len;
     size_t k = 0;
     if (tag >= 0) p[k++] = (char)tag;
-    if (with_n) k += put_varint_at(p + k, n);
+    if (with_n) k += tr_bin_uvarint_at(p + k, n);
     out->len += k;
     out->data[out->len] = 0;
     return 0;
 }
 
-int tr_bin_put_uvarint(struct tr_buf *out, uint64_t v) { return put_head(out, -1, 1, v, 0); }
+int tr_bin_put_uvarint(struct tr_buf *out, uint64_t v) { return put_head(out, -1, 1, v); }
 
 int tr_bin_get_uvarint_long(const char *data, size_t len, size_t *off, uint64_t *v) {
     uint64_t r = 0;
@@ -64,60 +53,98 @@ int tr_bin_get_uvarint_long(const char *data, size_t len, size_t *off, uint64_t 
     return TR_ECORRUPT;
 }
 
-static int put_tag(struct tr_buf *out, int tag) { return tr_buf_putc(out, (char)tag); }
+/* The value encoder's cursor: it writes at p and asks the buffer for more
+ * only when fewer than the bytes of the next item are left before end, so
+ * most items cost one compare; the buffer's len and NUL are set once, at
+ * the end. This is the WAL's append path: every event goes through here. */
+struct wr {
+    struct tr_buf *b;
+    char *p, *end;    /* end: the last byte of the buffer, kept for the NUL */
+};
 
-/* [tag] uvarint length, bytes: one reserve for all of it */
-static int put_bytes(struct tr_buf *out, int tag, const char *p, size_t n) {
-    if (n > SIZE_MAX - 16) return -ENOMEM;
-    int rc = put_head(out, tag, 1, n, n);
+static int need(struct wr *w, size_t n) {
+    if ((size_t)(w->end - w->p) >= n) return 0;
+    w->b->len = (size_t)(w->p - w->b->data);
+    int rc = tr_buf_reserve(w->b, n < 256 ? 256 : n);
     if (rc) return rc;
-    if (n) memcpy(out->data + out->len, p, n);
-    out->len += n;
-    out->data[out->len] = 0;
+    w->p = w->b->data + w->b->len;
+    w->end = w->b->data + w->b->cap - 1;
     return 0;
 }
 
-static int enc(const tr_value *v, struct tr_buf *out, int depth) {
+static inline void head(struct wr *w, int tag, uint64_t n) {
+    *w->p++ = (char)tag;
+    w->p += tr_bin_uvarint_at(w->p, n);
+}
+
+/* [tag] uvarint length, bytes (tag -1: none, a record's key) */
+static int bytes(struct wr *w, int tag, const char *p, uint32_t n) {
+    int rc = need(w, 11 + (size_t)n);
+    if (rc) return rc;
+    if (tag >= 0) *w->p++ = (char)tag;
+    w->p += tr_bin_uvarint_at(w->p, n);
+    memcpy(w->p, p, n);
+    w->p += n;
+    return 0;
+}
+
+static int enc(const tr_value *v, struct wr *w, int depth) {
     int rc;
     if (depth > TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
     switch ((enum tr_type)v->type) {
-    case TR_NULL: return put_tag(out, T_NULL);
-    case TR_BOOL: return put_tag(out, v->as.b ? T_TRUE : T_FALSE);
-    case TR_I64: {
-        uint64_t z = ((uint64_t)v->as.i << 1) ^ (uint64_t)(v->as.i >> 63);
-        return put_head(out, T_I64, 1, z, 0);
-    }
+    case TR_NULL:
+    case TR_BOOL:
+        if ((rc = need(w, 1))) return rc;
+        *w->p++ = (char)(v->type == TR_NULL ? T_NULL : v->as.b ? T_TRUE : T_FALSE);
+        return 0;
+    case TR_I64:
+        if ((rc = need(w, 11))) return rc;
+        head(w, T_I64, ((uint64_t)v->as.i << 1) ^ (uint64_t)(v->as.i >> 63));
+        return 0;
     case TR_U64:
-        return put_head(out, T_U64, 1, v->as.u, 0);
+        if ((rc = need(w, 11))) return rc;
+        head(w, T_U64, v->as.u);
+        return 0;
     case TR_F64: {
         uint64_t bits;
-        unsigned char b[8];
         memcpy(&bits, &v->as.f, 8);
-        for (int i = 0; i < 8; i++) b[i] = (unsigned char)(bits >> (8 * i));
-        if ((rc = put_tag(out, T_F64))) return rc;
-        return tr_buf_append(out, b, 8);
+        if ((rc = need(w, 9))) return rc;
+        *w->p++ = T_F64;
+        for (int i = 0; i < 8; i++) *w->p++ = (char)(unsigned char)(bits >> (8 * i));
+        return 0;
     }
     case TR_STR:
     case TR_BIN:
-        return put_bytes(out, v->type == TR_STR ? T_STR : T_BIN, v->as.s->data, v->as.s->len);
+        return bytes(w, v->type == TR_STR ? T_STR : T_BIN, v->as.s->data, v->as.s->len);
     case TR_ARR:
-        if ((rc = put_head(out, T_ARR, 1, v->as.a->len, 0))) return rc;
+        if ((rc = need(w, 11))) return rc;
+        head(w, T_ARR, v->as.a->len);
         for (uint32_t i = 0; i < v->as.a->len; i++)
-            if ((rc = enc(&v->as.a->items[i], out, depth + 1))) return rc;
+            if ((rc = enc(&v->as.a->items[i], w, depth + 1))) return rc;
         return 0;
     case TR_REC:
-        if ((rc = put_head(out, T_REC, 1, v->as.r->len, 0))) return rc;
+        if ((rc = need(w, 11))) return rc;
+        head(w, T_REC, v->as.r->len);
         for (uint32_t i = 0; i < v->as.r->len; i++) {
             const struct tr_field *f = &v->as.r->fields[i];
-            if ((rc = put_bytes(out, -1, f->key->data, f->key->len))) return rc;
-            if ((rc = enc(&f->val, out, depth + 1))) return rc;
+            if ((rc = bytes(w, -1, f->key->data, f->key->len))) return rc;
+            if ((rc = enc(&f->val, w, depth + 1))) return rc;
         }
         return 0;
     }
     return TR_ECORRUPT;
 }
 
-int tr_bin_encode(const tr_value *v, struct tr_buf *out) { return enc(v, out, 0); }
+int tr_bin_encode(const tr_value *v, struct tr_buf *out) {
+    size_t old = out->len;
+    int rc = tr_buf_reserve(out, 64);   /* so the cursor starts inside a buffer */
+    if (rc) return rc;
+    struct wr w = {out, out->data + out->len, out->data + out->cap - 1};
+    rc = enc(v, &w, 0);
+    out->len = rc ? old : (size_t)(w.p - out->data);
+    out->data[out->len] = 0;
+    return rc;
+}
 
 int tr_bin_skip_empty_rec(const char *data, size_t len, size_t *off) {
     /* T_REC and the count 0 as a one-byte uvarint: how enc writes {} */

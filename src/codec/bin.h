@@ -28,6 +28,17 @@ int tr_bin_skip_empty_rec(const char *data, size_t len, size_t *off);
 
 /* Varint helpers shared with record framing built on top of this codec. */
 int tr_bin_put_uvarint(struct tr_buf *out, uint64_t v);
+/* Write v as a uvarint at p, which has room for 10 bytes; returns the bytes
+ * written. For a caller that reserved once for several. */
+static inline size_t tr_bin_uvarint_at(char *p, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (char)(unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (char)(unsigned char)v;
+    return n;
+}
 /* Read a uvarint at data[*off..len), advancing *off; TR_ECORRUPT when it
  * runs past len or over 10 bytes. Inline for the one-byte case (lengths,
  * counts, small ids: most of what a record holds). */

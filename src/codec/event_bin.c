@@ -13,6 +13,7 @@
 #include "codec/event_bin.h"
 
 #include <errno.h>
+#include <stdint.h>
 
 #include "codec/bin.h"
 #include "core/alloc.h"
@@ -20,26 +21,33 @@
 #define VERSION 1
 
 int tr_event_encode(const struct tr_event *ev, struct tr_buf *out) {
-    unsigned char head[10];
-    head[0] = VERSION;
-    head[1] = (unsigned char)((ev->transactional ? 1 : 0) | (ev->is_batch ? 2 : 0));
-    for (int i = 0; i < 8; i++) head[2 + i] = (unsigned char)(ev->ingest_ns >> (8 * i));
-    int rc = tr_buf_append(out, head, sizeof head);
     const struct tr_ids *ids = &ev->ids;
-    if (!rc) rc = tr_bin_put_uvarint(out, ids->id.source);
-    if (!rc) rc = tr_bin_put_uvarint(out, ids->id.stream);
-    if (!rc) rc = tr_bin_put_uvarint(out, ids->id.event);
-    if (!rc) rc = tr_bin_put_uvarint(out, ids->ntracked);
     const struct tr_tracked *list = tr_ids_list(ids);
-    for (uint32_t i = 0; !rc && i < ids->ntracked; i++) {
-        const struct tr_tracked *t = &list[i];
-        rc = tr_bin_put_uvarint(out, t->source);
-        if (!rc) rc = tr_bin_put_uvarint(out, t->stream);
-        if (!rc) rc = tr_bin_put_uvarint(out, t->min);
-        if (!rc) rc = tr_bin_put_uvarint(out, t->max);
+    /* the head and every uvarint (10 bytes at most each) in one reserve;
+     * ntracked is 32-bit, so this cannot overflow */
+    size_t old = out->len;
+    int rc = tr_buf_reserve(out, 10 + 40 + 40 * (size_t)ids->ntracked);
+    if (rc) return rc;
+    char *p = out->data + out->len;
+    p[0] = VERSION;
+    p[1] = (char)((ev->transactional ? 1 : 0) | (ev->is_batch ? 2 : 0));
+    for (int i = 0; i < 8; i++) p[2 + i] = (char)(unsigned char)(ev->ingest_ns >> (8 * i));
+    p += 10;
+    p += tr_bin_uvarint_at(p, ids->id.source);
+    p += tr_bin_uvarint_at(p, ids->id.stream);
+    p += tr_bin_uvarint_at(p, ids->id.event);
+    p += tr_bin_uvarint_at(p, ids->ntracked);
+    for (uint32_t i = 0; i < ids->ntracked; i++) {
+        p += tr_bin_uvarint_at(p, list[i].source);
+        p += tr_bin_uvarint_at(p, list[i].stream);
+        p += tr_bin_uvarint_at(p, list[i].min);
+        p += tr_bin_uvarint_at(p, list[i].max);
     }
-    if (!rc) rc = tr_bin_encode(&ev->value, out);
+    out->len = (size_t)(p - out->data);
+    out->data[out->len] = 0;
+    rc = tr_bin_encode(&ev->value, out);
     if (!rc) rc = tr_bin_encode(&ev->meta, out);
+    if (rc) tr_buf_truncate(out, old);
     return rc;
 }
 

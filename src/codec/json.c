@@ -769,10 +769,13 @@ static const char digit_pairs[] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Decimal digits of u written backwards ending at e; returns the start. */
-static char *fmt_u64(char *e, uint64_t u) {
+/* Decimal digits of u written backwards ending at e; returns the start.
+ * 64-bit division is several times dearer than 32-bit, and ingest_ns-like
+ * numbers have 19 digits: the low 8-digit groups are cut off with one
+ * 64-bit division each and written with 32-bit arithmetic. */
+static char *fmt_u32(char *e, uint32_t u) {
     while (u >= 100) {
-        unsigned r = (unsigned)(u % 100);
+        uint32_t r = u % 100;
         u /= 100;
         e -= 2;
         memcpy(e, digit_pairs + 2 * r, 2);
@@ -784,6 +787,19 @@ static char *fmt_u64(char *e, uint64_t u) {
         *--e = (char)('0' + u);
     }
     return e;
+}
+
+static char *fmt_u64(char *e, uint64_t u) {
+    while (u > UINT32_MAX) {
+        uint32_t lo = (uint32_t)(u % 100000000u);
+        u /= 100000000u;
+        for (int i = 0; i < 4; i++) {
+            e -= 2;
+            memcpy(e, digit_pairs + 2 * (lo % 100), 2);
+            lo /= 100;
+        }
+    }
+    return fmt_u32(e, (uint32_t)u);
 }
 
 static int put_int(struct tr_buf *b, int neg, uint64_t mag) {

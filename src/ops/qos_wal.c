@@ -53,6 +53,7 @@
 #include "core/hist.h"
 #include "core/log.h"
 #include "core/ring.h"
+#include "core/spool.h"
 #include "ops/ops_int.h"
 #include "wal/wal.h"
 
@@ -102,7 +103,7 @@ struct flight {
  * converted), and only the next sync sees the failure. */
 struct pend {
     uint64_t seq;                /* 0: not in the log (to be appended again) */
-    unsigned char *data;
+    unsigned char *data;         /* in the operator's spool, released front first */
     size_t len;
     struct tr_ids ids;           /* of a transactional input; else empty */
     int transactional;
@@ -177,6 +178,7 @@ struct walop {
     struct tr_ring hot;          /* of struct hot, seq order: appended, not read yet */
     size_t hot_bytes;            /* their records' bytes */
     struct tr_ring pend;         /* of struct pend: records not yet durable, in append order */
+    struct tr_spool copies;      /* their bytes, end to end (released in the same order) */
     size_t pend_stored;          /* the first pend_stored are in the log, the rest wait */
     size_t pend_acked;           /* of those, the first pend_acked are durable (acked upstream) */
     uint64_t seen_durable;       /* the log's durable-through number, as last seen */
@@ -461,7 +463,7 @@ static void release_durable(struct walop *w) {
         w->pend_acked--;
         w->pend_bytes -= e->len;
         w->pend_durable_bytes -= e->len;
-        tr_free(e->data);
+        tr_spool_release(&w->copies, e->len);
         tr_ids_fini(&e->ids);
         tr_ring_pop(&w->pend, NULL);
     }
@@ -548,13 +550,14 @@ static int store(struct walop *w, struct tr_event *ev) {
                 tr_strerror(rc), (unsigned long long)w->rejected);
         goto refused;
     }
-    /* the copy first: once appended the record must be recoverable */
-    unsigned char *copy = tr_ring_reserve(&w->pend, 1) == 0 ? tr_malloc(w->rec.len) : NULL;
+    /* room for the copy first: once appended the record must be recoverable */
+    unsigned char *copy = tr_ring_reserve(&w->pend, 1) == 0 ? tr_spool_room(&w->copies, w->rec.len) : NULL;
     if (!copy) return TR_EFULL;   /* out of memory: hold it and try again later */
     rc = tr_wal_append(w->wal, w->rec.data, w->rec.len, &seq);
     if (rc == 0) {
         w->appended = 1;
         memcpy(copy, w->rec.data, w->rec.len);
+        tr_spool_commit(&w->copies, w->rec.len);
         keep_hot(w, seq, w->rec.len, ev);
         struct pend e = {.seq = seq, .data = copy, .len = w->rec.len, .transactional = ev->transactional};
         if (ev->transactional) {
@@ -567,7 +570,6 @@ static int store(struct walop *w, struct tr_event *ev) {
         w->pend_bytes += w->rec.len;
         return 0;
     }
-    tr_free(copy);
     if (rc == TR_EFULL) return rc;
 not_stored:
     if (rc == TR_EDROPPED) {
@@ -870,10 +872,8 @@ static void free_op(struct walop *w) {
     while (tr_ring_pop(&w->held, &ev)) tr_event_fini(&ev);
     drop_hot(w);
     struct pend e;
-    while (tr_ring_pop(&w->pend, &e)) {
-        tr_ids_fini(&e.ids);
-        tr_free(e.data);
-    }
+    while (tr_ring_pop(&w->pend, &e)) tr_ids_fini(&e.ids);
+    tr_spool_fini(&w->copies);
     struct upack u;
     while (tr_ring_pop(&w->ups, &u)) tr_ids_fini(&u.ids);
     tr_ring_fini(&w->ups);
@@ -954,6 +954,7 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
     tr_ring_init(&w->held, sizeof(struct tr_event));
     tr_ring_init(&w->hot, sizeof(struct hot));
     tr_ring_init(&w->pend, sizeof(struct pend));
+    tr_spool_init(&w->copies);
     tr_ring_init(&w->ups, sizeof(struct upack));
     w->host = host;
     w->defer = host->defer;

@@ -221,10 +221,16 @@ static void settle(struct tr_pipeline *p, struct tr_event *ev) {
 
 /* ------------------------------------------------------------ metrics */
 
-/* Port names are compared for every event on every edge: most are the same
- * literal or differ in their first byte, so those go without a call. */
+/* Port names are compared for every event on every edge. They are a few
+ * bytes ("in", "out", "err"), and edges keep their own copies, so this
+ * compares in place rather than calling strcmp. */
 static inline int same_port(const char *a, const char *b) {
-    return a == b || (a[0] == b[0] && strcmp(a, b) == 0);
+    if (a == b) return 1;
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
 }
 
 static void count(struct counts *c, const char *port) {
@@ -456,7 +462,7 @@ static int pass_event(struct tr_pipeline *p, struct node *n, const char *port,
  * node's name; `out` also through a port named in `into out/<port>`. */
 static int leave_event(struct tr_pipeline *p, struct node *n, const char *port,
                        struct tr_event *ev) {
-    bool named = strcmp(n->id, TR_PORT_OUT) == 0 && strcmp(port, TR_PORT_IN) != 0;
+    bool named = same_port(n->id, TR_PORT_OUT) && !same_port(port, TR_PORT_IN);
     to_outputs(p, named ? port : n->id, ev);
     return 0;
 }
@@ -906,7 +912,7 @@ int tr_pipeline_disconnect_input(struct tr_pipeline *p, tr_pipeline_cf_fn fn, vo
 }
 
 int tr_pipeline_push(struct tr_pipeline *p, const char *port, struct tr_event *ev) {
-    if (strcmp(port, TR_PORT_IN) != 0) {
+    if (!same_port(port, TR_PORT_IN)) {
         tr_event_fini(ev);
         return TR_ENOTFOUND;
     }

@@ -452,6 +452,23 @@ static void test_encode_numbers(void **state) {
     enc_is(&v, "-9223372036854775808");
     v = tr_v_uint(UINT64_MAX);
     enc_is(&v, "18446744073709551615");
+    /* integers against snprintf around the 32-bit and 8-digit-group edges,
+     * and a spread of magnitudes */
+    uint64_t edges[] = {0, 9, 10, 99, 100, 99999999, 100000000, 100000001, 4294967295u, 4294967296u,
+                        10000000000000000ull, 1000000000000000000ull, 1764000000123456789ull,
+                        10000000000000000000ull, 9999999999999999999ull};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0] + 64; i++) {
+        uint64_t u = i < sizeof edges / sizeof edges[0] ? edges[i] : 0x9E3779B97F4A7C15ull >> (i % 64);
+        char want[32];
+        snprintf(want, sizeof want, "%llu", (unsigned long long)u);
+        v = tr_v_uint(u);
+        enc_is(&v, want);
+        if (u <= (uint64_t)INT64_MAX) {
+            snprintf(want, sizeof want, "-%llu", (unsigned long long)u);
+            v = tr_v_int(-(int64_t)u);
+            if (u) enc_is(&v, want);
+        }
+    }
     v = tr_v_bool(0);
     enc_is(&v, "false");
 
