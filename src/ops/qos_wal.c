@@ -308,9 +308,11 @@ static int fl_push(struct walop *w, uint64_t seq, size_t len) {
     return 0;
 }
 
-/* Index of the first entry with seq >= lo (the length if none): seqs rise. */
+/* Index of the first entry with seq >= lo (the length if none): seqs rise.
+ * Downstream mostly answers in order, so the front is tried first. */
 static size_t fl_find(struct walop *w, uint64_t lo) {
     size_t a = 0, b = tr_ring_len(&w->fl);
+    if (b == 0 || fl_at(w, 0)->seq >= lo) return 0;
     while (a < b) {
         size_t m = a + (b - a) / 2;
         if (fl_at(w, m)->seq < lo) a = m + 1;
