@@ -70,6 +70,10 @@ struct tr_select {
     tr_value *locals;
     uint8_t *set;
     int nlocals;
+    /* `select event from ... into ...` with no where, group by, having or
+     * window: the event goes on as it came, so it is emitted without
+     * evaluating anything (the commonest statement; every relay has two) */
+    bool identity;
 };
 
 static void clear_locals(struct tr_select *s) {
@@ -636,6 +640,7 @@ static void send_all(struct outbuf *o, size_t from, tr_emit_fn emit, void *arg, 
 
 int tr_select_run(struct tr_select *s, const struct tr_lang_ctx *ctx, struct tr_event *ev,
                   tr_emit_fn emit, void *arg, struct tr_diag *d) {
+    if (s->identity) return emit(arg, "out", ev);
     tr_lang_err_clear(&s->err);
     s->err_plain = 0;
     clear_locals(s);
@@ -843,6 +848,9 @@ int tr_select_create(struct tr_prog *prog, struct tr_node *stmt, const struct tr
         tr_aggr_init(&s->scratch2[i], aggr_fn_of(s->info.aggrs[i]));
     }
     s->nwins = nwins;
+    const struct tr_node *t = stmt->a;
+    s->identity = nwins == 0 && !stmt->b && !stmt->c && !stmt->d && t && t->kind == N_PATH &&
+                  t->op == R_EVENT && t->n == 0;
     for (size_t i = 0; i < nwins; i++) {
         s->wins[i].def = &wins[i];
         if (tr_v_cstr(wins[i].name, &s->wins[i].name)) {
