@@ -104,10 +104,13 @@ struct flight {
 struct pend {
     uint64_t seq;                /* 0: not in the log (to be appended again) */
     unsigned char *data;         /* in the operator's spool, released front first */
-    size_t len;
-    struct tr_ids ids;           /* of a transactional input; else empty */
-    int transactional;
+    uint32_t len;                /* at most MAX_RECORD */
+    uint8_t transactional;       /* its upstream ids wait, in order, in pend_ids */
 };
+/* A window of 1 MiB of small records is tens of thousands of these: they
+ * stay small, and the ids (96 bytes) of the few transactional ones go to a
+ * ring of their own. */
+_Static_assert(sizeof(struct pend) <= 24, "struct pend is kept per record in flight");
 
 /* ack_upstream = "delivered": the upstream ids of a durable record, kept
  * until downstream acknowledged the record (seq rising, in append order). */
@@ -179,6 +182,7 @@ struct walop {
     size_t hot_bytes;            /* their records' bytes */
     struct tr_ring pend;         /* of struct pend: records not yet durable, in append order */
     struct tr_spool copies;      /* their bytes, end to end (released in the same order) */
+    struct tr_ring pend_ids;     /* of struct tr_ids: of each transactional one not yet durable, in order */
     size_t pend_stored;          /* the first pend_stored are in the log, the rest wait */
     size_t pend_acked;           /* of those, the first pend_acked are durable (acked upstream) */
     uint64_t seen_durable;       /* the log's durable-through number, as last seen */
@@ -449,13 +453,16 @@ static void release_durable(struct walop *w) {
         w->pend_durable_bytes += e->len;
         if (e->transactional) {
             e->transactional = 0;
+            struct tr_ids ids;
+            tr_ring_pop(&w->pend_ids, &ids);   /* this entry's: the first transactional one left */
             if (!w->ack_delivered) {
-                send_up(w, TR_CB_ACK, &e->ids);   /* takes the ids, leaves them empty */
+                send_up(w, TR_CB_ACK, &ids);   /* takes the ids, leaves them empty */
             } else {
                 struct upack u = {.seq = e->seq};
-                tr_ids_move(&u.ids, &e->ids);
+                tr_ids_move(&u.ids, &ids);
                 if (tr_ring_push(&w->ups, &u) != 0) send_up(w, TR_CB_ACK, &u.ids);   /* no memory: ack now */
             }
+            tr_ids_fini(&ids);
         }
     }
     while (w->pend_acked) {
@@ -466,7 +473,6 @@ static void release_durable(struct walop *w) {
         w->pend_bytes -= e->len;
         w->pend_durable_bytes -= e->len;
         tr_spool_release(&w->copies, e->len);
-        tr_ids_fini(&e->ids);
         tr_ring_pop(&w->pend, NULL);
     }
 }
@@ -553,7 +559,10 @@ static int store(struct walop *w, struct tr_event *ev) {
         goto refused;
     }
     /* room for the copy first: once appended the record must be recoverable */
-    unsigned char *copy = tr_ring_reserve(&w->pend, 1) == 0 ? tr_spool_room(&w->copies, w->rec.len) : NULL;
+    unsigned char *copy = tr_ring_reserve(&w->pend, 1) == 0 &&
+                                  (!ev->transactional || tr_ring_reserve(&w->pend_ids, 1) == 0)
+                              ? tr_spool_room(&w->copies, w->rec.len)
+                              : NULL;
     if (!copy) return TR_EFULL;   /* out of memory: hold it and try again later */
     rc = tr_wal_append(w->wal, w->rec.data, w->rec.len, &seq);
     if (rc == 0) {
@@ -561,11 +570,12 @@ static int store(struct walop *w, struct tr_event *ev) {
         memcpy(copy, w->rec.data, w->rec.len);
         tr_spool_commit(&w->copies, w->rec.len);
         keep_hot(w, seq, w->rec.len, ev);
-        struct pend e = {.seq = seq, .data = copy, .len = w->rec.len, .transactional = ev->transactional};
+        /* the log refuses records over MAX_RECORD (TR_ETOOBIG), so len fits */
+        struct pend e = {.seq = seq, .data = copy, .len = (uint32_t)w->rec.len, .transactional = ev->transactional};
         if (ev->transactional) {
-            tr_ids_move(&e.ids, &ev->ids);
-        } else {
-            tr_ids_init(&e.ids, 0, 0, 0);
+            struct tr_ids ids;
+            tr_ids_move(&ids, &ev->ids);
+            (void)tr_ring_push(&w->pend_ids, &ids);   /* cannot fail: room reserved above */
         }
         (void)tr_ring_push(&w->pend, &e);   /* cannot fail: room reserved above */
         w->pend_stored++;
@@ -873,8 +883,9 @@ static void free_op(struct walop *w) {
     struct tr_event ev;
     while (tr_ring_pop(&w->held, &ev)) tr_event_fini(&ev);
     drop_hot(w);
-    struct pend e;
-    while (tr_ring_pop(&w->pend, &e)) tr_ids_fini(&e.ids);
+    struct tr_ids ids;
+    while (tr_ring_pop(&w->pend_ids, &ids)) tr_ids_fini(&ids);
+    tr_ring_fini(&w->pend_ids);
     tr_spool_fini(&w->copies);
     struct upack u;
     while (tr_ring_pop(&w->ups, &u)) tr_ids_fini(&u.ids);
@@ -956,6 +967,7 @@ static int wal_create(const struct tr_op_spec *s, struct tr_op_host *host, void 
     tr_ring_init(&w->held, sizeof(struct tr_event));
     tr_ring_init(&w->hot, sizeof(struct hot));
     tr_ring_init(&w->pend, sizeof(struct pend));
+    tr_ring_init(&w->pend_ids, sizeof(struct tr_ids));
     tr_spool_init(&w->copies);
     tr_ring_init(&w->ups, sizeof(struct upack));
     w->host = host;

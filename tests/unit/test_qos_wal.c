@@ -609,6 +609,36 @@ static void full_disk_pauses_delivers_reclaims_and_resumes(void **state) {
     fake_reset(&f);
 }
 
+/* Transactional and other inputs mixed: once durable, exactly the
+ * transactional ones are acknowledged upstream, each with its own ids, in
+ * the order they came (their ids wait in a ring of their own beside the
+ * copies, matched by order). Before the durable sync, nothing. */
+static void mixed_inputs_ack_their_own_ids(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=50,max_elements=100000", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    int want = 0;
+    uint64_t ids[60];
+    for (uint64_t i = 0; i < 60; i++) {
+        bool tx = i % 3 != 0 && i != 31;
+        if (tx) ids[want++] = i;
+        push(op, i, tx);
+    }
+    TICK_UNTIL(op, count_ups(&f, TR_CB_ACK) == want);
+    for (int i = 0; i < 200; i++) tr_op_qos_wal.tick(op, 0);   /* nothing more comes */
+    assert_int_equal(count_ups(&f, TR_CB_ACK), want);
+    assert_int_equal(count_ups(&f, TR_CB_FAIL), 0);
+    int k = 0;
+    for (int i = 0; i < f.nups; i++)
+        if (f.ups[i] == TR_CB_ACK) assert_int_equal(f.up_ids[i], ids[k++]);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
 /* A failing disk (fdatasync or write errors): intake stops at once (trigger
  * upstream), nothing is emitted or refused, the log is closed and reopened
  * (retried while the disk still fails), and then every event taken - those
@@ -1087,6 +1117,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(config_errors_name_the_problem, setup, teardown),
         cmocka_unit_test_setup_teardown(config_map_types_and_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(emits_only_after_restore_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(mixed_inputs_ack_their_own_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(kept_events_come_out_as_appended, setup, teardown),
         cmocka_unit_test_setup_teardown(read_count_and_window_bound_emission, setup, teardown),
         cmocka_unit_test_setup_teardown(fail_replays_from_the_failed_event, setup, teardown),
