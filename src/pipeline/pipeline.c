@@ -82,6 +82,7 @@ struct node {
     const struct tr_op_ops *ops;
     void *op;
     struct op_host host;
+    size_t e0, ne;               /* its outgoing edges: edges[e0 .. e0+ne), in the order made */
 };
 
 struct edge {
@@ -361,16 +362,17 @@ static void report_metrics(struct tr_pipeline *p, uint64_t ts) {
 /* Send ev (taken) out of (from, port) along every matching edge. */
 static int route(struct tr_pipeline *p, size_t from, const char *port, struct tr_event *ev) {
     size_t last = SIZE_MAX;
+    const struct node *n = &p->nodes[from];
     if (p->metrics) count(&p->nodes[from].out, port);
-    for (size_t i = 0; i < p->nedges; i++)
-        if (p->edges[i].from == from && same_port(p->edges[i].from_port, port)) last = i;
+    for (size_t i = n->e0; i < n->e0 + n->ne; i++)
+        if (same_port(p->edges[i].from_port, port)) last = i;
     if (last == SIZE_MAX) {
         settle(p, ev);
         return 0;
     }
-    for (size_t i = 0; i < last; i++) {
+    for (size_t i = n->e0; i < last; i++) {
         struct edge *e = &p->edges[i];
-        if (e->from != from || !same_port(e->from_port, port)) continue;
+        if (!same_port(e->from_port, port)) continue;
         struct tr_event copy;
         if (tr_event_copy(&copy, ev) != 0) {
             p->stats.errors++;
@@ -684,6 +686,23 @@ static int add_edge(struct tr_pipeline *p, size_t from, const char *fport, size_
     return 0;
 }
 
+/* Group the edges by the node they leave (a stable insertion sort: the
+ * edges of one node keep the order the query made them in, which is the
+ * order route() delivers in), so route() looks only at its node's. */
+static void index_edges(struct tr_pipeline *p) {
+    for (size_t i = 1; i < p->nedges; i++) {
+        struct edge e = p->edges[i];
+        size_t j = i;
+        for (; j > 0 && p->edges[j - 1].from > e.from; j--) p->edges[j] = p->edges[j - 1];
+        p->edges[j] = e;
+    }
+    for (size_t i = 0; i < p->nedges; i++) {
+        struct node *n = &p->nodes[p->edges[i].from];
+        if (!n->ne) n->e0 = i;
+        n->ne++;
+    }
+}
+
 static void known_nodes(const struct tr_pipeline *p, char *buf, size_t n) {
     size_t off = 0;
     buf[0] = 0;
@@ -823,6 +842,7 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
         rc = link_select(p, file, k, qn, d);
         if (rc) goto fail;
     }
+    index_edges(p);
     *out = p;
     return 0;
 fail:

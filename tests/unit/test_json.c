@@ -147,6 +147,53 @@ static void test_integers(void **state) {
     assert_true(v.as.f == -9223372036854775808.0);
 }
 
+/* Integers of every length from 1 to 24 digits, alone and followed by
+ * what ends a number inside a document, against strtoull / strtod: the
+ * decoder takes eight digits at a time where it can, and the byte loop
+ * does the rest and every number past 64 bits. */
+static void test_integer_lengths(void **state) {
+    (void)state;
+    uint64_t x = 0x2545F4914F6CDD1DULL;
+    for (int len = 1; len <= 24; len++) {
+        for (int k = 0; k < 40; k++) {
+            char num[32], doc[64];
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for (int i = 0; i < len; i++) num[i] = (char)('0' + (x >> (i % 60)) % 10);
+            if (k < 3) memset(num, k == 0 ? '9' : k == 1 ? '1' : '0', (size_t)len);
+            if (num[0] == '0') num[0] = '1';   /* no leading zeros in JSON */
+            if (k == 2 && len > 1) num[0] = '1';   /* 1000...0 */
+            num[len] = 0;
+            errno = 0;
+            unsigned long long want = strtoull(num, NULL, 10);
+            int fits = errno != ERANGE;
+            const char *forms[] = {"%s", "[%s,1]", "{\"a\":%s}", "[%s ]", "[%s.5]", "[%se1]"};
+            for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+                snprintf(doc, sizeof doc, forms[f], num);
+                tr_value v = dec(doc);
+                const tr_value *n = &v;
+                if (v.type == TR_ARR) n = tr_arr_at(&v, 0);
+                if (v.type == TR_REC) n = tr_rec_get_cstr(&v, "a");
+                assert_non_null(n);
+                if (f < 4 && fits) {
+                    assert_true(n->type == TR_I64 || n->type == TR_U64);
+                    uint64_t got = n->type == TR_I64 ? (uint64_t)n->as.i : n->as.u;
+                    if (got != want) print_message("%s: expected %llu, got %llu\n", doc, want, (unsigned long long)got);
+                    assert_true(got == want);
+                } else {
+                    char fl[40];
+                    snprintf(fl, sizeof fl, f == 4 ? "%s.5" : f == 5 ? "%se1" : "%s", num);
+                    double wd = strtod(fl, NULL);
+                    assert_int_equal(n->type, TR_F64);
+                    assert_memory_equal(&n->as.f, &wd, sizeof wd);
+                }
+                tr_value_unref(v);
+            }
+        }
+    }
+}
+
 /* The decoder's doubles must equal what a correctly rounding strtod gives
  * (the test runs in the C locale, so strtod is a valid oracle here). */
 static void test_floats(void **state) {
@@ -806,6 +853,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_encode_floats_shortest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encode_binary_and_pretty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_integer_lengths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locale, setup, teardown),
     };
