@@ -99,6 +99,10 @@ const struct tr_qnode *tr_query_node(const struct tr_query *q, size_t i);
  * TR_ERUNTIME with d located in the query source. */
 int tr_select_run(struct tr_select *s, const struct tr_lang_ctx *ctx, struct tr_event *ev,
                   tr_emit_fn emit, void *arg, struct tr_diag *d);
+/* 1 when s emits every event as it came on "out" and keeps no state
+ * (`select event from ... into ...` with no where, group by, having or
+ * window): a caller may pass the event on without running s. */
+int tr_select_passes_event(const struct tr_select *s);
 /* Time passes (windows, ticks); may emit. */
 int tr_select_tick(struct tr_select *s, const struct tr_lang_ctx *ctx, uint64_t now_ns,
                    tr_emit_fn emit, void *arg, struct tr_diag *d);

@@ -638,6 +638,8 @@ static void send_all(struct outbuf *o, size_t from, tr_emit_fn emit, void *arg, 
     o->n = 0;
 }
 
+int tr_select_passes_event(const struct tr_select *s) { return s->identity; }
+
 int tr_select_run(struct tr_select *s, const struct tr_lang_ctx *ctx, struct tr_event *ev,
                   tr_emit_fn emit, void *arg, struct tr_diag *d) {
     if (s->identity) return emit(arg, "out", ev);

@@ -472,6 +472,8 @@ static int leave_event(struct tr_pipeline *p, struct node *n, const char *port,
 static int select_event(struct tr_pipeline *p, struct node *n, const char *port,
                         struct tr_event *ev) {
     (void)port;
+    /* `select event`: nothing to run, nothing can be filtered out */
+    if (tr_select_passes_event(n->select)) return route(p, (size_t)(n - p->nodes), TR_PORT_OUT, ev);
     struct select_emit se = {p, (size_t)(n - p->nodes), 0};
     struct tr_diag d;
     tr_diag_clear(&d);

@@ -80,8 +80,24 @@ static uint32_t crc_hw(uint32_t crc, const void *p, size_t n) {
         b += 8;
         n -= 8;
     }
+    /* the tail in at most three steps: frame heads are 12 bytes, and
+     * records rarely a multiple of 8 */
     uint32_t c32 = (uint32_t)c;
-    while (n--) c32 = _mm_crc32_u8(c32, *b++);
+    if (n >= 4) {
+        uint32_t v;
+        memcpy(&v, b, 4);
+        c32 = _mm_crc32_u32(c32, v);
+        b += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        uint16_t v;
+        memcpy(&v, b, 2);
+        c32 = _mm_crc32_u16(c32, v);
+        b += 2;
+        n -= 2;
+    }
+    if (n) c32 = _mm_crc32_u8(c32, *b);
     return ~c32;
 }
 #endif
