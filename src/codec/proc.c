@@ -555,8 +555,7 @@ void tr_postproc_destroy(struct tr_postproc *pp) {
     tr_free(pp);
 }
 
-static int chunk_end(void *arg) {
-    struct chunks *c = arg;
+static int push_end(struct chunks *c, size_t end) {
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 4;
         size_t *p = tr_realloc(c->ends, nc * sizeof *p);
@@ -564,8 +563,13 @@ static int chunk_end(void *arg) {
         c->ends = p;
         c->cap = nc;
     }
-    c->ends[c->n++] = c->buf.len;
+    c->ends[c->n++] = end;
     return 0;
+}
+
+static int chunk_end(void *arg) {
+    struct chunks *c = arg;
+    return push_end(c, c->buf.len);
 }
 
 static int put_prefix64(struct tr_buf *o, uint64_t v) {
@@ -619,6 +623,15 @@ static int post_one(struct tr_postproc *pp, const struct post_def *d, uint64_t i
 }
 
 int tr_postproc_run(struct tr_postproc *pp, uint64_t ingest_ns, struct tr_buf *b) {
+    if (pp->n == 1 && pp->defs[0]->kind == PO_LINES) {
+        /* `lines` alone, the commonest chain: the separator goes on in
+         * place, the payload is not copied; one chunk, the whole of b */
+        pp->a.n = 0;
+        int rc = tr_buf_putc(b, '\n');
+        if (!rc) rc = push_end(&pp->a, b->len);
+        if (rc) pp->a.n = 0;
+        return rc;
+    }
     struct chunks *cur = &pp->a, *next = &pp->b;
     /* the payload becomes the one chunk of the first list */
     struct tr_buf t = cur->buf;

@@ -717,8 +717,13 @@ static uint64_t one_pass(struct walop *w, int *more, int *refused) {
 }
 
 /* This loop turn's share is out: TURN_RECORDS records, or passes for
- * TURN_NS since the turn's first one. */
+ * TURN_NS since the turn's first one. Not while the reader lags half the
+ * kept events behind the appends: a source's read callback takes in up to
+ * 32 socket buffers a turn, far more than a share, and every event that
+ * no longer fits the kept bound must be decoded from its record later
+ * (at full rate that was most of them); catching up costs nothing then. */
 static int turn_spent(const struct walop *w) {
+    if (tr_ring_len(&w->hot) >= HOT_MAX / 2 || w->hot_bytes >= HOT_MAX_BYTES / 2) return 0;
     return w->turn_records >= TURN_RECORDS || uv_hrtime() - w->turn_t0 >= TURN_NS;
 }
 

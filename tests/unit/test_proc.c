@@ -90,6 +90,42 @@ static void postproc_lines_appends_newline(void **state) {
     tr_buf_fini(&b);
 }
 
+/* A chain kept across runs (as an offramp keeps it): `lines` alone adds
+ * the separator to the caller's bytes in place, one chunk, run after run,
+ * with the other chains before and after it unchanged; `lines` inside a
+ * longer chain still frames each chunk. */
+static void postproc_lines_chain_reused(void **state) {
+    (void)state;
+    char *one[] = {"lines"}, *two[] = {"length-prefixed", "lines"};
+    struct tr_postproc *a, *c;
+    assert_int_equal(tr_postproc_create(one, 1, &a), 0);
+    assert_int_equal(tr_postproc_create(two, 2, &c), 0);
+    struct tr_buf b;
+    tr_buf_init(&b);
+    for (int i = 0; i < 3; i++) {
+        char want[32];
+        tr_buf_reset(&b);
+        int n = snprintf(want, sizeof want, "{\"i\":%d}", i);
+        assert_int_equal(tr_buf_append(&b, want, (size_t)n), 0);
+        assert_int_equal(tr_postproc_run(a, 0, &b), 0);
+        assert_int_equal(b.len, (size_t)n + 1);
+        assert_memory_equal(b.data, want, (size_t)n);
+        assert_int_equal(b.data[n], '\n');
+        assert_int_equal(b.data[n + 1], 0);
+        assert_int_equal(tr_postproc_chunks(a), 1);
+        assert_int_equal(tr_postproc_chunk_end(a, 0), (size_t)n + 1);
+        tr_buf_reset(&b);
+        assert_int_equal(tr_buf_append(&b, "xy", 2), 0);
+        assert_int_equal(tr_postproc_run(c, 0, &b), 0);
+        assert_int_equal(b.len, 8 + 2 + 1);
+        assert_memory_equal(b.data, "\0\0\0\0\0\0\0\2xy\n", 11);
+        assert_int_equal(tr_postproc_chunks(c), 1);
+    }
+    tr_buf_fini(&b);
+    tr_postproc_destroy(a);
+    tr_postproc_destroy(c);
+}
+
 
 static void be64(unsigned char *p, uint64_t v) {
     for (int k = 7; k >= 0; k--, v >>= 8) p[k] = (unsigned char)v;
@@ -414,6 +450,7 @@ int main(void) {
         cmocka_unit_test(lines_too_long_is_dropped_and_counted),
         cmocka_unit_test(unknown_names_are_rejected),
         cmocka_unit_test(postproc_lines_appends_newline),
+        cmocka_unit_test(postproc_lines_chain_reused),
         cmocka_unit_test(length_prefixed_split_anywhere),
         cmocka_unit_test(length_prefix_over_the_limit_ends_the_stream),
         cmocka_unit_test(lines_over_max_frame_are_dropped),
