@@ -461,6 +461,7 @@ int tr_dial_write(struct tr_dial *d, char *data, size_t len) {
         return rc;
     }
     l->queued += len;
+    if (tr_outq_unstamped(&l->pend)) tr_outq_stamp(&l->pend, l->queued, uv_hrtime());
     return 0;
 }
 
@@ -473,7 +474,8 @@ size_t tr_dial_backlog(const struct tr_dial *d) {
 
 int tr_dial_track(struct tr_dial *d, uint64_t token, uint64_t end) {
     if (!d->cur) return -ENOTCONN;
-    return tr_outq_push(&d->cur->pend, token, end, uv_hrtime());
+    /* bytes still to be written are stamped by the write (tr_dial_write) */
+    return tr_outq_push(&d->cur->pend, token, end, end <= d->cur->queued ? uv_hrtime() : 0);
 }
 
 void tr_dial_confirm(struct tr_dial *d, uint64_t end) {

@@ -25,6 +25,16 @@ int tr_outq_push(struct tr_outq *q, uint64_t token, uint64_t end, uint64_t sent_
     return tr_ring_push(&q->q, &e);
 }
 
+/* Unstamped messages are the newest (a suffix): walk back to the first
+ * stamped one. */
+void tr_outq_stamp(struct tr_outq *q, uint64_t written, uint64_t now_ns) {
+    for (size_t i = tr_ring_len(&q->q); i-- > 0;) {
+        struct tr_outq_ent *e = tr_ring_at(&q->q, i);
+        if (e->sent_ns) break;
+        if (e->end <= written) e->sent_ns = now_ns;
+    }
+}
+
 bool tr_outq_pop(struct tr_outq *q, uint64_t acked, struct tr_outq_ent *out) {
     const struct tr_outq_ent *e = tr_ring_peek(&q->q);
     if (!e || e->end > acked) return false;

@@ -37,8 +37,18 @@ void tr_outq_fini(struct tr_outq *q);
 static inline size_t tr_outq_len(const struct tr_outq *q) { return tr_ring_len(&q->q); }
 
 /* Append one message sent at sent_ns; end must not be below the last
- * one's. 0 or -ENOMEM. */
+ * one's. 0 or -ENOMEM. sent_ns 0: its bytes are not handed to the socket
+ * yet, tr_outq_stamp sets it when they are (one clock read per write, not
+ * one per message). */
 int tr_outq_push(struct tr_outq *q, uint64_t token, uint64_t end, uint64_t sent_ns);
+/* The first written bytes of the stream are handed to the socket at now_ns:
+ * every message not stamped yet whose end is at or below written gets it. */
+void tr_outq_stamp(struct tr_outq *q, uint64_t written, uint64_t now_ns);
+/* 1 when the newest message waits for tr_outq_stamp. */
+static inline bool tr_outq_unstamped(const struct tr_outq *q) {
+    size_t n = tr_ring_len(&q->q);
+    return n && ((const struct tr_outq_ent *)tr_ring_at(&q->q, n - 1))->sent_ns == 0;
+}
 /* Take the oldest message if its end is at or below acked (or, with acked
  * = UINT64_MAX, whatever is oldest) into *e. Callers pop one entry, then
  * answer it: the answer may push more. */

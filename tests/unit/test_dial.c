@@ -152,16 +152,45 @@ static void world_free(struct world *w) {
     free(w);
 }
 
-/* Write one message of len bytes and track it as token. */
+/* Write one message of len bytes and track it as token: odd tokens after
+ * the write, even ones before it (as the tcp offramp tracks what it
+ * batches for the end of the loop turn; the write stamps their send time). */
 static void send_one(struct world *w, uint64_t token, size_t len) {
     char *p = tr_malloc(len);
     assert_non_null(p);
     memset(p, 'a' + (int)(token % 26), len);
+    if (token % 2 == 0)
+        assert_int_equal(tr_dial_track(w->dial, token, tr_dial_queued(w->dial) + len), 0);
     assert_int_equal(tr_dial_write(w->dial, p, len), 0);
-    assert_int_equal(tr_dial_track(w->dial, token, tr_dial_queued(w->dial)), 0);
+    if (token % 2) assert_int_equal(tr_dial_track(w->dial, token, tr_dial_queued(w->dial)), 0);
 }
 
 /* ---------------------------------------------------------------- tests */
+
+/* Messages tracked before their bytes are written carry no send time
+ * until a write covers them; the stamp stops at the first stamped one. */
+static void stamps_on_write(void **state) {
+    (void)state;
+    struct tr_outq q;
+    tr_outq_init(&q);
+    assert_int_equal(tr_outq_push(&q, 1, 10, 5), 0);
+    assert_false(tr_outq_unstamped(&q));
+    assert_int_equal(tr_outq_push(&q, 2, 20, 0), 0);
+    assert_int_equal(tr_outq_push(&q, 3, 30, 0), 0);
+    assert_true(tr_outq_unstamped(&q));
+    tr_outq_stamp(&q, 20, 7);   /* the bytes up to 20 went out at 7 */
+    assert_true(tr_outq_unstamped(&q));
+    tr_outq_stamp(&q, 30, 9);
+    assert_false(tr_outq_unstamped(&q));
+    struct tr_outq_ent e;
+    uint64_t want[][2] = {{1, 5}, {2, 7}, {3, 9}};
+    for (int i = 0; i < 3; i++) {
+        assert_true(tr_outq_pop(&q, UINT64_MAX, &e));
+        assert_int_equal(e.token, want[i][0]);
+        assert_int_equal(e.sent_ns, want[i][1]);
+    }
+    tr_outq_fini(&q);
+}
 
 /* Report offsets are 32 bits: the 64-bit offset goes on across the wrap,
  * and a report behind the current one changes nothing. */
@@ -211,6 +240,9 @@ static void acks_everything_once(void **state) {
     assert_int_equal(st->acked, N);
     assert_int_equal(st->failed, 0);
     assert_int_equal(tr_hist_count(st->ack_ns), N);
+    /* every message has its send time, whichever came first */
+    assert_int_equal(tr_hist_clamped(st->ack_ns), 0);
+    assert_true(tr_hist_max(st->ack_ns) < 10000000000ull);
     if (txack) assert_true(st->reports > 0);
     else assert_int_equal(st->reports, 0);
     if (!txack) assert_true(st->polls > 0);
@@ -296,6 +328,7 @@ int main(void) {
                       txack6 = {0, "::1"};
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(txack_offsets_unwrap),
+        cmocka_unit_test(stamps_on_write),
         cmocka_unit_test_prestate(retries_back_off_then_reset, &txack),
         cmocka_unit_test_prestate(acks_everything_once, &txack),
         cmocka_unit_test_prestate(acks_everything_once, &poll),
