@@ -414,6 +414,9 @@ static const uint8_t *parse_string(struct parser *ps, const uint8_t *p, struct t
     }
     if (!esc) {
         memcpy(str->data, s, raw);
+        /* no escape: no '"', '\\' or control byte, and valid UTF-8 (checked
+         * above with the encoder's own utf8_seq), so the encoder may copy it */
+        str->json_plain = 1;
     } else {
         int bad;
         size_t n = unescape(ps, s, p, (uint8_t *)str->data, &bad);
@@ -855,6 +858,17 @@ static const char esc_tab[256] = {
     [0x1d] = 'u', [0x1e] = 'u', [0x1f] = 'u', ['"'] = '"', ['\\'] = '\\',
 };
 
+/* A string the decoder found needs no escaping (tr_str.json_plain). */
+static int put_plain(struct tr_buf *b, const struct tr_str *s) {
+    if (room(b, (size_t)s->len + 2)) return -ENOMEM;
+    char *o = b->data + b->len;
+    o[0] = '"';
+    memcpy(o + 1, s->data, s->len);
+    o[1 + s->len] = '"';
+    b->len += (size_t)s->len + 2;
+    return 0;
+}
+
 static int put_str(struct tr_buf *b, const char *data, size_t len) {
     static const char hex[] = "0123456789abcdef";
     const uint8_t *p = (const uint8_t *)data, *e = p + len, *run = p;
@@ -936,7 +950,7 @@ static int enc(struct tr_buf *b, const tr_value *v, int depth, unsigned flags) {
         return put_int(b, v->as.i < 0, v->as.i < 0 ? (uint64_t)0 - (uint64_t)v->as.i : (uint64_t)v->as.i);
     case TR_U64: return put_int(b, 0, v->as.u);
     case TR_F64: return put_f64(b, v->as.f);
-    case TR_STR: return put_str(b, v->as.s->data, v->as.s->len);
+    case TR_STR: return v->as.s->json_plain ? put_plain(b, v->as.s) : put_str(b, v->as.s->data, v->as.s->len);
     case TR_BIN: {
         if (flags & TR_JSON_BIN_ARRAY) return put_bin_array(b, v->as.s, depth, pretty);
         /* tremor-value writes bytes as a base64 string (standard alphabet,
@@ -969,7 +983,8 @@ static int enc(struct tr_buf *b, const tr_value *v, int depth, unsigned flags) {
             const struct tr_field *f = &r->fields[i];
             if (i && (rc = put1(b, ','))) return rc;
             if (pretty && (rc = newline(b, depth + 1))) return rc;
-            if ((rc = put_str(b, f->key->data, f->key->len))) return rc;
+            if ((rc = f->key->json_plain ? put_plain(b, f->key) : put_str(b, f->key->data, f->key->len)))
+                return rc;
             if ((rc = pretty ? put(b, ": ", 2) : put1(b, ':'))) return rc;
             if ((rc = enc(b, &f->val, depth + 1, flags))) return rc;
         }

@@ -58,7 +58,8 @@ static struct tr_str *str_init(struct tr_str *s, size_t len, uint32_t blk) {
     s->refs = 1;
     s->len = (uint32_t)len;
     s->hash = 0;
-    s->blk = blk;
+    s->blk = blk & 0x7fffffffu;   /* an offset below TR_VARENA_BLOCK_MAX */
+    s->json_plain = 0;
     s->data[len] = 0;
     return s;
 }
@@ -570,6 +571,7 @@ int tr_value_mut(tr_value *v) {
     case TR_BIN:
         if (v->as.s->refs == 1) {
             v->as.s->hash = 0;  /* the caller is about to change the bytes */
+            v->as.s->json_plain = 0;
             return 0;
         }
         n.type = v->type;

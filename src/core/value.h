@@ -40,7 +40,13 @@ struct tr_str {      /* also used for binaries */
     uint32_t refs;
     uint32_t len;
     uint32_t hash;   /* 0 = not computed yet */
-    uint32_t blk;    /* 0: its own allocation; else bytes from the start of its tr_varena block */
+    /* 0: its own allocation; else bytes from the start of its tr_varena
+     * block (below TR_VARENA_BLOCK_MAX) */
+    uint32_t blk : 31;
+    /* 1: JSON writes the bytes as they are (no '"', '\\', control byte or
+     * invalid UTF-8). Set by the JSON decoder for strings that had no
+     * escape; cleared by tr_value_mut, like hash; 0 (scan them) otherwise. */
+    uint32_t json_plain : 1;
     char data[];     /* len bytes + a NUL (strings may contain NULs) */
 };
 

@@ -147,6 +147,34 @@ static void test_integers(void **state) {
     assert_true(v.as.f == -9223372036854775808.0);
 }
 
+/* Decoded strings without an escape are written back as they are; with
+ * one, they are escaped again; keys alike; and a string changed in place
+ * after tr_value_mut is scanned again (its bytes may need escaping now). */
+static void test_plain_strings(void **state) {
+    (void)state;
+    /* {"k\u0022":"a\nb","plain":"caf\u00e9 é<DEL>/","€":""} */
+    tr_value v = dec("{\"k\\u0022\":\"a\\nb\",\"plain\":\"caf\\u00e9 \xc3\xa9\x7f/\",\"\xe2\x82\xac\":\"\"}");
+    enc_is(&v, "{\"k\\\"\":\"a\\nb\",\"plain\":\"caf\xc3\xa9 \xc3\xa9\x7f/\",\"\xe2\x82\xac\":\"\"}");
+    const tr_value *p = tr_rec_get_cstr(&v, "plain");
+    assert_non_null(p);
+    assert_false(p->as.s->json_plain);   /* it had an escape */
+    const tr_value *e = tr_rec_get_cstr(&v, "\xe2\x82\xac");
+    assert_non_null(e);
+    assert_true(e->as.s->json_plain);
+    tr_value_unref(v);
+    v = dec("{\"plain\":\"caf\xc3\xa9 \x7f/\"}");
+    p = tr_rec_get_cstr(&v, "plain");
+    assert_true(p->as.s->json_plain);
+    tr_value s = tr_value_ref(*p);
+    tr_value_unref(v);   /* s holds the only reference now */
+    assert_int_equal(tr_value_mut(&s), 0);
+    assert_false(s.as.s->json_plain);
+    s.as.s->data[0] = '"';
+    s.as.s->data[1] = '\n';
+    enc_is(&s, "\"\\\"\\nf\xc3\xa9 \x7f/\"");
+    tr_value_unref(s);
+}
+
 /* Integers of every length from 1 to 24 digits, alone and followed by
  * what ends a number inside a document, against strtoull / strtod: the
  * decoder takes eight digits at a time where it can, and the byte loop
@@ -854,6 +882,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_encode_binary_and_pretty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_integer_lengths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_strings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locale, setup, teardown),
     };
