@@ -77,62 +77,93 @@ static inline void head(struct wr *w, int tag, uint64_t n) {
     w->p += tr_bin_uvarint_at(w->p, n);
 }
 
-/* [tag] uvarint length, bytes (tag -1: none, a record's key) */
-static int bytes(struct wr *w, int tag, const char *p, uint32_t n) {
-    int rc = need(w, 11 + (size_t)n);
-    if (rc) return rc;
+/* [tag] uvarint length, bytes (tag -1: none, a record's key); the room
+ * is the caller's to have made */
+static void put_bytes(struct wr *w, int tag, const char *p, uint32_t n) {
     if (tag >= 0) *w->p++ = (char)tag;
     w->p += tr_bin_uvarint_at(w->p, n);
     memcpy(w->p, p, n);
     w->p += n;
-    return 0;
 }
 
-static int enc(const tr_value *v, struct wr *w, int depth) {
-    int rc;
-    if (depth > TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
+static int is_container(const tr_value *v) { return v->type == TR_ARR || v->type == TR_REC; }
+
+/* The most bytes a scalar takes, or a container's head */
+static size_t bound(const tr_value *v) {
     switch ((enum tr_type)v->type) {
     case TR_NULL:
-    case TR_BOOL:
-        if ((rc = need(w, 1))) return rc;
-        *w->p++ = (char)(v->type == TR_NULL ? T_NULL : v->as.b ? T_TRUE : T_FALSE);
-        return 0;
-    case TR_I64:
-        if ((rc = need(w, 11))) return rc;
-        head(w, T_I64, ((uint64_t)v->as.i << 1) ^ (uint64_t)(v->as.i >> 63));
-        return 0;
-    case TR_U64:
-        if ((rc = need(w, 11))) return rc;
-        head(w, T_U64, v->as.u);
-        return 0;
+    case TR_BOOL: return 1;
+    case TR_F64: return 9;
+    case TR_STR:
+    case TR_BIN: return 11 + (size_t)v->as.s->len;
+    default: return 11;
+    }
+}
+
+/* A scalar, in room made for it (bound) */
+static void put_scalar(struct wr *w, const tr_value *v) {
+    switch ((enum tr_type)v->type) {
+    case TR_NULL:
+    case TR_BOOL: *w->p++ = (char)(v->type == TR_NULL ? T_NULL : v->as.b ? T_TRUE : T_FALSE); return;
+    case TR_I64: head(w, T_I64, ((uint64_t)v->as.i << 1) ^ (uint64_t)(v->as.i >> 63)); return;
+    case TR_U64: head(w, T_U64, v->as.u); return;
     case TR_F64: {
         uint64_t bits;
         memcpy(&bits, &v->as.f, 8);
-        if ((rc = need(w, 9))) return rc;
         *w->p++ = T_F64;
         for (int i = 0; i < 8; i++) *w->p++ = (char)(unsigned char)(bits >> (8 * i));
-        return 0;
+        return;
     }
     case TR_STR:
-    case TR_BIN:
-        return bytes(w, v->type == TR_STR ? T_STR : T_BIN, v->as.s->data, v->as.s->len);
+    case TR_BIN: put_bytes(w, v->type == TR_STR ? T_STR : T_BIN, v->as.s->data, v->as.s->len); return;
     case TR_ARR:
-        if ((rc = need(w, 11))) return rc;
-        head(w, T_ARR, v->as.a->len);
-        for (uint32_t i = 0; i < v->as.a->len; i++)
-            if ((rc = enc(&v->as.a->items[i], w, depth + 1))) return rc;
+    case TR_REC: return;   /* not scalars */
+    }
+}
+
+/* A container's items (and a record's keys) take one reserve for all of
+ * their bounds; only after a nested container, which reserves for its
+ * own, is room made again for the rest. */
+static int enc(const tr_value *v, struct wr *w, int depth) {
+    int rc;
+    if (depth > TR_VALUE_MAX_DEPTH) return TR_EDEPTH;
+    if (!is_container(v)) {
+        if ((rc = need(w, bound(v)))) return rc;
+        put_scalar(w, v);
         return 0;
-    case TR_REC:
-        if ((rc = need(w, 11))) return rc;
-        head(w, T_REC, v->as.r->len);
-        for (uint32_t i = 0; i < v->as.r->len; i++) {
-            const struct tr_field *f = &v->as.r->fields[i];
-            if ((rc = bytes(w, -1, f->key->data, f->key->len))) return rc;
-            if ((rc = enc(&f->val, w, depth + 1))) return rc;
+    }
+    size_t rest = 11;
+    if (v->type == TR_ARR) {
+        const struct tr_arr *a = v->as.a;
+        for (uint32_t i = 0; i < a->len; i++) rest += bound(&a->items[i]);
+        if ((rc = need(w, rest))) return rc;
+        head(w, T_ARR, a->len);
+        for (uint32_t i = 0; i < a->len; i++) {
+            const tr_value *it = &a->items[i];
+            rest -= bound(it);
+            if (!is_container(it)) {
+                put_scalar(w, it);
+            } else if ((rc = enc(it, w, depth + 1)) || (rc = need(w, rest))) {
+                return rc;
+            }
         }
         return 0;
     }
-    return TR_ECORRUPT;
+    const struct tr_rec *r = v->as.r;
+    for (uint32_t i = 0; i < r->len; i++) rest += 10 + (size_t)r->fields[i].key->len + bound(&r->fields[i].val);
+    if ((rc = need(w, rest))) return rc;
+    head(w, T_REC, r->len);
+    for (uint32_t i = 0; i < r->len; i++) {
+        const struct tr_field *f = &r->fields[i];
+        rest -= 10 + (size_t)f->key->len + bound(&f->val);
+        put_bytes(w, -1, f->key->data, f->key->len);
+        if (!is_container(&f->val)) {
+            put_scalar(w, &f->val);
+        } else if ((rc = enc(&f->val, w, depth + 1)) || (rc = need(w, rest))) {
+            return rc;
+        }
+    }
+    return 0;
 }
 
 int tr_bin_encode(const tr_value *v, struct tr_buf *out) {
