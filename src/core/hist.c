@@ -99,13 +99,16 @@ static uint64_t highest_equivalent(const struct tr_hist *h, size_t i) {
     return lo + w - 1;
 }
 
-void tr_hist_record(struct tr_hist *h, uint64_t v) {
+void tr_hist_record(struct tr_hist *h, uint64_t v) { tr_hist_record_n(h, v, 1); }
+
+void tr_hist_record_n(struct tr_hist *h, uint64_t v, uint64_t n) {
+    if (!n) return;
     if (v > h->highest) {
         v = h->highest;
-        h->clamped++;
+        h->clamped += n;
     }
-    h->counts[index_of(h, v)]++;
-    h->total++;
+    h->counts[index_of(h, v)] += n;
+    h->total += n;
     if (v > h->max_seen) h->max_seen = v;
 }
 

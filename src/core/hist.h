@@ -23,6 +23,8 @@ void tr_hist_destroy(struct tr_hist *h);
 /* Count one value; values above highest are counted as highest (and the
  * number of such values is remembered, see tr_hist_clamped). */
 void tr_hist_record(struct tr_hist *h, uint64_t v);
+/* Count v n times (as n calls of tr_hist_record, in O(1)). */
+void tr_hist_record_n(struct tr_hist *h, uint64_t v, uint64_t n);
 
 uint64_t tr_hist_count(const struct tr_hist *h);
 uint64_t tr_hist_clamped(const struct tr_hist *h);

@@ -241,8 +241,8 @@ static void lat_settle(struct tr_wal *w, const struct tr_wal_lat_mark *pubs, siz
                                : UINT64_MAX;
             uint64_t upto = end < dseq ? end : dseq;
             uint64_t v = pubs[i].ns > m->ns ? pubs[i].ns - m->ns : 0;
-            for (uint64_t s = w->lat_done < m->seq ? m->seq : w->lat_done + 1; s <= upto; s++)
-                tr_hist_record(w->lat, v);
+            uint64_t from = w->lat_done < m->seq ? m->seq : w->lat_done + 1;
+            if (from <= upto) tr_hist_record_n(w->lat, v, upto - from + 1);
             w->lat_done = upto;
             if (upto != end) break;
             tr_ring_pop(&w->marks, NULL);

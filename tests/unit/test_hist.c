@@ -57,6 +57,28 @@ static void quantiles_of_a_uniform_run(void **state) {
     tr_hist_destroy(h);
 }
 
+/* n at once is n one by one: counts, quantiles, mean, max, clamping. */
+static void record_n_is_n_records(void **state) {
+    (void)state;
+    struct tr_hist *a, *b;
+    assert_int_equal(tr_hist_create(1000000, 3, &a), 0);
+    assert_int_equal(tr_hist_create(1000000, 3, &b), 0);
+    uint64_t vals[] = {0, 7, 1500, 999999, 5000000}, ns[] = {3, 1, 250, 0, 4};
+    for (size_t i = 0; i < 5; i++) {
+        tr_hist_record_n(a, vals[i], ns[i]);
+        for (uint64_t k = 0; k < ns[i]; k++) tr_hist_record(b, vals[i]);
+    }
+    assert_int_equal(tr_hist_count(a), 258);
+    assert_int_equal(tr_hist_count(a), tr_hist_count(b));
+    assert_int_equal(tr_hist_clamped(a), 4);
+    assert_int_equal(tr_hist_clamped(a), tr_hist_clamped(b));
+    assert_int_equal(tr_hist_max(a), tr_hist_max(b));
+    assert_true(tr_hist_mean(a) == tr_hist_mean(b));
+    for (double q = 0; q <= 1.0; q += 0.125) assert_int_equal(tr_hist_value_at(a, q), tr_hist_value_at(b, q));
+    tr_hist_destroy(a);
+    tr_hist_destroy(b);
+}
+
 static void table_has_the_hdr_layout(void **state) {
     (void)state;
     struct tr_hist *h;
@@ -96,6 +118,7 @@ int main(void) {
         cmocka_unit_test(bad_arguments_are_refused),
         cmocka_unit_test(values_keep_their_significant_digits),
         cmocka_unit_test(quantiles_of_a_uniform_run),
+        cmocka_unit_test(record_n_is_n_records),
         cmocka_unit_test(table_has_the_hdr_layout),
         cmocka_unit_test(empty_table_prints),
     };
