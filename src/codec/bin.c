@@ -20,23 +20,15 @@
 
 enum { T_NULL, T_FALSE, T_TRUE, T_I64, T_U64, T_F64, T_STR, T_BIN, T_ARR, T_REC };
 
-/* A tag byte, then (with_n) a uvarint, one reserve for both: for the
- * callers outside the value encoder (record framing). */
-static int put_head(struct tr_buf *out, int tag, int with_n, uint64_t n) {
-    if (out->cap - out->len <= 11) {   /* cap 0: len 0, reserves */
-        int rc = tr_buf_reserve(out, 11);
+int tr_bin_put_uvarint(struct tr_buf *out, uint64_t v) {
+    if (out->cap - out->len <= 10) {   /* cap 0: len 0, reserves */
+        int rc = tr_buf_reserve(out, 10);
         if (rc) return rc;
     }
-    char *p = out->data + out->len;
-    size_t k = 0;
-    if (tag >= 0) p[k++] = (char)tag;
-    if (with_n) k += tr_bin_uvarint_at(p + k, n);
-    out->len += k;
+    out->len += tr_bin_uvarint_at(out->data + out->len, v);
     out->data[out->len] = 0;
     return 0;
 }
-
-int tr_bin_put_uvarint(struct tr_buf *out, uint64_t v) { return put_head(out, -1, 1, v); }
 
 int tr_bin_get_uvarint_long(const char *data, size_t len, size_t *off, uint64_t *v) {
     uint64_t r = 0;
@@ -135,7 +127,9 @@ static int enc(const tr_value *v, struct wr *w, int depth) {
     size_t rest = 11;
     if (v->type == TR_ARR) {
         const struct tr_arr *a = v->as.a;
-        for (uint32_t i = 0; i < a->len; i++) rest += bound(&a->items[i]);
+        /* shared strings can repeat: the sum is checked, not assumed */
+        for (uint32_t i = 0; i < a->len; i++)
+            if (__builtin_add_overflow(rest, bound(&a->items[i]), &rest)) return -ENOMEM;
         if ((rc = need(w, rest))) return rc;
         head(w, T_ARR, a->len);
         for (uint32_t i = 0; i < a->len; i++) {
@@ -150,7 +144,9 @@ static int enc(const tr_value *v, struct wr *w, int depth) {
         return 0;
     }
     const struct tr_rec *r = v->as.r;
-    for (uint32_t i = 0; i < r->len; i++) rest += 10 + (size_t)r->fields[i].key->len + bound(&r->fields[i].val);
+    for (uint32_t i = 0; i < r->len; i++)
+        if (__builtin_add_overflow(rest, 10 + (size_t)r->fields[i].key->len + bound(&r->fields[i].val), &rest))
+            return -ENOMEM;
     if ((rc = need(w, rest))) return rc;
     head(w, T_REC, r->len);
     for (uint32_t i = 0; i < r->len; i++) {

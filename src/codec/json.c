@@ -800,10 +800,7 @@ static const char digit_pairs[] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Decimal digits of u written backwards ending at e; returns the start.
- * 64-bit division is several times dearer than 32-bit, and ingest_ns-like
- * numbers have 19 digits: the low 8-digit groups are cut off with one
- * 64-bit division each and written with 32-bit arithmetic. */
+/* Decimal digits of u written backwards ending at e; returns the start. */
 static char *fmt_u32(char *e, uint32_t u) {
     while (u >= 100) {
         uint32_t r = u % 100;
@@ -820,6 +817,10 @@ static char *fmt_u32(char *e, uint32_t u) {
     return e;
 }
 
+/* The same for 64 bits. 64-bit division is several times dearer than
+ * 32-bit, and ingest_ns-like numbers have 19 digits: the low 8-digit groups
+ * are cut off with one 64-bit division each and written with 32-bit
+ * arithmetic. */
 static char *fmt_u64(char *e, uint64_t u) {
     while (u > UINT32_MAX) {
         uint32_t lo = (uint32_t)(u % 100000000u);

@@ -59,7 +59,9 @@ struct tr_dial_stats {
     uint64_t acked, failed;      /* tracked messages answered */
     uint64_t reports;            /* TX_ACK reports read */
     uint64_t polls;              /* SIOCOUTQ reads */
-    struct tr_hist *ack_ns;      /* tr_dial_track -> peer acknowledged (and
+    struct tr_hist *ack_ns;      /* handed to the socket (tr_dial_write, or
+                                  * tr_dial_track when the bytes were already
+                                  * written) -> peer acknowledged (and
                                   * confirmed), ns; NULL if it could not be made */
 };
 

@@ -91,8 +91,12 @@ void tr_spool_release(struct tr_spool *s, size_t n) {
     h->done += n;
     s->bytes -= n;
     if (h->done < h->used) return;
-    if (h == s->tail) {
+    if (h == s->tail && h->size == TR_SPOOL_BLOCK) {
         h->used = h->done = 0;   /* empty: fill it again from the start */
+    } else if (h == s->tail) {
+        /* a block sized for one big copy is not kept for small ones */
+        s->head = s->tail = NULL;
+        tr_free(h);
     } else {
         s->head = h->next;
         retire(s, h);

@@ -31,7 +31,8 @@ void tr_spool_init(struct tr_spool *s);
 /* Frees every block; pointers it handed out are dangling from here. */
 void tr_spool_fini(struct tr_spool *s);
 /* Where the next n bytes go: room for them is made (0 < n), nothing is
- * committed yet, so a caller can find room first and decide later. NULL
+ * committed yet, so a caller can find room first and decide later, with
+ * no tr_spool_release in between (it may empty the block in place). NULL
  * when there is no memory (the spool is unchanged). */
 void *tr_spool_room(struct tr_spool *s, size_t n);
 /* Commits the n bytes written at the pointer the last tr_spool_room(s, n)

@@ -58,6 +58,7 @@ static struct tr_str *str_init(struct tr_str *s, size_t len, uint32_t blk) {
     s->refs = 1;
     s->len = (uint32_t)len;
     s->hash = 0;
+    assert(blk < TR_VARENA_BLOCK_MAX);
     s->blk = blk & 0x7fffffffu;   /* an offset below TR_VARENA_BLOCK_MAX */
     s->json_plain = 0;
     s->data[len] = 0;

@@ -10,7 +10,8 @@
  * (the one exception, tr_v_rec_empty, has no count to change).
  * The items/fields arrays may share the allocation of their header: read
  * them, never free or realloc them directly. A string's bytes may only be
- * changed while it is unshared, and then its cached hash must be reset.
+ * changed after tr_value_mut() (it is unshared then, and the cached hash and
+ * json_plain are reset).
  * Nesting is bounded when values are built: a container's header keeps its
  * depth, and no container deeper than TR_VALUE_MAX_DEPTH can be made (see
  * value.c for why), so every recursive walk over a value is bounded. Code

@@ -40,6 +40,7 @@
  * persistent by default, read_count is exact, capacity is enforced at
  * admission, acks are per record rather than "highest id seen".
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -454,7 +455,9 @@ static void release_durable(struct walop *w) {
         if (e->transactional) {
             e->transactional = 0;
             struct tr_ids ids;
-            tr_ring_pop(&w->pend_ids, &ids);   /* this entry's: the first transactional one left */
+            bool had = tr_ring_pop(&w->pend_ids, &ids);   /* this entry's: the first transactional one left */
+            assert(had);
+            (void)had;
             if (!w->ack_delivered) {
                 send_up(w, TR_CB_ACK, &ids);   /* takes the ids, leaves them empty */
             } else {
@@ -552,6 +555,10 @@ static int store(struct walop *w, struct tr_event *ev) {
     }
     tr_buf_reset(&w->rec);
     rc = tr_event_encode(ev, &w->rec);
+    if (rc == 0 && w->rec.len > MAX_RECORD) {
+        rc = TR_ETOOBIG;   /* the log refuses it: no room is made for its copy */
+        goto not_stored;
+    }
     if (rc) {
         w->rejected++;
         TR_WARN("qos::wal", "%s: cannot serialise an event (%s): refused (%llu so far)", w->id,
@@ -723,7 +730,8 @@ static uint64_t one_pass(struct walop *w, int *more, int *refused) {
  * no longer fits the kept bound must be decoded from its record later
  * (at full rate that was most of them); catching up costs nothing then. */
 static int turn_spent(const struct walop *w) {
-    if (tr_ring_len(&w->hot) >= HOT_MAX / 2 || w->hot_bytes >= HOT_MAX_BYTES / 2) return 0;
+    int lagging = tr_ring_len(&w->hot) >= HOT_MAX / 2 || w->hot_bytes >= HOT_MAX_BYTES / 2;
+    if (lagging) return w->turn_records >= HOT_MAX;   /* still bounded: a kept bound's worth */
     return w->turn_records >= TURN_RECORDS || uv_hrtime() - w->turn_t0 >= TURN_NS;
 }
 

@@ -796,6 +796,50 @@ static uint64_t stat_of(void *op, const char *k) {
     return n;
 }
 
+/* An event whose record would be over the log's largest is refused and
+ * counted at once (its source hears FAIL), nothing is kept for it, and
+ * the events around it go through in order. */
+static void oversized_event_is_refused(void **state) {
+    (void)state;
+    struct fake f;
+    fake_init(&f);
+    void *op;
+    struct tr_diag d;
+    assert_int_equal(create(&f, "read_count=50,max_elements=100000", &op, &d), 0);
+    cf(op, TR_CB_RESTORE, 0);
+    push(op, 0, true);
+    size_t before = tr_alloc_used();
+    tr_value v, pad;
+    size_t len = (17u << 20);
+    char *p = malloc(len);
+    assert_non_null(p);
+    memset(p, 'x', len);
+    assert_int_equal(tr_v_rec(2, &v), 0);
+    assert_int_equal(tr_rec_set(&v, "id", 2, tr_v_uint(1)), 0);
+    assert_int_equal(tr_v_str(p, len, &pad), 0);
+    free(p);
+    assert_int_equal(tr_rec_set(&v, "pad", 3, pad), 0);
+    struct tr_event ev;
+    assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 1001), 0);
+    tr_ids_init(&ev.ids, 1, 0, 1);
+    ev.transactional = true;
+    assert_true(tr_op_qos_wal.event(op, "in", &ev) != 0);
+    /* its value is gone, and no room was made for a copy of its record:
+     * what stays is the encoding buffer (32 MiB, kept for the next event),
+     * not another 17 MiB beside it */
+    assert_true(tr_alloc_used() < before + (40u << 20));
+    push(op, 2, true);
+    TICK_UNTIL(op, f.nout == 2);
+    assert_int_equal(out_id(&f, 0), 0);
+    assert_int_equal(out_id(&f, 1), 2);
+    TICK_UNTIL(op, count_ups(&f, TR_CB_FAIL) == 1);
+    for (int i = 0; i < f.nups; i++)
+        if (f.ups[i] == TR_CB_FAIL) assert_int_equal(f.up_ids[i], 1);
+    assert_int_equal(stat_of(op, "refused"), 1);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
 /* out[i] is event id as push_rich made it: value, meta, ingest time, the
  * source's id tracked, and the flags. */
 static void assert_rich(struct fake *f, int i, uint64_t id, size_t pad) {
@@ -1118,6 +1162,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(config_map_types_and_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(emits_only_after_restore_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(mixed_inputs_ack_their_own_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(oversized_event_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(kept_events_come_out_as_appended, setup, teardown),
         cmocka_unit_test_setup_teardown(read_count_and_window_bound_emission, setup, teardown),
         cmocka_unit_test_setup_teardown(fail_replays_from_the_failed_event, setup, teardown),

@@ -109,6 +109,27 @@ static void big_copy_and_uncommitted_room(void **state) {
     tr_spool_fini(&s);   /* twice is harmless */
 }
 
+/* A block made for one big copy goes back to the allocator once that copy
+ * is released, even as the only block: small copies do not keep it. */
+static void big_block_is_not_kept(void **state) {
+    (void)state;
+    size_t before = tr_alloc_used();
+    struct tr_spool s;
+    tr_spool_init(&s);
+    unsigned char *p = tr_spool_room(&s, 3 * TR_SPOOL_BLOCK);
+    assert_non_null(p);
+    memset(p, 'b', 3 * TR_SPOOL_BLOCK);
+    tr_spool_commit(&s, 3 * TR_SPOOL_BLOCK);
+    tr_spool_release(&s, 3 * TR_SPOOL_BLOCK);
+    assert_null(s.head);
+    assert_null(s.tail);
+    assert_int_equal(tr_alloc_used(), before);
+    assert_non_null(put(&s, 1));   /* and the next copy gets a block of the usual size */
+    tr_spool_release(&s, len_of(1));
+    tr_spool_fini(&s);
+    assert_int_equal(tr_alloc_used(), before);
+}
+
 /* No memory for a new block: NULL, the spool as it was. */
 static void enomem_leaves_it_unchanged(void **state) {
     (void)state;
@@ -131,6 +152,7 @@ int main(void) {
         cmocka_unit_test(window_keeps_contents),
         cmocka_unit_test(steady_state_reuses_blocks),
         cmocka_unit_test(big_copy_and_uncommitted_room),
+        cmocka_unit_test(big_block_is_not_kept),
         cmocka_unit_test(enomem_leaves_it_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
