@@ -534,7 +534,7 @@ static int close_container(struct dstack *st, struct tr_varena *va, tr_value *ou
             uint32_t j, dv = tr_value_depth(&it[i].v);
             for (j = 0; j < r->len; j++) {
                 const struct tr_str *o = r->fields[j].key;
-                if (o->len == k->len && memcmp(o->data, k->data, k->len) == 0) break;
+                if (tr_bytes_eq(o->data, o->len, k->data, k->len)) break;
             }
             if (dv + 1 > r->depth) r->depth = dv + 1;
             if (j < r->len) {

@@ -489,7 +489,7 @@ static int64_t rec_find(const struct tr_rec *r, const char *k, size_t n) {
     }
     for (uint32_t i = 0; i < r->len; i++) {
         struct tr_str *key = r->fields[i].key;
-        if (key->len == n && memcmp(key->data, k, n) == 0) return i;
+        if (tr_bytes_eq(key->data, key->len, k, n)) return i;
     }
     return -1;
 }
@@ -815,8 +815,7 @@ int tr_value_eq(const tr_value *a, const tr_value *b) {
     case TR_BOOL: return a->as.b == b->as.b;
     case TR_STR:
     case TR_BIN:
-        return a->as.s == b->as.s ||
-               (a->as.s->len == b->as.s->len && memcmp(a->as.s->data, b->as.s->data, a->as.s->len) == 0);
+        return a->as.s == b->as.s || tr_bytes_eq(a->as.s->data, a->as.s->len, b->as.s->data, b->as.s->len);
     case TR_ARR: {
         const struct tr_arr *x = a->as.a, *y = b->as.a;
         if (x == y) return 1;

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum tr_type {
     TR_NULL = 0,
@@ -198,6 +199,15 @@ int tr_varena_rec(struct tr_varena *a, size_t cap, tr_value *out);
 int tr_varena_arr(struct tr_varena *a, size_t cap, tr_value *out);
 
 /* --- comparison --- */
+/* Equal bytes. Keys and matched strings are short and often differ only
+ * at one end ("app1" / "app2", "id" / "ip"): both ends are looked at
+ * before memcmp is called. */
+static inline int tr_bytes_eq(const char *a, size_t an, const char *b, size_t bn) {
+    if (an != bn) return 0;
+    if (an == 0) return 1;
+    if (a[0] != b[0] || a[an - 1] != b[an - 1]) return 0;
+    return an <= 2 || memcmp(a + 1, b + 1, an - 2) == 0;
+}
 /* Tremor equality: numbers compare by value across int/uint/float, records
  * by key set regardless of order, arrays element-wise. */
 int tr_value_eq(const tr_value *a, const tr_value *b);
