@@ -582,6 +582,13 @@ static int assign(struct tr_env *E, const struct tr_node *let, tr_value val) {
             return oom(E, let);
         }
         tr_value *next = tr_rec_get(cur, ks->data, ks->len);
+        if (!next && i + 1 == p->n) {
+            /* a new key at the end of the path (`let $class = ...`): val
+             * goes in directly, without an empty record in its place first */
+            int src = tr_rec_set(cur, ks->data, ks->len, val);
+            tr_value_unref(key);
+            return src ? store_fail(E, let, src) : 0;
+        }
         if (!next) {
             tr_value r;
             int src = tr_v_rec(4, &r);

@@ -326,6 +326,13 @@ static void arithmetic_and_types(void **st) {
     expect_script("drop", "1", "DROP");
     expect_script("emit 42", "1", "42");
     expect_script("let event.x = 1; emit", "{}", "{\"x\":1}");
+    /* a new key at the end of a path, inside records made on the way, kept
+     * in insertion order; an existing one replaced in place; a value with
+     * its own depth stored under a new key */
+    expect_script("let event.a.b.c = 1; let event.a.d = [2]; let event.z = {\"q\": {\"r\": 3}}; "
+                  "let event.a.b.c = 4; emit",
+                  "{\"y\":0}", "{\"y\":0,\"a\":{\"b\":{\"c\":4},\"d\":[2]},\"z\":{\"q\":{\"r\":3}}}");
+    expect_script("let event.y.x = 1; emit", "{\"y\":2}", "ERROR");
     expect_script("present event.a", "{\"a\":null}", "true");
     expect_script("absent event.b", "{\"a\":null}", "true");
     expect_script("event.nope", "{}", "ERROR");
