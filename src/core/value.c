@@ -262,6 +262,16 @@ static void vblock_put(void *obj, uint32_t off) {
     if (--b->refs == 0) tr_free(b);
 }
 
+/* tr_str_unref without the call, for destroy_tree's walk: a document's
+ * keys and strings mostly go with it, one count on their block each */
+static inline void str_put(struct tr_str *s) {
+    if (!s) return;
+    assert(s->refs > 0);
+    if (--s->refs) return;
+    if (s->blk) vblock_put(s, s->blk);
+    else tr_free(s);
+}
+
 void tr_varena_init(struct tr_varena *a, size_t first) {
     a->b = NULL;
     a->used = a->size = 0;
@@ -402,11 +412,11 @@ static void destroy_tree(tr_value root) {
                 continue;
             }
             struct tr_field *fl = &r->fields[f->next++];
-            tr_str_unref(fl->key);
+            str_put(fl->key);
             child = fl->val;
         }
         if (!is_container(&child)) {
-            if (child.type == TR_STR || child.type == TR_BIN) tr_str_unref(child.as.s);
+            if (child.type == TR_STR || child.type == TR_BIN) str_put(child.as.s);
             continue;
         }
         uint32_t *rc = refs_of(&child);
