@@ -60,11 +60,15 @@
 
 #define HELD_MAX 4096            /* events kept in memory while the log is full */
 #define MAX_RECORD (16u << 20)   /* largest serialised event accepted */
-/* Copies of records not yet durable (kept for the failing-disk rules until
- * a second sync). Reaching this pauses upstream until the next group commit:
- * routine at full ingest, so it bounds memory, not speed (1 MiB is about
- * 9,000 events of 100 bytes per sync). At 64 MiB a backlog fill held tens of
- * megabytes of copies, and the peak stayed in the heap. */
+/* Copies of records kept for the failing-disk rules (struct pend): those
+ * not yet durable take up to half of this, the rest is those durable and
+ * waiting for a second sync (one group commit, so at most that half too).
+ * Reaching the half pauses upstream until the next group commit: routine
+ * at full ingest, so it bounds memory, not speed (512 KiB is about 4,500
+ * events of 100 bytes; a group commit at 1M events/s is about 1,600). The
+ * whole bound is what a backlog costs once the sink stopped: with 1 MiB
+ * per half, 2 MiB of copies (and their entries) stayed, 15% over a small
+ * backlog's VmHWM. At 64 MiB a fill held tens of megabytes. */
 #define PEND_MAX_BYTES (1u << 20)
 /* Events appended and not yet read, kept as they are (struct hot): a read
  * pass emits them without decoding their record (the binary decode cost as
@@ -431,12 +435,12 @@ static void report_failure(struct walop *w, int rc) {
     update_breaker(w);
 }
 
-/* Too many copies of records not yet durable. Those durable and only
- * waiting for a second sync do not count: that sync needs new appends, so
- * pausing for them could wait forever; they are at most one group commit,
- * and so at most this bound too. */
+/* Too many copies of records not yet durable: half the bound. Those
+ * durable and only waiting for a second sync do not count: that sync needs
+ * new appends, so pausing for them could wait forever; they are at most
+ * one group commit, made of copies under this test, so the other half. */
 static bool pend_over(const struct walop *w) {
-    return w->pend_bytes - w->pend_durable_bytes >= PEND_MAX_BYTES;
+    return w->pend_bytes - w->pend_durable_bytes >= PEND_MAX_BYTES / 2;
 }
 
 /* Acks upstream for transactional inputs now durable; copies go once a

@@ -536,8 +536,9 @@ static int ack_emitted(void *op, struct fake *f, int *acked) {
 }
 
 /* While the disk is slow, the copies kept of records not yet durable are
- * bounded (about 1 MiB): upstream is paused at the bound, not after tens of
- * megabytes, and resumed once the group commit is done. */
+ * bounded (512 KiB, half of all copies kept): upstream is paused at the
+ * bound, not after tens of megabytes, and resumed once the group commit is
+ * done. */
 static void not_yet_durable_copies_are_bounded(void **state) {
     (void)state;
     struct fake f;
@@ -551,8 +552,8 @@ static void not_yet_durable_copies_are_bounded(void **state) {
     hold_syncs(0);
     assert_int_equal(f.nups, 1);
     assert_int_equal(f.ups[0], TR_CB_TRIGGER);
-    /* 1 MiB of 10 KB records, and the one that passed the bound */
-    if (n > 110) fail_msg("paused only after %llu records of 10 KB", (unsigned long long)n);
+    /* 512 KiB of 10 KB records, and the one that passed the bound */
+    if (n > 54) fail_msg("paused only after %llu records of 10 KB", (unsigned long long)n);
     TICK_UNTIL(op, f.nups == 2);
     assert_int_equal(f.ups[1], TR_CB_RESTORE);
     int acked = 0;
