@@ -642,7 +642,6 @@ int tr_select_passes_event(const struct tr_select *s) { return s->identity; }
 
 int tr_select_run(struct tr_select *s, const struct tr_lang_ctx *ctx, struct tr_event *ev,
                   tr_emit_fn emit, void *arg, struct tr_diag *d) {
-    if (s->identity) return emit(arg, "out", ev);
     tr_lang_err_clear(&s->err);
     s->err_plain = 0;
     clear_locals(s);

@@ -503,14 +503,19 @@ static void drain_unstored(struct walop *w) {
     }
 }
 
+/* The kept events reach 1/div of their bounds, in number or in bytes (the
+ * last one kept may pass the byte bound). */
+static bool hot_reaches(const struct walop *w, unsigned div) {
+    return tr_ring_len(&w->hot) >= HOT_MAX / div || w->hot_bytes >= HOT_MAX_BYTES / div;
+}
+
 /* Record seq (len bytes) was just appended from ev: keep a copy of ev
  * (values are shared, not copied), within the bounds, unless downstream is
  * away (a backlog that waits for it holds no values in memory). Nothing is
  * lost when it is not kept: the read decodes it. */
 static void keep_hot(struct walop *w, uint64_t seq, size_t len, const struct tr_event *ev) {
     /* downstream is away: nothing reads soon, keep no memory for it */
-    if (w->broken) return;
-    if (tr_ring_len(&w->hot) >= HOT_MAX || w->hot_bytes + len > HOT_MAX_BYTES) return;
+    if (w->broken || hot_reaches(w, 1)) return;
     struct hot h = {.seq = seq, .len = len};
     if (tr_event_copy(&h.ev, ev) != 0 || tr_ring_push(&w->hot, &h) != 0) {
         tr_event_fini(&h.ev);
@@ -559,8 +564,10 @@ static int store(struct walop *w, struct tr_event *ev) {
     }
     tr_buf_reset(&w->rec);
     rc = tr_event_encode(ev, &w->rec);
-    if (rc == 0 && w->rec.len > MAX_RECORD) {
-        rc = TR_ETOOBIG;   /* the log refuses it: no room is made for its copy */
+    if (rc == 0 && w->rec.len > w->cfg.max_record_bytes) {
+        /* the log would refuse it (TR_ETOOBIG), and only after room for
+         * its copy was made: up to a 16 MiB block, for nothing */
+        rc = TR_ETOOBIG;
         goto not_stored;
     }
     if (rc) {
@@ -581,7 +588,7 @@ static int store(struct walop *w, struct tr_event *ev) {
         memcpy(copy, w->rec.data, w->rec.len);
         tr_spool_commit(&w->copies, w->rec.len);
         keep_hot(w, seq, w->rec.len, ev);
-        /* the log refuses records over MAX_RECORD (TR_ETOOBIG), so len fits */
+        /* the log refuses records over max_record_bytes, so len fits */
         struct pend e = {.seq = seq, .data = copy, .len = (uint32_t)w->rec.len, .transactional = ev->transactional};
         if (ev->transactional) {
             struct tr_ids ids;
@@ -602,7 +609,7 @@ not_stored:
                     "dropped so far)", w->id, (unsigned long long)w->dropped);
     } else if (rc == TR_ETOOBIG) {
         TR_WARN("qos::wal", "%s: refused an event of %zu bytes (limit %u)", w->id, w->rec.len,
-                MAX_RECORD);
+                (unsigned)w->cfg.max_record_bytes);
     } else {
         report_failure(w, rc);   /* keep it: it is appended once the log is back */
         return TR_EFULL;
@@ -734,7 +741,7 @@ static uint64_t one_pass(struct walop *w, int *more, int *refused) {
  * no longer fits the kept bound must be decoded from its record later
  * (at full rate that was most of them); catching up costs nothing then. */
 static int turn_spent(const struct walop *w) {
-    int lagging = tr_ring_len(&w->hot) >= HOT_MAX / 2 || w->hot_bytes >= HOT_MAX_BYTES / 2;
+    int lagging = hot_reaches(w, 2);
     if (lagging) return w->turn_records >= HOT_MAX;   /* still bounded: a kept bound's worth */
     return w->turn_records >= TURN_RECORDS || uv_hrtime() - w->turn_t0 >= TURN_NS;
 }

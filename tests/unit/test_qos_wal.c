@@ -249,6 +249,17 @@ static int create(struct fake *f, const char *spec, void **op, struct tr_diag *d
     return rc;
 }
 
+/* A fresh fake host and an operator on it made from spec, which must be
+ * valid (a test of bad specs calls create itself). */
+static void *start_op(struct fake *f, const char *spec) {
+    fake_init(f);
+    void *op;
+    struct tr_diag d;
+    int rc = create(f, spec, &op, &d);
+    if (rc) fail_msg("create(%s): %d %s", spec, rc, d.msg);
+    return op;
+}
+
 static int create_plain(const char *spec, struct tr_diag *d) {
     struct fake f;
     memset(&f, 0, sizeof f);
@@ -365,10 +376,7 @@ static void config_map_types_and_ranges(void **state) {
 static void emits_only_after_restore_in_order(void **state) {
     (void)state;
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=20,max_elements=100", &op, &d), 0);
+    void *op = start_op(&f, "read_count=20,max_elements=100");
     for (uint64_t i = 0; i < 5; i++) push(op, i, false);
     for (int i = 0; i < 50; i++) tr_op_qos_wal.tick(op, 0);
     assert_int_equal(f.nout, 0);   /* starts paused until downstream restores */
@@ -394,10 +402,7 @@ static void emits_only_after_restore_in_order(void **state) {
 static void read_count_and_window_bound_emission(void **state) {
     (void)state;
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=3,max_elements=100,max_in_flight=4", &op, &d), 0);
+    void *op = start_op(&f, "read_count=3,max_elements=100,max_in_flight=4");
     cf(op, TR_CB_RESTORE, 0);
     for (uint64_t i = 0; i < 10; i++) push(op, i, false);
     TICK_UNTIL(op, f.nout == 4);
@@ -415,10 +420,7 @@ static void read_count_and_window_bound_emission(void **state) {
 static void fail_replays_from_the_failed_event(void **state) {
     (void)state;
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=20,max_elements=100", &op, &d), 0);
+    void *op = start_op(&f, "read_count=20,max_elements=100");
     cf(op, TR_CB_RESTORE, 0);
     for (uint64_t i = 0; i < 6; i++) push(op, i, false);
     TICK_UNTIL(op, f.nout == 6);
@@ -438,10 +440,7 @@ static void fail_replays_from_the_failed_event(void **state) {
 static void full_log_triggers_upstream_and_restores(void **state) {
     (void)state;
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=20,max_elements=3", &op, &d), 0);
+    void *op = start_op(&f, "read_count=20,max_elements=3");
     for (uint64_t i = 0; i < 5; i++) push(op, i, false);
     assert_int_equal(f.nups, 1);
     assert_int_equal(f.ups[0], TR_CB_TRIGGER);
@@ -542,10 +541,7 @@ static int ack_emitted(void *op, struct fake *f, int *acked) {
 static void not_yet_durable_copies_are_bounded(void **state) {
     (void)state;
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=20,max_elements=100000", &op, &d), 0);
+    void *op = start_op(&f, "read_count=20,max_elements=100000");
     hold_syncs(1);
     uint64_t n = 0;
     while (f.nups == 0 && n < 2000) push_big(op, n++, 10000);
@@ -617,10 +613,7 @@ static void full_disk_pauses_delivers_reclaims_and_resumes(void **state) {
 static void mixed_inputs_ack_their_own_ids(void **state) {
     (void)state;
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=50,max_elements=100000", &op, &d), 0);
+    void *op = start_op(&f, "read_count=50,max_elements=100000");
     cf(op, TR_CB_RESTORE, 0);
     int want = 0;
     uint64_t ids[60];
@@ -647,10 +640,7 @@ static void mixed_inputs_ack_their_own_ids(void **state) {
  * transactional input acknowledged upstream exactly once. */
 static void failed_log_reopens_and_loses_nothing(atomic_int *fault) {
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=50,max_elements=100000", &op, &d), 0);
+    void *op = start_op(&f, "read_count=50,max_elements=100000");
     cf(op, TR_CB_RESTORE, 0);
     for (uint64_t i = 0; i < 10; i++) push(op, i, true);
     TICK_UNTIL(op, f.nout == 10);
@@ -803,10 +793,7 @@ static uint64_t stat_of(void *op, const char *k) {
 static void oversized_event_is_refused(void **state) {
     (void)state;
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=50,max_elements=100000", &op, &d), 0);
+    void *op = start_op(&f, "read_count=50,max_elements=100000");
     cf(op, TR_CB_RESTORE, 0);
     push(op, 0, true);
     size_t before = tr_alloc_used();
@@ -864,10 +851,7 @@ static void assert_rich(struct fake *f, int i, uint64_t id, size_t pad) {
 static void kept_events_come_out_as_appended(void **state) {
     (void)state;
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=20,max_elements=10000,max_in_flight=40", &op, &d), 0);
+    void *op = start_op(&f, "read_count=20,max_elements=10000,max_in_flight=40");
     cf(op, TR_CB_RESTORE, 0);
     for (uint64_t i = 0; i < 30; i++) push_rich(op, i, 10);
     TICK_UNTIL(op, f.nout == 30);
@@ -923,10 +907,7 @@ static void kept_events_come_out_as_appended(void **state) {
 static void released_records_leave_the_window(void **state) {
     (void)state;
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=20,max_elements=100,max_in_flight=4", &op, &d), 0);
+    void *op = start_op(&f, "read_count=20,max_elements=100,max_in_flight=4");
     cf(op, TR_CB_RESTORE, 0);
     for (uint64_t i = 0; i < 12; i++) push(op, i, false);
     TICK_UNTIL(op, f.nout == 4);
@@ -1038,10 +1019,7 @@ static void ack_upstream_delivered_waits_for_downstream(void **state) {
 static void stray_release_is_harmless(void **state) {
     (void)state;
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=20,max_elements=100,max_in_flight=2", &op, &d), 0);
+    void *op = start_op(&f, "read_count=20,max_elements=100,max_in_flight=2");
     cf(op, TR_CB_RESTORE, 0);
     for (uint64_t i = 0; i < 4; i++) push(op, i, false);
     TICK_UNTIL(op, f.nout == 2);
@@ -1065,10 +1043,7 @@ static void stray_release_is_harmless(void **state) {
 static void ignored_backpressure_on_a_failed_log_is_fatal(void **state) {
     (void)state;
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=50,max_elements=100000", &op, &d), 0);
+    void *op = start_op(&f, "read_count=50,max_elements=100000");
     cf(op, TR_CB_RESTORE, 0);
     atomic_store(&sync_eio, 1);
     push(op, 0, false);
@@ -1129,10 +1104,7 @@ static void sync_that_lied_loses_nothing(void **state) {
 static void stale_acks_after_a_wiped_reopen_touch_nothing(void **state) {
     (void)state;
     struct fake f;
-    fake_init(&f);
-    void *op;
-    struct tr_diag d;
-    assert_int_equal(create(&f, "read_count=50,max_elements=100000", &op, &d), 0);
+    void *op = start_op(&f, "read_count=50,max_elements=100000");
     cf(op, TR_CB_RESTORE, 0);
     for (uint64_t i = 0; i < 10; i++) push(op, i, false);
     TICK_UNTIL(op, f.nout == 10);   /* out, not yet acknowledged */
