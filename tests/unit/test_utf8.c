@@ -45,10 +45,60 @@ static void error_text(void **st) {
     assert_string_equal(m, "incomplete utf-8 byte sequence from index 0");
 }
 
+/* The check by tr_utf8_step alone, a character at a time (what
+ * tr_utf8_check does after its ASCII runs). */
+static int stepwise(const char *s, size_t n, size_t *up_to, size_t *len) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        int valid;
+        size_t k = tr_utf8_step(u + i, n - i, &valid);
+        if (valid != 1) {
+            *up_to = i;
+            *len = valid < 0 ? 0 : k;
+            return TR_EPARSE;
+        }
+        i += k;
+    }
+    *up_to = n;
+    *len = 0;
+    return 0;
+}
+
+/* Long ASCII runs are checked many bytes at a time: a non-ASCII sequence
+ * (valid, invalid or cut short) at every offset of every block, among
+ * ASCII before and after, gives what the character-at-a-time check gives. */
+static void ascii_runs_hide_nothing(void **st) {
+    (void)st;
+    static const char *const seqs[] = {"\x80", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x92\x96",
+                                       "\xED\xA0\x80", "\xC0\xAF", "\xE2\x82", "\xFF",
+                                       "\xF4\x90\x80\x80"};
+    char buf[160];
+    for (size_t q = 0; q < sizeof seqs / sizeof seqs[0]; q++) {
+        size_t sl = strlen(seqs[q]);
+        for (size_t at = 0; at <= 90; at++) {
+            for (size_t tail = 0; tail <= 40; tail += 13) {
+                size_t n = at + sl + tail;
+                memset(buf, 'a', n);
+                memcpy(buf + at, seqs[q], sl);
+                size_t a = 99, b = 99, ra = 98, rb = 98;
+                int rc = tr_utf8_check(buf, n, &a, &b);
+                int want = stepwise(buf, n, &ra, &rb);
+                if (rc != want || a != ra || b != rb)
+                    fail_msg("seq %zu at %zu (+%zu): rc %d/%d up_to %zu/%zu len %zu/%zu", q, at, tail, rc,
+                             want, a, ra, b, rb);
+            }
+        }
+    }
+    /* all ASCII, every length across the block sizes */
+    memset(buf, 'z', sizeof buf);
+    for (size_t n = 0; n <= sizeof buf; n++) check(buf, n, 0, n, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_and_invalid),
         cmocka_unit_test(error_text),
+        cmocka_unit_test(ascii_runs_hide_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
