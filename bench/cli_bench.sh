@@ -22,6 +22,11 @@
 # the exit status, CPU and peak RSS (runproc.py). It parses nothing: report.py
 # reads the blackhole's printed throughput. A config whose first run printed
 # no throughput is not run again (its error is what the table shows).
+# CLI_BASE_BIN (unset: none): a second server, the issue-6 tree of
+# base_build.sh; each config then runs with it right after ours in every rep,
+# into OUT_DIR/cli-base/NAME/REP, so both see the same machine (report.py
+# takes issue 17's proportions from these; a config that server cannot run,
+# e.g. a codec it did not have, is skipped for it after its first error).
 set -u
 [ $# -eq 1 ] || { sed -n '2,/^set -u/p' "$0" | sed '$d' >&2; exit 64; }
 OUT=$1
@@ -36,6 +41,7 @@ throughput-logging-json throughput-logging-msgpack tl-enrich"
 BENCHES=${CLI_BENCHES:-"$(echo $ALL_NINE) passthrough_json_100b"}
 N100=${CLI_100B_EVENTS:-100000}
 NLOG=${CLI_LOG_LINES:-20000}
+BASE=${CLI_BASE_BIN:-}
 REPS=${REPS_CLI:-3}
 WARMUP=${WARMUP_SECS:-2}
 STOP=${STOP_AFTER_SECS:-10}
@@ -46,6 +52,7 @@ SRC=$(cd "$SHARED/conformance/tremor-0.11/cli-bench" 2> /dev/null && pwd) || {
 }
 DATA=$(cd "$SHARED/conformance/tremor-0.11/demo-data" && pwd)
 [ -x "$TREMOR" ] || { echo "cli_bench: $TREMOR is not built" >&2; exit 1; }
+[ -z "$BASE" ] || [ -x "$BASE" ] || { echo "cli_bench: CLI_BASE_BIN $BASE is not an executable" >&2; exit 1; }
 
 # gen_100b FILE: N100 lines of exactly 100 bytes each, newline included
 gen_100b() {
@@ -115,25 +122,36 @@ for name in $BENCHES; do
     fi
 done
 
-skip=" "
+# run_one TAG SERVER NAME REP: one run of config NAME by SERVER into
+# OUT/TAG/NAME/REP; prints the throughput line, returns 1 when there was none
+run_one() {
+    local tag=$1 server=$2 name=$3 rep=$4
+    local d=$OUT/cli/$name r=$OUT/$1/$3/$4
+    mkdir -p "$r/data"
+    sync
+    (cd "$r" && "$PY" "$HERE/runproc.py" --json "$r/proc.json" --timeout $((WARMUP + STOP + 60)) \
+        --stdout "$r/stdout" --stderr "$r/stderr" -- \
+        "$server" server run -n -d "$r/data" -f "$d/config"/*.trickle "$d/config"/*.yaml)
+    local rc=$?
+    local tp
+    tp=$(grep -E 'Throughput *\(events\)' "$r/stdout" "$r/stderr" 2> /dev/null | head -1 | sed 's/^[^:]*://')
+    echo "rep $rep $name${tag#cli}: rc=$rc ${tp:-no throughput printed}" >&2
+    rm -rf "$r/data"
+    [ -n "$tp" ] && return 0
+    sed -n '1,3p' "$r/stderr" | sed 's/^/    /' >&2
+    return 1
+}
+
+[ -n "$BASE" ] && rm -rf "$OUT/cli-base"
+skip=" " skip_base=" "
 for rep in $(seq 1 "$REPS"); do
     for name in $BENCHES; do
-        case "$skip" in *" $name "*) continue ;; esac
-        d=$OUT/cli/$name
-        r=$d/$rep
-        mkdir -p "$r/data"
-        sync
-        (cd "$r" && "$PY" "$HERE/runproc.py" --json "$r/proc.json" --timeout $((WARMUP + STOP + 60)) \
-            --stdout "$r/stdout" --stderr "$r/stderr" -- \
-            "$TREMOR" server run -n -d "$r/data" -f "$d/config"/*.trickle "$d/config"/*.yaml)
-        rc=$?
-        tp=$(grep -E 'Throughput *\(events\)' "$r/stdout" "$r/stderr" 2> /dev/null | head -1 | sed 's/^[^:]*://')
-        echo "rep $rep $name: rc=$rc ${tp:-no throughput printed}" >&2
-        if [ -z "$tp" ]; then
-            sed -n '1,3p' "$r/stderr" | sed 's/^/    /' >&2
-            [ "$rep" = 1 ] && skip="$skip$name "
-        fi
-        rm -rf "$r/data"
+        case "$skip" in *" $name "*) ;; *)
+            run_one cli "$TREMOR" "$name" "$rep" || { [ "$rep" = 1 ] && skip="$skip$name "; } ;;
+        esac
+        [ -n "$BASE" ] || continue
+        case "$skip_base" in *" $name "*) continue ;; esac
+        run_one cli-base "$BASE" "$name" "$rep" || { [ "$rep" = 1 ] && skip_base="$skip_base$name "; }
     done
 done
 exit 0

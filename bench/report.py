@@ -162,6 +162,8 @@ def why_failed(stderr, proc):
     """The line that says why a run printed no throughput."""
     lines = [l.strip() for l in stderr.splitlines() if l.strip()]
     for l in lines:
+        if l.lower().rstrip(":") == "error":
+            continue   # a heading; the located line follows
         if l.lower().startswith("error") or " ERROR " in f" {l} " or l.startswith("ERROR"):
             return l
     if proc.get("error"):
@@ -175,10 +177,11 @@ def why_failed(stderr, proc):
     return f"exit status {proc.get('rc')} and no throughput printed"
 
 
-def cli_results(out):
-    """{name: {"ev": [...], "mb": [...], "rss_kb": [...], "cpu": [...], "error": str|None}}"""
+def cli_results(out, sub="cli"):
+    """{name: {"ev": [...], "mb": [...], "rss_kb": [...], "cpu": [...], "error": str|None}}
+    sub "cli-base": the issue-6 server's runs of the same configs (cli_bench.sh, CLI_BASE_BIN)."""
     res = {}
-    for d in sorted(glob.glob(os.path.join(out, "cli", "*"))):
+    for d in sorted(glob.glob(os.path.join(out, sub, "*"))):
         name = os.path.basename(d)
         r = {"ev": [], "mb": [], "rss_kb": [], "cpu": [], "wall": [], "bytes_per_event": [], "error": None,
              "runs": 0}
@@ -360,6 +363,22 @@ def baseline_rows(path):
     return {r["config"]: num(r["events_per_s"]) for r in read_tsv(path) if r.get("config")}
 
 
+def baseline_of_run(out, path):
+    """The issue-6 figures to compare with: the issue-6 server's runs in this
+    run (cli-base/) when there are any, else the TSV. Returns ({config:
+    events/s}, {config: why it has none}, where they come from)."""
+    runs = cli_results(out, "cli-base")
+    if runs:
+        base = {k: med(r["ev"]) for k, r in runs.items() if r["ev"]}
+        # "error: /tmp/.../x.yaml:5:5: unknown codec ..." -> "unknown codec ..."
+        why = {k: "the issue-6 server cannot run it: " +
+               re.sub(r"^error: \S+:\d+:\d+: ", "", r["error"] or "no figure")
+               for k, r in runs.items() if not r["ev"]}
+        rev = read_text(os.path.join(out, "cli-base.rev")).strip() or "?"
+        return base, why, f"the issue-6 tree {rev} in this run, each config right after ours"
+    return baseline_rows(path), {}, "bench/results/baseline-issue6.tsv (another run)"
+
+
 def verdict(ok):
     return "pass" if ok else "miss"
 
@@ -402,7 +421,7 @@ def issue17(out, baseline=BASELINE_ISSUE6):
 
     # the JSON passthrough and the other eight cli-bench configs against issue 6
     cli = cli_results(out)
-    base = baseline_rows(baseline)
+    base, base_why, base_src = baseline_of_run(out, baseline)
     jr = cli.get(JSON_PASSTHROUGH)
     jev = med(jr["ev"]) if jr else math.nan
     title = f"`{JSON_PASSTHROUGH}` MB/s"
@@ -415,11 +434,11 @@ def issue17(out, baseline=BASELINE_ISSUE6):
                          f"≥ {TARGET_JSON_MBPS:g} MB/s", NR))
     jratio = ratio(jev, base.get(JSON_PASSTHROUGH, math.nan))
     if JSON_PASSTHROUGH not in base:
-        jfig = "no issue-6 figure (bench/results/baseline-issue6.tsv)"
+        jfig = f"no issue-6 figure ({base_why.get(JSON_PASSTHROUGH, base_src)})"
     elif math.isnan(jev):
         jfig = NR
     else:
-        jfig = f"{fmt_ratio(jratio)} ({full(jev)} / {full(base[JSON_PASSTHROUGH])} events/s)"
+        jfig = f"{fmt_ratio(jratio)} ({full(jev)} / {full(base[JSON_PASSTHROUGH])} events/s; issue 6: {base_src})"
     lines.append(row(f"`{JSON_PASSTHROUGH}` now / end of issue 6", jfig, "the proportion for the rows below",
                      "—"))
     want = f"≥ {TARGET_PROPORTION:g} × the JSON passthrough's ratio"
@@ -435,8 +454,8 @@ def issue17(out, baseline=BASELINE_ISSUE6):
             continue
         b = base.get(name, math.nan)
         if math.isnan(b):
-            lines.append(row(title, f"{full(ev)} events/s now; no issue-6 figure (not in that run)", want,
-                             "no baseline"))
+            lines.append(row(title, f"{full(ev)} events/s now; no issue-6 figure ({base_why.get(name, 'not in that run')})",
+                             want, "no baseline"))
             continue
         rt = ratio(ev, b)
         lines.append(row(title, f"{fmt_ratio(rt)} ({full(ev)} / {full(b)} events/s); JSON passthrough "
@@ -484,8 +503,7 @@ def issue17(out, baseline=BASELINE_ISSUE6):
         ("no loss after that reopen", "from the oldest unacked, in order"))]
     lines += ["", "Latency: the loader paces by CLOCK_MONOTONIC and stamps each line with the time it was due "
               "(start + id / rate); the sink measures receipt - due, so delay the relay causes by holding "
-              "the loader back counts (no coordinated omission). Issue-6 figures: "
-              "bench/results/baseline-issue6.tsv."]
+              "the loader back counts (no coordinated omission). Issue-6 figures: " + base_src + "."]
     return lines
 
 

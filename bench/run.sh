@@ -4,7 +4,10 @@
 #   bench/run.sh            (from the Makefile, after build/tremor and build/bench/disk_ceiling)
 #
 # Steps, each repeated and reported as median and min..max:
-#   cli      Tremor's cli-bench configs by our server (cli_bench.sh)
+#   cli      Tremor's cli-bench configs by our server, each run followed by the
+#            same config on the server as it was at the end of issue 6 (ISSUE6_REV,
+#            built by base_build.sh; CLI_BASE=0 skips it), the baseline of issue
+#            17's "improve in proportion" (cli_bench.sh)
 #   backlog  peak RSS holding a WAL backlog, and the WAL's bytes per record (rss_backlog.sh)
 #   peers    our durable relay beside syslog-ng and rsyslog (peers.sh -> run-all.sh; needs root)
 #   disk     write + fdatasync at the WAL's batch size and a sweep (build/bench/disk_ceiling)
@@ -32,13 +35,14 @@
 # then report.py prints the Markdown table and writes it to bench/results/latest.md.
 # It measures and prints; it asserts nothing and is never part of `make test`.
 # After the main table, issue 17's targets with pass or miss (report.py; the
-# cli rows against bench/results/baseline-issue6.tsv), then issue 10's (the reopen step's rows are in
+# cli rows against the issue-6 server of the same run, or bench/results/baseline-issue6.tsv
+# without one), then issue 10's (the reopen step's rows are in
 # issue 17's table).
 # About 23 minutes with the defaults on the 2-core machine (nats: ~3), plus the
 # reopen step's 3-10 minutes (filling 10 GB of WAL).
 # Knobs: BENCH_STEPS ("cli backlog peers latency disk ack reopen codecs json kafka nats profile"), BENCH_OUT (/tmp/tremor-bench/<time>),
 #   REPS (5: peers and disk), REPS_CLI (3), N (1000000), N_STRICT (20000), N_CMD (N),
-#   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, PEERS, STRACE_CHECK (1),
+#   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, CLI_BASE (1), ISSUE6_REV, PEERS, STRACE_CHECK (1),
 #   BACKLOG_SIZES ("10000 1000000 10000000"; the 10M point is ~1.2 GB of WAL, ~15 s),
 #   DISK_SWEEP ("4k 64k 1M"), DISK_SECS (2), TREMOR_BIN, and the relay's
 #   WAL_READ_COUNT / WAL_MAX_IN_FLIGHT / RELAY_CODEC (see peer-tremor.sh), ACK_* and
@@ -80,8 +84,14 @@ step_t() { echo "== $1 ($(($(date +%s) - t0)) s in)" >&2; }
 for s in $STEPS; do
     case "$s" in
     cli)
-        step_t "Tremor cli-bench configs"
-        "$HERE/cli_bench.sh" "$OUT"
+        step_t "Tremor cli-bench configs (ours, then the issue-6 tree, interleaved)"
+        base=""
+        if [ "${CLI_BASE:-1}" = 1 ]; then
+            base=$("$HERE/base_build.sh" "$PB_ROOT/issue6-tree") ||
+                { base="" && echo "bench: no issue-6 server; issue 17's proportions use bench/results/baseline-issue6.tsv" >&2; }
+            [ -n "$base" ] && cat "$PB_ROOT/issue6-tree/.rev" > "$OUT/cli-base.rev"
+        fi
+        CLI_BASE_BIN=$base "$HERE/cli_bench.sh" "$OUT"
         ;;
     backlog)
         step_t "RSS with a WAL backlog (${BACKLOG_SIZES:-10000 1000000 10000000} events)"

@@ -38,10 +38,10 @@ def perf_csv(fdatasync, fsync=0, write=0):
             "<not counted>,,syscalls:sys_enter_sendmsg,0,0.00,,\n")
 
 
-def cli_run(base, name, rep, stdout, stderr="", rc=0, rss_kb=20480):
-    put(base, f"cli/{name}/{rep}/stdout", stdout)
-    put(base, f"cli/{name}/{rep}/stderr", stderr)
-    put(base, f"cli/{name}/{rep}/proc.json",
+def cli_run(base, name, rep, stdout, stderr="", rc=0, rss_kb=20480, sub="cli"):
+    put(base, f"{sub}/{name}/{rep}/stdout", stdout)
+    put(base, f"{sub}/{name}/{rep}/stderr", stderr)
+    put(base, f"{sub}/{name}/{rep}/proc.json",
         json.dumps({"rc": rc, "signal": None, "timed_out": False, "wall_s": 12.5, "cpu_s": 11.0,
                     "maxrss_kb": rss_kb}))
 
@@ -363,6 +363,26 @@ class Issue17(unittest.TestCase):
         self.assertIn("800,000 events/s now; no issue-6 figure", bp)
         self.assertTrue(bp.endswith("| no baseline |"), bp)
         self.assertTrue(self.line_of(t, "`throughput-logging-msgpack` now").endswith("| not run |"))
+
+    def test_baseline_from_this_run_wins(self):
+        """cli-base/ (the issue-6 server run beside ours) is taken over the TSV, with why a config has none."""
+        issue17_fixture(self.d)
+        for name, ev in (("bench_pipe_passthrough_json", "400k"), ("throughput-logging-json", "250k"),
+                         ("bench_pipe_passthrough", "1.0M")):
+            cli_run(self.d, name, 1, f"Throughput (events): {ev} events/s\n", sub="cli-base")
+        cli_run(self.d, "tl-enrich", 1, "", stderr="Error:\n  52 | x\nerror: /tmp/a/main.trickle:52:82: Call to "
+                                                  "undefined function f\n", rc=1, sub="cli-base")
+        put(self.d, "cli-base.rev", "2c91edc\n")
+        t, _ = self.rows()
+        j = self.line_of(t, "`bench_pipe_passthrough_json` now")
+        self.assertIn("3.00× (1,200,000 / 400,000 events/s; issue 6: the issue-6 tree 2c91edc in this run", j)
+        tl = self.line_of(t, "`throughput-logging-json` now")
+        self.assertIn("1.52× (380,000 / 250,000 events/s); JSON passthrough 3.00×", tl)
+        self.assertTrue(tl.endswith("| miss |"), "1.52 < 0.9 x 3.0")
+        self.assertTrue(self.line_of(t, "`bench_pipe_passthrough` now").endswith("| miss |"), "0.8 < 2.7")
+        en = self.line_of(t, "`tl-enrich` now")
+        self.assertIn("the issue-6 server cannot run it: Call to undefined function f", en)
+        self.assertTrue(en.endswith("| no baseline |"), en)
 
     def test_table_includes_issue17(self):
         issue17_fixture(self.d)
