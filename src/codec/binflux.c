@@ -47,7 +47,7 @@ static int str(struct rd *r, const char **s, size_t *n) {
     if ((size_t)(r->end - r->p) < l) return bad(r, "string longer than the record");
     *s = (const char *)r->p;
     *n = (size_t)l;
-    if (!tr_codec_utf8_valid(*s, *n)) return bad(r, "string is not UTF-8");
+    if (!tr_utf8_valid(*s, *n)) return bad(r, "string is not UTF-8");
     r->p += l;
     return 0;
 }

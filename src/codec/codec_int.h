@@ -8,6 +8,7 @@
 #define TR_CODEC_INT_H
 
 #include "codec/codec.h"
+#include "core/utf8.h"
 
 extern const struct tr_codec tr_codec_msgpack;  /* msgpack.c */
 extern const struct tr_codec tr_codec_yaml;     /* yaml.c */
@@ -21,9 +22,6 @@ extern const struct tr_codec tr_codec_syslog;   /* syslog.c */
 /* Bounds every decoder applies to input from outside. */
 #define TR_CODEC_MAX_FRAME (64u << 20)  /* bytes of one frame */
 #define TR_CODEC_MAX_ITEMS (1u << 24)   /* elements announced by one length prefix */
-
-/* 1 when s[0..n) is valid UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
-int tr_codec_utf8_valid(const char *s, size_t n);
 
 /* Bytes of the Unicode white-space character (Rust's char::is_whitespace)
  * that starts at s[0] / ends at s[n-1]; 0 when there is none. */

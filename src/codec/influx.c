@@ -266,7 +266,7 @@ int tr_influx_parse(const char *data, size_t len, uint64_t ingest_ns, tr_value *
     *out = tr_v_null();
     if (len > TR_CODEC_MAX_FRAME)
         return tr_diag_set(d_, TR_ETOOBIG, NULL, 1, 1, "influx: line of %zu bytes is too long", len);
-    if (!tr_codec_utf8_valid(data, len)) return tr_diag_set(d_, TR_EPARSE, NULL, 1, 1, "influx: not UTF-8");
+    if (!tr_utf8_valid(data, len)) return tr_diag_set(d_, TR_EPARSE, NULL, 1, 1, "influx: not UTF-8");
     tr_codec_trim(&data, &len);
     struct sl d = {data, len};
     if (d.n == 0 || d.p[0] == '#') return TR_CODEC_NOTHING;

@@ -57,7 +57,7 @@ static int str_or_bin(struct rd *r, uint64_t n, int bin, tr_value *out) {
     if (!need(r, n)) return fail(r, TR_EPARSE, "string or binary longer than the frame");
     const char *s = (const char *)r->p;
     r->p += n;
-    if (!bin && tr_codec_utf8_valid(s, (size_t)n)) return tr_v_str(s, (size_t)n, out);
+    if (!bin && tr_utf8_valid(s, (size_t)n)) return tr_v_str(s, (size_t)n, out);
     return tr_v_bin(s, (size_t)n, out);
 }
 

@@ -42,11 +42,11 @@ static int sd_decode(const char *data, size_t len, uint64_t ingest_ns, tr_value 
     (void)ingest_ns;
     *out = tr_v_null();
     const char *end = data + len, *p = memchr(data, ':', len);
-    if (!p || !tr_codec_utf8_valid(data, (size_t)(p - data))) return invalid(d, data, p ? data : end);
+    if (!p || !tr_utf8_valid(data, (size_t)(p - data))) return invalid(d, data, p ? data : end);
     const char *vs = ++p;
     int is_float = 0;
     while (p < end && *p != '|') is_float |= *p++ == '.';
-    if (p >= end || !tr_codec_utf8_valid(vs, (size_t)(p - vs))) return invalid(d, data, p);
+    if (p >= end || !tr_utf8_valid(vs, (size_t)(p - vs))) return invalid(d, data, p);
     tr_value val;
     if (is_float) {
         double f;

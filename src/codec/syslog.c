@@ -505,7 +505,7 @@ static int sl_decode(const char *data, size_t len, uint64_t ingest_ns, tr_value 
     *out = tr_v_null();
     if (len > TR_CODEC_MAX_FRAME)
         return tr_diag_set(d, TR_ETOOBIG, NULL, 1, 1, "syslog: line of %zu bytes is too long", len);
-    if (!tr_codec_utf8_valid(data, len)) return tr_diag_set(d, TR_EPARSE, NULL, 1, 1, "syslog: not UTF-8");
+    if (!tr_utf8_valid(data, len)) return tr_diag_set(d, TR_EPARSE, NULL, 1, 1, "syslog: not UTF-8");
     const char *s = data;
     size_t n = len;
     tr_codec_trim(&s, &n);

@@ -86,6 +86,11 @@ int tr_utf8_check(const char *p, size_t n, size_t *valid_up_to, size_t *error_le
     return 0;
 }
 
+int tr_utf8_valid(const char *p, size_t n) {
+    size_t up_to, len;
+    return tr_utf8_check(p, n, &up_to, &len) == 0;
+}
+
 void tr_utf8_error_text(size_t valid_up_to, size_t error_len, char *msg, size_t mlen) {
     if (error_len)
         snprintf(msg, mlen, "invalid utf-8 sequence of %zu bytes from index %zu", error_len, valid_up_to);

@@ -23,6 +23,9 @@ size_t tr_utf8_step(const unsigned char *p, size_t n, int *valid);
  * of Rust's std::str::Utf8Error. */
 int tr_utf8_check(const char *p, size_t n, size_t *valid_up_to, size_t *error_len);
 
+/* 1 when p[0..n) is valid UTF-8 (tr_utf8_check without the details). */
+int tr_utf8_valid(const char *p, size_t n);
+
 /* Rust's Display of that Utf8Error into msg: "invalid utf-8 sequence of 1
  * bytes from index 3" or "incomplete utf-8 byte sequence from index 3". */
 void tr_utf8_error_text(size_t valid_up_to, size_t error_len, char *msg, size_t mlen);
