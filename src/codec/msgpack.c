@@ -28,6 +28,7 @@
 struct rd {
     const unsigned char *p, *start, *end;
     struct tr_diag *d;
+    struct tr_varena *va;   /* where the frame's strings and containers go */
 };
 
 static int fail(struct rd *r, int rc, const char *what) {
@@ -57,14 +58,18 @@ static int str_or_bin(struct rd *r, uint64_t n, int bin, tr_value *out) {
     if (!need(r, n)) return fail(r, TR_EPARSE, "string or binary longer than the frame");
     const char *s = (const char *)r->p;
     r->p += n;
-    if (!bin && tr_utf8_valid(s, (size_t)n)) return tr_v_str(s, (size_t)n, out);
-    return tr_v_bin(s, (size_t)n, out);
+    struct tr_str *o = tr_varena_str(r->va, (size_t)n);
+    if (!o) return -ENOMEM;
+    memcpy(o->data, s, (size_t)n);
+    out->type = !bin && tr_utf8_valid(s, (size_t)n) ? TR_STR : TR_BIN;
+    out->as.s = o;
+    return 0;
 }
 
 static int array(struct rd *r, uint64_t n, uint32_t depth, tr_value *out) {
     if (depth >= TR_VALUE_MAX_DEPTH) return fail(r, TR_EDEPTH, "nesting too deep");
     if (!need(r, n)) return fail(r, TR_EPARSE, "array longer than the frame");
-    if (tr_v_arr((size_t)n, out)) return -ENOMEM;
+    if (tr_varena_arr(r->va, (size_t)n, out)) return -ENOMEM;
     for (uint64_t i = 0; i < n; i++) {
         tr_value item;
         int rc = value(r, depth + 1, &item);
@@ -81,7 +86,7 @@ static int array(struct rd *r, uint64_t n, uint32_t depth, tr_value *out) {
 static int map(struct rd *r, uint64_t n, uint32_t depth, tr_value *out) {
     if (depth >= TR_VALUE_MAX_DEPTH) return fail(r, TR_EDEPTH, "nesting too deep");
     if (n > (uint64_t)(r->end - r->p) / 2) return fail(r, TR_EPARSE, "map longer than the frame");
-    if (tr_v_rec((size_t)n, out)) return -ENOMEM;
+    if (tr_varena_rec(r->va, (size_t)n, out)) return -ENOMEM;
     for (uint64_t i = 0; i < n; i++) {
         tr_value k = tr_v_null(), v;
         int rc = value(r, depth + 1, &k);
@@ -179,15 +184,20 @@ static int mp_decode(const char *data, size_t len, uint64_t ingest_ns, tr_value 
                      struct tr_diag *d) {
     (void)ingest_ns;
     *out = tr_v_null();
+    struct tr_varena va;
     struct rd r = {(const unsigned char *)data, (const unsigned char *)data,
-                   (const unsigned char *)data + len, d};
+                   (const unsigned char *)data + len, d, &va};
     if (len > TR_CODEC_MAX_FRAME) return fail(&r, TR_ETOOBIG, "frame too large");
+    /* the JSON decoder's first-block estimate: values take a few times
+     * their encoded bytes */
+    tr_varena_init(&va, (len > TR_VARENA_FIRST_MAX ? TR_VARENA_FIRST_MAX : len) * 3 + 256);
     int rc = value(&r, 0, out);
     if (!rc && r.p != r.end) {
         tr_value_unref(*out);
         *out = tr_v_null();
         rc = fail(&r, TR_EPARSE, "trailing bytes after the value");
     }
+    tr_varena_done(&va);
     return rc;
 }
 
