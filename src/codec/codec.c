@@ -100,6 +100,7 @@ static const char *const uws[] = {
 size_t tr_codec_ws_front(const char *s, size_t n) {
     if (n == 0) return 0;
     if (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r')) return 1;
+    if ((unsigned char)s[0] < 0x80) return 0;   /* every one below starts with a lead byte */
     for (size_t i = 0; i < sizeof uws / sizeof uws[0]; i++) {
         size_t k = strlen(uws[i]);
         if (n >= k && memcmp(s, uws[i], k) == 0) return k;
@@ -111,6 +112,7 @@ size_t tr_codec_ws_back(const char *s, size_t n) {
     if (n == 0) return 0;
     char c = s[n - 1];
     if (c == ' ' || (c >= '\t' && c <= '\r')) return 1;
+    if ((unsigned char)c < 0x80) return 0;   /* every one below ends with a continuation byte */
     for (size_t i = 0; i < sizeof uws / sizeof uws[0]; i++) {
         size_t k = strlen(uws[i]);
         if (n >= k && memcmp(s + n - k, uws[i], k) == 0) return k;

@@ -16,6 +16,7 @@
 #include "codec/influx.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,15 +118,19 @@ static int parse_u64(const char *s, size_t n, uint64_t *out) {
 
 /* An unquoted field value: booleans, 12i integers, floats. */
 static int to_value(const char *s, size_t n, tr_value *out) {
-    static const char *const yes[] = {"t", "T", "true", "True", "TRUE"}, *const no[] = {"f", "F", "false", "False", "FALSE"};
-    for (int i = 0; i < 5; i++) {
-        if (strlen(yes[i]) == n && !memcmp(yes[i], s, n)) {
-            *out = tr_v_bool(1);
-            return 0;
-        }
-        if (strlen(no[i]) == n && !memcmp(no[i], s, n)) {
-            *out = tr_v_bool(0);
-            return 0;
+    static const struct {
+        const char *s;
+        size_t n;
+        bool v;
+    } words[] = {{"t", 1, 1}, {"T", 1, 1}, {"true", 4, 1}, {"True", 4, 1}, {"TRUE", 4, 1},
+                 {"f", 1, 0}, {"F", 1, 0}, {"false", 5, 0}, {"False", 5, 0}, {"FALSE", 5, 0}};
+    /* most values are numbers: only these first letters can be a boolean */
+    if (n && n <= 5 && (s[0] == 't' || s[0] == 'T' || s[0] == 'f' || s[0] == 'F')) {
+        for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+            if (words[i].n == n && !memcmp(words[i].s, s, n)) {
+                *out = tr_v_bool(words[i].v);
+                return 0;
+            }
         }
     }
     if (n && s[n - 1] == 'i') {
@@ -327,26 +332,40 @@ static int cmp_field(const void *a, const void *b) {
     return r ? r : (x->len > y->len) - (x->len < y->len);
 }
 
-/* The fields of rec sorted by key (tr_free the array). */
-static int sorted(const tr_value *rec, struct tr_field ***out) {
+/* The fields of rec sorted by key, into small (room for SMALL_FIELDS) or
+ * an allocation (tr_free it when it is not small). A line has a few tags
+ * and fields: those are insertion-sorted in place, more go to qsort. */
+#define SMALL_FIELDS 16
+static int sorted(const tr_value *rec, struct tr_field **small, struct tr_field ***out) {
     uint32_t n = tr_rec_len(rec);
-    struct tr_field **f = tr_malloc(((size_t)n + 1) * sizeof *f);
+    struct tr_field **f = n <= SMALL_FIELDS ? small : tr_malloc(((size_t)n + 1) * sizeof *f);
     if (!f) return -ENOMEM;
     for (uint32_t i = 0; i < n; i++) f[i] = tr_rec_at(rec, i);
-    qsort(f, n, sizeof *f, cmp_field);
+    if (n > SMALL_FIELDS) {
+        qsort(f, n, sizeof *f, cmp_field);
+    } else {
+        for (uint32_t i = 1; i < n; i++) {
+            struct tr_field *x = f[i];
+            uint32_t j = i;
+            for (; j > 0 && cmp_field(&f[j - 1], &x) > 0; j--) f[j] = f[j - 1];
+            f[j] = x;
+        }
+    }
     *out = f;
     return 0;
 }
 
-/* Names and tag values: \ before " \ , space and =. */
+/* Names and tag values: \ before " \ , space and =. Runs without any
+ * are copied whole. */
 static int esc_key(struct tr_buf *b, const char *s, size_t n) {
+    size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
-        if ((ch == '"' || ch == '\\' || ch == ',' || ch == ' ' || ch == '=') && tr_buf_putc(b, '\\'))
-            return -ENOMEM;
-        if (tr_buf_putc(b, ch)) return -ENOMEM;
+        if (ch != '"' && ch != '\\' && ch != ',' && ch != ' ' && ch != '=') continue;
+        if (tr_buf_append(b, s + run, i - run) || tr_buf_putc(b, '\\')) return -ENOMEM;
+        run = i;   /* the character itself starts the next run */
     }
-    return 0;
+    return tr_buf_append(b, s + run, n - run) ? -ENOMEM : 0;
 }
 
 /* String field values: quoted, \ before " and \. */
@@ -373,8 +392,8 @@ static int write_line(const tr_value *v, struct tr_buf *b, char *msg) {
     const tr_value *tags = tr_rec_get_cstr(v, "tags");
     if (!tags) return why(msg, "influx: missing field tags");
     if (tags->type != TR_REC) return why(msg, "influx: invalid field tags");
-    struct tr_field **f;
-    if ((rc = sorted(tags, &f))) return rc;
+    struct tr_field *small[SMALL_FIELDS], **f;
+    if ((rc = sorted(tags, small, &f))) return rc;
     for (uint32_t i = 0; i < tr_rec_len(tags) && !rc; i++) {
         if (f[i]->val.type != TR_STR) continue;
         if ((rc = tr_buf_putc(b, ',')) || (rc = esc_key(b, f[i]->key->data, f[i]->key->len)) ||
@@ -382,11 +401,11 @@ static int write_line(const tr_value *v, struct tr_buf *b, char *msg) {
             break;
         rc = esc_key(b, f[i]->val.as.s->data, f[i]->val.as.s->len);
     }
-    tr_free(f);
+    if (f != small) tr_free(f);
     if (rc || (rc = tr_buf_putc(b, ' '))) return rc;
     const tr_value *fields = tr_rec_get_cstr(v, "fields");
     if (!fields || fields->type != TR_REC) return why(msg, "influx: invalid field fields");
-    if ((rc = sorted(fields, &f))) return rc;
+    if ((rc = sorted(fields, small, &f))) return rc;
     for (uint32_t i = 0; i < tr_rec_len(fields) && !rc; i++) {
         const tr_value *x = &f[i]->val;
         if ((i && (rc = tr_buf_putc(b, ','))) || (rc = esc_key(b, f[i]->key->data, f[i]->key->len)) ||
@@ -402,7 +421,7 @@ static int write_line(const tr_value *v, struct tr_buf *b, char *msg) {
             rc = TR_EINVAL_CFG;
         }
     }
-    tr_free(f);
+    if (f != small) tr_free(f);
     if (rc || (rc = tr_buf_putc(b, ' '))) return rc;
     const tr_value *t = tr_rec_get_cstr(v, "timestamp");
     if (!t) return why(msg, "influx: missing field timestamp");

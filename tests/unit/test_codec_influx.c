@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 
+#include "codec/codec_int.h"
 #include "codec/influx.h"
 #include "codec_check.h"
 
@@ -180,6 +181,77 @@ static void encoder_errors(void **state) {
     tr_buf_fini(&b);
 }
 
+/* Tags and fields come out sorted by key bytes (a prefix first) whatever
+ * their number: a few are sorted in place, more than 16 by qsort. */
+static void encoder_sorts_any_count(void **state) {
+    (void)state;
+    static const char *const keys[] = {"b", "a", "ab", "a b", "A", "z", "aa", "ba", "b0", "_", "a=", "Z9",
+                                       "zz", "m", "n", "c", "cc", "c,", "d", "e", "f", "g"};
+    size_t nk = sizeof keys / sizeof keys[0];
+    for (size_t n = 1; n <= nk; n++) {
+        tr_value v = J("{\"measurement\":\"m\",\"tags\":{},\"fields\":{},\"timestamp\":1}");
+        tr_value *tags = tr_rec_get_cstr(&v, "tags"), *fields = tr_rec_get_cstr(&v, "fields");
+        for (size_t i = 0; i < n; i++) {
+            tr_value t, f = tr_v_int((int64_t)i);
+            assert_int_equal(tr_v_cstr(keys[i], &t), 0);
+            assert_int_equal(tr_rec_set(tags, keys[i], strlen(keys[i]), t), 0);
+            assert_int_equal(tr_rec_set(fields, keys[i], strlen(keys[i]), f), 0);
+        }
+        /* the expected order, by a sort of its own */
+        size_t ord[32];
+        for (size_t i = 0; i < n; i++) ord[i] = i;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                if (strcmp(keys[ord[j]], keys[ord[i]]) < 0) {
+                    size_t t = ord[i];
+                    ord[i] = ord[j];
+                    ord[j] = t;
+                }
+        char want[1024], *w = want;
+        w += sprintf(w, "m");
+        for (size_t i = 0; i < n; i++) {
+            w += sprintf(w, ",");
+            for (const char *k = keys[ord[i]]; *k; k++) w += sprintf(w, "%s%c", strchr("\" \\\\,=", *k) ? "\\" : "", *k);
+            w += sprintf(w, "=");
+            for (const char *k = keys[ord[i]]; *k; k++) w += sprintf(w, "%s%c", strchr("\" \\\\,=", *k) ? "\\" : "", *k);
+        }
+        w += sprintf(w, " ");
+        for (size_t i = 0; i < n; i++) {
+            if (i) w += sprintf(w, ",");
+            for (const char *k = keys[ord[i]]; *k; k++) w += sprintf(w, "%s%c", strchr("\" \\\\,=", *k) ? "\\" : "", *k);
+            w += sprintf(w, "=%zui", ord[i]);
+        }
+        sprintf(w, " 1");
+        expect_encode("influx", &v, want, strlen(want));
+        tr_value_unref(v);
+    }
+}
+
+/* Rust's char::is_whitespace at both ends of a line, multi-byte ones
+ * included; other characters, ASCII or not, stay. */
+static void trim_is_rusts(void **state) {
+    (void)state;
+    static const char *const ws[] = {" ", "\t", "\n", "\v", "\f", "\r", "\xc2\x85", "\xc2\xa0",
+                                     "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x8a", "\xe2\x80\xa8",
+                                     "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80"};
+    static const char *const core[] = {"x", "m f=1i", "\xc3\xa9t\xc3\xa9", "\xe2\x80\x8b", "a \xc2\xa0" "b"};
+    for (size_t c = 0; c < sizeof core / sizeof core[0]; c++) {
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+            char buf[64];
+            int n = snprintf(buf, sizeof buf, "%s%s%s%s", ws[i], ws[(i + 3) % 16], core[c], ws[i]);
+            const char *p = buf;
+            size_t len = (size_t)n;
+            tr_codec_trim(&p, &len);
+            assert_int_equal(len, strlen(core[c]));
+            assert_memory_equal(p, core[c], len);
+        }
+        const char *p = core[c];
+        size_t len = strlen(core[c]);
+        tr_codec_trim(&p, &len);
+        assert_int_equal(len, strlen(core[c]));   /* U+200B is not whitespace to Rust */
+    }
+}
+
 static void bad_lines_are_errors(void **state) {
     (void)state;
     const char *bad[] = {
@@ -343,6 +415,8 @@ int main(void) {
         cmocka_unit_test(live_usecase_round_trips_byte_for_byte),
         cmocka_unit_test(encoder_escapes_as_0_11),
         cmocka_unit_test(encoder_errors),
+        cmocka_unit_test(encoder_sorts_any_count),
+        cmocka_unit_test(trim_is_rusts),
         cmocka_unit_test(bad_lines_are_errors),
         cmocka_unit_test(hostile_lines_are_bounded),
         cmocka_unit_test(python_writer_interop),
