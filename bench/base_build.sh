@@ -25,7 +25,9 @@ git -C "$ROOT" rev-parse --verify -q "$REV^{commit}" > /dev/null ||
 rm -rf "$DIR"
 mkdir -p "$DIR"
 git -C "$ROOT" archive "$REV" | tar -x -C "$DIR" || { echo "base_build: cannot export $REV" >&2; exit 1; }
-make -C "$DIR" --no-print-directory -j"$(nproc)" build/tremor > "$DIR/build.log" 2>&1 ||
-    { echo "base_build: $REV does not build, see $DIR/build.log" >&2; exit 1; }
+# not the caller's make variables (make bench BUILD=... SAN=1 would reach the old tree)
+env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -C "$DIR" --no-print-directory -j"$(nproc)" BUILD=build \
+    build/tremor > "$DIR/build.log" 2>&1 || { echo "base_build: $REV does not build, see $DIR/build.log" >&2; exit 1; }
+[ -x "$DIR/build/tremor" ] || { echo "base_build: $REV built no $DIR/build/tremor" >&2; exit 1; }
 echo "$REV" > "$DIR/.rev"
 echo "$DIR/build/tremor"

@@ -38,8 +38,8 @@
 # cli rows against the issue-6 server of the same run, or bench/results/baseline-issue6.tsv
 # without one), then issue 10's (the reopen step's rows are in
 # issue 17's table).
-# About 23 minutes with the defaults on the 2-core machine (nats: ~3), plus the
-# reopen step's 3-10 minutes (filling 10 GB of WAL).
+# About 30 minutes with the defaults on the 2-core machine (cli: ~12, half of it the
+# issue-6 server; nats: ~3), plus the reopen step's 3-10 minutes (filling 10 GB of WAL).
 # Knobs: BENCH_STEPS ("cli backlog peers latency disk ack reopen codecs json kafka nats profile"), BENCH_OUT (/tmp/tremor-bench/<time>),
 #   REPS (5: peers and disk), REPS_CLI (3), N (1000000), N_STRICT (20000), N_CMD (N),
 #   WARMUP_SECS (2), STOP_AFTER_SECS (10), CLI_BENCHES, CLI_BASE (1), ISSUE6_REV, PEERS, STRACE_CHECK (1),
@@ -86,6 +86,7 @@ for s in $STEPS; do
     cli)
         step_t "Tremor cli-bench configs (ours, then the issue-6 tree, interleaved)"
         base=""
+        rm -rf "$OUT/cli-base" "$OUT/cli-base.rev"
         if [ "${CLI_BASE:-1}" = 1 ]; then
             base=$("$HERE/base_build.sh" "$PB_ROOT/issue6-tree") ||
                 { base="" && echo "bench: no issue-6 server; issue 17's proportions use bench/results/baseline-issue6.tsv" >&2; }

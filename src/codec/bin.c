@@ -271,11 +271,11 @@ fail:
 }
 
 /* The value's strings, keys and containers go to arena blocks (value.h),
- * sized as the JSON decoder's are: about 3 bytes of values per byte. */
+ * sized by tr_varena_init_for like every decoder's. */
 int tr_bin_decode(const char *data, size_t len, size_t *off, tr_value *out) {
     struct tr_varena va;
     size_t rest = *off < len ? len - *off : 0;
-    tr_varena_init(&va, (rest > TR_VARENA_FIRST_MAX ? TR_VARENA_FIRST_MAX : rest) * 3 + 256);
+    tr_varena_init_for(&va, rest);
     int rc = dec(&va, data, len, off, out, 0);
     tr_varena_done(&va);
     return rc;

@@ -605,11 +605,7 @@ int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d
     ps.d = d;
     ps.rc = 0;
     ps.va = &va;
-    /* The first block for the document's strings and containers: what
-     * text like the events of Tremor's benchmarks (records of short keys,
-     * short and long strings, small arrays) takes, about 3 bytes of values
-     * per byte of text, so one block usually holds the whole document. */
-    tr_varena_init(&va, (len > TR_VARENA_FIRST_MAX ? TR_VARENA_FIRST_MAX : len) * 3 + 256);
+    tr_varena_init_for(&va, len);
     st.f = st.fl;
     st.it = st.il;
     st.nf = st.ni = 0;

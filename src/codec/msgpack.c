@@ -188,9 +188,7 @@ static int mp_decode(const char *data, size_t len, uint64_t ingest_ns, tr_value 
     struct rd r = {(const unsigned char *)data, (const unsigned char *)data,
                    (const unsigned char *)data + len, d, &va};
     if (len > TR_CODEC_MAX_FRAME) return fail(&r, TR_ETOOBIG, "frame too large");
-    /* the JSON decoder's first-block estimate: values take a few times
-     * their encoded bytes */
-    tr_varena_init(&va, (len > TR_VARENA_FIRST_MAX ? TR_VARENA_FIRST_MAX : len) * 3 + 256);
+    tr_varena_init_for(&va, len);
     int rc = value(&r, 0, out);
     if (!rc && r.p != r.end) {
         tr_value_unref(*out);

@@ -61,6 +61,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/ring.h"
+#include "core/utf8.h"
 
 #define MOD "ws"
 #define CLOSE_WAIT_MS 1000               /* close(): wait this long for the close reply */
@@ -821,7 +822,7 @@ static void ws_send(void *self, const struct tr_out_msg *m) {
         return;
     }
     bool binary = meta_binary(o, m);
-    if (!binary && !tr_ws_utf8_valid(m->data, m->len)) {
+    if (!binary && !tr_utf8_valid((const char *)m->data, m->len)) {
         TR_WARN(MOD, "Message for %s is not valid UTF-8 and cannot go in a text frame", o->url_text);
         give_up(o, m, "Invalid websocket message: Invalid utf8 data for text message");
         return;

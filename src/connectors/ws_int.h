@@ -121,9 +121,6 @@ int tr_ws_response_check_proto(const struct tr_ws_head *h, const char *key, cons
 
 /* ---------------------------------------------------------------- UTF-8 */
 
-/* 1 when p[0..n) is well-formed UTF-8 (no overlongs, surrogates or code
- * points above U+10FFFF), else 0. */
-int tr_ws_utf8_valid(const void *p, size_t n);
 
 /* --------------------------------------------------------------- tests */
 

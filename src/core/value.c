@@ -77,14 +77,31 @@ struct tr_str *tr_str_new(const char *p, size_t n) {
     return s;
 }
 
-/* FNV-1a over the bytes; 0 is reserved for "not computed yet". */
+/* Eight bytes per multiply, then a finaliser that spreads every input bit
+ * over the low bits the index masks with (FNV-1a, a multiply per byte, had
+ * a tenth of the time on records of 60 keys). Only this process sees it.
+ * 0 is reserved for "not computed yet". */
+static uint64_t hash_mix(uint64_t h, uint64_t w) {
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 31);
+}
+
 static uint32_t hash_bytes(const char *p, size_t n) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (uint8_t)p[i];
-        h *= 16777619u;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = hash_mix(h, w);
     }
-    return h ? h : 1;
+    if (n) {
+        w = 0;
+        for (size_t i = 0; i < n; i++) w |= (uint64_t)(uint8_t)p[i] << (8 * i);
+        h = hash_mix(h, w);
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    uint32_t r = (uint32_t)h;
+    return r ? r : 1;
 }
 
 uint32_t tr_str_hash(struct tr_str *s) {
@@ -278,6 +295,10 @@ void tr_varena_init(struct tr_varena *a, size_t first) {
     if (first < VBLOCK_MIN) first = VBLOCK_MIN;
     if (first > TR_VARENA_FIRST_MAX) first = TR_VARENA_FIRST_MAX;
     a->next = first;
+}
+
+void tr_varena_init_for(struct tr_varena *a, size_t input_len) {
+    tr_varena_init(a, (input_len > TR_VARENA_FIRST_MAX ? TR_VARENA_FIRST_MAX : input_len) * 3 + 256);
 }
 
 void tr_varena_done(struct tr_varena *a) {
@@ -484,11 +505,15 @@ static void index_build(struct tr_rec *r) {
     for (uint32_t i = 0; i < r->len; i++) index_put(r, i);
 }
 
-/* Position of key k in r, or -1. */
-static int64_t rec_find(const struct tr_rec *r, const char *k, size_t n) {
+/* Position of key k in r, or -1. *hash_out (when not NULL) gets k's hash
+ * when the lookup computed it, else 0: a key added next need not be
+ * hashed again. */
+static int64_t rec_find_h(const struct tr_rec *r, const char *k, size_t n, uint32_t *hash_out) {
+    if (hash_out) *hash_out = 0;
     if (n > UINT32_MAX) return -1;
     if (r->index) {
         uint32_t h = hash_bytes(k, n), mask = r->index_cap - 1;
+        if (hash_out) *hash_out = h;
         for (uint32_t i = h & mask;; i = (i + 1) & mask) {
             uint32_t slot = r->index[i];
             if (!slot) return -1;
@@ -503,6 +528,8 @@ static int64_t rec_find(const struct tr_rec *r, const char *k, size_t n) {
     }
     return -1;
 }
+
+static int64_t rec_find(const struct tr_rec *r, const char *k, size_t n) { return rec_find_h(r, k, n, NULL); }
 
 /* Append a new field (the key is known to be absent). Takes key and val. */
 static int rec_append(struct tr_rec *r, struct tr_str *key, tr_value val) {
@@ -681,7 +708,9 @@ int tr_arr_push(tr_value *arr, tr_value item) {
 int tr_rec_set_key(tr_value *rec, struct tr_str *key, tr_value val) {
     assert(rec->type == TR_REC && rec->as.r->refs == 1);
     struct tr_rec *r = rec->as.r;
-    int64_t pos = rec_find(r, key->data, key->len);
+    uint32_t h;
+    int64_t pos = rec_find_h(r, key->data, key->len, &h);
+    if (h && !key->hash) key->hash = h;   /* the key's bytes do not change: keep it */
     if (pos >= 0) {
         tr_str_unref(key);
         int rc = fit_child(&r->depth, &val);
@@ -699,7 +728,8 @@ int tr_rec_set_key(tr_value *rec, struct tr_str *key, tr_value val) {
 int tr_rec_set(tr_value *rec, const char *key, size_t klen, tr_value val) {
     assert(rec->type == TR_REC && rec->as.r->refs == 1);
     struct tr_rec *r = rec->as.r;
-    int64_t pos = rec_find(r, key, klen);
+    uint32_t h;
+    int64_t pos = rec_find_h(r, key, klen, &h);
     if (pos >= 0) {
         int rc = fit_child(&r->depth, &val);
         if (rc) {
@@ -715,6 +745,7 @@ int tr_rec_set(tr_value *rec, const char *key, size_t klen, tr_value val) {
         tr_value_unref(val);
         return -ENOMEM;
     }
+    k->hash = h;   /* 0 when the lookup did not hash: index_put does */
     return rec_append(r, k, val);
 }
 

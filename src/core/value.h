@@ -193,6 +193,11 @@ struct tr_varena {
  * least 256 and at most TR_VARENA_FIRST_MAX bytes); a decoder passes an
  * estimate from its input length. */
 void tr_varena_init(struct tr_varena *a, size_t first);
+/* The same, with the first block sized for a document decoded from
+ * input_len bytes: about 3 bytes of values per byte of input (records of
+ * short keys, short and long strings, small arrays), so one block usually
+ * holds a small document. What every decoder uses. */
+void tr_varena_init_for(struct tr_varena *a, size_t input_len);
 void tr_varena_done(struct tr_varena *a);
 struct tr_str *tr_varena_str(struct tr_varena *a, size_t len);
 int tr_varena_rec(struct tr_varena *a, size_t cap, tr_value *out);

@@ -503,8 +503,7 @@ static void drain_unstored(struct walop *w) {
     }
 }
 
-/* The kept events reach 1/div of their bounds, in number or in bytes (the
- * last one kept may pass the byte bound). */
+/* The kept events reach 1/div of their bounds, in number or in bytes. */
 static bool hot_reaches(const struct walop *w, unsigned div) {
     return tr_ring_len(&w->hot) >= HOT_MAX / div || w->hot_bytes >= HOT_MAX_BYTES / div;
 }
@@ -515,7 +514,7 @@ static bool hot_reaches(const struct walop *w, unsigned div) {
  * lost when it is not kept: the read decodes it. */
 static void keep_hot(struct walop *w, uint64_t seq, size_t len, const struct tr_event *ev) {
     /* downstream is away: nothing reads soon, keep no memory for it */
-    if (w->broken || hot_reaches(w, 1)) return;
+    if (w->broken || hot_reaches(w, 1) || w->hot_bytes + len > HOT_MAX_BYTES) return;
     struct hot h = {.seq = seq, .len = len};
     if (tr_event_copy(&h.ev, ev) != 0 || tr_ring_push(&w->hot, &h) != 0) {
         tr_event_fini(&h.ev);

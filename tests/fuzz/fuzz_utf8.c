@@ -1,9 +1,9 @@
-/* fuzz_utf8.c - the WebSocket text-frame UTF-8 validator (ws_utf8.c),
- * checked against a plain reference decoder (RFC 3629: no overlongs, no
+/* fuzz_utf8.c - the UTF-8 validator (core/utf8.c: codecs, WebSocket text
+ * frames), checked against a plain reference decoder (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF), on the whole input and on every
  * prefix cut at the first 64 offsets.
  */
-#include "connectors/ws_int.h"
+#include "core/utf8.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -43,10 +43,10 @@ static int ref_valid(const uint8_t *p, size_t n) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int got = tr_ws_utf8_valid(data, size), want = ref_valid(data, size);
+    int got = tr_utf8_valid((const char *)data, size), want = ref_valid(data, size);
     if (got != want) fuzz_fail("validator says %d, reference %d, on %zu bytes", got, want, size);
     for (size_t cut = 0; cut < size && cut < 64; cut++) {
-        got = tr_ws_utf8_valid(data, cut);
+        got = tr_utf8_valid((const char *)data, cut);
         want = ref_valid(data, cut);
         if (got != want) fuzz_fail("validator says %d, reference %d, on the first %zu bytes", got, want, cut);
     }

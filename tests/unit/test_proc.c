@@ -435,7 +435,7 @@ static void base64_groups(void **state) {
             char e[40];
             memcpy(e, big, sizeof e);   /* 40 symbols, no padding: ten whole groups */
             e[at] = strangers[k];
-            if (strangers[k] == '=' && at >= 38) continue;   /* padding there may be valid */
+            if (strangers[k] == '=' && at == 39) continue;   /* padding there may be valid */
             if (tr_base64_decode(e, sizeof e, dec, &n) != TR_EPARSE)
                 fail_msg("byte 0x%02x at %zu was decoded", (unsigned char)strangers[k], at);
         }

@@ -10,6 +10,7 @@
 
 #include "connectors/hop.h"
 #include "connectors/ws_int.h"
+#include "core/utf8.h"
 #include "core/alloc.h"
 
 static const char RFC_KEY[] = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -257,7 +258,7 @@ static void utf8_validation(void **state) {
         {"a\0b", 3, 1},                             /* NUL is valid UTF-8 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if (tr_ws_utf8_valid(cases[i].s, cases[i].n) != cases[i].ok)
+        if (tr_utf8_valid(cases[i].s, cases[i].n) != cases[i].ok)
             fail_msg("case %zu: expected %d", i, cases[i].ok);
 }
 
