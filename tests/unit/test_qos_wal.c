@@ -289,8 +289,8 @@ static void push(void *op, uint64_t id, bool transactional) {
     assert_true(rc == 0);
 }
 
-/* An event whose "pad" is len bytes */
-static void push_big(void *op, uint64_t id, size_t len) {
+/* An event {"id": id, "pad": "xxx..."} whose pad is len bytes. */
+static void make_big(struct tr_event *ev, uint64_t id, size_t len, bool transactional) {
     tr_value v, pad;
     char *p = malloc(len);
     assert_non_null(p);
@@ -300,9 +300,14 @@ static void push_big(void *op, uint64_t id, size_t len) {
     assert_int_equal(tr_v_str(p, len, &pad), 0);
     assert_int_equal(tr_rec_set(&v, "pad", 3, pad), 0);
     free(p);
+    assert_int_equal(tr_event_init(ev, v, tr_v_null(), 1000 + id), 0);
+    tr_ids_init(&ev->ids, 1, 0, id);
+    ev->transactional = transactional;
+}
+
+static void push_big(void *op, uint64_t id, size_t len) {
     struct tr_event ev;
-    assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 1000 + id), 0);
-    tr_ids_init(&ev.ids, 1, 0, id);
+    make_big(&ev, id, len, false);
     assert_int_equal(tr_op_qos_wal.event(op, "in", &ev), 0);
 }
 
@@ -803,17 +808,8 @@ static void record_over_the_logs_limit_is_refused(void **state) {
     cf(op, TR_CB_RESTORE, 0);
     char last[256] = "";
     tr_log_set_writer(keep_line, last);
-    tr_value v, pad;
-    char p[25000];
-    memset(p, 'x', sizeof p);
-    assert_int_equal(tr_v_rec(2, &v), 0);
-    assert_int_equal(tr_rec_set(&v, "id", 2, tr_v_uint(1)), 0);
-    assert_int_equal(tr_v_str(p, sizeof p, &pad), 0);
-    assert_int_equal(tr_rec_set(&v, "pad", 3, pad), 0);
     struct tr_event ev;
-    assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 1001), 0);
-    tr_ids_init(&ev.ids, 1, 0, 1);
-    ev.transactional = true;
+    make_big(&ev, 1, 25000, true);
     assert_true(tr_op_qos_wal.event(op, "in", &ev) != 0);
     tr_log_set_writer(NULL, NULL);
     if (!strstr(last, "(limit 19744)")) fail_msg("logged: '%s'", last);
@@ -836,20 +832,8 @@ static void oversized_event_is_refused(void **state) {
     cf(op, TR_CB_RESTORE, 0);
     push(op, 0, true);
     size_t before = tr_alloc_used();
-    tr_value v, pad;
-    size_t len = (17u << 20);
-    char *p = malloc(len);
-    assert_non_null(p);
-    memset(p, 'x', len);
-    assert_int_equal(tr_v_rec(2, &v), 0);
-    assert_int_equal(tr_rec_set(&v, "id", 2, tr_v_uint(1)), 0);
-    assert_int_equal(tr_v_str(p, len, &pad), 0);
-    free(p);
-    assert_int_equal(tr_rec_set(&v, "pad", 3, pad), 0);
     struct tr_event ev;
-    assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 1001), 0);
-    tr_ids_init(&ev.ids, 1, 0, 1);
-    ev.transactional = true;
+    make_big(&ev, 1, 17u << 20, true);
     assert_true(tr_op_qos_wal.event(op, "in", &ev) != 0);
     /* its value is gone, and no room was made for a copy of its record:
      * what stays is the encoding buffer (32 MiB, kept for the next event),
