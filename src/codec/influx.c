@@ -355,26 +355,25 @@ static int sorted(const tr_value *rec, struct tr_field **small, struct tr_field 
     return 0;
 }
 
-/* Names and tag values: \ before " \ , space and =. Runs without any
- * are copied whole. */
-static int esc_key(struct tr_buf *b, const char *s, size_t n) {
+/* s with a backslash before " and \, and in a name or tag value (not
+ * quoted) before , space and = too; runs without any are copied whole. */
+static int put_escaped(struct tr_buf *b, const char *s, size_t n, bool quoted) {
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (ch != '"' && ch != '\\' && ch != ',' && ch != ' ' && ch != '=') continue;
+        char c = s[i];
+        if (c != '"' && c != '\\' && (quoted || (c != ',' && c != ' ' && c != '='))) continue;
         if (tr_buf_append(b, s + run, i - run) || tr_buf_putc(b, '\\')) return -ENOMEM;
-        run = i;   /* the character itself starts the next run */
+        run = i;   /* the byte itself starts the next run */
     }
     return tr_buf_append(b, s + run, n - run) ? -ENOMEM : 0;
 }
 
-/* String field values: quoted, \ before " and \. */
+/* Names and tag values. */
+static int esc_key(struct tr_buf *b, const char *s, size_t n) { return put_escaped(b, s, n, false); }
+
+/* String field values, quoted. */
 static int esc_str(struct tr_buf *b, const char *s, size_t n) {
-    if (tr_buf_putc(b, '"')) return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if ((s[i] == '"' || s[i] == '\\') && tr_buf_putc(b, '\\')) return -ENOMEM;
-        if (tr_buf_putc(b, s[i])) return -ENOMEM;
-    }
+    if (tr_buf_putc(b, '"') || put_escaped(b, s, n, true)) return -ENOMEM;
     return tr_buf_putc(b, '"');
 }
 
