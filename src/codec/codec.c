@@ -42,7 +42,16 @@ static int string_decode(const char *data, size_t len, uint64_t ingest_ns, tr_va
         if (d) tr_utf8_error_text(ok, bad, d->msg, sizeof d->msg);
         return TR_EPARSE;
     }
-    return tr_v_str(data, len, out);
+    /* in an arena: a stream of lines fills the onramp's carried block (a
+     * block of its own otherwise, sized for the one string) */
+    struct tr_varena va;
+    tr_varena_init(&va, len + 64);
+    struct tr_str *s = tr_varena_str(&va, len);
+    tr_varena_done(&va);
+    if (!s) return -ENOMEM;
+    memcpy(s->data, data, len);
+    *out = tr_v_strobj(s);
+    return 0;
 }
 
 static int string_encode(const tr_value *v, struct tr_buf *out) {

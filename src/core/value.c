@@ -289,19 +289,45 @@ static inline void str_put(struct tr_str *s) {
     else tr_free(s);
 }
 
+/* The carry arenas on this thread use (tr_varena_use_carry): thread-local,
+ * since values and so their blocks stay on the thread that decoded them. */
+static _Thread_local struct tr_varena_carry *cur_carry;
+
+struct tr_varena_carry *tr_varena_use_carry(struct tr_varena_carry *c) {
+    struct tr_varena_carry *prev = cur_carry;
+    cur_carry = c;
+    return prev;
+}
+
+void tr_varena_carry_drop(struct tr_varena_carry *c) {
+    if (c->b) {
+        struct tr_vblock *b = c->b;
+        if (--b->refs == 0) tr_free(b);
+    }
+    c->b = NULL;
+    c->used = c->size = 0;
+}
+
 void tr_varena_init(struct tr_varena *a, size_t first) {
     a->b = NULL;
     a->used = a->size = 0;
     if (first < VBLOCK_MIN) first = VBLOCK_MIN;
     if (first > TR_VARENA_FIRST_MAX) first = TR_VARENA_FIRST_MAX;
     a->next = first;
+    a->carry = cur_carry;
+    if (a->carry && a->carry->b) {   /* its count passes to this arena */
+        a->b = a->carry->b;
+        a->used = a->carry->used;
+        a->size = a->carry->size;
+        a->carry->b = NULL;
+    }
 }
 
 void tr_varena_init_for(struct tr_varena *a, size_t input_len) {
     tr_varena_init(a, (input_len > TR_VARENA_FIRST_MAX ? TR_VARENA_FIRST_MAX : input_len) * 3 + 256);
 }
 
-void tr_varena_done(struct tr_varena *a) {
+static void drop_block(struct tr_varena *a) {
     if (a->b) {
         struct tr_vblock *b = a->b;
         if (--b->refs == 0) tr_free(b);
@@ -310,26 +336,44 @@ void tr_varena_done(struct tr_varena *a) {
     a->used = a->size = 0;
 }
 
+void tr_varena_done(struct tr_varena *a) {
+    struct tr_varena_carry *c = a->carry;
+    /* a block with room left goes on to the next document, unless a nested
+     * arena already left one there */
+    if (c && !c->b && a->b && a->size - a->used >= VBLOCK_MIN) {
+        c->b = a->b;
+        c->used = a->used;
+        c->size = a->size;
+        a->b = NULL;
+        a->used = a->size = 0;
+        return;
+    }
+    drop_block(a);
+}
+
 /* n bytes (8-aligned) in the arena's block, counted on it, with *off set;
  * NULL when the object should get an allocation of its own: it does not
  * fit a new block, or it does not fit the block in hand and is too big to
  * be worth starting another (most of the old one's rest and of the new
  * one would be wasted), or a new block cannot be allocated (the caller's
- * own allocation then fails too, or succeeds where a block could not). */
+ * own allocation then fails too, or succeeds where a block could not).
+ * With a carry, a new block is at least TR_VARENA_CARRY_BLOCK bytes: the
+ * documents after this one fill it too. */
 static void *varena_take(struct tr_varena *a, size_t n, uint32_t *off) {
     n = (n + VALIGN - 1) & ~(size_t)(VALIGN - 1);
     if (!a->b || a->size - a->used < n) {
-        size_t room = a->next - sizeof(struct tr_vblock);
+        size_t size = a->carry && a->next < TR_VARENA_CARRY_BLOCK ? TR_VARENA_CARRY_BLOCK : a->next;
+        size_t room = size - sizeof(struct tr_vblock);
         if (n > (a->b ? room / 4 : room)) return NULL;
-        struct tr_vblock *b = tr_malloc(a->next);
+        struct tr_vblock *b = tr_malloc(size);
         if (!b) return NULL;
-        tr_varena_done(a);
+        drop_block(a);
         b->refs = 1;
         a->b = b;
         a->used = sizeof *b;
-        a->size = a->next;
+        a->size = size;
         VPOISON((char *)b + a->used, a->size - a->used);
-        a->next = a->next * 2 > TR_VARENA_BLOCK_MAX ? TR_VARENA_BLOCK_MAX : a->next * 2;
+        a->next = size * 2 > TR_VARENA_BLOCK_MAX ? TR_VARENA_BLOCK_MAX : size * 2;
     }
     char *p = (char *)a->b + a->used;
     VUNPOISON(p, n);

@@ -87,6 +87,7 @@ struct onramp_inst {
     uint64_t cur_ingest_ns;          /* their ingest-ns stage's time; 0: now */
     uint64_t chunk_ns;               /* when the chunk was handed over (its events' ingest_ns,
                                         as 0.11 takes it once per chunk); 0: no chunk */
+    struct tr_varena_carry carry;    /* the block its decoded values go on filling (value.h) */
     int closing;
     int started;
     unsigned refs;

@@ -104,7 +104,9 @@ static int decode_frame(void *arg, const char *data, size_t len) {
     /* one clock read per chunk, not two per event: 0.11 gives every event
      * of a chunk the time it was received (source.rs, nanotime per reply) */
     uint64_t now = o->chunk_ns ? o->chunk_ns : tr_now_ns();
+    struct tr_varena_carry *prev = tr_varena_use_carry(&o->carry);
     int rc = o->codec->decode(data, len, now, &v, &d);
+    tr_varena_use_carry(prev);
     if (rc == TR_CODEC_NOTHING) return 0;
     if (rc) {
         o->decode_errors++;
@@ -311,6 +313,7 @@ void world_onramp_retire(struct onramp_inst *o) {
 }
 
 void world_onramp_free(struct onramp_inst *o) {
+    tr_varena_carry_drop(&o->carry);
     for (size_t k = 0; k < o->nstreams; k++) tr_preproc_destroy(o->streams[k].pp);
     tr_free(o->streams);
     tr_free(o->sids);

@@ -650,6 +650,71 @@ static void test_arena_alloc_failure(void **state) {
     tr_str_unref(s);
 }
 
+/* A carry: the documents decoded one after another fill one block of
+ * TR_VARENA_CARRY_BLOCK bytes (one allocation, not one per document); the
+ * block outlives each arena, goes once it is dropped and its objects are
+ * gone, and is left behind when too little room is left. Without a carry
+ * in use each arena has blocks of its own. */
+static void test_arena_carry(void **state) {
+    (void)state;
+    struct tr_varena_carry c = {0};
+    struct tr_varena a;
+    assert_null(tr_varena_use_carry(&c));
+    struct tr_str *doc[3];
+    for (int i = 0; i < 3; i++) {
+        tr_varena_init_for(&a, 20);
+        doc[i] = tr_varena_str(&a, 20);
+        assert_non_null(doc[i]);
+        tr_varena_done(&a);
+        assert_non_null(c.b);  /* the block with room goes on */
+    }
+    assert_ptr_equal(block_of(doc[0], doc[0]->blk), block_of(doc[1], doc[1]->blk));
+    assert_ptr_equal(block_of(doc[0], doc[0]->blk), block_of(doc[2], doc[2]->blk));
+    assert_ptr_equal(block_of(doc[0], doc[0]->blk), c.b);
+    assert_int_equal(c.size, TR_VARENA_CARRY_BLOCK);
+    tr_str_unref(doc[0]);
+    tr_str_unref(doc[1]);
+    tr_str_unref(doc[2]);
+    assert_true(tr_alloc_used() > baseline);  /* the carry's count keeps the empty block */
+
+    /* a document that leaves less than 256 bytes: its block is not carried */
+    tr_varena_init(&a, 0);
+    size_t rest = c.size - c.used;
+    struct tr_str *fill = tr_varena_str(&a, rest - sizeof(struct tr_str) - 1 - 200);
+    assert_non_null(fill);
+    assert_ptr_equal(block_of(fill, fill->blk), block_of(doc[0], doc[0]->blk));
+    assert_null(c.b);  /* taken up by the arena */
+    tr_varena_done(&a);
+    assert_null(c.b);
+    /* a nested decode leaves its block in the carry; the outer one then
+     * keeps its own out of it */
+    struct tr_varena outer, inner;
+    tr_varena_init(&outer, 0);
+    struct tr_str *o1 = tr_varena_str(&outer, 10);
+    tr_varena_init(&inner, 0);
+    struct tr_str *i1 = tr_varena_str(&inner, 10);
+    assert_ptr_not_equal(block_of(o1, o1->blk), block_of(i1, i1->blk));
+    tr_varena_done(&inner);
+    assert_ptr_equal(c.b, block_of(i1, i1->blk));
+    tr_varena_done(&outer);
+    assert_ptr_equal(c.b, block_of(i1, i1->blk));
+    tr_str_unref(o1);  /* the outer block goes with it */
+
+    assert_ptr_equal(tr_varena_use_carry(NULL), &c);
+    tr_varena_init(&a, 0);
+    struct tr_str *own = tr_varena_str(&a, 10);
+    assert_ptr_not_equal(block_of(own, own->blk), c.b);
+    tr_varena_done(&a);
+    assert_ptr_equal(c.b, block_of(i1, i1->blk));  /* untouched */
+    tr_str_unref(own);
+    tr_varena_carry_drop(&c);
+    assert_null(c.b);
+    assert_true(tr_alloc_used() > baseline);  /* i1 and fill hold their blocks */
+    tr_str_unref(i1);
+    tr_str_unref(fill);
+    /* teardown: nothing left */
+}
+
 /* Every allocation failing in turn: clean -ENOMEM, no leak, and a value
  * passed to a "takes" function is released. */
 static void test_alloc_failure(void **state) {
@@ -710,6 +775,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_arena_block_lifetime, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arena_boundaries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arena_alloc_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_arena_carry, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "config/cmap.h"
+#include "core/alloc.h"
 #include "connectors/conn.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -298,6 +299,35 @@ static void deploy_link_stop(void **state) {
     assert_null(g_out);
 }
 
+/* The passthrough path allocates nothing per event: once the first
+ * events sized the buffers, an event decoded into the onramp's carried
+ * block goes through the pipeline and out of the offramp with every
+ * allocation failing. */
+static void passthrough_allocates_nothing_per_event(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, "%s%smapping:\n  /binding/b/01:\n    instance: '01'\n",
+             CONNECTORS, BINDING);
+    assert_int_equal(publish(f, yaml, &d), 0);
+    assert_int_equal(tr_world_deploy(f->w, &d), 0);
+    assert_int_equal(tr_world_start(f->w, &d), 0);
+    static const char line[] = "{\"id\":1,\"host\":\"a.example\",\"tags\":[\"x\",\"y\"],\"ok\":true}";
+    for (int i = 0; i < 4; i++) {   /* the first events size the buffers */
+        assert_int_equal(tr_onramp_emit_bytes(g_in->host, 0, line, sizeof line - 1, tr_v_null()), 0);
+        tr_offramp_ack(g_out->host, g_out->last_token);
+        for (int k = 0; k < 100 && g_in->acks < (uint64_t)i + 1; k++) uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(g_out->sends, 4);
+    tr_alloc_fail_at(1, 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tr_onramp_emit_bytes(g_in->host, 0, line, sizeof line - 1, tr_v_null()), 0);
+    tr_alloc_fail_at(0, 0);
+    assert_int_equal(g_out->sends, 7);
+    assert_string_equal(g_out->last, line);
+}
+
 /* A connector whose create fails: the deploy fails with its message and
  * nothing stays deployed. */
 static void create_fails(void **state) {
@@ -565,6 +595,7 @@ int main(void) {
     tr_log_set_level(TR_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(deploy_link_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(passthrough_allocates_nothing_per_event, setup, teardown),
         cmocka_unit_test_setup_teardown(create_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(link_to_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(start_fails, setup, teardown),
