@@ -20,8 +20,20 @@
 
 /* Does the decimal dig[0..n) x 10^e read back as a? */
 static int round_trips(const char *dig, int n, int e, double a) {
-    char t[48];
-    snprintf(t, sizeof t, "%.*se%d", n, dig, e);
+    char t[48];   /* n <= 17 digits, 'e', a sign and at most 4 digits */
+    memcpy(t, dig, (size_t)n);
+    char *o = t + n;
+    *o++ = 'e';
+    if (e < 0) {
+        *o++ = '-';
+        e = -e;
+    }
+    char r[8];
+    int k = 0;
+    do r[k++] = (char)('0' + e % 10);
+    while ((e /= 10) && k < 8);
+    while (k) *o++ = r[--k];
+    *o = 0;
     return strtod(t, NULL) == a;
 }
 
@@ -50,7 +62,7 @@ static int bump(char *dig, int n, int delta) {
  * most one of them can: the rounding interval of a is narrower than the
  * gap between two p-digit decimals for p <= 15, and for 16 and 17 the
  * nearest lies on the interval's short side whenever a neighbour is in. */
-static int try_digits(double a, int p, char dig[24], int *e10) {
+static void nearest(double a, int p, char dig[24], int *e10) {
     char t[40];
     snprintf(t, sizeof t, "%.*e", p - 1, a);
     /* "d[.ddd]e[+-]xx": take the digits, skip whatever the point is */
@@ -60,17 +72,45 @@ static int try_digits(double a, int p, char dig[24], int *e10) {
         if (*q >= '0' && *q <= '9') dig[n++] = *q;
     dig[n] = 0;
     *e10 = atoi(q + 1);
-    int e = *e10 - (n - 1);          /* a ~ dig x 10^e */
-    if (round_trips(dig, n, e, a)) return n;
+}
+
+/* dig (p digits, a ~ d.ddd x 10^e10) or its neighbour on either side:
+ * the one that reads back as a, left in dig; p, or 0 when none does. */
+static int settle(double a, int p, char dig[24], int e10) {
+    int e = e10 - (p - 1);           /* a ~ dig x 10^e */
+    if (round_trips(dig, p, e, a)) return p;
     char alt[24];
     for (int delta = 1; delta >= -1; delta -= 2) {
-        memcpy(alt, dig, (size_t)n + 1);
-        if (bump(alt, n, delta) && round_trips(alt, n, e, a)) {
-            memcpy(dig, alt, (size_t)n + 1);
-            return n;
+        memcpy(alt, dig, (size_t)p + 1);
+        if (bump(alt, p, delta) && round_trips(alt, p, e, a)) {
+            memcpy(dig, alt, (size_t)p + 1);
+            return p;
         }
     }
     return 0;
+}
+
+static int try_digits(double a, int p, char dig[24], int *e10) {
+    nearest(a, p, dig, e10);
+    return settle(a, p, dig, *e10);
+}
+
+/* The p-digit decimal nearest a (p < 17) from its 17-digit one d17, as
+ * nearest() would give it, without another printf: 1, or 0 when d17 cannot
+ * tell. d17 is within half a unit of its last digit of a, so the digits it
+ * drops put a on the same side of halfway as they are, unless they are 5
+ * then zeros (a may lie either side); a carry into a new digit (9...9) is
+ * also left to printf. */
+static int round_from(const char *d17, int e17, int p, char dig[24], int *e10) {
+    const char *drop = d17 + p;
+    int half = drop[0] == '5';
+    for (const char *q = drop + 1; half && *q; q++)
+        if (*q != '0') half = 0;
+    if (half) return 0;
+    memcpy(dig, d17, (size_t)p);
+    dig[p] = 0;
+    *e10 = e17;
+    return drop[0] < '5' || bump(dig, p, 1);
 }
 
 /* The shortest digits of a > 0 (finite) into dig (no trailing zeros, at
@@ -97,11 +137,30 @@ static int shortest(double a, char dig[24], int *kk) {
             return n;
         }
     }
-    /* By the gap argument above, when no decimal of 15 digits reads back
-     * none of fewer digits does either: the answer has 16 or 17. Else the
-     * shortest is found from 1 digit up. */
-    int e10, n = try_digits(a, 15, dig, &e10);
-    if (n) {
+    /* By the gap argument above at most one decimal of 15 digits reads
+     * back a normal double. A shorter one that does, padded with zeros, is
+     * such a decimal too: so it is the 15-digit one without its trailing
+     * zeros (stripped below), and when none of 15 digits reads back the
+     * answer has 16 or 17. (Trying 1, 2, ... digits first cost a printf
+     * and a strtod each: 6.02e23 took four of each.) The 15- and 16-digit
+     * candidates are rounded from one 17-digit printf. A subnormal's
+     * interval is wider than that gap (5e-324 is 4.94065645841247e-324
+     * too): there the shortest is found from 1 digit up. */
+    int e10, n = 0;
+    if (a >= DBL_MIN) {
+        char d17[24];
+        int e17;
+        nearest(a, 17, d17, &e17);
+        for (int p = 15; p <= 16 && !n; p++) {
+            if (!round_from(d17, e17, p, dig, &e10)) nearest(a, p, dig, &e10);
+            n = settle(a, p, dig, e10);
+        }
+        if (!n) {
+            memcpy(dig, d17, sizeof d17);
+            e10 = e17;
+            n = 17;   /* 17 digits always read back */
+        }
+    } else if ((n = try_digits(a, 15, dig, &e10))) {
         for (int p = 1; p < 15; p++) {
             char d2[24];
             int e2;

@@ -498,6 +498,11 @@ static void test_encode_numbers(void **state) {
         {0.001234, "0.001234"}, {1.234e33, "1.234e33"}, {0.0001, "0.0001"}, {0.00001, "0.00001"},
         {0.000001, "1e-6"}, {1e-7, "1e-7"}, {1.5e-7, "1.5e-7"}, {-1.5e-300, "-1.5e-300"},
         {0.30000000000000004, "0.30000000000000004"},
+        /* the digits of fmtnum.c's three paths: 15 digits stripped, 16 and
+         * 17 rounded from one printf, subnormals from 1 digit up */
+        {6.02e23, "6.02e23"}, {1e-310, "1e-310"}, {3 * 4.9406564584124654e-324, "1.5e-323"},
+        {0.1 + 0.7, "0.7999999999999999"}, {2.0 / 3, "0.6666666666666666"},
+        {100.0 / 3, "33.333333333333336"}, {123456.78901234567, "123456.78901234567"},
         /* ryu's format_finite on the bit patterns of inf and NaN (0.11
          * writes 1/0 and 0/0 that way): the shortest decimal in the
          * rounding interval of 2^1024, and of 1.5 x 2^1024 */
