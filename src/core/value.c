@@ -552,11 +552,12 @@ static void index_build(struct tr_rec *r) {
 /* Position of key k in r, or -1. *hash_out (when not NULL) gets k's hash
  * when the lookup computed it, else 0: a key added next need not be
  * hashed again. */
-static int64_t rec_find_h(const struct tr_rec *r, const char *k, size_t n, uint32_t *hash_out) {
+static int64_t rec_find_hk(const struct tr_rec *r, const char *k, size_t n, uint32_t known,
+                           uint32_t *hash_out) {
     if (hash_out) *hash_out = 0;
     if (n > UINT32_MAX) return -1;
     if (r->index) {
-        uint32_t h = hash_bytes(k, n), mask = r->index_cap - 1;
+        uint32_t h = known ? known : hash_bytes(k, n), mask = r->index_cap - 1;
         if (hash_out) *hash_out = h;
         for (uint32_t i = h & mask;; i = (i + 1) & mask) {
             uint32_t slot = r->index[i];
@@ -571,6 +572,10 @@ static int64_t rec_find_h(const struct tr_rec *r, const char *k, size_t n, uint3
         if (tr_bytes_eq(key->data, key->len, k, n)) return i;
     }
     return -1;
+}
+
+static int64_t rec_find_h(const struct tr_rec *r, const char *k, size_t n, uint32_t *hash_out) {
+    return rec_find_hk(r, k, n, 0, hash_out);
 }
 
 static int64_t rec_find(const struct tr_rec *r, const char *k, size_t n) { return rec_find_h(r, k, n, NULL); }
@@ -753,7 +758,8 @@ int tr_rec_set_key(tr_value *rec, struct tr_str *key, tr_value val) {
     assert(rec->type == TR_REC && rec->as.r->refs == 1);
     struct tr_rec *r = rec->as.r;
     uint32_t h;
-    int64_t pos = rec_find_h(r, key->data, key->len, &h);
+    /* a key used again (a dissect pattern's field names) brings its hash */
+    int64_t pos = rec_find_hk(r, key->data, key->len, key->hash, &h);
     if (h && !key->hash) key->hash = h;   /* the key's bytes do not change: keep it */
     if (pos >= 0) {
         tr_str_unref(key);

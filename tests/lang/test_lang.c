@@ -713,6 +713,31 @@ static void dissect_extractor(void **st) {
     expect_extract("dissect|%{name}, %{_(-)}%{age}|", "John Doe, -----22", "{\"name\":\"John Doe\",\"age\":\"22\"}");
     expect_extract("dissect|%{+n} %{+n}, %{age}|", "John Doe, 22", "{\"n\":\"John Doe\",\"age\":\"22\"}");
     expect_extract("dissect|%{name}, %{age}|", ", 22", "{\"name\":\"\",\"age\":\"22\"}");
+    /* a name given twice keeps its place and takes the last value */
+    expect_extract("dissect|%{a} %{b} %{a}|", "x y z", "{\"a\":\"z\",\"b\":\"y\"}");
+    /* past the sizes kept inline: 40 fields (a hashed record, names shared
+     * by every result) and 20 skips, the last one looked up */
+    char pat[400], in[400], want[800];
+    size_t pn = 0, in_n = 0, wn = 0;
+    pn += (size_t)snprintf(pat + pn, sizeof pat - pn, "dissect|");
+    wn += (size_t)snprintf(want + wn, sizeof want - wn, "{");
+    for (int i = 0; i < 40; i++) {
+        pn += (size_t)snprintf(pat + pn, sizeof pat - pn, "%s%%{f%02d}", i ? " " : "", i);
+        in_n += (size_t)snprintf(in + in_n, sizeof in - in_n, "%sv%d", i ? " " : "", i);
+        wn += (size_t)snprintf(want + wn, sizeof want - wn, "%s\"f%02d\":\"v%d\"", i ? "," : "", i, i);
+    }
+    snprintf(pat + pn, sizeof pat - pn, "|");
+    snprintf(want + wn, sizeof want - wn, "}");
+    expect_extract(pat, in, want);
+    pn = (size_t)snprintf(pat, sizeof pat, "dissect|%%{a}");
+    in_n = (size_t)snprintf(in, sizeof in, "A");
+    for (int i = 0; i < 20; i++) {
+        pn += (size_t)snprintf(pat + pn, sizeof pat - pn, " %%{?s%02d}", i);
+        in_n += (size_t)snprintf(in + in_n, sizeof in - in_n, " k%d", i);
+    }
+    snprintf(pat + pn, sizeof pat - pn, " %%{&s19}|");
+    snprintf(in + in_n, sizeof in - in_n, " B");
+    expect_extract(pat, in, "{\"a\":\"A\",\"k19\":\"B\"}");
     /* no delimiter in the input, data left over, a number that is none */
     expect_extract("dissect|%{a}:%{b}|", "nocolon", "\"no\"");
     expect_extract("dissect|%{a} x|", "1 xy", "\"no\"");
