@@ -184,7 +184,7 @@ def cli_results(out, sub="cli"):
     for d in sorted(glob.glob(os.path.join(out, sub, "*"))):
         name = os.path.basename(d)
         r = {"ev": [], "mb": [], "rss_kb": [], "cpu": [], "wall": [], "bytes_per_event": [], "error": None,
-             "runs": 0}
+             "runs": 0, "by_rep": {}}
         reps = sorted((p for p in glob.glob(os.path.join(d, "*")) if os.path.basename(p).isdigit()),
                       key=lambda p: int(os.path.basename(p)))
         for rd in reps:
@@ -200,6 +200,7 @@ def cli_results(out, sub="cli"):
                 r["error"] = r["error"] or why_failed(stderr, proc)
                 continue
             r["ev"].append(ev)
+            r["by_rep"][int(os.path.basename(rd))] = ev
             r["mb"].append(mb)
             m = _MEASURED.search(stdout)
             if m and int(m.group(1)):
@@ -366,7 +367,8 @@ def baseline_rows(path):
 def baseline_of_run(out, path):
     """The issue-6 figures to compare with: the issue-6 server's runs in this
     run (cli-base/) when there are any, else the TSV. Returns ({config:
-    events/s}, {config: why it has none}, where they come from)."""
+    events/s}, {config: why it has none}, where they come from, {config:
+    {rep: events/s}} of the runs in this run, empty for the TSV)."""
     runs = cli_results(out, "cli-base")
     if runs:
         base = {k: med(r["ev"]) for k, r in runs.items() if r["ev"]}
@@ -375,8 +377,19 @@ def baseline_of_run(out, path):
                re.sub(r"^error: \S+:\d+:\d+: ", "", r["error"] or "no figure")
                for k, r in runs.items() if not r["ev"]}
         rev = read_text(os.path.join(out, "cli-base.rev")).strip() or "?"
-        return base, why, f"the issue-6 tree {rev} in this run, each config right after ours"
-    return baseline_rows(path), {}, "bench/results/baseline-issue6.tsv (another run)"
+        return (base, why, f"the issue-6 tree {rev} in this run, each config right after ours",
+                {k: r["by_rep"] for k, r in runs.items()})
+    return baseline_rows(path), {}, "bench/results/baseline-issue6.tsv (another run)", {}
+
+
+def paired(ours_by_rep, base_by_rep):
+    """(median of ours/base over the reps both ran, [those ratios]): each rep
+    runs a config with both servers back to back, so the machine's drift
+    over the run (often 2x on a shared host) falls on both alike, which a
+    ratio of the two medians does not see. (NaN, []) without a common rep."""
+    rs = [ratio(ours_by_rep[k], base_by_rep[k]) for k in sorted(ours_by_rep) if k in base_by_rep]
+    rs = [x for x in rs if not math.isnan(x)]
+    return (statistics.median(rs) if rs else math.nan), rs
 
 
 def verdict(ok):
@@ -421,7 +434,19 @@ def issue17(out, baseline=BASELINE_ISSUE6):
 
     # the JSON passthrough and the other eight cli-bench configs against issue 6
     cli = cli_results(out)
-    base, base_why, base_src = baseline_of_run(out, baseline)
+    base, base_why, base_src, base_reps = baseline_of_run(out, baseline)
+
+    def compare(name, ev):
+        """(ratio, how it was taken): paired per rep when both servers ran in
+        this run, else the ratio of the two figures."""
+        b = base.get(name, math.nan)
+        rt, rs = paired(cli[name]["by_rep"], base_reps.get(name, {})) if name in cli else (math.nan, [])
+        if rs:
+            return rt, (f"{fmt_ratio(rt)}, the median of each rep's ours/issue-6 ("
+                        + " ".join(fmt_ratio(x) for x in rs) + f"; medians {full(ev)} / {full(b)} events/s")
+        rt = ratio(ev, b)
+        return rt, f"{fmt_ratio(rt)} ({full(ev)} / {full(b)} events/s"
+
     jr = cli.get(JSON_PASSTHROUGH)
     jev = med(jr["ev"]) if jr else math.nan
     title = f"`{JSON_PASSTHROUGH}` MB/s"
@@ -432,13 +457,13 @@ def issue17(out, baseline=BASELINE_ISSUE6):
     else:
         lines.append(row(title, NR if not jr else f"no figure: {jr['error'] or 'no run'}",
                          f"≥ {TARGET_JSON_MBPS:g} MB/s", NR))
-    jratio = ratio(jev, base.get(JSON_PASSTHROUGH, math.nan))
+    jratio, jhow = compare(JSON_PASSTHROUGH, jev)
     if JSON_PASSTHROUGH not in base:
         jfig = f"no issue-6 figure ({base_why.get(JSON_PASSTHROUGH, base_src)})"
     elif math.isnan(jev):
         jfig = NR
     else:
-        jfig = f"{fmt_ratio(jratio)} ({full(jev)} / {full(base[JSON_PASSTHROUGH])} events/s; issue 6: {base_src})"
+        jfig = f"{jhow}; issue 6: {base_src})"
     lines.append(row(f"`{JSON_PASSTHROUGH}` now / end of issue 6", jfig, "the proportion for the rows below",
                      "—"))
     want = f"≥ {TARGET_PROPORTION:g} × the JSON passthrough's ratio"
@@ -457,9 +482,8 @@ def issue17(out, baseline=BASELINE_ISSUE6):
             lines.append(row(title, f"{full(ev)} events/s now; no issue-6 figure ({base_why.get(name, 'not in that run')})",
                              want, "no baseline"))
             continue
-        rt = ratio(ev, b)
-        lines.append(row(title, f"{fmt_ratio(rt)} ({full(ev)} / {full(b)} events/s); JSON passthrough "
-                                f"{fmt_ratio(jratio)}", want,
+        rt, how = compare(name, ev)
+        lines.append(row(title, f"{how}); JSON passthrough {fmt_ratio(jratio)}", want,
                          NR if math.isnan(jratio) else verdict(rt >= TARGET_PROPORTION * jratio)))
 
     # latency at half the relay's maximum rate

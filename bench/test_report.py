@@ -375,14 +375,35 @@ class Issue17(unittest.TestCase):
         put(self.d, "cli-base.rev", "2c91edc\n")
         t, _ = self.rows()
         j = self.line_of(t, "`bench_pipe_passthrough_json` now")
-        self.assertIn("3.00× (1,200,000 / 400,000 events/s; issue 6: the issue-6 tree 2c91edc in this run", j)
+        self.assertIn("3.00×, the median of each rep's ours/issue-6 (3.00×; medians 1,200,000 / 400,000 events/s; "
+                      "issue 6: the issue-6 tree 2c91edc in this run", j)
         tl = self.line_of(t, "`throughput-logging-json` now")
-        self.assertIn("1.52× (380,000 / 250,000 events/s); JSON passthrough 3.00×", tl)
+        self.assertIn("1.52×, the median of each rep's ours/issue-6 (1.52×; medians 380,000 / 250,000 events/s); "
+                      "JSON passthrough 3.00×", tl)
         self.assertTrue(tl.endswith("| miss |"), "1.52 < 0.9 x 3.0")
         self.assertTrue(self.line_of(t, "`bench_pipe_passthrough` now").endswith("| miss |"), "0.8 < 2.7")
         en = self.line_of(t, "`tl-enrich` now")
         self.assertIn("the issue-6 server cannot run it: Call to undefined function f", en)
         self.assertTrue(en.endswith("| no baseline |"), en)
+
+    def test_ratios_pair_the_runs_of_one_rep(self):
+        """The machine slows down between reps: each rep's ours/issue-6 pair says 2x, the medians of
+        the two servers' figures would say 1.03x."""
+        issue17_fixture(self.d)
+        for name in ("bench_pipe_passthrough_json", "throughput-logging-json"):
+            for rep, ours, old in ((1, "1.2M", "600k"), (2, "600k", "300k"), (3, "620k", "620k")):
+                cli_run(self.d, name, rep, f"Throughput (events): {ours} events/s\n")
+                cli_run(self.d, name, rep, f"Throughput (events): {old} events/s\n", sub="cli-base")
+        cli_run(self.d, "bench_pipe_passthrough", 2, "Throughput (events): 900k events/s\n", sub="cli-base")
+        t, _ = self.rows()
+        j = self.line_of(t, "`bench_pipe_passthrough_json` now")
+        self.assertIn("2.00×, the median of each rep's ours/issue-6 (2.00× 2.00× 1.00×; medians 620,000 / "
+                      "600,000 events/s", j)
+        tl = self.line_of(t, "`throughput-logging-json` now")
+        self.assertTrue(tl.endswith("| pass |"), "2.0 >= 0.9 x 2.0: " + tl)
+        # no rep in common (ours ran rep 1 only, the issue-6 server rep 2): the two figures' ratio
+        p = self.line_of(t, "`bench_pipe_passthrough` now")
+        self.assertIn("0.89× (800,000 / 900,000 events/s)", p)
 
     def test_table_includes_issue17(self):
         issue17_fixture(self.d)
