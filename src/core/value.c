@@ -607,8 +607,11 @@ static int rec_append(struct tr_rec *r, struct tr_str *key, tr_value val) {
 /* ------------------------------------------------------------------ */
 /* copy-on-write and deep copy                                        */
 
+/* The copy has room for 4 more fields inline: it is made because a field
+ * is about to be set (`let $class = ...` on an event's shared meta was a
+ * record and then its fields array, two allocations, per event). */
 static int copy_rec_top(const struct tr_rec *src, tr_value *out) {
-    int rc = tr_v_rec(src->len, out);
+    int rc = tr_v_rec((size_t)src->len + 4, out);
     if (rc) return rc;
     struct tr_rec *r = out->as.r;
     if (src->len > r->cap &&

@@ -585,14 +585,14 @@ static int assign(struct tr_env *E, const struct tr_node *let, tr_value val) {
         if (!next && i + 1 == p->n) {
             /* a new key at the end of the path (`let $class = ...`): val
              * goes in directly, without an empty record in its place first */
-            int src = tr_rec_set(cur, ks->data, ks->len, val);
+            int src = tr_rec_set_key(cur, tr_str_ref(ks), val);   /* the script's name, already hashed */
             tr_value_unref(key);
             return src ? store_fail(E, let, src) : 0;
         }
         if (!next) {
             tr_value r;
             int src = tr_v_rec(4, &r);
-            if (src || (src = tr_rec_set(cur, ks->data, ks->len, r))) {
+            if (src || (src = tr_rec_set_key(cur, tr_str_ref(ks), r))) {
                 tr_value_unref(key);
                 tr_value_unref(val);
                 return store_fail(E, let, src);

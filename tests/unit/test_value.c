@@ -152,6 +152,26 @@ static void test_cow(void **state) {
     tr_value_unref(a2);
     tr_value_unref(s);
     tr_value_unref(s2);
+
+    /* a copy made to be changed has room: four fields set on the private
+     * copy of a shared empty record (an event's meta) with keys made
+     * before allocate nothing more */
+    tr_value m = rec(), m2 = tr_value_ref(m);
+    struct tr_str *keys[4];
+    for (int i = 0; i < 4; i++) {
+        char k[2] = {(char)('a' + i), 0};
+        keys[i] = tr_str_new(k, 1);
+        assert_non_null(keys[i]);
+    }
+    assert_int_equal(tr_value_mut(&m2), 0);
+    tr_alloc_fail_at(1, 1);
+    for (int i = 0; i < 4; i++) assert_int_equal(tr_rec_set_key(&m2, tr_str_ref(keys[i]), tr_v_int(i)), 0);
+    tr_alloc_fail_at(0, 0);
+    assert_int_equal(tr_rec_len(&m2), 4);
+    assert_int_equal(tr_rec_len(&m), 0);
+    for (int i = 0; i < 4; i++) tr_str_unref(keys[i]);
+    tr_value_unref(m);
+    tr_value_unref(m2);
 }
 
 static void test_record_order(void **state) {
