@@ -210,11 +210,16 @@ static int get_group(struct tr_select *s, struct window_rt *w, struct tr_str *ke
     if ((w->n + 1) * 2 > w->index_cap && reindex(w, w->index_cap ? w->index_cap * 2 : 16)) return -ENOMEM;
     g = &w->groups[w->n];
     memset(g, 0, sizeof *g);
+    /* a copy, not a reference: the group outlives the event, whose strings
+     * would keep their decoder's arena block (value.h) as long as it lives */
+    if (tr_value_clone(value, &g->value)) return -ENOMEM;
     g->aggrs = tr_calloc(s->info.naggrs ? s->info.naggrs : 1, sizeof *g->aggrs);
-    if (!g->aggrs) return -ENOMEM;
+    if (!g->aggrs) {
+        tr_value_unref(g->value);
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < s->info.naggrs; i++) tr_aggr_init(&g->aggrs[i], aggr_fn_of(s->info.aggrs[i]));
     g->key = tr_str_ref(key);
-    g->value = tr_value_ref(*value);
     w->n++;
     size_t j = hash_key(key) & (w->index_cap - 1);
     while (w->index[j]) j = (j + 1) & (w->index_cap - 1);
