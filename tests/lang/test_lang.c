@@ -504,6 +504,14 @@ static void query_errors(void **st) {
     assert_int_equal(14, d.col);
 }
 
+/* The first node of a query that must compile (the caller destroys *q). */
+static const struct tr_qnode *compile_query(const char *file, const char *src, struct tr_query **q) {
+    struct tr_diag d;
+    int rc = tr_query_compile(file, src, strlen(src), q, &d);
+    if (rc) fail_msg("%s at %d:%d", d.msg, d.line, d.col);
+    return tr_query_node(*q, 0);
+}
+
 static void windowed_select(void **st) {
     (void)st;
     const char *src = "define tumbling window two with size = 2 end;\n"
@@ -512,9 +520,7 @@ static void windowed_select(void **st) {
                       "from in[two] group by set(event.g) into out;\n";
     struct tr_query *q;
     struct tr_diag d;
-    int rc = tr_query_compile("w.trickle", src, strlen(src), &q, &d);
-    if (rc) fail_msg("%s at %d:%d", d.msg, d.line, d.col);
-    const struct tr_qnode *sel = tr_query_node(q, 0);
+    const struct tr_qnode *sel = compile_query("w.trickle", src, &q);
     struct tr_lang_ctx ctx = {.instance = "tremor"};
     struct sink s = {0};
     const char *in[] = {"{\"g\":\"a\",\"v\":1}", "{\"g\":\"b\",\"v\":10}", "{\"g\":\"a\",\"v\":2}",
@@ -552,9 +558,7 @@ static void window_groups_keep_no_event(void **st) {
                       "from in[w] group by set(event.g) into out;\n";
     struct tr_query *q;
     struct tr_diag d;
-    int rc = tr_query_compile("w.trickle", src, strlen(src), &q, &d);
-    if (rc) fail_msg("%s at %d:%d", d.msg, d.line, d.col);
-    const struct tr_qnode *sel = tr_query_node(q, 0);
+    const struct tr_qnode *sel = compile_query("w.trickle", src, &q);
     struct tr_lang_ctx ctx = {.instance = "tremor"};
     struct sink s = {0};
     char in[2200];
@@ -585,9 +589,7 @@ static void query_case_bindings(void **st) {
                       "from in into out;\n";
     struct tr_query *q;
     struct tr_diag d;
-    int rc = tr_query_compile("q.trickle", src, strlen(src), &q, &d);
-    if (rc) fail_msg("%s at %d:%d", d.msg, d.line, d.col);
-    const struct tr_qnode *sel = tr_query_node(q, 0);
+    const struct tr_qnode *sel = compile_query("q.trickle", src, &q);
     struct tr_lang_ctx ctx = {.instance = "tremor"};
     struct sink s = {0};
     for (int i = 0; i < 2; i++) {   /* twice: what a run leaves in the slots is released */
@@ -613,9 +615,7 @@ static void query_ticks_and_errors(void **st) {
                       "select [window, aggr::stats::count()] from in[a, b] into out;\n";
     struct tr_query *q;
     struct tr_diag d;
-    int rc = tr_query_compile("t.trickle", src, strlen(src), &q, &d);
-    if (rc) fail_msg("%s at %d:%d", d.msg, d.line, d.col);
-    const struct tr_qnode *sel = tr_query_node(q, 0);
+    const struct tr_qnode *sel = compile_query("t.trickle", src, &q);
     struct tr_lang_ctx ctx = {.instance = "tremor"};
     struct sink s = {0};
     struct tr_event ev;

@@ -262,17 +262,23 @@ static tr_value instance_vars(void) {
 
 /* ---------------------------------------------------------------- tests */
 
+/* Publish the fakes, the binding and its mapping to instance 01, and
+ * deploy them (nothing started yet). */
+static void deploy_binding(struct fx *f, struct tr_diag *d) {
+    char yaml[1024];
+    tr_diag_clear(d);
+    snprintf(yaml, sizeof yaml, "%s%smapping:\n  /binding/b/01:\n    instance: '01'\n",
+             CONNECTORS, BINDING);
+    assert_int_equal(publish(f, yaml, d), 0);
+    assert_int_equal(tr_world_deploy(f->w, d), 0);
+}
+
 /* Deploy, link and start; an event goes from the onramp through the
  * pipeline to the offramp; the offramp's ack reaches the onramp; stop. */
 static void deploy_link_stop(void **state) {
     struct fx *f = *state;
     struct tr_diag d;
-    tr_diag_clear(&d);
-    char yaml[1024];
-    snprintf(yaml, sizeof yaml, "%s%smapping:\n  /binding/b/01:\n    instance: '01'\n",
-             CONNECTORS, BINDING);
-    assert_int_equal(publish(f, yaml, &d), 0);
-    assert_int_equal(tr_world_deploy(f->w, &d), 0);
+    deploy_binding(f, &d);
     assert_int_equal(tr_world_instances(f->w, TR_WORLD_PIPELINE, "pass"), 1);
     assert_non_null(g_in);
     assert_non_null(g_out);
@@ -306,12 +312,7 @@ static void deploy_link_stop(void **state) {
 static void passthrough_allocates_nothing_per_event(void **state) {
     struct fx *f = *state;
     struct tr_diag d;
-    tr_diag_clear(&d);
-    char yaml[1024];
-    snprintf(yaml, sizeof yaml, "%s%smapping:\n  /binding/b/01:\n    instance: '01'\n",
-             CONNECTORS, BINDING);
-    assert_int_equal(publish(f, yaml, &d), 0);
-    assert_int_equal(tr_world_deploy(f->w, &d), 0);
+    deploy_binding(f, &d);
     assert_int_equal(tr_world_start(f->w, &d), 0);
     static const char line[] = "{\"id\":1,\"host\":\"a.example\",\"tags\":[\"x\",\"y\"],\"ok\":true}";
     for (int i = 0; i < 4; i++) {   /* the first events size the buffers */
