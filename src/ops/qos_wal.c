@@ -624,7 +624,20 @@ refused:
 }
 
 static void set_full(struct walop *w, int full, const char *why, bool routine) {
-    if (full == w->full) return;
+    if (full == w->full) {
+        /* Paused only for a group commit when the log reached its limits
+         * (or the disk filled up, or the log failed): that is news, and
+         * the line that says so must not depend on which came first. */
+        if (full && w->full_routine && !routine) {
+            struct tr_wal_stats st;
+            tr_wal_stats(w->wal, &st);
+            w->full_routine = false;
+            TR_INFO("qos::wal", "%s: %s (%llu events, %llu bytes in the log, %zu held): upstream stays paused",
+                    w->id, why, (unsigned long long)st.records, (unsigned long long)st.bytes,
+                    tr_ring_len(&w->held));
+        }
+        return;
+    }
     w->full = full;
     if (!w->wal_failed) w->st.state = full ? WALOP_PAUSED : WALOP_RUNNING;
     struct tr_wal_stats st;

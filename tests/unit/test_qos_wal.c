@@ -566,6 +566,34 @@ static void not_yet_durable_copies_are_bounded(void **state) {
     fake_reset(&f);
 }
 
+static void keep_full_line(const char *line, void *arg) {
+    if (strstr(line, "WAL full (")) snprintf(arg, 256, "%s", line);
+}
+
+/* Paused only for a group commit (routine, not logged), then the log
+ * reaches max_elements while still paused: that is logged like any
+ * other time the log fills up, and upstream stays paused. */
+static void full_during_a_routine_pause_is_logged(void **state) {
+    (void)state;
+    struct fake f;
+    void *op = start_op(&f, "read_count=20,max_elements=60");
+    char last[256] = "";
+    tr_log_set_writer(keep_full_line, last);
+    hold_syncs(1);
+    uint64_t n = 0;
+    while (f.nups == 0 && n < 2000) push_big(op, n++, 10000);
+    assert_int_equal(f.ups[0], TR_CB_TRIGGER);
+    if (n >= 60) fail_msg("the copies' bound paused only after %llu records", (unsigned long long)n);
+    while (n < 70) push_big(op, n++, 10000);   /* already on their way: held */
+    hold_syncs(0);
+    TICK_UNTIL(op, last[0] != 0);
+    tr_log_set_writer(NULL, NULL);
+    if (!strstr(last, "WAL full (60 events")) fail_msg("logged: '%s'", last);
+    assert_int_equal(count_ups(&f, TR_CB_RESTORE), 0);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
 /* A disk with room for one segment: the second cannot be created. Upstream
  * is paused, the log is not retried on every tick (no spinning), stored
  * events are still delivered, and once they are acknowledged the current
@@ -1169,6 +1197,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(full_disk_pauses_delivers_reclaims_and_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(fdatasync_error_reopens_and_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(not_yet_durable_copies_are_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_during_a_routine_pause_is_logged, setup, teardown),
         cmocka_unit_test_setup_teardown(write_error_reopens_and_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(unwritable_directory_at_segment_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(released_records_leave_the_window, setup, teardown),
