@@ -659,11 +659,14 @@ static void set_full(struct walop *w, int full, const char *why, bool routine) {
 static void update_breaker(struct walop *w) {
     struct tr_wal_stats st;
     tr_wal_stats(w->wal, &st);
+    bool over = !w->drop_newest && over_limits(w);
+    /* the lasting reason first: copies waiting for a sync are gone within
+     * a group commit, a full log stays full until downstream acks */
     const char *why = w->wal_failed ? "the log failed"
                       : st.no_space ? "disk full"
+                      : over ? "WAL full"
                       : pend_over(w) ? "too much not yet durable"
-                                                        : "WAL full";
-    bool over = !w->drop_newest && over_limits(w);
+                                     : "WAL full";
     bool routine = !w->wal_failed && !st.no_space && !over && pend_over(w);
     set_full(w, w->wal_failed || tr_ring_len(&w->held) || unstored(w) || over, why, routine);
 }
