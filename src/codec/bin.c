@@ -188,9 +188,8 @@ static int get_len(const char *data, size_t len, size_t *off, uint64_t *n) {
 
 /* A string or binary of n bytes at p, from the arena. */
 static int dec_str(struct tr_varena *va, int tag, const char *p, size_t n, tr_value *out) {
-    struct tr_str *s = tr_varena_str(va, n);
+    struct tr_str *s = tr_varena_str_new(va, p, n);
     if (!s) return -ENOMEM;
-    if (n) memcpy(s->data, p, n);
     out->type = tag == T_STR ? TR_STR : TR_BIN;
     out->as.s = s;
     return 0;
@@ -247,12 +246,11 @@ static int dec(struct tr_varena *va, const char *data, size_t len, size_t *off, 
             uint64_t kl;
             tr_value val;
             if ((rc = get_len(data, len, off, &kl))) goto fail;
-            struct tr_str *key = tr_varena_str(va, kl);
+            struct tr_str *key = tr_varena_str_new(va, data + *off, kl);
             if (!key) {
                 rc = -ENOMEM;
                 goto fail;
             }
-            if (kl) memcpy(key->data, data + *off, kl);
             *off += kl;
             if ((rc = dec(va, data, len, off, &val, depth + 1))) {
                 tr_str_unref(key);

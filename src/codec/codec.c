@@ -46,10 +46,9 @@ static int string_decode(const char *data, size_t len, uint64_t ingest_ns, tr_va
      * block of its own otherwise, sized for the one string) */
     struct tr_varena va;
     tr_varena_init(&va, len + 64);
-    struct tr_str *s = tr_varena_str(&va, len);
+    struct tr_str *s = tr_varena_str_new(&va, data, len);
     tr_varena_done(&va);
     if (!s) return -ENOMEM;
-    memcpy(s->data, data, len);
     *out = tr_v_strobj(s);
     return 0;
 }

@@ -58,9 +58,8 @@ static int str_or_bin(struct rd *r, uint64_t n, int bin, tr_value *out) {
     if (!need(r, n)) return fail(r, TR_EPARSE, "string or binary longer than the frame");
     const char *s = (const char *)r->p;
     r->p += n;
-    struct tr_str *o = tr_varena_str(r->va, (size_t)n);
+    struct tr_str *o = tr_varena_str_new(r->va, s, (size_t)n);
     if (!o) return -ENOMEM;
-    memcpy(o->data, s, (size_t)n);
     out->type = !bin && tr_utf8_valid(s, (size_t)n) ? TR_STR : TR_BIN;
     out->as.s = o;
     return 0;

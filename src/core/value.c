@@ -390,6 +390,12 @@ struct tr_str *tr_varena_str(struct tr_varena *a, size_t len) {
     return s ? str_init(s, len, off) : tr_str_alloc(len);
 }
 
+struct tr_str *tr_varena_str_new(struct tr_varena *a, const char *p, size_t n) {
+    struct tr_str *s = tr_varena_str(a, n);
+    if (s && n) memcpy(s->data, p, n);
+    return s;
+}
+
 int tr_varena_rec(struct tr_varena *a, size_t cap, tr_value *out) {
     uint32_t off;
     if (cap > CAP_HINT_MAX) return tr_v_rec(cap, out);

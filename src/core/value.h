@@ -223,6 +223,8 @@ void tr_varena_init_for(struct tr_varena *a, size_t input_len);
  * from). */
 void tr_varena_done(struct tr_varena *a);
 struct tr_str *tr_varena_str(struct tr_varena *a, size_t len);
+/* tr_str_new's counterpart: a copy of the n bytes at p. */
+struct tr_str *tr_varena_str_new(struct tr_varena *a, const char *p, size_t n);
 int tr_varena_rec(struct tr_varena *a, size_t cap, tr_value *out);
 int tr_varena_arr(struct tr_varena *a, size_t cap, tr_value *out);
 

@@ -194,9 +194,8 @@ struct skipped {
 
 static int convert(const struct cmd *c, const char *v, size_t n, struct tr_varena *va, tr_value *out) {
     if (c->conv == T_STRING) {
-        struct tr_str *s = tr_varena_str(va, n);
+        struct tr_str *s = tr_varena_str_new(va, v, n);
         if (!s) return -ENOMEM;
-        memcpy(s->data, v, n);
         *out = tr_v_strobj(s);
         return 0;
     }

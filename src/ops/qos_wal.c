@@ -624,20 +624,11 @@ refused:
 }
 
 static void set_full(struct walop *w, int full, const char *why, bool routine) {
-    if (full == w->full) {
-        /* Paused only for a group commit when the log reached its limits
-         * (or the disk filled up, or the log failed): that is news, and
-         * the line that says so must not depend on which came first. */
-        if (full && w->full_routine && !routine) {
-            struct tr_wal_stats st;
-            tr_wal_stats(w->wal, &st);
-            w->full_routine = false;
-            TR_INFO("qos::wal", "%s: %s (%llu events, %llu bytes in the log, %zu held): upstream stays paused",
-                    w->id, why, (unsigned long long)st.records, (unsigned long long)st.bytes,
-                    tr_ring_len(&w->held));
-        }
-        return;
-    }
+    /* Paused only for a group commit when the log reached its limits (or
+     * the disk filled up, or the log failed): that is news too, and the
+     * line that says so must not depend on which came first. */
+    bool changed = full != w->full;
+    if (!changed && !(full && w->full_routine && !routine)) return;
     w->full = full;
     if (!w->wal_failed) w->st.state = full ? WALOP_PAUSED : WALOP_RUNNING;
     struct tr_wal_stats st;
@@ -647,11 +638,12 @@ static void set_full(struct walop *w, int full, const char *why, bool routine) {
     if (full) w->full_routine = routine;
     enum tr_log_level lvl = w->full_routine ? TR_LOG_DEBUG : TR_LOG_INFO;
     if (full)
-        tr_log(lvl, "qos::wal", "%s: %s (%llu events, %llu bytes in the log, %zu held): pausing upstream",
-               w->id, why, (unsigned long long)st.records, (unsigned long long)st.bytes, tr_ring_len(&w->held));
+        tr_log(lvl, "qos::wal", "%s: %s (%llu events, %llu bytes in the log, %zu held): %s", w->id, why,
+               (unsigned long long)st.records, (unsigned long long)st.bytes, tr_ring_len(&w->held),
+               changed ? "pausing upstream" : "upstream stays paused");
     else
         tr_log(lvl, "qos::wal", "%s: WAL not full any more: resuming upstream", w->id);
-    send_up(w, full ? TR_CB_TRIGGER : TR_CB_RESTORE, NULL);
+    if (changed) send_up(w, full ? TR_CB_TRIGGER : TR_CB_RESTORE, NULL);
 }
 
 /* Upstream is paused while anything waits for room, the log failed, or the
