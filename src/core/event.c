@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -244,10 +243,4 @@ const char *tr_cb_name(enum tr_cb cb) {
     case TR_CB_RELEASE: return "release";
     }
     return "unknown";
-}
-
-uint64_t tr_now_ns(void) {
-    struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) return 0;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/clock.h"
 #include "core/value.h"
 
 struct tr_eid {
@@ -113,7 +114,6 @@ void tr_insight_init(struct tr_insight *in, enum tr_cb cb);
 void tr_insight_fini(struct tr_insight *in);
 const char *tr_cb_name(enum tr_cb cb);
 
-/* Wall clock in ns since the Unix epoch. */
-uint64_t tr_now_ns(void);
+/* tr_now_ns, the wall clock events are stamped with, is core/clock.h's. */
 
 #endif

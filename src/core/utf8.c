@@ -10,6 +10,10 @@
 
 #include "core/error.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 size_t tr_utf8_step(const unsigned char *p, size_t n, int *valid) {
     unsigned char b = p[0];
     size_t need;
@@ -44,20 +48,25 @@ size_t tr_utf8_step(const unsigned char *p, size_t n, int *valid) {
     return need;
 }
 
-/* How many bytes from p are ASCII. Checked 32, then 8 at a time: most
- * text is ASCII, and a call per byte made the string codec spend 85% of
- * its time here. */
+/* How many bytes from p are ASCII. Most text is ASCII, and a call per byte
+ * made the string codec spend 85% of its time here; so the bytes are
+ * checked 64 at a time (the high bits of four 16-byte vectors ORed, SSE2 is
+ * in every x86-64), then 8 at a time in plain C. */
 static size_t ascii_run(const unsigned char *p, size_t n) {
     const uint64_t high = 0x8080808080808080ull;
     size_t i = 0;
-    for (; n - i >= 32; i += 32) {
-        uint64_t a, b, c, d;
-        memcpy(&a, p + i, 8);
-        memcpy(&b, p + i + 8, 8);
-        memcpy(&c, p + i + 16, 8);
-        memcpy(&d, p + i + 24, 8);
-        if ((a | b | c | d) & high) break;
+#ifdef __SSE2__
+    for (; n - i >= 64; i += 64) {
+        const __m128i *v = (const __m128i *)(const void *)(p + i);
+        __m128i x = _mm_or_si128(_mm_or_si128(_mm_loadu_si128(v), _mm_loadu_si128(v + 1)),
+                                 _mm_or_si128(_mm_loadu_si128(v + 2), _mm_loadu_si128(v + 3)));
+        if (_mm_movemask_epi8(x)) break;
     }
+    for (; n - i >= 16; i += 16) {
+        int m = _mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)));
+        if (m) return i + (size_t)__builtin_ctz((unsigned)m);
+    }
+#endif
     for (; n - i >= 8; i += 8) {
         uint64_t a;
         memcpy(&a, p + i, 8);

@@ -72,10 +72,10 @@ static void ascii_runs_hide_nothing(void **st) {
     static const char *const seqs[] = {"\x80", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x92\x96",
                                        "\xED\xA0\x80", "\xC0\xAF", "\xE2\x82", "\xFF",
                                        "\xF4\x90\x80\x80"};
-    char buf[160];
+    char buf[200];
     for (size_t q = 0; q < sizeof seqs / sizeof seqs[0]; q++) {
         size_t sl = strlen(seqs[q]);
-        for (size_t at = 0; at <= 90; at++) {
+        for (size_t at = 0; at <= 140; at++) {
             for (size_t tail = 0; tail <= 40; tail += 13) {
                 size_t n = at + sl + tail;
                 memset(buf, 'a', n);

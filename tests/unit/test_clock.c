@@ -1,0 +1,99 @@
+/* test_clock.c - tr_now_ns from the time-stamp counter agrees with
+ * CLOCK_REALTIME across its calibration and resyncs, and follows it when
+ * the counter is turned off. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/clock.h"
+
+#define MS 1000000u
+#define SLACK (2 * MS)   /* a VM may stop a thread between two reads */
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+static int has_invariant_tsc(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0x80000000u, &a, &b, &c, &d) || a < 0x80000007u) return 0;
+    if (!__get_cpuid(0x80000007u, &a, &b, &c, &d)) return 0;
+    return (d >> 8) & 1;
+}
+#else
+static int has_invariant_tsc(void) { return 0; }
+#endif
+
+/* Reads both clocks for `span` ns of OS time: each tr_now_ns lies between
+ * the OS reads around it (give or take SLACK), and it never runs ahead of
+ * the next OS read. Returns how many reads came from the counter. */
+static uint64_t agree_for(uint64_t span) {
+    uint64_t start = tr_clock_os_ns(), from_tsc = 0;
+    for (;;) {
+        uint64_t a = tr_clock_os_ns();
+        uint64_t t = tr_now_ns();
+        uint64_t b = tr_clock_os_ns();
+        if (strcmp(tr_clock_source(), "tsc") == 0) from_tsc++;
+        if (t + SLACK < a || t > b + SLACK)
+            fail_msg("tr_now_ns %llu outside the OS clock's [%llu, %llu] by more than %u ns (%s)",
+                     (unsigned long long)t, (unsigned long long)a, (unsigned long long)b, SLACK,
+                     tr_clock_source());
+        if (b - start >= span) return from_tsc;
+    }
+}
+
+static void counter_agrees_with_the_os_clock(void **st) {
+    (void)st;
+    tr_clock_allow_tsc(true);
+    /* past the first calibration and two resyncs */
+    uint64_t n = agree_for(2 * TR_CLOCK_RESYNC_NS + TR_CLOCK_CALIBRATE_NS + 50 * MS);
+    if (has_invariant_tsc()) {
+        assert_string_equal(tr_clock_source(), "tsc");
+        assert_true(n > 1000);
+    } else {
+        assert_string_equal(tr_clock_source(), "os");
+    }
+}
+
+static void turned_off_reads_the_os(void **st) {
+    (void)st;
+    tr_clock_allow_tsc(false);
+    (void)tr_now_ns();
+    assert_string_equal(tr_clock_source(), "os");
+    assert_int_equal(agree_for(20 * MS), 0);
+    /* and back on: calibrated again from scratch */
+    tr_clock_allow_tsc(true);
+    agree_for(TR_CLOCK_CALIBRATE_NS + 20 * MS);
+    assert_string_equal(tr_clock_source(), has_invariant_tsc() ? "tsc" : "os");
+}
+
+static void *other_thread(void *arg) {
+    uint64_t *out = arg;
+    *out = agree_for(TR_CLOCK_CALIBRATE_NS + 30 * MS);
+    return NULL;
+}
+
+/* Each thread calibrates itself: a new thread starts on the OS clock. */
+static void threads_calibrate_apart(void **st) {
+    (void)st;
+    tr_clock_allow_tsc(true);
+    agree_for(TR_CLOCK_CALIBRATE_NS + 20 * MS);
+    pthread_t th;
+    uint64_t n = 0;
+    assert_int_equal(pthread_create(&th, NULL, other_thread, &n), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    if (has_invariant_tsc()) assert_true(n > 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(counter_agrees_with_the_os_clock),
+        cmocka_unit_test(turned_off_reads_the_os),
+        cmocka_unit_test(threads_calibrate_apart),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
