@@ -17,4 +17,4 @@ static int binary_encode(const tr_value *v, struct tr_buf *out) {
     return tr_json_encode(v, out);
 }
 
-const struct tr_codec tr_codec_binary = {"binary", binary_decode, binary_encode};
+const struct tr_codec tr_codec_binary = {"binary", binary_decode, binary_encode, tr_codec_bytes_view};

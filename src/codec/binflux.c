@@ -181,4 +181,4 @@ static int bf_encode(const tr_value *v, struct tr_buf *out) {
     return rc;
 }
 
-const struct tr_codec tr_codec_binflux = {"binflux", bf_decode, bf_encode};
+const struct tr_codec tr_codec_binflux = {"binflux", bf_decode, bf_encode, NULL};

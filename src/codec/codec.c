@@ -58,8 +58,16 @@ static int string_encode(const tr_value *v, struct tr_buf *out) {
     return tr_json_encode(v, out);
 }
 
-static const struct tr_codec codec_json = {"json", json_decode, json_encode};
-static const struct tr_codec codec_string = {"string", string_decode, string_encode};
+static const struct tr_codec codec_json = {"json", json_decode, json_encode, NULL};
+static const struct tr_codec codec_string = {"string", string_decode, string_encode,
+                                              tr_codec_bytes_view};
+
+int tr_codec_bytes_view(const tr_value *v, const char **data, size_t *len) {
+    if (v->type != TR_STR && v->type != TR_BIN) return 0;
+    *data = v->as.s->data;
+    *len = v->as.s->len;
+    return 1;
+}
 
 static const struct tr_codec *const codecs[] = {
     &codec_json,         &codec_string,      &tr_codec_msgpack, &tr_codec_yaml,

@@ -31,7 +31,15 @@ struct tr_codec {
     /* Appends to out; on failure out keeps its previous contents and the
      * code is TR_EINVAL_CFG for a value the format cannot carry. */
     int (*encode)(const tr_value *v, struct tr_buf *out);
+    /* 1 with *data, *len pointing into v when encode would append exactly
+     * bytes v already holds (a string or binary under the string and
+     * binary codecs): an offramp sends them without copying, valid while v
+     * lives. 0: call encode. NULL: always encode. */
+    int (*view)(const tr_value *v, const char **data, size_t *len);
 };
+
+/* The view of the string and binary codecs: a string's or binary's bytes. */
+int tr_codec_bytes_view(const tr_value *v, const char **data, size_t *len);
 
 /* NULL when unknown. */
 const struct tr_codec *tr_codec_find(const char *name);

@@ -276,4 +276,4 @@ static int mp_encode(const tr_value *v, struct tr_buf *out) {
     return rc;
 }
 
-const struct tr_codec tr_codec_msgpack = {"msgpack", mp_decode, mp_encode};
+const struct tr_codec tr_codec_msgpack = {"msgpack", mp_decode, mp_encode, NULL};

@@ -20,4 +20,4 @@ static int null_encode(const tr_value *v, struct tr_buf *out) {
     return 0;
 }
 
-const struct tr_codec tr_codec_null = {"null", null_decode, null_encode};
+const struct tr_codec tr_codec_null = {"null", null_decode, null_encode, NULL};

@@ -129,4 +129,4 @@ static int sd_encode(const tr_value *v, struct tr_buf *out) {
     return rc;
 }
 
-const struct tr_codec tr_codec_statsd = {"statsd", sd_decode, sd_encode};
+const struct tr_codec tr_codec_statsd = {"statsd", sd_decode, sd_encode, NULL};

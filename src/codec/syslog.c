@@ -654,4 +654,4 @@ static int sl_encode(const tr_value *v, struct tr_buf *out) {
     return rc;
 }
 
-const struct tr_codec tr_codec_syslog = {"syslog", sl_decode, sl_encode};
+const struct tr_codec tr_codec_syslog = {"syslog", sl_decode, sl_encode, NULL};

@@ -456,4 +456,4 @@ static int y_encode(const tr_value *v, struct tr_buf *out) {
     return rc;
 }
 
-const struct tr_codec tr_codec_yaml = {"yaml", y_decode, y_encode};
+const struct tr_codec tr_codec_yaml = {"yaml", y_decode, y_encode, NULL};

@@ -215,8 +215,12 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     if (off_art(o)->npost && !o->post)
         rc = tr_postproc_create(off_art(o)->postprocessors, off_art(o)->npost, &o->post);
     bool batch = ev->is_batch && ev->value.type == TR_ARR;
+    const char *view = NULL;
+    size_t view_len = 0;
     if (!rc && batch) {
         rc = encode_batch(o, ev, enc);
+    } else if (!rc && !o->post && o->codec->view && o->codec->view(&ev->value, &view, &view_len)) {
+        /* a string as itself: sent from the event, not copied into enc */
     } else if (!rc) {
         rc = o->codec->encode(&ev->value, enc);
         if (!rc && o->post) rc = tr_postproc_run(o->post, ev->ingest_ns, enc);
@@ -234,8 +238,8 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     /* no answer goes back over an untracked link, so none is asked for */
     if (l->untracked) ev->transactional = false;
     struct tr_out_msg m = {
-        .token = 0, .transactional = ev->transactional, .data = enc->data,
-        .len = enc->len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
+        .token = 0, .transactional = ev->transactional, .data = view ? view : enc->data,
+        .len = view ? view_len : enc->len, .meta = &ev->meta, .ingest_ns = ev->ingest_ns,
         .value = &ev->value, .ids = &ev->ids, .is_batch = batch,
     };
     /* a linked offramp's responses carry the ids of what they answer */
@@ -270,8 +274,10 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         o->ops->send(o->self, &part);
         start = end;
     }
-    m.data = enc->data + start;
-    m.len = enc->len - start;
+    if (!view) {
+        m.data = enc->data + start;
+        m.len = enc->len - start;
+    }
     o->ops->send(o->self, &m);
     if (!ev->transactional) o->events_out++;   /* nothing will answer it */
     tr_event_fini(ev);

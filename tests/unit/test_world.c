@@ -48,6 +48,7 @@ struct fout {
     size_t sends;
     uint64_t last_token;
     int last_transactional;
+    int last_from_value;   /* data pointed into the event's string */
 };
 
 static struct fin *g_in;      /* the newest fake of each kind */
@@ -126,6 +127,8 @@ static void fout_send(void *self, const struct tr_out_msg *m) {
     f->sends++;
     f->last_token = m->token;
     f->last_transactional = m->transactional;
+    f->last_from_value = m->value && (m->value->type == TR_STR || m->value->type == TR_BIN) &&
+                         m->data == m->value->as.s->data;
 }
 static bool fout_active(void *self) {
     (void)self;
@@ -327,6 +330,51 @@ static void passthrough_allocates_nothing_per_event(void **state) {
     tr_alloc_fail_at(0, 0);
     assert_int_equal(g_out->sends, 7);
     assert_string_equal(g_out->last, line);
+}
+
+/* Under the string codec a string goes out as its own bytes, not copied
+ * into the encode buffer; a record under it still encodes (as JSON), and a
+ * postprocessor gets a buffer to work on. */
+static void string_goes_out_uncopied(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "onramp:\n  - id: src\n    type: fin\n    codec: string\n"
+             "offramp:\n  - id: dst\n    type: fout\n    codec: string\n"
+             "  - id: dst2\n    type: fout\n    codec: string\n    postprocessors: [lines]\n"
+             "%smapping:\n  /binding/b/01:\n    instance: '01'\n", BINDING);
+    assert_int_equal(publish(f, yaml, &d), 0);
+    assert_int_equal(tr_world_deploy(f->w, &d), 0);
+    assert_int_equal(tr_world_start(f->w, &d), 0);
+    assert_int_equal(tr_onramp_emit_bytes(g_in->host, 0, "hello", 5, tr_v_null()), 0);
+    assert_int_equal(g_out->sends, 1);
+    assert_string_equal(g_out->last, "hello");
+    assert_true(g_out->last_from_value);
+    tr_value v;
+    assert_int_equal(tr_v_rec(1, &v), 0);
+    assert_int_equal(tr_rec_set(&v, "x", 1, tr_v_int(1)), 0);
+    assert_true(tr_onramp_emit_value(g_in->host, v, tr_v_null()) > 0);
+    assert_int_equal(g_out->sends, 2);
+    assert_string_equal(g_out->last, "{\"x\":1}");
+    assert_false(g_out->last_from_value);
+    /* the same through a postprocessor: the line ends in a newline */
+    struct fout *plain = g_out;
+    assert_int_equal(publish(f,
+                             "binding:\n  - id: b2\n    links:\n"
+                             "      '/onramp/src/{instance}/out': ['/pipeline/pass/{instance}/in']\n"
+                             "      '/pipeline/pass/{instance}/out': ['/offramp/dst2/{instance}/in']\n",
+                             &d), 0);
+    tr_value vars = instance_vars();
+    assert_int_equal(tr_world_bind(f->w, "/binding/b2/01", &vars, &d), 0);
+    tr_value_unref(vars);
+    assert_ptr_not_equal(g_out, plain);
+    assert_int_equal(tr_onramp_emit_bytes(g_in->host, 0, "hi", 2, tr_v_null()), 0);
+    assert_string_equal(g_out->last, "hi\n");
+    assert_false(g_out->last_from_value);
+    assert_string_equal(plain->last, "hi");
+    assert_true(plain->last_from_value);
 }
 
 /* A connector whose create fails: the deploy fails with its message and
@@ -597,6 +645,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(deploy_link_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(passthrough_allocates_nothing_per_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(string_goes_out_uncopied, setup, teardown),
         cmocka_unit_test_setup_teardown(create_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(link_to_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(start_fails, setup, teardown),
