@@ -814,6 +814,19 @@ tr_value *tr_rec_get(const tr_value *rec, const char *key, size_t klen) {
     return pos < 0 ? NULL : &rec->as.r->fields[pos].val;
 }
 
+tr_value *tr_rec_get_hinted(const tr_value *rec, const char *key, size_t klen, uint32_t *hint) {
+    if (rec->type != TR_REC) return NULL;
+    struct tr_rec *r = rec->as.r;
+    if (*hint < r->len) {
+        const struct tr_str *k = r->fields[*hint].key;
+        if (tr_bytes_eq(k->data, k->len, key, klen)) return &r->fields[*hint].val;
+    }
+    int64_t pos = rec_find(r, key, klen);
+    if (pos < 0) return NULL;
+    *hint = (uint32_t)pos;
+    return &r->fields[pos].val;
+}
+
 tr_value *tr_rec_get_cstr(const tr_value *rec, const char *key) {
     return tr_rec_get(rec, key, strlen(key));
 }

@@ -158,6 +158,10 @@ int tr_rec_set_key(tr_value *rec, struct tr_str *key, tr_value val);  /* takes k
 /* NULL when absent. The pointer is valid until the record changes. */
 tr_value *tr_rec_get(const tr_value *rec, const char *key, size_t klen);
 tr_value *tr_rec_get_cstr(const tr_value *rec, const char *key);
+/* tr_rec_get trying position *hint first, and setting *hint where the key
+ * was found: records of one shape (a stream of events) keep their keys in
+ * one order, so a lookup site that remembers the position scans nothing. */
+tr_value *tr_rec_get_hinted(const tr_value *rec, const char *key, size_t klen, uint32_t *hint);
 /* 1 if removed, 0 if absent (order of the rest kept). */
 int tr_rec_remove(tr_value *rec, const char *key, size_t klen);
 static inline uint32_t tr_rec_len(const tr_value *rec) { return rec->as.r->len; }

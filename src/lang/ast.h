@@ -9,6 +9,7 @@
 #ifndef TR_LANG_AST_H
 #define TR_LANG_AST_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,6 +113,10 @@ struct tr_node {
     int32_t slot, slot2;
     const struct tr_fn *fn;
     struct tr_extractor *ext;     /* compiled tilde extractor (owned by the program) */
+    /* S_FIELD: where the field was found last time (tr_rec_get_hinted); the
+     * one field of a node written while running, relaxed: a program runs
+     * on one thread at a time, and a stale hint only costs a scan */
+    _Atomic uint32_t hint;
 };
 
 #define NF_CONST 1            /* subtree is a compile-time constant (lit holds the value) */

@@ -373,7 +373,10 @@ static int resolve(struct tr_env *E, const struct tr_node *n, const tr_value **r
         const struct tr_node *s = n->v[i];
         if (s->kind == S_FIELD) {
             if (cur->type == TR_REC && !sliced) {
-                const tr_value *v = tr_rec_get(cur, s->name->data, s->name->len);
+                uint32_t hint = atomic_load_explicit(&s->hint, memory_order_relaxed), was = hint;
+                const tr_value *v = tr_rec_get_hinted(cur, s->name->data, s->name->len, &hint);
+                if (hint != was)
+                    atomic_store_explicit(&((struct tr_node *)s)->hint, hint, memory_order_relaxed);
                 if (!v) {
                     if (quiet) { rc = 1; goto out; }
                     rc = fail(E, n->sp, s->sp, "Trying to access a non existing %s key `%s`",
@@ -1024,6 +1027,11 @@ static int test_pattern(struct tr_env *E, const struct tr_node *m, const struct 
         if (need) *res = tr_value_ref(*target);
         return 1;
     case P_EXPR: {
+        if (pat->a->flags & NF_CONST) {   /* a literal: compared where it is */
+            int eq = tr_value_eq(target, &pat->a->lit);
+            if (eq && need) *res = tr_value_ref(pat->a->lit);
+            return eq;
+        }
         tr_value x;
         int rc = tr_eval(E, pat->a, &x);
         if (rc) return rc;

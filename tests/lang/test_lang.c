@@ -354,6 +354,52 @@ static void match_patterns(void **st) {
     expect_script(src, "[2]", "\"none\"");
 }
 
+/* One compiled script over events whose keys move, vanish and come back:
+ * a path remembers where it found its key last (tr_rec_get_hinted) and
+ * must still read the right field, or report it missing, every time. A
+ * match on literals compares them in place, including numbers of another
+ * type that are equal and a literal that is a record. */
+static void paths_over_changing_shapes(void **st) {
+    (void)st;
+    const char *src =
+        "let out = match event.app of\n"
+        "  case \"a\" => \"first\"\n"
+        "  case 2 => \"two\"\n"
+        "  case %{ x == 1 } => \"rec\"\n"
+        "  default => \"other\"\n"
+        "end;\n"
+        "[out, present event.b, event.c.d]";
+    static const char *const in[][2] = {
+        {"{\"app\":\"a\",\"b\":1,\"c\":{\"d\":1}}", "[\"first\",true,1]"},
+        {"{\"b\":1,\"app\":2.0,\"c\":{\"e\":0,\"d\":2}}", "[\"two\",true,2]"},
+        {"{\"c\":{\"d\":3},\"app\":{\"x\":1}}", "[\"rec\",false,3]"},
+        {"{\"app\":\"b\",\"bb\":1,\"c\":{\"dd\":0,\"d\":4}}", "[\"other\",false,4]"},
+        {"{\"app\":\"a\",\"b\":1,\"c\":{\"d\":5}}", "[\"first\",true,5]"},
+        {"{\"app\":\"a\",\"b\":1,\"c\":{\"dx\":5}}", "ERROR"},
+    };
+    struct tr_script *s;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    if (tr_script_compile("t.tremor", src, strlen(src), &s, &d)) fail_msg("compile failed: %s", d.msg);
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+            tr_value ev = json(in[i][0]), meta, state = tr_v_null();
+            tr_v_rec(0, &meta);
+            enum tr_script_outcome oc;
+            const char *port;
+            struct tr_lang_ctx ctx = {.instance = "tremor", .ingest_ns = 0};
+            int rc = tr_script_run(s, &ctx, &ev, &meta, &state, &oc, &port, &d);
+            char *got = rc ? tr_strdup("ERROR") : encode(&ev);
+            if (strcmp(got, in[i][1]) != 0)
+                fail_msg("round %d event %zu: expected %s, got %s", round, i, in[i][1], got);
+            tr_free(got);
+            tr_value_unref(ev);
+            tr_value_unref(meta);
+            tr_value_unref(state);
+        }
+    tr_script_destroy(s);
+}
+
 static void patch_and_merge(void **st) {
     (void)st;
     expect_script("patch event of insert \"b\" => 2, erase \"a\", upsert \"c\" => 3 end",
@@ -882,6 +928,7 @@ int main(void) {
         cmocka_unit_test(warnings_sorted_and_once),
         cmocka_unit_test(arithmetic_and_types),
         cmocka_unit_test(match_patterns),
+        cmocka_unit_test(paths_over_changing_shapes),
         cmocka_unit_test(patch_and_merge),
         cmocka_unit_test(functions_and_modules),
         cmocka_unit_test(tutorial_query),

@@ -112,6 +112,43 @@ static void test_refcount(void **state) {
     tr_value_unref(tr_v_null());
 }
 
+/* A hint is tried first and moved to where the key is; a stale or
+ * out-of-range hint still finds the key, or nothing. */
+static void rec_get_hinted(void **state) {
+    (void)state;
+    tr_value r = rec(), s = rec(), big = rec();
+    set(&r, "a", tr_v_int(1));
+    set(&r, "bb", tr_v_int(2));
+    set(&r, "c", tr_v_int(3));
+    set(&s, "c", tr_v_int(30));
+    set(&s, "ab", tr_v_int(20));
+    uint32_t h = 0;
+    assert_int_equal(tr_rec_get_hinted(&r, "c", 1, &h)->as.i, 3);
+    assert_int_equal(h, 2);
+    assert_int_equal(tr_rec_get_hinted(&r, "c", 1, &h)->as.i, 3);   /* the hint's hit */
+    assert_int_equal(tr_rec_get_hinted(&s, "c", 1, &h)->as.i, 30);  /* out of range */
+    assert_int_equal(h, 0);
+    h = 1;   /* "ab" there, the same length and first letter as "bb" */
+    assert_null(tr_rec_get_hinted(&r, "ab", 2, &h));
+    assert_int_equal(h, 1);
+    assert_int_equal(tr_rec_get_hinted(&s, "ab", 2, &h)->as.i, 20);
+    assert_int_equal(tr_rec_get_hinted(&r, "bb", 2, &h)->as.i, 2);
+    tr_value n = tr_v_int(1);
+    assert_null(tr_rec_get_hinted(&n, "a", 1, &h));
+    /* an indexed record: found through the index and remembered */
+    char k[16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(k, sizeof k, "k%d", i);
+        set(&big, k, tr_v_int(i));
+    }
+    h = 0;
+    assert_int_equal(tr_rec_get_hinted(&big, "k33", 3, &h)->as.i, 33);
+    assert_int_equal(h, 33);
+    tr_value_unref(r);
+    tr_value_unref(s);
+    tr_value_unref(big);
+}
+
 static void test_cow(void **state) {
     (void)state;
     tr_value r = rec();
@@ -782,6 +819,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_uint_normalisation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refcount, setup, teardown),
+        cmocka_unit_test_setup_teardown(rec_get_hinted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_record, setup, teardown),
