@@ -23,24 +23,27 @@
 #define PAIR_MAX_TICKS 20000u    /* a tight pair: ~7 us at 3 GHz */
 #define RATE_TOLERANCE 1000u     /* a resync's rate may differ by 1/1000 */
 
-uint64_t tr_clock_os_ns(void) {
+static uint64_t os_ns(clockid_t id) {
     struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) return 0;
+    if (clock_gettime(id, &ts) != 0) return 0;
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+uint64_t tr_clock_os_ns(void) { return os_ns(CLOCK_REALTIME); }
 
 #if HAVE_TSC
 
 enum { UNSET, CALIBRATING, ON };
 
 struct calib {
+    clockid_t id;         /* the OS clock it follows */
     int state;
     uint64_t tsc0, os0;   /* the last pair */
     uint64_t rate;        /* ns per tick, 32.32 */
     uint64_t span;        /* ticks after tsc0 that rate is used for */
 };
 
-static _Thread_local struct calib tl;
+static _Thread_local struct calib wall = {.id = CLOCK_REALTIME}, mono = {.id = CLOCK_MONOTONIC};
 static atomic_int allowed;   /* 0 not decided yet, 1 yes, -1 no */
 
 static int decide(void) {
@@ -65,10 +68,10 @@ static int tsc_allowed(void) {
 void tr_clock_allow_tsc(bool allow) { atomic_store(&allowed, allow ? 1 : -1); }
 
 /* A counter value and the OS time read together; 0 when no tight pair. */
-static int read_pair(uint64_t *tsc, uint64_t *os) {
+static int read_pair(clockid_t id, uint64_t *tsc, uint64_t *os) {
     for (int i = 0; i < 3; i++) {
         uint64_t t1 = __rdtsc();
-        uint64_t ns = tr_clock_os_ns();
+        uint64_t ns = os_ns(id);
         uint64_t t2 = __rdtsc();
         if (ns && t2 >= t1 && t2 - t1 <= PAIR_MAX_TICKS) {
             *tsc = t1 + (t2 - t1) / 2;
@@ -79,63 +82,67 @@ static int read_pair(uint64_t *tsc, uint64_t *os) {
     return 0;
 }
 
-static void rebase(uint64_t tsc, uint64_t os) {
-    tl.tsc0 = tsc;
-    tl.os0 = os;
+static void rebase(struct calib *c, uint64_t tsc, uint64_t os) {
+    c->tsc0 = tsc;
+    c->os0 = os;
 }
 
 /* Past the span, before tsc0, or not calibrated: read the OS clock and
  * measure the rate between the last pair and this one. */
-static uint64_t resync(void) {
+static uint64_t resync(struct calib *c) {
     uint64_t t, os;
     if (tsc_allowed() < 0) {
-        tl.state = UNSET;
-        return tr_clock_os_ns();
+        c->state = UNSET;
+        return os_ns(c->id);
     }
-    if (!read_pair(&t, &os)) return tr_clock_os_ns();
-    if (tl.state == UNSET || t <= tl.tsc0 || os <= tl.os0 || os - tl.os0 >= (1ull << 31)) {
+    if (!read_pair(c->id, &t, &os)) return os_ns(c->id);
+    if (c->state == UNSET || t <= c->tsc0 || os <= c->os0 || os - c->os0 >= (1ull << 31)) {
         /* a first pair, a counter or clock that went back, or a thread idle
          * for seconds: measure again from here (a rate already known stays) */
-        if (tl.state == UNSET) tl.state = CALIBRATING;
-        rebase(t, os);
+        if (c->state == UNSET) c->state = CALIBRATING;
+        rebase(c, t, os);
         return os;
     }
-    uint64_t dns = os - tl.os0;
-    if (tl.state == CALIBRATING && dns < TR_CLOCK_CALIBRATE_NS) return os;
-    uint64_t rate = (dns << 32) / (t - tl.tsc0);
+    uint64_t dns = os - c->os0;
+    if (c->state == CALIBRATING && dns < TR_CLOCK_CALIBRATE_NS) return os;
+    uint64_t rate = (dns << 32) / (t - c->tsc0);
     if (rate == 0) rate = 1;
-    if (tl.state == ON) {
-        uint64_t diff = rate > tl.rate ? rate - tl.rate : tl.rate - rate;
-        if (diff > tl.rate / RATE_TOLERANCE) {
+    if (c->state == ON) {
+        uint64_t diff = rate > c->rate ? rate - c->rate : c->rate - rate;
+        if (diff > c->rate / RATE_TOLERANCE) {
             /* the clock was set, or the counter changed pace: calibrate
              * afresh rather than trust either rate */
-            tl.state = CALIBRATING;
-            rebase(t, os);
+            c->state = CALIBRATING;
+            rebase(c, t, os);
             return os;
         }
     }
-    tl.rate = rate;
-    tl.span = ((uint64_t)TR_CLOCK_RESYNC_NS << 32) / rate;
-    tl.state = ON;
-    rebase(t, os);
+    c->rate = rate;
+    c->span = ((uint64_t)TR_CLOCK_RESYNC_NS << 32) / rate;
+    c->state = ON;
+    rebase(c, t, os);
     return os;
 }
 
-uint64_t tr_now_ns(void) {
-    if (tl.state == ON && atomic_load_explicit(&allowed, memory_order_relaxed) > 0) {
-        uint64_t d = __rdtsc() - tl.tsc0;
-        if (d < tl.span) return tl.os0 + ((d * tl.rate) >> 32);
+static inline uint64_t read_clock(struct calib *c) {
+    if (c->state == ON && atomic_load_explicit(&allowed, memory_order_relaxed) > 0) {
+        uint64_t d = __rdtsc() - c->tsc0;
+        if (d < c->span) return c->os0 + ((d * c->rate) >> 32);
     }
-    return resync();
+    return resync(c);
 }
 
+uint64_t tr_now_ns(void) { return read_clock(&wall); }
+uint64_t tr_mono_ns(void) { return read_clock(&mono); }
+
 const char *tr_clock_source(void) {
-    return tl.state == ON && atomic_load_explicit(&allowed, memory_order_relaxed) > 0 ? "tsc" : "os";
+    return wall.state == ON && atomic_load_explicit(&allowed, memory_order_relaxed) > 0 ? "tsc" : "os";
 }
 
 #else
 
 uint64_t tr_now_ns(void) { return tr_clock_os_ns(); }
+uint64_t tr_mono_ns(void) { return os_ns(CLOCK_MONOTONIC); }
 const char *tr_clock_source(void) { return "os"; }
 void tr_clock_allow_tsc(bool allow) { (void)allow; }
 

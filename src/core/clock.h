@@ -10,7 +10,7 @@
  * so it stays within microseconds of the OS clock and follows steps of it
  * within that interval. Elsewhere it is CLOCK_REALTIME itself.
  *
- * Threading: any thread. Each thread keeps its own calibration (thread
+ * Threading: any thread. Each thread keeps its own calibration per clock (thread
  * local, no locks); a thread's first reads, for its first
  * TR_CLOCK_CALIBRATE_NS, are clock_gettime.
  *
@@ -29,10 +29,15 @@
 /* Wall clock in ns since the Unix epoch (0 if the OS clock fails). */
 uint64_t tr_now_ns(void);
 
+/* CLOCK_MONOTONIC in ns, read the same way (its own calibration): for
+ * intervals, e.g. the WAL's append-to-durable latency. Like tr_now_ns, two
+ * threads' reads may disagree by a microsecond: subtract with care. */
+uint64_t tr_mono_ns(void);
+
 /* CLOCK_REALTIME in ns, always through the OS. */
 uint64_t tr_clock_os_ns(void);
 
-/* "tsc" when this thread's reads come from the counter, "os" otherwise
+/* "tsc" when this thread's tr_now_ns reads come from the counter, "os" otherwise
  * (no invariant TSC, not x86-64, still calibrating, or turned off). */
 const char *tr_clock_source(void);
 

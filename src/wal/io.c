@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+
 static int px_open(void *ctx, const char *path, int flags, int mode) {
     (void)ctx;
     int fd;
@@ -134,8 +136,5 @@ ssize_t tr_wal_pread_full(const struct tr_wal_io *io, int fd, void *buf, size_t 
     return (ssize_t)got;
 }
 
-uint64_t tr_wal_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+/* the counter-backed monotonic clock: the owner reads it per append */
+uint64_t tr_wal_now_ns(void) { return tr_mono_ns(); }

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 
@@ -71,6 +72,26 @@ static void turned_off_reads_the_os(void **st) {
     assert_string_equal(tr_clock_source(), has_invariant_tsc() ? "tsc" : "os");
 }
 
+static uint64_t os_mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* tr_mono_ns follows CLOCK_MONOTONIC (its own calibration), past a resync. */
+static void monotonic_agrees_too(void **st) {
+    (void)st;
+    tr_clock_allow_tsc(true);
+    uint64_t start = os_mono();
+    for (;;) {
+        uint64_t a = os_mono(), t = tr_mono_ns(), b = os_mono();
+        if (t + SLACK < a || t > b + SLACK)
+            fail_msg("tr_mono_ns %llu outside [%llu, %llu] by more than %u ns", (unsigned long long)t,
+                     (unsigned long long)a, (unsigned long long)b, SLACK);
+        if (b - start >= TR_CLOCK_RESYNC_NS + TR_CLOCK_CALIBRATE_NS + 50 * MS) break;
+    }
+}
+
 static void *other_thread(void *arg) {
     uint64_t *out = arg;
     *out = agree_for(TR_CLOCK_CALIBRATE_NS + 30 * MS);
@@ -93,6 +114,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(counter_agrees_with_the_os_clock),
         cmocka_unit_test(turned_off_reads_the_os),
+        cmocka_unit_test(monotonic_agrees_too),
         cmocka_unit_test(threads_calibrate_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
