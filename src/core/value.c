@@ -359,22 +359,28 @@ void tr_varena_done(struct tr_varena *a) {
  * own allocation then fails too, or succeeds where a block could not).
  * With a carry, a new block is at least TR_VARENA_CARRY_BLOCK bytes: the
  * documents after this one fill it too. */
-static void *varena_take(struct tr_varena *a, size_t n, uint32_t *off) {
+/* A new block for n bytes (aligned); 0, or -1 when n is too big for one
+ * or there is no memory. */
+static int varena_refill(struct tr_varena *a, size_t n) {
+    size_t size = a->carry && a->next < TR_VARENA_CARRY_BLOCK ? TR_VARENA_CARRY_BLOCK : a->next;
+    size_t room = size - sizeof(struct tr_vblock);
+    if (n > (a->b ? room / 4 : room)) return -1;
+    struct tr_vblock *b = tr_malloc(size);
+    if (!b) return -1;
+    drop_block(a);
+    b->refs = 1;
+    a->b = b;
+    a->used = sizeof *b;
+    a->size = size;
+    VPOISON((char *)b + a->used, a->size - a->used);
+    a->next = size * 2 > TR_VARENA_BLOCK_MAX ? TR_VARENA_BLOCK_MAX : size * 2;
+    return 0;
+}
+
+/* Inline: a decoder takes a piece per string, record and array. */
+static inline void *varena_take(struct tr_varena *a, size_t n, uint32_t *off) {
     n = (n + VALIGN - 1) & ~(size_t)(VALIGN - 1);
-    if (!a->b || a->size - a->used < n) {
-        size_t size = a->carry && a->next < TR_VARENA_CARRY_BLOCK ? TR_VARENA_CARRY_BLOCK : a->next;
-        size_t room = size - sizeof(struct tr_vblock);
-        if (n > (a->b ? room / 4 : room)) return NULL;
-        struct tr_vblock *b = tr_malloc(size);
-        if (!b) return NULL;
-        drop_block(a);
-        b->refs = 1;
-        a->b = b;
-        a->used = sizeof *b;
-        a->size = size;
-        VPOISON((char *)b + a->used, a->size - a->used);
-        a->next = size * 2 > TR_VARENA_BLOCK_MAX ? TR_VARENA_BLOCK_MAX : size * 2;
-    }
+    if ((!a->b || a->size - a->used < n) && varena_refill(a, n)) return NULL;
     char *p = (char *)a->b + a->used;
     VUNPOISON(p, n);
     *off = (uint32_t)a->used;

@@ -115,6 +115,43 @@ static void test_duplicate_keys(void **state) {
     tr_value_unref(v);
 }
 
+/* Repeats among keys that share length and end bytes (so the decoder's
+ * filter must scan), keys that do not, and the empty key: every small
+ * record keeps each key at its first position with its last value. */
+static void duplicate_keys_many(void **state) {
+    (void)state;
+    static const char *const pool[] = {"axb", "ayb", "a", "", "ab", "ba", "azb", "b"};
+    const size_t np = sizeof pool / sizeof pool[0];
+    uint32_t seed = 12345;
+    for (int round = 0; round < 2000; round++) {
+        size_t n = 1 + (size_t)(round % 16), keys[16], nk = 0;
+        int vals[16];
+        char json[512];
+        size_t o = 0;
+        json[o++] = '{';
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t k = (seed >> 16) % np, j;
+            o += (size_t)snprintf(json + o, sizeof json - o, "%s\"%s\":%zu", i ? "," : "", pool[k], i);
+            for (j = 0; j < nk && keys[j] != k; j++) {
+            }
+            if (j == nk) keys[nk++] = k;
+            vals[j] = (int)i;
+        }
+        json[o++] = '}';
+        json[o] = 0;
+        tr_value v = dec(json);
+        assert_int_equal(tr_rec_len(&v), nk);
+        for (size_t j = 0; j < nk; j++) {
+            if (strcmp(tr_rec_at(&v, (uint32_t)j)->key->data, pool[keys[j]]) != 0 ||
+                tr_rec_at(&v, (uint32_t)j)->val.as.i != vals[j])
+                fail_msg("%s: field %zu is %s:%lld, expected %s:%d", json, j, tr_rec_at(&v, (uint32_t)j)->key->data,
+                         (long long)tr_rec_at(&v, (uint32_t)j)->val.as.i, pool[keys[j]], vals[j]);
+        }
+        tr_value_unref(v);
+    }
+}
+
 static void test_integers(void **state) {
     (void)state;
     struct {
@@ -873,6 +910,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_decode_arena_spill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_single_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(duplicate_keys_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_integers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_floats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_number_errors, setup, teardown),
