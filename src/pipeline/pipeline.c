@@ -90,6 +90,7 @@ struct edge {
     char from_port[64];
     size_t to;
     char to_port[64];
+    size_t fused;   /* the edge into the first node past pass-only ones (fuse_edges) */
 };
 
 struct output {
@@ -378,11 +379,18 @@ static int route(struct tr_pipeline *p, size_t from, const char *port, struct tr
             p->stats.errors++;
             continue;
         }
-        if (p->metrics) count(&p->nodes[e->to].in, e->to_port);
-        deliver(p, e->to, e->to_port, &copy);
+        if (p->metrics) {
+            count(&p->nodes[e->to].in, e->to_port);
+            deliver(p, e->to, e->to_port, &copy);
+        } else {
+            const struct edge *f = &p->edges[e->fused];
+            deliver(p, f->to, f->to_port, &copy);
+        }
     }
-    if (p->metrics) count(&p->nodes[p->edges[last].to].in, p->edges[last].to_port);
-    return deliver(p, p->edges[last].to, p->edges[last].to_port, ev);
+    const struct edge *e = &p->edges[last];
+    if (p->metrics) count(&p->nodes[e->to].in, e->to_port);
+    else e = &p->edges[e->fused];
+    return deliver(p, e->to, e->to_port, ev);
 }
 
 static void to_outputs(struct tr_pipeline *p, const char *port, struct tr_event *ev) {
@@ -602,6 +610,7 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
         return TR_EDEPTH;
     }
     p->depth++;
+    p->stats.hops++;
     int rc = n->kind->event(p, n, port, ev);
     p->depth--;
     return rc;
@@ -702,6 +711,40 @@ static void index_edges(struct tr_pipeline *p) {
         struct node *n = &p->nodes[p->edges[i].from];
         if (!n->ne) n->e0 = i;
         n->ne++;
+    }
+}
+
+/* Nodes that hand every event on unchanged along their one `out` edge: in,
+ * streams and a plain `select event`. *next: that edge. */
+static int pass_only(const struct tr_pipeline *p, size_t idx, size_t *next) {
+    const struct node *n = &p->nodes[idx];
+    if (n->kind != &k_in && n->kind != &k_stream &&
+        !(n->kind == &k_select && tr_select_passes_event(n->select)))
+        return 0;
+    size_t found = SIZE_MAX;
+    for (size_t i = n->e0; i < n->e0 + n->ne; i++) {
+        if (!same_port(p->edges[i].from_port, TR_PORT_OUT)) continue;
+        if (found != SIZE_MAX) return 0;   /* a fan-out copies the event */
+        found = i;
+    }
+    if (found == SIZE_MAX) return 0;       /* where nothing leads on, it is settled */
+    *next = found;
+    return 1;
+}
+
+/* Each edge's event goes straight to the first node past the pass-only ones
+ * it would go through: `select event from in into out` is then one hop,
+ * not three calls deep. Without metrics only (with them each node counts
+ * what passes). A cycle of pass-only nodes is left as it is: deliver's
+ * depth limit reports it. */
+static void fuse_edges(struct tr_pipeline *p) {
+    for (size_t i = 0; i < p->nedges; i++) {
+        size_t cur = i, next, hops = 0;
+        while (hops <= p->nnodes && pass_only(p, p->edges[cur].to, &next)) {
+            cur = next;
+            hops++;
+        }
+        p->edges[i].fused = hops > p->nnodes ? i : cur;
     }
 }
 
@@ -845,6 +888,7 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
         if (rc) goto fail;
     }
     index_edges(p);
+    if (!p->metrics) fuse_edges(p);
     *out = p;
     return 0;
 fail:

@@ -256,6 +256,44 @@ static void a_loop_in_the_graph_is_stopped(void **state) {
     tr_pipeline_destroy(p);
 }
 
+/* Without metrics an event skips the nodes that only pass it on (in,
+ * streams, a plain `select event`) where they have one way out; a stream
+ * with two ways out still copies it to both, and a filtering select still
+ * runs. */
+static void pass_only_nodes_are_skipped(void **state) {
+    (void)state;
+    struct tr_diag d;
+    struct tr_pipeline_stats st;
+    struct tr_pipeline *p = build("select event from in into out;\n", &d);
+    assert_non_null(p);
+    struct sink out = {0};
+    assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &out), 0);
+    push(p, 1, 1);
+    tr_pipeline_stats(p, &st);
+    assert_int_equal(out.n, 1);
+    assert_int_equal(st.hops, 2);   /* in, out: the select is skipped */
+    tr_pipeline_destroy(p);
+
+    p = build("create stream a;\ncreate stream b;\n"
+              "select event from in into a;\nselect event from a into b;\n"
+              "select event from b into out;\nselect event from b where event.x > 1 into out;\n",
+              &d);
+    assert_non_null(p);
+    memset(&out, 0, sizeof out);
+    assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &out), 0);
+    push(p, 1, 1);
+    push(p, 2, 2);
+    tr_pipeline_stats(p, &st);
+    assert_int_equal(out.n, 3);
+    assert_int_equal(out.ids[0], 1);
+    assert_int_equal(out.ids[1], 2);
+    assert_int_equal(out.ids[2], 2);
+    /* per event: in, b (two ways out), out, the filtering select, and out
+     * once more for the event it passes */
+    assert_int_equal(st.hops, 4 + 5);
+    tr_pipeline_destroy(p);
+}
+
 /* Tremor 0.11 (tremor-pipeline query.rs BUILTIN_NODES) has a fourth
  * builtin node, `metrics`, an output: what a select writes into it leaves
  * the pipeline through the output port `metrics`, not `out`. */
@@ -393,6 +431,7 @@ int main(void) {
         cmocka_unit_test(dropped_transactional_events_are_settled),
         cmocka_unit_test(wals_in_series_and_filters_after_them_deliver),
         cmocka_unit_test(a_loop_in_the_graph_is_stopped),
+        cmocka_unit_test(pass_only_nodes_are_skipped),
         cmocka_unit_test(metrics_is_a_builtin_output),
         cmocka_unit_test(node_metrics_leave_through_metrics),
         cmocka_unit_test(operators_come_from_the_given_registry),
