@@ -67,6 +67,11 @@ static int tsc_allowed(void) {
 
 void tr_clock_allow_tsc(bool allow) { atomic_store(&allowed, allow ? 1 : -1); }
 
+void tr_clock_reset_for_tests(void) {
+    atomic_store(&allowed, 0);
+    wall.state = mono.state = UNSET;
+}
+
 /* A counter value and the OS time read together; 0 when no tight pair. */
 static int read_pair(clockid_t id, uint64_t *tsc, uint64_t *os) {
     for (int i = 0; i < 3; i++) {
@@ -145,5 +150,6 @@ uint64_t tr_now_ns(void) { return tr_clock_os_ns(); }
 uint64_t tr_mono_ns(void) { return os_ns(CLOCK_MONOTONIC); }
 const char *tr_clock_source(void) { return "os"; }
 void tr_clock_allow_tsc(bool allow) { (void)allow; }
+void tr_clock_reset_for_tests(void) {}
 
 #endif

@@ -46,4 +46,8 @@ const char *tr_clock_source(void);
  * does the same). */
 void tr_clock_allow_tsc(bool allow);
 
+/* Forgets that decision (TREMOR_CLOCK is read again at the next use) and
+ * this thread's calibration: tests only. */
+void tr_clock_reset_for_tests(void);
+
 #endif

@@ -9,8 +9,11 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 
@@ -72,6 +75,25 @@ static void turned_off_reads_the_os(void **st) {
     assert_string_equal(tr_clock_source(), has_invariant_tsc() ? "tsc" : "os");
 }
 
+/* TREMOR_CLOCK=os, read when the process first needs a clock: a fresh
+ * process that has it set never uses the counter. */
+static void env_turns_it_off(void **st) {
+    (void)st;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* the child inherits the parent's decision; forget it, as at start */
+        tr_clock_reset_for_tests();
+        setenv("TREMOR_CLOCK", "os", 1);
+        agree_for(TR_CLOCK_CALIBRATE_NS + 20 * MS);
+        _exit(strcmp(tr_clock_source(), "os") == 0 ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static uint64_t os_mono(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -115,6 +137,7 @@ int main(void) {
         cmocka_unit_test(counter_agrees_with_the_os_clock),
         cmocka_unit_test(turned_off_reads_the_os),
         cmocka_unit_test(monotonic_agrees_too),
+        cmocka_unit_test(env_turns_it_off),
         cmocka_unit_test(threads_calibrate_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
