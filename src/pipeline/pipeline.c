@@ -733,14 +733,14 @@ static int pass_only(const struct tr_pipeline *p, size_t idx, size_t *next) {
 }
 
 /* Each edge's event goes straight to the first node past the pass-only ones
- * it would go through: `select event from in into out` is then one hop,
- * not three calls deep. Without metrics only (with them each node counts
- * what passes). A cycle of pass-only nodes is left as it is: deliver's
- * depth limit reports it. */
+ * it would go through: `select event from in into out` is then two hops
+ * (in, out), not three. Without metrics only (with them each node counts
+ * what passes; every edge then leads where it was made to). A cycle of
+ * pass-only nodes is left as it is: deliver's depth limit reports it. */
 static void fuse_edges(struct tr_pipeline *p) {
     for (size_t i = 0; i < p->nedges; i++) {
         size_t cur = i, next, hops = 0;
-        while (hops <= p->nnodes && pass_only(p, p->edges[cur].to, &next)) {
+        while (!p->metrics && hops <= p->nnodes && pass_only(p, p->edges[cur].to, &next)) {
             cur = next;
             hops++;
         }
@@ -888,7 +888,7 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
         if (rc) goto fail;
     }
     index_edges(p);
-    if (!p->metrics) fuse_edges(p);
+    fuse_edges(p);
     *out = p;
     return 0;
 fail:

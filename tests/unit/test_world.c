@@ -276,6 +276,13 @@ static void deploy_binding(struct fx *f, struct tr_diag *d) {
     assert_int_equal(tr_world_deploy(f->w, d), 0);
 }
 
+/* Publish yaml (artefacts, bindings and mappings), deploy and start it. */
+static void run_yaml(struct fx *f, const char *yaml, struct tr_diag *d) {
+    assert_int_equal(publish(f, yaml, d), 0);
+    assert_int_equal(tr_world_deploy(f->w, d), 0);
+    assert_int_equal(tr_world_start(f->w, d), 0);
+}
+
 /* Deploy, link and start; an event goes from the onramp through the
  * pipeline to the offramp; the offramp's ack reaches the onramp; stop. */
 static void deploy_link_stop(void **state) {
@@ -345,9 +352,7 @@ static void string_goes_out_uncopied(void **state) {
              "offramp:\n  - id: dst\n    type: fout\n    codec: string\n"
              "  - id: dst2\n    type: fout\n    codec: string\n    postprocessors: [lines]\n"
              "%smapping:\n  /binding/b/01:\n    instance: '01'\n", BINDING);
-    assert_int_equal(publish(f, yaml, &d), 0);
-    assert_int_equal(tr_world_deploy(f->w, &d), 0);
-    assert_int_equal(tr_world_start(f->w, &d), 0);
+    run_yaml(f, yaml, &d);
     assert_int_equal(tr_onramp_emit_bytes(g_in->host, 0, "hello", 5, tr_v_null()), 0);
     assert_int_equal(g_out->sends, 1);
     assert_string_equal(g_out->last, "hello");
@@ -448,9 +453,7 @@ static void stop_waits_for_late_close(void **state) {
              "onramp:\n  - id: src\n    type: fin\n"
              "offramp:\n  - id: dst\n    type: fout\n    config:\n      close_later: true\n"
              "%smapping:\n  /binding/b/01:\n    instance: '01'\n", BINDING);
-    assert_int_equal(publish(f, yaml, &d), 0);
-    assert_int_equal(tr_world_deploy(f->w, &d), 0);
-    assert_int_equal(tr_world_start(f->w, &d), 0);
+    run_yaml(f, yaml, &d);
     struct fout *out = g_out;
     tr_world_stop(f->w, 0, on_stopped, f);
     assert_int_equal(run_until(f, &out->closed), 0);
@@ -608,9 +611,7 @@ static void link_to_offramp_side_port(void **state) {
              "      '/onramp/src/{instance}/out': ['/pipeline/pass/{instance}/in']\n"
              "      '/pipeline/pass/{instance}/out': ['/offramp/dst/{instance}/out']\n"
              "mapping:\n  /binding/b/01:\n    instance: '01'\n", CONNECTORS);
-    assert_int_equal(publish(f, yaml, &d), 0);
-    assert_int_equal(tr_world_deploy(f->w, &d), 0);
-    assert_int_equal(tr_world_start(f->w, &d), 0);
+    run_yaml(f, yaml, &d);
     tr_value v;
     assert_int_equal(tr_v_rec(1, &v), 0);
     assert_int_equal(tr_rec_set(&v, "x", 1, tr_v_int(1)), 0);
