@@ -12,10 +12,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-#include "core/clock.h"
 
 static int px_open(void *ctx, const char *path, int flags, int mode) {
     (void)ctx;
@@ -135,6 +132,3 @@ ssize_t tr_wal_pread_full(const struct tr_wal_io *io, int fd, void *buf, size_t 
     }
     return (ssize_t)got;
 }
-
-/* the counter-backed monotonic clock: the owner reads it per append */
-uint64_t tr_wal_now_ns(void) { return tr_mono_ns(); }

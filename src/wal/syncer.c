@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 struct pass {
@@ -96,7 +97,7 @@ static void publish(struct tr_wal *w, int rc, uint64_t wseq, uint64_t wg, uint64
          * moves its last entry forward, which can only overstate */
         size_t i = w->npubs < TR_WAL_LAT_PUBS ? w->npubs++ : TR_WAL_LAT_PUBS - 1;
         w->pubs[i].seq = nd;
-        w->pubs[i].ns = tr_wal_now_ns();
+        w->pubs[i].ns = tr_mono_ns();
     }
     /* a failure met here or by the owner's write is told once */
     int tell_fail = w->failed && !w->fail_told;
@@ -127,7 +128,7 @@ static void *sync_main(void *arg) {
     const uint64_t ckpt_ns = (uint64_t)w->cfg.checkpoint_interval_ms * 1000000ull;
     struct tr_wal_seg *dirty = NULL;
     /* open wrote the checkpoint and left the directory synced */
-    uint64_t last_sync_ns = tr_wal_now_ns(), last_ckpt_ns = last_sync_ns;
+    uint64_t last_sync_ns = tr_mono_ns(), last_ckpt_ns = last_sync_ns;
     int unsynced = 0;
 
     /* dir_changes is 0 at open (recovery leaves the directory synced);
@@ -137,7 +138,7 @@ static void *sync_main(void *arg) {
     for (;;) {
         uint64_t now;
         for (;;) {
-            now = tr_wal_now_ns();
+            now = tr_mono_ns();
             if (w->reclaim || w->seals || w->sync_req != w->sync_done || w->closing) break;
             if (w->wdirty || (w->failed && !w->fail_told)) break;
             uint64_t deadline = UINT64_MAX;

@@ -21,6 +21,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/hist.h"
 #include "core/log.h"
 
@@ -259,7 +260,7 @@ static void lat_settle(struct tr_wal *w, const struct tr_wal_lat_mark *pubs, siz
  * (records then count from the run before theirs: overstated, by at most
  * the new resolution, never understated). Owner thread. */
 static void lat_mark(struct tr_wal *w, uint64_t seq) {
-    uint64_t now = tr_wal_now_ns();
+    uint64_t now = tr_mono_ns();
     struct tr_ring *r = &w->marks;
     size_t n = tr_ring_len(r);
     if (n && now - ((const struct tr_wal_lat_mark *)tr_ring_at(r, n - 1))->ns < w->lat_res_ns) return;
@@ -522,7 +523,7 @@ static void no_space(struct tr_wal *w) {
         if (w->nospace_backoff_ns < TR_WAL_NOSPACE_MAX_NS) w->nospace_backoff_ns *= 2;
         if (w->nospace_backoff_ns > TR_WAL_NOSPACE_MAX_NS) w->nospace_backoff_ns = TR_WAL_NOSPACE_MAX_NS;
     }
-    w->nospace_retry_ns = tr_wal_now_ns() + w->nospace_backoff_ns;
+    w->nospace_retry_ns = tr_mono_ns() + w->nospace_backoff_ns;
     tr_wal_reclaim_active(w);   /* everything may be acknowledged already */
 }
 
@@ -577,7 +578,7 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
     }
 
     uint64_t need = fsize + (roll ? TR_WAL_SEG_HDR + TR_WAL_MARKER_BYTES : 0);
-    if (roll && w->nospace && tr_wal_now_ns() < w->nospace_retry_ns) {
+    if (roll && w->nospace && tr_mono_ns() < w->nospace_retry_ns) {
         w->refused_nospace++;   /* not yet time to try again: no I/O, no log line */
         return refuse(w);
     }

@@ -108,7 +108,6 @@ int tr_wal_ckpt_decode(const unsigned char *slot, struct tr_wal_ckpt *c, uint32_
 int tr_wal_pwrite_full(const struct tr_wal_io *io, int fd, const void *buf, size_t n, uint64_t off);
 /* Reads up to n bytes; returns bytes read (short only at end of file) or -errno. */
 ssize_t tr_wal_pread_full(const struct tr_wal_io *io, int fd, void *buf, size_t n, uint64_t off);
-uint64_t tr_wal_now_ns(void);
 
 /* ---- segment.c ---- */
 struct tr_wal_seg {
