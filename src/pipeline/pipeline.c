@@ -76,6 +76,7 @@ struct node {
     const struct node_kind *kind;
     struct counts in, out;       /* only with metrics on */
     const char *id;
+    bool is_out;                 /* the builtin `out` node */
     struct tr_select *select;
     struct tr_script *script;
     tr_value state;              /* a script's `state`, kept across events */
@@ -88,6 +89,7 @@ struct node {
 struct edge {
     size_t from;
     char from_port[64];
+    uint8_t from_code;           /* port_code(from_port) */
     size_t to;
     char to_port[64];
     size_t fused;   /* the edge into the first node past pass-only ones (fuse_edges) */
@@ -95,6 +97,7 @@ struct edge {
 
 struct output {
     char port[64];
+    uint8_t code;                /* port_code(port) */
     tr_pipeline_out_fn fn;
     void *arg;
 };
@@ -235,6 +238,25 @@ static inline int same_port(const char *a, const char *b) {
     return *a == *b;
 }
 
+/* Nearly every port is in, out or err. Edges and outputs keep the code of
+ * theirs and a routed event's port is coded once, so matching is comparing
+ * two small numbers; names are compared only when both are other ports. */
+enum { PORT_OTHER, PORT_IN, PORT_OUT, PORT_ERR };
+
+static inline uint8_t port_code(const char *s) {
+    switch (s[0]) {
+    case 'i': return s[1] == 'n' && !s[2] ? PORT_IN : PORT_OTHER;
+    case 'o': return s[1] == 'u' && s[2] == 't' && !s[3] ? PORT_OUT : PORT_OTHER;
+    case 'e': return s[1] == 'r' && s[2] == 'r' && !s[3] ? PORT_ERR : PORT_OTHER;
+    default: return PORT_OTHER;
+    }
+}
+
+static inline int port_eq(const char *a, uint8_t ac, const char *b, uint8_t bc) {
+    if (ac != PORT_OTHER || bc != PORT_OTHER) return ac == bc;
+    return same_port(a, b);
+}
+
 static void count(struct counts *c, const char *port) {
     for (size_t i = 0; i < c->n; i++)
         if (same_port(c->v[i].port, port)) {
@@ -364,16 +386,17 @@ static void report_metrics(struct tr_pipeline *p, uint64_t ts) {
 static int route(struct tr_pipeline *p, size_t from, const char *port, struct tr_event *ev) {
     size_t last = SIZE_MAX;
     const struct node *n = &p->nodes[from];
+    uint8_t pc = port_code(port);
     if (p->metrics) count(&p->nodes[from].out, port);
     for (size_t i = n->e0; i < n->e0 + n->ne; i++)
-        if (same_port(p->edges[i].from_port, port)) last = i;
+        if (port_eq(p->edges[i].from_port, p->edges[i].from_code, port, pc)) last = i;
     if (last == SIZE_MAX) {
         settle(p, ev);
         return 0;
     }
     for (size_t i = n->e0; i < last; i++) {
         struct edge *e = &p->edges[i];
-        if (!same_port(e->from_port, port)) continue;
+        if (!port_eq(e->from_port, e->from_code, port, pc)) continue;
         struct tr_event copy;
         if (tr_event_copy(&copy, ev) != 0) {
             p->stats.errors++;
@@ -395,14 +418,15 @@ static int route(struct tr_pipeline *p, size_t from, const char *port, struct tr
 
 static void to_outputs(struct tr_pipeline *p, const char *port, struct tr_event *ev) {
     size_t last = SIZE_MAX;
+    uint8_t pc = port_code(port);
     for (size_t i = 0; i < p->nouts; i++)
-        if (same_port(p->outs[i].port, port)) last = i;
+        if (port_eq(p->outs[i].port, p->outs[i].code, port, pc)) last = i;
     if (last == SIZE_MAX) {
         settle(p, ev);
         return;
     }
     for (size_t i = 0; i < last; i++) {
-        if (!same_port(p->outs[i].port, port)) continue;
+        if (!port_eq(p->outs[i].port, p->outs[i].code, port, pc)) continue;
         struct tr_event copy;
         if (tr_event_copy(&copy, ev) != 0) {
             p->stats.errors++;
@@ -472,7 +496,7 @@ static int pass_event(struct tr_pipeline *p, struct node *n, const char *port,
  * node's name; `out` also through a port named in `into out/<port>`. */
 static int leave_event(struct tr_pipeline *p, struct node *n, const char *port,
                        struct tr_event *ev) {
-    bool named = same_port(n->id, TR_PORT_OUT) && !same_port(port, TR_PORT_IN);
+    bool named = n->is_out && port_code(port) != PORT_IN;
     to_outputs(p, named ? port : n->id, ev);
     return 0;
 }
@@ -693,6 +717,7 @@ static int add_edge(struct tr_pipeline *p, size_t from, const char *fport, size_
     e->from = from;
     e->to = to;
     snprintf(e->from_port, sizeof e->from_port, "%s", fport);
+    e->from_code = port_code(e->from_port);
     snprintf(e->to_port, sizeof e->to_port, "%s", tport);
     return 0;
 }
@@ -824,6 +849,7 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
     for (int i = 0; i < TR_QUERY_NBUILTIN; i++) {
         p->nodes[p->nnodes].kind = i == 0 ? &k_in : &k_output;
         p->nodes[p->nnodes].id = builtin[i];
+        p->nodes[p->nnodes].is_out = port_code(builtin[i]) == PORT_OUT;
         p->nnodes++;
     }
     const char *file = o->file ? o->file : p->id;
@@ -941,6 +967,7 @@ int tr_pipeline_connect_output(struct tr_pipeline *p, const char *port, tr_pipel
     if (rc) return rc;
     struct output *o = &p->outs[p->nouts++];
     snprintf(o->port, sizeof o->port, "%s", port);
+    o->code = port_code(o->port);
     o->fn = fn;
     o->arg = arg;
     return 0;

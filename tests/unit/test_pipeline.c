@@ -294,6 +294,34 @@ static void pass_only_nodes_are_skipped(void **state) {
     tr_pipeline_destroy(p);
 }
 
+/* Ports are matched by a code for in/out/err and by name for the rest:
+ * names that start like those three are other ports. */
+static void ports_named_like_builtins_are_other_ports(void **state) {
+    (void)state;
+    struct tr_diag d;
+    struct tr_pipeline *p = build("select event from in into out/outer;\n"
+                                  "select event from in into out/ou;\n"
+                                  "select event from in into out/errs;\n"
+                                  "select event from in into out;\n",
+                                  &d);
+    assert_non_null(p);
+    struct sink out = {0}, outer = {0}, ou = {0}, errs = {0}, err = {0}, in = {0};
+    assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &out), 0);
+    assert_int_equal(tr_pipeline_connect_output(p, "outer", sink_fn, &outer), 0);
+    assert_int_equal(tr_pipeline_connect_output(p, "ou", sink_fn, &ou), 0);
+    assert_int_equal(tr_pipeline_connect_output(p, "errs", sink_fn, &errs), 0);
+    assert_int_equal(tr_pipeline_connect_output(p, "err", sink_fn, &err), 0);
+    assert_int_equal(tr_pipeline_connect_output(p, "in", sink_fn, &in), 0);
+    push(p, 1, 1);
+    assert_int_equal(out.n, 1);
+    assert_int_equal(outer.n, 1);
+    assert_int_equal(ou.n, 1);
+    assert_int_equal(errs.n, 1);
+    assert_int_equal(err.n, 0);
+    assert_int_equal(in.n, 0);
+    tr_pipeline_destroy(p);
+}
+
 /* Tremor 0.11 (tremor-pipeline query.rs BUILTIN_NODES) has a fourth
  * builtin node, `metrics`, an output: what a select writes into it leaves
  * the pipeline through the output port `metrics`, not `out`. */
@@ -426,6 +454,7 @@ static void outputs_and_inputs_disconnect(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(selects_filter_and_fan_out),
+        cmocka_unit_test(ports_named_like_builtins_are_other_ports),
         cmocka_unit_test(unknown_nodes_are_located_errors),
         cmocka_unit_test(contraflow_reaches_inputs_by_kind),
         cmocka_unit_test(dropped_transactional_events_are_settled),
