@@ -16,7 +16,10 @@
 # offramp's port and restarts the server on the same files, timing server exec
 # -> first event at the sink (the WAL's files dropped from the page cache first,
 # REOPEN_COLD=1, so the reopen reads the disk), reading VmHWM at that first
-# event and after REOPEN_DRAIN_S (5) s of draining, then stopping it and reading
+# event and after REOPEN_DRAIN_S (5) s of draining (the sink reading no faster
+# than REOPEN_SINK_RATE, 400000 events/s, so the relay's in-flight window is
+# full, the most a drain holds, in every run whatever the machine's speed:
+# unpaced, how full it got varied from run to run by more than 2x), then stopping it and reading
 # the socket to its end, and checking the ids come in order with no gap from
 # the oldest unacknowledged one (0 the first time; later at or before the id
 # after the last one received: replays are allowed, gaps are not). That is
@@ -28,16 +31,18 @@
 #    (10000)-event WAL (what opening costs; that WAL is drained completely,
 #    every id checked), and
 #  - median VmHWM after REOPEN_DRAIN_S of draining at most 10% above the same drain of a
-#    REOPEN_MEDIUM (5000000)-event WAL (~0.6 GB, more than 5 s of draining). Draining holds up to
+#    REOPEN_MEDIUM (20000000)-event WAL (~2.3 GB, still draining after 5 s even
+#    unpaced: an idle server holds less than a draining one). Draining holds up to
 #    max_in_flight (65536 by default) events in the pipeline and the sink's
 #    buffers whatever the backlog, which a 10000-event WAL never reaches, so
 #    the drain is compared with a backlog big enough to fill that window too;
-#    how full it gets varies by +-20% from run to run, and only growth is a
-#    backlog cost, so this one is one-sided.
+#    the paced sink keeps it full in both, and only growth is a backlog cost,
+#    so this one is one-sided.
 # The time target holds when every reopen of the big WAL is under 1 s.
 # Skips with a "not run: N GB free" row unless REOPEN_GB * 1.5 GiB are free
 # under REOPEN_DIR. The WALs are removed afterwards (KEEP_BUFFERS=1 keeps them).
-# Env: REOPEN_GB (10), REOPEN_SMALL (10000), REOPEN_MEDIUM (5000000), REOPEN_DRAIN_S (5), REOPEN_DIR
+# Env: REOPEN_GB (10), REOPEN_SMALL (10000), REOPEN_MEDIUM (20000000), REOPEN_DRAIN_S (5),
+#      REOPEN_SINK_RATE (400000; 0 = the sink reads as fast as it can), REOPEN_DIR
 #      ($PB_ROOT/reopen), REOPEN_PORT (26100), REOPEN_REPS (3),
 #      REOPEN_COLD (1; 0 = reopen from a warm page cache),
 #      EVENT_SIZE (100), PB_ROOT (/tmp/peerbench, for pbtool), TREMOR_BIN.
@@ -48,14 +53,15 @@ PY=/usr/bin/python3
 PB=${PB_ROOT:-/tmp/peerbench}
 GB=${REOPEN_GB:-10}
 SMALL=${REOPEN_SMALL:-10000}
-MEDIUM=${REOPEN_MEDIUM:-5000000}
+MEDIUM=${REOPEN_MEDIUM:-20000000}
 DRAIN=${REOPEN_DRAIN_S:-5}
+export REOPEN_SINK_RATE=${REOPEN_SINK_RATE:-400000}
 BASE=${REOPEN_DIR:-$PB/reopen}
 port=${REOPEN_PORT:-26100}
 size=${EVENT_SIZE:-100}
 [ $# -eq 1 ] || { sed -n '2,/^set -u/p' "$0" | sed '$d' >&2; exit 64; }
 OUT=$1/reopen
-case "$GB$SMALL$MEDIUM$DRAIN$port$size" in *[!0-9.]*) echo "reopen_bench: REOPEN_*, EVENT_SIZE must be numbers" >&2; exit 64 ;; esac
+case "$GB$SMALL$MEDIUM$DRAIN$port$size$REOPEN_SINK_RATE" in *[!0-9.]*) echo "reopen_bench: REOPEN_*, EVENT_SIZE must be numbers" >&2; exit 64 ;; esac
 mkdir -p "$OUT" "$BASE"
 rows=$OUT/rows.md
 header() {

@@ -21,6 +21,10 @@ server on the same files and measures:
 With EXPECT_ALL (an event count) it drains until ids 0..EXPECT_ALL-1 have all
 arrived (bounded by DRAIN_S) and reports complete=1/0 instead of stopping at
 DRAIN_S. VmHWM is also sampled once a second while draining (hwm_series, kB).
+With REOPEN_SINK_RATE (events/s, unset or 0: as fast as it can) it reads no
+faster than that until the stop, so a relay that sends faster runs with its
+in-flight window (max_in_flight) full: the most a drain holds, whatever the
+speed of the machine.
 Then it stops the server with SIGTERM (REOPEN_STOP=KILL: SIGKILL) and goes on reading until the
 connection closes (bounded, 120 s), so the ids it reports are every event the
 server wrote to the socket (the tcp offramp acknowledges an event once this
@@ -70,6 +74,7 @@ def main(argv):
     expect_all = int(argv[5]) if len(argv) > 5 else 0
     tremor = os.environ.get("TREMOR_BIN") or os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "build", "tremor")
+    rate = float(os.environ.get("REOPEN_SINK_RATE", "0") or 0)
     stop_sig = signal.SIGKILL if os.environ.get("REOPEN_STOP") == "KILL" else signal.SIGTERM
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -157,6 +162,9 @@ def main(argv):
         elif stopping and now >= end:
             res["status"] = "connection still open 120 s after the stop signal"
             break
+        if rate and not stopping and seen > rate * (now - t1):
+            # ahead of the pace: let the relay's window fill while we wait
+            time.sleep(min(seen / rate - (now - t1), 0.05))
         try:
             buf = c.recv(262144)
         except socket.timeout:

@@ -423,5 +423,53 @@ class Issue17(unittest.TestCase):
         self.assertEqual(b.get("throughput-logging-json"), 262700)
 
 
+class ReopenRowsTest(unittest.TestCase):
+    """reopen_rows.py: the drain baseline leaves out medium runs that emptied their WAL."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import reopen_rows
+        self.rows = reopen_rows
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def run_rows(self, medium):
+        put(self.d, "fill.txt", "events=1000 bytes=100000 fill_s=1.0 sync=always wal_du=100000\n")
+        put(self.d, "small.txt", "".join(f"pid=1 first_s=0.03 hwm_first=14000 hwm_drain=16000 ordered=1 "
+                                         f"complete=1 first_id=0 last_id=9\n" for _ in range(3)))
+        put(self.d, "medium.txt", medium)
+        put(self.d, "kill.txt", "pid=2 first_s=0.05 hwm_first=14100 hwm_drain=30000 ordered=1 first_id=0 last_id=99\n")
+        put(self.d, "term.txt", "pid=3 first_s=0.05 hwm_first=14100 hwm_drain=30000 ordered=1 first_id=100 last_id=199\n")
+        out = os.path.join(self.d, "out.md")
+        with open(out, "w") as f:
+            old = sys.stdout
+            sys.stdout = f
+            try:
+                self.assertEqual(self.rows.main(["reopen_rows.py", self.d, "10", "500", "5"]), 0)
+            finally:
+                sys.stdout = old
+        with open(out) as f:
+            return [line for line in f if line.startswith("| RSS flat")][0]
+
+    def test_emptied_medium_runs_are_left_out(self):
+        # two runs still draining at 30000 kB, one that emptied its WAL and sat idle at 20000 kB
+        row = self.run_rows("pid=4 hwm_drain=30000 ordered=1 first_id=0 last_id=300\n"
+                            "pid=5 hwm_drain=30500 ordered=1 first_id=0 last_id=320\n"
+                            "pid=6 hwm_drain=20000 ordered=1 first_id=0 last_id=499\n")
+        self.assertIn("1 of its 3 runs emptied it within 5 s and are left out", row)
+        self.assertTrue(row.rstrip().endswith("| pass |"), row)
+
+    def test_idle_baseline_alone_is_no_baseline(self):
+        row = self.run_rows("pid=6 hwm_drain=20000 ordered=1 first_id=0 last_id=499\n")
+        self.assertTrue(row.rstrip().endswith("| miss |"), row)
+
+    def test_growth_over_a_draining_baseline_misses(self):
+        row = self.run_rows("pid=4 hwm_drain=20000 ordered=1 first_id=0 last_id=300\n")
+        self.assertTrue(row.rstrip().endswith("| miss |"), row)
+
+
 if __name__ == "__main__":
     unittest.main()
