@@ -64,6 +64,10 @@ static inline void tr_defer_node_init(struct tr_defer_node *n, tr_defer_fn run) 
     n->run = run;
 }
 static inline bool tr_defer_queued(const struct tr_defer_node *n) { return n->next != NULL; }
+/* 1 when n is queued to run next turn's drain last (nothing posted after it). */
+static inline bool tr_defer_last(const struct tr_defer *q, const struct tr_defer_node *n) {
+    return q->now.prev == n;
+}
 
 /* loop may be NULL. Errors: uv_idle_init's (negative). */
 int tr_defer_init(struct tr_defer *q, uv_loop_t *loop);

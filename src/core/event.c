@@ -133,6 +133,22 @@ int tr_ids_track(struct tr_ids *ids, const struct tr_ids *other) {
     return 0;
 }
 
+int tr_ids_extend(struct tr_ids *run, const struct tr_ids *next) {
+    if (run->ntracked == 0 || run->ntracked != next->ntracked) return 0;
+    if (run->id.source != next->id.source || run->id.stream != next->id.stream ||
+        run->id.event == UINT64_MAX || next->id.event != run->id.event + 1)
+        return 0;
+    struct tr_tracked *a = tr_ids_tracked(run);
+    const struct tr_tracked *b = tr_ids_list(next);
+    for (uint32_t i = 0; i < run->ntracked; i++)
+        if (a[i].source != b[i].source || a[i].stream != b[i].stream || a[i].max == UINT64_MAX ||
+            b[i].min != a[i].max + 1)
+            return 0;
+    for (uint32_t i = 0; i < run->ntracked; i++) a[i].max = b[i].max;
+    run->id = next->id;
+    return 1;
+}
+
 /* Among the entries of source, Tremor picks the one with the highest
  * (max) or lowest (min) stream id, not the extreme event id overall. */
 int tr_ids_max_for(const struct tr_ids *ids, uint64_t source, uint64_t *out) {

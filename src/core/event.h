@@ -95,6 +95,13 @@ int tr_ids_reserve(struct tr_ids *ids, size_t need);
 void tr_ids_move(struct tr_ids *dst, struct tr_ids *src);
 /* Add other's own id and all its tracked ranges to ids (Tremor's track()). */
 int tr_ids_track(struct tr_ids *ids, const struct tr_ids *other);
+/* Merge next into run when next follows it exactly: the same own
+ * (source, stream) with the next event id, and the same tracked pairs,
+ * each range of next starting one past run's. Then run refers to every id
+ * of both and no other, and 1 is returned; otherwise 0 and run is
+ * unchanged. Ids that track nothing are never merged (an own id alone
+ * cannot hold a range). For runs of acks to one operator (pipeline.c). */
+int tr_ids_extend(struct tr_ids *run, const struct tr_ids *next);
 /* Highest / lowest event id ids refers to for source; 0 = found, TR_ENOTFOUND. */
 int tr_ids_max_for(const struct tr_ids *ids, uint64_t source, uint64_t *out);
 int tr_ids_min_for(const struct tr_ids *ids, uint64_t source, uint64_t *out);

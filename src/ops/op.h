@@ -95,6 +95,11 @@ struct tr_op_ops {
     void (*contraflow)(void *self, struct tr_insight *in);
     /* contraflow also sees TR_CB_RELEASE; others never do (it passes them). */
     bool release;
+    /* An ack of a run of its events (ids merged by tr_ids_extend) does what
+     * one ack per event would, and it stops every ack of its own events.
+     * A pipeline whose contraflow operators all say so merges acks queued
+     * back to back for one of them into one insight (pipeline.c). */
+    bool range_acks;
     /* Stop emitting: the server is shutting down and drains. May be NULL. */
     void (*quiesce)(void *self);
     /* Make everything the operator holds visible and emit what it can now,

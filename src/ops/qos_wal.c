@@ -1134,11 +1134,8 @@ static void wal_tick(void *self, uint64_t tick_ns) {
 }
 
 static void ack_range(struct walop *w, uint64_t lo, uint64_t hi) {
-    for (uint64_t s = lo; s <= hi; s++) {
-        int rc = tr_wal_ack(w->wal, s);
-        if (rc && rc != -EINVAL) report_failure(w, rc);
-        if (s == UINT64_MAX) break;
-    }
+    int rc = tr_wal_ack_range(w->wal, lo, hi);
+    if (rc && rc != -EINVAL) report_failure(w, rc);
     if (!w->ack_delivered || !tr_ring_len(&w->ups)) return;
     /* ack_upstream = "delivered": records lo..hi reached downstream, so
      * their sources hear of it now. ups is in seq order: find lo. */
@@ -1372,6 +1369,7 @@ const struct tr_op_ops tr_op_qos_wal = {
     .tick = wal_tick,
     .contraflow = wal_contraflow,
     .release = true,
+    .range_acks = true,
     .cmap = wal_cmap,
     .quiesce = wal_quiesce,
     .flush = wal_flush,

@@ -82,6 +82,7 @@ struct node {
     tr_value state;              /* a script's `state`, kept across events */
     const struct tr_op_ops *ops;
     void *op;
+    uint64_t uid;                /* an operator's */
     struct op_host host;
     size_t e0, ne;               /* its outgoing edges: edges[e0 .. e0+ne), in the order made */
 };
@@ -140,6 +141,8 @@ struct tr_pipeline {
     uint64_t own_queued[TR_PIPELINE_NCB];
     uint64_t triggers;           /* TRIGGERs queued, not yet run, that surely reach the inputs */
     struct cf_item *free_items;
+    bool merge_acks;             /* every contraflow operator takes range_acks (op.h) */
+    struct cf_item *ack_tail;    /* the last ack posted, while it is queued */
     bool metrics;                /* node metrics on (metrics_interval_s given) */
     uint64_t metrics_ns;
     uint64_t last_metrics;
@@ -159,6 +162,7 @@ static void contraflow_from(struct tr_pipeline *p, size_t end, struct tr_insight
 static void cf_run(struct tr_defer_node *n) {
     struct cf_item *it = (struct cf_item *)n;
     struct tr_pipeline *p = it->p;
+    if (it == p->ack_tail) p->ack_tail = NULL;
     if (it->to_inputs) p->triggers--;
     contraflow_from(p, it->end, &it->in);
     tr_insight_fini(&it->in);
@@ -170,9 +174,35 @@ static void cf_run(struct tr_defer_node *n) {
  * contraflow)? A trigger no such node stands before reaches the inputs. */
 static bool absorbs(const struct node *n) { return n->ops && n->ops->contraflow; }
 
+/* The operator of this pipeline whose own events these ids are, if it takes
+ * acks of runs (op.h range_acks): it stops them, so they reach no input. */
+static bool ours_in_runs(const struct tr_pipeline *p, const struct tr_ids *ids) {
+    for (size_t i = 0; i < p->nnodes; i++)
+        if (p->nodes[i].ops && p->nodes[i].ops->range_acks && p->nodes[i].uid == ids->id.source) return true;
+    return false;
+}
+
+/* An ack that exactly continues the one queued last (by anyone: nothing
+ * may run between them) becomes part of it: one insight for a run of
+ * events the peer confirmed together instead of one per event. Only where
+ * every operator that sees contraflow takes runs and one of them owns the
+ * events, so no count per insight changes and no input sees a run. */
+static bool merge_ack(struct tr_pipeline *p, size_t end, struct tr_insight *in) {
+    struct cf_item *t = p->ack_tail;
+    if (!p->merge_acks || in->cb != TR_CB_ACK || !t || t->end != end ||
+        !tr_defer_last(p->defer, &t->node) || !ours_in_runs(p, &in->ids) ||
+        !tr_ids_extend(&t->in.ids, &in->ids))
+        return false;
+    p->queued[TR_CB_ACK]++;
+    p->stats.acks_merged++;
+    tr_ids_fini(&in->ids);
+    return true;
+}
+
 /* Queue in (taken, also on failure) to visit the nodes before end, then
  * the inputs. */
 static void post(struct tr_pipeline *p, size_t end, struct tr_insight *in) {
+    if (merge_ack(p, end, in)) return;
     struct cf_item *it = p->free_items;
     if (it) {
         p->free_items = it->free_next;
@@ -199,6 +229,7 @@ static void post(struct tr_pipeline *p, size_t end, struct tr_insight *in) {
         }
     }
     tr_defer_post(p->defer, &it->node);
+    p->ack_tail = in->cb == TR_CB_ACK ? it : NULL;
 }
 
 /* Forward work (events downstream) is bracketed, so the queue can check
@@ -896,6 +927,7 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
                 .data_dir = o->data_dir ? o->data_dir : "tremor-data",
                 .file = file, .line = qn->line, .col = qn->col,
             };
+            n->uid = spec.uid;
             rc = n->ops->create(&spec, &n->host.base, &n->op, d);
             if (rc) {
                 tr_diag_locate(d, file, qn->line, qn->col);
@@ -915,6 +947,14 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
     }
     index_edges(p);
     fuse_edges(p);
+    /* acks merge into runs only where every operator that sees contraflow
+     * takes them (op.h range_acks) */
+    for (size_t i = 0; i < p->nnodes; i++) {
+        const struct tr_op_ops *ops = p->nodes[i].ops;
+        if (!ops || !ops->contraflow) continue;
+        p->merge_acks = ops->range_acks;
+        if (!ops->range_acks) break;
+    }
     *out = p;
     return 0;
 fail:
@@ -926,6 +966,7 @@ fail:
 static void purge(struct tr_defer_node *n, void *arg) {
     struct cf_item *it = (struct cf_item *)n;
     if (n->run != cf_run || it->p != arg) return;
+    if (it == it->p->ack_tail) it->p->ack_tail = NULL;
     tr_defer_cancel(it->p->defer, n);
     tr_insight_fini(&it->in);
     tr_free(it);

@@ -120,6 +120,7 @@ struct tr_pipeline_stats {
     uint64_t events_out;
     uint64_t errors;
     uint64_t hops;   /* events handed to a node; pass-only nodes are skipped without metrics */
+    uint64_t acks_merged;   /* acks that joined the run queued before them (op.h range_acks) */
 };
 void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s);
 /* The operators that report stats (ops/op.h), as a new array of

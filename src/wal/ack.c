@@ -145,6 +145,30 @@ static int ack_through(struct tr_wal *w, uint64_t seq) {
     return 0;
 }
 
+static int ack_range(struct tr_wal *w, uint64_t lo, uint64_t hi) {
+    if (!w || lo > hi) return -EINVAL;
+    uint64_t out = w->frontier + tr_wal_ring_n(&w->ring);   /* the last handed out */
+    int rc = hi > out ? -EINVAL : 0;
+    if (hi > out) hi = out;
+    if (lo <= w->frontier) lo = w->frontier + 1;
+    if (lo > hi) return rc;
+    for (uint64_t s = lo; s <= hi; s++) {
+        uint64_t *e = tr_wal_ring_at(&w->ring, (size_t)(s - w->frontier - 1));
+        if (!(*e & TR_WAL_RING_ACKED)) {
+            *e |= TR_WAL_RING_ACKED;
+            w->ring.nacked++;
+        }
+    }
+    if (lo == w->frontier + 1) tr_wal_frontier_advance(w);
+    return rc;
+}
+
+int tr_wal_ack_range(struct tr_wal *w, uint64_t lo, uint64_t hi) {
+    int rc = ack_range(w, lo, hi);
+    if (w) TR_CHECK(tr_wal_broken(w));
+    return rc;
+}
+
 int tr_wal_ack(struct tr_wal *w, uint64_t seq) {
     int rc = ack_one(w, seq);
     if (w) TR_CHECK(tr_wal_broken(w));

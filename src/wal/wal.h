@@ -226,6 +226,13 @@ int tr_wal_ack(struct tr_wal *w, uint64_t seq);
  * was never handed out. */
 int tr_wal_ack_through(struct tr_wal *w, uint64_t seq);
 
+/* Acknowledge records lo..hi, as tr_wal_ack on each in turn but with one
+ * frontier move (and one hand-over to the sync thread) for the run. Those
+ * at or below the frontier are no-ops; those handed out are acknowledged
+ * even when the run goes past the last one handed out, which gives
+ * -EINVAL (as tr_wal_ack would for each of those). */
+int tr_wal_ack_range(struct tr_wal *w, uint64_t lo, uint64_t hi);
+
 struct tr_wal_stats {
     uint64_t records;          /* records appended and not yet acknowledged */
     uint64_t bytes;            /* log bytes from the first unacked record to the end */

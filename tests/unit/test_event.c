@@ -137,6 +137,62 @@ static void test_track_ranges(void **state) {
     tr_ids_fini(&x);
 }
 
+/* A WAL's event (own id 7/0/seq tracking its source's 1/0/n) at seq, n. */
+static void wal_ids(struct tr_ids *ids, uint64_t seq, uint64_t n) {
+    struct tr_ids src;
+    tr_ids_init(ids, 7, 0, seq);
+    tr_ids_init(&src, 1, 0, n);
+    assert_int_equal(tr_ids_track(ids, &src), 0);
+}
+
+/* tr_ids_extend merges only an exact continuation: afterwards the run
+ * refers to both and nothing between or beyond. */
+static void test_extend_runs(void **state) {
+    (void)state;
+    struct tr_ids run, next;
+    wal_ids(&run, 10, 100);
+    wal_ids(&next, 11, 101);
+    assert_int_equal(tr_ids_extend(&run, &next), 1);
+    tr_ids_fini(&next);
+    wal_ids(&next, 12, 102);
+    assert_int_equal(tr_ids_extend(&run, &next), 1);
+    tr_ids_fini(&next);
+    expect_tracked(&run, (struct tr_tracked[]){{1, 0, 100, 102}, {7, 0, 10, 12}}, 2);
+    assert_int_equal(run.id.event, 12);
+
+    /* a gap in either range, a step back, another stream: unchanged */
+    wal_ids(&next, 14, 103);
+    assert_int_equal(tr_ids_extend(&run, &next), 0);
+    tr_ids_fini(&next);
+    wal_ids(&next, 13, 105);
+    assert_int_equal(tr_ids_extend(&run, &next), 0);
+    tr_ids_fini(&next);
+    wal_ids(&next, 12, 102);
+    assert_int_equal(tr_ids_extend(&run, &next), 0);
+    tr_ids_fini(&next);
+    wal_ids(&next, 13, 103);
+    next.id.stream = 1;
+    assert_int_equal(tr_ids_extend(&run, &next), 0);
+    tr_ids_fini(&next);
+    /* a different set of tracked pairs */
+    tr_ids_init(&next, 7, 0, 13);
+    struct tr_ids other;
+    tr_ids_init(&other, 2, 0, 103);
+    assert_int_equal(tr_ids_track(&next, &other), 0);
+    assert_int_equal(tr_ids_extend(&run, &next), 0);
+    tr_ids_fini(&next);
+    tr_ids_fini(&other);
+    expect_tracked(&run, (struct tr_tracked[]){{1, 0, 100, 102}, {7, 0, 10, 12}}, 2);
+
+    /* ids with nothing tracked hold no range: never merged */
+    struct tr_ids a, b;
+    tr_ids_init(&a, 7, 0, 1);
+    tr_ids_init(&b, 7, 0, 2);
+    assert_int_equal(tr_ids_extend(&a, &b), 0);
+    assert_int_equal(a.id.event, 1);
+    tr_ids_fini(&run);
+}
+
 /* Several streams of one source: max picks the entry with the highest
  * stream id and min the lowest, like Tremor, not the extreme event id. */
 static void test_streams(void **state) {
@@ -401,6 +457,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_track_same_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_track_other_source, setup, teardown),
         cmocka_unit_test_setup_teardown(test_track_ranges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_extend_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy_and_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move, setup, teardown),

@@ -240,6 +240,64 @@ static void wals_in_series_and_filters_after_them_deliver(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* Push n events through a WAL pipeline whose sink acks each one as it
+ * arrives; returns how many came out. */
+static int run_acked(const char *src, const char *dir, int n, struct tr_pipeline_stats *st) {
+    struct tr_query *q = NULL;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_query_compile("t.trickle", src, strlen(src), &q, &d), 0);
+    struct tr_pipeline_opts o = {.id = "t", .file = "t.trickle", .instance = "01", .data_dir = dir};
+    struct tr_pipeline *p = NULL;
+    assert_int_equal(tr_pipeline_create(q, &o, &p, &d), 0);
+    struct acking a = {p, {0}};
+    assert_int_equal(tr_pipeline_connect_output(p, "out", acking_fn, &a), 0);
+    struct tr_insight ready = {.cb = TR_CB_RESTORE};
+    tr_ids_init(&ready.ids, 0, 0, 0);
+    tr_pipeline_contraflow(p, &ready);
+    for (int i = 0; i < n; i++) push(p, i, 1);
+    for (int k = 0; k < 20000 && a.got.n < n; k++) {
+        tr_pipeline_tick(p, 0);
+        if (a.got.n < n) usleep(100);
+    }
+    for (int i = 0; i < a.got.n; i++) assert_int_equal(a.got.ids[i], i);
+    tr_pipeline_stats(p, st);
+    tr_pipeline_destroy(p);
+    return a.got.n;
+}
+
+/* Acks of a WAL's events queued back to back become one insight for the
+ * run (the WAL takes ranges); the window of 4 goes on opening only if
+ * every event of each run is acknowledged. Where another operator that
+ * sees contraflow counts insights (qos::percentile), none are merged. */
+static void acks_in_a_row_merge_into_runs(void **state) {
+    (void)state;
+    char dir[] = "/tmp/tr_pipe_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct tr_pipeline_stats st;
+    assert_int_equal(run_acked("define qos::wal operator w with read_count = 4, max_in_flight = 4, "
+                               "max_elements = 100 end;\n"
+                               "create operator w;\n"
+                               "select event from in into w;\nselect event from w into out;\n",
+                               dir, 40, &st),
+                     40);
+    assert_true(st.acks_merged >= 20);   /* 4 acks per tick: 3 of them join the first */
+    char cmd[80];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run_acked("define qos::wal operator w with read_count = 4, max_in_flight = 4, "
+                               "max_elements = 100 end;\n"
+                               "define qos::percentile operator pc with timeout = 1000000 end;\n"
+                               "create operator w;\ncreate operator pc;\n"
+                               "select event from in into w;\nselect event from w into pc;\n"
+                               "select event from pc into out;\n",
+                               dir, 40, &st),
+                     40);
+    assert_int_equal(st.acks_merged, 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void a_loop_in_the_graph_is_stopped(void **state) {
     (void)state;
     struct tr_diag d;
@@ -459,6 +517,7 @@ int main(void) {
         cmocka_unit_test(contraflow_reaches_inputs_by_kind),
         cmocka_unit_test(dropped_transactional_events_are_settled),
         cmocka_unit_test(wals_in_series_and_filters_after_them_deliver),
+        cmocka_unit_test(acks_in_a_row_merge_into_runs),
         cmocka_unit_test(a_loop_in_the_graph_is_stopped),
         cmocka_unit_test(pass_only_nodes_are_skipped),
         cmocka_unit_test(metrics_is_a_builtin_output),

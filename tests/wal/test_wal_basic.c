@@ -158,6 +158,36 @@ static void test_out_of_order_acks(void **state) {
     assert_int_equal(tr_wal_close(w), 0);
 }
 
+/* tr_wal_ack_range: as one ack per record of the run, the frontier moved once. */
+static void test_range_acks(void **state) {
+    struct tr_wal *w = open_none(*state);
+    append_n(w, 1, 12);
+    assert_int_equal(tr_wal_sync(w), 0);
+    for (uint64_t s = 1; s <= 10; s++) expect_read(w, s);
+    struct tr_wal_stats st;
+    assert_int_equal(tr_wal_ack_range(w, 3, 5), 0);   /* ahead of the frontier: marked only */
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.frontier, 0);
+    assert_int_equal(st.records, 9);
+    assert_int_equal(tr_wal_ack_range(w, 1, 2), 0);   /* joins 3..5 */
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.frontier, 5);
+    assert_int_equal(tr_wal_ack_range(w, 4, 6), 0);   /* partly at or below the frontier */
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.frontier, 6);
+    assert_int_equal(tr_wal_ack_range(w, 9, 7), -EINVAL);   /* an empty run is a caller's error */
+    /* past the last one handed out (10): what was out is acked, -EINVAL said */
+    assert_int_equal(tr_wal_ack_range(w, 7, 12), -EINVAL);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.frontier, 10);
+    assert_int_equal(st.records, 2);
+    expect_read(w, 11);
+    assert_int_equal(tr_wal_ack_range(w, 11, 11), 0);
+    tr_wal_stats(w, &st);
+    assert_int_equal(st.frontier, 11);
+    assert_int_equal(tr_wal_close(w), 0);
+}
+
 static void test_rewind(void **state) {
     struct tr_wal *w = open_none(*state);
     append_n(w, 1, 10);
@@ -1013,6 +1043,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_append_read_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_order_acks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_range_acks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rewind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reclaim_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spare_segments_reused, setup, teardown),

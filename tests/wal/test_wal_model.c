@@ -126,6 +126,17 @@ static void run_model(unsigned seed) {
                 }
                 m_advance(&m);
             }
+        } else if (op < 80 + 2) {   /* ack a run, anywhere (some past what is out) */
+            uint64_t lo = (uint64_t)rand_r(&r) % (m.next + 2), hi = lo + (uint64_t)(rand_r(&r) % 6);
+            int rc = tr_wal_ack_range(w, lo, hi);
+            uint64_t out = m.horizon > m.frontier ? m.horizon : m.frontier;
+            assert_int_equal(rc, hi > out ? -EINVAL : 0);
+            for (uint64_t x = lo > m.frontier ? lo : m.frontier + 1; x <= hi && x <= out; x++)
+                if (!m.acked[x]) {
+                    m.acked[x] = 1;
+                    m.nacked++;
+                }
+            m_advance(&m);
         } else if (op < 84) {   /* ack through */
             uint64_t s = m.frontier + (uint64_t)(rand_r(&r) % 10);
             int rc = tr_wal_ack_through(w, s);
