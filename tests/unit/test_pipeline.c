@@ -350,6 +350,31 @@ static void pass_only_nodes_are_skipped(void **state) {
      * once more for the event it passes */
     assert_int_equal(st.hops, 4 + 5);
     tr_pipeline_destroy(p);
+
+    /* in straight to an output node: the port of `into out/<port>`, or the
+     * node's own name, decides which outputs get the event */
+    static const char *const queries[] = {
+        "select event from in into out/foo;\n",
+        "create stream s;\nselect event from in into s;\nselect event from s into err;\n",
+        "select event from in into out;\n",
+    };
+    static const int want[][3] = {{0, 1, 0}, {0, 0, 1}, {1, 0, 0}};   /* out, foo, err */
+    for (size_t k = 0; k < 3; k++) {
+        p = build(queries[k], &d);
+        assert_non_null(p);
+        struct sink o = {0}, foo = {0}, err = {0};
+        assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &o), 0);
+        assert_int_equal(tr_pipeline_connect_output(p, "foo", sink_fn, &foo), 0);
+        assert_int_equal(tr_pipeline_connect_output(p, "err", sink_fn, &err), 0);
+        push(p, 1, 1);
+        tr_pipeline_stats(p, &st);
+        assert_int_equal(o.n, want[k][0]);
+        assert_int_equal(foo.n, want[k][1]);
+        assert_int_equal(err.n, want[k][2]);
+        assert_int_equal(st.hops, 2);
+        assert_int_equal(st.events_out, 1);
+        tr_pipeline_destroy(p);
+    }
 }
 
 /* Ports are matched by a code for in/out/err and by name for the rest:
