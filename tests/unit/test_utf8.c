@@ -76,7 +76,7 @@ static void ascii_runs_hide_nothing(void **st) {
     for (size_t q = 0; q < sizeof seqs / sizeof seqs[0]; q++) {
         size_t sl = strlen(seqs[q]);
         for (size_t at = 0; at <= 140; at++) {
-            for (size_t tail = 0; tail <= 40; tail += 13) {
+            for (size_t tail = 0; tail <= 40; tail++) {
                 size_t n = at + sl + tail;
                 memset(buf, 'a', n);
                 memcpy(buf + at, seqs[q], sl);
