@@ -198,17 +198,11 @@ static void acking_fn(void *arg, struct tr_event *ev) {
     sink_fn(&a->got, ev);
 }
 
-static void wals_in_series_and_filters_after_them_deliver(void **state) {
-    (void)state;
-    char dir[] = "/tmp/tr_pipe_XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    const char *src =
-        "define qos::wal operator w1 with read_count = 4, max_elements = 100 end;\n"
-        "define qos::wal operator w2 with read_count = 4, max_elements = 100 end;\n"
-        "create operator w1; create operator w2;\n"
-        "select event from in into w1;\n"
-        "select event from w1 into w2;\n"
-        "select event from w2 where event.x != 3 into out;\n";
+/* Push n events (x = i % 10) through the pipeline of src, whose sink acks
+ * each one as it arrives, ticking until want have come out (or a bound);
+ * *got has what came out, *st the pipeline's stats. */
+static void run_acked(const char *src, const char *dir, int n, int want, struct sink *got,
+                      struct tr_pipeline_stats *st) {
     struct tr_query *q = NULL;
     struct tr_diag d;
     tr_diag_clear(&d);
@@ -221,49 +215,41 @@ static void wals_in_series_and_filters_after_them_deliver(void **state) {
     struct tr_insight ready = {.cb = TR_CB_RESTORE};
     tr_ids_init(&ready.ids, 0, 0, 0);
     tr_pipeline_contraflow(p, &ready);   /* the sink is ready */
-    for (int64_t i = 0; i < 20; i++) push(p, i, i % 10);
+    for (int64_t i = 0; i < n; i++) push(p, i, i % 10);
+    for (int k = 0; k < 20000 && a.got.n < want; k++) {
+        tr_pipeline_tick(p, 0);
+        if (a.got.n < want) usleep(100);
+    }
+    *got = a.got;
+    tr_pipeline_stats(p, st);
+    tr_pipeline_destroy(p);
+}
+
+static void wals_in_series_and_filters_after_them_deliver(void **state) {
+    (void)state;
+    char dir[] = "/tmp/tr_pipe_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *src =
+        "define qos::wal operator w1 with read_count = 4, max_elements = 100 end;\n"
+        "define qos::wal operator w2 with read_count = 4, max_elements = 100 end;\n"
+        "create operator w1; create operator w2;\n"
+        "select event from in into w1;\n"
+        "select event from w1 into w2;\n"
+        "select event from w2 where event.x != 3 into out;\n";
     /* every event but the filtered ones (x == 3) comes out, in order; with a
      * window of 4 that needs every filtered event to be settled, and the
      * first WAL to learn that the second one takes events */
-    for (int k = 0; k < 20000 && a.got.n < 18; k++) {
-        tr_pipeline_tick(p, 0);
-        if (a.got.n < 18) usleep(100);
-    }
-    assert_int_equal(a.got.n, 18);
+    struct sink got;
+    struct tr_pipeline_stats st;
+    run_acked(src, dir, 20, 18, &got, &st);
+    assert_int_equal(got.n, 18);
     for (int i = 0, want = 0; i < 18; i++, want++) {
         if (want % 10 == 3) want++;
-        assert_int_equal(a.got.ids[i], want);
+        assert_int_equal(got.ids[i], want);
     }
-    tr_pipeline_destroy(p);
     char cmd[64];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
-}
-
-/* Push n events through a WAL pipeline whose sink acks each one as it
- * arrives; returns how many came out. */
-static int run_acked(const char *src, const char *dir, int n, struct tr_pipeline_stats *st) {
-    struct tr_query *q = NULL;
-    struct tr_diag d;
-    tr_diag_clear(&d);
-    assert_int_equal(tr_query_compile("t.trickle", src, strlen(src), &q, &d), 0);
-    struct tr_pipeline_opts o = {.id = "t", .file = "t.trickle", .instance = "01", .data_dir = dir};
-    struct tr_pipeline *p = NULL;
-    assert_int_equal(tr_pipeline_create(q, &o, &p, &d), 0);
-    struct acking a = {p, {0}};
-    assert_int_equal(tr_pipeline_connect_output(p, "out", acking_fn, &a), 0);
-    struct tr_insight ready = {.cb = TR_CB_RESTORE};
-    tr_ids_init(&ready.ids, 0, 0, 0);
-    tr_pipeline_contraflow(p, &ready);
-    for (int i = 0; i < n; i++) push(p, i, 1);
-    for (int k = 0; k < 20000 && a.got.n < n; k++) {
-        tr_pipeline_tick(p, 0);
-        if (a.got.n < n) usleep(100);
-    }
-    for (int i = 0; i < a.got.n; i++) assert_int_equal(a.got.ids[i], i);
-    tr_pipeline_stats(p, st);
-    tr_pipeline_destroy(p);
-    return a.got.n;
 }
 
 /* Acks of a WAL's events queued back to back become one insight for the
@@ -275,24 +261,27 @@ static void acks_in_a_row_merge_into_runs(void **state) {
     char dir[] = "/tmp/tr_pipe_XXXXXX";
     assert_non_null(mkdtemp(dir));
     struct tr_pipeline_stats st;
-    assert_int_equal(run_acked("define qos::wal operator w with read_count = 4, max_in_flight = 4, "
-                               "max_elements = 100 end;\n"
-                               "create operator w;\n"
-                               "select event from in into w;\nselect event from w into out;\n",
-                               dir, 40, &st),
-                     40);
+    struct sink got;
+    run_acked("define qos::wal operator w with read_count = 4, max_in_flight = 4, "
+              "max_elements = 100 end;\n"
+              "create operator w;\n"
+              "select event from in into w;\nselect event from w into out;\n",
+              dir, 40, 40, &got, &st);
+    assert_int_equal(got.n, 40);
+    for (int i = 0; i < 40; i++) assert_int_equal(got.ids[i], i);
     assert_true(st.acks_merged >= 20);   /* 4 acks per tick: 3 of them join the first */
     char cmd[80];
     snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(run_acked("define qos::wal operator w with read_count = 4, max_in_flight = 4, "
-                               "max_elements = 100 end;\n"
-                               "define qos::percentile operator pc with timeout = 1000000 end;\n"
-                               "create operator w;\ncreate operator pc;\n"
-                               "select event from in into w;\nselect event from w into pc;\n"
-                               "select event from pc into out;\n",
-                               dir, 40, &st),
-                     40);
+    run_acked("define qos::wal operator w with read_count = 4, max_in_flight = 4, "
+              "max_elements = 100 end;\n"
+              "define qos::percentile operator pc with timeout = 1000000 end;\n"
+              "create operator w;\ncreate operator pc;\n"
+              "select event from in into w;\nselect event from w into pc;\n"
+              "select event from pc into out;\n",
+              dir, 40, 40, &got, &st);
+    assert_int_equal(got.n, 40);
+    for (int i = 0; i < 40; i++) assert_int_equal(got.ids[i], i);
     assert_int_equal(st.acks_merged, 0);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
