@@ -18,9 +18,14 @@
  * (synchronously, inside librdkafka's rebalance callback, which runs on the
  * loop) and what is still in flight on them is abandoned: its acks are
  * ignored and the new owner reads it again from the committed offset.
- * Breaker: a trigger pauses every assigned partition (and any assigned
- * later), a restore resumes them; more than max_in_flight records waiting
- * for acks pause them too. librdkafka's threads only queue; everything here
+ * Breaker: a trigger stops the polling at once (what librdkafka fetched
+ * waits in its queue, bounded by its queued.max.messages.kbytes); one that
+ * lasts PAUSE_AFTER_MS also pauses every assigned partition (and any
+ * assigned later), and a restore resumes them. Most triggers are short (a
+ * qos::wal waiting for its next group commit, about a millisecond), and a
+ * pause and resume of the partitions costs a fetch cycle each time: paused
+ * at once, the kafka relay ran at a tenth of its speed. More than
+ * max_in_flight records waiting for acks pause them too. librdkafka's threads only queue; everything here
  * runs on the loop (kafka_int.h).
  *
  * An ack of a batch (ack_range) settles every record whose ids it covers.
@@ -42,6 +47,7 @@
 
 #define MOD "kafka"
 #define PER_TURN 1024   /* records handed to the runtime per loop turn */
+#define PAUSE_AFTER_MS 500   /* a trigger this long pauses the partitions */
 
 struct kin_cfg {
     struct tr_kafka_common c;
@@ -103,6 +109,7 @@ struct kin {
     rd_kafka_queue_t *q;
     struct tr_kafka_wake wake;
     uv_timer_t flush_timer;
+    uv_timer_t pause_timer;   /* a trigger that lasts: pause the partitions */
     rd_kafka_topic_partition_list_t *topics;
     bool retry, auto_commit, tracked;
     uint64_t commit_ms, max_in_flight;
@@ -110,6 +117,8 @@ struct kin {
     size_t nparts, parts_cap;
     struct tr_ring inflight;  /* struct rec, by event id */
     bool triggered, full, paused, started, closing;
+    bool pause_asked;   /* an emit said a trigger is on its way: poll nothing until it came */
+    bool held_long;     /* triggered for PAUSE_AFTER_MS */
     int handles;
     uint64_t received, rejected, commit_errors;
     struct tr_log_limit lim;
@@ -144,7 +153,7 @@ static int part_of(struct kin *k, const char *topic, int32_t partition, uint32_t
 
 /* Pause or resume what is assigned so it matches triggered/full. */
 static void apply_pause(struct kin *k) {
-    bool want = k->triggered || k->full;
+    bool want = (k->triggered && k->held_long) || k->full;
     if (want == k->paused || !k->rk) return;
     rd_kafka_topic_partition_list_t *a = NULL;
     if (rd_kafka_assignment(k->rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
@@ -446,6 +455,10 @@ static int take(struct kin *k, const rd_kafka_message_t *m) {
 static void serve(void *arg) {
     struct kin *k = arg;
     if (!k->rk || k->closing) return;
+    /* Paused: what librdkafka still holds stays there. Polling on would
+     * hand the pipeline records it cannot take (a WAL keeps a few thousand,
+     * then fails the rest, and each fail seeks back and fetches again). */
+    if (k->triggered || k->pause_asked) return;
     for (int n = 0; n < PER_TURN; n++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
         if (!m) return;
@@ -462,8 +475,9 @@ static void serve(void *arg) {
         if (k->closing) return;
         if (rc == TR_ONRAMP_PAUSED) {
             /* the trigger is on its way; what is queued stays queued until
-             * the restore (paused partitions fetch nothing more) */
-            tr_kafka_wake_again(&k->wake);
+             * the restore (paused partitions fetch nothing more), which
+             * wakes this again */
+            k->pause_asked = true;
             return;
         }
     }
@@ -536,15 +550,28 @@ static void kin_fail(void *self, uint64_t id) {
     schedule_flush(k);
 }
 
+static void on_pause_timer(uv_timer_t *t);
+
 static void kin_trigger(void *self) {
     struct kin *k = self;
     k->triggered = true;
+    k->pause_asked = false;
+    if (!k->closing) uv_timer_start(&k->pause_timer, on_pause_timer, PAUSE_AFTER_MS, 0);
+}
+
+static void on_pause_timer(uv_timer_t *t) {
+    struct kin *k = t->data;
+    if (!k->triggered) return;
+    k->held_long = true;
     apply_pause(k);
 }
 
 static void kin_restore(void *self) {
     struct kin *k = self;
     k->triggered = false;
+    k->pause_asked = false;
+    k->held_long = false;
+    if (!k->closing) uv_timer_stop(&k->pause_timer);
     apply_pause(k);
     if (k->rk && !k->closing) tr_kafka_wake_again(&k->wake);
 }
@@ -626,7 +653,9 @@ static int kin_create(const struct tr_conn_spec *spec, struct tr_onramp_host *ho
     }
     uv_timer_init(loop, &k->flush_timer);
     k->flush_timer.data = k;
-    k->handles = 1;
+    uv_timer_init(loop, &k->pause_timer);
+    k->pause_timer.data = k;
+    k->handles = 2;
     *self = k;
     return 0;
 }
@@ -673,6 +702,7 @@ static void kin_close(void *self, void (*done)(void *), void *arg) {
     rd_kafka_destroy(k->rk);
     k->rk = NULL;
     uv_close((uv_handle_t *)&k->flush_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&k->pause_timer, on_timer_closed);
 }
 
 const struct tr_onramp_ops tr_kafka_onramp = {

@@ -206,6 +206,7 @@ struct walop {
     struct walop_stats st;
     struct tr_buf rec;
     uint64_t dropped;
+    struct tr_log_limit refuse_log;   /* a source that ignores the pause refuses many in a row */
     uint64_t decode_errors;
     uint64_t emitted;            /* events emitted so far */
     uint64_t decoded;            /* of those, read back from their record (not kept: struct hot) */
@@ -1093,10 +1094,10 @@ static int wal_event(void *self, const char *port, struct tr_event *ev) {
         w->dropped++;
         w->st.refused++;
         if (!ev->transactional) w->st.lost++;
-        TR_ERROR("qos::wal", "%s: %s and %d events already waiting: event refused (%llu so "
-                 "far)%s", w->id, w->wal_failed ? "the log failed" : "full", HELD_MAX,
-                 (unsigned long long)w->dropped,
-                 ev->transactional ? "; failed upstream" : "; the source ignored backpressure");
+        tr_log_limited(&w->refuse_log, TR_LOG_ERROR, "qos::wal",
+                       "%s: %s and %d events already waiting: event refused (%llu so far)%s", w->id,
+                       w->wal_failed ? "the log failed" : "full", HELD_MAX, (unsigned long long)w->dropped,
+                       ev->transactional ? "; failed upstream" : "; the source ignored backpressure");
         if (ev->transactional) {
             send_up(w, TR_CB_FAIL, &ev->ids);
         } else {
@@ -1116,6 +1117,7 @@ static int wal_event(void *self, const char *port, struct tr_event *ev) {
 static void wal_tick(void *self, uint64_t tick_ns) {
     (void)tick_ns;
     struct walop *w = self;
+    tr_log_limit_flush(&w->refuse_log);   /* a flood that stopped is still counted */
     try_reopen(w);   /* no-op unless the log failed and the backoff is due */
     if (!w->announced) {
         /* We take events whatever the state downstream (we buffer them), so
