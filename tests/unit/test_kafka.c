@@ -91,6 +91,7 @@ struct host {
     size_t n;
     int64_t offset[MAXF];      /* $kafka.offset of each event, by id */
     int64_t value[MAXF];       /* its "id" */
+    size_t pause_at;           /* answer the emit that makes n this with TR_ONRAMP_PAUSED */
 };
 
 static int64_t h_emit_value(struct tr_onramp_host *h, tr_value v, tr_value m) {
@@ -122,7 +123,7 @@ static int h_emit_bytes(struct tr_onramp_host *hh, uint64_t stream, const void *
     h->next_id++;
     h->events++;
     tr_value_unref(meta);
-    return 0;
+    return h->pause_at && h->n == h->pause_at ? TR_ONRAMP_PAUSED : 0;
 }
 
 static void h_stream_end(struct tr_onramp_host *h, uint64_t s) { (void)h; (void)s; }
@@ -296,6 +297,50 @@ static void test_breaker_pauses_and_resumes_partitions(void **state) {
     cluster_close(&c);
 }
 
+/* An emit answered TR_ONRAMP_PAUSED (a trigger is on its way): nothing more
+ * is polled, in this turn or the next ones, until the trigger and the
+ * restore have come; polling on would hand the pipeline records it cannot
+ * take. */
+static void test_paused_emit_stops_polling(void **state) {
+    (void)state;
+    struct cluster c;
+    cluster_open(&c, "t", 1);
+    cluster_produce(&c, "t", 10);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct host h = {.h = {.ops = &host_ops, .loop = &loop}, .pause_at = 4};
+    struct fake_spec sp;
+    fake_spec_init(&sp, "kafka", "k");
+    set_list(&sp, "brokers", c.bootstrap);
+    set_list(&sp, "topics", "t");
+    fake_spec_str(&sp, "group_id", "g");
+    set_options(&sp);
+    void *self = NULL;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    assert_int_equal(tr_kafka_onramp.create(&sp.s, &h.h, &self, &d), 0);
+    assert_int_equal(tr_kafka_onramp.start(self), 0);
+    struct wait_n w = {&h, 4};
+    assert_true(fake_run_until(&loop, got_n, &w));
+    /* a bounded look (300 ms): the other six stay in librdkafka's queue */
+    uv_update_time(&loop);
+    struct until u = {&loop, uv_now(&loop) + 300};
+    assert_true(fake_run_until(&loop, time_is_up, &u));
+    assert_int_equal(h.n, 4);
+    /* the trigger arrives and goes (shorter than the partition pause) */
+    tr_kafka_onramp.trigger(self);
+    tr_kafka_onramp.restore(self);
+    w.n = 10;
+    assert_true(fake_run_until(&loop, got_n, &w));
+    for (int i = 0; i < 10; i++) assert_int_equal(h.offset[i], i);
+    bool done = false;
+    tr_kafka_onramp.close(self, closed, &done);
+    assert_true(fake_run_until(&loop, fake_flag_set, &done));
+    fake_spec_fini(&sp);
+    assert_int_equal(fake_drain_and_close(&loop), 0);
+    cluster_close(&c);
+}
+
 /* ------------------------------------------------------------ offramp */
 
 static bool answers_are(void *arg) {
@@ -443,6 +488,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commits_contiguous_prefix_and_replays_fails),
         cmocka_unit_test(test_breaker_pauses_and_resumes_partitions),
+        cmocka_unit_test(test_paused_emit_stops_polling),
         cmocka_unit_test(test_offramp_acks_on_delivery_and_fails_bad_partition),
         cmocka_unit_test(test_offramp_full_queue_triggers_instead_of_blocking),
         cmocka_unit_test(test_config_errors),
