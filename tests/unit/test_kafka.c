@@ -255,46 +255,65 @@ static bool time_is_up(void *arg) {
     return uv_now(u->loop) >= u->at;
 }
 
-static void test_breaker_pauses_and_resumes_partitions(void **state) {
-    (void)state;
+/* A kafka onramp on topic t of a one-partition cluster holding 10 records. */
+struct onramp_run {
     struct cluster c;
-    cluster_open(&c, "t", 1);
-    cluster_produce(&c, "t", 10);
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct host h = {.h = {.ops = &host_ops, .loop = &loop}};
+    struct host h;
     struct fake_spec sp;
-    fake_spec_init(&sp, "kafka", "k");
-    set_list(&sp, "brokers", c.bootstrap);
-    set_list(&sp, "topics", "t");
-    fake_spec_str(&sp, "group_id", "g");
-    set_options(&sp);
-    void *self = NULL;
+    void *self;
+};
+
+static void onramp_start(struct onramp_run *r, size_t pause_at) {
+    cluster_open(&r->c, "t", 1);
+    cluster_produce(&r->c, "t", 10);
+    uv_loop_init(&r->loop);
+    r->h = (struct host){.h = {.ops = &host_ops, .loop = &r->loop}, .pause_at = pause_at};
+    fake_spec_init(&r->sp, "kafka", "k");
+    set_list(&r->sp, "brokers", r->c.bootstrap);
+    set_list(&r->sp, "topics", "t");
+    fake_spec_str(&r->sp, "group_id", "g");
+    set_options(&r->sp);
     struct tr_diag d;
     tr_diag_clear(&d);
-    assert_int_equal(tr_kafka_onramp.create(&sp.s, &h.h, &self, &d), 0);
-    assert_int_equal(tr_kafka_onramp.start(self), 0);
-    struct wait_n w = {&h, 10};
-    assert_true(fake_run_until(&loop, got_n, &w));
-    /* triggered: what is produced now is not fetched (a bounded look: 1 s) */
-    tr_kafka_onramp.trigger(self);
-    cluster_produce(&c, "t", 10);
-    uv_update_time(&loop);
-    struct until u = {&loop, uv_now(&loop) + 1000};
-    assert_true(fake_run_until(&loop, time_is_up, &u));
-    assert_int_equal(h.n, 10);
-    /* restored: it comes */
-    tr_kafka_onramp.restore(self);
-    w.n = 20;
-    assert_true(fake_run_until(&loop, got_n, &w));
-    assert_int_equal(h.offset[10], 10);
-    assert_int_equal(h.offset[19], 19);
+    assert_int_equal(tr_kafka_onramp.create(&r->sp.s, &r->h.h, &r->self, &d), 0);
+    assert_int_equal(tr_kafka_onramp.start(r->self), 0);
+}
+
+static void onramp_stop(struct onramp_run *r) {
     bool done = false;
-    tr_kafka_onramp.close(self, closed, &done);
-    assert_true(fake_run_until(&loop, fake_flag_set, &done));
-    fake_spec_fini(&sp);
-    assert_int_equal(fake_drain_and_close(&loop), 0);
-    cluster_close(&c);
+    tr_kafka_onramp.close(r->self, closed, &done);
+    assert_true(fake_run_until(&r->loop, fake_flag_set, &done));
+    fake_spec_fini(&r->sp);
+    assert_int_equal(fake_drain_and_close(&r->loop), 0);
+    cluster_close(&r->c);
+}
+
+/* Run the loop for ms (a bounded look for what must not happen). */
+static void look(uv_loop_t *loop, uint64_t ms) {
+    uv_update_time(loop);
+    struct until u = {loop, uv_now(loop) + ms};
+    assert_true(fake_run_until(loop, time_is_up, &u));
+}
+
+static void test_breaker_pauses_and_resumes_partitions(void **state) {
+    (void)state;
+    struct onramp_run r;
+    onramp_start(&r, 0);
+    struct wait_n w = {&r.h, 10};
+    assert_true(fake_run_until(&r.loop, got_n, &w));
+    /* triggered: what is produced now is not fetched (a bounded look: 1 s) */
+    tr_kafka_onramp.trigger(r.self);
+    cluster_produce(&r.c, "t", 10);
+    look(&r.loop, 1000);
+    assert_int_equal(r.h.n, 10);
+    /* restored: it comes */
+    tr_kafka_onramp.restore(r.self);
+    w.n = 20;
+    assert_true(fake_run_until(&r.loop, got_n, &w));
+    assert_int_equal(r.h.offset[10], 10);
+    assert_int_equal(r.h.offset[19], 19);
+    onramp_stop(&r);
 }
 
 /* An emit answered TR_ONRAMP_PAUSED (a trigger is on its way): nothing more
@@ -303,42 +322,19 @@ static void test_breaker_pauses_and_resumes_partitions(void **state) {
  * take. */
 static void test_paused_emit_stops_polling(void **state) {
     (void)state;
-    struct cluster c;
-    cluster_open(&c, "t", 1);
-    cluster_produce(&c, "t", 10);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct host h = {.h = {.ops = &host_ops, .loop = &loop}, .pause_at = 4};
-    struct fake_spec sp;
-    fake_spec_init(&sp, "kafka", "k");
-    set_list(&sp, "brokers", c.bootstrap);
-    set_list(&sp, "topics", "t");
-    fake_spec_str(&sp, "group_id", "g");
-    set_options(&sp);
-    void *self = NULL;
-    struct tr_diag d;
-    tr_diag_clear(&d);
-    assert_int_equal(tr_kafka_onramp.create(&sp.s, &h.h, &self, &d), 0);
-    assert_int_equal(tr_kafka_onramp.start(self), 0);
-    struct wait_n w = {&h, 4};
-    assert_true(fake_run_until(&loop, got_n, &w));
-    /* a bounded look (300 ms): the other six stay in librdkafka's queue */
-    uv_update_time(&loop);
-    struct until u = {&loop, uv_now(&loop) + 300};
-    assert_true(fake_run_until(&loop, time_is_up, &u));
-    assert_int_equal(h.n, 4);
+    struct onramp_run r;
+    onramp_start(&r, 4);
+    struct wait_n w = {&r.h, 4};
+    assert_true(fake_run_until(&r.loop, got_n, &w));
+    look(&r.loop, 300);   /* the other six stay in librdkafka's queue */
+    assert_int_equal(r.h.n, 4);
     /* the trigger arrives and goes (shorter than the partition pause) */
-    tr_kafka_onramp.trigger(self);
-    tr_kafka_onramp.restore(self);
+    tr_kafka_onramp.trigger(r.self);
+    tr_kafka_onramp.restore(r.self);
     w.n = 10;
-    assert_true(fake_run_until(&loop, got_n, &w));
-    for (int i = 0; i < 10; i++) assert_int_equal(h.offset[i], i);
-    bool done = false;
-    tr_kafka_onramp.close(self, closed, &done);
-    assert_true(fake_run_until(&loop, fake_flag_set, &done));
-    fake_spec_fini(&sp);
-    assert_int_equal(fake_drain_and_close(&loop), 0);
-    cluster_close(&c);
+    assert_true(fake_run_until(&r.loop, got_n, &w));
+    for (int i = 0; i < 10; i++) assert_int_equal(r.h.offset[i], i);
+    onramp_stop(&r);
 }
 
 /* ------------------------------------------------------------ offramp */
