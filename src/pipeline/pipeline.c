@@ -959,12 +959,14 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
     }
     /* acks merge into runs only where every operator that sees contraflow
      * takes them (op.h range_acks) */
+    bool any = false, all = true;
     for (size_t i = 0; i < p->nnodes; i++) {
         const struct tr_op_ops *ops = p->nodes[i].ops;
         if (!ops || !ops->contraflow) continue;
-        p->merge_acks = ops->range_acks;
-        if (!ops->range_acks) break;
+        any = true;
+        all = all && ops->range_acks;
     }
+    p->merge_acks = any && all;
     *out = p;
     return 0;
 fail:

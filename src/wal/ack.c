@@ -118,33 +118,10 @@ void tr_wal_reclaim_active(struct tr_wal *w) {
     if (w->active && active_reclaimable(w)) settle(w);
 }
 
-static int ack_one(struct tr_wal *w, uint64_t seq) {
-    if (!w) return -EINVAL;
-    if (seq <= w->frontier) return 0;
-    if (seq > w->frontier + tr_wal_ring_n(&w->ring)) return -EINVAL;
-    uint64_t *e = tr_wal_ring_at(&w->ring, (size_t)(seq - w->frontier - 1));
-    if (*e & TR_WAL_RING_ACKED) return 0;
-    *e |= TR_WAL_RING_ACKED;
-    w->ring.nacked++;
-    if (seq == w->frontier + 1) tr_wal_frontier_advance(w);
-    return 0;
-}
-
-static int ack_through(struct tr_wal *w, uint64_t seq) {
-    if (!w) return -EINVAL;
-    if (seq <= w->frontier) return 0;
-    if (seq > w->frontier + tr_wal_ring_n(&w->ring)) return -EINVAL;
-    for (uint64_t s = w->frontier + 1; s <= seq; s++) {
-        uint64_t *e = tr_wal_ring_at(&w->ring, (size_t)(s - w->frontier - 1));
-        if (!(*e & TR_WAL_RING_ACKED)) {
-            *e |= TR_WAL_RING_ACKED;
-            w->ring.nacked++;
-        }
-    }
-    tr_wal_frontier_advance(w);
-    return 0;
-}
-
+/* Records lo..hi acknowledged: those at or below the frontier are no-ops,
+ * those handed out are marked even when the run goes past the last one
+ * handed out (-EINVAL then), and the frontier moves once. One record and a
+ * prefix are runs too. */
 static int ack_range(struct tr_wal *w, uint64_t lo, uint64_t hi) {
     if (!w || lo > hi) return -EINVAL;
     uint64_t out = w->frontier + tr_wal_ring_n(&w->ring);   /* the last handed out */
@@ -163,6 +140,14 @@ static int ack_range(struct tr_wal *w, uint64_t lo, uint64_t hi) {
     return rc;
 }
 
+/* A prefix past what was handed out acknowledges nothing. */
+static int ack_through(struct tr_wal *w, uint64_t seq) {
+    if (!w) return -EINVAL;
+    if (seq <= w->frontier) return 0;
+    if (seq > w->frontier + tr_wal_ring_n(&w->ring)) return -EINVAL;
+    return ack_range(w, w->frontier + 1, seq);
+}
+
 int tr_wal_ack_range(struct tr_wal *w, uint64_t lo, uint64_t hi) {
     int rc = ack_range(w, lo, hi);
     if (w) TR_CHECK(tr_wal_broken(w));
@@ -170,7 +155,7 @@ int tr_wal_ack_range(struct tr_wal *w, uint64_t lo, uint64_t hi) {
 }
 
 int tr_wal_ack(struct tr_wal *w, uint64_t seq) {
-    int rc = ack_one(w, seq);
+    int rc = ack_range(w, seq, seq);
     if (w) TR_CHECK(tr_wal_broken(w));
     return rc;
 }
