@@ -8,6 +8,8 @@
  *   tag 6 str / 7 bin : uvarint length, bytes
  *   tag 8 arr  : uvarint count, count values
  *   tag 9 rec  : uvarint count, count x (uvarint key length, key bytes, value)
+ *   tag 10 json: uvarint length, JSON text in canonical form (TR_RAWJSON;
+ *                checked again when read, see tr_json_canonical)
  *   uvarint    : LEB128, at most 10 bytes
  * Decoding checks every length against the bytes left before allocating,
  * and nesting against TR_VALUE_MAX_DEPTH.
@@ -18,7 +20,9 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { T_NULL, T_FALSE, T_TRUE, T_I64, T_U64, T_F64, T_STR, T_BIN, T_ARR, T_REC };
+#include "codec/json.h"
+
+enum { T_NULL, T_FALSE, T_TRUE, T_I64, T_U64, T_F64, T_STR, T_BIN, T_ARR, T_REC, T_JSON };
 
 int tr_bin_put_uvarint(struct tr_buf *out, uint64_t v) {
     if (out->cap - out->len <= 10) {   /* cap 0: len 0, reserves */
@@ -87,7 +91,8 @@ static size_t bound(const tr_value *v) {
     case TR_BOOL: return 1;
     case TR_F64: return 9;
     case TR_STR:
-    case TR_BIN: return 11 + (size_t)v->as.s->len;
+    case TR_BIN:
+    case TR_RAWJSON: return 11 + (size_t)v->as.s->len;
     default: return 11;
     }
 }
@@ -108,6 +113,7 @@ static void put_scalar(struct wr *w, const tr_value *v) {
     }
     case TR_STR:
     case TR_BIN: put_bytes(w, v->type == TR_STR ? T_STR : T_BIN, v->as.s->data, v->as.s->len); return;
+    case TR_RAWJSON: put_bytes(w, T_JSON, v->as.s->data, v->as.s->len); return;
     case TR_ARR:
     case TR_REC: return;   /* not scalars */
     }
@@ -190,7 +196,7 @@ static int get_len(const char *data, size_t len, size_t *off, uint64_t *n) {
 static int dec_str(struct tr_varena *va, int tag, const char *p, size_t n, tr_value *out) {
     struct tr_str *s = tr_varena_str_new(va, p, n);
     if (!s) return -ENOMEM;
-    out->type = tag == T_STR ? TR_STR : TR_BIN;
+    out->type = tag == T_STR ? TR_STR : tag == T_BIN ? TR_BIN : TR_RAWJSON;
     out->as.s = s;
     return 0;
 }
@@ -228,6 +234,15 @@ static int dec(struct tr_varena *va, const char *data, size_t len, size_t *off, 
     case T_BIN:
         if ((rc = get_len(data, len, off, &n))) return rc;
         if (n > UINT32_MAX) return TR_ECORRUPT;
+        rc = dec_str(va, tag, data + *off, n, out);
+        if (!rc) *off += n;
+        return rc;
+    case T_JSON:
+        /* only ever written canonical and whole: anything else is damage
+         * (its decoding would differ from what was taken in, or fail) */
+        if (depth > 0) return TR_ECORRUPT;
+        if ((rc = get_len(data, len, off, &n))) return rc;
+        if (n > UINT32_MAX || !tr_json_canonical(data + *off, (size_t)n)) return TR_ECORRUPT;
         rc = dec_str(va, tag, data + *off, n, out);
         if (!rc) *off += n;
         return rc;

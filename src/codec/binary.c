@@ -17,4 +17,6 @@ static int binary_encode(const tr_value *v, struct tr_buf *out) {
     return tr_json_encode(v, out);
 }
 
-const struct tr_codec tr_codec_binary = {"binary", binary_decode, binary_encode, tr_codec_bytes_view};
+const struct tr_codec tr_codec_binary = {
+    .name = "binary", .decode = binary_decode, .encode = binary_encode, .view = tr_codec_bytes_view,
+};

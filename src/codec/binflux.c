@@ -181,4 +181,6 @@ static int bf_encode(const tr_value *v, struct tr_buf *out) {
     return rc;
 }
 
-const struct tr_codec tr_codec_binflux = {"binflux", bf_decode, bf_encode, NULL};
+const struct tr_codec tr_codec_binflux = {
+    .name = "binflux", .decode = bf_decode, .encode = bf_encode, .view = NULL,
+};

@@ -29,7 +29,25 @@ static int json_decode(const char *data, size_t len, uint64_t ingest_ns, tr_valu
     return tr_json_decode(data, len, out, d);
 }
 
+static int json_decode_lazy(const char *data, size_t len, uint64_t ingest_ns, tr_value *out,
+                            struct tr_diag *d) {
+    return len == 0 ? json_decode(data, len, ingest_ns, out, d) : tr_json_decode_lazy(data, len, out, d);
+}
+
 static int json_encode(const tr_value *v, struct tr_buf *out) { return tr_json_encode(v, out); }
+
+/* Undecoded text is sent as the bytes it came in as. */
+static int json_view(const tr_value *v, const char **data, size_t *len) {
+    if (v->type != TR_RAWJSON) return 0;
+    *data = v->as.s->data;
+    *len = v->as.s->len;
+    return 1;
+}
+
+/* A string's bytes, or undecoded JSON text as string_encode would write it. */
+static int string_view(const tr_value *v, const char **data, size_t *len) {
+    return tr_codec_bytes_view(v, data, len) || json_view(v, data, len);
+}
 
 /* string: the frame is the value when it is UTF-8 (0.11: std::str::from_utf8,
  * its error text included); a value that is not a string encodes as JSON. */
@@ -58,9 +76,14 @@ static int string_encode(const tr_value *v, struct tr_buf *out) {
     return tr_json_encode(v, out);
 }
 
-static const struct tr_codec codec_json = {"json", json_decode, json_encode, NULL};
-static const struct tr_codec codec_string = {"string", string_decode, string_encode,
-                                              tr_codec_bytes_view};
+static const struct tr_codec codec_json = {
+    .name = "json", .decode = json_decode, .encode = json_encode, .view = json_view,
+    .decode_lazy = json_decode_lazy, .raw_json = true,
+};
+static const struct tr_codec codec_string = {
+    .name = "string", .decode = string_decode, .encode = string_encode, .view = string_view,
+    .raw_json = true,
+};
 
 int tr_codec_bytes_view(const tr_value *v, const char **data, size_t *len) {
     if (v->type != TR_STR && v->type != TR_BIN) return 0;

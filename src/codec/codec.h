@@ -9,6 +9,7 @@
 #ifndef TR_CODEC_H
 #define TR_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,16 @@ struct tr_codec {
      * binary codecs): an offramp sends them without copying, valid while v
      * lives. 0: call encode. NULL: always encode. */
     int (*view)(const tr_value *v, const char **data, size_t *len);
+    /* Optional: decode, except that a frame whose value nothing needs to
+     * see may come back as TR_RAWJSON (value.h), for a host whose events
+     * go where nothing reads them (json: tr_json_decode_lazy). NULL:
+     * always decode. */
+    int (*decode_lazy)(const char *data, size_t len, uint64_t ingest_ns, tr_value *out,
+                       struct tr_diag *d);
+    /* encode and view take TR_RAWJSON values (json, and string, which
+     * writes what is not a string as JSON); for any other codec a holder
+     * decodes them first (tr_json_materialize). */
+    bool raw_json;
 };
 
 /* The view of the string and binary codecs: a string's or binary's bytes. */

@@ -443,4 +443,6 @@ static int influx_decode(const char *data, size_t len, uint64_t ingest_ns, tr_va
 
 static int influx_encode(const tr_value *v, struct tr_buf *out) { return tr_influx_write(v, out, NULL); }
 
-const struct tr_codec tr_codec_influx = {"influx", influx_decode, influx_encode, NULL};
+const struct tr_codec tr_codec_influx = {
+    .name = "influx", .decode = influx_decode, .encode = influx_encode, .view = NULL,
+};

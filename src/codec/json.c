@@ -782,6 +782,200 @@ err:
 }
 
 /* ------------------------------------------------------------------ */
+/* canonical text: what the encoder would write back                  */
+
+/* How each byte is written inside a JSON string: 0 = as is, 'u' = \u00XX,
+ * anything else = backslash + that letter. */
+static const char esc_tab[256] = {
+    ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r',
+    [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', [0x05] = 'u',
+    [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u', [0x0f] = 'u', [0x10] = 'u',
+    [0x11] = 'u', [0x12] = 'u', [0x13] = 'u', [0x14] = 'u', [0x15] = 'u', [0x16] = 'u',
+    [0x17] = 'u', [0x18] = 'u', [0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u',
+    [0x1d] = 'u', [0x1e] = 'u', [0x1f] = 'u', ['"'] = '"', ['\\'] = '\\',
+};
+
+/* The deepest nesting and the most keys (of all records open at once)
+ * looked at; beyond them a document is simply not carried raw. */
+#define CANON_DEPTH 32
+#define CANON_KEYS 128
+
+/* The string body at p (past its quote) when the encoder would write its
+ * decoded bytes back as they are: no escape but the encoder's own (\" \\
+ * \b \f \n \r \t, and \u00xx in lower-case hex for the other control
+ * bytes), valid UTF-8. The position past the closing quote, or NULL. */
+static const uint8_t *canon_string(const uint8_t *p, const uint8_t *end) {
+    static const char hex[] = "0123456789abcdef";
+    for (;;) {
+        p += tr_json_scan(p, (size_t)(end - p));
+        if (p == end) return NULL;
+        uint8_t c = *p;
+        if (c == '"') return p + 1;
+        if (c == '\\') {
+            if (end - p < 2) return NULL;
+            uint8_t e = p[1];
+            if (e == 'u') {
+                if (end - p < 6 || p[2] != '0' || p[3] != '0') return NULL;
+                const char *h = memchr(hex, p[4], 2), *l = memchr(hex, p[5], 16);
+                if (!h || !l) return NULL;
+                uint8_t b = (uint8_t)((h - hex) << 4 | (l - hex));
+                if (esc_tab[b] != 'u') return NULL;   /* \n, \t ... have their letter */
+                p += 6;
+            } else {
+                if (e != '"' && e != '\\' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't')
+                    return NULL;   /* \/ decodes to '/', which is written plain */
+                p += 2;
+            }
+        } else if (c < 0x80) {
+            return NULL;   /* a control byte: not JSON */
+        } else {
+            size_t n = utf8_seq(p, end);
+            if (!n) return NULL;
+            p += n;
+        }
+    }
+}
+
+/* The number at p when the encoder writes its value with the same bytes:
+ * an integer without "-0", or a float in ryu's shortest form. The end of
+ * the number, or NULL. */
+static const uint8_t *canon_number(const uint8_t *p, const uint8_t *end) {
+    struct num nm;
+    const uint8_t *err;
+    const char *msg;
+    const uint8_t *e = scan_number(p, end, &nm, &err, &msg);
+    if (!e) return NULL;
+    if (nm.is_int && !nm.overflow) {
+        if (!nm.neg) return e;
+        /* -0 becomes 0; below INT64_MIN it is a float */
+        return nm.mant != 0 && nm.mant <= (uint64_t)INT64_MAX + 1 ? e : NULL;
+    }
+    double f;
+    char tmp[TR_FMTNUM_MAX];
+    if (num_double(&nm, &f) || isinf(f)) return NULL;
+    size_t n = tr_fmtnum_json(f, tmp);
+    return n == (size_t)(e - p) && memcmp(tmp, p, n) == 0 ? e : NULL;
+}
+
+struct canon_frame {
+    uint32_t keys;   /* index of its first key in the key list */
+    uint8_t is_rec;
+    uint64_t seen;   /* the same filter of key length and end bytes as close_container's */
+};
+
+/* One state machine like tr_json_decode's, with no value built. Where the
+ * decoder would take a thing the encoder writes otherwise (whitespace, a
+ * repeated key, "1.0e0", "\u0041"), or fail, the answer is 0. */
+int tr_json_canonical(const char *buf, size_t len) {
+    struct canon_frame f[CANON_DEPTH];
+    struct { const uint8_t *s; uint32_t n; } keys[CANON_KEYS];
+    uint32_t nf = 0, nk = 0;
+    if (!buf || !len) return 0;
+    const uint8_t *p = (const uint8_t *)buf, *end = p + len;
+
+value:
+    if (p == end) return 0;
+    switch (*p) {
+    case '{':
+    case '[':
+        if (nf == CANON_DEPTH) return 0;
+        f[nf].is_rec = *p == '{';
+        f[nf].keys = nk;
+        f[nf].seen = 0;
+        nf++;
+        p++;
+        if (p < end && *p == (f[nf - 1].is_rec ? '}' : ']')) {
+            p++;
+            nf--;
+            goto have;
+        }
+        if (f[nf - 1].is_rec) goto key;
+        goto value;
+    case '"':
+        if (!(p = canon_string(p + 1, end))) return 0;
+        goto have;
+    case 't':
+        if (end - p < 4 || memcmp(p, "true", 4)) return 0;
+        p += 4;
+        goto have;
+    case 'f':
+        if (end - p < 5 || memcmp(p, "false", 5)) return 0;
+        p += 5;
+        goto have;
+    case 'n':
+        if (end - p < 4 || memcmp(p, "null", 4)) return 0;
+        p += 4;
+        goto have;
+    default:
+        if (*p != '-' && !is_digit(*p)) return 0;
+        if (!(p = canon_number(p, end))) return 0;
+        goto have;
+    }
+
+key: {
+    if (p == end || *p != '"' || nk == CANON_KEYS) return 0;
+    const uint8_t *k = p + 1;
+    if (!(p = canon_string(k, end))) return 0;
+    /* two keys are one when their canonical texts are one; a repeat would
+     * be merged by the decoder */
+    uint32_t kn = (uint32_t)(p - 1 - k);
+    unsigned first = kn ? k[0] : 0, last = kn ? k[kn - 1] : 0;
+    uint64_t bit = 1ull << ((kn * 3u + first * 5u + last * 11u) & 63u);
+    struct canon_frame *fr = &f[nf - 1];
+    if (fr->seen & bit) {
+        for (uint32_t j = fr->keys; j < nk; j++)
+            if (tr_bytes_eq((const char *)keys[j].s, keys[j].n, (const char *)k, kn)) return 0;
+    }
+    fr->seen |= bit;
+    keys[nk].s = k;
+    keys[nk].n = kn;
+    nk++;
+    if (p == end || *p != ':') return 0;
+    p++;
+    goto value;
+}
+
+have:
+    if (nf == 0) return p == end;
+    if (p == end) return 0;
+    if (*p == ',') {
+        p++;
+        if (f[nf - 1].is_rec) goto key;
+        goto value;
+    }
+    if (*p != (f[nf - 1].is_rec ? '}' : ']')) return 0;
+    p++;
+    nk = f[--nf].keys;
+    goto have;
+}
+
+int tr_json_decode_lazy(const char *buf, size_t len, tr_value *out, struct tr_diag *d) {
+    if (len > UINT32_MAX || !tr_json_canonical(buf, len)) return tr_json_decode(buf, len, out, d);
+    struct tr_varena va;
+    tr_varena_init_for(&va, len);
+    struct tr_str *s = tr_varena_str_new(&va, buf, len);
+    tr_varena_done(&va);
+    if (!s) {
+        *out = tr_v_null();
+        if (d) tr_diag_set(d, -ENOMEM, NULL, 1, 1, "out of memory");
+        return -ENOMEM;
+    }
+    out->type = TR_RAWJSON;
+    out->as.s = s;
+    return 0;
+}
+
+int tr_json_materialize(tr_value *v) {
+    if (v->type != TR_RAWJSON) return 0;
+    tr_value out;
+    int rc = tr_json_decode(v->as.s->data, v->as.s->len, &out, NULL);
+    if (rc) return rc == -ENOMEM ? rc : TR_ECORRUPT;
+    tr_value_unref(*v);
+    *v = out;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* encoder                                                            */
 
 /* Room for n more bytes plus the NUL that tr_buf keeps after the data.
@@ -856,16 +1050,6 @@ static int put_f64(struct tr_buf *b, double f) {
     return put(b, tmp, n);
 }
 
-/* How each byte is written inside a JSON string: 0 = as is, 'u' = \u00XX,
- * anything else = backslash + that letter. */
-static const char esc_tab[256] = {
-    ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r',
-    [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', [0x05] = 'u',
-    [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u', [0x0f] = 'u', [0x10] = 'u',
-    [0x11] = 'u', [0x12] = 'u', [0x13] = 'u', [0x14] = 'u', [0x15] = 'u', [0x16] = 'u',
-    [0x17] = 'u', [0x18] = 'u', [0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u',
-    [0x1d] = 'u', [0x1e] = 'u', [0x1f] = 'u', ['"'] = '"', ['\\'] = '\\',
-};
 
 /* A string the decoder found needs no escaping (tr_str.json_plain). */
 static int put_plain(struct tr_buf *b, const struct tr_str *s) {
@@ -999,6 +1183,15 @@ static int enc(struct tr_buf *b, const tr_value *v, int depth, unsigned flags) {
         }
         if (pretty && r->len && (rc = newline(b, depth))) return rc;
         return put1(b, '}');
+    }
+    case TR_RAWJSON: {
+        /* its bytes are what compact encoding would write */
+        if (!pretty) return put(b, v->as.s->data, v->as.s->len);
+        tr_value dv;
+        if ((rc = tr_json_decode(v->as.s->data, v->as.s->len, &dv, NULL))) return rc == -ENOMEM ? rc : -EINVAL;
+        rc = enc(b, &dv, depth, flags);
+        tr_value_unref(dv);
+        return rc;
     }
     default: return -EINVAL;
     }

@@ -33,6 +33,26 @@
  */
 int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d);
 
+/* 1 when decoding buf[0..len) and encoding the result with
+ * tr_json_encode gives back exactly these bytes, else 0 (also for text
+ * that is not JSON). Such text has no whitespace, no repeated key, no
+ * "-0", floats in the encoder's shortest form and only the escapes the
+ * encoder writes. Looks at most 32 levels deep and 128 keys of the
+ * records open at once (0 beyond); reads each byte once, allocates
+ * nothing. */
+int tr_json_canonical(const char *buf, size_t len);
+
+/* tr_json_decode, except that canonical text (above) is not decoded: *out
+ * becomes a TR_RAWJSON holding a copy of its bytes, for a holder that
+ * decodes it only when something reads it (an event on its way to the
+ * WAL and out again). Errors are tr_json_decode's. */
+int tr_json_decode_lazy(const char *buf, size_t len, tr_value *out, struct tr_diag *d);
+
+/* Decode *v in place if it is TR_RAWJSON; anything else is left alone.
+ * 0, -ENOMEM, or TR_ECORRUPT for bytes that are not JSON (*v unchanged on
+ * failure). */
+int tr_json_materialize(tr_value *v);
+
 /* Append the compact JSON text of v to out (no trailing newline).
  *
  * Floats print as Tremor 0.11 writes them (ryu: shortest round-trip digits,
@@ -41,6 +61,9 @@ int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d
  * padded), as tremor-value writes them. Strings escape '"', '\\' and
  * control characters; other UTF-8 passes through, and bytes that are not
  * valid UTF-8 are written as \ufffd so the output is always valid JSON.
+ *
+ * A TR_RAWJSON is written as the bytes it holds (indented, it is decoded
+ * first).
  *
  * Returns 0; TR_EDEPTH if v nests deeper than TR_VALUE_MAX_DEPTH; -ENOMEM.
  * On failure out keeps exactly its previous contents.

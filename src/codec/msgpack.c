@@ -276,4 +276,6 @@ static int mp_encode(const tr_value *v, struct tr_buf *out) {
     return rc;
 }
 
-const struct tr_codec tr_codec_msgpack = {"msgpack", mp_decode, mp_encode, NULL};
+const struct tr_codec tr_codec_msgpack = {
+    .name = "msgpack", .decode = mp_decode, .encode = mp_encode, .view = NULL,
+};

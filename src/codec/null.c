@@ -20,4 +20,6 @@ static int null_encode(const tr_value *v, struct tr_buf *out) {
     return 0;
 }
 
-const struct tr_codec tr_codec_null = {"null", null_decode, null_encode, NULL};
+const struct tr_codec tr_codec_null = {
+    .name = "null", .decode = null_decode, .encode = null_encode, .view = NULL,
+};

@@ -129,4 +129,6 @@ static int sd_encode(const tr_value *v, struct tr_buf *out) {
     return rc;
 }
 
-const struct tr_codec tr_codec_statsd = {"statsd", sd_decode, sd_encode, NULL};
+const struct tr_codec tr_codec_statsd = {
+    .name = "statsd", .decode = sd_decode, .encode = sd_encode, .view = NULL,
+};

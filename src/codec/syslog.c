@@ -654,4 +654,6 @@ static int sl_encode(const tr_value *v, struct tr_buf *out) {
     return rc;
 }
 
-const struct tr_codec tr_codec_syslog = {"syslog", sl_decode, sl_encode, NULL};
+const struct tr_codec tr_codec_syslog = {
+    .name = "syslog", .decode = sl_decode, .encode = sl_encode, .view = NULL,
+};

@@ -456,4 +456,6 @@ static int y_encode(const tr_value *v, struct tr_buf *out) {
     return rc;
 }
 
-const struct tr_codec tr_codec_yaml = {"yaml", y_decode, y_encode, NULL};
+const struct tr_codec tr_codec_yaml = {
+    .name = "yaml", .decode = y_decode, .encode = y_encode, .view = NULL,
+};

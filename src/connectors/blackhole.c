@@ -176,6 +176,7 @@ static void bh_close(void *self, void (*done)(void *), void *arg) {
 
 const struct tr_offramp_ops tr_blackhole_offramp = {
     .type = "blackhole",
+    .bytes_only = true,
     .create = bh_create,
     .start = bh_start,
     .send = bh_send,

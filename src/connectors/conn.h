@@ -259,6 +259,11 @@ struct tr_offramp_ops {
      * configs link from them without it. The world hands create
      * spec->linked = true for these. */
     bool always_linked;
+    /* send reads the message's bytes, never its value: an event still
+     * holding undecoded JSON (TR_RAWJSON) is sent as it came in, under a
+     * codec that writes it so. Sinks that build their own wire format
+     * from values leave it false and always get decoded values. */
+    bool bytes_only;
     int (*create)(const struct tr_conn_spec *spec, struct tr_offramp_host *host, void **self,
                   struct tr_diag *d);
     int (*start)(void *self);

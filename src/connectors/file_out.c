@@ -233,6 +233,7 @@ static void fo_close(void *self, void (*done)(void *), void *arg) {
 
 const struct tr_offramp_ops tr_file_offramp = {
     .type = "file",
+    .bytes_only = true,
     .create = fo_create,
     .start = fo_start,
     .send = fo_send,

@@ -422,6 +422,7 @@ static void kout_close(void *self, void (*done)(void *), void *arg) {
 
 const struct tr_offramp_ops tr_kafka_offramp = {
     .type = "kafka",
+    .bytes_only = true,
     .create = kout_create,
     .start = kout_start,
     .send = kout_send,

@@ -454,6 +454,7 @@ static int nats_create(const struct tr_conn_spec *spec, struct tr_offramp_host *
 
 const struct tr_offramp_ops tr_nats_offramp = {
     .type = "nats",
+    .bytes_only = true,
     .create = nats_create,
     .start = nats_start,
     .send = nats_send,

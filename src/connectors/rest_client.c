@@ -836,6 +836,7 @@ static void rc_close(void *self, void (*done)(void *), void *arg) {
 
 const struct tr_offramp_ops tr_rest_offramp = {
     .type = "rest",
+    .bytes_only = true,
     .linked = true,
     .create = rc_create,
     .start = rc_start,

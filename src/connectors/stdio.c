@@ -315,6 +315,7 @@ static void out_close(void *self, void (*done)(void *), void *arg) {
 
 const struct tr_offramp_ops tr_stdout_offramp = {
     .type = "stdout",
+    .bytes_only = true,
     .create = stdout_create,
     .start = out_start,
     .send = out_send,
@@ -324,6 +325,7 @@ const struct tr_offramp_ops tr_stdout_offramp = {
 
 const struct tr_offramp_ops tr_stderr_offramp = {
     .type = "stderr",
+    .bytes_only = true,
     .create = stderr_create,
     .start = out_start,
     .send = out_send,

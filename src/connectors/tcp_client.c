@@ -477,6 +477,7 @@ static int tcp_create(const struct tr_conn_spec *spec, struct tr_offramp_host *h
 
 const struct tr_offramp_ops tr_tcp_offramp = {
     .type = "tcp",
+    .bytes_only = true,
     .create = tcp_create,
     .start = tcp_start,
     .send = tcp_send,

@@ -406,6 +406,7 @@ static int udp_create(const struct tr_conn_spec *spec, struct tr_offramp_host *h
 
 const struct tr_offramp_ops tr_udp_offramp = {
     .type = "udp",
+    .bytes_only = true,
     .create = udp_create,
     .start = udp_start,
     .send = udp_send,

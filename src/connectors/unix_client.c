@@ -309,6 +309,7 @@ static int us_create(const struct tr_conn_spec *spec, struct tr_offramp_host *ho
 
 const struct tr_offramp_ops tr_unix_socket_offramp = {
     .type = "unix-socket",
+    .bytes_only = true,
     .create = us_create,
     .start = us_start,
     .send = us_send,

@@ -1043,6 +1043,7 @@ fail:
 
 const struct tr_offramp_ops tr_ws_offramp = {
     .type = "ws",
+    .bytes_only = true,
     .linked = true,
     .create = ws_create,
     .start = ws_start,

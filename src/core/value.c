@@ -424,7 +424,8 @@ static int is_container(const tr_value *v) { return v->type == TR_ARR || v->type
 static uint32_t *refs_of(const tr_value *v) {
     switch (v->type) {
     case TR_STR:
-    case TR_BIN: return &v->as.s->refs;
+    case TR_BIN:
+    case TR_RAWJSON: return &v->as.s->refs;
     case TR_ARR: return &v->as.a->refs;
     case TR_REC: return &v->as.r->refs;
     default: return NULL;
@@ -493,7 +494,7 @@ static void destroy_tree(tr_value root) {
             child = fl->val;
         }
         if (!is_container(&child)) {
-            if (child.type == TR_STR || child.type == TR_BIN) str_put(child.as.s);
+            if (child.type == TR_STR || child.type == TR_BIN || child.type == TR_RAWJSON) str_put(child.as.s);
             continue;
         }
         uint32_t *rc = refs_of(&child);
@@ -518,7 +519,8 @@ static void destroy_tree(tr_value root) {
 void tr_value_unref(tr_value v) {
     switch (v.type) {
     case TR_STR:
-    case TR_BIN: tr_str_unref(v.as.s); return;
+    case TR_BIN:
+    case TR_RAWJSON: tr_str_unref(v.as.s); return;
     case TR_ARR:
         assert(v.as.a->refs > 0);
         if (--v.as.a->refs == 0) destroy_tree(v);
@@ -671,6 +673,7 @@ int tr_value_mut(tr_value *v) {
     switch (v->type) {
     case TR_STR:
     case TR_BIN:
+    case TR_RAWJSON:
         if (v->as.s->refs == 1) {
             v->as.s->hash = 0;  /* the caller is about to change the bytes */
             v->as.s->json_plain = 0;
@@ -700,7 +703,8 @@ static int clone_at(const tr_value *v, tr_value *out, int depth) {
     int rc = 0;
     switch (v->type) {
     case TR_STR:
-    case TR_BIN: {
+    case TR_BIN:
+    case TR_RAWJSON: {
         struct tr_str *s = tr_str_new(v->as.s->data, v->as.s->len);
         if (!s) return -ENOMEM;
         s->hash = v->as.s->hash;
@@ -934,6 +938,7 @@ int tr_value_eq(const tr_value *a, const tr_value *b) {
     case TR_BOOL: return a->as.b == b->as.b;
     case TR_STR:
     case TR_BIN:
+    case TR_RAWJSON:  /* one document has one canonical text */
         return a->as.s == b->as.s || tr_bytes_eq(a->as.s->data, a->as.s->len, b->as.s->data, b->as.s->len);
     case TR_ARR: {
         const struct tr_arr *x = a->as.a, *y = b->as.a;
@@ -968,6 +973,7 @@ static int rank(const tr_value *v) {
     case TR_STR: return 3;
     case TR_BIN: return 4;
     case TR_ARR: return 5;
+    case TR_RAWJSON: return 7;
     default: return 6;
     }
 }
@@ -1035,7 +1041,8 @@ int tr_value_cmp(const tr_value *a, const tr_value *b) {
     case TR_U64:
     case TR_F64: return num_cmp(a, b);
     case TR_STR:
-    case TR_BIN: return bytes_cmp(a->as.s, b->as.s);
+    case TR_BIN:
+    case TR_RAWJSON: return bytes_cmp(a->as.s, b->as.s);
     case TR_ARR: {
         const struct tr_arr *x = a->as.a, *y = b->as.a;
         uint32_t n = x->len < y->len ? x->len : y->len;
@@ -1060,6 +1067,7 @@ const char *tr_type_name(enum tr_type t) {
     case TR_BIN: return "bytes";
     case TR_ARR: return "array";
     case TR_REC: return "record";
+    case TR_RAWJSON: return "json";
     }
     return "unknown";
 }

@@ -36,9 +36,17 @@ enum tr_type {
     TR_BIN,
     TR_ARR,
     TR_REC,
+    /* JSON text not decoded yet (as.s: its bytes): an event's whole value
+     * that nothing on its way reads, carried from the JSON codec to the
+     * WAL and out again as the bytes it came in as. Only bytes that
+     * decoding and encoding again would reproduce exactly are carried so
+     * (tr_json_canonical), so nobody can tell. It is only ever an event's
+     * top-level value: whatever reads values decodes it first
+     * (tr_json_materialize, codec/json.h); the language never sees one. */
+    TR_RAWJSON,
 };
 
-struct tr_str {      /* also used for binaries */
+struct tr_str {      /* also used for binaries and TR_RAWJSON */
     uint32_t refs;
     uint32_t len;
     uint32_t hash;   /* 0 = not computed yet */

@@ -100,6 +100,11 @@ struct tr_op_ops {
      * A pipeline whose contraflow operators all say so merges acks queued
      * back to back for one of them into one insight (pipeline.c). */
     bool range_acks;
+    /* It never reads an event's value (nor its meta's parts): events may
+     * reach it as undecoded JSON (TR_RAWJSON, core/value.h), which it
+     * keeps as it is; it passes them on so or stores them whole. Any
+     * other operator gets values decoded. */
+    bool takes_raw;
     /* Stop emitting: the server is shutting down and drains. May be NULL. */
     void (*quiesce)(void *self);
     /* Make everything the operator holds visible and emit what it can now,

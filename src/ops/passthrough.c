@@ -37,5 +37,6 @@ const struct tr_op_ops tr_op_passthrough = {
     .cmap = pt_cmap,
     .create = pt_create,
     .event = pt_event,
+    .takes_raw = true,
     .destroy = pt_destroy,
 };

@@ -1372,6 +1372,7 @@ const struct tr_op_ops tr_op_qos_wal = {
     .contraflow = wal_contraflow,
     .release = true,
     .range_acks = true,
+    .takes_raw = true,
     .cmap = wal_cmap,
     .quiesce = wal_quiesce,
     .flush = wal_flush,

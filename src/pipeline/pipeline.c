@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "codec/json.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "lang/script.h"
@@ -83,6 +84,7 @@ struct node {
     const struct tr_op_ops *ops;
     void *op;
     uint64_t uid;                /* an operator's */
+    bool takes_raw;              /* it never reads the value: TR_RAWJSON may reach it undecoded */
     struct op_host host;
     size_t e0, ne;               /* its outgoing edges: edges[e0 .. e0+ne), in the order made */
 };
@@ -143,6 +145,7 @@ struct tr_pipeline {
     struct cf_item *free_items;
     bool merge_acks;             /* every contraflow operator takes range_acks (op.h) */
     const char *direct;          /* in leads straight to an output node: the port events leave by */
+    bool takes_raw;              /* every node `in` leads to takes TR_RAWJSON (tr_pipeline_takes_raw) */
     struct cf_item *ack_tail;    /* the last ack posted, while it is queued */
     bool metrics;                /* node metrics on (metrics_interval_s given) */
     uint64_t metrics_ns;
@@ -665,6 +668,17 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
         settle(p, ev);
         return TR_EDEPTH;
     }
+    /* undecoded JSON goes no further than the nodes that never read it */
+    if (ev->value.type == TR_RAWJSON && !n->takes_raw) {
+        int rc = tr_json_materialize(&ev->value);
+        if (rc) {
+            TR_WARN("pipeline", "%s/%s: event dropped at node %s: cannot decode it: %s", p->id,
+                    p->instance, n->id, tr_strerror(rc));
+            p->stats.errors++;
+            settle(p, ev);
+            return rc;
+        }
+    }
     p->depth++;
     p->stats.hops++;
     int rc = n->kind->event(p, n, port, ev);
@@ -957,6 +971,14 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
         if (t->kind == &k_output)
             p->direct = t->is_out && port_code(f->to_port) != PORT_IN ? f->to_port : t->id;
     }
+    for (size_t i = 0; i < p->nnodes; i++) {
+        struct node *n = &p->nodes[i];
+        n->takes_raw = n->kind == &k_in || n->kind == &k_stream || n->kind == &k_output ||
+                       (n->ops && n->ops->takes_raw);
+    }
+    p->takes_raw = true;
+    for (size_t e = in->e0; e < in->e0 + in->ne; e++)
+        p->takes_raw = p->takes_raw && p->nodes[p->edges[p->edges[e].fused].to].takes_raw;
     /* acks merge into runs only where every operator that sees contraflow
      * takes them (op.h range_acks) */
     bool any = false, all = true;
@@ -1113,6 +1135,8 @@ void tr_pipeline_quiesce(struct tr_pipeline *p) {
 }
 
 void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s) { *s = p->stats; }
+
+bool tr_pipeline_takes_raw(const struct tr_pipeline *p) { return p->takes_raw; }
 
 int tr_pipeline_op_stats(const struct tr_pipeline *p, tr_value *out) {
     tr_value a;

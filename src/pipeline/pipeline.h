@@ -123,6 +123,13 @@ struct tr_pipeline_stats {
     uint64_t acks_merged;   /* acks that joined the run queued before them (op.h range_acks) */
 };
 void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s);
+/* true when no node an event pushed into `in` reaches first reads its
+ * value (outputs, streams, operators that say takes_raw, such as
+ * qos::wal): an input may then push TR_RAWJSON values (core/value.h).
+ * Any node that reads values still gets them decoded (the pipeline does
+ * it before handing them over), so this is a hint for the input, not a
+ * rule. */
+bool tr_pipeline_takes_raw(const struct tr_pipeline *p);
 /* The operators that report stats (ops/op.h), as a new array of
  * {node, kind, stats}; [] when none. -ENOMEM. */
 int tr_pipeline_op_stats(const struct tr_pipeline *p, tr_value *out);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "codec/codec.h"
+#include "codec/json.h"
 #include "codec/proc.h"
 #include "pipeline/world_int.h"
 
@@ -214,6 +215,9 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     tr_buf_reset(enc);
     if (off_art(o)->npost && !o->post)
         rc = tr_postproc_create(off_art(o)->postprocessors, off_art(o)->npost, &o->post);
+    /* undecoded JSON leaves as its bytes only where nothing reads the value */
+    if (!rc && ev->value.type == TR_RAWJSON && !(o->codec->raw_json && o->ops->bytes_only))
+        rc = tr_json_materialize(&ev->value);
     bool batch = ev->is_batch && ev->value.type == TR_ARR;
     const char *view = NULL;
     size_t view_len = 0;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "codec/codec.h"
+#include "codec/json.h"
 #include "codec/proc.h"
 #include "pipeline/world_int.h"
 
@@ -95,6 +96,16 @@ static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_valu
     return (int64_t)id;
 }
 
+/* Whether what this onramp decodes may stay undecoded JSON: only when
+ * every pipeline it feeds hands its events first to nodes that never read
+ * them (the durable relay: in -> qos::wal -> out). Checked per frame, as
+ * links come and go; most onramps feed one pipeline. */
+static bool outs_take_raw(const struct onramp_inst *o) {
+    for (size_t i = 0; i < o->nouts; i++)
+        if (!tr_pipeline_takes_raw(o->outs[i]->p)) return false;
+    return o->nouts > 0;
+}
+
 static int decode_frame(void *arg, const char *data, size_t len) {
     struct onramp_inst *o = arg;
     if (len == 0 && o->npre > 0) return 0;   /* empty line */
@@ -105,7 +116,8 @@ static int decode_frame(void *arg, const char *data, size_t len) {
      * of a chunk the time it was received (source.rs, nanotime per reply) */
     uint64_t now = o->chunk_ns ? o->chunk_ns : tr_now_ns();
     struct tr_varena_carry *prev = tr_varena_use_carry(&o->carry);
-    int rc = o->codec->decode(data, len, now, &v, &d);
+    int rc = o->codec->decode_lazy && outs_take_raw(o) ? o->codec->decode_lazy(data, len, now, &v, &d)
+                                                       : o->codec->decode(data, len, now, &v, &d);
     tr_varena_use_carry(prev);
     if (rc == TR_CODEC_NOTHING) return 0;
     if (rc) {
@@ -258,7 +270,9 @@ void world_onramp_reply(void *arg, struct tr_event *ev) {
                 break;
             }
         }
-        o->ops->reply(o->self, id, stream, &ev->value, &ev->meta, o->codec);
+        /* a reply's value is the connector's to read (rest: status, headers) */
+        if (tr_json_materialize(&ev->value) == 0)
+            o->ops->reply(o->self, id, stream, &ev->value, &ev->meta, o->codec);
     } else
         TR_DEBUG("world", "onramp %s/%s: a reply that answers none of its events is dropped",
                  on_art(o)->id, o->instance);

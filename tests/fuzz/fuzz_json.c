@@ -2,7 +2,10 @@
  * encode -> decode unchanged (equal values, identical second encoding).
  * Every input is also decoded and encoded with the portable string scanner
  * (json_scan.h), which must agree with the vector one chosen at start-up to
- * the byte: result, error location and message, encoding.
+ * the byte: result, error location and message, encoding. And the check
+ * that lets text travel undecoded (tr_json_canonical) must say yes exactly
+ * when the text decodes and encodes back to itself (within its bounds of
+ * 32 levels and 128 keys).
  */
 #include <errno.h>
 #include <string.h>
@@ -48,7 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct tr_diag d;
     tr_diag_clear(&d);
     int rc = tr_json_decode((const char *)data, size, &v, &d);
+    int canon = tr_json_canonical((const char *)data, size);
     if (rc) same_as_portable(data, size, rc, &d, NULL);
+    if (rc && canon) fuzz_fail("text that does not decode (%d) called canonical", rc);
     if (rc) {
         if (v.type != TR_NULL) fuzz_fail("failed decode (%d) left a value", rc);
         if (rc != TR_EPARSE && rc != TR_EDEPTH && rc != TR_ETOOBIG && rc != -ENOMEM)
@@ -63,6 +68,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rc = tr_json_encode(&v, &a);
     if (rc) fuzz_fail("encode of a decoded value failed: %d", rc);
     same_as_portable(data, size, 0, &d, &a);
+    int same = a.len == size && memcmp(a.data, data, size) == 0;
+    if (canon && !same) fuzz_fail("canonical text encodes otherwise:\n%.*s\n%.*s", (int)size, (const char *)data,
+                                  (int)a.len, a.data);
+    if (!canon && same && tr_value_depth(&v) <= 32 && size < 128 * 4)
+        fuzz_fail("text that encodes back to itself not called canonical: %.*s", (int)size, (const char *)data);
     rc = tr_json_decode(a.data, a.len, &w, &d);
     if (rc) fuzz_fail("our own encoding does not decode: %d %d:%d %s", rc, d.line, d.col, d.msg);
     if (!tr_value_eq(&v, &w)) fuzz_fail("decode(encode(v)) != v");

@@ -111,6 +111,38 @@ static inline int enc_rc(const char *codec, const tr_value *v) {
     return rc;
 }
 
+/* --- JSON's canonical text (tr_json_canonical) --- */
+
+static inline size_t count_keys(const tr_value *v) {
+    size_t n = 0;
+    if (v->type == TR_ARR)
+        for (uint32_t i = 0; i < tr_arr_len(v); i++) n += count_keys(tr_arr_at(v, i));
+    if (v->type == TR_REC)
+        for (uint32_t i = 0; i < tr_rec_len(v); i++) n += 1 + count_keys(&tr_rec_at(v, i)->val);
+    return n;
+}
+
+/* tr_json_canonical(x) must say 1 exactly when x decodes and encodes
+ * back to itself byte for byte, as long as x is within its bounds (32
+ * levels; 128 keys, here counted over the whole document). Returns its
+ * answer. */
+static inline int canonical_agrees(const char *x, size_t n) {
+    int c = tr_json_canonical(x, n), same = 0, bounded = 0;
+    tr_value v;
+    struct tr_buf b;
+    tr_buf_init(&b);
+    if (tr_json_decode(x, n, &v, NULL) == 0) {
+        same = tr_json_encode(&v, &b) == 0 && b.len == n && memcmp(b.data, x, n) == 0;
+        bounded = tr_value_depth(&v) <= 32 && count_keys(&v) <= 128;
+        tr_value_unref(v);
+    }
+    tr_buf_fini(&b);
+    if ((c && !same) || (!c && same && bounded))
+        fail_msg("tr_json_canonical says %d, the round trip %s: '%.*s'", c, same ? "keeps it" : "changes it",
+                 (int)(n < 300 ? n : 300), x);
+    return c;
+}
+
 /* --- a seeded generator --- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;

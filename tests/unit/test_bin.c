@@ -325,6 +325,63 @@ static void empty_meta_reads_back_shared(void **state) {
     tr_buf_fini(&b);
 }
 
+/* Undecoded JSON (TR_RAWJSON) is stored as tag 10 and its bytes, and an
+ * event holding one reads back holding the same text. The tag is taken
+ * only for an event's whole value and only for canonical text: text the
+ * encoder would write otherwise, or a tag 10 inside a container, is
+ * damage. */
+static void raw_json_round_trips(void **state) {
+    (void)state;
+    static const char canon[] = "{\"id\":1,\"s\":\"x\"}";
+    tr_value v;
+    assert_int_equal(tr_json_decode_lazy(canon, sizeof canon - 1, &v, NULL), 0);
+    assert_int_equal(v.type, TR_RAWJSON);
+    struct tr_event ev, back;
+    assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 9), 0);
+    struct tr_buf b;
+    tr_buf_init(&b);
+    assert_int_equal(tr_event_encode(&ev, &b), 0);
+    assert_int_equal(tr_event_decode(b.data, b.len, &back), 0);
+    assert_int_equal(back.value.type, TR_RAWJSON);
+    assert_int_equal(back.value.as.s->len, sizeof canon - 1);
+    assert_memory_equal(back.value.as.s->data, canon, sizeof canon - 1);
+    tr_event_fini(&back);
+    tr_event_fini(&ev);
+
+    /* the bytes themselves */
+    tr_buf_reset(&b);
+    assert_int_equal(tr_json_decode_lazy("[1]", 3, &v, NULL), 0);
+    assert_int_equal(tr_bin_encode(&v, &b), 0);
+    static const unsigned char want[] = {10, 3, '[', '1', ']'};
+    assert_int_equal(b.len, sizeof want);
+    assert_memory_equal(b.data, want, sizeof want);
+    size_t off = 0;
+    tr_value w;
+    assert_int_equal(tr_bin_decode(b.data, b.len, &off, &w), 0);
+    assert_true(tr_value_eq(&v, &w));
+    tr_value_unref(w);
+    tr_value_unref(v);
+
+    /* damage: text that is not canonical, or tag 10 nested */
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } bad[] = {
+        {"\x0a\x04[1 ]", 6},
+        {"\x0a\x03[1,", 5},
+        {"\x0a\x02-0", 4},
+        {"\x0a\x05\"\\u41\"", 7},
+        {"\x08\x01\x0a\x03[1]", 7},
+        {"\x09\x01\x01k\x0a\x01" "1", 7},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        off = 0;
+        assert_int_equal(tr_bin_decode(bad[i].bytes, bad[i].len, &off, &w), TR_ECORRUPT);
+        assert_int_equal(w.type, TR_NULL);
+    }
+    tr_buf_fini(&b);
+}
+
 /* The WAL holds these bytes: the encoding itself must never change. */
 static void encoding_bytes_are_fixed(void **state) {
     (void)state;
@@ -453,6 +510,7 @@ int main(void) {
         cmocka_unit_test(decode_allocates_once),
         cmocka_unit_test(empty_meta_reads_back_shared),
         cmocka_unit_test(event_flags_round_trip),
+        cmocka_unit_test(raw_json_round_trips),
         cmocka_unit_test(every_truncation_is_an_error),
         cmocka_unit_test(every_bit_flip_is_safe),
         cmocka_unit_test(huge_claimed_length_does_not_allocate),

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "codec/json.h"
 #include "core/alloc.h"
 #include "lang/query.h"
 #include "ops/op.h"
@@ -21,6 +22,7 @@
 struct sink {
     int n;
     int64_t ids[64];
+    int types[64];
     char ports[64][8];
 };
 
@@ -28,6 +30,7 @@ static void sink_fn(void *arg, struct tr_event *ev) {
     struct sink *s = arg;
     const tr_value *id = ev->value.type == TR_REC ? tr_rec_get_cstr(&ev->value, "id") : NULL;
     assert_true(s->n < 64);
+    s->types[s->n] = ev->value.type;
     s->ids[s->n++] = id && id->type == TR_I64 ? id->as.i : -1;
     tr_event_fini(ev);
 }
@@ -61,11 +64,22 @@ static struct tr_pipeline *build(const char *src, struct tr_diag *d) {
     return rc ? NULL : p;
 }
 
+/* push sends undecoded JSON text instead of a record (as the JSON codec
+ * hands it to a pipeline whose first nodes read nothing) */
+static int push_as_raw;
+
 static void push(struct tr_pipeline *p, int64_t id, int64_t x) {
     tr_value v;
-    assert_int_equal(tr_v_rec(2, &v), 0);
-    assert_int_equal(tr_rec_set(&v, "id", 2, tr_v_int(id)), 0);
-    assert_int_equal(tr_rec_set(&v, "x", 1, tr_v_int(x)), 0);
+    if (push_as_raw) {
+        char text[64];
+        int n = snprintf(text, sizeof text, "{\"id\":%lld,\"x\":%lld}", (long long)id, (long long)x);
+        assert_int_equal(tr_json_decode_lazy(text, (size_t)n, &v, NULL), 0);
+        assert_int_equal(v.type, TR_RAWJSON);
+    } else {
+        assert_int_equal(tr_v_rec(2, &v), 0);
+        assert_int_equal(tr_rec_set(&v, "id", 2, tr_v_int(id)), 0);
+        assert_int_equal(tr_rec_set(&v, "x", 1, tr_v_int(x)), 0);
+    }
     struct tr_event ev;
     assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 1), 0);
     tr_ids_init(&ev.ids, 1, 0, (uint64_t)id);
@@ -368,6 +382,89 @@ static void pass_only_nodes_are_skipped(void **state) {
 
 /* Ports are matched by a code for in/out/err and by name for the rest:
  * names that start like those three are other ports. */
+/* Undecoded JSON (TR_RAWJSON) passes the nodes that never read values and
+ * is decoded before the first one that does; a pipeline says whether its
+ * first nodes read them (tr_pipeline_takes_raw). Text that does not
+ * decode there is an error, counted, and the event is settled. */
+static void raw_json_is_decoded_where_read(void **state) {
+    (void)state;
+    struct tr_diag d;
+    struct tr_pipeline_stats st;
+    struct sink out = {0};
+    struct tr_pipeline *p = build("select event from in into out;\n", &d);
+    assert_non_null(p);
+    assert_true(tr_pipeline_takes_raw(p));
+    assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &out), 0);
+    push_as_raw = 1;
+    push(p, 1, 2);
+    push_as_raw = 0;
+    assert_int_equal(out.n, 1);
+    assert_int_equal(out.types[0], TR_RAWJSON);
+    tr_pipeline_destroy(p);
+
+    p = build("select event from in where event.x > 1 into out;\n", &d);
+    assert_non_null(p);
+    assert_false(tr_pipeline_takes_raw(p));
+    tr_pipeline_destroy(p);
+
+    /* through a WAL (which stores the text) to a select that reads it */
+    char dir[] = "/tmp/tr_pipe_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *src = "define qos::wal operator w with read_count = 4, max_elements = 100 end;\n"
+                      "create operator w;\nselect event from in into w;\n"
+                      "select event from w where event.x != 3 into out;\n";
+    p = build(src, &d);
+    assert_non_null(p);
+    assert_true(tr_pipeline_takes_raw(p));
+    tr_pipeline_destroy(p);
+    push_as_raw = 1;
+    run_acked(src, dir, 20, 18, &out, &st);
+    assert_int_equal(out.n, 18);
+    for (int i = 0, want = 0; i < 18; i++, want++) {
+        if (want % 10 == 3) want++;
+        assert_int_equal(out.ids[i], want);
+        assert_int_equal(out.types[i], TR_REC);
+    }
+    /* and out of it as it went in */
+    char dir2[] = "/tmp/tr_pipe_XXXXXX";
+    assert_non_null(mkdtemp(dir2));
+    run_acked("define qos::wal operator w with read_count = 4, max_elements = 100 end;\n"
+              "create operator w;\nselect event from in into w;\nselect event from w into out;\n",
+              dir2, 6, 6, &out, &st);
+    push_as_raw = 0;
+    assert_int_equal(out.n, 6);
+    for (int i = 0; i < 6; i++) assert_int_equal(out.types[i], TR_RAWJSON);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, dir2);
+    assert_int_equal(system(cmd), 0);
+
+    /* damaged text: the select cannot read it (a stream is passed over:
+     * the select is the first node, so the pipeline does not ask for raw
+     * text, and decodes what it gets anyway) */
+    p = build("create stream s;\nselect event from in into s;\n"
+              "select event from s where event.x > 1 into out;\n", &d);
+    assert_non_null(p);
+    assert_false(tr_pipeline_takes_raw(p));
+    memset(&out, 0, sizeof out);
+    assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &out), 0);
+    struct input in = {0};
+    assert_int_equal(tr_pipeline_connect_input(p, true, input_fn, &in), 0);
+    tr_value v = {.type = TR_RAWJSON};
+    v.as.s = tr_str_new("{\"id\":", 6);
+    assert_non_null(v.as.s);
+    struct tr_event ev;
+    assert_int_equal(tr_event_init(&ev, v, tr_v_null(), 1), 0);
+    tr_ids_init(&ev.ids, 1, 0, 8);
+    ev.transactional = true;
+    assert_int_equal(tr_pipeline_push(p, "in", &ev), 0);
+    tr_pipeline_stats(p, &st);
+    assert_int_equal(st.errors, 1);
+    assert_int_equal(out.n, 0);
+    assert_int_equal(in.acks, 1);           /* settled: nothing waits for it */
+    assert_int_equal(in.last_event, 8);
+    tr_pipeline_destroy(p);
+}
+
 static void ports_named_like_builtins_are_other_ports(void **state) {
     (void)state;
     struct tr_diag d;
@@ -534,6 +631,7 @@ int main(void) {
         cmocka_unit_test(acks_in_a_row_merge_into_runs),
         cmocka_unit_test(a_loop_in_the_graph_is_stopped),
         cmocka_unit_test(pass_only_nodes_are_skipped),
+        cmocka_unit_test(raw_json_is_decoded_where_read),
         cmocka_unit_test(metrics_is_a_builtin_output),
         cmocka_unit_test(node_metrics_leave_through_metrics),
         cmocka_unit_test(operators_come_from_the_given_registry),

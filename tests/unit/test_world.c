@@ -48,7 +48,8 @@ struct fout {
     size_t sends;
     uint64_t last_token;
     int last_transactional;
-    int last_from_value;   /* data pointed into the event's string */
+    int last_from_value;   /* data pointed into the event's string or undecoded JSON */
+    int last_type;         /* the type of the value it was handed */
 };
 
 static struct fin *g_in;      /* the newest fake of each kind */
@@ -127,8 +128,10 @@ static void fout_send(void *self, const struct tr_out_msg *m) {
     f->sends++;
     f->last_token = m->token;
     f->last_transactional = m->transactional;
-    f->last_from_value = m->value && (m->value->type == TR_STR || m->value->type == TR_BIN) &&
+    f->last_from_value = m->value &&
+                         (m->value->type == TR_STR || m->value->type == TR_BIN || m->value->type == TR_RAWJSON) &&
                          m->data == m->value->as.s->data;
+    f->last_type = m->value ? m->value->type : -1;
 }
 static bool fout_active(void *self) {
     (void)self;
@@ -154,8 +157,14 @@ static void fout_finish_close(struct fout *f) {
     if (done) done(arg);
 }
 
+/* fout sends bytes only, like a tcp sink; vout stands for a sink that
+ * reads values (elastic, kv) */
 static const struct tr_offramp_ops fout_ops = {
-    .type = "fout", .create = fout_create, .start = fout_start, .send = fout_send,
+    .type = "fout", .bytes_only = true, .create = fout_create, .start = fout_start,
+    .send = fout_send, .is_active = fout_active, .close = fout_close,
+};
+static const struct tr_offramp_ops vout_ops = {
+    .type = "vout", .create = fout_create, .start = fout_start, .send = fout_send,
     .is_active = fout_active, .close = fout_close,
 };
 
@@ -163,10 +172,10 @@ static const struct tr_onramp_ops *reg_onramp(const char *t) {
     return strcmp(t, "fin") == 0 ? &fin_ops : NULL;
 }
 static const struct tr_offramp_ops *reg_offramp(const char *t) {
-    return strcmp(t, "fout") == 0 ? &fout_ops : NULL;
+    return strcmp(t, "fout") == 0 ? &fout_ops : strcmp(t, "vout") == 0 ? &vout_ops : NULL;
 }
 static const char *reg_on_types(void) { return "fin"; }
-static const char *reg_off_types(void) { return "fout"; }
+static const char *reg_off_types(void) { return "fout, vout"; }
 
 static const struct tr_world_registry fakes = {
     reg_onramp, reg_offramp, reg_on_types, reg_off_types, tr_op_find, tr_op_kinds,
@@ -337,6 +346,75 @@ static void passthrough_allocates_nothing_per_event(void **state) {
     tr_alloc_fail_at(0, 0);
     assert_int_equal(g_out->sends, 7);
     assert_string_equal(g_out->last, line);
+    assert_int_equal(g_out->last_type, TR_RAWJSON);
+}
+
+/* JSON that decoding and encoding again would give back as it is stays
+ * undecoded from the onramp to a bytes-only offramp when the pipeline
+ * reads nothing, and is sent from the event itself. Everything else is
+ * decoded where it is read: other JSON at the codec, every event for a
+ * pipeline whose first node reads it, and for a sink that reads values. */
+static void raw_json_goes_out_as_it_came(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    const char *canon = "{\"id\":7,\"msg\":\"a \\\"b\\\"\\n\",\"f\":1.5,\"t\":[true,null]}";
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "%s  - id: vals\n    type: vout\n%smapping:\n  /binding/b/01:\n    instance: '01'\n",
+             CONNECTORS, BINDING);
+    run_yaml(f, yaml, &d);
+    assert_int_equal(tr_onramp_emit_bytes(g_in->host, 0, canon, strlen(canon), tr_v_null()), 0);
+    assert_string_equal(g_out->last, canon);
+    assert_int_equal(g_out->last_type, TR_RAWJSON);
+    assert_true(g_out->last_from_value);
+    /* not in the encoder's form: decoded, written as 0.11 writes it */
+    static const char *const other[][2] = {
+        {"{\"a\": 1}", "{\"a\":1}"},
+        {"{\"a\":1,\"a\":2}", "{\"a\":2}"},
+        {"{\"a\":\"\\u0041\\/\"}", "{\"a\":\"A/\"}"},
+        {"{\"a\":1.50}", "{\"a\":1.5}"},
+        {"-0", "0"},
+    };
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        assert_int_equal(tr_onramp_emit_bytes(g_in->host, 0, other[i][0], strlen(other[i][0]), tr_v_null()), 0);
+        assert_string_equal(g_out->last, other[i][1]);
+        assert_int_not_equal(g_out->last_type, TR_RAWJSON);
+    }
+    /* a pipeline that reads the event: the onramp decodes for both */
+    const char *q = "select event.id from in into out;\n";
+    assert_int_equal(tr_world_publish_query(f->w, "mem/pick.trickle", q, strlen(q), &d), 0);
+    assert_int_equal(publish(f,
+                             "binding:\n  - id: b2\n    links:\n"
+                             "      '/onramp/src/{instance}/out': ['/pipeline/pick/{instance}/in']\n"
+                             "      '/pipeline/pick/{instance}/out': ['/offramp/vals/{instance}/in']\n",
+                             &d), 0);
+    struct fout *plain = g_out;
+    tr_value vars = instance_vars();
+    assert_int_equal(tr_world_bind(f->w, "/binding/b2/01", &vars, &d), 0);
+    tr_value_unref(vars);
+    struct fout *vals = g_out;
+    assert_ptr_not_equal(vals, plain);
+    assert_int_equal(tr_onramp_emit_bytes(g_in->host, 0, canon, strlen(canon), tr_v_null()), 0);
+    assert_string_equal(vals->last, "7");
+    assert_string_equal(plain->last, canon);
+    assert_int_equal(plain->last_type, TR_REC);
+    /* a sink that reads values gets them decoded, also from a raw event */
+    assert_int_equal(tr_world_unbind(f->w, "/binding/b2/01", &d), 0);
+    assert_int_equal(publish(f,
+                             "binding:\n  - id: b3\n    links:\n"
+                             "      '/onramp/src/{instance}/out': ['/pipeline/pass/{instance}/in']\n"
+                             "      '/pipeline/pass/{instance}/out': ['/offramp/vals/{instance}/in']\n",
+                             &d), 0);
+    vars = instance_vars();
+    assert_int_equal(tr_world_bind(f->w, "/binding/b3/01", &vars, &d), 0);
+    tr_value_unref(vars);
+    vals = g_out;
+    assert_int_equal(tr_onramp_emit_bytes(g_in->host, 0, canon, strlen(canon), tr_v_null()), 0);
+    assert_string_equal(vals->last, canon);
+    assert_int_equal(vals->last_type, TR_REC);
+    assert_string_equal(plain->last, canon);
+    assert_int_equal(plain->last_type, TR_RAWJSON);
 }
 
 /* Under the string codec a string goes out as its own bytes, not copied
@@ -646,6 +724,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(deploy_link_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(passthrough_allocates_nothing_per_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(raw_json_goes_out_as_it_came, setup, teardown),
         cmocka_unit_test_setup_teardown(string_goes_out_uncopied, setup, teardown),
         cmocka_unit_test_setup_teardown(create_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(link_to_missing, setup, teardown),
