@@ -271,8 +271,12 @@ void world_onramp_reply(void *arg, struct tr_event *ev) {
             }
         }
         /* a reply's value is the connector's to read (rest: status, headers) */
-        if (tr_json_materialize(&ev->value) == 0)
+        int rc = tr_json_materialize(&ev->value);
+        if (rc == 0)
             o->ops->reply(o->self, id, stream, &ev->value, &ev->meta, o->codec);
+        else
+            TR_WARN("world", "onramp %s/%s: a reply is dropped: cannot decode it: %s", on_art(o)->id,
+                    o->instance, tr_strerror(rc));
     } else
         TR_DEBUG("world", "onramp %s/%s: a reply that answers none of its events is dropped",
                  on_art(o)->id, o->instance);
