@@ -232,17 +232,13 @@ static int dec(struct tr_varena *va, const char *data, size_t len, size_t *off, 
     }
     case T_STR:
     case T_BIN:
+    case T_JSON:
         if ((rc = get_len(data, len, off, &n))) return rc;
         if (n > UINT32_MAX) return TR_ECORRUPT;
-        rc = dec_str(va, tag, data + *off, n, out);
-        if (!rc) *off += n;
-        return rc;
-    case T_JSON:
-        /* only ever written canonical and whole: anything else is damage
-         * (its decoding would differ from what was taken in, or fail) */
-        if (depth > 0) return TR_ECORRUPT;
-        if ((rc = get_len(data, len, off, &n))) return rc;
-        if (n > UINT32_MAX || !tr_json_canonical(data + *off, (size_t)n)) return TR_ECORRUPT;
+        /* undecoded JSON is only ever written canonical and whole: anything
+         * else is damage (its decoding would differ from what was taken in,
+         * or fail) */
+        if (tag == T_JSON && (depth > 0 || !tr_json_canonical(data + *off, (size_t)n))) return TR_ECORRUPT;
         rc = dec_str(va, tag, data + *off, n, out);
         if (!rc) *off += n;
         return rc;
