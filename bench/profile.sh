@@ -49,7 +49,7 @@ else
     RELAY_PERF=0 "$HERE/peer-tremor.sh" "$pin" "$pout" "$D/run" > "$D/server.err" 2>&1 &
     server=$!
     "$pbtool" waitport "$pin" 20 > /dev/null || { echo "profile: relay did not start" >&2; kill "$server" "$sink"; exit 1; }
-    perf record -F 999 --call-graph "$cg" -p "$server" -o "$D/perf.data" > /dev/null 2>&1 &
+    perf record -F "${PROFILE_FREQ:-999}" --call-graph "$cg" -p "$server" -o "$D/perf.data" > /dev/null 2>&1 &
     rec=$!
     "$pbtool" load "$pin" "$n" 100 > "$D/load.out"
     wait "$sink"

@@ -21,8 +21,10 @@ void tr_outq_init(struct tr_outq *q) { tr_ring_init(&q->q, sizeof(struct tr_outq
 void tr_outq_fini(struct tr_outq *q) { tr_ring_fini(&q->q); }
 
 int tr_outq_push(struct tr_outq *q, uint64_t token, uint64_t end, uint64_t sent_ns) {
-    struct tr_outq_ent e = {.token = token, .end = end, .sent_ns = sent_ns};
-    return tr_ring_push(&q->q, &e);
+    struct tr_outq_ent *e = tr_ring_push_slot(&q->q);   /* one per message: stored in place */
+    if (!e) return -ENOMEM;
+    *e = (struct tr_outq_ent){.token = token, .end = end, .sent_ns = sent_ns};
+    return 0;
 }
 
 /* Unstamped messages are the newest (a suffix): walk back to the first

@@ -90,7 +90,8 @@ static void track_range(struct tr_ids *ids, uint64_t source, uint64_t stream, ui
         if (max > t->max) t->max = max;
         return;
     }
-    memmove(t + 1, t, (size_t)(ids->ntracked - pos) * sizeof *t);
+    if (pos < ids->ntracked)   /* usually appended at the end: no call for nothing */
+        memmove(t + 1, t, (size_t)(ids->ntracked - pos) * sizeof *t);
     *t = (struct tr_tracked){source, stream, min, max};
     ids->ntracked++;
 }

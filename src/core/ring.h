@@ -11,6 +11,7 @@
 #ifndef TR_RING_H
 #define TR_RING_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -38,14 +39,20 @@ static inline void *tr_ring_at(const struct tr_ring *r, size_t i) {
 /* The oldest element, or NULL when empty. */
 static inline void *tr_ring_peek(const struct tr_ring *r) { return r->len ? tr_ring_at(r, 0) : NULL; }
 
+/* A new newest element, its bytes left as they were, for the caller to
+ * fill in place (a large element is then written once, not built on the
+ * stack and copied); NULL when the ring cannot grow (ring unchanged). Take
+ * it back with tr_ring_pop_back(r, NULL) if filling it fails. */
+static inline void *tr_ring_push_slot(struct tr_ring *r) {
+    if (r->len == r->cap && tr_ring_reserve(r, 1) != 0) return NULL;
+    return tr_ring_at(r, r->len++);
+}
+
 /* Append a copy of the elem bytes at e: 0 or -ENOMEM (ring unchanged). */
 static inline int tr_ring_push(struct tr_ring *r, const void *e) {
-    if (r->len == r->cap) {
-        int rc = tr_ring_reserve(r, 1);
-        if (rc) return rc;
-    }
-    memcpy(tr_ring_at(r, r->len), e, r->elem);
-    r->len++;
+    void *slot = tr_ring_push_slot(r);
+    if (!slot) return -ENOMEM;
+    memcpy(slot, e, r->elem);
     return 0;
 }
 

@@ -308,13 +308,11 @@ static struct flight *fl_at(struct walop *w, size_t i) { return tr_ring_at(&w->f
 
 /* Note a record just handed out; 0 or -ENOMEM. */
 static int fl_push(struct walop *w, uint64_t seq, size_t len) {
-    struct flight f = {
-        .seq = seq, .len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len, .st = FL_OUT,
-    };
-    int rc = tr_ring_push(&w->fl, &f);
-    if (rc) return rc;
+    struct flight *f = tr_ring_push_slot(&w->fl);   /* one per record: stored in place */
+    if (!f) return -ENOMEM;
+    *f = (struct flight){.seq = seq, .len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len, .st = FL_OUT};
     w->out_n++;
-    w->out_bytes += f.len;
+    w->out_bytes += f->len;
     return 0;
 }
 
@@ -516,9 +514,14 @@ static bool hot_reaches(const struct walop *w, unsigned div) {
 static void keep_hot(struct walop *w, uint64_t seq, size_t len, const struct tr_event *ev) {
     /* downstream is away: nothing reads soon, keep no memory for it */
     if (w->broken || hot_reaches(w, 1) || w->hot_bytes + len > HOT_MAX_BYTES) return;
-    struct hot h = {.seq = seq, .len = len};
-    if (tr_event_copy(&h.ev, ev) != 0 || tr_ring_push(&w->hot, &h) != 0) {
-        tr_event_fini(&h.ev);
+    /* built in its slot: a kept event is 160 bytes, one copy per event */
+    struct hot *h = tr_ring_push_slot(&w->hot);
+    if (!h) return;
+    h->seq = seq;
+    h->len = len;
+    if (tr_event_copy(&h->ev, ev) != 0) {
+        tr_event_fini(&h->ev);
+        tr_ring_pop_back(&w->hot, NULL);
         return;
     }
     w->hot_bytes += len;
@@ -526,11 +529,12 @@ static void keep_hot(struct walop *w, uint64_t seq, size_t len, const struct tr_
 
 /* Take the oldest kept event into *out (NULL: it is dropped). */
 static void hot_take(struct walop *w, struct tr_event *out) {
-    struct hot h;
-    if (!tr_ring_pop(&w->hot, &h)) return;
-    w->hot_bytes -= h.len;
-    if (out) *out = h.ev;
-    else tr_event_fini(&h.ev);
+    struct hot *h = tr_ring_peek(&w->hot);
+    if (!h) return;
+    w->hot_bytes -= h->len;
+    if (out) *out = h->ev;
+    else tr_event_fini(&h->ev);
+    tr_ring_pop(&w->hot, NULL);
 }
 
 /* Forget every kept event (the log is closed or reopened). */
@@ -589,13 +593,11 @@ static int store(struct walop *w, struct tr_event *ev) {
         tr_spool_commit(&w->copies, w->rec.len);
         keep_hot(w, seq, w->rec.len, ev);
         /* the log refuses records over max_record_bytes, so len fits */
-        struct pend e = {.seq = seq, .data = copy, .len = (uint32_t)w->rec.len, .transactional = ev->transactional};
-        if (ev->transactional) {
-            struct tr_ids ids;
-            tr_ids_move(&ids, &ev->ids);
-            (void)tr_ring_push(&w->pend_ids, &ids);   /* cannot fail: room reserved above */
-        }
-        (void)tr_ring_push(&w->pend, &e);   /* cannot fail: room reserved above */
+        if (ev->transactional)   /* cannot fail: room reserved above */
+            tr_ids_move(tr_ring_push_slot(&w->pend_ids), &ev->ids);
+        /* cannot fail either; one per record: stored in place */
+        *(struct pend *)tr_ring_push_slot(&w->pend) =
+            (struct pend){.seq = seq, .data = copy, .len = (uint32_t)w->rec.len, .transactional = ev->transactional};
         w->pend_stored++;
         w->pend_bytes += w->rec.len;
         return 0;
@@ -692,7 +694,10 @@ static uint64_t one_pass(struct walop *w, int *more, int *refused) {
         /* the byte bound is checked per record: one larger than it still goes */
         if (!room || w->out_bytes >= w->max_in_flight_bytes) return n;
         struct tr_wal_record r;
-        int rc = tr_wal_read(w->wal, &r);
+        /* the oldest kept event is most likely the next record: its bytes
+         * are not checked, nor used (hot_take below) */
+        const struct hot *kept = tr_ring_peek(&w->hot);
+        int rc = tr_wal_read_held(w->wal, kept ? kept->seq : 0, &r);
         if (rc == -EAGAIN) return n;
         if (rc) {
             report_failure(w, rc);

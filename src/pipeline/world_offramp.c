@@ -248,15 +248,15 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
     };
     /* a linked offramp's responses carry the ids of what they answer */
     if (ev->transactional || off_linked(o)) {
-        struct pending p = {.pi = l->pi, .used = 1, .released = 0, .transactional = ev->transactional};
-        tr_ids_move(&p.ids, &ev->ids);
-        rc = tr_ring_push(&o->pending, &p);
-        if (rc) {
-            tr_ids_move(&ev->ids, &p.ids);   /* back: the refusal answers them */
-            goto refused;
+        /* filled in its slot: one copy of the ids (96 bytes) per event */
+        struct pending *pe = tr_ring_push_slot(&o->pending);
+        if (!pe) {
+            rc = -ENOMEM;
+            goto refused;   /* the refusal answers the ids, still in ev */
         }
+        *pe = (struct pending){.pi = l->pi, .used = 1, .released = 0, .transactional = ev->transactional};
+        tr_ids_move(&pe->ids, &ev->ids);
         m.token = o->base + tr_ring_len(&o->pending) - 1;
-        struct pending *pe = tr_ring_at(&o->pending, tr_ring_len(&o->pending) - 1);
         m.ids = &pe->ids;   /* moved there; stays until the answer */
         o->in_flight++;
         TR_DEBUG("offramp", "%s/%s: token %llu for event %llu", off_art(o)->id, o->instance,

@@ -365,8 +365,16 @@ int tr_wal_reader_locate(struct tr_wal *w, uint64_t seq, uint64_t hint_seg, uint
 }
 
 int tr_wal_read(struct tr_wal *w, struct tr_wal_record *rec) {
+    return tr_wal_read_held(w, 0, rec);
+}
+
+int tr_wal_read_held(struct tr_wal *w, uint64_t held, struct tr_wal_record *rec) {
+    if (w) w->rscan.held_seq = held;
     int rc = read_one(w, rec);
-    if (w) TR_CHECK(tr_wal_broken(w));
+    if (w) {
+        w->rscan.held_seq = 0;
+        TR_CHECK(tr_wal_broken(w));
+    }
     return rc;
 }
 

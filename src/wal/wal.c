@@ -260,6 +260,11 @@ static void lat_settle(struct tr_wal *w, const struct tr_wal_lat_mark *pubs, siz
  * (records then count from the run before theirs: overstated, by at most
  * the new resolution, never understated). Owner thread. */
 static void lat_mark(struct tr_wal *w, uint64_t seq) {
+    if (w->lat_unclocked && w->lat_unclocked < TR_WAL_LAT_EVERY) {
+        w->lat_unclocked++;
+        return;
+    }
+    w->lat_unclocked = 1;
     uint64_t now = tr_mono_ns();
     struct tr_ring *r = &w->marks;
     size_t n = tr_ring_len(r);
@@ -390,6 +395,7 @@ static int write_chunk(struct tr_wal *w) {
 int tr_wal_flush(struct tr_wal *w) {
     if (!w) return -EINVAL;
     w->wrote_early = 0;
+    w->lat_unclocked = 0;
     return write_chunk(w);
 }
 
@@ -536,9 +542,10 @@ static int refuse(struct tr_wal *w) {
     return TR_EFULL;
 }
 
-/* With mu held: 0 when a record of fsize bytes may be appended, else the
- * log's failure or (limits reached) refuse's answer. */
-static int admit_locked(struct tr_wal *w, uint64_t fsize) {
+/* 0 when a record of fsize bytes may be appended, else the log's failure
+ * or (limits reached) refuse's answer. Owner thread; reads only owner
+ * fields and the atomic failed, so mu is not needed. */
+static int admit(struct tr_wal *w, uint64_t fsize) {
     int rc = w->failed;
     if (!rc) {
         uint64_t recs = (w->next_seq - 1) - w->frontier - w->ring.nacked;
@@ -564,18 +571,15 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
     /* the checksum needs no lock: computed first, the lock is held for less */
     const uint32_t crc = tr_wal_crc32c(0, data, len);
 
-    /* active, active_off and the chunk's length change only on this thread */
+    /* active, active_off, end_g, next_seq and the chunk change only on this
+     * thread, and the sync thread reads none of them: it syncs what
+     * write_chunk hands over (flushed_seq, flushed_g, the written list),
+     * under mu. So a record that does not start a segment is framed
+     * without mu; a roll takes it, for the segment lists and the frontier
+     * its marker carries. */
     int roll = !w->active || w->active_off + fsize + TR_WAL_MARKER_BYTES > w->cfg.segment_bytes;
-    /* The common case (no new segment, room in the chunk) checks the limits
-     * in the same critical section that appends: one lock per record. */
-    const struct tr_wal_chunk *c0 = w->chunk;
-    int one_lock = !roll && c0 && c0->len + fsize + TR_WAL_MARKER_BYTES <= c0->cap;
-    if (!one_lock) {
-        pthread_mutex_lock(&w->mu);
-        rc = admit_locked(w, fsize);
-        pthread_mutex_unlock(&w->mu);
-        if (rc) return rc;
-    }
+    rc = admit(w, fsize);
+    if (rc) return rc;
 
     uint64_t need = fsize + (roll ? TR_WAL_SEG_HDR + TR_WAL_MARKER_BYTES : 0);
     if (roll && w->nospace && tr_mono_ns() < w->nospace_retry_ns) {
@@ -623,22 +627,19 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
         t->off = 0;
     }
 
-    pthread_mutex_lock(&w->mu);
-    if (one_lock && (rc = admit_locked(w, fsize))) {
-        pthread_mutex_unlock(&w->mu);
-        return rc;
-    }
     unsigned char *start = t->buf + t->len, *p = start;
     uint64_t seq = w->next_seq;
     if (roll) {
         tr_wal_seghdr_encode(p, seq);
         p += TR_WAL_SEG_HDR;
+        pthread_mutex_lock(&w->mu);
         if (w->pub_frontier) {
             /* so the last segment alone tells recovery the frontier */
             tr_wal_marker_encode(p, seq, w->pub_frontier, w->pub_hint_seg, w->pub_hint_off);
             p += TR_WAL_MARKER_BYTES;
             w->persisted_frontier = w->pub_frontier;
         }
+        pthread_mutex_unlock(&w->mu);
     }
     tr_wal_frame_hdr_encode(p, (uint32_t)len, 0, seq);
     memcpy(p + TR_WAL_FRAME_HDR, data, len);
@@ -657,8 +658,7 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
      * flush (group commit takes over while a pass runs or is due). Once per
      * flush at most: a fast fdatasync must not turn this into a write per
      * record. */
-    int write_now = !w->wrote_early && !w->busy && !w->wdirty && w->cfg.sync == TR_WAL_SYNC_ALWAYS;
-    pthread_mutex_unlock(&w->mu);
+    int write_now = !w->wrote_early && w->cfg.sync == TR_WAL_SYNC_ALWAYS && !atomic_load(&w->busy);
     if (seq_out) *seq_out = seq;
     lat_mark(w, seq);
     /* the record is accepted; a write error fails the WAL and shows on the next call */

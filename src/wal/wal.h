@@ -210,6 +210,15 @@ struct tr_wal_record {
  * -errno from a read. */
 int tr_wal_read(struct tr_wal *w, struct tr_wal_record *rec);
 
+/* tr_wal_read for a caller that still holds the contents of record held
+ * (it appended them in this process and kept them): when that is the
+ * record handed out, its payload is neither checked nor given (rec->data
+ * is NULL); any other record is read and checked as by tr_wal_read. The
+ * frame header is checked either way, so the cursor's walk is the same.
+ * Damage to a held record's bytes on disk is then found when a later run
+ * reads it, the only time those bytes are used. held = 0: none. */
+int tr_wal_read_held(struct tr_wal *w, uint64_t held, struct tr_wal_record *rec);
+
 /* Move the cursor back to seq so records from seq on are handed out again
  * (go-back-N replay after a failed delivery). seq at or below the frontier
  * means "the first unacknowledged record". -EINVAL if seq is beyond the next

@@ -10,6 +10,7 @@
 #define TR_WAL_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,12 @@
  * new mark starts when the clock moved TR_WAL_LAT_RES_NS (doubled each time
  * the mark array fills and is thinned) past the newest one. */
 #define TR_WAL_LAT_RES_NS 20000ull
+/* The clock is read for the first append after a flush and then for every
+ * TR_WAL_LAT_EVERY-th: appends between two flushes come back to back (one
+ * loop turn), and reading the clock for each was 2% of a relay's CPU. A
+ * record not clocked counts from an earlier mark, so its latency can only
+ * be overstated, by the time a few appends of one turn take. */
+#define TR_WAL_LAT_EVERY 8u
 #define TR_WAL_LAT_MARKS 1024u
 #define TR_WAL_LAT_PUBS 64u
 #define TR_WAL_LAT_HIGHEST 3600000000000ull   /* 1 h: longer is counted as 1 h */
@@ -142,6 +149,7 @@ struct tr_wal_scan {
     int fd;
     uint64_t limit;         /* bytes past this offset are not to be read */
     uint32_t max_rec;
+    uint64_t held_seq;      /* a record whose payload is not checked (tr_wal_read_held); 0: none */
     unsigned char *buf;
     size_t cap;
     uint64_t boff;          /* file offset of buf[0] */
@@ -310,6 +318,7 @@ struct tr_wal {
     struct tr_hist *lat;
     struct tr_ring marks;
     uint64_t lat_res_ns, lat_done;
+    unsigned lat_unclocked;     /* appends since the clock was last read; 0 after a flush */
 
     /* shared (mu) */
     pthread_mutex_t mu;
@@ -337,7 +346,18 @@ struct tr_wal {
     uint64_t written_seq, written_g, synced_seq, synced_g;
     uint64_t s_durable_seq, s_durable_g;
     uint64_t sync_req, sync_done;
-    int closing, idle, busy, failed, fail_told, thread_exited;   /* busy: inside a pass */
+    int closing, idle, fail_told, thread_exited;
+    /* Written under mu, but atomic so that an append (owner) can read them
+     * without it: a record that does not start a segment touches only
+     * owner fields, and taking mu for each one had the owner block on the
+     * sync thread a thousand times per million records. A stale read
+     * costs nothing: an append that misses a just-set failure is one the
+     * failure would have found in the buffer anyway (it never becomes
+     * durable, and the owner hears of the failure at its next pump), and
+     * a stale busy only moves an early write to the next flush or adds
+     * one write. */
+    _Atomic int busy;   /* the sync thread is inside a pass */
+    _Atomic int failed; /* the first write or sync error (negative errno), for good */
     uint64_t syncs, checkpoints, dir_syncs;
     uint64_t wakeups;   /* times the sync thread woke from an idle wait */
 };
