@@ -369,7 +369,7 @@ static const uint8_t *parse_string(struct parser *ps, const uint8_t *p, struct t
     const uint8_t *end = ps->end, *s = p;
     int esc = 0;
     for (;;) {
-        p += tr_json_scan(p, (size_t)(end - p));
+        p += tr_json_scan_str(p, (size_t)(end - p));
         if (p == end) {
             fail(ps, s - 1, TR_EPARSE, "unterminated string");
             return NULL;
@@ -807,7 +807,7 @@ static const char esc_tab[256] = {
 static const uint8_t *canon_string(const uint8_t *p, const uint8_t *end) {
     static const char hex[] = "0123456789abcdef";
     for (;;) {
-        p += tr_json_scan(p, (size_t)(end - p));
+        p += tr_json_scan_str(p, (size_t)(end - p));
         if (p == end) return NULL;
         uint8_t c = *p;
         if (c == '"') return p + 1;

@@ -57,19 +57,11 @@ static inline size_t scan_words(const uint8_t *p, size_t i, size_t n) {
 static size_t scan_portable(const uint8_t *p, size_t n) { return scan_words(p, 0, n); }
 
 #ifdef TR_SCAN_X86
-/* Bytes below 0x20 and at or above 0x80 are exactly those that are
- * smaller than 0x20 as signed chars, so one signed compare covers both. */
-static inline unsigned sse2_mask(const uint8_t *p) {
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-                             _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
-    return (unsigned)_mm_movemask_epi8(m);
-}
 
 static size_t scan_sse2(const uint8_t *p, size_t n) {
     size_t i = 0;
     for (; n - i >= 16; i += 16) {
-        unsigned m = sse2_mask(p + i);
+        unsigned m = tr_json_mask16(p + i);
         if (m) return i + (size_t)__builtin_ctz(m);
     }
     return scan_words(p, i, n);
@@ -99,7 +91,7 @@ __attribute__((target("avx2"))) static size_t scan_avx2(const uint8_t *p, size_t
         if (bits) return i + (size_t)__builtin_ctz(bits);
     }
     if (n - i >= 16) {
-        unsigned m = sse2_mask(p + i);
+        unsigned m = tr_json_mask16(p + i);
         if (m) return i + (size_t)__builtin_ctz(m);
         i += 16;
     }

@@ -32,6 +32,30 @@ extern size_t (*tr_json_scan_fn)(const uint8_t *p, size_t n);
  * or above 0x80 (n when there is none). Never reads outside p[0..n). */
 static inline size_t tr_json_scan(const uint8_t *p, size_t n) { return tr_json_scan_fn(p, n); }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
+/* Bit i set when p[i] (of 16) is special. Bytes below 0x20 and at or above
+ * 0x80 are exactly those below 0x20 as signed chars: one signed compare.
+ * SSE2 is part of x86-64, so this needs no check at start-up. */
+static inline unsigned tr_json_mask16(const uint8_t *p) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                             _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+
+/* tr_json_scan for a string body, which is usually short (a key, a word):
+ * the first 16 bytes are looked at here, inline, and only a longer run
+ * calls the variant in use. Same answer as tr_json_scan. */
+static inline size_t tr_json_scan_str(const uint8_t *p, size_t n) {
+    if (n < 16) return tr_json_scan_fn(p, n);
+    unsigned m = tr_json_mask16(p);
+    return m ? (size_t)__builtin_ctz(m) : 16 + tr_json_scan_fn(p + 16, n - 16);
+}
+#else
+static inline size_t tr_json_scan_str(const uint8_t *p, size_t n) { return tr_json_scan_fn(p, n); }
+#endif
+
 /* 1 if this build and this CPU can run the variant. */
 int tr_json_scan_available(enum tr_json_scan_kind k);
 

@@ -74,6 +74,11 @@ static void check_scan(const uint8_t *p, size_t n, const char *what) {
             print_message("%s: %s scanner says %zu, expected %zu (length %zu)\n", what,
                           tr_json_scan_name((enum tr_json_scan_kind)kinds[i]), got, want, n);
         assert_int_equal(got, want);
+        got = tr_json_scan_str(p, n);   /* its inline first 16 bytes, then the variant */
+        if (got != want)
+            print_message("%s: tr_json_scan_str with %s says %zu, expected %zu (length %zu)\n", what,
+                          tr_json_scan_name((enum tr_json_scan_kind)kinds[i]), got, want, n);
+        assert_int_equal(got, want);
     }
 }
 
