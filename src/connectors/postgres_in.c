@@ -303,7 +303,9 @@ const struct tr_cmap_entry tr_postgres_in_cmap[] = {
     {TR_CMAP_KEY(TR_CMAP_U64, "settle_ms", "1000", TR_CMAP_RANGE, offsetof(struct pi_cfg, settle_ms),
      "a window is queried once its end is this far in the past"), .lo = 0, .hi = 86400000},
     {TR_CMAP_KEY(TR_CMAP_U64, "max_rows_per_turn", "256", TR_CMAP_RANGE, offsetof(struct pi_cfg, rows_per_turn),
-     "rows emitted per loop turn; the rest of a result follows on the next turns"), .lo = 1, .hi = 1000000},
+     "rows emitted per loop turn; the rest of a result follows on the next turns (at most 4096: a "
+     "breaker's trigger arrives at the end of the turn, and a full qos::wal holds 4096 events until then)"),
+     .lo = 1, .hi = 4096},
     {0},
 };
 

@@ -313,3 +313,21 @@ def test_offramp_rejects_what_cannot_be_inserted_and_reports_it(tmp_path, procs,
     p.stop()
     assert p.p.returncode == 0, p.stderr()
     assert "3 rejected" in p.stderr(), p.stderr()
+
+
+def test_onramp_rows_per_turn_stays_within_what_a_full_wal_holds(tmp_path):
+    """A breaker's trigger reaches the onramp only at the end of a loop turn,
+    and a full qos::wal holds 4096 events until then: more rows per turn is
+    a located config error, 4096 is accepted. No server is needed."""
+    from conftest import run_tremor
+    for rows, ok in ((4096, True), (4097, False)):
+        cfg = tmp_path / ("pg-%d.yaml" % rows)
+        cfg.write_text(IN_CONFIG.format(port=5432, cache=tmp_path / "cache.json", out=tmp_path / "out.json",
+                                        extra="\n      max_rows_per_turn: %d" % rows))
+        (tmp_path / "q.trickle").write_text("select event from in into out;\n")
+        r = run_tremor(["check", str(cfg), str(tmp_path / "q.trickle")], cwd=str(tmp_path))
+        if ok:
+            assert r.returncode == 0, r.stderr
+        else:
+            assert r.returncode == 1, r.stderr
+            assert "max_rows_per_turn" in r.stderr and "4096" in r.stderr, r.stderr

@@ -35,6 +35,7 @@ struct fake_in {
     /* called after each recorded frame, e.g. to trigger the onramp */
     void (*on_frame)(struct fake_in *in, void *arg);
     void *on_frame_arg;
+    int rc_once;                  /* what this emit_bytes returns (set by on_frame), then 0 again */
 };
 
 static inline int64_t fake_in_emit_value(struct tr_onramp_host *h, tr_value v, tr_value meta) {
@@ -63,7 +64,9 @@ static inline int fake_in_emit_bytes(struct tr_onramp_host *h, uint64_t stream, 
     in->streams[in->n] = stream;
     in->n++;
     if (in->on_frame) in->on_frame(in, in->on_frame_arg);
-    return 0;
+    int rc = in->rc_once;
+    in->rc_once = 0;
+    return rc;
 }
 
 static inline void fake_in_stream_end(struct tr_onramp_host *h, uint64_t stream) {

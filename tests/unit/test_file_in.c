@@ -227,6 +227,44 @@ static void breaker_stops_mid_chunk(void **state) {
     rig_fini(&r);
 }
 
+/* As the runtime does it: the emit that fills the WAL answers
+ * TR_ONRAMP_PAUSED and the trigger comes later, from the loop. Nothing may
+ * be emitted after that answer, even where the onramp decodes chunk after
+ * chunk without going back to the loop (xz). */
+static void paused_at(struct fake_in *in, void *arg) {
+    struct rig *r = arg;
+    if (in->n == r->trigger_at) in->rc_once = TR_ONRAMP_PAUSED;
+}
+
+static void paused_answer_stops_at_once(void **state) {
+    (void)state;
+    size_t len, nlines;
+    char *text = make_text(&len, &nlines);
+    write_file("pa.json", text, len);
+    write_xz("pa.json.xz", text, len, 0);
+    free(text);
+    const char *names[] = {"pa.json", "pa.json.xz"};
+    for (int k = 0; k < 2; k++) {
+        struct rig r;
+        rig_init(&r, names[k]);
+        r.trigger_at = 100;
+        r.in.on_frame = paused_at;
+        r.in.on_frame_arg = &r;
+        struct tr_diag d;
+        assert_int_equal(create(&r, &d), 0);
+        assert_int_equal(tr_file_onramp.start(r.self), 0);
+        assert_true(fake_run_until(&r.loop, got_trigger_count, &r));
+        for (int i = 0; i < 200; i++) uv_run(&r.loop, UV_RUN_NOWAIT);
+        if (r.in.n != 100) fail_msg("%s: %zu lines emitted after the answer at 100", names[k], r.in.n - 100);
+        tr_file_onramp.trigger(r.self);   /* the loop's trigger, then the restore */
+        tr_file_onramp.restore(r.self);
+        assert_true(fake_run_until(&r.loop, is_done, &r));
+        assert_int_equal(r.in.n, nlines);
+        check_frames(&r.in);
+        rig_fini(&r);
+    }
+}
+
 static void over_long_lines_are_dropped(void **state) {
     (void)state;
     size_t big = TR_PROC_MAX_LINE + 100;
@@ -313,6 +351,7 @@ int main(void) {
         cmocka_unit_test(reads_xz_files),
         cmocka_unit_test(truncated_xz_keeps_what_decoded),
         cmocka_unit_test(breaker_stops_mid_chunk),
+        cmocka_unit_test(paused_answer_stops_at_once),
         cmocka_unit_test(over_long_lines_are_dropped),
         cmocka_unit_test(sleep_on_done_waits),
         cmocka_unit_test(close_mid_read),
