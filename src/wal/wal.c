@@ -568,7 +568,7 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
     int rc = tr_grow((void **)&w->segs, &w->segcap, w->nsegs + 1, sizeof *w->segs);
     if (rc) return rc;
 
-    /* the checksum needs no lock: computed first, the lock is held for less */
+    /* the payload's checksum, taken before the frame is built in the chunk */
     const uint32_t crc = tr_wal_crc32c(0, data, len);
 
     /* active, active_off, end_g, next_seq and the chunk change only on this
