@@ -201,6 +201,20 @@ static bool got_trigger_count(void *arg) {
     return r->in.n >= r->trigger_at;
 }
 
+/* Start reading name with on_frame called at each line; run until line 100
+ * and then the loop for 200 more turns. */
+static void run_past_100(struct rig *r, const char *name, void (*on_frame)(struct fake_in *, void *)) {
+    rig_init(r, name);
+    r->trigger_at = 100;
+    r->in.on_frame = on_frame;
+    r->in.on_frame_arg = r;
+    struct tr_diag d;
+    assert_int_equal(create(r, &d), 0);
+    assert_int_equal(tr_file_onramp.start(r->self), 0);
+    assert_true(fake_run_until(&r->loop, got_trigger_count, r));
+    for (int i = 0; i < 200; i++) uv_run(&r->loop, UV_RUN_NOWAIT);
+}
+
 static void breaker_stops_mid_chunk(void **state) {
     (void)state;
     size_t len, nlines;
@@ -208,15 +222,7 @@ static void breaker_stops_mid_chunk(void **state) {
     write_file("bp.json", text, len);
     free(text);
     struct rig r;
-    rig_init(&r, "bp.json");
-    r.trigger_at = 100;
-    r.in.on_frame = trigger_at;
-    r.in.on_frame_arg = &r;
-    struct tr_diag d;
-    assert_int_equal(create(&r, &d), 0);
-    assert_int_equal(tr_file_onramp.start(r.self), 0);
-    assert_true(fake_run_until(&r.loop, got_trigger_count, &r));
-    for (int i = 0; i < 200; i++) uv_run(&r.loop, UV_RUN_NOWAIT);
+    run_past_100(&r, "bp.json", trigger_at);
     /* expected: nothing after the trigger however long the loop runs */
     assert_int_equal(r.in.n, 100);
     assert_int_equal(r.in.dones, 0);
@@ -246,15 +252,7 @@ static void paused_answer_stops_at_once(void **state) {
     const char *names[] = {"pa.json", "pa.json.xz"};
     for (int k = 0; k < 2; k++) {
         struct rig r;
-        rig_init(&r, names[k]);
-        r.trigger_at = 100;
-        r.in.on_frame = paused_at;
-        r.in.on_frame_arg = &r;
-        struct tr_diag d;
-        assert_int_equal(create(&r, &d), 0);
-        assert_int_equal(tr_file_onramp.start(r.self), 0);
-        assert_true(fake_run_until(&r.loop, got_trigger_count, &r));
-        for (int i = 0; i < 200; i++) uv_run(&r.loop, UV_RUN_NOWAIT);
+        run_past_100(&r, names[k], paused_at);
         if (r.in.n != 100) fail_msg("%s: %zu lines emitted after the answer at 100", names[k], r.in.n - 100);
         tr_file_onramp.trigger(r.self);   /* the loop's trigger, then the restore */
         tr_file_onramp.restore(r.self);

@@ -233,32 +233,48 @@ static void test_flip_every_bit_of_a_record(void **state) {
     free(img);
 }
 
-static void test_flip_in_older_segment_found_by_reader(void **state) {
-    struct fx *f = *state;
-    build_ref(f, 60, 62, 0);   /* several 4 KiB segments before the last */
+/* The first segment of a reference of 62 records (several 4 KiB segments
+ * before the last): its bytes, its record frames, its path in the copy. */
+struct seg_img {
+    unsigned char *img;
+    long len;
+    long st[64], en[64];
+    uint64_t sq[64];
+    char work[4096];
+};
+
+static void first_segment(struct fx *f, struct seg_img *g) {
+    build_ref(f, 60, 62, 0);
     char first[4096];
     snprintf(first, sizeof first, "%s/%020d.wal", f->ref, 1);
-    long len = 0;
-    unsigned char *img = wt_read_file(first, &len);
-    assert_non_null(img);
-    long st_[64], en[64];
-    uint64_t sq[64];
-    int n = frames(img, len, st_, en, sq, 64);
-    assert_true(n > 5);
-    char p[4096];
-    work_path(f, first, p, sizeof p);
-    long targets[] = {st_[3], st_[3] + 5, st_[3] + 14, st_[3] + 17, en[3] - 1};
+    g->len = 0;
+    g->img = wt_read_file(first, &g->len);
+    assert_non_null(g->img);
+    assert_true(frames(g->img, g->len, g->st, g->en, g->sq, 64) > 5);
+    work_path(f, first, g->work, sizeof g->work);
+}
+
+/* A fresh work copy whose first segment has the bit 0x10 of byte at flipped. */
+static void copy_with_flip(struct fx *f, struct seg_img *g, long at) {
+    fresh_copy(f);
+    g->img[at] ^= 0x10;
+    assert_int_equal(wt_write_file(g->work, g->img, g->len), 0);
+    g->img[at] ^= 0x10;
+}
+
+static void test_flip_in_older_segment_found_by_reader(void **state) {
+    struct fx *f = *state;
+    struct seg_img g;
+    first_segment(f, &g);
+    long targets[] = {g.st[3], g.st[3] + 5, g.st[3] + 14, g.st[3] + 17, g.en[3] - 1};
     for (int t = 0; t < 5; t++) {
-        fresh_copy(f);
-        img[targets[t]] ^= 0x10;
-        assert_int_equal(wt_write_file(p, img, len), 0);
-        img[targets[t]] ^= 0x10;
+        copy_with_flip(f, &g, targets[t]);
         struct tr_wal_stats s;
-        struct tr_wal *w = open_and_check(f, 1, 62, sq[3], &s);
+        struct tr_wal *w = open_and_check(f, 1, 62, g.sq[3], &s);
         assert_int_equal(s.corrupt_records, 1);
         writer_continues(w, 63);
     }
-    free(img);
+    free(g.img);
 }
 
 /* tr_wal_read_held: the held record's payload is neither checked nor
@@ -266,29 +282,17 @@ static void test_flip_in_older_segment_found_by_reader(void **state) {
  * still is, and every other record is checked as by tr_wal_read. */
 static void test_read_held_skips_only_the_held_payload(void **state) {
     struct fx *f = *state;
-    build_ref(f, 60, 62, 0);
-    char first[4096];
-    snprintf(first, sizeof first, "%s/%020d.wal", f->ref, 1);
-    long len = 0;
-    unsigned char *img = wt_read_file(first, &len);
-    assert_non_null(img);
-    long st_[64], en[64];
-    uint64_t sq[64];
-    int n = frames(img, len, st_, en, sq, 64);
-    assert_true(n > 5);
-    char p[4096];
-    work_path(f, first, p, sizeof p);
+    struct seg_img g;
+    first_segment(f, &g);
+    const uint64_t *sq = g.sq;
     /* {byte flipped, record held, record expected next, corrupt records} */
     const struct { long at; uint64_t held, next, corrupt; } cases[] = {
-        {st_[3] + TR_WAL_FRAME_HDR + 1, sq[3], sq[3], 0},       /* payload of the held record */
-        {st_[3] + TR_WAL_FRAME_HDR + 1, sq[3] + 1, sq[3] + 1, 1}, /* payload of another: found */
-        {st_[3] + 5, sq[3], sq[3] + 1, 1},                      /* header of the held record: found */
+        {g.st[3] + TR_WAL_FRAME_HDR + 1, sq[3], sq[3], 0},       /* payload of the held record */
+        {g.st[3] + TR_WAL_FRAME_HDR + 1, sq[3] + 1, sq[3] + 1, 1}, /* payload of another: found */
+        {g.st[3] + 5, sq[3], sq[3] + 1, 1},                      /* header of the held record: found */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        fresh_copy(f);
-        img[cases[k].at] ^= 0x10;
-        assert_int_equal(wt_write_file(p, img, len), 0);
-        img[cases[k].at] ^= 0x10;
+        copy_with_flip(f, &g, cases[k].at);
         struct tr_wal_config c;
         cfg_for(&c, f->work);
         struct tr_wal *w = NULL;
@@ -314,7 +318,7 @@ static void test_read_held_skips_only_the_held_payload(void **state) {
         assert_int_equal(st.corrupt_records, cases[k].corrupt);
         writer_continues(w, 63);
     }
-    free(img);
+    free(g.img);
 }
 
 static void test_zeroed_region_and_huge_length(void **state) {
