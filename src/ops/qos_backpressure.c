@@ -190,4 +190,5 @@ const struct tr_op_ops tr_op_qos_backpressure = {
     .tick = bp_tick,
     .contraflow = bp_contraflow,
     .destroy = bp_destroy,
+    .takes_raw = true,   /* steers by ids, ingest time and answers; never reads the value */
 };

@@ -94,4 +94,5 @@ const struct tr_op_ops tr_op_qos_percentile = {
     .event = pc_event,
     .contraflow = pc_contraflow,
     .destroy = pc_destroy,
+    .takes_raw = true,   /* steers by ids, ingest time and answers; never reads the value */
 };

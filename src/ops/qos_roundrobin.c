@@ -171,4 +171,5 @@ const struct tr_op_ops tr_op_qos_roundrobin = {
     .tick = rr_tick,
     .contraflow = rr_contraflow,
     .destroy = rr_destroy,
+    .takes_raw = true,   /* steers by ids, ingest time and answers; never reads the value */
 };

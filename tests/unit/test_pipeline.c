@@ -386,6 +386,32 @@ static void pass_only_nodes_are_skipped(void **state) {
  * is decoded before the first one that does; a pipeline says whether its
  * first nodes read them (tr_pipeline_takes_raw). Text that does not
  * decode there is an error, counted, and the event is settled. */
+/* The qos operators that steer by ids, ingest time and answers keep the
+ * text undecoded, as a plain select does. */
+static void qos_operators_pass_raw_json(void **state) {
+    (void)state;
+    static const char *kinds[][2] = {{"qos::backpressure", "timeout = 100"},
+                                     {"qos::percentile", "timeout = 100"},
+                                     {"qos::roundrobin", "outputs = [\"out\"]"}};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        char src[256];
+        snprintf(src, sizeof src, "define %s operator o with %s end;\ncreate operator o;\n"
+                 "select event from in into o;\nselect event from o into out;\n", kinds[k][0], kinds[k][1]);
+        struct tr_diag d;
+        struct sink out = {0};
+        struct tr_pipeline *p = build(src, &d);
+        if (!p) fail_msg("%s: %s", kinds[k][0], d.msg);
+        if (!tr_pipeline_takes_raw(p)) fail_msg("%s: the pipeline does not take raw text", kinds[k][0]);
+        assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &out), 0);
+        push_as_raw = 1;
+        push(p, 1, 2);
+        push_as_raw = 0;
+        assert_int_equal(out.n, 1);
+        assert_int_equal(out.types[0], TR_RAWJSON);
+        tr_pipeline_destroy(p);
+    }
+}
+
 static void raw_json_is_decoded_where_read(void **state) {
     (void)state;
     struct tr_diag d;
@@ -632,6 +658,7 @@ int main(void) {
         cmocka_unit_test(a_loop_in_the_graph_is_stopped),
         cmocka_unit_test(pass_only_nodes_are_skipped),
         cmocka_unit_test(raw_json_is_decoded_where_read),
+        cmocka_unit_test(qos_operators_pass_raw_json),
         cmocka_unit_test(metrics_is_a_builtin_output),
         cmocka_unit_test(node_metrics_leave_through_metrics),
         cmocka_unit_test(operators_come_from_the_given_registry),
