@@ -386,6 +386,19 @@ static void pass_only_nodes_are_skipped(void **state) {
  * is decoded before the first one that does; a pipeline says whether its
  * first nodes read them (tr_pipeline_takes_raw). Text that does not
  * decode there is an error, counted, and the event is settled. */
+/* One undecoded JSON event into p comes out of `out` undecoded; p is
+ * destroyed. */
+static void raw_in_raw_out(struct tr_pipeline *p) {
+    struct sink out = {0};
+    assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &out), 0);
+    push_as_raw = 1;
+    push(p, 1, 2);
+    push_as_raw = 0;
+    assert_int_equal(out.n, 1);
+    assert_int_equal(out.types[0], TR_RAWJSON);
+    tr_pipeline_destroy(p);
+}
+
 /* The qos operators that steer by ids, ingest time and answers keep the
  * text undecoded, as a plain select does. */
 static void qos_operators_pass_raw_json(void **state) {
@@ -398,17 +411,10 @@ static void qos_operators_pass_raw_json(void **state) {
         snprintf(src, sizeof src, "define %s operator o with %s end;\ncreate operator o;\n"
                  "select event from in into o;\nselect event from o into out;\n", kinds[k][0], kinds[k][1]);
         struct tr_diag d;
-        struct sink out = {0};
         struct tr_pipeline *p = build(src, &d);
         if (!p) fail_msg("%s: %s", kinds[k][0], d.msg);
         if (!tr_pipeline_takes_raw(p)) fail_msg("%s: the pipeline does not take raw text", kinds[k][0]);
-        assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &out), 0);
-        push_as_raw = 1;
-        push(p, 1, 2);
-        push_as_raw = 0;
-        assert_int_equal(out.n, 1);
-        assert_int_equal(out.types[0], TR_RAWJSON);
-        tr_pipeline_destroy(p);
+        raw_in_raw_out(p);
     }
 }
 
@@ -420,13 +426,7 @@ static void raw_json_is_decoded_where_read(void **state) {
     struct tr_pipeline *p = build("select event from in into out;\n", &d);
     assert_non_null(p);
     assert_true(tr_pipeline_takes_raw(p));
-    assert_int_equal(tr_pipeline_connect_output(p, "out", sink_fn, &out), 0);
-    push_as_raw = 1;
-    push(p, 1, 2);
-    push_as_raw = 0;
-    assert_int_equal(out.n, 1);
-    assert_int_equal(out.types[0], TR_RAWJSON);
-    tr_pipeline_destroy(p);
+    raw_in_raw_out(p);
 
     p = build("select event from in where event.x > 1 into out;\n", &d);
     assert_non_null(p);
