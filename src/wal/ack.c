@@ -23,11 +23,12 @@ uint64_t tr_wal_first_unacked_pos(struct tr_wal *w) {
 
 /* The active segment may go too while the disk is full and everything in
  * it is acknowledged: otherwise a full disk and an acknowledged log would
- * wait for each other for ever. Every record is then written (the chunk is
- * empty), so nothing more goes into the file; the next append makes a new
+ * wait for each other for ever. Every record is then written (durable,
+ * even), and nothing more goes into the file: what the owner's chunk holds
+ * was handed over, and the chunk is retired; the next append makes a new
  * segment. */
 static int active_reclaimable(const struct tr_wal *w) {
-    return w->nospace && w->frontier + 1 == w->next_seq && (!w->chunk || !w->chunk->len);
+    return w->nospace && w->frontier + 1 == w->next_seq && (!w->chunk || w->chunk->len == w->chunk->hand);
 }
 
 /* Segments wholly at or below the frontier go to the sync thread, which
@@ -52,7 +53,6 @@ static int reclaim(struct tr_wal *w, struct tr_wal_seg **list) {
     if (!k) return 0;
     memmove(w->segs, w->segs + k, (w->nsegs - k) * sizeof *w->segs);
     w->nsegs -= k;
-    if (took_active && w->chunk) w->chunk->seg = NULL;
     return took_active;
 }
 
@@ -80,6 +80,7 @@ static void settle(struct tr_wal *w) {
     if (took_active) {   /* the sync thread closes its fd before the unlink */
         w->active = NULL;
         w->active_off = 0;
+        tr_wal_chunk_retire(w);
     }
     w->pub_frontier = w->frontier;
     w->pub_hint_seg = hseg;

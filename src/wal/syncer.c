@@ -1,10 +1,12 @@
-/* syncer.c - the sync thread: fdatasync, directory fsync, checkpoint, unlink (group commit).
+/* syncer.c - the sync thread: write, fdatasync, directory fsync, checkpoint, unlink (group commit).
  *
- * It writes no record: the owner thread writes (wal.c) and hands over the
- * segments it wrote and the numbers written through. Each pass takes
- * EVERYTHING written since the last one and (ALWAYS) covers it with one
- * fdatasync while the owner keeps writing. Durable order of a pass:
- *   data fdatasync -> directory fsync, only if a segment file was created
+ * It frames no record: the owner thread frames them in chunks (wal.c) and
+ * hands over the bytes and the numbers they hold. Each pass takes
+ * EVERYTHING handed over since the last one, writes it to the segment files
+ * (pwrite; the chunks the owner is done with go back to it) and (ALWAYS)
+ * covers it with one fdatasync while the owner keeps framing. Durable order
+ * of a pass:
+ *   data write -> data fdatasync -> directory fsync, only if a segment file was created
  *   since the last one (no record of a new segment is reported durable
  *   before its file name is) -> durable-through published -> checkpoint +
  *   fdatasync, only when due (below) -> acknowledged segments kept for
@@ -120,6 +122,52 @@ static void wait_until(struct tr_wal *w, uint64_t deadline_ns) {
     pthread_cond_timedwait(&w->work, &w->mu, &ts);
 }
 
+/* Write what the chunks qhead..qlast (taken under mu) hold past what was
+ * written of them, in queue order; each segment written goes on the dirty
+ * list. The owner hands nothing over once the WAL has failed, so all of it
+ * was handed over before: it is written even if the WAL failed since, as
+ * the owner's own write did before (a segment that cannot be created does
+ * not take back the acks and records written ahead of it). After a write
+ * that fails nothing more is: those bytes are given up. 0 or -errno. */
+static int write_taken(struct tr_wal *w, struct tr_wal_chunk *qhead, struct tr_wal_chunk *qlast,
+                       struct tr_wal_seg **dirty) {
+    int rc = 0;
+    for (struct tr_wal_chunk *c = qhead; c; c = c->next) {
+        if (!rc && c->take > c->wrote && c->seg && c->seg->wfd >= 0) {
+            rc = tr_wal_pwrite_full(w->io, c->seg->wfd, c->buf + c->wrote, c->take - c->wrote, c->off + c->wrote);
+            if (!rc && !c->seg->dirty) {
+                c->seg->dirty = 1;
+                c->seg->next_dirty = *dirty;
+                *dirty = c->seg;
+            }
+        }
+        if (!rc) c->wrote = c->take;
+        if (c == qlast) break;   /* its link is the owner's to set */
+    }
+    return rc;
+}
+
+/* Chunks at the queue's head that the owner is done with and that are
+ * written (or never will be: a write failed) go to the free list, now rather than
+ * after the fdatasync, so an owner waiting for one goes on at once. */
+static void give_back(struct tr_wal *w, int failed) {
+    pthread_mutex_lock(&w->mu);
+    int freed = 0;
+    if (failed)
+        for (struct tr_wal_chunk *c = w->wq; c; c = c->next) c->wrote = c->hand;
+    while (w->wq && w->wq->done && w->wq->wrote == w->wq->hand) {
+        struct tr_wal_chunk *c = w->wq;
+        w->wq = c->next;
+        if (!w->wq) w->wq_tail = &w->wq;
+        c->next = w->cfree;
+        w->cfree = c;
+        w->nfree++;
+        freed = 1;
+    }
+    if (freed) pthread_cond_broadcast(&w->done);
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void *sync_main(void *arg) {
     struct tr_wal *w = arg;
     const struct tr_wal_io *io = w->io;
@@ -127,6 +175,7 @@ static void *sync_main(void *arg) {
     const uint64_t interval_ns = (uint64_t)w->cfg.sync_interval_ms * 1000000ull;
     const uint64_t ckpt_ns = (uint64_t)w->cfg.checkpoint_interval_ms * 1000000ull;
     struct tr_wal_seg *dirty = NULL;
+    uint64_t taken = 0;   /* handovers taken so far */
     /* open wrote the checkpoint and left the directory synced */
     uint64_t last_sync_ns = tr_mono_ns(), last_ckpt_ns = last_sync_ns;
     int unsynced = 0;
@@ -140,7 +189,10 @@ static void *sync_main(void *arg) {
         for (;;) {
             now = tr_mono_ns();
             if (w->reclaim || w->seals || w->sync_req != w->sync_done || w->closing) break;
-            if (w->wdirty || (w->failed && !w->fail_told)) break;
+            if (w->handovers != taken || (w->failed && !w->fail_told)) break;
+            /* a chunk the owner retired with nothing more to write: to the
+             * free list, or an owner waiting for one waits for ever */
+            if (w->wq && w->wq->done && w->wq->wrote == w->wq->hand) break;
             uint64_t deadline = UINT64_MAX;
             if (!w->failed && w->pub_frontier != w->persisted_frontier) {
                 /* acks with no data write to carry them: checkpoint them
@@ -158,25 +210,20 @@ static void *sync_main(void *arg) {
             w->wakeups++;
         }
 
-        /* Take what the owner wrote: everything written before this point is
-         * covered by the fdatasync below. The written list moves to this
-         * thread's dirty list (a separate link: the owner may put a segment
-         * on the written list again while this pass syncs it). A segment
-         * is created before anything is written to it, so dirgen counts
-         * every file the data taken here lives in. */
+        /* Take what the owner handed over: everything written in this pass
+         * is covered by the fdatasync below. Each chunk on the queue up to
+         * its current last one is written through what it held now (the
+         * owner only appends: chunks it adds later, and bytes, are the next
+         * pass's). A segment is created before anything is handed over for
+         * it, so dirgen counts every file the data taken here lives in. */
         w->busy = 1;
-        int failed = w->failed, wrote = w->wdirty != NULL;
-        for (struct tr_wal_seg *s = w->wdirty, *n; s; s = n) {
-            n = s->next_written;
-            s->written = 0;
-            s->next_written = NULL;
-            if (!s->dirty) {
-                s->dirty = 1;
-                s->next_dirty = dirty;
-                dirty = s;
-            }
+        int failed = w->failed, wrote = w->handovers != taken;
+        taken = w->handovers;
+        struct tr_wal_chunk *qhead = w->wq, *qlast = NULL;
+        for (struct tr_wal_chunk *c = qhead; c; c = c->next) {
+            c->take = c->hand;
+            qlast = c;
         }
-        w->wdirty = NULL;
         uint64_t fseq = w->flushed_seq, fg = w->flushed_g, dirgen = w->dir_changes;
         struct tr_wal_seg *seals = w->seals, *recl = w->reclaim;
         w->seals = w->reclaim = NULL;
@@ -192,6 +239,9 @@ static void *sync_main(void *arg) {
         uint32_t spares_now = w->nspares;   /* only the owner takes some away meanwhile */
         pthread_mutex_unlock(&w->mu);
 
+        int rc = write_taken(w, qhead, qlast, &dirty);
+        if (qhead) give_back(w, rc);
+
         /* A reclaimed segment may be the one that was active (disk full,
          * everything acknowledged): its data needs no sync any more. */
         for (struct tr_wal_seg *s = recl; s; s = s->next_link) {
@@ -202,8 +252,7 @@ static void *sync_main(void *arg) {
             s->wfd = -1;
         }
         struct pass p = {0, 0, 0, 0};
-        int rc = 0;
-        if (!failed && wrote) {
+        if (!rc && !failed && wrote) {
             unsynced = 1;
             wseq = fseq;
             wg = fg;
@@ -307,7 +356,7 @@ static void *sync_main(void *arg) {
             w->spared = 1;
         }
         pthread_cond_broadcast(&w->done);
-        if (closing && !w->wdirty && !w->seals && !w->reclaim) break;
+        if (closing && w->handovers == taken && !w->seals && !w->reclaim) break;
     }
     w->thread_exited = 1;
     pthread_cond_broadcast(&w->done);

@@ -92,7 +92,14 @@ static void destroy(struct tr_wal *w) {
     free_segs(w->reclaim);
     free_segs(w->dead);
     free_segs(w->spares);   /* their files stay: the next open keeps them again */
-    tr_free(w->chunk);
+    for (struct tr_wal_chunk *c = w->wq, *n; c; c = n) {
+        n = c->next;
+        tr_free(c);
+    }
+    for (struct tr_wal_chunk *c = w->cfree, *n; c; c = n) {
+        n = c->next;
+        tr_free(c);
+    }
     tr_ring_fini(&w->ring.e);
     tr_wal_scan_fini(&w->rscan);
     tr_hist_destroy(w->lat);
@@ -175,6 +182,7 @@ int tr_wal_open(const struct tr_wal_config *cfg, struct tr_wal **out, struct tr_
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, &ca);
     pthread_cond_init(&w->done, &ca);
+    w->wq_tail = &w->wq;
     pthread_condattr_destroy(&ca);
     w->dir = tr_strdup(cfg->dir);
     if (!w->dir) {
@@ -340,87 +348,145 @@ int tr_wal_sync(struct tr_wal *w) {
     return rc;
 }
 
-/* Write the chunk's bytes to its segment file (no fdatasync), ending them
- * with a frontier marker if the frontier moved since the last marker or
+/* Hand the bytes framed in the owner's chunk since the last handover to
+ * the sync thread, which writes them to the segment file, ending them with
+ * a frontier marker if the frontier moved since the last marker or
  * checkpoint (the frontier is owner state, and the same fdatasync then makes
- * it durable with the data). Then hand the segment and the written-through
- * numbers to the sync thread. An error fails the WAL for good. Owner thread,
- * mu not held. */
-static int write_chunk(struct tr_wal *w) {
+ * it durable with the data). done: the owner frames no more in the chunk
+ * (full, or its segment rolls); it goes back to the free list once
+ * written. Returns the WAL's failure if it has one (nothing is handed over
+ * then); a write error met by the sync thread shows at a later call. Owner
+ * thread, mu not held. */
+static int hand_chunk(struct tr_wal *w, int done) {
     struct tr_wal_chunk *c = w->chunk;
+    if (!c) return w->failed;
     pthread_mutex_lock(&w->mu);
     int rc = w->failed;
-    if (rc || !c || !c->len) {
+    if (rc || (c->len == c->hand && !done)) {
         pthread_mutex_unlock(&w->mu);
         return rc;
     }
-    /* c->last_seq != 0: a record was framed since the last write, so the
+    /* c->framed: a record was framed since the last handover, so the
      * segment's reserve for one marker is still free */
-    if (c->last_seq && w->pub_frontier != w->persisted_frontier && c->len + TR_WAL_MARKER_BYTES <= c->cap) {
+    if (c->framed && w->pub_frontier != w->persisted_frontier && c->len + TR_WAL_MARKER_BYTES <= c->cap) {
         tr_wal_marker_encode(c->buf + c->len, w->next_seq, w->pub_frontier, w->pub_hint_seg, w->pub_hint_off);
         c->len += TR_WAL_MARKER_BYTES;
         w->active_off += TR_WAL_MARKER_BYTES;
         w->active->size = w->active_off;
         w->end_g += TR_WAL_MARKER_BYTES;
-        c->g_end = w->end_g;
         w->persisted_frontier = w->pub_frontier;
     }
-    pthread_mutex_unlock(&w->mu);
-
-    rc = tr_wal_pwrite_full(w->io, c->seg->wfd, c->buf, c->len, c->off);
-
-    pthread_mutex_lock(&w->mu);
-    if (rc) {
-        if (!w->failed) {
-            w->failed = rc;
-            TR_ERROR("wal", "%s: write failed, no more records become durable: %s", w->dir, tr_strerror(rc));
-        }
-    } else {
-        if (!c->seg->written) {
-            c->seg->written = 1;
-            c->seg->next_written = w->wdirty;
-            w->wdirty = c->seg;
-        }
+    if (c->len > c->hand) {
+        c->hand = c->len;
+        w->handovers++;
         if (c->last_seq) w->flushed_seq = c->last_seq;
-        w->flushed_g = c->g_end;
+        w->flushed_g = w->end_g;
+        if (w->idle) pthread_cond_signal(&w->work);   /* to write, sync and publish */
     }
-    if (w->idle) pthread_cond_signal(&w->work);   /* to sync, publish or report the failure */
+    c->framed = 0;
+    if (done) {
+        c->done = 1;
+        w->chunk = NULL;
+        if (w->idle) pthread_cond_signal(&w->work);   /* to give it back once written */
+    }
     pthread_mutex_unlock(&w->mu);
-    c->off += c->len;
-    c->len = 0;
-    c->last_seq = 0;
-    return rc;
+    return 0;
 }
 
 int tr_wal_flush(struct tr_wal *w) {
     if (!w) return -EINVAL;
     w->wrote_early = 0;
     w->lat_unclocked = 0;
-    return write_chunk(w);
+    return hand_chunk(w, 0);
 }
 
-/* Make the chunk able to hold a frame of need bytes plus a marker: write it
- * out if its contents leave no room, grow it (once, for a bigger record than
- * any before) if its capacity is too small. Owner thread. */
-static int make_room(struct tr_wal *w, uint64_t need) {
-    struct tr_wal_chunk *c = w->chunk;
-    if (c && c->len + need + TR_WAL_MARKER_BYTES <= c->cap) return 0;
-    int rc = write_chunk(w);
-    if (rc) return rc;
-    if (c && need + TR_WAL_MARKER_BYTES <= c->cap) return 0;
-    uint64_t want = need + TR_WAL_MARKER_BYTES;
+/* The chunk's segment was reclaimed under it (disk full, everything
+ * acknowledged): frame no more in it. Owner thread, mu held. */
+void tr_wal_chunk_retire(struct tr_wal *w) {
+    if (!w->chunk) return;
+    w->chunk->done = 1;
+    w->chunk = NULL;
+}
+
+/* A chunk of at least want bytes for the owner, on the write queue, empty,
+ * framing at the active segment's end. Takes one from the free list (too
+ * small or needlessly big ones are freed), else makes one; with
+ * TR_WAL_CHUNKS_MAX of them handed over and unwritten it waits for the sync
+ * thread's writes. Owner thread, mu not held. */
+static int take_chunk(struct tr_wal *w, uint64_t want) {
     size_t cap = want > TR_WAL_CHUNK_MIN ? (size_t)want : TR_WAL_CHUNK_MIN;
-    struct tr_wal_chunk *n = tr_malloc(sizeof *n + cap);
-    if (!n) return -ENOMEM;
-    n->cap = cap;
-    n->len = 0;
+    struct tr_wal_chunk *n = NULL, *drop = NULL;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        if (w->failed) break;
+        while (w->cfree && !n) {
+            struct tr_wal_chunk *f = w->cfree;
+            w->cfree = f->next;
+            w->nfree--;
+            if (f->cap >= cap && (f->cap == TR_WAL_CHUNK_MIN || cap > TR_WAL_CHUNK_MIN)) {
+                n = f;
+            } else {
+                f->next = drop;
+                drop = f;
+                w->nchunks--;
+            }
+        }
+        while (w->nfree > TR_WAL_CHUNKS_KEEP) {   /* a burst is over: give back its memory */
+            struct tr_wal_chunk *f = w->cfree;
+            w->cfree = f->next;
+            w->nfree--;
+            f->next = drop;
+            drop = f;
+            w->nchunks--;
+        }
+        if (n || w->nchunks < TR_WAL_CHUNKS_MAX || w->thread_exited) break;
+        if (w->idle) pthread_cond_signal(&w->work);
+        pthread_cond_wait(&w->done, &w->mu);   /* every chunk waits for the disk */
+    }
+    int rc = w->failed;
+    if (!rc && !n) w->nchunks++;   /* made below */
+    pthread_mutex_unlock(&w->mu);
+    while (drop) {
+        struct tr_wal_chunk *f = drop;
+        drop = f->next;
+        tr_free(f);
+    }
+    if (rc) return rc;
+    if (!n) {
+        n = tr_malloc(sizeof *n + cap);
+        if (!n) {
+            pthread_mutex_lock(&w->mu);
+            w->nchunks--;
+            pthread_mutex_unlock(&w->mu);
+            return -ENOMEM;
+        }
+        n->cap = cap;
+    }
+    n->next = NULL;
+    n->seg = w->active;
+    n->off = w->active_off;
     n->last_seq = 0;
-    n->seg = c ? c->seg : NULL;
-    n->off = c ? c->off : 0;
-    n->g_end = w->end_g;
-    tr_free(c);
+    n->framed = 0;
+    n->len = n->hand = n->take = n->wrote = 0;
+    n->done = 0;
+    pthread_mutex_lock(&w->mu);
+    *w->wq_tail = n;
+    w->wq_tail = &n->next;
+    pthread_mutex_unlock(&w->mu);
     w->chunk = n;
     return 0;
+}
+
+/* Make the owner's chunk able to hold a frame of need bytes plus a
+ * marker: hand over a chunk whose contents leave no room and take another
+ * (bigger, once, for a bigger record than any before). Owner thread. */
+static int make_room(struct tr_wal *w, uint64_t need) {
+    struct tr_wal_chunk *c = w->chunk;
+    uint64_t want = need + TR_WAL_MARKER_BYTES;
+    if (c && c->len + want <= c->cap) return 0;
+    int rc = hand_chunk(w, 1);
+    if (rc) return rc;
+    return take_chunk(w, want);
 }
 
 /* Reuse a kept file for the segment s: renamed to s's name (the sync thread
@@ -571,10 +637,9 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
     /* the payload's checksum, taken before the frame is built in the chunk */
     const uint32_t crc = tr_wal_crc32c(0, data, len);
 
-    /* active, active_off, end_g, next_seq and the chunk change only on this
-     * thread, and the sync thread reads none of them: it syncs what
-     * write_chunk hands over (flushed_seq, flushed_g, the written list),
-     * under mu. So a record that does not start a segment is framed
+    /* active, active_off, end_g, next_seq and the chunk's bytes past what
+     * was handed over change only on this thread, and the sync thread reads
+     * none of them: it writes and syncs what hand_chunk hands over under mu. So a record that does not start a segment is framed
      * without mu; a roll takes it, for the segment lists and the frontier
      * its marker carries. */
     int roll = !w->active || w->active_off + fsize + TR_WAL_MARKER_BYTES > w->cfg.segment_bytes;
@@ -587,7 +652,7 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
         return refuse(w);
     }
     if (roll) {
-        rc = write_chunk(w);   /* the old segment's last bytes, before it is sealed */
+        rc = hand_chunk(w, 1);   /* the old segment's last bytes, before it is sealed */
         if (rc) return rc;
     }
     rc = make_room(w, need);
@@ -650,8 +715,8 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
     w->active_off += added;
     w->active->size = w->active_off;
     w->end_g += added - (roll ? TR_WAL_SEG_HDR : 0);
-    t->g_end = w->end_g;
     t->last_seq = seq;
+    t->framed = 1;
     w->next_seq = seq + 1;
     /* ALWAYS: a sync thread between passes with nothing to take could start
      * a fdatasync now; give it this record rather than wait for the next
@@ -664,7 +729,7 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
     /* the record is accepted; a write error fails the WAL and shows on the next call */
     if (write_now) {
         w->wrote_early = 1;
-        write_chunk(w);
+        hand_chunk(w, 0);
     }
     return 0;
 }

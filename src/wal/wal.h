@@ -3,8 +3,9 @@
  * A durable, checksummed, append-only log of opaque records numbered from 1;
  * a number is never reused once its record was reported durable. A cursor
  * hands out durable records in order; acks (any order) advance a contiguous
- * frontier; segments behind it are unlinked. The owner thread writes (into
- * the page cache); fdatasync runs on the WAL's own thread (group commit).
+ * frontier; segments behind it are unlinked. The owner thread frames records
+ * in memory; the WAL's own thread writes them (into the page cache) and
+ * fdatasyncs them (group commit).
  * Not an event queue: no events, pipelines or libuv.
  * Threading: one owner thread makes every call; only notify runs on the sync
  * thread. Format: format.c and docs/ARCHITECTURE.md.
@@ -146,14 +147,15 @@ void tr_wal_ident(const struct tr_wal *w, struct tr_wal_ident *out);
 int tr_wal_close(struct tr_wal *w);
 
 /* Append one record of len bytes (copied). *seq_out (may be NULL) gets its
- * sequence number. The record is durable later, once written (tr_wal_flush,
- * or when the write buffer fills) and then synced under the policy: watch
- * tr_wal_durable_seq or the notify callback. Never waits for a sync; may
- * write (pwrite, no fdatasync) the buffer to the segment file: when it is
- * full, and under ALWAYS (once between two tr_wal_flush calls) when the
- * sync thread is between passes with nothing to take. A write error there
- * fails the WAL; the append that met it still returns 0 and the next call
- * reports the error.
+ * sequence number. The record is durable later, once handed over to the
+ * sync thread (tr_wal_flush, or when the write buffer fills), written and
+ * synced under the policy: watch tr_wal_durable_seq or the notify callback.
+ * Makes no system call unless the segment rolls. Hands the buffer over when
+ * it is full, and under ALWAYS (once between two tr_wal_flush calls) when
+ * the sync thread is between passes with nothing to take. Never waits for
+ * a sync; waits for the sync thread's writes only when 8 MiB handed over
+ * are still unwritten (a disk that does not keep up). A write error fails
+ * the WAL; the append before it returned 0 and the next call reports it.
  * Errors: -EINVAL (len 0), TR_ETOOBIG (len > max_record_bytes, counted),
  * TR_EFULL (limit reached under BLOCK, or no disk space for a new segment),
  * TR_EDROPPED (limit reached under DROP_NEWEST, counted), or the error that
@@ -169,12 +171,13 @@ int tr_wal_close(struct tr_wal *w);
  * it. Logged once when it starts and once when it ends, with counts. */
 int tr_wal_append(struct tr_wal *w, const void *data, size_t len, uint64_t *seq_out);
 
-/* Owner thread: write every record appended so far into the segment file
- * (the page cache) now; no fdatasync. The sync thread then makes them durable
- * under the policy and notifies. Call it once per loop turn when something
- * was appended (records are not durable until written). Cheap when there is
- * nothing to write. Returns 0 or the error that failed the WAL (a write
- * error fails it for good). */
+/* Owner thread: hand every record appended so far over to the sync thread,
+ * which writes it into the segment file (the page cache) at the start of
+ * its next pass, then makes it durable under the policy and notifies. Call
+ * it once per loop turn when something was appended (records are not
+ * durable until handed over). No system call; cheap when there is nothing
+ * new. Returns 0 or the error that failed the WAL (a write error fails it
+ * for good, and shows at the call after it). */
 int tr_wal_flush(struct tr_wal *w);
 
 /* Owner thread: collect the sync thread's completions (durable-through

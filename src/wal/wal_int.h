@@ -3,8 +3,8 @@
  * struct tr_wal and its parts. Fields are grouped by who may touch them:
  * "owner" fields only on the owner thread, "shared" fields only with mu held,
  * "thread" fields only on the sync thread. A segment struct is created and
- * freed by the owner; the sync thread reaches it only through the written,
- * seal and reclaim lists, all handed over under mu.
+ * freed by the owner; the sync thread reaches it only through the chunks of
+ * the write queue and the seal and reclaim lists, all handed over under mu.
  */
 #ifndef TR_WAL_INT_H
 #define TR_WAL_INT_H
@@ -30,6 +30,10 @@
 #define TR_WAL_CKPT_SLOT 512u
 #define TR_WAL_CKPT_FILE_BYTES (2u * TR_WAL_CKPT_SLOT)
 #define TR_WAL_CHUNK_MIN (256u << 10)
+/* Chunks at most (8 MiB handed over and not yet written: the owner waits
+ * for the disk beyond that), and kept on the free list at most. */
+#define TR_WAL_CHUNKS_MAX 32u
+#define TR_WAL_CHUNKS_KEEP 4u
 #define TR_WAL_READ_BUF (256u << 10)
 
 #define TR_WAL_NOSPACE_MIN_NS 10000000ull      /* 10 ms */
@@ -126,10 +130,8 @@ struct tr_wal_seg {
     /* separate bytes, not bitfields: the two threads write different ones */
     unsigned char dirty;         /* thread: written since its last fdatasync */
     unsigned char gone;          /* owner: file missing when the reader came */
-    unsigned char written;       /* shared: on the written list */
     unsigned char hdr_ok;        /* open: its header is sound and names its file's number */
     struct tr_wal_seg *next_dirty;   /* thread */
-    struct tr_wal_seg *next_written; /* shared: the written list */
     /* A sealed segment whose records are all acknowledged can be reclaimed
      * before the sync thread took the seal list (records synced while it
      * was active), so it may sit on both lists at once: each list has its
@@ -253,6 +255,10 @@ int tr_wal_reader_locate(struct tr_wal *w, uint64_t seq, uint64_t hint_seg, uint
                          uint64_t *pos);
 void tr_wal_reader_drop(struct tr_wal *w);   /* close the reader's segment */
 
+/* ---- wal.c ---- */
+/* The active segment was reclaimed: the owner's chunk takes no more. mu held. */
+void tr_wal_chunk_retire(struct tr_wal *w);
+
 /* ---- syncer.c ---- */
 int tr_wal_syncer_start(struct tr_wal *w);
 void tr_wal_syncer_stop(struct tr_wal *w);
@@ -266,18 +272,27 @@ struct tr_wal_lat_mark {
     uint64_t ns;            /* when it was appended */
 };
 
-/* The owner's write buffer: bytes appended to the active segment and not yet
- * written to its file. There is one; it is written out when full, by
- * tr_wal_flush, and before the segment rolls. */
+/* The owner's write buffers. The owner frames records at the end of its
+ * chunk and hands the new bytes over to the sync thread at every flush, when
+ * the chunk is full and when the segment rolls. The sync thread writes what
+ * was handed over (pwrite, no fdatasync) at the start of each pass, so the
+ * owner thread makes no write system call. Every chunk is on the write
+ * queue from the moment the owner takes it; one the owner is done with
+ * (full, its segment rolled or reclaimed) leaves the queue for the free list
+ * once all of it is written. */
 struct tr_wal_chunk {
-    struct tr_wal_seg *seg;
-    uint64_t off;           /* file offset of buf[0] */
-    uint64_t g_end;         /* log position just past the last byte */
-    uint64_t last_seq;      /* highest record in the chunk (0 = none) */
-    size_t len, cap;
+    struct tr_wal_chunk *next;   /* shared: next on the write queue or the free list */
+    struct tr_wal_seg *seg;      /* owner, set before the first handover */
+    uint64_t off;                /* file offset of buf[0], likewise */
+    uint64_t last_seq;           /* owner: highest record framed in it (0 = none) */
+    int framed;                  /* owner: a record was framed since the last handover */
+    size_t len;                  /* owner: bytes framed; the owner writes only buf[hand..] */
+    size_t hand;                 /* shared, written by the owner: bytes handed over */
+    int done;                    /* shared: the owner frames no more in it */
+    size_t take, wrote;          /* thread: bytes this pass writes through, bytes written */
+    size_t cap;
     unsigned char buf[];
 };
-
 struct tr_wal {
     struct tr_wal_config cfg;
     char *dir;
@@ -300,7 +315,7 @@ struct tr_wal {
     struct tr_wal_scan rscan;
     struct tr_wal_seg *rseg;    /* segment rscan.fd belongs to */
     uint64_t durable_seq, durable_g;   /* copied from the shared ones by pump */
-    struct tr_wal_chunk *chunk;        /* NULL until the first append */
+    struct tr_wal_chunk *chunk;        /* the one being framed in (on the queue); NULL: none */
     int wrote_early;            /* append wrote without a flush since the last tr_wal_flush */
     uint64_t dropped, refused_full, refused_too_big;
     uint64_t corrupt_records, corrupt_bytes, torn_bytes, bad_seq_frames;
@@ -326,8 +341,12 @@ struct tr_wal {
     pthread_cond_t done;        /* owner waits here (tr_wal_sync, buffer full) */
     pthread_t thread;
     int thread_started;
-    struct tr_wal_seg *wdirty;  /* segments the owner wrote since the sync thread last looked */
-    uint64_t flushed_seq, flushed_g;   /* the owner wrote everything through these */
+    /* the write queue, oldest first (the owner's chunk last), and written
+     * chunks for the owner to take again; nchunks counts both */
+    struct tr_wal_chunk *wq, **wq_tail, *cfree;
+    unsigned nchunks, nfree;
+    uint64_t handovers;         /* handovers with new bytes so far */
+    uint64_t flushed_seq, flushed_g;   /* the owner handed over everything through these */
     struct tr_wal_seg *seals, *reclaim, *dead;
     /* acknowledged segment files kept for reuse (the sync thread adds, the
      * owner takes); spared: some were added since the owner last looked */

@@ -12,11 +12,15 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "wal/wal.h"
 #include "wal/wal_int.h"
@@ -697,9 +701,11 @@ static uint64_t shared_durable(struct tr_wal *w) {
     return d;
 }
 
-/* tr_wal_flush writes what was appended into the file at once, with no
- * fdatasync, and the sync thread then makes it durable without being asked. */
-static void test_flush_writes_sync_thread_syncs(void **state) {
+/* tr_wal_flush hands what was appended over to the sync thread, which
+ * writes it at the start of its next pass and makes it durable without being
+ * asked; the owner thread never writes. While a fdatasync runs, what is
+ * handed over waits in memory for the next pass. */
+static void test_flush_hands_over_sync_thread_writes_and_syncs(void **state) {
     struct gate g;
     gate_init(&g);
     struct tr_wal_config c;
@@ -709,30 +715,110 @@ static void test_flush_writes_sync_thread_syncs(void **state) {
     c.io = &g.io;
     struct tr_wal *w = open_cfg(&c);
     gate_set(&g, 1);
-    append_n(w, 1, 1);          /* the sync thread is idle: record 1 is written now */
-    gate_wait_blocked(&g);      /* and its fdatasync has begun */
+    append_n(w, 1, 1);          /* the sync thread is idle: record 1 goes to it now */
+    gate_wait_blocked(&g);      /* it wrote record 1 and its fdatasync has begun */
     uint64_t frames = 0;
     unsigned char buf[PMAX];
     for (uint64_t s = 1; s <= 50; s++) frames += wt_payload(s, PMAX, buf) + TR_WAL_FRAME_OVERHEAD;
     uint64_t one = TR_WAL_SEG_HDR + wt_payload(1, PMAX, buf) + TR_WAL_FRAME_OVERHEAD;
     assert_int_equal(seg1_size(*state), one);   /* expected: header + record 1 */
     append_n(w, 2, 49);
-    assert_int_equal(seg1_size(*state), one);   /* expected: 2..50 still in memory */
     assert_int_equal(tr_wal_flush(w), 0);
-    assert_int_equal(seg1_size(*state), TR_WAL_SEG_HDR + frames);   /* expected: all 50 written */
-    assert_int_equal(shared_durable(w), 0);     /* expected 0: written is not synced */
-    assert_int_equal(tr_wal_flush(w), 0);       /* nothing more to write: a no-op */
-    assert_int_equal(seg1_size(*state), TR_WAL_SEG_HDR + frames);
+    assert_int_equal(tr_wal_flush(w), 0);       /* nothing more to hand over: a no-op */
+    /* expected: 2..50 still in memory, the sync thread is in its fdatasync */
+    assert_int_equal(seg1_size(*state), one);
+    assert_int_equal(shared_durable(w), 0);
     gate_set(&g, 0);
-    /* no tr_wal_sync: the sync thread covers what was written by itself */
+    /* no tr_wal_sync: the sync thread writes and covers what was handed over by itself */
     pthread_mutex_lock(&w->mu);
     while (w->s_durable_seq < 50 && !w->failed) pthread_cond_wait(&w->done, &w->mu);
     uint64_t d = w->s_durable_seq;
     pthread_mutex_unlock(&w->mu);
     assert_int_equal(d, 50);
+    assert_int_equal(seg1_size(*state), TR_WAL_SEG_HDR + frames);   /* expected: all 50 written */
     for (uint64_t s = 1; s <= 50; s++) expect_read(w, s);
     assert_int_equal(tr_wal_close(w), 0);
     assert_int_equal(tr_wal_flush(NULL), -EINVAL);
+}
+
+/* ---- handovers pile up while the disk is stuck, within a bound ---- */
+#define BIG_REC (64u << 10)    /* three to a chunk */
+#define BIG_N (TR_WAL_CHUNKS_MAX * 3 + 12)
+
+struct appender {
+    struct tr_wal *w;
+    int rc;              /* the first failure, checked once joined */
+    atomic_int finished;
+};
+
+static void *append_big(void *arg) {
+    struct appender *a = arg;
+    unsigned char *buf = malloc(BIG_REC);
+    if (!buf) a->rc = -ENOMEM;
+    for (uint64_t s = 2; buf && !a->rc && s < 2 + BIG_N; s++) {
+        memset(buf, (int)(s & 0xff), BIG_REC);
+        uint64_t seq = 0;
+        a->rc = tr_wal_append(a->w, buf, BIG_REC, &seq);
+        if (!a->rc && seq != s) a->rc = -ERANGE;
+        if (!a->rc) a->rc = tr_wal_flush(a->w);
+    }
+    free(buf);
+    atomic_store(&a->finished, 1);
+    return NULL;
+}
+
+/* While a fdatasync hangs, what the owner hands over waits in memory for the
+ * next pass; past TR_WAL_CHUNKS_MAX chunks (8 MiB) the owner waits for the
+ * disk instead of taking more, and goes on, with every record, once the
+ * sync thread does. */
+static void test_handovers_wait_for_a_stuck_disk_within_a_bound(void **state) {
+    struct gate g;
+    gate_init(&g);
+    struct tr_wal_config c;
+    wt_config(&c, *state);
+    c.sync = TR_WAL_SYNC_ALWAYS;
+    c.max_record_bytes = BIG_REC;
+    c.segment_bytes = 64u << 20;   /* one segment: no roll in between */
+    c.io = &g.io;
+    struct tr_wal *w = open_cfg(&c);
+    gate_set(&g, 1);
+    append_n(w, 1, 1);
+    gate_wait_blocked(&g);   /* the sync thread is inside fdatasync for record 1 */
+    struct appender a = {.w = w};
+    atomic_init(&a.finished, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, append_big, &a), 0);   /* the owner, for now */
+    /* every chunk is made and none is free: the appender cannot go on */
+    uint64_t deadline = tr_mono_ns() + 30ull * 1000000000ull;
+    unsigned n = 0, nfree = 1;
+    while (tr_mono_ns() < deadline) {
+        pthread_mutex_lock(&w->mu);
+        n = w->nchunks;
+        nfree = w->nfree;
+        pthread_mutex_unlock(&w->mu);
+        if (n == TR_WAL_CHUNKS_MAX && nfree == 0) break;
+        sched_yield();
+    }
+    assert_int_equal(n, TR_WAL_CHUNKS_MAX);   /* expected: the bound, no more */
+    assert_int_equal(nfree, 0);
+    /* expected 0: BIG_N records need more chunks than the bound allows */
+    assert_int_equal(atomic_load(&a.finished), 0);
+    gate_set(&g, 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(tr_wal_sync(w), 0);
+    assert_int_equal(tr_wal_durable_seq(w), 1 + BIG_N);
+    expect_read(w, 1);
+    for (uint64_t s = 2; s < 2 + BIG_N; s++) {
+        struct tr_wal_record r;
+        assert_int_equal(tr_wal_read(w, &r), 0);
+        assert_int_equal(r.seq, s);
+        assert_int_equal(r.len, BIG_REC);
+        const unsigned char *d = r.data;
+        assert_int_equal(d[0], s & 0xff);
+        assert_int_equal(d[BIG_REC - 1], s & 0xff);
+    }
+    assert_int_equal(tr_wal_close(w), 0);
 }
 
 static void test_policies(void **state) {
@@ -1054,7 +1140,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_capacity_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_replays_unacked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_and_durability_gate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flush_writes_sync_thread_syncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_hands_over_sync_thread_writes_and_syncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handovers_wait_for_a_stuck_disk_within_a_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_records_and_roll, setup, teardown),
