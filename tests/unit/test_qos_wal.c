@@ -566,6 +566,32 @@ static void not_yet_durable_copies_are_bounded(void **state) {
     fake_reset(&f);
 }
 
+/* While downstream takes events, the copies' bound is four times that
+ * (2 MiB not yet durable): a pause then stops the relay's source for a whole
+ * sync, and one loop turn's read can be a burst. Still bounded. */
+static void not_yet_durable_copies_bound_is_larger_while_downstream_takes_events(void **state) {
+    (void)state;
+    struct fake f;
+    void *op = start_op(&f, "read_count=20,max_elements=100000");
+    cf(op, TR_CB_RESTORE, 0);   /* downstream is there */
+    hold_syncs(1);
+    uint64_t n = 0;
+    while (f.nups == 0 && n < 2000) push_big(op, n++, 10000);
+    hold_syncs(0);
+    assert_int_equal(f.nups, 1);
+    assert_int_equal(f.ups[0], TR_CB_TRIGGER);
+    /* 2 MiB of 10 KB records, and the one that passed the bound; with
+     * downstream away it paused after 53 */
+    if (n < 200 || n > 215) fail_msg("paused after %llu records of 10 KB", (unsigned long long)n);
+    TICK_UNTIL(op, f.nups == 2);
+    assert_int_equal(f.ups[1], TR_CB_RESTORE);
+    int acked = 0;
+    TICK_UNTIL(op, (ack_emitted(op, &f, &acked), (uint64_t)f.nout == n));
+    for (int i = 0; i < f.nout; i++) assert_int_equal(out_id(&f, i), i);
+    tr_op_qos_wal.destroy(op);
+    fake_reset(&f);
+}
+
 static void keep_full_line(const char *line, void *arg) {
     if (strstr(line, "WAL full (")) snprintf(arg, 256, "%s", line);
 }
@@ -1197,6 +1223,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(full_disk_pauses_delivers_reclaims_and_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(fdatasync_error_reopens_and_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(not_yet_durable_copies_are_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(not_yet_durable_copies_bound_is_larger_while_downstream_takes_events, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(full_during_a_routine_pause_is_logged, setup, teardown),
         cmocka_unit_test_setup_teardown(write_error_reopens_and_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(unwritable_directory_at_segment_switch, setup, teardown),
