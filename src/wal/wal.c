@@ -639,9 +639,10 @@ static int append_one(struct tr_wal *w, const void *data, size_t len, uint64_t *
 
     /* active, active_off, end_g, next_seq and the chunk's bytes past what
      * was handed over change only on this thread, and the sync thread reads
-     * none of them: it writes and syncs what hand_chunk hands over under mu. So a record that does not start a segment is framed
-     * without mu; a roll takes it, for the segment lists and the frontier
-     * its marker carries. */
+     * none of them: it writes and syncs what hand_chunk hands over under
+     * mu. So a record that does not start a segment is framed without mu;
+     * a roll takes it, for the segment lists and the frontier its marker
+     * carries. */
     int roll = !w->active || w->active_off + fsize + TR_WAL_MARKER_BYTES > w->cfg.segment_bytes;
     rc = admit(w, fsize);
     if (rc) return rc;

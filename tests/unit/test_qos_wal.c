@@ -540,56 +540,46 @@ static int ack_emitted(void *op, struct fake *f, int *acked) {
     return n;
 }
 
-/* While the disk is slow, the copies kept of records not yet durable are
- * bounded (512 KiB, half of all copies kept): upstream is paused at the
- * bound, not after tens of megabytes, and resumed once the group commit is
- * done. */
-static void not_yet_durable_copies_are_bounded(void **state) {
-    (void)state;
+/* With the disk slow (syncs held), push 10 KB records until upstream is
+ * paused: that must happen after lo..hi records. Then the group commit
+ * resumes it and every record is delivered in order. */
+static void copies_bound_pauses(bool downstream_there, uint64_t lo, uint64_t hi) {
     struct fake f;
     void *op = start_op(&f, "read_count=20,max_elements=100000");
+    if (downstream_there) cf(op, TR_CB_RESTORE, 0);
     hold_syncs(1);
     uint64_t n = 0;
     while (f.nups == 0 && n < 2000) push_big(op, n++, 10000);
     hold_syncs(0);
     assert_int_equal(f.nups, 1);
     assert_int_equal(f.ups[0], TR_CB_TRIGGER);
-    /* 512 KiB of 10 KB records, and the one that passed the bound */
-    if (n > 56) fail_msg("paused only after %llu records of 10 KB", (unsigned long long)n);
+    if (n < lo || n > hi) fail_msg("paused after %llu records of 10 KB", (unsigned long long)n);
     TICK_UNTIL(op, f.nups == 2);
     assert_int_equal(f.ups[1], TR_CB_RESTORE);
     int acked = 0;
-    cf(op, TR_CB_RESTORE, 0);   /* downstream is there: deliver */
+    if (!downstream_there) cf(op, TR_CB_RESTORE, 0);   /* downstream is there now: deliver */
     TICK_UNTIL(op, (ack_emitted(op, &f, &acked), (uint64_t)f.nout == n));
     for (int i = 0; i < f.nout; i++) assert_int_equal(out_id(&f, i), i);
     tr_op_qos_wal.destroy(op);
     fake_reset(&f);
 }
 
-/* While downstream takes events, the copies' bound is four times that
- * (2 MiB not yet durable): a pause then stops the relay's source for a whole
- * sync, and one loop turn's read can be a burst. Still bounded. */
+/* While the disk is slow, the copies kept of records not yet durable are
+ * bounded (512 KiB, half of all copies kept, while downstream is away):
+ * upstream is paused at the bound, not after tens of megabytes, and resumed
+ * once the group commit is done. 512 KiB of 10 KB records, and the one that
+ * passed the bound. */
+static void not_yet_durable_copies_are_bounded(void **state) {
+    (void)state;
+    copies_bound_pauses(false, 1, 56);
+}
+
+/* While downstream takes events, the bound is four times that (2 MiB not
+ * yet durable): a pause then stops the relay's source for a whole sync, and
+ * one loop turn's read can be a burst. Still bounded. */
 static void not_yet_durable_copies_bound_is_larger_while_downstream_takes_events(void **state) {
     (void)state;
-    struct fake f;
-    void *op = start_op(&f, "read_count=20,max_elements=100000");
-    cf(op, TR_CB_RESTORE, 0);   /* downstream is there */
-    hold_syncs(1);
-    uint64_t n = 0;
-    while (f.nups == 0 && n < 2000) push_big(op, n++, 10000);
-    hold_syncs(0);
-    assert_int_equal(f.nups, 1);
-    assert_int_equal(f.ups[0], TR_CB_TRIGGER);
-    /* 2 MiB of 10 KB records, and the one that passed the bound; with
-     * downstream away it paused after 53 */
-    if (n < 200 || n > 215) fail_msg("paused after %llu records of 10 KB", (unsigned long long)n);
-    TICK_UNTIL(op, f.nups == 2);
-    assert_int_equal(f.ups[1], TR_CB_RESTORE);
-    int acked = 0;
-    TICK_UNTIL(op, (ack_emitted(op, &f, &acked), (uint64_t)f.nout == n));
-    for (int i = 0; i < f.nout; i++) assert_int_equal(out_id(&f, i), i);
-    tr_op_qos_wal.destroy(op);
-    fake_reset(&f);
+    copies_bound_pauses(true, 200, 215);
 }
 
 static void keep_full_line(const char *line, void *arg) {

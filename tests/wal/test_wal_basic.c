@@ -701,22 +701,31 @@ static uint64_t shared_durable(struct tr_wal *w) {
     return d;
 }
 
+/* A WAL (sync ALWAYS, segments of seg_bytes, records up to max_rec, 0: the
+ * default) whose sync thread wrote record 1 and is held inside its
+ * fdatasync (g closed). */
+static struct tr_wal *open_held(struct gate *g, const char *dir, uint64_t seg_bytes, uint32_t max_rec) {
+    gate_init(g);
+    struct tr_wal_config c;
+    wt_config(&c, dir);
+    c.sync = TR_WAL_SYNC_ALWAYS;
+    c.segment_bytes = seg_bytes;
+    if (max_rec) c.max_record_bytes = max_rec;
+    c.io = &g->io;
+    struct tr_wal *w = open_cfg(&c);
+    gate_set(g, 1);
+    append_n(w, 1, 1);   /* the sync thread is idle: record 1 goes to it now */
+    gate_wait_blocked(g);
+    return w;
+}
+
 /* tr_wal_flush hands what was appended over to the sync thread, which
  * writes it at the start of its next pass and makes it durable without being
  * asked; the owner thread never writes. While a fdatasync runs, what is
  * handed over waits in memory for the next pass. */
 static void test_flush_hands_over_sync_thread_writes_and_syncs(void **state) {
     struct gate g;
-    gate_init(&g);
-    struct tr_wal_config c;
-    wt_config(&c, *state);
-    c.sync = TR_WAL_SYNC_ALWAYS;
-    c.segment_bytes = 1 << 20;
-    c.io = &g.io;
-    struct tr_wal *w = open_cfg(&c);
-    gate_set(&g, 1);
-    append_n(w, 1, 1);          /* the sync thread is idle: record 1 goes to it now */
-    gate_wait_blocked(&g);      /* it wrote record 1 and its fdatasync has begun */
+    struct tr_wal *w = open_held(&g, *state, 1 << 20, 0);
     uint64_t frames = 0;
     unsigned char buf[PMAX];
     for (uint64_t s = 1; s <= 50; s++) frames += wt_payload(s, PMAX, buf) + TR_WAL_FRAME_OVERHEAD;
@@ -773,17 +782,7 @@ static void *append_big(void *arg) {
  * sync thread does. */
 static void test_handovers_wait_for_a_stuck_disk_within_a_bound(void **state) {
     struct gate g;
-    gate_init(&g);
-    struct tr_wal_config c;
-    wt_config(&c, *state);
-    c.sync = TR_WAL_SYNC_ALWAYS;
-    c.max_record_bytes = BIG_REC;
-    c.segment_bytes = 64u << 20;   /* one segment: no roll in between */
-    c.io = &g.io;
-    struct tr_wal *w = open_cfg(&c);
-    gate_set(&g, 1);
-    append_n(w, 1, 1);
-    gate_wait_blocked(&g);   /* the sync thread is inside fdatasync for record 1 */
+    struct tr_wal *w = open_held(&g, *state, 64u << 20, BIG_REC);   /* one segment: no roll */
     struct appender a = {.w = w};
     atomic_init(&a.finished, 0);
     pthread_t t;
