@@ -540,26 +540,30 @@ static int ack_emitted(void *op, struct fake *f, int *acked) {
     return n;
 }
 
-/* With the disk slow (syncs held), push 10 KB records until upstream is
- * paused: that must happen after lo..hi records. Then the group commit
- * resumes it and every record is delivered in order. */
-static void copies_bound_pauses(bool downstream_there, uint64_t lo, uint64_t hi) {
+/* With the disk slow (syncs held), push records with pad bytes of padding
+ * until upstream is paused: that must happen after lo..hi records. Then the
+ * group commit resumes it and (when they fit the fake's MAXE outputs) every
+ * record is delivered in order. */
+static void copies_bound_pauses(bool downstream_there, size_t pad, uint64_t lo, uint64_t hi) {
     struct fake f;
-    void *op = start_op(&f, "read_count=20,max_elements=100000");
+    /* at most 1000 out unacknowledged: within the fake's outputs */
+    void *op = start_op(&f, "read_count=20,max_elements=100000,max_in_flight=1000");
     if (downstream_there) cf(op, TR_CB_RESTORE, 0);
     hold_syncs(1);
     uint64_t n = 0;
-    while (f.nups == 0 && n < 2000) push_big(op, n++, 10000);
+    while (f.nups == 0 && n < 20000) push_big(op, n++, pad);
     hold_syncs(0);
     assert_int_equal(f.nups, 1);
     assert_int_equal(f.ups[0], TR_CB_TRIGGER);
-    if (n < lo || n > hi) fail_msg("paused after %llu records of 10 KB", (unsigned long long)n);
+    if (n < lo || n > hi) fail_msg("paused after %llu records of %zu bytes", (unsigned long long)n, pad);
     TICK_UNTIL(op, f.nups == 2);
     assert_int_equal(f.ups[1], TR_CB_RESTORE);
     int acked = 0;
     if (!downstream_there) cf(op, TR_CB_RESTORE, 0);   /* downstream is there now: deliver */
-    TICK_UNTIL(op, (ack_emitted(op, &f, &acked), (uint64_t)f.nout == n));
-    for (int i = 0; i < f.nout; i++) assert_int_equal(out_id(&f, i), i);
+    if (n < MAXE) {
+        TICK_UNTIL(op, (ack_emitted(op, &f, &acked), (uint64_t)f.nout == n));
+        for (int i = 0; i < f.nout; i++) assert_int_equal(out_id(&f, i), i);
+    }
     tr_op_qos_wal.destroy(op);
     fake_reset(&f);
 }
@@ -571,15 +575,18 @@ static void copies_bound_pauses(bool downstream_there, uint64_t lo, uint64_t hi)
  * passed the bound. */
 static void not_yet_durable_copies_are_bounded(void **state) {
     (void)state;
-    copies_bound_pauses(false, 1, 56);
+    copies_bound_pauses(false, 10000, 1, 56);
 }
 
 /* While downstream takes events, the bound is four times that (2 MiB not
  * yet durable): a pause then stops the relay's source for a whole sync, and
- * one loop turn's read can be a burst. Still bounded. */
+ * one loop turn's read can be a burst. Still bounded, in bytes and in
+ * records (8192: they are in flight upstream too, where sources count
+ * them): 8192 small records and the one that passed the bound. */
 static void not_yet_durable_copies_bound_is_larger_while_downstream_takes_events(void **state) {
     (void)state;
-    copies_bound_pauses(true, 200, 215);
+    copies_bound_pauses(true, 10000, 200, 215);
+    copies_bound_pauses(true, 10, 8193, 8200);
 }
 
 static void keep_full_line(const char *line, void *arg) {
