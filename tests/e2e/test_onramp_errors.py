@@ -28,8 +28,10 @@ class Server:
                                   stderr=subprocess.PIPE)
         self.lines = queue.Queue()
         self.err = []
-        threading.Thread(target=self._pump, args=(self.p.stdout, self.lines.put), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.p.stderr, self.err.append), daemon=True).start()
+        self.pumps = [threading.Thread(target=self._pump, args=(self.p.stdout, self.lines.put), daemon=True),
+                      threading.Thread(target=self._pump, args=(self.p.stderr, self.err.append), daemon=True)]
+        for t in self.pumps:
+            t.start()
 
     @staticmethod
     def _pump(f, put):
@@ -55,6 +57,9 @@ class Server:
                 if self.p.poll() is None:
                     self.p.kill()
                     self.p.wait()
+        # the process is gone: its output ends; read it all before anyone looks at self.err
+        for t in self.pumps:
+            t.join(10)
 
 
 STDIN_CONFIG = """onramp:
