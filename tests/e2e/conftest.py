@@ -103,8 +103,10 @@ class Proc:
             env=env, text=True)
         self.lines = queue.Queue()
         self.err = []
-        threading.Thread(target=self._pump, args=(self.p.stdout, self.lines.put), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.p.stderr, self.err.append), daemon=True).start()
+        self.pumps = [threading.Thread(target=self._pump, args=(self.p.stdout, self.lines.put), daemon=True),
+                      threading.Thread(target=self._pump, args=(self.p.stderr, self.err.append), daemon=True)]
+        for t in self.pumps:
+            t.start()
 
     @staticmethod
     def _pump(f, put):
@@ -114,14 +116,24 @@ class Proc:
     def next_line(self, timeout=20.0):
         return self.lines.get(timeout=timeout)
 
+    def _drained(self):
+        # once the process has exited its pipes end: let the pumps read the
+        # last lines before anyone looks at them
+        if self.p.poll() is not None:
+            for t in self.pumps:
+                t.join(10)
+
     def stderr(self):
+        self._drained()
         return "\n".join(self.err)
 
     def signal(self, sig):
         self.p.send_signal(sig)
 
     def wait(self, timeout=20.0):
-        return self.p.wait(timeout)
+        rc = self.p.wait(timeout)
+        self._drained()
+        return rc
 
     def stop(self):
         if self.p.poll() is None:

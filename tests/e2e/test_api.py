@@ -49,7 +49,8 @@ class Server:
                                   text=True)
         self.err = []
         self.lock = threading.Lock()
-        threading.Thread(target=self._err, daemon=True).start()
+        self.errt = threading.Thread(target=self._err, daemon=True)
+        self.errt.start()
         if wait_for:
             wait_until(lambda: self.has(wait_for) or self.p.poll() is not None,
                        what=wait_for, detail=self.log)
@@ -60,6 +61,9 @@ class Server:
                 self.err.append(line.rstrip("\n"))
 
     def log(self):
+        # after exit the pipe ends: read the last lines before looking
+        if self.p.poll() is not None:
+            self.errt.join(10)
         with self.lock:
             return "\n".join(self.err)
 

@@ -63,7 +63,8 @@ class Api:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.err = []
         self.lock = threading.Lock()
-        threading.Thread(target=self._err, daemon=True).start()
+        self.errt = threading.Thread(target=self._err, daemon=True)
+        self.errt.start()
         wait_until(lambda: "Listening at" in self.log(), what="listening", detail=self.log)
 
     def _err(self):
@@ -72,6 +73,9 @@ class Api:
                 self.err.append(line.rstrip("\n"))
 
     def log(self):
+        # after exit the pipe ends: read the last lines before looking
+        if self.p.poll() is not None:
+            self.errt.join(10)
         with self.lock:
             return "\n".join(self.err)
 

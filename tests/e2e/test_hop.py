@@ -106,10 +106,14 @@ class Server:
                                    "-f"] + files, cwd=cwd, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True)
         self.err = []
-        threading.Thread(target=lambda: [self.err.append(l) for l in self.p.stderr],
-                         daemon=True).start()
+        self.errt = threading.Thread(target=lambda: [self.err.append(l) for l in self.p.stderr],
+                                     daemon=True)
+        self.errt.start()
 
     def log(self):
+        # after exit the pipe ends: read the last lines before looking
+        if self.p.poll() is not None:
+            self.errt.join(10)
         return "".join(self.err[-60:])
 
     def stop(self, sig=signal.SIGTERM):

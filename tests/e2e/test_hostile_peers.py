@@ -93,7 +93,8 @@ class Server:
         self.err = []
         self.lock = threading.Lock()
         threading.Thread(target=self._out, daemon=True).start()
-        threading.Thread(target=self._err, daemon=True).start()
+        self.errt = threading.Thread(target=self._err, daemon=True)
+        self.errt.start()
         wait_until(lambda: self.log_has("ws onramp 'ws_in' listening") and
                    self.log_has("tcp_in: listening"), what="listening", detail=self.log)
 
@@ -108,6 +109,9 @@ class Server:
                 self.err.append(line.rstrip("\n"))
 
     def log(self):
+        # after exit the pipe ends: read the last lines before looking
+        if self.p.poll() is not None:
+            self.errt.join(10)
         with self.lock:
             return "\n".join(self.err)
 

@@ -89,10 +89,14 @@ class Member:
         self.p = subprocess.Popen([TREMOR, "server", "run", "-h", "127.0.0.1:%d" % self.api, "-d", self.data,
                                    "-f"] + self.files, cwd=str(self.dir), stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True)
-        threading.Thread(target=lambda: [self.err.append(l) for l in self.p.stderr], daemon=True).start()
+        self.errt = threading.Thread(target=lambda: [self.err.append(l) for l in self.p.stderr], daemon=True)
+        self.errt.start()
         wait_until(lambda: self.metrics() is not None, 20, "%s's API" % self.name, self.log)
 
     def log(self):
+        # after exit the pipe ends: read the last lines before looking
+        if self.p.poll() is not None:
+            self.errt.join(10)
         return "%s:\n%s" % (self.name, "".join(self.err[-40:]))
 
     def metrics(self):
