@@ -24,9 +24,17 @@
  * assigned later), and a restore resumes them. Most triggers are short (a
  * qos::wal waiting for its next group commit, about a millisecond), and a
  * pause and resume of the partitions costs a fetch cycle each time: paused
- * at once, the kafka relay ran at a tenth of its speed. More than
- * max_in_flight records waiting for acks pause them too. librdkafka's threads only queue; everything here
- * runs on the loop (kafka_int.h).
+ * at once, the kafka relay ran at a tenth of its speed. max_in_flight
+ * records waiting for acks pause them too, until half of those settled.
+ * Settled records wait in the ring for the next commit (the timer): past
+ * RING_OVER x max_in_flight records in it, the settled prefix is committed
+ * at once, and if the ring is still that long (its oldest record waits for
+ * an ack) the partitions pause as well. Counting settled records against
+ * max_in_flight, as an earlier version did, paused a fast relay every
+ * commit interval: a qos::wal downstream acknowledges up to 8,192 records
+ * per group commit, and the kafka relay of bench/kafka_bench.py ran at a
+ * quarter of its rate once the WAL let 16,384 wait. librdkafka's threads
+ * only queue; everything here runs on the loop (kafka_int.h).
  *
  * An ack of a batch (ack_range) settles every record whose ids it covers.
  *
@@ -48,6 +56,7 @@
 #define MOD "kafka"
 #define PER_TURN 1024   /* records handed to the runtime per loop turn */
 #define PAUSE_AFTER_MS 500   /* a trigger this long pauses the partitions */
+#define RING_OVER 2          /* x max_in_flight records in the ring: commit early, then pause */
 
 struct kin_cfg {
     struct tr_kafka_common c;
@@ -116,6 +125,7 @@ struct kin {
     struct part *parts;
     size_t nparts, parts_cap;
     struct tr_ring inflight;  /* struct rec, by event id */
+    size_t pending;           /* of those, REC_PENDING: awaiting acks */
     bool triggered, full, paused, started, closing;
     bool pause_asked;   /* an emit said a trigger is on its way: poll nothing until it came */
     bool held_long;     /* triggered for PAUSE_AFTER_MS */
@@ -149,6 +159,29 @@ static int part_of(struct kin *k, const char *topic, int32_t partition, uint32_t
     p->committed = p->commit_to = -1;
     *out = (uint32_t)k->nparts++;
     return 0;
+}
+
+static bool over_window(const struct kin *k) {
+    return k->pending >= k->max_in_flight || tr_ring_len(&k->inflight) >= RING_OVER * k->max_in_flight;
+}
+
+/* Under the window again: half of max_in_flight awaiting acks, and a ring
+ * a commit has shortened. */
+static bool under_window(const struct kin *k) {
+    return k->pending <= k->max_in_flight / 2 && tr_ring_len(&k->inflight) < RING_OVER * k->max_in_flight;
+}
+
+static void apply_pause(struct kin *k);
+
+/* A record stops waiting for acks: settled (REC_DONE) or abandoned
+ * (REC_DEAD). The partitions resume once enough did. */
+static void unpend(struct kin *k, struct rec *r, uint8_t state) {
+    if (r->state == REC_PENDING) k->pending--;
+    r->state = state;
+    if (k->full && under_window(k)) {
+        k->full = false;
+        apply_pause(k);
+    }
 }
 
 /* Pause or resume what is assigned so it matches triggered/full. */
@@ -211,7 +244,7 @@ static void commit(struct kin *k, bool sync) {
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->commit_to;
         p->committed = p->commit_to;
     }
-    if (k->full && tr_ring_len(&k->inflight) <= k->max_in_flight / 2) {
+    if (k->full && under_window(k)) {
         k->full = false;
         apply_pause(k);
     }
@@ -260,7 +293,7 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 static void abandon(struct kin *k, uint32_t pi) {
     for (size_t i = 0; i < tr_ring_len(&k->inflight); i++) {
         struct rec *r = tr_ring_at(&k->inflight, i);
-        if (r->part == pi) r->state = REC_DEAD;
+        if (r->part == pi) unpend(k, r, REC_DEAD);
     }
 }
 
@@ -377,7 +410,7 @@ static void seek_back(struct kin *k, uint32_t pi, int64_t offset) {
     struct part *p = &k->parts[pi];
     for (size_t i = 0; i < tr_ring_len(&k->inflight); i++) {
         struct rec *r = tr_ring_at(&k->inflight, i);
-        if (r->part == pi && r->offset >= offset) r->state = REC_DEAD;
+        if (r->part == pi && r->offset >= offset) unpend(k, r, REC_DEAD);
     }
     /* unassigned: the next owner reads it from the committed offset */
     if (p->assigned) seek_to(k, p->topic, p->partition, offset);
@@ -444,7 +477,11 @@ static int take(struct kin *k, const rd_kafka_message_t *m) {
         return 0;
     }
     if (r.state == REC_DONE) schedule_flush(k);
-    if (tr_ring_len(&k->inflight) >= k->max_in_flight && !k->full) {
+    else k->pending++;
+    /* a long ring of settled records: commit them now, not at the timer
+     * (once: paused, the ring stays as long until acks or the timer) */
+    if (!k->full && tr_ring_len(&k->inflight) >= RING_OVER * k->max_in_flight) commit(k, false);
+    if (over_window(k) && !k->full) {
         k->full = true;
         apply_pause(k);
     }
@@ -504,7 +541,7 @@ static void kin_ack(void *self, uint64_t id) {
     struct rec *r = rec_of(k, id);
     if (!r || r->state != REC_PENDING) return;
     if (++r->acked >= r->ntx) {
-        r->state = REC_DONE;
+        unpend(k, r, REC_DONE);
         schedule_flush(k);
     }
 }
@@ -532,7 +569,7 @@ static void kin_ack_range(void *self, uint64_t min, uint64_t max) {
         uint64_t b = r->lo + r->nids - 1 < max ? r->lo + r->nids - 1 : max;
         if (r->nids && a <= b) r->acked += b - a + 1;
         if (r->acked >= r->ntx) {
-            r->state = REC_DONE;
+            unpend(k, r, REC_DONE);
             schedule_flush(k);
         }
     }
@@ -545,7 +582,7 @@ static void kin_fail(void *self, uint64_t id) {
     if (k->retry) {
         seek_back(k, r->part, r->offset);
     } else {
-        r->state = REC_DONE;   /* 0.11: a later ack commits past it */
+        unpend(k, r, REC_DONE);   /* 0.11: a later ack commits past it */
     }
     schedule_flush(k);
 }

@@ -75,15 +75,19 @@
  * 512 KiB at once. With PEND_MAX_BYTES_FLOWING the durable relay went from
  * 1.51M to 1.77M events/s (8 pairs, bench/results/wal-writes-round9.md).
  * The records not yet durable are records in flight upstream too, whose
- * acks wait for the sync, and sources bound those in number (kafka pauses
- * its partitions past max_in_flight records awaiting acks and committing,
- * and each pause costs a fetch cycle): small records reach
- * PEND_MAX_RECORDS_FLOWING first, about where 512 KiB of 60-byte records
- * stood (without it the kafka relay of bench/kafka_bench.py ran at a
- * quarter of its rate). */
+ * acks wait for the sync, and sources bound those in number (the kafka
+ * onramp pauses its partitions past max_in_flight records awaiting acks,
+ * 65,536 by default): PEND_MAX_RECORDS_FLOWING bounds them here, well
+ * inside that. At 8,192 the relay of 100-byte records still paused about
+ * 290 times in 2,000,000 events (a slow fdatasync lets that many wait), at
+ * 16,384 about 130, and ran 1.80M -> 1.93M events/s (12 of 13 pairs). At
+ * 32,768 (8 MiB) it hardly paused but ran slower: the reads trailed the
+ * appends past HOT_MAX_BYTES and 70% of the events were decoded from their
+ * records; with a larger hot set too it was still no faster (more memory
+ * walked per event). bench/results/relay-pauses-round10.md. */
 #define PEND_MAX_BYTES (1u << 20)
 #define PEND_MAX_BYTES_FLOWING (4u << 20)
-#define PEND_MAX_RECORDS_FLOWING 8192u
+#define PEND_MAX_RECORDS_FLOWING 16384u
 /* Events appended and not yet read, kept as they are (struct hot): a read
  * pass emits them without decoding their record (the binary decode cost as
  * much as the JSON decode on the relay). Past these bounds (a backlog) the
@@ -150,6 +154,10 @@ struct walop_stats {
     uint64_t reappended;         /* copies appended again after a reopen */
     uint64_t refused;            /* events refused by the log (failed upstream or dropped) */
     uint64_t lost;               /* of those, not transactional: gone */
+    uint64_t pauses;             /* times upstream was paused */
+    uint64_t pauses_routine;     /* of those, only until the next group commit */
+    uint64_t paused_ns;          /* time upstream spent paused, pauses that ended */
+    uint64_t paused_at_ns;       /* when the current pause began */
 };
 
 /* An event as it was appended as record seq. Its record decodes to the
@@ -662,7 +670,18 @@ static void set_full(struct walop *w, int full, const char *why, bool routine) {
                changed ? "pausing upstream" : "upstream stays paused");
     else
         tr_log(lvl, "qos::wal", "%s: WAL not full any more: resuming upstream", w->id);
-    if (changed) send_up(w, full ? TR_CB_TRIGGER : TR_CB_RESTORE, NULL);
+    if (changed) {
+        /* what pausing costs the source, reported at shutdown */
+        uint64_t now = uv_hrtime();
+        if (full) {
+            w->st.pauses++;
+            w->st.pauses_routine += routine;
+            w->st.paused_at_ns = now;
+        } else {
+            w->st.paused_ns += now - w->st.paused_at_ns;
+        }
+        send_up(w, full ? TR_CB_TRIGGER : TR_CB_RESTORE, NULL);
+    }
 }
 
 /* Upstream is paused while anything waits for room, the log failed, or the
@@ -1323,6 +1342,11 @@ static void wal_destroy(void *self) {
     if (w->emitted)
         TR_INFO("qos::wal", "%s: emitted %llu events, %llu of them decoded from their records", w->id,
                 (unsigned long long)w->emitted, (unsigned long long)w->decoded);
+    if (w->st.pauses)
+        TR_INFO("qos::wal", "%s: paused upstream %llu times (%llu of them only until a group commit), "
+                "%.1f ms in all", w->id, (unsigned long long)w->st.pauses,
+                (unsigned long long)w->st.pauses_routine,
+                (double)(w->st.paused_ns + (w->full ? uv_hrtime() - w->st.paused_at_ns : 0)) / 1e6);
     int crc = tr_wal_close(w->wal);   /* final sync and checkpoint */
     w->wal = NULL;
     if (crc && !rc) TR_ERROR("qos::wal", "%s: closing the log: %s", w->id, tr_strerror(crc));

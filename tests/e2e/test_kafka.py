@@ -15,13 +15,16 @@ from delivery import self_test
 
 
 # The in-flight window of one onramp instance: its ring of records not yet
-# committed holds at most KIN_IN_FLIGHT (then the partitions pause), one
-# serve turn may take PER_TURN more past the pause, and the records the last
-# asynchronous commit popped from the ring may not have reached the broker
-# when the process dies: 2 x max_in_flight + PER_TURN is what a kill or a
-# revoke can make it read again.
+# committed holds at most RING_OVER x KIN_IN_FLIGHT (then it commits early,
+# and pauses the partitions if that does not shorten it; KIN_IN_FLIGHT of
+# them at most await acks), one serve turn may take PER_TURN more past the
+# pause, and the records the last asynchronous commit popped from the ring
+# may not have reached the broker when the process dies:
+# 2 x RING_OVER x max_in_flight + PER_TURN is what a kill or a revoke can
+# make it read again.
 KIN_IN_FLIGHT = 4000
-KIN_WINDOW = 2 * KIN_IN_FLIGHT + 1024
+RING_OVER = 2
+KIN_WINDOW = 2 * RING_OVER * KIN_IN_FLIGHT + 1024
 # what qos::wal sends again after a restart: its max_in_flight (WAL_QUERY)
 WAL_IN_FLIGHT = 2000
 
@@ -119,6 +122,37 @@ def test_kafka_to_file_every_id_in_order(tmp_path):
         # keys come through as $kafka.key (binary: the json codec writes bytes as base64 strings
         # or arrays; the id's decimal text was the key)
         assert all(r["k"] is not None for r in rows)
+    finally:
+        if server:
+            server.kill()
+        mock.stop()
+
+
+def test_kafka_settled_records_do_not_hold_the_window(tmp_path):
+    """max_in_flight counts records awaiting acks, not those acknowledged and
+    waiting for the next commit: with a commit every 60 s and a window of
+    100, 3000 records still flow at once (the ring commits early)."""
+    n = 3000
+    mock = Mock(1)
+    server = None
+    try:
+        mock.cmd("topic t5 2")
+        mock.cmd("produce t5 0 %d" % n)
+        out = write_config(tmp_path, mock, "t5", "g5")
+        cfg = tmp_path / "config.yaml"
+        text = cfg.read_text()
+        assert "max_in_flight: %d" % KIN_IN_FLIGHT in text
+        cfg.write_text(text.replace("max_in_flight: %d" % KIN_IN_FLIGHT,
+                                    "max_in_flight: 100\n      commit_interval_ms: 60000"))
+        server = Server(tmp_path, "config.yaml", "q.trickle")
+        wait_until(lambda: len(read_lines(out)) >= n, timeout=30, what="%d events in the file" % n,
+                   detail=lambda: "have %d\n%s" % (len(read_lines(out)), server.log()))
+        assert server.stop() == 0, server.log()
+        rows = read_lines(out)
+        assert len(rows) == n, "duplicates without any failure: %d rows" % len(rows)
+        check_per_partition(rows, n)
+        # the early commits and the one at close cover every record
+        assert mock.number("committed g5 t5 2") == n
     finally:
         if server:
             server.kill()

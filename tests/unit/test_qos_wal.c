@@ -581,12 +581,12 @@ static void not_yet_durable_copies_are_bounded(void **state) {
 /* While downstream takes events, the bound is four times that (2 MiB not
  * yet durable): a pause then stops the relay's source for a whole sync, and
  * one loop turn's read can be a burst. Still bounded, in bytes and in
- * records (8192: they are in flight upstream too, where sources count
- * them): 8192 small records and the one that passed the bound. */
+ * records (16384: they are in flight upstream too, where sources count
+ * them): 16384 small records and the one that passed the bound. */
 static void not_yet_durable_copies_bound_is_larger_while_downstream_takes_events(void **state) {
     (void)state;
     copies_bound_pauses(true, 10000, 200, 215);
-    copies_bound_pauses(true, 10, 8193, 8200);
+    copies_bound_pauses(true, 10, 16385, 16392);
 }
 
 static void keep_full_line(const char *line, void *arg) {
