@@ -31,9 +31,9 @@
  * at once, and if the ring is still that long (its oldest record waits for
  * an ack) the partitions pause as well. Counting settled records against
  * max_in_flight, as an earlier version did, paused a fast relay every
- * commit interval: a qos::wal downstream acknowledges up to 8,192 records
- * per group commit, and the kafka relay of bench/kafka_bench.py ran at a
- * quarter of its rate once the WAL let 16,384 wait. librdkafka's threads
+ * commit interval: a qos::wal downstream lets up to 16,384 records wait
+ * for a group commit before it acknowledges them, and with that the kafka
+ * relay of bench/kafka_bench.py ran at a quarter of its rate. librdkafka's threads
  * only queue; everything here runs on the loop (kafka_int.h).
  *
  * An ack of a batch (ack_range) settles every record whose ids it covers.
