@@ -100,20 +100,33 @@ def write_config(tmp_path, mock, topic, group, query=META_QUERY, name="config.ya
     return str(tmp_path / out)
 
 
-def test_kafka_to_file_every_id_in_order(tmp_path):
-    n = 20000
-    mock = Mock(3)
-    server = None
+def consume_all(tmp_path, mock, topic, group, n, edit=None):
+    """One member reads topic into a file until it holds n rows, then stops
+    (SIGTERM, exit 0); its rows, exactly n (no failure: no duplicates).
+    edit(text) may change the config first."""
+    out = write_config(tmp_path, mock, topic, group)
+    if edit:
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text(edit(cfg.read_text()))
+    server = Server(tmp_path, "config.yaml", "q.trickle")
     try:
-        mock.cmd("topic t1 4")
-        mock.cmd("produce t1 0 %d" % n)
-        out = write_config(tmp_path, mock, "t1", "g1")
-        server = Server(tmp_path, "config.yaml", "q.trickle")
         wait_until(lambda: len(read_lines(out)) >= n, timeout=90, what="%d events in the file" % n,
                    detail=lambda: "have %d\n%s" % (len(read_lines(out)), server.log()))
         assert server.stop() == 0, server.log()
         rows = read_lines(out)
         assert len(rows) == n, "duplicates without any failure: %d rows" % len(rows)
+        return rows
+    finally:
+        server.kill()
+
+
+def test_kafka_to_file_every_id_in_order(tmp_path):
+    n = 20000
+    mock = Mock(3)
+    try:
+        mock.cmd("topic t1 4")
+        mock.cmd("produce t1 0 %d" % n)
+        rows = consume_all(tmp_path, mock, "t1", "g1", n)
         by_p = check_per_partition(rows, n)
         assert len(by_p) == 4
         for p, rs in by_p.items():
@@ -123,39 +136,29 @@ def test_kafka_to_file_every_id_in_order(tmp_path):
         # or arrays; the id's decimal text was the key)
         assert all(r["k"] is not None for r in rows)
     finally:
-        if server:
-            server.kill()
         mock.stop()
 
 
 def test_kafka_settled_records_do_not_hold_the_window(tmp_path):
     """max_in_flight counts records awaiting acks, not those acknowledged and
     waiting for the next commit: with a commit every 60 s and a window of
-    100, 3000 records still flow at once (the ring commits early)."""
+    100, 3000 records still flow at once (the ring commits early; before,
+    the partitions stayed paused after 100 until the commit a minute on)."""
     n = 3000
     mock = Mock(1)
-    server = None
+
+    def small_window(text):
+        assert "max_in_flight: %d" % KIN_IN_FLIGHT in text
+        return text.replace("max_in_flight: %d" % KIN_IN_FLIGHT,
+                            "max_in_flight: 100\n      commit_interval_ms: 60000")
+
     try:
         mock.cmd("topic t5 2")
         mock.cmd("produce t5 0 %d" % n)
-        out = write_config(tmp_path, mock, "t5", "g5")
-        cfg = tmp_path / "config.yaml"
-        text = cfg.read_text()
-        assert "max_in_flight: %d" % KIN_IN_FLIGHT in text
-        cfg.write_text(text.replace("max_in_flight: %d" % KIN_IN_FLIGHT,
-                                    "max_in_flight: 100\n      commit_interval_ms: 60000"))
-        server = Server(tmp_path, "config.yaml", "q.trickle")
-        wait_until(lambda: len(read_lines(out)) >= n, timeout=30, what="%d events in the file" % n,
-                   detail=lambda: "have %d\n%s" % (len(read_lines(out)), server.log()))
-        assert server.stop() == 0, server.log()
-        rows = read_lines(out)
-        assert len(rows) == n, "duplicates without any failure: %d rows" % len(rows)
-        check_per_partition(rows, n)
+        check_per_partition(consume_all(tmp_path, mock, "t5", "g5", n, small_window), n)
         # the early commits and the one at close cover every record
         assert mock.number("committed g5 t5 2") == n
     finally:
-        if server:
-            server.kill()
         mock.stop()
 
 
