@@ -80,11 +80,12 @@
  * 65,536 by default): PEND_MAX_RECORDS_FLOWING bounds them here, well
  * inside that. At 8,192 the relay of 100-byte records still paused about
  * 290 times in 2,000,000 events (a slow fdatasync lets that many wait), at
- * 16,384 about 130, and ran 1.80M -> 1.93M events/s (12 of 13 pairs). At
- * 32,768 (8 MiB) it hardly paused but ran slower: the reads trailed the
- * appends past HOT_MAX_BYTES and 70% of the events were decoded from their
- * records; with a larger hot set too it was still no faster (more memory
- * walked per event). bench/results/relay-pauses-round10.md. */
+ * 16,384 about 130, and ran 1.78M -> 1.89M events/s (medians of 19 and 20
+ * runs, faster in 17 of 19 pairs). At
+ * 32,768 and twice the bytes it hardly paused but ran slower: the reads
+ * trailed the appends past HOT_MAX_BYTES and 71% of the events were decoded
+ * from their records; with a larger hot set too it was still no faster
+ * (more memory walked per event). bench/results/relay-pauses-round10.md. */
 #define PEND_MAX_BYTES (1u << 20)
 #define PEND_MAX_BYTES_FLOWING (4u << 20)
 #define PEND_MAX_RECORDS_FLOWING 16384u
@@ -648,6 +649,11 @@ refused:
         w->st.lost++;
     }
     return rc;
+}
+
+/* Time upstream spent paused so far, the current pause included. */
+static uint64_t paused_ns(const struct walop *w) {
+    return w->st.paused_ns + (w->full ? uv_hrtime() - w->st.paused_at_ns : 0);
 }
 
 static void set_full(struct walop *w, int full, const char *why, bool routine) {
@@ -1346,7 +1352,7 @@ static void wal_destroy(void *self) {
         TR_INFO("qos::wal", "%s: paused upstream %llu times (%llu of them only until a group commit), "
                 "%.1f ms in all", w->id, (unsigned long long)w->st.pauses,
                 (unsigned long long)w->st.pauses_routine,
-                (double)(w->st.paused_ns + (w->full ? uv_hrtime() - w->st.paused_at_ns : 0)) / 1e6);
+                (double)paused_ns(w) / 1e6);
     int crc = tr_wal_close(w->wal);   /* final sync and checkpoint */
     w->wal = NULL;
     if (crc && !rc) TR_ERROR("qos::wal", "%s: closing the log: %s", w->id, tr_strerror(crc));
@@ -1387,6 +1393,8 @@ static int wal_stats(void *self, tr_value *out) {
     rc = put_n(&r, "reopens", w->st.reopens, rc);
     rc = put_n(&r, "refused", w->st.refused, rc);
     rc = put_n(&r, "lost", w->st.lost, rc);
+    rc = put_n(&r, "pauses", w->st.pauses, rc);
+    rc = put_n(&r, "paused_ms", paused_ns(w) / 1000000, rc);
     rc = put_n(&r, "failed", w->wal_failed != 0 || !w->wal, rc);
     const struct tr_hist *h = w->wal ? tr_wal_durable_hist(w->wal) : NULL;
     if (!rc && h) {

@@ -544,6 +544,8 @@ static int ack_emitted(void *op, struct fake *f, int *acked) {
  * until upstream is paused: that must happen after lo..hi records. Then the
  * group commit resumes it and (when they fit the fake's MAXE outputs) every
  * record is delivered in order. */
+static uint64_t stat_of(void *op, const char *k);
+
 static void copies_bound_pauses(bool downstream_there, size_t pad, uint64_t lo, uint64_t hi) {
     struct fake f;
     /* at most 1000 out unacknowledged: within the fake's outputs */
@@ -556,8 +558,10 @@ static void copies_bound_pauses(bool downstream_there, size_t pad, uint64_t lo, 
     assert_int_equal(f.nups, 1);
     assert_int_equal(f.ups[0], TR_CB_TRIGGER);
     if (n < lo || n > hi) fail_msg("paused after %llu records of %zu bytes", (unsigned long long)n, pad);
+    assert_int_equal(stat_of(op, "pauses"), 1);   /* counted (a metric) */
     TICK_UNTIL(op, f.nups == 2);
     assert_int_equal(f.ups[1], TR_CB_RESTORE);
+    assert_int_equal(stat_of(op, "pauses"), 1);
     int acked = 0;
     if (!downstream_there) cf(op, TR_CB_RESTORE, 0);   /* downstream is there now: deliver */
     if (n < MAXE) {
