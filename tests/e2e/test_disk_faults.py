@@ -252,8 +252,12 @@ def test_disk_that_fails_stops_intake_and_recovers_after_remount(tmp_path):
         assert loader.error is None, "%r\n%s" % (loader.error, story(server))
         assert loader.done() and loader.error is None, loader.error
         assert server.stop() == 0, story(server)
-        # duplicates: at most what was out or not yet durable when the disk died
-        check_ids(sink.seen(), n, max_dups=20000)
+        # duplicates: at most what was out or acknowledged after the last
+        # frontier the disk kept when it died. A group commit holds at most
+        # the records qos::wal lets wait for a sync while downstream takes
+        # events (16,384, PEND_MAX_RECORDS_FLOWING); acks of the last two can
+        # be lost, and a few thousand more were out at the sink.
+        check_ids(sink.seen(), n, max_dups=2 * 16384 + 8192)
     finally:
         if server:
             server.kill()
