@@ -540,12 +540,12 @@ static int ack_emitted(void *op, struct fake *f, int *acked) {
     return n;
 }
 
+static uint64_t stat_of(void *op, const char *k);
+
 /* With the disk slow (syncs held), push records with pad bytes of padding
  * until upstream is paused: that must happen after lo..hi records. Then the
  * group commit resumes it and (when they fit the fake's MAXE outputs) every
  * record is delivered in order. */
-static uint64_t stat_of(void *op, const char *k);
-
 static void copies_bound_pauses(bool downstream_there, size_t pad, uint64_t lo, uint64_t hi) {
     struct fake f;
     /* at most 1000 out unacknowledged: within the fake's outputs */
