@@ -34,6 +34,13 @@ static int json_decode_lazy(const char *data, size_t len, uint64_t ingest_ns, tr
     return len == 0 ? json_decode(data, len, ingest_ns, out, d) : tr_json_decode_lazy(data, len, out, d);
 }
 
+static int json_decode_canon(const char *data, size_t len, uint64_t ingest_ns, tr_value *out,
+                             int *canonical, struct tr_diag *d) {
+    *canonical = 0;
+    return len == 0 ? json_decode(data, len, ingest_ns, out, d)
+                    : tr_json_decode_canon(data, len, out, canonical, d);
+}
+
 static int json_encode(const tr_value *v, struct tr_buf *out) { return tr_json_encode(v, out); }
 
 /* Undecoded text is sent as the bytes it came in as. */
@@ -78,7 +85,7 @@ static int string_encode(const tr_value *v, struct tr_buf *out) {
 
 static const struct tr_codec codec_json = {
     .name = "json", .decode = json_decode, .encode = json_encode, .view = json_view,
-    .decode_lazy = json_decode_lazy, .raw_json = true,
+    .decode_lazy = json_decode_lazy, .decode_canon = json_decode_canon, .raw_json = true,
 };
 static const struct tr_codec codec_string = {
     .name = "string", .decode = string_decode, .encode = string_encode, .view = string_view,

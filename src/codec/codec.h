@@ -43,6 +43,12 @@ struct tr_codec {
      * always decode. */
     int (*decode_lazy)(const char *data, size_t len, uint64_t ingest_ns, tr_value *out,
                        struct tr_diag *d);
+    /* Optional: decode, and *canonical = 1 when encoding *out with this
+     * codec gives back exactly the frame (json: tr_json_decode_canon), so
+     * a host may keep the frame to send again while the value is
+     * unchanged (tr_event_keep_raw). NULL: never known. */
+    int (*decode_canon)(const char *data, size_t len, uint64_t ingest_ns, tr_value *out,
+                        int *canonical, struct tr_diag *d);
     /* encode and view take TR_RAWJSON values (json, and string, which
      * writes what is not a string as JSON); for any other codec a holder
      * decodes them first (tr_json_materialize). */

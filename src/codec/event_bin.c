@@ -58,6 +58,8 @@ int tr_event_decode(const char *data, size_t len, struct tr_event *ev) {
     size_t off = 10;
     tr_ids_init(&ids, 0, 0, 0);
     ev->value = ev->meta = tr_v_null();
+    ev->raw = NULL;
+    ev->raw_of = NULL;
     tr_ids_init(&ev->ids, 0, 0, 0);
     if (len < 10 || data[0] != VERSION || ((unsigned char)data[1] & ~3u)) return TR_ECORRUPT;
     uint64_t ingest = 0;

@@ -226,6 +226,10 @@ struct parser {
     struct tr_diag *d;
     int rc;
     struct tr_varena *va;  /* where the document's strings and containers go */
+    /* set at the first thing tr_json_encode would write otherwise:
+     * whitespace, an escape, "-0", a float not in its shortest form, a
+     * repeated key (tr_json_decode_canon) */
+    int noncanon;
 };
 
 /* Record the first error: rc, and where (1-based line and byte column). */
@@ -264,6 +268,13 @@ static void fail(struct parser *ps, const uint8_t *at, int rc, const char *msg) 
 static inline const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end) {
     while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
     return p;
+}
+
+/* skip_ws for the decoder: whitespace the encoder would not write. */
+static inline const uint8_t *ws(struct parser *ps, const uint8_t *p) {
+    const uint8_t *q = skip_ws(p, ps->end);
+    ps->noncanon |= q != p;
+    return q;
 }
 
 static int hex4(const uint8_t *p, const uint8_t *end, uint32_t *out) {
@@ -421,6 +432,9 @@ static const uint8_t *parse_string(struct parser *ps, const uint8_t *p, struct t
         str->json_plain = 1;
     } else {
         int bad;
+        /* the encoder writes some escapes itself (\n, \"), but which ones
+         * is canon_string's business: any escape counts as a change */
+        ps->noncanon = 1;
         size_t n = unescape(ps, s, p, (uint8_t *)str->data, &bad);
         if (bad) {
             tr_str_unref(str);
@@ -449,6 +463,7 @@ static const uint8_t *parse_number(struct parser *ps, const uint8_t *p, tr_value
             return p;
         }
         if (nm.mant <= (uint64_t)INT64_MAX) {
+            ps->noncanon |= nm.mant == 0;   /* "-0" is written "0" */
             *out = tr_v_int(-(int64_t)nm.mant);
             return p;
         }
@@ -465,6 +480,11 @@ static const uint8_t *parse_number(struct parser *ps, const uint8_t *p, tr_value
     if (isinf(f)) {
         fail(ps, s, TR_EPARSE, "number out of range for a 64-bit float");
         return NULL;
+    }
+    if (!ps->noncanon) {
+        char tmp[TR_FMTNUM_MAX];
+        size_t n = tr_fmtnum_json(f, tmp);
+        ps->noncanon = n != (size_t)(p - s) || memcmp(tmp, s, n) != 0;
     }
     *out = tr_v_float(f);
     return p;
@@ -520,7 +540,7 @@ static inline int push_item(struct dstack *st, struct tr_str *key, tr_value v) {
 /* Pop the innermost frame and build its container from its items. On
  * failure the items not yet moved stay on the stack for the caller's
  * cleanup. */
-static int close_container(struct dstack *st, struct tr_varena *va, tr_value *out) {
+static int close_container(struct dstack *st, struct tr_varena *va, tr_value *out, int *repeat) {
     struct frame fr = st->f[--st->nf];
     struct item *it = st->it + fr.base;
     size_t n = st->ni - fr.base, i = 0;
@@ -592,6 +612,7 @@ static int close_container(struct dstack *st, struct tr_varena *va, tr_value *ou
         *out = tr_v_null();
         return rc;
     }
+    if (fr.is_rec && out->as.r->len != n) *repeat = 1;   /* a repeated key was merged */
     st->ni = fr.base;
     return 0;
 }
@@ -602,6 +623,11 @@ static int close_container(struct dstack *st, struct tr_varena *va, tr_value *ou
  * Driven by an explicit stack instead of recursion: the labels are the
  * states "a value is expected", "a key is expected", "a value is complete". */
 int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d) {
+    return tr_json_decode_canon(buf, len, out, NULL, d);
+}
+
+int tr_json_decode_canon(const char *buf, size_t len, tr_value *out, int *canonical,
+                         struct tr_diag *d) {
     static const uint8_t empty[1];
     struct parser ps;
     struct dstack st;
@@ -616,6 +642,7 @@ int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d
     ps.end = ps.start + (buf ? len : 0);
     ps.d = d;
     ps.rc = 0;
+    ps.noncanon = 0;
     ps.va = &va;
     tr_varena_init_for(&va, len);
     st.f = st.fl;
@@ -631,7 +658,7 @@ int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d
     }
 
 value:
-    p = skip_ws(p, end);
+    p = ws(&ps, p);
     if (p == end) {
         fail(&ps, p, TR_EPARSE, "expected a value");
         goto err;
@@ -650,10 +677,10 @@ value:
         st.f[st.nf].base = st.ni;
         st.f[st.nf].is_rec = *p == '{';
         st.nf++;
-        p = skip_ws(p + 1, end);
+        p = ws(&ps, p + 1);
         if (p < end && *p == (st.f[st.nf - 1].is_rec ? '}' : ']')) {
             p++;
-            if ((rc = close_container(&st, &va, &v))) {
+            if ((rc = close_container(&st, &va, &v, &ps.noncanon))) {
                 fail(&ps, p, rc, "out of memory");
                 goto err;
             }
@@ -705,7 +732,7 @@ key:
         fail(&ps, p, rc, "out of memory");
         goto err;
     }
-    p = skip_ws(p, end);
+    p = ws(&ps, p);
     if (p == end || *p != ':') {
         fail(&ps, p, TR_EPARSE, "expected ':' after object key");
         goto err;
@@ -722,14 +749,14 @@ have:
             fail(&ps, p, rc, "out of memory");
             goto err;
         }
-        p = skip_ws(p, end);
+        p = ws(&ps, p);
         if (p < end && *p == ',') {
             p++;
             goto value;
         }
         if (p < end && *p == ']') {
             p++;
-            if ((rc = close_container(&st, &va, &v))) {
+            if ((rc = close_container(&st, &va, &v, &ps.noncanon))) {
                 fail(&ps, p, rc, "out of memory");
                 goto err;
             }
@@ -740,14 +767,14 @@ have:
     }
     st.it[st.ni - 1].v = v;  /* the member whose key is waiting */
     v = tr_v_null();
-    p = skip_ws(p, end);
+    p = ws(&ps, p);
     if (p < end && *p == ',') {
-        p = skip_ws(p + 1, end);
+        p = ws(&ps, p + 1);
         goto key;
     }
     if (p < end && *p == '}') {
         p++;
-        if ((rc = close_container(&st, &va, &v))) {
+        if ((rc = close_container(&st, &va, &v, &ps.noncanon))) {
             fail(&ps, p, rc, "out of memory");
             goto err;
         }
@@ -757,7 +784,7 @@ have:
     goto err;
 
 done:
-    p = skip_ws(p, end);
+    p = ws(&ps, p);
     if (p != end) {
         fail(&ps, p, TR_EPARSE, "unexpected text after the JSON document");
         goto err;
@@ -765,6 +792,7 @@ done:
     if (st.f != st.fl) tr_free(st.f);
     if (st.it != st.il) tr_free(st.it);
     tr_varena_done(&va);
+    if (canonical) *canonical = !ps.noncanon;
     *out = v;
     return 0;
 
@@ -778,6 +806,7 @@ err:
     if (st.f != st.fl) tr_free(st.f);
     if (st.it != st.il) tr_free(st.it);
     tr_varena_done(&va);
+    if (canonical) *canonical = 0;
     return ps.rc;
 }
 

@@ -42,6 +42,14 @@ int tr_json_decode(const char *buf, size_t len, tr_value *out, struct tr_diag *d
  * nothing. */
 int tr_json_canonical(const char *buf, size_t len);
 
+/* tr_json_decode, and *canonical (when not NULL) set to 1 only if
+ * tr_json_encode of *out gives back exactly buf[0..len): what
+ * tr_json_canonical says, found while decoding at almost no cost, except
+ * that any escape in a string counts as a change (0 where
+ * tr_json_canonical might say 1). 0 on failure. */
+int tr_json_decode_canon(const char *buf, size_t len, tr_value *out, int *canonical,
+                         struct tr_diag *d);
+
 /* tr_json_decode, except that canonical text (above) is not decoded: *out
  * becomes a TR_RAWJSON holding a copy of its bytes, for a holder that
  * decodes it only when something reads it (an event on its way to the

@@ -204,6 +204,8 @@ int tr_event_init(struct tr_event *ev, tr_value value, tr_value meta, uint64_t i
     ev->ingest_ns = ingest_ns;
     ev->transactional = false;
     ev->is_batch = false;
+    ev->raw = NULL;
+    ev->raw_of = NULL;
     ev->value = tr_v_null();
     ev->meta = tr_v_null();
     if (meta.type != TR_NULL && meta.type != TR_REC) {
@@ -220,6 +222,7 @@ int tr_event_init(struct tr_event *ev, tr_value value, tr_value meta, uint64_t i
 
 void tr_event_fini(struct tr_event *ev) {
     if (!ev) return;
+    tr_event_drop_raw(ev);
     tr_value_unref(ev->value);
     tr_value_unref(ev->meta);
     ev->value = ev->meta = tr_v_null();
@@ -231,13 +234,65 @@ int tr_event_copy(struct tr_event *dst, const struct tr_event *src) {
     dst->ingest_ns = src->ingest_ns;
     dst->transactional = src->transactional;
     dst->is_batch = src->is_batch;
+    dst->raw = NULL;
+    dst->raw_of = NULL;
     if (rc) {
         dst->value = dst->meta = tr_v_null();
         return rc;
     }
     dst->value = tr_value_ref(src->value);
     dst->meta = tr_value_ref(src->meta);
+    tr_event_inherit_raw(dst, src);
     return 0;
+}
+
+/* raw_of as the value holding its reference */
+static tr_value raw_rec(const struct tr_event *ev) {
+    tr_value v;
+    v.type = TR_REC;
+    v.as.r = ev->raw_of;
+    return v;
+}
+
+void tr_event_keep_raw(struct tr_event *ev, struct tr_str *text) {
+    tr_event_drop_raw(ev);
+    if (ev->value.type != TR_REC) {
+        tr_str_unref(text);
+        return;
+    }
+    ev->raw = text;
+    ev->raw_of = tr_value_ref(ev->value).as.r;
+}
+
+void tr_event_drop_raw(struct tr_event *ev) {
+    if (!ev->raw) return;
+    tr_str_unref(ev->raw);
+    tr_value_unref(raw_rec(ev));
+    ev->raw = NULL;
+    ev->raw_of = NULL;
+}
+
+void tr_event_use_raw(struct tr_event *ev) {
+    if (!ev->raw) return;
+    if (tr_event_raw_current(ev)) {
+        tr_value_unref(ev->value);
+        ev->value.type = TR_RAWJSON;
+        ev->value.as.s = ev->raw;
+        ev->raw = NULL;
+        tr_value_unref(raw_rec(ev));
+        ev->raw_of = NULL;
+        return;
+    }
+    tr_event_drop_raw(ev);
+}
+
+void tr_event_inherit_raw(struct tr_event *dst, const struct tr_event *src) {
+    if (dst->raw || !tr_event_raw_current(src) || dst->value.type != TR_REC ||
+        dst->value.as.r != src->raw_of)
+        return;
+    dst->raw = src->raw;
+    dst->raw->refs++;
+    dst->raw_of = tr_value_ref(dst->value).as.r;
 }
 
 void tr_insight_init(struct tr_insight *in, enum tr_cb cb) {

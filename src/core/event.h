@@ -63,6 +63,13 @@ struct tr_event {
     /* Tremor's is_batch: value is an array of {"data": {"value", "meta",
      * ...}} (generic::batch); offramps encode each element's value. */
     bool is_batch;
+    /* The JSON text value was decoded from, kept while value is still that
+     * record: raw_of holds a reference to it, so anything that changes the
+     * record copies it first (tr_value_mut) and value then points elsewhere.
+     * Both NULL, or both owned. Lets an offramp or the WAL write the text
+     * again instead of encoding (tr_event_raw_current, tr_event_use_raw). */
+    struct tr_str *raw;
+    struct tr_rec *raw_of;
 };
 
 enum tr_cb {
@@ -116,6 +123,23 @@ int tr_ids_range_for_stream(const struct tr_ids *ids, uint64_t source, uint64_t 
 int tr_event_init(struct tr_event *ev, tr_value value, tr_value meta, uint64_t ingest_ns);
 void tr_event_fini(struct tr_event *ev);
 int tr_event_copy(struct tr_event *dst, const struct tr_event *src);  /* shares values by ref */
+
+/* Keep text (its reference is taken), the canonical JSON of ev->value (a
+ * record just decoded from it: tr_json_decode_canon said so). Drops any
+ * text kept before; if ev->value is not a record, text is let go. */
+void tr_event_keep_raw(struct tr_event *ev, struct tr_str *text);
+/* Whether ev->value is still the record the kept text encodes. */
+static inline bool tr_event_raw_current(const struct tr_event *ev) {
+    return ev->raw && ev->value.type == TR_REC && ev->value.as.r == ev->raw_of;
+}
+/* Where nothing reads the value any more: if the kept text is current,
+ * ev->value becomes the TR_RAWJSON of it (the record is let go); the kept
+ * text is dropped either way. */
+void tr_event_use_raw(struct tr_event *ev);
+/* Drop the kept text, if any. */
+void tr_event_drop_raw(struct tr_event *ev);
+/* dst (a new event) keeps src's text when dst's value is src's record. */
+void tr_event_inherit_raw(struct tr_event *dst, const struct tr_event *src);
 
 void tr_insight_init(struct tr_insight *in, enum tr_cb cb);
 void tr_insight_fini(struct tr_insight *in);

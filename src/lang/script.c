@@ -21,12 +21,24 @@ struct tr_script {
     struct tr_lang_err err;
     struct tr_str *port;         /* port of the last emit (kept until the next run) */
     int owns_prog;
+    int writes_event;            /* some `let event...` (tr_script_writes_event) */
 };
+
+/* Whether a `let` below n assigns to the event or a path into it. */
+static int lets_event(const struct tr_node *n) {
+    if (!n) return 0;
+    if (n->kind == N_LET && n->a && n->a->kind == N_PATH && n->a->op == R_EVENT) return 1;
+    if (lets_event(n->a) || lets_event(n->b) || lets_event(n->c) || lets_event(n->d)) return 1;
+    for (uint32_t i = 0; i < n->n; i++)
+        if (n->v && lets_event(n->v[i])) return 1;
+    return 0;
+}
 
 static int wrap(struct tr_prog *prog, struct tr_script **out) {
     struct tr_script *s = tr_calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
     s->prog = prog;
+    s->writes_event = lets_event(prog->root);
     size_t n = prog->nlocals ? (size_t)prog->nlocals : 1;
     s->locals = tr_calloc(n, sizeof *s->locals);
     s->set = tr_calloc(n, 1);
@@ -162,3 +174,5 @@ int tr_script_render_warnings(const struct tr_script *s, struct tr_buf *out) {
     }
     return 0;
 }
+
+bool tr_script_writes_event(const struct tr_script *s) { return s->writes_event != 0; }

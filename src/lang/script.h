@@ -7,6 +7,7 @@
 #ifndef TR_SCRIPT_H
 #define TR_SCRIPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -42,5 +43,10 @@ size_t tr_script_warning_count(const struct tr_script *s);
 int tr_script_render_warnings(const struct tr_script *s, struct tr_buf *out);
 /* Set the `args` record seen by the script (takes args). */
 void tr_script_set_args(struct tr_script *s, tr_value args);
+
+/* Whether the script assigns to `event` or a path into it (`let event.a =
+ * ...`). When not, the event it emits is the one it got, unchanged, or a
+ * value it built. */
+bool tr_script_writes_event(const struct tr_script *s);
 
 #endif

@@ -341,6 +341,7 @@ static int select_and_having(struct tr_select *s, struct tr_env *E, const struct
     }
     struct tr_event oe;
     if ((rc = tr_event_init(&oe, out, tr_value_ref(ev->meta), ev->ingest_ns))) return rc;
+    tr_event_inherit_raw(&oe, ev);   /* `select event`: still the text it came as */
     if (g && g->has_ids) {
         tr_ids_fini(&oe.ids);
         if ((rc = tr_ids_copy(&oe.ids, &g->ids))) {

@@ -85,6 +85,8 @@ struct node {
     void *op;
     uint64_t uid;                /* an operator's */
     bool takes_raw;              /* it never reads the value: TR_RAWJSON may reach it undecoded */
+    bool raw_after;              /* neither does any node it leads to: an operator here takes an
+                                    event's kept text instead of its record (tr_event_use_raw) */
     struct op_host host;
     size_t e0, ne;               /* its outgoing edges: edges[e0 .. e0+ne), in the order made */
 };
@@ -146,6 +148,7 @@ struct tr_pipeline {
     bool merge_acks;             /* every contraflow operator takes range_acks (op.h) */
     const char *direct;          /* in leads straight to an output node: the port events leave by */
     bool takes_raw;              /* every node `in` leads to takes TR_RAWJSON (tr_pipeline_takes_raw) */
+    bool keeps_raw;              /* no script assigns to the event (tr_pipeline_keeps_raw) */
     struct cf_item *ack_tail;    /* the last ack posted, while it is queued */
     bool metrics;                /* node metrics on (metrics_interval_s given) */
     uint64_t metrics_ns;
@@ -668,6 +671,9 @@ static int deliver(struct tr_pipeline *p, size_t idx, const char *port, struct t
         settle(p, ev);
         return TR_EDEPTH;
     }
+    /* an operator that never reads the value (qos::wal) takes the text
+     * the value came as, if it still is that text's value */
+    if (ev->raw && n->ops && n->raw_after) tr_event_use_raw(ev);
     /* undecoded JSON goes no further than the nodes that never read it */
     if (ev->value.type == TR_RAWJSON && !n->takes_raw) {
         int rc = tr_json_materialize(&ev->value);
@@ -976,6 +982,24 @@ int tr_pipeline_create(struct tr_query *q, const struct tr_pipeline_opts *o,
         n->takes_raw = n->kind == &k_in || n->kind == &k_stream || n->kind == &k_output ||
                        (n->ops && n->ops->takes_raw);
     }
+    /* raw_after: takes_raw here and at every node reachable from here (a
+     * fixed point: the graph may have cycles; each pass clears at least
+     * one node or ends) */
+    for (size_t i = 0; i < p->nnodes; i++) p->nodes[i].raw_after = p->nodes[i].takes_raw;
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t e = 0; e < p->nedges; e++) {
+            struct node *from = &p->nodes[p->edges[e].from];
+            if (from->raw_after && !p->nodes[p->edges[e].to].raw_after) {
+                from->raw_after = false;
+                changed = true;
+            }
+        }
+    }
+    p->keeps_raw = true;
+    for (size_t i = 0; i < p->nnodes; i++)
+        if (p->nodes[i].kind == &k_script && tr_script_writes_event(p->nodes[i].script))
+            p->keeps_raw = false;
     p->takes_raw = true;
     for (size_t e = in->e0; e < in->e0 + in->ne; e++)
         p->takes_raw = p->takes_raw && p->nodes[p->edges[p->edges[e].fused].to].takes_raw;
@@ -1137,6 +1161,7 @@ void tr_pipeline_quiesce(struct tr_pipeline *p) {
 void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s) { *s = p->stats; }
 
 bool tr_pipeline_takes_raw(const struct tr_pipeline *p) { return p->takes_raw; }
+bool tr_pipeline_keeps_raw(const struct tr_pipeline *p) { return p->keeps_raw; }
 
 int tr_pipeline_op_stats(const struct tr_pipeline *p, tr_value *out) {
     tr_value a;

@@ -130,6 +130,9 @@ void tr_pipeline_stats(const struct tr_pipeline *p, struct tr_pipeline_stats *s)
  * it before handing them over), so this is a hint for the input, not a
  * rule. */
 bool tr_pipeline_takes_raw(const struct tr_pipeline *p);
+/* Whether its events may keep the JSON text they were decoded from
+ * (tr_event_keep_raw): none of its scripts assigns to the event. */
+bool tr_pipeline_keeps_raw(const struct tr_pipeline *p);
 /* The operators that report stats (ops/op.h), as a new array of
  * {node, kind, stats}; [] when none. -ENOMEM. */
 int tr_pipeline_op_stats(const struct tr_pipeline *p, tr_value *out);

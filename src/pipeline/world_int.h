@@ -88,6 +88,10 @@ struct onramp_inst {
     uint64_t chunk_ns;               /* when the chunk was handed over (its events' ingest_ns,
                                         as 0.11 takes it once per chunk); 0: no chunk */
     struct tr_varena_carry carry;    /* the block its decoded values go on filling (value.h) */
+    /* a copy of the frame being emitted, when it is the canonical JSON of
+     * the record decoded from it (the event takes it: tr_event_keep_raw);
+     * NULL: none */
+    struct tr_str *cur_raw;
     int closing;
     int started;
     unsigned refs;

@@ -84,6 +84,10 @@ static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_valu
     }
     int rc = tr_event_init(&ev, value, meta, o->cur_ingest_ns ? o->cur_ingest_ns : tr_now_ns());
     if (rc) return rc;
+    if (o->cur_raw) {
+        tr_event_keep_raw(&ev, o->cur_raw);
+        o->cur_raw = NULL;
+    }
     uint64_t id = o->next_id++;
     tr_ids_init(&ev.ids, o->uid, 0, id);
     ev.transactional = o->host.transactional;
@@ -106,6 +110,16 @@ static bool outs_take_raw(const struct onramp_inst *o) {
     return o->nouts > 0;
 }
 
+/* Whether to keep the text of what this onramp decodes with its events:
+ * when no script of the pipelines it feeds changes the event, what leaves
+ * is often the event as it came, and writing the text again costs less
+ * than encoding. */
+static bool outs_keep_raw(const struct onramp_inst *o) {
+    for (size_t i = 0; i < o->nouts; i++)
+        if (!tr_pipeline_keeps_raw(o->outs[i]->p)) return false;
+    return o->nouts > 0;
+}
+
 static int decode_frame(void *arg, const char *data, size_t len) {
     struct onramp_inst *o = arg;
     if (len == 0 && o->npre > 0) return 0;   /* empty line */
@@ -116,8 +130,21 @@ static int decode_frame(void *arg, const char *data, size_t len) {
      * of a chunk the time it was received (source.rs, nanotime per reply) */
     uint64_t now = o->chunk_ns ? o->chunk_ns : tr_now_ns();
     struct tr_varena_carry *prev = tr_varena_use_carry(&o->carry);
-    int rc = o->codec->decode_lazy && outs_take_raw(o) ? o->codec->decode_lazy(data, len, now, &v, &d)
-                                                       : o->codec->decode(data, len, now, &v, &d);
+    int canonical = 0, rc;
+    if (o->codec->decode_lazy && outs_take_raw(o))
+        rc = o->codec->decode_lazy(data, len, now, &v, &d);
+    else if (o->codec->decode_canon && outs_keep_raw(o))
+        rc = o->codec->decode_canon(data, len, now, &v, &canonical, &d);
+    else
+        rc = o->codec->decode(data, len, now, &v, &d);
+    if (!rc && canonical && v.type == TR_REC && len <= UINT32_MAX) {
+        /* beside the decoded value, in the same carried block; without
+         * it the event is only slower */
+        struct tr_varena va;
+        tr_varena_init(&va, len + 64);
+        o->cur_raw = tr_varena_str_new(&va, data, len);
+        tr_varena_done(&va);
+    }
     tr_varena_use_carry(prev);
     if (rc == TR_CODEC_NOTHING) return 0;
     if (rc) {
@@ -134,6 +161,10 @@ static int decode_frame(void *arg, const char *data, size_t len) {
     o->cur_ingest_ns = o->cur_pp && tr_preproc_ingest_ns(o->cur_pp, &ns) ? ns : now;
     host_emit_value(&o->host, v, tr_value_ref(o->cur_meta));
     o->cur_ingest_ns = 0;
+    if (o->cur_raw) {   /* not taken: the onramp was closing */
+        tr_str_unref(o->cur_raw);
+        o->cur_raw = NULL;
+    }
     return 0;
 }
 

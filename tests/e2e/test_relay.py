@@ -287,3 +287,143 @@ def test_file_to_file_with_a_postprocessor(tmp_path):
         server.kill()
     got = [json.loads(base64.b64decode(l)) for l in out.read_bytes().splitlines()]
     assert [e["id"] for e in got] == list(range(n))
+
+
+# An event keeps the JSON text it was decoded from while nothing changes it,
+# and leaves as that text; whatever changes it must leave re-encoded. Two
+# pipelines: one whose script never assigns to `event` (so the text is kept,
+# through a where-select too) and one whose script does (so it is not).
+KEEP_QUERY = """define script s
+script
+  match event.kind of
+    case "alias" => let x = event, let x.alias = true, emit x
+    case "new" => emit {"n": event.n, "made": true}
+    case "meta" => let $m = event.n, emit event
+    default => emit event
+  end
+end;
+create script s;
+select event from in into s;
+select event from s where event.n >= 0 into out;
+"""
+
+LET_QUERY = """define script s
+script
+  match event.kind of
+    case "let" => let event.added = event.n + 1, emit event
+    case "nested" => let event.inner.x = 2, emit event
+    default => emit event
+  end
+end;
+create script s;
+select event from in into s;
+select event from s into out;
+"""
+
+PLAIN_FILES = """onramp:
+  - id: in
+    type: file
+    codec: json
+    config:
+      source: in.json
+offramp:
+  - id: out
+    type: file
+    codec: json
+    config:
+      file: out.log
+binding:
+  - id: copy
+    links:
+      "/onramp/in/{instance}/out": ["/pipeline/main/{instance}/in"]
+      "/pipeline/main/{instance}/out": ["/offramp/out/{instance}/in"]
+mapping:
+  /binding/copy/01:
+    instance: "01"
+"""
+
+
+def run_lines(tmp_path, query, lines):
+    (tmp_path / "in.json").write_text("".join(l + "\n" for l in lines))
+    (tmp_path / "main.trickle").write_text(query)
+    (tmp_path / "config.yaml").write_text(PLAIN_FILES)
+    server = Server(tmp_path, "main.trickle")
+    out = tmp_path / "out.log"
+
+    def count():
+        return out.read_bytes().count(b"\n") if out.exists() else 0
+    try:
+        wait_until(lambda: count() >= len(lines), timeout=30, what="the written lines", detail=server.log)
+        assert server.stop() == 0, server.log()
+    finally:
+        server.kill()
+    return out.read_text().splitlines()
+
+
+def compact(o):
+    return json.dumps(o, separators=(",", ":"), ensure_ascii=False)
+
+
+def keep_lines():
+    lines = []
+    for i in range(300):
+        kind = ("plain", "alias", "new", "meta")[i % 4]
+        lines.append(compact({"n": i, "kind": kind, "inner": {"x": 1, "l": [1, 2.5, "s"]}}))
+    # text the encoder writes otherwise: whitespace, an escape, a float's
+    # long form, a repeated key; unchanged, it leaves re-encoded
+    lines += ['{"n": 1000, "kind": "plain"}', '{"n":1001,"kind":"pl\\u0061in"}',
+              '{"n":1002,"kind":"plain","f":1.50}', '{"n":1003,"kind":"plain","n":1004}']
+    return lines
+
+
+def check_kept(lines, got):
+    want = []
+    for l in lines:
+        o = json.loads(l)
+        if o["kind"] == "alias":
+            o["alias"] = True
+        elif o["kind"] == "new":
+            o = {"n": o["n"], "made": True}
+        want.append(o)
+    assert [json.loads(g) for g in got] == want
+    for l, g in zip(lines, got):
+        if json.loads(l)["kind"] in ("plain", "meta"):
+            assert g == compact(json.loads(l)), (l, g)   # the canonical text, byte for byte
+
+
+def test_unchanged_events_leave_as_their_text_and_changed_ones_reencoded(tmp_path):
+    lines = keep_lines()
+    check_kept(lines, run_lines(tmp_path, KEEP_QUERY, lines))
+
+
+def test_the_wal_stores_unchanged_events_as_their_text(tmp_path):
+    # qos::wal never reads the value: what reaches it unchanged is stored as
+    # the text it came as, and must leave the same as without the WAL
+    query = KEEP_QUERY.replace("select event from s where event.n >= 0 into out;\n", """define qos::wal operator w
+with
+  read_count = 100,
+  max_elements = 100000,
+  sync = "always"
+end;
+create operator w;
+select event from s where event.n >= 0 into w;
+select event from w into out;
+""")
+    assert "into w;" in query
+    lines = keep_lines()
+    check_kept(lines, run_lines(tmp_path, query, lines))
+
+
+def test_a_script_that_assigns_to_the_event_changes_what_leaves(tmp_path):
+    lines = [compact({"n": i, "kind": ("let", "nested", "plain")[i % 3], "inner": {"x": 1}})
+             for i in range(300)]
+    got = [json.loads(g) for g in run_lines(tmp_path, LET_QUERY, lines)]
+    want = []
+    for l in lines:
+        o = json.loads(l)
+        if o["kind"] == "let":
+            o["added"] = o["n"] + 1
+        elif o["kind"] == "nested":
+            o["inner"]["x"] = 2
+        want.append(o)
+    assert got == want

@@ -50,8 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tr_value v = tr_v_null(), w = tr_v_null();
     struct tr_diag d;
     tr_diag_clear(&d);
-    int rc = tr_json_decode((const char *)data, size, &v, &d);
+    int flag = -1;
+    int rc = tr_json_decode_canon((const char *)data, size, &v, &flag, &d);
     int canon = tr_json_canonical((const char *)data, size);
+    if (rc && flag) fuzz_fail("text that does not decode (%d) flagged canonical by the decoder", rc);
     if (rc) same_as_portable(data, size, rc, &d, NULL);
     if (rc && canon) fuzz_fail("text that does not decode (%d) called canonical", rc);
     if (rc) {
@@ -71,6 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int same = a.len == size && memcmp(a.data, data, size) == 0;
     if (canon && !same) fuzz_fail("canonical text encodes otherwise:\n%.*s\n%.*s", (int)size, (const char *)data,
                                   (int)a.len, a.data);
+    if (flag && !same) fuzz_fail("the decoder flagged text canonical that encodes otherwise:\n%.*s\n%.*s",
+                                 (int)size, (const char *)data, (int)a.len, a.data);
+    if (!flag && same && !memchr(data, '\\', size))
+        fuzz_fail("text without escapes that encodes back to itself not flagged by the decoder: %.*s",
+                  (int)size, (const char *)data);
     if (!canon && same && tr_value_depth(&v) <= 32 && size < 128 * 4)
         fuzz_fail("text that encodes back to itself not called canonical: %.*s", (int)size, (const char *)data);
     rc = tr_json_decode(a.data, a.len, &w, &d);

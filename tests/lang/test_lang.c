@@ -915,6 +915,34 @@ static void query_modules(void **st) {
     rmdir(dir);
 }
 
+/* Which scripts may change the event they are given (tr_script_writes_event):
+ * only a `let` into `event`; a copy changed under another name is another
+ * value. */
+static void writes_event(void **state) {
+    (void)state;
+    static const struct { const char *src; bool want; } t[] = {
+        {"event", false},
+        {"let $class = event.a; emit event", false},
+        {"let x = event; let x.a = 1; x", false},
+        {"emit {\"a\": event.a}", false},
+        {"let event.a = 1; event", true},
+        {"let event = {}; event", true},
+        {"let event[\"a\"] = 1; event", true},
+        {"match event.a of case 1 => let event.b = 2 default => null end; event", true},
+        {"let event = merge event of {\"x\": 1} end; event", true},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        struct tr_script *s = NULL;
+        struct tr_diag d;
+        tr_diag_clear(&d);
+        if (tr_script_compile("w.tremor", t[i].src, strlen(t[i].src), &s, &d))
+            fail_msg("%s: %s", t[i].src, d.msg);
+        if (tr_script_writes_event(s) != t[i].want)
+            fail_msg("%s: writes_event %d, want %d", t[i].src, tr_script_writes_event(s), t[i].want);
+        tr_script_destroy(s);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lex_tokens),
@@ -946,6 +974,7 @@ int main(void) {
         cmocka_unit_test(grok_extractor),
         cmocka_unit_test(datetime_extractor),
         cmocka_unit_test(origin_without_context),
+        cmocka_unit_test(writes_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

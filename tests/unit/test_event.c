@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/event.h"
+#include "codec/json.h"
 
 static size_t baseline;
 
@@ -451,6 +452,79 @@ static void test_insight_and_clock(void **state) {
     assert_true(t > 1600000000ULL * 1000000000ULL);  /* expected: after Sept 2020 */
 }
 
+/* An event decoded from canonical text keeps it, for whoever would encode
+ * it again, exactly as long as its value is that record: a change copies
+ * the record first (the kept reference makes it shared), so the text is
+ * then not used. */
+static void decoded(const char *text, struct tr_event *ev) {
+    tr_value v;
+    int canon = -1;
+    assert_int_equal(tr_json_decode_canon(text, strlen(text), &v, &canon, NULL), 0);
+    assert_int_equal(canon, 1);
+    assert_int_equal(tr_event_init(ev, v, tr_v_null(), 1), 0);
+    tr_event_keep_raw(ev, tr_str_new(text, strlen(text)));
+    assert_true(tr_event_raw_current(ev));
+}
+
+static void test_event_raw_text(void **state) {
+    (void)state;
+    static const char text[] = "{\"a\":1,\"b\":{\"c\":[1,2]}}";
+    struct tr_event ev, copy;
+
+    /* unchanged: the value becomes the text, byte for byte */
+    decoded(text, &ev);
+    assert_int_equal(tr_event_copy(&copy, &ev), 0);
+    assert_true(tr_event_raw_current(&copy));   /* a copy shares the text */
+    tr_event_use_raw(&ev);
+    assert_int_equal(ev.value.type, TR_RAWJSON);
+    assert_memory_equal(ev.value.as.s->data, text, sizeof text - 1);
+    assert_null(ev.raw);
+    assert_true(tr_event_raw_current(&copy));   /* the copy still has it */
+    tr_event_fini(&copy);
+    tr_event_fini(&ev);
+
+    /* a field set at the top: the record is copied, the text not used */
+    decoded(text, &ev);
+    assert_int_equal(tr_value_mut(&ev.value), 0);
+    assert_false(tr_event_raw_current(&ev));
+    assert_int_equal(tr_rec_set(&ev.value, "a", 1, tr_v_int(2)), 0);
+    tr_event_use_raw(&ev);
+    assert_int_equal(ev.value.type, TR_REC);
+    assert_null(ev.raw);
+    tr_event_fini(&ev);
+
+    /* a nested change goes through the top, which is copied the same way */
+    decoded(text, &ev);
+    assert_int_equal(tr_value_mut(&ev.value), 0);
+    tr_value *b = tr_rec_get(&ev.value, "b", 1);
+    assert_non_null(b);
+    assert_int_equal(tr_value_mut(b), 0);
+    assert_int_equal(tr_rec_set(b, "c", 1, tr_v_null()), 0);
+    assert_false(tr_event_raw_current(&ev));
+    tr_event_fini(&ev);
+
+    /* a value replaced by another: not current; a new event with the same
+     * record inherits the text, one with another record does not */
+    decoded(text, &ev);
+    struct tr_event other;
+    assert_int_equal(tr_event_init(&other, tr_value_ref(ev.value), tr_v_null(), 1), 0);
+    tr_event_inherit_raw(&other, &ev);
+    assert_true(tr_event_raw_current(&other));
+    tr_event_fini(&other);
+    tr_value rec;
+    assert_int_equal(tr_v_rec(1, &rec), 0);
+    assert_int_equal(tr_event_init(&other, rec, tr_v_null(), 1), 0);
+    tr_event_inherit_raw(&other, &ev);
+    assert_null(other.raw);
+    tr_event_fini(&other);
+    tr_value_unref(ev.value);
+    assert_int_equal(tr_v_str("x", 1, &ev.value), 0);
+    assert_false(tr_event_raw_current(&ev));
+    tr_event_drop_raw(&ev);
+    assert_null(ev.raw);
+    tr_event_fini(&ev);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_untracked, setup, teardown),
@@ -465,6 +539,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_event_lifetime, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_empty_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insight_and_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_raw_text, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

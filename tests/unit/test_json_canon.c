@@ -5,7 +5,10 @@
  * when decoding and encoding it again gives the same bytes, so nobody
  * downstream can tell. It is checked both ways (canonical_agrees) on a
  * table of cases, on generated text full of the forms the encoder does
- * not write, and on the encoder's own output for random values.
+ * not write, and on the encoder's own output for random values. The same
+ * cases check the decoder's own answer (tr_json_decode_canon), which lets
+ * an event keep the text it was decoded from: never yes wrongly, and no
+ * only for text with an escape.
  */
 #include <stdarg.h>
 #include <stddef.h>
