@@ -269,12 +269,11 @@ mapping:
 """
 
 
-def test_file_to_file_with_a_postprocessor(tmp_path):
-    import base64
-    n = 5000
-    write_xz_lines(tmp_path / "in.json.xz", n)
-    (tmp_path / "main.trickle").write_text(PASSTHROUGH)
-    (tmp_path / "config.yaml").write_text(FILES)
+def copy_files(tmp_path, query, config, n):
+    """Run query under config (file in -> file out.log) until out.log has n
+    lines, stop the server; out.log's bytes."""
+    (tmp_path / "main.trickle").write_text(query)
+    (tmp_path / "config.yaml").write_text(config)
     server = Server(tmp_path, "main.trickle")
     out = tmp_path / "out.log"
 
@@ -285,7 +284,15 @@ def test_file_to_file_with_a_postprocessor(tmp_path):
         assert server.stop() == 0, server.log()
     finally:
         server.kill()
-    got = [json.loads(base64.b64decode(l)) for l in out.read_bytes().splitlines()]
+    return out.read_bytes()
+
+
+def test_file_to_file_with_a_postprocessor(tmp_path):
+    import base64
+    n = 5000
+    write_xz_lines(tmp_path / "in.json.xz", n)
+    out = copy_files(tmp_path, PASSTHROUGH, FILES, n)
+    got = [json.loads(base64.b64decode(l)) for l in out.splitlines()]
     assert [e["id"] for e in got] == list(range(n))
 
 
@@ -320,44 +327,13 @@ select event from in into s;
 select event from s into out;
 """
 
-PLAIN_FILES = """onramp:
-  - id: in
-    type: file
-    codec: json
-    config:
-      source: in.json
-offramp:
-  - id: out
-    type: file
-    codec: json
-    config:
-      file: out.log
-binding:
-  - id: copy
-    links:
-      "/onramp/in/{instance}/out": ["/pipeline/main/{instance}/in"]
-      "/pipeline/main/{instance}/out": ["/offramp/out/{instance}/in"]
-mapping:
-  /binding/copy/01:
-    instance: "01"
-"""
+# FILES without the postprocessor, from a plain file
+PLAIN_FILES = FILES.replace("source: in.json.xz", "source: in.json").replace("    postprocessors: [base64]\n", "")
 
 
 def run_lines(tmp_path, query, lines):
     (tmp_path / "in.json").write_text("".join(l + "\n" for l in lines))
-    (tmp_path / "main.trickle").write_text(query)
-    (tmp_path / "config.yaml").write_text(PLAIN_FILES)
-    server = Server(tmp_path, "main.trickle")
-    out = tmp_path / "out.log"
-
-    def count():
-        return out.read_bytes().count(b"\n") if out.exists() else 0
-    try:
-        wait_until(lambda: count() >= len(lines), timeout=30, what="the written lines", detail=server.log)
-        assert server.stop() == 0, server.log()
-    finally:
-        server.kill()
-    return out.read_text().splitlines()
+    return copy_files(tmp_path, query, PLAIN_FILES, len(lines)).decode().splitlines()
 
 
 def compact(o):
