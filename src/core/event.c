@@ -290,8 +290,7 @@ void tr_event_inherit_raw(struct tr_event *dst, const struct tr_event *src) {
     if (dst->raw || !tr_event_raw_current(src) || dst->value.type != TR_REC ||
         dst->value.as.r != src->raw_of)
         return;
-    dst->raw = src->raw;
-    dst->raw->refs++;
+    dst->raw = tr_str_ref(src->raw);
     dst->raw_of = tr_value_ref(dst->value).as.r;
 }
 
