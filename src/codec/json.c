@@ -642,7 +642,7 @@ int tr_json_decode_canon(const char *buf, size_t len, tr_value *out, int *canoni
     ps.end = ps.start + (buf ? len : 0);
     ps.d = d;
     ps.rc = 0;
-    ps.noncanon = 0;
+    ps.noncanon = canonical == NULL;   /* nobody asked: no float formatted to compare */
     ps.va = &va;
     tr_varena_init_for(&va, len);
     st.f = st.fl;

@@ -273,15 +273,10 @@ void tr_event_drop_raw(struct tr_event *ev) {
 }
 
 void tr_event_use_raw(struct tr_event *ev) {
-    if (!ev->raw) return;
     if (tr_event_raw_current(ev)) {
-        tr_value_unref(ev->value);
+        tr_value_unref(ev->value);   /* raw_of still holds the record */
         ev->value.type = TR_RAWJSON;
-        ev->value.as.s = ev->raw;
-        ev->raw = NULL;
-        tr_value_unref(raw_rec(ev));
-        ev->raw_of = NULL;
-        return;
+        ev->value.as.s = tr_str_ref(ev->raw);
     }
     tr_event_drop_raw(ev);
 }

@@ -217,9 +217,9 @@ void world_offramp_in(void *arg, struct tr_event *ev) {
         rc = tr_postproc_create(off_art(o)->postprocessors, off_art(o)->npost, &o->post);
     /* undecoded JSON leaves as its bytes only where nothing reads the value;
      * so does the text a value was decoded from while it is that value */
-    if (ev->raw && o->codec->raw_json && o->ops->bytes_only) tr_event_use_raw(ev);
-    if (!rc && ev->value.type == TR_RAWJSON && !(o->codec->raw_json && o->ops->bytes_only))
-        rc = tr_json_materialize(&ev->value);
+    bool raw_out = o->codec->raw_json && o->ops->bytes_only;
+    if (raw_out) tr_event_use_raw(ev);
+    if (!rc && ev->value.type == TR_RAWJSON && !raw_out) rc = tr_json_materialize(&ev->value);
     bool batch = ev->is_batch && ev->value.type == TR_ARR;
     const char *view = NULL;
     size_t view_len = 0;

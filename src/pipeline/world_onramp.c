@@ -100,23 +100,13 @@ static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_valu
     return (int64_t)id;
 }
 
-/* Whether what this onramp decodes may stay undecoded JSON: only when
- * every pipeline it feeds hands its events first to nodes that never read
- * them (the durable relay: in -> qos::wal -> out). Checked per frame, as
- * links come and go; most onramps feed one pipeline. */
-static bool outs_take_raw(const struct onramp_inst *o) {
+/* Whether every pipeline this onramp feeds says holds: tr_pipeline_takes_raw
+ * (what it decodes may stay undecoded JSON: the durable relay, in ->
+ * qos::wal -> out) or tr_pipeline_keeps_raw. Checked per frame, as links
+ * come and go; most onramps feed one pipeline. */
+static bool outs_all(const struct onramp_inst *o, bool (*holds)(const struct tr_pipeline *)) {
     for (size_t i = 0; i < o->nouts; i++)
-        if (!tr_pipeline_takes_raw(o->outs[i]->p)) return false;
-    return o->nouts > 0;
-}
-
-/* Whether to keep the text of what this onramp decodes with its events:
- * when no script of the pipelines it feeds changes the event, what leaves
- * is often the event as it came, and writing the text again costs less
- * than encoding. */
-static bool outs_keep_raw(const struct onramp_inst *o) {
-    for (size_t i = 0; i < o->nouts; i++)
-        if (!tr_pipeline_keeps_raw(o->outs[i]->p)) return false;
+        if (!holds(o->outs[i]->p)) return false;
     return o->nouts > 0;
 }
 
@@ -131,9 +121,12 @@ static int decode_frame(void *arg, const char *data, size_t len) {
     uint64_t now = o->chunk_ns ? o->chunk_ns : tr_now_ns();
     struct tr_varena_carry *prev = tr_varena_use_carry(&o->carry);
     int canonical = 0, rc;
-    if (o->codec->decode_lazy && outs_take_raw(o))
+    if (o->codec->decode_lazy && outs_all(o, tr_pipeline_takes_raw))
         rc = o->codec->decode_lazy(data, len, now, &v, &d);
-    else if (o->codec->decode_canon && outs_keep_raw(o))
+    /* or keep the text with the event when no script of those pipelines
+     * changes it: what leaves is often the event as it came, and writing
+     * the text again costs less than encoding */
+    else if (o->codec->decode_canon && outs_all(o, tr_pipeline_keeps_raw))
         rc = o->codec->decode_canon(data, len, now, &v, &canonical, &d);
     else
         rc = o->codec->decode(data, len, now, &v, &d);
