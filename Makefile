@@ -98,9 +98,11 @@ unit-asan: deps
 	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 unit
 
 # ThreadSanitizer: the programs whose paths run more than one thread (the WAL's
-# syncer thread, the nats connectors' worker threads and mailboxes), built into
+# syncer thread, the nats connectors' worker threads and mailboxes, onramps
+# decoding on libuv's thread pool), built into
 # build-tsan and run by scripts/tsan.sh, which fails on any report.
-TSAN_TESTS := $(sort $(wildcard tests/wal/test_*.c tests/fault/test_*.c)) tests/unit/test_qos_wal.c
+TSAN_TESTS := $(sort $(wildcard tests/wal/test_*.c tests/fault/test_*.c)) tests/unit/test_qos_wal.c \
+              tests/unit/test_world.c
 tsan: deps
 	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 build-tsan/tremor $(TSAN_TESTS:tests/%.c=build-tsan/tests/%) build-tsan/tests/e2e/tool_nats
 	BUILD=build-tsan scripts/tsan.sh $(TSAN_TESTS:tests/%.c=build-tsan/tests/%)

@@ -2,7 +2,8 @@
 # ThreadSanitizer run (make tsan): the unit programs given (built with
 # -fsanitize=thread into $BUILD) and the end-to-end files whose paths run
 # more than one thread (tcp -> qos::wal -> tcp, WAL restart and disk faults,
-# nats worker threads and mailboxes) against the TSan build of tremor.
+# nats worker threads and mailboxes, scripts over JSON decoded on the thread
+# pool) against the TSan build of tremor.
 # Every report of every process goes to $BUILD/tsan-logs; any report fails
 # the run and is printed. scripts/tsan.supp says why each suppression is safe.
 set -u

@@ -119,7 +119,7 @@ int tr_cli_check_files(const char *const *files, size_t n, const char *instance)
     uv_loop_t loop;
     uv_loop_init(&loop);
     /* nothing is deployed, so no operator ever opens the data directory */
-    struct tr_world_opts wo = {&loop, instance, "/nonexistent/tremor-check", NULL, NULL, NULL};
+    struct tr_world_opts wo = {&loop, instance, "/nonexistent/tremor-check", NULL, NULL, NULL, 0};
     struct tr_world *w = NULL;
     struct tr_diag d;
     tr_diag_clear(&d);

@@ -90,6 +90,9 @@ static void server_help(void) {
            "  -l, --logger-config FILE      log4rs YAML: root level, first appender, pattern;\n"
            "                                what is not honoured is logged at start-up\n"
            "  -r, --recursion-limit N       accepted, 1..1000000 (default 1024); see below\n"
+           "      --decode-on-loop          decode what onramps read on the loop thread too (the\n"
+           "                                default with one CPU; with more, libuv's thread pool\n"
+           "                                decodes while the loop runs the pipelines)\n"
            "  + -i, --instance ID           as the global flag (tremor -i ID server run ...)\n"
            "  + -v, --verbose               as the global flag\n"
            "  + --log-format text|json      as the global flag\n"
@@ -129,6 +132,7 @@ int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
     const char *instance = g->instance, *data_dir = "tremor-data", *pidfile = NULL;
     const char *api_host = TR_API_DEFAULT_HOST, *logger_config = g->logger_config;
     int verbose = g->verbose, no_api = 0, log_json = g->log_json, check = 0, keep = 0;
+    int decode_on_loop = uv_available_parallelism() < 2;
     /* 'c' or 'o' once a help flag was seen; help_name may stay NULL (list) */
     int help = 0;
     const char *help_name = NULL;
@@ -156,6 +160,8 @@ int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
         } else if ((v = value_of(argc, argv, &i, "-p", "--pid"))) {
             if (!*v) goto missing;
             pidfile = v;
+        } else if (!strcmp(a, "--decode-on-loop")) {
+            decode_on_loop = 1;
         } else if (strcmp(a, "-n") == 0 || strcmp(a, "--no-api") == 0) {
             no_api = 1;
         } else if ((v = value_of(argc, argv, &i, "-h", "--api-host"))) {
@@ -249,7 +255,7 @@ int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
     struct server s;
     memset(&s, 0, sizeof s);
     uv_loop_init(&s.loop);
-    struct tr_world_opts wo = {&s.loop, instance, data_dir, on_shutdown, &s, NULL};
+    struct tr_world_opts wo = {&s.loop, instance, data_dir, on_shutdown, &s, NULL, !decode_on_loop};
     struct tr_diag d;
     tr_diag_clear(&d);
     int rc = tr_world_create(&wo, &s.w);

@@ -86,6 +86,7 @@ static int string_encode(const tr_value *v, struct tr_buf *out) {
 static const struct tr_codec codec_json = {
     .name = "json", .decode = json_decode, .encode = json_encode, .view = json_view,
     .decode_lazy = json_decode_lazy, .decode_canon = json_decode_canon, .raw_json = true,
+    .off_loop = true,
 };
 static const struct tr_codec codec_string = {
     .name = "string", .decode = string_decode, .encode = string_encode, .view = string_view,

@@ -277,5 +277,5 @@ static int mp_encode(const tr_value *v, struct tr_buf *out) {
 }
 
 const struct tr_codec tr_codec_msgpack = {
-    .name = "msgpack", .decode = mp_decode, .encode = mp_encode, .view = NULL,
+    .name = "msgpack", .decode = mp_decode, .encode = mp_encode, .view = NULL, .off_loop = true,
 };

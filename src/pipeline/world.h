@@ -53,6 +53,9 @@ struct tr_world_opts {
     void (*on_shutdown)(void *arg);
     void *shutdown_arg;
     const struct tr_world_registry *registry;   /* NULL: tr_world_builtin (copied) */
+    /* Onramps decode on libuv's thread pool while the loop runs the
+     * pipelines (world_decode.c); 0: everything on the loop thread. */
+    int decode_off_loop;
 };
 
 int tr_world_create(const struct tr_world_opts *o, struct tr_world **out);

@@ -4,15 +4,18 @@
  *   world_deploy.c   binding instances: instances created, linked, retired
  *   world_onramp.c   onramp hosting: ids, preprocessors, codec, contraflow in
  *   world_offramp.c  offramp hosting: encoding, tokens, answers as contraflow
+ *   world_decode.c   an onramp's decoding off the loop, on libuv's thread pool
  *   world_life.c     create, start, the tick, the stop sequence, destroy
  *
  * Invariant: an instance is never freed before the world; a closed or
  * retired one only loses its `self` (or its pipeline), so contraflow that
- * arrives late finds it closed and is dropped. All on the loop thread.
+ * arrives late finds it closed and is dropped. All on the loop thread
+ * but world_decode_one, which the pool runs (world_decode.c).
  */
 #ifndef TR_WORLD_INT_H
 #define TR_WORLD_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -32,6 +35,9 @@
 #define TICK_MS 100
 #define WORLD_SIDS 4096
 #define MAX_QUERY_BYTES (64u * 1024 * 1024)
+
+struct tr_codec;
+struct world_batch;
 
 struct query_art {
     char *id;
@@ -84,14 +90,19 @@ struct onramp_inst {
     struct stream_of { uint64_t id, stream; } *sids;
     size_t nsids;                    /* entries written so far (ring index = n % WORLD_SIDS) */
     struct tr_preproc *cur_pp;       /* the chain they go through; NULL: none */
-    uint64_t cur_ingest_ns;          /* their ingest-ns stage's time; 0: now */
+    int chunk_first;                 /* the next frame is its chunk's first */
+    int dq_told;                     /* the decode queue asked the chunk's reader to stop */
     uint64_t chunk_ns;               /* when the chunk was handed over (its events' ingest_ns,
                                         as 0.11 takes it once per chunk); 0: no chunk */
     struct tr_varena_carry carry;    /* the block its decoded values go on filling (value.h) */
-    /* a copy of the frame being emitted, when it is the canonical JSON of
-     * the record decoded from it (the event takes it: tr_event_keep_raw);
-     * NULL: none */
-    struct tr_str *cur_raw;
+    /* decoding off the loop (world_decode.c): the batch collecting
+     * frames, the one in the pool, an emptied one kept for reuse */
+    struct world_batch *dq_fill, *dq_busy, *dq_spare;
+    struct tr_defer_node dq_pause_node;  /* tells the connector to stop reading */
+    int dq_paused;                   /* frames waiting passed the bound, the connector was
+                                        told to stop: it is restored when the batch is back */
+    int dq_waiter;                   /* the stop sequence counts this onramp until delivered */
+    int pipe_paused;                 /* a pipeline's trigger holds it (no restore since) */
     int closing;
     int started;
     unsigned refs;
@@ -234,6 +245,7 @@ struct tr_world {
     int fatal;                       /* an operator cannot go on: stop, exit 1 */
     int fatal_told;                  /* on_shutdown called for it */
     int exit_code;                   /* asked for by a connector (exit, cb), -1: none */
+    int decode_off_loop;             /* onramps decode on the thread pool (world_decode.c) */
 };
 
 static inline const struct tr_cfg_artefact *on_art(const struct onramp_inst *o) {
@@ -317,6 +329,42 @@ void world_onramp_reply(void *arg, struct tr_event *ev);
 /* Close one onramp outside the stop sequence (unbind); the instance stays. */
 void world_onramp_retire(struct onramp_inst *o);
 void world_onramp_free(struct onramp_inst *o);
+/* The decode of one frame, on whichever thread (the values go on the
+ * calling thread's carry): the codec's lazy, canonical or plain decode by
+ * mode; *raw the frame's copy when canonical (else NULL). The codec's
+ * answer: 0, TR_CODEC_NOTHING or a negative code with d set. */
+enum world_decode_mode { WORLD_DECODE_PLAIN, WORLD_DECODE_CANON, WORLD_DECODE_LAZY };
+int world_decode_one(const struct tr_codec *codec, int mode, const char *data, size_t len, uint64_t now,
+                     tr_value *v, struct tr_str **raw, struct tr_diag *d);
+/* What decoding gave, as events (loop thread): v with raw (both taken)
+ * becomes an event with meta (taken) and ingest_ns, or rc < 0 is counted,
+ * logged and sent to the port 'err' with msg (NULL: rc's text); len is
+ * the frame's length, for the log. */
+void world_onramp_deliver(struct onramp_inst *o, int rc, tr_value v, struct tr_str *raw, tr_value meta,
+                          uint64_t ingest_ns, const char *msg, size_t len);
+
+/* world_decode.c: decoding off the loop. Loop thread only. */
+/* Whether a frame to be decoded by mode goes to the pool: the world asks
+ * for it and the onramp may, or frames are queued already (order). */
+bool world_decode_wanted(const struct onramp_inst *o, int mode);
+/* Queue a copy of the frame (meta: o->cur_meta, referenced); first: the
+ * first frame of its chunk. 0, TR_ONRAMP_PAUSED when the onramp should
+ * stop reading (it is triggered from the loop, too), or -ENOMEM. */
+int world_decode_enqueue(struct onramp_inst *o, const char *data, size_t len, int mode, uint64_t now,
+                         uint64_t ingest_ns, int first);
+/* Frames queued or in the pool. */
+bool world_decode_pending(const struct onramp_inst *o);
+/* Stopping: frames still queued count as one onramp closing
+ * (w->closing_count) until delivered. */
+void world_decode_quiet(struct onramp_inst *o);
+/* Drop what waits (not the batch in the pool), said in the log. */
+void world_decode_discard(struct onramp_inst *o);
+/* Outside the loop's run only: run it until no batch is in the pool. */
+void world_decode_wait(struct onramp_inst *o);
+/* At free: what waits is dropped, the batches freed. */
+void world_decode_fini(struct onramp_inst *o);
+/* world_life.c: one closing onramp (or its queued frames) is done. */
+void world_stop_closed_one(struct tr_world *w);
 
 /* world_offramp.c */
 int world_offramp_create(struct tr_world *w, const struct tr_cfg_artefact *a,

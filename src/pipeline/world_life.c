@@ -68,6 +68,7 @@ int tr_world_create(const struct tr_world_opts *o, struct tr_world **out) {
     w->exit_code = -1;
     w->on_shutdown = o->on_shutdown;
     w->shutdown_arg = o->shutdown_arg;
+    w->decode_off_loop = o->decode_off_loop && o->loop;
     w->next_onramp_uid = TR_UID_ONRAMP_BASE;
     w->next_offramp_uid = TR_UID_OFFRAMP_BASE;
     w->state = W_LOADED;
@@ -182,6 +183,8 @@ static void closed_one(void *arg) {
     if (--w->closing_count == 0) tr_defer_post(&w->defer, &w->stop_node);
 }
 
+void world_stop_closed_one(struct tr_world *w) { closed_one(w); }
+
 static void stop_run(struct tr_defer_node *n) {
     stop_step((struct tr_world *)((char *)n - offsetof(struct tr_world, stop_node)));
 }
@@ -270,12 +273,16 @@ void tr_world_stop(struct tr_world *w, unsigned drain_ms, void (*done)(void *), 
         o->nstreams = 0;
         o->ops->close(self, closed_one, w);
     }
+    /* frames read before the stop are still decoded and delivered, also
+     * those of an onramp retired before */
+    for (size_t i = 0; i < w->nonramps; i++) world_decode_quiet(w->onramps[i]);
     /* from the loop: this may be called inside a connector (its shutdown) */
     tr_defer_post(&w->defer, &w->stop_node);
 }
 
 void tr_world_destroy(struct tr_world *w) {
     if (!w) return;
+    for (size_t i = 0; i < w->nonramps; i++) world_decode_wait(w->onramps[i]);
     for (size_t i = 0; i < w->nonramps; i++) world_onramp_free(w->onramps[i]);
     for (size_t i = 0; i < w->nofframps; i++) world_offramp_free(w->offramps[i]);
     for (size_t i = 0; i < w->npipes; i++) world_pipe_free(w->pipes[i]);

@@ -16,13 +16,16 @@
 #include "pipeline/world_int.h"
 
 static void to_pipes(struct pipe_inst **pipes, size_t n, struct tr_event *ev) {
+    /* frames decoded off the loop may arrive after an unbind retired a
+     * pipeline of theirs */
+    while (n > 0 && !pipes[n - 1]->p) n--;
     if (n == 0) {
         tr_event_fini(ev);
         return;
     }
     for (size_t i = 0; i + 1 < n; i++) {
         struct tr_event copy;
-        if (tr_event_copy(&copy, ev) == 0) tr_pipeline_push(pipes[i]->p, TR_PORT_IN, &copy);
+        if (pipes[i]->p && tr_event_copy(&copy, ev) == 0) tr_pipeline_push(pipes[i]->p, TR_PORT_IN, &copy);
     }
     tr_pipeline_push(pipes[n - 1]->p, TR_PORT_IN, ev);
 }
@@ -74,20 +77,17 @@ static int64_t host_emit_error(struct tr_onramp_host *h, const char *msg) {
     return onramp_error((struct onramp_inst *)h, msg);
 }
 
-static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_value meta) {
-    struct onramp_inst *o = (struct onramp_inst *)h;
+/* v and meta (taken) as the onramp's next event, with the frame's copy
+ * raw (taken; NULL: none); ingest_ns 0: now. */
+static int64_t emit_event(struct onramp_inst *o, tr_value value, tr_value meta, uint64_t ingest_ns,
+                          struct tr_str *raw) {
     struct tr_event ev;
-    if (o->closing) {
-        tr_value_unref(value);
-        tr_value_unref(meta);
-        return TR_ECLOSED;
+    int rc = tr_event_init(&ev, value, meta, ingest_ns ? ingest_ns : tr_now_ns());
+    if (rc) {
+        if (raw) tr_str_unref(raw);
+        return rc;
     }
-    int rc = tr_event_init(&ev, value, meta, o->cur_ingest_ns ? o->cur_ingest_ns : tr_now_ns());
-    if (rc) return rc;
-    if (o->cur_raw) {
-        tr_event_keep_raw(&ev, o->cur_raw);
-        o->cur_raw = NULL;
-    }
+    if (raw) tr_event_keep_raw(&ev, raw);
     uint64_t id = o->next_id++;
     tr_ids_init(&ev.ids, o->uid, 0, id);
     ev.transactional = o->host.transactional;
@@ -100,6 +100,16 @@ static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_valu
     return (int64_t)id;
 }
 
+static int64_t host_emit_value(struct tr_onramp_host *h, tr_value value, tr_value meta) {
+    struct onramp_inst *o = (struct onramp_inst *)h;
+    if (o->closing) {
+        tr_value_unref(value);
+        tr_value_unref(meta);
+        return TR_ECLOSED;
+    }
+    return emit_event(o, value, meta, 0, NULL);
+}
+
 /* Whether every pipeline this onramp feeds says holds: tr_pipeline_takes_raw
  * (what it decodes may stay undecoded JSON: the durable relay, in ->
  * qos::wal -> out) or tr_pipeline_keeps_raw. Checked per frame, as links
@@ -110,54 +120,75 @@ static bool outs_all(const struct onramp_inst *o, bool (*holds)(const struct tr_
     return o->nouts > 0;
 }
 
-static int decode_frame(void *arg, const char *data, size_t len) {
-    struct onramp_inst *o = arg;
-    if (len == 0 && o->npre > 0) return 0;   /* empty line */
-    tr_value v;
-    struct tr_diag d;
-    tr_diag_clear(&d);
-    /* one clock read per chunk, not two per event: 0.11 gives every event
-     * of a chunk the time it was received (source.rs, nanotime per reply) */
-    uint64_t now = o->chunk_ns ? o->chunk_ns : tr_now_ns();
-    struct tr_varena_carry *prev = tr_varena_use_carry(&o->carry);
+int world_decode_one(const struct tr_codec *codec, int mode, const char *data, size_t len, uint64_t now,
+                     tr_value *v, struct tr_str **raw, struct tr_diag *d) {
     int canonical = 0, rc;
-    if (o->codec->decode_lazy && outs_all(o, tr_pipeline_takes_raw))
-        rc = o->codec->decode_lazy(data, len, now, &v, &d);
-    /* or keep the text with the event when no script of those pipelines
-     * changes it: what leaves is often the event as it came, and writing
-     * the text again costs less than encoding */
-    else if (o->codec->decode_canon && outs_all(o, tr_pipeline_keeps_raw))
-        rc = o->codec->decode_canon(data, len, now, &v, &canonical, &d);
+    *raw = NULL;
+    if (mode == WORLD_DECODE_LAZY)
+        rc = codec->decode_lazy(data, len, now, v, d);
+    else if (mode == WORLD_DECODE_CANON)
+        rc = codec->decode_canon(data, len, now, v, &canonical, d);
     else
-        rc = o->codec->decode(data, len, now, &v, &d);
-    if (!rc && canonical && v.type == TR_REC && len <= UINT32_MAX) {
+        rc = codec->decode(data, len, now, v, d);
+    if (!rc && canonical && v->type == TR_REC && len <= UINT32_MAX) {
         /* beside the decoded value, in the same carried block; without
          * it the event is only slower */
         struct tr_varena va;
         tr_varena_init(&va, len + 64);
-        o->cur_raw = tr_varena_str_new(&va, data, len);
+        *raw = tr_varena_str_new(&va, data, len);
         tr_varena_done(&va);
     }
+    return rc;
+}
+
+void world_onramp_deliver(struct onramp_inst *o, int rc, tr_value v, struct tr_str *raw, tr_value meta,
+                          uint64_t ingest_ns, const char *msg, size_t len) {
+    if (rc == 0) {
+        (void)emit_event(o, v, meta, ingest_ns, raw);
+        return;
+    }
+    tr_value_unref(meta);
+    if (rc == TR_CODEC_NOTHING) return;
+    o->decode_errors++;
+    tr_log_limited(&o->decode_log, TR_LOG_WARN, "onramp",
+                   "%s/%s: cannot decode %zu bytes with codec %s: %s (%llu so far)", on_art(o)->id,
+                   o->instance, len, o->codec->name, msg && msg[0] ? msg : tr_strerror(rc),
+                   (unsigned long long)o->decode_errors);
+    if (rc == -ENOMEM) return;
+    (void)onramp_error(o, msg && msg[0] ? msg : tr_strerror(rc));
+}
+
+static int decode_frame(void *arg, const char *data, size_t len) {
+    struct onramp_inst *o = arg;
+    if (len == 0 && o->npre > 0) return 0;   /* empty line */
+    if (o->closing) return 0;                /* its events would be dropped */
+    /* one clock read per chunk, not two per event: 0.11 gives every event
+     * of a chunk the time it was received (source.rs, nanotime per reply) */
+    uint64_t now = o->chunk_ns ? o->chunk_ns : tr_now_ns(), ns;
+    uint64_t ingest = o->cur_pp && tr_preproc_ingest_ns(o->cur_pp, &ns) ? ns : now;
+    int mode = WORLD_DECODE_PLAIN;
+    if (o->codec->decode_lazy && outs_all(o, tr_pipeline_takes_raw))
+        mode = WORLD_DECODE_LAZY;
+    /* or keep the text with the event when no script of those pipelines
+     * changes it: what leaves is often the event as it came, and writing
+     * the text again costs less than encoding */
+    else if (o->codec->decode_canon && outs_all(o, tr_pipeline_keeps_raw))
+        mode = WORLD_DECODE_CANON;
+    int first = o->chunk_first;
+    o->chunk_first = 0;
+    if (world_decode_wanted(o, mode)) {
+        int rc = world_decode_enqueue(o, data, len, mode, now, ingest, first);
+        if (rc == TR_ONRAMP_PAUSED) o->dq_told = 1;
+        return rc < 0 ? rc : 0;
+    }
+    tr_value v;
+    struct tr_str *raw;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    struct tr_varena_carry *prev = tr_varena_use_carry(&o->carry);
+    int rc = world_decode_one(o->codec, mode, data, len, now, &v, &raw, &d);
     tr_varena_use_carry(prev);
-    if (rc == TR_CODEC_NOTHING) return 0;
-    if (rc) {
-        o->decode_errors++;
-        tr_log_limited(&o->decode_log, TR_LOG_WARN, "onramp",
-                       "%s/%s: cannot decode %zu bytes with codec %s: %s (%llu so far)",
-                       on_art(o)->id, o->instance, len, o->codec->name,
-                       d.msg[0] ? d.msg : tr_strerror(rc), (unsigned long long)o->decode_errors);
-        if (rc == -ENOMEM) return 0;
-        (void)onramp_error(o, d.msg[0] ? d.msg : tr_strerror(rc));
-        return 0;
-    }
-    uint64_t ns;
-    o->cur_ingest_ns = o->cur_pp && tr_preproc_ingest_ns(o->cur_pp, &ns) ? ns : now;
-    host_emit_value(&o->host, v, tr_value_ref(o->cur_meta));
-    o->cur_ingest_ns = 0;
-    if (o->cur_raw) {   /* not taken: the onramp was closing */
-        tr_str_unref(o->cur_raw);
-        o->cur_raw = NULL;
-    }
+    world_onramp_deliver(o, rc, v, raw, tr_value_ref(o->cur_meta), ingest, d.msg, len);
     return 0;
 }
 
@@ -194,6 +225,8 @@ static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void
     o->cur_stream = stream;
     o->in_bytes = 1;
     o->chunk_id = o->next_id;
+    o->chunk_first = 1;
+    o->dq_told = 0;
     o->chunk_ns = tr_now_ns();
     if (o->npre == 0) {
         rc = decode_frame(o, data, len);
@@ -211,7 +244,7 @@ static int host_emit_bytes(struct tr_onramp_host *h, uint64_t stream, const void
      * Also for one queued before these bytes: the loop runs it only after
      * every read of this poll, up to 32 chunks a stream in libuv, far more
      * than a paused WAL holds. */
-    if (rc >= 0 && triggers_to(o) > 0) rc = TR_ONRAMP_PAUSED;
+    if (rc >= 0 && (triggers_to(o) > 0 || o->dq_told)) rc = TR_ONRAMP_PAUSED;
     return rc;
 }
 
@@ -220,6 +253,7 @@ static void host_stream_end(struct tr_onramp_host *h, uint64_t stream) {
     struct stream_pp *s = find_stream(o, stream, 0);
     if (!s) return;
     o->chunk_id = o->next_id;
+    o->chunk_first = 1;
     o->cur_pp = s->pp;
     tr_preproc_finish(s->pp, decode_frame, o);
     o->cur_pp = NULL;
@@ -262,8 +296,16 @@ void world_onramp_cf(void *arg, const struct tr_insight *in) {
     if (o->closing || !o->self) return;
     uint64_t id;
     switch (in->cb) {
-    case TR_CB_TRIGGER: o->ops->trigger(o->self); break;
-    case TR_CB_RESTORE: o->ops->restore(o->self); break;
+    /* the decode queue may hold the connector too (world_decode.c): it is
+     * restored when neither does */
+    case TR_CB_TRIGGER:
+        o->pipe_paused = 1;
+        o->ops->trigger(o->self);
+        break;
+    case TR_CB_RESTORE:
+        o->pipe_paused = 0;
+        if (!o->dq_paused) o->ops->restore(o->self);
+        break;
     case TR_CB_ACK: {
         uint64_t lo;
         if (tr_ids_max_for(&in->ids, o->uid, &id) != 0) break;
@@ -355,6 +397,7 @@ void world_onramp_retire(struct onramp_inst *o) {
 }
 
 void world_onramp_free(struct onramp_inst *o) {
+    world_decode_fini(o);
     tr_varena_carry_drop(&o->carry);
     for (size_t k = 0; k < o->nstreams; k++) tr_preproc_destroy(o->streams[k].pp);
     tr_free(o->streams);

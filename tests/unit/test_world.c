@@ -50,6 +50,8 @@ struct fout {
     int last_transactional;
     int last_from_value;   /* data pointed into the event's string or undecoded JSON */
     int last_type;         /* the type of the value it was handed */
+    long next_n;           /* the n of the next {"n":N} expected */
+    size_t out_of_order;   /* {"n":N} sent with N not next_n */
 };
 
 static struct fin *g_in;      /* the newest fake of each kind */
@@ -132,6 +134,11 @@ static void fout_send(void *self, const struct tr_out_msg *m) {
                          (m->value->type == TR_STR || m->value->type == TR_BIN || m->value->type == TR_RAWJSON) &&
                          m->data == m->value->as.s->data;
     f->last_type = m->value ? m->value->type : -1;
+    if (m->len > 5 && !memcmp(m->data, "{\"n\":", 5)) {
+        long n = strtol(f->last + 5, NULL, 10);
+        if (n != f->next_n) f->out_of_order++;
+        f->next_n = n + 1;
+    }
 }
 static bool fout_active(void *self) {
     (void)self;
@@ -193,8 +200,9 @@ struct fx {
 
 static const char *PASS_TRICKLE = "select event from in into out;\n";
 
-/* A world with the fakes and pipeline "pass" published. */
-static int setup(void **state) {
+/* A world with the fakes and pipeline "pass" published; off_loop: its
+ * onramps decode on the thread pool. */
+static int setup_with(void **state, int off_loop) {
     struct fx *f = calloc(1, sizeof *f);
     g_in = NULL;
     g_out = NULL;
@@ -207,7 +215,8 @@ static int setup(void **state) {
     assert_non_null(q);
     fputs(PASS_TRICKLE, q);
     fclose(q);
-    struct tr_world_opts o = {.loop = &f->loop, .data_dir = f->dir, .registry = &fakes};
+    struct tr_world_opts o = {.loop = &f->loop, .data_dir = f->dir, .registry = &fakes,
+                              .decode_off_loop = off_loop};
     assert_int_equal(tr_world_create(&o, &f->w), 0);
     struct tr_diag d;
     tr_diag_clear(&d);
@@ -215,6 +224,9 @@ static int setup(void **state) {
     *state = f;
     return 0;
 }
+
+static int setup(void **state) { return setup_with(state, 0); }
+static int setup_off_loop(void **state) { return setup_with(state, 1); }
 
 static void on_stopped(void *arg) { ((struct fx *)arg)->stopped = 1; }
 
@@ -719,10 +731,109 @@ static void link_to_offramp_side_port(void **state) {
     assert_non_null(strstr(d.msg, "not implemented"));
 }
 
+/* A binding through a pipeline that reads its events (so they are
+ * decoded, not carried as text), with onramps decoding off the loop. */
+static void deploy_reading(struct fx *f, struct tr_diag *d) {
+    tr_diag_clear(d);
+    const char *q = "select event from in where event.n >= 0 into out;\n";
+    assert_int_equal(tr_world_publish_query(f->w, "mem/reads.trickle", q, strlen(q), d), 0);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "%sbinding:\n  - id: b\n    links:\n"
+             "      '/onramp/src/{instance}/out': ['/pipeline/reads/{instance}/in']\n"
+             "      '/pipeline/reads/{instance}/out': ['/offramp/dst/{instance}/in']\n"
+             "mapping:\n  /binding/b/01:\n    instance: '01'\n", CONNECTORS);
+    run_yaml(f, yaml, d);
+}
+
+static int emit_n(long n) {
+    char line[64];
+    int len = snprintf(line, sizeof line, "{\"n\":%ld,\"pad\":\"%s\"}", n, n % 3 ? "x" : "a longer one");
+    return tr_onramp_emit_bytes(g_in->host, 0, line, (size_t)len, tr_v_null());
+}
+
+/* Off the loop, events come from the loop after the emit call, in the
+ * order their bytes came, a frame that does not decode among them
+ * (counted, not sent), and the one-thread answers stay: ids from 0. */
+static void off_loop_keeps_order(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    deploy_reading(f, &d);
+    const long n = 3000;
+    for (long i = 0; i < n; i++) {
+        if (i == 1000) assert_true(tr_onramp_emit_bytes(g_in->host, 0, "{\"n\":", 5, tr_v_null()) >= 0);
+        assert_true(emit_n(i) >= 0);
+        if (g_in->triggers > g_in->restores) break;
+    }
+    assert_int_equal(g_out->sends, 0);   /* none inside the emit calls */
+    int sent_all = 0;
+    uint64_t end = uv_now(&f->loop) + DEADLINE_MS;
+    while (!sent_all && uv_now(&f->loop) < end) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        sent_all = g_out->sends == (size_t)n;
+    }
+    assert_true(sent_all);
+    assert_int_equal(g_out->out_of_order, 0);
+    assert_int_equal(g_out->next_n, n);
+    /* the tokens are the events' ids: the bad frame took one, as on the loop */
+    assert_int_equal(g_out->last_token, (uint64_t)n);
+}
+
+/* With a batch in the pool and a full one waiting, the emit call says
+ * paused and the connector is triggered from the loop, then restored
+ * when the batch is back; a pipeline's own trigger is not undone by
+ * that restore. */
+static void off_loop_pushes_back(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    deploy_reading(f, &d);
+    for (int k = 0; k < 10; k++) uv_run(&f->loop, UV_RUN_NOWAIT);   /* the start's restore */
+    int restores = g_in->restores;
+    assert_int_equal(emit_n(0), 0);   /* to the pool at once */
+    int rc = 0;
+    long i = 1;
+    while (rc == 0 && i < 100000) rc = emit_n(i++);
+    assert_int_equal(rc, TR_ONRAMP_PAUSED);
+    assert_int_equal(g_in->triggers, 0);   /* from the loop, not inside the call */
+    int back = 0;
+    uint64_t end = uv_now(&f->loop) + DEADLINE_MS;
+    while (!back && uv_now(&f->loop) < end) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        back = g_out->sends == (size_t)i;
+    }
+    assert_true(back);
+    assert_int_equal(g_in->triggers, 1);
+    assert_int_equal(g_in->restores, restores + 1);
+    assert_int_equal(g_out->out_of_order, 0);
+}
+
+/* Frames queued when the world stops are still decoded and sent: the
+ * stop waits for them. */
+static void off_loop_stop_delivers_queued(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    deploy_reading(f, &d);
+    for (long i = 0; i < 300; i++) assert_true(emit_n(i) >= 0);
+    struct fout *out = g_out;
+    out->close_later = 1;   /* to read its count after the stop */
+    tr_world_stop(f->w, 0, on_stopped, f);
+    int closing = 0;
+    uint64_t end = uv_now(&f->loop) + DEADLINE_MS;
+    while (!(closing = out->closed) && uv_now(&f->loop) < end) uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(closing);
+    assert_int_equal(out->sends, 300);
+    assert_int_equal(out->out_of_order, 0);
+    fout_finish_close(out);
+    assert_int_equal(run_until(f, &f->stopped), 0);
+}
+
 int main(void) {
     tr_log_set_level(TR_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(deploy_link_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(off_loop_keeps_order, setup_off_loop, teardown),
+        cmocka_unit_test_setup_teardown(off_loop_pushes_back, setup_off_loop, teardown),
+        cmocka_unit_test_setup_teardown(off_loop_stop_delivers_queued, setup_off_loop, teardown),
         cmocka_unit_test_setup_teardown(passthrough_allocates_nothing_per_event, setup, teardown),
         cmocka_unit_test_setup_teardown(raw_json_goes_out_as_it_came, setup, teardown),
         cmocka_unit_test_setup_teardown(string_goes_out_uncopied, setup, teardown),
