@@ -259,6 +259,9 @@ int tr_cli_server(int argc, char **argv, const struct tr_cli_globals *g) {
     struct tr_diag d;
     tr_diag_clear(&d);
     int rc = tr_world_create(&wo, &s.w);
+    if (rc == 0)
+        TR_INFO("server", "onramps decode %s", decode_on_loop ? "on the loop thread"
+                                                              : "json and msgpack on libuv's thread pool");
     if (rc == 0 && keep) rc = tr_api_state_open(data_dir, &s.state, &d);
     /* Tremor 0.11 loads every query first, then the YAML files in order. */
     for (int pass = 0; pass < 2 && rc == 0; pass++)

@@ -119,6 +119,18 @@ static void decode_done(uv_work_t *w, int status) {
     }
     b->n = 0;
     b->len = 0;
+    /* a burst (a connector reads up to a loop turn past the bound) does
+     * not keep its memory */
+    if (b->cap > 8 * BATCH_BYTES) {
+        tr_free(b->bytes);
+        b->bytes = NULL;
+        b->cap = 0;
+    }
+    if (b->fcap > 8 * BATCH_FRAMES) {
+        tr_free(b->f);
+        b->f = NULL;
+        b->fcap = 0;
+    }
     /* the emptied batch collects frames again */
     if (!o->dq_fill) o->dq_fill = b;
     else if (!o->dq_spare) o->dq_spare = b;

@@ -65,8 +65,8 @@ class Sink:
 
 
 class Server(TremorServer):
-    def __init__(self, cwd, query):
-        super().__init__(cwd, ["-d", "data", "-f", query, "config.yaml"])
+    def __init__(self, cwd, query, flags=()):
+        super().__init__(cwd, ["-d", "data", "-f", query, "config.yaml", *flags])
 
     def stop(self):
         return super().stop(30)
@@ -269,12 +269,12 @@ mapping:
 """
 
 
-def copy_files(tmp_path, query, config, n):
+def copy_files(tmp_path, query, config, n, flags=(), logs=None):
     """Run query under config (file in -> file out.log) until out.log has n
-    lines, stop the server; out.log's bytes."""
+    lines, stop the server (its log appended to logs); out.log's bytes."""
     (tmp_path / "main.trickle").write_text(query)
     (tmp_path / "config.yaml").write_text(config)
-    server = Server(tmp_path, "main.trickle")
+    server = Server(tmp_path, "main.trickle", flags)
     out = tmp_path / "out.log"
 
     def lines():
@@ -284,6 +284,8 @@ def copy_files(tmp_path, query, config, n):
         assert server.stop() == 0, server.log()
     finally:
         server.kill()
+    if logs is not None:
+        logs.append(server.text())
     return out.read_bytes()
 
 
@@ -331,9 +333,11 @@ select event from s into out;
 PLAIN_FILES = FILES.replace("source: in.json.xz", "source: in.json").replace("    postprocessors: [base64]\n", "")
 
 
-def run_lines(tmp_path, query, lines):
+def run_lines(tmp_path, query, lines, flags=(), logs=None, expect=None):
+    """expect: the lines to wait for (default: one per line)."""
     (tmp_path / "in.json").write_text("".join(l + "\n" for l in lines))
-    return copy_files(tmp_path, query, PLAIN_FILES, len(lines)).decode().splitlines()
+    n = len(lines) if expect is None else expect
+    return copy_files(tmp_path, query, PLAIN_FILES, n, flags, logs).decode().splitlines()
 
 
 def compact(o):
@@ -388,6 +392,33 @@ select event from w into out;
     assert "into w;" in query
     lines = keep_lines()
     check_kept(lines, run_lines(tmp_path, query, lines))
+
+
+def test_decoding_off_the_loop_changes_nothing(tmp_path):
+    # with more than one CPU the json codec decodes on libuv's thread pool:
+    # the same lines, in the same order, as on the loop thread, through a
+    # script that keeps, copies, rebuilds or changes events; a line that
+    # does not decode among them is dropped (counted) in both
+    lines = []
+    for i in range(20000):
+        kind = ("plain", "alias", "new", "meta", "let")[i % 5]
+        lines.append(compact({"n": i, "kind": kind, "pad": "p" * (i % 200), "f": i / 8}))
+    lines.insert(7000, '{"n": 7000.5, "kind":')
+    query = KEEP_QUERY.replace('case "meta"', 'case "let" => let event.changed = true, emit event\n    case "meta"')
+    assert "changed" in query
+    outs, logs = [], []
+    for flags in ((), ("--decode-on-loop",)):
+        d = tmp_path / ("on-loop" if flags else "default")
+        d.mkdir()
+        outs.append(run_lines(d, query, lines, flags, logs, expect=len(lines) - 1))
+    assert len(outs[0]) == len(lines) - 1
+    assert outs[0] == outs[1]
+    assert [json.loads(l)["n"] for l in outs[0]] == list(range(20000))
+    if (os.cpu_count() or 1) > 1:
+        assert "decode json and msgpack on libuv's thread pool" in logs[0], logs[0][-2000:]
+    assert "decode on the loop thread" in logs[1], logs[1][-2000:]
+    for log in logs:
+        assert "cannot decode" in log, log[-2000:]
 
 
 def test_a_script_that_assigns_to_the_event_changes_what_leaves(tmp_path):
