@@ -179,7 +179,9 @@ static int decode_frame(void *arg, const char *data, size_t len) {
     if (world_decode_wanted(o, mode)) {
         int rc = world_decode_enqueue(o, data, len, mode, now, ingest, first);
         if (rc == TR_ONRAMP_PAUSED) o->dq_told = 1;
-        return rc < 0 ? rc : 0;
+        /* no room to queue it: counted and logged as a decode that failed */
+        if (rc < 0) world_onramp_deliver(o, rc, tr_v_null(), NULL, tr_v_null(), ingest, NULL, len);
+        return 0;
     }
     tr_value v;
     struct tr_str *raw;
