@@ -869,6 +869,26 @@ static const uint8_t *canon_string(const uint8_t *p, const uint8_t *end) {
  * an integer without "-0", or a float in ryu's shortest form. The end of
  * the number, or NULL. */
 static const uint8_t *canon_number(const uint8_t *p, const uint8_t *end) {
+    /* Most numbers are integers (ids, timestamps): one without a sign
+     * whose digits (no leading zero) are followed by neither '.' nor an
+     * exponent, and that has at most 19 of them, is below 10^19 <
+     * UINT64_MAX, so written back the same. Only the digits are counted. */
+    if (*p != '-') {
+        const uint8_t *q = p;
+#ifdef TR_SWAR_DIGITS
+        while (end - q >= 8 && q - p < 16) {
+            uint64_t w;
+            memcpy(&w, q, 8);
+            if (!eight_digits(w)) break;
+            q += 8;
+        }
+#endif
+        while (q < end && is_digit(*q)) q++;
+        size_t n = (size_t)(q - p);
+        if (n >= 1 && n <= 19 && (p[0] != '0' || n == 1) &&
+            (q == end || (*q != '.' && *q != 'e' && *q != 'E')))
+            return q;
+    }
     struct num nm;
     const uint8_t *err;
     const char *msg;
