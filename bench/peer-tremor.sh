@@ -17,7 +17,10 @@
 #      WAL_MAX_ELEMENTS (unset: no limit), WAL_MAX_BYTES (4 GiB, as syslog-ng's
 #      disk-buf-size here; the operator wants one limit), WAL_SPARES (unset: the operator's
 #      default spare_segments, 2), RELAY_PERF (1; 0 = no syscall counts),
-#      RELAY_VERBOSE (0; 1 = server -v).
+#      RELAY_VERBOSE (0; 1 = server -v), RELAY_READS (0; 1 = the first select
+#      reads the event, `where event.id >= 0`, so the onramp decodes it: on libuv's
+#      thread pool unless RELAY_FLAGS has --decode-on-loop), RELAY_FLAGS (extra
+#      `server run` flags).
 set -eu
 [ $# -eq 3 ] || { sed -n '2,/^set -eu/p' "$0" | sed '$d' >&2; exit 64; }
 port_in=$1 port_out=$2 dir=$3
@@ -48,7 +51,11 @@ mkdir -p "$cfg" "$dir/buf/wal" "$dir/data"
     echo "  dir = \"$dir/buf/wal\""
     echo "end;"
     echo "create operator wal;"
-    echo "select event from in into wal;"
+    if [ "${RELAY_READS:-0}" = 1 ]; then
+        echo "select event from in where event.id >= 0 into wal;"
+    else
+        echo "select event from in into wal;"
+    fi
     echo "select event from wal into out;"
 } > "$cfg/relay.trickle"
 cat > "$cfg/relay.yaml" << EOF
@@ -98,5 +105,7 @@ if [ "${RELAY_PERF:-1}" = 1 ] && command -v perf > /dev/null 2>&1; then
 fi
 v=()
 [ "${RELAY_VERBOSE:-0}" = 1 ] && v=(-v)
+# shellcheck disable=SC2206  # flags are words by design
+[ -n "${RELAY_FLAGS:-}" ] && v+=($RELAY_FLAGS)
 cd "$dir"
 exec "$tremor" server run -n "${v[@]}" -d "$dir/data" -f "$cfg/relay.trickle" "$cfg/relay.yaml"
