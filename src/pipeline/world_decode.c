@@ -62,8 +62,7 @@ struct world_batch {
     uv_work_t work;
     struct onramp_inst *o;
     const struct tr_codec *codec;
-    char *bytes;
-    size_t len, cap;
+    struct tr_buf bytes;         /* the frames, one after the other */
     struct dframe *f;
     size_t n, fcap;
 };
@@ -73,13 +72,14 @@ static struct world_batch *batch_new(struct onramp_inst *o) {
     if (b) {
         b->o = o;
         b->work.data = b;
+        tr_buf_init(&b->bytes);
     }
     return b;
 }
 
 static void batch_free(struct world_batch *b) {
     if (!b) return;
-    tr_free(b->bytes);
+    tr_buf_fini(&b->bytes);
     tr_free(b->f);
     tr_free(b);
 }
@@ -94,7 +94,7 @@ static void decode_work(uv_work_t *w) {
         struct dframe *f = &b->f[i];
         struct tr_diag d;
         tr_diag_clear(&d);
-        f->rc = world_decode_one(b->codec, f->mode, b->bytes + f->off, f->len, f->now, &f->v, &f->raw, &d);
+        f->rc = world_decode_one(b->codec, f->mode, b->bytes.data + f->off, f->len, f->now, &f->v, &f->raw, &d);
         if (f->rc < 0 && d.msg[0]) f->msg = tr_strdup(d.msg);
     }
     tr_varena_use_carry(prev);
@@ -118,14 +118,10 @@ static void decode_done(uv_work_t *w, int status) {
         tr_free(f->msg);
     }
     b->n = 0;
-    b->len = 0;
+    tr_buf_reset(&b->bytes);
     /* a burst (a connector reads up to a loop turn past the bound) does
      * not keep its memory */
-    if (b->cap > 8 * BATCH_BYTES) {
-        tr_free(b->bytes);
-        b->bytes = NULL;
-        b->cap = 0;
-    }
+    if (b->bytes.cap > 8 * BATCH_BYTES) tr_buf_fini(&b->bytes);
     if (b->fcap > 8 * BATCH_FRAMES) {
         tr_free(b->f);
         b->f = NULL;
@@ -184,22 +180,11 @@ int world_decode_enqueue(struct onramp_inst *o, const char *data, size_t len, in
                          uint64_t ingest_ns, int first) {
     if (!o->dq_fill && !(o->dq_fill = batch_new(o))) return -ENOMEM;
     struct world_batch *b = o->dq_fill;
-    if (tr_grow((void **)&b->f, &b->fcap, b->n + 1, sizeof *b->f)) return -ENOMEM;
-    if (len > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->len < len) {
-            if (cap > SIZE_MAX / 2) return -ENOMEM;
-            cap *= 2;
-        }
-        char *p = tr_realloc(b->bytes, cap);
-        if (!p) return -ENOMEM;
-        b->bytes = p;
-        b->cap = cap;
-    }
-    if (len) memcpy(b->bytes + b->len, data, len);
-    b->f[b->n++] = (struct dframe){.off = b->len, .len = len, .now = now, .ingest_ns = ingest_ns,
+    size_t off = b->bytes.len;
+    if (tr_grow((void **)&b->f, &b->fcap, b->n + 1, sizeof *b->f) || tr_buf_append(&b->bytes, data, len))
+        return -ENOMEM;
+    b->f[b->n++] = (struct dframe){.off = off, .len = len, .now = now, .ingest_ns = ingest_ns,
                                    .meta = tr_value_ref(o->cur_meta), .mode = mode, .first = first};
-    b->len += len;
     if (!o->dq_busy) {
         /* an idle pool starts on it at once: a quiet stream waits for no
          * batch to fill, a busy one fills the next batch meanwhile (if
@@ -208,7 +193,7 @@ int world_decode_enqueue(struct onramp_inst *o, const char *data, size_t len, in
         (void)submit(o);
         return 0;
     }
-    if (b->n >= BATCH_FRAMES || b->len >= BATCH_BYTES) {
+    if (b->n >= BATCH_FRAMES || b->bytes.len >= BATCH_BYTES) {
         if (!o->dq_paused) {
             /* told by the answer or by the trigger: either way it is
              * restored when the batch is back */
@@ -221,26 +206,30 @@ int world_decode_enqueue(struct onramp_inst *o, const char *data, size_t len, in
     return 0;
 }
 
-void world_decode_quiet(struct onramp_inst *o) {
-    if (!world_decode_pending(o) || o->dq_waiter) return;
-    /* a batch that could not be submitted goes now: the stop waits for it */
-    if (!o->dq_busy) {
-        if (submit(o)) {
-            world_decode_discard(o);
-            return;
-        }
-    }
-    o->dq_waiter = 1;
-    o->w->closing_count++;
-}
-
-void world_decode_discard(struct onramp_inst *o) {
+/* Drop what waits (not the batch in the pool), said in the log. */
+static void discard(struct onramp_inst *o) {
     struct world_batch *b = o->dq_fill;
     for (size_t i = 0; b && i < b->n; i++) tr_value_unref(b->f[i].meta);
     if (b && b->n)
         TR_WARN("world", "onramp %s/%s: %zu frames not decoded are dropped", on_art(o)->id, o->instance,
                 b->n);
-    if (b) b->n = b->len = 0;
+    if (b) {
+        b->n = 0;
+        tr_buf_reset(&b->bytes);
+    }
+}
+
+void world_decode_quiet(struct onramp_inst *o) {
+    if (!world_decode_pending(o) || o->dq_waiter) return;
+    /* a batch that could not be submitted goes now: the stop waits for it */
+    if (!o->dq_busy) {
+        if (submit(o)) {
+            discard(o);
+            return;
+        }
+    }
+    o->dq_waiter = 1;
+    o->w->closing_count++;
 }
 
 void world_decode_wait(struct onramp_inst *o) {
@@ -250,7 +239,7 @@ void world_decode_wait(struct onramp_inst *o) {
 }
 
 void world_decode_fini(struct onramp_inst *o) {
-    world_decode_discard(o);
+    discard(o);
     tr_defer_cancel(&o->w->defer, &o->dq_pause_node);
     batch_free(o->dq_fill);
     batch_free(o->dq_spare);

@@ -357,8 +357,6 @@ bool world_decode_pending(const struct onramp_inst *o);
 /* Stopping: frames still queued count as one onramp closing
  * (w->closing_count) until delivered. */
 void world_decode_quiet(struct onramp_inst *o);
-/* Drop what waits (not the batch in the pool), said in the log. */
-void world_decode_discard(struct onramp_inst *o);
 /* Outside the loop's run only: run it until no batch is in the pool. */
 void world_decode_wait(struct onramp_inst *o);
 /* At free: what waits is dropped, the batches freed. */
