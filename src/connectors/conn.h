@@ -121,6 +121,11 @@ struct tr_onramp_host {
 struct tr_onramp_ops {
     const char *type;
     bool transactional;      /* wants acks/fails for its events */
+    /* It learns which event ids its bytes became from tr_onramp_next_id /
+     * tr_onramp_events around its emit calls (kafka, relp, ws with
+     * hop_ack), so those ids must be taken inside the call: its frames are
+     * never decoded off the loop (pipeline/world_decode.c). */
+    bool ids_at_emit;
     const char *default_codec;  /* without `codec:` (0.11's default_codec); NULL: "json" */
     int (*create)(const struct tr_conn_spec *spec, struct tr_onramp_host *host, void **self,
                   struct tr_diag *d);
@@ -192,7 +197,8 @@ static inline void tr_onramp_stream_end(struct tr_onramp_host *h, uint64_t strea
 /* The onramp has nothing more to say (end of file, iterations done). */
 static inline void tr_onramp_done(struct tr_onramp_host *h) { h->ops->done(h); }
 static inline void tr_onramp_shutdown(struct tr_onramp_host *h) { h->ops->shutdown(h); }
-/* The id the next event will get, or 0 when the host does not say. */
+/* The id the next event will get, or 0 when the host does not say. Only
+ * exact around emit calls for a connector with ids_at_emit. */
 static inline uint64_t tr_onramp_next_id(struct tr_onramp_host *h) {
     return h->ops->next_id ? h->ops->next_id(h) : 0;
 }

@@ -745,6 +745,7 @@ static void kin_close(void *self, void (*done)(void *), void *arg) {
 const struct tr_onramp_ops tr_kafka_onramp = {
     .type = "kafka",
     .transactional = true,
+    .ids_at_emit = true,
     .create = kin_create,
     .start = kin_start,
     .trigger = kin_trigger,

@@ -592,6 +592,7 @@ static int relp_create(const struct tr_conn_spec *spec, struct tr_onramp_host *h
 const struct tr_onramp_ops tr_relp_onramp = {
     .type = "relp",
     .transactional = true,
+    .ids_at_emit = true,
     .default_codec = "syslog",
     .create = relp_create,
     .start = relp_start,

@@ -1194,6 +1194,7 @@ uint16_t tr_ws_onramp_port(void *self) {
 const struct tr_onramp_ops tr_ws_onramp = {
     .type = "ws",
     .transactional = false,
+    .ids_at_emit = true,
     .default_codec = "string",   /* as 0.11's ws onramp */
     .create = ws_create,
     .start = ws_start,

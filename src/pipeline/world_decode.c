@@ -31,9 +31,11 @@
  *   no decoded event is lost at shutdown; the instance is never freed
  *   with a batch in the pool.
  * Not for linked onramps (replies find their connection by the stream of
- * the event, taken while the bytes are being emitted), nor for frames a
- * pipeline takes undecoded (the durable relay: a lazy decode is a scan,
- * cheaper than the trip), nor for codecs that do not gain from it
+ * the event, taken while the bytes are being emitted), nor for connectors
+ * that read the ids their bytes became around the emit call (kafka commits
+ * an offset once those ids are acknowledged: conn.h ids_at_emit), nor for
+ * frames a pipeline takes undecoded (the durable relay: a lazy decode is a
+ * scan, cheaper than the trip), nor for codecs that do not gain from it
  * (codec.h, off_loop).
  */
 #include <errno.h>
@@ -173,7 +175,7 @@ bool world_decode_pending(const struct onramp_inst *o) {
 bool world_decode_wanted(const struct onramp_inst *o, int mode) {
     if (world_decode_pending(o)) return true;   /* behind the frames queued */
     return o->w->decode_off_loop && mode != WORLD_DECODE_LAZY && o->codec->off_loop &&
-           !on_art(o)->linked;
+           !on_art(o)->linked && !o->ops->ids_at_emit;
 }
 
 int world_decode_enqueue(struct onramp_inst *o, const char *data, size_t len, int mode, uint64_t now,

@@ -175,13 +175,21 @@ static const struct tr_offramp_ops vout_ops = {
     .is_active = fout_active, .close = fout_close,
 };
 
+/* fids: fin for a connector that reads the ids its bytes became around
+ * its emit calls (kafka, relp) */
+static const struct tr_onramp_ops fids_ops = {
+    .type = "fids", .transactional = true, .ids_at_emit = true, .create = fin_create,
+    .start = fin_start, .trigger = fin_trigger, .restore = fin_restore, .ack = fin_ack,
+    .fail = fin_fail, .close = fin_close,
+};
+
 static const struct tr_onramp_ops *reg_onramp(const char *t) {
-    return strcmp(t, "fin") == 0 ? &fin_ops : NULL;
+    return strcmp(t, "fin") == 0 ? &fin_ops : strcmp(t, "fids") == 0 ? &fids_ops : NULL;
 }
 static const struct tr_offramp_ops *reg_offramp(const char *t) {
     return strcmp(t, "fout") == 0 ? &fout_ops : strcmp(t, "vout") == 0 ? &vout_ops : NULL;
 }
-static const char *reg_on_types(void) { return "fin"; }
+static const char *reg_on_types(void) { return "fin, fids"; }
 static const char *reg_off_types(void) { return "fout, vout"; }
 
 static const struct tr_world_registry fakes = {
@@ -803,6 +811,30 @@ static void off_loop_pushes_back(void **state) {
     assert_int_equal(g_out->out_of_order, 0);
 }
 
+/* A connector that learns its events' ids around its emit calls keeps
+ * them there, off the loop too: each frame is decoded inside the call. */
+static void off_loop_not_for_ids_at_emit(void **state) {
+    struct fx *f = *state;
+    struct tr_diag d;
+    tr_diag_clear(&d);
+    const char *q = "select event from in where event.n >= 0 into out;\n";
+    assert_int_equal(tr_world_publish_query(f->w, "mem/reads.trickle", q, strlen(q), &d), 0);
+    run_yaml(f,
+             "onramp:\n  - id: src\n    type: fids\n"
+             "offramp:\n  - id: dst\n    type: fout\n"
+             "binding:\n  - id: b\n    links:\n"
+             "      '/onramp/src/{instance}/out': ['/pipeline/reads/{instance}/in']\n"
+             "      '/pipeline/reads/{instance}/out': ['/offramp/dst/{instance}/in']\n"
+             "mapping:\n  /binding/b/01:\n    instance: '01'\n", &d);
+    for (long i = 0; i < 100; i++) {
+        uint64_t id = tr_onramp_next_id(g_in->host), ev = tr_onramp_events(g_in->host);
+        assert_int_equal(emit_n(i), 0);
+        assert_int_equal(tr_onramp_next_id(g_in->host), id + 1);
+        assert_int_equal(tr_onramp_events(g_in->host), ev + 1);
+        assert_int_equal(g_out->sends, (size_t)i + 1);
+    }
+}
+
 /* Frames queued when the world stops are still decoded and sent: the
  * stop waits for them. */
 static void off_loop_stop_delivers_queued(void **state) {
@@ -827,6 +859,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(off_loop_keeps_order, setup_off_loop, teardown),
         cmocka_unit_test_setup_teardown(off_loop_pushes_back, setup_off_loop, teardown),
         cmocka_unit_test_setup_teardown(off_loop_stop_delivers_queued, setup_off_loop, teardown),
+        cmocka_unit_test_setup_teardown(off_loop_not_for_ids_at_emit, setup_off_loop, teardown),
         cmocka_unit_test_setup_teardown(passthrough_allocates_nothing_per_event, setup, teardown),
         cmocka_unit_test_setup_teardown(raw_json_goes_out_as_it_came, setup, teardown),
         cmocka_unit_test_setup_teardown(string_goes_out_uncopied, setup, teardown),
