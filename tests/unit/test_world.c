@@ -741,18 +741,22 @@ static void link_to_offramp_side_port(void **state) {
 
 /* A binding through a pipeline that reads its events (so they are
  * decoded, not carried as text), with onramps decoding off the loop. */
-static void deploy_reading(struct fx *f, struct tr_diag *d) {
+static void deploy_reading_from(struct fx *f, const char *onramp_type, struct tr_diag *d) {
     tr_diag_clear(d);
     const char *q = "select event from in where event.n >= 0 into out;\n";
     assert_int_equal(tr_world_publish_query(f->w, "mem/reads.trickle", q, strlen(q), d), 0);
     char yaml[1024];
     snprintf(yaml, sizeof yaml,
-             "%sbinding:\n  - id: b\n    links:\n"
+             "onramp:\n  - id: src\n    type: %s\n"
+             "offramp:\n  - id: dst\n    type: fout\n"
+             "binding:\n  - id: b\n    links:\n"
              "      '/onramp/src/{instance}/out': ['/pipeline/reads/{instance}/in']\n"
              "      '/pipeline/reads/{instance}/out': ['/offramp/dst/{instance}/in']\n"
-             "mapping:\n  /binding/b/01:\n    instance: '01'\n", CONNECTORS);
+             "mapping:\n  /binding/b/01:\n    instance: '01'\n", onramp_type);
     run_yaml(f, yaml, d);
 }
+
+static void deploy_reading(struct fx *f, struct tr_diag *d) { deploy_reading_from(f, "fin", d); }
 
 /* Run the loop until out sent n events; -1 past the deadline. */
 static int run_until_sent(struct fx *f, const struct fout *out, size_t n) {
@@ -816,16 +820,7 @@ static void off_loop_pushes_back(void **state) {
 static void off_loop_not_for_ids_at_emit(void **state) {
     struct fx *f = *state;
     struct tr_diag d;
-    tr_diag_clear(&d);
-    const char *q = "select event from in where event.n >= 0 into out;\n";
-    assert_int_equal(tr_world_publish_query(f->w, "mem/reads.trickle", q, strlen(q), &d), 0);
-    run_yaml(f,
-             "onramp:\n  - id: src\n    type: fids\n"
-             "offramp:\n  - id: dst\n    type: fout\n"
-             "binding:\n  - id: b\n    links:\n"
-             "      '/onramp/src/{instance}/out': ['/pipeline/reads/{instance}/in']\n"
-             "      '/pipeline/reads/{instance}/out': ['/offramp/dst/{instance}/in']\n"
-             "mapping:\n  /binding/b/01:\n    instance: '01'\n", &d);
+    deploy_reading_from(f, "fids", &d);
     for (long i = 0; i < 100; i++) {
         uint64_t id = tr_onramp_next_id(g_in->host), ev = tr_onramp_events(g_in->host);
         assert_int_equal(emit_n(i), 0);
