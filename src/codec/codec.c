@@ -63,17 +63,17 @@ static int string_decode(const char *data, size_t len, uint64_t ingest_ns, tr_va
     size_t ok, bad;
     (void)ingest_ns;
     *out = tr_v_null();
-    if (tr_utf8_check(data, len, &ok, &bad)) {
+    /* in an arena: a stream of lines fills the onramp's carried block (a
+     * block of its own otherwise, sized for the one string). Checked while
+     * copied, one read of the frame; a frame that is not UTF-8 costs a
+     * string given back. */
+    struct tr_str *s = tr_varena_str_one(len);
+    if (!s) return -ENOMEM;
+    if (tr_utf8_copy_check(s->data, data, len, &ok, &bad)) {
+        tr_str_unref(s);
         if (d) tr_utf8_error_text(ok, bad, d->msg, sizeof d->msg);
         return TR_EPARSE;
     }
-    /* in an arena: a stream of lines fills the onramp's carried block (a
-     * block of its own otherwise, sized for the one string) */
-    struct tr_varena va;
-    tr_varena_init(&va, len + 64);
-    struct tr_str *s = tr_varena_str_new(&va, data, len);
-    tr_varena_done(&va);
-    if (!s) return -ENOMEM;
     *out = tr_v_strobj(s);
     return 0;
 }

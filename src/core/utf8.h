@@ -9,6 +9,7 @@
 #ifndef TR_UTF8_H
 #define TR_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The sequence at p[0..n) (n > 0): returns its length when it is a valid
@@ -22,6 +23,15 @@ size_t tr_utf8_step(const unsigned char *p, size_t n, int *valid);
  * there (1..3), or 0 when the input ends inside a character - the fields
  * of Rust's std::str::Utf8Error. */
 int tr_utf8_check(const char *p, size_t n, size_t *valid_up_to, size_t *error_len);
+
+/* tr_utf8_check of src[0..n) while copying it to dst (not overlapping),
+ * one pass where the bytes are ASCII. dst holds all n bytes either way. */
+int tr_utf8_copy_check(char *dst, const char *src, size_t n, size_t *valid_up_to, size_t *error_len);
+
+/* The checks above use AVX2 where the CPU has it (decided per call, no
+ * -march), SSE2 otherwise; false keeps them to SSE2, for tests of that
+ * path on a CPU with AVX2. */
+void tr_utf8_allow_avx2(bool allow);
 
 /* 1 when p[0..n) is valid UTF-8 (tr_utf8_check without the details). */
 int tr_utf8_valid(const char *p, size_t n);

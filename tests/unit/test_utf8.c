@@ -64,34 +64,58 @@ static int stepwise(const char *s, size_t n, size_t *up_to, size_t *len) {
     return 0;
 }
 
-/* Long ASCII runs are checked many bytes at a time: a non-ASCII sequence
- * (valid, invalid or cut short) at every offset of every block, among
- * ASCII before and after, gives what the character-at-a-time check gives. */
-static void ascii_runs_hide_nothing(void **st) {
-    (void)st;
+/* Long ASCII runs are checked many bytes at a time (SSE2: 64 then 16,
+ * AVX2: 128 then 32, each with an overlapping last block): a non-ASCII
+ * sequence (valid, invalid or cut short) at every offset of every block,
+ * among ASCII before and after, gives what the character-at-a-time check
+ * gives; and so does the check while copying, which copies every byte. */
+static void runs_hide_nothing(void) {
     static const char *const seqs[] = {"\x80", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x92\x96",
                                        "\xED\xA0\x80", "\xC0\xAF", "\xE2\x82", "\xFF",
                                        "\xF4\x90\x80\x80"};
-    char buf[200];
+    char buf[400], copy[400];
     for (size_t q = 0; q < sizeof seqs / sizeof seqs[0]; q++) {
         size_t sl = strlen(seqs[q]);
-        for (size_t at = 0; at <= 140; at++) {
+        for (size_t at = 0; at <= 300; at++) {
             for (size_t tail = 0; tail <= 40; tail++) {
                 size_t n = at + sl + tail;
                 memset(buf, 'a', n);
                 memcpy(buf + at, seqs[q], sl);
-                size_t a = 99, b = 99, ra = 98, rb = 98;
+                size_t a = 99, b = 99, ra = 98, rb = 98, ca = 97, cb = 97;
                 int rc = tr_utf8_check(buf, n, &a, &b);
                 int want = stepwise(buf, n, &ra, &rb);
                 if (rc != want || a != ra || b != rb)
                     fail_msg("seq %zu at %zu (+%zu): rc %d/%d up_to %zu/%zu len %zu/%zu", q, at, tail, rc,
                              want, a, ra, b, rb);
+                memset(copy, 0, sizeof copy);
+                int crc = tr_utf8_copy_check(copy, buf, n, &ca, &cb);
+                if (crc != want || ca != ra || cb != rb || memcmp(copy, buf, n) != 0 || copy[n] != 0)
+                    fail_msg("copy: seq %zu at %zu (+%zu): rc %d/%d up_to %zu/%zu len %zu/%zu", q, at, tail,
+                             crc, want, ca, ra, cb, rb);
             }
         }
     }
     /* all ASCII, every length across the block sizes */
     memset(buf, 'z', sizeof buf);
-    for (size_t n = 0; n <= sizeof buf; n++) check(buf, n, 0, n, 0);
+    for (size_t n = 0; n < sizeof buf; n++) {
+        check(buf, n, 0, n, 0);
+        size_t ca = 99, cb = 99;
+        memset(copy, 0, sizeof copy);
+        assert_int_equal(tr_utf8_copy_check(copy, buf, n, &ca, &cb), 0);
+        assert_int_equal(ca, n);
+        assert_int_equal(cb, 0);
+        assert_memory_equal(copy, buf, n);
+        assert_int_equal(copy[n], 0);   /* nothing written past n */
+    }
+}
+
+static void ascii_runs_hide_nothing(void **st) {
+    (void)st;
+    tr_utf8_allow_avx2(true);    /* AVX2 where this CPU has it */
+    runs_hide_nothing();
+    tr_utf8_allow_avx2(false);   /* SSE2 */
+    runs_hide_nothing();
+    tr_utf8_allow_avx2(true);
 }
 
 int main(void) {
