@@ -299,13 +299,33 @@ struct tr_varena_carry *tr_varena_use_carry(struct tr_varena_carry *c) {
     return prev;
 }
 
+static void block_release(struct tr_vblock *b) {
+    if (b && --b->refs == 0) tr_free(b);
+}
+
+/* A carried block too full to go on: the carry keeps its count on it as
+ * the spare (giving up the one before), so that when its objects are all
+ * gone the next block is that one again, not a free and a malloc. */
+static void carry_retire(struct tr_varena_carry *c, struct tr_vblock *b, size_t size) {
+    block_release(c->spare);
+    c->spare = b;
+    c->spare_size = size;
+}
+
+/* The spare, when its objects are all gone and it has the size wanted:
+ * the caller takes over the carry's count on it. */
+static struct tr_vblock *carry_reuse(struct tr_varena_carry *c, size_t size) {
+    struct tr_vblock *b = c->spare;
+    if (!b || b->refs != 1 || c->spare_size != size) return NULL;
+    c->spare = NULL;
+    return b;
+}
+
 void tr_varena_carry_drop(struct tr_varena_carry *c) {
-    if (c->b) {
-        struct tr_vblock *b = c->b;
-        if (--b->refs == 0) tr_free(b);
-    }
-    c->b = NULL;
-    c->used = c->size = 0;
+    block_release(c->b);
+    block_release(c->spare);
+    c->b = c->spare = NULL;
+    c->used = c->size = c->spare_size = 0;
 }
 
 void tr_varena_init(struct tr_varena *a, size_t first) {
@@ -328,10 +348,8 @@ void tr_varena_init_for(struct tr_varena *a, size_t input_len) {
 }
 
 static void drop_block(struct tr_varena *a) {
-    if (a->b) {
-        struct tr_vblock *b = a->b;
-        if (--b->refs == 0) tr_free(b);
-    }
+    if (a->b && a->carry) carry_retire(a->carry, a->b, a->size);
+    else block_release(a->b);
     a->b = NULL;
     a->used = a->size = 0;
 }
@@ -365,7 +383,8 @@ static int varena_refill(struct tr_varena *a, size_t n) {
     size_t size = a->carry && a->next < TR_VARENA_CARRY_BLOCK ? TR_VARENA_CARRY_BLOCK : a->next;
     size_t room = size - sizeof(struct tr_vblock);
     if (n > (a->b ? room / 4 : room)) return -1;
-    struct tr_vblock *b = tr_malloc(size);
+    struct tr_vblock *b = a->carry ? carry_reuse(a->carry, size) : NULL;
+    if (!b) b = tr_malloc(size);
     if (!b) return -1;
     drop_block(a);
     b->refs = 1;
@@ -394,6 +413,31 @@ struct tr_str *tr_varena_str(struct tr_varena *a, size_t len) {
     if (len > UINT32_MAX) return NULL;
     struct tr_str *s = varena_take(a, sizeof *s + len + 1, &off);
     return s ? str_init(s, len, off) : tr_str_alloc(len);
+}
+
+struct tr_str *tr_varena_str_one(size_t len) {
+    struct tr_varena_carry *c = cur_carry;
+    size_t n = (sizeof(struct tr_str) + len + 1 + VALIGN - 1) & ~(size_t)(VALIGN - 1);
+    if (c && c->b && len <= UINT32_MAX && c->size - c->used >= n) {
+        char *p = (char *)c->b + c->used;
+        VUNPOISON(p, n);
+        uint32_t off = (uint32_t)c->used;
+        c->used += n;
+        c->b->refs++;
+        /* what tr_varena_done would do: a block with too little room left
+         * is not carried on but kept as the spare */
+        if (c->size - c->used < VBLOCK_MIN) {
+            carry_retire(c, c->b, c->size);
+            c->b = NULL;
+            c->used = c->size = 0;
+        }
+        return str_init((struct tr_str *)(void *)p, len, off);
+    }
+    struct tr_varena va;
+    tr_varena_init(&va, len + 64);
+    struct tr_str *s = tr_varena_str(&va, len);
+    tr_varena_done(&va);
+    return s;
 }
 
 struct tr_str *tr_varena_str_new(struct tr_varena *a, const char *p, size_t n) {

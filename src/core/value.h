@@ -208,6 +208,11 @@ struct tr_vblock;
 struct tr_varena_carry {
     struct tr_vblock *b;  /* holds one count on it, or NULL */
     size_t used, size;
+    /* the block carried before b, one count on it: filled again once its
+     * objects are gone (a stream reuses two blocks instead of a malloc and
+     * a free every few documents), or NULL */
+    struct tr_vblock *spare;
+    size_t spare_size;
 };
 /* Arenas initialised on this thread from now until the next call take up
  * c's block and leave theirs there when done (if it has room left); NULL:
@@ -235,6 +240,11 @@ void tr_varena_init_for(struct tr_varena *a, size_t input_len);
  * from). */
 void tr_varena_done(struct tr_varena *a);
 struct tr_str *tr_varena_str(struct tr_varena *a, size_t len);
+/* A document that is one string of len bytes: tr_varena_init(len + 64),
+ * tr_varena_str and tr_varena_done in one, taken straight from this
+ * thread's carried block when it has room (a stream of lines: the string
+ * codec). NULL when out of memory. */
+struct tr_str *tr_varena_str_one(size_t len);
 /* tr_str_new's counterpart: a copy of the n bytes at p. */
 struct tr_str *tr_varena_str_new(struct tr_varena *a, const char *p, size_t n);
 int tr_varena_rec(struct tr_varena *a, size_t cap, tr_value *out);

@@ -772,6 +772,91 @@ static void test_arena_carry(void **state) {
     /* teardown: nothing left */
 }
 
+/* Fills the carried block with two strings by tr_varena_str_one, the
+ * second leaving 100 bytes: too few to carry the block on. */
+static void fill_carried(struct tr_varena_carry *c, struct tr_str **out) {
+    out[0] = tr_varena_str_one(500);
+    assert_non_null(out[0]);
+    assert_non_null(c->b);
+    size_t room = c->size - c->used;
+    out[1] = tr_varena_str_one(room - sizeof(struct tr_str) - 1 - 100);
+    assert_non_null(out[1]);
+    assert_ptr_equal(block_of(out[1], out[1]->blk), block_of(out[0], out[0]->blk));
+    assert_null(c->b);
+}
+
+/* A carried block too full to go on stays with the carry as its spare;
+ * once its objects are gone it is the next block (no allocation), while
+ * one of them lives a new block is allocated. tr_varena_str_one takes its
+ * strings from the carried block as init + str + done would. */
+static void test_arena_carry_spare(void **state) {
+    (void)state;
+    struct tr_varena_carry c = {0};
+    struct tr_str *s[2], *more[2];
+    assert_null(tr_varena_use_carry(&c));
+    fill_carried(&c, s);
+    const void *first = block_of(s[0], s[0]->blk);
+    assert_ptr_equal(c.spare, first);
+    tr_str_unref(s[0]);
+    tr_str_unref(s[1]);
+    size_t used = tr_alloc_used();
+    assert_true(used > baseline);   /* the spare's count keeps it */
+
+    /* all gone: the same block again, nothing allocated */
+    struct tr_str *keep = tr_varena_str_one(500);
+    assert_ptr_equal(block_of(keep, keep->blk), first);
+    assert_null(c.spare);
+    assert_int_equal(tr_alloc_used(), used);
+    memcpy(keep->data, "kept", 4);
+
+    /* one string of it still alive: the next block is a new one */
+    fill_carried(&c, more);
+    assert_ptr_equal(block_of(more[0], more[0]->blk), first);
+    assert_ptr_equal(c.spare, first);
+    tr_str_unref(more[0]);
+    tr_str_unref(more[1]);
+    struct tr_str *next = tr_varena_str_one(500);
+    const void *second = block_of(next, next->blk);
+    assert_ptr_not_equal(second, first);
+    assert_true(tr_alloc_used() > used);
+    assert_memory_equal(keep->data, "kept", 4);   /* not written over */
+    assert_ptr_equal(c.spare, first);
+
+    /* a string that does not fit the room left (more than 256 bytes):
+     * the block is left for a new one and becomes the spare, the old
+     * spare (keep's block) goes when keep does */
+    size_t room = c.size - c.used;
+    struct tr_str *wide = tr_varena_str_one(room - sizeof(struct tr_str) - 1 - 1000);
+    struct tr_str *over = tr_varena_str_one(1200);
+    assert_ptr_equal(block_of(wide, wide->blk), second);
+    assert_ptr_not_equal(block_of(over, over->blk), second);
+    assert_ptr_equal(c.spare, second);
+    tr_str_unref(keep);
+    tr_str_unref(wide);
+    tr_str_unref(over);
+
+    /* too big for a block: an allocation of its own */
+    struct tr_str *big = tr_varena_str_one(3 * TR_VARENA_CARRY_BLOCK);
+    assert_non_null(big);
+    assert_int_equal(big->blk, 0);
+    tr_str_unref(big);
+
+    /* dropping the carry gives up both counts; a live string keeps its
+     * block until it goes */
+    assert_ptr_equal(tr_varena_use_carry(NULL), &c);
+    tr_varena_carry_drop(&c);
+    assert_null(c.b);
+    assert_null(c.spare);
+    assert_true(tr_alloc_used() > baseline);
+    tr_str_unref(next);
+    /* without a carry, a block of its own */
+    struct tr_str *own = tr_varena_str_one(10);
+    assert_non_null(own);
+    assert_int_not_equal(own->blk, 0);
+    tr_str_unref(own);
+    /* teardown: nothing left */
+}
+
 /* Every allocation failing in turn: clean -ENOMEM, no leak, and a value
  * passed to a "takes" function is released. */
 static void test_alloc_failure(void **state) {
@@ -834,6 +919,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_arena_boundaries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arena_alloc_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arena_carry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_arena_carry_spare, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
