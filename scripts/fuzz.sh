@@ -48,7 +48,7 @@ for t in $targets; do
 done
 
 echo "fuzz: building the library with clang into $B"
-locked make -s BUILD=$B CC=clang OPT=-O1 EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $SAN" $B/libtremor.a ||
+locked make -s BUILD=$B CC=clang OPT=-O1 LTO= EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $SAN" $B/libtremor.a ||
     { echo "fuzz: library build failed"; exit 2; }
 mkdir -p $B/fuzz
 for t in $targets; do

@@ -183,7 +183,7 @@ static void check_acks_from(struct link *l, enum learn how) {
     if (l->txack) acked = l->txacked;
     if (!tr_outq_len(&l->pend)) return;
     if (outq) {
-        uint64_t by_outq;
+        uint64_t by_outq = 0;
         if (tr_outq_peer_acked(&l->tcp, l->queued, &by_outq) == 0 && by_outq > acked) acked = by_outq;
         d->stats.polls++;
     }
