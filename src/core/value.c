@@ -354,11 +354,14 @@ static void drop_block(struct tr_varena *a) {
     a->used = a->size = 0;
 }
 
+/* A block with this much room left goes on to the next document. */
+static inline int worth_carrying(size_t size, size_t used) { return size - used >= VBLOCK_MIN; }
+
 void tr_varena_done(struct tr_varena *a) {
     struct tr_varena_carry *c = a->carry;
     /* a block with room left goes on to the next document, unless a nested
      * arena already left one there */
-    if (c && !c->b && a->b && a->size - a->used >= VBLOCK_MIN) {
+    if (c && !c->b && a->b && worth_carrying(a->size, a->used)) {
         c->b = a->b;
         c->used = a->used;
         c->size = a->size;
@@ -396,16 +399,24 @@ static int varena_refill(struct tr_varena *a, size_t n) {
     return 0;
 }
 
+#define VALIGN_UP(n) (((n) + VALIGN - 1) & ~(size_t)(VALIGN - 1))
+
+/* n aligned bytes at *used of block b, which has room for them, counted
+ * on it, with *off set. */
+static inline void *block_take(struct tr_vblock *b, size_t *used, size_t n, uint32_t *off) {
+    char *p = (char *)b + *used;
+    VUNPOISON(p, n);
+    *off = (uint32_t)*used;
+    *used += n;
+    b->refs++;
+    return p;
+}
+
 /* Inline: a decoder takes a piece per string, record and array. */
 static inline void *varena_take(struct tr_varena *a, size_t n, uint32_t *off) {
-    n = (n + VALIGN - 1) & ~(size_t)(VALIGN - 1);
+    n = VALIGN_UP(n);
     if ((!a->b || a->size - a->used < n) && varena_refill(a, n)) return NULL;
-    char *p = (char *)a->b + a->used;
-    VUNPOISON(p, n);
-    *off = (uint32_t)a->used;
-    a->used += n;
-    a->b->refs++;
-    return p;
+    return block_take(a->b, &a->used, n, off);
 }
 
 struct tr_str *tr_varena_str(struct tr_varena *a, size_t len) {
@@ -417,21 +428,18 @@ struct tr_str *tr_varena_str(struct tr_varena *a, size_t len) {
 
 struct tr_str *tr_varena_str_one(size_t len) {
     struct tr_varena_carry *c = cur_carry;
-    size_t n = (sizeof(struct tr_str) + len + 1 + VALIGN - 1) & ~(size_t)(VALIGN - 1);
+    size_t n = VALIGN_UP(sizeof(struct tr_str) + len + 1);
     if (c && c->b && len <= UINT32_MAX && c->size - c->used >= n) {
-        char *p = (char *)c->b + c->used;
-        VUNPOISON(p, n);
-        uint32_t off = (uint32_t)c->used;
-        c->used += n;
-        c->b->refs++;
+        uint32_t off;
+        void *p = block_take(c->b, &c->used, n, &off);
         /* what tr_varena_done would do: a block with too little room left
          * is not carried on but kept as the spare */
-        if (c->size - c->used < VBLOCK_MIN) {
+        if (!worth_carrying(c->size, c->used)) {
             carry_retire(c, c->b, c->size);
             c->b = NULL;
             c->used = c->size = 0;
         }
-        return str_init((struct tr_str *)(void *)p, len, off);
+        return str_init(p, len, off);
     }
     struct tr_varena va;
     tr_varena_init(&va, len + 64);
